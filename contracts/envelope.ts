@@ -1,0 +1,90 @@
+/**
+ * The record envelope carried on `clinic.<id>.rec.<type>`. The edge assigns `seq`
+ * (per-clinic, contiguous, starting at 1) in the same SQLite transaction as the domain write.
+ */
+import { z } from 'zod';
+import { CLINIC_ID_PATTERN } from './subjects.ts';
+import { HLC_PATTERN } from './hlc.ts';
+import { isRecordType, recordTypes, type RecordType } from './records.ts';
+
+export const SCHEMA_VERSION = 1;
+/** Larger envelopes are dead-lettered: images travel by DICOM, not on the record bus. */
+export const MAX_ENVELOPE_BYTES = 256 * 1024;
+
+export const envelopeSchema = z.object({
+  recordId: z.string().min(1).max(64),
+  type: z.string().min(1).max(40),
+  clinicId: z.string().regex(CLINIC_ID_PATTERN, 'clinic id must be lower-case letters, digits and dashes'),
+  seq: z.number().int().positive(),
+  version: z.number().int().positive(),
+  hlc: z.string().regex(HLC_PATTERN, 'hlc must be an HLC timestamp'),
+  schemaVersion: z.number().int().positive(),
+  createdAt: z.string().datetime({ offset: true }),
+  payload: z.unknown(),
+});
+
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+export type EnvelopeCheck =
+  | { ok: true; envelope: Envelope; type: RecordType; payload: unknown }
+  | { ok: false; reason: DeadLetterReason; detail: string; partial?: { clinicId?: string; seq?: number } };
+
+export const DEAD_LETTER_REASONS = ['oversize', 'not_json', 'bad_envelope', 'unknown_type', 'schema', 'clinic_mismatch', 'type_mismatch', 'unsupported_schema_version', 'seq_collision'] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+
+function issues(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}
+
+/**
+ * Full check of a message taken off the bus: size, JSON, envelope, subject/clinic agreement,
+ * record type and payload schema. Never throws.
+ */
+export function checkEnvelope(bytes: Uint8Array, subject: { clinicId: string; type: string }): EnvelopeCheck {
+  if (bytes.byteLength > MAX_ENVELOPE_BYTES) return { ok: false, reason: 'oversize', detail: `${bytes.byteLength} bytes > ${MAX_ENVELOPE_BYTES}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch (e) {
+    return { ok: false, reason: 'not_json', detail: (e as Error).message };
+  }
+  const env = envelopeSchema.safeParse(json);
+  if (!env.success) return { ok: false, reason: 'bad_envelope', detail: issues(env.error) };
+  const e = env.data;
+  const partial = { clinicId: e.clinicId, seq: e.seq };
+  if (e.clinicId !== subject.clinicId) {
+    // Not ours to count against the subject's sequence: a forged or mis-routed record.
+    return { ok: false, reason: 'clinic_mismatch', detail: `envelope clinic ${e.clinicId} published on subject of clinic ${subject.clinicId}` };
+  }
+  if (e.schemaVersion > SCHEMA_VERSION) return { ok: false, reason: 'unsupported_schema_version', detail: `schema ${e.schemaVersion} > supported ${SCHEMA_VERSION}: upgrade central`, partial };
+  if (!isRecordType(e.type)) return { ok: false, reason: 'unknown_type', detail: `unknown record type ${e.type}`, partial };
+  if (e.type !== subject.type) return { ok: false, reason: 'type_mismatch', detail: `envelope type ${e.type} on subject type ${subject.type}`, partial };
+  const p = recordTypes[e.type].safeParse(e.payload);
+  if (!p.success) return { ok: false, reason: 'schema', detail: issues(p.error), partial };
+  return { ok: true, envelope: e, type: e.type, payload: p.data };
+}
+
+/** Central -> edge: highest contiguous seq applied for a clinic. */
+export const receiptSchema = z.object({
+  clinicId: z.string(),
+  appliedSeq: z.number().int().nonnegative(),
+  /** Seqs above the watermark held back waiting for a missing one (a gap). */
+  pendingAbove: z.number().int().nonnegative(),
+  at: z.string(),
+});
+export type Receipt = z.infer<typeof receiptSchema>;
+
+/** Edge -> central: state of the edge, every few seconds. */
+export const heartbeatSchema = z.object({
+  clinicId: z.string().regex(CLINIC_ID_PATTERN),
+  agentVersion: z.string().max(40),
+  at: z.string(),
+  lastSeq: z.number().int().nonnegative(),
+  receiptSeq: z.number().int().nonnegative(),
+  outboxDepth: z.number().int().nonnegative(),
+  /** Age in seconds of the oldest record not yet covered by a receipt (0 if none). */
+  oldestPendingAgeSec: z.number().nonnegative(),
+  relayState: z.enum(['connected', 'backoff', 'disconnected', 'stopped']),
+  dictionaries: z.record(z.string(), z.number().int().nonnegative()),
+});
+export type Heartbeat = z.infer<typeof heartbeatSchema>;

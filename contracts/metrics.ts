@@ -1,0 +1,30 @@
+/** Prometheus metric names shared by processes, dashboards and alert rules. */
+export const metricNames = {
+  edge: {
+    outboxDepth: 'edge_outbox_depth',
+    lastSeq: 'edge_outbox_last_seq',
+    receiptSeq: 'edge_receipt_applied_seq',
+    lastReceipt: 'edge_last_receipt_timestamp_seconds',
+    relayState: 'edge_relay_connected',
+    published: 'edge_relay_published_total',
+    republished: 'edge_relay_republished_total',
+    publishErrors: 'edge_relay_publish_errors_total',
+    oldestPendingAge: 'edge_outbox_oldest_pending_age_seconds',
+    dictionaryVersion: 'edge_dictionary_version',
+    writes: 'edge_store_writes_total',
+  },
+  central: {
+    applied: 'central_records_applied_total',
+    duplicates: 'central_records_duplicate_total',
+    deadLetters: 'central_dead_letters_total',
+    held: 'central_records_held_total',
+    applyLatency: 'central_apply_latency_seconds',
+    clinicAppliedSeq: 'central_clinic_applied_seq',
+    clinicPending: 'central_clinic_pending_records',
+    clinicOutboxDepth: 'central_clinic_outbox_depth',
+    clinicLag: 'central_clinic_lag_seconds',
+    clinicHeartbeat: 'central_clinic_last_heartbeat_timestamp_seconds',
+    clinicDictionaryVersion: 'central_clinic_dictionary_version',
+    conflicts: 'central_resident_conflicts_total',
+  },
+} as const;

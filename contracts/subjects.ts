@@ -1,0 +1,41 @@
+/**
+ * NATS subject names and stream names. Every subject an edge publishes lives under
+ * `clinic.<clinicId>.>` so that one permission line confines a clinic to its own data.
+ */
+export const CLINIC_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,31}$/;
+
+export const STREAMS = {
+  /** Edge -> central records. */
+  records: 'EDGE_RECORDS',
+  /** Central -> edge dictionaries, last value per dictionary. */
+  dictionaries: 'DICTIONARIES',
+} as const;
+
+export const subjects = {
+  record: (clinicId: string, type: string) => `clinic.${clinicId}.rec.${type}`,
+  recordsOf: (clinicId: string) => `clinic.${clinicId}.rec.>`,
+  allRecords: 'clinic.*.rec.>',
+  heartbeat: (clinicId: string) => `clinic.${clinicId}.hb`,
+  allHeartbeats: 'clinic.*.hb',
+  /** Applied-watermark receipts, central -> one clinic (core NATS). */
+  receipt: (clinicId: string) => `central.receipt.${clinicId}`,
+  dictionary: (name: string) => `central.dict.${name}`,
+  allDictionaries: 'central.dict.>',
+  /** Per-clinic inbox prefix, so that a clinic can only read replies addressed to itself. */
+  inboxPrefix: (clinicId: string) => `_INBOX_${clinicId.replace(/-/g, '_')}`,
+} as const;
+
+/** Parse `clinic.<id>.rec.<type>`; null when the subject is not a record subject. */
+export function parseRecordSubject(subject: string): { clinicId: string; type: string } | null {
+  const parts = subject.split('.');
+  if (parts.length !== 4 || parts[0] !== 'clinic' || parts[2] !== 'rec') return null;
+  return { clinicId: parts[1]!, type: parts[3]! };
+}
+
+export function parseClinicSubject(subject: string): string | null {
+  const parts = subject.split('.');
+  return parts[0] === 'clinic' && parts.length >= 3 ? parts[1]! : null;
+}
+
+/** Message-id header value used for JetStream de-duplication. */
+export const msgId = (clinicId: string, seq: number) => `${clinicId}:${seq}`;
