@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The README's test command: type-check, then every *.test.ts with tap against real servers.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-system.sh || exit 1
+[ -d node_modules ] || npm ci --no-audit --no-fund || exit 1
+echo "[test] type-checking (tsc --noEmit)"
+if ! npx tsc --noEmit; then
+  echo "[test] type errors: fix them before the tests run"
+  echo "# { total: 1, pass: 0, fail: 1 }"
+  exit 1
+fi
+mapfile -t files < <(find contracts device-drivers edge-agent central network-monitor dashboards provisioning test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+echo "[test] ${#files[@]} test files"
+exec npx tap --reporter=tap "${files[@]}" "$@"
