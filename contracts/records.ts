@@ -65,6 +65,8 @@ export const observationSchema = z.object({
   effectiveAt: isoDateTime,
   deviceId: z.string().max(64).optional(),
   interpretation: z.enum(['N', 'L', 'H', 'LL', 'HH']).optional(),
+  /** Outside the device profile's plausible range: flagged for review, never dropped. */
+  implausible: z.boolean().optional(),
 });
 
 export const labResultSchema = z.object({
@@ -81,6 +83,8 @@ export const labResultSchema = z.object({
   status: z.enum(['preliminary', 'final', 'corrected']),
   resultedAt: isoDateTime,
   analyserId: z.string().max(64).optional(),
+  /** Outside the analyser profile's plausible range: flagged for review, never dropped. */
+  implausible: z.boolean().optional(),
 });
 
 export const imagingStudySchema = z.object({
