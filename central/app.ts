@@ -1,0 +1,98 @@
+/**
+ * The central process: warehouse, ingest from every clinic, receipts, heartbeats/fleet,
+ * dictionary publication and the HTTP surface. `startCentral` is used by main.ts, demo and tests.
+ */
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from '../contracts/index.ts';
+import { createLogger, listen, mountOps, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import { centralApi } from './api.ts';
+import type { CentralConfig } from './config.ts';
+import { publishDictionary } from './dictionaries/publisher.ts';
+import { starterDictionaries } from './dictionaries/starter.ts';
+import { Ingest } from './ingest/consumer.ts';
+import { centralMetrics } from './metrics.ts';
+import { SqliteWarehouse } from './warehouse/sqlite.ts';
+
+export interface Central {
+  config: CentralConfig;
+  wh: SqliteWarehouse;
+  nc: NatsConnection;
+  ingest: Ingest;
+  http: Listening;
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+export async function startCentral(config: CentralConfig, log: Logger = createLogger('central')): Promise<Central> {
+  const wh = new SqliteWarehouse(join(config.dataDir, 'warehouse.db'));
+  const nc = await connect({
+    servers: config.natsUrl.split(','), name: 'central', user: config.natsUser, pass: config.natsPassword,
+    maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, timeout: 5_000,
+  });
+  const js = jetstream(nc);
+
+  // Version 1 of each dictionary comes from the starter set.
+  const existing = new Set((await wh.latestDictionaries()).map((d) => d.name));
+  for (const name of DICTIONARY_NAMES) if (!existing.has(name)) await wh.saveDictionary(name, starterDictionaries[name]);
+  const republishDictionaries = async () => {
+    for (const snap of await wh.latestDictionaries()) await publishDictionary(js, snap);
+  };
+
+  const { registry, observe } = centralMetrics(wh);
+  const ingest = new Ingest(nc, wh, log, { onResult: observe, onStreamsCreated: republishDictionaries }, config.maxBatch);
+  await ingest.start();
+
+  let badHeartbeats = 0;
+  const hbSub = nc.subscribe(subjects.allHeartbeats, {
+    callback: (err, msg) => {
+      if (err) return;
+      const subjectClinic = parseClinicSubject(msg.subject);
+      const hb = heartbeatSchema.safeParse(safeJson(msg.data));
+      if (!hb.success || hb.data.clinicId !== subjectClinic) {
+        if (badHeartbeats++ % 100 === 0) log.warn({ subject: msg.subject }, 'malformed or forged heartbeat ignored');
+        return;
+      }
+      // Answer every heartbeat with the clinic's watermark: a receipt lost while the edge
+      // was disconnected is repaired within one heartbeat interval.
+      void wh.recordHeartbeat(hb.data).then(() => wh.watermark(hb.data.clinicId)).then((w) => ingest.publishReceipt(w)).catch((e: Error) => log.error({ err: e.message }, 'heartbeat not recorded'));
+    },
+  });
+
+  const audit = wh.db.prepare('INSERT INTO audit_log (at, actor, action, target, source_ip, outcome) VALUES (?, ?, ?, ?, ?, ?)');
+  const api = centralApi({
+    wh, token: config.apiToken,
+    publishDictionary: (s) => publishDictionary(js, s),
+    audit: (e) => { audit.run(new Date().toISOString(), e.actor, e.action, e.target, e.sourceIp, e.outcome); },
+  });
+  mountOps(api, registry, [
+    { name: 'warehouse', check: () => ({ ok: wh.db.open }) },
+    { name: 'nats', check: () => ({ ok: !nc.isClosed() }) },
+  ]);
+  const http = await listen(api, config.httpHost, config.httpPort);
+  log.info({ url: http.url }, 'central listening');
+
+  let stopped = false;
+  return {
+    config, wh, nc, ingest, http, log,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await http.close();
+      hbSub.unsubscribe();
+      await ingest.stop();
+      await nc.drain().catch(() => nc.close());
+      await wh.close();
+      log.info('central stopped');
+    },
+  };
+}
+
+function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Central ingest: a durable pull consumer on EDGE_RECORDS. Messages that arrive together are
+ * applied in one warehouse transaction, acknowledged only after commit, and the clinics'
+ * applied watermarks are published as receipts. Bad messages are dead-lettered with the
+ * reason; nothing a sender publishes can stop or crash this loop.
+ */
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { STREAMS, checkEnvelope, parseRecordSubject, subjects, type Receipt } from '../../contracts/index.ts';
+import type { Logger } from '../../contracts/runtime/index.ts';
+import type { IngestItem, IngestResult, Warehouse, Watermark } from '../warehouse/types.ts';
+import { INGEST_DURABLE, ensureStreams } from './streams.ts';
+
+export interface IngestHooks {
+  onResult?: (r: IngestResult) => void;
+  /** Called after the streams had to be (re)created, e.g. to republish dictionaries. */
+  onStreamsCreated?: () => Promise<void>;
+}
+
+export class Ingest {
+  private buffer: JsMsg[] = [];
+  private flushing = false;
+  private scheduled = false;
+  private messages: ConsumerMessages | null = null;
+  private running = false;
+  private supervisor: Promise<void> = Promise.resolve();
+  batches = 0;
+  failures = 0;
+
+  constructor(private readonly nc: NatsConnection, private readonly wh: Warehouse, private readonly log: Logger, private readonly hooks: IngestHooks = {}, private readonly maxBatch = 1000) {}
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.attach();
+    this.supervisor = this.supervise();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.messages?.close().catch(() => undefined);
+    await this.supervisor;
+    while (this.flushing || this.scheduled) await sleep(5);
+  }
+
+  /** (Re)create streams and the durable consumer, then start consuming. */
+  private async attach(): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    await ensureStreams(jsm);
+    await this.hooks.onStreamsCreated?.();
+    const js = jetstream(this.nc);
+    const consumer = await js.consumers.get(STREAMS.records, INGEST_DURABLE);
+    await this.messages?.close().catch(() => undefined);
+    this.messages = await consumer.consume({ max_messages: 4000, callback: (m) => this.enqueue(m) });
+    this.log.info('ingest consumer attached');
+  }
+
+  /** Every 2 s: is our consumer still there? A wiped or restarted broker loses it. */
+  private async supervise(): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    while (this.running) {
+      await sleep(2000);
+      if (!this.running || this.nc.isClosed()) break;
+      try {
+        await jsm.consumers.info(STREAMS.records, INGEST_DURABLE);
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (!/not found/i.test(msg)) continue; // timeouts while disconnected: just wait
+        this.log.warn({ err: msg }, 'ingest consumer or stream missing (broker restarted without its store?): recreating');
+        try {
+          await this.attach();
+        } catch (err) {
+          this.log.error({ err: (err as Error).message }, 'could not recreate streams; retrying');
+        }
+      }
+    }
+  }
+
+  private enqueue(m: JsMsg): void {
+    this.buffer.push(m);
+    if (!this.scheduled && !this.flushing) {
+      this.scheduled = true;
+      setImmediate(() => void this.flush());
+    }
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.buffer.length > 0) {
+        const batch = this.buffer.splice(0, this.maxBatch);
+        const items = batch.map(toItem);
+        let result: IngestResult;
+        try {
+          result = await this.wh.ingest(items);
+        } catch (e) {
+          // The warehouse is unavailable (disk full, database locked...): nothing is acked,
+          // JetStream redelivers later. Back off so we do not spin.
+          this.failures++;
+          this.log.error({ err: (e as Error).message, batch: batch.length }, 'warehouse apply failed; messages will be redelivered');
+          for (const m of batch) m.nak(2000);
+          await sleep(500);
+          continue;
+        }
+        for (const m of batch) m.ack();
+        this.batches++;
+        for (const w of result.changed) this.publishReceipt(w);
+        this.hooks.onResult?.(result);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  publishReceipt(w: Watermark): void {
+    if (this.nc.isClosed()) return;
+    const r: Receipt = { clinicId: w.clinicId, appliedSeq: w.appliedSeq, pendingAbove: w.pendingAbove, at: new Date().toISOString() };
+    try {
+      this.nc.publish(subjects.receipt(w.clinicId), JSON.stringify(r));
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, 'receipt not published');
+    }
+  }
+}
+
+function toItem(m: JsMsg): IngestItem {
+  const subj = parseRecordSubject(m.subject);
+  if (!subj) return { kind: 'dead', subject: m.subject, reason: 'bad_envelope', detail: 'not a record subject', raw: m.data };
+  const c = checkEnvelope(m.data, subj);
+  if (!c.ok) {
+    return { kind: 'dead', subject: m.subject, reason: c.reason, detail: c.detail, raw: m.data.byteLength > 64 * 1024 ? m.data.subarray(0, 64 * 1024) : m.data, clinicId: c.partial?.clinicId, seq: c.partial?.seq };
+  }
+  const hash = createHash('sha256').update(m.data).digest('hex');
+  return { kind: 'record', envelope: c.envelope, type: c.type, payload: c.payload, hash, raw: '' };
+}

@@ -1,0 +1,45 @@
+/** Central's Prometheus metrics: ingest counters and the fleet, read from the warehouse at scrape. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { metricNames } from '../contracts/index.ts';
+import type { IngestResult, Warehouse } from './warehouse/types.ts';
+
+const m = metricNames.central;
+
+export function centralMetrics(wh: Warehouse): { registry: Registry; observe: (r: IngestResult) => void } {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const applied = new Counter({ name: m.applied, help: 'Records applied to the warehouse', labelNames: ['clinic', 'type'], registers: [registry] });
+  const duplicates = new Counter({ name: m.duplicates, help: 'Deliveries of records already applied or held (ignored)', registers: [registry] });
+  const held = new Counter({ name: m.held, help: 'Records received above a gap and held until the gap closes', registers: [registry] });
+  const dead = new Counter({ name: m.deadLetters, help: 'Messages dead-lettered, by reason', labelNames: ['reason'], registers: [registry] });
+  const conflicts = new Counter({ name: m.conflicts, help: 'Resident demographic conflicts logged (last writer won)', registers: [registry] });
+  const latency = new Histogram({ name: m.applyLatency, help: 'Edge write to central apply, seconds', buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 30, 120, 600, 3600], registers: [registry] });
+  const fleetGauge = (name: string, help: string, pick: (f: Awaited<ReturnType<Warehouse['fleet']>>[number]) => number) =>
+    new Gauge({ name, help, labelNames: ['clinic'], registers: [registry], async collect() {
+      this.reset();
+      for (const f of await wh.fleet()) this.set({ clinic: f.clinicId }, pick(f));
+    } });
+  fleetGauge(m.clinicAppliedSeq, 'Highest contiguous seq applied per clinic (watermark)', (f) => f.appliedSeq);
+  fleetGauge(m.clinicPending, 'Records held above a gap per clinic', (f) => f.pendingAbove);
+  fleetGauge(m.clinicOutboxDepth, 'Outbox depth reported by the clinic edge', (f) => f.outboxDepth);
+  fleetGauge(m.clinicLag, 'Replication lag per clinic in seconds', (f) => f.lagSeconds);
+  fleetGauge(m.clinicHeartbeat, 'Unix time of the last heartbeat per clinic', (f) => (f.lastHeartbeatAt ? Date.parse(f.lastHeartbeatAt) / 1000 : 0));
+  new Gauge({ name: m.clinicDictionaryVersion, help: 'Dictionary version held by each clinic', labelNames: ['clinic', 'dictionary'], registers: [registry], async collect() {
+    this.reset();
+    for (const f of await wh.fleet()) for (const [d, v] of Object.entries(f.dictionaries)) this.set({ clinic: f.clinicId, dictionary: d }, v);
+  } });
+  const observe = (r: IngestResult) => {
+    const now = Date.now();
+    for (const a of r.applied) {
+      applied.inc({ clinic: a.clinicId, type: a.type });
+      latency.observe(Math.max(0, (now - Date.parse(a.createdAt)) / 1000));
+    }
+    for (const o of r.outcomes) {
+      if (o === 'duplicate') duplicates.inc();
+      else if (o === 'held') held.inc();
+    }
+    for (const reason of r.deadReasons) dead.inc({ reason });
+    if (r.conflicts) conflicts.inc(r.conflicts);
+  };
+  return { registry, observe };
+}

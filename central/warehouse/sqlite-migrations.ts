@@ -1,0 +1,119 @@
+/** Numbered migrations of the central warehouse (SQLite). Append only. */
+import type { Migration } from '../../contracts/runtime/index.ts';
+
+export const centralMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'spine: ingest log, pending, records, residents, conflicts, dead letters, fleet, dictionaries',
+    up: (db) => db.exec(`
+      CREATE TABLE clinic_state (
+        clinic_id TEXT PRIMARY KEY,
+        applied_seq INTEGER NOT NULL DEFAULT 0,
+        records_applied INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+      );
+      -- One row per (clinic, seq) consumed, in apply order (rowid).
+      CREATE TABLE ingest_log (
+        clinic_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        record_id TEXT,
+        type TEXT,
+        version INTEGER,
+        hash TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('applied', 'dead')),
+        applied_at TEXT NOT NULL,
+        UNIQUE (clinic_id, seq)
+      );
+      -- Received above the watermark, waiting for the missing seq (a visible gap).
+      CREATE TABLE pending (
+        clinic_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('record', 'dead')),
+        envelope TEXT,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (clinic_id, seq)
+      );
+      CREATE TABLE records (
+        type TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        clinic_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        hlc TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        applied_at TEXT NOT NULL,
+        PRIMARY KEY (type, record_id, version, clinic_id)
+      );
+      CREATE INDEX records_clinic_seq ON records (clinic_id, seq);
+      CREATE TABLE residents (
+        resident_id TEXT PRIMARY KEY,
+        payload TEXT NOT NULL,
+        hlc TEXT NOT NULL,
+        clinic_id TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE resident_conflicts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        resident_id TEXT NOT NULL,
+        winner_hlc TEXT NOT NULL,
+        winner_clinic TEXT NOT NULL,
+        loser_hlc TEXT NOT NULL,
+        loser_clinic TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        loser_values TEXT NOT NULL,
+        winner_values TEXT NOT NULL,
+        reviewed_by TEXT,
+        at TEXT NOT NULL
+      );
+      CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        subject TEXT NOT NULL,
+        clinic_id TEXT,
+        seq INTEGER,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        received_at TEXT NOT NULL
+      );
+      CREATE TABLE fleet (
+        clinic_id TEXT PRIMARY KEY,
+        last_heartbeat_at TEXT NOT NULL,
+        agent_version TEXT NOT NULL,
+        edge_last_seq INTEGER NOT NULL,
+        edge_receipt_seq INTEGER NOT NULL,
+        outbox_depth INTEGER NOT NULL,
+        oldest_pending_age REAL NOT NULL,
+        relay_state TEXT NOT NULL,
+        dictionaries TEXT NOT NULL
+      );
+      CREATE TABLE dictionaries (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        published_at TEXT NOT NULL,
+        items TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+    `),
+  },
+];
+
+centralMigrations.push({
+  version: 2,
+  name: 'audit log',
+  up: (db) => db.exec(`
+    CREATE TABLE audit_log (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      action TEXT NOT NULL,
+      target TEXT NOT NULL,
+      source_ip TEXT NOT NULL,
+      outcome TEXT NOT NULL
+    );
+    -- Audit entries are append-only (MLPS 3): no UPDATE or DELETE through SQL either.
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+  `),
+});

@@ -1,0 +1,87 @@
+/**
+ * The warehouse repository interface. The spine's ingest writes only through it, so the
+ * SQLite (embedded default) and PostgreSQL (city scale) implementations are interchangeable.
+ */
+import type { DeadLetterReason, DictionaryItem, DictionaryName, DictionarySnapshot, Envelope, Heartbeat, RecordType } from '../../contracts/index.ts';
+
+export type IngestItem =
+  | { kind: 'record'; envelope: Envelope; type: RecordType; payload: unknown; hash: string; raw: string }
+  | { kind: 'dead'; subject: string; reason: DeadLetterReason; detail: string; raw: Uint8Array; clinicId?: string; seq?: number };
+
+export type IngestOutcome = 'applied' | 'held' | 'duplicate' | 'dead';
+
+export interface Watermark {
+  clinicId: string;
+  appliedSeq: number;
+  /** Records received above the watermark, waiting for a missing seq. */
+  pendingAbove: number;
+  /** Lowest missing seq when pendingAbove > 0. */
+  firstMissing: number | null;
+}
+
+export interface IngestResult {
+  outcomes: IngestOutcome[];
+  /** Clinics whose watermark or pending set changed in this batch. */
+  changed: Watermark[];
+  applied: { clinicId: string; type: RecordType; createdAt: string }[];
+  conflicts: number;
+  deadReasons: DeadLetterReason[];
+}
+
+export interface FleetRow {
+  clinicId: string;
+  lastHeartbeatAt: string | null;
+  agentVersion: string | null;
+  edgeLastSeq: number;
+  edgeReceiptSeq: number;
+  outboxDepth: number;
+  oldestPendingAgeSec: number;
+  relayState: string | null;
+  dictionaries: Record<string, number>;
+  appliedSeq: number;
+  pendingAbove: number;
+  firstMissing: number | null;
+  /** Seconds behind: age of the oldest unapplied record at the edge (as of its last heartbeat). */
+  lagSeconds: number;
+  recordsApplied: number;
+}
+
+export interface DeadLetter {
+  id: number;
+  subject: string;
+  clinicId: string | null;
+  seq: number | null;
+  reason: DeadLetterReason;
+  detail: string;
+  receivedAt: string;
+  rawPreview: string;
+}
+
+export interface ResidentConflict {
+  id: number;
+  residentId: string;
+  winnerHlc: string;
+  winnerClinic: string;
+  loserHlc: string;
+  loserClinic: string;
+  fields: string[];
+  loserValues: Record<string, unknown>;
+  winnerValues: Record<string, unknown>;
+  at: string;
+}
+
+export interface Warehouse {
+  ingest(batch: IngestItem[]): Promise<IngestResult>;
+  watermark(clinicId: string): Promise<Watermark>;
+  watermarks(): Promise<Watermark[]>;
+  recordHeartbeat(hb: Heartbeat): Promise<void>;
+  fleet(): Promise<FleetRow[]>;
+  saveDictionary(name: DictionaryName, items: DictionaryItem[]): Promise<DictionarySnapshot>;
+  latestDictionaries(): Promise<DictionarySnapshot[]>;
+  deadLetters(limit: number): Promise<DeadLetter[]>;
+  conflicts(limit: number): Promise<ResidentConflict[]>;
+  /** Per-clinic record counts and apply order checks, for tests and audits. */
+  countRecords(clinicId?: string): Promise<number>;
+  appliedSeqs(clinicId: string): Promise<number[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,62 @@
+/** Shared HTTP basics for every process: /healthz, /metrics, graceful listen/close. */
+import { serve, type ServerType } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { Registry } from 'prom-client';
+import type { AddressInfo } from 'node:net';
+
+export interface HealthCheck {
+  name: string;
+  check: () => { ok: boolean; detail?: string } | Promise<{ ok: boolean; detail?: string }>;
+}
+
+// Hono's generic parameters vary per app; any concrete app is accepted here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyHono = Hono<any, any, any>;
+
+export function mountOps(app: AnyHono, registry: Registry, checks: HealthCheck[]): void {
+  app.get('/healthz', async (c) => {
+    const results: Record<string, { ok: boolean; detail?: string }> = {};
+    let ok = true;
+    for (const h of checks) {
+      try {
+        results[h.name] = await h.check();
+      } catch (e) {
+        results[h.name] = { ok: false, detail: (e as Error).message };
+      }
+      ok &&= results[h.name]!.ok;
+    }
+    return c.json({ status: ok ? 'ok' : 'degraded', checks: results }, ok ? 200 : 503);
+  });
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', registry.contentType);
+    return c.body(await registry.metrics());
+  });
+}
+
+export interface Listening {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function listen(app: AnyHono, host: string, port: number): Promise<Listening> {
+  return new Promise((resolve, reject) => {
+    let server: ServerType;
+    try {
+      server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) => {
+        resolve({
+          url: `http://${host}:${info.port}`,
+          port: info.port,
+          close: () => new Promise<void>((res) => {
+            const s = server as ServerType & { closeAllConnections?: () => void };
+            s.close(() => res());
+            s.closeAllConnections?.();
+          }),
+        });
+      });
+      server.on('error', reject);
+    } catch (e) {
+      reject(e);
+    }
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * One edge agent per clinic: the store, the relay to central, receipts, dictionaries,
+ * heartbeats and the local HTTP surface. `startEdgeAgent` is used by main.ts, the demo and tests.
+ */
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Hono } from 'hono';
+import { heartbeatSchema, receiptSchema, subjects, type Heartbeat } from '../contracts/index.ts';
+import { createLogger, listen, mountOps, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import type { EdgeConfig } from './config.ts';
+import { edgeMetrics } from './metrics.ts';
+import { EdgeStore } from './store/store.ts';
+import { DictionarySync } from './sync/dictionaries.ts';
+import { Relay } from './sync/relay.ts';
+import { ActivitySimulator } from './sim/activity.ts';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface EdgeAgent {
+  config: EdgeConfig;
+  store: EdgeStore;
+  relay: Relay;
+  nc: NatsConnection;
+  http: Listening;
+  log: Logger;
+  heartbeat(): Heartbeat;
+  stop(): Promise<void>;
+}
+
+export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLogger(`edge-${config.clinicId}`)): Promise<EdgeAgent> {
+  const store = new EdgeStore(join(config.dataDir, 'edge.db'), config.clinicId);
+  log.info({ clinicId: config.clinicId, dataDir: config.dataDir, ...store.stats() }, 'edge store open');
+
+  // Never give up reconnecting: the clinic works offline and catches up when the network returns.
+  const nc = await connect({
+    servers: config.natsUrl.split(','),
+    name: `edge-${config.clinicId}`,
+    user: config.natsUser,
+    pass: config.natsPassword,
+    inboxPrefix: subjects.inboxPrefix(config.clinicId),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: true,
+    timeout: 5_000,
+  });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect') log.info({ status: s.type }, 'nats connection');
+    }
+  })();
+
+  const relay = new Relay(store, nc, log, { window: config.relayWindow, resendAfterMs: config.resendAfterMs });
+  const receiptSub = nc.subscribe(subjects.receipt(config.clinicId), {
+    callback: (err, msg) => {
+      if (err) return;
+      try {
+        const r = receiptSchema.parse(msg.json());
+        if (r.clinicId === config.clinicId) relay.onReceipt(r.appliedSeq);
+      } catch (e) {
+        log.warn({ err: (e as Error).message }, 'malformed receipt ignored');
+      }
+    },
+  });
+  relay.start();
+
+  const dicts = new DictionarySync(store, nc, log);
+  dicts.start();
+
+  const heartbeat = (): Heartbeat => {
+    const st = store.stats();
+    return heartbeatSchema.parse({
+      clinicId: config.clinicId,
+      agentVersion: AGENT_VERSION,
+      at: new Date().toISOString(),
+      lastSeq: st.lastSeq,
+      receiptSeq: st.receiptSeq,
+      outboxDepth: st.outboxDepth,
+      oldestPendingAgeSec: st.oldestPendingAt ? Math.max(0, (Date.now() - Date.parse(st.oldestPendingAt)) / 1000) : 0,
+      relayState: relay.state,
+      dictionaries: store.dictionaryVersions(),
+    });
+  };
+  const hbTimer = setInterval(() => {
+    if (nc.isClosed()) return;
+    try {
+      nc.publish(subjects.heartbeat(config.clinicId), JSON.stringify(heartbeat()));
+    } catch (e) {
+      log.debug({ err: (e as Error).message }, 'heartbeat not sent');
+    }
+  }, config.heartbeatMs);
+
+  const sim = config.simulateRate > 0 ? new ActivitySimulator(store, config.simulateRate, log) : null;
+  sim?.start();
+
+  const registry = edgeMetrics(store, () => relay);
+  const app = new Hono();
+  mountOps(app, registry, [
+    { name: 'store', check: () => ({ ok: store.db.open }) },
+    { name: 'nats', check: () => ({ ok: !nc.isClosed(), detail: relay.state }) },
+  ]);
+  app.get('/api/status', (c) => c.json({ ...heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null, relay: relay.counters }));
+  const http = await listen(app, config.httpHost, config.httpPort);
+  log.info({ url: http.url }, 'edge agent listening');
+
+  let stopped = false;
+  return {
+    config, store, relay, nc, http, log, heartbeat,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      sim?.stop();
+      clearInterval(hbTimer);
+      await http.close();
+      await relay.stop();
+      await dicts.stop();
+      receiptSub.unsubscribe();
+      await nc.drain().catch(() => nc.close());
+      store.close();
+      log.info('edge agent stopped');
+    },
+  };
+}

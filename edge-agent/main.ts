@@ -1,0 +1,26 @@
+/** Edge agent process entry: `EDGE_CLINIC_ID=c01 EDGE_DATA_DIR=/var/lib/edge tsx edge-agent/main.ts`. */
+import { ConfigError, createLogger } from '../contracts/runtime/index.ts';
+import { loadEdgeConfig } from './config.ts';
+import { startEdgeAgent } from './agent.ts';
+
+const log = createLogger('edge-agent');
+try {
+  const config = loadEdgeConfig();
+  const agent = await startEdgeAgent(config, log.child({ clinic: config.clinicId }));
+  // A line tests and the demo can wait for.
+  console.log(JSON.stringify({ ready: true, url: agent.http.url, clinicId: config.clinicId }));
+  const shutdown = (sig: string) => {
+    log.info({ sig }, 'shutting down');
+    agent.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+} catch (e) {
+  if (e instanceof ConfigError) {
+    log.fatal(e.message);
+    console.error(e.message);
+    process.exit(2);
+  }
+  log.fatal({ err: e }, 'edge agent failed to start');
+  process.exit(1);
+}

@@ -1,0 +1,58 @@
+/** Numbered migrations of the edge database. Append only; never edit an applied one. */
+import type { Migration } from '../../contracts/runtime/index.ts';
+
+export const edgeMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'outbox, meta, records, residents',
+    up: (db) => db.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      -- One row per change to replicate. seq is per clinic, contiguous, never reused.
+      CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY,
+        record_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        envelope TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      -- Latest version of every record this edge holds (own and received).
+      CREATE TABLE records (
+        record_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        hlc TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (type, record_id)
+      );
+      CREATE TABLE residents (
+        resident_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        sex TEXT NOT NULL,
+        birth_date TEXT NOT NULL,
+        id_type TEXT NOT NULL,
+        id_number TEXT NOT NULL,
+        phone TEXT,
+        hlc TEXT NOT NULL
+      );
+      CREATE INDEX residents_id_number ON residents (id_number);
+      CREATE INDEX residents_name ON residents (name);
+    `),
+  },
+  {
+    version: 2,
+    name: 'dictionaries',
+    up: (db) => db.exec(`
+      CREATE TABLE dictionaries (name TEXT PRIMARY KEY, version INTEGER NOT NULL, published_at TEXT NOT NULL, received_at TEXT NOT NULL);
+      CREATE TABLE dictionary_items (
+        dictionary TEXT NOT NULL,
+        code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        attrs TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        PRIMARY KEY (dictionary, code)
+      );
+    `),
+  },
+];

@@ -1,0 +1,220 @@
+/**
+ * The edge store: every domain write goes through `transact`, which commits the domain rows
+ * and their outbox rows (per-clinic contiguous seq) in ONE SQLite transaction.
+ *
+ *   store.transact((tx) => {
+ *     tx.db.prepare('INSERT INTO ...').run(...);
+ *     tx.emit('observation', obs.observationId, obs);
+ *   });
+ */
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import {
+  HybridLogicalClock,
+  SCHEMA_VERSION,
+  recordTypes,
+  type DictionarySnapshot,
+  type Envelope,
+  type RecordPayload,
+  type RecordType,
+} from '../../contracts/index.ts';
+import { migrate, openDb, type Db, type Migration } from '../../contracts/runtime/index.ts';
+import { edgeMigrations } from './migrations.ts';
+
+export class RecordValidationError extends Error {
+  override name = 'RecordValidationError';
+  constructor(readonly type: string, readonly issues: { path: string; message: string }[]) {
+    super(`invalid ${type}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+}
+
+export class ClinicMismatchError extends Error {
+  override name = 'ClinicMismatchError';
+}
+
+export interface OutboxRow {
+  seq: number;
+  recordId: string;
+  type: RecordType;
+  envelope: string;
+  createdAt: string;
+}
+
+export interface Tx {
+  db: Db;
+  /** Validate, version and queue a record for replication in the current transaction. Returns its seq. */
+  emit<T extends RecordType>(type: T, recordId: string, payload: RecordPayload<T>): number;
+}
+
+export interface StoreStats {
+  lastSeq: number;
+  receiptSeq: number;
+  outboxDepth: number;
+  oldestPendingAt: string | null;
+}
+
+export class EdgeStore extends EventEmitter {
+  readonly db: Db;
+  private readonly hlc: HybridLogicalClock;
+  private readonly st: ReturnType<EdgeStore['prepare']>;
+
+  constructor(readonly file: string, readonly clinicId: string, extraMigrations: readonly Migration[] = []) {
+    super();
+    this.db = openDb(file);
+    migrate(this.db, [...edgeMigrations, ...extraMigrations]);
+    this.st = this.prepare();
+    const owner = this.getMeta('clinic_id');
+    if (owner === null) this.setMeta('clinic_id', clinicId);
+    else if (owner !== clinicId) {
+      this.db.close();
+      throw new ClinicMismatchError(`database ${file} belongs to clinic ${owner}, not ${clinicId}: check EDGE_CLINIC_ID or EDGE_DATA_DIR`);
+    }
+    this.hlc = new HybridLogicalClock(clinicId);
+    this.hlc.seed(this.getMeta('last_hlc'));
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      insertOutbox: db.prepare<[number, string, string, number, string, string]>('INSERT INTO outbox (seq, record_id, type, version, envelope, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      getVersion: db.prepare<[string, string], { version: number }>('SELECT version FROM records WHERE type = ? AND record_id = ?'),
+      upsertRecord: db.prepare<[string, string, number, string, string, string]>(`INSERT INTO records (record_id, type, version, hlc, payload, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (type, record_id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, payload = excluded.payload, updated_at = excluded.updated_at`),
+      upsertResident: db.prepare(`INSERT INTO residents (resident_id, name, sex, birth_date, id_type, id_number, phone, hlc) VALUES (@residentId, @name, @sex, @birthDate, @idType, @idNumber, @phone, @hlc)
+        ON CONFLICT (resident_id) DO UPDATE SET name = excluded.name, sex = excluded.sex, birth_date = excluded.birth_date, id_type = excluded.id_type, id_number = excluded.id_number, phone = excluded.phone, hlc = excluded.hlc`),
+      batch: db.prepare<[number, number], { seq: number; record_id: string; type: RecordType; envelope: string; created_at: string }>('SELECT seq, record_id, type, envelope, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
+      trim: db.prepare<[number]>('DELETE FROM outbox WHERE seq <= ?'),
+      depth: db.prepare<[], { n: number; oldest: string | null }>('SELECT count(*) AS n, min(created_at) AS oldest FROM outbox'),
+      dictVersion: db.prepare<[string], { version: number }>('SELECT version FROM dictionaries WHERE name = ?'),
+      dictVersions: db.prepare<[], { name: string; version: number }>('SELECT name, version FROM dictionaries'),
+      dictUpsert: db.prepare<[string, number, string, string]>(`INSERT INTO dictionaries (name, version, published_at, received_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET version = excluded.version, published_at = excluded.published_at, received_at = excluded.received_at`),
+      dictClear: db.prepare<[string]>('DELETE FROM dictionary_items WHERE dictionary = ?'),
+      dictItem: db.prepare<[string, string, string, string, number]>('INSERT INTO dictionary_items (dictionary, code, name, attrs, active) VALUES (?, ?, ?, ?, ?)'),
+      dictItems: db.prepare<[string], { code: string; name: string; attrs: string; active: number }>('SELECT code, name, attrs, active FROM dictionary_items WHERE dictionary = ? ORDER BY code'),
+    };
+  }
+
+  getMeta(key: string): string | null {
+    return this.st.getMeta.get(key)?.value ?? null;
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.st.setMeta.run(key, value);
+  }
+
+  /**
+   * Run `fn` in one IMMEDIATE transaction; records it emits get contiguous seqs.
+   * Returns what `fn` returns. On throw nothing is written (domain rows nor outbox).
+   */
+  transact<T>(fn: (tx: Tx) => T): T {
+    let emitted = 0;
+    const run = this.db.transaction(() => {
+      // Another process may share this file (tools, tests): re-read the counters inside the lock.
+      let nextSeq = Number(this.getMeta('next_seq') ?? '1');
+      this.hlc.seed(this.getMeta('last_hlc'));
+      let lastHlc: string | null = null;
+      const tx: Tx = {
+        db: this.db,
+        emit: (type, recordId, payload) => {
+          const parsed = recordTypes[type].safeParse(payload);
+          if (!parsed.success) {
+            throw new RecordValidationError(type, parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+          }
+          const version = (this.st.getVersion.get(type, recordId)?.version ?? 0) + 1;
+          const hlc = this.hlc.tick();
+          const now = new Date().toISOString();
+          const seq = nextSeq++;
+          const env: Envelope = { recordId, type, clinicId: this.clinicId, seq, version, hlc, schemaVersion: SCHEMA_VERSION, createdAt: now, payload: parsed.data };
+          this.st.insertOutbox.run(seq, recordId, type, version, JSON.stringify(env), now);
+          const payloadJson = JSON.stringify(parsed.data);
+          this.st.upsertRecord.run(recordId, type, version, hlc, payloadJson, now);
+          if (type === 'resident') {
+            const r = parsed.data as RecordPayload<'resident'>;
+            this.st.upsertResident.run({ ...r, phone: r.phone ?? null, hlc });
+          }
+          lastHlc = hlc;
+          emitted++;
+          return seq;
+        },
+      };
+      const result = fn(tx);
+      if (emitted > 0) {
+        this.setMeta('next_seq', String(nextSeq));
+        this.setMeta('last_hlc', lastHlc!);
+      }
+      return result;
+    });
+    const out = run.immediate();
+    if (emitted > 0) this.emit('written', emitted);
+    return out;
+  }
+
+  /** Shorthand for a transaction that only emits one record. */
+  write<T extends RecordType>(type: T, recordId: string, payload: RecordPayload<T>): number {
+    return this.transact((tx) => tx.emit(type, recordId, payload));
+  }
+
+  newId(): string {
+    return randomUUID();
+  }
+
+  outboxAfter(afterSeq: number, limit: number): OutboxRow[] {
+    return this.st.batch.all(afterSeq, limit).map((r) => ({ seq: r.seq, recordId: r.record_id, type: r.type, envelope: r.envelope, createdAt: r.created_at }));
+  }
+
+  /** Central applied everything up to `seq`: remember it and drop those outbox rows. */
+  applyReceipt(seq: number): boolean {
+    return this.db.transaction(() => {
+      const held = Number(this.getMeta('receipt_seq') ?? '0');
+      if (seq <= held) return false;
+      this.setMeta('receipt_seq', String(seq));
+      this.st.trim.run(seq);
+      return true;
+    }).immediate();
+  }
+
+  /** Highest seq central has confirmed as applied. */
+  receiptSeq(): number {
+    return Number(this.getMeta('receipt_seq') ?? '0');
+  }
+
+  stats(): StoreStats {
+    const d = this.st.depth.get()!;
+    return {
+      lastSeq: Number(this.getMeta('next_seq') ?? '1') - 1,
+      receiptSeq: Number(this.getMeta('receipt_seq') ?? '0'),
+      outboxDepth: d.n,
+      oldestPendingAt: d.oldest,
+    };
+  }
+
+  dictionaryVersion(name: string): number {
+    return this.st.dictVersion.get(name)?.version ?? 0;
+  }
+
+  dictionaryVersions(): Record<string, number> {
+    return Object.fromEntries(this.st.dictVersions.all().map((r) => [r.name, r.version]));
+  }
+
+  dictionaryItems(name: string): { code: string; name: string; attrs: Record<string, unknown>; active: boolean }[] {
+    return this.st.dictItems.all(name).map((r) => ({ code: r.code, name: r.name, attrs: JSON.parse(r.attrs) as Record<string, unknown>, active: r.active === 1 }));
+  }
+
+  /** Replace a dictionary with a newer snapshot; older or equal versions are ignored (idempotent). */
+  applyDictionary(s: DictionarySnapshot): boolean {
+    return this.db.transaction(() => {
+      if (s.version <= this.dictionaryVersion(s.name)) return false;
+      this.st.dictClear.run(s.name);
+      for (const it of s.items) this.st.dictItem.run(s.name, it.code, it.name, JSON.stringify(it.attrs), it.active ? 1 : 0);
+      this.st.dictUpsert.run(s.name, s.version, s.publishedAt, new Date().toISOString());
+      return true;
+    }).immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
