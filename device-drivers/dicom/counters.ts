@@ -1,0 +1,36 @@
+/** Counters kept by the SCP, exposed on the server object (the edge maps them to metrics). */
+export interface DicomScpCounters {
+  connections: number;
+  connectionsRefused: number;
+  activeConnections: number;
+  activeAssociations: number;
+  associationsAccepted: number;
+  associationsRejected: number;
+  rejectedUnknownAe: number;
+  rejectedHostMismatch: number;
+  rejectedDisabled: number;
+  rejectedCalledAe: number;
+  rejectedLimit: number;
+  aborts: number;
+  protocolErrors: number;
+  timeouts: number;
+  echoes: number;
+  storesOk: number;
+  storesFailed: number;
+  storesTooLarge: number;
+  storesMalformed: number;
+  bytesStored: number;
+  worklistQueries: number;
+  worklistMatches: number;
+  worklistFailures: number;
+}
+
+export function newCounters(): DicomScpCounters {
+  return {
+    connections: 0, connectionsRefused: 0, activeConnections: 0, activeAssociations: 0,
+    associationsAccepted: 0, associationsRejected: 0, rejectedUnknownAe: 0, rejectedHostMismatch: 0,
+    rejectedDisabled: 0, rejectedCalledAe: 0, rejectedLimit: 0, aborts: 0, protocolErrors: 0,
+    timeouts: 0, echoes: 0, storesOk: 0, storesFailed: 0, storesTooLarge: 0, storesMalformed: 0,
+    bytesStored: 0, worklistQueries: 0, worklistMatches: 0, worklistFailures: 0,
+  };
+}

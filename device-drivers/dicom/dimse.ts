@@ -1,0 +1,63 @@
+/**
+ * The one place that touches dcmjs-dimse directly. Its public typings are usable; what is
+ * typed here is (a) the naturalized element values dcmjs hands back as `unknown`, and
+ * (b) the few internals the SCP hooks (documented against dcmjs-dimse 0.3.3, checked by
+ * `dimse.test.ts` so an upgrade that moves them fails loudly).
+ */
+import dimse from 'dcmjs-dimse';
+import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+
+export const { Scp, Client, Dataset, Implementation, constants, requests, responses, association, log: dimseLog, version: dimseVersion } = dimse;
+export type DimseDataset = InstanceType<typeof Dataset>;
+export type DimseAssociation = InstanceType<typeof association.Association>;
+export type DimseCStoreRequest = InstanceType<typeof requests.CStoreRequest>;
+export type DimseCFindRequest = InstanceType<typeof requests.CFindRequest>;
+export type DimseCEchoRequest = InstanceType<typeof requests.CEchoRequest>;
+export type DimseCStoreResponse = InstanceType<typeof responses.CStoreResponse>;
+export type DimseCFindResponse = InstanceType<typeof responses.CFindResponse>;
+export type DimseCEchoResponse = InstanceType<typeof responses.CEchoResponse>;
+export type DimsePresentationContext = InstanceType<typeof association.PresentationContext>;
+export type DimseScp = InstanceType<typeof Scp>;
+
+/** Internals of dcmjs-dimse 0.3.3 `Network` the edge SCP relies on. */
+export interface ScpInternals {
+  socket: Socket;
+  association?: DimseAssociation;
+  /** The command being received; its dataset follows. */
+  dimse?: { getCommandFieldType(): number };
+  dimseStoreStream?: Writable;
+  lastPduTime?: number;
+  statistics: { addBytesReceived(n: number): void };
+  _processPdu(pdu: Buffer): Promise<void>;
+}
+
+export function internals(scp: DimseScp): ScpInternals {
+  // dcmjs-dimse keeps these as plain properties on the instance; the cast is the hook point.
+  return scp as unknown as ScpInternals;
+}
+
+/** DIMSE command field of C-STORE-RQ (PS3.7 E.1). */
+export const C_STORE_RQ = 0x0001;
+
+/** A naturalized dcmjs value as a plain string: strings, numbers, PN objects, first of arrays. */
+export function elementString(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return v.length ? elementString(v[0]) : '';
+  if (typeof v === 'object') {
+    const pn = v as { Alphabetic?: unknown; Ideographic?: unknown };
+    const a = typeof pn.Alphabetic === 'string' ? pn.Alphabetic : '';
+    const i = typeof pn.Ideographic === 'string' ? pn.Ideographic : '';
+    return i && a ? `${a}=${i}` : a || i;
+  }
+  return undefined;
+}
+
+/** First item of a naturalized sequence, as a record of naturalized values. */
+export function firstItem(v: unknown): Record<string, unknown> | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  const x: unknown = v[0];
+  return x && typeof x === 'object' ? (x as Record<string, unknown>) : undefined;
+}

@@ -1,0 +1,224 @@
+/**
+ * The Writable that dcmjs-dimse streams a C-STORE dataset into. It walks the dataset as it
+ * arrives (structure check + index fields), holds back the first bytes until the header is
+ * known (so the temp file can be created in the study's own directory), then streams to the
+ * temp file while hashing. Memory per association: the header prefix plus stream buffers.
+ * Publishing (rename + dir fsync) is the caller's step, after validation.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { DatasetWalker, isDatasetError } from './dataset-walker.ts';
+import { CAPTURED_TAGS, LAST_INDEXED_TAG, headerFields, type HeaderFields } from './instance-meta.ts';
+import { fileMetaToBuffer } from './part10.ts';
+import { mkdirDurable, unlinkQuiet } from './atomic-file.ts';
+import { isValidUid, TS } from './uids.ts';
+
+/** C-STORE failure statuses (PS3.4 B.2.3). */
+export const StoreStatus = {
+  Success: 0x0000,
+  OutOfResources: 0xa700,
+  DataSetDoesNotMatchSopClass: 0xa900,
+  CannotUnderstand: 0xc000,
+  ProcessingFailure: 0x0110,
+} as const;
+
+export class InstanceError extends Error {
+  override name = 'InstanceError';
+  constructor(message: string, readonly status: number, readonly reason: 'too-large' | 'bad-dataset' | 'bad-uid' | 'mismatch' | 'io' | 'callback' | 'aborted', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface SinkOptions {
+  root: string;
+  transferSyntaxUid: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  callingAe: string;
+  maxInstanceBytes: number;
+  maxHeaderBytes: number;
+  /** Default true; tests of the publish protocol never turn it off, benches may compare. */
+  fsync?: boolean;
+}
+
+export interface StoredTemp {
+  tempPath: string;
+  finalPath: string;
+  size: number;
+  sha256: string;
+  fields: HeaderFields;
+}
+
+let tmpCounter = 0;
+
+export class InstanceSink extends Writable {
+  readonly done: Promise<StoredTemp>;
+  /** Set when the dataset exceeded maxInstanceBytes: the association should be aborted. */
+  tooLarge = false;
+  private resolveDone!: (v: StoredTemp) => void;
+  private rejectDone!: (e: Error) => void;
+  private readonly walker: DatasetWalker;
+  private readonly hash: Hash = createHash('sha256');
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private received = 0;
+  private fh: FileHandle | null = null;
+  private tempPath = '';
+  private finalPath = '';
+  private fileSize = 0;
+  private fields: HeaderFields = {};
+  private failure: InstanceError | null = null;
+
+  get transferSyntaxUid(): string {
+    return this.o.transferSyntaxUid;
+  }
+
+  constructor(private readonly o: SinkOptions) {
+    super({ highWaterMark: 1 << 20 });
+    this.done = new Promise((res, rej) => {
+      this.resolveDone = res;
+      this.rejectDone = rej;
+    });
+    this.done.catch(() => {}); // observed by the caller; avoid unhandled rejection when it is not
+    this.walker = new DatasetWalker({ explicitVr: o.transferSyntaxUid !== TS.implicitLE, capture: CAPTURED_TAGS });
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
+    this.consume(chunks.map((c) => c.chunk)).then(() => cb(), (e: Error) => cb(e));
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.consume([chunk]).then(() => cb(), (e: Error) => cb(e));
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    this.finishAll().then(() => cb(), (e: Error) => cb(e));
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    this.cleanup(err ?? new InstanceError('transfer aborted', StoreStatus.ProcessingFailure, 'aborted')).then(() => cb(err), () => cb(err));
+  }
+
+  private async consume(chunks: Buffer[]): Promise<void> {
+    for (const c of chunks) this.received += c.length;
+    if (this.received > this.o.maxInstanceBytes && !this.tooLarge) {
+      this.tooLarge = true;
+      this.fail(new InstanceError(`instance larger than ${this.o.maxInstanceBytes} bytes`, StoreStatus.OutOfResources, 'too-large'));
+      await this.dropFile();
+      this.emit('too-large');
+    }
+    if (this.failure) return; // discard the rest of a failed instance
+    try {
+      for (const c of chunks) this.walker.push(c);
+    } catch (e) {
+      if (!isDatasetError(e)) throw e;
+      this.fail(new InstanceError(`malformed dataset: ${e.message}`, StoreStatus.CannotUnderstand, 'bad-dataset', { cause: e }));
+      await this.dropFile();
+      return;
+    }
+    if (!this.fh) {
+      this.head.push(...chunks);
+      this.headBytes += chunks.reduce((n, c) => n + c.length, 0);
+      if (this.walker.lastTopTag > LAST_INDEXED_TAG || this.headBytes >= this.o.maxHeaderBytes) await this.openFile();
+      return;
+    }
+    await this.append(chunks);
+  }
+
+  private fail(e: InstanceError): void {
+    if (!this.failure) this.failure = e;
+    this.head = [];
+  }
+
+  private async openFile(): Promise<void> {
+    const f = headerFields(this.walker.values);
+    this.fields = f;
+    const err = this.validate(f);
+    if (err) {
+      this.fail(err);
+      return;
+    }
+    const dir = join(this.o.root, f.studyInstanceUid!);
+    try {
+      await mkdirDurable(dir);
+      this.tempPath = join(dir, `.${f.sopInstanceUid}.${process.pid}.${++tmpCounter}.tmp`);
+      this.finalPath = join(dir, `${f.sopInstanceUid}.dcm`);
+      this.fh = await open(this.tempPath, 'wx', 0o640);
+      if (this.destroyed || this.failure) {
+        await this.dropFile();
+        return;
+      }
+      const head = this.head;
+      this.head = [];
+      await this.append([fileMetaToBuffer({ sopClassUid: this.o.sopClassUid, sopInstanceUid: f.sopInstanceUid!, transferSyntaxUid: this.o.transferSyntaxUid, sourceAe: this.o.callingAe }), ...head]);
+    } catch (e) {
+      this.fail(new InstanceError(`cannot write instance: ${(e as Error).message}`, StoreStatus.OutOfResources, 'io', { cause: e }));
+      await this.dropFile();
+    }
+  }
+
+  private validate(f: HeaderFields): InstanceError | null {
+    for (const k of ['studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid'] as const) {
+      const v = f[k];
+      if (!v || !isValidUid(v)) return new InstanceError(`${k} ${v === undefined ? 'missing' : `invalid: ${JSON.stringify(v.slice(0, 80))}`}`, StoreStatus.CannotUnderstand, 'bad-uid');
+    }
+    if (f.sopInstanceUid !== this.o.sopInstanceUid) return new InstanceError(`SOP Instance UID ${f.sopInstanceUid} differs from the command's ${this.o.sopInstanceUid}`, StoreStatus.CannotUnderstand, 'mismatch');
+    if (f.sopClassUid !== undefined && f.sopClassUid !== this.o.sopClassUid) return new InstanceError(`SOP Class UID ${f.sopClassUid} differs from the command's ${this.o.sopClassUid}`, StoreStatus.DataSetDoesNotMatchSopClass, 'mismatch');
+    return null;
+  }
+
+  private async append(chunks: Buffer[]): Promise<void> {
+    if (!this.fh) return;
+    for (const c of chunks) this.hash.update(c);
+    let bytes = chunks.reduce((n, c) => n + c.length, 0);
+    this.fileSize += bytes;
+    let pending = chunks;
+    while (bytes > 0) {
+      const { bytesWritten } = await this.fh.writev(pending);
+      bytes -= bytesWritten;
+      if (bytes > 0) pending = [Buffer.concat(pending).subarray(bytesWritten)];
+    }
+  }
+
+  private async finishAll(): Promise<void> {
+    if (!this.failure) {
+      try {
+        this.walker.finish();
+      } catch (e) {
+        if (!isDatasetError(e)) throw e;
+        this.fail(new InstanceError(`malformed dataset: ${e.message}`, StoreStatus.CannotUnderstand, 'bad-dataset', { cause: e }));
+      }
+    }
+    if (!this.failure && !this.fh) await this.openFile();
+    if (this.failure) {
+      await this.dropFile();
+      this.rejectDone(this.failure);
+      return;
+    }
+    try {
+      if (this.o.fsync !== false) await this.fh!.sync();
+      await this.fh!.close();
+      this.fh = null;
+    } catch (e) {
+      await this.dropFile();
+      this.rejectDone(new InstanceError(`cannot write instance: ${(e as Error).message}`, StoreStatus.OutOfResources, 'io', { cause: e }));
+      return;
+    }
+    this.resolveDone({ tempPath: this.tempPath, finalPath: this.finalPath, size: this.fileSize, sha256: this.hash.digest('hex'), fields: this.fields });
+  }
+
+  private async dropFile(): Promise<void> {
+    const fh = this.fh;
+    this.fh = null;
+    if (fh) await fh.close().catch(() => {});
+    if (this.tempPath) await unlinkQuiet(this.tempPath);
+  }
+
+  private async cleanup(err: Error): Promise<void> {
+    this.fail(err instanceof InstanceError ? err : new InstanceError(err.message, StoreStatus.ProcessingFailure, 'aborted', { cause: err }));
+    await this.dropFile();
+    this.rejectDone(this.failure!);
+  }
+}

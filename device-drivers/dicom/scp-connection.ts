@@ -1,0 +1,370 @@
+/**
+ * One DICOM association (dcmjs-dimse `Scp` subclass). Hooks, all against dcmjs-dimse 0.3.3:
+ *  - the socket's 'data' listener is replaced by our PduFramer, so every PDU is bounded
+ *    (max PDU length), structurally checked, and handed to dcmjs-dimse one at a time
+ *    with socket backpressure while a C-STORE dataset is written to disk;
+ *  - C-STORE datasets stream into an InstanceSink (temp file + sha256) instead of memory;
+ *  - the C-STORE response waits for the durable rename and the caller's onInstance.
+ */
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import { checkDevice, chooseTransferSyntax, normaliseHost, REJECT_FIELDS, type RejectWhy } from './association-policy.ts';
+import { publish, unlinkQuiet } from './atomic-file.ts';
+import type { DicomScpCounters } from './counters.ts';
+import type { ResolvedScpOptions } from './config.ts';
+import { DatasetWalker, isDatasetError } from './dataset-walker.ts';
+import {
+  C_STORE_RQ, Dataset, Scp, constants, internals, responses,
+  type DimseAssociation, type DimseCEchoRequest, type DimseCEchoResponse, type DimseCFindRequest, type DimseCFindResponse,
+  type DimseCStoreRequest, type DimseCStoreResponse, type DimsePresentationContext,
+} from './dimse.ts';
+import { InstanceError, InstanceSink, StoreStatus } from './instance-sink.ts';
+import { checkPdu, isPduError, PduFramer, PduType, readPdvs } from './pdu.ts';
+import type { DicomDevice, InstanceMeta } from './types.ts';
+import { MODALITY_WORKLIST_FIND, TS } from './uids.ts';
+import { itemToElements, queryFromElements } from './worklist-dataset.ts';
+import { filterWorklist } from './worklist-match.ts';
+
+export interface ScpContext {
+  opts: ResolvedScpOptions;
+  counters: DicomScpCounters;
+  storageClasses: ReadonlySet<string>;
+  /** Work that close() waits for (stores being committed). */
+  inflight: Set<Promise<unknown>>;
+}
+
+const { PresentationContextResult, Status } = constants;
+const MAX_COMMAND_BYTES = 64 * 1024;
+
+export function makeScpClass(ctx: ScpContext) {
+  const { opts, counters } = ctx;
+  const log = opts.log;
+
+  return class EdgeScp extends Scp {
+    private readonly framer = new PduFramer(opts.maxPduLength);
+    private readonly queue: Buffer[] = [];
+    private pumping = false;
+    private state: 'idle' | 'requested' | 'accepted' | 'closed' = 'idle';
+    private device: DicomDevice | null = null;
+    private callingAe = '';
+    private readonly remoteHost: string;
+    private readonly sinks = new WeakMap<object, InstanceSink>();
+    private commandBytes = 0;
+    private queryBytes = 0;
+    private queryWalker: DatasetWalker | null = null;
+    private closing = false;
+
+    constructor(socket: Socket) {
+      super(socket, { associationTimeout: opts.associationTimeoutMs, pduTimeout: opts.pduTimeoutMs, connectTimeout: Math.max(opts.pduTimeoutMs, opts.associationTimeoutMs) * 2 });
+      this.remoteHost = normaliseHost(socket.remoteAddress ?? '');
+      const net = internals(this);
+      // Replace dcmjs-dimse's unbounded accumulator (it was the only 'data' listener).
+      socket.removeAllListeners('data');
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      socket.on('close', () => this.onClose());
+      this.on('networkError', (e: Error) => {
+        if (/timeout/i.test(e.message)) counters.timeouts++;
+        this.fail('network', e.message);
+      });
+      void net;
+    }
+
+    // ---- transport -------------------------------------------------------------------
+
+    private onData(chunk: Buffer): void {
+      if (this.closing) return;
+      internals(this).statistics.addBytesReceived(chunk.length);
+      let pdus: Buffer[];
+      try {
+        pdus = this.framer.push(chunk);
+      } catch (e) {
+        this.protocolError(e);
+        return;
+      }
+      if (!pdus.length) return;
+      this.queue.push(...pdus);
+      if (!this.pumping) void this.pump();
+    }
+
+    private async pump(): Promise<void> {
+      this.pumping = true;
+      const net = internals(this);
+      net.socket.pause();
+      try {
+        while (this.queue.length && !this.closing) {
+          const pdu = this.queue.shift()!;
+          try {
+            this.precheck(pdu);
+          } catch (e) {
+            this.protocolError(e);
+            return;
+          }
+          net.lastPduTime = Date.now();
+          await net._processPdu(pdu);
+          const store = net.dimseStoreStream;
+          if (store && store.writableNeedDrain && !store.destroyed) await once(store, 'drain').catch(() => {});
+        }
+      } finally {
+        this.pumping = false;
+        if (!this.closing && !net.socket.destroyed) net.socket.resume();
+      }
+    }
+
+    /** Our own checks before dcmjs-dimse sees a PDU: structure, state, and size budgets. */
+    private precheck(pdu: Buffer): void {
+      checkPdu(pdu);
+      const type = pdu[0]!;
+      if (type === PduType.AssociateRq) {
+        if (this.state !== 'idle') throw new Error('second A-ASSOCIATE-RQ');
+        this.state = 'requested';
+        return;
+      }
+      if (type !== PduType.PDataTf) return;
+      if (this.state !== 'accepted') throw new Error('P-DATA-TF outside an accepted association');
+      const net = internals(this);
+      for (const pdv of readPdvs(pdu.subarray(6))) {
+        const pc = net.association?.getPresentationContext(pdv.presentationContextId);
+        if (!pc || pc.getResult() !== PresentationContextResult.Accept) throw new Error(`PDV on presentation context ${pdv.presentationContextId}, which is not accepted`);
+        if (pdv.command) {
+          this.commandBytes += pdv.value.length;
+          if (this.commandBytes > MAX_COMMAND_BYTES) throw new Error(`command set larger than ${MAX_COMMAND_BYTES} bytes`);
+          if (pdv.last) this.commandBytes = 0;
+          continue;
+        }
+        if (!net.dimse) throw new Error('data set PDV without a command');
+        if (net.dimse.getCommandFieldType() === C_STORE_RQ) continue; // bounded by the sink
+        // Query identifiers are parsed by dcmjs in one go: bound size and nesting first.
+        this.queryBytes += pdv.value.length;
+        if (this.queryBytes > opts.maxQueryBytes) throw new Error(`query identifier larger than ${opts.maxQueryBytes} bytes`);
+        this.queryWalker ??= new DatasetWalker({ explicitVr: pc.getAcceptedTransferSyntaxUid() !== TS.implicitLE, maxDepth: 8 });
+        this.queryWalker.push(pdv.value);
+        if (pdv.last) {
+          this.queryWalker.finish();
+          this.queryWalker = null;
+          this.queryBytes = 0;
+        }
+      }
+    }
+
+    private protocolError(e: unknown): void {
+      counters.protocolErrors++;
+      const msg = e instanceof Error ? e.message : String(e);
+      const kind = isPduError(e) ? e.code : isDatasetError(e) ? 'dataset' : 'state';
+      this.fail(kind, msg, true);
+    }
+
+    /** Abort (when associated) and close; never throws. */
+    private fail(kind: string, message: string, abort = false): void {
+      if (this.closing) return;
+      this.closing = true;
+      log.warn({ event: 'dicom.association.error', kind, message, callingAe: this.callingAe, remoteHost: this.remoteHost }, 'DICOM association closed after an error');
+      const net = internals(this);
+      this.dropCurrentSink();
+      if (abort && !net.socket.destroyed) {
+        // A-ABORT, service provider, reason 0: written raw, dcmjs-dimse may be mid-state.
+        net.socket.write(Buffer.from([PduType.Abort, 0, 0, 0, 0, 4, 0, 0, 2, 0]));
+        counters.aborts++;
+      }
+      net.socket.end();
+      setTimeout(() => net.socket.destroy(), 2000).unref();
+    }
+
+    private dropCurrentSink(): void {
+      const s = internals(this).dimseStoreStream;
+      if (s && !s.writableFinished) s.destroy();
+    }
+
+    private onClose(): void {
+      this.closing = true;
+      this.dropCurrentSink();
+      if (this.state === 'accepted') counters.activeAssociations--;
+      this.state = 'closed';
+    }
+
+    // ---- association ---------------------------------------------------------------
+
+    override associationRequested(assoc: DimseAssociation): void {
+      this.callingAe = assoc.getCallingAeTitle().trim();
+      const calledAe = assoc.getCalledAeTitle().trim();
+      void this.decide(assoc, calledAe).catch((e: Error) => {
+        log.error({ event: 'dicom.association.lookup-failed', callingAe: this.callingAe, err: e.message }, 'device lookup failed');
+        this.reject('limit', calledAe);
+      });
+    }
+
+    private async decide(assoc: DimseAssociation, calledAe: string): Promise<void> {
+      if (!opts.acceptAnyCalledAe && calledAe !== opts.aeTitle) return this.reject('called-ae', calledAe);
+      const device = await opts.lookupDevice(this.callingAe, this.remoteHost);
+      const why = checkDevice(device, this.remoteHost);
+      if (why) return this.reject(why, calledAe);
+      if (counters.activeAssociations >= opts.maxAssociations) return this.reject('limit', calledAe);
+      if (this.closing) return;
+      this.device = device;
+      for (const { context } of assoc.getPresentationContexts()) this.negotiate(context);
+      this.state = 'accepted';
+      counters.activeAssociations++;
+      counters.associationsAccepted++;
+      log.info({ event: 'dicom.association.accepted', callingAe: this.callingAe, remoteHost: this.remoteHost, room: device!.room }, 'DICOM association accepted');
+      this.sendAssociationAccept();
+    }
+
+    private negotiate(pc: DimsePresentationContext): void {
+      const ts = chooseTransferSyntax(pc.getAbstractSyntaxUid(), pc.getTransferSyntaxUids(), ctx.storageClasses, opts.storageTransferSyntaxes, !!opts.worklistProvider);
+      if (ts === 'abstract-not-supported') pc.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
+      else if (ts === null) pc.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
+      else pc.setResult(PresentationContextResult.Accept, ts);
+    }
+
+    private reject(why: RejectWhy, calledAe: string): void {
+      const f = REJECT_FIELDS[why];
+      counters.associationsRejected++;
+      const key = ({ 'called-ae': 'rejectedCalledAe', 'unknown-ae': 'rejectedUnknownAe', 'host-mismatch': 'rejectedHostMismatch', disabled: 'rejectedDisabled', limit: 'rejectedLimit' } as const)[why];
+      counters[key]++;
+      log.warn({ event: 'dicom.association.rejected', reason: why, callingAe: this.callingAe, calledAe, remoteHost: this.remoteHost }, 'DICOM association rejected');
+      this.state = 'closed';
+      this.sendAssociationReject(f.result, f.source, f.reason);
+      const s = internals(this).socket;
+      s.end();
+      setTimeout(() => s.destroy(), 2000).unref();
+    }
+
+    override associationReleaseRequested(): void {
+      this.sendAssociationReleaseResponse();
+    }
+
+    override abort(): void {
+      counters.aborts++;
+      log.warn({ event: 'dicom.association.aborted-by-peer', callingAe: this.callingAe, remoteHost: this.remoteHost }, 'peer aborted the association');
+      this.dropCurrentSink();
+      internals(this).socket.destroy();
+    }
+
+    // ---- services ------------------------------------------------------------------
+
+    override cEchoRequest(request: DimseCEchoRequest, callback: (r: DimseCEchoResponse) => void): void {
+      counters.echoes++;
+      const r = responses.CEchoResponse.fromRequest(request);
+      r.setStatus(Status.Success);
+      callback(r);
+    }
+
+    override createStoreWritableStream(pc: DimsePresentationContext, request: DimseCStoreRequest): Writable {
+      const sink = new InstanceSink({
+        root: opts.storageDir,
+        transferSyntaxUid: pc.getAcceptedTransferSyntaxUid() ?? TS.implicitLE,
+        sopClassUid: request.getAffectedSopClassUid(),
+        sopInstanceUid: request.getAffectedSopInstanceUid(),
+        callingAe: this.callingAe,
+        maxInstanceBytes: opts.maxInstanceBytes,
+        maxHeaderBytes: opts.maxHeaderBytes,
+        fsync: opts.fsync,
+      });
+      sink.on('error', () => {}); // failures surface through sink.done
+      sink.once('too-large', () => {
+        counters.storesTooLarge++;
+        this.fail('too-large', `instance over ${opts.maxInstanceBytes} bytes`, true);
+      });
+      this.sinks.set(request, sink);
+      return sink;
+    }
+
+    override createDatasetFromStoreWritableStream(_w: Writable, pc: DimsePresentationContext, callback: (d: InstanceType<typeof Dataset>) => void): void {
+      // Called synchronously so dcmjs-dimse resets its per-message state before the next
+      // PDU; the real work (durability, index callback) happens in cStoreRequest.
+      callback(new Dataset({}, pc.getAcceptedTransferSyntaxUid()));
+    }
+
+    override cStoreRequest(request: DimseCStoreRequest, callback: (r: DimseCStoreResponse) => void): void {
+      const work = this.store(request).then((status) => {
+        const r = responses.CStoreResponse.fromRequest(request);
+        r.setStatus(status.code);
+        if (status.comment) r.setErrorComment(status.comment.slice(0, 64));
+        if (!internals(this).socket.destroyed && !this.closing) callback(r);
+      });
+      ctx.inflight.add(work);
+      void work.finally(() => ctx.inflight.delete(work));
+    }
+
+    private async store(request: DimseCStoreRequest): Promise<{ code: number; comment?: string }> {
+      const sink = this.sinks.get(request);
+      if (!sink) return { code: StoreStatus.ProcessingFailure, comment: 'no data set received' };
+      let tempPath = '';
+      try {
+        const t = await sink.done;
+        tempPath = t.tempPath;
+        await publish(t.tempPath, t.finalPath);
+        tempPath = '';
+        const f = t.fields;
+        const meta: InstanceMeta = {
+          ...f,
+          path: t.finalPath,
+          studyInstanceUid: f.studyInstanceUid!,
+          seriesInstanceUid: f.seriesInstanceUid!,
+          sopInstanceUid: f.sopInstanceUid!,
+          sopClassUid: request.getAffectedSopClassUid(),
+          transferSyntaxUid: sink.transferSyntaxUid,
+          size: t.size,
+          sha256: t.sha256,
+          stationAe: f.stationAe ?? this.callingAe,
+          callingAe: this.callingAe,
+          remoteHost: this.remoteHost,
+          device: this.device!,
+          receivedAt: new Date().toISOString(),
+        };
+        try {
+          await opts.onInstance(meta);
+        } catch (e) {
+          throw new InstanceError(`index callback failed: ${(e as Error).message}`, StoreStatus.ProcessingFailure, 'callback', { cause: e });
+        }
+        counters.storesOk++;
+        counters.bytesStored += t.size;
+        return { code: StoreStatus.Success };
+      } catch (e) {
+        if (tempPath) await unlinkQuiet(tempPath);
+        counters.storesFailed++;
+        const ie = e instanceof InstanceError ? e : new InstanceError((e as Error).message, StoreStatus.OutOfResources, 'io', { cause: e });
+        if (ie.reason === 'bad-dataset' || ie.reason === 'bad-uid' || ie.reason === 'mismatch') counters.storesMalformed++;
+        log.warn({ event: 'dicom.store.failed', reason: ie.reason, message: ie.message, callingAe: this.callingAe, sopInstanceUid: request.getAffectedSopInstanceUid() }, 'C-STORE failed');
+        return { code: ie.status, comment: ie.message };
+      }
+    }
+
+    override cFindRequest(request: DimseCFindRequest, callback: (r: DimseCFindResponse[]) => void): void {
+      const work = this.find(request).then(callback);
+      ctx.inflight.add(work);
+      void work.finally(() => ctx.inflight.delete(work));
+    }
+
+    private async find(request: DimseCFindRequest): Promise<DimseCFindResponse[]> {
+      const done = (status: number, comment?: string): DimseCFindResponse => {
+        const r = responses.CFindResponse.fromRequest(request);
+        r.setStatus(status);
+        if (comment) r.setErrorComment(comment.slice(0, 64));
+        return r;
+      };
+      if (request.getAffectedSopClassUid() !== MODALITY_WORKLIST_FIND || !opts.worklistProvider) return [done(Status.SopClassNotSupported)];
+      counters.worklistQueries++;
+      try {
+        const requested = request.getDataset()?.getElements() ?? {};
+        const keys = queryFromElements(requested);
+        const items = await opts.worklistProvider({ ...keys, callingAe: this.callingAe, device: this.device! });
+        const matches = filterWorklist(keys, items).slice(0, opts.maxWorklistMatches);
+        counters.worklistMatches += matches.length;
+        const ts = internals(this).association?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid() ?? TS.implicitLE;
+        const out = matches.map((item) => {
+          const r = responses.CFindResponse.fromRequest(request);
+          r.setStatus(Status.Pending);
+          r.setDataset(new Dataset(itemToElements(item, requested), ts));
+          return r;
+        });
+        out.push(done(Status.Success));
+        return out;
+      } catch (e) {
+        counters.worklistFailures++;
+        log.error({ event: 'dicom.worklist.failed', err: (e as Error).message, callingAe: this.callingAe }, 'worklist query failed');
+        return [done(0xc001, 'worklist unavailable')];
+      }
+    }
+  };
+}

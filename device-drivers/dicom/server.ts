@@ -1,0 +1,93 @@
+/**
+ * The edge DICOM SCP: a plain `net.Server` that hands each socket (TCP no-delay set) to
+ * one EdgeScp (dcmjs-dimse Scp subclass). We own the listener rather than using
+ * dcmjs-dimse's `Server` to bind one interface, cap connections before any byte is read,
+ * set no-delay, and close gracefully (wait for stores being committed).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { mkdir } from 'node:fs/promises';
+import { resolveOptions, type DicomScpOptions } from './config.ts';
+import { newCounters, type DicomScpCounters } from './counters.ts';
+import { dimseLog, Implementation } from './dimse.ts';
+import { makeScpClass, type ScpContext } from './scp-connection.ts';
+import { silentLogger } from './types.ts';
+
+export interface DicomScpServer extends AsyncDisposable {
+  readonly host: string;
+  /** The bound port (the OS-chosen one when started with port 0). */
+  readonly port: number;
+  readonly aeTitle: string;
+  /** Live counters; read them, do not write. */
+  readonly counters: Readonly<DicomScpCounters>;
+  /** Stops accepting, closes every association, waits for stores being committed. */
+  close(): Promise<void>;
+}
+
+/** Starts the SCP and resolves once it listens. */
+export async function startDicomScp(options: DicomScpOptions): Promise<DicomScpServer> {
+  const opts = resolveOptions(options, options.log ?? silentLogger);
+  await mkdir(opts.storageDir, { recursive: true });
+  // dcmjs-dimse logs every association at info level; our logger reports what matters.
+  dimseLog.setLevel('error');
+  // Process-wide in dcmjs-dimse: the largest PDU we advertise.
+  Implementation.setMaxPduLength(opts.maxPduLength);
+  const counters = newCounters();
+  const ctx: ScpContext = { opts, counters, storageClasses: new Set(opts.storageSopClasses), inflight: new Set() };
+  const EdgeScp = makeScpClass(ctx);
+  const sockets = new Set<Socket>();
+
+  const server: Server = createServer((socket) => {
+    counters.connections++;
+    if (sockets.size >= opts.maxConnections) {
+      counters.connectionsRefused++;
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.on('error', () => {}); // reported through the Scp's networkError
+    sockets.add(socket);
+    counters.activeConnections++;
+    socket.once('close', () => {
+      sockets.delete(socket);
+      counters.activeConnections--;
+    });
+    try {
+      new EdgeScp(socket);
+    } catch (e) {
+      opts.log.error({ event: 'dicom.connection.setup-failed', err: (e as Error).message }, 'could not set up DICOM connection');
+      socket.destroy();
+    }
+  });
+  server.on('error', (e) => opts.log.error({ event: 'dicom.server.error', err: e.message }, 'DICOM server error'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: opts.host, port: opts.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = addr && typeof addr === 'object' ? addr.port : opts.port;
+  opts.log.info({ event: 'dicom.server.listening', host: opts.host, port, aeTitle: opts.aeTitle }, 'DICOM SCP listening');
+
+  let closed: Promise<void> | null = null;
+  const handle: DicomScpServer = {
+    host: opts.host,
+    port,
+    aeTitle: opts.aeTitle,
+    counters,
+    close() {
+      closed ??= (async () => {
+        const done = new Promise<void>((r) => server.close(() => r()));
+        await Promise.allSettled([...ctx.inflight]);
+        for (const s of sockets) s.destroy();
+        await done;
+      })();
+      return closed;
+    },
+    [Symbol.asyncDispose]() {
+      return handle.close();
+    },
+  };
+  return handle;
+}
