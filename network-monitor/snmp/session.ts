@@ -25,7 +25,7 @@ export function openSession(creds: SnmpCredentials, p: SessionParams): Session {
 
 export class SnmpPollError extends Error {
   override name = 'SnmpPollError';
-  constructor(message: string, readonly reason: 'timeout' | 'agent_error' | 'malformed' | 'too_many' | 'error', options?: { cause?: unknown }) {
+  constructor(message: string, readonly reason: 'timeout' | 'auth' | 'agent_error' | 'malformed' | 'too_many' | 'error', options?: { cause?: unknown }) {
     super(message, options);
   }
 }
@@ -36,6 +36,8 @@ export function classify(err: unknown): SnmpPollError {
   const e = err instanceof Error ? err : new Error(String(err));
   if (e.name === 'RequestTimedOutError' || /timed out/i.test(e.message)) return new SnmpPollError('no answer (check credentials)', 'timeout', { cause: e });
   if (e.name === 'RequestFailedError') return new SnmpPollError(`agent error: ${e.message}`, 'agent_error', { cause: e });
+  // net-snmp verifies the v3 digest of the agent's report: a wrong auth key is then known.
+  if (/wrong digest|incorrect password|unknown user|decrypt/i.test(e.message)) return new SnmpPollError(`authentication failed: ${e.message}`, 'auth', { cause: e });
   if (e.name === 'ResponseInvalidError') return new SnmpPollError(`invalid response: ${e.message}`, 'malformed', { cause: e });
   return new SnmpPollError(e.message, 'error', { cause: e });
 }

@@ -21,8 +21,8 @@ export function toBigInt(vb: Varbind): bigint | null {
     if (v.length > 8) return null;
     return BigInt('0x' + (v.toString('hex') || '0'));
   }
-  if (typeof v === 'number' && Number.isFinite(v) && Number.isInteger(v) && v >= 0) return BigInt(v);
-  if (typeof v === 'bigint' && v >= 0n) return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v === 'bigint' && v >= 0n && v < 1n << 64n) return v;
   return null;
 }
 
