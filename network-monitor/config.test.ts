@@ -30,11 +30,11 @@ t.test('env NETMON_* overrides file, nested with __', async (t) => {
 
 t.test('fail fast naming the field', async (t) => {
   t.throws(() => parseConfig({ inventoryFile: 'x', http: { port: 'abc' } }), { name: 'ConfigError', field: 'http.port' });
-  t.throws(() => parseConfig({}), { field: 'inventoryFile' });
+  t.throws(() => parseConfig({}), { name: 'ConfigError', field: 'inventoryFile' });
   t.throws(() => loadConfig(undefined, { NETMON_INVENTORY_FILE: 'x', NETMON_POLLING__RETRIES: '99' }), ConfigError);
   t.throws(() => parseInventory({ ...inv, targets: [{ ...inv.targets[0], snmp: { version: '3', user: 'u', authKey: 'short', privKey: 'privkey-123' } }] }), { name: 'InventoryError', field: 'targets.0.snmp.authKey' });
-  t.throws(() => parseInventory({ ...inv, targets: [inv.targets[1]] }), { field: 'targets.0.parent' });
-  t.throws(() => parseInventory({ targets: [{ ...inv.targets[1], parent: undefined, serves: ['nope'] }], clinics: [] }), { field: 'targets.0.serves.0' });
+  t.throws(() => parseInventory({ ...inv, targets: [inv.targets[1]] }), { name: 'InventoryError', field: 'targets.0.parent' });
+  t.throws(() => parseInventory({ targets: [{ ...inv.targets[1], parent: undefined, serves: ['nope'] }], clinics: [] }), { name: 'InventoryError', field: 'targets.0.serves.0' });
   const bad = join(dir, 'bad.json');
   writeFileSync(bad, '{not json');
   t.throws(() => loadInventoryFile(bad), InventoryError);

@@ -62,6 +62,7 @@ export function createMetrics() {
     probeDuration: g('netmon_probe_duration_seconds', 'Duration of the last reachability probe.', ['probe', 'clinic', 'url']),
     impactDown: g('netmon_impact_down', '1 per (failed target, clinic, replication stream) cut off.', ['target', 'ifName', 'clinic', 'stream']),
     impactDevice: g('netmon_impact_device_down', '1 per registered medical device behind a failed target or link.', ['target', 'ifName', 'clinic', 'device', 'kind']),
+    linkInfo: g('netmon_link_info', 'Inventory: clinic reached through an interface (value 1); join on target, ifName.', ['target', 'ifName', 'clinic']),
     impactClinics: g('netmon_impact_clinics', 'Number of clinics cut off by current faults.', []),
     anomalyScore: g('netmon_anomaly_score', 'Traffic anomaly score (robust z of the deviation from the learned daily/weekly baseline).', ['target', 'ifName', 'direction']),
     anomalyModels: g('netmon_anomaly_models', 'Trained per-interface baseline models held.', []),

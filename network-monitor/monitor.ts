@@ -51,6 +51,7 @@ export async function startNetworkMonitor(input: NetworkMonitorConfigInput | Net
     log.info({ event: e }, e.message);
   });
   const timers: NodeJS.Timeout[] = [];
+  for (const t of inv.targets) for (const l of t.links) for (const c of l.clinics) m.linkInfo.set({ target: t.name, ifName: l.ifName ?? `if${l.ifIndex}`, clinic: c }, 1);
   let started = false;
 
   // ---- faults and clinical impact

@@ -1,0 +1,49 @@
+/** Every edge and its replication to central: outbox, watermarks, lag, relay, dictionaries. */
+import { edge, central } from '../metric-names.ts';
+import type { DashboardSpec } from '../spec.ts';
+
+const C = 'clinic=~"$clinic"';
+const RI = '$__rate_interval';
+
+export const edgeFleet: DashboardSpec = {
+  uid: 'edge-fleet',
+  title: 'Edge fleet & replication',
+  description: 'Outbox depth, applied watermarks and lag per clinic (transactional outbox -> JetStream -> central).',
+  tags: ['health-network', 'replication'],
+  variables: [{ name: 'clinic', label: 'Clinic', query: `label_values(${central.clinicAppliedSeq}, clinic)`, multi: true }],
+  rows: [{
+    title: 'Fleet',
+    panels: [
+      { id: 1, title: 'Clinics with lag > 10 min', kind: 'stat', queries: [{ expr: `count(${central.clinicLag} > 600) or vector(0)`, instant: true }], threshold: 1, w: 8, h: 4 },
+      { id: 2, title: 'Edges without heartbeat for 5 min', kind: 'stat', queries: [{ expr: `count(time() - ${central.clinicHeartbeat} > 300) or vector(0)`, instant: true }], threshold: 1, w: 8, h: 4 },
+      { id: 3, title: 'Dead letters (1 h)', kind: 'stat', queries: [{ expr: `sum(increase(${central.deadLetters}[1h])) or vector(0)`, instant: true }], threshold: 1, w: 8, h: 4 },
+      { id: 4, title: 'Fleet: applied watermark', kind: 'table', queries: [{ expr: `${central.clinicAppliedSeq}{${C}}`, instant: true }], w: 12 },
+      { id: 5, title: 'Fleet: heartbeat age', kind: 'table', unit: 's', queries: [{ expr: `time() - ${central.clinicHeartbeat}{${C}}`, instant: true }], w: 12 },
+    ],
+  }, {
+    title: 'Replication',
+    panels: [
+      { id: 10, title: 'Outbox depth (edge)', kind: 'timeseries', queries: [{ expr: `${edge.outboxDepth}{${C}}`, legend: '{{clinic}}' }] },
+      { id: 11, title: 'Outbox depth (as reported to central)', kind: 'timeseries', queries: [{ expr: `${central.clinicOutboxDepth}{${C}}`, legend: '{{clinic}}' }] },
+      { id: 12, title: 'Replication lag', kind: 'timeseries', unit: 's', threshold: 600, queries: [{ expr: `${central.clinicLag}{${C}}`, legend: '{{clinic}}' }] },
+      { id: 13, title: 'Oldest pending record age', kind: 'timeseries', unit: 's', queries: [{ expr: `${edge.oldestPendingAge}{${C}}`, legend: '{{clinic}}' }] },
+      { id: 14, title: 'Written but not yet confirmed (last seq - receipt)', kind: 'timeseries', queries: [{ expr: `${edge.lastSeq}{${C}} - ${edge.receiptSeq}{${C}}`, legend: '{{clinic}}' }] },
+      { id: 15, title: 'Records held above a gap', kind: 'timeseries', queries: [{ expr: `${central.clinicPending}{${C}}`, legend: '{{clinic}}' }] },
+      { id: 16, title: 'Applied per second', kind: 'timeseries', unit: 'short', queries: [{ expr: `sum by (clinic) (rate(${central.applied}{${C}}[${RI}]))`, legend: '{{clinic}}' }] },
+      { id: 17, title: 'Relay: published / re-sent / errors', kind: 'timeseries', unit: 'short', queries: [
+        { expr: `rate(${edge.published}{${C}}[${RI}])`, legend: 'published {{clinic}}' },
+        { expr: `rate(${edge.republished}{${C}}[${RI}])`, legend: 're-sent {{clinic}}' },
+        { expr: `rate(${edge.publishErrors}{${C}}[${RI}])`, legend: 'errors {{clinic}}' },
+      ] },
+      { id: 18, title: 'Relay connected', kind: 'timeseries', max: 1, queries: [{ expr: `${edge.relayState}{${C}}`, legend: '{{clinic}}' }] },
+      { id: 19, title: 'Time since last receipt', kind: 'timeseries', unit: 's', queries: [{ expr: `time() - (${edge.lastReceipt}{${C}} > 0)`, legend: '{{clinic}}' }] },
+      { id: 20, title: 'Duplicates / held / conflicts', kind: 'timeseries', unit: 'short', queries: [
+        { expr: `rate(${central.duplicates}[${RI}])`, legend: 'duplicates' },
+        { expr: `rate(${central.held}[${RI}])`, legend: 'held' },
+        { expr: `rate(${central.conflicts}[${RI}])`, legend: 'resident conflicts' },
+      ] },
+      { id: 21, title: 'Dictionary versions', kind: 'table', queries: [{ expr: `${central.clinicDictionaryVersion}{${C}}`, instant: true }] },
+      { id: 22, title: 'Edge writes per second', kind: 'timeseries', unit: 'short', queries: [{ expr: `sum by (clinic) (rate(${edge.writes}{${C}}[${RI}]))`, legend: '{{clinic}}' }] },
+    ],
+  }],
+};

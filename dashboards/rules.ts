@@ -1,0 +1,62 @@
+/**
+ * Prometheus alerting rules as code. Thresholds from the tender where it gives them:
+ * core business data on the bus < 200 ms, dictionaries < 500 ms, a single outage at most
+ * 2 h, availability >= 99.9 %; 7x24 monitoring of the private network (3.1.4).
+ */
+import { stringify } from 'yaml';
+import { netmon as n, edge, central } from './metric-names.ts';
+import { utilisation } from './boards/network-overview.ts';
+
+export interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: { severity: 'info' | 'warning' | 'critical'; area: 'network' | 'edge' | 'central' | 'security' };
+  annotations: { summary: string; description: string };
+}
+
+export interface RuleGroup {
+  name: string;
+  interval?: string;
+  rules: AlertRule[];
+}
+
+const net = (alert: string, expr: string, forD: string, severity: AlertRule['labels']['severity'], summary: string, description: string, area: AlertRule['labels']['area'] = 'network'): AlertRule =>
+  ({ alert, expr, ...(forD ? { for: forD } : {}), labels: { severity, area }, annotations: { summary, description } });
+
+export const ruleGroups: RuleGroup[] = [
+  {
+    name: 'health-network',
+    rules: [
+      net('NetworkDeviceDown', `${n.targetUp} == 0`, '2m', 'critical', '{{ $labels.target }} does not answer SNMP', 'The device has not answered SNMP polls for 2 minutes (or credentials are wrong). See netmon_impact_down for clinics behind it.'),
+      net('ClinicCutOff', `max by (clinic, target) (${n.impactDown}) == 1`, '1m', 'critical', 'Clinic {{ $labels.clinic }} cut off by a fault at {{ $labels.target }}', 'Replication streams and registered medical devices of the clinic sit behind a failed device or link.'),
+      net('LinkDown', `(${n.operUp} == 0) and on(target, ifName) netmon_link_info`, '2m', 'critical', 'Link {{ $labels.target }} {{ $labels.ifName }} is down', 'An inventory link that reaches clinics is operationally down.'),
+      net('LinkHighUtilisation', `(${utilisation('in', '', '5m')}) > 0.8 or (${utilisation('out', '', '5m')}) > 0.8`, '10m', 'warning', '{{ $labels.target }} {{ $labels.ifName }} above 80 % utilisation', 'Sustained utilisation above 80 % for 10 minutes.'),
+      net('InterfaceErrorRate', `(rate(${n.inErrors}[5m]) + rate(${n.outErrors}[5m])) / on(target, ifIndex) ((rate(${n.inUcast}[5m]) + rate(${n.outUcast}[5m])) > 0) > 0.01`, '10m', 'warning', '{{ $labels.target }} {{ $labels.ifName }} error rate above 1 %', 'More than 1 % of unicast packets on the interface have errors.'),
+      net('SnmpPollErrors', `sum by (target, reason) (rate(${n.pollErrors}[10m])) > 0 and on(target) ${n.targetUp} == 1`, '30m', 'info', 'Intermittent SNMP errors from {{ $labels.target }} ({{ $labels.reason }})', 'The device answers, but some polls fail.'),
+      net('DeviceRestarted', `increase(${n.restarts}[15m]) > 0`, '', 'info', '{{ $labels.target }} restarted', 'sysUpTime went backwards: the agent or device restarted.'),
+      net('TrafficAnomaly', `${n.anomalyScore} > 4`, '10m', 'warning', 'Unusual traffic on {{ $labels.target }} {{ $labels.ifName }} ({{ $labels.direction }})', 'Traffic is far from the learned daily/weekly baseline for 10 minutes (score > 4).'),
+      net('SnmpAuthenticationFailures', `increase(${n.traps}{type="authenticationFailure"}[10m]) > 0`, '', 'warning', 'Authentication failures reported by {{ $labels.target }}', 'A device reported SNMP authentication failures: possible intrusion attempt (tender 3.1.3).', 'security'),
+      net('EdgeUnreachable', `${n.probeUp}{probe="edge_http"} == 0`, '3m', 'critical', 'Edge appliance of {{ $labels.clinic }} unreachable', 'GET {{ $labels.url }} failed for 3 minutes.', 'edge'),
+      net('CentralUnreachable', `${n.probeUp}{probe=~"central_.*"} == 0`, '2m', 'critical', 'Central {{ $labels.probe }} unreachable', '{{ $labels.url }} failed for 2 minutes.', 'central'),
+    ],
+  },
+  {
+    name: 'replication',
+    rules: [
+      net('ReplicationLagHigh', `${central.clinicLag} > 600`, '5m', 'warning', 'Replication lag of {{ $labels.clinic }} above 10 minutes', 'Records written at the clinic reach central late.', 'edge'),
+      net('ReplicationOutageLimit', `${central.clinicLag} > 7200`, '', 'critical', 'Replication of {{ $labels.clinic }} behind by more than 2 h', 'Tender: a single outage must not exceed 2 hours.', 'edge'),
+      net('ReplicationLatencyAboveTender', `histogram_quantile(0.95, sum by (le) (rate(${central.applyLatency}_bucket[10m]))) > 0.2`, '15m', 'warning', 'p95 edge-to-central latency above 200 ms', 'Tender: core business data on the bus < 200 ms.', 'central'),
+      net('EdgeHeartbeatStale', `time() - ${central.clinicHeartbeat} > 300 and ${central.clinicHeartbeat} > 0`, '2m', 'warning', 'No heartbeat from {{ $labels.clinic }} for 5 minutes', 'Central has not heard from the clinic edge.', 'edge'),
+      net('OutboxGrowing', `deriv(${edge.outboxDepth}[15m]) > 0 and ${edge.outboxDepth} > 100`, '15m', 'warning', 'Outbox of {{ $labels.clinic }} keeps growing', 'The edge writes faster than central confirms; check the link and the relay.', 'edge'),
+      net('OutboxOldestPending', `${edge.oldestPendingAge} > 900`, '5m', 'warning', 'Oldest unconfirmed record of {{ $labels.clinic }} older than 15 minutes', 'Records are waiting for the applied watermark.', 'edge'),
+      net('EdgeRelayDisconnected', `${edge.relayState} == 0`, '5m', 'warning', 'Relay of {{ $labels.clinic }} not publishing', 'The edge relay has been disconnected for 5 minutes.', 'edge'),
+      net('DeadLetters', `increase(${central.deadLetters}[10m]) > 0`, '', 'warning', 'Central dead-lettered messages ({{ $labels.reason }})', 'Records were rejected; see the dead-letter log.', 'central'),
+    ],
+  },
+];
+
+/** The rules file Prometheus loads (`rule_files`). */
+export function rulesYaml(groups: RuleGroup[] = ruleGroups): string {
+  return '# Generated by dashboards/build.ts. Do not edit.\n' + stringify({ groups }, { lineWidth: 0 });
+}
