@@ -28,6 +28,9 @@ export interface ScpInternals {
   dimse?: { getCommandFieldType(): number };
   dimseStoreStream?: Writable;
   lastPduTime?: number;
+  /** Set by dcmjs-dimse's own Server; its association/PDU timeouts only run when true. */
+  connected: boolean;
+  connectedTime?: number;
   statistics: { addBytesReceived(n: number): void };
   _processPdu(pdu: Buffer): Promise<void>;
 }

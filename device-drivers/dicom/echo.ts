@@ -24,7 +24,7 @@ const REJECT_TEXT: Record<string, string> = {
 
 /** Sends one C-ECHO and reports the outcome in words a technician can act on. */
 export function echo(t: EchoTarget): Promise<EchoResult> {
-  dimseLog.setLevel('error');
+  dimseLog.setLevel('silent');
   const started = performance.now();
   const ms = () => Math.round((performance.now() - started) * 10) / 10;
   const timeoutMs = t.timeoutMs ?? 5000;

@@ -21,7 +21,6 @@ export const StoreStatus = {
   OutOfResources: 0xa700,
   DataSetDoesNotMatchSopClass: 0xa900,
   CannotUnderstand: 0xc000,
-  ProcessingFailure: 0x0110,
 } as const;
 
 export class InstanceError extends Error {
@@ -98,7 +97,7 @@ export class InstanceSink extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-    this.cleanup(err ?? new InstanceError('transfer aborted', StoreStatus.ProcessingFailure, 'aborted')).then(() => cb(err), () => cb(err));
+    this.cleanup(err ?? new InstanceError('transfer aborted', StoreStatus.OutOfResources, 'aborted')).then(() => cb(err), () => cb(err));
   }
 
   private async consume(chunks: Buffer[]): Promise<void> {
@@ -217,7 +216,7 @@ export class InstanceSink extends Writable {
   }
 
   private async cleanup(err: Error): Promise<void> {
-    this.fail(err instanceof InstanceError ? err : new InstanceError(err.message, StoreStatus.ProcessingFailure, 'aborted', { cause: err }));
+    this.fail(err instanceof InstanceError ? err : new InstanceError(err.message, StoreStatus.OutOfResources, 'aborted', { cause: err }));
     await this.dropFile();
     this.rejectDone(this.failure!);
   }

@@ -59,6 +59,8 @@ export function makeScpClass(ctx: ScpContext) {
       super(socket, { associationTimeout: opts.associationTimeoutMs, pduTimeout: opts.pduTimeoutMs, connectTimeout: Math.max(opts.pduTimeoutMs, opts.associationTimeoutMs) * 2 });
       this.remoteHost = normaliseHost(socket.remoteAddress ?? '');
       const net = internals(this);
+      net.connected = true;
+      net.connectedTime = Date.now();
       // Replace dcmjs-dimse's unbounded accumulator (it was the only 'data' listener).
       socket.removeAllListeners('data');
       socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -67,7 +69,6 @@ export function makeScpClass(ctx: ScpContext) {
         if (/timeout/i.test(e.message)) counters.timeouts++;
         this.fail('network', e.message);
       });
-      void net;
     }
 
     // ---- transport -------------------------------------------------------------------
@@ -288,7 +289,7 @@ export function makeScpClass(ctx: ScpContext) {
 
     private async store(request: DimseCStoreRequest): Promise<{ code: number; comment?: string }> {
       const sink = this.sinks.get(request);
-      if (!sink) return { code: StoreStatus.ProcessingFailure, comment: 'no data set received' };
+      if (!sink) return { code: StoreStatus.CannotUnderstand, comment: 'no data set received' };
       let tempPath = '';
       try {
         const t = await sink.done;
@@ -315,7 +316,7 @@ export function makeScpClass(ctx: ScpContext) {
         try {
           await opts.onInstance(meta);
         } catch (e) {
-          throw new InstanceError(`index callback failed: ${(e as Error).message}`, StoreStatus.ProcessingFailure, 'callback', { cause: e });
+          throw new InstanceError(`index callback failed: ${(e as Error).message}`, StoreStatus.OutOfResources, 'callback', { cause: e });
         }
         counters.storesOk++;
         counters.bytesStored += t.size;

@@ -28,7 +28,7 @@ export async function startDicomScp(options: DicomScpOptions): Promise<DicomScpS
   const opts = resolveOptions(options, options.log ?? silentLogger);
   await mkdir(opts.storageDir, { recursive: true });
   // dcmjs-dimse logs every association at info level; our logger reports what matters.
-  dimseLog.setLevel('error');
+  dimseLog.setLevel('silent');
   // Process-wide in dcmjs-dimse: the largest PDU we advertise.
   Implementation.setMaxPduLength(opts.maxPduLength);
   const counters = newCounters();

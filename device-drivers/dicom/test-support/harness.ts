@@ -18,8 +18,8 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     const c = spawn(cmd, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     const timer = setTimeout(() => c.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
     c.on('error', reject);
     c.on('close', (code) => {

@@ -1,0 +1,218 @@
+/** Hostile and broken peers over raw TCP: nothing partial is stored, the SCP keeps serving. */
+import t from 'tap';
+import fc from 'fast-check';
+import { readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildDataset, el, seq, testUid } from './test-support/dataset-builder.ts';
+import { associateRq, commandSet, pdata, rawPeer, responseStatus, type RawPeer } from './test-support/raw-peer.ts';
+import { device, MODALITY_AE, run, SCP_AE, startTestScp, type TestScp } from './test-support/harness.ts';
+import { PduType } from './pdu.ts';
+import { MODALITY_WORKLIST_FIND, TS, VERIFICATION } from './uids.ts';
+
+const US = '1.2.840.10008.5.1.4.1.1.6.1';
+const contexts = [
+  { id: 1, abstractSyntax: US, transferSyntaxes: [TS.explicitLE] },
+  { id: 3, abstractSyntax: VERIFICATION, transferSyntaxes: [TS.implicitLE] },
+  { id: 5, abstractSyntax: MODALITY_WORKLIST_FIND, transferSyntaxes: [TS.explicitLE] },
+];
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name));
+}
+
+async function associated(scp: TestScp): Promise<RawPeer> {
+  const p = await rawPeer(scp.server.port);
+  await p.send(associateRq(MODALITY_AE, SCP_AE, contexts));
+  const ac = await p.nextPdu();
+  if (!ac || ac[0] !== PduType.AssociateAc) throw new Error(`expected A-ASSOCIATE-AC, got ${ac?.[0]}`);
+  return p;
+}
+
+async function echoOk(scp: TestScp): Promise<boolean> {
+  const r = await run('echoscu', ['-aet', MODALITY_AE, '-aec', SCP_AE, '127.0.0.1', String(scp.server.port)]);
+  return r.code === 0;
+}
+
+/** Ends when the server closed the connection; returns the PDU types it sent. */
+async function drain(p: RawPeer): Promise<number[]> {
+  const types: number[] = [];
+  for (;;) {
+    const pdu = await p.nextPdu(8000);
+    if (!pdu) return types;
+    types.push(pdu[0]!);
+  }
+}
+
+function storeCommand(sopInstanceUid: string): Buffer {
+  return pdata(1, commandSet({ sopClassUid: US, command: 0x0001, messageId: 1, hasDataset: true, sopInstanceUid }), true, true);
+}
+
+t.test('framing and state errors abort the association; the SCP keeps serving', async (t) => {
+  const scp = await startTestScp();
+  t.teardown(() => scp.close());
+  const cases: [string, (p: RawPeer) => Promise<void>, boolean][] = [
+    ['unknown PDU type', (p) => p.send(Buffer.from([0x09, 0, 0, 0, 0, 2, 0, 0])), false],
+    ['A-ASSOCIATE-RQ declaring 16 MB', (p) => p.send(Buffer.from([0x01, 0, 0x01, 0, 0, 0, 0, 1])), false],
+    ['A-ASSOCIATE-RQ shorter than its fixed part', (p) => p.send(Buffer.from([0x01, 0, 0, 0, 0, 4, 0, 1, 0, 0])), false],
+    ['P-DATA before association', (p) => p.send(pdata(1, Buffer.from([1, 2]), true, true)), false],
+    ['release request with a 6-byte body', (p) => p.send(Buffer.from([0x05, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0])), false],
+    ['P-DATA declaring more than the max PDU', (p) => p.send(Buffer.from([0x04, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0])), true],
+    ['PDV item longer than its PDU', (p) => p.send(Buffer.from([
+      0x04, 0x00, 0x00, 0x00, 0x00, 0x08, // P-DATA-TF, body 8
+      0x00, 0x00, 0x01, 0x00, // PDV length 256 (only 4 bytes follow)
+      0x01, 0x03, 0xaa, 0xbb, // pc 1, command+last, 2 bytes
+    ])), true],
+    ['PDV on an even presentation context id', (p) => p.send(pdata(2, Buffer.from([1, 2]), true, true)), true],
+    ['data set PDV without a command', (p) => p.send(pdata(1, Buffer.alloc(10), false, true)), true],
+  ];
+  for (const [name, act, assoc] of cases) {
+    const before = scp.server.counters.protocolErrors;
+    const p = assoc ? await associated(scp) : await rawPeer(scp.server.port);
+    await act(p);
+    await drain(p);
+    t.ok(p.isClosed(), `${name}: connection closed`);
+    t.equal(scp.server.counters.protocolErrors, before + 1, `${name}: counted`);
+  }
+  t.ok(await echoOk(scp), 'still answers C-ECHO');
+  t.same(filesUnder(scp.dir), [], 'nothing stored');
+});
+
+t.test('A-ASSOCIATE-RQ with an item longer than the PDU is refused', async (t) => {
+  const scp = await startTestScp();
+  t.teardown(() => scp.close());
+  const rq = associateRq(MODALITY_AE, SCP_AE, contexts);
+  rq.writeUInt16BE(0xfff0, 6 + 68 + 2); // application context item length -> far past the end
+  const p = await rawPeer(scp.server.port);
+  await p.send(rq);
+  await drain(p);
+  t.equal(scp.server.counters.protocolErrors, 1);
+  t.equal(scp.server.counters.associationsAccepted, 0);
+});
+
+t.test('a C-STORE whose data set lies about a length gets a failure status and no file', async (t) => {
+  const scp = await startTestScp();
+  t.teardown(() => scp.close());
+  const p = await associated(scp);
+  const uid = testUid();
+  const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US' });
+  // the pixel data element (last, 64*64 bytes) declares 4096 bytes; send 1000 fewer
+  await p.send(storeCommand(uid));
+  await p.send(pdata(1, ds.subarray(0, ds.length - 1000), false, true));
+  const rsp = await p.nextPdu();
+  t.equal(responseStatus(rsp!), 0xc000, 'cannot understand');
+  t.equal(scp.server.counters.storesMalformed, 1);
+  t.same(filesUnder(scp.dir), []);
+  // the association is still usable
+  await p.send(pdata(3, commandSet({ sopClassUid: VERIFICATION, command: 0x0030, messageId: 2, hasDataset: false }), true, true));
+  t.equal(responseStatus((await p.nextPdu())!), 0, 'C-ECHO on the same association');
+  p.destroy();
+});
+
+t.test('deeply nested sequences: C-STORE refused, C-FIND aborted', async (t) => {
+  const scp = await startTestScp([device()], { worklistProvider: () => [] });
+  t.teardown(() => scp.close());
+  const enc = { explicit: true };
+  let nested = el(0x00100020, 'LO', 'X', enc);
+  for (let i = 0; i < 200; i++) nested = seq(0x00400100, [nested], enc, true);
+  const uid = testUid();
+  const head = Buffer.concat([el(0x00080016, 'UI', US, enc), el(0x00080018, 'UI', uid, enc)]);
+  const p = await associated(scp);
+  await p.send(storeCommand(uid));
+  await p.send(pdata(1, Buffer.concat([head, nested]), false, true));
+  t.equal(responseStatus((await p.nextPdu())!), 0xc000);
+  t.same(filesUnder(scp.dir), []);
+  p.destroy();
+
+  const q = await associated(scp);
+  await q.send(pdata(5, commandSet({ sopClassUid: MODALITY_WORKLIST_FIND, command: 0x0020, messageId: 1, hasDataset: true }), true, true));
+  await q.send(pdata(5, nested, false, true));
+  const types = await drain(q);
+  t.ok(types.includes(PduType.Abort), 'A-ABORT sent');
+  t.ok(await echoOk(scp));
+});
+
+t.test('a peer that vanishes or stalls mid-transfer leaves nothing behind', async (t) => {
+  const scp = await startTestScp([device()], { pduTimeoutMs: 1500 });
+  t.teardown(() => scp.close());
+  const mk = () => {
+    const uid = testUid();
+    return { uid, ds: buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 256, columns: 256 }) };
+  };
+  // vanishes: half the data set, then the socket is destroyed
+  const a = mk();
+  const p = await associated(scp);
+  await p.send(storeCommand(a.uid));
+  await p.send(pdata(1, a.ds.subarray(0, a.ds.length / 2), false, false));
+  await sleep(100);
+  p.destroy();
+  // stalls: half the data set, then silence until the PDU timeout
+  const b = mk();
+  const q = await associated(scp);
+  await q.send(storeCommand(b.uid));
+  await q.send(pdata(1, b.ds.subarray(0, b.ds.length / 2), false, false));
+  await drain(q);
+  t.ok(q.isClosed(), 'stalled peer disconnected');
+  t.ok(scp.server.counters.timeouts >= 1, 'timeout counted');
+  await sleep(200);
+  t.same(filesUnder(scp.dir), [], 'no temp or final file');
+  t.equal(scp.stored.length, 0);
+  t.ok(await echoOk(scp));
+});
+
+t.test('an instance above maxInstanceBytes aborts the association, memory stays bounded', async (t) => {
+  const scp = await startTestScp([device()], { maxInstanceBytes: 100_000 });
+  t.teardown(() => scp.close());
+  const uid = testUid();
+  const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 512, columns: 512 });
+  const p = await associated(scp);
+  await p.send(storeCommand(uid));
+  for (let off = 0; off < ds.length && !p.isClosed(); off += 16000) await p.send(pdata(1, ds.subarray(off, off + 16000), false, off + 16000 >= ds.length));
+  const types = await drain(p);
+  t.ok(types.includes(PduType.Abort), 'A-ABORT');
+  t.equal(scp.server.counters.storesTooLarge, 1);
+  await sleep(100);
+  t.same(filesUnder(scp.dir), []);
+});
+
+t.test('connection flood and association limit', async (t) => {
+  const scp = await startTestScp([device()], { maxConnections: 5, maxAssociations: 2 });
+  t.teardown(() => scp.close());
+  const peers = await Promise.all(Array.from({ length: 20 }, () => rawPeer(scp.server.port)));
+  await sleep(200);
+  const open = peers.filter((p) => !p.isClosed());
+  t.equal(open.length, 5, 'only maxConnections stay open');
+  t.equal(scp.server.counters.connectionsRefused, 15);
+  // two associations fill the limit; the third is rejected transient / local limit exceeded
+  await open[0]!.send(associateRq(MODALITY_AE, SCP_AE, contexts));
+  await open[1]!.send(associateRq(MODALITY_AE, SCP_AE, contexts));
+  t.equal((await open[0]!.nextPdu())![0], PduType.AssociateAc);
+  t.equal((await open[1]!.nextPdu())![0], PduType.AssociateAc);
+  await open[2]!.send(associateRq(MODALITY_AE, SCP_AE, contexts));
+  const rj = (await open[2]!.nextPdu())!;
+  t.same([rj[0], rj[7], rj[8], rj[9]], [PduType.AssociateRj, 2, 3, 2], 'A-ASSOCIATE-RJ transient, provider, local limit');
+  t.equal(scp.server.counters.rejectedLimit, 1);
+  for (const p of peers) p.destroy();
+  await sleep(200);
+  t.ok(await echoOk(scp), 'serves again once the flood is gone');
+});
+
+t.test('arbitrary bytes after a valid association never crash the SCP or store anything', async (t) => {
+  const scp = await startTestScp();
+  t.teardown(() => scp.close());
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 4 }), async (chunks) => {
+      const p = await associated(scp);
+      for (const c of chunks) await p.send(Buffer.from(c));
+      await sleep(20);
+      p.destroy();
+      await p.closed;
+    }),
+    { numRuns: 40 },
+  );
+  await sleep(100);
+  t.ok(await echoOk(scp));
+  t.equal(scp.stored.length, 0);
+  t.same(filesUnder(scp.dir).filter((f) => f.endsWith('.tmp')), []);
+});
