@@ -37,7 +37,7 @@ export interface WalkerOptions {
   capture?: ReadonlySet<number>;
   /** Values longer than this are not captured (default 1024). */
   maxCaptureBytes?: number;
-  /** Maximum nesting of undefined-length sequences/items (default 16). */
+  /** Maximum nesting of undefined-length levels, a sequence and its item counting one each (default 16). */
   maxDepth?: number;
 }
 

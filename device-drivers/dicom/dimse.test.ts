@@ -1,0 +1,39 @@
+/** Guards the dcmjs-dimse internals the SCP hooks, so an upgrade that moves them fails here. */
+import t from 'tap';
+import { Socket } from 'node:net';
+import { Scp, dimseVersion, elementString, internals } from './dimse.ts';
+import { DicomConfigError, resolveOptions } from './config.ts';
+import { silentLogger } from './types.ts';
+
+t.test('dcmjs-dimse internals used by EdgeScp', async (t) => {
+  t.equal(dimseVersion, '0.3.3', 'hooks were checked against 0.3.3');
+  const socket = new Socket();
+  const scp = new Scp(socket, { associationTimeout: 1000 });
+  const net = internals(scp);
+  t.equal(socket.listenerCount('data'), 1, 'exactly one data listener to replace');
+  t.type(net._processPdu, 'function');
+  t.equal(net.socket, socket);
+  t.type(scp.createStoreWritableStream, 'function');
+  t.type(scp.createDatasetFromStoreWritableStream, 'function');
+  socket.destroy();
+  socket.emit('close');
+});
+
+t.test('naturalized values as strings', async (t) => {
+  t.equal(elementString([{ Alphabetic: 'ZHANG^SAN', Ideographic: '张三' }]), 'ZHANG^SAN=张三');
+  t.equal(elementString(['US']), 'US');
+  t.equal(elementString(12), '12');
+  t.equal(elementString([]), '');
+  t.equal(elementString(undefined), undefined);
+});
+
+t.test('config fails fast with the field name', async (t) => {
+  const base = { aeTitle: 'EDGE', storageDir: '/tmp/x', lookupDevice: () => null, onInstance: async () => {} };
+  t.equal(resolveOptions(base, silentLogger).maxAssociations, 16);
+  t.throws(() => resolveOptions({ ...base, aeTitle: 'A\\B' }, silentLogger), DicomConfigError);
+  t.throws(() => resolveOptions({ ...base, aeTitle: 'THIS_IS_TOO_LONG_FOR_AE' }, silentLogger), { field: 'aeTitle' });
+  t.throws(() => resolveOptions({ ...base, maxPduLength: 100 }, silentLogger), { field: 'maxPduLength' });
+  t.throws(() => resolveOptions({ ...base, maxAssociations: 0 }, silentLogger), { field: 'maxAssociations' });
+  t.throws(() => resolveOptions({ ...base, port: 70000 }, silentLogger), { field: 'port' });
+  t.throws(() => resolveOptions({ ...base, storageDir: '' }, silentLogger), { field: 'storageDir' });
+});
