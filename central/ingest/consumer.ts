@@ -34,7 +34,7 @@ export class Ingest {
   async start(): Promise<void> {
     this.running = true;
     await this.attach();
-    this.supervisor = this.supervise();
+    this.supervisor = this.supervise().catch((e: Error) => this.log.error({ err: e.message }, 'ingest supervisor stopped'));
   }
 
   async stop(): Promise<void> {
@@ -46,7 +46,7 @@ export class Ingest {
 
   /** (Re)create streams and the durable consumer, then start consuming. */
   private async attach(): Promise<void> {
-    const jsm = await jetstreamManager(this.nc);
+    const jsm = await jetstreamManager(this.nc, { checkAPI: false });
     await ensureStreams(jsm);
     await this.hooks.onStreamsCreated?.();
     const js = jetstream(this.nc);
@@ -58,7 +58,7 @@ export class Ingest {
 
   /** Every 2 s: is our consumer still there? A wiped or restarted broker loses it. */
   private async supervise(): Promise<void> {
-    const jsm = await jetstreamManager(this.nc);
+    const jsm = await jetstreamManager(this.nc, { checkAPI: false });
     while (this.running) {
       await sleep(2000);
       if (!this.running || this.nc.isClosed()) break;

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
-import { STREAMS, dictionarySnapshotSchema, subjects } from '../../contracts/index.ts';
+import { STREAMS, dictionarySnapshotSchema } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { EdgeStore } from '../store/store.ts';
 
@@ -36,7 +36,8 @@ export class DictionarySync {
     let delay = 200;
     while (this.running && !this.nc.isClosed()) {
       try {
-        const consumer = await js.consumers.get(STREAMS.dictionaries, { deliver_policy: DeliverPolicy.LastPerSubject, filter_subjects: [subjects.allDictionaries] });
+        // No subject filter: the stream holds only central.dict.>, and filter_subjects needs nats-server 2.10 (Debian ships 2.9).
+        const consumer = await js.consumers.get(STREAMS.dictionaries, { deliver_policy: DeliverPolicy.LastPerSubject });
         const messages = await consumer.consume({ max_messages: 16 });
         this.stopCurrent = () => { void messages.close(); };
         delay = 200;

@@ -105,7 +105,7 @@ ${opts.extraConfig ?? ''}
     dir,
     pid: () => child?.pid,
     async stop() {
-      if (!child || child.exitCode !== null) return;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const c = child;
       c.kill('SIGTERM');
       const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
@@ -113,7 +113,7 @@ ${opts.extraConfig ?? ''}
       clearTimeout(timer);
     },
     async kill() {
-      if (!child || child.exitCode !== null) return;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGKILL');
       await exited;
     },
@@ -122,7 +122,7 @@ ${opts.extraConfig ?? ''}
       await launch();
     },
     wipeStore() {
-      if (child && child.exitCode === null) throw new Error('stop the server before wiping its store');
+      if (child && child.exitCode === null && child.signalCode === null) throw new Error('stop the server before wiping its store');
       rmSync(storeDir, { recursive: true, force: true });
     },
     log: () => safeRead(logFile),

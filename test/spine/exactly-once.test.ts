@@ -3,29 +3,7 @@ import { startNatsServer } from '../helpers/nats-server.ts';
 import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
 import { setCheck } from '../helpers/set-check.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { makeBloodPressure, makeEncounter, makeResident, prng } from '../../edge-agent/sim/generate.ts';
-import type { EdgeAgent } from '../../edge-agent/agent.ts';
-
-/** Write `n` realistic records at an edge; returns the last committed seq. */
-export function writeActivity(edge: EdgeAgent, n: number, seed: number): number {
-  const r = prng(seed);
-  const residents: string[] = [];
-  let last = 0;
-  while (edge.store.stats().lastSeq < n) {
-    if (residents.length < 3 || r() < 0.2) {
-      const res = makeResident(r);
-      residents.push(res.residentId);
-      last = edge.store.write('resident', res.residentId, res);
-    } else if (r() < 0.5) {
-      const e = makeEncounter(r, residents[Math.floor(r() * residents.length)]!);
-      last = edge.store.write('encounter', e.encounterId, e);
-    } else {
-      const [o] = makeBloodPressure(r, residents[0]!, 'bp-1');
-      last = edge.store.write('observation', o!.observationId, o!);
-    }
-  }
-  return last;
-}
+import { writeActivity } from '../helpers/activity.ts';
 
 t.test('records from two edges arrive at central exactly once, in per-clinic order', async (t) => {
   await using ns = await startNatsServer();
