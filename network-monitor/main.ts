@@ -7,6 +7,9 @@ import { InventoryError } from './inventory.ts';
 import { startNetworkMonitor } from './monitor.ts';
 import { createLogger } from './logger.ts';
 
+// `npx tap network-monitor/` loads every file in the folder: with no config given, do nothing.
+if (process.env.TAP === '1' && !process.env.NETMON_CONFIG && !process.env.NETMON_INVENTORY_FILE) process.exit(0);
+
 const boot = createLogger(process.env.NETMON_LOG_LEVEL ?? 'info');
 try {
   const cfg = loadConfig();

@@ -1,7 +1,7 @@
 /** Property tests for every parser that takes agent or trap input, and counter maths. */
 import t from 'tap';
 import fc from 'fast-check';
-import type { Varbind, Notification } from 'net-snmp';
+import type { Varbind, Notification } from './snmp/net-snmp.ts';
 import { counterStep } from './counters.ts';
 import { parseInterfaces, parseStorage, parseCpuLoad } from './snmp/interfaces.ts';
 import { decodeNotification } from './snmp/traps.ts';

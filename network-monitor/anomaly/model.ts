@@ -48,12 +48,25 @@ function median(xs: number[]): number {
   return n === 0 ? 0 : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
 }
 
+/** Fisher-Yates with a fixed-seed LCG (tf's shuffle uses Math.random). */
+function shuffled<T>(xs: readonly T[]): T[] {
+  const out = [...xs];
+  let seed = 0x2545f491;
+  for (let i = out.length - 1; i > 0; i--) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    const j = seed % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 export class BaselineModel {
   private constructor(private readonly model: tf.LayersModel, readonly meta: BaselineMeta) {}
 
   /** Train on (time, log rate) points. Minimum scale keeps a flat series from flagging noise. */
   static async train(points: readonly { t: number; y: number }[], opts: { epochs: number; utcOffsetHours: number; minScale?: number }): Promise<BaselineModel> {
     await tfReady();
+    points = shuffled(points); // deterministic order: the same history gives the same model
     const n = points.length;
     const ys = points.map((p) => p.y);
     const yMean = ys.reduce((a, b) => a + b, 0) / n;
@@ -65,7 +78,7 @@ export class BaselineModel {
     const y = tf.tensor2d(ys.map((v) => (v - yMean) / yStd), [n, 1]);
     const model = build();
     try {
-      await model.fit(x, y, { epochs: opts.epochs, batchSize: 256, shuffle: true, verbose: 0 });
+      await model.fit(x, y, { epochs: opts.epochs, batchSize: 256, shuffle: false, verbose: 0 });
       const pred = tf.tidy(() => model.predict(x) as tf.Tensor).dataSync();
       const resid = ys.map((v, i) => v - (pred[i]! * yStd + yMean));
       const med = median(resid);

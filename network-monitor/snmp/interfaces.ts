@@ -1,5 +1,5 @@
 /** IF-MIB and HOST-RESOURCES rows -> typed samples. Pure; agents are untrusted input. */
-import type { Varbind } from 'net-snmp';
+import type { Varbind } from './net-snmp.ts';
 import { HR_STORAGE_COL, HR_STORAGE_TYPES, IFX_COL, IF_COL, OID } from './oids.ts';
 import { counterWidth, groupRows, toBigInt, toNumber, toOid, toText } from './values.ts';
 import type { IfCounterName } from '../metrics.ts';

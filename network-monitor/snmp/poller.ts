@@ -2,7 +2,7 @@
  * Polls one target on its own timer: system group, IF-MIB tables, HOST-RESOURCES.
  * Each target has its own session and loop, so a slow or dead target never delays others.
  */
-import type { Session } from 'net-snmp';
+import type { Session } from './net-snmp.ts';
 import type { Logger } from 'pino';
 import type { Target } from '../inventory.ts';
 import type { NetworkMonitorConfig } from '../config.ts';
@@ -51,6 +51,9 @@ export class TargetPoller {
     private readonly hooks: PollerHooks,
   ) {
     this.#status = { name: target.name, up: null, consecutiveFailures: 0, interfaces: 0 };
+    // Initialise per-target counters at 0 so rate() and increase() see the first failure.
+    for (const reason of ['timeout', 'auth', 'malformed', 'agent_error', 'error']) m.pollErrors.inc({ target: target.name, reason }, 0);
+    m.restarts.inc({ target: target.name }, 0);
   }
 
   get intervalMs(): number {

@@ -1,5 +1,5 @@
 /** net-snmp sessions from inventory credentials, and promise wrappers with limits. */
-import snmp, { type Session, type Varbind } from 'net-snmp';
+import snmp, { type Session, type Varbind } from './net-snmp.ts';
 import type { SnmpCredentials } from '../inventory.ts';
 
 export interface SessionParams {

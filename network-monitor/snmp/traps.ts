@@ -3,7 +3,7 @@
  * a typed trap. Garbage datagrams and unknown communities/users are counted, never fatal.
  */
 import { createSocket } from 'node:dgram';
-import snmp, { type Notification, type Receiver, type Varbind } from 'net-snmp';
+import snmp, { type Notification, type Receiver, type Varbind } from './net-snmp.ts';
 import { OID, TRAP_OIDS, V1_GENERIC, type TrapKind } from './oids.ts';
 import { toNumber, toOid, toText } from './values.ts';
 import type { NetworkMonitorConfig } from '../config.ts';

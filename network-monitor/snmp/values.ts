@@ -2,7 +2,7 @@
  * Decoding of varbind values as net-snmp delivers them. Agents are external input:
  * every decoder returns null on a value of the wrong shape instead of throwing.
  */
-import type { Varbind } from 'net-snmp';
+import type { Varbind } from './net-snmp.ts';
 
 /** ASN.1 tags of SNMP types (RFC 2578) as net-snmp reports them in `varbind.type`. */
 export const T = {

@@ -6,13 +6,12 @@
  *   await using agent = await startSnmpd();
  *   // agent.port, agent.community, agent.v3 = { user, authKey, privKey }
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import snmp from 'net-snmp';
 
 export interface SnmpdOptions {
   community?: string;
@@ -91,7 +90,7 @@ ${opts.extraConfig ?? ''}
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       if (exitCode !== undefined) return false;
-      if (await answers(host, port, community)) return true;
+      if (await answers(host, port, community, env)) return true;
       await sleep(50);
     }
     c.kill('SIGKILL');
@@ -137,13 +136,9 @@ ${opts.extraConfig ?? ''}
   return handle;
 }
 
-function answers(host: string, port: number, community: string): Promise<boolean> {
+/** One v2c GET of sysUpTime with the Debian `snmpget`, 300 ms timeout, no retry. */
+function answers(host: string, port: number, community: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = snmp.createSession(host, community, { port, version: snmp.Version2c, timeout: 300, retries: 0 });
-    s.on('error', () => undefined);
-    s.get(['1.3.6.1.2.1.1.3.0'], (err) => {
-      s.close();
-      resolve(!err);
-    });
+    execFile('snmpget', ['-v', '2c', '-c', community, '-t', '0.3', '-r', '0', '-m', '', '-M', '/dev/null', `${host}:${port}`, '1.3.6.1.2.1.1.3.0'], { env }, (err) => resolve(!err));
   });
 }

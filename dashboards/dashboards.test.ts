@@ -1,0 +1,82 @@
+/** Static checks of the generated provisioning: promtool, stable ids, file layout. */
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { dashboards, ruleGroups, writeProvisioning, expandTemplate } from './index.ts';
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '..');
+
+t.test('build CLI writes provisioning files; promtool accepts the rules', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'dash-build-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(root, 'dashboards/build.ts'), '--out', out, '--prometheus-url', 'http://prom:9090'], { cwd: root });
+  const w = JSON.parse(stdout) as { rules: string; datasource: string; provider: string; dashboards: string[] };
+  t.equal(w.dashboards.length, dashboards.length);
+  for (const f of [w.rules, w.datasource, w.provider, ...w.dashboards]) t.ok(existsSync(f), f);
+  const ds = parse(readFileSync(w.datasource, 'utf8')) as { datasources: { type: string; url: string }[] };
+  t.same([ds.datasources[0]!.type, ds.datasources[0]!.url], ['prometheus', 'http://prom:9090']);
+  const prov = parse(readFileSync(w.provider, 'utf8')) as { providers: { type: string; options: { path: string } }[] };
+  t.equal(prov.providers[0]!.options.path, join(out, 'grafana/dashboards'));
+  const { stdout: check } = await run('promtool', ['check', 'rules', w.rules]);
+  t.match(check, /SUCCESS: \d+ rules found/);
+  for (const f of w.dashboards) {
+    const d = JSON.parse(readFileSync(f, 'utf8')) as { uid: string; panels: { id?: number; type: string; targets?: { expr: string }[] }[] };
+    const ids = d.panels.map((p) => p.id);
+    t.ok(ids.every((i) => typeof i === 'number'), `${d.uid}: every panel and row has an id`);
+    t.equal(new Set(ids).size, ids.length, `${d.uid}: ids unique`);
+  }
+});
+
+t.test('alert rules behave: promtool unit test on synthetic series', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dash-rules-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeProvisioning(dir);
+  const rules = join(dir, 'prometheus/rules/health-network.rules.yml');
+  writeFileSync(join(dir, 'test.yml'), `
+rule_files: [ "${rules}" ]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'netmon_target_up{target="sw-1", kind="switch"}'
+        values: '1 0 0 0 0'
+      - series: 'netmon_impact_down{target="sw-1", ifName="", clinic="c-1", stream="EDGE_RECORDS:clinic.c-1.rec.>"}'
+        values: '_ 1 1 1 1'
+      - series: 'central_clinic_lag_seconds{clinic="c-2"}'
+        values: '10 7300 7400 7500 7600'
+    alert_rule_test:
+      - eval_time: 4m
+        alertname: NetworkDeviceDown
+        exp_alerts:
+          - exp_labels: { severity: critical, area: network, target: sw-1, kind: switch }
+            exp_annotations: { summary: "sw-1 does not answer SNMP", description: "The device has not answered SNMP polls for 2 minutes (or credentials are wrong). See netmon_impact_down for clinics behind it." }
+      - eval_time: 4m
+        alertname: ReplicationOutageLimit
+        exp_alerts:
+          - exp_labels: { severity: critical, area: edge, clinic: c-2 }
+            exp_annotations: { summary: "Replication of c-2 behind by more than 2 h", description: "Tender: a single outage must not exceed 2 hours." }
+      - eval_time: 4m
+        alertname: ClinicCutOff
+        exp_alerts:
+          - exp_labels: { severity: critical, area: network, clinic: c-1, target: sw-1 }
+            exp_annotations: { summary: "Clinic c-1 cut off by a fault at sw-1", description: "Replication streams and registered medical devices of the clinic sit behind a failed device or link." }
+`);
+  const r = await run('promtool', ['test', 'rules', join(dir, 'test.yml')]).catch((e: { stdout: string; stderr: string }) => e);
+  t.match(r.stdout + r.stderr, /SUCCESS/, r.stdout + r.stderr);
+});
+
+t.test('specs: unique ids, every query expands, rule names unique', async (t) => {
+  for (const d of dashboards) {
+    const ids = d.rows.flatMap((r) => r.panels.map((p) => p.id));
+    t.equal(new Set(ids).size, ids.length, `${d.uid} ids unique`);
+    for (const r of d.rows) for (const p of r.panels) for (const q of p.queries) t.notMatch(expandTemplate(q.expr), /\$/, `${d.uid}/${p.id} expands`);
+  }
+  const names = ruleGroups.flatMap((g) => g.rules.map((r) => r.alert));
+  t.equal(new Set(names).size, names.length);
+  t.ok(names.includes('LinkDown') && names.includes('EdgeUnreachable') && names.includes('OutboxGrowing') && names.includes('TrafficAnomaly'));
+});
