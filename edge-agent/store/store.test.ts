@@ -1,0 +1,40 @@
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClinicMismatchError, EdgeStore, RecordValidationError } from './store.ts';
+import { makeResident, prng } from '../sim/generate.ts';
+
+t.test('edge store: outbox rows commit with the domain row, seqs stay contiguous, receipts trim', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'edge.db');
+  const store = new EdgeStore(file, 'c01');
+  t.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+  t.equal(store.db.pragma('synchronous', { simple: true }), 2, 'synchronous=FULL');
+  const r = prng(9);
+  const res = makeResident(r);
+  t.equal(store.write('resident', res.residentId, res), 1);
+  // A failing transaction writes neither the domain row nor the outbox row, and burns no seq.
+  t.throws(() => store.transact((tx) => {
+    tx.db.prepare("INSERT INTO meta (key, value) VALUES ('probe', 'x')").run();
+    tx.emit('resident', 'bad', { ...res, idNumber: '110105194912310021' });
+  }), RecordValidationError);
+  t.equal(store.getMeta('probe'), null, 'domain write rolled back with the invalid record');
+  const r2 = makeResident(r);
+  t.equal(store.write('resident', r2.residentId, r2), 2, 'next seq is contiguous');
+  t.equal(store.write('resident', res.residentId, { ...res, phone: '13700000000' }), 3);
+  const [, , third] = store.outboxAfter(0, 10);
+  t.equal(JSON.parse(third!.envelope).version, 2, 'second write of a record is version 2');
+  t.ok(store.applyReceipt(2));
+  t.same(store.stats(), { lastSeq: 3, receiptSeq: 2, outboxDepth: 1, oldestPendingAt: store.stats().oldestPendingAt });
+  t.notOk(store.applyReceipt(1), 'older receipt ignored');
+  store.close();
+  // Reopen: counters survive; trimming every row never lets a seq be reused.
+  const again = new EdgeStore(file, 'c01');
+  again.applyReceipt(3);
+  const r3 = makeResident(r);
+  t.equal(again.write('resident', r3.residentId, r3), 4, 'seq continues after restart and full trim');
+  again.close();
+  t.throws(() => new EdgeStore(file, 'c02'), ClinicMismatchError, 'a database belongs to one clinic');
+});
