@@ -1,0 +1,141 @@
+/**
+ * Demo: nats-server (with per-clinic users), central, two clinic edge agents with synthetic
+ * activity, printing where to look. State lives in .demo/ (pass --fresh to start over).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { centralUser, clinicUser, hashPassword, renderAuthorization } from '../provisioning/nats.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const DIR = join(ROOT, '.demo');
+if (process.argv.includes('--fresh')) rmSync(DIR, { recursive: true, force: true });
+mkdirSync(join(DIR, 'logs'), { recursive: true });
+
+const CLINICS = [
+  { id: 'c01-xinhua', name: '新华社区卫生服务中心' },
+  { id: 's01-heping', name: '和平社区卫生服务站' },
+];
+const children: ChildProcess[] = [];
+const step = (n: number, total: number, msg: string) => console.log(`[demo ${n}/${total}] ${msg}`);
+
+async function freePort(preferred: number): Promise<number> {
+  const tryPort = (p: number) => new Promise<number | null>((res) => {
+    const s = createServer();
+    s.once('error', () => res(null));
+    s.listen(p, '127.0.0.1', () => { const got = (s.address() as { port: number }).port; s.close(() => res(got)); });
+  });
+  return (await tryPort(preferred)) ?? (await tryPort(0))!;
+}
+
+/** Secrets are generated once and kept in .demo/secrets.json (mode 0600). */
+function secrets(): Record<string, string> {
+  const f = join(DIR, 'secrets.json');
+  if (existsSync(f)) return JSON.parse(readFileSync(f, 'utf8')) as Record<string, string>;
+  const s: Record<string, string> = { central: randomBytes(12).toString('hex'), apiToken: randomBytes(16).toString('hex') };
+  for (const c of CLINICS) s[c.id] = randomBytes(12).toString('hex');
+  writeFileSync(f, JSON.stringify(s, null, 2), { mode: 0o600 });
+  return s;
+}
+
+function run(name: string, args: string[], env: Record<string, string>, readyLine?: RegExp): Promise<string> {
+  const log = createWriteStream(join(DIR, 'logs', `${name}.log`), { flags: 'a' });
+  const child = spawn(args[0]!, args.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  child.stderr!.pipe(log);
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${name} did not start in 30 s: see .demo/logs/${name}.log`)), 30_000);
+    const rl = createInterface({ input: child.stdout! });
+    rl.on('line', (l) => {
+      log.write(l + '\n');
+      if (!readyLine || readyLine.test(l)) { clearTimeout(timer); res(l); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); rej(new Error(`${name} exited with code ${code}: see .demo/logs/${name}.log`)); });
+    if (!readyLine) { clearTimeout(timer); res(''); }
+  });
+}
+
+async function main() {
+  const total = 4;
+  const sec = secrets();
+  const natsPort = await freePort(14222);
+  step(1, total, `nats-server with JetStream on 127.0.0.1:${natsPort}, one user per clinic`);
+  const natsConf = join(DIR, 'nats.conf');
+  const users = [centralUser(hashPassword(sec.central!)), ...CLINICS.map((c) => clinicUser(c.id, hashPassword(sec[c.id]!)))];
+  writeFileSync(natsConf, `listen: "127.0.0.1:${natsPort}"\nmax_payload: 8MB\njetstream { store_dir: "${join(DIR, 'nats')}" }\n${renderAuthorization(users)}`, { mode: 0o600 });
+  const bin = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
+  void run('nats-server', [bin, '-c', natsConf], {});
+  await waitTcp(natsPort);
+  const natsUrl = `nats://127.0.0.1:${natsPort}`;
+
+  step(2, total, 'central (warehouse, ingest, dictionaries, fleet API)');
+  const centralPort = await freePort(18080);
+  const centralLine = await run('central', [process.execPath, '--import', 'tsx', 'central/main.ts'], {
+    CENTRAL_DATA_DIR: join(DIR, 'central'), CENTRAL_NATS_URL: natsUrl, CENTRAL_NATS_USER: 'central', CENTRAL_NATS_PASSWORD: sec.central!,
+    CENTRAL_API_TOKEN: sec.apiToken!, CENTRAL_HTTP_PORT: String(centralPort),
+  }, /"ready":true/);
+  const centralUrl = (JSON.parse(centralLine) as { url: string }).url;
+
+  step(3, total, `${CLINICS.length} clinic edge agents with simulated activity`);
+  const edgeUrls: string[] = [];
+  for (const [i, c] of CLINICS.entries()) {
+    const port = await freePort(18081 + i);
+    const line = await run(`edge-${c.id}`, [process.execPath, '--import', 'tsx', 'edge-agent/main.ts'], {
+      EDGE_CLINIC_ID: c.id, EDGE_CLINIC_NAME: c.name, EDGE_DATA_DIR: join(DIR, c.id), EDGE_NATS_URL: natsUrl,
+      EDGE_NATS_USER: `clinic-${c.id}`, EDGE_NATS_PASSWORD: sec[c.id]!, EDGE_HTTP_PORT: String(port), EDGE_SIMULATE_RATE: String(5 + i * 3),
+    }, /"ready":true/);
+    edgeUrls.push((JSON.parse(line) as { url: string }).url);
+  }
+
+  step(4, total, 'waiting for the first records to reach central');
+  const auth = { authorization: `Bearer ${sec.apiToken}` };
+  for (let i = 0; i < 60; i++) {
+    const fleet = (await (await fetch(`${centralUrl}/api/fleet`, { headers: auth })).json()) as { clinicId: string; appliedSeq: number }[];
+    if (fleet.length === CLINICS.length && fleet.every((f) => f.appliedSeq > 0)) {
+      console.log(`[demo] replication running: ${fleet.map((f) => `${f.clinicId} applied ${f.appliedSeq}`).join(', ')}`);
+      break;
+    }
+    await sleep(500);
+  }
+
+  console.log(`
+══════════════════════════════════════════════════════════════════════
+ District primary-care demo is running (Ctrl-C stops everything)
+──────────────────────────────────────────────────────────────────────
+ Central  ${centralUrl}
+   fleet status     ${centralUrl}/api/fleet
+   OpenAPI          ${centralUrl}/openapi.json
+   metrics          ${centralUrl}/metrics
+   API login        Authorization: Bearer ${sec.apiToken}
+   e.g.  curl -H 'Authorization: Bearer ${sec.apiToken}' ${centralUrl}/api/fleet
+${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}
+ NATS     ${natsUrl}  (users: central, ${CLINICS.map((c) => `clinic-${c.id}`).join(', ')}; passwords in .demo/secrets.json)
+ Logs     .demo/logs/        State  .demo/  (npm run demo -- --fresh to start over)
+══════════════════════════════════════════════════════════════════════`);
+}
+
+async function waitTcp(port: number): Promise<void> {
+  const { connect } = await import('node:net');
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((res) => { const s = connect(port, '127.0.0.1'); s.once('connect', () => { s.destroy(); res(true); }); s.once('error', () => res(false)); });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nats-server did not open port ${port}: see .demo/logs/nats-server.log`);
+}
+
+function shutdown(code: number) {
+  console.log('[demo] stopping…');
+  for (const c of children.reverse()) c.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 1500);
+}
+process.on('SIGINT', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));
+main().catch((e: Error) => {
+  console.error(`[demo] failed: ${e.message}`);
+  shutdown(1);
+});
