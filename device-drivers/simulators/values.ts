@@ -42,7 +42,7 @@ export function generateValue(q: Quantity, r: () => number, mix: ValueMix = {}):
     const lo = q.plausible.low;
     // just outside the plausible range, but still representable in the register type
     if (hi !== undefined && (lo === undefined || r() < 0.7)) return { value: round(hi * 1.2 + 1), kind: 'implausible' };
-    if (lo !== undefined && lo > 0) return { value: round(lo / 2), kind: 'implausible' };
+    if (lo !== undefined && lo > 0) return { value: round(lo - Math.max(lo / 2, 10 ** -q.decimals)), kind: 'implausible' };
   }
   if (p < ir + cr && q.critical) {
     const { low, high } = q.critical;
@@ -58,12 +58,12 @@ export function generateValue(q: Quantity, r: () => number, mix: ValueMix = {}):
   }
   const mean = q.sim?.mean ?? ((q.normal?.low ?? q.plausible.low ?? 0) + (q.normal?.high ?? q.plausible.high ?? 100)) / 2;
   const sd = q.sim?.sd ?? mean * 0.05;
-  let v = mean + gauss(r) * sd;
-  // keep "normal" draws out of the critical and implausible bands
+  let v = round(mean + gauss(r) * sd);
+  // keep "normal" draws out of the critical and implausible bands (after rounding, bounds may be inclusive)
   const lo = Math.max(q.critical?.low ?? -Infinity, q.plausible.low ?? -Infinity);
   const hi = Math.min(q.critical?.high ?? Infinity, q.plausible.high ?? Infinity);
   const span = 10 ** -q.decimals;
-  if (v <= lo) v = lo + span;
-  if (v >= hi) v = hi - span;
-  return { value: round(v), kind: 'normal' };
+  if (v <= lo) v = round(lo + span);
+  if (v >= hi) v = round(hi - span);
+  return { value: v, kind: 'normal' };
 }
