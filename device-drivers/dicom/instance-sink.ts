@@ -69,6 +69,8 @@ export class InstanceSink extends Writable {
   private fileSize = 0;
   private fields: HeaderFields = {};
   private failure: InstanceError | null = null;
+  /** The temp file is complete and handed over to the caller (who publishes or deletes it). */
+  private handedOver = false;
 
   get transferSyntaxUid(): string {
     return this.o.transferSyntaxUid;
@@ -205,6 +207,7 @@ export class InstanceSink extends Writable {
       this.rejectDone(new InstanceError(`cannot write instance: ${(e as Error).message}`, StoreStatus.OutOfResources, 'io', { cause: e }));
       return;
     }
+    this.handedOver = true;
     this.resolveDone({ tempPath: this.tempPath, finalPath: this.finalPath, size: this.fileSize, sha256: this.hash.digest('hex'), fields: this.fields });
   }
 
@@ -216,6 +219,8 @@ export class InstanceSink extends Writable {
   }
 
   private async cleanup(err: Error): Promise<void> {
+    // Writable auto-destroys after 'finish': by then the temp file belongs to the caller.
+    if (this.handedOver) return;
     this.fail(err instanceof InstanceError ? err : new InstanceError(err.message, StoreStatus.OutOfResources, 'aborted', { cause: err }));
     await this.dropFile();
     this.rejectDone(this.failure!);
