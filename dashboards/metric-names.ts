@@ -47,12 +47,22 @@ export const netmon = {
   anomalyScore: 'netmon_anomaly_score',
 } as const;
 
-/** Defined here, not yet exported by any process: device drivers, DICOM SCP, central HTTP. */
+/**
+ * Device metrics as device-drivers/metrics.ts exports them today (labels driver, device,
+ * protocol; the edge adds clinic). Not in contracts/ yet, so the strings are repeated here:
+ * dashboards may import only contracts/.
+ */
+export const device = {
+  readings: 'device_readings_total',
+  errors: 'device_errors_total',
+  up: 'device_up',
+  lastSeen: 'device_last_seen_timestamp_seconds',
+  latency: 'device_poll_latency_seconds',
+  driverEvents: 'device_driver_events_total',
+} as const;
+
+/** Defined here, not yet exported by any process: DICOM SCP and central HTTP API. */
 export const pending = {
-  deviceUp: 'device_up',
-  deviceReadings: 'device_readings_total',
-  deviceErrors: 'device_read_errors_total',
-  deviceLastReading: 'device_last_reading_timestamp_seconds',
   dicomStored: 'device_dicom_instances_stored_total',
   dicomAssociations: 'device_dicom_associations_total',
   centralHttpRequests: 'central_http_requests_total',

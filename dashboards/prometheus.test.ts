@@ -16,7 +16,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { metricNames } from '../contracts/index.ts';
 import { startSnmpd } from '../test/helpers/snmpd.ts';
 import { waitFor } from '../test/helpers/wait.ts';
-import { dashboards, rulesYaml, expandTemplate, pendingMetricNames } from './index.ts';
+import { dashboards, rulesYaml, expandTemplate, pendingMetricNames, deviceMetricNames } from './index.ts';
 import { startPrometheus, freeTcpPort } from './test-support/prometheus.ts';
 
 const run = promisify(execFile);
@@ -44,10 +44,10 @@ async function stubExporter() {
   for (const name of [c.duplicates, c.held, c.conflicts]) new Counter({ name, help: name, registers: [reg] }).inc();
   new Histogram({ name: c.applyLatency, help: 'x', buckets: [0.05, 0.2, 1], registers: [reg] }).observe(0.1);
   const p = pendingMetricNames;
-  new Gauge({ name: p.deviceUp, help: 'x', labelNames: ['clinic', 'device', 'kind'], registers: [reg] }).set({ clinic: 'clinic-a', device: 'bp-1', kind: 'bp' }, 1);
-  new Counter({ name: p.deviceReadings, help: 'x', labelNames: ['clinic', 'device', 'kind'], registers: [reg] }).inc({ clinic: 'clinic-a', device: 'bp-1', kind: 'bp' });
-  new Counter({ name: p.deviceErrors, help: 'x', labelNames: ['clinic', 'device', 'reason'], registers: [reg] }).inc({ clinic: 'clinic-a', device: 'bp-1', reason: 'timeout' });
-  new Gauge({ name: p.deviceLastReading, help: 'x', labelNames: ['clinic', 'device'], registers: [reg] }).set({ clinic: 'clinic-a', device: 'bp-1' }, Date.now() / 1000);
+  const dv = deviceMetricNames;
+  const dl = { clinic: 'clinic-a', driver: 'bp', device: 'bp-1', protocol: 'modbus' };
+  for (const name of [dv.readings, dv.errors, dv.up, dv.lastSeen, dv.latency]) new Gauge({ name, help: 'x', labelNames: Object.keys(dl), registers: [reg] }).set(dl, name === dv.lastSeen ? Date.now() / 1000 : 1);
+  new Gauge({ name: dv.driverEvents, help: 'x', labelNames: ['clinic', 'driver', 'protocol', 'event'], registers: [reg] }).set({ clinic: 'clinic-a', driver: 'bp', protocol: 'modbus', event: 'timeouts' }, 2);
   new Counter({ name: p.dicomStored, help: 'x', labelNames: ['clinic', 'modality'], registers: [reg] }).inc({ clinic: 'clinic-a', modality: 'US' });
   new Counter({ name: p.dicomAssociations, help: 'x', labelNames: ['clinic', 'result'], registers: [reg] }).inc({ clinic: 'clinic-a', result: 'accepted' });
   new Counter({ name: p.centralHttpRequests, help: 'x', labelNames: ['status'], registers: [reg] }).inc({ status: '200' });

@@ -4,7 +4,7 @@
  * 2 h, availability >= 99.9 %; 7x24 monitoring of the private network (3.1.4).
  */
 import { stringify } from 'yaml';
-import { netmon as n, edge, central } from './metric-names.ts';
+import { netmon as n, edge, central, device } from './metric-names.ts';
 import { utilisation } from './boards/network-overview.ts';
 
 export interface AlertRule {
@@ -51,6 +51,7 @@ export const ruleGroups: RuleGroup[] = [
       net('OutboxGrowing', `deriv(${edge.outboxDepth}[15m]) > 0 and ${edge.outboxDepth} > 100`, '15m', 'warning', 'Outbox of {{ $labels.clinic }} keeps growing', 'The edge writes faster than central confirms; check the link and the relay.', 'edge'),
       net('OutboxOldestPending', `${edge.oldestPendingAge} > 900`, '5m', 'warning', 'Oldest unconfirmed record of {{ $labels.clinic }} older than 15 minutes', 'Records are waiting for the applied watermark.', 'edge'),
       net('EdgeRelayDisconnected', `${edge.relayState} == 0`, '5m', 'warning', 'Relay of {{ $labels.clinic }} not publishing', 'The edge relay has been disconnected for 5 minutes.', 'edge'),
+      net('MedicalDeviceDown', `${device.up} == 0`, '5m', 'warning', 'Device {{ $labels.device }} at {{ $labels.clinic }} not answering', 'The device driver has had no answer or data from the device for 5 minutes.', 'edge'),
       net('DeadLetters', `increase(${central.deadLetters}[10m]) > 0`, '', 'warning', 'Central dead-lettered messages ({{ $labels.reason }})', 'Records were rejected; see the dead-letter log.', 'central'),
     ],
   },

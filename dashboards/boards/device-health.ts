@@ -1,8 +1,8 @@
 /**
- * Medical devices at the clinics (monitoring devices, lab analysers, imaging). The
- * device_* names are defined in metric-names.ts `pending`: no process exports them yet.
+ * Medical devices at the clinics (monitoring devices, lab analysers, imaging): device
+ * driver metrics (names as device-drivers exports them), DICOM panels on pending names.
  */
-import { netmon as n, pending as p } from '../metric-names.ts';
+import { netmon as n, device as dv, pending as p } from '../metric-names.ts';
 import type { DashboardSpec } from '../spec.ts';
 
 const C = 'clinic=~"$clinic"';
@@ -13,15 +13,17 @@ export const deviceHealth: DashboardSpec = {
   title: 'Medical device health',
   description: 'Device drivers and imaging (DICOM) per clinic, and devices cut off by network faults.',
   tags: ['health-network', 'devices'],
-  variables: [{ name: 'clinic', label: 'Clinic', query: `label_values(${p.deviceUp}, clinic)`, multi: true }],
+  variables: [{ name: 'clinic', label: 'Clinic', query: `label_values(${dv.up}, clinic)`, multi: true }],
   rows: [{
     title: 'Devices',
     panels: [
       { id: 1, title: 'Devices cut off by the network', kind: 'table', queries: [{ expr: `${n.impactDevice}{${C}}`, instant: true }], w: 24 },
-      { id: 2, title: 'Devices connected', kind: 'table', pending: true, queries: [{ expr: `${p.deviceUp}{${C}}`, instant: true }] },
-      { id: 3, title: 'Readings per minute', kind: 'timeseries', pending: true, queries: [{ expr: `sum by (clinic, kind) (rate(${p.deviceReadings}{${C}}[${RI}])) * 60`, legend: '{{clinic}} {{kind}}' }] },
-      { id: 4, title: 'Read errors', kind: 'timeseries', pending: true, queries: [{ expr: `sum by (clinic, device, reason) (rate(${p.deviceErrors}{${C}}[${RI}]))`, legend: '{{clinic}} {{device}} {{reason}}' }] },
-      { id: 5, title: 'Time since last reading', kind: 'timeseries', unit: 's', pending: true, queries: [{ expr: `time() - ${p.deviceLastReading}{${C}}`, legend: '{{clinic}} {{device}}' }] },
+      { id: 2, title: 'Devices up (1) / down (0)', kind: 'table', queries: [{ expr: `${dv.up}{${C}}`, instant: true }] },
+      { id: 3, title: 'Readings per minute', kind: 'timeseries', queries: [{ expr: `sum by (clinic, protocol) (rate(${dv.readings}{${C}}[${RI}])) * 60`, legend: '{{clinic}} {{protocol}}' }] },
+      { id: 4, title: 'Errors per minute', kind: 'timeseries', queries: [{ expr: `sum by (clinic, device) (rate(${dv.errors}{${C}}[${RI}])) * 60`, legend: '{{clinic}} {{device}}' }] },
+      { id: 5, title: 'Time since last reading', kind: 'timeseries', unit: 's', queries: [{ expr: `time() - ${dv.lastSeen}{${C}}`, legend: '{{clinic}} {{device}}' }] },
+      { id: 6, title: 'Poll latency', kind: 'timeseries', unit: 's', queries: [{ expr: `${dv.latency}{${C}}`, legend: '{{clinic}} {{device}}' }] },
+      { id: 7, title: 'Protocol events (bad frames, NAKs, timeouts)', kind: 'timeseries', queries: [{ expr: `sum by (clinic, protocol, event) (rate(${dv.driverEvents}{${C}}[${RI}]))`, legend: '{{clinic}} {{protocol}} {{event}}' }] },
     ],
   }, {
     title: 'Imaging (DICOM)',
