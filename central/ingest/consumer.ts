@@ -33,7 +33,17 @@ export class Ingest {
 
   async start(): Promise<void> {
     this.running = true;
-    await this.attach();
+    // Requests made while the client is reconnecting are lost: retry until the broker answers.
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        await this.attach();
+        break;
+      } catch (e) {
+        if (!this.running) return;
+        this.log.warn({ err: (e as Error).message, retryMs: delay }, 'cannot attach the ingest consumer yet; retrying');
+        await sleep(delay);
+      }
+    }
     this.supervisor = this.supervise().catch((e: Error) => this.log.error({ err: e.message }, 'ingest supervisor stopped'));
   }
 

@@ -20,9 +20,10 @@ export interface RelayOptions {
   /** Poll the outbox this often even without a local write signal (other writers). */
   pollMs: number;
   maxBackoffMs: number;
+  receiptFlushMs: number;
 }
 
-export const defaultRelayOptions: RelayOptions = { window: 512, resendAfterMs: 10_000, publishTimeoutMs: 5_000, pollMs: 200, maxBackoffMs: 5_000 };
+export const defaultRelayOptions: RelayOptions = { window: 512, resendAfterMs: 10_000, publishTimeoutMs: 5_000, pollMs: 200, maxBackoffMs: 5_000, receiptFlushMs: 100 };
 
 export type RelayState = 'connected' | 'backoff' | 'disconnected' | 'stopped';
 
@@ -43,6 +44,9 @@ export class Relay extends EventEmitter {
   private highestSent = 0;
   private sentAt = new Map<number, number>();
   private backoffMs = 0;
+  /** Newest watermark received (persisted by flushReceipt, at most every receiptFlushMs). */
+  private receiptSeen: number;
+  private receiptTimer: NodeJS.Timeout | null = null;
   private lastAdvanceAt = Date.now();
   /** Grows while re-sends do not help (central down), so a long outage is not a resend storm. */
   private resendIntervalMs: number;
@@ -58,7 +62,8 @@ export class Relay extends EventEmitter {
     super();
     this.opts = { ...defaultRelayOptions, ...opts };
     this.js = jetstream(nc, { timeout: this.opts.publishTimeoutMs });
-    this.cursor = store.receiptSeq() + 1;
+    this.receiptSeen = store.receiptSeq();
+    this.cursor = this.receiptSeen + 1;
     this.resendIntervalMs = this.opts.resendAfterMs;
   }
 
@@ -74,27 +79,44 @@ export class Relay extends EventEmitter {
     this.store.off('written', this.kick);
     this.kick();
     await this.loopDone;
+    this.flushReceipt();
     this.state = 'stopped';
   }
 
-  /** A receipt from central: everything up to `appliedSeq` is durably applied there. */
+  /**
+   * A receipt from central: everything up to `appliedSeq` is durably applied there.
+   * Receipts arrive after every central batch; trimming the outbox is coalesced to one
+   * write transaction per `receiptFlushMs` so the relay never competes with clinic writes.
+   */
   onReceipt(appliedSeq: number): void {
     this.lastReceiptAt = Date.now();
-    const held = this.store.receiptSeq();
-    if (appliedSeq > held) {
-      this.store.applyReceipt(appliedSeq);
+    if (appliedSeq > this.receiptSeen) {
+      for (let s = this.receiptSeen + 1; s <= appliedSeq; s++) this.sentAt.delete(s);
+      this.receiptSeen = appliedSeq;
       this.lastAdvanceAt = Date.now();
       this.resendIntervalMs = this.opts.resendAfterMs;
-      for (let s = held + 1; s <= appliedSeq; s++) this.sentAt.delete(s);
       if (this.cursor <= appliedSeq) this.cursor = appliedSeq + 1;
+      this.receiptTimer ??= setTimeout(() => this.flushReceipt(), this.opts.receiptFlushMs);
       this.emit('receipt', appliedSeq);
-    } else if (appliedSeq < held) {
+    } else if (appliedSeq < this.receiptSeen) {
       // Central's watermark went backwards: its database was restored to an older point.
       // Rows below our receipt are already trimmed; make it loud, it needs an operator.
-      this.log.error({ appliedSeq, held }, 'central watermark is below the receipt this edge holds: central lost applied records (restored from backup?); run the reconciliation procedure');
-      this.emit('watermark-regression', { appliedSeq, held });
+      this.log.error({ appliedSeq, held: this.receiptSeen }, 'central watermark is below the receipt this edge holds: central lost applied records (restored from backup?); run the reconciliation procedure');
+      this.emit('watermark-regression', { appliedSeq, held: this.receiptSeen });
     }
     this.kick();
+  }
+
+  /** Persist the newest receipt and trim the outbox up to it. */
+  flushReceipt(): void {
+    if (this.receiptTimer) clearTimeout(this.receiptTimer);
+    this.receiptTimer = null;
+    try {
+      this.store.applyReceipt(this.receiptSeen);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'could not persist receipt; will retry');
+      this.receiptTimer = setTimeout(() => this.flushReceipt(), this.opts.receiptFlushMs);
+    }
   }
 
   private kick = (): void => {
@@ -120,6 +142,11 @@ export class Relay extends EventEmitter {
         continue;
       }
       this.checkResend(now);
+      // Refill in chunks of at least half a window: one outbox read per chunk, not per ack.
+      if (this.inflight > this.opts.window / 2) {
+        await this.sleep(this.opts.pollMs);
+        continue;
+      }
       const room = this.opts.window - this.inflight;
       const rows = room > 0 ? this.store.outboxAfter(this.cursor - 1, room) : [];
       if (rows.length === 0) {
@@ -154,7 +181,7 @@ export class Relay extends EventEmitter {
   private onPublishError(seq: number, err: Error): void {
     this.counters.publishErrors++;
     // Everything from the failed seq on may be missing at the broker: rewind and back off.
-    if (seq < this.cursor) this.cursor = Math.max(seq, this.store.receiptSeq() + 1);
+    if (seq < this.cursor) this.cursor = Math.max(seq, this.receiptSeen + 1);
     this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs ? this.backoffMs * 2 : 100);
     this.backoffUntil = Date.now() + this.backoffMs;
     this.state = this.nc.isClosed() ? 'stopped' : 'backoff';
@@ -167,7 +194,7 @@ export class Relay extends EventEmitter {
    * the broker de-duplicates what it still holds, central what it already applied.
    */
   private checkResend(now: number): void {
-    const first = this.store.receiptSeq() + 1;
+    const first = this.receiptSeen + 1;
     if (this.cursor <= first) {
       this.lastAdvanceAt = Math.max(this.lastAdvanceAt, now - 1);
       return;

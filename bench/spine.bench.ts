@@ -1,0 +1,206 @@
+/**
+ * Spine benchmark (issue [spine]). One run, this machine, real processes:
+ *  (a) raw JetStream publish-with-ack rate, same client library and message size
+ *  (b) sustained edge-write -> central-applied rate
+ *  (c) end-to-end latency p50/p99 at 1,000 records/s offered
+ *  (d) time to drain a 100,000-record backlog after a broker outage
+ *  (e) dictionary version reaching 2 online edges, p99
+ * Writes the "## Spine" section of bench/RESULTS.md.
+ */
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import Database from 'better-sqlite3';
+import { startNatsServer } from '../test/helpers/nats-server.ts';
+import { centralEnv, edgeEnv, spawnProcess, tempDir, type ChildHandle } from '../test/helpers/spine.ts';
+import { EdgeStore } from '../edge-agent/store/store.ts';
+import { makeBloodPressure, prng } from '../edge-agent/sim/generate.ts';
+
+const quick = process.argv.includes('--quick');
+const N_B = quick ? 10_000 : 50_000;
+const N_D = quick ? 20_000 : 100_000;
+const LAT_SECONDS = quick ? 5 : 20;
+const log = (s: string) => console.log(`[bench] ${s}`);
+
+function rssMb(pid: number | undefined): string {
+  if (!pid) return '?';
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const hwm = /VmHWM:\s+(\d+)/.exec(s)?.[1];
+    return hwm ? (Number(hwm) / 1024).toFixed(0) : '?';
+  } catch { return '?'; }
+}
+
+function pct(a: number[], p: number): number {
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+function sampleEnvelope(): string {
+  const store = new EdgeStore(':memory:', 'bench-size');
+  const [o] = makeBloodPressure(prng(1), 'r1', 'bp-1');
+  store.write('observation', o!.observationId, o!);
+  const env = store.outboxAfter(0, 1)[0]!.envelope;
+  store.close();
+  return env;
+}
+
+async function waitApplied(db: Database.Database, clinic: string, n: number, timeoutMs: number): Promise<void> {
+  const st = db.prepare<[string], { s: number }>('SELECT applied_seq AS s FROM clinic_state WHERE clinic_id = ?');
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    try { if ((st.get(clinic)?.s ?? 0) >= n) return; } catch { /* warehouse not created yet */ }
+    await sleep(20);
+  }
+  throw new Error(`clinic ${clinic} did not reach ${n} in ${timeoutMs} ms`);
+}
+
+function writeObservations(store: EdgeStore, n: number, seed: number): void {
+  const r = prng(seed);
+  for (let i = 0; i < n; i++) {
+    const [o] = makeBloodPressure(r, 'r1', 'bp-1');
+    store.write('observation', o!.observationId, o!);
+  }
+}
+
+async function main() {
+  const rows: [string, string, string][] = [];
+  const env = sampleEnvelope();
+  log(`message size ${Buffer.byteLength(env)} bytes; N(b)=${N_B}, N(d)=${N_D}`);
+
+  // (a) raw JetStream publish-with-ack, pipelined with the relay's window (512) and sequential.
+  await using ns = await startNatsServer();
+  const nc = await connect({ servers: ns.url });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'RAW', subjects: ['raw.>'] });
+  const js = jetstream(nc);
+  const rawN = N_B;
+  let t0 = performance.now();
+  let inflight = 0;
+  let i = 0;
+  await new Promise<void>((resolve, reject) => {
+    const pump = () => {
+      while (inflight < 512 && i < rawN) {
+        inflight++;
+        const id = i++;
+        js.publish(`raw.c.${id % 10}`, env, { msgID: `raw:${id}` }).then(() => { inflight--; if (i >= rawN && inflight === 0) resolve(); else pump(); }, reject);
+      }
+    };
+    pump();
+  });
+  const rawRate = rawN / ((performance.now() - t0) / 1000);
+  t0 = performance.now();
+  for (let k = 0; k < 2000; k++) await js.publish('raw.seq', env, { msgID: `seq:${k}` });
+  const seqRate = 2000 / ((performance.now() - t0) / 1000);
+  await nc.close();
+  log(`(a) raw publish-with-ack: ${rawRate.toFixed(0)}/s pipelined (window 512), ${seqRate.toFixed(0)}/s one at a time`);
+  rows.push(['(a) raw JetStream publish-with-ack, window 512', `${rawRate.toFixed(0)} msg/s`, `one at a time: ${seqRate.toFixed(0)} msg/s`]);
+
+  const tmp = tempDir('bench-spine');
+  const children: ChildHandle[] = [];
+  try {
+    const centralDir = `${tmp.dir}/central`;
+    const central = await spawnProcess('central/main.ts', centralEnv(ns.url, centralDir));
+    children.push(central);
+    const wdb = () => new Database(`${centralDir}/warehouse.db`, { readonly: true });
+
+    // (b) sustained rate: the clinic writes N records (one transaction each) while the relay
+    // (edge-agent process) and central (its own process) run; until the last one is applied.
+    const b = 'bench-b';
+    const storeB = new EdgeStore(`${tmp.dir}/b/edge.db`, b);
+    const edgeB = await spawnProcess('edge-agent/main.ts', edgeEnv(ns.url, b, `${tmp.dir}/b`, { EDGE_RESEND_AFTER_MS: '30000' }));
+    children.push(edgeB);
+    const db = wdb();
+    t0 = performance.now();
+    writeObservations(storeB, N_B, 3);
+    const writeRate = N_B / ((performance.now() - t0) / 1000);
+    await waitApplied(db, b, N_B, 300_000);
+    const spineRate = N_B / ((performance.now() - t0) / 1000);
+    log(`(b) edge writes ${writeRate.toFixed(0)}/s; edge-write -> central-applied ${spineRate.toFixed(0)}/s (${((spineRate / rawRate) * 100).toFixed(0)}% of (a))`);
+    rows.push(['(b) sustained edge write -> central applied', `${spineRate.toFixed(0)} rec/s`, `${(spineRate / rawRate).toFixed(2)}x of (a) (target >= 0.5); edge write alone ${writeRate.toFixed(0)}/s`]);
+
+    // (c) latency at 1,000 records/s offered, measured from the edge commit to the central commit.
+    const c = 'bench-c';
+    const storeC = new EdgeStore(`${tmp.dir}/c/edge.db`, c);
+    const edgeC = await spawnProcess('edge-agent/main.ts', edgeEnv(ns.url, c, `${tmp.dir}/c`, { EDGE_RESEND_AFTER_MS: '30000' }));
+    children.push(edgeC);
+    const r = prng(5);
+    const start = performance.now();
+    let written = 0;
+    while (performance.now() - start < LAT_SECONDS * 1000) {
+      const due = Math.floor(((performance.now() - start) / 1000) * 1000);
+      while (written < due) {
+        const [o] = makeBloodPressure(r, 'r1', 'bp-1');
+        storeC.write('observation', o!.observationId, o!);
+        written++;
+      }
+      await sleep(1);
+    }
+    await waitApplied(db, c, written, 60_000);
+    const lats = db.prepare<[string], { ms: number }>("SELECT (julianday(applied_at) - julianday(created_at)) * 86400000.0 AS ms FROM records WHERE clinic_id = ?").all(c).map((x) => x.ms);
+    const p50 = pct(lats, 50), p99 = pct(lats, 99);
+    log(`(c) ${written} records at 1,000/s: latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+    rows.push(['(c) edge commit -> central commit at 1,000 rec/s', `p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`, `target p99 < 200 ms; ${written} records over ${LAT_SECONDS} s`]);
+
+    // (d) broker outage: N_D records pile up at the edge; time from broker restart to all applied.
+    const d = 'bench-d';
+    const storeD = new EdgeStore(`${tmp.dir}/d/edge.db`, d);
+    const edgeD = await spawnProcess('edge-agent/main.ts', edgeEnv(ns.url, d, `${tmp.dir}/d`, { EDGE_RESEND_AFTER_MS: '30000' }));
+    children.push(edgeD);
+    await ns.stop();
+    log(`(d) broker down; writing ${N_D} records at the edge`);
+    writeObservations(storeD, N_D, 7);
+    await ns.restart();
+    t0 = performance.now();
+    await waitApplied(db, d, N_D, 600_000);
+    const drain = (performance.now() - t0) / 1000;
+    log(`(d) backlog of ${N_D} drained in ${drain.toFixed(1)} s after the broker returned`);
+    rows.push([`(d) drain a ${N_D.toLocaleString('en')}-record backlog after an outage`, `${drain.toFixed(1)} s`, 'target < 30 s (includes client reconnect)']);
+
+    // (e) dictionary versions reaching both online edges (B and C).
+    const token = 'test-token-0123456789';
+    const edgeDbs = [`${tmp.dir}/b/edge.db`, `${tmp.dir}/c/edge.db`].map((f) => new Database(f, { readonly: true }));
+    const ver = (x: Database.Database) => x.prepare<[], { version: number }>("SELECT version FROM dictionaries WHERE name = 'departments'").get()?.version ?? 0;
+    const dictLats: number[] = [];
+    for (let k = 0; k < (quick ? 10 : 50); k++) {
+      const items = [{ code: 'GP', name: '全科诊室', attrs: { k }, active: true }, { code: `X${k}`, name: `临时科室${k}`, attrs: {}, active: true }];
+      const ts = performance.now();
+      const res = await fetch(`${central.url}/api/dictionaries/departments`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ items }) });
+      const { version } = (await res.json()) as { version: number };
+      while (!edgeDbs.every((x) => ver(x) >= version)) await sleep(2);
+      dictLats.push(performance.now() - ts);
+    }
+    const dp99 = pct(dictLats, 99);
+    log(`(e) dictionary version at both edges: p50 ${pct(dictLats, 50).toFixed(0)} ms, p99 ${dp99.toFixed(0)} ms`);
+    rows.push(['(e) dictionary version at 2 online edges', `p99 ${dp99.toFixed(0)} ms`, `p50 ${pct(dictLats, 50).toFixed(0)} ms; target p99 < 500 ms; ${dictLats.length} versions; measured from the PUT`]);
+
+    const rss = `central ${rssMb(central.proc.pid)} MB, edge (b) ${rssMb(edgeB.proc.pid)} MB, edge (c) ${rssMb(edgeC.proc.pid)} MB, edge (d) ${rssMb(edgeD.proc.pid)} MB, nats-server ${rssMb(ns.pid())} MB (peak RSS, VmHWM)`;
+    log(`RSS: ${rss}`);
+    rows.push(['peak RSS', rss, '']);
+    for (const x of [storeB, storeC, storeD]) x.close();
+    for (const x of edgeDbs) x.close();
+    db.close();
+  } finally {
+    for (const ch of children) await ch.kill('SIGTERM');
+    tmp.cleanup();
+  }
+
+  const section = [
+    '## Spine',
+    '',
+    `Run ${new Date().toISOString()} on this machine (${quick ? 'quick mode' : 'full'}): \`npm run bench\`. nats-server ${'2.9.10'} (Debian), one process each for central and every edge agent, records written by a separate process into the edge database (one transaction each, WAL, synchronous=FULL).`,
+    '',
+    '| measure | result | notes |',
+    '|---|---|---|',
+    ...rows.map(([a, b, c]) => `| ${a} | ${b} | ${c} |`),
+    '',
+  ].join('\n');
+  const file = new URL('./RESULTS.md', import.meta.url).pathname;
+  const cur = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
+  const re = /## Spine\n[\s\S]*?(?=\n## |$)/;
+  writeFileSync(file, re.test(cur) ? cur.replace(re, section) : `${cur.trimEnd()}\n\n${section}`);
+  console.log('\n' + section);
+}
+
+main().catch((e) => { console.error(`[bench] failed: ${(e as Error).message}`); process.exit(1); });
