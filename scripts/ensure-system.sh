@@ -15,6 +15,7 @@ NEEDED=(
   "chromium:chromium"
   "psql:postgresql-client"
   "socat:socat"
+  "Orthanc:orthanc"
 )
 # python modules used by protocol peers, checked with Debian's python3
 PY_NEEDED=("pymodbus:python3-pymodbus" "hl7:python3-hl7" "serial:python3-serial" "serial_asyncio:python3-serial-asyncio")
@@ -53,7 +54,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >/dev/null
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts some daemons on install; our tests and demo spawn their own on loopback ports.
-for svc in snmpd prometheus prometheus-snmp-exporter; do
+for svc in snmpd prometheus prometheus-snmp-exporter orthanc; do
   (command -v service >/dev/null && $SUDO service "$svc" stop >/dev/null 2>&1) || true
 done
 echo "[system] installed: ${missing[*]}"

@@ -51,6 +51,26 @@ export interface StoredTemp {
 }
 
 let tmpCounter = 0;
+/** Study directories known to exist (created durably by us); saves a mkdir per instance. */
+const knownDirs = new Set<string>();
+
+async function openTemp(dir: string, name: string): Promise<FileHandle> {
+  if (!knownDirs.has(dir)) {
+    await mkdirDurable(dir);
+    if (knownDirs.size > 10_000) knownDirs.clear();
+    knownDirs.add(dir);
+  }
+  try {
+    return await open(join(dir, name), 'wx', 0o640);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    // removed behind our back (e.g. by a purge): create it again
+    knownDirs.delete(dir);
+    await mkdirDurable(dir);
+    knownDirs.add(dir);
+    return await open(join(dir, name), 'wx', 0o640);
+  }
+}
 
 export class InstanceSink extends Writable {
   readonly done: Promise<StoredTemp>;
@@ -143,10 +163,10 @@ export class InstanceSink extends Writable {
     }
     const dir = join(this.o.root, f.studyInstanceUid!);
     try {
-      await mkdirDurable(dir);
-      this.tempPath = join(dir, `.${f.sopInstanceUid}.${process.pid}.${++tmpCounter}.tmp`);
+      const tempName = `.${f.sopInstanceUid}.${process.pid}.${++tmpCounter}.tmp`;
+      this.tempPath = join(dir, tempName);
       this.finalPath = join(dir, `${f.sopInstanceUid}.dcm`);
-      this.fh = await open(this.tempPath, 'wx', 0o640);
+      this.fh = await openTemp(dir, tempName);
       if (this.destroyed || this.failure) {
         await this.dropFile();
         return;

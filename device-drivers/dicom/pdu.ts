@@ -105,15 +105,36 @@ export class PduFramer {
 
   private peek(n: number): Buffer {
     if (this.chunks[0]!.length >= n) return this.chunks[0]!.subarray(0, n);
-    return Buffer.concat(this.chunks).subarray(0, n);
+    return Buffer.concat(this.chunks.slice(0, n)).subarray(0, n); // each chunk holds >= 1 byte
   }
 
+  /** Removes and returns the first n bytes; copies only when a PDU spans chunks. */
   private take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
-    const pdu = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.chunks = rest.length ? [rest] : [];
-    this.buffered = rest.length;
+    const first = this.chunks[0]!;
+    let pdu: Buffer;
+    if (first.length >= n) {
+      pdu = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      const parts: Buffer[] = [];
+      let got = 0;
+      while (got < n) {
+        const c = this.chunks[0]!;
+        const need = n - got;
+        if (c.length <= need) {
+          parts.push(c);
+          got += c.length;
+          this.chunks.shift();
+        } else {
+          parts.push(c.subarray(0, need));
+          this.chunks[0] = c.subarray(need);
+          got += need;
+        }
+      }
+      pdu = Buffer.concat(parts, n);
+    }
+    this.buffered -= n;
     return pdu;
   }
 }

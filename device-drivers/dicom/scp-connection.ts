@@ -21,6 +21,7 @@ import {
 } from './dimse.ts';
 import { InstanceError, InstanceSink, StoreStatus } from './instance-sink.ts';
 import { checkPdu, isPduError, PduFramer, PduType, readPdvs } from './pdu.ts';
+import { storeResponsePdu } from './store-response.ts';
 import type { DicomDevice, InstanceMeta } from './types.ts';
 import { MODALITY_WORKLIST_FIND, TS } from './uids.ts';
 import { itemToElements, queryFromElements } from './worklist-dataset.ts';
@@ -49,7 +50,7 @@ export function makeScpClass(ctx: ScpContext) {
     private device: DicomDevice | null = null;
     private callingAe = '';
     private readonly remoteHost: string;
-    private readonly sinks = new WeakMap<object, InstanceSink>();
+    private readonly sinks = new WeakMap<object, { sink: InstanceSink; pcId: number }>();
     private commandBytes = 0;
     private queryBytes = 0;
     private queryWalker: DatasetWalker | null = null;
@@ -207,7 +208,12 @@ export function makeScpClass(ctx: ScpContext) {
       counters.activeAssociations++;
       counters.associationsAccepted++;
       log.info({ event: 'dicom.association.accepted', callingAe: this.callingAe, remoteHost: this.remoteHost, room: device!.room }, 'DICOM association accepted');
+      // dcmjs-dimse writes min(peer max, ours) into the A-ASSOCIATE-AC, but the AC must carry
+      // what *we* can receive (PS3.8 D.1): advertise ours, then send within the peer's limit.
+      const peerMax = assoc.getMaxPduLength();
+      assoc.setMaxPduLength(opts.maxPduLength);
       this.sendAssociationAccept();
+      assoc.setMaxPduLength(peerMax === 0 ? opts.maxPduLength : peerMax);
     }
 
     private negotiate(pc: DimsePresentationContext): void {
@@ -266,7 +272,7 @@ export function makeScpClass(ctx: ScpContext) {
         counters.storesTooLarge++;
         this.fail('too-large', `instance over ${opts.maxInstanceBytes} bytes`, true);
       });
-      this.sinks.set(request, sink);
+      this.sinks.set(request, { sink, pcId: pc.getPresentationContextId() });
       return sink;
     }
 
@@ -277,18 +283,31 @@ export function makeScpClass(ctx: ScpContext) {
     }
 
     override cStoreRequest(request: DimseCStoreRequest, callback: (r: DimseCStoreResponse) => void): void {
+      const entry = this.sinks.get(request);
       const work = this.store(request).then((status) => {
-        const r = responses.CStoreResponse.fromRequest(request);
-        r.setStatus(status.code);
-        if (status.comment) r.setErrorComment(status.comment.slice(0, 64));
-        if (!internals(this).socket.destroyed && !this.closing) callback(r);
+        const socket = internals(this).socket;
+        if (socket.destroyed || this.closing) return;
+        if (!entry) {
+          const r = responses.CStoreResponse.fromRequest(request);
+          r.setStatus(status.code);
+          callback(r);
+          return;
+        }
+        socket.write(storeResponsePdu({
+          presentationContextId: entry.pcId,
+          sopClassUid: request.getAffectedSopClassUid(),
+          sopInstanceUid: request.getAffectedSopInstanceUid(),
+          messageIdBeingRespondedTo: request.getMessageId(),
+          status: status.code,
+          errorComment: status.comment,
+        }));
       });
       ctx.inflight.add(work);
       void work.finally(() => ctx.inflight.delete(work));
     }
 
     private async store(request: DimseCStoreRequest): Promise<{ code: number; comment?: string }> {
-      const sink = this.sinks.get(request);
+      const sink = this.sinks.get(request)?.sink;
       if (!sink) return { code: StoreStatus.CannotUnderstand, comment: 'no data set received' };
       let tempPath = '';
       try {

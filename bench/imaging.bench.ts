@@ -1,0 +1,312 @@
+/**
+ * Imaging benchmark (issue 5). storescu sends the same 300 files of about 512 KB to the
+ * edge SCP (device-drivers/dicom, in its own process, fsync on, onInstance resolving at once)
+ * and to Orthanc (Debian package, temp config on loopback, SQLite index, SyncStorageArea on),
+ * one association and four in parallel. TCP_NODELAY=1 is set for storescu and Orthanc
+ * (Debian's DCMTK and Orthanc leave Nagle on otherwise); the edge SCP sets no-delay itself.
+ * Each server is started fresh (empty storage) for each run; best of N runs is reported.
+ * Prints a table and writes the "## Imaging" section of bench/RESULTS.md.
+ *
+ *   node --import tsx bench/imaging.bench.ts [--quick]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startDicomScp } from '../device-drivers/dicom/index.ts';
+import { buildPart10 } from '../device-drivers/dicom/test-support/dataset-builder.ts';
+
+const THIS = fileURLToPath(import.meta.url);
+const ROOT = join(THIS, '..', '..');
+const quick = process.argv.includes('--quick');
+const FILES = quick ? 60 : 300;
+const REPS = quick ? 1 : 3;
+const CALLING_AE = 'BENCH_SCU';
+const log = (s: string) => console.log(`[bench] ${s}`);
+
+// ------------------------------------------------------------------ child: the edge SCP
+async function childScp(storageDir: string, fsync: boolean): Promise<void> {
+  const scp = await startDicomScp({
+    fsync,
+    aeTitle: 'EDGE_SCP',
+    host: '127.0.0.1',
+    port: 0,
+    storageDir,
+    maxAssociations: 8,
+    lookupDevice: (ae, host) => (ae === CALLING_AE ? { aeTitle: ae, host, port: 0, modality: 'US', enabled: true } : null),
+    onInstance: async () => {},
+  });
+  console.log(JSON.stringify({ port: scp.port }));
+  await new Promise<void>((r) => process.stdin.on('end', () => r()).resume());
+  console.error(JSON.stringify(scp.counters));
+  await scp.close();
+}
+
+// ------------------------------------------------------------------ helpers
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+/** Peak resident set (VmHWM) of a process, in MB. */
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+function countFiles(dir: string, suffix = ''): number {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile() && d.name.endsWith(suffix)).length;
+}
+
+interface Server {
+  name: string;
+  aeTitle: string;
+  port: number;
+  pid: number;
+  stored(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+function waitExit(c: ChildProcess): Promise<void> {
+  return c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r()));
+}
+
+async function startEdge(dir: string, fsync: boolean): Promise<Server> {
+  const store = join(dir, 'store');
+  // UV_THREADPOOL_SIZE: file writes and fsyncs of parallel associations share libuv's pool
+  // (default 4); the README recommends 16 for the edge process.
+  const c = spawn(process.execPath, ['--import', 'tsx', THIS, '--scp', store, fsync ? 'fsync' : 'no-fsync'], { cwd: ROOT, env: { ...process.env, UV_THREADPOOL_SIZE: '16' }, stdio: ['pipe', 'pipe', 'ignore'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    c.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    c.once('exit', (code) => reject(new Error(`edge SCP exited with ${code}`)));
+  });
+  return {
+    name: 'edge SCP',
+    aeTitle: 'EDGE_SCP',
+    port,
+    pid: c.pid!,
+    stored: async () => countFiles(store, '.dcm'),
+    async stop() {
+      c.stdin!.end();
+      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      await waitExit(c);
+      clearTimeout(t);
+    },
+  };
+}
+
+async function startOrthanc(dir: string): Promise<Server> {
+  const [dicomPort, httpPort] = [await freePort(), await freePort()];
+  const config = {
+    Name: 'bench-orthanc',
+    StorageDirectory: join(dir, 'orthanc-db'),
+    IndexDirectory: join(dir, 'orthanc-db'),
+    StorageCompression: false,
+    Plugins: [],
+    HttpServerEnabled: true,
+    HttpPort: httpPort,
+    RemoteAccessAllowed: false,
+    AuthenticationEnabled: false,
+    DicomServerEnabled: true,
+    DicomAet: 'ORTHANC',
+    DicomPort: dicomPort,
+    DicomCheckCalledAet: false,
+    DicomAlwaysAllowStore: true,
+    DicomThreadsCount: 4,
+    SyncStorageArea: true,
+  };
+  const cfg = join(dir, 'orthanc.json');
+  writeFileSync(cfg, JSON.stringify(config, null, 2));
+  const logFile = join(dir, 'orthanc.log');
+  const c = spawn('/usr/sbin/Orthanc', [cfg, `--logfile=${logFile}`], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (c.exitCode !== null) throw new Error(`Orthanc exited with ${c.exitCode}: ${existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : ''}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${httpPort}/system`);
+      if (r.ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error('Orthanc did not start in 30 s');
+    await sleep(100);
+  }
+  return {
+    name: 'Orthanc',
+    aeTitle: 'ORTHANC',
+    port: dicomPort,
+    pid: c.pid!,
+    async stored() {
+      const r = await fetch(`http://127.0.0.1:${httpPort}/statistics`);
+      return ((await r.json()) as { CountInstances: number }).CountInstances;
+    },
+    async stop() {
+      c.kill('SIGTERM');
+      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      await waitExit(c);
+      clearTimeout(t);
+    },
+  };
+}
+
+function storescu(s: Server, files: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn('storescu', ['-aet', CALLING_AE, '-aec', s.aeTitle, '127.0.0.1', String(s.port), ...files], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('error', reject);
+    c.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+interface RunResult {
+  seconds: number;
+  perSecond: number;
+  mbPerSecond: number;
+  rssMb: number;
+}
+
+type Kind = 'edge' | 'orthanc' | 'edge-nofsync';
+const LABEL: Record<Kind, string> = { edge: 'edge SCP (dcmjs-dimse)', orthanc: 'Orthanc 1.10.1', 'edge-nofsync': 'edge SCP, fsync off (reference only)' };
+
+async function measure(kind: Kind, files: string[], parallel: number, bytes: number): Promise<RunResult> {
+  const dir = mkdtempSync(join(tmpdir(), `imaging-bench-${kind}-`));
+  try {
+    const s = kind === 'orthanc' ? await startOrthanc(dir) : await startEdge(dir, kind === 'edge');
+    try {
+      const groups = Array.from({ length: parallel }, (_, g) => files.filter((_, i) => i % parallel === g));
+      const t0 = performance.now();
+      const results = await Promise.all(groups.map((g) => storescu(s, g)));
+      const seconds = (performance.now() - t0) / 1000;
+      for (const r of results) if (r.code !== 0) throw new Error(`storescu to ${s.name} failed (${r.code}): ${r.stderr.slice(-800)}`);
+      const stored = await s.stored();
+      if (stored !== files.length) throw new Error(`${s.name} holds ${stored} instances, expected ${files.length}`);
+      return { seconds, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
+    } finally {
+      await s.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function best(rs: RunResult[]): RunResult {
+  return rs.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+}
+
+function writeResults(section: string): void {
+  const file = join(ROOT, 'bench/RESULTS.md');
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const start = current.indexOf('\n## Imaging');
+  let next: string;
+  if (start < 0) next = `${current.trimEnd()}\n\n${section}`;
+  else {
+    const after = current.indexOf('\n## ', start + 1);
+    next = `${current.slice(0, start).trimEnd()}\n\n${section}${after < 0 ? '' : `\n${current.slice(after + 1)}`}`;
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, next.endsWith('\n') ? next : `${next}\n`);
+  renameSync(tmp, file);
+}
+
+// ------------------------------------------------------------------ main
+async function main(): Promise<void> {
+  if (!existsSync('/usr/sbin/Orthanc')) throw new Error('Orthanc not installed: run scripts/ensure-system.sh (Debian package orthanc)');
+  // Debian starts its own Orthanc on install (port 4242, /var/lib/orthanc): stop it.
+  await new Promise<void>((r) => spawn('service', ['orthanc', 'stop'], { stdio: 'ignore' }).on('exit', () => r()).on('error', () => r()));
+
+  const work = mkdtempSync(join(tmpdir(), 'imaging-bench-files-'));
+  try {
+    log(`generating ${FILES} US files of about 512 KB`);
+    const files: string[] = [];
+    let bytes = 0;
+    let seed = 12345;
+    const study = `2.25.${Date.now()}1`;
+    for (let i = 0; i < FILES; i++) {
+      const px = Buffer.alloc(418 * 418 * 3); // 524,172 bytes, a multiple of 4
+      for (let j = 0; j < px.length; j += 4) {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        px.writeUInt32LE(seed, j);
+      }
+      const f = join(work, `${String(i).padStart(4, '0')}.dcm`);
+      const buf = buildPart10({
+        sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', modality: 'US', sopInstanceUid: `${study}.${i + 1}`, studyInstanceUid: study, seriesInstanceUid: `${study}.0`,
+        rows: 418, columns: 418, samplesPerPixel: 3, pixels: px, patientName: 'BENCH^PATIENT', accessionNumber: 'BENCH1',
+      });
+      writeFileSync(f, buf);
+      files.push(f);
+      bytes += buf.length;
+    }
+    log(`${FILES} files, ${(bytes / FILES / 1024).toFixed(0)} KB each on average`);
+    const table: { target: string; mode: string; r: RunResult; all: number[] }[] = [];
+    const kinds: Kind[] = ['edge', 'orthanc', 'edge-nofsync'];
+    for (const parallel of [1, 4]) {
+      const runs = new Map<Kind, RunResult[]>(kinds.map((k) => [k, []]));
+      // interleaved, so that load from other processes on the machine hits both alike
+      for (let rep = 0; rep < REPS; rep++) {
+        for (const kind of kinds) {
+          const r = await measure(kind, files, parallel, bytes);
+          log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, peak RSS ${r.rssMb} MB`);
+          runs.get(kind)!.push(r);
+        }
+      }
+      for (const kind of kinds) {
+        const rs = runs.get(kind)!;
+        table.push({ target: LABEL[kind], mode: parallel === 1 ? '1 association' : '4 in parallel', r: best(rs), all: rs.map((x) => x.perSecond) });
+      }
+    }
+    const ratio = (mode: string) => {
+      const e = table.find((x) => x.mode === mode && x.target === LABEL.edge)!.r.perSecond;
+      const o = table.find((x) => x.mode === mode && x.target === LABEL.orthanc)!.r.perSecond;
+      return e / o;
+    };
+    const lines = [
+      '| target | mode | instances/s (best) | MB/s | runs (inst/s) | peak RSS |',
+      '|---|---|---:|---:|---|---:|',
+      ...table.map((x) => `| ${x.target} | ${x.mode} | ${x.r.perSecond.toFixed(1)} | ${x.r.mbPerSecond.toFixed(1)} | ${x.all.map((v) => v.toFixed(0)).join(', ')} | ${x.r.rssMb} MB |`),
+    ];
+    console.log(`\n${lines.join('\n')}\n`);
+    const r1 = ratio('1 association');
+    const r4 = ratio('4 in parallel');
+    console.log(`edge / Orthanc: ${r1.toFixed(2)}x on one association, ${r4.toFixed(2)}x with four (target >= 1.0x)`);
+    const section = [
+      '## Imaging',
+      '',
+      `Run ${new Date().toISOString()} on this machine (${cpus().length} CPUs, Node ${process.version}${quick ? ', quick mode' : ''}): \`node --import tsx bench/imaging.bench.ts\`.`,
+      `storescu (DCMTK, Debian) sends the same ${FILES} US files of ${(bytes / FILES / 1024).toFixed(0)} KB (explicit VR LE) to each target, one association and four storescu processes in parallel; \`TCP_NODELAY=1\` for storescu and Orthanc; the edge SCP sets no-delay on its own sockets.`,
+      'Both fsync every instance: the edge writes a temp file, fsyncs it, renames it and fsyncs the directory (two flushes), then awaits `onInstance` (a no-op here: the SQLite index is the edge agent\'s); Orthanc fsyncs the file (SyncStorageArea) and writes its SQLite index. The edge process runs with UV_THREADPOOL_SIZE=16. The "fsync off" row shows the protocol cost alone and is not a deployable setting.',
+      'Each run starts the server fresh on an empty store; runs are interleaved between targets; best of the runs is reported; RSS is the server process peak (VmHWM; the edge figure includes Node + tsx). The machine is shared with other work, so absolute figures vary between runs; compare rows of the same run.',
+      '',
+      ...lines,
+      '',
+      `Ratio edge / Orthanc: **${r1.toFixed(2)}x** on one association, **${r4.toFixed(2)}x** with four in parallel (target >= 1.0x in both).`,
+      '',
+    ].join('\n');
+    writeResults(section);
+    log('wrote the "## Imaging" section of bench/RESULTS.md');
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--scp') {
+  mkdirSync(process.argv[3]!, { recursive: true });
+  await childScp(process.argv[3]!, process.argv[4] !== 'no-fsync');
+} else {
+  await main();
+}
