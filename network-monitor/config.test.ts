@@ -40,6 +40,13 @@ t.test('fail fast naming the field', async (t) => {
   t.throws(() => loadInventoryFile(bad), InventoryError);
 });
 
+t.test('${ENV} in inventory strings keeps secrets out of the file', async (t) => {
+  const withRefs = { ...inv, targets: [{ ...inv.targets[0], snmp: { version: '3', user: 'netmon', authKey: '${NETMON_CORE_AUTH}', privKey: '${NETMON_CORE_PRIV}' } }] };
+  const i = parseInventory(withRefs, { NETMON_CORE_AUTH: 'from-env-auth', NETMON_CORE_PRIV: 'from-env-priv' });
+  t.match(i.targets[0]!.snmp, { authKey: 'from-env-auth', privKey: 'from-env-priv' });
+  t.throws(() => parseInventory(withRefs, {}), { name: 'InventoryError', field: 'targets.0.snmp.authKey' });
+});
+
 t.test('defaults: v3 SHA + AES; impact of a link and of a device with children', async (t) => {
   const f = join(dir, 'inv.json');
   writeFileSync(f, JSON.stringify(inv));

@@ -45,6 +45,8 @@ export const configSchema = z.object({
   events: z.object({ capacity: z.coerce.number().int().min(10).default(2000) }).default({ capacity: 2000 }),
   anomaly: z.object({
     enabled: z.boolean().default(true),
+    /** `links`: only interfaces named in inventory links (those that reach clinics); `all`: every interface. */
+    scope: z.enum(['links', 'all']).default('links'),
     /** Where models and history are persisted; none = in memory only. */
     stateDir: z.string().optional(),
     bucketSeconds: z.coerce.number().int().positive().default(300),
@@ -55,7 +57,7 @@ export const configSchema = z.object({
     epochs: z.coerce.number().int().positive().default(40),
     /** Score (robust z of the residual) above which a sample counts as anomalous. */
     threshold: z.coerce.number().positive().default(4),
-  }).default({ enabled: true, bucketSeconds: 300, historyDays: 28, minHistoryBuckets: 864, retrainHours: 24, epochs: 40, threshold: 4 }),
+  }).default({ enabled: true, scope: 'links', bucketSeconds: 300, historyDays: 28, minHistoryBuckets: 864, retrainHours: 24, epochs: 40, threshold: 4 }),
 });
 export type NetworkMonitorConfig = z.infer<typeof configSchema>;
 export type NetworkMonitorConfigInput = z.input<typeof configSchema>;

@@ -102,9 +102,26 @@ export class InventoryError extends Error {
   }
 }
 
-/** Validate an inventory object; throws InventoryError naming the first bad field. */
-export function parseInventory(input: unknown): Inventory {
-  const r = inventorySchema.safeParse(input);
+/**
+ * Replace `${NAME}` in string values with environment variables, so SNMP keys and
+ * communities need not sit in the inventory file. A missing variable names the field.
+ */
+export function expandEnv(input: unknown, env: NodeJS.ProcessEnv = process.env, path: string[] = []): unknown {
+  if (typeof input === 'string') {
+    return input.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined) throw new InventoryError(`inventory: ${path.join('.')}: environment variable ${name} is not set`, path.join('.'));
+      return v;
+    });
+  }
+  if (Array.isArray(input)) return input.map((v, i) => expandEnv(v, env, [...path, String(i)]));
+  if (input && typeof input === 'object') return Object.fromEntries(Object.entries(input).map(([k, v]) => [k, expandEnv(v, env, [...path, k])]));
+  return input;
+}
+
+/** Validate an inventory object (after `${ENV}` expansion); throws InventoryError naming the first bad field. */
+export function parseInventory(input: unknown, env: NodeJS.ProcessEnv = process.env): Inventory {
+  const r = inventorySchema.safeParse(expandEnv(input, env));
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const field = issue.path.join('.');

@@ -18,6 +18,8 @@ import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { startNetworkMonitor, type InventoryInput, type NetEvent } from './index.ts';
 import { createLogger } from './logger.ts';
+import { AnomalyDetector } from './anomaly/detector.ts';
+import { generateTraffic } from './anomaly/synthetic.ts';
 
 const run = promisify(execFile);
 
@@ -78,13 +80,23 @@ t.test('monitor with real snmpd, traps, probes and bad peers', async (t) => {
     ],
     central: { healthUrl: central.url, natsUrl: nats.url },
   };
+  // A baseline for router-a ifb0 (an inventory link) saved before start: the monitor must
+  // reload it and score the live traffic (ifb0 carries nothing, far below a clinic's day).
+  const anomalyOpts = { bucketSeconds: 300, historyDays: 28, minHistoryBuckets: 864, retrainHours: 24, epochs: 5, threshold: 4, stateDir };
+  const pre = new AnomalyDetector(anomalyOpts);
+  const flat = generateTraffic({ startMs: Date.now() - 4 * 86400_000, days: 4, bucketSeconds: 300, seed: 5 }).map((p) => ({ ...p, bytesPerSecond: 1_000_000 }));
+  pre.addHistory({ target: 'router-a', ifName: 'ifb0', direction: 'in' }, flat);
+  await pre.train({ target: 'router-a', ifName: 'ifb0', direction: 'in' });
+  await pre.save();
+  pre.dispose();
+
   const logs: string[] = [];
   const mon = await startNetworkMonitor({
     http: { host: '127.0.0.1', port: 0 },
     inventory,
     polling: { intervalSeconds: 30, timeoutMs: 400, retries: 0, backoff: 1, downAfterFailures: 2, maxBackoffFactor: 4, maxRepetitions: 25 },
-    traps: { enabled: true, host: '127.0.0.1', port: 0, communities: ['trapcomm'], users: [] },
-    anomaly: { enabled: true, stateDir, bucketSeconds: 300, historyDays: 28, minHistoryBuckets: 864, retrainHours: 24, epochs: 5, threshold: 4 },
+    traps: { enabled: true, host: '127.0.0.1', port: 0, communities: ['trapcomm'], users: [{ user: 'trapper', authProtocol: 'sha', authKey: 'trap-auth-123', privProtocol: 'aes', privKey: 'trap-priv-123' }] },
+    anomaly: { enabled: true, scope: 'links', ...anomalyOpts },
     logLevel: 'info',
   }, { manual: true, logger: createLogger('info', { write: (s: string) => { logs.push(s); return true; } } as unknown as NodeJS.WritableStream) });
   t.teardown(() => mon.stop());
@@ -148,18 +160,21 @@ t.test('monitor with real snmpd, traps, probes and bad peers', async (t) => {
     await run('snmptrap', [...base, '1.3.6.1.6.3.1.1.5.3', '1.3.6.1.2.1.2.2.1.1.2', 'i', '2', '1.3.6.1.2.1.2.2.1.7.2', 'i', '1', '1.3.6.1.2.1.2.2.1.8.2', 'i', '2', '1.3.6.1.6.3.18.1.3.0', 'a', '10.0.0.1'], { env });
     await run('snmptrap', [...base, '1.3.6.1.6.3.1.1.5.1', '1.3.6.1.6.3.18.1.3.0', 'a', '10.0.0.2'], { env });
     await run('snmptrap', ['-Ci', ...base, '1.3.6.1.6.3.1.1.5.5', '1.3.6.1.6.3.18.1.3.0', 'a', '10.0.0.1'], { env }); // inform: snmptrap waits for our ack
+    // SNMPv3 authPriv inform (SHA + AES): snmptrap waits for the receiver's acknowledgement.
+    await run('snmptrap', ['-Ci', '-v', '3', '-u', 'trapper', '-l', 'authPriv', '-a', 'SHA', '-A', 'trap-auth-123', '-x', 'AES', '-X', 'trap-priv-123', '-t', '3', '-r', '1', '-m', '', '-M', '/dev/null', dest, '', '1.3.6.1.6.3.1.1.5.2', '1.3.6.1.6.3.18.1.3.0', 'a', '10.0.0.2'], { env });
     await run('snmptrap', ['-v', '2c', '-c', 'not-a-community', '-m', '', '-M', '/dev/null', dest, '', '1.3.6.1.6.3.1.1.5.2'], { env });
     const junk = createSocket('udp4');
     for (const bytes of [[0x00], [0x30, 0x03, 0x02, 0x01], [0x30, 0x82, 0x01, 0x00, 0xde, 0xad], Array.from({ length: 300 }, (_, i) => i & 0xff)]) {
       await new Promise<void>((r) => junk.send(Buffer.from(bytes), mon.trapPort!, '127.0.0.1', () => r()));
     }
     junk.close();
-    await waitFor('trap events', async () => (await events('trap')).length >= 2 && (await events('auth_failure')).length >= 1, 10_000);
+    await waitFor('trap events', async () => (await events('trap')).length >= 3 && (await events('auth_failure')).length >= 1, 10_000);
     const trapEvents = await events('trap');
     const down = trapEvents.find((e) => e.trap === 'linkDown')!;
     t.equal(down.target, 'router-a');
     t.equal(down.ifIndex, 2);
     t.ok(trapEvents.some((e) => e.trap === 'coldStart' && e.target === 'switch-b'));
+    t.ok(trapEvents.some((e) => e.trap === 'warmStart' && e.target === 'switch-b' && e.message.startsWith('inform')), 'v3 authPriv inform received');
     t.ok(mon.impact().some((e) => e.target === 'router-a' && e.ifName === 'ifb0' && e.clinic === 'clinic-c'), 'linkDown on an inventory link -> impact');
     await waitFor('trap errors', async () => (metricValue(await metrics(), 'netmon_trap_errors_total', { reason: 'malformed' }) ?? 0) >= 3, 10_000);
     const text = await metrics();
@@ -202,6 +217,14 @@ t.test('monitor with real snmpd, traps, probes and bad peers', async (t) => {
     const after = metricValue(text, 'netmon_if_in_octets_total', { target: 'router-a', ifName: 'lo' })!;
     t.equal(after, before, 'restart interval contributes 0, not the whole counter');
     t.ok((await events('agent_restart')).some((e) => e.target === 'router-a'));
+  });
+
+  t.test('anomaly: reloaded baseline scores live traffic of an inventory link', async (t) => {
+    t.equal(mon.detector?.modelCount, 1);
+    const text = await metrics();
+    t.ok(metricValue(text, 'netmon_anomaly_score', { target: 'router-a', ifName: 'ifb0', direction: 'in' })! > 4, 'idle link vs a 1 MB/s baseline');
+    t.equal(metricValue(text, 'netmon_anomaly_score', { target: 'router-a', ifName: 'lo' }), undefined, 'scope links: lo is not scored');
+    t.ok((await events('anomaly')).some((e) => e.target === 'router-a' && e.ifName === 'ifb0'));
   });
 
   t.test('api input validation', async (t) => {

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { parseConfig, type NetworkMonitorConfig, type NetworkMonitorConfigInput } from './config.ts';
-import { loadInventoryFile, type Inventory, type Target } from './inventory.ts';
+import { loadInventoryFile, parseInventory, type Inventory, type Target } from './inventory.ts';
 import { computeImpact, rootFaults, type Fault, type ImpactEntry } from './impact.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { EventLog, type NetEvent } from './events.ts';
@@ -43,7 +43,7 @@ export interface StartOptions {
 
 export async function startNetworkMonitor(input: NetworkMonitorConfigInput | NetworkMonitorConfig, opts: StartOptions = {}): Promise<NetworkMonitorHandle> {
   const cfg = parseConfig(input);
-  const inv = cfg.inventory ?? loadInventoryFile(cfg.inventoryFile!);
+  const inv = cfg.inventory ? parseInventory(cfg.inventory) : loadInventoryFile(cfg.inventoryFile!);
   const log = opts.logger ?? createLogger(cfg.logLevel);
   const m = createMetrics();
   const events = new EventLog(cfg.events.capacity, (e: NetEvent) => {
@@ -121,6 +121,7 @@ export async function startNetworkMonitor(input: NetworkMonitorConfigInput | Net
     },
     onRate(t, ifName, direction, rate, at) {
       if (!detector) return;
+      if (cfg.anomaly.scope === 'links' && !t.links.some((l) => l.ifName === ifName)) return;
       const score = detector.observe({ target: t.name, ifName, direction }, rate, at);
       if (score === undefined) return;
       m.anomalyScore.set({ target: t.name, ifName, direction }, score);
@@ -220,7 +221,8 @@ export async function startNetworkMonitor(input: NetworkMonitorConfigInput | Net
         training = true;
         void detector.trainDue().then(async (n) => {
           m.anomalyModels.set(detector.modelCount);
-          if (n) { m.anomalyTrainings.inc({ outcome: 'ok' }, n); await detector.save(); }
+          if (n) m.anomalyTrainings.inc({ outcome: 'ok' }, n);
+          await detector.save(); // history too, so a crash loses at most one tick
         }).catch((err: Error) => { m.anomalyTrainings.inc({ outcome: 'error' }); log.warn({ err: err.message }, 'anomaly training failed'); })
           .finally(() => { training = false; });
       }, 10 * 60_000);

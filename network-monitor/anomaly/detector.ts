@@ -141,9 +141,12 @@ export class AnomalyDetector {
     if (!this.opts.stateDir) return;
     const dir = join(this.opts.stateDir, 'anomaly');
     mkdirSync(dir, { recursive: true });
-    const index: Record<string, { key: SeriesKey; file?: string; history: [number, number][] }> = {};
+    const index: Record<string, { key: SeriesKey; file?: string; t: string; y: string }> = {};
     for (const [k, s] of this.#series) {
-      const entry: (typeof index)[string] = { key: s.key, history: s.history.map((p) => [p.t, Math.round(p.y * 1e4) / 1e4]) };
+      // Binary history (base64 Float64 times, Float32 values): 12 bytes a bucket instead of ~30 in JSON.
+      const t = Buffer.from(new Float64Array(s.history.map((p) => p.t)).buffer).toString('base64');
+      const y = Buffer.from(new Float32Array(s.history.map((p) => p.y)).buffer).toString('base64');
+      const entry: (typeof index)[string] = { key: s.key, t, y };
       if (s.model) {
         const saved = await s.model.save();
         const f = fileOf(k);
@@ -153,7 +156,7 @@ export class AnomalyDetector {
       }
       index[k] = entry;
     }
-    atomicWrite(join(dir, 'index.json'), JSON.stringify({ version: 1, series: index }));
+    atomicWrite(join(dir, 'index.json'), JSON.stringify({ version: 2, series: index }));
   }
 
   /** Reload what save() wrote; returns the number of models loaded. Corrupt files are skipped. */
@@ -162,10 +165,15 @@ export class AnomalyDetector {
     const dir = join(this.opts.stateDir, 'anomaly');
     if (!existsSync(join(dir, 'index.json'))) return 0;
     let loaded = 0;
-    const idx = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { series: Record<string, { key: SeriesKey; file?: string; history: [number, number][] }> };
+    const idx = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { version: number; series: Record<string, { key: SeriesKey; file?: string; t: string; y: string }> };
+    if (idx.version !== 2) throw new Error(`anomaly state version ${idx.version} not supported`);
     for (const e of Object.values(idx.series)) {
       const s = this.#get(e.key);
-      s.history = e.history.map(([t, y]) => ({ t, y }));
+      const tb = Buffer.from(e.t, 'base64');
+      const yb = Buffer.from(e.y, 'base64');
+      const ts = new Float64Array(tb.buffer.slice(tb.byteOffset, tb.byteOffset + tb.byteLength));
+      const ys = new Float32Array(yb.buffer.slice(yb.byteOffset, yb.byteOffset + yb.byteLength));
+      s.history = Array.from(ts, (t, i) => ({ t, y: ys[i] ?? 0 }));
       if (!e.file) continue;
       try {
         const j = JSON.parse(readFileSync(join(dir, `${e.file}.json`), 'utf8')) as { meta: BaselineMeta; modelTopology: unknown; weightSpecs: unknown };
