@@ -62,6 +62,8 @@ export interface DeviceDriver<C = unknown> {
   /** One entry per device the driver serves. */
   health(): DeviceHealth[];
   counters(): DriverCounters;
+  /** Listening drivers (HL7, ASTM over TCP): where devices should connect, once started. */
+  listenAddress?(): { host: string; port: number } | undefined;
 }
 
 export interface DiscoveredDevice {

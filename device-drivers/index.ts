@@ -5,6 +5,7 @@ export * from './readings.ts';
 export * from './metrics.ts';
 export * from './profiles/schema.ts';
 export * from './profiles/load.ts';
+export { createDriver, type DeviceSpec, type Connection } from './factory.ts';
 
 export { ModbusDriver, modbusDriverConfigSchema, type ModbusDriverConfig } from './modbus/driver.ts';
 export { ModbusTcpClient } from './modbus/tcp-client.ts';
@@ -33,6 +34,7 @@ export { startModbusSimulator, type ModbusSimulator, type ModbusSimulatorOptions
 export { startHl7Simulator, MllpClient, simulatedOru, type Hl7Simulator, type Hl7SimulatorOptions } from './simulators/hl7-sender.ts';
 export { startAstmSimulator, buildAstmMessage, simulatedAstm, type AstmSimulator, type AstmSimulatorOptions } from './simulators/astm-sender.ts';
 export { generateValue, rng, type ValueMix } from './simulators/values.ts';
+export { startSimulator, type SimulatorOptions, type RunningSimulator } from './simulators/index.ts';
 
 // DICOM (owned by the imaging engineer) is re-exported here when it lands:
 // export * from './dicom/index.ts';

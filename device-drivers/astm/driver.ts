@@ -107,6 +107,10 @@ export class AstmDriver implements DeviceDriver<AstmDriverConfig> {
     return { ok: true, detail: `${t.type === 'tcp' ? `listening on ${this.server!.host}:${this.server!.port}` : `reading ${t.path}`}; ${s.counters.sessions} session(s), ${s.counters.messages} message(s)` };
   }
 
+  listenAddress(): { host: string; port: number } | undefined {
+    return this.server ? { host: this.server.host, port: this.server.port } : undefined;
+  }
+
   state(): DriverState {
     return this.st;
   }

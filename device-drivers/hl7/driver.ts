@@ -78,6 +78,10 @@ export class Hl7Driver implements DeviceDriver<Hl7DriverConfig> {
     return { ok: true, detail: `listening on ${this.server.host}:${this.server.port}; ${up.length} device(s) have sent data` };
   }
 
+  listenAddress(): { host: string; port: number } | undefined {
+    return this.server ? { host: this.server.host, port: this.server.port } : undefined;
+  }
+
   state(): DriverState {
     return this.st;
   }
