@@ -51,6 +51,17 @@ export interface StoredTemp {
 }
 
 let tmpCounter = 0;
+/** Bytes of one instance queued to the disk before the sink stops taking more. */
+const MAX_INFLIGHT = 4 * 1024 * 1024;
+
+async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
+    if (bytesWritten === 0) throw new Error('write returned 0 bytes');
+    off += bytesWritten;
+  }
+}
 /** Study directories known to exist (created durably by us); saves a mkdir per instance. */
 const knownDirs = new Set<string>();
 
@@ -89,6 +100,9 @@ export class InstanceSink extends Writable {
   private fileSize = 0;
   private fields: HeaderFields = {};
   private failure: InstanceError | null = null;
+  private readonly inflight = new Set<Promise<void>>();
+  private inflightBytes = 0;
+  private writeError: Error | null = null;
   /** The temp file is complete and handed over to the caller (who publishes or deletes it). */
   private handedOver = false;
 
@@ -190,17 +204,37 @@ export class InstanceSink extends Writable {
     return null;
   }
 
+  /**
+   * Positional writes, several in flight: the sink never waits for one write before
+   * dispatching the next, so the file keeps up with the network and the tail of the
+   * instance is not a queue of serial round trips when the last PDU arrives.
+   */
   private async append(chunks: Buffer[]): Promise<void> {
-    if (!this.fh) return;
-    for (const c of chunks) this.hash.update(c);
-    let bytes = chunks.reduce((n, c) => n + c.length, 0);
-    this.fileSize += bytes;
-    let pending = chunks;
-    while (bytes > 0) {
-      const { bytesWritten } = await this.fh.writev(pending);
-      bytes -= bytesWritten;
-      if (bytes > 0) pending = [Buffer.concat(pending).subarray(bytesWritten)];
+    const fh = this.fh;
+    if (!fh) return;
+    for (const c of chunks) {
+      this.hash.update(c);
+      const pos = this.fileSize;
+      this.fileSize += c.length;
+      this.inflightBytes += c.length;
+      const p: Promise<void> = writeFully(fh, c, pos).then(
+        () => {},
+        (e: Error) => {
+          this.writeError ??= e;
+        },
+      ).finally(() => {
+        this.inflight.delete(p);
+        this.inflightBytes -= c.length;
+      });
+      this.inflight.add(p);
     }
+    // bounded memory: wait while more than MAX_INFLIGHT bytes are queued to the disk
+    while (this.inflightBytes > MAX_INFLIGHT && this.inflight.size) await Promise.race(this.inflight);
+    if (this.writeError) throw new InstanceError(`cannot write instance: ${this.writeError.message}`, StoreStatus.OutOfResources, 'io', { cause: this.writeError });
+  }
+
+  private async settleWrites(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
   }
 
   private async finishAll(): Promise<void> {
@@ -219,9 +253,13 @@ export class InstanceSink extends Writable {
       return;
     }
     try {
+      await this.settleWrites();
+      if (this.writeError) throw this.writeError;
       if (this.o.fsync !== false) await this.fh!.sync();
-      await this.fh!.close();
+      // The data is durable: closing is off the critical path (renaming an open file is fine).
+      const fh = this.fh!;
       this.fh = null;
+      fh.close().catch(() => {});
     } catch (e) {
       await this.dropFile();
       this.rejectDone(new InstanceError(`cannot write instance: ${(e as Error).message}`, StoreStatus.OutOfResources, 'io', { cause: e }));
@@ -234,6 +272,8 @@ export class InstanceSink extends Writable {
   private async dropFile(): Promise<void> {
     const fh = this.fh;
     this.fh = null;
+    // never close under an in-flight write: the fd number could be reused by another file
+    await this.settleWrites();
     if (fh) await fh.close().catch(() => {});
     if (this.tempPath) await unlinkQuiet(this.tempPath);
   }
