@@ -38,3 +38,22 @@ t.test('edge store: outbox rows commit with the domain row, seqs stay contiguous
   again.close();
   t.throws(() => new EdgeStore(file, 'c02'), ClinicMismatchError, 'a database belongs to one clinic');
 });
+
+t.test('group commit: concurrent callers share a commit; a failing caller rolls back only itself and leaves no seq gap', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-gc-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new EdgeStore(join(dir, 'edge.db'), 'c01');
+  t.teardown(() => store.close());
+  const r = prng(4);
+  const good = Array.from({ length: 50 }, () => makeResident(r));
+  const calls = good.map((res, i) => store.transactAsync((tx) => {
+    if (i === 10 || i === 30) tx.emit('resident', 'bad' + i, { ...res, birthDate: '1900-01-01' });
+    return tx.emit('resident', res.residentId, res);
+  }));
+  const settled = await Promise.allSettled(calls);
+  t.equal(settled.filter((s) => s.status === 'rejected').length, 2, 'two callers failed');
+  const seqs = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value as number] : []));
+  t.same(seqs, Array.from({ length: 48 }, (_, i) => i + 1), 'the others got contiguous seqs 1..48');
+  t.equal(store.stats().lastSeq, 48);
+  t.equal(store.outboxAfter(0, 100).length, 48, 'no outbox row of a failed caller');
+});

@@ -110,10 +110,14 @@ export class EdgeStore extends EventEmitter {
    * Returns what `fn` returns. On throw nothing is written (domain rows nor outbox).
    */
   transact<T>(fn: (tx: Tx) => T): T {
+    return this.transactWith((tx) => fn(tx));
+  }
+
+  private transactWith<T>(fn: (tx: Tx, counters: { nextSeq: number; emitted: number }) => T): T {
     let emitted = 0;
     const run = this.db.transaction(() => {
       // Another process may share this file (tools, tests): re-read the counters inside the lock.
-      let nextSeq = Number(this.getMeta('next_seq') ?? '1');
+      const counters = { nextSeq: Number(this.getMeta('next_seq') ?? '1'), emitted: 0 };
       this.hlc.seed(this.getMeta('last_hlc'));
       let lastHlc: string | null = null;
       const tx: Tx = {
@@ -126,7 +130,7 @@ export class EdgeStore extends EventEmitter {
           const version = (this.st.getVersion.get(type, recordId)?.version ?? 0) + 1;
           const hlc = this.hlc.tick();
           const now = new Date().toISOString();
-          const seq = nextSeq++;
+          const seq = counters.nextSeq++;
           const env: Envelope = { recordId, type, clinicId: this.clinicId, seq, version, hlc, schemaVersion: SCHEMA_VERSION, createdAt: now, payload: parsed.data };
           this.st.insertOutbox.run(seq, recordId, type, version, JSON.stringify(env), now);
           const payloadJson = JSON.stringify(parsed.data);
@@ -136,13 +140,14 @@ export class EdgeStore extends EventEmitter {
             this.st.upsertResident.run({ ...r, phone: r.phone ?? null, hlc });
           }
           lastHlc = hlc;
-          emitted++;
+          counters.emitted++;
           return seq;
         },
       };
-      const result = fn(tx);
+      const result = fn(tx, counters);
+      emitted = counters.emitted;
       if (emitted > 0) {
-        this.setMeta('next_seq', String(nextSeq));
+        this.setMeta('next_seq', String(counters.nextSeq));
         this.setMeta('last_hlc', lastHlc!);
       }
       return result;
@@ -150,6 +155,58 @@ export class EdgeStore extends EventEmitter {
     const out = run.immediate();
     if (emitted > 0) this.emit('written', emitted);
     return out;
+  }
+
+  private queue: { fn: (tx: Tx) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
+
+  /**
+   * Group commit: like `transact`, but concurrent callers (device drivers, HTTP requests)
+   * share one COMMIT, i.e. one fsync. Each caller's work runs in its own SAVEPOINT, so a
+   * failing caller rolls back only its own rows. The promise resolves after the COMMIT is
+   * durable, which is when a device may be sent its acknowledgement.
+   */
+  transactAsync<T>(fn: (tx: Tx) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushQueue());
+      }
+    });
+  }
+
+  private flushQueue(): void {
+    this.flushScheduled = false;
+    const batch = this.queue.splice(0, 1000);
+    if (this.queue.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushQueue());
+    }
+    const results: ({ ok: true; v: unknown } | { ok: false; e: unknown })[] = [];
+    try {
+      this.transactWith((tx, counters) => {
+        for (const item of batch) {
+          // better-sqlite3 turns a nested transaction into a SAVEPOINT; a failed caller also
+          // gives back the seqs it took, so the outbox stays contiguous.
+          const mark = { ...counters };
+          try {
+            results.push({ ok: true, v: this.db.transaction(() => item.fn(tx))() });
+          } catch (e) {
+            Object.assign(counters, mark);
+            results.push({ ok: false, e });
+          }
+        }
+      });
+    } catch (e) {
+      for (const item of batch) item.reject(e);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const r = results[i]!;
+      if (r.ok) item.resolve(r.v);
+      else item.reject(r.e);
+    });
   }
 
   /** Shorthand for a transaction that only emits one record. */
