@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { centralUser, clinicUser, hashPassword, renderAuthorization } from '../provisioning/nats.ts';
+import { startNetworkMonitor, type NetworkMonitorHandle } from '../network-monitor/index.ts';
+import { startSnmpd, type SnmpdHandle } from '../test/helpers/snmpd.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DIR = join(ROOT, '.demo');
@@ -21,6 +23,7 @@ const CLINICS = [
   { id: 's01-heping', name: '和平社区卫生服务站' },
 ];
 const children: ChildProcess[] = [];
+const disposers: (() => Promise<void>)[] = [];
 const step = (n: number, total: number, msg: string) => console.log(`[demo ${n}/${total}] ${msg}`);
 
 async function freePort(preferred: number): Promise<number> {
@@ -60,7 +63,7 @@ function run(name: string, args: string[], env: Record<string, string>, readyLin
 }
 
 async function main() {
-  const total = 4;
+  const total = 5;
   const sec = secrets();
   const natsPort = await freePort(14222);
   step(1, total, `nats-server with JetStream on 127.0.0.1:${natsPort}, one user per clinic`);
@@ -91,7 +94,32 @@ async function main() {
     edgeUrls.push((JSON.parse(line) as { url: string }).url);
   }
 
-  step(4, total, 'waiting for the first records to reach central');
+  step(4, total, 'network monitor polling a real snmpd (the district core router, SNMP v3 authPriv) and probing every edge');
+  let monitor: NetworkMonitorHandle | null = null;
+  try {
+    const router: SnmpdHandle = await startSnmpd({ sysName: 'district-core-router' });
+    disposers.push(async () => { await router[Symbol.asyncDispose](); });
+    monitor = await startNetworkMonitor({
+      http: { host: '127.0.0.1', port: await freePort(19470) },
+      traps: { enabled: true, host: '127.0.0.1', port: 0, communities: [router.community], users: [] },
+      polling: { intervalSeconds: 15 },
+      anomaly: { enabled: true, stateDir: join(DIR, 'netmon') },
+      inventory: {
+        targets: [{
+          name: 'district-core-router', kind: 'router', host: '127.0.0.1', port: router.port,
+          snmp: { version: '3', user: router.v3.user, authKey: router.v3.authKey, privKey: router.v3.privKey },
+          serves: CLINICS.map((c) => c.id),
+        }],
+        clinics: CLINICS.map((c, i) => ({ id: c.id, name: c.name, edgeHealthUrl: `${edgeUrls[i]}/healthz`, devices: [{ id: `${c.id}-bp-01`, kind: 'blood-pressure' }] })),
+        central: { healthUrl: `${centralUrl}/healthz`, natsUrl },
+      },
+    });
+    disposers.push(() => monitor!.stop());
+  } catch (e) {
+    console.log(`[demo] network monitor not started: ${(e as Error).message} (is snmpd installed? scripts/ensure-system.sh installs it)`);
+  }
+
+  step(5, total, 'waiting for the first records to reach central');
   const auth = { authorization: `Bearer ${sec.apiToken}` };
   for (let i = 0; i < 60; i++) {
     const fleet = (await (await fetch(`${centralUrl}/api/fleet`, { headers: auth })).json()) as { clinicId: string; appliedSeq: number }[];
@@ -113,6 +141,7 @@ async function main() {
    API login        Authorization: Bearer ${sec.apiToken}
    e.g.  curl -H 'Authorization: Bearer ${sec.apiToken}' ${centralUrl}/api/fleet
 ${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}
+ Network monitor  ${monitor ? `${monitor.url}/metrics   events ${monitor.url}/api/events   impact ${monitor.url}/api/impact` : 'not running'}
  NATS     ${natsUrl}  (users: central, ${CLINICS.map((c) => `clinic-${c.id}`).join(', ')}; passwords in .demo/secrets.json)
  Logs     .demo/logs/        State  .demo/  (npm run demo -- --fresh to start over)
 ══════════════════════════════════════════════════════════════════════`);
@@ -130,6 +159,7 @@ async function waitTcp(port: number): Promise<void> {
 
 function shutdown(code: number) {
   console.log('[demo] stopping…');
+  for (const d of disposers.reverse()) void d().catch(() => undefined);
   for (const c of children.reverse()) c.kill('SIGTERM');
   setTimeout(() => process.exit(code), 1500);
 }
