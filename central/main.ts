@@ -1,5 +1,5 @@
 /** Central process entry: `CENTRAL_DATA_DIR=... CENTRAL_API_TOKEN=... tsx central/main.ts`. */
-import { ConfigError, createLogger } from '../contracts/runtime/index.ts';
+import { ConfigError, createLogger, exitWithParent } from '../contracts/runtime/index.ts';
 import { loadCentralConfig } from './config.ts';
 import { startCentral } from './app.ts';
 
@@ -13,6 +13,7 @@ try {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  exitWithParent(() => shutdown('parent exited'));
 } catch (e) {
   if (e instanceof ConfigError) {
     console.error(e.message);

@@ -1,5 +1,5 @@
 /** Edge agent process entry: `EDGE_CLINIC_ID=c01 EDGE_DATA_DIR=/var/lib/edge tsx edge-agent/main.ts`. */
-import { ConfigError, createLogger } from '../contracts/runtime/index.ts';
+import { ConfigError, createLogger, exitWithParent } from '../contracts/runtime/index.ts';
 import { loadEdgeConfig } from './config.ts';
 import { startEdgeAgent } from './agent.ts';
 
@@ -15,6 +15,7 @@ try {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  exitWithParent(() => shutdown('parent exited'));
 } catch (e) {
   if (e instanceof ConfigError) {
     log.fatal(e.message);

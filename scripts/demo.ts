@@ -47,7 +47,7 @@ function secrets(): Record<string, string> {
 
 function run(name: string, args: string[], env: Record<string, string>, readyLine?: RegExp): Promise<string> {
   const log = createWriteStream(join(DIR, 'logs', `${name}.log`), { flags: 'a' });
-  const child = spawn(args[0]!, args.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(args[0]!, args.slice(1), { cwd: ROOT, env: { ...process.env, EXIT_WITH_PARENT_PID: String(process.pid), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   child.stderr!.pipe(log);
   return new Promise((res, rej) => {

@@ -60,3 +60,21 @@ export function listen(app: AnyHono, host: string, port: number): Promise<Listen
     }
   });
 }
+
+/**
+ * When started by a supervisor that sets EXIT_WITH_PARENT_PID (tests, demo), exit if that
+ * process disappears, so a crashed test run never leaves agents behind.
+ */
+export function exitWithParent(onExit: () => void): void {
+  const ppid = Number(process.env.EXIT_WITH_PARENT_PID);
+  if (!ppid) return;
+  const timer = setInterval(() => {
+    try {
+      process.kill(ppid, 0);
+    } catch {
+      clearInterval(timer);
+      onExit();
+    }
+  }, 1000);
+  timer.unref();
+}

@@ -43,7 +43,7 @@ export interface ChildHandle {
 export async function spawnProcess(entry: string, env: Record<string, string>): Promise<ChildHandle> {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry)], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', ...env },
+    env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', EXIT_WITH_PARENT_PID: String(process.pid), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
