@@ -8,6 +8,7 @@
  * Writes the "## Spine" section of bench/RESULTS.md.
  */
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -226,7 +227,7 @@ async function main() {
   const section = [
     '## Spine',
     '',
-    `Run ${new Date().toISOString()} on this machine (${quick ? 'quick mode' : 'full'}): \`npm run bench\`. nats-server ${'2.9.10'} (Debian), one process each for central and every edge agent, records written by a separate process into the edge database (one transaction each, WAL, synchronous=FULL).`,
+    `Run ${new Date().toISOString()} on this machine (${quick ? 'quick mode' : 'full'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end): \`npm run bench\`. nats-server 2.9.10 (Debian); central in its own process; edges (b) and (c) in the bench process with their writers (as the clinic UI and device drivers run inside the edge agent), edge (d) in its own process; SQLite WAL with synchronous=FULL everywhere. (a) uses the same client library (@nats-io/jetstream 3) and the same ${Buffer.byteLength(env)}-byte envelope.`,
     '',
     '| measure | result | notes |',
     '|---|---|---|',
