@@ -11,7 +11,7 @@ import { astmToReadings, decodeAstmText } from './results.ts';
 import { sendAstmMessage, type ByteLink } from './sender.ts';
 import { AstmDriver } from './driver.ts';
 import { startAstmServer } from './server.ts';
-import { buildAstmMessage, simulatedAstm, startAstmSimulator } from '../simulators/astm-sender.ts';
+import { buildAstmMessage, simulatedAstm, socketLink, startAstmSimulator } from '../simulators/astm-sender.ts';
 import { rng } from '../simulators/values.ts';
 import { openSerialPort, closeSerialPort } from './serial.ts';
 import { ptyPair } from '../test/socat.ts';
@@ -199,4 +199,39 @@ t.test('ASTM over a serial port (socat pty pair) through the same driver', async
   t.match(drv.health(), [{ deviceId: 'BS-SERIAL', state: 'up' }]);
   t.equal((await drv.read()).length, bio.quantities.length);
   t.match(await drv.testConnection(), { ok: true });
+});
+
+t.test('ASTM server: garbage and silent peers do not disturb an analyser; oversize and slow store are NAKed', async (t) => {
+  const stored: Reading[] = [];
+  let slow = false;
+  const srv = await startAstmServer({ profile: bio, store: async (r) => { if (slow) await new Promise((res) => setTimeout(res, 300)); stored.push(...r); }, storeTimeoutMs: 100 });
+  t.teardown(() => srv.close());
+  const { connect } = await import('node:net');
+  const junk = connect(srv.port, '127.0.0.1');
+  junk.on('error', () => undefined);
+  await new Promise((r) => junk.once('connect', r));
+  junk.write(Buffer.from([0x05, 0x02, 0x31, 0xff, 0xfe, 0x03, 0x30, 0x30, 0x0d, 0x0a, 0x02, ...Buffer.alloc(400, 0x41)]));
+  const silent = connect(srv.port, '127.0.0.1');
+  silent.on('error', () => undefined);
+  t.teardown(() => { junk.destroy(); silent.destroy(); });
+  const s = connect(srv.port, '127.0.0.1');
+  s.on('error', () => undefined);
+  await new Promise((r) => s.once('connect', r));
+  const m = simulatedAstm(bio, rng(1));
+  await sendAstmMessage(socketLink(s), buildAstmMessage('GOOD', m.sample), { replyTimeoutMs: 2000 });
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(stored.length, bio.quantities.length, 'the good analyser got through');
+  t.ok(srv.state.counters.naks >= 2, 'garbage frames NAKed');
+  slow = true;
+  const res = sendAstmMessage(socketLink(s), buildAstmMessage('GOOD', simulatedAstm(bio, rng(2)).sample), { replyTimeoutMs: 2000, maxAttempts: 2 });
+  await t.rejects(res, /not acknowledged after 2 attempts/, 'slow store: last frame NAKed until the sender gives up');
+  t.ok(srv.state.counters.storeErrors >= 2);
+  s.destroy();
+
+  const rx = new AstmReceiver({ write: () => undefined, onMessage: async () => undefined, maxMessageBytes: 300 });
+  rx.push(Buffer.from([ENQ]));
+  for (const f of messageToFrames(sample())) rx.push(f);
+  await new Promise((r) => setImmediate(r));
+  t.ok(rx.counters.oversize >= 1, 'oversized message abandoned and counted');
+  rx.close();
 });

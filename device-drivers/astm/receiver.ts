@@ -207,6 +207,8 @@ export class AstmReceiver {
   }
 
   private async deliver(bytes: Buffer, terminated: boolean): Promise<boolean> {
+    // the sender is waiting for our answer, not silent: no receive timeout meanwhile
+    clearTimeout(this.timer);
     try {
       await this.o.onMessage(bytes, { terminated });
       this.counters.messages++;
@@ -215,6 +217,8 @@ export class AstmReceiver {
       this.counters.storeErrors++;
       this.o.onEvent?.('store_error', (e as Error).message);
       return false;
+    } finally {
+      if (this.state === 'receiving' && !this.closed) this.armTimer();
     }
   }
 }

@@ -11,6 +11,7 @@ import type { Reading } from '../readings.ts';
 import { AstmReceiver, newAstmCounters, type AstmCounters } from './receiver.ts';
 import { AstmParseError } from './records.ts';
 import { astmToReadings, decodeAstmText } from './results.ts';
+import { withTimeout } from '../timeout.ts';
 
 export interface AstmLinkOptions {
   profile: AstmProfile;
@@ -18,6 +19,8 @@ export interface AstmLinkOptions {
   deviceId?: string;
   store: (readings: Reading[], meta: { deviceId: string; link: string }) => Promise<void>;
   receiveTimeoutMs?: number;
+  /** A store slower than this is treated as failed: the frame is NAKed (default 10 s, below E1381's 15 s) */
+  storeTimeoutMs?: number;
   /** Text encoding of the analyser; default: UTF-8 when valid, else GB18030 */
   encoding?: string;
   defaultOffset?: string;
@@ -67,7 +70,7 @@ export function attachAstmReceiver(stream: Duplexish, link: string, o: AstmLinkO
       if (res.problems.length) { h.lastError = res.problems[0]; ev('result_problem', res.problems.join('; ')); }
       if (res.readings.length === 0) return;
       try {
-        await o.store(res.readings, { deviceId, link });
+        await withTimeout(o.store(res.readings, { deviceId, link }), o.storeTimeoutMs ?? 10_000, 'store');
       } catch (e) {
         h.errors++;
         h.lastError = `store failed: ${(e as Error).message}`;

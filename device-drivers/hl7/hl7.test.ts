@@ -199,3 +199,20 @@ t.test('MLLP server: many connections, byte-split frames, silent peer closed', a
   t.ok(srv.counters.idleClosed >= 1, 'silent peer was closed');
   t.equal(stored.length, 153);
 });
+
+t.test('MLLP server: a store slower than storeTimeoutMs gets AE; the connection keeps working', async (t) => {
+  let slow = true;
+  const srv = await startMllpServer({
+    resolveDevice: singleProfileResolver(profile),
+    store: async () => { if (slow) await new Promise((r) => setTimeout(r, 400)); },
+    storeTimeoutMs: 100,
+  });
+  t.teardown(() => srv.close());
+  const c = await MllpClient.open('127.0.0.1', srv.port);
+  t.teardown(() => c.close());
+  const a = await c.send(sample('S1'));
+  t.match(a, { code: 'AE', text: /did not finish in 100 ms/ });
+  slow = false;
+  t.match(await c.send(sample('S2')), { code: 'AA' });
+  t.equal(srv.counters.storeErrors, 1);
+});

@@ -13,6 +13,7 @@ import { buildAck, type AckCode } from './ack.ts';
 import { MllpFramer, toBuffer } from './mllp.ts';
 import { component, field, Hl7ParseError, parseMessage, type Hl7Message } from './message.ts';
 import { oruToReadings } from './oru.ts';
+import { withTimeout } from '../timeout.ts';
 
 export interface ResolvedDevice {
   deviceId: string;
@@ -107,7 +108,7 @@ export async function startMllpServer(o: MllpServerOptions): Promise<MllpServer>
       return reply('AE', `no usable observations${res.problems.length ? `: ${res.problems.slice(0, 3).join('; ')}` : ''}`);
     }
     try {
-      await withTimeout(o.store(res.readings, { message: msg, deviceId: dev.deviceId, remote }), storeTimeout);
+      await withTimeout(o.store(res.readings, { message: msg, deviceId: dev.deviceId, remote }), storeTimeout, 'store');
     } catch (e) {
       counters.storeErrors++;
       h.errors++;
@@ -191,13 +192,6 @@ export async function startMllpServer(o: MllpServerOptions): Promise<MllpServer>
       server.close(() => resolve());
     }),
   };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`store did not finish in ${ms} ms`)), ms);
-    p.then((v) => { clearTimeout(t); resolve(v); }, (e: unknown) => { clearTimeout(t); reject(e instanceof Error ? e : new Error(String(e))); });
-  });
 }
 
 /** Default device resolution: one profile, device id from MSH-4 (facility) or MSH-3 (application). */

@@ -13,6 +13,7 @@ import { decodeRaw, planReads, type ReadBlock } from './registers.ts';
 import { ModbusRtuClient } from './rtu-client.ts';
 import { ModbusTcpClient } from './tcp-client.ts';
 import { newTransportCounters, type ModbusTransport, type TransportCounters } from './transport.ts';
+import { withTimeout } from '../timeout.ts';
 
 export const modbusDriverConfigSchema = z.object({
   deviceId: z.string().min(1).max(64),
@@ -37,6 +38,8 @@ export const modbusDriverConfigSchema = z.object({
   backoff: z.object({ initialMs: z.number().int().min(10).default(500), maxMs: z.number().int().min(10).default(30_000) }).default({ initialMs: 500, maxMs: 30_000 }),
   /** Batches kept for retry when `store` fails */
   maxPendingBatches: z.number().int().min(0).default(100),
+  /** A store slower than this counts as failed (the batch is kept for retry) */
+  storeTimeoutMs: z.number().int().min(10).default(10_000),
 });
 export type ModbusDriverConfig = z.infer<typeof modbusDriverConfigSchema>;
 
@@ -224,7 +227,7 @@ export class ModbusDriver implements DiscoverableDriver<ModbusDriverConfig> {
     this.pendingBatches.push(readings);
     while (this.pendingBatches.length) {
       try {
-        await this.ctx.store(this.pendingBatches[0]!);
+        await withTimeout(this.ctx.store(this.pendingBatches[0]!), this.config.storeTimeoutMs, 'store');
         this.pendingBatches.shift();
       } catch (e) {
         this.c.storeErrors++;
