@@ -2,7 +2,7 @@
 import type { DicomDevice } from './types.ts';
 import { MODALITY_WORKLIST_FIND, UNCOMPRESSED_TRANSFER_SYNTAXES, VERIFICATION } from './uids.ts';
 
-export type RejectWhy = 'called-ae' | 'unknown-ae' | 'host-mismatch' | 'disabled' | 'limit';
+export type RejectWhy = 'called-ae' | 'unknown-ae' | 'host-mismatch' | 'disabled' | 'limit' | 'unavailable';
 
 /** A-ASSOCIATE-RJ fields (PS3.8 9.3.4) per reason. */
 export const REJECT_FIELDS: Record<RejectWhy, { result: number; source: number; reason: number }> = {
@@ -13,6 +13,8 @@ export const REJECT_FIELDS: Record<RejectWhy, { result: number; source: number; 
   // a disabled device may be enabled again: transient, no reason given
   disabled: { result: 2, source: 1, reason: 1 },
   limit: { result: 2, source: 3, reason: 2 }, // local limit exceeded
+  // the registry lookup failed (e.g. database busy): try again later
+  unavailable: { result: 2, source: 3, reason: 1 }, // temporary congestion
 };
 
 /** Strips the IPv4-mapped IPv6 prefix so '::ffff:10.0.0.5' compares equal to '10.0.0.5'. */

@@ -28,6 +28,8 @@ export interface DicomScpOptions {
   maxHeaderBytes?: number;
   /** TCP connections at once (default 64); more are closed on accept. */
   maxConnections?: number;
+  /** TCP connections at once from one address (default 16); more are closed on accept. */
+  maxConnectionsPerHost?: number;
   /** Associations at once (default 16); more are rejected (transient, local limit exceeded). */
   maxAssociations?: number;
   /** Time from connect to A-ASSOCIATE-RQ (default 10 s). */
@@ -65,6 +67,7 @@ export function resolveOptions(o: DicomScpOptions, log: DicomLogger): ResolvedSc
     maxQueryBytes: 64 * 1024,
     maxHeaderBytes: 256 * 1024,
     maxConnections: 64,
+    maxConnectionsPerHost: 16,
     maxAssociations: 16,
     associationTimeoutMs: 10_000,
     pduTimeoutMs: 30_000,
@@ -77,7 +80,7 @@ export function resolveOptions(o: DicomScpOptions, log: DicomLogger): ResolvedSc
     onInstance: o.onInstance,
     log,
   };
-  const positive: (keyof ResolvedScpOptions)[] = ['maxPduLength', 'maxInstanceBytes', 'maxQueryBytes', 'maxHeaderBytes', 'maxConnections', 'maxAssociations', 'associationTimeoutMs', 'pduTimeoutMs', 'maxWorklistMatches'];
+  const positive: (keyof ResolvedScpOptions)[] = ['maxPduLength', 'maxInstanceBytes', 'maxQueryBytes', 'maxHeaderBytes', 'maxConnections', 'maxConnectionsPerHost', 'maxAssociations', 'associationTimeoutMs', 'pduTimeoutMs', 'maxWorklistMatches'];
   for (const k of positive) {
     const v = r[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new DicomConfigError(k, `must be a positive integer, got ${String(v)}`);

@@ -11,6 +11,7 @@ export interface DicomScpCounters {
   rejectedDisabled: number;
   rejectedCalledAe: number;
   rejectedLimit: number;
+  rejectedUnavailable: number;
   aborts: number;
   protocolErrors: number;
   timeouts: number;
@@ -29,7 +30,7 @@ export function newCounters(): DicomScpCounters {
   return {
     connections: 0, connectionsRefused: 0, activeConnections: 0, activeAssociations: 0,
     associationsAccepted: 0, associationsRejected: 0, rejectedUnknownAe: 0, rejectedHostMismatch: 0,
-    rejectedDisabled: 0, rejectedCalledAe: 0, rejectedLimit: 0, aborts: 0, protocolErrors: 0,
+    rejectedDisabled: 0, rejectedCalledAe: 0, rejectedLimit: 0, rejectedUnavailable: 0, aborts: 0, protocolErrors: 0,
     timeouts: 0, echoes: 0, storesOk: 0, storesFailed: 0, storesTooLarge: 0, storesMalformed: 0,
     bytesStored: 0, worklistQueries: 0, worklistMatches: 0, worklistFailures: 0,
   };

@@ -198,6 +198,45 @@ t.test('connection flood and association limit', async (t) => {
   t.ok(await echoOk(scp), 'serves again once the flood is gone');
 });
 
+t.test('a flood from one host leaves room for the other devices', async (t) => {
+  const scp = await startTestScp([device()], { maxConnectionsPerHost: 3 });
+  t.teardown(() => scp.close());
+  // the whole 127/8 is loopback on Linux: the flood comes from 127.0.0.2
+  const flood = await Promise.all(Array.from({ length: 10 }, () => rawPeer(scp.server.port, '127.0.0.2')));
+  await sleep(200);
+  t.equal(flood.filter((p) => !p.isClosed()).length, 3, 'three kept from the flooding host');
+  t.ok(await echoOk(scp), 'a registered device on another address is still served');
+  for (const p of flood) p.destroy();
+});
+
+t.test('a slow registry cannot let a burst overshoot the association limit; a failing one rejects transiently', async (t) => {
+  let fail = false;
+  const scp = await startTestScp([device()], {
+    maxAssociations: 2,
+    lookupDevice: async (ae) => {
+      await sleep(100);
+      if (fail) throw new Error('registry database locked');
+      return ae === MODALITY_AE ? device() : null;
+    },
+  });
+  t.teardown(() => scp.close());
+  const peers = await Promise.all(Array.from({ length: 5 }, () => rawPeer(scp.server.port)));
+  await Promise.all(peers.map((p) => p.send(associateRq(MODALITY_AE, SCP_AE, contexts))));
+  const answers = await Promise.all(peers.map((p) => p.nextPdu()));
+  t.equal(answers.filter((a) => a?.[0] === PduType.AssociateAc).length, 2);
+  t.equal(answers.filter((a) => a?.[0] === PduType.AssociateRj).length, 3);
+  t.equal(scp.server.counters.rejectedLimit, 3);
+  for (const p of peers) p.destroy();
+  await sleep(100);
+  fail = true;
+  const p = await rawPeer(scp.server.port);
+  await p.send(associateRq(MODALITY_AE, SCP_AE, contexts));
+  const rj = (await p.nextPdu())!;
+  t.same([rj[0], rj[7], rj[8], rj[9]], [PduType.AssociateRj, 2, 3, 1], 'transient, provider, temporary congestion');
+  t.equal(scp.server.counters.rejectedUnavailable, 1);
+  p.destroy();
+});
+
 t.test('arbitrary bytes after a valid association never crash the SCP or store anything', async (t) => {
   const scp = await startTestScp();
   t.teardown(() => scp.close());

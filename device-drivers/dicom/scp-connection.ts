@@ -30,6 +30,8 @@ import { filterWorklist } from './worklist-match.ts';
 export interface ScpContext {
   opts: ResolvedScpOptions;
   counters: DicomScpCounters;
+  /** Associations whose registry lookup is in progress: they hold a slot already. */
+  pendingAssociations: number;
   storageClasses: ReadonlySet<string>;
   /** Work that close() waits for (stores being committed). */
   inflight: Set<Promise<unknown>>;
@@ -191,16 +193,23 @@ export function makeScpClass(ctx: ScpContext) {
       const calledAe = assoc.getCalledAeTitle().trim();
       void this.decide(assoc, calledAe).catch((e: Error) => {
         log.error({ event: 'dicom.association.lookup-failed', callingAe: this.callingAe, err: e.message }, 'device lookup failed');
-        this.reject('limit', calledAe);
+        this.reject('unavailable', calledAe);
       });
     }
 
     private async decide(assoc: DimseAssociation, calledAe: string): Promise<void> {
       if (!opts.acceptAnyCalledAe && calledAe !== opts.aeTitle) return this.reject('called-ae', calledAe);
-      const device = await opts.lookupDevice(this.callingAe, this.remoteHost);
+      // Take the slot before the (possibly slow) lookup, so a burst cannot overshoot the limit.
+      if (counters.activeAssociations + ctx.pendingAssociations >= opts.maxAssociations) return this.reject('limit', calledAe);
+      ctx.pendingAssociations++;
+      let device: DicomDevice | null;
+      try {
+        device = await opts.lookupDevice(this.callingAe, this.remoteHost);
+      } finally {
+        ctx.pendingAssociations--;
+      }
       const why = checkDevice(device, this.remoteHost);
       if (why) return this.reject(why, calledAe);
-      if (counters.activeAssociations >= opts.maxAssociations) return this.reject('limit', calledAe);
       if (this.closing) return;
       this.device = device;
       for (const { context } of assoc.getPresentationContexts()) this.negotiate(context);
@@ -226,7 +235,7 @@ export function makeScpClass(ctx: ScpContext) {
     private reject(why: RejectWhy, calledAe: string): void {
       const f = REJECT_FIELDS[why];
       counters.associationsRejected++;
-      const key = ({ 'called-ae': 'rejectedCalledAe', 'unknown-ae': 'rejectedUnknownAe', 'host-mismatch': 'rejectedHostMismatch', disabled: 'rejectedDisabled', limit: 'rejectedLimit' } as const)[why];
+      const key = ({ 'called-ae': 'rejectedCalledAe', 'unknown-ae': 'rejectedUnknownAe', 'host-mismatch': 'rejectedHostMismatch', disabled: 'rejectedDisabled', limit: 'rejectedLimit', unavailable: 'rejectedUnavailable' } as const)[why];
       counters[key]++;
       log.warn({ event: 'dicom.association.rejected', reason: why, callingAe: this.callingAe, calledAe, remoteHost: this.remoteHost }, 'DICOM association rejected');
       this.state = 'closed';

@@ -32,17 +32,22 @@ export async function startDicomScp(options: DicomScpOptions): Promise<DicomScpS
   // Process-wide in dcmjs-dimse: the largest PDU we advertise.
   Implementation.setMaxPduLength(opts.maxPduLength);
   const counters = newCounters();
-  const ctx: ScpContext = { opts, counters, storageClasses: new Set(opts.storageSopClasses), inflight: new Set() };
+  const ctx: ScpContext = { opts, counters, pendingAssociations: 0, storageClasses: new Set(opts.storageSopClasses), inflight: new Set() };
   const EdgeScp = makeScpClass(ctx);
   const sockets = new Set<Socket>();
+  const perHost = new Map<string, number>();
 
   const server: Server = createServer((socket) => {
     counters.connections++;
-    if (sockets.size >= opts.maxConnections) {
+    const host = socket.remoteAddress ?? '';
+    const fromHost = perHost.get(host) ?? 0;
+    // one misbehaving host must not take every slot from the other devices
+    if (sockets.size >= opts.maxConnections || fromHost >= opts.maxConnectionsPerHost) {
       counters.connectionsRefused++;
       socket.destroy();
       return;
     }
+    perHost.set(host, fromHost + 1);
     socket.setNoDelay(true);
     socket.on('error', () => {}); // reported through the Scp's networkError
     sockets.add(socket);
@@ -50,6 +55,9 @@ export async function startDicomScp(options: DicomScpOptions): Promise<DicomScpS
     socket.once('close', () => {
       sockets.delete(socket);
       counters.activeConnections--;
+      const n = (perHost.get(host) ?? 1) - 1;
+      if (n <= 0) perHost.delete(host);
+      else perHost.set(host, n);
     });
     try {
       new EdgeScp(socket);

@@ -94,8 +94,8 @@ export interface RawPeer {
   destroy(): void;
 }
 
-export async function rawPeer(port: number): Promise<RawPeer> {
-  const socket = connect(port, '127.0.0.1');
+export async function rawPeer(port: number, localAddress?: string): Promise<RawPeer> {
+  const socket = connect({ port, host: '127.0.0.1', localAddress });
   socket.setNoDelay(true);
   await once(socket, 'connect');
   const framer = new PduFramer(1 << 24);
