@@ -6,7 +6,7 @@
  *   const registry = new Registry();
  *   registerDeviceMetrics(registry, () => drivers);
  */
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DeviceDriver } from './driver.ts';
 
 export const deviceMetricNames = {
@@ -19,8 +19,13 @@ export const deviceMetricNames = {
 } as const;
 
 export function registerDeviceMetrics(registry: Registry, drivers: () => Iterable<{ id: string; driver: DeviceDriver }>): void {
-  const mk = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void) =>
-    new Gauge({ name, help, labelNames, registers: [registry], collect() { this.reset(); fill(this); } });
+  const mk = (name: string, help: string, labelNames: string[], fill: (g: Pick<Gauge, 'set'>) => void) => {
+    // *_total are counters (exposed as TYPE counter); their values are the drivers' own running totals
+    if (name.endsWith('_total')) {
+      return new Counter({ name, help, labelNames, registers: [registry], collect() { this.reset(); fill({ set: (l: Record<string, string>, v: number) => { if (v > 0) this.inc(l, v); } } as Pick<Gauge, 'set'>); } });
+    }
+    return new Gauge({ name, help, labelNames, registers: [registry], collect() { this.reset(); fill(this); } });
+  };
   const each = (fn: (driverId: string, d: DeviceDriver) => void) => { for (const { id, driver } of drivers()) fn(id, driver); };
   mk(deviceMetricNames.readings, 'Readings stored per device (counter semantics, reset on driver restart)', ['driver', 'device', 'protocol'], (g) =>
     each((id, d) => d.health().forEach((h) => g.set({ driver: id, device: h.deviceId, protocol: d.protocol }, h.readings))));

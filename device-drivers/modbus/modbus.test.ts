@@ -218,3 +218,11 @@ t.test('one failing device does not disturb the others; store failures are retri
   t.equal(drivers[1]!.counters().droppedBatches, 0, 'failed batches were retried, none dropped');
   t.match(dead.health(), [{ state: 'down' }]);
 });
+
+t.test('discovery: scans unit ids behind one address', async (t) => {
+  const sim = await startModbusSimulator({ profile: bp, unitId: 3, seed: 1 });
+  t.teardown(() => sim.stop());
+  const d = new ModbusDriver({ deviceId: 'scan', profile: bp, transport: { type: 'tcp', host: '127.0.0.1', port: sim.port } });
+  const found = await d.discover({ units: [1, 2, 3, 4], timeoutMs: 100 });
+  t.same(found.map((f) => f.address), ['unit 3']);
+});

@@ -66,6 +66,7 @@ t.test('prometheus metrics are read from the drivers at scrape time', async (t) 
   registerDeviceMetrics(reg, () => [{ id: 'drv1', driver: fake }]);
   const text = await reg.metrics();
   t.match(text, /device_readings_total\{driver="drv1",device="bp-1",protocol="modbus"\} 7/);
+  t.match(text, /# TYPE device_readings_total counter/);
   t.match(text, /device_up\{driver="drv1",device="bp-1",protocol="modbus"\} 1/);
   t.match(text, /device_poll_latency_seconds\{[^}]*\} 0.012/);
   t.match(text, /device_driver_events_total\{driver="drv1",protocol="modbus",event="timeouts"\} 3/);
