@@ -64,6 +64,12 @@ export class AstmReceiver {
       while (this.buf.length && !this.closed) {
         if (!(await this.step())) break;
       }
+    } catch (e) {
+      // never let one link's surprise escape as an unhandled rejection: drop its state
+      this.counters.badFrames++;
+      this.o.onEvent?.('internal_error', (e as Error).message);
+      this.buf = Buffer.alloc(0);
+      this.reset();
     } finally {
       this.busy = false;
     }

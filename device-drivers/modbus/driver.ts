@@ -165,7 +165,13 @@ export class ModbusDriver implements DiscoverableDriver<ModbusDriverConfig> {
 
   private schedule(delay: number): void {
     if (this.st === 'stopping' || this.st === 'stopped') return;
-    this.timer = setTimeout(() => { this.loop = this.tick(); }, delay);
+    this.timer = setTimeout(() => {
+      // a bug in decoding must not become an unhandled rejection that kills the edge
+      this.loop = this.tick().catch((e: unknown) => {
+        this.markError(e instanceof Error ? e : new Error(String(e)));
+        this.schedule(this.intervalMs);
+      });
+    }, delay);
   }
 
   private async tick(): Promise<void> {
