@@ -13,11 +13,16 @@ import { EdgeStore } from './store/store.ts';
 import { DictionarySync } from './sync/dictionaries.ts';
 import { Relay } from './sync/relay.ts';
 import { ActivitySimulator } from './sim/activity.ts';
+import { Accounts } from './web/accounts.ts';
+import { mountWeb } from './web/app.tsx';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 
 export const AGENT_VERSION = '0.1.0';
 
 export interface EdgeAgent {
   config: EdgeConfig;
+  accounts: Accounts;
   store: EdgeStore;
   relay: Relay;
   nc: NatsConnection;
@@ -98,13 +103,29 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     { name: 'store', check: () => ({ ok: store.db.open }) },
     { name: 'nats', check: () => ({ ok: !nc.isClosed(), detail: relay.state }) },
   ]);
+  const accounts = new Accounts(store.db);
+  if (accounts.count() === 0) {
+    // First start: one administrator. A generated password goes to a 0600 file, never to the log.
+    const password = config.adminPassword ?? `Ad-${randomBytes(9).toString('base64url')}`;
+    accounts.create({ username: 'admin', displayName: '系统管理员', role: 'clinic_admin', password, mustChangePassword: !config.adminPassword }, 'system', 'local');
+    if (!config.adminPassword) {
+      const f = join(config.dataDir, 'initial-admin-password.txt');
+      writeFileSync(f, `${password}\n`, { mode: 0o600 });
+      log.warn({ file: f }, 'created the first administrator account "admin"; its password is in this file: change it after signing in');
+    }
+  }
+  mountWeb(app, {
+    accounts,
+    clinicName: config.clinicName,
+    status: () => ({ hb: heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null }),
+  });
   app.get('/api/status', (c) => c.json({ ...heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null, relay: relay.counters }));
   const http = await listen(app, config.httpHost, config.httpPort);
   log.info({ url: http.url }, 'edge agent listening');
 
   let stopped = false;
   return {
-    config, store, relay, nc, http, log, heartbeat,
+    config, accounts, store, relay, nc, http, log, heartbeat,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -17,6 +17,8 @@ export const edgeConfigSchema = z.object({
   relayWindow: int(512),
   resendAfterMs: int(10_000),
   heartbeatMs: int(2_000),
+  /** Password of the first administrator account ("admin"), used only when no account exists yet. */
+  adminPassword: z.string().optional(),
   /** Synthetic activity (records per second) for demos; 0 disables. */
   simulateRate: z.coerce.number().min(0).default(0),
 });

@@ -40,7 +40,10 @@ function secrets(): Record<string, string> {
   const f = join(DIR, 'secrets.json');
   if (existsSync(f)) return JSON.parse(readFileSync(f, 'utf8')) as Record<string, string>;
   const s: Record<string, string> = { central: randomBytes(12).toString('hex'), apiToken: randomBytes(16).toString('hex') };
-  for (const c of CLINICS) s[c.id] = randomBytes(12).toString('hex');
+  for (const c of CLINICS) {
+    s[c.id] = randomBytes(12).toString('hex');
+    s[`${c.id}-admin`] = `Demo-${randomBytes(6).toString('hex')}`;
+  }
   writeFileSync(f, JSON.stringify(s, null, 2), { mode: 0o600 });
   return s;
 }
@@ -89,7 +92,7 @@ async function main() {
     const port = await freePort(18081 + i);
     const line = await run(`edge-${c.id}`, [process.execPath, '--import', 'tsx', 'edge-agent/main.ts'], {
       EDGE_CLINIC_ID: c.id, EDGE_CLINIC_NAME: c.name, EDGE_DATA_DIR: join(DIR, c.id), EDGE_NATS_URL: natsUrl,
-      EDGE_NATS_USER: `clinic-${c.id}`, EDGE_NATS_PASSWORD: sec[c.id]!, EDGE_HTTP_PORT: String(port), EDGE_SIMULATE_RATE: String(5 + i * 3),
+      EDGE_NATS_USER: `clinic-${c.id}`, EDGE_NATS_PASSWORD: sec[c.id]!, EDGE_HTTP_PORT: String(port), EDGE_ADMIN_PASSWORD: sec[`${c.id}-admin`] ?? 'Demo-Admin-2026', EDGE_SIMULATE_RATE: String(5 + i * 3),
     }, /"ready":true/);
     edgeUrls.push((JSON.parse(line) as { url: string }).url);
   }
@@ -140,7 +143,7 @@ async function main() {
    metrics          ${centralUrl}/metrics
    API login        Authorization: Bearer ${sec.apiToken}
    e.g.  curl -H 'Authorization: Bearer ${sec.apiToken}' ${centralUrl}/api/fleet
-${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}
+${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   web UI ${edgeUrls[i]}/   login admin / ${sec[`${c.id}-admin`] ?? 'Demo-Admin-2026'}\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}
  Network monitor  ${monitor ? `${monitor.url}/metrics   events ${monitor.url}/api/events   impact ${monitor.url}/api/impact` : 'not running'}
  NATS     ${natsUrl}  (users: central, ${CLINICS.map((c) => `clinic-${c.id}`).join(', ')}; passwords in .demo/secrets.json)
  Logs     .demo/logs/        State  .demo/  (npm run demo -- --fresh to start over)

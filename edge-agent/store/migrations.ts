@@ -56,3 +56,43 @@ export const edgeMigrations: Migration[] = [
     `),
   },
 ];
+
+edgeMigrations.push(
+  {
+    version: 3,
+    name: 'accounts, sessions, audit',
+    up: (db) => db.exec(`
+      CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT,
+        password_changed_at TEXT NOT NULL,
+        must_change_password INTEGER NOT NULL DEFAULT 0,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL REFERENCES users (username),
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        source_ip TEXT NOT NULL
+      );
+      -- Who did what, when, from where, with what outcome (MLPS 3: append-only, >= 6 months).
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        username TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        source_ip TEXT NOT NULL,
+        outcome TEXT NOT NULL
+      );
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+    `),
+  },
+);

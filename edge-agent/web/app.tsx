@@ -1,0 +1,100 @@
+/**
+ * The edge web UI: server-rendered (Hono JSX), zh-CN first. Sessions are HttpOnly,
+ * SameSite=Strict cookies (no cross-site form posts), idle timeout in `accounts.ts`.
+ * Feature modules add their pages with `ui.page(path, roles, handler)`.
+ */
+import type { Context, Hono } from 'hono';
+import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
+import type { Heartbeat } from '../../contracts/index.ts';
+import { AccountError, Accounts, type Role, type User } from './accounts.ts';
+import { css } from './assets.ts';
+import { translator, type Lang } from './i18n.ts';
+import type { PageCtx } from './layout.tsx';
+import { AuditPage, ForbiddenPage, HomePage, LoginPage, UsersPage } from './pages.tsx';
+
+const SESSION = 'edge_session';
+
+export interface WebDeps {
+  accounts: Accounts;
+  clinicName: string;
+  status: () => { hb: Heartbeat; lastReceiptAt: string | null };
+}
+
+// Hono's generic parameters vary per app; any concrete app is accepted here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyHono = Hono<any, any, any>;
+
+export function clientIp(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}
+
+export function mountWeb(app: AnyHono, deps: WebDeps) {
+  const lang = (c: Context): Lang => {
+    const q = c.req.query('lang');
+    if (q === 'en' || q === 'zh-CN') {
+      setCookie(c, 'lang', q, { path: '/', sameSite: 'Strict', maxAge: 365 * 86400 });
+      return q;
+    }
+    return getCookie(c, 'lang') === 'en' ? 'en' : 'zh-CN';
+  };
+  const ctxOf = (c: Context, user: User | null): PageCtx => {
+    const l = lang(c);
+    return { t: translator(l), lang: l, user, clinicName: deps.clinicName, path: c.req.path };
+  };
+  const html = (c: Context, node: unknown, status: 200 | 400 | 401 | 403 | 423 = 200) => c.html(`<!DOCTYPE html>${String(node)}`, status);
+
+  app.get('/assets/app.css', (c) => c.body(css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=3600' }));
+  app.get('/login', (c) => html(c, <LoginPage ctx={ctxOf(c, null)} />));
+  app.post('/login', async (c) => {
+    const form = await c.req.parseBody();
+    const username = String(form.username ?? '').trim();
+    const r = deps.accounts.login(username, String(form.password ?? ''), clientIp(c));
+    const ctx = ctxOf(c, null);
+    if (!r.ok) {
+      const error = r.reason === 'locked' ? ctx.t('locked', { until: (r.lockedUntil ?? '').replace('T', ' ').slice(0, 19) }) : r.reason === 'inactive' ? ctx.t('inactive') : ctx.t('badCredentials');
+      return html(c, <LoginPage ctx={ctx} error={error} username={username} />, r.reason === 'locked' ? 423 : 401);
+    }
+    setCookie(c, SESSION, r.token, { path: '/', httpOnly: true, sameSite: 'Strict' });
+    return c.redirect('/');
+  });
+  app.post('/logout', (c) => {
+    const token = getCookie(c, SESSION);
+    const user = deps.accounts.session(token);
+    deps.accounts.logout(token);
+    if (user) deps.accounts.audit(user.username, 'logout', 'web', clientIp(c), 'ok');
+    deleteCookie(c, SESSION, { path: '/' });
+    return c.redirect('/login');
+  });
+
+  /** Register a page that needs a signed-in user with one of `roles` (empty = any role). */
+  const page = (method: 'get' | 'post', path: string, roles: readonly Role[], handler: (c: Context, user: User, ctx: PageCtx) => Response | Promise<Response>) => {
+    app[method](path, async (c: Context) => {
+      const user = deps.accounts.session(getCookie(c, SESSION));
+      if (!user) return c.redirect('/login');
+      const ctx = ctxOf(c, user);
+      if (roles.length > 0 && !roles.includes(user.role)) {
+        deps.accounts.audit(user.username, `${method.toUpperCase()} ${path}`, path, clientIp(c), 'forbidden');
+        return html(c, <ForbiddenPage ctx={ctx} />, 403);
+      }
+      return handler(c, user, ctx);
+    });
+  };
+
+  page('get', '/', [], (c, _u, ctx) => { const s = deps.status(); return html(c, <HomePage ctx={ctx} hb={s.hb} lastReceiptAt={s.lastReceiptAt} />); });
+  page('get', '/sync', [], (c, _u, ctx) => { const s = deps.status(); return html(c, <HomePage ctx={ctx} hb={s.hb} lastReceiptAt={s.lastReceiptAt} />); });
+  page('get', '/admin/users', ['clinic_admin'], (c, _u, ctx) => html(c, <UsersPage ctx={ctx} users={deps.accounts.list()} />));
+  page('post', '/admin/users', ['clinic_admin'], async (c, user, ctx) => {
+    const f = await c.req.parseBody();
+    try {
+      deps.accounts.create({ username: String(f.username ?? '').trim(), displayName: String(f.displayName ?? ''), role: String(f.role ?? '') as Role, password: String(f.password ?? ''), mustChangePassword: true }, user.username, clientIp(c));
+      return html(c, <UsersPage ctx={ctx} users={deps.accounts.list()} notice={ctx.t('created', { u: String(f.username) })} />);
+    } catch (e) {
+      if (!(e instanceof AccountError)) throw e;
+      deps.accounts.audit(user.username, 'user.create', String(f.username ?? ''), clientIp(c), `refused: ${e.field}`);
+      return html(c, <UsersPage ctx={ctx} users={deps.accounts.list()} error={e.message} />, 400);
+    }
+  });
+  page('get', '/admin/audit', ['clinic_admin'], (c, _u, ctx) => html(c, <AuditPage ctx={ctx} rows={deps.accounts.recentAudit(200)} />));
+  return { page, html };
+}

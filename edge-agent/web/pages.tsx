@@ -1,0 +1,117 @@
+/** Pages of the edge UI foundation: sign-in, home with sync status, users and audit (admin). */
+import type { Heartbeat } from '../../contracts/index.ts';
+import { ROLES, type User } from './accounts.ts';
+import { Layout, type PageCtx } from './layout.tsx';
+
+export function LoginPage(props: { ctx: PageCtx; error?: string; username?: string }) {
+  const { t } = props.ctx;
+  return (
+    <Layout ctx={props.ctx} title={t('login')}>
+      <div class="card login">
+        <h1>{t('login')}</h1>
+        {props.error && <div class="error" role="alert">{props.error}</div>}
+        <form method="post" action="/login" class="stack">
+          <label for="username">{t('username')}</label>
+          <input id="username" name="username" autocomplete="username" value={props.username ?? ''} required />
+          <label for="password">{t('password')}</label>
+          <input id="password" name="password" type="password" autocomplete="current-password" required />
+          <button class="primary" type="submit">{t('login')}</button>
+        </form>
+      </div>
+    </Layout>
+  );
+}
+
+function ago(t: PageCtx['t'], iso: string | null): string {
+  if (!iso) return t('never');
+  return t('secondsAgo', { n: Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)) });
+}
+
+export function SyncCard(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: string | null }) {
+  const { t } = props.ctx;
+  const { hb } = props;
+  const cls = hb.relayState === 'connected' ? 'ok' : hb.relayState === 'backoff' ? 'warn' : 'bad';
+  return (
+    <div class="card" data-testid="sync-card">
+      <h1>{t('syncStatus')} <span class={`badge ${cls}`} data-testid="relay-state">{t('relay')}：{t(hb.relayState)}</span></h1>
+      <div class="grid">
+        <div class="stat"><div class="label">{t('outboxDepth')}</div><div class="value" data-testid="outbox-depth">{hb.outboxDepth}</div></div>
+        <div class="stat"><div class="label">{t('lastSeq')}</div><div class="value">{hb.lastSeq}</div></div>
+        <div class="stat"><div class="label">{t('receiptSeq')}</div><div class="value">{hb.receiptSeq}</div></div>
+        <div class="stat"><div class="label">{t('lastReceipt')}</div><div class="value" style="font-size:18px">{ago(t, props.lastReceiptAt)}</div></div>
+      </div>
+      <p class="hint">{t('offlineHint')}</p>
+    </div>
+  );
+}
+
+export function HomePage(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: string | null }) {
+  const { t } = props.ctx;
+  return (
+    <Layout ctx={props.ctx} title={t('home')}>
+      <SyncCard ctx={props.ctx} hb={props.hb} lastReceiptAt={props.lastReceiptAt} />
+      <div class="card">
+        <h1>{t('dictionaries')}</h1>
+        <table>
+          <thead><tr><th>{t('dictionaries')}</th><th>{t('version')}</th></tr></thead>
+          <tbody>{Object.entries(props.hb.dictionaries).map(([k, v]) => <tr><td>{t(`dict_${k}` as Parameters<typeof t>[0])}</td><td>{v}</td></tr>)}</tbody>
+        </table>
+      </div>
+    </Layout>
+  );
+}
+
+export function UsersPage(props: { ctx: PageCtx; users: (User & { lockedUntil: string | null; active: boolean })[]; error?: string; notice?: string }) {
+  const { t } = props.ctx;
+  return (
+    <Layout ctx={props.ctx} title={t('users')}>
+      <div class="card">
+        <h1>{t('users')}</h1>
+        <table>
+          <thead><tr><th>{t('username')}</th><th>{t('displayName')}</th><th>{t('role')}</th><th>{t('status')}</th></tr></thead>
+          <tbody>{props.users.map((u) => (
+            <tr><td>{u.username}</td><td>{u.displayName}</td><td>{t(`role_${u.role}`)}</td>
+              <td>{u.lockedUntil && Date.parse(u.lockedUntil) > Date.now() ? <span class="badge bad">{t('lockedShort')}</span> : <span class="badge ok">{t('active')}</span>}</td></tr>
+          ))}</tbody>
+        </table>
+      </div>
+      <div class="card">
+        <h1>{t('createUser')}</h1>
+        {props.error && <div class="error" role="alert">{props.error}</div>}
+        {props.notice && <div class="notice">{props.notice}</div>}
+        <form method="post" action="/admin/users" class="stack">
+          <label for="nu">{t('username')}</label><input id="nu" name="username" required />
+          <label for="nd">{t('displayName')}</label><input id="nd" name="displayName" required />
+          <label for="nr">{t('role')}</label>
+          <select id="nr" name="role">{ROLES.map((r) => <option value={r}>{t(`role_${r}`)}</option>)}</select>
+          <label for="np">{t('password')}</label><input id="np" name="password" type="password" required />
+          <button class="primary" type="submit">{t('create')}</button>
+        </form>
+      </div>
+    </Layout>
+  );
+}
+
+export function AuditPage(props: { ctx: PageCtx; rows: { at: string; username: string; action: string; target: string; sourceIp: string; outcome: string }[] }) {
+  const { t } = props.ctx;
+  return (
+    <Layout ctx={props.ctx} title={t('audit')}>
+      <div class="card">
+        <h1>{t('audit')}</h1>
+        <table>
+          <thead><tr><th>{t('time')}</th><th>{t('user')}</th><th>{t('action')}</th><th>{t('target')}</th><th>{t('source')}</th><th>{t('outcome')}</th></tr></thead>
+          <tbody>{props.rows.map((r) => <tr><td>{r.at.replace('T', ' ').slice(0, 19)}</td><td>{r.username}</td><td>{r.action}</td><td>{r.target}</td><td>{r.sourceIp}</td><td>{r.outcome}</td></tr>)}</tbody>
+        </table>
+      </div>
+    </Layout>
+  );
+}
+
+export function ForbiddenPage(props: { ctx: PageCtx }) {
+  const { t } = props.ctx;
+  return (
+    <Layout ctx={props.ctx} title={t('forbidden')}>
+      <div class="card"><h1>{t('forbidden')}</h1><p>{t('forbiddenHint', { role: props.ctx.user ? t(`role_${props.ctx.user.role}`) : '' })}</p></div>
+    </Layout>
+  );
+}

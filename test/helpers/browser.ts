@@ -1,0 +1,34 @@
+/**
+ * Headless Debian Chromium driven by playwright-core (never `npx playwright install`),
+ * with a fresh profile per test and the flags this closed network needs.
+ */
+import { chromium, type BrowserContext } from 'playwright-core';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export async function launchBrowser(): Promise<BrowserContext & AsyncDisposable> {
+  const exe = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+  if (!exe) throw new Error('chromium not found: apt-get install -y chromium (scripts/ensure-system.sh does this)');
+  const dir = mkdtempSync(join(tmpdir(), 'chromium-'));
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: exe,
+    headless: true,
+    locale: 'zh-CN',
+    viewport: { width: 1280, height: 800 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  return Object.assign(ctx, {
+    async [Symbol.asyncDispose]() {
+      await ctx.close().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}
+
+/** Where screenshots go (kept after the run so a person can look at them). */
+export function screenshotPath(name: string): string {
+  const dir = join(tmpdir(), 'ui-screenshots');
+  if (!existsSync(dir)) mkdtempSync(join(tmpdir(), 'x-'));
+  return join(tmpdir(), `ui-${name}.png`);
+}
