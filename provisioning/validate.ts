@@ -1,0 +1,122 @@
+/**
+ * `validate`: checks every generated file with the tool that will consume it: the edge and
+ * central config schemas, the network monitor's parseInventory, `nats-server -t`,
+ * `promtool check config` / `check rules`, and the device profile loader.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import bcrypt from 'bcryptjs';
+import { edgeConfigSchema } from '../edge-agent/config.ts';
+import { centralConfigSchema } from '../central/config.ts';
+import { parseInventory } from '../network-monitor/index.ts';
+import { paths, placeholderEnv, SECRET_MODE } from './render.ts';
+import { loadRegistry } from './registry.ts';
+import { natsServerBin } from './reload.ts';
+
+export interface Check { file: string; ok: boolean; message: string }
+
+function zodIssue(e: { issues: { path: PropertyKey[]; message: string }[] }): string {
+  const i = e.issues[0]!;
+  return `${i.path.map(String).join('.') || '(root)'}: ${i.message}`;
+}
+
+function tool(bin: string, args: string[]): { ok: boolean; out: string } {
+  const r = spawnSync(bin, args, { encoding: 'utf8' });
+  if (r.error) return { ok: false, out: `${bin} not runnable: ${r.error.message}` };
+  return { ok: r.status === 0, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+export function validateState(stateDir: string): Check[] {
+  const checks: Check[] = [];
+  const check = (file: string, fn: () => string) => {
+    try {
+      checks.push({ file, ok: true, message: fn() });
+    } catch (e) {
+      checks.push({ file, ok: false, message: (e as Error).message });
+    }
+  };
+  const abs = (p: string) => join(stateDir, p);
+  const reg = loadRegistry(stateDir);
+  const secretMode = (p: string) => {
+    const m = statSync(abs(p)).mode & 0o777;
+    if (m !== SECRET_MODE) throw new Error(`mode ${m.toString(8)}, expected 600 (it holds a password)`);
+  };
+
+  for (const c of reg.clinics) {
+    check(paths.edge(c.id), () => {
+      const raw = JSON.parse(readFileSync(abs(paths.edge(c.id)), 'utf8')) as Record<string, unknown>;
+      const r = edgeConfigSchema.safeParse(raw);
+      if (!r.success) throw new Error(`edge config schema: ${zodIssue(r.error)}`);
+      if (r.data.clinicId !== c.id || r.data.natsUser !== c.natsUser) throw new Error('clinicId/natsUser differ from the registry');
+      if (!r.data.natsPassword || !bcrypt.compareSync(r.data.natsPassword, c.passwordHash)) throw new Error('natsPassword does not match the registry hash');
+      secretMode(paths.edge(c.id));
+      return 'edge config schema, password matches the hub';
+    });
+  }
+  const edgesDir = abs('out/edges');
+  if (existsSync(edgesDir)) {
+    for (const f of readdirSync(edgesDir)) {
+      if (!reg.clinics.some((c) => `${c.id}.json` === f)) checks.push({ file: `out/edges/${f}`, ok: false, message: 'not in the registry (left over?)' });
+    }
+  }
+  check(paths.central, () => {
+    const r = centralConfigSchema.safeParse(JSON.parse(readFileSync(abs(paths.central), 'utf8')));
+    if (!r.success) throw new Error(`central config schema: ${zodIssue(r.error)}`);
+    if (!reg.central || !r.data.natsPassword || !bcrypt.compareSync(r.data.natsPassword, reg.central.passwordHash)) throw new Error('natsPassword does not match the registry hash');
+    secretMode(paths.central);
+    return 'central config schema';
+  });
+  check(paths.inventory, () => {
+    const raw: unknown = parseYaml(readFileSync(abs(paths.inventory), 'utf8'));
+    const refs = placeholderEnv(JSON.stringify(raw));
+    const inv = parseInventory(raw, refs);
+    return `parseInventory: ${inv.targets.length} targets, ${inv.clinics.length} clinics${Object.keys(refs).length ? `; needs env ${Object.keys(refs).join(', ')}` : ''}`;
+  });
+  check(paths.hub, () => {
+    const bin = natsServerBin();
+    if (!bin) throw new Error('nats-server not found (apt-get install -y nats-server)');
+    const r = tool(bin, ['-c', abs(paths.hub), '-t']);
+    if (!r.ok) throw new Error(`nats-server -t: ${r.out}`);
+    const users = (readFileSync(abs(paths.hub), 'utf8').match(/\{ user: /g) ?? []).length;
+    if (users !== reg.clinics.length + 1) throw new Error(`${users} users, expected central + ${reg.clinics.length} clinics`);
+    secretMode(paths.hub);
+    return `nats-server -t: ${r.out.split('\n').pop()}; ${users} users`;
+  });
+  for (const t of ['edges', 'central', 'netmon'] as const) {
+    check(paths.targets(t), () => {
+      const groups = JSON.parse(readFileSync(abs(paths.targets(t)), 'utf8')) as { targets: string[] }[];
+      if (!Array.isArray(groups) || groups.some((g) => !Array.isArray(g.targets))) throw new Error('not a file_sd list of {targets, labels}');
+      return `${groups.length} target group(s)`;
+    });
+  }
+  check(paths.promConfig, () => {
+    const r = tool('promtool', ['check', 'config', abs(paths.promConfig)]);
+    if (!r.ok) throw new Error(`promtool check config: ${r.out}`);
+    return 'promtool check config (with targets and rule files)';
+  });
+  check(paths.rules, () => {
+    const r = tool('promtool', ['check', 'rules', abs(paths.rules)]);
+    if (!r.ok) throw new Error(`promtool check rules: ${r.out}`);
+    return r.out.split('\n').find((l) => /SUCCESS/.test(l)) ?? 'promtool check rules';
+  });
+  const dashDir = abs('out/grafana/dashboards');
+  if (existsSync(dashDir)) {
+    for (const f of readdirSync(dashDir).sort()) {
+      check(`out/grafana/dashboards/${f}`, () => {
+        const d = JSON.parse(readFileSync(join(dashDir, f), 'utf8')) as { uid?: string; panels?: unknown[] };
+        if (!d.uid || !Array.isArray(d.panels)) throw new Error('not a Grafana dashboard (uid, panels)');
+        return `dashboard ${d.uid}, ${d.panels.length} panels`;
+      });
+    }
+  }
+  for (const f of ['out/grafana/provisioning/datasources/health-network.yaml', 'out/grafana/provisioning/dashboards/health-network.yaml']) {
+    check(f, () => {
+      const y = parseYaml(readFileSync(abs(f), 'utf8')) as { apiVersion?: number };
+      if (y.apiVersion !== 1) throw new Error('apiVersion 1 expected');
+      return 'Grafana provisioning YAML';
+    });
+  }
+  return checks;
+}
