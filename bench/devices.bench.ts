@@ -13,7 +13,7 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -213,6 +213,7 @@ if (ci > 0) {
 } else if (ch > 0) {
   await childHl7Senders(Number(process.argv[ch + 1]), Number(process.argv[ch + 2]), Number(process.argv[ch + 3]));
 } else {
+  const loadBefore = loadavg()[0]!;
   log('(a) Modbus request rate against pymodbus');
   const a = await benchRequestRate();
   console.table(a.rows.map((r) => ({ client: r.client, requests: r.requests, 'median req/s': Math.round(r.rate), rounds: r.rounds.map(Math.round).join(' / ') })));
@@ -224,9 +225,10 @@ if (ci > 0) {
   const c = [await benchHl7(true, 16), await benchHl7(false, 16)];
   console.table(c.map((x) => ({ mode: x.mode, connections: x.conns, messages: x.messages, 'msg/s': Math.round(x.rate), 'not AA': x.notAa })));
 
+  const loadAfter = loadavg()[0]!;
   writeResults(`## Devices
 
-Run: \`node --import tsx bench/devices.bench.ts${quick ? ' --quick' : ''}\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs, Node ${process.version}).
+Run: \`node --import tsx bench/devices.bench.ts${quick ? ' --quick' : ''}\` (${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs, Node ${process.version}; 1-minute load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after: other work shared the machine, so rates vary between rounds).
 
 (a) Modbus TCP request rate on one connection against the same Debian pymodbus server (FC03, 3 holding registers, sequential; 1,000 warm-up requests each, then 3 rounds of ${a.rows[0]!.requests} requests in alternating order, median shown):
 

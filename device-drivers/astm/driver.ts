@@ -6,6 +6,7 @@ import { astmProfileSchema, type AstmProfile } from '../profiles/schema.ts';
 import type { Reading } from '../readings.ts';
 import { attachAstmReceiver, newLinkState, startAstmServer, type AstmLinkState, type AstmServer } from './server.ts';
 import { closeSerialPort, openSerialPort } from './serial.ts';
+import { canListen } from '../util.ts';
 
 export const astmDriverConfigSchema = z.object({
   profile: astmProfileSchema,
@@ -102,7 +103,8 @@ export class AstmDriver implements DeviceDriver<AstmDriverConfig> {
         return { ok: false, detail: `cannot open ${t.path}: ${(e as Error).message}` };
       }
     }
-    if (!this.server && !this.serial) return { ok: false, detail: 'not listening: start the driver first' };
+    if (!this.server && !this.serial && t.type === 'tcp') return canListen(t.host, t.port);
+    if (!this.server && !this.serial) return { ok: false, detail: 'not started' };
     const s = this.linkState()!;
     return { ok: true, detail: `${t.type === 'tcp' ? `listening on ${this.server!.host}:${this.server!.port}` : `reading ${t.path}`}; ${s.counters.sessions} session(s), ${s.counters.messages} message(s)` };
   }

@@ -11,7 +11,7 @@ import type { Reading } from '../readings.ts';
 import { AstmReceiver, newAstmCounters, type AstmCounters } from './receiver.ts';
 import { AstmParseError } from './records.ts';
 import { astmToReadings, decodeAstmText } from './results.ts';
-import { withTimeout } from '../timeout.ts';
+import { withTimeout } from '../util.ts';
 
 export interface AstmLinkOptions {
   profile: AstmProfile;

@@ -4,6 +4,7 @@ import type { ConfigCheck, ConnectionTest, DeviceDriver, DeviceHealth, DriverCon
 import type { Hl7Profile } from '../profiles/schema.ts';
 import { hl7ProfileSchema } from '../profiles/schema.ts';
 import type { Reading } from '../readings.ts';
+import { canListen } from '../util.ts';
 import { singleProfileResolver, startMllpServer, type MllpServer, type MllpServerOptions } from './server.ts';
 
 export const hl7DriverConfigSchema = z.object({
@@ -72,7 +73,7 @@ export class Hl7Driver implements DeviceDriver<Hl7DriverConfig> {
   }
 
   async testConnection(): Promise<ConnectionTest> {
-    if (!this.server) return { ok: false, detail: 'not listening: start the driver first' };
+    if (!this.server) return canListen(this.config.host, this.config.port);
     const h = this.server.health();
     const up = h.filter((x) => x.state === 'up');
     return { ok: true, detail: `listening on ${this.server.host}:${this.server.port}; ${up.length} device(s) have sent data` };

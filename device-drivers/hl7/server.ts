@@ -13,7 +13,7 @@ import { buildAck, type AckCode } from './ack.ts';
 import { MllpFramer, toBuffer } from './mllp.ts';
 import { component, field, Hl7ParseError, parseMessage, type Hl7Message } from './message.ts';
 import { oruToReadings } from './oru.ts';
-import { withTimeout } from '../timeout.ts';
+import { withTimeout } from '../util.ts';
 
 export interface ResolvedDevice {
   deviceId: string;

@@ -13,7 +13,7 @@ import { decodeRaw, planReads, type ReadBlock } from './registers.ts';
 import { ModbusRtuClient } from './rtu-client.ts';
 import { ModbusTcpClient } from './tcp-client.ts';
 import { newTransportCounters, type ModbusTransport, type TransportCounters } from './transport.ts';
-import { withTimeout } from '../timeout.ts';
+import { withTimeout } from '../util.ts';
 
 export const modbusDriverConfigSchema = z.object({
   deviceId: z.string().min(1).max(64),
