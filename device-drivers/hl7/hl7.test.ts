@@ -216,3 +216,23 @@ t.test('MLLP server: a store slower than storeTimeoutMs gets AE; the connection 
   t.match(await c.send(sample('S2')), { code: 'AA' });
   t.equal(srv.counters.storeErrors, 1);
 });
+
+t.test('ORU variants monitors send: R30, LF separators, SN values, MDC names, deleted results', async (t) => {
+  const text = [
+    'MSH|^~\\&|MON|BED7|||20240501120000||ORU^R30|V1|P|2.6',
+    'PID|||ID77',
+    'OBR|1|||X|||20240501115900',
+    'OBX|1|SN|8480-6^NIBP sys^LN||>^185|mm[Hg]||HH|||F',
+    'OBX|2|NM|^MDC_RESP_RATE^MDC||14|/min||N|||F',
+    'OBX|3|NM|8867-4||88|/min||N|||X',
+    'OBX|4|ST|9279-1||n/a|/min||N|||F',
+  ].join('\n');
+  const msg = parseMessage(Buffer.from(text));
+  t.equal(msg.messageType, 'ORU^R30');
+  const r = oruToReadings(msg, profile, 'bed7');
+  t.match(r.readings, [
+    { code: '8480-6', value: 185, critical: true, at: '2024-05-01T11:59:00.000+08:00', patientId: 'ID77' },
+    { code: '9279-1', value: 14 },
+  ]);
+  t.equal(r.problems.length, 2, 'X status and non-numeric value reported');
+});
