@@ -138,7 +138,7 @@ export class ModbusDriver implements DiscoverableDriver<ModbusDriverConfig> {
   /** One acquisition now (used by the poll loop, the registry's "read now" and tests). */
   async read(): Promise<Reading[]> {
     const t0 = performance.now();
-    const t = await this.ensureTransport();
+    const t = this.transport?.open ? this.transport : await this.ensureTransport();
     const { readings, errors } = await this.acquire(t);
     if (errors.length && readings.length === 0) throw errors[0]!;
     this.recordLatency(performance.now() - t0);

@@ -24,6 +24,7 @@ export class ModbusTcpClient implements ModbusTransport {
   private tid = Math.floor(Math.random() * 0xffff);
   private pending: Pending | undefined;
   private chain: Promise<unknown> = Promise.resolve();
+  private queued = 0;
   private closed = false;
 
   private constructor(private readonly sock: Socket, readonly counters: TransportCounters) {
@@ -51,9 +52,17 @@ export class ModbusTcpClient implements ModbusTransport {
   }
 
   read(unitId: number, fc: ReadFunction, address: number, quantity: number, timeoutMs: number): Promise<number[]> {
+    // fast path: nothing queued, send now (the common case for a poller)
+    if (this.queued === 0) {
+      this.queued++;
+      const p = this.send(unitId, fc, address, quantity, timeoutMs);
+      this.chain = p.then(() => { this.queued--; }, () => { this.queued--; });
+      return p;
+    }
+    this.queued++;
     const run = () => this.send(unitId, fc, address, quantity, timeoutMs);
     const p = this.chain.then(run, run);
-    this.chain = p.catch(() => undefined);
+    this.chain = p.then(() => { this.queued--; }, () => { this.queued--; });
     return p;
   }
 
