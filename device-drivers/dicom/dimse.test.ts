@@ -13,8 +13,7 @@ t.test('dcmjs-dimse internals used by EdgeScp', async (t) => {
   t.equal(socket.listenerCount('data'), 1, 'exactly one data listener to replace');
   t.type(net._processPdu, 'function');
   t.equal(net.socket, socket);
-  t.type(scp.createStoreWritableStream, 'function');
-  t.type(scp.createDatasetFromStoreWritableStream, 'function');
+  t.type(net.association, 'undefined', 'association appears once requested');
   socket.destroy();
   socket.emit('close');
 });

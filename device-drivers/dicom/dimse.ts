@@ -6,15 +6,12 @@
  */
 import dimse from 'dcmjs-dimse';
 import type { Socket } from 'node:net';
-import type { Writable } from 'node:stream';
 
 export const { Scp, Client, Dataset, Implementation, constants, requests, responses, association, log: dimseLog, version: dimseVersion } = dimse;
 export type DimseDataset = InstanceType<typeof Dataset>;
 export type DimseAssociation = InstanceType<typeof association.Association>;
-export type DimseCStoreRequest = InstanceType<typeof requests.CStoreRequest>;
 export type DimseCFindRequest = InstanceType<typeof requests.CFindRequest>;
 export type DimseCEchoRequest = InstanceType<typeof requests.CEchoRequest>;
-export type DimseCStoreResponse = InstanceType<typeof responses.CStoreResponse>;
 export type DimseCFindResponse = InstanceType<typeof responses.CFindResponse>;
 export type DimseCEchoResponse = InstanceType<typeof responses.CEchoResponse>;
 export type DimsePresentationContext = InstanceType<typeof association.PresentationContext>;
@@ -24,9 +21,6 @@ export type DimseScp = InstanceType<typeof Scp>;
 export interface ScpInternals {
   socket: Socket;
   association?: DimseAssociation;
-  /** The command being received; its dataset follows. */
-  dimse?: { getCommandFieldType(): number };
-  dimseStoreStream?: Writable;
   lastPduTime?: number;
   /** Set by dcmjs-dimse's own Server; its association/PDU timeouts only run when true. */
   connected: boolean;
@@ -39,9 +33,6 @@ export function internals(scp: DimseScp): ScpInternals {
   // dcmjs-dimse keeps these as plain properties on the instance; the cast is the hook point.
   return scp as unknown as ScpInternals;
 }
-
-/** DIMSE command field of C-STORE-RQ (PS3.7 E.1). */
-export const C_STORE_RQ = 0x0001;
 
 /** A naturalized dcmjs value as a plain string: strings, numbers, PN objects, first of arrays. */
 export function elementString(v: unknown): string | undefined {

@@ -21,6 +21,7 @@ export const StoreStatus = {
   OutOfResources: 0xa700,
   DataSetDoesNotMatchSopClass: 0xa900,
   CannotUnderstand: 0xc000,
+  SopClassNotSupported: 0x0122,
 } as const;
 
 export class InstanceError extends Error {
@@ -160,6 +161,11 @@ export class InstanceSink extends Writable {
       return;
     }
     await this.append(chunks);
+  }
+
+  /** Discard everything and fail with `e` (e.g. a SOP class this context does not carry). */
+  refuse(e: InstanceError): void {
+    this.fail(e);
   }
 
   private fail(e: InstanceError): void {

@@ -110,6 +110,32 @@ t.test('a C-STORE whose data set lies about a length gets a failure status and n
   p.destroy();
 });
 
+t.test('C-STORE on a context that does not carry its SOP class is refused; mixed PDVs in one PDU', async (t) => {
+  const scp = await startTestScp();
+  t.teardown(() => scp.close());
+  const p = await associated(scp);
+  const uid = testUid();
+  const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US' });
+  // C-STORE of a US image on the Verification context (id 3)
+  await p.send(pdata(3, commandSet({ sopClassUid: US, command: 0x0001, messageId: 1, hasDataset: true, sopInstanceUid: uid }), true, true));
+  await p.send(pdata(3, ds, false, true));
+  t.equal(responseStatus((await p.nextPdu())!), 0x0122, 'SOP class not supported');
+  t.same(filesUnder(scp.dir), []);
+  // one PDU carrying the last data fragment of a C-STORE and a whole C-ECHO command
+  await p.send(storeCommand(uid));
+  await p.send(pdata(1, ds.subarray(0, 100), false, false));
+  const tail = pdata(1, ds.subarray(100), false, true);
+  const echoPdv = pdata(3, commandSet({ sopClassUid: VERIFICATION, command: 0x0030, messageId: 3, hasDataset: false }), true, true).subarray(6);
+  const body = Buffer.concat([tail.subarray(6), echoPdv]);
+  const head = Buffer.from([0x04, 0, 0, 0, 0, 0]);
+  head.writeUInt32BE(body.length, 2);
+  await p.send(Buffer.concat([head, body]));
+  const statuses = [responseStatus((await p.nextPdu())!), responseStatus((await p.nextPdu())!)];
+  t.same(statuses.sort(), [0, 0], 'both the store and the echo answered with success');
+  t.equal(scp.stored.length, 1);
+  p.destroy();
+});
+
 t.test('deeply nested sequences: C-STORE refused, C-FIND aborted', async (t) => {
   const scp = await startTestScp([device()], { worklistProvider: () => [] });
   t.teardown(() => scp.close());

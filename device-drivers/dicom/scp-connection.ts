@@ -1,12 +1,13 @@
 /**
  * One DICOM association (dcmjs-dimse `Scp` subclass). Hooks, all against dcmjs-dimse 0.3.3:
  *  - the socket's 'data' listener is replaced by our PduFramer, so every PDU is bounded
- *    (max PDU length), structurally checked, and handed to dcmjs-dimse one at a time
- *    with socket backpressure while a C-STORE dataset is written to disk;
- *  - C-STORE datasets stream into an InstanceSink (temp file + sha256) instead of memory;
- *  - the C-STORE response waits for the durable rename and the caller's onInstance.
+ *    (max PDU length), structurally checked, and handled one at a time with socket
+ *    backpressure while a C-STORE data set is written to disk;
+ *  - every command set is read by us (`readCommandSet`); C-STORE never reaches dcmjs-dimse:
+ *    its data set streams into an InstanceSink (temp file + sha256 + structural walk) and
+ *    the response, hand-encoded, waits for the durable rename and the caller's onInstance.
+ *    Association negotiation, C-ECHO, C-FIND and release stay with dcmjs-dimse.
  */
-import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { checkDevice, chooseTransferSyntax, normaliseHost, REJECT_FIELDS, type RejectWhy } from './association-policy.ts';
@@ -15,12 +16,13 @@ import type { DicomScpCounters } from './counters.ts';
 import type { ResolvedScpOptions } from './config.ts';
 import { DatasetWalker, isDatasetError } from './dataset-walker.ts';
 import {
-  C_STORE_RQ, Dataset, Scp, constants, internals, responses,
+  Dataset, Scp, constants, internals, responses,
   type DimseAssociation, type DimseCEchoRequest, type DimseCEchoResponse, type DimseCFindRequest, type DimseCFindResponse,
-  type DimseCStoreRequest, type DimseCStoreResponse, type DimsePresentationContext,
+  type DimsePresentationContext,
 } from './dimse.ts';
 import { InstanceError, InstanceSink, StoreStatus } from './instance-sink.ts';
-import { checkPdu, isPduError, PduFramer, PduType, readPdvs } from './pdu.ts';
+import { checkPdu, isPduError, PduFramer, PduType, pduToBuffer, readPdvs, type Pdv } from './pdu.ts';
+import { C_STORE_RQ, NO_DATA_SET, readCommandSet, type CommandFields } from './command-set.ts';
 import { storeResponsePdu } from './store-response.ts';
 import type { DicomDevice, InstanceMeta } from './types.ts';
 import { MODALITY_WORKLIST_FIND, TS } from './uids.ts';
@@ -40,6 +42,38 @@ export interface ScpContext {
 const { PresentationContextResult, Status } = constants;
 const MAX_COMMAND_BYTES = 64 * 1024;
 
+interface FastStore {
+  pcId: number;
+  cmd: CommandFields;
+  sink: InstanceSink;
+}
+
+/** Re-wraps PDVs into one P-DATA-TF PDU for dcmjs-dimse. */
+function pdataPdu(pdvs: Pdv[]): Buffer {
+  const items = pdvs.map((p) => {
+    const h = Buffer.alloc(6);
+    h.writeUInt32BE(p.value.length + 2, 0);
+    h[4] = p.presentationContextId;
+    h[5] = (p.command ? 1 : 0) | (p.last ? 2 : 0);
+    return Buffer.concat([h, p.value]);
+  });
+  return pduToBuffer(PduType.PDataTf, Buffer.concat(items));
+}
+
+/** Resolves when the sink can take more, or is gone. */
+function drained(w: Writable): Promise<void> {
+  if (w.destroyed || !w.writableNeedDrain) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
+}
+
 export function makeScpClass(ctx: ScpContext) {
   const { opts, counters } = ctx;
   const log = opts.log;
@@ -52,7 +86,9 @@ export function makeScpClass(ctx: ScpContext) {
     private device: DicomDevice | null = null;
     private callingAe = '';
     private readonly remoteHost: string;
-    private readonly sinks = new WeakMap<object, { sink: InstanceSink; pcId: number }>();
+    private fastStore: FastStore | null = null;
+    private heldCommand: Pdv[] = [];
+    private expectingData = false;
     private commandBytes = 0;
     private queryBytes = 0;
     private queryWalker: DatasetWalker | null = null;
@@ -98,16 +134,15 @@ export function makeScpClass(ctx: ScpContext) {
       try {
         while (this.queue.length && !this.closing) {
           const pdu = this.queue.shift()!;
+          net.lastPduTime = Date.now();
           try {
-            this.precheck(pdu);
+            const pdvs = this.precheck(pdu);
+            if (!pdvs) await net._processPdu(pdu);
+            else await this.route(pdvs);
           } catch (e) {
             this.protocolError(e);
             return;
           }
-          net.lastPduTime = Date.now();
-          await net._processPdu(pdu);
-          const store = net.dimseStoreStream;
-          if (store && store.writableNeedDrain && !store.destroyed) await once(store, 'drain').catch(() => {});
         }
       } finally {
         this.pumping = false;
@@ -115,39 +150,83 @@ export function makeScpClass(ctx: ScpContext) {
       }
     }
 
-    /** Our own checks before dcmjs-dimse sees a PDU: structure, state, and size budgets. */
-    private precheck(pdu: Buffer): void {
+    /** Structure and state checks; returns the PDVs of a P-DATA-TF, null for other PDUs. */
+    private precheck(pdu: Buffer): Pdv[] | null {
       checkPdu(pdu);
       const type = pdu[0]!;
       if (type === PduType.AssociateRq) {
         if (this.state !== 'idle') throw new Error('second A-ASSOCIATE-RQ');
         this.state = 'requested';
-        return;
+        return null;
       }
-      if (type !== PduType.PDataTf) return;
+      if (type !== PduType.PDataTf) return null;
       if (this.state !== 'accepted') throw new Error('P-DATA-TF outside an accepted association');
-      const net = internals(this);
-      for (const pdv of readPdvs(pdu.subarray(6))) {
-        const pc = net.association?.getPresentationContext(pdv.presentationContextId);
+      const pdvs = readPdvs(pdu.subarray(6));
+      for (const pdv of pdvs) {
+        const pc = internals(this).association?.getPresentationContext(pdv.presentationContextId);
         if (!pc || pc.getResult() !== PresentationContextResult.Accept) throw new Error(`PDV on presentation context ${pdv.presentationContextId}, which is not accepted`);
-        if (pdv.command) {
-          this.commandBytes += pdv.value.length;
-          if (this.commandBytes > MAX_COMMAND_BYTES) throw new Error(`command set larger than ${MAX_COMMAND_BYTES} bytes`);
-          if (pdv.last) this.commandBytes = 0;
+      }
+      return pdvs;
+    }
+
+    /**
+     * Every command is read here. C-STORE (command and data set) never reaches dcmjs-dimse:
+     * its data streams straight into an InstanceSink and the response is written by hand.
+     * Everything else (C-ECHO, C-FIND, release...) is re-wrapped and handed to dcmjs-dimse.
+     */
+    private async route(pdvs: Pdv[]): Promise<void> {
+      const forward: Pdv[] = [];
+      for (const pdv of pdvs) {
+        const store = this.fastStore;
+        if (store) {
+          if (pdv.command || pdv.presentationContextId !== store.pcId) throw new Error('PDV of another message before the C-STORE data set ended');
+          const more = store.sink.write(pdv.value);
+          if (pdv.last) {
+            this.fastStore = null;
+            store.sink.end();
+            this.completeStore(store);
+          } else if (!more) {
+            await drained(store.sink);
+          }
           continue;
         }
-        if (!net.dimse) throw new Error('data set PDV without a command');
-        if (net.dimse.getCommandFieldType() === C_STORE_RQ) continue; // bounded by the sink
-        // Query identifiers are parsed by dcmjs in one go: bound size and nesting first.
-        this.queryBytes += pdv.value.length;
-        if (this.queryBytes > opts.maxQueryBytes) throw new Error(`query identifier larger than ${opts.maxQueryBytes} bytes`);
-        this.queryWalker ??= new DatasetWalker({ explicitVr: pc.getAcceptedTransferSyntaxUid() !== TS.implicitLE, maxDepth: 8 });
-        this.queryWalker.push(pdv.value);
-        if (pdv.last) {
-          this.queryWalker.finish();
-          this.queryWalker = null;
-          this.queryBytes = 0;
+        if (pdv.command) {
+          if (this.expectingData) throw new Error('command PDV while a data set was expected');
+          this.commandBytes += pdv.value.length;
+          if (this.commandBytes > MAX_COMMAND_BYTES) throw new Error(`command set larger than ${MAX_COMMAND_BYTES} bytes`);
+          this.heldCommand.push(pdv);
+          if (!pdv.last) continue;
+          const cmd = readCommandSet(Buffer.concat(this.heldCommand.map((p) => p.value)));
+          const held = this.heldCommand;
+          this.heldCommand = [];
+          this.commandBytes = 0;
+          if (cmd.commandField === C_STORE_RQ && cmd.dataSetType !== NO_DATA_SET) {
+            this.fastStore = this.startStore(pdv.presentationContextId, cmd);
+            continue;
+          }
+          this.expectingData = cmd.dataSetType !== NO_DATA_SET;
+          forward.push(...held);
+          continue;
         }
+        if (!this.expectingData) throw new Error('data set PDV without a command');
+        this.checkQueryPdv(pdv);
+        if (pdv.last) this.expectingData = false;
+        forward.push(pdv);
+      }
+      if (forward.length) await internals(this)._processPdu(pdataPdu(forward));
+    }
+
+    /** Query identifiers are parsed by dcmjs in one go: bound their size and nesting first. */
+    private checkQueryPdv(pdv: Pdv): void {
+      const pc = internals(this).association!.getPresentationContext(pdv.presentationContextId);
+      this.queryBytes += pdv.value.length;
+      if (this.queryBytes > opts.maxQueryBytes) throw new Error(`query identifier larger than ${opts.maxQueryBytes} bytes`);
+      this.queryWalker ??= new DatasetWalker({ explicitVr: pc.getAcceptedTransferSyntaxUid() !== TS.implicitLE, maxDepth: 8 });
+      this.queryWalker.push(pdv.value);
+      if (pdv.last) {
+        this.queryWalker.finish();
+        this.queryWalker = null;
+        this.queryBytes = 0;
       }
     }
 
@@ -175,7 +254,8 @@ export function makeScpClass(ctx: ScpContext) {
     }
 
     private dropCurrentSink(): void {
-      const s = internals(this).dimseStoreStream;
+      const s = this.fastStore?.sink;
+      this.fastStore = null;
       if (s && !s.writableFinished) s.destroy();
     }
 
@@ -265,48 +345,38 @@ export function makeScpClass(ctx: ScpContext) {
       callback(r);
     }
 
-    override createStoreWritableStream(pc: DimsePresentationContext, request: DimseCStoreRequest): Writable {
+    private startStore(pcId: number, cmd: CommandFields): FastStore {
+      const pc = internals(this).association!.getPresentationContext(pcId);
       const sink = new InstanceSink({
         root: opts.storageDir,
         transferSyntaxUid: pc.getAcceptedTransferSyntaxUid() ?? TS.implicitLE,
-        sopClassUid: request.getAffectedSopClassUid(),
-        sopInstanceUid: request.getAffectedSopInstanceUid(),
+        sopClassUid: cmd.affectedSopClassUid,
+        sopInstanceUid: cmd.affectedSopInstanceUid,
         callingAe: this.callingAe,
         maxInstanceBytes: opts.maxInstanceBytes,
         maxHeaderBytes: opts.maxHeaderBytes,
         fsync: opts.fsync,
       });
       sink.on('error', () => {}); // failures surface through sink.done
+      if (pc.getAbstractSyntaxUid() !== cmd.affectedSopClassUid || !ctx.storageClasses.has(cmd.affectedSopClassUid)) {
+        sink.refuse(new InstanceError(`SOP class ${cmd.affectedSopClassUid} not accepted on presentation context ${pcId}`, StoreStatus.SopClassNotSupported, 'mismatch'));
+      }
       sink.once('too-large', () => {
         counters.storesTooLarge++;
         this.fail('too-large', `instance over ${opts.maxInstanceBytes} bytes`, true);
       });
-      this.sinks.set(request, { sink, pcId: pc.getPresentationContextId() });
-      return sink;
+      return { pcId, cmd, sink };
     }
 
-    override createDatasetFromStoreWritableStream(_w: Writable, pc: DimsePresentationContext, callback: (d: InstanceType<typeof Dataset>) => void): void {
-      // Called synchronously so dcmjs-dimse resets its per-message state before the next
-      // PDU; the real work (durability, index callback) happens in cStoreRequest.
-      callback(new Dataset({}, pc.getAcceptedTransferSyntaxUid()));
-    }
-
-    override cStoreRequest(request: DimseCStoreRequest, callback: (r: DimseCStoreResponse) => void): void {
-      const entry = this.sinks.get(request);
-      const work = this.store(request).then((status) => {
+    private completeStore(s: FastStore): void {
+      const work = this.store(s).then((status) => {
         const socket = internals(this).socket;
         if (socket.destroyed || this.closing) return;
-        if (!entry) {
-          const r = responses.CStoreResponse.fromRequest(request);
-          r.setStatus(status.code);
-          callback(r);
-          return;
-        }
         socket.write(storeResponsePdu({
-          presentationContextId: entry.pcId,
-          sopClassUid: request.getAffectedSopClassUid(),
-          sopInstanceUid: request.getAffectedSopInstanceUid(),
-          messageIdBeingRespondedTo: request.getMessageId(),
+          presentationContextId: s.pcId,
+          sopClassUid: s.cmd.affectedSopClassUid,
+          sopInstanceUid: s.cmd.affectedSopInstanceUid,
+          messageIdBeingRespondedTo: s.cmd.messageId,
           status: status.code,
           errorComment: status.comment,
         }));
@@ -315,9 +385,7 @@ export function makeScpClass(ctx: ScpContext) {
       void work.finally(() => ctx.inflight.delete(work));
     }
 
-    private async store(request: DimseCStoreRequest): Promise<{ code: number; comment?: string }> {
-      const sink = this.sinks.get(request)?.sink;
-      if (!sink) return { code: StoreStatus.CannotUnderstand, comment: 'no data set received' };
+    private async store({ sink, cmd }: FastStore): Promise<{ code: number; comment?: string }> {
       let tempPath = '';
       try {
         const t = await sink.done;
@@ -331,7 +399,7 @@ export function makeScpClass(ctx: ScpContext) {
           studyInstanceUid: f.studyInstanceUid!,
           seriesInstanceUid: f.seriesInstanceUid!,
           sopInstanceUid: f.sopInstanceUid!,
-          sopClassUid: request.getAffectedSopClassUid(),
+          sopClassUid: cmd.affectedSopClassUid,
           transferSyntaxUid: sink.transferSyntaxUid,
           size: t.size,
           sha256: t.sha256,
@@ -354,7 +422,7 @@ export function makeScpClass(ctx: ScpContext) {
         counters.storesFailed++;
         const ie = e instanceof InstanceError ? e : new InstanceError((e as Error).message, StoreStatus.OutOfResources, 'io', { cause: e });
         if (ie.reason === 'bad-dataset' || ie.reason === 'bad-uid' || ie.reason === 'mismatch') counters.storesMalformed++;
-        log.warn({ event: 'dicom.store.failed', reason: ie.reason, message: ie.message, callingAe: this.callingAe, sopInstanceUid: request.getAffectedSopInstanceUid() }, 'C-STORE failed');
+        log.warn({ event: 'dicom.store.failed', reason: ie.reason, message: ie.message, callingAe: this.callingAe, sopInstanceUid: cmd.affectedSopInstanceUid }, 'C-STORE failed');
         return { code: ie.status, comment: ie.message };
       }
     }
