@@ -57,6 +57,13 @@ function freePort(): Promise<number> {
   });
 }
 
+/** CPU time (user + system, all threads) of a process so far, in ms (CLK_TCK = 100). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) * 10;
+}
+
 /** Peak resident set (VmHWM) of a process, in MB. */
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -176,13 +183,14 @@ function storescu(s: Server, files: string[]): Promise<{ code: number | null; st
 
 interface RunResult {
   seconds: number;
+  cpuMsPerInstance: number;
   perSecond: number;
   mbPerSecond: number;
   rssMb: number;
 }
 
 type Kind = 'edge' | 'orthanc' | 'edge-nofsync';
-const LABEL: Record<Kind, string> = { edge: 'edge SCP (dcmjs-dimse)', orthanc: 'Orthanc 1.10.1', 'edge-nofsync': 'edge SCP, fsync off (reference only)' };
+const LABEL: Record<Kind, string> = { edge: 'edge SCP (device-drivers/dicom)', orthanc: 'Orthanc 1.10.1', 'edge-nofsync': 'edge SCP, fsync off (reference only)' };
 
 async function measure(kind: Kind, files: string[], parallel: number, bytes: number): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), `imaging-bench-${kind}-`));
@@ -190,13 +198,15 @@ async function measure(kind: Kind, files: string[], parallel: number, bytes: num
     const s = kind === 'orthanc' ? await startOrthanc(dir) : await startEdge(dir, kind === 'edge');
     try {
       const groups = Array.from({ length: parallel }, (_, g) => files.filter((_, i) => i % parallel === g));
+      const cpu0 = cpuMs(s.pid);
       const t0 = performance.now();
       const results = await Promise.all(groups.map((g) => storescu(s, g)));
       const seconds = (performance.now() - t0) / 1000;
+      const cpuMsPerInstance = (cpuMs(s.pid) - cpu0) / files.length;
       for (const r of results) if (r.code !== 0) throw new Error(`storescu to ${s.name} failed (${r.code}): ${r.stderr.slice(-800)}`);
       const stored = await s.stored();
       if (stored !== files.length) throw new Error(`${s.name} holds ${stored} instances, expected ${files.length}`);
-      return { seconds, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
+      return { seconds, cpuMsPerInstance, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
     } finally {
       await s.stop();
     }
@@ -261,7 +271,7 @@ async function main(): Promise<void> {
       for (let rep = 0; rep < REPS; rep++) {
         for (const kind of kinds) {
           const r = await measure(kind, files, parallel, bytes);
-          log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, peak RSS ${r.rssMb} MB`);
+          log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, server CPU ${r.cpuMsPerInstance.toFixed(2)} ms/instance, peak RSS ${r.rssMb} MB`);
           runs.get(kind)!.push(r);
         }
       }
@@ -276,9 +286,9 @@ async function main(): Promise<void> {
       return e / o;
     };
     const lines = [
-      '| target | mode | instances/s (best) | MB/s | runs (inst/s) | peak RSS |',
-      '|---|---|---:|---:|---|---:|',
-      ...table.map((x) => `| ${x.target} | ${x.mode} | ${x.r.perSecond.toFixed(1)} | ${x.r.mbPerSecond.toFixed(1)} | ${x.all.map((v) => v.toFixed(0)).join(', ')} | ${x.r.rssMb} MB |`),
+      '| target | mode | instances/s (best) | MB/s | runs (inst/s) | server CPU per instance | peak RSS |',
+      '|---|---|---:|---:|---|---:|---:|',
+      ...table.map((x) => `| ${x.target} | ${x.mode} | ${x.r.perSecond.toFixed(1)} | ${x.r.mbPerSecond.toFixed(1)} | ${x.all.map((v) => v.toFixed(0)).join(', ')} | ${x.r.cpuMsPerInstance.toFixed(2)} ms | ${x.r.rssMb} MB |`),
     ];
     console.log(`\n${lines.join('\n')}\n`);
     const r1 = ratio('1 association');
