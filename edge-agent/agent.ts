@@ -14,6 +14,7 @@ import { DictionarySync } from './sync/dictionaries.ts';
 import { Relay } from './sync/relay.ts';
 import { ActivitySimulator } from './sim/activity.ts';
 import { Accounts } from './web/accounts.ts';
+import { edgeModules, type EdgeModuleHandle } from './modules.ts';
 import { mountWeb } from './web/app.tsx';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -33,7 +34,7 @@ export interface EdgeAgent {
 }
 
 export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLogger(`edge-${config.clinicId}`)): Promise<EdgeAgent> {
-  const store = new EdgeStore(join(config.dataDir, 'edge.db'), config.clinicId);
+  const store = new EdgeStore(join(config.dataDir, 'edge.db'), config.clinicId, edgeModules.flatMap((m) => m.migrations ?? []));
   log.info({ clinicId: config.clinicId, dataDir: config.dataDir, ...store.stats() }, 'edge store open');
 
   // Never give up reconnecting: the clinic works offline and catches up when the network returns.
@@ -102,6 +103,11 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   mountOps(app, registry, [
     { name: 'store', check: () => ({ ok: store.db.open }) },
     { name: 'nats', check: () => ({ ok: !nc.isClosed(), detail: relay.state }) },
+    // Modules start after the ops routes exist; their health is looked up lazily.
+    { name: 'modules', check: () => {
+      const bad = started.map((s) => ({ n: s.name, h: s.handle.health?.() })).filter((x) => x.h && !x.h.ok);
+      return { ok: bad.length === 0, detail: bad.map((x) => `${x.n}: ${x.h!.detail ?? 'unhealthy'}`).join('; ') || undefined };
+    } },
   ]);
   const accounts = new Accounts(store.db);
   if (accounts.count() === 0) {
@@ -114,11 +120,16 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
       log.warn({ file: f }, 'created the first administrator account "admin"; its password is in this file: change it after signing in');
     }
   }
-  mountWeb(app, {
+  const ui = mountWeb(app, {
     accounts,
     clinicName: config.clinicName,
+    nav: edgeModules.flatMap((m) => m.nav ?? []),
     status: () => ({ hb: heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null }),
   });
+  const started: { name: string; handle: EdgeModuleHandle }[] = [];
+  for (const m of edgeModules) {
+    started.push({ name: m.name, handle: await m.start({ config, store, accounts, app, ui, registry, nc, log: log.child({ module: m.name }) }) });
+  }
   app.get('/api/status', (c) => c.json({ ...heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null, relay: relay.counters }));
   const http = await listen(app, config.httpHost, config.httpPort);
   log.info({ url: http.url }, 'edge agent listening');
@@ -131,6 +142,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
       stopped = true;
       sim?.stop();
       clearInterval(hbTimer);
+      for (const m of started.reverse()) await m.handle.stop().catch((e: Error) => log.error({ module: m.name, err: e.message }, 'module stop failed'));
       await http.close();
       await relay.stop();
       await dicts.stop();

@@ -10,6 +10,7 @@ import { AccountError, Accounts, type Role, type User } from './accounts.ts';
 import { css } from './assets.ts';
 import { translator, type Lang } from './i18n.ts';
 import type { PageCtx } from './layout.tsx';
+import type { NavItem } from '../modules.ts';
 import { AuditPage, ForbiddenPage, HomePage, LoginPage, UsersPage } from './pages.tsx';
 
 const SESSION = 'edge_session';
@@ -17,6 +18,7 @@ const SESSION = 'edge_session';
 export interface WebDeps {
   accounts: Accounts;
   clinicName: string;
+  nav: readonly NavItem[];
   status: () => { hb: Heartbeat; lastReceiptAt: string | null };
 }
 
@@ -40,7 +42,7 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
   };
   const ctxOf = (c: Context, user: User | null): PageCtx => {
     const l = lang(c);
-    return { t: translator(l), lang: l, user, clinicName: deps.clinicName, path: c.req.path };
+    return { t: translator(l), lang: l, user, clinicName: deps.clinicName, path: c.req.path, nav: deps.nav };
   };
   const html = (c: Context, node: unknown, status: 200 | 400 | 401 | 403 | 423 = 200) => c.html(`<!DOCTYPE html>${String(node)}`, status);
 
@@ -96,5 +98,8 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
     }
   });
   page('get', '/admin/audit', ['clinic_admin'], (c, _u, ctx) => html(c, <AuditPage ctx={ctx} rows={deps.accounts.recentAudit(200)} />));
-  return { page, html };
+  return { page, html, ctxOf };
 }
+
+/** What feature modules use to add pages: role-checked `page()`, `html()` with DOCTYPE, and the page context. */
+export type WebUi = ReturnType<typeof mountWeb>;

@@ -2,6 +2,7 @@
 import type { Child } from 'hono/jsx';
 import type { User } from './accounts.ts';
 import type { Lang, T } from './i18n.ts';
+import type { NavItem } from '../modules.ts';
 
 export interface PageCtx {
   t: T;
@@ -9,6 +10,8 @@ export interface PageCtx {
   user: User | null;
   clinicName: string;
   path: string;
+  /** Entries added by feature modules. */
+  nav: readonly NavItem[];
 }
 
 const NAV: { href: string; key: 'home' | 'sync' | 'users' | 'audit'; roles?: string[] }[] = [
@@ -35,6 +38,9 @@ export function Layout(props: { ctx: PageCtx; title: string; children?: Child })
             <nav>
               {NAV.filter((n) => !n.roles || n.roles.includes(ctx.user!.role)).map((n) => (
                 <a href={n.href} class={ctx.path === n.href ? 'on' : ''}>{ctx.t(n.key)}</a>
+              ))}
+              {ctx.nav.filter((n) => n.roles.length === 0 || n.roles.includes(ctx.user!.role)).map((n) => (
+                <a href={n.href} class={ctx.path.startsWith(n.href) ? 'on' : ''}>{n.label[ctx.lang]}</a>
               ))}
             </nav>
           )}
