@@ -111,6 +111,11 @@ export class InstanceSink extends Writable {
     return this.o.transferSyntaxUid;
   }
 
+  /** As announced by the C-STORE command. */
+  get sopInstanceUid(): string {
+    return this.o.sopInstanceUid;
+  }
+
   constructor(private readonly o: SinkOptions) {
     super({ highWaterMark: 1 << 20 });
     this.done = new Promise((res, rej) => {

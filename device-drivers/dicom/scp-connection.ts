@@ -11,23 +11,22 @@
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { checkDevice, chooseTransferSyntax, normaliseHost, REJECT_FIELDS, type RejectWhy } from './association-policy.ts';
-import { publish, unlinkQuiet } from './atomic-file.ts';
 import type { DicomScpCounters } from './counters.ts';
 import type { ResolvedScpOptions } from './config.ts';
 import { DatasetWalker, isDatasetError } from './dataset-walker.ts';
 import {
-  Dataset, Scp, constants, internals, responses,
+  Scp, constants, internals, responses,
   type DimseAssociation, type DimseCEchoRequest, type DimseCEchoResponse, type DimseCFindRequest, type DimseCFindResponse,
   type DimsePresentationContext,
 } from './dimse.ts';
 import { InstanceError, InstanceSink, StoreStatus } from './instance-sink.ts';
+import { commitInstance, type StoreOutcome } from './commit-instance.ts';
+import { answerWorklist } from './worklist-service.ts';
 import { checkPdu, isPduError, PduFramer, PduType, pduToBuffer, readPdvs, type Pdv } from './pdu.ts';
 import { C_STORE_RQ, NO_DATA_SET, readCommandSet, type CommandFields } from './command-set.ts';
 import { storeResponsePdu } from './store-response.ts';
-import type { DicomDevice, InstanceMeta } from './types.ts';
-import { MODALITY_WORKLIST_FIND, TS } from './uids.ts';
-import { itemToElements, queryFromElements } from './worklist-dataset.ts';
-import { filterWorklist } from './worklist-match.ts';
+import type { DicomDevice } from './types.ts';
+import { TS } from './uids.ts';
 
 export interface ScpContext {
   opts: ResolvedScpOptions;
@@ -385,83 +384,15 @@ export function makeScpClass(ctx: ScpContext) {
       void work.finally(() => ctx.inflight.delete(work));
     }
 
-    private async store({ sink, cmd }: FastStore): Promise<{ code: number; comment?: string }> {
-      let tempPath = '';
-      try {
-        const t = await sink.done;
-        tempPath = t.tempPath;
-        await publish(t.tempPath, t.finalPath);
-        tempPath = '';
-        const f = t.fields;
-        const meta: InstanceMeta = {
-          ...f,
-          path: t.finalPath,
-          studyInstanceUid: f.studyInstanceUid!,
-          seriesInstanceUid: f.seriesInstanceUid!,
-          sopInstanceUid: f.sopInstanceUid!,
-          sopClassUid: cmd.affectedSopClassUid,
-          transferSyntaxUid: sink.transferSyntaxUid,
-          size: t.size,
-          sha256: t.sha256,
-          stationAe: f.stationAe ?? this.callingAe,
-          callingAe: this.callingAe,
-          remoteHost: this.remoteHost,
-          device: this.device!,
-          receivedAt: new Date().toISOString(),
-        };
-        try {
-          await opts.onInstance(meta);
-        } catch (e) {
-          throw new InstanceError(`index callback failed: ${(e as Error).message}`, StoreStatus.OutOfResources, 'callback', { cause: e });
-        }
-        counters.storesOk++;
-        counters.bytesStored += t.size;
-        return { code: StoreStatus.Success };
-      } catch (e) {
-        if (tempPath) await unlinkQuiet(tempPath);
-        counters.storesFailed++;
-        const ie = e instanceof InstanceError ? e : new InstanceError((e as Error).message, StoreStatus.OutOfResources, 'io', { cause: e });
-        if (ie.reason === 'bad-dataset' || ie.reason === 'bad-uid' || ie.reason === 'mismatch') counters.storesMalformed++;
-        log.warn({ event: 'dicom.store.failed', reason: ie.reason, message: ie.message, callingAe: this.callingAe, sopInstanceUid: cmd.affectedSopInstanceUid }, 'C-STORE failed');
-        return { code: ie.status, comment: ie.message };
-      }
+    private store({ sink, cmd }: FastStore): Promise<StoreOutcome> {
+      return commitInstance(sink, cmd.affectedSopClassUid, { callingAe: this.callingAe, remoteHost: this.remoteHost, device: this.device! }, opts, counters);
     }
 
     override cFindRequest(request: DimseCFindRequest, callback: (r: DimseCFindResponse[]) => void): void {
-      const work = this.find(request).then(callback);
+      const ts = internals(this).association?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid() ?? TS.implicitLE;
+      const work = answerWorklist(request, ts, { callingAe: this.callingAe, device: this.device! }, opts, counters).then(callback);
       ctx.inflight.add(work);
       void work.finally(() => ctx.inflight.delete(work));
-    }
-
-    private async find(request: DimseCFindRequest): Promise<DimseCFindResponse[]> {
-      const done = (status: number, comment?: string): DimseCFindResponse => {
-        const r = responses.CFindResponse.fromRequest(request);
-        r.setStatus(status);
-        if (comment) r.setErrorComment(comment.slice(0, 64));
-        return r;
-      };
-      if (request.getAffectedSopClassUid() !== MODALITY_WORKLIST_FIND || !opts.worklistProvider) return [done(Status.SopClassNotSupported)];
-      counters.worklistQueries++;
-      try {
-        const requested = request.getDataset()?.getElements() ?? {};
-        const keys = queryFromElements(requested);
-        const items = await opts.worklistProvider({ ...keys, callingAe: this.callingAe, device: this.device! });
-        const matches = filterWorklist(keys, items).slice(0, opts.maxWorklistMatches);
-        counters.worklistMatches += matches.length;
-        const ts = internals(this).association?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid() ?? TS.implicitLE;
-        const out = matches.map((item) => {
-          const r = responses.CFindResponse.fromRequest(request);
-          r.setStatus(Status.Pending);
-          r.setDataset(new Dataset(itemToElements(item, requested), ts));
-          return r;
-        });
-        out.push(done(Status.Success));
-        return out;
-      } catch (e) {
-        counters.worklistFailures++;
-        log.error({ event: 'dicom.worklist.failed', err: (e as Error).message, callingAe: this.callingAe }, 'worklist query failed');
-        return [done(0xc001, 'worklist unavailable')];
-      }
     }
   };
 }
