@@ -29,7 +29,7 @@ export type EnvelopeCheck =
   | { ok: true; envelope: Envelope; type: RecordType; payload: unknown }
   | { ok: false; reason: DeadLetterReason; detail: string; partial?: { clinicId?: string; seq?: number } };
 
-export const DEAD_LETTER_REASONS = ['oversize', 'not_json', 'bad_envelope', 'unknown_type', 'schema', 'clinic_mismatch', 'type_mismatch', 'unsupported_schema_version', 'seq_collision'] as const;
+export const DEAD_LETTER_REASONS = ['oversize', 'not_json', 'bad_envelope', 'unknown_type', 'schema', 'clinic_mismatch', 'type_mismatch', 'unsupported_schema_version', 'seq_collision', 'apply_error'] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 function issues(err: z.ZodError): string {

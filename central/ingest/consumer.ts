@@ -107,12 +107,15 @@ export class Ingest {
         try {
           result = await this.wh.ingest(items);
         } catch (e) {
-          // The warehouse is unavailable (disk full, database locked...): nothing is acked,
-          // JetStream redelivers later. Back off so we do not spin.
-          this.failures++;
-          this.log.error({ err: (e as Error).message, batch: batch.length }, 'warehouse apply failed; messages will be redelivered');
-          for (const m of batch) m.nak(2000);
-          await sleep(500);
+          const applied = await this.applyOneByOne(batch, items, e as Error);
+          if (!applied) {
+            // The warehouse itself is unavailable (disk full, database locked...): nothing is
+            // acked, JetStream redelivers later. Back off so we do not spin.
+            this.failures++;
+            this.log.error({ err: (e as Error).message, batch: batch.length }, 'warehouse apply failed; messages will be redelivered');
+            for (const m of batch) m.nak(2000);
+            await sleep(500);
+          }
           continue;
         }
         for (const m of batch) m.ack();
@@ -123,6 +126,47 @@ export class Ingest {
     } finally {
       this.flushing = false;
     }
+  }
+
+  /**
+   * A batch failed: apply its messages one at a time so that one poison record cannot stall
+   * every clinic. A record that fails alone is dead-lettered as `apply_error` (it keeps its
+   * place in the clinic's sequence). Returns false when nothing could be applied at all,
+   * which means the warehouse is down rather than a record being bad.
+   */
+  private async applyOneByOne(batch: JsMsg[], items: IngestItem[], batchError: Error): Promise<boolean> {
+    let okCount = 0;
+    const poison: number[] = [];
+    for (let i = 0; i < items.length; i++) {
+      try {
+        const r = await this.wh.ingest([items[i]!]);
+        okCount++;
+        batch[i]!.ack();
+        for (const w of r.changed) this.publishReceipt(w);
+        this.hooks.onResult?.(r);
+      } catch {
+        poison.push(i);
+      }
+    }
+    if (okCount === 0 && items.length > 1) return false;
+    for (const i of poison) {
+      const it = items[i]!;
+      const m = batch[i]!;
+      const dead: IngestItem = it.kind === 'record'
+        ? { kind: 'dead', subject: m.subject, reason: 'apply_error', detail: `could not be applied: ${batchError.message}`, raw: m.data, clinicId: it.envelope.clinicId, seq: it.envelope.seq }
+        : it;
+      try {
+        const r = await this.wh.ingest([dead]);
+        m.ack();
+        for (const w of r.changed) this.publishReceipt(w);
+        this.hooks.onResult?.(r);
+        this.log.error({ subject: m.subject, err: batchError.message }, 'record dead-lettered: it could not be applied');
+      } catch (e) {
+        m.nak(5000);
+        this.log.error({ err: (e as Error).message }, 'could not even dead-letter a record; will retry');
+      }
+    }
+    return true;
   }
 
   publishReceipt(w: Watermark): void {
