@@ -2,7 +2,7 @@
 export { startDicomScp, type DicomScpServer } from './server.ts';
 export { DicomConfigError, type DicomScpOptions } from './config.ts';
 export type { DicomScpCounters } from './counters.ts';
-export { echo, type EchoTarget, type EchoResult } from './echo.ts';
+export { echo, echo as dicomEcho, type EchoTarget, type EchoResult } from './echo.ts';
 export { matchOrder, type OrderCandidate, type OrderMatch, type InstanceKeys } from './order-match.ts';
 export { matchWorklistItem, filterWorklist, matchWildcard, matchPersonName, matchDate, matchTime } from './worklist-match.ts';
 export { InstanceError, StoreStatus } from './instance-sink.ts';
