@@ -36,5 +36,5 @@ export { startAstmSimulator, buildAstmMessage, simulatedAstm, type AstmSimulator
 export { generateValue, rng, type ValueMix } from './simulators/values.ts';
 export { startSimulator, type SimulatorOptions, type RunningSimulator } from './simulators/index.ts';
 
-// DICOM (owned by the imaging engineer) is re-exported here when it lands:
-// export * from './dicom/index.ts';
+// DICOM: SCP (C-ECHO, C-STORE, worklist), C-ECHO SCU, order matching.
+export * from './dicom/index.ts';

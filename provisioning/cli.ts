@@ -17,7 +17,7 @@ export const USAGE = `usage: provision <command> [--state DIR] [options]      (s
   init    [--nats-url nats://host:4222] [--hub-listen host:port] [--hub-store-dir DIR]
           [--edge-data-dir DIR] [--edge-url-template http://edge-{id}:8080] [--central-data-dir DIR]
           [--central-url URL] [--netmon-url URL] [--prometheus-url URL] [--grafana-dashboards-path DIR]
-  enrol   --clinic ID --name 名称 [--level centre|station] [--parent CENTRE_ID]
+  enrol   --clinic ID --name 名称 [--level centre|station] [--parent CENTRE_ID] [--device id:kind ...]
           [--router host[:port]] [--switch host[:port]]
           [--snmp-user U --snmp-auth-key-env VAR --snmp-priv-key-env VAR [--snmp-auth-protocol sha256] [--snmp-priv-protocol aes]
            | --snmp-community-env VAR]
@@ -33,7 +33,7 @@ export const USAGE = `usage: provision <command> [--state DIR] [options]      (s
 const options = {
   state: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'nats-pid': { type: 'string' }, 'nats-pid-file': { type: 'string' },
   clinic: { type: 'string' }, name: { type: 'string' }, level: { type: 'string' }, parent: { type: 'string' },
-  router: { type: 'string' }, switch: { type: 'string' }, 'edge-url': { type: 'string' }, 'rotate-password': { type: 'boolean' },
+  router: { type: 'string' }, switch: { type: 'string' }, device: { type: 'string', multiple: true }, 'edge-url': { type: 'string' }, 'rotate-password': { type: 'boolean' },
   'snmp-user': { type: 'string' }, 'snmp-auth-key-env': { type: 'string' }, 'snmp-priv-key-env': { type: 'string' },
   'snmp-auth-protocol': { type: 'string' }, 'snmp-priv-protocol': { type: 'string' }, 'snmp-community-env': { type: 'string' },
   'nats-url': { type: 'string' }, 'hub-listen': { type: 'string' }, 'hub-store-dir': { type: 'string' }, 'edge-data-dir': { type: 'string' },
@@ -77,7 +77,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       } else if (command === 'enrol') {
         plan = planEnrol(stateDir, reg, {
           clinic: v.clinic ?? '', name: v.name, level: v.level, parent: v.parent, router: v.router, switch: v.switch,
-          edgeUrl: v['edge-url'], rotatePassword: v['rotate-password'] === true,
+          edgeUrl: v['edge-url'], rotatePassword: v['rotate-password'] === true, devices: v.device as string[] | undefined,
           snmp: {
             user: v['snmp-user'], authKeyEnv: v['snmp-auth-key-env'], privKeyEnv: v['snmp-priv-key-env'],
             authProtocol: v['snmp-auth-protocol'], privProtocol: v['snmp-priv-protocol'], communityEnv: v['snmp-community-env'],

@@ -44,6 +44,8 @@ export interface EnrolInput {
   snmp?: input.SnmpFlags;
   edgeUrl?: string;
   rotatePassword?: boolean;
+  /** `id:kind` pairs (repeatable `--device`); replaces the registered list when given. */
+  devices?: string[];
 }
 
 const sameEntry = (a: ClinicEntry, b: ClinicEntry) => JSON.stringify({ ...a, createdAt: 0, updatedAt: 0 }) === JSON.stringify({ ...b, createdAt: 0, updatedAt: 0 });
@@ -75,6 +77,12 @@ export function planEnrol(stateDir: string, reg: Registry, e: EnrolInput, now = 
   if (ref && !router && !sw) throw new InputError(ref.version === '3' ? '--snmp-user' : '--snmp-community-env', 'SNMP credentials need --router and/or --switch');
   const edgeUrl = e.edgeUrl !== undefined ? input.edgeUrl(e.edgeUrl) : existing?.edgeUrl ?? reg.settings.edgeUrlTemplate.replaceAll('{id}', id);
 
+  const devices = e.devices !== undefined ? e.devices.map((d) => {
+    const m = /^([a-z0-9][a-z0-9-]{0,63}):([a-z0-9_-]{1,40})$/.exec(d.trim());
+    if (!m) throw new InputError(`--device ${JSON.stringify(d)}`, 'use id:kind with lower-case letters, digits and dashes, e.g. us-01:ultrasound');
+    return { id: m[1]!, kind: m[2]! };
+  }) : existing?.devices;
+
   const fresh = new Map<string, string>();
   let passwordHash = existing?.passwordHash;
   const kept = existing && !e.rotatePassword ? existingEdgePassword(stateDir, existing, true) : null;
@@ -90,6 +98,7 @@ export function planEnrol(stateDir: string, reg: Registry, e: EnrolInput, now = 
     id, name, level, ...(parent !== undefined ? { parent } : {}),
     natsUser: `clinic-${id}`, passwordHash: passwordHash!, edgeUrl,
     ...(router ? { router } : {}), ...(sw ? { switch: sw } : {}),
+    ...(devices && devices.length > 0 ? { devices } : {}),
     createdAt: existing?.createdAt ?? now, updatedAt: existing?.updatedAt ?? now,
   };
   if (existing && !sameEntry(existing, entry)) entry.updatedAt = now;

@@ -44,6 +44,8 @@ export const clinicEntrySchema = z.object({
   edgeUrl: z.string().url(),
   router: snmpTargetSchema.optional(),
   switch: snmpTargetSchema.optional(),
+  /** Registered medical devices behind this clinic's network (for the monitor's impact list). */
+  devices: z.array(z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/), kind: z.string().min(1).max(40) })).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -121,7 +121,7 @@ export function inventoryObject(reg: Registry): InventoryInput {
   }
   return {
     targets,
-    clinics: clinics.map((c) => ({ id: c.id, name: c.name, edgeHealthUrl: new URL('/healthz', c.edgeUrl).href, devices: [] })),
+    clinics: clinics.map((c) => ({ id: c.id, name: c.name, edgeHealthUrl: new URL('/healthz', c.edgeUrl).href, devices: c.devices ?? [] })),
     central: { healthUrl: new URL('/healthz', reg.settings.centralUrl).href, natsUrl: reg.settings.natsUrl },
   };
 }
