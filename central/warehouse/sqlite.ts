@@ -2,7 +2,7 @@
 import { compareHlc, type DeadLetterReason, type DictionaryItem, type DictionaryName, type DictionarySnapshot, type Heartbeat, type RecordType } from '../../contracts/index.ts';
 import { migrate, openDb, type Db } from '../../contracts/runtime/index.ts';
 import { centralMigrations } from './sqlite-migrations.ts';
-import type { DeadLetter, FleetRow, IngestItem, IngestOutcome, IngestResult, ResidentConflict, Warehouse, Watermark } from './types.ts';
+import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestOutcome, IngestResult, ResidentConflict, Warehouse, Watermark } from './types.ts';
 
 interface RecordItem {
   clinicId: string;
@@ -260,6 +260,11 @@ export class SqliteWarehouse implements Warehouse {
 
   async appliedSeqs(clinicId: string): Promise<number[]> {
     return this.db.prepare<[string], { seq: number }>('SELECT seq FROM ingest_log WHERE clinic_id = ? ORDER BY rowid').all(clinicId).map((r) => r.seq);
+  }
+
+  async audit(e: AuditEntry): Promise<void> {
+    // The insert runs synchronously inside this call, as before the interface had audit().
+    this.db.prepare('INSERT INTO audit_log (at, actor, action, target, source_ip, outcome) VALUES (?, ?, ?, ?, ?, ?)').run(new Date().toISOString(), e.actor, e.action, e.target, e.sourceIp, e.outcome);
   }
 
   async close(): Promise<void> {

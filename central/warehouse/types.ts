@@ -70,6 +70,15 @@ export interface ResidentConflict {
   at: string;
 }
 
+/** One audit entry (MLPS 3: who, what, when, from where, outcome); the log is append-only. */
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  target: string;
+  sourceIp: string;
+  outcome: string;
+}
+
 export interface Warehouse {
   ingest(batch: IngestItem[]): Promise<IngestResult>;
   watermark(clinicId: string): Promise<Watermark>;
@@ -83,5 +92,7 @@ export interface Warehouse {
   /** Per-clinic record counts and apply order checks, for tests and audits. */
   countRecords(clinicId?: string): Promise<number>;
   appliedSeqs(clinicId: string): Promise<number[]>;
+  /** Append an entry to the audit log (the repository writes the audit, not each route). */
+  audit(entry: AuditEntry): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,0 +1,227 @@
+/**
+ * The contract every `Warehouse` implementation passes (as Hono runs one case file against
+ * every router). A backend's test supplies a factory for a fresh, empty warehouse.
+ *
+ *   runWarehouseContract(t, 'sqlite', async () => ({ wh: new SqliteWarehouse(file), cleanup }));
+ */
+import { randomBytes } from 'node:crypto';
+import type t from 'tap';
+import fc from 'fast-check';
+import { formatHlc, type Envelope, type Heartbeat, type RecordType } from '../../contracts/index.ts';
+import type { IngestItem, Warehouse } from './types.ts';
+
+type Test = typeof t;
+
+export interface WarehouseHarness {
+  wh: Warehouse;
+  cleanup(): Promise<void>;
+}
+
+/** A unique clinic id per case: cases share nothing but the empty warehouse. */
+const clinic = (tag: string) => `${tag}-${randomBytes(3).toString('hex')}`;
+const hlc = (ms: number, node: string) => formatHlc({ ms, counter: 0, node });
+
+function envelope(clinicId: string, seq: number, type: RecordType, recordId: string, payload: unknown, o: { version?: number; hlc?: string } = {}): Envelope {
+  return { recordId, type, clinicId, seq, version: o.version ?? 1, hlc: o.hlc ?? hlc(1_700_000_000_000 + seq, clinicId), schemaVersion: 1, createdAt: new Date(1_700_000_000_000 + seq * 1000).toISOString(), payload };
+}
+
+/** An observation record at `seq`; the hash stands for the message bytes (same content, same hash). */
+export function obs(clinicId: string, seq: number, variant = ''): IngestItem {
+  const payload = { observationId: `o-${seq}`, code: '8867-4', display: 'Heart rate', value: 60 + seq + (variant ? 1 : 0), unit: '/min', effectiveAt: new Date(1_700_000_000_000 + seq * 1000).toISOString() };
+  return { kind: 'record', envelope: envelope(clinicId, seq, 'observation', `o-${seq}`, payload), type: 'observation', payload, hash: `h:${clinicId}:${seq}${variant}`, raw: '' };
+}
+
+function resident(clinicId: string, seq: number, residentId: string, fields: Record<string, unknown>, at: string, version = 1): IngestItem {
+  const payload = { residentId, name: '张三', sex: '1', birthDate: '1980-01-01', idType: '99', idNumber: 'X1', ...fields };
+  return { kind: 'record', envelope: envelope(clinicId, seq, 'resident', residentId, payload, { hlc: at, version }), type: 'resident', payload, hash: `h:${clinicId}:${seq}:${JSON.stringify(fields)}`, raw: '' };
+}
+
+function deadItem(clinicId: string, seq: number, reason: 'schema' | 'clinic_mismatch' = 'schema'): IngestItem {
+  return { kind: 'dead', subject: `clinic.${clinicId}.rec.observation`, reason, detail: 'value: expected number', raw: Buffer.from(`{"seq":${seq}}`), clinicId, seq };
+}
+
+const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+
+export function runWarehouseContract(tap: Test, name: string, make: () => Promise<WarehouseHarness>): void {
+  tap.test(`Warehouse contract: ${name}`, async (tt) => {
+    const h = await make();
+    tt.teardown(() => h.cleanup());
+    const wh = h.wh;
+
+    tt.test('in-order batch applies every record once', async (t) => {
+      const c = clinic('inorder');
+      const r = await wh.ingest(range(1, 5).map((s) => obs(c, s)));
+      t.same(r.outcomes, ['applied', 'applied', 'applied', 'applied', 'applied']);
+      t.same(r.changed, [{ clinicId: c, appliedSeq: 5, pendingAbove: 0, firstMissing: null }]);
+      t.equal(r.applied.length, 5);
+      t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 5, pendingAbove: 0, firstMissing: null });
+      t.same(await wh.appliedSeqs(c), [1, 2, 3, 4, 5]);
+      t.equal(await wh.countRecords(c), 5);
+      t.ok((await wh.watermarks()).some((w) => w.clinicId === c && w.appliedSeq === 5), 'listed in watermarks()');
+    });
+
+    tt.test('records above a gap are held until it closes', async (t) => {
+      const c = clinic('gap');
+      let r = await wh.ingest([obs(c, 3), obs(c, 5)]);
+      t.same(r.outcomes, ['held', 'held']);
+      t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 0, pendingAbove: 2, firstMissing: 1 });
+      t.equal(await wh.countRecords(c), 0, 'nothing applied above the gap');
+      r = await wh.ingest([obs(c, 1)]);
+      t.same(r.changed, [{ clinicId: c, appliedSeq: 1, pendingAbove: 2, firstMissing: 2 }]);
+      r = await wh.ingest([obs(c, 2)]);
+      t.same(r.outcomes, ['applied']);
+      t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 3, pendingAbove: 1, firstMissing: 4 }, 'held seq 3 drained');
+      t.equal(r.applied.length, 2, 'seq 2 and the held seq 3');
+      await wh.ingest([obs(c, 4)]);
+      t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 5, pendingAbove: 0, firstMissing: null });
+      t.same(await wh.appliedSeqs(c), [1, 2, 3, 4, 5], 'applied in seq order');
+      t.equal(await wh.countRecords(c), 5);
+    });
+
+    tt.test('duplicates are recognised below the watermark, in pending and within a batch', async (t) => {
+      const c = clinic('dup');
+      const r = await wh.ingest([obs(c, 1), obs(c, 1), obs(c, 4), obs(c, 4), obs(c, 2)]);
+      t.same(r.outcomes, ['applied', 'duplicate', 'held', 'duplicate', 'applied']);
+      t.same((await wh.ingest([obs(c, 2), obs(c, 1)])).outcomes, ['duplicate', 'duplicate']);
+      t.same((await wh.ingest([obs(c, 4)])).outcomes, ['duplicate'], 'still held');
+      t.same(await wh.appliedSeqs(c), [1, 2]);
+      t.equal(await wh.countRecords(c), 2);
+    });
+
+    tt.test('a different message at a consumed or held seq is a seq_collision, never dropped silently', async (t) => {
+      const c = clinic('coll');
+      await wh.ingest([obs(c, 1), obs(c, 3)]);
+      const r = await wh.ingest([obs(c, 1, 'x'), obs(c, 3, 'x')]);
+      t.same(r.outcomes, ['dead', 'dead']);
+      t.same(r.deadReasons, ['seq_collision', 'seq_collision']);
+      t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 1, pendingAbove: 1, firstMissing: 2 }, 'watermark and pending untouched');
+      const dl = (await wh.deadLetters(100)).filter((d) => d.clinicId === c);
+      t.same(dl.map((d) => [d.reason, d.seq]).sort(), [['seq_collision', 1], ['seq_collision', 3]]);
+      t.ok(dl.every((d) => d.detail.length > 0 && typeof d.receivedAt === 'string'), 'with a detail and a time');
+    });
+
+    tt.test('the same record version at a new seq: same content is harmless, different content is a collision', async (t) => {
+      const c = clinic('recuniq');
+      const a = obs(c, 1);
+      const same = { ...a, envelope: { ...(a as Extract<IngestItem, { kind: 'record' }>).envelope, seq: 2 }, hash: 'other-bytes' } as IngestItem;
+      const r = await wh.ingest([a, same]);
+      t.same(r.outcomes, ['applied', 'applied']);
+      t.equal(await wh.countRecords(c), 1, 'one row per (type, recordId, version, clinic)');
+      const changed = obs(c, 1, 'x');
+      const clash = { ...changed, envelope: { ...(changed as Extract<IngestItem, { kind: 'record' }>).envelope, seq: 3 }, hash: 'third' } as IngestItem;
+      const r2 = await wh.ingest([clash]);
+      t.same(r2.outcomes, ['applied'], 'the seq is consumed');
+      t.same(r2.deadReasons, ['seq_collision'], 'the differing content is dead-lettered');
+      t.equal((await wh.watermark(c)).appliedSeq, 3);
+      t.equal(await wh.countRecords(c), 1);
+    });
+
+    tt.test('dead-lettered records consume their seq; forged ones do not', async (t) => {
+      const c = clinic('dead');
+      let r = await wh.ingest([obs(c, 1), deadItem(c, 2), deadItem(c, 4), obs(c, 3)]);
+      t.same(r.outcomes, ['applied', 'dead', 'dead', 'applied']);
+      t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 4, pendingAbove: 0, firstMissing: null }, 'held dead seq 4 drained after seq 3');
+      t.same(await wh.appliedSeqs(c), [1, 2, 3, 4]);
+      t.equal(await wh.countRecords(c), 2);
+      r = await wh.ingest([deadItem(c, 2)]);
+      t.same(r.outcomes, ['duplicate'], 'a redelivered dead record is a duplicate, not a second dead letter');
+      r = await wh.ingest([deadItem(c, 5, 'clinic_mismatch')]);
+      t.same(r.outcomes, ['dead']);
+      t.equal((await wh.watermark(c)).appliedSeq, 4, 'a forged record takes no place in the sequence');
+      const dl = (await wh.deadLetters(100)).filter((d) => d.clinicId === c);
+      t.same(dl.map((d) => d.reason).sort(), ['clinic_mismatch', 'schema', 'schema']);
+      t.match(dl.find((d) => d.seq === 2)!.rawPreview, /"seq":2/, 'raw bytes kept for review');
+      const noClinic = await wh.ingest([{ kind: 'dead', subject: 'junk', reason: 'not_json', detail: 'x', raw: Buffer.from('{') }]);
+      t.same(noClinic.outcomes, ['dead']);
+      t.same(noClinic.deadReasons, ['not_json']);
+    });
+
+    tt.test('residents: last writer by HLC wins, every loser goes to the conflict log', async (t) => {
+      const a = clinic('lwwa');
+      const b = clinic('lwwb');
+      const id = `res-${randomBytes(4).toString('hex')}`;
+      const base = 1_800_000_000_000;
+      let r = await wh.ingest([resident(a, 1, id, { phone: '111' }, hlc(base, a))]);
+      t.equal(r.conflicts, 0, 'first write');
+      r = await wh.ingest([resident(a, 2, id, { phone: '222' }, hlc(base + 1, a), 2)]);
+      t.equal(r.conflicts, 0, 'a newer version from the same writer is an update');
+      r = await wh.ingest([resident(b, 1, id, { phone: '333', address: 'B street' }, hlc(base + 2, b))]);
+      t.equal(r.conflicts, 1, 'another clinic overwrote: logged');
+      r = await wh.ingest([resident(a, 3, id, { phone: '444' }, hlc(base + 1, a).replace(/\d{5}\./, '00001.'), 3)]);
+      t.equal(r.conflicts, 1, 'a stale write loses and is logged');
+      const mine = (await wh.conflicts(100)).filter((x) => x.residentId === id).sort((x, y) => x.id - y.id);
+      t.equal(mine.length, 2);
+      t.same({ w: mine[0]!.winnerClinic, l: mine[0]!.loserClinic, fields: [...mine[0]!.fields].sort() }, { w: b, l: a, fields: ['address', 'phone'] });
+      t.same(mine[0]!.loserValues, { phone: '222', address: null });
+      t.same(mine[0]!.winnerValues, { phone: '333', address: 'B street' });
+      t.same({ w: mine[1]!.winnerClinic, l: mine[1]!.loserClinic }, { w: b, l: a }, 'the stale write lost to B');
+      t.same(mine[1]!.loserValues.phone, '444');
+      t.same(mine[1]!.winnerValues.phone, '333', 'B still holds the value');
+      r = await wh.ingest([resident(b, 2, id, { phone: '333', address: 'B street' }, hlc(base - 5, b), 2)]);
+      t.equal(r.conflicts, 0, 'an older write with identical values is no conflict');
+    });
+
+    tt.test('dictionaries are versioned; latest is served', async (t) => {
+      const s1 = await wh.saveDictionary('icd10', [{ code: 'I10', name: '原发性高血压', attrs: {}, active: true }]);
+      const s2 = await wh.saveDictionary('icd10', [{ code: 'I10', name: '原发性高血压', attrs: {}, active: true }, { code: 'E11', name: '2型糖尿病', attrs: { insurance: 'E11.900' }, active: true }]);
+      t.equal(s2.version, s1.version + 1);
+      const latest = (await wh.latestDictionaries()).filter((d) => d.name === 'icd10');
+      t.equal(latest.length, 1, 'one row per dictionary');
+      t.equal(latest[0]!.version, s2.version);
+      t.same(latest[0]!.items.map((i) => i.code), ['I10', 'E11']);
+      t.ok(!Number.isNaN(Date.parse(latest[0]!.publishedAt)));
+    });
+
+    tt.test('fleet joins heartbeats with watermarks', async (t) => {
+      const c = clinic('fleet');
+      await wh.ingest([obs(c, 1), obs(c, 2), obs(c, 4)]);
+      const hb: Heartbeat = { clinicId: c, agentVersion: '0.1.0', at: new Date().toISOString(), lastSeq: 5, receiptSeq: 2, outboxDepth: 3, oldestPendingAgeSec: 7, relayState: 'connected', dictionaries: { icd10: 2 } };
+      await wh.recordHeartbeat(hb);
+      let row = (await wh.fleet()).find((f) => f.clinicId === c)!;
+      t.match(row, { agentVersion: '0.1.0', edgeLastSeq: 5, edgeReceiptSeq: 2, outboxDepth: 3, oldestPendingAgeSec: 7, relayState: 'connected', dictionaries: { icd10: 2 }, appliedSeq: 2, pendingAbove: 1, firstMissing: 3, recordsApplied: 2 });
+      t.ok(row.lastHeartbeatAt && Math.abs(Date.parse(row.lastHeartbeatAt) - Date.now()) < 60_000, 'heartbeat time recorded');
+      t.ok(row.lagSeconds >= 7, 'lag counts the oldest pending record at the edge');
+      await wh.recordHeartbeat({ ...hb, lastSeq: 2, outboxDepth: 0, oldestPendingAgeSec: 0, agentVersion: '0.2.0' });
+      row = (await wh.fleet()).find((f) => f.clinicId === c)!;
+      t.match(row, { agentVersion: '0.2.0', outboxDepth: 0, lagSeconds: 0 }, 'a later heartbeat replaces the row');
+      const onlyIngest = clinic('noheartbeat');
+      await wh.ingest([obs(onlyIngest, 1)]);
+      t.match((await wh.fleet()).find((f) => f.clinicId === onlyIngest), { lastHeartbeatAt: null, appliedSeq: 1 }, 'a clinic seen only through records is listed');
+    });
+
+    tt.test('audit entries are written', async (t) => {
+      await wh.audit({ actor: 'api-token', action: 'contract.read', target: 'x', sourceIp: '127.0.0.1', outcome: 'ok' });
+      t.pass('audit() resolved');
+    });
+
+    tt.test('property: any permutation with duplications of a stream ends at watermark N, each seq applied once, in order', async (t) => {
+      const arb = fc.integer({ min: 1, max: 25 }).chain((n) => fc.record({
+        n: fc.constant(n),
+        // Every seq at least once, some twice or three times, in any order.
+        deliveries: fc.shuffledSubarray(range(1, n).flatMap((s) => [s, s, s]), { minLength: 3 * n, maxLength: 3 * n })
+          .chain((all) => fc.array(fc.boolean(), { minLength: all.length, maxLength: all.length }).map((keep) => {
+            const firsts = new Set<number>();
+            return all.filter((s, i) => { const first = !firsts.has(s); firsts.add(s); return first || keep[i]; });
+          })),
+        cuts: fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 80 }),
+        deadSeqs: fc.subarray(range(1, n), { maxLength: Math.min(3, n) }),
+      }));
+      await fc.assert(fc.asyncProperty(arb, async ({ n, deliveries, cuts, deadSeqs }) => {
+        const c = clinic('prop');
+        const dead = new Set(deadSeqs);
+        const items = deliveries.map((s) => (dead.has(s) ? deadItem(c, s) : obs(c, s)));
+        for (let i = 0, k = 0; i < items.length; k++) {
+          const size = cuts[k % cuts.length]!;
+          await wh.ingest(items.slice(i, i + size));
+          i += size;
+        }
+        const w = await wh.watermark(c);
+        const seqs = await wh.appliedSeqs(c);
+        const ok = w.appliedSeq === n && w.pendingAbove === 0 && seqs.length === n && seqs.every((s, i) => s === i + 1)
+          && (await wh.countRecords(c)) === n - dead.size;
+        if (!ok) throw new Error(`clinic ${c}: watermark ${JSON.stringify(w)}, applied ${JSON.stringify(seqs)}`);
+      }), { numRuns: 40 });
+      t.pass('property holds');
+    });
+  });
+}

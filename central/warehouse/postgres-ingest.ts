@@ -1,0 +1,181 @@
+/**
+ * The ingest rules of the PostgreSQL warehouse, run inside the batch's transaction. Same rules
+ * as `SqliteWarehouse` (see central/README.md): apply at watermark+1 and drain the held records,
+ * hold above a gap, duplicate-or-collision at or below the watermark, dead items consume their seq.
+ */
+import type { QueryResult, QueryResultRow } from 'pg';
+import { compareHlc, type DeadLetterReason, type RecordType } from '../../contracts/index.ts';
+import type { IngestItem, IngestOutcome, IngestResult, Watermark } from './types.ts';
+
+/** A query on the transaction's client. */
+export type Q = <R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]) => Promise<QueryResult<R>>;
+
+interface RecordItem {
+  clinicId: string;
+  seq: number;
+  recordId: string;
+  type: RecordType;
+  version: number;
+  hlc: string;
+  createdAt: string;
+  payload: unknown;
+  hash: string;
+}
+
+interface ClinicWm {
+  seq: number;
+  applied: number;
+  /** Seqs held in `pending` for this clinic (loaded under the row lock, kept in step). */
+  pending: Set<number>;
+}
+
+/** Dead items that still take their place in the clinic's sequence. */
+function seqBound(item: Extract<IngestItem, { kind: 'dead' }>): boolean {
+  return !!(item.clinicId && item.seq && item.reason !== 'clinic_mismatch' && item.reason !== 'seq_collision');
+}
+
+export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult> {
+  const now = new Date().toISOString();
+  const outcomes: IngestOutcome[] = [];
+  const applied: IngestResult['applied'] = [];
+  const deadReasons: DeadLetterReason[] = [];
+  const touched = new Set<string>();
+  let conflicts = 0;
+
+  // Lock every clinic of the batch up front, in one order for every instance (no deadlock).
+  const clinics = new Set<string>();
+  for (const it of batch) {
+    if (it.kind === 'record') clinics.add(it.envelope.clinicId);
+    else if (seqBound(it)) clinics.add(it.clinicId!);
+  }
+  const wm = new Map<string, ClinicWm>();
+  for (const c of [...clinics].sort()) {
+    await q('INSERT INTO clinic_state (clinic_id, applied_seq, records_applied, updated_at) VALUES ($1, 0, 0, $2) ON CONFLICT (clinic_id) DO NOTHING', [c, now]);
+    const s = await q<{ applied_seq: number }>('SELECT applied_seq FROM clinic_state WHERE clinic_id = $1 FOR UPDATE', [c]);
+    const p = await q<{ seq: number }>('SELECT seq FROM pending WHERE clinic_id = $1', [c]);
+    wm.set(c, { seq: s.rows[0]!.applied_seq, applied: 0, pending: new Set(p.rows.map((r) => r.seq)) });
+  }
+
+  const dead = async (subject: string, clinicId: string | null, seq: number | null, reason: DeadLetterReason, detail: string, raw: Uint8Array | string) => {
+    await q('INSERT INTO dead_letters (subject, clinic_id, seq, reason, detail, raw, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [subject, clinicId, seq, reason, detail, typeof raw === 'string' ? Buffer.from(raw) : Buffer.from(raw), now]);
+    deadReasons.push(reason);
+  };
+  const logDead = (clinicId: string, seq: number, hash: string) =>
+    q('INSERT INTO ingest_log (clinic_id, seq, hash, status, applied_at) VALUES ($1, $2, $3, $4, $5)', [clinicId, seq, hash, 'dead', now]);
+
+  const applyRecord = async (r: RecordItem) => {
+    await q('INSERT INTO ingest_log (clinic_id, seq, record_id, type, version, hash, status, applied_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [r.clinicId, r.seq, r.recordId, r.type, r.version, r.hash, 'applied', now]);
+    const payloadJson = JSON.stringify(r.payload);
+    const ins = await q(`INSERT INTO records (type, record_id, version, clinic_id, seq, hlc, payload, created_at, applied_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
+      ON CONFLICT DO NOTHING`, [r.type, r.recordId, r.version, r.clinicId, r.seq, r.hlc, payloadJson, r.createdAt, now]);
+    if (ins.rowCount === 0) {
+      const prev = await q<{ same: boolean }>('SELECT payload = $5::jsonb AS same FROM records WHERE type = $1 AND record_id = $2 AND version = $3 AND clinic_id = $4',
+        [r.type, r.recordId, r.version, r.clinicId, payloadJson]);
+      if (prev.rows[0] && !prev.rows[0].same) {
+        await dead(`clinic.${r.clinicId}.rec.${r.type}`, r.clinicId, r.seq, 'seq_collision', `record ${r.type}/${r.recordId} version ${r.version} already applied with different content`, payloadJson);
+      }
+    }
+    if (r.type === 'resident') conflicts += await applyResident(q, r, payloadJson, now);
+    applied.push({ clinicId: r.clinicId, type: r.type, createdAt: r.createdAt });
+  };
+
+  const consume = async (clinicId: string, seq: number, hash: string, record: RecordItem | null): Promise<IngestOutcome> => {
+    const w = wm.get(clinicId)!;
+    const raw = record ? JSON.stringify(record) : '';
+    if (seq <= w.seq) {
+      const prev = await q<{ hash: string }>('SELECT hash FROM ingest_log WHERE clinic_id = $1 AND seq = $2', [clinicId, seq]);
+      if (prev.rows[0] && prev.rows[0].hash !== hash) {
+        await dead(`clinic.${clinicId}`, clinicId, seq, 'seq_collision', `seq ${seq} was already applied with different content`, raw);
+        return 'dead';
+      }
+      return 'duplicate';
+    }
+    if (seq > w.seq + 1) {
+      if (w.pending.has(seq)) {
+        const prev = await q<{ hash: string }>('SELECT hash FROM pending WHERE clinic_id = $1 AND seq = $2', [clinicId, seq]);
+        if (prev.rows[0]?.hash === hash) return 'duplicate';
+        await dead(`clinic.${clinicId}`, clinicId, seq, 'seq_collision', `seq ${seq} is already held with different content`, raw);
+        return 'dead';
+      }
+      await q('INSERT INTO pending (clinic_id, seq, hash, kind, envelope, received_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6)',
+        [clinicId, seq, hash, record ? 'record' : 'dead', record ? raw : null, now]);
+      w.pending.add(seq);
+      touched.add(clinicId);
+      return 'held';
+    }
+    // seq == watermark + 1: apply, then everything held that is now contiguous.
+    if (record) await applyRecord(record);
+    else await logDead(clinicId, seq, hash);
+    w.seq = seq;
+    w.applied += record ? 1 : 0;
+    touched.add(clinicId);
+    while (w.pending.has(w.seq + 1)) {
+      const next = (await q<{ hash: string; kind: 'record' | 'dead'; envelope: RecordItem | null }>(
+        'DELETE FROM pending WHERE clinic_id = $1 AND seq = $2 RETURNING hash, kind, envelope', [clinicId, w.seq + 1])).rows[0]!;
+      w.pending.delete(w.seq + 1);
+      if (next.kind === 'record' && next.envelope) {
+        await applyRecord(next.envelope);
+        w.applied++;
+      } else await logDead(clinicId, w.seq + 1, next.hash);
+      w.seq++;
+    }
+    return 'applied';
+  };
+
+  for (const item of batch) {
+    if (item.kind === 'dead') {
+      // An authentic but unusable record still takes its place in the clinic's sequence.
+      const o = seqBound(item) ? await consume(item.clinicId!, item.seq!, `dead:${item.reason}:${item.seq}`, null) : 'dead';
+      if (o === 'duplicate') { outcomes.push('duplicate'); continue; }
+      await dead(item.subject, item.clinicId ?? null, item.seq ?? null, item.reason, item.detail, item.raw);
+      outcomes.push('dead');
+      continue;
+    }
+    const e = item.envelope;
+    outcomes.push(await consume(e.clinicId, e.seq, item.hash, {
+      clinicId: e.clinicId, seq: e.seq, recordId: e.recordId, type: item.type, version: e.version, hlc: e.hlc, createdAt: e.createdAt, payload: item.payload, hash: item.hash,
+    }));
+  }
+  const changed: Watermark[] = [];
+  for (const c of [...touched].sort()) {
+    const w = wm.get(c)!;
+    await q('UPDATE clinic_state SET applied_seq = $2, records_applied = records_applied + $3, updated_at = $4 WHERE clinic_id = $1', [c, w.seq, w.applied, now]);
+    changed.push({ clinicId: c, appliedSeq: w.seq, pendingAbove: w.pending.size, firstMissing: w.pending.size > 0 ? w.seq + 1 : null });
+  }
+  return { outcomes, changed, applied, conflicts, deadReasons };
+}
+
+/** Last writer wins by HLC; the losing value goes to resident_conflicts. Returns conflicts logged. */
+async function applyResident(q: Q, r: RecordItem, payloadJson: string, now: string): Promise<number> {
+  const id = (r.payload as { residentId: string }).residentId;
+  const upsert = () => q(`INSERT INTO residents (resident_id, payload, hlc, clinic_id, updated_at) VALUES ($1, $2::jsonb, $3, $4, $5)
+    ON CONFLICT (resident_id) DO UPDATE SET payload = excluded.payload, hlc = excluded.hlc, clinic_id = excluded.clinic_id, updated_at = excluded.updated_at`,
+  [id, payloadJson, r.hlc, r.clinicId, now]);
+  type Row = { payload: Record<string, unknown>; hlc: string; clinic_id: string };
+  // Lock the resident: another instance applying another clinic's edit of the same person waits.
+  let cur = (await q<Row>('SELECT payload, hlc, clinic_id FROM residents WHERE resident_id = $1 FOR UPDATE', [id])).rows[0];
+  if (!cur) {
+    const ins = await q(`INSERT INTO residents (resident_id, payload, hlc, clinic_id, updated_at) VALUES ($1, $2::jsonb, $3, $4, $5) ON CONFLICT (resident_id) DO NOTHING`,
+      [id, payloadJson, r.hlc, r.clinicId, now]);
+    if (ins.rowCount === 1) return 0;
+    cur = (await q<Row>('SELECT payload, hlc, clinic_id FROM residents WHERE resident_id = $1 FOR UPDATE', [id])).rows[0]!;
+  }
+  const curVal = cur.payload;
+  const inVal = r.payload as Record<string, unknown>;
+  const fields = [...new Set([...Object.keys(curVal), ...Object.keys(inVal)])].filter((k) => JSON.stringify(curVal[k]) !== JSON.stringify(inVal[k]));
+  const incomingWins = compareHlc(r.hlc, cur.hlc) > 0;
+  if (incomingWins) await upsert();
+  // A newer version from the same writer is an ordinary update, not a conflict.
+  const concurrent = !incomingWins || cur.clinic_id !== r.clinicId;
+  if (fields.length === 0 || !concurrent) return 0;
+  const [winner, loser] = incomingWins
+    ? [{ hlc: r.hlc, clinic: r.clinicId, v: inVal }, { hlc: cur.hlc, clinic: cur.clinic_id, v: curVal }]
+    : [{ hlc: cur.hlc, clinic: cur.clinic_id, v: curVal }, { hlc: r.hlc, clinic: r.clinicId, v: inVal }];
+  const pickF = (v: Record<string, unknown>) => Object.fromEntries(fields.map((f) => [f, v[f] ?? null]));
+  await q(`INSERT INTO resident_conflicts (resident_id, winner_hlc, winner_clinic, loser_hlc, loser_clinic, fields, loser_values, winner_values, at)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9)`,
+  [id, winner.hlc, winner.clinic, loser.hlc, loser.clinic, JSON.stringify(fields), JSON.stringify(pickF(loser.v)), JSON.stringify(pickF(winner.v)), now]);
+  return 1;
+}

@@ -1,0 +1,168 @@
+/**
+ * Numbered migrations of the central warehouse on PostgreSQL. Append only; each runs in its
+ * own transaction under an advisory lock, so two central instances starting together apply
+ * each version once. Same tables and meaning as `sqlite-migrations.ts`.
+ */
+import type { PoolClient } from 'pg';
+
+export interface PgMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const pgMigrations: PgMigration[] = [
+  {
+    version: 1,
+    name: 'spine: ingest log, pending, records, residents, conflicts, dead letters, fleet, dictionaries',
+    sql: `
+      CREATE TABLE clinic_state (
+        clinic_id TEXT PRIMARY KEY,
+        applied_seq BIGINT NOT NULL DEFAULT 0,
+        records_applied BIGINT NOT NULL DEFAULT 0,
+        updated_at TIMESTAMPTZ NOT NULL
+      );
+      -- One row per (clinic, seq) consumed; id gives the apply order (a clinic's applies are
+      -- serialised by the row lock on clinic_state).
+      CREATE TABLE ingest_log (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        clinic_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        record_id TEXT,
+        type TEXT,
+        version INTEGER,
+        hash TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('applied', 'dead')),
+        applied_at TIMESTAMPTZ NOT NULL,
+        UNIQUE (clinic_id, seq)
+      );
+      CREATE TABLE pending (
+        clinic_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('record', 'dead')),
+        envelope JSONB,
+        received_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (clinic_id, seq)
+      );
+      CREATE TABLE records (
+        type TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        clinic_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        hlc TEXT NOT NULL,
+        payload JSONB NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        applied_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (type, record_id, version, clinic_id)
+      );
+      CREATE INDEX records_clinic_seq ON records (clinic_id, seq);
+      CREATE TABLE residents (
+        resident_id TEXT PRIMARY KEY,
+        payload JSONB NOT NULL,
+        hlc TEXT NOT NULL,
+        clinic_id TEXT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE TABLE resident_conflicts (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        resident_id TEXT NOT NULL,
+        winner_hlc TEXT NOT NULL,
+        winner_clinic TEXT NOT NULL,
+        loser_hlc TEXT NOT NULL,
+        loser_clinic TEXT NOT NULL,
+        fields JSONB NOT NULL,
+        loser_values JSONB NOT NULL,
+        winner_values JSONB NOT NULL,
+        reviewed_by TEXT,
+        at TIMESTAMPTZ NOT NULL
+      );
+      CREATE TABLE dead_letters (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        subject TEXT NOT NULL,
+        clinic_id TEXT,
+        seq BIGINT,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        raw BYTEA NOT NULL,
+        received_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE TABLE fleet (
+        clinic_id TEXT PRIMARY KEY,
+        last_heartbeat_at TIMESTAMPTZ NOT NULL,
+        agent_version TEXT NOT NULL,
+        edge_last_seq BIGINT NOT NULL,
+        edge_receipt_seq BIGINT NOT NULL,
+        outbox_depth BIGINT NOT NULL,
+        oldest_pending_age DOUBLE PRECISION NOT NULL,
+        relay_state TEXT NOT NULL,
+        dictionaries JSONB NOT NULL
+      );
+      CREATE TABLE dictionaries (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        published_at TIMESTAMPTZ NOT NULL,
+        items JSONB NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'audit log',
+    sql: `
+      CREATE TABLE audit_log (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at TIMESTAMPTZ NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        source_ip TEXT NOT NULL,
+        outcome TEXT NOT NULL
+      );
+      -- Audit entries are append-only (MLPS 3): no UPDATE, DELETE or TRUNCATE through SQL.
+      CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$;
+      CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+      CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+    `,
+  },
+];
+
+/** Any 64-bit constant shared by every central instance: serialises concurrent migrations. */
+const MIGRATION_LOCK = 0x63656e7472616cn;
+
+/** Apply migrations not yet applied, each in its own transaction. Safe to re-run. Returns how many ran. */
+export async function migratePg(client: PoolClient, migrations: readonly PgMigration[] = pgMigrations): Promise<number> {
+  const inTx = async <T>(fn: () => Promise<T>): Promise<T> => {
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
+      const r = await fn();
+      await client.query('COMMIT');
+      return r;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  };
+  await inTx(() => client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)'));
+  let n = 0;
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    const ran = await inTx(async () => {
+      // Re-read under the lock: another central instance may have applied it meanwhile.
+      const done = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
+      if (done.rowCount) return false;
+      try {
+        await client.query(m.sql);
+      } catch (e) {
+        throw new Error(`warehouse migration ${m.version} (${m.name}) failed: ${(e as Error).message}`, { cause: e });
+      }
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())', [m.version, m.name]);
+      return true;
+    });
+    if (ran) n++;
+  }
+  return n;
+}
