@@ -13,6 +13,7 @@ import type { EdgeConfig } from './config.ts';
 import type { EdgeStore } from './store/store.ts';
 import type { Accounts, Role } from './web/accounts.ts';
 import type { WebUi } from './web/app.tsx';
+import { devicesModule } from './devices/index.ts';
 
 export interface NavItem {
   href: string;
@@ -49,4 +50,5 @@ export interface EdgeModule {
 
 /** Registered modules, started in order. Append one line per module. */
 export const edgeModules: EdgeModule[] = [
+  devicesModule(),
 ];

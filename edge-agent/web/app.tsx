@@ -4,6 +4,7 @@
  * Feature modules add their pages with `ui.page(path, roles, handler)`.
  */
 import type { Context, Hono } from 'hono';
+import type { Child } from 'hono/jsx';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
 import type { Heartbeat } from '../../contracts/index.ts';
 import { AccountError, Accounts, type Role, type User } from './accounts.ts';
@@ -40,9 +41,10 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
     }
     return getCookie(c, 'lang') === 'en' ? 'en' : 'zh-CN';
   };
+  const banners: ((c: Context, user: User, lang: Lang) => Child)[] = [];
   const ctxOf = (c: Context, user: User | null): PageCtx => {
     const l = lang(c);
-    return { t: translator(l), lang: l, user, clinicName: deps.clinicName, path: c.req.path, nav: deps.nav };
+    return { t: translator(l), lang: l, user, clinicName: deps.clinicName, path: c.req.path, nav: deps.nav, banners: user ? banners.map((b) => b(c, user, l)) : [] };
   };
   const html = (c: Context, node: unknown, status: 200 | 400 | 401 | 403 | 423 = 200) => c.html(`<!DOCTYPE html>${String(node)}`, status);
 
@@ -98,7 +100,9 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
     }
   });
   page('get', '/admin/audit', ['clinic_admin'], (c, _u, ctx) => html(c, <AuditPage ctx={ctx} rows={deps.accounts.recentAudit(200)} />));
-  return { page, html, ctxOf };
+  /** A module's banner shown at the top of every signed-in page (return null for none). */
+  const addBanner = (b: (c: Context, user: User, lang: Lang) => Child) => { banners.push(b); };
+  return { page, html, ctxOf, addBanner };
 }
 
 /** What feature modules use to add pages: role-checked `page()`, `html()` with DOCTYPE, and the page context. */

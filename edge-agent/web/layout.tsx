@@ -12,6 +12,8 @@ export interface PageCtx {
   path: string;
   /** Entries added by feature modules. */
   nav: readonly NavItem[];
+  /** Rendered at the top of every page (e.g. unacknowledged critical-value alerts); added by modules via `ui.addBanner`. */
+  banners?: Child[];
 }
 
 const NAV: { href: string; key: 'home' | 'sync' | 'users' | 'audit'; roles?: string[] }[] = [
@@ -54,7 +56,7 @@ export function Layout(props: { ctx: PageCtx; title: string; children?: Child })
             )}
           </span>
         </header>
-        <main>{props.children}</main>
+        <main>{ctx.banners}{props.children}</main>
       </body>
     </html>
   );
