@@ -14,6 +14,7 @@ import type { EdgeStore } from './store/store.ts';
 import type { Accounts, Role } from './web/accounts.ts';
 import type { WebUi } from './web/app.tsx';
 import { devicesModule } from './devices/index.ts';
+import { imagingModule } from './imaging/index.ts';
 
 export interface NavItem {
   href: string;
@@ -51,4 +52,5 @@ export interface EdgeModule {
 /** Registered modules, started in order. Append one line per module. */
 export const edgeModules: EdgeModule[] = [
   devicesModule(),
+  imagingModule,
 ];

@@ -1,0 +1,54 @@
+/** Imaging module configuration: defaults <- EDGE_DICOM_CONFIG file <- EDGE_DICOM_* environment. */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { loadConfig } from '../../contracts/runtime/index.ts';
+
+const window = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
+
+export const imagingConfigSchema = z.object({
+  enabled: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
+  /** Our AE title (what devices put in "called AE"). */
+  aeTitle: z.string().regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, '1-16 printable ASCII characters, no backslash').default('DPC_EDGE'),
+  host: z.string().default('0.0.0.0'),
+  /**
+   * 0 = OS-chosen. The default is 0 so that agents started by tests and demos never fight
+   * over one port; production sets EDGE_DICOM_PORT (e.g. 11112) and a warning says so otherwise.
+   */
+  port: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Default <dataDir>/dicom. */
+  storageDir: z.string().optional(),
+  /** Central base URL (e.g. http://central:8080); empty: instances are kept and forwarded once it is set. */
+  centralUrl: z.string().url().optional(),
+  centralToken: z.string().optional(),
+  /** Upload rate inside the forwarding windows (bytes/s, 0 = unlimited). */
+  forwardRate: z.coerce.number().int().min(0).default(0),
+  /** Comma-separated local time windows "HH:MM-HH:MM" (may wrap midnight); empty = always. */
+  forwardWindows: z.string().default('').refine((s) => s.split(',').map((w) => w.trim()).filter(Boolean).every((w) => window.test(w)), 'comma-separated HH:MM-HH:MM'),
+  /** Upload rate outside the windows (bytes/s, 0 = paused until the next window). */
+  forwardOffWindowRate: z.coerce.number().int().min(0).default(0),
+  forwardConcurrency: z.coerce.number().int().min(1).max(8).default(2),
+  /** Longest wait between retries of one instance (ms). */
+  forwardRetryMaxMs: z.coerce.number().int().min(100).default(30_000),
+});
+export type ImagingConfig = Omit<z.infer<typeof imagingConfigSchema>, 'storageDir'> & { storageDir: string };
+
+export function loadImagingConfig(dataDir: string, env?: NodeJS.ProcessEnv): ImagingConfig {
+  const c = loadConfig(imagingConfigSchema, { prefix: 'EDGE_DICOM_', env });
+  return { ...c, storageDir: c.storageDir ?? join(dataDir, 'dicom') };
+}
+
+/** Parses "19:00-07:00,12:00-13:30" into minute ranges; wrapping ranges are allowed. */
+export function parseWindows(s: string): { from: number; to: number }[] {
+  return s.split(',').map((w) => w.trim()).filter(Boolean).map((w) => {
+    const [a, b] = w.split('-') as [string, string];
+    const m = (x: string) => Number(x.slice(0, 2)) * 60 + Number(x.slice(3, 5));
+    return { from: m(a), to: m(b) };
+  });
+}
+
+/** Is `d` (local time) inside any window? No windows = always. */
+export function inWindow(windows: readonly { from: number; to: number }[], d: Date): boolean {
+  if (windows.length === 0) return true;
+  const m = d.getHours() * 60 + d.getMinutes();
+  return windows.some((w) => (w.from <= w.to ? m >= w.from && m < w.to : m >= w.from || m < w.to));
+}

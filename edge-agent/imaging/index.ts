@@ -1,0 +1,75 @@
+/**
+ * The imaging feature module of the edge agent: DICOM SCP (C-ECHO, C-STORE, Modality
+ * Worklist) from `device-drivers/dicom`, index + order matching + `imaging_study` records,
+ * background forwarding to the central archive, and the 影像 pages.
+ */
+import { randomUUID } from 'node:crypto';
+import { Gauge } from 'prom-client';
+import { startDicomScp, type DicomScpServer } from '../../device-drivers/dicom/index.ts';
+import type { EdgeModule } from '../modules.ts';
+import { loadImagingConfig, type ImagingConfig } from './config.ts';
+import { Forwarder } from './forwarder.ts';
+import { indexInstance } from './ingest.ts';
+import { imagingMigrations } from './migrations.ts';
+import { ImagingRepo } from './repo.ts';
+import { mountImagingUi, VIEW_ROLES } from './routes.tsx';
+import { worklistProvider } from './worklist.ts';
+
+export interface ImagingHandle {
+  config: ImagingConfig;
+  scp: DicomScpServer | null;
+  repo: ImagingRepo;
+  forwarder: Forwarder;
+}
+
+/** Running imaging modules by clinic id (tests and tools look up the SCP port here). */
+export const runningImaging = new Map<string, ImagingHandle>();
+
+/** A UID under the 2.25 (UUID) root, for the StudyInstanceUID an order hands to the worklist. */
+export const newUid = () => `2.25.${BigInt(`0x${randomUUID().replaceAll('-', '')}`).toString()}`;
+
+export const imagingModule: EdgeModule = {
+  name: 'imaging',
+  migrations: imagingMigrations,
+  nav: [{ href: '/imaging', label: { 'zh-CN': '影像', en: 'Imaging' }, roles: VIEW_ROLES }],
+  async start(ctx) {
+    const cfg = loadImagingConfig(ctx.config.dataDir);
+    const repo = new ImagingRepo(ctx.store.db);
+    const forwarder = new Forwarder(ctx.store.db, ctx.config.clinicId, cfg, ctx.log.child({ part: 'forwarder' }));
+    const scp = cfg.enabled
+      ? await startDicomScp({
+        aeTitle: cfg.aeTitle,
+        host: cfg.host,
+        port: cfg.port,
+        storageDir: cfg.storageDir,
+        // The SCP checks the device's host against the peer address and its enabled flag.
+        lookupDevice: (ae) => repo.deviceByAe(ae),
+        onInstance: async (meta) => {
+          await indexInstance(ctx.store, repo, meta);
+          forwarder.kick();
+        },
+        worklistProvider: worklistProvider(repo),
+        log: ctx.log.child({ part: 'dicom-scp' }),
+      })
+      : null;
+    if (scp && cfg.port === 0) ctx.log.warn({ port: scp.port }, 'EDGE_DICOM_PORT not set: the DICOM SCP listens on an OS-chosen port; set a fixed port for real devices');
+    if (scp) ctx.log.info({ aeTitle: scp.aeTitle, host: scp.host, port: scp.port, storageDir: cfg.storageDir }, 'DICOM SCP listening');
+    forwarder.start();
+    mountImagingUi(ctx, { repo, scp: () => scp, aeTitle: cfg.aeTitle, forwarder, newStudyUid: newUid });
+
+    new Gauge({ name: 'edge_imaging_forward_pending', help: 'Instances waiting to be uploaded to the central archive', registers: [ctx.registry], collect() { this.set(repo.forwardStats().pending); } });
+    new Gauge({ name: 'edge_imaging_forward_uploaded', help: 'Instances uploaded since start', registers: [ctx.registry], collect() { this.set(forwarder.counters.uploaded); } });
+    const handle: ImagingHandle = { config: cfg, scp, repo, forwarder };
+    runningImaging.set(ctx.config.clinicId, handle);
+    return {
+      async stop() {
+        runningImaging.delete(ctx.config.clinicId);
+        await scp?.close();
+        await forwarder.stop();
+        ctx.registry.removeSingleMetric('edge_imaging_forward_pending');
+        ctx.registry.removeSingleMetric('edge_imaging_forward_uploaded');
+      },
+      health: () => (cfg.enabled && !scp ? { ok: false, detail: 'DICOM SCP not running' } : { ok: true }),
+    };
+  },
+};

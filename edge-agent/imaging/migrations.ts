@@ -1,0 +1,88 @@
+/** Imaging tables of the edge store (versions 200-299). */
+import type { Migration } from '../../contracts/runtime/index.ts';
+
+export const imagingMigrations: Migration[] = [
+  {
+    version: 200,
+    name: 'imaging: DICOM devices, imaging orders, studies, instances with forwarding state',
+    up: (db) => db.exec(`
+      CREATE TABLE imaging_devices (
+        id TEXT PRIMARY KEY,
+        ae_title TEXT NOT NULL UNIQUE,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        modality TEXT NOT NULL CHECK (modality IN ('US', 'DX', 'CR', 'OT')),
+        room TEXT,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        last_echo_at TEXT,
+        last_echo_result TEXT
+      );
+      -- Pending and past imaging orders; the open ones feed the Modality Worklist.
+      CREATE TABLE imaging_orders (
+        order_id TEXT PRIMARY KEY,
+        resident_id TEXT NOT NULL,
+        accession_number TEXT NOT NULL UNIQUE,
+        study_instance_uid TEXT NOT NULL UNIQUE,
+        modality TEXT NOT NULL CHECK (modality IN ('US', 'DX', 'CR')),
+        code TEXT NOT NULL,
+        display TEXT NOT NULL,
+        station_ae TEXT,
+        scheduled_date TEXT NOT NULL,
+        scheduled_time TEXT,
+        status TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX imaging_orders_date ON imaging_orders (scheduled_date, status);
+      CREATE TABLE imaging_studies (
+        study_instance_uid TEXT PRIMARY KEY,
+        order_id TEXT,
+        resident_id TEXT,
+        accession_number TEXT,
+        patient_id TEXT,
+        patient_name TEXT,
+        patient_birth_date TEXT,
+        patient_sex TEXT,
+        modality TEXT,
+        study_date TEXT,
+        study_time TEXT,
+        description TEXT,
+        station_ae TEXT,
+        -- accession+study | accession | patient | manual | ambiguous | none
+        match_kind TEXT NOT NULL,
+        match_reason TEXT,
+        resolved_by TEXT,
+        resolved_at TEXT,
+        first_received_at TEXT NOT NULL,
+        last_received_at TEXT NOT NULL
+      );
+      CREATE INDEX imaging_studies_match ON imaging_studies (match_kind);
+      CREATE TABLE imaging_instances (
+        sop_instance_uid TEXT PRIMARY KEY,
+        study_instance_uid TEXT NOT NULL REFERENCES imaging_studies (study_instance_uid),
+        series_instance_uid TEXT NOT NULL,
+        sop_class_uid TEXT NOT NULL,
+        transfer_syntax_uid TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        path TEXT NOT NULL,
+        modality TEXT,
+        series_number TEXT,
+        instance_number TEXT,
+        number_of_frames INTEGER,
+        calling_ae TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        -- forwarding to the central archive: pending | done
+        fwd_state TEXT NOT NULL DEFAULT 'pending',
+        fwd_attempts INTEGER NOT NULL DEFAULT 0,
+        fwd_next_at TEXT NOT NULL,
+        fwd_error TEXT,
+        forwarded_at TEXT
+      );
+      CREATE INDEX imaging_instances_study ON imaging_instances (study_instance_uid);
+      CREATE INDEX imaging_instances_fwd ON imaging_instances (fwd_state, fwd_next_at);
+    `),
+  },
+];

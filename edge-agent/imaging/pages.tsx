@@ -1,0 +1,211 @@
+/** Imaging pages (zh-CN first): worklist, study view, reconciliation, DICOM devices. */
+import type { Child } from 'hono/jsx';
+import { Layout, type PageCtx } from '../web/layout.tsx';
+import type { DeviceRow, InstanceRow, OrderRow, StudyRow } from './repo.ts';
+import { transferSyntaxName } from './render.ts';
+
+export const L = (ctx: PageCtx, zh: string, en: string) => (ctx.lang === 'en' ? en : zh);
+
+export const PROCEDURES: { code: string; modality: 'US' | 'DX' | 'CR'; zh: string; en: string }[] = [
+  { code: 'US-ABD', modality: 'US', zh: '腹部超声（肝胆胰脾）', en: 'Abdominal ultrasound' },
+  { code: 'US-THY', modality: 'US', zh: '甲状腺超声', en: 'Thyroid ultrasound' },
+  { code: 'US-CAR', modality: 'US', zh: '颈动脉超声', en: 'Carotid ultrasound' },
+  { code: 'DX-CHEST', modality: 'DX', zh: '胸部正位片（DR）', en: 'Chest PA (DR)' },
+  { code: 'DX-LSPINE', modality: 'DX', zh: '腰椎正侧位片（DR）', en: 'Lumbar spine AP/lat (DR)' },
+];
+
+const SOP_NAMES: Record<string, string> = {
+  '1.2.840.10008.5.1.4.1.1.6.1': 'US', '1.2.840.10008.5.1.4.1.1.3.1': 'US multi-frame', '1.2.840.10008.5.1.4.1.1.1.1': 'DX presentation',
+  '1.2.840.10008.5.1.4.1.1.1.1.1': 'DX processing', '1.2.840.10008.5.1.4.1.1.1': 'CR', '1.2.840.10008.5.1.4.1.1.7': 'Secondary Capture',
+};
+const size = (n: number) => (n > 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`);
+const time = (iso: string | null) => (iso ? new Date(iso).toLocaleString('zh-CN', { hour12: false, timeZone: 'Asia/Shanghai' }) : '');
+const sexText = (ctx: PageCtx, s: string | null) => (s === '1' || s === 'M' ? L(ctx, '男', 'M') : s === '2' || s === 'F' ? L(ctx, '女', 'F') : '');
+
+function SubNav(props: { ctx: PageCtx }) {
+  const items = [['/imaging', L(props.ctx, '工作列表', 'Worklist')], ['/imaging/reconcile', L(props.ctx, '待核对', 'Reconciliation')], ['/imaging/devices', L(props.ctx, 'DICOM 设备', 'DICOM devices')]];
+  return <p class="hint" data-testid="imaging-subnav">{items.map(([h, t]) => <a href={h} style="margin-right:18px">{t}</a>)}</p>;
+}
+
+export function OrderStatus(props: { ctx: PageCtx; o: { status: string; instances: number; forwarded: number } }) {
+  const { ctx, o } = props;
+  if (o.status === 'cancelled') return <span class="badge bad">{L(ctx, '已取消', 'cancelled')}</span>;
+  if (o.instances === 0) return <span class="badge warn" data-status="scheduled">{L(ctx, '已预约', 'scheduled')}</span>;
+  if (o.forwarded < o.instances) return <span class="badge warn" style="background:#1d5fa7" data-status="received">{L(ctx, `已收图 ${o.instances} 张（已上传 ${o.forwarded}）`, `received ${o.instances} (uploaded ${o.forwarded})`)}</span>;
+  return <span class="badge ok" data-status="forwarded">{L(ctx, `已上传 ${o.forwarded} 张`, `uploaded ${o.forwarded}`)}</span>;
+}
+
+export function WorklistPage(props: { ctx: PageCtx; date: string; orders: OrderRow[]; studies: StudyRow[]; devices: DeviceRow[]; fwd: { pending: number; done: number; pendingBytes: number; lastError: string | null }; error?: string; notice?: string; canOrder: boolean }) {
+  const { ctx } = props;
+  return (
+    <Layout ctx={ctx} title={L(ctx, '影像', 'Imaging')}>
+      <SubNav ctx={ctx} />
+      <div class="card">
+        <h1>{L(ctx, `影像工作列表（${props.date}）`, `Imaging worklist (${props.date})`)}</h1>
+        <table data-testid="worklist">
+          <thead><tr><th>{L(ctx, '预约时间', 'Time')}</th><th>{L(ctx, '检查号', 'Accession')}</th><th>{L(ctx, '姓名', 'Name')}</th><th>{L(ctx, '性别', 'Sex')}</th><th>{L(ctx, '检查项目', 'Procedure')}</th><th>{L(ctx, '设备', 'Device')}</th><th>{L(ctx, '状态', 'Status')}</th></tr></thead>
+          <tbody>{props.orders.map((o) => (
+            <tr data-accession={o.accessionNumber}>
+              <td>{o.scheduledTime ? `${o.scheduledTime.slice(0, 2)}:${o.scheduledTime.slice(2, 4)}` : '—'}</td>
+              <td>{o.instances > 0 ? <a href={`/imaging/studies/${o.studyInstanceUid}`}>{o.accessionNumber}</a> : o.accessionNumber}</td>
+              <td>{o.residentName ?? o.residentId}</td><td>{sexText(ctx, o.residentSex)}</td><td>{o.display}</td><td>{o.stationAe ?? L(ctx, `任一${o.modality}设备`, `any ${o.modality}`)}</td>
+              <td><OrderStatus ctx={ctx} o={o} /></td>
+            </tr>
+          ))}</tbody>
+        </table>
+        {props.orders.length === 0 && <p class="hint">{L(ctx, '当天没有影像检查预约。', 'No imaging orders for this day.')}</p>}
+        <p class="hint" data-testid="forwarding">{L(ctx, `上传到区影像中心：待上传 ${props.fwd.pending} 个（${size(props.fwd.pendingBytes)}），已上传 ${props.fwd.done} 个。`, `Upload to the district archive: ${props.fwd.pending} waiting (${size(props.fwd.pendingBytes)}), ${props.fwd.done} uploaded.`)}
+          {props.fwd.pending > 0 && props.fwd.lastError ? L(ctx, ` 最近错误：${props.fwd.lastError}（将自动重试）`, ` Last error: ${props.fwd.lastError} (retrying)`) : ''}</p>
+      </div>
+      {props.canOrder && (
+        <div class="card">
+          <h1>{L(ctx, '新建影像检查申请', 'New imaging order')}</h1>
+          {props.error && <div class="error" role="alert">{props.error}</div>}
+          {props.notice && <div class="notice">{props.notice}</div>}
+          <form method="post" action="/imaging/orders" class="stack">
+            <label for="resident">{L(ctx, '居民（身份证号或居民编号）', 'Resident (ID number or resident id)')}</label><input id="resident" name="resident" required />
+            <label for="procedure">{L(ctx, '检查项目', 'Procedure')}</label>
+            <select id="procedure" name="procedure">{PROCEDURES.map((p) => <option value={p.code}>{`${p.modality} · ${L(ctx, p.zh, p.en)}`}</option>)}</select>
+            <label for="station">{L(ctx, '检查设备', 'Device')}</label>
+            <select id="station" name="station"><option value="">{L(ctx, '该类型任一设备', 'any device of the modality')}</option>{props.devices.filter((d) => d.enabled).map((d) => <option value={d.aeTitle}>{`${d.aeTitle}（${d.modality} ${d.room ?? ''}）`}</option>)}</select>
+            <label for="sdate">{L(ctx, '预约日期', 'Date')}</label><input id="sdate" name="date" type="date" value={props.date} required />
+            <label for="stime">{L(ctx, '预约时间', 'Time')}</label><input id="stime" name="time" type="time" />
+            <button class="primary" type="submit">{L(ctx, '提交申请', 'Create order')}</button>
+          </form>
+        </div>
+      )}
+      <div class="card">
+        <h1>{L(ctx, '最近收到的检查', 'Recently received studies')}</h1>
+        <StudyTable ctx={ctx} studies={props.studies} />
+      </div>
+    </Layout>
+  );
+}
+
+function StudyTable(props: { ctx: PageCtx; studies: StudyRow[]; action?: (s: StudyRow) => Child }) {
+  const { ctx } = props;
+  return (
+    <table data-testid="studies">
+      <thead><tr><th>{L(ctx, '收到时间', 'Received')}</th><th>{L(ctx, '图像中的姓名 / ID', 'Name / ID in images')}</th><th>{L(ctx, '检查号', 'Accession')}</th><th>{L(ctx, '类型', 'Mod.')}</th><th>{L(ctx, '设备', 'Station')}</th><th>{L(ctx, '图像', 'Images')}</th><th>{L(ctx, '匹配', 'Match')}</th>{props.action && <th></th>}</tr></thead>
+      <tbody>{props.studies.map((s) => (
+        <tr data-study={s.studyInstanceUid}>
+          <td>{time(s.lastReceivedAt)}</td>
+          <td><a href={`/imaging/studies/${s.studyInstanceUid}`}>{s.patientName ?? '—'}</a><br /><span class="hint">{s.patientId ?? ''}</span></td>
+          <td>{s.accessionNumber ?? '—'}</td><td>{s.modality ?? ''}</td><td>{s.stationAe ?? ''}</td>
+          <td><OrderStatus ctx={ctx} o={{ status: 'x', instances: s.instances, forwarded: s.forwarded }} /></td>
+          <td>{s.orderId ? <span class="badge ok">{matchText(ctx, s.matchKind)}</span> : <span class="badge bad" title={s.matchReason ?? ''}>{matchText(ctx, s.matchKind)}</span>}<br /><span class="hint">{s.orderId ? '' : s.matchReason ?? ''}</span></td>
+          {props.action && <td>{props.action(s)}</td>}
+        </tr>
+      ))}</tbody>
+    </table>
+  );
+}
+
+function matchText(ctx: PageCtx, k: string): string {
+  const m: Record<string, [string, string]> = {
+    'accession+study': ['检查号+UID', 'accession+UID'], accession: ['检查号', 'accession'], patient: ['患者ID', 'patient ID'], manual: ['人工核对', 'manual'], ambiguous: ['有歧义', 'ambiguous'], none: ['未匹配', 'unmatched'],
+  };
+  return L(ctx, ...(m[k] ?? [k, k]));
+}
+
+export function StudyPage(props: { ctx: PageCtx; study: StudyRow; order: OrderRow | null; instances: InstanceRow[] }) {
+  const { ctx, study: s } = props;
+  return (
+    <Layout ctx={ctx} title={L(ctx, '检查详情', 'Study')}>
+      <SubNav ctx={ctx} />
+      <div class="card">
+        <h1>{L(ctx, '检查详情', 'Study')} · {s.patientName ?? ''}</h1>
+        <div class="grid">
+          <div class="stat"><div class="label">{L(ctx, '居民', 'Resident')}</div><div class="value" style="font-size:18px">{props.order?.residentName ?? L(ctx, '未关联', 'not linked')}</div></div>
+          <div class="stat"><div class="label">{L(ctx, '检查项目', 'Procedure')}</div><div class="value" style="font-size:18px">{props.order?.display ?? s.description ?? '—'}</div></div>
+          <div class="stat"><div class="label">{L(ctx, '检查号', 'Accession')}</div><div class="value" style="font-size:18px">{s.accessionNumber ?? '—'}</div></div>
+          <div class="stat"><div class="label">{L(ctx, '状态', 'Status')}</div><div class="value" style="font-size:18px"><OrderStatus ctx={ctx} o={{ status: 'x', instances: s.instances, forwarded: s.forwarded }} /></div></div>
+        </div>
+        <p class="hint">Study Instance UID: {s.studyInstanceUid} · {L(ctx, '设备', 'station')} {s.stationAe ?? ''} · {L(ctx, '图像中的患者ID', 'PatientID in images')} {s.patientId ?? ''} · {L(ctx, '匹配方式', 'match')} {matchText(ctx, s.matchKind)}{s.resolvedBy ? ` (${s.resolvedBy})` : ''}</p>
+      </div>
+      <div class="card">
+        <h1>{L(ctx, `图像（${props.instances.length}）`, `Images (${props.instances.length})`)}</h1>
+        <div style="display:flex;flex-wrap:wrap;gap:14px" data-testid="thumbnails">
+          {props.instances.map((i) => {
+            const native = i.transferSyntaxUid === '1.2.840.10008.1.2' || i.transferSyntaxUid === '1.2.840.10008.1.2.1';
+            return (
+              <figure style="margin:0;width:210px;border:1px solid #d9dee6;border-radius:6px;padding:6px;background:#fafbfc">
+                {native
+                  ? <img src={`/imaging/instances/${i.sopInstanceUid}/preview.png`} alt={`#${i.instanceNumber ?? ''}`} style="width:196px;height:196px;object-fit:contain;background:#000" />
+                  : <div style="width:196px;height:196px;background:#333;color:#fff;display:flex;align-items:center;justify-content:center;text-align:center;font-size:13px;padding:10px" data-testid="no-preview">{L(ctx, `${transferSyntaxName(i.transferSyntaxUid)} 压缩图像暂不支持预览（原图已保存并上传）`, `${transferSyntaxName(i.transferSyntaxUid)}: no preview (original stored and uploaded)`)}</div>}
+                <figcaption class="hint">{`#${i.instanceNumber ?? '?'} · ${SOP_NAMES[i.sopClassUid] ?? i.sopClassUid}${i.numberOfFrames && i.numberOfFrames > 1 ? ` · ${i.numberOfFrames}帧` : ''} · ${size(i.size)}`}<br />
+                  {transferSyntaxName(i.transferSyntaxUid)} · {i.fwdState === 'done' ? <span style="color:#1f8a4c">{L(ctx, '已上传', 'uploaded')}</span> : <span style="color:#b7791f">{L(ctx, '待上传', 'waiting')}{i.fwdAttempts ? ` (${i.fwdAttempts})` : ''}</span>}<br />
+                  <span title={i.sha256}>sha256 {i.sha256.slice(0, 12)}…</span></figcaption>
+              </figure>
+            );
+          })}
+        </div>
+      </div>
+    </Layout>
+  );
+}
+
+export function ReconcilePage(props: { ctx: PageCtx; studies: StudyRow[]; orders: OrderRow[]; error?: string; notice?: string }) {
+  const { ctx } = props;
+  return (
+    <Layout ctx={ctx} title={L(ctx, '待核对检查', 'Reconciliation')}>
+      <SubNav ctx={ctx} />
+      <div class="card">
+        <h1>{L(ctx, `待核对检查（${props.studies.length}）`, `Studies to reconcile (${props.studies.length})`)}</h1>
+        <p class="hint">{L(ctx, '以下检查无法按“检查号+Study UID”或“患者ID”唯一对应到影像申请，请核对图像中的姓名后关联到正确的申请。', 'These studies could not be matched to exactly one order by accession + Study UID or by PatientID. Check the name in the images and link the right order.')}</p>
+        {props.error && <div class="error" role="alert">{props.error}</div>}
+        {props.notice && <div class="notice">{props.notice}</div>}
+        <StudyTable ctx={ctx} studies={props.studies} action={(s) => (
+          <form method="post" action="/imaging/reconcile" style="display:flex;gap:6px">
+            <input type="hidden" name="study" value={s.studyInstanceUid} />
+            <select name="order" style="max-width:260px">{props.orders.map((o) => <option value={o.orderId}>{`${o.accessionNumber} ${o.residentName ?? ''} ${o.display}`}</option>)}</select>
+            <button type="submit">{L(ctx, '关联', 'Link')}</button>
+          </form>
+        )} />
+        {props.studies.length === 0 && <p class="hint">{L(ctx, '没有待核对的检查。', 'Nothing to reconcile.')}</p>}
+      </div>
+    </Layout>
+  );
+}
+
+export function DevicesPage(props: { ctx: PageCtx; devices: DeviceRow[]; local: { aeTitle: string; port: number | null }; error?: string; notice?: string; echo?: { ae: string; ok: boolean; detail: string } }) {
+  const { ctx } = props;
+  return (
+    <Layout ctx={ctx} title={L(ctx, 'DICOM 设备', 'DICOM devices')}>
+      <SubNav ctx={ctx} />
+      <div class="card">
+        <h1>{L(ctx, 'DICOM 设备登记', 'DICOM devices')}</h1>
+        <p class="hint" data-testid="local-ae">{L(ctx, `本机 DICOM 服务：AE 标题 ${props.local.aeTitle}，端口 ${props.local.port ?? '未启动'}。只有已登记并启用的设备可以连接。`, `This edge: AE title ${props.local.aeTitle}, port ${props.local.port ?? 'not running'}. Only registered, enabled devices may connect.`)}</p>
+        {props.echo && <div class={props.echo.ok ? 'notice' : 'error'} role="status" data-testid="echo-result">{`${props.echo.ae}：${props.echo.ok ? L(ctx, '连接成功', 'connection ok') : L(ctx, '连接失败', 'connection failed')} — ${props.echo.detail}`}</div>}
+        <table data-testid="devices">
+          <thead><tr><th>AE</th><th>{L(ctx, '地址', 'Host')}</th><th>{L(ctx, '端口', 'Port')}</th><th>{L(ctx, '类型', 'Modality')}</th><th>{L(ctx, '检查室', 'Room')}</th><th>{L(ctx, '状态', 'Status')}</th><th>{L(ctx, '最近测试', 'Last test')}</th><th></th></tr></thead>
+          <tbody>{props.devices.map((d) => (
+            <tr data-ae={d.aeTitle}>
+              <td>{d.aeTitle}</td><td>{d.host}</td><td>{d.port}</td><td>{d.modality}</td><td>{d.room ?? ''}</td>
+              <td>{d.enabled ? <span class="badge ok">{L(ctx, '启用', 'enabled')}</span> : <span class="badge bad">{L(ctx, '停用', 'disabled')}</span>}</td>
+              <td class="hint">{d.lastEchoAt ? `${time(d.lastEchoAt)} ${d.lastEchoResult ?? ''}` : '—'}</td>
+              <td style="white-space:nowrap">
+                <form method="post" action={`/imaging/devices/${d.id}/echo`} style="display:inline"><button type="submit" data-testid={`echo-${d.aeTitle}`}>{L(ctx, '测试连接', 'Test connection')}</button></form>{' '}
+                <form method="post" action={`/imaging/devices/${d.id}/toggle`} style="display:inline"><button type="submit">{d.enabled ? L(ctx, '停用', 'Disable') : L(ctx, '启用', 'Enable')}</button></form>
+              </td>
+            </tr>
+          ))}</tbody>
+        </table>
+      </div>
+      <div class="card">
+        <h1>{L(ctx, '登记新设备', 'Register a device')}</h1>
+        {props.error && <div class="error" role="alert">{props.error}</div>}
+        {props.notice && <div class="notice">{props.notice}</div>}
+        <form method="post" action="/imaging/devices" class="stack">
+          <label for="ae">{L(ctx, 'AE 标题（设备的 Calling AE）', 'AE title (the device\'s calling AE)')}</label><input id="ae" name="aeTitle" required maxlength={16} />
+          <label for="host">{L(ctx, 'IP 地址（* 表示任意地址）', 'IP address (* = any)')}</label><input id="host" name="host" required />
+          <label for="port">{L(ctx, '端口（设备的 DICOM 端口，用于测试连接）', 'Port (the device\'s DICOM port, for the connection test)')}</label><input id="port" name="port" type="number" value="104" required />
+          <label for="modality">{L(ctx, '类型', 'Modality')}</label>
+          <select id="modality" name="modality"><option value="US">US 超声</option><option value="DX">DX 数字X线（DR）</option><option value="CR">CR 计算机X线</option><option value="OT">OT 其他</option></select>
+          <label for="room">{L(ctx, '检查室', 'Room')}</label><input id="room" name="room" />
+          <button class="primary" type="submit">{L(ctx, '登记', 'Register')}</button>
+        </form>
+      </div>
+    </Layout>
+  );
+}

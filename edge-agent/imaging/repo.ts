@@ -1,0 +1,200 @@
+/** Reads and writes of the imaging tables (devices, orders, studies, instances). */
+import { randomUUID } from 'node:crypto';
+import type { DicomDevice, OrderCandidate } from '../../device-drivers/dicom/index.ts';
+import type { RecordPayload } from '../../contracts/index.ts';
+import type { Db } from '../../contracts/runtime/index.ts';
+import type { Tx } from '../store/store.ts';
+
+export type Modality = 'US' | 'DX' | 'CR';
+export type Order = RecordPayload<'order'>;
+
+export interface DeviceRow extends DicomDevice {
+  id: string;
+  lastEchoAt: string | null;
+  lastEchoResult: string | null;
+}
+
+export interface OrderRow {
+  orderId: string;
+  residentId: string;
+  accessionNumber: string;
+  studyInstanceUid: string;
+  modality: Modality;
+  code: string;
+  display: string;
+  stationAe: string | null;
+  scheduledDate: string;
+  scheduledTime: string | null;
+  status: Order['status'];
+  requestedBy: string;
+  createdAt: string;
+  residentName: string | null;
+  residentSex: string | null;
+  residentBirthDate: string | null;
+  residentIdNumber: string | null;
+  /** Instances received for the order's study and how many reached central. */
+  instances: number;
+  forwarded: number;
+}
+
+export interface StudyRow {
+  studyInstanceUid: string;
+  orderId: string | null;
+  residentId: string | null;
+  accessionNumber: string | null;
+  patientId: string | null;
+  patientName: string | null;
+  patientBirthDate: string | null;
+  patientSex: string | null;
+  modality: string | null;
+  studyDate: string | null;
+  description: string | null;
+  stationAe: string | null;
+  matchKind: string;
+  matchReason: string | null;
+  resolvedBy: string | null;
+  firstReceivedAt: string;
+  lastReceivedAt: string;
+  instances: number;
+  forwarded: number;
+}
+
+export interface InstanceRow {
+  sopInstanceUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  size: number;
+  sha256: string;
+  path: string;
+  modality: string | null;
+  seriesNumber: string | null;
+  instanceNumber: string | null;
+  numberOfFrames: number | null;
+  receivedAt: string;
+  fwdState: 'pending' | 'done';
+  fwdAttempts: number;
+  fwdError: string | null;
+  forwardedAt: string | null;
+}
+
+const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+function rows<T>(list: unknown[]): T[] {
+  return list.map((r) => Object.fromEntries(Object.entries(r as Record<string, unknown>).map(([k, v]) => [camel(k), v])) as T);
+}
+
+export class ImagingRepo {
+  constructor(private readonly db: Db) {}
+
+  // ---- devices
+  devices(): DeviceRow[] {
+    return rows<Omit<DeviceRow, 'enabled' | 'room'> & { enabled: number; room: string | null }>(this.db.prepare('SELECT * FROM imaging_devices ORDER BY ae_title').all()).map((d) => ({ ...d, enabled: Boolean(d.enabled), room: d.room ?? undefined }));
+  }
+
+  deviceByAe(ae: string): DeviceRow | null {
+    return this.devices().find((d) => d.aeTitle === ae) ?? null;
+  }
+
+  device(id: string): DeviceRow | null {
+    return this.devices().find((d) => d.id === id) ?? null;
+  }
+
+  addDevice(d: Omit<DicomDevice, 'id'>): string {
+    const id = randomUUID();
+    this.db.prepare('INSERT INTO imaging_devices (id, ae_title, host, port, modality, room, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, d.aeTitle, d.host, d.port, d.modality, d.room ?? null, d.enabled ? 1 : 0, new Date().toISOString());
+    return id;
+  }
+
+  setDeviceEnabled(id: string, enabled: boolean): void {
+    this.db.prepare('UPDATE imaging_devices SET enabled = ? WHERE id = ?').run(enabled ? 1 : 0, id);
+  }
+
+  recordEcho(id: string, result: string): void {
+    this.db.prepare('UPDATE imaging_devices SET last_echo_at = ?, last_echo_result = ? WHERE id = ?').run(new Date().toISOString(), result, id);
+  }
+
+  // ---- orders
+  private orderSelect = `SELECT o.*, r.name AS resident_name, r.sex AS resident_sex, r.birth_date AS resident_birth_date, r.id_number AS resident_id_number,
+      (SELECT count(*) FROM imaging_instances i JOIN imaging_studies s ON s.study_instance_uid = i.study_instance_uid WHERE s.order_id = o.order_id) AS instances,
+      (SELECT count(*) FROM imaging_instances i JOIN imaging_studies s ON s.study_instance_uid = i.study_instance_uid WHERE s.order_id = o.order_id AND i.fwd_state = 'done') AS forwarded
+    FROM imaging_orders o LEFT JOIN residents r ON r.resident_id = o.resident_id`;
+
+  ordersOn(date: string): OrderRow[] {
+    return rows<OrderRow>(this.db.prepare(`${this.orderSelect} WHERE o.scheduled_date = ? ORDER BY o.scheduled_time, o.created_at`).all(date));
+  }
+
+  openOrders(): OrderRow[] {
+    return rows<OrderRow>(this.db.prepare(`${this.orderSelect} WHERE o.status IN ('requested', 'scheduled', 'in-progress') ORDER BY o.scheduled_date, o.scheduled_time`).all());
+  }
+
+  order(orderId: string): OrderRow | null {
+    return rows<OrderRow>(this.db.prepare(`${this.orderSelect} WHERE o.order_id = ?`).all(orderId))[0] ?? null;
+  }
+
+  /** Creates an order inside the caller's transaction and emits its `order` record. */
+  createOrder(tx: Tx, o: { residentId: string; modality: Modality; code: string; display: string; stationAe: string | null; scheduledDate: string; scheduledTime: string | null; requestedBy: string }, studyUid: string): OrderRow {
+    const orderId = randomUUID();
+    const now = new Date().toISOString();
+    const seqNo = (tx.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM imaging_orders').get()?.n ?? 0) + 1;
+    // Accession numbers: 16 characters max (SH); date + modality + a per-edge counter.
+    const accessionNumber = `${o.scheduledDate.slice(2)}${o.modality}${String(seqNo).padStart(16 - 6 - o.modality.length, '0')}`.slice(0, 16);
+    const payload: Order = { orderId, residentId: o.residentId, kind: 'imaging', code: o.code, display: o.display, status: 'scheduled', requestedAt: now, accessionNumber, modality: o.modality };
+    tx.db.prepare(`INSERT INTO imaging_orders (order_id, resident_id, accession_number, study_instance_uid, modality, code, display, station_ae, scheduled_date, scheduled_time, status, requested_by, payload, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(orderId, o.residentId, accessionNumber, studyUid, o.modality, o.code, o.display, o.stationAe, o.scheduledDate, o.scheduledTime, 'scheduled', o.requestedBy, JSON.stringify(payload), now);
+    tx.emit('order', orderId, payload);
+    return this.order(orderId)!;
+  }
+
+  /** Moves an order to `status` (emitting a new version) when it is not there already. */
+  setOrderStatus(tx: Tx, orderId: string, status: Order['status']): void {
+    const row = tx.db.prepare<[string], { payload: string; status: string }>('SELECT payload, status FROM imaging_orders WHERE order_id = ?').get(orderId);
+    if (!row || row.status === status) return;
+    const payload = { ...(JSON.parse(row.payload) as Order), status };
+    tx.db.prepare('UPDATE imaging_orders SET status = ?, payload = ? WHERE order_id = ?').run(status, JSON.stringify(payload), orderId);
+    tx.emit('order', orderId, payload);
+  }
+
+  /** Open imaging orders as `matchOrder` candidates, with every identifier a device may echo as PatientID. */
+  candidates(db: Db = this.db): OrderCandidate[] {
+    const list = db.prepare<[], { payload: string; study_instance_uid: string; resident_id: string; id_number: string | null }>(
+      `SELECT o.payload, o.study_instance_uid, o.resident_id, r.id_number FROM imaging_orders o LEFT JOIN residents r ON r.resident_id = o.resident_id WHERE o.status != 'cancelled'`).all();
+    return list.map((r) => ({ order: JSON.parse(r.payload) as Order, studyInstanceUid: r.study_instance_uid, patientIds: [r.resident_id, ...(r.id_number ? [r.id_number] : [])] }));
+  }
+
+  // ---- studies and instances
+  private studySelect = `SELECT s.*, (SELECT count(*) FROM imaging_instances i WHERE i.study_instance_uid = s.study_instance_uid) AS instances,
+      (SELECT count(*) FROM imaging_instances i WHERE i.study_instance_uid = s.study_instance_uid AND i.fwd_state = 'done') AS forwarded FROM imaging_studies s`;
+
+  study(uid: string): StudyRow | null {
+    return rows<StudyRow>(this.db.prepare(`${this.studySelect} WHERE s.study_instance_uid = ?`).all(uid))[0] ?? null;
+  }
+
+  studiesForOrder(orderId: string): StudyRow[] {
+    return rows<StudyRow>(this.db.prepare(`${this.studySelect} WHERE s.order_id = ?`).all(orderId));
+  }
+
+  recentStudies(limit = 50): StudyRow[] {
+    return rows<StudyRow>(this.db.prepare(`${this.studySelect} ORDER BY s.last_received_at DESC LIMIT ?`).all(limit));
+  }
+
+  /** Studies that need a person: not matched to an order, or matched ambiguously. */
+  unreconciled(): StudyRow[] {
+    return rows<StudyRow>(this.db.prepare(`${this.studySelect} WHERE s.order_id IS NULL ORDER BY s.last_received_at DESC`).all());
+  }
+
+  instances(studyUid: string): InstanceRow[] {
+    return rows<InstanceRow>(this.db.prepare('SELECT * FROM imaging_instances WHERE study_instance_uid = ? ORDER BY series_number, CAST(instance_number AS INTEGER), received_at').all(studyUid));
+  }
+
+  instance(sop: string): InstanceRow | null {
+    return rows<InstanceRow>(this.db.prepare('SELECT * FROM imaging_instances WHERE sop_instance_uid = ?').all(sop))[0] ?? null;
+  }
+
+  forwardStats(): { pending: number; done: number; pendingBytes: number } {
+    const r = this.db.prepare<[], { pending: number; done: number; pending_bytes: number | null }>(
+      `SELECT sum(fwd_state = 'pending') AS pending, sum(fwd_state = 'done') AS done, sum(CASE WHEN fwd_state = 'pending' THEN size END) AS pending_bytes FROM imaging_instances`).get();
+    return { pending: r?.pending ?? 0, done: r?.done ?? 0, pendingBytes: r?.pending_bytes ?? 0 };
+  }
+}

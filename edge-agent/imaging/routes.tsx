@@ -1,0 +1,146 @@
+/** Imaging pages and actions, role-checked by `ui.page` and audited. */
+import type { Context } from 'hono';
+import { echo, type DicomScpServer } from '../../device-drivers/dicom/index.ts';
+import type { EdgeModuleContext } from '../modules.ts';
+import type { Role } from '../web/accounts.ts';
+import { clientIp } from '../web/app.tsx';
+import { readPart10 } from './dicom-file.ts';
+import type { Forwarder } from './forwarder.ts';
+import { resolveStudy } from './ingest.ts';
+import { DevicesPage, L, PROCEDURES, ReconcilePage, StudyPage, WorklistPage } from './pages.tsx';
+import { RenderError, renderPng } from './render.ts';
+import type { ImagingRepo, Modality } from './repo.ts';
+
+export const VIEW_ROLES: readonly Role[] = ['doctor', 'nurse', 'registrar', 'imaging_tech', 'device_tech', 'clinic_admin'];
+const ORDER_ROLES: readonly Role[] = ['doctor', 'registrar', 'imaging_tech', 'clinic_admin'];
+const RECONCILE_ROLES: readonly Role[] = ['doctor', 'imaging_tech', 'clinic_admin'];
+const DEVICE_ROLES: readonly Role[] = ['device_tech', 'imaging_tech', 'clinic_admin'];
+
+/** Today in the clinic's time zone (China: UTC+8), yyyy-MM-dd. */
+export const today = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+
+export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo; scp: () => DicomScpServer | null; aeTitle: string; forwarder: Forwarder; newStudyUid: () => string }) {
+  const { ui, accounts, store } = ctx;
+  const { repo } = deps;
+  const audit = (c: Context, user: string, action: string, target: string, outcome: string) => accounts.audit(user, action, target, clientIp(c), outcome);
+
+  const worklist = (c: Context, pctx: Parameters<typeof WorklistPage>[0]['ctx'], role: Role, extra: { error?: string; notice?: string } = {}, status: 200 | 400 = 200) => {
+    const q = c.req.query('date');
+    const date = q && /^\d{4}-\d{2}-\d{2}$/.test(q) ? q : today();
+    const f = repo.forwardStats();
+    return ui.html(c, <WorklistPage ctx={pctx} date={date} orders={repo.ordersOn(date.replaceAll('-', ''))} studies={repo.recentStudies(20)} devices={repo.devices()}
+      fwd={{ ...f, lastError: deps.forwarder.counters.lastError }} canOrder={ORDER_ROLES.includes(role)} {...extra} />, status);
+  };
+
+  ui.page('get', '/imaging', VIEW_ROLES, (c, u, pctx) => {
+    audit(c, u.username, 'imaging.worklist.view', c.req.query('date') ?? today(), 'ok');
+    return worklist(c, pctx, u.role);
+  });
+
+  ui.page('post', '/imaging/orders', ORDER_ROLES, async (c, u, pctx) => {
+    const f = await c.req.parseBody();
+    const key = String(f.resident ?? '').trim();
+    const proc = PROCEDURES.find((p) => p.code === String(f.procedure ?? ''));
+    const date = String(f.date ?? '');
+    const timeIn = String(f.time ?? '');
+    const station = String(f.station ?? '').trim() || null;
+    const resident = store.db.prepare<[string, string], { resident_id: string; name: string }>('SELECT resident_id, name FROM residents WHERE resident_id = ? OR id_number = ? LIMIT 1').get(key, key.toUpperCase());
+    const err = !resident ? L(pctx, `找不到居民：${key}（请先建档）`, `no resident ${key} (register first)`)
+      : !proc ? L(pctx, '请选择检查项目', 'choose a procedure')
+      : !/^\d{4}-\d{2}-\d{2}$/.test(date) ? L(pctx, '预约日期格式不正确', 'invalid date')
+      : timeIn && !/^\d{2}:\d{2}$/.test(timeIn) ? L(pctx, '预约时间格式不正确', 'invalid time')
+      : station && !repo.deviceByAe(station) ? L(pctx, `未登记的设备 ${station}`, `unknown device ${station}`) : null;
+    if (err) {
+      audit(c, u.username, 'imaging.order.create', key, `refused: ${err}`);
+      return worklist(c, pctx, u.role, { error: err }, 400);
+    }
+    const o = await store.transactAsync((tx) => repo.createOrder(tx, {
+      residentId: resident!.resident_id, modality: proc!.modality as Modality, code: proc!.code, display: proc!.zh, stationAe: station,
+      scheduledDate: date.replaceAll('-', ''), scheduledTime: timeIn ? `${timeIn.replace(':', '')}00` : null, requestedBy: u.username,
+    }, deps.newStudyUid()));
+    audit(c, u.username, 'imaging.order.create', `${o.accessionNumber} ${resident!.resident_id}`, 'ok');
+    return worklist(c, pctx, u.role, { notice: L(pctx, `已创建检查申请 ${o.accessionNumber}（${resident!.name}，${proc!.zh}），设备可通过工作列表获取。`, `Order ${o.accessionNumber} created; devices see it in the worklist.`) });
+  });
+
+  ui.page('get', '/imaging/studies/:uid', VIEW_ROLES, (c, u, pctx) => {
+    const s = repo.study(c.req.param('uid') ?? '');
+    audit(c, u.username, 'imaging.study.view', c.req.param('uid') ?? '', s ? 'ok' : 'not found');
+    if (!s) return c.text('study not found', 404);
+    return ui.html(c, <StudyPage ctx={pctx} study={s} order={s.orderId ? repo.order(s.orderId) : null} instances={repo.instances(s.studyInstanceUid)} />);
+  });
+
+  ui.page('get', '/imaging/instances/:sop/preview.png', VIEW_ROLES, async (c) => {
+    const i = repo.instance(c.req.param('sop') ?? '');
+    if (!i) return c.text('instance not found', 404);
+    try {
+      const png = renderPng(await readPart10(i.path), 256);
+      return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', 'cache-control': 'private, max-age=3600' });
+    } catch (e) {
+      if (e instanceof RenderError) return c.text(e.message, 415);
+      throw e;
+    }
+  });
+
+  const reconcile = (c: Context, pctx: Parameters<typeof ReconcilePage>[0]['ctx'], extra: { error?: string; notice?: string } = {}, status: 200 | 400 = 200) =>
+    ui.html(c, <ReconcilePage ctx={pctx} studies={repo.unreconciled()} orders={repo.openOrders()} {...extra} />, status);
+  ui.page('get', '/imaging/reconcile', RECONCILE_ROLES, (c, u, pctx) => {
+    audit(c, u.username, 'imaging.reconcile.view', 'imaging_studies', 'ok');
+    return reconcile(c, pctx);
+  });
+  ui.page('post', '/imaging/reconcile', RECONCILE_ROLES, async (c, u, pctx) => {
+    const f = await c.req.parseBody();
+    const study = String(f.study ?? '');
+    const order = String(f.order ?? '');
+    try {
+      await resolveStudy(store, repo, study, order, u.username);
+      audit(c, u.username, 'imaging.reconcile', `${study} -> ${order}`, 'ok');
+      deps.forwarder.kick();
+      return reconcile(c, pctx, { notice: L(pctx, `已关联：${repo.order(order)?.accessionNumber ?? order}`, `linked to ${order}`) });
+    } catch (e) {
+      audit(c, u.username, 'imaging.reconcile', `${study} -> ${order}`, `refused: ${(e as Error).message}`);
+      return reconcile(c, pctx, { error: (e as Error).message }, 400);
+    }
+  });
+
+  const devices = (c: Context, pctx: Parameters<typeof DevicesPage>[0]['ctx'], extra: Partial<Parameters<typeof DevicesPage>[0]> = {}, status: 200 | 400 = 200) =>
+    ui.html(c, <DevicesPage ctx={pctx} devices={repo.devices()} local={{ aeTitle: deps.aeTitle, port: deps.scp()?.port ?? null }} {...extra} />, status);
+  ui.page('get', '/imaging/devices', DEVICE_ROLES, (c, _u, pctx) => devices(c, pctx));
+  ui.page('post', '/imaging/devices', DEVICE_ROLES, async (c, u, pctx) => {
+    const f = await c.req.parseBody();
+    const aeTitle = String(f.aeTitle ?? '').trim();
+    const host = String(f.host ?? '').trim();
+    const port = Number(f.port);
+    const modality = String(f.modality ?? '');
+    const room = String(f.room ?? '').trim();
+    const err = !/^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(aeTitle) ? L(pctx, 'AE 标题须为 1-16 个 ASCII 字符', 'AE title: 1-16 ASCII characters')
+      : !/^[\w.:*-]{1,64}$/.test(host) ? L(pctx, 'IP 地址不正确', 'invalid host')
+      : !Number.isInteger(port) || port < 1 || port > 65535 ? L(pctx, '端口须为 1-65535', 'port 1-65535')
+      : !['US', 'DX', 'CR', 'OT'].includes(modality) ? L(pctx, '类型不正确', 'invalid modality')
+      : repo.deviceByAe(aeTitle) ? L(pctx, `AE 标题 ${aeTitle} 已登记`, `AE ${aeTitle} already registered`) : null;
+    if (err) {
+      audit(c, u.username, 'imaging.device.create', aeTitle, `refused: ${err}`);
+      return devices(c, pctx, { error: err }, 400);
+    }
+    repo.addDevice({ aeTitle, host, port, modality: modality as 'US', room: room || undefined, enabled: true });
+    audit(c, u.username, 'imaging.device.create', `${aeTitle}@${host}:${port} ${modality}`, 'ok');
+    return devices(c, pctx, { notice: L(pctx, `已登记设备 ${aeTitle}`, `device ${aeTitle} registered`) });
+  });
+  ui.page('post', '/imaging/devices/:id/toggle', DEVICE_ROLES, (c, u, pctx) => {
+    const d = repo.device(c.req.param('id') ?? '');
+    if (!d) return c.text('device not found', 404);
+    repo.setDeviceEnabled(d.id, !d.enabled);
+    audit(c, u.username, d.enabled ? 'imaging.device.disable' : 'imaging.device.enable', d.aeTitle, 'ok');
+    return devices(c, pctx);
+  });
+  ui.page('post', '/imaging/devices/:id/echo', DEVICE_ROLES, async (c, u, pctx) => {
+    const d = repo.device(c.req.param('id') ?? '');
+    if (!d) return c.text('device not found', 404);
+    const host = d.host === '*' ? '' : d.host;
+    const r = host ? await echo({ host, port: d.port, callingAe: deps.aeTitle, calledAe: d.aeTitle, timeoutMs: 5000 })
+      : { ok: false as const, detail: L(pctx, '地址为 *，无法测试', 'host is *: nothing to call'), latencyMs: 0 };
+    const text = r.ok ? `C-ECHO ok ${r.latencyMs} ms` : r.detail;
+    repo.recordEcho(d.id, text);
+    audit(c, u.username, 'imaging.device.echo', `${d.aeTitle}@${d.host}:${d.port}`, r.ok ? 'ok' : `failed: ${r.detail}`);
+    return devices(c, pctx, { echo: { ae: d.aeTitle, ok: r.ok, detail: r.ok ? `C-ECHO ${r.latencyMs} ms` : r.detail } });
+  });
+}
