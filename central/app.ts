@@ -2,7 +2,6 @@
  * The central process: warehouse, ingest from every clinic, receipts, heartbeats/fleet,
  * dictionary publication and the HTTP surface. `startCentral` is used by main.ts, demo and tests.
  */
-import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from '../contracts/index.ts';
@@ -13,11 +12,14 @@ import { publishDictionary } from './dictionaries/publisher.ts';
 import { starterDictionaries } from './dictionaries/starter.ts';
 import { Ingest } from './ingest/consumer.ts';
 import { centralMetrics } from './metrics.ts';
-import { SqliteWarehouse } from './warehouse/sqlite.ts';
+import { openWarehouse } from './warehouse/open.ts';
+import type { SqliteWarehouse } from './warehouse/sqlite.ts';
+import type { Warehouse } from './warehouse/types.ts';
 
-export interface Central {
+/** `W` is the backend `config.warehouse` selects; SQLite unless the caller says otherwise. */
+export interface Central<W extends Warehouse = SqliteWarehouse> {
   config: CentralConfig;
-  wh: SqliteWarehouse;
+  wh: W;
   nc: NatsConnection;
   ingest: Ingest;
   http: Listening;
@@ -25,8 +27,8 @@ export interface Central {
   stop(): Promise<void>;
 }
 
-export async function startCentral(config: CentralConfig, log: Logger = createLogger('central')): Promise<Central> {
-  const wh = new SqliteWarehouse(join(config.dataDir, 'warehouse.db'));
+export async function startCentral<W extends Warehouse = SqliteWarehouse>(config: CentralConfig, log: Logger = createLogger('central')): Promise<Central<W>> {
+  const wh = await openWarehouse(config);
   const nc = await connect({
     servers: config.natsUrl.split(','), name: 'central', user: config.natsUser, pass: config.natsPassword,
     maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, timeout: 5_000,
@@ -60,14 +62,13 @@ export async function startCentral(config: CentralConfig, log: Logger = createLo
     },
   });
 
-  const audit = wh.db.prepare('INSERT INTO audit_log (at, actor, action, target, source_ip, outcome) VALUES (?, ?, ?, ?, ?, ?)');
   const api = centralApi({
     wh, token: config.apiToken,
     publishDictionary: (s) => publishDictionary(js, s),
-    audit: (e) => { audit.run(new Date().toISOString(), e.actor, e.action, e.target, e.sourceIp, e.outcome); },
+    audit: (e) => { wh.audit(e).catch((err: Error) => log.error({ err: err.message, action: e.action }, 'audit entry not written')); },
   });
   mountOps(api, registry, [
-    { name: 'warehouse', check: () => ({ ok: wh.db.open }) },
+    { name: 'warehouse', check: async () => { await wh.watermark('healthz'); return { ok: true }; } },
     { name: 'nats', check: () => ({ ok: !nc.isClosed() }) },
   ]);
   const http = await listen(api, config.httpHost, config.httpPort);
@@ -75,7 +76,8 @@ export async function startCentral(config: CentralConfig, log: Logger = createLo
 
   let stopped = false;
   return {
-    config, wh, nc, ingest, http, log,
+    // The caller's W names the backend its config selects (the default matches the default config).
+    config, wh: wh as W, nc, ingest, http, log,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -12,6 +12,12 @@ export const centralConfigSchema = z.object({
   /** Bearer token for the management API (portal login arrives with [portal]). */
   apiToken: z.string().min(16, 'use at least 16 characters'),
   maxBatch: z.coerce.number().int().positive().default(1000),
+  /** Warehouse backend: embedded SQLite in dataDir (default) or PostgreSQL for a city of clinics. */
+  warehouse: z.enum(['sqlite', 'postgres']).default('sqlite'),
+  /** PostgreSQL connection URL (`postgres://user@host:5432/db`), required with warehouse=postgres. */
+  pgUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+}).superRefine((c, ctx) => {
+  if (c.warehouse === 'postgres' && !c.pgUrl) ctx.addIssue({ code: 'custom', path: ['pgUrl'], message: 'required when warehouse is postgres' });
 });
 export type CentralConfig = z.infer<typeof centralConfigSchema>;
 
