@@ -51,6 +51,8 @@ export function devicesApi(s: DevicesService, accounts: Accounts): OpenAPIHono<E
     if (e instanceof RegistryError) return c.json({ error: e.message, detail: e.field }, e.status);
     throw e;
   });
+  // Before /{id}, which would otherwise match it; the document is generated per request.
+  app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Edge device registry API', version: '0.1.0', description: 'Device registry of one clinic edge. Sign in at /login; requests carry the edge_session cookie.' }, servers: [{ url: '/api/devices' }] });
   const view = (id: string) => {
     const d = s.registry.get(id);
     if (!d) throw new RegistryError('id', `no device ${id}`, 404);
@@ -82,6 +84,5 @@ export function devicesApi(s: DevicesService, accounts: Accounts): OpenAPIHono<E
       return c.json(r, 200);
     });
 
-  app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Edge device registry API', version: '0.1.0', description: 'Device registry of one clinic edge. Sign in at /login; requests carry the edge_session cookie.' }, servers: [{ url: '/api/devices' }] });
   return app;
 }

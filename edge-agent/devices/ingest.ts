@@ -31,8 +31,9 @@ export interface IngestCounters {
 
 interface ReadingRow { id: string; device_id: string; reading: string; critical: number; resident_id: string | null; implausible: number; interpretation: string | null }
 
-export function readingSummary(r: Reading): string {
-  return r.type === 'observation' ? `${r.display} ${r.value} ${r.unit}` : `${r.testName} ${r.value}${r.unit ? ` ${r.unit}` : ''}`;
+/** Short text for the UI (the profile's Chinese name when it has one; the record keeps the profile's display). */
+export function readingSummary(r: Reading, label?: string): string {
+  return r.type === 'observation' ? `${label ?? r.display} ${r.value} ${r.unit}` : `${label ?? r.testName} ${r.value}${r.unit ? ` ${r.unit}` : ''}`;
 }
 
 export class Ingest {
@@ -58,6 +59,10 @@ export class Ingest {
     const deviceCritical = r.flag === 'LL' || r.flag === 'HH';
     const flag = ev.interpretation ?? r.flag;
     return { ...r, profileId: p.id, implausible: ev.implausible, critical: ev.critical || (deviceCritical && !ev.implausible), ...(flag ? { flag } : {}) };
+  }
+
+  private label(device: Device, r: Reading): string {
+    return this.profiles.quantity(device.profileId, r.quantity)?.displayZh ?? (r.type === 'observation' ? r.display : r.testName);
   }
 
   /** Store one batch from a device. Resolves after the commit is durable (ACK point). */
@@ -100,7 +105,7 @@ export class Ingest {
         const withOrder: Reading = r.type === 'lab_result' && orderId ? { ...r, orderId } : r;
         db.prepare(`INSERT INTO device_readings (id, device_id, source_id, type, quantity, code, display, value, unit, at, received_at, device_patient_id, specimen_id, order_id,
           interpretation, implausible, critical, resident_id, bound_by, bound_at, reading) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-          id, device.id, r.sourceId, r.type, r.quantity, r.type === 'observation' ? r.code : r.testCode, r.type === 'observation' ? r.display : r.testName,
+          id, device.id, r.sourceId, r.type, r.quantity, r.type === 'observation' ? r.code : r.testCode, this.label(device, r),
           String(r.value), r.unit ?? '', r.at, now, r.patientId ?? null, r.type === 'lab_result' ? r.specimenId : null, orderId ?? null,
           r.type === 'observation' ? (r.interpretation ?? null) : (r.flag ?? null), r.implausible ? 1 : 0, r.critical ? 1 : 0,
           b?.residentId ?? null, b?.by ?? null, b ? now : null, JSON.stringify(withOrder));
@@ -110,13 +115,13 @@ export class Ingest {
           local.critical++;
           const interp = r.type === 'observation' ? r.interpretation : r.flag;
           db.prepare('INSERT INTO critical_alerts (id, reading_id, device_id, resident_id, summary, raised_at) VALUES (?, ?, ?, ?, ?, ?)')
-            .run(randomUUID(), id, device.id, b?.residentId ?? null, `${readingSummary(r)}${interp ? ` (${interp})` : ''}`, now);
+            .run(randomUUID(), id, device.id, b?.residentId ?? null, `${readingSummary(r, this.label(device, r))}${interp ? ` (${interp})` : ''}`, now);
         }
         local.stored++;
         last = r;
       }
       if (last || local.duplicates) {
-        const lastText = last ? batch.length > 1 ? batch.filter((x) => x.at === last!.at).map(readingSummary).join('；').slice(0, 300) : readingSummary(last) : null;
+        const lastText = last ? batch.length > 1 ? batch.filter((x) => x.at === last!.at).map((x) => readingSummary(x, this.label(device, x))).join('；').slice(0, 300) : readingSummary(last, this.label(device, last)) : null;
         db.prepare(`UPDATE device_status SET readings = readings + ?, implausible = implausible + ?, critical = critical + ?,
           last_reading_at = coalesce(?, last_reading_at), last_reading = coalesce(?, last_reading) WHERE device_id = ?`)
           .run(local.stored, local.implausible, local.critical, last ? now : null, lastText, device.id);

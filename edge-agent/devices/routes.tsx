@@ -32,31 +32,32 @@ export function mountDevicePages(ui: WebUi, s: DevicesService): void {
   ui.page('post', '/devices', EDIT_ROLES, async (c, u, ctx) => {
     try {
       const d = s.registry.create({ ...formToInput(await c.req.parseBody()), enabled: true }, actor(c, u));
-      return detail(c, u, ctx, d.id, { notice: dt(ctx.lang)('created', { n: d.name }) });
+      return c.redirect(`/devices/${d.id}?created=1`, 303);
     } catch (e) { return list(c, u, ctx, { error: errText(e) }, 400); }
   });
 
   const unbound = (c: Context, u: User, ctx: PageCtx, msg: { error?: string; notice?: string } = {}, status: 200 | 400 = 200) =>
     ui.html(c, <UnboundPage ctx={ctx} rows={s.ingest.unbound()} residents={residentChoices(s.db)} canBind={can(u, BIND_ROLES)} error={msg.error} notice={msg.notice} />, status);
-  ui.page('get', '/devices/unbound', VIEW_ROLES, (c, u, ctx) => unbound(c, u, ctx));
+  ui.page('get', '/devices/unbound', VIEW_ROLES, (c, u, ctx) => unbound(c, u, ctx, c.req.query('bound') ? { notice: dt(ctx.lang)('bound') } : {}));
   ui.page('post', '/devices/unbound/:rid', BIND_ROLES, async (c, u, ctx) => {
     const f = await c.req.parseBody();
     const rid = findResident(s.db, String(f.resident ?? ''));
     if (!rid) return unbound(c, u, ctx, { error: `居民不存在 / no resident ${String(f.resident ?? '')}` }, 400);
     try {
       await s.ingest.resolve(c.req.param('rid') ?? '', rid, actor(c, u));
-      return unbound(c, u, ctx, { notice: dt(ctx.lang)('bound') });
+      return c.redirect('/devices/unbound?bound=1', 303);
     } catch (e) { return unbound(c, u, ctx, { error: errText(e) }, 400); }
   });
 
   const alerts = (c: Context, u: User, ctx: PageCtx, msg: { error?: string; notice?: string } = {}, status: 200 | 400 = 200) =>
     ui.html(c, <AlertsPage ctx={ctx} open={s.alerts.open()} recent={s.alerts.recent()} canAck={can(u, CLINICAL_ROLES)} error={msg.error} notice={msg.notice} />, status);
-  ui.page('get', '/devices/alerts', [...CLINICAL_ROLES, 'device_tech'], (c, u, ctx) => alerts(c, u, ctx));
+  ui.page('get', '/devices/alerts', [...CLINICAL_ROLES, 'device_tech'], (c, u, ctx) => alerts(c, u, ctx, c.req.query('acked') ? { notice: dt(ctx.lang)('acked') } : {}));
   ui.page('post', '/devices/alerts/:aid/ack', CLINICAL_ROLES, async (c, u, ctx) => {
     const f = await c.req.parseBody();
     try {
       s.alerts.acknowledge(c.req.param('aid') ?? '', u, String(f.readBack ?? ''), clientIp(c));
-      return alerts(c, u, ctx, { notice: dt(ctx.lang)('acked') });
+      // Redirect: the banner of this response was rendered before the acknowledgement.
+      return c.redirect('/devices/alerts?acked=1', 303);
     } catch (e) { return alerts(c, u, ctx, { error: errText(e) }, 400); }
   });
 
@@ -77,7 +78,11 @@ export function mountDevicePages(ui: WebUi, s: DevicesService): void {
     } catch (e) { return ranges(c, u, ctx, { error: errText(e) }, 400); }
   });
 
-  ui.page('get', '/devices/:id', VIEW_ROLES, (c, u, ctx) => detail(c, u, ctx, c.req.param('id') ?? ''));
+  ui.page('get', '/devices/:id', VIEW_ROLES, (c, u, ctx) => {
+    const id = c.req.param('id') ?? '';
+    const name = s.registry.get(id)?.name ?? id;
+    return detail(c, u, ctx, id, c.req.query('created') ? { notice: dt(ctx.lang)('created', { n: name }) } : {});
+  });
   ui.page('post', '/devices/:id', EDIT_ROLES, async (c, u, ctx) => {
     const id = c.req.param('id') ?? '';
     try {
@@ -111,7 +116,7 @@ export function mountDevicePages(ui: WebUi, s: DevicesService): void {
         if (!rid) throw new RegistryError('resident', `居民不存在 / no resident ${String(f.resident ?? '')}`);
         s.registry.setStationPatient(id, rid, actor(c, u));
       }
-      return detail(c, u, ctx, id, { notice: dt(ctx.lang)('updated') });
+      return c.redirect(`/devices/${id}`, 303);
     } catch (e) { return detail(c, u, ctx, id, { error: errText(e) }, 400); }
   });
 }
