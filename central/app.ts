@@ -7,6 +7,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from '../contracts/index.ts';
 import { createLogger, listen, mountOps, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import { centralApi } from './api.ts';
+import { mountCentralImaging } from './imaging/index.ts';
 import type { CentralConfig } from './config.ts';
 import { publishDictionary } from './dictionaries/publisher.ts';
 import { starterDictionaries } from './dictionaries/starter.ts';
@@ -67,6 +68,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     publishDictionary: (s) => publishDictionary(js, s),
     audit: (e) => { wh.audit(e).catch((err: Error) => log.error({ err: err.message, action: e.action }, 'audit entry not written')); },
   });
+  mountCentralImaging(api, { wh, dataDir: config.dataDir });
   mountOps(api, registry, [
     { name: 'warehouse', check: async () => { await wh.watermark('healthz'); return { ok: true }; } },
     { name: 'nats', check: () => ({ ok: !nc.isClosed() }) },

@@ -43,7 +43,7 @@ export class RateLimiter {
   }
 }
 
-interface Pending { sop_instance_uid: string; study_instance_uid: string; path: string; size: number; sha256: string; fwd_attempts: number }
+interface Pending { sop_instance_uid: string; study_instance_uid: string; calling_ae: string; path: string; size: number; sha256: string; fwd_attempts: number }
 
 export class Forwarder {
   readonly counters: ForwarderCounters = { uploaded: 0, uploadedBytes: 0, failures: 0, lastError: null, lastSuccessAt: null };
@@ -86,7 +86,7 @@ export class Forwarder {
   }
 
   private next(): Pending | null {
-    const list = this.db.prepare<[string], Pending>(`SELECT sop_instance_uid, study_instance_uid, path, size, sha256, fwd_attempts FROM imaging_instances
+    const list = this.db.prepare<[string], Pending>(`SELECT sop_instance_uid, study_instance_uid, calling_ae, path, size, sha256, fwd_attempts FROM imaging_instances
       WHERE fwd_state = 'pending' AND fwd_next_at <= ? ORDER BY received_at LIMIT 16`).all(new Date().toISOString());
     return list.find((p) => !this.inFlight.has(p.sop_instance_uid)) ?? null;
   }
@@ -154,6 +154,7 @@ export class Forwarder {
         'x-clinic-id': this.clinicId,
         'x-study-instance-uid': p.study_instance_uid,
         'x-content-sha256': p.sha256,
+        'x-station-ae': p.calling_ae,
       },
       body,
       // Node's fetch needs `duplex` for a streamed body; it is not in the DOM RequestInit type.

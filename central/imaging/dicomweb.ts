@@ -1,0 +1,139 @@
+/**
+ * DICOMweb over the archive: QIDO-RS (studies, series, instances; DICOM JSON), WADO-RS
+ * (instances as multipart/related application/dicom, byte-identical to what the clinic
+ * sent; metadata JSON with BulkDataURI for pixel data) and a rendered PNG.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { Db } from '../../contracts/runtime/index.ts';
+import { toInstances, type IndexedInstance } from './archive.ts';
+import { readPart10, type JsonDataset, type JsonElement } from './dicom-file.ts';
+
+type J = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string }>;
+const v = (vr: string, x: unknown): { vr: string; Value?: unknown[] } => (x === null || x === undefined || x === '' ? { vr } : { vr, Value: [x] });
+const pn = (x: string | null) => (x ? { vr: 'PN', Value: [{ Alphabetic: x }] } : { vr: 'PN' });
+
+export interface Query { [k: string]: string | undefined }
+
+const KEYS: Record<string, string> = {
+  '00100020': 'PatientID', '00100010': 'PatientName', '00080050': 'AccessionNumber', '00080020': 'StudyDate', '00080061': 'ModalitiesInStudy',
+  '00080060': 'Modality', '0020000D': 'StudyInstanceUID', '0020000E': 'SeriesInstanceUID', '00080018': 'SOPInstanceUID',
+};
+
+/** SQL conditions for QIDO matching: wildcards (* ?), date ranges, UID lists, plus ClinicID (ours). */
+function where(q: Query): { sql: string; args: unknown[] } {
+  const get = (k: string) => q[k] ?? q[Object.keys(KEYS).find((t) => KEYS[t] === k) ?? ''];
+  const conds: string[] = [];
+  const args: unknown[] = [];
+  const like = (col: string, val: string) => {
+    if (/[*?]/.test(val)) { conds.push(`${col} LIKE ? ESCAPE '\\'`); args.push(val.replace(/[\\%_]/g, '\\$&').replaceAll('*', '%').replaceAll('?', '_')); }
+    else { conds.push(`${col} = ?`); args.push(val); }
+  };
+  const pid = get('PatientID'); if (pid) like('patient_id', pid);
+  const name = get('PatientName'); if (name) like('patient_name', name);
+  const acc = get('AccessionNumber'); if (acc) like('accession_number', acc);
+  const mod = get('ModalitiesInStudy') ?? get('Modality'); if (mod) { conds.push('modality = ?'); args.push(mod); }
+  const clinic = q.ClinicID; if (clinic) { conds.push('clinic_id = ?'); args.push(clinic); }
+  for (const [k, col] of [['StudyInstanceUID', 'study_instance_uid'], ['SeriesInstanceUID', 'series_instance_uid'], ['SOPInstanceUID', 'sop_instance_uid']] as const) {
+    const list = get(k)?.split(/[,\\]/).filter(Boolean);
+    if (list?.length) { conds.push(`${col} IN (${list.map(() => '?').join(',')})`); args.push(...list); }
+  }
+  const date = get('StudyDate')?.replaceAll('-', '');
+  if (date) {
+    const m = /^(\d{8})?(-)?(\d{8})?$/.exec(date.length === 17 || date.startsWith('-') || date.endsWith('-') ? date.replace(/^(\d{8})(\d{8})$/, '$1-$2') : date);
+    if (m && m[2]) {
+      if (m[1]) { conds.push('study_date >= ?'); args.push(m[1]); }
+      if (m[3]) { conds.push('study_date <= ?'); args.push(m[3]); }
+    } else { conds.push('study_date = ?'); args.push(date); }
+  }
+  return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
+}
+
+const page = (q: Query) => ({ limit: Math.min(1000, Math.max(1, Number(q.limit) || 100)), offset: Math.max(0, Number(q.offset) || 0) });
+
+export function searchStudies(db: Db, q: Query, base: string): J[] {
+  const w = where(q);
+  const { limit, offset } = page(q);
+  const list = db.prepare(`SELECT study_instance_uid, max(clinic_id) AS clinic_id, max(patient_id) AS patient_id, max(patient_name) AS patient_name, max(patient_birth_date) AS patient_birth_date,
+      max(patient_sex) AS patient_sex, max(accession_number) AS accession_number, max(study_date) AS study_date, max(study_time) AS study_time, max(study_description) AS study_description,
+      group_concat(DISTINCT modality) AS modalities, count(DISTINCT series_instance_uid) AS series, count(*) AS instances
+    FROM imaging_instances ${w.sql} GROUP BY study_instance_uid ORDER BY max(received_at) DESC LIMIT ? OFFSET ?`).all(...w.args, limit, offset) as Record<string, string | number | null>[];
+  return list.map((r) => ({
+    '00080020': v('DA', r.study_date), '00080030': v('TM', r.study_time), '00080050': v('SH', r.accession_number),
+    '00080061': { vr: 'CS', Value: String(r.modalities ?? '').split(',').filter(Boolean) }, '00081030': v('LO', r.study_description),
+    '00081190': v('UR', `${base}/studies/${r.study_instance_uid}`),
+    '00100010': pn(r.patient_name as string | null), '00100020': v('LO', r.patient_id), '00100030': v('DA', r.patient_birth_date), '00100040': v('CS', r.patient_sex),
+    '0020000D': v('UI', r.study_instance_uid), '00201206': v('IS', r.series), '00201208': v('IS', r.instances),
+    // Private-free extension: the clinic that sent the study (Institution Name would be a guess).
+    '00080080': v('LO', r.clinic_id),
+  }));
+}
+
+export function searchSeries(db: Db, q: Query, base: string): J[] {
+  const w = where(q);
+  const { limit, offset } = page(q);
+  const list = db.prepare(`SELECT study_instance_uid, series_instance_uid, max(modality) AS modality, max(series_number) AS series_number, count(*) AS instances
+    FROM imaging_instances ${w.sql} GROUP BY series_instance_uid ORDER BY CAST(max(series_number) AS INTEGER) LIMIT ? OFFSET ?`).all(...w.args, limit, offset) as Record<string, string | number | null>[];
+  return list.map((r) => ({
+    '00080060': v('CS', r.modality), '0020000D': v('UI', r.study_instance_uid), '0020000E': v('UI', r.series_instance_uid), '00200011': v('IS', r.series_number),
+    '00201209': v('IS', r.instances), '00081190': v('UR', `${base}/studies/${r.study_instance_uid}/series/${r.series_instance_uid}`),
+  }));
+}
+
+export function findInstances(db: Db, q: Query): IndexedInstance[] {
+  const w = where(q);
+  const { limit, offset } = page(q);
+  return toInstances(db.prepare(`SELECT * FROM imaging_instances ${w.sql} ORDER BY series_number, CAST(instance_number AS INTEGER) LIMIT ? OFFSET ?`).all(...w.args, limit, offset));
+}
+
+export function instanceJson(i: IndexedInstance, base: string): J {
+  return {
+    '00080016': v('UI', i.sopClassUid), '00080018': v('UI', i.sopInstanceUid), '00080060': v('CS', i.modality), '0020000D': v('UI', i.studyInstanceUid),
+    '0020000E': v('UI', i.seriesInstanceUid), '00200013': v('IS', i.instanceNumber), '00280010': v('US', i.rows), '00280011': v('US', i.columns),
+    '00280008': v('IS', i.numberOfFrames), '00081190': v('UR', `${base}/studies/${i.studyInstanceUid}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}`),
+  };
+}
+
+/** Full metadata of an instance (DICOM JSON model); binary values become BulkDataURIs. */
+export async function instanceMetadata(i: IndexedInstance, base: string): Promise<JsonDataset> {
+  const f = await readPart10(i.path);
+  const uri = `${base}/studies/${i.studyInstanceUid}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}`;
+  const clean = (ds: JsonDataset, path: string): JsonDataset => {
+    const out: JsonDataset = {};
+    for (const [tag, el] of Object.entries(ds)) {
+      if (!/^[0-9A-F]{8}$/i.test(tag)) continue;
+      const e: JsonElement = { vr: el.vr };
+      if (el.vr === 'SQ') e.Value = (el.Value ?? []).map((item, n) => clean(item as JsonDataset, `${path}${tag}.${n}.`));
+      else if (el.Value?.some((x) => x instanceof ArrayBuffer || ArrayBuffer.isView(x))) e.BulkDataURI = `${uri}/bulkdata/${path}${tag}`;
+      else if (el.Value !== undefined) e.Value = el.Value.map((x) => (typeof x === 'string' ? x.replace(/[\0 ]+$/, '') : x));
+      out[tag.toUpperCase()] = e;
+    }
+    return out;
+  };
+  return clean(f.dict, '');
+}
+
+/** multipart/related; type="application/dicom" with the stored files, streamed in order. */
+export function multipartDicom(files: IndexedInstance[]): { body: ReadableStream<Uint8Array>; contentType: string } {
+  const boundary = `dpc-${randomBytes(12).toString('hex')}`;
+  async function* parts() {
+    for (const f of files) {
+      yield Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${f.size}\r\nContent-Location: /studies/${f.studyInstanceUid}/series/${f.seriesInstanceUid}/instances/${f.sopInstanceUid}\r\n\r\n`);
+      for await (const chunk of createReadStream(f.path)) yield chunk as Buffer;
+      yield Buffer.from('\r\n');
+    }
+    yield Buffer.from(`--${boundary}--\r\n`);
+  }
+  return { body: Readable.toWeb(Readable.from(parts())) as ReadableStream<Uint8Array>, contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
+}
+
+/** Workload per clinic, device (station AE) and day (China time), with bytes archived. */
+export function workload(db: Db, from: string, to: string, clinicId?: string) {
+  const rows = db.prepare(`SELECT date(received_at, '+8 hours') AS day, clinic_id, coalesce(station_ae, '') AS station_ae, coalesce(modality, '') AS modality,
+      count(DISTINCT study_instance_uid) AS studies, count(*) AS instances, sum(size) AS bytes
+    FROM imaging_instances WHERE date(received_at, '+8 hours') BETWEEN ? AND ? ${clinicId ? 'AND clinic_id = ?' : ''}
+    GROUP BY day, clinic_id, station_ae, modality ORDER BY day, clinic_id, station_ae`).all(from, to, ...(clinicId ? [clinicId] : [])) as { day: string; clinic_id: string; station_ae: string; modality: string; studies: number; instances: number; bytes: number }[];
+  // Positive rate needs imaging reports, which do not exist yet: reported as null, never guessed.
+  return rows.map((r) => ({ day: r.day, clinicId: r.clinic_id, stationAe: r.station_ae, modality: r.modality, studies: r.studies, instances: r.instances, bytes: r.bytes, positiveRate: null }));
+}

@@ -1,0 +1,133 @@
+/**
+ * Central imaging: the regional archive (upload from edges), DICOMweb (QIDO-RS, WADO-RS,
+ * rendered PNG) and workload statistics, mounted under /api/imaging on the management API
+ * app, so the same bearer-token check applies; every access is audited.
+ *
+ *   mountCentralImaging(api, { wh, dataDir: config.dataDir });
+ *
+ * The index lives in the warehouse when it is SQLite (migration 200 appended to its list);
+ * with the PostgreSQL warehouse it is kept in <dataDir>/imaging/index.db (not yet ported to PostgreSQL).
+ */
+import { join } from 'node:path';
+import type { Context, Hono } from 'hono';
+import { migrate, openDb, type Db } from '../../contracts/runtime/index.ts';
+import { SqliteWarehouse } from '../warehouse/sqlite.ts';
+import type { Warehouse } from '../warehouse/types.ts';
+import { Archive, ArchiveError } from './archive.ts';
+import { readPart10 } from './dicom-file.ts';
+import { findInstances, instanceJson, instanceMetadata, multipartDicom, searchSeries, searchStudies, workload, type Query } from './dicomweb.ts';
+import { imagingCentralMigrations } from './migrations.ts';
+import { RenderError, renderPng } from './render.ts';
+
+export { Archive } from './archive.ts';
+
+const DICOM_JSON = 'application/dicom+json';
+
+// Hono's generic parameters vary per app; any concrete app is accepted here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyHono = Hono<any, any, any>;
+
+export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir: string; archiveDir?: string }): Archive {
+  const root = deps.archiveDir ?? join(deps.dataDir, 'imaging');
+  let db: Db;
+  if (deps.wh instanceof SqliteWarehouse) db = deps.wh.db;
+  else {
+    db = openDb(join(root, 'index.db'));
+    migrate(db, imagingCentralMigrations);
+  }
+  const archive = new Archive(db, root);
+  const audit = (c: Context, actor: string, action: string, target: string, outcome: string) => {
+    deps.wh.audit({ actor, action, target, sourceIp: ip(c), outcome }).catch(() => undefined);
+  };
+  const base = (c: Context) => `${new URL(c.req.url).origin}/api/imaging/dicomweb`;
+  const q = (c: Context): Query => c.req.query();
+
+  app.put('/api/imaging/instances/:sop', async (c) => {
+    const clinicId = c.req.header('x-clinic-id') ?? '';
+    const sop = c.req.param('sop') ?? '';
+    try {
+      const r = await archive.put({ clinicId, sopInstanceUid: sop, sha256: (c.req.header('x-content-sha256') ?? '').toLowerCase(), stationAe: c.req.header('x-station-ae'), body: c.req.raw.body });
+      audit(c, `edge:${clinicId}`, 'imaging.instance.put', sop, r.stored ? 'stored' : 'already held');
+      return c.json({ stored: r.stored, sha256: r.instance.sha256, size: r.instance.size }, r.stored ? 201 : 200);
+    } catch (e) {
+      if (!(e instanceof ArchiveError)) throw e;
+      audit(c, `edge:${clinicId}`, 'imaging.instance.put', sop, `refused ${e.status}: ${e.message}`);
+      return c.json({ error: 'instance refused', detail: e.message }, e.status);
+    }
+  });
+
+  const dw = '/api/imaging/dicomweb';
+  app.get(`${dw}/studies`, (c) => {
+    audit(c, 'api-token', 'qido.studies', new URL(c.req.url).search, 'ok');
+    return c.body(JSON.stringify(searchStudies(db, q(c), base(c))), 200, { 'content-type': DICOM_JSON });
+  });
+  app.get(`${dw}/studies/:study/series`, (c) => {
+    audit(c, 'api-token', 'qido.series', c.req.param('study') ?? '', 'ok');
+    return c.body(JSON.stringify(searchSeries(db, { ...q(c), StudyInstanceUID: c.req.param('study') }, base(c))), 200, { 'content-type': DICOM_JSON });
+  });
+  const instances = (c: Context, extra: Query) => {
+    audit(c, 'api-token', 'qido.instances', JSON.stringify(extra), 'ok');
+    return c.body(JSON.stringify(findInstances(db, { ...q(c), ...extra }).map((i) => instanceJson(i, base(c)))), 200, { 'content-type': DICOM_JSON });
+  };
+  app.get(`${dw}/instances`, (c) => instances(c, {}));
+  app.get(`${dw}/studies/:study/instances`, (c) => instances(c, { StudyInstanceUID: c.req.param('study') }));
+  app.get(`${dw}/studies/:study/series/:series/instances`, (c) => instances(c, { StudyInstanceUID: c.req.param('study'), SeriesInstanceUID: c.req.param('series') }));
+
+  const retrieve = (c: Context, sel: Query, what: string) => {
+    const files = findInstances(db, { ...sel, limit: '1000' });
+    audit(c, 'api-token', 'wado.retrieve', what, files.length ? `ok (${files.length})` : 'not found');
+    if (!files.length) return c.json({ error: 'not found' }, 404);
+    const accept = c.req.header('accept') ?? '';
+    if (accept && !/multipart\/related|\*\/\*|application\/dicom/.test(accept)) return c.json({ error: 'not acceptable', detail: 'WADO-RS retrieve answers multipart/related; type="application/dicom"' }, 406);
+    const m = multipartDicom(files);
+    return c.body(m.body, 200, { 'content-type': m.contentType });
+  };
+  app.get(`${dw}/studies/:study`, (c) => retrieve(c, { StudyInstanceUID: c.req.param('study') }, c.req.param('study') ?? ''));
+  app.get(`${dw}/studies/:study/series/:series`, (c) => retrieve(c, { StudyInstanceUID: c.req.param('study'), SeriesInstanceUID: c.req.param('series') }, c.req.param('series') ?? ''));
+  app.get(`${dw}/studies/:study/series/:series/instances/:sop`, (c) => retrieve(c, { StudyInstanceUID: c.req.param('study'), SeriesInstanceUID: c.req.param('series'), SOPInstanceUID: c.req.param('sop') }, c.req.param('sop') ?? ''));
+
+  const metadata = async (c: Context, sel: Query, what: string) => {
+    const files = findInstances(db, { ...sel, limit: '1000' });
+    audit(c, 'api-token', 'wado.metadata', what, files.length ? 'ok' : 'not found');
+    if (!files.length) return c.json({ error: 'not found' }, 404);
+    const out = [];
+    for (const f of files) out.push(await instanceMetadata(f, base(c)));
+    return c.body(JSON.stringify(out), 200, { 'content-type': DICOM_JSON });
+  };
+  app.get(`${dw}/studies/:study/metadata`, (c) => metadata(c, { StudyInstanceUID: c.req.param('study') }, c.req.param('study') ?? ''));
+  app.get(`${dw}/studies/:study/series/:series/metadata`, (c) => metadata(c, { StudyInstanceUID: c.req.param('study'), SeriesInstanceUID: c.req.param('series') }, c.req.param('series') ?? ''));
+  app.get(`${dw}/studies/:study/series/:series/instances/:sop/metadata`, (c) => metadata(c, { StudyInstanceUID: c.req.param('study'), SOPInstanceUID: c.req.param('sop') }, c.req.param('sop') ?? ''));
+
+  app.get(`${dw}/studies/:study/series/:series/instances/:sop/rendered`, async (c) => {
+    const i = archive.instance(c.req.param('sop') ?? '');
+    if (!i || i.studyInstanceUid !== c.req.param('study')) {
+      audit(c, 'api-token', 'wado.rendered', c.req.param('sop') ?? '', 'not found');
+      return c.json({ error: 'not found' }, 404);
+    }
+    try {
+      const size = Math.min(2048, Math.max(16, Number(c.req.query('size')) || 1024));
+      const png = renderPng(await readPart10(i.path), size);
+      audit(c, 'api-token', 'wado.rendered', i.sopInstanceUid, 'ok');
+      return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png' });
+    } catch (e) {
+      if (!(e instanceof RenderError)) throw e;
+      audit(c, 'api-token', 'wado.rendered', i.sopInstanceUid, `unsupported: ${e.message}`);
+      return c.json({ error: 'cannot render', detail: e.message }, 415);
+    }
+  });
+
+  app.get('/api/imaging/stats', (c) => {
+    const day = (s: string | undefined, def: string) => (s && /^\d{4}-\d{2}-\d{2}$/.test(s) ? s : def);
+    const todayCn = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+    const from = day(c.req.query('from'), todayCn);
+    const to = day(c.req.query('to'), todayCn);
+    audit(c, 'api-token', 'imaging.stats', `${from}..${to}`, 'ok');
+    return c.json(workload(db, from, to, c.req.query('clinic')), 200);
+  });
+  return archive;
+}
+
+function ip(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}

@@ -1,0 +1,44 @@
+/** Imaging tables of the central warehouse (versions 200-299), appended to the warehouse migrations on import. */
+import type { Migration } from '../../contracts/runtime/index.ts';
+import { centralMigrations } from '../warehouse/sqlite-migrations.ts';
+
+export const imagingCentralMigrations: Migration[] = [{
+    version: 200,
+    name: 'imaging: regional archive instance index across clinics',
+    up: (db) => db.exec(`
+      CREATE TABLE imaging_instances (
+        sop_instance_uid TEXT PRIMARY KEY,
+        clinic_id TEXT NOT NULL,
+        study_instance_uid TEXT NOT NULL,
+        series_instance_uid TEXT NOT NULL,
+        sop_class_uid TEXT NOT NULL,
+        transfer_syntax_uid TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        path TEXT NOT NULL,
+        patient_id TEXT,
+        patient_name TEXT,
+        patient_birth_date TEXT,
+        patient_sex TEXT,
+        accession_number TEXT,
+        modality TEXT,
+        study_date TEXT,
+        study_time TEXT,
+        study_description TEXT,
+        series_number TEXT,
+        instance_number TEXT,
+        rows INTEGER,
+        columns INTEGER,
+        number_of_frames INTEGER,
+        station_ae TEXT,
+        received_at TEXT NOT NULL
+      );
+      CREATE INDEX imaging_instances_study ON imaging_instances (study_instance_uid, series_instance_uid);
+      CREATE INDEX imaging_instances_clinic_day ON imaging_instances (clinic_id, received_at);
+      CREATE INDEX imaging_instances_patient ON imaging_instances (patient_id);
+      CREATE INDEX imaging_instances_date ON imaging_instances (study_date);
+    `),
+}];
+
+// With the SQLite warehouse the index lives in warehouse.db; with PostgreSQL, in its own SQLite file (see index.ts).
+for (const m of imagingCentralMigrations) if (!centralMigrations.some((x) => x.version === m.version)) centralMigrations.push(m);
