@@ -3,7 +3,8 @@
  * Every change goes through here and is audited here, so no route can forget it.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+// zod-openapi's z: the API documents these schemas, whatever module loads first.
+import { z } from '@hono/zod-openapi';
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Accounts } from '../web/accounts.ts';
 import type { ProfileCatalog } from './profiles.ts';
