@@ -39,12 +39,13 @@ function where(q: Query): { sql: string; args: unknown[] } {
     const list = get(k)?.split(/[,\\]/).filter(Boolean);
     if (list?.length) { conds.push(`${col} IN (${list.map(() => '?').join(',')})`); args.push(...list); }
   }
-  const date = get('StudyDate')?.replaceAll('-', '');
+  // DICOM ranges: a-b, -b, a- (dates yyyyMMdd; ISO yyyy-MM-dd accepted too).
+  const date = get('StudyDate')?.replace(/(\d{4})-(\d{2})-(\d{2})/g, '$1$2$3');
   if (date) {
-    const m = /^(\d{8})?(-)?(\d{8})?$/.exec(date.length === 17 || date.startsWith('-') || date.endsWith('-') ? date.replace(/^(\d{8})(\d{8})$/, '$1-$2') : date);
-    if (m && m[2]) {
+    const m = /^(\d{8})?-(\d{8})?$/.exec(date);
+    if (m) {
       if (m[1]) { conds.push('study_date >= ?'); args.push(m[1]); }
-      if (m[3]) { conds.push('study_date <= ?'); args.push(m[3]); }
+      if (m[2]) { conds.push('study_date <= ?'); args.push(m[2]); }
     } else { conds.push('study_date = ?'); args.push(date); }
   }
   return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
