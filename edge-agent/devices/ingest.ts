@@ -8,8 +8,9 @@
  * emitted when a person binds it, so central receives each reading once, with its resident.
  */
 import { randomUUID } from 'node:crypto';
+import { recordTypes } from '../../contracts/index.ts';
 import { evaluate, toRecord, type Reading } from '../../device-drivers/index.ts';
-import type { EdgeStore, Tx } from '../store/store.ts';
+import { RecordValidationError, type EdgeStore, type Tx } from '../store/store.ts';
 import type { Accounts } from '../web/accounts.ts';
 import { bindReading } from './binding.ts';
 import type { ProfileCatalog } from './profiles.ts';
@@ -109,7 +110,7 @@ export class Ingest {
           String(r.value), r.unit ?? '', r.at, now, r.patientId ?? null, r.type === 'lab_result' ? r.specimenId : null, orderId ?? null,
           r.type === 'observation' ? (r.interpretation ?? null) : (r.flag ?? null), r.implausible ? 1 : 0, r.critical ? 1 : 0,
           b?.residentId ?? null, b?.by ?? null, b ? now : null, JSON.stringify(withOrder));
-        if (b) { emitReading(tx, id, withOrder, b.residentId); local.bound++; } else local.unbound++;
+        if (b) { emitReading(tx, id, withOrder, b.residentId); local.bound++; } else { checkRecord(id, withOrder); local.unbound++; }
         if (r.implausible) local.implausible++;
         if (r.critical) {
           local.critical++;
@@ -173,6 +174,13 @@ export class Ingest {
     this.counters.resolved++;
     this.accounts.audit(by.username, 'device.reading.bind', `${readingId} -> ${residentId}`, by.ip, 'ok');
   }
+}
+
+/** An unbound reading is emitted later: refuse now what the spine would refuse then (the device gets AE/NAK now). */
+function checkRecord(id: string, r: Reading): void {
+  const rec = toRecord(r, { id, residentId: 'pending' });
+  const ok = rec.type === 'observation' ? recordTypes.observation.safeParse(rec.payload) : recordTypes.lab_result.safeParse(rec.payload);
+  if (!ok.success) throw new RecordValidationError(rec.type, ok.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
 }
 
 function emitReading(tx: Tx, id: string, r: Reading, residentId: string): void {

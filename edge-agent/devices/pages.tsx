@@ -80,7 +80,7 @@ export function DevicesPage(props: { ctx: PageCtx; rows: DeviceRow[]; profiles: 
           <h1>{t('register')}</h1>
           <form method="post" action="/devices" class="stack" data-testid="register-form">
             <label for="profileId">{t('profile')}</label>
-            <select id="profileId" name="profileId">{props.profiles.map((p) => <option value={p.id}>{(props.ctx.lang === 'en' ? p.name : p.nameZh ?? p.name)} ({p.protocol})</option>)}</select>
+            <select id="profileId" name="profileId">{props.profiles.map((p) => <option value={p.id}>{(props.ctx.lang === 'en' ? p.name : p.nameZh ?? p.name)} ({p.protocol})</option>)}<option value="dicom-modality">DICOM 影像设备 (US/DX/CR)</option></select>
             <label for="name">{t('name')}</label><input id="name" name="name" required />
             <label for="room">{t('room')}</label><input id="room" name="room" />
             <ConnectionFields ctx={props.ctx} />

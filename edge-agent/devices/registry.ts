@@ -67,6 +67,9 @@ export interface DeviceStatus {
   lastTest: string | null;
 }
 
+/** Pseudo profile id of imaging modalities registered here for [imaging]. */
+export const DICOM_PROFILE_ID = 'dicom-modality';
+
 export class RegistryError extends Error {
   override name = 'RegistryError';
   constructor(readonly field: string, message: string, readonly status: 400 | 404 | 409 = 400) {
@@ -120,6 +123,12 @@ export class DeviceRegistry {
   }
 
   private check(input: DeviceInput): { kind: string; protocol: string } {
+    if (input.profileId === DICOM_PROFILE_ID) {
+      // Imaging modalities ([imaging]) have no device-drivers profile: AE title, host/port and modality are the registration.
+      if (!input.aeTitle || !input.modality) throw new RegistryError('aeTitle', 'DICOM 设备需要 AE Title 和检查类型 / a DICOM device needs an AE title and a modality');
+      if (input.connection.type !== 'tcp') throw new RegistryError('connection', 'DICOM 设备需要地址和端口 / a DICOM device needs host and port');
+      return { kind: 'imaging', protocol: 'dicom' };
+    }
     const p = this.profiles.get(input.profileId);
     if (!p) throw new RegistryError('profileId', `未知的设备模板 / unknown profile ${input.profileId}`);
     const c = input.connection.type;
