@@ -11,6 +11,7 @@ import { mountCentralImaging } from './imaging/index.ts';
 import type { CentralConfig } from './config.ts';
 import { publishDictionary } from './dictionaries/publisher.ts';
 import { starterDictionaries } from './dictionaries/starter.ts';
+import { fhirApi, fhirStoreFor } from './fhir/index.ts';
 import { Ingest } from './ingest/consumer.ts';
 import { centralMetrics } from './metrics.ts';
 import { openWarehouse } from './warehouse/open.ts';
@@ -69,6 +70,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     audit: (e) => { wh.audit(e).catch((err: Error) => log.error({ err: err.message, action: e.action }, 'audit entry not written')); },
   });
   mountCentralImaging(api, { wh, dataDir: config.dataDir });
+  api.route('/fhir', fhirApi({ store: fhirStoreFor(wh), token: config.apiToken, audit: (e) => wh.audit(e).catch((err: Error) => log.error({ err: err.message, action: e.action }, 'audit entry not written')) }));
   mountOps(api, registry, [
     { name: 'warehouse', check: async () => { await wh.watermark('healthz'); return { ok: true }; } },
     { name: 'nats', check: () => ({ ok: !nc.isClosed() }) },

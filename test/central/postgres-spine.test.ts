@@ -5,11 +5,13 @@
 import t from 'tap';
 import { startCentral } from '../../central/app.ts';
 import { loadCentralConfig } from '../../central/config.ts';
+import type { Resource } from '../../central/fhir/map.ts';
 import type { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
 import { writeActivity } from '../helpers/activity.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { clinicName, edgeInProcess, quietLog, tempDir } from '../helpers/spine.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { validateR4 } from './fhir-validate.ts';
 import { createTestDatabase } from './postgres.ts';
 
 const TOKEN = 'test-token-0123456789';
@@ -52,4 +54,10 @@ t.test('records from two edges arrive at central on PostgreSQL exactly once, in 
   t.same(audit, [{ action: 'GET /api/dead-letters', outcome: 'denied' }, { action: 'dead-letters.read', outcome: 'ok' }], 'denied and granted reads audited');
   const health = (await (await fetch(`${central.http.url}/healthz`)).json()) as { checks: { warehouse: { ok: boolean } } };
   t.equal(health.checks.warehouse.ok, true, 'healthz checks the PostgreSQL warehouse');
+
+  // The FHIR facade reads the same PostgreSQL warehouse the spine filled.
+  const bundle = (await (await fetch(`${central.http.url}/fhir/Encounter?_count=2&_include=Encounter:patient`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as Resource;
+  validateR4(bundle);
+  t.ok((bundle.total as number) > 0, 'encounters from the edges served as FHIR');
+  t.ok((bundle.entry as { search: { mode: string } }[]).some((e) => e.search.mode === 'include'), 'with their patients');
 });

@@ -1,0 +1,123 @@
+/**
+ * Read queries of the FHIR facade over the warehouse tables (`residents`, `records`), written
+ * once for both backends: the SQL differs only in JSON access and placeholders. Every value
+ * travels as a bind parameter; field names come from this file only.
+ */
+import type { Pool } from 'pg';
+import type { Db } from '../../contracts/runtime/index.ts';
+import { PostgresWarehouse } from '../warehouse/postgres.ts';
+import { SqliteWarehouse } from '../warehouse/sqlite.ts';
+import type { Warehouse } from '../warehouse/types.ts';
+
+export type IdentifierField = 'residentId' | 'idNumber' | 'insuranceCardNo' | 'healthCardId';
+
+export interface ResidentQuery {
+  id?: string;
+  /** field null: the value may be any of the resident's identifiers. */
+  identifier?: { field: IdentifierField | null; value: string };
+  /** Substring of the name. */
+  name?: string;
+  /** Any of these GB/T 2261.1 codes. */
+  sex?: string[];
+  birthDate?: string;
+  count: number;
+  offset: number;
+}
+
+export interface RecordQuery {
+  type: 'encounter' | 'observation';
+  id?: string;
+  residentId?: string;
+  code?: string;
+  count: number;
+  offset: number;
+}
+
+export interface ResidentRow { residentId: string; payload: Record<string, unknown>; clinicId: string; updatedAt: string }
+export interface RecordRow { clinicId: string; recordId: string; version: number; payload: Record<string, unknown>; appliedAt: string }
+export interface Page<T> { rows: T[]; total: number }
+
+export interface FhirStore {
+  residents(q: ResidentQuery): Promise<Page<ResidentRow>>;
+  residentsByIds(ids: string[]): Promise<ResidentRow[]>;
+  records(q: RecordQuery): Promise<Page<RecordRow>>;
+}
+
+interface Dialect {
+  json(col: string, field: string): string;
+  all<R>(sql: string, params: unknown[]): Promise<R[]>;
+}
+
+const like = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+const parse = (p: unknown): Record<string, unknown> => (typeof p === 'string' ? JSON.parse(p) as Record<string, unknown> : p as Record<string, unknown>);
+const iso = (t: unknown): string => (t instanceof Date ? t.toISOString() : String(t));
+
+class SqlFhirStore implements FhirStore {
+  constructor(private readonly d: Dialect) {}
+
+  async residents(q: ResidentQuery): Promise<Page<ResidentRow>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const j = (f: string) => this.d.json('payload', f);
+    if (q.id !== undefined) { where.push('resident_id = ?'); params.push(q.id); }
+    if (q.identifier) {
+      const fields: IdentifierField[] = q.identifier.field ? [q.identifier.field] : ['residentId', 'idNumber', 'insuranceCardNo', 'healthCardId'];
+      where.push(`(${fields.map((f) => (f === 'residentId' ? 'resident_id = ?' : `${j(f)} = ?`)).join(' OR ')})`);
+      for (const _ of fields) params.push(q.identifier.value);
+    }
+    if (q.name !== undefined) { where.push(`${j('name')} LIKE ? ESCAPE '\\'`); params.push(like(q.name)); }
+    if (q.sex !== undefined) { where.push(q.sex.length ? `${j('sex')} IN (${q.sex.map(() => '?').join(', ')})` : '1 = 0'); params.push(...q.sex); }
+    if (q.birthDate !== undefined) { where.push(`${j('birthDate')} = ?`); params.push(q.birthDate); }
+    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM residents ${w}`, params))[0]!.n;
+    const rows = q.count === 0 ? [] : await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown }>(
+      `SELECT resident_id, payload, clinic_id, updated_at FROM residents ${w} ORDER BY resident_id LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
+    return { total: Number(total), rows: rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at) })) };
+  }
+
+  async residentsByIds(ids: string[]): Promise<ResidentRow[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown }>(
+      `SELECT resident_id, payload, clinic_id, updated_at FROM residents WHERE resident_id IN (${ids.map(() => '?').join(', ')}) ORDER BY resident_id`, ids);
+    return rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at) }));
+  }
+
+  async records(q: RecordQuery): Promise<Page<RecordRow>> {
+    // Only the latest version of each (type, record, clinic): corrections are new versions.
+    const where = ['r.type = ?', 'NOT EXISTS (SELECT 1 FROM records n WHERE n.type = r.type AND n.record_id = r.record_id AND n.clinic_id = r.clinic_id AND n.version > r.version)'];
+    const params: unknown[] = [q.type];
+    const j = (f: string) => this.d.json('r.payload', f);
+    if (q.id !== undefined) { where.push('r.record_id = ?'); params.push(q.id); }
+    if (q.residentId !== undefined) { where.push(`${j('residentId')} = ?`); params.push(q.residentId); }
+    if (q.code !== undefined) { where.push(`${j('code')} = ?`); params.push(q.code); }
+    const w = `WHERE ${where.join(' AND ')}`;
+    const total = (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM records r ${w}`, params))[0]!.n;
+    const rows = q.count === 0 ? [] : await this.d.all<{ clinic_id: string; record_id: string; version: number; payload: unknown; applied_at: unknown }>(
+      `SELECT r.clinic_id, r.record_id, r.version, r.payload, r.applied_at FROM records r ${w} ORDER BY r.clinic_id, r.seq LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
+    return { total: Number(total), rows: rows.map((r) => ({ clinicId: r.clinic_id, recordId: r.record_id, version: Number(r.version), payload: parse(r.payload), appliedAt: iso(r.applied_at) })) };
+  }
+}
+
+function sqliteDialect(db: Db): Dialect {
+  return {
+    json: (col, f) => `json_extract(${col}, '$.${f}')`,
+    all: async <R>(sql: string, params: unknown[]) => db.prepare(sql).all(...params) as R[],
+  };
+}
+
+function pgDialect(pool: Pool): Dialect {
+  return {
+    json: (col, f) => `(${col}->>'${f}')`,
+    all: async <R>(sql: string, params: unknown[]) => {
+      let i = 0;
+      return (await pool.query(sql.replace(/\?/g, () => `$${++i}`), params)).rows as R[];
+    },
+  };
+}
+
+/** The FHIR read store over whichever warehouse central runs. */
+export function fhirStoreFor(wh: Warehouse): FhirStore {
+  if (wh instanceof SqliteWarehouse) return new SqlFhirStore(sqliteDialect(wh.db));
+  if (wh instanceof PostgresWarehouse) return new SqlFhirStore(pgDialect(wh.pool));
+  throw new Error('FHIR facade: unsupported warehouse implementation');
+}

@@ -1,0 +1,164 @@
+/**
+ * The FHIR R4 facade over both warehouse backends: records go in through the ingest, resources
+ * come out through HTTP, and every resource fetched validates against R4.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import t from 'tap';
+import { SID, fhirApi, fhirStoreFor } from '../../central/fhir/index.ts';
+import type { Resource } from '../../central/fhir/map.ts';
+import { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
+import { SqliteWarehouse } from '../../central/warehouse/sqlite.ts';
+import type { AuditEntry, IngestItem, Warehouse } from '../../central/warehouse/types.ts';
+import { formatHlc, makeResidentId, recordTypes, type RecordType } from '../../contracts/index.ts';
+import { validateR4 } from './fhir-validate.ts';
+import { createTestDatabase } from './postgres.ts';
+
+const TOKEN = 'fhir-test-token-0123456789';
+const CLINIC = 'fhir-clinic-1';
+
+let seq = 0;
+function item<T extends RecordType>(type: T, recordId: string, payload: unknown, version = 1): IngestItem {
+  seq++;
+  const p = recordTypes[type].parse(payload);
+  return { kind: 'record', type, payload: p, hash: `h${seq}`, raw: '',
+    envelope: { recordId, type, clinicId: CLINIC, seq, version, hlc: formatHlc({ ms: 1_750_000_000_000 + seq, counter: 0, node: CLINIC }), schemaVersion: 1, createdAt: new Date().toISOString(), payload: p } };
+}
+
+const idA = makeResidentId('110101', new Date(Date.UTC(1956, 2, 7)), 13);
+const idB = makeResidentId('110101', new Date(Date.UTC(1990, 10, 1)), 22);
+
+async function seed(wh: Warehouse): Promise<void> {
+  seq = 0;
+  const at = '2026-03-01T08:00:00+08:00';
+  const r = await wh.ingest([
+    item('resident', 'res-a', { residentId: 'res-a', name: '王秀英', sex: '2', birthDate: '1956-03-07', idType: '01', idNumber: idA, ethnicity: '01', maritalStatus: '20', phone: '13800000000', address: '北京市东城区', insuranceCardNo: 'INS-001', healthCardId: 'EHC-AAA' }),
+    item('resident', 'res-b', { residentId: 'res-b', name: '李强', sex: '1', birthDate: '1990-11-01', idType: '01', idNumber: idB }),
+    item('encounter', 'enc-1', { encounterId: 'enc-1', residentId: 'res-a', class: 'followup', status: 'finished', departmentCode: 'GP', doctorCode: 'D001', registeredAt: at, diagnoses: [{ code: 'I10.x00', name: '高血压', primary: true }] }),
+    item('encounter', 'enc-2', { encounterId: 'enc-2', residentId: 'res-b', class: 'outpatient', status: 'registered', departmentCode: 'GP', registeredAt: at }),
+    item('observation', 'obs-sys', { observationId: 'obs-sys', residentId: 'res-a', code: '8480-6', display: '收缩压', value: 150, unit: 'mm[Hg]', effectiveAt: at, deviceId: 'bp-1', interpretation: 'H' }),
+    item('observation', 'obs-dia', { observationId: 'obs-dia', residentId: 'res-a', code: '8462-4', display: '舒张压', value: 92, unit: 'mm[Hg]', effectiveAt: at, deviceId: 'bp-1', interpretation: 'H' }),
+    item('observation', 'obs-local', { observationId: 'obs-local', residentId: 'res-b', code: 'LOCAL-1', display: '脉搏', value: 72, unit: '次/分', effectiveAt: at, implausible: true }),
+    // A correction: version 2 of the systolic reading replaces version 1.
+    item('observation', 'obs-sys', { observationId: 'obs-sys', residentId: 'res-a', code: '8480-6', display: '收缩压', value: 148, unit: 'mm[Hg]', effectiveAt: at, deviceId: 'bp-1', interpretation: 'H' }, 2),
+  ]);
+  if (!r.outcomes.every((o) => o === 'applied')) throw new Error(`seed not applied: ${r.outcomes.join(',')}`);
+}
+
+function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () => Promise<void> }>) {
+  t.test(`FHIR facade on ${name}`, async (t) => {
+    const { wh, cleanup } = await make();
+    t.teardown(cleanup);
+    await seed(wh);
+    const audits: AuditEntry[] = [];
+    const app = new Hono().route('/fhir', fhirApi({ store: fhirStoreFor(wh), token: TOKEN, audit: async (e) => { audits.push(e); await wh.audit(e); } }));
+    const get = async (path: string, auth = true) => {
+      const res = await app.request(`http://central.test/fhir/${path}`, { headers: auth ? { authorization: `Bearer ${TOKEN}` } : {} });
+      const body = (await res.json()) as Resource;
+      validateR4(body);
+      return { status: res.status, type: res.headers.get('content-type'), body };
+    };
+    const entries = (b: Resource, mode = 'match') => (b.entry as { resource: Resource; search: { mode: string } }[]).filter((e) => e.search.mode === mode).map((e) => e.resource);
+
+    t.test('CapabilityStatement at /fhir/metadata', async (t) => {
+      const r = await get('metadata', false);
+      t.equal(r.status, 200);
+      t.match(r.type, /^application\/fhir\+json/);
+      t.match(r.body, { resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', kind: 'instance' });
+      const types = (r.body.rest as { resource: { type: string }[] }[])[0]!.resource.map((x) => x.type);
+      t.same(types, ['Patient', 'Encounter', 'Observation']);
+    });
+
+    t.test('no token: 401 OperationOutcome, audited', async (t) => {
+      const before = audits.length;
+      const r = await get('Patient/res-a', false);
+      t.equal(r.status, 401);
+      t.match(r.body, { resourceType: 'OperationOutcome', issue: [{ code: 'login' }] });
+      t.match(audits.slice(before), [{ actor: 'anonymous', outcome: 'denied' }]);
+    });
+
+    t.test('Patient read and search by identifier', async (t) => {
+      const before = audits.length;
+      const r = await get('Patient/res-a');
+      t.equal(r.status, 200);
+      t.match(r.body, { resourceType: 'Patient', id: 'res-a', gender: 'female', birthDate: '1956-03-07', name: [{ text: '王秀英' }] });
+      t.ok((r.body.identifier as { system: string; value: string }[]).some((i) => i.system === SID.idCard && i.value === idA), 'ID card identifier with its system');
+      t.match(audits.slice(before), [{ actor: 'api-token', action: 'fhir.read', target: 'Patient/res-a', outcome: 'ok' }], 'the read is audited');
+      for (const q of [`identifier=${encodeURIComponent(`${SID.idCard}|${idA}`)}`, `identifier=${idA}`, `identifier=${encodeURIComponent(`${SID.insuranceCard}|INS-001`)}`, `identifier=${encodeURIComponent(`${SID.healthCard}|EHC-AAA`)}`]) {
+        const s = await get(`Patient?${q}`);
+        t.same(entries(s.body).map((p) => p.id), ['res-a'], q);
+        t.equal(s.body.total, 1);
+      }
+      t.equal((await get(`Patient?identifier=${encodeURIComponent(`http://other.example|${idA}`)}`)).body.total, 0, 'another system does not match');
+      t.same(entries((await get(`Patient?name=${encodeURIComponent('李')}`)).body).map((p) => p.id), ['res-b'], 'name substring');
+      t.same(entries((await get('Patient?gender=male&birthdate=1990-11-01')).body).map((p) => p.id), ['res-b'], 'gender + birthdate');
+    });
+
+    t.test('Encounter and Observation by patient, with _include and code', async (t) => {
+      const enc = await get('Encounter?patient=Patient/res-a&_include=Encounter:patient');
+      t.same(entries(enc.body).map((e) => e.id), ['enc-1']);
+      t.same(entries(enc.body, 'include').map((p) => p.id), ['res-a'], 'the patient included');
+      t.match(entries(enc.body)[0], { status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/res-a' } });
+      const reg = await get('Encounter/enc-2');
+      t.match(reg.body, { status: 'arrived' });
+      const obs = await get(`Observation?subject=Patient/res-a&code=${encodeURIComponent('http://loinc.org|8480-6')}`);
+      t.equal(obs.body.total, 1, 'the correction replaced version 1');
+      t.match(entries(obs.body)[0], { id: 'obs-sys', meta: { versionId: '2' }, valueQuantity: { value: 148, code: 'mm[Hg]' }, category: [{ coding: [{ code: 'vital-signs' }] }] });
+      const local = await get('Observation/obs-local');
+      t.match(local.body, { status: 'preliminary', valueQuantity: { value: 72, unit: '次/分' } });
+      t.notOk((local.body.valueQuantity as { system?: string }).system, 'a non-UCUM unit is not claimed as UCUM');
+    });
+
+    t.test('paging links', async (t) => {
+      const p1 = await get('Observation?_count=1');
+      t.equal(p1.body.total, 3);
+      const next = (p1.body.link as { relation: string; url: string }[]).find((l) => l.relation === 'next')!;
+      t.ok(next, 'a next link');
+      const p2 = await get(next.url.replace('http://central.test/fhir/', ''));
+      t.not(entries(p2.body)[0]!.id, entries(p1.body)[0]!.id, 'the next page holds the next resource');
+      t.equal((await get('Observation?_count=0')).body.total, 3, '_count=0 gives the total only');
+    });
+
+    t.test('bad input: OperationOutcome with a clear status, nothing leaks', async (t) => {
+      const cases: [string, number, string][] = [
+        ['Patient?foo=bar', 400, 'not-supported'],
+        ['Patient?_count=100000', 400, 'invalid'],
+        ['Patient?_count=-1', 400, 'invalid'],
+        ['Patient?birthdate=gt1990-01-01', 400, 'not-supported'],
+        ['Patient?name=a&name=b', 400, 'not-supported'],
+        ['Encounter?_include=Encounter:practitioner', 400, 'not-supported'],
+        ['Encounter?patient=' + encodeURIComponent("x' OR 1=1"), 400, 'invalid'],
+        ['Organization/1', 404, 'not-supported'],
+        ['Patient/nobody', 404, 'not-found'],
+        ['Patient/' + encodeURIComponent('a b'), 400, 'invalid'],
+      ];
+      for (const [path, status, code] of cases) {
+        const r = await get(path);
+        t.equal(r.status, status, path);
+        t.match(r.body, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code }] }, path);
+      }
+      for (const inj of ["' OR '1'='1", "x%' OR 1=1 --", '%', '_']) {
+        t.equal((await get(`Patient?name=${encodeURIComponent(inj)}`)).body.total, 0, `name ${inj} matches nothing`);
+        t.equal((await get(`Patient?identifier=${encodeURIComponent(inj)}`)).body.total, 0, `identifier ${inj} matches nothing`);
+      }
+      const post = await app.request('http://central.test/fhir/Patient', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{}' });
+      t.equal(post.status, 405);
+      validateR4((await post.json()) as Resource);
+      t.equal(await wh.countRecords(), 8, 'nothing written by reads');
+    });
+  });
+}
+
+suite('sqlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fhir-'));
+  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
+  return { wh, cleanup: async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); } };
+});
+
+suite('postgres', async () => {
+  const db = await createTestDatabase('wh_fhir');
+  const wh = await PostgresWarehouse.open(db.url);
+  return { wh, cleanup: async () => { await wh.close(); await db.drop(); } };
+});
