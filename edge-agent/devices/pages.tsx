@@ -8,6 +8,10 @@ import type { LiveState } from './manager.ts';
 import type { RangeRow } from './ranges.ts';
 import type { Device, DeviceStatus } from './registry.ts';
 
+/** Local wall-clock time (the edge runs in the clinic's time zone), yyyy-MM-dd HH:mm:ss. */
+const localTime = new Intl.DateTimeFormat('sv-SE', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+export const fmt = (iso: string): string => { const d = new Date(iso); return Number.isNaN(d.getTime()) ? iso : localTime.format(d); };
+
 const STATE_CLASS: Record<LiveState, string> = { online: 'ok', offline: 'warn', error: 'bad', disabled: 'warn' };
 const row = 'display:flex;gap:8px;align-items:center;flex-wrap:wrap';
 const inline = 'display:inline';
@@ -67,7 +71,7 @@ export function DevicesPage(props: { ctx: PageCtx; rows: DeviceRow[]; profiles: 
               <td>{props.profiles.find((p) => p.id === r.device.profileId)?.[props.ctx.lang === 'en' ? 'name' : 'nameZh'] ?? r.device.profileId}</td>
               <td>{r.device.room}</td>
               <td><StateBadge ctx={props.ctx} state={r.state} /></td>
-              <td data-testid="last-reading">{r.status.lastReading ?? '-'}{r.status.lastReadingAt && <div class="hint">{r.status.lastReadingAt.replace('T', ' ').slice(0, 19)}</div>}</td>
+              <td data-testid="last-reading">{r.status.lastReading ?? '-'}{r.status.lastReadingAt && <div class="hint">{fmt(r.status.lastReadingAt)}</div>}</td>
               <td>{r.status.readings}</td>
               <td data-testid="error-count">{r.status.errors + r.liveErrors}</td>
               <td>{r.patient ? r.patient.name : t('none')}</td>
@@ -92,7 +96,7 @@ export function DevicesPage(props: { ctx: PageCtx; rows: DeviceRow[]; profiles: 
         <div class="card">
           <h1>{t('unknownSenders')}</h1>
           <table><thead><tr><th>{t('sourceName')}</th><th>{t('kind')}</th><th>{t('host')}</th><th>{t('count')}</th><th>{t('time')}</th></tr></thead>
-            <tbody>{props.unknown.map((u) => <tr><td>{u.name}</td><td>{u.protocol}</td><td>{u.remote}</td><td>{u.count}</td><td>{u.lastAt.replace('T', ' ').slice(0, 19)}</td></tr>)}</tbody></table>
+            <tbody>{props.unknown.map((u) => <tr><td>{u.name}</td><td>{u.protocol}</td><td>{u.remote}</td><td>{u.count}</td><td>{fmt(u.lastAt)}</td></tr>)}</tbody></table>
         </div>
       )}
     </Layout>
@@ -145,7 +149,7 @@ export function DevicePage(props: { ctx: PageCtx; row: DeviceRow; profile: Devic
         <h1>{t('recentReadings')}</h1>
         <table data-testid="recent-readings"><thead><tr><th>{t('time')}</th><th>{t('quantity')}</th><th>{t('value')}</th><th>{t('interpretation')}</th><th>{t('resident')}</th></tr></thead>
           <tbody>{props.recent.map((r) => (
-            <tr><td>{r.at.replace('T', ' ').slice(0, 19)}</td><td>{r.display}</td><td>{r.value} {r.unit}</td>
+            <tr><td>{fmt(r.at)}</td><td>{r.display}</td><td>{r.value} {r.unit}</td>
               <td>{r.interpretation ?? ''} {r.critical && <span class="badge bad">{t('critical')}</span>} {r.implausible && <span class="badge warn">{t('implausible')}</span>}</td>
               <td>{r.residentName ?? t('unboundResident')}</td></tr>
           ))}</tbody></table>
@@ -165,7 +169,7 @@ export function UnboundPage(props: { ctx: PageCtx; rows: ReturnType<import('./in
         <datalist id="residents">{props.residents.map((r) => <option value={r.residentId}>{r.name} {r.idNumber}</option>)}</datalist>
         <table data-testid="unbound-table"><thead><tr><th>{t('time')}</th><th>{t('device')}</th><th>{t('quantity')}</th><th>{t('value')}</th><th>{t('patientIdSent')}</th><th>{t('resident')}</th></tr></thead>
           <tbody>{props.rows.map((r) => (
-            <tr data-reading-id={r.id}><td>{r.at.replace('T', ' ').slice(0, 19)}</td><td>{r.deviceName}</td><td>{r.display}</td>
+            <tr data-reading-id={r.id}><td>{fmt(r.at)}</td><td>{r.deviceName}</td><td>{r.display}</td>
               <td>{r.value} {r.unit} {r.critical && <span class="badge bad">{t('critical')}</span>} {r.implausible && <span class="badge warn">{t('implausible')}</span>}</td>
               <td>{r.patientId ?? r.specimenId ?? '-'}</td>
               <td>{props.canBind && <form method="post" action={`/devices/unbound/${r.id}`} style={row}><input name="resident" list="residents" placeholder={t('residentIdOrCard')} style="width:200px" /><button class="primary" style="margin-top:0" type="submit">{t('bind')}</button></form>}</td></tr>
@@ -184,7 +188,7 @@ export function AlertsPage(props: { ctx: PageCtx; open: Alert[]; recent: Alert[]
         <Msg error={props.error} notice={props.notice} />
         {props.open.map((a) => (
           <div class="card" style="border-color:#c0392b" data-testid="open-alert">
-            <b style="color:#c0392b">{a.summary}</b> · {t('resident')}：{a.residentName ?? t('unboundResident')} · {t('device')}：{a.deviceName} · {t('raisedAt')}：{a.raisedAt.replace('T', ' ').slice(0, 19)}
+            <b style="color:#c0392b">{a.summary}</b> · {t('resident')}：{a.residentName ?? t('unboundResident')} · {t('device')}：{a.deviceName} · {t('raisedAt')}：{fmt(a.raisedAt)}
             {props.canAck && (
               <form method="post" action={`/devices/alerts/${a.id}/ack`} class="stack">
                 <label for={`rb-${a.id}`}>{t('readBack')}（{props.ctx.user?.displayName}）</label>
@@ -198,7 +202,7 @@ export function AlertsPage(props: { ctx: PageCtx; open: Alert[]; recent: Alert[]
       <div class="card">
         <h1>{t('history')}</h1>
         <table data-testid="alert-history"><thead><tr><th>{t('raisedAt')}</th><th>{t('critical')}</th><th>{t('resident')}</th><th>{t('ackedBy')}</th><th>{t('ackedAt')}</th><th>{t('readBack')}</th></tr></thead>
-          <tbody>{props.recent.map((a) => <tr><td>{a.raisedAt.replace('T', ' ').slice(0, 19)}</td><td>{a.summary}</td><td>{a.residentName ?? t('unboundResident')}</td><td>{a.ackedByName ? `${a.ackedByName}（${a.ackedBy}）` : '-'}</td><td>{a.ackedAt?.replace('T', ' ').slice(0, 19) ?? '-'}</td><td>{a.readBack ?? ''}</td></tr>)}</tbody></table>
+          <tbody>{props.recent.map((a) => <tr><td>{fmt(a.raisedAt)}</td><td>{a.summary}</td><td>{a.residentName ?? t('unboundResident')}</td><td>{a.ackedByName ? `${a.ackedByName}（${a.ackedBy}）` : '-'}</td><td>{(a.ackedAt ? fmt(a.ackedAt) : '-')}</td><td>{a.readBack ?? ''}</td></tr>)}</tbody></table>
       </div>
     </Layout>
   );
@@ -206,7 +210,7 @@ export function AlertsPage(props: { ctx: PageCtx; open: Alert[]; recent: Alert[]
 
 export function RangesPage(props: { ctx: PageCtx; rows: RangeRow[]; canEdit: boolean; error?: string | undefined; notice?: string | undefined }) {
   const t = dt(props.ctx.lang);
-  const fmt = (r: RangeRow['critical']) => (r ? `${r.low ?? '-'} ~ ${r.high ?? '-'}${r.inclusive ? ' (≤/≥)' : ''}` : '-');
+  const fmtRange = (r: RangeRow['critical']) => (r ? `${r.low ?? '-'} ~ ${r.high ?? '-'}${r.inclusive ? ' (≤/≥)' : ''}` : '-');
   return (
     <Layout ctx={props.ctx} title={t('ranges')}>
       <div class="card">
@@ -214,7 +218,7 @@ export function RangesPage(props: { ctx: PageCtx; rows: RangeRow[]; canEdit: boo
         <Msg error={props.error} notice={props.notice} />
         <table><thead><tr><th>{t('profile')}</th><th>{t('quantity')}</th><th>{t('defaultRange')}</th><th>{t('low')} / {t('high')}</th></tr></thead>
           <tbody>{props.rows.map((r) => (
-            <tr><td>{r.profileName}</td><td>{r.display}（{r.unit}）</td><td>{fmt(r.defaultCritical)}</td>
+            <tr><td>{r.profileName}</td><td>{r.display}（{r.unit}）</td><td>{fmtRange(r.defaultCritical)}</td>
               <td>{props.canEdit ? (
                 <form method="post" action="/devices/ranges" style={row}>
                   <input type="hidden" name="profileId" value={r.profileId} /><input type="hidden" name="quantity" value={r.quantity} />
@@ -223,7 +227,7 @@ export function RangesPage(props: { ctx: PageCtx; rows: RangeRow[]; canEdit: boo
                   <label style="margin:0"><input type="checkbox" name="inclusive" value="1" checked={!!r.critical?.inclusive} style="width:auto" /> {t('inclusive')}</label>
                   <button class="primary" type="submit" style="margin-top:0">{t('save')}</button>
                   {r.overridden && <button class="primary" type="submit" name="reset" value="1" style="margin-top:0">{t('reset')}</button>}
-                </form>) : fmt(r.critical)}</td></tr>
+                </form>) : fmtRange(r.critical)}</td></tr>
           ))}</tbody></table>
       </div>
     </Layout>

@@ -90,4 +90,12 @@ t.test('monitor (HL7 ORU over MLLP) and analyser (ASTM) -> edge -> spine -> cent
   t.equal((await fetch(`${edge.http.url}/healthz`)).status, 200, 'healthz ok');
   t.same(s.registry.unknownSenders().map((u) => u.name), ['ROGUE@WARD1'], 'unregistered sender listed for the technician');
   t.equal(s.registry.get(monitor.id)!.enabled, true);
+
+  // A Modbus device that does not answer: shown as error with a growing error count, agent unaffected.
+  const dead = s.registry.create({ name: '坏血压计', profileId: 'bp-monitor', connection: { type: 'tcp', host: '127.0.0.1', port: await freePort() }, pollIntervalMs: 200 }, by);
+  await waitFor('device in error', () => s.manager.liveState(s.registry.get(dead.id)!) === 'error' && (s.manager.health(s.registry.get(dead.id)!)?.errors ?? 0) > 0, 15_000);
+  t.pass('unreachable Modbus device shown as error and counted');
+  const test = await s.manager.testConnection(s.registry.get(dead.id)!);
+  t.equal(test.ok, false, 'test connection reports the failure');
+  t.match(test.detail, /ECONNREFUSED|refused|connect/i);
 });

@@ -90,6 +90,10 @@ t.test('device technician registers a Modbus BP monitor, tests it, readings arri
   t.ok(obs.length >= 6 && obs.every((o) => o.residentId === 'r-zhang'), `every observation record carries the resident (${obs.length})`);
   t.ok(obs.some((o) => o.code === '8480-6' && o.value === 191 && o.interpretation === 'HH'), 'critical systolic recorded as HH');
 
+  await page.goto(`${edge.http.url}/devices/ranges`);
+  t.match(await page.locator('h1').first().innerText(), /危急值范围/);
+  await page.screenshot({ path: screenshotPath('devices-ranges') });
+
   // English is available.
   await page.goto(`${edge.http.url}/devices?lang=en`);
   t.equal(await page.locator('h1').first().innerText(), 'Devices');
