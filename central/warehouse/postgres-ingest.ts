@@ -61,22 +61,21 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
       [subject, clinicId, seq, reason, detail, typeof raw === 'string' ? Buffer.from(raw) : Buffer.from(raw), now]);
     deadReasons.push(reason);
   };
-  const logDead = (clinicId: string, seq: number, hash: string) =>
-    q('INSERT INTO ingest_log (clinic_id, seq, hash, status, applied_at) VALUES ($1, $2, $3, $4, $5)', [clinicId, seq, hash, 'dead', now]);
+  // ingest_log and records rows are written in bulk at the end of the batch (two statements
+  // instead of two round trips per record); batchLog answers duplicate checks meanwhile.
+  const logRows: { clinicId: string; seq: number; r: RecordItem | null; hash: string }[] = [];
+  const recRows: { r: RecordItem; json: string }[] = [];
+  const batchLog = new Map<string, string>();
+  const log = (clinicId: string, seq: number, hash: string, r: RecordItem | null) => {
+    logRows.push({ clinicId, seq, r, hash });
+    batchLog.set(`${clinicId}\u0000${seq}`, hash);
+  };
+  const logDead = async (clinicId: string, seq: number, hash: string) => log(clinicId, seq, hash, null);
 
   const applyRecord = async (r: RecordItem) => {
-    await q('INSERT INTO ingest_log (clinic_id, seq, record_id, type, version, hash, status, applied_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-      [r.clinicId, r.seq, r.recordId, r.type, r.version, r.hash, 'applied', now]);
+    log(r.clinicId, r.seq, r.hash, r);
     const payloadJson = JSON.stringify(r.payload);
-    const ins = await q(`INSERT INTO records (type, record_id, version, clinic_id, seq, hlc, payload, created_at, applied_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
-      ON CONFLICT DO NOTHING`, [r.type, r.recordId, r.version, r.clinicId, r.seq, r.hlc, payloadJson, r.createdAt, now]);
-    if (ins.rowCount === 0) {
-      const prev = await q<{ same: boolean }>('SELECT payload = $5::jsonb AS same FROM records WHERE type = $1 AND record_id = $2 AND version = $3 AND clinic_id = $4',
-        [r.type, r.recordId, r.version, r.clinicId, payloadJson]);
-      if (prev.rows[0] && !prev.rows[0].same) {
-        await dead(`clinic.${r.clinicId}.rec.${r.type}`, r.clinicId, r.seq, 'seq_collision', `record ${r.type}/${r.recordId} version ${r.version} already applied with different content`, payloadJson);
-      }
-    }
+    recRows.push({ r, json: payloadJson });
     if (r.type === 'resident') conflicts += await applyResident(q, r, payloadJson, now);
     applied.push({ clinicId: r.clinicId, type: r.type, createdAt: r.createdAt });
   };
@@ -85,8 +84,9 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
     const w = wm.get(clinicId)!;
     const raw = record ? JSON.stringify(record) : '';
     if (seq <= w.seq) {
-      const prev = await q<{ hash: string }>('SELECT hash FROM ingest_log WHERE clinic_id = $1 AND seq = $2', [clinicId, seq]);
-      if (prev.rows[0] && prev.rows[0].hash !== hash) {
+      const prevHash = batchLog.get(`${clinicId}\u0000${seq}`)
+        ?? (await q<{ hash: string }>('SELECT hash FROM ingest_log WHERE clinic_id = $1 AND seq = $2', [clinicId, seq])).rows[0]?.hash;
+      if (prevHash !== undefined && prevHash !== hash) {
         await dead(`clinic.${clinicId}`, clinicId, seq, 'seq_collision', `seq ${seq} was already applied with different content`, raw);
         return 'dead';
       }
@@ -138,6 +138,7 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
       clinicId: e.clinicId, seq: e.seq, recordId: e.recordId, type: item.type, version: e.version, hlc: e.hlc, createdAt: e.createdAt, payload: item.payload, hash: item.hash,
     }));
   }
+  await flush(q, logRows, recRows, now, dead);
   const changed: Watermark[] = [];
   for (const c of [...touched].sort()) {
     const w = wm.get(c)!;
@@ -145,6 +146,35 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
     changed.push({ clinicId: c, appliedSeq: w.seq, pendingAbove: w.pending.size, firstMissing: w.pending.size > 0 ? w.seq + 1 : null });
   }
   return { outcomes, changed, applied, conflicts, deadReasons };
+}
+
+/** Bulk-write the batch's ingest_log rows (in apply order) and records; report record-key collisions. */
+async function flush(q: Q, logRows: { clinicId: string; seq: number; r: RecordItem | null; hash: string }[], recRows: { r: RecordItem; json: string }[], now: string,
+  dead: (subject: string, clinicId: string | null, seq: number | null, reason: DeadLetterReason, detail: string, raw: string) => Promise<void>): Promise<void> {
+  if (logRows.length) {
+    await q(`INSERT INTO ingest_log (clinic_id, seq, record_id, type, version, hash, status, applied_at)
+      SELECT c, s, r, t, v, h, st, $8::timestamptz FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[]) WITH ORDINALITY AS x(c, s, r, t, v, h, st, o) ORDER BY o`,
+    [logRows.map((l) => l.clinicId), logRows.map((l) => l.seq), logRows.map((l) => l.r?.recordId ?? null), logRows.map((l) => l.r?.type ?? null), logRows.map((l) => l.r?.version ?? null),
+      logRows.map((l) => l.hash), logRows.map((l) => (l.r ? 'applied' : 'dead')), now]);
+  }
+  if (!recRows.length) return;
+  // ON CONFLICT DO NOTHING also skips a second row of the same key within this statement.
+  const ins = await q<{ clinic_id: string; seq: number }>(`INSERT INTO records (type, record_id, version, clinic_id, seq, hlc, payload, created_at, applied_at)
+    SELECT t, r, v, c, s, h, p::jsonb, ca::timestamptz, $9::timestamptz FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
+      WITH ORDINALITY AS x(t, r, v, c, s, h, p, ca, o) ORDER BY o
+    ON CONFLICT DO NOTHING RETURNING clinic_id, seq`,
+  [recRows.map((x) => x.r.type), recRows.map((x) => x.r.recordId), recRows.map((x) => x.r.version), recRows.map((x) => x.r.clinicId), recRows.map((x) => x.r.seq),
+    recRows.map((x) => x.r.hlc), recRows.map((x) => x.json), recRows.map((x) => x.r.createdAt), now]);
+  if (ins.rowCount === recRows.length) return;
+  const inserted = new Set(ins.rows.map((x) => `${x.clinic_id}\u0000${x.seq}`));
+  for (const { r, json } of recRows) {
+    if (inserted.has(`${r.clinicId}\u0000${r.seq}`)) continue;
+    const prev = await q<{ same: boolean }>('SELECT payload = $5::jsonb AS same FROM records WHERE type = $1 AND record_id = $2 AND version = $3 AND clinic_id = $4',
+      [r.type, r.recordId, r.version, r.clinicId, json]);
+    if (prev.rows[0] && !prev.rows[0].same) {
+      await dead(`clinic.${r.clinicId}.rec.${r.type}`, r.clinicId, r.seq, 'seq_collision', `record ${r.type}/${r.recordId} version ${r.version} already applied with different content`, json);
+    }
+  }
 }
 
 /** Last writer wins by HLC; the losing value goes to resident_conflicts. Returns conflicts logged. */
