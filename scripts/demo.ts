@@ -12,6 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { centralUser, clinicUser, hashPassword, renderAuthorization } from '../provisioning/nats.ts';
 import { startNetworkMonitor, type NetworkMonitorHandle } from '../network-monitor/index.ts';
 import { startSnmpd, type SnmpdHandle } from '../test/helpers/snmpd.ts';
+import { builtinProfile, startSimulator } from '../device-drivers/index.ts';
+import { pino } from 'pino';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DIR = join(ROOT, '.demo');
@@ -66,7 +68,7 @@ function run(name: string, args: string[], env: Record<string, string>, readyLin
 }
 
 async function main() {
-  const total = 5;
+  const total = 6;
   const sec = secrets();
   const natsPort = await freePort(14222);
   step(1, total, `nats-server with JetStream on 127.0.0.1:${natsPort}, one user per clinic`);
@@ -88,11 +90,14 @@ async function main() {
 
   step(3, total, `${CLINICS.length} clinic edge agents with simulated activity`);
   const edgeUrls: string[] = [];
+  const hl7Ports: number[] = [];
   for (const [i, c] of CLINICS.entries()) {
     const port = await freePort(18081 + i);
+    const hl7Port = await freePort(12575 + i);
+    hl7Ports.push(hl7Port);
     const line = await run(`edge-${c.id}`, [process.execPath, '--import', 'tsx', 'edge-agent/main.ts'], {
       EDGE_CLINIC_ID: c.id, EDGE_CLINIC_NAME: c.name, EDGE_DATA_DIR: join(DIR, c.id), EDGE_NATS_URL: natsUrl,
-      EDGE_NATS_USER: `clinic-${c.id}`, EDGE_NATS_PASSWORD: sec[c.id]!, EDGE_HTTP_PORT: String(port), EDGE_ADMIN_PASSWORD: sec[`${c.id}-admin`] ?? 'Demo-Admin-2026', EDGE_SIMULATE_RATE: String(5 + i * 3),
+      EDGE_NATS_USER: `clinic-${c.id}`, EDGE_NATS_PASSWORD: sec[c.id]!, EDGE_HTTP_PORT: String(port), EDGE_ADMIN_PASSWORD: sec[`${c.id}-admin`] ?? 'Demo-Admin-2026', EDGE_SIMULATE_RATE: String(5 + i * 3), EDGE_DEVICES_HL7_PORT: String(hl7Port),
     }, /"ready":true/);
     edgeUrls.push((JSON.parse(line) as { url: string }).url);
   }
@@ -116,13 +121,31 @@ async function main() {
         clinics: CLINICS.map((c, i) => ({ id: c.id, name: c.name, edgeHealthUrl: `${edgeUrls[i]}/healthz`, devices: [{ id: `${c.id}-bp-01`, kind: 'blood-pressure' }] })),
         central: { healthUrl: `${centralUrl}/healthz`, natsUrl },
       },
-    });
+    }, { logger: pino({ level: 'warn' }, pino.destination(join(DIR, 'logs', 'network-monitor.log'))) });
     disposers.push(() => monitor!.stop());
   } catch (e) {
     console.log(`[demo] network monitor not started: ${(e as Error).message} (is snmpd installed? scripts/ensure-system.sh installs it)`);
   }
 
-  step(5, total, 'waiting for the first records to reach central');
+  step(5, total, 'simulated devices: a Modbus blood-pressure monitor and an HL7 bedside monitor per clinic, registered through the devices API');
+  const deviceLines: string[] = [];
+  for (const [i, c] of CLINICS.entries()) {
+    try {
+      const bp = await startSimulator(builtinProfile('bp-monitor'), { host: '127.0.0.1', seed: i + 1 });
+      disposers.push(() => bp.stop());
+      const monitorName = `MONITOR-${i + 1}`;
+      const cookie = await signIn(edgeUrls[i]!, 'admin', sec[`${c.id}-admin`] ?? 'Demo-Admin-2026');
+      await registerDevice(edgeUrls[i]!, cookie, { name: '诊室1 电子血压计', profileId: 'bp-monitor', room: '诊室1', connection: { type: 'tcp', host: '127.0.0.1', port: bp.port }, pollIntervalMs: 5000 });
+      await registerDevice(edgeUrls[i]!, cookie, { name: '观察室 床旁监护仪', profileId: 'bedside-monitor-hl7', room: '观察室', connection: { type: 'listener' }, sourceName: monitorName });
+      const monitor = await startSimulator(builtinProfile('bedside-monitor-hl7'), { host: '127.0.0.1', port: hl7Ports[i]!, intervalMs: 7000, deviceName: monitorName, seed: 10 + i });
+      disposers.push(() => monitor.stop());
+      deviceLines.push(`   devices ${edgeUrls[i]}/devices   (Modbus BP on 127.0.0.1:${bp.port}, HL7 monitor -> MLLP 127.0.0.1:${hl7Ports[i]})`);
+    } catch (e) {
+      deviceLines.push(`   devices: not started (${(e as Error).message})`);
+    }
+  }
+
+  step(6, total, 'waiting for the first records to reach central');
   const auth = { authorization: `Bearer ${sec.apiToken}` };
   for (let i = 0; i < 60; i++) {
     const fleet = (await (await fetch(`${centralUrl}/api/fleet`, { headers: auth })).json()) as { clinicId: string; appliedSeq: number }[];
@@ -143,11 +166,28 @@ async function main() {
    metrics          ${centralUrl}/metrics
    API login        Authorization: Bearer ${sec.apiToken}
    e.g.  curl -H 'Authorization: Bearer ${sec.apiToken}' ${centralUrl}/api/fleet
-${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   web UI ${edgeUrls[i]}/   login admin / ${sec[`${c.id}-admin`] ?? 'Demo-Admin-2026'}\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}
+${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   web UI ${edgeUrls[i]}/   login admin / ${sec[`${c.id}-admin`] ?? 'Demo-Admin-2026'}\n${deviceLines[i] ?? ''}\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}
  Network monitor  ${monitor ? `${monitor.url}/metrics   events ${monitor.url}/api/events   impact ${monitor.url}/api/impact` : 'not running'}
  NATS     ${natsUrl}  (users: central, ${CLINICS.map((c) => `clinic-${c.id}`).join(', ')}; passwords in .demo/secrets.json)
  Logs     .demo/logs/        State  .demo/  (npm run demo -- --fresh to start over)
 ══════════════════════════════════════════════════════════════════════`);
+}
+
+/** Sign in to an edge's web UI and return its session cookie. */
+async function signIn(edgeUrl: string, username: string, password: string): Promise<string> {
+  const r = await fetch(`${edgeUrl}/login`, { method: 'POST', body: new URLSearchParams({ username, password }), redirect: 'manual' });
+  const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  if (!cookie.startsWith('edge_session=')) throw new Error(`cannot sign in to ${edgeUrl} as ${username} (HTTP ${r.status}): delete .demo/ (npm run demo -- --fresh) if the password changed`);
+  return cookie;
+}
+
+/** Register a device unless one with the same name exists (the demo keeps its state between runs). */
+async function registerDevice(edgeUrl: string, cookie: string, body: Record<string, unknown>): Promise<void> {
+  const list = (await (await fetch(`${edgeUrl}/api/devices`, { headers: { cookie } })).json()) as { name: string }[] | { devices: { name: string }[] };
+  const devices = Array.isArray(list) ? list : list.devices;
+  if (devices.some((d) => d.name === body.name)) return;
+  const r = await fetch(`${edgeUrl}/api/devices`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!r.ok) throw new Error(`registering ${String(body.name)} failed: HTTP ${r.status} ${await r.text()}`);
 }
 
 async function waitTcp(port: number): Promise<void> {
