@@ -39,7 +39,7 @@ export function devicesModule(config?: Partial<DevicesConfig>): EdgeModule {
       registerDevicesMetrics(ctx.registry, s);
       devicesByStore.set(ctx.store.clinicId, s);
       return {
-        stop: () => manager.stop(),
+        stop: async () => { devicesByStore.delete(ctx.store.clinicId); await manager.stop(); },
         health: () => ({ ok: true, detail: `${registry.list().filter((d) => d.enabled).length} device(s) enabled, ${ingest.unboundCount()} unbound reading(s), ${alerts.openCount()} open critical alert(s)` }),
       };
     },
