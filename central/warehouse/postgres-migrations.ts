@@ -128,6 +128,17 @@ export const pgMigrations: PgMigration[] = [
       CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
     `,
   },
+  {
+    version: 3,
+    name: 'FHIR search indexes: resident identifiers and name, records by resident and code',
+    sql: `
+      CREATE INDEX residents_id_number ON residents ((payload->>'idNumber'));
+      CREATE INDEX residents_insurance_card ON residents ((payload->>'insuranceCardNo'));
+      CREATE INDEX residents_health_card ON residents ((payload->>'healthCardId'));
+      CREATE INDEX records_type_resident ON records (type, (payload->>'residentId'));
+      CREATE INDEX records_type_record ON records (type, record_id);
+    `,
+  },
 ];
 
 /** Any 64-bit constant shared by every central instance: serialises concurrent migrations. */
