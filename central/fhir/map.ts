@@ -103,6 +103,32 @@ export function toObservation(r: RecordRow): Resource {
   });
 }
 
+/** A lab result (检验结果) as a laboratory Observation. */
+export function toLabObservation(r: RecordRow): Resource {
+  const l = r.payload as RecordPayload<'lab_result'>;
+  const loinc = /^\d{1,7}-\d$/.test(l.testCode);
+  const numeric = /^-?\d+(\.\d+)?$/.test(l.value.trim());
+  return strip({
+    resourceType: 'Observation',
+    id: r.recordId,
+    meta: { versionId: String(r.version), lastUpdated: r.appliedAt },
+    identifier: [recordIdentifier(r, 'lab_result')],
+    // Implausible analyser values stay preliminary until reviewed.
+    status: l.implausible && l.status === 'final' ? 'preliminary' : l.status,
+    category: [{ coding: [{ system: CS.observationCategory, code: 'laboratory', display: 'Laboratory' }] }],
+    code: { coding: [{ system: loinc ? CS.loinc : CS.localLab, code: l.testCode, display: l.testName }], text: l.testName },
+    subject: l.residentId ? { reference: `Patient/${l.residentId}` } : undefined,
+    effectiveDateTime: l.resultedAt,
+    valueQuantity: numeric ? { value: Number(l.value), ...(l.unit ? { unit: l.unit } : {}), ...(l.unit && /^[!-~]+$/.test(l.unit) ? { system: CS.ucum, code: l.unit } : {}) } : undefined,
+    valueString: numeric ? undefined : l.value,
+    interpretation: l.flag ? [{ coding: [{ system: CS.v3Interpretation, code: l.flag }] }] : undefined,
+    referenceRange: l.referenceRange ? [{ text: l.referenceRange }] : undefined,
+    specimen: { identifier: { system: `${SID.specimen}/${r.clinicId}`, value: l.specimenId } },
+    device: l.analyserId ? { identifier: { system: `${SID.device}/${r.clinicId}`, value: l.analyserId } } : undefined,
+    performer: [clinicRef(r.clinicId)],
+  });
+}
+
 /** Drop undefined members: FHIR JSON has no nulls and no empty elements. */
 function strip(r: Resource): Resource {
   return Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as Resource;

@@ -9,9 +9,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import type { AuditEntry } from '../warehouse/types.ts';
 import { INCLUDES, SEARCH_PARAMS, capabilityStatement } from './capability.ts';
-import { SEX_FOR_GENDER, isFhirId, toEncounter, toObservation, toPatient, type Resource } from './map.ts';
+import { SEX_FOR_GENDER, isFhirId, toEncounter, toLabObservation, toObservation, toPatient, type Resource } from './map.ts';
 import { OperationOutcomeError, badRequest, isOperationOutcomeError, notFound, notSupported, outcome } from './outcome.ts';
-import type { FhirStore, IdentifierField, RecordRow } from './store.ts';
+import type { FhirRecordType, FhirStore, IdentifierField, RecordRow } from './store.ts';
 import { CS, SID } from './systems.ts';
 
 export interface FhirDeps {
@@ -23,6 +23,7 @@ export interface FhirDeps {
 
 type ResourceType = keyof typeof SEARCH_PARAMS;
 const MAX_COUNT = 1000;
+const OBSERVATION_SYSTEMS: string[] = [CS.loinc, CS.localObservation, CS.localLab];
 const DEFAULT_COUNT = 50;
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -91,16 +92,23 @@ export function fhirApi(deps: FhirDeps): Hono {
   return app;
 }
 
+/** Warehouse record types behind each FHIR type (device readings and lab results are both Observations). */
+const TYPES: Record<Exclude<ResourceType, 'Patient'>, FhirRecordType[]> = { Encounter: ['encounter'], Observation: ['observation', 'lab_result'] };
+
+function toResource(r: RecordRow): Resource {
+  return r.type === 'encounter' ? toEncounter(r) : r.type === 'lab_result' ? toLabObservation(r) : toObservation(r);
+}
+
 async function readOne(store: FhirStore, type: ResourceType, id: string): Promise<Resource> {
   if (type === 'Patient') {
     const r = (await store.residents({ id, count: 1, offset: 0 })).rows[0];
     if (!r) throw notFound(`Patient/${id} not found`);
     return toPatient(r);
   }
-  const page = await store.records({ type: type === 'Encounter' ? 'encounter' : 'observation', id, count: 2, offset: 0 });
+  const page = await store.records({ types: TYPES[type], id, count: 2, offset: 0 });
   if (page.total === 0) throw notFound(`${type}/${id} not found`);
   if (page.total > 1) throw new OperationOutcomeError(409, 'conflict', `${type}/${id} exists at several clinics: search by identifier (${SID.record}/<clinic>/...)`);
-  return (type === 'Encounter' ? toEncounter : toObservation)(page.rows[0]!);
+  return toResource(page.rows[0]!);
 }
 
 /** Parse and run a search; every parameter not in the CapabilityStatement is refused, not ignored. */
@@ -155,11 +163,10 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
       const bar = one.code.indexOf('|');
       const system = bar >= 0 ? one.code.slice(0, bar) : '';
       code = bar >= 0 ? one.code.slice(bar + 1) : one.code;
-      if (system && system !== CS.loinc && system !== CS.localObservation) return bundle(baseUrl, type, params, [], [], 0, count, offset);
+      if (system && !OBSERVATION_SYSTEMS.includes(system)) return bundle(baseUrl, type, params, [], [], 0, count, offset);
     }
-    const page = await store.records({ type: type === 'Encounter' ? 'encounter' : 'observation', id: one._id, residentId, code, count, offset });
-    const map = type === 'Encounter' ? toEncounter : toObservation;
-    resources = page.rows.map((r: RecordRow) => map(r));
+    const page = await store.records({ types: TYPES[type], id: one._id, residentId, code, count, offset });
+    resources = page.rows.map(toResource);
     total = page.total;
     residentIds = [...new Set(page.rows.map((r) => r.payload.residentId).filter((x): x is string => typeof x === 'string'))];
   }

@@ -24,17 +24,20 @@ export interface ResidentQuery {
   offset: number;
 }
 
+export type FhirRecordType = 'encounter' | 'observation' | 'lab_result';
+
 export interface RecordQuery {
-  type: 'encounter' | 'observation';
+  types: FhirRecordType[];
   id?: string;
   residentId?: string;
+  /** Observation `code` or lab result `testCode`. */
   code?: string;
   count: number;
   offset: number;
 }
 
 export interface ResidentRow { residentId: string; payload: Record<string, unknown>; clinicId: string; updatedAt: string }
-export interface RecordRow { clinicId: string; recordId: string; version: number; payload: Record<string, unknown>; appliedAt: string }
+export interface RecordRow { type: FhirRecordType; clinicId: string; recordId: string; version: number; payload: Record<string, unknown>; appliedAt: string }
 export interface Page<T> { rows: T[]; total: number }
 
 export interface FhirStore {
@@ -84,17 +87,17 @@ class SqlFhirStore implements FhirStore {
 
   async records(q: RecordQuery): Promise<Page<RecordRow>> {
     // Only the latest version of each (type, record, clinic): corrections are new versions.
-    const where = ['r.type = ?', 'NOT EXISTS (SELECT 1 FROM records n WHERE n.type = r.type AND n.record_id = r.record_id AND n.clinic_id = r.clinic_id AND n.version > r.version)'];
-    const params: unknown[] = [q.type];
+    const where = [`r.type IN (${q.types.map(() => '?').join(', ')})`, 'NOT EXISTS (SELECT 1 FROM records n WHERE n.type = r.type AND n.record_id = r.record_id AND n.clinic_id = r.clinic_id AND n.version > r.version)'];
+    const params: unknown[] = [...q.types];
     const j = (f: string) => this.d.json('r.payload', f);
     if (q.id !== undefined) { where.push('r.record_id = ?'); params.push(q.id); }
     if (q.residentId !== undefined) { where.push(`${j('residentId')} = ?`); params.push(q.residentId); }
-    if (q.code !== undefined) { where.push(`${j('code')} = ?`); params.push(q.code); }
+    if (q.code !== undefined) { where.push(`coalesce(${j('code')}, ${j('testCode')}) = ?`); params.push(q.code); }
     const w = `WHERE ${where.join(' AND ')}`;
     const total = (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM records r ${w}`, params))[0]!.n;
-    const rows = q.count === 0 ? [] : await this.d.all<{ clinic_id: string; record_id: string; version: number; payload: unknown; applied_at: unknown }>(
-      `SELECT r.clinic_id, r.record_id, r.version, r.payload, r.applied_at FROM records r ${w} ORDER BY r.clinic_id, r.seq LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
-    return { total: Number(total), rows: rows.map((r) => ({ clinicId: r.clinic_id, recordId: r.record_id, version: Number(r.version), payload: parse(r.payload), appliedAt: iso(r.applied_at) })) };
+    const rows = q.count === 0 ? [] : await this.d.all<{ type: FhirRecordType; clinic_id: string; record_id: string; version: number; payload: unknown; applied_at: unknown }>(
+      `SELECT r.type, r.clinic_id, r.record_id, r.version, r.payload, r.applied_at FROM records r ${w} ORDER BY r.clinic_id, r.seq LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
+    return { total: Number(total), rows: rows.map((r) => ({ type: r.type, clinicId: r.clinic_id, recordId: r.record_id, version: Number(r.version), payload: parse(r.payload), appliedAt: iso(r.applied_at) })) };
   }
 }
 

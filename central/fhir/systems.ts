@@ -22,6 +22,8 @@ export const SID = {
   clinic: `${BASE}/sid/clinic`,
   /** Staff codes from the central staff dictionary. */
   staff: `${BASE}/sid/staff`,
+  /** Specimen (barcode) ids of a clinic: `${specimen}/<clinicId>`. */
+  specimen: `${BASE}/sid/specimen`,
   /** Device ids from the clinic's device registry. */
   device: `${BASE}/sid/device`,
 } as const;
@@ -31,6 +33,8 @@ export const CS = {
   ucum: 'http://unitsofmeasure.org',
   /** Local lab/observation codes where no LOINC mapping exists. */
   localObservation: `${BASE}/CodeSystem/local-observation`,
+  /** Local lab test codes where no LOINC mapping exists. */
+  localLab: `${BASE}/CodeSystem/local-lab`,
   /** ICD-10 national clinical edition 2.0 (国家临床版2.0). */
   icd10Cn: `${BASE}/CodeSystem/icd-10-cn-clinical-2.0`,
   departments: `${BASE}/CodeSystem/departments`,

@@ -41,6 +41,8 @@ async function seed(wh: Warehouse): Promise<void> {
     item('observation', 'obs-sys', { observationId: 'obs-sys', residentId: 'res-a', code: '8480-6', display: '收缩压', value: 150, unit: 'mm[Hg]', effectiveAt: at, deviceId: 'bp-1', interpretation: 'H' }),
     item('observation', 'obs-dia', { observationId: 'obs-dia', residentId: 'res-a', code: '8462-4', display: '舒张压', value: 92, unit: 'mm[Hg]', effectiveAt: at, deviceId: 'bp-1', interpretation: 'H' }),
     item('observation', 'obs-local', { observationId: 'obs-local', residentId: 'res-b', code: 'LOCAL-1', display: '脉搏', value: 72, unit: '次/分', effectiveAt: at, implausible: true }),
+    item('lab_result', 'lab-k', { resultId: 'lab-k', residentId: 'res-a', specimenId: 'S-001', testCode: '2823-3', testName: '血钾', value: '6.4', unit: 'mmol/L', referenceRange: '3.5-5.3', flag: 'HH', status: 'final', resultedAt: at, analyserId: 'chem-1' }),
+    item('lab_result', 'lab-urine', { resultId: 'lab-urine', residentId: 'res-a', specimenId: 'S-002', testCode: 'U-PRO', testName: '尿蛋白', value: '++', status: 'preliminary', resultedAt: at }),
     // A correction: version 2 of the systolic reading replaces version 1.
     item('observation', 'obs-sys', { observationId: 'obs-sys', residentId: 'res-a', code: '8480-6', display: '收缩压', value: 148, unit: 'mm[Hg]', effectiveAt: at, deviceId: 'bp-1', interpretation: 'H' }, 2),
   ]);
@@ -109,16 +111,20 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       const local = await get('Observation/obs-local');
       t.match(local.body, { status: 'preliminary', valueQuantity: { value: 72, unit: '次/分' } });
       t.notOk((local.body.valueQuantity as { system?: string }).system, 'a non-UCUM unit is not claimed as UCUM');
+      const k = await get(`Observation?patient=res-a&code=${encodeURIComponent('http://loinc.org|2823-3')}`);
+      t.match(entries(k.body), [{ id: 'lab-k', status: 'final', category: [{ coding: [{ code: 'laboratory' }] }], valueQuantity: { value: 6.4, code: 'mmol/L' }, interpretation: [{ coding: [{ code: 'HH' }] }], referenceRange: [{ text: '3.5-5.3' }] }], 'lab results are laboratory Observations');
+      t.match((await get('Observation/lab-urine')).body, { status: 'preliminary', valueString: '++' });
+      t.equal((await get('Observation?patient=res-a')).body.total, 4, 'device readings and lab results of the patient');
     });
 
     t.test('paging links', async (t) => {
       const p1 = await get('Observation?_count=1');
-      t.equal(p1.body.total, 3);
+      t.equal(p1.body.total, 5);
       const next = (p1.body.link as { relation: string; url: string }[]).find((l) => l.relation === 'next')!;
       t.ok(next, 'a next link');
       const p2 = await get(next.url.replace('http://central.test/fhir/', ''));
       t.not(entries(p2.body)[0]!.id, entries(p1.body)[0]!.id, 'the next page holds the next resource');
-      t.equal((await get('Observation?_count=0')).body.total, 3, '_count=0 gives the total only');
+      t.equal((await get('Observation?_count=0')).body.total, 5, '_count=0 gives the total only');
     });
 
     t.test('bad input: OperationOutcome with a clear status, nothing leaks', async (t) => {
@@ -146,7 +152,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       const post = await app.request('http://central.test/fhir/Patient', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{}' });
       t.equal(post.status, 405);
       validateR4((await post.json()) as Resource);
-      t.equal(await wh.countRecords(), 8, 'nothing written by reads');
+      t.equal(await wh.countRecords(), 10, 'nothing written by reads');
     });
   });
 }
