@@ -24,7 +24,12 @@ const sexText = (ctx: PageCtx, s: string | null) => (s === '1' || s === 'M' ? L(
 
 function SubNav(props: { ctx: PageCtx }) {
   const items = [['/imaging', L(props.ctx, '工作列表', 'Worklist')], ['/imaging/reconcile', L(props.ctx, '待核对', 'Reconciliation')], ['/imaging/devices', L(props.ctx, 'DICOM 设备', 'DICOM devices')]];
-  return <p class="hint" data-testid="imaging-subnav">{items.map(([h, t]) => <a href={h} style="margin-right:18px">{t}</a>)}</p>;
+  return (
+    <>
+      <style>{'.badge, td button { white-space: nowrap; } td select { min-width: 220px; }'}</style>
+      <p class="hint" data-testid="imaging-subnav">{items.map(([h, t]) => <a href={h} style="margin-right:18px">{t}</a>)}</p>
+    </>
+  );
 }
 
 export function OrderStatus(props: { ctx: PageCtx; o: { status: string; instances: number; forwarded: number } }) {
@@ -93,12 +98,30 @@ function StudyTable(props: { ctx: PageCtx; studies: StudyRow[]; action?: (s: Stu
           <td><a href={`/imaging/studies/${s.studyInstanceUid}`}>{s.patientName ?? '—'}</a><br /><span class="hint">{s.patientId ?? ''}</span></td>
           <td>{s.accessionNumber ?? '—'}</td><td>{s.modality ?? ''}</td><td>{s.stationAe ?? ''}</td>
           <td><OrderStatus ctx={ctx} o={{ status: 'x', instances: s.instances, forwarded: s.forwarded }} /></td>
-          <td>{s.orderId ? <span class="badge ok">{matchText(ctx, s.matchKind)}</span> : <span class="badge bad" title={s.matchReason ?? ''}>{matchText(ctx, s.matchKind)}</span>}<br /><span class="hint">{s.orderId ? '' : s.matchReason ?? ''}</span></td>
+          <td>{s.orderId ? <span class="badge ok">{matchText(ctx, s.matchKind)}</span> : <span class="badge bad" title={s.matchReason ?? ''}>{matchText(ctx, s.matchKind)}</span>}<br /><span class="hint">{s.orderId ? '' : reasonText(ctx, s.matchReason)}</span></td>
           {props.action && <td>{props.action(s)}</td>}
         </tr>
       ))}</tbody>
     </table>
   );
+}
+
+/** The matcher's reasons (device-drivers, English) in the page language. */
+function reasonText(ctx: PageCtx, r: string | null): string {
+  if (!r || ctx.lang === 'en') return r ?? '';
+  const rules: [RegExp, (m: RegExpExecArray) => string][] = [
+    [/^no open imaging order for patient (.+)$/, (m) => `没有患者ID ${m[1]} 的待检影像申请`],
+    [/^no accession number and no PatientID$/, () => '图像中没有检查号和患者ID'],
+    [/^no order with accession (.+), no PatientID$/, (m) => `没有检查号为 ${m[1]} 的申请，且图像中没有患者ID`],
+    [/^accession (.+) matches, study UID differs$/, (m) => `检查号 ${m[1]} 相符，但 Study UID 不同`],
+    [/^(\d+) orders share accession (.+?)( and the study UID)?$/, (m) => `${m[1]} 个申请使用同一检查号 ${m[2]}`],
+    [/^(\d+) open (\w+) orders for patient (.+)$/, (m) => `患者 ${m[3]} 有 ${m[1]} 个待检 ${m[2]} 申请，无法自动确定`],
+  ];
+  for (const [re, f] of rules) {
+    const m = re.exec(r);
+    if (m) return f(m);
+  }
+  return r;
 }
 
 function matchText(ctx: PageCtx, k: string): string {

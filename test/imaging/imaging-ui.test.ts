@@ -1,0 +1,116 @@
+/** The 影像 pages in Chromium: device registration + C-ECHO, order form, worklist status, study thumbnails, reconciliation. */
+import t from 'tap';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startNatsServer } from '../helpers/nats-server.ts';
+import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
+import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { addResident, imaging, imagingEnv, run, testUid, writeInstance } from './fixtures.ts';
+import { buildPart10 } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
+import { writeFileSync } from 'node:fs';
+
+t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, reconciliation (zh-CN)', async (t) => {
+  await using ns = await startNatsServer();
+  const tmp = tempDir('img-ui');
+  t.teardown(tmp.cleanup);
+  const central = await centralInProcess(ns.url, `${tmp.dir}/central`);
+  imagingEnv({ AE_TITLE: 'EDGE_UI', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: central.http.url, CENTRAL_TOKEN: 'test-token-0123456789', FORWARD_RETRY_MAX_MS: '300' });
+  const edge = await edgeInProcess(ns.url, clinicName('imgui'), `${tmp.dir}/edge`, { clinicName: '新华社区卫生服务中心', adminPassword: 'Admin-Pass-2026' });
+  t.teardown(async () => { await edge.stop(); await central.stop(); });
+  const img = imaging(edge);
+  const port = img.scp!.port;
+  const resident = addResident(edge, 21, '王建国');
+
+  await using browser = await launchBrowser();
+  const page = await browser.newPage();
+  await page.goto(`${edge.http.url}/login`);
+  await page.fill('#username', 'admin');
+  await page.fill('#password', 'Admin-Pass-2026');
+  await page.click('button.primary');
+  await page.waitForSelector('[data-testid=sync-card]');
+  t.ok(await page.locator('header nav a', { hasText: '影像' }).count(), 'nav has 影像');
+
+  // Devices: register the US room, a loop-back entry for the echo test, and a dead one.
+  await page.goto(`${edge.http.url}/imaging/devices`);
+  const register = async (ae: string, host: string, p: number, modality: string, room: string) => {
+    await page.fill('#ae', ae);
+    await page.fill('#host', host);
+    await page.fill('#port', String(p));
+    await page.selectOption('#modality', modality);
+    await page.fill('#room', room);
+    await page.click('button.primary');
+  };
+  await register('US_ROOM1', '127.0.0.1', 104, 'US', 'B超室');
+  t.match(await page.locator('.notice').innerText(), /已登记设备 US_ROOM1/);
+  await register('EDGE_UI', '127.0.0.1', port, 'OT', '本机（自检）');
+  await register('DEAD_DR', '127.0.0.1', 1, 'DX', '放射科');
+  await register('US_ROOM1', '127.0.0.1', 104, 'US', '');
+  t.match(await page.locator('.error').innerText(), /已登记/, 'duplicate AE refused');
+  await page.click('[data-testid="echo-EDGE_UI"]');
+  t.match(await page.locator('[data-testid=echo-result]').innerText(), /连接成功/, 'C-ECHO to a live SCP succeeds');
+  await page.click('[data-testid="echo-DEAD_DR"]');
+  t.match(await page.locator('[data-testid=echo-result]').innerText(), /连接失败.*cannot connect/, 'C-ECHO to a closed port: failure in words');
+  await page.screenshot({ path: screenshotPath('imaging-devices'), fullPage: true });
+
+  // Order through the form (by ID number), then the US room fetches the worklist and sends images.
+  await page.goto(`${edge.http.url}/imaging`);
+  await page.fill('#resident', 'NO-SUCH');
+  await page.click('button.primary');
+  t.match(await page.locator('.error').innerText(), /找不到居民/, 'unknown resident refused');
+  await page.fill('#resident', resident.idNumber);
+  await page.selectOption('#procedure', 'US-ABD');
+  await page.selectOption('#station', 'US_ROOM1');
+  await page.fill('#stime', '09:30');
+  await page.click('button.primary');
+  t.match(await page.locator('.notice').innerText(), /已创建检查申请/);
+  t.match(await page.locator('[data-testid=worklist]').innerText(), /王建国[\s\S]*已预约/, 'worklist shows the order as 已预约');
+  const order = img.repo.openOrders()[0]!;
+
+  const files = join(tmp.dir, 'files');
+  mkdirSync(files);
+  const series = testUid();
+  const sent = [1, 2, 3].map(() => writeInstance(files, { modality: 'US', name: '王建国', patientId: order.residentId, accession: order.accessionNumber, study: order.studyInstanceUid, series }));
+  // A JPEG 2000 instance: stored and forwarded as received, no preview.
+  const j2kSop = testUid();
+  const j2k = join(files, 'j2k.dcm');
+  writeFileSync(j2k, buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', sopInstanceUid: j2kSop, studyInstanceUid: order.studyInstanceUid, seriesInstanceUid: series, modality: 'US', transferSyntaxUid: '1.2.840.10008.1.2.4.90', accessionNumber: order.accessionNumber, patientId: order.residentId, pixels: Buffer.from([0xff, 0x4f, 0xff, 0x51, 0, 0]) }));
+  const stray = writeInstance(files, { modality: 'US', name: '赵丽', patientId: 'UNKNOWN-1' });
+  const r = await run('storescu', ['-aet', 'US_ROOM1', '-aec', 'EDGE_UI', '127.0.0.1', String(port), ...sent.map((f) => f.path), stray.path], { env: { TCP_NODELAY: '1' } });
+  t.equal(r.code, 0, r.stderr);
+  const rj = await run('storescu', ['-xv', '-aet', 'US_ROOM1', '-aec', 'EDGE_UI', '127.0.0.1', String(port), j2k], { env: { TCP_NODELAY: '1' } });
+  t.equal(rj.code, 0, `JPEG 2000 stored as received: ${rj.stderr}`);
+  await waitFor('forwarded', () => img.repo.forwardStats().pending === 0, 20_000);
+  await page.goto(`${edge.http.url}/imaging`);
+  t.match(await page.locator(`[data-accession="${order.accessionNumber}"]`).innerText(), /已上传 4 张/, 'worklist shows 已上传');
+  await page.screenshot({ path: screenshotPath('imaging-worklist'), fullPage: true });
+
+  // Study view with thumbnails; the J2K instance says why there is no preview.
+  await page.click(`a[href="/imaging/studies/${order.studyInstanceUid}"]`);
+  await page.waitForSelector('[data-testid=thumbnails] img');
+  const loaded = await page.$$eval('[data-testid=thumbnails] img', (imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
+  t.same(loaded.length, 3, 'three thumbnails');
+  t.ok(loaded.every((w) => w > 0), 'thumbnails rendered (PNG)');
+  t.match(await page.locator('[data-testid=no-preview]').innerText(), /JPEG 2000.*暂不支持预览/, 'JPEG 2000 named as unsupported');
+  await page.screenshot({ path: screenshotPath('imaging-study'), fullPage: true });
+
+  // Reconciliation: the stray study is linked by hand. A second order for the choice.
+  await edge.store.transactAsync((tx) => img.repo.createOrder(tx, { residentId: resident.residentId, modality: 'US', code: 'US-THY', display: '甲状腺超声', stationAe: null, scheduledDate: order.scheduledDate, scheduledTime: null, requestedBy: 'admin' }, testUid()));
+  await page.goto(`${edge.http.url}/imaging/reconcile`);
+  t.match(await page.locator('[data-testid=studies]').innerText(), /赵丽[\s\S]*UNKNOWN-1[\s\S]*未匹配/, 'stray study listed with the name in the images');
+  await page.screenshot({ path: screenshotPath('imaging-reconcile'), fullPage: true });
+  const thy = img.repo.openOrders().find((o) => o.code === 'US-THY')!;
+  await page.selectOption(`tr[data-study="${stray.study}"] select`, thy.orderId);
+  await page.click(`tr[data-study="${stray.study}"] button`);
+  t.match(await page.locator('.notice').innerText(), /已关联/);
+  t.equal(img.repo.study(stray.study)!.matchKind, 'manual');
+  t.equal(img.repo.study(stray.study)!.resolvedBy, 'admin');
+
+  // English is there too; a nurse may view but not register devices.
+  await page.goto(`${edge.http.url}/imaging?lang=en`);
+  t.match(await page.locator('h1').first().innerText(), /Imaging worklist/);
+  await page.goto(`${edge.http.url}/imaging?lang=zh-CN`);
+  const audit = edge.accounts.recentAudit(200).map((a) => `${a.action} ${a.outcome}`);
+  for (const a of ['imaging.device.create ok', 'imaging.device.echo ok', 'imaging.order.create ok', 'imaging.study.view ok', 'imaging.reconcile ok']) t.ok(audit.includes(a), `audited: ${a}`);
+  console.log(`[ui] screenshots ${['devices', 'worklist', 'study', 'reconcile'].map((n) => screenshotPath(`imaging-${n}`)).join(' ')}`);
+});
