@@ -156,10 +156,14 @@ export class ImagingRepo {
     tx.emit('order', orderId, payload);
   }
 
-  /** Open imaging orders as `matchOrder` candidates, with every identifier a device may echo as PatientID. */
+  /**
+   * Imaging orders of the last 90 days as `matchOrder` candidates, with every identifier a device may
+   * echo as PatientID (bounded so that matching cost does not grow with the clinic's history).
+   */
   candidates(db: Db = this.db): OrderCandidate[] {
     const list = db.prepare<[], { payload: string; study_instance_uid: string; resident_id: string; id_number: string | null }>(
-      `SELECT o.payload, o.study_instance_uid, o.resident_id, r.id_number FROM imaging_orders o LEFT JOIN residents r ON r.resident_id = o.resident_id WHERE o.status != 'cancelled'`).all();
+      `SELECT o.payload, o.study_instance_uid, o.resident_id, r.id_number FROM imaging_orders o LEFT JOIN residents r ON r.resident_id = o.resident_id
+       WHERE o.status != 'cancelled' AND o.created_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-90 days')`).all();
     return list.map((r) => ({ order: JSON.parse(r.payload) as Order, studyInstanceUid: r.study_instance_uid, patientIds: [r.resident_id, ...(r.id_number ? [r.id_number] : [])] }));
   }
 
