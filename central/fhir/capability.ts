@@ -16,11 +16,13 @@ export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Observation', Sear
     { name: '_id', type: 'token', documentation: 'Encounter id' },
     { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id>' },
     { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
+    { name: 'date', type: 'date', documentation: 'Registration time; prefixes eq ge gt le lt; repeat for a range; dates are days in +08:00' },
   ],
   Observation: [
     { name: '_id', type: 'token', documentation: 'Observation id' },
     { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id>' },
     { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
+    { name: 'date', type: 'date', documentation: 'Effective / result time; prefixes eq ge gt le lt; repeat for a range; dates are days in +08:00' },
     { name: 'code', type: 'token', documentation: 'LOINC (http://loinc.org|code) or local code' },
   ],
 };

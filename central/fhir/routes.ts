@@ -11,7 +11,7 @@ import type { AuditEntry } from '../warehouse/types.ts';
 import { INCLUDES, SEARCH_PARAMS, capabilityStatement } from './capability.ts';
 import { SEX_FOR_GENDER, isFhirId, toEncounter, toLabObservation, toObservation, toPatient, type Resource } from './map.ts';
 import { OperationOutcomeError, badRequest, isOperationOutcomeError, notFound, notSupported, outcome } from './outcome.ts';
-import type { FhirRecordType, FhirStore, IdentifierField, RecordRow } from './store.ts';
+import type { FhirRecordType, FhirStore, IdentifierField, RecordQuery, RecordRow } from './store.ts';
 import { CS, SID } from './systems.ts';
 
 export interface FhirDeps {
@@ -115,6 +115,7 @@ async function readOne(store: FhirStore, type: ResourceType, id: string): Promis
 async function search(store: FhirStore, type: ResourceType, params: URLSearchParams, baseUrl: string): Promise<Resource> {
   const allowed = new Set(SEARCH_PARAMS[type].map((p) => p.name));
   const one: Record<string, string> = {};
+  const dates: NonNullable<RecordQuery['date']> = [];
   const includes: string[] = [];
   for (const [k, v] of params) {
     if (k === '_include') {
@@ -124,6 +125,10 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
     }
     if (k === '_format' && /json$/.test(v)) continue;
     if (k !== '_count' && k !== '_offset' && !allowed.has(k)) throw notSupported(`unknown or unsupported search parameter ${JSON.stringify(k.slice(0, 60))} for ${type}`, k.slice(0, 60));
+    if (k === 'date') {
+      dates.push(...parseDate(v));
+      continue;
+    }
     if (k in one) throw notSupported(`parameter ${k} given more than once`, k);
     if (v.length > 200) throw badRequest(`parameter ${k} is too long`, k);
     one[k] = v;
@@ -165,7 +170,7 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
       code = bar >= 0 ? one.code.slice(bar + 1) : one.code;
       if (system && !OBSERVATION_SYSTEMS.includes(system)) return bundle(baseUrl, type, params, [], [], 0, count, offset);
     }
-    const page = await store.records({ types: TYPES[type], id: one._id, residentId, code, count, offset });
+    const page = await store.records({ types: TYPES[type], id: one._id, residentId, code, date: dates.length ? dates : undefined, count, offset });
     resources = page.rows.map(toResource);
     total = page.total;
     residentIds = [...new Set(page.rows.map((r) => r.payload.residentId).filter((x): x is string => typeof x === 'string'))];
@@ -187,6 +192,29 @@ function parseIdentifier(token: string): { field: IdentifierField | null; value:
   if (system === SID.insuranceCard) return { field: 'insuranceCardNo', value };
   if (system === SID.healthCard) return { field: 'healthCardId', value };
   return null;
+}
+
+/** Dates without a time are days in the district's zone (China Standard Time, no DST). */
+const LOCAL_OFFSET = '+08:00';
+
+/** `date=[eq|ge|gt|le|lt]<yyyy-MM-dd | dateTime with offset>` -> instant conditions. */
+function parseDate(v: string): NonNullable<RecordQuery['date']> {
+  const m = /^(eq|ge|gt|le|lt)?(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2}))?$/.exec(v);
+  const day = m && !m[3] ? Date.parse(`${m[2]}T00:00:00${LOCAL_OFFSET}`) : NaN;
+  const point = m?.[3] ? Date.parse(`${m[2]}${m[3]}`) : NaN;
+  if (!m || (Number.isNaN(day) && Number.isNaN(point))) throw badRequest('date must be [eq|ge|gt|le|lt]yyyy-MM-dd or a dateTime with a zone', 'date');
+  const prefix = m[1] ?? 'eq';
+  const iso = (ms: number) => new Date(ms).toISOString();
+  if (!Number.isNaN(point)) return [{ op: ({ eq: '=', ge: '>=', gt: '>', le: '<=', lt: '<' } as const)[prefix as 'eq'], at: iso(point) }];
+  const start = iso(day);
+  const end = iso(day + 86_400_000);
+  switch (prefix) {
+    case 'ge': return [{ op: '>=', at: start }];
+    case 'gt': return [{ op: '>=', at: end }];
+    case 'le': return [{ op: '<', at: end }];
+    case 'lt': return [{ op: '<', at: start }];
+    default: return [{ op: '>=', at: start }, { op: '<', at: end }];
+  }
 }
 
 function intParam(v: string | undefined, name: string, dflt: number, max: number): number {

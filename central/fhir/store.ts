@@ -30,6 +30,8 @@ export interface RecordQuery {
   types: FhirRecordType[];
   id?: string;
   residentId?: string;
+  /** Clinical time (registeredAt, effectiveAt, resultedAt) against UTC instants; all must hold. */
+  date?: { op: '=' | '<' | '<=' | '>' | '>='; at: string }[];
   /** Observation `code` or lab result `testCode`. */
   code?: string;
   count: number;
@@ -48,6 +50,8 @@ export interface FhirStore {
 
 interface Dialect {
   json(col: string, field: string): string;
+  /** An ISO 8601 text expression / bind parameter as a comparable instant. */
+  instant(expr: string): string;
   all<R>(sql: string, params: unknown[]): Promise<R[]>;
 }
 
@@ -93,6 +97,10 @@ class SqlFhirStore implements FhirStore {
     if (q.id !== undefined) { where.push('r.record_id = ?'); params.push(q.id); }
     if (q.residentId !== undefined) { where.push(`${j('residentId')} = ?`); params.push(q.residentId); }
     if (q.code !== undefined) { where.push(`coalesce(${j('code')}, ${j('testCode')}) = ?`); params.push(q.code); }
+    for (const d of q.date ?? []) {
+      where.push(`${this.d.instant(`coalesce(${j('registeredAt')}, ${j('effectiveAt')}, ${j('resultedAt')})`)} ${d.op} ${this.d.instant('?')}`);
+      params.push(d.at);
+    }
     const w = `WHERE ${where.join(' AND ')}`;
     const total = (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM records r ${w}`, params))[0]!.n;
     const rows = q.count === 0 ? [] : await this.d.all<{ type: FhirRecordType; clinic_id: string; record_id: string; version: number; payload: unknown; applied_at: unknown }>(
@@ -104,6 +112,8 @@ class SqlFhirStore implements FhirStore {
 function sqliteDialect(db: Db): Dialect {
   return {
     json: (col, f) => `json_extract(${col}, '$.${f}')`,
+    // julianday() understands offsets (+08:00) and fractions; plain text comparison would not.
+    instant: (e) => `julianday(${e})`,
     all: async <R>(sql: string, params: unknown[]) => db.prepare(sql).all(...params) as R[],
   };
 }
@@ -111,6 +121,7 @@ function sqliteDialect(db: Db): Dialect {
 function pgDialect(pool: Pool): Dialect {
   return {
     json: (col, f) => `(${col}->>'${f}')`,
+    instant: (e) => `(${e})::timestamptz`,
     all: async <R>(sql: string, params: unknown[]) => {
       let i = 0;
       return (await pool.query(sql.replace(/\?/g, () => `$${++i}`), params)).rows as R[];

@@ -117,6 +117,17 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.equal((await get('Observation?patient=res-a')).body.total, 4, 'device readings and lab results of the patient');
     });
 
+    t.test('date search compares instants, not text', async (t) => {
+      // Every seeded reading is at 2026-03-01T08:00:00+08:00 = 2026-03-01T00:00:00Z.
+      const n = async (q: string) => (await get(`Observation?${q}`)).body.total;
+      t.equal(await n('date=2026-03-01'), 5, 'the local day');
+      t.equal(await n('date=2026-02-28'), 0);
+      t.equal(await n(`date=${encodeURIComponent('lt2026-03-01T00:00:01Z')}`), 5, 'one second later in UTC');
+      t.equal(await n(`date=${encodeURIComponent('gt2026-03-01T00:00:00Z')}`), 0);
+      t.equal(await n(`date=ge2026-03-01&date=lt2026-03-02&patient=res-b`), 1, 'a range, with other parameters');
+      t.equal((await get('Encounter?date=le2026-03-01')).body.total, 2);
+    });
+
     t.test('paging links', async (t) => {
       const p1 = await get('Observation?_count=1');
       t.equal(p1.body.total, 5);
@@ -133,6 +144,9 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
         ['Patient?_count=100000', 400, 'invalid'],
         ['Patient?_count=-1', 400, 'invalid'],
         ['Patient?birthdate=gt1990-01-01', 400, 'not-supported'],
+        ['Patient?date=2026-01-01', 400, 'not-supported'],
+        ['Observation?date=yesterday', 400, 'invalid'],
+        ['Observation?date=2026-13-45', 400, 'invalid'],
         ['Patient?name=a&name=b', 400, 'not-supported'],
         ['Encounter?_include=Encounter:practitioner', 400, 'not-supported'],
         ['Encounter?patient=' + encodeURIComponent("x' OR 1=1"), 400, 'invalid'],
