@@ -4,7 +4,7 @@ import type { Resource } from './map.ts';
 export interface SearchParamDef { name: string; type: 'token' | 'string' | 'date' | 'reference' | 'number'; documentation: string }
 
 /** Search parameters per resource type (besides `_count`, `_offset`); the routes accept exactly these. */
-export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Observation', SearchParamDef[]> = {
+export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Observation' | 'ImagingStudy', SearchParamDef[]> = {
   Patient: [
     { name: '_id', type: 'token', documentation: 'Resident id' },
     { name: 'identifier', type: 'token', documentation: 'system|value; systems: resident id, ID card, other ID documents, insurance card, e-health card' },
@@ -25,11 +25,17 @@ export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Observation', Sear
     { name: 'date', type: 'date', documentation: 'Effective / result time; prefixes eq ge gt le lt; repeat for a range; dates are days in +08:00' },
     { name: 'code', type: 'token', documentation: 'LOINC (http://loinc.org|code) or local code' },
   ],
+  ImagingStudy: [
+    { name: '_id', type: 'token', documentation: 'ImagingStudy id (the StudyInstanceUID)' },
+    { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id>' },
+    { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
+  ],
 };
 
 export const INCLUDES: Record<string, string[]> = {
   Encounter: ['Encounter:patient', 'Encounter:subject'],
   Observation: ['Observation:patient', 'Observation:subject'],
+  ImagingStudy: ['ImagingStudy:patient', 'ImagingStudy:subject'],
 };
 
 export function capabilityStatement(baseUrl: string, version: string): Resource {

@@ -129,6 +129,29 @@ export function toLabObservation(r: RecordRow): Resource {
   });
 }
 
+/** An imaging study index entry (DICOM study at the clinic's SCP) as an ImagingStudy. */
+export function toImagingStudy(r: RecordRow): Resource {
+  const i = r.payload as RecordPayload<'imaging_study'>;
+  const d = i.studyDate && /^\d{8}$/.test(i.studyDate) ? `${i.studyDate.slice(0, 4)}-${i.studyDate.slice(4, 6)}-${i.studyDate.slice(6, 8)}` : undefined;
+  return strip({
+    resourceType: 'ImagingStudy',
+    id: r.recordId,
+    meta: { versionId: String(r.version), lastUpdated: r.appliedAt },
+    identifier: [
+      { system: 'urn:dicom:uid', value: `urn:oid:${i.studyInstanceUid}` },
+      ...(i.accessionNumber ? [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'ACSN' }] }, system: `${SID.accession}/${r.clinicId}`, value: i.accessionNumber }] : []),
+    ],
+    status: 'available',
+    modality: [{ system: CS.dicomDcm, code: i.modality }],
+    // subject is 1..1: a study not yet matched to a resident says so instead of pointing nowhere.
+    subject: i.residentId ? { reference: `Patient/${i.residentId}` } : { display: 'not yet matched to a resident' },
+    started: d,
+    numberOfSeries: i.seriesCount,
+    numberOfInstances: i.instanceCount,
+    description: i.description,
+  });
+}
+
 /** Drop undefined members: FHIR JSON has no nulls and no empty elements. */
 function strip(r: Resource): Resource {
   return Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as Resource;

@@ -9,7 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import type { AuditEntry } from '../warehouse/types.ts';
 import { INCLUDES, SEARCH_PARAMS, capabilityStatement } from './capability.ts';
-import { SEX_FOR_GENDER, isFhirId, toEncounter, toLabObservation, toObservation, toPatient, type Resource } from './map.ts';
+import { SEX_FOR_GENDER, isFhirId, toEncounter, toImagingStudy, toLabObservation, toObservation, toPatient, type Resource } from './map.ts';
 import { OperationOutcomeError, badRequest, isOperationOutcomeError, notFound, notSupported, outcome } from './outcome.ts';
 import type { FhirRecordType, FhirStore, IdentifierField, RecordQuery, RecordRow } from './store.ts';
 import { CS, SID } from './systems.ts';
@@ -93,10 +93,15 @@ export function fhirApi(deps: FhirDeps): Hono {
 }
 
 /** Warehouse record types behind each FHIR type (device readings and lab results are both Observations). */
-const TYPES: Record<Exclude<ResourceType, 'Patient'>, FhirRecordType[]> = { Encounter: ['encounter'], Observation: ['observation', 'lab_result'] };
+const TYPES: Record<Exclude<ResourceType, 'Patient'>, FhirRecordType[]> = { Encounter: ['encounter'], Observation: ['observation', 'lab_result'], ImagingStudy: ['imaging_study'] };
 
 function toResource(r: RecordRow): Resource {
-  return r.type === 'encounter' ? toEncounter(r) : r.type === 'lab_result' ? toLabObservation(r) : toObservation(r);
+  switch (r.type) {
+    case 'encounter': return toEncounter(r);
+    case 'lab_result': return toLabObservation(r);
+    case 'imaging_study': return toImagingStudy(r);
+    default: return toObservation(r);
+  }
 }
 
 async function readOne(store: FhirStore, type: ResourceType, id: string): Promise<Resource> {

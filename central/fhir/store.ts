@@ -24,7 +24,7 @@ export interface ResidentQuery {
   offset: number;
 }
 
-export type FhirRecordType = 'encounter' | 'observation' | 'lab_result';
+export type FhirRecordType = 'encounter' | 'observation' | 'lab_result' | 'imaging_study';
 
 export interface RecordQuery {
   types: FhirRecordType[];

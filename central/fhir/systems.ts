@@ -24,6 +24,8 @@ export const SID = {
   staff: `${BASE}/sid/staff`,
   /** Specimen (barcode) ids of a clinic: `${specimen}/<clinicId>`. */
   specimen: `${BASE}/sid/specimen`,
+  /** Imaging accession numbers of a clinic: `${accession}/<clinicId>`. */
+  accession: `${BASE}/sid/accession`,
   /** Device ids from the clinic's device registry. */
   device: `${BASE}/sid/device`,
 } as const;
@@ -42,6 +44,7 @@ export const CS = {
   gbSex: `${BASE}/CodeSystem/gb-t-2261.1`,
   gbMarital: `${BASE}/CodeSystem/gb-t-2261.2`,
   gbEthnicity: `${BASE}/CodeSystem/gb-3304`,
+  dicomDcm: 'http://dicom.nema.org/resources/ontology/DCM',
   v3ActCode: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
   v3Marital: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus',
   v3NullFlavor: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor',

@@ -30,6 +30,7 @@ const REQUIRED: Record<string, [string, string][]> = {
   Patient: [['gender', 'http://hl7.org/fhir/administrative-gender']],
   Encounter: [['status', 'http://hl7.org/fhir/encounter-status']],
   Observation: [['status', 'http://hl7.org/fhir/observation-status']],
+  ImagingStudy: [['status', 'http://hl7.org/fhir/imagingstudy-status']],
   Bundle: [['type', 'http://hl7.org/fhir/bundle-type']],
   CapabilityStatement: [['status', 'http://hl7.org/fhir/publication-status'], ['kind', 'http://hl7.org/fhir/capability-statement-kind']],
 };

@@ -43,6 +43,8 @@ async function seed(wh: Warehouse): Promise<void> {
     item('observation', 'obs-local', { observationId: 'obs-local', residentId: 'res-b', code: 'LOCAL-1', display: '脉搏', value: 72, unit: '次/分', effectiveAt: at, implausible: true }),
     item('lab_result', 'lab-k', { resultId: 'lab-k', residentId: 'res-a', specimenId: 'S-001', testCode: '2823-3', testName: '血钾', value: '6.4', unit: 'mmol/L', referenceRange: '3.5-5.3', flag: 'HH', status: 'final', resultedAt: at, analyserId: 'chem-1' }),
     item('lab_result', 'lab-urine', { resultId: 'lab-urine', residentId: 'res-a', specimenId: 'S-002', testCode: 'U-PRO', testName: '尿蛋白', value: '++', status: 'preliminary', resultedAt: at }),
+    item('imaging_study', '1.2.840.113619.2.1.1', { studyInstanceUid: '1.2.840.113619.2.1.1', residentId: 'res-b', accessionNumber: 'ACC0001', modality: 'US', studyDate: '20260301', description: '腹部超声', seriesCount: 1, instanceCount: 12, stationAe: 'US1' }),
+    item('imaging_study', '1.2.840.113619.2.1.2', { studyInstanceUid: '1.2.840.113619.2.1.2', modality: 'DX', seriesCount: 1, instanceCount: 1 }),
     // A correction: version 2 of the systolic reading replaces version 1.
     item('observation', 'obs-sys', { observationId: 'obs-sys', residentId: 'res-a', code: '8480-6', display: '收缩压', value: 148, unit: 'mm[Hg]', effectiveAt: at, deviceId: 'bp-1', interpretation: 'H' }, 2),
   ]);
@@ -70,7 +72,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.match(r.type, /^application\/fhir\+json/);
       t.match(r.body, { resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', kind: 'instance' });
       const types = (r.body.rest as { resource: { type: string }[] }[])[0]!.resource.map((x) => x.type);
-      t.same(types, ['Patient', 'Encounter', 'Observation']);
+      t.same(types, ['Patient', 'Encounter', 'Observation', 'ImagingStudy']);
     });
 
     t.test('no token: 401 OperationOutcome, audited', async (t) => {
@@ -117,6 +119,13 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.equal((await get('Observation?patient=res-a')).body.total, 4, 'device readings and lab results of the patient');
     });
 
+    t.test('ImagingStudy from the imaging index', async (t) => {
+      const s = await get('ImagingStudy?patient=Patient/res-b&_include=ImagingStudy:patient');
+      t.match(entries(s.body), [{ id: '1.2.840.113619.2.1.1', status: 'available', modality: [{ code: 'US' }], started: '2026-03-01', numberOfInstances: 12 }]);
+      t.same(entries(s.body, 'include').map((p) => p.id), ['res-b']);
+      t.match((await get('ImagingStudy/1.2.840.113619.2.1.2')).body, { subject: { display: 'not yet matched to a resident' } }, 'an unmatched study is still valid R4');
+    });
+
     t.test('date search compares instants, not text', async (t) => {
       // Every seeded reading is at 2026-03-01T08:00:00+08:00 = 2026-03-01T00:00:00Z.
       const n = async (q: string) => (await get(`Observation?${q}`)).body.total;
@@ -151,6 +160,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
         ['Encounter?_include=Encounter:practitioner', 400, 'not-supported'],
         ['Encounter?patient=' + encodeURIComponent("x' OR 1=1"), 400, 'invalid'],
         ['Organization/1', 404, 'not-supported'],
+        ['ImagingStudy?date=2026-03-01', 400, 'not-supported'],
         ['Patient/nobody', 404, 'not-found'],
         ['Patient/' + encodeURIComponent('a b'), 400, 'invalid'],
       ];
@@ -166,7 +176,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       const post = await app.request('http://central.test/fhir/Patient', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{}' });
       t.equal(post.status, 405);
       validateR4((await post.json()) as Resource);
-      t.equal(await wh.countRecords(), 10, 'nothing written by reads');
+      t.equal(await wh.countRecords(), 12, 'nothing written by reads');
     });
   });
 }
