@@ -47,17 +47,19 @@ export class PostgresWarehouse implements Warehouse {
   private async tx<T>(fn: (q: Q) => Promise<T>, retries = 5): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
+      // A connection that cannot even roll back is dropped from the pool, not reused.
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const r = await fn((sql, params) => client.query(sql, params));
         await client.query('COMMIT');
         return r;
       } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        if (attempt < retries && RETRYABLE.has((e as { code?: string }).code ?? '')) continue;
+        await client.query('ROLLBACK').catch((re: Error) => { broken = re; });
+        if (!broken && attempt < retries && RETRYABLE.has((e as { code?: string }).code ?? '')) continue;
         throw e;
       } finally {
-        client.release();
+        client.release(broken);
       }
     }
   }

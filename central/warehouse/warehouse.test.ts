@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import fc from 'fast-check';
-import { createTestDatabase } from '../../test/central/postgres.ts';
+import pg from 'pg';
+import { PG_ADMIN_URL, createTestDatabase } from '../../test/central/postgres.ts';
 import { obs, runWarehouseContract } from './contract.ts';
 import { PostgresWarehouse } from './postgres.ts';
 import { SqliteWarehouse } from './sqlite.ts';
@@ -63,4 +64,28 @@ t.test('postgres: two central instances ingesting the same clinic never interlea
     }
   }), { numRuns: 15 });
   t.pass('exactly once, in order');
+});
+
+t.test('postgres: connections killed under the warehouse are replaced; nothing applied twice', async (t) => {
+  await using db = await createTestDatabase();
+  const wh = await PostgresWarehouse.open(db.url);
+  t.teardown(() => wh.close());
+  const c = 'killed-conn';
+  await wh.ingest([obs(c, 1), obs(c, 2)]);
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.name]);
+  await admin.end();
+  // The first call may meet a dead pooled connection: it fails as a whole (the consumer naks and redelivers).
+  let failures = 0;
+  for (let i = 0; i < 5; i++) {
+    try {
+      await wh.ingest([obs(c, 2), obs(c, 3)]);
+      break;
+    } catch {
+      failures++;
+    }
+  }
+  t.ok(failures < 5, `ingest works again (after ${failures} failed attempt(s))`);
+  t.same(await wh.appliedSeqs(c), [1, 2, 3], 'each seq once, in order');
 });
