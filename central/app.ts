@@ -70,7 +70,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     audit: (e) => { wh.audit(e).catch((err: Error) => log.error({ err: err.message, action: e.action }, 'audit entry not written')); },
   });
   mountCentralImaging(api, { wh, dataDir: config.dataDir });
-  api.route('/fhir', fhirApi({ store: fhirStoreFor(wh), token: config.apiToken, audit: (e) => wh.audit(e).catch((err: Error) => log.error({ err: err.message, action: e.action }, 'audit entry not written')) }));
+  api.route('/fhir', fhirApi({ store: fhirStoreFor(wh), token: config.apiToken, audit: (e) => wh.audit(e), onAuditError: (err, e) => log.error({ err: err.message, action: e.action }, 'audit entry not written') }));
   mountOps(api, registry, [
     { name: 'warehouse', check: async () => { await wh.watermark('healthz'); return { ok: true }; } },
     { name: 'nats', check: () => ({ ok: !nc.isClosed() }) },

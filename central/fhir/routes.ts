@@ -17,7 +17,10 @@ import { CS, SID } from './systems.ts';
 export interface FhirDeps {
   store: FhirStore;
   token: string;
-  audit: (e: AuditEntry) => void | Promise<void>;
+  /** Resolves once the entry is stored: personal data is only sent after its access is audited. */
+  audit: (e: AuditEntry) => Promise<void>;
+  /** Told when an audit entry could not be written (central logs it). */
+  onAuditError?: (err: Error, e: AuditEntry) => void;
   version?: string;
 }
 
@@ -34,9 +37,19 @@ const send = (c: Context, body: unknown, status: 200 | 400 | 401 | 403 | 404 | 4
 export function fhirApi(deps: FhirDeps): Hono {
   const app = new Hono();
   const expected = Buffer.from(deps.token);
-  // The injected audit reports its own failures (central logs them); a request never waits on it.
-  const audit = (c: Context, action: string, target: string, result: string, actor = 'api-token') => {
-    void Promise.resolve(deps.audit({ actor, action, target, sourceIp: ip(c), outcome: result })).catch(() => undefined);
+  // Failing closed: a granted access whose audit entry cannot be stored is answered 500
+  // without the data. Entries for refused or failed requests are best effort.
+  const audit = async (c: Context, action: string, target: string, result: string, actor = 'api-token') => {
+    const e = { actor, action, target, sourceIp: ip(c), outcome: result };
+    try {
+      await deps.audit(e);
+    } catch (err) {
+      deps.onAuditError?.(err as Error, e);
+      throw new OperationOutcomeError(500, 'exception', 'the access could not be audited; no data was sent');
+    }
+  };
+  const auditQuietly = (c: Context, action: string, target: string, result: string, actor = 'api-token') => {
+    audit(c, action, target, result, actor).catch(() => undefined);
   };
 
   app.onError((e, c) => {
@@ -51,7 +64,7 @@ export function fhirApi(deps: FhirDeps): Hono {
   app.use('*', async (c, next) => {
     const got = Buffer.from((c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, ''));
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-      audit(c, `fhir ${c.req.method}`, c.req.path, 'denied', 'anonymous');
+      auditQuietly(c, `fhir ${c.req.method}`, c.req.path, 'denied', 'anonymous');
       c.header('WWW-Authenticate', 'Bearer');
       return send(c, outcome('login', 'send Authorization: Bearer <token>'), 401);
     }
@@ -61,31 +74,33 @@ export function fhirApi(deps: FhirDeps): Hono {
   app.get('/:type/:id', async (c) => {
     const { type, id } = c.req.param();
     const target = `${type}/${id}`;
+    let found: Resource;
     try {
       if (!isType(type)) throw new OperationOutcomeError(404, 'not-supported', `resource type ${type} is not served here (see /fhir/metadata)`);
       if (!isFhirId(id)) throw badRequest(`invalid id ${JSON.stringify(id.slice(0, 80))}`);
-      const found = await readOne(deps.store, type, id);
-      audit(c, 'fhir.read', target, 'ok');
-      return send(c, found);
+      found = await readOne(deps.store, type, id);
     } catch (e) {
-      audit(c, 'fhir.read', target, isOperationOutcomeError(e) ? `error:${e.status}` : 'error:500');
+      auditQuietly(c, 'fhir.read', target, isOperationOutcomeError(e) ? `error:${e.status}` : 'error:500');
       throw e;
     }
+    await audit(c, 'fhir.read', target, 'ok');
+    return send(c, found);
   });
 
   app.get('/:type', async (c) => {
     const type = c.req.param('type');
     const params = new URL(c.req.url).searchParams;
     const target = `${type}?${[...new Set(params.keys())].join(',')}`;
+    let bundle: Resource;
     try {
       if (!isType(type)) throw new OperationOutcomeError(404, 'not-supported', `resource type ${type} is not served here (see /fhir/metadata)`);
-      const bundle = await search(deps.store, type, params, base(c));
-      audit(c, 'fhir.search', target, `ok:${(bundle.entry as unknown[]).length}`);
-      return send(c, bundle);
+      bundle = await search(deps.store, type, params, base(c));
     } catch (e) {
-      audit(c, 'fhir.search', target, isOperationOutcomeError(e) ? `error:${e.status}` : 'error:500');
+      auditQuietly(c, 'fhir.search', target, isOperationOutcomeError(e) ? `error:${e.status}` : 'error:500');
       throw e;
     }
+    await audit(c, 'fhir.search', target, `ok:${(bundle.entry as unknown[]).length}`);
+    return send(c, bundle);
   });
 
   app.all('*', (c) => send(c, outcome('not-supported', `${c.req.method} is not supported: this facade is read-only for now`), 405));

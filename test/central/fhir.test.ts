@@ -147,6 +147,16 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.equal((await get('Observation?_count=0')).body.total, 5, '_count=0 gives the total only');
     });
 
+    t.test('no audit, no data: a failing audit log withholds the resource', async (t) => {
+      const failing = new Hono().route('/fhir', fhirApi({ store: fhirStoreFor(wh), token: TOKEN, audit: async () => { throw new Error('audit disk full'); } }));
+      const res = await failing.request('http://central.test/fhir/Patient/res-a', { headers: { authorization: `Bearer ${TOKEN}` } });
+      t.equal(res.status, 500);
+      const body = (await res.json()) as Resource;
+      validateR4(body);
+      t.match(body, { resourceType: 'OperationOutcome', issue: [{ code: 'exception' }] });
+      t.notMatch(JSON.stringify(body), /王秀英/, 'no personal data in the answer');
+    });
+
     t.test('bad input: OperationOutcome with a clear status, nothing leaks', async (t) => {
       const cases: [string, number, string][] = [
         ['Patient?foo=bar', 400, 'not-supported'],
