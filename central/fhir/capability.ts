@@ -4,7 +4,7 @@ import type { Resource } from './map.ts';
 export interface SearchParamDef { name: string; type: 'token' | 'string' | 'date' | 'reference' | 'number'; documentation: string }
 
 /** Search parameters per resource type (besides `_count`, `_offset`); the routes accept exactly these. */
-export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Observation' | 'ImagingStudy', SearchParamDef[]> = {
+export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Condition' | 'Observation' | 'ImagingStudy', SearchParamDef[]> = {
   Patient: [
     { name: '_id', type: 'token', documentation: 'Resident id' },
     { name: 'identifier', type: 'token', documentation: 'system|value; systems: resident id, ID card, other ID documents, insurance card, e-health card' },
@@ -17,6 +17,12 @@ export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Observation' | 'Im
     { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id>' },
     { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
     { name: 'date', type: 'date', documentation: 'Registration time; prefixes eq ge gt le lt; repeat for a range; dates are days in +08:00' },
+  ],
+  Condition: [
+    { name: '_id', type: 'token', documentation: 'Condition id (<encounter id>-dx<n>)' },
+    { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id> (patient, subject or _id is required)' },
+    { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
+    { name: 'code', type: 'token', documentation: 'ICD-10 national clinical edition code' },
   ],
   Observation: [
     { name: '_id', type: 'token', documentation: 'Observation id' },
@@ -34,6 +40,7 @@ export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Observation' | 'Im
 
 export const INCLUDES: Record<string, string[]> = {
   Encounter: ['Encounter:patient', 'Encounter:subject'],
+  Condition: ['Condition:patient', 'Condition:subject'],
   Observation: ['Observation:patient', 'Observation:subject'],
   ImagingStudy: ['ImagingStudy:patient', 'ImagingStudy:subject'],
 };

@@ -13,6 +13,7 @@ import { SEX_FOR_GENDER, isFhirId, toEncounter, toImagingStudy, toLabObservation
 import { OperationOutcomeError, badRequest, isOperationOutcomeError, notFound, notSupported, outcome } from './outcome.ts';
 import type { FhirRecordType, FhirStore, IdentifierField, RecordQuery, RecordRow } from './store.ts';
 import { CS, SID } from './systems.ts';
+import { searchConditions } from './condition.ts';
 
 export interface FhirDeps {
   store: FhirStore;
@@ -108,7 +109,7 @@ export function fhirApi(deps: FhirDeps): Hono {
 }
 
 /** Warehouse record types behind each FHIR type (device readings and lab results are both Observations). */
-const TYPES: Record<Exclude<ResourceType, 'Patient'>, FhirRecordType[]> = { Encounter: ['encounter'], Observation: ['observation', 'lab_result'], ImagingStudy: ['imaging_study'] };
+const TYPES: Record<Exclude<ResourceType, 'Patient' | 'Condition'>, FhirRecordType[]> = { Encounter: ['encounter'], Observation: ['observation', 'lab_result'], ImagingStudy: ['imaging_study'] };
 
 function toResource(r: RecordRow): Resource {
   switch (r.type) {
@@ -124,6 +125,11 @@ async function readOne(store: FhirStore, type: ResourceType, id: string): Promis
     const r = (await store.residents({ id, count: 1, offset: 0 })).rows[0];
     if (!r) throw notFound(`Patient/${id} not found`);
     return toPatient(r);
+  }
+  if (type === 'Condition') {
+    const c = (await searchConditions(store, { id, count: 1, offset: 0 })).rows[0];
+    if (!c) throw notFound(`Condition/${id} not found`);
+    return c;
   }
   const page = await store.records({ types: TYPES[type], id, count: 2, offset: 0 });
   if (page.total === 0) throw notFound(`${type}/${id} not found`);
@@ -188,12 +194,17 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
       const bar = one.code.indexOf('|');
       const system = bar >= 0 ? one.code.slice(0, bar) : '';
       code = bar >= 0 ? one.code.slice(bar + 1) : one.code;
-      if (system && !OBSERVATION_SYSTEMS.includes(system)) return bundle(baseUrl, type, params, [], [], 0, count, offset);
+      if (system && !(type === 'Condition' ? [CS.icd10Cn] : OBSERVATION_SYSTEMS).includes(system)) return bundle(baseUrl, type, params, [], [], 0, count, offset);
     }
-    const page = await store.records({ types: TYPES[type], id: one._id, residentId, code, date: dates.length ? dates : undefined, count, offset });
-    resources = page.rows.map(toResource);
-    total = page.total;
-    residentIds = [...new Set(page.rows.map((r) => r.payload.residentId).filter((x): x is string => typeof x === 'string'))];
+    if (type === 'Condition') {
+      const r = await searchConditions(store, { residentId, id: one._id, code, count, offset });
+      ({ rows: resources, total, residentIds } = r);
+    } else {
+      const page = await store.records({ types: TYPES[type], id: one._id, residentId, code, date: dates.length ? dates : undefined, count, offset });
+      resources = page.rows.map(toResource);
+      total = page.total;
+      residentIds = [...new Set(page.rows.map((r) => r.payload.residentId).filter((x): x is string => typeof x === 'string'))];
+    }
   }
   const included = includes.length ? (await store.residentsByIds(residentIds)).map(toPatient) : [];
   return bundle(baseUrl, type, params, resources, included, total, count, offset);

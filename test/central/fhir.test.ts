@@ -72,7 +72,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.match(r.type, /^application\/fhir\+json/);
       t.match(r.body, { resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', kind: 'instance' });
       const types = (r.body.rest as { resource: { type: string }[] }[])[0]!.resource.map((x) => x.type);
-      t.same(types, ['Patient', 'Encounter', 'Observation', 'ImagingStudy']);
+      t.same(types, ['Patient', 'Encounter', 'Condition', 'Observation', 'ImagingStudy']);
     });
 
     t.test('no token: 401 OperationOutcome, audited', async (t) => {
@@ -117,6 +117,17 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.match(entries(k.body), [{ id: 'lab-k', status: 'final', category: [{ coding: [{ code: 'laboratory' }] }], valueQuantity: { value: 6.4, code: 'mmol/L' }, interpretation: [{ coding: [{ code: 'HH' }] }], referenceRange: [{ text: '3.5-5.3' }] }], 'lab results are laboratory Observations');
       t.match((await get('Observation/lab-urine')).body, { status: 'preliminary', valueString: '++' });
       t.equal((await get('Observation?patient=res-a')).body.total, 4, 'device readings and lab results of the patient');
+    });
+
+    t.test('Condition from encounter diagnoses', async (t) => {
+      const s = await get('Condition?patient=res-a&_include=Condition:patient');
+      t.match(entries(s.body), [{ id: 'enc-1-dx0', code: { coding: [{ code: 'I10.x00', display: '高血压' }] }, subject: { reference: 'Patient/res-a' }, encounter: { reference: 'Encounter/enc-1' }, category: [{ coding: [{ code: 'encounter-diagnosis' }] }] }]);
+      t.same(entries(s.body, 'include').map((p) => p.id), ['res-a']);
+      t.equal((await get('Condition/enc-1-dx0')).status, 200);
+      t.equal((await get('Condition/enc-1-dx5')).status, 404);
+      t.equal((await get('Condition?patient=res-b')).body.total, 0, 'an encounter without diagnoses has no Condition');
+      t.equal((await get('Condition?patient=res-a&code=I10.x00')).body.total, 1);
+      t.match((await get('Condition?code=I10.x00')).body, { resourceType: 'OperationOutcome', issue: [{ code: 'too-costly' }] }, 'a district-wide diagnosis query is not a FHIR search');
     });
 
     t.test('ImagingStudy from the imaging index', async (t) => {
