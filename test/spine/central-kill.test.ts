@@ -25,8 +25,8 @@ t.test('kill -9 of central repeatedly while 20k records flow: zero lost, zero ap
     let n = 0;
     while (n < TOTAL / 2) {
       n = Math.min(TOTAL / 2, n + 250);
-      writeActivity(a, n, 100 + n);
-      writeActivity(b, n, 200 + n);
+      writeActivity(a, n, 100 + n, 50);
+      writeActivity(b, n, 200 + n, 50);
       await sleep(40);
     }
     writing = false;

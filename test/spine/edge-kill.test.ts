@@ -18,7 +18,7 @@ t.test('kill -9 of an edge relay mid-publish, then restart: zero lost, zero appl
   // the edge-agent process relays it and is killed while publishing.
   const store = new EdgeStore(`${edgeDir}/edge.db`, clinicId);
   t.teardown(() => store.close());
-  writeActivity({ store }, 4000, 5);
+  writeActivity({ store }, 4000, 5, 50);
   let edge: ChildHandle = await spawnProcess('edge-agent/main.ts', edgeEnv(ns.url, clinicId, edgeDir));
   t.teardown(() => edge.kill());
   let kills = 0;
@@ -28,7 +28,7 @@ t.test('kill -9 of an edge relay mid-publish, then restart: zero lost, zero appl
     await sleep(150 + Math.floor(Math.random() * 300));
     await edge.kill('SIGKILL');
     kills++;
-    writeActivity({ store }, 4000 + round * 1500, 10 + round);
+    writeActivity({ store }, 4000 + round * 1500, 10 + round, 50);
     edge = await spawnProcess('edge-agent/main.ts', edgeEnv(ns.url, clinicId, edgeDir));
   }
   const acked = store.stats().lastSeq;
