@@ -36,8 +36,29 @@ for pair in "${FILE_NEEDED[@]}"; do
   [ -e "$f" ] || missing+=("$pkg")
 done
 
+ensure_postgres() {
+  # The PostgreSQL warehouse tests need a server on 127.0.0.1:5432 (trust auth for local tests,
+  # as on the CI machines). Start an existing cluster; install and set one up if there is none.
+  command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "[system] WARNING: PostgreSQL is not answering on 127.0.0.1:5432 and starting it needs root; the PostgreSQL tests will fail" >&2
+    return 0
+  fi
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    echo "[system] installing PostgreSQL (local test server, trust auth on 127.0.0.1 only)"
+    apt-get install -y -q --no-install-recommends postgresql >/dev/null
+    v=$(ls /etc/postgresql | sort -V | tail -1)
+    sed -i 's/^host\s\+all\s\+all\s\+127.0.0.1\/32\s\+\S\+/host all all 127.0.0.1\/32 trust/' "/etc/postgresql/$v/main/pg_hba.conf"
+  fi
+  v=$(ls /etc/postgresql | sort -V | tail -1)
+  pg_ctlcluster --skip-systemctl-redirect "$v" main start >/dev/null 2>&1 || pg_ctlcluster "$v" main start >/dev/null 2>&1 || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && { echo "[system] PostgreSQL $v running"; return 0; }; sleep 1; done
+  echo "[system] WARNING: PostgreSQL did not start; the PostgreSQL tests will fail" >&2
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "[system] all system packages present"
+  ensure_postgres
   exit 0
 fi
 
@@ -58,3 +79,4 @@ for svc in snmpd prometheus prometheus-snmp-exporter orthanc; do
   (command -v service >/dev/null && $SUDO service "$svc" stop >/dev/null 2>&1) || true
 done
 echo "[system] installed: ${missing[*]}"
+ensure_postgres
