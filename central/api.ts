@@ -13,7 +13,8 @@ export interface ApiDeps {
   wh: Warehouse;
   token: string;
   publishDictionary: (s: DictionarySnapshot) => Promise<void>;
-  audit: (e: { actor: string; action: string; target: string; sourceIp: string; outcome: string }) => void;
+  /** Resolves once the audit entry is durable; routes that expose personal data fail closed if it cannot be written. */
+  audit: (e: { actor: string; action: string; target: string; sourceIp: string; outcome: string }) => Promise<void>;
 }
 
 const ErrorBody = z.object({ error: z.string(), detail: z.string().optional() }).openapi('Error');
@@ -44,7 +45,7 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
   app.use('/api/*', async (c: Context, next: Next) => {
     const got = Buffer.from((c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, ''));
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-      deps.audit({ actor: 'anonymous', action: `${c.req.method} ${c.req.path}`, target: c.req.path, sourceIp: ip(c), outcome: 'denied' });
+      await deps.audit({ actor: 'anonymous', action: `${c.req.method} ${c.req.path}`, target: c.req.path, sourceIp: ip(c), outcome: 'denied' });
       return c.json({ error: 'unauthorized', detail: 'send Authorization: Bearer <CENTRAL_API_TOKEN>' }, 401);
     }
     await next();
@@ -84,7 +85,7 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
     if (dup) return c.json({ error: 'invalid items', detail: `code ${dup} appears more than once` }, 400);
     const snap = await deps.wh.saveDictionary(name, items);
     await deps.publishDictionary(snap);
-    deps.audit({ actor: 'api-token', action: 'dictionary.publish', target: `${name}@${snap.version}`, sourceIp: ip(c), outcome: 'ok' });
+    await deps.audit({ actor: 'api-token', action: 'dictionary.publish', target: `${name}@${snap.version}`, sourceIp: ip(c), outcome: 'ok' });
     return c.json({ name, version: snap.version, publishedAt: snap.publishedAt, items: items.length }, 200);
   });
 
@@ -92,7 +93,7 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
     request: { query: Limit },
     responses: { 200: { description: 'dead letters', content: { 'application/json': { schema: z.array(DeadLetter) } } }, ...unauthorized } }),
   async (c) => {
-    deps.audit({ actor: 'api-token', action: 'dead-letters.read', target: 'dead_letters', sourceIp: ip(c), outcome: 'ok' });
+    await deps.audit({ actor: 'api-token', action: 'dead-letters.read', target: 'dead_letters', sourceIp: ip(c), outcome: 'ok' });
     return c.json(await deps.wh.deadLetters(c.req.valid('query').limit), 200);
   });
 
@@ -100,7 +101,7 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
     request: { query: Limit },
     responses: { 200: { description: 'conflicts', content: { 'application/json': { schema: z.array(Conflict) } } }, ...unauthorized } }),
   async (c) => {
-    deps.audit({ actor: 'api-token', action: 'resident-conflicts.read', target: 'resident_conflicts', sourceIp: ip(c), outcome: 'ok' });
+    await deps.audit({ actor: 'api-token', action: 'resident-conflicts.read', target: 'resident_conflicts', sourceIp: ip(c), outcome: 'ok' });
     return c.json(await deps.wh.conflicts(c.req.valid('query').limit), 200);
   });
 

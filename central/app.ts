@@ -67,7 +67,10 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const api = centralApi({
     wh, token: config.apiToken,
     publishDictionary: (s) => publishDictionary(js, s),
-    audit: (e) => { wh.audit(e).catch((err: Error) => log.error({ err: err.message, action: e.action }, 'audit entry not written')); },
+    audit: (e) => wh.audit(e).catch((err: Error) => {
+      log.error({ err: err.message, action: e.action }, 'audit entry not written');
+      throw err; // fail closed: no data without its audit entry
+    }),
   });
   mountCentralImaging(api, { wh, dataDir: config.dataDir });
   api.route('/fhir', fhirApi({ store: fhirStoreFor(wh), token: config.apiToken, audit: (e) => wh.audit(e), onAuditError: (err, e) => log.error({ err: err.message, action: e.action }, 'audit entry not written') }));
