@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { Context, Next } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import { DICTIONARY_NAMES, dictionaryItemSchema, type DictionaryName, type DictionarySnapshot } from '../contracts/index.ts';
 import type { Warehouse } from './warehouse/types.ts';
 
@@ -13,6 +13,8 @@ export interface ApiDeps {
   wh: Warehouse;
   token: string;
   publishDictionary: (s: DictionarySnapshot) => Promise<void>;
+  /** Middleware for every route (request metrics), registered before any route. */
+  middleware?: MiddlewareHandler[];
   /** Resolves once the audit entry is durable; routes that expose personal data fail closed if it cannot be written. */
   audit: (e: { actor: string; action: string; target: string; sourceIp: string; outcome: string }) => Promise<void>;
 }
@@ -39,6 +41,7 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
       return undefined;
     },
   });
+  for (const mw of deps.middleware ?? []) app.use('*', mw);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
 
   const expected = Buffer.from(deps.token);

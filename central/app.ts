@@ -44,7 +44,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     for (const snap of await wh.latestDictionaries()) await publishDictionary(js, snap);
   };
 
-  const { registry, observe } = centralMetrics(wh);
+  const { registry, observe, httpMetrics } = centralMetrics(wh);
   const ingest = new Ingest(nc, wh, log, { onResult: observe, onStreamsCreated: republishDictionaries }, config.maxBatch);
   await ingest.start();
 
@@ -65,6 +65,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   });
 
   const api = centralApi({
+    middleware: [httpMetrics],
     wh, token: config.apiToken,
     publishDictionary: (s) => publishDictionary(js, s),
     audit: (e) => wh.audit(e).catch((err: Error) => {

@@ -1,11 +1,12 @@
 /** Central's Prometheus metrics: ingest counters and the fleet, read from the warehouse at scrape. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Context, Next } from 'hono';
 import { metricNames } from '../contracts/index.ts';
 import type { IngestResult, Warehouse } from './warehouse/types.ts';
 
 const m = metricNames.central;
 
-export function centralMetrics(wh: Warehouse): { registry: Registry; observe: (r: IngestResult) => void } {
+export function centralMetrics(wh: Warehouse): { registry: Registry; observe: (r: IngestResult) => void; httpMetrics: (c: Context, next: Next) => Promise<void> } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const applied = new Counter({ name: m.applied, help: 'Records applied to the warehouse', labelNames: ['clinic', 'type'], registers: [registry] });
@@ -41,5 +42,15 @@ export function centralMetrics(wh: Warehouse): { registry: Registry; observe: (r
     for (const reason of r.deadReasons) dead.inc({ reason });
     if (r.conflicts) conflicts.inc(r.conflicts);
   };
-  return { registry, observe };
+  const httpRequests = new Counter({ name: m.httpRequests, help: 'HTTP requests by method, matched route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const httpDuration = new Histogram({ name: m.httpDuration, help: 'HTTP request duration by matched route, seconds', labelNames: ['route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
+  /** Hono middleware; the route label is the matched pattern (bounded), never the raw path. */
+  const httpMetrics = async (c: Context, next: Next) => {
+    const t0 = performance.now();
+    await next();
+    const route = c.req.routePath || 'unmatched';
+    httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    httpDuration.observe({ route }, (performance.now() - t0) / 1000);
+  };
+  return { registry, observe, httpMetrics };
 }

@@ -26,5 +26,7 @@ export const metricNames = {
     clinicHeartbeat: 'central_clinic_last_heartbeat_timestamp_seconds',
     clinicDictionaryVersion: 'central_clinic_dictionary_version',
     conflicts: 'central_resident_conflicts_total',
+    httpRequests: 'central_http_requests_total',
+    httpDuration: 'central_http_request_duration_seconds',
   },
 } as const;

@@ -61,7 +61,7 @@ export const device = {
   driverEvents: 'device_driver_events_total',
 } as const;
 
-/** Defined here, not yet exported by any process: DICOM SCP and central HTTP API. */
+/** DICOM SCP (edge imaging module) and central HTTP API. */
 export const pending = {
   dicomStored: 'device_dicom_instances_stored_total',
   dicomAssociations: 'device_dicom_associations_total',

@@ -31,8 +31,8 @@ export const centralApi: DashboardSpec = {
   }, {
     title: 'HTTP API',
     panels: [
-      { id: 20, title: 'Requests per second by status', kind: 'timeseries', unit: 'reqps', pending: true, queries: [{ expr: `sum by (status) (rate(${p.centralHttpRequests}[${RI}]))`, legend: '{{status}}' }] },
-      { id: 21, title: 'Request latency p95', kind: 'timeseries', unit: 's', pending: true, queries: [{ expr: `histogram_quantile(0.95, sum by (le, route) (rate(${p.centralHttpDuration}_bucket[${RI}])))`, legend: '{{route}}' }] },
+      { id: 20, title: 'Requests per second by status', kind: 'timeseries', unit: 'reqps', queries: [{ expr: `sum by (status) (rate(${p.centralHttpRequests}[${RI}]))`, legend: '{{status}}' }] },
+      { id: 21, title: 'Request latency p95', kind: 'timeseries', unit: 's', queries: [{ expr: `histogram_quantile(0.95, sum by (le, route) (rate(${p.centralHttpDuration}_bucket[${RI}])))`, legend: '{{route}}' }] },
       { id: 22, title: 'Process memory', kind: 'timeseries', unit: 'bytes', queries: [{ expr: 'process_resident_memory_bytes', legend: '{{job}} {{instance}}' }] },
       { id: 23, title: 'Process CPU', kind: 'timeseries', unit: 'percentunit', queries: [{ expr: `rate(process_cpu_seconds_total[${RI}])`, legend: '{{job}} {{instance}}' }] },
     ],

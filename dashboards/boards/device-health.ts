@@ -28,8 +28,8 @@ export const deviceHealth: DashboardSpec = {
   }, {
     title: 'Imaging (DICOM)',
     panels: [
-      { id: 10, title: 'Instances stored per minute', kind: 'timeseries', pending: true, queries: [{ expr: `sum by (clinic, modality) (rate(${p.dicomStored}{${C}}[${RI}])) * 60`, legend: '{{clinic}} {{modality}}' }] },
-      { id: 11, title: 'Associations by result', kind: 'timeseries', pending: true, queries: [{ expr: `sum by (clinic, result) (rate(${p.dicomAssociations}{${C}}[${RI}]))`, legend: '{{clinic}} {{result}}' }] },
+      { id: 10, title: 'Instances stored per minute', kind: 'timeseries', queries: [{ expr: `sum by (clinic, modality) (rate(${p.dicomStored}{${C}}[${RI}])) * 60`, legend: '{{clinic}} {{modality}}' }] },
+      { id: 11, title: 'Associations by result', kind: 'timeseries', queries: [{ expr: `sum by (clinic, result) (rate(${p.dicomAssociations}{${C}}[${RI}]))`, legend: '{{clinic}} {{result}}' }] },
     ],
   }],
 };

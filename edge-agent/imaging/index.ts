@@ -4,7 +4,7 @@
  * background forwarding to the central archive, and the 影像 pages.
  */
 import { randomUUID } from 'node:crypto';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { startDicomScp, type DicomScpServer } from '../../device-drivers/dicom/index.ts';
 import type { EdgeModule } from '../modules.ts';
 import { loadImagingConfig, type ImagingConfig } from './config.ts';
@@ -36,6 +36,7 @@ export const imagingModule: EdgeModule = {
     const cfg = loadImagingConfig(ctx.config.dataDir);
     const repo = new ImagingRepo(ctx.store.db);
     const forwarder = new Forwarder(ctx.store.db, ctx.config.clinicId, cfg, ctx.log.child({ part: 'forwarder' }));
+    const dicomStored = new Counter({ name: 'device_dicom_instances_stored_total', help: 'DICOM instances stored and indexed, by modality', labelNames: ['modality'], registers: [ctx.registry] });
     const scp = cfg.enabled
       ? await startDicomScp({
         aeTitle: cfg.aeTitle,
@@ -46,6 +47,7 @@ export const imagingModule: EdgeModule = {
         lookupDevice: (ae) => repo.deviceByAe(ae),
         onInstance: async (meta) => {
           await indexInstance(ctx.store, repo, meta);
+          dicomStored.inc({ modality: meta.modality ?? 'OT' });
           forwarder.kick();
         },
         worklistProvider: worklistProvider(repo),
@@ -57,6 +59,14 @@ export const imagingModule: EdgeModule = {
     forwarder.start();
     mountImagingUi(ctx, { repo, scp: () => scp, aeTitle: cfg.aeTitle, forwarder, newStudyUid: newUid });
 
+    // Association outcomes read from the SCP's counters at scrape time (dashboards: device health).
+    let lastAssoc = { accepted: 0, rejected: 0, aborted: 0 };
+    new Counter({ name: 'device_dicom_associations_total', help: 'DICOM associations by result', labelNames: ['result'], registers: [ctx.registry], collect() {
+      if (!scp) return;
+      const now = { accepted: scp.counters.associationsAccepted, rejected: scp.counters.associationsRejected, aborted: scp.counters.aborts };
+      for (const k of ['accepted', 'rejected', 'aborted'] as const) if (now[k] > lastAssoc[k]) this.inc({ result: k }, now[k] - lastAssoc[k]);
+      lastAssoc = now;
+    } });
     new Gauge({ name: 'edge_imaging_forward_pending', help: 'Instances waiting to be uploaded to the central archive', registers: [ctx.registry], collect() { this.set(repo.forwardStats().pending); } });
     new Gauge({ name: 'edge_imaging_forward_uploaded', help: 'Instances uploaded since start', registers: [ctx.registry], collect() { this.set(forwarder.counters.uploaded); } });
     const handle: ImagingHandle = { config: cfg, scp, repo, forwarder };
@@ -68,6 +78,8 @@ export const imagingModule: EdgeModule = {
         await forwarder.stop();
         ctx.registry.removeSingleMetric('edge_imaging_forward_pending');
         ctx.registry.removeSingleMetric('edge_imaging_forward_uploaded');
+        ctx.registry.removeSingleMetric('device_dicom_associations_total');
+        ctx.registry.removeSingleMetric('device_dicom_instances_stored_total');
       },
       health: () => (cfg.enabled && !scp ? { ok: false, detail: 'DICOM SCP not running' } : { ok: true }),
     };

@@ -75,6 +75,9 @@ t.test('imaging: worklist, C-STORE, match, spine record, forwarding, DICOMweb, c
   const rejected = await storescu('UNKNOWN_AE', [us1.path]);
   t.not(rejected.code, 0, 'unregistered AE: storescu fails');
   t.match(rejected.stderr, /Calling AE Title Not Recognized|rejected/i, 'association rejected: calling AE not recognised');
+  const edgeMetrics = await (await fetch(`${edge.http.url}/metrics`)).text();
+  t.match(edgeMetrics, /device_dicom_instances_stored_total\{modality="US",clinic="[^"]+"\} 3/, 'stored instances counted by modality');
+  t.match(edgeMetrics, /device_dicom_associations_total\{result="rejected",clinic="[^"]+"\} 1/, 'the rejected association is counted');
 
   // Indexed and matched at the edge.
   const usStudy = img.repo.study(usOrder!.studyInstanceUid)!;

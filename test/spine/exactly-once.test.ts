@@ -35,6 +35,8 @@ t.test('records from two edges arrive at central exactly once, in per-clinic ord
   const unauth = await fetch(`${central.http.url}/api/fleet`);
   t.equal(unauth.status, 401, 'fleet API needs the token');
   const metrics = await (await fetch(`${central.http.url}/metrics`)).text();
+  t.match(metrics, /central_http_requests_total\{method="GET",route="\/api\/fleet",status="200"\} 1/, 'HTTP requests counted by matched route');
+  t.match(metrics, /central_http_requests_total\{method="GET",route="\/api\/\*",status="401"\} 1/, 'refused requests counted too');
   t.match(metrics, new RegExp(`central_clinic_applied_seq\\{clinic="${a.config.clinicId}"\\} ${ackA}`), 'watermark exported as a metric');
   const edgeMetrics = await (await fetch(`${a.http.url}/metrics`)).text();
   t.match(edgeMetrics, /edge_outbox_depth\{clinic="[^"]+"\} 0/, 'edge exports its outbox depth');
