@@ -35,6 +35,8 @@ export function edgeMetrics(store: EdgeStore, relay: () => Relay | null): Regist
   counterFrom(m.published, 'Records published and acknowledged by the broker', (r) => r.counters.published);
   counterFrom(m.republished, 'Records sent again because the watermark did not cover them', (r) => r.counters.republished);
   counterFrom(m.publishErrors, 'Publish attempts that failed', (r) => r.counters.publishErrors);
+  const writes = new Counter({ name: m.writes, help: 'Records written to the outbox (domain writes that will replicate)', registers: [registry] });
+  store.on('written', (n: number) => writes.inc(n));
   const dict = new Gauge({ name: m.dictionaryVersion, help: 'Dictionary version held by this edge', labelNames: ['dictionary'], registers: [registry],
     collect() { for (const [k, v] of Object.entries(store.dictionaryVersions())) dict.set({ dictionary: k }, v); } });
   return registry;
