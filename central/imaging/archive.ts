@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../../contracts/runtime/index.ts';
-import { num, parsePart10, str } from './dicom-file.ts';
+import { num, parsePart10, str } from '../../contracts/dicom/dicom-file.ts';
 
 export class ArchiveError extends Error {
   override name = 'ArchiveError';

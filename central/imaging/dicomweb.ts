@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Db } from '../../contracts/runtime/index.ts';
 import { toInstances, type IndexedInstance } from './archive.ts';
-import { readPart10, type JsonDataset, type JsonElement } from './dicom-file.ts';
+import { readPart10, type JsonDataset, type JsonElement } from '../../contracts/dicom/dicom-file.ts';
 
 type J = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string }>;
 const v = (vr: string, x: unknown): { vr: string; Value?: unknown[] } => (x === null || x === undefined || x === '' ? { vr } : { vr, Value: [x] });

@@ -14,10 +14,10 @@ import { migrate, openDb, type Db } from '../../contracts/runtime/index.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 import { Archive, ArchiveError } from './archive.ts';
-import { readPart10 } from './dicom-file.ts';
+import { readPart10 } from '../../contracts/dicom/dicom-file.ts';
 import { findInstances, instanceJson, instanceMetadata, multipartDicom, searchSeries, searchStudies, workload, type Query } from './dicomweb.ts';
 import { imagingCentralMigrations } from './migrations.ts';
-import { RenderError, renderPng } from './render.ts';
+import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
 
 export { Archive } from './archive.ts';
 

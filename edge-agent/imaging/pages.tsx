@@ -2,7 +2,7 @@
 import type { Child } from 'hono/jsx';
 import { Layout, type PageCtx } from '../web/layout.tsx';
 import type { DeviceRow, InstanceRow, OrderRow, StudyRow } from './repo.ts';
-import { transferSyntaxName } from './render.ts';
+import { transferSyntaxName } from '../../contracts/dicom/render.ts';
 
 export const L = (ctx: PageCtx, zh: string, en: string) => (ctx.lang === 'en' ? en : zh);
 

@@ -4,11 +4,11 @@ import { echo, type DicomScpServer } from '../../device-drivers/dicom/index.ts';
 import type { EdgeModuleContext } from '../modules.ts';
 import type { Role } from '../web/accounts.ts';
 import { clientIp } from '../web/app.tsx';
-import { readPart10 } from './dicom-file.ts';
+import { readPart10 } from '../../contracts/dicom/dicom-file.ts';
 import type { Forwarder } from './forwarder.ts';
 import { resolveStudy } from './ingest.ts';
 import { DevicesPage, L, PROCEDURES, ReconcilePage, StudyPage, WorklistPage } from './pages.tsx';
-import { RenderError, renderPng } from './render.ts';
+import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
 import type { ImagingRepo, Modality } from './repo.ts';
 
 export const VIEW_ROLES: readonly Role[] = ['doctor', 'nurse', 'registrar', 'imaging_tech', 'device_tech', 'clinic_admin'];
