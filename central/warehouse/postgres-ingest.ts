@@ -4,23 +4,12 @@
  * hold above a gap, duplicate-or-collision at or below the watermark, dead items consume their seq.
  */
 import type { QueryResult, QueryResultRow } from 'pg';
-import { compareHlc, type DeadLetterReason, type RecordType } from '../../contracts/index.ts';
-import type { IngestItem, IngestOutcome, IngestResult, Watermark } from './types.ts';
+import { compareHlc, type DeadLetterReason } from '../../contracts/index.ts';
+import type { IngestItem, IngestOutcome, IngestResult, Watermark, RecordItem } from './types.ts';
 
 /** A query on the transaction's client. */
 export type Q = <R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]) => Promise<QueryResult<R>>;
 
-interface RecordItem {
-  clinicId: string;
-  seq: number;
-  recordId: string;
-  type: RecordType;
-  version: number;
-  hlc: string;
-  createdAt: string;
-  payload: unknown;
-  hash: string;
-}
 
 interface ClinicWm {
   seq: number;

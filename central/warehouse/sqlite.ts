@@ -1,20 +1,9 @@
 /** SQLite warehouse: the embedded default. Every batch is one transaction. */
-import { compareHlc, type DeadLetterReason, type DictionaryItem, type DictionaryName, type DictionarySnapshot, type Heartbeat, type RecordType } from '../../contracts/index.ts';
+import { compareHlc, type DeadLetterReason, type DictionaryItem, type DictionaryName, type DictionarySnapshot, type Heartbeat } from '../../contracts/index.ts';
 import { migrate, openDb, type Db } from '../../contracts/runtime/index.ts';
 import { centralMigrations } from './sqlite-migrations.ts';
-import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestOutcome, IngestResult, ResidentConflict, Warehouse, Watermark } from './types.ts';
+import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestOutcome, IngestResult, ResidentConflict, Warehouse, Watermark, RecordItem } from './types.ts';
 
-interface RecordItem {
-  clinicId: string;
-  seq: number;
-  recordId: string;
-  type: RecordType;
-  version: number;
-  hlc: string;
-  createdAt: string;
-  payload: unknown;
-  hash: string;
-}
 
 export class SqliteWarehouse implements Warehouse {
   readonly db: Db;

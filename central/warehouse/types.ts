@@ -8,6 +8,19 @@ export type IngestItem =
   | { kind: 'record'; envelope: Envelope; type: RecordType; payload: unknown; hash: string; raw: string }
   | { kind: 'dead'; subject: string; reason: DeadLetterReason; detail: string; raw: Uint8Array; clinicId?: string; seq?: number };
 
+/** One record as both warehouse implementations apply it (also stored in `pending` while held). */
+export interface RecordItem {
+  clinicId: string;
+  seq: number;
+  recordId: string;
+  type: RecordType;
+  version: number;
+  hlc: string;
+  createdAt: string;
+  payload: unknown;
+  hash: string;
+}
+
 export type IngestOutcome = 'applied' | 'held' | 'duplicate' | 'dead';
 
 export interface Watermark {
