@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { checkResidentId } from './identity.ts';
+import { careConflictPolicy, careRecordTypes } from './records-care.ts';
+import { hisConflictPolicy, hisRecordTypes } from './records-his.ts';
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'date must be yyyy-MM-dd');
 const isoDateTime = z.string().datetime({ offset: true });
@@ -120,6 +122,8 @@ export const recordTypes = {
   lab_result: labResultSchema,
   imaging_study: imagingStudySchema,
   order: orderSchema,
+  ...hisRecordTypes,
+  ...careRecordTypes,
 } as const;
 
 export type RecordType = keyof typeof recordTypes;
@@ -138,4 +142,6 @@ export const conflictPolicy: Record<RecordType, 'lww' | 'owner-append'> = {
   lab_result: 'owner-append',
   imaging_study: 'owner-append',
   order: 'owner-append',
+  ...hisConflictPolicy,
+  ...careConflictPolicy,
 };
