@@ -8,6 +8,8 @@ import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from 
 import { createLogger, listen, mountOps, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import { centralApi } from './api.ts';
 import { mountCentralImaging } from './imaging/index.ts';
+import { mountCentralBackup } from './backup/index.ts';
+import { mountPortal } from './portal/index.ts';
 import type { CentralConfig } from './config.ts';
 import { publishDictionary } from './dictionaries/publisher.ts';
 import { starterDictionaries } from './dictionaries/starter.ts';
@@ -75,6 +77,10 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   });
   mountCentralImaging(api, { wh, dataDir: config.dataDir });
   api.route('/fhir', fhirApi({ store: fhirStoreFor(wh), token: config.apiToken, audit: (e) => wh.audit(e), onAuditError: (err, e) => log.error({ err: err.message, action: e.action }, 'audit entry not written') }));
+  const mounted = [
+    await mountPortal(api, { config, wh, log }),
+    await mountCentralBackup(api, { config, wh, log }),
+  ];
   mountOps(api, registry, [
     { name: 'warehouse', check: async () => { await wh.watermark('healthz'); return { ok: true }; } },
     { name: 'nats', check: () => ({ ok: !nc.isClosed() }) },
@@ -90,6 +96,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
       if (stopped) return;
       stopped = true;
       await http.close();
+      for (const m of mounted.reverse()) await m.stop();
       hbSub.unsubscribe();
       await ingest.stop();
       await nc.drain().catch(() => nc.close());

@@ -3,7 +3,7 @@
  * brings its own migrations (a version range of its own), HTTP routes and pages, navigation
  * entries, metrics and background work; `agent.ts` starts them in this order.
  *
- * Migration version ranges: core 1-99, devices 100-199, imaging 200-299, clinic 300-399, care 400-499.
+ * Migration version ranges: core 1-99, devices 100-199, imaging 200-299, clinic 300-399 (his 300-349, clinical 350-399), care 400-499, backup 500-549.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Hono } from 'hono';
@@ -15,6 +15,10 @@ import type { Accounts, Role } from './web/accounts.ts';
 import type { WebUi } from './web/app.tsx';
 import { devicesModule } from './devices/index.ts';
 import { imagingModule } from './imaging/index.ts';
+import { hisModule } from './his/index.ts';
+import { clinicalModule } from './his/clinical/index.ts';
+import { careModule } from './care/index.ts';
+import { backupModule } from './backup/index.ts';
 
 export interface NavItem {
   href: string;
@@ -53,4 +57,8 @@ export interface EdgeModule {
 export const edgeModules: EdgeModule[] = [
   devicesModule(),
   imagingModule,
+  hisModule,
+  clinicalModule,
+  careModule,
+  backupModule,
 ];
