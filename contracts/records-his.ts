@@ -1,5 +1,5 @@
 /**
- * Clinic HIS record types ([clinic] issue): registrations, prescriptions, charges, invoices, stock movements ...
+ * Clinic HIS record types ([clinic] issue, front desk): registrations, schedule, charges, invoices, payments, stock movements, dispensing ...
  * Kept in their own file so the owning feature can add types without touching the core
  * registry; `records.ts` merges them. Payload fields follow WS 365 / WS 363 data elements
  * where one exists (note the DE identifier beside the field).

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { checkResidentId } from './identity.ts';
 import { careConflictPolicy, careRecordTypes } from './records-care.ts';
+import { clinicalConflictPolicy, clinicalRecordTypes } from './records-clinical.ts';
 import { hisConflictPolicy, hisRecordTypes } from './records-his.ts';
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'date must be yyyy-MM-dd');
@@ -123,6 +124,7 @@ export const recordTypes = {
   imaging_study: imagingStudySchema,
   order: orderSchema,
   ...hisRecordTypes,
+  ...clinicalRecordTypes,
   ...careRecordTypes,
 } as const;
 
@@ -143,5 +145,6 @@ export const conflictPolicy: Record<RecordType, 'lww' | 'owner-append'> = {
   imaging_study: 'owner-append',
   order: 'owner-append',
   ...hisConflictPolicy,
+  ...clinicalConflictPolicy,
   ...careConflictPolicy,
 };
