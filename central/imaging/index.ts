@@ -1,6 +1,6 @@
 /**
  * Central imaging: the regional archive (upload from edges), DICOMweb (QIDO-RS, WADO-RS,
- * rendered PNG) and workload statistics, mounted under /api/imaging on the management API
+ * STOW-RS, rendered PNG) and workload statistics, mounted under /api/imaging on the management API
  * app, so the same bearer-token check applies; every access is audited.
  *
  *   mountCentralImaging(api, { wh, dataDir: config.dataDir });
@@ -17,6 +17,7 @@ import { Archive, ArchiveError } from './archive.ts';
 import { readPart10 } from '../../contracts/dicom/dicom-file.ts';
 import { findInstances, instanceJson, instanceMetadata, multipartDicom, searchSeries, searchStudies, workload, type Query } from './dicomweb.ts';
 import { imagingCentralMigrations } from './migrations.ts';
+import { MultipartError, stow } from './stow.ts';
 import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
 
 export { Archive } from './archive.ts';
@@ -72,6 +73,28 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
   app.get(`${dw}/instances`, (c) => instances(c, {}));
   app.get(`${dw}/studies/:study/instances`, (c) => instances(c, { StudyInstanceUID: c.req.param('study') }));
   app.get(`${dw}/studies/:study/series/:series/instances`, (c) => instances(c, { StudyInstanceUID: c.req.param('study'), SeriesInstanceUID: c.req.param('series') }));
+
+  // STOW-RS: third parties (the district hospital, a report system) store instances; a
+  // clinic id in X-Clinic-Id files them under that clinic, otherwise under "external".
+  const STOW_MAX = 1024 ** 3;
+  const store = async (c: Context, study?: string) => {
+    const clinicId = c.req.header('x-clinic-id') ?? 'external';
+    const declared = Number(c.req.header('content-length') ?? '0');
+    if (declared > STOW_MAX) return c.json({ error: 'too large', detail: `STOW-RS bodies are limited to ${STOW_MAX} bytes; send fewer instances per request` }, 413);
+    const body = Buffer.from(await c.req.arrayBuffer());
+    if (body.length > STOW_MAX) return c.json({ error: 'too large', detail: `STOW-RS bodies are limited to ${STOW_MAX} bytes` }, 413);
+    try {
+      const r = await stow(archive, { clinicId, contentType: c.req.header('content-type') ?? '', body, study, base: base(c) });
+      audit(c, 'api-token', 'stow.store', study ?? '*', `stored ${r.stored}, failed ${r.failed}`);
+      return c.body(JSON.stringify(r.body), r.status, { 'content-type': DICOM_JSON });
+    } catch (e) {
+      if (!(e instanceof MultipartError)) throw e;
+      audit(c, 'api-token', 'stow.store', study ?? '*', `refused: ${e.message}`);
+      return c.json({ error: 'bad multipart body', detail: e.message }, 400);
+    }
+  };
+  app.post(`${dw}/studies`, (c) => store(c));
+  app.post(`${dw}/studies/:study`, (c) => store(c, c.req.param('study')));
 
   const retrieve = (c: Context, sel: Query, what: string) => {
     const files = findInstances(db, { ...sel, limit: '1000' });

@@ -1,0 +1,89 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { buildPart10, testUid } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
+import { SqliteWarehouse } from '../warehouse/sqlite.ts';
+import { mountCentralImaging } from './index.ts';
+import { MultipartError, parseMultipartRelated } from './stow.ts';
+
+const US = '1.2.840.10008.5.1.4.1.1.6.1';
+
+function multipart(boundary: string, parts: { type?: string; body: Buffer }[]): Buffer {
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${p.type ?? 'application/dicom'}\r\n\r\n`), p.body, Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return Buffer.concat(chunks);
+}
+
+t.test('multipart/related parser: parts, bodies with CRLF inside, errors', async (t) => {
+  const a = Buffer.from('first\r\nstill first');
+  const b = Buffer.from([0, 1, 2, 13, 10, 45, 45, 3]);
+  const parts = parseMultipartRelated('multipart/related; type="application/dicom"; boundary=XyZ', multipart('XyZ', [{ body: a }, { body: b }]));
+  t.equal(parts.length, 2);
+  t.ok(parts[0]!.body.equals(a));
+  t.ok(parts[1]!.body.equals(b));
+  t.equal(parts[0]!.headers['content-type'], 'application/dicom');
+  t.throws(() => parseMultipartRelated('multipart/form-data; boundary=a', Buffer.alloc(0)), MultipartError, 'form-data refused');
+  t.throws(() => parseMultipartRelated('multipart/related; type="application/dicom+json"; boundary=a', Buffer.alloc(0)), /not supported/);
+  t.throws(() => parseMultipartRelated('multipart/related; type="application/dicom"', Buffer.alloc(0)), /boundary missing/);
+  const truncated = multipart('B', [{ body: a }]).subarray(0, 40);
+  t.throws(() => parseMultipartRelated('multipart/related; boundary=B', truncated), /closing boundary|not terminated/);
+});
+
+t.test('multipart parser: arbitrary bodies give parts or a MultipartError, nothing else', async (t) => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.constantFrom('B', 'xx', '--'), (bytes, boundary) => {
+    const body = Buffer.concat([Buffer.from(`--${boundary}\r\n`), Buffer.from(bytes)]);
+    try {
+      parseMultipartRelated(`multipart/related; boundary=${boundary}`, body);
+    } catch (e) {
+      if (!(e instanceof MultipartError)) throw e;
+    }
+  }), { numRuns: 500 });
+  t.pass('500 generated bodies');
+});
+
+t.test('STOW-RS over HTTP: stored, failed, study mismatch, retrievable by WADO-RS', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stow-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
+  t.teardown(() => wh.close());
+  const app = new Hono();
+  mountCentralImaging(app, { wh, dataDir: dir });
+  const study = testUid();
+  const series = testUid();
+  const mk = (st = study) => {
+    const sop = testUid();
+    return { sop, bytes: buildPart10({ sopClassUid: US, sopInstanceUid: sop, studyInstanceUid: st, seriesInstanceUid: series, modality: 'US', patientId: 'H1', studyDate: '20261128' }) };
+  };
+  const one = mk();
+  const two = mk();
+  const ct = 'multipart/related; type="application/dicom"; boundary=stow-boundary';
+  const post = (path: string, body: Buffer) => app.request(`http://central${path}`, { method: 'POST', headers: { 'content-type': ct, 'x-clinic-id': 'district-hospital' }, body: new Uint8Array(body) });
+
+  const r = await post('/api/imaging/dicomweb/studies', multipart('stow-boundary', [{ body: one.bytes }, { body: two.bytes }, { body: Buffer.from('not dicom at all') }]));
+  t.equal(r.status, 202, 'some stored, one failed');
+  const j = await r.json() as Record<string, { Value: Record<string, { Value?: unknown[] }>[] }>;
+  t.same(j['00081199']!.Value.map((x) => x['00081155']!.Value![0]).sort(), [one.sop, two.sop].sort(), 'ReferencedSOPSequence lists both');
+  t.equal(j['00081198']!.Value.length, 1, 'FailedSOPSequence lists the garbage part');
+  t.equal(j['00081198']!.Value[0]!['00081197']!.Value![0], 0xc000, 'reason: cannot understand');
+
+  const other = mk(testUid());
+  const m = await post(`/api/imaging/dicomweb/studies/${study}`, multipart('stow-boundary', [{ body: other.bytes }]));
+  t.equal(m.status, 409, 'instance of another study refused when the URL names a study');
+
+  const bad = await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: new Uint8Array(one.bytes) });
+  t.equal(bad.status, 400, 'a bare application/dicom body is refused with a reason');
+  t.match(await bad.text(), /multipart\/related/);
+
+  const wado = await app.request(`http://central/api/imaging/dicomweb/studies/${study}/series/${series}/instances/${one.sop}`);
+  t.equal(wado.status, 200);
+  const raw = Buffer.from(await wado.arrayBuffer());
+  t.ok(raw.includes(one.bytes), 'WADO-RS returns the stored bytes unchanged');
+  const stored = readFileSync(join(dir, 'imaging', 'district-hospital', study, `${one.sop}.dcm`));
+  t.ok(stored.equals(one.bytes), 'archived under the clinic id from X-Clinic-Id');
+});
