@@ -138,3 +138,73 @@ export function workload(db: Db, from: string, to: string, clinicId?: string) {
   // Positive rate needs imaging reports, which do not exist yet: reported as null, never guessed.
   return rows.map((r) => ({ day: r.day, clinicId: r.clinic_id, stationAe: r.station_ae, modality: r.modality, studies: r.studies, instances: r.instances, bytes: r.bytes, positiveRate: null }));
 }
+
+export class FrameError extends Error {
+  override name = 'FrameError';
+  constructor(readonly status: 400 | 404, message: string) {
+    super(message);
+  }
+}
+
+const toBuf = (x: unknown): Buffer | null =>
+  x instanceof ArrayBuffer ? Buffer.from(x) : ArrayBuffer.isView(x) ? Buffer.from(x.buffer, x.byteOffset, x.byteLength) : null;
+
+/** One multipart/related body of binary parts (frames, bulk data). */
+export function multipartOctets(parts: Buffer[], type: string): { body: Buffer; contentType: string } {
+  const boundary = `dpc-${randomBytes(12).toString('hex')}`;
+  const chunks: Buffer[] = [];
+  for (const p of parts) chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\nContent-Length: ${p.length}\r\n\r\n`), p, Buffer.from('\r\n'));
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/related; type="${type}"; boundary=${boundary}` };
+}
+
+const NATIVE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
+
+/**
+ * WADO-RS frames: frame numbers start at 1. Native (uncompressed) pixel data is cut into
+ * frames of rows × columns × samples × bits/8 bytes; encapsulated pixel data (JPEG, RLE,
+ * JPEG-LS, JPEG 2000) answers each frame's compressed bytes as stored, typed with its
+ * transfer syntax (no transcoding).
+ */
+export async function instanceFrames(i: IndexedInstance, list: string): Promise<{ frames: Buffer[]; type: string }> {
+  const wanted = list.split(',').map((s) => Number(s.trim()));
+  if (!wanted.length || wanted.some((n) => !Number.isInteger(n) || n < 1)) throw new FrameError(400, `frame list "${list}" must be positive integers separated by commas (frames start at 1)`);
+  const f = await readPart10(i.path);
+  const values = f.dict['7FE00010']?.Value ?? [];
+  if (!values.length) throw new FrameError(404, 'the instance has no pixel data');
+  let all: Buffer[];
+  let type = 'application/octet-stream';
+  if (NATIVE.has(f.transferSyntaxUid)) {
+    const d = f.dict;
+    const n = (tag: string) => Number(d[tag]?.Value?.[0] ?? 0);
+    const frameLen = n('00280010') * n('00280011') * Math.max(1, n('00280002')) * (Math.max(8, n('00280100')) / 8);
+    const bytes = toBuf(values[0]);
+    if (!bytes || frameLen <= 0) throw new FrameError(404, 'pixel data or image geometry missing');
+    const count = Math.max(1, Number(d['00280008']?.Value?.[0] ?? 1));
+    all = Array.from({ length: count }, (_, k) => bytes.subarray(k * frameLen, (k + 1) * frameLen)).filter((b) => b.length === frameLen);
+  } else {
+    all = values.map(toBuf).filter((b): b is Buffer => b !== null);
+    type = `application/octet-stream; transfer-syntax=${f.transferSyntaxUid}`;
+  }
+  const missing = wanted.filter((k) => k > all.length);
+  if (missing.length) throw new FrameError(404, `frame(s) ${missing.join(',')} not in the instance (it has ${all.length})`);
+  return { frames: wanted.map((k) => all[k - 1]!), type };
+}
+
+/** The bytes of one binary element named by a metadata BulkDataURI path (`tag` or `SQtag.item.tag`). */
+export async function instanceBulkData(i: IndexedInstance, path: string): Promise<Buffer> {
+  const f = await readPart10(i.path);
+  const steps = path.split('.');
+  let ds: JsonDataset = f.dict;
+  for (let k = 0; k < steps.length - 1; k += 2) {
+    const item = (ds[steps[k]!.toUpperCase()] ?? ds[steps[k]!.toLowerCase()])?.Value?.[Number(steps[k + 1])];
+    if (!item || typeof item !== 'object') throw new FrameError(404, `no sequence item at ${steps.slice(0, k + 2).join('.')}`);
+    ds = item as JsonDataset;
+  }
+  const last = steps[steps.length - 1]!;
+  if (!/^[0-9A-F]{8}$/i.test(last)) throw new FrameError(400, `"${last}" is not a tag (8 hex digits)`);
+  const el = ds[last.toUpperCase()] ?? ds[last.toLowerCase()];
+  const parts = (el?.Value ?? []).map(toBuf).filter((b): b is Buffer => b !== null);
+  if (!parts.length) throw new FrameError(404, `no binary value at ${path}`);
+  return Buffer.concat(parts);
+}

@@ -15,7 +15,7 @@ import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 import { Archive, ArchiveError } from './archive.ts';
 import { readPart10 } from '../../contracts/dicom/dicom-file.ts';
-import { findInstances, instanceJson, instanceMetadata, multipartDicom, searchSeries, searchStudies, workload, type Query } from './dicomweb.ts';
+import { FrameError, findInstances, instanceBulkData, instanceFrames, instanceJson, instanceMetadata, multipartDicom, multipartOctets, searchSeries, searchStudies, workload, type Query } from './dicomweb.ts';
 import { imagingCentralMigrations } from './migrations.ts';
 import { MultipartError, stow } from './stow.ts';
 import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
@@ -120,6 +120,29 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
   app.get(`${dw}/studies/:study/metadata`, (c) => metadata(c, { StudyInstanceUID: c.req.param('study') }, c.req.param('study') ?? ''));
   app.get(`${dw}/studies/:study/series/:series/metadata`, (c) => metadata(c, { StudyInstanceUID: c.req.param('study'), SeriesInstanceUID: c.req.param('series') }, c.req.param('series') ?? ''));
   app.get(`${dw}/studies/:study/series/:series/instances/:sop/metadata`, (c) => metadata(c, { StudyInstanceUID: c.req.param('study'), SOPInstanceUID: c.req.param('sop') }, c.req.param('sop') ?? ''));
+
+  const binary = async (c: Context, action: string, get: (i: NonNullable<ReturnType<Archive['instance']>>) => Promise<{ parts: Buffer[]; type: string }>) => {
+    const i = archive.instance(c.req.param('sop') ?? '');
+    if (!i || i.studyInstanceUid !== c.req.param('study')) {
+      audit(c, 'api-token', action, c.req.param('sop') ?? '', 'not found');
+      return c.json({ error: 'not found' }, 404);
+    }
+    try {
+      const r = await get(i);
+      audit(c, 'api-token', action, i.sopInstanceUid, `ok (${r.parts.length})`);
+      const m = multipartOctets(r.parts, r.type);
+      return c.body(new Uint8Array(m.body), 200, { 'content-type': m.contentType });
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      audit(c, 'api-token', action, i.sopInstanceUid, `refused ${e.status}: ${e.message}`);
+      return c.json({ error: 'cannot retrieve', detail: e.message }, e.status);
+    }
+  };
+  app.get(`${dw}/studies/:study/series/:series/instances/:sop/frames/:frames`, (c) => binary(c, 'wado.frames', async (i) => {
+    const r = await instanceFrames(i, c.req.param('frames') ?? '');
+    return { parts: r.frames, type: r.type };
+  }));
+  app.get(`${dw}/studies/:study/series/:series/instances/:sop/bulkdata/:path`, (c) => binary(c, 'wado.bulkdata', async (i) => ({ parts: [await instanceBulkData(i, c.req.param('path') ?? '')], type: 'application/octet-stream' })));
 
   app.get(`${dw}/studies/:study/series/:series/instances/:sop/rendered`, async (c) => {
     const i = archive.instance(c.req.param('sop') ?? '');

@@ -87,3 +87,40 @@ t.test('STOW-RS over HTTP: stored, failed, study mismatch, retrievable by WADO-R
   const stored = readFileSync(join(dir, 'imaging', 'district-hospital', study, `${one.sop}.dcm`));
   t.ok(stored.equals(one.bytes), 'archived under the clinic id from X-Clinic-Id');
 });
+
+t.test('WADO-RS frames and bulk data: native multi-frame cut per frame, errors named', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'frames-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
+  t.teardown(() => wh.close());
+  const app = new Hono();
+  mountCentralImaging(app, { wh, dataDir: dir });
+  const [study, series, sop] = [testUid(), testUid(), testUid()];
+  // 3 frames of 4x2 8-bit pixels, frame k filled with the value k.
+  const pixels = Buffer.concat([1, 2, 3].map((k) => Buffer.alloc(8, k)));
+  const bytes = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.3.1', sopInstanceUid: sop, studyInstanceUid: study, seriesInstanceUid: series, modality: 'US', rows: 2, columns: 4, bitsAllocated: 8, frames: 3, pixels });
+  const st = await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': 'multipart/related; boundary=b' }, body: new Uint8Array(multipart('b', [{ body: bytes }])) });
+  t.equal(st.status, 200, 'multi-frame US stored by STOW-RS');
+
+  const base = `http://central/api/imaging/dicomweb/studies/${study}/series/${series}/instances/${sop}`;
+  const r = await app.request(`${base}/frames/3,1`);
+  t.equal(r.status, 200);
+  const ct = r.headers.get('content-type') ?? '';
+  t.match(ct, /multipart\/related; type="application\/octet-stream"/);
+  const parts = parseMultipartRelated(ct.replace('type="application/octet-stream"', 'type="application/dicom"'), Buffer.from(await r.arrayBuffer()));
+  t.same(parts.map((p) => [...p.body]), [Array(8).fill(3), Array(8).fill(1)], 'frames 3 and 1, in the order asked');
+
+  t.equal((await app.request(`${base}/frames/4`)).status, 404, 'frame beyond the instance');
+  const zero = await app.request(`${base}/frames/0`);
+  t.equal(zero.status, 400, 'frame numbers start at 1');
+  t.match(await zero.text(), /start at 1/);
+
+  const meta = await (await app.request(`${base}/metadata`)).json() as Record<string, { BulkDataURI?: string }>[];
+  const uri = meta[0]!['7FE00010']!.BulkDataURI!;
+  t.match(uri, /\/bulkdata\/7FE00010$/, 'metadata points pixel data at the bulkdata endpoint');
+  const bulk = await app.request(`http://central${new URL(uri).pathname}`);
+  t.equal(bulk.status, 200, 'the BulkDataURI from the metadata resolves');
+  const bp = parseMultipartRelated((bulk.headers.get('content-type') ?? '').replace('application/octet-stream', 'application/dicom'), Buffer.from(await bulk.arrayBuffer()));
+  t.ok(bp[0]!.body.equals(pixels), 'bulk data is the whole pixel data');
+  t.equal((await app.request(`${base}/bulkdata/nothex`)).status, 400);
+});
