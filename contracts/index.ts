@@ -6,3 +6,4 @@ export * from './records.ts';
 export * from './envelope.ts';
 export * from './dictionaries.ts';
 export * from './metrics.ts';
+export * from './empi.ts';

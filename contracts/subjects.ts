@@ -9,6 +9,8 @@ export const STREAMS = {
   records: 'EDGE_RECORDS',
   /** Central -> edge dictionaries, last value per dictionary. */
   dictionaries: 'DICTIONARIES',
+  /** Central -> edge EMPI person changes (links, merges, unmerges), per clinic. */
+  empi: 'EMPI',
 } as const;
 
 export const subjects = {
@@ -21,6 +23,9 @@ export const subjects = {
   receipt: (clinicId: string) => `central.receipt.${clinicId}`,
   dictionary: (name: string) => `central.dict.${name}`,
   allDictionaries: 'central.dict.>',
+  /** EMPI person changes touching a clinic's residents, central -> that clinic (JetStream EMPI). */
+  empi: (clinicId: string) => `central.empi.${clinicId}`,
+  allEmpi: 'central.empi.>',
   /** Per-clinic inbox prefix, so that a clinic can only read replies addressed to itself. */
   inboxPrefix: (clinicId: string) => `_INBOX_${clinicId.replace(/-/g, '_')}`,
 } as const;
