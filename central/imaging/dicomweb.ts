@@ -129,14 +129,27 @@ export function multipartDicom(files: IndexedInstance[]): { body: ReadableStream
   return { body: Readable.toWeb(Readable.from(parts())) as ReadableStream<Uint8Array>, contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
 }
 
-/** Workload per clinic, device (station AE) and day (China time), with bytes archived. */
+/**
+ * Workload per clinic, device (station AE) and day (China time), with bytes archived and the
+ * positive rate over reported studies (latest final or amended report of each study);
+ * `positiveRate` is null where no study of the group has a final report, never guessed.
+ */
 export function workload(db: Db, from: string, to: string, clinicId?: string) {
-  const rows = db.prepare(`SELECT date(received_at, '+8 hours') AS day, clinic_id, coalesce(station_ae, '') AS station_ae, coalesce(modality, '') AS modality,
-      count(DISTINCT study_instance_uid) AS studies, count(*) AS instances, sum(size) AS bytes
-    FROM imaging_instances WHERE date(received_at, '+8 hours') BETWEEN ? AND ? ${clinicId ? 'AND clinic_id = ?' : ''}
-    GROUP BY day, clinic_id, station_ae, modality ORDER BY day, clinic_id, station_ae`).all(from, to, ...(clinicId ? [clinicId] : [])) as { day: string; clinic_id: string; station_ae: string; modality: string; studies: number; instances: number; bytes: number }[];
-  // Positive rate needs imaging reports, which do not exist yet: reported as null, never guessed.
-  return rows.map((r) => ({ day: r.day, clinicId: r.clinic_id, stationAe: r.station_ae, modality: r.modality, studies: r.studies, instances: r.instances, bytes: r.bytes, positiveRate: null }));
+  const rows = db.prepare(`WITH latest AS (
+        SELECT r.study_instance_uid, r.positive FROM imaging_reports r
+        WHERE r.status != 'preliminary' AND r.version = (SELECT max(x.version) FROM imaging_reports x WHERE x.study_instance_uid = r.study_instance_uid AND x.status != 'preliminary'))
+      SELECT date(i.received_at, '+8 hours') AS day, i.clinic_id, coalesce(i.station_ae, '') AS station_ae, coalesce(i.modality, '') AS modality,
+        count(DISTINCT i.study_instance_uid) AS studies, count(*) AS instances, sum(i.size) AS bytes,
+        count(DISTINCT CASE WHEN l.study_instance_uid IS NOT NULL THEN i.study_instance_uid END) AS reported,
+        count(DISTINCT CASE WHEN l.positive = 1 THEN i.study_instance_uid END) AS positive
+    FROM imaging_instances i LEFT JOIN latest l ON l.study_instance_uid = i.study_instance_uid
+    WHERE date(i.received_at, '+8 hours') BETWEEN ? AND ? ${clinicId ? 'AND i.clinic_id = ?' : ''}
+    GROUP BY day, i.clinic_id, station_ae, modality ORDER BY day, i.clinic_id, station_ae`).all(from, to, ...(clinicId ? [clinicId] : [])) as
+    { day: string; clinic_id: string; station_ae: string; modality: string; studies: number; instances: number; bytes: number; reported: number; positive: number }[];
+  return rows.map((r) => ({
+    day: r.day, clinicId: r.clinic_id, stationAe: r.station_ae, modality: r.modality, studies: r.studies, instances: r.instances, bytes: r.bytes,
+    reported: r.reported, positive: r.positive, positiveRate: r.reported ? r.positive / r.reported : null,
+  }));
 }
 
 export class FrameError extends Error {

@@ -18,6 +18,7 @@ import { readPart10 } from '../../contracts/dicom/dicom-file.ts';
 import { FrameError, findInstances, instanceBulkData, instanceFrames, instanceJson, instanceMetadata, multipartDicom, multipartOctets, searchSeries, searchStudies, workload, type Query } from './dicomweb.ts';
 import { imagingCentralMigrations } from './migrations.ts';
 import { MultipartError, stow } from './stow.ts';
+import { ReportError, Reports, reportInputSchema } from './reports.ts';
 import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
 
 export { Archive } from './archive.ts';
@@ -160,6 +161,31 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
       audit(c, 'api-token', 'wado.rendered', i.sopInstanceUid, `unsupported: ${e.message}`);
       return c.json({ error: 'cannot render', detail: e.message }, 415);
     }
+  });
+
+  const reports = new Reports(db);
+  app.post('/api/imaging/studies/:study/reports', async (c) => {
+    const study = c.req.param('study') ?? '';
+    const parsed = reportInputSchema.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) {
+      audit(c, 'api-token', 'imaging.report.add', study, 'invalid');
+      return c.json({ error: 'invalid report', issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) }, 400);
+    }
+    try {
+      const r = reports.add(study, parsed.data);
+      audit(c, parsed.data.radiologist, 'imaging.report.add', study, `version ${r.version} ${r.status}`);
+      return c.json(r, 201);
+    } catch (e) {
+      if (!(e instanceof ReportError)) throw e;
+      audit(c, parsed.data.radiologist, 'imaging.report.add', study, `refused ${e.status}: ${e.message}`);
+      return c.json({ error: 'report refused', detail: e.message }, e.status);
+    }
+  });
+  app.get('/api/imaging/studies/:study/reports', (c) => {
+    const study = c.req.param('study') ?? '';
+    const list = reports.list(study);
+    audit(c, 'api-token', 'imaging.report.read', study, `${list.length} version(s)`);
+    return c.json(list, 200);
   });
 
   app.get('/api/imaging/stats', (c) => {

@@ -38,6 +38,24 @@ export const imagingCentralMigrations: Migration[] = [{
       CREATE INDEX imaging_instances_patient ON imaging_instances (patient_id);
       CREATE INDEX imaging_instances_date ON imaging_instances (study_date);
     `),
+}, {
+    version: 201,
+    name: 'imaging: diagnostic reports by district radiologists (versioned, append-only)',
+    up: (db) => db.exec(`
+      CREATE TABLE imaging_reports (
+        study_instance_uid TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('preliminary', 'final', 'amended')),
+        findings TEXT NOT NULL,
+        impression TEXT NOT NULL,
+        positive INTEGER NOT NULL CHECK (positive IN (0, 1)),
+        radiologist TEXT NOT NULL,
+        reported_at TEXT NOT NULL,
+        PRIMARY KEY (study_instance_uid, version)
+      );
+      CREATE TRIGGER imaging_reports_no_update BEFORE UPDATE ON imaging_reports BEGIN SELECT RAISE(ABORT, 'reports are versioned: add a new version'); END;
+      CREATE TRIGGER imaging_reports_no_delete BEFORE DELETE ON imaging_reports BEGIN SELECT RAISE(ABORT, 'reports are versioned: add a new version'); END;
+    `),
 }];
 
 // With the SQLite warehouse the index lives in warehouse.db; with PostgreSQL, in its own SQLite file (see index.ts).
