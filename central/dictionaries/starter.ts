@@ -110,7 +110,9 @@ const drugRows: [string, string, string, string, number, boolean][] = [
 ];
 const drugs: DictionaryItem[] = drugRows.map(([name, spec, unit, route, priceFen, vbp], i) => {
   const first13 = `869${String(8000000000 + i * 7919).padStart(10, '0')}`;
-  return item(first13 + drugCodeCheckDigit(first13), name, { spec, unit, route, priceFen, volumeProcurement: vbp, sample: true });
+  // category drives the charge category at the edge (western_drug / patent_drug 中成药 / tcm_drug 中草药)
+  const category = ['连花清瘟胶囊', '板蓝根颗粒'].includes(name) ? 'patent_drug' : 'western_drug';
+  return item(first13 + drugCodeCheckDigit(first13), name, { spec, unit, route, priceFen, volumeProcurement: vbp, category, sample: true });
 });
 
 const chargeItems: DictionaryItem[] = [
@@ -122,7 +124,16 @@ const chargeItems: DictionaryItem[] = [
   ['120400002', '肌肉注射', 300], ['120100001', '换药（小）', 1000], ['440000001', '中医体质辨识', 2000],
   ['120900001', '家庭病床建床费', 2000], ['330000001', '清创缝合（小）', 8000],
   ['220201003', '彩色多普勒超声（颈动脉）', 9000], ['210102002', 'DR摄影（腰椎正侧位）', 12000], ['120400003', '皮下注射', 300],
-].map(([code, name, priceFen]) => item(String(code), String(name), { priceFen: Number(priceFen), unit: '次' }));
+].map(([code, name, priceFen]) => item(String(code), String(name), { priceFen: Number(priceFen), unit: '次', category: chargeCategory(String(code)) }));
+
+/** Charge category by the national service price code (11 consultation, 21/22 imaging, 25 lab, 31 exams, others treatment). */
+function chargeCategory(code: string): string {
+  if (code === '110100001') return 'registration';
+  if (code.startsWith('25')) return 'lab';
+  if (code.startsWith('21') || code.startsWith('22')) return 'imaging';
+  if (code.startsWith('11') || code.startsWith('31')) return 'exam';
+  return 'treatment';
+}
 
 export const starterDictionaries: Record<DictionaryName, DictionaryItem[]> = {
   departments,
