@@ -19,6 +19,7 @@ import { FrameError, findInstances, instanceBulkData, instanceFrames, instanceJs
 import { imagingCentralMigrations } from './migrations.ts';
 import { MultipartError, stow } from './stow.ts';
 import { ReportError, Reports, reportInputSchema } from './reports.ts';
+import { registerImagingOpenApi } from './openapi.ts';
 import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
 
 export { Archive } from './archive.ts';
@@ -38,6 +39,7 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
     migrate(db, imagingCentralMigrations);
   }
   const archive = new Archive(db, root);
+  registerImagingOpenApi(app);
   const audit = (c: Context, actor: string, action: string, target: string, outcome: string) => {
     deps.wh.audit({ actor, action, target, sourceIp: ip(c), outcome }).catch(() => undefined);
   };

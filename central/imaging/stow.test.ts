@@ -124,3 +124,20 @@ t.test('WADO-RS frames and bulk data: native multi-frame cut per frame, errors n
   t.ok(bp[0]!.body.equals(pixels), 'bulk data is the whole pixel data');
   t.equal((await app.request(`${base}/bulkdata/nothex`)).status, 400);
 });
+
+t.test('imaging routes appear in the OpenAPI document', async (t) => {
+  const { OpenAPIHono } = await import('@hono/zod-openapi');
+  const dir = mkdtempSync(join(tmpdir(), 'imaging-oas-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
+  t.teardown(() => wh.close());
+  const app = new OpenAPIHono();
+  mountCentralImaging(app, { wh, dataDir: dir });
+  app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 't', version: '1' } });
+  const doc = await (await app.request('http://central/openapi.json')).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+  const paths = Object.keys(doc.paths);
+  for (const p of ['/api/imaging/dicomweb/studies', '/api/imaging/dicomweb/studies/{study}/series/{series}/instances/{sop}/frames/{frames}', '/api/imaging/studies/{study}/reports', '/api/imaging/instances/{sop}', '/api/imaging/stats']) {
+    t.ok(paths.includes(p), `${p} documented`);
+  }
+  t.ok(doc.paths['/api/imaging/dicomweb/studies']!.post!.responses['202'], 'STOW-RS partial-failure status documented');
+});

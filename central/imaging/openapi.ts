@@ -1,0 +1,76 @@
+/**
+ * Imaging routes in the central OpenAPI document. They are plain Hono routes (DICOMweb
+ * bodies are DICOM JSON and multipart/related, defined by PS3.18), so they are described
+ * here by hand: paths, parameters, content types and status codes, pointing at PS3.18.
+ */
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
+
+const DICOM_JSON = 'application/dicom+json';
+const uid = (name: string) => ({ name, in: 'path' as const, required: true, schema: { type: 'string' as const, pattern: '^[0-9.]{1,64}$' } });
+const q = (name: string, description: string) => ({ name, in: 'query' as const, required: false, schema: { type: 'string' as const }, description });
+const json = (description: string) => ({ description, content: { [DICOM_JSON]: { schema: { type: 'array' as const, items: { type: 'object' as const } } } } });
+const err = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' as const, properties: { error: { type: 'string' as const }, detail: { type: 'string' as const } } } } } });
+const multipart = (type: string, description: string) => ({ description, content: { [`multipart/related; type="${type}"`]: { schema: { type: 'string' as const, format: 'binary' } } } });
+const security = [{ bearer: [] }];
+const tags = ['Imaging (DICOMweb PS3.18)'];
+const DW = '/api/imaging/dicomweb';
+const qido = [q('PatientID', 'wildcards * and ?'), q('PatientName', 'wildcards * and ?'), q('AccessionNumber', ''), q('StudyDate', 'yyyyMMdd, range a-b, -b, a-'), q('ModalitiesInStudy', ''), q('StudyInstanceUID', 'list separated by commas'), q('ClinicID', 'the sending clinic (not in PS3.18)'), q('limit', '1..1000, default 100'), q('offset', '')];
+
+/** Adds the imaging paths to the app's OpenAPI registry when the app has one. */
+export function registerImagingOpenApi(app: unknown): void {
+  const reg = (app as Partial<OpenAPIHono>).openAPIRegistry;
+  if (!reg) return;
+  // The registry takes OpenAPI objects; these are typed loosely by @asteasolutions/zod-to-openapi.
+  const add = (method: 'get' | 'post' | 'put', path: string, o: Record<string, unknown>) =>
+    reg.registerPath({ method, path, security, tags, responses: {}, ...o } as Parameters<typeof reg.registerPath>[0]);
+
+  add('put', '/api/imaging/instances/{sop}', {
+    summary: 'Upload one instance from a clinic edge (idempotent by sha256)',
+    request: { params: z.object({ sop: z.string() }), headers: z.object({ 'x-clinic-id': z.string(), 'x-content-sha256': z.string().regex(/^[0-9a-f]{64}$/), 'x-station-ae': z.string().optional() }) },
+    responses: { 201: { description: 'stored' }, 200: { description: 'already held with the same sha256' }, 400: err('not Part 10, or UID differs from the path'), 409: err('instance owned by another clinic'), 413: err('too large'), 422: err('sha256 mismatch: send again') },
+  });
+  add('get', `${DW}/studies`, { summary: 'QIDO-RS search for studies', parameters: qido, responses: { 200: json('studies (DICOM JSON)') } });
+  add('get', `${DW}/studies/{study}/series`, { summary: 'QIDO-RS search for series', parameters: [uid('study')], responses: { 200: json('series') } });
+  add('get', `${DW}/instances`, { summary: 'QIDO-RS search for instances', parameters: qido, responses: { 200: json('instances') } });
+  add('get', `${DW}/studies/{study}/instances`, { summary: 'QIDO-RS instances of a study', parameters: [uid('study')], responses: { 200: json('instances') } });
+  add('get', `${DW}/studies/{study}/series/{series}/instances`, { summary: 'QIDO-RS instances of a series', parameters: [uid('study'), uid('series')], responses: { 200: json('instances') } });
+  add('post', `${DW}/studies`, {
+    summary: 'STOW-RS store instances', parameters: [{ name: 'x-clinic-id', in: 'header', required: false, schema: { type: 'string' }, description: 'file under this clinic (default "external")' }],
+    requestBody: { content: { 'multipart/related; type="application/dicom"': { schema: { type: 'string', format: 'binary' } } } },
+    responses: { 200: json('all stored (ReferencedSOPSequence)'), 202: json('some failed (FailedSOPSequence with reasons)'), 409: json('none stored'), 400: err('not multipart/related'), 413: err('above 1 GiB') },
+  });
+  add('post', `${DW}/studies/{study}`, { summary: 'STOW-RS store instances of one study', parameters: [uid('study')], responses: { 200: json('stored'), 202: json('some failed'), 409: json('none stored (e.g. other study)') } });
+  for (const [path, params, what] of [
+    [`${DW}/studies/{study}`, [uid('study')], 'a study'],
+    [`${DW}/studies/{study}/series/{series}`, [uid('study'), uid('series')], 'a series'],
+    [`${DW}/studies/{study}/series/{series}/instances/{sop}`, [uid('study'), uid('series'), uid('sop')], 'an instance'],
+  ] as const) {
+    add('get', path, { summary: `WADO-RS retrieve ${what} (byte-identical files)`, parameters: params, responses: { 200: multipart('application/dicom', 'the stored Part 10 files'), 404: err('not found'), 406: err('Accept not satisfiable') } });
+    add('get', `${path}/metadata`, { summary: `WADO-RS metadata of ${what}`, parameters: params, responses: { 200: json('DICOM JSON; binary values as BulkDataURI'), 404: err('not found') } });
+  }
+  const inst = [uid('study'), uid('series'), uid('sop')];
+  add('get', `${DW}/studies/{study}/series/{series}/instances/{sop}/frames/{frames}`, {
+    summary: 'WADO-RS frames (1-based list)', parameters: [...inst, { name: 'frames', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]+(,[0-9]+)*$' } }],
+    responses: { 200: multipart('application/octet-stream', 'native frames, or compressed frames as stored'), 400: err('bad frame list'), 404: err('frame not in the instance') },
+  });
+  add('get', `${DW}/studies/{study}/series/{series}/instances/{sop}/bulkdata/{path}`, {
+    summary: 'Bulk data a metadata BulkDataURI names', parameters: [...inst, { name: 'path', in: 'path', required: true, schema: { type: 'string' } }],
+    responses: { 200: multipart('application/octet-stream', 'the element value'), 404: err('no binary value there') },
+  });
+  add('get', `${DW}/studies/{study}/series/{series}/instances/{sop}/rendered`, {
+    summary: 'Rendered PNG preview of frame 1', parameters: [...inst, q('size', '16..2048, default 1024')],
+    responses: { 200: { description: 'PNG', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, 415: err('compressed syntax cannot be rendered') },
+  });
+  add('get', '/api/imaging/stats', {
+    summary: 'Workload per day (China time), clinic, device and modality, with positive rate over reported studies',
+    parameters: [q('from', 'yyyy-MM-dd'), q('to', 'yyyy-MM-dd'), q('clinic', 'clinic id')],
+    responses: { 200: { description: 'rows: day, clinicId, stationAe, modality, studies, instances, bytes, reported, positive, positiveRate (null when none reported)' } },
+  });
+  add('post', '/api/imaging/studies/{study}/reports', {
+    summary: 'Add a radiologist report version (preliminary, final, amended)', parameters: [uid('study')],
+    requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['status', 'findings', 'impression', 'positive', 'radiologist'], properties: { status: { enum: ['preliminary', 'final', 'amended'] }, findings: { type: 'string' }, impression: { type: 'string' }, positive: { type: 'boolean' }, radiologist: { type: 'string' } } } } } },
+    responses: { 201: { description: 'the new version' }, 400: err('invalid field (named)'), 404: err('unknown study'), 409: err('status out of order') },
+  });
+  add('get', '/api/imaging/studies/{study}/reports', { summary: 'All report versions of a study', parameters: [uid('study')], responses: { 200: { description: 'versions, oldest first' } } });
+}
