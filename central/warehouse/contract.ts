@@ -9,6 +9,8 @@ import type t from 'tap';
 import fc from 'fast-check';
 import { formatHlc, type Envelope, type Heartbeat, type RecordType } from '../../contracts/index.ts';
 import type { IngestItem, Warehouse } from './types.ts';
+import { projectionByTable, readProjection } from './dictionary.ts';
+import { sqlFor } from './sql.ts';
 
 type Test = typeof t;
 
@@ -21,7 +23,7 @@ export interface WarehouseHarness {
 const clinic = (tag: string) => `${tag}-${randomBytes(3).toString('hex')}`;
 const hlc = (ms: number, node: string) => formatHlc({ ms, counter: 0, node });
 
-function envelope(clinicId: string, seq: number, type: RecordType, recordId: string, payload: unknown, o: { version?: number; hlc?: string } = {}): Envelope {
+export function envelope(clinicId: string, seq: number, type: RecordType, recordId: string, payload: unknown, o: { version?: number; hlc?: string } = {}): Envelope {
   return { recordId, type, clinicId, seq, version: o.version ?? 1, hlc: o.hlc ?? hlc(1_700_000_000_000 + seq, clinicId), schemaVersion: 1, createdAt: new Date(1_700_000_000_000 + seq * 1000).toISOString(), payload };
 }
 
@@ -192,6 +194,49 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
     tt.test('audit entries are written', async (t) => {
       await wh.audit({ actor: 'api-token', action: 'contract.read', target: 'x', sourceIp: '127.0.0.1', outcome: 'ok' });
       t.pass('audit() resolved');
+    });
+
+    tt.test('WS 365 projections are filled in the same transaction as records, latest version only', async (t) => {
+      const c = clinic('proj');
+      const sql = sqlFor(wh);
+      const rid = `res-${randomBytes(4).toString('hex')}`;
+      const rec = (seq: number, type: string, recordId: string, payload: Record<string, unknown>, version = 1): IngestItem =>
+        ({ kind: 'record', envelope: envelope(c, seq, type as RecordType, recordId, payload, { version }), type: type as RecordType, payload, hash: `h:${c}:${seq}`, raw: '' });
+      const enc = (dx: { code: string; name: string; primary: boolean }[]) => ({ encounterId: 'e1', residentId: rid, class: 'outpatient', status: 'finished', departmentCode: 'GP', doctorCode: 'D0001', registeredAt: '2026-03-01T08:30:00+08:00', chiefComplaint: '头晕', diagnoses: dx, feeFen: 1500 });
+      const r = await wh.ingest([
+        resident(c, 1, rid, { name: '王秀英', sex: '2', idType: '01', idNumber: '110101195603070026', insuranceCardNo: 'INS-9', ethnicity: '01' }, hlc(1_800_000_000_000, c)),
+        rec(2, 'encounter', 'e1', enc([{ code: 'I10.x00', name: '原发性高血压', primary: true }, { code: 'E11.900', name: '2型糖尿病', primary: false }])),
+        rec(3, 'observation', 'o1', { observationId: 'o1', residentId: rid, code: '8480-6', display: '收缩压', value: 150, unit: 'mm[Hg]', effectiveAt: '2026-03-01T08:40:00+08:00', implausible: false }),
+        rec(4, 'lab_result', 'l1', { resultId: 'l1', residentId: rid, specimenId: 'S1', testCode: '2823-3', testName: '血钾', value: '6.4', unit: 'mmol/L', flag: 'HH', status: 'final', resultedAt: '2026-03-01T10:00:00+08:00' }),
+        rec(5, 'imaging_study', '1.2.3', { studyInstanceUid: '1.2.3', residentId: rid, modality: 'US', studyDate: '20260301', seriesCount: 1, instanceCount: 4 }),
+        rec(6, 'order', 'or1', { orderId: 'or1', residentId: rid, kind: 'lab', code: 'K', display: '血钾', status: 'completed', requestedAt: '2026-03-01T09:00:00+08:00' }),
+        // A type with no projection (yet): kept in records, nothing lost.
+        rec(7, 'future_type', 'f1', { anything: [1, 2, 3] }),
+        // A correction: version 2 of the visit has one diagnosis; then version 1 arrives late and changes nothing.
+        rec(8, 'encounter', 'e1', enc([{ code: 'J06.900', name: '急性上呼吸道感染', primary: true }]), 2),
+        rec(9, 'encounter', 'e2', { ...enc([]), encounterId: 'e2', chiefComplaint: 'v2' }, 2),
+        rec(10, 'encounter', 'e2', { ...enc([{ code: 'X', name: 'stale', primary: true }]), encounterId: 'e2', chiefComplaint: 'stale v1' }, 1),
+      ]);
+      t.ok(r.outcomes.every((o) => o === 'applied'), 'all applied');
+      t.same(r.deadReasons, []);
+      t.equal(await wh.countRecords(c), 10, 'every record version kept in records');
+      const read = async (table: string) => (await readProjection(sql, projectionByTable(table)!, { clinicId: c, residentId: rid, limit: 100, offset: 0 })).rows;
+      t.match(await read('dw_resident'), [{ resident_id: rid, name: '王秀英', sex_code: '2', birth_date: '1980-01-01', id_type_code: '01', id_number: '110101195603070026', ethnicity_code: '01', source_clinic_id: c }]);
+      t.same((await read('dw_resident_identifier')).map((x) => [x.system, x.value]), [['id-document/01', '110101195603070026'], ['insurance-card', 'INS-9']]);
+      t.match(await read('dw_encounter'), [
+        { clinic_id: c, record_id: 'e1', version: 2, encounter_id: 'e1', department_code: 'GP', visit_at: '2026-03-01T00:30:00.000Z', chief_complaint: '头晕', fee_fen: 1500 },
+        { record_id: 'e2', version: 2, chief_complaint: 'v2' },
+      ], 'a late older version changes nothing');
+      t.same((await read('dw_diagnosis')).map((x) => [x.version, x.line_no, x.diagnosis_code, x.is_primary]), [[2, 0, 'J06.900', true]], 'the correction replaced both diagnoses');
+      t.match(await read('dw_observation'), [{ code: '8480-6', value_num: 150, implausible: false, effective_at: '2026-03-01T00:40:00.000Z' }]);
+      t.match(await read('dw_lab_result'), [{ test_code: '2823-3', value_text: '6.4', value_num: 6.4, flag: 'HH' }]);
+      t.match(await read('dw_imaging_study'), [{ study_instance_uid: '1.2.3', study_date: '2026-03-01', instance_count: 4 }]);
+      t.match(await read('dw_order'), [{ order_id: 'or1', kind: 'lab', status: 'completed' }]);
+      // Resident overwritten by a later writer elsewhere: the projection follows the master row.
+      const other = clinic('proj2');
+      await wh.ingest([resident(other, 1, rid, { name: '王秀英', sex: '2', idType: '01', idNumber: '110101195603070026', phone: '139' }, hlc(1_800_000_000_100, other))]);
+      t.match(await read('dw_resident'), [{ phone: '139', source_clinic_id: other, insurance_card_no: null }]);
+      t.same((await read('dw_resident_identifier')).length, 1, 'identifiers follow the winner');
     });
 
     tt.test('property: any permutation with duplications of a stream ends at watermark N, each seq applied once, in order', async (t) => {

@@ -6,6 +6,7 @@
 import type { QueryResult, QueryResultRow } from 'pg';
 import { compareHlc, type DeadLetterReason } from '../../contracts/index.ts';
 import type { IngestItem, IngestOutcome, IngestResult, Watermark, RecordItem } from './types.ts';
+import { projectRecordsPg, projectResidentsPg } from './projection-writers.ts';
 
 /** A query on the transaction's client. */
 export type Q = <R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]) => Promise<QueryResult<R>>;
@@ -55,6 +56,7 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
   const logRows: { clinicId: string; seq: number; r: RecordItem | null; hash: string }[] = [];
   const recRows: { r: RecordItem; json: string }[] = [];
   const batchLog = new Map<string, string>();
+  const residentsTouched = new Set<string>();
   const log = (clinicId: string, seq: number, hash: string, r: RecordItem | null) => {
     logRows.push({ clinicId, seq, r, hash });
     batchLog.set(`${clinicId}\u0000${seq}`, hash);
@@ -65,7 +67,10 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
     log(r.clinicId, r.seq, r.hash, r);
     const payloadJson = JSON.stringify(r.payload);
     recRows.push({ r, json: payloadJson });
-    if (r.type === 'resident') conflicts += await applyResident(q, r, payloadJson, now);
+    if (r.type === 'resident') {
+      conflicts += await applyResident(q, r, payloadJson, now);
+      residentsTouched.add((r.payload as { residentId: string }).residentId);
+    }
     applied.push({ clinicId: r.clinicId, type: r.type, createdAt: r.createdAt });
   };
 
@@ -128,6 +133,7 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
     }));
   }
   await flush(q, logRows, recRows, now, dead);
+  await projectResidentsPg(q, [...residentsTouched].sort());
   const changed: Watermark[] = [];
   for (const c of [...touched].sort()) {
     const w = wm.get(c)!;
@@ -154,8 +160,10 @@ async function flush(q: Q, logRows: { clinicId: string; seq: number; r: RecordIt
     ON CONFLICT DO NOTHING RETURNING clinic_id, seq`,
   [recRows.map((x) => x.r.type), recRows.map((x) => x.r.recordId), recRows.map((x) => x.r.version), recRows.map((x) => x.r.clinicId), recRows.map((x) => x.r.seq),
     recRows.map((x) => x.r.hlc), recRows.map((x) => x.json), recRows.map((x) => x.r.createdAt), now]);
-  if (ins.rowCount === recRows.length) return;
   const inserted = new Set(ins.rows.map((x) => `${x.clinic_id}\u0000${x.seq}`));
+  // Project exactly the rows this batch inserted (a same-content duplicate or a collision adds none).
+  await projectRecordsPg(q, recRows.filter((x) => inserted.has(`${x.r.clinicId}\u0000${x.r.seq}`)).map((x) => x.r));
+  if (ins.rowCount === recRows.length) return;
   for (const { r, json } of recRows) {
     if (inserted.has(`${r.clinicId}\u0000${r.seq}`)) continue;
     const prev = await q<{ same: boolean }>('SELECT payload = $5::jsonb AS same FROM records WHERE type = $1 AND record_id = $2 AND version = $3 AND clinic_id = $4',

@@ -1,5 +1,6 @@
 /** Numbered migrations of the central warehouse (SQLite). Append only. */
 import type { Migration } from '../../contracts/runtime/index.ts';
+import { projectionDdl } from './projections.ts';
 
 export const centralMigrations: Migration[] = [
   {
@@ -116,4 +117,64 @@ centralMigrations.push({
     CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
     CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
   `),
+});
+
+// Versions 100-199: WS 365 projection tables, city-platform upload log, archive parts ([central] warehouse).
+centralMigrations.push({
+  version: 100,
+  name: 'WS 365 projections: residents, identifiers, encounters, diagnoses, observations, lab results, imaging studies, orders',
+  up: (db) => db.exec(projectionDdl('sqlite', 100)),
+}, {
+  version: 101,
+  name: 'city-platform upload batches and items, archive parts, records by applied/created time',
+  up: (db) => db.exec(`
+      CREATE TABLE upload_batches (
+        id TEXT PRIMARY KEY,
+        target TEXT NOT NULL,
+        type TEXT NOT NULL,
+        day TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        record_count INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_http_status INTEGER,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        next_attempt_at TEXT NOT NULL
+      );
+      CREATE INDEX upload_batches_status ON upload_batches (status, next_attempt_at);
+      CREATE INDEX upload_batches_day ON upload_batches (day, type);
+      -- A record (version) belongs to at most one batch per target.
+      CREATE TABLE upload_items (
+        target TEXT NOT NULL,
+        type TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        clinic_id TEXT NOT NULL,
+        batch_id TEXT NOT NULL,
+        PRIMARY KEY (target, type, record_id, version, clinic_id)
+      );
+      CREATE INDEX upload_items_batch ON upload_items (batch_id);
+      CREATE TABLE upload_state (target TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE INDEX records_applied_at ON records (applied_at);
+      CREATE TABLE archive_parts (
+        id TEXT PRIMARY KEY,
+        clinic_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        file TEXT NOT NULL,
+        records INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        min_created_at TEXT NOT NULL,
+        max_created_at TEXT NOT NULL,
+        cutoff TEXT NOT NULL,
+        archived_at TEXT NOT NULL,
+        restored_at TEXT
+      );
+      CREATE INDEX archive_parts_group ON archive_parts (clinic_id, type, year);
+      CREATE INDEX records_created_at ON records (created_at);
+`),
 });

@@ -2,17 +2,21 @@
 import { compareHlc, type DeadLetterReason, type DictionaryItem, type DictionaryName, type DictionarySnapshot, type Heartbeat } from '../../contracts/index.ts';
 import { migrate, openDb, type Db } from '../../contracts/runtime/index.ts';
 import { centralMigrations } from './sqlite-migrations.ts';
+import { SqliteProjector } from './projection-writers.ts';
 import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestOutcome, IngestResult, ResidentConflict, Warehouse, Watermark, RecordItem } from './types.ts';
 
 
 export class SqliteWarehouse implements Warehouse {
   readonly db: Db;
   private readonly st;
+  /** Writes the WS 365 projection tables in the same transaction as `records`. */
+  private readonly projector: SqliteProjector;
 
   constructor(readonly file: string) {
     this.db = openDb(file);
     migrate(this.db, centralMigrations);
     const db = this.db;
+    this.projector = new SqliteProjector(db);
     this.st = {
       state: db.prepare<[string], { applied_seq: number }>('SELECT applied_seq FROM clinic_state WHERE clinic_id = ?'),
       upsertState: db.prepare<[string, number, number, string]>(`INSERT INTO clinic_state (clinic_id, applied_seq, records_applied, updated_at) VALUES (?, ?, ?, ?)
@@ -64,13 +68,17 @@ export class SqliteWarehouse implements Warehouse {
       this.st.logInsert.run(r.clinicId, r.seq, r.recordId, r.type, r.version, r.hash, 'applied', now);
       const payloadJson = JSON.stringify(r.payload);
       const ins = this.st.recordInsert.run(r.type, r.recordId, r.version, r.clinicId, r.seq, r.hlc, payloadJson, r.createdAt, now);
-      if (ins.changes === 0) {
+      if (ins.changes > 0) this.projector.record(r);
+      else {
         const prev = this.st.recordGet.get(r.type, r.recordId, r.version, r.clinicId);
         if (prev && prev.payload !== payloadJson) {
           dead(`clinic.${r.clinicId}.rec.${r.type}`, r.clinicId, r.seq, 'seq_collision', `record ${r.type}/${r.recordId} version ${r.version} already applied with different content`, payloadJson);
         }
       }
-      if (r.type === 'resident') conflicts += this.applyResident(r, payloadJson, now);
+      if (r.type === 'resident') {
+        conflicts += this.applyResident(r, payloadJson, now);
+        this.projector.resident((r.payload as { residentId: string }).residentId);
+      }
       applied.push({ clinicId: r.clinicId, type: r.type, createdAt: r.createdAt });
     };
     const consume = (clinicId: string, seq: number, hash: string, record: RecordItem | null): IngestOutcome => {
