@@ -29,6 +29,11 @@ export const imagingConfigSchema = z.object({
   forwardConcurrency: z.coerce.number().int().min(1).max(8).default(2),
   /** Longest wait between retries of one instance (ms). */
   forwardRetryMaxMs: z.coerce.number().int().min(100).default(30_000),
+  /**
+   * A study's record goes to central when the study has been quiet this long (ms); the first
+   * instance of a study is recorded at once. 0 = one record version per instance.
+   */
+  studyRecordQuietMs: z.coerce.number().int().min(0).max(600_000).default(2_000),
 });
 export type ImagingConfig = Omit<z.infer<typeof imagingConfigSchema>, 'storageDir'> & { storageDir: string };
 

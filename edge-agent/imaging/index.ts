@@ -9,7 +9,7 @@ import { startDicomScp, type DicomScpServer } from '../../device-drivers/dicom/i
 import type { EdgeModule } from '../modules.ts';
 import { loadImagingConfig, type ImagingConfig } from './config.ts';
 import { Forwarder } from './forwarder.ts';
-import { indexInstance } from './ingest.ts';
+import { flushDueStudies, indexInstance } from './ingest.ts';
 import { imagingMigrations } from './migrations.ts';
 import { ImagingRepo } from './repo.ts';
 import { mountImagingUi, VIEW_ROLES } from './routes.tsx';
@@ -46,7 +46,7 @@ export const imagingModule: EdgeModule = {
         // The SCP checks the device's host against the peer address and its enabled flag.
         lookupDevice: (ae) => repo.deviceByAe(ae),
         onInstance: async (meta) => {
-          await indexInstance(ctx.store, repo, meta);
+          await indexInstance(ctx.store, repo, meta, cfg.studyRecordQuietMs);
           dicomStored.inc({ modality: meta.modality ?? 'OT' });
           forwarder.kick();
         },
@@ -57,6 +57,11 @@ export const imagingModule: EdgeModule = {
     if (scp && cfg.port === 0) ctx.log.warn({ port: scp.port }, 'EDGE_DICOM_PORT not set: the DICOM SCP listens on an OS-chosen port; set a fixed port for real devices');
     if (scp) ctx.log.info({ aeTitle: scp.aeTitle, host: scp.host, port: scp.port, storageDir: cfg.storageDir }, 'DICOM SCP listening');
     forwarder.start();
+    // Studies marked due (also those left by a previous run) get their record once quiet.
+    const flushStudies = (quietMs: number) => ctx.store.transactAsync((tx) => flushDueStudies(tx, quietMs))
+      .catch((e: Error) => ctx.log.error({ err: e.message }, 'imaging study records not flushed; retried on the next tick'));
+    const studyTimer = setInterval(() => void flushStudies(cfg.studyRecordQuietMs), Math.max(250, Math.min(cfg.studyRecordQuietMs, 1_000)));
+    studyTimer.unref();
     mountImagingUi(ctx, { repo, scp: () => scp, aeTitle: cfg.aeTitle, forwarder, newStudyUid: newUid });
 
     // Association outcomes read from the SCP's counters at scrape time (dashboards: device health).
@@ -75,6 +80,8 @@ export const imagingModule: EdgeModule = {
       async stop() {
         runningImaging.delete(ctx.config.clinicId);
         await scp?.close();
+        clearInterval(studyTimer);
+        await flushStudies(0);
         await forwarder.stop();
         ctx.registry.removeSingleMetric('edge_imaging_forward_pending');
         ctx.registry.removeSingleMetric('edge_imaging_forward_uploaded');

@@ -1,8 +1,9 @@
 /**
  * What happens to a received instance before the device gets its C-STORE success: in one
  * group-committed transaction the instance is indexed, its study matched to an imaging
- * order (AccessionNumber + StudyInstanceUID, then PatientID) and a new version of the
- * `imaging_study` record is queued for central. Unmatched studies wait for a person.
+ * order (AccessionNumber + StudyInstanceUID, then PatientID) and the `imaging_study` record is
+ * queued for central: at once for a new study, then one version once the study is quiet
+ * (`studyRecordQuietMs`). Unmatched studies wait for a person.
  */
 import { matchOrder, type InstanceMeta } from '../../device-drivers/dicom/index.ts';
 import type { RecordPayload } from '../../contracts/index.ts';
@@ -35,8 +36,32 @@ export function emitStudy(tx: Tx, studyUid: string): void {
   tx.emit('imaging_study', studyUid, payload);
 }
 
+/**
+ * Records the study now if it is new (or coalescing is off), otherwise marks it due: the
+ * mark is a row in the same transaction as the index row, so a crash loses no update.
+ */
+function recordStudy(tx: Tx, studyUid: string, isNew: boolean, quietMs: number): void {
+  if (isNew || quietMs === 0) {
+    emitStudy(tx, studyUid);
+    return;
+  }
+  tx.db.prepare('INSERT INTO imaging_study_dirty (study_instance_uid, last_touched_at) VALUES (?, ?) ON CONFLICT (study_instance_uid) DO UPDATE SET last_touched_at = excluded.last_touched_at')
+    .run(studyUid, Date.now());
+}
+
+/** Emits one record version for every study marked due and quiet for `quietMs` (all with 0). Returns how many. */
+export function flushDueStudies(tx: Tx, quietMs: number): number {
+  const due = tx.db.prepare<[number], { study_instance_uid: string }>('SELECT study_instance_uid FROM imaging_study_dirty WHERE last_touched_at <= ? ORDER BY last_touched_at LIMIT 500')
+    .all(Date.now() - quietMs);
+  for (const d of due) {
+    emitStudy(tx, d.study_instance_uid);
+    tx.db.prepare('DELETE FROM imaging_study_dirty WHERE study_instance_uid = ?').run(d.study_instance_uid);
+  }
+  return due.length;
+}
+
 /** Index + match + record, awaited by the SCP before it answers the device. */
-export function indexInstance(store: EdgeStore, repo: ImagingRepo, meta: InstanceMeta): Promise<void> {
+export function indexInstance(store: EdgeStore, repo: ImagingRepo, meta: InstanceMeta, quietMs = 0): Promise<void> {
   return store.transactAsync((tx) => {
     const db = tx.db;
     const now = meta.receivedAt;
@@ -66,7 +91,7 @@ export function indexInstance(store: EdgeStore, repo: ImagingRepo, meta: Instanc
         linkStudy(tx, repo, meta.studyInstanceUid, m.order.orderId, m.kind, null);
       }
     }
-    emitStudy(tx, meta.studyInstanceUid);
+    recordStudy(tx, meta.studyInstanceUid, !study, quietMs);
   });
 }
 
@@ -87,5 +112,6 @@ export function resolveStudy(store: EdgeStore, repo: ImagingRepo, studyUid: stri
     if (s.order_id) throw new Error(`study already linked to order ${s.order_id}`);
     linkStudy(tx, repo, studyUid, orderId, 'manual', by);
     emitStudy(tx, studyUid);
+    tx.db.prepare('DELETE FROM imaging_study_dirty WHERE study_instance_uid = ?').run(studyUid);
   });
 }

@@ -85,4 +85,16 @@ export const imagingMigrations: Migration[] = [
       CREATE INDEX imaging_instances_fwd ON imaging_instances (fwd_state, fwd_next_at);
     `),
   },
+  {
+    version: 201,
+    name: 'imaging: studies whose record is due (coalesced record versions)',
+    up: (db) => db.exec(`
+      -- A study touched since its last imaging_study record; flushed as ONE new version once
+      -- the study is quiet, so a 300-frame cine loop is not 300 record versions on the spine.
+      CREATE TABLE imaging_study_dirty (
+        study_instance_uid TEXT PRIMARY KEY REFERENCES imaging_studies (study_instance_uid),
+        last_touched_at INTEGER NOT NULL
+      );
+    `),
+  },
 ];
