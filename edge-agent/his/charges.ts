@@ -194,6 +194,11 @@ export function netDispensed(db: Db, chargeId: string): number {
   return -(db.prepare<[string], { q: number | null }>("SELECT sum(quantity) AS q FROM his_stock_movements WHERE ref_kind = 'charge' AND ref_id = ?").get(chargeId)?.q ?? 0);
 }
 
+/** Units ever handed out for a drug line (returns not subtracted: a returned unit awaits its refund, it is not dispensed again). */
+export function grossDispensed(db: Db, chargeId: string): number {
+  return -(db.prepare<[string], { q: number | null }>("SELECT sum(quantity) AS q FROM his_stock_movements WHERE ref_kind = 'charge' AND ref_id = ? AND kind = 'dispense'").get(chargeId)?.q ?? 0);
+}
+
 /** What may still be refunded of a paid line: paid - refunded - dispensed-and-not-returned. */
 export function refundableQuantity(db: Db, c: ChargeRow): number {
   if (c.status !== 'paid' || c.reverses_charge_id) return 0;

@@ -3,7 +3,7 @@
  * replicated as `stock_movement` records. Stock is always the sum of entries.
  *
  * - actual    = units on the shelf (sum of the ledger)
- * - available = actual - units charged (pending or paid, not refunded) but not yet dispensed;
+ * - available = actual - units charged (pending or paid, not refunded) and not yet handed out;
  *   what a doctor may still prescribe.
  */
 import { randomUUID } from 'node:crypto';
@@ -19,10 +19,13 @@ const round = (q: number) => Math.round(q * 1e6) / 1e6;
 /** Actual and available stock of one drug, in the dictionary's unit. */
 export function stockOf(db: Db, drugCode: string): { actual: number; available: number } {
   const actual = db.prepare<[string], { q: number | null }>('SELECT sum(quantity) AS q FROM his_stock_movements WHERE drug_code = ?').get(drugCode)?.q ?? 0;
-  // Charged units (pending + paid, refund lines are negative) minus units already handed out for them.
-  const charged = db.prepare<[string], { q: number | null }>("SELECT sum(quantity) AS q FROM his_charges WHERE item_code = ? AND dispensable = 1 AND status IN ('pending','paid')").get(drugCode)?.q ?? 0;
-  const dispensed = -(db.prepare<[string], { q: number | null }>("SELECT sum(quantity) AS q FROM his_stock_movements WHERE drug_code = ? AND ref_kind = 'charge'").get(drugCode)?.q ?? 0);
-  return { actual: round(actual), available: round(actual - Math.max(0, charged - dispensed)) };
+  // Per charged line (pending or paid): ordered - refunded - handed out, never below 0. Returned units are
+  // back on the shelf and wait for their refund: they are not reserved again.
+  const reserved = db.prepare<[string], { q: number | null }>(`SELECT sum(max(0, c.quantity
+      + coalesce((SELECT sum(r.quantity) FROM his_charges r WHERE r.reverses_charge_id = c.charge_id), 0)
+      + coalesce((SELECT sum(m.quantity) FROM his_stock_movements m WHERE m.ref_kind = 'charge' AND m.ref_id = c.charge_id AND m.kind = 'dispense'), 0))) AS q
+    FROM his_charges c WHERE c.item_code = ? AND c.dispensable = 1 AND c.status IN ('pending','paid') AND c.reverses_charge_id IS NULL`).get(drugCode)?.q ?? 0;
+  return { actual: round(actual), available: round(actual - reserved) };
 }
 
 export interface BatchRow { batch_no: string; expiry_date: string; quantity: number }
