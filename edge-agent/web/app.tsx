@@ -44,7 +44,9 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
   const banners: ((c: Context, user: User, lang: Lang) => Child)[] = [];
   const ctxOf = (c: Context, user: User | null): PageCtx => {
     const l = lang(c);
-    return { t: translator(l), lang: l, user, clinicName: deps.clinicName, path: c.req.path, nav: deps.nav, banners: user ? banners.map((b) => b(c, user, l)) : [] };
+    const st = user ? deps.status() : null;
+    const sync = st ? { relayState: st.hb.relayState, outboxDepth: st.hb.outboxDepth, lastReceiptAt: st.lastReceiptAt } : undefined;
+    return { t: translator(l), lang: l, user, clinicName: deps.clinicName, path: c.req.path, nav: deps.nav, banners: user ? banners.map((b) => b(c, user, l)) : [], sync };
   };
   const html = (c: Context, node: unknown, status: 200 | 400 | 401 | 403 | 423 = 200) => c.html(`<!DOCTYPE html>${String(node)}`, status);
 

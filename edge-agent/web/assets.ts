@@ -25,4 +25,6 @@ button.primary { display:block; background:var(--blue); color:#fff; border:0; bo
 .notice { color:#0b5132; background:#e6f4ea; border:1px solid #b7dfc3; padding:8px 12px; border-radius:5px; margin:10px 0; }
 .login { max-width:380px; margin:80px auto; }
 .hint { color:#52606d; font-size:13px; }
+header .syncpill { font-size:13px; color:#fff; text-decoration:none; border-radius:10px; padding:1px 10px; white-space:nowrap; }
+header .syncpill.ok { background:#1f8a4c; } header .syncpill.off { background:#c0392b; }
 `;

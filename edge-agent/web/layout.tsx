@@ -14,6 +14,25 @@ export interface PageCtx {
   nav: readonly NavItem[];
   /** Rendered at the top of every page (e.g. unacknowledged critical-value alerts); added by modules via `ui.addBanner`. */
   banners?: Child[];
+  /** Replication status shown in the header of every signed-in page. */
+  sync?: { relayState: string; outboxDepth: number; lastReceiptAt: string | null } | undefined;
+}
+
+/** Online/offline, records waiting to upload and the last receipt from central, in the header. */
+function SyncPill(props: { ctx: PageCtx }) {
+  const s = props.ctx.sync;
+  if (!s) return null;
+  const zh = props.ctx.lang !== 'en';
+  const online = s.relayState === 'connected';
+  const ago = s.lastReceiptAt ? Math.max(0, Math.round((Date.now() - Date.parse(s.lastReceiptAt)) / 1000)) : null;
+  const agoText = ago === null ? (zh ? '从未' : 'never') : ago < 120 ? (zh ? `${ago}秒前` : `${ago}s ago`) : ago < 7200 ? (zh ? `${Math.round(ago / 60)}分钟前` : `${Math.round(ago / 60)} min ago`) : (zh ? `${Math.round(ago / 3600)}小时前` : `${Math.round(ago / 3600)} h ago`);
+  return (
+    <a href="/sync" class={`syncpill ${online ? 'ok' : 'off'}`} data-testid="sync-pill" title={zh ? '数据同步状态' : 'Sync status'}>
+      <span data-testid="sync-online">{online ? (zh ? '在线' : 'online') : (zh ? '离线' : 'offline')}</span>
+      {' · '}{zh ? '待传' : 'queued'} <span data-testid="sync-depth">{s.outboxDepth}</span>
+      {' · '}{zh ? '确认' : 'receipt'} {agoText}
+    </a>
+  );
 }
 
 const NAV: { href: string; key: 'home' | 'sync' | 'users' | 'audit'; roles?: string[] }[] = [
@@ -46,6 +65,7 @@ export function Layout(props: { ctx: PageCtx; title: string; children?: Child })
               ))}
             </nav>
           )}
+          {ctx.user && <SyncPill ctx={ctx} />}
           <span class="who">
             {ctx.user && <span>{ctx.user.displayName}（{ctx.t(`role_${ctx.user.role}`)}）</span>}
             <a href={`?lang=${other}`} data-testid="lang">{ctx.t('language')}</a>
