@@ -1,0 +1,174 @@
+/**
+ * Every indicator on a small district whose expected values are worked out by hand below.
+ * Org (seeded demo district): centre c01-xinhua with station s01-heping under it; centre c02-dongfeng.
+ */
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteWarehouse } from '../warehouse/sqlite.ts';
+import { Analytics, INDICATOR_BY_ID, DISTRICT_SCOPE, scopeFor, ScopeError } from './index.ts';
+import { build as b, ingestRecords } from './testkit.ts';
+import { parsePeriod, previousPeriod, yearAgo } from './periods.ts';
+
+export async function handWorkedDistrict(wh: SqliteWarehouse | import('../warehouse/types.ts').Warehouse): Promise<Analytics> {
+  const a = await Analytics.open(wh, { seedDemoDistrict: true });
+  const pop = (org: string, permanent: number, elderly: number, key: number) => a.db.run('INSERT INTO an_population (org_id, year, permanent, elderly, key_pop) VALUES (?, 2026, ?, ?, ?)', [org, permanent, elderly, key]);
+  await pop('c01-xinhua', 10, 4, 5);
+  await pop('s01-heping', 5, 2, 2);
+  await pop('c02-dongfeng', 10, 4, 4);
+  await a.db.run("INSERT INTO an_staffing (org_id, staff, doctors, gps, nurses) VALUES ('c01-xinhua', 40, 10, 6, 8), ('s01-heping', 6, 2, 2, 2)");
+  const fu = (r: string, d: 'HTN' | 'T2DM', date: string, controlled: boolean, v: { sbp?: number; dbp?: number; fbg?: number } = { sbp: controlled ? 135 : 150, dbp: controlled ? 85 : 95 }) => b.followup(r, d, date, { ...v, controlled });
+  await ingestRecords(wh, 'c01-xinhua', [
+    b.resident('R1', '张一', '1950-03-01'), b.resident('R2', '王二', '1960-01-01', '2'), b.resident('R3', '李三', '1980-05-05'), b.resident('R4', '赵四', '1945-07-07'),
+    b.healthRecord('R1', 'c01-xinhua', '2025-05-01'), b.healthRecord('R2', 'c01-xinhua', '2026-02-01'), b.healthRecord('R3', 'c01-xinhua', '2026-07-01'), b.healthRecord('R4', 'c01-xinhua', '2027-01-05'),
+    b.enrol('R1', 'HTN', '2025-01-01'), b.enrol('R2', 'HTN', '2026-03-01'), b.enrol('R4', 'HTN', '2026-01-10', { status: 'ended', endedDate: '2026-06-01', endReason: 'moved_away' }),
+    fu('R1', 'HTN', '2026-02-10', true), fu('R1', 'HTN', '2026-05-10', false), fu('R1', 'HTN', '2026-08-10', true), fu('R1', 'HTN', '2026-11-10', true),
+    fu('R2', 'HTN', '2026-04-01', true), fu('R2', 'HTN', '2026-07-01', true), fu('R2', 'HTN', '2026-10-01', false),
+    fu('R4', 'HTN', '2026-03-01', true),
+    b.elderlyCheck('R1', '2026-06-01'), b.elderlyCheck('R4', '2026-05-01'),
+    b.tcm('R1', '2026-06-01'), b.tcm('R1', '2026-09-01'),
+    b.contract('R1', 'c01-t1', '2026-01-01', '2026-12-31', { keyPopulationTags: ['elderly', 'hypertension'] }),
+    b.contract('R2', 'c01-t1', '2025-01-01', '2025-12-31'),
+    b.contract('R2', 'c01-t1', '2026-01-01', '2026-12-31', { status: 'renewed', previousContractId: 'ct-R2-2025-01-01', keyPopulationTags: ['hypertension'] }),
+    b.contract('R3', 'c01-t2', '2025-06-01', '2026-05-31'),
+    b.encounter('R3', '2026-03-05T10:00:00+08:00', { diagnoses: [{ code: 'I10', name: '原发性高血压', primary: true }] }),
+    b.encounter('R1', '2026-03-10T09:00:00+08:00', { diagnoses: [{ code: 'I10', name: '原发性高血压', primary: true }] }),
+    b.encounter('R6', '2026-03-20T09:00:00+08:00'),
+    b.encounter('R1', '2026-02-10T09:00:00+08:00'),
+    b.encounter('R2', '2026-03-02T09:00:00+08:00', { status: 'cancelled' }),
+    { ...b.registration('R1', '2026-03-10', 'booked'), recordId: 'reg-a' }, { ...b.registration('R2', '2026-03-11', 'booked'), recordId: 'reg-b' },
+    b.registration('R3', '2026-03-05', 'registered'), b.registration('R6', '2026-03-20', 'cancelled'),
+    b.prescription('R1', '2026-03-10T09:30:00+08:00'), b.prescription('R3', '2026-03-05T10:30:00+08:00'), b.prescription('R3', '2026-03-05T10:40:00+08:00', { status: 'cancelled' }),
+    b.charge('R1', '2026-03-10T09:40:00+08:00', 'western_drug', 3000), b.charge('R3', '2026-03-05T10:50:00+08:00', 'lab', 2000),
+    b.charge('R3', '2026-03-05T10:55:00+08:00', 'treatment', 1000, { status: 'pending' }),
+    b.charge('R1', '2026-03-11T09:00:00+08:00', 'western_drug', -1000, { reversesChargeId: 'ch-x', unitPriceFen: 1000 }),
+  ]);
+  // Second versions: both booked registrations later checked in / finished (still booked visits).
+  await ingestRecords(wh, 'c01-xinhua', [
+    { ...b.registration('R1', '2026-03-10', 'finished'), recordId: 'reg-a', version: 2 },
+    { ...b.registration('R2', '2026-03-11', 'registered'), recordId: 'reg-b', version: 2 },
+  ]);
+  await ingestRecords(wh, 's01-heping', [
+    b.resident('R5', '钱五', '1955-01-01'), b.resident('R6', '孙六', '1990-01-01', '2'),
+    b.healthRecord('R5', 's01-heping', '2024-01-01'),
+    b.enrol('R5', 'T2DM', '2025-01-01'),
+    fu('R5', 'T2DM', '2026-01-15', true, { fbg: 6.8 }), fu('R5', 'T2DM', '2026-04-15', false, { fbg: 7.9 }), fu('R5', 'T2DM', '2026-07-15', true, { fbg: 6.6 }), fu('R5', 'T2DM', '2026-10-15', true, { fbg: 6.5 }),
+    b.elderlyCheck('R5', '2026-04-01'),
+    b.contract('R6', 'c01-t2', '2026-03-01', '2027-02-28'),
+  ]);
+  await ingestRecords(wh, 'c02-dongfeng', [
+    b.resident('R7', '周七', '1950-01-01'), b.resident('R8', '吴八', '1970-01-01'), b.resident('R9', '郑九', '1985-01-01'),
+    b.healthRecord('R7', 'c02-dongfeng', '2026-03-01'), b.healthRecord('R8', 'c02-dongfeng', '2026-03-01', { status: 'cancelled', cancelledDate: '2026-04-01', cancelReason: 'death' }),
+    b.healthRecord('R9', 'c02-dongfeng', '2026-01-01'),
+    b.enrol('R7', 'HTN', '2026-01-01'),
+    fu('R7', 'HTN', '2026-02-01', true), fu('R7', 'HTN', '2026-05-01', true), fu('R7', 'HTN', '2026-08-01', true), fu('R7', 'HTN', '2026-11-01', false),
+    b.elderlyCheck('R7', '2025-12-30'), b.tcm('R7', '2026-02-01'),
+    b.contract('R8', 'c02-t1', '2026-01-01', '2026-12-31', { status: 'terminated', terminatedDate: '2026-02-15' }),
+    b.encounter('R1', '2026-03-12T09:00:00+08:00', { diagnoses: [{ code: 'J06.9', name: '急性上呼吸道感染', primary: true }] }),
+    b.encounter('R7', '2026-03-31T17:30:00Z'),
+  ]);
+  await a.facts.refresh();
+  return a;
+}
+
+t.test('periods', async (t) => {
+  t.same(parsePeriod('2026-Q4'), { kind: 'quarter', key: '2026-Q4', from: '2026-10-01', to: '2027-01-01', year: 2026, months: 3 });
+  t.equal(previousPeriod(parsePeriod('2026-01')).key, '2025-12');
+  t.equal(previousPeriod(parsePeriod('2026-Q1')).key, '2025-Q4');
+  t.equal(yearAgo(parsePeriod('2026-03')).key, '2025-03');
+  t.throws(() => parsePeriod('2026-13'));
+});
+
+t.test('indicators on the hand-worked district', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'an-'));
+  const wh = new SqliteWarehouse(join(dir, 'wh.db'));
+  t.teardown(async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); });
+  const a = await handWorkedDistrict(wh);
+  const S = DISTRICT_SCOPE(a.org());
+  const val = async (id: string, node: string, period: string) => (await a.engine.value(INDICATOR_BY_ID.get(id)!, node, period, S));
+  const eq = async (id: string, node: string, period: string, num: number, den: number | null, why: string) => {
+    const v = await val(id, node, period);
+    t.same({ num: v.num, den: v.den }, { num, den }, `${id} @ ${node} ${period}: ${why}`);
+    if (den) t.equal(v.value, num / den);
+  };
+  // Record rate 2026: records created by the end of 2026, active. c01 centre counts its station.
+  await eq('record_rate', 'c01-xinhua', '2026', 4, 15, 'R1 R2 R3 (c01) + R5 (s01); R4 created 2027; pop 10+5');
+  await eq('record_rate', 's01-heping', '2026', 1, 5, 'R5');
+  await eq('record_rate', 'c02-dongfeng', '2026', 2, 10, 'R7 R9; R8 cancelled');
+  await eq('record_rate', 'district', '2026', 6, 25, 'all');
+  // Dynamic use: records with any service in the period; R9 has none.
+  await eq('record_use_rate', 'c02-dongfeng', '2026', 1, 2, 'R7 followed up, R9 idle');
+  await eq('record_use_rate', 'district', '2026', 5, 6, 'R1 R2 R3 R5 R7 of 6');
+  // HTN: R1 4 fu (last controlled), R2 3 fu (last uncontrolled), R4 ended 2026-06 with 1 fu (controlled); R7 4 fu (last uncontrolled).
+  await eq('htn_standard_mgmt', 'c01-xinhua', '2026', 1, 3, 'R1 only has >= 4');
+  await eq('htn_standard_mgmt', 'district', '2026', 2, 4, 'R1 R7');
+  await eq('htn_standard_mgmt', 'c01-xinhua', '2026-Q4', 2, 2, 'quarter needs 1 fu; R4 ended before Q4');
+  await eq('htn_control', 'c01-xinhua', '2026', 2, 3, 'R1 R4 controlled at latest');
+  await eq('htn_control', 'c02-dongfeng', '2026', 0, 1, 'R7 last uncontrolled');
+  await eq('htn_standard_mgmt', 'c01-t1', '2026', 1, 2, 'team via contract: R1 ok, R2 not');
+  // T2DM: R5 at the station, 4 fu, last 6.5 mmol/L.
+  await eq('dm_standard_mgmt', 'district', '2026', 1, 1, 'R5');
+  await eq('dm_control', 's01-heping', '2026', 1, 1, 'R5 last fbg 6.5');
+  // Elderly: checks in 2026 R1 R4 (c01) R5 (s01); R7's was 2025-12-30. Pop 65+: 4+2, 2, 4.
+  await eq('elderly_mgmt', 'c01-xinhua', '2026', 3, 6, 'R1 R4 R5');
+  await eq('elderly_mgmt', 'district', '2026', 3, 10, '');
+  await eq('tcm_rate', 'c01-xinhua', '2026', 1, 6, 'R1 twice = 1 resident');
+  await eq('tcm_rate', 'district', '2026', 2, 10, 'R1 R7');
+  // Contracts in force during 2026: R1, R2 (renewal), R3 (to 2026-05-31), R6 (s01), R8 (terminated 2026-02-15).
+  await eq('contract_rate', 'c01-xinhua', '2026', 4, 15, 'R1 R2 R3 R6');
+  await eq('contract_rate', 'district', '2026', 5, 25, '');
+  await eq('key_contract_rate', 'c01-xinhua', '2026', 2, 7, 'R1 R2 tagged');
+  // Renewal: contracted during 2025: R2, R3; R2 renewed in 2026.
+  await eq('renewal_rate', 'c01-xinhua', '2026', 1, 2, 'R2 renewed, R3 not');
+  await eq('renewal_rate', 'c01-t2', '2026', 0, 1, 'R3');
+  // Fulfilment: in force R1 R2 R3 R6 R8; services in 2026: R1 R2 (fu) R3 R6 (visits).
+  await eq('fulfilment_rate', 'c01-xinhua', '2026', 4, 4, 'R6 visited c01 in March');
+  await eq('fulfilment_rate', 'district', '2026', 4, 5, 'R8 none');
+  // March visits: c01 R3 R1 R6 (R2 cancelled), c02 R1; R7 at 2026-03-31T17:30Z is 1 April in China.
+  await eq('visits', 'c01-xinhua', '2026-03', 3, null, '');
+  await eq('visits', 'district', '2026-03', 4, null, '');
+  await eq('visits', 'c02-dongfeng', '2026-04', 1, null, 'R7 local date');
+  // Contracted visit rate: contracted visitors R3 R1 (c01, own clinic) R6 (contract at s01, visit at c01) R1 (at c02).
+  await eq('contracted_visit_rate', 'district', '2026-03', 2, 4, '');
+  // Booked: reg-a and reg-b booked then checked in (v2), R3 walk-in, R6 cancelled (excluded).
+  await eq('booked_visit_rate', 'c01-xinhua', '2026-03', 2, 3, '');
+  await eq('prescriptions', 'c01-xinhua', '2026-03', 2, null, 'one cancelled');
+  // Income: 30 drug + 20 lab - 10 refund = 40 yuan; treatment pending not income.
+  await eq('income', 'c01-xinhua', '2026-03', 40, null, '');
+  await eq('drug_income_share', 'c01-xinhua', '2026-03', 2000, 4000, '(3000-1000)/4000');
+  await eq('staff', 'c01-xinhua', '2026', 46, null, '40 + 6');
+  await eq('gps', 'district', '2026', 8, null, '');
+  await eq('doctor_nurse_ratio', 'c01-xinhua', '2026', 12, 10, '');
+
+  const ev = await a.engine.evaluate(INDICATOR_BY_ID.get('visits')!, 'c01-xinhua', '2026-03', S);
+  t.equal(ev.prev.num, 1, 'MoM: one visit in February');
+  t.equal(ev.yoy.num, 0, 'YoY: none in March 2025');
+  t.same(ev.children.map((c) => [c.orgId, c.num]), [['s01-heping', 0], ['s02-yingbin', 0], ['c01-t1', 2], ['c01-t2', 2]], 'stations and teams under the centre (R6 contracted with team 2)');
+  const trend = await a.engine.trend(INDICATOR_BY_ID.get('visits')!, 'district', '2026-03', 3, S);
+  t.same(trend, [{ period: '2026-01', value: 0 }, { period: '2026-02', value: 1 }, { period: '2026-03', value: 4 }]);
+
+  t.same(await a.engine.topDiagnoses('district', '2026-03', S), [{ code: 'I10', name: '原发性高血压', visits: 2 }, { code: 'J06.9', name: '急性上呼吸道感染', visits: 1 }]);
+  t.same((await a.engine.incomeStructure('c01-xinhua', '2026-03', S)).map((r) => [r.category, r.yuan]), [['drug', 20], ['exam', 20]]);
+
+  const cases = await a.engine.cases(INDICATOR_BY_ID.get('htn_standard_mgmt')!, 'c01-xinhua', '2026', S, { failingOnly: true });
+  t.equal(cases.total, 2);
+  t.same(cases.rows.map((r) => [r.residentId, r.count, r.reasons[0]]), [['R2', 3, '期内高血压随访 3 次，少于要求的 4 次'], ['R4', 1, '期内高血压随访 1 次，少于要求的 4 次']]);
+  const ctl = await a.engine.cases(INDICATOR_BY_ID.get('htn_control')!, 'c02-dongfeng', '2026', S, { failingOnly: true });
+  t.match(ctl.rows[0]!.reasons[0], /2026-11-01.*150\/95/);
+  t.equal(ctl.rows[0]!.name, '周七');
+
+  // Scope: a c02 manager cannot name c01 or the district, and sees only c02 rows.
+  const s2 = scopeFor(a.org(), 'c02-dongfeng');
+  await t.rejects(a.engine.value(INDICATOR_BY_ID.get('visits')!, 'c01-xinhua', '2026-03', s2), ScopeError);
+  await t.rejects(a.engine.cases(INDICATOR_BY_ID.get('htn_control')!, 'district', '2026', s2), ScopeError);
+  t.equal((await a.engine.value(INDICATOR_BY_ID.get('visits')!, 'c02-dongfeng', '2026-03', s2)).num, 1);
+  t.same(await a.engine.topDiagnoses('c02-dongfeng', '2026-03', s2), [{ code: 'J06.9', name: '急性上呼吸道感染', visits: 1 }]);
+
+  // Incremental: a new follow-up for R2 raises c01's standardised management after refresh.
+  await ingestRecords(wh, 'c01-xinhua', [b.followup('R2', 'HTN', '2026-12-01', { sbp: 130, dbp: 80, controlled: true })]);
+  const r = await a.facts.refresh();
+  t.equal(r.records, 1, 'only the new record is read');
+  await eq('htn_standard_mgmt', 'c01-xinhua', '2026', 2, 3, 'R2 now has 4');
+  t.ok(await a.facts.asOf(), 'as-of time recorded');
+});

@@ -1,0 +1,242 @@
+/**
+ * Incremental fact extraction: reads the warehouse `records` table clinic by clinic in apply
+ * order (seq above a per-clinic cursor) and keeps one `an_fact` row per source record (its
+ * latest version), reduced to the fields indicators need. Runs on a timer and on demand; the
+ * time of the last completed pass is the "as of" every indicator shows.
+ */
+import type { OrgTree } from './org.ts';
+import { upsertOrgUnit } from './org.ts';
+import type { Param, SqlDb } from './sql.ts';
+
+export interface Fact {
+  kind: string;
+  residentId?: string | null;
+  day?: string | null;
+  day2?: string | null;
+  code?: string | null;
+  label?: string | null;
+  n1?: number | null;
+  n2?: number | null;
+  n3?: number | null;
+  flag?: number | null;
+  /** Team code (contracts); resolved to an org team id. */
+  teamCode?: string | null;
+}
+
+type P = Record<string, unknown>;
+const s = (p: P, ...keys: string[]): string | null => {
+  for (const k of keys) {
+    const v = p[k];
+    if (typeof v === 'string' && v !== '') return v;
+    if (typeof v === 'number') return String(v);
+  }
+  return null;
+};
+const n = (p: P, ...keys: string[]): number | null => {
+  for (const k of keys) {
+    const v = p[k];
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
+    if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  }
+  return null;
+};
+const b = (p: P, ...keys: string[]): boolean => keys.some((k) => p[k] === true || p[k] === 1 || p[k] === '1');
+
+/** Calendar day in China time (+08:00) of an ISO timestamp; a bare date is kept. */
+export function localDay(v: string | null | undefined): string | null {
+  if (!v) return null;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return v;
+  if (/^\d{8}$/.test(v)) return `${v.slice(0, 4)}-${v.slice(4, 6)}-${v.slice(6, 8)}`;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) return null;
+  return new Date(t + 8 * 3600_000).toISOString().slice(0, 10);
+}
+
+export function ageOn(birthDate: string | null | undefined, day: string | null | undefined): number | null {
+  if (!birthDate || !day) return null;
+  const [by, bm, bd] = birthDate.split('-').map(Number) as [number, number, number];
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+  let a = y - by;
+  if (m < bm || (m === bm && d < bd)) a--;
+  return a;
+}
+
+/** Hypertension controlled at a visit (national spec: < 140/90, < 150/90 at 65+). */
+export function htnControlled(sbp: number | null, dbp: number | null, age: number | null): boolean | null {
+  if (sbp === null || dbp === null) return null;
+  return sbp < (age !== null && age >= 65 ? 150 : 140) && dbp < 90;
+}
+export function dmControlled(fbg: number | null): boolean | null {
+  return fbg === null ? null : fbg < 7.0;
+}
+
+function disease(p: P): 'htn' | 'dm' | null {
+  const d = s(p, 'disease');
+  return d === 'HTN' ? 'htn' : d === 'T2DM' ? 'dm' : null;
+}
+
+/** Reduces one record payload to facts (none for types indicators do not use). */
+export function extract(type: string, payload: P, createdAt: string): Fact[] {
+  const rid = s(payload, 'residentId', 'patientId');
+  const day = (...keys: string[]) => localDay(s(payload, ...keys)) ?? localDay(createdAt);
+  switch (type) {
+    case 'resident':
+      return [{ kind: 'resident', residentId: rid, day: localDay(createdAt), day2: s(payload, 'birthDate'), code: s(payload, 'sex'), label: s(payload, 'name') }];
+    case 'encounter': {
+      if (s(payload, 'status') === 'cancelled') return [];
+      const dx = (Array.isArray(payload.diagnoses) ? payload.diagnoses : []) as P[];
+      const primary = dx.find((d) => d.primary === true) ?? dx[0];
+      return [{ kind: 'visit', residentId: rid, day: day('registeredAt', 'startedAt'), day2: s(payload, 'class'), code: primary ? s(primary, 'code') : null, label: primary ? s(primary, 'name') : null, n1: n(payload, 'feeFen'), flag: b(payload, 'booked', 'appointment') || !!s(payload, 'appointmentId', 'bookingId') ? 1 : 0 }];
+    }
+    case 'registration': {
+      const st = s(payload, 'status') ?? '';
+      if (st === 'cancelled' || st === 'refunded') return [];
+      return [{ kind: 'registration', residentId: rid, day: day('visitDate'), code: st, flag: st === 'booked' ? 1 : 0 }];
+    }
+    case 'order':
+      return s(payload, 'kind') === 'drug' && s(payload, 'status') !== 'cancelled' ? [{ kind: 'rx', residentId: rid, day: day('requestedAt') }] : [];
+    case 'prescription':
+      if (s(payload, 'status') === 'cancelled') return [];
+      return [{ kind: 'rx', residentId: rid, day: day('issuedAt') }];
+    case 'charge': {
+      // Paid lines and their refund lines (negative amounts); pending/cancelled lines are not income.
+      if (s(payload, 'status') !== 'paid' && !s(payload, 'reversesChargeId')) return [];
+      return [{ kind: 'charge', residentId: rid, day: day('createdAt'), code: category(s(payload, 'category')), label: s(payload, 'itemName'), n1: n(payload, 'amountFen') ?? 0 }];
+    }
+    case 'observation':
+      return [{ kind: 'obs', residentId: rid, day: day('effectiveAt'), code: s(payload, 'code'), label: s(payload, 'display'), n1: n(payload, 'value'), flag: payload.implausible === true ? 1 : 0 }];
+    case 'lab_result':
+      return [{ kind: 'lab', residentId: rid, day: day('resultedAt'), code: s(payload, 'testCode'), label: s(payload, 'testName'), n1: n(payload, 'value'), flag: payload.implausible === true ? 2 : /H|L|A/.test(s(payload, 'flag') ?? 'N') ? 1 : 0 }];
+    case 'health_record':
+      // Cancelled records (death, moved away, duplicate) and records migrated out are not held here any more.
+      if (s(payload, 'status') !== 'active') return [];
+      return [{ kind: 'health_record', residentId: rid, day: day('createdDate'), day2: localDay(s(payload, 'lastUpdatedDate')), teamCode: s(payload, 'teamId') }];
+    case 'chronic_enrolment': {
+      const d = disease(payload);
+      if (!d) return [];
+      const ended = s(payload, 'status') === 'ended';
+      return [{ kind: `${d}_enrol`, residentId: rid, day: day('enrolledDate'), day2: ended ? (localDay(s(payload, 'endedDate')) ?? day('enrolledDate')) : null, teamCode: s(payload, 'teamId') }];
+    }
+    case 'chronic_followup': {
+      const d = disease(payload);
+      if (!d) return [];
+      const ctl = s(payload, 'control');
+      return [{ kind: `${d}_fu`, residentId: rid, day: day('date'), n1: n(payload, 'sbp'), n2: n(payload, 'dbp'), n3: n(payload, 'fastingGlucose'), flag: ctl ? (ctl === 'controlled' ? 1 : 0) : null, code: s(payload, 'mode'), teamCode: s(payload, 'teamId') }];
+    }
+    case 'elderly_check':
+      return [{ kind: 'elderly_check', residentId: rid, day: day('date'), n1: n(payload, 'sbp'), n2: n(payload, 'dbp'), n3: n(payload, 'fastingGlucose'), code: s(payload, 'selfCareLevel'), teamCode: s(payload, 'teamId') }];
+    case 'tcm_assessment':
+      return [{ kind: 'tcm', residentId: rid, day: day('date'), code: Array.isArray(payload.constitutions) ? String(payload.constitutions[0] ?? '') || null : null, teamCode: s(payload, 'teamId') }];
+    case 'fd_contract': {
+      const st = s(payload, 'status');
+      const tags = Array.isArray(payload.keyPopulationTags) ? payload.keyPopulationTags : [];
+      // A terminated contract ends on its termination date.
+      const end = st === 'terminated' ? (localDay(s(payload, 'terminatedDate')) ?? localDay(s(payload, 'endDate'))) : localDay(s(payload, 'endDate'));
+      return [{ kind: 'contract', residentId: rid, day: day('startDate', 'signedDate'), day2: end, teamCode: s(payload, 'teamId'), flag: st === 'renewed' || !!s(payload, 'previousContractId') ? 1 : 0, n1: tags.length > 0 ? 1 : 0, code: st }];
+    }
+    default:
+      return [];
+  }
+}
+
+function category(c: string | null): string {
+  const v = c ?? '';
+  if (/drug/.test(v)) return 'drug';
+  if (v === 'lab' || v === 'imaging' || v === 'exam') return 'exam';
+  if (v === 'treatment' || v === 'registration' || v === 'material') return v;
+  return 'other';
+}
+
+export interface RefreshResult { records: number; facts: number; asOf: string }
+
+export class FactStore {
+  private running: Promise<RefreshResult> | null = null;
+  constructor(private readonly db: SqlDb, private readonly org: () => OrgTree, private readonly onOrgChange?: () => Promise<void>) {}
+
+  async asOf(): Promise<string | null> {
+    return (await this.db.get<{ v: string }>("SELECT v FROM an_meta WHERE k = 'facts_as_of'"))?.v ?? null;
+  }
+
+  /** Catches up with every clinic's applied records (one pass; concurrent callers share it). */
+  refresh(batch = 2000): Promise<RefreshResult> {
+    this.running ??= this.pass(batch).finally(() => { this.running = null; });
+    return this.running;
+  }
+
+  private async pass(batch: number): Promise<RefreshResult> {
+    const started = new Date().toISOString();
+    const clinics = await this.db.all<{ clinic_id: string; applied_seq: number; seq: number | null }>(
+      'SELECT s.clinic_id, s.applied_seq, c.seq FROM clinic_state s LEFT JOIN an_cursor c ON c.clinic_id = s.clinic_id');
+    let records = 0;
+    let facts = 0;
+    for (const cl of clinics) {
+      let cursor = Number(cl.seq ?? 0);
+      while (cursor < Number(cl.applied_seq)) {
+        const rows = await this.db.all<{ type: string; record_id: string; version: number; seq: number; payload: unknown; created_at: unknown }>(
+          'SELECT type, record_id, version, seq, payload, created_at FROM records WHERE clinic_id = ? AND seq > ? ORDER BY seq LIMIT ?', [cl.clinic_id, cursor, batch]);
+        if (rows.length === 0) { cursor = Number(cl.applied_seq); break; }
+        facts += await this.db.tx(async (db) => {
+          let k = 0;
+          for (const r of rows) k += await this.apply(db, cl.clinic_id, r.type, r.record_id, Number(r.version), typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload as P, r.created_at instanceof Date ? r.created_at.toISOString() : String(r.created_at));
+          cursor = Number(rows[rows.length - 1]!.seq);
+          await db.run(`INSERT INTO an_cursor (clinic_id, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (clinic_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`, [cl.clinic_id, cursor, started]);
+          return k;
+        });
+        records += rows.length;
+      }
+    }
+    await this.db.run(`INSERT INTO an_meta (k, v) VALUES ('facts_as_of', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, [started]);
+    return { records, facts, asOf: started };
+  }
+
+  private async apply(db: SqlDb, clinicId: string, type: string, recordId: string, version: number, payload: P, createdAt: string): Promise<number> {
+    if (type === 'fd_team') return this.applyTeam(db, clinicId, payload);
+    const facts = extract(type, payload, createdAt);
+    const base = `${clinicId}|${type}|${recordId}`;
+    const prev = await db.get<{ version: number }>('SELECT max(version) AS version FROM an_fact WHERE src = ?', [base]);
+    if (prev && prev.version !== null && Number(prev.version) > version) return 0;
+    // A registration once booked stays a booked visit when it is later registered / finished.
+    const wasBooked = type === 'registration' && Number((await db.get<{ flag: number | null }>('SELECT flag FROM an_fact WHERE src = ?', [base]))?.flag ?? 0) === 1;
+    // A newer version replaces every fact of the older one (a cancelled visit leaves none).
+    await db.run('DELETE FROM an_fact WHERE src = ?', [base]);
+    const org = this.org();
+    let k = 0;
+    for (const [i, f] of facts.entries()) {
+      let team: string | null = null;
+      if (f.teamCode) team = org.byTeamCode.get(f.teamCode)?.id ?? f.teamCode;
+      else if (f.residentId) team = (await db.get<{ team_id: string }>("SELECT team_id FROM an_fact WHERE kind = 'contract' AND resident_id = ? AND team_id IS NOT NULL ORDER BY day DESC LIMIT 1", [f.residentId]))?.team_id ?? null;
+      let flag = f.flag ?? null;
+      if (wasBooked) flag = 1;
+      if (flag === null && (f.kind === 'htn_fu' || f.kind === 'dm_fu')) {
+        const bd = f.residentId ? (await db.get<{ day2: string }>("SELECT day2 FROM an_fact WHERE kind = 'resident' AND resident_id = ? LIMIT 1", [f.residentId]))?.day2 : null;
+        const c = f.kind === 'htn_fu' ? htnControlled(f.n1 ?? null, f.n2 ?? null, ageOn(bd, f.day)) : dmControlled(f.n3 ?? null);
+        flag = c === null ? null : c ? 1 : 0;
+      }
+      const key = facts.length === 1 ? base : `${base}#${i}`;
+      const params: Param[] = [key, base, f.kind, clinicId, team, f.residentId ?? null, f.day ?? null, f.day2 ?? null, f.code ?? null, f.label ?? null, f.n1 ?? null, f.n2 ?? null, f.n3 ?? null, flag, version, type, recordId];
+      await db.run(`INSERT INTO an_fact (fkey, src, kind, clinic_id, team_id, resident_id, day, day2, code, label, n1, n2, n3, flag, version, record_type, record_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, params);
+      if (f.kind === 'contract' && team && f.residentId) {
+        // Earlier facts of this resident now belong to the contracted team.
+        await db.run("UPDATE an_fact SET team_id = ? WHERE resident_id = ? AND team_id IS NULL", [team, f.residentId]);
+      }
+      k++;
+    }
+    return k;
+  }
+
+  /** fd_team records name the clinic's teams: unknown team codes become org units under the clinic's centre. */
+  private async applyTeam(db: SqlDb, clinicId: string, p: P): Promise<number> {
+    const code = s(p, 'teamId', 'teamCode', 'code');
+    const name = s(p, 'name', 'teamName');
+    if (!code || !name) return 0;
+    const org = this.org();
+    if (org.byTeamCode.has(code)) return 0;
+    const inst = org.institutionOf(clinicId);
+    const centre = inst?.level === 'station' ? inst.parentId : inst?.id;
+    if (!centre) return 0;
+    await upsertOrgUnit(db, { id: code, parentId: centre, level: 'team', name, nameEn: null, clinicId: null, code, sort: 200 });
+    await this.onOrgChange?.();
+    return 0;
+  }
+}

@@ -1,0 +1,56 @@
+/** The analytics module: organisation tree, incremental facts, indicator engine, QC, performance. */
+import type { Warehouse } from '../warehouse/types.ts';
+import { Engine } from './engine.ts';
+import { FactStore } from './facts.ts';
+import { loadOrg, seedOrg, type OrgTree } from './org.ts';
+import { ensureSchema } from './schema.ts';
+import { sqlFor, type SqlDb } from './sql.ts';
+
+export class Analytics {
+  readonly facts: FactStore;
+  readonly engine: Engine;
+  private tree!: OrgTree;
+  private timer: NodeJS.Timeout | null = null;
+
+  private constructor(readonly db: SqlDb) {
+    this.facts = new FactStore(db, () => this.tree, () => this.reloadOrg());
+    this.engine = new Engine(db, () => this.tree);
+  }
+
+  static async open(wh: Warehouse, opts: { seedDemoDistrict?: boolean } = {}): Promise<Analytics> {
+    const a = new Analytics(sqlFor(wh));
+    await ensureSchema(a.db);
+    if (opts.seedDemoDistrict) await seedOrg(a.db);
+    await a.reloadOrg();
+    return a;
+  }
+
+  org(): OrgTree {
+    return this.tree;
+  }
+
+  async reloadOrg(): Promise<void> {
+    this.tree = await loadOrg(this.db);
+    if (this.tree.units.length === 0) {
+      // No hierarchy yet: a bare district so pages work until the data admin (or the demo) seeds one.
+      await this.db.run("INSERT INTO an_org (id, parent_id, level, name, name_en, clinic_id, code, sort) VALUES ('district', NULL, 'district', '区卫生健康局', 'District Health Bureau', NULL, NULL, 0) ON CONFLICT (id) DO NOTHING");
+      this.tree = await loadOrg(this.db);
+    }
+  }
+
+  /** Refresh facts every `ms` (plus on demand). */
+  start(ms: number, onError: (e: Error) => void): void {
+    const tick = () => { this.facts.refresh().catch(onError).finally(() => { if (this.timer) this.timer = setTimeout(tick, ms); }); };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.facts.refresh().catch(() => undefined);
+  }
+}
+
+export { INDICATORS, INDICATOR_BY_ID, DOMAINS, type IndicatorDef } from './indicators.ts';
+export { Engine, scopeFor, DISTRICT_SCOPE, ScopeError, type Scope } from './engine.ts';
+export { OrgTree, demoDistrict, seedOrg, type OrgUnit } from './org.ts';

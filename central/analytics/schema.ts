@@ -1,0 +1,51 @@
+/**
+ * Tables owned by analytics and the portal, created idempotently next to the warehouse's own
+ * (prefix `an_` for analytics, `portal_` for the portal). Same DDL on SQLite and PostgreSQL.
+ */
+import type { SqlDb } from './sql.ts';
+
+const DDL = [
+  `CREATE TABLE IF NOT EXISTS an_org (
+    id TEXT PRIMARY KEY, parent_id TEXT, level TEXT NOT NULL, name TEXT NOT NULL, name_en TEXT,
+    clinic_id TEXT, code TEXT, sort INTEGER NOT NULL DEFAULT 0)`,
+  `CREATE UNIQUE INDEX IF NOT EXISTS an_org_clinic ON an_org (clinic_id)`,
+  `CREATE TABLE IF NOT EXISTS an_population (
+    org_id TEXT NOT NULL, year INTEGER NOT NULL, permanent INTEGER NOT NULL DEFAULT 0, elderly INTEGER NOT NULL DEFAULT 0,
+    key_pop INTEGER NOT NULL DEFAULT 0, updated_by TEXT, updated_at TEXT, PRIMARY KEY (org_id, year))`,
+  `CREATE TABLE IF NOT EXISTS an_staffing (
+    org_id TEXT PRIMARY KEY, staff INTEGER NOT NULL DEFAULT 0, doctors INTEGER NOT NULL DEFAULT 0, gps INTEGER NOT NULL DEFAULT 0,
+    nurses INTEGER NOT NULL DEFAULT 0, updated_by TEXT, updated_at TEXT)`,
+  // One row per source record (latest version), reduced to what indicators need.
+  `CREATE TABLE IF NOT EXISTS an_fact (
+    fkey TEXT PRIMARY KEY, src TEXT NOT NULL, kind TEXT NOT NULL, clinic_id TEXT NOT NULL, team_id TEXT, resident_id TEXT,
+    day TEXT, day2 TEXT, code TEXT, label TEXT, n1 DOUBLE PRECISION, n2 DOUBLE PRECISION, n3 DOUBLE PRECISION,
+    flag INTEGER, version INTEGER NOT NULL, record_type TEXT NOT NULL, record_id TEXT NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS an_fact_kind_day ON an_fact (kind, day)`,
+  `CREATE INDEX IF NOT EXISTS an_fact_src ON an_fact (src)`,
+  `CREATE INDEX IF NOT EXISTS an_fact_resident ON an_fact (resident_id, kind)`,
+  `CREATE INDEX IF NOT EXISTS an_fact_clinic_kind ON an_fact (clinic_id, kind, day)`,
+  `CREATE TABLE IF NOT EXISTS an_cursor (clinic_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_at TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS an_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS portal_users (
+    username TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL, org_id TEXT NOT NULL,
+    password_hash TEXT NOT NULL, totp_secret TEXT NOT NULL, totp_enrolled INTEGER NOT NULL DEFAULT 0, last_totp_step INTEGER,
+    failed_logins INTEGER NOT NULL DEFAULT 0, locked_until TEXT, active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL, password_changed_at TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS portal_sessions (
+    token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, stage TEXT NOT NULL, csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL, last_seen_at TEXT NOT NULL, source_ip TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS portal_qc_rules (id TEXT PRIMARY KEY, def TEXT NOT NULL, updated_by TEXT, updated_at TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS portal_perf_tasks (
+    year INTEGER NOT NULL, indicator_id TEXT NOT NULL, weight DOUBLE PRECISION NOT NULL, target DOUBLE PRECISION NOT NULL,
+    updated_by TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (year, indicator_id))`,
+  `CREATE TABLE IF NOT EXISTS portal_perf_data (
+    org_id TEXT NOT NULL, indicator_id TEXT NOT NULL, period TEXT NOT NULL, value DOUBLE PRECISION NOT NULL,
+    updated_by TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (org_id, indicator_id, period))`,
+  `CREATE TABLE IF NOT EXISTS portal_rectifications (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, indicator_id TEXT NOT NULL, period TEXT NOT NULL, filename TEXT NOT NULL,
+    mime TEXT NOT NULL, size INTEGER NOT NULL, content TEXT NOT NULL, note TEXT, uploaded_by TEXT NOT NULL, uploaded_at TEXT NOT NULL)`,
+];
+
+export async function ensureSchema(db: SqlDb): Promise<void> {
+  for (const s of DDL) await db.exec(s);
+}

@@ -1,0 +1,114 @@
+/**
+ * A small SQL adapter so analytics and portal code runs on either warehouse backend without
+ * touching the warehouse classes: SQLite through `SqliteWarehouse.db`, PostgreSQL through
+ * `PostgresWarehouse.pool`. Queries are written once with `?` placeholders in the common
+ * subset of both dialects (TEXT / INTEGER / DOUBLE PRECISION, ON CONFLICT ... DO UPDATE).
+ */
+import type { Db } from '../../contracts/runtime/index.ts';
+import type { Warehouse } from '../warehouse/types.ts';
+
+export type Param = string | number | null;
+
+export interface SqlDb {
+  readonly dialect: 'sqlite' | 'postgres';
+  all<T = Record<string, unknown>>(sql: string, params?: Param[]): Promise<T[]>;
+  get<T = Record<string, unknown>>(sql: string, params?: Param[]): Promise<T | undefined>;
+  run(sql: string, params?: Param[]): Promise<number>;
+  exec(sql: string): Promise<void>;
+  /** Runs `fn` in one transaction (the callback gets a db bound to that transaction). */
+  tx<T>(fn: (db: SqlDb) => Promise<T>): Promise<T>;
+}
+
+interface PgClient { query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>; release?: () => void }
+interface PgPool extends PgClient { connect(): Promise<PgClient & { release(): void }> }
+
+export function sqlFor(wh: Warehouse): SqlDb {
+  const anyWh = wh as unknown as { db?: Db; pool?: PgPool };
+  if (anyWh.db) return sqliteDb(anyWh.db);
+  if (anyWh.pool) return pgDb(anyWh.pool);
+  throw new Error('analytics: unsupported warehouse backend (needs SQLite db or PostgreSQL pool)');
+}
+
+export function sqliteDb(db: Db): SqlDb {
+  const cache = new Map<string, import("better-sqlite3").Statement<unknown[]>>();
+  const prep = (sql: string) => {
+    let s = cache.get(sql);
+    if (!s) {
+      s = db.prepare<unknown[]>(sql);
+      if (cache.size > 500) cache.clear();
+      cache.set(sql, s);
+    }
+    return s;
+  };
+  const self: SqlDb = {
+    dialect: 'sqlite',
+    all: async <T>(sql: string, params: Param[] = []) => prep(sql).all(...params) as T[],
+    get: async <T>(sql: string, params: Param[] = []) => prep(sql).get(...params) as T | undefined,
+    run: async (sql: string, params: Param[] = []) => prep(sql).run(...params).changes,
+    exec: async (sql: string) => { db.exec(sql); },
+    tx: async <T>(fn: (d: SqlDb) => Promise<T>) => {
+      // better-sqlite3 transactions are synchronous; our callbacks only await SQLite calls,
+      // which resolve without yielding to other work on this connection in between.
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const r = await fn(self);
+        db.exec('COMMIT');
+        return r;
+      } catch (e) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw e;
+      }
+    },
+  };
+  return self;
+}
+
+/** `?` -> `$n` outside string literals. */
+export function toPg(sql: string): string {
+  let n = 0;
+  let out = '';
+  let inStr = false;
+  for (const ch of sql) {
+    if (ch === "'") inStr = !inStr;
+    out += ch === '?' && !inStr ? `$${++n}` : ch;
+  }
+  return out;
+}
+
+function pgDb(pool: PgPool, client?: PgClient): SqlDb {
+  const q = client ?? pool;
+  const norm = (rows: Record<string, unknown>[]) => rows;
+  const self: SqlDb = {
+    dialect: 'postgres',
+    all: async <T>(sql: string, params: Param[] = []) => norm((await q.query(toPg(sql), params)).rows) as T[],
+    get: async <T>(sql: string, params: Param[] = []) => (await q.query(toPg(sql), params)).rows[0] as T | undefined,
+    run: async (sql: string, params: Param[] = []) => (await q.query(toPg(sql), params)).rowCount ?? 0,
+    exec: async (sql: string) => { await q.query(sql); },
+    tx: async <T>(fn: (d: SqlDb) => Promise<T>) => {
+      if (client) return fn(self);
+      const c = await pool.connect();
+      try {
+        await c.query('BEGIN');
+        const r = await fn(pgDb(pool, c));
+        await c.query('COMMIT');
+        return r;
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        c.release();
+      }
+    },
+  };
+  return self;
+}
+
+/** `IN (?, ?, ...)` for a list (an empty list matches nothing). */
+export function inList(values: readonly string[]): { sql: string; params: string[] } {
+  if (values.length === 0) return { sql: "IN ('\u0000')", params: [] };
+  return { sql: `IN (${values.map(() => '?').join(', ')})`, params: [...values] };
+}
+
+export function num(v: unknown): number {
+  return v === null || v === undefined ? 0 : Number(v);
+}
