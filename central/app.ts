@@ -14,6 +14,7 @@ import type { CentralConfig } from './config.ts';
 import { publishDictionary } from './dictionaries/publisher.ts';
 import { starterDictionaries } from './dictionaries/starter.ts';
 import { fhirApi, fhirStoreFor } from './fhir/index.ts';
+import { mountEmpi } from './empi/index.ts';
 import { Ingest } from './ingest/consumer.ts';
 import { centralMetrics } from './metrics.ts';
 import { openWarehouse } from './warehouse/open.ts';
@@ -75,9 +76,11 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
       throw err; // fail closed: no data without its audit entry
     }),
   });
-  mountCentralImaging(api, { wh, dataDir: config.dataDir });
+  mountCentralImaging(api, { wh, dataDir: config.dataDir, uploadSecret: config.apiToken });
   api.route('/fhir', fhirApi({ store: fhirStoreFor(wh), token: config.apiToken, audit: (e) => wh.audit(e), onAuditError: (err, e) => log.error({ err: err.message, action: e.action }, 'audit entry not written') }));
   const mounted = [
+    // EMPI: /api/empi (in /openapi.json), background indexing, person changes down to the edges.
+    await mountEmpi(api, { wh, nc, log, audit: (e) => wh.audit(e) }),
     await mountPortal(api, { config, wh, log }),
     await mountCentralBackup(api, { config, wh, log }),
   ];

@@ -7,3 +7,4 @@ export * from './envelope.ts';
 export * from './dictionaries.ts';
 export * from './metrics.ts';
 export * from './empi.ts';
+export * from './clinic-token.ts';

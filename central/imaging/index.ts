@@ -20,6 +20,7 @@ import { imagingCentralMigrations } from './migrations.ts';
 import { MultipartError, stow } from './stow.ts';
 import { ReportError, Reports, reportInputSchema } from './reports.ts';
 import { registerImagingOpenApi } from './openapi.ts';
+import { verifyClinicToken } from '../../contracts/clinic-token.ts';
 import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
 
 export { Archive } from './archive.ts';
@@ -30,7 +31,12 @@ const DICOM_JSON = 'application/dicom+json';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyHono = Hono<any, any, any>;
 
-export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir: string; archiveDir?: string }): Archive {
+/**
+ * `uploadSecret` (central's API token in app.ts) enables `PUT /archive/instances/{sop}` for
+ * edges holding a per-clinic token (`contracts/clinic-token.ts`): the clinic is the token's,
+ * not a header the caller chooses.
+ */
+export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir: string; archiveDir?: string; uploadSecret?: string }): Archive {
   const root = deps.archiveDir ?? join(deps.dataDir, 'imaging');
   let db: Db;
   if (deps.wh instanceof SqliteWarehouse) db = deps.wh.db;
@@ -46,8 +52,7 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
   const base = (c: Context) => `${new URL(c.req.url).origin}/api/imaging/dicomweb`;
   const q = (c: Context): Query => c.req.query();
 
-  app.put('/api/imaging/instances/:sop', async (c) => {
-    const clinicId = c.req.header('x-clinic-id') ?? '';
+  const upload = async (c: Context, clinicId: string) => {
     const sop = c.req.param('sop') ?? '';
     try {
       const r = await archive.put({ clinicId, sopInstanceUid: sop, sha256: (c.req.header('x-content-sha256') ?? '').toLowerCase(), stationAe: c.req.header('x-station-ae'), body: c.req.raw.body });
@@ -58,6 +63,23 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
       audit(c, `edge:${clinicId}`, 'imaging.instance.put', sop, `refused ${e.status}: ${e.message}`);
       return c.json({ error: 'instance refused', detail: e.message }, e.status);
     }
+  };
+  // Shared API token: the caller names its clinic (kept for edges not yet given a clinic token).
+  app.put('/api/imaging/instances/:sop', (c) => upload(c, c.req.header('x-clinic-id') ?? ''));
+  // Per-clinic token: the clinic is proven by the token; a different X-Clinic-Id is refused.
+  app.put('/archive/instances/:sop', async (c) => {
+    const token = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '');
+    const clinicId = deps.uploadSecret ? verifyClinicToken(deps.uploadSecret, token) : null;
+    if (!clinicId) {
+      audit(c, 'anonymous', 'imaging.instance.put', c.req.param('sop') ?? '', 'denied: no valid clinic token');
+      return c.json({ error: 'unauthorized', detail: 'send Authorization: Bearer <clinic upload token> (EDGE_DICOM_UPLOAD_TOKEN, minted per clinic)' }, 401);
+    }
+    const claimed = c.req.header('x-clinic-id');
+    if (claimed && claimed !== clinicId) {
+      audit(c, `edge:${clinicId}`, 'imaging.instance.put', c.req.param('sop') ?? '', `denied: token of ${clinicId} claims ${claimed}`);
+      return c.json({ error: 'forbidden', detail: `this token belongs to clinic ${clinicId}, not ${claimed}` }, 403);
+    }
+    return upload(c, clinicId);
   });
 
   const dw = '/api/imaging/dicomweb';

@@ -21,6 +21,7 @@ const qido = [q('PatientID', 'wildcards * and ?'), q('PatientName', 'wildcards *
 export function registerImagingOpenApi(app: unknown): void {
   const reg = (app as Partial<OpenAPIHono>).openAPIRegistry;
   if (!reg) return;
+  reg.registerComponent('securitySchemes', 'clinicToken', { type: 'http', scheme: 'bearer', description: '<clinicId>.<HMAC> minted per clinic (contracts/clinic-token.ts)' });
   // The registry takes OpenAPI objects; these are typed loosely by @asteasolutions/zod-to-openapi.
   const add = (method: 'get' | 'post' | 'put', path: string, o: Record<string, unknown>) =>
     reg.registerPath({ method, path, security, tags, responses: {}, ...o } as Parameters<typeof reg.registerPath>[0]);
@@ -29,6 +30,11 @@ export function registerImagingOpenApi(app: unknown): void {
     summary: 'Upload one instance from a clinic edge (idempotent by sha256)',
     request: { params: z.object({ sop: z.string() }), headers: z.object({ 'x-clinic-id': z.string(), 'x-content-sha256': z.string().regex(/^[0-9a-f]{64}$/), 'x-station-ae': z.string().optional() }) },
     responses: { 201: { description: 'stored' }, 200: { description: 'already held with the same sha256' }, 400: err('not Part 10, or UID differs from the path'), 409: err('instance owned by another clinic'), 413: err('too large'), 422: err('sha256 mismatch: send again') },
+  });
+  add('put', '/archive/instances/{sop}', {
+    summary: 'Upload one instance with a per-clinic token (the clinic is the token\'s)', security: [{ clinicToken: [] }],
+    request: { params: z.object({ sop: z.string() }), headers: z.object({ 'x-content-sha256': z.string().regex(/^[0-9a-f]{64}$/), 'x-clinic-id': z.string().optional(), 'x-station-ae': z.string().optional() }) },
+    responses: { 201: { description: 'stored' }, 200: { description: 'already held' }, 401: err('no valid clinic token'), 403: err('X-Clinic-Id differs from the token\'s clinic'), 409: err('instance owned by another clinic'), 422: err('sha256 mismatch') },
   });
   add('get', `${DW}/studies`, { summary: 'QIDO-RS search for studies', parameters: qido, responses: { 200: json('studies (DICOM JSON)') } });
   add('get', `${DW}/studies/{study}/series`, { summary: 'QIDO-RS search for series', parameters: [uid('study')], responses: { 200: json('series') } });

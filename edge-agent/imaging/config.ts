@@ -20,6 +20,11 @@ export const imagingConfigSchema = z.object({
   /** Central base URL (e.g. http://central:8080); empty: instances are kept and forwarded once it is set. */
   centralUrl: z.string().url().optional(),
   centralToken: z.string().optional(),
+  /**
+   * This clinic's upload token (`contracts/clinic-token.ts`, minted by provisioning/demo).
+   * When set, instances go to `/archive/instances` under it and the shared token is not used.
+   */
+  uploadToken: z.string().optional(),
   /** Upload rate inside the forwarding windows (bytes/s, 0 = unlimited). */
   forwardRate: z.coerce.number().int().min(0).default(0),
   /** Comma-separated local time windows "HH:MM-HH:MM" (may wrap midnight); empty = always. */

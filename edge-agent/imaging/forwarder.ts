@@ -145,10 +145,12 @@ export class Forwarder {
     const file = createReadStream(p.path, { highWaterMark: 64 * 1024 });
     file.on('error', (e) => throttle.destroy(e));
     const body = Readable.toWeb(file.pipe(throttle)) as ReadableStream<Uint8Array>;
-    const res = await fetch(`${this.cfg.centralUrl!.replace(/\/$/, '')}/api/imaging/instances/${encodeURIComponent(p.sop_instance_uid)}`, {
+    const base = this.cfg.centralUrl!.replace(/\/$/, '');
+    const url = this.cfg.uploadToken ? `${base}/archive/instances/${encodeURIComponent(p.sop_instance_uid)}` : `${base}/api/imaging/instances/${encodeURIComponent(p.sop_instance_uid)}`;
+    const res = await fetch(url, {
       method: 'PUT',
       headers: {
-        authorization: `Bearer ${this.cfg.centralToken ?? ''}`,
+        authorization: `Bearer ${this.cfg.uploadToken ?? this.cfg.centralToken ?? ''}`,
         'content-type': 'application/dicom',
         'content-length': String(p.size),
         'x-clinic-id': this.clinicId,
