@@ -6,8 +6,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler, Next } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { DICTIONARY_NAMES, dictionaryItemSchema, type DictionaryName, type DictionarySnapshot } from '../contracts/index.ts';
 import type { Warehouse } from './warehouse/types.ts';
+import { ImportFailed, crossCheck, planImport, readUpload } from './dictionaries/import.ts';
+import { dataDictionary, projectionByTable, readProjection } from './warehouse/dictionary.ts';
+import { projections } from './warehouse/projections.ts';
+import { sqlFor } from './warehouse/sql.ts';
 
 export interface ApiDeps {
   wh: Warehouse;
@@ -17,7 +22,12 @@ export interface ApiDeps {
   middleware?: MiddlewareHandler[];
   /** Resolves once the audit entry is durable; routes that expose personal data fail closed if it cannot be written. */
   audit: (e: { actor: string; action: string; target: string; sourceIp: string; outcome: string }) => Promise<void>;
+  /** Counts rejected dictionary imports (metrics). */
+  onImportRejected?: (name: string) => void;
 }
+
+/** Largest dictionary file accepted (a full ICD-10 clinical edition as .xlsx is about 2 MB). */
+export const MAX_IMPORT_BYTES = 20 * 1024 * 1024;
 
 const ErrorBody = z.object({ error: z.string(), detail: z.string().optional() }).openapi('Error');
 const FleetRow = z.object({
@@ -108,7 +118,127 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
     return c.json(await deps.wh.conflicts(c.req.valid('query').limit), 200);
   });
 
-  app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'District primary-care central API', version: '0.1.0', description: 'Fleet, dictionaries, dead letters and resident conflicts. FHIR R4 lives under /fhir (see [central]).' } });
+  // ---- warehouse data dictionary and projection tables ----
+
+  const DictColumn = z.object({ name: z.string(), type: z.enum(['text', 'int', 'num', 'bool', 'date', 'datetime']), zh: z.string(), en: z.string(), de: z.string().nullable(), deType: z.string().nullable(), format: z.string().nullable(), valueSet: z.string().nullable(), deUnconfirmed: z.boolean() }).openapi('DataDictionaryColumn');
+  const DataDictionary = z.object({
+    standard: z.string(), note: z.string(),
+    tables: z.array(z.object({ table: z.string(), zh: z.string(), en: z.string(), dataset: z.string(), source: z.string(), columns: z.array(DictColumn) })),
+    recordTypes: z.array(z.object({ type: z.string(), tables: z.array(z.string()) })),
+  }).openapi('DataDictionary');
+  app.openapi(createRoute({ method: 'get', path: '/api/data-dictionary', security: auth, summary: 'Warehouse tables and columns with their WS 363/365 data-element identifiers',
+    responses: { 200: { description: 'the data dictionary', content: { 'application/json': { schema: DataDictionary } } }, ...unauthorized } }),
+  async (c) => {
+    await deps.audit({ actor: 'api-token', action: 'data-dictionary.read', target: 'data-dictionary', sourceIp: ip(c), outcome: 'ok' });
+    return c.json(dataDictionary(), 200);
+  });
+
+  const tableNames = projections.map((p) => p.table) as [string, ...string[]];
+  app.openapi(createRoute({ method: 'get', path: '/api/warehouse/tables/{table}', security: auth, summary: 'Rows of one WS 365 projection table (personal data: audited)',
+    request: {
+      params: z.object({ table: z.enum(tableNames) }),
+      query: z.object({ clinicId: z.string().max(64).optional(), residentId: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100), offset: z.coerce.number().int().min(0).default(0) }),
+    },
+    responses: { 200: { description: 'rows, typed as in the data dictionary', content: { 'application/json': { schema: z.object({ table: z.string(), total: z.number().int(), rows: z.array(z.record(z.string(), z.unknown())) }).openapi('WarehouseRows') } } }, ...unauthorized } }),
+  async (c) => {
+    const { table } = c.req.valid('param');
+    const q = c.req.valid('query');
+    // The audit names the filters, never their values' meaning beyond ids.
+    await deps.audit({ actor: 'api-token', action: 'warehouse.read', target: `${table}${q.residentId ? ` resident=${q.residentId}` : ''}${q.clinicId ? ` clinic=${q.clinicId}` : ''}`, sourceIp: ip(c), outcome: 'ok' });
+    const r = await readProjection(sqlFor(deps.wh), projectionByTable(table)!, q);
+    return c.json({ table, ...r }, 200);
+  });
+
+  // ---- dictionary import (CSV / Excel), versions, distribution ----
+
+  const ImportError = z.object({ row: z.number().int().describe('spreadsheet row (header = 1)'), column: z.string().describe('column letter and header'), message: z.string() }).openapi('ImportError');
+  const ImportResult = z.object({ name: z.string(), version: z.number().int().nullable().describe('null for a dry run'), publishedAt: z.string().nullable(), items: z.number().int(), added: z.number().int(), changed: z.number().int(), deactivated: z.number().int(), unchanged: z.number().int(), dryRun: z.boolean() }).openapi('DictionaryImportResult');
+  const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+  app.use('/api/dictionaries/:name/import', bodyLimit({ maxSize: MAX_IMPORT_BYTES, onError: (c) => c.json({ error: 'file too large', detail: `at most ${MAX_IMPORT_BYTES} bytes` }, 413) }));
+  app.openapi(createRoute({ method: 'post', path: '/api/dictionaries/{name}/import', security: auth,
+    summary: 'Import a dictionary from CSV or Excel, validate every cell, publish the next version to every edge',
+    description: 'Body: the file itself (`text/csv` or `' + XLSX + '`) or `multipart/form-data` with a `file` field. Columns `code`/编码, `name`/名称, optional `active`/启用, plus the dictionary\'s attributes (see README). `mode=replace` (default): the file is the whole dictionary, codes no longer listed are kept but deactivated; `mode=merge`: rows add or update items. `dryRun=true` validates and reports the changes without publishing. Any invalid cell: 422 with every error by row and column, nothing published.',
+    request: {
+      params: z.object({ name: z.enum(DICTIONARY_NAMES) }),
+      query: z.object({ mode: z.enum(['replace', 'merge']).default('replace'), dryRun: z.enum(['true', 'false']).default('false') }),
+      // Not 'required': zod-openapi would then run its form validator on CSV and Excel bodies too.
+      body: { content: { 'text/csv': { schema: z.string().openapi({ format: 'binary' }) }, [XLSX]: { schema: z.string().openapi({ format: 'binary' }) }, 'multipart/form-data': { schema: z.object({ file: z.any().openapi({ type: 'string', format: 'binary' }) }) } } },
+    },
+    responses: {
+      200: { description: 'published (or, with dryRun, what would be published)', content: { 'application/json': { schema: ImportResult } } },
+      413: { description: 'file too large', content: { 'application/json': { schema: ErrorBody } } },
+      415: { description: 'not CSV or .xlsx', content: { 'application/json': { schema: ErrorBody } } },
+      422: { description: 'invalid rows: nothing published', content: { 'application/json': { schema: z.object({ error: z.string(), errors: z.array(ImportError) }) } } },
+      ...unauthorized,
+    } }),
+  async (c) => {
+    const name = c.req.valid('param').name as DictionaryName;
+    const { mode, dryRun } = c.req.valid('query');
+    const audit = (outcome: string) => deps.audit({ actor: 'api-token', action: dryRun === 'true' ? 'dictionary.import.validate' : 'dictionary.import', target: name, sourceIp: ip(c), outcome });
+    const ct = (c.req.header('content-type') ?? '').toLowerCase();
+    let buf: Uint8Array;
+    let fileName = '';
+    if (ct.startsWith('multipart/form-data')) {
+      const form = await c.req.formData();
+      const f = form.get('file');
+      if (!f || typeof f === 'string') { await audit('rejected: no file'); return c.json({ error: 'missing file', detail: 'send the file in a form field named file' }, 415); }
+      buf = new Uint8Array(await f.arrayBuffer());
+      fileName = f.name.toLowerCase();
+    } else buf = new Uint8Array(await c.req.arrayBuffer());
+    if (buf.byteLength > MAX_IMPORT_BYTES) { await audit('rejected: too large'); return c.json({ error: 'file too large', detail: `at most ${MAX_IMPORT_BYTES} bytes` }, 413); }
+    const isZip = buf[0] === 0x50 && buf[1] === 0x4b;
+    const format = ct.includes('spreadsheetml') || fileName.endsWith('.xlsx') || isZip ? 'xlsx' : ct.startsWith('text/csv') || ct.startsWith('text/plain') || fileName.endsWith('.csv') ? 'csv' : null;
+    if (!format) { await audit('rejected: media type'); return c.json({ error: 'unsupported media type', detail: 'send text/csv or .xlsx' }, 415); }
+    try {
+      const { items, sheet } = await readUpload(name, buf, format);
+      const latest = await deps.wh.latestDictionaries();
+      crossCheck(name, items, sheet, Object.fromEntries(latest.map((d) => [d.name, d.items])));
+      const plan = planImport(latest.find((d) => d.name === name)?.items ?? [], items, mode);
+      const counts = { items: plan.items.length, added: plan.added, changed: plan.changed, deactivated: plan.deactivated, unchanged: plan.unchanged };
+      if (dryRun === 'true') {
+        await audit('ok (dry run)');
+        return c.json({ name, version: null, publishedAt: null, ...counts, dryRun: true }, 200);
+      }
+      const snap = await deps.wh.saveDictionary(name, plan.items);
+      await deps.publishDictionary(snap);
+      await deps.audit({ actor: 'api-token', action: 'dictionary.import', target: `${name}@${snap.version}`, sourceIp: ip(c), outcome: 'ok' });
+      return c.json({ name, version: snap.version, publishedAt: snap.publishedAt, ...counts, dryRun: false }, 200);
+    } catch (e) {
+      if (!(e instanceof ImportFailed)) throw e;
+      deps.onImportRejected?.(name);
+      await audit(`rejected: ${e.errors.length} error(s)`);
+      return c.json({ error: 'invalid file', errors: e.errors }, 422);
+    }
+  });
+
+  app.openapi(createRoute({ method: 'get', path: '/api/dictionaries/{name}/versions', security: auth, summary: 'Every published version of a dictionary, newest first',
+    request: { params: z.object({ name: z.enum(DICTIONARY_NAMES) }) },
+    responses: { 200: { description: 'versions', content: { 'application/json': { schema: z.array(DictionarySummary) } } }, ...unauthorized } }),
+  async (c) => {
+    const name = c.req.valid('param').name;
+    await deps.audit({ actor: 'api-token', action: 'dictionary.versions', target: name, sourceIp: ip(c), outcome: 'ok' });
+    const sql = sqlFor(deps.wh);
+    const len = sql.dialect === 'postgres' ? 'jsonb_array_length(items)' : 'json_array_length(items)';
+    const rows = await sql.all<{ version: number; published_at: unknown; n: number }>(`SELECT version, published_at, ${len} AS n FROM dictionaries WHERE name = ? ORDER BY version DESC`, [name]);
+    return c.json(rows.map((r) => ({ name, version: Number(r.version), publishedAt: r.published_at instanceof Date ? r.published_at.toISOString() : String(r.published_at), items: Number(r.n) })), 200);
+  });
+
+  const Distribution = z.object({
+    name: z.string(), latestVersion: z.number().int().nullable(), upToDate: z.number().int(), behind: z.number().int(),
+    clinics: z.array(z.object({ clinicId: z.string(), version: z.number().int().nullable(), upToDate: z.boolean(), lastHeartbeatAt: z.string().nullable() })),
+  }).openapi('DictionaryDistribution');
+  app.openapi(createRoute({ method: 'get', path: '/api/dictionaries/{name}/distribution', security: auth, summary: 'Which edge holds which version of a dictionary (from heartbeats)',
+    request: { params: z.object({ name: z.enum(DICTIONARY_NAMES) }) },
+    responses: { 200: { description: 'per clinic', content: { 'application/json': { schema: Distribution } } }, ...unauthorized } }),
+  async (c) => {
+    const name = c.req.valid('param').name;
+    await deps.audit({ actor: 'api-token', action: 'dictionary.distribution', target: name, sourceIp: ip(c), outcome: 'ok' });
+    const latest = (await deps.wh.latestDictionaries()).find((d) => d.name === name)?.version ?? null;
+    const clinics = (await deps.wh.fleet()).map((f) => ({ clinicId: f.clinicId, version: f.dictionaries[name] ?? null, upToDate: latest !== null && (f.dictionaries[name] ?? 0) >= latest, lastHeartbeatAt: f.lastHeartbeatAt }));
+    return c.json({ name, latestVersion: latest, upToDate: clinics.filter((x) => x.upToDate).length, behind: clinics.filter((x) => !x.upToDate).length, clinics }, 200);
+  });
+
+  app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'District primary-care central API', version: '0.1.0', description: 'Fleet, dictionaries (with CSV/Excel import), the warehouse data dictionary and projection tables, city-platform uploads, archive, dead letters and resident conflicts. FHIR R4 lives under /fhir (see [central]).' } });
   return app;
 }
 
