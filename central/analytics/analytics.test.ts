@@ -172,3 +172,38 @@ t.test('indicators on the hand-worked district', async (t) => {
   await eq('htn_standard_mgmt', 'c01-xinhua', '2026', 2, 3, 'R2 now has 4');
   t.ok(await a.facts.asOf(), 'as-of time recorded');
 });
+
+t.test('QC rules and performance scores on the hand-worked district', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'an-'));
+  const wh = new SqliteWarehouse(join(dir, 'wh.db'));
+  t.teardown(async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); });
+  const a = await handWorkedDistrict(wh);
+  const S = DISTRICT_SCOPE(a.org());
+  const overall = new Map((await a.qc.overall('c01-xinhua', '2026', S)).map((r) => [r.rule.id, [r.checked, r.failed]]));
+  t.same(overall.get('htn_followups'), [3, 2], 'R1 R2 R4 managed; R2 (3) and R4 (1) short');
+  t.same(overall.get('sbp_range'), [8, 0], '8 HTN follow-ups at c01 in 2026, all plausible');
+  const d = new Map((await a.qc.overall('district', '2026', S)).map((r) => [r.rule.id, [r.checked, r.failed]]));
+  t.same(d.get('elderly_no_check'), [4, 2], 'born <= 1961 with a record: R1 R2 R5 R7; R2 and R7 (checked 2025-12-30) fail');
+  t.same(d.get('chronic_no_record'), [4, 1], 'R4 record only in 2027');
+  const byInst = await a.qc.byInstitution('htn_followups', 'district', '2026', S);
+  t.same(byInst.filter((r) => r.checked > 0).map((r) => [r.unit.id, r.checked, r.failed]), [['c01-xinhua', 3, 2], ['c02-dongfeng', 1, 0]]);
+  const cases = await a.qc.cases('htn_followups', 'c01-xinhua', '2026', S);
+  t.same(cases.rows.map((r) => [r.residentId, r.reason]), [['R2', '期内随访 3 次，要求至少 4 次'], ['R4', '期内随访 1 次，要求至少 4 次']]);
+  // The QC officer tightens the range: now SBP 150 at R2's October visit is "abnormal" above 149.
+  const rule = (await a.qc.rules()).find((r) => r.id === 'sbp_range')!;
+  await a.qc.saveRule({ ...rule, params: { ...rule.params, max: 149 } }, 'qc1');
+  const c2 = await a.qc.cases('sbp_range', 'c01-xinhua', '2026', S);
+  t.same(c2.rows.map((r) => [r.residentId, r.day]), [['R1', '2026-05-10'], ['R2', '2026-10-01']]);
+  await t.rejects(a.qc.saveRule({ ...rule, params: { ...rule.params, col: 'payload' } }, 'qc1'));
+  await t.rejects(a.qc.cases('htn_followups', 'c01-xinhua', '2026', scopeFor(a.org(), 'c02-dongfeng')), ScopeError);
+
+  await a.perf.saveTasks(2026, [{ indicatorId: 'record_rate', weight: 50, target: 0.5 }, { indicatorId: 'htn_control', weight: 50, target: 1 }], 'admin');
+  const scores = await a.perf.scores('district', '2026', S, 'centre');
+  const sc = new Map(scores.map((s) => [s.unit.id, s]));
+  t.equal(sc.get('c01-xinhua')!.score, 60, '(50 x (4/15)/0.5 + 50 x 2/3) / 100');
+  t.equal(sc.get('c02-dongfeng')!.score, 20, '(50 x 0.2/0.5 + 50 x 0) / 100');
+  t.same(sc.get('c02-dongfeng')!.items.filter((i) => i.failed).map((i) => i.task.indicatorId).sort(), ['htn_control', 'record_rate']);
+  await a.perf.saveData([{ orgId: 'c02-dongfeng', indicatorId: 'record_rate', period: '2026', value: 0.5 }], 'admin');
+  t.equal((await a.perf.scores('district', '2026', S, 'centre')).find((s) => s.unit.id === 'c02-dongfeng')!.score, 50, 'imported value overrides');
+  t.equal(scores[0]!.unit.id, 'c01-xinhua', 'best first');
+});

@@ -2,6 +2,8 @@
 import type { Warehouse } from '../warehouse/types.ts';
 import { Engine } from './engine.ts';
 import { FactStore } from './facts.ts';
+import { Performance } from './perf.ts';
+import { Qc } from './qc.ts';
 import { loadOrg, seedOrg, type OrgTree } from './org.ts';
 import { ensureSchema } from './schema.ts';
 import { sqlFor, type SqlDb } from './sql.ts';
@@ -9,12 +11,16 @@ import { sqlFor, type SqlDb } from './sql.ts';
 export class Analytics {
   readonly facts: FactStore;
   readonly engine: Engine;
+  readonly qc: Qc;
+  readonly perf: Performance;
   private tree!: OrgTree;
   private timer: NodeJS.Timeout | null = null;
 
   private constructor(readonly db: SqlDb) {
     this.facts = new FactStore(db, () => this.tree, () => this.reloadOrg());
     this.engine = new Engine(db, () => this.tree);
+    this.qc = new Qc(db, () => this.tree);
+    this.perf = new Performance(db, this.engine, () => this.tree);
   }
 
   static async open(wh: Warehouse, opts: { seedDemoDistrict?: boolean } = {}): Promise<Analytics> {
