@@ -9,6 +9,7 @@ import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers
 import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { payCharges } from '../../edge-agent/his/charges.ts';
+import { devicesByStore } from '../../edge-agent/devices/index.ts';
 import { CASHIER, DOCTOR, NURSE, clinicSetup, registerPatient } from './clinical-helpers.ts';
 
 t.test('queue -> visit -> sign -> pay -> nurse executes; records reach central', async (t) => {
@@ -140,7 +141,27 @@ t.test('queue -> visit -> sign -> pay -> nurse executes; records reach central',
   const worklist = svc.imaging.openOrders().filter((o) => o.residentId === 'r-wang');
   t.equal(worklist.length, 1, 'imaging order is on the DICOM worklist');
   t.equal(worklist[0]!.modality, 'US');
+  // ---- the analyser sends results for the specimen barcode: bound to the resident by the lab order; K+ 6.8 is critical
+  const dev = devicesByStore.get(clinic)!;
+  const by = { username: 'test', ip: 'local' };
+  const analyser = dev.registry.create({ name: '生化分析仪', profileId: 'biochemistry-analyser', room: '检验科', connection: { type: 'listener' }, sourceName: 'BIOCHEM' }, by);
+  const lab = (quantity: string, testCode: string, testName: string, value: number, unit: string, minutesAgo: number, critical = false) => ({
+    type: 'lab_result' as const, deviceId: analyser.id, profileId: 'biochemistry-analyser', quantity, at: new Date(Date.now() - minutesAgo * 60_000).toISOString(), implausible: false, critical,
+    sourceId: `${specimenId}-${quantity}-${minutesAgo}`, specimenId, testCode, testName, value: String(value), numericValue: value, unit, status: 'final' as const,
+  });
+  await dev.ingest.storeBatch(analyser, [
+    lab('glu', '14749-6', 'Glucose', 7.9, 'mmol/L', 120), lab('glu', '14749-6', 'Glucose', 6.4, 'mmol/L', 60), lab('glu', '14749-6', 'Glucose', 5.6, 'mmol/L', 5),
+    lab('k', '2823-3', 'Potassium', 6.8, 'mmol/L', 5, true),
+  ]);
   await page.click('text=既往史与检验趋势');
+  t.equal(await page.locator('[data-testid="trend-14749-6"] svg').count(), 1, 'glucose trend chart (ECharts SVG rendered on the server)');
+  t.match(await page.locator('[data-testid=lab-trends]').innerText(), /Potassium\s+6\.8 mmol\/L HH/, 'results listed with flags');
+  t.match(await page.locator('[data-testid=visit-alerts]').innerText(), /钾 6\.8/, 'critical value shown on the workstation');
+  await page.fill('[data-testid=alert-readback]', '王秀兰，血钾6.8mmol/L，已复查心电图并处理');
+  await page.click('[data-testid=alert-ack]');
+  t.match(await page.locator('[data-testid=alert-acked]').innerText(), /张建华 .*王秀兰，血钾6\.8mmol\/L/, 'acknowledged with read-back on the workstation');
+  t.equal(await page.locator('[data-testid=critical-banner]').count(), 0, 'banner gone');
+
   t.match(await page.locator('[data-testid=past-visits]').innerText(), /腹泻3天，发热1天[\s\S]*感染性腹泻（A09\.900）/);
   t.match(await page.locator('[data-testid=history-images]').innerText(), /US[\s\S]*腹部超声（肝胆胰脾）[\s\S]*检查号/);
   await shot('history');
@@ -213,7 +234,7 @@ t.test('queue -> visit -> sign -> pay -> nurse executes; records reach central',
 
   // ---- everything reaches central
   const atCentral = (type: string) => central.wh.db.prepare<[string, string], { payload: string }>('SELECT payload FROM records WHERE clinic_id = ? AND type = ?').all(clinic, type).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
-  await waitFor('records at central', () => atCentral('order_execution').length === 1 && atCentral('observation').length >= 4, 30_000);
+  await waitFor('records at central', () => atCentral('order_execution').length === 1 && atCentral('observation').length >= 4 && atCentral('lab_result').length === 4, 30_000);
   t.ok(atCentral('encounter').some((e) => e.encounterId === p1.registrationId && e.status === 'finished' && (e.diagnoses as unknown[]).length === 2), 'finished encounter with diagnoses at central');
   t.equal(atCentral('visit_note').length, 1);
   t.match(atCentral('prescription')[0], { items: [{ drugName: '苯磺酸氨氯地平片', quantity: 2, volumeProcurement: true }, { quantity: 1 }, { route: 'ivgtt', quantity: 3, group: 1 }] });
@@ -222,5 +243,6 @@ t.test('queue -> visit -> sign -> pay -> nurse executes; records reach central',
   t.ok(atCentral('order').some((o) => o.kind === 'drug' && o.status === 'in-progress'), 'infusion order in progress after the first dose');
   t.equal(atCentral('infectious_report').length, 2, 'fever register and notifiable report card');
   t.ok(atCentral('charge').some((c) => c.itemCode === '120400001' && c.quantity === 3), 'infusion fee charged per bottle');
+  t.ok(atCentral('lab_result').some((r) => r.residentId === 'r-wang' && r.specimenId === specimenId && r.orderId), 'analyser results bound to the resident by the specimen barcode');
   t.match(atCentral('order_execution')[0], { residentId: 'r-wang', executedBy: NURSE.username, sequence: 1, total: 3 });
 });

@@ -19,6 +19,9 @@ export function age(birthDate: string, today: string): number | null {
 }
 const local = (iso: string | null | undefined) => (iso ? new Date(Date.parse(iso) + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ') : '');
 const yuan = (fen: number) => (fen / 100).toFixed(2);
+/** UCUM units as staff write them. */
+const UNIT_ZH: Record<string, string> = { Cel: '℃', 'mm[Hg]': 'mmHg', '/min': '次/分', 'kg/m2': 'kg/m²' };
+export const unitText = (u: string) => UNIT_ZH[u] ?? u;
 
 const STYLE = `
 .cw-bar { display:flex; gap:18px; align-items:center; flex-wrap:wrap; background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 16px; margin-bottom:14px; }
@@ -489,7 +492,7 @@ export function lineChartSvg(title: string, unit: string, points: { at: string; 
       animation: false,
       title: { text: `${title}${unit ? `（${unit}）` : ''}`, textStyle: { fontSize: 13, fontFamily: 'Noto Sans CJK SC, sans-serif' } },
       grid: { left: 48, right: 16, top: 36, bottom: 28 },
-      xAxis: { type: 'category', data: points.map((p) => local(p.at).slice(0, 10)) },
+      xAxis: { type: 'category', data: points.map((p) => local(p.at).slice(5, 16)) },
       yAxis: { type: 'value', scale: true },
       series: [{ type: 'line', data: points.map((p) => p.value), label: { show: true, fontSize: 11 }, symbolSize: 6 }],
     });
@@ -565,7 +568,7 @@ export function HistoryPage(props: {
           <thead><tr><th>{L(ctx, '时间', 'Time')}</th><th>{L(ctx, '项目', 'Item')}</th><th>{L(ctx, '数值', 'Value')}</th><th>{L(ctx, '来源', 'Source')}</th></tr></thead>
           <tbody>
             {h.readings.length === 0 && <tr><td colspan={4} class="hint">{L(ctx, '无', 'None')}</td></tr>}
-            {h.readings.slice(0, 40).map((o) => <tr><td>{local(o.effectiveAt)}</td><td>{o.display}</td><td class={o.interpretation && o.interpretation !== 'N' ? 'warn-text' : ''}>{o.value} {o.unit}</td><td>{o.deviceId ? L(ctx, `设备 ${o.deviceId}`, `device ${o.deviceId}`) : L(ctx, '护士录入', 'nurse')}</td></tr>)}
+            {h.readings.slice(0, 40).map((o) => <tr><td>{local(o.effectiveAt)}</td><td>{o.display}</td><td class={o.interpretation && o.interpretation !== 'N' ? 'warn-text' : ''}>{o.value} {unitText(o.unit)}</td><td>{o.deviceId ? L(ctx, `设备 ${o.deviceId}`, `device ${o.deviceId}`) : L(ctx, '护士录入', 'nurse')}</td></tr>)}
           </tbody>
         </table>
       </div>
@@ -663,7 +666,7 @@ export function VitalsPage(props: {
             {VITALS.map((d) => {
               const dev = props.fromDevice[d.code];
               return (
-                <label>{`${d.zh}（${d.unit === 'Cel' ? '℃' : d.unit}）`}
+                <label>{`${d.zh}（${unitText(d.unit)}）`}
                   <input name={d.key} id={`v-${d.key}`} size={6} value={props.form[d.key] ?? (dev ? String(dev.value) : '')} />
                   {dev && !props.form[d.key] && <span class="hint">{L(ctx, '设备', 'device')} {local(dev.at).slice(11)}</span>}
                   <FieldErr errors={props.errors} name={d.key} />
@@ -675,7 +678,7 @@ export function VitalsPage(props: {
           <FieldErr errors={props.errors} name="form" />
           <h1 style="margin-top:14px">{L(ctx, '近期记录', 'Recent')}</h1>
           <table data-testid="recent-vitals">
-            <tbody>{props.recent.slice(0, 20).map((o) => <tr><td>{local(o.effectiveAt)}</td><td>{o.display}</td><td>{o.value} {o.unit === 'Cel' ? '℃' : o.unit}</td><td>{o.deviceId ? L(ctx, '设备', 'device') : L(ctx, '录入', 'entered')}</td></tr>)}</tbody>
+            <tbody>{props.recent.slice(0, 20).map((o) => <tr><td>{local(o.effectiveAt)}</td><td>{o.display}</td><td>{o.value} {unitText(o.unit)}</td><td>{o.deviceId ? L(ctx, '设备', 'device') : L(ctx, '录入', 'entered')}</td></tr>)}</tbody>
           </table>
         </div>
       )}
