@@ -1,14 +1,36 @@
 /**
  * Public-health and family-doctor services ([care] issue). Migrations 400-499.
- * (Skeleton: filled in by the [care] work.)
+ * Health records (WS 365) with QC, hypertension / type 2 diabetes management, elderly and TCM
+ * management, health education, family-doctor teams, packages and contracts, referrals,
+ * screening. Everything is a record on the spine (contracts/records-care.ts).
  */
 import type { EdgeModule } from '../modules.ts';
+import { careMigrations } from './migrations.ts';
+import { CARE_ROLES, mountCarePages } from './routes.tsx';
+import { CareService } from './service.ts';
+
+export { CareService } from './service.ts';
+export { seedCareDemo } from './seed.ts';
+
+/** The running service per clinic id (tests and tools in the same process). */
+export const careByClinic = new Map<string, CareService>();
 
 export const careModule: EdgeModule = {
   name: 'care',
-  migrations: [],
-  nav: [],
-  async start() {
-    return { stop: async () => {} };
+  migrations: careMigrations,
+  nav: [
+    { href: '/care/records', label: { 'zh-CN': '健康档案', en: 'Health records' }, roles: CARE_ROLES },
+    { href: '/care/due', label: { 'zh-CN': '慢病随访', en: 'Follow-ups' }, roles: CARE_ROLES },
+    { href: '/care/contracts', label: { 'zh-CN': '家医签约', en: 'Contracts' }, roles: CARE_ROLES },
+    { href: '/care/screening', label: { 'zh-CN': '人群筛查', en: 'Screening' }, roles: CARE_ROLES },
+  ],
+  async start(ctx) {
+    const s = new CareService(ctx.store, ctx.accounts, ctx.store.clinicId, ctx.config.clinicName);
+    mountCarePages(ctx.ui, s);
+    careByClinic.set(ctx.store.clinicId, s);
+    return {
+      stop: async () => { careByClinic.delete(ctx.store.clinicId); },
+      health: () => ({ ok: true, detail: `${s.dueList({ state: 'overdue' }).length} overdue follow-up(s)` }),
+    };
   },
 };
