@@ -48,7 +48,7 @@ function addDicom(dataDir: string, n: number, tag: string): void {
   for (let i = 0; i < n; i++) writeFileSync(join(dir, `${i}.dcm`), Buffer.concat([Buffer.from('DICM'), randomBytes(50_000 + i * 1000)]));
 }
 
-function setup(t: Tap.Test) {
+function setup(t: { teardown(fn: () => void): void }) {
   const tmp = tempDir('bk-edge');
   t.teardown(tmp.cleanup);
   const dataDir = join(tmp.dir, 'data');
@@ -60,11 +60,6 @@ function setup(t: Tap.Test) {
   t.teardown(() => store.close());
   const ctx: EdgeBackupContext = { edge: { clinicId, dataDir }, backup: loadEdgeBackupConfig({ keyFile, localDir: join(tmp.dir, 'backups') }, {}) };
   return { tmp, dataDir, keyFile, store, ctx, clinicId };
-}
-
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
 }
 
 t.test('full, then incrementals: every point restores to exactly what the live edge had', async (t) => {
