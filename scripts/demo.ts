@@ -10,10 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { centralUser, clinicUser, hashPassword, renderAuthorization } from '../provisioning/nats.ts';
+import { clinicToken } from '../contracts/clinic-token.ts';
 import { startNetworkMonitor, type NetworkMonitorHandle } from '../network-monitor/index.ts';
 import { startSnmpd, type SnmpdHandle } from '../test/helpers/snmpd.ts';
 import { builtinProfile, startSimulator } from '../device-drivers/index.ts';
 import { pino } from 'pino';
+import { writeInstance } from '../test/imaging/fixtures.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DIR = join(ROOT, '.demo');
@@ -91,13 +93,18 @@ async function main() {
   step(3, total, `${CLINICS.length} clinic edge agents with simulated activity`);
   const edgeUrls: string[] = [];
   const hl7Ports: number[] = [];
+  const dicomPorts: number[] = [];
   for (const [i, c] of CLINICS.entries()) {
     const port = await freePort(18081 + i);
     const hl7Port = await freePort(12575 + i);
     hl7Ports.push(hl7Port);
+    const dicomPort = await freePort(11112 + i);
+    dicomPorts.push(dicomPort);
     const line = await run(`edge-${c.id}`, [process.execPath, '--import', 'tsx', 'edge-agent/main.ts'], {
       EDGE_CLINIC_ID: c.id, EDGE_CLINIC_NAME: c.name, EDGE_DATA_DIR: join(DIR, c.id), EDGE_NATS_URL: natsUrl,
       EDGE_NATS_USER: `clinic-${c.id}`, EDGE_NATS_PASSWORD: sec[c.id]!, EDGE_HTTP_PORT: String(port), EDGE_ADMIN_PASSWORD: sec[`${c.id}-admin`] ?? 'Demo-Admin-2026', EDGE_SIMULATE_RATE: String(5 + i * 3), EDGE_DEVICES_HL7_PORT: String(hl7Port),
+      // DICOM SCP on a known port; images forwarded to central under this clinic's own upload token.
+      EDGE_DICOM_PORT: String(dicomPort), EDGE_DICOM_AE_TITLE: `EDGE_${c.id.split('-')[0]!.toUpperCase()}`, EDGE_DICOM_CENTRAL_URL: centralUrl, EDGE_DICOM_UPLOAD_TOKEN: clinicToken(sec.apiToken!, c.id),
     }, /"ready":true/);
     edgeUrls.push((JSON.parse(line) as { url: string }).url);
   }
@@ -145,6 +152,27 @@ async function main() {
     }
   }
 
+  // An ultrasound room per clinic sends two studies with dcmtk's storescu (a real DICOM peer):
+  // they are indexed at the edge, wait in the reconciliation list (no order), and are forwarded to central.
+  for (const [i, c] of CLINICS.entries()) {
+    try {
+      const cookie = await signIn(edgeUrls[i]!, 'admin', sec[`${c.id}-admin`] ?? 'Demo-Admin-2026');
+      await fetch(`${edgeUrls[i]}/imaging/devices`, { method: 'POST', headers: { cookie }, body: new URLSearchParams({ aeTitle: 'US_ROOM1', host: '127.0.0.1', port: '104', modality: 'US', room: 'B超室' }) });
+      const dir = join(DIR, 'dicom-samples', c.id);
+      mkdirSync(dir, { recursive: true });
+      const files = [['王建国', 'DEMO-1'], ['刘淑英', 'DEMO-2']].map(([name, pid]) => writeInstance(dir, { modality: 'US', name: name!, patientId: pid! }).path);
+      const ae = `EDGE_${c.id.split('-')[0]!.toUpperCase()}`;
+      const code = await new Promise<number>((res) => {
+        const p = spawn('storescu', ['-aet', 'US_ROOM1', '-aec', ae, '127.0.0.1', String(dicomPorts[i]), ...files], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } });
+        p.once('error', () => res(-1));
+        p.once('exit', (n) => res(n ?? -1));
+      });
+      deviceLines[i] = `${deviceLines[i] ?? ''}\n   imaging ${edgeUrls[i]}/imaging   ${code === 0 ? '2 US studies sent by storescu as US_ROOM1 (see 待核对 reconciliation)' : 'storescu not available: images not sent'}`;
+    } catch (e) {
+      deviceLines[i] = `${deviceLines[i] ?? ''}\n   imaging: sample images not sent (${(e as Error).message})`;
+    }
+  }
+
   step(6, total, 'waiting for the first records to reach central');
   const auth = { authorization: `Bearer ${sec.apiToken}` };
   for (let i = 0; i < 60; i++) {
@@ -163,10 +191,11 @@ async function main() {
  Central  ${centralUrl}
    fleet status     ${centralUrl}/api/fleet
    OpenAPI          ${centralUrl}/openapi.json
+   DICOMweb         ${centralUrl}/api/imaging/dicomweb/studies (same bearer token)
    metrics          ${centralUrl}/metrics
    API login        Authorization: Bearer ${sec.apiToken}
    e.g.  curl -H 'Authorization: Bearer ${sec.apiToken}' ${centralUrl}/api/fleet
-${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   web UI ${edgeUrls[i]}/   login admin / ${sec[`${c.id}-admin`] ?? 'Demo-Admin-2026'}\n${deviceLines[i] ?? ''}\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}
+${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   web UI ${edgeUrls[i]}/   login admin / ${sec[`${c.id}-admin`] ?? 'Demo-Admin-2026'}\n${deviceLines[i] ?? ''}\n   DICOM SCP 127.0.0.1:${dicomPorts[i]} AE EDGE_${c.id.split('-')[0]!.toUpperCase()} (register a device's AE on the 影像 page first)\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}
  Network monitor  ${monitor ? `${monitor.url}/metrics   events ${monitor.url}/api/events   impact ${monitor.url}/api/impact` : 'not running'}
  NATS     ${natsUrl}  (users: central, ${CLINICS.map((c) => `clinic-${c.id}`).join(', ')}; passwords in .demo/secrets.json)
  Logs     .demo/logs/        State  .demo/  (npm run demo -- --fresh to start over)
