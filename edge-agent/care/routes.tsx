@@ -40,7 +40,12 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
   const actor = (c: Context, u: User): Actor => ({ username: u.username, ip: clientIp(c) });
   const page = (m: 'get' | 'post', path: string, h: (c: Context, u: User, ctx: PageCtx) => Response | Promise<Response>, roles: readonly string[] = CARE_ROLES) => ui.page(m, path, roles as never, h);
   const bad = (c: Context, node: unknown) => ui.html(c, node, 400);
-  const isForm = (e: unknown): e is FormError => e instanceof FormError;
+  /** A refused form is audited (who, which page, what was wrong) before the page is shown again. */
+  const refused = (c: Context, u: User, e: unknown): e is FormError => {
+    if (!(e instanceof FormError)) return false;
+    s.audit(actor(c, u), 'care.form.refused', `${c.req.method} ${c.req.path}`, `refused: ${Object.entries(e.errors).map(([k, m]) => `${k}: ${m}`).join('; ')}`);
+    return true;
+  };
 
   // Stylesheet of the care pages (no CDN).
   ui.page('get', '/care/care.css', [], (c) => c.body(CARE_CSS, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=3600' }));
@@ -95,7 +100,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
       }, actor(c, u));
       return c.redirect(`/care/r/${rec.residentId}?saved=${encodeURIComponent(`建档 ${rec.healthRecordNo}`)}`, 303);
     } catch (e) {
-      if (!isForm(e)) throw e;
+      if (!refused(c, u, e)) throw e;
       if (v.mode === 'existing') return showResident(c, u, ctx, v.residentId ?? '', { ef: { v: {}, e: e.errors } }, 400);
       return recordsPage(c, ctx, { v, e: e.errors }, 400);
     }
@@ -118,7 +123,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     try {
       const r = s.mergeRecords(v.survivorNo ?? '', v.duplicateNo ?? '', actor(c, u));
       return c.redirect(`/care/records/duplicates?merged=${r.moved}`, 303);
-    } catch (e) { if (!isForm(e)) throw e; return bad(c, <DuplicatesPage ctx={ctx} pairs={s.duplicatePairs()} f={{ v, e: e.errors }} />); }
+    } catch (e) { if (!refused(c, u, e)) throw e; return bad(c, <DuplicatesPage ctx={ctx} pairs={s.duplicatePairs()} f={{ v, e: e.errors }} />); }
   });
   page('get', '/care/qc', (c, _u, ctx) => ui.html(c, <QcPage ctx={ctx} rows={s.qcSummary()} />));
   page('get', '/care/records/:no', (c, u, ctx) => editPage(c, u, ctx, c.req.param('no')!, c.req.query('ok') ? { notice: '已保存' } : {}));
@@ -136,17 +141,17 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
         drugAllergies: list(v.drugAllergies?.replace(/[，、]/g, ',')), pastDiseases: pd,
       }, actor(c, u));
       return c.redirect(`/care/records/${no}?ok=1`, 303);
-    } catch (e) { if (!isForm(e)) throw e; return editPage(c, u, ctx, no, { f: { v, e: e.errors } }, 400); }
+    } catch (e) { if (!refused(c, u, e)) throw e; return editPage(c, u, ctx, no, { f: { v, e: e.errors } }, 400); }
   });
   page('post', '/care/records/:no/migrate', async (c, u, ctx) => {
     const no = c.req.param('no')!; const { v } = await formOf(c);
     try { s.migrateRecord(no, (v.toClinicId ?? '').trim(), v.migrationReason ?? '', actor(c, u)); return c.redirect(`/care/records/${no}?ok=1`, 303); }
-    catch (e) { if (!isForm(e)) throw e; return editPage(c, u, ctx, no, { mf: { v, e: e.errors } }, 400); }
+    catch (e) { if (!refused(c, u, e)) throw e; return editPage(c, u, ctx, no, { mf: { v, e: e.errors } }, 400); }
   });
   page('post', '/care/records/:no/cancel', async (c, u, ctx) => {
     const no = c.req.param('no')!; const { v } = await formOf(c);
     try { s.cancelRecord(no, v.cancelReason ?? '', v.cancelNote ?? '', actor(c, u)); return c.redirect(`/care/records/${no}?ok=1`, 303); }
-    catch (e) { if (!isForm(e)) throw e; return editPage(c, u, ctx, no, { cf: { v, e: e.errors } }, 400); }
+    catch (e) { if (!refused(c, u, e)) throw e; return editPage(c, u, ctx, no, { cf: { v, e: e.errors } }, 400); }
   });
 
   // ---------- chronic disease ----------
@@ -156,7 +161,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
       const team = s.teamOf(u.username);
       s.enrol({ residentId: rid, disease: v.disease ?? '', enrolledDate: v.enrolledDate ?? '', ...(v.diagnosedDate ? { diagnosedDate: v.diagnosedDate } : {}), sbp: num(v.sbp), dbp: num(v.dbp), fbg: num(v.fbg), doctorCode: u.username, ...(team ? { teamId: team.teamId } : {}) } as never, actor(c, u));
       return c.redirect(`/care/r/${rid}?saved=${encodeURIComponent(`纳入${v.disease === 'HTN' ? '高血压' : '糖尿病'}管理`)}`, 303);
-    } catch (e) { if (!isForm(e)) throw e; return showResident(c, u, ctx, rid, { ef: { v, e: e.errors } }, 400); }
+    } catch (e) { if (!refused(c, u, e)) throw e; return showResident(c, u, ctx, rid, { ef: { v, e: e.errors } }, 400); }
   });
 
   const followupForm = (v: Record<string, string>, rid: string, disease: 'HTN' | 'T2DM'): FollowupForm => ({
@@ -200,7 +205,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
       if (Object.keys(extra).length) throw new FormError(extra);
       const out = s.recordFollowup(fv, actor(c, u));
       return c.redirect(`/care/r/${rid}?saved=followup:${out.followup.followupId}`, 303);
-    } catch (e) { if (!isForm(e)) throw e; return followupPage(c, u, ctx, rid, disease, { v, e: e.errors }, 400); }
+    } catch (e) { if (!refused(c, u, e)) throw e; return followupPage(c, u, ctx, rid, disease, { v, e: e.errors }, 400); }
   });
   page('get', '/care/due', (c, u, ctx) => {
     const q = { doctor: c.req.query('doctor') ?? (c.req.query('all') ? '' : ''), team: c.req.query('team') ?? '', state: c.req.query('state') ?? '' };
@@ -226,7 +231,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
         sbp: num(v.sbp), dbp: num(v.dbp), heartRate: num(v.heartRate), temperatureC: num(v.temperatureC), weightKg: num(v.weightKg), heightCm: num(v.heightCm), waistCm: num(v.waistCm), fbg: num(v.fbg),
         itemsDone: list(v.itemsDone), ...(v.conclusion ? { conclusion: v.conclusion } : {}), ...(v.guidance ? { guidance: v.guidance } : {}) } as never, actor(c, u));
       return c.redirect(`/care/r/${rid}?saved=${encodeURIComponent('老年人健康体检')}`, 303);
-    } catch (e) { if (!isForm(e)) throw e; return elderlyPage(c, u, ctx, rid, { v, e: e.errors }, 400); }
+    } catch (e) { if (!refused(c, u, e)) throw e; return elderlyPage(c, u, ctx, rid, { v, e: e.errors }, 400); }
   });
 
   const tcmPage = (c: Context, u: User, ctx: PageCtx, rid: string, f?: FormState, status: 200 | 400 = 200, result?: string) => {
@@ -241,7 +246,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     try {
       const rec = s.recordTcm({ residentId: rid, date: v.date ?? '', answers }, actor(c, u));
       return c.redirect(`/care/r/${rid}/tcm?result=${rec.assessmentId}`, 303);
-    } catch (e) { if (!isForm(e)) throw e; return tcmPage(c, u, ctx, rid, { v, e: e.errors }, 400); }
+    } catch (e) { if (!refused(c, u, e)) throw e; return tcmPage(c, u, ctx, rid, { v, e: e.errors }, 400); }
   });
 
   const ascvdPage = (c: Context, u: User, ctx: PageCtx, rid: string, f?: FormState, status: 200 | 400 = 200, result?: string) => {
@@ -259,7 +264,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
       const rec = s.recordAscvd({ residentId: rid, date: v.date ?? '', sbp: num(v.sbp)!, onBpTreatment: v.onBpTreatment === '1', totalCholesterol: num(v.totalCholesterol)!, hdlCholesterol: num(v.hdlCholesterol)!, waistCm: num(v.waistCm)!,
         smoker: v.smoker === '1', diabetes: v.diabetes === '1', familyHistory: v.familyHistory === '1', region: v.region === 'south' ? 'south' : 'north', area: v.area === 'rural' ? 'rural' : 'urban' }, actor(c, u));
       return c.redirect(`/care/r/${rid}/ascvd?result=${rec.assessmentId}`, 303);
-    } catch (e) { if (!isForm(e)) throw e; return ascvdPage(c, u, ctx, rid, { v, e: e.errors }, 400); }
+    } catch (e) { if (!refused(c, u, e)) throw e; return ascvdPage(c, u, ctx, rid, { v, e: e.errors }, 400); }
   });
 
   // ---------- contracts ----------
@@ -275,7 +280,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     try {
       const k = s.signContract({ residentId: rid, teamId: v.teamId ?? '', doctorCode: v.doctorCode ?? '', packageIds: list(v.packageIds), signMethod: v.signMethod ?? '', signerName: v.signerName ?? '', signerRelation: v.signerRelation ?? 'self', startDate: v.startDate ?? '', idCheck: v.idCheck ?? '', tags: list(v.tags) }, actor(c, u));
       return c.redirect(`/care/contracts/${k.contractId}?signed=1`, 303);
-    } catch (e) { if (!isForm(e)) throw e; return signPage(c, u, ctx, rid, { v, e: e.errors }, 400); }
+    } catch (e) { if (!refused(c, u, e)) throw e; return signPage(c, u, ctx, rid, { v, e: e.errors }, 400); }
   });
   page('get', '/care/contracts', (c, u, ctx) => {
     const st = c.req.query('status') ?? '';
@@ -303,12 +308,12 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
   page('post', '/care/contracts/:id/renew', async (c, u, ctx) => {
     const id = c.req.param('id')!;
     try { const k = s.renewContract(id, actor(c, u)); return c.redirect(`/care/contracts/${k.contractId}?signed=1`, 303); }
-    catch (e) { if (!isForm(e)) throw e; return contractPage(c, u, ctx, id, { v: {}, e: e.errors }, 400); }
+    catch (e) { if (!refused(c, u, e)) throw e; return contractPage(c, u, ctx, id, { v: {}, e: e.errors }, 400); }
   });
   page('post', '/care/contracts/:id/terminate', async (c, u, ctx) => {
     const id = c.req.param('id')!; const { v } = await formOf(c);
     try { s.terminateContract(id, v.terminationReason ?? '', actor(c, u)); return c.redirect(`/care/contracts/${id}?ok=1`, 303); }
-    catch (e) { if (!isForm(e)) throw e; return contractPage(c, u, ctx, id, { v, e: e.errors }, 400); }
+    catch (e) { if (!refused(c, u, e)) throw e; return contractPage(c, u, ctx, id, { v, e: e.errors }, 400); }
   });
 
   // ---------- teams, packages ----------
@@ -318,35 +323,35 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
   page('post', '/care/teams', async (c, u, ctx) => {
     const { v } = await formOf(c);
     try { s.saveTeam({ name: v.name ?? '', leaderCode: v.leaderCode ?? '', membersText: v.members ?? '', active: true }, actor(c, u)); return c.redirect('/care/teams?ok=1', 303); }
-    catch (e) { if (!isForm(e)) throw e; return teamsPage(c, u, ctx, { tf: { v, e: e.errors } }, 400); }
+    catch (e) { if (!refused(c, u, e)) throw e; return teamsPage(c, u, ctx, { tf: { v, e: e.errors } }, 400); }
   }, EDIT_TEAMS);
   page('post', '/care/packages', async (c, u, ctx) => {
     const { v } = await formOf(c);
     try { s.savePackage({ name: v.name ?? '', kind: v.kind ?? '', priceYuan: v.priceYuan ?? '', selfPayYuan: v.selfPayYuan ?? '', servicesText: v.services ?? '', targetTags: list(v.targetTags), active: true }, actor(c, u)); return c.redirect('/care/teams?ok=1', 303); }
-    catch (e) { if (!isForm(e)) throw e; return teamsPage(c, u, ctx, { pf: { v, e: e.errors } }, 400); }
+    catch (e) { if (!refused(c, u, e)) throw e; return teamsPage(c, u, ctx, { pf: { v, e: e.errors } }, 400); }
   }, EDIT_TEAMS);
 
   // ---------- plans, appointments, referrals ----------
   page('post', '/care/r/:rid/plan', async (c, u, ctx) => {
     const rid = c.req.param('rid')!; const { v } = await formOf(c);
     try { s.savePlan({ residentId: rid, periodStart: v.periodStart ?? '', periodEnd: v.periodEnd ?? '', problems: lines(v.problems), goals: lines(v.goals), interventions: lines(v.interventions) }, actor(c, u)); return c.redirect(`/care/r/${rid}?saved=${encodeURIComponent('健康计划')}`, 303); }
-    catch (e) { if (!isForm(e)) throw e; return showResident(c, u, ctx, rid, { pf: { v, e: e.errors } }, 400); }
+    catch (e) { if (!refused(c, u, e)) throw e; return showResident(c, u, ctx, rid, { pf: { v, e: e.errors } }, 400); }
   });
   page('post', '/care/r/:rid/appointment', async (c, u, ctx) => {
     const rid = c.req.param('rid')!; const { v } = await formOf(c);
     try { s.bookAppointment({ residentId: rid, kind: v.kind ?? '', date: v.date ?? '', ...(v.time ? { time: v.time } : {}), ...(v.note ? { note: v.note } : {}) }, actor(c, u)); return c.redirect(`/care/r/${rid}?saved=${encodeURIComponent('预约')}`, 303); }
-    catch (e) { if (!isForm(e)) throw e; return showResident(c, u, ctx, rid, { af: { v, e: e.errors } }, 400); }
+    catch (e) { if (!refused(c, u, e)) throw e; return showResident(c, u, ctx, rid, { af: { v, e: e.errors } }, 400); }
   });
   page('post', '/care/appointments/:id/status', async (c, u, ctx) => {
     const id = c.req.param('id')!; const { v } = await formOf(c);
     const a = s.get('care_appointment', id);
     try { s.setAppointmentStatus(id, (['done', 'missed', 'cancelled'].includes(v.status ?? '') ? v.status : 'done') as 'done', actor(c, u)); return c.redirect(`/care/r/${a?.residentId ?? ''}?saved=${encodeURIComponent('预约状态')}`, 303); }
-    catch (e) { if (!isForm(e)) throw e; return showResident(c, u, ctx, a?.residentId ?? '', { af: { v, e: e.errors } }, 400); }
+    catch (e) { if (!refused(c, u, e)) throw e; return showResident(c, u, ctx, a?.residentId ?? '', { af: { v, e: e.errors } }, 400); }
   });
   page('post', '/care/r/:rid/referral', async (c, u, ctx) => {
     const rid = c.req.param('rid')!; const { v } = await formOf(c);
     try { s.createReferral({ residentId: rid, direction: v.direction ?? '', date: v.date ?? '', urgent: v.urgent === '1', toOrg: v.toOrg ?? '', reason: v.reason ?? '', ...(v.diagnosisName ? { diagnosisName: v.diagnosisName } : {}) }, actor(c, u)); return c.redirect(`/care/r/${rid}?saved=${encodeURIComponent('转诊记录')}`, 303); }
-    catch (e) { if (!isForm(e)) throw e; return showResident(c, u, ctx, rid, { rf: { v, e: e.errors } }, 400); }
+    catch (e) { if (!refused(c, u, e)) throw e; return showResident(c, u, ctx, rid, { rf: { v, e: e.errors } }, 400); }
   });
   const referralsPage = (c: Context, ctx: PageCtx, f: FormState = emptyForm(), status: 200 | 400 = 200, notice?: string) =>
     ui.html(c, <ReferralsPage ctx={ctx} rows={s.list('referral').sort((a, b) => (a.date < b.date ? 1 : -1)).map((x) => ({ ...x, name: s.resident(x.residentId)?.name ?? x.residentId }))} f={f} notice={notice} />, status);
@@ -354,7 +359,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
   page('post', '/care/referrals/:id', async (c, u, ctx) => {
     const { v } = await formOf(c);
     try { s.updateReferral(c.req.param('id')!, (['received', 'completed', 'cancelled'].includes(v.status ?? '') ? v.status : 'received') as 'received', v.outcome ?? '', actor(c, u)); return c.redirect('/care/referrals?ok=1', 303); }
-    catch (e) { if (!isForm(e)) throw e; return referralsPage(c, ctx, { v, e: e.errors }, 400); }
+    catch (e) { if (!refused(c, u, e)) throw e; return referralsPage(c, ctx, { v, e: e.errors }, 400); }
   });
 
   // ---------- education ----------
@@ -368,7 +373,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
       const cnt = num(v.attendeeCount); const copies = num(v.copies);
       s.recordEducation({ date: v.date ?? '', kind: v.kind ?? '', topic: v.topic ?? '', ...(v.location ? { location: v.location } : {}), ...(v.organiser ? { organiser: v.organiser } : {}), attendeeCount: cnt, ...(copies !== undefined && Number.isInteger(copies) && copies >= 0 ? { copies } : {}), ...(v.summary ? { summary: v.summary } : {}), files: data }, actor(c, u));
       return c.redirect('/care/education?ok=1', 303);
-    } catch (e) { if (!isForm(e)) throw e; return eduPage(c, ctx, { v, e: e.errors }, 400); }
+    } catch (e) { if (!refused(c, u, e)) throw e; return eduPage(c, ctx, { v, e: e.errors }, 400); }
   });
   page('get', '/care/materials/:sha', (c, u) => {
     const m = s.material(c.req.param('sha')!);
