@@ -67,6 +67,8 @@ export interface ExecTaskRow {
 }
 
 const LAB_PREFIX = '25';
+/** A dose not given within this many days drops off the nurse's list (it can still be scanned). */
+const MISSED_DAYS = 3;
 
 export class ClinicalService {
   readonly imaging: ImagingRepo;
@@ -480,13 +482,14 @@ export class ClinicalService {
 
   // ------------------------------------------------------------ nurse
 
+  /** Today's doses and the ones missed in the last MISSED_DAYS days (older ones are not listed), and those given today. */
   tasks(date: string): ExecTaskRow[] {
-    const rows = this.db.prepare<[string, string], { barcode: string; order_id: string; sequence: number; total: number; planned_date: string; status: 'pending' | 'done'; executed_by: string | null;
+    const rows = this.db.prepare<[string, string, string], { barcode: string; order_id: string; sequence: number; total: number; planned_date: string; status: 'pending' | 'done'; executed_by: string | null;
       executed_by_name: string | null; executed_at: string | null; resident_id: string; resident_name: string | null; registration_id: string; route: string; kind: string; frequency: string; drugs: string; lines: string; prescription_id: string }>(
       `SELECT t.*, o.resident_id, r.name AS resident_name, o.registration_id, o.route, o.kind, o.frequency, o.drugs, o.lines, o.prescription_id
        FROM clin_exec_tasks t JOIN clin_exec_orders o ON o.order_id = t.order_id LEFT JOIN residents r ON r.resident_id = o.resident_id
-       WHERE (t.status = 'pending' AND t.planned_date <= ?) OR (t.status = 'done' AND substr(t.executed_at, 1, 10) >= ?)
-       ORDER BY t.status DESC, r.name, t.order_id, t.sequence`).all(date, addDays(date, -1));
+       WHERE (t.status = 'pending' AND t.planned_date BETWEEN ? AND ?) OR (t.status = 'done' AND t.executed_at >= ?)
+       ORDER BY t.status DESC, r.name, t.order_id, t.sequence`).all(addDays(date, -MISSED_DAYS), date, new Date(Date.parse(`${date}T00:00:00+08:00`)).toISOString());
     return rows.map((r) => ({
       barcode: r.barcode, orderId: r.order_id, sequence: r.sequence, total: r.total, plannedDate: r.planned_date, status: r.status, executedBy: r.executed_by,
       executedByName: r.executed_by_name, executedAt: r.executed_at, residentId: r.resident_id, residentName: r.resident_name ?? r.resident_id, registrationId: r.registration_id,

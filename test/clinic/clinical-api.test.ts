@@ -1,0 +1,85 @@
+/**
+ * The workstations' form endpoints under arbitrary input (fast-check): never a 500, bad
+ * input gets 400/404/409 with a message, and what is stored stays valid. Plus: device
+ * readings of today are offered in the nurse's vitals form.
+ */
+import t from 'tap';
+import fc from 'fast-check';
+import { startNatsServer } from '../helpers/nats-server.ts';
+import { clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
+import { signIn } from '../devices/helpers.ts';
+import { starterDictionaries } from '../../central/dictionaries/starter.ts';
+import { DICTIONARY_NAMES } from '../../contracts/index.ts';
+import { devicesByStore } from '../../edge-agent/devices/index.ts';
+import { DOCTOR, NURSE, clinicSetup, registerPatient } from './clinical-helpers.ts';
+
+t.test('form endpoints under arbitrary input', async (t) => {
+  await using ns = await startNatsServer();
+  const tmp = tempDir('clin-api');
+  t.teardown(tmp.cleanup);
+  const clinic = clinicName('clinapi');
+  const edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`, { adminPassword: 'Admin-Pass-2026' });
+  t.teardown(() => edge.stop());
+  // No central here: the starter dictionaries are applied as the edge would receive them.
+  const { slotId } = await clinicSetup(edge, {
+    dictionariesFrom: async () => { for (const name of DICTIONARY_NAMES) edge.store.applyDictionary({ name, version: 1, publishedAt: new Date().toISOString(), items: starterDictionaries[name] }); },
+  });
+  const p = registerPatient(edge, slotId, 'r-sun', '孙桂芳', '19600218', '046');
+  const url = edge.http.url;
+  const doc = await signIn(url, DOCTOR.username, DOCTOR.password);
+  const nurse = await signIn(url, NURSE.username, NURSE.password);
+  const post = async (cookie: string, path: string, form: Record<string, string>) => {
+    const r = await fetch(`${url}${path}`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form), redirect: 'manual' });
+    await r.arrayBuffer();
+    return r.status;
+  };
+  const start = await fetch(`${url}/clinic/doctor/visit/${p.registrationId}/start`, { method: 'POST', headers: { cookie: doc }, redirect: 'manual' });
+  t.equal(start.status, 303);
+  const visit = `/clinic/visit/${p.registrationId}`;
+
+  const text = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('', '0', '-1', '1', '2.5', '1e9', 'NaN', 'Infinity', 'qd', 'st', 'ivgtt', 'im', 'mg', 'ml', '片', 'A09.900', 'I10.x00',
+    '250101015', 'US-ABD', 'DX-CHEST', 'fever', 'dog_bite', 'notifiable', 'diarrhoea', 'III', '2020-01-01', '2999-01-01', '苯磺酸氨氯地平片', '氯化钠注射液', '<script>', "' OR 1=1 --"));
+  const form = fc.dictionary(fc.constantFrom('drug', 'dose', 'doseUnit', 'frequency', 'route', 'days', 'quantity', 'group', 'diagnosis', 'item', 'procedure', 'kind', 'temperature',
+    'stoolsPerDay', 'exposureGrade', 'icd10Code', 'onsetDate', 'chiefComplaint', 'barcode', 'patient', 'systolic', 'diastolic', 'spo2'), text);
+  const doctorPaths = ['/rx', '/diagnoses', '/labs', '/imaging', '/reports', '/note', '/diagnoses/delete'];
+  const statuses = new Map<number, number>();
+  await fc.assert(fc.asyncProperty(fc.constantFrom(...doctorPaths, 'scan', 'vitals'), form, async (path, f) => {
+    const status = path === 'scan' ? await post(nurse, '/clinic/nurse/scan', f)
+      : path === 'vitals' ? await post(nurse, '/clinic/nurse/vitals?resident=r-sun', f)
+      : await post(doc, `${visit}${path}`, f);
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    if (![200, 303, 400, 404, 409].includes(status)) throw new Error(`${path} ${JSON.stringify(f)} -> ${status}`);
+  }), { numRuns: 300 });
+  t.ok(!statuses.has(500), `statuses ${JSON.stringify([...statuses])}`);
+  const lines = edge.store.db.prepare<[string], { line: string }>('SELECT line FROM clin_rx_lines WHERE registration_id = ?').all(p.registrationId).map((r) => JSON.parse(r.line) as { quantity: number; dose: number });
+  t.ok(lines.every((l) => Number.isInteger(l.quantity) && l.quantity >= 1 && l.dose > 0), `${lines.length} accepted prescription lines are all valid`);
+  const xss = await (await fetch(`${url}${visit}?dq=${encodeURIComponent('<script>alert(1)</script>')}`, { headers: { cookie: doc } })).text();
+  t.notMatch(xss, /<script>alert\(1\)<\/script>/, 'search text is escaped');
+});
+
+t.test("today's device readings fill the nurse's vitals form", async (t) => {
+  await using ns = await startNatsServer();
+  const tmp = tempDir('clin-dev');
+  t.teardown(tmp.cleanup);
+  const clinic = clinicName('clindev');
+  const edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`, { adminPassword: 'Admin-Pass-2026' });
+  t.teardown(() => edge.stop());
+  const { slotId } = await clinicSetup(edge, {
+    dictionariesFrom: async () => { for (const name of DICTIONARY_NAMES) edge.store.applyDictionary({ name, version: 1, publishedAt: new Date().toISOString(), items: starterDictionaries[name] }); },
+  });
+  registerPatient(edge, slotId, 'r-zhou', '周建国', '19551103', '017');
+  const dev = devicesByStore.get(clinic)!;
+  const by = { username: 'nurse.liu', ip: 'local' };
+  const bp = dev.registry.create({ name: '分诊台血压计', profileId: 'bedside-monitor-hl7', room: '分诊台', connection: { type: 'listener' }, sourceName: 'TRIAGE' }, by);
+  dev.registry.setStationPatient(bp.id, 'r-zhou', by);
+  const obs = (quantity: string, code: string, display: string, value: number, unit: string) => ({
+    type: 'observation' as const, deviceId: bp.id, profileId: 'bedside-monitor-hl7', quantity, at: new Date().toISOString(), implausible: false, critical: false, sourceId: `m1-${quantity}`, code, display, value, unit,
+  });
+  await dev.ingest.storeBatch(bp, [obs('sys', '8480-6', 'Systolic blood pressure', 146, 'mm[Hg]'), obs('dia', '8462-4', 'Diastolic blood pressure', 88, 'mm[Hg]'), obs('hr', '8867-4', 'Heart rate', 76, '/min')]);
+  const nurse = await signIn(edge.http.url, NURSE.username, NURSE.password);
+  const html = await (await fetch(`${edge.http.url}/clinic/nurse/vitals?resident=r-zhou`, { headers: { cookie: nurse } })).text();
+  t.match(html, /已带入今日设备读数 3 项/);
+  t.match(html, /id="v-systolic" size="6" value="146"/, 'systolic from the device');
+  t.match(html, /id="v-pulse" size="6" value="76"/, 'pulse from the device');
+  t.match(html, /id="v-temperature" size="6" value=""/, 'nothing invented');
+});
