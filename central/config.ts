@@ -16,6 +16,18 @@ export const centralConfigSchema = z.object({
   warehouse: z.enum(['sqlite', 'postgres']).default('sqlite'),
   /** PostgreSQL connection URL (`postgres://user@host:5432/db`), required with warehouse=postgres. */
   pgUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  /** City health information platform endpoint (tender 1.7.1 §4); the uploader is off when unset. */
+  uploadUrl: z.string().url().optional(),
+  uploadToken: z.string().optional(),
+  uploadIntervalSec: z.coerce.number().int().min(5).default(300),
+  uploadBatchSize: z.coerce.number().int().min(1).max(10_000).default(500),
+  uploadMaxAttempts: z.coerce.number().int().min(1).max(100).default(8),
+  /** 6-digit administrative division code of the district, stamped on uploads. */
+  districtCode: z.string().regex(/^\d{6}$/, 'a 6-digit division code').default('000000'),
+  /** Records older than this many years (by creation time) move to compressed archive files. */
+  retentionYears: z.coerce.number().int().min(1).max(100).default(15),
+  /** Where archive files go (default dataDir/archive). */
+  archiveDir: z.string().optional(),
 }).superRefine((c, ctx) => {
   if (c.warehouse === 'postgres' && !c.pgUrl) ctx.addIssue({ code: 'custom', path: ['pgUrl'], message: 'required when warehouse is postgres' });
 });
