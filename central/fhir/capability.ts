@@ -45,7 +45,9 @@ export const INCLUDES: Record<string, string[]> = {
   ImagingStudy: ['ImagingStudy:patient', 'ImagingStudy:subject'],
 };
 
-export function capabilityStatement(baseUrl: string, version: string): Resource {
+const WRITABLE = new Set(['Patient', 'Encounter', 'Observation']);
+
+export function capabilityStatement(baseUrl: string, version: string, opts: { oauth?: boolean; writes?: boolean } = {}): Resource {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -53,19 +55,30 @@ export function capabilityStatement(baseUrl: string, version: string): Resource 
     publisher: 'District health bureau',
     kind: 'instance',
     software: { name: 'district-primary-care central', version },
-    implementation: { description: 'District primary-care warehouse, FHIR R4 read facade', url: baseUrl },
+    implementation: { description: `District primary-care warehouse, FHIR R4 facade (read and search${opts.writes ? '; create and update for Patient, Encounter, Observation' : ''})`, url: baseUrl },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json'],
     rest: [{
       mode: 'server',
-      documentation: 'Read and search. Send Authorization: Bearer <token>; every access is audited. Errors are OperationOutcome resources. Paging with _count (max 1000) and _offset.',
-      security: { description: 'Bearer token (OAuth2 client credentials with SMART scopes is planned)' },
-      resource: Object.entries(SEARCH_PARAMS).map(([type, params]) => ({
-        type,
-        interaction: [{ code: 'read' }, { code: 'search-type' }],
-        ...(INCLUDES[type] ? { searchInclude: INCLUDES[type] } : {}),
-        searchParam: params.map((p) => ({ name: p.name, type: p.type, documentation: p.documentation })),
-      })),
+      documentation: 'Send Authorization: Bearer <token>; every access is audited. Errors are OperationOutcome resources. Paging with _count (max 1000) and _offset.'
+        + (opts.writes ? ' Writes become warehouse records of the writing client (source ext-<client id>): create (POST, conditional with If-None-Exist: identifier=system|value), update (PUT, If-Match: W/"<versionId>"); an element the server would not store is refused with 422, never dropped.' : ''),
+      security: opts.oauth
+        ? {
+          extension: [{ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris', extension: [{ url: 'token', valueUri: `${baseUrl}/auth/token` }, { url: 'revoke', valueUri: `${baseUrl}/auth/revoke` }] }],
+          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR', display: 'SMART-on-FHIR' }], text: 'OAuth2 client credentials (SMART backend services style, client secret)' }],
+          description: 'OAuth2 client credentials: POST client_id/client_secret (HTTP Basic or form) with grant_type=client_credentials and scopes such as system/Observation.read or system/*.write to the token endpoint; send the access token as a bearer token. Tokens expire (expires_in) and can be revoked (RFC 7009). Clients are registered by the district administrator. Per-client rate limits answer 429.',
+        }
+        : { description: 'Bearer token' },
+      resource: Object.entries(SEARCH_PARAMS).map(([type, params]) => {
+        const w = opts.writes && WRITABLE.has(type);
+        return {
+          type,
+          interaction: [{ code: 'read' }, { code: 'search-type' }, ...(w ? [{ code: 'create' }, { code: 'update' }] : [])],
+          ...(w ? { versioning: 'versioned-update', conditionalCreate: true, updateCreate: true } : {}),
+          ...(INCLUDES[type] ? { searchInclude: INCLUDES[type] } : {}),
+          searchParam: params.map((p) => ({ name: p.name, type: p.type, documentation: p.documentation })),
+        };
+      }),
     }],
   };
 }

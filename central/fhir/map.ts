@@ -38,7 +38,8 @@ export function toPatient(r: ResidentRow): Resource {
   return strip({
     resourceType: 'Patient',
     id: r.residentId,
-    meta: { lastUpdated: r.updatedAt },
+    // The HLC of the demographics held (last writer wins) is the version: it only grows.
+    meta: { versionId: r.hlc, lastUpdated: r.updatedAt },
     identifier,
     extension: p.ethnicity ? [{ url: EXT.ethnicity, valueCoding: { system: CS.gbEthnicity, code: p.ethnicity } }] : undefined,
     name: p.name ? [{ use: 'official', text: p.name }] : undefined, // DE02.01.039.00

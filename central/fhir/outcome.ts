@@ -1,5 +1,8 @@
 /** FHIR errors: one `OperationOutcomeError` carrying the HTTP status (after Medplum's outcomes.ts). */
-export type IssueType = 'invalid' | 'not-found' | 'not-supported' | 'security' | 'login' | 'too-costly' | 'conflict' | 'exception';
+export type IssueType = 'invalid' | 'structure' | 'required' | 'value' | 'code-invalid' | 'business-rule' | 'duplicate' | 'not-found' | 'not-supported'
+  | 'security' | 'login' | 'forbidden' | 'expired' | 'throttled' | 'too-costly' | 'conflict' | 'processing' | 'informational' | 'exception';
+
+export type HttpStatus = 400 | 401 | 403 | 404 | 405 | 409 | 412 | 422 | 429 | 500;
 
 export interface OperationOutcome {
   resourceType: 'OperationOutcome';
@@ -8,7 +11,7 @@ export interface OperationOutcome {
 
 export class OperationOutcomeError extends Error {
   override name = 'OperationOutcomeError';
-  constructor(readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 500, readonly code: IssueType, message: string, readonly expression?: string) {
+  constructor(readonly status: HttpStatus, readonly code: IssueType, message: string, readonly expression?: string) {
     super(message);
   }
 

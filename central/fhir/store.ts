@@ -38,7 +38,8 @@ export interface RecordQuery {
   offset: number;
 }
 
-export interface ResidentRow { residentId: string; payload: Record<string, unknown>; clinicId: string; updatedAt: string }
+/** `hlc`: the LWW timestamp of the demographics held, served as Patient meta.versionId. */
+export interface ResidentRow { residentId: string; payload: Record<string, unknown>; clinicId: string; updatedAt: string; hlc: string }
 export interface RecordRow { type: FhirRecordType; clinicId: string; recordId: string; version: number; payload: Record<string, unknown>; appliedAt: string }
 export interface Page<T> { rows: T[]; total: number }
 
@@ -77,16 +78,16 @@ class SqlFhirStore implements FhirStore {
     if (q.birthDate !== undefined) { where.push(`${j('birthDate')} = ?`); params.push(q.birthDate); }
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM residents ${w}`, params))[0]!.n;
-    const rows = q.count === 0 ? [] : await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown }>(
-      `SELECT resident_id, payload, clinic_id, updated_at FROM residents ${w} ORDER BY resident_id LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
-    return { total: Number(total), rows: rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at) })) };
+    const rows = q.count === 0 ? [] : await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown; hlc: string }>(
+      `SELECT resident_id, payload, clinic_id, updated_at, hlc FROM residents ${w} ORDER BY resident_id LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
+    return { total: Number(total), rows: rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at), hlc: r.hlc })) };
   }
 
   async residentsByIds(ids: string[]): Promise<ResidentRow[]> {
     if (ids.length === 0) return [];
-    const rows = await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown }>(
-      `SELECT resident_id, payload, clinic_id, updated_at FROM residents WHERE resident_id IN (${ids.map(() => '?').join(', ')}) ORDER BY resident_id`, ids);
-    return rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at) }));
+    const rows = await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown; hlc: string }>(
+      `SELECT resident_id, payload, clinic_id, updated_at, hlc FROM residents WHERE resident_id IN (${ids.map(() => '?').join(', ')}) ORDER BY resident_id`, ids);
+    return rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at), hlc: r.hlc }));
   }
 
   async records(q: RecordQuery): Promise<Page<RecordRow>> {
