@@ -55,7 +55,12 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     }
   })();
 
-  const relay = new Relay(store, nc, log, { window: config.relayWindow, resendAfterMs: config.resendAfterMs });
+  const relay = new Relay(store, nc, log, {
+    window: config.relayWindow,
+    resendAfterMs: config.resendAfterMs,
+    // Publishing runs in a worker thread with its own connection as the same NATS user.
+    connection: { servers: config.natsUrl.split(','), name: `edge-${config.clinicId}-relay`, user: config.natsUser, pass: config.natsPassword, inboxPrefix: subjects.inboxPrefix(config.clinicId) },
+  });
   const receiptSub = nc.subscribe(subjects.receipt(config.clinicId), {
     callback: (err, msg) => {
       if (err) return;

@@ -96,3 +96,13 @@ edgeMigrations.push(
     `),
   },
 );
+
+edgeMigrations.push({
+  version: 4,
+  name: 'outbox priority lane',
+  // Critical values are published ahead of the FIFO backlog (seq stays contiguous; see sync/README.md).
+  up: (db) => db.exec(`
+    ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX outbox_priority ON outbox (seq) WHERE priority = 1;
+  `),
+});

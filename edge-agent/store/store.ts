@@ -40,10 +40,25 @@ export interface OutboxRow {
   createdAt: string;
 }
 
+export interface EmitOptions {
+  /**
+   * Publish ahead of the FIFO backlog (critical values). Defaults to `isCriticalRecord`.
+   * The seq stays contiguous: central still applies it in seq order (see sync/README.md).
+   */
+  priority?: boolean;
+}
+
 export interface Tx {
   db: Db;
   /** Validate, version and queue a record for replication in the current transaction. Returns its seq. */
-  emit<T extends RecordType>(type: T, recordId: string, payload: RecordPayload<T>): number;
+  emit<T extends RecordType>(type: T, recordId: string, payload: RecordPayload<T>, opts?: EmitOptions): number;
+}
+
+/** Critical device readings and lab results (HH/LL) go in the priority lane by default. */
+export function isCriticalRecord(type: RecordType, payload: unknown): boolean {
+  if (type === 'observation') { const i = (payload as { interpretation?: string }).interpretation; return i === 'HH' || i === 'LL'; }
+  if (type === 'lab_result') { const f = (payload as { flag?: string }).flag; return f === 'HH' || f === 'LL'; }
+  return false;
 }
 
 export interface StoreStats {
@@ -78,7 +93,7 @@ export class EdgeStore extends EventEmitter {
     return {
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      insertOutbox: db.prepare<[number, string, string, number, string, string]>('INSERT INTO outbox (seq, record_id, type, version, envelope, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertOutbox: db.prepare<[number, string, string, number, string, string, number]>('INSERT INTO outbox (seq, record_id, type, version, envelope, created_at, priority) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       getVersion: db.prepare<[string, string], { version: number }>('SELECT version FROM records WHERE type = ? AND record_id = ?'),
       upsertRecord: db.prepare<[string, string, number, string, string, string]>(`INSERT INTO records (record_id, type, version, hlc, payload, updated_at) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (type, record_id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, payload = excluded.payload, updated_at = excluded.updated_at`),
@@ -122,7 +137,7 @@ export class EdgeStore extends EventEmitter {
       let lastHlc: string | null = null;
       const tx: Tx = {
         db: this.db,
-        emit: (type, recordId, payload) => {
+        emit: (type, recordId, payload, opts) => {
           const parsed = recordTypes[type].safeParse(payload);
           if (!parsed.success) {
             throw new RecordValidationError(type, parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
@@ -131,9 +146,12 @@ export class EdgeStore extends EventEmitter {
           const hlc = this.hlc.tick();
           const now = new Date().toISOString();
           const seq = counters.nextSeq++;
-          const env: Envelope = { recordId, type, clinicId: this.clinicId, seq, version, hlc, schemaVersion: SCHEMA_VERSION, createdAt: now, payload: parsed.data };
-          this.st.insertOutbox.run(seq, recordId, type, version, JSON.stringify(env), now);
           const payloadJson = JSON.stringify(parsed.data);
+          // The envelope embeds the payload JSON as is: serialise the payload once, not twice.
+          const head: Omit<Envelope, 'payload'> = { recordId, type, clinicId: this.clinicId, seq, version, hlc, schemaVersion: SCHEMA_VERSION, createdAt: now };
+          const envelope = `${JSON.stringify(head).slice(0, -1)},"payload":${payloadJson}}`;
+          const priority = opts?.priority ?? isCriticalRecord(type, parsed.data);
+          this.st.insertOutbox.run(seq, recordId, type, version, envelope, now, priority ? 1 : 0);
           this.st.upsertRecord.run(recordId, type, version, hlc, payloadJson, now);
           if (type === 'resident') {
             const r = parsed.data as RecordPayload<'resident'>;

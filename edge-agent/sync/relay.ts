@@ -1,86 +1,145 @@
 /**
- * The relay: publishes outbox rows to JetStream with `Nats-Msg-Id = clinicId:seq`, keeps a
- * bounded window of unacknowledged publishes, backs off on failure, and re-sends everything
- * above central's applied watermark when the watermark stops advancing (a PubAck is only
- * transport: a broker crash can forget acknowledged messages). Writes never wait for it.
+ * The relay: publishes outbox rows to JetStream with `Nats-Msg-Id = clinicId:seq` (loop in
+ * `relay-core.ts`). With `connection` options and a file database it runs in a worker
+ * thread with its own SQLite and NATS connections (`relay-worker.ts`), so the clinic's
+ * writes (fsync on the main thread) and publishing do not wait for each other; otherwise,
+ * or if the worker cannot start, it runs on the main thread with the agent's connection.
+ *
+ * Receipts are handled here, on the writer's side: the newest watermark is persisted and
+ * the outbox trimmed at most every `receiptFlushMs`, so the main thread stays the only writer.
+ * Writes never wait for the relay.
  */
 import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { msgId, subjects } from '../../contracts/index.ts';
+import { subjects } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { EdgeStore } from '../store/store.ts';
+import { AckPublisher } from './publisher.ts';
+import { RelayCore, defaultRelayOptions, type RelayCounters, type RelayOptions, type RelayState } from './relay-core.ts';
+import { outboxSource } from './outbox-source.ts';
+import type { FromWorker, RelayConnection, RelayWorkerData, ToWorker } from './relay-protocol.ts';
 
-export interface RelayOptions {
-  /** Max publishes awaiting a PubAck. */
-  window: number;
-  /** Re-send from the watermark when it has not covered a published record for this long. */
-  resendAfterMs: number;
-  publishTimeoutMs: number;
-  /** Poll the outbox this often even without a local write signal (other writers). */
-  pollMs: number;
-  maxBackoffMs: number;
-  receiptFlushMs: number;
-}
+export { defaultRelayOptions, type RelayCounters, type RelayOptions, type RelayState } from './relay-core.ts';
+export type { RelayConnection } from './relay-protocol.ts';
 
-export const defaultRelayOptions: RelayOptions = { window: 512, resendAfterMs: 10_000, publishTimeoutMs: 5_000, pollMs: 200, maxBackoffMs: 5_000, receiptFlushMs: 100 };
-
-export type RelayState = 'connected' | 'backoff' | 'disconnected' | 'stopped';
-
-export interface RelayCounters {
-  published: number;
-  republished: number;
-  publishErrors: number;
-  duplicatesAtBroker: number;
+export interface RelayConfig extends Partial<RelayOptions> {
+  /** Run in a worker thread with its own NATS connection made with these options. */
+  connection?: RelayConnection;
 }
 
 export class Relay extends EventEmitter {
-  private readonly js: JetStreamClient;
   private readonly opts: RelayOptions;
-  /** Next seq to publish. */
-  private cursor: number;
-  private inflight = 0;
-  /** Highest seq ever handed to publish in this process (for resend decisions). */
-  private highestSent = 0;
-  private sentAt = new Map<number, number>();
-  private backoffMs = 0;
+  private readonly connection?: RelayConnection;
+  private core: RelayCore | null = null;
+  private publisher: AckPublisher | null = null;
+  private worker: Worker | null = null;
+  private workerReady = false;
+  private workerExited: Promise<void> = Promise.resolve();
+  private kickQueued = false;
   /** Newest watermark received (persisted by flushReceipt, at most every receiptFlushMs). */
   private receiptSeen: number;
   private receiptTimer: NodeJS.Timeout | null = null;
-  private lastAdvanceAt = Date.now();
-  /** Grows while re-sends do not help (central down), so a long outage is not a resend storm. */
-  private resendIntervalMs: number;
-  private backoffUntil = 0;
   private running = false;
-  private wake: (() => void) | null = null;
-  private loopDone: Promise<void> = Promise.resolve();
-  state: RelayState = 'disconnected';
+  private mirrorState: RelayState = 'disconnected';
+  /** The worker's counters as last reported (every 250 ms and on state changes). */
+  private readonly mirror: RelayCounters = { published: 0, republished: 0, publishErrors: 0, duplicatesAtBroker: 0, publishedAhead: 0 };
   lastReceiptAt: number | null = null;
-  readonly counters: RelayCounters = { published: 0, republished: 0, publishErrors: 0, duplicatesAtBroker: 0 };
 
-  constructor(private readonly store: EdgeStore, private readonly nc: NatsConnection, private readonly log: Logger, opts: Partial<RelayOptions> = {}) {
-    super();
-    this.opts = { ...defaultRelayOptions, ...opts };
-    this.js = jetstream(nc, { timeout: this.opts.publishTimeoutMs });
-    this.receiptSeen = store.receiptSeq();
-    this.cursor = this.receiptSeen + 1;
-    this.resendIntervalMs = this.opts.resendAfterMs;
+  get state(): RelayState {
+    return this.core?.state ?? this.mirrorState;
   }
+
+  get counters(): RelayCounters {
+    return this.core?.counters ?? this.mirror;
+  }
+
+  constructor(private readonly store: EdgeStore, private readonly nc: NatsConnection, private readonly log: Logger, config: RelayConfig = {}) {
+    super();
+    const { connection, ...opts } = config;
+    this.opts = { ...defaultRelayOptions, ...opts };
+    this.connection = connection;
+    this.receiptSeen = store.receiptSeq();
+  }
+
+  /** 'worker' when publishing runs in its own thread. */
+  get mode(): 'worker' | 'main' | 'stopped' {
+    return this.worker ? 'worker' : this.core ? 'main' : 'stopped';
+  }
+
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.store.on('written', this.kick);
-    this.loopDone = this.loop();
+    if (this.connection && this.store.file !== ':memory:') this.startWorker(this.connection);
+    else this.startInProcess();
+  }
+
+  private startInProcess(): void {
+    this.publisher = new AckPublisher(this.nc, subjects.inboxPrefix(this.store.clinicId), this.opts.publishTimeoutMs);
+    const core = new RelayCore(this.store.clinicId, outboxSource(this.store.db), this.publisher, () => this.nc.isClosed(), this.log, this.opts, this.receiptSeen);
+    this.core = core;
+    core.start();
+  }
+
+  private startWorker(connection: RelayConnection): void {
+    const data: RelayWorkerData = { file: this.store.file, clinicId: this.store.clinicId, receiptSeq: this.receiptSeen, connection, opts: this.opts };
+    const w = new Worker(workerBootstrap(), { eval: true, workerData: data });
+    this.worker = w;
+    this.workerExited = new Promise((res) => w.once('exit', () => res()));
+    w.on('message', (m: FromWorker) => {
+      if (m.t === 'status') { this.mirrorState = m.state; Object.assign(this.mirror, m.counters); }
+      else if (m.t === 'log') this.log[m.level](m.obj, `relay worker: ${m.msg}`);
+      else if (m.t === 'ready') {
+        this.workerReady = true;
+        if (this.receiptSeen > data.receiptSeq) this.post({ t: 'receipt', seq: this.receiptSeen });
+      } else if (m.t === 'fatal') this.fallBack(new Error(m.message));
+    });
+    w.on('error', (e) => this.fallBack(e));
+    w.on('exit', (code) => { if (this.running && this.worker === w) this.fallBack(new Error(`relay worker exited with code ${code}`)); });
+  }
+
+  /** The worker could not start or died: publish from the main thread instead (loudly). */
+  private fallBack(e: Error): void {
+    if (!this.running || !this.worker) return;
+    this.log.error({ err: e.message }, 'relay worker failed: publishing from the main thread instead');
+    const w = this.worker;
+    this.worker = null;
+    this.workerReady = false;
+    void w.terminate();
+    this.startInProcess();
+  }
+
+  private post(m: ToWorker): void {
+    this.worker?.postMessage(m);
   }
 
   async stop(): Promise<void> {
+    if (!this.running) return;
     this.running = false;
     this.store.off('written', this.kick);
-    this.kick();
-    await this.loopDone;
+    if (this.worker) {
+      const w = this.worker;
+      if (this.workerReady) {
+        this.post({ t: 'stop' });
+        const t = setTimeout(() => void w.terminate(), 3_000);
+        await this.workerExited;
+        clearTimeout(t);
+      } else {
+        // Still connecting: it holds nothing to flush (the worker never writes the database).
+        await w.terminate();
+      }
+      this.worker = null;
+    }
+    if (this.core) {
+      await this.core.stop();
+      this.publisher?.close();
+      Object.assign(this.mirror, this.core.counters);
+      this.core = null;
+    }
     this.flushReceipt();
-    this.state = 'stopped';
+    this.mirrorState = 'stopped';
   }
 
   /**
@@ -91,11 +150,7 @@ export class Relay extends EventEmitter {
   onReceipt(appliedSeq: number): void {
     this.lastReceiptAt = Date.now();
     if (appliedSeq > this.receiptSeen) {
-      for (let s = this.receiptSeen + 1; s <= appliedSeq; s++) this.sentAt.delete(s);
       this.receiptSeen = appliedSeq;
-      this.lastAdvanceAt = Date.now();
-      this.resendIntervalMs = this.opts.resendAfterMs;
-      if (this.cursor <= appliedSeq) this.cursor = appliedSeq + 1;
       this.receiptTimer ??= setTimeout(() => this.flushReceipt(), this.opts.receiptFlushMs);
       this.emit('receipt', appliedSeq);
     } else if (appliedSeq < this.receiptSeen) {
@@ -103,14 +158,17 @@ export class Relay extends EventEmitter {
       // Rows below our receipt are already trimmed; make it loud, it needs an operator.
       this.log.error({ appliedSeq, held: this.receiptSeen }, 'central watermark is below the receipt this edge holds: central lost applied records (restored from backup?); run the reconciliation procedure');
       this.emit('watermark-regression', { appliedSeq, held: this.receiptSeen });
+      return;
     }
-    this.kick();
+    if (this.core) this.core.onReceipt(appliedSeq);
+    else if (this.workerReady) this.post({ t: 'receipt', seq: appliedSeq });
   }
 
   /** Persist the newest receipt and trim the outbox up to it. */
   flushReceipt(): void {
     if (this.receiptTimer) clearTimeout(this.receiptTimer);
     this.receiptTimer = null;
+    if (!this.store.db.open) return;
     try {
       this.store.applyReceipt(this.receiptSeen);
     } catch (e) {
@@ -120,92 +178,20 @@ export class Relay extends EventEmitter {
   }
 
   private kick = (): void => {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
+    if (this.core) { this.core.kick(); return; }
+    // Coalesce: many commits in one event-loop turn need one wake-up message.
+    if (this.kickQueued || !this.workerReady) return;
+    this.kickQueued = true;
+    setImmediate(() => { this.kickQueued = false; this.post({ t: 'kick' }); });
   };
+}
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => { this.wake = null; resolve(); }, ms);
-      this.wake = () => { clearTimeout(t); resolve(); };
-    });
-  }
-
-  private async loop(): Promise<void> {
-    while (this.running) {
-      const now = Date.now();
-      if (this.nc.isClosed()) { this.state = 'stopped'; return; }
-      if (now < this.backoffUntil) {
-        this.state = 'backoff';
-        await this.sleep(this.backoffUntil - now);
-        continue;
-      }
-      this.checkResend(now);
-      // Refill in chunks of at least half a window: one outbox read per chunk, not per ack.
-      if (this.inflight > this.opts.window / 2) {
-        await this.sleep(this.opts.pollMs);
-        continue;
-      }
-      const room = this.opts.window - this.inflight;
-      const rows = room > 0 ? this.store.outboxAfter(this.cursor - 1, room) : [];
-      if (rows.length === 0) {
-        await this.sleep(this.opts.pollMs);
-        continue;
-      }
-      for (const row of rows) {
-        const seq = row.seq;
-        this.cursor = seq + 1;
-        const resend = seq <= this.highestSent;
-        if (resend) this.counters.republished++;
-        this.highestSent = Math.max(this.highestSent, seq);
-        this.sentAt.set(seq, Date.now());
-        this.inflight++;
-        this.js
-          .publish(subjects.record(this.store.clinicId, row.type), row.envelope, { msgID: msgId(this.store.clinicId, seq), timeout: this.opts.publishTimeoutMs })
-          .then((ack) => {
-            this.counters.published++;
-            if (ack.duplicate) this.counters.duplicatesAtBroker++;
-            this.state = 'connected';
-            this.backoffMs = 0;
-          })
-          .catch((err: Error) => this.onPublishError(seq, err))
-          .finally(() => {
-            this.inflight--;
-            this.kick();
-          });
-      }
-    }
-  }
-
-  private onPublishError(seq: number, err: Error): void {
-    this.counters.publishErrors++;
-    // Everything from the failed seq on may be missing at the broker: rewind and back off.
-    if (seq < this.cursor) this.cursor = Math.max(seq, this.receiptSeen + 1);
-    this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs ? this.backoffMs * 2 : 100);
-    this.backoffUntil = Date.now() + this.backoffMs;
-    this.state = this.nc.isClosed() ? 'stopped' : 'backoff';
-    if (this.counters.publishErrors % 100 === 1) this.log.warn({ seq, err: err.message, backoffMs: this.backoffMs }, 'publish failed; will retry');
-  }
-
-  /**
-   * Records were published but the watermark has not moved for a while: the broker may have
-   * lost them (lazy fsync, store wiped) or central may be down. Send again from the watermark;
-   * the broker de-duplicates what it still holds, central what it already applied.
-   */
-  private checkResend(now: number): void {
-    const first = this.receiptSeen + 1;
-    if (this.cursor <= first) {
-      this.lastAdvanceAt = Math.max(this.lastAdvanceAt, now - 1);
-      return;
-    }
-    const sent = this.sentAt.get(first) ?? now;
-    if (!this.sentAt.has(first)) this.sentAt.set(first, now);
-    if (now - Math.max(this.lastAdvanceAt, sent) < this.resendIntervalMs) return;
-    this.log.warn({ fromSeq: first, toSeq: this.cursor - 1, afterMs: this.resendIntervalMs }, 'watermark not advancing: re-sending records above it');
-    this.cursor = first;
-    this.sentAt.clear();
-    this.lastAdvanceAt = now;
-    this.resendIntervalMs = Math.min(this.resendIntervalMs * 2, 300_000);
-  }
+/**
+ * Node 20 does not carry a loader registered with `--import tsx` into worker threads, so the
+ * worker registers tsx itself before importing the TypeScript entry.
+ */
+function workerBootstrap(): string {
+  const entry = new URL('./relay-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); }).catch((e) => { require('node:worker_threads').parentPort.postMessage({ t: 'fatal', message: String(e && e.stack || e) }); });`;
 }

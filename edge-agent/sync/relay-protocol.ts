@@ -1,0 +1,28 @@
+/** Messages between the `Relay` (main thread) and its worker (`relay-worker.ts`). */
+import type { RelayCounters, RelayOptions, RelayState } from './relay-core.ts';
+
+/** How the worker opens its own NATS connection (the same user as the agent's). */
+export interface RelayConnection {
+  servers: string[];
+  name: string;
+  user?: string;
+  pass?: string;
+  inboxPrefix: string;
+}
+
+export interface RelayWorkerData {
+  file: string;
+  clinicId: string;
+  receiptSeq: number;
+  connection: RelayConnection;
+  opts: Partial<RelayOptions>;
+}
+
+export type ToWorker = { t: 'kick' } | { t: 'receipt'; seq: number } | { t: 'stop' };
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'status'; state: RelayState; counters: RelayCounters }
+  | { t: 'log'; level: 'warn' | 'error'; obj: object; msg: string }
+  | { t: 'stopped' }
+  | { t: 'fatal'; message: string };
