@@ -82,6 +82,25 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
     return upload(c, clinicId);
   });
 
+  // Reports flow back to the clinic that sent the study: the edge pulls with its clinic token
+  // from a cursor (report row order), so a clinic offline for days catches up and sees only its own.
+  app.get('/archive/reports', (c) => {
+    const token = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '');
+    const clinicId = deps.uploadSecret ? verifyClinicToken(deps.uploadSecret, token) : null;
+    if (!clinicId) return c.json({ error: 'unauthorized', detail: 'send Authorization: Bearer <clinic upload token>' }, 401);
+    const after = Math.max(0, Number(c.req.query('after')) || 0);
+    const rows = db.prepare(`SELECT r.rowid AS cursor, r.* FROM imaging_reports r
+      WHERE r.rowid > ? AND r.study_instance_uid IN (SELECT study_instance_uid FROM imaging_instances WHERE clinic_id = ?)
+      ORDER BY r.rowid LIMIT 200`).all(after, clinicId) as Record<string, string | number>[];
+    audit(c, `edge:${clinicId}`, 'imaging.report.pull', `after ${after}`, `${rows.length} report(s)`);
+    return c.json({
+      reports: rows.map((r) => ({
+        cursor: Number(r.cursor), studyInstanceUid: String(r.study_instance_uid), version: Number(r.version), status: String(r.status), findings: String(r.findings),
+        impression: String(r.impression), positive: r.positive === 1, radiologist: String(r.radiologist), reportedAt: String(r.reported_at),
+      })),
+    }, 200);
+  });
+
   const dw = '/api/imaging/dicomweb';
   app.get(`${dw}/studies`, (c) => {
     audit(c, 'api-token', 'qido.studies', new URL(c.req.url).search, 'ok');

@@ -36,6 +36,10 @@ export function registerImagingOpenApi(app: unknown): void {
     request: { params: z.object({ sop: z.string() }), headers: z.object({ 'x-content-sha256': z.string().regex(/^[0-9a-f]{64}$/), 'x-clinic-id': z.string().optional(), 'x-station-ae': z.string().optional() }) },
     responses: { 201: { description: 'stored' }, 200: { description: 'already held' }, 401: err('no valid clinic token'), 403: err('X-Clinic-Id differs from the token\'s clinic'), 409: err('instance owned by another clinic'), 422: err('sha256 mismatch') },
   });
+  add('get', '/archive/reports', {
+    summary: 'Reports on the calling clinic\'s studies after a cursor (clinic token)', security: [{ clinicToken: [] }], parameters: [q('after', 'cursor of the last report received (0 at first)')],
+    responses: { 200: { description: '{ reports: [{ cursor, studyInstanceUid, version, status, findings, impression, positive, radiologist, reportedAt }] }, at most 200' }, 401: err('no valid clinic token') },
+  });
   add('get', `${DW}/studies`, { summary: 'QIDO-RS search for studies', parameters: qido, responses: { 200: json('studies (DICOM JSON)') } });
   add('get', `${DW}/studies/{study}/series`, { summary: 'QIDO-RS search for series', parameters: [uid('study')], responses: { 200: json('series') } });
   add('get', `${DW}/instances`, { summary: 'QIDO-RS search for instances', parameters: qido, responses: { 200: json('instances') } });

@@ -38,6 +38,8 @@ export const imagingConfigSchema = z.object({
    * A study's record goes to central when the study has been quiet this long (ms); the first
    * instance of a study is recorded at once. 0 = one record version per instance.
    */
+  /** How often radiologist reports are pulled from central (ms; needs centralUrl + uploadToken). */
+  reportPullMs: z.coerce.number().int().min(200).default(60_000),
   studyRecordQuietMs: z.coerce.number().int().min(0).max(600_000).default(2_000),
 });
 export type ImagingConfig = Omit<z.infer<typeof imagingConfigSchema>, 'storageDir'> & { storageDir: string };

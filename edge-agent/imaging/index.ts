@@ -14,12 +14,14 @@ import { imagingMigrations } from './migrations.ts';
 import { ImagingRepo } from './repo.ts';
 import { mountImagingUi, VIEW_ROLES } from './routes.tsx';
 import { worklistProvider } from './worklist.ts';
+import { ReportPuller } from './reports.ts';
 
 export interface ImagingHandle {
   config: ImagingConfig;
   scp: DicomScpServer | null;
   repo: ImagingRepo;
   forwarder: Forwarder;
+  reports: ReportPuller;
 }
 
 /** Running imaging modules by clinic id (tests and tools look up the SCP port here). */
@@ -57,12 +59,14 @@ export const imagingModule: EdgeModule = {
     if (scp && cfg.port === 0) ctx.log.warn({ port: scp.port }, 'EDGE_DICOM_PORT not set: the DICOM SCP listens on an OS-chosen port; set a fixed port for real devices');
     if (scp) ctx.log.info({ aeTitle: scp.aeTitle, host: scp.host, port: scp.port, storageDir: cfg.storageDir }, 'DICOM SCP listening');
     forwarder.start();
+    const reports = new ReportPuller(ctx.store.db, { centralUrl: cfg.centralUrl, uploadToken: cfg.uploadToken, intervalMs: cfg.reportPullMs }, ctx.log.child({ part: 'reports' }));
+    reports.start();
     // Studies marked due (also those left by a previous run) get their record once quiet.
     const flushStudies = (quietMs: number) => ctx.store.transactAsync((tx) => flushDueStudies(tx, quietMs))
       .catch((e: Error) => ctx.log.error({ err: e.message }, 'imaging study records not flushed; retried on the next tick'));
     const studyTimer = setInterval(() => void flushStudies(cfg.studyRecordQuietMs), Math.max(250, Math.min(cfg.studyRecordQuietMs, 1_000)));
     studyTimer.unref();
-    mountImagingUi(ctx, { repo, scp: () => scp, aeTitle: cfg.aeTitle, forwarder, newStudyUid: newUid });
+    mountImagingUi(ctx, { repo, scp: () => scp, aeTitle: cfg.aeTitle, forwarder, reports, newStudyUid: newUid });
 
     // Association outcomes read from the SCP's counters at scrape time (dashboards: device health).
     let lastAssoc = { accepted: 0, rejected: 0, aborted: 0 };
@@ -74,7 +78,7 @@ export const imagingModule: EdgeModule = {
     } });
     new Gauge({ name: 'edge_imaging_forward_pending', help: 'Instances waiting to be uploaded to the central archive', registers: [ctx.registry], collect() { this.set(repo.forwardStats().pending); } });
     new Gauge({ name: 'edge_imaging_forward_uploaded', help: 'Instances uploaded since start', registers: [ctx.registry], collect() { this.set(forwarder.counters.uploaded); } });
-    const handle: ImagingHandle = { config: cfg, scp, repo, forwarder };
+    const handle: ImagingHandle = { config: cfg, scp, repo, forwarder, reports };
     runningImaging.set(ctx.config.clinicId, handle);
     return {
       async stop() {
@@ -83,6 +87,7 @@ export const imagingModule: EdgeModule = {
         clearInterval(studyTimer);
         await flushStudies(0);
         await forwarder.stop();
+        await reports.stop();
         ctx.registry.removeSingleMetric('edge_imaging_forward_pending');
         ctx.registry.removeSingleMetric('edge_imaging_forward_uploaded');
         ctx.registry.removeSingleMetric('device_dicom_associations_total');

@@ -97,4 +97,24 @@ export const imagingMigrations: Migration[] = [
       );
     `),
   },
+  {
+    version: 202,
+    name: 'imaging: radiologist reports pulled from central',
+    up: (db) => db.exec(`
+      -- Reports written at the district hospital on this clinic's studies (all versions kept).
+      CREATE TABLE imaging_reports (
+        study_instance_uid TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        findings TEXT NOT NULL,
+        impression TEXT NOT NULL,
+        positive INTEGER NOT NULL,
+        radiologist TEXT NOT NULL,
+        reported_at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (study_instance_uid, version)
+      );
+      CREATE TABLE imaging_report_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), after INTEGER NOT NULL);
+    `),
+  },
 ];

@@ -1,5 +1,6 @@
 /** Imaging pages (zh-CN first): worklist, study view, reconciliation, DICOM devices. */
 import type { Child } from 'hono/jsx';
+import type { ClinicReport } from './reports.ts';
 import { Layout, type PageCtx } from '../web/layout.tsx';
 import type { DeviceRow, InstanceRow, OrderRow, StudyRow } from './repo.ts';
 import { transferSyntaxName } from '../../contracts/dicom/render.ts';
@@ -131,7 +132,7 @@ function matchText(ctx: PageCtx, k: string): string {
   return L(ctx, ...(m[k] ?? [k, k]));
 }
 
-export function StudyPage(props: { ctx: PageCtx; study: StudyRow; order: OrderRow | null; instances: InstanceRow[] }) {
+export function StudyPage(props: { ctx: PageCtx; study: StudyRow; order: OrderRow | null; instances: InstanceRow[]; reports?: ClinicReport[] }) {
   const { ctx, study: s } = props;
   return (
     <Layout ctx={ctx} title={L(ctx, '检查详情', 'Study')}>
@@ -146,6 +147,7 @@ export function StudyPage(props: { ctx: PageCtx; study: StudyRow; order: OrderRo
         </div>
         <p class="hint">Study Instance UID: {s.studyInstanceUid} · {L(ctx, '设备', 'station')} {s.stationAe ?? ''} · {L(ctx, '图像中的患者ID', 'PatientID in images')} {s.patientId ?? ''} · {L(ctx, '匹配方式', 'match')} {matchText(ctx, s.matchKind)}{s.resolvedBy ? ` (${s.resolvedBy})` : ''}</p>
       </div>
+      <ReportCard ctx={ctx} reports={props.reports ?? []} />
       <div class="card">
         <h1>{L(ctx, `图像（${props.instances.length}）`, `Images (${props.instances.length})`)}</h1>
         <div style="display:flex;flex-wrap:wrap;gap:14px" data-testid="thumbnails">
@@ -165,6 +167,28 @@ export function StudyPage(props: { ctx: PageCtx; study: StudyRow; order: OrderRo
         </div>
       </div>
     </Layout>
+  );
+}
+
+const REPORT_STATUS: Record<string, [string, string]> = { preliminary: ['初步报告', 'preliminary'], final: ['正式报告', 'final'], amended: ['修订报告', 'amended'] };
+
+/** The district radiologist's report (诊断报告), latest version first; earlier versions listed below it. */
+function ReportCard(props: { ctx: PageCtx; reports: ClinicReport[] }) {
+  const { ctx } = props;
+  const latest = props.reports[props.reports.length - 1];
+  if (!latest) {
+    return <div class="card" data-testid="report"><h1>{L(ctx, '诊断报告', 'Report')}</h1><p class="hint">{L(ctx, '区医院尚未出具报告（图像上传后由上级医院阅片）。', 'No report from the district hospital yet.')}</p></div>;
+  }
+  const st = REPORT_STATUS[latest.status] ?? [latest.status, latest.status];
+  return (
+    <div class="card" data-testid="report">
+      <h1>{L(ctx, '诊断报告', 'Report')} <span class="hint">{L(ctx, st[0], st[1])} · v{latest.version}</span>
+        {latest.positive ? <span style="margin-left:10px;color:#fff;background:#c53030;border-radius:4px;padding:2px 8px;font-size:13px">{L(ctx, '阳性', 'positive')}</span> : <span style="margin-left:10px;color:#fff;background:#1f8a4c;border-radius:4px;padding:2px 8px;font-size:13px">{L(ctx, '阴性', 'negative')}</span>}</h1>
+      <p><b>{L(ctx, '检查所见：', 'Findings: ')}</b>{latest.findings}</p>
+      <p><b>{L(ctx, '诊断意见：', 'Impression: ')}</b>{latest.impression}</p>
+      <p class="hint">{L(ctx, '报告医生', 'Radiologist')} {latest.radiologist} · {latest.reportedAt.replace('T', ' ').slice(0, 16)} UTC</p>
+      {props.reports.length > 1 && <p class="hint">{L(ctx, '历史版本：', 'Earlier versions: ')}{props.reports.slice(0, -1).map((r) => `v${r.version} ${L(ctx, (REPORT_STATUS[r.status] ?? [r.status])[0]!, r.status)}：${r.impression}`).join('；')}</p>}
+    </div>
   );
 }
 

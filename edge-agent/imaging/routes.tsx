@@ -1,5 +1,6 @@
 /** Imaging pages and actions, role-checked by `ui.page` and audited. */
 import type { Context } from 'hono';
+import type { ReportPuller } from './reports.ts';
 import { echo, type DicomScpServer } from '../../device-drivers/dicom/index.ts';
 import type { EdgeModuleContext } from '../modules.ts';
 import type { Role } from '../web/accounts.ts';
@@ -19,7 +20,7 @@ const DEVICE_ROLES: readonly Role[] = ['device_tech', 'imaging_tech', 'clinic_ad
 /** Today in the clinic's time zone (China: UTC+8), yyyy-MM-dd. */
 export const today = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
 
-export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo; scp: () => DicomScpServer | null; aeTitle: string; forwarder: Forwarder; newStudyUid: () => string }) {
+export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo; scp: () => DicomScpServer | null; aeTitle: string; forwarder: Forwarder; reports: ReportPuller; newStudyUid: () => string }) {
   const { ui, accounts, store } = ctx;
   const { repo } = deps;
   const audit = (c: Context, user: string, action: string, target: string, outcome: string) => accounts.audit(user, action, target, clientIp(c), outcome);
@@ -66,7 +67,7 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
     const s = repo.study(c.req.param('uid') ?? '');
     audit(c, u.username, 'imaging.study.view', c.req.param('uid') ?? '', s ? 'ok' : 'not found');
     if (!s) return c.text('study not found', 404);
-    return ui.html(c, <StudyPage ctx={pctx} study={s} order={s.orderId ? repo.order(s.orderId) : null} instances={repo.instances(s.studyInstanceUid)} />);
+    return ui.html(c, <StudyPage ctx={pctx} study={s} order={s.orderId ? repo.order(s.orderId) : null} instances={repo.instances(s.studyInstanceUid)} reports={deps.reports.forStudy(s.studyInstanceUid)} />);
   });
 
   ui.page('get', '/imaging/instances/:sop/preview.png', VIEW_ROLES, async (c) => {

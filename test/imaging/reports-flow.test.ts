@@ -1,0 +1,63 @@
+/**
+ * Remote reading (tender 1.5.2 §2): a clinic's study reaches central, a district radiologist
+ * reports on it through central's API, and the report (with its amendment) comes back to the
+ * clinic's study page; a report pulled after an edge restart is not duplicated.
+ */
+import t from 'tap';
+import { startNatsServer } from '../helpers/nats-server.ts';
+import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
+import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { imaging, imagingEnv, run, writeInstance } from './fixtures.ts';
+import { clinicToken } from '../../contracts/index.ts';
+
+const TOKEN = 'test-token-0123456789';
+
+t.test('radiologist report at central reaches the clinic study page', async (t) => {
+  await using ns = await startNatsServer();
+  const tmp = tempDir('img-report');
+  t.teardown(tmp.cleanup);
+  const central = await centralInProcess(ns.url, `${tmp.dir}/central`);
+  const clinic = clinicName('rep');
+  imagingEnv({ AE_TITLE: 'EDGE_REP', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: central.http.url, UPLOAD_TOKEN: clinicToken(TOKEN, clinic), REPORT_PULL_MS: '300', FORWARD_RETRY_MAX_MS: '300' });
+  let edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`, { adminPassword: 'Admin-Pass-2026' });
+  t.teardown(async () => { imagingEnv({ UPLOAD_TOKEN: undefined, REPORT_PULL_MS: undefined }); await edge.stop(); await central.stop(); });
+  imaging(edge).repo.addDevice({ aeTitle: 'US_R', host: '127.0.0.1', port: 104, modality: 'US', room: 'B超室', enabled: true });
+  const f = writeInstance(tmp.dir, { modality: 'US', name: '陈静', patientId: 'R1' });
+  t.equal((await run('storescu', ['-aet', 'US_R', '-aec', 'EDGE_REP', '127.0.0.1', String(imaging(edge).scp!.port), f.path])).code, 0);
+  await waitFor('study archived at central', async () => !!central.wh.db.prepare('SELECT 1 FROM imaging_instances WHERE study_instance_uid = ?').get(f.study), 20_000);
+
+  const report = (body: Record<string, unknown>) => fetch(`${central.http.url}/api/imaging/studies/${f.study}/reports`, {
+    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  t.equal((await report({ status: 'final', findings: '胆囊内见一强回声团，后伴声影，随体位移动。', impression: '胆囊结石', positive: true, radiologist: '区医院 王医生' })).status, 201);
+  await waitFor('report at the edge', async () => imaging(edge).reports.forStudy(f.study).length === 1, 10_000);
+  t.equal((await report({ status: 'amended', findings: '胆囊内见一强回声团，后伴声影。', impression: '胆囊结石，建议外科随诊', positive: true, radiologist: '区医院 王医生' })).status, 201);
+  await waitFor('amendment at the edge', async () => imaging(edge).reports.forStudy(f.study).length === 2, 10_000);
+
+  // Another clinic's token sees none of this clinic's reports.
+  const other = await (await fetch(`${central.http.url}/archive/reports?after=0`, { headers: { authorization: `Bearer ${clinicToken(TOKEN, 'other-clinic')}` } })).json() as { reports: unknown[] };
+  t.same(other.reports, [], 'reports are per clinic');
+  t.equal((await fetch(`${central.http.url}/archive/reports`)).status, 401, 'no token, no reports');
+
+  // Restart: the cursor resumes, nothing is pulled twice.
+  await edge.stop();
+  edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`, { adminPassword: 'Admin-Pass-2026' });
+  await imaging(edge).reports.pull();
+  t.equal(imaging(edge).reports.forStudy(f.study).length, 2, 'no duplicate after restart');
+
+  await using browser = await launchBrowser();
+  const page = await browser.newPage();
+  await page.goto(`${edge.http.url}/login`);
+  await page.fill('#username', 'admin');
+  await page.fill('#password', 'Admin-Pass-2026');
+  await page.click('button.primary');
+  await page.goto(`${edge.http.url}/imaging/studies/${f.study}`);
+  const card = await page.locator('[data-testid=report]').innerText();
+  t.match(card, /诊断报告/);
+  t.match(card, /修订报告/, 'the amendment is shown as the current report');
+  t.match(card, /建议外科随诊/);
+  t.match(card, /阳性/);
+  t.match(card, /历史版本/, 'the earlier version is listed');
+  await page.screenshot({ path: screenshotPath('imaging-report'), fullPage: true });
+});
