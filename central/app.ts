@@ -10,10 +10,11 @@ import { centralApi } from './api.ts';
 import { mountCentralImaging } from './imaging/index.ts';
 import { mountCentralBackup } from './backup/index.ts';
 import { mountPortal } from './portal/index.ts';
+import { mountUploads } from './upload/index.ts';
 import type { CentralConfig } from './config.ts';
 import { publishDictionary } from './dictionaries/publisher.ts';
 import { starterDictionaries } from './dictionaries/starter.ts';
-import { fhirApi, fhirStoreFor } from './fhir/index.ts';
+import { mountFhir } from './fhir/index.ts';
 import { mountEmpi } from './empi/index.ts';
 import { Ingest } from './ingest/consumer.ts';
 import { centralMetrics } from './metrics.ts';
@@ -77,12 +78,14 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     }),
   });
   mountCentralImaging(api, { wh, dataDir: config.dataDir, uploadSecret: config.apiToken });
-  api.route('/fhir', fhirApi({ store: fhirStoreFor(wh), token: config.apiToken, audit: (e) => wh.audit(e), onAuditError: (err, e) => log.error({ err: err.message, action: e.action }, 'audit entry not written') }));
+  // FHIR R4 at /fhir (reads, searches, writes; static token or OAuth2 client tokens), clients at /api/oauth.
+  await mountFhir(api, { wh, token: config.apiToken, log });
   const mounted = [
     // EMPI: /api/empi (in /openapi.json), background indexing, person changes down to the edges.
     await mountEmpi(api, { wh, nc, log, audit: (e) => wh.audit(e) }),
     await mountPortal(api, { config, wh, log }),
     await mountCentralBackup(api, { config, wh, log }),
+    await mountUploads(api, { config, wh, log, registry, audit: (e) => wh.audit(e) }),
   ];
   mountOps(api, registry, [
     { name: 'warehouse', check: async () => { await wh.watermark('healthz'); return { ok: true }; } },

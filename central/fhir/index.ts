@@ -1,5 +1,35 @@
 /** FHIR R4 facade of the central warehouse: the only import surface of central/fhir. */
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Logger } from '../../contracts/runtime/index.ts';
+import type { Warehouse } from '../warehouse/types.ts';
+import { OAuth } from './oauth.ts';
+import { oauthAdminApi } from './oauth-admin.ts';
+import { fhirApi } from './routes.ts';
+import { fhirStoreFor } from './store.ts';
+import { FhirWriter } from './writer.ts';
+
 export { fhirApi, type FhirDeps } from './routes.ts';
 export { fhirStoreFor, type FhirStore } from './store.ts';
 export { CS, SID, EXT } from './systems.ts';
 export { OperationOutcomeError, isOperationOutcomeError } from './outcome.ts';
+export { OAuth, OAuthError, permits, parseScope } from './oauth.ts';
+export { FhirWriter, sourceOf } from './writer.ts';
+export { oauthAdminApi } from './oauth-admin.ts';
+
+/**
+ * Mount the FHIR facade at /fhir (static token or OAuth2 client tokens, reads, searches, writes)
+ * and the OAuth client administration at /api/oauth on the management API app.
+ */
+export async function mountFhir(api: OpenAPIHono, deps: { wh: Warehouse; token: string; log: Logger; version?: string }): Promise<{ oauth: OAuth; writer: FhirWriter }> {
+  const oauth = new OAuth(deps.wh);
+  const writer = new FhirWriter(deps.wh);
+  await oauth.init();
+  await writer.init();
+  const audit = (e: Parameters<typeof deps.wh.audit>[0]) => deps.wh.audit(e);
+  api.route('/api/oauth', oauthAdminApi({ oauth, audit }));
+  api.route('/fhir', fhirApi({
+    store: fhirStoreFor(deps.wh), token: deps.token, audit, oauth, writer, version: deps.version,
+    onAuditError: (err, e) => deps.log.error({ err: err.message, action: e.action }, 'audit entry not written'),
+  }));
+  return { oauth, writer };
+}
