@@ -155,12 +155,16 @@ export function DuplicatesPage(props: { ctx: PageCtx; pairs: ReturnType<CareServ
 export interface ResidentView {
   r: ResidentRow; age: number; record: HealthRecord | null; issues: QcIssue[]; tags: string[];
   enrolments: RecordPayload<'chronic_enrolment'>[]; followups: Followup[];
-  readings: { display: string; value: number; unit: string; at: string; device: string; interpretation?: string | undefined }[];
+  readings: { code: string; display: string; value: number; unit: string; at: string; device: string; interpretation?: string | undefined }[];
   visits: RecordPayload<'encounter'>[]; labs: RecordPayload<'lab_result'>[]; images: RecordPayload<'imaging_study'>[];
   elderly: RecordPayload<'elderly_check'>[]; tcm: RecordPayload<'tcm_assessment'>[]; ascvd: RecordPayload<'ascvd_assessment'>[];
   contracts: Contract[]; referrals: RecordPayload<'referral'>[]; plans: RecordPayload<'care_plan'>[]; appointments: RecordPayload<'care_appointment'>[];
   teamName: (id?: string) => string;
+  staffName: (code?: string) => string;
 }
+const OBS_ZH: Record<string, string> = { '8480-6': '收缩压', '8462-4': '舒张压', '8867-4': '脉率', '14743-9': '血糖', '29463-7': '体重', '8302-2': '身高', '8310-5': '体温', '59408-5': '血氧饱和度' };
+const UNIT_ZH: Record<string, string> = { 'mm[Hg]': 'mmHg', '/min': '次/分', 'Cel': '℃', '%': '%' };
+const Empty = () => <span class="empty">暂无</span>;
 
 export function ResidentPage(props: { ctx: PageCtx; v: ResidentView; ef: FormState; pf: FormState; af: FormState; rf: FormState; notice?: string | undefined; urgentNotice?: string | undefined }) {
   const { ctx, v } = props;
@@ -178,7 +182,7 @@ export function ResidentPage(props: { ctx: PageCtx; v: ResidentView; ef: FormSta
           {v.issues.length > 0 && <details><summary>质控问题 {v.issues.length} 项</summary><QcIssues issues={v.issues} /></details>}
         </Section>
         <Section title={tr(ctx, '慢病管理', 'Chronic disease management')} testid="chronic-card">
-          {v.enrolments.map((e) => <div>{DISEASE_ZH[e.disease]}：{e.status === 'active' ? '管理中' : '已结案'}，纳入 {e.enrolledDate}，责任医生 {e.doctorCode}
+          {v.enrolments.map((e) => <div>{DISEASE_ZH[e.disease]}：{e.status === 'active' ? '管理中' : '已结案'}，纳入 {e.enrolledDate}，责任医生 {v.staffName(e.doctorCode)}
             {e.status === 'active' && <> <a class="btn" href={`/care/r/${rid}/followup?disease=${e.disease}`} data-testid={`followup-${e.disease}`}>{tr(ctx, '随访', 'Follow-up')}</a></>}</div>)}
           {(canEnrol('HTN') || canEnrol('T2DM')) && <form method="post" action={`/care/r/${rid}/enrol`} data-testid="enrol-form" style="margin-top:8px">
             <Select f={props.ef} name="disease" label="纳入管理病种" options={[...(canEnrol('HTN') ? [['HTN', '高血压'] as const] : []), ...(canEnrol('T2DM') ? [['T2DM', '2型糖尿病'] as const] : [])]} inline />
@@ -189,7 +193,7 @@ export function ResidentPage(props: { ctx: PageCtx; v: ResidentView; ef: FormSta
             <button class="primary" type="submit" data-testid="enrol-button">{tr(ctx, '纳入管理', 'Enrol')}</button></form>}
         </Section>
         <Section title={tr(ctx, '家庭医生签约', 'Family doctor contract')} testid="contract-card">
-          {v.contracts.map((c) => <div><a href={`/care/contracts/${c.contractId}`}>{CONTRACT_ZH[c.status]}</a> {v.teamName(c.teamId)}，{c.startDate} 至 {c.endDate}</div>)}
+          {v.contracts.map((c) => <div><a href={`/care/contracts/${c.contractId}`}>{CONTRACT_ZH[c.status]}</a> {v.teamName(c.teamId)}，{c.startDate} 至 {c.endDate}</div>)}{v.contracts.length === 0 && <p><Empty /></p>}
           <a class="btn" href={`/care/r/${rid}/contract`} data-testid="sign-link">{tr(ctx, '签约', 'Sign')}</a>
         </Section>
         <Section title={tr(ctx, '其他服务', 'Other services')}>
@@ -204,13 +208,13 @@ export function ResidentPage(props: { ctx: PageCtx; v: ResidentView; ef: FormSta
       <Section title={tr(ctx, '随访记录', 'Follow-ups')} testid="followups">
         <table class="compact"><thead><tr><th>日期</th><th>病种</th><th>方式</th><th>血压</th><th>空腹血糖</th><th>分类</th><th>转诊</th><th>下次随访</th><th>医生</th></tr></thead>
           <tbody>{v.followups.map((f) => <tr><td>{f.date}</td><td>{DISEASE_ZH[f.disease]}</td><td>{MODE_ZH[f.mode]}</td><td>{f.sbp !== undefined ? `${f.sbp}/${f.dbp}` : ''}{f.bpClass ? ` ${BP_CLASS_ZH[f.bpClass]}` : ''}</td><td>{f.fastingGlucose ?? ''}</td>
-            <td>{CONTROL_ZH[f.control]}</td><td>{f.urgentReferral ? <b style="color:var(--bad)">紧急转诊</b> : f.referral ? '转诊' : ''}</td><td>{f.nextDueDate}</td><td>{f.doctorCode}</td></tr>)}</tbody></table>
+            <td>{CONTROL_ZH[f.control]}</td><td>{f.urgentReferral ? <b style="color:var(--bad)">紧急转诊</b> : f.referral ? '转诊' : ''}</td><td>{f.nextDueDate}</td><td>{v.staffName(f.doctorCode)}</td></tr>)}</tbody></table>{v.followups.length === 0 && <Empty />}
       </Section>
       <div class="cols">
-        <Section title={tr(ctx, '体征/设备读数', 'Readings')} testid="readings"><table class="compact"><tbody>{v.readings.slice(0, 12).map((x) => <tr><td>{fmtTime(x.at)}</td><td>{x.display}</td><td>{x.value} {x.unit}{x.interpretation && x.interpretation !== 'N' ? ` (${x.interpretation})` : ''}</td><td>{x.device}</td></tr>)}</tbody></table></Section>
-        <Section title={tr(ctx, '就诊记录', 'Visits')} testid="visits"><table class="compact"><tbody>{v.visits.slice(0, 10).map((x) => <tr><td>{fmtTime(x.registeredAt)}</td><td>{x.departmentCode}</td><td>{x.diagnoses.map((d) => d.name).join('、')}</td><td>{x.chiefComplaint ?? ''}</td></tr>)}</tbody></table></Section>
-        <Section title={tr(ctx, '检验结果', 'Lab results')} testid="labs"><table class="compact"><tbody>{v.labs.slice(0, 12).map((x) => <tr><td>{fmtTime(x.resultedAt)}</td><td>{x.testName}</td><td>{x.value} {x.unit ?? ''} {x.flag && x.flag !== 'N' ? x.flag : ''}</td></tr>)}</tbody></table></Section>
-        <Section title={tr(ctx, '影像检查', 'Imaging')} testid="images"><table class="compact"><tbody>{v.images.slice(0, 10).map((x) => <tr><td>{x.studyDate ?? ''}</td><td>{x.modality}</td><td>{x.description ?? ''}</td><td>{x.instanceCount} 幅</td></tr>)}</tbody></table></Section>
+        <Section title={tr(ctx, '体征/设备读数', 'Readings')} testid="readings"><table class="compact"><tbody>{v.readings.slice(0, 12).map((x) => <tr><td>{fmtTime(x.at)}</td><td>{OBS_ZH[x.code] ?? x.display}</td><td>{x.value} {UNIT_ZH[x.unit] ?? x.unit}{x.interpretation && x.interpretation !== 'N' ? ` (${x.interpretation})` : ''}</td><td>{x.device}</td></tr>)}</tbody></table>{v.readings.length === 0 && <Empty />}</Section>
+        <Section title={tr(ctx, '就诊记录', 'Visits')} testid="visits"><table class="compact"><tbody>{v.visits.slice(0, 10).map((x) => <tr><td>{fmtTime(x.registeredAt)}</td><td>{x.departmentCode}</td><td>{x.diagnoses.map((d) => d.name).join('、')}</td><td>{x.chiefComplaint ?? ''}</td></tr>)}</tbody></table>{v.visits.length === 0 && <Empty />}</Section>
+        <Section title={tr(ctx, '检验结果', 'Lab results')} testid="labs"><table class="compact"><tbody>{v.labs.slice(0, 12).map((x) => <tr><td>{fmtTime(x.resultedAt)}</td><td>{x.testName}</td><td>{x.value} {x.unit ?? ''} {x.flag && x.flag !== 'N' ? x.flag : ''}</td></tr>)}</tbody></table>{v.labs.length === 0 && <Empty />}</Section>
+        <Section title={tr(ctx, '影像检查', 'Imaging')} testid="images"><table class="compact"><tbody>{v.images.slice(0, 10).map((x) => <tr><td>{x.studyDate ?? ''}</td><td>{x.modality}</td><td>{x.description ?? ''}</td><td>{x.instanceCount} 幅</td></tr>)}</tbody></table>{v.images.length === 0 && <Empty />}</Section>
       </div>
       <div class="cols">
         <Section title={tr(ctx, '健康计划', 'Health plan')} testid="plans">
@@ -286,7 +290,7 @@ export function FollowupPage(props: { ctx: PageCtx; r: ResidentRow; age: number;
         <button class="primary" type="submit" data-testid="save-followup">{tr(ctx, '保存随访', 'Save follow-up')}</button>
       </form>
       <Section title="既往随访">
-        <table class="compact"><tbody>{props.previous.slice(0, 6).map((x) => <tr><td>{x.date}</td><td>{x.sbp !== undefined ? `${x.sbp}/${x.dbp}` : ''}</td><td>{x.fastingGlucose ?? ''}</td><td>{CONTROL_ZH[x.control]}</td><td>下次 {x.nextDueDate}</td></tr>)}</tbody></table>
+        <table class="compact"><tbody>{props.previous.slice(0, 6).map((x) => <tr><td>{x.date}</td><td>{x.sbp !== undefined ? `${x.sbp}/${x.dbp}` : ''}</td><td>{x.fastingGlucose ?? ''}</td><td>{CONTROL_ZH[x.control]}</td><td>下次 {x.nextDueDate}</td></tr>)}</tbody></table>{props.previous.length === 0 && <Empty />}
       </Section>
     </Page>
   );
@@ -295,7 +299,7 @@ export function FollowupPage(props: { ctx: PageCtx; r: ResidentRow; age: number;
 export function followupSummary(f: Followup, lang: 'zh-CN' | 'en'): string {
   const bp = f.bpClass ? (lang === 'en' ? BP_CLASS_EN[f.bpClass] : BP_CLASS_ZH[f.bpClass]) : '';
   const glu = f.glucoseClass ? GLUCOSE_CLASS_ZH[f.glucoseClass] : '';
-  return `已保存${DISEASE_ZH[f.disease]}随访（${f.date}）：${[bp, glu].filter(Boolean).join('，')}；${CONTROL_ZH[f.control]}${f.referral ? `；转诊：${f.referral.reason}` : ''}；下次随访 ${f.nextDueDate}`;
+  return `已保存${DISEASE_ZH[f.disease]}随访（${f.date}）：${[bp, glu].filter(Boolean).join('，')}；${CONTROL_ZH[f.control]}${f.referral ? `；转诊${f.urgentReferral ? '（紧急）' : `：${f.referral.reason}`} → ${f.referral.toOrg ?? ''}` : ''}；下次随访 ${f.nextDueDate}`;
 }
 
 // ---------------- due list ----------------

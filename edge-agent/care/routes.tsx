@@ -56,13 +56,13 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     const r = s.resident(rid);
     if (!r) return null;
     const byDate = <T,>(xs: T[], k: (x: T) => string) => xs.sort((a, b) => (k(a) < k(b) ? 1 : -1));
-    const readings = byDate(s.byResident('observation', rid), (o) => o.effectiveAt).map((o) => ({ display: o.display, value: o.value, unit: o.unit, at: o.effectiveAt, device: o.deviceId ?? '', interpretation: o.interpretation }));
+    const readings = byDate(s.byResident('observation', rid), (o) => o.effectiveAt).map((o) => ({ code: o.code, display: o.display, value: o.value, unit: o.unit, at: o.effectiveAt, device: o.deviceId ? s.deviceName(o.deviceId) : '手工录入', interpretation: o.interpretation }));
     return {
       r, age: s.age(r), record: s.healthRecordOf(rid), issues: s.qc(rid), tags: s.tagsOf(rid), enrolments: s.enrolments(rid), followups: s.followups(rid), readings,
       visits: byDate(s.byResident('encounter', rid), (x) => x.registeredAt), labs: byDate(s.byResident('lab_result', rid), (x) => x.resultedAt), images: byDate(s.byResident('imaging_study', rid), (x) => x.studyDate ?? ''),
       elderly: byDate(s.byResident('elderly_check', rid), (x) => x.date), tcm: byDate(s.byResident('tcm_assessment', rid), (x) => x.date), ascvd: byDate(s.byResident('ascvd_assessment', rid), (x) => x.date),
       contracts: byDate(s.byResident('fd_contract', rid), (x) => x.startDate), referrals: byDate(s.byResident('referral', rid), (x) => x.date), plans: byDate(s.byResident('care_plan', rid), (x) => x.createdDate),
-      appointments: byDate(s.byResident('care_appointment', rid), (x) => x.date), teamName: (id) => s.teamName(id),
+      appointments: byDate(s.byResident('care_appointment', rid), (x) => x.date), teamName: (id) => s.teamName(id), staffName: (x) => s.staffName(x),
     };
   };
   const showResident = (c: Context, u: User, ctx: PageCtx, rid: string, forms: { ef?: FormState; pf?: FormState; af?: FormState; rf?: FormState; notice?: string; urgent?: string } = {}, status: 200 | 400 = 200) => {

@@ -15,7 +15,7 @@ import { careMigrations } from './migrations.ts';
 import { seedCareDemo } from './seed.ts';
 import { CareService, FormError } from './service.ts';
 
-function setup(t: Tap.Test, today = '2026-11-28') {
+function setup(t: { teardown(fn: () => void): void }, today = '2026-11-28') {
   const dir = mkdtempSync(join(tmpdir(), 'care-'));
   const store = new EdgeStore(join(dir, 'edge.db'), 'c01-test', careMigrations);
   t.teardown(() => { store.close(); rmSync(dir, { recursive: true, force: true }); });
@@ -29,7 +29,6 @@ function setup(t: Tap.Test, today = '2026-11-28') {
   const seqs = () => store.stats().lastSeq;
   return { store, s, addResident, seqs, actor: { username: 'dr.li', ip: '127.0.0.1' } };
 }
-declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
 
 const errorsOf = (fn: () => unknown): Record<string, string> => { try { fn(); } catch (e) { if (e instanceof FormError) return e.errors; throw e; } return {}; };
 

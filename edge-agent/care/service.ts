@@ -165,7 +165,7 @@ export class CareService {
     if (!isIsoDate(createdDate)) e.createdDate = '建档日期格式应为 yyyy-MM-dd';
     else if (createdDate > this.today()) e.createdDate = `建档日期 ${createdDate} 晚于今天`;
     const birth = input.newResident?.birthDate ?? (residentId ? this.resident(residentId)?.birthDate : undefined);
-    if (!e.createdDate && birth && isIsoDate(birth) && createdDate < birth) e.createdDate = `建档日期早于出生日期 ${birth}`;
+    if (!e.createdDate && birth && isIsoDate(birth) && birth <= this.today() && createdDate < birth) e.createdDate = `建档日期早于出生日期 ${birth}`;
     for (const d of input.pastDiseases ?? []) {
       if (d.diagnosedDate && (!isIsoDate(d.diagnosedDate) || d.diagnosedDate > this.today() || (birth && d.diagnosedDate < birth))) { e.pastDiseases = `既往史「${d.name}」的确诊日期 ${d.diagnosedDate} 不合理（须在出生日期与今天之间）`; break; }
     }
@@ -425,7 +425,7 @@ export class CareService {
     return out;
   }
 
-  private deviceName(id: string): string {
+  deviceName(id: string): string {
     try { return this.db.prepare<[string], { name: string }>('SELECT name FROM devices WHERE id = ?').get(id)?.name ?? id; } catch { return id; }
   }
 

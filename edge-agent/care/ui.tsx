@@ -29,7 +29,8 @@ button.primary.inline { display:inline-block; }
 .q { border-bottom:1px solid var(--line); padding:6px 0; } .q .opts label { display:inline-block; margin-right:12px; font-size:14px; }
 .q.has-error { background:#fff6f5; }
 .opts input[type=radio], .opts input[type=checkbox], .chk input { width:auto; margin-right:4px; }
-.chk { display:inline-block; margin-right:14px; font-size:14px; }
+.chk, .fld label.chk { display:inline-block; margin:0 14px 2px 0; font-size:14px; color:inherit; }
+.empty { color:#9aa5b1; font-size:13px; }
 table.compact td, table.compact th { padding:5px 8px; font-size:13px; }
 .state-overdue { color:var(--bad); font-weight:700; } .state-due_soon { color:var(--warn); font-weight:600; }
 .warnbox { background:#fff8e1; border:1px solid #f0c36d; padding:8px 12px; border-radius:5px; margin:10px 0; font-size:14px; }
@@ -55,7 +56,8 @@ export function Msg(props: { error?: string | undefined; notice?: string | undef
   return <>
     {props.error && <div class="error" role="alert" data-testid="error">{props.error}</div>}
     {general && <div class="error" role="alert" data-testid="error">{general}</div>}
-    {props.errors && Object.keys(props.errors).filter((k) => k !== '_').length > 0 && <div class="error" role="alert" data-testid="form-error">未保存：请按字段旁的提示修改（共 {Object.keys(props.errors).filter((k) => k !== '_').length} 处），本次没有写入任何数据。</div>}
+    {props.errors && Object.keys(props.errors).filter((k) => k !== '_').length > 0 && <div class="error" role="alert" data-testid="form-error">未保存：请按字段旁的提示修改（共 {Object.keys(props.errors).filter((k) => k !== '_').length} 处），本次没有写入任何数据。
+      <ul style="margin:4px 0 0;padding-left:20px;font-size:13px">{Object.entries(props.errors).filter(([k]) => k !== '_').map(([, m]) => <li>{m}</li>)}</ul></div>}
     {props.notice && <div class="notice" data-testid="notice">{props.notice}</div>}
   </>;
 }

@@ -151,6 +151,18 @@ t.test('care: enrol, device BP, prefilled follow-up with urgent flag, contract s
   await page.check('input[name=q7][value="1"]');
   await page.click('[data-testid=save-tcm]');
   t.match(await page.locator('[data-testid=tcm-result]').innerText(), /体质类型：平和质/);
+  await shot('tcm-result');
+
+  // Elderly annual check: self-care items scored, level shown on the resident page.
+  await page.goto(`${url}/care/r/${rid}/elderly`);
+  for (const [k, col] of [['eating', 2], ['grooming', 1], ['dressing', 0], ['toileting', 0]] as const) await page.check(`input[name=sc_${k}][value="${col}"]`);
+  await page.click('[data-testid=save-elderly]');
+  t.match(await page.locator('[data-error-for=sc_activity]').innerText(), /请选择此项的评估结果/, 'unanswered self-care item named');
+  await shot('elderly-missing');
+  await page.check('input[name=sc_activity][value="0"]');
+  await page.click('[data-testid=save-elderly]');
+  await page.waitForURL(new RegExp(`/care/r/${rid}\\?saved=`));
+  t.match(await page.locator('body').innerText(), /自理能力 4 分，轻度依赖/, 'eating 3 + grooming 1 = 4: mild');
 
   // Screening: hypertensive residents aged 65+ without a follow-up this quarter (none: he was just followed up), export works.
   await page.goto(`${url}/care/screening?tags=hypertension&ageMin=65`);
