@@ -11,7 +11,6 @@ import { mountCentralImaging } from './imaging/index.ts';
 import { mountCentralBackup } from './backup/index.ts';
 import { mountPortal } from './portal/index.ts';
 import { mountUploads } from './upload/index.ts';
-import { mountUploads } from './upload/index.ts';
 import type { CentralConfig } from './config.ts';
 import { publishDictionary } from './dictionaries/publisher.ts';
 import { starterDictionaries } from './dictionaries/starter.ts';
@@ -86,7 +85,6 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     await mountEmpi(api, { wh, nc, log, audit: (e) => wh.audit(e) }),
     await mountPortal(api, { config, wh, log }),
     await mountCentralBackup(api, { config, wh, log }),
-    await mountUploads(api, { config, wh, log, registry, audit: (e) => wh.audit(e) }),
     await mountUploads(api, { config, wh, log, registry, audit: (e) => wh.audit(e) }),
   ];
   mountOps(api, registry, [
