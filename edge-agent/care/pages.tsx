@@ -350,7 +350,7 @@ export function ElderlyPage(props: { ctx: PageCtx; r: ResidentRow; age: number; 
         </Section>
         <button class="primary" type="submit" data-testid="save-elderly">{tr(ctx, '保存', 'Save')}</button>
       </form>
-      <Section title="历次评估">{props.history.map((e) => <div>{e.date}：{e.selfCareScore} 分，{SELF_CARE_LEVEL_ZH[e.selfCareLevel]}</div>)}</Section>
+      <Section title="历次评估">{props.history.map((e) => <div>{e.date}：{e.selfCareScore} 分，{SELF_CARE_LEVEL_ZH[e.selfCareLevel]}</div>)}{props.history.length === 0 && <Empty />}</Section>
     </Page>
   );
 }

@@ -103,7 +103,7 @@ t.test('elderly check and TCM: missing answers named, under-65 refused, nothing 
   const e = errorsOf(() => s.recordTcm({ residentId: 'old', date: '2026-11-28', answers: ans }, actor));
   t.same([e.q5, e.q33, Object.keys(e).length], ['第 5 题未作答', '第 33 题未作答', 2]);
   t.match(errorsOf(() => s.recordTcm({ residentId: 'young', date: '2026-11-28', answers: Array(33).fill(1) }, actor)).residentId, /65 岁及以上/);
-  t.same(errorsOf(() => s.recordElderlyCheck({ residentId: 'old', date: '2026-11-28', columns: { eating: 0, grooming: 1 }, itemsDone: [] }, actor)), { sc_dressing: '请选择此项的评估结果', sc_toileting: '请选择此项的评估结果', sc_activity: '请选择此项的评估结果' });
+  t.same(errorsOf(() => s.recordElderlyCheck({ residentId: 'old', date: '2026-11-28', columns: { eating: 0, grooming: 1 }, itemsDone: [] }, actor)), { sc_dressing: '请选择「穿衣」的评估结果', sc_toileting: '请选择「如厕」的评估结果', sc_activity: '请选择「活动」的评估结果' });
   t.equal(seqs(), before);
   const rec = s.recordTcm({ residentId: 'old', date: '2026-11-28', answers: Array(33).fill(1) }, actor);
   t.same(rec.constitutions, ['balanced']);

@@ -14,7 +14,7 @@ import { addDays, addMonths, ageOn, isIsoDate, quarterStart, today as todayOf } 
 import { decideFollowup, dueState, firstDueAfterEnrolment, FollowupRuleError, type DueState, type FollowupDecision } from './rules/followup.ts';
 import { fbgControlled } from './rules/glucose.ts';
 import { checkRecord, findDuplicates, type QcIssue } from './rules/qc.ts';
-import { scoreSelfCare, type SelfCareItem } from './rules/selfcare.ts';
+import { SELF_CARE_ITEMS, scoreSelfCare, type SelfCareItem } from './rules/selfcare.ts';
 import { missingTcmAnswers, scoreTcm, TCM_GUIDANCE_ZH, TCM_TYPE_ZH, type TcmMethod } from './rules/tcm.ts';
 import { checkVitals, type FieldErrors } from './rules/vitals.ts';
 
@@ -526,7 +526,7 @@ export class CareService {
     else if (input.date > this.today()) e.date = `体检日期 ${input.date} 晚于今天`;
     else if (ageOn(r!.birthDate, input.date) < 65) e.residentId = `老年人健康管理对象为 65 岁及以上居民（该居民 ${ageOn(r!.birthDate, input.date)} 岁）`;
     const sc = scoreSelfCare(input.columns);
-    if (!sc.ok) for (const k of sc.missing) e[`sc_${k}`] = '请选择此项的评估结果';
+    if (!sc.ok) for (const k of sc.missing) e[`sc_${k}`] = `请选择「${SELF_CARE_ITEMS[k].zh.split('：')[0]}」的评估结果`;
     Object.assign(e, checkVitals({ sbp: input.sbp, dbp: input.dbp, heartRate: input.heartRate, temperatureC: input.temperatureC, weightKg: input.weightKg, heightCm: input.heightCm, waistCm: input.waistCm, fbg: input.fbg }));
     if (Object.keys(e).length || !sc.ok) fail(e);
     const ok = sc as Extract<typeof sc, { ok: true }>;

@@ -157,7 +157,7 @@ t.test('care: enrol, device BP, prefilled follow-up with urgent flag, contract s
   await page.goto(`${url}/care/r/${rid}/elderly`);
   for (const [k, col] of [['eating', 2], ['grooming', 1], ['dressing', 0], ['toileting', 0]] as const) await page.check(`input[name=sc_${k}][value="${col}"]`);
   await page.click('[data-testid=save-elderly]');
-  t.match(await page.locator('[data-error-for=sc_activity]').innerText(), /请选择此项的评估结果/, 'unanswered self-care item named');
+  t.match(await page.locator('[data-error-for=sc_activity]').innerText(), /请选择「活动」的评估结果/, 'unanswered self-care item named');
   await shot('elderly-missing');
   await page.check('input[name=sc_activity][value="0"]');
   await page.click('[data-testid=save-elderly]');
