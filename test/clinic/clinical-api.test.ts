@@ -11,6 +11,7 @@ import { signIn } from '../devices/helpers.ts';
 import { starterDictionaries } from '../../central/dictionaries/starter.ts';
 import { DICTIONARY_NAMES } from '../../contracts/index.ts';
 import { devicesByStore } from '../../edge-agent/devices/index.ts';
+import { seedClinicalDemo } from '../../edge-agent/his/clinical/index.ts';
 import { DOCTOR, NURSE, clinicSetup, registerPatient } from './clinical-helpers.ts';
 
 t.test('form endpoints under arbitrary input', async (t) => {
@@ -82,4 +83,25 @@ t.test("today's device readings fill the nurse's vitals form", async (t) => {
   t.match(html, /id="v-systolic" size="6" value="146"/, 'systolic from the device');
   t.match(html, /id="v-pulse" size="6" value="76"/, 'pulse from the device');
   t.match(html, /id="v-temperature" size="6" value=""/, 'nothing invented');
+});
+
+t.test('seedClinicalDemo: past visits and lab trends through the real paths, idempotent', async (t) => {
+  await using ns = await startNatsServer();
+  const tmp = tempDir('clin-seed');
+  t.teardown(tmp.cleanup);
+  const clinic = clinicName('clinseed');
+  const edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`, { adminPassword: 'Admin-Pass-2026' });
+  t.teardown(() => edge.stop());
+  const { slotId } = await clinicSetup(edge, {
+    dictionariesFrom: async () => { for (const name of DICTIONARY_NAMES) edge.store.applyDictionary({ name, version: 1, publishedAt: new Date().toISOString(), items: starterDictionaries[name] }); },
+  });
+  registerPatient(edge, slotId, 'r-qian', '钱玉珍', '19500808', '028');
+  const r = await seedClinicalDemo(edge.store, { doctor: DOCTOR.username });
+  t.match(r, { visits: 3, labResults: 6, notes: [] });
+  t.match(await seedClinicalDemo(edge.store, { doctor: DOCTOR.username }), { visits: 0 }, 'second run adds nothing');
+  const doc = await signIn(edge.http.url, DOCTOR.username, DOCTOR.password);
+  const html = await (await fetch(`${edge.http.url}/clinic/residents/r-qian/history`, { headers: { cookie: doc } })).text();
+  t.equal((html.match(/慢病复诊取药|高血压、糖尿病复诊|头晕2周/g) ?? []).length, 3, 'three past visits');
+  t.match(html, /data-testid="trend-4548-4"><svg/, 'HbA1c trend chart');
+  t.equal(edge.store.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM his_charges WHERE resident_id = 'r-qian' AND status = 'pending' AND source_kind != 'registration'").get()!.n, 0, 'past visits are paid');
 });

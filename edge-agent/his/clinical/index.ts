@@ -29,3 +29,5 @@ export const clinicalModule: EdgeModule = {
     };
   },
 };
+
+export { seedClinicalDemo } from './seed.ts';

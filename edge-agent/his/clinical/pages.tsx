@@ -7,6 +7,7 @@ import type { RecordPayload } from '../../../contracts/index.ts';
 import { Layout, type PageCtx } from '../../web/layout.tsx';
 import { FREQUENCY, ROUTE, VITALS, doseUnits, parseSpec, rabiesActions, type DrugInfo, type Frequency, type Route } from './domain.ts';
 import type { ExecTaskRow, QueueRow, VisitView } from './service.ts';
+import { localDate, localStamp } from '../time.ts';
 
 export const L = (ctx: PageCtx, zh: string, en: string) => (ctx.lang === 'en' ? en : zh);
 const SEX: Record<string, [string, string]> = { '1': ['男', 'M'], '2': ['女', 'F'], '0': ['未知', '?'], '9': ['未说明', '-'] };
@@ -17,7 +18,7 @@ export function age(birthDate: string, today: string): number | null {
   if (today.slice(5) < birthDate.slice(5)) a--;
   return a;
 }
-const local = (iso: string | null | undefined) => (iso ? new Date(Date.parse(iso) + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ') : '');
+const local = (iso: string | null | undefined) => (iso ? localStamp(iso).slice(0, 16) : '');
 const yuan = (fen: number) => (fen / 100).toFixed(2);
 /** UCUM units as staff write them. */
 const UNIT_ZH: Record<string, string> = { Cel: '℃', 'mm[Hg]': 'mmHg', '/min': '次/分', 'kg/m2': 'kg/m²' };
@@ -475,7 +476,7 @@ export function SpecimenLabels(props: { ctx: PageCtx; v: VisitView }) {
       <p class="noprint"><button class="btn" onclick="window.print()">{L(ctx, '打印', 'Print')}</button> <a href={`/clinic/visit/${v.visit.registration_id}`}>{L(ctx, '返回', 'Back')}</a></p>
       <div class="labels">
         {v.orders.filter((o) => o.kind === 'lab').map((o) => (
-          <div class="label"><div class="t">{v.resident.name} {sexOf(ctx, v.resident.sex)} {age(v.resident.birthDate, new Date().toISOString().slice(0, 10))}{L(ctx, '岁', 'y')}</div>
+          <div class="label"><div class="t">{v.resident.name} {sexOf(ctx, v.resident.sex)} {age(v.resident.birthDate, localDate())}{L(ctx, '岁', 'y')}</div>
             <div>{o.itemName}</div><div class="bc">{raw(barcodeSvg(o.specimenId!))}</div></div>
         ))}
       </div>

@@ -16,6 +16,7 @@ import { dictItem } from '../dict.ts';
 import { HisError } from '../errors.ts';
 import { getRegistration, setRegistrationStatus, type RegistrationRow } from '../registrations.ts';
 import { stockOf } from '../stock.ts';
+import { localDate, localStamp } from '../time.ts';
 import {
   FREQUENCY, ROUTE, chargeLinesFor, executionSeries, executionTasks, infectiousReminders, interpretVital, notifiableFor, parseVitals, rabiesActions, routeFromDictionary,
   validateRxLine, type DrugInfo, type FieldErrors, type RxLine,
@@ -28,8 +29,8 @@ export class ClinicalError extends Error {
   }
 }
 
-/** Today in the clinic's time zone (China, UTC+8), yyyy-MM-dd. */
-export const today = (now = Date.now()) => new Date(now + 8 * 3600_000).toISOString().slice(0, 10);
+/** Today in the clinic's local time zone, yyyy-MM-dd (the same day the front desk registers on). */
+export const today = (now = Date.now()) => localDate(new Date(now));
 const addDays = (date: string, n: number) => new Date(Date.parse(`${date}T00:00:00Z`) + n * 86400_000).toISOString().slice(0, 10);
 
 export interface QueueRow {
@@ -489,7 +490,7 @@ export class ClinicalService {
       `SELECT t.*, o.resident_id, r.name AS resident_name, o.registration_id, o.route, o.kind, o.frequency, o.drugs, o.lines, o.prescription_id
        FROM clin_exec_tasks t JOIN clin_exec_orders o ON o.order_id = t.order_id LEFT JOIN residents r ON r.resident_id = o.resident_id
        WHERE (t.status = 'pending' AND t.planned_date BETWEEN ? AND ?) OR (t.status = 'done' AND t.executed_at >= ?)
-       ORDER BY t.status DESC, r.name, t.order_id, t.sequence`).all(addDays(date, -MISSED_DAYS), date, new Date(Date.parse(`${date}T00:00:00+08:00`)).toISOString());
+       ORDER BY t.status DESC, r.name, t.order_id, t.sequence`).all(addDays(date, -MISSED_DAYS), date, new Date(`${date}T00:00:00`).toISOString());
     return rows.map((r) => ({
       barcode: r.barcode, orderId: r.order_id, sequence: r.sequence, total: r.total, plannedDate: r.planned_date, status: r.status, executedBy: r.executed_by,
       executedByName: r.executed_by_name, executedAt: r.executed_at, residentId: r.resident_id, residentName: r.resident_name ?? r.resident_id, registrationId: r.registration_id,
@@ -590,7 +591,7 @@ export class ClinicalService {
   }
 }
 
-const fmt = (iso: string) => new Date(Date.parse(iso) + 8 * 3600_000).toISOString().slice(5, 16).replace('T', ' ');
+const fmt = (iso: string) => localStamp(iso).slice(5, 16);
 
 export function fieldErrors(e: unknown): { message: string; fields: Record<string, string> } {
   if (e instanceof ClinicalError) return { message: e.message, fields: Object.keys(e.fields).length ? e.fields : { [e.field]: e.message } };
