@@ -23,8 +23,10 @@ function SyncPill(props: { ctx: PageCtx }) {
   const s = props.ctx.sync;
   if (!s) return null;
   const zh = props.ctx.lang !== 'en';
-  const online = s.relayState === 'connected';
   const ago = s.lastReceiptAt ? Math.max(0, Math.round((Date.now() - Date.parse(s.lastReceiptAt)) / 1000)) : null;
+  // Central answers every heartbeat (2 s by default) with a receipt: none for 15 s means it is out of reach,
+  // even while the relay has nothing to publish and so has not noticed yet.
+  const online = s.relayState === 'connected' && ago !== null && ago < 15;
   const agoText = ago === null ? (zh ? '从未' : 'never') : ago < 120 ? (zh ? `${ago}秒前` : `${ago}s ago`) : ago < 7200 ? (zh ? `${Math.round(ago / 60)}分钟前` : `${Math.round(ago / 60)} min ago`) : (zh ? `${Math.round(ago / 3600)}小时前` : `${Math.round(ago / 3600)} h ago`);
   return (
     <a href="/sync" class={`syncpill ${online ? 'ok' : 'off'}`} data-testid="sync-pill" title={zh ? '数据同步状态' : 'Sync status'}>
