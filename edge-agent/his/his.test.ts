@@ -19,15 +19,13 @@ const LHQW = '86900000000022';
 const NACL = '86900000000033';
 const blank: ResidentForm = { name: '', sex: '', birthDate: '', idType: '01', idNumber: '', phone: '', address: '', ethnicity: '', maritalStatus: '', insuranceCardNo: '', healthCardId: '' };
 
-function withResident(t: Tap.Test) {
+function withResident(t: Pick<typeof t, 'teardown'>) {
   const k = hisTestStore();
   t.teardown(k.cleanup);
   const r = validateResidentForm(k.store.db, { ...blank, name: '张三', idNumber: '11010519491231002X', phone: '13800138000', insuranceCardNo: 'YB12345678', healthCardId: 'EHC-TOKEN-1' });
   k.store.transact((tx) => saveResident(tx, r));
   return { ...k, rid: r.residentId };
 }
-type Tap = typeof t;
-declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
 
 t.test('ID numbers: checksum, derived birth date and sex, Chinese message next to the field', async (t) => {
   // 11010519491231002X: the GB 11643 example; weights sum 167 ... 167 mod 11 = 2 -> 'X'; sequence 002 even -> female.

@@ -9,17 +9,41 @@
  */
 import type { EdgeModule } from '../modules.ts';
 import { hisMigrations } from './migrations.ts';
+import { backfillExt } from './residents.ts';
+import { CASH_ROLES, mountHisPages, PHARM_ROLES, REG_ROLES, STATS_ROLES } from './routes.tsx';
 
 export { setRegistrationStatus, type RegistrationStatus } from './registrations.ts';
 export { addCharges, type ChargeInput } from './charges.ts';
 export { stockOf } from './stock.ts';
 export { HisError } from './errors.ts';
+export { seedHisDemo } from './seed.ts';
 
 export const hisModule: EdgeModule = {
   name: 'his',
   migrations: hisMigrations,
-  nav: [],
-  async start() {
-    return { stop: async () => {} };
+  nav: [
+    { href: '/his/registration', label: { 'zh-CN': '挂号', en: 'Registration' }, roles: REG_ROLES },
+    { href: '/his/cashier', label: { 'zh-CN': '收费', en: 'Cashier' }, roles: CASH_ROLES },
+    { href: '/his/pharmacy', label: { 'zh-CN': '药房', en: 'Pharmacy' }, roles: PHARM_ROLES },
+    { href: '/his/stats', label: { 'zh-CN': '统计', en: 'Statistics' }, roles: STATS_ROLES },
+  ],
+  async start(ctx) {
+    mountHisPages(ctx.ui, ctx.store, ctx.accounts, ctx.config.clinicName);
+    // Residents written by others (central, simulator) get their search keys shortly after.
+    let timer: NodeJS.Timeout | null = null;
+    const backfill = () => {
+      timer = null;
+      try {
+        const n = backfillExt(ctx.store.db);
+        if (n > 0 && !timer) timer = setTimeout(backfill, 200);
+      } catch (e) { ctx.log.warn({ err: (e as Error).message }, 'his: resident search keys backfill failed'); }
+    };
+    const onWritten = () => { if (!timer) timer = setTimeout(backfill, 1000); };
+    ctx.store.on('written', onWritten);
+    backfill();
+    return {
+      stop: async () => { ctx.store.off('written', onWritten); if (timer) clearTimeout(timer); },
+      health: () => ({ ok: true }),
+    };
   },
 };
