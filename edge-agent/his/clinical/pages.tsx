@@ -448,6 +448,16 @@ export function VisitPage(props: VisitPageProps) {
             <form method="post" action={`${base}/sign`}>
               <h1>{L(ctx, '签名并完成就诊', 'Sign and finish')}</h1>
               <p class="hint">{L(ctx, `签名后病历、处方和申请单将生效并生成待收费项目（处方 ${v.rx.length} 行，检验 ${v.orders.filter((o) => o.kind === 'lab').length} 项，检查 ${v.orders.filter((o) => o.kind === 'imaging').length} 项），不能再修改。`, `Signing makes the note, prescription and orders effective and creates the pending charges; they cannot be changed afterwards.`)}</p>
+              {(() => {
+                const unfiled = v.reminders.filter((r) => !v.reports.some((x) => x.kind === 'notifiable' && x.icd10Code === r.code.toUpperCase()));
+                const stockShort = v.rx.filter((r) => r.stock && r.stock.available < r.line.quantity);
+                return (
+                  <>
+                    {unfiled.length > 0 && <p class="warn-text" data-testid="sign-warning-report">{L(ctx, `注意：${unfiled.map((r) => r.disease.zh).join('、')} 尚未填写传染病报告卡。`, 'Note: the notifiable-disease report card is not filed yet.')}</p>}
+                    {stockShort.length > 0 && <p class="warn-text" data-testid="sign-warning-stock">{L(ctx, `注意：${stockShort.map((r) => r.line.drugName).join('、')} 可用库存不足，药房可能无法发药。`, 'Note: not enough stock for some drugs.')}</p>}
+                  </>
+                );
+              })()}
               <button class="primary" type="submit" data-testid="sign">{L(ctx, '签名', 'Sign')}</button>
             </form>
           )}
