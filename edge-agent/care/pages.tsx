@@ -318,7 +318,7 @@ export function DuePage(props: { ctx: PageCtx; rows: DueRow[]; teams: Team[]; do
       <table class="compact" data-testid="due-table"><thead><tr><th>应随访日期</th><th>状态</th><th>姓名</th><th>年龄</th><th>项目</th><th>上次随访</th><th>责任医生</th><th>团队</th><th></th></tr></thead>
         <tbody>{props.rows.map((r) => <tr><td>{r.dueDate}</td><td class={`state-${r.state}`}>{DUE_ZH[r.state]}</td><td><a href={`/care/r/${r.residentId}`}>{r.name}</a></td><td>{r.age}</td>
           <td>{DISEASE_ZH[r.disease] ?? r.disease}{r.note ? <div class="hint">{r.note}</div> : null}</td><td>{r.lastDate ?? '—'}{r.lastControl ? ` ${CONTROL_ZH[r.lastControl]}` : ''}</td><td>{props.staffName(r.doctorCode)}</td><td>{props.teamName(r.teamId)}</td>
-          <td>{r.kind === 'followup' ? <a href={`/care/r/${r.residentId}/followup?disease=${r.disease}`}>随访</a> : <a href={`/care/referrals`}>转诊回访</a>}</td></tr>)}</tbody></table>
+          <td>{r.kind === 'followup' ? <a href={`/care/r/${r.residentId}/followup?disease=${r.disease}`}>随访</a> : r.kind === 'referral' ? <a href={`/care/referrals`}>转诊回访</a> : <a href={`/care/r/${r.residentId}`}>查看</a>}</td></tr>)}</tbody></table>
     </Page>
   );
 }

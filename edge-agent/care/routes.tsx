@@ -254,8 +254,11 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     const p = s.prefill(rid);
     const diabetic = s.enrolments(rid).some((e) => e.disease === 'T2DM' && e.status === 'active');
     const onTx = s.followups(rid, 'HTN')[0]?.medications.length ? '1' : '';
-    return ui.html(c, <AscvdPage ctx={ctx} r={r} age={s.age(r)} coef={s.coefficients()} result={result ? s.get('ascvd_assessment', result) ?? undefined : undefined}
-      f={f ?? emptyForm({ date: s.today(), region: 'north', area: 'urban', ...(p.sbp !== undefined ? { sbp: String(p.sbp) } : {}), ...(diabetic ? { diabetes: '1' } : {}), ...(onTx ? { onBpTreatment: '1' } : {}) })} />, status);
+    const res = result ? s.get('ascvd_assessment', result) ?? undefined : undefined;
+    const b = (x: boolean) => (x ? '1' : '');
+    const fromResult = res ? { date: res.date, sbp: String(res.sbp), onBpTreatment: b(res.onBpTreatment), totalCholesterol: String(res.totalCholesterol), hdlCholesterol: String(res.hdlCholesterol), waistCm: String(res.waistCm), smoker: b(res.smoker), diabetes: b(res.diabetes), familyHistory: b(res.familyHistory), region: res.region, area: res.area } : null;
+    return ui.html(c, <AscvdPage ctx={ctx} r={r} age={s.age(r)} coef={s.coefficients()} result={res}
+      f={f ?? emptyForm(fromResult ?? { date: s.today(), region: 'north', area: 'urban', ...(p.sbp !== undefined ? { sbp: String(p.sbp) } : {}), ...(diabetic ? { diabetes: '1' } : {}), ...(onTx ? { onBpTreatment: '1' } : {}) })} />, status);
   };
   page('get', '/care/r/:rid/ascvd', (c, u, ctx) => ascvdPage(c, u, ctx, c.req.param('rid')!, undefined, 200, c.req.query('result')));
   page('post', '/care/r/:rid/ascvd', async (c, u, ctx) => {

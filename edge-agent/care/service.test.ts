@@ -81,6 +81,12 @@ t.test('chronic follow-up: before enrolment and out-of-range values refused; urg
   t.same([ref.status, ref.followedUpDate], ['completed', '2026-11-27']);
   t.notOk(s.dueList().some((d) => d.kind === 'referral'), 'no longer due');
   t.match(next.decision.referralReason, /连续两次控制不满意/, '186/112 then 150/92: two consecutive uncontrolled -> referral');
+  t.match(errorsOf(() => s.bookAppointment({ residentId: 'r1', kind: 'home_visit', date: '2026-11-27' }, actor)).date, /不能早于今天/);
+  t.match(errorsOf(() => s.bookAppointment({ residentId: 'r1', kind: 'home_visit', date: '2026-12-01', time: '25:00' }, actor)).time, /HH:mm/);
+  const a = s.bookAppointment({ residentId: 'r1', kind: 'home_visit', date: '2026-12-01', time: '09:30' }, actor);
+  t.ok(s.dueList().some((d) => d.kind === 'appointment' && d.dueDate === '2026-12-01' && d.state === 'due_soon' && d.note === '09:30'), 'booked appointment listed as due soon');
+  s.setAppointmentStatus(a.appointmentId, 'done', actor);
+  t.notOk(s.dueList().some((d) => d.kind === 'appointment'), 'done appointments leave the list');
 });
 
 t.test('prefill takes the latest BP measurement and the latest visit', async (t) => {

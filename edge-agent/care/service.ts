@@ -47,7 +47,7 @@ export interface Prefill {
 }
 
 export interface DueRow {
-  kind: 'followup' | 'referral';
+  kind: 'followup' | 'referral' | 'appointment';
   residentId: string; name: string; age: number; disease: string; dueDate: string; state: DueState;
   lastDate?: string; lastControl?: string; doctorCode: string; teamId?: string; note?: string;
 }
@@ -511,6 +511,11 @@ export class CareService {
     for (const ref of this.list('referral').filter((x) => x.urgent && (x.status === 'issued' || x.status === 'received') && x.followupDueDate)) {
       const r = this.resident(ref.residentId); if (!r) continue;
       rows.push({ kind: 'referral', residentId: ref.residentId, name: r.name, age: this.age(r), disease: '紧急转诊', dueDate: ref.followupDueDate!, state: dueState(ref.followupDueDate!, today), lastDate: ref.date, doctorCode: ref.doctorCode, ...(ref.teamId ? { teamId: ref.teamId } : {}), note: ref.reason });
+    }
+    const APPT: Record<string, string> = { htn_followup: '预约：高血压随访', t2dm_followup: '预约：糖尿病随访', elderly_check: '预约：老年人体检', tcm: '预约：中医体质辨识', home_visit: '预约：上门服务', consultation: '预约：健康咨询', other: '预约' };
+    for (const a of this.list('care_appointment').filter((x) => x.status === 'booked')) {
+      const r = this.resident(a.residentId); if (!r) continue;
+      rows.push({ kind: 'appointment', residentId: a.residentId, name: r.name, age: this.age(r), disease: APPT[a.kind] ?? '预约', dueDate: a.date, state: dueState(a.date, today), doctorCode: a.doctorCode, ...(a.teamId ? { teamId: a.teamId } : {}), ...(a.time || a.note ? { note: [a.time, a.note].filter(Boolean).join(' ') } : {}) });
     }
     return rows.filter((x) => (!filter.doctorCode || x.doctorCode === filter.doctorCode) && (!filter.teamId || x.teamId === filter.teamId) && (!filter.state || x.state === filter.state))
       .sort((a, b) => (a.dueDate < b.dueDate ? -1 : a.dueDate > b.dueDate ? 1 : a.name.localeCompare(b.name, 'zh')));
