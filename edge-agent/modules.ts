@@ -3,7 +3,7 @@
  * brings its own migrations (a version range of its own), HTTP routes and pages, navigation
  * entries, metrics and background work; `agent.ts` starts them in this order.
  *
- * Migration version ranges: core 1-99, devices 100-199, imaging 200-299, clinic 300-399 (his 300-349, clinical 350-399), care 400-499, backup 500-549.
+ * Migration version ranges: core 1-99, devices 100-199, imaging 200-299, clinic 300-399 (his 300-349, clinical 350-399), care 400-499, backup 500-549, empi 560-569.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Hono } from 'hono';
@@ -19,6 +19,7 @@ import { hisModule } from './his/index.ts';
 import { clinicalModule } from './his/clinical/index.ts';
 import { careModule } from './care/index.ts';
 import { backupModule } from './backup/index.ts';
+import { empiEdgeModule } from './sync/empi.ts';
 
 export interface NavItem {
   href: string;
@@ -61,4 +62,5 @@ export const edgeModules: EdgeModule[] = [
   clinicalModule,
   careModule,
   backupModule,
+  empiEdgeModule,
 ];
