@@ -10,6 +10,7 @@ import { centralApi } from './api.ts';
 import { mountCentralImaging } from './imaging/index.ts';
 import { mountCentralBackup } from './backup/index.ts';
 import { mountPortal } from './portal/index.ts';
+import { mountDocs } from './docs/index.ts';
 import { mountUploads } from './upload/index.ts';
 import type { CentralConfig } from './config.ts';
 import { publishDictionary } from './dictionaries/publisher.ts';
@@ -87,6 +88,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     await mountCentralBackup(api, { config, wh, log }),
     await mountUploads(api, { config, wh, log, registry, audit: (e) => wh.audit(e) }),
   ];
+  mountDocs(api);
   mountOps(api, registry, [
     { name: 'warehouse', check: async () => { await wh.watermark('healthz'); return { ok: true }; } },
     { name: 'nats', check: () => ({ ok: !nc.isClosed() }) },
