@@ -12,6 +12,7 @@ import { mountCentralBackup } from './backup/index.ts';
 import { mountPortal } from './portal/index.ts';
 import { mountDocs } from './docs/index.ts';
 import { mountUploads } from './upload/index.ts';
+import { mountRetention } from './retention/index.ts';
 import type { CentralConfig } from './config.ts';
 import { publishDictionary } from './dictionaries/publisher.ts';
 import { starterDictionaries } from './dictionaries/starter.ts';
@@ -87,6 +88,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     await mountPortal(api, { config, wh, log }),
     await mountCentralBackup(api, { config, wh, log }),
     await mountUploads(api, { config, wh, log, registry, audit: (e) => wh.audit(e) }),
+    await mountRetention(api, { config, wh, log, audit: (e) => wh.audit(e) }),
   ];
   mountDocs(api);
   mountOps(api, registry, [
