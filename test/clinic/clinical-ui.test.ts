@@ -131,6 +131,10 @@ t.test('queue -> visit -> sign -> pay -> nurse executes; records reach central',
   t.match(await page.locator('[data-testid=notice]').innerText(), /已签名：生成 3 个医嘱\/申请、6 条待收费项目/, 'drug series + lab + imaging; 3 drugs + lab + US + infusion fee');
   t.match(await page.locator('[data-testid=visit-charges]').innerText(), /苯磺酸氨氯地平片\s+2盒\s+25\.20\s+待收费[\s\S]*静脉输液\s+3次\s+15\.00/);
   await shot('visit-signed');
+  await page.goto(`${visitUrl}?lang=en`);
+  t.match(await page.locator('#rx h1').innerText(), 'Prescription', 'English available');
+  await shot('visit-en');
+  await page.goto(`${visitUrl}?lang=zh-CN`);
   const regStatus = edge.store.db.prepare<[string], { status: string }>('SELECT status FROM his_registrations WHERE registration_id = ?').get(p1.registrationId)!.status;
   t.equal(regStatus, 'finished', 'registration finished');
   const emitted = edge.store.stats().lastSeq - seqBefore;
@@ -182,7 +186,7 @@ t.test('queue -> visit -> sign -> pay -> nurse executes; records reach central',
   edge.store.transact((tx) => payCharges(tx, { residentId: 'r-wang', chargeIds: pending, paymentMethod: 'wechat', cashier: CASHIER.username }));
   await page.goto(`${url}/clinic/nurse`);
   await page.click('[data-testid^=labels-]');
-  t.equal(await page.locator('[data-testid=labels] .label').count(), 3, 'one bottle label per dose');
+  t.equal(await page.locator('[data-testid=labels] .btl').count(), 3, 'one bottle label per dose');
   t.match(await page.locator(`[data-testid=label-${today1}]`).innerText(), /王秀兰 女 \d+岁[\s\S]*氯化钠注射液 250ml[\s\S]*静脉滴注 · 每日一次 · 第1\/3次/);
   await shot('labels');
   await page.goto(`${url}/clinic/nurse`);

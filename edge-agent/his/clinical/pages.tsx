@@ -41,11 +41,11 @@ textarea { font:inherit; width:100%; padding:6px 8px; border:1px solid #b8c2cc; 
 .warn-text { color:var(--warn); }
 .remind { background:#fff4e5; border:1px solid #f0b429; border-radius:8px; padding:10px 16px; margin-bottom:14px; }
 .labels { display:flex; flex-wrap:wrap; gap:10px; }
-.label { width:300px; border:1px dashed #52606d; border-radius:6px; padding:8px 10px; background:#fff; page-break-inside:avoid; }
-.label .bc svg { width:100%; height:56px; }
-.label .t { font-weight:700; }
+.btl { width:300px; border:1px dashed #52606d; border-radius:6px; padding:8px 10px; background:#fff; page-break-inside:avoid; }
+.btl .bc svg { width:100%; height:56px; }
+.btl .t { font-weight:700; }
 .chart svg { max-width:100%; height:auto; }
-@media print { header, .noprint, [data-testid=critical-banner] { display:none !important; } main { margin:0; max-width:none; } .label { border:1px solid #000; } }
+@media print { header, .noprint, [data-testid=critical-banner] { display:none !important; } main { margin:0; max-width:none; } .btl { border:1px solid #000; } }
 `;
 
 export function barcodeSvg(text: string, height = 9): string {
@@ -300,7 +300,7 @@ export function VisitPage(props: VisitPageProps) {
                   <td>{i + 1}{r.line.group !== undefined && <span class="hint"> {L(ctx, `组${r.line.group}`, `g${r.line.group}`)}</span>}</td>
                   <td>{r.line.drugName}{r.line.volumeProcurement && <span class="vbp" title={L(ctx, '国家集中带量采购', 'volume-based procurement')}>{L(ctx, '集采', 'VBP')}</span>}</td>
                   <td>{r.line.spec}</td>
-                  <td>{r.line.dose}{r.line.doseUnit} {ROUTE[r.line.route].zh} {FREQUENCY[r.line.frequency].zh}</td>
+                  <td>{r.line.dose}{r.line.doseUnit} {L(ctx, ROUTE[r.line.route].zh, ROUTE[r.line.route].en)} {L(ctx, FREQUENCY[r.line.frequency].zh, FREQUENCY[r.line.frequency].en)}</td>
                   <td>{r.line.days}</td>
                   <td>{r.line.quantity}{r.line.unit}</td>
                   <td>{r.stock ? <span class={r.stock.available < r.line.quantity ? 'warn-text' : ''}>{r.stock.available}{r.line.unit}{r.stock.available < r.line.quantity ? L(ctx, '（库存不足）', ' (short)') : ''}</span> : ''}</td>
@@ -337,8 +337,8 @@ export function VisitPage(props: VisitPageProps) {
                     ? <select name="doseUnit" id="rx-unit">{units.map((u) => <option value={u} selected={f.doseUnit === u}>{u}</option>)}</select>
                     : <input name="doseUnit" id="rx-unit" value={f.doseUnit ?? ''} size={4} placeholder="mg" />}
                   <FieldErr errors={e} name="doseUnit" /></label>
-                <label>{L(ctx, '频次', 'Frequency')}<select name="frequency" id="rx-frequency">{(Object.keys(FREQUENCY) as Frequency[]).map((k) => <option value={k} selected={(f.frequency ?? 'qd') === k}>{`${k} ${FREQUENCY[k].zh}`}</option>)}</select><FieldErr errors={e} name="frequency" /></label>
-                <label>{L(ctx, '途径', 'Route')}<select name="route" id="rx-route">{(Object.keys(ROUTE) as Route[]).map((k) => <option value={k} selected={(f.route ?? chosen?.route ?? 'po') === k}>{ROUTE[k].zh}</option>)}</select><FieldErr errors={e} name="route" /></label>
+                <label>{L(ctx, '频次', 'Frequency')}<select name="frequency" id="rx-frequency">{(Object.keys(FREQUENCY) as Frequency[]).map((k) => <option value={k} selected={(f.frequency ?? 'qd') === k}>{`${k} ${L(ctx, FREQUENCY[k].zh, FREQUENCY[k].en)}`}</option>)}</select><FieldErr errors={e} name="frequency" /></label>
+                <label>{L(ctx, '途径', 'Route')}<select name="route" id="rx-route">{(Object.keys(ROUTE) as Route[]).map((k) => <option value={k} selected={(f.route ?? chosen?.route ?? 'po') === k}>{L(ctx, ROUTE[k].zh, ROUTE[k].en)}</option>)}</select><FieldErr errors={e} name="route" /></label>
                 <label>{L(ctx, '天数', 'Days')}<input name="days" id="rx-days" value={f.days ?? '1'} size={3} /><FieldErr errors={e} name="days" /></label>
                 <label>{L(ctx, '数量（空=自动计算）', 'Qty (blank = computed)')}<input name="quantity" id="rx-quantity" value={f.quantity ?? ''} size={4} /><FieldErr errors={e} name="quantity" /></label>
                 <label>{L(ctx, '组号', 'Group')}<input name="group" id="rx-group" value={f.group ?? ''} size={2} /><FieldErr errors={e} name="group" /></label>
@@ -486,7 +486,7 @@ export function SpecimenLabels(props: { ctx: PageCtx; v: VisitView }) {
       <p class="noprint"><button class="btn" onclick="window.print()">{L(ctx, '打印', 'Print')}</button> <a href={`/clinic/visit/${v.visit.registration_id}`}>{L(ctx, '返回', 'Back')}</a></p>
       <div class="labels">
         {v.orders.filter((o) => o.kind === 'lab').map((o) => (
-          <div class="label"><div class="t">{v.resident.name} {sexOf(ctx, v.resident.sex)} {age(v.resident.birthDate, localDate())}{L(ctx, '岁', 'y')}</div>
+          <div class="btl"><div class="t">{v.resident.name} {sexOf(ctx, v.resident.sex)} {age(v.resident.birthDate, localDate())}{L(ctx, '岁', 'y')}</div>
             <div>{o.itemName}</div><div class="bc">{raw(barcodeSvg(o.specimenId!))}</div></div>
         ))}
       </div>
@@ -639,7 +639,7 @@ export function LabelsPage(props: { ctx: PageCtx; tasks: ExecTaskRow[]; resident
       <p class="noprint"><button class="btn" onclick="window.print()">{L(ctx, '打印瓶签', 'Print')}</button> <a href="/clinic/nurse">{L(ctx, '返回', 'Back')}</a></p>
       <div class="labels" data-testid="labels">
         {props.tasks.map((t) => (
-          <div class="label" data-testid={`label-${t.barcode}`}>
+          <div class="btl" data-testid={`label-${t.barcode}`}>
             <div class="t">{t.residentName} {props.resident ? `${sexOf(ctx, props.resident.sex)} ${age(props.resident.birthDate, props.today) ?? ''}${L(ctx, '岁', 'y')}` : ''}</div>
             {t.drugs.map((d) => <div>{d.drugName} {d.dose}{d.doseUnit}</div>)}
             <div>{ROUTE[t.route as Route]?.zh ?? t.route} · {FREQUENCY[t.frequency as Frequency]?.zh ?? t.frequency} · {L(ctx, `第${t.sequence}/${t.total}次`, `dose ${t.sequence}/${t.total}`)} · {t.plannedDate}</div>
