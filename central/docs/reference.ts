@@ -53,7 +53,7 @@ export function renderReference(doc: OpenApiDoc, links: { href: string; label: s
       const req = Object.entries(op.requestBody?.content ?? {});
       const res = Object.entries(op.responses ?? {});
       const secured = (op.security ?? []).flatMap((s) => Object.keys(s));
-      return `<details class="op" data-op="${esc(method.toUpperCase())} ${esc(path)}"><summary><span class="m" style="background:${COLORS[method]}">${method.toUpperCase()}</span> <code>${esc(path)}</code> <span class="sum">${esc(op.summary ?? '')}</span>${secured.length ? ` <span class="lock" title="${esc(secured.join(', '))}">🔒 ${esc(secured.join(', '))}</span>` : ''}</summary>
+      return `<details class="op" data-op="${esc(method.toUpperCase())} ${esc(path)}"><summary><span class="m" style="background:${COLORS[method]}">${method.toUpperCase()}</span> <code>${esc(path)}</code> <span class="sum">${esc(op.summary ?? '')}</span>${secured.length ? ` <span class="lock" title="${esc(secured.join(', '))}">需认证 auth: ${esc(secured.join(', '))}</span>` : ''}</summary>
         ${op.description ? `<p>${esc(op.description)}</p>` : ''}
         ${params.length ? `<h4>Parameters 参数</h4><table><tr><th>name</th><th>in</th><th>required</th><th>schema</th><th>description</th></tr>${params.map((p) => `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${p.required ? 'yes' : ''}</td><td><code>${esc(JSON.stringify(p.schema ?? {}))}</code></td><td>${esc(p.description ?? '')}</td></tr>`).join('')}</table>` : ''}
         ${req.length ? `<h4>Request body 请求体</h4>${req.map(([ct, c]) => `<p><code>${esc(ct)}</code></p>${schemaHtml(c.schema)}`).join('')}` : ''}
