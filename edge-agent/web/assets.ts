@@ -3,7 +3,8 @@ export const css = `
 :root { --blue:#1d5fa7; --bg:#f4f6f9; --line:#d9dee6; --ok:#1f8a4c; --warn:#b7791f; --bad:#c0392b; }
 * { box-sizing: border-box; }
 body { margin:0; font: 15px/1.6 "Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif; background:var(--bg); color:#1f2933; }
-header { background:var(--blue); color:#fff; display:flex; align-items:center; gap:24px; padding:0 20px; height:52px; }
+header { background:var(--blue); color:#fff; display:flex; align-items:center; gap:8px 24px; padding:6px 20px; min-height:52px; flex-wrap:wrap; }
+header .brand { white-space:nowrap; }
 header .brand { font-weight:700; font-size:17px; }
 header nav a { color:#dfe9f5; text-decoration:none; margin-right:16px; }
 header nav a.on, header nav a:hover { color:#fff; border-bottom:2px solid #fff; padding-bottom:4px; }
