@@ -194,6 +194,13 @@ export function netDispensed(db: Db, chargeId: string): number {
   return -(db.prepare<[string], { q: number | null }>("SELECT sum(quantity) AS q FROM his_stock_movements WHERE ref_kind = 'charge' AND ref_id = ?").get(chargeId)?.q ?? 0);
 }
 
+/** The doctor has seen the patient (the registration fee is then earned). */
+function visitStarted(db: Db, registrationId: string | null): boolean {
+  if (!registrationId) return false;
+  const st = db.prepare<[string], { status: string }>('SELECT status FROM his_registrations WHERE registration_id = ?').get(registrationId)?.status;
+  return st === 'in-visit' || st === 'finished';
+}
+
 /** Units ever handed out for a drug line (returns not subtracted: a returned unit awaits its refund, it is not dispensed again). */
 export function grossDispensed(db: Db, chargeId: string): number {
   return -(db.prepare<[string], { q: number | null }>("SELECT sum(quantity) AS q FROM his_stock_movements WHERE ref_kind = 'charge' AND ref_id = ? AND kind = 'dispense'").get(chargeId)?.q ?? 0);
@@ -202,6 +209,7 @@ export function grossDispensed(db: Db, chargeId: string): number {
 /** What may still be refunded of a paid line: paid - refunded - dispensed-and-not-returned. */
 export function refundableQuantity(db: Db, c: ChargeRow): number {
   if (c.status !== 'paid' || c.reverses_charge_id) return 0;
+  if (c.source_kind === 'registration' && visitStarted(db, c.registration_id)) return 0;
   const q = c.quantity - refundedQuantity(db, c.charge_id) - (c.dispensable ? netDispensed(db, c.charge_id) : 0);
   return Math.max(0, Math.round(q * 1e6) / 1e6);
 }
@@ -225,6 +233,7 @@ export function refundCharges(tx: Tx, input: { items: readonly { chargeId: strin
     const qty = it.quantity ?? refundable;
     if (!Number.isFinite(qty) || qty < 0) throw new HisError('quantity', '退费数量不能为负数 / refund quantity must not be negative');
     if (qty <= EPS) {
+      if (c.source_kind === 'registration' && visitStarted(tx.db, c.registration_id)) throw new HisError('chargeIds', '已就诊，挂号费不能退 / the visit has started: no refund of the registration fee', 409);
       if (c.dispensable && paidLeft > EPS) throw new HisError('chargeIds', `${c.item_name} 已发药，请先到药房退药再退费 / dispensed: return the drug at the pharmacy first`, 409);
       throw new HisError('chargeIds', `${c.item_name} 已全部退费 / already refunded`, 409);
     }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { checkResidentId } from '../../contracts/index.ts';
 import { addCharges, getCharge, payCharges, priceLine, refundCharges } from './charges.ts';
 import { HisError } from './errors.ts';
-import { cancelRegistration, registerNow, book, checkIn } from './frontdesk.ts';
+import { book, cancelRegistration, checkIn, feeChargesOf, registerNow } from './frontdesk.ts';
 import { dispense, dispenseQueue, returnDrugs } from './pharmacy.ts';
 import { FormErrors, saveResident, searchResidents, validateResidentForm, type ResidentForm } from './residents.ts';
 import { createSlots, getSlot } from './schedule.ts';
@@ -168,6 +168,8 @@ t.test('registration: schedule, pay, queue numbers, cancel with reversal, bookin
   t.throws(() => store.transact((tx) => cancelRegistration(tx, { registrationId: again.registration.registration_id, reason: 'x', by: 'reg1' })), /已就诊/);
   t.throws(() => store.transact((tx) => setRegistrationStatus(tx, again.registration.registration_id, 'booked')), /不能改为/);
   store.transact((tx) => setRegistrationStatus(tx, again.registration.registration_id, 'finished'));
+  const fee = feeChargesOf(store.db, again.registration.registration_id)[0]!;
+  t.throws(() => store.transact((tx) => refundCharges(tx, { items: [{ chargeId: fee.charge_id }], cashier: 'cash1', reason: 'x' })), /已就诊，挂号费不能退/, 'no fee refund after the visit');
   const enc = store.db.prepare<[string], { payload: string; version: number }>("SELECT payload, version FROM records WHERE type = 'encounter' AND record_id = ?").get(a.registration.registration_id)!;
   t.equal(JSON.parse(enc.payload).status, 'cancelled'); t.equal(enc.version, 2);
 

@@ -153,7 +153,7 @@ export function SettlementPage(props: { ctx: PageCtx; cashier: string; cashiers:
           <div class="stat"><div class="label">{t('退费', 'Refunds')}</div><div class="value">{money(p.refundFen)}</div></div>
           <div class="stat"><div class="label">{t('应缴', 'Net')}</div><div class="value" data-testid="st-net">{money(p.netFen)}</div></div>
         </div>
-        <p class="hint">{t('票据号', 'Invoice numbers')} {p.firstInvoiceNo ?? '-'} — {p.lastInvoiceNo ?? '-'} · {p.fromAt ? localStamp(p.fromAt) : ''} — {p.toAt ? localStamp(p.toAt) : ''}</p>
+        {p.firstInvoiceNo && <p class="hint">{t('票据号', 'Invoice numbers')} {p.firstInvoiceNo ?? '-'} — {p.lastInvoiceNo ?? '-'} · {p.fromAt ? localStamp(p.fromAt) : ''} — {p.toAt ? localStamp(p.toAt) : ''}</p>}
         <div class="grid">
           <table><thead><tr><th>{t('支付方式', 'Payment')}</th><th class="num">{t('金额', 'Amount')}</th></tr></thead><tbody>{Object.entries(p.byMethod).map(([m, f]) => <tr><td>{PAYMENT_METHOD_ZH[m as PaymentMethod] ?? m}</td><td class="num">{money(f)}</td></tr>)}</tbody></table>
           <table><thead><tr><th>{t('类别', 'Category')}</th><th class="num">{t('金额', 'Amount')}</th></tr></thead><tbody>{Object.entries(p.byCategory).map(([c, f]) => <tr><td>{cat(props.ctx, c)}</td><td class="num">{money(f)}</td></tr>)}</tbody></table>

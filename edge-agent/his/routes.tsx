@@ -37,9 +37,11 @@ export const STATS_ROLES: readonly Role[] = ['clinic_admin', 'cashier', 'registr
 type Body = Record<string, string | File | (string | File)[]>;
 const str = (f: Body, k: string) => { const v = f[k]; return typeof v === 'string' ? v : Array.isArray(v) ? String(v[0] ?? '') : ''; };
 const all = (f: Body, k: string): string[] => { const v = f[k] ?? f[`${k}[]`]; return (Array.isArray(v) ? v : v === undefined ? [] : [v]).map(String).filter(Boolean); };
-const errorsOf = (e: unknown): Errors => {
-  if (e instanceof FormErrors) return e.fields;
-  if (e instanceof HisError) return { [e.field]: e.message };
+/** Messages are written 'Chinese / English': show the part for the page's language. */
+const loc = (m: string, lang: string) => { const i = m.indexOf(' / '); return i < 0 ? m : lang === 'en' ? m.slice(i + 3) : m.slice(0, i); };
+const errorsOf = (e: unknown, lang = 'zh-CN'): Errors => {
+  if (e instanceof FormErrors) return Object.fromEntries(Object.entries(e.fields).map(([k, v]) => [k, loc(v, lang)]));
+  if (e instanceof HisError) return { [e.field]: loc(e.message, lang) };
   throw e;
 };
 const firstError = (e: Errors) => Object.values(e)[0];
@@ -62,7 +64,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
     });
 
   /** Search (audited: the kind of key and the number of hits, not the key itself). */
-  const search = (c: Context, u: User) => {
+  const search = (c: Context, u: User, lang: string) => {
     const q = c.req.query('q');
     const kind = (c.req.query('kind') ?? 'auto') as SearchKind;
     if (q === undefined || !q.trim()) return { q: undefined, kind, results: [] as ResidentView[], errors: undefined };
@@ -71,7 +73,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       audit(c, u, 'resident.search', `${kind} (${results.length} hit(s))`);
       return { q, kind, results, errors: undefined };
     } catch (e) {
-      const errors = errorsOf(e);
+      const errors = errorsOf(e, lang);
       audit(c, u, 'resident.search', kind, `refused: ${firstError(errors)}`);
       return { q, kind, results: [] as ResidentView[], errors };
     }
@@ -90,7 +92,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
 
   // ---- Registration -------------------------------------------------------------------------
   const registration = (c: Context, u: User, ctx: PageCtx, msg: { errors?: Errors; error?: string; notice?: string; rid?: string } = {}, status: 200 | 400 | 404 | 409 = 200) => {
-    const s = search(c, u);
+    const s = search(c, u, ctx.lang);
     const today = localDate();
     const date = /^\d{4}-\d{2}-\d{2}$/.test(c.req.query('date') ?? '') ? c.req.query('date')! : today;
     const dept = c.req.query('dept') ?? '';
@@ -115,7 +117,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       audit(c, u, 'registration.create', who(residentId));
       return c.redirect(`/his/registrations/${r.registration.registration_id}/slip?new=1`, 303);
     } catch (e) {
-      const errors = errorsOf(e);
+      const errors = errorsOf(e, ctx.lang);
       audit(c, u, 'registration.create', who(residentId), `refused: ${firstError(errors)}`);
       return registration(c, u, ctx, { errors, error: firstError(errors), rid: residentId }, 400);
     }
@@ -126,7 +128,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       const r = store.transact((tx) => checkIn(tx, { registrationId: id, paymentMethod: str(f, 'paymentMethod'), by: u.username }));
       audit(c, u, 'registration.checkin', who(r.registration.resident_id));
       return c.redirect(`/his/registrations/${id}/slip?new=1`, 303);
-    } catch (e) { const errors = errorsOf(e); audit(c, u, 'registration.checkin', id, `refused: ${firstError(errors)}`); return registration(c, u, ctx, { error: firstError(errors) }, 400); }
+    } catch (e) { const errors = errorsOf(e, ctx.lang); audit(c, u, 'registration.checkin', id, `refused: ${firstError(errors)}`); return registration(c, u, ctx, { error: firstError(errors) }, 400); }
   });
   post('/his/registrations/:id/cancel', REG_ROLES, (c, u, ctx, f) => {
     const id = c.req.param('id') ?? '';
@@ -134,7 +136,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       const r = store.transact((tx) => cancelRegistration(tx, { registrationId: id, reason: str(f, 'reason'), by: u.username }));
       audit(c, u, 'registration.cancel', who(r.registration.resident_id), r.registration.status);
       return c.redirect(`/his/registration?notice=${r.registration.status}`, 303);
-    } catch (e) { const errors = errorsOf(e); audit(c, u, 'registration.cancel', id, `refused: ${firstError(errors)}`); return registration(c, u, ctx, { error: firstError(errors) }, 400); }
+    } catch (e) { const errors = errorsOf(e, ctx.lang); audit(c, u, 'registration.cancel', id, `refused: ${firstError(errors)}`); return registration(c, u, ctx, { error: firstError(errors) }, 400); }
   });
   ui.page('get', '/his/registrations/:id/slip', [...REG_ROLES, 'doctor', 'nurse'], (c, u, ctx) => {
     const id = c.req.param('id') ?? '';
@@ -164,7 +166,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       audit(c, u, residentId ? 'resident.update' : 'resident.create', who(r.residentId));
       return c.redirect(`/his/registration?rid=${encodeURIComponent(r.residentId)}&notice=saved`, 303);
     } catch (e) {
-      const errors = errorsOf(e);
+      const errors = errorsOf(e, ctx.lang);
       audit(c, u, residentId ? 'resident.update' : 'resident.create', residentId ? who(residentId) : 'new', `refused: ${Object.keys(errors).join(',')}`);
       return ui.html(c, <ResidentFormPage ctx={ctx} f={form} errors={errors} editing={!!residentId} />, 400);
     }
@@ -197,7 +199,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       const slots = store.transact((tx) => createSlots(tx, form));
       audit(c, u, 'schedule.create', `${form.doctorUsername} ${form.dateFrom}..${form.dateTo || form.dateFrom} (${slots.length})`);
       return c.redirect(`/his/schedule?date=${form.dateFrom}&saved=1`, 303);
-    } catch (e) { return schedule(c, u, ctx, { errors: errorsOf(e), form }, 400); }
+    } catch (e) { return schedule(c, u, ctx, { errors: errorsOf(e, ctx.lang), form }, 400); }
   });
   post('/his/schedule/:id/status', ['clinic_admin'], (c, u, ctx, f) => {
     const id = c.req.param('id') ?? '';
@@ -205,12 +207,12 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       store.transact((tx) => setSlotStatus(tx, id, str(f, 'status') === 'closed' ? 'closed' : 'open'));
       audit(c, u, 'schedule.status', id, str(f, 'status'));
       return c.redirect(`/his/schedule?date=${getSlot(db, id)?.date ?? ''}`, 303);
-    } catch (e) { return schedule(c, u, ctx, { error: firstError(errorsOf(e)) }, 400); }
+    } catch (e) { return schedule(c, u, ctx, { error: firstError(errorsOf(e, ctx.lang)) }, 400); }
   });
 
   // ---- Cashier ------------------------------------------------------------------------------
   const cashier = (c: Context, u: User, ctx: PageCtx, msg: { errors?: Errors; error?: string; notice?: string; rid?: string } = {}, status: 200 | 400 | 404 | 409 = 200) => {
-    const s = search(c, u);
+    const s = search(c, u, ctx.lang);
     const resident = msg.rid ? getResident(db, msg.rid) : residentOf(c, u, 'cashier.view');
     const charges = resident ? chargesOfResident(db, resident.residentId) : [];
     const invoiceNo = new Map(db.prepare<[string], { invoice_id: string; invoice_no: string }>('SELECT invoice_id, invoice_no FROM his_invoices WHERE resident_id = ?').all(resident?.residentId ?? '').map((r) => [r.invoice_id, r.invoice_no]));
@@ -230,7 +232,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       const inv = store.transact((tx) => payCharges(tx, { residentId: rid, chargeIds: all(f, 'chargeId'), paymentMethod: str(f, 'paymentMethod'), cashier: u.username }));
       audit(c, u, 'cashier.pay', who(rid), `invoice ${inv.invoice_no}`);
       return c.redirect(`/his/cashier/invoices/${inv.invoice_id}?new=1`, 303);
-    } catch (e) { const errors = errorsOf(e); audit(c, u, 'cashier.pay', who(rid), `refused: ${firstError(errors)}`); return cashier(c, u, ctx, { errors, error: firstError(errors), rid }, 400); }
+    } catch (e) { const errors = errorsOf(e, ctx.lang); audit(c, u, 'cashier.pay', who(rid), `refused: ${firstError(errors)}`); return cashier(c, u, ctx, { errors, error: firstError(errors), rid }, 400); }
   });
   post('/his/cashier/refund', CASH_ROLES, (c, u, ctx, f) => {
     const rid = str(f, 'residentId');
@@ -250,9 +252,9 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       audit(c, u, 'cashier.refund', who(rid), `reversal ${revs.map((r) => r.invoice_no).join(',')}`);
       return c.redirect(`/his/cashier?rid=${encodeURIComponent(rid)}&refunded=1`, 303);
     } catch (e) {
-      const errs = errorsOf(e);
+      const errs = errorsOf(e, ctx.lang);
       // A per-line problem goes next to that line's quantity box.
-      if (e instanceof HisError && (e.field === 'quantity' || e.field === 'chargeIds') && items.length === 1) errs[`qty_${items[0]!.chargeId}`] = e.message;
+      if (e instanceof HisError && (e.field === 'quantity' || e.field === 'chargeIds') && items.length === 1) errs[`qty_${items[0]!.chargeId}`] = loc(e.message, ctx.lang);
       audit(c, u, 'cashier.refund', who(rid), `refused: ${firstError(errs)}`);
       return cashier(c, u, ctx, { errors: errs, error: firstError(errs), rid }, 400);
     }
@@ -279,7 +281,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       const s = store.transact((tx) => settle(tx, target, u.username));
       audit(c, u, 'cashier.settle', target, `net ${s.netFen} fen, ${s.invoiceCount}+${s.reversalCount} invoice(s)`);
       return c.redirect(`/his/cashier/settlement?done=1&cashier=${encodeURIComponent(target)}`, 303);
-    } catch (e) { return settlement(c, u, ctx, { error: firstError(errorsOf(e)), cashier: target }, 409); }
+    } catch (e) { return settlement(c, u, ctx, { error: firstError(errorsOf(e, ctx.lang)), cashier: target }, 409); }
   });
 
   // ---- Pharmacy -----------------------------------------------------------------------------
@@ -299,10 +301,10 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       const rid = db.prepare<[string], { resident_id: string }>('SELECT resident_id FROM his_charges WHERE charge_id = ?').get(d.lines[0]?.chargeId ?? '')?.resident_id ?? '';
       audit(c, u, 'pharmacy.dispense', who(rid), `${d.lines.length} batch line(s)`);
       return c.redirect('/his/pharmacy?done=1', 303);
-    } catch (e) { const errors = errorsOf(e); audit(c, u, 'pharmacy.dispense', all(f, 'chargeId').join(',').slice(0, 100), `refused: ${firstError(errors)}`); return dispensePage(c, u, ctx, { error: firstError(errors) }, 409); }
+    } catch (e) { const errors = errorsOf(e, ctx.lang); audit(c, u, 'pharmacy.dispense', all(f, 'chargeId').join(',').slice(0, 100), `refused: ${firstError(errors)}`); return dispensePage(c, u, ctx, { error: firstError(errors) }, 409); }
   });
   const returnsPage = (c: Context, u: User, ctx: PageCtx, msg: { errors?: Errors; error?: string; notice?: string; rid?: string } = {}, status: 200 | 400 | 409 = 200) => {
-    const s = search(c, u);
+    const s = search(c, u, ctx.lang);
     const resident = msg.rid ? getResident(db, msg.rid) : residentOf(c, u, 'pharmacy.view');
     return ui.html(c, <ReturnsPage ctx={ctx} q={s.q} kind={s.kind} results={s.results} searchErrors={s.errors} resident={resident} lines={resident ? returnable(db, resident.residentId) : []}
       errors={msg.errors} error={msg.error} notice={msg.notice ?? (c.req.query('done') ? '退药完成，请患者到收费处退费' : undefined)} />, status as 200);
@@ -326,8 +328,8 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       audit(c, u, 'pharmacy.return', who(rid), `${items.length} line(s)`);
       return c.redirect(`/his/pharmacy/returns?rid=${encodeURIComponent(rid)}&done=1`, 303);
     } catch (e) {
-      const errs = errorsOf(e);
-      if (e instanceof HisError && items.length === 1) errs[`qty_${items[0]!.chargeId}`] = e.message;
+      const errs = errorsOf(e, ctx.lang);
+      if (e instanceof HisError && items.length === 1) errs[`qty_${items[0]!.chargeId}`] = loc(e.message, ctx.lang);
       audit(c, u, 'pharmacy.return', who(rid), `refused: ${firstError(errs)}`);
       return returnsPage(c, u, ctx, { errors: errs, error: firstError(errs), rid }, 400);
     }
@@ -343,7 +345,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       store.transact((tx) => receiveStock(tx, { ...form, quantity: q, byUser: u.username }));
       audit(c, u, 'stock.receipt', `${form.drugCode} ${form.batchNo} +${q}`);
       return c.redirect('/his/pharmacy/stock?done=1', 303);
-    } catch (e) { const errors = errorsOf(e); audit(c, u, 'stock.receipt', form.drugCode, `refused: ${firstError(errors)}`); return stockPage(c, u, ctx, { errors, form }, 400); }
+    } catch (e) { const errors = errorsOf(e, ctx.lang); audit(c, u, 'stock.receipt', form.drugCode, `refused: ${firstError(errors)}`); return stockPage(c, u, ctx, { errors, form }, 400); }
   });
 
   // ---- Statistics ---------------------------------------------------------------------------

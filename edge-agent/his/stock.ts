@@ -90,6 +90,7 @@ export function stockOverview(db: Db, today: string, days = 90): StockOverview[]
   const limit = new Date(Date.parse(`${today}T00:00:00Z`) + days * 86400_000).toISOString().slice(0, 10);
   const drugs = db.prepare<[], { code: string; name: string; attrs: string }>("SELECT code, name, attrs FROM dictionary_items WHERE dictionary = 'drugs' AND active = 1 ORDER BY name").all();
   const thresholds = new Map(db.prepare<[], { drug_code: string; low_threshold: number }>('SELECT * FROM his_stock_settings').all().map((r) => [r.drug_code, r.low_threshold]));
+  drugs.sort((a, b) => a.name.localeCompare(b.name, 'zh-CN'));
   return drugs.map((d) => {
     const attrs = JSON.parse(d.attrs) as Record<string, unknown>;
     const s = stockOf(db, d.code);

@@ -38,7 +38,7 @@ export function Msg(props: { error?: string | undefined; notice?: string | undef
   return <>{props.error && <div class="error" role="alert" data-testid="error">{props.error}</div>}{props.notice && <div class="notice" data-testid="notice">{props.notice}</div>}</>;
 }
 
-export const money = (fen: number) => `¥${yuan(fen)}`;
+export const money = (fen: number) => (fen < 0 ? `-¥${yuan(-fen)}` : `¥${yuan(fen)}`);
 
 /** Mask the middle of an ID number on lists (full number on the resident's own card). */
 export const maskId = (id: string) => (id.length >= 15 ? `${id.slice(0, 6)}********${id.slice(-4)}` : id);
@@ -74,6 +74,9 @@ input.invalid, select.invalid { border-color:var(--bad); background:#fff6f5; }
 h2 { font-size:18px; margin:0 0 10px; }
 .btn { display:inline-block; background:#fff; color:var(--blue); border:1px solid var(--blue); border-radius:5px; padding:4px 12px; font:inherit; font-size:14px; cursor:pointer; text-decoration:none; }
 .btn.primary { background:var(--blue); color:#fff; }
+button.btn, button.btn.primary { display:inline-block; margin-top:0; padding:5px 14px; vertical-align:middle; }
+button.btn.small { padding:1px 8px; }
+button:disabled { opacity:.5; cursor:not-allowed; }
 .btn.danger { color:var(--bad); border-color:var(--bad); }
 .btn.small { padding:1px 8px; font-size:13px; }
 .tabs a { margin-right:14px; }
