@@ -311,6 +311,23 @@ export const fdContractSchema = z.object({
   feeFen: z.number().int().nonnegative(),
 });
 
+/**
+ * A service delivered under a contract (履约服务), for the fulfilment rate: each delivery of a
+ * package service item (`fd_package.services[].code`) to the contracted resident.
+ */
+export const fdServiceSchema = z.object({
+  serviceId: id,
+  contractId: id,
+  residentId: id,
+  packageId: id,
+  serviceCode: code,
+  serviceName: text(100),
+  date: isoDate,
+  note: text(200).optional(),
+  doctorCode: code,
+  teamId: id.optional(),
+});
+
 /** Health plan (健康计划) with its goals; follow-up appointments are `care_appointment`. */
 export const carePlanSchema = z.object({
   planId: id,
@@ -406,6 +423,7 @@ export const careRecordTypes = {
   fd_team: fdTeamSchema,
   fd_package: fdPackageSchema,
   fd_contract: fdContractSchema,
+  fd_service: fdServiceSchema,
   care_plan: carePlanSchema,
   care_appointment: careAppointmentSchema,
   referral: referralSchema,
@@ -423,6 +441,7 @@ export const careConflictPolicy: Record<keyof typeof careRecordTypes, 'lww' | 'o
   fd_team: 'lww',
   fd_package: 'lww',
   fd_contract: 'owner-append',
+  fd_service: 'owner-append',
   care_plan: 'owner-append',
   care_appointment: 'owner-append',
   referral: 'owner-append',

@@ -442,7 +442,8 @@ export function ContractsPage(props: { ctx: PageCtx; rows: (Contract & { name: s
   );
 }
 
-export function ContractPage(props: { ctx: PageCtx; c: Contract; r: ResidentRow; packages: Package[]; teamName: string; doctorName: string; f: FormState; notice?: string | undefined; renewed: boolean }) {
+export function ContractPage(props: { ctx: PageCtx; c: Contract; r: ResidentRow; packages: Package[]; teamName: string; doctorName: string; f: FormState; notice?: string | undefined; renewed: boolean;
+  fulfilment: { packageId: string; code: string; name: string; agreed: number; delivered: number }[]; sf: FormState }) {
   const { ctx, c, f } = props;
   return (
     <Page ctx={ctx} title={tr(ctx, '签约协议', 'Contract')}>
@@ -456,6 +457,15 @@ export function ContractPage(props: { ctx: PageCtx; c: Contract; r: ResidentRow;
           {!props.renewed && <form method="post" action={`/care/contracts/${c.contractId}/renew`} style="display:inline"><button class="btn" type="submit" data-testid="renew">{tr(ctx, '续约（下一年度）', 'Renew')}</button></form>}
           <form method="post" action={`/care/contracts/${c.contractId}/terminate`}><Input f={f} name="terminationReason" label="解约原因" inline /><button class="btn danger" type="submit">{tr(ctx, '解约', 'Terminate')}</button></form>
         </>}
+      </Section>
+      <Section title={tr(ctx, '履约情况', 'Fulfilment')} testid="fulfilment">
+        <Msg errors={props.sf.e} />
+        <table class="compact"><thead><tr><th>服务项目</th><th>约定次数/年</th><th>已提供</th><th>完成率</th></tr></thead>
+          <tbody>{props.fulfilment.map((x) => <tr><td>{x.name}</td><td>{x.agreed}</td><td>{x.delivered}</td><td>{x.agreed ? `${Math.min(100, Math.round((x.delivered / x.agreed) * 100))}%` : '—'}</td></tr>)}</tbody></table>
+        {c.status !== 'terminated' && <form method="post" action={`/care/contracts/${c.contractId}/service`}>
+          <Select f={props.sf} name="item" label="服务项目" options={props.fulfilment.map((x) => [`${x.packageId}|${x.code}`, x.name] as const)} inline />
+          <Input f={props.sf} name="serviceDate" label="服务日期" type="date" inline /><Input f={props.sf} name="note" label="备注" inline />
+          <button class="btn" type="submit" data-testid="record-service">{tr(ctx, '登记履约', 'Record service')}</button></form>}
       </Section>
     </Page>
   );

@@ -290,12 +290,12 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     s.audit(actor(c, u), 'care.contracts.view', st, 'ok');
     return ui.html(c, <ContractsPage ctx={ctx} rows={s.contracts({ status: st }).map((k) => ({ ...k, name: s.resident(k.residentId)?.name ?? k.residentId }))} teamName={(id) => s.teamName(id)} q={{ status: st }} />);
   });
-  const contractPage = (c: Context, u: User, ctx: PageCtx, id: string, f: FormState = emptyForm(), status: 200 | 400 = 200, notice?: string) => {
+  const contractPage = (c: Context, u: User, ctx: PageCtx, id: string, f: FormState = emptyForm(), status: 200 | 400 = 200, notice?: string, sf: FormState = emptyForm({ serviceDate: s.today() })) => {
     const k = s.get('fd_contract', id);
     if (!k) return ui.html(c, <ContractsPage ctx={ctx} rows={[]} teamName={() => ''} q={{ status: '' }} />, 400);
     s.audit(actor(c, u), 'care.contract.view', id, 'ok');
     const renewed = s.byResident('fd_contract', k.residentId).some((x) => x.previousContractId === id);
-    return ui.html(c, <ContractPage ctx={ctx} c={k} r={s.resident(k.residentId)!} packages={k.packageIds.map((p) => s.get('fd_package', p)).filter((p) => p !== null)} teamName={s.teamName(k.teamId)} doctorName={s.staffName(k.doctorCode)} f={f} notice={notice} renewed={renewed} />, status);
+    return ui.html(c, <ContractPage ctx={ctx} c={k} r={s.resident(k.residentId)!} packages={k.packageIds.map((p) => s.get('fd_package', p)).filter((p) => p !== null)} teamName={s.teamName(k.teamId)} doctorName={s.staffName(k.doctorCode)} f={f} notice={notice} renewed={renewed} fulfilment={s.fulfilment(id)} sf={sf} />, status);
   };
   page('get', '/care/contracts/:id', (c, u, ctx) => contractPage(c, u, ctx, c.req.param('id')!, emptyForm(), 200, c.req.query('signed') ? '签约成功，可打印协议书交居民签字留存。' : c.req.query('ok') ? '已保存' : undefined));
   page('get', '/care/contracts/:id/print', async (c, u) => {
@@ -312,6 +312,11 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     const id = c.req.param('id')!;
     try { const k = s.renewContract(id, actor(c, u)); return c.redirect(`/care/contracts/${k.contractId}?signed=1`, 303); }
     catch (e) { if (!refused(c, u, e)) throw e; return contractPage(c, u, ctx, id, { v: {}, e: e.errors }, 400); }
+  });
+  page('post', '/care/contracts/:id/service', async (c, u, ctx) => {
+    const id = c.req.param('id')!; const { v } = await formOf(c);
+    try { s.recordService({ contractId: id, item: v.item ?? '', date: v.serviceDate ?? '', ...(v.note ? { note: v.note } : {}) }, actor(c, u)); return c.redirect(`/care/contracts/${id}?ok=1`, 303); }
+    catch (e) { if (!refused(c, u, e)) throw e; return contractPage(c, u, ctx, id, emptyForm(), 400, undefined, { v, e: e.errors }); }
   });
   page('post', '/care/contracts/:id/terminate', async (c, u, ctx) => {
     const id = c.req.param('id')!; const { v } = await formOf(c);

@@ -130,6 +130,9 @@ t.test('contracts: package recommendation, one contract in force per resident, r
   t.same([c.status, c.startDate, c.endDate, c.feeFen], ['signed', '2026-12-01', '2027-11-30', 3000]);
   t.ok(c.keyPopulationTags.includes('elderly') && c.keyPopulationTags.includes('hypertension'));
   t.match(errorsOf(() => s.signContract({ ...sign, idCheck: idn }, actor)).residentId, /已与「全科一团队」签约/, 'second contract refused');
+  t.match(errorsOf(() => s.recordService({ contractId: c.contractId, item: 'pkg-chronic|C01', date: '2026-11-28' }, actor)).serviceDate, /须在协议有效期内（2026-12-01 至 2027-11-30）/, 'service before the contract starts');
+  t.match(errorsOf(() => s.recordService({ contractId: c.contractId, item: 'pkg-elderly|E01', date: '2026-12-01' }, actor)).item, /服务包中的服务项目/, 'package not in this contract');
+  t.same(s.fulfilment(c.contractId).find((x) => x.code === 'C01'), { packageId: 'pkg-chronic', code: 'C01', name: '面对面随访', agreed: 4, delivered: 0 });
   const r = s.renewContract(c.contractId, actor);
   t.same([r.status, r.startDate, r.endDate, r.previousContractId], ['renewed', '2027-12-01', '2028-11-30', c.contractId]);
   t.match(errorsOf(() => s.renewContract(c.contractId, actor))._, /已续约/);

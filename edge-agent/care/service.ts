@@ -254,7 +254,7 @@ export class CareService {
         const types: { type: RecordType; key: string }[] = [
           { type: 'chronic_enrolment', key: 'enrolmentId' }, { type: 'chronic_followup', key: 'followupId' }, { type: 'elderly_check', key: 'checkId' },
           { type: 'tcm_assessment', key: 'assessmentId' }, { type: 'fd_contract', key: 'contractId' }, { type: 'care_plan', key: 'planId' },
-          { type: 'care_appointment', key: 'appointmentId' }, { type: 'referral', key: 'referralId' }, { type: 'ascvd_assessment', key: 'assessmentId' },
+          { type: 'care_appointment', key: 'appointmentId' }, { type: 'referral', key: 'referralId' }, { type: 'ascvd_assessment', key: 'assessmentId' }, { type: 'fd_service', key: 'serviceId' },
         ];
         for (const { type, key } of types) {
           for (const p of this.byResident(type, d!.residentId) as unknown as Record<string, unknown>[]) {
@@ -669,6 +669,30 @@ export class CareService {
     if (Object.keys(e).length) fail(e);
     const next: Contract = { ...cur!, status: 'terminated', terminatedDate: this.today(), terminationReason: reason.trim() };
     return this.write(actor, 'care.contract.terminate', contractId, (tx) => { tx.emit('fd_contract', contractId, next); return next; });
+  }
+
+  /** Agreed vs delivered services of a contract (fulfilment). */
+  fulfilment(contractId: string): { packageId: string; code: string; name: string; agreed: number; delivered: number }[] {
+    const c = this.get('fd_contract', contractId);
+    if (!c) return [];
+    const done = this.list('fd_service', "AND json_extract(payload, '$.contractId') = ?", contractId);
+    return c.packageIds.flatMap((pid) => (this.get('fd_package', pid)?.services ?? []).map((sv) => ({ packageId: pid, code: sv.code, name: sv.name, agreed: sv.timesPerYear, delivered: done.filter((d) => d.packageId === pid && d.serviceCode === sv.code).length })));
+  }
+
+  recordService(input: { contractId: string; item: string; date: string; note?: string }, actor: Actor): RecordPayload<'fd_service'> {
+    const c = this.get('fd_contract', input.contractId);
+    const e: FieldErrors = {};
+    if (!c) return fail({ _: '协议不存在' });
+    if (c.status === 'terminated') e._ = '协议已解约，不能登记履约服务';
+    const [pid, code] = input.item.split('|');
+    const item = this.fulfilment(c.contractId).find((x) => x.packageId === pid && x.code === code);
+    if (!item) e.item = '请选择协议服务包中的服务项目';
+    if (!isIsoDate(input.date)) e.serviceDate = '日期格式应为 yyyy-MM-dd';
+    else if (input.date > this.today()) e.serviceDate = '服务日期晚于今天';
+    else if (input.date < c.startDate || input.date > c.endDate) e.serviceDate = `服务日期须在协议有效期内（${c.startDate} 至 ${c.endDate}）`;
+    if (Object.keys(e).length) fail(e);
+    const rec: RecordPayload<'fd_service'> = { serviceId: randomUUID(), contractId: c.contractId, residentId: c.residentId, packageId: pid!, serviceCode: code!, serviceName: item!.name, date: input.date, ...(input.note?.trim() ? { note: input.note.trim() } : {}), doctorCode: actor.username, teamId: c.teamId };
+    return this.write(actor, 'care.contract.service', `${c.contractId} ${code}`, (tx) => { tx.emit('fd_service', rec.serviceId, rec); return rec; });
   }
 
   // ---------- plans, appointments, referrals, education ----------

@@ -123,6 +123,11 @@ t.test('care: enrol, device BP, prefilled follow-up with urgent flag, contract s
   await page.waitForURL(/\/care\/contracts\/[0-9a-f-]+\?signed=1/);
   t.match(await page.locator('[data-testid=contract-status]').innerText(), /已签约/);
   const contractUrl = page.url().replace(/\?.*$/, '');
+  // Fulfilment: a delivered service counts against the package's agreed number.
+  await page.selectOption('#item', { label: '面对面随访' });
+  await page.click('[data-testid=record-service]');
+  t.match(await page.locator('[data-testid=fulfilment]').innerText(), /面对面随访\s+4\s+1\s+25%/, '1 of 4 follow-ups delivered');
+  await shot('contract-view');
   // Signing again for the same resident is refused.
   await page.goto(`${url}/care/r/${rid}/contract`);
   await page.fill('#idCheck', residentIdNumber('110105', '19580520', '013'));
@@ -188,7 +193,7 @@ t.test('care: enrol, device BP, prefilled follow-up with urgent flag, contract s
 
   // The records reach central.
   const at = (type: string) => (central.wh.db.prepare('SELECT count(*) AS n FROM records WHERE type = ?').get(type) as { n: number }).n;
-  await waitFor('care records at central', async () => at('health_record') >= 1 && at('chronic_enrolment') >= 1 && at('chronic_followup') >= 1 && at('referral') >= 1 && at('fd_contract') >= 1 && at('tcm_assessment') >= 1 && at('fd_team') >= 1, 20_000);
+  await waitFor('care records at central', async () => at('health_record') >= 1 && at('chronic_enrolment') >= 1 && at('chronic_followup') >= 1 && at('referral') >= 1 && at('fd_contract') >= 1 && at('tcm_assessment') >= 1 && at('fd_team') >= 1 && at('fd_service') >= 1, 20_000);
   const fu = JSON.parse((central.wh.db.prepare("SELECT payload FROM records WHERE type = 'chronic_followup'").get() as { payload: string }).payload) as { sbp: number; urgentReferral: boolean; sourceReadingIds: string[]; control: string };
   t.same([fu.sbp, fu.urgentReferral, fu.control, fu.sourceReadingIds.length], [186, true, 'uncontrolled', 3], 'follow-up at central names the device readings it used');
 });
