@@ -23,7 +23,7 @@ import type { Logger } from '../../contracts/runtime/index.ts';
 import type { EdgeConfig } from '../config.ts';
 import { loadImagingConfig } from '../imaging/config.ts';
 import { configured, inWindow, type EdgeBackupConfig } from './config.ts';
-import { rejoinFetchFor, rejoinRestoredEdge, type RejoinReport } from './rejoin.ts';
+import { markRejoinPending, rejoinFetchFor, rejoinRestoredEdge, type RejoinReport } from './rejoin.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -170,11 +170,16 @@ export async function restoreEdge(c: EdgeBackupContext, opts: { dest: string; po
     c.log?.warn({ owner: r.manifest.source.owner }, 'restored a backup of another clinic');
   }
   let rejoin: RejoinReport | null = null;
-  if (opts.rejoin !== false) {
+  const dbFile = join(r.dest, 'edge.db');
+  if (opts.rejoin === false) {
+    markRejoinPending(dbFile);
+  } else {
+    if (!t.remote) markRejoinPending(dbFile);
     if (!t.remote) throw new BackupError('TARGET_UNREACHABLE', `restored into ${r.dest}, but cannot reconcile with central: no off-site target configured. Do not start the edge on this directory until "restore --rejoin-only" succeeded (it would reuse sequence numbers central already holds)`);
     try {
-      rejoin = await rejoinRestoredEdge(join(r.dest, 'edge.db'), r.manifest.source.owner, rejoinFetchFor(t.remote));
+      rejoin = await rejoinRestoredEdge(dbFile, r.manifest.source.owner, rejoinFetchFor(t.remote));
     } catch (e) {
+      markRejoinPending(dbFile);
       throw new BackupError((e as BackupError).code ?? 'TARGET_UNREACHABLE', `restored into ${r.dest}, but reconciling with central failed (${(e as Error).message}). Do not start the edge on this directory yet: run "npm run restore -- --rejoin-only --to ${r.dest}" when central is reachable`, { cause: e });
     }
   }

@@ -90,8 +90,19 @@ export async function rejoinRestoredEdge(dbFile: string, clinicId: string, fetch
       report.resend = (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
       set.run('backup_rejoined_at', new Date().toISOString());
       set.run('backup_rejoin_report', JSON.stringify(report));
+      db.prepare("DELETE FROM meta WHERE key = 'backup_rejoin_pending'").run();
     }).immediate();
     return report;
+  } finally {
+    db.close();
+  }
+}
+
+/** Mark a restored database as not yet reconciled (the backup module reports it unhealthy). */
+export function markRejoinPending(dbFile: string): void {
+  const db = openDb(dbFile);
+  try {
+    db.prepare("INSERT INTO meta (key, value) VALUES ('backup_rejoin_pending', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(new Date().toISOString());
   } finally {
     db.close();
   }
