@@ -35,11 +35,15 @@ export function ResidentBadge(props: { r: ResidentRow; age: number }) {
 }
 
 // ---------------- health records ----------------
-export function RecordsPage(props: { ctx: PageCtx; rows: (HealthRecord & { name: string })[]; q: string; status: string; search: ResidentRow[]; f: FormState; notice?: string | undefined }) {
+export function RecordsPage(props: { ctx: PageCtx; rows: (HealthRecord & { name: string })[]; q: string; status: string; search: ResidentRow[]; f: FormState; notice?: string | undefined; stats?: ReturnType<CareService['recordStats']> | undefined }) {
   const { ctx, f } = props;
+  const st = props.stats;
   return (
     <Page ctx={ctx} title={tr(ctx, '居民健康档案', 'Resident health records')}>
       <Msg errors={f.e} notice={props.notice} />
+      {st && <div class="card grid" data-testid="record-stats">
+        {([['登记居民', st.residents], ['在档档案', st.active], ['建档率', `${st.recordRate}%`], ['质控通过率', `${st.qcPass}%`], ['本年动态使用率', `${st.usedThisYear}%`], ['高血压管理', st.htn], ['糖尿病管理', st.t2dm], ['有效签约', st.contracted], ['迁出/注销', `${st.migrated}/${st.cancelled}`]] as [string, string | number][]).map(([l, v]) => <div class="stat"><div class="label">{l}</div><div class="value" style="font-size:20px">{v}</div></div>)}
+      </div>}
       <div class="cols">
         <Section title={tr(ctx, '查找居民', 'Find a resident')}>
           <form method="get" action="/care/records"><div class="fld"><input name="q" value={props.q} placeholder="姓名 / 身份证号 / 居民ID / 电话" data-testid="resident-search" /></div>

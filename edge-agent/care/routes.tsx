@@ -85,7 +85,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
   // ---------- health records ----------
   const recordsPage = (c: Context, ctx: PageCtx, f: FormState = emptyForm(), status: 200 | 400 = 200, notice?: string) => {
     const q = c.req.query('q') ?? ''; const st = c.req.query('status') ?? '';
-    return ui.html(c, <RecordsPage ctx={ctx} rows={s.healthRecords({ status: st })} q={q} status={st} search={s.searchResidents(q)} f={f} notice={notice} />, status);
+    return ui.html(c, <RecordsPage ctx={ctx} rows={s.healthRecords({ status: st })} q={q} status={st} search={s.searchResidents(q)} f={f} notice={notice} stats={s.recordStats()} />, status);
   };
   page('get', '/care/records', (c, _u, ctx) => recordsPage(c, ctx));
   const pastDiseases = (txt: string | undefined) => lines(txt).map((l) => { const [name, d] = l.split(/[,，]/).map((x) => x.trim()); return { name: name ?? l, ...(d ? { diagnosedDate: d } : {}) }; });

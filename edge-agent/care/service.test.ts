@@ -151,6 +151,8 @@ t.test('duplicate merge moves care records to the survivor and cancels the dupli
   t.same([s.get('health_record', rb.healthRecordNo)!.status, s.get('health_record', rb.healthRecordNo)!.mergedIntoRecordNo], ['cancelled', ra.healthRecordNo]);
   t.same(s.get('health_record', ra.healthRecordNo)!.mergedFrom, [rb.healthRecordNo]);
   t.same(s.duplicatePairs(), []);
+  const st = s.recordStats();
+  t.same([st.residents, st.active, st.cancelled, st.recordRate, st.t2dm], [2, 1, 1, 50, 1], '2 residents, 1 active record -> 50 %');
 });
 
 t.test('property: arbitrary follow-up and enrolment input never crashes and never half-saves', async (t) => {

@@ -298,6 +298,24 @@ export class CareService {
     return out;
   }
 
+  /** Record statistics for the records page (counts; rates in percent, one decimal). */
+  recordStats(): { residents: number; active: number; migrated: number; cancelled: number; recordRate: number; qcPass: number; usedThisYear: number; htn: number; t2dm: number; contracted: number } {
+    const residents = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM residents').get()!.n;
+    const recs = this.list('health_record');
+    const active = recs.filter((h) => h.status === 'active');
+    const yearStart = `${this.today().slice(0, 4)}-01-01`;
+    const pct = (a: number, b: number) => (b ? Math.round((a / b) * 1000) / 10 : 0);
+    const qcIssues = new Set(this.qcSummary().map((x) => x.no));
+    const enrolled = (d: string) => new Set(this.list('chronic_enrolment').filter((e) => e.status === 'active' && e.disease === d).map((e) => e.residentId)).size;
+    const contracted = new Set(this.list('fd_contract').filter((c) => c.status !== 'terminated' && c.startDate <= this.today() && c.endDate >= this.today()).map((c) => c.residentId)).size;
+    return {
+      residents, active: active.length, migrated: recs.filter((h) => h.status === 'migrated').length, cancelled: recs.filter((h) => h.status === 'cancelled').length,
+      recordRate: pct(active.length, residents), qcPass: pct(active.filter((h) => !qcIssues.has(h.healthRecordNo)).length, active.length),
+      usedThisYear: pct(active.filter((h) => h.lastUpdatedDate >= yearStart || this.followups(h.residentId).some((f) => f.date >= yearStart)).length, active.length),
+      htn: enrolled('HTN'), t2dm: enrolled('T2DM'), contracted,
+    };
+  }
+
   /** Every record with its QC issues (for the QC list). */
   qcSummary(): { no: string; residentId: string; name: string; issues: QcIssue[] }[] {
     return this.list('health_record').filter((h) => h.status === 'active').map((h) => {

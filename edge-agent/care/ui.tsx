@@ -31,6 +31,7 @@ button.primary.inline { display:inline-block; }
 .opts input[type=radio], .opts input[type=checkbox], .chk input { width:auto; margin-right:4px; }
 .chk, .fld label.chk { display:inline-block; margin:0 14px 2px 0; font-size:14px; color:inherit; }
 .empty { color:#9aa5b1; font-size:13px; }
+form > button.btn, form > .fld.inline + button.btn { vertical-align:bottom; margin-bottom:10px; }
 table.compact td, table.compact th { padding:5px 8px; font-size:13px; }
 .state-overdue { color:var(--bad); font-weight:700; } .state-due_soon { color:var(--warn); font-weight:600; }
 .warnbox { background:#fff8e1; border:1px solid #f0c36d; padding:8px 12px; border-radius:5px; margin:10px 0; font-size:14px; }
