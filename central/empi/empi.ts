@@ -171,8 +171,19 @@ export class Empi {
     yield* run('DELETE FROM empi_key WHERE resident_id = ?', [rid]);
     for (const k of blockingKeys(d)) yield* run('INSERT INTO empi_key (key, resident_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [k, rid]);
     const linked = (yield* all<LinkRow>('SELECT resident_id, person_id, clinic_id FROM empi_link WHERE resident_id = ?', [rid]))[0];
-    if (linked) return { outcome: 'known', reviews: 0 };
     const cands = yield* this.candidates(d, rid);
+    if (linked) {
+      // Changed demographics of an indexed resident (an ID number added later, a corrected card)
+      // never relink on their own: an identifier now shared with another person becomes a review.
+      let reviews = 0;
+      const seen = new Set<string>([linked.person_id]);
+      for (const c of cands) {
+        if (seen.has(c.personId) || c.result.decision === 'no-link' || c.result.deterministic.length === 0) continue;
+        seen.add(c.personId);
+        reviews += yield* this.propose(rid, c, ['demographics changed after indexing']);
+      }
+      return { outcome: 'known', reviews };
+    }
     // Best candidate per person.
     const perPerson = new Map<string, Candidate>();
     for (const c of cands) if (!perPerson.has(c.personId)) perPerson.set(c.personId, c);
@@ -193,10 +204,17 @@ export class Empi {
     // Everything else worth a look (another person also linking, or a probable match) is a review.
     let reviews = 0;
     for (const c of best.filter((x) => x !== target && x.result.decision !== 'no-link').slice(0, 5)) {
-      reviews += yield* run(`INSERT INTO empi_review (resident_id, candidate_resident_id, score, detail, status, created_at) VALUES (?, ?, ?, ?, 'open', ?) ON CONFLICT DO NOTHING`,
-        [rid, c.residentId, c.result.score, JSON.stringify({ reasons: target ? [...c.result.reasons, 'the resident was linked to another person'] : c.result.reasons, fields: c.result.fields, deterministic: c.result.deterministic }), at]);
+      reviews += yield* this.propose(rid, c, target ? ['the resident was linked to another person'] : []);
     }
     return { outcome: target ? 'linked' : 'new', reviews };
+  }
+
+  /** Open a review for a pair never reviewed before (in either direction). Returns 1 if opened. */
+  private *propose(rid: string, c: Candidate, extra: string[]): Generator<Op, number, unknown> {
+    const earlier = yield* all('SELECT 1 AS x FROM empi_review WHERE (resident_id = ? AND candidate_resident_id = ?) OR (resident_id = ? AND candidate_resident_id = ?)', [rid, c.residentId, c.residentId, rid]);
+    if (earlier.length) return 0;
+    return yield* run(`INSERT INTO empi_review (resident_id, candidate_resident_id, score, detail, status, created_at) VALUES (?, ?, ?, ?, 'open', ?)`,
+      [rid, c.residentId, c.result.score, JSON.stringify({ reasons: [...c.result.reasons, ...extra], fields: c.result.fields, deterministic: c.result.deterministic }), now()]);
   }
 
   /** Append a history entry and queue the person's membership to each edge clinic holding one of its residents. */

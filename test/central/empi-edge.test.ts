@@ -20,8 +20,8 @@ t.test('EMPI person changes reach the edges', async (t) => {
   t.teardown(async () => { await a.stop(); await b.stop(); await central.stop(); });
 
   const idNumber = makeResidentId('110101', new Date(Date.UTC(1956, 2, 7)), 14);
-  a.store.write('resident', 'ra-1', { residentId: 'ra-1', name: '王秀英', sex: '2', birthDate: '1956-03-07', idNumber });
-  b.store.write('resident', 'rb-1', { residentId: 'rb-1', name: '王秀英', sex: '2', birthDate: '1956-03-07', idNumber, phone: '13800000000' });
+  a.store.write('resident', 'ra-1', { residentId: 'ra-1', name: '王秀英', sex: '2', birthDate: '1956-03-07', idType: '01', idNumber });
+  b.store.write('resident', 'rb-1', { residentId: 'rb-1', name: '王秀英', sex: '2', birthDate: '1956-03-07', idType: '01', idNumber, phone: '13800000000' });
   const syncA = empiSyncs.get(a.config.clinicId)!;
   const syncB = empiSyncs.get(b.config.clinicId)!;
   t.ok(syncA && syncB, 'the EMPI module runs at both edges');
@@ -35,7 +35,7 @@ t.test('EMPI person changes reach the edges', async (t) => {
   t.same(pb.others, [{ residentId: 'ra-1', clinicId: a.config.clinicId }]);
 
   // A manual merge of another person into this one, then its unmerge, both reach the edges.
-  b.store.write('resident', 'rb-2', { residentId: 'rb-2', name: '李强', sex: '1', birthDate: '1990-11-01', idNumber: makeResidentId('110105', new Date(Date.UTC(1990, 10, 1)), 31) });
+  b.store.write('resident', 'rb-2', { residentId: 'rb-2', name: '李强', sex: '1', birthDate: '1990-11-01', idType: '01', idNumber: makeResidentId('110105', new Date(Date.UTC(1990, 10, 1)), 31) });
   const headers = { authorization: 'Bearer test-token-0123456789', 'content-type': 'application/json' };
   await waitFor('rb-2 indexed', async () => (await fetch(`${central.http.url}/api/empi/residents/rb-2/person`, { headers })).status === 200, 30_000);
   const p2 = await (await fetch(`${central.http.url}/api/empi/residents/rb-2/person`, { headers })).json() as { personId: string };

@@ -80,12 +80,12 @@ t.test('matching never throws on arbitrary input', async (t) => {
 // ---- the index over a real warehouse ----
 
 const seqs = new Map<string, number>();
-function resident(clinic: string, payload: Record<string, unknown>): IngestItem {
+function resident(clinic: string, payload: Record<string, unknown>, version = 1): IngestItem {
   const seq = (seqs.get(clinic) ?? 0) + 1;
   seqs.set(clinic, seq);
   const p = recordTypes.resident.parse(payload);
   return { kind: 'record', type: 'resident', payload: p, hash: `h-${clinic}-${seq}`, raw: '',
-    envelope: { recordId: String(payload.residentId), type: 'resident', clinicId: clinic, seq, version: 1, hlc: formatHlc({ ms: 1_750_000_000_000 + seq, counter: 0, node: clinic }), schemaVersion: 1, createdAt: new Date().toISOString(), payload: p } };
+    envelope: { recordId: String(payload.residentId), type: 'resident', clinicId: clinic, seq, version, hlc: formatHlc({ ms: 1_750_000_000_000 + seq, counter: 0, node: clinic }), schemaVersion: 1, createdAt: new Date().toISOString(), payload: p } };
 }
 
 const ID_WANG = makeResidentId('110101', new Date(Date.UTC(1956, 2, 7)), 14);
@@ -184,6 +184,16 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
     for (const r of (await empi.reviews('open', 10, 0)).reviews) t.match(await empi.rejectReview(r.id, 'reviewer-1'), { status: 'rejected' });
     t.equal((await empi.reviews('open', 10, 0)).total, 0);
     t.equal((await empi.reviews('all', 10, 0)).total, 3);
+
+    // An indexed resident whose demographics change is not relinked; a shared identifier is a review.
+    await ingest([resident('clinic-b', { residentId: 'b-zhang', name: '张伟', sex: '1', birthDate: '1962-05-20', idNumber: ID_ZHANG, insuranceCardNo: 'INS-LI' }, 2)]);
+    const fourth = await empi.runOnce();
+    t.match(fourth, { residents: 1, linked: 0, newPersons: 0, reviews: 1 });
+    const changed = (await empi.reviews('open', 10, 0)).reviews;
+    t.match(changed, [{ resident: { residentId: 'b-zhang' }, detail: { reasons: [/different ID numbers but the same insuranceCardNo/, /demographics changed/] } }]);
+    t.equal((await empi.personOf('b-zhang'))!.personId, zhang, 'still its own person until someone decides');
+    await ingest([resident('clinic-b', { residentId: 'b-zhang', name: '张伟', sex: '1', birthDate: '1962-05-20', idNumber: ID_ZHANG, insuranceCardNo: 'INS-LI', phone: '1' }, 3)]);
+    t.match(await empi.runOnce(), { reviews: 0 }, 'the same pair is not proposed twice');
 
     // Search without writing.
     const found = await empi.search({ name: '王秀英', sex: '2', birthDate: '1956-03-07' });
