@@ -3,6 +3,7 @@ import ExcelJS from 'exceljs';
 import type { Db } from '../../contracts/runtime/index.ts';
 import { CATEGORY_ZH } from './charges.ts';
 import { departmentName, type ChargeCategory } from './dict.ts';
+import { addDays } from './time.ts';
 
 export interface Stats {
   from: string; to: string; groupBy: 'day' | 'month';
@@ -26,13 +27,16 @@ export function computeStats(db: Db, from: string, to: string, groupBy: 'day' | 
       sum(g.status IN ('registered','in-visit','finished')) AS registered, sum(g.status = 'finished') AS finished
     FROM his_registrations g LEFT JOIN users u ON u.username = g.doctor_username WHERE g.visit_date BETWEEN ? AND ? GROUP BY g.doctor_username ORDER BY registered DESC`)
     .all(from, to).map((r) => ({ ...r, name: r.name ?? r.doctor }));
-  const byCategory = db.prepare<[string, string], { category: string; fen: number }>(`SELECT c.category, sum(c.amount_fen) AS fen FROM his_charges c JOIN his_invoices i ON i.invoice_id = c.invoice_id
-    WHERE date(i.issued_at, 'localtime') BETWEEN ? AND ? GROUP BY c.category ORDER BY fen DESC`).all(from, to)
+  // Local dates as UTC instants, so that the index on issued_at is used.
+  const fromAt = new Date(`${from}T00:00:00`).toISOString();
+  const toAt = new Date(`${addDays(to, 1)}T00:00:00`).toISOString();
+  const byCategory = db.prepare<[string, string], { category: string; fen: number }>(`SELECT c.category, sum(c.amount_fen) AS fen FROM his_invoices i JOIN his_charges c ON c.invoice_id = i.invoice_id
+    WHERE i.issued_at >= ? AND i.issued_at < ? GROUP BY c.category ORDER BY fen DESC`).all(fromAt, toAt)
     .map((r) => ({ ...r, name: CATEGORY_ZH[r.category as ChargeCategory] ?? r.category }));
   const fmt = groupBy === 'month' ? '%Y-%m' : '%Y-%m-%d';
   const byPeriod = db.prepare<[string, string, string], { period: string; invoices: number; grossFen: number; refundFen: number }>(`SELECT strftime(?, issued_at, 'localtime') AS period,
       sum(kind = 'invoice') AS invoices, sum(CASE WHEN kind = 'invoice' THEN total_fen ELSE 0 END) AS grossFen, -sum(CASE WHEN kind = 'reversal' THEN total_fen ELSE 0 END) AS refundFen
-    FROM his_invoices WHERE date(issued_at, 'localtime') BETWEEN ? AND ? GROUP BY period ORDER BY period`).all(fmt, from, to)
+    FROM his_invoices WHERE issued_at >= ? AND issued_at < ? GROUP BY period ORDER BY period`).all(fmt, fromAt, toAt)
     .map((r) => ({ ...r, netFen: r.grossFen - r.refundFen }));
   return { from, to, groupBy, registrations: { total, byStatus, byDepartment }, perDoctor, byCategory, byPeriod };
 }
