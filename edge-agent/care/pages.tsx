@@ -372,7 +372,7 @@ export function TcmPage(props: { ctx: PageCtx; r: ResidentRow; age: number; f: F
       <Msg errors={f.e} />
       <form method="post" action={`/care/r/${props.r.residentId}/tcm`} data-testid="tcm-form">
         <Input f={f} name="date" label="评估日期" type="date" inline /><Err f={f} name="residentId" />
-        <p class="hint">请根据近一年的体验和感觉回答；判定方法：{props.method === 'transformed' ? '转化分（ZYYXH/T 157-2009）' : '原始分（国家基本公共卫生服务规范 第三版 老年人中医药健康管理服务记录表）'}</p>
+        <p class="hint">请根据近一年的体验和感觉回答；判定方法：{props.method === 'transformed' ? '转化分 =（原始分−条目数）/（条目数×4）×100' : '原始分（按 DOMAIN.md 所列阈值）'}</p>
         {TCM_QUESTIONS.map((q, i) => <div class={`q${f.e[`q${i + 1}`] ? ' has-error' : ''}`} data-testid={`q${i + 1}`}><div>{i + 1}. {q}</div>
           <div class="opts">{TCM_ANSWER_LABELS.map((l, j) => <label><input type="radio" name={`q${i + 1}`} value={String(j + 1)} checked={f.v[`q${i + 1}`] === String(j + 1)} />{j + 1} {l}</label>)}</div><Err f={f} name={`q${i + 1}`} /></div>)}
         <button class="primary" type="submit" data-testid="save-tcm">{tr(ctx, '提交并辨识', 'Submit')}</button>
@@ -612,7 +612,7 @@ export function SettingsPage(props: { ctx: PageCtx; f: FormState; coef: Coeffici
       <Msg errors={f.e} notice={props.notice} />
       <form method="post" action="/care/settings">
         <Input f={f} name="recordNoPrefix" label="档案编号前12位（县6+街道3+居委会3）" />
-        <Select f={f} name="tcmMethod" label="中医体质判定方法" options={[['elderly-raw', '原始分（第三版规范老年人表）'], ['transformed', '转化分（ZYYXH/T 157-2009）']]} blank={false} />
+        <Select f={f} name="tcmMethod" label="中医体质判定方法" options={[['transformed', '转化分（默认）'], ['elderly-raw', '原始分（DOMAIN.md 阈值，平和质边界不同）']]} blank={false} />
         <Section title="China-PAR 系数表">
           <p class="hint">当前：{props.coef ? `${props.coef.name}（${props.coef.verified ? '已核对' : '未核对'}；来源 ${props.coef.source}）` : '未配置'}。系统不内置论文系数：请由两人分别从 Yang X 等，Circulation 2016;134:1430-1440 的补充材料转录并核对后粘贴 JSON（name, source, verified, lipidUnit, ageMin, ageMax, male/female: coef, s10, meanSum）。</p>
           <TextArea f={f} name="coefficients" label="系数 JSON（留空不修改）" rows={6} />

@@ -435,7 +435,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     if (Object.keys(e).length) return settingsPage(c, ctx, { v, e }, 400);
     const a = actor(c, u);
     s.setSetting('recordNoPrefix', v.recordNoPrefix!, a);
-    s.setSetting('tcmMethod', v.tcmMethod === 'transformed' ? 'transformed' : 'elderly-raw', a);
+    s.setSetting('tcmMethod', v.tcmMethod === 'elderly-raw' ? 'elderly-raw' : 'transformed', a);
     if (coef) s.setSetting('ascvdCoefficients', coef, a);
     else if (v.useDemo === '1') s.useDemoCoefficients(a);
     return c.redirect('/care/settings?ok=1', 303);

@@ -567,7 +567,7 @@ export class CareService {
     return this.write(actor, 'care.elderly.create', input.residentId, (tx) => { tx.emit('elderly_check', rec.checkId, rec); return rec; });
   }
 
-  tcmMethod(): TcmMethod { return this.setting('tcmMethod') === 'transformed' ? 'transformed' : 'elderly-raw'; }
+  tcmMethod(): TcmMethod { return this.setting('tcmMethod') === 'elderly-raw' ? 'elderly-raw' : 'transformed'; }
 
   recordTcm(input: { residentId: string; date: string; answers: (number | undefined)[] }, actor: Actor): RecordPayload<'tcm_assessment'> {
     const e: FieldErrors = {};

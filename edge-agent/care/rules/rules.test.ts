@@ -119,31 +119,37 @@ t.test('self-care levels: 0-3, 4-8, 9-18, >= 19 inclusive', async (t) => {
   t.same(bad, { ok: false, missing: ['grooming', 'dressing', 'toileting', 'activity'] }, 'missing and out-of-range items named');
 });
 
-t.test('TCM constitution: raw sums, reversed balanced items, yes/tendency/no bounds, both methods', async (t) => {
+t.test('TCM constitution: raw sums, reversed balanced items, yes/tendency/no bounds, both methods (transformed is the default)', async (t) => {
   const base = () => Array.from({ length: 33 }, () => 1);
   const set = (a: number[], q: Record<number, number>) => { for (const [k, v] of Object.entries(q)) a[Number(k) - 1] = v; return a; };
   // All 1: balanced = 1 + (6-1)*4 = 21; every biased type = 4 -> balanced yes.
-  const calm = scoreTcm(base());
+  const calm = scoreTcm(base(), 'elderly-raw');
   t.equal(calm.rawScores.balanced, 21); t.equal(calm.rawScores.special, 4);
   t.equal(calm.results.balanced, 'yes'); t.same(calm.constitutions, ['balanced']);
   // All 3: balanced = 3 + 3*4 = 15 (no); every biased = 12 (yes).
-  const all3 = scoreTcm(Array.from({ length: 33 }, () => 3));
+  const all3 = scoreTcm(Array.from({ length: 33 }, () => 3), 'elderly-raw');
   t.equal(all3.rawScores.balanced, 15); t.equal(all3.results.balanced, 'no'); t.equal(all3.constitutions.length, 8);
   // Special (15,17,18,20) only, others 1; balanced stays 21.
-  const sp = (a: number[]) => scoreTcm(set(base(), { 15: a[0]!, 17: a[1]!, 18: a[2]!, 20: a[3]! }));
+  const sp = (a: number[], m: 'elderly-raw' | 'transformed' = 'elderly-raw') => scoreTcm(set(base(), { 15: a[0]!, 17: a[1]!, 18: a[2]!, 20: a[3]! }), m);
   const s7 = sp([2, 2, 2, 1]); t.same([s7.rawScores.special, s7.results.special, s7.results.balanced], [7, 'no', 'yes'], 'special 7: balanced yes (all others < 8)');
   const s8 = sp([2, 2, 2, 2]); t.same([s8.rawScores.special, s8.results.special, s8.results.balanced], [8, 'no', 'basically'], 'special 8: no; balanced only basically (8 not < 8)');
   const s9 = sp([3, 2, 2, 2]); t.same([s9.results.special, s9.results.balanced, s9.tendencies], ['tendency', 'basically', ['special']], 'special 9: tendency');
   const s10 = sp([3, 3, 2, 2]); t.same([s10.results.special, s10.results.balanced], ['tendency', 'no'], 'special 10: tendency; balanced no (10 not < 10)');
   const s11 = sp([3, 3, 3, 2]); t.same([s11.results.special, s11.constitutions], ['yes', ['special']], 'special 11: yes');
   // Balanced exactly 17: q2 = 3 (rev 3), q5 = 3 (rev 3): 1 + 3 + 5 + 3 + 5 = 17; qi-deficiency 3+1+1+1 = 6, qi-stagnation 3+1+1+1 = 6.
-  const b17 = scoreTcm(set(base(), { 2: 3, 5: 3 }));
+  const b17 = scoreTcm(set(base(), { 2: 3, 5: 3 }), 'elderly-raw');
   t.same([b17.rawScores.balanced, b17.rawScores.qi_deficiency, b17.rawScores.qi_stagnation, b17.results.balanced], [17, 6, 6, 'yes']);
   // Balanced 16: q5 = 4 -> 1 + 3 + 5 + 2 + 5 = 16: no type at all.
-  const b16 = scoreTcm(set(base(), { 2: 3, 5: 4 }));
+  const b16 = scoreTcm(set(base(), { 2: 3, 5: 4 }), 'elderly-raw');
   t.same([b16.rawScores.balanced, b16.results.balanced, b16.constitutions], [16, 'no', []]);
   // Transformed: (raw - n) / (4n) * 100.
   t.equal(transformedScore(11, 4), 43.75); t.equal(transformedScore(8, 4), 25); t.equal(transformedScore(17, 5), 60);
+  // Default (transformed): special raw 7 = 18.75, 8 = 25, 9 = 31.25, 10 = 37.5, 11 = 43.75; balanced 21 = 80.
+  t.same(['7', '8', '9', '10', '11'].map((_, i) => { const r = sp([[2, 2, 2, 1], [2, 2, 2, 2], [3, 2, 2, 2], [3, 3, 2, 2], [3, 3, 3, 2]][i]!, 'transformed'); return `${r.results.special}/${r.results.balanced}`; }),
+    ['no/yes', 'no/yes', 'tendency/basically', 'tendency/basically', 'yes/no'], 'transformed: balanced yes iff all others no, basically iff none yes');
+  t.equal(scoreTcm(set(base(), { 15: 2, 17: 2, 18: 2, 20: 2 })).results.balanced, 'yes', 'default is transformed');
+  t.equal(scoreTcm(set(base(), { 2: 3, 5: 3 })).results.balanced, 'yes', 'balanced raw 17 = (17-5)/20*100 = 60 -> yes');
+  t.equal(scoreTcm(set(base(), { 2: 3, 5: 4 })).results.balanced, 'no', 'balanced raw 16 = 55 -> no');
   t.equal(scoreTcm(set(base(), { 15: 2, 17: 2, 18: 2, 20: 2 }), 'transformed').results.balanced, 'yes', 'transformed: special 25 < 30 -> balanced yes (differs from raw)');
   t.equal(scoreTcm(set(base(), { 15: 3, 17: 3, 18: 2, 20: 2 }), 'transformed').results.balanced, 'basically', 'transformed: special 37.5 < 40 -> basically');
   t.equal(scoreTcm(set(base(), { 15: 3, 17: 3, 18: 3, 20: 2 }), 'transformed').results.special, 'yes', '43.75 >= 40');

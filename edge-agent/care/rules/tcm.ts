@@ -10,16 +10,20 @@
  *   blood-stasis 血瘀质 19,22,24,33; qi-stagnation 气郁质 5,6,7,8; special 特禀质 15,17,18,20.
  *
  * Two decision methods, selectable (`method`):
- * - 'elderly-raw' (default; the 33-item elderly form of the specification): raw sums.
- *   Biased type: >= 11 yes, 9-10 tendency, <= 8 no. Balanced: >= 17 and every biased type
- *   < 8 -> yes; >= 17 and every biased type < 10 -> basically yes; otherwise no.
- * - 'transformed' (the general standard ZYYXH/T 157-2009 method): transformed score
- *   = (raw - items) / (items x 4) x 100. Biased: >= 40 yes, 30-39 tendency, < 30 no.
- *   Balanced: >= 60 and all biased < 30 -> yes; >= 60 and all biased < 40 -> basically yes.
- * For the 4-item biased types both methods agree (raw 11 = 43.75, raw 10 = 37.5, raw 9 =
- * 31.25, raw 8 = 25). For balanced they differ at the other-types bound: raw 8 (= 25) is
- * "< 30" but not "< 8", raw 10 (= 37.5) is "< 40" but not "< 10". DOMAIN.md marks the
- * conversion "(check)": confirm against the printed specification before relying on it.
+ * - 'transformed' (default; the national method named in the brief and the general standard
+ *   ZYYXH/T 157-2009): transformed score = (raw - items) / (items x 4) x 100.
+ *   Biased type: >= 40 yes, 30-39 tendency, < 30 no. Balanced: >= 60 and every biased type
+ *   < 30 -> yes; >= 60 and every biased type < 40 -> basically yes; otherwise no.
+ * - 'elderly-raw' (the raw-sum thresholds exactly as written in ../shared/DOMAIN.md):
+ *   biased >= 11 yes, 9-10 tendency, <= 8 no; balanced >= 17 and every biased type < 8 ->
+ *   yes; >= 17 and every biased type < 10 -> basically yes.
+ * For the 4-item biased types both agree (raw 11 = 43.75, raw 10 = 37.5, raw 9 = 31.25,
+ * raw 8 = 25), and balanced raw 17 = 60. They differ only for balanced when another type
+ * scores exactly raw 8 (= 25, "no": transformed says balanced yes, DOMAIN.md says only
+ * basically) or raw 10 (= 37.5, "tendency": transformed says basically, DOMAIN.md says no).
+ * The transformed reading is the coherent one (balanced "yes" exactly when every biased type
+ * is "no", "basically" when none is "yes"), which suggests DOMAIN.md's "< 8 / < 10" mean
+ * "<= 8 / <= 10"; DOMAIN.md marks the conversion "(check)": confirm against the printed form.
  */
 export const TCM_TYPES = ['balanced', 'qi_deficiency', 'yang_deficiency', 'yin_deficiency', 'phlegm_damp', 'damp_heat', 'blood_stasis', 'qi_stagnation', 'special'] as const;
 export type TcmType = (typeof TCM_TYPES)[number];
@@ -115,7 +119,7 @@ export function transformedScore(raw: number, items: number): number {
   return ((raw - items) / (items * 4)) * 100;
 }
 
-export function scoreTcm(answers: readonly number[], method: TcmMethod = 'elderly-raw'): TcmOutcome {
+export function scoreTcm(answers: readonly number[], method: TcmMethod = 'transformed'): TcmOutcome {
   const missing = missingTcmAnswers(answers);
   if (missing.length) throw new RangeError(`missing answers: ${missing.join(',')}`);
   const raw = {} as Record<TcmType, number>;
