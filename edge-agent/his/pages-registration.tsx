@@ -53,7 +53,7 @@ export function RegistrationPage(props: {
       <Style />
       <div class="card">
         <div class="row-between"><h1>{t('挂号', 'Registration')}</h1>
-          <span><a class="btn" href={`/his/residents/new${props.q ? `?q=${encodeURIComponent(props.q)}` : ''}`} data-testid="new-resident">{t('新建居民档案', 'New resident')}</a> <a class="btn" href="/his/schedule">{t('号源/排班', 'Schedule')}</a></span>
+          <span><a class="btn" href={`/his/residents/new${props.q ? `?q=${encodeURIComponent(props.q)}` : ''}`} data-testid="new-resident">{t('新建居民档案', 'New resident')}</a> <a class="btn" href="/his/schedule">{t('号源/排班', 'Schedule')}</a> <a class="btn" href="/his/cashier/settlement">{t('挂号费日结', 'Settlement')}</a></span>
         </div>
         <Msg error={props.error} notice={props.notice} />
         <SearchForm ctx={props.ctx} action="/his/registration" q={props.q} kind={props.kind} errors={props.searchErrors} />
