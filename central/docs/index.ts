@@ -5,6 +5,7 @@
  */
 import type { Hono } from 'hono';
 import { renderReference, type OpenApiDoc } from './reference.ts';
+import { renderFhirGuide } from './fhir-guide-page.ts';
 
 const LINKS = [
   { href: '/docs', label: 'API 接口文档' },
@@ -21,4 +22,5 @@ export function mountDocs(app: Hono<any, any, any>): void {
     if (!res.ok) return c.text(`the OpenAPI document is not available (HTTP ${res.status})`, 503);
     return c.html(renderReference(await res.json() as OpenApiDoc, LINKS));
   });
+  app.get('/docs/fhir', (c) => c.html(renderFhirGuide(new URL(c.req.url).origin)));
 }
