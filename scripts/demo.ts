@@ -190,7 +190,7 @@ async function main() {
 ──────────────────────────────────────────────────────────────────────
  Central  ${centralUrl}
    fleet status     ${centralUrl}/api/fleet
-   OpenAPI          ${centralUrl}/openapi.json
+   API docs         ${centralUrl}/docs   FHIR guide ${centralUrl}/docs/fhir   OpenAPI ${centralUrl}/openapi.json
    DICOMweb         ${centralUrl}/api/imaging/dicomweb/studies (same bearer token)
    metrics          ${centralUrl}/metrics
    API login        Authorization: Bearer ${sec.apiToken}
