@@ -35,6 +35,7 @@ export function toPatient(r: ResidentRow): Resource {
   if (p.idNumber) identifier.push({ use: 'official', system: (p.idType ?? '01') === '01' ? SID.idCard : `${SID.idDocument}/${p.idType}`, value: p.idNumber });
   if (p.insuranceCardNo) identifier.push({ system: SID.insuranceCard, value: p.insuranceCardNo });
   if (p.healthCardId) identifier.push({ system: SID.healthCard, value: p.healthCardId });
+  if (r.person) identifier.push({ system: SID.empiPerson, value: r.person.personId });
   return strip({
     resourceType: 'Patient',
     id: r.residentId,
@@ -48,6 +49,8 @@ export function toPatient(r: ResidentRow): Resource {
     telecom: p.phone ? [{ system: 'phone', value: p.phone }] : undefined,
     address: p.address ? [{ text: p.address }] : undefined,
     maritalStatus: p.maritalStatus ? { coding: [marital(p.maritalStatus), { system: CS.gbMarital, code: p.maritalStatus }] } : undefined, // DE02.01.018.00
+    // The same person's records at other clinics (EMPI).
+    link: r.person?.others.length ? r.person.others.map((o) => ({ other: { reference: `Patient/${o}` }, type: 'seealso' })) : undefined,
   });
 }
 

@@ -444,6 +444,7 @@ function parseIdentifier(token: string): { field: IdentifierField | null; value:
   if (system === SID.idCard || system.startsWith(`${SID.idDocument}/`)) return { field: 'idNumber', value };
   if (system === SID.insuranceCard) return { field: 'insuranceCardNo', value };
   if (system === SID.healthCard) return { field: 'healthCardId', value };
+  if (system === SID.empiPerson) return { field: 'personId', value };
   return null;
 }
 

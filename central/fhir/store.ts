@@ -9,7 +9,8 @@ import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 
-export type IdentifierField = 'residentId' | 'idNumber' | 'insuranceCardNo' | 'healthCardId';
+/** `personId`: the EMPI person (all residents linked to it). */
+export type IdentifierField = 'residentId' | 'idNumber' | 'insuranceCardNo' | 'healthCardId' | 'personId';
 
 export interface ResidentQuery {
   id?: string;
@@ -39,7 +40,9 @@ export interface RecordQuery {
 }
 
 /** `hlc`: the LWW timestamp of the demographics held, served as Patient meta.versionId. */
-export interface ResidentRow { residentId: string; payload: Record<string, unknown>; clinicId: string; updatedAt: string; hlc: string }
+export interface ResidentRow { residentId: string; payload: Record<string, unknown>; clinicId: string; updatedAt: string; hlc: string; person?: PersonLink }
+/** The EMPI person of a resident and the other residents (other clinics' records) of that person. */
+export interface PersonLink { personId: string; others: string[] }
 export interface RecordRow { type: FhirRecordType; clinicId: string; recordId: string; version: number; payload: Record<string, unknown>; appliedAt: string }
 export interface Page<T> { rows: T[]; total: number }
 
@@ -70,7 +73,9 @@ class SqlFhirStore implements FhirStore {
     if (q.id !== undefined) { where.push('resident_id = ?'); params.push(q.id); }
     if (q.identifier) {
       const fields: IdentifierField[] = q.identifier.field ? [q.identifier.field] : ['residentId', 'idNumber', 'insuranceCardNo', 'healthCardId'];
-      where.push(`(${fields.map((f) => (f === 'residentId' ? 'resident_id = ?' : `${j(f)} = ?`)).join(' OR ')})`);
+      const cond = (f: IdentifierField) => (f === 'residentId' ? 'resident_id = ?' : f === 'personId' ? 'resident_id IN (SELECT resident_id FROM empi_link WHERE person_id = ?)' : `${j(f)} = ?`);
+      if (q.identifier.field === 'personId' && !(await this.hasEmpi())) where.push('1 = 0');
+      else where.push(`(${fields.map(cond).join(' OR ')})`);
       for (const _ of fields) params.push(q.identifier.value);
     }
     if (q.name !== undefined) { where.push(`${j('name')} LIKE ? ESCAPE '\\'`); params.push(like(q.name)); }
@@ -80,14 +85,43 @@ class SqlFhirStore implements FhirStore {
     const total = (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM residents ${w}`, params))[0]!.n;
     const rows = q.count === 0 ? [] : await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown; hlc: string }>(
       `SELECT resident_id, payload, clinic_id, updated_at, hlc FROM residents ${w} ORDER BY resident_id LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
-    return { total: Number(total), rows: rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at), hlc: r.hlc })) };
+    return { total: Number(total), rows: await this.withPersons(rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at), hlc: r.hlc }))) };
+  }
+
+  private empi: boolean | undefined;
+  /** Whether the EMPI tables exist (central creates them; a bare warehouse has none). */
+  private async hasEmpi(): Promise<boolean> {
+    if (this.empi) return true;
+    try {
+      await this.d.all('SELECT 1 FROM empi_link WHERE 1 = 0', []);
+      this.empi = true;
+    } catch {
+      this.empi = false;
+    }
+    return this.empi;
+  }
+
+  /** Attach each resident's EMPI person (Patient.link to the same person's other residents). */
+  private async withPersons(rows: ResidentRow[]): Promise<ResidentRow[]> {
+    if (rows.length === 0 || !(await this.hasEmpi())) return rows;
+    const ids = rows.map((r) => r.residentId);
+    const links = await this.d.all<{ resident_id: string; person_id: string; other: string | null }>(
+      `SELECT l.resident_id, l.person_id, o.resident_id AS other FROM empi_link l LEFT JOIN empi_link o ON o.person_id = l.person_id AND o.resident_id <> l.resident_id
+       WHERE l.resident_id IN (${ids.map(() => '?').join(', ')}) ORDER BY l.resident_id, o.resident_id`, ids);
+    const by = new Map<string, PersonLink>();
+    for (const l of links) {
+      const p = by.get(l.resident_id) ?? { personId: l.person_id, others: [] };
+      if (l.other && p.others.length < 100) p.others.push(l.other);
+      by.set(l.resident_id, p);
+    }
+    return rows.map((r) => (by.has(r.residentId) ? { ...r, person: by.get(r.residentId)! } : r));
   }
 
   async residentsByIds(ids: string[]): Promise<ResidentRow[]> {
     if (ids.length === 0) return [];
     const rows = await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown; hlc: string }>(
       `SELECT resident_id, payload, clinic_id, updated_at, hlc FROM residents WHERE resident_id IN (${ids.map(() => '?').join(', ')}) ORDER BY resident_id`, ids);
-    return rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at), hlc: r.hlc }));
+    return this.withPersons(rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at), hlc: r.hlc })));
   }
 
   async records(q: RecordQuery): Promise<Page<RecordRow>> {

@@ -8,6 +8,8 @@ const BASE = 'http://district-health.cn/fhir';
 export const SID = {
   /** The warehouse's resident key (EMPI person id once [central] EMPI lands). */
   residentId: `${BASE}/sid/resident-id`,
+  /** EMPI person id: one person across clinics (central/empi). Searching by it finds every resident of the person. */
+  empiPerson: `${BASE}/sid/empi-person`,
   /** 18-digit resident identity card number (GB 11643), ID document type 01. */
   idCard: `${BASE}/sid/cn-id-card`,
   /** Other ID documents (CV02.01.101 types 02–99): `${idDocument}/<type code>`. */

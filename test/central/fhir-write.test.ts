@@ -282,6 +282,11 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       const person = await empi.personOf(pid);
       t.same(person?.members.map((m) => [m.residentId, m.clinicId]).sort(), [['clinic-zhang', 'clinic-x'], [pid, 'ext-hospital']].sort(), 'same ID card: one person');
       t.same(await empi.unpublished().then((u) => u.map((x) => x.clinicId)), ['clinic-x'], 'the clinic hears about it; the third party is not an edge');
+      const read = await req('GET', `/fhir/Patient/${pid}`, { token: TOKEN });
+      t.match(read.body, { link: [{ other: { reference: 'Patient/clinic-zhang' }, type: 'seealso' }] }, "Patient.link: the same person's record at the clinic");
+      t.ok((read.body.identifier as { system: string; value: string }[]).some((i) => i.system === SID.empiPerson && i.value === person!.personId), 'the EMPI person id is an identifier');
+      const both = await req('GET', `/fhir/Patient?identifier=${encodeURIComponent(`${SID.empiPerson}|${person!.personId}`)}`, { token: TOKEN });
+      t.equal(both.body.total, 2, 'search by person finds the records at every source');
     });
   });
 }
