@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import type t from 'tap';
 import fc from 'fast-check';
-import { formatHlc, type Envelope, type Heartbeat, type RecordType } from '../../contracts/index.ts';
+import { RECORD_TYPE_NAMES, formatHlc, recordTypes, type Envelope, type Heartbeat, type RecordType } from '../../contracts/index.ts';
+import { projections } from './projections.ts';
 import type { IngestItem, Warehouse } from './types.ts';
 import { projectionByTable, readProjection } from './dictionary.ts';
 import { sqlFor } from './sql.ts';
@@ -237,6 +238,32 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       await wh.ingest([resident(other, 1, rid, { name: '王秀英', sex: '2', idType: '01', idNumber: '110101195603070026', phone: '139' }, hlc(1_800_000_000_100, other))]);
       t.match(await read('dw_resident'), [{ phone: '139', source_clinic_id: other, insurance_card_no: null }]);
       t.same((await read('dw_resident_identifier')).length, 1, 'identifiers follow the winner');
+    });
+
+    tt.test('projections of the clinic and care record types (payloads validated by their registry schemas)', async (t) => {
+      const c = clinic('proj3');
+      const sql = sqlFor(wh);
+      t.same(projections.filter((p) => p.source.kind === 'record' && !RECORD_TYPE_NAMES.includes(p.source.type as RecordType)).map((p) => p.table), [], 'every projected type is a registered record type');
+      let seq = 0;
+      const rec = (type: RecordType, recordId: string, payload: unknown): IngestItem => {
+        const p = recordTypes[type].parse(payload);
+        seq++;
+        return { kind: 'record', envelope: envelope(c, seq, type, recordId, p), type, payload: p, hash: `h:${c}:${seq}`, raw: '' };
+      };
+      const at = '2026-04-01T09:00:00+08:00';
+      const line = (lineNo: number, drugCode: string, vbp: boolean) => ({ lineNo, drugCode, drugName: `药${lineNo}`, spec: '5mg*28片', dose: 5, doseUnit: 'mg', frequency: 'qd', route: 'po', days: 28, quantity: 1, unit: '盒', volumeProcurement: vbp });
+      const r = await wh.ingest([
+        rec('prescription', 'rx1', { prescriptionId: 'rx1', encounterId: 'e1', residentId: 'r1', prescriber: 'doc', issuedAt: at, status: 'active', items: [line(1, '86900000000011', true), line(2, '86900000000028', false)] }),
+        rec('charge', 'ch1', { chargeId: 'ch1', residentId: 'r1', sourceKind: 'prescription', itemCode: '86900000000011', itemName: '药1', category: 'western_drug', quantity: 1, unit: '盒', unitPriceFen: 1260, amountFen: 1260, dispensable: true, status: 'paid', createdBy: 'cashier', createdAt: at }),
+        rec('chronic_followup', 'fu1', { followupId: 'fu1', residentId: 'r1', enrolmentId: 'en1', disease: 'HTN', date: '2026-04-01', mode: 'clinic', sbp: 150, dbp: 95, control: 'uncontrolled', urgentReferral: false, nextDueDate: '2026-04-15', doctorCode: 'D0001' }),
+        rec('fd_contract', 'fc1', { contractId: 'fc1', residentId: 'r1', teamId: 'T1', doctorCode: 'D0001', packageIds: ['basic', 'htn'], status: 'signed', signedDate: '2026-01-05', startDate: '2026-01-05', endDate: '2027-01-04', keyPopulationTags: ['elderly', 'hypertension'], signMethod: 'id_card', signerName: '王秀英', feeFen: 0 }),
+      ]);
+      t.ok(r.outcomes.every((o) => o === 'applied'));
+      const rows = async (table: string) => (await readProjection(sql, projectionByTable(table)!, { clinicId: c, limit: 10, offset: 0 })).rows;
+      t.match(await rows('dw_prescription_item'), [{ line_no: 0, item_line_no: 1, drug_code: '86900000000011', volume_procurement: true, frequency: 'qd', issued_at: '2026-04-01T01:00:00.000Z' }, { line_no: 1, drug_code: '86900000000028', volume_procurement: false }]);
+      t.match(await rows('dw_charge'), [{ charge_id: 'ch1', category: 'western_drug', amount_fen: 1260 }]);
+      t.match(await rows('dw_chronic_followup'), [{ disease: 'HTN', followup_date: '2026-04-01', sbp: 150, control: 'uncontrolled', urgent_referral: false, next_due_date: '2026-04-15' }]);
+      t.match(await rows('dw_fd_contract'), [{ package_ids: 'basic,htn', key_population_tags: 'elderly,hypertension', end_date: '2027-01-04' }]);
     });
 
     tt.test('property: any permutation with duplications of a stream ends at watermark N, each seq applied once, in order', async (t) => {

@@ -147,6 +147,11 @@ export const pgMigrations: PgMigration[] = [
     sql: projectionDdl('postgres', 100),
   },
   {
+    version: 102,
+    name: 'WS 365 projections: registrations, charges, invoices, visit notes, prescription lines, infectious reports, health records, chronic enrolments and follow-ups, elderly checks, family-doctor contracts and services, referrals',
+    sql: projectionDdl('postgres', 102),
+  },
+  {
     version: 101,
     name: 'city-platform upload batches and items, archive parts, records by applied/created time',
     sql: `

@@ -231,8 +231,199 @@ const order: ProjectionDef = {
   rows: (p) => one(p, { order_id: 'orderId', resident_id: 'residentId', encounter_id: 'encounterId', kind: 'kind', code: 'code', display: 'display', status: 'status', requested_at: 'requestedAt', accession_number: 'accessionNumber', modality: 'modality', specimen_id: 'specimenId' }),
 };
 
+// ---- migration 102: clinic HIS, clinical workstation and public-health / family-doctor types ----
+
+const t = (name: string, zh: string, en: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, type: 'text', zh, en, ...extra });
+const n = (name: string, zh: string, en: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, type: 'num', zh, en, deType: 'N', ...extra });
+const i = (name: string, zh: string, en: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, type: 'int', zh, en, deType: 'N', ...extra });
+const d = (name: string, zh: string, en: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, type: 'date', zh, en, deType: 'D', format: 'D8', ...extra });
+const dt = (name: string, zh: string, en: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, type: 'datetime', zh, en, deType: 'DT', format: 'DT15', ...extra });
+const b = (name: string, zh: string, en: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, type: 'bool', zh, en, deType: 'L', ...extra });
+const resid = t('resident_id', '居民标识', 'Resident id');
+const pick = (p: Record<string, unknown>, map: Record<string, string>) => Object.fromEntries(Object.entries(map).map(([col, field]) => [col, p[field]]));
+const list = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v as Record<string, unknown>[] : []);
+const joinList = (v: unknown): string | null => (Array.isArray(v) && v.length ? v.map(String).join(',') : null);
+
+const registration: ProjectionDef = {
+  table: 'dw_registration', zh: '挂号记录', en: 'Registrations and appointments', dataset: 'WS 365 其他医疗卫生服务记录 / 门诊挂号',
+  source: { kind: 'record', type: 'registration' }, migration: 102,
+  columns: [
+    t('registration_id', '挂号标识', 'Registration id'), resid,
+    t('department_code', '挂号科室代码', 'Department code', { valueSet: 'dictionary:departments' }), t('doctor_username', '挂号医师', 'Doctor (edge user)'),
+    t('slot_id', '号源标识', 'Schedule slot'), d('visit_date', '就诊日期', 'Visit date', { de: 'DE06.00.062.00', check: true }), i('queue_no', '就诊序号', 'Queue number'),
+    t('status', '挂号状态', 'booked/registered/in-visit/finished/cancelled/refunded'), i('fee_fen', '挂号费(分)', 'Registration fee, fen'), dt('updated_at', '更新时间', 'Last status change'),
+  ],
+  indexes: [['resident_id'], ['visit_date']],
+  rows: (p) => [pick(p, { registration_id: 'registrationId', resident_id: 'residentId', department_code: 'departmentCode', doctor_username: 'doctorUsername', slot_id: 'slotId', visit_date: 'visitDate', queue_no: 'queueNo', status: 'status', fee_fen: 'feeFen', updated_at: 'updatedAt' })],
+};
+
+const charge: ProjectionDef = {
+  table: 'dw_charge', zh: '费用明细', en: 'Cost lines (charges, refunds as negative lines)', dataset: 'WS 445 门诊费用 / 费用明细',
+  source: { kind: 'record', type: 'charge' }, migration: 102,
+  columns: [
+    t('charge_id', '费用明细标识', 'Charge id'), t('registration_id', '挂号标识', 'Registration id'), resid,
+    t('source_kind', '费用来源', 'registration/prescription/lab/imaging/treatment/material'), t('item_code', '收费项目编码', 'Item code (drug code or charge item)', { valueSet: 'dictionary:charge_items / drugs' }),
+    t('item_name', '收费项目名称', 'Item name'), t('category', '费用类别', 'Cost category', { de: 'DE07.00.004.00', deType: 'S3', check: true }),
+    n('quantity', '数量', 'Quantity'), t('unit', '单位', 'Unit'), i('unit_price_fen', '单价(分)', 'Unit price, fen'), i('amount_fen', '金额(分)', 'Amount, fen (negative for a refund)', { de: 'DE07.00.010.00', check: true }),
+    t('status', '收费状态', 'pending/paid/cancelled'), t('invoice_id', '发票标识', 'Invoice id'), t('reverses_charge_id', '冲销明细', 'Charge this line reverses'), dt('charged_at', '收费日期时间', 'Created at'),
+  ],
+  indexes: [['resident_id'], ['charged_at'], ['category']],
+  rows: (p) => [pick(p, { charge_id: 'chargeId', registration_id: 'registrationId', resident_id: 'residentId', source_kind: 'sourceKind', item_code: 'itemCode', item_name: 'itemName', category: 'category', quantity: 'quantity', unit: 'unit', unit_price_fen: 'unitPriceFen', amount_fen: 'amountFen', status: 'status', invoice_id: 'invoiceId', reverses_charge_id: 'reversesChargeId', charged_at: 'createdAt' })],
+};
+
+const invoice: ProjectionDef = {
+  table: 'dw_invoice', zh: '收费结算', en: 'Invoices and reversals', dataset: 'WS 445 门诊费用 结算',
+  source: { kind: 'record', type: 'invoice' }, migration: 102,
+  columns: [
+    t('invoice_id', '发票标识', 'Invoice id'), t('invoice_no', '发票号', 'Invoice number'), t('kind', '票据类型', 'invoice / reversal'), t('reverses_invoice_id', '冲销发票', 'Reversed invoice'),
+    resid, t('registration_id', '挂号标识', 'Registration id'), i('line_count', '明细数', 'Lines'), i('total_fen', '总金额(分)', 'Total, fen', { de: 'DE07.00.010.00', check: true }),
+    t('payment_method', '支付方式', 'cash/insurance/wechat/alipay/card', { de: 'DE07.00.007.00', deType: 'S3', check: true }), t('cashier', '收费员', 'Cashier'), dt('issued_at', '结算日期时间', 'Issued at'),
+  ],
+  indexes: [['resident_id'], ['issued_at']],
+  rows: (p) => [{ ...pick(p, { invoice_id: 'invoiceId', invoice_no: 'invoiceNo', kind: 'kind', reverses_invoice_id: 'reversesInvoiceId', resident_id: 'residentId', registration_id: 'registrationId', total_fen: 'totalFen', payment_method: 'paymentMethod', cashier: 'cashier', issued_at: 'issuedAt' }), line_count: list(p.lines).length }],
+};
+
+const visitNote: ProjectionDef = {
+  table: 'dw_visit_note', zh: '门诊病历', en: 'Outpatient medical record (SOAP)', dataset: 'WS 445 门(急)诊病历',
+  source: { kind: 'record', type: 'visit_note' }, migration: 102,
+  columns: [
+    t('note_id', '病历标识', 'Note id'), t('encounter_id', '门(急)诊号', 'Encounter id'), resid,
+    t('chief_complaint', '主诉', 'Chief complaint', { de: 'DE04.01.119.00', deType: 'S1' }), t('subjective', '现病史', 'History of present illness', { de: 'DE02.10.071.00', deType: 'S1' }),
+    t('objective', '体格检查', 'Physical examination', { de: 'DE04.10.258.00', deType: 'S1' }), t('assessment', '诊断依据', 'Assessment', { de: 'DE05.01.025.00', check: true }),
+    t('plan', '处理意见', 'Plan', { de: 'DE06.00.300.00', deType: 'S1' }), t('diagnosis_codes', '诊断编码', 'Diagnosis codes, comma separated (primary first)'),
+    t('doctor', '接诊医师', 'Doctor'), dt('signed_at', '签名日期时间', 'Signed at'),
+  ],
+  indexes: [['resident_id'], ['encounter_id']],
+  rows: (p) => [{ ...pick(p, { note_id: 'noteId', encounter_id: 'encounterId', resident_id: 'residentId', chief_complaint: 'chiefComplaint', subjective: 'subjective', objective: 'objective', assessment: 'assessment', plan: 'plan', doctor: 'doctor', signed_at: 'signedAt' }),
+    diagnosis_codes: joinList([...list(p.diagnoses)].sort((x, y) => Number(!!y.primary) - Number(!!x.primary)).map((x) => x.code)) }],
+};
+
+const prescriptionItem: ProjectionDef = {
+  table: 'dw_prescription_item', zh: '处方明细', en: 'Prescription lines (western, patent and TCM drugs)', dataset: 'WS 445 门诊处方 (西药/中药)',
+  source: { kind: 'record', type: 'prescription' }, migration: 102,
+  columns: [
+    t('prescription_id', '处方编号', 'Prescription id', { de: 'DE01.00.020.00', check: true }), t('encounter_id', '门(急)诊号', 'Encounter id'), resid,
+    t('prescriber', '处方开立医师', 'Prescriber'), dt('issued_at', '处方开立日期', 'Issued at', { de: 'DE06.00.294.00' }), t('status', '处方状态', 'active / cancelled'),
+    i('item_line_no', '处方行号', 'Line'), t('drug_code', '药品代码', 'National drug code (本位码)', { de: 'DE08.50.022.00', valueSet: 'dictionary:drugs' }), t('drug_name', '药物名称', 'Drug name'),
+    t('spec', '药物规格', 'Specification'), n('dose', '药物使用次剂量', 'Dose', { de: 'DE08.50.023.00' }), t('dose_unit', '药物使用剂量单位', 'Dose unit', { de: 'DE08.50.024.00' }),
+    t('frequency', '药物使用频率', 'Frequency', { de: 'DE06.00.133.00', deType: 'S3' }), t('route', '用药途径代码', 'Route', { de: 'DE06.00.134.00', deType: 'S3' }),
+    i('days', '用药天数', 'Days'), i('quantity', '发药数量', 'Quantity (sale units)'), t('unit', '发药单位', 'Sale unit'), i('infusion_group', '组号', 'Infusion group'),
+    b('volume_procurement', '集采药品标志', 'Volume-based procurement drug'),
+  ],
+  indexes: [['resident_id'], ['drug_code'], ['issued_at']],
+  rows: (p) => list(p.items).map((it) => ({
+    ...pick(p, { prescription_id: 'prescriptionId', encounter_id: 'encounterId', resident_id: 'residentId', prescriber: 'prescriber', issued_at: 'issuedAt', status: 'status' }),
+    ...pick(it, { item_line_no: 'lineNo', drug_code: 'drugCode', drug_name: 'drugName', spec: 'spec', dose: 'dose', dose_unit: 'doseUnit', frequency: 'frequency', route: 'route', days: 'days', quantity: 'quantity', unit: 'unit', infusion_group: 'group', volume_procurement: 'volumeProcurement' }),
+  })),
+};
+
+const infectiousReport: ProjectionDef = {
+  table: 'dw_infectious_report', zh: '传染病及发热腹泻犬伤登记', en: 'Infectious disease reports and fever/diarrhoea/dog-bite registrations', dataset: 'WS 375 疾病控制 传染病报告卡',
+  source: { kind: 'record', type: 'infectious_report' }, migration: 102,
+  columns: [
+    t('report_id', '报告卡标识', 'Report id'), t('encounter_id', '门(急)诊号', 'Encounter id'), resid, t('kind', '登记类别', 'fever/diarrhoea/dog_bite/notifiable'),
+    t('icd10_code', '疾病诊断编码', 'ICD-10 code', { valueSet: 'ICD-10' }), t('disease_name', '疾病名称', 'Disease'), t('disease_class', '传染病类别', 'Class A/B/C'),
+    d('onset_date', '发病日期', 'Onset date', { de: 'DE02.10.011.00' }), n('temperature', '体温', 'Temperature, °C'), t('exposure_grade', '暴露分级', 'Dog-bite exposure grade'),
+    t('reported_by', '报告人', 'Reported by'), dt('reported_at', '报告日期时间', 'Reported at'), i('report_within_hours', '报告时限(小时)', 'Hours allowed for the network report'),
+  ],
+  indexes: [['resident_id'], ['reported_at']],
+  rows: (p) => [pick(p, { report_id: 'reportId', encounter_id: 'encounterId', resident_id: 'residentId', kind: 'kind', icd10_code: 'icd10Code', disease_name: 'diseaseName', disease_class: 'diseaseClass', onset_date: 'onsetDate', temperature: 'temperature', exposure_grade: 'exposureGrade', reported_by: 'reportedBy', reported_at: 'reportedAt', report_within_hours: 'reportWithinHours' })],
+};
+
+const healthRecord: ProjectionDef = {
+  table: 'dw_health_record', zh: '健康档案概要', en: 'Health record summary', dataset: 'WS 365 个人基本信息 (健康档案)',
+  source: { kind: 'record', type: 'health_record' }, migration: 102,
+  columns: [
+    t('health_record_no', '城乡居民健康档案编号', 'Health record number (17 digits)', { de: 'DE01.00.009.00', deType: 'S1', format: 'N17' }), resid,
+    t('status', '档案状态', 'active / migrated / cancelled'), t('holding_clinic_id', '建档机构', 'Clinic holding the record'), d('created_date', '建档日期', 'Created'),
+    t('doctor_code', '责任医生', 'Responsible doctor'), t('team_id', '家庭医生团队', 'Family-doctor team'), t('residence_type', '常住类型', '1 registered / 2 non-registered'),
+    t('abo_blood_group', 'ABO血型代码', 'ABO blood group', { de: 'DE04.50.001.00', deType: 'S3', valueSet: 'CV04.50.005' }), t('rh_blood_group', 'Rh血型代码', 'Rh blood group'),
+    t('drug_allergies', '药物过敏史', 'Drug allergies, comma separated'), t('past_disease_codes', '既往疾病', 'Past disease codes or names, comma separated'),
+    d('last_updated_date', '最近更新日期', 'Last touched (dynamic use rate)'), d('cancelled_date', '注销日期', 'Cancelled'), t('cancel_reason', '注销原因', 'Cancel reason'),
+  ],
+  indexes: [['resident_id'], ['health_record_no']],
+  rows: (p) => [{ ...pick(p, { health_record_no: 'healthRecordNo', resident_id: 'residentId', status: 'status', holding_clinic_id: 'clinicId', created_date: 'createdDate', doctor_code: 'doctorCode', team_id: 'teamId', residence_type: 'residenceType', abo_blood_group: 'aboBloodGroup', rh_blood_group: 'rhBloodGroup', last_updated_date: 'lastUpdatedDate', cancelled_date: 'cancelledDate', cancel_reason: 'cancelReason' }),
+    drug_allergies: joinList(p.drugAllergies), past_disease_codes: joinList(list(p.pastDiseases).map((x) => x.code ?? x.name)) }],
+};
+
+const chronicEnrolment: ProjectionDef = {
+  table: 'dw_chronic_enrolment', zh: '慢病管理登记', en: 'Chronic-disease management enrolments', dataset: 'WS 365 高血压/2型糖尿病患者管理',
+  source: { kind: 'record', type: 'chronic_enrolment' }, migration: 102,
+  columns: [
+    t('enrolment_id', '管理登记标识', 'Enrolment id'), resid, t('disease', '管理病种', 'HTN / T2DM'), d('enrolled_date', '纳入管理日期', 'Enrolled'), d('diagnosed_date', '确诊日期', 'Diagnosed'),
+    t('team_id', '家庭医生团队', 'Team'), t('doctor_code', '责任医生', 'Doctor'), t('status', '管理状态', 'active / ended'), d('ended_date', '结案日期', 'Ended'), t('end_reason', '结案原因', 'End reason'),
+  ],
+  indexes: [['resident_id'], ['disease', 'status']],
+  rows: (p) => [pick(p, { enrolment_id: 'enrolmentId', resident_id: 'residentId', disease: 'disease', enrolled_date: 'enrolledDate', diagnosed_date: 'diagnosedDate', team_id: 'teamId', doctor_code: 'doctorCode', status: 'status', ended_date: 'endedDate', end_reason: 'endReason' })],
+};
+
+const chronicFollowup: ProjectionDef = {
+  table: 'dw_chronic_followup', zh: '慢病随访服务记录', en: 'Hypertension / type 2 diabetes follow-ups', dataset: 'WS 365 高血压/2型糖尿病患者随访服务记录表',
+  source: { kind: 'record', type: 'chronic_followup' }, migration: 102,
+  columns: [
+    t('followup_id', '随访标识', 'Follow-up id'), resid, t('enrolment_id', '管理登记标识', 'Enrolment id'), t('disease', '管理病种', 'HTN / T2DM'),
+    d('followup_date', '随访日期', 'Follow-up date'), t('mode', '随访方式', 'clinic / home / phone'),
+    i('sbp', '收缩压', 'Systolic BP, mmHg', { de: 'DE04.10.174.00' }), i('dbp', '舒张压', 'Diastolic BP, mmHg', { de: 'DE04.10.176.00' }), i('heart_rate', '心率', 'Heart rate'),
+    n('weight_kg', '体重', 'Weight, kg'), n('bmi', '体质指数', 'BMI'), n('fasting_glucose', '空腹血糖值', 'Fasting glucose, mmol/L'), n('hba1c', '糖化血红蛋白', 'HbA1c, %'),
+    t('bp_class', '血压分级', 'BP class'), t('control', '此次随访分类', 'controlled/uncontrolled/adverse_reaction/complication'), t('medication_adherence', '服药依从性', 'Adherence'),
+    b('urgent_referral', '紧急转诊标志', 'Urgent referral flagged'), d('next_due_date', '下次随访日期', 'Next due'), t('doctor_code', '随访医生', 'Doctor'), t('team_id', '家庭医生团队', 'Team'),
+  ],
+  indexes: [['resident_id', 'disease'], ['followup_date']],
+  rows: (p) => [pick(p, { followup_id: 'followupId', resident_id: 'residentId', enrolment_id: 'enrolmentId', disease: 'disease', followup_date: 'date', mode: 'mode', sbp: 'sbp', dbp: 'dbp', heart_rate: 'heartRate', weight_kg: 'weightKg', bmi: 'bmi', fasting_glucose: 'fastingGlucose', hba1c: 'hba1c', bp_class: 'bpClass', control: 'control', medication_adherence: 'medicationAdherence', urgent_referral: 'urgentReferral', next_due_date: 'nextDueDate', doctor_code: 'doctorCode', team_id: 'teamId' })],
+};
+
+const elderlyCheck: ProjectionDef = {
+  table: 'dw_elderly_check', zh: '老年人健康体检', en: 'Elderly annual health checks', dataset: 'WS 365 健康体检 / 老年人健康管理',
+  source: { kind: 'record', type: 'elderly_check' }, migration: 102,
+  columns: [
+    t('check_id', '体检标识', 'Check id'), resid, d('check_date', '体检日期', 'Check date'), i('self_care_score', '生活自理能力评分', 'Self-care score'), t('self_care_level', '生活自理能力', 'Self-care level'),
+    i('sbp', '收缩压', 'Systolic BP', { de: 'DE04.10.174.00' }), i('dbp', '舒张压', 'Diastolic BP', { de: 'DE04.10.176.00' }), n('weight_kg', '体重', 'Weight, kg'), n('waist_cm', '腰围', 'Waist, cm'),
+    n('fasting_glucose', '空腹血糖值', 'Fasting glucose'), t('items_done', '完成项目', 'Annual items done, comma separated'), t('doctor_code', '体检医生', 'Doctor'), t('team_id', '家庭医生团队', 'Team'),
+  ],
+  indexes: [['resident_id'], ['check_date']],
+  rows: (p) => [{ ...pick(p, { check_id: 'checkId', resident_id: 'residentId', check_date: 'date', self_care_score: 'selfCareScore', self_care_level: 'selfCareLevel', sbp: 'sbp', dbp: 'dbp', weight_kg: 'weightKg', waist_cm: 'waistCm', fasting_glucose: 'fastingGlucose', doctor_code: 'doctorCode', team_id: 'teamId' }), items_done: joinList(p.itemsDone) }],
+};
+
+const fdContract: ProjectionDef = {
+  table: 'dw_fd_contract', zh: '家庭医生签约', en: 'Family-doctor contracts', dataset: '家庭医生签约服务协议',
+  source: { kind: 'record', type: 'fd_contract' }, migration: 102,
+  columns: [
+    t('contract_id', '签约协议标识', 'Contract id'), resid, t('team_id', '家庭医生团队', 'Team'), t('doctor_code', '签约医生', 'Doctor'), t('package_ids', '服务包', 'Packages, comma separated'),
+    t('status', '签约状态', 'signed / renewed / terminated'), d('signed_date', '签约日期', 'Signed'), d('start_date', '协议开始日期', 'Start'), d('end_date', '协议结束日期', 'End'),
+    t('previous_contract_id', '续约来源', 'Contract this one renews'), d('terminated_date', '解约日期', 'Terminated'), t('key_population_tags', '重点人群', 'Key-population tags, comma separated'),
+    t('sign_method', '身份核验方式', 'id_card / e_health_card / manual'), i('fee_fen', '签约费用(分)', 'Fee, fen'),
+  ],
+  indexes: [['resident_id'], ['team_id', 'status']],
+  rows: (p) => [{ ...pick(p, { contract_id: 'contractId', resident_id: 'residentId', team_id: 'teamId', doctor_code: 'doctorCode', status: 'status', signed_date: 'signedDate', start_date: 'startDate', end_date: 'endDate', previous_contract_id: 'previousContractId', terminated_date: 'terminatedDate', sign_method: 'signMethod', fee_fen: 'feeFen' }),
+    package_ids: joinList(p.packageIds), key_population_tags: joinList(p.keyPopulationTags) }],
+};
+
+const fdService: ProjectionDef = {
+  table: 'dw_fd_service', zh: '签约履约服务', en: 'Services delivered under a contract', dataset: '家庭医生签约服务 履约记录',
+  source: { kind: 'record', type: 'fd_service' }, migration: 102,
+  columns: [
+    t('service_id', '履约服务标识', 'Service id'), t('contract_id', '签约协议标识', 'Contract id'), resid, t('package_id', '服务包', 'Package'), t('service_code', '服务项目代码', 'Service code'),
+    t('service_name', '服务项目名称', 'Service'), d('service_date', '服务日期', 'Date'), t('doctor_code', '服务医生', 'Doctor'), t('team_id', '家庭医生团队', 'Team'),
+  ],
+  indexes: [['contract_id'], ['resident_id']],
+  rows: (p) => [pick(p, { service_id: 'serviceId', contract_id: 'contractId', resident_id: 'residentId', package_id: 'packageId', service_code: 'serviceCode', service_name: 'serviceName', service_date: 'date', doctor_code: 'doctorCode', team_id: 'teamId' })],
+};
+
+const referral: ProjectionDef = {
+  table: 'dw_referral', zh: '双向转诊', en: 'Two-way referrals', dataset: 'WS 365 其他医疗卫生服务记录 转诊',
+  source: { kind: 'record', type: 'referral' }, migration: 102,
+  columns: [
+    t('referral_id', '转诊标识', 'Referral id'), resid, t('direction', '转诊方向', 'up / down'), d('referral_date', '转诊日期', 'Date'), b('urgent', '紧急转诊标志', 'Urgent'),
+    t('from_org', '转出机构', 'From'), t('to_org', '转入机构', 'To'), t('diagnosis_code', '初步诊断编码', 'Initial diagnosis (ICD-10)'), t('status', '转诊状态', 'issued/received/completed/cancelled'),
+    d('followup_due_date', '回访期限', 'Follow-up due'), d('followed_up_date', '回访日期', 'Followed up'), t('doctor_code', '转诊医生', 'Doctor'), t('team_id', '家庭医生团队', 'Team'),
+  ],
+  indexes: [['resident_id'], ['referral_date']],
+  rows: (p) => [pick(p, { referral_id: 'referralId', resident_id: 'residentId', direction: 'direction', referral_date: 'date', urgent: 'urgent', from_org: 'fromOrg', to_org: 'toOrg', diagnosis_code: 'diagnosisCode', status: 'status', followup_due_date: 'followupDueDate', followed_up_date: 'followedUpDate', doctor_code: 'doctorCode', team_id: 'teamId' })],
+};
+
 /** Every projection, in DDL order. Append new ones (with a new migration number) as record types land. */
-export const projections: ProjectionDef[] = [resident, residentIdentifier, encounter, diagnosis, observation, labResult, imagingStudy, order];
+export const projections: ProjectionDef[] = [resident, residentIdentifier, encounter, diagnosis, observation, labResult, imagingStudy, order,
+  registration, charge, invoice, visitNote, prescriptionItem, infectiousReport, healthRecord, chronicEnrolment, chronicFollowup, elderlyCheck, fdContract, fdService, referral];
 
 export const recordProjections = (type: string): ProjectionDef[] => projections.filter((p) => p.source.kind === 'record' && p.source.type === type);
 export const residentProjections = (): ProjectionDef[] => projections.filter((p) => p.source.kind === 'resident');

@@ -125,6 +125,10 @@ centralMigrations.push({
   name: 'WS 365 projections: residents, identifiers, encounters, diagnoses, observations, lab results, imaging studies, orders',
   up: (db) => db.exec(projectionDdl('sqlite', 100)),
 }, {
+  version: 102,
+  name: 'WS 365 projections: registrations, charges, invoices, visit notes, prescription lines, infectious reports, health records, chronic enrolments and follow-ups, elderly checks, family-doctor contracts and services, referrals',
+  up: (db) => db.exec(projectionDdl('sqlite', 102)),
+}, {
   version: 101,
   name: 'city-platform upload batches and items, archive parts, records by applied/created time',
   up: (db) => db.exec(`
