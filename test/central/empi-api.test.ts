@@ -60,6 +60,19 @@ t.test('EMPI API and person changes to the edges', async (t) => {
 
   const doc = await fetch(`${url}/openapi.json`).then((x) => x.json()) as { paths: Record<string, unknown> };
   t.ok(doc.paths['/api/empi/reviews'] && doc.paths['/api/empi/merge'] && doc.paths['/api/empi/unmerge'], 'EMPI routes in /openapi.json');
+  t.ok(doc.paths['/api/oauth/clients'] && doc.paths['/api/oauth/clients/{clientId}/revoke'], 'OAuth client administration in /openapi.json');
+
+  // A third party through the mounted central: register, token, write a Patient, the EMPI links it.
+  const reg = await call('POST', '/api/oauth/clients', { clientId: 'lis', name: '区医院LIS', scopes: ['system/*.read', 'system/Patient.write'] });
+  t.equal(reg.status, 201);
+  const tok = await fetch(`${url}/fhir/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'lis', client_secret: String(reg.body.clientSecret) }) }).then((x) => x.json()) as { access_token: string };
+  const created = await fetch(`${url}/fhir/Patient`, { method: 'POST', headers: { authorization: `Bearer ${tok.access_token}`, 'content-type': 'application/fhir+json' },
+    body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'http://district-health.cn/fhir/sid/cn-id-card', value: id }], name: [{ text: '王秀英' }], gender: 'female', birthDate: '1956-03-07' }) });
+  t.equal(created.status, 201, 'FHIR create with an OAuth token');
+  const pid = ((await created.json()) as { id: string }).id;
+  await call('POST', '/api/empi/run');
+  const linked = await call('GET', `/api/empi/residents/${pid}/person`);
+  t.equal((linked.body as { personId: string }).personId, (person.body as { personId: string }).personId, 'the written Patient joins the person of the same ID card');
 
   // Person changes went down: clinic-a hears about b-wang and b-chen.
   await central.ingest.stop().catch(() => undefined);
