@@ -199,6 +199,16 @@ export class Engine {
     };
   }
 
+  /** The node and its children (at the indicator's levels) from one query per measure. */
+  async snapshot(ind: IndicatorDef, nodeId: string, periodKey: string, scope: Scope): Promise<{ node: NodeValue; children: NodeValue[] }> {
+    const node = this.checkNode(nodeId, scope);
+    const p = parsePeriod(periodKey);
+    const n = await this.measureRows(ind.numerator, p, scope);
+    const d = ind.denominator ? await this.measureRows(ind.denominator, p, scope) : null;
+    const kids = this.org().kids(node.id).filter((k) => ind.levels.includes(k.level));
+    return { node: this.nodeValue(ind, node, n, d), children: kids.map((k) => this.nodeValue(ind, k, n, d)) };
+  }
+
   async value(ind: IndicatorDef, nodeId: string, periodKey: string, scope: Scope): Promise<NodeValue> {
     const node = this.checkNode(nodeId, scope);
     const p = parsePeriod(periodKey);

@@ -46,7 +46,8 @@ export class Analytics {
 
   /** Refresh facts every `ms` (plus on demand). */
   start(ms: number, onError: (e: Error) => void): void {
-    const tick = () => { this.facts.refresh().catch(onError).finally(() => { if (this.timer) this.timer = setTimeout(tick, ms); }); };
+    // The organisation tree is re-read each time: the data admin or a setup script may have changed it.
+    const tick = () => { this.reloadOrg().then(() => this.facts.refresh()).catch(onError).finally(() => { if (this.timer) this.timer = setTimeout(tick, ms); }); };
     this.timer = setTimeout(tick, 0);
   }
 

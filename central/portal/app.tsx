@@ -1,0 +1,885 @@
+/**
+ * The portal's routes under /portal: login (password + TOTP), pages, Excel export of every table
+ * (`?format=xlsx&table=<id>`), imports and uploads. Routes never touch the database: each request
+ * gets a `PortalRepo` bound to the signed-in user's scope.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Hono, type Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import bwipjs from 'bwip-js';
+import type { Analytics } from '../analytics/index.ts';
+import { DOMAINS, INDICATORS, type IndicatorDef } from '../analytics/indicators.ts';
+import type { NodeValue } from '../analytics/engine.ts';
+import type { OrgLevel, OrgUnit } from '../analytics/org.ts';
+import { currentPeriodKey, parsePeriod, trailing } from '../analytics/periods.ts';
+import type { QcRule } from '../analytics/qc.ts';
+import type { Warehouse } from '../warehouse/types.ts';
+import { AccountError, PORTAL_ROLES, type PortalAccounts, type PortalRole } from './accounts.ts';
+import { col, readSheet, tablesToXlsx, type Column, type TableSpec } from './excel.ts';
+import { Chart, css, chartsJs, Layout, localTime, ROLE_NAMES, Selector, Table, withQuery, type Ctx, type Lang } from './layout.tsx';
+import { CAN, ForbiddenError, PortalRepo, ScopeError } from './repo.ts';
+
+const COOKIE = 'portal_session';
+const echartsJs = readFileSync(createRequire(import.meta.url).resolve('echarts/dist/echarts.min.js'), 'utf8');
+
+export interface PortalDeps {
+  analytics: Analytics;
+  wh: Warehouse;
+  accounts: PortalAccounts;
+  /** Secure cookies (behind TLS). */
+  secureCookies?: boolean;
+}
+
+const NAV: { href: string; zh: string; en: string; perm: keyof typeof CAN }[] = [
+  { href: '/portal', zh: '概览', en: 'Overview', perm: 'view' },
+  { href: '/portal/indicators', zh: '指标', en: 'Indicators', perm: 'view' },
+  { href: '/portal/medical', zh: '基本医疗', en: 'Medical', perm: 'view' },
+  { href: '/portal/qc', zh: '质量控制', en: 'Quality control', perm: 'view' },
+  { href: '/portal/performance', zh: '绩效考核', en: 'Performance', perm: 'view' },
+  { href: '/portal/fleet', zh: '运行状态', en: 'Fleet', perm: 'fleet' },
+  { href: '/portal/uploads', zh: '数据上传', en: 'Uploads', perm: 'fleet' },
+  { href: '/portal/dictionaries', zh: '字典', en: 'Dictionaries', perm: 'view' },
+  { href: '/portal/org', zh: '机构与人口', en: 'Organisation', perm: 'view' },
+  { href: '/portal/users', zh: '用户', en: 'Users', perm: 'admin' },
+  { href: '/portal/audit', zh: '审计', en: 'Audit', perm: 'audit' },
+];
+
+const KPI_IDS = ['record_rate', 'record_use_rate', 'htn_standard_mgmt', 'htn_control', 'dm_standard_mgmt', 'dm_control', 'elderly_mgmt', 'tcm_rate', 'contract_rate', 'key_contract_rate', 'fulfilment_rate', 'visits'];
+const COMPARE_IDS = ['record_rate', 'htn_standard_mgmt', 'htn_control', 'dm_standard_mgmt', 'dm_control', 'elderly_mgmt', 'contract_rate', 'visits'];
+
+function clientIp(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}
+
+const unitKind = (i: IndicatorDef): Column['kind'] => (i.unit === 'percent' ? 'percent' : i.unit === 'yuan' ? 'yuan' : 'number');
+const name = (ctx: Ctx, u: { name: string; nameEn: string | null }) => (ctx.lang === 'en' ? u.nameEn ?? u.name : u.name);
+const iname = (ctx: Ctx, i: IndicatorDef) => ctx.t(i.name.zh, i.name.en);
+const LEVEL_NAMES: Record<OrgLevel, [string, string]> = { district: ['区', 'District'], centre: ['社区卫生服务中心', 'Centre'], station: ['社区卫生服务站', 'Station'], team: ['家庭医生团队', 'Team'] };
+
+function fmtValue(i: IndicatorDef, v: number | null): string {
+  if (v === null) return '—';
+  if (i.unit === 'percent') return `${(v * 100).toFixed(1)}%`;
+  if (i.unit === 'ratio') return v.toFixed(2);
+  if (i.unit === 'yuan') return v.toLocaleString('zh-CN', { maximumFractionDigits: 2 });
+  return v.toLocaleString('zh-CN');
+}
+function meets(i: IndicatorDef, v: number | null): boolean | null {
+  if (i.target === undefined || v === null) return null;
+  return i.better === 'lower' ? v <= i.target : v >= i.target;
+}
+function change(i: IndicatorDef, cur: number | null, prev: number | null): string {
+  if (cur === null || prev === null) return '—';
+  if (i.unit === 'percent') return `${cur - prev >= 0 ? '+' : ''}${((cur - prev) * 100).toFixed(1)} pp`;
+  if (prev === 0) return '—';
+  return `${cur >= prev ? '+' : ''}${(((cur - prev) / prev) * 100).toFixed(1)}%`;
+}
+
+export function portalApp(deps: PortalDeps): Hono {
+  const app = new Hono();
+  const { accounts } = deps;
+
+  const langOf = (c: Context): Lang => {
+    const q = c.req.query('lang');
+    if (q === 'en' || q === 'zh-CN') {
+      setCookie(c, 'portal_lang', q, { path: '/portal', sameSite: 'Strict', maxAge: 365 * 86400 });
+      return q;
+    }
+    return getCookie(c, 'portal_lang') === 'en' ? 'en' : 'zh-CN';
+  };
+  const mkCtx = (c: Context, repo: PortalRepo | null, csrf = ''): Ctx => {
+    const lang = langOf(c);
+    const u = new URL(c.req.url);
+    return {
+      lang, t: (zh, en) => (lang === 'en' ? en : zh), user: repo?.user ?? null, csrf, path: u.pathname, url: `${u.pathname}${u.search}`,
+      nav: repo ? NAV.filter((n) => repo.can(n.perm)) : [],
+    };
+  };
+  const html = (c: Context, node: unknown, status: 200 | 400 | 401 | 403 | 404 | 423 = 200) => c.html(`<!DOCTYPE html>${String(node)}`, status, { 'cache-control': 'no-store' });
+  const secure = deps.secureCookies ?? false;
+
+  // Same-origin check for every POST (login included): SameSite=Strict cookies plus Origin.
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'POST') {
+      const origin = c.req.header('origin');
+      const host = c.req.header('host');
+      if (origin && host && new URL(origin).host !== host) return c.text('cross-site request refused', 403);
+    }
+    await next();
+    c.header('X-Frame-Options', 'DENY');
+    c.header('X-Content-Type-Options', 'nosniff');
+    c.header('Referrer-Policy', 'same-origin');
+  });
+
+  app.get('/assets/portal.css', (c) => c.body(css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=3600' }));
+  app.get('/assets/echarts.min.js', (c) => c.body(echartsJs, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=86400' }));
+  app.get('/assets/charts.js', (c) => c.body(chartsJs, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' }));
+
+  // ------------------------------------------------------------------ login
+  const LoginPage = (p: { ctx: Ctx; error?: string; username?: string }) => (
+    <Layout ctx={p.ctx} title={p.ctx.t('登录', 'Sign in')}>
+      <div class="card login">
+        {p.error && <div class="error" data-testid="error">{p.error}</div>}
+        <form method="post" action="/portal/login" class="stack">
+          <label>{p.ctx.t('用户名', 'Username')}<input name="username" value={p.username ?? ''} autocomplete="username" required /></label>
+          <label>{p.ctx.t('密码', 'Password')}<input name="password" type="password" autocomplete="current-password" required /></label>
+          <button type="submit" style="margin-top:12px">{p.ctx.t('下一步', 'Next')}</button>
+        </form>
+        <p class="hint">{p.ctx.t('所有账号均需口令 + 动态验证码（TOTP）双因素登录。连续失败 5 次锁定 15 分钟；15 分钟无操作自动退出。', 'Every account signs in with a password and a TOTP code. 5 failures lock the account for 15 minutes; 15 idle minutes end the session.')}</p>
+      </div>
+    </Layout>
+  );
+  const loginError = (ctx: Ctx, r: { reason: string; lockedUntil?: string }) => r.reason === 'locked' ? ctx.t(`账号已锁定至 ${localTime(r.lockedUntil ?? '')}`, `Account locked until ${localTime(r.lockedUntil ?? '')}`) : r.reason === 'inactive' ? ctx.t('账号已停用', 'Account disabled') : ctx.t('用户名、密码或验证码错误', 'Wrong username, password or code');
+
+  app.get('/login', (c) => html(c, <LoginPage ctx={mkCtx(c, null)} />));
+  app.post('/login', async (c) => {
+    const f = await c.req.parseBody();
+    const username = String(f.username ?? '').trim();
+    const r = await accounts.login(username, String(f.password ?? ''), clientIp(c));
+    const ctx = mkCtx(c, null);
+    if (!r.ok) return html(c, <LoginPage ctx={ctx} error={loginError(ctx, r)} username={username} />, r.reason === 'locked' ? 423 : 401);
+    setCookie(c, COOKIE, r.token, { path: '/portal', httpOnly: true, sameSite: 'Strict', secure });
+    return c.redirect('/portal/totp');
+  });
+
+  const TotpPage = (p: { ctx: Ctx; error?: string; enrol?: { uri: string; secret: string; svg: string } | null }) => (
+    <Layout ctx={p.ctx} title={p.ctx.t('动态验证码', 'Verification code')}>
+      <div class="card login">
+        {p.error && <div class="error" data-testid="error">{p.error}</div>}
+        {p.enrol && (
+          <div data-testid="enrol">
+            <p>{p.ctx.t('首次登录：请用身份验证器（如 FreeOTP、Google Authenticator、微信小程序“腾讯身份验证器”）扫描二维码，或手工输入密钥，然后输入显示的 6 位数字。', 'First sign-in: scan the QR code with an authenticator app (or type the secret), then enter the 6-digit code it shows.')}</p>
+            <div class="qr" dangerouslySetInnerHTML={{ __html: p.enrol.svg }}></div>
+            <p class="hint">{p.ctx.t('密钥', 'Secret')}: <code data-testid="totp-secret">{p.enrol.secret}</code></p>
+            <p class="hint"><code data-testid="totp-uri">{p.enrol.uri}</code></p>
+          </div>
+        )}
+        <form method="post" action="/portal/totp" class="stack">
+          <label>{p.ctx.t('6 位动态验证码', '6-digit code')}<input name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required autofocus /></label>
+          <button type="submit" style="margin-top:12px">{p.ctx.t('登录', 'Sign in')}</button>
+        </form>
+      </div>
+    </Layout>
+  );
+  const enrolInfo = async (token: string) => {
+    const e = await accounts.enrolmentUri(token);
+    return e ? { ...e, svg: bwipjs.toSVG({ bcid: 'qrcode', text: e.uri, scale: 3, paddingwidth: 4, paddingheight: 4 }) } : null;
+  };
+  app.get('/totp', async (c) => {
+    const token = getCookie(c, COOKIE);
+    const s = await accounts.session(token);
+    if (!s || s.stage !== 'password') return c.redirect('/portal/login');
+    return html(c, <TotpPage ctx={mkCtx(c, null)} enrol={await enrolInfo(token!)} />);
+  });
+  app.post('/totp', async (c) => {
+    const token = getCookie(c, COOKIE);
+    const s = await accounts.session(token);
+    if (!s || s.stage !== 'password') return c.redirect('/portal/login');
+    const f = await c.req.parseBody();
+    const r = await accounts.verifyTotp(token!, String(f.code ?? '').trim(), clientIp(c));
+    const ctx = mkCtx(c, null);
+    if (!r.ok) {
+      if (r.reason === 'locked') { deleteCookie(c, COOKIE, { path: '/portal' }); return html(c, <LoginPage ctx={ctx} error={loginError(ctx, r)} />, 423); }
+      return html(c, <TotpPage ctx={ctx} error={loginError(ctx, r)} enrol={await enrolInfo(token!)} />, 401);
+    }
+    setCookie(c, COOKIE, r.token, { path: '/portal', httpOnly: true, sameSite: 'Strict', secure });
+    return c.redirect('/portal');
+  });
+  app.post('/logout', async (c) => {
+    const token = getCookie(c, COOKIE);
+    const s = await accounts.session(token);
+    const f = await c.req.parseBody();
+    if (s && f._csrf !== s.csrf) return c.text('CSRF token missing or wrong', 403);
+    await accounts.logout(token);
+    if (s) await deps.wh.audit({ actor: `portal:${s.user.username}`, action: 'portal.logout', target: 'portal', sourceIp: clientIp(c), outcome: 'ok' });
+    deleteCookie(c, COOKIE, { path: '/portal' });
+    return c.redirect('/portal/login');
+  });
+
+  // ------------------------------------------------------------------ signed-in pages
+  type Out = { title: string; tables?: TableSpec[]; body: () => unknown; wide?: boolean; asOf?: boolean };
+  const respond = async (c: Context, ctx: Ctx, repo: PortalRepo, o: Out) => {
+    if (c.req.query('format') === 'xlsx') {
+      const want = c.req.query('table');
+      const tables = (o.tables ?? []).filter((t) => !want || t.id === want);
+      if (tables.length === 0) return c.text('no such table', 404);
+      const buf = await tablesToXlsx(tables, { title: o.title, asOf: o.asOf ? await repo.asOf() : null, by: repo.user.username });
+      await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.export', target: `${ctx.path} ${tables.map((t) => `${t.id}:${t.rows.length}`).join(',')}`, sourceIp: clientIp(c), outcome: 'ok' });
+      return c.body(new Uint8Array(buf), 200, {
+        'content-type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+        'content-disposition': `attachment; filename="portal-${(want ?? 'export').replace(/[^a-z0-9_-]/gi, '')}.xlsx"; filename*=UTF-8''${encodeURIComponent(o.title)}.xlsx`,
+        'cache-control': 'no-store',
+      });
+    }
+    if (o.asOf) ctx.asOf = await repo.asOf();
+    return html(c, <Layout ctx={ctx} title={o.title} wide={o.wide}>{o.body() as never}</Layout>);
+  };
+
+  type Handler = (c: Context, repo: PortalRepo, ctx: Ctx) => Promise<Response>;
+  const page = (method: 'get' | 'post', path: string, perm: keyof typeof CAN, h: Handler) => {
+    app[method](path, async (c) => {
+      const token = getCookie(c, COOKIE);
+      const s = await accounts.session(token);
+      if (!s || s.stage !== 'full') return method === 'get' ? c.redirect('/portal/login') : c.text('not signed in', 401);
+      const repo = new PortalRepo(deps.analytics, deps.wh, s.user, clientIp(c));
+      const ctx = mkCtx(c, repo, s.csrf);
+      const deny = async (status: 403 | 404, why: string) => {
+        await deps.wh.audit({ actor: `portal:${s.user.username}`, action: `${method.toUpperCase()} ${path}`, target: ctx.url.slice(0, 300), sourceIp: clientIp(c), outcome: `denied: ${why}`.slice(0, 300) });
+        return html(c, <Layout ctx={ctx} title={status === 403 ? ctx.t('无权访问', 'Not allowed') : ctx.t('未找到', 'Not found')}><div class="error" data-testid="denied">{why}</div></Layout>, status);
+      };
+      if (method === 'post') {
+        const body = c.req.header('content-type')?.startsWith('multipart/') || c.req.header('content-type')?.startsWith('application/x-www-form-urlencoded') ? await c.req.parseBody() : {};
+        if (body._csrf !== s.csrf) return deny(403, 'CSRF token missing or wrong');
+      }
+      if (!repo.can(perm)) return deny(403, ctx.t('您的角色不能使用此功能', 'Your role cannot use this page'));
+      try {
+        return await h(c, repo, ctx);
+      } catch (e) {
+        if (e instanceof ScopeError) return deny(404, e.message);
+        if (e instanceof ForbiddenError) return deny(403, e.message);
+        throw e;
+      }
+    });
+  };
+  const periodOf = (c: Context, kind: 'month' | 'quarter' | 'year' = 'year') => {
+    const p = c.req.query('period') || currentPeriodKey(kind);
+    try { parsePeriod(p); return p; } catch { throw new ScopeError(`bad period ${p}`); }
+  };
+  const crumbs = (repo: PortalRepo, node: OrgUnit) => repo.org().path(node.id).filter((u) => repo.inScope(u.id));
+  const childRows = (ctx: Ctx, ind: IndicatorDef, rows: NodeValue[]) => rows.map((r) => ({ org: name(ctx, r), orgId: r.orgId, level: ctx.t(...LEVEL_NAMES[r.level as OrgLevel]), num: r.num, den: r.den, value: r.value, target: ind.target ?? null, _bad: meets(ind, r.value) === false }));
+  const valueCols = (ctx: Ctx, ind: IndicatorDef): Column[] => [
+    { key: 'org', label: ctx.t('机构/团队', 'Unit') }, { key: 'level', label: ctx.t('层级', 'Level') },
+    { key: 'num', label: ctx.t('分子', 'Numerator'), kind: ind.unit === 'yuan' ? 'yuan' : 'number' },
+    ...(ind.denominator ? [{ key: 'den', label: ctx.t('分母', 'Denominator'), kind: 'number' as const }] : []),
+    { key: 'value', label: iname(ctx, ind), kind: unitKind(ind) },
+    ...(ind.target !== undefined ? [{ key: 'target', label: ctx.t('目标', 'Target'), kind: unitKind(ind) }] : []),
+  ];
+
+  // Overview
+  page('get', '/', 'view', async (c, repo, ctx) => {
+    const node = repo.node(c.req.query('org'));
+    const period = periodOf(c);
+    const kpis: { ind: IndicatorDef; v: NodeValue }[] = [];
+    const compare: Record<string, Record<string, unknown>> = {};
+    for (const id of KPI_IDS) {
+      const ind = repo.indicator(id);
+      if (!ind.levels.includes(node.level)) continue;
+      const s = await repo.snapshot(ind, node.id, period);
+      kpis.push({ ind, v: s.node });
+      if (COMPARE_IDS.includes(id)) for (const k of s.children) {
+        const row = compare[k.orgId] ??= { org: name(ctx, k), orgId: k.orgId, level: ctx.t(...LEVEL_NAMES[k.level as OrgLevel]) };
+        row[id] = k.value;
+      }
+    }
+    const cmpInds = COMPARE_IDS.map((id) => repo.indicator(id)).filter((i) => i.levels.includes(node.level));
+    const table: TableSpec = {
+      id: 'children', title: ctx.t(`下级机构对比（${period}）`, `Units compared (${period})`),
+      columns: [{ key: 'org', label: ctx.t('机构/团队', 'Unit') }, { key: 'level', label: ctx.t('层级', 'Level') }, ...cmpInds.map((i) => ({ key: i.id, label: iname(ctx, i), kind: unitKind(i) }))],
+      rows: Object.values(compare), href: (r) => withQuery(ctx.url, { org: String(r.orgId), format: null, table: null }),
+    };
+    const htn = kpis.find((k) => k.ind.id === 'htn_standard_mgmt');
+    const barRows = Object.values(compare).filter((r) => r.htn_standard_mgmt !== undefined);
+    return respond(c, ctx, repo, {
+      title: ctx.t(`${node.name} 综合概览`, `${name(ctx, node)} overview`), tables: [table], asOf: true,
+      body: () => (<>
+        <Selector ctx={ctx} path={crumbs(repo, node)} period={period} />
+        <div class="grid" data-testid="kpis">
+          {kpis.map(({ ind, v }) => {
+            const ok = meets(ind, v.value);
+            return (
+              <a class={`kpi ${ok === false ? 'bad' : ok ? 'ok' : ''}`} href={`/portal/indicators/${ind.id}?org=${node.id}&period=${period}`} data-testid={`kpi-${ind.id}`}>
+                <div class="label">{iname(ctx, ind)}</div>
+                <div class="value">{fmtValue(ind, v.value)}</div>
+                <div class="sub">{ind.denominator ? `${fmtValue({ ...ind, unit: 'count' }, v.num)} / ${v.den === null ? '—' : fmtValue({ ...ind, unit: 'count' }, v.den)}` : ''}{ind.target !== undefined ? ` · ${ctx.t('目标', 'target')} ${fmtValue(ind, ind.target)}` : ''}</div>
+              </a>
+            );
+          })}
+        </div>
+        {htn && barRows.length > 0 && (
+          <div class="card"><h2>{iname(ctx, htn.ind)}</h2>
+            <Chart id="chart-children" option={{ tooltip: {}, grid: { left: 50, right: 20, bottom: 90, top: 20 }, xAxis: { type: 'category', data: barRows.map((r) => r.org), axisLabel: { rotate: 40, fontSize: 11 } }, yAxis: { type: 'value', max: 100, axisLabel: { formatter: '{value}%' } }, series: [{ type: 'bar', data: barRows.map((r) => r.htn_standard_mgmt === null ? null : Math.round(Number(r.htn_standard_mgmt) * 1000) / 10), markLine: htn.ind.target ? { data: [{ yAxis: htn.ind.target * 100, name: 'target' }], symbol: 'none' } : undefined }] }} />
+          </div>
+        )}
+        <Table ctx={ctx} table={table} />
+      </>),
+    });
+  });
+
+  // Indicator list
+  page('get', '/indicators', 'view', async (c, repo, ctx) => {
+    const node = repo.node(c.req.query('org'));
+    const period = periodOf(c);
+    const rows: Record<string, unknown>[] = [];
+    for (const ind of INDICATORS) {
+      if (!ind.levels.includes(node.level)) continue;
+      const v = await repo.value(ind, node.id, period);
+      const dom = DOMAINS.find((d) => d.id === ind.domain);
+      rows.push({ id: ind.id, domain: dom ? ctx.t(dom.zh, dom.en) : '', name: iname(ctx, ind), value: fmtValue(ind, v.value), num: v.num, den: v.den, target: ind.target !== undefined ? fmtValue(ind, ind.target) : null, formula: ctx.t(ind.formula.zh, ind.formula.en), _bad: meets(ind, v.value) === false });
+    }
+    const table: TableSpec = {
+      id: 'indicators', title: ctx.t(`指标一览（${period}）`, `Indicators (${period})`),
+      columns: [{ key: 'domain', label: ctx.t('类别', 'Domain') }, { key: 'name', label: ctx.t('指标', 'Indicator') }, { key: 'value', label: ctx.t('值', 'Value') }, { key: 'num', label: ctx.t('分子', 'Numerator'), kind: 'number' }, { key: 'den', label: ctx.t('分母', 'Denominator'), kind: 'number' }, { key: 'target', label: ctx.t('目标', 'Target') }, { key: 'formula', label: ctx.t('计算公式', 'Formula') }],
+      rows, href: (r) => `/portal/indicators/${r.id}?org=${node.id}&period=${period}`,
+    };
+    table.columns = [table.columns[1]!, table.columns[0]!, ...table.columns.slice(2)];
+    return respond(c, ctx, repo, { title: ctx.t('指标', 'Indicators'), tables: [table], asOf: true, wide: true, body: () => (<><Selector ctx={ctx} path={crumbs(repo, node)} period={period} /><Table ctx={ctx} table={table} /></>) });
+  });
+
+  // One indicator: value, formula, MoM/YoY, trend, children (drill-down), cases link
+  page('get', '/indicators/:id', 'view', async (c, repo, ctx) => {
+    const ind = repo.indicator(c.req.param('id')!);
+    const node = repo.node(c.req.query('org'));
+    const period = periodOf(c, ind.period);
+    const ev = await repo.evaluate(ind, node.id, period);
+    const p = parsePeriod(period);
+    const trend = await repo.trend(ind, node.id, period, p.kind === 'month' ? 12 : p.kind === 'quarter' ? 8 : 5);
+    const kids: TableSpec = { id: 'children', title: ctx.t('下钻：下级机构/团队', 'Drill down: units below'), columns: valueCols(ctx, ind), rows: childRows(ctx, ind, ev.children), href: (r) => `/portal/indicators/${ind.id}?org=${r.orgId}&period=${period}` };
+    const trendT: TableSpec = { id: 'trend', title: ctx.t('趋势', 'Trend'), columns: [{ key: 'period', label: ctx.t('期间', 'Period') }, { key: 'value', label: iname(ctx, ind), kind: unitKind(ind) }], rows: trend };
+    const pct = ind.unit === 'percent';
+    const scale = (v: number | null) => (v === null ? null : pct ? Math.round(v * 1000) / 10 : Math.round(v * 100) / 100);
+    const ok = meets(ind, ev.node.value);
+    return respond(c, ctx, repo, {
+      title: iname(ctx, ind), tables: [kids, trendT], asOf: true,
+      body: () => (<>
+        <Selector ctx={ctx} path={crumbs(repo, node)} period={period} />
+        <div class="card">
+          <div class="grid" style="margin-bottom:4px">
+            <div class={`kpi ${ok === false ? 'bad' : ok ? 'ok' : ''}`}><div class="label">{name(ctx, node)} · {period}</div><div class="value" data-testid="value">{fmtValue(ind, ev.node.value)}</div><div class="sub">{ind.denominator ? `${ev.node.num} / ${ev.node.den ?? '—'}` : ''}{ind.target !== undefined ? ` · ${ctx.t('目标', 'target')} ${fmtValue(ind, ind.target)}` : ''}</div></div>
+            <div class="kpi"><div class="label">{p.kind === 'year' ? ctx.t('同比', 'YoY') : ctx.t('环比', 'MoM')}（{ev.prevPeriod}）</div><div class="value" style="font-size:18px">{change(ind, ev.node.value, ev.prev.value)}</div><div class="sub">{fmtValue(ind, ev.prev.value)}</div></div>
+            {p.kind !== 'year' && <div class="kpi"><div class="label">{ctx.t('同比', 'YoY')}（{ev.yoyPeriod}）</div><div class="value" style="font-size:18px">{change(ind, ev.node.value, ev.yoy.value)}</div><div class="sub">{fmtValue(ind, ev.yoy.value)}</div></div>}
+          </div>
+          <div class="formula" data-testid="formula">{ctx.t('计算公式', 'Formula')}：{ctx.t(ind.formula.zh, ind.formula.en)}</div>
+          {ind.cases && repo.can('residents') && <p class="noprint"><a class="btn" data-testid="cases-link" href={`/portal/indicators/${ind.id}/cases?org=${node.id}&period=${period}&failing=1`}>{ctx.t('查看未达标个案', 'Cases not meeting it')}</a></p>}
+        </div>
+        <div class="cols">
+          <div class="card"><h2>{ctx.t('趋势', 'Trend')}</h2><Chart id="chart-trend" option={{ tooltip: { trigger: 'axis' }, grid: { left: 50, right: 20, top: 20, bottom: 30 }, xAxis: { type: 'category', data: trend.map((t) => t.period) }, yAxis: { type: 'value', axisLabel: { formatter: pct ? '{value}%' : '{value}' } }, series: [{ type: 'line', data: trend.map((t) => scale(t.value)), label: { show: true } }] }} /></div>
+          <div class="card"><h2>{ctx.t('下级对比', 'Units compared')}</h2><Chart id="chart-kids" option={{ tooltip: {}, grid: { left: 50, right: 20, top: 20, bottom: 80 }, xAxis: { type: 'category', data: ev.children.map((k) => name(ctx, k)), axisLabel: { rotate: 35, fontSize: 11 } }, yAxis: { type: 'value' }, series: [{ type: 'bar', data: ev.children.map((k) => scale(k.value)) }] }} /></div>
+        </div>
+        <Table ctx={ctx} table={kids} empty={ctx.t('无下级单位', 'No units below')} />
+        <Table ctx={ctx} table={trendT} />
+      </>),
+    });
+  });
+
+  const sexName = (ctx: Ctx, s: string | null) => (s === '1' ? ctx.t('男', 'M') : s === '2' ? ctx.t('女', 'F') : '—');
+  page('get', '/indicators/:id/cases', 'residents', async (c, repo, ctx) => {
+    const ind = repo.indicator(c.req.param('id')!);
+    if (!ind.cases) throw new ScopeError(`${ind.id} has no case list`);
+    const node = repo.node(c.req.query('org'));
+    const period = periodOf(c, ind.period);
+    const failing = c.req.query('failing') !== '0';
+    const limit = c.req.query('format') === 'xlsx' ? 100_000 : 200;
+    const r = await repo.indicatorCases(ind, node.id, period, { failingOnly: failing, limit, offset: 0 });
+    const table: TableSpec = {
+      id: 'cases', title: ctx.t(`个案（共 ${r.total} 人）`, `Cases (${r.total})`),
+      columns: [{ key: 'residentId', label: ctx.t('居民ID', 'Resident') }, { key: 'name', label: ctx.t('姓名', 'Name') }, { key: 'sex', label: ctx.t('性别', 'Sex') }, { key: 'birthDate', label: ctx.t('出生日期', 'Born') }, { key: 'institution', label: ctx.t('管理机构', 'Institution') }, { key: 'team', label: ctx.t('团队', 'Team') }, { key: 'since', label: ctx.t('纳入日期', 'Since') }, { key: 'count', label: ctx.t('服务次数', 'Services'), kind: 'number' }, { key: 'lastDay', label: ctx.t('末次', 'Latest') }, { key: 'status', label: ctx.t('结果', 'Result') }, { key: 'reason', label: ctx.t('原因', 'Reason') }],
+      rows: r.rows.map((x) => ({ ...x, sex: sexName(ctx, x.sex), status: x.ok ? ctx.t('达标', 'met') : ctx.t('未达标', 'not met'), reason: x.reasons.join('；'), _bad: !x.ok })),
+      href: (x) => `/portal/residents/${encodeURIComponent(String(x.residentId))}`,
+    };
+    return respond(c, ctx, repo, {
+      title: `${iname(ctx, ind)} · ${ctx.t('个案', 'cases')}`, tables: [table], asOf: true, wide: true,
+      body: () => (<>
+        <Selector ctx={ctx} path={crumbs(repo, node)} period={period} extra={{ failing: failing ? '1' : '0' }} />
+        <div class="formula">{ctx.t(ind.formula.zh, ind.formula.en)}</div>
+        <p class="noprint"><a href={withQuery(ctx.url, { failing: failing ? '0' : '1' })}>{failing ? ctx.t('显示全部个案', 'Show all cases') : ctx.t('只显示未达标', 'Only cases not met')}</a> · <a href={`/portal/indicators/${ind.id}?org=${node.id}&period=${period}`}>{ctx.t('返回指标', 'Back to the indicator')}</a></p>
+        <Table ctx={ctx} table={table} />
+        {r.total > r.rows.length && <p class="hint">{ctx.t(`页面显示前 ${r.rows.length} 条，导出 Excel 可得全部（至多 10 万条）。`, `Showing the first ${r.rows.length}; export to Excel for all (up to 100,000).`)}</p>}
+      </>),
+    });
+  });
+
+  const KIND_LABEL: Record<string, [string, string]> = { visit: ['就诊', 'Visit'], registration: ['挂号', 'Registration'], rx: ['处方', 'Prescription'], charge: ['收费', 'Charge'], obs: ['体征', 'Vital sign'], lab: ['检验', 'Lab'], health_record: ['健康档案', 'Health record'], htn_enrol: ['高血压纳入管理', 'HTN enrolment'], dm_enrol: ['糖尿病纳入管理', 'T2DM enrolment'], htn_fu: ['高血压随访', 'HTN follow-up'], dm_fu: ['糖尿病随访', 'T2DM follow-up'], elderly_check: ['老年人体检', 'Elderly check'], tcm: ['中医体质辨识', 'TCM assessment'], contract: ['家庭医生签约', 'Contract'] };
+  page('get', '/residents/:id', 'residents', async (c, repo, ctx) => {
+    const id = c.req.param('id')!;
+    const r = await repo.resident(id);
+    if (!r) throw new ScopeError(ctx.t('您的管辖范围内没有该居民的记录', 'No records of this resident in your scope'));
+    const table: TableSpec = {
+      id: 'facts', title: ctx.t('服务记录（本辖区）', 'Service records (your scope)'),
+      columns: [{ key: 'day', label: ctx.t('日期', 'Date') }, { key: 'kind', label: ctx.t('类型', 'Type') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'team', label: ctx.t('团队', 'Team') }, { key: 'detail', label: ctx.t('内容', 'Detail') }],
+      rows: r.facts.map((f) => ({ ...f, kind: ctx.t(...(KIND_LABEL[f.kind] ?? [f.kind, f.kind])), detail: [f.code, f.label, f.n1 !== null && f.n2 !== null && f.kind.endsWith('_fu') ? `${f.n1}/${f.n2} mmHg` : null, f.n3 !== null ? `FBG ${f.n3}` : null, f.kind.endsWith('_fu') && f.flag !== null ? (f.flag ? ctx.t('控制满意', 'controlled') : ctx.t('控制不满意', 'uncontrolled')) : null].filter(Boolean).join(' · ') })),
+    };
+    return respond(c, ctx, repo, {
+      title: `${r.name ?? id}`, tables: [table], asOf: true,
+      body: () => (<>
+        <div class="card"><p>{ctx.t('居民ID', 'Resident')}: <b>{id}</b> · {sexName(ctx, r.sex)} · {ctx.t('出生', 'born')} {r.birthDate ?? '—'}</p><p class="hint">{ctx.t('本次查看已记入审计日志。', 'This view is recorded in the audit log.')}</p></div>
+        <Table ctx={ctx} table={table} />
+      </>),
+    });
+  });
+
+  // Basic medical services
+  page('get', '/medical', 'view', async (c, repo, ctx) => {
+    const node = repo.node(c.req.query('org'));
+    const period = periodOf(c, 'month');
+    const ids = ['visits', 'prescriptions', 'income', 'drug_income_share', 'booked_visit_rate', 'staff', 'gps', 'doctor_nurse_ratio'];
+    const kpis: { ind: IndicatorDef; v: NodeValue }[] = [];
+    for (const id of ids) {
+      const ind = repo.indicator(id);
+      if (ind.levels.includes(node.level)) kpis.push({ ind, v: (await repo.snapshot(ind, node.id, ind.domain === 'resources' ? String(parsePeriod(period).year) : period)).node });
+    }
+    const dx = await repo.topDiagnoses(node.id, period);
+    const income = node.level === 'team' ? [] : await repo.incomeStructure(node.id, period);
+    const CAT: Record<string, [string, string]> = { drug: ['药品', 'Drugs'], exam: ['检查检验', 'Tests and imaging'], treatment: ['治疗', 'Treatment'], registration: ['挂号诊查', 'Registration'], material: ['卫生材料', 'Materials'], other: ['其他', 'Other'] };
+    const dxT: TableSpec = { id: 'diagnoses', title: ctx.t('前十位诊断', 'Top 10 diagnoses'), columns: [{ key: 'code', label: 'ICD-10' }, { key: 'name', label: ctx.t('诊断', 'Diagnosis') }, { key: 'visits', label: ctx.t('人次', 'Visits'), kind: 'number' }], rows: dx };
+    const incT: TableSpec = { id: 'income', title: ctx.t('收入结构', 'Income structure'), columns: [{ key: 'cat', label: ctx.t('类别', 'Category') }, { key: 'yuan', label: ctx.t('金额（元）', 'Amount (yuan)'), kind: 'yuan' }, { key: 'share', label: ctx.t('占比', 'Share'), kind: 'percent' }], rows: income.map((r) => ({ ...r, cat: ctx.t(...(CAT[r.category] ?? [r.category, r.category])) })) };
+    return respond(c, ctx, repo, {
+      title: ctx.t('基本医疗与卫生资源', 'Basic medical services and resources'), tables: [dxT, incT], asOf: true,
+      body: () => (<>
+        <Selector ctx={ctx} path={crumbs(repo, node)} period={period} />
+        <div class="grid">{kpis.map(({ ind, v }) => <a class="kpi" href={`/portal/indicators/${ind.id}?org=${node.id}&period=${ind.domain === 'resources' ? parsePeriod(period).year : period}`}><div class="label">{iname(ctx, ind)}</div><div class="value">{fmtValue(ind, v.value)}</div></a>)}</div>
+        <div class="cols">
+          <Table ctx={ctx} table={dxT} />
+          <div>
+            {income.length > 0 && <div class="card"><Chart id="chart-income" height={240} option={{ tooltip: { trigger: 'item' }, series: [{ type: 'pie', radius: ['35%', '65%'], data: incT.rows.map((r) => ({ name: r.cat, value: r.yuan })) }] }} /></div>}
+            <Table ctx={ctx} table={incT} />
+          </div>
+        </div>
+      </>),
+    });
+  });
+
+  // Quality control
+  page('get', '/qc', 'view', async (c, repo, ctx) => {
+    const node = repo.node(c.req.query('org'));
+    const period = periodOf(c);
+    const rows = await repo.qcOverall(node.id, period);
+    const table: TableSpec = {
+      id: 'qc', title: ctx.t(`质控总体情况（${period}）`, `QC overall (${period})`),
+      columns: [{ key: 'name', label: ctx.t('质控规则', 'Rule') }, { key: 'severity', label: ctx.t('级别', 'Severity') }, { key: 'checked', label: ctx.t('检查数', 'Checked'), kind: 'number' }, { key: 'failed', label: ctx.t('问题数', 'Failed'), kind: 'number' }, { key: 'rate', label: ctx.t('合格率', 'Pass rate'), kind: 'percent' }],
+      rows: rows.map((r) => ({ id: r.rule.id, name: ctx.t(r.rule.name.zh, r.rule.name.en), severity: r.rule.abnormal ? ctx.t('异常值', 'abnormal value') : r.rule.severity === 'error' ? ctx.t('错误', 'error') : ctx.t('提醒', 'warning'), checked: r.checked, failed: r.failed, rate: r.checked ? 1 - r.failed / r.checked : null, _bad: r.failed > 0 })),
+      href: (r) => `/portal/qc/${r.id}?org=${node.id}&period=${period}`,
+    };
+    return respond(c, ctx, repo, {
+      title: ctx.t('质量控制', 'Quality control'), tables: [table], asOf: true,
+      body: () => (<>
+        <Selector ctx={ctx} path={crumbs(repo, node)} period={period} />
+        {repo.can('editQc') && <p class="noprint"><a class="btn" href="/portal/qc/rules">{ctx.t('编辑质控规则', 'Edit QC rules')}</a></p>}
+        <Table ctx={ctx} table={table} />
+      </>),
+    });
+  });
+
+  page('get', '/qc/rules', 'editQc', async (c, repo, ctx) => {
+    const rules = await repo.qcRules();
+    const table: TableSpec = { id: 'rules', title: ctx.t('质控规则', 'QC rules'), columns: [{ key: 'id', label: 'ID' }, { key: 'name', label: ctx.t('名称', 'Name') }, { key: 'template', label: ctx.t('模板', 'Template') }, { key: 'enabled', label: ctx.t('启用', 'Enabled') }, { key: 'params', label: ctx.t('参数', 'Parameters') }], rows: rules.map((r) => ({ ...r, name: ctx.t(r.name.zh, r.name.en), enabled: r.enabled ? '✓' : '✗', params: JSON.stringify(r.params) })) };
+    const notice = c.req.query('saved');
+    return respond(c, ctx, repo, {
+      title: ctx.t('质控规则', 'QC rules'), tables: [table],
+      body: () => (<>
+        {notice && <div class="notice">{ctx.t(`已保存 ${notice}`, `Saved ${notice}`)}</div>}
+        {rules.map((r) => (
+          <div class="card">
+            <form method="post" action={`/portal/qc/rules/${r.id}`} class="inline" data-testid={`rule-${r.id}`}>
+              <input type="hidden" name="_csrf" value={ctx.csrf} />
+              <label>{ctx.t('名称', 'Name')}<input name="name_zh" value={r.name.zh} style="width:320px" /></label>
+              <label>{ctx.t('启用', 'Enabled')}<select name="enabled"><option value="1" selected={r.enabled}>✓</option><option value="0" selected={!r.enabled}>✗</option></select></label>
+              <label>{ctx.t('级别', 'Severity')}<select name="severity"><option value="error" selected={r.severity === 'error'}>error</option><option value="warning" selected={r.severity === 'warning'}>warning</option></select></label>
+              {Object.entries(r.params).map(([k, v]) => <label>{k}<input name={`p_${k}`} value={String(v)} style="width:90px" /></label>)}
+              <button type="submit">{ctx.t('保存', 'Save')}</button>
+            </form>
+          </div>
+        ))}
+      </>),
+    });
+  });
+  page('post', '/qc/rules/:id', 'editQc', async (c, repo) => {
+    const f = await c.req.parseBody();
+    const rule = (await repo.qcRules()).find((r) => r.id === c.req.param('id'));
+    if (!rule) throw new ScopeError('unknown rule');
+    const params: QcRule['params'] = {};
+    for (const [k, v] of Object.entries(rule.params)) {
+      const got = f[`p_${k}`];
+      params[k] = got === undefined ? v : typeof v === 'number' ? Number(got) : String(got);
+    }
+    try {
+      await repo.saveQcRule({ ...rule, name: { zh: String(f.name_zh ?? rule.name.zh).slice(0, 100) || rule.name.zh, en: rule.name.en }, enabled: f.enabled !== '0', severity: f.severity === 'warning' ? 'warning' : 'error', params });
+    } catch (e) {
+      if (e instanceof ForbiddenError) throw e;
+      return c.text(`invalid rule: ${(e as Error).message}`, 400);
+    }
+    return c.redirect(`/portal/qc/rules?saved=${rule.id}`);
+  });
+
+  page('get', '/qc/:rule', 'view', async (c, repo, ctx) => {
+    const node = repo.node(c.req.query('org'));
+    const period = periodOf(c);
+    const rule = (await repo.qcRules()).find((r) => r.id === c.req.param('rule'));
+    if (!rule) throw new ScopeError('unknown rule');
+    const rows = await repo.qcByInstitution(rule.id, node.id, period);
+    const table: TableSpec = {
+      id: 'by-unit', title: ctx.t('按机构汇总', 'By institution'),
+      columns: [{ key: 'org', label: ctx.t('机构/团队', 'Unit') }, { key: 'checked', label: ctx.t('检查数', 'Checked'), kind: 'number' }, { key: 'failed', label: ctx.t('问题数', 'Failed'), kind: 'number' }, { key: 'rate', label: ctx.t('合格率', 'Pass rate'), kind: 'percent' }],
+      rows: rows.map((r) => ({ org: name(ctx, r.unit), orgId: r.unit.id, checked: r.checked, failed: r.failed, rate: r.checked ? 1 - r.failed / r.checked : null, _bad: r.failed > 0 })),
+      href: (r) => `/portal/qc/${rule.id}?org=${r.orgId}&period=${period}`,
+    };
+    return respond(c, ctx, repo, {
+      title: ctx.t(rule.name.zh, rule.name.en), tables: [table], asOf: true,
+      body: () => (<>
+        <Selector ctx={ctx} path={crumbs(repo, node)} period={period} />
+        {repo.can('residents') && <p class="noprint"><a class="btn" data-testid="qc-cases-link" href={`/portal/qc/${rule.id}/cases?org=${node.id}&period=${period}`}>{ctx.t('查看问题个案', 'Failing cases')}</a></p>}
+        <Table ctx={ctx} table={table} />
+      </>),
+    });
+  });
+
+  page('get', '/qc/:rule/cases', 'residents', async (c, repo, ctx) => {
+    const node = repo.node(c.req.query('org'));
+    const period = periodOf(c);
+    const rule = (await repo.qcRules()).find((r) => r.id === c.req.param('rule'));
+    if (!rule) throw new ScopeError('unknown rule');
+    const r = await repo.qcCases(rule.id, node.id, period, c.req.query('format') === 'xlsx' ? 100_000 : 200);
+    const table: TableSpec = {
+      id: 'cases', title: ctx.t(`问题个案（共 ${r.total} 条）`, `Failing cases (${r.total})`),
+      columns: [{ key: 'residentId', label: ctx.t('居民ID', 'Resident') }, { key: 'name', label: ctx.t('姓名', 'Name') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'team', label: ctx.t('团队', 'Team') }, { key: 'day', label: ctx.t('日期', 'Date') }, { key: 'reason', label: ctx.t('问题', 'Problem') }],
+      rows: r.rows.map((x) => ({ ...x, _bad: true })), href: (x) => `/portal/residents/${encodeURIComponent(String(x.residentId))}`,
+    };
+    return respond(c, ctx, repo, { title: `${ctx.t(rule.name.zh, rule.name.en)} · ${ctx.t('个案', 'cases')}`, tables: [table], asOf: true, wide: true, body: () => (<><Selector ctx={ctx} path={crumbs(repo, node)} period={period} /><Table ctx={ctx} table={table} /></>) });
+  });
+
+  // Performance evaluation
+  page('get', '/performance', 'view', async (c, repo, ctx) => {
+    const node = repo.node(c.req.query('org'));
+    const period = periodOf(c);
+    const defaultLevel: OrgLevel = node.level === 'district' ? 'centre' : node.level === 'centre' ? 'team' : 'team';
+    const level = (['centre', 'station', 'team'].includes(c.req.query('level') ?? '') ? c.req.query('level') : defaultLevel) as 'centre' | 'station' | 'team';
+    const scores = await repo.perfScores(node.id, period, level);
+    const tasks = await repo.perfTasks(parsePeriod(period).year);
+    const docs = await repo.rectifications(period);
+    const scoreT: TableSpec = {
+      id: 'scores', title: ctx.t('考核得分', 'Scores'),
+      columns: [{ key: 'rank', label: ctx.t('名次', 'Rank'), kind: 'number' }, { key: 'org', label: ctx.t('机构/团队', 'Unit') }, { key: 'score', label: ctx.t('得分', 'Score'), kind: 'number' }, { key: 'failed', label: ctx.t('未达标指标数', 'Targets missed'), kind: 'number' }, { key: 'warnings', label: ctx.t('异常提示', 'Warnings') }],
+      rows: scores.map((s, i) => ({ rank: i + 1, org: name(ctx, s.unit), orgId: s.unit.id, score: s.score, failed: s.items.filter((x) => x.failed).length, warnings: s.items.filter((x) => x.warning).map((x) => `${iname(ctx, x.indicator)}: ${x.warning}`).join('；') })),
+    };
+    const failedT: TableSpec = {
+      id: 'failed', title: ctx.t('未达标指标（需整改）', 'Targets missed (rectification needed)'),
+      columns: [{ key: 'org', label: ctx.t('机构/团队', 'Unit') }, { key: 'indicator', label: ctx.t('指标', 'Indicator') }, { key: 'value', label: ctx.t('实际值', 'Value'), kind: 'number' }, { key: 'target', label: ctx.t('目标值', 'Target'), kind: 'number' }, { key: 'source', label: ctx.t('来源', 'Source') }, { key: 'docs', label: ctx.t('整改材料', 'Rectification') }],
+      rows: scores.flatMap((s) => s.items.filter((x) => x.failed).map((x) => ({ org: name(ctx, s.unit), orgId: s.unit.id, indicatorId: x.indicator.id, indicator: iname(ctx, x.indicator), value: x.value === null ? null : Math.round(x.value * 10000) / 10000, target: x.task.target, source: x.manual ? ctx.t('导入', 'imported') : ctx.t('系统计算', 'computed'), docs: docs.filter((d) => d.orgId === s.unit.id && d.indicatorId === x.indicator.id).map((d) => d.filename).join('，') || '—', _bad: true }))),
+    };
+    const taskT: TableSpec = { id: 'tasks', title: ctx.t(`考核任务（${parsePeriod(period).year}年）`, `Assessment tasks (${parsePeriod(period).year})`), columns: [{ key: 'indicatorId', label: ctx.t('指标编码', 'Indicator code') }, { key: 'name', label: ctx.t('指标', 'Indicator') }, { key: 'weight', label: ctx.t('权重', 'Weight'), kind: 'number' }, { key: 'target', label: ctx.t('目标值', 'Target'), kind: 'number' }], rows: tasks.map((t) => ({ ...t, name: iname(ctx, repo.indicator(t.indicatorId)) })) };
+    const docT: TableSpec = { id: 'docs', title: ctx.t('整改材料', 'Rectification documents'), columns: [{ key: 'filename', label: ctx.t('文件', 'File') }, { key: 'org', label: ctx.t('机构', 'Unit') }, { key: 'indicatorId', label: ctx.t('指标', 'Indicator') }, { key: 'note', label: ctx.t('说明', 'Note') }, { key: 'uploadedBy', label: ctx.t('上传人', 'By') }, { key: 'uploadedAt', label: ctx.t('时间', 'At') }], rows: docs.map((d) => ({ ...d, org: repo.org().byId.get(d.orgId)?.name ?? d.orgId })), href: (d) => `/portal/performance/rectifications/${d.id}` };
+    const failedOrgs = [...new Map(failedT.rows.map((r) => [r.orgId, r.org])).entries()];
+    return respond(c, ctx, repo, {
+      title: ctx.t('绩效考核', 'Performance evaluation'), tables: [scoreT, failedT, taskT, docT], asOf: true, wide: true,
+      body: () => (<>
+        <Selector ctx={ctx} path={crumbs(repo, node)} period={period}>
+          <label>{ctx.t('考核对象', 'Level')} <select name="level">{(['centre', 'station', 'team'] as const).map((l) => <option value={l} selected={l === level}>{ctx.t(...LEVEL_NAMES[l])}</option>)}</select></label>
+        </Selector>
+        {scores.length > 0 && <div class="card"><Chart id="chart-scores" height={260} option={{ tooltip: {}, grid: { left: 40, right: 20, top: 20, bottom: 90 }, xAxis: { type: 'category', data: scoreT.rows.map((r) => r.org), axisLabel: { rotate: 40, fontSize: 11 } }, yAxis: { type: 'value', max: 100 }, series: [{ type: 'bar', data: scoreT.rows.map((r) => r.score) }] }} /></div>}
+        <Table ctx={ctx} table={scoreT} />
+        <Table ctx={ctx} table={failedT} empty={ctx.t('全部达标', 'All targets met')} />
+        {repo.can('rectify') && failedOrgs.length > 0 && (
+          <div class="card noprint"><h2>{ctx.t('上传整改材料', 'Upload rectification document')}</h2>
+            <form method="post" action="/portal/performance/rectifications" enctype="multipart/form-data" class="inline">
+              <input type="hidden" name="_csrf" value={ctx.csrf} /><input type="hidden" name="period" value={period} />
+              <label>{ctx.t('机构', 'Unit')}<select name="orgId">{failedOrgs.map(([id, n]) => <option value={String(id)}>{String(n)}</option>)}</select></label>
+              <label>{ctx.t('指标', 'Indicator')}<select name="indicatorId">{tasks.map((t) => <option value={t.indicatorId}>{iname(ctx, repo.indicator(t.indicatorId))}</option>)}</select></label>
+              <label>{ctx.t('文件', 'File')}<input type="file" name="file" required /></label>
+              <label>{ctx.t('说明', 'Note')}<input name="note" style="width:240px" /></label>
+              <button type="submit">{ctx.t('上传', 'Upload')}</button>
+            </form>
+          </div>
+        )}
+        <Table ctx={ctx} table={docT} empty={ctx.t('暂无整改材料', 'No documents yet')} />
+        <Table ctx={ctx} table={taskT} />
+        {repo.can('editPerf') && (
+          <div class="card noprint"><h2>{ctx.t('导入考核任务 / 考核数据（Excel）', 'Import assessment tasks / data (Excel)')}</h2>
+            <p class="hint">{ctx.t('工作表“考核任务”：指标编码、权重、目标值；工作表“考核数据”：机构编码、指标编码、期间、数值（导入值优先于系统计算值）。', 'Sheet "考核任务" (tasks): 指标编码 indicator, 权重 weight, 目标值 target. Sheet "考核数据" (data): 机构编码 unit, 指标编码 indicator, 期间 period, 数值 value (imported values override computed ones).')}</p>
+            <form method="post" action="/portal/performance/import" enctype="multipart/form-data" class="inline">
+              <input type="hidden" name="_csrf" value={ctx.csrf} /><input type="hidden" name="year" value={String(parsePeriod(period).year)} />
+              <input type="file" name="file" accept=".xlsx" required /><button type="submit">{ctx.t('导入', 'Import')}</button>
+            </form>
+          </div>
+        )}
+      </>),
+    });
+  });
+  page('post', '/performance/import', 'editPerf', async (c, repo) => {
+    const f = await c.req.parseBody();
+    const file = f.file;
+    if (!(file instanceof File)) return c.text('no file', 400);
+    const buf = Buffer.from(await file.arrayBuffer());
+    const year = Number(f.year) || new Date().getFullYear();
+    try {
+      let tasks: Record<string, unknown>[] = [];
+      let data: Record<string, unknown>[] = [];
+      try { tasks = await readSheet(buf, '考核任务'); } catch { /* optional */ }
+      try { data = await readSheet(buf, '考核数据'); } catch { /* optional */ }
+      if (tasks.length === 0 && data.length === 0) return c.text('the workbook has no 考核任务 or 考核数据 sheet with rows', 400);
+      if (tasks.length) await repo.savePerfTasks(year, tasks.map((r) => ({ indicatorId: String(col(r, '指标编码', 'indicator') ?? ''), weight: Number(col(r, '权重', 'weight')), target: Number(col(r, '目标值', 'target')) })));
+      if (data.length) await repo.savePerfData(data.map((r) => ({ orgId: String(col(r, '机构编码', 'unit', 'org') ?? ''), indicatorId: String(col(r, '指标编码', 'indicator') ?? ''), period: String(col(r, '期间', 'period') ?? ''), value: Number(col(r, '数值', 'value')) })));
+    } catch (e) {
+      if (e instanceof ForbiddenError || e instanceof ScopeError) throw e;
+      return c.text(`import refused: ${(e as Error).message}`, 400);
+    }
+    return c.redirect(`/portal/performance?period=${year}`);
+  });
+  page('post', '/performance/rectifications', 'rectify', async (c, repo) => {
+    const f = await c.req.parseBody();
+    const file = f.file;
+    if (!(file instanceof File)) return c.text('no file', 400);
+    const period = String(f.period ?? '');
+    parsePeriod(period);
+    repo.indicator(String(f.indicatorId ?? ''));
+    try {
+      await repo.addRectification({ orgId: String(f.orgId ?? ''), indicatorId: String(f.indicatorId), period, filename: file.name || 'document', mime: file.type || 'application/octet-stream', content: Buffer.from(await file.arrayBuffer()), note: String(f.note ?? '') });
+    } catch (e) {
+      if (e instanceof ForbiddenError || e instanceof ScopeError) throw e;
+      return c.text(`upload refused: ${(e as Error).message}`, 400);
+    }
+    return c.redirect(`/portal/performance?period=${period}`);
+  });
+  page('get', '/performance/rectifications/:id', 'view', async (c, repo) => {
+    const f = await repo.rectificationFile(c.req.param('id')!);
+    return c.body(new Uint8Array(f.content), 200, { 'content-type': 'application/octet-stream', 'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(f.filename)}`, 'x-content-type-options': 'nosniff' });
+  });
+
+  // Fleet and replication
+  page('get', '/fleet', 'fleet', async (c, repo, ctx) => {
+    const rows = await repo.fleet();
+    const now = Date.now();
+    const table: TableSpec = {
+      id: 'fleet', title: ctx.t('各机构边缘节点复制状态', 'Replication status of every edge'),
+      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'state', label: ctx.t('状态', 'State') }, { key: 'lastHeartbeat', label: ctx.t('最近心跳', 'Last heartbeat') }, { key: 'agentVersion', label: ctx.t('版本', 'Version') }, { key: 'edgeLastSeq', label: ctx.t('边缘序号', 'Edge seq'), kind: 'number' }, { key: 'appliedSeq', label: ctx.t('中心已应用', 'Applied'), kind: 'number' }, { key: 'outboxDepth', label: ctx.t('待上传', 'Outbox'), kind: 'number' }, { key: 'pendingAbove', label: ctx.t('缺号等待', 'Held'), kind: 'number' }, { key: 'lagSeconds', label: ctx.t('延迟（秒）', 'Lag (s)'), kind: 'number' }, { key: 'recordsApplied', label: ctx.t('累计记录', 'Records'), kind: 'number' }],
+      rows: rows.map((r) => {
+        const age = r.lastHeartbeatAt ? (now - Date.parse(r.lastHeartbeatAt)) / 1000 : Infinity;
+        const state = age > 120 ? ctx.t('离线', 'offline') : r.pendingAbove > 0 ? ctx.t('缺号', 'gap') : r.outboxDepth > 1000 || r.lagSeconds > 300 ? ctx.t('积压', 'backlog') : ctx.t('正常', 'ok');
+        return { ...r, lastHeartbeat: r.lastHeartbeatAt ? localTime(r.lastHeartbeatAt) : '—', state, _bad: age > 120 || r.pendingAbove > 0 };
+      }),
+    };
+    return respond(c, ctx, repo, { title: ctx.t('运行与复制状态', 'Fleet and replication'), tables: [table], wide: true, body: () => <Table ctx={ctx} table={table} empty={ctx.t('尚无边缘节点上报心跳', 'No edge has reported yet')} /> });
+  });
+
+  page('get', '/uploads', 'fleet', async (c, repo, ctx) => {
+    const st = await repo.ingestStatus();
+    const city = await repo.cityUploads();
+    const table: TableSpec = { id: 'ingest', title: ctx.t('各机构数据汇入', 'Data received from each clinic'), columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'applied', label: ctx.t('已入库记录', 'Records applied'), kind: 'number' }, { key: 'lastApplied', label: ctx.t('最近入库', 'Last applied') }, { key: 'factsCursor', label: ctx.t('已汇总至序号', 'Analysed up to seq'), kind: 'number' }, { key: 'dead', label: ctx.t('无法入库', 'Dead letters'), kind: 'number' }], rows: st.map((r) => ({ ...r, lastApplied: r.lastAppliedAt ? localTime(r.lastAppliedAt) : '—', _bad: r.dead > 0 })) };
+    const tables = [table];
+    if (city && city.length) tables.push({ id: 'city', title: ctx.t('上报市平台', 'Upload to the city platform'), columns: Object.keys(city[0]!).map((k) => ({ key: k, label: k })), rows: city });
+    return respond(c, ctx, repo, {
+      title: ctx.t('数据上传监控', 'Data upload monitor'), tables, asOf: true,
+      body: () => (<>
+        {tables.map((t) => <Table ctx={ctx} table={t} />)}
+        {!city && <div class="card"><p class="hint">{ctx.t('上报市平台的任务状态将在市平台对接功能上线后显示在此处。', 'Upload jobs to the city platform appear here once that interface is running.')}</p></div>}
+      </>),
+    });
+  });
+
+  page('get', '/dictionaries', 'view', async (c, repo, ctx) => {
+    const dicts = await repo.dictionaries();
+    const want = c.req.query('name');
+    const d = dicts.find((x) => x.name === want);
+    const list: TableSpec = { id: 'dictionaries', title: ctx.t('标准字典（中心维护，下发各机构）', 'Standard dictionaries (edited centrally, sent to every clinic)'), columns: [{ key: 'name', label: ctx.t('字典', 'Dictionary') }, { key: 'version', label: ctx.t('版本', 'Version'), kind: 'number' }, { key: 'publishedAt', label: ctx.t('发布时间', 'Published') }, { key: 'items', label: ctx.t('条目数', 'Items'), kind: 'number' }], rows: dicts.map((x) => ({ name: x.name, version: x.version, publishedAt: localTime(x.publishedAt), items: x.items.length })), href: (r) => `/portal/dictionaries?name=${r.name}` };
+    const tables = [list];
+    if (d) tables.push({ id: 'items', title: `${d.name} v${d.version}`, columns: [{ key: 'code', label: ctx.t('编码', 'Code') }, { key: 'name', label: ctx.t('名称', 'Name') }, { key: 'active', label: ctx.t('启用', 'Active') }, { key: 'attrs', label: ctx.t('属性', 'Attributes') }], rows: d.items.map((i) => ({ ...i, active: i.active ? '✓' : '✗', attrs: JSON.stringify(i.attrs) })) });
+    return respond(c, ctx, repo, {
+      title: ctx.t('字典管理', 'Dictionaries'), tables,
+      body: () => (<>
+        <div class="card"><p class="hint">{ctx.t('新版本通过中心管理接口发布（PUT /api/dictionaries/{name}，见 /openapi.json），发布后自动下发到所有机构。', 'New versions are published through the central management API (PUT /api/dictionaries/{name}, see /openapi.json) and sent to every clinic.')} <a href="/openapi.json">/openapi.json</a></p></div>
+        {tables.map((t) => <Table ctx={ctx} table={t} />)}
+      </>),
+    });
+  });
+
+  // Organisation, population, staffing
+  page('get', '/org', 'view', async (c, repo, ctx) => {
+    const year = Number(c.req.query('year')) || new Date().getFullYear();
+    const org = repo.org();
+    const units = org.subtree(repo.scope.orgId);
+    const pop = new Map((await repo.population(year)).map((p) => [p.orgId, p]));
+    const staff = new Map((await repo.staffing()).map((s) => [s.orgId, s]));
+    const depth = (u: OrgUnit) => org.path(u.id).length - 1;
+    const table: TableSpec = {
+      id: 'org', title: ctx.t('机构层级', 'Organisation hierarchy'),
+      columns: [{ key: 'name', label: ctx.t('名称', 'Name') }, { key: 'id', label: ctx.t('编码', 'Code') }, { key: 'level', label: ctx.t('层级', 'Level') }, { key: 'clinicId', label: ctx.t('边缘节点', 'Clinic id') }, { key: 'permanent', label: ctx.t(`常住人口（${year}）`, `Population (${year})`), kind: 'number' }, { key: 'elderly', label: ctx.t('65岁及以上', '65+'), kind: 'number' }, { key: 'keyPop', label: ctx.t('重点人群', 'Key population'), kind: 'number' }, { key: 'staff', label: ctx.t('在岗人员', 'Staff'), kind: 'number' }, { key: 'doctors', label: ctx.t('医师', 'Doctors'), kind: 'number' }, { key: 'gps', label: ctx.t('全科医生', 'GPs'), kind: 'number' }, { key: 'nurses', label: ctx.t('护士', 'Nurses'), kind: 'number' }],
+      rows: units.sort((a, b) => org.path(a.id).map((x) => `${String(x.sort).padStart(4, '0')}${x.id}`).join('/').localeCompare(org.path(b.id).map((x) => `${String(x.sort).padStart(4, '0')}${x.id}`).join('/'))).map((u) => ({ name: `${'　'.repeat(depth(u))}${name(ctx, u)}`, id: u.id, level: ctx.t(...LEVEL_NAMES[u.level]), clinicId: u.clinicId, ...(pop.get(u.id) ?? {}), ...(staff.get(u.id) ?? {}) })),
+    };
+    const err = c.req.query('error');
+    const admin = repo.can('admin');
+    const parents = units.filter((u) => u.level !== 'team' && u.level !== 'station');
+    return respond(c, ctx, repo, {
+      title: ctx.t('机构与人口', 'Organisation and population'), tables: [table], wide: true,
+      body: () => (<>
+        {err && <div class="error">{err}</div>}
+        <Table ctx={ctx} table={table} />
+        {admin && (<div class="cols noprint">
+          <div class="card"><h2>{ctx.t('新增/修改机构或团队', 'Add or edit a unit')}</h2>
+            <form method="post" action="/portal/org/units" class="stack">
+              <input type="hidden" name="_csrf" value={ctx.csrf} />
+              <label>{ctx.t('编码', 'Code')}<input name="id" required pattern="[a-z0-9][a-z0-9-]{1,31}" /></label>
+              <label>{ctx.t('名称', 'Name')}<input name="name" required /></label>
+              <label>{ctx.t('英文名称', 'English name')}<input name="nameEn" /></label>
+              <label>{ctx.t('层级', 'Level')}<select name="level">{(['centre', 'station', 'team'] as const).map((l) => <option value={l}>{ctx.t(...LEVEL_NAMES[l])}</option>)}</select></label>
+              <label>{ctx.t('上级', 'Parent')}<select name="parentId">{parents.map((u) => <option value={u.id}>{u.name}</option>)}</select></label>
+              <label>{ctx.t('边缘节点编码（中心/站）', 'Clinic id (centres/stations)')}<input name="clinicId" /></label>
+              <label>{ctx.t('团队编码（签约记录中的 teamId）', 'Team code (teamId on contracts)')}<input name="code" /></label>
+              <button type="submit" style="margin-top:10px">{ctx.t('保存', 'Save')}</button>
+            </form>
+          </div>
+          <div>
+            <div class="card"><h2>{ctx.t('人口数据', 'Population')}</h2>
+              <form method="post" action="/portal/org/population" class="inline">
+                <input type="hidden" name="_csrf" value={ctx.csrf} />
+                <label>{ctx.t('机构', 'Unit')}<select name="orgId">{units.filter((u) => u.level === 'centre' || u.level === 'station').map((u) => <option value={u.id}>{u.name}</option>)}</select></label>
+                <label>{ctx.t('年度', 'Year')}<input name="year" value={String(year)} style="width:70px" /></label>
+                <label>{ctx.t('常住人口', 'Permanent')}<input name="permanent" style="width:90px" /></label>
+                <label>{ctx.t('65岁及以上', '65+')}<input name="elderly" style="width:80px" /></label>
+                <label>{ctx.t('重点人群', 'Key pop.')}<input name="keyPop" style="width:80px" /></label>
+                <button type="submit">{ctx.t('保存', 'Save')}</button>
+              </form>
+              <form method="post" action="/portal/org/population/import" enctype="multipart/form-data" class="inline" style="margin-top:10px">
+                <input type="hidden" name="_csrf" value={ctx.csrf} />
+                <label>{ctx.t('Excel 导入（列：机构编码、年度、常住人口、65岁及以上人口、重点人群）', 'Excel import (columns: 机构编码, 年度, 常住人口, 65岁及以上人口, 重点人群)')}<input type="file" name="file" accept=".xlsx" required /></label>
+                <button type="submit">{ctx.t('导入', 'Import')}</button>
+              </form>
+            </div>
+            <div class="card"><h2>{ctx.t('人员配置', 'Staffing')}</h2>
+              <form method="post" action="/portal/org/staffing" class="inline">
+                <input type="hidden" name="_csrf" value={ctx.csrf} />
+                <label>{ctx.t('机构', 'Unit')}<select name="orgId">{units.filter((u) => u.level === 'centre' || u.level === 'station').map((u) => <option value={u.id}>{u.name}</option>)}</select></label>
+                {(['staff', 'doctors', 'gps', 'nurses'] as const).map((k) => <label>{k}<input name={k} style="width:70px" /></label>)}
+                <button type="submit">{ctx.t('保存', 'Save')}</button>
+              </form>
+            </div>
+          </div>
+        </div>)}
+      </>),
+    });
+  });
+  const back = (c: Context, error?: string) => c.redirect(`/portal/org${error ? `?error=${encodeURIComponent(error)}` : ''}`);
+  page('post', '/org/units', 'admin', async (c, repo) => {
+    const f = await c.req.parseBody();
+    const level = String(f.level) as OrgLevel;
+    const id = String(f.id ?? '').trim();
+    if (!/^[a-z0-9][a-z0-9-]{1,31}$/.test(id) || !['centre', 'station', 'team'].includes(level) || !String(f.name ?? '').trim()) return back(c, 'code, name and level are required (code: lower-case letters, digits, dashes)');
+    const existing = repo.org().byId.get(id);
+    try {
+      await repo.saveOrgUnit({ id, name: String(f.name).trim(), nameEn: String(f.nameEn ?? '').trim() || null, level, parentId: String(f.parentId ?? '') || 'district', clinicId: level === 'team' ? null : String(f.clinicId ?? '').trim() || null, code: level === 'team' ? String(f.code ?? '').trim() || id : null, sort: existing?.sort ?? 500 });
+    } catch (e) {
+      if (e instanceof ForbiddenError) throw e;
+      return back(c, (e as Error).message);
+    }
+    return back(c);
+  });
+  page('post', '/org/units/:id/delete', 'admin', async (c, repo) => {
+    try { await repo.deleteOrgUnit(c.req.param('id')!); } catch (e) { if (e instanceof ForbiddenError) throw e; return back(c, (e as Error).message); }
+    return back(c);
+  });
+  page('post', '/org/population', 'admin', async (c, repo) => {
+    const f = await c.req.parseBody();
+    try {
+      await repo.savePopulation([{ orgId: String(f.orgId), year: Number(f.year), permanent: Number(f.permanent), elderly: Number(f.elderly), keyPop: Number(f.keyPop) }]);
+    } catch (e) { if (e instanceof ForbiddenError) throw e; return back(c, (e as Error).message); }
+    return c.redirect(`/portal/org?year=${Number(f.year)}`);
+  });
+  page('post', '/org/population/import', 'admin', async (c, repo) => {
+    const f = await c.req.parseBody();
+    if (!(f.file instanceof File)) return back(c, 'no file');
+    try {
+      const rows = await readSheet(Buffer.from(await f.file.arrayBuffer()));
+      await repo.savePopulation(rows.map((r) => ({ orgId: String(col(r, '机构编码', 'org') ?? ''), year: Number(col(r, '年度', 'year')), permanent: Number(col(r, '常住人口', 'permanent')), elderly: Number(col(r, '65岁及以上人口', '65岁及以上', 'elderly')), keyPop: Number(col(r, '重点人群', 'key_pop') ?? 0) })));
+    } catch (e) { if (e instanceof ForbiddenError) throw e; return back(c, (e as Error).message); }
+    return back(c);
+  });
+  page('post', '/org/staffing', 'admin', async (c, repo) => {
+    const f = await c.req.parseBody();
+    const n = (k: string) => Number(f[k] ?? 0);
+    if (!['staff', 'doctors', 'gps', 'nurses'].every((k) => Number.isInteger(n(k)) && n(k) >= 0)) return back(c, 'staffing numbers must be whole numbers >= 0');
+    try { await repo.saveStaffing({ orgId: String(f.orgId), staff: n('staff'), doctors: n('doctors'), gps: n('gps'), nurses: n('nurses') }); } catch (e) { if (e instanceof ForbiddenError) throw e; return back(c, (e as Error).message); }
+    return back(c);
+  });
+
+  // Users and roles
+  const usersPage = async (c: Context, repo: PortalRepo, ctx: Ctx, msg?: { notice?: string; error?: string; uri?: string; secret?: string }) => {
+    const users = await accounts.list();
+    const org = repo.org();
+    const table: TableSpec = {
+      id: 'users', title: ctx.t('用户与角色', 'Users and roles'),
+      columns: [{ key: 'username', label: ctx.t('用户名', 'Username') }, { key: 'displayName', label: ctx.t('姓名', 'Name') }, { key: 'role', label: ctx.t('角色', 'Role') }, { key: 'org', label: ctx.t('管辖范围', 'Scope') }, { key: 'state', label: ctx.t('状态', 'State') }, { key: 'enrolled', label: 'TOTP' }],
+      rows: users.map((u) => ({ ...u, role: ctx.t(...(ROLE_NAMES[u.role] ?? [u.role, u.role])), org: org.byId.get(u.orgId)?.name ?? u.orgId, state: !u.active ? ctx.t('停用', 'disabled') : u.lockedUntil && Date.parse(u.lockedUntil) > Date.now() ? ctx.t('锁定', 'locked') : ctx.t('正常', 'active'), enrolled: u.enrolled ? '✓' : ctx.t('待绑定', 'pending') })),
+    };
+    const units = org.units.filter((u) => u.level !== 'team' || true);
+    return respond(c, ctx, repo, {
+      title: ctx.t('用户管理', 'Users'), tables: [table],
+      body: () => (<>
+        {msg?.notice && <div class="notice" data-testid="notice">{msg.notice}{msg.uri && <><br />TOTP: <code data-testid="new-uri">{msg.uri}</code></>}</div>}
+        {msg?.error && <div class="error">{msg.error}</div>}
+        <Table ctx={ctx} table={table} />
+        <div class="cols noprint">
+          <div class="card"><h2>{ctx.t('新建用户', 'New user')}</h2>
+            <form method="post" action="/portal/users" class="stack">
+              <input type="hidden" name="_csrf" value={ctx.csrf} />
+              <label>{ctx.t('用户名', 'Username')}<input name="username" required /></label>
+              <label>{ctx.t('姓名', 'Name')}<input name="displayName" required /></label>
+              <label>{ctx.t('角色', 'Role')}<select name="role">{PORTAL_ROLES.map((r) => <option value={r}>{ctx.t(...ROLE_NAMES[r]!)}</option>)}</select></label>
+              <label>{ctx.t('管辖范围', 'Scope')}<select name="orgId">{units.map((u) => <option value={u.id}>{`${'　'.repeat(org.path(u.id).length - 1)}${u.name}`}</option>)}</select></label>
+              <label>{ctx.t('初始密码', 'Initial password')}<input name="password" type="password" required autocomplete="new-password" /></label>
+              <button type="submit" style="margin-top:10px">{ctx.t('创建', 'Create')}</button>
+            </form>
+            <p class="hint">{ctx.t('新用户首次登录时须绑定动态验证码（TOTP）。', 'New users bind their TOTP authenticator at first sign-in.')}</p>
+          </div>
+          <div class="card"><h2>{ctx.t('账号操作', 'Account actions')}</h2>
+            <form method="post" action="/portal/users/update" class="stack">
+              <input type="hidden" name="_csrf" value={ctx.csrf} />
+              <label>{ctx.t('用户名', 'Username')}<select name="username">{users.map((u) => <option value={u.username}>{u.username}</option>)}</select></label>
+              <label>{ctx.t('操作', 'Action')}<select name="action"><option value="unlock">{ctx.t('解锁', 'Unlock')}</option><option value="disable">{ctx.t('停用', 'Disable')}</option><option value="enable">{ctx.t('启用', 'Enable')}</option><option value="resetTotp">{ctx.t('重置动态验证码', 'Reset TOTP')}</option><option value="password">{ctx.t('重设密码', 'Set password')}</option><option value="role">{ctx.t('修改角色/范围', 'Change role/scope')}</option></select></label>
+              <label>{ctx.t('新密码（重设密码时）', 'New password')}<input name="password" type="password" autocomplete="new-password" /></label>
+              <label>{ctx.t('角色（修改时）', 'Role')}<select name="role">{PORTAL_ROLES.map((r) => <option value={r}>{ctx.t(...ROLE_NAMES[r]!)}</option>)}</select></label>
+              <label>{ctx.t('范围（修改时）', 'Scope')}<select name="orgId">{units.map((u) => <option value={u.id}>{u.name}</option>)}</select></label>
+              <button type="submit" style="margin-top:10px">{ctx.t('执行', 'Apply')}</button>
+            </form>
+          </div>
+        </div>
+      </>),
+    });
+  };
+  page('get', '/users', 'admin', async (c, repo, ctx) => usersPage(c, repo, ctx));
+  page('post', '/users', 'admin', async (c, repo, ctx) => {
+    const f = await c.req.parseBody();
+    const orgId = String(f.orgId ?? '');
+    if (!repo.org().byId.has(orgId)) return usersPage(c, repo, ctx, { error: 'unknown organisation unit' });
+    try {
+      await accounts.create({ username: String(f.username ?? '').trim(), displayName: String(f.displayName ?? ''), role: String(f.role) as PortalRole, orgId, password: String(f.password ?? '') }, `portal:${repo.user.username}`, clientIp(c));
+      return usersPage(c, repo, ctx, { notice: ctx.t(`已创建用户 ${String(f.username)}，首次登录时绑定动态验证码`, `User ${String(f.username)} created; they bind TOTP at first sign-in`) });
+    } catch (e) {
+      if (!(e instanceof AccountError)) throw e;
+      return usersPage(c, repo, ctx, { error: e.message });
+    }
+  });
+  page('post', '/users/update', 'admin', async (c, repo, ctx) => {
+    const f = await c.req.parseBody();
+    const username = String(f.username ?? '');
+    const action = String(f.action ?? '');
+    if (username === repo.user.username && (action === 'disable' || action === 'role')) return usersPage(c, repo, ctx, { error: ctx.t('不能停用或降级自己的账号', 'You cannot disable or change your own account') });
+    try {
+      const change = action === 'unlock' ? { unlock: true } : action === 'disable' ? { active: false } : action === 'enable' ? { active: true } : action === 'resetTotp' ? { resetTotp: true } : action === 'password' ? { password: String(f.password ?? '') } : action === 'role' ? { role: String(f.role) as PortalRole, orgId: repo.org().byId.has(String(f.orgId)) ? String(f.orgId) : undefined } : null;
+      if (!change) return usersPage(c, repo, ctx, { error: 'unknown action' });
+      const r = await accounts.update(username, change, `portal:${repo.user.username}`, clientIp(c));
+      return usersPage(c, repo, ctx, { notice: ctx.t(`已更新 ${username}`, `${username} updated`), uri: r.uri });
+    } catch (e) {
+      if (!(e instanceof AccountError)) throw e;
+      return usersPage(c, repo, ctx, { error: e.message });
+    }
+  });
+
+  page('get', '/audit', 'audit', async (c, repo, ctx) => {
+    const actor = c.req.query('actor') || undefined;
+    const action = c.req.query('action') || undefined;
+    const rows = await repo.auditLog({ actor, action, limit: c.req.query('format') === 'xlsx' ? 100_000 : 300 });
+    const table: TableSpec = { id: 'audit', title: ctx.t('审计日志（只增不改）', 'Audit log (append-only)'), columns: [{ key: 'at', label: ctx.t('时间', 'Time') }, { key: 'actor', label: ctx.t('用户', 'User') }, { key: 'action', label: ctx.t('操作', 'Action') }, { key: 'target', label: ctx.t('对象', 'Target') }, { key: 'sourceIp', label: ctx.t('来源', 'From') }, { key: 'outcome', label: ctx.t('结果', 'Outcome') }], rows: rows.map((r) => ({ ...r, at: localTime(r.at), _bad: r.outcome.startsWith('denied') })) };
+    return respond(c, ctx, repo, {
+      title: ctx.t('审计日志', 'Audit log'), tables: [table], wide: true,
+      body: () => (<>
+        <form method="get" action="/portal/audit" class="selector noprint">
+          <label>{ctx.t('用户', 'User')} <input name="actor" value={actor ?? ''} placeholder="portal:username" /></label>
+          <label>{ctx.t('操作前缀', 'Action prefix')} <input name="action" value={action ?? ''} placeholder="portal.resident" /></label>
+          <button type="submit">{ctx.t('查询', 'Show')}</button>
+        </form>
+        <Table ctx={ctx} table={table} />
+      </>),
+    });
+  });
+
+  app.notFound((c) => c.text('not found', 404));
+  return app;
+}

@@ -1,0 +1,65 @@
+/** Excel export of any portal table and import of assessment / population sheets (exceljs). */
+import ExcelJS from 'exceljs';
+
+export interface Column { key: string; label: string; kind?: 'text' | 'number' | 'percent' | 'yuan' }
+export interface TableSpec { id: string; title: string; columns: Column[]; rows: Record<string, unknown>[]; href?: (row: Record<string, unknown>) => string | null }
+
+export async function tablesToXlsx(tables: TableSpec[], meta: { title: string; asOf: string | null; by: string }): Promise<Buffer> {
+  const wb = new ExcelJS.Workbook();
+  wb.creator = meta.by;
+  wb.created = new Date();
+  const used = new Set<string>();
+  for (const t of tables) {
+    let name = t.title.replace(/[\\/?*[\]:]/g, ' ').slice(0, 28) || 'Sheet';
+    for (let i = 2; used.has(name); i++) name = `${name.slice(0, 25)} ${i}`;
+    used.add(name);
+    const ws = wb.addWorksheet(name);
+    ws.addRow([meta.title, meta.asOf ? `数据截至 as of ${meta.asOf}` : '']).font = { bold: true };
+    const header = ws.addRow(t.columns.map((c) => c.label));
+    header.font = { bold: true };
+    header.eachCell((cell) => { cell.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFEEF2F7' } }; });
+    for (const r of t.rows) {
+      const row = ws.addRow(t.columns.map((c) => {
+        const v = r[c.key];
+        if (v === null || v === undefined) return null;
+        if (c.kind === 'number' || c.kind === 'percent' || c.kind === 'yuan') return typeof v === 'number' ? v : Number(v);
+        return typeof v === 'object' ? JSON.stringify(v) : String(v);
+      }));
+      t.columns.forEach((c, i) => {
+        if (c.kind === 'percent') row.getCell(i + 1).numFmt = '0.0%';
+        if (c.kind === 'yuan') row.getCell(i + 1).numFmt = '#,##0.00';
+      });
+    }
+    t.columns.forEach((c, i) => { ws.getColumn(i + 1).width = Math.max(10, Math.min(50, c.label.length * 2 + 4)); });
+    ws.views = [{ state: 'frozen', ySplit: 2 }];
+  }
+  return Buffer.from(await wb.xlsx.writeBuffer());
+}
+
+/** Rows of the first (or named) sheet as objects keyed by the header row's text. */
+export async function readSheet(buf: Buffer, sheet?: string): Promise<Record<string, unknown>[]> {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.load(buf as unknown as ArrayBuffer);
+  const ws = sheet ? wb.getWorksheet(sheet) : wb.worksheets[0];
+  if (!ws) throw new Error(sheet ? `sheet ${sheet} not found` : 'workbook has no sheet');
+  const headers: string[] = [];
+  const out: Record<string, unknown>[] = [];
+  ws.eachRow((row, n) => {
+    const vals = (row.values as unknown[]).slice(1);
+    if (n === 1) { vals.forEach((v, i) => { headers[i] = String(v ?? '').trim(); }); return; }
+    const o: Record<string, unknown> = {};
+    vals.forEach((v, i) => {
+      const h = headers[i];
+      if (!h) return;
+      o[h] = v && typeof v === 'object' && 'result' in (v as object) ? (v as { result: unknown }).result : v;
+    });
+    if (Object.values(o).some((v) => v !== null && v !== undefined && v !== '')) out.push(o);
+  });
+  return out;
+}
+
+/** A value by any of several header spellings (Chinese or English). */
+export function col(row: Record<string, unknown>, ...names: string[]): unknown {
+  for (const n of names) if (row[n] !== undefined) return row[n];
+  return undefined;
+}
