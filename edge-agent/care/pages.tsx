@@ -106,6 +106,7 @@ export function RecordEditPage(props: { ctx: PageCtx; rec: HealthRecord; r: Resi
             <Input f={f} name="contactName" label="联系人" inline /><Input f={f} name="contactPhone" label="联系人电话" inline />
             <Input f={f} name="drugAllergies" label="药物过敏史（逗号分隔）" />
             <TextArea f={f} name="pastDiseases" label="既往史（每行：疾病名称,确诊日期）" rows={2} />
+            <TextArea f={f} name="familyHistory" label="家族史（每行：父亲/母亲/兄弟姐妹/子女,疾病名称）" rows={2} />
             <button class="primary" type="submit">{tr(ctx, '保存', 'Save')}</button>
           </form>}
         </Section>
@@ -181,7 +182,7 @@ export function ResidentPage(props: { ctx: PageCtx; v: ResidentView; ef: FormSta
       <Msg errors={{ ...props.ef.e, ...props.pf.e, ...props.af.e, ...props.rf.e }} notice={props.notice} />
       <div class="cols">
         <Section title={tr(ctx, '档案', 'Record')} testid="record-card">
-          {v.record ? <dl class="kv"><dt>档案编号</dt><dd><a href={`/care/records/${v.record.healthRecordNo}`} data-testid="record-no">{v.record.healthRecordNo}</a></dd><dt>状态</dt><dd>{STATUS_ZH[v.record.status]}</dd><dt>现住址</dt><dd>{v.record.currentAddress ?? ''}</dd><dt>过敏史</dt><dd>{v.record.drugAllergies.join('、') || '无'}</dd><dt>既往史</dt><dd>{v.record.pastDiseases.map((d) => `${d.name}${d.diagnosedDate ? `(${d.diagnosedDate})` : ''}`).join('、') || '无'}</dd></dl>
+          {v.record ? <dl class="kv"><dt>档案编号</dt><dd><a href={`/care/records/${v.record.healthRecordNo}`} data-testid="record-no">{v.record.healthRecordNo}</a></dd><dt>状态</dt><dd>{STATUS_ZH[v.record.status]}</dd><dt>现住址</dt><dd>{v.record.currentAddress ?? ''}</dd><dt>过敏史</dt><dd>{v.record.drugAllergies.join('、') || '无'}</dd><dt>既往史</dt><dd>{v.record.pastDiseases.map((d) => `${d.name}${d.diagnosedDate ? `(${d.diagnosedDate})` : ''}`).join('、') || '无'}</dd><dt>家族史</dt><dd>{v.record.familyHistory.map((x) => `${({ father: '父亲', mother: '母亲', sibling: '兄弟姐妹', child: '子女' })[x.relation]}：${x.disease}`).join('、') || '无'}</dd></dl>
             : <p>尚未建档。<form method="post" action="/care/records" style="display:inline"><input type="hidden" name="mode" value="existing" /><input type="hidden" name="residentId" value={rid} /><button class="btn" type="submit" data-testid="create-record-existing">{tr(ctx, '为该居民建档', 'Create record')}</button></form></p>}
           {v.issues.length > 0 && <details><summary>质控问题 {v.issues.length} 项</summary><QcIssues issues={v.issues} /></details>}
         </Section>

@@ -47,6 +47,16 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     return true;
   };
 
+  // On the home page, clinicians see their follow-up workload at a glance.
+  ui.addBanner((c, user) => {
+    if (c.req.path !== '/' || !['doctor', 'nurse'].includes(user.role)) return null;
+    const rows = s.dueList(user.role === 'doctor' ? { doctorCode: user.username } : {});
+    const overdue = rows.filter((r) => r.state === 'overdue').length; const soon = rows.filter((r) => r.state === 'due_soon').length;
+    const urgent = rows.filter((r) => r.kind === 'referral').length;
+    if (!overdue && !soon && !urgent) return null;
+    return <div class="notice" data-testid="care-banner">公卫提醒：逾期随访 <b>{overdue}</b> 人，7 天内到期 <b>{soon}</b> 人{urgent ? <>，紧急转诊待回访 <b>{urgent}</b> 人</> : null}　<a href={`/care/due${user.role === 'doctor' ? `?doctor=${encodeURIComponent(user.username)}` : ''}`}>查看随访清单</a></div>;
+  });
+
   // Stylesheet of the care pages (no CDN).
   ui.page('get', '/care/care.css', [], (c) => c.body(CARE_CSS, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=3600' }));
   page('get', '/care', (c) => c.redirect('/care/records'));
@@ -108,7 +118,8 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
   const recordForm = (no: string): FormState | null => {
     const h = s.get('health_record', no);
     if (!h) return null;
-    return emptyForm({ residenceType: h.residenceType ?? '', aboBloodGroup: h.aboBloodGroup ?? '', doctorCode: h.doctorCode ?? '', currentAddress: h.currentAddress ?? '', contactName: h.contactName ?? '', contactPhone: h.contactPhone ?? '', drugAllergies: h.drugAllergies.join(','), pastDiseases: h.pastDiseases.map((d) => `${d.name}${d.diagnosedDate ? `,${d.diagnosedDate}` : ''}`).join('\n') });
+    return emptyForm({ residenceType: h.residenceType ?? '', aboBloodGroup: h.aboBloodGroup ?? '', doctorCode: h.doctorCode ?? '', currentAddress: h.currentAddress ?? '', contactName: h.contactName ?? '', contactPhone: h.contactPhone ?? '', drugAllergies: h.drugAllergies.join(','), pastDiseases: h.pastDiseases.map((d) => `${d.name}${d.diagnosedDate ? `,${d.diagnosedDate}` : ''}`).join('\n'),
+      familyHistory: h.familyHistory.map((x) => `${({ father: '父亲', mother: '母亲', sibling: '兄弟姐妹', child: '子女' })[x.relation]},${x.disease}`).join('\n') });
   };
   const editPage = (c: Context, u: User, ctx: PageCtx, no: string, forms: { f?: FormState; mf?: FormState; cf?: FormState; notice?: string } = {}, status: 200 | 400 = 200) => {
     const h = s.get('health_record', no); const base = recordForm(no);
@@ -135,10 +146,14 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
       const bad = pd.find((d) => d.diagnosedDate && (!/^\d{4}-\d{2}-\d{2}$/.test(d.diagnosedDate) || d.diagnosedDate > s.today() || (r && d.diagnosedDate < r.birthDate)));
       if (bad) throw new FormError({ pastDiseases: `既往史「${bad.name}」的确诊日期 ${bad.diagnosedDate} 不合理（须在出生日期与今天之间）` });
       if (v.contactPhone && !/^1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$/.test(v.contactPhone)) throw new FormError({ contactPhone: '联系人电话格式不正确' });
+      const REL: Record<string, 'father' | 'mother' | 'sibling' | 'child'> = { 父亲: 'father', 母亲: 'mother', 兄弟姐妹: 'sibling', 子女: 'child' };
+      const fh = lines(v.familyHistory).map((l) => { const [rel, dis] = l.split(/[,，]/).map((x) => x.trim()); return { rel: rel ?? '', relation: REL[rel ?? ''], disease: (dis ?? '').slice(0, 100), l }; });
+      const badFh = fh.find((x) => !x.relation || !x.disease);
+      if (badFh) throw new FormError({ familyHistory: `家族史「${badFh.l}」格式应为：父亲/母亲/兄弟姐妹/子女,疾病名称` });
       s.updateHealthRecord(no, {
         ...(v.residenceType === '1' || v.residenceType === '2' ? { residenceType: v.residenceType } : {}), ...(v.aboBloodGroup ? { aboBloodGroup: v.aboBloodGroup as '1' } : {}),
         ...(v.doctorCode ? { doctorCode: v.doctorCode } : {}), ...(v.currentAddress ? { currentAddress: v.currentAddress } : {}), ...(v.contactName ? { contactName: v.contactName } : {}), ...(v.contactPhone ? { contactPhone: v.contactPhone } : {}),
-        drugAllergies: list(v.drugAllergies?.replace(/[，、]/g, ',')), pastDiseases: pd,
+        drugAllergies: list(v.drugAllergies?.replace(/[，、]/g, ',')), pastDiseases: pd, familyHistory: fh.map((x) => ({ relation: x.relation!, disease: x.disease })),
       }, actor(c, u));
       return c.redirect(`/care/records/${no}?ok=1`, 303);
     } catch (e) { if (!refused(c, u, e)) throw e; return editPage(c, u, ctx, no, { f: { v, e: e.errors } }, 400); }
@@ -208,7 +223,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     } catch (e) { if (!refused(c, u, e)) throw e; return followupPage(c, u, ctx, rid, disease, { v, e: e.errors }, 400); }
   });
   page('get', '/care/due', (c, u, ctx) => {
-    const q = { doctor: c.req.query('doctor') ?? (c.req.query('all') ? '' : ''), team: c.req.query('team') ?? '', state: c.req.query('state') ?? '' };
+    const q = { doctor: c.req.query('doctor') ?? '', team: c.req.query('team') ?? '', state: c.req.query('state') ?? '' };
     const rows = s.dueList({ ...(q.doctor ? { doctorCode: q.doctor } : {}), ...(q.team ? { teamId: q.team } : {}), ...(q.state ? { state: q.state } : {}) });
     const doctors = [...new Set(s.list('chronic_enrolment').map((e) => e.doctorCode).concat(s.list('chronic_followup').map((f) => f.doctorCode)))].sort();
     s.audit(actor(c, u), 'care.due.view', `${q.doctor}/${q.team}/${q.state}`, 'ok');

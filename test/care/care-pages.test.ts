@@ -68,9 +68,15 @@ t.test('care pages: teams, QC, duplicates, refusals, ASCVD, education, roles', a
   await page.goto(`${url}/care/records?status=active`);
   await page.locator('[data-testid=records-table] a', { hasText: '维护' }).first().click();
   await page.fill('#pastDiseases', '高血压,1950-01-01');
+  await page.fill('#familyHistory', '父亲,脑卒中');
   await page.click('form[action$="' + (await page.url()).split('/').pop() + '"] button.primary');
   t.match(await page.locator('[data-error-for=pastDiseases]').innerText(), /确诊日期 1950-01-01 不合理/);
   await shot('record-edit-bad');
+  t.equal(await page.inputValue('#familyHistory'), '父亲,脑卒中', 'other fields kept');
+  await page.fill('#pastDiseases', '高血压,2015-06-01');
+  await page.click('form[action$="' + (await page.url()).split('/').pop() + '"] button.primary');
+  t.match(await page.locator('[data-testid=notice]').innerText(), /已保存/);
+  t.equal(await page.inputValue('#familyHistory'), '父亲,脑卒中', 'family history saved');
   t.ok(no.length === 17);
 
   // Follow-up for a resident not enrolled: refused with the reason, nothing saved.

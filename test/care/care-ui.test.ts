@@ -109,6 +109,10 @@ t.test('care: enrol, device BP, prefilled follow-up with urgent flag, contract s
   t.match(await page.locator('[data-testid=referrals]').innerText(), /上转（紧急） → 区人民医院心内科：已转出，\d{4}-\d{2}-\d{2} 前回访/);
   await shot('resident-after-followup');
 
+  // Home page: the doctor's follow-up workload.
+  await page.goto(`${url}/`);
+  t.match(await page.locator('[data-testid=care-banner]').innerText(), /紧急转诊待回访 1 人/);
+
   // Due list: the urgent referral awaits its 2-week follow-up.
   await page.click('header nav >> text=慢病随访');
   t.match(await page.locator('[data-testid=due-table]').innerText(), /王建国[\s\S]*紧急转诊/);
