@@ -73,7 +73,7 @@ export function capabilityStatement(baseUrl: string, version: string, opts: { oa
         const w = opts.writes && WRITABLE.has(type);
         return {
           type,
-          interaction: [{ code: 'read' }, { code: 'search-type' }, ...(w ? [{ code: 'create' }, { code: 'update' }] : [])],
+          interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'search-type' }, ...(w ? [{ code: 'create' }, { code: 'update' }] : [])],
           ...(w ? { versioning: 'versioned-update', conditionalCreate: true, updateCreate: true } : {}),
           ...(INCLUDES[type] ? { searchInclude: INCLUDES[type] } : {}),
           searchParam: params.map((p) => ({ name: p.name, type: p.type, documentation: p.documentation })),

@@ -136,6 +136,33 @@ export function fhirApi(deps: FhirDeps): Hono<Env> {
     return send(c, found, 200, versionHeaders(found));
   });
 
+  // vread: any stored version of a record; for a Patient only the current one (demographics are LWW, not versioned).
+  app.get('/:type/:id/_history/:vid', async (c) => {
+    const { type, id, vid } = c.req.param();
+    const target = `${type}/${id}/_history/${vid}`;
+    let found: Resource;
+    try {
+      if (!isType(type)) throw new OperationOutcomeError(404, 'not-supported', `resource type ${type} is not served here (see /fhir/metadata)`);
+      allow(c, type, 'r', 'fhir.vread', target);
+      if (!isFhirId(id) || !isFhirId(vid)) throw badRequest('invalid id or version id');
+      if (type === 'Patient' || type === 'Condition') {
+        found = await readOne(deps.store, type, id);
+        if ((found.meta as { versionId?: string } | undefined)?.versionId !== vid) throw notFound(`${type}/${id} version ${vid} is not the current one; only the current version of a ${type} is kept`);
+      } else {
+        if (!/^\d{1,9}$/.test(vid)) throw notFound(`${type}/${id} has no version ${vid}`);
+        const page = await deps.store.records({ types: TYPES[type], id, version: Number(vid), count: 2, offset: 0 });
+        if (page.total === 0) throw notFound(`${type}/${id} has no version ${vid}`);
+        if (page.total > 1) throw new OperationOutcomeError(409, 'conflict', `${type}/${id} exists at several clinics`);
+        found = toResource(page.rows[0]!);
+      }
+    } catch (e) {
+      if (!(isOperationOutcomeError(e) && e.status === 403)) auditQuietly(c, 'fhir.vread', target, isOperationOutcomeError(e) ? `error:${e.status}` : 'error:500');
+      throw e;
+    }
+    await audit(c, 'fhir.vread', target, 'ok');
+    return send(c, found, 200, versionHeaders(found));
+  });
+
   app.get('/:type', async (c) => {
     const type = c.req.param('type');
     const params = new URL(c.req.url).searchParams;

@@ -35,6 +35,8 @@ export interface RecordQuery {
   date?: { op: '=' | '<' | '<=' | '>' | '>='; at: string }[];
   /** Observation `code` or lab result `testCode`. */
   code?: string;
+  /** This version instead of the latest (vread). */
+  version?: number;
   count: number;
   offset: number;
 }
@@ -126,8 +128,8 @@ class SqlFhirStore implements FhirStore {
 
   async records(q: RecordQuery): Promise<Page<RecordRow>> {
     // Only the latest version of each (type, record, clinic): corrections are new versions.
-    const where = [`r.type IN (${q.types.map(() => '?').join(', ')})`, 'NOT EXISTS (SELECT 1 FROM records n WHERE n.type = r.type AND n.record_id = r.record_id AND n.clinic_id = r.clinic_id AND n.version > r.version)'];
-    const params: unknown[] = [...q.types];
+    const where = [`r.type IN (${q.types.map(() => '?').join(', ')})`, q.version === undefined ? 'NOT EXISTS (SELECT 1 FROM records n WHERE n.type = r.type AND n.record_id = r.record_id AND n.clinic_id = r.clinic_id AND n.version > r.version)' : 'r.version = ?'];
+    const params: unknown[] = [...q.types, ...(q.version === undefined ? [] : [q.version])];
     const j = (f: string) => this.d.json('r.payload', f);
     if (q.id !== undefined) { where.push('r.record_id = ?'); params.push(q.id); }
     if (q.residentId !== undefined) { where.push(`${j('residentId')} = ?`); params.push(q.residentId); }

@@ -122,6 +122,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.ok((c.body.identifier as { system: string; value: string }[]).some((i) => i.system === SID.idCard && i.value === ID_CARD));
       const read = await req('GET', `/fhir/Patient/${pid}`, { token: hTok });
       t.same(read.body, c.body, 'what was created is what is read');
+      t.same((await req('GET', c.headers.get('location')!.replace('http://central.test', ''), { token: hTok })).body, c.body, 'its Location (vread of the current Patient version)');
       t.equal(await wh.countRecords('ext-hospital'), 1, 'the write is a record of source ext-hospital');
 
       const again = await req('POST', '/fhir/Patient', { token: hTok, body: patient(), headers: { 'if-none-exist': 'identifier=http://district-hospital.example/mrn|MRN-0001' } });
@@ -167,6 +168,9 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       const stale = await req('PUT', `/fhir/Observation/${id}`, { token: hTok, body: vital(pid, { id }), headers: { 'if-match': 'W/"1"' } });
       t.match(stale, { status: 412, body: { issue: [{ code: 'conflict' }] } }, 'a stale If-Match');
       t.match((await req('GET', `/fhir/Observation/${id}`, { token: hTok })).body, { meta: { versionId: '2' }, valueQuantity: { value: 139 } });
+      t.match((await req('GET', `/fhir/Observation/${id}/_history/1`, { token: hTok })).body, { meta: { versionId: '1' }, valueQuantity: { value: 142 } }, 'vread of the first version');
+      t.match((await req('GET', u.headers.get('location')!.replace('http://central.test', ''), { token: hTok })).body, { meta: { versionId: '2' } }, 'the Location header resolves');
+      t.equal((await req('GET', `/fhir/Observation/${id}/_history/3`, { token: hTok })).status, 404);
       t.match(await req('PUT', '/fhir/Observation/clinic-obs', { token: hTok, body: vital(pid, { id: 'clinic-obs', identifier: undefined }) }), { status: 409, body: { issue: [{ code: 'conflict' }] } }, "a clinic's observation is corrected only by the clinic");
       const created = await req('PUT', '/fhir/Observation/client-chosen-1', { token: hTok, body: vital(pid, { id: 'client-chosen-1', identifier: undefined }) });
       t.equal(created.status, 201, 'update as create with a client id');
@@ -257,9 +261,9 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.equal(rest.security.service[0]!.coding[0]!.code, 'SMART-on-FHIR');
       t.ok(rest.security.extension[0]!.extension.some((e) => e.url === 'token' && e.valueUri.endsWith('/fhir/auth/token')));
       const obs = rest.resource.find((r) => r.type === 'Observation')!;
-      t.same(obs.interaction.map((i) => i.code), ['read', 'search-type', 'create', 'update']);
+      t.same(obs.interaction.map((i) => i.code), ['read', 'vread', 'search-type', 'create', 'update']);
       t.equal(obs.conditionalCreate, true);
-      t.same(rest.resource.find((r) => r.type === 'ImagingStudy')!.interaction.map((i) => i.code), ['read', 'search-type']);
+      t.same(rest.resource.find((r) => r.type === 'ImagingStudy')!.interaction.map((i) => i.code), ['read', 'vread', 'search-type']);
     });
 
     t.test('audit: writes are audited before they happen, and refused without it', async (t) => {
