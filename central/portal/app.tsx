@@ -275,13 +275,13 @@ export function portalApp(deps: PortalDeps): Hono {
     const cmpInds = COMPARE_IDS.map((id) => repo.indicator(id)).filter((i) => i.levels.includes(node.level));
     const table: TableSpec = {
       id: 'children', title: ctx.t(`下级机构对比（${period}）`, `Units compared (${period})`),
-      columns: [{ key: 'org', label: ctx.t('机构/团队', 'Unit') }, { key: 'level', label: ctx.t('层级', 'Level') }, ...cmpInds.map((i) => ({ key: i.id, label: iname(ctx, i), kind: unitKind(i) }))],
+      columns: [{ key: 'org', label: ctx.t('机构/团队', 'Unit') }, ...cmpInds.map((i) => ({ key: i.id, label: iname(ctx, i), kind: unitKind(i) }))],
       rows: Object.values(compare), href: (r) => withQuery(ctx.url, { org: String(r.orgId), format: null, table: null }),
     };
     const htn = kpis.find((k) => k.ind.id === 'htn_standard_mgmt');
     const barRows = Object.values(compare).filter((r) => r.htn_standard_mgmt !== undefined);
     return respond(c, ctx, repo, {
-      title: ctx.t(`${node.name} 综合概览`, `${name(ctx, node)} overview`), tables: [table], asOf: true,
+      title: ctx.t(`${node.name} 综合概览`, `${name(ctx, node)} overview`), tables: [table], asOf: true, wide: true,
       body: () => (<>
         <Selector ctx={ctx} path={crumbs(repo, node)} period={period} />
         <div class="grid" data-testid="kpis">
@@ -549,12 +549,12 @@ export function portalApp(deps: PortalDeps): Hono {
     const scoreT: TableSpec = {
       id: 'scores', title: ctx.t('考核得分', 'Scores'),
       columns: [{ key: 'rank', label: ctx.t('名次', 'Rank'), kind: 'number' }, { key: 'org', label: ctx.t('机构/团队', 'Unit') }, { key: 'score', label: ctx.t('得分', 'Score'), kind: 'number' }, { key: 'failed', label: ctx.t('未达标指标数', 'Targets missed'), kind: 'number' }, { key: 'warnings', label: ctx.t('异常提示', 'Warnings') }],
-      rows: scores.map((s, i) => ({ rank: i + 1, org: name(ctx, s.unit), orgId: s.unit.id, score: s.score, failed: s.items.filter((x) => x.failed).length, warnings: s.items.filter((x) => x.warning).map((x) => `${iname(ctx, x.indicator)}: ${x.warning}`).join('；') })),
+      rows: scores.map((s, i) => ({ rank: i + 1, org: name(ctx, s.unit), orgId: s.unit.id, score: s.score, failed: s.items.filter((x) => x.failed).length, warnings: s.items.every((x) => x.value === null) ? ctx.t('无数据（未上报或未录入人口）', 'no data (nothing received or no population entered)') : s.items.filter((x) => x.warning || x.value === null).map((x) => `${iname(ctx, x.indicator)}: ${x.warning ?? ctx.t('无数据', 'no data')}`).join('；'), _bad: s.items.every((x) => x.value === null) })),
     };
     const failedT: TableSpec = {
-      id: 'failed', title: ctx.t('未达标指标（需整改）', 'Targets missed (rectification needed)'),
-      columns: [{ key: 'org', label: ctx.t('机构/团队', 'Unit') }, { key: 'indicator', label: ctx.t('指标', 'Indicator') }, { key: 'value', label: ctx.t('实际值', 'Value'), kind: 'number' }, { key: 'target', label: ctx.t('目标值', 'Target'), kind: 'number' }, { key: 'source', label: ctx.t('来源', 'Source') }, { key: 'docs', label: ctx.t('整改材料', 'Rectification') }],
-      rows: scores.flatMap((s) => s.items.filter((x) => x.failed).map((x) => ({ org: name(ctx, s.unit), orgId: s.unit.id, indicatorId: x.indicator.id, indicator: iname(ctx, x.indicator), value: x.value === null ? null : Math.round(x.value * 10000) / 10000, target: x.task.target, source: x.manual ? ctx.t('导入', 'imported') : ctx.t('系统计算', 'computed'), docs: docs.filter((d) => d.orgId === s.unit.id && d.indicatorId === x.indicator.id).map((d) => d.filename).join('，') || '—', _bad: true }))),
+      id: 'failed', title: ctx.t('未达标指标（需整改；无数据的见得分表提示）', 'Targets missed (rectification needed; missing data is flagged in the scores)'),
+      columns: [{ key: 'org', label: ctx.t('机构/团队', 'Unit') }, { key: 'indicator', label: ctx.t('指标', 'Indicator') }, { key: 'value', label: ctx.t('实际值', 'Value') }, { key: 'target', label: ctx.t('目标值', 'Target') }, { key: 'source', label: ctx.t('来源', 'Source') }, { key: 'docs', label: ctx.t('整改材料', 'Rectification') }],
+      rows: scores.flatMap((s) => s.items.filter((x) => x.failed && x.value !== null).map((x) => ({ org: name(ctx, s.unit), orgId: s.unit.id, indicatorId: x.indicator.id, indicator: iname(ctx, x.indicator), value: fmtValue(x.indicator, x.value), target: fmtValue(x.indicator, x.task.target), source: x.manual ? ctx.t('导入', 'imported') : ctx.t('系统计算', 'computed'), docs: docs.filter((d) => d.orgId === s.unit.id && d.indicatorId === x.indicator.id).map((d) => d.filename).join('，') || '—', _bad: true }))),
     };
     const taskT: TableSpec = { id: 'tasks', title: ctx.t(`考核任务（${parsePeriod(period).year}年）`, `Assessment tasks (${parsePeriod(period).year})`), columns: [{ key: 'indicatorId', label: ctx.t('指标编码', 'Indicator code') }, { key: 'name', label: ctx.t('指标', 'Indicator') }, { key: 'weight', label: ctx.t('权重', 'Weight'), kind: 'number' }, { key: 'target', label: ctx.t('目标值', 'Target'), kind: 'number' }], rows: tasks.map((t) => ({ ...t, name: iname(ctx, repo.indicator(t.indicatorId)) })) };
     const docT: TableSpec = { id: 'docs', title: ctx.t('整改材料', 'Rectification documents'), columns: [{ key: 'filename', label: ctx.t('文件', 'File') }, { key: 'org', label: ctx.t('机构', 'Unit') }, { key: 'indicatorId', label: ctx.t('指标', 'Indicator') }, { key: 'note', label: ctx.t('说明', 'Note') }, { key: 'uploadedBy', label: ctx.t('上传人', 'By') }, { key: 'uploadedAt', label: ctx.t('时间', 'At') }], rows: docs.map((d) => ({ ...d, org: repo.org().byId.get(d.orgId)?.name ?? d.orgId })), href: (d) => `/portal/performance/rectifications/${d.id}` };

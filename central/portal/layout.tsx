@@ -70,7 +70,7 @@ export function Layout(props: { ctx: Ctx; title: string; children?: Child; wide?
             <h1>{props.title}</h1>
             {ctx.user && <span class="noprint tools"><button type="button" onclick="window.print()">{ctx.t('打印', 'Print')}</button></span>}
           </div>
-          {ctx.asOf !== undefined && <p class="asof" data-testid="as-of">{ctx.t('数据截至', 'Data as of')} {ctx.asOf ? localTime(ctx.asOf) : ctx.t('尚未汇总', 'not computed yet')}</p>}
+          {ctx.asOf !== undefined && <p class="asof" data-testid="as-of">{ctx.t('数据截至', 'Data as of')} {ctx.asOf ? `${localTime(ctx.asOf)} ${ctx.t('（北京时间）', '(UTC+8)')}` : ctx.t('尚未汇总', 'not computed yet')}</p>}
           {props.children}
         </main>
         <script src="/portal/assets/echarts.min.js"></script>
@@ -162,7 +162,7 @@ h1 { font-size:21px; margin:0 0 8px; } h2 { font-size:16px; margin:0; }
 .kpi.bad .value { color:var(--bad); } .kpi.ok .value { color:var(--ok); }
 .formula { color:#3e4c59; background:#f0f4f8; border-left:3px solid var(--blue); padding:6px 10px; font-size:13px; margin:6px 0; }
 table { width:100%; border-collapse:collapse; } th, td { text-align:left; padding:6px 9px; border-bottom:1px solid var(--line); font-size:13px; vertical-align:top; }
-th { background:#eef2f7; font-weight:600; white-space:nowrap; } td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
+th { background:#eef2f7; font-weight:600; } td:first-child { white-space:nowrap; } td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
 tr.bad td { background:#fdf1f0; }
 .badge { display:inline-block; padding:0 8px; border-radius:9px; font-size:12px; color:#fff; } .badge.ok { background:var(--ok); } .badge.warn { background:var(--warn); } .badge.bad { background:var(--bad); }
 .selector { display:flex; flex-wrap:wrap; align-items:center; gap:10px; background:#fff; border:1px solid var(--line); border-radius:8px; padding:8px 12px; margin-bottom:14px; }
