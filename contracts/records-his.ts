@@ -166,6 +166,21 @@ export const settlementSchema = z.object({
   settledAt: isoDateTime,
 });
 
+/**
+ * An access to a resident's data at the front desk (MLPS 3 audit: who, what, when, from
+ * where, outcome), replicated so that central keeps the trail beside the local audit_log.
+ */
+export const hisAuditSchema = z.object({
+  auditId: id,
+  at: isoDateTime,
+  username: z.string().min(1).max(64),
+  action: z.string().min(1).max(64),
+  /** 'resident:<id>' or a description without personal data */
+  target: z.string().max(200),
+  sourceIp: z.string().max(64),
+  outcome: z.string().max(300),
+});
+
 export const hisRecordTypes = {
   schedule_slot: scheduleSlotSchema,
   registration: registrationSchema,
@@ -174,6 +189,7 @@ export const hisRecordTypes = {
   stock_movement: stockMovementSchema,
   dispense: dispenseSchema,
   settlement: settlementSchema,
+  his_audit: hisAuditSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 /** 'owner-append' for clinical/financial events, 'lww' for master data edited in several places. */
@@ -185,4 +201,5 @@ export const hisConflictPolicy: Record<keyof typeof hisRecordTypes, 'lww' | 'own
   stock_movement: 'owner-append',
   dispense: 'owner-append',
   settlement: 'owner-append',
+  his_audit: 'owner-append',
 };

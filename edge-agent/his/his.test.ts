@@ -5,7 +5,7 @@ import { addCharges, getCharge, payCharges, priceLine, refundCharges } from './c
 import { HisError } from './errors.ts';
 import { book, cancelRegistration, checkIn, feeChargesOf, registerNow } from './frontdesk.ts';
 import { dispense, dispenseQueue, returnDrugs } from './pharmacy.ts';
-import { FormErrors, saveResident, searchResidents, validateResidentForm, type ResidentForm } from './residents.ts';
+import { backfillExt, FormErrors, saveResident, searchResidents, validateResidentForm, type ResidentForm } from './residents.ts';
 import { createSlots, getSlot } from './schedule.ts';
 import { setRegistrationStatus } from './registrations.ts';
 import { settle, settlementPreview } from './settlement.ts';
@@ -19,7 +19,7 @@ const LHQW = '86900000000022';
 const NACL = '86900000000033';
 const blank: ResidentForm = { name: '', sex: '', birthDate: '', idType: '01', idNumber: '', phone: '', address: '', ethnicity: '', maritalStatus: '', insuranceCardNo: '', healthCardId: '' };
 
-function withResident(t: Pick<typeof t, 'teardown'>) {
+function withResident(t: { teardown(fn: () => void): void }) {
   const k = hisTestStore();
   t.teardown(k.cleanup);
   const r = validateResidentForm(k.store.db, { ...blank, name: '张三', idNumber: '11010519491231002X', phone: '13800138000', insuranceCardNo: 'YB12345678', healthCardId: 'EHC-TOKEN-1' });
@@ -62,6 +62,13 @@ t.test('resident search by ID, name, pinyin initials, phone, insurance and e-hea
   t.same(ids('EHC-TOKEN-1'), [rid], 'e-health card token');
   t.same(ids('李'), []);
   t.throws(() => searchResidents(store.db, '110105194912310021'), /校验位错误/, 'bad checksum is an error, not an empty result');
+  // A resident written by someone else (central, the simulator) gets its search keys from the backfill.
+  store.write('resident', 'r-central', { residentId: 'r-central', name: '单雄信', sex: '1', birthDate: '1960-05-05', idType: '99', idNumber: 'C-1', insuranceCardNo: 'YB99887766' });
+  t.same(ids('sxx'), [], 'no search keys yet');
+  t.equal(backfillExt(store.db), 1);
+  t.same(ids('sxx'), ['r-central'], 'pinyin of a surname read as a surname (单 = shan)');
+  t.same(ids('YB99887766'), ['r-central'], 'insurance card from the record payload');
+  t.equal(backfillExt(store.db), 0, 'nothing left to do');
 });
 
 t.test('pricing from the dictionaries; unknown codes and negative quantities refused', async (t) => {
