@@ -5,7 +5,7 @@ import { ASCVD_BAND_ZH, type CoefficientSet } from './rules/ascvd.ts';
 import { BP_CLASS_EN, BP_CLASS_ZH } from './rules/bp.ts';
 import { OTHER_SYMPTOMS, URGENT_SYMPTOMS } from './rules/followup.ts';
 import { GLUCOSE_CLASS_ZH } from './rules/glucose.ts';
-import { QC_KIND_ZH, type QcIssue } from './rules/qc.ts';
+import { FIELD_ZH, QC_KIND_ZH, type QcIssue } from './rules/qc.ts';
 import { SELF_CARE_COLUMNS_ZH, SELF_CARE_ITEMS, SELF_CARE_LEVEL_ZH } from './rules/selfcare.ts';
 import { TCM_ANSWER_LABELS, TCM_QUESTIONS, TCM_RESULT_ZH, TCM_TYPE_ZH, TCM_TYPES } from './rules/tcm.ts';
 import { KEY_TAG_ZH, type CareService, type Contract, type DueRow, type Followup, type HealthRecord, type Package, type Prefill, type ResidentRow, type ScreeningRow, type Team } from './service.ts';
@@ -18,6 +18,7 @@ const STATUS_ZH: Record<string, string> = { active: '在档', migrated: '已迁�
 const CONTRACT_ZH: Record<string, string> = { signed: '已签约', renewed: '已续约', terminated: '已解约' };
 const REF_ZH: Record<string, string> = { issued: '已转出', received: '已接收', completed: '已回访', cancelled: '已取消' };
 const DUE_ZH: Record<string, string> = { overdue: '已逾期', due_soon: '即将到期', scheduled: '未到期' };
+const DUE_EN: Record<string, string> = { overdue: 'overdue', due_soon: 'due soon', scheduled: 'scheduled' };
 const ABO: [string, string][] = [['1', 'A型'], ['2', 'B型'], ['3', 'O型'], ['4', 'AB型'], ['5', '不详']];
 const CANCEL_ZH: Record<string, string> = { death: '死亡', moved_away: '迁出本地', duplicate: '重复档案（已合并）', other: '其他' };
 const TAG_OPTIONS = Object.entries(KEY_TAG_ZH) as [string, string][];
@@ -81,9 +82,11 @@ export function RecordsPage(props: { ctx: PageCtx; rows: (HealthRecord & { name:
   );
 }
 
-export function QcIssues(props: { issues: QcIssue[] }) {
-  if (!props.issues.length) return <p class="notice" data-testid="qc-ok">质控通过：完整性、逻辑性、一致性检查均无问题，未发现重复档案。</p>;
-  return <table class="compact" data-testid="qc-issues"><thead><tr><th>类别</th><th>字段</th><th>问题</th></tr></thead><tbody>{props.issues.map((i) => <tr><td>{QC_KIND_ZH[i.kind]}</td><td>{i.field}</td><td>{i.zh}</td></tr>)}</tbody></table>;
+export function QcIssues(props: { issues: QcIssue[]; lang?: 'zh-CN' | 'en' }) {
+  const en = props.lang === 'en';
+  if (!props.issues.length) return <p class="notice" data-testid="qc-ok">{en ? 'All checks passed (completeness, logic, consistency, duplicates).' : '质控通过：完整性、逻辑性、一致性检查均无问题，未发现重复档案。'}</p>;
+  return <table class="compact" data-testid="qc-issues"><thead><tr><th>{en ? 'Check' : '类别'}</th><th>{en ? 'Field' : '字段'}</th><th>{en ? 'Problem' : '问题'}</th></tr></thead>
+    <tbody>{props.issues.map((i) => <tr><td>{en ? i.kind : QC_KIND_ZH[i.kind]}</td><td>{en ? i.field : FIELD_ZH[i.field] ?? i.field}</td><td>{en ? i.en : i.zh}</td></tr>)}</tbody></table>;
 }
 
 export function RecordEditPage(props: { ctx: PageCtx; rec: HealthRecord; r: ResidentRow; age: number; issues: QcIssue[]; f: FormState; mf: FormState; cf: FormState; notice?: string | undefined }) {
@@ -93,7 +96,7 @@ export function RecordEditPage(props: { ctx: PageCtx; rec: HealthRecord; r: Resi
     <Page ctx={ctx} title={`${tr(ctx, '档案维护', 'Record')} ${rec.healthRecordNo}`}>
       <p><ResidentBadge r={props.r} age={props.age} />　<a href={`/care/r/${rec.residentId}`}>{tr(ctx, '查看居民健康档案', 'Resident view')}</a></p>
       <Msg errors={{ ...f.e, ...props.mf.e, ...props.cf.e }} notice={props.notice} />
-      <Section title={tr(ctx, '质控检查', 'Quality checks')} testid="qc"><QcIssues issues={props.issues} /></Section>
+      <Section title={tr(ctx, '质控检查', 'Quality checks')} testid="qc"><QcIssues issues={props.issues} lang={ctx.lang} /></Section>
       <div class="cols">
         <Section title={tr(ctx, '基本信息', 'Basic information')}>
           <dl class="kv"><dt>状态</dt><dd data-testid="record-status">{STATUS_ZH[rec.status]}{rec.status === 'migrated' ? `（迁往 ${rec.migratedToClinicId}，${rec.migratedDate}，${rec.migrationReason ?? ''}）` : ''}{rec.status === 'cancelled' ? `（${CANCEL_ZH[rec.cancelReason ?? 'other']}，${rec.cancelledDate}${rec.mergedIntoRecordNo ? `，并入 ${rec.mergedIntoRecordNo}` : ''}${rec.cancelNote ? `，${rec.cancelNote}` : ''}）` : ''}</dd>
@@ -184,7 +187,7 @@ export function ResidentPage(props: { ctx: PageCtx; v: ResidentView; ef: FormSta
         <Section title={tr(ctx, '档案', 'Record')} testid="record-card">
           {v.record ? <dl class="kv"><dt>档案编号</dt><dd><a href={`/care/records/${v.record.healthRecordNo}`} data-testid="record-no">{v.record.healthRecordNo}</a></dd><dt>状态</dt><dd>{STATUS_ZH[v.record.status]}</dd><dt>现住址</dt><dd>{v.record.currentAddress ?? ''}</dd><dt>过敏史</dt><dd>{v.record.drugAllergies.join('、') || '无'}</dd><dt>既往史</dt><dd>{v.record.pastDiseases.map((d) => `${d.name}${d.diagnosedDate ? `(${d.diagnosedDate})` : ''}`).join('、') || '无'}</dd><dt>家族史</dt><dd>{v.record.familyHistory.map((x) => `${({ father: '父亲', mother: '母亲', sibling: '兄弟姐妹', child: '子女' })[x.relation]}：${x.disease}`).join('、') || '无'}</dd></dl>
             : <p>尚未建档。<form method="post" action="/care/records" style="display:inline"><input type="hidden" name="mode" value="existing" /><input type="hidden" name="residentId" value={rid} /><button class="btn" type="submit" data-testid="create-record-existing">{tr(ctx, '为该居民建档', 'Create record')}</button></form></p>}
-          {v.issues.length > 0 && <details><summary>质控问题 {v.issues.length} 项</summary><QcIssues issues={v.issues} /></details>}
+          {v.issues.length > 0 && <details><summary>{tr(ctx, `质控问题 ${v.issues.length} 项`, `${v.issues.length} QC issue(s)`)}</summary><QcIssues issues={v.issues} lang={ctx.lang} /></details>}
         </Section>
         <Section title={tr(ctx, '慢病管理', 'Chronic disease management')} testid="chronic-card">
           {v.enrolments.map((e) => <div>{DISEASE_ZH[e.disease]}：{e.status === 'active' ? '管理中' : '已结案'}，纳入 {e.enrolledDate}，责任医生 {v.staffName(e.doctorCode)}
@@ -314,14 +317,14 @@ export function DuePage(props: { ctx: PageCtx; rows: DueRow[]; teams: Team[]; do
   return (
     <Page ctx={ctx} title={tr(ctx, '随访管理：到期与逾期', 'Follow-ups due and overdue')}>
       <form method="get" action="/care/due" style="margin-bottom:10px">
-        <select name="doctor" style="width:160px"><option value="">全部医生</option>{props.doctors.map((d) => <option value={d} selected={q.doctor === d}>{props.staffName(d)}</option>)}</select>{' '}
-        <select name="team" style="width:180px"><option value="">全部团队</option>{props.teams.map((t) => <option value={t.teamId} selected={q.team === t.teamId}>{t.name}</option>)}</select>{' '}
-        <select name="state" style="width:140px"><option value="">全部</option>{Object.entries(DUE_ZH).map(([v, l]) => <option value={v} selected={q.state === v}>{l}</option>)}</select>{' '}
+        <select name="doctor" style="width:160px"><option value="">{tr(ctx, '全部医生', 'All doctors')}</option>{props.doctors.map((d) => <option value={d} selected={q.doctor === d}>{props.staffName(d)}</option>)}</select>{' '}
+        <select name="team" style="width:180px"><option value="">{tr(ctx, '全部团队', 'All teams')}</option>{props.teams.map((t) => <option value={t.teamId} selected={q.team === t.teamId}>{t.name}</option>)}</select>{' '}
+        <select name="state" style="width:140px"><option value="">{tr(ctx, '全部', 'All')}</option>{Object.entries(DUE_ZH).map(([v, l]) => <option value={v} selected={q.state === v}>{tr(ctx, l, DUE_EN[v]!)}</option>)}</select>{' '}
         <button class="btn" type="submit">{tr(ctx, '筛选', 'Filter')}</button>
       </form>
-      <p data-testid="due-counts">已逾期 <b class="state-overdue">{count('overdue')}</b>　7天内到期 <b class="state-due_soon">{count('due_soon')}</b>　未到期 {count('scheduled')}</p>
-      <table class="compact" data-testid="due-table"><thead><tr><th>应随访日期</th><th>状态</th><th>姓名</th><th>年龄</th><th>项目</th><th>上次随访</th><th>责任医生</th><th>团队</th><th></th></tr></thead>
-        <tbody>{props.rows.map((r) => <tr><td>{r.dueDate}</td><td class={`state-${r.state}`}>{DUE_ZH[r.state]}</td><td><a href={`/care/r/${r.residentId}`}>{r.name}</a></td><td>{r.age}</td>
+      <p data-testid="due-counts">{tr(ctx, '已逾期', 'Overdue')} <b class="state-overdue">{count('overdue')}</b>　{tr(ctx, '7天内到期', 'Due within 7 days')} <b class="state-due_soon">{count('due_soon')}</b>　{tr(ctx, '未到期', 'Later')} {count('scheduled')}</p>
+      <table class="compact" data-testid="due-table"><thead><tr>{(ctx.lang === 'en' ? ['Due', 'State', 'Name', 'Age', 'Item', 'Last follow-up', 'Doctor', 'Team', ''] : ['应随访日期', '状态', '姓名', '年龄', '项目', '上次随访', '责任医生', '团队', '']).map((h) => <th>{h}</th>)}</tr></thead>
+        <tbody>{props.rows.map((r) => <tr><td>{r.dueDate}</td><td class={`state-${r.state}`}>{tr(ctx, DUE_ZH[r.state]!, DUE_EN[r.state]!)}</td><td><a href={`/care/r/${r.residentId}`}>{r.name}</a></td><td>{r.age}</td>
           <td>{DISEASE_ZH[r.disease] ?? r.disease}{r.note ? <div class="hint">{r.note}</div> : null}</td><td>{r.lastDate ?? '—'}{r.lastControl ? ` ${CONTROL_ZH[r.lastControl]}` : ''}</td><td>{props.staffName(r.doctorCode)}</td><td>{props.teamName(r.teamId)}</td>
           <td>{r.kind === 'followup' ? <a href={`/care/r/${r.residentId}/followup?disease=${r.disease}`}>随访</a> : r.kind === 'referral' ? <a href={`/care/referrals`}>转诊回访</a> : <a href={`/care/r/${r.residentId}`}>查看</a>}</td></tr>)}</tbody></table>
     </Page>

@@ -28,9 +28,10 @@ export interface QcRecord {
   mergedIntoRecordNo?: string | undefined;
 }
 
-const FIELD_ZH: Record<string, string> = {
+export const FIELD_ZH: Record<string, string> = {
   name: '姓名', sex: '性别', birthDate: '出生日期', idNumber: '身份证件号码', phone: '本人电话', healthRecordNo: '档案编号', createdDate: '建档日期',
   doctorCode: '责任医生', teamId: '家庭医生团队', residenceType: '常住类型', currentAddress: '现住址', aboBloodGroup: '血型',
+  pastDiseases: '既往史', migratedToClinicId: '迁入机构', cancelReason: '注销原因', mergedIntoRecordNo: '合并到档案',
 };
 
 /** Mainland mobile (11 digits starting 1) or a landline with area code (0xx-xxxxxxx[x]). */
