@@ -30,6 +30,13 @@ export interface IngestCounters {
   resolved: number;
 }
 
+export interface BatchOutcome { stored: number; duplicates: number; bound: number; unbound: number; implausible: number; critical: number }
+
+/** Where a reading came from: a device driver, a file import or manual entry (pseudo devices `import:<profile>`, `manual:<profile>`). */
+function readingSource(device: Device): 'device' | 'import' | 'manual' {
+  return device.protocol === 'import' ? 'import' : device.protocol === 'manual' ? 'manual' : 'device';
+}
+
 interface ReadingRow { id: string; device_id: string; reading: string; critical: number; resident_id: string | null; implausible: number; interpretation: string | null }
 
 /** Short text for the UI (the profile's Chinese name when it has one; the record keeps the profile's display). */
@@ -66,30 +73,35 @@ export class Ingest {
     return this.profiles.quantity(device.profileId, r.quantity)?.displayZh ?? (r.type === 'observation' ? r.display : r.testName);
   }
 
-  /** Store one batch from a device. Resolves after the commit is durable (ACK point). */
-  async storeBatch(device: Device, batch: Reading[]): Promise<void> {
+  /** Re-evaluate a reading against the institution's ranges of `device`'s profile (lab corrections, manual entry). */
+  evaluateFor(device: Device, r: Reading): Reading {
+    return this.reevaluate(device, r);
+  }
+
+  /** Store one batch from a device. Resolves after the commit is durable (ACK point), with what happened to it. */
+  async storeBatch(device: Device, batch: Reading[]): Promise<BatchOutcome | undefined> {
     if (batch.length === 0) return;
     if (device.protocol === 'modbus') {
       const snap = JSON.stringify(batch.map((r) => [r.quantity, r.type === 'observation' ? r.value : r.value]));
       if (this.lastSnapshot.get(device.id) === snap) { this.counters.unchanged += batch.length; return; }
       try {
-        await this.write(device, batch);
+        const out = await this.write(device, batch);
         this.lastSnapshot.set(device.id, snap);
+        return out;
       } catch (e) {
         this.counters.failed++;
         throw e;
       }
-      return;
     }
     try {
-      await this.write(device, batch);
+      return await this.write(device, batch);
     } catch (e) {
       this.counters.failed++;
       throw e;
     }
   }
 
-  private write(device: Device, batch: Reading[]): Promise<void> {
+  private write(device: Device, batch: Reading[]): Promise<BatchOutcome> {
     const local = { stored: 0, duplicates: 0, bound: 0, unbound: 0, implausible: 0, critical: 0 };
     return this.store.transactAsync((tx) => {
       const db = tx.db;
@@ -105,12 +117,12 @@ export class Ingest {
         const orderId = r.type === 'lab_result' ? (r.orderId ?? b?.orderId) : undefined;
         const withOrder: Reading = r.type === 'lab_result' && orderId ? { ...r, orderId } : r;
         db.prepare(`INSERT INTO device_readings (id, device_id, source_id, type, quantity, code, display, value, unit, at, received_at, device_patient_id, specimen_id, order_id,
-          interpretation, implausible, critical, resident_id, bound_by, bound_at, reading) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+          interpretation, implausible, critical, resident_id, bound_by, bound_at, reading, review_status, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
           id, device.id, r.sourceId, r.type, r.quantity, r.type === 'observation' ? r.code : r.testCode, this.label(device, r),
           String(r.value), r.unit ?? '', r.at, now, r.patientId ?? null, r.type === 'lab_result' ? r.specimenId : null, orderId ?? null,
           r.type === 'observation' ? (r.interpretation ?? null) : (r.flag ?? null), r.implausible ? 1 : 0, r.critical ? 1 : 0,
-          b?.residentId ?? null, b?.by ?? null, b ? now : null, JSON.stringify(withOrder));
-        if (b) { emitReading(tx, id, withOrder, b.residentId); local.bound++; } else { checkRecord(id, withOrder); local.unbound++; }
+          b?.residentId ?? null, b?.by ?? null, b ? now : null, JSON.stringify(withOrder), r.type === 'lab_result' ? 'preliminary' : null, readingSource(device));
+        if (b) { emitReading(tx, id, withOrder, b.residentId, r.critical); local.bound++; } else { checkRecord(id, withOrder); local.unbound++; }
         if (r.implausible) local.implausible++;
         if (r.critical) {
           local.critical++;
@@ -131,6 +143,7 @@ export class Ingest {
       this.counters.batches++;
       for (const k of Object.keys(local) as (keyof typeof local)[]) this.counters[k] += local[k];
       if (local.critical) for (const a of this.criticalListeners) a();
+      return local;
     });
   }
 
@@ -165,7 +178,7 @@ export class Ingest {
         if (!res) throw new RegistryError('residentId', `居民不存在 / no resident ${residentId}`, 404);
         tx.db.prepare('UPDATE device_readings SET resident_id = ?, bound_by = ?, bound_at = ? WHERE id = ?').run(residentId, `manual:${by.username}`, new Date().toISOString(), readingId);
         tx.db.prepare('UPDATE critical_alerts SET resident_id = ? WHERE reading_id = ? AND resident_id IS NULL').run(residentId, readingId);
-        emitReading(tx, readingId, JSON.parse(row.reading) as Reading, residentId);
+        emitReading(tx, readingId, JSON.parse(row.reading) as Reading, residentId, row.critical === 1);
       });
     } catch (e) {
       this.accounts.audit(by.username, 'device.reading.bind', `${readingId} -> ${residentId}`, by.ip, `refused: ${(e as Error).message}`.slice(0, 300));
@@ -183,8 +196,11 @@ function checkRecord(id: string, r: Reading): void {
   if (!ok.success) throw new RecordValidationError(rec.type, ok.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
 }
 
-function emitReading(tx: Tx, id: string, r: Reading, residentId: string): void {
+/** Critical readings (institution ranges) go in the relay's priority lane (edge-agent/sync/README.md). */
+export function emitReading(tx: Tx, id: string, r: Reading, residentId: string, critical: boolean, labStatus: 'preliminary' | 'final' | 'corrected' = 'preliminary'): void {
   const rec = toRecord(r, { id, residentId });
-  if (rec.type === 'observation') tx.emit('observation', id, rec.payload);
-  else tx.emit('lab_result', id, rec.payload);
+  const opts = critical ? { priority: true } : undefined;
+  if (rec.type === 'observation') tx.emit('observation', id, rec.payload, opts);
+  // A lab result replicates as preliminary until a technician releases it (lab.ts): the analyser's "final" is not the lab's.
+  else tx.emit('lab_result', id, { ...rec.payload, status: labStatus }, opts);
 }

@@ -101,7 +101,7 @@ export class DeviceManager {
     const driver = this.buildPoller(d);
     if (!driver) return;
     try {
-      await driver.start({ store: (r) => this.ingest.storeBatch(this.registry.get(id) ?? d, r.map((x) => ({ ...x, deviceId: id }))), log: (level, msg, f) => this.log[level]({ device: id, ...f }, msg) });
+      await driver.start({ store: async (r) => { await this.ingest.storeBatch(this.registry.get(id) ?? d, r.map((x) => ({ ...x, deviceId: id }))); }, log: (level, msg, f) => this.log[level]({ device: id, ...f }, msg) });
       this.pollers.set(id, driver);
     } catch (e) {
       this.counters.startFailures++;

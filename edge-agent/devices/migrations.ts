@@ -109,3 +109,34 @@ export const deviceMigrations: Migration[] = [
     `),
   },
 ];
+
+deviceMigrations.push({
+  version: 101,
+  name: 'devices: lab result review / approval, versions, file import and manual entry sources',
+  up: (db) => db.exec(`
+    -- lab_result rows: preliminary (as received) -> final (approved by a technician) -> corrected (new value, new version).
+    ALTER TABLE device_readings ADD COLUMN review_status TEXT;
+    ALTER TABLE device_readings ADD COLUMN reviewed_by TEXT;
+    ALTER TABLE device_readings ADD COLUMN reviewed_by_name TEXT;
+    ALTER TABLE device_readings ADD COLUMN reviewed_at TEXT;
+    -- device | import | manual
+    ALTER TABLE device_readings ADD COLUMN source TEXT NOT NULL DEFAULT 'device';
+    UPDATE device_readings SET review_status = 'preliminary' WHERE type = 'lab_result';
+    CREATE INDEX device_readings_review ON device_readings (received_at) WHERE review_status = 'preliminary';
+    CREATE INDEX device_readings_trend ON device_readings (resident_id, code, at);
+    -- Every release and correction of a lab result (who, when, which value, why).
+    CREATE TABLE lab_result_versions (
+      reading_id TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      value TEXT NOT NULL,
+      unit TEXT NOT NULL,
+      flag TEXT,
+      by_user TEXT NOT NULL,
+      by_name TEXT NOT NULL,
+      at TEXT NOT NULL,
+      reason TEXT,
+      PRIMARY KEY (reading_id, version)
+    );
+  `),
+});

@@ -2,6 +2,7 @@
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Alerts } from './alerts.ts';
 import type { Ingest } from './ingest.ts';
+import type { LabService } from './lab.ts';
 import type { DeviceManager } from './manager.ts';
 import type { DeviceRow } from './pages.tsx';
 import type { ProfileCatalog } from './profiles.ts';
@@ -16,6 +17,8 @@ export interface DevicesService {
   alerts: Alerts;
   ranges: CriticalRanges;
   profiles: ProfileCatalog;
+  /** Lab review, import, manual entry, trends (lab.ts). */
+  lab?: LabService;
 }
 
 export const EDIT_ROLES = ['device_tech', 'clinic_admin'] as const;
