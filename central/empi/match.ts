@@ -61,15 +61,22 @@ export function normName(v: unknown): string | undefined {
   return n || undefined;
 }
 
-/** Toneless pinyin of a name, surnames read as surnames (单 = shan); Latin letters kept. */
+const pinyinCache = new Map<string, string | undefined>();
+
+/** Toneless pinyin of a name, surnames read as surnames (单 = shan); Latin letters kept. Memoised (names repeat). */
 export function namePinyin(v: unknown): string | undefined {
   const n = normName(v);
   if (!n) return undefined;
+  if (pinyinCache.has(n)) return pinyinCache.get(n);
+  let py: string | undefined;
   try {
-    return pinyin(n, { toneType: 'none', type: 'array', mode: 'surname' }).join('').toLowerCase().replace(/[^a-z0-9]/g, '') || undefined;
+    py = pinyin(n, { toneType: 'none', type: 'array', mode: 'surname' }).join('').toLowerCase().replace(/[^a-z0-9]/g, '') || undefined;
   } catch {
-    return n.toLowerCase();
+    py = n.toLowerCase();
   }
+  if (pinyinCache.size >= 50_000) pinyinCache.clear();
+  pinyinCache.set(n, py);
+  return py;
 }
 
 /** Mobile or landline digits without a +86 / 0086 prefix. */
@@ -234,10 +241,16 @@ export function blockingKeys(d: Demographics): string[] {
   const ehc = str(d.healthCardId)?.trim().toUpperCase();
   if (ehc) keys.add(`ehc:${ehc}`);
   const dob = str(d.birthDate);
-  if (dob && DATE.test(dob)) keys.add(`dob:${dob}`);
+  const okDob = dob !== undefined && DATE.test(dob);
+  if (okDob) keys.add(`dob:${dob}`);
   const tel = normPhone(d.phone);
   if (tel) keys.add(`tel:${tel}`);
+  // Common names (张伟) are shared by thousands: the name blocks with a part of the birth date,
+  // year or month-day, so a typo in one of them still finds the candidate.
   const py = namePinyin(d.name);
-  if (py) keys.add(`py:${py}`);
+  if (py && okDob) {
+    keys.add(`py:${py}:${dob!.slice(0, 4)}`);
+    keys.add(`pm:${py}:${dob!.slice(5)}`);
+  } else if (py) keys.add(`py:${py}`);
   return [...keys].map((k) => k.slice(0, 200));
 }
