@@ -5,9 +5,13 @@
  *   import { seedHisDemo } from './edge-agent/his/index.ts';
  *   seedHisDemo(agent.store);                 // after the dictionaries have arrived
  *   seedHisDemo(store, { drugs: starterDictionaries.drugs });   // or pass them
+ *   seedHisDemo(store, { staffPassword: 'Demo-Pass-2026' });   // also local accounts for the
+ *     // staff dictionary (d0001 张建华 doctor GP, r0001 registrar, p0001 pharmacist, ...) plus
+ *     // a cashier c0001: only with an explicit password, never a default one.
  */
 import type { DictionaryItem } from '../../contracts/index.ts';
 import type { EdgeStore } from '../store/store.ts';
+import { AccountError, Accounts, type Role } from '../web/accounts.ts';
 import { dictList } from './dict.ts';
 import { createSlots } from './schedule.ts';
 import { FormErrors } from './residents.ts';
@@ -16,10 +20,28 @@ import { addDays, localDate } from './time.ts';
 
 export interface SeedResult { slots: number; receipts: number; notes: string[] }
 
-export function seedHisDemo(store: EdgeStore, opts: { days?: number; drugs?: DictionaryItem[]; departments?: string[] } = {}): SeedResult {
+const STAFF_ROLES: Record<string, Role> = { doctor: 'doctor', nurse: 'nurse', pharmacist: 'pharmacist', registrar: 'registrar', lab_technician: 'lab_tech', imaging_technician: 'imaging_tech', cashier: 'cashier' };
+
+export function seedHisDemo(store: EdgeStore, opts: { days?: number; drugs?: DictionaryItem[]; departments?: string[]; staffPassword?: string } = {}): SeedResult & { accounts: string[] } {
   const notes: string[] = [];
   const db = store.db;
-  const out: SeedResult = { slots: 0, receipts: 0, notes };
+  const out = { slots: 0, receipts: 0, notes, accounts: [] as string[] };
+  const staffDept = new Map<string, string>();
+  if (opts.staffPassword) {
+    const accounts = new Accounts(db);
+    const staff = [...dictList(db, 'staff'), { code: 'C0001', name: '钱收费', attrs: { role: 'cashier', department: 'GP' }, active: true }];
+    for (const s of staff) {
+      const role = STAFF_ROLES[String(s.attrs.role)];
+      const username = s.code.toLowerCase();
+      if (!role) continue;
+      staffDept.set(username, String(s.attrs.department ?? ''));
+      if (db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM users WHERE username = ?').get(username)!.n) continue;
+      try { accounts.create({ username, displayName: s.name, role, password: opts.staffPassword }, 'seed', 'local'); out.accounts.push(`${username} (${role})`); } catch (e) {
+        if (e instanceof AccountError) { notes.push(`account ${username}: ${e.message}`); continue; }
+        throw e;
+      }
+    }
+  }
   const today = localDate();
   const depts = dictList(db, 'departments').map((d) => d.code);
   const wanted = opts.departments ?? ['GP', 'IM', 'TCM', 'PED'];
@@ -28,7 +50,8 @@ export function seedHisDemo(store: EdgeStore, opts: { days?: number; drugs?: Dic
   else if (!doctors.length) notes.push('no local users with role doctor: schedule skipped');
   else {
     doctors.forEach((d, i) => {
-      const dept = wanted.filter((w) => depts.includes(w))[i % Math.max(1, wanted.filter((w) => depts.includes(w)).length)] ?? depts[0]!;
+      const own = staffDept.get(d.username);
+      const dept = own && depts.includes(own) ? own : wanted.filter((w) => depts.includes(w))[i % Math.max(1, wanted.filter((w) => depts.includes(w)).length)] ?? depts[0]!;
       for (const [start, end, cap] of [['08:00', '11:30', 30], ['13:30', '17:00', 20]] as const) {
         try {
           out.slots += store.transact((tx) => createSlots(tx, { dateFrom: today, dateTo: addDays(today, (opts.days ?? 7) - 1), departmentCode: dept, doctorUsername: d.username, startTime: start, endTime: end, capacity: String(cap), fee: '1' })).length;
