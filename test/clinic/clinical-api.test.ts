@@ -102,6 +102,9 @@ t.test('seedClinicalDemo: past visits and lab trends through the real paths, ide
   const doc = await signIn(edge.http.url, DOCTOR.username, DOCTOR.password);
   const html = await (await fetch(`${edge.http.url}/clinic/residents/r-qian/history`, { headers: { cookie: doc } })).text();
   t.equal((html.match(/慢病复诊取药|高血压、糖尿病复诊|头晕2周/g) ?? []).length, 3, 'three past visits');
-  t.match(html, /data-testid="trend-4548-4"><svg/, 'HbA1c trend chart');
+  t.match(html, /data-testid="trend-4548-4" data-chart="[^"]*8\.4,7\.6,6\.9/, 'HbA1c trend chart data, oldest first');
+  const js = await fetch(`${edge.http.url}/clinic/assets/echarts.min.js`);
+  t.equal(js.status, 200, 'ECharts served from the package');
+  t.ok((await js.text()).length > 500_000);
   t.equal(edge.store.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM his_charges WHERE resident_id = 'r-qian' AND status = 'pending' AND source_kind != 'registration'").get()!.n, 0, 'past visits are paid');
 });

@@ -158,7 +158,8 @@ t.test('queue -> visit -> sign -> pay -> nurse executes; records reach central',
     lab('k', '2823-3', 'Potassium', 6.8, 'mmol/L', 5, true),
   ]);
   await page.click('text=既往史与检验趋势');
-  t.equal(await page.locator('[data-testid="trend-14749-6"] svg').count(), 1, 'glucose trend chart (ECharts SVG rendered on the server)');
+  await page.waitForSelector('[data-testid="trend-14749-6"][data-rendered="1"] svg');
+  t.match(await page.locator('[data-testid="trend-14749-6"] svg').innerHTML(), /7\.9[\s\S]*6\.4[\s\S]*5\.6/, 'glucose trend chart drawn by ECharts served from the package');
   t.match(await page.locator('[data-testid=lab-trends]').innerText(), /Potassium\s+6\.8 mmol\/L HH/, 'results listed with flags');
   t.match(await page.locator('[data-testid=visit-alerts]').innerText(), /钾 6\.8/, 'critical value shown on the workstation');
   await page.fill('[data-testid=alert-readback]', '王秀兰，血钾6.8mmol/L，已复查心电图并处理');

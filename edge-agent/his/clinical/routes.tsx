@@ -2,6 +2,8 @@
  * Routes of the doctor's and nurse's workstations. Every read or write of a resident's data
  * writes an audit entry (who, action, target, source IP, outcome) through `Accounts.audit`.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Context } from 'hono';
 import type { EdgeModuleContext } from '../../modules.ts';
 import type { Role, User } from '../../web/accounts.ts';
@@ -22,8 +24,15 @@ const formOf = async (c: Context): Promise<Form> => {
   return Object.fromEntries(Object.entries(b).map(([k, v]) => [k, typeof v === 'string' ? v : ''])) as Form;
 };
 
+const echartsJs = (() => {
+  let body: Buffer | null = null;
+  return () => (body ??= readFileSync(createRequire(import.meta.url).resolve('echarts/dist/echarts.min.js')));
+})();
+
 export function mountClinicalUi(ctx: EdgeModuleContext, s: ClinicalService): void {
   const { ui, accounts, store } = ctx;
+  // The charting library, served from the package (the private network has no CDN).
+  ctx.app.get('/clinic/assets/echarts.min.js', (c) => c.body(new Uint8Array(echartsJs()), 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=86400' }));
   const audit = (c: Context, u: User, action: string, target: string, outcome = 'ok') => accounts.audit(u.username, action, target, clientIp(c), outcome);
 
   // ---------------------------------------------------------------- doctor
