@@ -18,13 +18,15 @@ const TOKEN = 'test-token-0123456789';
 
 t.test('records from two edges arrive at central on PostgreSQL exactly once, in per-clinic order', async (t) => {
   await using ns = await startNatsServer();
-  await using db = await createTestDatabase('wh_spine');
+  // Dropped in the teardown, after central stopped: `await using` would drop it (terminating
+  // central's connections) before the teardown below runs.
+  const db = await createTestDatabase('wh_spine');
   const tmp = tempDir('spine-pg');
   t.teardown(tmp.cleanup);
   const central = await startCentral<PostgresWarehouse>(loadCentralConfig({ dataDir: `${tmp.dir}/central`, natsUrl: ns.url, apiToken: TOKEN, warehouse: 'postgres', pgUrl: db.url }, {}), quietLog());
   const a = await edgeInProcess(ns.url, clinicName('pa'), `${tmp.dir}/a`);
   const b = await edgeInProcess(ns.url, clinicName('pb'), `${tmp.dir}/b`);
-  t.teardown(async () => { await a.stop(); await b.stop(); await central.stop(); });
+  t.teardown(async () => { await a.stop(); await b.stop(); await central.stop(); await db.drop(); });
 
   const ackA = writeActivity(a, 3000, 1);
   const ackB = writeActivity(b, 2000, 2);
