@@ -3,7 +3,7 @@
  * (EDGE_* / EDGE_CONFIG) and the backup settings (EDGE_BACKUP_*).
  *
  *   backup keygen --key FILE              create a key file (keep a copy away from the backups)
- *   backup [--full|--incremental] [--no-upload]
+ *   backup [--full|--incremental] [--no-upload] [--rate BYTES_PER_S]
  *   backup list [--remote]
  *   backup upload                         copy new points off-site (resumes), apply retention
  *   restore --to DIR [--point ID|TIME|latest] [--from local|remote] [--no-rejoin]
@@ -11,7 +11,7 @@
  *   backup:drill [--from local|remote]
  * Exit code 0 on success, 1 on failure with a message that names the file and what to do.
  */
-import { BackupError, generateKeyFile, type BackupProgress } from '../../contracts/backup/index.ts';
+import { BackupError, Throttle, generateKeyFile, type BackupProgress } from '../../contracts/backup/index.ts';
 import { createLogger } from '../../contracts/runtime/index.ts';
 import { loadEdgeConfig } from '../config.ts';
 import { loadEdgeBackupConfig } from './config.ts';
@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   switch (cmd) {
     case 'backup': {
-      const b = await backupEdge(ctx, { kind: flag('full') ? 'full' : flag('incremental') ? 'incremental' : 'auto' });
+      const rate = Number(opt('rate') ?? '0');
+      const b = await backupEdge(ctx, { kind: flag('full') ? 'full' : flag('incremental') ? 'incremental' : 'auto', throttle: rate > 0 ? new Throttle(() => rate) : undefined });
       const s = b.manifest.stats;
       console.log(`backup point ${b.manifest.snapshotId} (${b.manifest.kind}): ${b.manifest.files.length} files, ${mb(s.totalBytes)} backed up, ${mb(s.newBytes)} new (${mb(s.packBytes)} stored compressed+encrypted), ${s.reusedChunks} chunks reused, ${(s.durationMs / 1000).toFixed(1)} s; seq ${String(b.manifest.info.lastSeq ?? '?')}`);
       if (!flag('no-upload')) {
