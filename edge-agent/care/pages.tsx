@@ -277,7 +277,7 @@ export function FollowupPage(props: { ctx: PageCtx; r: ResidentRow; age: number;
         </Section>
         <Section title="体征">
           {p.readingAt && <div class="source" data-testid="prefill-source">血压{p.heartRate !== undefined ? '、心率' : ''}取自{p.readingDevice ? `设备「${p.readingDevice}」` : '最近测量'}，{fmtTime(p.readingAt)}（{p.sbp}/{p.dbp} mmHg）</div>}
-          {p.glucoseAt && <div class="source" data-testid="prefill-glucose">血糖取自最近测量 {fmtTime(p.glucoseAt)}（{p.fbg} mmol/L）</div>}
+          {p.glucoseAt && <div class="source" data-testid="prefill-glucose">血糖取自{p.glucoseSource ?? ''}最近结果 {fmtTime(p.glucoseAt)}（{p.fbg} mmol/L）</div>}
           <Input f={f} name="sbp" label="收缩压 mmHg" inline style="width:90px" required={!dm} /><Input f={f} name="dbp" label="舒张压 mmHg" inline style="width:90px" required={!dm} />
           <Input f={f} name="heartRate" label="心率 次/分" inline style="width:90px" />
           <Input f={f} name="weightKg" label="体重 kg" inline style="width:90px" /><Input f={f} name="heightCm" label="身高 cm" inline style="width:90px" />

@@ -273,7 +273,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     const b = (x: boolean) => (x ? '1' : '');
     const fromResult = res ? { date: res.date, sbp: String(res.sbp), onBpTreatment: b(res.onBpTreatment), totalCholesterol: String(res.totalCholesterol), hdlCholesterol: String(res.hdlCholesterol), waistCm: String(res.waistCm), smoker: b(res.smoker), diabetes: b(res.diabetes), familyHistory: b(res.familyHistory), region: res.region, area: res.area } : null;
     return ui.html(c, <AscvdPage ctx={ctx} r={r} age={s.age(r)} coef={s.coefficients()} result={res}
-      f={f ?? emptyForm(fromResult ?? { date: s.today(), region: 'north', area: 'urban', ...(p.sbp !== undefined ? { sbp: String(p.sbp) } : {}), ...(diabetic ? { diabetes: '1' } : {}), ...(onTx ? { onBpTreatment: '1' } : {}) })} />, status);
+      f={f ?? emptyForm(fromResult ?? { date: s.today(), region: 'north', area: 'urban', ...(p.sbp !== undefined ? { sbp: String(p.sbp) } : {}), ...(p.tc !== undefined ? { totalCholesterol: String(p.tc) } : {}), ...(p.hdl !== undefined ? { hdlCholesterol: String(p.hdl) } : {}), ...(diabetic ? { diabetes: '1' } : {}), ...(onTx ? { onBpTreatment: '1' } : {}) })} />, status);
   };
   page('get', '/care/r/:rid/ascvd', (c, u, ctx) => ascvdPage(c, u, ctx, c.req.param('rid')!, undefined, 200, c.req.query('result')));
   page('post', '/care/r/:rid/ascvd', async (c, u, ctx) => {

@@ -99,6 +99,13 @@ t.test('prefill takes the latest BP measurement and the latest visit', async (t)
   const p = s.prefill('r2');
   t.same([p.sbp, p.dbp, p.heartRate, p.readingIds], [182, 104, 88, ['o3', 'o4', 'o5']]);
   t.match(p.encounter?.diagnoses, /原发性高血压（I10）/);
+  const lab = (id: string, testCode: string, value: string, at: string) => store.write('lab_result', id, { resultId: id, residentId: 'r2', specimenId: 'S1', testCode, testName: testCode, value, unit: 'mmol/L', status: 'final', resultedAt: at });
+  lab('l1', '14647-2', '6.10', '2026-11-20T10:00:00+08:00'); lab('l2', '14646-4', '0.95', '2026-11-20T10:00:00+08:00'); lab('l3', '14647-2', '5.40', '2026-10-01T10:00:00+08:00');
+  lab('l4', '14749-6', '7.8', '2026-11-21T10:00:00+08:00');
+  const q = s.prefill('r2');
+  t.same([q.tc, q.hdl, q.fbg, q.glucoseSource], [6.1, 0.95, 7.8, '检验科'], 'latest lipids and the serum glucose (no meter reading)');
+  obs('o6', '14743-9', 6.4, '2026-11-22T07:00:00+08:00');
+  t.same([s.prefill('r2').fbg, s.prefill('r2').glucoseSource], [6.4, '血糖仪'], 'a later meter reading wins');
 });
 
 t.test('elderly check and TCM: missing answers named, under-65 refused, nothing saved', async (t) => {

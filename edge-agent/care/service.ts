@@ -42,7 +42,9 @@ export const LOINC = { sbp: '8480-6', dbp: '8462-4', pulse: '8867-4', glucose: '
 export interface Prefill {
   sbp?: number; dbp?: number; heartRate?: number; fbg?: number; weightKg?: number; heightCm?: number;
   readingIds: string[];
-  readingAt?: string; readingDevice?: string; glucoseAt?: string;
+  readingAt?: string; readingDevice?: string; glucoseAt?: string; glucoseSource?: string;
+  /** Lipids from lab results (LOINC 14647-2 total cholesterol, 14646-4 HDL-C), mmol/L */
+  tc?: number; hdl?: number; lipidsAt?: string;
   encounter?: { encounterId: string; registeredAt: string; diagnoses: string; chiefComplaint?: string };
 }
 
@@ -435,7 +437,15 @@ export class CareService {
       if (hr) { out.heartRate = Math.round(hr.value); out.readingIds.push(hr.id); }
     }
     const glu = obs.find((o) => o.code === LOINC.glucose);
-    if (glu) { out.fbg = glu.value; out.readingIds.push(glu.id); out.glucoseAt = glu.effectiveAt; }
+    const labs = this.byResident('lab_result', residentId).filter((l) => l.status !== 'preliminary' && !l.implausible && /^-?\d+(\.\d+)?$/.test(l.value.trim()))
+      .sort((a, b) => (a.resultedAt < b.resultedAt ? 1 : -1));
+    const lab = (code: string) => labs.find((l) => l.testCode === code);
+    const serumGlu = lab('14749-6');
+    if (glu && (!serumGlu || glu.effectiveAt >= serumGlu.resultedAt)) { out.fbg = glu.value; out.readingIds.push(glu.id); out.glucoseAt = glu.effectiveAt; out.glucoseSource = '血糖仪'; }
+    else if (serumGlu) { out.fbg = Number(serumGlu.value); out.glucoseAt = serumGlu.resultedAt; out.glucoseSource = '检验科'; }
+    const tc = lab('14647-2'); const hdl = lab('14646-4');
+    if (tc) { out.tc = Number(tc.value); out.lipidsAt = tc.resultedAt; }
+    if (hdl) out.hdl = Number(hdl.value);
     const w = obs.find((o) => o.code === LOINC.weight); if (w) out.weightKg = w.value;
     const h = obs.find((o) => o.code === LOINC.height); if (h) out.heightCm = h.value;
     const enc = this.byResident('encounter', residentId).filter((x) => x.status !== 'cancelled').sort((a, b) => (a.registeredAt < b.registeredAt ? 1 : -1))[0];
