@@ -276,7 +276,11 @@ export class CareService {
     const h = this.healthRecordOf(residentId);
     if (!r) return [];
     const issues = checkRecord(r, h ?? {}, this.today());
-    return [...issues, ...findDuplicates(r, this.recordHolders().filter((o) => o.residentId !== residentId))];
+    // Candidates through the residents indexes (ID number, name), then the rule decides.
+    const ids = this.db.prepare<[string, string, string], { resident_id: string }>('SELECT resident_id FROM residents WHERE (id_number = ? OR name = ?) AND resident_id != ?').all(r.idNumber.toUpperCase(), r.name, residentId).map((x) => x.resident_id);
+    const holders = ids.map((id) => ({ r: this.resident(id)!, h: this.byResident('health_record', id).find((x) => x.status === 'active') })).filter((x) => x.h)
+      .map(({ r: o, h: oh }) => ({ residentId: o.residentId, name: o.name, sex: o.sex, birthDate: o.birthDate, idNumber: o.idNumber, phone: o.phone, healthRecordNo: oh!.healthRecordNo }));
+    return [...issues, ...findDuplicates(r, holders)];
   }
 
   private recordHolders() {
@@ -289,15 +293,29 @@ export class CareService {
   /** Pairs of active records that look like the same person. */
   duplicatePairs(): { a: string; b: string; aName: string; bName: string; reason: string; certainty: string }[] {
     const holders = this.recordHolders();
-    const out: { a: string; b: string; aName: string; bName: string; reason: string; certainty: string }[] = [];
-    holders.forEach((h, i) => {
-      const r = this.resident(h.residentId)!;
-      for (const d of findDuplicates(r, holders.slice(i + 1))) {
-        const o = holders.find((x) => x.residentId === d.otherResidentId)!;
-        out.push({ a: h.healthRecordNo, b: o.healthRecordNo, aName: h.name, bName: o.name, reason: d.zh, certainty: d.certainty });
+    // Group by the keys the duplicate rule compares (linear, not all pairs), then apply the rule within each group.
+    const groups = new Map<string, typeof holders>();
+    for (const h of holders) {
+      for (const k of [`id:${h.idNumber.toUpperCase()}`, `nsb:${h.name}|${h.sex}|${h.birthDate}`, ...(h.phone ? [`np:${h.name}|${h.phone}`] : [])]) {
+        const g = groups.get(k); if (g) g.push(h); else groups.set(k, [h]);
       }
-    });
-    return out;
+    }
+    const out: { a: string; b: string; aName: string; bName: string; reason: string; certainty: string }[] = [];
+    const seen = new Set<string>();
+    for (const g of groups.values()) {
+      if (g.length < 2) continue;
+      g.forEach((h, i) => {
+        const r = this.resident(h.residentId)!;
+        for (const d of findDuplicates(r, g.slice(i + 1))) {
+          const o = g.find((x) => x.residentId === d.otherResidentId)!;
+          const key = `${h.healthRecordNo}|${o.healthRecordNo}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          out.push({ a: h.healthRecordNo, b: o.healthRecordNo, aName: h.name, bName: o.name, reason: d.zh, certainty: d.certainty });
+        }
+      });
+    }
+    return out.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : x.b < y.b ? -1 : 1));
   }
 
   /** Record statistics for the records page (counts; rates in percent, one decimal). */
