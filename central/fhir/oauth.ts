@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Warehouse } from '../warehouse/types.ts';
-import { all, run, sqlFor, type Sql } from '../empi/sql.ts';
+import { all, run, sqlFor, type Op, type Sql } from '../empi/sql.ts';
 
 export type Interaction = 'c' | 'r' | 'u' | 'd' | 's';
 export interface Scope { type: string; ops: Set<Interaction> }
@@ -89,7 +89,7 @@ export class OAuth {
     return this.ready;
   }
 
-  private async tx<T>(body: () => Generator<import('../empi/sql.ts').Op, T, unknown>): Promise<T> {
+  private async tx<T>(body: () => Generator<Op, T, unknown>): Promise<T> {
     await this.init();
     return this.sql.tx(body, 'oauth');
   }

@@ -214,10 +214,11 @@ export function fhirApi(deps: FhirDeps): Hono<Env> {
       await audit(c, action, `${type}/${id}`, 'accepted');
       const r = await writer.write(source, type, id, parsed, {
         update: pathId !== undefined,
-        ifMatch: ifMatch === undefined ? undefined : (owners) => {
-          const cur = type === 'Patient' ? undefined : owners.find((o) => o.source === source)?.version;
+        // Records: checked against this source's latest version, under the source's write queue.
+        // Patients: checked in the PUT route against the resident's versionId (its HLC).
+        ifMatch: ifMatch === undefined || type === 'Patient' ? undefined : (owners) => {
+          const cur = owners.find((o) => o.source === source)?.version;
           const want = /^(?:W\/)?"([^"]+)"$/.exec(ifMatch.trim())?.[1];
-          if (type === 'Patient') return; // checked below against the resident's versionId
           if (!want || String(cur) !== want) throw new OperationOutcomeError(412, 'conflict', `If-Match ${ifMatch}: the current version is ${cur ?? 'none'}`);
         },
       });

@@ -20,12 +20,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { HybridLogicalClock, type RecordType } from '../../contracts/index.ts';
 import type { IngestItem, Warehouse } from '../warehouse/types.ts';
+import { EXTERNAL_SOURCE_PREFIX } from '../empi/empi.ts';
 import { all, run, sqlFor, type Sql } from '../empi/sql.ts';
 import { OperationOutcomeError } from './outcome.ts';
 import type { ParsedWrite, WritableType } from './write.ts';
 
-export const EXT_PREFIX = 'ext-';
-export const sourceOf = (clientId: string) => `${EXT_PREFIX}${clientId}`;
+/** The record source of a FHIR client (the EMPI sends nothing down to these: they are not edges). */
+export const sourceOf = (clientId: string) => `${EXTERNAL_SOURCE_PREFIX}${clientId}`;
 
 const RECORD_TYPES: Record<WritableType, RecordType[]> = { Patient: ['resident'], Encounter: ['encounter'], Observation: ['observation', 'lab_result'] };
 
