@@ -69,6 +69,7 @@ t.test('doctor and nurse work through a visit while central and NATS are down; r
   t.match(done.text, /已执行：赵德明 狂犬病疫苗\(Vero细胞\)（第1\/1次）/);
   const vit = await post(nurse, `/clinic/nurse/vitals?resident=r-zhao`, { temperature: '36.8', systolic: '132', diastolic: '84', pulse: '78' });
   t.match(vit.text, /已保存 4 项体征/);
+  t.match((await get(doc, visit)).text, /今日体征<!-- -->：<!-- -->体温 36\.8℃ · 血压 132\/84mmHg · 脉搏 78次\/分|今日体征：体温 36\.8℃ · 血压 132\/84mmHg · 脉搏 78次\/分/, "the nurse's vital signs show on the doctor's visit page");
   const wrong = await post(nurse, `/clinic/nurse/vitals?resident=r-zhao`, { temperature: 'abc' });
   t.match(wrong.text, /data-testid="err-temperature">体温须为数字/);
 

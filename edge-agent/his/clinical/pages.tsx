@@ -144,6 +144,7 @@ export interface VisitPageProps {
   rxForm?: Record<string, string>;
   labItems: { code: string; name: string; priceFen: number }[];
   procedures: { code: string; modality: string; zh: string; en: string }[];
+  vitals?: Record<string, { value: number; unit: string; at: string }>;
   charges?: { item_name: string; quantity: number; unit: string; amount_fen: number; status: string; category: string }[];
   imagingOrders?: { orderId: string; accessionNumber: string }[];
   error?: string;
@@ -151,8 +152,11 @@ export interface VisitPageProps {
   errors?: Record<string, string>;
 }
 
-export function PatientBar(props: { ctx: PageCtx; v: VisitView; today: string }) {
+export function PatientBar(props: { ctx: PageCtx; v: VisitView; today: string; vitals?: Record<string, { value: number; unit: string; at: string }> }) {
   const { ctx, v } = props;
+  const vt = props.vitals ?? {};
+  const vitalsText = VITALS.filter((d) => vt[d.code] && d.key !== 'diastolic').map((d) => d.key === 'systolic' && vt['8462-4']
+    ? `${L(ctx, '血压', 'BP')} ${vt[d.code]!.value}/${vt['8462-4']!.value}mmHg` : `${L(ctx, d.zh, d.en)} ${vt[d.code]!.value}${unitText(d.unit)}`).join(' · ');
   const st = STATUS[v.registration.status] ?? [v.registration.status, v.registration.status, ''];
   return (
     <div class="cw-bar" data-testid="patient-bar">
@@ -161,6 +165,7 @@ export function PatientBar(props: { ctx: PageCtx; v: VisitView; today: string })
       <span class="hint">{L(ctx, '证件号', 'ID')} {v.resident.idNumber}</span>
       <span class="hint">{L(ctx, '序号', 'No.')} {v.registration.queue_no}</span>
       <span class={`badge ${st[2]}`} style={st[2] ? '' : 'background:#7b8794'}>{L(ctx, st[0], st[1])}</span>
+      {vitalsText && <span class="hint" data-testid="today-vitals">{L(ctx, '今日体征', 'Today')}：{vitalsText}</span>}
       {v.visit.status === 'signed' && <span class="badge ok" data-testid="signed-badge">{L(ctx, '已签名', 'signed')} {local(v.visit.signed_at)}</span>}
       <a href={`/clinic/residents/${encodeURIComponent(v.resident.residentId)}/history`} style="margin-left:auto">{L(ctx, '既往史与检验趋势', 'History and trends')}</a>
       <a href="/clinic/doctor">{L(ctx, '返回候诊列表', 'Back to queue')}</a>
@@ -206,7 +211,7 @@ export function VisitPage(props: VisitPageProps) {
   const units = chosen ? doseUnits(parseSpec(chosen.spec, chosen.unit), chosen.unit) : [];
   return (
     <Shell ctx={ctx} title={`${L(ctx, '就诊', 'Visit')} · ${v.resident.name}`}>
-      <PatientBar ctx={ctx} v={v} today={props.today} />
+      <PatientBar ctx={ctx} v={v} today={props.today} vitals={props.vitals} />
       <Msg error={props.error} notice={props.notice} />
       <AlertsCard ctx={ctx} alerts={props.alerts} action={`${base}/alerts`} />
       {v.reminders.length > 0 && (

@@ -75,7 +75,7 @@ export function mountClinicalUi(ctx: EdgeModuleContext, s: ClinicalService): voi
     const imagingOrders = v.orders.filter((o) => o.kind === 'imaging' && o.orderId).map((o) => ({ orderId: o.orderId!, accessionNumber: s.imaging.order(o.orderId!)?.accessionNumber ?? '' }));
     audit(c, u, 'clinical.visit.view', `${id} resident ${v.resident.residentId}`);
     const props: VisitPageProps = {
-      ctx: pctx, today: today(), v, alerts: s.alertsFor(v.resident.residentId), labItems: s.labItems(), procedures: s.imagingProcedures(), charges, imagingOrders,
+      ctx: pctx, today: today(), v, vitals: s.todayVitals(v.resident.residentId), alerts: s.alertsFor(v.resident.residentId), labItems: s.labItems(), procedures: s.imagingProcedures(), charges, imagingOrders,
       ...(iq !== undefined ? { icdQuery: iq, icdResults: s.searchIcd(iq) } : {}),
       ...(dq !== undefined ? { drugQuery: dq, drugResults: s.searchDrugs(dq) } : {}),
       chosenDrug: drugCode ? s.drug(drugCode) : null,

@@ -565,6 +565,16 @@ export class ClinicalService {
     });
   }
 
+  /** Today's vital signs of a resident (nurse-entered or from devices), latest per code. */
+  todayVitals(residentId: string): Record<string, { value: number; unit: string; at: string }> {
+    const out: Record<string, { value: number; unit: string; at: string }> = {};
+    for (const o of this.history(residentId).readings) {
+      if (today(Date.parse(o.effectiveAt)) !== today()) continue;
+      if (!out[o.code]) out[o.code] = { value: o.value, unit: o.unit, at: o.effectiveAt };
+    }
+    return out;
+  }
+
   /** Today's device readings of a resident, latest per code (to take into the vitals form). */
   deviceVitals(residentId: string): Record<string, { value: number; at: string; deviceId: string }> {
     const out: Record<string, { value: number; at: string; deviceId: string }> = {};
