@@ -70,7 +70,10 @@ export function searchResidents(db: Db, q: string, kind: SearchKind = 'auto', li
     case 'phone': return db.prepare<[string, number], ResidentView>(`${SELECT} WHERE r.phone = ? LIMIT ?`).all(s, limit);
     case 'pinyin': {
       const p = s.toLowerCase();
-      return db.prepare<[string, string, number], ResidentView>(`${SELECT} WHERE e.pinyin_initials >= ? AND e.pinyin_initials < ? ORDER BY e.pinyin_initials, r.name LIMIT ?`).all(p, upper(p), limit);
+      // Walk the pinyin index from the extension table (ordering by it keeps the LIMIT cheap with 200k residents).
+      return db.prepare<[string, string, number], ResidentView>(`SELECT r.resident_id AS residentId, r.name, r.sex, r.birth_date AS birthDate, r.id_type AS idType, r.id_number AS idNumber, r.phone,
+        e.pinyin_initials AS pinyinInitials, e.insurance_card_no AS insuranceCardNo, e.health_card_id AS healthCardId, e.address, e.ethnicity, e.marital_status AS maritalStatus
+        FROM his_resident_ext e JOIN residents r ON r.resident_id = e.resident_id WHERE e.pinyin_initials >= ? AND e.pinyin_initials < ? ORDER BY e.pinyin_initials LIMIT ?`).all(p, upper(p), limit);
     }
     case 'name': return db.prepare<[string, string, number], ResidentView>(`${SELECT} WHERE r.name >= ? AND r.name < ? ORDER BY r.name LIMIT ?`).all(s, upper(s), limit);
     case 'insurance': return db.prepare<[string, number], ResidentView>(`${SELECT} WHERE e.insurance_card_no = ? LIMIT ?`).all(s, limit);
