@@ -30,7 +30,8 @@ export const careModule: EdgeModule = {
     careByClinic.set(ctx.store.clinicId, s);
     return {
       stop: async () => { careByClinic.delete(ctx.store.clinicId); },
-      health: () => ({ ok: true, detail: `${s.dueList({ state: 'overdue' }).length} overdue follow-up(s)` }),
+      // Cheap: /healthz is polled often; the due list is computed on its page.
+      health: () => ({ ok: true, detail: `${(ctx.store.db.prepare("SELECT count(*) AS n FROM records WHERE type = 'chronic_enrolment' AND json_extract(payload, '$.status') = 'active'").get() as { n: number }).n} patient(s) in chronic-disease management` }),
     };
   },
 };
