@@ -138,14 +138,43 @@ function factWhere(m: Extract<Measure, { type: 'count' | 'cohort' }>, p: Period,
 export class Engine {
   constructor(private readonly db: SqlDb, private readonly org: () => OrgTree) {}
 
+  /**
+   * Grouped rows of fact measures, computed once for the whole district per (measure, period)
+   * and kept until facts of that period change (`invalidate`); a caller's scope is applied to
+   * the cached rows. Population and staffing are read each time (small tables).
+   */
+  private readonly cache = new Map<string, { to: string; rows: Row[]; at: number }>();
+  private readonly inflight = new Map<string, Promise<Row[]>>();
+  static CACHE_MAX = 2000;
+
+  /** Facts on or after `fromDay` changed: drop every cached period that ends after it. */
+  invalidate(fromDay: string): void {
+    for (const [k, v] of this.cache) if (v.to > fromDay) this.cache.delete(k);
+  }
+
   async measureRows(m: Measure, p: Period, scope: Scope): Promise<Row[]> {
     if (m.type === 'population') {
       return this.db.all<Row>(`SELECT org_id, SUM(${m.field}) AS v FROM an_population WHERE year = ? GROUP BY org_id`, [p.year]);
     }
     if (m.type === 'staffing') return this.db.all<Row>(`SELECT org_id, ${m.field} AS v FROM an_staffing`);
-    const w = factWhere(m, p, scope);
-    const agg = m.type === 'cohort' || m.distinct ? 'COUNT(DISTINCT c.resident_id)' : m.type === 'count' && m.sum ? `SUM(c.${m.sum})` : 'COUNT(*)';
-    return this.db.all<Row>(`SELECT c.clinic_id, c.team_id, ${agg} AS v FROM an_fact c WHERE ${w.sql} GROUP BY c.clinic_id, c.team_id`, w.params);
+    const key = `${JSON.stringify(m)}|${p.key}`;
+    let rows = this.cache.get(key)?.rows;
+    if (!rows) {
+      let job = this.inflight.get(key);
+      if (!job) {
+        const w = factWhere(m, p, { orgId: '', clinics: null, teams: null });
+        const agg = m.type === 'cohort' || m.distinct ? 'COUNT(DISTINCT c.resident_id)' : m.type === 'count' && m.sum ? `SUM(c.${m.sum})` : 'COUNT(*)';
+        job = this.db.all<Row>(`SELECT c.clinic_id, c.team_id, ${agg} AS v FROM an_fact c WHERE ${w.sql} GROUP BY c.clinic_id, c.team_id`, w.params)
+          .finally(() => this.inflight.delete(key));
+        this.inflight.set(key, job);
+        rows = await job;
+        if (this.cache.size >= Engine.CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+        this.cache.set(key, { to: m.window === 'prev_active' ? p.to : p.to, rows, at: Date.now() });
+      } else rows = await job;
+    }
+    const clinics = scope.clinics ? new Set(scope.clinics) : null;
+    const teams = scope.teams ? new Set(scope.teams) : null;
+    return clinics || teams ? rows.filter((r) => (!clinics || clinics.has(r.clinic_id!)) && (!teams || teams.has(r.team_id!))) : rows;
   }
 
   /** Sum of the rows that fall under `node` (and inside the scope). */

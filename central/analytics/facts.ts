@@ -147,11 +147,21 @@ function category(c: string | null): string {
   return 'other';
 }
 
-export interface RefreshResult { records: number; facts: number; asOf: string }
+export interface RefreshResult { records: number; facts: number; asOf: string; /** Earliest fact day added, changed or removed (null: nothing changed). */ changedFrom: string | null }
 
 export class FactStore {
   private running: Promise<RefreshResult> | null = null;
-  constructor(private readonly db: SqlDb, private readonly org: () => OrgTree, private readonly onOrgChange?: () => Promise<void>) {}
+  private changedFrom: string | null = null;
+  /** The generation this instance last wrote or saw. */
+  ownGen = 0;
+  async generation(): Promise<number> {
+    return Number((await this.db.get<{ v: string }>("SELECT v FROM an_meta WHERE k = 'facts_gen'"))?.v ?? 0);
+  }
+  private touch(day: string | null | undefined): void {
+    const d = day ?? '0000-00-00';
+    if (this.changedFrom === null || d < this.changedFrom) this.changedFrom = d;
+  }
+  constructor(private readonly db: SqlDb, private readonly org: () => OrgTree, private readonly onOrgChange?: () => Promise<void>, private readonly onChanged?: (fromDay: string) => void) {}
 
   async asOf(): Promise<string | null> {
     return (await this.db.get<{ v: string }>("SELECT v FROM an_meta WHERE k = 'facts_as_of'"))?.v ?? null;
@@ -169,6 +179,7 @@ export class FactStore {
       'SELECT s.clinic_id, s.applied_seq, c.seq FROM clinic_state s LEFT JOIN an_cursor c ON c.clinic_id = s.clinic_id');
     let records = 0;
     let facts = 0;
+    this.changedFrom = null;
     for (const cl of clinics) {
       let cursor = Number(cl.seq ?? 0);
       while (cursor < Number(cl.applied_seq)) {
@@ -185,8 +196,14 @@ export class FactStore {
         records += rows.length;
       }
     }
+    if (this.changedFrom !== null) {
+      this.onChanged?.(this.changedFrom);
+      // A generation number other instances (several centrals on one PostgreSQL) watch to drop their caches.
+      await this.db.run(`INSERT INTO an_meta (k, v) VALUES ('facts_gen', '1') ON CONFLICT (k) DO UPDATE SET v = CAST(CAST(an_meta.v AS INTEGER) + 1 AS TEXT)`);
+      this.ownGen = await this.generation();
+    }
     await this.db.run(`INSERT INTO an_meta (k, v) VALUES ('facts_as_of', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, [started]);
-    return { records, facts, asOf: started };
+    return { records, facts, asOf: started, changedFrom: this.changedFrom };
   }
 
   private async apply(db: SqlDb, clinicId: string, type: string, recordId: string, version: number, payload: P, createdAt: string): Promise<number> {
@@ -198,6 +215,8 @@ export class FactStore {
     // A registration once booked stays a booked visit when it is later registered / finished.
     const wasBooked = type === 'registration' && Number((await db.get<{ flag: number | null }>('SELECT flag FROM an_fact WHERE src = ?', [base]))?.flag ?? 0) === 1;
     // A newer version replaces every fact of the older one (a cancelled visit leaves none).
+    const old = await db.get<{ d: string | null; n: number }>('SELECT MIN(day) AS d, COUNT(*) AS n FROM an_fact WHERE src = ?', [base]);
+    if (Number(old?.n ?? 0) > 0) this.touch(old!.d);
     await db.run('DELETE FROM an_fact WHERE src = ?', [base]);
     const org = this.org();
     let k = 0;
@@ -218,8 +237,10 @@ export class FactStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, params);
       if (f.kind === 'contract' && team && f.residentId) {
         // Earlier facts of this resident now belong to the contracted team.
-        await db.run("UPDATE an_fact SET team_id = ? WHERE resident_id = ? AND team_id IS NULL", [team, f.residentId]);
+        const n = await db.run("UPDATE an_fact SET team_id = ? WHERE resident_id = ? AND team_id IS NULL", [team, f.residentId]);
+        if (n > 0) this.touch(null);
       }
+      this.touch(f.day);
       k++;
     }
     return k;

@@ -17,7 +17,7 @@ export class Analytics {
   private timer: NodeJS.Timeout | null = null;
 
   private constructor(readonly db: SqlDb) {
-    this.facts = new FactStore(db, () => this.tree, () => this.reloadOrg());
+    this.facts = new FactStore(db, () => this.tree, () => this.reloadOrg(), (from) => this.engine.invalidate(from));
     this.engine = new Engine(db, () => this.tree);
     this.qc = new Qc(db, () => this.tree);
     this.perf = new Performance(db, this.engine, () => this.tree);
@@ -47,8 +47,17 @@ export class Analytics {
   /** Refresh facts every `ms` (plus on demand). */
   start(ms: number, onError: (e: Error) => void): void {
     // The organisation tree is re-read each time: the data admin or a setup script may have changed it.
-    const tick = () => { this.reloadOrg().then(() => this.facts.refresh()).catch(onError).finally(() => { if (this.timer) this.timer = setTimeout(tick, ms); }); };
+    const tick = () => { this.reloadOrg().then(() => this.facts.refresh()).then(() => this.syncCache()).catch(onError).finally(() => { if (this.timer) this.timer = setTimeout(tick, ms); }); };
     this.timer = setTimeout(tick, 0);
+  }
+
+  /** Facts changed by another instance (or process) since we last looked: drop every cached result. */
+  async syncCache(): Promise<void> {
+    const g = await this.facts.generation();
+    if (g !== this.facts.ownGen) {
+      this.engine.invalidate('');
+      this.facts.ownGen = g;
+    }
   }
 
   async stop(): Promise<void> {
