@@ -1,11 +1,17 @@
 /** Excel export of any portal table and import of assessment / population sheets (exceljs). */
+import { PassThrough } from 'node:stream';
 import ExcelJS from 'exceljs';
 
 export interface Column { key: string; label: string; kind?: 'text' | 'number' | 'percent' | 'yuan' }
 export interface TableSpec { id: string; title: string; columns: Column[]; rows: Record<string, unknown>[]; href?: (row: Record<string, unknown>) => string | null }
 
 export async function tablesToXlsx(tables: TableSpec[], meta: { title: string; asOf: string | null; by: string }): Promise<Buffer> {
-  const wb = new ExcelJS.Workbook();
+  // The streaming writer commits rows as they are added (large exports stay fast and small in memory).
+  const chunks: Buffer[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise<void>((res, rej) => { sink.on('end', res); sink.on('error', rej); });
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: sink, useStyles: true, useSharedStrings: false });
   wb.creator = meta.by;
   wb.created = new Date();
   const used = new Set<string>();
@@ -13,11 +19,16 @@ export async function tablesToXlsx(tables: TableSpec[], meta: { title: string; a
     let name = t.title.replace(/[\\/?*[\]:]/g, ' ').slice(0, 28) || 'Sheet';
     for (let i = 2; used.has(name); i++) name = `${name.slice(0, 25)} ${i}`;
     used.add(name);
-    const ws = wb.addWorksheet(name);
-    ws.addRow([meta.title, meta.asOf ? `数据截至 as of ${meta.asOf}` : '']).font = { bold: true };
+    const ws = wb.addWorksheet(name, { views: [{ state: 'frozen', ySplit: 2 }] });
+    t.columns.forEach((c, i) => { ws.getColumn(i + 1).width = Math.max(10, Math.min(50, c.label.length * 2 + 4)); });
+    const title = ws.addRow([meta.title, meta.asOf ? `数据截至 as of ${meta.asOf}` : '']);
+    title.font = { bold: true };
+    title.commit();
     const header = ws.addRow(t.columns.map((c) => c.label));
     header.font = { bold: true };
     header.eachCell((cell) => { cell.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFEEF2F7' } }; });
+    header.commit();
+    const fmts = t.columns.map((c) => (c.kind === 'percent' ? '0.0%' : c.kind === 'yuan' ? '#,##0.00' : null));
     for (const r of t.rows) {
       const row = ws.addRow(t.columns.map((c) => {
         const v = r[c.key];
@@ -25,15 +36,14 @@ export async function tablesToXlsx(tables: TableSpec[], meta: { title: string; a
         if (c.kind === 'number' || c.kind === 'percent' || c.kind === 'yuan') return typeof v === 'number' ? v : Number(v);
         return typeof v === 'object' ? JSON.stringify(v) : String(v);
       }));
-      t.columns.forEach((c, i) => {
-        if (c.kind === 'percent') row.getCell(i + 1).numFmt = '0.0%';
-        if (c.kind === 'yuan') row.getCell(i + 1).numFmt = '#,##0.00';
-      });
+      fmts.forEach((f, i) => { if (f) row.getCell(i + 1).numFmt = f; });
+      row.commit();
     }
-    t.columns.forEach((c, i) => { ws.getColumn(i + 1).width = Math.max(10, Math.min(50, c.label.length * 2 + 4)); });
-    ws.views = [{ state: 'frozen', ySplit: 2 }];
+    ws.commit();
   }
-  return Buffer.from(await wb.xlsx.writeBuffer());
+  await wb.commit();
+  await done;
+  return Buffer.concat(chunks);
 }
 
 /** Rows of the first (or named) sheet as objects keyed by the header row's text. */
