@@ -65,10 +65,11 @@ t.test('resident search by ID, name, pinyin initials, phone, insurance and e-hea
   // A resident written by someone else (central, the simulator) gets its search keys from the backfill.
   store.write('resident', 'r-central', { residentId: 'r-central', name: '单雄信', sex: '1', birthDate: '1960-05-05', idType: '99', idNumber: 'C-1', insuranceCardNo: 'YB99887766' });
   t.same(ids('sxx'), [], 'no search keys yet');
-  t.equal(backfillExt(store.db), 1);
+  const first = backfillExt(store.db);
+  t.equal(first.filled, 1);
   t.same(ids('sxx'), ['r-central'], 'pinyin of a surname read as a surname (单 = shan)');
   t.same(ids('YB99887766'), ['r-central'], 'insurance card from the record payload');
-  t.equal(backfillExt(store.db), 0, 'nothing left to do');
+  t.same(backfillExt(store.db, first.lastRowid), { filled: 0, lastRowid: first.lastRowid }, 'nothing new after the last rowid');
 });
 
 t.test('pricing from the dictionaries; unknown codes and negative quantities refused', async (t) => {

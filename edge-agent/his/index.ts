@@ -31,11 +31,13 @@ export const hisModule: EdgeModule = {
     mountHisPages(ctx.ui, ctx.store, ctx.accounts, ctx.config.clinicName);
     // Residents written by others (central, simulator) get their search keys shortly after.
     let timer: NodeJS.Timeout | null = null;
+    let lastRowid = 0;
     const backfill = () => {
       timer = null;
       try {
-        const n = backfillExt(ctx.store.db);
-        if (n > 0 && !timer) timer = setTimeout(backfill, 200);
+        const before = lastRowid;
+        lastRowid = backfillExt(ctx.store.db, lastRowid).lastRowid;
+        if (lastRowid !== before && !timer) timer = setTimeout(backfill, 50);
       } catch (e) { ctx.log.warn({ err: (e as Error).message }, 'his: resident search keys backfill failed'); }
     };
     const onWritten = () => { if (!timer) timer = setTimeout(backfill, 1000); };

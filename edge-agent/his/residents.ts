@@ -167,20 +167,25 @@ export function saveResident(tx: Tx, r: RecordPayload<'resident'>): void {
 
 /**
  * Residents that arrived without search keys (from central, the simulator, other modules)
- * get them here; returns how many. Cheap when there are none.
+ * get them here. Only residents inserted after `afterRowid` are looked at, so the check is
+ * cheap on a busy edge; returns how many were filled and the rowid to continue from.
+ * (A name changed later by central keeps its old pinyin until saved at the desk.)
  */
-export function backfillExt(db: Db, max = 2000): number {
-  const rows = db.prepare<[number], { resident_id: string; payload: string | null; name: string }>(`SELECT r.resident_id, r.name, rec.payload FROM residents r
-    LEFT JOIN his_resident_ext e ON e.resident_id = r.resident_id LEFT JOIN records rec ON rec.type = 'resident' AND rec.record_id = r.resident_id
-    WHERE e.resident_id IS NULL LIMIT ?`).all(max);
-  if (!rows.length) return 0;
+export function backfillExt(db: Db, afterRowid = 0, max = 2000): { filled: number; lastRowid: number } {
+  const rows = db.prepare<[number, number], { rid: number; resident_id: string; payload: string | null; name: string; has: number }>(`SELECT r.rowid AS rid, r.resident_id, r.name, rec.payload,
+      EXISTS (SELECT 1 FROM his_resident_ext e WHERE e.resident_id = r.resident_id) AS has
+    FROM residents r LEFT JOIN records rec ON rec.type = 'resident' AND rec.record_id = r.resident_id
+    WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?`).all(afterRowid, max);
+  let filled = 0;
   db.transaction(() => {
     for (const row of rows) {
+      if (row.has) continue;
       const p = row.payload ? (JSON.parse(row.payload) as RecordPayload<'resident'>) : ({ residentId: row.resident_id, name: row.name } as RecordPayload<'resident'>);
       upsertExt(db, { ...p, residentId: row.resident_id, name: row.name });
+      filled++;
     }
   })();
-  return rows.length;
+  return { filled, lastRowid: rows.at(-1)?.rid ?? afterRowid };
 }
 
 /** Age in whole years on `today` (yyyy-MM-dd). */
