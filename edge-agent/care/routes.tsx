@@ -206,7 +206,10 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
       ...((): Record<string, string> => { const last = s.followups(rid, disease)[0]; return last ? { medications: last.medications.map((m) => `${m.name},${m.dose}`).join('\n') } : {}; })(),
     } as Record<string, string>);
     const fv = followupForm(form.v, rid, disease);
-    const urgentNow = urgentReasons({ disease, date: fv.date, age: s.age(r), sbp: fv.sbp, dbp: fv.dbp, fbg: fv.fbg, heartRate: fv.heartRate, temperatureC: fv.temperatureC, symptoms: fv.symptoms, pregnantOrLactating: fv.pregnant });
+    // Flag from plausible values only: a value refused beside its field is not evidence.
+    const ok = (k: string, x: number | undefined) => (form.e[k] || x === undefined || !Number.isFinite(x) ? undefined : x);
+    const bpOk = !form.e.sbp && !form.e.dbp;
+    const urgentNow = urgentReasons({ disease, date: fv.date, age: s.age(r), sbp: bpOk ? ok('sbp', fv.sbp) : undefined, dbp: bpOk ? ok('dbp', fv.dbp) : undefined, fbg: ok('fbg', fv.fbg), heartRate: ok('heartRate', fv.heartRate), temperatureC: ok('temperatureC', fv.temperatureC), symptoms: fv.symptoms, pregnantOrLactating: fv.pregnant });
     s.audit(actor(c, u), 'care.followup.view', `${rid} ${disease}`, 'ok');
     return ui.html(c, <FollowupPage ctx={ctx} r={r} age={s.age(r)} disease={disease} f={form} prefill={p} urgentNow={urgentNow} previous={s.followups(rid, disease)} />, status);
   };

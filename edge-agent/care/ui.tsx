@@ -16,6 +16,7 @@ export const CARE_CSS = `
 .fld.inline { display:inline-block; margin-right:14px; vertical-align:top; }
 .fld.inline input, .fld.inline select { width:auto; min-width:90px; }
 .ferr { display:block; color:var(--bad); font-size:13px; margin-top:3px; }
+.fld.inline .ferr { max-width:240px; }
 .fld.has-error input, .fld.has-error select, .fld.has-error textarea { border-color:var(--bad); background:#fff6f5; }
 textarea { font:inherit; padding:7px 10px; border:1px solid #b8c2cc; border-radius:5px; width:100%; max-width:720px; min-height:64px; }
 .urgent { background:#fdecea; border:2px solid var(--bad); color:#7b1d12; padding:10px 14px; border-radius:6px; margin:10px 0; font-weight:600; }

@@ -98,6 +98,7 @@ t.test('care: enrol, device BP, prefilled follow-up with urgent flag, contract s
   await page.click('[data-testid=save-followup]');
   t.match(await page.locator('[data-error-for=sbp]').innerText(), /收缩压 350 mmHg 超出可信范围/);
   t.equal(await page.inputValue('#dbp'), '112', 'other values kept');
+  t.equal(await page.locator('[data-testid=urgent-flag]').count(), 0, 'a refused value is not used for the urgent flag');
   await shot('followup-bad-sbp');
   await page.fill('#sbp', '186');
   await page.fill('#referralTo', '区人民医院心内科');
