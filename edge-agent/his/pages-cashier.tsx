@@ -18,7 +18,7 @@ export function CashierTabs(props: { ctx: PageCtx }) {
 }
 
 export function CashierPage(props: { ctx: PageCtx; q?: string | undefined; kind?: string | undefined; results: ResidentView[]; searchErrors?: Errors | undefined; resident: ResidentView | null;
-  pending: ChargeRow[]; paid: PaidLine[]; invoices: InvoiceRow[]; waiting: { resident_id: string; name: string; n: number; fen: number }[]; errors?: Errors | undefined; error?: string | undefined; notice?: string | undefined }) {
+  pending: ChargeRow[]; paid: PaidLine[]; invoices: InvoiceRow[]; visits?: Map<string, string>; waiting: { resident_id: string; name: string; n: number; fen: number }[]; errors?: Errors | undefined; error?: string | undefined; notice?: string | undefined }) {
   const t = tr(props.ctx);
   const r = props.resident;
   const total = props.pending.reduce((s, c) => s + c.amount_fen, 0);
@@ -47,13 +47,13 @@ export function CashierPage(props: { ctx: PageCtx; q?: string | undefined; kind?
             <form method="post" action="/his/cashier/pay">
               <input type="hidden" name="residentId" value={r.residentId} />
               <table data-testid="pending">
-                <thead><tr><th></th><th>{t('项目', 'Item')}</th><th>{t('类别', 'Category')}</th><th class="num">{t('数量', 'Qty')}</th><th class="num">{t('单价', 'Price')}</th><th class="num">{t('金额', 'Amount')}</th><th>{t('开单', 'Ordered by')}</th></tr></thead>
+                <thead><tr><th></th><th>{t('项目', 'Item')}</th><th>{t('类别', 'Category')}</th><th class="num">{t('数量', 'Qty')}</th><th class="num">{t('单价', 'Price')}</th><th class="num">{t('金额', 'Amount')}</th><th>{t('开单', 'Ordered by')}</th><th>{t('就诊', 'Visit')}</th></tr></thead>
                 <tbody>
                   {props.pending.map((c) => (
                     <tr><td><input type="checkbox" name="chargeId" value={c.charge_id} checked style="width:auto" /></td><td>{c.item_name}</td><td>{cat(props.ctx, c.category)}</td>
-                      <td class="num">{c.quantity}{c.unit}</td><td class="num">{money(c.unit_price_fen)}</td><td class="num">{money(c.amount_fen)}</td><td>{c.created_by}</td></tr>
+                      <td class="num">{c.quantity}{c.unit}</td><td class="num">{money(c.unit_price_fen)}</td><td class="num">{money(c.amount_fen)}</td><td>{c.created_by}</td><td class="muted" style="font-size:13px">{c.registration_id ? props.visits?.get(c.registration_id) ?? '' : ''}</td></tr>
                   ))}
-                  <tr class="total"><td></td><td colspan={4}>{t('合计', 'Total')}</td><td class="num" data-testid="pending-total">{money(total)}</td><td></td></tr>
+                  <tr class="total"><td></td><td colspan={4}>{t('合计', 'Total')}</td><td class="num" data-testid="pending-total">{money(total)}</td><td></td><td></td></tr>
                 </tbody>
               </table>
               {props.errors?.chargeIds && <div class="field-error" role="alert">{props.errors.chargeIds}</div>}

@@ -232,7 +232,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       FROM his_charges c LEFT JOIN residents r ON r.resident_id = c.resident_id WHERE c.status = 'pending' GROUP BY c.resident_id ORDER BY min(c.created_at) LIMIT 50`).all();
     const notice = msg.notice ?? (c.req.query('refunded') ? '退费完成（冲账票据已生成，原票据保留）' : undefined);
     return ui.html(c, <CashierPage ctx={ctx} q={s.q} kind={s.kind} results={s.results} searchErrors={s.errors} resident={resident} pending={charges.filter((x) => x.status === 'pending')}
-      paid={paid} invoices={invoices} waiting={waiting} errors={msg.errors} error={msg.error} notice={notice} />, status as 200);
+      paid={paid} invoices={invoices} waiting={waiting} visits={new Map(resident ? regList('g.resident_id = ?', resident.residentId).map((g) => [g.registration_id, `${g.visit_date} ${g.department_name} ${g.doctor_name}`]) : [])} errors={msg.errors} error={msg.error} notice={notice} />, status as 200);
   };
   ui.page('get', '/his/cashier', CASH_ROLES, (c, u, ctx) => cashier(c, u, ctx));
   post('/his/cashier/pay', CASH_ROLES, (c, u, ctx, f) => {
