@@ -13,6 +13,20 @@
  *   corrections); the latest version is the truth. Nothing is deleted: a cancelled or
  *   terminated record keeps its history.
  * - Diseases are 'HTN' (hypertension, 高血压) and 'T2DM' (type 2 diabetes, 2型糖尿病).
+ *
+ * How the edge fills them (for indicator definitions; DOMAIN.md "KPIs"):
+ * - record rate: active `health_record` per resident / permanent residents (status 'active').
+ * - dynamic use: `health_record.lastUpdatedDate` in the period, or any follow-up/check/contract
+ *   record of that resident dated in the period.
+ * - managed patients: `chronic_enrolment` with status 'active' (ended ones keep endedDate).
+ * - standardised management: >= 4 `chronic_followup` of the enrolment in the year.
+ * - control: `chronic_followup.control === 'controlled'` at the patient's latest follow-up of
+ *   the year (the decision the edge rules took at the visit is stored, not recomputed).
+ * - urgent referrals: `chronic_followup.urgentReferral`; the `referral` it created carries
+ *   followupDueDate (date + 14) and followedUpDate/status 'completed' once followed up.
+ * - contracts: `fd_contract` in force = status != 'terminated' and startDate <= day <= endDate;
+ *   renewal = a contract with previousContractId (status 'renewed'); fulfilment = `fd_service`
+ *   count per (contractId, packageId, serviceCode) against `fd_package.services[].timesPerYear`.
  */
 import { z } from 'zod';
 
