@@ -91,19 +91,41 @@ export async function restoreBackup(o: RestoreOptions): Promise<{ manifest: Mani
       }
       try {
         let pos = 0;
-        for (const [id, packId, off, len] of f.chunks) {
-          const chain = parseSnapshotId(packId)?.chainId ?? m.chainId;
-          const data = openChunk(o.key, chain, id, await o.target.read(packName(packId), off, len), `${o.target.label}/${packName(packId)}`);
-          h.update(data);
+        let out: Buffer[] = [];
+        let outBytes = 0;
+        const flushOut = async () => {
+          if (outBytes === 0) return;
+          const block = Buffer.concat(out);
+          out = [];
+          outBytes = 0;
           try {
-            await fh.write(data, 0, data.length, pos);
+            await fh.write(block, 0, block.length, pos);
           } catch (e) {
-            throw fsError(e, out, 'writing');
+            throw fsError(e, join(o.dest, rel), 'writing');
           }
-          pos += data.length;
-          done += data.length;
+          pos += block.length;
+        };
+        // Read runs of chunks that are contiguous in one pack with one read (up to 4 MiB).
+        for (let i = 0; i < f.chunks.length;) {
+          const [, packId, off] = f.chunks[i]!;
+          let j = i;
+          let end = off;
+          while (j < f.chunks.length && f.chunks[j]![1] === packId && f.chunks[j]![2] === end && end - off < (4 << 20)) { end += f.chunks[j]![3]; j++; }
+          const run = await o.target.read(packName(packId), off, end - off);
+          const chain = parseSnapshotId(packId)?.chainId ?? m.chainId;
+          for (let k = i; k < j; k++) {
+            const [id, , coff, len] = f.chunks[k]!;
+            const data = openChunk(o.key, chain, id, run.subarray(coff - off, coff - off + len), `${o.target.label}/${packName(packId)}`);
+            h.update(data);
+            out.push(data);
+            outBytes += data.length;
+            done += data.length;
+          }
+          if (outBytes >= 4 << 20) await flushOut();
           o.onProgress?.({ phase: 'restore', file: f.path, done, total });
+          i = j;
         }
+        await flushOut();
         await fh.sync();
       } finally {
         await fh.close();

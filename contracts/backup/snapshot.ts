@@ -228,6 +228,7 @@ export async function createBackup(o: CreateBackupOptions): Promise<CreatedBacku
     const stats = { totalBytes: 0, newBytes: 0, packBytes: 0, newChunks: 0, reusedChunks: 0, durationMs: 0 };
     const grand = sources.reduce((n, s) => n + (staged.has(s.path) ? statSync(staged.get(s.path)!).size : statSync(s.file).size), 0);
     let done = 0;
+    let sinceYield = 0;
     for (const s of sources) {
       if (o.signal?.aborted) throw new BackupError('ABORTED', 'backup aborted');
       const file = staged.get(s.path) ?? s.file;
@@ -258,29 +259,36 @@ export async function createBackup(o: CreateBackupOptions): Promise<CreatedBacku
       }
       let fileSize = 0;
       try {
-        const buf = Buffer.alloc(size);
+        // Read in blocks of >= 1 MiB, cut into chunks in memory (4 KiB chunks = 256 per read).
+        const block = Buffer.alloc(Math.max(size, Math.floor((1 << 20) / size) * size));
         for (;;) {
-          const { bytesRead } = await fh.read(buf, 0, size, null);
-          if (bytesRead === 0) break;
-          const data = buf.subarray(0, bytesRead);
-          await o.throttle?.take(bytesRead);
-          hash.update(data);
-          fileSize += bytesRead;
-          const id = chunkId(o.key, name.chainId, data);
-          const have = known.get(id);
-          if (have) {
-            chunks.push(have);
-            stats.reusedChunks++;
-          } else {
-            const sealed = sealChunk(o.key, id, data, true);
-            const off = await pack.write(sealed);
-            const ref: ChunkRef = [id, name.snapshotId, off, sealed.length];
-            known.set(id, ref);
-            chunks.push(ref);
-            stats.newChunks++;
-            stats.newBytes += bytesRead;
+          const { bytesRead: got } = await fh.read(block, 0, block.length, null);
+          if (got === 0) break;
+          await o.throttle?.take(got);
+          for (let off = 0; off < got; off += size) {
+            const data = block.subarray(off, Math.min(got, off + size));
+            const bytesRead = data.length;
+            hash.update(data);
+            fileSize += bytesRead;
+            const id = chunkId(o.key, name.chainId, data);
+            const have = known.get(id);
+            if (have) {
+              chunks.push(have);
+              stats.reusedChunks++;
+            } else {
+              const sealed = sealChunk(o.key, id, data, true);
+              const at = await pack.write(sealed);
+              const ref: ChunkRef = [id, name.snapshotId, at, sealed.length];
+              known.set(id, ref);
+              chunks.push(ref);
+              stats.newChunks++;
+              stats.newBytes += bytesRead;
+            }
+            done += bytesRead;
+            sinceYield += bytesRead;
+            // Let the event loop serve the clinic's requests every 128 KiB of work.
+            if (sinceYield >= 128 << 10) { sinceYield = 0; await new Promise<void>((r) => setImmediate(r)); }
           }
-          done += bytesRead;
           o.onProgress?.({ phase: 'chunk', file: s.path, done, total: grand });
         }
       } finally {

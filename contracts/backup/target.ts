@@ -45,22 +45,39 @@ export class PackWriter {
     return join(this.target.dir, `${this.name}.partial`);
   }
 
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushed = 0;
+
+  /** Append; returns the offset. Buffered: written in 4 MiB blocks (one syscall per block). */
   async write(buf: Buffer): Promise<number> {
     const at = this.size;
+    this.hash.update(buf);
+    this.size += buf.length;
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    if (this.pendingBytes >= 4 << 20) await this.flush();
+    return at;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const block = Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
     try {
       this.fh ??= await open(this.partial, 'w', 0o600);
-      this.target.chargeWrite(buf.length);
-      await this.fh.write(buf, 0, buf.length, at);
+      this.target.chargeWrite(block.length);
+      await this.fh.write(block, 0, block.length, this.flushed);
     } catch (e) {
       throw fsError(e, this.partial, 'writing');
     }
-    this.hash.update(buf);
-    this.size += buf.length;
-    return at;
+    this.flushed += block.length;
   }
 
   /** fsync, rename into place, fsync the directory. Returns sha256 of the content. */
   async commit(): Promise<string> {
+    await this.flush();
     try {
       this.fh ??= await open(this.partial, 'w', 0o600);
       await this.fh.sync();
