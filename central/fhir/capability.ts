@@ -46,6 +46,8 @@ export const INCLUDES: Record<string, string[]> = {
 };
 
 const WRITABLE = new Set(['Patient', 'Encounter', 'Observation']);
+/** Conditions are created as diagnoses of an Encounter the client wrote (no update). */
+const CREATE_ONLY = new Set(['Condition']);
 
 export function capabilityStatement(baseUrl: string, version: string, opts: { oauth?: boolean; writes?: boolean } = {}): Resource {
   return {
@@ -71,9 +73,10 @@ export function capabilityStatement(baseUrl: string, version: string, opts: { oa
         : { description: 'Bearer token' },
       resource: Object.entries(SEARCH_PARAMS).map(([type, params]) => {
         const w = opts.writes && WRITABLE.has(type);
+        const c = opts.writes && CREATE_ONLY.has(type);
         return {
           type,
-          interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'search-type' }, ...(w ? [{ code: 'create' }, { code: 'update' }] : [])],
+          interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'search-type' }, ...(w || c ? [{ code: 'create' }] : []), ...(w ? [{ code: 'update' }] : [])],
           ...(w ? { versioning: 'versioned-update', conditionalCreate: true, updateCreate: true } : {}),
           ...(INCLUDES[type] ? { searchInclude: INCLUDES[type] } : {}),
           searchParam: params.map((p) => ({ name: p.name, type: p.type, documentation: p.documentation })),

@@ -12,6 +12,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
+import { recordTypes } from '../../contracts/index.ts';
 import type { AuditEntry } from '../warehouse/types.ts';
 import { INCLUDES, SEARCH_PARAMS, capabilityStatement } from './capability.ts';
 import { SEX_FOR_GENDER, isFhirId, toEncounter, toImagingStudy, toLabObservation, toObservation, toPatient, type Resource } from './map.ts';
@@ -20,7 +21,7 @@ import { OperationOutcomeError, badRequest, isOperationOutcomeError, notFound, n
 import type { FhirRecordType, FhirStore, IdentifierField, RecordQuery, RecordRow } from './store.ts';
 import { CS, SID } from './systems.ts';
 import { searchConditions } from './condition.ts';
-import { isWritable, parseWrite, type WritableType } from './write.ts';
+import { isWritable, parseCondition, parseWrite, type WritableType } from './write.ts';
 import { FhirWriter, sourceOf } from './writer.ts';
 
 export interface FhirDeps {
@@ -234,6 +235,36 @@ export function fhirApi(deps: FhirDeps): Hono<Env> {
       throw e;
     }
   };
+
+  // A Condition is added as a diagnosis to an Encounter the same client wrote (a new Encounter version).
+  app.post('/Condition', async (c) => {
+    const writer = deps.writer;
+    if (!writer) throw new OperationOutcomeError(405, 'not-supported', 'POST Condition is not supported here');
+    allow(c, 'Condition', 'c', 'fhir.create', 'Condition');
+    const source = sourceOf(c.get('caller').clientId);
+    try {
+      const cond = parseCondition(await readBody(c));
+      const page = await deps.store.records({ types: ['encounter'], id: cond.encounterId, count: 10, offset: 0 });
+      const enc = page.rows.find((r) => r.clinicId === source);
+      if (!enc) throw new OperationOutcomeError(422, 'business-rule', page.total ? `Encounter/${cond.encounterId} belongs to ${page.rows[0]!.clinicId}: only its owner adds diagnoses` : `Encounter/${cond.encounterId} is not known to this server`, 'Condition.encounter');
+      const payload = enc.payload as { residentId: string; diagnoses?: { code: string; name: string; primary: boolean }[] };
+      if (payload.residentId !== cond.residentId) throw new OperationOutcomeError(422, 'business-rule', `Condition.subject Patient/${cond.residentId} is not the patient of Encounter/${cond.encounterId}`, 'Condition.subject');
+      const diagnoses = payload.diagnoses ?? [];
+      const updated = { ...payload, diagnoses: [...diagnoses, { ...cond.diagnosis, primary: diagnoses.length === 0 }] };
+      const checked = recordTypes.encounter.safeParse(updated);
+      if (!checked.success) throw new OperationOutcomeError(422, 'business-rule', `Encounter/${cond.encounterId}: ${checked.error.issues[0]!.message} (at most 20 diagnoses)`, 'Condition.encounter');
+      const parsed = { recordType: 'encounter' as const, payload: checked.data as Record<string, unknown>, references: [cond.residentId], identifiers: [] };
+      const id = `${cond.encounterId}-dx${diagnoses.length}`;
+      await audit(c, 'fhir.create', `Condition/${id}`, 'accepted');
+      const r = await writer.write(source, 'Encounter', cond.encounterId, parsed, { update: true });
+      const found = await readOne(deps.store, 'Condition', id);
+      auditQuietly(c, 'fhir.create', `Condition/${id}`, `ok:encounter v${r.version}`);
+      return send(c, found, 201, { ...versionHeaders(found), location: `${base(c)}/Condition/${id}` });
+    } catch (e) {
+      auditQuietly(c, 'fhir.create', 'Condition', isOperationOutcomeError(e) ? `error:${e.status}` : 'error:500');
+      throw e;
+    }
+  });
 
   app.post('/:type', (c) => write(c, c.req.param('type'), undefined));
   app.put('/:type/:id', async (c) => {

@@ -236,3 +236,39 @@ export function parseWrite(type: WritableType, body: unknown, id: string): Parse
     case 'Observation': return toObservationRecord(check(type, body), id);
   }
 }
+
+const conditionSchema = z.object({
+  ...common,
+  clinicalStatus: concept.optional(),
+  verificationStatus: concept.optional(),
+  category: z.array(concept).optional(),
+  code: concept,
+  subject: reference,
+  encounter: reference,
+  recordedDate: fhirDateTime.optional(),
+}).strict();
+
+/** A Condition is a diagnosis on an Encounter: where it goes and what it says. */
+export interface ParsedCondition { encounterId: string; residentId: string; diagnosis: { code: string; name: string } }
+
+export function parseCondition(body: unknown): ParsedCondition {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw structure('the body must be a FHIR resource (a JSON object)');
+  const rt = (body as { resourceType?: unknown }).resourceType;
+  if (rt !== 'Condition') throw structure(`resourceType ${JSON.stringify(rt)} sent to /Condition`, 'resourceType');
+  const r = conditionSchema.safeParse(body);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      const keys = (issue as { keys: string[] }).keys;
+      throw unprocessable('not-supported', `${keys.map((k) => `Condition.${k}`).join(', ')} cannot be stored by this server; remove ${keys.length > 1 ? 'them' : 'it'}`, `Condition.${keys[0]}`);
+    }
+    const path = ['Condition', ...issue.path.map(String)].join('.');
+    throw structure(`${path}: ${issue.message}`, path);
+  }
+  const c = r.data;
+  const m = c.encounter.reference ? /^(?:.*\/)?Encounter\/([A-Za-z0-9\-.]{1,64})$/.exec(c.encounter.reference) : null;
+  if (!m) throw unprocessable('required', 'Condition.encounter must reference an Encounter of this server (a Condition is a diagnosis of an encounter)', 'Condition.encounter');
+  const coding = c.code.coding?.find((x) => x.system === CS.icd10Cn);
+  if (!coding?.code || coding.code.length > 64) throw unprocessable('code-invalid', `Condition.code needs an ICD-10 code (system ${CS.icd10Cn})`, 'Condition.code');
+  return { encounterId: m[1]!, residentId: patientRef(c.subject, 'Condition'), diagnosis: { code: coding.code, name: (coding.display ?? c.code.text ?? coding.code).slice(0, 200) } };
+}

@@ -140,6 +140,16 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.equal(enc.status, 201);
       t.match(enc.body, { status: 'finished', class: { code: 'AMB' }, subject: { reference: `Patient/${pid}` }, reasonCode: [{ coding: [{ code: 'I10.x00' }] }], meta: { versionId: '1' } });
       t.equal((await req('GET', `/fhir/Condition?patient=${pid}`, { token: hTok })).body.total, 1, 'its diagnosis is a Condition');
+      const cond = (extra: Record<string, unknown> = {}) => ({ resourceType: 'Condition', subject: { reference: `Patient/${pid}` }, encounter: { reference: `Encounter/${enc.body.id}` },
+        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'encounter-diagnosis' }] }],
+        code: { coding: [{ system: CS.icd10Cn, code: 'E11.900', display: '2型糖尿病' }] }, ...extra });
+      const added = await req('POST', '/fhir/Condition', { token: hTok, body: cond() });
+      t.equal(added.status, 201, 'a Condition is added to the encounter');
+      t.match(added.body, { id: `${enc.body.id}-dx1`, code: { coding: [{ code: 'E11.900' }] }, encounter: { reference: `Encounter/${enc.body.id}` }, meta: { versionId: '2' } });
+      t.match((await req('GET', `/fhir/Encounter/${enc.body.id}`, { token: hTok })).body, { meta: { versionId: '2' }, reasonCode: [{ coding: [{ code: 'I10.x00' }] }, { coding: [{ code: 'E11.900' }] }] }, 'as a new version of the encounter');
+      t.match(await req('POST', '/fhir/Condition', { token: hTok, body: cond({ subject: { reference: 'Patient/clinic-zhang' } }) }), { status: 422, body: { issue: [{ code: 'business-rule' }] } }, 'the subject must be the encounter patient');
+      t.match(await req('POST', '/fhir/Condition', { token: hTok, body: cond({ code: { text: '糖尿病' } }) }), { status: 422, body: { issue: [{ code: 'code-invalid' }] } });
+      t.match(await req('POST', '/fhir/Condition', { token: hTok, body: cond({ encounter: { reference: 'Encounter/nope' } }) }), { status: 422 });
 
       const o = await req('POST', '/fhir/Observation', { token: hTok, body: vital(pid) });
       t.equal(o.status, 201);
@@ -154,6 +164,8 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.equal(lab.status, 201);
       t.match(lab.body, { category: [{ coding: [{ code: 'laboratory' }] }], valueQuantity: { value: 6.4 }, referenceRange: [{ text: '3.5-5.3' }], interpretation: [{ coding: [{ code: 'HH' }] }] });
       t.equal((await req('GET', `/fhir/Observation?patient=${pid}`, { token: hTok })).body.total, 2, 'both found by search');
+      t.match(await req('POST', '/fhir/Condition', { token: TOKEN, body: { resourceType: 'Condition', subject: { reference: 'Patient/clinic-zhang' }, encounter: { reference: `Encounter/${enc.body.id}` }, code: { coding: [{ system: CS.icd10Cn, code: 'J06.900' }] } } }),
+        { status: 422, body: { issue: [{ diagnostics: /belongs to ext-hospital/ }] } }, "only the encounter's owner adds diagnoses");
       const minimal = await app.request('http://central.test/fhir/Observation', { method: 'POST', headers: { authorization: `Bearer ${hTok}`, 'content-type': 'application/fhir+json', prefer: 'return=minimal' }, body: JSON.stringify(vital(pid, { identifier: [{ system: 'http://wearable.example/reading', value: 'R-2' }] })) });
       t.equal(minimal.status, 201);
       t.equal(await minimal.text(), '', 'Prefer: return=minimal');
@@ -264,6 +276,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.same(obs.interaction.map((i) => i.code), ['read', 'vread', 'search-type', 'create', 'update']);
       t.equal(obs.conditionalCreate, true);
       t.same(rest.resource.find((r) => r.type === 'ImagingStudy')!.interaction.map((i) => i.code), ['read', 'vread', 'search-type']);
+      t.same(rest.resource.find((r) => r.type === 'Condition')!.interaction.map((i) => i.code), ['read', 'vread', 'search-type', 'create']);
     });
 
     t.test('audit: writes are audited before they happen, and refused without it', async (t) => {
