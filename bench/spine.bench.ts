@@ -18,6 +18,8 @@ import { centralEnv, edgeEnv, spawnProcess, tempDir, type ChildHandle } from '..
 import { pino } from 'pino';
 import { EdgeStore } from '../edge-agent/store/store.ts';
 import { startEdgeAgent } from '../edge-agent/agent.ts';
+import { Relay } from '../edge-agent/sync/relay.ts';
+import { receiptSchema, subjects } from '../contracts/index.ts';
 import { loadEdgeConfig } from '../edge-agent/config.ts';
 import { makeBloodPressure, prng } from '../edge-agent/sim/generate.ts';
 
@@ -127,6 +129,11 @@ async function main() {
     const b = 'bench-b';
     const agentB = await startEdgeAgent(loadEdgeConfig({ clinicId: b, dataDir: `${tmp.dir}/b`, natsUrl: ns.url, resendAfterMs: 30_000 }, {}), pino({ level: 'warn' }));
     const storeB = agentB.store;
+    // Steady state: the relay worker needs a moment to load and connect (reported separately).
+    let tr = performance.now();
+    await agentB.relay.whenReady();
+    const workerStartMs = performance.now() - tr;
+    log(`relay mode ${agentB.relay.mode}, ready ${workerStartMs.toFixed(0)} ms after the agent`);
     const db = wdb();
     // (b1) one caller, one transaction (one fsync) per record.
     const n1 = Math.floor(N_B / 5);
@@ -152,13 +159,41 @@ async function main() {
     await waitApplied(db, b, n1 + N_B, 300_000);
     const spineRate = N_B / ((performance.now() - t0) / 1000);
     log(`(b2) group commit, 64 writers: edge writes ${writeRate.toFixed(0)}/s; edge-write -> central-applied ${spineRate.toFixed(0)}/s (${((spineRate / rawRate) * 100).toFixed(0)}% of (a))`);
-    rows.push(['(b2) edge write -> central applied, 64 concurrent writers, group commit', `${spineRate.toFixed(0)} rec/s`, `${(spineRate / rawRate).toFixed(2)}x of (a) (target >= 0.5); edge write alone ${writeRate.toFixed(0)}/s`]);
+    rows.push(['(b2) edge write -> central applied, 64 concurrent writers, group commit', `${spineRate.toFixed(0)} rec/s`, `${(spineRate / rawRate).toFixed(2)}x of (a) (target >= 0.5); edge write alone ${writeRate.toFixed(0)}/s; relay in its worker thread (ready ${workerStartMs.toFixed(0)} ms after start)`]);
+
+    // (b2m) the same with the relay on the main thread (same publisher), for comparison in this run.
+    {
+      const m = 'bench-bm';
+      const storeM = new EdgeStore(`${tmp.dir}/bm/edge.db`, m);
+      const ncM = await connect({ servers: ns.url, inboxPrefix: subjects.inboxPrefix(m) });
+      const relayM = new Relay(storeM, ncM, pino({ level: 'warn' }), { resendAfterMs: 30_000 });
+      ncM.subscribe(subjects.receipt(m), { callback: (_e, msg) => relayM.onReceipt(receiptSchema.parse(msg.json()).appliedSeq) });
+      relayM.start();
+      const rm = prng(9);
+      let nextM = 0;
+      t0 = performance.now();
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        while (nextM < N_B) {
+          nextM++;
+          const [o] = makeBloodPressure(rm, 'r1', 'bp-1');
+          await storeM.transactAsync((tx) => tx.emit('observation', o!.observationId, o!));
+        }
+      }));
+      await waitApplied(db, m, N_B, 300_000);
+      const rateM = N_B / ((performance.now() - t0) / 1000);
+      log(`(b2m) same, relay on the main thread: ${rateM.toFixed(0)}/s (${((rateM / rawRate) * 100).toFixed(0)}% of (a))`);
+      rows.push(['(b2m) as (b2), relay on the main thread', `${rateM.toFixed(0)} rec/s`, `${(rateM / rawRate).toFixed(2)}x of (a); worker / main thread = ${(spineRate / rateM).toFixed(2)}x`]);
+      await relayM.stop();
+      await ncM.close();
+      storeM.close();
+    }
 
     // (c) latency at 1,000 records/s offered (writes inside the edge process, paced every ms),
     // measured from the edge commit (createdAt) to the central commit (applied_at), same clock.
     const c = 'bench-c';
     const agentC = await startEdgeAgent(loadEdgeConfig({ clinicId: c, dataDir: `${tmp.dir}/c`, natsUrl: ns.url, resendAfterMs: 30_000 }, {}), pino({ level: 'warn' }));
     const storeC = agentC.store;
+    await agentC.relay.whenReady();
     const r = prng(5);
     const start = performance.now();
     let written = 0;

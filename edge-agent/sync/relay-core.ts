@@ -6,7 +6,8 @@
  * advancing (a PubAck is only transport: a broker crash can forget acknowledged messages).
  * It never writes the database: receipts are persisted by the `Relay` on the writer side.
  */
-import { msgId, subjects } from '../../contracts/index.ts';
+// subjects.ts directly, not contracts/index.ts: the worker loads only what it needs (start-up time).
+import { msgId, subjects } from '../../contracts/subjects.ts';
 import type { AckPublisher } from './publisher.ts';
 
 export interface RelayOptions {

@@ -37,6 +37,7 @@ export class Relay extends EventEmitter {
   private workerReady = false;
   private workerExited: Promise<void> = Promise.resolve();
   private kickQueued = false;
+  private readyWaiters: (() => void)[] = [];
   /** Newest watermark received (persisted by flushReceipt, at most every receiptFlushMs). */
   private receiptSeen: number;
   private receiptTimer: NodeJS.Timeout | null = null;
@@ -62,6 +63,16 @@ export class Relay extends EventEmitter {
     this.receiptSeen = store.receiptSeq();
   }
 
+  /** Resolves once publishing can start (the worker has its connection; at once on the main thread). */
+  whenReady(): Promise<void> {
+    if (this.core || this.workerReady) return Promise.resolve();
+    return new Promise((res) => this.readyWaiters.push(res));
+  }
+
+  private markReady(): void {
+    for (const w of this.readyWaiters.splice(0)) w();
+  }
+
   /** 'worker' when publishing runs in its own thread. */
   get mode(): 'worker' | 'main' | 'stopped' {
     return this.worker ? 'worker' : this.core ? 'main' : 'stopped';
@@ -81,6 +92,7 @@ export class Relay extends EventEmitter {
     const core = new RelayCore(this.store.clinicId, outboxSource(this.store.db), this.publisher, () => this.nc.isClosed(), this.log, this.opts, this.receiptSeen);
     this.core = core;
     core.start();
+    this.markReady();
   }
 
   private startWorker(connection: RelayConnection): void {
@@ -94,6 +106,9 @@ export class Relay extends EventEmitter {
       else if (m.t === 'ready') {
         this.workerReady = true;
         if (this.receiptSeen > data.receiptSeq) this.post({ t: 'receipt', seq: this.receiptSeen });
+        // Rows written while the worker was starting: look at the outbox now.
+        this.post({ t: 'kick' });
+        this.markReady();
       } else if (m.t === 'fatal') this.fallBack(new Error(m.message));
     });
     w.on('error', (e) => this.fallBack(e));
