@@ -189,5 +189,6 @@ const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark result
 const re = /^## Clinic\n[\s\S]*?(?=^## |(?![\s\S]))/m;
 if (!quick) writeFileSync(file, re.test(text) ? text.replace(re, section) : text.replace(/\n*$/, '\n\n') + section);
 console.log(section);
+await new Promise((r) => setTimeout(r, 200)); // let the last group commit (audit records) finish
 store.close();
 if (process.env.BENCH_KEEP) console.log(`kept ${dir}`); else rmSync(dir, { recursive: true, force: true });

@@ -58,7 +58,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
     if (!target.startsWith('resident:')) return;
     const auditId = randomUUID();
     store.transactAsync((tx) => tx.emit('his_audit', auditId, { auditId, at: new Date().toISOString(), username: u.username, action, target, sourceIp: ip.slice(0, 64), outcome: outcome.slice(0, 300) }))
-      .catch((e: Error) => accounts.audit(u.username, 'audit.replicate', target, ip, `failed: ${e.message}`.slice(0, 300)));
+      .catch((e: Error) => { try { accounts.audit(u.username, 'audit.replicate', target, ip, `failed: ${e.message}`.slice(0, 300)); } catch { /* store closed at shutdown */ } });
   };
   const crossOrigin = (c: Context) => {
     const origin = c.req.header('origin');
