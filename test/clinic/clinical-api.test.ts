@@ -11,6 +11,8 @@ import { signIn } from '../devices/helpers.ts';
 import { starterDictionaries } from '../../central/dictionaries/starter.ts';
 import { DICTIONARY_NAMES } from '../../contracts/index.ts';
 import { devicesByStore } from '../../edge-agent/devices/index.ts';
+import { payCharges } from '../../edge-agent/his/charges.ts';
+import { today } from '../../edge-agent/his/clinical/service.ts';
 import { seedClinicalDemo } from '../../edge-agent/his/clinical/index.ts';
 import { DOCTOR, NURSE, clinicSetup, registerPatient } from './clinical-helpers.ts';
 
@@ -107,4 +109,47 @@ t.test('seedClinicalDemo: past visits and lab trends through the real paths, ide
   t.equal(js.status, 200, 'ECharts served from the package');
   t.ok((await js.text()).length > 500_000);
   t.equal(edge.store.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM his_charges WHERE resident_id = 'r-qian' AND status = 'pending' AND source_kind != 'registration'").get()!.n, 0, 'past visits are paid');
+});
+
+t.test('signed orders are voided before payment only; the worklist and the nurse list follow', async (t) => {
+  await using ns = await startNatsServer();
+  const tmp = tempDir('clin-void');
+  t.teardown(tmp.cleanup);
+  const clinic = clinicName('clinvoid');
+  const edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`, { adminPassword: 'Admin-Pass-2026' });
+  t.teardown(() => edge.stop());
+  const { svc, slotId } = await clinicSetup(edge, {
+    dictionariesFrom: async () => { for (const name of DICTIONARY_NAMES) edge.store.applyDictionary({ name, version: 1, publishedAt: new Date().toISOString(), items: starterDictionaries[name] }); },
+  });
+  const p = registerPatient(edge, slotId, 'r-feng', '冯春梅', '19770615', '022');
+  const id = p.registrationId;
+  await svc.startVisit(id, DOCTOR.username);
+  svc.saveNote(id, { chiefComplaint: '咳嗽', subjective: '', objective: '', assessment: '', plan: '' });
+  svc.addDiagnosis(id, 'J20.900');
+  svc.addRxLine(id, { drug: '氯化钠注射液', dose: '250', doseUnit: 'ml', frequency: 'qd', route: 'ivgtt', days: '2' });
+  const lab = svc.addLab(id, '250101015');
+  const img = svc.addImaging(id, 'DX-CHEST');
+  await svc.sign(id, DOCTOR.username);
+  const doc = await signIn(edge.http.url, DOCTOR.username, DOCTOR.password);
+  const post = async (path: string) => { const r = await fetch(`${edge.http.url}/clinic/visit/${id}${path}`, { method: 'POST', headers: { cookie: doc }, redirect: 'manual' }); return { status: r.status, text: await r.text() }; };
+  const charge = (sourceId: string) => edge.store.db.prepare<[string], { charge_id: string; status: string }>('SELECT charge_id, status FROM his_charges WHERE source_id = ?').get(sourceId)!;
+
+  t.equal(svc.imaging.openOrders().filter((o) => o.residentId === 'r-feng').length, 1, 'chest DR on the worklist');
+  const v1 = await post(`/orders/${img.lineId}/void`);
+  t.match(v1.text, /申请已撤销，1 条待收费项目已取消/);
+  t.equal(svc.imaging.openOrders().filter((o) => o.residentId === 'r-feng').length, 0, 'withdrawn order leaves the worklist');
+  const labOrder = edge.store.db.prepare<[string], { order_id: string }>('SELECT order_id FROM clin_orders WHERE line_id = ?').get(lab.lineId)!.order_id;
+  edge.store.transact((tx) => payCharges(tx, { residentId: 'r-feng', chargeIds: [charge(labOrder).charge_id], paymentMethod: 'cash', cashier: 'test' }));
+  const v2 = await post(`/orders/${lab.lineId}/void`);
+  t.equal(v2.status, 409);
+  t.match(v2.text, /血常规（五分类） 已缴费，须先退费（冲账）再撤销/, 'a paid order needs a refund first');
+  t.equal(svc.tasks(today()).filter((x) => x.residentId === 'r-feng').length, 1, "today's infusion on the nurse's list");
+  const v3 = await post('/rx/void');
+  t.match(v3.text, /处方已作废，2 条待收费项目已取消/, 'saline and the infusion fee');
+  t.match(v3.text, /data-testid="rx-void"/);
+  t.equal(svc.tasks(today()).filter((x) => x.residentId === 'r-feng').length, 0, 'doses leave the nurse list');
+  t.equal((await post('/rx/void')).status, 409, 'void twice refused');
+  const rec = (type: string, rid: string) => JSON.parse(edge.store.db.prepare<[string, string], { payload: string }>('SELECT payload FROM records WHERE type = ? AND record_id = ?').get(type, rid)!.payload) as { status: string };
+  t.equal(rec('prescription', svc.visit(id)!.visit.prescription_id!).status, 'cancelled', 'prescription record: new version, cancelled');
+  t.equal(edge.store.db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM his_charges WHERE registration_id = ? AND status = 'pending' AND source_kind != 'registration'").get(id)!.n, 0, 'nothing left to pay');
 });

@@ -145,6 +145,9 @@ export interface VisitPageProps {
   labItems: { code: string; name: string; priceFen: number }[];
   procedures: { code: string; modality: string; zh: string; en: string }[];
   vitals?: Record<string, { value: number; unit: string; at: string }>;
+  /** statuses of the signed orders (by order id) and of the prescription */
+  orderStatuses?: Record<string, string>;
+  prescriptionStatus?: string | null;
   charges?: { item_name: string; quantity: number; unit: string; amount_fen: number; status: string; category: string }[];
   imagingOrders?: { orderId: string; accessionNumber: string }[];
   error?: string;
@@ -194,6 +197,17 @@ export function AlertsCard(props: { ctx: PageCtx; alerts: VisitPageProps['alerts
         ))}</tbody>
       </table>
     </div>
+  );
+}
+
+function VoidOrder(props: { ctx: PageCtx; base: string; o: { lineId: string; orderId: string | null }; status: string | undefined }) {
+  const { ctx } = props;
+  if (!props.o.orderId || !props.status) return null;
+  if (props.status === 'cancelled') return <span class="badge bad" data-testid={`void-${props.o.lineId}`}>{L(ctx, '已撤销', 'withdrawn')}</span>;
+  return (
+    <form method="post" action={`${props.base}/orders/${props.o.lineId}/void`} style="display:inline" class="noprint">
+      <button class="btn small red" type="submit" data-testid="void-order">{L(ctx, '撤销', 'Withdraw')}</button>
+    </form>
   );
 }
 
@@ -313,6 +327,13 @@ export function VisitPage(props: VisitPageProps) {
               ))}
             </tbody>
           </table>
+          {signed && props.prescriptionStatus === 'cancelled' && <p><span class="badge bad" data-testid="rx-void">{L(ctx, '处方已作废', 'prescription void')}</span></p>}
+          {signed && props.prescriptionStatus === 'active' && (
+            <form method="post" action={`${base}/rx/void`} class="noprint" style="margin-top:8px">
+              <button class="btn small red" type="submit" data-testid="void-rx">{L(ctx, '作废处方（未缴费时）', 'Void the prescription (before payment)')}</button>
+            </form>
+          )}
+          <FieldErr errors={e} name="prescription" />
           {!signed && (
             <>
               <form method="get" action={`${base}#rx`} class="inline" style="margin-top:10px">
@@ -361,12 +382,13 @@ export function VisitPage(props: VisitPageProps) {
               {v.orders.filter((o) => o.kind === 'lab').length === 0 && <tr><td class="hint">{L(ctx, '无', 'None')}</td></tr>}
               {v.orders.filter((o) => o.kind === 'lab').map((o) => (
                 <tr><td>{o.itemName}</td><td><Specimen id={o.specimenId!} /></td>
-                  <td>{!signed && <form method="post" action={`${base}/orders/${o.lineId}/delete`}><button class="btn small grey" type="submit">{L(ctx, '删除', 'Remove')}</button></form>}</td></tr>
+                  <td>{!signed && <form method="post" action={`${base}/orders/${o.lineId}/delete`}><button class="btn small grey" type="submit">{L(ctx, '删除', 'Remove')}</button></form>}
+                    <VoidOrder ctx={ctx} base={base} o={o} status={o.orderId ? props.orderStatuses?.[o.orderId] : undefined} /></td></tr>
               ))}
             </tbody>
           </table>
           {v.orders.some((o) => o.kind === 'lab') && <a href={`${base}/specimens`} class="noprint">{L(ctx, '打印标本条码', 'Print specimen labels')}</a>}
-          <FieldErr errors={e} name="lab" />
+          <FieldErr errors={e} name="lab" /><FieldErr errors={e} name="order" />
           {!signed && (
             <form method="post" action={`${base}/labs`} class="inline" style="margin-top:8px">
               <label>{L(ctx, '检验项目', 'Test')}<select name="item" data-testid="lab-item">{props.labItems.map((i) => <option value={i.code}>{`${i.name}（${yuan(i.priceFen)}元）`}</option>)}</select></label>
@@ -385,7 +407,8 @@ export function VisitPage(props: VisitPageProps) {
                 const acc = props.imagingOrders?.find((x) => x.orderId === o.orderId)?.accessionNumber;
                 return (
                   <tr><td>{o.modality}</td><td>{o.itemName}</td><td>{acc ? <a href="/imaging" data-testid="accession">{L(ctx, '检查号', 'Accession')} {acc}</a> : ''}</td>
-                    <td>{!signed && <form method="post" action={`${base}/orders/${o.lineId}/delete`}><button class="btn small grey" type="submit">{L(ctx, '删除', 'Remove')}</button></form>}</td></tr>
+                    <td>{!signed && <form method="post" action={`${base}/orders/${o.lineId}/delete`}><button class="btn small grey" type="submit">{L(ctx, '删除', 'Remove')}</button></form>}
+                      <VoidOrder ctx={ctx} base={base} o={o} status={o.orderId ? props.orderStatuses?.[o.orderId] : undefined} /></td></tr>
                 );
               })}
             </tbody>
@@ -444,7 +467,7 @@ export function VisitPage(props: VisitPageProps) {
               <h1>{L(ctx, '本次就诊费用（待收费）', 'Charges of this visit')}</h1>
               <table data-testid="visit-charges">
                 <thead><tr><th>{L(ctx, '项目', 'Item')}</th><th>{L(ctx, '数量', 'Qty')}</th><th>{L(ctx, '金额（元）', 'Amount')}</th><th>{L(ctx, '状态', 'Status')}</th></tr></thead>
-                <tbody>{(props.charges ?? []).map((c) => <tr><td>{c.item_name}</td><td>{c.quantity}{c.unit}</td><td>{yuan(c.amount_fen)}</td><td>{c.status === 'paid' ? L(ctx, '已收费', 'paid') : c.status === 'pending' ? L(ctx, '待收费', 'pending') : c.status}</td></tr>)}</tbody>
+                <tbody>{(props.charges ?? []).map((c) => <tr><td>{c.item_name}</td><td>{c.quantity}{c.unit}</td><td>{yuan(c.amount_fen)}</td><td>{c.status === 'paid' ? L(ctx, '已收费', 'paid') : c.status === 'pending' ? L(ctx, '待收费', 'pending') : c.status === 'cancelled' ? L(ctx, '已取消', 'cancelled') : c.status}</td></tr>)}</tbody>
               </table>
               <p class="hint">{L(ctx, '请患者到收费处缴费；注射/输液缴费后到护士站执行。', 'The patient pays at the cashier; injections and infusions are then given at the nurse station.')}</p>
             </>

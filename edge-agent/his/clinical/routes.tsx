@@ -72,10 +72,11 @@ export function mountClinicalUi(ctx: EdgeModuleContext, s: ClinicalService): voi
       ? store.db.prepare<[string], { item_name: string; quantity: number; unit: string; amount_fen: number; status: string; category: string }>(
         "SELECT item_name, quantity, unit, amount_fen, status, category FROM his_charges WHERE registration_id = ? AND source_kind != 'registration' AND reverses_charge_id IS NULL ORDER BY created_at, rowid").all(id)
       : [];
+    const orderStatuses = Object.fromEntries(v.orders.filter((o) => o.orderId).map((o) => [o.orderId!, (o.kind === 'imaging' ? s.imaging.order(o.orderId!)?.status : s.orderStatus(o.orderId!)) ?? '']));
     const imagingOrders = v.orders.filter((o) => o.kind === 'imaging' && o.orderId).map((o) => ({ orderId: o.orderId!, accessionNumber: s.imaging.order(o.orderId!)?.accessionNumber ?? '' }));
     audit(c, u, 'clinical.visit.view', `${id} resident ${v.resident.residentId}`);
     const props: VisitPageProps = {
-      ctx: pctx, today: today(), v, vitals: s.todayVitals(v.resident.residentId), alerts: s.alertsFor(v.resident.residentId), labItems: s.labItems(), procedures: s.imagingProcedures(), charges, imagingOrders,
+      ctx: pctx, today: today(), v, orderStatuses, prescriptionStatus: v.visit.prescription_id ? s.prescriptionStatus(v.visit.prescription_id) : null, vitals: s.todayVitals(v.resident.residentId), alerts: s.alertsFor(v.resident.residentId), labItems: s.labItems(), procedures: s.imagingProcedures(), charges, imagingOrders,
       ...(iq !== undefined ? { icdQuery: iq, icdResults: s.searchIcd(iq) } : {}),
       ...(dq !== undefined ? { drugQuery: dq, drugResults: s.searchDrugs(dq) } : {}),
       chosenDrug: drugCode ? s.drug(drugCode) : null,
@@ -135,6 +136,32 @@ export function mountClinicalUi(ctx: EdgeModuleContext, s: ClinicalService): voi
       const fe = fieldErrors(e);
       audit(c, u, 'clinical.visit.sign', `${id} resident ${residentId}`, `refused: ${fe.message}`);
       return visitPage(c, u, pctx, id, { error: fe.message, errors: fe.fields }, 400);
+    }
+  });
+  ui.page('post', '/clinic/visit/:id/rx/void', DOCTOR_ROLES, async (c, u, pctx) => {
+    const id = c.req.param('id') ?? '';
+    const residentId = s.visit(id)?.resident.residentId ?? '?';
+    try {
+      const r = await s.voidPrescription(id, u.username);
+      audit(c, u, 'clinical.rx.void', `${id} resident ${residentId}: ${r.charges} charges cancelled`);
+      return visitPage(c, u, pctx, id, { notice: L(pctx, `处方已作废，${r.charges} 条待收费项目已取消。`, `Prescription void; ${r.charges} pending charges cancelled.`) });
+    } catch (e) {
+      const fe = fieldErrors(e);
+      audit(c, u, 'clinical.rx.void', `${id} resident ${residentId}`, `refused: ${fe.message}`);
+      return visitPage(c, u, pctx, id, { error: fe.message, errors: fe.fields }, 409);
+    }
+  });
+  ui.page('post', '/clinic/visit/:id/orders/:line/void', DOCTOR_ROLES, async (c, u, pctx) => {
+    const id = c.req.param('id') ?? '';
+    const residentId = s.visit(id)?.resident.residentId ?? '?';
+    try {
+      const r = await s.voidOrder(id, c.req.param('line') ?? '', u.username);
+      audit(c, u, 'clinical.order.void', `${id} resident ${residentId} line ${c.req.param('line')}: ${r.charges} charges cancelled`);
+      return visitPage(c, u, pctx, id, { notice: L(pctx, `申请已撤销，${r.charges} 条待收费项目已取消。`, `Order withdrawn; ${r.charges} pending charges cancelled.`) });
+    } catch (e) {
+      const fe = fieldErrors(e);
+      audit(c, u, 'clinical.order.void', `${id} resident ${residentId}`, `refused: ${fe.message}`);
+      return visitPage(c, u, pctx, id, { error: fe.message, errors: fe.fields }, 409);
     }
   });
   ui.page('get', '/clinic/visit/:id/specimens', VISIT_VIEW_ROLES, (c, u, pctx) => {

@@ -11,7 +11,7 @@ import type { EdgeStore, Tx } from '../../store/store.ts';
 import { ImagingRepo, type Modality } from '../../imaging/repo.ts';
 import { newUid } from '../../imaging/index.ts';
 import { PROCEDURES } from '../../imaging/pages.tsx';
-import { addCharges, type ChargeInput } from '../charges.ts';
+import { addCharges, cancelCharges, type ChargeInput } from '../charges.ts';
 import { dictItem } from '../dict.ts';
 import { HisError } from '../errors.ts';
 import { getRegistration, setRegistrationStatus, type RegistrationRow } from '../registrations.ts';
@@ -402,6 +402,86 @@ export class ClinicalService {
       tx.db.prepare("UPDATE clin_visits SET status = 'signed', signed_at = ?, prescription_id = ? WHERE registration_id = ?").run(now, prescriptionId, regId);
       return { prescriptionId, orders: ordersBySeries.length + labs.length + imaging.length, charges: charges.length, records };
     });
+  }
+
+  // ------------------------------------------------------------ voiding signed orders before payment (作废)
+
+  /** Charges of a signed order still pending at the cashier (null when any is paid). */
+  private pendingChargesOf(db: Db, regId: string, sourceIds: string[]): string[] | null {
+    const rows = sourceIds.length === 0 ? [] : db.prepare<[string, ...string[]], { charge_id: string; status: string }>(
+      `SELECT charge_id, status FROM his_charges WHERE registration_id = ? AND reverses_charge_id IS NULL AND source_id IN (${sourceIds.map(() => '?').join(',')})`).all(regId, ...sourceIds);
+    if (rows.some((r) => r.status === 'paid')) return null;
+    return rows.filter((r) => r.status === 'pending').map((r) => r.charge_id);
+  }
+
+  /**
+   * Void the signed prescription of a visit while none of it is paid: new `prescription`
+   * version (cancelled), its injection/infusion orders cancelled (their doses leave the
+   * nurse's list), its pending charges cancelled; one transaction.
+   */
+  voidPrescription(regId: string, doctor: string): Promise<{ charges: number }> {
+    return this.store.transactAsync((tx) => {
+      const v = tx.db.prepare<[string], VisitRow>('SELECT * FROM clin_visits WHERE registration_id = ?').get(regId);
+      if (!v || v.status !== 'signed' || !v.prescription_id) throw new ClinicalError('prescription', '没有已签名的处方 / no signed prescription', 404);
+      if (v.doctor_username !== doctor) throw new ClinicalError('prescription', '只能由开方医生作废 / only the prescriber may void it', 409);
+      const rec = tx.db.prepare<[string], { payload: string }>("SELECT payload FROM records WHERE type = 'prescription' AND record_id = ?").get(v.prescription_id);
+      const rx = JSON.parse(rec!.payload) as RecordPayload<'prescription'>;
+      if (rx.status === 'cancelled') throw new ClinicalError('prescription', '处方已作废 / already void', 409);
+      const execOrders = tx.db.prepare<[string], { order_id: string; payload: string }>('SELECT order_id, payload FROM clin_exec_orders WHERE prescription_id = ?').all(v.prescription_id);
+      if (tx.db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM clin_exec_tasks t JOIN clin_exec_orders o ON o.order_id = t.order_id WHERE o.prescription_id = ? AND t.status = 'done'`).get(v.prescription_id)!.n) {
+        throw new ClinicalError('prescription', '已有注射/输液执行记录，不能作废 / doses already given', 409);
+      }
+      const charges = this.pendingChargesOf(tx.db, regId, [...rx.items.map((i) => `${v.prescription_id}#${i.lineNo}`), ...execOrders.map((o) => o.order_id)]);
+      if (charges === null) throw new ClinicalError('prescription', '处方已缴费，须先退费（冲账）再作废 / paid: refund at the cashier first', 409);
+      tx.emit('prescription', v.prescription_id, { ...rx, status: 'cancelled' });
+      for (const o of execOrders) {
+        const payload = { ...(JSON.parse(o.payload) as RecordPayload<'order'>), status: 'cancelled' as const };
+        tx.emit('order', o.order_id, payload);
+        tx.db.prepare('UPDATE clin_exec_orders SET payload = ? WHERE order_id = ?').run(JSON.stringify(payload), o.order_id);
+        tx.db.prepare("DELETE FROM clin_exec_tasks WHERE order_id = ? AND status = 'pending'").run(o.order_id);
+      }
+      cancelCharges(tx, charges);
+      return { charges: charges.length };
+    });
+  }
+
+  /** Withdraw one signed lab or imaging order while its charge is unpaid (the worklist drops an imaging order). */
+  voidOrder(regId: string, lineId: string, doctor: string): Promise<{ charges: number }> {
+    return this.store.transactAsync((tx) => {
+      const v = tx.db.prepare<[string], VisitRow>('SELECT * FROM clin_visits WHERE registration_id = ?').get(regId);
+      const o = tx.db.prepare<[string, string], { kind: 'lab' | 'imaging'; order_id: string | null; item_name: string }>('SELECT kind, order_id, item_name FROM clin_orders WHERE registration_id = ? AND line_id = ?').get(regId, lineId);
+      if (!v || v.status !== 'signed' || !o?.order_id) throw new ClinicalError('order', '没有该已签名的申请 / no such signed order', 404);
+      if (v.doctor_username !== doctor) throw new ClinicalError('order', '只能由申请医生撤销 / only the ordering doctor may withdraw it', 409);
+      const charges = this.pendingChargesOf(tx.db, regId, [o.order_id]);
+      if (charges === null) throw new ClinicalError('order', `${o.item_name} 已缴费，须先退费（冲账）再撤销 / paid: refund first`, 409);
+      if (o.kind === 'imaging') {
+        const io = this.imaging.order(o.order_id);
+        if (!io || io.status === 'cancelled') throw new ClinicalError('order', '该检查已撤销 / already withdrawn', 409);
+        if (io.status === 'in-progress' || io.status === 'completed' || io.instances > 0) throw new ClinicalError('order', '该检查已开始，不能撤销 / the examination has started', 409);
+        this.imaging.setOrderStatus(tx, o.order_id, 'cancelled');
+      } else {
+        const rec = tx.db.prepare<[string], { payload: string }>("SELECT payload FROM records WHERE type = 'order' AND record_id = ?").get(o.order_id);
+        const payload = JSON.parse(rec!.payload) as RecordPayload<'order'>;
+        if (payload.status === 'cancelled') throw new ClinicalError('order', '该检验已撤销 / already withdrawn', 409);
+        if (tx.db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM records WHERE type = 'lab_result' AND json_extract(payload, '$.orderId') = ?").get(o.order_id)!.n) {
+          throw new ClinicalError('order', '已有检验结果，不能撤销 / results already in', 409);
+        }
+        tx.emit('order', o.order_id, { ...payload, status: 'cancelled' });
+      }
+      cancelCharges(tx, charges);
+      return { charges: charges.length };
+    });
+  }
+
+  /** Status of a signed order's record (to show 已撤销 / 已作废). */
+  orderStatus(orderId: string): string | null {
+    const r = this.db.prepare<[string], { s: string }>("SELECT json_extract(payload, '$.status') AS s FROM records WHERE type = 'order' AND record_id = ?").get(orderId);
+    return r?.s ?? null;
+  }
+
+  prescriptionStatus(prescriptionId: string): string | null {
+    const r = this.db.prepare<[string], { s: string }>("SELECT json_extract(payload, '$.status') AS s FROM records WHERE type = 'prescription' AND record_id = ?").get(prescriptionId);
+    return r?.s ?? null;
   }
 
   // ------------------------------------------------------------ infectious / fever / diarrhoea / dog-bite registers
