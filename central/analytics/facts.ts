@@ -5,8 +5,7 @@
  * time of the last completed pass is the "as of" every indicator shows.
  */
 import type { OrgTree } from './org.ts';
-import { upsertOrgUnit } from './org.ts';
-import type { Param, SqlDb } from './sql.ts';
+import { q, type Op, type Param, type SqlDb } from './sql.ts';
 
 export interface Fact {
   kind: string;
@@ -151,6 +150,7 @@ export interface RefreshResult { records: number; facts: number; asOf: string; /
 
 export class FactStore {
   private running: Promise<RefreshResult> | null = null;
+  private orgChanged = false;
   private changedFrom: string | null = null;
   /** The generation this instance last wrote or saw. */
   ownGen = 0;
@@ -186,13 +186,16 @@ export class FactStore {
         const rows = await this.db.all<{ type: string; record_id: string; version: number; seq: number; payload: unknown; created_at: unknown }>(
           'SELECT type, record_id, version, seq, payload, created_at FROM records WHERE clinic_id = ? AND seq > ? ORDER BY seq LIMIT ?', [cl.clinic_id, cursor, batch]);
         if (rows.length === 0) { cursor = Number(cl.applied_seq); break; }
-        facts += await this.db.tx(async (db) => {
+        const self = this;
+        const clinicId = cl.clinic_id;
+        facts += await this.db.txGen(function* () {
           let k = 0;
-          for (const r of rows) k += await this.apply(db, cl.clinic_id, r.type, r.record_id, Number(r.version), typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload as P, r.created_at instanceof Date ? r.created_at.toISOString() : String(r.created_at));
+          for (const r of rows) k += yield* self.apply(clinicId, r.type, r.record_id, Number(r.version), typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload as P, r.created_at instanceof Date ? r.created_at.toISOString() : String(r.created_at));
           cursor = Number(rows[rows.length - 1]!.seq);
-          await db.run(`INSERT INTO an_cursor (clinic_id, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (clinic_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`, [cl.clinic_id, cursor, started]);
+          yield q.run(`INSERT INTO an_cursor (clinic_id, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (clinic_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`, [clinicId, cursor, started]);
           return k;
         });
+        if (this.orgChanged) { this.orgChanged = false; await this.onOrgChange?.(); }
         records += rows.length;
       }
     }
@@ -206,38 +209,38 @@ export class FactStore {
     return { records, facts, asOf: started, changedFrom: this.changedFrom };
   }
 
-  private async apply(db: SqlDb, clinicId: string, type: string, recordId: string, version: number, payload: P, createdAt: string): Promise<number> {
-    if (type === 'fd_team') return this.applyTeam(db, clinicId, payload);
+  private *apply(clinicId: string, type: string, recordId: string, version: number, payload: P, createdAt: string): Generator<Op, number, unknown> {
+    if (type === 'fd_team') return yield* this.applyTeam(clinicId, payload);
     const facts = extract(type, payload, createdAt);
     const base = `${clinicId}|${type}|${recordId}`;
-    const prev = await db.get<{ version: number }>('SELECT max(version) AS version FROM an_fact WHERE src = ?', [base]);
+    const prev = (yield q.get('SELECT max(version) AS version FROM an_fact WHERE src = ?', [base])) as { version: number | null } | undefined;
     if (prev && prev.version !== null && Number(prev.version) > version) return 0;
     // A registration once booked stays a booked visit when it is later registered / finished.
-    const wasBooked = type === 'registration' && Number((await db.get<{ flag: number | null }>('SELECT flag FROM an_fact WHERE src = ?', [base]))?.flag ?? 0) === 1;
+    const wasBooked = type === 'registration' && Number(((yield q.get('SELECT flag FROM an_fact WHERE src = ?', [base])) as { flag: number | null } | undefined)?.flag ?? 0) === 1;
     // A newer version replaces every fact of the older one (a cancelled visit leaves none).
-    const old = await db.get<{ d: string | null; n: number }>('SELECT MIN(day) AS d, COUNT(*) AS n FROM an_fact WHERE src = ?', [base]);
+    const old = (yield q.get('SELECT MIN(day) AS d, COUNT(*) AS n FROM an_fact WHERE src = ?', [base])) as { d: string | null; n: number } | undefined;
     if (Number(old?.n ?? 0) > 0) this.touch(old!.d);
-    await db.run('DELETE FROM an_fact WHERE src = ?', [base]);
+    yield q.run('DELETE FROM an_fact WHERE src = ?', [base]);
     const org = this.org();
     let k = 0;
     for (const [i, f] of facts.entries()) {
       let team: string | null = null;
       if (f.teamCode) team = org.byTeamCode.get(f.teamCode)?.id ?? f.teamCode;
-      else if (f.residentId) team = (await db.get<{ team_id: string }>("SELECT team_id FROM an_fact WHERE kind = 'contract' AND resident_id = ? AND team_id IS NOT NULL ORDER BY day DESC LIMIT 1", [f.residentId]))?.team_id ?? null;
+      else if (f.residentId) team = ((yield q.get("SELECT team_id FROM an_fact WHERE kind = 'contract' AND resident_id = ? AND team_id IS NOT NULL ORDER BY day DESC LIMIT 1", [f.residentId])) as { team_id: string } | undefined)?.team_id ?? null;
       let flag = f.flag ?? null;
       if (wasBooked) flag = 1;
       if (flag === null && (f.kind === 'htn_fu' || f.kind === 'dm_fu')) {
-        const bd = f.residentId ? (await db.get<{ day2: string }>("SELECT day2 FROM an_fact WHERE kind = 'resident' AND resident_id = ? LIMIT 1", [f.residentId]))?.day2 : null;
+        const bd = f.residentId ? ((yield q.get("SELECT day2 FROM an_fact WHERE kind = 'resident' AND resident_id = ? LIMIT 1", [f.residentId])) as { day2: string } | undefined)?.day2 : null;
         const c = f.kind === 'htn_fu' ? htnControlled(f.n1 ?? null, f.n2 ?? null, ageOn(bd, f.day)) : dmControlled(f.n3 ?? null);
         flag = c === null ? null : c ? 1 : 0;
       }
       const key = facts.length === 1 ? base : `${base}#${i}`;
       const params: Param[] = [key, base, f.kind, clinicId, team, f.residentId ?? null, f.day ?? null, f.day2 ?? null, f.code ?? null, f.label ?? null, f.n1 ?? null, f.n2 ?? null, f.n3 ?? null, flag, version, type, recordId];
-      await db.run(`INSERT INTO an_fact (fkey, src, kind, clinic_id, team_id, resident_id, day, day2, code, label, n1, n2, n3, flag, version, record_type, record_id)
+      yield q.run(`INSERT INTO an_fact (fkey, src, kind, clinic_id, team_id, resident_id, day, day2, code, label, n1, n2, n3, flag, version, record_type, record_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, params);
       if (f.kind === 'contract' && team && f.residentId) {
         // Earlier facts of this resident now belong to the contracted team.
-        const n = await db.run("UPDATE an_fact SET team_id = ? WHERE resident_id = ? AND team_id IS NULL", [team, f.residentId]);
+        const n = (yield q.run("UPDATE an_fact SET team_id = ? WHERE resident_id = ? AND team_id IS NULL", [team, f.residentId])) as number;
         if (n > 0) this.touch(null);
       }
       this.touch(f.day);
@@ -247,7 +250,7 @@ export class FactStore {
   }
 
   /** fd_team records name the clinic's teams: unknown team codes become org units under the clinic's centre. */
-  private async applyTeam(db: SqlDb, clinicId: string, p: P): Promise<number> {
+  private *applyTeam(clinicId: string, p: P): Generator<Op, number, unknown> {
     const code = s(p, 'teamId', 'teamCode', 'code');
     const name = s(p, 'name', 'teamName');
     if (!code || !name) return 0;
@@ -256,8 +259,8 @@ export class FactStore {
     const inst = org.institutionOf(clinicId);
     const centre = inst?.level === 'station' ? inst.parentId : inst?.id;
     if (!centre) return 0;
-    await upsertOrgUnit(db, { id: code, parentId: centre, level: 'team', name, nameEn: null, clinicId: null, code, sort: 200 });
-    await this.onOrgChange?.();
+    yield q.run(`INSERT INTO an_org (id, parent_id, level, name, name_en, clinic_id, code, sort) VALUES (?, ?, 'team', ?, NULL, NULL, ?, 200) ON CONFLICT (id) DO NOTHING`, [code, centre, name, code]);
+    this.orgChanged = true;
     return 0;
   }
 }

@@ -9,7 +9,7 @@ import type { Engine, NodeValue, Scope } from './engine.ts';
 import { INDICATOR_BY_ID, type IndicatorDef } from './indicators.ts';
 import type { OrgTree, OrgUnit } from './org.ts';
 import { parsePeriod } from './periods.ts';
-import { num, type SqlDb } from './sql.ts';
+import { num, q, type SqlDb } from './sql.ts';
 
 export interface PerfTask { indicatorId: string; weight: number; target: number }
 
@@ -60,9 +60,10 @@ export class Performance {
       if (!(t.weight >= 0 && t.weight <= 100)) throw new Error(`weight of ${t.indicatorId} must be 0-100`);
       if (!(t.target >= 0)) throw new Error(`target of ${t.indicatorId} must be >= 0`);
     }
-    await this.db.tx(async (db) => {
-      await db.run('DELETE FROM portal_perf_tasks WHERE year = ?', [year]);
-      for (const t of tasks) await db.run('INSERT INTO portal_perf_tasks (year, indicator_id, weight, target, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?)', [year, t.indicatorId, t.weight, t.target, by, new Date().toISOString()]);
+    const now = new Date().toISOString();
+    await this.db.txGen(function* () {
+      yield q.run('DELETE FROM portal_perf_tasks WHERE year = ?', [year]);
+      for (const t of tasks) yield q.run('INSERT INTO portal_perf_tasks (year, indicator_id, weight, target, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?)', [year, t.indicatorId, t.weight, t.target, by, now]);
     });
   }
 

@@ -15,9 +15,22 @@ export interface SqlDb {
   get<T = Record<string, unknown>>(sql: string, params?: Param[]): Promise<T | undefined>;
   run(sql: string, params?: Param[]): Promise<number>;
   exec(sql: string): Promise<void>;
-  /** Runs `fn` in one transaction (the callback gets a db bound to that transaction). */
-  tx<T>(fn: (db: SqlDb) => Promise<T>): Promise<T>;
+  /**
+   * Runs the statements a generator yields in ONE transaction. On SQLite the whole generator runs
+   * synchronously inside a better-sqlite3 transaction, so nothing else on the shared connection
+   * (the warehouse's own ingest) can interleave with it or be swallowed by it; on PostgreSQL it
+   * runs on one pooled client between BEGIN and COMMIT.
+   */
+  txGen<T>(gen: () => Generator<Op, T, unknown>): Promise<T>;
 }
+
+export type Op = { op: 'get' | 'all' | 'run'; sql: string; params: Param[] };
+/** Statement helpers for `txGen` generators: `const row = (yield q.get(sql, params)) as Row`. */
+export const q = {
+  get: (sql: string, params: Param[] = []): Op => ({ op: 'get', sql, params }),
+  all: (sql: string, params: Param[] = []): Op => ({ op: 'all', sql, params }),
+  run: (sql: string, params: Param[] = []): Op => ({ op: 'run', sql, params }),
+};
 
 interface PgClient { query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>; release?: () => void }
 interface PgPool extends PgClient { connect(): Promise<PgClient & { release(): void }> }
@@ -46,19 +59,16 @@ export function sqliteDb(db: Db): SqlDb {
     get: async <T>(sql: string, params: Param[] = []) => prep(sql).get(...params) as T | undefined,
     run: async (sql: string, params: Param[] = []) => prep(sql).run(...params).changes,
     exec: async (sql: string) => { db.exec(sql); },
-    tx: async <T>(fn: (d: SqlDb) => Promise<T>) => {
-      // better-sqlite3 transactions are synchronous; our callbacks only await SQLite calls,
-      // which resolve without yielding to other work on this connection in between.
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        const r = await fn(self);
-        db.exec('COMMIT');
-        return r;
-      } catch (e) {
-        if (db.inTransaction) db.exec('ROLLBACK');
-        throw e;
+    txGen: async <T>(gen: () => Generator<Op, T, unknown>) => db.transaction(() => {
+      const g = gen();
+      let r = g.next();
+      while (!r.done) {
+        const o = r.value;
+        const st = prep(o.sql);
+        r = g.next(o.op === 'get' ? st.get(...o.params) : o.op === 'all' ? st.all(...o.params) : st.run(...o.params).changes);
       }
-    },
+      return r.value;
+    }).immediate(),
   };
   return self;
 }
@@ -75,23 +85,28 @@ export function toPg(sql: string): string {
   return out;
 }
 
-function pgDb(pool: PgPool, client?: PgClient): SqlDb {
-  const q = client ?? pool;
+function pgDb(pool: PgPool): SqlDb {
+  const pq = pool;
   const norm = (rows: Record<string, unknown>[]) => rows;
   const self: SqlDb = {
     dialect: 'postgres',
-    all: async <T>(sql: string, params: Param[] = []) => norm((await q.query(toPg(sql), params)).rows) as T[],
-    get: async <T>(sql: string, params: Param[] = []) => (await q.query(toPg(sql), params)).rows[0] as T | undefined,
-    run: async (sql: string, params: Param[] = []) => (await q.query(toPg(sql), params)).rowCount ?? 0,
-    exec: async (sql: string) => { await q.query(sql); },
-    tx: async <T>(fn: (d: SqlDb) => Promise<T>) => {
-      if (client) return fn(self);
+    all: async <T>(sql: string, params: Param[] = []) => norm((await pq.query(toPg(sql), params)).rows) as T[],
+    get: async <T>(sql: string, params: Param[] = []) => (await pq.query(toPg(sql), params)).rows[0] as T | undefined,
+    run: async (sql: string, params: Param[] = []) => (await pq.query(toPg(sql), params)).rowCount ?? 0,
+    exec: async (sql: string) => { await pq.query(sql); },
+    txGen: async <T>(gen: () => Generator<Op, T, unknown>) => {
       const c = await pool.connect();
       try {
         await c.query('BEGIN');
-        const r = await fn(pgDb(pool, c));
+        const g = gen();
+        let r = g.next();
+        while (!r.done) {
+          const o = r.value;
+          const res = await c.query(toPg(o.sql), o.params);
+          r = g.next(o.op === 'get' ? res.rows[0] : o.op === 'all' ? res.rows : res.rowCount ?? 0);
+        }
         await c.query('COMMIT');
-        return r;
+        return r.value;
       } catch (e) {
         await c.query('ROLLBACK').catch(() => undefined);
         throw e;
