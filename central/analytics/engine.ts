@@ -302,6 +302,12 @@ export class Engine {
 
   private async describe(ind: IndicatorDef, p: Period, page: { resident_id: string; clinic_id: string; team_id: string | null; since: string | null; ok: number }[]): Promise<CaseRow[]> {
     if (page.length === 0) return [];
+    // Long lists (Excel exports) are described in chunks: SQLite takes at most 32,766 parameters.
+    if (page.length > 5000) {
+      const out: CaseRow[] = [];
+      for (let i = 0; i < page.length; i += 5000) out.push(...await this.describe(ind, p, page.slice(i, i + 5000)));
+      return out;
+    }
     const org = this.org();
     const ids = inList(page.map((r) => r.resident_id));
     const people = new Map((await this.db.all<{ resident_id: string; label: string | null; code: string | null; day2: string | null }>(

@@ -199,8 +199,12 @@ export class Qc {
     const s = this.subjectSql(rule, p, this.node(nodeId), scope);
     const total = num((await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM (${s.sql}) x WHERE x.failed = 1`, s.params))?.n);
     const rows = await this.db.all<QcSubjectRow>(`SELECT x.* FROM (${s.sql}) x WHERE x.failed = 1 ORDER BY x.clinic_id, x.resident_id, x.day LIMIT ? OFFSET ?`, [...s.params, limit, offset]);
-    const ids = inList([...new Set(rows.map((r) => r.resident_id))]);
-    const names = new Map((await this.db.all<{ resident_id: string; label: string }>(`SELECT resident_id, label FROM an_fact WHERE kind = 'resident' AND resident_id ${ids.sql}`, ids.params)).map((r) => [r.resident_id, r.label]));
+    const unique = [...new Set(rows.map((r) => r.resident_id))];
+    const names = new Map<string, string>();
+    for (let i = 0; i < unique.length; i += 5000) {
+      const ids = inList(unique.slice(i, i + 5000));
+      for (const r of await this.db.all<{ resident_id: string; label: string }>(`SELECT resident_id, label FROM an_fact WHERE kind = 'resident' AND resident_id ${ids.sql}`, ids.params)) names.set(r.resident_id, r.label);
+    }
     return {
       total,
       rows: rows.map((r) => ({
