@@ -46,7 +46,8 @@ export class SqliteProjector {
     for (const p of recordProjections(r.type)) {
       const s = this.stmts(p);
       if (s.newer.get(r.type, r.recordId, r.clinicId, r.version)) continue;
-      s.del.run(r.clinicId, r.recordId);
+      // A first version has no older rows to replace (the common case: skip the delete).
+      if (r.version > 1) s.del.run(r.clinicId, r.recordId);
       const createdAt = isoOrNull(r.createdAt);
       projectRows(p, r.payload).forEach((row, i) => {
         s.ins.run(r.clinicId, r.recordId, r.version, i, createdAt, ...p.columns.map((c) => sqliteValue(row[c.name]!)));
@@ -97,9 +98,11 @@ export async function projectRecordsPg(q: Q, recs: RecordItem[]): Promise<void> 
   const byType = new Map<string, RecordItem[]>();
   for (const r of latest.values()) byType.set(r.type, [...(byType.get(r.type) ?? []), r]);
   for (const [type, list] of byType) {
+    const replacing = list.filter((r) => r.version > 1);
     for (const p of recordProjections(type)) {
-      await q(`DELETE FROM ${p.table} t USING unnest($1::text[], $2::text[], $3::int[]) AS x(c, r, v) WHERE t.clinic_id = x.c AND t.record_id = x.r AND t.version < x.v`,
-        [list.map((r) => r.clinicId), list.map((r) => r.recordId), list.map((r) => r.version)]);
+      // Only a correction (version > 1) has older rows to replace.
+      if (replacing.length) await q(`DELETE FROM ${p.table} t USING unnest($1::text[], $2::text[], $3::int[]) AS x(c, r, v) WHERE t.clinic_id = x.c AND t.record_id = x.r AND t.version < x.v`,
+        [replacing.map((r) => r.clinicId), replacing.map((r) => r.recordId), replacing.map((r) => r.version)]);
       const rows: Row[] = [];
       for (const r of list) {
         projectRows(p, r.payload).forEach((row, i) => rows.push({ clinic_id: r.clinicId, record_id: r.recordId, version: r.version, line_no: i, record_created_at: isoOrNull(r.createdAt), ...row }));
