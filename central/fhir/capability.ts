@@ -4,7 +4,7 @@ import type { Resource } from './map.ts';
 export interface SearchParamDef { name: string; type: 'token' | 'string' | 'date' | 'reference' | 'number'; documentation: string }
 
 /** Search parameters per resource type (besides `_count`, `_offset`); the routes accept exactly these. */
-export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Condition' | 'Observation' | 'ImagingStudy', SearchParamDef[]> = {
+export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Condition' | 'Observation' | 'ImagingStudy' | 'MedicationRequest' | 'DiagnosticReport', SearchParamDef[]> = {
   Patient: [
     { name: '_id', type: 'token', documentation: 'Resident id' },
     { name: 'identifier', type: 'token', documentation: 'system|value; systems: resident id, ID card, other ID documents, insurance card, e-health card' },
@@ -36,13 +36,34 @@ export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Condition' | 'Obse
     { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id>' },
     { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
   ],
+  MedicationRequest: [
+    { name: '_id', type: 'token', documentation: 'MedicationRequest id: <prescription id>-l<line no> (one per prescription line)' },
+    { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id> (patient, subject or _id is required)' },
+    { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
+    { name: 'authoredon', type: 'date', documentation: 'Prescription issue time; prefixes eq ge gt le lt; repeat for a range; dates are days in +08:00' },
+    { name: 'code', type: 'token', documentation: 'Drug code (本位码)' },
+    { name: 'status', type: 'token', documentation: 'active | cancelled' },
+  ],
+  DiagnosticReport: [
+    { name: '_id', type: 'token', documentation: 'DiagnosticReport id: the lab order id, or the specimen id for results without an order' },
+    { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id> (patient, subject or _id is required)' },
+    { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
+    { name: 'date', type: 'date', documentation: 'Earliest result time; prefixes eq ge gt le lt; repeat for a range; dates are days in +08:00' },
+    { name: 'code', type: 'token', documentation: 'Reports containing a result with this test code (LOINC or local)' },
+    { name: 'status', type: 'token', documentation: 'final | partial | corrected' },
+  ],
 };
+
+/** Resource types derived from records without a version of their own (no vread). */
+export const NO_VREAD = new Set(['DiagnosticReport']);
 
 export const INCLUDES: Record<string, string[]> = {
   Encounter: ['Encounter:patient', 'Encounter:subject'],
   Condition: ['Condition:patient', 'Condition:subject'],
   Observation: ['Observation:patient', 'Observation:subject'],
   ImagingStudy: ['ImagingStudy:patient', 'ImagingStudy:subject'],
+  MedicationRequest: ['MedicationRequest:patient', 'MedicationRequest:subject'],
+  DiagnosticReport: ['DiagnosticReport:patient', 'DiagnosticReport:subject'],
 };
 
 const WRITABLE = new Set(['Patient', 'Encounter', 'Observation']);
@@ -76,7 +97,7 @@ export function capabilityStatement(baseUrl: string, version: string, opts: { oa
         const c = opts.writes && CREATE_ONLY.has(type);
         return {
           type,
-          interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'search-type' }, ...(w || c ? [{ code: 'create' }] : []), ...(w ? [{ code: 'update' }] : [])],
+          interaction: [{ code: 'read' }, ...(NO_VREAD.has(type) ? [] : [{ code: 'vread' }]), { code: 'search-type' }, ...(w || c ? [{ code: 'create' }] : []), ...(w ? [{ code: 'update' }] : [])],
           ...(w ? { versioning: 'versioned-update', conditionalCreate: true, updateCreate: true } : {}),
           ...(INCLUDES[type] ? { searchInclude: INCLUDES[type] } : {}),
           searchParam: params.map((p) => ({ name: p.name, type: p.type, documentation: p.documentation })),

@@ -14,13 +14,14 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { recordTypes } from '../../contracts/index.ts';
 import type { AuditEntry } from '../warehouse/types.ts';
-import { INCLUDES, SEARCH_PARAMS, capabilityStatement } from './capability.ts';
+import { INCLUDES, NO_VREAD, SEARCH_PARAMS, capabilityStatement } from './capability.ts';
 import { SEX_FOR_GENDER, isFhirId, toEncounter, toImagingStudy, toLabObservation, toObservation, toPatient, type Resource } from './map.ts';
 import { OAuthError, RateLimiter, permits, type Interaction, type OAuth } from './oauth.ts';
 import { OperationOutcomeError, badRequest, isOperationOutcomeError, notFound, notSupported, outcome, type HttpStatus } from './outcome.ts';
 import type { FhirRecordType, FhirStore, IdentifierField, RecordQuery, RecordRow } from './store.ts';
 import { CS, SID } from './systems.ts';
 import { searchConditions } from './condition.ts';
+import { searchDiagnosticReports, searchMedicationRequests, type DerivedPage, type DerivedQuery } from './derived.ts';
 import { isWritable, parseCondition, parseWrite, type WritableType } from './write.ts';
 import { FhirWriter, sourceOf } from './writer.ts';
 
@@ -47,6 +48,8 @@ type Env = { Variables: { caller: Caller } };
 type ResourceType = keyof typeof SEARCH_PARAMS;
 const MAX_COUNT = 1000;
 const OBSERVATION_SYSTEMS: string[] = [CS.loinc, CS.localObservation, CS.localLab];
+/** Code systems per type for `code=system|code`; a system not listed matches nothing. */
+const CODE_SYSTEMS: Partial<Record<ResourceType, string[]>> = { Condition: [CS.icd10Cn], MedicationRequest: [CS.cnDrug] };
 const DEFAULT_COUNT = 50;
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 /** Largest resource accepted in a write. */
@@ -146,7 +149,8 @@ export function fhirApi(deps: FhirDeps): Hono<Env> {
       if (!isType(type)) throw new OperationOutcomeError(404, 'not-supported', `resource type ${type} is not served here (see /fhir/metadata)`);
       allow(c, type, 'r', 'fhir.vread', target);
       if (!isFhirId(id) || !isFhirId(vid)) throw badRequest('invalid id or version id');
-      if (type === 'Patient' || type === 'Condition') {
+      if (NO_VREAD.has(type)) throw notFound(`${type} has no stored versions: read ${type}/${id} instead`);
+      if (type === 'Patient' || isDerived(type)) {
         found = await readOne(deps.store, type, id);
         if ((found.meta as { versionId?: string } | undefined)?.versionId !== vid) throw notFound(`${type}/${id} version ${vid} is not the current one; only the current version of a ${type} is kept`);
       } else {
@@ -390,7 +394,14 @@ function mountOAuth(app: Hono<Env>, oauth: OAuth, audit: (c: Context<Env>, actio
 }
 
 /** Warehouse record types behind each FHIR type (device readings and lab results are both Observations). */
-const TYPES: Record<Exclude<ResourceType, 'Patient' | 'Condition'>, FhirRecordType[]> = { Encounter: ['encounter'], Observation: ['observation', 'lab_result'], ImagingStudy: ['imaging_study'] };
+type DerivedType = 'Condition' | 'MedicationRequest' | 'DiagnosticReport';
+const DERIVED: Record<DerivedType, (store: FhirStore, q: DerivedQuery) => Promise<DerivedPage>> = {
+  Condition: searchConditions,
+  MedicationRequest: searchMedicationRequests,
+  DiagnosticReport: searchDiagnosticReports,
+};
+const isDerived = (t: string): t is DerivedType => Object.prototype.hasOwnProperty.call(DERIVED, t);
+const TYPES: Record<Exclude<ResourceType, 'Patient' | DerivedType>, FhirRecordType[]> = { Encounter: ['encounter'], Observation: ['observation', 'lab_result'], ImagingStudy: ['imaging_study'] };
 
 function toResource(r: RecordRow): Resource {
   switch (r.type) {
@@ -407,8 +418,8 @@ async function readOne(store: FhirStore, type: ResourceType, id: string): Promis
     if (!r) throw notFound(`Patient/${id} not found`);
     return toPatient(r);
   }
-  if (type === 'Condition') {
-    const c = (await searchConditions(store, { id, count: 1, offset: 0 })).rows[0];
+  if (isDerived(type)) {
+    const c = (await DERIVED[type](store, { id, count: 1, offset: 0 })).rows[0];
     if (!c) throw notFound(`Condition/${id} not found`);
     return c;
   }
@@ -432,7 +443,7 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
     }
     if (k === '_format' && /json$/.test(v)) continue;
     if (k !== '_count' && k !== '_offset' && !allowed.has(k)) throw notSupported(`unknown or unsupported search parameter ${JSON.stringify(k.slice(0, 60))} for ${type}`, k.slice(0, 60));
-    if (k === 'date') {
+    if (k === 'date' || k === 'authoredon') {
       dates.push(...parseDate(v));
       continue;
     }
@@ -475,10 +486,10 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
       const bar = one.code.indexOf('|');
       const system = bar >= 0 ? one.code.slice(0, bar) : '';
       code = bar >= 0 ? one.code.slice(bar + 1) : one.code;
-      if (system && !(type === 'Condition' ? [CS.icd10Cn] : OBSERVATION_SYSTEMS).includes(system)) return bundle(baseUrl, type, params, [], [], 0, count, offset);
+      if (system && !(CODE_SYSTEMS[type] ?? OBSERVATION_SYSTEMS).includes(system)) return bundle(baseUrl, type, params, [], [], 0, count, offset);
     }
-    if (type === 'Condition') {
-      const r = await searchConditions(store, { residentId, id: one._id, code, count, offset });
+    if (isDerived(type)) {
+      const r = await DERIVED[type](store, { residentId, id: one._id, code, status: one.status, date: dates.length ? dates : undefined, count, offset });
       ({ rows: resources, total, residentIds } = r);
     } else {
       const page = await store.records({ types: TYPES[type], id: one._id, residentId, code, date: dates.length ? dates : undefined, count, offset });

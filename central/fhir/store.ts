@@ -25,7 +25,7 @@ export interface ResidentQuery {
   offset: number;
 }
 
-export type FhirRecordType = 'encounter' | 'observation' | 'lab_result' | 'imaging_study';
+export type FhirRecordType = 'encounter' | 'observation' | 'lab_result' | 'imaging_study' | 'prescription';
 
 export interface RecordQuery {
   types: FhirRecordType[];
@@ -35,6 +35,8 @@ export interface RecordQuery {
   date?: { op: '=' | '<' | '<=' | '>' | '>='; at: string }[];
   /** Observation `code` or lab result `testCode`. */
   code?: string;
+  /** Lab results of this order, or of this specimen when they have no order (DiagnosticReport). */
+  group?: string;
   /** This version instead of the latest (vread). */
   version?: number;
   count: number;
@@ -133,9 +135,10 @@ class SqlFhirStore implements FhirStore {
     const j = (f: string) => this.d.json('r.payload', f);
     if (q.id !== undefined) { where.push('r.record_id = ?'); params.push(q.id); }
     if (q.residentId !== undefined) { where.push(`${j('residentId')} = ?`); params.push(q.residentId); }
+    if (q.group !== undefined) { where.push(`coalesce(nullif(${j('orderId')}, ''), ${j('specimenId')}) = ?`); params.push(q.group); }
     if (q.code !== undefined) { where.push(`coalesce(${j('code')}, ${j('testCode')}) = ?`); params.push(q.code); }
     for (const d of q.date ?? []) {
-      where.push(`${this.d.instant(`coalesce(${j('registeredAt')}, ${j('effectiveAt')}, ${j('resultedAt')})`)} ${d.op} ${this.d.instant('?')}`);
+      where.push(`${this.d.instant(`coalesce(${j('registeredAt')}, ${j('effectiveAt')}, ${j('resultedAt')}, ${j('issuedAt')})`)} ${d.op} ${this.d.instant('?')}`);
       params.push(d.at);
     }
     const w = `WHERE ${where.join(' AND ')}`;

@@ -42,6 +42,8 @@ export const CS = {
   /** ICD-10 national clinical edition 2.0 (国家临床版2.0). */
   icd10Cn: `${BASE}/CodeSystem/icd-10-cn-clinical-2.0`,
   departments: `${BASE}/CodeSystem/departments`,
+  /** National drug codes (药品本位码) of prescriptions. */
+  cnDrug: `${BASE}/CodeSystem/cn-drug-code`,
   /** GB/T 2261.1 sex, GB/T 2261.2 marital status, GB 3304 ethnicity. */
   gbSex: `${BASE}/CodeSystem/gb-t-2261.1`,
   gbMarital: `${BASE}/CodeSystem/gb-t-2261.2`,

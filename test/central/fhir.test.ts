@@ -72,7 +72,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.match(r.type, /^application\/fhir\+json/);
       t.match(r.body, { resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', kind: 'instance' });
       const types = (r.body.rest as { resource: { type: string }[] }[])[0]!.resource.map((x) => x.type);
-      t.same(types, ['Patient', 'Encounter', 'Condition', 'Observation', 'ImagingStudy']);
+      t.same(types, ['Patient', 'Encounter', 'Condition', 'Observation', 'ImagingStudy', 'MedicationRequest', 'DiagnosticReport']);
     });
 
     t.test('no token: 401 OperationOutcome, audited', async (t) => {
