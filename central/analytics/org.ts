@@ -133,7 +133,8 @@ export function demoDistrict(): OrgUnit[] {
 }
 
 export async function seedOrg(db: SqlDb, units: OrgUnit[] = demoDistrict()): Promise<number> {
-  const have = await db.get<{ n: number }>('SELECT count(*) AS n FROM an_org');
+  // A bare district (the placeholder a running portal creates) does not count as seeded.
+  const have = await db.get<{ n: number }>("SELECT count(*) AS n FROM an_org WHERE level <> 'district'");
   if (Number(have?.n ?? 0) > 0) return 0;
   for (const u of units) await upsertOrgUnit(db, u);
   return units.length;
