@@ -4,7 +4,7 @@ import type { Resource } from './map.ts';
 export interface SearchParamDef { name: string; type: 'token' | 'string' | 'date' | 'reference' | 'number'; documentation: string }
 
 /** Search parameters per resource type (besides `_count`, `_offset`); the routes accept exactly these. */
-export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Condition' | 'Observation' | 'ImagingStudy' | 'MedicationRequest' | 'DiagnosticReport', SearchParamDef[]> = {
+export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Condition' | 'Observation' | 'ImagingStudy' | 'MedicationRequest' | 'DiagnosticReport' | 'Organization' | 'Practitioner' | 'Device', SearchParamDef[]> = {
   Patient: [
     { name: '_id', type: 'token', documentation: 'Resident id' },
     { name: 'identifier', type: 'token', documentation: 'system|value; systems: resident id, ID card, other ID documents, insurance card, e-health card' },
@@ -52,10 +52,24 @@ export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Condition' | 'Obse
     { name: 'code', type: 'token', documentation: 'Reports containing a result with this test code (LOINC or local)' },
     { name: 'status', type: 'token', documentation: 'final | partial | corrected' },
   ],
+  Organization: [
+    { name: '_id', type: 'token', documentation: 'Clinic id' },
+    { name: 'identifier', type: 'token', documentation: `system|value (clinic ids)` },
+    { name: 'name', type: 'string', documentation: 'Part of the name' },
+  ],
+  Practitioner: [
+    { name: '_id', type: 'token', documentation: 'Staff code (central staff dictionary)' },
+    { name: 'identifier', type: 'token', documentation: 'system|value (staff codes)' },
+    { name: 'name', type: 'string', documentation: 'Part of the name' },
+  ],
+  Device: [
+    { name: '_id', type: 'token', documentation: 'Device id: <clinic id>.<device id>' },
+    { name: 'identifier', type: 'token', documentation: 'system|value (device ids of a clinic)' },
+  ],
 };
 
-/** Resource types derived from records without a version of their own (no vread). */
-export const NO_VREAD = new Set(['DiagnosticReport']);
+/** Resource types without stored versions of their own (no vread). */
+export const NO_VREAD = new Set(['DiagnosticReport', 'Organization', 'Practitioner', 'Device']);
 
 export const INCLUDES: Record<string, string[]> = {
   Encounter: ['Encounter:patient', 'Encounter:subject'],

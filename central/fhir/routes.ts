@@ -21,6 +21,7 @@ import { OperationOutcomeError, badRequest, isOperationOutcomeError, notFound, n
 import type { FhirRecordType, FhirStore, IdentifierField, RecordQuery, RecordRow } from './store.ts';
 import { CS, SID } from './systems.ts';
 import { searchConditions } from './condition.ts';
+import { searchDirectory, type DirectoryType } from './directory.ts';
 import { searchDiagnosticReports, searchMedicationRequests, type DerivedPage, type DerivedQuery } from './derived.ts';
 import { isWritable, parseCondition, parseWrite, type WritableType } from './write.ts';
 import { FhirWriter, sourceOf } from './writer.ts';
@@ -150,7 +151,7 @@ export function fhirApi(deps: FhirDeps): Hono<Env> {
       allow(c, type, 'r', 'fhir.vread', target);
       if (!isFhirId(id) || !isFhirId(vid)) throw badRequest('invalid id or version id');
       if (NO_VREAD.has(type)) throw notFound(`${type} has no stored versions: read ${type}/${id} instead`);
-      if (type === 'Patient' || isDerived(type)) {
+      if (type === 'Patient' || isDerived(type) || isDirectory(type)) {
         found = await readOne(deps.store, type, id);
         if ((found.meta as { versionId?: string } | undefined)?.versionId !== vid) throw notFound(`${type}/${id} version ${vid} is not the current one; only the current version of a ${type} is kept`);
       } else {
@@ -400,8 +401,10 @@ const DERIVED: Record<DerivedType, (store: FhirStore, q: DerivedQuery) => Promis
   MedicationRequest: searchMedicationRequests,
   DiagnosticReport: searchDiagnosticReports,
 };
+const DIRECTORY = new Set(['Organization', 'Practitioner', 'Device']);
+const isDirectory = (t: string): t is DirectoryType => DIRECTORY.has(t);
 const isDerived = (t: string): t is DerivedType => Object.prototype.hasOwnProperty.call(DERIVED, t);
-const TYPES: Record<Exclude<ResourceType, 'Patient' | DerivedType>, FhirRecordType[]> = { Encounter: ['encounter'], Observation: ['observation', 'lab_result'], ImagingStudy: ['imaging_study'] };
+const TYPES: Record<Exclude<ResourceType, 'Patient' | DerivedType | DirectoryType>, FhirRecordType[]> = { Encounter: ['encounter'], Observation: ['observation', 'lab_result'], ImagingStudy: ['imaging_study'] };
 
 function toResource(r: RecordRow): Resource {
   switch (r.type) {
@@ -418,9 +421,16 @@ async function readOne(store: FhirStore, type: ResourceType, id: string): Promis
     if (!r) throw notFound(`Patient/${id} not found`);
     return toPatient(r);
   }
+  if (isDirectory(type)) {
+    const c = (await searchDirectory(store, type, { id, count: 1, offset: 0 })).rows[0];
+    if (!c) throw notFound(`${type}/${id} not found`);
+    return c;
+  }
   if (isDerived(type)) {
-    const c = (await DERIVED[type](store, { id, count: 1, offset: 0 })).rows[0];
-    if (!c) throw notFound(`Condition/${id} not found`);
+    const page = await DERIVED[type](store, { id, count: 2, offset: 0 });
+    const c = page.rows[0];
+    if (!c) throw notFound(`${type}/${id} not found`);
+    if (page.total > 1) throw new OperationOutcomeError(409, 'conflict', `${type}/${id} exists at several clinics`);
     return c;
   }
   const page = await store.records({ types: TYPES[type], id, count: 2, offset: 0 });
@@ -458,7 +468,11 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
   let resources: Resource[];
   let total: number;
   let residentIds: string[] = [];
-  if (type === 'Patient') {
+  if (isDirectory(type)) {
+    const page = await searchDirectory(store, type, { id: one._id, identifier: one.identifier, name: one.name, count, offset });
+    resources = page.rows;
+    total = page.total;
+  } else if (type === 'Patient') {
     const identifier = one.identifier !== undefined ? parseIdentifier(one.identifier) : undefined;
     if (identifier === null) return bundle(baseUrl, type, params, [], [], 0, count, offset);
     const gender = one.gender;

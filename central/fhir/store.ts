@@ -8,6 +8,7 @@ import type { Db } from '../../contracts/runtime/index.ts';
 import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import type { Warehouse } from '../warehouse/types.ts';
+import type { DictionaryItem } from '../../contracts/index.ts';
 
 /** `personId`: the EMPI person (all residents linked to it). */
 export type IdentifierField = 'residentId' | 'idNumber' | 'insuranceCardNo' | 'healthCardId' | 'personId';
@@ -54,6 +55,12 @@ export interface FhirStore {
   residents(q: ResidentQuery): Promise<Page<ResidentRow>>;
   residentsByIds(ids: string[]): Promise<ResidentRow[]>;
   records(q: RecordQuery): Promise<Page<RecordRow>>;
+  /** Clinic ids that sent residents or records (Organization). */
+  clinics?(): Promise<string[]>;
+  /** The central staff dictionary (Practitioner). */
+  staff?(): Promise<DictionaryItem[]>;
+  /** Devices referenced by observations (deviceId) and lab results (analyserId), per clinic. */
+  devices?(): Promise<{ clinicId: string; deviceId: string }[]>;
 }
 
 interface Dialect {
@@ -68,7 +75,23 @@ const parse = (p: unknown): Record<string, unknown> => (typeof p === 'string' ? 
 const iso = (t: unknown): string => (t instanceof Date ? t.toISOString() : String(t));
 
 class SqlFhirStore implements FhirStore {
-  constructor(private readonly d: Dialect) {}
+  constructor(private readonly d: Dialect, private readonly wh?: Warehouse) {}
+
+  async clinics(): Promise<string[]> {
+    const rows = await this.d.all<{ clinic_id: string }>('SELECT DISTINCT clinic_id FROM records UNION SELECT DISTINCT clinic_id FROM residents ORDER BY 1', []);
+    return rows.map((r) => r.clinic_id);
+  }
+
+  async staff(): Promise<DictionaryItem[]> {
+    return (await this.wh?.latestDictionaries())?.find((d) => d.name === 'staff')?.items ?? [];
+  }
+
+  async devices(): Promise<{ clinicId: string; deviceId: string }[]> {
+    const dev = `coalesce(${this.d.json('payload', 'deviceId')}, ${this.d.json('payload', 'analyserId')})`;
+    const rows = await this.d.all<{ clinic_id: string; device_id: string }>(
+      `SELECT DISTINCT clinic_id, ${dev} AS device_id FROM records WHERE type IN ('observation', 'lab_result') AND ${dev} IS NOT NULL ORDER BY 1, 2`, []);
+    return rows.map((r) => ({ clinicId: r.clinic_id, deviceId: r.device_id }));
+  }
 
   async residents(q: ResidentQuery): Promise<Page<ResidentRow>> {
     const where: string[] = [];
@@ -171,7 +194,7 @@ function pgDialect(pool: Pool): Dialect {
 
 /** The FHIR read store over whichever warehouse central runs. */
 export function fhirStoreFor(wh: Warehouse): FhirStore {
-  if (wh instanceof SqliteWarehouse) return new SqlFhirStore(sqliteDialect(wh.db));
-  if (wh instanceof PostgresWarehouse) return new SqlFhirStore(pgDialect(wh.pool));
+  if (wh instanceof SqliteWarehouse) return new SqlFhirStore(sqliteDialect(wh.db), wh);
+  if (wh instanceof PostgresWarehouse) return new SqlFhirStore(pgDialect(wh.pool), wh);
   throw new Error('FHIR facade: unsupported warehouse implementation');
 }

@@ -44,8 +44,10 @@ async function seed(wh: Warehouse): Promise<void> {
     item('lab_result', 'lab-1', lab('lab-1', 'S-1', '2823-3', 'final', 'ord-1')),
     item('lab_result', 'lab-2', lab('lab-2', 'S-1', '2951-2', 'final', 'ord-1')),
     item('lab_result', 'lab-3', lab('lab-3', 'S-2', 'U-PRO', 'preliminary')),
+    item('observation', 'obs-1', { observationId: 'obs-1', residentId: 'res-a', code: '8480-6', display: '收缩压', value: 150, unit: 'mm[Hg]', effectiveAt: '2026-03-01T08:00:00+08:00', deviceId: 'bp-1' }),
     item('lab_result', 'lab-4', lab('lab-4', 'S-9', 'GLU', 'final', 'ord-9', 'res-b'), 'clinic-d2'),
   ]);
+  await wh.saveDictionary('staff', [{ code: 'doc1', name: '张医生', attrs: { role: 'doctor' }, active: true }, { code: 'nurse1', name: '李护士', attrs: {}, active: false }]);
   if (!r.outcomes.every((o) => o === 'applied')) throw new Error(`seed not applied: ${r.outcomes.join(',')}`);
 }
 
@@ -89,6 +91,20 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.equal(ids(p.body).length, 2);
       t.ok((p.body.link as { relation: string }[]).some((l) => l.relation === 'next'));
       t.match((await get('MedicationRequest?code=86900001')).body, { resourceType: 'OperationOutcome', issue: [{ code: 'too-costly' }] });
+    });
+
+    t.test('Organization, Practitioner, Device', async (t) => {
+      t.same(ids((await get('Organization')).body), ['Organization/clinic-d1', 'Organization/clinic-d2']);
+      t.match((await get('Organization/clinic-d2')).body, { resourceType: 'Organization', name: 'clinic-d2' });
+      t.equal((await get('Organization/nowhere')).status, 404);
+      t.match((await get('Practitioner/doc1')).body, { resourceType: 'Practitioner', active: true, name: [{ text: '张医生' }] });
+      t.same(ids((await get('Practitioner?name=护士')).body), ['Practitioner/nurse1']);
+      t.equal((await get('Practitioner?name=text')).body.total, 0);
+      t.equal((await get(`Practitioner?identifier=${encodeURIComponent('http://district-health.cn/fhir/sid/staff|doc1')}`)).body.total, 1);
+      t.same(ids((await get('Device')).body), ['Device/clinic-d1.bp-1']);
+      t.match((await get('Device/clinic-d1.bp-1')).body, { owner: { reference: 'Organization/clinic-d1' } });
+      t.equal((await get('Device?identifier=bp-1&_count=0')).body.total, 1);
+      t.equal((await get('Device/clinic-d1.bp-1/_history/1')).status, 404);
     });
 
     t.test('DiagnosticReport: lab results by order, or by specimen without one', async (t) => {

@@ -72,7 +72,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.match(r.type, /^application\/fhir\+json/);
       t.match(r.body, { resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', kind: 'instance' });
       const types = (r.body.rest as { resource: { type: string }[] }[])[0]!.resource.map((x) => x.type);
-      t.same(types, ['Patient', 'Encounter', 'Condition', 'Observation', 'ImagingStudy', 'MedicationRequest', 'DiagnosticReport']);
+      t.same(types, ['Patient', 'Encounter', 'Condition', 'Observation', 'ImagingStudy', 'MedicationRequest', 'DiagnosticReport', 'Organization', 'Practitioner', 'Device']);
     });
 
     t.test('no token: 401 OperationOutcome, audited', async (t) => {
@@ -180,7 +180,8 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
         ['Patient?name=a&name=b', 400, 'not-supported'],
         ['Encounter?_include=Encounter:practitioner', 400, 'not-supported'],
         ['Encounter?patient=' + encodeURIComponent("x' OR 1=1"), 400, 'invalid'],
-        ['Organization/1', 404, 'not-supported'],
+        ['Location/1', 404, 'not-supported'],
+        ['Organization/1', 404, 'not-found'],
         ['ImagingStudy?date=2026-03-01', 400, 'not-supported'],
         ['Patient/nobody', 404, 'not-found'],
         ['Patient/' + encodeURIComponent('a b'), 400, 'invalid'],
