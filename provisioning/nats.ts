@@ -17,6 +17,7 @@ export interface NatsUser {
 export function clinicPermissions(clinicId: string): { publish: string[]; subscribe: string[] } {
   if (!CLINIC_ID_PATTERN.test(clinicId)) throw new Error(`clinicId "${clinicId}": lower-case letters, digits and dashes, 2-32 characters`);
   const d = STREAMS.dictionaries;
+  const e = STREAMS.empi;
   return {
     publish: [
       `clinic.${clinicId}.>`,
@@ -27,6 +28,13 @@ export function clinicPermissions(clinicId: string): { publish: string[]; subscr
       `$JS.API.CONSUMER.INFO.${d}.>`,
       `$JS.API.CONSUMER.DELETE.${d}.>`,
       `$JS.API.CONSUMER.MSG.NEXT.${d}.>`,
+      // EMPI person changes: a consumer only on its own subject (the filter is part of the
+      // create subject, and nats-server checks it against the request), then read/inspect/delete.
+      `$JS.API.STREAM.INFO.${e}`,
+      `$JS.API.CONSUMER.CREATE.${e}.*.${subjects.empi(clinicId)}`,
+      `$JS.API.CONSUMER.INFO.${e}.>`,
+      `$JS.API.CONSUMER.DELETE.${e}.>`,
+      `$JS.API.CONSUMER.MSG.NEXT.${e}.>`,
     ],
     subscribe: [subjects.receipt(clinicId), `${subjects.inboxPrefix(clinicId)}.>`],
   };

@@ -5,6 +5,8 @@ import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers
 import { waitFor } from '../helpers/wait.ts';
 import { centralUser, clinicUser, hashPassword, renderAuthorization } from '../../provisioning/nats.ts';
 import { writeActivity } from '../helpers/activity.ts';
+import { STREAMS, subjects } from '../../contracts/index.ts';
+import { ensureEmpiStream } from '../../central/empi/index.ts';
 
 t.test('per-clinic NATS users: a clinic replicates with its own user and cannot publish as another', async (t) => {
   const a = clinicName('pa');
@@ -47,4 +49,33 @@ t.test('per-clinic NATS users: a clinic replicates with its own user and cannot 
   // Nothing arrived at central for clinic B.
   t.equal((await central.wh.watermark(b)).appliedSeq, 0, 'nothing applied for clinic B');
   t.equal((await central.wh.deadLetters(10)).length, 0, 'the forged message never reached the stream');
+});
+
+t.test('per-clinic NATS users: a clinic reads EMPI person changes on its own subject only', async (t) => {
+  const a = clinicName('ea');
+  const b = clinicName('eb');
+  const auth = renderAuthorization([centralUser(hashPassword('central-secret', 4)), clinicUser(a, hashPassword('secret-a', 4))]);
+  await using ns = await startNatsServer({ extraConfig: auth });
+  const tmp = tempDir('spine-perm-empi');
+  t.teardown(tmp.cleanup);
+  const central = await centralInProcess(ns.url, `${tmp.dir}/central`, { natsUser: 'central', natsPassword: 'central-secret' });
+  t.teardown(() => central.stop());
+  const admin = await connect({ servers: ns.url, user: 'central', pass: 'central-secret' });
+  t.teardown(() => admin.close());
+  const { jetstream } = await import('@nats-io/jetstream');
+  // Central creates the stream with its first person change; here directly, with its config.
+  await ensureEmpiStream(admin);
+  await jetstream(admin).publish(subjects.empi(a), JSON.stringify({ hello: a }));
+  await jetstream(admin).publish(subjects.empi(b), JSON.stringify({ hello: b }));
+
+  const nc = await connect({ servers: ns.url, user: `clinic-${a}`, pass: 'secret-a', inboxPrefix: `_INBOX_${a.replace(/-/g, '_')}` });
+  t.teardown(() => nc.close());
+  const js = jetstream(nc);
+  const own = await js.consumers.get(STREAMS.empi, { filter_subjects: subjects.empi(a) });
+  const m = await own.next({ expires: 5_000 });
+  t.same(m?.json(), { hello: a }, 'its own person change is readable');
+  const other = await js.consumers.get(STREAMS.empi, { filter_subjects: subjects.empi(b) }).then(async (c) => c.next({ expires: 2_000 })).then(() => 'read', (e: Error) => e.message);
+  t.not(other, 'read', `another clinic's EMPI subject is refused (${other})`);
+  const all = await js.consumers.get(STREAMS.empi, {}).then(async (c) => c.next({ expires: 2_000 })).then(() => 'read', (e: Error) => e.message);
+  t.not(all, 'read', `an unfiltered EMPI consumer is refused (${all})`);
 });
