@@ -82,7 +82,7 @@ export const INCLUDES: Record<string, string[]> = {
 
 const WRITABLE = new Set(['Patient', 'Encounter', 'Observation']);
 /** Conditions are created as diagnoses of an Encounter the client wrote (no update). */
-const CREATE_ONLY = new Set(['Condition']);
+const CREATE_ONLY = new Set(['Condition', 'DiagnosticReport']);
 
 export function capabilityStatement(baseUrl: string, version: string, opts: { oauth?: boolean; writes?: boolean } = {}): Resource {
   return {

@@ -21,6 +21,7 @@ import { OperationOutcomeError, badRequest, isOperationOutcomeError, notFound, n
 import type { FhirRecordType, FhirStore, IdentifierField, RecordQuery, RecordRow } from './store.ts';
 import { CS, SID } from './systems.ts';
 import { searchConditions } from './condition.ts';
+import { parseDiagnosticReport } from './report.ts';
 import { searchDirectory, type DirectoryType } from './directory.ts';
 import { searchDiagnosticReports, searchMedicationRequests, type DerivedPage, type DerivedQuery } from './derived.ts';
 import { isWritable, parseCondition, parseWrite, type WritableType } from './write.ts';
@@ -267,6 +268,27 @@ export function fhirApi(deps: FhirDeps): Hono<Env> {
       return send(c, found, 201, { ...versionHeaders(found), location: `${base(c)}/Condition/${id}` });
     } catch (e) {
       auditQuietly(c, 'fhir.create', 'Condition', isOperationOutcomeError(e) ? `error:${e.status}` : 'error:500');
+      throw e;
+    }
+  });
+
+  // A laboratory report with its results as contained Observations (see report.ts).
+  app.post('/DiagnosticReport', async (c) => {
+    const writer = deps.writer;
+    if (!writer) throw new OperationOutcomeError(405, 'not-supported', 'POST DiagnosticReport is not supported here');
+    allow(c, 'DiagnosticReport', 'c', 'fhir.create', 'DiagnosticReport');
+    allow(c, 'Observation', 'c', 'fhir.create', 'DiagnosticReport');
+    const source = sourceOf(c.get('caller').clientId);
+    try {
+      const id = FhirWriter.newId();
+      const writes = parseDiagnosticReport(await readBody(c), id, () => FhirWriter.newId());
+      await audit(c, 'fhir.create', `DiagnosticReport/${id}`, 'accepted');
+      for (const w of writes) await writer.write(source, 'Observation', w.payload.resultId as string, w, { update: false });
+      const found = await readOne(deps.store, 'DiagnosticReport', id);
+      auditQuietly(c, 'fhir.create', `DiagnosticReport/${id}`, `ok:${writes.length} results`);
+      return send(c, found, 201, { ...versionHeaders(found), location: `${base(c)}/DiagnosticReport/${id}` });
+    } catch (e) {
+      auditQuietly(c, 'fhir.create', 'DiagnosticReport', isOperationOutcomeError(e) ? `error:${e.status}` : 'error:500');
       throw e;
     }
   });
