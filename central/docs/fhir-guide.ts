@@ -188,6 +188,59 @@ export const fhirGuide: GuideScenario[] = [
       },
     ],
   },
+  {
+    id: 'push-diagnostic-report',
+    title: { zh: '区医院 LIS 推送检验报告（DiagnosticReport）', en: 'The district hospital LIS pushes a lab report (DiagnosticReport)' },
+    intro: {
+      zh: '一份检验报告及其各项结果一次提交：结果以 contained 的检验 Observation 放在报告内，由 result 以 "#id" 引用。每项结果成为该客户端的检验结果记录，报告按新 id 读回。未随报告提交的结果（Observation/<id>）不接受；任何一项不合格则整份报告不写入，返回 OperationOutcome。',
+      en: 'A report and its results in one request: the results are contained laboratory Observations referenced from result as "#id". Each becomes a lab result record of the client; the report reads back under its new id. Results not sent inside the report (Observation/<id>) are refused; if any result fails, nothing is written and an OperationOutcome says why.',
+    },
+    steps: [
+      {
+        title: { zh: '管理员为报告推送登记客户端', en: 'Administrator registers a client for reports' },
+        method: 'POST', path: '/api/oauth/clients', headers: { authorization: 'Bearer {{apiToken}}', 'content-type': 'application/json' },
+        body: { clientId: 'district-lis-reports', name: '区医院检验报告', scopes: ['system/DiagnosticReport.write', 'system/DiagnosticReport.read', 'system/Observation.write'] },
+        expect: { status: 201, body: { clientId: 'district-lis-reports', clientSecret: '…' } },
+        capture: { reportSecret: 'clientSecret' },
+      },
+      {
+        title: { zh: '获取访问令牌', en: 'Get an access token' },
+        method: 'POST', path: '/fhir/auth/token',
+        form: { grant_type: 'client_credentials', client_id: 'district-lis-reports', client_secret: '{{reportSecret}}', scope: 'system/DiagnosticReport.write system/DiagnosticReport.read system/Observation.write' },
+        expect: { status: 200, body: { access_token: '…', token_type: 'Bearer' } },
+        capture: { reportToken: 'access_token' },
+      },
+      {
+        title: { zh: '推送报告（两项结果）', en: 'Push the report (two results)' },
+        method: 'POST', path: '/fhir/DiagnosticReport', headers: { ...json, authorization: 'Bearer {{reportToken}}' },
+        body: {
+          resourceType: 'DiagnosticReport', status: 'final',
+          code: { coding: [{ system: 'http://loinc.org', code: '24326-1', display: '电解质' }] },
+          subject: { reference: 'Patient/{{patientId}}' }, effectiveDateTime: '{{today}}T10:00:00+08:00',
+          specimen: [{ identifier: { system: 'http://district-hospital.example/specimen', value: 'SP-20260302-01' } }],
+          contained: [
+            { resourceType: 'Observation', id: 'k', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '2823-3', display: '血钾' }] }, valueQuantity: { value: 4.1, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' } },
+            { resourceType: 'Observation', id: 'na', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '2951-2', display: '血钠' }] }, valueQuantity: { value: 140, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' } },
+          ],
+          result: [{ reference: '#k' }, { reference: '#na' }],
+        },
+        expect: { status: 201, body: { resourceType: 'DiagnosticReport', id: '…', status: 'final', subject: { reference: 'Patient/{{patientId}}' } } },
+        capture: { reportId: 'id' },
+        note: { zh: '结果的患者、时间、标本未单独填写时取报告上的值。', en: "A result without its own subject, time or specimen takes the report's." },
+      },
+      {
+        title: { zh: '读回报告', en: 'Read the report back' },
+        method: 'GET', path: '/fhir/DiagnosticReport/{{reportId}}', headers: { authorization: 'Bearer {{reportToken}}' },
+        expect: { status: 200, body: { resourceType: 'DiagnosticReport', id: '{{reportId}}', status: 'final' } },
+      },
+      {
+        title: { zh: '引用未随报告提交的结果：422', en: 'A result not sent with the report: 422' },
+        method: 'POST', path: '/fhir/DiagnosticReport', headers: { ...json, authorization: 'Bearer {{reportToken}}' },
+        body: { resourceType: 'DiagnosticReport', status: 'final', code: { text: '电解质' }, subject: { reference: 'Patient/{{patientId}}' }, result: [{ reference: 'Observation/{{observationId}}' }] },
+        expect: { status: 422, body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] } },
+      },
+    ],
+  },
 ];
 
 /** Replaces `{{name}}` in strings (deeply) with captured values. */
