@@ -2,6 +2,7 @@
 import { ConfigError, createLogger, exitWithParent } from '../contracts/runtime/index.ts';
 import { loadEdgeConfig } from './config.ts';
 import { startEdgeAgent } from './agent.ts';
+import { seedDemo } from './demo-seed.ts';
 
 const log = createLogger('edge-agent');
 try {
@@ -9,6 +10,12 @@ try {
   const agent = await startEdgeAgent(config, log.child({ clinic: config.clinicId }));
   // A line tests and the demo can wait for.
   console.log(JSON.stringify({ ready: true, url: agent.http.url, clinicId: config.clinicId }));
+  const demoPassword = process.env.EDGE_DEMO_SEED_PASSWORD;
+  if (demoPassword) {
+    // After "ready", so the demo can go on; a line it can wait for when it wants the data.
+    void seedDemo(agent, demoPassword, log).then((lines) => console.log(JSON.stringify({ seeded: true, clinicId: config.clinicId, lines })),
+      (e: Error) => { log.error({ err: e.message }, 'demo data not seeded'); console.log(JSON.stringify({ seeded: false, error: e.message })); });
+  }
   const shutdown = (sig: string) => {
     log.info({ sig }, 'shutting down');
     agent.stop().then(() => process.exit(0), () => process.exit(1));

@@ -47,6 +47,7 @@ function secrets(): Record<string, string> {
   for (const c of CLINICS) {
     s[c.id] = randomBytes(12).toString('hex');
     s[`${c.id}-admin`] = `Demo-${randomBytes(6).toString('hex')}`;
+    s[`${c.id}-staff`] = `Staff-${randomBytes(5).toString('hex')}`;
   }
   writeFileSync(f, JSON.stringify(s, null, 2), { mode: 0o600 });
   return s;
@@ -72,6 +73,8 @@ function run(name: string, args: string[], env: Record<string, string>, readyLin
 async function main() {
   const total = 6;
   const sec = secrets();
+  for (const c of CLINICS) sec[`${c.id}-staff`] ??= `Staff-${randomBytes(5).toString('hex')}`;
+  writeFileSync(join(DIR, 'secrets.json'), JSON.stringify(sec, null, 2), { mode: 0o600 });
   const natsPort = await freePort(14222);
   step(1, total, `nats-server with JetStream on 127.0.0.1:${natsPort}, one user per clinic`);
   const natsConf = join(DIR, 'nats.conf');
@@ -84,11 +87,27 @@ async function main() {
 
   step(2, total, 'central (warehouse, ingest, dictionaries, fleet API)');
   const centralPort = await freePort(18080);
-  const centralLine = await run('central', [process.execPath, '--import', 'tsx', 'central/main.ts'], {
+  const centralEnv = {
     CENTRAL_DATA_DIR: join(DIR, 'central'), CENTRAL_NATS_URL: natsUrl, CENTRAL_NATS_USER: 'central', CENTRAL_NATS_PASSWORD: sec.central!,
     CENTRAL_API_TOKEN: sec.apiToken!, CENTRAL_HTTP_PORT: String(centralPort),
-  }, /"ready":true/);
+  };
+  const centralLine = await run('central', [process.execPath, '--import', 'tsx', 'central/main.ts'], centralEnv, /"ready":true/);
   const centralUrl = (JSON.parse(centralLine) as { url: string }).url;
+  // The managers' portal: the demo district (12 centres, 15 stations, teams) and its first
+  // administrator (password + TOTP; the secret is kept in .demo/portal.json for scripts/totp.ts).
+  const portalFile = join(DIR, 'portal.json');
+  let portal = existsSync(portalFile) ? JSON.parse(readFileSync(portalFile, 'utf8')) as { username: string; password: string; secret: string; uri: string } : null;
+  try {
+    await runToEnd([process.execPath, '--import', 'tsx', 'central/portal/setup.ts', 'seed-demo'], centralEnv);
+    if (!portal) {
+      const password = `Portal-${randomBytes(6).toString('hex')}`;
+      const out = await runToEnd([process.execPath, '--import', 'tsx', 'central/portal/setup.ts', 'admin', 'admin', '区卫健局管理员'], { ...centralEnv, PORTAL_ADMIN_PASSWORD: password });
+      portal = { username: 'admin', password, secret: /TOTP secret: (\S+)/.exec(out)?.[1] ?? '', uri: /otpauth URI: (\S+)/.exec(out)?.[1] ?? '' };
+      writeFileSync(portalFile, JSON.stringify(portal, null, 2), { mode: 0o600 });
+    }
+  } catch (e) {
+    console.log(`[demo] portal not set up: ${(e as Error).message}`);
+  }
 
   step(3, total, `${CLINICS.length} clinic edge agents with simulated activity`);
   const edgeUrls: string[] = [];
@@ -102,7 +121,7 @@ async function main() {
     dicomPorts.push(dicomPort);
     const line = await run(`edge-${c.id}`, [process.execPath, '--import', 'tsx', 'edge-agent/main.ts'], {
       EDGE_CLINIC_ID: c.id, EDGE_CLINIC_NAME: c.name, EDGE_DATA_DIR: join(DIR, c.id), EDGE_NATS_URL: natsUrl,
-      EDGE_NATS_USER: `clinic-${c.id}`, EDGE_NATS_PASSWORD: sec[c.id]!, EDGE_HTTP_PORT: String(port), EDGE_ADMIN_PASSWORD: sec[`${c.id}-admin`] ?? 'Demo-Admin-2026', EDGE_SIMULATE_RATE: String(5 + i * 3), EDGE_DEVICES_HL7_PORT: String(hl7Port),
+      EDGE_NATS_USER: `clinic-${c.id}`, EDGE_NATS_PASSWORD: sec[c.id]!, EDGE_HTTP_PORT: String(port), EDGE_ADMIN_PASSWORD: sec[`${c.id}-admin`] ?? 'Demo-Admin-2026', EDGE_DEMO_SEED_PASSWORD: sec[`${c.id}-staff`]!, EDGE_SIMULATE_RATE: String(5 + i * 3), EDGE_DEVICES_HL7_PORT: String(hl7Port),
       // DICOM SCP on a known port; images forwarded to central under this clinic's own upload token.
       EDGE_DICOM_PORT: String(dicomPort), EDGE_DICOM_AE_TITLE: `EDGE_${c.id.split('-')[0]!.toUpperCase()}`, EDGE_DICOM_CENTRAL_URL: centralUrl, EDGE_DICOM_UPLOAD_TOKEN: clinicToken(sec.apiToken!, c.id),
     }, /"ready":true/);
@@ -190,16 +209,30 @@ async function main() {
 ──────────────────────────────────────────────────────────────────────
  Central  ${centralUrl}
    fleet status     ${centralUrl}/api/fleet
+   Portal (managers) ${centralUrl}/portal   login ${portal ? `${portal.username} / ${portal.password}, TOTP code: npm run totp   (secret ${portal.secret})` : 'not set up'}
    API docs         ${centralUrl}/docs   FHIR guide ${centralUrl}/docs/fhir   OpenAPI ${centralUrl}/openapi.json
    DICOMweb         ${centralUrl}/api/imaging/dicomweb/studies (same bearer token)
    metrics          ${centralUrl}/metrics
    API login        Authorization: Bearer ${sec.apiToken}
    e.g.  curl -H 'Authorization: Bearer ${sec.apiToken}' ${centralUrl}/api/fleet
-${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   web UI ${edgeUrls[i]}/   login admin / ${sec[`${c.id}-admin`] ?? 'Demo-Admin-2026'}\n${deviceLines[i] ?? ''}\n   DICOM SCP 127.0.0.1:${dicomPorts[i]} AE EDGE_${c.id.split('-')[0]!.toUpperCase()} (register a device's AE on the 影像 page first)\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}
+${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   web UI ${edgeUrls[i]}/   login admin / ${sec[`${c.id}-admin`] ?? 'Demo-Admin-2026'}\n   staff (password ${sec[`${c.id}-staff`]}): d0001 doctor 张建华, n0001 nurse, r0001 registrar, c0001 cashier, p0001 pharmacist, t0001 lab\n${deviceLines[i] ?? ''}\n   DICOM SCP 127.0.0.1:${dicomPorts[i]} AE EDGE_${c.id.split('-')[0]!.toUpperCase()} (register a device's AE on the 影像 page first)\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}
  Network monitor  ${monitor ? `${monitor.url}/metrics   events ${monitor.url}/api/events   impact ${monitor.url}/api/impact` : 'not running'}
  NATS     ${natsUrl}  (users: central, ${CLINICS.map((c) => `clinic-${c.id}`).join(', ')}; passwords in .demo/secrets.json)
  Logs     .demo/logs/        State  .demo/  (npm run demo -- --fresh to start over)
 ══════════════════════════════════════════════════════════════════════`);
+}
+
+/** Runs a command to completion; resolves with its stdout, rejects with its stderr. */
+function runToEnd(args: string[], env: Record<string, string>): Promise<string> {
+  return new Promise((res, rej) => {
+    const child = spawn(args[0]!, args.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.once('error', rej);
+    child.once('exit', (code) => (code === 0 ? res(out) : rej(new Error(`${args.slice(2).join(' ')} exited ${code}: ${err.trim().split('\n').pop() ?? ''}`))));
+  });
 }
 
 /** Sign in to an edge's web UI and return its session cookie. */
