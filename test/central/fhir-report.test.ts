@@ -25,7 +25,7 @@ const result = (id: string, code: string, value: number) => ({
   code: { coding: [{ system: CS.loinc, code, display: code }] },
   valueQuantity: { value, unit: 'mmol/L', system: CS.ucum, code: 'mmol/L' },
 });
-export const report = (pid: string, extra: Record<string, unknown> = {}) => ({
+const report = (pid: string, extra: Record<string, unknown> = {}) => ({
   resourceType: 'DiagnosticReport', status: 'final',
   category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'LAB' }] }],
   code: { coding: [{ system: CS.loinc, code: '24323-8', display: 'Comprehensive metabolic panel' }] },
