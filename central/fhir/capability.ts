@@ -92,13 +92,14 @@ export function capabilityStatement(baseUrl: string, version: string, opts: { oa
     publisher: 'District health bureau',
     kind: 'instance',
     software: { name: 'district-primary-care central', version },
-    implementation: { description: `District primary-care warehouse, FHIR R4 facade (read and search${opts.writes ? '; create and update for Patient, Encounter, Observation' : ''})`, url: baseUrl },
+    implementation: { description: `District primary-care warehouse, FHIR R4 facade (read and search${opts.writes ? '; create and update for Patient, Encounter, Observation; create for Condition and DiagnosticReport' : ''})`, url: baseUrl },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json'],
     rest: [{
       mode: 'server',
       documentation: 'Send Authorization: Bearer <token>; every access is audited. Errors are OperationOutcome resources. Paging with _count (max 1000) and _offset.'
-        + (opts.writes ? ' Writes become warehouse records of the writing client (source ext-<client id>): create (POST, conditional with If-None-Exist: identifier=system|value), update (PUT, If-Match: W/"<versionId>"); an element the server would not store is refused with 422, never dropped.' : ''),
+        + (opts.writes ? ' Writes become warehouse records of the writing client (source ext-<client id>): create (POST, conditional with If-None-Exist: identifier=system|value), update (PUT, If-Match: W/"<versionId>"); an element the server would not store is refused with 422, never dropped. A DiagnosticReport is pushed with its results as contained laboratory Observations (result "#id"); they become lab results of the client under the report id.' : '')
+        + ' MedicationRequest: one per prescription line (<prescription id>-l<line no>). DiagnosticReport: the lab results of one order, or of one specimen without an order. MedicationRequest, DiagnosticReport and Condition searches need patient, subject or _id.',
       security: opts.oauth
         ? {
           extension: [{ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris', extension: [{ url: 'token', valueUri: `${baseUrl}/auth/token` }, { url: 'revoke', valueUri: `${baseUrl}/auth/revoke` }] }],

@@ -1,7 +1,10 @@
 /**
  * FHIR R4 facade, mounted at `/fhir`: read and search for Patient (residents), Encounter,
- * Condition, Observation and ImagingStudy (records); create and update for Patient, Encounter and
- * Observation (they become warehouse records of the writing client, see writer.ts); a
+ * Condition, Observation and ImagingStudy (records), MedicationRequest and DiagnosticReport
+ * (derived from prescriptions and lab results, see derived.ts), Organization, Practitioner and
+ * Device (directory.ts); create and update for Patient, Encounter and Observation, create for
+ * Condition and DiagnosticReport (report.ts) (they become warehouse records of the writing
+ * client, see writer.ts); a
  * CapabilityStatement at `/fhir/metadata`; an OperationOutcome for every error; an audit entry for
  * every access, granted or not.
  *
@@ -379,7 +382,7 @@ function mountOAuth(app: Hono<Env>, oauth: OAuth, audit: (c: Context<Env>, actio
     revocation_endpoint: `${base(c)}/auth/revoke`,
     grant_types_supported: ['client_credentials'],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    scopes_supported: ['system/*.read', 'system/*.write', 'system/Patient.read', 'system/Patient.write', 'system/Observation.read', 'system/Observation.write', 'system/Encounter.read', 'system/Encounter.write'],
+    scopes_supported: ['system/*.read', 'system/*.write', 'system/Patient.read', 'system/Patient.write', 'system/Observation.read', 'system/Observation.write', 'system/Encounter.read', 'system/Encounter.write', 'system/DiagnosticReport.read', 'system/DiagnosticReport.write', 'system/MedicationRequest.read'],
     capabilities: ['client-confidential-symmetric', 'permission-v1', 'permission-v2'],
   }));
 
