@@ -88,8 +88,19 @@ async function warehouseCounts(c: CentralBackupContext, sqliteFile: string | nul
   return {};
 }
 
+/**
+ * A short-lived client that cannot crash central: pg emits 'error' on an idle client whose
+ * server went away, and an EventEmitter 'error' without a listener throws. Query failures
+ * still reject the awaiting call.
+ */
+function pgClient(url: string): pg.Client {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  return c;
+}
+
 async function pgCounts(url: string): Promise<Record<string, number>> {
-  const client = new pg.Client({ connectionString: url });
+  const client = pgClient(url);
   await client.connect();
   try {
     const q = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
@@ -153,7 +164,7 @@ export async function restoreCentral(c: CentralBackupContext, opts: { dest: stri
 export async function pgRestoreScratch(c: CentralBackupContext, dump: string, prefix = 'drill'): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   const admin = new URL(c.central.pgUrl!);
-  const adminClient = new pg.Client({ connectionString: admin.toString() });
+  const adminClient = pgClient(admin.toString());
   await adminClient.connect();
   try {
     await adminClient.query(`CREATE DATABASE ${name}`);
@@ -163,7 +174,7 @@ export async function pgRestoreScratch(c: CentralBackupContext, dump: string, pr
   const u = new URL(c.central.pgUrl!);
   u.pathname = `/${name}`;
   const drop = async () => {
-    const a = new pg.Client({ connectionString: admin.toString() });
+    const a = pgClient(admin.toString());
     await a.connect();
     try { await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); } finally { await a.end(); }
   };
