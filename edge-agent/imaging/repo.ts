@@ -134,13 +134,13 @@ export class ImagingRepo {
   }
 
   /** Creates an order inside the caller's transaction and emits its `order` record. */
-  createOrder(tx: Tx, o: { residentId: string; modality: Modality; code: string; display: string; stationAe: string | null; scheduledDate: string; scheduledTime: string | null; requestedBy: string }, studyUid: string): OrderRow {
+  createOrder(tx: Tx, o: { residentId: string; modality: Modality; code: string; display: string; stationAe: string | null; scheduledDate: string; scheduledTime: string | null; requestedBy: string; encounterId?: string }, studyUid: string): OrderRow {
     const orderId = randomUUID();
     const now = new Date().toISOString();
     const seqNo = (tx.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM imaging_orders').get()?.n ?? 0) + 1;
     // Accession numbers: 16 characters max (SH); date + modality + a per-edge counter.
     const accessionNumber = `${o.scheduledDate.slice(2)}${o.modality}${String(seqNo).padStart(16 - 6 - o.modality.length, '0')}`.slice(0, 16);
-    const payload: Order = { orderId, residentId: o.residentId, kind: 'imaging', code: o.code, display: o.display, status: 'scheduled', requestedAt: now, accessionNumber, modality: o.modality };
+    const payload: Order = { orderId, residentId: o.residentId, ...(o.encounterId ? { encounterId: o.encounterId } : {}), kind: 'imaging', code: o.code, display: o.display, status: 'scheduled', requestedAt: now, accessionNumber, modality: o.modality };
     tx.db.prepare(`INSERT INTO imaging_orders (order_id, resident_id, accession_number, study_instance_uid, modality, code, display, station_ae, scheduled_date, scheduled_time, status, requested_by, payload, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(orderId, o.residentId, accessionNumber, studyUid, o.modality, o.code, o.display, o.stationAe, o.scheduledDate, o.scheduledTime, 'scheduled', o.requestedBy, JSON.stringify(payload), now);
     tx.emit('order', orderId, payload);

@@ -379,7 +379,7 @@ export class ClinicalService {
         } else {
           const p = PROCEDURES.find((x) => x.code === o.itemCode)!;
           const row = this.imaging.createOrder(tx, {
-            residentId, modality: o.modality as Modality, code: p.code, display: p.zh, stationAe: null, scheduledDate: date.replaceAll('-', ''), scheduledTime: null, requestedBy: doctor,
+            residentId, modality: o.modality as Modality, code: p.code, display: p.zh, stationAe: null, scheduledDate: date.replaceAll('-', ''), scheduledTime: null, requestedBy: doctor, encounterId: regId,
           }, newUid());
           tx.db.prepare('UPDATE clin_orders SET order_id = ? WHERE line_id = ?').run(row.orderId, o.lineId);
           imaging.push({ orderId: row.orderId, procedureCode: o.itemCode });
