@@ -1,4 +1,7 @@
 /** Edge agent process entry: `EDGE_CLINIC_ID=c01 EDGE_DATA_DIR=/var/lib/edge tsx edge-agent/main.ts`. */
+// The clinic's day (schedule, settlement, statistics, worklist dates) is China time: an
+// appliance installed with a UTC clock must not close the day at 08:00. TZ set outside wins.
+process.env.TZ ??= 'Asia/Shanghai';
 import { ConfigError, createLogger, exitWithParent } from '../contracts/runtime/index.ts';
 import { loadEdgeConfig } from './config.ts';
 import { startEdgeAgent } from './agent.ts';
