@@ -30,6 +30,9 @@ export class PostgresWarehouse implements Warehouse {
     const pool = new pg.Pool({ connectionString, max: opts.max ?? 10, types: int8AsNumber });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
+    // The same for a client that is checked out when its server goes away (killed backend,
+    // failover): its 'error' event would be uncaught; the query in flight still rejects.
+    pool.on('connect', (client) => { client.on('error', () => undefined); });
     try {
       const client = await pool.connect();
       try {
