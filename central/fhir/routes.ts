@@ -472,14 +472,14 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
   const includes: string[] = [];
   for (const [k, v] of params) {
     if (k === '_include') {
-      if (!INCLUDES[type]?.includes(v)) throw notSupported(`_include=${v} is not supported for ${type}`, '_include');
+      if (!INCLUDES[type]?.includes(v)) throw notSupported(`_include=${JSON.stringify(v.slice(0, 60))} is not supported for ${type}`, '_include');
       includes.push(v);
       continue;
     }
     if (k === '_format' && /json$/.test(v)) continue;
     // Control characters are never part of a name, code or id (a NUL would cut the SQL string short).
     if (/[\u0000-\u001f\u007f]/.test(v)) throw badRequest(`parameter ${JSON.stringify(k.slice(0, 60))} contains control characters`, k.slice(0, 60));
-    if (k !== '_count' && k !== '_offset' && !allowed.has(k)) throw notSupported(`unknown or unsupported search parameter ${JSON.stringify(k.slice(0, 60))} for ${type}`, k.slice(0, 60));
+    if (k !== '_count' && k !== '_offset' && !allowed.has(k)) throw notSupported(`unknown or unsupported search parameter ${JSON.stringify(k.slice(0, 60))} for ${type}`, k.slice(0, 60).replace(/[\u0000-\u001f\u007f]/g, '?').trim() || undefined);
     if (k === 'date' || k === 'authoredon') {
       dates.push(...parseDate(v));
       continue;

@@ -56,7 +56,8 @@ async function visit(t: Test, page: Page, base: string, edge: EdgeAgent, o: { id
   t.match(await page.locator('[data-testid=err-q]').innerText(), /校验位错误/, 'bad ID checksum: message next to the field');
   await page.fill('#f-q', o.idNumber);
   await page.click('[data-testid=search]');
-  t.ok(await page.locator('[data-testid=no-results]').count(), 'new resident not found');
+  // Wait for the answer page: count() right after the click can still see the previous page under load.
+  t.ok(await page.locator('[data-testid=no-results]').waitFor({ timeout: 15_000 }).then(() => true, () => false), 'new resident not found');
   await page.click('[data-testid=new-resident]');
   t.equal(await page.inputValue('#f-idNumber'), o.idNumber, 'ID carried into the new-resident form');
   await page.fill('#f-phone', '12345');
