@@ -8,6 +8,8 @@
  *   backup upload                         copy new points off-site (resumes), apply retention
  *   restore --to DIR [--point ID|TIME|latest] [--from local|remote] [--no-rejoin]
  *   restore --rejoin-only --to DIR        reconcile an already restored directory with central
+ *   restore --to DIR --at TIME [--from local|remote]   point in time: newest point before TIME +
+ *                                         replay of central's records up to TIME (pitr.ts)
  *   backup:drill [--from local|remote]
  * Exit code 0 on success, 1 on failure with a message that names the file and what to do.
  */
@@ -15,6 +17,7 @@ import { BackupError, Throttle, generateKeyFile, type BackupProgress } from '../
 import { createLogger } from '../../contracts/runtime/index.ts';
 import { loadEdgeConfig } from '../config.ts';
 import { loadEdgeBackupConfig } from './config.ts';
+import { restoreEdgeAt } from './pitr.ts';
 import { backupEdge, drillEdge, listEdge, rejoinOnly, restoreEdge, uploadAndPrune, type EdgeBackupContext } from './edge-backup.ts';
 
 const args = process.argv.slice(2);
@@ -72,10 +75,19 @@ async function main(): Promise<void> {
     }
     case 'restore': {
       const to = opt('to');
-      if (!to) throw new BackupError('NOT_FOUND', 'usage: npm run restore -- --to NEW_DIR [--point ID|TIME|latest] [--from local|remote] [--no-rejoin]');
+      if (!to) throw new BackupError('NOT_FOUND', 'usage: npm run restore -- --to NEW_DIR [--point ID|TIME|latest | --at TIME] [--from local|remote] [--no-rejoin]');
       if (flag('rejoin-only')) {
         const r = await rejoinOnly(ctx, to);
         console.log(`reconciled ${to} with central: ${JSON.stringify(r)}`);
+        break;
+      }
+      const at = opt('at');
+      if (at) {
+        const r = await restoreEdgeAt(ctx, { dest: to, at: new Date(at), from: opt('from') === 'remote' ? 'remote' : 'local' });
+        const p = r.pitr;
+        console.log(`restored ${p.pointId} (seq ${p.pointSeq}) into ${r.dest} and replayed ${p.replayed} records from central: the copy is at seq ${p.lastSeq}, HLC ${p.lastHlc ?? '-'}`);
+        console.log(p.complete ? `complete: ${p.note}` : `WARNING: ${p.note}`);
+        console.log('this copy shows the clinic as it was; it is NOT reconciled with central (the edge reports unhealthy on it). "restore --rejoin-only" would bring it to the present.');
         break;
       }
       const r = await restoreEdge(ctx, { dest: to, point: opt('point'), from: opt('from') === 'remote' ? 'remote' : 'local', rejoin: !flag('no-rejoin') });

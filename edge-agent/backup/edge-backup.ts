@@ -74,13 +74,15 @@ export function tableCounts(db: Database.Database): Record<string, number> {
 }
 
 /** Facts about the edge database at the backup point, stored in the manifest for drills. */
-export function inspectEdgeDb(file: string): { clinicId: string | null; lastSeq: number; receiptSeq: number; schema: number; counts: Record<string, number> } {
+export function inspectEdgeDb(file: string): { clinicId: string | null; lastSeq: number; lastHlc: string | null; receiptSeq: number; schema: number; counts: Record<string, number> } {
   const db = new Database(file, { readonly: true });
   try {
     const meta = (k: string) => (db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(k)?.value ?? null);
     return {
       clinicId: meta('clinic_id'),
       lastSeq: Number(meta('next_seq') ?? '1') - 1,
+      // The HLC of the newest record in the copy: point-in-time restore picks points by it.
+      lastHlc: meta('last_hlc'),
       receiptSeq: Number(meta('receipt_seq') ?? '0'),
       schema: (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0,
       counts: tableCounts(db),

@@ -48,10 +48,7 @@ export async function rejoinRestoredEdge(dbFile: string, clinicId: string, fetch
     if (owner !== clinicId) throw new Error(`${dbFile} belongs to clinic ${owner}, not ${clinicId}`);
     const backupLastSeq = Number(meta('next_seq') ?? '1') - 1;
     const backupReceiptSeq = Number(meta('receipt_seq') ?? '0');
-    const upsertRecord = db.prepare(`INSERT INTO records (record_id, type, version, hlc, payload, updated_at) VALUES (@recordId, @type, @version, @hlc, @payload, @createdAt)
-      ON CONFLICT (type, record_id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, payload = excluded.payload, updated_at = excluded.updated_at WHERE excluded.version > records.version`);
-    const upsertResident = db.prepare(`INSERT INTO residents (resident_id, name, sex, birth_date, id_type, id_number, phone, hlc) VALUES (@residentId, @name, @sex, @birthDate, @idType, @idNumber, @phone, @hlc)
-      ON CONFLICT (resident_id) DO UPDATE SET name = excluded.name, sex = excluded.sex, birth_date = excluded.birth_date, id_type = excluded.id_type, id_number = excluded.id_number, phone = excluded.phone, hlc = excluded.hlc WHERE excluded.hlc > residents.hlc`);
+    const apply = recordApplier(db);
     let after = backupLastSeq;
     let recovered = 0;
     let maxHlc = meta('last_hlc') ?? '';
@@ -59,16 +56,8 @@ export async function rejoinRestoredEdge(dbFile: string, clinicId: string, fetch
     for (;;) {
       last = await fetchRejoin(after, 1000);
       const page = last.records;
-      db.transaction(() => {
-        for (const r of page) {
-          upsertRecord.run({ recordId: r.recordId, type: r.type, version: r.version, hlc: r.hlc, payload: JSON.stringify(r.payload), createdAt: r.createdAt });
-          if (r.type === 'resident') {
-            const p = r.payload as Record<string, unknown>;
-            upsertResident.run({ residentId: p.residentId, name: p.name, sex: p.sex, birthDate: p.birthDate, idType: p.idType, idNumber: p.idNumber, phone: p.phone ?? null, hlc: r.hlc });
-          }
-          if (r.hlc > maxHlc) maxHlc = r.hlc;
-        }
-      }).immediate();
+      const h = apply(page);
+      if (h > maxHlc) maxHlc = h;
       recovered += page.length;
       if (page.length > 0) after = page[page.length - 1]!.seq;
       if (!last.more || page.length === 0) break;
@@ -96,6 +85,32 @@ export async function rejoinRestoredEdge(dbFile: string, clinicId: string, fetch
   } finally {
     db.close();
   }
+}
+
+/**
+ * Put records central holds back into an edge database the way the edge itself wrote them:
+ * `records` (a newer version only) and, for residents, `residents` (a newer HLC only); never
+ * the outbox. Returns a function applying one page in one transaction (returns its max HLC).
+ */
+export function recordApplier(db: ReturnType<typeof openDb>): (page: RejoinResponse['records']) => string {
+  const upsertRecord = db.prepare(`INSERT INTO records (record_id, type, version, hlc, payload, updated_at) VALUES (@recordId, @type, @version, @hlc, @payload, @createdAt)
+    ON CONFLICT (type, record_id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, payload = excluded.payload, updated_at = excluded.updated_at WHERE excluded.version > records.version`);
+  const upsertResident = db.prepare(`INSERT INTO residents (resident_id, name, sex, birth_date, id_type, id_number, phone, hlc) VALUES (@residentId, @name, @sex, @birthDate, @idType, @idNumber, @phone, @hlc)
+    ON CONFLICT (resident_id) DO UPDATE SET name = excluded.name, sex = excluded.sex, birth_date = excluded.birth_date, id_type = excluded.id_type, id_number = excluded.id_number, phone = excluded.phone, hlc = excluded.hlc WHERE excluded.hlc > residents.hlc`);
+  return (page) => {
+    let maxHlc = '';
+    db.transaction(() => {
+      for (const r of page) {
+        upsertRecord.run({ recordId: r.recordId, type: r.type, version: r.version, hlc: r.hlc, payload: JSON.stringify(r.payload), createdAt: r.createdAt });
+        if (r.type === 'resident') {
+          const p = r.payload as Record<string, unknown>;
+          upsertResident.run({ residentId: p.residentId, name: p.name, sex: p.sex, birthDate: p.birthDate, idType: p.idType, idNumber: p.idNumber, phone: p.phone ?? null, hlc: r.hlc });
+        }
+        if (r.hlc > maxHlc) maxHlc = r.hlc;
+      }
+    }).immediate();
+    return maxHlc;
+  };
 }
 
 /** Mark a restored database as not yet reconciled (the backup module reports it unhealthy). */
