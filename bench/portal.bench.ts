@@ -9,7 +9,7 @@
  * extractor writes it) because pushing ~4 million records through ingest would take longer than
  * the benchmark window; the extraction path itself is measured separately on real records.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -21,55 +21,69 @@ import { tablesToXlsx } from '../central/portal/excel.ts';
 const RESIDENTS = Number(process.env.BENCH_RESIDENTS ?? 1_000_000);
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 300_000);
 const YEAR = 2026;
-const dir = mkdtempSync(join(tmpdir(), 'portal-bench-'));
-const wh = new SqliteWarehouse(join(dir, 'wh.db'));
+// BENCH_DB=<file>: keep the filled warehouse there and reuse it on the next run (skips the fill).
+const keep = process.env.BENCH_DB;
+const dir = keep ? null : mkdtempSync(join(tmpdir(), 'portal-bench-'));
+const dbFile = keep ?? join(dir!, 'wh.db');
+const reuse = !!keep && existsSync(keep);
+const wh = new SqliteWarehouse(dbFile);
 const a = await Analytics.open(wh, { seedDemoDistrict: true });
 const org = a.org();
 const clinics = org.units.filter((u) => u.clinicId).map((u) => u.clinicId!);
 const teams = org.units.filter((u) => u.level === 'team');
-const teamFor = (clinic: string) => { const inst = org.institutionOf(clinic)!; const c = inst.level === 'station' ? inst.parentId! : inst.id; return teams.filter((t) => t.parentId === c); };
+const teamsOf = new Map(clinics.map((clinic) => { const inst = org.institutionOf(clinic)!; const c = inst.level === 'station' ? inst.parentId! : inst.id; return [clinic, teams.filter((t) => t.parentId === c)]; }));
 const rnd = (() => { let s = 42; return () => ((s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff); })();
 const day = (m: number, d: number) => `${YEAR}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
 const t0 = performance.now();
 
-// ---- fill the fact table
+// ---- fill the fact table: one big transaction per 100,000 residents, indexes built once at the end
 const db = wh.db;
 db.pragma('synchronous = OFF');
-const ins = db.prepare(`INSERT INTO an_fact (fkey, src, kind, clinic_id, team_id, resident_id, day, day2, code, label, n1, n2, n3, flag, version, record_type, record_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`);
 let rows = 0;
-const put = (kind: string, clinic: string, team: string | null, rid: string, d: string | null, d2: string | null, code: string | null, label: string | null, n1: number | null, n2: number | null, n3: number | null, flag: number | null) => {
-  const key = `${clinic}|${kind}|${rid}|${rows}`;
-  ins.run(key, key, kind, clinic, team, rid, d, d2, code, label, n1, n2, n3, flag, kind, key);
-  rows++;
-};
-const fill = db.transaction((from: number, to: number) => {
-  for (let i = from; i < to; i++) {
-    const rid = `R${i}`;
-    const clinic = clinics[i % clinics.length]!;
-    const tlist = teamFor(clinic);
-    const team = rnd() < 0.4 ? tlist[i % tlist.length]!.id : null;
-    const born = 1930 + Math.floor(rnd() * 80);
-    put('resident', clinic, team, rid, day(1, 1), `${born}-06-15`, rnd() < 0.5 ? '1' : '2', `居民${i}`, null, null, null, null);
-    if (rnd() < 0.85) put('health_record', clinic, team, rid, `${2015 + Math.floor(rnd() * 11)}-03-01`, null, null, null, null, null, null, null);
-    if (i < PATIENTS) {
-      const dis = i % 3 === 2 ? 'dm' : 'htn';
-      put(`${dis}_enrol`, clinic, team, rid, `${2018 + Math.floor(rnd() * 8)}-05-01`, null, null, null, null, null, null, null);
-      const n = Math.floor(rnd() * 6);
-      for (let k = 0; k < n; k++) {
-        const ctl = rnd() < 0.65 ? 1 : 0;
-        put(`${dis}_fu`, clinic, team, rid, day(1 + Math.floor((k * 12) / Math.max(n, 1)), 10), null, 'clinic', null, dis === 'htn' ? (ctl ? 132 : 152) : 128, dis === 'htn' ? (ctl ? 82 : 96) : 80, dis === 'dm' ? (ctl ? 6.4 : 8.2) : null, ctl);
+if (!reuse) {
+  const idx = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'an_fact' AND sql IS NOT NULL").all() as { name: string; sql: string }[];
+  for (const i of idx) db.exec(`DROP INDEX ${i.name}`);
+  const ins = db.prepare(`INSERT INTO an_fact (fkey, src, kind, clinic_id, team_id, resident_id, day, day2, code, label, n1, n2, n3, flag, version, record_type, record_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`);
+  const put = (kind: string, clinic: string, team: string | null, rid: string, d: string | null, d2: string | null, code: string | null, label: string | null, n1: number | null, n2: number | null, n3: number | null, flag: number | null) => {
+    const key = `${clinic}|${kind}|${rid}|${rows}`;
+    ins.run(key, key, kind, clinic, team, rid, d, d2, code, label, n1, n2, n3, flag, kind, key);
+    rows++;
+  };
+  const fill = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const rid = `R${i}`;
+      const clinic = clinics[i % clinics.length]!;
+      const tlist = teamsOf.get(clinic)!;
+      const team = rnd() < 0.4 ? tlist[i % tlist.length]!.id : null;
+      const born = 1930 + Math.floor(rnd() * 80);
+      put('resident', clinic, team, rid, day(1, 1), `${born}-06-15`, rnd() < 0.5 ? '1' : '2', `居民${i}`, null, null, null, null);
+      if (rnd() < 0.85) put('health_record', clinic, team, rid, `${2015 + Math.floor(rnd() * 11)}-03-01`, null, null, null, null, null, null, null);
+      if (i < PATIENTS) {
+        const dis = i % 3 === 2 ? 'dm' : 'htn';
+        put(`${dis}_enrol`, clinic, team, rid, `${2018 + Math.floor(rnd() * 8)}-05-01`, null, null, null, null, null, null, null);
+        const n = Math.floor(rnd() * 6);
+        for (let k = 0; k < n; k++) {
+          const ctl = rnd() < 0.65 ? 1 : 0;
+          put(`${dis}_fu`, clinic, team, rid, day(1 + Math.floor((k * 12) / Math.max(n, 1)), 10), null, 'clinic', null, dis === 'htn' ? (ctl ? 132 : 152) : 128, dis === 'htn' ? (ctl ? 82 : 96) : 80, dis === 'dm' ? (ctl ? 6.4 : 8.2) : null, ctl);
+        }
       }
+      if (born <= YEAR - 65 && rnd() < 0.7) put('elderly_check', clinic, team, rid, day(1 + Math.floor(rnd() * 12), 5), null, null, null, null, null, null, null);
+      if (team) put('contract', clinic, team, rid, day(1, 1), day(12, 31), null, null, rnd() < 0.5 ? 1 : 0, null, null, rnd() < 0.3 ? 1 : 0);
+      if (rnd() < 0.6) put('visit', clinic, team, rid, day(1 + Math.floor(rnd() * 12), 1 + Math.floor(rnd() * 28)), 'outpatient', 'I10', '原发性高血压', null, null, null, 0);
     }
-    if (born <= YEAR - 65 && rnd() < 0.7) put('elderly_check', clinic, team, rid, day(1 + Math.floor(rnd() * 12), 5), null, null, null, null, null, null, null);
-    if (team) put('contract', clinic, team, rid, day(1, 1), day(12, 31), null, null, rnd() < 0.5 ? 1 : 0, null, null, rnd() < 0.3 ? 1 : 0);
-    if (rnd() < 0.6) put('visit', clinic, team, rid, day(1 + Math.floor(rnd() * 12), 1 + Math.floor(rnd() * 28)), 'outpatient', 'I10', '原发性高血压', null, null, null, 0);
+  });
+  for (let i = 0; i < RESIDENTS; i += 100_000) {
+    fill(i, Math.min(RESIDENTS, i + 100_000));
+    console.log(`fill: ${Math.min(RESIDENTS, i + 100_000).toLocaleString()} / ${RESIDENTS.toLocaleString()} residents, ${rows.toLocaleString()} facts, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
-});
-for (let i = 0; i < RESIDENTS; i += 50_000) fill(i, Math.min(RESIDENTS, i + 50_000));
-db.exec('ANALYZE');
-for (const u of org.units) if (u.clinicId) db.prepare('INSERT INTO an_population (org_id, year, permanent, elderly, key_pop) VALUES (?, ?, ?, ?, ?)').run(u.id, YEAR, Math.round(RESIDENTS / clinics.length / 0.85), Math.round(RESIDENTS / clinics.length * 0.18), Math.round(RESIDENTS / clinics.length * 0.3));
+  for (const i of idx) { const s = performance.now(); db.exec(i.sql); console.log(`fill: index ${i.name} ${((performance.now() - s) / 1000).toFixed(1)} s`); }
+  db.exec('ANALYZE');
+  for (const u of org.units) if (u.clinicId) db.prepare('INSERT INTO an_population (org_id, year, permanent, elderly, key_pop) VALUES (?, ?, ?, ?, ?)').run(u.id, YEAR, Math.round(RESIDENTS / clinics.length / 0.85), Math.round(RESIDENTS / clinics.length * 0.18), Math.round(RESIDENTS / clinics.length * 0.3));
+} else rows = Number((db.prepare('SELECT COUNT(*) AS n FROM an_fact').get() as { n: number }).n);
 const fillS = (performance.now() - t0) / 1000;
-console.log(`facts: ${rows} rows for ${RESIDENTS} residents / ${PATIENTS} managed patients in ${fillS.toFixed(1)} s`);
+console.log(`facts: ${rows} rows for ${RESIDENTS} residents / ${PATIENTS} managed patients in ${fillS.toFixed(1)} s${reuse ? ' (reused BENCH_DB)' : ''}`);
+
+if (process.env.BENCH_FILL_ONLY) { await wh.close(); process.exit(0); }
 
 const S = DISTRICT_SCOPE(org);
 const time = async <T>(label: string, f: () => Promise<T>, runs = 3): Promise<{ ms: number; r: T }> => {
@@ -107,16 +121,18 @@ for (let i = 0; i < EXTRACT / 4; i++) {
   const rid = `X${i}`;
   recs.push(build.resident(rid, '测试', '1950-01-01'), build.enrol(rid, 'HTN', '2025-01-01'), build.followup(rid, 'HTN', '2026-02-01', { sbp: 130, dbp: 80, controlled: true }), build.encounter(rid, '2026-02-01T09:00:00+08:00'));
 }
+if (EXTRACT > 0) {
 await ingestRecords(wh, 'c03-nanhu', recs, false);
 const s = performance.now();
 const ref = await a.facts.refresh();
 const exS = (performance.now() - s) / 1000;
 console.log(`extraction: ${ref.records} records in ${exS.toFixed(1)} s`);
 results.push([`incremental fact extraction (${ref.records.toLocaleString()} applied records)`, `${Math.round(ref.records / exS).toLocaleString()} records/s`, 'one pass of the refresh loop, per-clinic seq cursor']);
+}
 
 const rss = Math.round(process.memoryUsage().rss / 1e6);
 console.log('\n| measure | result | notes |\n|---|---|---|');
 for (const [m, r, n] of results) console.log(`| ${m} | ${r} | ${n} |`);
 console.log(`\nfacts: ${rows.toLocaleString()} rows, filled in ${fillS.toFixed(0)} s; RSS ${rss} MB; SQLite`);
 await wh.close();
-rmSync(dir, { recursive: true, force: true });
+if (dir) rmSync(dir, { recursive: true, force: true });

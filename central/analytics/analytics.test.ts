@@ -147,3 +147,57 @@ t.test('QC rules and performance scores on the hand-worked district', async (t) 
   t.equal((await a.perf.scores('district', '2026', S, 'centre')).find((s) => s.unit.id === 'c02-dongfeng')!.score, 50, 'imported value overrides');
   t.equal(scores[0]!.unit.id, 'c01-xinhua', 'best first');
 });
+
+t.test('stored indicator results follow every kind of fact change exactly (incremental = full recomputation)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'an-'));
+  const wh = new SqliteWarehouse(join(dir, 'wh.db'));
+  t.teardown(async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); });
+  const a = await handWorkedDistrict(wh);
+  const S = DISTRICT_SCOPE(a.org());
+  const periods = ['2025', '2026', '2027', '2026-Q1', '2026-Q2', '2026-Q4', '2026-01', '2026-03', '2026-05', '2026-12'];
+  // Register every indicator x period (stored from the facts as they are now).
+  for (const ind of INDICATOR_BY_ID.values()) for (const p of periods) await a.engine.value(ind, 'district', p, S);
+  const warmed = await a.engine.warm([...INDICATOR_BY_ID.values()], new Date('2026-06-15T12:00:00+08:00'));
+  t.ok(warmed > 0, `warm registered the current pages' periods too (${warmed})`);
+  const before = await a.engine.value(INDICATOR_BY_ID.get('visits')!, 'district', '2026-03', S);
+
+  await ingestRecords(wh, 'c01-xinhua', [
+    // a new follow-up, and a new version of one turning it uncontrolled (latest flag changes)
+    b.followup('R2', 'HTN', '2026-12-01', { sbp: 130, dbp: 80, controlled: true }),
+    { ...b.followup('R1', 'HTN', '2026-11-10', { sbp: 150, dbp: 95, controlled: false }), version: 2 },
+    // a visit, then its cancellation (a new version leaves no fact)
+    { ...b.encounter('R3', '2026-03-06T10:00:00+08:00'), recordId: 'enc-inc' },
+    // a new resident and record, enrolled and contracted to a team: her earlier team-less facts move to it
+    b.resident('R10', '冯十', '1948-02-02', '2'), b.healthRecord('R10', 'c01-xinhua', '2026-02-01'), b.enrol('R10', 'T2DM', '2026-02-01'),
+    b.followup('R10', 'T2DM', '2026-03-01', { fbg: 6.1, controlled: true }), b.elderlyCheck('R10', '2026-03-02'),
+  ]);
+  await a.refresh({ warm: false });
+  await ingestRecords(wh, 'c01-xinhua', [
+    { ...b.encounter('R3', '2026-03-06T10:00:00+08:00', { status: 'cancelled' }), recordId: 'enc-inc', version: 2 },
+    b.contract('R10', 'c01-t2', '2026-04-01', '2027-03-31', { keyPopulationTags: ['elderly'] }),
+    // an enrolment ended, a contract terminated early, a backdated record from 2025
+    { ...b.enrol('R2', 'HTN', '2026-03-01', { status: 'ended', endedDate: '2026-09-01', endReason: 'moved_away' }), version: 2 },
+    { ...b.contract('R1', 'c01-t1', '2026-01-01', '2026-12-31', { status: 'terminated', terminatedDate: '2026-04-30', keyPopulationTags: ['elderly', 'hypertension'] }), version: 2 },
+    b.encounter('R1', '2025-11-03T09:00:00+08:00'),
+    b.charge('R1', '2026-03-15T09:40:00+08:00', 'western_drug', 4500),
+  ]);
+  // a visit without a resident (counts in plain visit counts only), not schema-validated on purpose
+  await ingestRecords(wh, 's01-heping', [{ type: 'encounter', recordId: 'enc-anon', payload: { encounterId: 'enc-anon', class: 'outpatient', status: 'finished', registeredAt: '2026-03-09T09:00:00+08:00' } }], false);
+  await a.refresh({ warm: false });
+  t.equal((await a.engine.value(INDICATOR_BY_ID.get('visits')!, 'district', '2026-03', S)).num, before.num + 1, 'March visits: +1 anonymous, the added-then-cancelled one not counted');
+
+  // A fresh instance reads only the stored rows; each must equal a full recomputation from the facts.
+  const b2 = await Analytics.open(wh);
+  const norm = (rows: { clinic_id?: string | null; team_id?: string | null; v: unknown }[]) => rows.filter((r) => Number(r.v) !== 0).map((r) => `${r.clinic_id}|${r.team_id ?? ''}|${Number(r.v)}`).sort();
+  const keys = await b2.db.all<{ mkey: string; period: string }>('SELECT mkey, period FROM an_agg_key');
+  t.ok(keys.length >= 150, `${keys.length} stored results checked`);
+  let bad = 0;
+  for (const k of keys) {
+    const m = JSON.parse(k.mkey);
+    const p = parsePeriod(k.period);
+    const stored = norm(await b2.engine.measureRows(m, p, S));
+    const full = norm(await b2.engine.recompute(m, p));
+    if (JSON.stringify(stored) !== JSON.stringify(full)) { bad++; t.same(stored, full, `${k.period} ${k.mkey}`); }
+  }
+  t.equal(bad, 0, 'every stored result equals its full recomputation');
+});

@@ -6,8 +6,8 @@
  */
 import type { Cond, IndicatorDef, Measure, Require, Window } from './indicators.ts';
 import type { OrgTree, OrgUnit } from './org.ts';
-import { parsePeriod, previousPeriod, trailing, yearAgo, type Period } from './periods.ts';
-import { inList, num, type Param, type SqlDb } from './sql.ts';
+import { currentPeriodKey, parsePeriod, previousPeriod, trailing, yearAgo, type Period, type PeriodKind } from './periods.ts';
+import { inList, num, q, type Op, type Param, type SqlDb } from './sql.ts';
 
 /** What a caller may see: null = everything (district-level roles). */
 export interface Scope {
@@ -135,21 +135,102 @@ function factWhere(m: Extract<Measure, { type: 'count' | 'cohort' }>, p: Period,
   return { sql: f.map((x) => x.sql).join(' AND '), params: f.flatMap((x) => x.params) };
 }
 
+interface CacheEntry { to: string; rows: Row[] }
+
+/** Trend lengths the indicator page shows per period kind. */
+export const TREND_LENGTH: Record<PeriodKind, number> = { year: 5, quarter: 8, month: 12 };
+
+/** Every period an indicator page for `p` reads: the period, the one before, a year ago, its trend. */
+export function pagePeriods(p: Period): Period[] {
+  const all = [p, previousPeriod(p), yearAgo(p), ...trailing(p, TREND_LENGTH[p.kind])];
+  return [...new Map(all.map((x) => [x.key, x])).values()];
+}
+
+type FactMeasure = Extract<Measure, { type: 'count' | 'cohort' }>;
+
+/** Fact kinds a measure reads (its own and those of its requirements). */
+function measureKinds(m: FactMeasure): string[] {
+  return [...m.kind, ...(m.require ?? []).flatMap((r) => r.kind)];
+}
+
+function aggOf(m: FactMeasure): string {
+  return m.type === 'cohort' || m.distinct ? 'COUNT(DISTINCT c.resident_id)' : m.sum ? `SUM(c.${m.sum})` : 'COUNT(*)';
+}
+
+/** Residents and source records a batch of records touches (see `Engine.aggBefore`). */
+export interface Touched {
+  residents: Set<string>;
+  /** Sources whose facts have no resident (their contribution is per fact). */
+  srcs: Set<string>;
+  kinds: Set<string>;
+  /** Earliest fact day added or removed; '' = any (a contract moving a resident's facts to a team). */
+  minDay: string | null;
+}
+
+interface AggWork { keys: { mkey: string; period: string; m: FactMeasure; p: Period }[]; delta: Map<string, number>; t: Touched }
+
 export class Engine {
   constructor(private readonly db: SqlDb, private readonly org: () => OrgTree) {}
 
   /**
-   * Grouped rows of fact measures, computed once for the whole district per (measure, period)
-   * and kept until facts of that period change (`invalidate`); a caller's scope is applied to
-   * the cached rows. Population and staffing are read each time (small tables).
+   * Grouped rows (by clinic and team) of fact measures for the whole district per (measure,
+   * period). The first time a (measure, period) is asked for it is computed from the facts and
+   * stored in `an_agg` (registered in `an_agg_key`); from then on every fact batch the refresh
+   * loop applies updates those rows in the same transaction (the batch's residents are counted
+   * before and after, the difference is added), so reading an indicator is reading a few dozen
+   * rows however large the district. A caller's scope is applied to the rows. Population and
+   * staffing are read each time (small tables). A memory copy is kept until a refresh changes
+   * facts of that period (`invalidate`).
    */
-  private readonly cache = new Map<string, { to: string; rows: Row[]; at: number }>();
+  private readonly cache = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<Row[]>>();
-  static CACHE_MAX = 2000;
+  static CACHE_MAX = 4000;
+  private invalidations = 0;
 
-  /** Facts on or after `fromDay` changed: drop every cached period that ends after it. */
+  /** Facts on or after `fromDay` changed: drop every memory copy of a period that ends after it. */
   invalidate(fromDay: string): void {
+    this.invalidations++;
     for (const [k, v] of this.cache) if (v.to > fromDay) this.cache.delete(k);
+  }
+
+  /** Full computation of a measure from the facts (what `an_agg` holds, for checks and tests). */
+  async recompute(m: Measure, p: Period): Promise<Row[]> {
+    if (m.type !== 'count' && m.type !== 'cohort') return this.measureRows(m, p, { orgId: '', clinics: null, teams: null });
+    const w = factWhere(m, p, { orgId: '', clinics: null, teams: null });
+    return this.db.all<Row>(`SELECT c.clinic_id, c.team_id, ${aggOf(m)} AS v FROM an_fact c WHERE ${w.sql} GROUP BY c.clinic_id, c.team_id`, w.params);
+  }
+
+  /** Rows of a registered (measure, period), or computes, stores and registers them. */
+  private load(m: FactMeasure, p: Period, key: string): Promise<Row[]> {
+    let job = this.inflight.get(key);
+    if (job) return job;
+    const gen = this.invalidations;
+    const mkey = JSON.stringify(m);
+    const w = factWhere(m, p, { orgId: '', clinics: null, teams: null });
+    const full = `SELECT c.clinic_id, c.team_id, ${aggOf(m)} AS v FROM an_fact c WHERE ${w.sql} GROUP BY c.clinic_id, c.team_id`;
+    const pg = this.db.dialect === 'postgres';
+    job = this.db.txGen(function* () {
+      // Serialised with fact batches on PostgreSQL (SQLite transactions are serial already).
+      if (pg) yield q.run('LOCK TABLE an_agg_key IN SHARE ROW EXCLUSIVE MODE');
+      const known = yield q.get('SELECT period_to FROM an_agg_key WHERE mkey = ? AND period = ?', [mkey, p.key]);
+      if (known) {
+        const rows = (yield q.all('SELECT clinic_id, team_id, v FROM an_agg WHERE mkey = ? AND period = ?', [mkey, p.key])) as Row[];
+        return rows.map((r) => ({ clinic_id: r.clinic_id, team_id: r.team_id === '' ? null : r.team_id, v: r.v }));
+      }
+      const rows = (yield q.all(full, w.params)) as Row[];
+      yield q.run('INSERT INTO an_agg_key (mkey, period, period_to, kinds, computed_at) VALUES (?, ?, ?, ?, ?)', [mkey, p.key, p.to, measureKinds(m).join(','), new Date().toISOString()]);
+      for (const r of rows) yield q.run('INSERT INTO an_agg (mkey, period, clinic_id, team_id, v) VALUES (?, ?, ?, ?, ?)', [mkey, p.key, r.clinic_id ?? '', r.team_id ?? '', num(r.v)]);
+      return rows;
+    }).then((rows) => {
+      // Facts changed meanwhile (another connection on PostgreSQL): read again next time.
+      if (gen === this.invalidations) {
+        if (this.cache.size >= Engine.CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+        this.cache.set(key, { to: p.to, rows });
+      }
+      return rows;
+    }).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, job);
+    return job;
   }
 
   async measureRows(m: Measure, p: Period, scope: Scope): Promise<Row[]> {
@@ -158,23 +239,102 @@ export class Engine {
     }
     if (m.type === 'staffing') return this.db.all<Row>(`SELECT org_id, ${m.field} AS v FROM an_staffing`);
     const key = `${JSON.stringify(m)}|${p.key}`;
-    let rows = this.cache.get(key)?.rows;
-    if (!rows) {
-      let job = this.inflight.get(key);
-      if (!job) {
-        const w = factWhere(m, p, { orgId: '', clinics: null, teams: null });
-        const agg = m.type === 'cohort' || m.distinct ? 'COUNT(DISTINCT c.resident_id)' : m.type === 'count' && m.sum ? `SUM(c.${m.sum})` : 'COUNT(*)';
-        job = this.db.all<Row>(`SELECT c.clinic_id, c.team_id, ${agg} AS v FROM an_fact c WHERE ${w.sql} GROUP BY c.clinic_id, c.team_id`, w.params)
-          .finally(() => this.inflight.delete(key));
-        this.inflight.set(key, job);
-        rows = await job;
-        if (this.cache.size >= Engine.CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
-        this.cache.set(key, { to: m.window === 'prev_active' ? p.to : p.to, rows, at: Date.now() });
-      } else rows = await job;
-    }
+    const rows = this.cache.get(key)?.rows ?? await this.load(m, p, key);
     const clinics = scope.clinics ? new Set(scope.clinics) : null;
     const teams = scope.teams ? new Set(scope.teams) : null;
     return clinics || teams ? rows.filter((r) => (!clinics || clinics.has(r.clinic_id!)) && (!teams || teams.has(r.team_id!))) : rows;
+  }
+
+  /** The batch's contribution to one registered (measure, period): its residents' (and resident-less facts') rows. */
+  private *contribution(m: FactMeasure, p: Period, t: Touched): Generator<Op, Row[], unknown> {
+    const w = factWhere(m, p, { orgId: '', clinics: null, teams: null });
+    const sqlite = this.db.dialect === 'sqlite';
+    const out: Row[] = [];
+    const res = [...t.residents];
+    for (let i = 0; i < res.length; i += 5000) {
+      const l = inList(res.slice(i, i + 5000));
+      out.push(...(yield q.all(`SELECT c.clinic_id, c.team_id, ${aggOf(m)} AS v FROM an_fact AS c ${sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE c.resident_id ${l.sql} AND ${w.sql} GROUP BY c.clinic_id, c.team_id`, [...l.params, ...w.params])) as Row[]);
+    }
+    // Facts without a resident count only in plain counts and sums.
+    if (m.type === 'count' && !m.distinct && !m.require?.length && t.srcs.size) {
+      const srcs = [...t.srcs];
+      for (let i = 0; i < srcs.length; i += 5000) {
+        const l = inList(srcs.slice(i, i + 5000));
+        out.push(...(yield q.all(`SELECT c.clinic_id, c.team_id, ${aggOf(m)} AS v FROM an_fact AS c ${sqlite ? 'INDEXED BY an_fact_src' : ''} WHERE c.src ${l.sql} AND c.resident_id IS NULL AND ${w.sql} GROUP BY c.clinic_id, c.team_id`, [...l.params, ...w.params])) as Row[]);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Inside a fact batch's transaction, before its facts are written: the registered results it
+   * may change (periods ending after its earliest day, measures reading its kinds) and the
+   * batch's current contribution to each.
+   */
+  *aggBefore(t: Touched): Generator<Op, AggWork | null, unknown> {
+    if (t.minDay === null || (t.residents.size === 0 && t.srcs.size === 0)) return null;
+    if (this.db.dialect === 'postgres') yield q.run('LOCK TABLE an_agg_key IN SHARE ROW EXCLUSIVE MODE');
+    const regs = (yield q.all('SELECT mkey, period, kinds FROM an_agg_key WHERE period_to > ?', [t.minDay])) as { mkey: string; period: string; kinds: string }[];
+    const work: AggWork = { keys: [], delta: new Map(), t };
+    for (const r of regs) {
+      if (t.minDay !== '' && !r.kinds.split(',').some((k) => t.kinds.has(k))) continue;
+      const m = JSON.parse(r.mkey) as FactMeasure;
+      const p = parsePeriod(r.period);
+      work.keys.push({ mkey: r.mkey, period: r.period, m, p });
+      for (const row of (yield* this.contribution(m, p, t))) this.addDelta(work, r.mkey, r.period, row, -1);
+    }
+    return work.keys.length ? work : null;
+  }
+
+  /** After the batch's facts are written: adds (new - old) contributions to the stored rows. */
+  *aggAfter(work: AggWork | null): Generator<Op, number, unknown> {
+    if (!work) return 0;
+    for (const k of work.keys) for (const row of (yield* this.contribution(k.m, k.p, work.t))) this.addDelta(work, k.mkey, k.period, row, 1);
+    let n = 0;
+    for (const [dk, v] of work.delta) {
+      if (v === 0) continue;
+      const [mkey, period, clinic, team] = JSON.parse(dk) as [string, string, string, string];
+      yield q.run('INSERT INTO an_agg (mkey, period, clinic_id, team_id, v) VALUES (?, ?, ?, ?, ?) ON CONFLICT (mkey, period, clinic_id, team_id) DO UPDATE SET v = an_agg.v + excluded.v', [mkey, period, clinic, team, v]);
+      n++;
+    }
+    return n;
+  }
+
+  private addDelta(work: AggWork, mkey: string, period: string, row: Row, sign: number): void {
+    const dk = JSON.stringify([mkey, period, row.clinic_id ?? '', row.team_id ?? '']);
+    work.delta.set(dk, (work.delta.get(dk) ?? 0) + sign * num(row.v));
+  }
+
+  /**
+   * Registers (computes and stores) every fact measure of `indicators` for the periods their
+   * pages read around the current and previous year, quarter and month, most-read first. After
+   * a bulk load this is the one slow step; afterwards fact batches keep the rows current.
+   * Returns how many were computed. `stop()` true ends it early (shutdown).
+   */
+  async warm(indicators: IndicatorDef[], now = new Date(), stop: () => boolean = () => false): Promise<number> {
+    const tops: Period[] = [];
+    for (const kind of ['year', 'quarter', 'month'] as const) { const p = parsePeriod(currentPeriodKey(kind, now)); tops.push(p, previousPeriod(p)); }
+    const order = [tops[0]!, tops[2]!, tops[4]!, tops[1]!, tops[3]!, tops[5]!];
+    const known = new Set((await this.db.all<{ mkey: string; period: string }>('SELECT mkey, period FROM an_agg_key')).map((r) => `${r.mkey}|${r.period}`));
+    let k = 0;
+    for (const top of order) {
+      for (const per of pagePeriods(top)) {
+        for (const ind of indicators) {
+          for (const m of [ind.numerator, ind.denominator]) {
+            if (!m || (m.type !== 'count' && m.type !== 'cohort')) continue;
+            const key = `${JSON.stringify(m)}|${per.key}`;
+            if (known.has(key)) continue;
+            known.add(key);
+            if (stop()) return k;
+            await this.load(m, per, key);
+            k++;
+            // Let waiting requests in between two queries (SQLite runs them on this thread).
+            await new Promise((r) => setImmediate(r));
+          }
+        }
+      }
+    }
+    return k;
   }
 
   /** Sum of the rows that fall under `node` (and inside the scope). */

@@ -6,6 +6,13 @@
  */
 import type { OrgTree } from './org.ts';
 import { q, type Op, type Param, type SqlDb } from './sql.ts';
+import type { Touched } from './engine.ts';
+
+/** Keeps stored indicator results current inside each fact batch's transaction (the engine). */
+export interface AggMaintainer {
+  aggBefore(t: Touched): Generator<Op, unknown, unknown>;
+  aggAfter(work: unknown): Generator<Op, number, unknown>;
+}
 
 export interface Fact {
   kind: string;
@@ -154,6 +161,8 @@ export class FactStore {
   private changedFrom: string | null = null;
   /** The generation this instance last wrote or saw. */
   ownGen = 0;
+  /** Set by `Analytics`: stored indicator results updated with every batch. */
+  aggregates: AggMaintainer | null = null;
   async generation(): Promise<number> {
     return Number((await this.db.get<{ v: string }>("SELECT v FROM an_meta WHERE k = 'facts_gen'"))?.v ?? 0);
   }
@@ -188,9 +197,13 @@ export class FactStore {
         if (rows.length === 0) { cursor = Number(cl.applied_seq); break; }
         const self = this;
         const clinicId = cl.clinic_id;
+        const parsed = rows.map((r) => ({ type: r.type, recordId: r.record_id, version: Number(r.version), payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as P, createdAt: r.created_at instanceof Date ? r.created_at.toISOString() : String(r.created_at) }));
         facts += await this.db.txGen(function* () {
+          const agg = self.aggregates;
+          const work = agg ? yield* agg.aggBefore(yield* self.touched(clinicId, parsed)) : null;
           let k = 0;
-          for (const r of rows) k += yield* self.apply(clinicId, r.type, r.record_id, Number(r.version), typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload as P, r.created_at instanceof Date ? r.created_at.toISOString() : String(r.created_at));
+          for (const r of parsed) k += yield* self.apply(clinicId, r.type, r.recordId, r.version, r.payload, r.createdAt);
+          if (agg) yield* agg.aggAfter(work);
           cursor = Number(rows[rows.length - 1]!.seq);
           yield q.run(`INSERT INTO an_cursor (clinic_id, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (clinic_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`, [clinicId, cursor, started]);
           return k;
@@ -207,6 +220,40 @@ export class FactStore {
     }
     await this.db.run(`INSERT INTO an_meta (k, v) VALUES ('facts_as_of', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, [started]);
     return { records, facts, asOf: started, changedFrom: this.changedFrom };
+  }
+
+  /**
+   * What a batch may change: the residents of its records' facts (new and replaced), resident-less
+   * sources, fact kinds and the earliest day ('' when a contract may move a resident's earlier
+   * facts to its team).
+   */
+  private *touched(clinicId: string, recs: { type: string; recordId: string; payload: P; createdAt: string }[]): Generator<Op, Touched, unknown> {
+    const t: Touched = { residents: new Set(), srcs: new Set(), kinds: new Set(), minDay: null };
+    const day = (d: string | null | undefined) => { const v = d ?? ''; if (t.minDay === null || v < t.minDay) t.minDay = v; };
+    const bases: string[] = [];
+    for (const r of recs) {
+      if (r.type === 'fd_team') continue;
+      const base = `${clinicId}|${r.type}|${r.recordId}`;
+      bases.push(base);
+      for (const f of extract(r.type, r.payload, r.createdAt)) {
+        t.kinds.add(f.kind);
+        day(f.day);
+        if (f.residentId) t.residents.add(f.residentId);
+        else t.srcs.add(base);
+        if (f.kind === 'contract' && f.residentId) day('');
+      }
+    }
+    for (let i = 0; i < bases.length; i += 500) {
+      const l = bases.slice(i, i + 500);
+      const old = (yield q.all(`SELECT src, resident_id, kind, MIN(day) AS d FROM an_fact WHERE src IN (${l.map(() => '?').join(', ')}) GROUP BY src, resident_id, kind`, l)) as { src: string; resident_id: string | null; kind: string; d: string | null }[];
+      for (const o of old) {
+        t.kinds.add(o.kind);
+        day(o.d);
+        if (o.resident_id) t.residents.add(o.resident_id);
+        else t.srcs.add(o.src);
+      }
+    }
+    return t;
   }
 
   private *apply(clinicId: string, type: string, recordId: string, version: number, payload: P, createdAt: string): Generator<Op, number, unknown> {

@@ -1,6 +1,7 @@
 /** The analytics module: organisation tree, incremental facts, indicator engine, QC, performance. */
 import type { Warehouse } from '../warehouse/types.ts';
 import { Engine } from './engine.ts';
+import { INDICATORS } from './indicators.ts';
 import { FactStore } from './facts.ts';
 import { Performance } from './perf.ts';
 import { Qc } from './qc.ts';
@@ -19,6 +20,7 @@ export class Analytics {
   private constructor(readonly db: SqlDb) {
     this.facts = new FactStore(db, () => this.tree, () => this.reloadOrg(), (from) => this.engine.invalidate(from));
     this.engine = new Engine(db, () => this.tree);
+    this.facts.aggregates = this.engine;
     this.qc = new Qc(db, () => this.tree);
     this.perf = new Performance(db, this.engine, () => this.tree);
   }
@@ -44,10 +46,21 @@ export class Analytics {
     }
   }
 
-  /** Refresh facts every `ms` (plus on demand). */
+  /** Catches up with the warehouse (stored indicator results follow in the same transactions) and stores missing current ones. */
+  async refresh(opts: { warm?: boolean; stop?: () => boolean } = {}): Promise<{ records: number; warmed: number }> {
+    const r = await this.facts.refresh();
+    await this.syncCache();
+    const warmed = opts.warm === false ? 0 : await this.engine.warm(INDICATORS, new Date(), opts.stop);
+    return { records: r.records, warmed };
+  }
+
+  /**
+   * Refresh facts every `ms` (plus on demand), then make sure every indicator is stored for the
+   * current and previous year, quarter and month (and the periods their pages compare with).
+   */
   start(ms: number, onError: (e: Error) => void): void {
     // The organisation tree is re-read each time: the data admin or a setup script may have changed it.
-    const tick = () => { this.reloadOrg().then(() => this.facts.refresh()).then(() => this.syncCache()).catch(onError).finally(() => { if (this.timer) this.timer = setTimeout(tick, ms); }); };
+    const tick = () => { this.reloadOrg().then(() => this.refresh({ stop: () => this.timer === null })).catch(onError).finally(() => { if (this.timer) this.timer = setTimeout(tick, ms); }); };
     this.timer = setTimeout(tick, 0);
   }
 
@@ -68,5 +81,5 @@ export class Analytics {
 }
 
 export { INDICATORS, INDICATOR_BY_ID, DOMAINS, type IndicatorDef } from './indicators.ts';
-export { Engine, scopeFor, DISTRICT_SCOPE, ScopeError, type Scope } from './engine.ts';
+export { Engine, scopeFor, DISTRICT_SCOPE, ScopeError, pagePeriods, type Scope } from './engine.ts';
 export { OrgTree, demoDistrict, seedOrg, type OrgUnit } from './org.ts';

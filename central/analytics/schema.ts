@@ -26,6 +26,11 @@ const DDL = [
   `CREATE INDEX IF NOT EXISTS an_fact_src ON an_fact (src)`,
   `CREATE INDEX IF NOT EXISTS an_fact_res_kind_day ON an_fact (resident_id, kind, day)`,
   `CREATE INDEX IF NOT EXISTS an_fact_clinic_kind ON an_fact (clinic_id, kind, day)`,
+  // Stored indicator results: grouped rows of a (measure, period), kept current by every fact
+  // batch (engine.ts). team_id '' = no team.
+  `CREATE TABLE IF NOT EXISTS an_agg_key (mkey TEXT NOT NULL, period TEXT NOT NULL, period_to TEXT NOT NULL, kinds TEXT NOT NULL, computed_at TEXT NOT NULL, PRIMARY KEY (mkey, period))`,
+  `CREATE INDEX IF NOT EXISTS an_agg_key_to ON an_agg_key (period_to)`,
+  `CREATE TABLE IF NOT EXISTS an_agg (mkey TEXT NOT NULL, period TEXT NOT NULL, clinic_id TEXT NOT NULL, team_id TEXT NOT NULL, v DOUBLE PRECISION NOT NULL, PRIMARY KEY (mkey, period, clinic_id, team_id))`,
   `CREATE TABLE IF NOT EXISTS an_cursor (clinic_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_at TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS an_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS portal_users (
