@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { migrate, openDb } from '../../contracts/runtime/index.ts';
 import { buildPart10, testUid } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
 import { Archive, ArchiveError } from './archive.ts';
-import { searchStudies } from './dicomweb.ts';
+import { SqliteImagingIndex } from './index-store.ts';
 import { imagingCentralMigrations } from './migrations.ts';
 
 const body = (b: Buffer) => new Blob([new Uint8Array(b)]).stream();
@@ -17,7 +17,8 @@ t.test('archive: verify, store, idempotent, refuse', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const db = openDb(':memory:');
   migrate(db, imagingCentralMigrations);
-  const a = new Archive(db, dir);
+  const ix = new SqliteImagingIndex(db);
+  const a = new Archive(ix, dir);
   const sop = testUid();
   const study = testUid();
   const file = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', sopInstanceUid: sop, studyInstanceUid: study, seriesInstanceUid: testUid(), modality: 'US', patientId: 'P1', studyDate: '20261128' });
@@ -40,8 +41,8 @@ t.test('archive: verify, store, idempotent, refuse', async (t) => {
   const nd = await a.put({ clinicId: 'c01', sopInstanceUid: testUid(), sha256: sha(notDicom), body: body(notDicom) }).catch((e: unknown) => e);
   t.ok(nd instanceof ArchiveError && nd.status === 400, 'not DICOM refused');
 
-  t.equal(searchStudies(db, { StudyDate: '20261101-20261130' }, '').length, 1, 'date range');
-  t.equal(searchStudies(db, { StudyDate: '-20261127' }, '').length, 0, 'open range before');
-  t.equal(searchStudies(db, { '00100020': 'P*' }, '').length, 1, 'tag key + wildcard');
-  t.equal(searchStudies(db, { PatientID: 'P_' }, '').length, 0, 'SQL wildcard characters are literal');
+  t.equal((await ix.searchStudies({ StudyDate: '20261101-20261130' })).length, 1, 'date range');
+  t.equal((await ix.searchStudies({ StudyDate: '-20261127' })).length, 0, 'open range before');
+  t.equal((await ix.searchStudies({ '00100020': 'P*' })).length, 1, 'tag key + wildcard');
+  t.equal((await ix.searchStudies({ PatientID: 'P_' })).length, 0, 'SQL wildcard characters are literal');
 });

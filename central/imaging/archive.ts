@@ -9,7 +9,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Db } from '../../contracts/runtime/index.ts';
+import type { ImagingIndex, IndexedInstance } from './index-store.ts';
 import { num, parsePart10, str } from '../../contracts/dicom/dicom-file.ts';
 
 export class ArchiveError extends Error {
@@ -19,39 +19,9 @@ export class ArchiveError extends Error {
   }
 }
 
-export interface IndexedInstance {
-  sopInstanceUid: string;
-  clinicId: string;
-  studyInstanceUid: string;
-  seriesInstanceUid: string;
-  sopClassUid: string;
-  transferSyntaxUid: string;
-  size: number;
-  sha256: string;
-  path: string;
-  patientId: string | null;
-  patientName: string | null;
-  patientBirthDate: string | null;
-  patientSex: string | null;
-  accessionNumber: string | null;
-  modality: string | null;
-  studyDate: string | null;
-  studyTime: string | null;
-  studyDescription: string | null;
-  seriesNumber: string | null;
-  instanceNumber: string | null;
-  rows: number | null;
-  columns: number | null;
-  numberOfFrames: number | null;
-  stationAe: string | null;
-  receivedAt: string;
-}
+export type { IndexedInstance } from './index-store.ts';
 
 const UID = /^[0-9.]{1,64}$/;
-const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-export function toInstances(list: unknown[]): IndexedInstance[] {
-  return list.map((r) => Object.fromEntries(Object.entries(r as Record<string, unknown>).map(([k, v]) => [camel(k), v])) as unknown as IndexedInstance);
-}
 
 async function fsyncPath(p: string): Promise<void> {
   const fh = await open(p, 'r');
@@ -60,10 +30,10 @@ async function fsyncPath(p: string): Promise<void> {
 
 export class Archive {
   private n = 0;
-  constructor(readonly db: Db, readonly root: string, private readonly maxBytes = 2 * 1024 ** 3) {}
+  constructor(readonly index: ImagingIndex, readonly root: string, private readonly maxBytes = 2 * 1024 ** 3) {}
 
-  instance(sop: string): IndexedInstance | null {
-    return toInstances(this.db.prepare('SELECT * FROM imaging_instances WHERE sop_instance_uid = ?').all(sop))[0] ?? null;
+  instance(sop: string): Promise<IndexedInstance | null> {
+    return this.index.instance(sop);
   }
 
   /** Stores one uploaded instance; returns whether bytes were written (false = already held). */
@@ -73,7 +43,7 @@ export class Archive {
     if (!UID.test(sop)) throw new ArchiveError(400, 'SOP Instance UID in the path is not a UID');
     if (!/^[0-9a-f]{64}$/.test(input.sha256)) throw new ArchiveError(400, 'X-Content-Sha256 must be 64 lower-case hex digits');
     if (!input.body) throw new ArchiveError(400, 'empty body');
-    const existing = this.instance(sop);
+    const existing = await this.instance(sop);
     if (existing && existing.clinicId !== clinicId) throw new ArchiveError(409, `instance ${sop} belongs to clinic ${existing.clinicId}`);
 
     await mkdir(join(this.root, '.tmp'), { recursive: true });
@@ -115,20 +85,17 @@ export class Archive {
       await fsyncPath(tmp);
       await rename(tmp, final);
       await fsyncPath(dir);
-      const row = {
-        sop, clinicId, study, series, sopClass: str(d, '00080016') ?? str(f.meta, '00020002') ?? '', ts: f.transferSyntaxUid, size, sha256: got, path: final,
-        patientId: str(d, '00100020') ?? null, patientName: str(d, '00100010') ?? null, birth: str(d, '00100030') ?? null, sex: str(d, '00100040') ?? null,
-        accession: str(d, '00080050') ?? null, modality: str(d, '00080060') ?? null, studyDate: str(d, '00080020') ?? null, studyTime: str(d, '00080030') ?? null,
-        desc: str(d, '00081030') ?? null, seriesNumber: str(d, '00200011') ?? null, instanceNumber: str(d, '00200013') ?? null,
-        rows: num(d, '00280010') ?? null, columns: num(d, '00280011') ?? null, frames: num(d, '00280008') ?? null, station: input.stationAe?.slice(0, 16) || str(f.meta, '00020016') || null,
-        at: new Date().toISOString(),
+      const row: IndexedInstance = {
+        sopInstanceUid: sop, clinicId, studyInstanceUid: study, seriesInstanceUid: series, sopClassUid: str(d, '00080016') ?? str(f.meta, '00020002') ?? '',
+        transferSyntaxUid: f.transferSyntaxUid, size, sha256: got, path: final,
+        patientId: str(d, '00100020') ?? null, patientName: str(d, '00100010') ?? null, patientBirthDate: str(d, '00100030') ?? null, patientSex: str(d, '00100040') ?? null,
+        accessionNumber: str(d, '00080050') ?? null, modality: str(d, '00080060') ?? null, studyDate: str(d, '00080020') ?? null, studyTime: str(d, '00080030') ?? null,
+        studyDescription: str(d, '00081030') ?? null, seriesNumber: str(d, '00200011') ?? null, instanceNumber: str(d, '00200013') ?? null,
+        rows: num(d, '00280010') ?? null, columns: num(d, '00280011') ?? null, numberOfFrames: num(d, '00280008') ?? null,
+        stationAe: input.stationAe?.slice(0, 16) || str(f.meta, '00020016') || null, receivedAt: new Date().toISOString(),
       };
-      this.db.prepare(`INSERT INTO imaging_instances (sop_instance_uid, clinic_id, study_instance_uid, series_instance_uid, sop_class_uid, transfer_syntax_uid, size, sha256, path,
-          patient_id, patient_name, patient_birth_date, patient_sex, accession_number, modality, study_date, study_time, study_description, series_number, instance_number, rows, columns, number_of_frames, station_ae, received_at)
-        VALUES (@sop, @clinicId, @study, @series, @sopClass, @ts, @size, @sha256, @path, @patientId, @patientName, @birth, @sex, @accession, @modality, @studyDate, @studyTime, @desc, @seriesNumber, @instanceNumber, @rows, @columns, @frames, @station, @at)
-        ON CONFLICT (sop_instance_uid) DO UPDATE SET study_instance_uid = excluded.study_instance_uid, series_instance_uid = excluded.series_instance_uid, transfer_syntax_uid = excluded.transfer_syntax_uid,
-          size = excluded.size, sha256 = excluded.sha256, path = excluded.path, patient_id = excluded.patient_id, patient_name = excluded.patient_name, station_ae = excluded.station_ae, received_at = excluded.received_at`).run(row);
-      return { stored: true, instance: this.instance(sop)! };
+      await this.index.upsertInstance(row);
+      return { stored: true, instance: (await this.instance(sop))! };
     } finally {
       await rm(tmp, { force: true });
     }

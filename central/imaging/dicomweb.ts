@@ -6,86 +6,34 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { Db } from '../../contracts/runtime/index.ts';
-import { toInstances, type IndexedInstance } from './archive.ts';
+import type { IndexedInstance, SeriesSummary, StudySummary } from './index-store.ts';
 import { readPart10, type JsonDataset, type JsonElement } from '../../contracts/dicom/dicom-file.ts';
 
 type J = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string }>;
 const v = (vr: string, x: unknown): { vr: string; Value?: unknown[] } => (x === null || x === undefined || x === '' ? { vr } : { vr, Value: [x] });
 const pn = (x: string | null) => (x ? { vr: 'PN', Value: [{ Alphabetic: x }] } : { vr: 'PN' });
 
-export interface Query { [k: string]: string | undefined }
+export type { Query } from './index-store.ts';
 
-const KEYS: Record<string, string> = {
-  '00100020': 'PatientID', '00100010': 'PatientName', '00080050': 'AccessionNumber', '00080020': 'StudyDate', '00080061': 'ModalitiesInStudy',
-  '00080060': 'Modality', '0020000D': 'StudyInstanceUID', '0020000E': 'SeriesInstanceUID', '00080018': 'SOPInstanceUID',
-};
-
-/** SQL conditions for QIDO matching: wildcards (* ?), date ranges, UID lists, plus ClinicID (ours). */
-function where(q: Query): { sql: string; args: unknown[] } {
-  const get = (k: string) => q[k] ?? q[Object.keys(KEYS).find((t) => KEYS[t] === k) ?? ''];
-  const conds: string[] = [];
-  const args: unknown[] = [];
-  const like = (col: string, val: string) => {
-    if (/[*?]/.test(val)) { conds.push(`${col} LIKE ? ESCAPE '\\'`); args.push(val.replace(/[\\%_]/g, '\\$&').replaceAll('*', '%').replaceAll('?', '_')); }
-    else { conds.push(`${col} = ?`); args.push(val); }
-  };
-  const pid = get('PatientID'); if (pid) like('patient_id', pid);
-  const name = get('PatientName'); if (name) like('patient_name', name);
-  const acc = get('AccessionNumber'); if (acc) like('accession_number', acc);
-  const mod = get('ModalitiesInStudy') ?? get('Modality'); if (mod) { conds.push('modality = ?'); args.push(mod); }
-  const clinic = q.ClinicID; if (clinic) { conds.push('clinic_id = ?'); args.push(clinic); }
-  for (const [k, col] of [['StudyInstanceUID', 'study_instance_uid'], ['SeriesInstanceUID', 'series_instance_uid'], ['SOPInstanceUID', 'sop_instance_uid']] as const) {
-    const list = get(k)?.split(/[,\\]/).filter(Boolean);
-    if (list?.length) { conds.push(`${col} IN (${list.map(() => '?').join(',')})`); args.push(...list); }
-  }
-  // DICOM ranges: a-b, -b, a- (dates yyyyMMdd; ISO yyyy-MM-dd accepted too).
-  const date = get('StudyDate')?.replace(/(\d{4})-(\d{2})-(\d{2})/g, '$1$2$3');
-  if (date) {
-    const m = /^(\d{8})?-(\d{8})?$/.exec(date);
-    if (m) {
-      if (m[1]) { conds.push('study_date >= ?'); args.push(m[1]); }
-      if (m[2]) { conds.push('study_date <= ?'); args.push(m[2]); }
-    } else { conds.push('study_date = ?'); args.push(date); }
-  }
-  return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
-}
-
-const page = (q: Query) => ({ limit: Math.min(1000, Math.max(1, Number(q.limit) || 100)), offset: Math.max(0, Number(q.offset) || 0) });
-
-export function searchStudies(db: Db, q: Query, base: string): J[] {
-  const w = where(q);
-  const { limit, offset } = page(q);
-  const list = db.prepare(`SELECT study_instance_uid, max(clinic_id) AS clinic_id, max(patient_id) AS patient_id, max(patient_name) AS patient_name, max(patient_birth_date) AS patient_birth_date,
-      max(patient_sex) AS patient_sex, max(accession_number) AS accession_number, max(study_date) AS study_date, max(study_time) AS study_time, max(study_description) AS study_description,
-      group_concat(DISTINCT modality) AS modalities, count(DISTINCT series_instance_uid) AS series, count(*) AS instances
-    FROM imaging_instances ${w.sql} GROUP BY study_instance_uid ORDER BY max(received_at) DESC LIMIT ? OFFSET ?`).all(...w.args, limit, offset) as Record<string, string | number | null>[];
+/** QIDO-RS studies as DICOM JSON. */
+export function studiesJson(list: StudySummary[], base: string): J[] {
   return list.map((r) => ({
-    '00080020': v('DA', r.study_date), '00080030': v('TM', r.study_time), '00080050': v('SH', r.accession_number),
-    '00080061': { vr: 'CS', Value: String(r.modalities ?? '').split(',').filter(Boolean) }, '00081030': v('LO', r.study_description),
-    '00081190': v('UR', `${base}/studies/${r.study_instance_uid}`),
-    '00100010': pn(r.patient_name as string | null), '00100020': v('LO', r.patient_id), '00100030': v('DA', r.patient_birth_date), '00100040': v('CS', r.patient_sex),
-    '0020000D': v('UI', r.study_instance_uid), '00201206': v('IS', r.series), '00201208': v('IS', r.instances),
+    '00080020': v('DA', r.studyDate), '00080030': v('TM', r.studyTime), '00080050': v('SH', r.accessionNumber),
+    '00080061': { vr: 'CS', Value: r.modalities }, '00081030': v('LO', r.studyDescription),
+    '00081190': v('UR', `${base}/studies/${r.studyInstanceUid}`),
+    '00100010': pn(r.patientName), '00100020': v('LO', r.patientId), '00100030': v('DA', r.patientBirthDate), '00100040': v('CS', r.patientSex),
+    '0020000D': v('UI', r.studyInstanceUid), '00201206': v('IS', r.series), '00201208': v('IS', r.instances),
     // Private-free extension: the clinic that sent the study (Institution Name would be a guess).
-    '00080080': v('LO', r.clinic_id),
+    '00080080': v('LO', r.clinicId),
   }));
 }
 
-export function searchSeries(db: Db, q: Query, base: string): J[] {
-  const w = where(q);
-  const { limit, offset } = page(q);
-  const list = db.prepare(`SELECT study_instance_uid, series_instance_uid, max(modality) AS modality, max(series_number) AS series_number, count(*) AS instances
-    FROM imaging_instances ${w.sql} GROUP BY series_instance_uid ORDER BY CAST(max(series_number) AS INTEGER) LIMIT ? OFFSET ?`).all(...w.args, limit, offset) as Record<string, string | number | null>[];
+/** QIDO-RS series as DICOM JSON. */
+export function seriesJson(list: SeriesSummary[], base: string): J[] {
   return list.map((r) => ({
-    '00080060': v('CS', r.modality), '0020000D': v('UI', r.study_instance_uid), '0020000E': v('UI', r.series_instance_uid), '00200011': v('IS', r.series_number),
-    '00201209': v('IS', r.instances), '00081190': v('UR', `${base}/studies/${r.study_instance_uid}/series/${r.series_instance_uid}`),
+    '00080060': v('CS', r.modality), '0020000D': v('UI', r.studyInstanceUid), '0020000E': v('UI', r.seriesInstanceUid), '00200011': v('IS', r.seriesNumber),
+    '00201209': v('IS', r.instances), '00081190': v('UR', `${base}/studies/${r.studyInstanceUid}/series/${r.seriesInstanceUid}`),
   }));
-}
-
-export function findInstances(db: Db, q: Query): IndexedInstance[] {
-  const w = where(q);
-  const { limit, offset } = page(q);
-  return toInstances(db.prepare(`SELECT * FROM imaging_instances ${w.sql} ORDER BY series_number, CAST(instance_number AS INTEGER) LIMIT ? OFFSET ?`).all(...w.args, limit, offset));
 }
 
 export function instanceJson(i: IndexedInstance, base: string): J {
@@ -127,29 +75,6 @@ export function multipartDicom(files: IndexedInstance[]): { body: ReadableStream
     yield Buffer.from(`--${boundary}--\r\n`);
   }
   return { body: Readable.toWeb(Readable.from(parts())) as ReadableStream<Uint8Array>, contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
-}
-
-/**
- * Workload per clinic, device (station AE) and day (China time), with bytes archived and the
- * positive rate over reported studies (latest final or amended report of each study);
- * `positiveRate` is null where no study of the group has a final report, never guessed.
- */
-export function workload(db: Db, from: string, to: string, clinicId?: string) {
-  const rows = db.prepare(`WITH latest AS (
-        SELECT r.study_instance_uid, r.positive FROM imaging_reports r
-        WHERE r.status != 'preliminary' AND r.version = (SELECT max(x.version) FROM imaging_reports x WHERE x.study_instance_uid = r.study_instance_uid AND x.status != 'preliminary'))
-      SELECT date(i.received_at, '+8 hours') AS day, i.clinic_id, coalesce(i.station_ae, '') AS station_ae, coalesce(i.modality, '') AS modality,
-        count(DISTINCT i.study_instance_uid) AS studies, count(*) AS instances, sum(i.size) AS bytes,
-        count(DISTINCT CASE WHEN l.study_instance_uid IS NOT NULL THEN i.study_instance_uid END) AS reported,
-        count(DISTINCT CASE WHEN l.positive = 1 THEN i.study_instance_uid END) AS positive
-    FROM imaging_instances i LEFT JOIN latest l ON l.study_instance_uid = i.study_instance_uid
-    WHERE date(i.received_at, '+8 hours') BETWEEN ? AND ? ${clinicId ? 'AND i.clinic_id = ?' : ''}
-    GROUP BY day, i.clinic_id, station_ae, modality ORDER BY day, i.clinic_id, station_ae`).all(from, to, ...(clinicId ? [clinicId] : [])) as
-    { day: string; clinic_id: string; station_ae: string; modality: string; studies: number; instances: number; bytes: number; reported: number; positive: number }[];
-  return rows.map((r) => ({
-    day: r.day, clinicId: r.clinic_id, stationAe: r.station_ae, modality: r.modality, studies: r.studies, instances: r.instances, bytes: r.bytes,
-    reported: r.reported, positive: r.positive, positiveRate: r.reported ? r.positive / r.reported : null,
-  }));
 }
 
 export class FrameError extends Error {

@@ -5,20 +5,23 @@
  *
  *   mountCentralImaging(api, { wh, dataDir: config.dataDir });
  *
- * The index lives in the warehouse when it is SQLite (migration 200 appended to its list);
- * with the PostgreSQL warehouse it is kept in <dataDir>/imaging/index.db (not yet ported to PostgreSQL).
+ * The index (`ImagingIndex`, index-store.ts) lives in the warehouse's own database: SQLite
+ * (migrations 200-201 appended to its list) or PostgreSQL (`PgImagingIndex`, same numbers in the
+ * warehouse's schema_migrations). `await archive.index.ready()` at start surfaces a failed migration.
  */
 import { join } from 'node:path';
 import type { Context, Hono } from 'hono';
-import { migrate, openDb, type Db } from '../../contracts/runtime/index.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
+import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import type { Warehouse } from '../warehouse/types.ts';
-import { Archive, ArchiveError } from './archive.ts';
+import { Archive, ArchiveError, type IndexedInstance } from './archive.ts';
 import { readPart10 } from '../../contracts/dicom/dicom-file.ts';
-import { FrameError, findInstances, instanceBulkData, instanceFrames, instanceJson, instanceMetadata, multipartDicom, multipartOctets, searchSeries, searchStudies, workload, type Query } from './dicomweb.ts';
-import { imagingCentralMigrations } from './migrations.ts';
+import { FrameError, instanceBulkData, instanceFrames, instanceJson, instanceMetadata, multipartDicom, multipartOctets, seriesJson, studiesJson, type Query } from './dicomweb.ts';
+import './migrations.ts';
+import { SqliteImagingIndex, type ImagingIndex } from './index-store.ts';
+import { PgImagingIndex } from './index-store-pg.ts';
 import { MultipartError, stow } from './stow.ts';
-import { ReportError, Reports, reportInputSchema } from './reports.ts';
+import { ReportError, reportInputSchema } from './reports.ts';
 import { registerImagingOpenApi } from './openapi.ts';
 import { verifyClinicToken } from '../../contracts/clinic-token.ts';
 import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
@@ -38,13 +41,8 @@ type AnyHono = Hono<any, any, any>;
  */
 export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir: string; archiveDir?: string; uploadSecret?: string }): Archive {
   const root = deps.archiveDir ?? join(deps.dataDir, 'imaging');
-  let db: Db;
-  if (deps.wh instanceof SqliteWarehouse) db = deps.wh.db;
-  else {
-    db = openDb(join(root, 'index.db'));
-    migrate(db, imagingCentralMigrations);
-  }
-  const archive = new Archive(db, root);
+  const index = openImagingIndex(deps.wh);
+  const archive = new Archive(index, root);
   registerImagingOpenApi(app);
   const audit = (c: Context, actor: string, action: string, target: string, outcome: string) => {
     deps.wh.audit({ actor, action, target, sourceIp: ip(c), outcome }).catch(() => undefined);
@@ -84,35 +82,28 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
 
   // Reports flow back to the clinic that sent the study: the edge pulls with its clinic token
   // from a cursor (report row order), so a clinic offline for days catches up and sees only its own.
-  app.get('/archive/reports', (c) => {
+  app.get('/archive/reports', async (c) => {
     const token = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '');
     const clinicId = deps.uploadSecret ? verifyClinicToken(deps.uploadSecret, token) : null;
     if (!clinicId) return c.json({ error: 'unauthorized', detail: 'send Authorization: Bearer <clinic upload token>' }, 401);
     const after = Math.max(0, Number(c.req.query('after')) || 0);
-    const rows = db.prepare(`SELECT r.rowid AS cursor, r.* FROM imaging_reports r
-      WHERE r.rowid > ? AND r.study_instance_uid IN (SELECT study_instance_uid FROM imaging_instances WHERE clinic_id = ?)
-      ORDER BY r.rowid LIMIT 200`).all(after, clinicId) as Record<string, string | number>[];
+    const rows = await index.reportsForClinic(clinicId, after, 200);
     audit(c, `edge:${clinicId}`, 'imaging.report.pull', `after ${after}`, `${rows.length} report(s)`);
-    return c.json({
-      reports: rows.map((r) => ({
-        cursor: Number(r.cursor), studyInstanceUid: String(r.study_instance_uid), version: Number(r.version), status: String(r.status), findings: String(r.findings),
-        impression: String(r.impression), positive: r.positive === 1, radiologist: String(r.radiologist), reportedAt: String(r.reported_at),
-      })),
-    }, 200);
+    return c.json({ reports: rows }, 200);
   });
 
   const dw = '/api/imaging/dicomweb';
-  app.get(`${dw}/studies`, (c) => {
+  app.get(`${dw}/studies`, async (c) => {
     audit(c, 'api-token', 'qido.studies', new URL(c.req.url).search, 'ok');
-    return c.body(JSON.stringify(searchStudies(db, q(c), base(c))), 200, { 'content-type': DICOM_JSON });
+    return c.body(JSON.stringify(studiesJson(await index.searchStudies(q(c)), base(c))), 200, { 'content-type': DICOM_JSON });
   });
-  app.get(`${dw}/studies/:study/series`, (c) => {
+  app.get(`${dw}/studies/:study/series`, async (c) => {
     audit(c, 'api-token', 'qido.series', c.req.param('study') ?? '', 'ok');
-    return c.body(JSON.stringify(searchSeries(db, { ...q(c), StudyInstanceUID: c.req.param('study') }, base(c))), 200, { 'content-type': DICOM_JSON });
+    return c.body(JSON.stringify(seriesJson(await index.searchSeries({ ...q(c), StudyInstanceUID: c.req.param('study') }), base(c))), 200, { 'content-type': DICOM_JSON });
   });
-  const instances = (c: Context, extra: Query) => {
+  const instances = async (c: Context, extra: Query) => {
     audit(c, 'api-token', 'qido.instances', JSON.stringify(extra), 'ok');
-    return c.body(JSON.stringify(findInstances(db, { ...q(c), ...extra }).map((i) => instanceJson(i, base(c)))), 200, { 'content-type': DICOM_JSON });
+    return c.body(JSON.stringify((await index.findInstances({ ...q(c), ...extra })).map((i) => instanceJson(i, base(c)))), 200, { 'content-type': DICOM_JSON });
   };
   app.get(`${dw}/instances`, (c) => instances(c, {}));
   app.get(`${dw}/studies/:study/instances`, (c) => instances(c, { StudyInstanceUID: c.req.param('study') }));
@@ -140,8 +131,8 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
   app.post(`${dw}/studies`, (c) => store(c));
   app.post(`${dw}/studies/:study`, (c) => store(c, c.req.param('study')));
 
-  const retrieve = (c: Context, sel: Query, what: string) => {
-    const files = findInstances(db, { ...sel, limit: '1000' });
+  const retrieve = async (c: Context, sel: Query, what: string) => {
+    const files = await index.findInstances({ ...sel, limit: '1000' });
     audit(c, 'api-token', 'wado.retrieve', what, files.length ? `ok (${files.length})` : 'not found');
     if (!files.length) return c.json({ error: 'not found' }, 404);
     const accept = c.req.header('accept') ?? '';
@@ -154,7 +145,7 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
   app.get(`${dw}/studies/:study/series/:series/instances/:sop`, (c) => retrieve(c, { StudyInstanceUID: c.req.param('study'), SeriesInstanceUID: c.req.param('series'), SOPInstanceUID: c.req.param('sop') }, c.req.param('sop') ?? ''));
 
   const metadata = async (c: Context, sel: Query, what: string) => {
-    const files = findInstances(db, { ...sel, limit: '1000' });
+    const files = await index.findInstances({ ...sel, limit: '1000' });
     audit(c, 'api-token', 'wado.metadata', what, files.length ? 'ok' : 'not found');
     if (!files.length) return c.json({ error: 'not found' }, 404);
     const out = [];
@@ -165,8 +156,8 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
   app.get(`${dw}/studies/:study/series/:series/metadata`, (c) => metadata(c, { StudyInstanceUID: c.req.param('study'), SeriesInstanceUID: c.req.param('series') }, c.req.param('series') ?? ''));
   app.get(`${dw}/studies/:study/series/:series/instances/:sop/metadata`, (c) => metadata(c, { StudyInstanceUID: c.req.param('study'), SOPInstanceUID: c.req.param('sop') }, c.req.param('sop') ?? ''));
 
-  const binary = async (c: Context, action: string, get: (i: NonNullable<ReturnType<Archive['instance']>>) => Promise<{ parts: Buffer[]; type: string }>) => {
-    const i = archive.instance(c.req.param('sop') ?? '');
+  const binary = async (c: Context, action: string, get: (i: IndexedInstance) => Promise<{ parts: Buffer[]; type: string }>) => {
+    const i = await archive.instance(c.req.param('sop') ?? '');
     if (!i || i.studyInstanceUid !== c.req.param('study')) {
       audit(c, 'api-token', action, c.req.param('sop') ?? '', 'not found');
       return c.json({ error: 'not found' }, 404);
@@ -189,7 +180,7 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
   app.get(`${dw}/studies/:study/series/:series/instances/:sop/bulkdata/:path`, (c) => binary(c, 'wado.bulkdata', async (i) => ({ parts: [await instanceBulkData(i, c.req.param('path') ?? '')], type: 'application/octet-stream' })));
 
   app.get(`${dw}/studies/:study/series/:series/instances/:sop/rendered`, async (c) => {
-    const i = archive.instance(c.req.param('sop') ?? '');
+    const i = await archive.instance(c.req.param('sop') ?? '');
     if (!i || i.studyInstanceUid !== c.req.param('study')) {
       audit(c, 'api-token', 'wado.rendered', c.req.param('sop') ?? '', 'not found');
       return c.json({ error: 'not found' }, 404);
@@ -206,7 +197,6 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
     }
   });
 
-  const reports = new Reports(db);
   app.post('/api/imaging/studies/:study/reports', async (c) => {
     const study = c.req.param('study') ?? '';
     const parsed = reportInputSchema.safeParse(await c.req.json().catch(() => null));
@@ -215,7 +205,7 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
       return c.json({ error: 'invalid report', issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) }, 400);
     }
     try {
-      const r = reports.add(study, parsed.data);
+      const r = await index.addReport(study, parsed.data);
       audit(c, parsed.data.radiologist, 'imaging.report.add', study, `version ${r.version} ${r.status}`);
       return c.json(r, 201);
     } catch (e) {
@@ -224,22 +214,29 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
       return c.json({ error: 'report refused', detail: e.message }, e.status);
     }
   });
-  app.get('/api/imaging/studies/:study/reports', (c) => {
+  app.get('/api/imaging/studies/:study/reports', async (c) => {
     const study = c.req.param('study') ?? '';
-    const list = reports.list(study);
+    const list = await index.reports(study);
     audit(c, 'api-token', 'imaging.report.read', study, `${list.length} version(s)`);
     return c.json(list, 200);
   });
 
-  app.get('/api/imaging/stats', (c) => {
+  app.get('/api/imaging/stats', async (c) => {
     const day = (s: string | undefined, def: string) => (s && /^\d{4}-\d{2}-\d{2}$/.test(s) ? s : def);
     const todayCn = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
     const from = day(c.req.query('from'), todayCn);
     const to = day(c.req.query('to'), todayCn);
     audit(c, 'api-token', 'imaging.stats', `${from}..${to}`, 'ok');
-    return c.json(workload(db, from, to, c.req.query('clinic')), 200);
+    return c.json(await index.workload(from, to, c.req.query('clinic')), 200);
   });
   return archive;
+}
+
+/** The image index in the warehouse's own database (SQLite file or PostgreSQL). */
+export function openImagingIndex(wh: Warehouse): ImagingIndex {
+  if (wh instanceof SqliteWarehouse) return new SqliteImagingIndex(wh.db);
+  if (wh instanceof PostgresWarehouse) return PgImagingIndex.lazy(wh.pool);
+  throw new Error('central imaging: unknown warehouse backend (expected SqliteWarehouse or PostgresWarehouse)');
 }
 
 function ip(c: Context): string {

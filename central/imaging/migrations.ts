@@ -58,5 +58,5 @@ export const imagingCentralMigrations: Migration[] = [{
     `),
 }];
 
-// With the SQLite warehouse the index lives in warehouse.db; with PostgreSQL, in its own SQLite file (see index.ts).
+// With the SQLite warehouse the index lives in warehouse.db; with PostgreSQL, the same versions are in index-store-pg.ts.
 for (const m of imagingCentralMigrations) if (!centralMigrations.some((x) => x.version === m.version)) centralMigrations.push(m);

@@ -4,16 +4,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { buildPart10, testUid } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
+import { createTestDatabase } from '../../test/central/postgres.ts';
+import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import { mountCentralImaging } from './index.ts';
 
-t.test('radiology reports: versions, amendment rules, positive rate in the workload', async (t) => {
+for (const backend of ['sqlite', 'postgres'] as const) t.test(`radiology reports over HTTP (${backend}): versions, amendment rules, positive rate in the workload`, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'reports-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
+  let wh: SqliteWarehouse | PostgresWarehouse;
+  if (backend === 'sqlite') wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
+  else {
+    const db = await createTestDatabase('imgrep');
+    t.teardown(() => db.drop());
+    wh = await PostgresWarehouse.open(db.url);
+  }
   t.teardown(() => wh.close());
   const app = new Hono();
-  mountCentralImaging(app, { wh, dataDir: dir });
+  await mountCentralImaging(app, { wh, dataDir: dir }).index.ready();
   const studies = [testUid(), testUid(), testUid()];
   const parts = studies.map((st) => {
     const body = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', sopInstanceUid: testUid(), studyInstanceUid: st, seriesInstanceUid: testUid(), modality: 'US', studyDate: '20261128' });
@@ -47,5 +55,8 @@ t.test('radiology reports: versions, amendment rules, positive rate in the workl
   const stats = await (await app.request(`http://central/api/imaging/stats?from=${today}&to=${today}&clinic=c07`)).json() as { studies: number; reported: number; positive: number; positiveRate: number | null }[];
   // 3 studies; reported (final/amended): study 0 positive, study 1 amended to negative; study 2 unreported -> 1/2.
   t.same(stats.map((s) => [s.studies, s.reported, s.positive, s.positiveRate]), [[3, 2, 1, 0.5]], 'positive rate over reported studies, latest version counts');
-  t.throws(() => wh.db.prepare('DELETE FROM imaging_reports').run(), /versioned/, 'reports cannot be deleted');
+  const qido = await (await app.request('http://central/api/imaging/dicomweb/studies?ClinicID=c07&ModalitiesInStudy=US')).json() as Record<string, { Value?: unknown[] }>[];
+  t.same(qido.map((s) => s['0020000D']?.Value?.[0]).sort(), [...studies].sort(), 'QIDO-RS answers from the same index');
+  if (wh instanceof SqliteWarehouse) t.throws(() => (wh as SqliteWarehouse).db.prepare('DELETE FROM imaging_reports').run(), /versioned/, 'reports cannot be deleted');
+  else await t.rejects(wh.pool.query('DELETE FROM imaging_reports'), /versioned/, 'reports cannot be deleted');
 });

@@ -111,5 +111,5 @@ export async function stow(archive: Archive, input: { clinicId: string; contentT
 }
 
 async function seriesOf(archive: Archive, sop: string): Promise<string> {
-  return archive.instance(sop)?.seriesInstanceUid ?? '';
+  return (await archive.instance(sop))?.seriesInstanceUid ?? '';
 }
