@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { checkResidentId } from './identity.ts';
+import { auditConflictPolicy, auditRecordTypes } from './records-audit.ts';
 import { careConflictPolicy, careRecordTypes } from './records-care.ts';
 import { clinicalConflictPolicy, clinicalRecordTypes } from './records-clinical.ts';
 import { hisConflictPolicy, hisRecordTypes } from './records-his.ts';
@@ -126,6 +127,7 @@ export const recordTypes = {
   ...hisRecordTypes,
   ...clinicalRecordTypes,
   ...careRecordTypes,
+  ...auditRecordTypes,
 } as const;
 
 export type RecordType = keyof typeof recordTypes;
@@ -147,4 +149,5 @@ export const conflictPolicy: Record<RecordType, 'lww' | 'owner-append'> = {
   ...hisConflictPolicy,
   ...clinicalConflictPolicy,
   ...careConflictPolicy,
+  ...auditConflictPolicy,
 };

@@ -125,6 +125,9 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
       log.warn({ file: f }, 'created the first administrator account "admin"; its password is in this file: change it after signing in');
     }
   }
+  // From here on every audit entry also replicates to central as an `audit_event` record
+  // (the first-start bootstrap above stays in the local audit_log only).
+  accounts.replicateTo(store);
   const ui = mountWeb(app, {
     accounts,
     clinicName: config.clinicName,
@@ -153,6 +156,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
       await dicts.stop();
       receiptSub.unsubscribe();
       await nc.drain().catch(() => nc.close());
+      try { accounts.flush(); } catch (e) { log.error({ err: (e as Error).message }, 'audit flush at shutdown failed'); }
       store.close();
       log.info('edge agent stopped');
     },

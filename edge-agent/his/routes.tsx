@@ -4,7 +4,6 @@
  * audit entry (who, what, when, from where, outcome). POSTs from another origin are refused
  * (SameSite=Strict cookies already keep cross-site posts unauthenticated).
  */
-import { randomUUID } from 'node:crypto';
 import type { Context } from 'hono';
 import { clientIp, type WebUi } from '../web/app.tsx';
 import type { Accounts, Role, User } from '../web/accounts.ts';
@@ -51,15 +50,8 @@ const who = (rid: string) => `resident:${rid}`;
 
 export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, clinicName: string): void {
   const db = store.db;
-  /** Local audit_log entry; accesses to a resident's data also replicate to central (group commit, not awaited). */
-  const audit = (c: Context, u: User, action: string, target: string, outcome = 'ok') => {
-    const ip = clientIp(c);
-    accounts.audit(u.username, action, target, ip, outcome);
-    if (!target.startsWith('resident:')) return;
-    const auditId = randomUUID();
-    store.transactAsync((tx) => tx.emit('his_audit', auditId, { auditId, at: new Date().toISOString(), username: u.username, action, target, sourceIp: ip.slice(0, 64), outcome: outcome.slice(0, 300) }))
-      .catch((e: Error) => { try { accounts.audit(u.username, 'audit.replicate', target, ip, `failed: ${e.message}`.slice(0, 300)); } catch { /* store closed at shutdown */ } });
-  };
+  /** Audit entry: local audit_log row + replicated `audit_event` record in one group commit (see Accounts). */
+  const audit = (c: Context, u: User, action: string, target: string, outcome = 'ok') => accounts.audit(u.username, action, target, clientIp(c), outcome);
   const crossOrigin = (c: Context) => {
     const origin = c.req.header('origin');
     if (!origin || origin === 'null') return false;

@@ -33,5 +33,6 @@ export function hisTestStore(tag = 'his'): { store: EdgeStore; accounts: Account
   for (const [u, role] of [['doc1', 'doctor'], ['doc2', 'doctor'], ['reg1', 'registrar'], ['cash1', 'cashier'], ['pharm1', 'pharmacist'], ['admin1', 'clinic_admin']] as const) {
     accounts.create({ username: u, displayName: u.toUpperCase(), role, password: 'Test-pass-123' }, 'test', '127.0.0.1');
   }
-  return { store, accounts, cleanup: () => { store.close(); rmSync(dir, { recursive: true, force: true }); } };
+  accounts.replicateTo(store); // like the agent: audit entries replicate after the bootstrap
+  return { store, accounts, cleanup: () => { accounts.flush(); store.close(); rmSync(dir, { recursive: true, force: true }); } };
 }

@@ -50,6 +50,16 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
   };
   const html = (c: Context, node: unknown, status: 200 | 400 | 401 | 403 | 423 = 200) => c.html(`<!DOCTYPE html>${String(node)}`, status);
 
+  // Audit integrity (MLPS 3): no response leaves before the audit entries queued so far, which
+  // include this request's, are committed (see `Accounts`). Concurrent requests share the commit.
+  app.use('*', async (c, next) => {
+    await next();
+    try {
+      await deps.accounts.durable();
+    } catch {
+      c.res = new Response('审计日志写入失败，请联系管理员 / the audit log could not be written: nothing is shown', { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    }
+  });
   app.get('/assets/app.css', (c) => c.body(css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=3600' }));
   app.get('/login', (c) => html(c, <LoginPage ctx={ctxOf(c, null)} />));
   app.post('/login', async (c) => {

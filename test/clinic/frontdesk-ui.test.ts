@@ -180,7 +180,7 @@ t.test('front desk in Chromium, online then offline; records reach central', asy
     for (const a of ['resident.create', 'registration.create', 'cashier.pay', 'pharmacy.dispense', 'cashier.refund', 'resident.search']) t.match(auditText, a, `audited: ${a}`);
     await waitFor('online records applied at central', async () => (await wh.watermark(clinicId)).appliedSeq >= edge.store.stats().lastSeq, 20_000);
     const types = await centralTypes(wh, clinicId);
-    for (const ty of ['resident', 'schedule_slot', 'registration', 'encounter', 'charge', 'invoice', 'stock_movement', 'dispense', 'settlement', 'his_audit']) t.ok(types[ty], `central holds ${ty} (${types[ty]})`);
+    for (const ty of ['resident', 'schedule_slot', 'registration', 'encounter', 'charge', 'invoice', 'stock_movement', 'dispense', 'settlement', 'audit_event']) t.ok(types[ty], `central holds ${ty} (${types[ty]})`);
   });
 
   await t.test('offline: NATS down, the clinic keeps working, everything arrives afterwards', async (t) => {
