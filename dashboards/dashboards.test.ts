@@ -49,6 +49,19 @@ tests:
         values: '_ 1 1 1 1'
       - series: 'central_clinic_lag_seconds{clinic="c-2"}'
         values: '10 7300 7400 7500 7600'
+      # Backups: c-old's last good point was ~55 h before the test's epoch; c-new backed up at 60 s.
+      - series: 'edge_backup_last_success_timestamp_seconds{instance="e1", clinic="c-old"}'
+        values: '-200000x30'
+      - series: 'edge_backup_configured{instance="e1", clinic="c-old"}'
+        values: '1x30'
+      - series: 'edge_backup_last_success_timestamp_seconds{instance="e2", clinic="c-new"}'
+        values: '60x30'
+      - series: 'edge_backup_configured{instance="e2", clinic="c-new"}'
+        values: '1x30'
+      - series: 'backup_last_good_age_seconds{owner="c-old"}'
+        values: '129000+60x30'
+      - series: 'backup_last_good_age_seconds{owner="c-new"}'
+        values: '100x30'
     alert_rule_test:
       - eval_time: 4m
         alertname: NetworkDeviceDown
@@ -65,6 +78,23 @@ tests:
         exp_alerts:
           - exp_labels: { severity: critical, area: network, clinic: c-1, target: sw-1 }
             exp_annotations: { summary: "Clinic c-1 cut off by a fault at sw-1", description: "Replication streams and registered medical devices of the clinic sit behind a failed device or link." }
+      - eval_time: 5m
+        alertname: EdgeBackupTooOld
+        exp_alerts: []
+      - eval_time: 15m
+        alertname: EdgeBackupTooOld
+        exp_alerts:
+          - exp_labels: { severity: critical, area: backup, instance: e1, clinic: c-old }
+            exp_annotations: { summary: "Last good backup of c-old older than 36 h (or none)", description: "The edge has not made a successful backup point for more than 36 hours (0 = never): see its 备份 page for the last failure. Tender 3.1.2: at least one backup a day." }
+      # c-old's off-site copy crosses 36 h (129600 s) at 10 min, fires 10 min later.
+      - eval_time: 15m
+        alertname: BackupTooOld
+        exp_alerts: []
+      - eval_time: 25m
+        alertname: BackupTooOld
+        exp_alerts:
+          - exp_labels: { severity: critical, area: backup, owner: c-old }
+            exp_annotations: { summary: "Newest backup of c-old at central older than 36 h (or none)", description: "For a clinic: its newest backup point on central's off-site target (the edge may be down or its upload failing). For owner \\"central\\": central's own backups." }
 `);
   const r = await run('promtool', ['test', 'rules', join(dir, 'test.yml')]).catch((e: { stdout: string; stderr: string }) => e);
   t.match(r.stdout + r.stderr, /SUCCESS/, r.stdout + r.stderr);

@@ -68,3 +68,32 @@ export const pending = {
   centralHttpRequests: 'central_http_requests_total',
   centralHttpDuration: 'central_http_request_duration_seconds',
 } as const;
+
+/**
+ * Backup metrics: the edge's backup module (edge-agent/backup/index.ts, label `clinic` from the
+ * edge's default labels) and central's backup target and own backups (central/backup/index.ts,
+ * label `owner`: a clinic on the target, or `central`). Not in contracts/, so repeated here;
+ * dashboards/backup-alerts.test.ts checks them against a real edge's and central's /metrics.
+ */
+export const backup = {
+  edgeConfigured: 'edge_backup_configured',
+  edgeRunning: 'edge_backup_running',
+  edgeLastSuccess: 'edge_backup_last_success_timestamp_seconds',
+  edgeLastDuration: 'edge_backup_last_duration_seconds',
+  edgeLastBytes: 'edge_backup_last_bytes',
+  edgeRuns: 'edge_backup_runs_total',
+  edgePoints: 'edge_backup_points',
+  edgeDrillOk: 'edge_backup_drill_ok',
+  edgeDrillLast: 'edge_backup_drill_last_timestamp_seconds',
+  edgeRpo: 'edge_backup_rpo_seconds',
+  edgeRto: 'edge_backup_rto_seconds',
+  lastGoodAge: 'backup_last_good_age_seconds',
+  lastSuccess: 'backup_last_success_timestamp_seconds',
+  rpo: 'backup_rpo_seconds',
+  rto: 'backup_rto_seconds',
+  drillOk: 'backup_drill_ok',
+  drillAge: 'backup_drill_age_seconds',
+  targetBytes: 'backup_target_bytes',
+  targetPoints: 'backup_target_points',
+  runs: 'backup_runs_total',
+} as const;

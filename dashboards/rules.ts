@@ -4,16 +4,19 @@
  * 2 h, availability >= 99.9 %; 7x24 monitoring of the private network (3.1.4).
  */
 import { stringify } from 'yaml';
-import { netmon as n, edge, central, device } from './metric-names.ts';
+import { netmon as n, edge, central, device, backup as b } from './metric-names.ts';
 import { utilisation } from './boards/network-overview.ts';
 
 export interface AlertRule {
   alert: string;
   expr: string;
   for?: string;
-  labels: { severity: 'info' | 'warning' | 'critical'; area: 'network' | 'edge' | 'central' | 'security' };
+  labels: { severity: 'info' | 'warning' | 'critical'; area: 'network' | 'edge' | 'central' | 'security' | 'backup' };
   annotations: { summary: string; description: string };
 }
+
+/** 36 h: one missed nightly backup window plus slack. */
+export const BACKUP_MAX_AGE_S = 36 * 3600;
 
 export interface RuleGroup {
   name: string;
@@ -53,6 +56,19 @@ export const ruleGroups: RuleGroup[] = [
       net('EdgeRelayDisconnected', `${edge.relayState} == 0`, '5m', 'warning', 'Relay of {{ $labels.clinic }} not publishing', 'The edge relay has been disconnected for 5 minutes.', 'edge'),
       net('MedicalDeviceDown', `${device.up} == 0`, '5m', 'warning', 'Device {{ $labels.device }} at {{ $labels.clinic }} not answering', 'The device driver has had no answer or data from the device for 5 minutes.', 'edge'),
       net('DeadLetters', `increase(${central.deadLetters}[10m]) > 0`, '', 'warning', 'Central dead-lettered messages ({{ $labels.reason }})', 'Records were rejected; see the dead-letter log.', 'central'),
+    ],
+  },
+  {
+    // Tender 3.1.2 / 3.1.1: at least one backup a day. An edge backs up nightly (22:00-06:00) and
+    // central 01:00-05:00, so 36 h without a good point means at least one night was missed.
+    name: 'backup',
+    rules: [
+      net('EdgeBackupTooOld', `time() - ${b.edgeLastSuccess} > ${BACKUP_MAX_AGE_S} and on(instance, clinic) ${b.edgeConfigured} == 1`, '10m', 'critical', 'Last good backup of {{ $labels.clinic }} older than 36 h (or none)', 'The edge has not made a successful backup point for more than 36 hours (0 = never): see its 备份 page for the last failure. Tender 3.1.2: at least one backup a day.', 'backup'),
+      net('EdgeBackupNotConfigured', `${b.edgeConfigured} == 0`, '1h', 'warning', 'Backups are not configured at {{ $labels.clinic }}', 'EDGE_BACKUP_KEY_FILE and EDGE_BACKUP_LOCAL_DIR are not set: this clinic has no backup (npm run provision generates them).', 'backup'),
+      net('BackupTooOld', `${b.lastGoodAge} > ${BACKUP_MAX_AGE_S}`, '10m', 'critical', 'Newest backup of {{ $labels.owner }} at central older than 36 h (or none)', 'For a clinic: its newest backup point on central\'s off-site target (the edge may be down or its upload failing). For owner "central": central\'s own backups.', 'backup'),
+      net('EdgeBackupDrillFailed', `${b.edgeDrillOk} == 0`, '', 'warning', 'Restore drill failed at {{ $labels.clinic }}', 'The last automated restore drill of the clinic\'s backup did not pass: the backup may not be restorable.', 'backup'),
+      net('BackupDrillFailed', `${b.drillOk} == 0`, '', 'warning', 'Restore drill of {{ $labels.owner }} failed', 'The last restore drill reported to central did not pass.', 'backup'),
+      net('BackupDrillOverdue', `${b.drillAge} > 8 * 86400`, '1h', 'info', 'No restore drill of {{ $labels.owner }} for 8 days', 'Drills run weekly after a backup; none has been reported for more than 8 days.', 'backup'),
     ],
   },
 ];

@@ -1,5 +1,6 @@
 /** Every edge and its replication to central: outbox, watermarks, lag, relay, dictionaries. */
-import { edge, central } from '../metric-names.ts';
+import { edge, central, backup as b } from '../metric-names.ts';
+import { BACKUP_MAX_AGE_S } from '../rules.ts';
 import type { DashboardSpec } from '../spec.ts';
 
 const C = 'clinic=~"$clinic"';
@@ -44,6 +45,23 @@ export const edgeFleet: DashboardSpec = {
       ] },
       { id: 21, title: 'Dictionary versions', kind: 'table', queries: [{ expr: `${central.clinicDictionaryVersion}{${C}}`, instant: true }] },
       { id: 22, title: 'Edge writes per second', kind: 'timeseries', unit: 'short', queries: [{ expr: `sum by (clinic) (rate(${edge.writes}{${C}}[${RI}]))`, legend: '{{clinic}}' }] },
+    ],
+  }, {
+    title: 'Backups',
+    panels: [
+      { id: 30, title: 'Edges whose last good backup is older than 36 h (or none)', kind: 'stat', description: 'Alert EdgeBackupTooOld', queries: [{ expr: `count((time() - ${b.edgeLastSuccess}{${C}} > ${BACKUP_MAX_AGE_S}) and on(instance, clinic) ${b.edgeConfigured} == 1) or vector(0)`, instant: true }], threshold: 1, w: 6, h: 4 },
+      { id: 31, title: 'Edges without backups configured', kind: 'stat', queries: [{ expr: `count(${b.edgeConfigured}{${C}} == 0) or vector(0)`, instant: true }], threshold: 1, w: 6, h: 4 },
+      { id: 32, title: 'Off-site copies at central older than 36 h (or none)', kind: 'stat', description: 'Alert BackupTooOld (clinics on central\'s target, and central\'s own backups)', queries: [{ expr: `count(${b.lastGoodAge} > ${BACKUP_MAX_AGE_S}) or vector(0)`, instant: true }], threshold: 1, w: 6, h: 4 },
+      { id: 33, title: 'Failed restore drills', kind: 'stat', queries: [{ expr: `count(${b.edgeDrillOk}{${C}} == 0 or ${b.drillOk} == 0) or vector(0)`, instant: true }], threshold: 1, w: 6, h: 4 },
+      { id: 34, title: 'Age of the last good backup (edge)', kind: 'timeseries', unit: 's', threshold: BACKUP_MAX_AGE_S, queries: [{ expr: `time() - (${b.edgeLastSuccess}{${C}} > 0)`, legend: '{{clinic}}' }] },
+      { id: 35, title: 'Age of the newest backup point at central (off-site)', kind: 'timeseries', unit: 's', threshold: BACKUP_MAX_AGE_S, queries: [{ expr: `${b.lastGoodAge} < 1e9`, legend: '{{owner}}' }] },
+      { id: 36, title: 'Restore drill: RPO and RTO', kind: 'table', unit: 's', queries: [
+        { expr: `${b.edgeRpo}{${C}}`, instant: true, legend: 'RPO {{clinic}}' },
+        { expr: `${b.edgeRto}{${C}}`, instant: true, legend: 'RTO {{clinic}}' },
+      ] },
+      { id: 37, title: 'Last backup size (total / stored)', kind: 'timeseries', unit: 'bytes', queries: [{ expr: `${b.edgeLastBytes}{${C}}`, legend: '{{clinic}} {{what}}' }] },
+      { id: 38, title: 'Backup runs by outcome (1 d)', kind: 'table', queries: [{ expr: `sum by (clinic, what, outcome) (increase(${b.edgeRuns}{${C}}[1d]))`, instant: true }] },
+      { id: 39, title: 'Backups stored at central per owner', kind: 'table', unit: 'bytes', queries: [{ expr: `${b.targetBytes}`, instant: true }] },
     ],
   }],
 };

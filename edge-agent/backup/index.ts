@@ -35,7 +35,9 @@ export const backupModule: EdgeModule = {
     const cfg = loadEdgeBackupConfig();
     const svc = new EdgeBackupService(ctx.store.db, { edge: ctx.config, backup: cfg, log: ctx.log }, ctx.log);
     const m = edgeBackupMetricNames;
-    const g = (name: string, help: string, get: () => number | null, labels?: string[]) => new Gauge({ name, help, labelNames: labels ?? [], registers: [ctx.registry], collect() { const v = get(); if (v !== null) this.set(v); } });
+    // null = no value (e.g. no drill yet): export no sample, not prom-client's default 0
+    // (a drill_ok of 0 would raise EdgeBackupDrillFailed on every edge that never drilled).
+    const g = (name: string, help: string, get: () => number | null, labels?: string[]) => new Gauge({ name, help, labelNames: labels ?? [], registers: [ctx.registry], collect() { const v = get(); if (v !== null) this.set(v); else this.remove(); } });
     g(m.configured, '1 when backups are configured at this edge', () => (svc.status().configured ? 1 : 0));
     g(m.running, '1 while a backup, upload or drill runs', () => (svc.running ? 1 : 0));
     g(m.lastSuccess, 'Unix time of the last successful backup point', () => { const s = svc.status().lastSuccess; return s ? Date.parse(s.at) / 1000 : 0; });
