@@ -5,7 +5,7 @@
  * the same records of a type without projection as the baseline (cost of the projections).
  * Writes the "## Central" section of bench/RESULTS.md.
  *
- *   node --import tsx bench/central.bench.ts [--quick]
+ *   node --import tsx bench/central.bench.ts [--quick] [--out FILE]
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -99,7 +99,9 @@ async function main() {
     `PostgreSQL / SQLite: **${(p.projected / s.projected).toFixed(2)}x** with projections, ${(p.baseline / s.baseline).toFixed(2)}x records only. Target from the issue: >= 5,000 records/s into each backend through the spine (this measures the warehouse alone, the spine's own rate is in the Spine section).`,
     '',
   ].join('\n');
-  const file = join(import.meta.dirname, 'RESULTS.md');
+  // `--out FILE` writes the section elsewhere (trial runs while others edit RESULTS.md).
+  const outArg = process.argv.indexOf('--out');
+  const file = outArg > 0 && process.argv[outArg + 1] ? process.argv[outArg + 1]! : join(import.meta.dirname, 'RESULTS.md');
   const cur = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
   const re = /## Central\n[\s\S]*?(?=\n## |$)/;
   writeFileSync(file, re.test(cur) ? cur.replace(re, section.trimEnd() + '\n') : `${cur.trimEnd()}\n\n${section}`);

@@ -266,6 +266,37 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       t.match(await rows('dw_fd_contract'), [{ package_ids: 'basic,htn', key_population_tags: 'elderly,hypertension', end_date: '2027-01-04' }]);
     });
 
+    tt.test('projection rows of a large batch (multi-row inserts) and a correction in a later batch', async (t) => {
+      const c = clinic('proj4');
+      const sql = sqlFor(wh);
+      let seq = 0;
+      const rec = (type: RecordType, recordId: string, payload: unknown, version = 1): IngestItem => {
+        const p = recordTypes[type].parse(payload);
+        seq++;
+        return { kind: 'record', envelope: envelope(c, seq, type, recordId, p, { version }), type, payload: p, hash: `h:${c}:${seq}`, raw: '' };
+      };
+      const at = '2026-05-01T09:00:00+08:00';
+      const line = (lineNo: number) => ({ lineNo, drugCode: `8690000000001${lineNo}`, drugName: `药${lineNo}`, spec: '5mg*28片', dose: 5, doseUnit: 'mg', frequency: 'qd', route: 'po', days: 28, quantity: 1, unit: '盒', volumeProcurement: false });
+      const rx = (i: number, lines: number, version = 1) => rec('prescription', `rx${i}`, { prescriptionId: `rx${i}`, encounterId: `e${i}`, residentId: `r${i % 7}`, prescriber: 'doc', issuedAt: at, status: 'active', items: Array.from({ length: lines }, (_, k) => line(k + 1)) }, version);
+      // 150 readings (not a multiple of any chunk size) and 31 prescriptions of 3 lines (93 rows).
+      const batch: IngestItem[] = [];
+      for (let i = 0; i < 150; i++) batch.push(rec('observation', `o${i}`, { observationId: `o${i}`, residentId: `r${i % 7}`, code: '8480-6', display: '收缩压', value: 100 + i, unit: 'mm[Hg]', effectiveAt: at, implausible: false }));
+      for (let i = 0; i < 31; i++) batch.push(rx(i, 3));
+      const r = await wh.ingest(batch);
+      t.ok(r.outcomes.every((o) => o === 'applied'));
+      const count = async (table: string) => (await readProjection(sql, projectionByTable(table)!, { clinicId: c, limit: 1, offset: 0 })).total;
+      t.equal(await count('dw_observation'), 150, 'one row per reading');
+      t.equal(await count('dw_prescription_item'), 93, 'one row per prescription line');
+      const obsRows = (await readProjection(sql, projectionByTable('dw_observation')!, { clinicId: c, residentId: 'r3', limit: 100, offset: 0 })).rows;
+      t.same(obsRows.map((x) => x.value_num).sort((a, b) => Number(a) - Number(b)), Array.from({ length: 150 }, (_, i) => i).filter((i) => i % 7 === 3).map((i) => 100 + i), 'each row carries its own values');
+      // A correction of rx5 with one line, in the next batch, next to a new prescription.
+      const r2 = await wh.ingest([rx(5, 1, 2), rx(99, 2)]);
+      t.ok(r2.outcomes.every((o) => o === 'applied'));
+      const lines = (await readProjection(sql, projectionByTable('dw_prescription_item')!, { clinicId: c, residentId: 'r5', limit: 100, offset: 0 })).rows.filter((x) => x.record_id === 'rx5');
+      t.same(lines.map((x) => [x.version, x.item_line_no]), [[2, 1]], 'the correction replaced the three lines');
+      t.equal(await count('dw_prescription_item'), 93 - 3 + 1 + 2);
+    });
+
     tt.test('property: any permutation with duplications of a stream ends at watermark N, each seq applied once, in order', async (t) => {
       const arb = fc.integer({ min: 1, max: 25 }).chain((n) => fc.record({
         n: fc.constant(n),

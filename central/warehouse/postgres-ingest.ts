@@ -39,11 +39,15 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
     else if (seqBound(it)) clinics.add(it.clinicId!);
   }
   const wm = new Map<string, ClinicWm>();
-  for (const c of [...clinics].sort()) {
-    await q('INSERT INTO clinic_state (clinic_id, applied_seq, records_applied, updated_at) VALUES ($1, 0, 0, $2) ON CONFLICT (clinic_id) DO NOTHING', [c, now]);
-    const s = await q<{ applied_seq: number }>('SELECT applied_seq FROM clinic_state WHERE clinic_id = $1 FOR UPDATE', [c]);
-    const p = await q<{ seq: number }>('SELECT seq FROM pending WHERE clinic_id = $1', [c]);
-    wm.set(c, { seq: s.rows[0]!.applied_seq, applied: 0, pending: new Set(p.rows.map((r) => r.seq)) });
+  const sorted = [...clinics].sort();
+  if (sorted.length) {
+    // Three statements per batch whatever the number of clinics: create missing rows, lock all
+    // rows in sorted order (the lock is taken row by row in ORDER BY order), load held seqs.
+    await q('INSERT INTO clinic_state (clinic_id, applied_seq, records_applied, updated_at) SELECT c, 0, 0, $2 FROM unnest($1::text[]) WITH ORDINALITY AS x(c, o) ORDER BY o ON CONFLICT (clinic_id) DO NOTHING', [sorted, now]);
+    const s = await q<{ clinic_id: string; applied_seq: number }>('SELECT clinic_id, applied_seq FROM clinic_state WHERE clinic_id = ANY($1::text[]) ORDER BY clinic_id FOR UPDATE', [sorted]);
+    for (const r of s.rows) wm.set(r.clinic_id, { seq: r.applied_seq, applied: 0, pending: new Set() });
+    const p = await q<{ clinic_id: string; seq: number }>('SELECT clinic_id, seq FROM pending WHERE clinic_id = ANY($1::text[])', [sorted]);
+    for (const r of p.rows) wm.get(r.clinic_id)!.pending.add(r.seq);
   }
 
   const dead = async (subject: string, clinicId: string | null, seq: number | null, reason: DeadLetterReason, detail: string, raw: Uint8Array | string) => {
@@ -76,12 +80,13 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
 
   const consume = async (clinicId: string, seq: number, hash: string, record: RecordItem | null): Promise<IngestOutcome> => {
     const w = wm.get(clinicId)!;
-    const raw = record ? JSON.stringify(record) : '';
+    // The whole record as JSON, only for the (rare) held and dead paths.
+    const raw = () => (record ? JSON.stringify(record) : '');
     if (seq <= w.seq) {
       const prevHash = batchLog.get(`${clinicId}\u0000${seq}`)
         ?? (await q<{ hash: string }>('SELECT hash FROM ingest_log WHERE clinic_id = $1 AND seq = $2', [clinicId, seq])).rows[0]?.hash;
       if (prevHash !== undefined && prevHash !== hash) {
-        await dead(`clinic.${clinicId}`, clinicId, seq, 'seq_collision', `seq ${seq} was already applied with different content`, raw);
+        await dead(`clinic.${clinicId}`, clinicId, seq, 'seq_collision', `seq ${seq} was already applied with different content`, raw());
         return 'dead';
       }
       return 'duplicate';
@@ -90,11 +95,11 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
       if (w.pending.has(seq)) {
         const prev = await q<{ hash: string }>('SELECT hash FROM pending WHERE clinic_id = $1 AND seq = $2', [clinicId, seq]);
         if (prev.rows[0]?.hash === hash) return 'duplicate';
-        await dead(`clinic.${clinicId}`, clinicId, seq, 'seq_collision', `seq ${seq} is already held with different content`, raw);
+        await dead(`clinic.${clinicId}`, clinicId, seq, 'seq_collision', `seq ${seq} is already held with different content`, raw());
         return 'dead';
       }
       await q('INSERT INTO pending (clinic_id, seq, hash, kind, envelope, received_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6)',
-        [clinicId, seq, hash, record ? 'record' : 'dead', record ? raw : null, now]);
+        [clinicId, seq, hash, record ? 'record' : 'dead', record ? raw() : null, now]);
       w.pending.add(seq);
       touched.add(clinicId);
       return 'held';
@@ -135,10 +140,14 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
   await flush(q, logRows, recRows, now, dead);
   await projectResidentsPg(q, [...residentsTouched].sort());
   const changed: Watermark[] = [];
-  for (const c of [...touched].sort()) {
+  const done = [...touched].sort();
+  for (const c of done) {
     const w = wm.get(c)!;
-    await q('UPDATE clinic_state SET applied_seq = $2, records_applied = records_applied + $3, updated_at = $4 WHERE clinic_id = $1', [c, w.seq, w.applied, now]);
     changed.push({ clinicId: c, appliedSeq: w.seq, pendingAbove: w.pending.size, firstMissing: w.pending.size > 0 ? w.seq + 1 : null });
+  }
+  if (done.length) {
+    await q('UPDATE clinic_state s SET applied_seq = x.a, records_applied = s.records_applied + x.n, updated_at = $4 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS x(c, a, n) WHERE s.clinic_id = x.c',
+      [done, done.map((c) => wm.get(c)!.seq), done.map((c) => wm.get(c)!.applied), now]);
   }
   return { outcomes, changed, applied, conflicts, deadReasons };
 }
@@ -146,20 +155,20 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
 /** Bulk-write the batch's ingest_log rows (in apply order) and records; report record-key collisions. */
 async function flush(q: Q, logRows: { clinicId: string; seq: number; r: RecordItem | null; hash: string }[], recRows: { r: RecordItem; json: string }[], now: string,
   dead: (subject: string, clinicId: string | null, seq: number | null, reason: DeadLetterReason, detail: string, raw: string) => Promise<void>): Promise<void> {
+  // One jsonb parameter per statement: one JSON.stringify instead of an escaped array literal per
+  // column (the payload, already JSON, would otherwise be escaped again inside a text[]).
   if (logRows.length) {
     await q(`INSERT INTO ingest_log (clinic_id, seq, record_id, type, version, hash, status, applied_at)
-      SELECT c, s, r, t, v, h, st, $8::timestamptz FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[]) WITH ORDINALITY AS x(c, s, r, t, v, h, st, o) ORDER BY o`,
-    [logRows.map((l) => l.clinicId), logRows.map((l) => l.seq), logRows.map((l) => l.r?.recordId ?? null), logRows.map((l) => l.r?.type ?? null), logRows.map((l) => l.r?.version ?? null),
-      logRows.map((l) => l.hash), logRows.map((l) => (l.r ? 'applied' : 'dead')), now]);
+      SELECT c, s, r, t, v, h, st, $2::timestamptz FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (c text, s bigint, r text, t text, v int, h text, st text)) WITH ORDINALITY AS x(c, s, r, t, v, h, st, o) ORDER BY o`,
+    [JSON.stringify(logRows.map((l) => ({ c: l.clinicId, s: l.seq, r: l.r?.recordId ?? null, t: l.r?.type ?? null, v: l.r?.version ?? null, h: l.hash, st: l.r ? 'applied' : 'dead' }))), now]);
   }
   if (!recRows.length) return;
   // ON CONFLICT DO NOTHING also skips a second row of the same key within this statement.
   const ins = await q<{ clinic_id: string; seq: number }>(`INSERT INTO records (type, record_id, version, clinic_id, seq, hlc, payload, created_at, applied_at)
-    SELECT t, r, v, c, s, h, p::jsonb, ca::timestamptz, $9::timestamptz FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
+    SELECT t, r, v, c, s, h, p, ca, $2::timestamptz FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (t text, r text, v int, c text, s bigint, h text, p jsonb, ca timestamptz))
       WITH ORDINALITY AS x(t, r, v, c, s, h, p, ca, o) ORDER BY o
     ON CONFLICT DO NOTHING RETURNING clinic_id, seq`,
-  [recRows.map((x) => x.r.type), recRows.map((x) => x.r.recordId), recRows.map((x) => x.r.version), recRows.map((x) => x.r.clinicId), recRows.map((x) => x.r.seq),
-    recRows.map((x) => x.r.hlc), recRows.map((x) => x.json), recRows.map((x) => x.r.createdAt), now]);
+  [`[${recRows.map((x) => `{"t":${JSON.stringify(x.r.type)},"r":${JSON.stringify(x.r.recordId)},"v":${x.r.version},"c":${JSON.stringify(x.r.clinicId)},"s":${x.r.seq},"h":${JSON.stringify(x.r.hlc)},"p":${x.json},"ca":${JSON.stringify(x.r.createdAt)}}`).join(',')}]`, now]);
   const inserted = new Set(ins.rows.map((x) => `${x.clinic_id}\u0000${x.seq}`));
   // Project exactly the rows this batch inserted (a same-content duplicate or a collision adds none).
   await projectRecordsPg(q, recRows.filter((x) => inserted.has(`${x.r.clinicId}\u0000${x.r.seq}`)).map((x) => x.r));

@@ -9,6 +9,7 @@
 import pg from 'pg';
 import type { DeadLetterReason, DictionaryItem, DictionaryName, DictionarySnapshot, Heartbeat } from '../../contracts/index.ts';
 import { migratePg } from './postgres-migrations.ts';
+import './ingest-migrations.ts';
 import { ingestTx, type Q } from './postgres-ingest.ts';
 import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestResult, ResidentConflict, Warehouse, Watermark } from './types.ts';
 

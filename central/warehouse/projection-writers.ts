@@ -5,53 +5,89 @@
  */
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Q } from './postgres-ingest.ts';
-import { PG_TYPES, allColumns, projectRows, recordProjections, residentProjections, type ProjectionDef } from './projections.ts';
+import { PG_TYPES, allColumns, projectRows, projectValues, recordProjections, residentProjections, type CellValue, type ProjectionDef } from './projections.ts';
 import type { RecordItem } from './types.ts';
 
 type Row = Record<string, string | number | boolean | null>;
 type Stmt = ReturnType<Db['prepare']> & { run(...a: unknown[]): unknown; get(...a: unknown[]): unknown };
 
-/** SQLite: prepared statements per table, run synchronously in the batch transaction. */
+/** Rows per multi-row INSERT, largest first (a batch uses a few cached statements per table). */
+const SQLITE_CHUNKS = [64, 8, 1];
+
+/**
+ * SQLite: the rows of a batch's records are collected while the batch applies and written at
+ * its end (`flush`, still inside the transaction) with multi-row INSERTs, a few cached
+ * statements per table. Residents are re-projected at once (rare, and keyed by resident).
+ */
 export class SqliteProjector {
-  private readonly st = new Map<string, { newer: Stmt; del: Stmt; ins: Stmt }>();
-  private readonly residentSt;
+  private readonly newer: Stmt;
+  private readonly residentSt: Stmt;
+  private readonly del = new Map<string, Stmt>();
+  private readonly ins = new Map<string, Stmt>();
+  /** Per projection: `clinic \0 recordId` -> bound rows of the latest version seen in this batch. */
+  private buf = new Map<ProjectionDef, Map<string, unknown[][]>>();
 
   constructor(private readonly db: Db) {
-    this.residentSt = db.prepare<[string], { payload: string; clinic_id: string }>('SELECT payload, clinic_id FROM residents WHERE resident_id = ?');
+    // Newer version in `records` (not in the projection: a newer version may project to no rows).
+    this.newer = db.prepare<unknown[]>('SELECT 1 FROM records WHERE type = ? AND record_id = ? AND clinic_id = ? AND version > ? LIMIT 1') as Stmt;
+    this.residentSt = db.prepare<[string], { payload: string; clinic_id: string }>('SELECT payload, clinic_id FROM residents WHERE resident_id = ?') as unknown as Stmt;
   }
 
-  private stmts(p: ProjectionDef) {
-    let s = this.st.get(p.table);
+  private delStmt(p: ProjectionDef): Stmt {
+    let s = this.del.get(p.table);
     if (!s) {
-      const cols = allColumns(p).map((c) => c.name);
-      s = p.source.kind === 'record'
-        ? {
-          // Newer version in `records` (not in the projection: a newer version may project to no rows).
-          newer: this.db.prepare<unknown[]>('SELECT 1 FROM records WHERE type = ? AND record_id = ? AND clinic_id = ? AND version > ? LIMIT 1'),
-          del: this.db.prepare<unknown[]>(`DELETE FROM ${p.table} WHERE clinic_id = ? AND record_id = ?`),
-          ins: this.db.prepare<unknown[]>(`INSERT OR IGNORE INTO ${p.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`),
-        }
-        : {
-          newer: this.db.prepare<unknown[]>('SELECT 1 WHERE 0 = ?'),
-          del: this.db.prepare<unknown[]>(`DELETE FROM ${p.table} WHERE resident_id = ?`),
-          ins: this.db.prepare<unknown[]>(`INSERT OR IGNORE INTO ${p.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`),
-        };
-      this.st.set(p.table, s);
+      s = this.db.prepare<unknown[]>(p.source.kind === 'record' ? `DELETE FROM ${p.table} WHERE clinic_id = ? AND record_id = ?` : `DELETE FROM ${p.table} WHERE resident_id = ?`) as Stmt;
+      this.del.set(p.table, s);
     }
     return s;
   }
 
-  /** Project one applied record (no-op for types without a projection). */
+  private insStmt(p: ProjectionDef, rows: number): Stmt {
+    const k = `${p.table}:${rows}`;
+    let s = this.ins.get(k);
+    if (!s) {
+      const cols = allColumns(p).map((c) => c.name);
+      const tuple = `(${cols.map(() => '?').join(', ')})`;
+      s = this.db.prepare<unknown[]>(`INSERT OR IGNORE INTO ${p.table} (${cols.join(', ')}) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')}`) as Stmt;
+      this.ins.set(k, s);
+    }
+    return s;
+  }
+
+  /** Forget rows collected by a batch that did not commit. */
+  reset(): void {
+    this.buf = new Map();
+  }
+
+  /** Project one applied record (no-op for types without a projection); rows are written by `flush`. */
   record(r: RecordItem): void {
-    for (const p of recordProjections(r.type)) {
-      const s = this.stmts(p);
-      if (s.newer.get(r.type, r.recordId, r.clinicId, r.version)) continue;
-      // A first version has no older rows to replace (the common case: skip the delete).
-      if (r.version > 1) s.del.run(r.clinicId, r.recordId);
-      const createdAt = isoOrNull(r.createdAt);
-      projectRows(p, r.payload).forEach((row, i) => {
-        s.ins.run(r.clinicId, r.recordId, r.version, i, createdAt, ...p.columns.map((c) => sqliteValue(row[c.name]!)));
-      });
+    const ps = recordProjections(r.type);
+    if (!ps.length || this.newer.get(r.type, r.recordId, r.clinicId, r.version)) return;
+    const createdAt = isoOrNull(r.createdAt);
+    const key = `${r.clinicId}\u0000${r.recordId}`;
+    for (const p of ps) {
+      // A first version has no older rows to replace (the common case: skip the delete). Older
+      // rows collected earlier in this batch are replaced in the buffer below.
+      if (r.version > 1) this.delStmt(p).run(r.clinicId, r.recordId);
+      let m = this.buf.get(p);
+      if (!m) this.buf.set(p, (m = new Map()));
+      m.set(key, projectValues(p, r.payload).map((v, i) => [r.clinicId, r.recordId, r.version, i, createdAt, ...v.map(sqliteValue)]));
+    }
+  }
+
+  /** Write the rows collected since the last flush (call inside the batch's transaction). */
+  flush(): void {
+    const buf = this.buf;
+    this.buf = new Map();
+    for (const [p, m] of buf) this.insertRows(p, [...m.values()].flat());
+  }
+
+  private insertRows(p: ProjectionDef, rows: unknown[][]): void {
+    let i = 0;
+    for (const n of SQLITE_CHUNKS) {
+      if (rows.length - i < n) continue;
+      const st = this.insStmt(p, n);
+      for (; rows.length - i >= n; i += n) st.run(...rows.slice(i, i + n).flat());
     }
   }
 
@@ -59,30 +95,26 @@ export class SqliteProjector {
   resident(residentId: string): void {
     const cur = this.residentSt.get(residentId) as { payload: string; clinic_id: string } | undefined;
     for (const p of residentProjections()) {
-      const s = this.stmts(p);
-      s.del.run(residentId);
+      this.delStmt(p).run(residentId);
       if (!cur) continue;
-      projectRows(p, JSON.parse(cur.payload)).forEach((row, i) => {
-        s.ins.run(residentId, cur.clinic_id, i, ...p.columns.map((c) => sqliteValue(row[c.name]!)));
-      });
+      this.insertRows(p, projectValues(p, JSON.parse(cur.payload)).map((v, i) => [residentId, cur.clinic_id, i, ...v.map(sqliteValue)]));
     }
   }
 }
 
-const sqliteValue = (v: string | number | boolean | null) => (typeof v === 'boolean' ? (v ? 1 : 0) : v);
+const sqliteValue = (v: CellValue) => (typeof v === 'boolean' ? (v ? 1 : 0) : v);
 const isoOrNull = (s: string) => { const ms = Date.parse(s); return Number.isNaN(ms) ? null : new Date(ms).toISOString(); };
 
-/** Insert rows through unnest(): one statement per table however many rows. */
+/** Insert rows through one jsonb parameter (`jsonb_to_recordset`): one statement per table however many rows. */
 async function pgInsert(q: Q, p: ProjectionDef, rows: Row[], guardNewer: boolean): Promise<void> {
   if (!rows.length) return;
   const cols = allColumns(p);
-  const arrays = cols.map((c) => rows.map((r) => r[c.name] ?? null));
-  const unnest = cols.map((c, i) => `$${i + 1}::${PG_TYPES[c.type]}[]`).join(', ');
   const names = cols.map((c) => c.name).join(', ');
+  const defs = cols.map((c) => `${c.name} ${PG_TYPES[c.type]}`).join(', ');
   // Newer version in `records` (not in the projection: a newer version may project to no rows).
   const guard = guardNewer && p.source.kind === 'record'
     ? `WHERE NOT EXISTS (SELECT 1 FROM records y WHERE y.type = '${p.source.type}' AND y.record_id = x.record_id AND y.clinic_id = x.clinic_id AND y.version > x.version)` : '';
-  await q(`INSERT INTO ${p.table} (${names}) SELECT ${names} FROM unnest(${unnest}) AS x(${names}) ${guard} ON CONFLICT DO NOTHING`, arrays);
+  await q(`INSERT INTO ${p.table} (${names}) SELECT ${names} FROM jsonb_to_recordset($1::jsonb) AS x(${defs}) ${guard} ON CONFLICT DO NOTHING`, [JSON.stringify(rows)]);
 }
 
 /** PostgreSQL: project the records a batch inserted (call after the records insert). */

@@ -68,8 +68,14 @@ export const RESIDENT_SYSTEM_COLUMNS: ColumnDef[] = [
   { name: 'line_no', type: 'int', zh: '行号', en: 'Line (identifiers)' },
 ];
 
+/** Columns from payload fields: `{ column: 'payloadField' }`. */
+function pick(p: Record<string, unknown>, map: Record<string, string>): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const col in map) o[col] = p[map[col]!];
+  return o;
+}
 const str = (v: unknown): string | null => (v === undefined || v === null || v === '' ? null : String(v));
-const one = (p: Record<string, unknown>, map: Record<string, string>) => [Object.fromEntries(Object.entries(map).map(([col, field]) => [col, p[field]]))];
+const one = (p: Record<string, unknown>, map: Record<string, string>) => [pick(p, map)];
 
 const resident: ProjectionDef = {
   table: 'dw_resident', zh: '个人基本信息', en: 'Resident basic information', dataset: 'WS 365 个人基本信息 / WS 364 人口学及社会经济学特征',
@@ -122,7 +128,7 @@ const encounter: ProjectionDef = {
     { name: 'chief_complaint', type: 'text', zh: '主诉', en: 'Chief complaint', de: 'DE04.01.119.00', deType: 'S1', format: 'AN..500', check: true },
     { name: 'fee_fen', type: 'int', zh: '门诊费用金额(分)', en: 'Visit fee in fen', deType: 'N', check: true },
   ],
-  indexes: [['resident_id'], ['visit_at']],
+  indexes: [['resident_id']],
   rows: (p) => one(p, { encounter_id: 'encounterId', resident_id: 'residentId', encounter_class: 'class', status: 'status', department_code: 'departmentCode', doctor_code: 'doctorCode', visit_at: 'registeredAt', chief_complaint: 'chiefComplaint', fee_fen: 'feeFen' }),
 };
 
@@ -137,7 +143,7 @@ const diagnosis: ProjectionDef = {
     { name: 'is_primary', type: 'bool', zh: '主要诊断标志', en: 'Primary diagnosis', deType: 'L' },
     { name: 'visit_at', type: 'datetime', zh: '诊断日期时间', en: 'Visit time' },
   ],
-  indexes: [['resident_id'], ['diagnosis_code']],
+  indexes: [['resident_id']],
   rows: (p) => (Array.isArray(p.diagnoses) ? p.diagnoses as Record<string, unknown>[] : []).map((d) => ({
     encounter_id: p.encounterId, resident_id: p.residentId, diagnosis_code: d.code, diagnosis_name: d.name, is_primary: d.primary, visit_at: p.registeredAt,
   })),
@@ -158,7 +164,7 @@ const observation: ProjectionDef = {
     { name: 'interpretation', type: 'text', zh: '异常标志', en: 'Interpretation (N/L/H/LL/HH)' },
     { name: 'implausible', type: 'bool', zh: '不合理值标志', en: 'Outside plausible range (flagged for review)' },
   ],
-  indexes: [['resident_id', 'code'], ['effective_at']],
+  indexes: [['resident_id']],
   rows: (p) => one(p, { observation_id: 'observationId', resident_id: 'residentId', code: 'code', display: 'display', value_num: 'value', unit: 'unit', effective_at: 'effectiveAt', device_id: 'deviceId', interpretation: 'interpretation', implausible: 'implausible' }),
 };
 
@@ -181,7 +187,7 @@ const labResult: ProjectionDef = {
     { name: 'resulted_at', type: 'datetime', zh: '检验报告日期时间', en: 'Resulted at', deType: 'DT', format: 'DT15' },
     { name: 'analyser_id', type: 'text', zh: '检验仪器标识', en: 'Analyser id' },
   ],
-  indexes: [['resident_id', 'test_code'], ['resulted_at']],
+  indexes: [['resident_id']],
   rows: (p) => [{
     result_id: p.resultId, resident_id: p.residentId, specimen_id: p.specimenId, order_id: p.orderId, test_code: p.testCode, test_name: p.testName,
     value_text: p.value, value_num: typeof p.value === 'string' && /^-?\d+(\.\d+)?$/.test(p.value.trim()) ? Number(p.value) : null,
@@ -203,7 +209,7 @@ const imagingStudy: ProjectionDef = {
     { name: 'instance_count', type: 'int', zh: '图像数', en: 'Instances' },
     { name: 'station_ae', type: 'text', zh: '设备AE', en: 'Station AE title' },
   ],
-  indexes: [['resident_id'], ['accession_number']],
+  indexes: [['resident_id']],
   rows: (p) => [{
     study_instance_uid: p.studyInstanceUid, resident_id: p.residentId, accession_number: p.accessionNumber, modality: p.modality,
     study_date: typeof p.studyDate === 'string' && /^\d{8}$/.test(p.studyDate) ? `${p.studyDate.slice(0, 4)}-${p.studyDate.slice(4, 6)}-${p.studyDate.slice(6)}` : null,
@@ -227,7 +233,7 @@ const order: ProjectionDef = {
     { name: 'modality', type: 'text', zh: '检查类别', en: 'Modality' },
     { name: 'specimen_id', type: 'text', zh: '标本编号', en: 'Specimen id' },
   ],
-  indexes: [['resident_id'], ['encounter_id']],
+  indexes: [['resident_id']],
   rows: (p) => one(p, { order_id: 'orderId', resident_id: 'residentId', encounter_id: 'encounterId', kind: 'kind', code: 'code', display: 'display', status: 'status', requested_at: 'requestedAt', accession_number: 'accessionNumber', modality: 'modality', specimen_id: 'specimenId' }),
 };
 
@@ -240,7 +246,6 @@ const d = (name: string, zh: string, en: string, extra: Partial<ColumnDef> = {})
 const dt = (name: string, zh: string, en: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, type: 'datetime', zh, en, deType: 'DT', format: 'DT15', ...extra });
 const b = (name: string, zh: string, en: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, type: 'bool', zh, en, deType: 'L', ...extra });
 const resid = t('resident_id', '居民标识', 'Resident id');
-const pick = (p: Record<string, unknown>, map: Record<string, string>) => Object.fromEntries(Object.entries(map).map(([col, field]) => [col, p[field]]));
 const list = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v as Record<string, unknown>[] : []);
 const joinList = (v: unknown): string | null => (Array.isArray(v) && v.length ? v.map(String).join(',') : null);
 
@@ -253,7 +258,7 @@ const registration: ProjectionDef = {
     t('slot_id', '号源标识', 'Schedule slot'), d('visit_date', '就诊日期', 'Visit date', { de: 'DE06.00.062.00', check: true }), i('queue_no', '就诊序号', 'Queue number'),
     t('status', '挂号状态', 'booked/registered/in-visit/finished/cancelled/refunded'), i('fee_fen', '挂号费(分)', 'Registration fee, fen'), dt('updated_at', '更新时间', 'Last status change'),
   ],
-  indexes: [['resident_id'], ['visit_date']],
+  indexes: [['resident_id']],
   rows: (p) => [pick(p, { registration_id: 'registrationId', resident_id: 'residentId', department_code: 'departmentCode', doctor_username: 'doctorUsername', slot_id: 'slotId', visit_date: 'visitDate', queue_no: 'queueNo', status: 'status', fee_fen: 'feeFen', updated_at: 'updatedAt' })],
 };
 
@@ -267,7 +272,7 @@ const charge: ProjectionDef = {
     n('quantity', '数量', 'Quantity'), t('unit', '单位', 'Unit'), i('unit_price_fen', '单价(分)', 'Unit price, fen'), i('amount_fen', '金额(分)', 'Amount, fen (negative for a refund)', { de: 'DE07.00.010.00', check: true }),
     t('status', '收费状态', 'pending/paid/cancelled'), t('invoice_id', '发票标识', 'Invoice id'), t('reverses_charge_id', '冲销明细', 'Charge this line reverses'), dt('charged_at', '收费日期时间', 'Created at'),
   ],
-  indexes: [['resident_id'], ['charged_at'], ['category']],
+  indexes: [['resident_id']],
   rows: (p) => [pick(p, { charge_id: 'chargeId', registration_id: 'registrationId', resident_id: 'residentId', source_kind: 'sourceKind', item_code: 'itemCode', item_name: 'itemName', category: 'category', quantity: 'quantity', unit: 'unit', unit_price_fen: 'unitPriceFen', amount_fen: 'amountFen', status: 'status', invoice_id: 'invoiceId', reverses_charge_id: 'reversesChargeId', charged_at: 'createdAt' })],
 };
 
@@ -279,7 +284,7 @@ const invoice: ProjectionDef = {
     resid, t('registration_id', '挂号标识', 'Registration id'), i('line_count', '明细数', 'Lines'), i('total_fen', '总金额(分)', 'Total, fen', { de: 'DE07.00.010.00', check: true }),
     t('payment_method', '支付方式', 'cash/insurance/wechat/alipay/card', { de: 'DE07.00.007.00', deType: 'S3', check: true }), t('cashier', '收费员', 'Cashier'), dt('issued_at', '结算日期时间', 'Issued at'),
   ],
-  indexes: [['resident_id'], ['issued_at']],
+  indexes: [['resident_id']],
   rows: (p) => [{ ...pick(p, { invoice_id: 'invoiceId', invoice_no: 'invoiceNo', kind: 'kind', reverses_invoice_id: 'reversesInvoiceId', resident_id: 'residentId', registration_id: 'registrationId', total_fen: 'totalFen', payment_method: 'paymentMethod', cashier: 'cashier', issued_at: 'issuedAt' }), line_count: list(p.lines).length }],
 };
 
@@ -293,7 +298,7 @@ const visitNote: ProjectionDef = {
     t('plan', '处理意见', 'Plan', { de: 'DE06.00.300.00', deType: 'S1' }), t('diagnosis_codes', '诊断编码', 'Diagnosis codes, comma separated (primary first)'),
     t('doctor', '接诊医师', 'Doctor'), dt('signed_at', '签名日期时间', 'Signed at'),
   ],
-  indexes: [['resident_id'], ['encounter_id']],
+  indexes: [['resident_id']],
   rows: (p) => [{ ...pick(p, { note_id: 'noteId', encounter_id: 'encounterId', resident_id: 'residentId', chief_complaint: 'chiefComplaint', subjective: 'subjective', objective: 'objective', assessment: 'assessment', plan: 'plan', doctor: 'doctor', signed_at: 'signedAt' }),
     diagnosis_codes: joinList([...list(p.diagnoses)].sort((x, y) => Number(!!y.primary) - Number(!!x.primary)).map((x) => x.code)) }],
 };
@@ -310,7 +315,7 @@ const prescriptionItem: ProjectionDef = {
     i('days', '用药天数', 'Days'), i('quantity', '发药数量', 'Quantity (sale units)'), t('unit', '发药单位', 'Sale unit'), i('infusion_group', '组号', 'Infusion group'),
     b('volume_procurement', '集采药品标志', 'Volume-based procurement drug'),
   ],
-  indexes: [['resident_id'], ['drug_code'], ['issued_at']],
+  indexes: [['resident_id']],
   rows: (p) => list(p.items).map((it) => ({
     ...pick(p, { prescription_id: 'prescriptionId', encounter_id: 'encounterId', resident_id: 'residentId', prescriber: 'prescriber', issued_at: 'issuedAt', status: 'status' }),
     ...pick(it, { item_line_no: 'lineNo', drug_code: 'drugCode', drug_name: 'drugName', spec: 'spec', dose: 'dose', dose_unit: 'doseUnit', frequency: 'frequency', route: 'route', days: 'days', quantity: 'quantity', unit: 'unit', infusion_group: 'group', volume_procurement: 'volumeProcurement' }),
@@ -326,7 +331,7 @@ const infectiousReport: ProjectionDef = {
     d('onset_date', '发病日期', 'Onset date', { de: 'DE02.10.011.00' }), n('temperature', '体温', 'Temperature, °C'), t('exposure_grade', '暴露分级', 'Dog-bite exposure grade'),
     t('reported_by', '报告人', 'Reported by'), dt('reported_at', '报告日期时间', 'Reported at'), i('report_within_hours', '报告时限(小时)', 'Hours allowed for the network report'),
   ],
-  indexes: [['resident_id'], ['reported_at']],
+  indexes: [['resident_id']],
   rows: (p) => [pick(p, { report_id: 'reportId', encounter_id: 'encounterId', resident_id: 'residentId', kind: 'kind', icd10_code: 'icd10Code', disease_name: 'diseaseName', disease_class: 'diseaseClass', onset_date: 'onsetDate', temperature: 'temperature', exposure_grade: 'exposureGrade', reported_by: 'reportedBy', reported_at: 'reportedAt', report_within_hours: 'reportWithinHours' })],
 };
 
@@ -341,7 +346,7 @@ const healthRecord: ProjectionDef = {
     t('drug_allergies', '药物过敏史', 'Drug allergies, comma separated'), t('past_disease_codes', '既往疾病', 'Past disease codes or names, comma separated'),
     d('last_updated_date', '最近更新日期', 'Last touched (dynamic use rate)'), d('cancelled_date', '注销日期', 'Cancelled'), t('cancel_reason', '注销原因', 'Cancel reason'),
   ],
-  indexes: [['resident_id'], ['health_record_no']],
+  indexes: [['resident_id']],
   rows: (p) => [{ ...pick(p, { health_record_no: 'healthRecordNo', resident_id: 'residentId', status: 'status', holding_clinic_id: 'clinicId', created_date: 'createdDate', doctor_code: 'doctorCode', team_id: 'teamId', residence_type: 'residenceType', abo_blood_group: 'aboBloodGroup', rh_blood_group: 'rhBloodGroup', last_updated_date: 'lastUpdatedDate', cancelled_date: 'cancelledDate', cancel_reason: 'cancelReason' }),
     drug_allergies: joinList(p.drugAllergies), past_disease_codes: joinList(list(p.pastDiseases).map((x) => x.code ?? x.name)) }],
 };
@@ -353,7 +358,7 @@ const chronicEnrolment: ProjectionDef = {
     t('enrolment_id', '管理登记标识', 'Enrolment id'), resid, t('disease', '管理病种', 'HTN / T2DM'), d('enrolled_date', '纳入管理日期', 'Enrolled'), d('diagnosed_date', '确诊日期', 'Diagnosed'),
     t('team_id', '家庭医生团队', 'Team'), t('doctor_code', '责任医生', 'Doctor'), t('status', '管理状态', 'active / ended'), d('ended_date', '结案日期', 'Ended'), t('end_reason', '结案原因', 'End reason'),
   ],
-  indexes: [['resident_id'], ['disease', 'status']],
+  indexes: [['resident_id']],
   rows: (p) => [pick(p, { enrolment_id: 'enrolmentId', resident_id: 'residentId', disease: 'disease', enrolled_date: 'enrolledDate', diagnosed_date: 'diagnosedDate', team_id: 'teamId', doctor_code: 'doctorCode', status: 'status', ended_date: 'endedDate', end_reason: 'endReason' })],
 };
 
@@ -368,7 +373,7 @@ const chronicFollowup: ProjectionDef = {
     t('bp_class', '血压分级', 'BP class'), t('control', '此次随访分类', 'controlled/uncontrolled/adverse_reaction/complication'), t('medication_adherence', '服药依从性', 'Adherence'),
     b('urgent_referral', '紧急转诊标志', 'Urgent referral flagged'), d('next_due_date', '下次随访日期', 'Next due'), t('doctor_code', '随访医生', 'Doctor'), t('team_id', '家庭医生团队', 'Team'),
   ],
-  indexes: [['resident_id', 'disease'], ['followup_date']],
+  indexes: [['resident_id']],
   rows: (p) => [pick(p, { followup_id: 'followupId', resident_id: 'residentId', enrolment_id: 'enrolmentId', disease: 'disease', followup_date: 'date', mode: 'mode', sbp: 'sbp', dbp: 'dbp', heart_rate: 'heartRate', weight_kg: 'weightKg', bmi: 'bmi', fasting_glucose: 'fastingGlucose', hba1c: 'hba1c', bp_class: 'bpClass', control: 'control', medication_adherence: 'medicationAdherence', urgent_referral: 'urgentReferral', next_due_date: 'nextDueDate', doctor_code: 'doctorCode', team_id: 'teamId' })],
 };
 
@@ -380,7 +385,7 @@ const elderlyCheck: ProjectionDef = {
     i('sbp', '收缩压', 'Systolic BP', { de: 'DE04.10.174.00' }), i('dbp', '舒张压', 'Diastolic BP', { de: 'DE04.10.176.00' }), n('weight_kg', '体重', 'Weight, kg'), n('waist_cm', '腰围', 'Waist, cm'),
     n('fasting_glucose', '空腹血糖值', 'Fasting glucose'), t('items_done', '完成项目', 'Annual items done, comma separated'), t('doctor_code', '体检医生', 'Doctor'), t('team_id', '家庭医生团队', 'Team'),
   ],
-  indexes: [['resident_id'], ['check_date']],
+  indexes: [['resident_id']],
   rows: (p) => [{ ...pick(p, { check_id: 'checkId', resident_id: 'residentId', check_date: 'date', self_care_score: 'selfCareScore', self_care_level: 'selfCareLevel', sbp: 'sbp', dbp: 'dbp', weight_kg: 'weightKg', waist_cm: 'waistCm', fasting_glucose: 'fastingGlucose', doctor_code: 'doctorCode', team_id: 'teamId' }), items_done: joinList(p.itemsDone) }],
 };
 
@@ -393,7 +398,7 @@ const fdContract: ProjectionDef = {
     t('previous_contract_id', '续约来源', 'Contract this one renews'), d('terminated_date', '解约日期', 'Terminated'), t('key_population_tags', '重点人群', 'Key-population tags, comma separated'),
     t('sign_method', '身份核验方式', 'id_card / e_health_card / manual'), i('fee_fen', '签约费用(分)', 'Fee, fen'),
   ],
-  indexes: [['resident_id'], ['team_id', 'status']],
+  indexes: [['resident_id']],
   rows: (p) => [{ ...pick(p, { contract_id: 'contractId', resident_id: 'residentId', team_id: 'teamId', doctor_code: 'doctorCode', status: 'status', signed_date: 'signedDate', start_date: 'startDate', end_date: 'endDate', previous_contract_id: 'previousContractId', terminated_date: 'terminatedDate', sign_method: 'signMethod', fee_fen: 'feeFen' }),
     package_ids: joinList(p.packageIds), key_population_tags: joinList(p.keyPopulationTags) }],
 };
@@ -405,7 +410,7 @@ const fdService: ProjectionDef = {
     t('service_id', '履约服务标识', 'Service id'), t('contract_id', '签约协议标识', 'Contract id'), resid, t('package_id', '服务包', 'Package'), t('service_code', '服务项目代码', 'Service code'),
     t('service_name', '服务项目名称', 'Service'), d('service_date', '服务日期', 'Date'), t('doctor_code', '服务医生', 'Doctor'), t('team_id', '家庭医生团队', 'Team'),
   ],
-  indexes: [['contract_id'], ['resident_id']],
+  indexes: [['resident_id']],
   rows: (p) => [pick(p, { service_id: 'serviceId', contract_id: 'contractId', resident_id: 'residentId', package_id: 'packageId', service_code: 'serviceCode', service_name: 'serviceName', service_date: 'date', doctor_code: 'doctorCode', team_id: 'teamId' })],
 };
 
@@ -417,7 +422,7 @@ const referral: ProjectionDef = {
     t('from_org', '转出机构', 'From'), t('to_org', '转入机构', 'To'), t('diagnosis_code', '初步诊断编码', 'Initial diagnosis (ICD-10)'), t('status', '转诊状态', 'issued/received/completed/cancelled'),
     d('followup_due_date', '回访期限', 'Follow-up due'), d('followed_up_date', '回访日期', 'Followed up'), t('doctor_code', '转诊医生', 'Doctor'), t('team_id', '家庭医生团队', 'Team'),
   ],
-  indexes: [['resident_id'], ['referral_date']],
+  indexes: [['resident_id']],
   rows: (p) => [pick(p, { referral_id: 'referralId', resident_id: 'residentId', direction: 'direction', referral_date: 'date', urgent: 'urgent', from_org: 'fromOrg', to_org: 'toOrg', diagnosis_code: 'diagnosisCode', status: 'status', followup_due_date: 'followupDueDate', followed_up_date: 'followedUpDate', doctor_code: 'doctorCode', team_id: 'teamId' })],
 };
 
@@ -425,8 +430,13 @@ const referral: ProjectionDef = {
 export const projections: ProjectionDef[] = [resident, residentIdentifier, encounter, diagnosis, observation, labResult, imagingStudy, order,
   registration, charge, invoice, visitNote, prescriptionItem, infectiousReport, healthRecord, chronicEnrolment, chronicFollowup, elderlyCheck, fdContract, fdService, referral];
 
-export const recordProjections = (type: string): ProjectionDef[] => projections.filter((p) => p.source.kind === 'record' && p.source.type === type);
-export const residentProjections = (): ProjectionDef[] => projections.filter((p) => p.source.kind === 'resident');
+const byType = new Map<string, ProjectionDef[]>();
+for (const p of projections) if (p.source.kind === 'record') byType.set(p.source.type, [...(byType.get(p.source.type) ?? []), p]);
+const residentDefs = projections.filter((p) => p.source.kind === 'resident');
+const NONE: ProjectionDef[] = [];
+/** Projections of a record type (the same array on every call; do not modify). */
+export const recordProjections = (type: string): ProjectionDef[] => byType.get(type) ?? NONE;
+export const residentProjections = (): ProjectionDef[] => residentDefs;
 
 export const allColumns = (p: ProjectionDef): ColumnDef[] => [...(p.source.kind === 'record' ? RECORD_SYSTEM_COLUMNS : RESIDENT_SYSTEM_COLUMNS), ...p.columns];
 
@@ -434,31 +444,88 @@ export const allColumns = (p: ProjectionDef): ColumnDef[] => [...(p.source.kind 
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-function sanitise(t: ColType, v: unknown): string | number | boolean | null {
+export type CellValue = string | number | boolean | null;
+
+function sanitise(t: ColType, v: unknown): CellValue {
   if (v === undefined || v === null || v === '') return null;
   switch (t) {
-    case 'text': return (typeof v === 'object' ? JSON.stringify(v) : String(v)).slice(0, 4000);
-    case 'int': { const n = Number(v); return Number.isSafeInteger(n) ? n : null; }
-    case 'num': { const n = Number(v); return Number.isFinite(n) ? n : null; }
+    case 'text': return typeof v === 'string' ? (v.length > 4000 ? v.slice(0, 4000) : v) : (typeof v === 'object' ? JSON.stringify(v) : String(v)).slice(0, 4000);
+    case 'int': { const n = typeof v === 'number' ? v : Number(v); return Number.isSafeInteger(n) ? n : null; }
+    case 'num': { const n = typeof v === 'number' ? v : Number(v); return Number.isFinite(n) ? n : null; }
     case 'bool': return typeof v === 'boolean' ? v : v === 1 || v === '1' || v === 'true' ? true : v === 0 || v === '0' || v === 'false' ? false : null;
     case 'date': { const s = String(v); return DATE.test(s) && !Number.isNaN(Date.parse(s)) ? s : null; }
     case 'datetime': { const ms = Date.parse(String(v)); return Number.isNaN(ms) ? null : new Date(ms).toISOString(); }
   }
 }
 
-/** Business rows of one payload, each value sanitised to its column type (unknown keys dropped). */
-export function projectRows(p: ProjectionDef, payload: unknown): Record<string, string | number | boolean | null>[] {
+/** The payload's rows before sanitising; [] for a payload of an unexpected shape. */
+function rawRows(p: ProjectionDef, payload: unknown): Record<string, unknown>[] {
   if (!payload || typeof payload !== 'object') return [];
-  let rows: Record<string, unknown>[];
   try {
-    rows = p.rows(payload as Record<string, unknown>);
+    return p.rows(payload as Record<string, unknown>);
   } catch {
     return []; // a payload of an unexpected shape keeps its generic `records` row only
   }
-  return rows.map((r) => Object.fromEntries(p.columns.map((c) => [c.name, sanitise(c.type, r[c.name])])));
+}
+
+/** Business rows of one payload, each value sanitised to its column type (unknown keys dropped). */
+export function projectRows(p: ProjectionDef, payload: unknown): Record<string, CellValue>[] {
+  return rawRows(p, payload).map((r) => {
+    const o: Record<string, CellValue> = {};
+    for (const c of p.columns) o[c.name] = sanitise(c.type, r[c.name]);
+    return o;
+  });
+}
+
+/** The same rows as value lists in `p.columns` order (what the ingest writers bind). */
+export function projectValues(p: ProjectionDef, payload: unknown): CellValue[][] {
+  const cols = p.columns;
+  return rawRows(p, payload).map((r) => {
+    const out = new Array<CellValue>(cols.length);
+    for (let i = 0; i < cols.length; i++) out[i] = sanitise(cols[i]!.type, r[cols[i]!.name]);
+    return out;
+  });
 }
 
 // ---- DDL for both dialects ----
+
+/**
+ * Indexes migrations 100 and 102 created that no reader uses (the projection tables are read by
+ * clinic and resident through `readProjection`, and by key in retention); each one cost every
+ * ingest a B-tree insert per row. Migration 120 drops them and keeps `(resident_id)`.
+ */
+const RETIRED_INDEXES_120: Record<string, string[][]> = {
+  dw_encounter: [['visit_at']],
+  dw_diagnosis: [['diagnosis_code']],
+  dw_observation: [['resident_id', 'code'], ['effective_at']],
+  dw_lab_result: [['resident_id', 'test_code'], ['resulted_at']],
+  dw_imaging_study: [['accession_number']],
+  dw_order: [['encounter_id']],
+  dw_registration: [['visit_date']],
+  dw_charge: [['charged_at'], ['category']],
+  dw_invoice: [['issued_at']],
+  dw_visit_note: [['encounter_id']],
+  dw_prescription_item: [['drug_code'], ['issued_at']],
+  dw_infectious_report: [['reported_at']],
+  dw_health_record: [['health_record_no']],
+  dw_chronic_enrolment: [['disease', 'status']],
+  dw_chronic_followup: [['resident_id', 'disease'], ['followup_date']],
+  dw_elderly_check: [['check_date']],
+  dw_fd_contract: [['team_id', 'status']],
+  dw_fd_service: [['contract_id']],
+  dw_referral: [['referral_date']],
+};
+
+/** Migration 120 (both dialects): drop the retired indexes, make sure the resident index exists. */
+export function projectionIndexDdl120(): string {
+  const out: string[] = [];
+  for (const [table, idx] of Object.entries(RETIRED_INDEXES_120)) {
+    for (const ix of idx) out.push(`DROP INDEX IF EXISTS ${table}_${ix.join('_')};`);
+    const p = projections.find((x) => x.table === table)!;
+    for (const ix of p.indexes ?? []) out.push(`CREATE INDEX IF NOT EXISTS ${p.table}_${ix.join('_')} ON ${p.table} (${ix.join(', ')});`);
+  }
+  return out.join('\n');
+}
 
 const SQLITE_TYPES: Record<ColType, string> = { text: 'TEXT', int: 'INTEGER', num: 'REAL', bool: 'INTEGER', date: 'TEXT', datetime: 'TEXT' };
 export const PG_TYPES: Record<ColType, string> = { text: 'text', int: 'bigint', num: 'double precision', bool: 'boolean', date: 'date', datetime: 'timestamptz' };

@@ -2,6 +2,7 @@
 import { compareHlc, type DeadLetterReason, type DictionaryItem, type DictionaryName, type DictionarySnapshot, type Heartbeat } from '../../contracts/index.ts';
 import { migrate, openDb, type Db } from '../../contracts/runtime/index.ts';
 import { centralMigrations } from './sqlite-migrations.ts';
+import './ingest-migrations.ts';
 import { SqliteProjector } from './projection-writers.ts';
 import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestOutcome, IngestResult, ResidentConflict, Warehouse, Watermark, RecordItem } from './types.ts';
 
@@ -44,6 +45,7 @@ export class SqliteWarehouse implements Warehouse {
   }
 
   private ingestSync(batch: IngestItem[]): IngestResult {
+    this.projector.reset();
     const now = new Date().toISOString();
     const outcomes: IngestOutcome[] = [];
     const applied: IngestResult['applied'] = [];
@@ -137,6 +139,7 @@ export class SqliteWarehouse implements Warehouse {
         clinicId: e.clinicId, seq: e.seq, recordId: e.recordId, type: item.type, version: e.version, hlc: e.hlc, createdAt: e.createdAt, payload: item.payload, hash: item.hash,
       }));
     }
+    this.projector.flush();
     for (const [clinicId, w] of wm) if (touched.has(clinicId)) this.st.upsertState.run(clinicId, w.seq, w.applied, now);
     const changed = [...touched].map((c) => this.watermarkSync(c));
     return { outcomes, changed, applied, conflicts, deadReasons };

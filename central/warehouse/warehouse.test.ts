@@ -31,11 +31,38 @@ t.test('postgres: migrations are numbered and safe to re-run', async (t) => {
   const [a, b] = await Promise.all([PostgresWarehouse.open(db.url), PostgresWarehouse.open(db.url)]);
   const c = await PostgresWarehouse.open(db.url);
   const versions = (await c.pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version);
-  t.same(versions.filter((v) => v < 200), [1, 2, 3, 100, 101, 102], 'each version once, even with two instances starting together');
+  t.same(versions.filter((v) => v < 110), [1, 2, 3, 100, 101, 102], 'each version once, even with two instances starting together');
+  t.same(versions.filter((v) => v >= 120 && v < 130), [120], 'the ingest-path migrations (120-129) too');
   await c.audit({ actor: 'test', action: 'x', target: 'y', sourceIp: '::1', outcome: 'ok' });
   await t.rejects(c.pool.query('UPDATE audit_log SET outcome = $1', ['forged']), /append-only/, 'the audit log is append-only');
   await t.rejects(c.pool.query('DELETE FROM audit_log'), /append-only/);
   await Promise.all([a.close(), b.close(), c.close()]);
+});
+
+t.test('migration 120: projection tables keep one index (resident_id) besides their key, also when upgraded', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wh-ix-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'warehouse.db');
+  const sqliteIx = (wh: SqliteWarehouse, table: string) => wh.db.prepare<[string], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name").all(table).map((r) => r.name);
+  let wh = new SqliteWarehouse(file);
+  t.same(sqliteIx(wh, 'dw_observation'), ['dw_observation_resident_id'], 'sqlite: fresh database');
+  t.same(sqliteIx(wh, 'dw_resident'), ['dw_resident_id_number', 'dw_resident_name'], 'resident lookups keep theirs');
+  // A database created before 120: the old indexes are there and 120 is not applied.
+  wh.db.exec("DROP INDEX dw_observation_resident_id; CREATE INDEX dw_observation_resident_id_code ON dw_observation (resident_id, code); CREATE INDEX dw_observation_effective_at ON dw_observation (effective_at); DELETE FROM schema_migrations WHERE version = 120");
+  await wh.close();
+  wh = new SqliteWarehouse(file);
+  t.same(sqliteIx(wh, 'dw_observation'), ['dw_observation_resident_id'], 'sqlite: upgraded database');
+  await wh.close();
+
+  await using db = await createTestDatabase();
+  let pw = await PostgresWarehouse.open(db.url);
+  const pgIx = async (table: string) => (await pw.pool.query<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE tablename = $1 ORDER BY indexname', [table])).rows.map((r) => r.indexname);
+  t.same(await pgIx('dw_prescription_item'), ['dw_prescription_item_pkey', 'dw_prescription_item_resident_id'], 'postgres: fresh database');
+  await pw.pool.query('DROP INDEX dw_prescription_item_resident_id; CREATE INDEX dw_prescription_item_drug_code ON dw_prescription_item (drug_code); DELETE FROM schema_migrations WHERE version = 120');
+  await pw.close();
+  pw = await PostgresWarehouse.open(db.url);
+  t.same(await pgIx('dw_prescription_item'), ['dw_prescription_item_pkey', 'dw_prescription_item_resident_id'], 'postgres: upgraded database');
+  await pw.close();
 });
 
 t.test('postgres: two central instances ingesting the same clinic never interleave its apply', async (t) => {

@@ -1,0 +1,17 @@
+/**
+ * Versions 120-129: warehouse schema changes for the ingest path (issue [central], ingest
+ * throughput), registered into both backends' migration lists. Imported by `sqlite.ts` and
+ * `postgres.ts`, so a warehouse never opens without them.
+ */
+import { projectionIndexDdl120 } from './projections.ts';
+import { centralMigrations } from './sqlite-migrations.ts';
+import { pgMigrations } from './postgres-migrations.ts';
+
+const name120 = 'WS 365 projections: one index per table, on resident_id (drop indexes no reader uses)';
+
+if (!centralMigrations.some((m) => m.version === 120)) {
+  centralMigrations.push({ version: 120, name: name120, up: (db) => db.exec(projectionIndexDdl120()) });
+}
+if (!pgMigrations.some((m) => m.version === 120)) {
+  pgMigrations.push({ version: 120, name: name120, sql: projectionIndexDdl120() });
+}
