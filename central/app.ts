@@ -18,6 +18,7 @@ import { publishDictionary } from './dictionaries/publisher.ts';
 import { starterDictionaries } from './dictionaries/starter.ts';
 import { mountFhir } from './fhir/index.ts';
 import { mountEmpi } from './empi/index.ts';
+import { mountCareTransfer } from './care-transfer/index.ts';
 import { Ingest } from './ingest/consumer.ts';
 import { centralMetrics } from './metrics.ts';
 import { openWarehouse } from './warehouse/open.ts';
@@ -85,6 +86,8 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const mounted = [
     // EMPI: /api/empi (in /openapi.json), background indexing, person changes down to the edges.
     await mountEmpi(api, { wh, nc, log, audit: (e) => wh.audit(e) }),
+    // Health-record migrations between clinics: offers to the receiver, decisions back (care).
+    await mountCareTransfer({ wh, nc, log }),
     await mountPortal(api, { config, wh, log }),
     await mountCentralBackup(api, { config, wh, log }),
     await mountUploads(api, { config, wh, log, registry, audit: (e) => wh.audit(e) }),

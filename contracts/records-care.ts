@@ -399,8 +399,9 @@ export const referralSchema = z.object({
 
 /**
  * 10-year ASCVD risk by China-PAR (Yang X et al., Circulation 2016). Inputs are stored with
- * the result so the portal can recompute or audit. `coefficientsVerified` is false while the
- * coefficient table in edge-agent/care/rules/ascvd.ts has not been checked against the paper.
+ * the result so the portal can recompute or audit. `coefficientsVerified` is the `verified` flag
+ * of the coefficient table used (true for the published table shipped in
+ * edge-agent/care/rules/ascvd.ts; an administrator's pasted table carries its own flag).
  */
 export const ascvdAssessmentSchema = z.object({
   assessmentId: id,
@@ -427,6 +428,61 @@ export const ascvdAssessmentSchema = z.object({
   teamId: id.optional(),
 });
 
+const clinicIdText = z.string().regex(/^[a-z0-9][a-z0-9-]{1,31}$/, 'clinic id: lower-case letters, digits and dashes');
+
+/**
+ * Health-record migration (档案迁出/迁入), sender side: the package the sending clinic hands over,
+ * written in the same transaction that marks its `health_record` migrated. Central routes it to
+ * the receiving clinic (`central.transfer.<toClinicId>`, edge-agent/care/transfer.ts), which
+ * accepts (the record, its chronic enrolments and, read-only, the follow-up history become that
+ * clinic's) or refuses with a reason (`record_transfer_decision`, routed back to the sender,
+ * whose record becomes active again). recordId = transferId.
+ */
+export const recordTransferSchema = z.object({
+  transferId: id,
+  healthRecordNo: z.string().regex(/^\d{17}$/),
+  fromClinicId: clinicIdText,
+  fromClinicName: text(100).optional(),
+  toClinicId: clinicIdText,
+  date: isoDate,
+  reason: text(200),
+  sentBy: code,
+  /** The resident's demographics at the sender (the receiver creates or finds its own resident). */
+  resident: z.object({
+    residentId: id, name: z.string().min(1).max(50), sex: z.enum(['0', '1', '2', '9']), birthDate: isoDate,
+    idType: text(4), idNumber: z.string().min(1).max(32), phone: text(20).optional(), address: text(200).optional(),
+  }),
+  /** The record as it was before the migration (status active). */
+  healthRecord: healthRecordSchema,
+  enrolments: z.array(chronicEnrolmentSchema).max(10),
+  /** Follow-up history, newest 100 (kept read-only at the receiver; keeps the envelope well under 256 KB). */
+  followups: z.array(chronicFollowupSchema).max(100),
+});
+
+/** Health-record migration, receiver side: accepted or refused (with a reason). recordId = transferId. */
+export const recordTransferDecisionSchema = z.object({
+  transferId: id,
+  healthRecordNo: z.string().regex(/^\d{17}$/),
+  fromClinicId: clinicIdText,
+  toClinicId: clinicIdText,
+  decision: z.enum(['accepted', 'refused']),
+  reason: text(200).optional(),
+  decidedAt: isoDateTime,
+  decidedBy: code,
+  /** The receiving clinic's resident holding the record (accepted). */
+  residentId: id.optional(),
+}).refine((d) => d.decision === 'accepted' || !!d.reason?.trim(), { message: 'a refusal needs a reason', path: ['reason'] });
+
+/**
+ * Central -> edge message on `central.transfer.<clinicId>` (JetStream stream CARE_TRANSFERS):
+ * an offer to the receiving clinic, or the receiver's decision back to the sending clinic.
+ */
+export const careTransferMessageSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('offer'), transfer: recordTransferSchema }),
+  z.object({ kind: z.literal('decision'), decision: recordTransferDecisionSchema }),
+]);
+export type CareTransferMessage = z.infer<typeof careTransferMessageSchema>;
+
 export const careRecordTypes = {
   health_record: healthRecordSchema,
   chronic_enrolment: chronicEnrolmentSchema,
@@ -442,6 +498,8 @@ export const careRecordTypes = {
   care_appointment: careAppointmentSchema,
   referral: referralSchema,
   ascvd_assessment: ascvdAssessmentSchema,
+  record_transfer: recordTransferSchema,
+  record_transfer_decision: recordTransferDecisionSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 /** 'owner-append' for clinical/financial events, 'lww' for master data edited in several places. */
@@ -460,4 +518,6 @@ export const careConflictPolicy: Record<keyof typeof careRecordTypes, 'lww' | 'o
   care_appointment: 'owner-append',
   referral: 'owner-append',
   ascvd_assessment: 'owner-append',
+  record_transfer: 'owner-append',
+  record_transfer_decision: 'owner-append',
 };

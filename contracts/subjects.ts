@@ -11,6 +11,8 @@ export const STREAMS = {
   dictionaries: 'DICTIONARIES',
   /** Central -> edge EMPI person changes (links, merges, unmerges), per clinic. */
   empi: 'EMPI',
+  /** Central -> edge health-record migrations (offers and decisions), per clinic. */
+  transfers: 'CARE_TRANSFERS',
 } as const;
 
 export const subjects = {
@@ -26,6 +28,9 @@ export const subjects = {
   /** EMPI person changes touching a clinic's residents, central -> that clinic (JetStream EMPI). */
   empi: (clinicId: string) => `central.empi.${clinicId}`,
   allEmpi: 'central.empi.>',
+  /** Health-record migrations addressed to a clinic, central -> that clinic (JetStream CARE_TRANSFERS). */
+  transfer: (clinicId: string) => `central.transfer.${clinicId}`,
+  allTransfers: 'central.transfer.>',
   /** Per-clinic inbox prefix, so that a clinic can only read replies addressed to itself. */
   inboxPrefix: (clinicId: string) => `_INBOX_${clinicId.replace(/-/g, '_')}`,
 } as const;

@@ -18,6 +18,7 @@ export function clinicPermissions(clinicId: string): { publish: string[]; subscr
   if (!CLINIC_ID_PATTERN.test(clinicId)) throw new Error(`clinicId "${clinicId}": lower-case letters, digits and dashes, 2-32 characters`);
   const d = STREAMS.dictionaries;
   const e = STREAMS.empi;
+  const tr = STREAMS.transfers;
   return {
     publish: [
       `clinic.${clinicId}.>`,
@@ -35,6 +36,12 @@ export function clinicPermissions(clinicId: string): { publish: string[]; subscr
       `$JS.API.CONSUMER.INFO.${e}.>`,
       `$JS.API.CONSUMER.DELETE.${e}.>`,
       `$JS.API.CONSUMER.MSG.NEXT.${e}.>`,
+      // Health-record migrations (care): the same, on its own `central.transfer.<id>` only.
+      `$JS.API.STREAM.INFO.${tr}`,
+      `$JS.API.CONSUMER.CREATE.${tr}.*.${subjects.transfer(clinicId)}`,
+      `$JS.API.CONSUMER.INFO.${tr}.>`,
+      `$JS.API.CONSUMER.DELETE.${tr}.>`,
+      `$JS.API.CONSUMER.MSG.NEXT.${tr}.>`,
     ],
     subscribe: [subjects.receipt(clinicId), `${subjects.inboxPrefix(clinicId)}.>`],
   };

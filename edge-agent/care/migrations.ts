@@ -1,5 +1,6 @@
 /** Migrations of the care module (versions 400-499). Append only. */
 import type { Migration } from '../../contracts/runtime/index.ts';
+import { transferMigrations } from './transfer.ts';
 
 export const careMigrations: Migration[] = [
   {
@@ -22,4 +23,5 @@ export const careMigrations: Migration[] = [
       CREATE INDEX care_records_resident ON records (type, json_extract(payload, '$.residentId'));
     `),
   },
+  ...transferMigrations,
 ];

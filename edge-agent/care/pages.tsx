@@ -7,7 +7,8 @@ import { OTHER_SYMPTOMS, URGENT_SYMPTOMS } from './rules/followup.ts';
 import { GLUCOSE_CLASS_ZH } from './rules/glucose.ts';
 import { FIELD_ZH, QC_KIND_ZH, type QcIssue } from './rules/qc.ts';
 import { SELF_CARE_COLUMNS_ZH, SELF_CARE_ITEMS, SELF_CARE_LEVEL_ZH } from './rules/selfcare.ts';
-import { TCM_ANSWER_LABELS, TCM_QUESTIONS, TCM_RESULT_ZH, TCM_TYPE_ZH, TCM_TYPES } from './rules/tcm.ts';
+import { TCM_ANSWER_LABELS, TCM_METHOD_ZH, TCM_QUESTIONS, TCM_RESULT_ZH, TCM_TYPE_ZH, TCM_TYPES } from './rules/tcm.ts';
+import type { IncomingTransfer, OutgoingTransfer } from './transfer.ts';
 import { KEY_TAG_ZH, type CareService, type Contract, type DueRow, type Followup, type HealthRecord, type Package, type Prefill, type ResidentRow, type ScreeningRow, type Team } from './service.ts';
 import { CareCss, Checks, Err, Input, Msg, SEX_ZH, Section, Select, SubNav, TextArea, tr, yuan, type FormState } from './ui.tsx';
 
@@ -167,6 +168,8 @@ export interface ResidentView {
   visits: RecordPayload<'encounter'>[]; labs: RecordPayload<'lab_result'>[]; images: RecordPayload<'imaging_study'>[];
   elderly: RecordPayload<'elderly_check'>[]; tcm: RecordPayload<'tcm_assessment'>[]; ascvd: RecordPayload<'ascvd_assessment'>[];
   contracts: Contract[]; referrals: RecordPayload<'referral'>[]; plans: RecordPayload<'care_plan'>[]; appointments: RecordPayload<'care_appointment'>[];
+  /** Follow-ups recorded at the clinic a migrated record came from (read-only). */
+  priorFollowups?: { fromClinicId: string; fromClinicName?: string | undefined; date: string; followups: Followup[] }[];
   teamName: (id?: string) => string;
   staffName: (code?: string) => string;
 }
@@ -218,6 +221,11 @@ export function ResidentPage(props: { ctx: PageCtx; v: ResidentView; ef: FormSta
           <tbody>{v.followups.map((f) => <tr><td>{f.date}</td><td>{DISEASE_ZH[f.disease]}</td><td>{MODE_ZH[f.mode]}</td><td>{f.sbp !== undefined ? `${f.sbp}/${f.dbp}` : ''}{f.bpClass ? ` ${BP_CLASS_ZH[f.bpClass]}` : ''}</td><td>{f.fastingGlucose ?? ''}</td>
             <td>{CONTROL_ZH[f.control]}</td><td>{f.urgentReferral ? <b style="color:var(--bad)">紧急转诊</b> : f.referral ? '转诊' : ''}</td><td>{f.nextDueDate}</td><td>{v.staffName(f.doctorCode)}</td></tr>)}</tbody></table>{v.followups.length === 0 && <Empty />}
       </Section>
+      {(v.priorFollowups ?? []).filter((p) => p.followups.length > 0).map((p) => <Section title={`${tr(ctx, '迁入前随访记录（只读）', 'Follow-ups before the transfer (read-only)')}：${p.fromClinicName ?? p.fromClinicId}`} testid="prior-followups">
+        <p class="hint">档案于 {p.date} 由 {p.fromClinicName ?? p.fromClinicId}（{p.fromClinicId}）迁入；以下为原机构的随访，仅供查阅。</p>
+        <table class="compact"><thead><tr><th>日期</th><th>病种</th><th>血压</th><th>空腹血糖</th><th>分类</th><th>下次随访</th><th>原机构医生</th></tr></thead>
+          <tbody>{p.followups.map((f) => <tr><td>{f.date}</td><td>{DISEASE_ZH[f.disease]}</td><td>{f.sbp !== undefined ? `${f.sbp}/${f.dbp}` : ''}</td><td>{f.fastingGlucose ?? ''}</td><td>{CONTROL_ZH[f.control]}</td><td>{f.nextDueDate}</td><td>{f.doctorCode}</td></tr>)}</tbody></table>
+      </Section>)}
       <div class="cols">
         <Section title={tr(ctx, '体征/设备读数', 'Readings')} testid="readings"><table class="compact"><tbody>{v.readings.slice(0, 12).map((x) => <tr><td>{fmtTime(x.at)}</td><td>{OBS_ZH[x.code] ?? x.display}</td><td>{x.value} {UNIT_ZH[x.unit] ?? x.unit}{x.interpretation && x.interpretation !== 'N' ? ` (${x.interpretation})` : ''}</td><td>{x.device}</td></tr>)}</tbody></table>{v.readings.length === 0 && <Empty />}</Section>
         <Section title={tr(ctx, '就诊记录', 'Visits')} testid="visits"><table class="compact"><tbody>{v.visits.slice(0, 10).map((x) => <tr><td>{fmtTime(x.registeredAt)}</td><td>{x.departmentCode}</td><td>{x.diagnoses.map((d) => d.name).join('、')}</td><td>{x.chiefComplaint ?? ''}</td></tr>)}</tbody></table>{v.visits.length === 0 && <Empty />}</Section>
@@ -376,7 +384,7 @@ export function TcmPage(props: { ctx: PageCtx; r: ResidentRow; age: number; f: F
       <Msg errors={f.e} />
       <form method="post" action={`/care/r/${props.r.residentId}/tcm`} data-testid="tcm-form">
         <Input f={f} name="date" label="评估日期" type="date" inline /><Err f={f} name="residentId" />
-        <p class="hint">请根据近一年的体验和感觉回答；判定方法：{props.method === 'transformed' ? '转化分 =（原始分−条目数）/（条目数×4）×100' : '原始分（按 DOMAIN.md 所列阈值）'}</p>
+        <p class="hint">请根据近一年的体验和感觉回答；判定方法：<span data-testid="tcm-method">{TCM_METHOD_ZH[props.method === 'transformed' ? 'transformed' : 'elderly-raw']}</span></p>
         {TCM_QUESTIONS.map((q, i) => <div class={`q${f.e[`q${i + 1}`] ? ' has-error' : ''}`} data-testid={`q${i + 1}`}><div>{i + 1}. {q}</div>
           <div class="opts">{TCM_ANSWER_LABELS.map((l, j) => <label><input type="radio" name={`q${i + 1}`} value={String(j + 1)} checked={f.v[`q${i + 1}`] === String(j + 1)} />{j + 1} {l}</label>)}</div><Err f={f} name={`q${i + 1}`} /></div>)}
         <button class="primary" type="submit" data-testid="save-tcm">{tr(ctx, '提交并辨识', 'Submit')}</button>
@@ -390,7 +398,8 @@ export function AscvdPage(props: { ctx: PageCtx; r: ResidentRow; age: number; f:
   return (
     <Page ctx={ctx} title={tr(ctx, '10年ASCVD发病风险评估（China-PAR）', '10-year ASCVD risk (China-PAR)')}>
       <p><ResidentBadge r={props.r} age={props.age} />　<a href={`/care/r/${props.r.residentId}`}>{tr(ctx, '返回居民档案', 'Back')}</a></p>
-      {!coef && <div class="error" data-testid="no-coefficients">尚未配置 China-PAR 系数表，无法计算。请机构管理员在「公卫设置」录入论文（Yang X 等，Circulation 2016;134:1430-1440）补充材料中的系数。</div>}
+      {!coef && <div class="error" data-testid="no-coefficients">机构管理员粘贴的 China-PAR 系数表无法读取，无法计算。请在「公卫设置」重新录入或恢复论文默认系数。</div>}
+      {coef && coef.verified && <p class="hint" data-testid="coef-source">系数：{coef.name}。来源：{coef.source}</p>}
       {coef && !coef.verified && <div class="warnbox" data-testid="unverified">当前系数「{coef.name}」未经核对（来源：{coef.source}），结果仅供演示，不得用于临床决策。</div>}
       {props.result && <Section title="评估结果" testid="ascvd-result"><p style="font-size:18px">10年 ASCVD 发病风险 <b>{props.result.risk10yPercent}%</b>，{ASCVD_BAND_ZH[props.result.band]}</p></Section>}
       <Msg errors={f.e} />
@@ -616,14 +625,58 @@ export function SettingsPage(props: { ctx: PageCtx; f: FormState; coef: Coeffici
       <Msg errors={f.e} notice={props.notice} />
       <form method="post" action="/care/settings">
         <Input f={f} name="recordNoPrefix" label="档案编号前12位（县6+街道3+居委会3）" />
-        <Select f={f} name="tcmMethod" label="中医体质判定方法" options={[['transformed', '转化分（默认）'], ['elderly-raw', '原始分（DOMAIN.md 阈值，平和质边界不同）']]} blank={false} />
+        <Select f={f} name="tcmMethod" label="中医体质判定方法" options={[['elderly-raw', '原始分：国家规范体质判定标准表（默认）'], ['transformed', '转化分：中医体质分类与判定（平和质边界不同）']]} blank={false} />
         <Section title="China-PAR 系数表">
-          <p class="hint">当前：{props.coef ? `${props.coef.name}（${props.coef.verified ? '已核对' : '未核对'}；来源 ${props.coef.source}）` : '未配置'}。系统不内置论文系数：请由两人分别从 Yang X 等，Circulation 2016;134:1430-1440 的补充材料转录并核对后粘贴 JSON（name, source, verified, lipidUnit, ageMin, ageMax, male/female: coef, s10, meanSum）。</p>
+          <p class="hint" data-testid="coef-current">当前：{props.coef ? `${props.coef.name}（${props.coef.verified ? '已核对' : '未核对'}；来源 ${props.coef.source}）` : '系数表无法读取'}。默认使用论文（Yang X 等，Circulation 2016;134:1430-1440）补充材料的系数；如需替换，请由两人核对后粘贴 JSON（name, source, verified, lipidUnit, ageMin, ageMax, male/female: coef, s10, meanSum）。</p>
           <TextArea f={f} name="coefficients" label="系数 JSON（留空不修改）" rows={6} />
-          <label class="chk"><input type="checkbox" name="useDemo" value="1" />载入演示系数（非论文数值，结果标注“未核对”）</label>
+          <label class="chk"><input type="checkbox" name="useDefault" value="1" />恢复论文默认系数（China-PAR 2016）</label>
         </Section>
         <button class="primary" type="submit">保存</button>
       </form>
+    </Page>
+  );
+}
+
+// ---------------- health-record migrations (迁入/迁出) ----------------
+const TRANSFER_IN_ZH: Record<string, string> = { pending: '待处理', accepted: '已接收', refused: '已拒绝' };
+const TRANSFER_OUT_ZH: Record<string, string> = { sent: '已发出，待对方处理', accepted: '对方已接收', refused: '对方已拒绝（档案已恢复在档）' };
+
+export function TransfersPage(props: {
+  ctx: PageCtx; incoming: IncomingTransfer[]; outgoing: OutgoingTransfer[]; residentName: (id: string) => string;
+  f: FormState; failedId?: string | undefined; notice?: string | undefined;
+}) {
+  const { ctx, f } = props;
+  const pending = props.incoming.filter((t) => t.status === 'pending');
+  const decided = props.incoming.filter((t) => t.status !== 'pending');
+  return (
+    <Page ctx={ctx} title={tr(ctx, '健康档案迁入/迁出', 'Health-record transfers')}>
+      <Msg notice={props.notice} errors={props.failedId ? { _: f.e._ ?? '' } : {}} />
+      <Section title={`${tr(ctx, '待接收的迁入档案', 'Incoming, awaiting a decision')}（${pending.length}）`} testid="incoming">
+        {pending.length === 0 && <Empty />}
+        {pending.map((t) => {
+          const p = t.transfer; const r = p.resident;
+          const ff: FormState = props.failedId === t.transferId ? f : { v: {}, e: {} };
+          return <div class="card" data-testid={`incoming-${t.transferId}`} style="border:1px solid var(--line,#ddd);padding:10px;margin:8px 0;border-radius:6px">
+            <p style="margin:0 0 6px"><b>{r.name}</b>（{(SEX_ZH as Record<string, string>)[r.sex] ?? r.sex}，{r.birthDate}，证件号 {r.idNumber.replace(/^(.{6}).*(.{4})$/, '$1********$2')}）　档案编号 <b>{p.healthRecordNo}</b></p>
+            <p class="hint" style="margin:0 0 6px">迁出机构：{p.fromClinicName ?? p.fromClinicId}（{p.fromClinicId}）　迁出日期：{p.date}　原因：{p.reason}　经办：{p.sentBy}</p>
+            <p style="margin:0 0 6px">慢病管理：{p.enrolments.filter((e) => e.status === 'active').map((e) => `${DISEASE_ZH[e.disease]}（${e.enrolledDate} 纳入）`).join('、') || '无'}；随访记录 {p.followups.length} 次{p.followups[0] ? `，最近 ${p.followups[0].date}` : ''}</p>
+            <form method="post" action={`/care/transfers/${t.transferId}/accept`} style="display:inline"><button class="primary" type="submit" data-testid="accept">{tr(ctx, '接收', 'Accept')}</button></form>
+            <form method="post" action={`/care/transfers/${t.transferId}/refuse`} style="display:inline;margin-left:16px">
+              <Input f={ff} name="reason" label="拒绝原因" inline placeholder="如：该居民不在本辖区居住" style="width:260px" />
+              <button class="btn" type="submit" data-testid="refuse">{tr(ctx, '拒绝', 'Refuse')}</button>
+            </form>
+          </div>;
+        })}
+      </Section>
+      <Section title={tr(ctx, '已处理的迁入', 'Incoming, decided')} testid="incoming-decided">
+        <table class="compact"><thead><tr><th>档案编号</th><th>姓名</th><th>迁出机构</th><th>结果</th><th>处理时间</th><th>处理人</th><th>原因/本机构居民</th></tr></thead>
+          <tbody>{decided.map((t) => <tr><td>{t.healthRecordNo}</td><td>{t.transfer.resident.name}</td><td>{t.transfer.fromClinicName ?? t.fromClinicId}</td><td>{TRANSFER_IN_ZH[t.status]}</td><td>{t.decidedAt?.slice(0, 16).replace('T', ' ')}</td><td>{t.decidedBy}</td>
+            <td>{t.status === 'accepted' && t.residentId ? <a href={`/care/r/${t.residentId}`}>{t.residentId}</a> : t.reason}</td></tr>)}</tbody></table>{decided.length === 0 && <Empty />}
+      </Section>
+      <Section title={tr(ctx, '本机构迁出的档案', 'Outgoing')} testid="outgoing">
+        <table class="compact"><thead><tr><th>档案编号</th><th>姓名</th><th>迁入机构</th><th>状态</th><th>发出时间</th><th>对方处理时间</th><th>拒绝原因</th></tr></thead>
+          <tbody>{props.outgoing.map((t) => <tr><td><a href={`/care/records/${t.healthRecordNo}`}>{t.healthRecordNo}</a></td><td>{props.residentName(t.residentId)}</td><td>{t.toClinicId}</td><td>{TRANSFER_OUT_ZH[t.status]}</td><td>{t.sentAt.slice(0, 16).replace('T', ' ')}</td><td>{t.decidedAt?.slice(0, 16).replace('T', ' ') ?? ''}</td><td>{t.reason ?? ''}</td></tr>)}</tbody></table>{props.outgoing.length === 0 && <Empty />}
+      </Section>
     </Page>
   );
 }

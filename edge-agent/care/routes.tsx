@@ -12,9 +12,10 @@ import { TCM_TYPES } from './rules/tcm.ts';
 import { AscvdInputError, parseCoefficientSet } from './rules/ascvd.ts';
 import { CARE_CSS, emptyForm, type FormState } from './ui.tsx';
 import { FormError, KEY_TAG_ZH, type Actor, type CareService, type FollowupForm } from './service.ts';
+import type { CareTransfers } from './transfer.ts';
 import {
   AgreementPrint, AscvdPage, ContractPage, ContractsPage, DuePage, DuplicatesPage, EducationPage, ElderlyPage, FollowupPage, QcPage, RecordEditPage, RecordsPage,
-  ReferralsPage, ResidentPage, ScreeningPage, SettingsPage, SignPage, TcmPage, TeamsPage, followupSummary, type ResidentView,
+  ReferralsPage, ResidentPage, ScreeningPage, SettingsPage, SignPage, TcmPage, TeamsPage, TransfersPage, followupSummary, type ResidentView,
 } from './pages.tsx';
 
 export const CARE_ROLES = ['doctor', 'nurse', 'clinic_admin'] as const;
@@ -36,7 +37,7 @@ async function formOf(c: Context): Promise<{ v: Record<string, string>; files: F
 const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 const lines = (s: string | undefined) => (s ?? '').split(/\r?\n/).map((x) => x.trim()).filter(Boolean);
 
-export function mountCarePages(ui: WebUi, s: CareService): void {
+export function mountCarePages(ui: WebUi, s: CareService, transfers: CareTransfers): void {
   const actor = (c: Context, u: User): Actor => ({ username: u.username, ip: clientIp(c) });
   const page = (m: 'get' | 'post', path: string, h: (c: Context, u: User, ctx: PageCtx) => Response | Promise<Response>, roles: readonly string[] = CARE_ROLES) => ui.page(m, path, roles as never, h);
   const bad = (c: Context, node: unknown) => ui.html(c, node, 400);
@@ -73,6 +74,7 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
       elderly: byDate(s.byResident('elderly_check', rid), (x) => x.date), tcm: byDate(s.byResident('tcm_assessment', rid), (x) => x.date), ascvd: byDate(s.byResident('ascvd_assessment', rid), (x) => x.date),
       contracts: byDate(s.byResident('fd_contract', rid), (x) => x.startDate), referrals: byDate(s.byResident('referral', rid), (x) => x.date), plans: byDate(s.byResident('care_plan', rid), (x) => x.createdDate),
       appointments: byDate(s.byResident('care_appointment', rid), (x) => x.date), teamName: (id) => s.teamName(id), staffName: (x) => s.staffName(x),
+      priorFollowups: transfers.acceptedFor(rid).map((t) => ({ fromClinicId: t.fromClinicId, fromClinicName: t.transfer.fromClinicName, date: t.decidedAt?.slice(0, 10) ?? '', followups: t.transfer.followups })),
     };
   };
   const showResident = (c: Context, u: User, ctx: PageCtx, rid: string, forms: { ef?: FormState; pf?: FormState; af?: FormState; rf?: FormState; notice?: string; urgent?: string } = {}, status: 200 | 400 = 200) => {
@@ -162,6 +164,24 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     const no = c.req.param('no')!; const { v } = await formOf(c);
     try { s.migrateRecord(no, (v.toClinicId ?? '').trim(), v.migrationReason ?? '', actor(c, u)); return c.redirect(`/care/records/${no}?ok=1`, 303); }
     catch (e) { if (!refused(c, u, e)) throw e; return editPage(c, u, ctx, no, { mf: { v, e: e.errors } }, 400); }
+  });
+  // ---------- health-record migrations in and out ----------
+  const transfersPage = (c: Context, ctx: PageCtx, f?: FormState, failedId?: string, status: 200 | 400 = 200, notice?: string) =>
+    ui.html(c, <TransfersPage ctx={ctx} incoming={transfers.incoming()} outgoing={transfers.outgoing()} residentName={(id) => s.resident(id)?.name ?? id} f={f ?? emptyForm({})} failedId={failedId} notice={notice} />, status);
+  page('get', '/care/transfers', (c, u, ctx) => {
+    s.audit(actor(c, u), 'care.transfer.list', '/care/transfers', 'ok');
+    const ok = c.req.query('ok');
+    return transfersPage(c, ctx, undefined, undefined, 200, ok === 'accepted' ? `已接收，档案已转为本机构在档（居民 ${c.req.query('rid') ?? ''}），迁出机构将收到通知` : ok === 'refused' ? '已拒绝，迁出机构将收到拒绝原因，其档案恢复在档' : undefined);
+  });
+  page('post', '/care/transfers/:id/accept', async (c, u, ctx) => {
+    const id = c.req.param('id')!;
+    try { const r = transfers.accept(id, actor(c, u)); return c.redirect(`/care/transfers?ok=accepted&rid=${encodeURIComponent(r.residentId)}`, 303); }
+    catch (e) { if (!refused(c, u, e)) throw e; return transfersPage(c, ctx, { v: {}, e: e.errors }, id, 400); }
+  });
+  page('post', '/care/transfers/:id/refuse', async (c, u, ctx) => {
+    const id = c.req.param('id')!; const { v } = await formOf(c);
+    try { transfers.refuse(id, v.reason ?? '', actor(c, u)); return c.redirect('/care/transfers?ok=refused', 303); }
+    catch (e) { if (!refused(c, u, e)) throw e; return transfersPage(c, ctx, { v, e: e.errors }, id, 400); }
   });
   page('post', '/care/records/:no/cancel', async (c, u, ctx) => {
     const no = c.req.param('no')!; const { v } = await formOf(c);
@@ -453,9 +473,9 @@ export function mountCarePages(ui: WebUi, s: CareService): void {
     if (Object.keys(e).length) return settingsPage(c, ctx, { v, e }, 400);
     const a = actor(c, u);
     s.setSetting('recordNoPrefix', v.recordNoPrefix!, a);
-    s.setSetting('tcmMethod', v.tcmMethod === 'elderly-raw' ? 'elderly-raw' : 'transformed', a);
+    s.setSetting('tcmMethod', v.tcmMethod === 'transformed' ? 'transformed' : 'elderly-raw', a);
     if (coef) s.setSetting('ascvdCoefficients', coef, a);
-    else if (v.useDemo === '1') s.useDemoCoefficients(a);
+    else if (v.useDefault === '1') s.usePublishedCoefficients(a);
     return c.redirect('/care/settings?ok=1', 303);
   }, ['clinic_admin']);
   void TCM_TYPES;

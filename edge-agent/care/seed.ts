@@ -1,13 +1,12 @@
 /**
  * Demo data for the care pages: one family-doctor team, a basic and two personalised service
- * packages, and the illustrative (NOT published) ASCVD coefficients so the page computes.
+ * packages (the ASCVD page uses the published China-PAR table shipped with the code).
  * Idempotent: does nothing when a team already exists.
  *
  *   import { seedCareDemo } from './edge-agent/care/index.ts';
  *   seedCareDemo(agent.store, { doctor: 'dr.li', doctorName: '李医生', nurse: 'nurse.wang', nurseName: '王护士' });
  */
 import type { EdgeStore } from '../store/store.ts';
-import { DEMO_COEFFICIENTS } from './rules/ascvd.ts';
 
 export function seedCareDemo(store: EdgeStore, staff: { doctor?: string; doctorName?: string; nurse?: string; nurseName?: string } = {}): { teamId: string; packageIds: string[] } | null {
   const db = store.db;
@@ -24,7 +23,6 @@ export function seedCareDemo(store: EdgeStore, staff: { doctor?: string; doctorN
   store.transact((tx) => {
     tx.emit('fd_team', teamId, { teamId, name: '全科一团队', leaderCode: doctor, members: [{ staffCode: doctor, name: staff.doctorName ?? '李医生', role: 'gp' }, { staffCode: nurse, name: staff.nurseName ?? '王护士', role: 'nurse' }, { staffCode: 'ph.zhao', name: '赵公卫', role: 'public_health' }], active: true });
     for (const p of pk) tx.emit('fd_package', p.packageId, p);
-    tx.db.prepare("INSERT OR IGNORE INTO care_settings (key, value, updated_by, updated_at) VALUES ('ascvdCoefficients', ?, 'seed', ?)").run(JSON.stringify(DEMO_COEFFICIENTS), new Date().toISOString());
   });
   return { teamId, packageIds: pk.map((p) => p.packageId) };
 }

@@ -8,7 +8,7 @@ import { checkResidentId } from '../../contracts/identity.ts';
 import type { RecordPayload, RecordType } from '../../contracts/index.ts';
 import { RecordValidationError, type EdgeStore, type Tx } from '../store/store.ts';
 import type { Accounts } from '../web/accounts.ts';
-import { DEMO_COEFFICIENTS, ascvdRisk, AscvdInputError, parseCoefficientSet, type AscvdInput, type CoefficientSet } from './rules/ascvd.ts';
+import { CHINA_PAR_2016, ascvdRisk, AscvdInputError, parseCoefficientSet, type AscvdInput, type CoefficientSet } from './rules/ascvd.ts';
 import { bpControlled } from './rules/bp.ts';
 import { addDays, addMonths, ageOn, isIsoDate, quarterStart, today as todayOf } from './rules/dates.ts';
 import { decideFollowup, dueState, firstDueAfterEnrolment, FollowupRuleError, type DueState, type FollowupDecision } from './rules/followup.ts';
@@ -84,6 +84,9 @@ export class CareService {
   audit(actor: Actor, action: string, target: string, outcome: string): void {
     this.accounts.audit(actor.username, action, target, actor.ip, outcome.slice(0, 300));
   }
+
+  /** A write for other parts of the module (transfers): one transaction, audited. */
+  transact<T>(actor: Actor, action: string, target: string, fn: (tx: Tx) => T): T { return this.write(actor, action, target, fn); }
 
   /** Run a write, audit its outcome, turn record-schema refusals into field messages. */
   private write<T>(actor: Actor, action: string, target: string, fn: (tx: Tx) => T): T {
@@ -216,7 +219,22 @@ export class CareService {
     if (!reason.trim()) e.migrationReason = '请填写迁出原因';
     if (Object.keys(e).length) fail(e);
     const next: HealthRecord = { ...cur!, status: 'migrated', migratedToClinicId: toClinicId, migratedDate: this.today(), migrationReason: reason.trim(), lastUpdatedDate: this.today() };
-    return this.write(actor, 'care.record.migrate', `${no} -> ${toClinicId}`, (tx) => { tx.emit('health_record', no, next); return next; });
+    // The package for the receiving clinic (routed by central, edge-agent/care/transfer.ts).
+    const r = this.resident(cur!.residentId);
+    if (!r) return fail({ _: `档案 ${no} 的居民 ${cur!.residentId} 不存在` });
+    const transfer: RecordPayload<'record_transfer'> = {
+      transferId: `tr-${randomUUID()}`, healthRecordNo: no, fromClinicId: this.clinicId, fromClinicName: this.clinicName.slice(0, 100), toClinicId, date: this.today(), reason: reason.trim(), sentBy: actor.username,
+      resident: { residentId: r.residentId, name: r.name, sex: r.sex as '1', birthDate: r.birthDate, idType: r.idType, idNumber: r.idNumber, ...(r.phone ? { phone: r.phone } : {}), ...(r.address ? { address: r.address } : {}) },
+      healthRecord: cur!,
+      enrolments: this.byResident('chronic_enrolment', cur!.residentId).slice(0, 10),
+      followups: this.byResident('chronic_followup', cur!.residentId).sort((a, b) => (a.date < b.date ? 1 : -1)).slice(0, 100),
+    };
+    return this.write(actor, 'care.record.migrate', `${no} -> ${toClinicId}`, (tx) => {
+      tx.emit('health_record', no, next);
+      tx.emit('record_transfer', transfer.transferId, transfer);
+      tx.db.prepare("INSERT INTO care_transfer_out (transfer_id, health_record_no, resident_id, to_clinic_id, status, sent_at) VALUES (?, ?, ?, ?, 'sent', ?)").run(transfer.transferId, no, cur!.residentId, toClinicId, new Date().toISOString());
+      return next;
+    });
   }
 
   cancelRecord(no: string, reason: string, note: string, actor: Actor): HealthRecord {
@@ -595,7 +613,8 @@ export class CareService {
     return this.write(actor, 'care.elderly.create', input.residentId, (tx) => { tx.emit('elderly_check', rec.checkId, rec); return rec; });
   }
 
-  tcmMethod(): TcmMethod { return this.setting('tcmMethod') === 'elderly-raw' ? 'elderly-raw' : 'transformed'; }
+  /** The national form's raw-sum table unless the clinic chose the transformed-score standard. */
+  tcmMethod(): TcmMethod { return this.setting('tcmMethod') === 'transformed' ? 'transformed' : 'elderly-raw'; }
 
   recordTcm(input: { residentId: string; date: string; answers: (number | undefined)[] }, actor: Actor): RecordPayload<'tcm_assessment'> {
     const e: FieldErrors = {};
@@ -618,18 +637,23 @@ export class CareService {
   }
 
   // ---------- ASCVD ----------
+  /** The administrator's table if one was pasted, else the published China-PAR table. */
   coefficients(): CoefficientSet | null {
     const v = this.setting('ascvdCoefficients');
-    if (!v) return null;
+    if (!v) return CHINA_PAR_2016;
     try { return parseCoefficientSet(v); } catch { return null; }
   }
-  useDemoCoefficients(actor: Actor): void { this.setSetting('ascvdCoefficients', JSON.stringify(DEMO_COEFFICIENTS), actor); }
+  /** Back to the published China-PAR table shipped with the code. */
+  usePublishedCoefficients(actor: Actor): void {
+    this.db.prepare("DELETE FROM care_settings WHERE key = 'ascvdCoefficients'").run();
+    this.audit(actor, 'care.setting', 'ascvdCoefficients (published default)', 'ok');
+  }
 
   recordAscvd(input: Omit<AscvdInput, 'sex' | 'age'> & { residentId: string; date: string }, actor: Actor): RecordPayload<'ascvd_assessment'> {
     const r = this.resident(input.residentId);
     if (!r) return fail({ residentId: '居民不存在' });
     const c = this.coefficients();
-    if (!c) fail({ _: '尚未配置 China-PAR 系数表：请机构管理员在「ASCVD 系数」页录入论文补充材料中的系数' });
+    if (!c) fail({ _: '机构管理员粘贴的 China-PAR 系数表无法读取：请在「公卫设置」重新录入或恢复论文默认系数' });
     if (r.sex !== '1' && r.sex !== '2') fail({ residentId: '居民性别未知，无法选择方程' });
     const e: FieldErrors = {};
     if (!isIsoDate(input.date) || input.date > this.today()) e.date = '评估日期须为不晚于今天的有效日期';

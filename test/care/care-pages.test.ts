@@ -1,11 +1,13 @@
 /**
  * The rest of the care pages in Chromium: teams and packages (bad member line named),
- * record QC and duplicate merge, follow-up refused before enrolment, ASCVD with the demo
- * coefficients (flagged unverified), health education with an uploaded file, roles, English.
+ * record QC and duplicate merge, follow-up refused before enrolment, ASCVD with the published
+ * China-PAR table (source shown, no warning), health education with an uploaded file, roles, English.
  * Screenshots: /tmp/ui-care-*.png.
  */
 import t from 'tap';
 import { seedCareDemo } from '../../edge-agent/care/index.ts';
+import { ascvdRisk, CHINA_PAR_2016 } from '../../edge-agent/care/rules/ascvd.ts';
+import { ageOn, today as todayOf } from '../../edge-agent/care/rules/dates.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
 import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
@@ -80,12 +82,14 @@ t.test('care pages: teams, QC, duplicates, refusals, ASCVD, education, roles', a
   t.ok(no.length === 17);
 
   // Follow-up for a resident not enrolled: refused with the reason, nothing saved.
-  const seq = edge.store.stats().lastSeq;
+  // Audit entries travel on the spine too (audit_event, group-committed): count domain record versions only.
+  const domainSeq = () => edge.store.db.prepare<[], { n: number }>("SELECT coalesce(sum(version), 0) AS n FROM records WHERE type <> 'audit_event'").get()!.n;
+  const seq = domainSeq();
   await page.goto(`${url}/care/r/r-c/followup?disease=T2DM`);
   await page.fill('#fbg', '8.2');
   await page.click('[data-testid=save-followup]');
   t.match(await page.locator('[data-error-for=disease]').innerText(), /未纳入2型糖尿病管理，请先登记纳入管理/);
-  t.equal(edge.store.stats().lastSeq, seq);
+  t.equal(domainSeq(), seq);
 
   // Enrol T2DM, then a follow-up dated before enrolment is refused.
   await page.goto(`${url}/care/r/r-c`);
@@ -100,13 +104,21 @@ t.test('care pages: teams, QC, duplicates, refusals, ASCVD, education, roles', a
   t.match(await page.locator('[data-error-for=date]').innerText(), /随访日期 2026-01-05 早于纳入管理日期 2026-01-10/);
   await shot('followup-before-enrolment');
 
-  // ASCVD with the demo coefficients: computed, flagged as not verified.
+  // ASCVD with the published China-PAR table: the source is shown, no "unverified" warning, and
+  // the page passes the form to the equation (woman born 1955-09-09, north, urban, untreated;
+  // enrolled for type 2 diabetes above, so the diabetes box comes ticked).
   await page.goto(`${url}/care/r/r-c/ascvd`);
-  t.match(await page.locator('[data-testid=unverified]').innerText(), /未经核对/);
+  t.match(await page.locator('[data-testid=coef-source]').innerText(), /Circulation 2016;134:1430-1440.*zwbao\/longevity-skills/);
+  t.equal(await page.locator('[data-testid=unverified]').count(), 0);
   await page.fill('#sbp', '150'); await page.fill('#totalCholesterol', '5.8'); await page.fill('#hdlCholesterol', '1.1'); await page.fill('#waistCm', '88');
   await page.click('form[action$="/ascvd"] button.primary');
-  t.match(await page.locator('[data-testid=ascvd-result]').innerText(), /10年 ASCVD 发病风险 [\d.]+%/);
+  const expected = ascvdRisk(CHINA_PAR_2016, { sex: '2', age: ageOn('1955-09-09', todayOf()), sbp: 150, onBpTreatment: false, totalCholesterol: 5.8, hdlCholesterol: 1.1, waistCm: 88, smoker: false, diabetes: true, region: 'north', area: 'urban', familyHistory: false });
+  t.match(await page.locator('[data-testid=ascvd-result]').innerText(), new RegExp(`10年 ASCVD 发病风险 ${expected.riskPercent}%`));
   await shot('ascvd');
+
+  // TCM: the default decision table is the national form's (raw sums, "<8" / "<10" for balanced).
+  await page.goto(`${url}/care/r/r-c/tcm`);
+  t.match(await page.locator('[data-testid=tcm-method]').innerText(), /国家规范《老年人中医药健康管理服务记录表》体质判定标准表.*其他 8 种均 <8 是、均 <10 基本是/);
 
   // Health education with an uploaded sign-in sheet; the file downloads back.
   await page.goto(`${url}/care/education`);

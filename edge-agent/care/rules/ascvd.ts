@@ -13,14 +13,19 @@
  * current smoking, diabetes, geographic region (north of the Yangtze = 1), urban (men),
  * family history of ASCVD (men), and interaction terms such as ln(age) x smoking.
  *
- * IMPORTANT: the person who wrote this code could NOT recall the published coefficients
- * with confidence and had no copy of the supplement at hand. No published coefficient set
- * is shipped. `DEMO_COEFFICIENTS` below are ILLUSTRATIVE numbers chosen only to make the
- * demo produce plausible magnitudes; they are NOT the China-PAR coefficients and every
- * result computed with them is stored with `coefficientsVerified: false` and shown with a
- * warning. A clinic administrator loads the real table (transcribed from the supplement
- * and checked by a second person) on the ASCVD settings page; it is stored with
- * `verified: true` only when the administrator ticks that it was checked.
+ * Coefficients shipped (`CHINA_PAR_2016`, the default): Supplemental Table 1 of the paper
+ * (two-decimal coefficients, means of the linear predictor) and the worked formula of
+ * Supplemental Table 2 (men's S10 = 0.9707), as transcribed, with page references to the
+ * paper's PDF on the official China-PAR site (cvdrisk.com.cn), in the public repository
+ * zwbao/longevity-skills, skills/china-par-ascvd-risk/ (references/contract.md,
+ * scripts/presets.py, tests/test_manifest.py; commit ecf1aa6e333aed74e44ba220cd68343edf7f8c4c).
+ * Two constants there are derived from numbers the paper prints, because the printed ones are
+ * too coarse to reproduce the paper's own Table 2: the men's six continuous coefficients
+ * (the "coefficient x value" column of the worked example divided by the example's values,
+ * each rounding to the printed coefficient) and the women's S10 (printed 0.99; 0.9851 solves
+ * the women's worked example, sum 119.22 -> 10.1 %). We use the same values. The worked
+ * examples of the paper (Table 2, ages 40-70) and of the 2019 Chinese guideline are tested in
+ * rules.test.ts. A clinic administrator may still paste another table on /care/settings.
  *
  * Bands (China-PAR): < 5 % low, 5-9.9 % medium, >= 10 % high.
  */
@@ -74,7 +79,8 @@ export function ascvdBand(riskPercent: number): AscvdBand {
   return 'high';
 }
 
-const MG_PER_MMOL_CHOLESTEROL = 38.67;
+/** The paper converts cholesterol with mg/dL x 0.0259 = mmol/L. */
+export const MG_PER_MMOL_CHOLESTEROL = 1 / 0.0259;
 
 export function linearPredictor(c: CoefficientSet, i: AscvdInput): number {
   const eq = i.sex === '1' ? c.male : c.female;
@@ -116,27 +122,47 @@ export function ascvdRisk(c: CoefficientSet, i: AscvdInput): { riskPercent: numb
   return { riskPercent, band: ascvdBand(riskPercent), verified: c.verified };
 }
 
-/**
- * ILLUSTRATIVE ONLY - NOT the published China-PAR coefficients (see the note at the top).
- * Log hazard ratios of plausible size; meanSum is the linear predictor of a reference person
- * (55 years, SBP 130 untreated, TC 5.0, HDL 1.3 mmol/L, waist 85 cm, non-smoker, no diabetes,
- * south, urban, no family history), so that person's risk is 1 - s10.
- */
-function demoEquation(s10: number, coef: Partial<Record<AscvdTerm, number>>): SexEquation {
-  const ref: AscvdInput = { sex: '1', age: 55, sbp: 130, onBpTreatment: false, totalCholesterol: 5, hdlCholesterol: 1.3, waistCm: 85, smoker: false, diabetes: false, region: 'south', area: 'urban', familyHistory: false };
-  const tmp: CoefficientSet = { name: '', source: '', verified: false, lipidUnit: 'mmol/L', ageMin: 0, ageMax: 200, male: { coef, s10, meanSum: 0 }, female: { coef, s10, meanSum: 0 } };
-  return { coef, s10, meanSum: linearPredictor(tmp, ref) };
-}
+// The men's worked example of Supplemental Table 1: age 60, untreated SBP 130 mmHg, TC 210 and
+// HDL-C 55 mg/dL, waist 80 cm. Its "coefficient x value" column was computed with unrounded
+// coefficients; dividing by the example's values recovers them (each rounds to the printed one).
+const EX_LN_AGE = Math.log(60);
+const EX_LN_SBP = Math.log(130);
 
-export const DEMO_COEFFICIENTS: CoefficientSet = {
-  name: '演示系数（非论文数值）/ demo coefficients (NOT China-PAR)',
-  source: 'Illustrative values written for the demo; replace with the table of Yang X et al., Circulation 2016;134:1430-1440 (online supplement)',
-  verified: false,
-  lipidUnit: 'mmol/L',
+/** China-PAR 10-year ASCVD equations (Yang X et al., Circulation 2016): lipids in mg/dL. */
+export const CHINA_PAR_2016: CoefficientSet = {
+  name: 'China-PAR（Yang X 等，Circulation 2016）',
+  source: 'Yang X, Li J, Hu D, et al. Circulation 2016;134:1430-1440, Supplemental Tables 1-2, as transcribed in github.com/zwbao/longevity-skills skills/china-par-ascvd-risk (scripts/presets.py, references/contract.md); men\'s continuous coefficients and women\'s S10 derived there from the paper\'s worked examples',
+  verified: true,
+  lipidUnit: 'mg/dL',
   ageMin: 35,
   ageMax: 74,
-  male: demoEquation(0.95, { lnAge: 3.5, lnUntreatedSbp: 2.5, lnTreatedSbp: 2.8, lnTc: 0.8, lnHdl: -0.6, lnWaist: 0.8, smoker: 0.5, diabetes: 0.5, north: 0.4, urban: 0.1, familyHistory: 0.3 }),
-  female: demoEquation(0.97, { lnAge: 3.8, lnUntreatedSbp: 2.6, lnTreatedSbp: 2.9, lnTc: 0.6, lnHdl: -0.7, lnWaist: 0.9, smoker: 0.5, diabetes: 0.6, north: 0.4 }),
+  male: {
+    coef: {
+      lnAge: 130.88 / EX_LN_AGE, // printed 31.97
+      lnTreatedSbp: 27.39,
+      lnUntreatedSbp: 127.28 / EX_LN_SBP, // printed 26.15
+      lnTc: 3.32 / Math.log(210), // printed 0.62
+      lnHdl: -2.78 / Math.log(55), // printed -0.69
+      lnWaist: -3.12 / Math.log(80), // printed -0.71
+      smoker: 3.96,
+      diabetes: 0.36,
+      north: 0.48,
+      urban: -0.16,
+      familyHistory: 6.22,
+      lnAgeXlnTreatedSbp: -6.02,
+      lnAgeXlnUntreatedSbp: -114.21 / (EX_LN_AGE * EX_LN_SBP), // printed -5.73
+      lnAgeXsmoker: -0.94,
+      lnAgeXfamilyHistory: -1.53,
+    },
+    s10: 0.9707,
+    meanSum: 140.68,
+  },
+  female: {
+    // The women's equation has no urban or family-history terms.
+    coef: { lnAge: 24.87, lnTreatedSbp: 20.71, lnUntreatedSbp: 19.98, lnTc: 0.06, lnHdl: -0.22, lnWaist: 1.48, smoker: 0.49, diabetes: 0.57, north: 0.54, lnAgeXlnTreatedSbp: -4.53, lnAgeXlnUntreatedSbp: -4.36 },
+    s10: 0.9851, // printed 0.99; solved from the women's worked example (see the note at the top)
+    meanSum: 117.26,
+  },
 };
 
 /** Parse an administrator-supplied coefficient table (JSON); throws with a readable message. */

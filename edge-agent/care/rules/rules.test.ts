@@ -9,7 +9,7 @@ import { classifyFbg, fbgControlled, glucoseUrgent } from './glucose.ts';
 import { decideFollowup, dueState, firstDueAfterEnrolment, FollowupRuleError } from './followup.ts';
 import { scoreSelfCare, selfCareLevel } from './selfcare.ts';
 import { missingTcmAnswers, scoreTcm, transformedScore } from './tcm.ts';
-import { ascvdBand, ascvdRisk, AscvdInputError, DEMO_COEFFICIENTS, parseCoefficientSet, type AscvdInput, type CoefficientSet } from './ascvd.ts';
+import { ascvdBand, ascvdRisk, AscvdInputError, CHINA_PAR_2016, linearPredictor, MG_PER_MMOL_CHOLESTEROL, parseCoefficientSet, type AscvdInput, type CoefficientSet } from './ascvd.ts';
 import { checkRecord, findDuplicates } from './qc.ts';
 import { checkVitals, bmi } from './vitals.ts';
 
@@ -119,7 +119,7 @@ t.test('self-care levels: 0-3, 4-8, 9-18, >= 19 inclusive', async (t) => {
   t.same(bad, { ok: false, missing: ['grooming', 'dressing', 'toileting', 'activity'] }, 'missing and out-of-range items named');
 });
 
-t.test('TCM constitution: raw sums, reversed balanced items, yes/tendency/no bounds, both methods (transformed is the default)', async (t) => {
+t.test('TCM constitution: raw sums, reversed balanced items, yes/tendency/no bounds, both methods (the national form\'s raw table is the default)', async (t) => {
   const base = () => Array.from({ length: 33 }, () => 1);
   const set = (a: number[], q: Record<number, number>) => { for (const [k, v] of Object.entries(q)) a[Number(k) - 1] = v; return a; };
   // All 1: balanced = 1 + (6-1)*4 = 21; every biased type = 4 -> balanced yes.
@@ -147,9 +147,15 @@ t.test('TCM constitution: raw sums, reversed balanced items, yes/tendency/no bou
   // Default (transformed): special raw 7 = 18.75, 8 = 25, 9 = 31.25, 10 = 37.5, 11 = 43.75; balanced 21 = 80.
   t.same(['7', '8', '9', '10', '11'].map((_, i) => { const r = sp([[2, 2, 2, 1], [2, 2, 2, 2], [3, 2, 2, 2], [3, 3, 2, 2], [3, 3, 3, 2]][i]!, 'transformed'); return `${r.results.special}/${r.results.balanced}`; }),
     ['no/yes', 'no/yes', 'tendency/basically', 'tendency/basically', 'yes/no'], 'transformed: balanced yes iff all others no, basically iff none yes');
-  t.equal(scoreTcm(set(base(), { 15: 2, 17: 2, 18: 2, 20: 2 })).results.balanced, 'yes', 'default is transformed');
-  t.equal(scoreTcm(set(base(), { 2: 3, 5: 3 })).results.balanced, 'yes', 'balanced raw 17 = (17-5)/20*100 = 60 -> yes');
-  t.equal(scoreTcm(set(base(), { 2: 3, 5: 4 })).results.balanced, 'no', 'balanced raw 16 = 55 -> no');
+  // Default = the national form's 体质判定标准表 (DOMAIN.md): "其他8种体质得分<8分" is strict.
+  t.equal(scoreTcm(set(base(), { 15: 2, 17: 2, 18: 2, 20: 2 })).results.balanced, 'basically', 'default (national form): special exactly 8 -> balanced only 基本是');
+  t.equal(scoreTcm(set(base(), { 15: 2, 17: 2, 18: 2, 20: 1 })).results.balanced, 'yes', 'default: special 7 < 8 -> balanced 是');
+  t.equal(scoreTcm(set(base(), { 15: 3, 17: 3, 18: 2, 20: 2 })).results.balanced, 'no', 'default: special exactly 10 (not < 10) -> balanced 否');
+  t.equal(scoreTcm(set(base(), { 15: 3, 17: 2, 18: 2, 20: 2 })).results.balanced, 'basically', 'default: special 9 < 10 -> balanced 基本是');
+  t.equal(scoreTcm(set(base(), { 15: 3, 17: 3, 18: 2, 20: 2 })).results.special, 'tendency', 'default: biased 10 -> 倾向是');
+  t.equal(scoreTcm(set(base(), { 2: 3, 5: 3 })).results.balanced, 'yes', 'balanced raw 17 (>= 17), others <= 6 -> yes');
+  t.equal(scoreTcm(set(base(), { 2: 3, 5: 4 })).results.balanced, 'no', 'balanced raw 16 -> no');
+  t.equal(scoreTcm(set(base(), { 2: 3, 5: 3 }), 'transformed').results.balanced, 'yes', 'transformed: balanced raw 17 = (17-5)/20*100 = 60 -> yes');
   t.equal(scoreTcm(set(base(), { 15: 2, 17: 2, 18: 2, 20: 2 }), 'transformed').results.balanced, 'yes', 'transformed: special 25 < 30 -> balanced yes (differs from raw)');
   t.equal(scoreTcm(set(base(), { 15: 3, 17: 3, 18: 2, 20: 2 }), 'transformed').results.balanced, 'basically', 'transformed: special 37.5 < 40 -> basically');
   t.equal(scoreTcm(set(base(), { 15: 3, 17: 3, 18: 3, 20: 2 }), 'transformed').results.special, 'yes', '43.75 >= 40');
@@ -157,7 +163,7 @@ t.test('TCM constitution: raw sums, reversed balanced items, yes/tendency/no bou
   t.throws(() => scoreTcm(base().slice(0, 32)));
 });
 
-t.test('ASCVD: Cox formula with a hand-checkable coefficient set, bands, units, demo set flagged', async (t) => {
+t.test('ASCVD: Cox formula with a hand-checkable coefficient set, bands, units', async (t) => {
   const test: CoefficientSet = {
     name: 'test', source: 'hand-worked', verified: false, lipidUnit: 'mmol/L', ageMin: 20, ageMax: 120,
     male: { coef: { lnAge: 1 }, s10: 0.9, meanSum: Math.log(50) },
@@ -173,16 +179,48 @@ t.test('ASCVD: Cox formula with a hand-checkable coefficient set, bands, units, 
   // woman non-smoker: 1 - 0.99 = 1.0 %; smoker: 1 - 0.99^e = 1 - exp(2.71828 * -0.0100503) = 1 - 0.973050 = 2.69 % -> 2.7
   t.equal(ascvdRisk(test, { ...p, sex: '2' }).riskPercent, 1);
   t.equal(ascvdRisk(test, { ...p, sex: '2', smoker: true }).riskPercent, 2.7);
-  // mg/dL fitted lipids: TC 5 mmol/L = 193.35 mg/dL; with meanSum = ln(193.35) the risk is 1 - s10.
-  const mg: CoefficientSet = { ...test, lipidUnit: 'mg/dL', male: { coef: { lnTc: 1 }, s10: 0.95, meanSum: Math.log(5 * 38.67) } };
+  // mg/dL fitted lipids: TC 5 mmol/L = 5 / 0.0259 = 193.05 mg/dL (the paper's factor); with meanSum = ln(193.05) the risk is 1 - s10.
+  t.equal(Math.round(5 * MG_PER_MMOL_CHOLESTEROL * 100) / 100, 193.05);
+  const mg: CoefficientSet = { ...test, lipidUnit: 'mg/dL', male: { coef: { lnTc: 1 }, s10: 0.95, meanSum: Math.log(5 / 0.0259) } };
   t.equal(ascvdRisk(mg, p).riskPercent, 5);
   t.same([4.9, 5, 9.9, 10].map(ascvdBand), ['low', 'medium', 'medium', 'high']);
   t.throws(() => ascvdRisk({ ...test, ageMin: 35, ageMax: 74 }, { ...p, age: 75 }), AscvdInputError);
-  // Demo set: by construction the reference man (55, 130, 5.0/1.3, 85 cm, south, urban) is 1 - 0.95 = 5.0 %; it is never "verified".
-  t.equal(ascvdRisk(DEMO_COEFFICIENTS, { ...p, age: 55, waistCm: 85 }).riskPercent, 5);
-  t.equal(DEMO_COEFFICIENTS.verified, false);
   t.throws(() => parseCoefficientSet('{"name":"x","source":"y","lipidUnit":"mmol/L","male":{"coef":{"bogus":1},"s10":0.9,"meanSum":1},"female":{"coef":{},"s10":0.9,"meanSum":1}}'), /coef/);
   t.equal(parseCoefficientSet(JSON.stringify(test)).male.s10, 0.9);
+});
+
+t.test('China-PAR 2016 (published table) reproduces the paper\'s worked examples', async (t) => {
+  // Worked example of the paper (Supplemental Table 1 and Table 2, as reprinted in
+  // zwbao/longevity-skills skills/china-par-ascvd-risk/scripts/presets.py): untreated SBP 130,
+  // TC 210 mg/dL, HDL-C 55 mg/dL, waist 80 cm, non-smoker, diabetes, urban northern China, no
+  // family history. Our input is in mmol/L: mg/dL x 0.0259 (the paper's factor).
+  const ex = (sex: '1' | '2', age: number): AscvdInput => ({ sex, age, sbp: 130, onBpTreatment: false, totalCholesterol: 210 * 0.0259, hdlCholesterol: 55 * 0.0259, waistCm: 80, smoker: false, diabetes: true, region: 'north', area: 'urban', familyHistory: false });
+  const table2 = { '1': { 40: 2.2, 50: 5.4, 60: 11.0, 70: 19.6 }, '2': { 40: 2.4, 50: 5.4, 60: 10.1, 70: 17.1 } } as const;
+  for (const sex of ['1', '2'] as const) {
+    for (const [age, printed] of Object.entries(table2[sex])) {
+      const r = ascvdRisk(CHINA_PAR_2016, ex(sex, Number(age)));
+      // The paper prints one decimal; the derived constants reproduce it within 0.1 point.
+      t.ok(Math.abs(r.riskPercent - printed) <= 0.1 + 1e-9, `${sex === '1' ? 'man' : 'woman'} ${age}: ${r.riskPercent} % vs printed ${printed} %`);
+      t.equal(r.verified, true);
+    }
+  }
+  // The men's individual sum of the worked example is printed as 142.04 (terms 130.88 + 127.28 + 3.32 - 2.78 - 3.12 + 0.36 + 0.48 - 0.16 - 114.21).
+  t.ok(Math.abs(linearPredictor(CHINA_PAR_2016, ex('1', 60)) - 142.04) < 0.015, 'men: sum 142.04');
+  // The women's sum is printed as 119.22.
+  t.ok(Math.abs(linearPredictor(CHINA_PAR_2016, ex('2', 60)) - 119.22) < 0.015, 'women: sum 119.22');
+  // 60-year-old man: 1 - 0.9707 ^ exp(142.04 - 140.68) = 1 - 0.9707 ^ 3.896 = 10.9 .. 11.0 % -> high (>= 10).
+  t.equal(ascvdRisk(CHINA_PAR_2016, ex('1', 60)).band, 'high');
+  // 2019 Chinese guideline, appendix 1: man of 40, north, urban, waist 80, TC 5.2, HDL-C 1.3 mmol/L,
+  // BP 145/80 untreated, no diabetes, non-smoker, family history: the official calculator gives 4.7 % (low).
+  const g = ascvdRisk(CHINA_PAR_2016, { sex: '1', age: 40, sbp: 145, onBpTreatment: false, totalCholesterol: 5.2, hdlCholesterol: 1.3, waistCm: 80, smoker: false, diabetes: false, region: 'north', area: 'urban', familyHistory: true });
+  t.ok(Math.abs(g.riskPercent - 4.7) <= 0.2 + 1e-9, `guideline example (the source reports 4.87)  ${g.riskPercent} % vs 4.7 %`);
+  t.equal(g.band, 'low');
+  // Treated SBP uses the treated terms: the same man treated at 130 differs from untreated.
+  t.not(ascvdRisk(CHINA_PAR_2016, { ...ex('1', 60), onBpTreatment: true }).riskPercent, ascvdRisk(CHINA_PAR_2016, ex('1', 60)).riskPercent);
+  // Outside the derivation ages the engine refuses rather than extrapolates.
+  t.throws(() => ascvdRisk(CHINA_PAR_2016, ex('1', 75)), AscvdInputError);
+  // The table survives the settings round trip.
+  t.same(parseCoefficientSet(JSON.stringify(CHINA_PAR_2016)), CHINA_PAR_2016);
 });
 
 t.test('health-record QC names exactly what is wrong', async (t) => {

@@ -10,25 +10,30 @@
  *   blood-stasis 血瘀质 19,22,24,33; qi-stagnation 气郁质 5,6,7,8; special 特禀质 15,17,18,20.
  *
  * Two decision methods, selectable (`method`):
- * - 'transformed' (default; the national method named in the brief and the general standard
- *   ZYYXH/T 157-2009): transformed score = (raw - items) / (items x 4) x 100.
- *   Biased type: >= 40 yes, 30-39 tendency, < 30 no. Balanced: >= 60 and every biased type
- *   < 30 -> yes; >= 60 and every biased type < 40 -> basically yes; otherwise no.
- * - 'elderly-raw' (the raw-sum thresholds exactly as written in ../shared/DOMAIN.md):
- *   biased >= 11 yes, 9-10 tendency, <= 8 no; balanced >= 17 and every biased type < 8 ->
- *   yes; >= 17 and every biased type < 10 -> basically yes.
+ * - 'elderly-raw' (default): the 体质判定标准表 printed with the 老年人中医药健康管理服务记录表
+ *   of the national specification, on raw sums, exactly as ../shared/DOMAIN.md gives it.
+ *   Biased type: >= 11 是, 9-10 倾向是, <= 8 否. Balanced (平和质): >= 17 and every other type
+ *   < 8 -> 是; >= 17 and every other type < 10 -> 基本是; otherwise 否. The form prints "<8" and
+ *   "<10" (strict), so a biased type at exactly 8 (itself 否) still makes balanced only 基本是,
+ *   and one at exactly 10 (倾向是) makes balanced 否.
+ * - 'transformed' (ZYYXH/T 157-2009 general adult standard, for clinics that use it):
+ *   transformed score = (raw - items) / (items x 4) x 100. Biased type: >= 40 yes, 30-39
+ *   tendency, < 30 no. Balanced: >= 60 and every biased type < 30 -> yes; >= 60 and every
+ *   biased type < 40 -> basically yes; otherwise no.
  * For the 4-item biased types both agree (raw 11 = 43.75, raw 10 = 37.5, raw 9 = 31.25,
  * raw 8 = 25), and balanced raw 17 = 60. They differ only for balanced when another type
- * scores exactly raw 8 (= 25, "no": transformed says balanced yes, DOMAIN.md says only
- * basically) or raw 10 (= 37.5, "tendency": transformed says basically, DOMAIN.md says no).
- * The transformed reading is the coherent one (balanced "yes" exactly when every biased type
- * is "no", "basically" when none is "yes"), which suggests DOMAIN.md's "< 8 / < 10" mean
- * "<= 8 / <= 10"; DOMAIN.md marks the conversion "(check)": confirm against the printed form.
+ * scores exactly raw 8 (transformed: yes; national form: 基本是) or raw 10 (transformed:
+ * basically; national form: 否).
  */
 export const TCM_TYPES = ['balanced', 'qi_deficiency', 'yang_deficiency', 'yin_deficiency', 'phlegm_damp', 'damp_heat', 'blood_stasis', 'qi_stagnation', 'special'] as const;
 export type TcmType = (typeof TCM_TYPES)[number];
 export type TcmResult = 'yes' | 'tendency' | 'basically' | 'no';
 export type TcmMethod = 'elderly-raw' | 'transformed';
+/** Method names shown on the form and the settings page. */
+export const TCM_METHOD_ZH: Record<TcmMethod, string> = {
+  'elderly-raw': '原始分，国家规范《老年人中医药健康管理服务记录表》体质判定标准表（偏颇体质 ≥11 是、9~10 倾向是、≤8 否；平和质 ≥17 且其他 8 种均 <8 是、均 <10 基本是）',
+  transformed: '转化分，中华中医药学会《中医体质分类与判定》（转化分 =（原始分−条目数）/（条目数×4）×100；≥40 是、30~39 倾向是；平和质 ≥60 且其他 <30 是、<40 基本是）',
+};
 
 export const TCM_TYPE_ZH: Record<TcmType, string> = { balanced: '平和质', qi_deficiency: '气虚质', yang_deficiency: '阳虚质', yin_deficiency: '阴虚质', phlegm_damp: '痰湿质', damp_heat: '湿热质', blood_stasis: '血瘀质', qi_stagnation: '气郁质', special: '特禀质' };
 export const TCM_TYPE_EN: Record<TcmType, string> = { balanced: 'balanced', qi_deficiency: 'qi deficiency', yang_deficiency: 'yang deficiency', yin_deficiency: 'yin deficiency', phlegm_damp: 'phlegm-dampness', damp_heat: 'damp-heat', blood_stasis: 'blood stasis', qi_stagnation: 'qi stagnation', special: 'special (allergic)' };
@@ -119,7 +124,7 @@ export function transformedScore(raw: number, items: number): number {
   return ((raw - items) / (items * 4)) * 100;
 }
 
-export function scoreTcm(answers: readonly number[], method: TcmMethod = 'transformed'): TcmOutcome {
+export function scoreTcm(answers: readonly number[], method: TcmMethod = 'elderly-raw'): TcmOutcome {
   const missing = missingTcmAnswers(answers);
   if (missing.length) throw new RangeError(`missing answers: ${missing.join(',')}`);
   const raw = {} as Record<TcmType, number>;
