@@ -14,6 +14,7 @@ import { Accounts } from '../web/accounts.ts';
 import { careMigrations } from './migrations.ts';
 import { seedCareDemo } from './seed.ts';
 import { CareService, FormError } from './service.ts';
+import { CareTransfers } from './transfer.ts';
 
 function setup(t: { teardown(fn: () => void): void }, today = '2026-11-28') {
   const dir = mkdtempSync(join(tmpdir(), 'care-'));
@@ -187,4 +188,61 @@ t.test('property: arbitrary follow-up and enrolment input never crashes and neve
     const before = seqs();
     try { s.createHealthRecord({ newResident: { name, sex: '1', birthDate: birth, idNumber, phone } }, actor); return true; } catch (e) { return e instanceof FormError && seqs() === before; }
   }), { numRuns: 200 });
+});
+
+t.test('health-record migration at the edges (messages passed by hand, as central would): package, idempotent offer, accept/refuse checks, refusal reactivates', async (t) => {
+  const a = setup(t);
+  const dirB = mkdtempSync(join(tmpdir(), 'care-b-'));
+  const storeB = new EdgeStore(join(dirB, 'edge.db'), 'c02-test', careMigrations);
+  t.teardown(() => { storeB.close(); rmSync(dirB, { recursive: true, force: true }); });
+  const sB = new CareService(storeB, new Accounts(storeB.db), 'c02-test', '接收中心', () => new Date('2026-11-28T10:00:00'));
+  const trA = new CareTransfers(a.s); const trB = new CareTransfers(sB);
+  const idn = a.addResident('ra', '周国强', '1950-03-03', '1');
+  const rec = a.s.createHealthRecord({ residentId: 'ra' }, a.actor);
+  a.s.enrol({ residentId: 'ra', disease: 'HTN', enrolledDate: '2026-10-01', doctorCode: 'dr.li' }, a.actor);
+  const count = (s: CareService, type: string) => (s.db.prepare('SELECT count(*) AS n FROM records WHERE type = ?').get(type) as { n: number }).n;
+
+  // Refused input: nothing written, no package.
+  const before = a.seqs();
+  t.match(errorsOf(() => a.s.migrateRecord(rec.healthRecordNo, 'c02-test', ' ', a.actor)).migrationReason, /请填写迁出原因/);
+  t.match(errorsOf(() => a.s.migrateRecord(rec.healthRecordNo, 'c01-test', '迁居', a.actor)).toClinicId, /不能是本机构/);
+  t.same([a.seqs(), count(a.s, 'record_transfer'), trA.outgoing().length], [before, 0, 0]);
+  // Migrate: record migrated and the package in the same transaction (2 records).
+  a.s.migrateRecord(rec.healthRecordNo, 'c02-test', '迁居', a.actor);
+  t.equal(a.seqs(), before + 2);
+  const pkg = a.s.list('record_transfer')[0]!;
+  t.same([pkg.fromClinicId, pkg.toClinicId, pkg.healthRecord.status, pkg.resident.idNumber, pkg.enrolments.length], ['c01-test', 'c02-test', 'active', idn, 1]);
+  t.same(trA.outgoing().map((o) => o.status), ['sent']);
+
+  // Receiver: the offer once, a redelivery changes nothing, an offer for someone else is ignored.
+  t.equal(trB.apply({ kind: 'offer', transfer: pkg }, 5), 'offer');
+  t.equal(trB.apply({ kind: 'offer', transfer: pkg }, 6), 'duplicate');
+  t.equal(trB.apply({ kind: 'offer', transfer: { ...pkg, transferId: 'tr-x', toClinicId: 'c03-test' } }, 7), 'ignored');
+  t.same(trB.incoming().map((x) => x.status), ['pending']);
+  t.equal((storeB.db.prepare('SELECT stream_seq FROM care_transfer_sync').get() as { stream_seq: number }).stream_seq, 7, 'stream position kept');
+  // Refusal needs a reason (<= 200 characters); nothing written.
+  const bBefore = storeB.stats().lastSeq;
+  t.match(errorsOf(() => trB.refuse(pkg.transferId, '', a.actor)).reason, /须填写原因/);
+  t.match(errorsOf(() => trB.refuse(pkg.transferId, '长'.repeat(201), a.actor)).reason, /不超过 200 字/);
+  // The receiver already holds an active record for this person: accepting is refused, nothing written.
+  storeB.write('resident', 'rb', { residentId: 'rb', name: '周国强', sex: '1', birthDate: '1950-03-03', idType: '01', idNumber: idn });
+  const local = sB.createHealthRecord({ residentId: 'rb' }, a.actor);
+  const bAfterLocal = storeB.stats().lastSeq;
+  t.match(errorsOf(() => trB.accept(pkg.transferId, a.actor))._, new RegExp(`已有该居民（rb）的在档档案 ${local.healthRecordNo}`));
+  t.equal(storeB.stats().lastSeq, bAfterLocal);
+  t.ok(bAfterLocal > bBefore);
+  // Refuse with a reason; deciding twice is refused.
+  const d = trB.refuse(pkg.transferId, '本中心已有该居民档案', a.actor);
+  t.match(errorsOf(() => trB.accept(pkg.transferId, a.actor))._, /已处理（已拒绝）/);
+
+  // Sender: the refusal makes the record active again, once.
+  t.equal(trA.apply({ kind: 'decision', decision: d }, 3), 'decision');
+  const back = a.s.get('health_record', rec.healthRecordNo)!;
+  t.same([back.status, back.migratedToClinicId], ['active', undefined]);
+  t.same(trA.outgoing().map((o) => [o.status, o.reason]), [['refused', '本中心已有该居民档案']]);
+  const s2 = a.seqs();
+  t.equal(trA.apply({ kind: 'decision', decision: d }, 4), 'duplicate');
+  t.equal(a.seqs(), s2, 'a repeated decision writes nothing');
+  t.equal(trA.apply({ kind: 'decision', decision: { ...d, transferId: 'tr-unknown' } }), 'ignored');
+  t.same(a.s.byResident('chronic_enrolment', 'ra').map((e) => e.status), ['active'], 'enrolment kept after a refusal');
 });
