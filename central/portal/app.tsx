@@ -19,6 +19,8 @@ import { AccountError, PORTAL_ROLES, type PortalAccounts, type PortalRole } from
 import { col, readSheet, tablesToXlsx, type Column, type TableSpec } from './excel.ts';
 import { Chart, css, chartsJs, Layout, localTime, ROLE_NAMES, Selector, Table, withQuery, type Ctx, type Lang } from './layout.tsx';
 import { CAN, ForbiddenError, PortalRepo, ScopeError } from './repo.ts';
+import type { BackupOverview } from '../backup/index.ts';
+import { backupMaxAgeHours, backupTable } from './backup.tsx';
 
 const COOKIE = 'portal_session';
 const echartsJs = readFileSync(createRequire(import.meta.url).resolve('echarts/dist/echarts.min.js'), 'utf8');
@@ -29,6 +31,8 @@ export interface PortalDeps {
   accounts: PortalAccounts;
   /** Secure cookies (behind TLS). */
   secureCookies?: boolean;
+  /** Backup and drill status of central and every clinic (central/backup's `GET /backup/v1/status`); null when not mounted. */
+  backupStatus?: () => Promise<BackupOverview | null>;
 }
 
 const NAV: { href: string; zh: string; en: string; perm: keyof typeof CAN }[] = [
@@ -39,6 +43,7 @@ const NAV: { href: string; zh: string; en: string; perm: keyof typeof CAN }[] = 
   { href: '/portal/performance', zh: '绩效考核', en: 'Performance', perm: 'view' },
   { href: '/portal/fleet', zh: '运行状态', en: 'Fleet', perm: 'fleet' },
   { href: '/portal/uploads', zh: '数据上传', en: 'Uploads', perm: 'fleet' },
+  { href: '/portal/backup', zh: '备份', en: 'Backups', perm: 'fleet' },
   { href: '/portal/dictionaries', zh: '字典', en: 'Dictionaries', perm: 'view' },
   { href: '/portal/org', zh: '机构与人口', en: 'Organisation', perm: 'view' },
   { href: '/portal/users', zh: '用户', en: 'Users', perm: 'admin' },
@@ -650,6 +655,20 @@ export function portalApp(deps: PortalDeps): Hono {
     return respond(c, ctx, repo, { title: ctx.t('运行与复制状态', 'Fleet and replication'), tables: [table], wide: true, body: () => <Table ctx={ctx} table={table} empty={ctx.t('尚无边缘节点上报心跳', 'No edge has reported yet')} /> });
   });
 
+  // Backups and restore drills (per clinic on central's off-site target, and central's own)
+  page('get', '/backup', 'fleet', async (c, repo, ctx) => {
+    const ov = deps.backupStatus ? await deps.backupStatus() : null;
+    const maxAgeHours = backupMaxAgeHours();
+    const table = backupTable(ctx, ov, { clinics: repo.scope.teams ? [] : repo.scope.clinics, district: !repo.scope.clinics && !repo.scope.teams, maxAgeHours, org: repo.org() });
+    return respond(c, ctx, repo, {
+      title: ctx.t('备份与恢复演练', 'Backups and restore drills'), tables: [table], wide: true,
+      body: () => (<>
+        <div class="card"><p class="hint" data-testid="backup-generated">{ov ? `${ctx.t('状态生成于', 'Status generated at')} ${localTime(ov.generatedAt)} · ${ctx.t(`最近成功备份超过 ${maxAgeHours} 小时或恢复演练未通过的行标红（与告警规则 BackupTooOld 一致）。RPO：演练恢复出的最新数据的时长；RTO：恢复并打开所用时间。`, `Rows whose last good backup is older than ${maxAgeHours} h, or whose last restore drill failed, are red (as the BackupTooOld alert). RPO: age of the newest restored data; RTO: time to restore and open.`)}` : ctx.t('备份模块未在本中心运行。', 'The backup module is not running on this central.')}</p></div>
+        <Table ctx={ctx} table={table} empty={ctx.t('尚无备份记录', 'No backups yet')} />
+      </>),
+    });
+  });
+
   page('get', '/uploads', 'fleet', async (c, repo, ctx) => {
     const st = await repo.ingestStatus();
     const city = await repo.cityUploads();
@@ -865,10 +884,16 @@ export function portalApp(deps: PortalDeps): Hono {
   page('get', '/audit', 'audit', async (c, repo, ctx) => {
     const actor = c.req.query('actor') || undefined;
     const action = c.req.query('action') || undefined;
-    const rows = await repo.auditLog({ actor, action, limit: c.req.query('format') === 'xlsx' ? 100_000 : 300 });
+    const xlsx = c.req.query('format') === 'xlsx';
+    const rows = await repo.auditLog({ actor, action, limit: xlsx ? 100_000 : 300 });
+    const ef = { clinicId: c.req.query('eclinic') || undefined, username: c.req.query('euser') || undefined, action: c.req.query('eaction') || undefined, target: c.req.query('etarget') || undefined };
+    const edgeRows = await repo.clinicAuditLog({ ...ef, limit: xlsx ? 100_000 : 300 });
+    const clinicName = (id: string) => repo.org().units.find((u) => u.clinicId === id)?.name ?? id;
+    const edgeTable: TableSpec = { id: 'clinic-audit', title: ctx.t('各机构审计记录（自诊所边缘端复制）', 'Clinic audit trail (replicated from the clinics)'), columns: [{ key: 'at', label: ctx.t('时间', 'Time') }, { key: 'clinic', label: ctx.t('机构', 'Clinic') }, { key: 'username', label: ctx.t('用户', 'User') }, { key: 'action', label: ctx.t('操作', 'Action') }, { key: 'target', label: ctx.t('对象', 'Target') }, { key: 'sourceIp', label: ctx.t('来源', 'From') }, { key: 'outcome', label: ctx.t('结果', 'Outcome') }],
+      rows: edgeRows.map((r) => ({ ...r, at: localTime(r.at), clinic: clinicName(r.clinicId), _bad: /^(forbidden|refused|denied|locked|bad password|unknown user)/.test(r.outcome) })) };
     const table: TableSpec = { id: 'audit', title: ctx.t('审计日志（只增不改）', 'Audit log (append-only)'), columns: [{ key: 'at', label: ctx.t('时间', 'Time') }, { key: 'actor', label: ctx.t('用户', 'User') }, { key: 'action', label: ctx.t('操作', 'Action') }, { key: 'target', label: ctx.t('对象', 'Target') }, { key: 'sourceIp', label: ctx.t('来源', 'From') }, { key: 'outcome', label: ctx.t('结果', 'Outcome') }], rows: rows.map((r) => ({ ...r, at: localTime(r.at), _bad: r.outcome.startsWith('denied') })) };
     return respond(c, ctx, repo, {
-      title: ctx.t('审计日志', 'Audit log'), tables: [table], wide: true,
+      title: ctx.t('审计日志', 'Audit log'), tables: [table, edgeTable], wide: true,
       body: () => (<>
         <form method="get" action="/portal/audit" class="selector noprint">
           <label>{ctx.t('用户', 'User')} <input name="actor" value={actor ?? ''} placeholder="portal:username" /></label>
@@ -876,6 +901,14 @@ export function portalApp(deps: PortalDeps): Hono {
           <button type="submit">{ctx.t('查询', 'Show')}</button>
         </form>
         <Table ctx={ctx} table={table} />
+        <form method="get" action="/portal/audit" class="selector noprint" data-testid="clinic-audit-form">
+          <label>{ctx.t('机构', 'Clinic')} <select name="eclinic"><option value="">{ctx.t('全部', 'All')}</option>{repo.org().units.filter((u) => u.clinicId && repo.inScope(u.id)).map((u) => <option value={u.clinicId!} selected={u.clinicId === ef.clinicId}>{u.name}</option>)}</select></label>
+          <label>{ctx.t('用户', 'User')} <input name="euser" value={ef.username ?? ''} /></label>
+          <label>{ctx.t('操作前缀', 'Action prefix')} <input name="eaction" value={ef.action ?? ''} placeholder="resident." /></label>
+          <label>{ctx.t('对象包含', 'Target contains')} <input name="etarget" value={ef.target ?? ''} placeholder="resident:" /></label>
+          <button type="submit">{ctx.t('查询', 'Show')}</button>
+        </form>
+        <Table ctx={ctx} table={edgeTable} />
       </>),
     });
   });

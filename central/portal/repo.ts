@@ -246,4 +246,28 @@ export class PortalRepo {
     await this.audit('portal.audit.view', `${filter.actor ?? '*'} ${filter.action ?? '*'}`);
     return rows.map((r) => ({ id: num(r.id), at: r.at instanceof Date ? r.at.toISOString() : String(r.at), actor: r.actor, action: r.action, target: r.target, sourceIp: r.source_ip, outcome: r.outcome }));
   }
+
+  /**
+   * The clinics' audit trail replicated from the edges (`audit_event` records, and the front
+   * desk's earlier `his_audit` ones) from the generic records table, newest first, limited to
+   * the clinics in scope. Filters: clinic, exact user, action prefix, target substring (e.g.
+   * `resident:<id>`: who looked at this resident). The search itself is audited.
+   */
+  async clinicAuditLog(filter: { clinicId?: string; username?: string; action?: string; target?: string; limit: number }): Promise<{ clinicId: string; at: string; username: string; action: string; target: string; sourceIp: string; outcome: string }[]> {
+    this.need('audit');
+    const j = (k: string) => (this.a.db.dialect === 'postgres' ? `payload->>'${k}'` : `json_extract(payload, '$.${k}')`);
+    const parts: string[] = ["type IN ('audit_event', 'his_audit')"];
+    const params: (string | number)[] = [];
+    const clean = (v: string) => v.replace(/[%_\\]/g, '');
+    if (this.scope.clinics) { const l = inList(this.scope.clinics); parts.push(`clinic_id ${l.sql}`); params.push(...l.params); }
+    if (filter.clinicId) { parts.push('clinic_id = ?'); params.push(filter.clinicId); }
+    if (filter.username) { parts.push(`${j('username')} = ?`); params.push(filter.username); }
+    if (filter.action) { parts.push(`${j('action')} LIKE ?`); params.push(`${clean(filter.action)}%`); }
+    if (filter.target) { parts.push(`${j('target')} LIKE ?`); params.push(`%${clean(filter.target)}%`); }
+    const rows = await this.a.db.all<{ clinic_id: string; at: string | null; username: string | null; action: string | null; target: string | null; source_ip: string | null; outcome: string | null }>(
+      `SELECT clinic_id, ${j('at')} AS at, ${j('username')} AS username, ${j('action')} AS action, ${j('target')} AS target, ${j('sourceIp')} AS source_ip, ${j('outcome')} AS outcome
+       FROM records WHERE ${parts.join(' AND ')} ORDER BY created_at DESC LIMIT ?`, [...params, filter.limit]);
+    await this.audit('portal.audit.clinic.view', `clinic=${filter.clinicId ?? '*'} user=${filter.username ?? '*'} action=${filter.action ?? '*'} target=${filter.target ?? '*'}`.slice(0, 300));
+    return rows.map((r) => ({ clinicId: r.clinic_id, at: String(r.at ?? ''), username: r.username ?? '', action: r.action ?? '', target: r.target ?? '', sourceIp: r.source_ip ?? '', outcome: r.outcome ?? '' }));
+  }
 }
