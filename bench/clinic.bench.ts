@@ -5,7 +5,9 @@
  *      (target p99 < 50 ms);
  *  (b) the registration page (search + slots + today's list, full HTTP route through Hono
  *      with a session) and the statistics page for a month: p50/p95 (target p95 < 100 ms);
- *  (c) 20 concurrent staff sessions mixing searches and page loads on this process.
+ *  (c) 20 concurrent staff sessions mixing searches and page loads on this process;
+ *  (d) the same with the audit written as before (a commit per entry and per session touch) and
+ *      as now (group commit), interleaved in one run.
  * Prints a table and writes the "## Clinic" section of bench/RESULTS.md.
  *
  *   node --import tsx bench/clinic.bench.ts [--quick]
@@ -45,6 +47,7 @@ const doctors = ['doc1', 'doc2', 'doc3', 'doc4'];
 for (const d of doctors) accounts.create({ username: d, displayName: `医生${d.slice(3)}`, role: 'doctor', password: 'Bench-pass-1' }, 'bench', 'local');
 accounts.create({ username: 'reg1', displayName: '挂号员', role: 'registrar', password: 'Bench-pass-1' }, 'bench', 'local');
 accounts.create({ username: 'admin1', displayName: '管理员', role: 'clinic_admin', password: 'Bench-pass-1' }, 'bench', 'local');
+accounts.replicateTo(store); // as in the agent: every audit entry also goes to the outbox (audit_event)
 
 // ---------------------------------------------------------------- data
 log(`loading ${N} residents and ${DAYS} days x ${PER_DAY} visits`);
@@ -161,6 +164,41 @@ const cMs = ms() - cStart;
 const concRow = { sessions: 20, requests: perReq.length, 'req/s': Math.round(perReq.length / (cMs / 1000)), 'p95 ms (queued)': pct(perReq, 95).toFixed(1) };
 console.table([concRow]);
 
+// ---------------------------------------------------------------- (d) audit durability: before/after in this run
+// Before: one synchronous commit (fsync) per audit entry and per session touch. After: the
+// entries of concurrent requests and the (>60 s) session touches share one group commit; every
+// response still waits until its own audit entry is durable.
+const appOld = new Hono();
+const accountsOld = new Accounts(store.db, { outbox: store, unbatched: true });
+const uiOld = mountWeb(appOld, { accounts: accountsOld, clinicName: '基准测试中心', nav: [], status: () => ({ hb: { clinicId: 'bench-clinic', at, lastSeq: 0, receiptSeq: 0, outboxDepth: 0, oldestPendingAt: null, relayState: 'connected', dictionaries: {} } as never, lastReceiptAt: at }) });
+mountHisPages(uiOld, store, accountsOld, '基准测试中心');
+async function sessionsRun(a: Hono, acc: Accounts, label: string, round: number) {
+  const cs = Array.from({ length: 20 }, () => { const l = acc.login('reg1', 'Bench-pass-1', 'bench'); if (!l.ok) throw new Error('login'); return `edge_session=${l.token}`; });
+  await acc.durable();
+  const c0 = acc.counters.commits;
+  const lat: number[] = [];
+  const t0 = ms();
+  await Promise.all(cs.map(async (c, i) => {
+    for (let k = 0; k < (quick ? 10 : 40); k++) {
+      const x = residents[(i * 40 + k + round * 7) % residents.length]!;
+      const url = k % 2 ? `/his/registration?q=${encodeURIComponent(x.py)}` : `/his/registration?rid=${x.id}`;
+      const s = ms();
+      const res = await a.request(url, { headers: { cookie: c } });
+      if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+      await res.text();
+      lat.push(ms() - s);
+    }
+  }));
+  const took = ms() - t0;
+  return { mode: label, round, requests: lat.length, 'req/s': Math.round(lat.length / (took / 1000)), 'p50 ms': pct(lat, 50).toFixed(1), 'p95 ms (queued)': pct(lat, 95).toFixed(1), commits: acc.counters.commits - c0 };
+}
+const abRows = [];
+for (let round = 1; round <= 2; round++) {
+  abRows.push(await sessionsRun(appOld, accountsOld, 'before: commit per entry/touch', round));
+  abRows.push(await sessionsRun(app, accounts, 'after: group commit', round));
+}
+console.table(abRows);
+
 // ---------------------------------------------------------------- results
 const table = (rows: Record<string, string | number>[]) => {
   const keys = Object.keys(rows[0]!);
@@ -183,12 +221,21 @@ ${table(pageRows)}
 (c) 20 concurrent staff sessions in this one process (each request waits behind the others: the p95 includes queueing):
 
 ${table([concRow])}
+
+(d) Audit durability, before/after in this run (20 sessions as in (c), two interleaved rounds). Every audited view writes
+a local \`audit_log\` row and an \`audit_event\` outbox record in one transaction. Before: one commit (fsync) per audit
+entry and one per session touch. After: concurrent requests' entries share one group commit, the session's
+\`last_seen_at\` is written only when it moved by > 60 s (in the same commit), and each response still waits until
+its audit entry is committed (audit durable before the data is shown). \`commits\` = COMMITs (fsyncs) in the run.
+
+${table(abRows)}
 `;
 const file = join(root, 'bench/RESULTS.md');
 const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
 const re = /^## Clinic\n[\s\S]*?(?=^## |(?![\s\S]))/m;
 if (!quick) writeFileSync(file, re.test(text) ? text.replace(re, section) : text.replace(/\n*$/, '\n\n') + section);
 console.log(section);
-await new Promise((r) => setTimeout(r, 200)); // let the last group commit (audit records) finish
+accounts.flush();
+accountsOld.flush();
 store.close();
 if (process.env.BENCH_KEEP) console.log(`kept ${dir}`); else rmSync(dir, { recursive: true, force: true });

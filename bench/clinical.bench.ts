@@ -50,6 +50,7 @@ const accounts = new Accounts(store.db);
 const doctors = ['doc1', 'doc2', 'doc3', 'doc4'];
 for (const d of doctors) accounts.create({ username: d, displayName: `医生${d.slice(3)}`, role: 'doctor', password: 'Bench-pass-1' }, 'bench', 'local');
 accounts.create({ username: 'nurse1', displayName: '护士', role: 'nurse', password: 'Bench-pass-1' }, 'bench', 'local');
+accounts.replicateTo(store); // as in the agent: audit entries replicate (audit_event, group commit)
 
 // ---------------------------------------------------------------- data
 log(`loading ${N} residents and ${DAYS} days x ${PER_DAY} signed visits`);

@@ -1,19 +1,20 @@
 /** Read access to central's dictionaries held at the edge (`dictionary_items`). */
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { CHARGE_CATEGORIES } from '../../contracts/records-his.ts';
+import { cached } from './sql.ts';
 
 export type ChargeCategory = (typeof CHARGE_CATEGORIES)[number];
 
 export interface DictEntry { code: string; name: string; attrs: Record<string, unknown>; active: boolean }
 
 export function dictItem(db: Db, dictionary: string, code: string): DictEntry | null {
-  const r = db.prepare<[string, string], { code: string; name: string; attrs: string; active: number }>(
+  const r = cached(db).prepare<[string, string], { code: string; name: string; attrs: string; active: number }>(
     'SELECT code, name, attrs, active FROM dictionary_items WHERE dictionary = ? AND code = ?').get(dictionary, code);
   return r ? { code: r.code, name: r.name, attrs: JSON.parse(r.attrs) as Record<string, unknown>, active: r.active === 1 } : null;
 }
 
 export function dictList(db: Db, dictionary: string): DictEntry[] {
-  return db.prepare<[string], { code: string; name: string; attrs: string; active: number }>(
+  return cached(db).prepare<[string], { code: string; name: string; attrs: string; active: number }>(
     'SELECT code, name, attrs, active FROM dictionary_items WHERE dictionary = ? AND active = 1 ORDER BY code').all(dictionary)
     .map((r) => ({ code: r.code, name: r.name, attrs: JSON.parse(r.attrs) as Record<string, unknown>, active: r.active === 1 }));
 }

@@ -10,6 +10,7 @@ import { checkResidentId, type RecordPayload } from '../../contracts/index.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Tx } from '../store/store.ts';
 import { HisError } from './errors.ts';
+import { cached } from './sql.ts';
 
 export const SEX_ZH: Record<string, string> = { '0': '未知的性别', '1': '男', '2': '女', '9': '未说明的性别' };
 export const ID_TYPE_ZH: Record<string, string> = { '01': '居民身份证', '02': '居民户口簿', '03': '护照', '04': '军官证', '05': '驾驶证', '06': '港澳居民来往内地通行证', '07': '台湾居民来往内地通行证', '99': '其他法定有效证件' };
@@ -39,7 +40,7 @@ const SELECT = `SELECT r.resident_id AS residentId, r.name, r.sex, r.birth_date 
   FROM residents r LEFT JOIN his_resident_ext e ON e.resident_id = r.resident_id`;
 
 export function getResident(db: Db, id: string): ResidentView | null {
-  return db.prepare<[string], ResidentView>(`${SELECT} WHERE r.resident_id = ?`).get(id) ?? null;
+  return cached(db).prepare<[string], ResidentView>(`${SELECT} WHERE r.resident_id = ?`).get(id) ?? null;
 }
 
 export type SearchKind = 'auto' | 'id' | 'name' | 'pinyin' | 'phone' | 'insurance' | 'healthcard';
@@ -65,23 +66,23 @@ export function searchResidents(db: Db, q: string, kind: SearchKind = 'auto', li
     case 'id': {
       const c = checkResidentId(s);
       if (!c.ok) throw new HisError('q', `身份证号无效：${c.reason}`);
-      return db.prepare<[string, number], ResidentView>(`${SELECT} WHERE r.id_number = ? LIMIT ?`).all(c.id, limit);
+      return cached(db).prepare<[string, number], ResidentView>(`${SELECT} WHERE r.id_number = ? LIMIT ?`).all(c.id, limit);
     }
-    case 'phone': return db.prepare<[string, number], ResidentView>(`${SELECT} WHERE r.phone = ? LIMIT ?`).all(s, limit);
+    case 'phone': return cached(db).prepare<[string, number], ResidentView>(`${SELECT} WHERE r.phone = ? LIMIT ?`).all(s, limit);
     case 'pinyin': {
       const p = s.toLowerCase();
       // Walk the pinyin index from the extension table (ordering by it keeps the LIMIT cheap with 200k residents).
-      return db.prepare<[string, string, number], ResidentView>(`SELECT r.resident_id AS residentId, r.name, r.sex, r.birth_date AS birthDate, r.id_type AS idType, r.id_number AS idNumber, r.phone,
+      return cached(db).prepare<[string, string, number], ResidentView>(`SELECT r.resident_id AS residentId, r.name, r.sex, r.birth_date AS birthDate, r.id_type AS idType, r.id_number AS idNumber, r.phone,
         e.pinyin_initials AS pinyinInitials, e.insurance_card_no AS insuranceCardNo, e.health_card_id AS healthCardId, e.address, e.ethnicity, e.marital_status AS maritalStatus
         FROM his_resident_ext e JOIN residents r ON r.resident_id = e.resident_id WHERE e.pinyin_initials >= ? AND e.pinyin_initials < ? ORDER BY e.pinyin_initials LIMIT ?`).all(p, upper(p), limit);
     }
-    case 'name': return db.prepare<[string, string, number], ResidentView>(`${SELECT} WHERE r.name >= ? AND r.name < ? ORDER BY r.name LIMIT ?`).all(s, upper(s), limit);
-    case 'insurance': return db.prepare<[string, number], ResidentView>(`${SELECT} WHERE e.insurance_card_no = ? LIMIT ?`).all(s, limit);
-    case 'healthcard': return db.prepare<[string, number], ResidentView>(`${SELECT} WHERE e.health_card_id = ? LIMIT ?`).all(s, limit);
+    case 'name': return cached(db).prepare<[string, string, number], ResidentView>(`${SELECT} WHERE r.name >= ? AND r.name < ? ORDER BY r.name LIMIT ?`).all(s, upper(s), limit);
+    case 'insurance': return cached(db).prepare<[string, number], ResidentView>(`${SELECT} WHERE e.insurance_card_no = ? LIMIT ?`).all(s, limit);
+    case 'healthcard': return cached(db).prepare<[string, number], ResidentView>(`${SELECT} WHERE e.health_card_id = ? LIMIT ?`).all(s, limit);
     default: {
-      const viaExt = db.prepare<[string, string, number], ResidentView>(`${SELECT} WHERE r.resident_id IN (SELECT resident_id FROM his_resident_ext WHERE insurance_card_no = ? UNION SELECT resident_id FROM his_resident_ext WHERE health_card_id = ?) LIMIT ?`).all(s, s, limit);
+      const viaExt = cached(db).prepare<[string, string, number], ResidentView>(`${SELECT} WHERE r.resident_id IN (SELECT resident_id FROM his_resident_ext WHERE insurance_card_no = ? UNION SELECT resident_id FROM his_resident_ext WHERE health_card_id = ?) LIMIT ?`).all(s, s, limit);
       if (viaExt.length) return viaExt;
-      return db.prepare<[string, string, number], ResidentView>(`${SELECT} WHERE r.resident_id = ? OR r.id_number = ? LIMIT ?`).all(s, s.toUpperCase(), limit);
+      return cached(db).prepare<[string, string, number], ResidentView>(`${SELECT} WHERE r.resident_id = ? OR r.id_number = ? LIMIT ?`).all(s, s.toUpperCase(), limit);
     }
   }
 }

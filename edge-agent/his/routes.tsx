@@ -10,8 +10,9 @@ import type { Accounts, Role, User } from '../web/accounts.ts';
 import type { PageCtx } from '../web/layout.tsx';
 import type { EdgeStore } from '../store/store.ts';
 import { chargesOfResident, getInvoice, netDispensed, payCharges, refundableQuantity, refundedQuantity, refundCharges, type InvoiceRow } from './charges.ts';
-import { departmentName, dictList } from './dict.ts';
+import { dictList } from './dict.ts';
 import { HisError } from './errors.ts';
+import { cached } from './sql.ts';
 import { book, cancelRegistration, checkIn, registerNow } from './frontdesk.ts';
 import { CashierPage, InvoicePage, SettlementPage, type PaidLine } from './pages-cashier.tsx';
 import { DispensePage, ReturnsPage, StockPage } from './pages-pharmacy.tsx';
@@ -86,10 +87,12 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
     audit(c, u, action, who(rid), r ? 'ok' : 'not found');
     return r;
   };
-  const regList = (where: string, ...args: string[]): RegListRow[] => db.prepare<string[], RegListRow>(`SELECT g.*, coalesce(r.name, g.resident_id) AS resident_name,
-      coalesce(u.display_name, g.doctor_username) AS doctor_name, g.department_code AS department_name FROM his_registrations g
-      LEFT JOIN residents r ON r.resident_id = g.resident_id LEFT JOIN users u ON u.username = g.doctor_username WHERE ${where} ORDER BY g.visit_date DESC, g.doctor_username, g.queue_no LIMIT 300`)
-    .all(...args).map((g) => ({ ...g, department_name: departmentName(db, g.department_code) }));
+  // Department names joined in SQL (was one dictionary query per row: up to 300 per page).
+  const regList = (where: string, ...args: string[]): RegListRow[] => cached(db).prepare<string[], RegListRow>(`SELECT g.*, coalesce(r.name, g.resident_id) AS resident_name,
+      coalesce(u.display_name, g.doctor_username) AS doctor_name, coalesce(d.name, g.department_code) AS department_name FROM his_registrations g
+      LEFT JOIN residents r ON r.resident_id = g.resident_id LEFT JOIN users u ON u.username = g.doctor_username
+      LEFT JOIN dictionary_items d ON d.dictionary = 'departments' AND d.code = g.department_code WHERE ${where} ORDER BY g.visit_date DESC, g.doctor_username, g.queue_no LIMIT 300`)
+    .all(...args);
 
   // ---- Registration -------------------------------------------------------------------------
   const registration = (c: Context, u: User, ctx: PageCtx, msg: { errors?: Errors; error?: string; notice?: string; rid?: string } = {}, status: 200 | 400 | 404 | 409 = 200) => {

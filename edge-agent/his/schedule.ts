@@ -1,6 +1,7 @@
 /** Schedule slots (号源/排班) kept by the clinic admin; registrations book against them. */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../../contracts/runtime/index.ts';
+import { cached } from './sql.ts';
 import type { Tx } from '../store/store.ts';
 import { dictItem } from './dict.ts';
 import { HisError } from './errors.ts';
@@ -12,7 +13,7 @@ export interface SlotRow {
 }
 
 export function slotsOn(db: Db, date: string, departmentCode?: string): (SlotRow & { doctor_name: string })[] {
-  return db.prepare<[string, string, string], SlotRow & { doctor_name: string }>(`SELECT s.*, coalesce(u.display_name, s.doctor_username) AS doctor_name FROM his_schedule s
+  return cached(db).prepare<[string, string, string], SlotRow & { doctor_name: string }>(`SELECT s.*, coalesce(u.display_name, s.doctor_username) AS doctor_name FROM his_schedule s
     LEFT JOIN users u ON u.username = s.doctor_username WHERE s.date = ? AND (? = '' OR s.department_code = ?) ORDER BY s.department_code, s.start_time, s.doctor_username`)
     .all(date, departmentCode ?? '', departmentCode ?? '');
 }

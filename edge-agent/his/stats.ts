@@ -3,6 +3,7 @@ import ExcelJS from 'exceljs';
 import type { Db } from '../../contracts/runtime/index.ts';
 import { CATEGORY_ZH } from './charges.ts';
 import { departmentName, type ChargeCategory } from './dict.ts';
+import { cached } from './sql.ts';
 import { addDays } from './time.ts';
 
 export interface Stats {
@@ -17,27 +18,27 @@ export interface Stats {
 export function computeStats(db: Db, from: string, to: string, groupBy: 'day' | 'month' = 'day'): Stats {
   const byStatus: Record<string, number> = {};
   let total = 0;
-  for (const r of db.prepare<[string, string], { status: string; n: number }>('SELECT status, count(*) AS n FROM his_registrations WHERE visit_date BETWEEN ? AND ? GROUP BY status').all(from, to)) {
+  for (const r of cached(db).prepare<[string, string], { status: string; n: number }>('SELECT status, count(*) AS n FROM his_registrations WHERE visit_date BETWEEN ? AND ? GROUP BY status').all(from, to)) {
     byStatus[r.status] = r.n; total += r.n;
   }
   const live = "status IN ('booked','registered','in-visit','finished')";
-  const byDepartment = db.prepare<[string, string], { code: string; n: number }>(`SELECT department_code AS code, count(*) AS n FROM his_registrations WHERE visit_date BETWEEN ? AND ? AND ${live} GROUP BY department_code ORDER BY n DESC`)
+  const byDepartment = cached(db).prepare<[string, string], { code: string; n: number }>(`SELECT department_code AS code, count(*) AS n FROM his_registrations WHERE visit_date BETWEEN ? AND ? AND ${live} GROUP BY department_code ORDER BY n DESC`)
     .all(from, to).map((r) => ({ ...r, name: departmentName(db, r.code) }));
-  const perDoctor = db.prepare<[string, string], { doctor: string; name: string | null; registered: number; finished: number }>(`SELECT g.doctor_username AS doctor, u.display_name AS name,
+  const perDoctor = cached(db).prepare<[string, string], { doctor: string; name: string | null; registered: number; finished: number }>(`SELECT g.doctor_username AS doctor, u.display_name AS name,
       sum(g.status IN ('registered','in-visit','finished')) AS registered, sum(g.status = 'finished') AS finished
     FROM his_registrations g LEFT JOIN users u ON u.username = g.doctor_username WHERE g.visit_date BETWEEN ? AND ? GROUP BY g.doctor_username ORDER BY registered DESC`)
     .all(from, to).map((r) => ({ ...r, name: r.name ?? r.doctor }));
   // Local dates as UTC instants, so that the index on issued_at is used.
   const fromAt = new Date(`${from}T00:00:00`).toISOString();
   const toAt = new Date(`${addDays(to, 1)}T00:00:00`).toISOString();
-  const byCategory = db.prepare<[string, string], { category: string; fen: number }>(`SELECT c.category, sum(c.amount_fen) AS fen FROM his_invoices i JOIN his_charges c ON c.invoice_id = i.invoice_id
+  const byCategory = cached(db).prepare<[string, string], { category: string; fen: number }>(`SELECT c.category, sum(c.amount_fen) AS fen FROM his_invoices i JOIN his_charges c ON c.invoice_id = i.invoice_id
     WHERE i.issued_at >= ? AND i.issued_at < ? GROUP BY c.category ORDER BY fen DESC`).all(fromAt, toAt)
     .map((r) => ({ ...r, name: CATEGORY_ZH[r.category as ChargeCategory] ?? r.category }));
   const fmt = groupBy === 'month' ? '%Y-%m' : '%Y-%m-%d';
   // The clinic's UTC offset as a fixed modifier: 'localtime' asks the C library per row (slow with a year of invoices).
   // China has no daylight saving time; elsewhere a period boundary may be off by the DST hour.
   const tzShift = `${-new Date(`${to}T12:00:00`).getTimezoneOffset()} minutes`;
-  const byPeriod = db.prepare<[string, string, string, string], { period: string; invoices: number; grossFen: number; refundFen: number }>(`SELECT strftime(?, issued_at, ?) AS period,
+  const byPeriod = cached(db).prepare<[string, string, string, string], { period: string; invoices: number; grossFen: number; refundFen: number }>(`SELECT strftime(?, issued_at, ?) AS period,
       sum(kind = 'invoice') AS invoices, sum(CASE WHEN kind = 'invoice' THEN total_fen ELSE 0 END) AS grossFen, -sum(CASE WHEN kind = 'reversal' THEN total_fen ELSE 0 END) AS refundFen
     FROM his_invoices WHERE issued_at >= ? AND issued_at < ? GROUP BY period ORDER BY period`).all(fmt, tzShift, fromAt, toAt)
     .map((r) => ({ ...r, netFen: r.grossFen - r.refundFen }));

@@ -99,6 +99,7 @@ export class Accounts {
   private readonly st: {
     insertAudit: Statement<[string, string, string, string, string, string]>;
     touch: Statement<[string, string, string]>;
+    session: Statement<[string], { username: string; last_seen_at: string; display_name: string; role: Role; active: number; must_change_password: number }>;
   };
   /** Group commits done and entries written (bench and metrics). */
   readonly counters = { commits: 0, entries: 0, touches: 0 };
@@ -110,6 +111,8 @@ export class Accounts {
     this.st = {
       insertAudit: db.prepare<[string, string, string, string, string, string]>('INSERT INTO audit_log (at, username, action, target, source_ip, outcome) VALUES (?, ?, ?, ?, ?, ?)'),
       touch: db.prepare<[string, string, string]>('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?'),
+      session: db.prepare<[string], { username: string; last_seen_at: string; display_name: string; role: Role; active: number; must_change_password: number }>(
+        'SELECT s.username, s.last_seen_at, u.display_name, u.role, u.active, u.must_change_password FROM sessions s JOIN users u ON u.username = s.username WHERE s.token_hash = ?'),
     };
   }
 
@@ -236,9 +239,8 @@ export class Accounts {
   /** The session's user, or null if unknown or idle for longer than the timeout (then it is ended). */
   session(token: string | undefined): User | null {
     if (!token) return null;
-    const row = this.db.prepare<[string], { username: string; last_seen_at: string; display_name: string; role: Role; active: number; must_change_password: number }>(
-      'SELECT s.username, s.last_seen_at, u.display_name, u.role, u.active, u.must_change_password FROM sessions s JOIN users u ON u.username = s.username WHERE s.token_hash = ?').get(sha(token));
     const hash = sha(token);
+    const row = this.st.session.get(hash);
     if (!row) { this.lastSeen.delete(hash); return null; }
     const now = Date.now();
     const stored = Date.parse(row.last_seen_at);
@@ -253,7 +255,7 @@ export class Accounts {
     // own). After a restart a session may so end up to that much earlier, never later.
     this.lastSeen.set(hash, now);
     if (this.lastSeen.size > 10_000) this.pruneLastSeen(now);
-    if (this.unbatched) this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?').run(new Date(now).toISOString(), hash);
+    if (this.unbatched) { this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?').run(new Date(now).toISOString(), hash); this.counters.commits++; this.counters.touches++; }
     else if (now - stored > SESSION_TOUCH_WRITE_MS) this.batch().touches.set(hash, new Date(now).toISOString());
     return { username: row.username, displayName: row.display_name, role: row.role, mustChangePassword: row.must_change_password === 1 };
   }
