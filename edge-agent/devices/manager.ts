@@ -126,8 +126,12 @@ export class DeviceManager {
     }
   }
 
-  /** The technician's "测试连接": the driver's own testConnection. */
+  /** C-ECHO for DICOM devices, set by the imaging module (it owns our AE title). */
+  dicomTest?: (d: Device) => Promise<{ ok: boolean; detail: string; latencyMs?: number }>;
+
+  /** The technician's "测试连接": the driver's own testConnection (DICOM: C-ECHO). */
   async testConnection(d: Device): Promise<{ ok: boolean; detail: string; latencyMs?: number }> {
+    if (d.protocol === 'dicom') return this.dicomTest ? this.dicomTest(d) : { ok: false, detail: 'DICOM SCP not running: no C-ECHO (imaging module)' };
     const p = this.profiles.get(d.profileId);
     if (!p) return { ok: false, detail: `unknown profile ${d.profileId}` };
     if (d.connection.type === 'listener') {

@@ -68,7 +68,7 @@ export function DevicesPage(props: { ctx: PageCtx; rows: DeviceRow[]; profiles: 
           <tbody>{props.rows.map((r) => (
             <tr data-device-id={r.device.id}>
               <td><a href={`/devices/${r.device.id}`}>{r.device.name}</a></td>
-              <td>{props.profiles.find((p) => p.id === r.device.profileId)?.[props.ctx.lang === 'en' ? 'name' : 'nameZh'] ?? r.device.profileId}</td>
+              <td>{props.profiles.find((p) => p.id === r.device.profileId)?.[props.ctx.lang === 'en' ? 'name' : 'nameZh'] ?? (r.device.protocol === 'dicom' ? <a href="/imaging/devices">{props.ctx.lang === 'en' ? `DICOM ${r.device.modality ?? ''} (AE ${r.device.aeTitle ?? ''})` : `DICOM 影像设备 ${r.device.modality ?? ''}（AE ${r.device.aeTitle ?? ''}）`}</a> : r.device.profileId)}</td>
               <td>{r.device.room}</td>
               <td><StateBadge ctx={props.ctx} state={r.state} /></td>
               <td data-testid="last-reading">{r.status.lastReading ?? '-'}{r.status.lastReadingAt && <div class="hint">{fmt(r.status.lastReadingAt)}</div>}</td>
@@ -84,7 +84,8 @@ export function DevicesPage(props: { ctx: PageCtx; rows: DeviceRow[]; profiles: 
           <h1>{t('register')}</h1>
           <form method="post" action="/devices" class="stack" data-testid="register-form">
             <label for="profileId">{t('profile')}</label>
-            <select id="profileId" name="profileId">{props.profiles.map((p) => <option value={p.id}>{(props.ctx.lang === 'en' ? p.name : p.nameZh ?? p.name)} ({p.protocol})</option>)}<option value="dicom-modality">DICOM 影像设备 (US/DX/CR)</option></select>
+            <select id="profileId" name="profileId">{props.profiles.map((p) => <option value={p.id}>{(props.ctx.lang === 'en' ? p.name : p.nameZh ?? p.name)} ({p.protocol})</option>)}</select>
+            <p class="hint" data-testid="dicom-hint">{props.ctx.lang === 'en' ? <>DICOM imaging devices (ultrasound, DR, CR) are registered on <a href="/imaging/devices">Imaging › DICOM devices</a> (AE title, address, port, modality, room, C-ECHO test) and listed here too.</> : <>DICOM 影像设备（超声、DR、CR）请在 <a href="/imaging/devices">影像 › DICOM 设备</a> 登记（AE 标题、地址、端口、类型、检查室、C-ECHO 测试），登记后也显示在此列表中。</>}</p>
             <label for="name">{t('name')}</label><input id="name" name="name" required />
             <label for="room">{t('room')}</label><input id="room" name="room" />
             <ConnectionFields ctx={props.ctx} />

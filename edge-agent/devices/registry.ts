@@ -32,7 +32,7 @@ export const deviceInputSchema = z.object({
   sourceName: z.string().trim().min(1).max(64).optional(),
   /** DICOM devices ([imaging]) */
   aeTitle: z.string().regex(/^[ -~]{1,16}$/).optional(),
-  modality: z.enum(['US', 'DX', 'CR']).optional(),
+  modality: z.enum(['US', 'DX', 'CR', 'OT']).optional(),
   pollIntervalMs: z.coerce.number().int().min(100).max(3_600_000).optional(),
   enabled: z.boolean().default(true),
 });

@@ -6,12 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge } from 'prom-client';
 import { startDicomScp, type DicomScpServer } from '../../device-drivers/dicom/index.ts';
+import { devicesByStore } from '../devices/index.ts';
+import { ProfileCatalog } from '../devices/profiles.ts';
+import { DeviceRegistry } from '../devices/registry.ts';
 import type { EdgeModule } from '../modules.ts';
 import { loadImagingConfig, type ImagingConfig } from './config.ts';
 import { Forwarder } from './forwarder.ts';
 import { flushDueStudies, indexInstance } from './ingest.ts';
 import { imagingMigrations } from './migrations.ts';
 import { ImagingRepo } from './repo.ts';
+import { echoDevice } from './echo.ts';
 import { mountImagingUi, VIEW_ROLES } from './routes.tsx';
 import { worklistProvider } from './worklist.ts';
 import { ReportPuller } from './reports.ts';
@@ -36,7 +40,10 @@ export const imagingModule: EdgeModule = {
   nav: [{ href: '/imaging', label: { 'zh-CN': '影像', en: 'Imaging' }, roles: VIEW_ROLES }],
   async start(ctx) {
     const cfg = loadImagingConfig(ctx.config.dataDir);
-    const repo = new ImagingRepo(ctx.store.db);
+    // The one device registry (devices module, started before us); its own instance if the devices module is not running.
+    const devices = devicesByStore.get(ctx.store.clinicId);
+    const registry = devices?.registry ?? new DeviceRegistry(ctx.store.db, ctx.accounts, new ProfileCatalog(''));
+    const repo = new ImagingRepo(ctx.store.db, registry);
     const forwarder = new Forwarder(ctx.store.db, ctx.config.clinicId, cfg, ctx.log.child({ part: 'forwarder' }));
     const dicomStored = new Counter({ name: 'device_dicom_instances_stored_total', help: 'DICOM instances stored and indexed, by modality', labelNames: ['modality'], registers: [ctx.registry] });
     const scp = cfg.enabled
@@ -56,6 +63,8 @@ export const imagingModule: EdgeModule = {
         log: ctx.log.child({ part: 'dicom-scp' }),
       })
       : null;
+    // 设备管理 › 测试连接 on a DICOM device is a C-ECHO with our AE title as the calling AE.
+    if (devices) devices.manager.dicomTest = (d) => echoDevice(d.connection.type === 'tcp' ? d.connection : null, d.aeTitle ?? '', cfg.aeTitle);
     if (scp && cfg.port === 0) ctx.log.warn({ port: scp.port }, 'EDGE_DICOM_PORT not set: the DICOM SCP listens on an OS-chosen port; set a fixed port for real devices');
     if (scp) ctx.log.info({ aeTitle: scp.aeTitle, host: scp.host, port: scp.port, storageDir: cfg.storageDir }, 'DICOM SCP listening');
     forwarder.start();
@@ -83,6 +92,7 @@ export const imagingModule: EdgeModule = {
     return {
       async stop() {
         runningImaging.delete(ctx.config.clinicId);
+        if (devices) devices.manager.dicomTest = undefined;
         await scp?.close();
         clearInterval(studyTimer);
         await flushStudies(0);
@@ -97,3 +107,4 @@ export const imagingModule: EdgeModule = {
     };
   },
 };
+

@@ -117,4 +117,31 @@ export const imagingMigrations: Migration[] = [
       CREATE TABLE imaging_report_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), after INTEGER NOT NULL);
     `),
   },
+  {
+    version: 203,
+    name: 'imaging: DICOM devices move into the one device registry (devices, protocol dicom)',
+    up: (db) => {
+      if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'devices'").get()) {
+        throw new Error('imaging migration 203 needs the devices module\'s registry (migration 100): start the agent with the devices module');
+      }
+      // Same id, AE title, host/port (as the registry's tcp connection), modality, room, enabled;
+      // the last C-ECHO becomes the registry's last test. An AE title already in the registry keeps
+      // that registration (it is the one the technician sees on 设备管理).
+      db.exec(`
+        INSERT INTO devices (id, name, profile_id, kind, protocol, room, connection, source_name, ae_title, modality, options, enabled, created_at, updated_at)
+          SELECT i.id, i.ae_title, 'dicom-modality', 'imaging', 'dicom', coalesce(i.room, ''), json_object('type', 'tcp', 'host', i.host, 'port', i.port),
+            NULL, i.ae_title, i.modality, '{}', i.enabled, i.created_at, i.created_at
+          FROM imaging_devices i
+          WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.ae_title = i.ae_title OR d.id = i.id);
+        INSERT INTO device_status (device_id, last_test)
+          SELECT i.id, CASE WHEN i.last_echo_at IS NULL THEN NULL
+            ELSE i.last_echo_at || CASE WHEN i.last_echo_result LIKE 'C-ECHO ok%' THEN ' OK ' ELSE ' FAIL ' END || coalesce(i.last_echo_result, '') END
+          FROM imaging_devices i JOIN devices d ON d.id = i.id AND d.protocol = 'dicom'
+          WHERE NOT EXISTS (SELECT 1 FROM device_status s WHERE s.device_id = i.id);
+      `);
+      // Rows not moved (their AE title was registered twice) stay readable for the technician's review.
+      const left = (db.prepare('SELECT count(*) AS n FROM imaging_devices i WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = i.id)').get() as { n: number }).n;
+      db.exec(left ? 'ALTER TABLE imaging_devices RENAME TO imaging_devices_not_migrated' : 'DROP TABLE imaging_devices');
+    },
+  },
 ];

@@ -223,6 +223,7 @@ export function DevicesPage(props: { ctx: PageCtx; devices: DeviceRow[]; local: 
       <div class="card">
         <h1>{L(ctx, 'DICOM 设备登记', 'DICOM devices')}</h1>
         <p class="hint" data-testid="local-ae">{L(ctx, `本机 DICOM 服务：AE 标题 ${props.local.aeTitle}，端口 ${props.local.port ?? '未启动'}。只有已登记并启用的设备可以连接。`, `This edge: AE title ${props.local.aeTitle}, port ${props.local.port ?? 'not running'}. Only registered, enabled devices may connect.`)}</p>
+        <p class="hint" data-testid="one-registry">{L(ctx, '这里登记的设备保存在统一的设备登记表中，也显示在「设备管理」；在任一处停用都会拒绝该设备连接。', 'Devices registered here are in the one device registry and also listed on Devices; disabling in either place refuses the device.')}</p>
         {props.echo && <div class={props.echo.ok ? 'notice' : 'error'} role="status" data-testid="echo-result">{`${props.echo.ae}：${props.echo.ok ? L(ctx, '连接成功', 'connection ok') : L(ctx, '连接失败', 'connection failed')} — ${props.echo.detail}`}</div>}
         <table data-testid="devices">
           <thead><tr><th>AE</th><th>{L(ctx, '地址', 'Host')}</th><th>{L(ctx, '端口', 'Port')}</th><th>{L(ctx, '类型', 'Modality')}</th><th>{L(ctx, '检查室', 'Room')}</th><th>{L(ctx, '状态', 'Status')}</th><th>{L(ctx, '最近测试', 'Last test')}</th><th></th></tr></thead>

@@ -4,6 +4,9 @@ import type { DicomDevice, OrderCandidate } from '../../device-drivers/dicom/ind
 import type { RecordPayload } from '../../contracts/index.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Tx } from '../store/store.ts';
+import { DICOM_PROFILE_ID, type Actor, type DeviceRegistry } from '../devices/registry.ts';
+
+const SYSTEM: Actor = { username: 'system', ip: 'local' };
 
 export type Modality = 'US' | 'DX' | 'CR';
 export type Order = RecordPayload<'order'>;
@@ -85,34 +88,57 @@ function rows<T>(list: unknown[]): T[] {
 }
 
 export class ImagingRepo {
-  constructor(private readonly db: Db) {}
+  /** `registry` is needed for device changes only (readers such as the clinical service pass none). */
+  constructor(private readonly db: Db, private readonly registry?: DeviceRegistry) {}
 
-  // ---- devices
-  devices(): DeviceRow[] {
-    return rows<Omit<DeviceRow, 'enabled' | 'room'> & { enabled: number; room: string | null }>(this.db.prepare('SELECT * FROM imaging_devices ORDER BY ae_title').all()).map((d) => ({ ...d, enabled: Boolean(d.enabled), room: d.room ?? undefined }));
+  // ---- devices: the one device registry (edge-agent/devices, table `devices`, protocol 'dicom')
+  private deviceSelect = `SELECT d.id, d.ae_title, d.connection, d.modality, d.room, d.enabled, s.last_test
+    FROM devices d LEFT JOIN device_status s ON s.device_id = d.id WHERE d.protocol = 'dicom'`;
+
+  private toDevice(r: { id: string; ae_title: string; connection: string; modality: string; room: string; enabled: number; last_test: string | null }): DeviceRow {
+    const c = JSON.parse(r.connection) as { host?: string; port?: number };
+    // device_status.last_test is "<ISO time> OK|FAIL <detail>" (DeviceRegistry.recordTest).
+    const m = /^(\S+) (?:OK|FAIL) ?(.*)$/s.exec(r.last_test ?? '');
+    return {
+      id: r.id, aeTitle: r.ae_title, host: c.host ?? '*', port: Number(c.port ?? 0), modality: r.modality as DeviceRow['modality'], room: r.room || undefined,
+      enabled: r.enabled === 1, lastEchoAt: m ? m[1]! : null, lastEchoResult: m ? m[2]! : null,
+    };
   }
 
+  devices(): DeviceRow[] {
+    return this.db.prepare<[], Parameters<ImagingRepo['toDevice']>[0]>(`${this.deviceSelect} ORDER BY d.ae_title`).all().map((r) => this.toDevice(r));
+  }
+
+  /** Read for every association (the SCP's lookupDevice): one indexed row. */
   deviceByAe(ae: string): DeviceRow | null {
-    return this.devices().find((d) => d.aeTitle === ae) ?? null;
+    const r = this.db.prepare<[string], Parameters<ImagingRepo['toDevice']>[0]>(`${this.deviceSelect} AND d.ae_title = ?`).get(ae);
+    return r ? this.toDevice(r) : null;
   }
 
   device(id: string): DeviceRow | null {
-    return this.devices().find((d) => d.id === id) ?? null;
+    const r = this.db.prepare<[string], Parameters<ImagingRepo['toDevice']>[0]>(`${this.deviceSelect} AND d.id = ?`).get(id);
+    return r ? this.toDevice(r) : null;
   }
 
-  addDevice(d: Omit<DicomDevice, 'id'>): string {
-    const id = randomUUID();
-    this.db.prepare('INSERT INTO imaging_devices (id, ae_title, host, port, modality, room, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, d.aeTitle, d.host, d.port, d.modality, d.room ?? null, d.enabled ? 1 : 0, new Date().toISOString());
-    return id;
+  private reg(): DeviceRegistry {
+    if (!this.registry) throw new Error('ImagingRepo: device changes need the device registry');
+    return this.registry;
   }
 
-  setDeviceEnabled(id: string, enabled: boolean): void {
-    this.db.prepare('UPDATE imaging_devices SET enabled = ? WHERE id = ?').run(enabled ? 1 : 0, id);
+  /** Registers a DICOM device in the device registry (validated and audited there); returns its id. */
+  addDevice(d: Omit<DicomDevice, 'id'>, by: Actor = SYSTEM): string {
+    return this.reg().create({
+      name: d.aeTitle, profileId: DICOM_PROFILE_ID, room: d.room ?? '', connection: { type: 'tcp', host: d.host, port: d.port },
+      aeTitle: d.aeTitle, modality: d.modality, enabled: d.enabled,
+    }, by).id;
   }
 
-  recordEcho(id: string, result: string): void {
-    this.db.prepare('UPDATE imaging_devices SET last_echo_at = ?, last_echo_result = ? WHERE id = ?').run(new Date().toISOString(), result, id);
+  setDeviceEnabled(id: string, enabled: boolean, by: Actor = SYSTEM): void {
+    this.reg().setEnabled(id, enabled, by);
+  }
+
+  recordEcho(id: string, result: { ok: boolean; detail: string }, by: Actor = SYSTEM): void {
+    this.reg().recordTest(id, result, by);
   }
 
   // ---- orders

@@ -1,7 +1,9 @@
 /** Imaging pages and actions, role-checked by `ui.page` and audited. */
 import type { Context } from 'hono';
 import type { ReportPuller } from './reports.ts';
-import { echo, type DicomScpServer } from '../../device-drivers/dicom/index.ts';
+import type { DicomScpServer } from '../../device-drivers/dicom/index.ts';
+import { RegistryError } from '../devices/registry.ts';
+import { echoDevice } from './echo.ts';
 import type { EdgeModuleContext } from '../modules.ts';
 import type { Role } from '../web/accounts.ts';
 import { clientIp } from '../web/app.tsx';
@@ -117,30 +119,33 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
       : !/^[\w.:*-]{1,64}$/.test(host) ? L(pctx, 'IP 地址不正确', 'invalid host')
       : !Number.isInteger(port) || port < 1 || port > 65535 ? L(pctx, '端口须为 1-65535', 'port 1-65535')
       : !['US', 'DX', 'CR', 'OT'].includes(modality) ? L(pctx, '类型不正确', 'invalid modality')
-      : repo.deviceByAe(aeTitle) ? L(pctx, `AE 标题 ${aeTitle} 已登记`, `AE ${aeTitle} already registered`) : null;
+      : repo.deviceByAe(aeTitle) || store.db.prepare('SELECT 1 FROM devices WHERE ae_title = ?').get(aeTitle) ? L(pctx, `AE 标题 ${aeTitle} 已登记`, `AE ${aeTitle} already registered`) : null;
     if (err) {
       audit(c, u.username, 'imaging.device.create', aeTitle, `refused: ${err}`);
       return devices(c, pctx, { error: err }, 400);
     }
-    repo.addDevice({ aeTitle, host, port, modality: modality as 'US', room: room || undefined, enabled: true });
+    try {
+      repo.addDevice({ aeTitle, host, port, modality: modality as 'US', room: room || undefined, enabled: true }, { username: u.username, ip: clientIp(c) });
+    } catch (e) {
+      if (!(e instanceof RegistryError)) throw e;
+      audit(c, u.username, 'imaging.device.create', aeTitle, `refused: ${e.message}`);
+      return devices(c, pctx, { error: e.message }, 400);
+    }
     audit(c, u.username, 'imaging.device.create', `${aeTitle}@${host}:${port} ${modality}`, 'ok');
     return devices(c, pctx, { notice: L(pctx, `已登记设备 ${aeTitle}`, `device ${aeTitle} registered`) });
   });
   ui.page('post', '/imaging/devices/:id/toggle', DEVICE_ROLES, (c, u, pctx) => {
     const d = repo.device(c.req.param('id') ?? '');
     if (!d) return c.text('device not found', 404);
-    repo.setDeviceEnabled(d.id, !d.enabled);
+    repo.setDeviceEnabled(d.id, !d.enabled, { username: u.username, ip: clientIp(c) });
     audit(c, u.username, d.enabled ? 'imaging.device.disable' : 'imaging.device.enable', d.aeTitle, 'ok');
     return devices(c, pctx);
   });
   ui.page('post', '/imaging/devices/:id/echo', DEVICE_ROLES, async (c, u, pctx) => {
     const d = repo.device(c.req.param('id') ?? '');
     if (!d) return c.text('device not found', 404);
-    const host = d.host === '*' ? '' : d.host;
-    const r = host ? await echo({ host, port: d.port, callingAe: deps.aeTitle, calledAe: d.aeTitle, timeoutMs: 5000 })
-      : { ok: false as const, detail: L(pctx, '地址为 *，无法测试', 'host is *: nothing to call'), latencyMs: 0 };
-    const text = r.ok ? `C-ECHO ok ${r.latencyMs} ms` : r.detail;
-    repo.recordEcho(d.id, text);
+    const r = await echoDevice({ host: d.host, port: d.port }, d.aeTitle, deps.aeTitle);
+    repo.recordEcho(d.id, r, { username: u.username, ip: clientIp(c) });
     audit(c, u.username, 'imaging.device.echo', `${d.aeTitle}@${d.host}:${d.port}`, r.ok ? 'ok' : `failed: ${r.detail}`);
     return devices(c, pctx, { echo: { ae: d.aeTitle, ok: r.ok, detail: r.ok ? `C-ECHO ${r.latencyMs} ms` : r.detail } });
   });

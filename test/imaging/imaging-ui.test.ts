@@ -53,6 +53,27 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   t.match(await page.locator('[data-testid=echo-result]').innerText(), /连接失败.*cannot connect/, 'C-ECHO to a closed port: failure in words');
   await page.screenshot({ path: screenshotPath('imaging-devices'), fullPage: true });
 
+  // One registry: the DICOM devices are the devices module's rows, listed on 设备管理 as well;
+  // its register form points DICOM devices here, and its 测试连接 is a C-ECHO; disabling there
+  // makes the SCP refuse the device.
+  await page.goto(`${edge.http.url}/devices`);
+  const table = await page.locator('[data-testid=devices-table]').innerText();
+  for (const ae of ['US_ROOM1', 'EDGE_UI', 'DEAD_DR']) t.match(table, new RegExp(ae), `${ae} listed on 设备管理`);
+  t.equal(await page.locator('#profileId option[value="dicom-modality"]').count(), 0, 'no second DICOM registration form');
+  t.match(await page.locator('[data-testid=dicom-hint]').innerText(), /影像 › DICOM 设备/);
+  await page.screenshot({ path: screenshotPath('imaging-devices-registry'), fullPage: true });
+  const selfId = img.repo.deviceByAe('EDGE_UI')!.id;
+  await page.goto(`${edge.http.url}/devices/${selfId}`);
+  await page.click('[data-testid=test-button]');
+  t.match(await page.locator('[data-testid=test-result]').innerText(), /C-ECHO ok/, '设备管理 › 测试连接 on a DICOM device is a C-ECHO');
+  await page.click('[data-testid=toggle-button]');
+  const refused = await run('echoscu', ['-aet', 'EDGE_UI', '-aec', 'EDGE_UI', '127.0.0.1', String(port)]);
+  t.not(refused.code, 0, 'disabled on 设备管理: the SCP refuses the association');
+  await page.goto(`${edge.http.url}/imaging/devices`);
+  t.match(await page.locator('tr[data-ae="EDGE_UI"]').innerText(), /停用/, 'and 影像 › DICOM 设备 shows it disabled');
+  await page.click('tr[data-ae="EDGE_UI"] button:has-text("启用")');
+  t.equal((await run('echoscu', ['-aet', 'EDGE_UI', '-aec', 'EDGE_UI', '127.0.0.1', String(port)])).code, 0, 'enabled again here: accepted');
+
   // Order through the form (by ID number), then the US room fetches the worklist and sends images.
   await page.goto(`${edge.http.url}/imaging`);
   await page.fill('#resident', 'NO-SUCH');
@@ -111,6 +132,6 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   t.match(await page.locator('h1').first().innerText(), /Imaging worklist/);
   await page.goto(`${edge.http.url}/imaging?lang=zh-CN`);
   const audit = edge.accounts.recentAudit(200).map((a) => `${a.action} ${a.outcome}`);
-  for (const a of ['imaging.device.create ok', 'imaging.device.echo ok', 'imaging.order.create ok', 'imaging.study.view ok', 'imaging.reconcile ok']) t.ok(audit.includes(a), `audited: ${a}`);
-  console.log(`[ui] screenshots ${['devices', 'worklist', 'study', 'reconcile'].map((n) => screenshotPath(`imaging-${n}`)).join(' ')}`);
+  for (const a of ['imaging.device.create ok', 'imaging.device.echo ok', 'device.create ok', 'device.test ok', 'device.disable ok', 'device.enable ok', 'imaging.order.create ok', 'imaging.study.view ok', 'imaging.reconcile ok']) t.ok(audit.includes(a), `audited: ${a}`);
+  console.log(`[ui] screenshots ${['devices', 'devices-registry', 'worklist', 'study', 'reconcile'].map((n) => screenshotPath(`imaging-${n}`)).join(' ')}`);
 });
