@@ -13,6 +13,7 @@ import { STREAMS, subjects } from '../../contracts/index.ts';
 import { careByClinic, CareTransfers } from '../../edge-agent/care/index.ts';
 import { addDays, today as todayOf } from '../../edge-agent/care/rules/dates.ts';
 import { CareTransferRouter, ensureTransferStream } from '../../central/care-transfer/index.ts';
+import { all as sqlAll } from '../../central/empi/sql.ts';
 import { centralUser, clinicUser, hashPassword, renderAuthorization } from '../../provisioning/nats.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
@@ -132,6 +133,11 @@ t.test('health-record migration between two clinics: offer, accept, refuse, offl
   // Central: every record is routed once (two offers, two decisions), nothing rejected.
   const routed = await router.transfers();
   t.same(routed.map((x) => x.status).sort(), ['accepted', 'refused']);
+
+  // A forged offer (clinic B's record claiming to come from A) is not routed by central.
+  const forgedSeq = edgeB.store.write('record_transfer', 'tr-forged', { ...offer.transfer, transferId: 'tr-forged', fromClinicId: a, toClinicId: b });
+  await waitFor('central scanned the forged offer', async () => Number((await router.sql.tx(function* () { return yield* sqlAll<{ seq: number }>('SELECT seq FROM care_transfer_cursor WHERE clinic_id = ?', [b]); }))[0]?.seq ?? 0) >= forgedSeq, 30_000);
+  t.notOk((await router.transfers()).some((x) => x.transferId === 'tr-forged'), 'forged offer not routed');
 
   // Permissions: clinic B's user reads its own transfers only.
   const admin = await connect({ servers: ns.url, user: 'central', pass: 'central-secret' });
