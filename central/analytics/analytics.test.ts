@@ -201,3 +201,26 @@ t.test('stored indicator results follow every kind of fact change exactly (incre
   }
   t.equal(bad, 0, 'every stored result equals its full recomputation');
 });
+
+t.test('case list: count and pages from one pass, keyset pages follow the full order', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'an-'));
+  const wh = new SqliteWarehouse(join(dir, 'wh.db'));
+  t.teardown(async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); });
+  const a = await handWorkedDistrict(wh);
+  const S = DISTRICT_SCOPE(a.org());
+  const ind = INDICATOR_BY_ID.get('htn_standard_mgmt')!;
+  const full = await a.engine.cases(ind, 'district', '2026', S, { limit: 100 });
+  t.same(full.rows.map((r) => [r.residentId, r.ok]), [['R2', false], ['R4', false], ['R1', true], ['R7', true]], 'failing first, then by clinic and resident');
+  const walked: string[] = [];
+  let after: { ok: number; clinic_id: string; resident_id: string } | undefined;
+  for (;;) {
+    const pg = await a.engine.cases(ind, 'district', '2026', S, { limit: 1, after });
+    t.equal(pg.total, 4, 'total on every page');
+    const r = pg.rows[0];
+    if (!r) break;
+    walked.push(r.residentId);
+    after = { ok: r.ok ? 1 : 0, clinic_id: r.clinicId, resident_id: r.residentId };
+  }
+  t.same(walked, full.rows.map((r) => r.residentId), 'keyset pages of 1 walk the same order');
+  t.equal((await a.engine.cases(ind, 'district', '2026', S, { failingOnly: true, limit: 100 })).total, 2);
+});

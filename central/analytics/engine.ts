@@ -439,7 +439,7 @@ export class Engine {
    * Case list of an indicator whose denominator is a cohort: every resident in it under
    * `nodeId`, whether they meet the numerator, and why not.
    */
-  async cases(ind: IndicatorDef, nodeId: string, periodKey: string, scope: Scope, opts: { failingOnly?: boolean; limit?: number; offset?: number } = {}): Promise<{ total: number; rows: CaseRow[] }> {
+  async cases(ind: IndicatorDef, nodeId: string, periodKey: string, scope: Scope, opts: { failingOnly?: boolean; limit?: number; offset?: number; after?: { ok: number; clinic_id: string; resident_id: string } } = {}): Promise<{ total: number; rows: CaseRow[] }> {
     if (!ind.cases || ind.denominator?.type !== 'cohort' || ind.numerator.type !== 'cohort') throw new Error(`${ind.id} has no case list`);
     const org = this.org();
     const node = this.checkNode(nodeId, scope);
@@ -454,9 +454,25 @@ export class Engine {
       FROM an_fact c WHERE ${w.sql} GROUP BY c.resident_id, c.clinic_id`;
     const params = [...ok.params, ...w.params];
     const filter = opts.failingOnly ? 'WHERE x.ok = 0' : '';
-    const total = num((await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM (${inner}) x ${filter}`, params))?.n);
-    const page = await this.db.all<{ resident_id: string; clinic_id: string; team_id: string | null; since: string | null; ok: number }>(
-      `SELECT x.* FROM (${inner}) x ${filter} ORDER BY x.ok, x.clinic_id, x.resident_id LIMIT ? OFFSET ?`, [...params, opts.limit ?? 100, opts.offset ?? 0]);
+    // One pass over the node's cohort: the count and the page come from the same rows (sorted here
+    // in code-unit order: failing first, then clinic, then resident), so the per-patient checks run once.
+    type Key = { resident_id: string; clinic_id: string; team_id: string | null; since: string | null; ok: number };
+    const all = await this.db.all<Key>(`SELECT x.* FROM (${inner}) x ${filter}`, params);
+    for (const r of all) r.ok = num(r.ok);
+    const cmp = (a: Key, b: Key) => a.ok - b.ok || (a.clinic_id < b.clinic_id ? -1 : a.clinic_id > b.clinic_id ? 1 : 0) || (a.resident_id < b.resident_id ? -1 : a.resident_id > b.resident_id ? 1 : 0);
+    all.sort(cmp);
+    const total = all.length;
+    const limit = opts.limit ?? 100;
+    let start = opts.offset ?? 0;
+    // Keyset: the page after a given (ok, clinic, resident), stable while new cases arrive.
+    if (opts.after) {
+      const k = { ...opts.after, team_id: null, since: null } as Key;
+      let lo = 0;
+      let hi = all.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (cmp(all[mid]!, k) <= 0) lo = mid + 1; else hi = mid; }
+      start = lo;
+    }
+    const page = all.slice(start, start + limit);
     return { total, rows: await this.describe(ind, p, page) };
   }
 

@@ -14,6 +14,7 @@ import type { CentralConfig } from '../config.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 import { PortalAccounts, type PortalRole } from './accounts.ts';
 import { portalApp } from './app.tsx';
+import { runningCentralBackups } from '../backup/index.ts';
 
 export interface CentralMountDeps {
   config: CentralConfig;
@@ -37,7 +38,8 @@ export function portalAccounts(wh: Warehouse): PortalAccounts {
 export async function mountPortal(app: Hono<any, any, any>, deps: CentralMountDeps): Promise<Mounted & { analytics: Analytics }> {
   const analytics = await Analytics.open(deps.wh);
   const accounts = portalAccounts(deps.wh);
-  app.route('/portal', portalApp({ analytics, wh: deps.wh, accounts }));
+  // central/backup mounts after the portal: its status is looked up per request.
+  app.route('/portal', portalApp({ analytics, wh: deps.wh, accounts, backupStatus: async () => (await runningCentralBackups.get(deps.config.dataDir)?.overview()) ?? null }));
   analytics.start(FACT_REFRESH_MS, (e) => deps.log.error({ err: e.message }, 'portal facts refresh failed'));
   if ((await accounts.count()) === 0) deps.log.warn('portal has no account yet: create the first administrator with `node --import tsx central/portal/setup.ts admin` (see central/portal/README.md)');
   return { analytics, stop: () => analytics.stop() };

@@ -13,10 +13,12 @@ import { handWorkedDistrict } from '../../central/analytics/handworked.ts';
 import { SqliteWarehouse } from '../../central/warehouse/sqlite.ts';
 import { createPortalAdmin, createPortalUser, mountPortal } from '../../central/portal/index.ts';
 import type { CentralConfig } from '../../central/config.ts';
+import { mountCentralBackup } from '../../central/backup/index.ts';
 
 export const PASSWORD = 'Portal-Test-2026!';
 
-export async function startPortal() {
+/** `backup`: also mount central's real backup module (own backups + off-site target) on the same data dir. */
+export async function startPortal(opts: { backup?: Record<string, unknown> } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'portal-'));
   const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
   await handWorkedDistrict(wh);
@@ -31,12 +33,14 @@ export async function startPortal() {
   };
   const app = new Hono();
   const log = createLogger('portal-test', 'silent' as never);
-  const mounted = await mountPortal(app, { config: { dataDir: dir } as CentralConfig, wh, log });
+  const config = { dataDir: dir, apiToken: 'portal-test-api-token-0123' } as CentralConfig;
+  const mounted = await mountPortal(app, { config, wh, log });
+  const backup = opts.backup ? await mountCentralBackup(app, { config, wh, log, backup: { ...opts.backup } }) : null;
   await mounted.analytics.facts.refresh();
   const http = await listen(app, '127.0.0.1', 0);
   return {
-    url: http.url, wh, users, app, analytics: mounted.analytics,
-    async close() { await http.close(); await mounted.stop(); await wh.close(); rmSync(dir, { recursive: true, force: true }); },
+    url: http.url, wh, users, app, analytics: mounted.analytics, backup, dir,
+    async close() { await http.close(); await backup?.stop(); await mounted.stop(); await wh.close(); rmSync(dir, { recursive: true, force: true }); },
   };
 }
 
