@@ -50,17 +50,42 @@ function mixed(n: number, tag: string, unprojected: boolean): IngestItem[] {
   return out;
 }
 
-async function ingestRate(wh: Warehouse, items: IngestItem[]): Promise<number> {
+/** CPU seconds the PostgreSQL server processes of this warehouse's database have used (Linux /proc; 0 for SQLite). */
+async function serverCpuSec(wh: Warehouse): Promise<number> {
+  if (!(wh instanceof PostgresWarehouse)) return 0;
+  const pids = (await wh.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()')).rows.map((r) => r.pid);
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command name: utime and stime are the 12th and 13th (clock ticks, 100 per second).
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch { /* a backend that just ended */ }
+  }
+  return ticks / 100;
+}
+
+interface Measure { rate: number; clientUs: number; serverUs: number }
+
+/** Records per second, and CPU microseconds per record in this process and in the database server. */
+async function ingestRate(wh: Warehouse, items: IngestItem[]): Promise<Measure> {
+  const srv0 = await serverCpuSec(wh);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < items.length; i += BATCH) {
     const r = await wh.ingest(items.slice(i, i + BATCH));
     if (r.outcomes.some((o) => o !== 'applied')) throw new Error(`batch at ${i}: ${r.outcomes.filter((o) => o !== 'applied').length} not applied`);
   }
-  return items.length / ((performance.now() - t0) / 1000);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const srv = await serverCpuSec(wh);
+  return { rate: items.length / wall, clientUs: (cpu.user + cpu.system) / items.length, serverUs: ((srv - srv0) * 1e6) / items.length };
 }
 
+const cpuText = (m: Measure) => `${m.clientUs.toFixed(0)}${m.serverUs ? ` + ${m.serverUs.toFixed(0)}` : ''} µs`;
+
 async function main() {
-  const rows: { backend: string; projected: number; baseline: number }[] = [];
+  const rows: { backend: string; projected: Measure; baseline: Measure }[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'central-bench-'));
   const db = await createTestDatabase('bench');
   try {
@@ -74,7 +99,7 @@ async function main() {
         await ingestRate(wh, mixed(2_000, `${name.slice(0, 2)}warm`, false));
         const baseline = await ingestRate(wh, mixed(N, `${name.slice(0, 2)}base`, true));
         const projected = await ingestRate(wh, mixed(N, `${name.slice(0, 2)}proj`, false));
-        log(`${name}: projected ${projected.toFixed(0)} rec/s, records only ${baseline.toFixed(0)} rec/s`);
+        log(`${name}: projected ${projected.rate.toFixed(0)} rec/s (${cpuText(projected)}), records only ${baseline.rate.toFixed(0)} rec/s (${cpuText(baseline)})`);
         rows.push({ backend: name, projected, baseline });
       } finally {
         await wh.close();
@@ -91,12 +116,13 @@ async function main() {
     `Run ${new Date().toISOString()} on this machine${quick ? ' (quick mode)' : ''}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end: \`node --import tsx bench/central.bench.ts\`.`,
     `Ingest through the \`Warehouse\` interface (what the spine consumer calls), ${N.toLocaleString('en')} records per measurement over ${CLINICS} clinics, one transaction per batch of ${BATCH}; records mixed as a clinic sends them (50% device readings, 20% visits with 2 diagnoses, 20% lab results, 10% prescriptions with 3 lines).`,
     '"records only" sends the same payloads as a type without projection (the generic `records` row, ingest log and watermark only): the difference is the cost of the WS 365 projection rows written in the same transaction.',
+    'CPU per record is the time this process (+ the PostgreSQL server processes of the database, from /proc) spent per record: unlike the rate it hardly depends on how many other processes share the 2 cores.',
     '',
-    '| backend | with WS 365 projections | records only | projections cost |',
-    '|---|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.backend} | ${r.projected.toFixed(0)} rec/s | ${r.baseline.toFixed(0)} rec/s | ${(100 * (1 - r.projected / r.baseline)).toFixed(0)}% |`),
+    '| backend | with WS 365 projections | records only | projections cost | CPU per record, with projections | CPU per record, records only |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.backend} | ${r.projected.rate.toFixed(0)} rec/s | ${r.baseline.rate.toFixed(0)} rec/s | ${(100 * (1 - r.projected.rate / r.baseline.rate)).toFixed(0)}% | ${cpuText(r.projected)} | ${cpuText(r.baseline)} |`),
     '',
-    `PostgreSQL / SQLite: **${(p.projected / s.projected).toFixed(2)}x** with projections, ${(p.baseline / s.baseline).toFixed(2)}x records only. Target from the issue: >= 5,000 records/s into each backend through the spine (this measures the warehouse alone, the spine's own rate is in the Spine section).`,
+    `PostgreSQL / SQLite: **${(p.projected.rate / s.projected.rate).toFixed(2)}x** with projections, ${(p.baseline.rate / s.baseline.rate).toFixed(2)}x records only. Target from the issue: >= 5,000 records/s into each backend through the spine (this measures the warehouse alone, the spine's own rate is in the Spine section).`,
     '',
   ].join('\n');
   // `--out FILE` writes the section elsewhere (trial runs while others edit RESULTS.md).

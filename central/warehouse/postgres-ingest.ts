@@ -164,14 +164,17 @@ async function flush(q: Q, logRows: { clinicId: string; seq: number; r: RecordIt
   }
   if (!recRows.length) return;
   // ON CONFLICT DO NOTHING also skips a second row of the same key within this statement.
-  const ins = await q<{ clinic_id: string; seq: number }>(`INSERT INTO records (type, record_id, version, clinic_id, seq, hlc, payload, created_at, applied_at)
+  const ins = await q<{ clinic_id: string; seq: number; newer: boolean }>(`INSERT INTO records (type, record_id, version, clinic_id, seq, hlc, payload, created_at, applied_at)
     SELECT t, r, v, c, s, h, p, ca, $2::timestamptz FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (t text, r text, v int, c text, s bigint, h text, p jsonb, ca timestamptz))
       WITH ORDINALITY AS x(t, r, v, c, s, h, p, ca, o) ORDER BY o
-    ON CONFLICT DO NOTHING RETURNING clinic_id, seq`,
+    ON CONFLICT DO NOTHING
+    RETURNING clinic_id, seq, EXISTS (SELECT 1 FROM records y WHERE y.type = records.type AND y.record_id = records.record_id AND y.clinic_id = records.clinic_id AND y.version > records.version) AS newer`,
   [`[${recRows.map((x) => `{"t":${JSON.stringify(x.r.type)},"r":${JSON.stringify(x.r.recordId)},"v":${x.r.version},"c":${JSON.stringify(x.r.clinicId)},"s":${x.r.seq},"h":${JSON.stringify(x.r.hlc)},"p":${x.json},"ca":${JSON.stringify(x.r.createdAt)}}`).join(',')}]`, now]);
   const inserted = new Set(ins.rows.map((x) => `${x.clinic_id}\u0000${x.seq}`));
-  // Project exactly the rows this batch inserted (a same-content duplicate or a collision adds none).
-  await projectRecordsPg(q, recRows.filter((x) => inserted.has(`${x.r.clinicId}\u0000${x.r.seq}`)).map((x) => x.r));
+  // Project exactly the rows this batch inserted (a same-content duplicate or a collision adds none),
+  // except a version older than one already in `records` (checked once per record, by the insert).
+  const stale = new Set(ins.rows.filter((x) => x.newer).map((x) => `${x.clinic_id}\u0000${x.seq}`));
+  await projectRecordsPg(q, recRows.filter((x) => { const k = `${x.r.clinicId}\u0000${x.r.seq}`; return inserted.has(k) && !stale.has(k); }).map((x) => x.r));
   if (ins.rowCount === recRows.length) return;
   for (const { r, json } of recRows) {
     if (inserted.has(`${r.clinicId}\u0000${r.seq}`)) continue;

@@ -106,18 +106,18 @@ const sqliteValue = (v: CellValue) => (typeof v === 'boolean' ? (v ? 1 : 0) : v)
 const isoOrNull = (s: string) => { const ms = Date.parse(s); return Number.isNaN(ms) ? null : new Date(ms).toISOString(); };
 
 /** Insert rows through one jsonb parameter (`jsonb_to_recordset`): one statement per table however many rows. */
-async function pgInsert(q: Q, p: ProjectionDef, rows: Row[], guardNewer: boolean): Promise<void> {
+async function pgInsert(q: Q, p: ProjectionDef, rows: Row[]): Promise<void> {
   if (!rows.length) return;
   const cols = allColumns(p);
   const names = cols.map((c) => c.name).join(', ');
   const defs = cols.map((c) => `${c.name} ${PG_TYPES[c.type]}`).join(', ');
-  // Newer version in `records` (not in the projection: a newer version may project to no rows).
-  const guard = guardNewer && p.source.kind === 'record'
-    ? `WHERE NOT EXISTS (SELECT 1 FROM records y WHERE y.type = '${p.source.type}' AND y.record_id = x.record_id AND y.clinic_id = x.clinic_id AND y.version > x.version)` : '';
-  await q(`INSERT INTO ${p.table} (${names}) SELECT ${names} FROM jsonb_to_recordset($1::jsonb) AS x(${defs}) ${guard} ON CONFLICT DO NOTHING`, [JSON.stringify(rows)]);
+  await q(`INSERT INTO ${p.table} (${names}) SELECT ${names} FROM jsonb_to_recordset($1::jsonb) AS x(${defs}) ON CONFLICT DO NOTHING`, [JSON.stringify(rows)]);
 }
 
-/** PostgreSQL: project the records a batch inserted (call after the records insert). */
+/**
+ * PostgreSQL: project the records a batch inserted (call after the records insert), none of which
+ * has a newer version in `records` (the records insert reports that, one probe per record).
+ */
 export async function projectRecordsPg(q: Q, recs: RecordItem[]): Promise<void> {
   // Within a batch only the highest version of a record matters.
   const latest = new Map<string, RecordItem>();
@@ -139,7 +139,7 @@ export async function projectRecordsPg(q: Q, recs: RecordItem[]): Promise<void> 
       for (const r of list) {
         projectRows(p, r.payload).forEach((row, i) => rows.push({ clinic_id: r.clinicId, record_id: r.recordId, version: r.version, line_no: i, record_created_at: isoOrNull(r.createdAt), ...row }));
       }
-      await pgInsert(q, p, rows, true);
+      await pgInsert(q, p, rows);
     }
   }
 }
@@ -152,6 +152,6 @@ export async function projectResidentsPg(q: Q, ids: string[]): Promise<void> {
     await q(`DELETE FROM ${p.table} WHERE resident_id = ANY($1::text[])`, [ids]);
     const rows: Row[] = [];
     for (const c of cur) projectRows(p, c.payload).forEach((row, i) => rows.push({ resident_id: c.resident_id, source_clinic_id: c.clinic_id, line_no: i, ...row }));
-    await pgInsert(q, p, rows, false);
+    await pgInsert(q, p, rows);
   }
 }
