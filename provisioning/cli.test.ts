@@ -82,7 +82,9 @@ t.test('--dry-run prints a unified diff with masked secrets and writes nothing',
   t.match(dry.out, new RegExp(`\\+    \\{ user: "clinic-${extra}"`));
   t.match(dry.out, new RegExp(`\\+  - name: ${extra}-router`));
   t.match(dry.out, /"natsPassword": "<secret [0-9a-f]{8}>"/, 'password masked');
-  t.match(dry.out, /dry run: 1 created, \d+ changed, 0 removed; nothing written/);
+  t.match(dry.out, /dry run: 3 created, \d+ changed, 0 removed; nothing written/, 'edge config, env file and backup key');
+  t.match(dry.out, /EDGE_BACKUP_REMOTE_TOKEN=<secret [0-9a-f]{8}>/, 'backup token masked');
+  t.notMatch(dry.out, /(TOKEN|SECRET)=(?!<secret )/, 'no token or secret in clear');
   t.same(snapshot(st.dir), before, 'nothing written by enrol --dry-run');
 
   const rm = await cli('remove', '--state', st.dir, '--clinic', station, '--dry-run');

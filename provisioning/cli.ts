@@ -17,11 +17,12 @@ export const USAGE = `usage: provision <command> [--state DIR] [options]      (s
   init    [--nats-url nats://host:4222] [--hub-listen host:port] [--hub-store-dir DIR]
           [--edge-data-dir DIR] [--edge-url-template http://edge-{id}:8080] [--central-data-dir DIR]
           [--central-url URL] [--netmon-url URL] [--prometheus-url URL] [--grafana-dashboards-path DIR]
+          [--edge-backup-key-file F] [--edge-backup-dir DIR] [--central-backup-key-file F] [--central-backup-dir DIR]
   enrol   --clinic ID --name 名称 [--level centre|station] [--parent CENTRE_ID] [--device id:kind ...]
           [--router host[:port]] [--switch host[:port]]
           [--snmp-user U --snmp-auth-key-env VAR --snmp-priv-key-env VAR [--snmp-auth-protocol sha256] [--snmp-priv-protocol aes]
            | --snmp-community-env VAR]
-          [--edge-url http://host:port] [--rotate-password]
+          [--edge-url http://host:port] [--rotate-password] [--rotate-backup-key]
   remove  --clinic ID
   list
   validate
@@ -33,12 +34,13 @@ export const USAGE = `usage: provision <command> [--state DIR] [options]      (s
 const options = {
   state: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'nats-pid': { type: 'string' }, 'nats-pid-file': { type: 'string' },
   clinic: { type: 'string' }, name: { type: 'string' }, level: { type: 'string' }, parent: { type: 'string' },
-  router: { type: 'string' }, switch: { type: 'string' }, device: { type: 'string', multiple: true }, 'edge-url': { type: 'string' }, 'rotate-password': { type: 'boolean' },
+  router: { type: 'string' }, switch: { type: 'string' }, device: { type: 'string', multiple: true }, 'edge-url': { type: 'string' }, 'rotate-password': { type: 'boolean' }, 'rotate-backup-key': { type: 'boolean' },
   'snmp-user': { type: 'string' }, 'snmp-auth-key-env': { type: 'string' }, 'snmp-priv-key-env': { type: 'string' },
   'snmp-auth-protocol': { type: 'string' }, 'snmp-priv-protocol': { type: 'string' }, 'snmp-community-env': { type: 'string' },
   'nats-url': { type: 'string' }, 'hub-listen': { type: 'string' }, 'hub-store-dir': { type: 'string' }, 'edge-data-dir': { type: 'string' },
   'edge-url-template': { type: 'string' }, 'central-data-dir': { type: 'string' }, 'central-url': { type: 'string' },
   'netmon-url': { type: 'string' }, 'prometheus-url': { type: 'string' }, 'grafana-dashboards-path': { type: 'string' },
+  'edge-backup-key-file': { type: 'string' }, 'edge-backup-dir': { type: 'string' }, 'central-backup-key-file': { type: 'string' }, 'central-backup-dir': { type: 'string' },
   force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -73,11 +75,12 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
           natsUrl: v['nats-url'], hubListen: v['hub-listen'], hubStoreDir: v['hub-store-dir'], edgeDataDir: v['edge-data-dir'],
           edgeUrlTemplate: v['edge-url-template'], centralDataDir: v['central-data-dir'], centralUrl: v['central-url'],
           netmonUrl: v['netmon-url'], prometheusUrl: v['prometheus-url'], grafanaDashboardsPath: v['grafana-dashboards-path'],
+          edgeBackupKeyFile: v['edge-backup-key-file'], edgeBackupDir: v['edge-backup-dir'], centralBackupKeyFile: v['central-backup-key-file'], centralBackupDir: v['central-backup-dir'],
         });
       } else if (command === 'enrol') {
         plan = planEnrol(stateDir, reg, {
           clinic: v.clinic ?? '', name: v.name, level: v.level, parent: v.parent, router: v.router, switch: v.switch,
-          edgeUrl: v['edge-url'], rotatePassword: v['rotate-password'] === true, devices: v.device as string[] | undefined,
+          edgeUrl: v['edge-url'], rotatePassword: v['rotate-password'] === true, rotateBackupKey: v['rotate-backup-key'] === true, devices: v.device as string[] | undefined,
           snmp: {
             user: v['snmp-user'], authKeyEnv: v['snmp-auth-key-env'], privKeyEnv: v['snmp-priv-key-env'],
             authProtocol: v['snmp-auth-protocol'], privProtocol: v['snmp-priv-protocol'], communityEnv: v['snmp-community-env'],

@@ -41,15 +41,24 @@ export function planChanges(stateDir: string, next: FileSet, roots: string[] = M
 }
 
 const SECRET_KEYS = /("(?:natsPassword|apiToken)":\s*)"([^"]*)"/g;
+/** Env-file lines holding a secret (upload/backup tokens, the target secret). */
+const SECRET_ENV = /^([A-Z][A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD)=)(.*)$/gm;
+const fingerprint = (v: string) => `<secret ${createHash('sha256').update(v).digest('hex').slice(0, 8)}>`;
 
-/** Plaintext secrets never reach a terminal: shown as a short fingerprint so changes stay visible. */
-export function maskSecrets(text: string): string {
-  return text.replace(SECRET_KEYS, (_, k: string, v: string) => `${k}"<secret ${createHash('sha256').update(v).digest('hex').slice(0, 8)}>"`);
+/**
+ * Plaintext secrets never reach a terminal: shown as a short fingerprint so changes stay
+ * visible. A key file (`*.key`) is masked whole.
+ */
+export function maskSecrets(text: string, path = ''): string {
+  if (path.endsWith('.key')) return text.split('\n').map((l) => (l ? fingerprint(l) : l)).join('\n');
+  return text
+    .replace(SECRET_KEYS, (_, k: string, v: string) => `${k}"${fingerprint(v)}"`)
+    .replace(SECRET_ENV, (_, k: string, v: string) => `${k}${fingerprint(v)}`);
 }
 
 export function formatChanges(changes: Change[]): string {
   return changes.map((c) => {
-    const d = unifiedDiff(c.path, c.before ? maskSecrets(c.before.content) : null, c.after ? maskSecrets(c.after.content) : null);
+    const d = unifiedDiff(c.path, c.before ? maskSecrets(c.before.content, c.path) : null, c.after ? maskSecrets(c.after.content, c.path) : null);
     const mode = c.before && c.after && c.before.mode !== c.after.mode ? `mode ${c.before.mode.toString(8)} -> ${c.after.mode.toString(8)}: ${c.path}\n` : '';
     return mode + d;
   }).join('');

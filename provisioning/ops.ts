@@ -4,18 +4,23 @@
  */
 import { hashPassword } from './nats.ts';
 import { InputError } from './errors.ts';
-import { renderAll, type FileSet } from './render.ts';
+import { paths, renderAll, SECRET_MODE, type FileSet } from './render.ts';
+import { backupSecrets, existingKey, retiredKeyPath } from './backup-secrets.ts';
+import { keyFromBytes } from '../contracts/backup/index.ts';
 import { settingsSchema, type ClinicEntry, type Registry, type SnmpRef, type SnmpTarget } from './registry.ts';
 import { centralSecrets, clinicSecrets, existingEdgePassword, newPassword } from './secrets.ts';
 import * as input from './input.ts';
 
 export interface Plan { registry: Registry; files: FileSet; notes: string[] }
 
-function finish(stateDir: string, reg: Registry, fresh: Map<string, string>, now: string, notes: string[]): Plan {
+function finish(stateDir: string, reg: Registry, fresh: Map<string, string>, now: string, notes: string[], opts: { rotateBackupKey?: string; extra?: FileSet } = {}): Plan {
   const c = centralSecrets(stateDir, reg, now);
   if (c.issued) notes.push(reg.central ? 'central NATS password re-issued (out/central/central.json was missing or stale)' : 'central NATS user created');
-  const registry: Registry = { ...reg, central: c.central };
-  const files = renderAll(registry, { central: c.secrets, clinics: clinicSecrets(stateDir, registry, fresh) });
+  const b = backupSecrets(stateDir, { ...reg, central: c.central }, opts.rotateBackupKey, notes);
+  const registry = b.registry;
+  const files = renderAll(registry, { central: c.secrets, clinics: clinicSecrets(stateDir, registry, fresh), backup: b.secrets });
+  // Retired backup keys live outside out/: written once, never deleted by provisioning.
+  for (const [p, f] of [...b.retired, ...(opts.extra ?? [])]) files.set(p, f);
   return { registry, files, notes };
 }
 
@@ -44,6 +49,8 @@ export interface EnrolInput {
   snmp?: input.SnmpFlags;
   edgeUrl?: string;
   rotatePassword?: boolean;
+  /** Issue a new backup key (the old one is kept under retired-keys/). */
+  rotateBackupKey?: boolean;
   /** `id:kind` pairs (repeatable `--device`); replaces the registered list when given. */
   devices?: string[];
 }
@@ -99,11 +106,12 @@ export function planEnrol(stateDir: string, reg: Registry, e: EnrolInput, now = 
     natsUser: `clinic-${id}`, passwordHash: passwordHash!, edgeUrl,
     ...(router ? { router } : {}), ...(sw ? { switch: sw } : {}),
     ...(devices && devices.length > 0 ? { devices } : {}),
+    ...(existing?.backupKeyId ? { backupKeyId: existing.backupKeyId } : {}),
     createdAt: existing?.createdAt ?? now, updatedAt: existing?.updatedAt ?? now,
   };
   if (existing && !sameEntry(existing, entry)) entry.updatedAt = now;
   const registry: Registry = { ...reg, clinics: [...reg.clinics.filter((c) => c.id !== id), entry] };
-  return finish(stateDir, registry, fresh, now, notes);
+  return finish(stateDir, registry, fresh, now, notes, { rotateBackupKey: e.rotateBackupKey ? id : undefined });
 }
 
 /** Remove a clinic: its NATS user disappears from the hub, its edge config, targets and inventory entries go. */
@@ -112,5 +120,14 @@ export function planRemove(stateDir: string, reg: Registry, clinic: string, now 
   if (!reg.clinics.some((c) => c.id === id)) throw new InputError(`--clinic ${JSON.stringify(id)}`, 'no such clinic enrolled');
   const stations = reg.clinics.filter((c) => c.parent === id).map((c) => c.id);
   if (stations.length) throw new InputError(`--clinic ${JSON.stringify(id)}`, `is the parent centre of ${stations.join(', ')}: remove or move them first`);
-  return finish(stateDir, { ...reg, clinics: reg.clinics.filter((c) => c.id !== id) }, new Map(), now, [`NATS user clinic-${id} revoked`]);
+  // Its backups stay on central's target: keep the key that reads them.
+  const notes = [`NATS user clinic-${id} revoked`];
+  const extra: FileSet = new Map();
+  const key = existingKey(stateDir, paths.edgeBackupKey(id));
+  if (key) {
+    const kept = retiredKeyPath(id, keyFromBytes(Buffer.from(key, 'hex')).keyId);
+    extra.set(kept, { content: `${key}\n`, mode: SECRET_MODE });
+    notes.push(`backup key of ${id} kept in ${kept} (its backups on central can only be restored with it)`);
+  }
+  return finish(stateDir, { ...reg, clinics: reg.clinics.filter((c) => c.id !== id) }, new Map(), now, notes, { extra });
 }

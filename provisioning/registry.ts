@@ -46,10 +46,15 @@ export const clinicEntrySchema = z.object({
   switch: snmpTargetSchema.optional(),
   /** Registered medical devices behind this clinic's network (for the monitor's impact list). */
   devices: z.array(z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/), kind: z.string().min(1).max(40) })).optional(),
+  /** Id of the clinic's backup key (not secret): a lost or swapped key file is detected, never silently replaced. */
+  backupKeyId: z.string().regex(/^[0-9a-f]{16}$/).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type ClinicEntry = z.infer<typeof clinicEntrySchema>;
+
+/** An absolute path written unquoted into a systemd EnvironmentFile. */
+const envPath = z.string().regex(/^\/[A-Za-z0-9._\/-]*$/, 'an absolute path of letters, digits, . _ - /');
 
 export const settingsSchema = z.object({
   /** What edges and central connect to. */
@@ -65,13 +70,19 @@ export const settingsSchema = z.object({
   netmonUrl: z.string().url().default('http://netmon:9470'),
   prometheusUrl: z.string().url().default('http://prometheus:9090'),
   grafanaDashboardsPath: z.string().min(1).default('/var/lib/grafana/dashboards/health-network'),
+  /** Where each edge keeps its backup key (install out/edges/<id>.backup.key there) and its local backups. */
+  edgeBackupKeyFile: envPath.default('/etc/health-edge/backup.key'),
+  edgeBackupDir: envPath.default('/var/backups/health-edge'),
+  /** The same for central's own backups (out/central/backup.key). */
+  centralBackupKeyFile: envPath.default('/etc/health-central/backup.key'),
+  centralBackupDir: envPath.default('/var/backups/health-central'),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
 export const registrySchema = z.object({
   version: z.literal(1),
   settings: settingsSchema,
-  central: z.object({ natsUser: z.literal('central'), passwordHash: z.string().startsWith('$2'), createdAt: z.string() }).optional(),
+  central: z.object({ natsUser: z.literal('central'), passwordHash: z.string().startsWith('$2'), backupKeyId: z.string().regex(/^[0-9a-f]{16}$/).optional(), createdAt: z.string() }).optional(),
   clinics: z.array(clinicEntrySchema),
 });
 export type Registry = z.infer<typeof registrySchema>;

@@ -12,6 +12,12 @@ import { edgeConfigSchema } from '../edge-agent/config.ts';
 import { centralConfigSchema } from '../central/config.ts';
 import { parseInventory } from '../network-monitor/index.ts';
 import { paths, placeholderEnv, SECRET_MODE } from './render.ts';
+import { loadEdgeBackupConfig } from '../edge-agent/backup/config.ts';
+import { loadImagingConfig } from '../edge-agent/imaging/config.ts';
+import { loadCentralBackupConfig } from '../central/backup/config.ts';
+import { clinicBackupToken, loadKeyFile } from '../contracts/backup/index.ts';
+import { verifyClinicToken } from '../contracts/clinic-token.ts';
+import { parseEnvFile } from './backup-secrets.ts';
 import { loadRegistry } from './registry.ts';
 import { natsServerBin } from './reload.ts';
 
@@ -55,10 +61,39 @@ export function validateState(stateDir: string): Check[] {
       return 'edge config schema, password matches the hub';
     });
   }
+  // Per-clinic credentials: the upload token verifies at central as this clinic, the backup
+  // token is the one central's target derives, the key file is the registry's key.
+  const centralCfg = (() => { try { return JSON.parse(readFileSync(abs(paths.central), 'utf8')) as { apiToken?: string }; } catch { return {}; } })();
+  const centralEnv = (() => { try { return parseEnvFile(readFileSync(abs(paths.centralEnv), 'utf8')); } catch { return {}; } })();
+  const keyCheck = (file: string, owner: string, recorded: string | undefined) => check(file, () => {
+    const k = loadKeyFile(abs(file));
+    if (recorded && k.keyId !== recorded) throw new Error(`backup key ${k.keyId}, but the registry recorded ${recorded} for ${owner}`);
+    secretMode(file);
+    return `backup key ${k.keyId}`;
+  });
+  for (const c of reg.clinics) {
+    check(paths.edgeEnv(c.id), () => {
+      const env = parseEnvFile(readFileSync(abs(paths.edgeEnv(c.id)), 'utf8'));
+      const img = loadImagingConfig('/', env);
+      const bk = loadEdgeBackupConfig(undefined, env);
+      if (!img.uploadToken || !centralCfg.apiToken || verifyClinicToken(centralCfg.apiToken, img.uploadToken) !== c.id) throw new Error('EDGE_DICOM_UPLOAD_TOKEN does not verify at central (central.json apiToken) as this clinic');
+      if (!bk.remoteToken || !centralEnv.CENTRAL_BACKUP_TARGET_SECRET || bk.remoteToken !== clinicBackupToken(centralEnv.CENTRAL_BACKUP_TARGET_SECRET, c.id)) throw new Error('EDGE_BACKUP_REMOTE_TOKEN is not this clinic\'s token for central.env\'s CENTRAL_BACKUP_TARGET_SECRET');
+      secretMode(paths.edgeEnv(c.id));
+      return 'imaging and backup settings; upload and backup tokens verify at central as this clinic';
+    });
+    keyCheck(paths.edgeBackupKey(c.id), c.id, c.backupKeyId);
+  }
+  check(paths.centralEnv, () => {
+    loadCentralBackupConfig(undefined, centralEnv);
+    if (!centralEnv.CENTRAL_BACKUP_TARGET_SECRET) throw new Error('CENTRAL_BACKUP_TARGET_SECRET missing');
+    secretMode(paths.centralEnv);
+    return 'central backup settings';
+  });
+  keyCheck(paths.centralBackupKey, 'central', reg.central?.backupKeyId);
   const edgesDir = abs('out/edges');
   if (existsSync(edgesDir)) {
     for (const f of readdirSync(edgesDir)) {
-      if (!reg.clinics.some((c) => `${c.id}.json` === f)) checks.push({ file: `out/edges/${f}`, ok: false, message: 'not in the registry (left over?)' });
+      if (!reg.clinics.some((c) => [`${c.id}.json`, `${c.id}.env`, `${c.id}.backup.key`].includes(f))) checks.push({ file: `out/edges/${f}`, ok: false, message: 'not in the registry (left over?)' });
     }
   }
   check(paths.central, () => {
