@@ -41,7 +41,7 @@ export const careModule: EdgeModule = {
     return {
       stop: async () => { await sync.stop(); transferSyncs.delete(ctx.store.clinicId); careByClinic.delete(ctx.store.clinicId); },
       // Cheap: /healthz is polled often; the due list is computed on its page.
-      health: () => ({ ok: true, detail: `${(ctx.store.db.prepare("SELECT count(*) AS n FROM records WHERE type = 'chronic_enrolment' AND json_extract(payload, '$.status') = 'active'").get() as { n: number }).n} patient(s) in chronic-disease management` }),
+      health: () => ({ ok: true, detail: `${(ctx.store.db.prepare("SELECT count(*) AS n FROM records WHERE type = 'chronic_enrolment' AND json_extract(payload, '$.status') = 'active'").get() as { n: number }).n} patient(s) in chronic-disease management; record transfers: ${sync.applied} messages applied, ${sync.rejected} rejected` }),
     };
   },
 };
