@@ -257,6 +257,8 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
         rec('charge', 'ch1', { chargeId: 'ch1', residentId: 'r1', sourceKind: 'prescription', itemCode: '86900000000011', itemName: '药1', category: 'western_drug', quantity: 1, unit: '盒', unitPriceFen: 1260, amountFen: 1260, dispensable: true, status: 'paid', createdBy: 'cashier', createdAt: at }),
         rec('chronic_followup', 'fu1', { followupId: 'fu1', residentId: 'r1', enrolmentId: 'en1', disease: 'HTN', date: '2026-04-01', mode: 'clinic', sbp: 150, dbp: 95, control: 'uncontrolled', urgentReferral: false, nextDueDate: '2026-04-15', doctorCode: 'D0001' }),
         rec('fd_contract', 'fc1', { contractId: 'fc1', residentId: 'r1', teamId: 'T1', doctorCode: 'D0001', packageIds: ['basic', 'htn'], status: 'signed', signedDate: '2026-01-05', startDate: '2026-01-05', endDate: '2027-01-04', keyPopulationTags: ['elderly', 'hypertension'], signMethod: 'id_card', signerName: '王秀英', feeFen: 0 }),
+        rec('settlement', 'st1', { settlementId: 'st1', cashier: 'cashier', date: '2026-04-01', fromAt: '2026-04-01T08:00:00+08:00', toAt: '2026-04-01T17:00:00+08:00', invoiceCount: 3, reversalCount: 1, firstInvoiceNo: 'A001', lastInvoiceNo: 'A004', grossFen: 5000, refundFen: -1260, netFen: 3740, byMethod: { cash: 3740 }, byCategory: { western_drug: 3740 }, settledBy: 'cashier', settledAt: '2026-04-01T17:05:00+08:00' }),
+        rec('dispense', 'dp1', { dispenseId: 'dp1', kind: 'dispense', residentId: 'r1', lines: [{ chargeId: 'ch1', drugCode: '86900000000011', batchNo: 'B1', quantity: 1 }, { chargeId: 'ch2', drugCode: '86900000000028', batchNo: 'B2', quantity: 2 }], byUser: 'pharm', at: at }),
       ]);
       t.ok(r.outcomes.every((o) => o === 'applied'));
       const rows = async (table: string) => (await readProjection(sql, projectionByTable(table)!, { clinicId: c, limit: 10, offset: 0 })).rows;
@@ -264,6 +266,8 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       t.match(await rows('dw_charge'), [{ charge_id: 'ch1', category: 'western_drug', amount_fen: 1260 }]);
       t.match(await rows('dw_chronic_followup'), [{ disease: 'HTN', followup_date: '2026-04-01', sbp: 150, control: 'uncontrolled', urgent_referral: false, next_due_date: '2026-04-15' }]);
       t.match(await rows('dw_fd_contract'), [{ package_ids: 'basic,htn', key_population_tags: 'elderly,hypertension', end_date: '2027-01-04' }]);
+      t.match(await rows('dw_settlement'), [{ settlement_id: 'st1', settlement_date: '2026-04-01', to_at: '2026-04-01T09:00:00.000Z', net_fen: 3740, refund_fen: -1260, by_method: '{"cash":3740}' }]);
+      t.same((await rows('dw_dispense_item')).map((x) => [x.line_no, x.charge_id, x.drug_code, x.quantity, x.resident_id]), [[0, 'ch1', '86900000000011', 1, 'r1'], [1, 'ch2', '86900000000028', 2, 'r1']]);
     });
 
     tt.test('projection rows of a large batch (multi-row inserts) and a correction in a later batch', async (t) => {

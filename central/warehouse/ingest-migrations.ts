@@ -3,7 +3,7 @@
  * throughput), registered into both backends' migration lists. Imported by `sqlite.ts` and
  * `postgres.ts`, so a warehouse never opens without them.
  */
-import { projectionIndexDdl120 } from './projections.ts';
+import { projectionDdl, projectionIndexDdl120 } from './projections.ts';
 import { centralMigrations } from './sqlite-migrations.ts';
 import { pgMigrations } from './postgres-migrations.ts';
 
@@ -14,4 +14,12 @@ if (!centralMigrations.some((m) => m.version === 120)) {
 }
 if (!pgMigrations.some((m) => m.version === 120)) {
   pgMigrations.push({ version: 120, name: name120, sql: projectionIndexDdl120() });
+}
+
+const name121 = 'WS 365 projections: daily cashier settlements, dispensing lines';
+if (!centralMigrations.some((m) => m.version === 121)) {
+  centralMigrations.push({ version: 121, name: name121, up: (db) => db.exec(projectionDdl('sqlite', 121)) });
+}
+if (!pgMigrations.some((m) => m.version === 121)) {
+  pgMigrations.push({ version: 121, name: name121, sql: projectionDdl('postgres', 121) });
 }

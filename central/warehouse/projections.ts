@@ -426,9 +426,42 @@ const referral: ProjectionDef = {
   rows: (p) => [pick(p, { referral_id: 'referralId', resident_id: 'residentId', direction: 'direction', referral_date: 'date', urgent: 'urgent', from_org: 'fromOrg', to_org: 'toOrg', diagnosis_code: 'diagnosisCode', status: 'status', followup_due_date: 'followupDueDate', followed_up_date: 'followedUpDate', doctor_code: 'doctorCode', team_id: 'teamId' })],
 };
 
+// ---- migration 121: the rest of the cost and dispensing records ----
+
+const settlement: ProjectionDef = {
+  table: 'dw_settlement', zh: '收费日结', en: 'Daily cashier settlements', dataset: 'WS 445 门诊费用 结算 (日结)',
+  source: { kind: 'record', type: 'settlement' }, migration: 121,
+  columns: [
+    t('settlement_id', '日结标识', 'Settlement id'), t('cashier', '收费员', 'Cashier'), d('settlement_date', '日结日期', 'Business day'),
+    dt('from_at', '起始时间', 'From'), dt('to_at', '截止时间', 'To'), i('invoice_count', '发票张数', 'Invoices'), i('reversal_count', '冲销张数', 'Reversals'),
+    t('first_invoice_no', '起始发票号', 'First invoice number'), t('last_invoice_no', '截止发票号', 'Last invoice number'),
+    i('gross_fen', '收费金额(分)', 'Gross, fen'), i('refund_fen', '退费金额(分)', 'Refunds, fen'), i('net_fen', '实收金额(分)', 'Net, fen'),
+    t('by_method', '按支付方式', 'Amounts by payment method, fen (JSON)'), t('by_category', '按费用类别', 'Amounts by cost category, fen (JSON)'),
+    t('settled_by', '日结人', 'Settled by'), dt('settled_at', '日结时间', 'Settled at'),
+  ],
+  rows: (p) => [pick(p, { settlement_id: 'settlementId', cashier: 'cashier', settlement_date: 'date', from_at: 'fromAt', to_at: 'toAt', invoice_count: 'invoiceCount', reversal_count: 'reversalCount', first_invoice_no: 'firstInvoiceNo', last_invoice_no: 'lastInvoiceNo', gross_fen: 'grossFen', refund_fen: 'refundFen', net_fen: 'netFen', by_method: 'byMethod', by_category: 'byCategory', settled_by: 'settledBy', settled_at: 'settledAt' })],
+};
+
+const dispenseItem: ProjectionDef = {
+  table: 'dw_dispense_item', zh: '发药明细', en: 'Dispensing and return lines at the pharmacy', dataset: 'WS 445 门诊处方 发药',
+  source: { kind: 'record', type: 'dispense' }, migration: 121,
+  columns: [
+    t('dispense_id', '发药标识', 'Dispensing id'), t('kind', '发药类别', 'dispense / return'), resid, t('registration_id', '挂号标识', 'Registration id'),
+    t('charge_id', '费用明细标识', 'Charge line dispensed'), t('drug_code', '药品代码', 'National drug code (本位码)', { valueSet: 'dictionary:drugs' }),
+    t('batch_no', '药品批号', 'Batch number'), n('quantity', '发药数量', 'Quantity (sale units; positive also for a return)'),
+    t('by_user', '发药药师', 'Pharmacist'), dt('dispensed_at', '发药时间', 'Dispensed at'),
+  ],
+  indexes: [['resident_id']],
+  rows: (p) => list(p.lines).map((l) => ({
+    ...pick(p, { dispense_id: 'dispenseId', kind: 'kind', resident_id: 'residentId', registration_id: 'registrationId', by_user: 'byUser', dispensed_at: 'at' }),
+    ...pick(l, { charge_id: 'chargeId', drug_code: 'drugCode', batch_no: 'batchNo', quantity: 'quantity' }),
+  })),
+};
+
 /** Every projection, in DDL order. Append new ones (with a new migration number) as record types land. */
 export const projections: ProjectionDef[] = [resident, residentIdentifier, encounter, diagnosis, observation, labResult, imagingStudy, order,
-  registration, charge, invoice, visitNote, prescriptionItem, infectiousReport, healthRecord, chronicEnrolment, chronicFollowup, elderlyCheck, fdContract, fdService, referral];
+  registration, charge, invoice, visitNote, prescriptionItem, infectiousReport, healthRecord, chronicEnrolment, chronicFollowup, elderlyCheck, fdContract, fdService, referral,
+  settlement, dispenseItem];
 
 const byType = new Map<string, ProjectionDef[]>();
 for (const p of projections) if (p.source.kind === 'record') byType.set(p.source.type, [...(byType.get(p.source.type) ?? []), p]);
