@@ -39,6 +39,7 @@ const t0 = performance.now();
 // ---- fill the fact table: one big transaction per 100,000 residents, indexes built once at the end
 const db = wh.db;
 db.pragma('synchronous = OFF');
+db.pragma('cache_size = -400000');
 let rows = 0;
 if (!reuse) {
   const idx = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'an_fact' AND sql IS NOT NULL").all() as { name: string; sql: string }[];
@@ -94,25 +95,43 @@ const time = async <T>(label: string, f: () => Promise<T>, runs = 3): Promise<{ 
   return { ms: best, r };
 };
 const results: [string, string, string][] = [];
-for (const id of ['record_rate', 'htn_standard_mgmt', 'htn_control', 'dm_standard_mgmt', 'elderly_mgmt', 'fulfilment_rate', 'visits']) {
-  // The indicator page: value + MoM/YoY + children (3 periods) and a 5-year trend.
-  const pageLoad = async () => {
-    await a.engine.evaluate(INDICATOR_BY_ID.get(id)!, 'district', String(YEAR), S);
-    return a.engine.trend(INDICATOR_BY_ID.get(id)!, 'district', String(YEAR), 5, S);
-  };
-  const { ms: cold } = await time(`indicator page ${id} district ${YEAR} (cold)`, pageLoad, 1);
-  const { ms } = await time(`indicator page ${id} district ${YEAR} (cached)`, pageLoad, 2);
-  const c01 = await time(`indicator page ${id} centre c01 (cached district rows, scoped)`, async () => { await a.engine.evaluate(INDICATOR_BY_ID.get(id)!, 'c01-xinhua', String(YEAR), scopeFor(org, 'c01-xinhua')); }, 2);
-  results.push([`indicator page, district, year: ${id}`, `cold ${cold.toFixed(0)} ms, cached ${ms.toFixed(1)} ms`, `target < 1 s (value, previous year, children, 5-year trend); as a centre manager (scoped) ${c01.ms.toFixed(1)} ms`]);
+const IDS = ['record_rate', 'htn_standard_mgmt', 'htn_control', 'dm_standard_mgmt', 'elderly_mgmt', 'fulfilment_rate', 'visits'];
+// The indicator page: value + previous year + children and a 5-year trend.
+const pageLoad = (an: Analytics, id: string) => async () => {
+  await an.engine.evaluate(INDICATOR_BY_ID.get(id)!, 'district', String(YEAR), DISTRICT_SCOPE(an.org()));
+  return an.engine.trend(INDICATOR_BY_ID.get(id)!, 'district', String(YEAR), 5, DISTRICT_SCOPE(an.org()));
+};
+// 1. First computation of each page's results from the facts; stored in an_agg (one-time after a
+//    bulk load: from then on every fact batch keeps them current).
+const first: string[] = [];
+const w0 = performance.now();
+for (const id of IDS) {
+  const { ms } = await time(`first computation ${id} (stored)`, pageLoad(a, id), 1);
+  first.push(`${id} ${(ms / 1000).toFixed(1)} s`);
+}
+const warmS = (performance.now() - w0) / 1000;
+results.push(['first computation of the 7 pages\' results (one-time after a bulk load, then stored)', `${warmS.toFixed(0)} s`, first.join('; ')]);
+// 2. Cold: a new process (fresh Analytics, empty memory) reading the stored results.
+const cold = await Analytics.open(wh);
+for (const id of IDS) {
+  const { ms } = await time(`indicator page ${id} district ${YEAR} (cold process)`, pageLoad(cold, id), 1);
+  const { ms: warm } = await time(`indicator page ${id} district ${YEAR} (again)`, pageLoad(cold, id), 2);
+  const c01 = await time(`indicator page ${id} centre c01 (scoped)`, async () => { await cold.engine.evaluate(INDICATOR_BY_ID.get(id)!, 'c01-xinhua', String(YEAR), scopeFor(org, 'c01-xinhua')); }, 1);
+  results.push([`indicator page, district, year: ${id}`, `cold ${ms.toFixed(0)} ms, again ${warm.toFixed(1)} ms`, `target < 1 s (value, previous year, children, 5-year trend); as a centre manager ${c01.ms.toFixed(1)} ms`]);
 }
 const { ms: drill, r: cases } = await time('case list c01 htn_standard_mgmt failing (first 200)', () => a.engine.cases(INDICATOR_BY_ID.get('htn_standard_mgmt')!, 'c01-xinhua', String(YEAR), S, { failingOnly: true, limit: 200 }));
 results.push(['drill-down: a centre\'s failing-case list (count + first 200 with reasons)', `${drill.toFixed(0)} ms`, `target < 500 ms; ${cases.total} failing cases at c01 (centre + its stations)`]);
-const { ms: qcMs } = await time('QC overall district', () => a.qc.overall('district', String(YEAR), S), 1);
-results.push(['QC overall, district, 8 rules', `${qcMs.toFixed(0)} ms`, '']);
+if (!process.env.BENCH_SKIP_QC) {
+  const { ms: qcMs } = await time('QC overall district', () => a.qc.overall('district', String(YEAR), S), 1);
+  results.push(['QC overall, district, 8 rules', `${qcMs.toFixed(0)} ms`, '']);
+}
 
+// Excel: the case list of the whole district (query + reasons) then the workbook, as the export route does.
+const q0 = performance.now();
 const big = await a.engine.cases(INDICATOR_BY_ID.get('htn_standard_mgmt')!, 'district', String(YEAR), S, { failingOnly: false, limit: 100_000 });
+const qMs = performance.now() - q0;
 const { ms: xl, r: buf } = await time(`Excel ${big.rows.length} rows`, () => tablesToXlsx([{ id: 'cases', title: '个案', columns: ['residentId', 'name', 'sex', 'birthDate', 'institution', 'team', 'since', 'count', 'lastDay', 'lastValues'].map((k) => ({ key: k, label: k, kind: k === 'count' ? 'number' as const : 'text' as const })), rows: big.rows as unknown as Record<string, unknown>[] }], { title: 'bench', asOf: null, by: 'bench' }), 1);
-results.push([`Excel export of ${big.rows.length.toLocaleString()} case rows (10 columns)`, `${(xl / 1000).toFixed(1)} s`, `target < 10 s; ${(buf.length / 1e6).toFixed(1)} MB`]);
+results.push([`Excel export of ${big.rows.length.toLocaleString()} case rows (10 columns)`, `${((qMs + xl) / 1000).toFixed(1)} s`, `target < 10 s; case list query + reasons ${(qMs / 1000).toFixed(1)} s, workbook (exceljs streaming, no styles) ${(xl / 1000).toFixed(1)} s, ${(buf.length / 1e6).toFixed(1)} MB`]);
 
 // ---- the extraction path on real records
 const EXTRACT = Number(process.env.BENCH_EXTRACT ?? 20_000);
@@ -127,7 +146,8 @@ const s = performance.now();
 const ref = await a.facts.refresh();
 const exS = (performance.now() - s) / 1000;
 console.log(`extraction: ${ref.records} records in ${exS.toFixed(1)} s`);
-results.push([`incremental fact extraction (${ref.records.toLocaleString()} applied records)`, `${Math.round(ref.records / exS).toLocaleString()} records/s`, 'one pass of the refresh loop, per-clinic seq cursor']);
+const keys = Number((db.prepare('SELECT COUNT(*) AS n FROM an_agg_key').get() as { n: number }).n);
+results.push([`incremental fact extraction (${ref.records.toLocaleString()} applied records)`, `${Math.round(ref.records / exS).toLocaleString()} records/s`, `one pass of the refresh loop, per-clinic seq cursor, keeping ${keys} stored results current in the same transactions`]);
 }
 
 const rss = Math.round(process.memoryUsage().rss / 1e6);
