@@ -3,12 +3,12 @@ import type { Resource } from './map.ts';
 
 export interface SearchParamDef { name: string; type: 'token' | 'string' | 'date' | 'reference' | 'number'; documentation: string }
 
-/** Search parameters per resource type (besides `_count`, `_offset`); the routes accept exactly these. */
+/** Search parameters per resource type (besides `_count`, `_offset`, `_sort=date|-date` for Encounter and Observation, and `name:contains` for Patient); the routes accept exactly these. */
 export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Condition' | 'Observation' | 'ImagingStudy' | 'MedicationRequest' | 'DiagnosticReport' | 'Organization' | 'Practitioner' | 'Device', SearchParamDef[]> = {
   Patient: [
     { name: '_id', type: 'token', documentation: 'Resident id' },
     { name: 'identifier', type: 'token', documentation: 'system|value; systems: resident id, ID card, other ID documents, insurance card, e-health card' },
-    { name: 'name', type: 'string', documentation: 'Part of the name' },
+    { name: 'name', type: 'string', documentation: 'Start of the name (case-insensitive for Latin letters); name:contains matches any part' },
     { name: 'gender', type: 'token', documentation: 'male | female | unknown' },
     { name: 'birthdate', type: 'date', documentation: 'Exact date yyyy-MM-dd (eq)' },
   ],
@@ -16,7 +16,7 @@ export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Condition' | 'Obse
     { name: '_id', type: 'token', documentation: 'Encounter id' },
     { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id>' },
     { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
-    { name: 'date', type: 'date', documentation: 'Registration time; prefixes eq ge gt le lt; repeat for a range; dates are days in +08:00' },
+    { name: 'date', type: 'date', documentation: 'Registration time; prefixes eq ge gt le lt; repeat for a range; dates are days in +08:00; _sort=date or -date orders by it' },
   ],
   Condition: [
     { name: '_id', type: 'token', documentation: 'Condition id (<encounter id>-dx<n>)' },
@@ -28,7 +28,7 @@ export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Condition' | 'Obse
     { name: '_id', type: 'token', documentation: 'Observation id' },
     { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id>' },
     { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
-    { name: 'date', type: 'date', documentation: 'Effective / result time; prefixes eq ge gt le lt; repeat for a range; dates are days in +08:00' },
+    { name: 'date', type: 'date', documentation: 'Effective / result time; prefixes eq ge gt le lt; repeat for a range; dates are days in +08:00; _sort=date or -date orders by it' },
     { name: 'code', type: 'token', documentation: 'LOINC (http://loinc.org|code) or local code' },
   ],
   ImagingStudy: [

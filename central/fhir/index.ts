@@ -2,6 +2,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { Warehouse } from '../warehouse/types.ts';
+import { AuditWriter } from './audit.ts';
 import { OAuth } from './oauth.ts';
 import { oauthAdminApi } from './oauth-admin.ts';
 import { fhirApi } from './routes.ts';
@@ -15,6 +16,7 @@ export { OperationOutcomeError, isOperationOutcomeError } from './outcome.ts';
 export { OAuth, OAuthError, permits, parseScope } from './oauth.ts';
 export { FhirWriter, sourceOf } from './writer.ts';
 export { oauthAdminApi } from './oauth-admin.ts';
+export { AuditWriter } from './audit.ts';
 
 /**
  * Mount the FHIR facade at /fhir (static token or OAuth2 client tokens, reads, searches, writes)
@@ -25,7 +27,9 @@ export async function mountFhir(api: OpenAPIHono, deps: { wh: Warehouse; token: 
   const writer = new FhirWriter(deps.wh);
   await oauth.init();
   await writer.init();
-  const audit = (e: Parameters<typeof deps.wh.audit>[0]) => deps.wh.audit(e);
+  // Concurrent requests' audit entries are stored by one insert (group commit), each still before its answer.
+  const auditWriter = new AuditWriter(deps.wh);
+  const audit = (e: Parameters<typeof deps.wh.audit>[0]) => auditWriter.write(e);
   api.route('/api/oauth', oauthAdminApi({ oauth, audit }));
   api.route('/fhir', fhirApi({
     store: fhirStoreFor(deps.wh), token: deps.token, audit, oauth, writer, version: deps.version,

@@ -13,6 +13,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Warehouse } from '../warehouse/types.ts';
 import { all, run, sqlFor, type Op, type Sql } from '../empi/sql.ts';
+import { fhirReader } from './store.ts';
 
 export type Interaction = 'c' | 'r' | 'u' | 'd' | 's';
 export interface Scope { type: string; ops: Set<Interaction> }
@@ -74,12 +75,15 @@ export interface OAuthOptions {
 
 export class OAuth {
   private readonly sql: Sql;
+  /** Plain reads outside a transaction (token checks: one indexed lookup, no lock). */
+  private readonly read: ReturnType<typeof fhirReader>;
   private ready: Promise<void> | undefined;
   readonly now: () => number;
   private readonly ttl: number;
 
   constructor(wh: Warehouse, opts: OAuthOptions = {}) {
     this.sql = sqlFor(wh);
+    this.read = fhirReader(wh);
     this.now = opts.now ?? Date.now;
     this.ttl = opts.tokenTtlSeconds ?? 300;
   }
@@ -164,11 +168,11 @@ export class OAuth {
   async verify(token: string): Promise<VerifyResult> {
     if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return { ok: false, reason: 'malformed token' };
     const now = this.now();
-    const r = await this.tx(function* () {
-      return (yield* all<{ client_id: string; scopes: string; expires_at: number; revoked_at: string | null; client_revoked: string | null; rate: number }>(
-        `SELECT t.client_id, t.scopes, t.expires_at, t.revoked_at, c.revoked_at AS client_revoked, c.rate_per_minute AS rate
-         FROM oauth_token t JOIN oauth_client c ON c.client_id = t.client_id WHERE t.token_hash = ?`, [sha(token)]))[0];
-    });
+    await this.init();
+    // Every request checks its token: a single read, not a serialised transaction.
+    const r = (await this.read<{ client_id: string; scopes: string; expires_at: number; revoked_at: string | null; client_revoked: string | null; rate: number }>(
+      `SELECT t.client_id, t.scopes, t.expires_at, t.revoked_at, c.revoked_at AS client_revoked, c.rate_per_minute AS rate
+       FROM oauth_token t JOIN oauth_client c ON c.client_id = t.client_id WHERE t.token_hash = ?`, [sha(token)]))[0];
     if (!r) return { ok: false, reason: 'unknown token' };
     if (r.revoked_at !== null || r.client_revoked !== null) return { ok: false, reason: 'token revoked' };
     if (Number(r.expires_at) <= now) return { ok: false, reason: 'token expired' };

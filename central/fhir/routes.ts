@@ -426,6 +426,8 @@ const DERIVED: Record<DerivedType, (store: FhirStore, q: DerivedQuery) => Promis
   MedicationRequest: searchMedicationRequests,
   DiagnosticReport: searchDiagnosticReports,
 };
+/** Types whose searches take `_sort=date|-date` (their clinical time). */
+const SORTABLE = new Set(['Encounter', 'Observation']);
 const DIRECTORY = new Set(['Organization', 'Practitioner', 'Device']);
 const isDirectory = (t: string): t is DirectoryType => DIRECTORY.has(t);
 const isDerived = (t: string): t is DerivedType => Object.prototype.hasOwnProperty.call(DERIVED, t);
@@ -479,7 +481,7 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
     if (k === '_format' && /json$/.test(v)) continue;
     // Control characters are never part of a name, code or id (a NUL would cut the SQL string short).
     if (/[\u0000-\u001f\u007f]/.test(v)) throw badRequest(`parameter ${JSON.stringify(k.slice(0, 60))} contains control characters`, k.slice(0, 60));
-    if (k !== '_count' && k !== '_offset' && !allowed.has(k)) throw notSupported(`unknown or unsupported search parameter ${JSON.stringify(k.slice(0, 60))} for ${type}`, k.slice(0, 60).replace(/[\u0000-\u001f\u007f]/g, '?').trim() || undefined);
+    if (k !== '_count' && k !== '_offset' && !(k === '_sort' && SORTABLE.has(type)) && !(k === 'name:contains' && type === 'Patient') && !allowed.has(k)) throw notSupported(`unknown or unsupported search parameter ${JSON.stringify(k.slice(0, 60))} for ${type}`, k.slice(0, 60).replace(/[\u0000-\u001f\u007f]/g, '?').trim() || undefined);
     if (k === 'date' || k === 'authoredon') {
       dates.push(...parseDate(v));
       continue;
@@ -489,6 +491,11 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
     one[k] = v;
   }
   const count = intParam(one._count, '_count', DEFAULT_COUNT, MAX_COUNT);
+  let sort: RecordQuery['sort'];
+  if (one._sort !== undefined) {
+    if (one._sort !== 'date' && one._sort !== '-date') throw notSupported(`_sort=${JSON.stringify(one._sort.slice(0, 60))} is not supported: use date or -date`, '_sort');
+    sort = one._sort;
+  }
   const offset = intParam(one._offset, '_offset', 0, 1_000_000);
   if (one._id !== undefined && !isFhirId(one._id)) throw badRequest('invalid _id', '_id');
 
@@ -510,7 +517,7 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
       if (!m) throw notSupported('birthdate: only an exact date yyyy-MM-dd (optionally eq) is supported', 'birthdate');
       birthDate = m[1];
     }
-    const page = await store.residents({ id: one._id, identifier, name: one.name, sex: gender ? SEX_FOR_GENDER[gender] : undefined, birthDate, count, offset });
+    const page = await store.residents({ id: one._id, identifier, name: one.name, nameContains: one['name:contains'], sex: gender ? SEX_FOR_GENDER[gender] : undefined, birthDate, count, offset });
     resources = page.rows.map(toPatient);
     total = page.total;
   } else {
@@ -533,7 +540,7 @@ async function search(store: FhirStore, type: ResourceType, params: URLSearchPar
       const r = await DERIVED[type](store, { residentId, id: one._id, code, status: one.status, date: dates.length ? dates : undefined, count, offset });
       ({ rows: resources, total, residentIds } = r);
     } else {
-      const page = await store.records({ types: TYPES[type], id: one._id, residentId, code, date: dates.length ? dates : undefined, count, offset });
+      const page = await store.records({ types: TYPES[type], id: one._id, residentId, code, date: dates.length ? dates : undefined, sort, count, offset });
       resources = page.rows.map(toResource);
       total = page.total;
       residentIds = [...new Set(page.rows.map((r) => r.payload.residentId).filter((x): x is string => typeof x === 'string'))];

@@ -17,8 +17,10 @@ export interface ResidentQuery {
   id?: string;
   /** field null: the value may be any of the resident's identifiers. */
   identifier?: { field: IdentifierField | null; value: string };
-  /** Substring of the name. */
+  /** Start of the name (FHIR's default string match, case-insensitive for Latin letters; indexed). */
   name?: string;
+  /** Part of the name anywhere (`name:contains`; scans every resident). */
+  nameContains?: string;
   /** Any of these GB/T 2261.1 codes. */
   sex?: string[];
   birthDate?: string;
@@ -40,6 +42,8 @@ export interface RecordQuery {
   group?: string;
   /** This version instead of the latest (vread). */
   version?: number;
+  /** By clinical time (`_sort=date` / `-date`); otherwise in arrival order. */
+  sort?: 'date' | '-date';
   count: number;
   offset: number;
 }
@@ -67,9 +71,15 @@ interface Dialect {
   json(col: string, field: string): string;
   /** An ISO 8601 text expression / bind parameter as a comparable instant. */
   instant(expr: string): string;
+  /** The largest character: `prefix <= x < prefix || maxChar` is "x starts with prefix" under binary collation. */
+  maxChar: string;
+  /** An expression compared with binary (code point) collation, so that prefix ranges use the index. */
+  binary(expr: string): string;
   all<R>(sql: string, params: unknown[]): Promise<R[]>;
 }
 
+/** The clinical time of a record (visit registered, reading taken, result out, prescription issued). */
+const CLINICAL_TIME = (j: (f: string) => string) => `coalesce(${j('registeredAt')}, ${j('effectiveAt')}, ${j('resultedAt')}, ${j('issuedAt')})`;
 const like = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const parse = (p: unknown): Record<string, unknown> => (typeof p === 'string' ? JSON.parse(p) as Record<string, unknown> : p as Record<string, unknown>);
 const iso = (t: unknown): string => (t instanceof Date ? t.toISOString() : String(t));
@@ -105,12 +115,18 @@ class SqlFhirStore implements FhirStore {
       else where.push(`(${fields.map(cond).join(' OR ')})`);
       for (const _ of fields) params.push(q.identifier.value);
     }
-    if (q.name !== undefined) { where.push(`${j('name')} LIKE ? ESCAPE '\\'`); params.push(like(q.name)); }
+    if (q.name !== undefined) {
+      // A range on lower(name) (migration 110 indexes it): LIKE 'x%' would not use an expression index on SQLite.
+      const n = this.d.binary(`lower(${j('name')})`);
+      where.push(`${n} >= ${this.d.binary('lower(?)')} AND ${n} < ${this.d.binary(`lower(?) || ${this.d.maxChar}`)}`);
+      params.push(q.name, q.name);
+    }
+    if (q.nameContains !== undefined) { where.push(`${j('name')} LIKE ? ESCAPE '\\'`); params.push(like(q.nameContains)); }
     if (q.sex !== undefined) { where.push(q.sex.length ? `${j('sex')} IN (${q.sex.map(() => '?').join(', ')})` : '1 = 0'); params.push(...q.sex); }
     if (q.birthDate !== undefined) { where.push(`${j('birthDate')} = ?`); params.push(q.birthDate); }
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM residents ${w}`, params))[0]!.n;
-    const rows = q.count === 0 ? [] : await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown; hlc: string }>(
+    const rows = q.count === 0 || total === 0 ? [] : await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown; hlc: string }>(
       `SELECT resident_id, payload, clinic_id, updated_at, hlc FROM residents ${w} ORDER BY resident_id LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
     return { total: Number(total), rows: await this.withPersons(rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at), hlc: r.hlc }))) };
   }
@@ -161,23 +177,47 @@ class SqlFhirStore implements FhirStore {
     if (q.group !== undefined) { where.push(`coalesce(nullif(${j('orderId')}, ''), ${j('specimenId')}) = ?`); params.push(q.group); }
     if (q.code !== undefined) { where.push(`coalesce(${j('code')}, ${j('testCode')}) = ?`); params.push(q.code); }
     for (const d of q.date ?? []) {
-      where.push(`${this.d.instant(`coalesce(${j('registeredAt')}, ${j('effectiveAt')}, ${j('resultedAt')}, ${j('issuedAt')})`)} ${d.op} ${this.d.instant('?')}`);
+      where.push(`${this.d.instant(CLINICAL_TIME(j))} ${d.op} ${this.d.instant('?')}`);
       params.push(d.at);
     }
     const w = `WHERE ${where.join(' AND ')}`;
     const total = (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM records r ${w}`, params))[0]!.n;
-    const rows = q.count === 0 ? [] : await this.d.all<{ type: FhirRecordType; clinic_id: string; record_id: string; version: number; payload: unknown; applied_at: unknown }>(
-      `SELECT r.type, r.clinic_id, r.record_id, r.version, r.payload, r.applied_at FROM records r ${w} ORDER BY r.clinic_id, r.seq LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
+    const order = q.sort ? `${this.d.instant(CLINICAL_TIME(j))} ${q.sort === '-date' ? 'DESC' : 'ASC'}, r.clinic_id, r.seq` : 'r.clinic_id, r.seq';
+    const rows = q.count === 0 || total === 0 ? [] : await this.d.all<{ type: FhirRecordType; clinic_id: string; record_id: string; version: number; payload: unknown; applied_at: unknown }>(
+      `SELECT r.type, r.clinic_id, r.record_id, r.version, r.payload, r.applied_at FROM records r ${w} ORDER BY ${order} LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
     return { total: Number(total), rows: rows.map((r) => ({ type: r.type, clinicId: r.clinic_id, recordId: r.record_id, version: Number(r.version), payload: parse(r.payload), appliedAt: iso(r.applied_at) })) };
   }
 }
 
+/**
+ * Searches touch a few pages each, scattered over a warehouse of gigabytes: SQLite's default page
+ * cache (2 MB) turns every one into a read() system call. Map the file (reads straight from the OS
+ * page cache) and keep a larger cache of its own. Both only change how pages are read.
+ */
+function readFriendly(db: Db): void {
+  db.pragma(`mmap_size = ${8 * 2 ** 30}`); // clamped by SQLite's compile-time maximum
+  db.pragma('cache_size = -131072'); // KiB: 128 MiB
+}
+
 function sqliteDialect(db: Db): Dialect {
+  // Prepared once per SQL text: the searches are a few shapes repeated with new parameters.
+  const cache = new Map<string, { all(...params: unknown[]): unknown[] }>();
+  const prepared = (sql: string) => {
+    let st = cache.get(sql);
+    if (!st) {
+      if (cache.size >= 1000) cache.clear();
+      st = db.prepare(sql) as { all(...params: unknown[]): unknown[] };
+      cache.set(sql, st);
+    }
+    return st;
+  };
   return {
     json: (col, f) => `json_extract(${col}, '$.${f}')`,
     // julianday() understands offsets (+08:00) and fractions; plain text comparison would not.
     instant: (e) => `julianday(${e})`,
-    all: async <R>(sql: string, params: unknown[]) => db.prepare(sql).all(...params) as R[],
+    maxChar: 'char(1114111)',
+    binary: (e) => e, // SQLite compares text by bytes (UTF-8 keeps code point order) unless told otherwise
+    all: async <R>(sql: string, params: unknown[]) => prepared(sql).all(...params) as R[],
   };
 }
 
@@ -185,6 +225,8 @@ function pgDialect(pool: Pool): Dialect {
   return {
     json: (col, f) => `(${col}->>'${f}')`,
     instant: (e) => `(${e})::timestamptz`,
+    maxChar: 'chr(1114111)',
+    binary: (e) => `(${e}) COLLATE "C"`,
     all: async <R>(sql: string, params: unknown[]) => {
       let i = 0;
       return (await pool.query(sql.replace(/\?/g, () => `$${++i}`), params)).rows as R[];
@@ -192,9 +234,19 @@ function pgDialect(pool: Pool): Dialect {
   };
 }
 
+/** Plain reads with `?` placeholders over either backend (SQLite: statements prepared once). */
+export function fhirReader(wh: Warehouse): <R>(sql: string, params: unknown[]) => Promise<R[]> {
+  if (wh instanceof SqliteWarehouse) return sqliteDialect(wh.db).all;
+  if (wh instanceof PostgresWarehouse) return pgDialect(wh.pool).all;
+  throw new Error('FHIR facade: unsupported warehouse implementation');
+}
+
 /** The FHIR read store over whichever warehouse central runs. */
 export function fhirStoreFor(wh: Warehouse): FhirStore {
-  if (wh instanceof SqliteWarehouse) return new SqlFhirStore(sqliteDialect(wh.db), wh);
+  if (wh instanceof SqliteWarehouse) {
+    readFriendly(wh.db);
+    return new SqlFhirStore(sqliteDialect(wh.db), wh);
+  }
   if (wh instanceof PostgresWarehouse) return new SqlFhirStore(pgDialect(wh.pool), wh);
   throw new Error('FHIR facade: unsupported warehouse implementation');
 }

@@ -205,6 +205,13 @@ export const pgMigrations: PgMigration[] = [
       CREATE INDEX records_created_at ON records (created_at);
 `,
   },
+  // Versions 110-119: read-side indexes of the FHIR facade (central/fhir/store.ts; identifiers and
+  // records by resident are in version 3).
+  {
+    version: 110,
+    name: 'FHIR search index: resident name prefix (lower case, code point order)',
+    sql: `CREATE INDEX residents_name_lower ON residents ((lower(payload->>'name') COLLATE "C"));`,
+  },
 ];
 
 /** Any 64-bit constant shared by every central instance: serialises concurrent migrations. */

@@ -182,3 +182,17 @@ centralMigrations.push({
       CREATE INDEX records_created_at ON records (created_at);
 `),
 });
+
+// Versions 110-119: read-side indexes of the FHIR facade (central/fhir/store.ts). The expressions
+// must be written exactly as store.ts writes them, or SQLite does not use the index.
+centralMigrations.push({
+  version: 110,
+  name: 'FHIR search indexes: resident identifiers and name prefix, records by resident',
+  up: (db) => db.exec(`
+    CREATE INDEX IF NOT EXISTS residents_id_number ON residents (json_extract(payload, '$.idNumber'));
+    CREATE INDEX IF NOT EXISTS residents_insurance_card ON residents (json_extract(payload, '$.insuranceCardNo'));
+    CREATE INDEX IF NOT EXISTS residents_health_card ON residents (json_extract(payload, '$.healthCardId'));
+    CREATE INDEX IF NOT EXISTS residents_name_lower ON residents (lower(json_extract(payload, '$.name')));
+    CREATE INDEX IF NOT EXISTS records_type_resident ON records (type, json_extract(payload, '$.residentId'));
+  `),
+});

@@ -96,7 +96,11 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
         t.equal(s.body.total, 1);
       }
       t.equal((await get(`Patient?identifier=${encodeURIComponent(`http://other.example|${idA}`)}`)).body.total, 0, 'another system does not match');
-      t.same(entries((await get(`Patient?name=${encodeURIComponent('李')}`)).body).map((p) => p.id), ['res-b'], 'name substring');
+      t.same(entries((await get(`Patient?name=${encodeURIComponent('李')}`)).body).map((p) => p.id), ['res-b'], 'name: start of the name');
+      t.equal((await get(`Patient?name=${encodeURIComponent('强')}`)).body.total, 0, 'name: the middle of a name is not its start');
+      t.same(entries((await get(`Patient?name:contains=${encodeURIComponent('强')}`)).body).map((p) => p.id), ['res-b'], 'name:contains matches any part');
+      t.same(entries((await get(`Patient?name=${encodeURIComponent('王秀英')}`)).body).map((p) => p.id), ['res-a'], 'name: the whole name');
+      t.equal((await get(`Patient?name=${encodeURIComponent('王秀英子')}`)).body.total, 0, 'name: longer than the name');
       t.same(entries((await get('Patient?gender=male&birthdate=1990-11-01')).body).map((p) => p.id), ['res-b'], 'gender + birthdate');
     });
 
@@ -199,6 +203,21 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.equal(post.status, 405);
       validateR4((await post.json()) as Resource);
       t.equal(await wh.countRecords(), 12, 'nothing written by reads');
+    });
+
+    t.test('Observation and Encounter _sort=date / -date', async (t) => {
+      // Runs last: the readings it adds would change the totals the other subtests count.
+      const times = ['2026-03-02T09:00:00+08:00', '2026-01-15T10:30:00+08:00', '2026-02-20T07:45:00Z'];
+      const r = await wh.ingest(times.map((at, i) => item('observation', `obs-sort-${i}`, { observationId: `obs-sort-${i}`, residentId: 'res-sort', code: 'SORT-1', display: '排序', value: i, unit: 'x', effectiveAt: at })));
+      t.ok(r.outcomes.every((o) => o === 'applied'));
+      const ids = async (q: string) => entries((await get(q)).body).map((e) => e.id);
+      t.same(await ids('Observation?patient=res-sort&_sort=-date'), ['obs-sort-0', 'obs-sort-2', 'obs-sort-1'], 'latest first (instants compared across zones)');
+      t.same(await ids('Observation?patient=res-sort&_sort=date'), ['obs-sort-1', 'obs-sort-2', 'obs-sort-0'], 'earliest first');
+      t.same(await ids('Observation?patient=res-sort&code=SORT-1&_sort=-date&_count=2'), ['obs-sort-0', 'obs-sort-2'], 'with code and _count');
+      t.same(await ids('Observation?patient=res-sort&_sort=-date&_count=2&_offset=2'), ['obs-sort-1'], 'paged');
+      t.same(await ids('Encounter?patient=res-a&_sort=-date'), ['enc-1']);
+      t.match((await get('Observation?patient=res-sort&_sort=code')).body, { resourceType: 'OperationOutcome', issue: [{ code: 'not-supported', expression: ['_sort'] }] }, 'only date is sortable');
+      t.equal((await get('Patient?_sort=date')).status, 400, 'Patient has no _sort');
     });
   });
 }
