@@ -80,7 +80,8 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
       throw err; // fail closed: no data without its audit entry
     }),
   });
-  mountCentralImaging(api, { wh, dataDir: config.dataDir, uploadSecret: config.apiToken });
+  // The image index is in the warehouse's own database; a failed imaging migration stops the start.
+  await mountCentralImaging(api, { wh, dataDir: config.dataDir, uploadSecret: config.apiToken }).index.ready();
   // FHIR R4 at /fhir (reads, searches, writes; static token or OAuth2 client tokens), clients at /api/oauth.
   await mountFhir(api, { wh, token: config.apiToken, log });
   const mounted = [
