@@ -13,7 +13,7 @@ t.test('imaging_study record versions are coalesced per quiet study', async (t) 
   await using ns = await startNatsServer();
   const tmp = tempDir('img-coalesce');
   t.teardown(tmp.cleanup);
-  imagingEnv({ AE_TITLE: 'EDGE_CO', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: undefined, STUDY_RECORD_QUIET_MS: '300' });
+  imagingEnv({ AE_TITLE: 'EDGE_CO', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: undefined, STUDY_RECORD_QUIET_MS: '3000' }); // longer than any gap between instances of one association, even on a loaded machine
   const clinic = clinicName('coal');
   let edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`);
   t.teardown(() => edge.stop());
@@ -26,7 +26,7 @@ t.test('imaging_study record versions are coalesced per quiet study', async (t) 
 
   const latest = () => edge.store.db.prepare("SELECT version, payload FROM records WHERE type = 'imaging_study' AND record_id = ?").get(study) as { version: number; payload: string } | undefined;
   const outboxVersions = () => (edge.store.db.prepare("SELECT count(*) AS n FROM outbox WHERE type = 'imaging_study' AND record_id = ?").get(study) as { n: number }).n;
-  await waitFor('final study record', async () => JSON.parse(latest()?.payload ?? '{}').instanceCount === 6, 10_000);
+  await waitFor('final study record', async () => JSON.parse(latest()?.payload ?? '{}').instanceCount === 6, 30_000);
   t.equal(latest()!.version, 2, 'six instances: one version at once, one when quiet');
   t.ok(outboxVersions() <= 2, 'at most two imaging_study rows queued for central');
 
