@@ -2,7 +2,9 @@
 import t from 'tap';
 import { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
 import { handWorkedDistrict } from '../../central/analytics/handworked.ts';
-import { DISTRICT_SCOPE, INDICATOR_BY_ID, scopeFor, ScopeError } from '../../central/analytics/index.ts';
+import { Analytics, DISTRICT_SCOPE, INDICATOR_BY_ID, scopeFor, ScopeError } from '../../central/analytics/index.ts';
+import { parsePeriod } from '../../central/analytics/periods.ts';
+import { build as b, ingestRecords } from '../../central/analytics/testkit.ts';
 import { createTestDatabase } from '../central/postgres.ts';
 
 t.test('indicators on PostgreSQL', async (t) => {
@@ -26,4 +28,28 @@ t.test('indicators on PostgreSQL', async (t) => {
   const qc = new Map((await a.qc.overall('district', '2026', S)).map((r) => [r.rule.id, [r.checked, r.failed]]));
   t.same(qc.get('elderly_no_check'), [4, 2]);
   await t.rejects(a.engine.value(INDICATOR_BY_ID.get('visits')!, 'c01-xinhua', '2026-03', scopeFor(a.org(), 'c02-dongfeng')), ScopeError);
+
+  // Stored results kept current by fact batches on PostgreSQL too: a new follow-up, a replaced one,
+  // a contract moving a resident's facts to a team; every stored result = its full recomputation.
+  for (const ind of INDICATOR_BY_ID.values()) for (const p of ['2026', '2026-Q2', '2026-03']) await a.engine.value(ind, 'district', p, S);
+  await ingestRecords(wh, 'c01-xinhua', [
+    b.followup('R2', 'HTN', '2026-12-01', { sbp: 130, dbp: 80, controlled: true }),
+    { ...b.followup('R1', 'HTN', '2026-11-10', { sbp: 150, dbp: 95, controlled: false }), version: 2 },
+    b.resident('R10', '冯十', '1948-02-02', '2'), b.encounter('R10', '2026-03-02T09:00:00+08:00'), b.contract('R10', 'c01-t2', '2026-04-01', '2027-03-31'),
+  ]);
+  await a.refresh({ warm: false });
+  t.same(await v('htn_standard_mgmt', 'district', '2026'), [3, 4], 'R2 now has 4 follow-ups');
+  const fresh = await Analytics.open(wh);
+  const norm = (rows: { clinic_id?: string | null; team_id?: string | null; v: unknown }[]) => rows.filter((r) => Number(r.v) !== 0).map((r) => `${r.clinic_id}|${r.team_id ?? ''}|${Number(r.v)}`).sort();
+  let bad = 0;
+  const keys = await fresh.db.all<{ mkey: string; period: string }>('SELECT mkey, period FROM an_agg_key');
+  for (const k of keys) {
+    const m = JSON.parse(k.mkey);
+    const p = parsePeriod(k.period);
+    const stored = norm(await fresh.engine.measureRows(m, p, S));
+    const full = norm(await fresh.engine.recompute(m, p));
+    if (JSON.stringify(stored) !== JSON.stringify(full)) { bad++; t.same(stored, full, `${k.period} ${k.mkey}`); }
+  }
+  t.ok(keys.length > 30, `${keys.length} stored results`);
+  t.equal(bad, 0, 'every stored result equals its full recomputation');
 });
