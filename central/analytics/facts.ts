@@ -177,7 +177,7 @@ export class FactStore {
   }
 
   /** Catches up with every clinic's applied records (one pass; concurrent callers share it). */
-  refresh(batch = 2000): Promise<RefreshResult> {
+  refresh(batch = 500): Promise<RefreshResult> {
     this.running ??= this.pass(batch).finally(() => { this.running = null; });
     return this.running;
   }
@@ -210,6 +210,10 @@ export class FactStore {
         });
         if (this.orgChanged) { this.orgChanged = false; await this.onOrgChange?.(); }
         records += rows.length;
+        // Each batch is one synchronous transaction on central's shared SQLite connection: let
+        // the ingest, the dictionary API and the pages in between two batches (a catch-up
+        // after an outage is many batches; without this they queued for seconds).
+        await new Promise((r) => setImmediate(r));
       }
     }
     if (this.changedFrom !== null) {
