@@ -5,14 +5,19 @@
  * one association and four in parallel. TCP_NODELAY=1 is set for storescu and Orthanc
  * (Debian's DCMTK and Orthanc leave Nagle on otherwise); the edge SCP sets no-delay itself.
  * Each server is started fresh (empty storage) for each run; best of N runs is reported.
+ * Then one forwarding run: the edge agent (in this process, imaging module on, upload token
+ * minted with contracts/clinic-token.ts) forwards to a real central (child process, NATS):
+ * storescu's time to the edge, the time until central's index (QIDO-RS) holds every instance,
+ * and central's peak RSS.
  * Prints a table and writes the "## Imaging" section of bench/RESULTS.md.
  *
- *   node --import tsx bench/imaging.bench.ts [--quick]
+ *   node --import tsx bench/imaging.bench.ts [--quick] [--forward-only]
+ * (--forward-only runs just the forwarding step and prints it; RESULTS.md is left alone.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +27,7 @@ import { buildPart10 } from '../device-drivers/dicom/test-support/dataset-builde
 const THIS = fileURLToPath(import.meta.url);
 const ROOT = join(THIS, '..', '..');
 const quick = process.argv.includes('--quick');
+const forwardOnly = process.argv.includes('--forward-only');
 const FILES = quick ? 60 : 300;
 const REPS = quick ? 1 : 3;
 const CALLING_AE = 'BENCH_SCU';
@@ -234,6 +240,72 @@ function writeResults(section: string): void {
   renameSync(tmp, file);
 }
 
+// ------------------------------------------------------------------ forwarding to central
+interface ForwardResult {
+  toEdgeSeconds: number;
+  completeSeconds: number;
+  centralRssMb: number;
+  centralCpuMsPerInstance: number;
+}
+
+/**
+ * The edge agent (in this process, as the imaging tests run it) with its SCP and forwarder,
+ * central as a child process (so its RSS is its own). t0 is storescu's start (its first
+ * C-STORE follows the association within milliseconds); "complete" is the first QIDO-RS poll
+ * (every 100 ms) where central's index counts all the study's instances.
+ */
+async function measureForward(files: string[], study: string): Promise<ForwardResult> {
+  // Imported here so that the edge SCP child (this file with --scp) stays light.
+  const { startNatsServer } = await import('../test/helpers/nats-server.ts');
+  const { centralEnv, clinicName, edgeInProcess, spawnProcess } = await import('../test/helpers/spine.ts');
+  const { imaging, imagingEnv } = await import('../test/imaging/fixtures.ts');
+  const { clinicToken } = await import('../contracts/clinic-token.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'imaging-bench-forward-'));
+  const ns = await startNatsServer();
+  try {
+    const env = centralEnv(ns.url, join(dir, 'central'));
+    const apiToken = env.CENTRAL_API_TOKEN!;
+    const central = await spawnProcess('central/main.ts', env);
+    try {
+      const clinic = clinicName('imgbench');
+      imagingEnv({ AE_TITLE: 'EDGE_FWD', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: central.url, UPLOAD_TOKEN: clinicToken(apiToken, clinic) });
+      const edge = await edgeInProcess(ns.url, clinic, join(dir, 'edge'));
+      try {
+        const img = imaging(edge);
+        img.repo.addDevice({ aeTitle: CALLING_AE, host: '127.0.0.1', port: 104, modality: 'US', enabled: true });
+        const target: Server = { name: 'edge agent', aeTitle: 'EDGE_FWD', port: img.scp!.port, pid: process.pid, stored: async () => 0, stop: async () => {} };
+        const count = async (): Promise<number> => {
+          const r = await fetch(`${central.url}/api/imaging/dicomweb/studies?StudyInstanceUID=${study}`, { headers: { authorization: `Bearer ${apiToken}` } });
+          if (!r.ok) throw new Error(`QIDO-RS at central: HTTP ${r.status} ${await r.text()}`);
+          const studies = (await r.json()) as { '00201208'?: { Value?: (number | string)[] } }[];
+          return Number(studies[0]?.['00201208']?.Value?.[0] ?? 0);
+        };
+        const cpu0 = cpuMs(central.proc.pid!);
+        const t0 = performance.now();
+        const r = await storescu(target, files);
+        const toEdgeSeconds = (performance.now() - t0) / 1000;
+        if (r.code !== 0) throw new Error(`storescu to the edge agent failed (${r.code}): ${r.stderr.slice(-800)}`);
+        const deadline = Date.now() + 600_000;
+        let n = 0;
+        while ((n = await count()) < files.length) {
+          if (Date.now() > deadline) throw new Error(`central holds ${n} of ${files.length} instances after 10 min; forward stats ${JSON.stringify(img.repo.forwardStats())}`);
+          await sleep(100);
+        }
+        const completeSeconds = (performance.now() - t0) / 1000;
+        if (n !== files.length) throw new Error(`central counts ${n} instances, expected ${files.length}`);
+        return { toEdgeSeconds, completeSeconds, centralRssMb: peakRssMb(central.proc.pid!), centralCpuMsPerInstance: (cpuMs(central.proc.pid!) - cpu0) / files.length };
+      } finally {
+        await edge.stop();
+      }
+    } finally {
+      await central.kill('SIGTERM');
+    }
+  } finally {
+    await ns[Symbol.asyncDispose]();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // ------------------------------------------------------------------ main
 async function main(): Promise<void> {
   if (!existsSync('/usr/sbin/Orthanc')) throw new Error('Orthanc not installed: run scripts/ensure-system.sh (Debian package orthanc)');
@@ -263,6 +335,15 @@ async function main(): Promise<void> {
       bytes += buf.length;
     }
     log(`${FILES} files, ${(bytes / FILES / 1024).toFixed(0)} KB each on average`);
+    const forward = async (): Promise<ForwardResult> => {
+      const f = await measureForward(files, study);
+      log(`forwarding: storescu to the edge ${f.toEdgeSeconds.toFixed(2)} s, all ${FILES} at central ${f.completeSeconds.toFixed(2)} s after the first C-STORE, central peak RSS ${f.centralRssMb} MB, central CPU ${f.centralCpuMsPerInstance.toFixed(2)} ms/instance (load ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+      return f;
+    };
+    if (forwardOnly) {
+      await forward();
+      return;
+    }
     const table: { target: string; mode: string; r: RunResult; all: number[] }[] = [];
     const kinds: Kind[] = ['edge', 'orthanc', 'edge-nofsync'];
     for (const parallel of [1, 4]) {
@@ -294,6 +375,14 @@ async function main(): Promise<void> {
     const r1 = ratio('1 association');
     const r4 = ratio('4 in parallel');
     console.log(`edge / Orthanc: ${r1.toFixed(2)}x on one association, ${r4.toFixed(2)}x with four (target >= 1.0x)`);
+    const load = loadavg()[0]!;
+    const f = await forward();
+    const fwdLines = [
+      '| storescu to the edge agent (1 association) | all instances indexed at central (from the first C-STORE) | central peak RSS | central CPU per instance |',
+      '|---:|---:|---:|---:|',
+      `| ${f.toEdgeSeconds.toFixed(2)} s (${(FILES / f.toEdgeSeconds).toFixed(1)} inst/s) | ${f.completeSeconds.toFixed(2)} s (${(bytes / 1048576 / f.completeSeconds).toFixed(1)} MB/s end to end) | ${f.centralRssMb} MB | ${f.centralCpuMsPerInstance.toFixed(2)} ms |`,
+    ];
+    console.log(`\n${fwdLines.join('\n')}\n`);
     const section = [
       '## Imaging',
       '',
@@ -305,6 +394,12 @@ async function main(): Promise<void> {
       ...lines,
       '',
       `Ratio edge / Orthanc: **${r1.toFixed(2)}x** on one association, **${r4.toFixed(2)}x** with four in parallel (target >= 1.0x in both).`,
+      '',
+      '### Forwarding to central',
+      '',
+      `The whole edge agent (imaging module, SQLite index, forwarder with its defaults: 2 uploads at a time, no rate limit, upload token from \`contracts/clinic-token.ts\`) runs in the bench process as the imaging tests run it; central (\`central/main.ts\`, SQLite warehouse and index, file archive) is a child process with a real nats-server. storescu sends the same ${FILES} files on one association (\`TCP_NODELAY=1\`); "indexed at central" is the first QIDO-RS poll (every 100 ms) where central counts all ${FILES} instances of the study, timed from storescu's start. One run; 1-minute load average ${load.toFixed(2)} when it started.`,
+      '',
+      ...fwdLines,
       '',
     ].join('\n');
     writeResults(section);
