@@ -106,3 +106,44 @@ edgeMigrations.push({
     CREATE INDEX outbox_priority ON outbox (seq) WHERE priority = 1;
   `),
 });
+
+edgeMigrations.push({
+  version: 5,
+  name: 'stream followers: position per follower and dead letters',
+  // edge-agent/sync/follower.ts: the position is written in the same transaction as each apply;
+  // a message that cannot be applied after its retries is parked here with the reason.
+  up: (db) => {
+    db.exec(`
+      CREATE TABLE sync_position (
+        follower TEXT PRIMARY KEY,
+        stream TEXT NOT NULL,
+        stream_seq INTEGER NOT NULL,
+        -- the stream's creation time when the position was taken: another value means the
+        -- stream was deleted and created again (broker store wiped), so seqs start again
+        stream_created TEXT,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE sync_dead_letter (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        follower TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        stream_seq INTEGER NOT NULL,
+        subject TEXT NOT NULL,
+        data BLOB NOT NULL,
+        reason TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        first_failed_at TEXT NOT NULL,
+        parked_at TEXT NOT NULL,
+        resolved_at TEXT,
+        resolution TEXT
+      );
+      CREATE INDEX sync_dead_letter_open ON sync_dead_letter (follower) WHERE resolved_at IS NULL;
+    `);
+    // Databases from before the shared follower kept their position in a table per module.
+    const has = (t: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
+    const now = new Date().toISOString();
+    for (const [table, follower, stream] of [['empi_sync', 'empi', 'EMPI'], ['care_transfer_sync', 'care-transfers', 'CARE_TRANSFERS']] as const) {
+      if (has(table)) db.prepare(`INSERT INTO sync_position (follower, stream, stream_seq, stream_created, updated_at) SELECT ?, ?, stream_seq, NULL, ? FROM ${table} WHERE id = 1`).run(follower, stream, now);
+    }
+  },
+});
