@@ -106,6 +106,8 @@ export class InstanceSink extends Writable {
   private writeError: Error | null = null;
   /** The temp file is complete and handed over to the caller (who publishes or deletes it). */
   private handedOver = false;
+  /** The temp file being created: a destroy waits for it, so no file outlives a rejected `done`. */
+  private opening: Promise<void> | null = null;
 
   get transferSyntaxUid(): string {
     return this.o.transferSyntaxUid;
@@ -178,7 +180,12 @@ export class InstanceSink extends Writable {
     this.head = [];
   }
 
-  private async openFile(): Promise<void> {
+  private openFile(): Promise<void> {
+    this.opening ??= this.doOpenFile();
+    return this.opening;
+  }
+
+  private async doOpenFile(): Promise<void> {
     const f = headerFields(this.walker.values);
     this.fields = f;
     const err = this.validate(f);
@@ -293,6 +300,8 @@ export class InstanceSink extends Writable {
     // Writable auto-destroys after 'finish': by then the temp file belongs to the caller.
     if (this.handedOver) return;
     this.fail(err instanceof InstanceError ? err : new InstanceError(err.message, StoreStatus.OutOfResources, 'aborted', { cause: err }));
+    // A temp file may be in the middle of being created: wait for it, then remove it.
+    if (this.opening) await this.opening.catch(() => {});
     await this.dropFile();
     this.rejectDone(this.failure!);
   }
