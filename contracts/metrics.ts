@@ -12,6 +12,14 @@ export const metricNames = {
     oldestPendingAge: 'edge_outbox_oldest_pending_age_seconds',
     dictionaryVersion: 'edge_dictionary_version',
     writes: 'edge_store_writes_total',
+    // Stream followers (edge-agent/sync/follower.ts), label `follower`.
+    syncApplied: 'edge_sync_applied_total',
+    syncRetries: 'edge_sync_retries_total',
+    syncParked: 'edge_sync_parked_total',
+    syncDeadLetters: 'edge_sync_dead_letters',
+    syncPosition: 'edge_sync_position',
+    syncBlocked: 'edge_sync_blocked',
+    syncStreamResets: 'edge_sync_stream_resets_total',
   },
   central: {
     applied: 'central_records_applied_total',
