@@ -3,19 +3,20 @@
  * stream EMPI), the current members of every person that has one of this clinic's residents
  * whenever a link, merge or unmerge touches it. This module keeps, per local resident, the person
  * id and the residents of the same person at other clinics (`empi_person_of`), applying an event
- * only if it is newer than the one the resident holds (idempotent, order-safe). The last stream
- * sequence applied is kept, so a restart resumes there; an edge that was offline catches up.
+ * only if it is newer than the one the resident holds (idempotent, order-safe). The stream is
+ * followed by a `StreamFollower` (./follower.ts): position kept with each apply, so a restart
+ * resumes there and an edge that was offline catches up; a failed event is parked (see EmpiSync).
+ * `$JS.API.STREAM.INFO.EMPI` also lets the follower notice a stream created again.
  *
  * NATS permissions: the clinic's user needs `$JS.API.CONSUMER.CREATE.EMPI.*.central.empi.<clinicId>`
  * (the filter in the subject confines it to its own events), `$JS.API.CONSUMER.MSG.NEXT.EMPI.>`,
  * `$JS.API.CONSUMER.INFO.EMPI.>`, `$JS.API.CONSUMER.DELETE.EMPI.>` and `$JS.API.STREAM.INFO.EMPI`.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { STREAMS, empiEventSchema, subjects, type EmpiEvent } from '../../contracts/index.ts';
 import type { Db, Logger, Migration } from '../../contracts/runtime/index.ts';
 import type { EdgeModule } from '../modules.ts';
+import { StreamFollower, jsonDecoder, registerFollowerMetrics } from './follower.ts';
 
 export const empiEdgeMigrations: Migration[] = [{
   version: 560,
@@ -31,6 +32,7 @@ export const empiEdgeMigrations: Migration[] = [{
       updated_at TEXT NOT NULL
     );
     CREATE INDEX empi_person_of_person ON empi_person_of (person_id);
+    -- position before the shared follower (migration 5 copies it to sync_position); unused since
     CREATE TABLE empi_sync (id INTEGER PRIMARY KEY CHECK (id = 1), stream_seq INTEGER NOT NULL);
   `),
 }];
@@ -38,16 +40,30 @@ export const empiEdgeMigrations: Migration[] = [{
 export interface PersonOf { residentId: string; personId: string; eventId: number; kind: string; others: { residentId: string; clinicId: string }[]; updatedAt: string }
 
 export class EmpiSync {
-  private running = false;
-  private done: Promise<void> = Promise.resolve();
-  private stopCurrent: (() => void) | null = null;
-  applied = 0;
-  rejected = 0;
+  /**
+   * Failed applies are parked (dead letter), not blocking: every event carries the complete
+   * current members of its person and is applied per resident only if its `eventId` is newer, so
+   * a later event for the same person supersedes a parked one, and events of other persons do not
+   * depend on it. Blocking would hold every merge for the clinic behind one bad event.
+   */
+  readonly follower: StreamFollower<EmpiEvent, number>;
 
-  constructor(private readonly db: Db, private readonly nc: NatsConnection, private readonly clinicId: string, private readonly log: Logger) {}
+  constructor(private readonly db: Db, nc: NatsConnection, private readonly clinicId: string, private readonly log: Logger) {
+    this.follower = new StreamFollower<EmpiEvent, number>(db, nc, {
+      name: 'empi',
+      stream: STREAMS.empi,
+      filterSubject: subjects.empi(clinicId),
+      onFailure: 'park',
+      decode: jsonDecoder(empiEventSchema),
+      apply: (e) => this.apply(e),
+      onApplied: (e, n) => { if (n) this.log.info({ personId: e.personId, kind: e.kind, residents: n }, 'EMPI person change applied'); },
+    }, log);
+  }
 
-  /** Apply one event (returns residents updated); exported for tests and replays. */
-  apply(e: EmpiEvent, streamSeq?: number): number {
+  get applied(): number { return this.follower.counters.applied; }
+
+  /** Apply one event (returns residents updated); the follower calls it inside its transaction. Exported for tests and replays. */
+  apply(e: EmpiEvent): number {
     const now = new Date().toISOString();
     return this.db.transaction(() => {
       let n = 0;
@@ -58,7 +74,6 @@ export class EmpiSync {
           ON CONFLICT (resident_id) DO UPDATE SET person_id = excluded.person_id, event_id = excluded.event_id, kind = excluded.kind, others = excluded.others, updated_at = excluded.updated_at
           WHERE excluded.event_id >= empi_person_of.event_id`).run(r.residentId, e.personId, e.eventId, e.kind, others, now).changes;
       }
-      if (streamSeq !== undefined) this.db.prepare('INSERT INTO empi_sync (id, stream_seq) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET stream_seq = max(stream_seq, excluded.stream_seq)').run(streamSeq);
       return n;
     }).immediate();
   }
@@ -69,62 +84,11 @@ export class EmpiSync {
   }
 
   start(): void {
-    this.running = true;
-    this.done = this.loop();
+    this.follower.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.stopCurrent?.();
-    await this.done;
-  }
-
-  private lastSeq(): number {
-    return this.db.prepare<[], { stream_seq: number }>('SELECT stream_seq FROM empi_sync WHERE id = 1').get()?.stream_seq ?? 0;
-  }
-
-  private async loop(): Promise<void> {
-    const js = jetstream(this.nc);
-    let delay = 200;
-    while (this.running && !this.nc.isClosed()) {
-      try {
-        const from = this.lastSeq();
-        // One filter subject (a string): nats-server 2.9 has no filter_subjects.
-        const consumer = await js.consumers.get(STREAMS.empi, {
-          filter_subjects: subjects.empi(this.clinicId),
-          ...(from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
-        });
-        const messages = await consumer.consume({ max_messages: 64 });
-        this.stopCurrent = () => { void messages.close(); };
-        delay = 200;
-        for await (const m of messages) {
-          const parsed = empiEventSchema.safeParse(safeJson(m.data));
-          if (!parsed.success) {
-            this.rejected++;
-            this.log.error({ subject: m.subject, issues: parsed.error.issues.slice(0, 3) }, 'invalid EMPI event ignored');
-            continue;
-          }
-          const n = this.apply(parsed.data, m.seq);
-          this.applied++;
-          if (n) this.log.info({ personId: parsed.data.personId, kind: parsed.data.kind, residents: n }, 'EMPI person change applied');
-        }
-      } catch (e) {
-        if (!this.running) break;
-        this.log.debug({ err: (e as Error).message }, 'EMPI consumer not available; retrying');
-      }
-      this.stopCurrent = null;
-      if (!this.running) break;
-      await sleep(delay);
-      delay = Math.min(delay * 2, 5_000);
-    }
-  }
-}
-
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch {
-    return null;
+    await this.follower.stop();
   }
 }
 
@@ -134,11 +98,13 @@ export const empiEdgeModule: EdgeModule = {
   migrations: empiEdgeMigrations,
   async start(ctx) {
     const sync = new EmpiSync(ctx.store.db, ctx.nc, ctx.config.clinicId, ctx.log);
+    const unregister = registerFollowerMetrics(ctx.registry, sync.follower);
     sync.start();
     empiSyncs.set(ctx.config.clinicId, sync);
     return {
-      async stop() { await sync.stop(); empiSyncs.delete(ctx.config.clinicId); },
-      health: () => ({ ok: true, detail: `${sync.applied} person changes applied, ${sync.rejected} rejected` }),
+      async stop() { await sync.stop(); unregister(); empiSyncs.delete(ctx.config.clinicId); },
+      // Parked person changes (dead letters) or a stuck follower make the module unhealthy.
+      health: () => sync.follower.health(),
     };
   },
 };
