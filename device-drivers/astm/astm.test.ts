@@ -15,10 +15,20 @@ import { buildAstmMessage, simulatedAstm, socketLink, startAstmSimulator } from 
 import { rng } from '../simulators/values.ts';
 import { openSerialPort, closeSerialPort } from './serial.ts';
 import { ptyPair } from '../test/socat.ts';
+import { waitFor } from '../../test/helpers/wait.ts';
+
+/**
+ * Reply and receive timeouts for peers that always answer: far longer than any stall of a
+ * loaded machine, so retransmissions in these tests are driven by NAKs only (a timer firing
+ * first would add a retransmission the test did not ask for).
+ */
+const NEVER_MS = 10 * 60_000;
 
 const bio = builtinProfile('biochemistry-analyser') as AstmProfile;
 const haem = builtinProfile('haematology-analyser') as AstmProfile;
 
+// Fixed: records carry their build time, and a slow run must not see two different messages.
+const SAMPLE_TIME = new Date(2024, 4, 1, 8, 30, 0);
 const sample = () => buildAstmMessage('BS-240', {
   specimenId: '20240001',
   patientId: 'P42',
@@ -30,7 +40,7 @@ const sample = () => buildAstmMessage('BS-240', {
     { testId: 'XYZ', value: 'POS', unit: '' },
     { testId: 'ALT', value: '', unit: 'U/L', status: 'X' },
   ],
-}, { gb: true });
+}, { gb: true, time: SAMPLE_TIME });
 
 /** Two in-memory endpoints wired back to back, optionally chopping every write into single bytes. */
 function linkPair(byteByByte = false): { a: ByteLink & EventEmitter; b: ByteLink & EventEmitter } {
@@ -102,7 +112,7 @@ async function session(byteByByte: boolean, opts: { corruptFirst?: boolean; fail
   const rx = new AstmReceiver({
     write: (x) => b.write(x),
     onMessage: async (bytes) => { if (fail) { fail = false; throw new Error('db busy'); } stored.push(bytes); },
-    receiveTimeoutMs: 2000,
+    receiveTimeoutMs: NEVER_MS,
   });
   b.on('data', (x: Buffer) => rx.push(x));
   let corrupt = opts.corruptFirst ?? false;
@@ -115,8 +125,7 @@ async function session(byteByByte: boolean, opts: { corruptFirst?: boolean; fail
     on: (e, f) => a.on(e, f),
     off: (e, f) => a.off(e, f),
   };
-  const r = await sendAstmMessage(link, sample(), { replyTimeoutMs: 2000, enqRetryMs: 10 });
-  await new Promise((res) => setTimeout(res, 20));
+  const r = await sendAstmMessage(link, sample(), { replyTimeoutMs: NEVER_MS, enqRetryMs: 10 });
   rx.close();
   return { r, stored, counters: rx.counters };
 }
@@ -148,12 +157,12 @@ t.test('E1381 receiver: timeout abandons a half message; random bytes never thro
   rx.push(Buffer.from([ENQ]));
   const frames = messageToFrames(sample());
   rx.push(frames[0]!);
-  await new Promise((r) => setTimeout(r, 250));
+  await waitFor('receive timeout', () => rx.counters.timeouts > 0);
   t.equal(rx.counters.timeouts, 1);
   rx.push(Buffer.from([ENQ]));
   for (const f of frames) rx.push(f);
   rx.push(Buffer.from([EOT]));
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor('message stored', () => stored.length > 0);
   t.equal(stored.length, 1, 'a fresh session after the timeout works');
   t.same(out.filter((x) => x === NAK), []);
   t.ok(out.every((x) => x === ACK));
@@ -172,9 +181,8 @@ t.test('ASTM over TCP: simulator -> server -> store, several analysers', async (
   t.teardown(() => srv.close());
   const sims = await Promise.all([1, 2, 3].map((i) => startAstmSimulator({ host: '127.0.0.1', port: srv.port, profile: haem, intervalMs: 10, sender: `BC-${i}`, seed: i })));
   t.teardown(() => Promise.all(sims.map((s) => s.stop())));
-  const deadline = Date.now() + 10_000;
-  while (sims.some((s) => s.sent < 3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  for (const s of sims) await s.stop();
+  await waitFor('three messages from each analyser', () => sims.every((s) => s.sent >= 3 || s.failed > 0), 300_000, 20);
+  await Promise.all(sims.map((s) => s.stop({ finishMessage: true })));
   t.ok(sims.every((s) => s.sent >= 3 && s.failed === 0));
   t.equal(new Set(stored.map((r) => r.deviceId)).size, 3);
   t.equal(stored.length, sims.reduce((n, s) => n + s.sent, 0) * haem.quantities.length, 'every result stored once');
@@ -192,9 +200,8 @@ t.test('ASTM over a serial port (socat pty pair) through the same driver', async
   t.teardown(() => closeSerialPort(port));
   const m = simulatedAstm(bio, rng(7));
   const link: ByteLink = { write: (b) => port.write(b), on: (e, f) => port.on(e, f), off: (e, f) => port.off(e, f) };
-  await sendAstmMessage(link, buildAstmMessage('BS-SERIAL', m.sample), { replyTimeoutMs: 3000 });
-  const deadline = Date.now() + 5000;
-  while (stored.length < bio.quantities.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await sendAstmMessage(link, buildAstmMessage('BS-SERIAL', m.sample), { replyTimeoutMs: NEVER_MS });
+  // the last frame is ACKed only after the store resolved: everything is stored by now
   t.equal(stored.length, bio.quantities.length);
   t.match(drv.health(), [{ deviceId: 'BS-SERIAL', state: 'up' }]);
   t.equal((await drv.read()).length, bio.quantities.length);
@@ -204,8 +211,11 @@ t.test('ASTM over a serial port (socat pty pair) through the same driver', async
 t.test('ASTM server: garbage and silent peers do not disturb an analyser; oversize and slow store are NAKed', async (t) => {
   const stored: Reading[] = [];
   let slow = false;
-  const srv = await startAstmServer({ profile: bio, store: async (r) => { if (slow) await new Promise((res) => setTimeout(res, 300)); stored.push(...r); }, storeTimeoutMs: 100 });
-  t.teardown(() => srv.close());
+  // a slow store does not finish before the test ends: always far slower than the store timeout
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((r) => { release = r; });
+  const srv = await startAstmServer({ profile: bio, store: async (r) => { if (slow) await released; stored.push(...r); }, storeTimeoutMs: 100, receiveTimeoutMs: NEVER_MS });
+  t.teardown(() => { release(); return srv.close(); });
   const { connect } = await import('node:net');
   const junk = connect(srv.port, '127.0.0.1');
   junk.on('error', () => undefined);
@@ -218,12 +228,12 @@ t.test('ASTM server: garbage and silent peers do not disturb an analyser; oversi
   s.on('error', () => undefined);
   await new Promise((r) => s.once('connect', r));
   const m = simulatedAstm(bio, rng(1));
-  await sendAstmMessage(socketLink(s), buildAstmMessage('GOOD', m.sample), { replyTimeoutMs: 2000 });
-  await new Promise((r) => setTimeout(r, 50));
+  await sendAstmMessage(socketLink(s), buildAstmMessage('GOOD', m.sample), { replyTimeoutMs: NEVER_MS });
   t.equal(stored.length, bio.quantities.length, 'the good analyser got through');
+  await waitFor('garbage frames NAKed', () => srv.state.counters.naks >= 2);
   t.ok(srv.state.counters.naks >= 2, 'garbage frames NAKed');
   slow = true;
-  const res = sendAstmMessage(socketLink(s), buildAstmMessage('GOOD', simulatedAstm(bio, rng(2)).sample), { replyTimeoutMs: 2000, maxAttempts: 2 });
+  const res = sendAstmMessage(socketLink(s), buildAstmMessage('GOOD', simulatedAstm(bio, rng(2)).sample), { replyTimeoutMs: NEVER_MS, maxAttempts: 2 });
   await t.rejects(res, /not acknowledged after 2 attempts/, 'slow store: last frame NAKed until the sender gives up');
   t.ok(srv.state.counters.storeErrors >= 2);
   s.destroy();

@@ -68,7 +68,11 @@ export interface AstmSimulator {
   port: number;
   sent: number;
   failed: number;
-  stop(): Promise<void>;
+  /**
+   * Stop sending. `finishMessage`: let a message in progress complete first (its last ACK
+   * or failure), so `sent` + `failed` account for every message the receiver stored.
+   */
+  stop(o?: { finishMessage?: boolean }): Promise<void>;
 }
 
 /** An analyser that sends one specimen's results every `intervalMs` over TCP. */
@@ -77,7 +81,11 @@ export async function startAstmSimulator(o: AstmSimulatorOptions): Promise<AstmS
   let stopped = false;
   let sock: Socket | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const sim: AstmSimulator = { port: o.port, sent: 0, failed: 0, stop: async () => { stopped = true; clearTimeout(timer); sock?.destroy(); } };
+  let inFlight: Promise<void> = Promise.resolve();
+  const sim: AstmSimulator = {
+    port: o.port, sent: 0, failed: 0,
+    stop: async (so = {}) => { stopped = true; clearTimeout(timer); if (so.finishMessage) await inFlight; sock?.destroy(); },
+  };
   const open = () => new Promise<Socket>((resolve, reject) => {
     const s = connect(o.port, o.host, () => { s.off('error', reject); s.on('error', () => undefined); resolve(s); });
     s.once('error', reject);
@@ -94,8 +102,8 @@ export async function startAstmSimulator(o: AstmSimulatorOptions): Promise<AstmS
       sock?.destroy();
       sock = undefined;
     }
-    if (!stopped) timer = setTimeout(() => void tick(), o.intervalMs ?? 2000);
+    if (!stopped) timer = setTimeout(() => { inFlight = tick(); }, o.intervalMs ?? 2000);
   };
-  void tick();
+  inFlight = tick();
   return sim;
 }
