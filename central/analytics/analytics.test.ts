@@ -11,6 +11,7 @@ import { Analytics, INDICATOR_BY_ID, DISTRICT_SCOPE, scopeFor, ScopeError } from
 import { handWorkedDistrict } from './handworked.ts';
 import { build as b, ingestRecords } from './testkit.ts';
 import { parsePeriod, previousPeriod, yearAgo } from './periods.ts';
+import type { CaseRec } from './cases.ts';
 
 t.test('periods', async (t) => {
   t.same(parsePeriod('2026-Q4'), { kind: 'quarter', key: '2026-Q4', from: '2026-10-01', to: '2027-01-01', year: 2026, months: 3 });
@@ -157,6 +158,11 @@ t.test('stored indicator results follow every kind of fact change exactly (incre
   const periods = ['2025', '2026', '2027', '2026-Q1', '2026-Q2', '2026-Q4', '2026-01', '2026-03', '2026-05', '2026-12'];
   // Register every indicator x period (stored from the facts as they are now).
   for (const ind of INDICATOR_BY_ID.values()) for (const p of periods) await a.engine.value(ind, 'district', p, S);
+  // ... and every case list x period (stored case rows, cases.ts).
+  for (const ind of INDICATOR_BY_ID.values()) if (ind.cases) for (const p of periods) await a.engine.cases(ind, 'district', p, S, { limit: 1 });
+  // ... and the QC reports (per-patient rules read stored case rows too).
+  const qcPeriods = ['2025', '2026', '2026-Q2', '2026-12'];
+  for (const p of qcPeriods) await a.qc.overall('district', p, S);
   const warmed = await a.engine.warm([...INDICATOR_BY_ID.values()], new Date('2026-06-15T12:00:00+08:00'));
   t.ok(warmed > 0, `warm registered the current pages' periods too (${warmed})`);
   const before = await a.engine.value(INDICATOR_BY_ID.get('visits')!, 'district', '2026-03', S);
@@ -200,6 +206,36 @@ t.test('stored indicator results follow every kind of fact change exactly (incre
     if (JSON.stringify(stored) !== JSON.stringify(full)) { bad++; t.same(stored, full, `${k.period} ${k.mkey}`); }
   }
   t.equal(bad, 0, 'every stored result equals its full recomputation');
+
+  // Stored case lists: every row equals the full recomputation from the facts, and per clinic
+  // the rows count the stored denominator and their ok flags the stored numerator.
+  const ckeys = await b2.engine.caseStore.keys();
+  t.ok(ckeys.length > [...INDICATOR_BY_ID.values()].filter((i) => i.cases).length * periods.length, `${ckeys.length} stored case lists checked (indicators' and QC rules')`);
+  const line = (r: CaseRec) => JSON.stringify([r.resident_id, r.clinic_id, r.team_id || '', r.since, Number(r.ok), r.cnt === null ? null : Number(r.cnt), r.last_day, r.n1, r.n2, r.n3, r.flag]);
+  let badCases = 0;
+  let rowsChecked = 0;
+  for (const k of ckeys) {
+    t.ok(k.ready, 'built');
+    const stored = (await b2.engine.caseStore.stored(k.sid)).map(line).sort();
+    const full = (await b2.engine.caseStore.recompute(k.def, k.period)).map(line).sort();
+    rowsChecked += full.length;
+    if (JSON.stringify(stored) !== JSON.stringify(full)) { badCases++; t.same(stored, full, `cases ${k.period.key} ${JSON.stringify(k.def.num)}`); }
+    const perClinic = (rows: { clinic_id?: string | null; v: unknown }[]) => { const m = new Map<string, number>(); for (const r of rows) if (Number(r.v)) m.set(r.clinic_id!, (m.get(r.clinic_id!) ?? 0) + Number(r.v)); return [...m].sort(); };
+    const rows = await b2.engine.caseStore.stored(k.sid);
+    t.same(perClinic(rows.map((r) => ({ clinic_id: r.clinic_id, v: 1 }))), perClinic(await b2.engine.measureRows(k.def.den, k.period, S)), `denominator ${k.period.key}`);
+    t.same(perClinic(rows.map((r) => ({ clinic_id: r.clinic_id, v: r.ok }))), perClinic(await b2.engine.measureRows(k.def.num, k.period, S)), `numerator ${k.period.key}`);
+  }
+  t.ok(rowsChecked > 100, `${rowsChecked} case rows`);
+  t.equal(badCases, 0, 'every stored case list equals its full recomputation');
+
+  // QC rules read from stored case rows give what their live subject queries give.
+  for (const p of qcPeriods) {
+    for (const r of await b2.qc.overall('district', p, S)) {
+      const s = b2.qc.subjectSql(r.rule, parsePeriod(p), b2.org().root, S);
+      const live = await b2.db.get<{ n: number; f: number }>(`SELECT COUNT(*) AS n, SUM(x.failed) AS f FROM (${s.sql}) x`, s.params);
+      t.same([r.checked, r.failed], [Number(live?.n ?? 0), Number(live?.f ?? 0)], `QC ${r.rule.id} ${p}: stored = live`);
+    }
+  }
 });
 
 t.test('case list: count and pages from one pass, keyset pages follow the full order', async (t) => {

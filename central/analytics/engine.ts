@@ -8,6 +8,7 @@ import type { Cond, IndicatorDef, Measure, Require, Window } from './indicators.
 import type { OrgTree, OrgUnit } from './org.ts';
 import { currentPeriodKey, parsePeriod, previousPeriod, trailing, yearAgo, type Period, type PeriodKind } from './periods.ts';
 import { inList, num, q, type Op, type Param, type SqlDb } from './sql.ts';
+import { CaseStore, caseDef, type CaseQuery, type CaseRec } from './cases.ts';
 
 /** What a caller may see: null = everything (district-level roles). */
 export interface Scope {
@@ -66,18 +67,18 @@ export interface CaseRow {
   lastValues: string | null;
 }
 
-const KIND_NAMES: Record<string, string> = {
+export const KIND_NAMES: Record<string, string> = {
   visit: '就诊', htn_fu: '高血压随访', dm_fu: '糖尿病随访', elderly_check: '老年人体检', tcm: '中医药健康管理', contract: '签约', obs: '体征测量', lab: '检验', rx: '处方', health_record: '健康档案',
 };
 
-function windowSql(alias: string, w: Window, p: Period): { sql: string; params: Param[] } {
+export function windowSql(alias: string, w: Window, p: Period): { sql: string; params: Param[] } {
   if (w === 'period') return { sql: `${alias}.day >= ? AND ${alias}.day < ?`, params: [p.from, p.to] };
   if (w === 'to_end') return { sql: `${alias}.day < ?`, params: [p.to] };
   if (w === 'prev_active') { const q = previousPeriod(p); return { sql: `${alias}.day < ? AND (${alias}.day2 IS NULL OR ${alias}.day2 >= ?)`, params: [q.to, q.from] }; }
   return { sql: `${alias}.day < ? AND (${alias}.day2 IS NULL OR ${alias}.day2 >= ?)`, params: [p.to, p.from] };
 }
 
-function condSql(alias: string, conds: Cond[] | undefined): { sql: string; params: Param[] } {
+export function condSql(alias: string, conds: Cond[] | undefined): { sql: string; params: Param[] } {
   const parts: string[] = [];
   const params: Param[] = [];
   for (const c of conds ?? []) {
@@ -91,7 +92,7 @@ function condSql(alias: string, conds: Cond[] | undefined): { sql: string; param
   return { sql: parts.join(' AND '), params };
 }
 
-function kinds(alias: string, ks: string[]): { sql: string; params: Param[] } {
+export function kinds(alias: string, ks: string[]): { sql: string; params: Param[] } {
   const l = inList(ks);
   return { sql: `${alias}.kind ${l.sql}`, params: l.params };
 }
@@ -100,7 +101,7 @@ export function minCount(r: Require, p: Period): number {
   return r.minPerYear ? Math.ceil((r.minPerYear * p.months) / 12) : 1;
 }
 
-function requireSql(r: Require, p: Period, outer = 'c'): { sql: string; params: Param[] } {
+export function requireSql(r: Require, p: Period, outer = 'c'): { sql: string; params: Param[] } {
   const k = kinds('r', r.kind);
   const w = windowSql('r', r.window, p);
   const wh = condSql('r', r.where);
@@ -128,7 +129,7 @@ function scopeSql(alias: string, scope: Scope): { sql: string; params: Param[] }
 }
 
 /** WHERE clause (alias c) of a fact measure, with the scope applied. */
-function factWhere(m: Extract<Measure, { type: 'count' | 'cohort' }>, p: Period, scope: Scope, extra?: { sql: string; params: Param[] }): { sql: string; params: Param[] } {
+export function factWhere(m: Extract<Measure, { type: 'count' | 'cohort' }>, p: Period, scope: Scope, extra?: { sql: string; params: Param[] }): { sql: string; params: Param[] } {
   const parts = [kinds('c', m.kind), windowSql('c', m.window, p), condSql('c', m.where), ...(m.require ?? []).map((r) => requireSql(r, p)), scopeSql('c', scope), extra ?? { sql: '', params: [] }];
   if (m.type === 'cohort' || (m.type === 'count' && m.distinct) || m.require?.length) parts.push({ sql: 'c.resident_id IS NOT NULL', params: [] });
   const f = parts.filter((x) => x.sql);
@@ -146,10 +147,10 @@ export function pagePeriods(p: Period): Period[] {
   return [...new Map(all.map((x) => [x.key, x])).values()];
 }
 
-type FactMeasure = Extract<Measure, { type: 'count' | 'cohort' }>;
+export type FactMeasure = Extract<Measure, { type: 'count' | 'cohort' }>;
 
 /** Fact kinds a measure reads (its own and those of its requirements). */
-function measureKinds(m: FactMeasure): string[] {
+export function measureKinds(m: FactMeasure): string[] {
   return [...m.kind, ...(m.require ?? []).flatMap((r) => r.kind)];
 }
 
@@ -170,7 +171,11 @@ export interface Touched {
 interface AggWork { keys: { mkey: string; period: string; m: FactMeasure; p: Period }[]; delta: Map<string, number>; t: Touched }
 
 export class Engine {
-  constructor(private readonly db: SqlDb, private readonly org: () => OrgTree) {}
+  /** Stored case lists (cases.ts), kept current by the same fact batches. */
+  readonly caseStore: CaseStore;
+  constructor(private readonly db: SqlDb, private readonly org: () => OrgTree) {
+    this.caseStore = new CaseStore(db, org);
+  }
 
   /**
    * Grouped rows (by clinic and team) of fact measures for the whole district per (measure,
@@ -283,12 +288,14 @@ export class Engine {
       work.keys.push({ mkey: r.mkey, period: r.period, m, p });
       for (const row of (yield* this.contribution(m, p, t))) this.addDelta(work, r.mkey, r.period, row, -1);
     }
-    return work.keys.length ? work : null;
+    // Returned even without stored indicator results: stored case lists follow the same batch.
+    return work;
   }
 
   /** After the batch's facts are written: adds (new - old) contributions to the stored rows. */
   *aggAfter(work: AggWork | null): Generator<Op, number, unknown> {
     if (!work) return 0;
+    yield* this.caseStore.afterBatch(work.t);
     for (const k of work.keys) for (const row of (yield* this.contribution(k.m, k.p, work.t))) this.addDelta(work, k.mkey, k.period, row, 1);
     let n = 0;
     for (const [dk, v] of work.delta) {
@@ -308,7 +315,8 @@ export class Engine {
   /**
    * Registers (computes and stores) every fact measure of `indicators` for the periods their
    * pages read around the current and previous year, quarter and month, most-read first. After
-   * a bulk load this is the one slow step; afterwards fact batches keep the rows current.
+   * a bulk load this is the one slow step; afterwards fact batches keep the rows current. Then
+   * the case lists of the current year (cases.ts).
    * Returns how many were computed. `stop()` true ends it early (shutdown).
    */
   async warm(indicators: IndicatorDef[], now = new Date(), stop: () => boolean = () => false): Promise<number> {
@@ -333,6 +341,14 @@ export class Engine {
           }
         }
       }
+    }
+    // Case lists of the current year (the drill-down's default period), built chunk by chunk.
+    const year = parsePeriod(currentPeriodKey('year', now));
+    for (const ind of indicators) {
+      if (!ind.cases || stop()) continue;
+      if (this.caseStore.isReady(caseDef(ind), year)) continue;
+      await this.caseStore.ensure(caseDef(ind), year);
+      k++;
     }
     return k;
   }
@@ -437,93 +453,34 @@ export class Engine {
 
   /**
    * Case list of an indicator whose denominator is a cohort: every resident in it under
-   * `nodeId`, whether they meet the numerator, and why not.
+   * `nodeId`, whether they meet the numerator, and why not. Read from the stored case list
+   * (cases.ts: built on first use, then kept current by every fact batch): the count and one
+   * page (failing first, then clinic, then resident; `after` = keyset) are two indexed reads.
    */
-  async cases(ind: IndicatorDef, nodeId: string, periodKey: string, scope: Scope, opts: { failingOnly?: boolean; limit?: number; offset?: number; after?: { ok: number; clinic_id: string; resident_id: string } } = {}): Promise<{ total: number; rows: CaseRow[] }> {
-    if (!ind.cases || ind.denominator?.type !== 'cohort' || ind.numerator.type !== 'cohort') throw new Error(`${ind.id} has no case list`);
-    const org = this.org();
+  async cases(ind: IndicatorDef, nodeId: string, periodKey: string, scope: Scope, opts: CaseQuery = {}): Promise<{ total: number; rows: CaseRow[] }> {
+    const d = caseDef(ind);
     const node = this.checkNode(nodeId, scope);
     const p = parsePeriod(periodKey);
-    const nodeFilter = node.level === 'district' ? { sql: '', params: [] as Param[] }
-      : node.level === 'team' ? { sql: 'c.team_id = ?', params: [node.id] as Param[] }
-        : (() => { const l = inList(org.clinicsUnder(node.id)); return { sql: `c.clinic_id ${l.sql}`, params: l.params as Param[] }; })();
-    const w = factWhere(ind.denominator, p, scope, nodeFilter);
-    const okParts = (ind.numerator.require ?? []).map((r) => requireSql(r, p));
-    const ok = okParts.length ? { sql: okParts.map((x) => x.sql).join(' AND '), params: okParts.flatMap((x) => x.params) } : { sql: '1 = 1', params: [] };
-    const inner = `SELECT c.resident_id, c.clinic_id, MIN(c.team_id) AS team_id, MIN(c.day) AS since, CASE WHEN ${ok.sql} THEN 1 ELSE 0 END AS ok
-      FROM an_fact c WHERE ${w.sql} GROUP BY c.resident_id, c.clinic_id`;
-    const params = [...ok.params, ...w.params];
-    const filter = opts.failingOnly ? 'WHERE x.ok = 0' : '';
-    // One pass over the node's cohort: the count and the page come from the same rows (sorted here
-    // in code-unit order: failing first, then clinic, then resident), so the per-patient checks run once.
-    type Key = { resident_id: string; clinic_id: string; team_id: string | null; since: string | null; ok: number };
-    const all = await this.db.all<Key>(`SELECT x.* FROM (${inner}) x ${filter}`, params);
-    for (const r of all) r.ok = num(r.ok);
-    const cmp = (a: Key, b: Key) => a.ok - b.ok || (a.clinic_id < b.clinic_id ? -1 : a.clinic_id > b.clinic_id ? 1 : 0) || (a.resident_id < b.resident_id ? -1 : a.resident_id > b.resident_id ? 1 : 0);
-    all.sort(cmp);
-    const total = all.length;
-    const limit = opts.limit ?? 100;
-    let start = opts.offset ?? 0;
-    // Keyset: the page after a given (ok, clinic, resident), stable while new cases arrive.
-    if (opts.after) {
-      const k = { ...opts.after, team_id: null, since: null } as Key;
-      let lo = 0;
-      let hi = all.length;
-      while (lo < hi) { const mid = (lo + hi) >> 1; if (cmp(all[mid]!, k) <= 0) lo = mid + 1; else hi = mid; }
-      start = lo;
-    }
-    const page = all.slice(start, start + limit);
-    return { total, rows: await this.describe(ind, p, page) };
+    const { total, recs } = await this.caseStore.list(d, p, node, scope, opts);
+    return { total, rows: await this.caseStore.describe(d, p, recs) };
   }
 
-  private async describe(ind: IndicatorDef, p: Period, page: { resident_id: string; clinic_id: string; team_id: string | null; since: string | null; ok: number }[]): Promise<CaseRow[]> {
-    if (page.length === 0) return [];
-    // Long lists (Excel exports) are described in chunks: SQLite takes at most 32,766 parameters.
-    if (page.length > 5000) {
-      const out: CaseRow[] = [];
-      for (let i = 0; i < page.length; i += 5000) out.push(...await this.describe(ind, p, page.slice(i, i + 5000)));
-      return out;
+  /**
+   * The same list page by page (keyset, `pageSize` rows each) up to `max` rows: what an Excel
+   * export streams into the workbook without holding the whole list.
+   */
+  async *casePages(ind: IndicatorDef, nodeId: string, periodKey: string, scope: Scope, opts: { failingOnly?: boolean; max: number; pageSize?: number }): AsyncGenerator<{ total: number; rows: CaseRow[] }> {
+    const d = caseDef(ind);
+    const node = this.checkNode(nodeId, scope);
+    const p = parsePeriod(periodKey);
+    let after: CaseRec | undefined;
+    for (let left = opts.max; left > 0;) {
+      const { total, recs } = await this.caseStore.list(d, p, node, scope, { failingOnly: opts.failingOnly, limit: Math.min(left, opts.pageSize ?? 5000), after: after && { ok: num(after.ok), clinic_id: after.clinic_id, resident_id: after.resident_id } });
+      if (recs.length === 0) { if (!after) yield { total, rows: [] }; return; }
+      yield { total, rows: await this.caseStore.describe(d, p, recs) };
+      left -= recs.length;
+      after = recs[recs.length - 1];
     }
-    const org = this.org();
-    const ids = inList(page.map((r) => r.resident_id));
-    const people = new Map((await this.db.all<{ resident_id: string; label: string | null; code: string | null; day2: string | null }>(
-      `SELECT resident_id, label, code, day2 FROM an_fact WHERE kind = 'resident' AND resident_id ${ids.sql}`, ids.params)).map((r) => [r.resident_id, r]));
-    const req = ind.numerator.type === 'cohort' ? ind.numerator.require?.[0] : undefined;
-    const evidence = new Map<string, { day: string; n1: number | null; n2: number | null; n3: number | null; flag: number | null; clinic_id: string }[]>();
-    if (req) {
-      const k = kinds('r', req.kind);
-      const w = windowSql('r', req.window, p);
-      const wh = condSql('r', req.where);
-      const rows = await this.db.all<{ resident_id: string; day: string; n1: number | null; n2: number | null; n3: number | null; flag: number | null; clinic_id: string }>(
-        `SELECT r.resident_id, r.day, r.n1, r.n2, r.n3, r.flag, r.clinic_id FROM an_fact r WHERE r.resident_id ${ids.sql} AND ${[k.sql, w.sql, wh.sql].filter(Boolean).join(' AND ')} ORDER BY r.day, r.fkey`,
-        [...ids.params, ...k.params, ...w.params, ...wh.params]);
-      for (const r of rows) {
-        const l = evidence.get(r.resident_id) ?? [];
-        l.push(r);
-        evidence.set(r.resident_id, l);
-      }
-    }
-    return page.map((r) => {
-      const person = people.get(r.resident_id);
-      const ev = (evidence.get(r.resident_id) ?? []).filter((e) => !req?.sameClinic || e.clinic_id === r.clinic_id);
-      const last = ev[ev.length - 1];
-      const reasons: string[] = [];
-      if (!r.ok && req) {
-        const kindName = req.kind.map((k) => KIND_NAMES[k] ?? k).join('/');
-        if (req.minPerYear) reasons.push(`期内${kindName} ${ev.length} 次，少于要求的 ${minCount(req, p)} 次`);
-        else if (req.latestFlag) {
-          if (!last) reasons.push(`期内无${kindName}`);
-          else if (last.flag === null) reasons.push(`末次${kindName}（${last.day}）缺少测量值`);
-          else reasons.push(`末次${kindName}（${last.day}）未达标：${values(last)}`);
-        } else reasons.push(`期内无${kindName}记录`);
-      }
-      const inst = org.institutionOf(r.clinic_id);
-      return {
-        residentId: r.resident_id, name: person?.label ?? null, sex: person?.code ?? null, birthDate: person?.day2 ?? null,
-        clinicId: r.clinic_id, institution: inst?.name ?? null, teamId: r.team_id, team: r.team_id ? org.byId.get(r.team_id)?.name ?? r.team_id : null,
-        since: r.since, ok: r.ok === 1, reasons, count: req ? ev.length : null, lastDay: last?.day ?? null, lastValues: last ? values(last) : null,
-      };
-    });
   }
 
   async topDiagnoses(nodeId: string, periodKey: string, scope: Scope, limit = 10): Promise<{ code: string; name: string; visits: number }[]> {
@@ -556,7 +513,7 @@ export class Engine {
   }
 }
 
-function values(e: { n1: number | null; n2: number | null; n3: number | null }): string {
+export function values(e: { n1: number | null; n2: number | null; n3: number | null }): string {
   const parts: string[] = [];
   if (e.n1 !== null && e.n2 !== null) parts.push(`血压 ${e.n1}/${e.n2} mmHg`);
   if (e.n3 !== null) parts.push(`空腹血糖 ${e.n3} mmol/L`);

@@ -9,6 +9,30 @@ import { parsePeriod, type Period } from './periods.ts';
 import { inList, num, type Param, type SqlDb } from './sql.ts';
 import type { Scope } from './engine.ts';
 import { ScopeError } from './engine.ts';
+import { CaseStore, type CaseDef } from './cases.ts';
+
+/**
+ * Per-patient rules read the stored case rows (cases.ts) of an equivalent case definition: the
+ * managed patients (per resident and clinic) with their follow-up count, latest follow-up and
+ * whether they have a record, kept current by every fact batch. `failed` is a condition on the
+ * stored row. Per-fact rules (value ranges, missing values) and the 65+ check stay queries.
+ */
+export function storedRule(rule: QcRule, p: Period): { def: CaseDef; failed: { sql: string; params: Param[] }; day: 'since' | 'last_day' } | null {
+  const pr = rule.params;
+  const den = { type: 'cohort' as const, kind: [`${pr.disease}_enrol`], window: 'active' as const };
+  switch (rule.template) {
+    case 'chronic_followups': {
+      const min = Math.ceil((Number(pr.minPerYear) * p.months) / 12);
+      return { def: { den, num: { ...den, require: [{ kind: [`${pr.disease}_fu`], window: 'period', minPerYear: Number(pr.minPerYear) }] } }, failed: { sql: 'COALESCE(cnt, 0) < ?', params: [min] }, day: 'since' };
+    }
+    case 'overdue_followup':
+      return { def: { den, num: { ...den, require: [{ kind: [`${pr.disease}_fu`], window: 'to_end' }] } }, failed: { sql: '(last_day IS NULL OR last_day < ?)', params: [addDays(p.to, -Number(pr.maxDays) - 1)] }, day: 'last_day' };
+    case 'enrolled_without_record':
+      return { def: { den, num: { ...den, require: [{ kind: ['health_record'], window: 'to_end' }] } }, failed: { sql: 'ok = 0', params: [] }, day: 'since' };
+    default:
+      return null;
+  }
+}
 
 export type QcTemplate = 'chronic_followups' | 'overdue_followup' | 'value_range' | 'missing_value' | 'enrolled_without_record' | 'elderly_no_check';
 
@@ -59,7 +83,10 @@ export function checkRule(r: QcRule): QcRule {
 }
 
 export class Qc {
-  constructor(private readonly db: SqlDb, private readonly org: () => OrgTree) {}
+  private readonly store: CaseStore;
+  constructor(private readonly db: SqlDb, private readonly org: () => OrgTree) {
+    this.store = new CaseStore(db, org);
+  }
 
   async rules(): Promise<QcRule[]> {
     const stored = new Map((await this.db.all<{ id: string; def: string }>('SELECT id, def FROM portal_qc_rules')).map((r) => [r.id, JSON.parse(r.def) as QcRule]));
@@ -158,6 +185,14 @@ export class Qc {
     const node = this.node(nodeId);
     const out = [];
     for (const rule of (await this.rules()).filter((r) => r.enabled)) {
+      const st = storedRule(rule, p);
+      if (st) {
+        this.filters(node, scope);
+        const w = await this.store.where(st.def, p, node, scope);
+        const r = await this.db.get<{ n: number; f: number }>(`SELECT COUNT(*) AS n, SUM(CASE WHEN ${st.failed.sql} THEN 1 ELSE 0 END) AS f FROM an_case WHERE ${w.sql}`, [...st.failed.params, ...w.params]);
+        out.push({ rule, checked: num(r?.n), failed: num(r?.f) });
+        continue;
+      }
       const s = this.subjectSql(rule, p, node, scope);
       const r = await this.db.get<{ n: number; f: number }>(`SELECT COUNT(*) AS n, SUM(x.failed) AS f FROM (${s.sql}) x`, s.params);
       out.push({ rule, checked: num(r?.n), failed: num(r?.f) });
@@ -170,8 +205,18 @@ export class Qc {
     const org = this.org();
     const rule = await this.rule(ruleId);
     const node = this.node(nodeId);
-    const s = this.subjectSql(rule, parsePeriod(periodKey), node, scope);
-    const rows = await this.db.all<{ clinic_id: string; team_id: string | null; n: number; f: number }>(`SELECT x.clinic_id, x.team_id, COUNT(*) AS n, SUM(x.failed) AS f FROM (${s.sql}) x GROUP BY x.clinic_id, x.team_id`, s.params);
+    const p = parsePeriod(periodKey);
+    const st = storedRule(rule, p);
+    let rows: { clinic_id: string; team_id: string | null; n: number; f: number }[];
+    if (st) {
+      this.filters(node, scope);
+      const w = await this.store.where(st.def, p, node, scope);
+      rows = (await this.db.all<{ clinic_id: string; team_id: string; n: number; f: number }>(`SELECT clinic_id, team_id, COUNT(*) AS n, SUM(CASE WHEN ${st.failed.sql} THEN 1 ELSE 0 END) AS f FROM an_case WHERE ${w.sql} GROUP BY clinic_id, team_id`, [...st.failed.params, ...w.params]))
+        .map((r) => ({ ...r, team_id: r.team_id === '' ? null : r.team_id }));
+    } else {
+      const s = this.subjectSql(rule, p, node, scope);
+      rows = await this.db.all<{ clinic_id: string; team_id: string | null; n: number; f: number }>(`SELECT x.clinic_id, x.team_id, COUNT(*) AS n, SUM(x.failed) AS f FROM (${s.sql}) x GROUP BY x.clinic_id, x.team_id`, s.params);
+    }
     const units = org.kids(node.id);
     return units.map((u) => {
       let checked = 0;
@@ -196,9 +241,24 @@ export class Qc {
     const org = this.org();
     const rule = await this.rule(ruleId);
     const p = parsePeriod(periodKey);
-    const s = this.subjectSql(rule, p, this.node(nodeId), scope);
-    const total = num((await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM (${s.sql}) x WHERE x.failed = 1`, s.params))?.n);
-    const rows = await this.db.all<QcSubjectRow>(`SELECT x.* FROM (${s.sql}) x WHERE x.failed = 1 ORDER BY x.clinic_id, x.resident_id, x.day LIMIT ? OFFSET ?`, [...s.params, limit, offset]);
+    const node = this.node(nodeId);
+    const st = storedRule(rule, p);
+    let total: number;
+    let rows: QcSubjectRow[];
+    if (st) {
+      this.filters(node, scope);
+      const w = await this.store.where(st.def, p, node, scope);
+      const where = `${w.sql} AND ${st.failed.sql}`;
+      const params = [...w.params, ...st.failed.params];
+      total = num((await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM an_case WHERE ${where}`, params))?.n);
+      rows = (await this.db.all<{ resident_id: string; clinic_id: string; team_id: string; cnt: number | null; day: string | null }>(
+        `SELECT resident_id, clinic_id, team_id, cnt, ${st.day} AS day FROM an_case WHERE ${where} ORDER BY clinic_id, resident_id LIMIT ? OFFSET ?`, [...params, limit, offset]))
+        .map((r) => ({ resident_id: r.resident_id, clinic_id: r.clinic_id, team_id: r.team_id === '' ? null : r.team_id, failed: 1, v1: r.cnt === null ? null : num(r.cnt), day: r.day }));
+    } else {
+      const s = this.subjectSql(rule, p, node, scope);
+      total = num((await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM (${s.sql}) x WHERE x.failed = 1`, s.params))?.n);
+      rows = await this.db.all<QcSubjectRow>(`SELECT x.* FROM (${s.sql}) x WHERE x.failed = 1 ORDER BY x.clinic_id, x.resident_id, x.day LIMIT ? OFFSET ?`, [...s.params, limit, offset]);
+    }
     const unique = [...new Set(rows.map((r) => r.resident_id))];
     const names = new Map<string, string>();
     for (let i = 0; i < unique.length; i += 5000) {

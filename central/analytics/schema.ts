@@ -53,6 +53,26 @@ const DDL = [
     mime TEXT NOT NULL, size INTEGER NOT NULL, content TEXT NOT NULL, note TEXT, uploaded_by TEXT NOT NULL, uploaded_at TEXT NOT NULL)`,
 ];
 
+/**
+ * Stored case lists (cases.ts): `an_case_key` registers a (definition, period) under a short id
+ * `sid`; `an_case` holds one row per (resident, clinic) of its cohort (team_id '' = no team).
+ * Lists are read in (ok, clinic, resident) order through `an_case_list`, so on PostgreSQL those
+ * columns use the "C" collation (code-point order, as SQLite's BINARY) — the only DDL that
+ * differs between the backends.
+ */
+function caseDdl(db: SqlDb): string[] {
+  const C = db.dialect === 'postgres' ? ' COLLATE "C"' : '';
+  return [
+    `CREATE TABLE IF NOT EXISTS an_case_key (sid TEXT PRIMARY KEY, ckey TEXT NOT NULL, period TEXT NOT NULL, period_to TEXT NOT NULL, kinds TEXT NOT NULL, ready INTEGER NOT NULL DEFAULT 0, computed_at TEXT)`,
+    `CREATE INDEX IF NOT EXISTS an_case_key_to ON an_case_key (period_to)`,
+    `CREATE TABLE IF NOT EXISTS an_case (sid TEXT NOT NULL, resident_id TEXT${C} NOT NULL, clinic_id TEXT${C} NOT NULL, team_id TEXT${C} NOT NULL,
+      since TEXT, ok INTEGER NOT NULL, cnt INTEGER, last_day TEXT, n1 DOUBLE PRECISION, n2 DOUBLE PRECISION, n3 DOUBLE PRECISION, flag INTEGER,
+      PRIMARY KEY (sid, resident_id, clinic_id))`,
+    `CREATE INDEX IF NOT EXISTS an_case_list ON an_case (sid, ok, clinic_id, resident_id)`,
+    `CREATE INDEX IF NOT EXISTS an_case_team ON an_case (sid, team_id, ok, clinic_id, resident_id)`,
+  ];
+}
+
 export async function ensureSchema(db: SqlDb): Promise<void> {
-  for (const s of DDL) await db.exec(s);
+  for (const s of [...DDL, ...caseDdl(db)]) await db.exec(s);
 }

@@ -10,7 +10,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import bwipjs from 'bwip-js';
 import type { Analytics } from '../analytics/index.ts';
 import { DOMAINS, INDICATORS, type IndicatorDef } from '../analytics/indicators.ts';
-import type { NodeValue } from '../analytics/engine.ts';
+import type { CaseRow, NodeValue } from '../analytics/engine.ts';
 import type { OrgLevel, OrgUnit } from '../analytics/org.ts';
 import { currentPeriodKey, parsePeriod, trailing } from '../analytics/periods.ts';
 import type { QcRule } from '../analytics/qc.ts';
@@ -209,8 +209,11 @@ export function portalApp(deps: PortalDeps): Hono {
       const want = c.req.query('table');
       const tables = (o.tables ?? []).filter((t) => !want || t.id === want);
       if (tables.length === 0) return c.text('no such table', 404);
-      const buf = await tablesToXlsx(tables, { title: o.title, asOf: o.asOf ? await repo.asOf() : null, by: repo.user.username });
-      await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.export', target: `${ctx.path} ${tables.map((t) => `${t.id}:${t.rows.length}`).join(',')}`, sourceIp: clientIp(c), outcome: 'ok' });
+      // Streamed tables (`source`) are counted as their pages go by.
+      const written = new Map(tables.map((t) => [t.id, t.source ? 0 : t.rows.length]));
+      const counted = tables.map((t) => (t.source ? { ...t, source: async function* () { for await (const pg of t.source!()) { written.set(t.id, written.get(t.id)! + pg.length); yield pg; } } } : t));
+      const buf = await tablesToXlsx(counted, { title: o.title, asOf: o.asOf ? await repo.asOf() : null, by: repo.user.username });
+      await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.export', target: `${ctx.path} ${tables.map((t) => `${t.id}:${written.get(t.id)}`).join(',')}`, sourceIp: clientIp(c), outcome: 'ok' });
       return c.body(new Uint8Array(buf), 200, {
         'content-type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
         'content-disposition': `attachment; filename="portal-${(want ?? 'export').replace(/[^a-z0-9_-]/gi, '')}.xlsx"; filename*=UTF-8''${encodeURIComponent(o.title)}.xlsx`,
@@ -374,12 +377,16 @@ export function portalApp(deps: PortalDeps): Hono {
     const node = repo.node(c.req.query('org'));
     const period = periodOf(c, ind.period);
     const failing = c.req.query('failing') !== '0';
-    const limit = c.req.query('format') === 'xlsx' ? 100_000 : 200;
-    const r = await repo.indicatorCases(ind, node.id, period, { failingOnly: failing, limit, offset: 0 });
+    const xlsx = c.req.query('format') === 'xlsx';
+    const shape = (rows: CaseRow[]) => rows.map((x) => ({ ...x, sex: sexName(ctx, x.sex), status: x.ok ? ctx.t('达标', 'met') : ctx.t('未达标', 'not met'), reason: x.reasons.join('；'), _bad: !x.ok }));
+    // An export streams the stored list page by page (keyset reads, each page audited) into the
+    // workbook, up to 100,000 rows; the page shows the first 200.
+    const r = xlsx ? { total: 0, rows: [] as CaseRow[] } : await repo.indicatorCases(ind, node.id, period, { failingOnly: failing, limit: 200, offset: 0 });
     const table: TableSpec = {
-      id: 'cases', title: ctx.t(`个案（共 ${r.total} 人）`, `Cases (${r.total})`),
+      id: 'cases', title: xlsx ? ctx.t('个案', 'Cases') : ctx.t(`个案（共 ${r.total} 人）`, `Cases (${r.total})`),
       columns: [{ key: 'residentId', label: ctx.t('居民ID', 'Resident') }, { key: 'name', label: ctx.t('姓名', 'Name') }, { key: 'sex', label: ctx.t('性别', 'Sex') }, { key: 'birthDate', label: ctx.t('出生日期', 'Born') }, { key: 'institution', label: ctx.t('管理机构', 'Institution') }, { key: 'team', label: ctx.t('团队', 'Team') }, { key: 'since', label: ctx.t('纳入日期', 'Since') }, { key: 'count', label: ctx.t('服务次数', 'Services'), kind: 'number' }, { key: 'lastDay', label: ctx.t('末次', 'Latest') }, { key: 'status', label: ctx.t('结果', 'Result') }, { key: 'reason', label: ctx.t('原因', 'Reason') }],
-      rows: r.rows.map((x) => ({ ...x, sex: sexName(ctx, x.sex), status: x.ok ? ctx.t('达标', 'met') : ctx.t('未达标', 'not met'), reason: x.reasons.join('；'), _bad: !x.ok })),
+      rows: shape(r.rows),
+      source: xlsx ? async function* () { for await (const pg of repo.indicatorCasePages(ind, node.id, period, { failingOnly: failing, max: 100_000 })) yield shape(pg.rows); } : undefined,
       href: (x) => `/portal/residents/${encodeURIComponent(String(x.residentId))}`,
     };
     return respond(c, ctx, repo, {

@@ -156,6 +156,19 @@ export class PortalRepo {
     return r;
   }
 
+  /**
+   * The whole case list page by page (keyset reads of the stored list) for an Excel export:
+   * each page is audited before it is handed on, like the page view.
+   */
+  async *indicatorCasePages(ind: IndicatorDef, orgId: string, period: string, opts: { failingOnly?: boolean; max: number }): AsyncGenerator<{ total: number; rows: CaseRow[] }> {
+    this.need('residents');
+    const node = this.node(orgId);
+    for await (const page of this.a.engine.casePages(ind, node.id, period, this.scope, { failingOnly: opts.failingOnly, max: opts.max })) {
+      await this.audit('portal.cases.view', `export indicator=${ind.id} org=${node.id} period=${period} rows=${page.rows.length} residents=${page.rows.map((x) => x.residentId).join(',').slice(0, 1500)}`);
+      yield page;
+    }
+  }
+
   async qcCases(ruleId: string, orgId: string, period: string, limit = 200, offset = 0) {
     this.need('residents');
     const node = this.node(orgId);

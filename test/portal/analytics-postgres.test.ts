@@ -4,6 +4,7 @@ import { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
 import { handWorkedDistrict } from '../../central/analytics/handworked.ts';
 import { Analytics, DISTRICT_SCOPE, INDICATOR_BY_ID, scopeFor, ScopeError } from '../../central/analytics/index.ts';
 import { parsePeriod } from '../../central/analytics/periods.ts';
+import type { CaseRec } from '../../central/analytics/cases.ts';
 import { build as b, ingestRecords } from '../../central/analytics/testkit.ts';
 import { createTestDatabase } from '../central/postgres.ts';
 
@@ -32,6 +33,7 @@ t.test('indicators on PostgreSQL', async (t) => {
   // Stored results kept current by fact batches on PostgreSQL too: a new follow-up, a replaced one,
   // a contract moving a resident's facts to a team; every stored result = its full recomputation.
   for (const ind of INDICATOR_BY_ID.values()) for (const p of ['2026', '2026-Q2', '2026-03']) await a.engine.value(ind, 'district', p, S);
+  for (const ind of INDICATOR_BY_ID.values()) if (ind.cases) for (const p of ['2026', '2026-Q2']) await a.engine.cases(ind, 'district', p, S, { limit: 1 });
   await ingestRecords(wh, 'c01-xinhua', [
     b.followup('R2', 'HTN', '2026-12-01', { sbp: 130, dbp: 80, controlled: true }),
     { ...b.followup('R1', 'HTN', '2026-11-10', { sbp: 150, dbp: 95, controlled: false }), version: 2 },
@@ -52,4 +54,23 @@ t.test('indicators on PostgreSQL', async (t) => {
   }
   t.ok(keys.length > 30, `${keys.length} stored results`);
   t.equal(bad, 0, 'every stored result equals its full recomputation');
+
+  // Stored case lists (an_case) likewise; keyset pages in the same order as the whole list.
+  const line = (r: CaseRec) => JSON.stringify([r.resident_id, r.clinic_id, r.team_id || '', r.since, Number(r.ok), r.cnt === null ? null : Number(r.cnt), r.last_day, r.n1, r.n2, r.n3, r.flag]);
+  const ckeys = await fresh.engine.caseStore.keys();
+  t.ok(ckeys.length >= 14, `${ckeys.length} stored case lists`);
+  let badCases = 0;
+  for (const k of ckeys) {
+    const stored = (await fresh.engine.caseStore.stored(k.sid)).map(line).sort();
+    const full = (await fresh.engine.caseStore.recompute(k.def, k.period)).map(line).sort();
+    if (JSON.stringify(stored) !== JSON.stringify(full)) { badCases++; t.same(stored, full, `cases ${k.period.key}`); }
+  }
+  t.equal(badCases, 0, 'every stored case list equals its full recomputation');
+  const ind = INDICATOR_BY_ID.get('htn_standard_mgmt')!;
+  const all = await fresh.engine.cases(ind, 'district', '2026', S, { limit: 100 });
+  const walked: string[] = [];
+  let after: { ok: number; clinic_id: string; resident_id: string } | undefined;
+  for (let r; (r = (await fresh.engine.cases(ind, 'district', '2026', S, { limit: 1, after })).rows[0]);) { walked.push(r.residentId); after = { ok: r.ok ? 1 : 0, clinic_id: r.clinicId, resident_id: r.residentId }; }
+  t.same(walked, all.rows.map((r) => r.residentId), 'keyset pages walk the list order');
+  t.same(all.rows.map((r) => [r.residentId, r.ok]), [['R4', false], ['R1', true], ['R2', true], ['R7', true]], 'R2 met after her 4th follow-up; failing first, then clinic (code-point order), then resident');
 });

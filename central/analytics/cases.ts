@@ -1,0 +1,267 @@
+/**
+ * Stored case lists: for an indicator whose denominator is a cohort (managed HTN patients,
+ * contracted residents...) and a period, one row per (resident, clinic) of the cohort with
+ * whether the numerator's requirements are met and the evidence the reason is written from
+ * (number of qualifying facts, the latest one's day and values). Stored in `an_case` under a
+ * short id of (definition, period) registered in `an_case_key`, and kept current by every fact
+ * batch in its transaction: the batch's residents' rows are deleted and computed again from
+ * their facts (a row depends only on its resident's facts). A case list is then an indexed read
+ * (`an_case_list`: sid, ok, clinic, resident) with LIMIT / keyset pages, whatever the district's
+ * size; an Excel export reads it page by page.
+ *
+ * The first read of a (definition, period) builds its rows chunk by chunk (2,000 residents per
+ * transaction, so ingest and pages get the shared connection in between); the key is `ready`
+ * once every chunk is in. Batches maintain a key while it is being built (each chunk deletes and
+ * rewrites its residents, so the order does not matter).
+ */
+import { createHash } from 'node:crypto';
+import type { IndicatorDef, Measure } from './indicators.ts';
+import type { OrgTree, OrgUnit } from './org.ts';
+import { parsePeriod, type Period } from './periods.ts';
+import { inList, num, q, type Op, type Param, type SqlDb } from './sql.ts';
+import { KIND_NAMES, condSql, factWhere, kinds, measureKinds, minCount, requireSql, values, windowSql, type CaseRow, type Scope, type Touched } from './engine.ts';
+
+type Cohort = Extract<Measure, { type: 'cohort' }>;
+export interface CaseDef { den: Cohort; num: Cohort }
+
+/** One stored row (team_id '' = no team). */
+export interface CaseRec {
+  resident_id: string; clinic_id: string; team_id: string; since: string | null; ok: number;
+  cnt: number | null; last_day: string | null; n1: number | null; n2: number | null; n3: number | null; flag: number | null;
+}
+const COLS = ['resident_id', 'clinic_id', 'team_id', 'since', 'ok', 'cnt', 'last_day', 'n1', 'n2', 'n3', 'flag'] as const;
+
+const DISTRICT: Scope = { orgId: '', clinics: null, teams: null };
+/** Residents per statement / transaction (SQLite takes at most 32,766 parameters). */
+const CHUNK = 2000;
+const INSERT_ROWS = 200;
+
+export function caseDef(ind: IndicatorDef): CaseDef {
+  if (!ind.cases || ind.denominator?.type !== 'cohort' || ind.numerator.type !== 'cohort') throw new Error(`${ind.id} has no case list`);
+  return { den: ind.denominator, num: ind.numerator };
+}
+
+export function caseKey(d: CaseDef, period: string): { ckey: string; sid: string } {
+  const ckey = JSON.stringify(d);
+  return { ckey, sid: createHash('sha1').update(`${ckey}|${period}`).digest('hex').slice(0, 16) };
+}
+
+export type CaseAfter = { ok: number; clinic_id: string; resident_id: string };
+export interface CaseQuery { failingOnly?: boolean; limit?: number; offset?: number; after?: CaseAfter }
+
+export class CaseStore {
+  /** sids known to be ready (registration is never undone, so this cannot go stale). */
+  private readonly ready = new Set<string>();
+  private readonly building = new Map<string, Promise<void>>();
+  constructor(private readonly db: SqlDb, private readonly org: () => OrgTree) {}
+
+  private get sqlite(): boolean { return this.db.dialect === 'sqlite'; }
+
+  /**
+   * Case rows from the facts: of the given residents (null = the whole cohort, one grouped
+   * query; used to check the stored rows).
+   */
+  *compute(d: CaseDef, p: Period, residents: string[] | null): Generator<Op, CaseRec[], unknown> {
+    const w = factWhere(d.den, p, DISTRICT);
+    const okParts = (d.num.require ?? []).map((r) => requireSql(r, p));
+    const ok = okParts.length ? { sql: okParts.map((x) => x.sql).join(' AND '), params: okParts.flatMap((x) => x.params) } : { sql: '1 = 1', params: [] as Param[] };
+    type G = { resident_id: string; clinic_id: string; team_id: string | null; since: string | null; ok: number };
+    const head = `SELECT c.resident_id, c.clinic_id, MIN(c.team_id) AS team_id, MIN(c.day) AS since, CASE WHEN ${ok.sql} THEN 1 ELSE 0 END AS ok FROM an_fact c`;
+    const groups: G[] = [];
+    if (residents === null) groups.push(...(yield q.all(`${head} WHERE ${w.sql} GROUP BY c.resident_id, c.clinic_id`, [...ok.params, ...w.params])) as G[]);
+    else {
+      for (let i = 0; i < residents.length; i += CHUNK) {
+        const l = inList(residents.slice(i, i + CHUNK));
+        groups.push(...(yield q.all(`${head} ${this.sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE c.resident_id ${l.sql} AND ${w.sql} GROUP BY c.resident_id, c.clinic_id`, [...ok.params, ...l.params, ...w.params])) as G[]);
+      }
+    }
+    // Evidence of the first requirement (what the reason is written from), oldest first.
+    const req = d.num.require?.[0];
+    type E = { resident_id: string; day: string | null; n1: number | null; n2: number | null; n3: number | null; flag: number | null; clinic_id: string };
+    const ev = new Map<string, E[]>();
+    if (req && groups.length) {
+      const k = kinds('r', req.kind);
+      const ww = windowSql('r', req.window, p);
+      const wh = condSql('r', req.where);
+      const ids = [...new Set(groups.map((g) => g.resident_id))];
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const l = inList(ids.slice(i, i + CHUNK));
+        const rows = (yield q.all(`SELECT r.resident_id, r.day, r.n1, r.n2, r.n3, r.flag, r.clinic_id FROM an_fact r ${this.sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE r.resident_id ${l.sql} AND ${[k.sql, ww.sql, wh.sql].filter(Boolean).join(' AND ')} ORDER BY r.day, r.fkey`,
+          [...l.params, ...k.params, ...ww.params, ...wh.params])) as E[];
+        for (const r of rows) {
+          const list = ev.get(r.resident_id);
+          if (list) list.push(r);
+          else ev.set(r.resident_id, [r]);
+        }
+      }
+    }
+    return groups.map((g) => {
+      const e = (ev.get(g.resident_id) ?? []).filter((x) => !req?.sameClinic || x.clinic_id === g.clinic_id);
+      const last = e[e.length - 1];
+      return {
+        resident_id: g.resident_id, clinic_id: g.clinic_id, team_id: g.team_id ?? '', since: g.since, ok: num(g.ok),
+        cnt: req ? e.length : null, last_day: last?.day ?? null, n1: nn(last?.n1), n2: nn(last?.n2), n3: nn(last?.n3), flag: nn(last?.flag),
+      };
+    });
+  }
+
+  /** Deletes and rewrites the rows of some residents (a build chunk or a fact batch). */
+  private *replace(sid: string, d: CaseDef, p: Period, residents: string[]): Generator<Op, number, unknown> {
+    let n = 0;
+    for (let i = 0; i < residents.length; i += CHUNK) {
+      const chunk = residents.slice(i, i + CHUNK);
+      const l = inList(chunk);
+      yield q.run(`DELETE FROM an_case WHERE sid = ? AND resident_id ${l.sql}`, [sid, ...l.params]);
+      const rows = yield* this.compute(d, p, chunk);
+      for (let j = 0; j < rows.length; j += INSERT_ROWS) {
+        const part = rows.slice(j, j + INSERT_ROWS);
+        const params: Param[] = [];
+        for (const r of part) params.push(sid, ...COLS.map((c) => r[c]));
+        yield q.run(`INSERT INTO an_case (sid, ${COLS.join(', ')}) VALUES ${part.map(() => `(?, ${COLS.map(() => '?').join(', ')})`).join(', ')}`, params);
+      }
+      n += rows.length;
+    }
+    return n;
+  }
+
+  /**
+   * Inside a fact batch's transaction, after its facts are written: rewrites the batch's
+   * residents in every stored case list the batch may change (period ending after its earliest
+   * day, definition reading one of its kinds). On PostgreSQL the caller holds the table lock.
+   */
+  *afterBatch(t: Touched): Generator<Op, number, unknown> {
+    if (t.minDay === null || t.residents.size === 0) return 0;
+    const keys = (yield q.all('SELECT sid, ckey, period, kinds FROM an_case_key WHERE period_to > ?', [t.minDay])) as { sid: string; ckey: string; period: string; kinds: string }[];
+    const res = [...t.residents];
+    let n = 0;
+    for (const k of keys) {
+      if (t.minDay !== '' && !k.kinds.split(',').some((x) => t.kinds.has(x))) continue;
+      n += yield* this.replace(k.sid, JSON.parse(k.ckey) as CaseDef, parsePeriod(k.period), res);
+    }
+    return n;
+  }
+
+  isReady(d: CaseDef, p: Period): boolean {
+    return this.ready.has(caseKey(d, p.key).sid);
+  }
+
+  /** Registers and builds a stored case list unless it is ready; concurrent callers share the build. */
+  ensure(d: CaseDef, p: Period): Promise<string> {
+    const { ckey, sid } = caseKey(d, p.key);
+    if (this.ready.has(sid)) return Promise.resolve(sid);
+    let job = this.building.get(sid);
+    if (!job) {
+      job = this.build(d, p, ckey, sid).then(() => { this.ready.add(sid); }).finally(() => this.building.delete(sid));
+      this.building.set(sid, job);
+    }
+    return job.then(() => sid);
+  }
+
+  private async build(d: CaseDef, p: Period, ckey: string, sid: string): Promise<void> {
+    const pg = this.db.dialect === 'postgres';
+    const lock = function* (): Generator<Op, void, unknown> { if (pg) yield q.run('LOCK TABLE an_agg_key IN SHARE ROW EXCLUSIVE MODE'); };
+    const kindList = [...new Set([...measureKinds(d.den), ...measureKinds(d.num)])].join(',');
+    // Register first (from now on every fact batch maintains the rows of its residents) and take
+    // the cohort as it is now; residents joining it later arrive through the batches.
+    const w = factWhere(d.den, p, DISTRICT);
+    const ids = await this.db.txGen(function* () {
+      yield* lock();
+      const k = (yield q.get('SELECT ready FROM an_case_key WHERE sid = ?', [sid])) as { ready: number } | undefined;
+      if (k && num(k.ready) === 1) return null;
+      if (!k) yield q.run('INSERT INTO an_case_key (sid, ckey, period, period_to, kinds, ready, computed_at) VALUES (?, ?, ?, ?, ?, 0, NULL)', [sid, ckey, p.key, p.to, kindList]);
+      return ((yield q.all(`SELECT DISTINCT c.resident_id FROM an_fact c WHERE ${w.sql}`, w.params)) as { resident_id: string }[]).map((r) => r.resident_id);
+    });
+    if (ids === null) return;
+    const self = this;
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const chunk = ids.slice(i, i + CHUNK);
+      await this.db.txGen(function* () { yield* lock(); return yield* self.replace(sid, d, p, chunk); });
+      // Let ingest and pages in between two chunks (SQLite runs them on this thread).
+      await new Promise((r) => setImmediate(r));
+    }
+    await this.db.run('UPDATE an_case_key SET ready = 1, computed_at = ? WHERE sid = ?', [new Date().toISOString(), sid]);
+  }
+
+  /** Stored rows of a case list under `node` and inside `scope`: the count and one page, failing first, then clinic, then resident. */
+  async list(d: CaseDef, p: Period, node: OrgUnit, scope: Scope, opts: CaseQuery): Promise<{ total: number; recs: CaseRec[] }> {
+    const { sql: where0, params } = await this.where(d, p, node, scope);
+    const where = opts.failingOnly ? `${where0} AND ok = 0` : where0;
+    const total = num((await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM an_case WHERE ${where}`, params))?.n);
+    const page = opts.after ? { sql: ' AND (ok, clinic_id, resident_id) > (?, ?, ?)', params: [opts.after.ok, opts.after.clinic_id, opts.after.resident_id] as Param[] } : { sql: '', params: [] as Param[] };
+    const recs = await this.db.all<CaseRec>(`SELECT ${COLS.join(', ')} FROM an_case WHERE ${where}${page.sql} ORDER BY ok, clinic_id, resident_id LIMIT ? OFFSET ?`,
+      [...params, ...page.params, opts.limit ?? 100, opts.after ? 0 : opts.offset ?? 0]);
+    return { total, recs };
+  }
+
+  /**
+   * WHERE clause (on `an_case`) of a stored case list's rows under `node` and inside `scope`;
+   * builds the list first if needed. QC reports aggregate and page over it.
+   */
+  async where(d: CaseDef, p: Period, node: OrgUnit, scope: Scope): Promise<{ sql: string; params: Param[] }> {
+    const sid = await this.ensure(d, p);
+    const parts = ['sid = ?'];
+    const params: Param[] = [sid];
+    const add = (col: string, vals: string[]) => { const l = inList(vals); parts.push(`${col} ${l.sql}`); params.push(...l.params); };
+    if (node.level === 'team') add('team_id', [node.id]);
+    else if (node.level !== 'district') add('clinic_id', this.org().clinicsUnder(node.id));
+    if (scope.clinics) add('clinic_id', scope.clinics);
+    if (scope.teams) add('team_id', scope.teams);
+    return { sql: parts.join(' AND '), params };
+  }
+
+  /** Case rows for display: names from the resident facts, the reason written from the stored evidence. */
+  async describe(d: CaseDef, p: Period, recs: CaseRec[]): Promise<CaseRow[]> {
+    const org = this.org();
+    const people = new Map<string, { label: string | null; code: string | null; day2: string | null }>();
+    const ids = [...new Set(recs.map((r) => r.resident_id))];
+    for (let i = 0; i < ids.length; i += 5000) {
+      const l = inList(ids.slice(i, i + 5000));
+      for (const r of await this.db.all<{ resident_id: string; label: string | null; code: string | null; day2: string | null }>(
+        `SELECT resident_id, label, code, day2 FROM an_fact WHERE kind = 'resident' AND resident_id ${l.sql}`, l.params)) people.set(r.resident_id, r);
+    }
+    const req = d.num.require?.[0];
+    const kindName = req ? req.kind.map((k) => KIND_NAMES[k] ?? k).join('/') : '';
+    return recs.map((r) => {
+      const person = people.get(r.resident_id);
+      const ok = num(r.ok) === 1;
+      const cnt = r.cnt === null ? null : num(r.cnt);
+      const last = cnt ? { day: r.last_day, n1: nn(r.n1), n2: nn(r.n2), n3: nn(r.n3), flag: nn(r.flag) } : null;
+      const reasons: string[] = [];
+      if (!ok && req) {
+        if (req.minPerYear) reasons.push(`期内${kindName} ${cnt ?? 0} 次，少于要求的 ${minCount(req, p)} 次`);
+        else if (req.latestFlag) {
+          if (!last) reasons.push(`期内无${kindName}`);
+          else if (last.flag === null) reasons.push(`末次${kindName}（${last.day}）缺少测量值`);
+          else reasons.push(`末次${kindName}（${last.day}）未达标：${values(last)}`);
+        } else reasons.push(`期内无${kindName}记录`);
+      }
+      const team = r.team_id === '' ? null : r.team_id;
+      return {
+        residentId: r.resident_id, name: person?.label ?? null, sex: person?.code ?? null, birthDate: person?.day2 ?? null,
+        clinicId: r.clinic_id, institution: org.institutionOf(r.clinic_id)?.name ?? null, teamId: team, team: team ? org.byId.get(team)?.name ?? team : null,
+        since: r.since, ok, reasons, count: cnt, lastDay: last?.day ?? null, lastValues: last ? values(last) : null,
+      };
+    });
+  }
+
+  /** Every registered case list (for checks and tests). */
+  async keys(): Promise<{ sid: string; def: CaseDef; period: Period; ready: boolean }[]> {
+    return (await this.db.all<{ sid: string; ckey: string; period: string; ready: number }>('SELECT sid, ckey, period, ready FROM an_case_key ORDER BY sid'))
+      .map((k) => ({ sid: k.sid, def: JSON.parse(k.ckey) as CaseDef, period: parsePeriod(k.period), ready: num(k.ready) === 1 }));
+  }
+
+  /** The stored rows of one case list, in list order. */
+  async stored(sid: string): Promise<CaseRec[]> {
+    return this.db.all<CaseRec>(`SELECT ${COLS.join(', ')} FROM an_case WHERE sid = ? ORDER BY ok, clinic_id, resident_id`, [sid]);
+  }
+
+  /** Full computation from the facts (what `an_case` holds), for checks and tests. */
+  recompute(d: CaseDef, p: Period): Promise<CaseRec[]> {
+    const self = this;
+    return this.db.txGen(function* () { return yield* self.compute(d, p, null); });
+  }
+}
+
+function nn(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
