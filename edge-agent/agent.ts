@@ -11,6 +11,7 @@ import type { EdgeConfig } from './config.ts';
 import { edgeMetrics } from './metrics.ts';
 import { EdgeStore } from './store/store.ts';
 import { DictionarySync } from './sync/dictionaries.ts';
+import { registerFollowerMetrics } from './sync/follower.ts';
 import { Relay } from './sync/relay.ts';
 import { ActivitySimulator } from './sim/activity.ts';
 import { Accounts } from './web/accounts.ts';
@@ -104,10 +105,13 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   sim?.start();
 
   const registry = edgeMetrics(store, () => relay);
+  registerFollowerMetrics(registry, dicts.follower);
   const app = new Hono();
   mountOps(app, registry, [
     { name: 'store', check: () => ({ ok: store.db.open }) },
     { name: 'nats', check: () => ({ ok: !nc.isClosed(), detail: relay.state }) },
+    // Parked dictionary snapshots (sync_dead_letter) make this unhealthy until replayed or discarded.
+    { name: 'dictionaries', check: () => dicts.follower.health() },
     // Modules start after the ops routes exist; their health is looked up lazily.
     { name: 'modules', check: () => {
       const bad = started.map((s) => ({ n: s.name, h: s.handle.health?.() })).filter((x) => x.h && !x.h.ok);

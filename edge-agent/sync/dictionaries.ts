@@ -1,75 +1,46 @@
 /**
- * Central -> edge dictionaries. An ordered consumer reads the last snapshot of every
- * dictionary from the DICTIONARIES stream; the store applies a snapshot only if it is newer.
- * On any failure (stream missing because central is not up yet, broker restarted or wiped)
- * the consumer is recreated from "last per subject", so an edge that was offline catches up.
+ * Central -> edge dictionaries. A `StreamFollower` (./follower.ts) reads the newest snapshot of
+ * every dictionary from the DICTIONARIES stream (`last_per_subject`: a snapshot is a whole
+ * dictionary, so older ones do not matter); the store applies a snapshot only if it is newer.
+ * The follower keeps its position with each apply and, after a broker restart or a wiped store
+ * (stream created again), follows the stream again, so an edge that was offline catches up.
+ *
+ * A snapshot that fails to apply is retried, then parked in `sync_dead_letter` (not blocking):
+ * dictionaries are independent of each other, and the next version of the same dictionary is a
+ * full snapshot that supersedes the parked one. Blocking would hold every other dictionary.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
-import { STREAMS, dictionarySnapshotSchema } from '../../contracts/index.ts';
+import { STREAMS, dictionarySnapshotSchema, type DictionarySnapshot } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { EdgeStore } from '../store/store.ts';
+import { StreamFollower, jsonDecoder } from './follower.ts';
 
 export class DictionarySync {
-  private running = false;
-  private done: Promise<void> = Promise.resolve();
-  private stopCurrent: (() => void) | null = null;
-  applied = 0;
-  rejected = 0;
+  readonly follower: StreamFollower<DictionarySnapshot, boolean>;
 
-  constructor(private readonly store: EdgeStore, private readonly nc: NatsConnection, private readonly log: Logger, private readonly onApplied?: (name: string, version: number) => void) {}
+  constructor(store: EdgeStore, nc: NatsConnection, log: Logger, onApplied?: (name: string, version: number) => void) {
+    this.follower = new StreamFollower<DictionarySnapshot, boolean>(store.db, nc, {
+      name: 'dictionaries',
+      // No subject filter: the stream holds only central.dict.>, and filter_subjects needs nats-server 2.10 (Debian ships 2.9).
+      stream: STREAMS.dictionaries,
+      deliver: 'last_per_subject',
+      onFailure: 'park',
+      batch: 16,
+      decode: jsonDecoder(dictionarySnapshotSchema),
+      apply: (s) => store.applyDictionary(s),
+      onApplied: (s, updated) => {
+        if (!updated) return;
+        log.info({ dictionary: s.name, version: s.version, items: s.items.length }, 'dictionary updated');
+        onApplied?.(s.name, s.version);
+      },
+    }, log);
+  }
 
   start(): void {
-    this.running = true;
-    this.done = this.loop();
+    this.follower.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.stopCurrent?.();
-    await this.done;
-  }
-
-  private async loop(): Promise<void> {
-    const js = jetstream(this.nc);
-    let delay = 200;
-    while (this.running && !this.nc.isClosed()) {
-      try {
-        // No subject filter: the stream holds only central.dict.>, and filter_subjects needs nats-server 2.10 (Debian ships 2.9).
-        const consumer = await js.consumers.get(STREAMS.dictionaries, { deliver_policy: DeliverPolicy.LastPerSubject });
-        const messages = await consumer.consume({ max_messages: 16 });
-        this.stopCurrent = () => { void messages.close(); };
-        delay = 200;
-        for await (const m of messages) {
-          const parsed = dictionarySnapshotSchema.safeParse(safeJson(m.data));
-          if (!parsed.success) {
-            this.rejected++;
-            this.log.error({ subject: m.subject, issues: parsed.error.issues.slice(0, 3) }, 'invalid dictionary snapshot ignored');
-            continue;
-          }
-          if (this.store.applyDictionary(parsed.data)) {
-            this.applied++;
-            this.log.info({ dictionary: parsed.data.name, version: parsed.data.version, items: parsed.data.items.length }, 'dictionary updated');
-            this.onApplied?.(parsed.data.name, parsed.data.version);
-          }
-        }
-      } catch (e) {
-        if (!this.running) break;
-        this.log.debug({ err: (e as Error).message }, 'dictionary consumer not available; retrying');
-      }
-      this.stopCurrent = null;
-      if (!this.running) break;
-      await sleep(delay);
-      delay = Math.min(delay * 2, 5_000);
-    }
-  }
-}
-
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch {
-    return null;
+    await this.follower.stop();
   }
 }
