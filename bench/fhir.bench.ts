@@ -11,6 +11,7 @@
  *   options: --residents N --observations N --encounters N --duration S --connections N
  *            --backends sqlite,postgres --cpu-prof (server profiles to $TMPDIR/fhir-bench-prof/) --no-results
  *            --keep (leave the loaded data: prints where) --reuse-sqlite DIR --reuse-pg URL (skip the load)
+ *            --readers N (FHIR reader threads; default central's: one per CPU, at most 4)
  *
  * Targets (issue 6): Patient search by identifier p99 < 20 ms; a mixed read/search load
  * >= 1,500 requests/s on this 2-core machine.
@@ -391,7 +392,7 @@ function runPhase(url: string, tokens: string[], phase: Phase): Promise<PhaseRes
 
 // ---------------------------------------------------------------- the server (central's FHIR app)
 
-interface ServeArgs { backend: 'sqlite' | 'postgres'; location: string; token: string }
+interface ServeArgs { backend: 'sqlite' | 'postgres'; location: string; token: string; readers?: number }
 
 /** Server process: central's management app with the FHIR facade, as startCentral mounts it (no NATS: nothing is ingested here). */
 async function serve(): Promise<void> {
@@ -409,13 +410,14 @@ async function serve(): Promise<void> {
     publishDictionary: async () => { throw new Error('no NATS in the FHIR benchmark'); },
     audit: (e) => wh.audit(e),
   });
-  await mountFhir(api, { wh, token: a.token, log: logger });
+  const fhir = await mountFhir(api, { wh, token: a.token, log: logger, readers: a.readers });
   const http = await listen(api, '127.0.0.1', 0);
   process.send!({ url: http.url });
   process.on('message', async (m) => {
     // CPU time of the whole server process (all threads): its cost per request, whatever the machine's load.
     if (m === 'cpu') return process.send!({ cpu: process.cpuUsage() });
     await http.close();
+    await fhir.stop();
     await wh.close();
     process.exit(0);
   });
@@ -504,7 +506,7 @@ async function main(): Promise<void> {
         const load: LoadStats = reuse[backend] ? { seconds: NaN, rows: NaN, indexSeconds: NaN } : backend === 'postgres' ? await loadPostgres(location, sizes) : await loadSqlite(join(dir, 'warehouse.db'), sizes);
         if (keep) log(`${backend}: data kept at ${location}`);
         log(`${backend}: loaded ${load.rows.toLocaleString('en')} rows in ${load.seconds.toFixed(0)} s (indexes ${load.indexSeconds.toFixed(0)} s), ${((load.dbBytes ?? 0) / 2 ** 30).toFixed(1)} GiB`);
-        const server = await startServer({ backend, location, token: apiToken }, cpuProf);
+        const server = await startServer({ backend, location, token: apiToken, readers: opt('readers') === undefined ? undefined : num('readers', 0) }, cpuProf);
         try {
           const tokens = await clientTokens(server.url, apiToken, 4);
           const check = await fetch(`${server.url}${requests('patient-identifier', 1, sizes, 1)[0]}`, { headers: { authorization: `Bearer ${tokens[0]}` } });

@@ -28,6 +28,8 @@ export const centralConfigSchema = z.object({
   retentionYears: z.coerce.number().int().min(1).max(100).default(15),
   /** Where archive files go (default dataDir/archive). */
   archiveDir: z.string().optional(),
+  /** Reader threads for FHIR reads and searches (default one per CPU, at most 4; 0 = on the main thread). */
+  fhirReaders: z.coerce.number().int().min(0).max(16).optional(),
 }).superRefine((c, ctx) => {
   if (c.warehouse === 'postgres' && !c.pgUrl) ctx.addIssue({ code: 'custom', path: ['pgUrl'], message: 'required when warehouse is postgres' });
 });

@@ -71,7 +71,16 @@ export interface OAuthOptions {
   now?: () => number;
   /** Default token lifetime; SMART backend services recommends at most 5 minutes. */
   tokenTtlSeconds?: number;
+  /**
+   * How long a verified token is trusted from memory before the database is asked again (default
+   * 1000 ms; 0 = ask on every request). Revocations through this instance take effect at once;
+   * this bounds how late a revocation made by another central instance or process is seen.
+   */
+  tokenRecheckMs?: number;
 }
+
+/** Verified tokens kept in memory (by token hash): at most this many. */
+const CACHE_MAX = 10_000;
 
 export class OAuth {
   private readonly sql: Sql;
@@ -80,12 +89,23 @@ export class OAuth {
   private ready: Promise<void> | undefined;
   readonly now: () => number;
   private readonly ttl: number;
+  private readonly recheckMs: number;
+  /**
+   * Verified tokens by SHA-256 (the token itself is not kept): a hit is used while younger than
+   * `recheckMs` and never past the token's expiry; revocations through this instance drop entries.
+   */
+  private readonly verified = new Map<string, { token: TokenInfo; checkedAt: number }>();
+  /** Bumped by every revocation here: a check that read the database before it does not fill the cache. */
+  private revocations = 0;
+  /** Token checks answered from memory / from the database (tests, metrics). */
+  readonly verifyStats = { cached: 0, database: 0 };
 
   constructor(wh: Warehouse, opts: OAuthOptions = {}) {
     this.sql = sqlFor(wh);
     this.read = fhirReader(wh);
     this.now = opts.now ?? Date.now;
     this.ttl = opts.tokenTtlSeconds ?? 300;
+    this.recheckMs = opts.tokenRecheckMs ?? 1000;
   }
 
   init(): Promise<void> {
@@ -129,6 +149,8 @@ export class OAuth {
       }
       yield* run('UPDATE oauth_token SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL', [at, clientId]);
     });
+    this.revocations++;
+    for (const [h, v] of this.verified) if (v.token.clientId === clientId) this.verified.delete(h);
   }
 
   /** A new secret; the old one stops working (tokens already issued run to their expiry). */
@@ -168,15 +190,37 @@ export class OAuth {
   async verify(token: string): Promise<VerifyResult> {
     if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return { ok: false, reason: 'malformed token' };
     const now = this.now();
+    const hash = sha(token);
+    const hit = this.verified.get(hash);
+    if (hit && now - hit.checkedAt < this.recheckMs && now >= hit.checkedAt) {
+      if (hit.token.expiresAt <= now) {
+        this.verified.delete(hash);
+        return { ok: false, reason: 'token expired' };
+      }
+      this.verifyStats.cached++;
+      return { ok: true, token: hit.token };
+    }
+    this.verifyStats.database++;
+    const generation = this.revocations;
     await this.init();
-    // Every request checks its token: a single read, not a serialised transaction.
+    // A single read, not a serialised transaction.
     const r = (await this.read<{ client_id: string; scopes: string; expires_at: number; revoked_at: string | null; client_revoked: string | null; rate: number }>(
       `SELECT t.client_id, t.scopes, t.expires_at, t.revoked_at, c.revoked_at AS client_revoked, c.rate_per_minute AS rate
-       FROM oauth_token t JOIN oauth_client c ON c.client_id = t.client_id WHERE t.token_hash = ?`, [sha(token)]))[0];
-    if (!r) return { ok: false, reason: 'unknown token' };
-    if (r.revoked_at !== null || r.client_revoked !== null) return { ok: false, reason: 'token revoked' };
-    if (Number(r.expires_at) <= now) return { ok: false, reason: 'token expired' };
-    return { ok: true, token: { clientId: r.client_id, scopes: r.scopes.split(' '), expiresAt: Number(r.expires_at), rate: Number(r.rate) } };
+       FROM oauth_token t JOIN oauth_client c ON c.client_id = t.client_id WHERE t.token_hash = ?`, [hash]))[0];
+    let result: VerifyResult;
+    if (!r) result = { ok: false, reason: 'unknown token' };
+    else if (r.revoked_at !== null || r.client_revoked !== null) result = { ok: false, reason: 'token revoked' };
+    else if (Number(r.expires_at) <= now) result = { ok: false, reason: 'token expired' };
+    else result = { ok: true, token: { clientId: r.client_id, scopes: r.scopes.split(' '), expiresAt: Number(r.expires_at), rate: Number(r.rate) } };
+    if (!result.ok) this.verified.delete(hash);
+    else if (this.recheckMs > 0 && generation === this.revocations) {
+      if (this.verified.size >= CACHE_MAX) {
+        for (const [h, v] of this.verified) if (v.token.expiresAt <= now || now - v.checkedAt >= this.recheckMs) this.verified.delete(h);
+        if (this.verified.size >= CACHE_MAX) this.verified.clear();
+      }
+      this.verified.set(hash, { token: result.token, checkedAt: now });
+    }
+    return result;
   }
 
   /** RFC 7009: revoke a token the client holds (unknown tokens are not an error). */
@@ -187,6 +231,9 @@ export class OAuth {
       if (!c || !timingSafeEqual(Buffer.from(sha(clientSecret)), Buffer.from(c.secret_hash))) throw new OAuthError(401, 'invalid_client', 'unknown client or wrong secret');
       yield* run('UPDATE oauth_token SET revoked_at = ? WHERE token_hash = ? AND client_id = ? AND revoked_at IS NULL', [at, sha(token), clientId]);
     });
+    // Another client's token is not revoked by this call, but checking it again costs one read.
+    this.revocations++;
+    this.verified.delete(sha(token));
   }
 }
 

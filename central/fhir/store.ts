@@ -3,7 +3,8 @@
  * once for both backends: the SQL differs only in JSON access and placeholders. Every value
  * travels as a bind parameter; field names come from this file only.
  */
-import type { Pool } from 'pg';
+import Database from 'better-sqlite3';
+import pg, { type Pool } from 'pg';
 import type { Db } from '../../contracts/runtime/index.ts';
 import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
@@ -83,6 +84,13 @@ const CLINICAL_TIME = (j: (f: string) => string) => `coalesce(${j('registeredAt'
 const like = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const parse = (p: unknown): Record<string, unknown> => (typeof p === 'string' ? JSON.parse(p) as Record<string, unknown> : p as Record<string, unknown>);
 const iso = (t: unknown): string => (t instanceof Date ? t.toISOString() : String(t));
+/**
+ * The total of a search known from its page alone: a page shorter than asked for that is not past
+ * the end holds the last match, so total = offset + rows (most searches and every read: no count
+ * query). Otherwise (a full page, or an empty one past offset 0) null: count.
+ */
+const totalOf = (q: { count: number; offset: number }, rows: number): number | null =>
+  q.count > 0 && rows < q.count && (rows > 0 || q.offset === 0) ? q.offset + rows : null;
 
 class SqlFhirStore implements FhirStore {
   constructor(private readonly d: Dialect, private readonly wh?: Warehouse) {}
@@ -125,9 +133,9 @@ class SqlFhirStore implements FhirStore {
     if (q.sex !== undefined) { where.push(q.sex.length ? `${j('sex')} IN (${q.sex.map(() => '?').join(', ')})` : '1 = 0'); params.push(...q.sex); }
     if (q.birthDate !== undefined) { where.push(`${j('birthDate')} = ?`); params.push(q.birthDate); }
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM residents ${w}`, params))[0]!.n;
-    const rows = q.count === 0 || total === 0 ? [] : await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown; hlc: string }>(
+    const rows = q.count === 0 ? [] : await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown; hlc: string }>(
       `SELECT resident_id, payload, clinic_id, updated_at, hlc FROM residents ${w} ORDER BY resident_id LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
+    const total = totalOf(q, rows.length) ?? (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM residents ${w}`, params))[0]!.n;
     return { total: Number(total), rows: await this.withPersons(rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at), hlc: r.hlc }))) };
   }
 
@@ -181,10 +189,10 @@ class SqlFhirStore implements FhirStore {
       params.push(d.at);
     }
     const w = `WHERE ${where.join(' AND ')}`;
-    const total = (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM records r ${w}`, params))[0]!.n;
     const order = q.sort ? `${this.d.instant(CLINICAL_TIME(j))} ${q.sort === '-date' ? 'DESC' : 'ASC'}, r.clinic_id, r.seq` : 'r.clinic_id, r.seq';
-    const rows = q.count === 0 || total === 0 ? [] : await this.d.all<{ type: FhirRecordType; clinic_id: string; record_id: string; version: number; payload: unknown; applied_at: unknown }>(
+    const rows = q.count === 0 ? [] : await this.d.all<{ type: FhirRecordType; clinic_id: string; record_id: string; version: number; payload: unknown; applied_at: unknown }>(
       `SELECT r.type, r.clinic_id, r.record_id, r.version, r.payload, r.applied_at FROM records r ${w} ORDER BY ${order} LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
+    const total = totalOf(q, rows.length) ?? (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM records r ${w}`, params))[0]!.n;
     return { total: Number(total), rows: rows.map((r) => ({ type: r.type, clinicId: r.clinic_id, recordId: r.record_id, version: Number(r.version), payload: parse(r.payload), appliedAt: iso(r.applied_at) })) };
   }
 }
@@ -249,4 +257,37 @@ export function fhirStoreFor(wh: Warehouse): FhirStore {
   }
   if (wh instanceof PostgresWarehouse) return new SqlFhirStore(pgDialect(wh.pool), wh);
   throw new Error('FHIR facade: unsupported warehouse implementation');
+}
+
+/** Where a reader thread finds the warehouse (`readers.ts`): the SQLite file, or the PostgreSQL URL. */
+export type ReaderSource = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+/** The reader source of a warehouse, or undefined when it cannot be shared with another thread (in-memory SQLite). */
+export function readerSourceOf(wh: Warehouse): ReaderSource | undefined {
+  if (wh instanceof SqliteWarehouse) return wh.file === ':memory:' ? undefined : { kind: 'sqlite', file: wh.file };
+  if (wh instanceof PostgresWarehouse) {
+    const url = wh.pool.options.connectionString;
+    return url ? { kind: 'postgres', url } : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * A FHIR read store on its own connection, for a reader thread. SQLite: a connection to the
+ * warehouse file that may only read (`query_only`); in WAL mode it reads alongside the writer and
+ * sees every committed transaction. PostgreSQL: a small pool of its own. Without the warehouse
+ * object there is no staff dictionary: directory types stay on the main thread.
+ */
+export function readerStore(src: ReaderSource): { store: FhirStore; close: () => Promise<void> } {
+  if (src.kind === 'sqlite') {
+    const db = new Database(src.file);
+    db.pragma('busy_timeout = 10000');
+    db.pragma('query_only = ON');
+    readFriendly(db);
+    return { store: new SqlFhirStore(sqliteDialect(db)), close: async () => { db.close(); } };
+  }
+  const pool = new pg.Pool({ connectionString: src.url, max: 4 });
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => { client.on('error', () => undefined); });
+  return { store: new SqlFhirStore(pgDialect(pool)), close: () => pool.end() };
 }

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import t from 'tap';
-import { SID, fhirApi, fhirStoreFor } from '../../central/fhir/index.ts';
+import { ReadPool, SID, fhirApi, fhirStoreFor } from '../../central/fhir/index.ts';
+import { readerSourceOf } from '../../central/fhir/store.ts';
 import type { Resource } from '../../central/fhir/map.ts';
 import { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
 import { SqliteWarehouse } from '../../central/warehouse/sqlite.ts';
@@ -51,13 +52,16 @@ async function seed(wh: Warehouse): Promise<void> {
   if (!r.outcomes.every((o) => o === 'applied')) throw new Error(`seed not applied: ${r.outcomes.join(',')}`);
 }
 
-function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () => Promise<void> }>) {
-  t.test(`FHIR facade on ${name}`, async (t) => {
+/** `threads`: reads and searches answered by reader threads on their own connections (as central runs them). */
+function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () => Promise<void> }>, threads = false) {
+  t.test(`FHIR facade on ${name}${threads ? ' (reader threads)' : ''}`, async (t) => {
     const { wh, cleanup } = await make();
-    t.teardown(cleanup);
+    const store = fhirStoreFor(wh);
+    const readers = threads ? new ReadPool(readerSourceOf(wh)!, 2, store, (e) => t.fail(`reader thread lost: ${e.message}`)) : undefined;
+    t.teardown(async () => { await readers?.close(); await cleanup(); });
     await seed(wh);
     const audits: AuditEntry[] = [];
-    const app = new Hono().route('/fhir', fhirApi({ store: fhirStoreFor(wh), token: TOKEN, audit: async (e) => { audits.push(e); await wh.audit(e); } }));
+    const app = new Hono().route('/fhir', fhirApi({ store, readers, token: TOKEN, audit: async (e) => { audits.push(e); await wh.audit(e); } }));
     const get = async (path: string, auth = true) => {
       const res = await app.request(`http://central.test/fhir/${path}`, { headers: auth ? { authorization: `Bearer ${TOKEN}` } : {} });
       const body = (await res.json()) as Resource;
@@ -162,8 +166,18 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.equal((await get('Observation?_count=0')).body.total, 5, '_count=0 gives the total only');
     });
 
+    t.test('totals: from a short page, counted for a full page or past the end', async (t) => {
+      for (const [q, total, n] of [['Observation?_count=10', 5, 5], ['Observation?_count=5', 5, 5], ['Observation?_count=2&_offset=4', 5, 1],
+        ['Observation?_count=2&_offset=9', 5, 0], ['Observation?_count=3&_offset=2', 5, 3], ['Patient?_count=1', 2, 1], ['Patient?_count=5&_offset=5', 2, 0],
+        ['Observation?patient=nobody', 0, 0]] as const) {
+        const b = (await get(q)).body;
+        t.equal(b.total, total, `${q}: total`);
+        t.equal(entries(b).length, n, `${q}: entries`);
+      }
+    });
+
     t.test('no audit, no data: a failing audit log withholds the resource', async (t) => {
-      const failing = new Hono().route('/fhir', fhirApi({ store: fhirStoreFor(wh), token: TOKEN, audit: async () => { throw new Error('audit disk full'); } }));
+      const failing = new Hono().route('/fhir', fhirApi({ store, readers, token: TOKEN, audit: async () => { throw new Error('audit disk full'); } }));
       const res = await failing.request('http://central.test/fhir/Patient/res-a', { headers: { authorization: `Bearer ${TOKEN}` } });
       t.equal(res.status, 500);
       const body = (await res.json()) as Resource;
@@ -219,6 +233,14 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       t.match((await get('Observation?patient=res-sort&_sort=code')).body, { resourceType: 'OperationOutcome', issue: [{ code: 'not-supported', expression: ['_sort'] }] }, 'only date is sortable');
       t.equal((await get('Patient?_sort=date')).status, 400, 'Patient has no _sort');
     });
+
+    if (readers) {
+      t.test('answered by the reader threads', async (t) => {
+        t.equal(readers.size, 2, 'both threads alive');
+        t.ok(readers.stats.threaded > 50, `${readers.stats.threaded} answers from reader threads`);
+        t.equal(readers.stats.failures, 0);
+      });
+    }
   });
 }
 
@@ -233,3 +255,16 @@ suite('postgres', async () => {
   const wh = await PostgresWarehouse.open(db.url);
   return { wh, cleanup: async () => { await wh.close(); await db.drop(); } };
 });
+
+// The same facade with reads and searches on reader threads (their own SQLite / PostgreSQL connections).
+suite('sqlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fhir-'));
+  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
+  return { wh, cleanup: async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); } };
+}, true);
+
+suite('postgres', async () => {
+  const db = await createTestDatabase('wh_fhir');
+  const wh = await PostgresWarehouse.open(db.url);
+  return { wh, cleanup: async () => { await wh.close(); await db.drop(); } };
+}, true);
