@@ -186,6 +186,8 @@ t.test('stored indicator results follow every kind of fact change exactly (incre
     { ...b.contract('R1', 'c01-t1', '2026-01-01', '2026-12-31', { status: 'terminated', terminatedDate: '2026-04-30', keyPopulationTags: ['elderly', 'hypertension'] }), version: 2 },
     b.encounter('R1', '2025-11-03T09:00:00+08:00'),
     b.charge('R1', '2026-03-15T09:40:00+08:00', 'western_drug', 4500),
+    // a corrected name: stored case rows of every period carry it (whatever the record's day)
+    { ...b.resident('R2', '王贰', '1960-01-01', '2'), version: 2 },
   ]);
   // a visit without a resident (counts in plain visit counts only), not schema-validated on purpose
   await ingestRecords(wh, 's01-heping', [{ type: 'encounter', recordId: 'enc-anon', payload: { encounterId: 'enc-anon', class: 'outpatient', status: 'finished', registeredAt: '2026-03-09T09:00:00+08:00' } }], false);
@@ -211,7 +213,7 @@ t.test('stored indicator results follow every kind of fact change exactly (incre
   // the rows count the stored denominator and their ok flags the stored numerator.
   const ckeys = await b2.engine.caseStore.keys();
   t.ok(ckeys.length > [...INDICATOR_BY_ID.values()].filter((i) => i.cases).length * periods.length, `${ckeys.length} stored case lists checked (indicators' and QC rules')`);
-  const line = (r: CaseRec) => JSON.stringify([r.resident_id, r.clinic_id, r.team_id || '', r.since, Number(r.ok), r.cnt === null ? null : Number(r.cnt), r.last_day, r.n1, r.n2, r.n3, r.flag]);
+  const line = (r: CaseRec) => JSON.stringify([r.resident_id, r.clinic_id, r.team_id || '', r.since, Number(r.ok), r.cnt === null ? null : Number(r.cnt), r.last_day, r.n1, r.n2, r.n3, r.flag, r.name, r.sex, r.birth]);
   let badCases = 0;
   let rowsChecked = 0;
   for (const k of ckeys) {

@@ -28,8 +28,10 @@ export interface CaseDef { den: Cohort; num: Cohort }
 export interface CaseRec {
   resident_id: string; clinic_id: string; team_id: string; since: string | null; ok: number;
   cnt: number | null; last_day: string | null; n1: number | null; n2: number | null; n3: number | null; flag: number | null;
+  /** From the resident's `resident` fact (kept with the row so a page or an export needs no lookups). */
+  name: string | null; sex: string | null; birth: string | null;
 }
-const COLS = ['resident_id', 'clinic_id', 'team_id', 'since', 'ok', 'cnt', 'last_day', 'n1', 'n2', 'n3', 'flag'] as const;
+const COLS = ['resident_id', 'clinic_id', 'team_id', 'since', 'ok', 'cnt', 'last_day', 'n1', 'n2', 'n3', 'flag', 'name', 'sex', 'birth'] as const;
 
 const DISTRICT: Scope = { orgId: '', clinics: null, teams: null };
 /** Residents per statement / transaction (SQLite takes at most 32,766 parameters). */
@@ -47,7 +49,7 @@ export function caseKey(d: CaseDef, period: string): { ckey: string; sid: string
 }
 
 export type CaseAfter = { ok: number; clinic_id: string; resident_id: string };
-export interface CaseQuery { failingOnly?: boolean; limit?: number; offset?: number; after?: CaseAfter }
+export interface CaseQuery { failingOnly?: boolean; limit?: number; offset?: number; after?: CaseAfter; /** Skip the count (total -1): later pages of an export. */ noCount?: boolean }
 
 export class CaseStore {
   /** sids known to be ready (registration is never undone, so this cannot go stale). */
@@ -95,12 +97,23 @@ export class CaseStore {
         }
       }
     }
+    // Name, sex and birth date (a resident registered at several clinics: the last by fkey).
+    const people = new Map<string, { label: string | null; code: string | null; day2: string | null }>();
+    if (groups.length) {
+      const ids = [...new Set(groups.map((g) => g.resident_id))];
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const l = inList(ids.slice(i, i + CHUNK));
+        for (const r of (yield q.all(`SELECT resident_id, label, code, day2 FROM an_fact ${this.sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE resident_id ${l.sql} AND kind = 'resident' ORDER BY fkey`, l.params)) as { resident_id: string; label: string | null; code: string | null; day2: string | null }[]) people.set(r.resident_id, r);
+      }
+    }
     return groups.map((g) => {
       const e = (ev.get(g.resident_id) ?? []).filter((x) => !req?.sameClinic || x.clinic_id === g.clinic_id);
       const last = e[e.length - 1];
+      const person = people.get(g.resident_id);
       return {
         resident_id: g.resident_id, clinic_id: g.clinic_id, team_id: g.team_id ?? '', since: g.since, ok: num(g.ok),
         cnt: req ? e.length : null, last_day: last?.day ?? null, n1: nn(last?.n1), n2: nn(last?.n2), n3: nn(last?.n3), flag: nn(last?.flag),
+        name: person?.label ?? null, sex: person?.code ?? null, birth: person?.day2 ?? null,
       };
     });
   }
@@ -131,11 +144,13 @@ export class CaseStore {
    */
   *afterBatch(t: Touched): Generator<Op, number, unknown> {
     if (t.minDay === null || t.residents.size === 0) return 0;
-    const keys = (yield q.all('SELECT sid, ckey, period, kinds FROM an_case_key WHERE period_to > ?', [t.minDay])) as { sid: string; ckey: string; period: string; kinds: string }[];
+    // A resident record (name, sex, birth date) matters to the rows of every period, whatever its day.
+    const person = t.kinds.has('resident');
+    const keys = (yield q.all(`SELECT sid, ckey, period, kinds FROM an_case_key${person ? '' : ' WHERE period_to > ?'}`, person ? [] : [t.minDay])) as { sid: string; ckey: string; period: string; kinds: string }[];
     const res = [...t.residents];
     let n = 0;
     for (const k of keys) {
-      if (t.minDay !== '' && !k.kinds.split(',').some((x) => t.kinds.has(x))) continue;
+      if (t.minDay !== '' && !person && !k.kinds.split(',').some((x) => t.kinds.has(x))) continue;
       n += yield* this.replace(k.sid, JSON.parse(k.ckey) as CaseDef, parsePeriod(k.period), res);
     }
     return n;
@@ -186,7 +201,7 @@ export class CaseStore {
   async list(d: CaseDef, p: Period, node: OrgUnit, scope: Scope, opts: CaseQuery): Promise<{ total: number; recs: CaseRec[] }> {
     const { sql: where0, params } = await this.where(d, p, node, scope);
     const where = opts.failingOnly ? `${where0} AND ok = 0` : where0;
-    const total = num((await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM an_case WHERE ${where}`, params))?.n);
+    const total = opts.noCount ? -1 : num((await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM an_case WHERE ${where}`, params))?.n);
     const page = opts.after ? { sql: ' AND (ok, clinic_id, resident_id) > (?, ?, ?)', params: [opts.after.ok, opts.after.clinic_id, opts.after.resident_id] as Param[] } : { sql: '', params: [] as Param[] };
     const recs = await this.db.all<CaseRec>(`SELECT ${COLS.join(', ')} FROM an_case WHERE ${where}${page.sql} ORDER BY ok, clinic_id, resident_id LIMIT ? OFFSET ?`,
       [...params, ...page.params, opts.limit ?? 100, opts.after ? 0 : opts.offset ?? 0]);
@@ -209,20 +224,12 @@ export class CaseStore {
     return { sql: parts.join(' AND '), params };
   }
 
-  /** Case rows for display: names from the resident facts, the reason written from the stored evidence. */
-  async describe(d: CaseDef, p: Period, recs: CaseRec[]): Promise<CaseRow[]> {
+  /** Case rows for display: the reason written from the stored evidence. */
+  describe(d: CaseDef, p: Period, recs: CaseRec[]): CaseRow[] {
     const org = this.org();
-    const people = new Map<string, { label: string | null; code: string | null; day2: string | null }>();
-    const ids = [...new Set(recs.map((r) => r.resident_id))];
-    for (let i = 0; i < ids.length; i += 5000) {
-      const l = inList(ids.slice(i, i + 5000));
-      for (const r of await this.db.all<{ resident_id: string; label: string | null; code: string | null; day2: string | null }>(
-        `SELECT resident_id, label, code, day2 FROM an_fact WHERE kind = 'resident' AND resident_id ${l.sql}`, l.params)) people.set(r.resident_id, r);
-    }
     const req = d.num.require?.[0];
     const kindName = req ? req.kind.map((k) => KIND_NAMES[k] ?? k).join('/') : '';
     return recs.map((r) => {
-      const person = people.get(r.resident_id);
       const ok = num(r.ok) === 1;
       const cnt = r.cnt === null ? null : num(r.cnt);
       const last = cnt ? { day: r.last_day, n1: nn(r.n1), n2: nn(r.n2), n3: nn(r.n3), flag: nn(r.flag) } : null;
@@ -237,7 +244,7 @@ export class CaseStore {
       }
       const team = r.team_id === '' ? null : r.team_id;
       return {
-        residentId: r.resident_id, name: person?.label ?? null, sex: person?.code ?? null, birthDate: person?.day2 ?? null,
+        residentId: r.resident_id, name: r.name, sex: r.sex, birthDate: r.birth,
         clinicId: r.clinic_id, institution: org.institutionOf(r.clinic_id)?.name ?? null, teamId: team, team: team ? org.byId.get(team)?.name ?? team : null,
         since: r.since, ok, reasons, count: cnt, lastDay: last?.day ?? null, lastValues: last ? values(last) : null,
       };

@@ -462,7 +462,7 @@ export class Engine {
     const node = this.checkNode(nodeId, scope);
     const p = parsePeriod(periodKey);
     const { total, recs } = await this.caseStore.list(d, p, node, scope, opts);
-    return { total, rows: await this.caseStore.describe(d, p, recs) };
+    return { total, rows: this.caseStore.describe(d, p, recs) };
   }
 
   /**
@@ -474,10 +474,13 @@ export class Engine {
     const node = this.checkNode(nodeId, scope);
     const p = parsePeriod(periodKey);
     let after: CaseRec | undefined;
+    let total = -1;
     for (let left = opts.max; left > 0;) {
-      const { total, recs } = await this.caseStore.list(d, p, node, scope, { failingOnly: opts.failingOnly, limit: Math.min(left, opts.pageSize ?? 5000), after: after && { ok: num(after.ok), clinic_id: after.clinic_id, resident_id: after.resident_id } });
+      const r = await this.caseStore.list(d, p, node, scope, { failingOnly: opts.failingOnly, limit: Math.min(left, opts.pageSize ?? 5000), after: after && { ok: num(after.ok), clinic_id: after.clinic_id, resident_id: after.resident_id }, noCount: !!after });
+      const recs = r.recs;
+      if (!after) total = r.total;
       if (recs.length === 0) { if (!after) yield { total, rows: [] }; return; }
-      yield { total, rows: await this.caseStore.describe(d, p, recs) };
+      yield { total, rows: this.caseStore.describe(d, p, recs) };
       left -= recs.length;
       after = recs[recs.length - 1];
     }

@@ -67,12 +67,16 @@ function caseDdl(db: SqlDb): string[] {
     `CREATE INDEX IF NOT EXISTS an_case_key_to ON an_case_key (period_to)`,
     `CREATE TABLE IF NOT EXISTS an_case (sid TEXT NOT NULL, resident_id TEXT${C} NOT NULL, clinic_id TEXT${C} NOT NULL, team_id TEXT${C} NOT NULL,
       since TEXT, ok INTEGER NOT NULL, cnt INTEGER, last_day TEXT, n1 DOUBLE PRECISION, n2 DOUBLE PRECISION, n3 DOUBLE PRECISION, flag INTEGER,
-      PRIMARY KEY (sid, resident_id, clinic_id))`,
+      name TEXT, sex TEXT, birth TEXT, PRIMARY KEY (sid, resident_id, clinic_id))`,
     `CREATE INDEX IF NOT EXISTS an_case_list ON an_case (sid, ok, clinic_id, resident_id)`,
     `CREATE INDEX IF NOT EXISTS an_case_team ON an_case (sid, team_id, ok, clinic_id, resident_id)`,
   ];
 }
 
 export async function ensureSchema(db: SqlDb): Promise<void> {
-  for (const s of [...DDL, ...caseDdl(db)]) await db.exec(s);
+  for (const s of DDL) await db.exec(s);
+  // Stored case lists are derived data: a table of an older layout is dropped and rebuilt on demand.
+  const old = await db.get("SELECT 1 AS x FROM an_case WHERE 1 = 0").then(() => db.get('SELECT name, birth FROM an_case WHERE 1 = 0').then(() => false, () => true), () => false);
+  if (old) { await db.exec('DROP TABLE an_case'); await db.exec('DROP TABLE an_case_key'); }
+  for (const s of caseDdl(db)) await db.exec(s);
 }

@@ -56,7 +56,7 @@ t.test('indicators on PostgreSQL', async (t) => {
   t.equal(bad, 0, 'every stored result equals its full recomputation');
 
   // Stored case lists (an_case) likewise; keyset pages in the same order as the whole list.
-  const line = (r: CaseRec) => JSON.stringify([r.resident_id, r.clinic_id, r.team_id || '', r.since, Number(r.ok), r.cnt === null ? null : Number(r.cnt), r.last_day, r.n1, r.n2, r.n3, r.flag]);
+  const line = (r: CaseRec) => JSON.stringify([r.resident_id, r.clinic_id, r.team_id || '', r.since, Number(r.ok), r.cnt === null ? null : Number(r.cnt), r.last_day, r.n1, r.n2, r.n3, r.flag, r.name, r.sex, r.birth]);
   const ckeys = await fresh.engine.caseStore.keys();
   t.ok(ckeys.length >= 14, `${ckeys.length} stored case lists`);
   let badCases = 0;
