@@ -1,6 +1,7 @@
 /**
  * Imaging benchmark (issue 5). storescu sends the same 300 files of about 512 KB to the
- * edge SCP (device-drivers/dicom, in its own process, fsync on, onInstance resolving at once)
+ * edge agent (all modules, imaging SCP + SQLite index + order matching, forwarder paused; its own
+ * process), to the bare edge SCP (device-drivers/dicom, fsync on, onInstance resolving at once)
  * and to Orthanc (Debian package, temp config on loopback, SQLite index, SyncStorageArea on),
  * one association and four in parallel. TCP_NODELAY=1 is set for storescu and Orthanc
  * (Debian's DCMTK and Orthanc leave Nagle on otherwise); the edge SCP sets no-delay itself.
@@ -11,8 +12,10 @@
  * and central's peak RSS.
  * Prints a table and writes the "## Imaging" section of bench/RESULTS.md.
  *
- *   node --import tsx bench/imaging.bench.ts [--quick] [--forward-only]
- * (--forward-only runs just the forwarding step and prints it; RESULTS.md is left alone.)
+ *   node --import tsx bench/imaging.bench.ts [--quick] [--forward-only] [--only agent,orthanc,edge,edge-nofsync] [--modes 1,4] [--cpu-prof-dir DIR]
+ * --quick: 60 files, one run per target. --forward-only runs just the forwarding step and prints it;
+ * --only / --modes measure a subset and print it (RESULTS.md is left alone in all three cases).
+ * --cpu-prof-dir: the edge children write V8 CPU profiles there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -51,6 +54,41 @@ async function childScp(storageDir: string, fsync: boolean): Promise<void> {
   await scp.close();
 }
 
+// ------------------------------------------------------------------ child: the whole edge agent
+/**
+ * The edge agent as a clinic runs it (every module, the imaging module's SCP with its SQLite
+ * index, order matching against seeded orders, spine records to a real nats-server), in its own
+ * process so that its CPU is its own. No central URL: the forwarder is paused (instances stay
+ * `pending`), as Orthanc forwards nothing either.
+ */
+async function childAgent(dataDir: string, natsUrl: string): Promise<void> {
+  const { edgeInProcess, clinicName } = await import('../test/helpers/spine.ts');
+  const { imaging, imagingEnv } = await import('../test/imaging/fixtures.ts');
+  imagingEnv({ AE_TITLE: 'EDGE_AGENT', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: undefined, UPLOAD_TOKEN: undefined, CENTRAL_TOKEN: undefined });
+  const edge = await edgeInProcess(natsUrl, clinicName('imgbench'), dataDir);
+  const img = imaging(edge);
+  img.repo.addDevice({ aeTitle: CALLING_AE, host: '127.0.0.1', port: 104, modality: 'US', enabled: true });
+  // A clinic's 90 days of imaging orders (~17 a day), none of which matches the bench's study:
+  // every instance is matched again (the unmatched case, the dearest one). Inserted as rows, not
+  // emitted, so that the spine relay has no backlog to publish during the measurement.
+  const orderRow = (i: number) => {
+    const day = new Date(Date.now() - (i % 90) * 86_400_000);
+    const date = day.toISOString().slice(0, 10).replaceAll('-', '');
+    const modality = i % 3 === 0 ? 'DX' : 'US';
+    const orderId = `bench-order-${i}`;
+    const accessionNumber = `${date.slice(2)}${modality}${String(i + 1).padStart(8, '0')}`;
+    const payload = { orderId, residentId: `bench-resident-${i % 700}`, kind: 'imaging', code: 'US-ABD', display: '腹部超声', status: i % 90 < 2 ? 'scheduled' : 'completed', requestedAt: day.toISOString(), accessionNumber, modality };
+    return [orderId, payload.residentId, accessionNumber, `2.25.${Date.now()}${i}`, modality, payload.code, payload.display, null, date, null, payload.status, 'bench', JSON.stringify(payload), day.toISOString()];
+  };
+  const insert = edge.store.db.prepare(`INSERT INTO imaging_orders (order_id, resident_id, accession_number, study_instance_uid, modality, code, display, station_ae, scheduled_date, scheduled_time, status, requested_by, payload, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  edge.store.db.transaction(() => { for (let i = 0; i < 1500; i++) insert.run(...orderRow(i)); })();
+  console.log(JSON.stringify({ port: img.scp!.port }));
+  await new Promise<void>((r) => process.stdin.on('end', () => r()).resume());
+  console.error(JSON.stringify({ ...img.scp!.counters, indexed: img.repo.forwardStats() }));
+  await edge.stop();
+}
+
 // ------------------------------------------------------------------ helpers
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -65,9 +103,15 @@ function freePort(): Promise<number> {
 
 /** CPU time (user + system, all threads) of a process so far, in ms (CLK_TCK = 100). */
 function cpuMs(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.sys;
+}
+
+/** User and system CPU time of a process so far, in ms. */
+function cpuTimes(pid: number): { user: number; sys: number } {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) * 10;
+  return { user: Number(rest[11]) * 10, sys: Number(rest[12]) * 10 };
 }
 
 /** Peak resident set (VmHWM) of a process, in MB. */
@@ -94,32 +138,88 @@ function waitExit(c: ChildProcess): Promise<void> {
   return c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r()));
 }
 
-async function startEdge(dir: string, fsync: boolean): Promise<Server> {
-  const store = join(dir, 'store');
+const profDir = (() => {
+  const i = process.argv.indexOf('--cpu-prof-dir');
+  return i > 0 ? process.argv[i + 1] : undefined;
+})();
+
+function spawnChild(args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
   // UV_THREADPOOL_SIZE: file writes and fsyncs of parallel associations share libuv's pool
   // (default 4); the README recommends 16 for the edge process.
-  const c = spawn(process.execPath, ['--import', 'tsx', THIS, '--scp', store, fsync ? 'fsync' : 'no-fsync'], { cwd: ROOT, env: { ...process.env, UV_THREADPOOL_SIZE: '16' }, stdio: ['pipe', 'pipe', 'ignore'] });
-  const port = await new Promise<number>((resolve, reject) => {
+  const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  return spawn(process.execPath, [...prof, '--import', 'tsx', THIS, ...args], { cwd: ROOT, env: { ...process.env, UV_THREADPOOL_SIZE: '16', ...extraEnv }, stdio: ['pipe', 'pipe', 'ignore'] });
+}
+
+function childPort(c: ChildProcess, what: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     let buf = '';
     c.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
       const line = buf.split('\n').find((l) => l.startsWith('{'));
       if (line) resolve((JSON.parse(line) as { port: number }).port);
     });
-    c.once('exit', (code) => reject(new Error(`edge SCP exited with ${code}`)));
+    c.once('exit', (code) => reject(new Error(`${what} exited with ${code}`)));
   });
+}
+
+async function stopChild(c: ChildProcess): Promise<void> {
+  c.stdin!.end();
+  const t = setTimeout(() => c.kill('SIGKILL'), 20_000);
+  await waitExit(c);
+  clearTimeout(t);
+}
+
+async function startAgent(dir: string): Promise<Server> {
+  const { startNatsServer } = await import('../test/helpers/nats-server.ts');
+  const ns = await startNatsServer();
+  const data = join(dir, 'edge');
+  mkdirSync(data, { recursive: true });
+  const c = spawnChild(['--agent', data, ns.url], { EDGE_DICOM_STUDY_RECORD_QUIET_MS: '2000' });
+  let port: number;
+  try {
+    port = await childPort(c, 'edge agent');
+  } catch (e) {
+    await ns[Symbol.asyncDispose]();
+    throw e;
+  }
+  return {
+    name: 'edge agent',
+    aeTitle: 'EDGE_AGENT',
+    port,
+    pid: c.pid!,
+    async stored() {
+      // the index is the measure: rows in imaging_instances, and the files they point at
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(join(data, 'edge.db'), { readonly: true, fileMustExist: true });
+      try {
+        const rows = (db.prepare('SELECT count(*) AS n FROM imaging_instances').get() as { n: number }).n;
+        const files = countFiles(join(data, 'dicom'), '.dcm');
+        return Math.min(rows, files);
+      } finally {
+        db.close();
+      }
+    },
+    async stop() {
+      try {
+        await stopChild(c);
+      } finally {
+        await ns[Symbol.asyncDispose]();
+      }
+    },
+  };
+}
+
+async function startEdge(dir: string, fsync: boolean): Promise<Server> {
+  const store = join(dir, 'store');
+  const c = spawnChild(['--scp', store, fsync ? 'fsync' : 'no-fsync']);
+  const port = await childPort(c, 'edge SCP');
   return {
     name: 'edge SCP',
     aeTitle: 'EDGE_SCP',
     port,
     pid: c.pid!,
     stored: async () => countFiles(store, '.dcm'),
-    async stop() {
-      c.stdin!.end();
-      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-      await waitExit(c);
-      clearTimeout(t);
-    },
+    stop: () => stopChild(c),
   };
 }
 
@@ -190,29 +290,43 @@ function storescu(s: Server, files: string[]): Promise<{ code: number | null; st
 interface RunResult {
   seconds: number;
   cpuMsPerInstance: number;
+  /** The user-space part of cpuMsPerInstance (the rest is the kernel's: copies into the page cache, fsync, TCP). */
+  userMsPerInstance: number;
   perSecond: number;
   mbPerSecond: number;
   rssMb: number;
 }
 
-type Kind = 'edge' | 'orthanc' | 'edge-nofsync';
-const LABEL: Record<Kind, string> = { edge: 'edge SCP (device-drivers/dicom)', orthanc: 'Orthanc 1.10.1', 'edge-nofsync': 'edge SCP, fsync off (reference only)' };
+type Kind = 'agent' | 'edge' | 'orthanc' | 'edge-nofsync';
+const LABEL: Record<Kind, string> = {
+  agent: 'edge agent (imaging module, SQLite index, forwarder paused)',
+  edge: 'edge SCP alone (device-drivers/dicom, no-op onInstance)',
+  orthanc: 'Orthanc 1.10.1',
+  'edge-nofsync': 'edge SCP, fsync off (reference only)',
+};
+/** `--only agent,orthanc` measures a subset; `--modes 1` or `--modes 4` one mode. */
+const argList = (flag: string): string[] | null => {
+  const i = process.argv.indexOf(flag);
+  return i > 0 ? process.argv[i + 1]!.split(',') : null;
+};
 
 async function measure(kind: Kind, files: string[], parallel: number, bytes: number): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), `imaging-bench-${kind}-`));
   try {
-    const s = kind === 'orthanc' ? await startOrthanc(dir) : await startEdge(dir, kind === 'edge');
+    const s = kind === 'orthanc' ? await startOrthanc(dir) : kind === 'agent' ? await startAgent(dir) : await startEdge(dir, kind === 'edge');
     try {
       const groups = Array.from({ length: parallel }, (_, g) => files.filter((_, i) => i % parallel === g));
-      const cpu0 = cpuMs(s.pid);
+      const cpu0 = cpuTimes(s.pid);
       const t0 = performance.now();
       const results = await Promise.all(groups.map((g) => storescu(s, g)));
       const seconds = (performance.now() - t0) / 1000;
-      const cpuMsPerInstance = (cpuMs(s.pid) - cpu0) / files.length;
+      const cpu1 = cpuTimes(s.pid);
+      const cpuMsPerInstance = (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / files.length;
+      const userMsPerInstance = (cpu1.user - cpu0.user) / files.length;
       for (const r of results) if (r.code !== 0) throw new Error(`storescu to ${s.name} failed (${r.code}): ${r.stderr.slice(-800)}`);
       const stored = await s.stored();
       if (stored !== files.length) throw new Error(`${s.name} holds ${stored} instances, expected ${files.length}`);
-      return { seconds, cpuMsPerInstance, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
+      return { seconds, cpuMsPerInstance, userMsPerInstance, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
     } finally {
       await s.stop();
     }
@@ -345,14 +459,17 @@ async function main(): Promise<void> {
       return;
     }
     const table: { target: string; mode: string; r: RunResult; all: number[] }[] = [];
-    const kinds: Kind[] = ['edge', 'orthanc', 'edge-nofsync'];
-    for (const parallel of [1, 4]) {
+    const only = argList('--only') as Kind[] | null;
+    const kinds: Kind[] = (['agent', 'orthanc', 'edge', 'edge-nofsync'] as const).filter((k) => !only || only.includes(k));
+    const modes = (argList('--modes') ?? ['1', '4']).map(Number);
+    const partial = !!only || modes.length < 2;
+    for (const parallel of modes) {
       const runs = new Map<Kind, RunResult[]>(kinds.map((k) => [k, []]));
       // interleaved, so that load from other processes on the machine hits both alike
       for (let rep = 0; rep < REPS; rep++) {
         for (const kind of kinds) {
           const r = await measure(kind, files, parallel, bytes);
-          log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, server CPU ${r.cpuMsPerInstance.toFixed(2)} ms/instance, peak RSS ${r.rssMb} MB`);
+          log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, server CPU ${r.cpuMsPerInstance.toFixed(2)} ms/instance (user ${r.userMsPerInstance.toFixed(2)}), peak RSS ${r.rssMb} MB (load ${loadavg()[0]!.toFixed(2)})`);
           runs.get(kind)!.push(r);
         }
       }
@@ -361,10 +478,10 @@ async function main(): Promise<void> {
         table.push({ target: LABEL[kind], mode: parallel === 1 ? '1 association' : '4 in parallel', r: best(rs), all: rs.map((x) => x.perSecond) });
       }
     }
-    const ratio = (mode: string) => {
-      const e = table.find((x) => x.mode === mode && x.target === LABEL.edge)!.r.perSecond;
-      const o = table.find((x) => x.mode === mode && x.target === LABEL.orthanc)!.r.perSecond;
-      return e / o;
+    const ratio = (kind: Kind, mode: string): number | null => {
+      const e = table.find((x) => x.mode === mode && x.target === LABEL[kind])?.r.perSecond;
+      const o = table.find((x) => x.mode === mode && x.target === LABEL.orthanc)?.r.perSecond;
+      return e && o ? e / o : null;
     };
     const lines = [
       '| target | mode | instances/s (best) | MB/s | runs (inst/s) | server CPU per instance | peak RSS |',
@@ -372,9 +489,10 @@ async function main(): Promise<void> {
       ...table.map((x) => `| ${x.target} | ${x.mode} | ${x.r.perSecond.toFixed(1)} | ${x.r.mbPerSecond.toFixed(1)} | ${x.all.map((v) => v.toFixed(0)).join(', ')} | ${x.r.cpuMsPerInstance.toFixed(2)} ms | ${x.r.rssMb} MB |`),
     ];
     console.log(`\n${lines.join('\n')}\n`);
-    const r1 = ratio('1 association');
-    const r4 = ratio('4 in parallel');
-    console.log(`edge / Orthanc: ${r1.toFixed(2)}x on one association, ${r4.toFixed(2)}x with four (target >= 1.0x)`);
+    const fmt = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(2)}x`);
+    const ratios = (kind: Kind) => `${fmt(ratio(kind, '1 association'))} on one association, ${fmt(ratio(kind, '4 in parallel'))} with four in parallel`;
+    console.log(`edge agent / Orthanc: ${ratios('agent')}; bare SCP / Orthanc: ${ratios('edge')} (target >= 1.0x; load ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+    if (partial) return;
     const load = loadavg()[0]!;
     const f = await forward();
     const fwdLines = [
@@ -388,12 +506,12 @@ async function main(): Promise<void> {
       '',
       `Run ${new Date().toISOString()} on this machine (${cpus().length} CPUs, Node ${process.version}${quick ? ', quick mode' : ''}): \`node --import tsx bench/imaging.bench.ts\`.`,
       `storescu (DCMTK, Debian) sends the same ${FILES} US files of ${(bytes / FILES / 1024).toFixed(0)} KB (explicit VR LE) to each target, one association and four storescu processes in parallel; \`TCP_NODELAY=1\` for storescu and Orthanc; the edge SCP sets no-delay on its own sockets.`,
-      'Both fsync every instance: the edge writes a temp file, fsyncs it, renames it and fsyncs the directory (two flushes), then awaits `onInstance` (a no-op here: the SQLite index is the edge agent\'s); Orthanc fsyncs the file (SyncStorageArea) and writes its SQLite index. The edge process runs with UV_THREADPOOL_SIZE=16. The "fsync off" row shows the protocol cost alone and is not a deployable setting.',
+      'Targets: **the edge agent** as a clinic runs it (`startEdgeAgent` with every module, in its own process, spine to a real nats-server; the imaging module\'s SCP answers success only after the file and its SQLite index row are durable: study upsert, order matching against 1,500 seeded orders of the last 90 days (the bench study matches none, so every instance is matched again), study record; the forwarder is **paused** (no central URL: instances stay pending, as Orthanc forwards nothing)); the bare SCP of `device-drivers/dicom` with a no-op `onInstance` (the protocol and file path alone); Orthanc, which fsyncs the file (SyncStorageArea) and writes its SQLite index. The edge writes a temp file, fsyncs it, renames it and fsyncs the directory before the index. Edge processes run with UV_THREADPOOL_SIZE=16. The "fsync off" row shows the protocol cost alone and is not a deployable setting.',
       'Each run starts the server fresh on an empty store; runs are interleaved between targets; best of the runs is reported; RSS is the server process peak (VmHWM; the edge figure includes Node + tsx). The machine is shared with other work, so absolute figures vary between runs; compare rows of the same run.',
       '',
       ...lines,
       '',
-      `Ratio edge / Orthanc: **${r1.toFixed(2)}x** on one association, **${r4.toFixed(2)}x** with four in parallel (target >= 1.0x in both).`,
+      `Ratio edge agent / Orthanc: **${ratios('agent')}** (target >= 1.0x in both). Bare SCP / Orthanc: ${ratios('edge')}.`,
       '',
       '### Forwarding to central',
       '',
@@ -409,7 +527,9 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === '--scp') {
+if (process.argv[2] === '--agent') {
+  await childAgent(process.argv[3]!, process.argv[4]!);
+} else if (process.argv[2] === '--scp') {
   mkdirSync(process.argv[3]!, { recursive: true });
   await childScp(process.argv[3]!, process.argv[4] !== 'no-fsync');
 } else {

@@ -11,6 +11,24 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
 import { inWindow, parseWindows, type ImagingConfig } from './config.ts';
+import { cached } from './repo.ts';
+
+/**
+ * Forwarding state written without its own fsync: a commit with synchronous=NORMAL is a write to the
+ * WAL, made durable by the next FULL commit on the connection (the index's, a few ms later) or the
+ * next checkpoint. Losing such a mark in a crash only means the instance is uploaded again (central
+ * answers a known sha256 idempotently); an fsync per upload on the agent's main thread would stall
+ * the DICOM associations being received meanwhile.
+ */
+function lazyWrite(db: Db, fn: () => void): void {
+  const prev = Number(db.pragma('synchronous', { simple: true }));
+  if (prev > 1) db.pragma('synchronous = NORMAL');
+  try {
+    db.transaction(fn)();
+  } finally {
+    if (prev > 1) db.pragma(`synchronous = ${prev}`);
+  }
+}
 
 export interface ForwarderCounters {
   uploaded: number;
@@ -86,7 +104,7 @@ export class Forwarder {
   }
 
   private next(): Pending | null {
-    const list = this.db.prepare<[string], Pending>(`SELECT sop_instance_uid, study_instance_uid, calling_ae, path, size, sha256, fwd_attempts FROM imaging_instances
+    const list = cached<[string], Pending>(this.db, `SELECT sop_instance_uid, study_instance_uid, calling_ae, path, size, sha256, fwd_attempts FROM imaging_instances
       WHERE fwd_state = 'pending' AND fwd_next_at <= ? ORDER BY received_at LIMIT 16`).all(new Date().toISOString());
     return list.find((p) => !this.inFlight.has(p.sop_instance_uid)) ?? null;
   }
@@ -115,7 +133,7 @@ export class Forwarder {
       try {
         await this.upload(p, signal);
         // Only done if the row still has the bytes we sent (a resend may have replaced the file meanwhile).
-        this.db.prepare(`UPDATE imaging_instances SET fwd_state = 'done', forwarded_at = ?, fwd_error = NULL WHERE sop_instance_uid = ? AND sha256 = ?`).run(new Date().toISOString(), p.sop_instance_uid, p.sha256);
+        lazyWrite(this.db, () => cached(this.db, `UPDATE imaging_instances SET fwd_state = 'done', forwarded_at = ?, fwd_error = NULL WHERE sop_instance_uid = ? AND sha256 = ?`).run(new Date().toISOString(), p.sop_instance_uid, p.sha256));
         this.counters.uploaded++;
         this.counters.uploadedBytes += p.size;
         this.counters.lastSuccessAt = new Date().toISOString();
@@ -124,8 +142,8 @@ export class Forwarder {
         const msg = (e as Error).message;
         const attempts = p.fwd_attempts + 1;
         const delay = Math.min(this.cfg.forwardRetryMaxMs, 500 * 2 ** Math.min(attempts, 16));
-        this.db.prepare('UPDATE imaging_instances SET fwd_attempts = ?, fwd_error = ?, fwd_next_at = ? WHERE sop_instance_uid = ?')
-          .run(attempts, msg.slice(0, 500), new Date(Date.now() + delay).toISOString(), p.sop_instance_uid);
+        lazyWrite(this.db, () => cached(this.db, 'UPDATE imaging_instances SET fwd_attempts = ?, fwd_error = ?, fwd_next_at = ? WHERE sop_instance_uid = ?')
+          .run(attempts, msg.slice(0, 500), new Date(Date.now() + delay).toISOString(), p.sop_instance_uid));
         this.counters.failures++;
         this.counters.lastError = msg;
         if (attempts === 1 || attempts % 20 === 0) this.log.warn({ sop: p.sop_instance_uid, attempts, err: msg }, 'instance upload failed; will retry');

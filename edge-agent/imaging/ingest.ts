@@ -8,7 +8,7 @@
 import { matchOrder, type InstanceMeta } from '../../device-drivers/dicom/index.ts';
 import type { RecordPayload } from '../../contracts/index.ts';
 import type { EdgeStore, Tx } from '../store/store.ts';
-import type { ImagingRepo } from './repo.ts';
+import { cached, type ImagingRepo } from './repo.ts';
 
 type StudyPayload = RecordPayload<'imaging_study'>;
 
@@ -17,10 +17,10 @@ const modalityOf = (m: string | null | undefined): StudyPayload['modality'] => (
 
 /** Emits the study's current state as a new version of its `imaging_study` record. */
 export function emitStudy(tx: Tx, studyUid: string): void {
-  const s = tx.db.prepare<[string], { resident_id: string | null; accession_number: string | null; modality: string | null; study_date: string | null; description: string | null; station_ae: string | null }>(
+  const s = cached<[string], { resident_id: string | null; accession_number: string | null; modality: string | null; study_date: string | null; description: string | null; station_ae: string | null }>(tx.db, 
     'SELECT resident_id, accession_number, modality, study_date, description, station_ae FROM imaging_studies WHERE study_instance_uid = ?').get(studyUid);
   if (!s) return;
-  const c = tx.db.prepare<[string], { series: number; n: number }>('SELECT count(DISTINCT series_instance_uid) AS series, count(*) AS n FROM imaging_instances WHERE study_instance_uid = ?').get(studyUid)!;
+  const c = cached<[string], { series: number; n: number }>(tx.db, 'SELECT count(DISTINCT series_instance_uid) AS series, count(*) AS n FROM imaging_instances WHERE study_instance_uid = ?').get(studyUid)!;
   const payload: StudyPayload = {
     studyInstanceUid: studyUid,
     residentId: s.resident_id ?? undefined,
@@ -45,17 +45,17 @@ function recordStudy(tx: Tx, studyUid: string, isNew: boolean, quietMs: number):
     emitStudy(tx, studyUid);
     return;
   }
-  tx.db.prepare('INSERT INTO imaging_study_dirty (study_instance_uid, last_touched_at) VALUES (?, ?) ON CONFLICT (study_instance_uid) DO UPDATE SET last_touched_at = excluded.last_touched_at')
+  cached(tx.db, 'INSERT INTO imaging_study_dirty (study_instance_uid, last_touched_at) VALUES (?, ?) ON CONFLICT (study_instance_uid) DO UPDATE SET last_touched_at = excluded.last_touched_at')
     .run(studyUid, Date.now());
 }
 
 /** Emits one record version for every study marked due and quiet for `quietMs` (all with 0). Returns how many. */
 export function flushDueStudies(tx: Tx, quietMs: number): number {
-  const due = tx.db.prepare<[number], { study_instance_uid: string }>('SELECT study_instance_uid FROM imaging_study_dirty WHERE last_touched_at <= ? ORDER BY last_touched_at LIMIT 500')
+  const due = cached<[number], { study_instance_uid: string }>(tx.db, 'SELECT study_instance_uid FROM imaging_study_dirty WHERE last_touched_at <= ? ORDER BY last_touched_at LIMIT 500')
     .all(Date.now() - quietMs);
   for (const d of due) {
     emitStudy(tx, d.study_instance_uid);
-    tx.db.prepare('DELETE FROM imaging_study_dirty WHERE study_instance_uid = ?').run(d.study_instance_uid);
+    cached(tx.db, 'DELETE FROM imaging_study_dirty WHERE study_instance_uid = ?').run(d.study_instance_uid);
   }
   return due.length;
 }
@@ -65,16 +65,16 @@ export function indexInstance(store: EdgeStore, repo: ImagingRepo, meta: Instanc
   return store.transactAsync((tx) => {
     const db = tx.db;
     const now = meta.receivedAt;
-    const study = db.prepare<[string], { order_id: string | null }>('SELECT order_id FROM imaging_studies WHERE study_instance_uid = ?').get(meta.studyInstanceUid);
+    const study = cached<[string], { order_id: string | null }>(db, 'SELECT order_id FROM imaging_studies WHERE study_instance_uid = ?').get(meta.studyInstanceUid);
     if (!study) {
-      db.prepare(`INSERT INTO imaging_studies (study_instance_uid, accession_number, patient_id, patient_name, patient_birth_date, patient_sex, modality, study_date, study_time, description, station_ae, match_kind, first_received_at, last_received_at)
+      cached(db, `INSERT INTO imaging_studies (study_instance_uid, accession_number, patient_id, patient_name, patient_birth_date, patient_sex, modality, study_date, study_time, description, station_ae, match_kind, first_received_at, last_received_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'none', ?, ?)`).run(meta.studyInstanceUid, clip(meta.accessionNumber, 64) ?? null, clip(meta.patientId, 64) ?? null, clip(meta.patientName, 200) ?? null,
         meta.patientBirthDate ?? null, meta.patientSex ?? null, meta.modality ?? null, meta.studyDate ?? null, meta.studyTime ?? null, clip(meta.studyDescription, 200) ?? null, clip(meta.stationAe, 16) ?? null, now, now);
     } else {
-      db.prepare('UPDATE imaging_studies SET last_received_at = ? WHERE study_instance_uid = ?').run(now, meta.studyInstanceUid);
+      cached(db, 'UPDATE imaging_studies SET last_received_at = ? WHERE study_instance_uid = ?').run(now, meta.studyInstanceUid);
     }
     // A resent instance replaces the file: forward it again only if its bytes changed.
-    db.prepare(`INSERT INTO imaging_instances (sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid, transfer_syntax_uid, size, sha256, path, modality, series_number, instance_number, number_of_frames, calling_ae, received_at, fwd_next_at)
+    cached(db, `INSERT INTO imaging_instances (sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid, transfer_syntax_uid, size, sha256, path, modality, series_number, instance_number, number_of_frames, calling_ae, received_at, fwd_next_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (sop_instance_uid) DO UPDATE SET size = excluded.size, path = excluded.path, transfer_syntax_uid = excluded.transfer_syntax_uid, received_at = excluded.received_at,
         fwd_state = CASE WHEN imaging_instances.sha256 = excluded.sha256 THEN imaging_instances.fwd_state ELSE 'pending' END,
@@ -84,9 +84,9 @@ export function indexInstance(store: EdgeStore, repo: ImagingRepo, meta: Instanc
         meta.seriesNumber ?? null, meta.instanceNumber ?? null, meta.numberOfFrames ?? null, meta.callingAe, now, now);
 
     if (!study?.order_id) {
-      const m = matchOrder({ accessionNumber: meta.accessionNumber, studyInstanceUid: meta.studyInstanceUid, patientId: meta.patientId, modality: meta.modality }, repo.candidates(db));
+      const m = matchOrder({ accessionNumber: meta.accessionNumber, studyInstanceUid: meta.studyInstanceUid, patientId: meta.patientId, modality: meta.modality }, repo.candidates(db, { accessionNumber: meta.accessionNumber, patientId: meta.patientId }));
       if (m.kind === 'ambiguous' || m.kind === 'none') {
-        db.prepare('UPDATE imaging_studies SET match_kind = ?, match_reason = ? WHERE study_instance_uid = ?').run(m.kind, m.reason, meta.studyInstanceUid);
+        cached(db, 'UPDATE imaging_studies SET match_kind = ?, match_reason = ? WHERE study_instance_uid = ?').run(m.kind, m.reason, meta.studyInstanceUid);
       } else {
         linkStudy(tx, repo, meta.studyInstanceUid, m.order.orderId, m.kind, null);
       }
@@ -97,9 +97,9 @@ export function indexInstance(store: EdgeStore, repo: ImagingRepo, meta: Instanc
 
 /** Links a study to an order (automatic match or a person's decision) and marks the order in progress. */
 export function linkStudy(tx: Tx, repo: ImagingRepo, studyUid: string, orderId: string, kind: string, by: string | null): void {
-  const o = tx.db.prepare<[string], { resident_id: string; accession_number: string; modality: string }>('SELECT resident_id, accession_number, modality FROM imaging_orders WHERE order_id = ?').get(orderId);
+  const o = cached<[string], { resident_id: string; accession_number: string; modality: string }>(tx.db, 'SELECT resident_id, accession_number, modality FROM imaging_orders WHERE order_id = ?').get(orderId);
   if (!o) throw new Error(`unknown order ${orderId}`);
-  tx.db.prepare(`UPDATE imaging_studies SET order_id = ?, resident_id = ?, accession_number = ?, match_kind = ?, match_reason = NULL, resolved_by = ?, resolved_at = ?,
+  cached(tx.db, `UPDATE imaging_studies SET order_id = ?, resident_id = ?, accession_number = ?, match_kind = ?, match_reason = NULL, resolved_by = ?, resolved_at = ?,
     modality = coalesce(modality, ?) WHERE study_instance_uid = ?`).run(orderId, o.resident_id, o.accession_number, kind, by, by ? new Date().toISOString() : null, o.modality, studyUid);
   repo.setOrderStatus(tx, orderId, 'in-progress');
 }
@@ -107,11 +107,11 @@ export function linkStudy(tx: Tx, repo: ImagingRepo, studyUid: string, orderId: 
 /** A person resolves a study from the reconciliation list. */
 export function resolveStudy(store: EdgeStore, repo: ImagingRepo, studyUid: string, orderId: string, by: string): Promise<void> {
   return store.transactAsync((tx) => {
-    const s = tx.db.prepare<[string], { order_id: string | null }>('SELECT order_id FROM imaging_studies WHERE study_instance_uid = ?').get(studyUid);
+    const s = cached<[string], { order_id: string | null }>(tx.db, 'SELECT order_id FROM imaging_studies WHERE study_instance_uid = ?').get(studyUid);
     if (!s) throw new Error(`unknown study ${studyUid}`);
     if (s.order_id) throw new Error(`study already linked to order ${s.order_id}`);
     linkStudy(tx, repo, studyUid, orderId, 'manual', by);
     emitStudy(tx, studyUid);
-    tx.db.prepare('DELETE FROM imaging_study_dirty WHERE study_instance_uid = ?').run(studyUid);
+    cached(tx.db, 'DELETE FROM imaging_study_dirty WHERE study_instance_uid = ?').run(studyUid);
   });
 }

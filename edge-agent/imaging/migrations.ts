@@ -144,4 +144,9 @@ export const imagingMigrations: Migration[] = [
       db.exec(left ? 'ALTER TABLE imaging_devices RENAME TO imaging_devices_not_migrated' : 'DROP TABLE imaging_devices');
     },
   },
+  {
+    version: 204,
+    name: 'imaging: orders by resident (order matching by PatientID without a scan)',
+    up: (db) => db.exec('CREATE INDEX imaging_orders_resident ON imaging_orders (resident_id)'),
+  },
 ];

@@ -82,6 +82,16 @@ export interface InstanceRow {
   forwardedAt: string | null;
 }
 
+const statements = new WeakMap<Db, Map<string, unknown>>();
+/** `db.prepare`, kept per connection and SQL text (preparing costs more than running these one-row statements). */
+export function cached<P extends unknown[] | object = unknown[], R = unknown>(db: Db, sql: string): ReturnType<typeof db.prepare<P, R>> {
+  let m = statements.get(db);
+  if (!m) statements.set(db, (m = new Map()));
+  let st = m.get(sql) as ReturnType<typeof db.prepare<P, R>> | undefined;
+  if (!st) m.set(sql, (st = db.prepare<P, R>(sql)));
+  return st;
+}
+
 const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 function rows<T>(list: unknown[]): T[] {
   return list.map((r) => Object.fromEntries(Object.entries(r as Record<string, unknown>).map(([k, v]) => [camel(k), v])) as T);
@@ -185,11 +195,26 @@ export class ImagingRepo {
   /**
    * Imaging orders of the last 90 days as `matchOrder` candidates, with every identifier a device may
    * echo as PatientID (bounded so that matching cost does not grow with the clinic's history).
+   * With `keys`, only the orders `matchOrder` can pick for them (same accession number, or a resident
+   * whose id or ID number is the PatientID), found through indexes: the result of `matchOrder` is the
+   * same as over all candidates, at a cost that does not grow with the number of orders.
    */
-  candidates(db: Db = this.db): OrderCandidate[] {
-    const list = db.prepare<[], { payload: string; study_instance_uid: string; resident_id: string; id_number: string | null }>(
-      `SELECT o.payload, o.study_instance_uid, o.resident_id, r.id_number FROM imaging_orders o LEFT JOIN residents r ON r.resident_id = o.resident_id
-       WHERE o.status != 'cancelled' AND o.created_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-90 days')`).all();
+  candidates(db: Db = this.db, keys?: { accessionNumber?: string; patientId?: string }): OrderCandidate[] {
+    const cols = 'SELECT o.payload, o.study_instance_uid, o.resident_id, r.id_number FROM imaging_orders o LEFT JOIN residents r ON r.resident_id = o.resident_id';
+    const recent = `o.status != 'cancelled' AND o.created_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-90 days')`;
+    type Row = { payload: string; study_instance_uid: string; resident_id: string; id_number: string | null };
+    let list: Row[];
+    if (!keys) list = db.prepare<[], Row>(`${cols} WHERE ${recent}`).all();
+    else {
+      const acc = keys.accessionNumber?.trim() ?? '';
+      const pid = keys.patientId?.trim() ?? '';
+      if (!acc && !pid) return [];
+      // Each arm of the union uses an index (accession number, resident id, residents' ID number).
+      list = cached(db, `${cols} WHERE ${recent} AND o.order_id IN (
+          SELECT order_id FROM imaging_orders WHERE accession_number = @acc AND @acc != ''
+          UNION SELECT order_id FROM imaging_orders WHERE resident_id = @pid AND @pid != ''
+          UNION SELECT order_id FROM imaging_orders WHERE resident_id IN (SELECT resident_id FROM residents WHERE id_number = @pid AND @pid != ''))`).all({ acc, pid }) as Row[];
+    }
     return list.map((r) => ({ order: JSON.parse(r.payload) as Order, studyInstanceUid: r.study_instance_uid, patientIds: [r.resident_id, ...(r.id_number ? [r.id_number] : [])] }));
   }
 
