@@ -62,6 +62,16 @@ tests:
         values: '129000+60x30'
       - series: 'backup_last_good_age_seconds{owner="c-new"}'
         values: '100x30'
+      # c-gone was removed from provisioning (no edge target any more); its copies stay on central's target.
+      - series: 'backup_last_good_age_seconds{owner="c-gone"}'
+        values: '129000+60x30'
+      - series: 'backup_last_good_age_seconds{owner="central"}'
+        values: '129000+60x30'
+      # Provisioned edges: targets of the job edge labelled clinic (c-old's edge does not answer).
+      - series: 'up{job="edge", instance="e1", clinic="c-old"}'
+        values: '0x30'
+      - series: 'up{job="edge", instance="e2", clinic="c-new"}'
+        values: '1x30'
     alert_rule_test:
       - eval_time: 4m
         alertname: NetworkDeviceDown
@@ -94,7 +104,9 @@ tests:
         alertname: BackupTooOld
         exp_alerts:
           - exp_labels: { severity: critical, area: backup, owner: c-old }
-            exp_annotations: { summary: "Newest backup of c-old at central older than 36 h (or none)", description: "For a clinic: its newest backup point on central's off-site target (the edge may be down or its upload failing). For owner \\"central\\": central's own backups." }
+            exp_annotations: { summary: "Newest backup of c-old at central older than 36 h (or none)", description: "For a clinic: its newest backup point on central's off-site target (the edge may be down or its upload failing). For owner \\"central\\": central's own backups. Clinics removed from provisioning do not alert." }
+          - exp_labels: { severity: critical, area: backup, owner: central }
+            exp_annotations: { summary: "Newest backup of central at central older than 36 h (or none)", description: "For a clinic: its newest backup point on central's off-site target (the edge may be down or its upload failing). For owner \\"central\\": central's own backups. Clinics removed from provisioning do not alert." }
 `);
   const r = await run('promtool', ['test', 'rules', join(dir, 'test.yml')]).catch((e: { stdout: string; stderr: string }) => e);
   t.match(r.stdout + r.stderr, /SUCCESS/, r.stdout + r.stderr);

@@ -18,6 +18,15 @@ export interface AlertRule {
 /** 36 h: one missed nightly backup window plus slack. */
 export const BACKUP_MAX_AGE_S = 36 * 3600;
 
+/**
+ * Central's off-site copies (`owner` = a clinic id, or "central") older than 36 h, for clinics
+ * still in the provisioned inventory only: provisioning writes every enrolled clinic's edge as
+ * a target of the Prometheus job `edge` labelled `clinic` (targets/edges.json), and `up` of
+ * such a target exists whether or not the edge answers. A removed clinic leaves that file, so
+ * its backups kept on central's target no longer alert.
+ */
+export const offsiteBackupTooOld = `${b.lastGoodAge}{owner="central"} > ${BACKUP_MAX_AGE_S} or (${b.lastGoodAge} > ${BACKUP_MAX_AGE_S} and on(owner) label_replace(group by (clinic) (up{job="edge"}), "owner", "$1", "clinic", "(.+)"))`;
+
 export interface RuleGroup {
   name: string;
   interval?: string;
@@ -65,7 +74,7 @@ export const ruleGroups: RuleGroup[] = [
     rules: [
       net('EdgeBackupTooOld', `time() - ${b.edgeLastSuccess} > ${BACKUP_MAX_AGE_S} and on(instance, clinic) ${b.edgeConfigured} == 1`, '10m', 'critical', 'Last good backup of {{ $labels.clinic }} older than 36 h (or none)', 'The edge has not made a successful backup point for more than 36 hours (0 = never): see its 备份 page for the last failure. Tender 3.1.2: at least one backup a day.', 'backup'),
       net('EdgeBackupNotConfigured', `${b.edgeConfigured} == 0`, '1h', 'warning', 'Backups are not configured at {{ $labels.clinic }}', 'EDGE_BACKUP_KEY_FILE and EDGE_BACKUP_LOCAL_DIR are not set: this clinic has no backup (npm run provision generates them).', 'backup'),
-      net('BackupTooOld', `${b.lastGoodAge} > ${BACKUP_MAX_AGE_S}`, '10m', 'critical', 'Newest backup of {{ $labels.owner }} at central older than 36 h (or none)', 'For a clinic: its newest backup point on central\'s off-site target (the edge may be down or its upload failing). For owner "central": central\'s own backups.', 'backup'),
+      net('BackupTooOld', offsiteBackupTooOld, '10m', 'critical', 'Newest backup of {{ $labels.owner }} at central older than 36 h (or none)', 'For a clinic: its newest backup point on central\'s off-site target (the edge may be down or its upload failing). For owner "central": central\'s own backups. Clinics removed from provisioning do not alert.', 'backup'),
       net('EdgeBackupDrillFailed', `${b.edgeDrillOk} == 0`, '', 'warning', 'Restore drill failed at {{ $labels.clinic }}', 'The last automated restore drill of the clinic\'s backup did not pass: the backup may not be restorable.', 'backup'),
       net('BackupDrillFailed', `${b.drillOk} == 0`, '', 'warning', 'Restore drill of {{ $labels.owner }} failed', 'The last restore drill reported to central did not pass.', 'backup'),
       net('BackupDrillOverdue', `${b.drillAge} > 8 * 86400`, '1h', 'info', 'No restore drill of {{ $labels.owner }} for 8 days', 'Drills run weekly after a backup; none has been reported for more than 8 days.', 'backup'),

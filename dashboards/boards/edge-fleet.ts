@@ -1,6 +1,6 @@
 /** Every edge and its replication to central: outbox, watermarks, lag, relay, dictionaries. */
 import { edge, central, backup as b } from '../metric-names.ts';
-import { BACKUP_MAX_AGE_S } from '../rules.ts';
+import { BACKUP_MAX_AGE_S, offsiteBackupTooOld } from '../rules.ts';
 import type { DashboardSpec } from '../spec.ts';
 
 const C = 'clinic=~"$clinic"';
@@ -51,7 +51,7 @@ export const edgeFleet: DashboardSpec = {
     panels: [
       { id: 30, title: 'Edges whose last good backup is older than 36 h (or none)', kind: 'stat', description: 'Alert EdgeBackupTooOld', queries: [{ expr: `count((time() - ${b.edgeLastSuccess}{${C}} > ${BACKUP_MAX_AGE_S}) and on(instance, clinic) ${b.edgeConfigured} == 1) or vector(0)`, instant: true }], threshold: 1, w: 6, h: 4 },
       { id: 31, title: 'Edges without backups configured', kind: 'stat', queries: [{ expr: `count(${b.edgeConfigured}{${C}} == 0) or vector(0)`, instant: true }], threshold: 1, w: 6, h: 4 },
-      { id: 32, title: 'Off-site copies at central older than 36 h (or none)', kind: 'stat', description: 'Alert BackupTooOld (clinics on central\'s target, and central\'s own backups)', queries: [{ expr: `count(${b.lastGoodAge} > ${BACKUP_MAX_AGE_S}) or vector(0)`, instant: true }], threshold: 1, w: 6, h: 4 },
+      { id: 32, title: 'Off-site copies at central older than 36 h (or none)', kind: 'stat', description: 'Alert BackupTooOld (provisioned clinics on central\'s target, and central\'s own backups)', queries: [{ expr: `count(${offsiteBackupTooOld}) or vector(0)`, instant: true }], threshold: 1, w: 6, h: 4 },
       { id: 33, title: 'Failed restore drills', kind: 'stat', queries: [{ expr: `count(${b.edgeDrillOk}{${C}} == 0 or ${b.drillOk} == 0) or vector(0)`, instant: true }], threshold: 1, w: 6, h: 4 },
       { id: 34, title: 'Age of the last good backup (edge)', kind: 'timeseries', unit: 's', threshold: BACKUP_MAX_AGE_S, queries: [{ expr: `time() - (${b.edgeLastSuccess}{${C}} > 0)`, legend: '{{clinic}}' }] },
       { id: 35, title: 'Age of the newest backup point at central (off-site)', kind: 'timeseries', unit: 's', threshold: BACKUP_MAX_AGE_S, queries: [{ expr: `${b.lastGoodAge} < 1e9`, legend: '{{owner}}' }] },
