@@ -62,16 +62,21 @@ t.test('monitor with real snmpd, traps, probes and bad peers', async (t) => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
+  // Timeouts that express each peer's behaviour rather than race it: peers that answer get
+  // far longer than any answer takes on a loaded machine (polling.timeoutMs below); peers
+  // that never answer (silence, a wrong community, a closed port, only garbage) get a short
+  // one, which they exceed by any margin.
+  const NO_ANSWER_MS = 400;
   const v3 = { version: '3' as const, user: a.v3.user, authProtocol: 'sha' as const, authKey: a.v3.authKey, privProtocol: 'aes' as const, privKey: a.v3.privKey };
   const inventory: InventoryInput = {
     targets: [
       { name: 'router-a', kind: 'router', host: '127.0.0.1', port: a.port, snmp: v3, trapAddress: '10.0.0.1', serves: ['clinic-a'], links: [{ ifIndex: 2, ifName: 'ifb0', clinics: ['clinic-c'] }] },
       { name: 'switch-b', kind: 'switch', host: '127.0.0.1', port: b.port, snmp: { version: '2c', community: 'b-ro' }, parent: 'router-a', serves: ['clinic-b'], trapAddress: '10.0.0.2' },
-      { name: 'edge-b', kind: 'edge-appliance', host: '127.0.0.1', port: unreachablePort, snmp: { version: '2c', community: 'x' }, parent: 'switch-b', hostResources: false, trapAddress: '10.0.0.9' },
+      { name: 'edge-b', kind: 'edge-appliance', host: '127.0.0.1', port: unreachablePort, snmp: { version: '2c', community: 'x' }, timeoutMs: NO_ANSWER_MS, parent: 'switch-b', hostResources: false, trapAddress: '10.0.0.9' },
       { name: 'bad-creds', kind: 'firewall', host: '127.0.0.1', port: a.port, snmp: { ...v3, authKey: 'wrong-auth-key' }, trapAddress: '10.0.0.3' },
-      { name: 'bad-community', kind: 'switch', host: '127.0.0.1', port: b.port, snmp: { version: '2c', community: 'wrong-community' }, trapAddress: '10.0.0.6' },
-      { name: 'garbage', kind: 'other', host: '127.0.0.1', port: garbage.port, snmp: { version: '2c', community: 'x' }, trapAddress: '10.0.0.4' },
-      { name: 'slow', kind: 'other', host: '127.0.0.1', port: silent.port, snmp: { version: '2c', community: 'x' }, trapAddress: '10.0.0.5' },
+      { name: 'bad-community', kind: 'switch', host: '127.0.0.1', port: b.port, snmp: { version: '2c', community: 'wrong-community' }, timeoutMs: NO_ANSWER_MS, trapAddress: '10.0.0.6' },
+      { name: 'garbage', kind: 'other', host: '127.0.0.1', port: garbage.port, snmp: { version: '2c', community: 'x' }, timeoutMs: NO_ANSWER_MS, trapAddress: '10.0.0.4' },
+      { name: 'slow', kind: 'other', host: '127.0.0.1', port: silent.port, snmp: { version: '2c', community: 'x' }, timeoutMs: NO_ANSWER_MS, trapAddress: '10.0.0.5' },
     ],
     clinics: [
       { id: 'clinic-a', name: 'A centre', edgeHealthUrl: edge.url, devices: [{ id: 'us-1', kind: 'ultrasound' }] },
@@ -94,7 +99,7 @@ t.test('monitor with real snmpd, traps, probes and bad peers', async (t) => {
   const mon = await startNetworkMonitor({
     http: { host: '127.0.0.1', port: 0 },
     inventory,
-    polling: { intervalSeconds: 30, timeoutMs: 400, retries: 0, backoff: 1, downAfterFailures: 2, maxBackoffFactor: 4, maxRepetitions: 25 },
+    polling: { intervalSeconds: 30, timeoutMs: 10_000, retries: 0, backoff: 1, downAfterFailures: 2, maxBackoffFactor: 4, maxRepetitions: 25 },
     traps: { enabled: true, host: '127.0.0.1', port: 0, communities: ['trapcomm'], users: [{ user: 'trapper', authProtocol: 'sha', authKey: 'trap-auth-123', privProtocol: 'aes', privKey: 'trap-priv-123' }] },
     anomaly: { enabled: true, scope: 'links', ...anomalyOpts },
     logLevel: 'info',
@@ -121,6 +126,8 @@ t.test('monitor with real snmpd, traps, probes and bad peers', async (t) => {
   });
 
   t.test('bad peers are counted per target and never crash', async (t) => {
+    // the garbage peer's answer is counted whenever it is read, even after the poll timed out
+    await waitFor('garbage answer counted', async () => (metricValue(await metrics(), 'netmon_poll_errors_total', { target: 'garbage', reason: 'malformed' }) ?? 0) >= 1, 120_000);
     const text = await metrics();
     const st = ((await (await fetch(`${mon.url}/api/targets`)).json()) as { targets: { name: string; up: boolean; lastError?: string }[] }).targets;
     const by = Object.fromEntries(st.map((s) => [s.name, s]));
@@ -159,16 +166,16 @@ t.test('monitor with real snmpd, traps, probes and bad peers', async (t) => {
     const base = ['-v', '2c', '-c', 'trapcomm', '-m', '', '-M', '/dev/null', dest, ''];
     await run('snmptrap', [...base, '1.3.6.1.6.3.1.1.5.3', '1.3.6.1.2.1.2.2.1.1.2', 'i', '2', '1.3.6.1.2.1.2.2.1.7.2', 'i', '1', '1.3.6.1.2.1.2.2.1.8.2', 'i', '2', '1.3.6.1.6.3.18.1.3.0', 'a', '10.0.0.1'], { env });
     await run('snmptrap', [...base, '1.3.6.1.6.3.1.1.5.1', '1.3.6.1.6.3.18.1.3.0', 'a', '10.0.0.2'], { env });
-    await run('snmptrap', ['-Ci', ...base, '1.3.6.1.6.3.1.1.5.5', '1.3.6.1.6.3.18.1.3.0', 'a', '10.0.0.1'], { env }); // inform: snmptrap waits for our ack
+    await run('snmptrap', ['-Ci', '-t', '30', '-r', '1', ...base, '1.3.6.1.6.3.1.1.5.5', '1.3.6.1.6.3.18.1.3.0', 'a', '10.0.0.1'], { env }); // inform: snmptrap waits for our ack
     // SNMPv3 authPriv inform (SHA + AES): snmptrap waits for the receiver's acknowledgement.
-    await run('snmptrap', ['-Ci', '-v', '3', '-u', 'trapper', '-l', 'authPriv', '-a', 'SHA', '-A', 'trap-auth-123', '-x', 'AES', '-X', 'trap-priv-123', '-t', '3', '-r', '1', '-m', '', '-M', '/dev/null', dest, '', '1.3.6.1.6.3.1.1.5.2', '1.3.6.1.6.3.18.1.3.0', 'a', '10.0.0.2'], { env });
+    await run('snmptrap', ['-Ci', '-v', '3', '-u', 'trapper', '-l', 'authPriv', '-a', 'SHA', '-A', 'trap-auth-123', '-x', 'AES', '-X', 'trap-priv-123', '-t', '30', '-r', '1', '-m', '', '-M', '/dev/null', dest, '', '1.3.6.1.6.3.1.1.5.2', '1.3.6.1.6.3.18.1.3.0', 'a', '10.0.0.2'], { env });
     await run('snmptrap', ['-v', '2c', '-c', 'not-a-community', '-m', '', '-M', '/dev/null', dest, '', '1.3.6.1.6.3.1.1.5.2'], { env });
     const junk = createSocket('udp4');
     for (const bytes of [[0x00], [0x30, 0x03, 0x02, 0x01], [0x30, 0x82, 0x01, 0x00, 0xde, 0xad], Array.from({ length: 300 }, (_, i) => i & 0xff)]) {
       await new Promise<void>((r) => junk.send(Buffer.from(bytes), mon.trapPort!, '127.0.0.1', () => r()));
     }
     junk.close();
-    await waitFor('trap events', async () => (await events('trap')).length >= 3 && (await events('auth_failure')).length >= 1, 10_000);
+    await waitFor('trap events', async () => (await events('trap')).length >= 3 && (await events('auth_failure')).length >= 1, 120_000);
     const trapEvents = await events('trap');
     const down = trapEvents.find((e) => e.trap === 'linkDown')!;
     t.equal(down.target, 'router-a');
@@ -176,14 +183,14 @@ t.test('monitor with real snmpd, traps, probes and bad peers', async (t) => {
     t.ok(trapEvents.some((e) => e.trap === 'coldStart' && e.target === 'switch-b'));
     t.ok(trapEvents.some((e) => e.trap === 'warmStart' && e.target === 'switch-b' && e.message.startsWith('inform')), 'v3 authPriv inform received');
     t.ok(mon.impact().some((e) => e.target === 'router-a' && e.ifName === 'ifb0' && e.clinic === 'clinic-c'), 'linkDown on an inventory link -> impact');
-    await waitFor('trap errors', async () => (metricValue(await metrics(), 'netmon_trap_errors_total', { reason: 'malformed' }) ?? 0) >= 3, 10_000);
+    await waitFor('trap errors', async () => (metricValue(await metrics(), 'netmon_trap_errors_total', { reason: 'malformed' }) ?? 0) >= 3, 120_000);
     const text = await metrics();
     t.equal(metricValue(text, 'netmon_traps_total', { target: 'router-a', type: 'linkDown' }), 1);
     t.ok((metricValue(text, 'netmon_trap_errors_total', { reason: 'unauthorised' }) ?? 0) >= 1, 'unknown community counted');
     t.equal((await fetch(`${mon.url}/healthz`)).status, 200, 'still alive after garbage');
     // linkUp clears the link fault
     await run('snmptrap', [...base, '1.3.6.1.6.3.1.1.5.4', '1.3.6.1.2.1.2.2.1.1.2', 'i', '2', '1.3.6.1.6.3.18.1.3.0', 'a', '10.0.0.1'], { env });
-    await waitFor('link up', () => !mon.impact().some((e) => e.ifName === 'ifb0'), 10_000);
+    await waitFor('link up', () => !mon.impact().some((e) => e.ifName === 'ifb0'), 120_000);
     t.pass('linkUp cleared the impact');
   });
 

@@ -15,7 +15,7 @@ import { createApp } from './http.ts';
 import { TargetPoller, type PollerHooks } from './snmp/poller.ts';
 import { startTrapReceiver, type Trap, type TrapReceiverHandle } from './snmp/traps.ts';
 import { probeSpecs, runProbe, type ProbeResult } from './probes.ts';
-import { AnomalyDetector } from './anomaly/detector.ts';
+import type { AnomalyDetector } from './anomaly/detector.ts';
 
 export interface NetworkMonitorHandle {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:9470 */
@@ -92,7 +92,8 @@ export async function startNetworkMonitor(input: NetworkMonitorConfigInput | Net
   };
 
   // ---- anomaly detection
-  const detector = cfg.anomaly.enabled ? new AnomalyDetector({ ...cfg.anomaly }) : undefined;
+  // TensorFlow.js is loaded only when the anomaly model is on (it takes seconds to load).
+  const detector = cfg.anomaly.enabled ? new (await import('./anomaly/detector.ts')).AnomalyDetector({ ...cfg.anomaly }) : undefined;
   if (detector) {
     try {
       const n = await detector.load((f, err) => log.warn({ file: f, err: err.message }, 'anomaly model skipped'));

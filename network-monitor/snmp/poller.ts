@@ -32,6 +32,8 @@ export interface TargetStatus {
 
 export class TargetPoller {
   #session: Session | undefined;
+  /** The last poll failed: open a fresh session at the next poll (not at once, see pollOnce). */
+  #sessionStale = false;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #stopped = false;
@@ -93,6 +95,8 @@ export class TargetPoller {
   }
 
   #openSession(): Session {
+    if (this.#session && this.#sessionStale) this.#closeSession();
+    this.#sessionStale = false;
     if (this.#session) return this.#session;
     const s = openSession(this.target.snmp, {
       host: this.target.host, port: this.target.port,
@@ -127,7 +131,10 @@ export class TargetPoller {
     } catch (err) {
       const e: SnmpPollError = classify(err);
       this.#failures++;
-      this.#closeSession(); // a fresh session re-discovers the v3 engine after an agent restart
+      // A fresh session re-discovers the v3 engine after an agent restart. It is opened at the
+      // next poll: until then the old one stays open, so a late malformed answer is still
+      // read and counted (closing at once dropped it when the answer came after the timeout).
+      this.#sessionStale = true;
       this.m.pollErrors.inc({ target: name, reason: e.reason });
       this.#status = { ...this.#status, consecutiveFailures: this.#failures, lastError: e.message };
       this.log.warn({ target: name, reason: e.reason, err: e.message, failures: this.#failures }, 'SNMP poll failed');
