@@ -5,6 +5,7 @@
  * screening. Everything is a record on the spine (contracts/records-care.ts).
  */
 import type { EdgeModule } from '../modules.ts';
+import { registerFollowerMetrics } from '../sync/follower.ts';
 import { careMigrations } from './migrations.ts';
 import { CARE_ROLES, mountCarePages } from './routes.tsx';
 import { CareService } from './service.ts';
@@ -36,12 +37,14 @@ export const careModule: EdgeModule = {
     careByClinic.set(ctx.store.clinicId, s);
     // Health-record migrations addressed to this clinic, and decisions on ours (from central).
     const sync = new TransferSync(transfers, ctx.store.db, ctx.nc, ctx.store.clinicId, ctx.log);
+    const unregister = registerFollowerMetrics(ctx.registry, sync.follower);
     sync.start();
     transferSyncs.set(ctx.store.clinicId, sync);
     return {
-      stop: async () => { await sync.stop(); transferSyncs.delete(ctx.store.clinicId); careByClinic.delete(ctx.store.clinicId); },
+      stop: async () => { await sync.stop(); unregister(); transferSyncs.delete(ctx.store.clinicId); careByClinic.delete(ctx.store.clinicId); },
       // Cheap: /healthz is polled often; the due list is computed on its page.
-      health: () => ({ ok: true, detail: `${(ctx.store.db.prepare("SELECT count(*) AS n FROM records WHERE type = 'chronic_enrolment' AND json_extract(payload, '$.status') = 'active'").get() as { n: number }).n} patient(s) in chronic-disease management; record transfers: ${sync.applied} messages applied, ${sync.rejected} rejected` }),
+      // Parked transfer messages (sync_dead_letter) make the module unhealthy until replayed or discarded.
+      health: () => { const f = sync.follower.health(); return { ok: f.ok, detail: `${(ctx.store.db.prepare("SELECT count(*) AS n FROM records WHERE type = 'chronic_enrolment' AND json_extract(payload, '$.status') = 'active'").get() as { n: number }).n} patient(s) in chronic-disease management; record transfers: ${f.detail}` }; },
     };
   },
 };

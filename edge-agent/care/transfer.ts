@@ -16,18 +16,18 @@
  *   - refuse with a reason: the decision record is written.
  * Central routes the decision back to the sender, whose `TransferSync` applies it in one
  * transaction: refused -> the record is active again (new version); accepted -> its active
- * enrolments end (moved away). The last stream sequence applied is kept in the same
- * transaction, so a restart resumes there and an edge that was offline catches up.
+ * enrolments end (moved away). `TransferSync` keeps the stream position in the same
+ * transaction, so a restart resumes there and an edge that was offline catches up; a message
+ * that cannot be applied is parked (sync_dead_letter), never skipped silently.
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { STREAMS, subjects } from '../../contracts/index.ts';
 import { careTransferMessageSchema, type CareTransferMessage } from '../../contracts/records-care.ts';
 import type { RecordPayload } from '../../contracts/index.ts';
 import type { Logger, Migration } from '../../contracts/runtime/index.ts';
 import type { Tx } from '../store/store.ts';
+import { PermanentApplyError, StreamFollower, jsonDecoder } from '../sync/follower.ts';
 import { FormError, type Actor, type CareService, type HealthRecord } from './service.ts';
 
 export type RecordTransfer = RecordPayload<'record_transfer'>;
@@ -62,6 +62,7 @@ export const transferMigrations: Migration[] = [{
       decided_at TEXT,
       reason TEXT
     );
+    -- position before the shared follower (edge migration 5 copies it to sync_position); unused since
     CREATE TABLE care_transfer_sync (id INTEGER PRIMARY KEY CHECK (id = 1), stream_seq INTEGER NOT NULL);
   `),
 }];
@@ -93,8 +94,11 @@ export class CareTransfers {
       .map((r) => ({ transferId: r.transfer_id, healthRecordNo: r.health_record_no, residentId: r.resident_id, toClinicId: r.to_clinic_id, status: r.status, sentAt: r.sent_at, decidedAt: r.decided_at, reason: r.reason }));
   }
 
-  /** Apply one message from central (offer to us, or the decision on one of ours). Returns what it did. */
-  apply(m: CareTransferMessage, streamSeq?: number): 'offer' | 'decision' | 'duplicate' | 'ignored' {
+  /**
+   * Apply one message from central (offer to us, or the decision on one of ours). Returns what it
+   * did. One transaction (a savepoint inside the follower's, which also moves its position).
+   */
+  apply(m: CareTransferMessage): 'offer' | 'decision' | 'duplicate' | 'ignored' {
     const clinic = this.s.clinicId;
     return this.s.store.transact((tx) => {
       let out: 'offer' | 'decision' | 'duplicate' | 'ignored' = 'ignored';
@@ -117,7 +121,6 @@ export class CareTransfers {
           }
         }
       }
-      if (streamSeq !== undefined) tx.db.prepare('INSERT INTO care_transfer_sync (id, stream_seq) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET stream_seq = max(stream_seq, excluded.stream_seq)').run(streamSeq);
       return out;
     });
   }
@@ -195,78 +198,44 @@ export class CareTransfers {
   }
 }
 
-/** Consumer of `central.transfer.<clinicId>` (like edge-agent/sync/empi.ts). */
+/**
+ * Follows `central.transfer.<clinicId>` with a `StreamFollower` (edge-agent/sync/follower.ts):
+ * the position is kept in the transaction of each apply, so a restart resumes there.
+ *
+ * A message that fails to apply is retried, then parked in `sync_dead_letter` (not blocking):
+ * the messages do not depend on each other (an offer is a transfer of its own; a decision refers
+ * to a `care_transfer_out` row this clinic wrote itself, not to an earlier message), so one bad
+ * message must not hold the offers and answers behind it. A message `apply` answers `ignored`
+ * (an offer for another clinic, a decision on a transfer this clinic does not know) is parked at
+ * once: central routed something to us that we cannot use, and staff should see it.
+ */
 export class TransferSync {
-  private running = false;
-  private done: Promise<void> = Promise.resolve();
-  private stopCurrent: (() => void) | null = null;
-  applied = 0;
-  rejected = 0;
+  readonly follower: StreamFollower<CareTransferMessage, 'offer' | 'decision' | 'duplicate'>;
 
-  constructor(private readonly transfers: CareTransfers, private readonly db: CareService['db'], private readonly nc: NatsConnection, private readonly clinicId: string, private readonly log: Logger) {}
+  constructor(transfers: CareTransfers, db: CareService['db'], nc: NatsConnection, clinicId: string, private readonly log: Logger) {
+    this.follower = new StreamFollower(db, nc, {
+      name: 'care-transfers',
+      stream: STREAMS.transfers,
+      filterSubject: subjects.transfer(clinicId),
+      onFailure: 'park',
+      batch: 16,
+      decode: jsonDecoder(careTransferMessageSchema),
+      apply: (m) => {
+        const what = transfers.apply(m);
+        if (what === 'ignored') throw new PermanentApplyError(m.kind === 'offer' ? `offer ${m.transfer.transferId} is addressed to ${m.transfer.toClinicId}, not this clinic` : `decision on transfer ${m.decision.transferId}, which this clinic did not send`);
+        return what;
+      },
+      onApplied: (m, what) => { if (what !== 'duplicate') this.log.info({ kind: m.kind }, 'health-record transfer applied'); },
+    }, log);
+  }
+
+  get applied(): number { return this.follower.counters.applied; }
 
   start(): void {
-    this.running = true;
-    this.done = this.loop();
+    this.follower.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.stopCurrent?.();
-    await this.done;
-  }
-
-  private lastSeq(): number {
-    return this.db.prepare<[], { stream_seq: number }>('SELECT stream_seq FROM care_transfer_sync WHERE id = 1').get()?.stream_seq ?? 0;
-  }
-
-  private async loop(): Promise<void> {
-    const js = jetstream(this.nc);
-    let delay = 200;
-    while (this.running && !this.nc.isClosed()) {
-      try {
-        const from = this.lastSeq();
-        const consumer = await js.consumers.get(STREAMS.transfers, {
-          filter_subjects: subjects.transfer(this.clinicId),
-          ...(from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
-        });
-        const messages = await consumer.consume({ max_messages: 16 });
-        this.stopCurrent = () => { void messages.close(); };
-        delay = 200;
-        for await (const m of messages) {
-          const parsed = careTransferMessageSchema.safeParse(safeJson(m.data));
-          if (!parsed.success) {
-            this.rejected++;
-            this.log.error({ subject: m.subject, issues: parsed.error.issues.slice(0, 3) }, 'invalid health-record transfer message ignored');
-            continue;
-          }
-          try {
-            const what = this.transfers.apply(parsed.data, m.seq);
-            this.applied++;
-            if (what === 'ignored') { this.rejected++; this.log.warn({ kind: parsed.data.kind }, 'health-record transfer message not for this clinic ignored'); }
-            else if (what !== 'duplicate') this.log.info({ kind: parsed.data.kind }, 'health-record transfer applied');
-          } catch (e) {
-            // Not applied (e.g. a record the store refused): counted; the stream position does not move past it on restart.
-            this.rejected++;
-            this.log.error({ err: (e as Error).message, kind: parsed.data.kind }, 'health-record transfer message not applied');
-          }
-        }
-      } catch (e) {
-        if (!this.running) break;
-        this.log.debug({ err: (e as Error).message }, 'transfer consumer not available; retrying');
-      }
-      this.stopCurrent = null;
-      if (!this.running) break;
-      await sleep(delay);
-      delay = Math.min(delay * 2, 5_000);
-    }
-  }
-}
-
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch {
-    return null;
+    await this.follower.stop();
   }
 }
