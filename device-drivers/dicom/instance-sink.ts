@@ -54,6 +54,12 @@ export interface StoredTemp {
 let tmpCounter = 0;
 /** Bytes of one instance queued to the disk before the sink stops taking more. */
 const MAX_INFLIGHT = 4 * 1024 * 1024;
+/**
+ * PDVs are gathered into one positional writev of about this size: a 512 KB instance in
+ * 64 KiB PDUs is 2-3 thread-pool round trips instead of 9 (each costs main-thread dispatch,
+ * a promise and a wake-up), with the same bytes.
+ */
+const WRITE_BATCH = 256 * 1024;
 
 async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
   let off = 0;
@@ -62,6 +68,14 @@ async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promis
     if (bytesWritten === 0) throw new Error('write returned 0 bytes');
     off += bytesWritten;
   }
+}
+
+/** writev at `position`; a short write (rare on regular files) finishes with plain writes. */
+async function writevFully(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
+  if (bufs.length === 1) return writeFully(fh, bufs[0]!, position);
+  const total = bufs.reduce((n, b) => n + b.length, 0);
+  const { bytesWritten } = await fh.writev(bufs, position);
+  if (bytesWritten < total) await writeFully(fh, Buffer.concat(bufs).subarray(bytesWritten), position + bytesWritten);
 }
 /** Study directories known to exist (created durably by us); saves a mkdir per instance. */
 const knownDirs = new Set<string>();
@@ -103,6 +117,10 @@ export class InstanceSink extends Writable {
   private failure: InstanceError | null = null;
   private readonly inflight = new Set<Promise<void>>();
   private inflightBytes = 0;
+  /** Appended bytes not yet handed to a write (at most WRITE_BATCH), and where they go. */
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private batchPos = 0;
   private writeError: Error | null = null;
   /** The temp file is complete and handed over to the caller (who publishes or deletes it). */
   private handedOver = false;
@@ -232,23 +250,35 @@ export class InstanceSink extends Writable {
     if (!fh) return;
     for (const c of chunks) {
       this.hash.update(c);
-      const pos = this.fileSize;
+      if (!this.batchBytes) this.batchPos = this.fileSize;
       this.fileSize += c.length;
-      this.inflightBytes += c.length;
-      const p: Promise<void> = writeFully(fh, c, pos).then(
-        () => {},
-        (e: Error) => {
-          this.writeError ??= e;
-        },
-      ).finally(() => {
-        this.inflight.delete(p);
-        this.inflightBytes -= c.length;
-      });
-      this.inflight.add(p);
+      this.batch.push(c);
+      this.batchBytes += c.length;
+      if (this.batchBytes >= WRITE_BATCH) this.flushBatch(fh);
     }
     // bounded memory: wait while more than MAX_INFLIGHT bytes are queued to the disk
     while (this.inflightBytes > MAX_INFLIGHT && this.inflight.size) await Promise.race(this.inflight);
     if (this.writeError) throw new InstanceError(`cannot write instance: ${this.writeError.message}`, StoreStatus.OutOfResources, 'io', { cause: this.writeError });
+  }
+
+  /** Dispatches the gathered bytes as one positional write, without waiting for it. */
+  private flushBatch(fh: FileHandle): void {
+    if (!this.batchBytes) return;
+    const bufs = this.batch;
+    const n = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.inflightBytes += n;
+    const p: Promise<void> = writevFully(fh, bufs, this.batchPos).then(
+      () => {},
+      (e: Error) => {
+        this.writeError ??= e;
+      },
+    ).finally(() => {
+      this.inflight.delete(p);
+      this.inflightBytes -= n;
+    });
+    this.inflight.add(p);
   }
 
   private async settleWrites(): Promise<void> {
@@ -271,6 +301,7 @@ export class InstanceSink extends Writable {
       return;
     }
     try {
+      this.flushBatch(this.fh!);
       await this.settleWrites();
       if (this.writeError) throw this.writeError;
       if (this.o.fsync !== false) await this.fh!.sync();
@@ -290,6 +321,8 @@ export class InstanceSink extends Writable {
   private async dropFile(): Promise<void> {
     const fh = this.fh;
     this.fh = null;
+    this.batch = [];
+    this.batchBytes = 0;
     // never close under an in-flight write: the fd number could be reused by another file
     await this.settleWrites();
     if (fh) await fh.close().catch(() => {});
