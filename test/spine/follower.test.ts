@@ -266,3 +266,20 @@ t.test('poison message with onFailure block: later messages wait until it applie
   t.match(f.deadLetters()[0]!.reason, /operator: wrong message/);
   t.match(await registry.metrics(), /edge_sync_blocked\{follower="test"\} 0/);
 });
+
+t.test('migration 5 carries the positions of the per-module tables over to sync_position', async (t) => {
+  const tmp = tempDir('follower-migrate');
+  t.teardown(tmp.cleanup);
+  const db = openDb(`${tmp.dir}/old.db`);
+  t.teardown(() => db.close());
+  const { empiEdgeMigrations } = await import('../../edge-agent/sync/empi.ts');
+  const { transferMigrations } = await import('../../edge-agent/care/transfer.ts');
+  // A database from before the shared follower: migrations up to 4, the EMPI and transfer tables.
+  migrate(db, [...edgeMigrations.filter((m) => m.version < 5), ...empiEdgeMigrations, ...transferMigrations]);
+  db.exec('INSERT INTO empi_sync (id, stream_seq) VALUES (1, 42); INSERT INTO care_transfer_sync (id, stream_seq) VALUES (1, 7);');
+  migrate(db, [...edgeMigrations, ...empiEdgeMigrations, ...transferMigrations]);
+  t.same(db.prepare('SELECT follower, stream, stream_seq, stream_created FROM sync_position ORDER BY follower').all(), [
+    { follower: 'care-transfers', stream: 'CARE_TRANSFERS', stream_seq: 7, stream_created: null },
+    { follower: 'empi', stream: 'EMPI', stream_seq: 42, stream_created: null },
+  ]);
+});
