@@ -4,16 +4,18 @@ import { loadCentralConfig } from './config.ts';
 import { startCentral } from './app.ts';
 
 const log = createLogger('central');
+// Before start-up: a start that hangs must not outlive the supervisor either.
+let shutdown: ((sig: string) => void) | null = null;
+exitWithParent(() => (shutdown ? shutdown('parent exited') : process.exit(1)));
 try {
   const central = await startCentral(loadCentralConfig(), log);
   console.log(JSON.stringify({ ready: true, url: central.http.url }));
-  const shutdown = (sig: string) => {
+  shutdown = (sig: string) => {
     log.info({ sig }, 'shutting down');
     central.stop().then(() => process.exit(0), () => process.exit(1));
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  exitWithParent(() => shutdown('parent exited'));
+  process.once('SIGTERM', () => shutdown?.('SIGTERM'));
+  process.once('SIGINT', () => shutdown?.('SIGINT'));
 } catch (e) {
   if (e instanceof ConfigError) {
     console.error(e.message);

@@ -8,6 +8,9 @@ import { startEdgeAgent } from './agent.ts';
 import { seedDemo } from './demo-seed.ts';
 
 const log = createLogger('edge-agent');
+// Before start-up: a start that hangs must not outlive the supervisor either.
+let shutdown: ((sig: string) => void) | null = null;
+exitWithParent(() => (shutdown ? shutdown('parent exited') : process.exit(1)));
 try {
   const config = loadEdgeConfig();
   const agent = await startEdgeAgent(config, log.child({ clinic: config.clinicId }));
@@ -19,13 +22,12 @@ try {
     void seedDemo(agent, demoPassword, log).then((lines) => console.log(JSON.stringify({ seeded: true, clinicId: config.clinicId, lines })),
       (e: Error) => { log.error({ err: e.message }, 'demo data not seeded'); console.log(JSON.stringify({ seeded: false, error: e.message })); });
   }
-  const shutdown = (sig: string) => {
+  shutdown = (sig: string) => {
     log.info({ sig }, 'shutting down');
     agent.stop().then(() => process.exit(0), () => process.exit(1));
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  exitWithParent(() => shutdown('parent exited'));
+  process.once('SIGTERM', () => shutdown?.('SIGTERM'));
+  process.once('SIGINT', () => shutdown?.('SIGINT'));
 } catch (e) {
   if (e instanceof ConfigError) {
     log.fatal(e.message);

@@ -63,7 +63,8 @@ export function listen(app: AnyHono, host: string, port: number): Promise<Listen
 
 /**
  * When started by a supervisor that sets EXIT_WITH_PARENT_PID (tests, demo), exit if that
- * process disappears, so a crashed test run never leaves agents behind.
+ * process disappears, so a crashed test run never leaves agents behind. Call it before the
+ * start-up, which can itself hang (e.g. a broker that is gone).
  */
 export function exitWithParent(onExit: () => void): void {
   const ppid = Number(process.env.EXIT_WITH_PARENT_PID);
@@ -74,6 +75,9 @@ export function exitWithParent(onExit: () => void): void {
     } catch {
       clearInterval(timer);
       onExit();
+      // A graceful stop that hangs (e.g. on a broker that went away with the parent) must not
+      // leave an orphan behind: exit anyway after a while.
+      setTimeout(() => process.exit(1), 20_000).unref();
     }
   }, 1000);
   timer.unref();

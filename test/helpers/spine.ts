@@ -40,8 +40,9 @@ export interface ChildHandle {
 }
 
 /** Spawn `tsx <entry>` with env; resolves when it prints its `{"ready":true}` line. */
-export async function spawnProcess(entry: string, env: Record<string, string>): Promise<ChildHandle> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry)], {
+/** `nodeArgs`: extra node options before the entry (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
+export async function spawnProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ChildHandle> {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, entry)], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', EXIT_WITH_PARENT_PID: String(process.pid), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -51,7 +52,12 @@ export async function spawnProcess(entry: string, env: Record<string, string>): 
   const exited = new Promise<void>((res) => proc.once('exit', () => res()));
   const url = await new Promise<string>((resolveUrl, reject) => {
     const rl = createInterface({ input: proc.stdout! });
-    const timer = setTimeout(() => reject(new Error(`${entry} not ready in 30 s:\n${out}`)), 30_000);
+    // A liveness bound, not a speed check: generous, because a loaded CI machine can take long.
+    // A child that never became ready is killed, so it cannot outlive the test.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${entry} not ready in 120 s:\n${out}`));
+    }, 120_000);
     rl.on('line', (line) => {
       out += line + '\n';
       if (line.startsWith('{"ready":true')) {

@@ -12,6 +12,7 @@ t.test('kill -9 of an edge relay mid-publish, then restart: zero lost, zero appl
   const tmp = tempDir('spine-ek');
   t.teardown(tmp.cleanup);
   const central = await centralInProcess(ns.url, `${tmp.dir}/central`);
+  t.teardown(() => central.stop());
   const clinicId = clinicName('ek');
   const edgeDir = `${tmp.dir}/edge`;
   // The clinic's activity commits to the edge database (another process may share the file);
@@ -37,5 +38,4 @@ t.test('kill -9 of an edge relay mid-publish, then restart: zero lost, zero appl
   const r = await setCheck(central.wh, clinicId, acked);
   t.same([r.lost, r.duplicated, r.unexpected, r.inOrder], [0, 0, 0, true], `acknowledged=${acked} present=${r.present} after ${kills} kills`);
   await edge.kill('SIGTERM');
-  await central.stop();
 });
