@@ -83,6 +83,8 @@ export class RelayCore {
     receiptSeq: number,
     /** Called when state or counters change (the worker forwards them to the main thread). */
     private readonly onChange: () => void = () => {},
+    /** Whether the NATS connection is up now (see link-state.ts); call kick() when it changes. */
+    private readonly linkUp: () => boolean = () => true,
   ) {
     this.opts = { ...defaultRelayOptions, ...opts };
     this.receiptSeen = receiptSeq;
@@ -169,7 +171,12 @@ export class RelayCore {
         this.send(row);
         sent++;
       }
-      if (sent === 0 && rows.length === 0) await this.sleep(this.opts.pollMs);
+      if (sent === 0 && rows.length === 0) {
+        // Nothing to send: connected means the link is up, not that something was published
+        // lately (a freshly provisioned, idle edge is connected, not disconnected).
+        if (this.inflight === 0) this.setState(this.linkUp() ? 'connected' : 'disconnected');
+        await this.sleep(this.opts.pollMs);
+      }
     }
   }
 

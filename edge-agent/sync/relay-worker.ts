@@ -12,6 +12,7 @@ import { connect } from '@nats-io/transport-node';
 import { AckPublisher } from './publisher.ts';
 import { RelayCore, type RelayOptions } from './relay-core.ts';
 import { outboxSource } from './outbox-source.ts';
+import { trackLink } from './link-state.ts';
 import type { FromWorker, RelayWorkerData, ToWorker } from './relay-protocol.ts';
 
 const data = workerData as RelayWorkerData;
@@ -40,11 +41,12 @@ async function main(): Promise<void> {
   const opts = data.opts as Partial<RelayOptions>;
   const publisher = new AckPublisher(nc, c.inboxPrefix, opts.publishTimeoutMs ?? 5_000);
   let statusQueued = false;
+  const link = trackLink(nc, () => core.kick());
   const core: RelayCore = new RelayCore(data.clinicId, outboxSource(db), publisher, () => nc.isClosed(), log, opts, data.receiptSeq, () => {
     if (statusQueued) return;
     statusQueued = true;
     setImmediate(() => { statusQueued = false; post({ t: 'status', state: core.state, counters: { ...core.counters } }); });
-  });
+  }, link.up);
   // Counters also change without state changes; keep the main thread's copy fresh.
   const tick = setInterval(() => post({ t: 'status', state: core.state, counters: { ...core.counters } }), 250);
   port.on('message', (m: ToWorker) => {
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
       void (async () => {
         clearInterval(tick);
         await core.stop();
+        link.stop();
         publisher.close();
         await nc.drain().catch(() => nc.close());
         db.close();

@@ -18,6 +18,7 @@ import type { EdgeStore } from '../store/store.ts';
 import { AckPublisher } from './publisher.ts';
 import { RelayCore, defaultRelayOptions, type RelayCounters, type RelayOptions, type RelayState } from './relay-core.ts';
 import { outboxSource } from './outbox-source.ts';
+import { trackLink, type LinkState } from './link-state.ts';
 import type { FromWorker, RelayConnection, RelayWorkerData, ToWorker } from './relay-protocol.ts';
 
 export { defaultRelayOptions, type RelayCounters, type RelayOptions, type RelayState } from './relay-core.ts';
@@ -33,6 +34,7 @@ export class Relay extends EventEmitter {
   private readonly connection?: RelayConnection;
   private core: RelayCore | null = null;
   private publisher: AckPublisher | null = null;
+  private link: LinkState | null = null;
   private worker: Worker | null = null;
   private workerReady = false;
   private workerExited: Promise<void> = Promise.resolve();
@@ -89,7 +91,9 @@ export class Relay extends EventEmitter {
 
   private startInProcess(): void {
     this.publisher = new AckPublisher(this.nc, subjects.inboxPrefix(this.store.clinicId), this.opts.publishTimeoutMs);
-    const core = new RelayCore(this.store.clinicId, outboxSource(this.store.db), this.publisher, () => this.nc.isClosed(), this.log, this.opts, this.receiptSeen);
+    const link = trackLink(this.nc, () => this.core?.kick());
+    this.link = link;
+    const core = new RelayCore(this.store.clinicId, outboxSource(this.store.db), this.publisher, () => this.nc.isClosed(), this.log, this.opts, this.receiptSeen, undefined, link.up);
     this.core = core;
     core.start();
     this.markReady();
@@ -149,6 +153,8 @@ export class Relay extends EventEmitter {
     }
     if (this.core) {
       await this.core.stop();
+      this.link?.stop();
+      this.link = null;
       this.publisher?.close();
       Object.assign(this.mirror, this.core.counters);
       this.core = null;
