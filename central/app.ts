@@ -89,7 +89,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     // EMPI: /api/empi (in /openapi.json), background indexing, person changes down to the edges.
     await mountEmpi(api, { wh, nc, log, audit: (e) => wh.audit(e) }),
     // Health-record migrations between clinics: offers to the receiver, decisions back (care).
-    await mountCareTransfer({ wh, nc, log }),
+    await mountCareTransfer({ wh, nc, log, registry }),
     await mountPortal(api, { config, wh, log }),
     await mountCentralBackup(api, { config, wh, log }),
     await mountUploads(api, { config, wh, log, registry, audit: (e) => wh.audit(e) }),

@@ -92,14 +92,18 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
       dictionaries: store.dictionaryVersions(),
     });
   };
-  const hbTimer = setInterval(() => {
+  const sendHeartbeat = () => {
     if (nc.isClosed()) return;
     try {
       nc.publish(subjects.heartbeat(config.clinicId), JSON.stringify(heartbeat()));
     } catch (e) {
       log.debug({ err: (e as Error).message }, 'heartbeat not sent');
     }
-  }, config.heartbeatMs);
+  };
+  // The first one at once: central knows a freshly started edge before it writes anything
+  // (fleet view; health-record transfers addressed to it are routed, not refused as unknown).
+  sendHeartbeat();
+  const hbTimer = setInterval(sendHeartbeat, config.heartbeatMs);
 
   const sim = config.simulateRate > 0 ? new ActivitySimulator(store, config.simulateRate, log) : null;
   sim?.start();
@@ -110,7 +114,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   mountOps(app, registry, [
     { name: 'store', check: () => ({ ok: store.db.open }) },
     { name: 'nats', check: () => ({ ok: !nc.isClosed(), detail: relay.state }) },
-    // Parked dictionary snapshots (sync_dead_letter) make this unhealthy until replayed or discarded.
+    // Names parked dictionary snapshots (sync_dead_letter); unhealthy only while the follower is blocked.
     { name: 'dictionaries', check: () => dicts.follower.health() },
     // Modules start after the ops routes exist; their health is looked up lazily.
     { name: 'modules', check: () => {

@@ -17,12 +17,17 @@
  *
  * Checks: an offer must come from the clinic it names as sender, and go elsewhere; a decision
  * must come from the clinic the offer was addressed to, for a transfer still open. Anything else
- * is counted and logged, never routed.
+ * is counted and logged, never routed. An offer to a clinic central does not know (it never had a
+ * record or a heartbeat from it: a mistyped code, or an edge never connected) is refused by
+ * central itself: a decision `refused` with the reason (decidedBy `central`) goes back to the
+ * sender like a receiver's refusal, so its record is active again and its staff see why;
+ * counted in `central_care_transfers_total{outcome="refused_unknown_clinic"}`.
  *
  *   const transfers = await mountCareTransfer({ wh, nc, log });   // ... await transfers.stop();
  */
 import { jetstream, jetstreamManager, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { Counter, type Registry } from 'prom-client';
 import { STREAMS, subjects } from '../../contracts/index.ts';
 import { recordTransferDecisionSchema, recordTransferSchema, type CareTransferMessage } from '../../contracts/records-care.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
@@ -44,7 +49,12 @@ export const CARE_TRANSFER_SCHEMA = [
 ];
 
 export interface TransferRow { transferId: string; fromClinic: string; toClinic: string; healthRecordNo: string; status: 'offered' | 'accepted' | 'refused'; reason: string | null; offeredAt: string; decidedAt: string | null }
-export interface RouteStats { scanned: number; offers: number; decisions: number; rejected: number }
+export interface RouteStats { scanned: number; offers: number; decisions: number; rejected: number; refusedUnknownClinic: number }
+
+export const CARE_TRANSFER_METRIC = 'central_care_transfers_total';
+
+/** The reason central gives the sender for an offer to a clinic it does not know. */
+export const unknownClinicReason = (clinicId: string) => `中心不认识迁入机构 ${clinicId}（编码有误，或该机构尚未接入）：未迁出，档案仍在本机构`;
 
 export async function ensureTransferStream(nc: NatsConnection): Promise<void> {
   const jsm = await jetstreamManager(nc);
@@ -82,7 +92,7 @@ export class CareTransferRouter {
   /** Scan every clinic's new records once; queue what is to be routed. */
   async runOnce(): Promise<RouteStats> {
     await this.init();
-    const stats: RouteStats = { scanned: 0, offers: 0, decisions: 0, rejected: 0 };
+    const stats: RouteStats = { scanned: 0, offers: 0, decisions: 0, rejected: 0, refusedUnknownClinic: 0 };
     const clinics = await this.sql.tx(function* () { return yield* all<{ clinic_id: string; applied_seq: number }>('SELECT clinic_id, applied_seq FROM clinic_state ORDER BY clinic_id'); });
     for (const c of clinics) {
       for (;;) {
@@ -120,6 +130,22 @@ export class CareTransferRouter {
       return;
     }
     const t = p.data;
+    const known = yield* all<{ clinic_id: string }>('SELECT clinic_id FROM clinic_state WHERE clinic_id = ? UNION SELECT clinic_id FROM fleet WHERE clinic_id = ?', [t.toClinicId, t.toClinicId]);
+    if (!known.length) {
+      // Nobody would ever read central.transfer.<unknown>: refuse now, on the receiver's behalf.
+      const reason = unknownClinicReason(t.toClinicId);
+      const at = now();
+      const refused = yield* run(`INSERT INTO care_transfer (transfer_id, from_clinic, to_clinic, health_record_no, status, reason, offered_at, decided_at) VALUES (?, ?, ?, ?, 'refused', ?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING`,
+        [t.transferId, clinic, t.toClinicId, t.healthRecordNo, reason, at, at]);
+      if (!refused) return; // a later version of the same offer: already answered
+      yield* this.enqueue(clinic, `decision-${t.transferId}`, {
+        kind: 'decision',
+        decision: { transferId: t.transferId, healthRecordNo: t.healthRecordNo, fromClinicId: clinic, toClinicId: t.toClinicId, decision: 'refused', reason, decidedAt: at, decidedBy: 'central' },
+      });
+      stats.refusedUnknownClinic++;
+      this.log.warn({ clinic, transferId: t.transferId, toClinicId: t.toClinicId }, 'health-record transfer to an unknown clinic refused');
+      return;
+    }
     const inserted = yield* run(`INSERT INTO care_transfer (transfer_id, from_clinic, to_clinic, health_record_no, status, offered_at) VALUES (?, ?, ?, ?, 'offered', ?) ON CONFLICT (transfer_id) DO NOTHING`,
       [t.transferId, clinic, t.toClinicId, t.healthRecordNo, now()]);
     if (!inserted) return; // a later version of the same offer: already routed
@@ -174,8 +200,10 @@ export interface CareTransferService {
   stop(): Promise<void>;
 }
 
-export async function mountCareTransfer(deps: { wh: Warehouse; nc: NatsConnection; log: Logger; intervalMs?: number }): Promise<CareTransferService> {
+export async function mountCareTransfer(deps: { wh: Warehouse; nc: NatsConnection; log: Logger; intervalMs?: number; registry?: Registry }): Promise<CareTransferService> {
   const router = new CareTransferRouter(deps.wh, deps.log);
+  const counted = new Counter({ name: CARE_TRANSFER_METRIC, help: 'Health-record transfer records routed by central, by outcome (offered, decided, refused_unknown_clinic, rejected)', labelNames: ['outcome'], registers: deps.registry ? [deps.registry] : [] });
+  for (const outcome of ['offered', 'decided', 'refused_unknown_clinic', 'rejected']) counted.inc({ outcome }, 0);
   await router.init();
   const js = jetstream(deps.nc);
   let streamReady = false;
@@ -205,7 +233,11 @@ export async function mountCareTransfer(deps: { wh: Warehouse; nc: NatsConnectio
     running ??= (async () => {
       try {
         const stats = await router.runOnce();
-        if (stats.offers || stats.decisions || stats.rejected) deps.log.info({ ...stats }, 'health-record transfers routed');
+        counted.inc({ outcome: 'offered' }, stats.offers);
+        counted.inc({ outcome: 'decided' }, stats.decisions);
+        counted.inc({ outcome: 'refused_unknown_clinic' }, stats.refusedUnknownClinic);
+        counted.inc({ outcome: 'rejected' }, stats.rejected);
+        if (stats.offers || stats.decisions || stats.rejected || stats.refusedUnknownClinic) deps.log.info({ ...stats }, 'health-record transfers routed');
         await publish().catch((e: Error) => deps.log.warn({ err: e.message }, 'health-record transfers not published yet; retrying'));
         return stats;
       } finally {
