@@ -42,7 +42,7 @@ export async function startPrometheus(config: (dir: string) => string, files: Re
     c.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
     c.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
     child = c;
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 120_000; // a generous bound on a loaded machine, not a speed check
     while (Date.now() < deadline && c.exitCode === null) {
       try {
         if ((await fetch(`http://127.0.0.1:${port}/-/ready`)).ok) { url = `http://127.0.0.1:${port}`; break; }
