@@ -43,7 +43,7 @@ export const careModule: EdgeModule = {
     return {
       stop: async () => { await sync.stop(); unregister(); transferSyncs.delete(ctx.store.clinicId); careByClinic.delete(ctx.store.clinicId); },
       // Cheap: /healthz is polled often; the due list is computed on its page.
-      // Parked transfer messages (sync_dead_letter) make the module unhealthy until replayed or discarded.
+      // Names parked transfer messages (sync_dead_letter); unhealthy only while the follower is blocked.
       health: () => { const f = sync.follower.health(); return { ok: f.ok, detail: `${(ctx.store.db.prepare("SELECT count(*) AS n FROM records WHERE type = 'chronic_enrolment' AND json_extract(payload, '$.status') = 'active'").get() as { n: number }).n} patient(s) in chronic-disease management; record transfers: ${f.detail}` }; },
     };
   },

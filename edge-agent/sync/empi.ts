@@ -103,7 +103,7 @@ export const empiEdgeModule: EdgeModule = {
     empiSyncs.set(ctx.config.clinicId, sync);
     return {
       async stop() { await sync.stop(); unregister(); empiSyncs.delete(ctx.config.clinicId); },
-      // Parked person changes (dead letters) or a stuck follower make the module unhealthy.
+      // Names parked person changes (dead letters); unhealthy only while the follower is blocked.
       health: () => sync.follower.health(),
     };
   },

@@ -212,8 +212,8 @@ t.test('poison messages with onFailure park: retried, then parked with the reaso
   t.match(metrics, /edge_sync_dead_letters\{follower="test"\} 3/);
   t.match(metrics, /edge_sync_parked_total\{follower="test"\} 3/);
   t.match(metrics, /edge_sync_position\{follower="test"\} 7/);
-  t.notOk(f.health().ok, 'open dead letters make the health check fail');
-  t.match(f.health().detail, /3 dead letter/);
+  t.ok(f.health().ok, 'parked messages do not make the edge look down (its /healthz is a reachability probe)');
+  t.match(f.health().detail, /3 dead letter/, 'but /healthz names them');
 
   // The cause is fixed: the parked message is applied from the table; the invalid one is discarded.
   broken = false;
