@@ -79,7 +79,7 @@ export interface OAuthOptions {
   tokenRecheckMs?: number;
 }
 
-/** Verified tokens kept in memory (by token hash): at most this many. */
+/** Verified tokens kept in memory: at most this many. */
 const CACHE_MAX = 10_000;
 
 export class OAuth {
@@ -91,8 +91,9 @@ export class OAuth {
   private readonly ttl: number;
   private readonly recheckMs: number;
   /**
-   * Verified tokens by SHA-256 (the token itself is not kept): a hit is used while younger than
-   * `recheckMs` and never past the token's expiry; revocations through this instance drop entries.
+   * Verified tokens (in memory only, keyed by the token so a hit costs no hash; the database keeps
+   * only hashes): a hit is used while younger than `recheckMs` and never past the token's expiry;
+   * revocations through this instance drop entries.
    */
   private readonly verified = new Map<string, { token: TokenInfo; checkedAt: number }>();
   /** Bumped by every revocation here: a check that read the database before it does not fill the cache. */
@@ -190,11 +191,10 @@ export class OAuth {
   async verify(token: string): Promise<VerifyResult> {
     if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return { ok: false, reason: 'malformed token' };
     const now = this.now();
-    const hash = sha(token);
-    const hit = this.verified.get(hash);
+    const hit = this.verified.get(token);
     if (hit && now - hit.checkedAt < this.recheckMs && now >= hit.checkedAt) {
       if (hit.token.expiresAt <= now) {
-        this.verified.delete(hash);
+        this.verified.delete(token);
         return { ok: false, reason: 'token expired' };
       }
       this.verifyStats.cached++;
@@ -206,19 +206,19 @@ export class OAuth {
     // A single read, not a serialised transaction.
     const r = (await this.read<{ client_id: string; scopes: string; expires_at: number; revoked_at: string | null; client_revoked: string | null; rate: number }>(
       `SELECT t.client_id, t.scopes, t.expires_at, t.revoked_at, c.revoked_at AS client_revoked, c.rate_per_minute AS rate
-       FROM oauth_token t JOIN oauth_client c ON c.client_id = t.client_id WHERE t.token_hash = ?`, [hash]))[0];
+       FROM oauth_token t JOIN oauth_client c ON c.client_id = t.client_id WHERE t.token_hash = ?`, [sha(token)]))[0];
     let result: VerifyResult;
     if (!r) result = { ok: false, reason: 'unknown token' };
     else if (r.revoked_at !== null || r.client_revoked !== null) result = { ok: false, reason: 'token revoked' };
     else if (Number(r.expires_at) <= now) result = { ok: false, reason: 'token expired' };
     else result = { ok: true, token: { clientId: r.client_id, scopes: r.scopes.split(' '), expiresAt: Number(r.expires_at), rate: Number(r.rate) } };
-    if (!result.ok) this.verified.delete(hash);
+    if (!result.ok) this.verified.delete(token);
     else if (this.recheckMs > 0 && generation === this.revocations) {
       if (this.verified.size >= CACHE_MAX) {
         for (const [h, v] of this.verified) if (v.token.expiresAt <= now || now - v.checkedAt >= this.recheckMs) this.verified.delete(h);
         if (this.verified.size >= CACHE_MAX) this.verified.clear();
       }
-      this.verified.set(hash, { token: result.token, checkedAt: now });
+      this.verified.set(token, { token: result.token, checkedAt: now });
     }
     return result;
   }
@@ -233,7 +233,7 @@ export class OAuth {
     });
     // Another client's token is not revoked by this call, but checking it again costs one read.
     this.revocations++;
-    this.verified.delete(sha(token));
+    this.verified.delete(token);
   }
 }
 

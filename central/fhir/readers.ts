@@ -27,6 +27,25 @@ export type ReaderReply =
   | { id: number; ok: true; answer: ReadAnswer }
   | { id: number; ok: false; outcome?: { status: HttpStatus; code: IssueType; message: string; expression?: string }; message?: string };
 
+const ENTRY = new URL('./read-worker.ts', import.meta.url).href;
+/** tsx's programmatic loader, for a thread whose loader hooks do not cover TypeScript (Node 20 under `--import tsx`). */
+const TSX = (() => {
+  try {
+    return import.meta.resolve('tsx/esm/api');
+  } catch {
+    return undefined;
+  }
+})();
+/** The thread's bootstrap: import the entry; if TypeScript is not understood there, through tsx. */
+const BOOT = `
+const { workerData } = require('node:worker_threads');
+import(workerData.entry).catch(async (e) => {
+  if (!e || e.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !workerData.tsx) throw e;
+  const { tsImport } = await import(workerData.tsx);
+  await tsImport(workerData.entry, workerData.entry);
+});
+`;
+
 interface Waiting { r: ReadRequest; resolve: (a: ReadAnswer) => void; reject: (e: Error) => void }
 interface Thread { w: Worker; inflight: Map<number, Waiting>; dead: boolean }
 
@@ -63,7 +82,7 @@ export class ReadPool {
   }
 
   private start(): Thread {
-    const w = new Worker(new URL('./read-worker.ts', import.meta.url), { workerData: { source: this.source } });
+    const w = new Worker(BOOT, { eval: true, workerData: { source: this.source, entry: ENTRY, tsx: TSX } });
     w.unref();
     const t: Thread = { w, inflight: new Map(), dead: false };
     w.on('message', (m: ReaderReply) => {
