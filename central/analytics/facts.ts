@@ -163,6 +163,15 @@ export class FactStore {
   ownGen = 0;
   /** Set by `Analytics`: stored indicator results updated with every batch. */
   aggregates: AggMaintainer | null = null;
+  /** Passes that added organisation units (fd_team records). */
+  orgChanges = 0;
+  /**
+   * Set by `Analytics` while the fact worker runs the passes on its own connection
+   * (`worker-host.ts`): `refresh()` asks the worker and resolves after its pass.
+   */
+  remote: ((batch: number) => Promise<RefreshResult>) | null = null;
+  /** Fact batches written and the time their transactions took (the write lock is held that long). */
+  readonly stats = { batches: 0, txMs: 0, txMaxMs: 0 };
   async generation(): Promise<number> {
     return Number((await this.db.get<{ v: string }>("SELECT v FROM an_meta WHERE k = 'facts_gen'"))?.v ?? 0);
   }
@@ -178,6 +187,7 @@ export class FactStore {
 
   /** Catches up with every clinic's applied records (one pass; concurrent callers share it). */
   refresh(batch = 500): Promise<RefreshResult> {
+    if (this.remote) return this.remote(batch);
     this.running ??= this.pass(batch).finally(() => { this.running = null; });
     return this.running;
   }
@@ -198,6 +208,7 @@ export class FactStore {
         const self = this;
         const clinicId = cl.clinic_id;
         const parsed = rows.map((r) => ({ type: r.type, recordId: r.record_id, version: Number(r.version), payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as P, createdAt: r.created_at instanceof Date ? r.created_at.toISOString() : String(r.created_at) }));
+        const t0 = performance.now();
         facts += await this.db.txGen(function* () {
           const agg = self.aggregates;
           const work = agg ? yield* agg.aggBefore(yield* self.touched(clinicId, parsed)) : null;
@@ -208,7 +219,11 @@ export class FactStore {
           yield q.run(`INSERT INTO an_cursor (clinic_id, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (clinic_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`, [clinicId, cursor, started]);
           return k;
         });
-        if (this.orgChanged) { this.orgChanged = false; await this.onOrgChange?.(); }
+        const ms = performance.now() - t0;
+        this.stats.batches++;
+        this.stats.txMs += ms;
+        if (ms > this.stats.txMaxMs) this.stats.txMaxMs = ms;
+        if (this.orgChanged) { this.orgChanged = false; this.orgChanges++; await this.onOrgChange?.(); }
         records += rows.length;
         // Each batch is one synchronous transaction on central's shared SQLite connection: let
         // the ingest, the dictionary API and the pages in between two batches (a catch-up

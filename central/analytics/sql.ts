@@ -85,6 +85,11 @@ export function toPg(sql: string): string {
   return out;
 }
 
+/** A PostgreSQL pool (the warehouse's, or the fact worker's own). */
+export function pgSqlDb(pool: PgPool): SqlDb {
+  return pgDb(pool);
+}
+
 function pgDb(pool: PgPool): SqlDb {
   const pq = pool;
   const norm = (rows: Record<string, unknown>[]) => rows;

@@ -12,6 +12,8 @@ import { ensureSchema } from '../analytics/schema.ts';
 import { sqlFor } from '../analytics/sql.ts';
 import type { CentralConfig } from '../config.ts';
 import type { Warehouse } from '../warehouse/types.ts';
+import { SqliteWarehouse } from '../warehouse/sqlite.ts';
+import type { FactWorkerTarget } from '../analytics/worker-protocol.ts';
 import { PortalAccounts, type PortalRole } from './accounts.ts';
 import { portalApp } from './app.tsx';
 import { runningCentralBackups } from '../backup/index.ts';
@@ -28,6 +30,12 @@ export interface Mounted {
 
 /** How often facts are brought up to date with applied records (pages show the as-of time). */
 export const FACT_REFRESH_MS = 5_000;
+/**
+ * The fact worker starts this long after the portal is mounted: its first pass catches up with
+ * everything applied while central was down, and would otherwise compete (CPU and SQLite's write
+ * lock) with the rest of central's start-up.
+ */
+export const FACT_WORKER_DELAY_MS = 2_000;
 
 export function portalAccounts(wh: Warehouse): PortalAccounts {
   return new PortalAccounts(sqlFor(wh), (actor, action, target, ip, outcome) => wh.audit({ actor: actor.startsWith('portal:') || actor === 'setup' ? actor : `portal:${actor}`, action, target, sourceIp: ip, outcome }));
@@ -40,9 +48,17 @@ export async function mountPortal(app: Hono<any, any, any>, deps: CentralMountDe
   const accounts = portalAccounts(deps.wh);
   // central/backup mounts after the portal: its status is looked up per request.
   app.route('/portal', portalApp({ analytics, wh: deps.wh, accounts, backupStatus: async () => (await runningCentralBackups.get(deps.config.dataDir)?.overview()) ?? null }));
-  analytics.start(FACT_REFRESH_MS, (e) => deps.log.error({ err: e.message }, 'portal facts refresh failed'));
+  // Fact extraction runs in a worker thread on its own connection, off the thread that ingests.
+  analytics.start(FACT_REFRESH_MS, (e) => deps.log.error({ err: e.message }, 'portal facts refresh failed'), { worker: factWorkerTarget(deps), log: deps.log, workerDelayMs: FACT_WORKER_DELAY_MS });
   if ((await accounts.count()) === 0) deps.log.warn('portal has no account yet: create the first administrator with `node --import tsx central/portal/setup.ts admin` (see central/portal/README.md)');
   return { analytics, stop: () => analytics.stop() };
+}
+
+/** Where the fact worker opens its own connection (none: a `:memory:` warehouse, refreshed on the main thread). */
+function factWorkerTarget(deps: CentralMountDeps): FactWorkerTarget | undefined {
+  if (deps.wh instanceof SqliteWarehouse) return deps.wh.file === ':memory:' ? undefined : { kind: 'sqlite', file: deps.wh.file };
+  if (deps.config.warehouse === 'postgres' && deps.config.pgUrl) return { kind: 'postgres', url: deps.config.pgUrl };
+  return undefined;
 }
 
 /** Creates an account (the first administrator, or any account in scripts and tests); returns its TOTP secret and otpauth URI. */
