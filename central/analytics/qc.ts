@@ -23,7 +23,9 @@ export function storedRule(rule: QcRule, p: Period): { def: CaseDef; failed: { s
   switch (rule.template) {
     case 'chronic_followups': {
       const min = Math.ceil((Number(pr.minPerYear) * p.months) / 12);
-      return { def: { den, num: { ...den, require: [{ kind: [`${pr.disease}_fu`], window: 'period', minPerYear: Number(pr.minPerYear) }] } }, failed: { sql: 'COALESCE(cnt, 0) < ?', params: [min] }, day: 'since' };
+      // ok = (count >= min) for the same minimum; read through the (sid, ok, ...) index.
+      const failed = min > 0 ? { sql: 'ok = 0', params: [] } : { sql: '1 = 0', params: [] };
+      return { def: { den, num: { ...den, require: [{ kind: [`${pr.disease}_fu`], window: 'period', minPerYear: Number(pr.minPerYear) }] } }, failed, day: 'since' };
     }
     case 'overdue_followup':
       return { def: { den, num: { ...den, require: [{ kind: [`${pr.disease}_fu`], window: 'to_end' }] } }, failed: { sql: '(last_day IS NULL OR last_day < ?)', params: [addDays(p.to, -Number(pr.maxDays) - 1)] }, day: 'last_day' };
