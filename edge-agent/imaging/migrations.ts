@@ -149,4 +149,14 @@ export const imagingMigrations: Migration[] = [
     name: 'imaging: orders by resident (order matching by PatientID without a scan)',
     up: (db) => db.exec('CREATE INDEX imaging_orders_resident ON imaging_orders (resident_id)'),
   },
+  {
+    version: 205,
+    name: 'imaging: instances indexed before their rename was durable (start-up recovery)',
+    up: (db) => db.exec(`
+      -- 0 while the directory fsync of the file's rename may not be on disk yet (the index row is
+      -- committed while it runs); recovery.ts checks these rows at start. Rows of before: 1.
+      ALTER TABLE imaging_instances ADD COLUMN file_synced INTEGER NOT NULL DEFAULT 1;
+      CREATE INDEX imaging_instances_unsynced ON imaging_instances (sop_instance_uid) WHERE file_synced = 0;
+    `),
+  },
 ];
