@@ -130,7 +130,10 @@ function scopeSql(alias: string, scope: Scope): { sql: string; params: Param[] }
 
 /** WHERE clause (alias c) of a fact measure, with the scope applied. */
 export function factWhere(m: Extract<Measure, { type: 'count' | 'cohort' }>, p: Period, scope: Scope, extra?: { sql: string; params: Param[] }): { sql: string; params: Param[] } {
-  const parts = [kinds('c', m.kind), windowSql('c', m.window, p), condSql('c', m.where), ...(m.require ?? []).map((r) => requireSql(r, p)), scopeSql('c', scope), extra ?? { sql: '', params: [] }];
+  const age = m.type === 'cohort' && m.minAge !== undefined
+    ? { sql: "EXISTS (SELECT 1 FROM an_fact b WHERE b.resident_id = c.resident_id AND b.kind = 'resident' AND b.day2 <= ?)", params: [`${p.year - m.minAge}-12-31`] as Param[] }
+    : { sql: '', params: [] as Param[] };
+  const parts = [kinds('c', m.kind), windowSql('c', m.window, p), condSql('c', m.where), age, ...(m.require ?? []).map((r) => requireSql(r, p)), scopeSql('c', scope), extra ?? { sql: '', params: [] }];
   if (m.type === 'cohort' || (m.type === 'count' && m.distinct) || m.require?.length) parts.push({ sql: 'c.resident_id IS NOT NULL', params: [] });
   const f = parts.filter((x) => x.sql);
   return { sql: f.map((x) => x.sql).join(' AND '), params: f.flatMap((x) => x.params) };
@@ -151,7 +154,7 @@ export type FactMeasure = Extract<Measure, { type: 'count' | 'cohort' }>;
 
 /** Fact kinds a measure reads (its own and those of its requirements). */
 export function measureKinds(m: FactMeasure): string[] {
-  return [...m.kind, ...(m.require ?? []).flatMap((r) => r.kind)];
+  return [...m.kind, ...(m.require ?? []).flatMap((r) => r.kind), ...(m.type === 'cohort' && m.minAge !== undefined ? ['resident'] : [])];
 }
 
 function aggOf(m: FactMeasure): string {
@@ -279,10 +282,14 @@ export class Engine {
   *aggBefore(t: Touched): Generator<Op, AggWork | null, unknown> {
     if (t.minDay === null || (t.residents.size === 0 && t.srcs.size === 0)) return null;
     if (this.db.dialect === 'postgres') yield q.run('LOCK TABLE an_agg_key IN SHARE ROW EXCLUSIVE MODE');
-    const regs = (yield q.all('SELECT mkey, period, kinds FROM an_agg_key WHERE period_to > ?', [t.minDay])) as { mkey: string; period: string; kinds: string }[];
+    // A resident record (birth date) matters to age-bounded measures of every period, whatever its day.
+    const person = t.kinds.has('resident');
+    const regs = (yield q.all(`SELECT mkey, period, period_to, kinds FROM an_agg_key${person ? '' : ' WHERE period_to > ?'}`, person ? [] : [t.minDay])) as { mkey: string; period: string; period_to: string; kinds: string }[];
     const work: AggWork = { keys: [], delta: new Map(), t };
     for (const r of regs) {
-      if (t.minDay !== '' && !r.kinds.split(',').some((k) => t.kinds.has(k))) continue;
+      const kinds = r.kinds.split(',');
+      if (!(r.period_to > t.minDay || kinds.includes('resident'))) continue;
+      if (t.minDay !== '' && !kinds.some((k) => t.kinds.has(k))) continue;
       const m = JSON.parse(r.mkey) as FactMeasure;
       const p = parsePeriod(r.period);
       work.keys.push({ mkey: r.mkey, period: r.period, m, p });

@@ -33,7 +33,9 @@ export type Measure =
   /** Fact rows (or distinct residents, or a sum) in the window. */
   | { type: 'count'; kind: string[]; window: Window; where?: Cond[]; distinct?: boolean; sum?: 'n1'; require?: Require[] }
   /** Distinct residents of a cohort (attributed to the clinic/team of the cohort fact). */
-  | { type: 'cohort'; kind: string[]; window: Window; where?: Cond[]; require?: Require[] };
+  | { type: 'cohort'; kind: string[]; window: Window; where?: Cond[]; require?: Require[];
+    /** Only residents this old or older in the period's year (born on or before 31 December of year - minAge; from their `resident` fact). */
+    minAge?: number };
 
 export type Domain = 'public_health' | 'chronic' | 'contract' | 'medical' | 'resources';
 

@@ -31,6 +31,10 @@ export function storedRule(rule: QcRule, p: Period): { def: CaseDef; failed: { s
       return { def: { den, num: { ...den, require: [{ kind: [`${pr.disease}_fu`], window: 'to_end' }] } }, failed: { sql: '(last_day IS NULL OR last_day < ?)', params: [addDays(p.to, -Number(pr.maxDays) - 1)] }, day: 'last_day' };
     case 'enrolled_without_record':
       return { def: { den, num: { ...den, require: [{ kind: ['health_record'], window: 'to_end' }] } }, failed: { sql: 'ok = 0', params: [] }, day: 'since' };
+    case 'elderly_no_check': {
+      const rec = { type: 'cohort' as const, kind: ['health_record'], window: 'to_end' as const, minAge: Number(pr.age) };
+      return { def: { den: rec, num: { ...rec, require: [{ kind: ['elderly_check'], window: 'period' }] } }, failed: { sql: 'ok = 0', params: [] }, day: 'since' };
+    }
     default:
       return null;
   }
