@@ -8,11 +8,26 @@ import { readerStore, type ReaderSource } from './store.ts';
 const port = parentPort!;
 const { store } = readerStore((workerData as { source: ReaderSource }).source);
 
-port.on('message', (m: { id: number; r: ReadRequest }) => {
-  answerRead(store, m.r).then(
-    (answer) => port.postMessage({ id: m.id, ok: true, answer } satisfies ReaderReply),
-    (e: unknown) => port.postMessage((isOperationOutcomeError(e)
-      ? { id: m.id, ok: false, outcome: { status: e.status, code: e.code, message: e.message, expression: e.expression } }
-      : { id: m.id, ok: false, message: e instanceof Error ? e.message : String(e) }) satisfies ReaderReply),
-  );
+/** Answers of this event-loop turn, posted together (one message, one wake-up of the main thread). */
+let out: ReaderReply[] = [];
+const reply = (m: ReaderReply) => {
+  out.push(m);
+  if (out.length === 1) {
+    setImmediate(() => {
+      const batch = out;
+      out = [];
+      port.postMessage(batch);
+    });
+  }
+};
+
+port.on('message', (batch: { id: number; r: ReadRequest }[]) => {
+  for (const m of batch) {
+    answerRead(store, m.r).then(
+      (answer) => reply({ id: m.id, ok: true, answer }),
+      (e: unknown) => reply(isOperationOutcomeError(e)
+        ? { id: m.id, ok: false, outcome: { status: e.status, code: e.code, message: e.message, expression: e.expression } }
+        : { id: m.id, ok: false, message: e instanceof Error ? e.message : String(e) }),
+    );
+  }
 });

@@ -4,7 +4,9 @@
  * audit log (group commit) and writes — and hands the read-side work (SQL, mapping to FHIR, JSON
  * text) to a pool of worker threads, each with its own connection to the warehouse (SQLite in WAL
  * mode: readers beside the one writer; PostgreSQL: a small pool each). A request goes to the thread
- * with the fewest requests in flight; the answer comes back as the response's JSON text.
+ * with the fewest requests in flight; the answer comes back as the response's JSON text. Requests
+ * of one event-loop turn travel to a thread in one message, and its answers of one turn come back in
+ * one (a message wakes the other thread: one wake-up per batch, not per request).
  *
  * Nothing about a request's guarantees changes: the route checks the token, scope and rate before
  * it asks a reader, and answers only after the access's audit entry is stored.
@@ -47,7 +49,8 @@ import(workerData.entry).catch(async (e) => {
 `;
 
 interface Waiting { r: ReadRequest; resolve: (a: ReadAnswer) => void; reject: (e: Error) => void }
-interface Thread { w: Worker; inflight: Map<number, Waiting>; dead: boolean }
+/** `outbox`: requests of this event-loop turn, posted together (one message, one wake-up of the thread). */
+interface Thread { w: Worker; inflight: Map<number, Waiting>; outbox: { id: number; r: ReadRequest }[]; dead: boolean }
 
 export class ReadPool {
   private readonly threads: Thread[] = [];
@@ -77,23 +80,33 @@ export class ReadPool {
       const id = ++this.ids;
       if (t.inflight.size === 0) t.w.ref(); // a request in flight keeps the process alive; an idle pool does not
       t.inflight.set(id, { r, resolve, reject });
-      t.w.postMessage({ id, r });
+      t.outbox.push({ id, r });
+      if (t.outbox.length === 1) setImmediate(() => this.post(t));
     });
+  }
+
+  /** Post the turn's requests to the thread in one message (they are in `inflight` already). */
+  private post(t: Thread): void {
+    const batch = t.outbox;
+    t.outbox = [];
+    if (!t.dead && batch.length) t.w.postMessage(batch);
   }
 
   private start(): Thread {
     const w = new Worker(BOOT, { eval: true, workerData: { source: this.source, entry: ENTRY, tsx: TSX } });
     w.unref();
-    const t: Thread = { w, inflight: new Map(), dead: false };
-    w.on('message', (m: ReaderReply) => {
-      const q = t.inflight.get(m.id);
-      if (!q) return;
-      t.inflight.delete(m.id);
+    const t: Thread = { w, inflight: new Map(), outbox: [], dead: false };
+    w.on('message', (replies: ReaderReply[]) => {
+      for (const m of replies) {
+        const q = t.inflight.get(m.id);
+        if (!q) continue;
+        t.inflight.delete(m.id);
+        this.stats.threaded++;
+        if (m.ok) q.resolve(m.answer);
+        else if (m.outcome) q.reject(new OperationOutcomeError(m.outcome.status, m.outcome.code, m.outcome.message, m.outcome.expression));
+        else q.reject(new Error(m.message ?? 'reader thread failed'));
+      }
       if (t.inflight.size === 0) w.unref();
-      this.stats.threaded++;
-      if (m.ok) q.resolve(m.answer);
-      else if (m.outcome) q.reject(new OperationOutcomeError(m.outcome.status, m.outcome.code, m.outcome.message, m.outcome.expression));
-      else q.reject(new Error(m.message ?? 'reader thread failed'));
     });
     const fail = (err: Error) => {
       if (t.dead) return;
@@ -104,6 +117,7 @@ export class ReadPool {
       // Reads have no side effects: whatever the thread had in flight is answered here instead.
       for (const q of t.inflight.values()) answerRead(this.local, q.r).then(q.resolve, q.reject);
       t.inflight.clear();
+      t.outbox = [];
     };
     w.on('error', (e) => fail(e));
     w.on('exit', (code) => fail(new Error(`FHIR reader thread exited with code ${code}`)));
@@ -120,6 +134,7 @@ export class ReadPool {
       t.dead = true;
       for (const q of t.inflight.values()) answerRead(this.local, q.r).then(q.resolve, q.reject);
       t.inflight.clear();
+      t.outbox = [];
       await t.w.terminate();
     }));
   }
