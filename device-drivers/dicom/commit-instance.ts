@@ -2,7 +2,9 @@
  * After the data set is complete: publish the temp file durably, hand the index fields to
  * the caller's onInstance, and turn any failure into the C-STORE status for the device.
  */
-import { publish, unlinkQuiet } from './atomic-file.ts';
+import { rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fsyncDirShared, unlinkQuiet } from './atomic-file.ts';
 import type { ResolvedScpOptions } from './config.ts';
 import type { DicomScpCounters } from './counters.ts';
 import { InstanceError, StoreStatus, type InstanceSink } from './instance-sink.ts';
@@ -24,8 +26,12 @@ export async function commitInstance(
   try {
     const t = await sink.done;
     tempPath = t.tempPath;
-    await publish(t.tempPath, t.finalPath);
+    // The temp file's data is on disk (sink.done): rename it, then make the rename durable.
+    await rename(t.tempPath, t.finalPath);
     tempPath = '';
+    const renameDurable = fsyncDirShared(dirname(t.finalPath));
+    renameDurable.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+    if (!opts.indexDuringDirSync) await renameDurable;
     const f = t.fields;
     const meta: InstanceMeta = {
       ...f,
@@ -44,10 +50,12 @@ export async function commitInstance(
       receivedAt: new Date().toISOString(),
     };
     try {
-      await opts.onInstance(meta);
+      await opts.onInstance(meta, renameDurable);
     } catch (e) {
       throw new InstanceError(`index callback failed: ${(e as Error).message}`, StoreStatus.OutOfResources, 'callback', { cause: e });
     }
+    // With indexDuringDirSync the directory flush ran beside the index; success needs both.
+    await renameDurable;
     counters.storesOk++;
     counters.bytesStored += t.size;
     return { code: StoreStatus.Success };

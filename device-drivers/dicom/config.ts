@@ -39,6 +39,13 @@ export interface DicomScpOptions {
   maxWorklistMatches?: number;
   /** fsync files and directories (default true). */
   fsync?: boolean;
+  /**
+   * Call onInstance right after the rename, while the directory fsync runs (default false:
+   * after it). The device still gets success only after both; but a crash can leave an index
+   * row whose rename was lost, so a caller that sets this must recover such rows at start
+   * (the edge agent does: `edge-agent/imaging/recovery.ts`).
+   */
+  indexDuringDirSync?: boolean;
   log?: DicomLogger;
 }
 
@@ -73,6 +80,7 @@ export function resolveOptions(o: DicomScpOptions, log: DicomLogger): ResolvedSc
     pduTimeoutMs: 30_000,
     maxWorklistMatches: 1000,
     fsync: true,
+    indexDuringDirSync: false,
     ...stripUndefined(o),
     aeTitle: o.aeTitle,
     storageDir: o.storageDir,

@@ -52,7 +52,12 @@ export interface InstanceMeta {
 }
 
 /** Awaited before the C-STORE response: resolve = indexed, throw = failure status to the device. */
-export type OnInstance = (meta: InstanceMeta) => Promise<void>;
+/**
+ * Called once the instance is complete at its final path. `renameDurable` settles when the
+ * rename is on disk: already settled, unless the SCP runs with `indexDuringDirSync` (then the
+ * directory fsync runs while this callback indexes; the device is answered after both).
+ */
+export type OnInstance = (meta: InstanceMeta, renameDurable: Promise<void>) => Promise<void>;
 
 /** A scheduled imaging order as the worklist shows it. Dates yyyyMMdd, times HHmmss. */
 export interface WorklistItem {

@@ -12,7 +12,8 @@ import { DeviceRegistry } from '../devices/registry.ts';
 import type { EdgeModule } from '../modules.ts';
 import { loadImagingConfig, type ImagingConfig } from './config.ts';
 import { Forwarder } from './forwarder.ts';
-import { flushDueStudies, indexInstance } from './ingest.ts';
+import { flushDueStudies, indexInstance, RenameMarks } from './ingest.ts';
+import { recoverUnsyncedInstances } from './recovery.ts';
 import { imagingMigrations } from './migrations.ts';
 import { ImagingRepo } from './repo.ts';
 import { echoDevice } from './echo.ts';
@@ -45,6 +46,10 @@ export const imagingModule: EdgeModule = {
     const registry = devices?.registry ?? new DeviceRegistry(ctx.store.db, ctx.accounts, new ProfileCatalog(''));
     const repo = new ImagingRepo(ctx.store.db, registry);
     const forwarder = new Forwarder(ctx.store.db, ctx.config.clinicId, cfg, ctx.log.child({ part: 'forwarder' }));
+    // Rows indexed while their rename's directory fsync ran, left unchecked by a crash (recovery.ts).
+    const recovered = await recoverUnsyncedInstances(ctx.store, ctx.log.child({ part: 'imaging-recovery' }));
+    if (recovered.checked > 0) ctx.log.info(recovered, 'imaging: instances indexed before a crash checked against their files');
+    const marks = new RenameMarks();
     const dicomStored = new Counter({ name: 'device_dicom_instances_stored_total', help: 'DICOM instances stored and indexed, by modality', labelNames: ['modality'], registers: [ctx.registry] });
     const scp = cfg.enabled
       ? await startDicomScp({
@@ -54,8 +59,13 @@ export const imagingModule: EdgeModule = {
         storageDir: cfg.storageDir,
         // The SCP checks the device's host against the peer address and its enabled flag.
         lookupDevice: (ae) => repo.deviceByAe(ae),
-        onInstance: async (meta) => {
-          await indexInstance(ctx.store, repo, meta, cfg.studyRecordQuietMs);
+        // The index commit runs beside the rename's directory fsync (two flushes at once instead of
+        // one after the other); the device is answered after both. Safe through recovery.ts.
+        indexDuringDirSync: true,
+        onInstance: async (meta, renameDurable) => {
+          await indexInstance(ctx.store, repo, meta, cfg.studyRecordQuietMs, false, marks);
+          await renameDurable;
+          marks.add(meta.sopInstanceUid, meta.receivedAt);
           dicomStored.inc({ modality: meta.modality ?? 'OT' });
           forwarder.kick();
         },
@@ -71,7 +81,7 @@ export const imagingModule: EdgeModule = {
     const reports = new ReportPuller(ctx.store.db, { centralUrl: cfg.centralUrl, uploadToken: cfg.uploadToken, intervalMs: cfg.reportPullMs }, ctx.log.child({ part: 'reports' }));
     reports.start();
     // Studies marked due (also those left by a previous run) get their record once quiet.
-    const flushStudies = (quietMs: number) => ctx.store.transactAsync((tx) => flushDueStudies(tx, quietMs))
+    const flushStudies = (quietMs: number) => ctx.store.transactAsync((tx) => { marks.flush(tx.db); return flushDueStudies(tx, quietMs); })
       .catch((e: Error) => ctx.log.error({ err: e.message }, 'imaging study records not flushed; retried on the next tick'));
     const studyTimer = setInterval(() => void flushStudies(cfg.studyRecordQuietMs), Math.max(250, Math.min(cfg.studyRecordQuietMs, 1_000)));
     studyTimer.unref();

@@ -60,10 +60,36 @@ export function flushDueStudies(tx: Tx, quietMs: number): number {
   return due.length;
 }
 
-/** Index + match + record, awaited by the SCP before it answers the device. */
-export function indexInstance(store: EdgeStore, repo: ImagingRepo, meta: InstanceMeta, quietMs = 0): Promise<void> {
+/**
+ * Instances whose rename became durable after their index row was committed with
+ * `file_synced = 0` (the SCP's `indexDuringDirSync`): marked 1 in the next index or study-timer
+ * transaction, which needs no fsync of its own. A mark lost in a crash only makes the start-up
+ * recovery (`recovery.ts`) check that file again.
+ */
+export class RenameMarks {
+  private list: [sop: string, receivedAt: string][] = [];
+  add(sop: string, receivedAt: string): void {
+    this.list.push([sop, receivedAt]);
+  }
+  /** Inside the caller's transaction. Keyed by receive time too: a resend indexed meanwhile keeps its own 0. */
+  flush(db: Tx['db']): void {
+    if (this.list.length === 0) return;
+    const l = this.list;
+    this.list = [];
+    const st = cached(db, 'UPDATE imaging_instances SET file_synced = 1 WHERE sop_instance_uid = ? AND received_at = ? AND file_synced = 0');
+    for (const [sop, at] of l) st.run(sop, at);
+  }
+}
+
+/**
+ * Index + match + record, awaited by the SCP before it answers the device. `fileSynced`: false when
+ * the row is committed while the rename's directory fsync may still be running (then recovery.ts
+ * checks the row after a crash); `marks`: earlier renames now durable, marked in the same commit.
+ */
+export function indexInstance(store: EdgeStore, repo: ImagingRepo, meta: InstanceMeta, quietMs = 0, fileSynced = true, marks?: RenameMarks): Promise<void> {
   return store.transactAsync((tx) => {
     const db = tx.db;
+    marks?.flush(db);
     const now = meta.receivedAt;
     const study = cached<[string], { order_id: string | null }>(db, 'SELECT order_id FROM imaging_studies WHERE study_instance_uid = ?').get(meta.studyInstanceUid);
     if (!study) {
@@ -74,14 +100,14 @@ export function indexInstance(store: EdgeStore, repo: ImagingRepo, meta: Instanc
       cached(db, 'UPDATE imaging_studies SET last_received_at = ? WHERE study_instance_uid = ?').run(now, meta.studyInstanceUid);
     }
     // A resent instance replaces the file: forward it again only if its bytes changed.
-    cached(db, `INSERT INTO imaging_instances (sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid, transfer_syntax_uid, size, sha256, path, modality, series_number, instance_number, number_of_frames, calling_ae, received_at, fwd_next_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (sop_instance_uid) DO UPDATE SET size = excluded.size, path = excluded.path, transfer_syntax_uid = excluded.transfer_syntax_uid, received_at = excluded.received_at,
+    cached(db, `INSERT INTO imaging_instances (sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid, transfer_syntax_uid, size, sha256, path, modality, series_number, instance_number, number_of_frames, calling_ae, received_at, fwd_next_at, file_synced)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (sop_instance_uid) DO UPDATE SET size = excluded.size, path = excluded.path, transfer_syntax_uid = excluded.transfer_syntax_uid, received_at = excluded.received_at, file_synced = excluded.file_synced,
         fwd_state = CASE WHEN imaging_instances.sha256 = excluded.sha256 THEN imaging_instances.fwd_state ELSE 'pending' END,
         fwd_attempts = CASE WHEN imaging_instances.sha256 = excluded.sha256 THEN imaging_instances.fwd_attempts ELSE 0 END,
         fwd_next_at = excluded.fwd_next_at, sha256 = excluded.sha256`)
       .run(meta.sopInstanceUid, meta.studyInstanceUid, meta.seriesInstanceUid, meta.sopClassUid, meta.transferSyntaxUid, meta.size, meta.sha256, meta.path, meta.modality ?? null,
-        meta.seriesNumber ?? null, meta.instanceNumber ?? null, meta.numberOfFrames ?? null, meta.callingAe, now, now);
+        meta.seriesNumber ?? null, meta.instanceNumber ?? null, meta.numberOfFrames ?? null, meta.callingAe, now, now, fileSynced ? 1 : 0);
 
     if (!study?.order_id) {
       const m = matchOrder({ accessionNumber: meta.accessionNumber, studyInstanceUid: meta.studyInstanceUid, patientId: meta.patientId, modality: meta.modality }, repo.candidates(db, { accessionNumber: meta.accessionNumber, patientId: meta.patientId }));
