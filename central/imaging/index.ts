@@ -37,7 +37,7 @@ type AnyHono = Hono<any, any, any>;
 /**
  * `uploadSecret` (central's API token in app.ts) enables `PUT /archive/instances/{sop}` for
  * edges holding a per-clinic token (`contracts/clinic-token.ts`): the clinic is the token's,
- * not a header the caller chooses.
+ * not a header the caller chooses. It is the only upload route.
  */
 export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir: string; archiveDir?: string; uploadSecret?: string }): Archive {
   const root = deps.archiveDir ?? join(deps.dataDir, 'imaging');
@@ -62,8 +62,8 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
       return c.json({ error: 'instance refused', detail: e.message }, e.status);
     }
   };
-  // Shared API token: the caller names its clinic (kept for edges not yet given a clinic token).
-  app.put('/api/imaging/instances/:sop', (c) => upload(c, c.req.header('x-clinic-id') ?? ''));
+  // Uploads only with a per-clinic token. (The former PUT /api/imaging/instances/:sop with the
+  // shared API token filed instances under whatever X-Clinic-Id the caller sent: removed.)
   // Per-clinic token: the clinic is proven by the token; a different X-Clinic-Id is refused.
   app.put('/archive/instances/:sop', async (c) => {
     const token = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '');

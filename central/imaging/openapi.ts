@@ -26,15 +26,10 @@ export function registerImagingOpenApi(app: unknown): void {
   const add = (method: 'get' | 'post' | 'put', path: string, o: Record<string, unknown>) =>
     reg.registerPath({ method, path, security, tags, responses: {}, ...o } as Parameters<typeof reg.registerPath>[0]);
 
-  add('put', '/api/imaging/instances/{sop}', {
-    summary: 'Upload one instance from a clinic edge (idempotent by sha256)',
-    request: { params: z.object({ sop: z.string() }), headers: z.object({ 'x-clinic-id': z.string(), 'x-content-sha256': z.string().regex(/^[0-9a-f]{64}$/), 'x-station-ae': z.string().optional() }) },
-    responses: { 201: { description: 'stored' }, 200: { description: 'already held with the same sha256' }, 400: err('not Part 10, or UID differs from the path'), 409: err('instance owned by another clinic'), 413: err('too large'), 422: err('sha256 mismatch: send again') },
-  });
   add('put', '/archive/instances/{sop}', {
     summary: 'Upload one instance with a per-clinic token (the clinic is the token\'s)', security: [{ clinicToken: [] }],
     request: { params: z.object({ sop: z.string() }), headers: z.object({ 'x-content-sha256': z.string().regex(/^[0-9a-f]{64}$/), 'x-clinic-id': z.string().optional(), 'x-station-ae': z.string().optional() }) },
-    responses: { 201: { description: 'stored' }, 200: { description: 'already held' }, 401: err('no valid clinic token'), 403: err('X-Clinic-Id differs from the token\'s clinic'), 409: err('instance owned by another clinic'), 422: err('sha256 mismatch') },
+    responses: { 201: { description: 'stored' }, 200: { description: 'already held with the same sha256' }, 400: err('not Part 10, or UID differs from the path'), 401: err('no valid clinic token'), 403: err('X-Clinic-Id differs from the token\'s clinic'), 409: err('instance owned by another clinic'), 413: err('too large'), 422: err('sha256 mismatch: send again') },
   });
   add('get', '/archive/reports', {
     summary: 'Reports on the calling clinic\'s studies after a cursor (clinic token)', security: [{ clinicToken: [] }], parameters: [q('after', 'cursor of the last report received (0 at first)')],

@@ -136,8 +136,9 @@ t.test('imaging routes appear in the OpenAPI document', async (t) => {
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 't', version: '1' } });
   const doc = await (await app.request('http://central/openapi.json')).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
   const paths = Object.keys(doc.paths);
-  for (const p of ['/api/imaging/dicomweb/studies', '/api/imaging/dicomweb/studies/{study}/series/{series}/instances/{sop}/frames/{frames}', '/api/imaging/studies/{study}/reports', '/api/imaging/instances/{sop}', '/api/imaging/stats']) {
+  for (const p of ['/api/imaging/dicomweb/studies', '/api/imaging/dicomweb/studies/{study}/series/{series}/instances/{sop}/frames/{frames}', '/api/imaging/studies/{study}/reports', '/archive/instances/{sop}', '/api/imaging/stats']) {
     t.ok(paths.includes(p), `${p} documented`);
   }
+  t.notOk(paths.includes('/api/imaging/instances/{sop}'), 'the shared-token upload route (clinic from X-Clinic-Id) is gone');
   t.ok(doc.paths['/api/imaging/dicomweb/studies']!.post!.responses['202'], 'STOW-RS partial-failure status documented');
 });

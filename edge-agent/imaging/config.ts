@@ -19,10 +19,11 @@ export const imagingConfigSchema = z.object({
   storageDir: z.string().optional(),
   /** Central base URL (e.g. http://central:8080); empty: instances are kept and forwarded once it is set. */
   centralUrl: z.string().url().optional(),
+  /** Central's shared API token: not used for uploads (accepted so older env files still load). */
   centralToken: z.string().optional(),
   /**
    * This clinic's upload token (`contracts/clinic-token.ts`, minted by provisioning/demo).
-   * When set, instances go to `/archive/instances` under it and the shared token is not used.
+   * Instances go to `/archive/instances` under it; without it they are kept and not forwarded.
    */
   uploadToken: z.string().optional(),
   /** Upload rate inside the forwarding windows (bytes/s, 0 = unlimited). */

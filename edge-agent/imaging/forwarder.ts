@@ -89,6 +89,11 @@ export class Forwarder {
       this.log.warn('EDGE_DICOM_CENTRAL_URL not set: instances are kept and indexed, forwarding waits');
       return;
     }
+    if (!this.cfg.uploadToken) {
+      // Central files an upload under the clinic of its per-clinic token, nothing else.
+      this.log.warn('EDGE_DICOM_UPLOAD_TOKEN not set: instances are kept and indexed, forwarding waits (provisioning writes it to the edge env file)');
+      return;
+    }
     for (let i = 0; i < this.cfg.forwardConcurrency; i++) this.loops.push(this.loop());
   }
 
@@ -164,11 +169,11 @@ export class Forwarder {
     file.on('error', (e) => throttle.destroy(e));
     const body = Readable.toWeb(file.pipe(throttle)) as ReadableStream<Uint8Array>;
     const base = this.cfg.centralUrl!.replace(/\/$/, '');
-    const url = this.cfg.uploadToken ? `${base}/archive/instances/${encodeURIComponent(p.sop_instance_uid)}` : `${base}/api/imaging/instances/${encodeURIComponent(p.sop_instance_uid)}`;
+    const url = `${base}/archive/instances/${encodeURIComponent(p.sop_instance_uid)}`;
     const res = await fetch(url, {
       method: 'PUT',
       headers: {
-        authorization: `Bearer ${this.cfg.uploadToken ?? this.cfg.centralToken ?? ''}`,
+        authorization: `Bearer ${this.cfg.uploadToken ?? ''}`,
         'content-type': 'application/dicom',
         'content-length': String(p.size),
         'x-clinic-id': this.clinicId,

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { centralInProcess, clinicName, edgeInProcess, tempDir, quietLog } from '../helpers/spine.ts';
+import { clinicToken } from '../../contracts/clinic-token.ts';
 import { startSnmpd } from '../helpers/snmpd.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { writeActivity } from '../helpers/activity.ts';
@@ -42,8 +43,8 @@ t.test('every dashboard panel and alert rule against a running system scraped by
   const tmp = tempDir('dash-real');
   t.teardown(tmp.cleanup);
   const central = await centralInProcess(ns.url, `${tmp.dir}/central`);
-  imagingEnv({ AE_TITLE: 'EDGE_RS', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: central.http.url, CENTRAL_TOKEN: 'test-token-0123456789' });
   const clinic = clinicName('rs');
+  imagingEnv({ AE_TITLE: 'EDGE_RS', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: central.http.url, CENTRAL_TOKEN: undefined, UPLOAD_TOKEN: clinicToken('test-token-0123456789', clinic) });
   const edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`, { adminPassword: 'Admin-Pass-2026' });
   const bp = await startSimulator(builtinProfile('bp-monitor'), { host: '127.0.0.1', seed: 3 });
   await using router = await startSnmpd({ sysName: 'district-core-router' });

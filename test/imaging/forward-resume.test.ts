@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
+import { clinicToken } from '../../contracts/clinic-token.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { imaging, imagingEnv, run, testUid, writeInstance } from './fixtures.ts';
 
@@ -20,8 +21,8 @@ t.test('pending uploads resume after an edge restart; central outage of unknown 
   const tmp = tempDir('img-resume');
   t.teardown(tmp.cleanup);
   const centralPort = await freePort();
-  imagingEnv({ AE_TITLE: 'EDGE_RS', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: `http://127.0.0.1:${centralPort}`, CENTRAL_TOKEN: 'test-token-0123456789', FORWARD_RETRY_MAX_MS: '300' });
   const clinic = clinicName('imgrs');
+  imagingEnv({ AE_TITLE: 'EDGE_RS', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: `http://127.0.0.1:${centralPort}`, CENTRAL_TOKEN: undefined, UPLOAD_TOKEN: clinicToken('test-token-0123456789', clinic), FORWARD_RETRY_MAX_MS: '300' });
   let edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`);
   imaging(edge).repo.addDevice({ aeTitle: 'US_ROOM9', host: '127.0.0.1', port: 104, modality: 'US', enabled: true });
   const files = join(tmp.dir, 'files');

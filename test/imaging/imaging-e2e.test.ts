@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
+import { clinicToken } from '../../contracts/clinic-token.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { addResident, imaging, imagingEnv, multipartParts, run, writeInstance } from './fixtures.ts';
 import { newUid } from '../../edge-agent/imaging/index.ts';
@@ -24,8 +25,10 @@ t.test('imaging: worklist, C-STORE, match, spine record, forwarding, DICOMweb, c
   t.teardown(tmp.cleanup);
   let central: Central = await centralInProcess(ns.url, `${tmp.dir}/central`);
   const centralPort = central.http.port;
-  imagingEnv({ AE_TITLE: 'EDGE_E2E', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: central.http.url, CENTRAL_TOKEN: TOKEN, FORWARD_RETRY_MAX_MS: '300', FORWARD_RATE: '4000000' });
-  const edge = await edgeInProcess(ns.url, clinicName('img'), `${tmp.dir}/edge`);
+  const clinic = clinicName('img');
+  const uploadToken = clinicToken(TOKEN, clinic);
+  imagingEnv({ AE_TITLE: 'EDGE_E2E', HOST: '127.0.0.1', PORT: '0', CENTRAL_URL: central.http.url, CENTRAL_TOKEN: undefined, UPLOAD_TOKEN: uploadToken, FORWARD_RETRY_MAX_MS: '300', FORWARD_RATE: '4000000' });
+  const edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`);
   t.teardown(async () => { await edge.stop(); await central.stop(); });
   const img = imaging(edge);
   const port = img.scp!.port;
@@ -129,9 +132,12 @@ t.test('imaging: worklist, C-STORE, match, spine record, forwarding, DICOMweb, c
   const stats = await (await fetch(`${central.http.url}/api/imaging/stats?from=2000-01-01&to=2099-12-31`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { clinicId: string; stationAe: string; studies: number; instances: number }[];
   const usStats = stats.find((s) => s.clinicId === edge.config.clinicId && s.stationAe === 'US_ROOM1');
   t.same({ studies: usStats?.studies, instances: usStats?.instances }, { studies: 2, instances: 3 }, 'workload per device and day');
-  const again = await fetch(`${central.http.url}/api/imaging/instances/${us1.sop}`, { method: 'PUT', body: readFileSync(stored.path), headers: { authorization: `Bearer ${TOKEN}`, 'x-clinic-id': edge.config.clinicId, 'x-content-sha256': stored.sha256 } });
+  const again = await fetch(`${central.http.url}/archive/instances/${us1.sop}`, { method: 'PUT', body: readFileSync(stored.path), headers: { authorization: `Bearer ${uploadToken}`, 'x-content-sha256': stored.sha256 } });
   t.equal(again.status, 200, 'a repeated upload is idempotent (200, nothing rewritten)');
-  const corrupt = await fetch(`${central.http.url}/api/imaging/instances/${us1.sop}`, { method: 'PUT', body: readFileSync(stored.path), headers: { authorization: `Bearer ${TOKEN}`, 'x-clinic-id': edge.config.clinicId, 'x-content-sha256': '0'.repeat(64) } });
+  // The shared API token cannot upload under a clinic it names: the old header-trusting route is gone.
+  const legacy = await fetch(`${central.http.url}/api/imaging/instances/${us1.sop}`, { method: 'PUT', body: readFileSync(stored.path), headers: { authorization: `Bearer ${TOKEN}`, 'x-clinic-id': 'other-clinic', 'x-content-sha256': stored.sha256 } });
+  t.equal(legacy.status, 404, 'no upload with the shared token and X-Clinic-Id');
+  const corrupt = await fetch(`${central.http.url}/archive/instances/${us1.sop}`, { method: 'PUT', body: readFileSync(stored.path), headers: { authorization: `Bearer ${uploadToken}`, 'x-content-sha256': '0'.repeat(64) } });
   t.equal(corrupt.status, 422, 'a sha256 mismatch is refused');
 
   // Central down: the clinic keeps storing; everything arrives once central is back.
