@@ -24,6 +24,11 @@ import { loadEdgeConfig } from '../edge-agent/config.ts';
 import { makeBloodPressure, prng } from '../edge-agent/sim/generate.ts';
 
 const quick = process.argv.includes('--quick');
+/** `--only=b`: (a) and (b2) only, for profiling the spine's path (implies `--no-write`); `--no-write`: leave RESULTS.md alone. */
+const onlyB = process.argv.includes('--only=b');
+const noWrite = process.argv.includes('--no-write') || onlyB;
+/** Extra node options for the central process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (profiles are written when it exits). */
+const centralNodeOptions = process.env.BENCH_CENTRAL_NODE_OPTIONS;
 const N_B = quick ? 10_000 : 50_000;
 const N_D = quick ? 20_000 : 100_000;
 const LAT_SECONDS = quick ? 5 : 20;
@@ -36,6 +41,17 @@ function rssMb(pid: number | undefined): string {
     const hwm = /VmHWM:\s+(\d+)/.exec(s)?.[1];
     return hwm ? (Number(hwm) / 1024).toFixed(0) : '?';
   } catch { return '?'; }
+}
+
+/** CPU time (user + system) of a process so far, ms; every thread of it (Linux /proc). */
+function cpuMs(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 (utime, stime) in clock ticks; rest[0] is field 3.
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
+  } catch { return NaN; }
 }
 
 function pct(a: number[], p: number): number {
@@ -119,7 +135,7 @@ async function main() {
   const children: ChildHandle[] = [];
   try {
     const centralDir = `${tmp.dir}/central`;
-    const central = await spawnProcess('central/main.ts', centralEnv(ns.url, centralDir));
+    const central = await spawnProcess('central/main.ts', centralEnv(ns.url, centralDir), centralNodeOptions ? centralNodeOptions.split(' ').filter(Boolean) : []);
     children.push(central);
     const wdb = () => new Database(`${centralDir}/warehouse.db`, { readonly: true });
 
@@ -136,7 +152,7 @@ async function main() {
     log(`relay mode ${agentB.relay.mode}, ready ${workerStartMs.toFixed(0)} ms after the agent`);
     const db = wdb();
     // (b1) one caller, one transaction (one fsync) per record.
-    const n1 = Math.floor(N_B / 5);
+    const n1 = onlyB ? 0 : Math.floor(N_B / 5);
     t0 = performance.now();
     await writeObservationsYielding(storeB, n1, 3);
     const writeRate1 = n1 / ((performance.now() - t0) / 1000);
@@ -147,6 +163,8 @@ async function main() {
     // (b2) 64 concurrent writers (devices, workstations) with group commit: each caller awaits durability.
     const r2 = prng(8);
     let next = 0;
+    // CPU per record of each process (the machine is shared: rates vary with its load, CPU time much less).
+    const cpu0 = { central: cpuMs(central.proc.pid), edge: process.cpuUsage(), nats: cpuMs(ns.pid()) };
     t0 = performance.now();
     await Promise.all(Array.from({ length: 64 }, async () => {
       while (next < N_B) {
@@ -158,8 +176,17 @@ async function main() {
     const writeRate = N_B / ((performance.now() - t0) / 1000);
     await waitApplied(db, b, n1 + N_B, 300_000);
     const spineRate = N_B / ((performance.now() - t0) / 1000);
-    log(`(b2) group commit, 64 writers: edge writes ${writeRate.toFixed(0)}/s; edge-write -> central-applied ${spineRate.toFixed(0)}/s (${((spineRate / rawRate) * 100).toFixed(0)}% of (a))`);
-    rows.push(['(b2) edge write -> central applied, 64 concurrent writers, group commit', `${spineRate.toFixed(0)} rec/s`, `${(spineRate / rawRate).toFixed(2)}x of (a) (target >= 0.5); edge write alone ${writeRate.toFixed(0)}/s; relay in its worker thread (ready ${workerStartMs.toFixed(0)} ms after start)`]);
+    const edgeCpu = process.cpuUsage(cpu0.edge);
+    const perK = (ms: number) => ((ms / N_B) * 1000).toFixed(0);
+    const cpuNote = `CPU per 1,000 records: central ${perK(cpuMs(central.proc.pid) - cpu0.central)} ms, edge process (writers + relay worker) ${perK((edgeCpu.user + edgeCpu.system) / 1000)} ms, nats-server ${perK(cpuMs(ns.pid()) - cpu0.nats)} ms`;
+    log(`(b2) group commit, 64 writers: edge writes ${writeRate.toFixed(0)}/s; edge-write -> central-applied ${spineRate.toFixed(0)}/s (${((spineRate / rawRate) * 100).toFixed(0)}% of (a)); ${cpuNote}`);
+    rows.push(['(b2) edge write -> central applied, 64 concurrent writers, group commit', `${spineRate.toFixed(0)} rec/s`, `${(spineRate / rawRate).toFixed(2)}x of (a) (target >= 0.5); edge write alone ${writeRate.toFixed(0)}/s; relay in its worker thread (ready ${workerStartMs.toFixed(0)} ms after start); ${cpuNote}`]);
+    if (onlyB) {
+      log(`--only=b: stopping after (b2); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+      await agentB.stop();
+      db.close();
+      return;
+    }
 
     // (b2m) the same with the relay on the main thread (same publisher), for comparison in this run.
     {
@@ -256,6 +283,8 @@ async function main() {
     db.close();
   } finally {
     for (const ch of children) await ch.kill('SIGTERM');
+    // BENCH_CENTRAL_LOG=<file>: central's log lines (warnings and errors at the default level).
+    if (process.env.BENCH_CENTRAL_LOG && children[0]) writeFileSync(process.env.BENCH_CENTRAL_LOG, children[0].output());
     tmp.cleanup();
   }
 
@@ -269,6 +298,7 @@ async function main() {
     ...rows.map(([a, b, c]) => `| ${a} | ${b} | ${c} |`),
     '',
   ].join('\n');
+  if (noWrite) { console.log('\n' + section); return; }
   const file = new URL('./RESULTS.md', import.meta.url).pathname;
   const cur = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
   const re = /## Spine\n[\s\S]*?(?=\n## |$)/;

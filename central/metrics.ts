@@ -31,10 +31,18 @@ export function centralMetrics(wh: Warehouse): { registry: Registry; observe: (r
   } });
   const observe = (r: IngestResult) => {
     const now = Date.now();
+    // One counter update per (clinic, type) in the batch, not one label lookup per record.
+    let last: { clinic: string; type: string; n: number } | null = null;
+    const counts: { clinic: string; type: string; n: number }[] = [];
     for (const a of r.applied) {
-      applied.inc({ clinic: a.clinicId, type: a.type });
+      if (!last || last.clinic !== a.clinicId || last.type !== a.type) {
+        last = counts.find((c) => c.clinic === a.clinicId && c.type === a.type) ?? null;
+        if (!last) counts.push((last = { clinic: a.clinicId, type: a.type, n: 0 }));
+      }
+      last.n++;
       latency.observe(Math.max(0, (now - Date.parse(a.createdAt)) / 1000));
     }
+    for (const c of counts) applied.inc({ clinic: c.clinic, type: c.type }, c.n);
     for (const o of r.outcomes) {
       if (o === 'duplicate') duplicates.inc();
       else if (o === 'held') held.inc();

@@ -279,14 +279,16 @@ export class FactStore {
     if (type === 'fd_team') return yield* this.applyTeam(clinicId, payload);
     const facts = extract(type, payload, createdAt);
     const base = `${clinicId}|${type}|${recordId}`;
-    const prev = (yield q.get('SELECT max(version) AS version FROM an_fact WHERE src = ?', [base])) as { version: number | null } | undefined;
-    if (prev && prev.version !== null && Number(prev.version) > version) return 0;
-    // A registration once booked stays a booked visit when it is later registered / finished.
-    const wasBooked = type === 'registration' && Number(((yield q.get('SELECT flag FROM an_fact WHERE src = ?', [base])) as { flag: number | null } | undefined)?.flag ?? 0) === 1;
+    // One look at the source's current facts (most records are first versions: none, and no DELETE).
+    const old = (yield q.get('SELECT max(version) AS version, MIN(day) AS d, COUNT(*) AS n, MAX(flag) AS flag FROM an_fact WHERE src = ?', [base])) as { version: number | null; d: string | null; n: number; flag: number | null } | undefined;
+    if (old && old.version !== null && Number(old.version) > version) return 0;
+    // A registration once booked stays a booked visit when it is later registered / finished (one fact per registration).
+    const wasBooked = type === 'registration' && Number(old?.flag ?? 0) === 1;
     // A newer version replaces every fact of the older one (a cancelled visit leaves none).
-    const old = (yield q.get('SELECT MIN(day) AS d, COUNT(*) AS n FROM an_fact WHERE src = ?', [base])) as { d: string | null; n: number } | undefined;
-    if (Number(old?.n ?? 0) > 0) this.touch(old!.d);
-    yield q.run('DELETE FROM an_fact WHERE src = ?', [base]);
+    if (Number(old?.n ?? 0) > 0) {
+      this.touch(old!.d);
+      yield q.run('DELETE FROM an_fact WHERE src = ?', [base]);
+    }
     const org = this.org();
     let k = 0;
     for (const [i, f] of facts.entries()) {

@@ -109,11 +109,15 @@ export class Empi {
   }
 
   private *scanClinic(clinic: string, stats: RunStats): Generator<Op, boolean, unknown> {
-    const cur = (yield* all<{ seq: number }>('SELECT seq FROM empi_cursor WHERE clinic_id = ?', [clinic]))[0]?.seq ?? 0;
+    const cur = Number((yield* all<{ seq: number }>('SELECT seq FROM empi_cursor WHERE clinic_id = ?', [clinic]))[0]?.seq ?? 0);
+    // Records are inserted in seq order up to the clinic's watermark, in the same transaction that
+    // moves it: every record above the cursor is at or below the watermark read here. Only resident
+    // records are read (the rest, most of the traffic, is skipped by the database, not in JS).
+    const wm = Number((yield* all<{ applied_seq: number }>('SELECT applied_seq FROM clinic_state WHERE clinic_id = ?', [clinic]))[0]?.applied_seq ?? 0);
+    if (wm <= cur) return false;
     const rows = yield* all<{ seq: number; rid: string | null }>(
-      `SELECT seq, CASE WHEN type = 'resident' THEN ${this.sql.json('payload', 'residentId')} END AS rid FROM records WHERE clinic_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-      [clinic, cur, this.batch]);
-    if (rows.length === 0) return false;
+      `SELECT seq, ${this.sql.json('payload', 'residentId')} AS rid FROM records WHERE clinic_id = ? AND seq > ? AND seq <= ? AND type = 'resident' ORDER BY seq LIMIT ?`,
+      [clinic, cur, wm, this.batch]);
     const seen = new Set<string>();
     for (const r of rows) {
       if (!r.rid || seen.has(r.rid)) continue;
@@ -125,9 +129,11 @@ export class Empi {
       if (o === 'new') stats.newPersons++;
     }
     stats.scanned += rows.length;
-    const last = Number(rows[rows.length - 1]!.seq);
+    // A full batch: more resident records may follow; otherwise everything up to the watermark is scanned.
+    const full = rows.length === this.batch;
+    const last = full ? Number(rows[rows.length - 1]!.seq) : wm;
     yield* run('INSERT INTO empi_cursor (clinic_id, seq) VALUES (?, ?) ON CONFLICT (clinic_id) DO UPDATE SET seq = excluded.seq', [clinic, last]);
-    return rows.length === this.batch;
+    return full;
   }
 
   /** Load residents' current demographics. */

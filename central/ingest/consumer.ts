@@ -107,6 +107,7 @@ export class Ingest {
         try {
           result = await this.wh.ingest(items);
         } catch (e) {
+          this.log.warn({ err: (e as Error).message, batch: batch.length }, 'batch could not be applied: applying its messages one at a time');
           const applied = await this.applyOneByOne(batch, items, e as Error);
           if (!applied) {
             // The warehouse itself is unavailable (disk full, database locked...): nothing is
