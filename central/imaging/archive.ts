@@ -39,7 +39,8 @@ export class Archive {
   /** Stores one uploaded instance; returns whether bytes were written (false = already held). */
   async put(input: { clinicId: string; sopInstanceUid: string; sha256: string; stationAe?: string; body: ReadableStream<Uint8Array> | null }): Promise<{ stored: boolean; instance: IndexedInstance }> {
     const { clinicId, sopInstanceUid: sop } = input;
-    if (!/^[a-z0-9][a-z0-9-]{1,31}$/.test(clinicId)) throw new ArchiveError(400, 'X-Clinic-Id missing or invalid');
+    // a clinic id, or external[.<sender>] for third-party STOW-RS (a dot is never in a clinic id)
+    if (!/^[a-z0-9][a-z0-9-]{1,31}(\.[a-z0-9][a-z0-9-]{0,31})?$/.test(clinicId)) throw new ArchiveError(400, 'X-Clinic-Id missing or invalid');
     if (!UID.test(sop)) throw new ArchiveError(400, 'SOP Instance UID in the path is not a UID');
     if (!/^[0-9a-f]{64}$/.test(input.sha256)) throw new ArchiveError(400, 'X-Content-Sha256 must be 64 lower-case hex digits');
     if (!input.body) throw new ArchiveError(400, 'empty body');

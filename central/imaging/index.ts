@@ -109,11 +109,24 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
   app.get(`${dw}/studies/:study/instances`, (c) => instances(c, { StudyInstanceUID: c.req.param('study') }));
   app.get(`${dw}/studies/:study/series/:series/instances`, (c) => instances(c, { StudyInstanceUID: c.req.param('study'), SeriesInstanceUID: c.req.param('series') }));
 
-  // STOW-RS: third parties (the district hospital, a report system) store instances; a
-  // clinic id in X-Clinic-Id files them under that clinic, otherwise under "external".
+  // STOW-RS: third parties (the district hospital, a report system) store instances. Only a
+  // clinic's own upload token files them under that clinic; with the shared API token they go
+  // under "external", or "external.<source>" when X-Clinic-Id names the sender. A dot never
+  // occurs in a clinic id, so a third party cannot file instances as (or over) a clinic's.
   const STOW_MAX = 1024 ** 3;
   const store = async (c: Context, study?: string) => {
-    const clinicId = c.req.header('x-clinic-id') ?? 'external';
+    const token = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '');
+    const tokenClinic = deps.uploadSecret ? verifyClinicToken(deps.uploadSecret, token) : null;
+    const claimed = c.req.header('x-clinic-id');
+    if (tokenClinic && claimed && claimed !== tokenClinic) {
+      audit(c, `edge:${tokenClinic}`, 'stow.store', study ?? '*', `denied: token of ${tokenClinic} claims ${claimed}`);
+      return c.json({ error: 'forbidden', detail: `this token belongs to clinic ${tokenClinic}, not ${claimed}` }, 403);
+    }
+    if (!tokenClinic && claimed !== undefined && !/^[a-z0-9][a-z0-9-]{0,31}$/.test(claimed)) {
+      audit(c, 'api-token', 'stow.store', study ?? '*', 'refused: bad X-Clinic-Id');
+      return c.json({ error: 'bad X-Clinic-Id', detail: 'X-Clinic-Id names the sending system: lower-case letters, digits and dashes, at most 32' }, 400);
+    }
+    const clinicId = tokenClinic ?? (claimed ? `external.${claimed}` : 'external');
     const declared = Number(c.req.header('content-length') ?? '0');
     if (declared > STOW_MAX) return c.json({ error: 'too large', detail: `STOW-RS bodies are limited to ${STOW_MAX} bytes; send fewer instances per request` }, 413);
     const body = Buffer.from(await c.req.arrayBuffer());

@@ -1,3 +1,4 @@
+import { clinicToken } from '../../contracts/clinic-token.ts';
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,14 +22,15 @@ for (const backend of ['sqlite', 'postgres'] as const) t.test(`radiology reports
   }
   t.teardown(() => wh.close());
   const app = new Hono();
-  await mountCentralImaging(app, { wh, dataDir: dir }).index.ready();
+  const uploadSecret = 'reports-test-secret-0123456789';
+  await mountCentralImaging(app, { wh, dataDir: dir, uploadSecret }).index.ready();
   const studies = [testUid(), testUid(), testUid()];
   const parts = studies.map((st) => {
     const body = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', sopInstanceUid: testUid(), studyInstanceUid: st, seriesInstanceUid: testUid(), modality: 'US', studyDate: '20261128' });
     return Buffer.concat([Buffer.from('--b\r\nContent-Type: application/dicom\r\n\r\n'), body, Buffer.from('\r\n')]);
   });
   const stored = await app.request('http://central/api/imaging/dicomweb/studies', {
-    method: 'POST', headers: { 'content-type': 'multipart/related; boundary=b', 'x-clinic-id': 'c07' }, body: new Uint8Array(Buffer.concat([...parts, Buffer.from('--b--\r\n')])),
+    method: 'POST', headers: { 'content-type': 'multipart/related; boundary=b', authorization: `Bearer ${clinicToken(uploadSecret, 'c07')}` }, body: new Uint8Array(Buffer.concat([...parts, Buffer.from('--b--\r\n')])),
   });
   t.equal(stored.status, 200);
 

@@ -84,8 +84,10 @@ t.test('STOW-RS over HTTP: stored, failed, study mismatch, retrievable by WADO-R
   t.equal(wado.status, 200);
   const raw = Buffer.from(await wado.arrayBuffer());
   t.ok(raw.includes(one.bytes), 'WADO-RS returns the stored bytes unchanged');
-  const stored = readFileSync(join(dir, 'imaging', 'district-hospital', study, `${one.sop}.dcm`));
-  t.ok(stored.equals(one.bytes), 'archived under the clinic id from X-Clinic-Id');
+  const stored = readFileSync(join(dir, 'imaging', 'external.district-hospital', study, `${one.sop}.dcm`));
+  t.ok(stored.equals(one.bytes), 'archived under external.<sender> (X-Clinic-Id names the sender; it cannot claim a clinic)');
+  const bogus = await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': ct, 'x-clinic-id': '../c01' }, body: new Uint8Array(multipart('stow-boundary', [{ body: mk().bytes }])) });
+  t.equal(bogus.status, 400, 'an X-Clinic-Id that is not a plain name is refused');
 });
 
 t.test('WADO-RS frames and bulk data: native multi-frame cut per frame, errors named', async (t) => {
