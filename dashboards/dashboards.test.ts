@@ -72,7 +72,28 @@ tests:
         values: '0x30'
       - series: 'up{job="edge", instance="e2", clinic="c-new"}'
         values: '1x30'
+      # Stream followers: c-new parked one EMPI event at 2 min and replayed it at 20 min; c-old's dictionaries follower is stuck.
+      - series: 'edge_sync_dead_letters{instance="e2", clinic="c-new", follower="empi"}'
+        values: '0 0 1x17 0x10'
+      - series: 'edge_sync_blocked{instance="e1", clinic="c-old", follower="dictionaries"}'
+        values: '0 1x29'
     alert_rule_test:
+      - eval_time: 10m
+        alertname: EdgeSyncParked
+        exp_alerts: []
+      - eval_time: 18m
+        alertname: EdgeSyncParked
+        exp_alerts:
+          - exp_labels: { severity: warning, area: edge, instance: e2, clinic: c-new, follower: empi }
+            exp_annotations: { summary: "Messages from central parked at c-new (empi)", description: "The edge could not apply some messages of a central stream (EMPI merges, dictionaries or record migrations) after retrying, and parked them in sync_dead_letter; the rest of the stream goes on. Look at the reason, fix the cause, then replay or discard them." }
+      - eval_time: 25m
+        alertname: EdgeSyncParked
+        exp_alerts: []
+      - eval_time: 12m
+        alertname: EdgeSyncBlocked
+        exp_alerts:
+          - exp_labels: { severity: critical, area: edge, instance: e1, clinic: c-old, follower: dictionaries }
+            exp_annotations: { summary: "Stream follower dictionaries at c-old is stuck", description: "A message that must apply before the next ones keeps failing: nothing after it is applied until it does, or until it is parked by hand." }
       - eval_time: 4m
         alertname: NetworkDeviceDown
         exp_alerts:

@@ -64,6 +64,8 @@ export const ruleGroups: RuleGroup[] = [
       net('OutboxOldestPending', `${edge.oldestPendingAge} > 900`, '5m', 'warning', 'Oldest unconfirmed record of {{ $labels.clinic }} older than 15 minutes', 'Records are waiting for the applied watermark.', 'edge'),
       net('EdgeRelayDisconnected', `${edge.relayState} == 0`, '5m', 'warning', 'Relay of {{ $labels.clinic }} not publishing', 'The edge relay has been disconnected for 5 minutes.', 'edge'),
       net('MedicalDeviceDown', `${device.up} == 0`, '5m', 'warning', 'Device {{ $labels.device }} at {{ $labels.clinic }} not answering', 'The device driver has had no answer or data from the device for 5 minutes.', 'edge'),
+      net('EdgeSyncParked', `${edge.syncDeadLetters} > 0`, '15m', 'warning', 'Messages from central parked at {{ $labels.clinic }} ({{ $labels.follower }})', 'The edge could not apply some messages of a central stream (EMPI merges, dictionaries or record migrations) after retrying, and parked them in sync_dead_letter; the rest of the stream goes on. Look at the reason, fix the cause, then replay or discard them.', 'edge'),
+      net('EdgeSyncBlocked', `${edge.syncBlocked} == 1`, '10m', 'critical', 'Stream follower {{ $labels.follower }} at {{ $labels.clinic }} is stuck', 'A message that must apply before the next ones keeps failing: nothing after it is applied until it does, or until it is parked by hand.', 'edge'),
       net('DeadLetters', `increase(${central.deadLetters}[10m]) > 0`, '', 'warning', 'Central dead-lettered messages ({{ $labels.reason }})', 'Records were rejected; see the dead-letter log.', 'central'),
     ],
   },
