@@ -192,6 +192,25 @@ t.test('the C-STORE response waits for onInstance; its failure is reported to th
   t.same(seen, [inst.sopInstanceUid], 'a resend is indexed');
 });
 
+t.test('indexDuringDirSync: onInstance runs once the file is complete at its final name; the device is answered after the rename is durable', async (t) => {
+  const events: string[] = [];
+  const scp = await startTestScp([device()], {
+    indexDuringDirSync: true,
+    onInstance: async (m, renameDurable) => {
+      events.push(`index ${readFileSync(m.path).length === m.size && createHash('sha256').update(readFileSync(m.path)).digest('hex') === m.sha256 ? 'complete' : 'partial'}`);
+      void renameDurable.then(() => events.push('rename durable'));
+    },
+  });
+  t.teardown(() => scp.close());
+  const f = join(scp.dir, 'y.dcm');
+  const inst = instance({ sopClassUid: US, modality: 'US' });
+  writeFileSync(f, buildPart10(inst));
+  const r = await storescu(scp.server, [f]);
+  t.equal(r.code, 0, r.stderr);
+  t.same(events, ['index complete', 'rename durable'], 'success only after both');
+  t.same(datasetOf(readFileSync(join(scp.dir, 'store', inst.studyInstanceUid, `${inst.sopInstanceUid}.dcm`))), datasetOf(buildPart10(inst)));
+});
+
 t.test('findscu -W gets the worklist the provider supplies, filtered by the query', async (t) => {
   const items: WorklistItem[] = [
     { patientName: '王五', patientId: 'R001', patientBirthDate: '19800101', patientSex: 'M', accessionNumber: 'A1', studyInstanceUid: '1.2.3.1', requestedProcedureId: 'RP1', requestedProcedureDescription: '腹部B超', scheduledProcedureStep: { modality: 'US', stationAeTitle: MODALITY_AE, startDate: '20261128', startTime: '090000', stepId: 'S1', description: '腹部' } },
