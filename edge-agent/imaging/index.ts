@@ -47,8 +47,10 @@ export const imagingModule: EdgeModule = {
     const repo = new ImagingRepo(ctx.store.db, registry);
     const forwarder = new Forwarder(ctx.store.db, ctx.config.clinicId, cfg, ctx.log.child({ part: 'forwarder' }));
     // Rows indexed while their rename's directory fsync ran, left unchecked by a crash (recovery.ts).
-    const recovered = await recoverUnsyncedInstances(ctx.store, ctx.log.child({ part: 'imaging-recovery' }));
-    if (recovered.checked > 0) ctx.log.info(recovered, 'imaging: instances indexed before a crash checked against their files');
+    // A failure (disk) leaves the rows unmarked, so they are checked again at the next start; receiving goes on.
+    await recoverUnsyncedInstances(ctx.store, ctx.log.child({ part: 'imaging-recovery' })).then(
+      (r) => { if (r.checked > 0) ctx.log.info(r, 'imaging: instances indexed before a crash checked against their files'); },
+      (e: Error) => ctx.log.error({ err: e.message }, 'imaging: start-up check of instances indexed before a crash failed; retried at the next start'));
     const marks = new RenameMarks();
     const dicomStored = new Counter({ name: 'device_dicom_instances_stored_total', help: 'DICOM instances stored and indexed, by modality', labelNames: ['modality'], registers: [ctx.registry] });
     const scp = cfg.enabled
