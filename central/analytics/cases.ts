@@ -37,6 +37,12 @@ const DISTRICT: Scope = { orgId: '', clinics: null, teams: null };
 /** Residents per statement / transaction (SQLite takes at most 32,766 parameters). */
 const CHUNK = 2000;
 const INSERT_ROWS = 200;
+/**
+ * The stored number of qualifying facts (`cnt`) counts up to this many: a fact batch then reads
+ * at most this many index entries of a resident however many readings a connected monitor has
+ * produced (requirements need presence, the latest fact, or a few a year).
+ */
+export const CASE_CNT_CAP = 1000;
 
 export function caseDef(ind: IndicatorDef): CaseDef {
   if (!ind.cases || ind.denominator?.type !== 'cohort' || ind.numerator.type !== 'cohort') throw new Error(`${ind.id} has no case list`);
@@ -63,7 +69,7 @@ export class CaseStore {
    * Case rows from the facts: of the given residents (null = the whole cohort, one grouped
    * query; used to check the stored rows).
    */
-  *compute(d: CaseDef, p: Period, residents: string[] | null): Generator<Op, CaseRec[], unknown> {
+  *compute(d: CaseDef, p: Period, residents: string[] | null, perResident = false): Generator<Op, CaseRec[], unknown> {
     const w = factWhere(d.den, p, DISTRICT);
     const okParts = (d.num.require ?? []).map((r) => requireSql(r, p));
     const ok = okParts.length ? { sql: okParts.map((x) => x.sql).join(' AND '), params: okParts.flatMap((x) => x.params) } : { sql: '1 = 1', params: [] as Param[] };
@@ -81,7 +87,28 @@ export class CaseStore {
     const req = d.num.require?.[0];
     type E = { resident_id: string; day: string | null; n1: number | null; n2: number | null; n3: number | null; flag: number | null; clinic_id: string };
     const ev = new Map<string, E[]>();
-    if (req && groups.length) {
+    const bounded = new Map<string, { n: number; last: E | undefined }>();
+    if (req && groups.length && perResident) {
+      // A fact batch's few residents: per (resident, clinic) the count of qualifying facts up to
+      // CASE_CNT_CAP and the latest one, each a bounded index read (a resident with thousands of
+      // device readings costs what one with a handful does).
+      const ww = windowSql('r', req.window, p);
+      const wh = condSql('r', req.where);
+      const ix = this.sqlite ? 'INDEXED BY an_fact_res_kind_day' : '';
+      const cond = (kindSql: string) => ['r.resident_id = ?', kindSql, ww.sql, wh.sql, req.sameClinic ? 'r.clinic_id = ?' : ''].filter(Boolean).join(' AND ');
+      const k = kinds('r', req.kind);
+      const cntSql = `SELECT COUNT(*) AS n FROM (SELECT 1 AS x FROM an_fact r ${ix} WHERE ${cond(k.sql)} LIMIT ${CASE_CNT_CAP}) z`;
+      // Latest per kind from the index, then the latest of those (same order as the full query).
+      const lastSql = req.kind.map((_, i) => `SELECT * FROM (SELECT r.resident_id, r.day, r.n1, r.n2, r.n3, r.flag, r.clinic_id, r.fkey FROM an_fact r ${ix} WHERE ${cond('r.kind = ?')} ORDER BY r.day DESC, r.fkey DESC LIMIT 1) z${i}`).join(' UNION ALL ') + ' ORDER BY day DESC, fkey DESC LIMIT 1';
+      for (const g of groups) {
+        const key = req.sameClinic ? `${g.resident_id}\u0000${g.clinic_id}` : g.resident_id;
+        if (bounded.has(key)) continue;
+        const one = (kindParams: Param[]): Param[] => [g.resident_id, ...kindParams, ...ww.params, ...wh.params, ...(req.sameClinic ? [g.clinic_id] : [])];
+        const n = num(((yield q.get(cntSql, one(k.params))) as { n: number } | undefined)?.n);
+        const last = n > 0 ? (yield q.get(lastSql, req.kind.flatMap((kind) => one([kind])))) as E | undefined : undefined;
+        bounded.set(key, { n, last });
+      }
+    } else if (req && groups.length) {
       const k = kinds('r', req.kind);
       const ww = windowSql('r', req.window, p);
       const wh = condSql('r', req.where);
@@ -107,25 +134,32 @@ export class CaseStore {
       }
     }
     return groups.map((g) => {
-      const e = (ev.get(g.resident_id) ?? []).filter((x) => !req?.sameClinic || x.clinic_id === g.clinic_id);
-      const last = e[e.length - 1];
+      let cnt: number;
+      let last: E | undefined;
+      const b = perResident ? bounded.get(req?.sameClinic ? `${g.resident_id}\u0000${g.clinic_id}` : g.resident_id) : undefined;
+      if (b) ({ n: cnt, last } = b);
+      else {
+        const e = (ev.get(g.resident_id) ?? []).filter((x) => !req?.sameClinic || x.clinic_id === g.clinic_id);
+        cnt = Math.min(e.length, CASE_CNT_CAP);
+        last = e[e.length - 1];
+      }
       const person = people.get(g.resident_id);
       return {
         resident_id: g.resident_id, clinic_id: g.clinic_id, team_id: g.team_id ?? '', since: g.since, ok: num(g.ok),
-        cnt: req ? e.length : null, last_day: last?.day ?? null, n1: nn(last?.n1), n2: nn(last?.n2), n3: nn(last?.n3), flag: nn(last?.flag),
+        cnt: req ? cnt : null, last_day: last?.day ?? null, n1: nn(last?.n1), n2: nn(last?.n2), n3: nn(last?.n3), flag: nn(last?.flag),
         name: person?.label ?? null, sex: person?.code ?? null, birth: person?.day2 ?? null,
       };
     });
   }
 
   /** Deletes and rewrites the rows of some residents (a build chunk or a fact batch). */
-  private *replace(sid: string, d: CaseDef, p: Period, residents: string[]): Generator<Op, number, unknown> {
+  private *replace(sid: string, d: CaseDef, p: Period, residents: string[], perResident = false): Generator<Op, number, unknown> {
     let n = 0;
     for (let i = 0; i < residents.length; i += CHUNK) {
       const chunk = residents.slice(i, i + CHUNK);
       const l = inList(chunk);
       yield q.run(`DELETE FROM an_case WHERE sid = ? AND resident_id ${l.sql}`, [sid, ...l.params]);
-      const rows = yield* this.compute(d, p, chunk);
+      const rows = yield* this.compute(d, p, chunk, perResident);
       for (let j = 0; j < rows.length; j += INSERT_ROWS) {
         const part = rows.slice(j, j + INSERT_ROWS);
         const params: Param[] = [];
@@ -151,7 +185,7 @@ export class CaseStore {
     let n = 0;
     for (const k of keys) {
       if (t.minDay !== '' && !person && !k.kinds.split(',').some((x) => t.kinds.has(x))) continue;
-      n += yield* this.replace(k.sid, JSON.parse(k.ckey) as CaseDef, parsePeriod(k.period), res);
+      n += yield* this.replace(k.sid, JSON.parse(k.ckey) as CaseDef, parsePeriod(k.period), res, true);
     }
     return n;
   }

@@ -107,7 +107,8 @@ export function requireSql(r: Require, p: Period, outer = 'c'): { sql: string; p
   const wh = condSql('r', r.where);
   const base = [`r.resident_id = ${outer}.resident_id`, k.sql, w.sql, wh.sql, r.sameClinic ? `r.clinic_id = ${outer}.clinic_id` : ''].filter(Boolean).join(' AND ');
   const params = [...k.params, ...w.params, ...wh.params];
-  if (r.minPerYear) return { sql: `(SELECT COUNT(*) FROM an_fact r WHERE ${base}) >= ?`, params: [...params, minCount(r, p)] };
+  // Counted only up to what the rule needs (LIMIT): a resident's long history is not read.
+  if (r.minPerYear) { const n = minCount(r, p); return { sql: `(SELECT COUNT(*) FROM (SELECT 1 AS x FROM an_fact r WHERE ${base} LIMIT ${n}) z) >= ?`, params: [...params, n] }; }
   if (r.latestFlag) return { sql: `(SELECT r.flag FROM an_fact r WHERE ${base} ORDER BY r.day DESC, r.fkey DESC LIMIT 1) = 1`, params };
   return { sql: `${r.none ? 'NOT ' : ''}EXISTS (SELECT 1 FROM an_fact r WHERE ${base})`, params };
 }
