@@ -43,6 +43,13 @@ export class AuditWriter {
     if (wh instanceof SqliteWarehouse && wh.file !== ':memory:') this.worker = new WorkerSink(wh.file, () => { this.stats.workerFailures++; });
   }
 
+  /** Store what is queued (up to 5 s), then end the writer thread: central's stop calls it. */
+  async close(): Promise<void> {
+    const until = Date.now() + 5_000;
+    while ((this.writing || this.scheduled || this.queue.length) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    this.worker?.close();
+  }
+
   write(e: AuditEntry): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ e, at: new Date().toISOString(), resolve, reject });
@@ -158,6 +165,17 @@ class WorkerSink {
     w.on('exit', fail);
     this.w = w;
     return w;
+  }
+
+  /** End the thread now; a batch still in flight is inserted on the main connection instead. */
+  close(): void {
+    const w = this.w;
+    if (!w) return;
+    this.w = undefined;
+    this.broken = true;
+    this.pending?.resolve(false);
+    this.pending = undefined;
+    void w.terminate();
   }
 
   private stop(): void {

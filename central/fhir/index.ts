@@ -46,5 +46,5 @@ export async function mountFhir(api: OpenAPIHono, deps: { wh: Warehouse; token: 
     store, token: deps.token, audit, oauth, writer, version: deps.version, readers,
     onAuditError: (err, e) => deps.log.error({ err: err.message, action: e.action }, 'audit entry not written'),
   }));
-  return { oauth, writer, readers, stop: async () => { await readers?.close(); } };
+  return { oauth, writer, readers, stop: async () => { await readers?.close(); await auditWriter.close(); } };
 }
