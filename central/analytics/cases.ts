@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import type { IndicatorDef, Measure } from './indicators.ts';
 import type { OrgTree, OrgUnit } from './org.ts';
 import { parsePeriod, type Period } from './periods.ts';
-import { inList, num, q, type Op, type Param, type SqlDb } from './sql.ts';
+import { inList, nextBatchSize, num, q, yieldWriteLock, type Op, type Param, type SqlDb } from './sql.ts';
 import { KIND_NAMES, condSql, factWhere, kinds, measureKinds, minCount, requireSql, values, windowSql, type CaseRow, type Scope, type Touched } from './engine.ts';
 
 type Cohort = Extract<Measure, { type: 'cohort' }>;
@@ -222,11 +222,16 @@ export class CaseStore {
     });
     if (ids === null) return;
     const self = this;
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const chunk = ids.slice(i, i + CHUNK);
+    // Chunks sized so that each transaction takes ~TARGET_TX_MS (at most CHUNK residents), with
+    // the write lock left free in between: ingest and pages keep their turns during a first build.
+    let size = Math.min(CHUNK, 200);
+    for (let i = 0; i < ids.length; i += size) {
+      const chunk = ids.slice(i, i + size);
+      const t0 = performance.now();
       await this.db.txGen(function* () { yield* lock(); return yield* self.replace(sid, d, p, chunk); });
-      // Let ingest and pages in between two chunks (SQLite runs them on this thread).
-      await new Promise((r) => setImmediate(r));
+      const ms = performance.now() - t0;
+      size = nextBatchSize(size, ms, 20, CHUNK);
+      await yieldWriteLock(this.db, ms);
     }
     await this.db.run('UPDATE an_case_key SET ready = 1, computed_at = ? WHERE sid = ?', [new Date().toISOString(), sid]);
   }

@@ -20,6 +20,7 @@ const post = (m: FromFactWorker) => port.postMessage(m);
 async function openSql(): Promise<{ db: SqlDb; close: () => Promise<void> }> {
   const { sqliteDb, pgSqlDb } = await import('./sql.ts');
   if (data.target.kind === 'sqlite') {
+    if (data.writeGate) (await import('../warehouse/write-gate.ts')).joinWriteGate(data.writeGate);
     const { openDb } = await import('../../contracts/runtime/sqlite.ts');
     const raw = openDb(data.target.file);
     return { db: sqliteDb(raw), close: async () => { raw.close(); } };

@@ -5,7 +5,7 @@
  * time of the last completed pass is the "as of" every indicator shows.
  */
 import type { OrgTree } from './org.ts';
-import { q, type Op, type Param, type SqlDb } from './sql.ts';
+import { nextBatchSize, q, yieldWriteLock, type Op, type Param, type SqlDb } from './sql.ts';
 import type { Touched } from './engine.ts';
 
 /** Keeps stored indicator results current inside each fact batch's transaction (the engine). */
@@ -199,11 +199,13 @@ export class FactStore {
     let records = 0;
     let facts = 0;
     this.changedFrom = null;
+    // `batch` is the largest batch: the size adapts so that a transaction takes ~TARGET_TX_MS.
+    let size = Math.min(batch, 50);
     for (const cl of clinics) {
       let cursor = Number(cl.seq ?? 0);
       while (cursor < Number(cl.applied_seq)) {
         const rows = await this.db.all<{ type: string; record_id: string; version: number; seq: number; payload: unknown; created_at: unknown }>(
-          'SELECT type, record_id, version, seq, payload, created_at FROM records WHERE clinic_id = ? AND seq > ? ORDER BY seq LIMIT ?', [cl.clinic_id, cursor, batch]);
+          'SELECT type, record_id, version, seq, payload, created_at FROM records WHERE clinic_id = ? AND seq > ? ORDER BY seq LIMIT ?', [cl.clinic_id, cursor, size]);
         if (rows.length === 0) { cursor = Number(cl.applied_seq); break; }
         const self = this;
         const clinicId = cl.clinic_id;
@@ -225,10 +227,11 @@ export class FactStore {
         if (ms > this.stats.txMaxMs) this.stats.txMaxMs = ms;
         if (this.orgChanged) { this.orgChanged = false; this.orgChanges++; await this.onOrgChange?.(); }
         records += rows.length;
-        // Each batch is one synchronous transaction on central's shared SQLite connection: let
-        // the ingest, the dictionary API and the pages in between two batches (a catch-up
-        // after an outage is many batches; without this they queued for seconds).
-        await new Promise((r) => setImmediate(r));
+        // Each batch holds the warehouse's write lock (SQLite) and, on the main-thread fallback,
+        // the event loop: let the ingest, the dictionary API and the pages in between two
+        // batches (a catch-up after an outage is many batches; without this they waited seconds).
+        size = nextBatchSize(size, ms, 5, batch);
+        await yieldWriteLock(this.db, ms);
       }
     }
     if (this.changedFrom !== null) {

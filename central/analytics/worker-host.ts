@@ -17,6 +17,7 @@
  * - `stop()` asks for one last pass (as the main-thread loop did at shutdown), then terminates the
  *   worker if it has not exited within `stopTimeoutMs` (safe: a transaction cut short rolls back).
  */
+import { releaseWriteGate, writeGateBuffer } from '../warehouse/write-gate.ts';
 import { Worker } from 'node:worker_threads';
 import type { FactWorkerData, FactWorkerTarget, FromFactWorker, PassResult, ToFactWorker } from './worker-protocol.ts';
 
@@ -80,7 +81,7 @@ export class FactWorkerHost {
     this.restartTimer = null;
     this.state = 'starting';
     this.stats.starts++;
-    const data: FactWorkerData = { target: this.target, intervalMs: this.opts.intervalMs, batch: this.opts.batch };
+    const data: FactWorkerData = { target: this.target, intervalMs: this.opts.intervalMs, batch: this.opts.batch, ...(this.target.kind === 'sqlite' ? { writeGate: writeGateBuffer() } : {}) };
     const w = new Worker(workerBootstrap(), { eval: true, workerData: data });
     this.w = w;
     let crash: Error | null = null;
@@ -88,6 +89,8 @@ export class FactWorkerHost {
     w.on('message', (m: FromFactWorker) => this.onMessage(w, m, (e) => { crash = e; }));
     w.on('error', (e) => { crash = e; });
     w.on('exit', (code) => {
+      // It may have died holding the write gate: the main thread never holds it across a turn.
+      if (this.target.kind === 'sqlite') releaseWriteGate();
       if (this.w !== w) return;
       this.w = null;
       if (this.state === 'stopping' || this.state === 'stopped') return;

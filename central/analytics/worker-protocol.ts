@@ -10,6 +10,8 @@ export interface FactWorkerData {
   intervalMs: number;
   /** Records per fact batch (one transaction each). */
   batch: number;
+  /** SQLite: the write gate shared with the main thread's writers (central/warehouse/write-gate.ts). */
+  writeGate?: SharedArrayBuffer;
 }
 
 export interface PassResult extends RefreshResult {

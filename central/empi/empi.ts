@@ -82,7 +82,10 @@ export class Empi {
   constructor(wh: Warehouse, opts: EmpiOptions = {}) {
     this.sql = sqlFor(wh);
     this.thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
-    this.batch = opts.batch ?? 1000;
+    // Small batches, one transaction each, with a turn of the event loop in between: matching
+    // runs on central's main thread beside the ingest (1,000 residents per transaction stalled
+    // ingest for 1-2 s when a clinic registered 2,000 residents at once).
+    this.batch = opts.batch ?? 50;
   }
 
   /** Create the empi_* tables if missing (idempotent, both backends). */
@@ -103,6 +106,7 @@ export class Empi {
       for (;;) {
         const more = await this.tx(() => this.scanClinic(clinic, stats));
         if (!more) break;
+        await new Promise((r) => setImmediate(r));
       }
     }
     return stats;

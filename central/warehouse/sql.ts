@@ -10,6 +10,7 @@
  */
 import type { Db } from '../../contracts/runtime/index.ts';
 import { PostgresWarehouse } from './postgres.ts';
+import { withWriteGate } from './write-gate.ts';
 import { SqliteWarehouse } from './sqlite.ts';
 import type { Warehouse } from './types.ts';
 
@@ -32,7 +33,7 @@ export function sqliteSql(db: Db): Sql {
     dialect: 'sqlite',
     all: async <R>(sql: string, params: unknown[] = []) => db.prepare(sql).all(...params.map(sqliteParam)) as R[],
     run: async (sql, params = []) => db.prepare(sql).run(...params.map(sqliteParam)).changes,
-    atomic: async (stmts) => db.transaction(() => stmts.map((s) => db.prepare(s.sql).run(...(s.params ?? []).map(sqliteParam)).changes)).immediate(),
+    atomic: async (stmts) => withWriteGate(() => db.transaction(() => stmts.map((s) => db.prepare(s.sql).run(...(s.params ?? []).map(sqliteParam)).changes)).immediate()),
   };
 }
 

@@ -2,6 +2,7 @@
 import { compareHlc, type DeadLetterReason, type DictionaryItem, type DictionaryName, type DictionarySnapshot, type Heartbeat } from '../../contracts/index.ts';
 import { migrate, openDb, type Db } from '../../contracts/runtime/index.ts';
 import { centralMigrations } from './sqlite-migrations.ts';
+import { withWriteGate } from './write-gate.ts';
 import './ingest-migrations.ts';
 import { SqliteProjector } from './projection-writers.ts';
 import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestOutcome, IngestResult, ResidentConflict, Warehouse, Watermark, RecordItem } from './types.ts';
@@ -41,7 +42,7 @@ export class SqliteWarehouse implements Warehouse {
   }
 
   async ingest(batch: IngestItem[]): Promise<IngestResult> {
-    return this.db.transaction(() => this.ingestSync(batch)).immediate();
+    return withWriteGate(() => this.db.transaction(() => this.ingestSync(batch)).immediate());
   }
 
   private ingestSync(batch: IngestItem[]): IngestResult {
@@ -224,12 +225,12 @@ export class SqliteWarehouse implements Warehouse {
   }
 
   async saveDictionary(name: DictionaryName, items: DictionaryItem[]): Promise<DictionarySnapshot> {
-    return this.db.transaction(() => {
+    return withWriteGate(() => this.db.transaction(() => {
       const cur = this.db.prepare<[string], { v: number | null }>('SELECT max(version) AS v FROM dictionaries WHERE name = ?').get(name)?.v ?? 0;
       const snap: DictionarySnapshot = { name, version: cur + 1, publishedAt: new Date().toISOString(), items };
       this.db.prepare('INSERT INTO dictionaries (name, version, published_at, items) VALUES (?, ?, ?, ?)').run(name, snap.version, snap.publishedAt, JSON.stringify(items));
       return snap;
-    }).immediate();
+    }).immediate());
   }
 
   async latestDictionaries(): Promise<DictionarySnapshot[]> {
