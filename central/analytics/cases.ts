@@ -13,6 +13,16 @@
  * transaction, so ingest and pages get the shared connection in between); the key is `ready`
  * once every chunk is in. Batches maintain a key while it is being built (each chunk deletes and
  * rewrites its residents, so the order does not matter).
+ *
+ * Pruning (`prune`, run by the refresh loop every few minutes): a list costs its rows and the
+ * work of every fact batch that touches its residents, so lists nobody reads go: those of a
+ * superseded definition (an indicator or QC rule whose definition changed) after an hour without
+ * a reader, those of a current definition after a week (a month someone opened once); the
+ * current year's list of every indicator (what the refresh loop keeps warm) stays. Readers record
+ * `last_read` at most once a minute (`CASE_TOUCH_MS`) and an open export reads a page every few
+ * hundred ms, so a list being read or exported is never idle long enough to be pruned. A pruned
+ * key is marked (`ready` -1, fact batches skip it), its rows are deleted in short transactions,
+ * then the key; a reader arriving meanwhile takes the key back and builds it again.
  */
 import { createHash } from 'node:crypto';
 import type { IndicatorDef, Measure } from './indicators.ts';
@@ -43,6 +53,20 @@ const INSERT_ROWS = 200;
  * produced (requirements need presence, the latest fact, or a few a year).
  */
 export const CASE_CNT_CAP = 1000;
+/** A reader records `last_read` at most this often per list (and rechecks that the list is still there). */
+export const CASE_TOUCH_MS = 60_000;
+
+export interface CasePruneOpts {
+  /** Lists never pruned (sids): the current year's list of every indicator, kept warm by the refresh loop. */
+  keep: Set<string>;
+  /** Definitions in use (JSON, `caseKey().ckey`): indicators' and enabled QC rules'. Others are superseded. */
+  current: Set<string>;
+  now?: Date;
+  /** A list of a current definition goes when nobody has read it for this long (default 7 days). */
+  idleMs?: number;
+  /** A list of a superseded definition goes after this long without a reader (default 1 hour). */
+  supersededIdleMs?: number;
+}
 
 export function caseDef(ind: IndicatorDef): CaseDef {
   if (!ind.cases || ind.denominator?.type !== 'cohort' || ind.numerator.type !== 'cohort') throw new Error(`${ind.id} has no case list`);
@@ -58,9 +82,16 @@ export type CaseAfter = { ok: number; clinic_id: string; resident_id: string };
 export interface CaseQuery { failingOnly?: boolean; limit?: number; offset?: number; after?: CaseAfter; /** Skip the count (total -1): later pages of an export. */ noCount?: boolean }
 
 export class CaseStore {
-  /** sids known to be ready (registration is never undone, so this cannot go stale). */
-  private readonly ready = new Set<string>();
+  /**
+   * sids known to be ready, with when this process last recorded a read (`last_read`). A list
+   * can be pruned by another thread or process: the entry is rechecked with the next touch, and
+   * pruning waits far longer than CASE_TOUCH_MS after the last read, so a list read within the
+   * last minute is still there.
+   */
+  private readonly ready = new Map<string, number>();
   private readonly building = new Map<string, Promise<void>>();
+  /** The time reads are recorded at and pruning measures idleness from (a test moves it on). */
+  clock: () => number = Date.now;
   constructor(private readonly db: SqlDb, private readonly org: () => OrgTree) {}
 
   private get sqlite(): boolean { return this.db.dialect === 'sqlite'; }
@@ -179,8 +210,9 @@ export class CaseStore {
   *afterBatch(t: Touched): Generator<Op, number, unknown> {
     if (t.minDay === null || t.residents.size === 0) return 0;
     // A resident record (name, sex, birth date) matters to the rows of every period, whatever its day.
+    // Lists being pruned (ready -1) are left alone.
     const person = t.kinds.has('resident');
-    const keys = (yield q.all(`SELECT sid, ckey, period, kinds FROM an_case_key${person ? '' : ' WHERE period_to > ?'}`, person ? [] : [t.minDay])) as { sid: string; ckey: string; period: string; kinds: string }[];
+    const keys = (yield q.all(`SELECT sid, ckey, period, kinds FROM an_case_key WHERE ready >= 0${person ? '' : ' AND period_to > ?'}`, person ? [] : [t.minDay])) as { sid: string; ckey: string; period: string; kinds: string }[];
     const res = [...t.residents];
     let n = 0;
     for (const k of keys) {
@@ -190,20 +222,37 @@ export class CaseStore {
     return n;
   }
 
+  /** Ready as far as this process knows (warm uses it to skip lists it has built). */
   isReady(d: CaseDef, p: Period): boolean {
     return this.ready.has(caseKey(d, p.key).sid);
   }
 
-  /** Registers and builds a stored case list unless it is ready; concurrent callers share the build. */
+  /**
+   * Registers and builds a stored case list unless it is ready; concurrent callers share the
+   * build. Records the read (`last_read`, at most once per CASE_TOUCH_MS).
+   */
   ensure(d: CaseDef, p: Period): Promise<string> {
     const { ckey, sid } = caseKey(d, p.key);
-    if (this.ready.has(sid)) return Promise.resolve(sid);
+    const touched = this.ready.get(sid);
+    if (touched !== undefined) {
+      if (this.clock() - touched < CASE_TOUCH_MS) return Promise.resolve(sid);
+      return this.touch(sid).then((still) => (still ? sid : this.ensure(d, p)));
+    }
     let job = this.building.get(sid);
     if (!job) {
-      job = this.build(d, p, ckey, sid).then(() => { this.ready.add(sid); }).finally(() => this.building.delete(sid));
+      job = this.build(d, p, ckey, sid).then(() => { this.ready.set(sid, this.clock()); }).finally(() => this.building.delete(sid));
       this.building.set(sid, job);
     }
     return job.then(() => sid);
+  }
+
+  /** Records a read of a ready list; false (and forgotten here) when it has been pruned meanwhile. */
+  private async touch(sid: string): Promise<boolean> {
+    const now = this.clock();
+    const n = await this.db.run('UPDATE an_case_key SET last_read = ? WHERE sid = ? AND ready = 1', [new Date(now).toISOString(), sid]);
+    if (n === 0) { this.ready.delete(sid); return false; }
+    this.ready.set(sid, now);
+    return true;
   }
 
   private async build(d: CaseDef, p: Period, ckey: string, sid: string): Promise<void> {
@@ -213,11 +262,18 @@ export class CaseStore {
     // Register first (from now on every fact batch maintains the rows of its residents) and take
     // the cohort as it is now; residents joining it later arrive through the batches.
     const w = factWhere(d.den, p, DISTRICT);
+    const clock = this.clock;
     const ids = await this.db.txGen(function* () {
       yield* lock();
+      const now = new Date(clock()).toISOString();
       const k = (yield q.get('SELECT ready FROM an_case_key WHERE sid = ?', [sid])) as { ready: number } | undefined;
-      if (k && num(k.ready) === 1) return null;
-      if (!k) yield q.run('INSERT INTO an_case_key (sid, ckey, period, period_to, kinds, ready, computed_at) VALUES (?, ?, ?, ?, ?, 0, NULL)', [sid, ckey, p.key, p.to, kindList]);
+      if (k && num(k.ready) === 1) { yield q.run('UPDATE an_case_key SET last_read = ? WHERE sid = ?', [now, sid]); return null; }
+      if (!k) yield q.run('INSERT INTO an_case_key (sid, ckey, period, period_to, kinds, ready, computed_at, last_read) VALUES (?, ?, ?, ?, ?, 0, NULL, ?)', [sid, ckey, p.key, p.to, kindList, now]);
+      else if (num(k.ready) === -1) {
+        // Being pruned: take it back (the rows left are deleted here, the pruner stops at its next chunk).
+        yield q.run('DELETE FROM an_case WHERE sid = ?', [sid]);
+        yield q.run('UPDATE an_case_key SET ready = 0, computed_at = NULL, last_read = ? WHERE sid = ?', [now, sid]);
+      } else yield q.run('UPDATE an_case_key SET last_read = ? WHERE sid = ?', [now, sid]);
       return ((yield q.all(`SELECT DISTINCT c.resident_id FROM an_fact c WHERE ${w.sql}`, w.params)) as { resident_id: string }[]).map((r) => r.resident_id);
     });
     if (ids === null) return;
@@ -225,15 +281,71 @@ export class CaseStore {
     // Chunks sized so that each transaction takes ~TARGET_TX_MS (at most CHUNK residents), with
     // the write lock left free in between: ingest and pages keep their turns during a first build.
     let size = Math.min(CHUNK, 200);
+    let touched = this.clock();
     for (let i = 0; i < ids.length; i += size) {
       const chunk = ids.slice(i, i + size);
       const t0 = performance.now();
-      await this.db.txGen(function* () { yield* lock(); return yield* self.replace(sid, d, p, chunk); });
+      // A long first build counts as being read (it is not pruned half-built).
+      const touch = this.clock() - touched > CASE_TOUCH_MS;
+      if (touch) touched = this.clock();
+      const at = new Date(touched).toISOString();
+      await this.db.txGen(function* () {
+        yield* lock();
+        if (touch) yield q.run('UPDATE an_case_key SET last_read = ? WHERE sid = ?', [at, sid]);
+        return yield* self.replace(sid, d, p, chunk);
+      });
       const ms = performance.now() - t0;
       size = nextBatchSize(size, ms, 20, CHUNK);
       await yieldWriteLock(this.db, ms);
     }
-    await this.db.run('UPDATE an_case_key SET ready = 1, computed_at = ? WHERE sid = ?', [new Date().toISOString(), sid]);
+    const now = new Date(this.clock()).toISOString();
+    await this.db.run('UPDATE an_case_key SET ready = 1, computed_at = ?, last_read = ? WHERE sid = ?', [now, now, sid]);
+  }
+
+  /**
+   * Deletes stored lists nobody reads (see the header): marks each (`ready` -1, only if still
+   * idle: a read recorded meanwhile wins), deletes its rows in short transactions, then the key.
+   * Returns the lists and rows deleted.
+   */
+  async prune(o: CasePruneOpts): Promise<{ lists: number; rows: number }> {
+    const now = o.now ? o.now.getTime() : this.clock();
+    // Never shorter than two touch intervals: a list read in the last minute is not pruned.
+    const idle = Math.max(o.idleMs ?? 7 * 86400_000, 2 * CASE_TOUCH_MS);
+    const superseded = Math.max(o.supersededIdleMs ?? 3600_000, 2 * CASE_TOUCH_MS);
+    const pg = this.db.dialect === 'postgres';
+    const lock = function* (): Generator<Op, void, unknown> { if (pg) yield q.run('LOCK TABLE an_agg_key IN SHARE ROW EXCLUSIVE MODE'); };
+    const keys = await this.db.all<{ sid: string; ckey: string; ready: number }>('SELECT sid, ckey, ready FROM an_case_key');
+    let lists = 0;
+    let rows = 0;
+    for (const k of keys) {
+      if (o.keep.has(k.sid) || this.building.has(k.sid)) continue;
+      const cutoff = new Date(now - (o.current.has(k.ckey) ? idle : superseded)).toISOString();
+      // A key left marked by an interrupted prune is resumed.
+      const marked = num(k.ready) === -1 || await this.db.txGen(function* () {
+        yield* lock();
+        return ((yield q.run('UPDATE an_case_key SET ready = -1 WHERE sid = ? AND ready <> -1 AND COALESCE(last_read, computed_at) < ?', [k.sid, cutoff])) as number) === 1;
+      });
+      if (!marked) continue;
+      this.ready.delete(k.sid);
+      let size = CHUNK;
+      for (;;) {
+        const t0 = performance.now();
+        const n = await this.db.txGen(function* () {
+          yield* lock();
+          const r = (yield q.get('SELECT ready FROM an_case_key WHERE sid = ?', [k.sid])) as { ready: number } | undefined;
+          if (!r || num(r.ready) !== -1) return -1; // taken back by a reader (or gone)
+          const n = (yield q.run('DELETE FROM an_case WHERE sid = ? AND resident_id IN (SELECT resident_id FROM an_case WHERE sid = ? ORDER BY resident_id LIMIT ?)', [k.sid, k.sid, size])) as number;
+          if (n === 0) yield q.run('DELETE FROM an_case_key WHERE sid = ? AND ready = -1', [k.sid]);
+          return n;
+        });
+        if (n <= 0) { if (n === 0) lists++; break; }
+        rows += n;
+        const ms = performance.now() - t0;
+        size = nextBatchSize(size, ms, 200, 20_000);
+        await yieldWriteLock(this.db, ms);
+      }
+    }
+    return { lists, rows };
   }
 
   /** Stored rows of a case list under `node` and inside `scope`: the count and one page, failing first, then clinic, then resident. */

@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     const orgBefore = a.facts.orgChanges;
     const r = await a.facts.refresh(data.batch);
     const warmed = warm ? await a.engine.warm(INDICATORS, new Date(), () => stopping) : 0;
+    if (warm && !stopping) await a.pruneCases();
     return { ...r, gen: a.facts.ownGen, orgChanged: a.facts.orgChanges !== orgBefore, warmed, tx: { ...a.facts.stats } };
   };
   const tick = () => {

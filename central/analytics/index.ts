@@ -4,7 +4,9 @@ import { Engine } from './engine.ts';
 import { INDICATORS } from './indicators.ts';
 import { FactStore } from './facts.ts';
 import { Performance } from './perf.ts';
-import { Qc } from './qc.ts';
+import { Qc, storedRule } from './qc.ts';
+import { caseDef, caseKey, type CaseDef } from './cases.ts';
+import { currentPeriodKey, parsePeriod } from './periods.ts';
 import { loadOrg, seedOrg, type OrgTree } from './org.ts';
 import { ensureSchema } from './schema.ts';
 import { sqlFor, type SqlDb } from './sql.ts';
@@ -18,6 +20,8 @@ import type { FactWorkerTarget, PassResult } from './worker-protocol.ts';
  * 100 -> ~40 ms, for ~10% more CPU).
  */
 export const FACT_BATCH = 200;
+/** The refresh loop prunes stored case lists nobody reads at most this often (cases.ts `prune`). */
+export const CASE_PRUNE_EVERY_MS = 10 * 60_000;
 
 export class Analytics {
   readonly facts: FactStore;
@@ -28,6 +32,7 @@ export class Analytics {
   private timer: NodeJS.Timeout | null = null;
   /** Set while the refresh loop runs in a worker thread (`start` with `worker`). */
   private host: FactWorkerHost | null = null;
+  private lastPrune = 0;
 
   private constructor(readonly db: SqlDb) {
     this.facts = new FactStore(db, () => this.tree, () => this.reloadOrg(), (from) => this.engine.invalidate(from));
@@ -80,7 +85,28 @@ export class Analytics {
     const r = await this.facts.refresh();
     await this.syncCache();
     const warmed = opts.warm === false ? 0 : await this.engine.warm(INDICATORS, new Date(), opts.stop);
+    if (opts.warm !== false) await this.pruneCases();
     return { records: r.records, warmed };
+  }
+
+  /**
+   * Deletes stored case lists nobody reads (cases.ts `prune`): keeps the current year's list of
+   * every indicator, drops superseded definitions (indicators' and enabled QC rules' are current)
+   * after an hour without a reader and old periods after a week. At most every
+   * CASE_PRUNE_EVERY_MS unless `force`.
+   */
+  async pruneCases(opts: { now?: Date; force?: boolean; idleMs?: number; supersededIdleMs?: number } = {}): Promise<{ lists: number; rows: number }> {
+    if (!opts.force && Date.now() - this.lastPrune < CASE_PRUNE_EVERY_MS) return { lists: 0, rows: 0 };
+    this.lastPrune = Date.now();
+    const now = opts.now ?? new Date();
+    const year = parsePeriod(currentPeriodKey('year', now));
+    const defs = INDICATORS.filter((i) => i.cases).map(caseDef);
+    const rules = (await this.qc.rules()).filter((r) => r.enabled).map((r) => storedRule(r, year)?.def).filter((d): d is CaseDef => !!d);
+    return this.engine.caseStore.prune({
+      keep: new Set(defs.map((d) => caseKey(d, year.key).sid)),
+      current: new Set([...defs, ...rules].map((d) => caseKey(d, year.key).ckey)),
+      now, idleMs: opts.idleMs, supersededIdleMs: opts.supersededIdleMs,
+    });
   }
 
   /**

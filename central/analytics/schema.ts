@@ -58,12 +58,13 @@ const DDL = [
  * `sid`; `an_case` holds one row per (resident, clinic) of its cohort (team_id '' = no team).
  * Lists are read in (ok, clinic, resident) order through `an_case_list`, so on PostgreSQL those
  * columns use the "C" collation (code-point order, as SQLite's BINARY) — the only DDL that
- * differs between the backends.
+ * differs between the backends. `ready`: 0 while being built, 1 once complete, -1 while being
+ * pruned (rows deleted chunk by chunk, then the key); `last_read`: when a reader last used it.
  */
 function caseDdl(db: SqlDb): string[] {
   const C = db.dialect === 'postgres' ? ' COLLATE "C"' : '';
   return [
-    `CREATE TABLE IF NOT EXISTS an_case_key (sid TEXT PRIMARY KEY, ckey TEXT NOT NULL, period TEXT NOT NULL, period_to TEXT NOT NULL, kinds TEXT NOT NULL, ready INTEGER NOT NULL DEFAULT 0, computed_at TEXT)`,
+    `CREATE TABLE IF NOT EXISTS an_case_key (sid TEXT PRIMARY KEY, ckey TEXT NOT NULL, period TEXT NOT NULL, period_to TEXT NOT NULL, kinds TEXT NOT NULL, ready INTEGER NOT NULL DEFAULT 0, computed_at TEXT, last_read TEXT)`,
     `CREATE INDEX IF NOT EXISTS an_case_key_to ON an_case_key (period_to)`,
     `CREATE TABLE IF NOT EXISTS an_case (sid TEXT NOT NULL, resident_id TEXT${C} NOT NULL, clinic_id TEXT${C} NOT NULL, team_id TEXT${C} NOT NULL,
       since TEXT, ok INTEGER NOT NULL, cnt INTEGER, last_day TEXT, n1 DOUBLE PRECISION, n2 DOUBLE PRECISION, n3 DOUBLE PRECISION, flag INTEGER,
@@ -79,4 +80,6 @@ export async function ensureSchema(db: SqlDb): Promise<void> {
   const old = await db.get("SELECT 1 AS x FROM an_case WHERE 1 = 0").then(() => db.get('SELECT name, birth FROM an_case WHERE 1 = 0').then(() => false, () => true), () => false);
   if (old) { await db.exec('DROP TABLE an_case'); await db.exec('DROP TABLE an_case_key'); }
   for (const s of caseDdl(db)) await db.exec(s);
+  // `last_read` (pruning of lists nobody reads, cases.ts) came later: added to an older table.
+  if (await db.get('SELECT last_read FROM an_case_key WHERE 1 = 0').then(() => false, () => true)) await db.exec('ALTER TABLE an_case_key ADD COLUMN last_read TEXT');
 }
