@@ -3,6 +3,7 @@
  * once for both backends: the SQL differs only in JSON access and placeholders. Every value
  * travels as a bind parameter; field names come from this file only.
  */
+import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg, { type Pool } from 'pg';
 import type { Db } from '../../contracts/runtime/index.ts';
@@ -76,8 +77,13 @@ interface Dialect {
   maxChar: string;
   /** An expression compared with binary (code point) collation, so that prefix ranges use the index. */
   binary(expr: string): string;
+  /** Aggregate of a column's values, in the order of its (sub)query, as an array or its JSON text. */
+  list(col: string): string;
   all<R>(sql: string, params: unknown[]): Promise<R[]>;
 }
+
+/** Other residents of a resident's EMPI person listed on its Patient (Patient.link). */
+const MAX_OTHERS = 100;
 
 /** The clinical time of a record (visit registered, reading taken, result out, prescription issued). */
 const CLINICAL_TIME = (j: (f: string) => string) => `coalesce(${j('registeredAt')}, ${j('effectiveAt')}, ${j('resultedAt')}, ${j('issuedAt')})`;
@@ -133,10 +139,33 @@ class SqlFhirStore implements FhirStore {
     if (q.sex !== undefined) { where.push(q.sex.length ? `${j('sex')} IN (${q.sex.map(() => '?').join(', ')})` : '1 = 0'); params.push(...q.sex); }
     if (q.birthDate !== undefined) { where.push(`${j('birthDate')} = ?`); params.push(q.birthDate); }
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = q.count === 0 ? [] : await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown; hlc: string }>(
-      `SELECT resident_id, payload, clinic_id, updated_at, hlc FROM residents ${w} ORDER BY resident_id LIMIT ? OFFSET ?`, [...params, q.count, q.offset]);
+    const rows = q.count === 0 ? [] : await this.residentRows(w, 'ORDER BY resident_id LIMIT ? OFFSET ?', [...params, q.count, q.offset]);
     const total = totalOf(q, rows.length) ?? (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM residents ${w}`, params))[0]!.n;
-    return { total: Number(total), rows: await this.withPersons(rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at), hlc: r.hlc }))) };
+    return { total: Number(total), rows };
+  }
+
+  /**
+   * Residents with their EMPI person in the same query (one round trip): the person and up to 100
+   * of the person's other residents, in resident id order, as correlated subqueries evaluated for
+   * the rows returned only.
+   */
+  private async residentRows(where: string, tail: string, params: unknown[]): Promise<ResidentRow[]> {
+    type Row = { resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown; hlc: string; person_id?: string | null; others?: unknown };
+    const empi = await this.hasEmpi();
+    const person = empi
+      ? `, (SELECT l.person_id FROM empi_link l WHERE l.resident_id = residents.resident_id) AS person_id,
+         (SELECT ${this.d.list('x.other')} FROM (SELECT o.resident_id AS other FROM empi_link l JOIN empi_link o ON o.person_id = l.person_id AND o.resident_id <> l.resident_id
+           WHERE l.resident_id = residents.resident_id ORDER BY o.resident_id LIMIT ${MAX_OTHERS}) x) AS others`
+      : '';
+    const rows = await this.d.all<Row>(`SELECT resident_id, payload, clinic_id, updated_at, hlc${person} FROM residents ${where} ${tail}`, params);
+    return rows.map((r) => {
+      const row: ResidentRow = { residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at), hlc: r.hlc };
+      if (r.person_id != null) {
+        const others = typeof r.others === 'string' ? JSON.parse(r.others) as string[] : (r.others as string[] | null) ?? [];
+        row.person = { personId: r.person_id, others };
+      }
+      return row;
+    });
   }
 
   private empi: boolean | undefined;
@@ -152,27 +181,9 @@ class SqlFhirStore implements FhirStore {
     return this.empi;
   }
 
-  /** Attach each resident's EMPI person (Patient.link to the same person's other residents). */
-  private async withPersons(rows: ResidentRow[]): Promise<ResidentRow[]> {
-    if (rows.length === 0 || !(await this.hasEmpi())) return rows;
-    const ids = rows.map((r) => r.residentId);
-    const links = await this.d.all<{ resident_id: string; person_id: string; other: string | null }>(
-      `SELECT l.resident_id, l.person_id, o.resident_id AS other FROM empi_link l LEFT JOIN empi_link o ON o.person_id = l.person_id AND o.resident_id <> l.resident_id
-       WHERE l.resident_id IN (${ids.map(() => '?').join(', ')}) ORDER BY l.resident_id, o.resident_id`, ids);
-    const by = new Map<string, PersonLink>();
-    for (const l of links) {
-      const p = by.get(l.resident_id) ?? { personId: l.person_id, others: [] };
-      if (l.other && p.others.length < 100) p.others.push(l.other);
-      by.set(l.resident_id, p);
-    }
-    return rows.map((r) => (by.has(r.residentId) ? { ...r, person: by.get(r.residentId)! } : r));
-  }
-
   async residentsByIds(ids: string[]): Promise<ResidentRow[]> {
     if (ids.length === 0) return [];
-    const rows = await this.d.all<{ resident_id: string; payload: unknown; clinic_id: string; updated_at: unknown; hlc: string }>(
-      `SELECT resident_id, payload, clinic_id, updated_at, hlc FROM residents WHERE resident_id IN (${ids.map(() => '?').join(', ')}) ORDER BY resident_id`, ids);
-    return this.withPersons(rows.map((r) => ({ residentId: r.resident_id, payload: parse(r.payload), clinicId: r.clinic_id, updatedAt: iso(r.updated_at), hlc: r.hlc })));
+    return this.residentRows(`WHERE resident_id IN (${ids.map(() => '?').join(', ')})`, 'ORDER BY resident_id', ids);
   }
 
   async records(q: RecordQuery): Promise<Page<RecordRow>> {
@@ -225,19 +236,39 @@ function sqliteDialect(db: Db): Dialect {
     instant: (e) => `julianday(${e})`,
     maxChar: 'char(1114111)',
     binary: (e) => e, // SQLite compares text by bytes (UTF-8 keeps code point order) unless told otherwise
+    list: (c) => `json_group_array(${c})`,
     all: async <R>(sql: string, params: unknown[]) => prepared(sql).all(...params) as R[],
   };
 }
 
+/** Statements with more parameters than this (long IN lists of ids) run unnamed: each list length would be a statement of its own. */
+const PG_NAMED_MAX_PARAMS = 16;
+
 function pgDialect(pool: Pool): Dialect {
+  // `?` -> `$n` once per SQL text, and a statement name for it: node-postgres prepares a named
+  // statement once per connection and then only binds and executes it (no parse and analysis by
+  // the server, one message fewer each time). The searches are a few shapes repeated with new values.
+  const texts = new Map<string, { text: string; name?: string }>();
+  const shape = (sql: string, nParams: number) => {
+    let t = texts.get(sql);
+    if (!t) {
+      if (texts.size >= 1000) texts.clear();
+      let i = 0;
+      const text = sql.replace(/\?/g, () => `$${++i}`);
+      t = { text, name: nParams <= PG_NAMED_MAX_PARAMS ? `fhir_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}` : undefined };
+      texts.set(sql, t);
+    }
+    return t;
+  };
   return {
     json: (col, f) => `(${col}->>'${f}')`,
     instant: (e) => `(${e})::timestamptz`,
     maxChar: 'chr(1114111)',
     binary: (e) => `(${e}) COLLATE "C"`,
+    list: (c) => `array_agg(${c} ORDER BY ${c})`,
     all: async <R>(sql: string, params: unknown[]) => {
-      let i = 0;
-      return (await pool.query(sql.replace(/\?/g, () => `$${++i}`), params)).rows as R[];
+      const t = shape(sql, params.length);
+      return (await pool.query(t.name ? { name: t.name, text: t.text, values: params } : { text: t.text, values: params })).rows as R[];
     },
   };
 }

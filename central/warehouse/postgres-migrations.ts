@@ -212,6 +212,22 @@ export const pgMigrations: PgMigration[] = [
     name: 'FHIR search index: resident name prefix (lower case, code point order)',
     sql: `CREATE INDEX residents_name_lower ON residents ((lower(payload->>'name') COLLATE "C"));`,
   },
+  {
+    version: 111,
+    // (type, record_id) is the start of the primary key (type, record_id, version, clinic_id), which
+    // answers the same lookups: the copy only cost every insert an index entry and its cache pages.
+    name: 'drop records_type_record (a prefix of the records primary key)',
+    sql: 'DROP INDEX IF EXISTS records_type_record;',
+  },
+  {
+    version: 112,
+    // Patient?name=<prefix>&birthdate=<day> (the usual patient lookup): by the name alone, every
+    // resident whose name starts with a common two-character prefix was fetched from the heap to
+    // test the birth date (hundreds per search at a million residents); by day and then name, the
+    // index finds the few matches itself. Also serves birthdate searches on their own.
+    name: 'FHIR search index: residents by birth date and name prefix',
+    sql: `CREATE INDEX residents_birth_name ON residents ((payload->>'birthDate'), (lower(payload->>'name') COLLATE "C"));`,
+  },
 ];
 
 /** Any 64-bit constant shared by every central instance: serialises concurrent migrations. */
