@@ -195,6 +195,15 @@ export class Engine {
   private readonly inflight = new Map<string, Promise<Row[]>>();
   static CACHE_MAX = 4000;
   private invalidations = 0;
+  /**
+   * Set while a fact worker runs (`Analytics.start`): a (measure, period) not stored yet is
+   * computed there (its own connection), not in a transaction on this thread's connection,
+   * which on SQLite would block the event loop, and central's ingest with it, for the whole
+   * first computation (tens of seconds of CPU at 1 M residents).
+   */
+  remoteLoad: ((mkey: string, period: string) => Promise<void>) | null = null;
+  /** First computations this engine is waiting for (key -> since when, ms), for "being computed" pages. */
+  readonly computing = new Map<string, number>();
 
   /** Facts on or after `fromDay` changed: drop every memory copy of a period that ends after it. */
   invalidate(fromDay: string): void {
@@ -213,12 +222,48 @@ export class Engine {
   private load(m: FactMeasure, p: Period, key: string): Promise<Row[]> {
     let job = this.inflight.get(key);
     if (job) return job;
-    const gen = this.invalidations;
     const mkey = JSON.stringify(m);
+    const remote = this.remoteLoad;
+    if (remote) {
+      job = (async () => {
+        const gen = this.invalidations;
+        const stored = () => this.db.all<Row>('SELECT clinic_id, team_id, v FROM an_agg WHERE mkey = ? AND period = ?', [mkey, p.key]);
+        let rows: Row[] | null = null;
+        if (await this.db.get('SELECT 1 AS x FROM an_agg_key WHERE mkey = ? AND period = ?', [mkey, p.key])) rows = await stored();
+        else {
+          this.computing.set(key, Date.now());
+          try {
+            await remote(mkey, p.key);
+            rows = await stored();
+          } catch {
+            // No worker ready (starting, restarting): as before, here.
+          } finally { this.computing.delete(key); }
+        }
+        if (rows === null) return this.loadHere(m, p, key, mkey);
+        const out = rows.map((r) => ({ clinic_id: r.clinic_id, team_id: r.team_id === '' ? null : r.team_id, v: r.v }));
+        if (gen === this.invalidations) this.remember(key, p, out);
+        return out;
+      })().finally(() => this.inflight.delete(key));
+      this.inflight.set(key, job);
+      return job;
+    }
+    job = this.loadHere(m, p, key, mkey).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, job);
+    return job;
+  }
+
+  private remember(key: string, p: Period, rows: Row[]): void {
+    if (this.cache.size >= Engine.CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, { to: p.to, rows });
+  }
+
+  /** Reads the stored rows, or computes, stores and registers them, in one transaction on this connection. */
+  private loadHere(m: FactMeasure, p: Period, key: string, mkey: string): Promise<Row[]> {
+    const gen = this.invalidations;
     const w = factWhere(m, p, { orgId: '', clinics: null, teams: null });
     const full = `SELECT c.clinic_id, c.team_id, ${aggOf(m)} AS v FROM an_fact c WHERE ${w.sql} GROUP BY c.clinic_id, c.team_id`;
     const pg = this.db.dialect === 'postgres';
-    job = this.db.txGen(function* () {
+    return this.db.txGen(function* () {
       // Serialised with fact batches on PostgreSQL (SQLite transactions are serial already).
       if (pg) yield q.run('LOCK TABLE an_agg_key IN SHARE ROW EXCLUSIVE MODE');
       const known = yield q.get('SELECT period_to FROM an_agg_key WHERE mkey = ? AND period = ?', [mkey, p.key]);
@@ -232,14 +277,9 @@ export class Engine {
       return rows;
     }).then((rows) => {
       // Facts changed meanwhile (another connection on PostgreSQL): read again next time.
-      if (gen === this.invalidations) {
-        if (this.cache.size >= Engine.CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
-        this.cache.set(key, { to: p.to, rows });
-      }
+      if (gen === this.invalidations) this.remember(key, p, rows);
       return rows;
-    }).finally(() => this.inflight.delete(key));
-    this.inflight.set(key, job);
-    return job;
+    });
   }
 
   async measureRows(m: Measure, p: Period, scope: Scope): Promise<Row[]> {

@@ -5,11 +5,15 @@
  * `Analytics.start` ran on central's main thread: reload the organisation tree, `facts.refresh()`
  * (fact batches with their stored indicator results, one transaction each), then `engine.warm()`.
  * After every pass it tells the host what changed, so the main thread's engine drops the memory
- * copies of changed periods and re-reads the organisation tree.
+ * copies of changed periods and re-reads the organisation tree. It also computes a page's
+ * missing stored results on request (`load`), so a first computation (seconds of SQLite at 1 M
+ * residents) never runs on the main thread's connection, which would block central's ingest.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Analytics } from './index.ts';
+import { Analytics, DISTRICT_SCOPE } from './index.ts';
 import { INDICATORS } from './indicators.ts';
+import type { FactMeasure } from './engine.ts';
+import { parsePeriod } from './periods.ts';
 import type { SqlDb } from './sql.ts';
 import type { FactWorkerData, FromFactWorker, ToFactWorker } from './worker-protocol.ts';
 
@@ -59,7 +63,10 @@ async function main(): Promise<void> {
   };
 
   port.on('message', (m: ToFactWorker) => {
-    if (m.t === 'refresh') {
+    if (m.t === 'load') {
+      a.engine.measureRows(JSON.parse(m.mkey) as FactMeasure, parsePeriod(m.period), DISTRICT_SCOPE(a.org()))
+        .then(() => post({ t: 'loaded', id: m.id }), (e: Error) => post({ t: 'error', message: e.message, id: m.id }));
+    } else if (m.t === 'refresh') {
       pass(m.warm).then((r) => post({ t: 'refreshed', r, id: m.id }), (e: Error) => post({ t: 'error', message: e.message, id: m.id }));
     } else if (m.t === 'crash') {
       // Test hook: an uncaught exception in the worker (the host must log, count and restart it).

@@ -118,10 +118,12 @@ export class Analytics {
       const host = new FactWorkerHost(opts.worker, {
         intervalMs: ms, batch: FACT_BATCH, onPass: (r) => this.afterPass(r), onError, log: opts.log,
         // It cannot even load: refresh on this thread as before rather than let the portal go stale.
-        onGiveUp: () => { this.host = null; this.facts.remote = null; this.startInProcess(ms, onError); },
+        onGiveUp: () => { this.host = null; this.facts.remote = null; this.engine.remoteLoad = null; this.startInProcess(ms, onError); },
       });
       this.host = host;
       this.facts.remote = () => host.request(false);
+      // A page's first computation of a (measure, period) runs in the worker too (off this thread's connection).
+      this.engine.remoteLoad = (mkey, period) => host.load(mkey, period);
       host.startAfter(opts.workerDelayMs ?? 0);
       return;
     }
@@ -158,6 +160,7 @@ export class Analytics {
   async stop(): Promise<void> {
     if (this.host) {
       const host = this.host;
+      this.engine.remoteLoad = null;
       await host.stop();
       this.host = null;
       this.facts.remote = null;

@@ -50,6 +50,8 @@ export class FactWorkerHost {
   private readonly inflight = new Map<number, { resolve: (r: PassResult) => void; reject: (e: Error) => void }>();
   /** Asked for while no worker was ready. */
   private queued: { warm: boolean; resolve: (r: PassResult) => void; reject: (e: Error) => void }[] = [];
+  /** `load` requests sent to the current worker, not yet answered. */
+  private readonly loads = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private delay = 250;
   private failuresBeforeReady = 0;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -114,6 +116,10 @@ export class FactWorkerHost {
       this.passChain = this.passChain.then(() => this.opts.onPass(r)).then(
         () => { if (m.id !== undefined) this.settle(m.id, r, null); },
         (e: Error) => { this.opts.onError(e); if (m.id !== undefined) this.settle(m.id, null, e); });
+    } else if (m.t === 'loaded') {
+      const p = this.loads.get(m.id);
+      this.loads.delete(m.id);
+      p?.resolve();
     } else if (m.t === 'error') {
       this.stats.errors++;
       const e = new Error(m.message);
@@ -126,6 +132,8 @@ export class FactWorkerHost {
   }
 
   private settle(id: number, r: PassResult | null, e: Error | null): void {
+    const l = this.loads.get(id);
+    if (l) { this.loads.delete(id); if (e) l.reject(e); else l.resolve(); return; }
     const p = this.inflight.get(id);
     if (!p) return;
     this.inflight.delete(id);
@@ -140,6 +148,8 @@ export class FactWorkerHost {
     if (!wasReady) this.failuresBeforeReady++;
     for (const [, p] of this.inflight) p.reject(new Error(`fact worker died during the pass: ${e.message}`));
     this.inflight.clear();
+    for (const [, p] of this.loads) p.reject(new Error(`fact worker died: ${e.message}`));
+    this.loads.clear();
     const max = this.opts.maxStartFailures ?? 5;
     if (this.failuresBeforeReady >= max && this.opts.onGiveUp) {
       this.state = 'given-up';
@@ -164,6 +174,19 @@ export class FactWorkerHost {
         if (this.state === 'idle') this.start();
       }
       else reject(new Error(`fact worker is ${this.state}`));
+    });
+  }
+
+  /**
+   * Has the worker compute and store a fact measure's rows for a period (unless stored). Rejects
+   * at once when no worker is ready (the caller then computes it itself).
+   */
+  load(mkey: string, period: string): Promise<void> {
+    if (this.state !== 'ready') return Promise.reject(new Error(`fact worker is ${this.state}`));
+    return new Promise((resolve, reject) => {
+      const id = ++this.ids;
+      this.loads.set(id, { resolve, reject });
+      this.post({ t: 'load', id, mkey, period });
     });
   }
 
@@ -202,6 +225,8 @@ export class FactWorkerHost {
     await this.passChain;
     for (const [, p] of this.inflight) p.reject(new Error('fact worker stopped'));
     this.inflight.clear();
+    for (const [, p] of this.loads) p.reject(new Error('fact worker stopped'));
+    this.loads.clear();
     this.w = null;
     this.state = 'stopped';
   }

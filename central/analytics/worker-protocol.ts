@@ -26,6 +26,8 @@ export interface PassResult extends RefreshResult {
 
 export type ToFactWorker =
   | { t: 'refresh'; id: number; warm: boolean }
+  /** Compute and store (an_agg) a fact measure's rows for a period unless stored: a page's first computation, off the main thread. */
+  | { t: 'load'; id: number; mkey: string; period: string }
   | { t: 'stop' }
   /** Test hook: throw an uncaught exception in the worker. */
   | { t: 'crash' };
@@ -33,6 +35,7 @@ export type ToFactWorker =
 export type FromFactWorker =
   | { t: 'ready' }
   | { t: 'refreshed'; r: PassResult; id?: number }
+  | { t: 'loaded'; id: number }
   | { t: 'error'; message: string; id?: number }
   | { t: 'fatal'; message: string }
   | { t: 'stopped' };

@@ -14,6 +14,7 @@ import { handWorkedDistrict } from './handworked.ts';
 import { build as b, ingestRecords } from './testkit.ts';
 import { parsePeriod } from './periods.ts';
 import type { FactWorkerLog } from './worker-host.ts';
+import { sqlFor, type SqlDb } from './sql.ts';
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
@@ -117,6 +118,36 @@ t.test('worker passes: fresh results and as-of on the main thread, stored result
   t.equal(Number(cursor!.seq), Number(applied!.applied_seq), 'the last pass at stop caught up');
   // Stopped: refresh runs on this thread again, as without a worker.
   t.equal((await a.facts.refresh()).records, 0);
+});
+
+t.test('a page\'s first computation of a stored result runs in the worker, not on the main thread\'s connection', async (t) => {
+  const { wh, a } = await district(t);
+  // The main thread's statements, recorded (the connection itself is the real one).
+  const raw = sqlFor(wh);
+  const seen: string[] = [];
+  const spy: SqlDb = {
+    dialect: raw.dialect,
+    all: (sql, p) => { seen.push(sql); return raw.all(sql, p); },
+    get: (sql, p) => { seen.push(sql); return raw.get(sql, p); },
+    run: (sql, p) => { seen.push(sql); return raw.run(sql, p); },
+    exec: (sql) => { seen.push(sql); return raw.exec(sql); },
+    txGen: (gen) => raw.txGen(function* () { const g = gen(); let r = g.next(); while (!r.done) { seen.push(r.value.sql); r = g.next(yield r.value); } return r.value; }),
+  };
+  const main = await Analytics.fromSql(spy);
+  t.teardown(() => main.stop());
+  main.start(3_600_000, () => undefined, { worker: { kind: 'sqlite', file: wh.file } });
+  await until('the worker to be ready', () => main.worker!.mode === 'ready');
+  const htn = INDICATOR_BY_ID.get('htn_standard_mgmt')!;
+  const S = DISTRICT_SCOPE(main.org());
+  seen.length = 0;
+  // 2024-Q2: a period nothing has stored yet.
+  const v = await main.engine.value(htn, 'district', '2024-Q2', S);
+  t.notOk(seen.some((s) => /FROM an_fact/.test(s)), `no fact query on the main thread's connection (${seen.length} statements: stored rows only)`);
+  t.equal(main.engine.computing.size, 0, 'nothing left computing');
+  const stored = await main.db.all<{ mkey: string }>('SELECT mkey FROM an_agg_key WHERE period = ?', ['2024-Q2']);
+  t.equal(stored.length, 2, 'numerator and denominator stored by the worker');
+  const full = async (m: typeof htn.numerator) => (await main.engine.recompute(m, parsePeriod('2024-Q2'))).reduce((n, r) => n + Number(r.v), 0);
+  t.same([v.num, v.den], [await full(htn.numerator), await full(htn.denominator!)], 'the value equals a full recomputation');
 });
 
 t.test('timer passes: the worker refreshes by itself and the main thread follows', async (t) => {

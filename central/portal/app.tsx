@@ -23,6 +23,12 @@ import type { BackupOverview } from '../backup/index.ts';
 import { backupMaxAgeHours, backupTable } from './backup.tsx';
 
 const COOKIE = 'portal_session';
+/**
+ * A page waiting this long for a first computation of a stored result (done by the fact worker,
+ * tens of seconds at 1 M residents after a bulk load or for a period nobody opened before) shows
+ * "being computed" with the data's as-of time and reloads itself; the computation goes on.
+ */
+const computeWaitMs = () => Number(process.env.PORTAL_COMPUTE_WAIT_MS ?? 3000);
 const echartsJs = readFileSync(createRequire(import.meta.url).resolve('echarts/dist/echarts.min.js'), 'utf8');
 
 export interface PortalDeps {
@@ -101,7 +107,7 @@ export function portalApp(deps: PortalDeps): Hono {
       nav: repo ? NAV.filter((n) => repo.can(n.perm)) : [],
     };
   };
-  const html = (c: Context, node: unknown, status: 200 | 400 | 401 | 403 | 404 | 423 = 200) => c.html(`<!DOCTYPE html>${String(node)}`, status, { 'cache-control': 'no-store' });
+  const html = (c: Context, node: unknown, status: 200 | 202 | 400 | 401 | 403 | 404 | 423 = 200) => c.html(`<!DOCTYPE html>${String(node)}`, status, { 'cache-control': 'no-store' });
   const secure = deps.secureCookies ?? false;
 
   // Same-origin check for every POST (login included): SameSite=Strict cookies plus Origin.
@@ -242,7 +248,26 @@ export function portalApp(deps: PortalDeps): Hono {
       }
       if (!repo.can(perm)) return deny(403, ctx.t('您的角色不能使用此功能', 'Your role cannot use this page'));
       try {
-        return await h(c, repo, ctx);
+        const res = h(c, repo, ctx);
+        const engine = deps.analytics.engine;
+        if (method === 'get' && c.req.query('format') !== 'xlsx' && engine.remoteLoad) {
+          let timer: NodeJS.Timeout | undefined;
+          const slow = new Promise<'slow'>((r) => { timer = setTimeout(() => r('slow'), computeWaitMs()); });
+          const first = await Promise.race([res.then(() => 'done' as const, () => 'done' as const), slow]);
+          clearTimeout(timer);
+          if (first === 'slow' && engine.computing.size > 0) {
+            res.catch(() => undefined); // it finishes (and stores its results) in the background
+            const since = Math.min(...engine.computing.values());
+            ctx.asOf = await repo.asOf();
+            return html(c, <Layout ctx={ctx} title={ctx.t('正在计算', 'Being computed')} refreshSec={5}>
+              <div class="card" data-testid="computing">
+                <p>{ctx.t('本页所需的指标结果正在首次计算（大量数据导入后或首次查看的期间），完成后将保存并保持更新。页面每 5 秒自动刷新。', 'The results this page needs are being computed for the first time (after a bulk load, or a period nobody opened before); once done they are stored and kept current. This page reloads every 5 seconds.')}</p>
+                <p class="hint">{ctx.t('开始于', 'Started at')} {localTime(new Date(since).toISOString())}</p>
+              </div>
+            </Layout>, 202);
+          }
+        }
+        return await res;
       } catch (e) {
         if (e instanceof ScopeError) return deny(404, e.message);
         if (e instanceof ForbiddenError) return deny(403, e.message);

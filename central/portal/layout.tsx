@@ -36,13 +36,14 @@ export function fmt(v: unknown, kind: Column['kind']): string {
   return String(v);
 }
 
-export function Layout(props: { ctx: Ctx; title: string; children?: Child; wide?: boolean }) {
+export function Layout(props: { ctx: Ctx; title: string; children?: Child; wide?: boolean; /** Reload the page after this many seconds. */ refreshSec?: number }) {
   const { ctx } = props;
   return (
     <html lang={ctx.lang}>
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        {props.refreshSec !== undefined && <meta http-equiv="refresh" content={String(props.refreshSec)} />}
         <title>{`${props.title} · ${ctx.t('区卫生健康管理平台', 'District Health Portal')}`}</title>
         <link rel="stylesheet" href="/portal/assets/portal.css" />
       </head>
