@@ -12,10 +12,14 @@
  * and central's peak RSS.
  * Prints a table and writes the "## Imaging" section of bench/RESULTS.md.
  *
- *   node --import tsx bench/imaging.bench.ts [--quick] [--forward-only] [--only agent,orthanc,edge,edge-nofsync] [--modes 1,4] [--cpu-prof-dir DIR]
+ *   node --import tsx bench/imaging.bench.ts [--quick] [--forward-only] [--only agent,orthanc,edge,edge-nofsync] [--modes 1,4] [--cpu-prof-dir DIR] [--reps N] [--loop-stats] [--no-results]
  * --quick: 60 files, one run per target. --forward-only runs just the forwarding step and prints it;
  * --only / --modes measure a subset and print it (RESULTS.md is left alone in all three cases).
+ * --reps N: runs per target and mode (default 3, 1 with --quick).
+ * --no-results: the full run (with forwarding), printed only; RESULTS.md is left alone.
  * --cpu-prof-dir: the edge children write V8 CPU profiles there.
+ * --loop-stats: the edge agent child reports its main thread's event-loop utilisation and
+ * event-loop delay (monitorEventLoopDelay, 1 ms resolution) from its first association to its last stored instance.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +28,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { startDicomScp } from '../device-drivers/dicom/index.ts';
 import { buildPart10 } from '../device-drivers/dicom/test-support/dataset-builder.ts';
 
@@ -31,8 +36,10 @@ const THIS = fileURLToPath(import.meta.url);
 const ROOT = join(THIS, '..', '..');
 const quick = process.argv.includes('--quick');
 const forwardOnly = process.argv.includes('--forward-only');
+const noResults = process.argv.includes('--no-results');
+const loopStats = process.argv.includes('--loop-stats');
 const FILES = quick ? 60 : 300;
-const REPS = quick ? 1 : 3;
+const REPS = process.argv.includes('--reps') ? Number(process.argv[process.argv.indexOf('--reps') + 1]) : quick ? 1 : 3;
 const CALLING_AE = 'BENCH_SCU';
 const log = (s: string) => console.log(`[bench] ${s}`);
 
@@ -84,9 +91,50 @@ async function childAgent(dataDir: string, natsUrl: string): Promise<void> {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   edge.store.db.transaction(() => { for (let i = 0; i < 1500; i++) insert.run(...orderRow(i)); })();
   console.log(JSON.stringify({ port: img.scp!.port }));
+  const loop = process.env.IMAGING_BENCH_LOOP_STATS ? watchLoop(() => img.scp!.counters) : null;
   await new Promise<void>((r) => process.stdin.on('end', () => r()).resume());
+  if (loop) console.log(`LOOP ${JSON.stringify(loop())}`);
   console.error(JSON.stringify({ ...img.scp!.counters, indexed: img.repo.forwardStats() }));
   await edge.stop();
+}
+
+interface LoopStats {
+  /** Share of wall time the main thread was busy (not waiting in the event loop). */
+  utilisation: number;
+  busyMs: number;
+  wallMs: number;
+  /** Event-loop delay: how long a timer due now waited (blocking by sync work and fsyncs on the main thread). */
+  delayP50Ms: number;
+  delayP99Ms: number;
+  delayMaxMs: number;
+}
+
+/** Main-thread figures from the first accepted association to the last stored instance. */
+function watchLoop(counters: () => { associationsAccepted: number; storesOk: number }): () => LoopStats | null {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  let start: { elu: EventLoopUtilization; t: number } | null = null;
+  let end: { elu: EventLoopUtilization; t: number } | null = null;
+  let lastOk = 0;
+  const poll = setInterval(() => {
+    const c = counters();
+    if (!start && c.associationsAccepted > 0) {
+      start = { elu: performance.eventLoopUtilization(), t: performance.now() };
+      h.reset();
+      h.enable();
+    }
+    if (start && c.storesOk !== lastOk) {
+      lastOk = c.storesOk;
+      end = { elu: performance.eventLoopUtilization(), t: performance.now() };
+    }
+  }, 5);
+  return () => {
+    clearInterval(poll);
+    h.disable();
+    if (!start || !end) return null;
+    const d = performance.eventLoopUtilization(end.elu, start.elu);
+    const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+    return { utilisation: Math.round(d.utilization * 1000) / 1000, busyMs: Math.round(d.active), wallMs: Math.round(end.t - start.t), delayP50Ms: ms(h.percentile(50)), delayP99Ms: ms(h.percentile(99)), delayMaxMs: ms(h.max) };
+  };
 }
 
 // ------------------------------------------------------------------ helpers
@@ -132,6 +180,8 @@ interface Server {
   pid: number;
   stored(): Promise<number>;
   stop(): Promise<void>;
+  /** --loop-stats: the edge agent's main-thread figures, known after stop(). */
+  loop?: LoopStats | null;
 }
 
 function waitExit(c: ChildProcess): Promise<void> {
@@ -174,7 +224,9 @@ async function startAgent(dir: string): Promise<Server> {
   const ns = await startNatsServer();
   const data = join(dir, 'edge');
   mkdirSync(data, { recursive: true });
-  const c = spawnChild(['--agent', data, ns.url], { EDGE_DICOM_STUDY_RECORD_QUIET_MS: '2000' });
+  const c = spawnChild(['--agent', data, ns.url], { EDGE_DICOM_STUDY_RECORD_QUIET_MS: '2000', ...(loopStats ? { IMAGING_BENCH_LOOP_STATS: '1' } : {}) });
+  let out = '';
+  c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   let port: number;
   try {
     port = await childPort(c, 'edge agent');
@@ -182,7 +234,7 @@ async function startAgent(dir: string): Promise<Server> {
     await ns[Symbol.asyncDispose]();
     throw e;
   }
-  return {
+  const server: Server = {
     name: 'edge agent',
     aeTitle: 'EDGE_AGENT',
     port,
@@ -202,11 +254,14 @@ async function startAgent(dir: string): Promise<Server> {
     async stop() {
       try {
         await stopChild(c);
+        const line = out.split('\n').find((l) => l.startsWith('LOOP '));
+        server.loop = line ? (JSON.parse(line.slice(5)) as LoopStats | null) : null;
       } finally {
         await ns[Symbol.asyncDispose]();
       }
     },
   };
+  return server;
 }
 
 async function startEdge(dir: string, fsync: boolean): Promise<Server> {
@@ -295,6 +350,7 @@ interface RunResult {
   perSecond: number;
   mbPerSecond: number;
   rssMb: number;
+  loop?: LoopStats | null;
 }
 
 type Kind = 'agent' | 'edge' | 'orthanc' | 'edge-nofsync';
@@ -326,9 +382,13 @@ async function measure(kind: Kind, files: string[], parallel: number, bytes: num
       for (const r of results) if (r.code !== 0) throw new Error(`storescu to ${s.name} failed (${r.code}): ${r.stderr.slice(-800)}`);
       const stored = await s.stored();
       if (stored !== files.length) throw new Error(`${s.name} holds ${stored} instances, expected ${files.length}`);
-      return { seconds, cpuMsPerInstance, userMsPerInstance, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
-    } finally {
+      const r: RunResult = { seconds, cpuMsPerInstance, userMsPerInstance, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
       await s.stop();
+      r.loop = s.loop;
+      return r;
+    } catch (e) {
+      await s.stop();
+      throw e;
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -469,7 +529,7 @@ async function main(): Promise<void> {
       for (let rep = 0; rep < REPS; rep++) {
         for (const kind of kinds) {
           const r = await measure(kind, files, parallel, bytes);
-          log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, server CPU ${r.cpuMsPerInstance.toFixed(2)} ms/instance (user ${r.userMsPerInstance.toFixed(2)}), peak RSS ${r.rssMb} MB (load ${loadavg()[0]!.toFixed(2)})`);
+          log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, server CPU ${r.cpuMsPerInstance.toFixed(2)} ms/instance (user ${r.userMsPerInstance.toFixed(2)}), peak RSS ${r.rssMb} MB (load ${loadavg()[0]!.toFixed(2)})${r.loop ? `; main thread ${JSON.stringify(r.loop)}` : ''}`);
           runs.get(kind)!.push(r);
         }
       }
@@ -493,6 +553,10 @@ async function main(): Promise<void> {
     const ratios = (kind: Kind) => `${fmt(ratio(kind, '1 association'))} on one association, ${fmt(ratio(kind, '4 in parallel'))} with four in parallel`;
     console.log(`edge agent / Orthanc: ${ratios('agent')}; bare SCP / Orthanc: ${ratios('edge')} (target >= 1.0x; load ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
     if (partial) return;
+    if (noResults) {
+      await forward();
+      return;
+    }
     const load = loadavg()[0]!;
     const f = await forward();
     const fwdLines = [

@@ -12,7 +12,7 @@ import { DeviceRegistry } from '../devices/registry.ts';
 import type { EdgeModule } from '../modules.ts';
 import { loadImagingConfig, type ImagingConfig } from './config.ts';
 import { Forwarder } from './forwarder.ts';
-import { flushDueStudies, indexInstance, RenameMarks } from './ingest.ts';
+import { IndexWriter } from './index-writer.ts';
 import { recoverUnsyncedInstances } from './recovery.ts';
 import { imagingMigrations } from './migrations.ts';
 import { ImagingRepo } from './repo.ts';
@@ -51,7 +51,9 @@ export const imagingModule: EdgeModule = {
     await recoverUnsyncedInstances(ctx.store, ctx.log.child({ part: 'imaging-recovery' })).then(
       (r) => { if (r.checked > 0) ctx.log.info(r, 'imaging: instances indexed before a crash checked against their files'); },
       (e: Error) => ctx.log.error({ err: e.message }, 'imaging: start-up check of instances indexed before a crash failed; retried at the next start'));
-    const marks = new RenameMarks();
+    // Index transactions (and their fsyncs) in a worker thread with its own connection (index-writer.ts).
+    const writer = new IndexWriter(ctx.store, repo, ctx.log.child({ part: 'imaging-index' }), cfg.enabled && ctx.store.file !== ':memory:');
+    await writer.whenReady();
     const dicomStored = new Counter({ name: 'device_dicom_instances_stored_total', help: 'DICOM instances stored and indexed, by modality', labelNames: ['modality'], registers: [ctx.registry] });
     const scp = cfg.enabled
       ? await startDicomScp({
@@ -65,9 +67,9 @@ export const imagingModule: EdgeModule = {
         // one after the other); the device is answered after both. Safe through recovery.ts.
         indexDuringDirSync: true,
         onInstance: async (meta, renameDurable) => {
-          await indexInstance(ctx.store, repo, meta, cfg.studyRecordQuietMs, false, marks);
+          await writer.index(meta, cfg.studyRecordQuietMs, false);
           await renameDurable;
-          marks.add(meta.sopInstanceUid, meta.receivedAt);
+          writer.marks.add(meta.sopInstanceUid, meta.receivedAt);
           dicomStored.inc({ modality: meta.modality ?? 'OT' });
           forwarder.kick();
         },
@@ -83,7 +85,7 @@ export const imagingModule: EdgeModule = {
     const reports = new ReportPuller(ctx.store.db, { centralUrl: cfg.centralUrl, uploadToken: cfg.uploadToken, intervalMs: cfg.reportPullMs }, ctx.log.child({ part: 'reports' }));
     reports.start();
     // Studies marked due (also those left by a previous run) get their record once quiet.
-    const flushStudies = (quietMs: number) => ctx.store.transactAsync((tx) => { marks.flush(tx.db); return flushDueStudies(tx, quietMs); })
+    const flushStudies = (quietMs: number) => writer.flushStudies(quietMs)
       .catch((e: Error) => ctx.log.error({ err: e.message }, 'imaging study records not flushed; retried on the next tick'));
     const studyTimer = setInterval(() => void flushStudies(cfg.studyRecordQuietMs), Math.max(250, Math.min(cfg.studyRecordQuietMs, 1_000)));
     studyTimer.unref();
@@ -108,6 +110,7 @@ export const imagingModule: EdgeModule = {
         await scp?.close();
         clearInterval(studyTimer);
         await flushStudies(0);
+        await writer.stop();
         await forwarder.stop();
         await reports.stop();
         ctx.registry.removeSingleMetric('edge_imaging_forward_pending');

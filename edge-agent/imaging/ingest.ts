@@ -11,6 +11,8 @@ import type { EdgeStore, Tx } from '../store/store.ts';
 import { cached, type ImagingRepo } from './repo.ts';
 
 type StudyPayload = RecordPayload<'imaging_study'>;
+/** What indexing needs of the repo (the index worker's repo has no device registry). */
+export type IndexRepo = Pick<ImagingRepo, 'candidates' | 'setOrderStatus'>;
 
 const clip = (s: string | undefined | null, n: number) => (s ? s.trim().slice(0, n) : undefined) || undefined;
 const modalityOf = (m: string | null | undefined): StudyPayload['modality'] => (m === 'US' || m === 'DX' || m === 'CR' ? m : 'OT');
@@ -71,6 +73,12 @@ export class RenameMarks {
   add(sop: string, receivedAt: string): void {
     this.list.push([sop, receivedAt]);
   }
+  /** Hands the marks over (to the index worker, which flushes them in its next transaction). */
+  take(): [sop: string, receivedAt: string][] {
+    const l = this.list;
+    this.list = [];
+    return l;
+  }
   /** Inside the caller's transaction. Keyed by receive time too: a resend indexed meanwhile keeps its own 0. */
   flush(db: Tx['db']): void {
     if (this.list.length === 0) return;
@@ -86,7 +94,7 @@ export class RenameMarks {
  * the row is committed while the rename's directory fsync may still be running (then recovery.ts
  * checks the row after a crash); `marks`: earlier renames now durable, marked in the same commit.
  */
-export function indexInstance(store: EdgeStore, repo: ImagingRepo, meta: InstanceMeta, quietMs = 0, fileSynced = true, marks?: RenameMarks): Promise<void> {
+export function indexInstance(store: EdgeStore, repo: IndexRepo, meta: InstanceMeta, quietMs = 0, fileSynced = true, marks?: RenameMarks): Promise<void> {
   return store.transactAsync((tx) => {
     const db = tx.db;
     marks?.flush(db);
@@ -122,7 +130,7 @@ export function indexInstance(store: EdgeStore, repo: ImagingRepo, meta: Instanc
 }
 
 /** Links a study to an order (automatic match or a person's decision) and marks the order in progress. */
-export function linkStudy(tx: Tx, repo: ImagingRepo, studyUid: string, orderId: string, kind: string, by: string | null): void {
+export function linkStudy(tx: Tx, repo: IndexRepo, studyUid: string, orderId: string, kind: string, by: string | null): void {
   const o = cached<[string], { resident_id: string; accession_number: string; modality: string }>(tx.db, 'SELECT resident_id, accession_number, modality FROM imaging_orders WHERE order_id = ?').get(orderId);
   if (!o) throw new Error(`unknown order ${orderId}`);
   cached(tx.db, `UPDATE imaging_studies SET order_id = ?, resident_id = ?, accession_number = ?, match_kind = ?, match_reason = NULL, resolved_by = ?, resolved_at = ?,
