@@ -8,9 +8,13 @@
  * - the rename was lost but the temp file (written and fsynced before the rename) is there with
  *   the row's bytes: the rename is done again and made durable, the row marked;
  * - the final file holds other bytes (a resend whose rename was lost over an earlier version):
- *   the row takes the file's size and sha256 and is forwarded again;
+ *   the row takes the file's size and sha256 and is forwarded again, unless the resend's bytes
+ *   already reached central (`fwd_state = 'done'`: the forwarder can pick a committed row before
+ *   its rename is durable, reading the file from the page cache): central keeps the newer bytes;
  * - no file with those bytes: the device was never answered for it (it resends), the row is
- *   removed and its study marked due, so one corrected `imaging_study` version (counts) follows.
+ *   removed and its study marked due, so one corrected `imaging_study` version (counts) follows;
+ *   but a row already forwarded (`fwd_state = 'done'`) is kept, marked checked: central holds the
+ *   instance, and dropping its row would lose it from the clinic's index and study counts.
  *
  * Rows whose mark only was lost (the common case) take a hash of their file and nothing else.
  * Runs before the SCP listens; running it twice changes nothing more.
@@ -28,6 +32,8 @@ export interface RecoveryResult {
   renamed: number;
   replaced: number;
   removed: number;
+  /** Rows kept without a local file because central already holds their bytes. */
+  atCentralOnly: number;
 }
 
 async function fileHash(path: string): Promise<{ size: number; sha256: string } | null> {
@@ -67,11 +73,11 @@ async function tempsFor(finalPath: string): Promise<string[]> {
 }
 
 export async function recoverUnsyncedInstances(store: EdgeStore, log?: { warn: (o: object, m: string) => void }): Promise<RecoveryResult> {
-  type Row = { sop_instance_uid: string; study_instance_uid: string; path: string; size: number; sha256: string; received_at: string };
-  const rows = store.db.prepare<[], Row>('SELECT sop_instance_uid, study_instance_uid, path, size, sha256, received_at FROM imaging_instances WHERE file_synced = 0').all();
-  const r: RecoveryResult = { checked: rows.length, kept: 0, renamed: 0, replaced: 0, removed: 0 };
+  type Row = { sop_instance_uid: string; study_instance_uid: string; path: string; size: number; sha256: string; received_at: string; fwd_state: string };
+  const rows = store.db.prepare<[], Row>('SELECT sop_instance_uid, study_instance_uid, path, size, sha256, received_at, fwd_state FROM imaging_instances WHERE file_synced = 0').all();
+  const r: RecoveryResult = { checked: rows.length, kept: 0, renamed: 0, replaced: 0, removed: 0, atCentralOnly: 0 };
   if (rows.length === 0) return r;
-  const decisions: { row: Row; outcome: 'kept' | 'renamed' | 'removed' | { size: number; sha256: string } }[] = [];
+  const decisions: { row: Row; outcome: 'kept' | 'renamed' | 'removed' | 'atCentralOnly' | { size: number; sha256: string } }[] = [];
   const dirs = new Set<string>();
   for (const row of rows) {
     const final = await fileHash(row.path);
@@ -90,6 +96,7 @@ export async function recoverUnsyncedInstances(store: EdgeStore, log?: { warn: (
       }
       if (restored) decisions.push({ row, outcome: 'renamed' });
       else if (final) decisions.push({ row, outcome: final });
+      else if (row.fwd_state === 'done') decisions.push({ row, outcome: 'atCentralOnly' });
       else decisions.push({ row, outcome: 'removed' });
     }
     // Temps left by the crash are never renamed by anyone else (their writer is gone).
@@ -104,6 +111,10 @@ export async function recoverUnsyncedInstances(store: EdgeStore, log?: { warn: (
       if (outcome === 'kept' || outcome === 'renamed') {
         cached(db, 'UPDATE imaging_instances SET file_synced = 1 WHERE sop_instance_uid = ?').run(row.sop_instance_uid);
         r[outcome]++;
+      } else if (outcome === 'atCentralOnly') {
+        cached(db, 'UPDATE imaging_instances SET file_synced = 1 WHERE sop_instance_uid = ?').run(row.sop_instance_uid);
+        r.atCentralOnly++;
+        log?.warn({ sopInstanceUid: row.sop_instance_uid, path: row.path }, 'imaging recovery: a crash lost the local file of an instance central already holds; its index row is kept');
       } else if (outcome === 'removed') {
         cached(db, 'DELETE FROM imaging_instances WHERE sop_instance_uid = ?').run(row.sop_instance_uid);
         // Due at once: the next study tick emits one version with the counts that are on disk.
@@ -111,7 +122,9 @@ export async function recoverUnsyncedInstances(store: EdgeStore, log?: { warn: (
         r.removed++;
         log?.warn({ sopInstanceUid: row.sop_instance_uid, path: row.path }, 'imaging recovery: index row whose file a crash lost removed (the device was not answered; it resends)');
       } else {
-        cached(db, "UPDATE imaging_instances SET size = ?, sha256 = ?, file_synced = 1, fwd_state = 'pending', fwd_attempts = 0 WHERE sop_instance_uid = ?").run(outcome.size, outcome.sha256, row.sop_instance_uid);
+        // Forwarded already: central holds the resend's newer bytes; sending the older file would replace them.
+        if (row.fwd_state === 'done') cached(db, 'UPDATE imaging_instances SET size = ?, sha256 = ?, file_synced = 1 WHERE sop_instance_uid = ?').run(outcome.size, outcome.sha256, row.sop_instance_uid);
+        else cached(db, "UPDATE imaging_instances SET size = ?, sha256 = ?, file_synced = 1, fwd_state = 'pending', fwd_attempts = 0 WHERE sop_instance_uid = ?").run(outcome.size, outcome.sha256, row.sop_instance_uid);
         r.replaced++;
         log?.warn({ sopInstanceUid: row.sop_instance_uid, path: row.path }, 'imaging recovery: a resend\'s rename was lost; the row now describes the earlier version on disk');
       }
