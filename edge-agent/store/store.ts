@@ -78,6 +78,7 @@ export class EdgeStore extends EventEmitter {
     this.db = openDb(file);
     migrate(this.db, [...edgeMigrations, ...extraMigrations]);
     this.st = this.prepare();
+    this.savepoint = this.db.transaction((fn: (tx: Tx) => unknown, tx: Tx) => fn(tx));
     const owner = this.getMeta('clinic_id');
     if (owner === null) this.setMeta('clinic_id', clinicId);
     else if (owner !== clinicId) {
@@ -175,6 +176,13 @@ export class EdgeStore extends EventEmitter {
     return out;
   }
 
+  /**
+   * One caller's work in its own SAVEPOINT (better-sqlite3 nests a transaction function called
+   * inside a transaction). Built once: a `db.transaction()` per caller cost about as much as the
+   * savepoint itself.
+   */
+  private readonly savepoint: (fn: (tx: Tx) => unknown, tx: Tx) => unknown;
+
   private queue: { fn: (tx: Tx) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
 
@@ -209,7 +217,7 @@ export class EdgeStore extends EventEmitter {
           // gives back the seqs it took, so the outbox stays contiguous.
           const mark = { ...counters };
           try {
-            results.push({ ok: true, v: this.db.transaction(() => item.fn(tx))() });
+            results.push({ ok: true, v: this.savepoint(item.fn, tx) });
           } catch (e) {
             Object.assign(counters, mark);
             results.push({ ok: false, e });
