@@ -17,6 +17,8 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { Pool } from 'pg';
+import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import { sqlFor, type Sql } from '../warehouse/sql.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import type { AuditEntry, Warehouse } from '../warehouse/types.ts';
@@ -27,11 +29,20 @@ const MAX_ROWS = 500;
 const IDLE_MS = 30_000;
 
 interface Waiting { e: AuditEntry; at: string; resolve: () => void; reject: (err: Error) => void }
+/**
+ * PostgreSQL: one statement for any batch size (columns as arrays, rows in array order), prepared
+ * once per connection, instead of a VALUES list of a new length (parsed and planned anew) per batch.
+ */
+const PG_INSERT = {
+  name: 'fhir_audit_insert',
+  text: 'INSERT INTO audit_log (at, actor, action, target, source_ip, outcome) SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])',
+};
 const insertSql = (n: number) => `INSERT INTO audit_log (at, actor, action, target, source_ip, outcome) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`;
 
 export class AuditWriter {
   private readonly sql: Sql;
   private readonly worker: WorkerSink | undefined;
+  private readonly pgPool: Pool | undefined;
   private queue: Waiting[] = [];
   private writing = false;
   private scheduled = false;
@@ -41,6 +52,7 @@ export class AuditWriter {
   constructor(wh: Warehouse) {
     this.sql = sqlFor(wh);
     if (wh instanceof SqliteWarehouse && wh.file !== ':memory:') this.worker = new WorkerSink(wh.file, () => { this.stats.workerFailures++; });
+    if (wh instanceof PostgresWarehouse) this.pgPool = wh.pool;
   }
 
   /** Store what is queued (up to 5 s), then end the writer thread: central's stop calls it. */
@@ -72,9 +84,13 @@ export class AuditWriter {
     this.writing = true;
     const batch = this.queue.splice(0, MAX_ROWS);
     try {
-      const params: unknown[] = [];
-      for (const w of batch) params.push(w.at, w.e.actor, w.e.action, w.e.target, w.e.sourceIp, w.e.outcome);
-      if (!this.worker || !(await this.worker.insert(batch.length, params))) await this.sql.run(insertSql(batch.length), params);
+      if (this.pgPool) {
+        await this.pgPool.query({ ...PG_INSERT, values: [batch.map((w) => w.at), batch.map((w) => w.e.actor), batch.map((w) => w.e.action), batch.map((w) => w.e.target), batch.map((w) => w.e.sourceIp), batch.map((w) => w.e.outcome)] });
+      } else {
+        const params: unknown[] = [];
+        for (const w of batch) params.push(w.at, w.e.actor, w.e.action, w.e.target, w.e.sourceIp, w.e.outcome);
+        if (!this.worker || !(await this.worker.insert(batch.length, params))) await this.sql.run(insertSql(batch.length), params);
+      }
       this.stats.entries += batch.length;
       this.stats.inserts++;
       for (const w of batch) w.resolve();
