@@ -55,7 +55,7 @@ export class AckPublisher {
   }
 
   /** Publish `data` with `Nats-Msg-Id: msgId`; `done` is called once, with the PubAck or an error. */
-  publish(subject: string, data: string, msgId: string, done: PublishDone): void {
+  publish(subject: string, data: string | Uint8Array, msgId: string, done: PublishDone): void {
     const id = this.nextId++;
     const h = headers();
     h.set('Nats-Msg-Id', msgId);

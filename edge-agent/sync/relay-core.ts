@@ -35,7 +35,8 @@ export interface RelayCounters {
   publishedAhead: number;
 }
 
-export interface OutboxSourceRow { seq: number; type: string; envelope: string }
+/** `envelope`: the stored JSON, as UTF-8 bytes (outbox-source.ts) or a string. */
+export interface OutboxSourceRow { seq: number; type: string; envelope: string | Uint8Array }
 
 /** Read side of the outbox (the relay's own connection when it runs in a worker). */
 export interface OutboxSource {
@@ -69,6 +70,8 @@ export class RelayCore {
   private backoffUntil = 0;
   private running = false;
   private wake: (() => void) | null = null;
+  /** The loop sleeps until PubAcks free room in the window (only then does an ack wake it). */
+  private waitingForRoom = false;
   private loopDone: Promise<void> = Promise.resolve();
   state: RelayState = 'disconnected';
   readonly counters: RelayCounters = { published: 0, republished: 0, publishErrors: 0, duplicatesAtBroker: 0, publishedAhead: 0 };
@@ -150,7 +153,9 @@ export class RelayCore {
       this.checkResend(now);
       // Refill in chunks of at least half a window: one outbox read per chunk, not per ack.
       if (this.inflight > this.opts.window / 2) {
+        this.waitingForRoom = true;
         await this.sleep(this.opts.pollMs);
+        this.waitingForRoom = false;
         continue;
       }
       let room = this.opts.window - this.inflight;
@@ -176,6 +181,10 @@ export class RelayCore {
         // lately (a freshly provisioned, idle edge is connected, not disconnected).
         if (this.inflight === 0) this.setState(this.linkUp() ? 'connected' : 'disconnected');
         await this.sleep(this.opts.pollMs);
+      } else if (rows.length < room) {
+        // The read reached the end of the outbox: wait for the writer's next kick (or the poll)
+        // instead of reading again at once only to find nothing (two reads per commit before).
+        await this.sleep(this.opts.pollMs);
       }
     }
   }
@@ -196,7 +205,11 @@ export class RelayCore {
         if (this.state !== 'connected') this.setState('connected');
         else if ((this.counters.published & 255) === 0) this.onChange();
       }
-      this.kick();
+      // A PubAck creates nothing new to send: wake the loop only if it waits for window room
+      // (or to back off after an error). Waking it on every ack cost one outbox query and one
+      // timer per record once the relay had caught up with the writers; new rows wake it
+      // through `kick()` from the writer side and the poll.
+      if (err || (this.waitingForRoom && this.inflight <= this.opts.window / 2)) this.kick();
     });
   }
 
