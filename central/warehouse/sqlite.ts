@@ -28,6 +28,7 @@ export class SqliteWarehouse implements Warehouse {
       pendingGet: db.prepare<[string, number], { hash: string; kind: 'record' | 'dead'; envelope: string | null }>('SELECT hash, kind, envelope FROM pending WHERE clinic_id = ? AND seq = ?'),
       pendingInsert: db.prepare<[string, number, string, string, string | null, string]>('INSERT INTO pending (clinic_id, seq, hash, kind, envelope, received_at) VALUES (?, ?, ?, ?, ?, ?)'),
       pendingDelete: db.prepare<[string, number]>('DELETE FROM pending WHERE clinic_id = ? AND seq = ?'),
+      pendingAny: db.prepare<[string], { x: number }>('SELECT 1 AS x FROM pending WHERE clinic_id = ? LIMIT 1'),
       pendingStats: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM pending WHERE clinic_id = ?'),
       recordInsert: db.prepare<[string, string, number, string, number, string, string, string, string]>(`INSERT INTO records (type, record_id, version, clinic_id, seq, hlc, payload, created_at, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT DO NOTHING`),
@@ -54,11 +55,13 @@ export class SqliteWarehouse implements Warehouse {
     const touched = new Set<string>();
     let conflicts = 0;
     // Per-batch cache of watermarks; written back once per clinic at the end.
-    const wm = new Map<string, { seq: number; applied: number }>();
+    // `held`: the clinic may have rows in `pending` (read once per batch, set when one is added);
+    // without any, the probe for the next held seq after each applied record is skipped.
+    const wm = new Map<string, { seq: number; applied: number; held: boolean }>();
     const getWm = (clinicId: string) => {
       let w = wm.get(clinicId);
       if (!w) {
-        w = { seq: this.st.state.get(clinicId)?.applied_seq ?? 0, applied: 0 };
+        w = { seq: this.st.state.get(clinicId)?.applied_seq ?? 0, applied: 0, held: this.st.pendingAny.get(clinicId) !== undefined };
         wm.set(clinicId, w);
       }
       return w;
@@ -102,6 +105,7 @@ export class SqliteWarehouse implements Warehouse {
           return 'dead';
         }
         this.st.pendingInsert.run(clinicId, seq, hash, record ? 'record' : 'dead', record ? JSON.stringify(record) : null, now);
+        w.held = true;
         touched.add(clinicId);
         return 'held';
       }
@@ -111,7 +115,7 @@ export class SqliteWarehouse implements Warehouse {
       w.seq = seq;
       w.applied += record ? 1 : 0;
       touched.add(clinicId);
-      for (;;) {
+      while (w.held) {
         const next = this.st.pendingGet.get(clinicId, w.seq + 1);
         if (!next) break;
         this.st.pendingDelete.run(clinicId, w.seq + 1);
