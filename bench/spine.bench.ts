@@ -7,7 +7,7 @@
  *  (e) dictionary version reaching 2 online edges, p99
  * Writes the "## Spine" section of bench/RESULTS.md.
  */
-import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@nats-io/transport-node';
@@ -79,6 +79,30 @@ function cpuMs(pid: number | undefined): number {
   } catch { return NaN; }
 }
 
+/** CPU time (ms) of each thread of a process so far, by thread id, with its name (Linux /proc). */
+function threadCpuMs(pid: number | undefined): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  if (!pid) return out;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'));
+        const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+        out.set(tid, { name, ms: ((Number(rest[11]) + Number(rest[12])) * 1000) / 100 });
+      } catch { /* thread ended */ }
+    }
+  } catch { /* process ended */ }
+  return out;
+}
+
+/** Per-thread CPU per 1,000 records between two `threadCpuMs` snapshots, largest first (threads under 2% left out). */
+function threadCpuNote(a: Map<string, { name: string; ms: number }>, b: Map<string, { name: string; ms: number }>, n: number): string {
+  const rows = [...b].map(([tid, t]) => ({ tid, name: t.name, ms: t.ms - (a.get(tid)?.ms ?? 0) }));
+  const total = rows.reduce((s, r) => s + r.ms, 0);
+  return rows.filter((r) => r.ms > total * 0.02).sort((x, y) => y.ms - x.ms).map((r) => `${r.name}/${r.tid} ${((r.ms / n) * 1000).toFixed(0)}`).join(', ');
+}
+
 function pct(a: number[], p: number): number {
   const s = [...a].sort((x, y) => x - y);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
@@ -101,6 +125,16 @@ async function waitApplied(db: Database.Database, clinic: string, n: number, tim
     await sleep(20);
   }
   throw new Error(`clinic ${clinic} did not reach ${n} in ${timeoutMs} ms`);
+}
+
+/** Central's EMPI has scanned the clinic's records up to `n` (gives up quietly after `timeoutMs`). */
+async function waitEmpiScanned(db: Database.Database, clinic: string, n: number, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    try { if ((db.prepare<[string], { s: number }>('SELECT seq AS s FROM empi_cursor WHERE clinic_id = ?').get(clinic)?.s ?? 0) >= n) return; } catch { /* table not created yet */ }
+    await sleep(50);
+  }
+  log(`EMPI had not scanned ${clinic} up to ${n} after ${timeoutMs} ms: (b2) includes its indexing`);
 }
 
 function writeObservations(store: EdgeStore, clinic: string, n: number, seed: number): void {
@@ -179,6 +213,9 @@ async function main() {
     // The clinic's residents first (not timed).
     const resB = await registerResidents(storeB, b);
     await waitApplied(db, b, resB, 300_000);
+    // Setup, not timed: central's EMPI indexes the new residents in the background; let it finish
+    // so (b2) measures the observations, not a one-off indexing of 2,000 residents.
+    await waitEmpiScanned(db, b, resB, 60_000);
     // (b1) one caller, one transaction (one fsync) per record.
     const n1 = onlyB ? 0 : Math.floor(N_B / 5);
     t0 = performance.now();
@@ -193,6 +230,9 @@ async function main() {
     let next = 0;
     // CPU per record of each process (the machine is shared: rates vary with its load, CPU time much less).
     const cpu0 = { central: cpuMs(central.proc.pid), edge: process.cpuUsage(), nats: cpuMs(ns.pid()) };
+    const threads0 = { central: threadCpuMs(central.proc.pid), edge: threadCpuMs(process.pid) };
+    // Monotonic µs, the clock of `--cpu-prof` sample times in every process: profiles can be cut to (b2).
+    const windowStartUs = process.hrtime.bigint() / 1000n;
     t0 = performance.now();
     await Promise.all(Array.from({ length: 64 }, async () => {
       while (next < N_B) {
@@ -205,6 +245,8 @@ async function main() {
     await waitApplied(db, b, resB + n1 + N_B, 300_000);
     const spineRate = N_B / ((performance.now() - t0) / 1000);
     const edgeCpu = process.cpuUsage(cpu0.edge);
+    log(`(b2) CPU per 1,000 records by thread: central ${threadCpuNote(threads0.central, threadCpuMs(central.proc.pid), N_B)}; edge ${threadCpuNote(threads0.edge, threadCpuMs(process.pid), N_B)}`);
+    log(`(b2) window ${windowStartUs}-${process.hrtime.bigint() / 1000n} (monotonic µs, as --cpu-prof sample times)`);
     const perK = (ms: number) => ((ms / N_B) * 1000).toFixed(0);
     const cpuNote = `CPU per 1,000 records: central ${perK(cpuMs(central.proc.pid) - cpu0.central)} ms, edge process (writers + relay worker) ${perK((edgeCpu.user + edgeCpu.system) / 1000)} ms, nats-server ${perK(cpuMs(ns.pid()) - cpu0.nats)} ms`;
     log(`(b2) group commit, 64 writers: edge writes ${writeRate.toFixed(0)}/s; edge-write -> central-applied ${spineRate.toFixed(0)}/s (${((spineRate / rawRate) * 100).toFixed(0)}% of (a)); ${cpuNote}`);
