@@ -90,6 +90,8 @@ export class CaseStore {
    */
   private readonly ready = new Map<string, number>();
   private readonly building = new Map<string, Promise<void>>();
+  /** Builds in progress here: sid -> since when (ms), for "being computed" pages. */
+  readonly buildStarted = new Map<string, number>();
   /** The time reads are recorded at and pruning measures idleness from (a test moves it on). */
   clock: () => number = Date.now;
   constructor(private readonly db: SqlDb, private readonly org: () => OrgTree) {}
@@ -240,8 +242,9 @@ export class CaseStore {
     }
     let job = this.building.get(sid);
     if (!job) {
-      job = this.build(d, p, ckey, sid).then(() => { this.ready.set(sid, this.clock()); }).finally(() => this.building.delete(sid));
+      job = this.build(d, p, ckey, sid).then(() => { this.ready.set(sid, this.clock()); }).finally(() => { this.building.delete(sid); this.buildStarted.delete(sid); });
       this.building.set(sid, job);
+      this.buildStarted.set(sid, Date.now());
     }
     return job.then(() => sid);
   }

@@ -90,6 +90,15 @@ export class Analytics {
   }
 
   /**
+   * Since when (ms) the oldest first computation this thread waits for has run: a stored result
+   * (in the fact worker) or a stored case list being built; null when none.
+   */
+  computingSince(): number | null {
+    const t = [...this.engine.computing.values(), ...this.engine.caseStore.buildStarted.values(), ...this.qc.store.buildStarted.values()];
+    return t.length ? Math.min(...t) : null;
+  }
+
+  /**
    * Deletes stored case lists nobody reads (cases.ts `prune`): keeps the current year's list of
    * every indicator, drops superseded definitions (indicators' and enabled QC rules' are current)
    * after an hour without a reader and old periods after a week. At most every

@@ -89,7 +89,7 @@ export function checkRule(r: QcRule): QcRule {
 }
 
 export class Qc {
-  private readonly store: CaseStore;
+  readonly store: CaseStore;
   constructor(private readonly db: SqlDb, private readonly org: () => OrgTree) {
     this.store = new CaseStore(db, org);
   }

@@ -255,9 +255,9 @@ export function portalApp(deps: PortalDeps): Hono {
           const slow = new Promise<'slow'>((r) => { timer = setTimeout(() => r('slow'), computeWaitMs()); });
           const first = await Promise.race([res.then(() => 'done' as const, () => 'done' as const), slow]);
           clearTimeout(timer);
-          if (first === 'slow' && engine.computing.size > 0) {
+          const since = first === 'slow' ? deps.analytics.computingSince() : null;
+          if (since !== null) {
             res.catch(() => undefined); // it finishes (and stores its results) in the background
-            const since = Math.min(...engine.computing.values());
             ctx.asOf = await repo.asOf();
             return html(c, <Layout ctx={ctx} title={ctx.t('正在计算', 'Being computed')} refreshSec={5}>
               <div class="card" data-testid="computing">

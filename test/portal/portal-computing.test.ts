@@ -31,4 +31,19 @@ t.test('first computation: "being computed" page, then the values', async (t) =>
   }
   t.match(page, /data-testid="value"/, 'the reload shows the value');
   t.equal(p.analytics.engine.computing.size, 0, 'nothing left computing');
+
+  // The same for a case list nobody opened for that period (built chunk by chunk meanwhile).
+  const cases = '/portal/indicators/htn_standard_mgmt/cases?org=district&period=2026-05&failing=0';
+  const r2 = await c.get(cases);
+  t.equal(r2.status, 202, 'case list: answered before the stored list is built');
+  t.match(await r2.text(), /data-testid="computing"/);
+  let list = '';
+  for (let i = 0; i < 500; i++) {
+    const again = await c.get(cases);
+    list = await again.text();
+    if (again.status === 200) break;
+    await sleep(50);
+  }
+  t.match(list, /个案（共 \d+ 人）/, 'the reload shows the list');
+  t.equal(p.analytics.computingSince(), null, 'nothing left building');
 });
