@@ -228,6 +228,18 @@ export const pgMigrations: PgMigration[] = [
     name: 'FHIR search index: residents by birth date and name prefix',
     sql: `CREATE INDEX residents_birth_name ON residents ((payload->>'birthDate'), (lower(payload->>'name') COLLATE "C"));`,
   },
+  {
+    version: 113,
+    // Observation?patient=X&code=Y (the commonest search): records by type and resident, then the
+    // code as store.ts writes it, so the index finds the matching readings instead of every record
+    // of the resident being read from the heap to test its code (a third of the buffers). Replaces
+    // records_type_resident, whose searches (Encounter, Condition by patient) use its first two columns.
+    name: 'FHIR search index: records by type, resident and observation code',
+    sql: `
+      CREATE INDEX records_type_resident_code ON records (type, (payload->>'residentId'), (coalesce(payload->>'code', payload->>'testCode')));
+      DROP INDEX IF EXISTS records_type_resident;
+    `,
+  },
 ];
 
 /** Any 64-bit constant shared by every central instance: serialises concurrent migrations. */
