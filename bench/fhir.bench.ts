@@ -12,6 +12,9 @@
  *            --backends sqlite,postgres --cpu-prof (server profiles to $TMPDIR/fhir-bench-prof/) --no-results
  *            --keep (leave the loaded data: prints where) --reuse-sqlite DIR --reuse-pg URL (skip the load)
  *            --readers N (FHIR reader threads; default central's: one per CPU, at most 4)
+ *            --pg dedicated|shared: PostgreSQL compared (default dedicated: a cluster of its own started by
+ *              bench/pg-cluster.ts with production settings for this 24 GiB machine, shared_buffers 6 GB etc.;
+ *              shared: the machine's PostgreSQL 15 on 127.0.0.1:5432 with Debian's default settings)
  *
  * Targets (issue 6): Patient search by identifier p99 < 20 ms; a mixed read/search load
  * >= 1,500 requests/s on this 2-core machine.
@@ -25,6 +28,7 @@ import pg from 'pg';
 import { formatHlc } from '../contracts/index.ts';
 import { idCheckChar } from '../contracts/identity.ts';
 import { SID } from '../central/fhir/systems.ts';
+import { PRODUCTION_SETTINGS, startPgCluster } from './pg-cluster.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -315,7 +319,7 @@ function requests(kind: Kind, n: number, s: Sizes, seed: number): string[] {
 
 interface Phase { name: string; seconds: number; connections: number; requests: { kind: Kind; path: string }[] }
 interface KindStats { n: number; errors: number; p50: number; p99: number; max: number }
-interface PhaseResult { name: string; seconds: number; serverCpuUs?: number; total: number; errors: number; rps: number; p50: number; p99: number; kinds: Partial<Record<Kind, KindStats>>; firstError?: string }
+interface PhaseResult { name: string; seconds: number; serverCpuUs?: number; pgCpuUs?: number; total: number; errors: number; rps: number; p50: number; p99: number; kinds: Partial<Record<Kind, KindStats>>; firstError?: string }
 
 function mixedRequests(s: Sizes, n: number, seed: number): { kind: Kind; path: string }[] {
   const sum = MIX.reduce((a, [, w]) => a + w, 0);
@@ -444,6 +448,27 @@ async function startServer(a: ServeArgs, cpuProf: string | undefined): Promise<{
   };
 }
 
+/** CPU seconds (user + system, from /proc/<pid>/stat) of each PostgreSQL backend connected to the database at `url` (the server's connections). */
+async function pgBackendCpu(url: string): Promise<Map<number, number>> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const pids = (await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid);
+    const tick = 100; // USER_HZ on Linux
+    const out = new Map<number, number>();
+    for (const pid of pids) {
+      try {
+        const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+        out.set(pid, (Number(rest[11]) + Number(rest[12])) / tick); // utime, stime (fields 14, 15)
+      } catch { /* ended, or another machine */ }
+    }
+    return out;
+  } finally {
+    await c.end();
+  }
+}
+
 /** Register third-party clients (administrator, static API token) and get their tokens (client credentials, as a third party does). */
 async function clientTokens(url: string, apiToken: string, n: number): Promise<string[]> {
   const tokens: string[] = [];
@@ -467,6 +492,10 @@ async function clientTokens(url: string, apiToken: string, n: number): Promise<s
 
 // ---------------------------------------------------------------- main
 
+/** Which PostgreSQL the run compared (set by main, read by writeResults), and its memory/planner settings as the server reports them. */
+let pgConfig = 'dedicated';
+let pgSettings = '';
+
 interface BackendResult { backend: string; load: LoadStats; phases: PhaseResult[]; sample: string }
 
 async function main(): Promise<void> {
@@ -486,11 +515,17 @@ async function main(): Promise<void> {
   const reuse = { sqlite: opt('reuse-sqlite'), postgres: opt('reuse-pg') };
   const dir = reuse.sqlite ?? mkdtempSync(join(tmpdir(), 'fhir-bench-'));
   const { createTestDatabase } = await import('../test/central/postgres.ts');
+  const pgMode = opt('pg') ?? 'dedicated';
+  if (pgMode !== 'dedicated' && pgMode !== 'shared') throw new Error('--pg must be dedicated or shared');
+  pgConfig = reuse.postgres ? `reused database ${reuse.postgres}` : pgMode === 'dedicated' ? 'dedicated' : 'shared';
+  const cluster = backends.includes('postgres') && !reuse.postgres && pgMode === 'dedicated' ? await startPgCluster(PRODUCTION_SETTINGS, { detached: keep }) : undefined;
+  if (cluster) log(`postgres: dedicated PostgreSQL 15 cluster at ${cluster.url} (${cluster.dir}): ${Object.entries(PRODUCTION_SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}`);
   try {
     for (const backend of backends) {
-      const db = backend === 'postgres' && !reuse.postgres ? await createTestDatabase('fhirbench') : undefined;
+      const db = backend === 'postgres' && !reuse.postgres && !cluster ? await createTestDatabase('fhirbench') : undefined;
+      const dedicatedUrl = backend === 'postgres' && cluster ? await cluster.createDatabase('fhirbench') : undefined;
       try {
-        const location = backend === 'postgres' ? reuse.postgres ?? db!.url : dir;
+        const location = backend === 'postgres' ? reuse.postgres ?? dedicatedUrl ?? db!.url : dir;
         // Schema: central's own migrations (warehouse, EMPI, OAuth) by opening it once.
         {
           const { openWarehouse } = await import('../central/warehouse/open.ts');
@@ -506,6 +541,14 @@ async function main(): Promise<void> {
         const load: LoadStats = reuse[backend] ? { seconds: NaN, rows: NaN, indexSeconds: NaN } : backend === 'postgres' ? await loadPostgres(location, sizes) : await loadSqlite(join(dir, 'warehouse.db'), sizes);
         if (keep) log(`${backend}: data kept at ${location}`);
         log(`${backend}: loaded ${load.rows.toLocaleString('en')} rows in ${load.seconds.toFixed(0)} s (indexes ${load.indexSeconds.toFixed(0)} s), ${((load.dbBytes ?? 0) / 2 ** 30).toFixed(1)} GiB`);
+        if (backend === 'postgres') {
+          const c = new pg.Client({ connectionString: location });
+          await c.connect();
+          const v = (await c.query<Record<string, string>>("SELECT current_setting('server_version') AS v, current_setting('shared_buffers') AS sb, current_setting('effective_cache_size') AS ecs, current_setting('random_page_cost') AS rpc, current_setting('work_mem') AS wm")).rows[0]!;
+          await c.end();
+          pgSettings = `${v.v!.split(' ')[0]}: shared_buffers ${v.sb}, effective_cache_size ${v.ecs}, work_mem ${v.wm}, random_page_cost ${v.rpc}`;
+          log(`postgres: ${pgSettings}`);
+        }
         const server = await startServer({ backend, location, token: apiToken, readers: opt('readers') === undefined ? undefined : num('readers', 0) }, cpuProf);
         try {
           const tokens = await clientTokens(server.url, apiToken, 4);
@@ -515,9 +558,16 @@ async function main(): Promise<void> {
           const phases: PhaseResult[] = [];
           const run = async (p: Phase) => {
             const c0 = await server.cpu();
+            const pg0 = backend === 'postgres' ? await pgBackendCpu(location) : undefined;
             const r = await runPhase(server.url, tokens, p);
             r.serverCpuUs = ((await server.cpu()) - c0) * 1e6 / Math.max(1, r.total + r.errors);
-            log(`${backend} ${p.name}: ${r.total} ok, ${r.errors} errors, ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, server CPU ${r.serverCpuUs.toFixed(0)} µs/request${r.firstError ? `; first error ${r.firstError}` : ''}`);
+            if (pg0) {
+              // Backends alive at the end (the server's pools keep theirs under load); one that started meanwhile counts from 0.
+              let s = 0;
+              for (const [pid, t] of await pgBackendCpu(location)) s += t - (pg0.get(pid) ?? 0);
+              r.pgCpuUs = s * 1e6 / Math.max(1, r.total + r.errors);
+            }
+            log(`${backend} ${p.name}: ${r.total} ok, ${r.errors} errors, ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, server CPU ${r.serverCpuUs.toFixed(0)} µs/request${r.pgCpuUs !== undefined ? `, PostgreSQL backends' CPU ${r.pgCpuUs.toFixed(0)} µs/request` : ''}; load average ${loadavg()[0]!.toFixed(1)}${r.firstError ? `; first error ${r.firstError}` : ''}`);
             return r;
           };
           await run({ name: 'warm-up', seconds: Math.min(5, duration), connections, requests: mixedRequests(sizes, 5_000, 7) });
@@ -536,6 +586,8 @@ async function main(): Promise<void> {
     }
   } finally {
     if (!keep && !reuse.sqlite) rmSync(dir, { recursive: true, force: true });
+    if (cluster && !keep) await cluster.stop();
+    else if (cluster) log(`postgres: the dedicated cluster keeps running (stop: runuser -u postgres -- ${'/usr/lib/postgresql/15/bin/pg_ctl'} -D ${cluster.dir}/data stop)`);
   }
   if (cpuProf) log(`server CPU profiles in ${cpuProf}`);
   if (args.includes('--no-results')) return;
@@ -545,22 +597,24 @@ async function main(): Promise<void> {
 function writeResults(s: Sizes, duration: number, connections: number, quick: boolean, results: BackendResult[]): void {
   const la = loadavg().map((x) => x.toFixed(1)).join(' ');
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
-  const name = (b: string) => (b === 'postgres' ? 'PostgreSQL 15 (Debian, default settings)' : 'SQLite (WAL, synchronous=FULL)');
+  const name = (b: string) => (b === 'postgres' ? (pgConfig === 'shared' ? 'PostgreSQL 15 (Debian, default settings)' : pgConfig === 'dedicated' ? 'PostgreSQL 15 (dedicated, production settings)' : `PostgreSQL ${pgSettings}`) : 'SQLite (WAL, synchronous=FULL)');
   const lines = [
     '## FHIR',
     '',
     `Run ${new Date().toISOString()}${quick ? ' (quick mode)' : ''}; load average ${la} at the end: \`node --import tsx bench/fhir.bench.ts${quick ? ' --quick' : ''}\`.`,
     `Data: ${s.residents.toLocaleString('en')} residents (with their EMPI links), ${s.encounters.toLocaleString('en')} visits with 1-2 diagnoses, ${s.observations.toLocaleString('en')} observations (80% device readings, 20% lab results) over a year and 27 clinics, bulk-loaded into \`residents\`, \`records\`, \`empi_link\` (secondary indexes rebuilt after the load).`,
     'Server: central\'s management app with the FHIR facade (Hono routes, OAuth2 client-credential tokens of 4 registered clients, scopes, rate limits, an audit entry stored before every answer) in its own process; the closed-loop load generator (undici) in another. Both share the 2 cores.',
+    ...(pgSettings ? [`PostgreSQL as it reported itself: ${pgSettings}.`] : []),
+    ...(pgConfig === 'dedicated' ? [`PostgreSQL: a dedicated cluster started by the benchmark (bench/pg-cluster.ts) with production settings for this 24 GiB machine: ${Object.entries(PRODUCTION_SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}; \`--pg shared\` runs on the machine's server with Debian's defaults (shared_buffers 128 MB) instead.`] : []),
     `Phases: Patient?identifier=<ID card system>|<number> alone, 4 connections, ${duration / 2} s; then the mixed load, ${connections} connections, ${duration} s: ${MIX.map(([k, w]) => `${k} ${w}%`).join(', ')} (observation-search is \`Observation?patient=X&code=Y&_sort=-date&_count=20\`).`,
     '',
-    '| backend | load (rows/s, s) | identifier p50 / p99 | identifier req/s | mixed req/s | mixed p50 / p99 | server CPU per mixed request | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| backend | load (rows/s, s) | identifier p50 / p99 | identifier req/s | mixed req/s | mixed p50 / p99 | server CPU per mixed request | PostgreSQL backends\' CPU per mixed request | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map((r) => {
       const id = r.phases.find((p) => p.name === 'identifier')!;
       const mx = r.phases.find((p) => p.name === 'mixed')!;
       const loaded = Number.isFinite(r.load.seconds) ? `${Math.round(r.load.rows / r.load.seconds).toLocaleString('en')} rows/s, ${r.load.seconds.toFixed(0)} s` : 'reused (not timed)';
-      return `| ${name(r.backend)} | ${loaded} | ${f(id.p50)} / **${f(id.p99)} ms** | ${id.rps.toFixed(0)} | **${mx.rps.toFixed(0)}** | ${f(mx.p50)} / ${f(mx.p99)} ms | ${(mx.serverCpuUs ?? NaN).toFixed(0)} µs | ${id.errors + mx.errors} |`;
+      return `| ${name(r.backend)} | ${loaded} | ${f(id.p50)} / **${f(id.p99)} ms** | ${id.rps.toFixed(0)} | **${mx.rps.toFixed(0)}** | ${f(mx.p50)} / ${f(mx.p99)} ms | ${(mx.serverCpuUs ?? NaN).toFixed(0)} µs | ${mx.pgCpuUs === undefined ? '-' : `${mx.pgCpuUs.toFixed(0)} µs`} | ${id.errors + mx.errors} |`;
     }),
     '',
     'Mixed load per request kind (p50 / p99 ms):',
