@@ -13,7 +13,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Analytics, DISTRICT_SCOPE } from './index.ts';
 import { INDICATORS } from './indicators.ts';
 import type { FactMeasure } from './engine.ts';
-import { parsePeriod } from './periods.ts';
+import { currentPeriodKey, parsePeriod } from './periods.ts';
 import type { SqlDb } from './sql.ts';
 import type { FactWorkerData, FromFactWorker, ToFactWorker } from './worker-protocol.ts';
 
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     await a.reloadOrg();
     const orgBefore = a.facts.orgChanges;
     const r = await a.facts.refresh(data.batch);
-    const warmed = warm ? await a.engine.warm(INDICATORS, new Date(), () => stopping) : 0;
+    const warmed = warm ? await a.engine.warm(INDICATORS, new Date(), () => stopping) + await a.qc.warm(parsePeriod(currentPeriodKey('year')), () => stopping) : 0;
     if (warm && !stopping) await a.pruneCases();
     return { ...r, gen: a.facts.ownGen, orgChanged: a.facts.orgChanges !== orgBefore, warmed, tx: { ...a.facts.stats } };
   };

@@ -84,7 +84,7 @@ export class Analytics {
     }
     const r = await this.facts.refresh();
     await this.syncCache();
-    const warmed = opts.warm === false ? 0 : await this.engine.warm(INDICATORS, new Date(), opts.stop);
+    const warmed = opts.warm === false ? 0 : await this.engine.warm(INDICATORS, new Date(), opts.stop) + await this.qc.warm(parsePeriod(currentPeriodKey('year')), opts.stop);
     if (opts.warm !== false) await this.pruneCases();
     return { records: r.records, warmed };
   }
@@ -100,7 +100,7 @@ export class Analytics {
 
   /**
    * Deletes stored case lists nobody reads (cases.ts `prune`): keeps the current year's list of
-   * every indicator, drops superseded definitions (indicators' and enabled QC rules' are current)
+   * every indicator and enabled QC rule, drops superseded definitions (indicators' and enabled QC rules' are current)
    * after an hour without a reader and old periods after a week. At most every
    * CASE_PRUNE_EVERY_MS unless `force`.
    */
@@ -112,7 +112,8 @@ export class Analytics {
     const defs = INDICATORS.filter((i) => i.cases).map(caseDef);
     const rules = (await this.qc.rules()).filter((r) => r.enabled).map((r) => storedRule(r, year)?.def).filter((d): d is CaseDef => !!d);
     return this.engine.caseStore.prune({
-      keep: new Set(defs.map((d) => caseKey(d, year.key).sid)),
+      // What the refresh loop keeps warm (indicators' and QC rules' current year) is never pruned.
+      keep: new Set([...defs, ...rules].map((d) => caseKey(d, year.key).sid)),
       current: new Set([...defs, ...rules].map((d) => caseKey(d, year.key).ckey)),
       now, idleMs: opts.idleMs, supersededIdleMs: opts.supersededIdleMs,
     });

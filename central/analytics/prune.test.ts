@@ -15,6 +15,7 @@ import { handWorkedDistrict } from './handworked.ts';
 import { build as b, ingestRecords } from './testkit.ts';
 import { caseDef, caseKey, type CaseDef, type CaseRec } from './cases.ts';
 import { currentPeriodKey, parsePeriod, previousPeriod } from './periods.ts';
+import { storedRule } from './qc.ts';
 
 const MIN = 60_000;
 const line = (r: CaseRec) => JSON.stringify([r.resident_id, r.clinic_id, r.team_id || '', r.since, Number(r.ok), r.cnt === null ? null : Number(r.cnt), r.last_day, r.n1, r.n2, r.n3, r.flag, r.name, r.sex, r.birth]);
@@ -106,6 +107,7 @@ t.test('Analytics.pruneCases keeps the current year of every indicator and drops
   for (const p of [year, last]) await a.engine.cases(ind, 'district', p.key, S, { limit: 1 });
   // QC rules' lists (a current definition: not superseded).
   await a.qc.overall('district', last.key, S);
+  await a.qc.warm(year);
   const before = (await a.engine.caseStore.keys()).length;
   now += 3 * MIN;
   const r = await a.pruneCases({ force: true, now: new Date(now), idleMs: 0 });
@@ -113,5 +115,20 @@ t.test('Analytics.pruneCases keeps the current year of every indicator and drops
   t.ok(r.lists > 0 && left.length === before - r.lists, `${r.lists} of ${before} lists pruned (idle longer than the 2-minute floor)`);
   t.ok(left.some((k) => k.sid === caseKey(caseDef(ind), year.key).sid), 'the current year\'s list is kept');
   t.notOk(left.some((k) => k.period.key === last.key), 'last year\'s lists (indicator and QC) idle past the limit are gone');
+  for (const s of (await a.qc.rules()).filter((x) => x.enabled).map((x) => storedRule(x, year)).filter((x) => x !== null)) t.ok(left.some((k) => k.sid === caseKey(s.def, year.key).sid), `the current year's QC list ${JSON.stringify(s.def.num.require)} is kept`);
   t.same(await a.pruneCases({ now: new Date(now) }), { lists: 0, rows: 0 }, 'not again within the interval unless forced');
+});
+
+t.test('the refresh loop builds the current year\'s lists of the enabled QC rules (and of every indicator)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'an-prune-'));
+  const wh = new SqliteWarehouse(join(dir, 'wh.db'));
+  t.teardown(async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); });
+  const a = await handWorkedDistrict(wh);
+  await a.refresh();
+  const year = parsePeriod(currentPeriodKey('year'));
+  const ready = new Set((await a.engine.caseStore.keys()).filter((k) => k.ready).map((k) => k.sid));
+  const rules = (await a.qc.rules()).filter((r) => r.enabled).map((r) => storedRule(r, year)).filter((s) => s !== null);
+  t.ok(rules.length >= 4, `${rules.length} per-patient QC rules`);
+  for (const s of rules) t.ok(ready.has(caseKey(s.def, year.key).sid), `QC list ${JSON.stringify(s.def.num.require)} ${year.key} built`);
+  for (const ind of INDICATOR_BY_ID.values()) if (ind.cases) t.ok(ready.has(caseKey(caseDef(ind), year.key).sid), `${ind.id} ${year.key} built`);
 });
