@@ -4,6 +4,11 @@
  *
  *   node --import tsx bench/portal.bench.ts            (1,000,000 residents, 300,000 managed patients)
  *   BENCH_RESIDENTS=200000 BENCH_PATIENTS=60000 node --import tsx bench/portal.bench.ts
+ *   BENCH_DB=/tmp/portal-full/warehouse.db ...   keep the filled warehouse in that file and reuse it
+ *     (a reused file has its results and case lists stored already: the "first computation"
+ *     figures are then reads; copy a freshly filled file to measure them again)
+ *   BENCH_FILL_ONLY=1 (fill and stop), BENCH_SKIP_QC=1, BENCH_EXTRACT=<records> (0 = skip)
+ * It prints its table and writes no file (bench/RESULTS.md is written by hand).
  *
  * The large data set is written straight into the fact table (one row per source record, as the
  * extractor writes it) because pushing ~4 million records through ingest would take longer than
@@ -175,8 +180,10 @@ results.push([`Excel export of ${exported.toLocaleString()} case rows (11 column
 // ---- the extraction path on real records
 const EXTRACT = Number(process.env.BENCH_EXTRACT ?? 20_000);
 const recs: Rec[] = [];
+// New residents on every run (a reused BENCH_DB has the previous run's already applied).
+const runTag = Date.now().toString(36);
 for (let i = 0; i < EXTRACT / 4; i++) {
-  const rid = `X${i}`;
+  const rid = `X${runTag}-${i}`;
   recs.push(build.resident(rid, '测试', '1950-01-01'), build.enrol(rid, 'HTN', '2025-01-01'), build.followup(rid, 'HTN', '2026-02-01', { sbp: 130, dbp: 80, controlled: true }), build.encounter(rid, '2026-02-01T09:00:00+08:00'));
 }
 if (EXTRACT > 0) {
