@@ -285,8 +285,11 @@ export class CaseStore {
     // the write lock left free in between: ingest and pages keep their turns during a first build.
     let size = Math.min(CHUNK, 200);
     let touched = this.clock();
-    for (let i = 0; i < ids.length; i += size) {
+    for (let i = 0; i < ids.length;) {
+      // Advanced by this chunk's length: `size` changes below (stepping by the new size skipped
+      // or repeated residents: a 1 M-resident build lost 6-20% of its rows).
       const chunk = ids.slice(i, i + size);
+      i += chunk.length;
       const t0 = performance.now();
       // A long first build counts as being read (it is not pruned half-built).
       const touch = this.clock() - touched > CASE_TOUCH_MS;
