@@ -119,11 +119,26 @@ export class IndexWriter {
     });
   }
 
-  /** `indexInstance` (index + match + study record); resolves once its commit is durable. */
-  async index(meta: InstanceMeta, quietMs: number, fileSynced: boolean): Promise<void> {
+  /**
+   * `indexInstance` (index + match + study record); resolves once its commit is durable.
+   * `alone`: no other association is receiving. Then nothing else needs the event loop during
+   * the commit's fsync, and the worker's round trip (two thread wake-ups per instance) would only
+   * add latency to the one device waiting: the commit runs here, provided the worker holds no
+   * transaction (no job in flight), so the two connections never wait on each other's lock.
+   */
+  async index(meta: InstanceMeta, quietMs: number, fileSynced: boolean, alone = false): Promise<void> {
     // The device object carries nothing the index needs; keep the message plain data.
-    await this.submit({ t: 'index', id: this.nextId++, meta: { ...meta, device: { ...meta.device } }, quietMs, fileSynced, marks: this.marks.take() });
+    const job: Job = { t: 'index', id: this.nextId++, meta: { ...meta, device: { ...meta.device } }, quietMs, fileSynced, marks: this.marks.take() };
+    if (alone && this.waiting.size === 0) {
+      this.inlineJobs++;
+      await this.runHere(job);
+      return;
+    }
+    await this.submit(job);
   }
+
+  /** Index jobs committed on the main thread because their association was alone (see `index`). */
+  inlineJobs = 0;
 
   /** `flushDueStudies` (and pending rename marks); resolves with how many records were emitted. */
   flushStudies(quietMs: number): Promise<number> {

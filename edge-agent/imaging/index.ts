@@ -67,7 +67,7 @@ export const imagingModule: EdgeModule = {
         // one after the other); the device is answered after both. Safe through recovery.ts.
         indexDuringDirSync: true,
         onInstance: async (meta, renameDurable) => {
-          await writer.index(meta, cfg.studyRecordQuietMs, false);
+          await writer.index(meta, cfg.studyRecordQuietMs, false, (scp?.counters.activeConnections ?? 0) <= 1);
           await renameDurable;
           writer.marks.add(meta.sopInstanceUid, meta.receivedAt);
           dicomStored.inc({ modality: meta.modality ?? 'OT' });
