@@ -224,7 +224,7 @@ async function startAgent(dir: string): Promise<Server> {
   const ns = await startNatsServer();
   const data = join(dir, 'edge');
   mkdirSync(data, { recursive: true });
-  const c = spawnChild(['--agent', data, ns.url], { EDGE_DICOM_STUDY_RECORD_QUIET_MS: '2000', ...(loopStats ? { IMAGING_BENCH_LOOP_STATS: '1' } : {}) });
+  const c = spawnChild(['--agent', data, ns.url], { EDGE_DICOM_STUDY_RECORD_QUIET_MS: '2000', EDGE_DICOM_INDEX_WORKER: 'eager', ...(loopStats ? { IMAGING_BENCH_LOOP_STATS: '1' } : {}) });
   let out = '';
   c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   let port: number;

@@ -7,6 +7,12 @@ const window = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
 
 export const imagingConfigSchema = z.object({
   enabled: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
+  /**
+   * Index transactions in a worker thread (index-writer.ts): `lazy` starts it when two
+   * associations first overlap, `eager` at start-up, which waits for it (a long-running appliance
+   * whose devices often send at once), `off` keeps every commit on the main thread.
+   */
+  indexWorker: z.enum(['lazy', 'eager', 'off']).default('lazy'),
   /** Our AE title (what devices put in "called AE"). */
   aeTitle: z.string().regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, '1-16 printable ASCII characters, no backslash').default('DPC_EDGE'),
   host: z.string().default('0.0.0.0'),

@@ -49,22 +49,29 @@ export class IndexWriter {
   /** Renames made durable since the last job; handed to the next one (see `RenameMarks`). */
   readonly marks = new RenameMarks();
   private worker: Worker | null = null;
+  /** The worker has opened its connection: jobs go to it from then on (see `index`). */
+  private workerReady = false;
   private ready: Promise<void> = Promise.resolve();
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(private readonly store: EdgeStore, private readonly repo: ImagingRepo, private readonly log: Logger, useWorker = store.file !== ':memory:') {
-    if (useWorker) this.startWorker();
-  }
+  /**
+   * `useWorker`: allow the worker thread. It starts on the first job that has company (two
+   * associations at once), not with the agent: loading it costs ~2 CPU-seconds, which a clinic
+   * whose devices never overlap (and every short-lived agent) need not pay. Until it is ready,
+   * jobs run on the main thread as before.
+   */
+  constructor(private readonly store: EdgeStore, private readonly repo: ImagingRepo, private readonly log: Logger, private useWorker = store.file !== ':memory:') {}
 
   /** 'worker' while the index transactions run in the worker thread. */
   get mode(): 'worker' | 'main' {
-    return this.worker ? 'worker' : 'main';
+    return this.worker && this.workerReady ? 'worker' : 'main';
   }
 
-  /** Resolves once the worker has its connection (or the writer fell back to the main thread). */
+  /** Starts the worker now (tests, benches) and resolves once it has its connection (or the writer fell back). */
   whenReady(): Promise<void> {
+    if (this.useWorker && !this.worker) this.startWorker();
     return this.ready;
   }
 
@@ -72,10 +79,14 @@ export class IndexWriter {
     const data: IndexWorkerData = { file: this.store.file, clinicId: this.store.clinicId };
     const w = new Worker(workerBootstrap(), { eval: true, workerData: data });
     this.worker = w;
+    this.useWorker = false; // started once; after a failure the main thread keeps the jobs
     this.exited = new Promise((res) => w.once('exit', () => res()));
     this.ready = new Promise((res) => (this.markReady = res));
     w.on('message', (m: IndexFromWorker) => {
-      if (m.t === 'ready') this.markReady();
+      if (m.t === 'ready') {
+        this.workerReady = true;
+        this.markReady();
+      }
       else if (m.t === 'written') this.store.emit('written', m.n);
       else if (m.t === 'done') {
         const job = this.waiting.get(m.id);
@@ -96,6 +107,7 @@ export class IndexWriter {
   private fallBack(w: Worker, e: Error): void {
     if (this.worker !== w) return;
     this.worker = null;
+    this.workerReady = false;
     this.log.error({ err: e.message }, 'imaging index worker failed: indexing on the main thread instead');
     void w.terminate();
     this.markReady();
@@ -112,7 +124,7 @@ export class IndexWriter {
 
   private submit(job: Job): Promise<number> {
     const w = this.worker;
-    if (!w) return this.runHere(job);
+    if (!w || !this.workerReady) return this.runHere(job);
     return new Promise<number>((resolve, reject) => {
       this.waiting.set(job.id, { job, resolve, reject });
       w.postMessage(job);
@@ -129,6 +141,7 @@ export class IndexWriter {
   async index(meta: InstanceMeta, quietMs: number, fileSynced: boolean, alone = false): Promise<void> {
     // The device object carries nothing the index needs; keep the message plain data.
     const job: Job = { t: 'index', id: this.nextId++, meta: { ...meta, device: { ...meta.device } }, quietMs, fileSynced, marks: this.marks.take() };
+    if (!alone && this.useWorker && !this.worker) this.startWorker();
     if (alone && this.waiting.size === 0) {
       this.inlineJobs++;
       await this.runHere(job);
@@ -148,8 +161,10 @@ export class IndexWriter {
   /** Waits for the worker's pending commits, then closes its connection. */
   async stop(): Promise<void> {
     const w = this.worker;
+    this.useWorker = false;
     if (!w) return;
     this.worker = null;
+    this.workerReady = false;
     w.postMessage({ t: 'stop' } satisfies IndexToWorker);
     const t = setTimeout(() => void w.terminate(), 10_000);
     await this.exited;

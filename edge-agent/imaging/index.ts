@@ -51,9 +51,10 @@ export const imagingModule: EdgeModule = {
     await recoverUnsyncedInstances(ctx.store, ctx.log.child({ part: 'imaging-recovery' })).then(
       (r) => { if (r.checked > 0) ctx.log.info(r, 'imaging: instances indexed before a crash checked against their files'); },
       (e: Error) => ctx.log.error({ err: e.message }, 'imaging: start-up check of instances indexed before a crash failed; retried at the next start'));
-    // Index transactions (and their fsyncs) in a worker thread with its own connection (index-writer.ts).
-    const writer = new IndexWriter(ctx.store, repo, ctx.log.child({ part: 'imaging-index' }), cfg.enabled && ctx.store.file !== ':memory:');
-    await writer.whenReady();
+    // Index transactions (and their fsyncs) in a worker thread with its own connection once two
+    // associations overlap (index-writer.ts); the worker starts then, not with the agent.
+    const writer = new IndexWriter(ctx.store, repo, ctx.log.child({ part: 'imaging-index' }), cfg.enabled && cfg.indexWorker !== 'off' && ctx.store.file !== ':memory:');
+    if (cfg.indexWorker === 'eager' && cfg.enabled) await writer.whenReady();
     const dicomStored = new Counter({ name: 'device_dicom_instances_stored_total', help: 'DICOM instances stored and indexed, by modality', labelNames: ['modality'], registers: [ctx.registry] });
     const scp = cfg.enabled
       ? await startDicomScp({
