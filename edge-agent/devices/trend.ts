@@ -1,5 +1,14 @@
 /** A resident's readings of one test over time as a server-rendered SVG (ECharts SSR; no script, no CDN). */
-import * as echarts from 'echarts';
+import { createRequire } from 'node:module';
+import type * as Echarts from 'echarts';
+
+/**
+ * ECharts is loaded on the first chart, from its single-file CommonJS build: its ES module
+ * entry is ~600 files, which every edge-agent start (and every test process) paid before
+ * (about 1.5 CPU-s through the TypeScript loader) although most never draw a trend.
+ */
+let loaded: typeof Echarts | null = null;
+const echartsLib = (): typeof Echarts => (loaded ??= createRequire(import.meta.url)('echarts') as typeof Echarts);
 
 type Range = { low?: number; high?: number };
 
@@ -11,7 +20,7 @@ const local = (iso: string) => { const d = new Date(iso); return Number.isNaN(d.
  * Returns an `<svg>` string (empty chart message when there are no points).
  */
 export function trendSvg(opts: { title: string; unit: string; points: { at: string; value: number; flag?: string | null }[]; normal?: Range | undefined; critical?: Range | undefined; width?: number; height?: number }): string {
-  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: opts.width ?? 760, height: opts.height ?? 300 });
+  const chart = echartsLib().init(null, null, { renderer: 'svg', ssr: true, width: opts.width ?? 760, height: opts.height ?? 300 });
   try {
     const n = opts.normal;
     const c = opts.critical;
