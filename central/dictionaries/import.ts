@@ -11,7 +11,8 @@
  * deactivated, so history that refers to them stays readable) or `merge` (rows add or update
  * items of the latest version).
  */
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
+import { excelJs } from '../../contracts/runtime/lazy-libs.ts';
 import iconv from 'iconv-lite';
 import type { DictionaryItem, DictionaryName } from '../../contracts/index.ts';
 import { drugCodeCheckDigit } from './starter.ts';
@@ -137,7 +138,7 @@ function cellValue(v: ExcelJS.CellValue): Cell {
 
 /** The first worksheet (or the one named `sheetName`) of an .xlsx file. */
 export async function parseXlsx(buf: Uint8Array, sheetName?: string): Promise<Sheet> {
-  const wb = new ExcelJS.Workbook();
+  const wb = new (excelJs().Workbook)();
   try {
     await wb.xlsx.load(Buffer.from(buf) as unknown as ArrayBuffer);
   } catch (e) {

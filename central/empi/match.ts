@@ -11,7 +11,7 @@
  * weight is log2(m/u), m = P(level | same person), u = P(level | different persons); missing
  * fields weigh 0. The sum is compared with two thresholds: auto-link, review, no link.
  */
-import { pinyin } from 'pinyin-pro';
+import { pinyin } from '../../contracts/runtime/lazy-libs.ts';
 import { checkResidentId } from '../../contracts/index.ts';
 
 export interface Demographics {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import bwipjs from 'bwip-js';
+import { bwipJs } from '../../contracts/runtime/lazy-libs.ts';
 import type { Analytics } from '../analytics/index.ts';
 import { DOMAINS, INDICATORS, type IndicatorDef } from '../analytics/indicators.ts';
 import type { CaseRow, NodeValue } from '../analytics/engine.ts';
@@ -175,7 +175,7 @@ export function portalApp(deps: PortalDeps): Hono {
   );
   const enrolInfo = async (token: string) => {
     const e = await accounts.enrolmentUri(token);
-    return e ? { ...e, svg: bwipjs.toSVG({ bcid: 'qrcode', text: e.uri, scale: 3, paddingwidth: 4, paddingheight: 4 }) } : null;
+    return e ? { ...e, svg: bwipJs().toSVG({ bcid: 'qrcode', text: e.uri, scale: 3, paddingwidth: 4, paddingheight: 4 }) } : null;
   };
   app.get('/totp', async (c) => {
     const token = getCookie(c, COOKIE);

@@ -1,6 +1,7 @@
 /** Excel export of any portal table and import of assessment / population sheets (exceljs). */
 import { PassThrough } from 'node:stream';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
+import { excelJs } from '../../contracts/runtime/lazy-libs.ts';
 
 export interface Column { key: string; label: string; kind?: 'text' | 'number' | 'percent' | 'yuan' }
 export interface TableSpec {
@@ -69,7 +70,7 @@ export async function tablesToXlsx(tables: TableSpec[], meta: { title: string; a
   // Styles cost about a third of the time per cell: large (or streamed) exports are written plain.
   const useStyles = meta.useStyles ?? (!tables.some((t) => t.source) && tables.reduce((n, t) => n + t.rows.length, 0) <= STYLED_ROWS_MAX);
   // Deflate level 1: a third of the zip time of the default for a few percent more bytes.
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: sink, useStyles, useSharedStrings: false, zip: { zlib: { level: 1 } } } as ConstructorParameters<typeof ExcelJS.stream.xlsx.WorkbookWriter>[0]);
+  const wb = new (excelJs().stream.xlsx.WorkbookWriter)({ stream: sink, useStyles, useSharedStrings: false, zip: { zlib: { level: 1 } } } as ConstructorParameters<typeof ExcelJS.stream.xlsx.WorkbookWriter>[0]);
   wb.creator = meta.by;
   wb.created = new Date();
   const used = new Set<string>();
@@ -120,7 +121,7 @@ export async function tablesToXlsx(tables: TableSpec[], meta: { title: string; a
 
 /** Rows of the first (or named) sheet as objects keyed by the header row's text. */
 export async function readSheet(buf: Buffer, sheet?: string): Promise<Record<string, unknown>[]> {
-  const wb = new ExcelJS.Workbook();
+  const wb = new (excelJs().Workbook)();
   await wb.xlsx.load(buf as unknown as ArrayBuffer);
   const ws = sheet ? wb.getWorksheet(sheet) : wb.worksheets[0];
   if (!ws) throw new Error(sheet ? `sheet ${sheet} not found` : 'workbook has no sheet');

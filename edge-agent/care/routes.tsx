@@ -1,7 +1,6 @@
 /** HTTP routes of the care pages: role-checked by `ui.page`, every access to a resident audited. */
 import type { Context } from 'hono';
-import ExcelJS from 'exceljs';
-import bwipjs from 'bwip-js';
+import { bwipJs, excelJs } from '../../contracts/runtime/lazy-libs.ts';
 import { clientIp, type WebUi } from '../web/app.tsx';
 import type { User } from '../web/accounts.ts';
 import type { PageCtx } from '../web/layout.tsx';
@@ -342,7 +341,7 @@ export function mountCarePages(ui: WebUi, s: CareService, transfers: CareTransfe
     const r = s.resident(k.residentId)!;
     s.audit(actor(c, u), 'care.contract.print', k.contractId, 'ok');
     let barcodeSvg = '';
-    try { barcodeSvg = bwipjs.toSVG({ bcid: 'code128', text: k.contractId.slice(0, 18).toUpperCase(), height: 10, includetext: true, textsize: 8 }); } catch { barcodeSvg = ''; }
+    try { barcodeSvg = bwipJs().toSVG({ bcid: 'code128', text: k.contractId.slice(0, 18).toUpperCase(), height: 10, includetext: true, textsize: 8 }); } catch { barcodeSvg = ''; }
     const node = <AgreementPrint c={k} r={r} age={s.age(r)} packages={k.packageIds.map((p) => s.get('fd_package', p)).filter((p) => p !== null)} team={s.get('fd_team', k.teamId)} doctorName={s.staffName(k.doctorCode)} clinicName={s.clinicName || s.clinicId} barcodeSvg={barcodeSvg} address={s.healthRecordOf(r.residentId)?.currentAddress ?? r.address ?? ''} />;
     return ui.html(c, node);
   });
@@ -448,7 +447,7 @@ export function mountCarePages(ui: WebUi, s: CareService, transfers: CareTransfe
     const { query, qs } = screeningQuery(c);
     const rows = s.screen(query);
     s.audit(actor(c, u), 'care.screening.export', qs.slice(0, 200), `${rows.length} rows`);
-    const wb = new ExcelJS.Workbook();
+    const wb = new (excelJs().Workbook)();
     const ws = wb.addWorksheet('筛查结果');
     ws.columns = [{ header: '姓名', key: 'name', width: 12 }, { header: '性别', key: 'sex', width: 6 }, { header: '年龄', key: 'age', width: 6 }, { header: '电话', key: 'phone', width: 14 },
       { header: '人群标签', key: 'tags', width: 30 }, { header: '档案编号', key: 'no', width: 20 }, { header: '签约团队', key: 'team', width: 18 }, { header: '最近随访', key: 'last', width: 12 }];

@@ -8,7 +8,8 @@
  *   结果 value (required) · 患者号/身份证号 patient (optional) · 单位 unit (optional, must match the profile)
  *   检测时间 time (optional; default: time of import)
  */
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
+import { excelJs } from '../../contracts/runtime/lazy-libs.ts';
 import iconv from 'iconv-lite';
 import type { DeviceProfile } from '../../device-drivers/index.ts';
 
@@ -124,7 +125,7 @@ function cellValue(v: ExcelJS.CellValue): Cell {
 
 /** First worksheet as rows of cells. Throws only when the file is not a readable workbook. */
 export async function readXlsx(buf: Uint8Array): Promise<Cell[][]> {
-  const wb = new ExcelJS.Workbook();
+  const wb = new (excelJs().Workbook)();
   await wb.xlsx.load(Buffer.from(buf) as unknown as ArrayBuffer);
   const ws = wb.worksheets[0];
   if (!ws) return [];

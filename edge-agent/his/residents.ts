@@ -5,7 +5,7 @@
  * search keys it lacks live in `his_resident_ext`.
  */
 import { randomUUID } from 'node:crypto';
-import { pinyin } from 'pinyin-pro';
+import { pinyin } from '../../contracts/runtime/lazy-libs.ts';
 import { checkResidentId, type RecordPayload } from '../../contracts/index.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Tx } from '../store/store.ts';

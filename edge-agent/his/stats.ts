@@ -1,5 +1,5 @@
 /** Front-desk statistics: registrations, visits per doctor, income by category and period; Excel export. */
-import ExcelJS from 'exceljs';
+import { excelJs } from '../../contracts/runtime/lazy-libs.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
 import { CATEGORY_ZH } from './charges.ts';
 import { departmentName, type ChargeCategory } from './dict.ts';
@@ -47,7 +47,7 @@ export function computeStats(db: Db, from: string, to: string, groupBy: 'day' | 
 
 /** The statistics as an Excel workbook (one sheet per table, amounts in yuan). */
 export async function statsWorkbook(s: Stats): Promise<Buffer> {
-  const wb = new ExcelJS.Workbook();
+  const wb = new (excelJs().Workbook)();
   wb.creator = 'edge-agent his';
   const sheet = (name: string, header: string[], rows: (string | number)[][]) => {
     const ws = wb.addWorksheet(name);
