@@ -100,7 +100,13 @@ scrape_configs:
   const rules = ((await (await fetch(`${prom.url}/api/v1/rules`)).json()) as { data: { groups: { name: string; rules: Rule[] }[] } }).data.groups.find((g) => g.name === 'backup')!.rules;
   for (const r of rules) t.equal(r.health, 'ok', `rule ${r.name} ${r.lastError ?? ''}`);
 
-  // Every backup panel evaluates and returns data from these processes.
+  // Every backup panel evaluates and returns data from these processes. Rate panels
+  // (increase over 1 d) need two samples of a series: wait for a second scrape of every target
+  // (the alerts can go pending after the first one).
+  await waitFor('two scrapes of every target', async () => {
+    const r = await prom.query('min(count_over_time(up[5m]))');
+    return Number((r.data?.result as { value: [number, string] }[] | undefined)?.[0]?.value[1] ?? 0) >= 2;
+  }, 30_000, 250);
   const board = dashboards.find((d) => d.uid === 'edge-fleet')!;
   const row = board.rows.find((r) => r.title === 'Backups')!;
   for (const p of row.panels) for (const q of p.queries) {
