@@ -17,7 +17,8 @@
  * - writes of one source are serialised in this process; with several central instances on
  *   PostgreSQL a seq race is detected (the record comes back not applied) and retried.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import { HybridLogicalClock, type RecordType } from '../../contracts/index.ts';
 import type { IngestItem, Warehouse } from '../warehouse/types.ts';
 import { EXTERNAL_SOURCE_PREFIX } from '../empi/empi.ts';
@@ -152,6 +153,6 @@ export class FhirWriter {
 
   /** A new server-assigned id. */
   static newId(): string {
-    return randomUUID();
+    return uuidv7();
   }
 }

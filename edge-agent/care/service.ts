@@ -4,6 +4,7 @@
  * Reads come from the replicated `records` table (latest version of each record).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import { checkResidentId } from '../../contracts/identity.ts';
 import type { RecordPayload, RecordType } from '../../contracts/index.ts';
 import { RecordValidationError, type EdgeStore, type Tx } from '../store/store.ts';
@@ -223,7 +224,7 @@ export class CareService {
     const r = this.resident(cur!.residentId);
     if (!r) return fail({ _: `档案 ${no} 的居民 ${cur!.residentId} 不存在` });
     const transfer: RecordPayload<'record_transfer'> = {
-      transferId: `tr-${randomUUID()}`, healthRecordNo: no, fromClinicId: this.clinicId, fromClinicName: this.clinicName.slice(0, 100), toClinicId, date: this.today(), reason: reason.trim(), sentBy: actor.username,
+      transferId: `tr-${uuidv7()}`, healthRecordNo: no, fromClinicId: this.clinicId, fromClinicName: this.clinicName.slice(0, 100), toClinicId, date: this.today(), reason: reason.trim(), sentBy: actor.username,
       resident: { residentId: r.residentId, name: r.name, sex: r.sex as '1', birthDate: r.birthDate, idType: r.idType, idNumber: r.idNumber, ...(r.phone ? { phone: r.phone } : {}), ...(r.address ? { address: r.address } : {}) },
       healthRecord: cur!,
       enrolments: this.byResident('chronic_enrolment', cur!.residentId).slice(0, 10),
@@ -448,7 +449,7 @@ export class CareService {
     if (!input.doctorCode) e.doctorCode = '请填写责任医生';
     if (Object.keys(e).length) fail(e);
     const en: Enrolment = {
-      enrolmentId: randomUUID(), residentId: input.residentId, disease: input.disease as 'HTN', enrolledDate: input.enrolledDate,
+      enrolmentId: uuidv7(), residentId: input.residentId, disease: input.disease as 'HTN', enrolledDate: input.enrolledDate,
       ...(input.diagnosedDate ? { diagnosedDate: input.diagnosedDate } : {}), ...(input.teamId ? { teamId: input.teamId } : {}), doctorCode: input.doctorCode, status: 'active',
       ...(input.sbp !== undefined ? { sbp: input.sbp } : {}), ...(input.dbp !== undefined ? { dbp: input.dbp } : {}), ...(input.fbg !== undefined ? { fastingGlucose: input.fbg } : {}),
     };
@@ -525,7 +526,7 @@ export class CareService {
   recordFollowup(input: FollowupForm, actor: Actor): { followup: Followup; decision: FollowupDecision; referral?: Referral } {
     const { errors, decision, enrolment } = this.checkFollowup(input);
     if (Object.keys(errors).length || !decision || !enrolment) fail(errors);
-    const id = randomUUID();
+    const id = uuidv7();
     const f: Followup = {
       followupId: id, residentId: input.residentId, enrolmentId: enrolment!.enrolmentId, disease: input.disease, date: input.date, mode: input.mode as 'clinic',
       symptoms: input.symptoms,
@@ -544,7 +545,7 @@ export class CareService {
     let referral: Referral | undefined;
     if (decision!.referralReason) {
       referral = {
-        referralId: randomUUID(), residentId: input.residentId, direction: 'up', date: input.date, urgent: decision!.urgentReferral, fromOrg: this.clinicName || this.clinicId,
+        referralId: uuidv7(), residentId: input.residentId, direction: 'up', date: input.date, urgent: decision!.urgentReferral, fromOrg: this.clinicName || this.clinicId,
         toOrg: input.referralTo?.trim() || '上级医院', reason: decision!.referralReason, followupId: id, status: 'issued', followupDueDate: addDays(input.date, 14),
         doctorCode: actor.username, ...(enrolment!.teamId ? { teamId: enrolment!.teamId } : {}),
       };
@@ -601,7 +602,7 @@ export class CareService {
     const ok = sc as Extract<typeof sc, { ok: true }>;
     const team = this.teamOf(actor.username);
     const rec: RecordPayload<'elderly_check'> = {
-      checkId: randomUUID(), residentId: input.residentId, date: input.date, selfCare: ok.scores as RecordPayload<'elderly_check'>['selfCare'], selfCareScore: ok.total, selfCareLevel: ok.level,
+      checkId: uuidv7(), residentId: input.residentId, date: input.date, selfCare: ok.scores as RecordPayload<'elderly_check'>['selfCare'], selfCareScore: ok.total, selfCareLevel: ok.level,
       ...(input.healthSelfRating && ['1', '2', '3', '4', '5'].includes(input.healthSelfRating) ? { healthSelfRating: input.healthSelfRating as '1' } : {}),
       ...(input.cognitivePositive !== undefined ? { cognitiveScreenPositive: input.cognitivePositive } : {}), ...(input.emotionalPositive !== undefined ? { emotionalScreenPositive: input.emotionalPositive } : {}),
       ...(input.sbp !== undefined ? { sbp: input.sbp, dbp: input.dbp! } : {}), ...(input.heartRate !== undefined ? { heartRate: input.heartRate } : {}), ...(input.temperatureC !== undefined ? { temperatureC: input.temperatureC } : {}),
@@ -630,7 +631,7 @@ export class CareService {
     const team = this.teamOf(actor.username);
     const guidance = [...out.constitutions, ...out.tendencies].map((t) => `${TCM_TYPE_ZH[t]}：${TCM_GUIDANCE_ZH[t]}`).join('\n') || '未判定明确体质，建议复评。';
     const rec: RecordPayload<'tcm_assessment'> = {
-      assessmentId: randomUUID(), residentId: input.residentId, date: input.date, answers, rawScores: out.rawScores, results: out.results,
+      assessmentId: uuidv7(), residentId: input.residentId, date: input.date, answers, rawScores: out.rawScores, results: out.results,
       constitutions: out.constitutions, tendencies: out.tendencies, guidance: guidance.slice(0, 1000), doctorCode: actor.username, ...(team ? { teamId: team.teamId } : {}),
     };
     return this.write(actor, 'care.tcm.create', input.residentId, (tx) => { tx.emit('tcm_assessment', rec.assessmentId, rec); return rec; });
@@ -668,7 +669,7 @@ export class CareService {
     try { res = ascvdRisk(c!, { ...input, sex: r.sex as '1', age }); } catch (err) { if (err instanceof AscvdInputError) return fail({ [err.field === 'age' ? 'residentId' : err.field]: err.message }); throw err; }
     const team = this.teamOf(actor.username);
     const rec: RecordPayload<'ascvd_assessment'> = {
-      assessmentId: randomUUID(), residentId: input.residentId, date: input.date, model: 'china-par-2016', coefficientsVerified: res.verified, sex: r.sex as '1', age,
+      assessmentId: uuidv7(), residentId: input.residentId, date: input.date, model: 'china-par-2016', coefficientsVerified: res.verified, sex: r.sex as '1', age,
       sbp: input.sbp, onBpTreatment: input.onBpTreatment, totalCholesterol: input.totalCholesterol, hdlCholesterol: input.hdlCholesterol, waistCm: input.waistCm, smoker: input.smoker,
       diabetes: input.diabetes, region: input.region, area: input.area, familyHistory: input.familyHistory, risk10yPercent: res.riskPercent, band: res.band,
       doctorCode: actor.username, ...(team ? { teamId: team.teamId } : {}),
@@ -712,6 +713,7 @@ export class CareService {
     }
     if (Object.keys(e).length) fail(e);
     const tags = [...new Set([...this.tagsOf(input.residentId), ...input.tags])].filter((t) => t in KEY_TAG_ZH) as Contract['keyPopulationTags'];
+    // Random (v4), not time-ordered: the UI and the printed agreement show its first characters as the contract reference.
     const c: Contract = {
       contractId: randomUUID(), residentId: input.residentId, teamId: input.teamId, doctorCode: input.doctorCode, packageIds: pk.map((p) => p.packageId),
       status: input.previousContractId ? 'renewed' : 'signed', signedDate: this.today(), startDate: input.startDate, endDate: addDays(addMonths(input.startDate, 12), -1),
@@ -761,7 +763,7 @@ export class CareService {
     else if (input.date > this.today()) e.serviceDate = '服务日期晚于今天';
     else if (input.date < c.startDate || input.date > c.endDate) e.serviceDate = `服务日期须在协议有效期内（${c.startDate} 至 ${c.endDate}）`;
     if (Object.keys(e).length) fail(e);
-    const rec: RecordPayload<'fd_service'> = { serviceId: randomUUID(), contractId: c.contractId, residentId: c.residentId, packageId: pid!, serviceCode: code!, serviceName: item!.name, date: input.date, ...(input.note?.trim() ? { note: input.note.trim() } : {}), doctorCode: actor.username, teamId: c.teamId };
+    const rec: RecordPayload<'fd_service'> = { serviceId: uuidv7(), contractId: c.contractId, residentId: c.residentId, packageId: pid!, serviceCode: code!, serviceName: item!.name, date: input.date, ...(input.note?.trim() ? { note: input.note.trim() } : {}), doctorCode: actor.username, teamId: c.teamId };
     return this.write(actor, 'care.contract.service', `${c.contractId} ${code}`, (tx) => { tx.emit('fd_service', rec.serviceId, rec); return rec; });
   }
 
@@ -775,7 +777,7 @@ export class CareService {
     if (!input.goals.length) e.goals = '请至少填写一个健康目标';
     if (Object.keys(e).length) fail(e);
     const team = this.teamOf(actor.username);
-    const p: RecordPayload<'care_plan'> = { planId: randomUUID(), residentId: input.residentId, createdDate: this.today(), periodStart: input.periodStart, periodEnd: input.periodEnd, problems: input.problems, goals: input.goals, interventions: input.interventions, status: 'active', doctorCode: actor.username, ...(team ? { teamId: team.teamId } : {}) };
+    const p: RecordPayload<'care_plan'> = { planId: uuidv7(), residentId: input.residentId, createdDate: this.today(), periodStart: input.periodStart, periodEnd: input.periodEnd, problems: input.problems, goals: input.goals, interventions: input.interventions, status: 'active', doctorCode: actor.username, ...(team ? { teamId: team.teamId } : {}) };
     return this.write(actor, 'care.plan.create', input.residentId, (tx) => { tx.emit('care_plan', p.planId, p); return p; });
   }
 
@@ -788,7 +790,7 @@ export class CareService {
     if (input.time && !/^([01]\d|2[0-3]):[0-5]\d$/.test(input.time)) e.time = '时间格式应为 HH:mm';
     if (Object.keys(e).length) fail(e);
     const team = this.teamOf(actor.username);
-    const a: RecordPayload<'care_appointment'> = { appointmentId: randomUUID(), residentId: input.residentId, kind: input.kind as 'other', date: input.date, ...(input.time ? { time: input.time } : {}), status: 'booked', ...(input.note ? { note: input.note } : {}), doctorCode: actor.username, ...(team ? { teamId: team.teamId } : {}) };
+    const a: RecordPayload<'care_appointment'> = { appointmentId: uuidv7(), residentId: input.residentId, kind: input.kind as 'other', date: input.date, ...(input.time ? { time: input.time } : {}), status: 'booked', ...(input.note ? { note: input.note } : {}), doctorCode: actor.username, ...(team ? { teamId: team.teamId } : {}) };
     return this.write(actor, 'care.appointment.book', input.residentId, (tx) => { tx.emit('care_appointment', a.appointmentId, a); return a; });
   }
 
@@ -809,7 +811,7 @@ export class CareService {
     const team = this.teamOf(actor.username);
     const up = input.direction === 'up';
     const ref: Referral = {
-      referralId: randomUUID(), residentId: input.residentId, direction: input.direction as 'up', date: input.date, urgent: input.urgent,
+      referralId: uuidv7(), residentId: input.residentId, direction: input.direction as 'up', date: input.date, urgent: input.urgent,
       fromOrg: up ? this.clinicName || this.clinicId : input.toOrg.trim(), toOrg: up ? input.toOrg.trim() : this.clinicName || this.clinicId,
       ...(input.toDepartment ? { toDepartment: input.toDepartment } : {}), reason: input.reason.trim(), ...(input.diagnosisName ? { diagnosisName: input.diagnosisName } : {}),
       status: up ? 'issued' : 'received', followupDueDate: addDays(input.date, 14), doctorCode: actor.username, ...(team ? { teamId: team.teamId } : {}),
@@ -848,7 +850,7 @@ export class CareService {
     return this.write(actor, 'care.education.create', input.topic, (tx) => {
       const materials = input.files.filter((f) => f.data.length > 0).map((f) => this.storeMaterial(f, actor));
       const rec: RecordPayload<'health_education'> = {
-        activityId: randomUUID(), date: input.date, kind: input.kind as 'lecture', topic: input.topic.trim(), ...(input.location ? { location: input.location } : {}), ...(input.organiser ? { organiser: input.organiser } : {}),
+        activityId: uuidv7(), date: input.date, kind: input.kind as 'lecture', topic: input.topic.trim(), ...(input.location ? { location: input.location } : {}), ...(input.organiser ? { organiser: input.organiser } : {}),
         attendeeCount: input.attendeeCount!, attendeeResidentIds: [], ...(input.copies !== undefined ? { copies: input.copies } : {}), materials, ...(input.summary ? { summary: input.summary } : {}), ...(team ? { teamId: team.teamId } : {}), recordedBy: actor.username,
       };
       tx.emit('health_education', rec.activityId, rec);

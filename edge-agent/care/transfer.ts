@@ -21,6 +21,7 @@
  * that cannot be applied is parked (sync_dead_letter), never skipped silently.
  */
 import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { STREAMS, subjects } from '../../contracts/index.ts';
 import { careTransferMessageSchema, type CareTransferMessage } from '../../contracts/records-care.ts';
@@ -170,7 +171,7 @@ export class CareTransfers {
       tx.emit('health_record', record.healthRecordNo, record);
       for (const en of p.enrolments.filter((x) => x.status === 'active')) {
         const { teamId: _t, ...e } = en;
-        const enrolmentId = `en-${randomUUID()}`;
+        const enrolmentId = `en-${uuidv7()}`;
         tx.emit('chronic_enrolment', enrolmentId, { ...e, enrolmentId, residentId, doctorCode: actor.username });
       }
       const decision: TransferDecision = { transferId, healthRecordNo: p.healthRecordNo, fromClinicId: p.fromClinicId, toClinicId: this.s.clinicId, decision: 'accepted', decidedAt: new Date().toISOString(), decidedBy: actor.username, residentId };

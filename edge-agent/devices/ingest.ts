@@ -7,7 +7,7 @@
  * A bound reading is emitted as an `observation` / `lab_result` record; an unbound one is
  * emitted when a person binds it, so central receives each reading once, with its resident.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import { recordTypes } from '../../contracts/index.ts';
 import { evaluate, toRecord, type Reading } from '../../device-drivers/index.ts';
 import { RecordValidationError, type EdgeStore, type Tx } from '../store/store.ts';
@@ -113,7 +113,7 @@ export class Ingest {
         if (exists.get(device.id, raw.sourceId)!.n > 0) { local.duplicates++; continue; }
         const r = this.reevaluate(device, raw);
         const b = bindReading(db, device.id, r);
-        const id = randomUUID();
+        const id = uuidv7();
         const orderId = r.type === 'lab_result' ? (r.orderId ?? b?.orderId) : undefined;
         const withOrder: Reading = r.type === 'lab_result' && orderId ? { ...r, orderId } : r;
         db.prepare(`INSERT INTO device_readings (id, device_id, source_id, type, quantity, code, display, value, unit, at, received_at, device_patient_id, specimen_id, order_id,
@@ -128,7 +128,7 @@ export class Ingest {
           local.critical++;
           const interp = r.type === 'observation' ? r.interpretation : r.flag;
           db.prepare('INSERT INTO critical_alerts (id, reading_id, device_id, resident_id, summary, raised_at) VALUES (?, ?, ?, ?, ?, ?)')
-            .run(randomUUID(), id, device.id, b?.residentId ?? null, `${readingSummary(r, this.label(device, r))}${interp ? ` (${interp})` : ''}`, now);
+            .run(uuidv7(), id, device.id, b?.residentId ?? null, `${readingSummary(r, this.label(device, r))}${interp ? ` (${interp})` : ''}`, now);
         }
         local.stored++;
         last = r;

@@ -14,7 +14,7 @@ import { emitReading, readingSummary, type BatchOutcome, type Ingest } from './i
 import { parseImportFile, parseTable, type ImportError, type ImportRow } from './lab-import.ts';
 import type { ProfileCatalog } from './profiles.ts';
 import { RegistryError, type Device } from './registry.ts';
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 
 /** Who may release, correct, import and enter lab results. */
 export const LAB_ROLES = ['lab_tech', 'clinic_admin'] as const;
@@ -151,7 +151,7 @@ export class LabService {
         this.addVersion(tx.db, id, 'corrected', r, user, now, why.slice(0, 300));
         if (r.critical) {
           tx.db.prepare('INSERT INTO critical_alerts (id, reading_id, device_id, resident_id, summary, raised_at) VALUES (?, ?, ?, ?, ?, ?)')
-            .run(randomUUID(), id, row.device_id, row.resident_id, `${readingSummary(r, q?.displayZh)}${r.flag ? ` (${r.flag})` : ''}（更正）`, now);
+            .run(uuidv7(), id, row.device_id, row.resident_id, `${readingSummary(r, q?.displayZh)}${r.flag ? ` (${r.flag})` : ''}（更正）`, now);
         }
         if (row.resident_id) emitReading(tx, id, r, row.resident_id, r.critical, 'corrected');
       });

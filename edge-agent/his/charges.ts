@@ -9,7 +9,7 @@
  *   originals; the originals are kept. Dispensed drugs must be returned at the pharmacy
  *   first.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import type { RecordPayload } from '../../contracts/index.ts';
 import type { CHARGE_SOURCE_KINDS, PAYMENT_METHODS } from '../../contracts/records-his.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
@@ -109,7 +109,7 @@ export function addCharges(tx: Tx, lines: readonly ChargeInput[]): ChargeRow[] {
     }
   });
   return priced.map((p) => {
-    const row: ChargeRow = { ...p, charge_id: randomUUID(), status: 'pending', invoice_id: null, reverses_charge_id: null, created_at: now };
+    const row: ChargeRow = { ...p, charge_id: uuidv7(), status: 'pending', invoice_id: null, reverses_charge_id: null, created_at: now };
     insertCharge(tx, row);
     return row;
   });
@@ -172,7 +172,7 @@ export function payCharges(tx: Tx, input: { residentId: string; chargeIds: reado
     return c;
   });
   const regs = new Set(lines.map((l) => l.registration_id));
-  const invoiceId = randomUUID();
+  const invoiceId = uuidv7();
   const inv = writeInvoice(tx, {
     invoice_id: invoiceId, kind: 'invoice', reverses_invoice_id: null, resident_id: input.residentId, registration_id: regs.size === 1 ? [...regs][0] ?? null : null,
     total_fen: lines.reduce((s, l) => s + l.amount_fen, 0), payment_method: method, cashier: input.cashier, issued_at: new Date().toISOString(), reason: null,
@@ -249,10 +249,10 @@ export function refundCharges(tx: Tx, input: { items: readonly { chargeId: strin
   const out: InvoiceRow[] = [];
   for (const [origId, items] of byInvoice) {
     const orig = getInvoice(tx.db, origId)!;
-    const invoiceId = randomUUID();
+    const invoiceId = uuidv7();
     const lines: ChargeRow[] = items.map(({ orig: c, qty }) => {
       const amount = -Math.min(amountOf(qty, c.unit_price_fen), c.amount_fen + reversedAmount(tx.db, c.charge_id));
-      return { ...c, charge_id: randomUUID(), quantity: -qty, amount_fen: amount, status: 'paid', invoice_id: invoiceId, reverses_charge_id: c.charge_id, created_by: input.cashier, created_at: now };
+      return { ...c, charge_id: uuidv7(), quantity: -qty, amount_fen: amount, status: 'paid', invoice_id: invoiceId, reverses_charge_id: c.charge_id, created_by: input.cashier, created_at: now };
     });
     const inv = writeInvoice(tx, {
       invoice_id: invoiceId, kind: 'reversal', reverses_invoice_id: origId, resident_id: orig.resident_id, registration_id: orig.registration_id,

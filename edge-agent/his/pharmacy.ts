@@ -3,7 +3,7 @@
  * first-expiring batch first, expired batches never), partial returns (退药) back into the
  * batches they came from. Each event is one `dispense` record plus its `stock_movement`s.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Tx } from '../store/store.ts';
 import { getCharge, grossDispensed, netDispensed, refundedQuantity, type ChargeRow } from './charges.ts';
@@ -50,7 +50,7 @@ export function returnable(db: Db, residentId: string): (ChargeRow & { dispensed
 export function dispense(tx: Tx, input: { chargeIds: readonly string[]; by: string; today?: string }): { dispenseId: string; lines: { chargeId: string; drugCode: string; batchNo: string; quantity: number }[] } {
   if (!input.chargeIds.length) throw new HisError('chargeIds', '请选择要发药的处方明细');
   const today = input.today ?? new Date().toISOString().slice(0, 10);
-  const dispenseId = randomUUID();
+  const dispenseId = uuidv7();
   const out: { chargeId: string; drugCode: string; batchNo: string; quantity: number }[] = [];
   let residentId: string | null = null;
   let registrationId: string | null = null;
@@ -82,7 +82,7 @@ export function dispense(tx: Tx, input: { chargeIds: readonly string[]; by: stri
 export function returnDrugs(tx: Tx, input: { items: readonly { chargeId: string; quantity: number }[]; by: string }): { dispenseId: string } {
   const items = input.items.filter((i) => i.quantity !== 0);
   if (!items.length) throw new HisError('quantity', '请填写退药数量');
-  const dispenseId = randomUUID();
+  const dispenseId = uuidv7();
   const out: { chargeId: string; drugCode: string; batchNo: string; quantity: number }[] = [];
   let residentId: string | null = null;
   let registrationId: string | null = null;

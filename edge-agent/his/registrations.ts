@@ -7,7 +7,7 @@
  * `encounter` (encounterId = registration_id) themselves. The front desk emits the encounter
  * as 'registered' at registration and 'cancelled' at cancellation.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import type { RecordPayload } from '../../contracts/index.ts';
 import type { REGISTRATION_STATUSES } from '../../contracts/records-his.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
@@ -84,7 +84,7 @@ export function insertRegistration(tx: Tx, input: { residentId: string; slotId: 
   if (dup) throw new HisError('slotId', '该居民当日已挂此医生的号 / already registered with this doctor today', 409);
   const now = new Date().toISOString();
   const row: RegistrationRow = {
-    registration_id: randomUUID(), resident_id: input.residentId, department_code: slot.department_code, doctor_username: slot.doctor_username,
+    registration_id: uuidv7(), resident_id: input.residentId, department_code: slot.department_code, doctor_username: slot.doctor_username,
     slot_id: slot.slot_id, visit_date: slot.date, queue_no: nextQueueNo(tx.db, slot.date, slot.doctor_username), status: input.status,
     fee_fen: slot.fee_fen, created_by: input.createdBy, created_at: now, updated_at: now,
   };

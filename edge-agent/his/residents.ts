@@ -4,7 +4,7 @@
  * basic fields. The core `residents` table is filled by `tx.emit('resident', ...)`; the
  * search keys it lacks live in `his_resident_ext`.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import { pinyin } from '../../contracts/runtime/lazy-libs.ts';
 import { checkResidentId, type RecordPayload } from '../../contracts/index.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
@@ -146,7 +146,7 @@ export function validateResidentForm(db: Db, f: ResidentForm): RecordPayload<'re
   }
   if (Object.keys(err).length) throw new FormErrors(err);
   return {
-    residentId: f.residentId || randomUUID(), name, sex: sex as '0' | '1' | '2' | '9', birthDate, idType: idType as RecordPayload<'resident'>['idType'], idNumber,
+    residentId: f.residentId || uuidv7(), name, sex: sex as '0' | '1' | '2' | '9', birthDate, idType: idType as RecordPayload<'resident'>['idType'], idNumber,
     ...(ethnicity ? { ethnicity } : {}), ...(marital ? { maritalStatus: marital as RecordPayload<'resident'>['maritalStatus'] } : {}),
     ...(phone ? { phone } : {}), ...(f.address.trim() ? { address: f.address.trim() } : {}), ...(insurance ? { insuranceCardNo: insurance } : {}), ...(card ? { healthCardId: card } : {}),
   };

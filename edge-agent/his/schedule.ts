@@ -1,5 +1,5 @@
 /** Schedule slots (号源/排班) kept by the clinic admin; registrations book against them. */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
 import { cached } from './sql.ts';
 import type { Tx } from '../store/store.ts';
@@ -61,7 +61,7 @@ export function createSlots(tx: Tx, f: SlotForm): SlotRow[] {
     const clash = tx.db.prepare<[string, string, string, string], { n: number }>('SELECT count(*) AS n FROM his_schedule WHERE date = ? AND doctor_username = ? AND start_time < ? AND end_time > ? AND status = \'open\'')
       .get(date, f.doctorUsername, f.endTime, f.startTime)!.n;
     if (clash) throw new FormErrors({ startTime: `${date} 该医生此时段已有排班` });
-    const s: SlotRow = { slot_id: randomUUID(), date, department_code: f.departmentCode, doctor_username: f.doctorUsername, start_time: f.startTime, end_time: f.endTime,
+    const s: SlotRow = { slot_id: uuidv7(), date, department_code: f.departmentCode, doctor_username: f.doctorUsername, start_time: f.startTime, end_time: f.endTime,
       capacity, booked: 0, fee_fen: Math.round(fee * 100), status: 'open' };
     tx.db.prepare('INSERT INTO his_schedule (slot_id, date, department_code, doctor_username, start_time, end_time, capacity, booked, fee_fen, status) VALUES (@slot_id, @date, @department_code, @doctor_username, @start_time, @end_time, @capacity, @booked, @fee_fen, @status)').run(s);
     emitSlot(tx, s);

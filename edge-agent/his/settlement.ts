@@ -3,7 +3,7 @@
  * settled, totalled from the append-only invoices (reversals count negative). Settling
  * stamps those invoices with the settlement id (the only change their trigger allows).
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Tx } from '../store/store.ts';
 import { HisError } from './errors.ts';
@@ -38,7 +38,7 @@ export function settlementPreview(db: Db, cashier: string): SettlementTotals {
 export function settle(tx: Tx, cashier: string, settledBy: string): SettlementTotals & { settlementId: string } {
   const p = settlementPreview(tx.db, cashier);
   if (!p.invoiceIds.length) throw new HisError('cashier', '没有未日结的收费记录 / nothing to settle', 409);
-  const settlementId = randomUUID();
+  const settlementId = uuidv7();
   const now = new Date().toISOString();
   const date = localDate();
   tx.db.prepare(`INSERT INTO his_settlements (settlement_id, cashier, date, from_at, to_at, invoice_count, reversal_count, gross_fen, refund_fen, net_fen, detail, settled_by, settled_at)

@@ -6,7 +6,7 @@
  * - available = actual - units charged (pending or paid, not refunded) and not yet handed out;
  *   what a doctor may still prescribe.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import type { STOCK_MOVEMENT_KINDS } from '../../contracts/records-his.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Tx } from '../store/store.ts';
@@ -42,7 +42,7 @@ export interface Movement {
 
 /** Append one ledger entry and replicate it. */
 export function addMovement(tx: Tx, m: Movement): string {
-  const movementId = randomUUID();
+  const movementId = uuidv7();
   const at = new Date().toISOString();
   tx.db.prepare('INSERT INTO his_stock_movements (movement_id, drug_code, batch_no, expiry_date, quantity, kind, ref_kind, ref_id, by_user, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
     .run(movementId, m.drugCode, m.batchNo, m.expiryDate, m.quantity, m.kind, m.refKind ?? null, m.refId ?? null, m.byUser, at);

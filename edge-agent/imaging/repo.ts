@@ -1,5 +1,5 @@
 /** Reads and writes of the imaging tables (devices, orders, studies, instances). */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import type { DicomDevice, OrderCandidate } from '../../device-drivers/dicom/index.ts';
 import type { RecordPayload } from '../../contracts/index.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
@@ -171,7 +171,7 @@ export class ImagingRepo {
 
   /** Creates an order inside the caller's transaction and emits its `order` record. */
   createOrder(tx: Tx, o: { residentId: string; modality: Modality; code: string; display: string; stationAe: string | null; scheduledDate: string; scheduledTime: string | null; requestedBy: string; encounterId?: string }, studyUid: string): OrderRow {
-    const orderId = randomUUID();
+    const orderId = uuidv7();
     const now = new Date().toISOString();
     const seqNo = (tx.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM imaging_orders').get()?.n ?? 0) + 1;
     // Accession numbers: 16 characters max (SH); date + modality + a per-edge counter.

@@ -1,5 +1,5 @@
 /** Synthetic but realistic clinic data: residents with valid GB 11643 IDs, visits, readings. */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import { makeResidentId, type RecordPayload } from '../../contracts/index.ts';
 
 const SURNAMES = ['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙', '马', '朱', '胡', '郭', '何', '林', '罗', '高'];
@@ -27,7 +27,7 @@ export function makeResident(r: () => number): RecordPayload<'resident'> {
   const idNumber = makeResidentId(pick(r, AREA_CODES), birth, Math.floor(r() * 1000));
   const sex = Number(idNumber[16]) % 2 === 1 ? '1' : '2';
   return {
-    residentId: randomUUID(),
+    residentId: uuidv7(),
     name: pick(r, SURNAMES) + pick(r, GIVEN),
     sex,
     birthDate: birth.toISOString().slice(0, 10),
@@ -41,7 +41,7 @@ export function makeResident(r: () => number): RecordPayload<'resident'> {
 export function makeEncounter(r: () => number, residentId: string): RecordPayload<'encounter'> {
   const [code, name] = pick(r, DIAG);
   return {
-    encounterId: randomUUID(),
+    encounterId: uuidv7(),
     residentId,
     class: 'outpatient',
     status: 'finished',
@@ -57,7 +57,7 @@ export function makeBloodPressure(r: () => number, residentId: string, deviceId:
   const dia = Math.round(60 + r() * 45);
   const at = new Date().toISOString();
   return [
-    { observationId: randomUUID(), residentId, code: '8480-6', display: '收缩压 Systolic BP', value: sys, unit: 'mm[Hg]', effectiveAt: at, deviceId, interpretation: sys >= 180 ? 'HH' : sys >= 140 ? 'H' : 'N' },
-    { observationId: randomUUID(), residentId, code: '8462-4', display: '舒张压 Diastolic BP', value: dia, unit: 'mm[Hg]', effectiveAt: at, deviceId, interpretation: dia >= 110 ? 'HH' : dia >= 90 ? 'H' : 'N' },
+    { observationId: uuidv7(), residentId, code: '8480-6', display: '收缩压 Systolic BP', value: sys, unit: 'mm[Hg]', effectiveAt: at, deviceId, interpretation: sys >= 180 ? 'HH' : sys >= 140 ? 'H' : 'N' },
+    { observationId: uuidv7(), residentId, code: '8462-4', display: '舒张压 Diastolic BP', value: dia, unit: 'mm[Hg]', effectiveAt: at, deviceId, interpretation: dia >= 110 ? 'HH' : dia >= 90 ? 'H' : 'N' },
   ];
 }

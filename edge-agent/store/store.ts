@@ -8,7 +8,7 @@
  *   });
  */
 import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../contracts/ids.ts';
 import {
   HybridLogicalClock,
   SCHEMA_VERSION,
@@ -241,7 +241,7 @@ export class EdgeStore extends EventEmitter {
   }
 
   newId(): string {
-    return randomUUID();
+    return uuidv7();
   }
 
   outboxAfter(afterSeq: number, limit: number): OutboxRow[] {

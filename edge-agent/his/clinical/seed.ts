@@ -7,7 +7,7 @@
  *
  *   await seedClinicalDemo(agent.store, { doctor: 'dr.zhang' });   // after seedHisDemo and the dictionaries
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../../contracts/ids.ts';
 import type { EdgeStore } from '../../store/store.ts';
 import { payCharges } from '../charges.ts';
 import { emitEncounter, insertRegistration } from '../registrations.ts';
@@ -72,7 +72,7 @@ export async function seedClinicalDemo(store: EdgeStore, opts: { doctor: string;
       const at = new Date(Date.parse(`${date}T02:30:00Z`)).toISOString();
       store.transact((tx) => {
         for (const [code, name, value, unit, range] of [['14749-6', '葡萄糖', p.glu, 'mmol/L', '3.9-6.1'], ['4548-4', '糖化血红蛋白', p.hba1c, '%', '4.0-6.0']] as const) {
-          const resultId = randomUUID();
+          const resultId = uuidv7();
           tx.emit('lab_result', resultId, { resultId, residentId: rid, specimenId: lab.specimenId!, orderId, testCode: code, testName: name, value: String(value), unit, referenceRange: range, flag: value > Number(range.split('-')[1]) ? 'H' : 'N', status: 'final', resultedAt: at });
           out.labResults++;
         }

@@ -4,7 +4,7 @@
  * charges in ONE store transaction. Nurse executions and vital signs are emitted as they
  * happen. Errors are `ClinicalError` with the form field they belong to.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../../contracts/ids.ts';
 import type { RecordPayload } from '../../../contracts/index.ts';
 import type { Db } from '../../../contracts/runtime/index.ts';
 import type { EdgeStore, Tx } from '../../store/store.ts';
@@ -255,7 +255,7 @@ export class ClinicalService {
       this.openVisit(this.db, regId);
       const n = this.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM clin_rx_lines WHERE registration_id = ?').get(regId)!.n;
       if (n >= 50) throw new ClinicalError('drug', '处方最多50行 / at most 50 lines');
-      const lineId = randomUUID();
+      const lineId = uuidv7();
       this.db.prepare('INSERT INTO clin_rx_lines (line_id, registration_id, line, added_at) VALUES (?, ?, ?, ?)').run(lineId, regId, JSON.stringify(r.line), new Date().toISOString());
       return { lineId, line: r.line, stock: this.stock(r.line.drugCode) };
     }).immediate();
@@ -281,7 +281,7 @@ export class ClinicalService {
       this.openVisit(this.db, regId);
       const day = today().slice(2).replaceAll('-', '');
       const specimenId = `S${day}${String(this.nextCounter(this.db, `specimen:${day}`)).padStart(4, '0')}`;
-      const lineId = randomUUID();
+      const lineId = uuidv7();
       this.db.prepare("INSERT INTO clin_orders (line_id, registration_id, kind, item_code, item_name, specimen_id, added_at) VALUES (?, ?, 'lab', ?, ?, ?, ?)")
         .run(lineId, regId, item.code, item.name, specimenId, new Date().toISOString());
       return { lineId, kind: 'lab' as const, itemCode: item.code, itemName: item.name, modality: null, specimenId, orderId: null };
@@ -293,7 +293,7 @@ export class ClinicalService {
     if (!p) throw new ClinicalError('imaging', '请选择检查项目 / choose an imaging procedure');
     return this.store.db.transaction(() => {
       this.openVisit(this.db, regId);
-      const lineId = randomUUID();
+      const lineId = uuidv7();
       this.db.prepare("INSERT INTO clin_orders (line_id, registration_id, kind, item_code, item_name, modality, added_at) VALUES (?, ?, 'imaging', ?, ?, ?, ?)")
         .run(lineId, regId, p.code, p.zh, p.modality, new Date().toISOString());
       return { lineId, kind: 'imaging' as const, itemCode: p.code, itemName: p.zh, modality: p.modality, specimenId: null, orderId: null };
@@ -337,7 +337,7 @@ export class ClinicalService {
       });
 
       const lines = view.rx.map((r) => r.line);
-      const prescriptionId = lines.length ? randomUUID() : null;
+      const prescriptionId = lines.length ? uuidv7() : null;
       const charges: ChargeInput[] = [];
       const ordersBySeries: string[] = [];
       if (prescriptionId) {
@@ -352,7 +352,7 @@ export class ClinicalService {
         const tasks = executionTasks(series);
         const day = date.slice(2).replaceAll('-', '');
         series.forEach((s, si) => {
-          const orderId = randomUUID();
+          const orderId = uuidv7();
           ordersBySeries.push(orderId);
           const display = `${s.drugs.map((d) => `${d.drugName} ${d.dose}${d.doseUnit}`).join(' + ')} ${ROUTE[s.route].zh} ${FREQUENCY[s.frequency].zh} ×${s.total}次`.slice(0, 200);
           const payload: RecordPayload<'order'> = { orderId, residentId, encounterId: regId, kind: 'drug', code: s.drugs[0]!.drugCode, display, status: 'requested', requestedAt: now };
@@ -372,7 +372,7 @@ export class ClinicalService {
       const imaging: { orderId: string; procedureCode: string }[] = [];
       for (const o of view.orders) {
         if (o.kind === 'lab') {
-          const orderId = randomUUID();
+          const orderId = uuidv7();
           tx.emit('order', orderId, { orderId, residentId, encounterId: regId, kind: 'lab', code: o.itemCode, display: o.itemName, status: 'requested', requestedAt: now, specimenId: o.specimenId! });
           tx.db.prepare('UPDATE clin_orders SET order_id = ? WHERE line_id = ?').run(orderId, o.lineId);
           labs.push({ orderId, itemCode: o.itemCode });
@@ -515,7 +515,7 @@ export class ClinicalService {
     return this.store.transactAsync((tx) => {
       const v = tx.db.prepare<[string], VisitRow>('SELECT * FROM clin_visits WHERE registration_id = ?').get(regId);
       if (!v) throw new ClinicalError('registrationId', '就诊不存在 / no visit', 404);
-      const reportId = randomUUID();
+      const reportId = uuidv7();
       const now = new Date().toISOString();
       const actions = grade ? rabiesActions(grade as 'I' | 'II' | 'III') : null;
       const payload: RecordPayload<'infectious_report'> = {
@@ -625,7 +625,7 @@ export class ClinicalService {
       if (t.plannedDate > today()) throw new ClinicalError('barcode', `该次（第${t.sequence}/${t.total}次）计划于 ${t.plannedDate} 执行，不是今天 / planned for ${t.plannedDate}`, 409);
       if (!t.paid) throw new ClinicalError('barcode', '药品未缴费，请患者先到收费处缴费 / not paid yet', 409);
       const now = new Date().toISOString();
-      const executionId = randomUUID();
+      const executionId = uuidv7();
       const o = tx.db.prepare<[string], { prescription_id: string; registration_id: string; payload: string }>('SELECT prescription_id, registration_id, payload FROM clin_exec_orders WHERE order_id = ?').get(t.orderId)!;
       tx.emit('order_execution', executionId, {
         executionId, orderId: t.orderId, encounterId: o.registration_id, residentId: t.residentId, prescriptionId: o.prescription_id, barcode, route: t.route as 'ivgtt',
@@ -673,7 +673,7 @@ export class ClinicalService {
       if (!this.resident(residentId)) throw new ClinicalError('resident', '居民不存在 / unknown resident', 404);
       const at = new Date().toISOString();
       return p.values.map(({ def, value }) => {
-        const o: RecordPayload<'observation'> = { observationId: randomUUID(), residentId, code: def.code, display: def.zh, value, unit: def.unit, effectiveAt: at, interpretation: interpretVital(def.key, value) };
+        const o: RecordPayload<'observation'> = { observationId: uuidv7(), residentId, code: def.code, display: def.zh, value, unit: def.unit, effectiveAt: at, interpretation: interpretVital(def.key, value) };
         tx.emit('observation', o.observationId, o);
         return o;
       });
