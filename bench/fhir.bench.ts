@@ -12,6 +12,7 @@
  *            --backends sqlite,postgres --cpu-prof (server profiles to $TMPDIR/fhir-bench-prof/) --no-results
  *            --keep (leave the loaded data: prints where) --reuse-sqlite DIR --reuse-pg URL (skip the load)
  *            --readers N (FHIR reader threads; default central's: one per CPU, at most 4)
+ *            --warmup S (untimed mixed load after the prewarm; default 20, 5 with --quick)
  *            --pg dedicated|shared: PostgreSQL compared (default dedicated: a cluster of its own started by
  *              bench/pg-cluster.ts with production settings for this 24 GiB machine, shared_buffers 6 GB etc.;
  *              shared: the machine's PostgreSQL 15 on 127.0.0.1:5432 with Debian's default settings)
@@ -505,6 +506,7 @@ async function main(): Promise<void> {
   const sizes: Sizes = { residents, observations, encounters: num('encounters', residents) };
   const duration = num('duration', quick ? 10 : 20);
   const connections = num('connections', 16);
+  const warmup = num('warmup', quick ? 5 : 20);
   const backends = (opt('backends') ?? 'sqlite,postgres').split(',') as ('sqlite' | 'postgres')[];
   const cpuProf = args.includes('--cpu-prof') ? join(tmpdir(), 'fhir-bench-prof') : undefined;
   if (cpuProf) mkdirSync(cpuProf, { recursive: true });
@@ -570,7 +572,12 @@ async function main(): Promise<void> {
             log(`${backend} ${p.name}: ${r.total} ok, ${r.errors} errors, ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, server CPU ${r.serverCpuUs.toFixed(0)} µs/request${r.pgCpuUs !== undefined ? `, PostgreSQL backends' CPU ${r.pgCpuUs.toFixed(0)} µs/request` : ''}; load average ${loadavg()[0]!.toFixed(1)}${r.firstError ? `; first error ${r.firstError}` : ''}`);
             return r;
           };
-          await run({ name: 'warm-up', seconds: Math.min(5, duration), connections, requests: mixedRequests(sizes, 5_000, 7) });
+          // A server that has been running is warm: its database pages are in memory. The load
+          // left them cold (PostgreSQL's buffers hold what the index builds touched, the OS cache
+          // what the load wrote last), so prewarm first, then a warm-up phase of the mixed load.
+          const pw = await prewarm(backend, location);
+          log(`${backend}: prewarmed ${pw}`);
+          await run({ name: 'warm-up', seconds: warmup, connections, requests: mixedRequests(sizes, 20_000, 7) });
           phases.push(await run({ name: 'identifier', seconds: duration / 2, connections: 4, requests: requests('patient-identifier', 20_000, sizes, 11).map((path) => ({ kind: 'patient-identifier' as Kind, path })) }));
           phases.push(await run({ name: 'mixed', seconds: duration, connections, requests: mixedRequests(sizes, 60_000, 13) }));
           results.push({ backend, load, phases, sample });
@@ -591,10 +598,47 @@ async function main(): Promise<void> {
   }
   if (cpuProf) log(`server CPU profiles in ${cpuProf}`);
   if (args.includes('--no-results')) return;
-  writeResults(sizes, duration, connections, quick, results);
+  writeResults(sizes, duration, connections, quick, results, warmup);
 }
 
-function writeResults(s: Sizes, duration: number, connections: number, quick: boolean, results: BackendResult[]): void {
+/**
+ * Bring the database into memory as a server that has been running has it: SQLite's file read
+ * once into the OS page cache; PostgreSQL's tables and indexes of the FHIR search path loaded
+ * into shared_buffers with pg_prewarm (contrib, shipped with Debian's postgresql-15).
+ */
+async function prewarm(backend: 'sqlite' | 'postgres', location: string): Promise<string> {
+  const t0 = performance.now();
+  if (backend === 'sqlite') {
+    const { openSync, readSync, closeSync } = await import('node:fs');
+    let bytes = 0;
+    const buf = Buffer.allocUnsafe(8 << 20);
+    for (const f of ['warehouse.db', 'warehouse.db-wal']) {
+      const file = join(location, f);
+      if (!existsSync(file)) continue;
+      const fd = openSync(file, 'r');
+      try {
+        for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) bytes += n;
+      } finally {
+        closeSync(fd);
+      }
+    }
+    return `${(bytes / 2 ** 30).toFixed(1)} GiB of SQLite file into the page cache in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+  }
+  const c = new pg.Client({ connectionString: location });
+  await c.connect();
+  try {
+    await c.query('CREATE EXTENSION IF NOT EXISTS pg_prewarm');
+    const rels = (await c.query<{ oid: string; name: string }>(`SELECT c.oid::regclass::text AS name, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i') ORDER BY pg_relation_size(c.oid) ASC`)).rows;
+    let blocks = 0;
+    for (const r of rels) blocks += Number((await c.query<{ n: string }>('SELECT pg_prewarm($1::regclass) AS n', [r.name])).rows[0]!.n);
+    return `${rels.length} PostgreSQL relations, ${((blocks * 8192) / 2 ** 30).toFixed(1)} GiB into shared buffers in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+  } finally {
+    await c.end();
+  }
+}
+
+function writeResults(s: Sizes, duration: number, connections: number, quick: boolean, results: BackendResult[], warmupNote: number): void {
   const la = loadavg().map((x) => x.toFixed(1)).join(' ');
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
   const name = (b: string) => (b === 'postgres' ? (pgConfig === 'shared' ? 'PostgreSQL 15 (Debian, default settings)' : pgConfig === 'dedicated' ? 'PostgreSQL 15 (dedicated, production settings)' : `PostgreSQL ${pgSettings}`) : 'SQLite (WAL, synchronous=FULL)');
@@ -606,6 +650,7 @@ function writeResults(s: Sizes, duration: number, connections: number, quick: bo
     'Server: central\'s management app with the FHIR facade (Hono routes, OAuth2 client-credential tokens of 4 registered clients, scopes, rate limits, an audit entry stored before every answer) in its own process; the closed-loop load generator (undici) in another. Both share the 2 cores.',
     ...(pgSettings ? [`PostgreSQL as it reported itself: ${pgSettings}.`] : []),
     ...(pgConfig === 'dedicated' ? [`PostgreSQL: a dedicated cluster started by the benchmark (bench/pg-cluster.ts) with production settings for this 24 GiB machine: ${Object.entries(PRODUCTION_SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}; \`--pg shared\` runs on the machine's server with Debian's defaults (shared_buffers 128 MB) instead.`] : []),
+    `Before timing: the database is prewarmed (SQLite: its file read once into the OS page cache; PostgreSQL: pg_prewarm of the schema's tables and indexes), then ${warmupNote} s of untimed mixed load, so the figures are those of a server that has been running rather than of one that just finished a bulk load.`,
     `Phases: Patient?identifier=<ID card system>|<number> alone, 4 connections, ${duration / 2} s; then the mixed load, ${connections} connections, ${duration} s: ${MIX.map(([k, w]) => `${k} ${w}%`).join(', ')} (observation-search is \`Observation?patient=X&code=Y&_sort=-date&_count=20\`).`,
     '',
     '| backend | load (rows/s, s) | identifier p50 / p99 | identifier req/s | mixed req/s | mixed p50 / p99 | server CPU per mixed request | PostgreSQL backends\' CPU per mixed request | errors |',
