@@ -8,6 +8,7 @@
  *   });
  */
 import { EventEmitter } from 'node:events';
+import { close as closeFd, closeSync, fsync, fsyncSync, open as openFd, openSync } from 'node:fs';
 import { uuidv7 } from '../../contracts/ids.ts';
 import {
   HybridLogicalClock,
@@ -68,15 +69,40 @@ export interface StoreStats {
   oldestPendingAt: string | null;
 }
 
+/**
+ * How a group commit (`transactAsync`) becomes durable. `async` (default for a file): COMMIT
+ * with synchronous=NORMAL (a write to the WAL, no fsync), then fsync the WAL file on libuv's
+ * thread pool and resolve the callers after it; the main thread is free while the disk
+ * flushes, and batches that commit meanwhile are flushed by their own fsync. `inline`: COMMIT
+ * with synchronous=FULL, the fsync inside COMMIT on the main thread (before 2026-11-29).
+ * `EDGE_GROUP_COMMIT_FSYNC=inline` selects the latter (comparison, diagnosis).
+ */
+export type GroupCommitFsync = 'async' | 'inline';
+
 export class EdgeStore extends EventEmitter {
   readonly db: Db;
   private readonly hlc: HybridLogicalClock;
   private readonly st: ReturnType<EdgeStore['prepare']>;
+  readonly groupCommitFsync: GroupCommitFsync;
+  /**
+   * Lowest outbox seq that is committed but not yet fsynced (0: none), shared with the relay
+   * worker: rows at or above it are visible to readers but not yet durable, so they must not be
+   * published yet (a power loss could take them back and reuse their seq for other records).
+   */
+  readonly durability = new BigInt64Array(new SharedArrayBuffer(8));
+  /** Group commits waiting for their fsync, oldest first. */
+  private readonly unsynced: { id: number; firstSeq: number; done: () => void }[] = [];
+  private commitIds = 0;
+  private syncedUpTo = 0;
 
   constructor(readonly file: string, readonly clinicId: string, extraMigrations: readonly Migration[] = []) {
     super();
     this.db = openDb(file);
     migrate(this.db, [...edgeMigrations, ...extraMigrations]);
+    this.groupCommitFsync = file === ':memory:' || process.env.EDGE_GROUP_COMMIT_FSYNC === 'inline' ? 'inline' : 'async';
+    // A previous process may have committed without its fsync having finished (a crash, kill -9):
+    // make everything on disk durable before anyone publishes it.
+    if (this.groupCommitFsync === 'async') this.syncWalNow();
     this.st = this.prepare();
     this.savepoint = this.db.transaction((fn: (tx: Tx) => unknown, tx: Tx) => fn(tx));
     const owner = this.getMeta('clinic_id');
@@ -92,6 +118,8 @@ export class EdgeStore extends EventEmitter {
   private prepare() {
     const db = this.db;
     return {
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       insertOutbox: db.prepare<[number, string, string, number, string, string, number]>('INSERT INTO outbox (seq, record_id, type, version, envelope, created_at, priority) VALUES (?, ?, ?, ?, ?, ?, ?)'),
@@ -129,7 +157,7 @@ export class EdgeStore extends EventEmitter {
     return this.transactWith((tx) => fn(tx));
   }
 
-  private transactWith<T>(fn: (tx: Tx, counters: { nextSeq: number; emitted: number }) => T): T {
+  private transactWith<T>(fn: (tx: Tx, counters: { nextSeq: number; emitted: number }) => T, deferWritten = false): T {
     let emitted = 0;
     const run = this.db.transaction(() => {
       // Another process may share this file (tools, tests): re-read the counters inside the lock.
@@ -172,7 +200,7 @@ export class EdgeStore extends EventEmitter {
       return result;
     });
     const out = run.immediate();
-    if (emitted > 0) this.emit('written', emitted);
+    if (emitted > 0 && !deferWritten) this.emit('written', emitted);
     return out;
   }
 
@@ -210,8 +238,17 @@ export class EdgeStore extends EventEmitter {
       setImmediate(() => this.flushQueue());
     }
     const results: ({ ok: true; v: unknown } | { ok: false; e: unknown })[] = [];
+    const deferred = this.groupCommitFsync === 'async';
+    let firstSeq = 0;
+    let emitted = 0;
+    if (deferred) this.st.syncNormal.run();
     try {
       this.transactWith((tx, counters) => {
+        // Before COMMIT makes the rows visible: readers (the relay) stop below them until the fsync.
+        if (deferred) {
+          firstSeq = counters.nextSeq;
+          if (this.durability[0] === 0n) Atomics.store(this.durability, 0, BigInt(firstSeq));
+        }
         for (const item of batch) {
           // better-sqlite3 turns a nested transaction into a SAVEPOINT; a failed caller also
           // gives back the seqs it took, so the outbox stays contiguous.
@@ -223,17 +260,68 @@ export class EdgeStore extends EventEmitter {
             results.push({ ok: false, e });
           }
         }
-      });
+        emitted = counters.emitted;
+      }, deferred);
     } catch (e) {
+      if (deferred) { this.st.syncFull.run(); this.releaseHold(); }
       for (const item of batch) item.reject(e);
       return;
     }
-    batch.forEach((item, i) => {
+    const settle = () => batch.forEach((item, i) => {
       const r = results[i]!;
       if (r.ok) item.resolve(r.v);
       else item.reject(r.e);
     });
+    if (!deferred) { settle(); return; }
+    this.st.syncFull.run();
+    const id = ++this.commitIds;
+    this.unsynced.push({ id, firstSeq: emitted > 0 ? firstSeq : 0, done: () => { settle(); if (emitted > 0) this.emit('written', emitted); } });
+    if (emitted === 0) this.releaseHold(); // took no seq: only older batches may hold readers back
+    this.fsyncWal((err) => {
+      if (err) {
+        // The rows are committed but their durability is unknown (the disk reported an error):
+        // callers are told, loudly; a device or user will retry. Nothing is published until a
+        // later fsync succeeds.
+        const e = new Error(`${this.file}: fsync of the write-ahead log failed (${err.message}): the last writes may not survive a power loss; check the disk`);
+        for (const item of batch) item.reject(e);
+        this.emit('fsync-error', e);
+        return;
+      }
+      this.markSynced(id);
+    });
   }
+
+  /** Open the WAL and fsync it on the thread pool (fsync on any descriptor flushes the file). */
+  private fsyncWal(cb: (err: Error | null) => void): void {
+    openFd(`${this.file}-wal`, 'r', (e, fd) => {
+      if (e) { cb(e.code === 'ENOENT' ? null : e); return; } // no WAL: checkpointed into the database file, which is synced
+      fsync(fd, (e2) => { closeFd(fd, () => {}); cb(e2); });
+    });
+  }
+
+  private syncWalNow(): void {
+    let fd: number;
+    try { fd = openSync(`${this.file}-wal`, 'r'); } catch { return; }
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+  }
+
+  /** Every group commit up to `id` committed before that fsync started: durable now. */
+  private markSynced(id: number): void {
+    if (id > this.syncedUpTo) this.syncedUpTo = id;
+    while (this.unsynced.length > 0 && this.unsynced[0]!.id <= this.syncedUpTo) this.unsynced.shift()!.done();
+    this.releaseHold();
+  }
+
+  private releaseHold(): void {
+    const next = this.unsynced.find((u) => u.firstSeq > 0);
+    Atomics.store(this.durability, 0, next ? BigInt(next.firstSeq) : 0n);
+  }
+
+  /** Lowest seq committed but not yet durable, or Infinity (for a relay on the main thread). */
+  durableBelow = (): number => {
+    const v = Atomics.load(this.durability, 0);
+    return v === 0n ? Infinity : Number(v);
+  };
 
   /** Shorthand for a transaction that only emits one record. */
   write<T extends RecordType>(type: T, recordId: string, payload: RecordPayload<T>): number {

@@ -88,6 +88,11 @@ export class RelayCore {
     private readonly onChange: () => void = () => {},
     /** Whether the NATS connection is up now (see link-state.ts); call kick() when it changes. */
     private readonly linkUp: () => boolean = () => true,
+    /**
+     * Lowest seq committed but not yet durable (Infinity: none); see `EdgeStore.durability`.
+     * Read after each outbox query: rows the query saw at or above it are left for later.
+     */
+    private readonly durableBelow: () => number = () => Infinity,
   ) {
     this.opts = { ...defaultRelayOptions, ...opts };
     this.receiptSeen = receiptSeq;
@@ -160,7 +165,7 @@ export class RelayCore {
       }
       let room = this.opts.window - this.inflight;
       // Critical values first: priority rows above the FIFO cursor not yet published ahead.
-      const prio = this.source.priorityAfter(Math.max(this.cursor - 1, this.aheadHigh), room);
+      const prio = durableOnly(this.source.priorityAfter(Math.max(this.cursor - 1, this.aheadHigh), room), this.durableBelow);
       for (const row of prio) {
         this.ahead.add(row.seq);
         this.aheadHigh = row.seq;
@@ -168,7 +173,8 @@ export class RelayCore {
         this.send(row);
       }
       room -= prio.length;
-      const rows = room > 0 ? this.source.after(this.cursor - 1, room) : [];
+      const read = room > 0 ? this.source.after(this.cursor - 1, room) : [];
+      const rows = durableOnly(read, this.durableBelow);
       let sent = prio.length;
       for (const row of rows) {
         this.cursor = row.seq + 1;
@@ -181,7 +187,7 @@ export class RelayCore {
         // lately (a freshly provisioned, idle edge is connected, not disconnected).
         if (this.inflight === 0) this.setState(this.linkUp() ? 'connected' : 'disconnected');
         await this.sleep(this.opts.pollMs);
-      } else if (rows.length < room) {
+      } else if (read.length < room || rows.length < read.length) {
         // The read reached the end of the outbox: wait for the writer's next kick (or the poll)
         // instead of reading again at once only to find nothing (two reads per commit before).
         await this.sleep(this.opts.pollMs);
@@ -249,4 +255,14 @@ export class RelayCore {
     this.lastAdvanceAt = now;
     this.resendIntervalMs = Math.min(this.resendIntervalMs * 2, 300_000);
   }
+}
+
+/** The rows below the durability bound, read after the query (the writer sets it before COMMIT). */
+function durableOnly(rows: OutboxSourceRow[], durableBelow: () => number): OutboxSourceRow[] {
+  if (rows.length === 0) return rows;
+  const bound = durableBelow();
+  if (rows[rows.length - 1]!.seq < bound) return rows;
+  let n = 0;
+  while (n < rows.length && rows[n]!.seq < bound) n++;
+  return rows.slice(0, n);
 }

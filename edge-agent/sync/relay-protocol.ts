@@ -16,6 +16,8 @@ export interface RelayWorkerData {
   receiptSeq: number;
   connection: RelayConnection;
   opts: Partial<RelayOptions>;
+  /** The store's durability bound (shared memory; see `EdgeStore.durability`). */
+  durability: BigInt64Array;
 }
 
 export type ToWorker = { t: 'kick' } | { t: 'receipt'; seq: number } | { t: 'stop' };

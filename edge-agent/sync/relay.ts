@@ -93,14 +93,14 @@ export class Relay extends EventEmitter {
     this.publisher = new AckPublisher(this.nc, subjects.inboxPrefix(this.store.clinicId), this.opts.publishTimeoutMs);
     const link = trackLink(this.nc, () => this.core?.kick());
     this.link = link;
-    const core = new RelayCore(this.store.clinicId, outboxSource(this.store.db), this.publisher, () => this.nc.isClosed(), this.log, this.opts, this.receiptSeen, undefined, link.up);
+    const core = new RelayCore(this.store.clinicId, outboxSource(this.store.db), this.publisher, () => this.nc.isClosed(), this.log, this.opts, this.receiptSeen, undefined, link.up, this.store.durableBelow);
     this.core = core;
     core.start();
     this.markReady();
   }
 
   private startWorker(connection: RelayConnection): void {
-    const data: RelayWorkerData = { file: this.store.file, clinicId: this.store.clinicId, receiptSeq: this.receiptSeen, connection, opts: this.opts };
+    const data: RelayWorkerData = { file: this.store.file, clinicId: this.store.clinicId, receiptSeq: this.receiptSeen, connection, opts: this.opts, durability: this.store.durability };
     const w = new Worker(workerBootstrap(), { eval: true, workerData: data });
     this.worker = w;
     this.workerExited = new Promise((res) => w.once('exit', () => res()));

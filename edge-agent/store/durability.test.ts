@@ -1,0 +1,90 @@
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EdgeStore } from './store.ts';
+import { makeBloodPressure, prng } from '../sim/generate.ts';
+import { RelayCore } from '../sync/relay-core.ts';
+import { outboxSource } from '../sync/outbox-source.ts';
+import type { AckPublisher, PublishDone } from '../sync/publisher.ts';
+
+/** The disk's fsync of the WAL, held until the test lets it finish (a slow disk). */
+function holdFsync(store: EdgeStore): { release: (err?: Error) => void; pending: () => number } {
+  const waiting: ((err: Error | null) => void)[] = [];
+  // Replaces the private thread-pool fsync: the only seam between a commit and its durability.
+  (store as unknown as { fsyncWal: (cb: (err: Error | null) => void) => void }).fsyncWal = (cb) => { waiting.push(cb); };
+  return { release: (err) => { for (const cb of waiting.splice(0)) cb(err ?? null); }, pending: () => waiting.length };
+}
+
+t.test('group commit: callers resolve after the WAL fsync, and the relay publishes nothing that is not durable yet', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-durable-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new EdgeStore(join(dir, 'edge.db'), 'dur-a');
+  t.teardown(() => store.close());
+  t.equal(store.groupCommitFsync, 'async');
+  const r = prng(3);
+  // One durable row first (synchronous transaction, fsync inside COMMIT).
+  const [o0] = makeBloodPressure(r, 'dur-a-r1', 'bp-1');
+  t.equal(store.write('observation', o0!.observationId, o0!), 1);
+  t.equal(store.durableBelow(), Infinity, 'nothing pending');
+
+  const disk = holdFsync(store);
+  const published: number[] = [];
+  const publisher = { publish: (_s: string, _d: unknown, id: string, done: PublishDone) => { published.push(Number(id.split(':')[1])); setImmediate(() => done(null, false)); }, inflight: 0, close() {} } as unknown as AckPublisher;
+  const core = new RelayCore('dur-a', outboxSource(store.db), publisher, () => false, { warn() {}, error() {} }, { pollMs: 20 }, 0, undefined, () => true, store.durableBelow);
+  store.on('written', core.kick);
+  core.start();
+  t.teardown(() => core.stop());
+  await sleep(60);
+  t.same(published, [1], 'the durable row is published');
+
+  let resolved = 0;
+  const writes = Array.from({ length: 10 }, () => {
+    const [o] = makeBloodPressure(r, 'dur-a-r2', 'bp-1');
+    return store.transactAsync((tx) => tx.emit('observation', o!.observationId, o!)).then((seq) => { resolved++; return seq; });
+  });
+  await sleep(120);
+  t.equal(disk.pending(), 1, 'one fsync for the group');
+  t.equal(store.outboxAfter(0, 100).length, 11, 'the group is committed: its rows are visible to readers');
+  t.equal(store.durableBelow(), 2, 'readers are held below the first row not yet durable');
+  t.equal(resolved, 0, 'no caller is answered before the fsync');
+  t.same(published, [1], 'the relay read the rows but published none of them (several polls)');
+
+  disk.release();
+  t.same((await Promise.all(writes)).sort((a, b) => a - b), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'callers get their seqs once durable');
+  t.equal(store.durableBelow(), Infinity, 'hold released');
+  await sleep(100);
+  t.same(published, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'then the relay publishes them, in order');
+
+  // A failed fsync: the callers get an error naming the file; nothing is published until a later fsync succeeds.
+  const [bad] = makeBloodPressure(r, 'dur-a-r3', 'bp-1');
+  const failed = store.transactAsync((tx) => tx.emit('observation', bad!.observationId, bad!));
+  await sleep(50);
+  disk.release(new Error('EIO: i/o error'));
+  await t.rejects(failed, /edge\.db: fsync of the write-ahead log failed \(EIO: i\/o error\)/);
+  await sleep(80);
+  t.equal(published.length, 11, 'the row whose fsync failed is not published');
+  const [next] = makeBloodPressure(r, 'dur-a-r3', 'bp-1');
+  const ok = store.transactAsync((tx) => tx.emit('observation', next!.observationId, next!));
+  await sleep(50);
+  disk.release();
+  t.equal(await ok, 13);
+  await sleep(100);
+  t.same(published.slice(11), [12, 13], 'a later successful fsync covers it: both are published');
+});
+
+t.test('EDGE_GROUP_COMMIT_FSYNC=inline: the fsync inside COMMIT, as before', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-durable-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  process.env.EDGE_GROUP_COMMIT_FSYNC = 'inline';
+  const store = new EdgeStore(join(dir, 'edge.db'), 'dur-b');
+  delete process.env.EDGE_GROUP_COMMIT_FSYNC;
+  t.teardown(() => store.close());
+  t.equal(store.groupCommitFsync, 'inline');
+  const r = prng(4);
+  const seqs = await Promise.all(Array.from({ length: 5 }, () => { const [o] = makeBloodPressure(r, 'dur-b-r1', 'bp-1'); return store.transactAsync((tx) => tx.emit('observation', o!.observationId, o!)); }));
+  t.same(seqs, [1, 2, 3, 4, 5]);
+  t.equal(store.durableBelow(), Infinity);
+  t.equal(store.db.pragma('synchronous', { simple: true }), 2, 'synchronous=FULL');
+});
