@@ -188,8 +188,13 @@ class SqlFhirStore implements FhirStore {
 
   async records(q: RecordQuery): Promise<Page<RecordRow>> {
     // Only the latest version of each (type, record, clinic): corrections are new versions.
-    const where = [`r.type IN (${q.types.map(() => '?').join(', ')})`, q.version === undefined ? 'NOT EXISTS (SELECT 1 FROM records n WHERE n.type = r.type AND n.record_id = r.record_id AND n.clinic_id = r.clinic_id AND n.version > r.version)' : 'r.version = ?'];
-    const params: unknown[] = [...q.types, ...(q.version === undefined ? [] : [q.version])];
+    // The record types are the facade's own constants (never request text), written into the SQL
+    // as literals: with `type IN ($1)` PostgreSQL's generic plan for a prepared statement could not
+    // tell the types' rows apart and looked dearer than a custom plan, so it planned the statement
+    // anew on every execution (Encounter and Condition searches: ~0.3 ms of planning per request).
+    for (const t of q.types) if (!/^[a-z_]+$/.test(t)) throw new Error(`FHIR store: not a record type: ${JSON.stringify(t)}`);
+    const where = [`r.type IN (${q.types.map((t) => `'${t}'`).join(', ')})`, q.version === undefined ? 'NOT EXISTS (SELECT 1 FROM records n WHERE n.type = r.type AND n.record_id = r.record_id AND n.clinic_id = r.clinic_id AND n.version > r.version)' : 'r.version = ?'];
+    const params: unknown[] = q.version === undefined ? [] : [q.version];
     const j = (f: string) => this.d.json('r.payload', f);
     if (q.id !== undefined) { where.push('r.record_id = ?'); params.push(q.id); }
     if (q.residentId !== undefined) { where.push(`${j('residentId')} = ?`); params.push(q.residentId); }
