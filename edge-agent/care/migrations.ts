@@ -1,6 +1,7 @@
 /** Migrations of the care module (versions 400-499). Append only. */
 import type { Migration } from '../../contracts/runtime/index.ts';
 import { transferMigrations } from './transfer.ts';
+import { dropDuplicateResidentIndex } from '../store/migrations.ts';
 
 export const careMigrations: Migration[] = [
   {
@@ -24,4 +25,9 @@ export const careMigrations: Migration[] = [
     `),
   },
   ...transferMigrations,
+  {
+    version: 402,
+    name: 'care: one index on records by resident, shared with the clinical module',
+    up: dropDuplicateResidentIndex,
+  },
 ];

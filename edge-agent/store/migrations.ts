@@ -1,5 +1,5 @@
 /** Numbered migrations of the edge database. Append only; never edit an applied one. */
-import type { Migration } from '../../contracts/runtime/index.ts';
+import type { Db, Migration } from '../../contracts/runtime/index.ts';
 
 export const edgeMigrations: Migration[] = [
   {
@@ -147,3 +147,13 @@ edgeMigrations.push({
     }
   },
 });
+
+/**
+ * The clinical and care modules each created the same index on records (type, residentId) under
+ * their own name (350 clin_records_resident, 400 care_records_resident): every record insert
+ * updated both. Keep one (whichever exists first); the planner uses it for either module's queries.
+ */
+export function dropDuplicateResidentIndex(db: Db): void {
+  const has = (name: string) => db.prepare<[string]>("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) !== undefined;
+  if (has('clin_records_resident') && has('care_records_resident')) db.exec('DROP INDEX care_records_resident');
+}

@@ -3,6 +3,7 @@
  * Drafts of a visit live here until the doctor signs; signing emits the replicated records.
  */
 import type { Migration } from '../../../contracts/runtime/index.ts';
+import { dropDuplicateResidentIndex } from '../../store/migrations.ts';
 
 export const clinicalMigrations: Migration[] = [
   {
@@ -98,5 +99,10 @@ export const clinicalMigrations: Migration[] = [
       -- Resident history reads records by resident (lab results, readings, encounters).
       CREATE INDEX IF NOT EXISTS clin_records_resident ON records (type, json_extract(payload, '$.residentId'));
     `),
+  },
+  {
+    version: 351,
+    name: 'clinical: one index on records by resident, shared with the care module',
+    up: dropDuplicateResidentIndex,
   },
 ];
