@@ -367,7 +367,7 @@ async function main() {
   const section = [
     '## Spine',
     '',
-    `Run ${new Date().toISOString()} on this machine (${quick ? 'quick mode' : 'full'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end): \`npm run bench\`. nats-server 2.9.10 (Debian); central in its own process; edges (b) and (c) in the bench process with their writers (as the clinic UI and device drivers run inside the edge agent), edge (d) in its own process; SQLite WAL with synchronous=FULL everywhere. (a) uses the same client library (@nats-io/jetstream 3) and the same ${Buffer.byteLength(env)}-byte envelope.`,
+    `Run ${new Date().toISOString()} on this machine (${quick ? 'quick mode' : 'full'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end): \`npm run bench\`. nats-server 2.9.10 (Debian); central in its own process; edges (b) and (c) in the bench process with their writers (as the clinic UI and device drivers run inside the edge agent), edge (d) in its own process; SQLite WAL everywhere; commits durable before they are acknowledged (synchronous=FULL, except the edge's group commits: COMMIT with synchronous=NORMAL, then an fsync of the WAL on the thread pool before the writers are answered and before the relay may publish the rows). (a) uses the same client library (@nats-io/jetstream 3) and the same ${Buffer.byteLength(env)}-byte envelope.`,
     '',
     '| measure | result | notes |',
     '|---|---|---|',
