@@ -287,7 +287,8 @@ export function fhirApi(deps: FhirDeps): Hono<Env> {
     // Patients: If-Match is checked against the resident's current versionId before the write.
     const ifMatch = c.req.header('if-match');
     if (type === 'Patient' && ifMatch !== undefined && isFhirId(id)) {
-      const cur = (await deps.store.residents({ id, count: 1, offset: 0 })).rows[0];
+      // A page of 2 for a unique id: shorter than the page, so the total comes from it (no count query).
+      const cur = (await deps.store.residents({ id, count: 2, offset: 0 })).rows[0];
       const want = /^(?:W\/)?"([^"]+)"$/.exec(ifMatch.trim())?.[1];
       if (!cur || cur.hlc !== want) {
         auditQuietly(c, 'fhir.update', `Patient/${id}`, 'error:412');
