@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EdgeStore } from './store.ts';
 import { makeBloodPressure, prng } from '../sim/generate.ts';
-import { RelayCore } from '../sync/relay-core.ts';
+import { RelayCore, durableBelow } from '../sync/relay-core.ts';
 import { outboxSource } from '../sync/outbox-source.ts';
 import type { AckPublisher, PublishDone } from '../sync/publisher.ts';
 
@@ -27,12 +27,12 @@ t.test('group commit: callers resolve after the WAL fsync, and the relay publish
   // One durable row first (synchronous transaction, fsync inside COMMIT).
   const [o0] = makeBloodPressure(r, 'dur-a-r1', 'bp-1');
   t.equal(store.write('observation', o0!.observationId, o0!), 1);
-  t.equal(store.durableBelow(), Infinity, 'nothing pending');
+  t.equal(durableBelow(store.durability), Infinity, 'nothing pending');
 
   const disk = holdFsync(store);
   const published: number[] = [];
   const publisher = { publish: (_s: string, _d: unknown, id: string, done: PublishDone) => { published.push(Number(id.split(':')[1])); setImmediate(() => done(null, false)); }, inflight: 0, close() {} } as unknown as AckPublisher;
-  const core = new RelayCore('dur-a', outboxSource(store.db), publisher, () => false, { warn() {}, error() {} }, { pollMs: 20 }, 0, undefined, () => true, store.durableBelow);
+  const core = new RelayCore('dur-a', outboxSource(store.db), publisher, () => false, { warn() {}, error() {} }, { pollMs: 20 }, 0, undefined, () => true, store.durability);
   store.on('written', core.kick);
   core.start();
   t.teardown(() => core.stop());
@@ -47,13 +47,13 @@ t.test('group commit: callers resolve after the WAL fsync, and the relay publish
   await sleep(120);
   t.equal(disk.pending(), 1, 'one fsync for the group');
   t.equal(store.outboxAfter(0, 100).length, 11, 'the group is committed: its rows are visible to readers');
-  t.equal(store.durableBelow(), 2, 'readers are held below the first row not yet durable');
+  t.equal(durableBelow(store.durability), 2, 'readers are held below the first row not yet durable');
   t.equal(resolved, 0, 'no caller is answered before the fsync');
   t.same(published, [1], 'the relay read the rows but published none of them (several polls)');
 
   disk.release();
   t.same((await Promise.all(writes)).sort((a, b) => a - b), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'callers get their seqs once durable');
-  t.equal(store.durableBelow(), Infinity, 'hold released');
+  t.equal(durableBelow(store.durability), Infinity, 'hold released');
   await sleep(100);
   t.same(published, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'then the relay publishes them, in order');
 
@@ -85,6 +85,6 @@ t.test('EDGE_GROUP_COMMIT_FSYNC=inline: the fsync inside COMMIT, as before', asy
   const r = prng(4);
   const seqs = await Promise.all(Array.from({ length: 5 }, () => { const [o] = makeBloodPressure(r, 'dur-b-r1', 'bp-1'); return store.transactAsync((tx) => tx.emit('observation', o!.observationId, o!)); }));
   t.same(seqs, [1, 2, 3, 4, 5]);
-  t.equal(store.durableBelow(), Infinity);
+  t.equal(durableBelow(store.durability), Infinity);
   t.equal(store.db.pragma('synchronous', { simple: true }), 2, 'synchronous=FULL');
 });

@@ -317,12 +317,6 @@ export class EdgeStore extends EventEmitter {
     Atomics.store(this.durability, 0, next ? BigInt(next.firstSeq) : 0n);
   }
 
-  /** Lowest seq committed but not yet durable, or Infinity (for a relay on the main thread). */
-  durableBelow = (): number => {
-    const v = Atomics.load(this.durability, 0);
-    return v === 0n ? Infinity : Number(v);
-  };
-
   /** Shorthand for a transaction that only emits one record. */
   write<T extends RecordType>(type: T, recordId: string, payload: RecordPayload<T>): number {
     return this.transact((tx) => tx.emit(type, recordId, payload));

@@ -89,10 +89,11 @@ export class RelayCore {
     /** Whether the NATS connection is up now (see link-state.ts); call kick() when it changes. */
     private readonly linkUp: () => boolean = () => true,
     /**
-     * Lowest seq committed but not yet durable (Infinity: none); see `EdgeStore.durability`.
-     * Read after each outbox query: rows the query saw at or above it are left for later.
+     * The store's durability bound (`EdgeStore.durability`, shared memory): the lowest seq
+     * committed but not yet durable, 0 when none. Read after each outbox query: rows the query
+     * saw at or above it are left for later. Null: every row read is durable.
      */
-    private readonly durableBelow: () => number = () => Infinity,
+    private readonly durability: BigInt64Array | null = null,
   ) {
     this.opts = { ...defaultRelayOptions, ...opts };
     this.receiptSeen = receiptSeq;
@@ -165,7 +166,7 @@ export class RelayCore {
       }
       let room = this.opts.window - this.inflight;
       // Critical values first: priority rows above the FIFO cursor not yet published ahead.
-      const prio = durableOnly(this.source.priorityAfter(Math.max(this.cursor - 1, this.aheadHigh), room), this.durableBelow);
+      const prio = durableOnly(this.source.priorityAfter(Math.max(this.cursor - 1, this.aheadHigh), room), this.durability);
       for (const row of prio) {
         this.ahead.add(row.seq);
         this.aheadHigh = row.seq;
@@ -174,7 +175,7 @@ export class RelayCore {
       }
       room -= prio.length;
       const read = room > 0 ? this.source.after(this.cursor - 1, room) : [];
-      const rows = durableOnly(read, this.durableBelow);
+      const rows = durableOnly(read, this.durability);
       let sent = prio.length;
       for (const row of rows) {
         this.cursor = row.seq + 1;
@@ -258,11 +259,17 @@ export class RelayCore {
 }
 
 /** The rows below the durability bound, read after the query (the writer sets it before COMMIT). */
-function durableOnly(rows: OutboxSourceRow[], durableBelow: () => number): OutboxSourceRow[] {
-  if (rows.length === 0) return rows;
-  const bound = durableBelow();
+function durableOnly(rows: OutboxSourceRow[], durability: BigInt64Array | null): OutboxSourceRow[] {
+  if (rows.length === 0 || !durability) return rows;
+  const bound = durableBelow(durability);
   if (rows[rows.length - 1]!.seq < bound) return rows;
   let n = 0;
   while (n < rows.length && rows[n]!.seq < bound) n++;
   return rows.slice(0, n);
+}
+
+/** Lowest seq committed but not yet durable in a store's durability bound, or Infinity. */
+export function durableBelow(durability: BigInt64Array): number {
+  const v = Atomics.load(durability, 0);
+  return v === 0n ? Infinity : Number(v);
 }

@@ -46,10 +46,7 @@ async function main(): Promise<void> {
     if (statusQueued) return;
     statusQueued = true;
     setImmediate(() => { statusQueued = false; post({ t: 'status', state: core.state, counters: { ...core.counters } }); });
-  }, link.up, () => {
-    const v = Atomics.load(data.durability, 0);
-    return v === 0n ? Infinity : Number(v);
-  });
+  }, link.up, data.durability);
   // Counters also change without state changes; keep the main thread's copy fresh.
   const tick = setInterval(() => post({ t: 'status', state: core.state, counters: { ...core.counters } }), 250);
   port.on('message', (m: ToWorker) => {

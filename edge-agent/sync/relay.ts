@@ -93,7 +93,7 @@ export class Relay extends EventEmitter {
     this.publisher = new AckPublisher(this.nc, subjects.inboxPrefix(this.store.clinicId), this.opts.publishTimeoutMs);
     const link = trackLink(this.nc, () => this.core?.kick());
     this.link = link;
-    const core = new RelayCore(this.store.clinicId, outboxSource(this.store.db), this.publisher, () => this.nc.isClosed(), this.log, this.opts, this.receiptSeen, undefined, link.up, this.store.durableBelow);
+    const core = new RelayCore(this.store.clinicId, outboxSource(this.store.db), this.publisher, () => this.nc.isClosed(), this.log, this.opts, this.receiptSeen, undefined, link.up, this.store.durability);
     this.core = core;
     core.start();
     this.markReady();
