@@ -18,11 +18,13 @@ export interface RelayOptions {
   publishTimeoutMs: number;
   /** Poll the outbox this often even without a local write signal (other writers). */
   pollMs: number;
+  /** First backoff after a failed round; it doubles per failed round up to `maxBackoffMs`. */
+  minBackoffMs: number;
   maxBackoffMs: number;
   receiptFlushMs: number;
 }
 
-export const defaultRelayOptions: RelayOptions = { window: 512, resendAfterMs: 10_000, publishTimeoutMs: 5_000, pollMs: 200, maxBackoffMs: 5_000, receiptFlushMs: 100 };
+export const defaultRelayOptions: RelayOptions = { window: 512, resendAfterMs: 10_000, publishTimeoutMs: 5_000, pollMs: 200, minBackoffMs: 100, maxBackoffMs: 5_000, receiptFlushMs: 100 };
 
 export type RelayState = 'connected' | 'backoff' | 'disconnected' | 'stopped';
 
@@ -68,18 +70,28 @@ export class RelayCore {
   /** Grows while re-sends do not help (central down), so a long outage is not a resend storm. */
   private resendIntervalMs: number;
   private backoffUntil = 0;
+  /**
+   * Publish rounds: a failure starts a new round. Errors of publishes handed out in an earlier
+   * round (a whole window timing out together) are counted and rewound but do not double the
+   * backoff again: one broker outage is one step, not one step per message in flight.
+   */
+  private round = 0;
+  /** The link was down when the current backoff began: its return ends the backoff at once. */
+  private backoffWhileDown = false;
   private running = false;
   private wake: (() => void) | null = null;
   /** The loop sleeps until PubAcks free room in the window (only then does an ack wake it). */
   private waitingForRoom = false;
   private loopDone: Promise<void> = Promise.resolve();
   state: RelayState = 'disconnected';
+  /** Current backoff step (0 while publishes succeed). */
+  get backoff(): number { return this.backoffMs; }
   readonly counters: RelayCounters = { published: 0, republished: 0, publishErrors: 0, duplicatesAtBroker: 0, publishedAhead: 0 };
 
   constructor(
     private readonly clinicId: string,
     private readonly source: OutboxSource,
-    private readonly publisher: AckPublisher,
+    private readonly publisher: Pick<AckPublisher, 'publish'>,
     private readonly isClosed: () => boolean,
     private readonly log: RelayLog,
     opts: Partial<RelayOptions>,
@@ -151,6 +163,13 @@ export class RelayCore {
     while (this.running) {
       const now = Date.now();
       if (this.isClosed()) { this.setState('stopped'); return; }
+      if (now < this.backoffUntil && this.backoffWhileDown && this.linkUp()) {
+        // The client reconnected: try now instead of sleeping out a backoff that grew while
+        // the broker was away (the clinic's records should flow as soon as the link is back).
+        this.backoffUntil = 0;
+        this.backoffMs = 0;
+        this.backoffWhileDown = false;
+      }
       if (now < this.backoffUntil) {
         this.setState('backoff');
         await this.sleep(this.backoffUntil - now);
@@ -202,9 +221,10 @@ export class RelayCore {
     this.highestSent = Math.max(this.highestSent, seq);
     this.sentAt.set(seq, Date.now());
     this.inflight++;
+    const round = this.round;
     this.publisher.publish(subjects.record(this.clinicId, row.type), row.envelope, msgId(this.clinicId, seq), (err, duplicate) => {
       this.inflight--;
-      if (err) this.onPublishError(seq, err);
+      if (err) this.onPublishError(seq, err, round);
       else {
         this.counters.published++;
         if (duplicate) this.counters.duplicatesAtBroker++;
@@ -220,15 +240,20 @@ export class RelayCore {
     });
   }
 
-  private onPublishError(seq: number, err: Error): void {
+  private onPublishError(seq: number, err: Error, round: number): void {
     this.counters.publishErrors++;
     // Everything from the failed seq on may be missing at the broker: rewind and back off.
     // A priority row published ahead goes back to the FIFO pass too.
     if (seq < this.cursor) this.cursor = Math.max(seq, this.receiptSeen + 1);
     this.ahead.clear();
     this.aheadHigh = 0;
-    this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs ? this.backoffMs * 2 : 100);
-    this.backoffUntil = Date.now() + this.backoffMs;
+    // The first error of a round backs off; later errors of that round only rewind.
+    if (round === this.round) {
+      this.round++;
+      this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs ? this.backoffMs * 2 : this.opts.minBackoffMs);
+      this.backoffUntil = Date.now() + this.backoffMs;
+      this.backoffWhileDown = !this.linkUp();
+    }
     this.setState(this.isClosed() ? 'stopped' : 'backoff');
     this.onChange();
     if (this.counters.publishErrors % 100 === 1) this.log.warn({ seq, err: err.message, backoffMs: this.backoffMs }, 'publish failed; will retry');
