@@ -1,7 +1,7 @@
 /** Property and fixture tests of PDU framing and structural checks. */
 import t from 'tap';
 import fc from 'fast-check';
-import { checkPdu, PduError, PduFramer, PduType, pduToBuffer, readPduHeader, readPdvs } from './pdu.ts';
+import { checkPdu, PduError, PduFramer, PduType, pduToBuffer, pdvValue, readPduHeader, readPdvs, readPdvSlices } from './pdu.ts';
 import { associateRq, pdata } from './test-support/raw-peer.ts';
 
 const pduArb = fc.oneof(
@@ -72,6 +72,42 @@ t.test('PDV lists that do not add up are rejected', async (t) => {
       } catch (e) {
         return e instanceof PduError;
       }
+    }),
+    { numRuns: 1000 },
+  );
+  t.pass();
+});
+
+t.test('framed PDUs are views into the chunks (no copy) and hold the same bytes however the stream is chunked', async (t) => {
+  fc.assert(
+    fc.property(fc.array(pduArb, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 10 }), (pdus, cuts) => {
+      const f = new PduFramer(4096);
+      const chunks = split(Buffer.concat(pdus), cuts);
+      const out = chunks.flatMap((c) => f.pushFramed(c));
+      const views = out.every((p) => p.parts.every((part) => chunks.some((c) => c.buffer === part.buffer && part.byteOffset >= c.byteOffset && part.byteOffset + part.length <= c.byteOffset + c.length)));
+      return views && out.length === pdus.length && out.every((p, i) => p.type === pdus[i]![0] && p.length === pdus[i]!.length - 6 && Buffer.concat(p.parts).equals(pdus[i]!));
+    }),
+    { numRuns: 300 },
+  );
+  t.pass();
+});
+
+t.test('PDVs read from a body in pieces equal those read from the whole body; the same bodies are refused', async (t) => {
+  const pdvBody = fc.array(fc.tuple(fc.integer({ min: 0, max: 127 }).map((n) => n * 2 + 1), fc.uint8Array({ maxLength: 200 }), fc.boolean(), fc.boolean()), { minLength: 1, maxLength: 4 })
+    .map((items) => Buffer.concat(items.map(([pc, v, c, l]) => pdata(pc, Buffer.from(v), c, l).subarray(6))));
+  // valid bodies, and random bytes (mostly invalid)
+  const body = fc.oneof(pdvBody, fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)), pdvBody.chain((b) => fc.nat({ max: b.length }).map((n) => b.subarray(0, n))));
+  fc.assert(
+    fc.property(body, fc.array(fc.nat(), { maxLength: 8 }), fc.nat({ max: 6 }), (b, cuts, skip) => {
+      const whole = (() => { try { return readPdvs(b); } catch (e) { if (e instanceof PduError) return e; throw e; } })();
+      // the same body after `skip` header bytes, in pieces
+      const pieces = split(Buffer.concat([Buffer.alloc(skip, 0xee), b]), cuts);
+      const sliced = (() => { try { return readPdvSlices(pieces, b.length, skip); } catch (e) { if (e instanceof PduError) return e; throw e; } })();
+      if (whole instanceof PduError || sliced instanceof PduError) return whole instanceof PduError && sliced instanceof PduError && whole.message === sliced.message;
+      return whole.length === sliced.length && whole.every((w, i) => {
+        const s = sliced[i]!;
+        return w.presentationContextId === s.presentationContextId && w.command === s.command && w.last === s.last && s.length === w.value.length && pdvValue(s).equals(w.value);
+      });
     }),
     { numRuns: 1000 },
   );

@@ -66,6 +66,22 @@ function maxBodyFor(type: number, maxPData: number): number {
 }
 
 /**
+ * A PDU as it arrived: `parts` are views into the socket's chunks (no copy when a PDU spans
+ * chunks), together `6 + length` bytes, header included.
+ */
+export interface FramedPdu {
+  type: number;
+  /** Length of the body (after the 6-byte header). */
+  length: number;
+  parts: Buffer[];
+}
+
+/** One Buffer for a framed PDU (copies only when it spans chunks). */
+export function joinPdu(p: FramedPdu): Buffer {
+  return p.parts.length === 1 ? p.parts[0]! : Buffer.concat(p.parts, 6 + p.length);
+}
+
+/**
  * Accumulates socket chunks and returns whole PDUs. Throws PduError on an unknown type or
  * a declared length above the limit, before buffering the body, so memory stays bounded
  * by `maxPDataBody` + one chunk.
@@ -81,10 +97,17 @@ export class PduFramer {
     return this.buffered;
   }
 
+  /** Whole PDUs as single Buffers (a PDU that spans chunks is copied into one). */
   push(chunk: Buffer): Buffer[] {
+    return this.pushFramed(chunk).map(joinPdu);
+  }
+
+  /** Whole PDUs as views into the chunks received: nothing is copied. */
+  pushFramed(chunk: Buffer): FramedPdu[] {
+    if (chunk.length === 0) return [];
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    const out: Buffer[] = [];
+    const out: FramedPdu[] = [];
     for (;;) {
       if (!this.need) {
         if (this.buffered < 6) break;
@@ -97,7 +120,7 @@ export class PduFramer {
       }
       const total = 6 + this.need.length;
       if (this.buffered < total) break;
-      out.push(this.take(total));
+      out.push({ type: this.need.type, length: this.need.length, parts: this.take(total) });
       this.need = null;
     }
     return out;
@@ -108,34 +131,25 @@ export class PduFramer {
     return Buffer.concat(this.chunks.slice(0, n)).subarray(0, n); // each chunk holds >= 1 byte
   }
 
-  /** Removes and returns the first n bytes; copies only when a PDU spans chunks. */
-  private take(n: number): Buffer {
-    const first = this.chunks[0]!;
-    let pdu: Buffer;
-    if (first.length >= n) {
-      pdu = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      const parts: Buffer[] = [];
-      let got = 0;
-      while (got < n) {
-        const c = this.chunks[0]!;
-        const need = n - got;
-        if (c.length <= need) {
-          parts.push(c);
-          got += c.length;
-          this.chunks.shift();
-        } else {
-          parts.push(c.subarray(0, need));
-          this.chunks[0] = c.subarray(need);
-          got += need;
-        }
+  /** Removes the first n bytes and returns them as views into the chunks. */
+  private take(n: number): Buffer[] {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < n) {
+      const c = this.chunks[0]!;
+      const need = n - got;
+      if (c.length <= need) {
+        parts.push(c);
+        got += c.length;
+        this.chunks.shift();
+      } else {
+        parts.push(c.subarray(0, need));
+        this.chunks[0] = c.subarray(need);
+        got += need;
       }
-      pdu = Buffer.concat(parts, n);
     }
     this.buffered -= n;
-    return pdu;
+    return parts;
   }
 }
 
@@ -146,24 +160,91 @@ export interface Pdv {
   value: Buffer;
 }
 
-/** Splits a P-DATA-TF body into PDV items; every length must fit exactly. */
-export function readPdvs(body: Buffer): Pdv[] {
-  const out: Pdv[] = [];
-  let off = 0;
-  if (body.length === 0) throw new PduError('P-DATA-TF without PDV items', 'bad-item');
-  while (off < body.length) {
-    if (body.length - off < 6) throw new PduError('truncated PDV item header', 'bad-item');
-    const len = body.readUInt32BE(off);
+/** A PDV whose value is a list of views into the received chunks (`length` bytes in all). */
+export interface PdvSlices {
+  presentationContextId: number;
+  command: boolean;
+  last: boolean;
+  parts: Buffer[];
+  length: number;
+}
+
+/** The value of a PDV as one Buffer (copies only when it spans chunks). */
+export function pdvValue(p: PdvSlices): Buffer {
+  return p.parts.length === 1 ? p.parts[0]! : Buffer.concat(p.parts, p.length);
+}
+
+/** Reads a byte sequence held in several Buffers, front to back. */
+class SegmentReader {
+  private i = 0;
+  private off = 0;
+  remaining: number;
+
+  constructor(private readonly segs: readonly Buffer[], length: number) {
+    this.remaining = length;
+  }
+
+  byte(): number {
+    while (this.off >= this.segs[this.i]!.length) {
+      this.i++;
+      this.off = 0;
+    }
+    this.remaining--;
+    return this.segs[this.i]![this.off++]!;
+  }
+
+  u32be(): number {
+    return ((this.byte() << 24) >>> 0) + (this.byte() << 16) + (this.byte() << 8) + this.byte();
+  }
+
+  /** The next n bytes as views (no copy). */
+  take(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    this.remaining -= n;
+    while (n > 0) {
+      const s = this.segs[this.i]!;
+      const avail = s.length - this.off;
+      if (avail === 0) {
+        this.i++;
+        this.off = 0;
+        continue;
+      }
+      const k = Math.min(avail, n);
+      out.push(this.off === 0 && k === s.length ? s : s.subarray(this.off, this.off + k));
+      this.off += k;
+      n -= k;
+    }
+    return out;
+  }
+}
+
+/**
+ * Splits a P-DATA-TF body held in several Buffers (`length` bytes after `skip` bytes: pass a
+ * framed PDU's parts and 6 to skip its header) into PDV items without copying their values;
+ * every length must fit exactly.
+ */
+export function readPdvSlices(segs: readonly Buffer[], length: number, skip = 0): PdvSlices[] {
+  const out: PdvSlices[] = [];
+  const r = new SegmentReader(segs, length + skip);
+  if (skip) r.take(skip);
+  if (length === 0) throw new PduError('P-DATA-TF without PDV items', 'bad-item');
+  while (r.remaining > 0) {
+    if (r.remaining < 6) throw new PduError('truncated PDV item header', 'bad-item');
+    const len = r.u32be();
     if (len < 2) throw new PduError(`PDV item length ${len} < 2`, 'bad-item');
-    if (len > body.length - off - 4) throw new PduError(`PDV item declares ${len} bytes, ${body.length - off - 4} left`, 'bad-length');
-    const pcId = body[off + 4]!;
-    const mch = body[off + 5]!;
+    if (len > r.remaining) throw new PduError(`PDV item declares ${len} bytes, ${r.remaining} left`, 'bad-length');
+    const pcId = r.byte();
+    const mch = r.byte();
     if (pcId % 2 === 0) throw new PduError(`even presentation context id ${pcId}`, 'bad-item');
     if (mch > 3) throw new PduError(`bad message control header 0x${mch.toString(16)}`, 'bad-item');
-    out.push({ presentationContextId: pcId, command: (mch & 1) === 1, last: (mch & 2) === 2, value: body.subarray(off + 6, off + 4 + len) });
-    off += 4 + len;
+    out.push({ presentationContextId: pcId, command: (mch & 1) === 1, last: (mch & 2) === 2, parts: r.take(len - 2), length: len - 2 });
   }
   return out;
+}
+
+/** Splits a P-DATA-TF body into PDV items; every length must fit exactly. */
+export function readPdvs(body: Buffer): Pdv[] {
+  return readPdvSlices([body], body.length).map((p) => ({ presentationContextId: p.presentationContextId, command: p.command, last: p.last, value: p.parts.length ? pdvValue(p) : body.subarray(0, 0) }));
 }
 
 /**

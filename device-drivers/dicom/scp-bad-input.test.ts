@@ -1,7 +1,8 @@
 /** Hostile and broken peers over raw TCP: nothing partial is stored, the SCP keeps serving. */
 import t from 'tap';
 import fc from 'fast-check';
-import { readdirSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildDataset, el, seq, testUid } from './test-support/dataset-builder.ts';
@@ -134,6 +135,78 @@ t.test('C-STORE on a context that does not carry its SOP class is refused; mixed
   t.same(statuses.sort(), [0, 0], 'both the store and the echo answered with success');
   t.equal(scp.stored.length, 1);
   p.destroy();
+});
+
+t.test('a data set in uneven PDVs, PDUs split across TCP writes: stored byte for byte, sha256 of the file', async (t) => {
+  const scp = await startTestScp();
+  t.teardown(() => scp.close());
+  const p = await associated(scp);
+  // ~190 KB: pixel data of 250 x 250 x 3 bytes with a recognisable pattern
+  const pixels = Buffer.alloc(250 * 250 * 3);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 31 + (i >> 9)) & 0xff;
+  const uid = testUid();
+  const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 250, columns: 250, samplesPerPixel: 3, pixels });
+  // PDVs of uneven sizes (1 byte, odd sizes, up to 60 KB), two or three per PDU now and then
+  const sizes = [1, 7, 131, 4093, 60_000, 3, 65_000 - 12, 17, 33_333];
+  const pdvs: Buffer[] = [];
+  for (let off = 0, k = 0; off < ds.length; k++) {
+    const n = Math.min(sizes[k % sizes.length]!, ds.length - off);
+    const last = off + n === ds.length;
+    pdvs.push(pdata(1, ds.subarray(off, off + n), false, last).subarray(6));
+    off += n;
+  }
+  const pdus: Buffer[] = [];
+  for (let i = 0; i < pdvs.length;) {
+    const group = pdvs.slice(i, i + 1 + (i % 3 === 2 && pdvs[i]!.length + (pdvs[i + 1]?.length ?? 0) < 65_000 ? 1 : 0));
+    i += group.length;
+    const head = Buffer.from([0x04, 0, 0, 0, 0, 0]);
+    head.writeUInt32BE(group.reduce((n, b) => n + b.length, 0), 2);
+    pdus.push(head, ...group);
+  }
+  const stream = Buffer.concat([storeCommand(uid), ...pdus]);
+  // cut the byte stream at uneven places (inside PDU and PDV headers too), each piece its own write
+  const cuts = [3, 11, 5000, 1, 2, 70_001, 9, 40_000, 6];
+  for (let off = 0, k = 0; off < stream.length; k++) {
+    const n = Math.min(cuts[k % cuts.length]!, stream.length - off);
+    await p.send(stream.subarray(off, off + n));
+    if (k % 4 === 0) await sleep(1);
+    off += n;
+  }
+  t.equal(responseStatus((await p.nextPdu())!), 0, 'success');
+  t.equal(scp.stored.length, 1);
+  const m = scp.stored[0]!;
+  const file = readFileSync(m.path);
+  t.ok(file.subarray(file.length - ds.length).equals(ds), 'the data set is stored byte for byte');
+  t.equal(m.size, file.length, 'size of the whole file');
+  t.equal(m.sha256, createHash('sha256').update(file).digest('hex'), 'sha256 of the whole file');
+  t.same(filesUnder(scp.dir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+  p.destroy();
+});
+
+t.test('a broken PDV item in a PDU that arrives in pieces, mid data set: aborted, nothing stored', async (t) => {
+  const scp = await startTestScp();
+  t.teardown(() => scp.close());
+  const p = await associated(scp);
+  const uid = testUid();
+  const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 200, columns: 200 });
+  await p.send(storeCommand(uid));
+  await p.send(pdata(1, ds.subarray(0, 20_000), false, false));
+  // one PDU: a good data PDV, then a PDV item declaring more bytes than the PDU holds
+  const good = pdata(1, ds.subarray(20_000, 30_000), false, false).subarray(6);
+  const bad = Buffer.from([0x00, 0x00, 0x10, 0x00, 0x01, 0x00, 0xaa, 0xbb]); // declares 4096 bytes, 4 follow
+  const body = Buffer.concat([good, bad]);
+  const head = Buffer.from([0x04, 0, 0, 0, 0, 0]);
+  head.writeUInt32BE(body.length, 2);
+  const pdu = Buffer.concat([head, body]);
+  await p.send(pdu.subarray(0, 4));
+  await p.send(pdu.subarray(4, 5000));
+  await sleep(20);
+  await p.send(pdu.subarray(5000));
+  t.same(await drain(p), [PduType.Abort], 'A-ABORT');
+  await sleep(50);
+  t.equal(scp.stored.length, 0);
+  t.same(filesUnder(scp.dir), [], 'no file, no temp file');
+  t.ok(await echoOk(scp), 'still answers C-ECHO');
 });
 
 t.test('deeply nested sequences: C-STORE refused, C-FIND aborted', async (t) => {

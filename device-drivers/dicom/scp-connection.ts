@@ -22,7 +22,7 @@ import {
 import { InstanceError, InstanceSink, StoreStatus } from './instance-sink.ts';
 import { commitInstance, type StoreOutcome } from './commit-instance.ts';
 import { answerWorklist } from './worklist-service.ts';
-import { checkPdu, isPduError, PduFramer, PduType, pduToBuffer, readPdvs, type Pdv } from './pdu.ts';
+import { checkPdu, isPduError, joinPdu, PduFramer, PduType, pduToBuffer, readPdvSlices, type FramedPdu, type PdvSlices } from './pdu.ts';
 import { C_STORE_RQ, NO_DATA_SET, readCommandSet, type CommandFields } from './command-set.ts';
 import { storeResponsePdu } from './store-response.ts';
 import type { DicomDevice } from './types.ts';
@@ -48,13 +48,13 @@ interface FastStore {
 }
 
 /** Re-wraps PDVs into one P-DATA-TF PDU for dcmjs-dimse. */
-function pdataPdu(pdvs: Pdv[]): Buffer {
+function pdataPdu(pdvs: PdvSlices[]): Buffer {
   const items = pdvs.map((p) => {
     const h = Buffer.alloc(6);
-    h.writeUInt32BE(p.value.length + 2, 0);
+    h.writeUInt32BE(p.length + 2, 0);
     h[4] = p.presentationContextId;
     h[5] = (p.command ? 1 : 0) | (p.last ? 2 : 0);
-    return Buffer.concat([h, p.value]);
+    return Buffer.concat([h, ...p.parts]);
   });
   return pduToBuffer(PduType.PDataTf, Buffer.concat(items));
 }
@@ -79,14 +79,14 @@ export function makeScpClass(ctx: ScpContext) {
 
   return class EdgeScp extends Scp {
     private readonly framer = new PduFramer(opts.maxPduLength);
-    private readonly queue: Buffer[] = [];
+    private readonly queue: FramedPdu[] = [];
     private pumping = false;
     private state: 'idle' | 'requested' | 'accepted' | 'closed' = 'idle';
     private device: DicomDevice | null = null;
     private callingAe = '';
     private readonly remoteHost: string;
     private fastStore: FastStore | null = null;
-    private heldCommand: Pdv[] = [];
+    private heldCommand: PdvSlices[] = [];
     private expectingData = false;
     private commandBytes = 0;
     private queryBytes = 0;
@@ -114,9 +114,11 @@ export function makeScpClass(ctx: ScpContext) {
     private onData(chunk: Buffer): void {
       if (this.closing) return;
       internals(this).statistics.addBytesReceived(chunk.length);
-      let pdus: Buffer[];
+      let pdus: FramedPdu[];
       try {
-        pdus = this.framer.push(chunk);
+        // Views into the socket's chunks: a P-DATA-TF that spans chunks is not copied, its
+        // PDV values go to the instance sink as the slices they arrived in.
+        pdus = this.framer.pushFramed(chunk);
       } catch (e) {
         this.protocolError(e);
         return;
@@ -136,7 +138,7 @@ export function makeScpClass(ctx: ScpContext) {
           net.lastPduTime = Date.now();
           try {
             const pdvs = this.precheck(pdu);
-            if (!pdvs) await net._processPdu(pdu);
+            if (!pdvs) await net._processPdu(joinPdu(pdu));
             else await this.route(pdvs);
           } catch (e) {
             this.protocolError(e);
@@ -150,9 +152,10 @@ export function makeScpClass(ctx: ScpContext) {
     }
 
     /** Structure and state checks; returns the PDVs of a P-DATA-TF, null for other PDUs. */
-    private precheck(pdu: Buffer): Pdv[] | null {
-      checkPdu(pdu);
-      const type = pdu[0]!;
+    private precheck(pdu: FramedPdu): PdvSlices[] | null {
+      const type = pdu.type;
+      // Every PDU but P-DATA-TF is small (<= 64 KiB): checked as one Buffer.
+      if (type !== PduType.PDataTf) checkPdu(joinPdu(pdu));
       if (type === PduType.AssociateRq) {
         if (this.state !== 'idle') throw new Error('second A-ASSOCIATE-RQ');
         this.state = 'requested';
@@ -160,7 +163,8 @@ export function makeScpClass(ctx: ScpContext) {
       }
       if (type !== PduType.PDataTf) return null;
       if (this.state !== 'accepted') throw new Error('P-DATA-TF outside an accepted association');
-      const pdvs = readPdvs(pdu.subarray(6));
+      // Every PDV length must fit the PDU exactly before any of its PDVs is acted upon.
+      const pdvs = readPdvSlices(pdu.parts, pdu.length, 6);
       for (const pdv of pdvs) {
         const pc = internals(this).association?.getPresentationContext(pdv.presentationContextId);
         if (!pc || pc.getResult() !== PresentationContextResult.Accept) throw new Error(`PDV on presentation context ${pdv.presentationContextId}, which is not accepted`);
@@ -173,13 +177,14 @@ export function makeScpClass(ctx: ScpContext) {
      * its data streams straight into an InstanceSink and the response is written by hand.
      * Everything else (C-ECHO, C-FIND, release...) is re-wrapped and handed to dcmjs-dimse.
      */
-    private async route(pdvs: Pdv[]): Promise<void> {
-      const forward: Pdv[] = [];
+    private async route(pdvs: PdvSlices[]): Promise<void> {
+      const forward: PdvSlices[] = [];
       for (const pdv of pdvs) {
         const store = this.fastStore;
         if (store) {
           if (pdv.command || pdv.presentationContextId !== store.pcId) throw new Error('PDV of another message before the C-STORE data set ended');
-          const more = store.sink.write(pdv.value);
+          let more = true;
+          for (const part of pdv.parts) more = store.sink.write(part);
           if (pdv.last) {
             this.fastStore = null;
             store.sink.end();
@@ -191,11 +196,11 @@ export function makeScpClass(ctx: ScpContext) {
         }
         if (pdv.command) {
           if (this.expectingData) throw new Error('command PDV while a data set was expected');
-          this.commandBytes += pdv.value.length;
+          this.commandBytes += pdv.length;
           if (this.commandBytes > MAX_COMMAND_BYTES) throw new Error(`command set larger than ${MAX_COMMAND_BYTES} bytes`);
           this.heldCommand.push(pdv);
           if (!pdv.last) continue;
-          const cmd = readCommandSet(Buffer.concat(this.heldCommand.map((p) => p.value)));
+          const cmd = readCommandSet(Buffer.concat(this.heldCommand.flatMap((p) => p.parts)));
           const held = this.heldCommand;
           this.heldCommand = [];
           this.commandBytes = 0;
@@ -216,12 +221,12 @@ export function makeScpClass(ctx: ScpContext) {
     }
 
     /** Query identifiers are parsed by dcmjs in one go: bound their size and nesting first. */
-    private checkQueryPdv(pdv: Pdv): void {
+    private checkQueryPdv(pdv: PdvSlices): void {
       const pc = internals(this).association!.getPresentationContext(pdv.presentationContextId);
-      this.queryBytes += pdv.value.length;
+      this.queryBytes += pdv.length;
       if (this.queryBytes > opts.maxQueryBytes) throw new Error(`query identifier larger than ${opts.maxQueryBytes} bytes`);
       this.queryWalker ??= new DatasetWalker({ explicitVr: pc.getAcceptedTransferSyntaxUid() !== TS.implicitLE, maxDepth: 8 });
-      this.queryWalker.push(pdv.value);
+      for (const part of pdv.parts) this.queryWalker.push(part);
       if (pdv.last) {
         this.queryWalker.finish();
         this.queryWalker = null;
