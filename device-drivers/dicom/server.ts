@@ -6,6 +6,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { mkdir } from 'node:fs/promises';
+import { releaseDirHandles } from './atomic-file.ts';
 import { resolveOptions, type DicomScpOptions } from './config.ts';
 import { newCounters, type DicomScpCounters } from './counters.ts';
 import { dimseLog, Implementation } from './dimse.ts';
@@ -90,6 +91,7 @@ export async function startDicomScp(options: DicomScpOptions): Promise<DicomScpS
         await Promise.allSettled([...ctx.inflight]);
         for (const s of sockets) s.destroy();
         await done;
+        releaseDirHandles(opts.storageDir);
       })();
       return closed;
     },
