@@ -328,16 +328,39 @@ export function readerSourceOf(wh: Warehouse): ReaderSource | undefined {
  * sees every committed transaction. PostgreSQL: a small pool of its own. Without the warehouse
  * object there is no staff dictionary: directory types stay on the main thread.
  */
-export function readerStore(src: ReaderSource): { store: FhirStore; close: () => Promise<void> } {
+export function readerStore(src: ReaderSource): { store: FhirStore; close: () => Promise<void>; snapshot: <T>(body: () => Promise<T>) => Promise<T> } {
   if (src.kind === 'sqlite') {
     const db = new Database(src.file);
     db.pragma('busy_timeout = 10000');
     db.pragma('query_only = ON');
     readFriendly(db, false);
-    return { store: new SqlFhirStore(sqliteDialect(db)), close: async () => { db.close(); } };
+    return { store: new SqlFhirStore(sqliteDialect(db)), close: async () => { db.close(); }, snapshot: sqliteSnapshot(db) };
   }
   const pool = new pg.Pool({ connectionString: src.url, max: 4 });
   pool.on('error', () => undefined);
   pool.on('connect', (client) => { client.on('error', () => undefined); });
-  return { store: new SqlFhirStore(pgDialect(pool)), close: () => pool.end() };
+  return { store: new SqlFhirStore(pgDialect(pool)), close: () => pool.end(), snapshot: (body) => body() };
+}
+
+/**
+ * `snapshot(body)`: the reads of `body` (a reader thread's batch of requests) in one read
+ * transaction. A WAL reader that sees a commit made since its previous read transaction drops its
+ * whole page cache; with the FHIR audit log committing between almost any two requests, one read
+ * transaction per batch instead of one per statement means one such drop per batch. The snapshot
+ * is taken when the batch starts, after every request in it was received, so each request still
+ * sees every write committed before it arrived. Nested or overlapping bodies share the transaction;
+ * it ends when the last one settles.
+ */
+function sqliteSnapshot(db: Db): <T>(body: () => Promise<T>) => Promise<T> {
+  const begin = db.prepare('BEGIN');
+  const commit = db.prepare('COMMIT');
+  let open = 0;
+  return async (body) => {
+    if (open++ === 0) begin.run();
+    try {
+      return await body();
+    } finally {
+      if (--open === 0 && db.inTransaction) commit.run();
+    }
+  };
 }
