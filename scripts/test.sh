@@ -17,6 +17,15 @@ if grep -q "tapjs/typescript" node_modules/@tapjs/test/test-built/dist/esm/index
   echo "[test] building tap with the plugins in .taprc (first run after install)"
   npx tap build >/dev/null || { echo "[test] tap build failed"; echo "# { total: 1, pass: 0, fail: 1 }"; exit 1; }
 fi
-mapfile -t files < <(find contracts device-drivers edge-agent central network-monitor dashboards provisioning test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+mapfile -t found < <(find contracts device-drivers edge-agent central network-monitor dashboards provisioning test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+# Longest first (scripts/slow-tests.txt), then the rest: tap starts files in the order given, and
+# three slots on two cores finish together only if the long files do not start last.
+declare -A seen=()
+files=()
+while read -r f; do
+  [[ -z "$f" || "$f" == \#* || ! -f "$f" ]] && continue
+  files+=("$f"); seen["$f"]=1
+done < scripts/slow-tests.txt
+for f in "${found[@]}"; do [[ -n "${seen[$f]:-}" ]] || files+=("$f"); done
 echo "[test] ${#files[@]} test files"
 exec npx tap --reporter=tap "${files[@]}" "$@"
