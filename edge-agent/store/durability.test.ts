@@ -88,3 +88,33 @@ t.test('EDGE_GROUP_COMMIT_FSYNC=inline: the fsync inside COMMIT, as before', asy
   t.equal(durableBelow(store.durability), Infinity);
   t.equal(store.db.pragma('synchronous', { simple: true }), 2, 'synchronous=FULL');
 });
+
+t.test('group commits fsync the WAL through one descriptor kept open, checked against the WAL path, closed with the store', async (t) => {
+  const { readdirSync, readlinkSync, renameSync, statSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'edge-durable-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'edge.db');
+  const store = new EdgeStore(file, 'dur-c');
+  const walFds = () => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${file}-wal`); } catch { return false; } }).length;
+  const r = prng(5);
+  const commit = () => { const [o] = makeBloodPressure(r, 'dur-c-r1', 'bp-1'); return store.transactAsync((tx) => tx.emit('observation', o!.observationId, o!)); };
+  await commit();
+  const sqliteOwn = walFds() - 1; // SQLite's own descriptor(s) of the WAL, plus ours
+  for (let i = 0; i < 5; i++) await commit();
+  t.equal(walFds(), sqliteOwn + 1, 'one kept descriptor, not one per commit');
+  // The path names another file now (not something SQLite does while open; the check must notice it).
+  const wal = `${file}-wal`;
+  const before = statSync(wal).ino;
+  renameSync(wal, `${wal}.moved`);
+  renameSync(`${wal}.moved`, `${wal}.old`);
+  const { copyFileSync } = await import('node:fs');
+  copyFileSync(`${wal}.old`, wal);
+  t.not(statSync(wal).ino, before);
+  const kept = store as unknown as { wal: { ino: number } | null };
+  await commit().catch(() => {}); // SQLite writes to its own (moved) descriptor; we only check which file we fsync
+  t.equal(kept.wal?.ino, statSync(wal).ino, 'the fsync used a descriptor of the file now at the WAL path');
+  store.close();
+  t.equal(kept.wal, null);
+  await sleep(50);
+  t.equal(walFds(), 0, 'closed with the store');
+});
