@@ -10,6 +10,7 @@
  *   node --import tsx bench/fhir.bench.ts --quick         # 100,000 residents, 1,000,000 observations
  *   options: --residents N --observations N --encounters N --duration S --connections N
  *            --backends sqlite,postgres --cpu-prof (server profiles to $TMPDIR/fhir-bench-prof/) --no-results
+ *            --help (this text; native + JS profile of the server: NODE_OPTIONS=--perf-basic-prof, then perf record -p <its pid>)
  *            --keep (leave the loaded data: prints where) --reuse-sqlite DIR --reuse-pg URL (skip the load)
  *            --readers N (FHIR reader threads; default central's: one per CPU, at most 4)
  *            --warmup S (untimed mixed load after the prewarm; default 20, 5 with --quick)
@@ -681,6 +682,10 @@ function writeResults(s: Sizes, duration: number, connections: number, quick: bo
   log('RESULTS.md updated');
 }
 
-if (args.includes('--load-generator')) await loadGenerator();
+if (args.includes('--help') || args.includes('-h')) {
+  // The usage is this file's header comment: without this, --help started a full-size run.
+  const head = readFileSync(import.meta.filename, 'utf8').match(/^\/\*\*\n([\s\S]*?)\*\//)?.[1] ?? '';
+  console.log(head.split('\n').map((l) => l.replace(/^ \* ?/, '')).join('\n').trimEnd());
+} else if (args.includes('--load-generator')) await loadGenerator();
 else if (opt('serve') !== undefined) await serve();
 else await main();
