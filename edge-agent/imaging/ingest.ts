@@ -99,7 +99,7 @@ export function indexInstance(store: EdgeStore, repo: IndexRepo, meta: InstanceM
     const db = tx.db;
     marks?.flush(db);
     const now = meta.receivedAt;
-    const study = cached<[string], { order_id: string | null }>(db, 'SELECT order_id FROM imaging_studies WHERE study_instance_uid = ?').get(meta.studyInstanceUid);
+    const study = cached<[string], { order_id: string | null; match_kind: string; match_reason: string | null }>(db, 'SELECT order_id, match_kind, match_reason FROM imaging_studies WHERE study_instance_uid = ?').get(meta.studyInstanceUid);
     if (!study) {
       cached(db, `INSERT INTO imaging_studies (study_instance_uid, accession_number, patient_id, patient_name, patient_birth_date, patient_sex, modality, study_date, study_time, description, station_ae, match_kind, first_received_at, last_received_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'none', ?, ?)`).run(meta.studyInstanceUid, clip(meta.accessionNumber, 64) ?? null, clip(meta.patientId, 64) ?? null, clip(meta.patientName, 200) ?? null,
@@ -120,7 +120,11 @@ export function indexInstance(store: EdgeStore, repo: IndexRepo, meta: InstanceM
     if (!study?.order_id) {
       const m = matchOrder({ accessionNumber: meta.accessionNumber, studyInstanceUid: meta.studyInstanceUid, patientId: meta.patientId, modality: meta.modality }, repo.candidates(db, { accessionNumber: meta.accessionNumber, patientId: meta.patientId }));
       if (m.kind === 'ambiguous' || m.kind === 'none') {
-        cached(db, 'UPDATE imaging_studies SET match_kind = ?, match_reason = ? WHERE study_instance_uid = ?').run(m.kind, m.reason, meta.studyInstanceUid);
+        // Every instance of a study still waiting for a person is matched again (an order may have
+        // come meanwhile); the row is written only when the outcome changed.
+        if (study?.match_kind !== m.kind || study.match_reason !== m.reason) {
+          cached(db, 'UPDATE imaging_studies SET match_kind = ?, match_reason = ? WHERE study_instance_uid = ?').run(m.kind, m.reason, meta.studyInstanceUid);
+        }
       } else {
         linkStudy(tx, repo, meta.studyInstanceUid, m.order.orderId, m.kind, null);
       }

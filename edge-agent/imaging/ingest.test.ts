@@ -1,0 +1,53 @@
+/**
+ * Order matching of a study that waits for a person: every instance is matched again (an order may
+ * have come meanwhile), and the study row is written only when the outcome changed.
+ */
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { InstanceMeta } from '../../device-drivers/dicom/index.ts';
+import { EdgeStore } from '../store/store.ts';
+import { deviceMigrations } from '../devices/migrations.ts';
+import { imagingMigrations } from './migrations.ts';
+import { indexInstance } from './ingest.ts';
+import { ImagingRepo } from './repo.ts';
+
+const STUDY = '2.25.3001';
+
+t.test('re-matching an unmatched study writes its row only when the outcome changes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'imaging-ingest-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new EdgeStore(join(dir, 'edge.db'), 'clinic-ingest', [...deviceMigrations, ...imagingMigrations]);
+  t.teardown(() => store.close());
+  const repo = new ImagingRepo(store.db);
+  // counts writes of the match outcome (a temporary trigger of this connection)
+  store.db.exec(`CREATE TEMP TABLE match_writes (kind TEXT);
+    CREATE TEMP TRIGGER count_match_writes AFTER UPDATE OF match_kind, match_reason ON imaging_studies BEGIN INSERT INTO match_writes VALUES (new.match_kind); END;`);
+  const writes = () => store.db.prepare('SELECT count(*) FROM match_writes').pluck().get() as number;
+  const study = () => store.db.prepare('SELECT match_kind, match_reason, order_id FROM imaging_studies WHERE study_instance_uid = ?').get(STUDY) as { match_kind: string; match_reason: string | null; order_id: string | null };
+  let n = 0;
+  const meta = (): InstanceMeta => ({
+    path: join(dir, `${++n}.dcm`), studyInstanceUid: STUDY, seriesInstanceUid: '2.25.3002', sopInstanceUid: `2.25.3003.${n}`,
+    sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', transferSyntaxUid: '1.2.840.10008.1.2.1', size: 10, sha256: 'a'.repeat(64),
+    patientId: 'P-7', accessionNumber: 'NOSUCH', modality: 'US', stationAe: 'US_ROOM1', callingAe: 'US_ROOM1', remoteHost: '127.0.0.1',
+    device: { aeTitle: 'US_ROOM1', host: '*', port: 104, modality: 'US', enabled: true }, receivedAt: new Date().toISOString(),
+  });
+
+  await indexInstance(store, repo, meta());
+  t.same(study(), { match_kind: 'none', match_reason: 'no open imaging order for patient P-7', order_id: null });
+  t.equal(writes(), 1, 'the new study gets its outcome');
+  for (let i = 0; i < 3; i++) await indexInstance(store, repo, meta());
+  t.equal(writes(), 1, 'same outcome: the row is not written again');
+  t.equal(study().match_kind, 'none');
+
+  // two open US orders for the patient arrive: the next instance finds the study ambiguous
+  const order = { residentId: 'P-7', modality: 'US' as const, code: 'US-ABD', display: '腹部超声', stationAe: null, scheduledDate: '20261129', scheduledTime: null, requestedBy: 'dr' };
+  await store.transactAsync((tx) => { repo.createOrder(tx, order, '2.25.9001'); repo.createOrder(tx, order, '2.25.9002'); });
+  await indexInstance(store, repo, meta());
+  t.same(study(), { match_kind: 'ambiguous', match_reason: '2 open US orders for patient P-7', order_id: null }, 'a changed outcome is written');
+  t.equal(writes(), 2);
+  await indexInstance(store, repo, meta());
+  t.equal(writes(), 2, 'and not again while it stays the same');
+  t.equal(store.db.prepare('SELECT count(*) FROM imaging_instances WHERE study_instance_uid = ?').pluck().get(STUDY), 6, 'every instance indexed');
+});
