@@ -106,6 +106,9 @@ export class StreamFollower<T, R = unknown> {
   private current: ConsumerMessages | null = null;
   private wake: (() => void) | null = null;
   private parkRequested: string | null = null;
+  /** Rejects when stop() is called: JetStream API requests in flight are not waited for. */
+  private stopped: Promise<never> = new Promise<never>(() => {});
+  private signalStop: () => void = () => {};
   private readonly st;
 
   constructor(private readonly db: Db, private readonly nc: NatsConnection, opts: FollowerOptions<T, R>, private readonly log: Logger) {
@@ -186,11 +189,14 @@ export class StreamFollower<T, R = unknown> {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopped = new Promise<never>((_, reject) => { this.signalStop = () => reject(new Error('follower stopped')); });
+    this.stopped.catch(() => undefined);
     this.done = Promise.all([this.loop(), this.watchConnection()]).then(() => undefined);
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.signalStop();
     this.wake?.();
     this.statusIter?.stop();
     void this.current?.close().catch(() => undefined);
@@ -215,6 +221,11 @@ export class StreamFollower<T, R = unknown> {
     }
   }
 
+  private untilStopped<V>(p: Promise<V>): Promise<V> {
+    p.catch(() => undefined); // settles after stop(): nobody awaits it any more
+    return Promise.race([p, this.stopped]);
+  }
+
   /** Waits `ms`, or less when stop() or parkBlocked() wakes it. */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -230,14 +241,18 @@ export class StreamFollower<T, R = unknown> {
     while (this.running && !this.nc.isClosed()) {
       this.state = 'connecting';
       try {
-        const from = await this.checkStream();
+        // A request the broker does not answer (restarting, stream gone) would hold stop() up to
+        // the client's request timeout: race each one against stop.
+        const from = await this.untilStopped(this.checkStream());
         const last = this.o.deliver === 'last_per_subject';
-        const consumer = await js.consumers.get(this.o.stream, {
+        const consumer = await this.untilStopped(js.consumers.get(this.o.stream, {
           ...(this.o.filterSubject ? { filter_subjects: this.o.filterSubject } : {}),
           ...(last ? { deliver_policy: DeliverPolicy.LastPerSubject } : from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
-        });
+        }));
         // Stream or consumer gone: end the iterator, so this loop looks at the stream again.
-        const messages = await consumer.consume({ max_messages: this.o.batch, abort_on_missing_resource: true });
+        const consuming = consumer.consume({ max_messages: this.o.batch, abort_on_missing_resource: true });
+        consuming.then((m) => { if (!this.running) void m.close().catch(() => undefined); }, () => undefined);
+        const messages = await this.untilStopped(consuming);
         this.current = messages;
         this.counters.consumers++;
         this.state = 'following';

@@ -283,3 +283,27 @@ t.test('migration 5 carries the positions of the per-module tables over to sync_
     { follower: 'empi', stream: 'EMPI', stream_seq: 42, stream_created: null },
   ]);
 });
+
+t.test('stop() does not wait for a JetStream request the broker does not answer', async (t) => {
+  const { ns, tmp, pub, later } = await setup(t, 'follower-stop');
+  await addStream(pub);
+  const db = edgeDb(`${tmp.dir}/edge.db`);
+  const nc = await natsClient(ns.url);
+  later(async () => { await nc.close(); db.close(); });
+  // A frozen broker (SIGSTOP): the connection stays open, requests go unanswered until the
+  // client's request timeout (5 s for JetStream API calls), as with a broker that hangs.
+  process.kill(ns.pid()!, 'SIGSTOP');
+  later(() => process.kill(ns.pid()!, 'SIGCONT'));
+  const f = follower(db, nc);
+  f.start();
+  await new Promise((r) => setTimeout(r, 200)); // the follower is now waiting for its stream info
+  t.equal(f.state, 'connecting', 'waiting for the broker');
+  const t0 = Date.now();
+  await f.stop();
+  const ms = Date.now() - t0;
+  process.kill(ns.pid()!, 'SIGCONT');
+  // Before, stop() waited for the unanswered request to time out (5 s): a shutdown or restart of
+  // the edge agent hung that long whenever the broker was slow or restarting.
+  t.ok(ms < 5_000, `stop() returned in ${ms} ms, without waiting for the request timeout`);
+  t.equal(f.state, 'stopped');
+});
