@@ -11,7 +11,7 @@ import type { PublishDone } from './publisher.ts';
 
 interface Sent { seq: number; at: number; done: PublishDone }
 
-function harness(rows: number, opts: { minBackoffMs?: number; maxBackoffMs?: number } = {}) {
+function harness(rows: number, opts: { minBackoffMs?: number; maxBackoffMs?: number; resendAfterMs?: number } = {}) {
   const outbox: OutboxSourceRow[] = Array.from({ length: rows }, (_, i) => ({ seq: i + 1, type: 'observation', envelope: `{"seq":${i + 1}}` }));
   const sent: Sent[] = [];
   let waiter: (() => void) | null = null;
@@ -95,4 +95,29 @@ t.test('a failure while the link is up keeps its backoff when kicked', async (t)
   t.equal(h.sent.length, 0, 'nothing re-sent while backing off');
   t.equal(h.core.state, 'backoff');
   await h.core.stop();
+});
+
+t.test('a reconnect restarts the re-send timer at its base interval', async (t) => {
+  // PubAcks arrive but central never answers (down): the relay re-sends from the watermark, each
+  // time waiting twice as long. When the link drops and returns, the broker may have lost what it
+  // acknowledged: the next re-send comes after the base interval again.
+  const h = harness(3, { resendAfterMs: 20 });
+  h.core.start();
+  t.teardown(() => h.core.stop());
+  let acked = 0;
+  while (h.core.resendInterval < 160) {
+    await h.sentCount(acked + 1);
+    for (const s of h.sent.slice(acked)) s.done(null, false);
+    acked = h.sent.length;
+  }
+  t.ok(h.core.counters.republished >= 3 * 3, `re-sent ${h.core.counters.republished} times while the watermark stood still`);
+  h.setLink(false);
+  h.core.kick();
+  await new Promise((r) => setTimeout(r, 50));
+  t.ok(h.core.resendInterval >= 160, 'the interval does not reset while the link is down');
+  h.setLink(true);
+  h.core.kick();
+  await new Promise((r) => setTimeout(r, 10));
+  t.equal(h.core.resendInterval, 20, 'back to the base interval once the link returns');
+  for (const s of h.sent.slice(acked)) s.done(null, false);
 });

@@ -78,6 +78,8 @@ export class RelayCore {
   private round = 0;
   /** The link was down when the current backoff began: its return ends the backoff at once. */
   private backoffWhileDown = false;
+  /** The link as the loop last saw it (a reconnect restarts the re-send timer at its base). */
+  private linkWasUp = true;
   private running = false;
   private wake: (() => void) | null = null;
   /** The loop sleeps until PubAcks free room in the window (only then does an ack wake it). */
@@ -86,6 +88,8 @@ export class RelayCore {
   state: RelayState = 'disconnected';
   /** Current backoff step (0 while publishes succeed). */
   get backoff(): number { return this.backoffMs; }
+  /** How long the watermark may stand still before records above it are re-sent (it grows while re-sends do not help). */
+  get resendInterval(): number { return this.resendIntervalMs; }
   readonly counters: RelayCounters = { published: 0, republished: 0, publishErrors: 0, duplicatesAtBroker: 0, publishedAhead: 0 };
 
   constructor(
@@ -163,7 +167,16 @@ export class RelayCore {
     while (this.running) {
       const now = Date.now();
       if (this.isClosed()) { this.setState('stopped'); return; }
-      if (now < this.backoffUntil && this.backoffWhileDown && this.linkUp()) {
+      const up = this.linkUp();
+      if (up && !this.linkWasUp) {
+        // Back from an outage: the broker may have lost what it had acknowledged (a restart
+        // with lazy fsync, a wiped store). Re-send what the watermark does not cover after the
+        // base interval, not after an interval that kept doubling while nothing could arrive.
+        this.resendIntervalMs = this.opts.resendAfterMs;
+        this.lastAdvanceAt = now;
+      }
+      this.linkWasUp = up;
+      if (now < this.backoffUntil && this.backoffWhileDown && up) {
         // The client reconnected: try now instead of sleeping out a backoff that grew while
         // the broker was away (the clinic's records should flow as soon as the link is back).
         this.backoffUntil = 0;
