@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { centralEnv, edgeEnv, spawnProcess, tempDir, type ChildHandle } from '../test/helpers/spine.ts';
 import { pino } from 'pino';
@@ -25,8 +26,16 @@ import { makeBloodPressure, prng } from '../edge-agent/sim/generate.ts';
 import { build } from '../central/analytics/testkit.ts';
 
 const quick = process.argv.includes('--quick');
-/** `--only=b`: (a) and (b2) only, for profiling the spine's path (implies `--no-write`); `--no-write`: leave RESULTS.md alone. */
-const onlyB = process.argv.includes('--only=b');
+/** `--only=b` (and `--warehouse=postgres`): (a) and (b2) only, for profiling the spine's path (implies `--no-write`); `--no-write`: leave RESULTS.md alone. */
+const pgArg = process.argv.find((a) => a.startsWith('--warehouse=postgres'));
+/**
+ * `--warehouse=postgres[=URL]`: (a) and (b2) with central on PostgreSQL (issue [central]: ingest
+ * through the spine >= 5,000 records/s into each backend). A fresh database is created on the
+ * server at URL (default: the machine's PostgreSQL, postgres://postgres@127.0.0.1:5432/postgres)
+ * and dropped afterwards; printed only.
+ */
+const pgAdminUrl = pgArg ? (pgArg.split('=')[2] || 'postgres://postgres@127.0.0.1:5432/postgres') : null;
+const onlyB = process.argv.includes('--only=b') || pgAdminUrl !== null;
 const noWrite = process.argv.includes('--no-write') || onlyB;
 /** Extra node options for the central process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (profiles are written when it exits). */
 const centralNodeOptions = process.env.BENCH_CENTRAL_NODE_OPTIONS;
@@ -117,21 +126,58 @@ function sampleEnvelope(): string {
   return env;
 }
 
-async function waitApplied(db: Database.Database, clinic: string, n: number, timeoutMs: number): Promise<void> {
-  const st = db.prepare<[string], { s: number }>('SELECT applied_seq AS s FROM clinic_state WHERE clinic_id = ?');
+/** What the bench reads of central's warehouse while it waits: the applied watermark, the EMPI cursor. */
+interface Progress {
+  applied(clinic: string): Promise<number>;
+  empiSeq(clinic: string): Promise<number>;
+}
+
+function sqliteProgress(db: Database.Database): Progress {
+  const one = (sql: string, clinic: string) => db.prepare<[string], { s: number }>(sql).get(clinic)?.s ?? 0;
+  return {
+    applied: async (clinic) => one('SELECT applied_seq AS s FROM clinic_state WHERE clinic_id = ?', clinic),
+    empiSeq: async (clinic) => one('SELECT seq AS s FROM empi_cursor WHERE clinic_id = ?', clinic),
+  };
+}
+
+/** A fresh PostgreSQL database for central (created here, dropped by `drop`). */
+async function benchDatabase(adminUrl: string): Promise<{ url: string; progress: Progress; drop(): Promise<void> }> {
+  const name = `spine_bench_${process.pid}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect().catch((e: Error) => { throw new Error(`--warehouse=postgres: cannot connect to ${adminUrl} (${e.message}); pass --warehouse=postgres=postgres://user@host:port/db of a server where this user may CREATE DATABASE`); });
+  await admin.query(`CREATE DATABASE ${name}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: u.toString(), max: 1 });
+  const one = async (sql: string, clinic: string) => Number((await pool.query<{ s: string }>(sql, [clinic])).rows[0]?.s ?? 0);
+  return {
+    url: u.toString(),
+    progress: {
+      applied: (clinic) => one('SELECT applied_seq AS s FROM clinic_state WHERE clinic_id = $1', clinic),
+      empiSeq: (clinic) => one('SELECT seq AS s FROM empi_cursor WHERE clinic_id = $1', clinic),
+    },
+    async drop() {
+      await pool.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((e: Error) => log(`could not drop database ${name}: ${e.message}`));
+      await admin.end();
+    },
+  };
+}
+
+async function waitApplied(p: Progress, clinic: string, n: number, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    try { if ((st.get(clinic)?.s ?? 0) >= n) return; } catch { /* warehouse not created yet */ }
+    try { if ((await p.applied(clinic)) >= n) return; } catch { /* warehouse not created yet */ }
     await sleep(20);
   }
   throw new Error(`clinic ${clinic} did not reach ${n} in ${timeoutMs} ms`);
 }
 
 /** Central's EMPI has scanned the clinic's records up to `n` (gives up quietly after `timeoutMs`). */
-async function waitEmpiScanned(db: Database.Database, clinic: string, n: number, timeoutMs: number): Promise<void> {
+async function waitEmpiScanned(p: Progress, clinic: string, n: number, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    try { if ((db.prepare<[string], { s: number }>('SELECT seq AS s FROM empi_cursor WHERE clinic_id = ?').get(clinic)?.s ?? 0) >= n) return; } catch { /* table not created yet */ }
+    try { if ((await p.empiSeq(clinic)) >= n) return; } catch { /* table not created yet */ }
     await sleep(50);
   }
   log(`EMPI had not scanned ${clinic} up to ${n} after ${timeoutMs} ms: (b2) includes its indexing`);
@@ -194,7 +240,9 @@ async function main() {
   const children: ChildHandle[] = [];
   try {
     const centralDir = `${tmp.dir}/central`;
-    const central = await spawnProcess('central/main.ts', centralEnv(ns.url, centralDir), centralNodeOptions ? centralNodeOptions.split(' ').filter(Boolean) : []);
+    const pgDb = pgAdminUrl ? await benchDatabase(pgAdminUrl) : null;
+    if (pgDb) log(`central's warehouse: PostgreSQL database ${pgDb.url}`);
+    const central = await spawnProcess('central/main.ts', { ...centralEnv(ns.url, centralDir), ...(pgDb ? { CENTRAL_WAREHOUSE: 'postgres', CENTRAL_PG_URL: pgDb.url } : {}) }, centralNodeOptions ? centralNodeOptions.split(' ').filter(Boolean) : []);
     children.push(central);
     const wdb = () => new Database(`${centralDir}/warehouse.db`, { readonly: true });
 
@@ -209,19 +257,21 @@ async function main() {
     await agentB.relay.whenReady();
     const workerStartMs = performance.now() - tr;
     log(`relay mode ${agentB.relay.mode}, ready ${workerStartMs.toFixed(0)} ms after the agent`);
-    const db = wdb();
+    // With PostgreSQL only (a) and (b2) run, which read central through `progress` alone.
+    const db = pgDb ? null : wdb();
+    const progress = pgDb ? pgDb.progress : sqliteProgress(db!);
     // The clinic's residents first (not timed).
     const resB = await registerResidents(storeB, b);
-    await waitApplied(db, b, resB, 300_000);
+    await waitApplied(progress, b, resB, 300_000);
     // Setup, not timed: central's EMPI indexes the new residents in the background; let it finish
     // so (b2) measures the observations, not a one-off indexing of 2,000 residents.
-    await waitEmpiScanned(db, b, resB, 60_000);
+    await waitEmpiScanned(progress, b, resB, 60_000);
     // (b1) one caller, one transaction (one fsync) per record.
     const n1 = onlyB ? 0 : Math.floor(N_B / 5);
     t0 = performance.now();
     await writeObservationsYielding(storeB, b, n1, 3);
     const writeRate1 = n1 / ((performance.now() - t0) / 1000);
-    await waitApplied(db, b, resB + n1, 300_000);
+    await waitApplied(progress, b, resB + n1, 300_000);
     const spineRate1 = n1 / ((performance.now() - t0) / 1000);
     log(`(b1) sequential: edge writes ${writeRate1.toFixed(0)}/s; edge-write -> central-applied ${spineRate1.toFixed(0)}/s (${((spineRate1 / rawRate) * 100).toFixed(0)}% of (a))`);
     rows.push(['(b1) edge write -> central applied, one writer, one fsync per record', `${spineRate1.toFixed(0)} rec/s`, `${(spineRate1 / rawRate).toFixed(2)}x of (a); bounded by the edge disk's fsync rate (edge write alone ${writeRate1.toFixed(0)}/s)`]);
@@ -242,7 +292,7 @@ async function main() {
       }
     }));
     const writeRate = N_B / ((performance.now() - t0) / 1000);
-    await waitApplied(db, b, resB + n1 + N_B, 300_000);
+    await waitApplied(progress, b, resB + n1 + N_B, 300_000);
     const spineRate = N_B / ((performance.now() - t0) / 1000);
     const edgeCpu = process.cpuUsage(cpu0.edge);
     log(`(b2) CPU per 1,000 records by thread: central ${threadCpuNote(threads0.central, threadCpuMs(central.proc.pid), N_B)}; edge ${threadCpuNote(threads0.edge, threadCpuMs(process.pid), N_B)}`);
@@ -254,7 +304,12 @@ async function main() {
     if (onlyB) {
       log(`--only=b: stopping after (b2); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
       await agentB.stop();
-      db.close();
+      db?.close();
+      if (pgDb) {
+        log(`(b2) into PostgreSQL (${pgAdminUrl}): ${spineRate.toFixed(0)} rec/s edge-write -> central-applied (target from issue [central]: >= 5,000 records/s into each backend)`);
+        await central.kill('SIGTERM');
+        await pgDb.drop();
+      }
       return;
     }
 
@@ -267,7 +322,7 @@ async function main() {
       ncM.subscribe(subjects.receipt(m), { callback: (_e, msg) => relayM.onReceipt(receiptSchema.parse(msg.json()).appliedSeq) });
       relayM.start();
       const resM = await registerResidents(storeM, m);
-      await waitApplied(db, m, resM, 300_000);
+      await waitApplied(progress, m, resM, 300_000);
       const rm = prng(9);
       let nextM = 0;
       t0 = performance.now();
@@ -278,7 +333,7 @@ async function main() {
           await storeM.transactAsync((tx) => tx.emit('observation', o!.observationId, o!));
         }
       }));
-      await waitApplied(db, m, resM + N_B, 300_000);
+      await waitApplied(progress, m, resM + N_B, 300_000);
       const rateM = N_B / ((performance.now() - t0) / 1000);
       log(`(b2m) same, relay on the main thread: ${rateM.toFixed(0)}/s (${((rateM / rawRate) * 100).toFixed(0)}% of (a))`);
       rows.push(['(b2m) as (b2), relay on the main thread', `${rateM.toFixed(0)} rec/s`, `${(rateM / rawRate).toFixed(2)}x of (a); worker / main thread = ${(spineRate / rateM).toFixed(2)}x`]);
@@ -294,7 +349,7 @@ async function main() {
     const storeC = agentC.store;
     await agentC.relay.whenReady();
     const resC = await registerResidents(storeC, c);
-    await waitApplied(db, c, resC, 300_000);
+    await waitApplied(progress, c, resC, 300_000);
     const r = prng(5);
     const start = performance.now();
     let written = 0;
@@ -309,8 +364,8 @@ async function main() {
       await sleep(1);
     }
     await Promise.all(pending);
-    await waitApplied(db, c, resC + written, 60_000);
-    const lats = db.prepare<[string], { ms: number }>("SELECT (julianday(applied_at) - julianday(created_at)) * 86400000.0 AS ms FROM records WHERE clinic_id = ? AND type = 'observation'").all(c).map((x) => x.ms);
+    await waitApplied(progress, c, resC + written, 60_000);
+    const lats = db!.prepare<[string], { ms: number }>("SELECT (julianday(applied_at) - julianday(created_at)) * 86400000.0 AS ms FROM records WHERE clinic_id = ? AND type = 'observation'").all(c).map((x) => x.ms);
     const p50 = pct(lats, 50), p99 = pct(lats, 99);
     log(`(c) ${written} records at 1,000/s: latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
     rows.push(['(c) edge commit -> central commit at 1,000 rec/s', `p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`, `target p99 < 200 ms; ${written} records over ${LAT_SECONDS} s`]);
@@ -321,13 +376,13 @@ async function main() {
     const edgeD = await spawnProcess('edge-agent/main.ts', edgeEnv(ns.url, d, `${tmp.dir}/d`, { EDGE_RESEND_AFTER_MS: '30000' }));
     children.push(edgeD);
     const resD = await registerResidents(storeD, d);
-    await waitApplied(db, d, resD, 300_000);
+    await waitApplied(progress, d, resD, 300_000);
     await ns.stop();
     log(`(d) broker down; writing ${N_D} records at the edge`);
     writeObservations(storeD, d, N_D, 7);
     await ns.restart();
     t0 = performance.now();
-    await waitApplied(db, d, resD + N_D, 600_000);
+    await waitApplied(progress, d, resD + N_D, 600_000);
     const drain = (performance.now() - t0) / 1000;
     log(`(d) backlog of ${N_D} drained in ${drain.toFixed(1)} s after the broker returned`);
     rows.push([`(d) drain a ${N_D.toLocaleString('en')}-record backlog after an outage`, `${drain.toFixed(1)} s`, 'target < 30 s (includes client reconnect)']);
@@ -356,7 +411,7 @@ async function main() {
     await agentC.stop();
     storeD.close();
     for (const x of edgeDbs) x.close();
-    db.close();
+    db!.close();
   } finally {
     for (const ch of children) await ch.kill('SIGTERM');
     // BENCH_CENTRAL_LOG=<file>: central's log lines (warnings and errors at the default level).
