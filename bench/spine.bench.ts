@@ -14,6 +14,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { startPgCluster } from './pg-cluster.ts';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { centralEnv, edgeEnv, spawnProcess, tempDir, type ChildHandle } from '../test/helpers/spine.ts';
 import { pino } from 'pino';
@@ -31,8 +32,9 @@ const pgArg = process.argv.find((a) => a.startsWith('--warehouse=postgres'));
 /**
  * `--warehouse=postgres[=URL]`: (a) and (b2) with central on PostgreSQL (issue [central]: ingest
  * through the spine >= 5,000 records/s into each backend). A fresh database is created on the
- * server at URL (default: the machine's PostgreSQL, postgres://postgres@127.0.0.1:5432/postgres)
- * and dropped afterwards; printed only.
+ * server at URL (default: the machine's PostgreSQL, postgres://postgres@127.0.0.1:5432/postgres;
+ * `dedicated`: a cluster of bench/pg-cluster.ts with production settings) and dropped afterwards;
+ * printed only.
  */
 const pgAdminUrl = pgArg ? (pgArg.split('=')[2] || 'postgres://postgres@127.0.0.1:5432/postgres') : null;
 const onlyB = process.argv.includes('--only=b') || pgAdminUrl !== null;
@@ -240,7 +242,10 @@ async function main() {
   const children: ChildHandle[] = [];
   try {
     const centralDir = `${tmp.dir}/central`;
-    const pgDb = pgAdminUrl ? await benchDatabase(pgAdminUrl) : null;
+    // `--warehouse=postgres=dedicated`: a cluster of its own with production settings (as the FHIR bench).
+    const pgc = pgAdminUrl === 'dedicated' ? await startPgCluster() : null;
+    const pgDb = pgAdminUrl ? await benchDatabase(pgc ? pgc.url : pgAdminUrl) : null;
+    if (pgc) log(`dedicated PostgreSQL cluster ${pgc.url}: ${Object.entries(pgc.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     if (pgDb) log(`central's warehouse: PostgreSQL database ${pgDb.url}`);
     const central = await spawnProcess('central/main.ts', { ...centralEnv(ns.url, centralDir), ...(pgDb ? { CENTRAL_WAREHOUSE: 'postgres', CENTRAL_PG_URL: pgDb.url } : {}) }, centralNodeOptions ? centralNodeOptions.split(' ').filter(Boolean) : []);
     children.push(central);
@@ -301,14 +306,37 @@ async function main() {
     const cpuNote = `CPU per 1,000 records: central ${perK(cpuMs(central.proc.pid) - cpu0.central)} ms, edge process (writers + relay worker) ${perK((edgeCpu.user + edgeCpu.system) / 1000)} ms, nats-server ${perK(cpuMs(ns.pid()) - cpu0.nats)} ms`;
     log(`(b2) group commit, 64 writers: edge writes ${writeRate.toFixed(0)}/s; edge-write -> central-applied ${spineRate.toFixed(0)}/s (${((spineRate / rawRate) * 100).toFixed(0)}% of (a)); ${cpuNote}`);
     rows.push(['(b2) edge write -> central applied, 64 concurrent writers, group commit', `${spineRate.toFixed(0)} rec/s`, `${(spineRate / rawRate).toFixed(2)}x of (a) (target >= 0.5); edge write alone ${writeRate.toFixed(0)}/s; relay in its worker thread (ready ${workerStartMs.toFixed(0)} ms after start); ${cpuNote}`]);
+    /** (d) broker outage: N_D records pile up at the edge; seconds from broker restart to all applied. */
+    const backlogDrain = async (): Promise<{ drain: number; edgePid: number | undefined }> => {
+      // (d) broker outage: N_D records pile up at the edge; time from broker restart to all applied.
+      const d = 'bench-d';
+      const storeD = new EdgeStore(`${tmp.dir}/d/edge.db`, d);
+      const edgeD = await spawnProcess('edge-agent/main.ts', edgeEnv(ns.url, d, `${tmp.dir}/d`, { EDGE_RESEND_AFTER_MS: '30000' }));
+      children.push(edgeD);
+      const resD = await registerResidents(storeD, d);
+      await waitApplied(progress, d, resD, 300_000);
+      await ns.stop();
+      log(`(d) broker down; writing ${N_D} records at the edge`);
+      writeObservations(storeD, d, N_D, 7);
+      await ns.restart();
+      const t0 = performance.now();
+      await waitApplied(progress, d, resD + N_D, 600_000);
+      const drain = (performance.now() - t0) / 1000;
+      log(`(d) backlog of ${N_D} drained in ${drain.toFixed(1)} s after the broker returned`);
+      storeD.close();
+      return { drain, edgePid: edgeD.proc.pid };
+    };
+
     if (onlyB) {
       log(`--only=b: stopping after (b2); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
       await agentB.stop();
       db?.close();
       if (pgDb) {
-        log(`(b2) into PostgreSQL (${pgAdminUrl}): ${spineRate.toFixed(0)} rec/s edge-write -> central-applied (target from issue [central]: >= 5,000 records/s into each backend)`);
+        const { drain: drainPg } = await backlogDrain();
+        log(`into PostgreSQL (${pgAdminUrl}): (b2) ${spineRate.toFixed(0)} rec/s edge-write -> central-applied; (d) ${N_D} records drained in ${drainPg.toFixed(1)} s = ${(N_D / drainPg).toFixed(0)} rec/s (target from issue [central]: ingest through the spine >= 5,000 records/s into each backend)`);
         await central.kill('SIGTERM');
         await pgDb.drop();
+        await pgc?.stop();
       }
       return;
     }
@@ -370,21 +398,7 @@ async function main() {
     log(`(c) ${written} records at 1,000/s: latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
     rows.push(['(c) edge commit -> central commit at 1,000 rec/s', `p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`, `target p99 < 200 ms; ${written} records over ${LAT_SECONDS} s`]);
 
-    // (d) broker outage: N_D records pile up at the edge; time from broker restart to all applied.
-    const d = 'bench-d';
-    const storeD = new EdgeStore(`${tmp.dir}/d/edge.db`, d);
-    const edgeD = await spawnProcess('edge-agent/main.ts', edgeEnv(ns.url, d, `${tmp.dir}/d`, { EDGE_RESEND_AFTER_MS: '30000' }));
-    children.push(edgeD);
-    const resD = await registerResidents(storeD, d);
-    await waitApplied(progress, d, resD, 300_000);
-    await ns.stop();
-    log(`(d) broker down; writing ${N_D} records at the edge`);
-    writeObservations(storeD, d, N_D, 7);
-    await ns.restart();
-    t0 = performance.now();
-    await waitApplied(progress, d, resD + N_D, 600_000);
-    const drain = (performance.now() - t0) / 1000;
-    log(`(d) backlog of ${N_D} drained in ${drain.toFixed(1)} s after the broker returned`);
+    const { drain, edgePid: edgeDPid } = await backlogDrain();
     rows.push([`(d) drain a ${N_D.toLocaleString('en')}-record backlog after an outage`, `${drain.toFixed(1)} s`, 'target < 30 s (includes client reconnect)']);
 
     // (e) dictionary versions reaching both online edges (B and C).
@@ -404,12 +418,11 @@ async function main() {
     log(`(e) dictionary version at both edges: p50 ${pct(dictLats, 50).toFixed(0)} ms, p99 ${dp99.toFixed(0)} ms`);
     rows.push(['(e) dictionary version at 2 online edges', `p99 ${dp99.toFixed(0)} ms`, `p50 ${pct(dictLats, 50).toFixed(0)} ms; target p99 < 500 ms; ${dictLats.length} versions; measured from the PUT`]);
 
-    const rss = `central ${rssMb(central.proc.pid)} MB, bench process with edges (b) and (c) ${rssMb(process.pid)} MB, edge (d) ${rssMb(edgeD.proc.pid)} MB, nats-server ${rssMb(ns.pid())} MB (peak RSS, VmHWM)`;
+    const rss = `central ${rssMb(central.proc.pid)} MB, bench process with edges (b) and (c) ${rssMb(process.pid)} MB, edge (d) ${rssMb(edgeDPid)} MB, nats-server ${rssMb(ns.pid())} MB (peak RSS, VmHWM)`;
     log(`RSS: ${rss}`);
     rows.push(['peak RSS', rss, '']);
     await agentB.stop();
     await agentC.stop();
-    storeD.close();
     for (const x of edgeDbs) x.close();
     db!.close();
   } finally {
