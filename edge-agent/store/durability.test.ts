@@ -1,3 +1,4 @@
+import type { KeptDescriptor } from '../../contracts/runtime/kept-fd.ts';
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,11 +111,12 @@ t.test('group commits fsync the WAL through one descriptor kept open, checked ag
   const { copyFileSync } = await import('node:fs');
   copyFileSync(`${wal}.old`, wal);
   t.not(statSync(wal).ino, before);
-  const kept = store as unknown as { wal: { ino: number } | null };
+  // The store's KeptDescriptor (private: reached for this check only).
+  const kept = (store as unknown as { walFd: KeptDescriptor }).walFd;
   await commit().catch(() => {}); // SQLite writes to its own (moved) descriptor; we only check which file we fsync
-  t.equal(kept.wal?.ino, statSync(wal).ino, 'the fsync used a descriptor of the file now at the WAL path');
+  t.equal(kept.identity()?.ino, statSync(wal).ino, 'the fsync used a descriptor of the file now at the WAL path');
   store.close();
-  t.equal(kept.wal, null);
+  t.equal(kept.identity(), null);
   await sleep(50);
   t.equal(walFds(), 0, 'closed with the store');
 });

@@ -8,7 +8,8 @@
  *   });
  */
 import { EventEmitter } from 'node:events';
-import { close as closeFd, closeSync, fstatSync, fsync, fsyncSync, open as openFd, openSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { KeptDescriptor } from '../../contracts/runtime/kept-fd.ts';
 import { uuidv7 } from '../../contracts/ids.ts';
 import {
   HybridLogicalClock,
@@ -93,11 +94,14 @@ export class EdgeStore extends EventEmitter {
   /** Group commits waiting for their fsync, oldest first. */
   private readonly unsynced: { id: number; firstSeq: number; done: () => void }[] = [];
   private commitIds = 0;
+  /** The WAL, fsynced after each group commit through one kept descriptor. */
+  private readonly walFd: KeptDescriptor;
   private syncedUpTo = 0;
 
   constructor(readonly file: string, readonly clinicId: string, extraMigrations: readonly Migration[] = []) {
     super();
     this.db = openDb(file);
+    this.walFd = new KeptDescriptor(`${file}-wal`);
     migrate(this.db, [...edgeMigrations, ...extraMigrations]);
     this.groupCommitFsync = file === ':memory:' || process.env.EDGE_GROUP_COMMIT_FSYNC === 'inline' ? 'inline' : 'async';
     // A previous process may have committed without its fsync having finished (a crash, kill -9):
@@ -291,54 +295,10 @@ export class EdgeStore extends EventEmitter {
     });
   }
 
-  /**
-   * The WAL's descriptor, kept between group commits: one thread-pool round trip per commit (the
-   * fsync) instead of three (open, fsync, close). Used only while it still names the file at the
-   * WAL's path (device + inode, checked with a stat before each fsync; SQLite removes the WAL only
-   * when the last connection closes, and ours is open); closed with the store.
-   */
-  private wal: { fd: number; dev: number; ino: number; users: number; retired: boolean } | null = null;
-
-  private retireWal(): void {
-    const w = this.wal;
-    if (!w) return;
-    this.wal = null;
-    w.retired = true;
-    if (w.users === 0) closeFd(w.fd, () => {});
-  }
-
-  /** fsync the WAL on the thread pool (fsync on any descriptor flushes the file). */
+  /** fsync the WAL on the thread pool, through a descriptor kept between group commits (kept-fd.ts). */
   private fsyncWal(cb: (err: Error | null) => void): void {
-    const path = `${this.file}-wal`;
-    if (this.wal) {
-      let now: { dev: number; ino: number } | null = null;
-      try { now = statSync(path); } catch { /* gone: open again below (ENOENT is handled there) */ }
-      if (!now || now.dev !== this.wal.dev || now.ino !== this.wal.ino) this.retireWal();
-    }
-    if (this.wal) { this.syncWalFd(this.wal, cb); return; }
-    openFd(path, 'r', (e, fd) => {
-      if (e) { cb(e.code === 'ENOENT' ? null : e); return; } // no WAL: checkpointed into the database file, which is synced
-      let st: { dev: number; ino: number };
-      try { st = fstatSync(fd); } catch (e2) { closeFd(fd, () => {}); cb(e2 as Error); return; }
-      const w = { fd, dev: st.dev, ino: st.ino, users: 0, retired: false };
-      if (this.db.open) {
-        this.retireWal(); // another commit opened it meanwhile: keep the newest
-        this.wal = w;
-      } else {
-        w.retired = true; // the store closed meanwhile: this descriptor is closed after its fsync
-      }
-      this.syncWalFd(w, cb);
-    });
-  }
-
-  private syncWalFd(w: { fd: number; users: number; retired: boolean }, cb: (err: Error | null) => void): void {
-    w.users++;
-    fsync(w.fd, (e) => {
-      w.users--;
-      if (w.retired && w.users === 0) closeFd(w.fd, () => {});
-      if (e && this.wal === w) this.retireWal(); // a failed flush: the next one from a fresh descriptor
-      cb(e);
-    });
+    // No WAL: checkpointed into the database file, which is synced.
+    this.walFd.fsync((e) => cb(e && e.code !== 'ENOENT' ? e : null));
   }
 
   private syncWalNow(): void {
@@ -422,7 +382,7 @@ export class EdgeStore extends EventEmitter {
   }
 
   close(): void {
-    this.retireWal();
+    this.walFd.close();
     if (this.db.open) this.db.close();
   }
 }
