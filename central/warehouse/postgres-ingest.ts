@@ -7,6 +7,7 @@ import type { QueryResult, QueryResultRow } from 'pg';
 import { compareHlc, type DeadLetterReason } from '../../contracts/index.ts';
 import type { IngestItem, IngestOutcome, IngestResult, Watermark, RecordItem } from './types.ts';
 import { projectRecordsPg, projectResidentsPg } from './projection-writers.ts';
+import { joinJson, pgArray } from './postgres-arrays.ts';
 
 /** A query on the transaction's client. */
 export type Q = <R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]) => Promise<QueryResult<R>>;
@@ -155,29 +156,39 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
 /** Bulk-write the batch's ingest_log rows (in apply order) and records; report record-key collisions. */
 async function flush(q: Q, logRows: { clinicId: string; seq: number; r: RecordItem | null; hash: string }[], recRows: { r: RecordItem; json: string }[], now: string,
   dead: (subject: string, clinicId: string | null, seq: number | null, reason: DeadLetterReason, detail: string, raw: string) => Promise<void>): Promise<void> {
-  // One jsonb parameter per statement: one JSON.stringify instead of an escaped array literal per
-  // column (the payload, already JSON, would otherwise be escaped again inside a text[]).
+  // One array literal per column (postgres-arrays.ts): cheaper to parse server-side than one jsonb
+  // document of all rows, whose keys PostgreSQL sorts and looks up again row by row.
   if (logRows.length) {
     await q(`INSERT INTO ingest_log (clinic_id, seq, record_id, type, version, hash, status, applied_at)
-      SELECT c, s, r, t, v, h, st, $2::timestamptz FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (c text, s bigint, r text, t text, v int, h text, st text)) WITH ORDINALITY AS x(c, s, r, t, v, h, st, o) ORDER BY o`,
-    [JSON.stringify(logRows.map((l) => ({ c: l.clinicId, s: l.seq, r: l.r?.recordId ?? null, t: l.r?.type ?? null, v: l.r?.version ?? null, h: l.hash, st: l.r ? 'applied' : 'dead' }))), now]);
+      SELECT c, s, r, t, v, h, st, $8::timestamptz FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[]) WITH ORDINALITY AS x(c, s, r, t, v, h, st, o) ORDER BY o`,
+    [pgArray(logRows.map((l) => l.clinicId)), pgArray(logRows.map((l) => l.seq)), pgArray(logRows.map((l) => l.r?.recordId)), pgArray(logRows.map((l) => l.r?.type)),
+      pgArray(logRows.map((l) => l.r?.version)), pgArray(logRows.map((l) => l.hash)), pgArray(logRows.map((l) => (l.r ? 'applied' : 'dead'))), now]);
   }
   if (!recRows.length) return;
-  // ON CONFLICT DO NOTHING also skips a second row of the same key within this statement.
-  const ins = await q<{ clinic_id: string; seq: number; newer: boolean }>(`INSERT INTO records (type, record_id, version, clinic_id, seq, hlc, payload, created_at, applied_at)
-    SELECT t, r, v, c, s, h, p, ca, $2::timestamptz FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (t text, r text, v int, c text, s bigint, h text, p jsonb, ca timestamptz))
-      WITH ORDINALITY AS x(t, r, v, c, s, h, p, ca, o) ORDER BY o
+  // ON CONFLICT DO NOTHING also skips a second row of the same key within this statement. One
+  // result row: how many were inserted, and only in the rare cases the keys that matter (rows not
+  // inserted when some were not; inserted rows of which `records` already holds a newer version).
+  const ins = await q<{ n: number; inserted: [string, number][] | null; stale: [string, number][] | null }>(`WITH ins AS (
+    INSERT INTO records (type, record_id, version, clinic_id, seq, hlc, payload, created_at, applied_at)
+    SELECT t, r, v, c, s, h, p::jsonb, ca, $10::timestamptz
+      FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::text[], string_to_array($7::text, E'\\x1e'), $8::timestamptz[]) WITH ORDINALITY AS x(t, r, v, c, s, h, p, ca, o) ORDER BY o
     ON CONFLICT DO NOTHING
-    RETURNING clinic_id, seq, EXISTS (SELECT 1 FROM records y WHERE y.type = records.type AND y.record_id = records.record_id AND y.clinic_id = records.clinic_id AND y.version > records.version) AS newer`,
-  [`[${recRows.map((x) => `{"t":${JSON.stringify(x.r.type)},"r":${JSON.stringify(x.r.recordId)},"v":${x.r.version},"c":${JSON.stringify(x.r.clinicId)},"s":${x.r.seq},"h":${JSON.stringify(x.r.hlc)},"p":${x.json},"ca":${JSON.stringify(x.r.createdAt)}}`).join(',')}]`, now]);
-  const inserted = new Set(ins.rows.map((x) => `${x.clinic_id}\u0000${x.seq}`));
+    RETURNING clinic_id, seq, EXISTS (SELECT 1 FROM records y WHERE y.type = records.type AND y.record_id = records.record_id AND y.clinic_id = records.clinic_id AND y.version > records.version) AS newer)
+    SELECT count(*)::int AS n, CASE WHEN count(*) < $9::int THEN json_agg(json_build_array(clinic_id, seq)) END AS inserted,
+      json_agg(json_build_array(clinic_id, seq)) FILTER (WHERE newer) AS stale FROM ins`,
+  [pgArray(recRows.map((x) => x.r.type)), pgArray(recRows.map((x) => x.r.recordId)), pgArray(recRows.map((x) => x.r.version)), pgArray(recRows.map((x) => x.r.clinicId)),
+    pgArray(recRows.map((x) => x.r.seq)), pgArray(recRows.map((x) => x.r.hlc)), joinJson(recRows.map((x) => x.json)), pgArray(recRows.map((x) => x.r.createdAt)), recRows.length, now]);
+  const res = ins.rows[0]!;
+  const all = res.n === recRows.length;
+  const inserted = new Set((res.inserted ?? []).map(([c, s]) => `${c}\u0000${s}`));
+  const wasInserted = (r: RecordItem) => all || inserted.has(`${r.clinicId}\u0000${r.seq}`);
   // Project exactly the rows this batch inserted (a same-content duplicate or a collision adds none),
   // except a version older than one already in `records` (checked once per record, by the insert).
-  const stale = new Set(ins.rows.filter((x) => x.newer).map((x) => `${x.clinic_id}\u0000${x.seq}`));
-  await projectRecordsPg(q, recRows.filter((x) => { const k = `${x.r.clinicId}\u0000${x.r.seq}`; return inserted.has(k) && !stale.has(k); }).map((x) => x.r));
-  if (ins.rowCount === recRows.length) return;
+  const stale = new Set((res.stale ?? []).map(([c, s]) => `${c}\u0000${s}`));
+  await projectRecordsPg(q, recRows.filter((x) => wasInserted(x.r) && (!stale.size || !stale.has(`${x.r.clinicId}\u0000${x.r.seq}`))).map((x) => x.r));
+  if (all) return;
   for (const { r, json } of recRows) {
-    if (inserted.has(`${r.clinicId}\u0000${r.seq}`)) continue;
+    if (wasInserted(r)) continue;
     const prev = await q<{ same: boolean }>('SELECT payload = $5::jsonb AS same FROM records WHERE type = $1 AND record_id = $2 AND version = $3 AND clinic_id = $4',
       [r.type, r.recordId, r.version, r.clinicId, json]);
     if (prev.rows[0] && !prev.rows[0].same) {

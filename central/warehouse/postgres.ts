@@ -20,6 +20,18 @@ const int8AsNumber: pg.CustomTypesConfig = {
     oid === pg.types.builtins.INT8 && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * Ingest statements run as named prepared statements: each connection parses and plans a text
+ * once, then only binds and executes it (planning was ~8% of the backends' CPU per batch). The
+ * texts are fixed (projection inserts: one per table), so the names stay few.
+ */
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) statementNames.set(sql, (name = `wh${statementNames.size}`));
+  return name;
+}
+
 /** SQLSTATEs worth retrying the whole batch for: deadlock (two instances locking residents) and serialization failure. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
@@ -55,7 +67,7 @@ export class PostgresWarehouse implements Warehouse {
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
-        const r = await fn((sql, params) => client.query(sql, params));
+        const r = await fn((sql, params) => client.query({ name: statementName(sql), text: sql, values: params }));
         await client.query('COMMIT');
         return r;
       } catch (e) {

@@ -5,10 +5,10 @@
  */
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Q } from './postgres-ingest.ts';
-import { PG_TYPES, allColumns, projectRows, projectValues, recordProjections, residentProjections, type CellValue, type ProjectionDef } from './projections.ts';
+import { PG_TYPES, allColumns, projectValues, recordProjections, residentProjections, type CellValue, type ProjectionDef } from './projections.ts';
 import type { RecordItem } from './types.ts';
+import { pgArrayColumn } from './postgres-arrays.ts';
 
-type Row = Record<string, string | number | boolean | null>;
 type Stmt = ReturnType<Db['prepare']> & { run(...a: unknown[]): unknown; get(...a: unknown[]): unknown };
 
 /** Rows per multi-row INSERT, largest first (a batch uses a few cached statements per table). */
@@ -105,13 +105,26 @@ export class SqliteProjector {
 const sqliteValue = (v: CellValue) => (typeof v === 'boolean' ? (v ? 1 : 0) : v);
 const isoOrNull = (s: string) => { const ms = Date.parse(s); return Number.isNaN(ms) ? null : new Date(ms).toISOString(); };
 
-/** Insert rows through one jsonb parameter (`jsonb_to_recordset`): one statement per table however many rows. */
-async function pgInsert(q: Q, p: ProjectionDef, rows: Row[]): Promise<void> {
+/** The INSERT of a projection table: one array parameter per column (postgres-arrays.ts), one statement per table however many rows. */
+const pgInsertSql = new Map<string, string>();
+function pgInsertText(p: ProjectionDef): string {
+  let sql = pgInsertSql.get(p.table);
+  if (!sql) {
+    const cols = allColumns(p);
+    const names = cols.map((c) => c.name).join(', ');
+    sql = `INSERT INTO ${p.table} (${names}) SELECT ${names} FROM unnest(${cols.map((c, i) => `$${i + 1}::${PG_TYPES[c.type]}[]`).join(', ')}) AS x(${names}) ON CONFLICT DO NOTHING`;
+    pgInsertSql.set(p.table, sql);
+  }
+  return sql;
+}
+
+/** Insert rows given as value lists in `allColumns(p)` order. */
+async function pgInsert(q: Q, p: ProjectionDef, rows: CellValue[][]): Promise<void> {
   if (!rows.length) return;
-  const cols = allColumns(p);
-  const names = cols.map((c) => c.name).join(', ');
-  const defs = cols.map((c) => `${c.name} ${PG_TYPES[c.type]}`).join(', ');
-  await q(`INSERT INTO ${p.table} (${names}) SELECT ${names} FROM jsonb_to_recordset($1::jsonb) AS x(${defs}) ON CONFLICT DO NOTHING`, [JSON.stringify(rows)]);
+  const n = allColumns(p).length;
+  const params = new Array<string>(n);
+  for (let i = 0; i < n; i++) params[i] = pgArrayColumn(rows, i);
+  await q(pgInsertText(p), params);
 }
 
 /**
@@ -128,17 +141,20 @@ export async function projectRecordsPg(q: Q, recs: RecordItem[]): Promise<void> 
     if (!prev || prev.version < r.version) latest.set(k, r);
   }
   const byType = new Map<string, RecordItem[]>();
-  for (const r of latest.values()) byType.set(r.type, [...(byType.get(r.type) ?? []), r]);
+  for (const r of latest.values()) {
+    const list = byType.get(r.type);
+    if (list) list.push(r);
+    else byType.set(r.type, [r]);
+  }
   for (const [type, list] of byType) {
     const replacing = list.filter((r) => r.version > 1);
+    const createdAt = list.map((r) => isoOrNull(r.createdAt));
     for (const p of recordProjections(type)) {
       // Only a correction (version > 1) has older rows to replace.
       if (replacing.length) await q(`DELETE FROM ${p.table} t USING unnest($1::text[], $2::text[], $3::int[]) AS x(c, r, v) WHERE t.clinic_id = x.c AND t.record_id = x.r AND t.version < x.v`,
         [replacing.map((r) => r.clinicId), replacing.map((r) => r.recordId), replacing.map((r) => r.version)]);
-      const rows: Row[] = [];
-      for (const r of list) {
-        projectRows(p, r.payload).forEach((row, i) => rows.push({ clinic_id: r.clinicId, record_id: r.recordId, version: r.version, line_no: i, record_created_at: isoOrNull(r.createdAt), ...row }));
-      }
+      const rows: CellValue[][] = [];
+      list.forEach((r, j) => projectValues(p, r.payload).forEach((v, i) => rows.push([r.clinicId, r.recordId, r.version, i, createdAt[j]!, ...v])));
       await pgInsert(q, p, rows);
     }
   }
@@ -150,8 +166,8 @@ export async function projectResidentsPg(q: Q, ids: string[]): Promise<void> {
   const cur = (await q<{ resident_id: string; payload: Record<string, unknown>; clinic_id: string }>('SELECT resident_id, payload, clinic_id FROM residents WHERE resident_id = ANY($1::text[])', [ids])).rows;
   for (const p of residentProjections()) {
     await q(`DELETE FROM ${p.table} WHERE resident_id = ANY($1::text[])`, [ids]);
-    const rows: Row[] = [];
-    for (const c of cur) projectRows(p, c.payload).forEach((row, i) => rows.push({ resident_id: c.resident_id, source_clinic_id: c.clinic_id, line_no: i, ...row }));
+    const rows: CellValue[][] = [];
+    for (const c of cur) projectValues(p, c.payload).forEach((v, i) => rows.push([c.resident_id, c.clinic_id, i, ...v]));
     await pgInsert(q, p, rows);
   }
 }
