@@ -42,6 +42,8 @@ const noWrite = process.argv.includes('--no-write') || onlyB;
 /** Extra node options for the central process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (profiles are written when it exits). */
 const centralNodeOptions = process.env.BENCH_CENTRAL_NODE_OPTIONS;
 const N_B = quick ? 10_000 : 50_000;
+/** `--writers=N`: concurrent writers in (b2) (default 64). */
+const WRITERS = Number(process.argv.find((a) => a.startsWith('--writers='))?.slice(10) ?? 64);
 const N_D = quick ? 20_000 : 100_000;
 const LAT_SECONDS = quick ? 5 : 20;
 const log = (s: string) => console.log(`[bench] ${s}`);
@@ -280,7 +282,7 @@ async function main() {
     const spineRate1 = n1 / ((performance.now() - t0) / 1000);
     log(`(b1) sequential: edge writes ${writeRate1.toFixed(0)}/s; edge-write -> central-applied ${spineRate1.toFixed(0)}/s (${((spineRate1 / rawRate) * 100).toFixed(0)}% of (a))`);
     rows.push(['(b1) edge write -> central applied, one writer, one fsync per record', `${spineRate1.toFixed(0)} rec/s`, `${(spineRate1 / rawRate).toFixed(2)}x of (a); bounded by the edge disk's fsync rate (edge write alone ${writeRate1.toFixed(0)}/s)`]);
-    // (b2) 64 concurrent writers (devices, workstations) with group commit: each caller awaits durability.
+    // (b2) WRITERS (64) concurrent writers (devices, workstations) with group commit: each caller awaits durability.
     const r2 = prng(8);
     let next = 0;
     // CPU per record of each process (the machine is shared: rates vary with its load, CPU time much less).
@@ -289,7 +291,7 @@ async function main() {
     // Monotonic µs, the clock of `--cpu-prof` sample times in every process: profiles can be cut to (b2).
     const windowStartUs = process.hrtime.bigint() / 1000n;
     t0 = performance.now();
-    await Promise.all(Array.from({ length: 64 }, async () => {
+    await Promise.all(Array.from({ length: WRITERS }, async () => {
       while (next < N_B) {
         next++;
         const [o] = makeBloodPressure(r2, anyResident(r2, b), 'bp-1');
@@ -304,8 +306,8 @@ async function main() {
     log(`(b2) window ${windowStartUs}-${process.hrtime.bigint() / 1000n} (monotonic µs, as --cpu-prof sample times)`);
     const perK = (ms: number) => ((ms / N_B) * 1000).toFixed(0);
     const cpuNote = `CPU per 1,000 records: central ${perK(cpuMs(central.proc.pid) - cpu0.central)} ms, edge process (writers + relay worker) ${perK((edgeCpu.user + edgeCpu.system) / 1000)} ms, nats-server ${perK(cpuMs(ns.pid()) - cpu0.nats)} ms`;
-    log(`(b2) group commit, 64 writers: edge writes ${writeRate.toFixed(0)}/s; edge-write -> central-applied ${spineRate.toFixed(0)}/s (${((spineRate / rawRate) * 100).toFixed(0)}% of (a)); ${cpuNote}`);
-    rows.push(['(b2) edge write -> central applied, 64 concurrent writers, group commit', `${spineRate.toFixed(0)} rec/s`, `${(spineRate / rawRate).toFixed(2)}x of (a) (target >= 0.5); edge write alone ${writeRate.toFixed(0)}/s; relay in its worker thread (ready ${workerStartMs.toFixed(0)} ms after start); ${cpuNote}`]);
+    log(`(b2) group commit, ${WRITERS} writers: edge writes ${writeRate.toFixed(0)}/s; edge-write -> central-applied ${spineRate.toFixed(0)}/s (${((spineRate / rawRate) * 100).toFixed(0)}% of (a)); ${cpuNote}`);
+    rows.push(['(b2) edge write -> central applied, ${WRITERS} concurrent writers, group commit', `${spineRate.toFixed(0)} rec/s`, `${(spineRate / rawRate).toFixed(2)}x of (a) (target >= 0.5); edge write alone ${writeRate.toFixed(0)}/s; relay in its worker thread (ready ${workerStartMs.toFixed(0)} ms after start); ${cpuNote}`]);
     /** (d) broker outage: N_D records pile up at the edge; seconds from broker restart to all applied. */
     const backlogDrain = async (): Promise<{ drain: number; edgePid: number | undefined }> => {
       // (d) broker outage: N_D records pile up at the edge; time from broker restart to all applied.

@@ -10,8 +10,11 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { STREAMS, checkEnvelope, parseRecordSubject, subjects, type Receipt } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
-import type { IngestItem, IngestResult, Warehouse, Watermark } from '../warehouse/types.ts';
+import type { IngestItem, IngestResult, PipelinedIngest, Warehouse, Watermark } from '../warehouse/types.ts';
 import { INGEST_DURABLE, ensureStreams } from './streams.ts';
+
+/** Pipelined batches that may wait for their flush at once before the ingest waits too. */
+const MAX_AWAITING_DURABILITY = 8;
 
 export interface IngestHooks {
   onResult?: (r: IngestResult) => void;
@@ -26,6 +29,14 @@ export class Ingest {
   private messages: ConsumerMessages | null = null;
   private running = false;
   private supervisor: Promise<void> = Promise.resolve();
+  /**
+   * Batches committed by a pipelining warehouse (`ingestPipelined`) whose flush is in flight:
+   * their acks and receipts, chained so that they go out in commit order.
+   */
+  private durableChain: Promise<void> = Promise.resolve();
+  private awaitingDurability = 0;
+  /** Clinics whose receipt a failed flush withheld: sent after the next successful one. */
+  private owedReceipts = new Set<string>();
   batches = 0;
   failures = 0;
 
@@ -52,6 +63,7 @@ export class Ingest {
     await this.messages?.close().catch(() => undefined);
     await this.supervisor;
     while (this.flushing || this.scheduled) await sleep(5);
+    await this.durableChain;
   }
 
   /** (Re)create streams and the durable consumer, then start consuming. */
@@ -105,8 +117,16 @@ export class Ingest {
         const items = batch.map(toItem);
         let result: IngestResult;
         try {
+          if (this.wh.ingestPipelined) {
+            this.afterDurable(batch, this.wh.ingestPipelined(items));
+            // Bounded: at most a few commits wait for their flush (the flushes are grouped).
+            if (this.awaitingDurability >= MAX_AWAITING_DURABILITY) await this.durableChain;
+            continue;
+          }
           result = await this.wh.ingest(items);
         } catch (e) {
+          // Earlier batches' acks and receipts first: the one-by-one path publishes its own.
+          await this.durableChain;
           this.log.warn({ err: (e as Error).message, batch: batch.length }, 'batch could not be applied: applying its messages one at a time');
           const applied = await this.applyOneByOne(batch, items, e as Error);
           if (!applied) {
@@ -119,14 +139,53 @@ export class Ingest {
           }
           continue;
         }
-        for (const m of batch) m.ack();
-        this.batches++;
-        for (const w of result.changed) this.publishReceipt(w);
-        this.hooks.onResult?.(result);
+        this.settle(batch, result);
       }
     } finally {
       this.flushing = false;
     }
+  }
+
+  /** A batch applied and durable: ack its messages, publish the receipts it changed. */
+  private settle(batch: JsMsg[], result: IngestResult): void {
+    for (const m of batch) m.ack();
+    this.batches++;
+    for (const w of result.changed) {
+      this.owedReceipts.delete(w.clinicId);
+      this.publishReceipt(w);
+    }
+    this.hooks.onResult?.(result);
+    if (this.owedReceipts.size > 0) {
+      // Redelivered duplicates change no watermark: answer the clinics a failed flush left waiting.
+      const owed = [...this.owedReceipts];
+      this.owedReceipts.clear();
+      for (const c of owed) void this.wh.watermark(c).then((w) => this.publishReceipt(w), () => this.owedReceipts.add(c));
+    }
+  }
+
+  /**
+   * Settle a pipelined batch once its flush is done, after the batches committed before it. A
+   * failed flush leaves its messages unacknowledged (nak): JetStream redelivers them, the
+   * warehouse finds them applied, and the next successful flush (which covers every earlier
+   * frame of the WAL) makes them durable before they are acked.
+   */
+  private afterDurable(batch: JsMsg[], p: PipelinedIngest): void {
+    this.awaitingDurability++;
+    const durable = p.durable.then(() => null, (e: Error) => e);
+    this.durableChain = Promise.all([this.durableChain, durable]).then(([, err]) => {
+      this.awaitingDurability--;
+      if (err) {
+        this.failures++;
+        this.log.error({ err: err.message, batch: batch.length }, 'warehouse flush (fsync) failed: the batch is not acknowledged and will be redelivered; check the disk');
+        for (const m of batch) m.nak(2000);
+        for (const w of p.result.changed) this.owedReceipts.add(w.clinicId);
+        return;
+      }
+      this.settle(batch, p.result);
+    }).catch((e: Error) => {
+      // settle() only acks and publishes; never let one failure break the chain for later batches.
+      this.log.error({ err: e.message }, 'settling a pipelined batch failed');
+    });
   }
 
   /**

@@ -3,9 +3,15 @@ import { compareHlc, type DeadLetterReason, type DictionaryItem, type Dictionary
 import { migrate, openDb, type Db } from '../../contracts/runtime/index.ts';
 import { centralMigrations } from './sqlite-migrations.ts';
 import { withWriteGate } from './write-gate.ts';
+import { GroupFsync, KeptDescriptor } from '../../contracts/runtime/kept-fd.ts';
 import './ingest-migrations.ts';
 import { SqliteProjector } from './projection-writers.ts';
-import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestOutcome, IngestResult, ResidentConflict, Warehouse, Watermark, RecordItem } from './types.ts';
+import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestOutcome, IngestResult, PipelinedIngest, ResidentConflict, Warehouse, Watermark, RecordItem } from './types.ts';
+
+export interface SqliteWarehouseOptions {
+  /** How the WAL is flushed after a pipelined ingest (tests pass a stand-in; default: fsync of `<file>-wal`). */
+  walSync?: (cb: (err: NodeJS.ErrnoException | null) => void) => void;
+}
 
 
 export class SqliteWarehouse implements Warehouse {
@@ -13,9 +19,15 @@ export class SqliteWarehouse implements Warehouse {
   private readonly st;
   /** Writes the WS 365 projection tables in the same transaction as `records`. */
   private readonly projector: SqliteProjector;
+  /** The WAL's descriptor and its group fsync for `ingestPipelined`. */
+  private readonly walFd: KeptDescriptor;
+  private readonly walSync: GroupFsync;
 
-  constructor(readonly file: string) {
+  constructor(readonly file: string, options: SqliteWarehouseOptions = {}) {
     this.db = openDb(file);
+    this.walFd = new KeptDescriptor(`${file}-wal`);
+    // ENOENT: no WAL (checkpointed into the database file, which SQLite synced).
+    this.walSync = new GroupFsync(options.walSync ?? ((cb) => this.walFd.fsync((e) => cb(e && e.code !== 'ENOENT' ? e : null))));
     migrate(this.db, centralMigrations);
     const db = this.db;
     this.projector = new SqliteProjector(db);
@@ -39,11 +51,32 @@ export class SqliteWarehouse implements Warehouse {
       conflictInsert: db.prepare<[string, string, string, string, string, string, string, string, string]>(`INSERT INTO resident_conflicts (resident_id, winner_hlc, winner_clinic, loser_hlc, loser_clinic, fields, loser_values, winner_values, at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       deadInsert: db.prepare<[string, string | null, number | null, string, string, Buffer, string]>('INSERT INTO dead_letters (subject, clinic_id, seq, reason, detail, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
     };
   }
 
   async ingest(batch: IngestItem[]): Promise<IngestResult> {
     return withWriteGate(() => this.db.transaction(() => this.ingestSync(batch)).immediate());
+  }
+
+  /**
+   * The batch committed with synchronous=NORMAL (its WAL frames written, not flushed), then the
+   * WAL fsynced on the thread pool, shared with the batches committed meanwhile: the main thread
+   * applies the next batch while the disk flushes this one. The caller acknowledges and publishes
+   * receipts only once `durable` resolves. Watermarks read for receipts (`watermark()`) wait for
+   * the flushes in flight, so no receipt ever covers a record that a power loss could take back.
+   * A commit that fails throws here, as `ingest` does.
+   */
+  ingestPipelined(batch: IngestItem[]): PipelinedIngest {
+    this.st.syncNormal.run();
+    let result: IngestResult;
+    try {
+      result = withWriteGate(() => this.db.transaction(() => this.ingestSync(batch)).immediate());
+    } finally {
+      this.st.syncFull.run();
+    }
+    return { result, durable: this.walSync.request() };
   }
 
   private ingestSync(batch: IngestItem[]): IngestResult {
@@ -181,10 +214,13 @@ export class SqliteWarehouse implements Warehouse {
   }
 
   async watermark(clinicId: string): Promise<Watermark> {
+    // A receipt may be built from it: only what is flushed (see ingestPipelined).
+    if (this.walSync.busy) await this.walSync.idle();
     return this.watermarkSync(clinicId);
   }
 
   async watermarks(): Promise<Watermark[]> {
+    if (this.walSync.busy) await this.walSync.idle();
     const rows = this.db.prepare<[], { clinic_id: string }>('SELECT clinic_id FROM clinic_state ORDER BY clinic_id').all();
     return rows.map((r) => this.watermarkSync(r.clinic_id));
   }
@@ -273,6 +309,8 @@ export class SqliteWarehouse implements Warehouse {
   }
 
   async close(): Promise<void> {
+    await this.walSync.idle();
+    this.walFd.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -92,8 +92,22 @@ export interface AuditEntry {
   outcome: string;
 }
 
+/** A batch applied and committed, its durability still on the way (see `Warehouse.ingestPipelined`). */
+export interface PipelinedIngest {
+  result: IngestResult;
+  /** Resolves once the batch survives a power loss; rejects when the flush failed. */
+  durable: Promise<void>;
+}
+
 export interface Warehouse {
   ingest(batch: IngestItem[]): Promise<IngestResult>;
+  /**
+   * Optional: apply and commit `batch` now (synchronously, in call order) and report durability
+   * separately, so the ingest can apply the next batch while this one is flushed. The caller
+   * must not acknowledge the messages or publish receipts before `durable` resolves. Backends
+   * without it are driven through `ingest`, one batch at a time.
+   */
+  ingestPipelined?(batch: IngestItem[]): PipelinedIngest;
   watermark(clinicId: string): Promise<Watermark>;
   watermarks(): Promise<Watermark[]>;
   recordHeartbeat(hb: Heartbeat): Promise<void>;

@@ -74,3 +74,53 @@ export class KeptDescriptor {
 function closeQuiet(fd: number): void {
   try { closeSync(fd); } catch { /* nothing to do: closing after a completed fsync loses no data */ }
 }
+
+/**
+ * Group fsync: every `request()` is served by an fsync that starts after it was made; requests
+ * made while one runs share the next one. One fsync in flight at a time, so a burst of commits
+ * costs two flushes, not one each. `idle()` resolves once everything requested so far is flushed
+ * (an error included: callers that must know use the promise of their own request).
+ */
+export class GroupFsync {
+  private running: Promise<void> | null = null;
+  private waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private last: Promise<void> = Promise.resolve();
+
+  /** `sync` flushes once and calls back (a KeptDescriptor's fsync, or a test's stand-in). */
+  constructor(private readonly sync: (cb: (err: NodeJS.ErrnoException | null) => void) => void) {}
+
+  request(): Promise<void> {
+    const p = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.last = p.catch(() => undefined);
+    this.kick();
+    return p;
+  }
+
+  /** Resolves when every request made so far has been served. */
+  idle(): Promise<void> {
+    return this.last;
+  }
+
+  /** True while a request waits or its fsync runs. */
+  get busy(): boolean {
+    return this.running !== null || this.waiting.length > 0;
+  }
+
+  private kick(): void {
+    if (this.running || this.waiting.length === 0) return;
+    const group = this.waiting;
+    this.waiting = [];
+    this.running = new Promise<void>((done) => {
+      this.sync((err) => {
+        for (const w of group) {
+          if (err) w.reject(err);
+          else w.resolve();
+        }
+        done();
+      });
+    }).then(() => {
+      this.running = null;
+      this.kick();
+    });
+  }
+}
