@@ -46,6 +46,14 @@ export interface DicomScpOptions {
    * (the edge agent does: `edge-agent/imaging/recovery.ts`).
    */
   indexDuringDirSync?: boolean;
+  /**
+   * Where the file side of a C-STORE runs (sha256, temp file writes, fsync, rename, directory
+   * flush; `store-offload.ts`). 'off' (default): on the main thread. 'lazy': in a worker thread
+   * while more than one association is open, the worker started when a second association is
+   * first accepted. 'eager': the same, the worker started with the SCP. 'all': every store in
+   * the worker (tests).
+   */
+  storeWorker?: 'off' | 'lazy' | 'eager' | 'all';
   log?: DicomLogger;
 }
 
@@ -81,6 +89,7 @@ export function resolveOptions(o: DicomScpOptions, log: DicomLogger): ResolvedSc
     maxWorklistMatches: 1000,
     fsync: true,
     indexDuringDirSync: false,
+    storeWorker: 'off',
     ...stripUndefined(o),
     aeTitle: o.aeTitle,
     storageDir: o.storageDir,
@@ -94,6 +103,7 @@ export function resolveOptions(o: DicomScpOptions, log: DicomLogger): ResolvedSc
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new DicomConfigError(k, `must be a positive integer, got ${String(v)}`);
   }
   if (r.maxPduLength < 4096) throw new DicomConfigError('maxPduLength', 'must be at least 4096');
+  if (!['off', 'lazy', 'eager', 'all'].includes(r.storeWorker)) throw new DicomConfigError('storeWorker', `must be off, lazy, eager or all, got ${String(r.storeWorker)}`);
   if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65535) throw new DicomConfigError('port', 'must be 0-65535');
   return r;
 }

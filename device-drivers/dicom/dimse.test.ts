@@ -1,7 +1,7 @@
 /** Guards the dcmjs-dimse internals the SCP hooks, so an upgrade that moves them fails here. */
 import t from 'tap';
 import { Socket } from 'node:net';
-import { Scp, dimseVersion, elementString, internals } from './dimse.ts';
+import { Scp, association, dimseVersion, elementString, internals } from './dimse.ts';
 import { DicomConfigError, resolveOptions } from './config.ts';
 import { silentLogger } from './types.ts';
 
@@ -14,6 +14,7 @@ t.test('dcmjs-dimse internals used by EdgeScp', async (t) => {
   t.type(net._processPdu, 'function');
   t.equal(net.socket, socket);
   t.type(net.association, 'undefined', 'association appears once requested');
+  t.type(association.Association.prototype.toString, 'function', 'Association#toString (quietAssociationText replaces it)');
   socket.destroy();
   socket.emit('close');
 });

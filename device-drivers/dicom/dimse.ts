@@ -55,3 +55,16 @@ export function firstItem(v: unknown): Record<string, unknown> | undefined {
   const x: unknown = v[0];
   return x && typeof x === 'object' ? (x as Record<string, unknown>) : undefined;
 }
+
+/**
+ * dcmjs-dimse logs every association with `association.toString()` built eagerly (every proposed
+ * presentation context by name: storescu proposes ~120), even when its log is silent: ~10 ms of
+ * main-thread time per association on a busy machine. With its log silent (we always set it so)
+ * the text goes nowhere, so a short one is built instead.
+ */
+export function quietAssociationText(): void {
+  const proto = association.Association.prototype as { toString(): string; getCallingAeTitle(): string; getCalledAeTitle(): string };
+  proto.toString = function (this: typeof proto) {
+    return `association ${this.getCallingAeTitle()} -> ${this.getCalledAeTitle()}`;
+  };
+}

@@ -92,188 +92,193 @@ t.test('A-ASSOCIATE-RQ with an item longer than the PDU is refused', async (t) =
   t.equal(scp.server.counters.associationsAccepted, 0);
 });
 
-t.test('a C-STORE whose data set lies about a length gets a failure status and no file', async (t) => {
-  const scp = await startTestScp();
-  t.teardown(() => scp.close());
-  const p = await associated(scp);
-  const uid = testUid();
-  const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US' });
-  // the pixel data element (last, 64*64 bytes) declares 4096 bytes; send 1000 fewer
-  await p.send(storeCommand(uid));
-  await p.send(pdata(1, ds.subarray(0, ds.length - 1000), false, true));
-  const rsp = await p.nextPdu();
-  t.equal(responseStatus(rsp!), 0xc000, 'cannot understand');
-  t.equal(scp.server.counters.storesMalformed, 1);
-  t.same(filesUnder(scp.dir), []);
-  // the association is still usable
-  await p.send(pdata(3, commandSet({ sopClassUid: VERIFICATION, command: 0x0030, messageId: 2, hasDataset: false }), true, true));
-  t.equal(responseStatus((await p.nextPdu())!), 0, 'C-ECHO on the same association');
-  p.destroy();
-});
-
-t.test('C-STORE on a context that does not carry its SOP class is refused; mixed PDVs in one PDU', async (t) => {
-  const scp = await startTestScp();
-  t.teardown(() => scp.close());
-  const p = await associated(scp);
-  const uid = testUid();
-  const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US' });
-  // C-STORE of a US image on the Verification context (id 3)
-  await p.send(pdata(3, commandSet({ sopClassUid: US, command: 0x0001, messageId: 1, hasDataset: true, sopInstanceUid: uid }), true, true));
-  await p.send(pdata(3, ds, false, true));
-  t.equal(responseStatus((await p.nextPdu())!), 0x0122, 'SOP class not supported');
-  t.same(filesUnder(scp.dir), []);
-  // one PDU carrying the last data fragment of a C-STORE and a whole C-ECHO command
-  await p.send(storeCommand(uid));
-  await p.send(pdata(1, ds.subarray(0, 100), false, false));
-  const tail = pdata(1, ds.subarray(100), false, true);
-  const echoPdv = pdata(3, commandSet({ sopClassUid: VERIFICATION, command: 0x0030, messageId: 3, hasDataset: false }), true, true).subarray(6);
-  const body = Buffer.concat([tail.subarray(6), echoPdv]);
-  const head = Buffer.from([0x04, 0, 0, 0, 0, 0]);
-  head.writeUInt32BE(body.length, 2);
-  await p.send(Buffer.concat([head, body]));
-  const statuses = [responseStatus((await p.nextPdu())!), responseStatus((await p.nextPdu())!)];
-  t.same(statuses.sort(), [0, 0], 'both the store and the echo answered with success');
-  t.equal(scp.stored.length, 1);
-  p.destroy();
-});
-
-t.test('a data set in uneven PDVs, PDUs split across TCP writes: stored byte for byte, sha256 of the file', async (t) => {
-  const scp = await startTestScp();
-  t.teardown(() => scp.close());
-  const p = await associated(scp);
-  // ~190 KB: pixel data of 250 x 250 x 3 bytes with a recognisable pattern
-  const pixels = Buffer.alloc(250 * 250 * 3);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 31 + (i >> 9)) & 0xff;
-  const uid = testUid();
-  const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 250, columns: 250, samplesPerPixel: 3, pixels });
-  // PDVs of uneven sizes (1 byte, odd sizes, up to 60 KB), two or three per PDU now and then
-  const sizes = [1, 7, 131, 4093, 60_000, 3, 65_000 - 12, 17, 33_333];
-  const pdvs: Buffer[] = [];
-  for (let off = 0, k = 0; off < ds.length; k++) {
-    const n = Math.min(sizes[k % sizes.length]!, ds.length - off);
-    const last = off + n === ds.length;
-    pdvs.push(pdata(1, ds.subarray(off, off + n), false, last).subarray(6));
-    off += n;
-  }
-  const pdus: Buffer[] = [];
-  for (let i = 0; i < pdvs.length;) {
-    const group = pdvs.slice(i, i + 1 + (i % 3 === 2 && pdvs[i]!.length + (pdvs[i + 1]?.length ?? 0) < 65_000 ? 1 : 0));
-    i += group.length;
-    const head = Buffer.from([0x04, 0, 0, 0, 0, 0]);
-    head.writeUInt32BE(group.reduce((n, b) => n + b.length, 0), 2);
-    pdus.push(head, ...group);
-  }
-  const stream = Buffer.concat([storeCommand(uid), ...pdus]);
-  // cut the byte stream at uneven places (inside PDU and PDV headers too), each piece its own write
-  const cuts = [3, 11, 5000, 1, 2, 70_001, 9, 40_000, 6];
-  for (let off = 0, k = 0; off < stream.length; k++) {
-    const n = Math.min(cuts[k % cuts.length]!, stream.length - off);
-    await p.send(stream.subarray(off, off + n));
-    if (k % 4 === 0) await sleep(1);
-    off += n;
-  }
-  t.equal(responseStatus((await p.nextPdu())!), 0, 'success');
-  t.equal(scp.stored.length, 1);
-  const m = scp.stored[0]!;
-  const file = readFileSync(m.path);
-  t.ok(file.subarray(file.length - ds.length).equals(ds), 'the data set is stored byte for byte');
-  t.equal(m.size, file.length, 'size of the whole file');
-  t.equal(m.sha256, createHash('sha256').update(file).digest('hex'), 'sha256 of the whole file');
-  t.same(filesUnder(scp.dir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
-  p.destroy();
-});
-
-t.test('a broken PDV item in a PDU that arrives in pieces, mid data set: aborted, nothing stored', async (t) => {
-  const scp = await startTestScp();
-  t.teardown(() => scp.close());
-  const p = await associated(scp);
-  const uid = testUid();
-  const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 200, columns: 200 });
-  await p.send(storeCommand(uid));
-  await p.send(pdata(1, ds.subarray(0, 20_000), false, false));
-  // one PDU: a good data PDV, then a PDV item declaring more bytes than the PDU holds
-  const good = pdata(1, ds.subarray(20_000, 30_000), false, false).subarray(6);
-  const bad = Buffer.from([0x00, 0x00, 0x10, 0x00, 0x01, 0x00, 0xaa, 0xbb]); // declares 4096 bytes, 4 follow
-  const body = Buffer.concat([good, bad]);
-  const head = Buffer.from([0x04, 0, 0, 0, 0, 0]);
-  head.writeUInt32BE(body.length, 2);
-  const pdu = Buffer.concat([head, body]);
-  await p.send(pdu.subarray(0, 4));
-  await p.send(pdu.subarray(4, 5000));
-  await sleep(20);
-  await p.send(pdu.subarray(5000));
-  t.same(await drain(p), [PduType.Abort], 'A-ABORT');
-  await sleep(50);
-  t.equal(scp.stored.length, 0);
-  t.same(filesUnder(scp.dir), [], 'no file, no temp file');
-  t.ok(await echoOk(scp), 'still answers C-ECHO');
-});
-
-t.test('deeply nested sequences: C-STORE refused, C-FIND aborted', async (t) => {
-  const scp = await startTestScp([device()], { worklistProvider: () => [] });
-  t.teardown(() => scp.close());
-  const enc = { explicit: true };
-  let nested = el(0x00100020, 'LO', 'X', enc);
-  for (let i = 0; i < 200; i++) nested = seq(0x00400100, [nested], enc, true);
-  const uid = testUid();
-  const head = Buffer.concat([el(0x00080016, 'UI', US, enc), el(0x00080018, 'UI', uid, enc)]);
-  const p = await associated(scp);
-  await p.send(storeCommand(uid));
-  await p.send(pdata(1, Buffer.concat([head, nested]), false, true));
-  t.equal(responseStatus((await p.nextPdu())!), 0xc000);
-  t.same(filesUnder(scp.dir), []);
-  p.destroy();
-
-  const q = await associated(scp);
-  await q.send(pdata(5, commandSet({ sopClassUid: MODALITY_WORKLIST_FIND, command: 0x0020, messageId: 1, hasDataset: true }), true, true));
-  await q.send(pdata(5, nested, false, true));
-  const types = await drain(q);
-  t.ok(types.includes(PduType.Abort), 'A-ABORT sent');
-  t.ok(await echoOk(scp));
-});
-
-t.test('a peer that vanishes or stalls mid-transfer leaves nothing behind', async (t) => {
-  const scp = await startTestScp([device()], { pduTimeoutMs: 1500 });
-  t.teardown(() => scp.close());
-  const mk = () => {
+// The store-related cases run twice: file side on the main thread, and in the store worker (store-offload.ts).
+const named = (w: 'off' | 'all') => (w === 'all' ? ' [store worker]' : '');
+for (const storeWorker of ['off', 'all'] as const) {
+  t.test(`a C-STORE whose data set lies about a length gets a failure status and no file${named(storeWorker)}`, async (t) => {
+    const scp = await startTestScp([device()], { storeWorker });
+    t.teardown(() => scp.close());
+    const p = await associated(scp);
     const uid = testUid();
-    return { uid, ds: buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 256, columns: 256 }) };
-  };
-  // vanishes: half the data set, then the socket is destroyed
-  const a = mk();
-  const p = await associated(scp);
-  await p.send(storeCommand(a.uid));
-  await p.send(pdata(1, a.ds.subarray(0, a.ds.length / 2), false, false));
-  await sleep(100);
-  p.destroy();
-  // stalls: half the data set, then silence until the PDU timeout
-  const b = mk();
-  const q = await associated(scp);
-  await q.send(storeCommand(b.uid));
-  await q.send(pdata(1, b.ds.subarray(0, b.ds.length / 2), false, false));
-  await drain(q);
-  t.ok(q.isClosed(), 'stalled peer disconnected');
-  t.ok(scp.server.counters.timeouts >= 1, 'timeout counted');
-  await sleep(200);
-  t.same(filesUnder(scp.dir), [], 'no temp or final file');
-  t.equal(scp.stored.length, 0);
-  t.ok(await echoOk(scp));
-});
+    const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US' });
+    // the pixel data element (last, 64*64 bytes) declares 4096 bytes; send 1000 fewer
+    await p.send(storeCommand(uid));
+    await p.send(pdata(1, ds.subarray(0, ds.length - 1000), false, true));
+    const rsp = await p.nextPdu();
+    t.equal(responseStatus(rsp!), 0xc000, 'cannot understand');
+    t.equal(scp.server.counters.storesMalformed, 1);
+    t.same(filesUnder(scp.dir), []);
+    // the association is still usable
+    await p.send(pdata(3, commandSet({ sopClassUid: VERIFICATION, command: 0x0030, messageId: 2, hasDataset: false }), true, true));
+    t.equal(responseStatus((await p.nextPdu())!), 0, 'C-ECHO on the same association');
+    p.destroy();
+  });
 
-t.test('an instance above maxInstanceBytes aborts the association, memory stays bounded', async (t) => {
-  const scp = await startTestScp([device()], { maxInstanceBytes: 100_000 });
-  t.teardown(() => scp.close());
-  const uid = testUid();
-  const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 512, columns: 512 });
-  const p = await associated(scp);
-  await p.send(storeCommand(uid));
-  for (let off = 0; off < ds.length && !p.isClosed(); off += 16000) await p.send(pdata(1, ds.subarray(off, off + 16000), false, off + 16000 >= ds.length));
-  const types = await drain(p);
-  t.ok(types.includes(PduType.Abort), 'A-ABORT');
-  t.equal(scp.server.counters.storesTooLarge, 1);
-  await sleep(100);
-  t.same(filesUnder(scp.dir), []);
-});
+  t.test(`C-STORE on a context that does not carry its SOP class is refused; mixed PDVs in one PDU${named(storeWorker)}`, async (t) => {
+    const scp = await startTestScp([device()], { storeWorker });
+    t.teardown(() => scp.close());
+    const p = await associated(scp);
+    const uid = testUid();
+    const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US' });
+    // C-STORE of a US image on the Verification context (id 3)
+    await p.send(pdata(3, commandSet({ sopClassUid: US, command: 0x0001, messageId: 1, hasDataset: true, sopInstanceUid: uid }), true, true));
+    await p.send(pdata(3, ds, false, true));
+    t.equal(responseStatus((await p.nextPdu())!), 0x0122, 'SOP class not supported');
+    t.same(filesUnder(scp.dir), []);
+    // one PDU carrying the last data fragment of a C-STORE and a whole C-ECHO command
+    await p.send(storeCommand(uid));
+    await p.send(pdata(1, ds.subarray(0, 100), false, false));
+    const tail = pdata(1, ds.subarray(100), false, true);
+    const echoPdv = pdata(3, commandSet({ sopClassUid: VERIFICATION, command: 0x0030, messageId: 3, hasDataset: false }), true, true).subarray(6);
+    const body = Buffer.concat([tail.subarray(6), echoPdv]);
+    const head = Buffer.from([0x04, 0, 0, 0, 0, 0]);
+    head.writeUInt32BE(body.length, 2);
+    await p.send(Buffer.concat([head, body]));
+    const statuses = [responseStatus((await p.nextPdu())!), responseStatus((await p.nextPdu())!)];
+    t.same(statuses.sort(), [0, 0], 'both the store and the echo answered with success');
+    t.equal(scp.stored.length, 1);
+    p.destroy();
+  });
+
+  t.test(`a data set in uneven PDVs, PDUs split across TCP writes: stored byte for byte, sha256 of the file${named(storeWorker)}`, async (t) => {
+    const scp = await startTestScp([device()], { storeWorker });
+    t.teardown(() => scp.close());
+    const p = await associated(scp);
+    // ~190 KB: pixel data of 250 x 250 x 3 bytes with a recognisable pattern
+    const pixels = Buffer.alloc(250 * 250 * 3);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 31 + (i >> 9)) & 0xff;
+    const uid = testUid();
+    const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 250, columns: 250, samplesPerPixel: 3, pixels });
+    // PDVs of uneven sizes (1 byte, odd sizes, up to 60 KB), two or three per PDU now and then
+    const sizes = [1, 7, 131, 4093, 60_000, 3, 65_000 - 12, 17, 33_333];
+    const pdvs: Buffer[] = [];
+    for (let off = 0, k = 0; off < ds.length; k++) {
+      const n = Math.min(sizes[k % sizes.length]!, ds.length - off);
+      const last = off + n === ds.length;
+      pdvs.push(pdata(1, ds.subarray(off, off + n), false, last).subarray(6));
+      off += n;
+    }
+    const pdus: Buffer[] = [];
+    for (let i = 0; i < pdvs.length;) {
+      const group = pdvs.slice(i, i + 1 + (i % 3 === 2 && pdvs[i]!.length + (pdvs[i + 1]?.length ?? 0) < 65_000 ? 1 : 0));
+      i += group.length;
+      const head = Buffer.from([0x04, 0, 0, 0, 0, 0]);
+      head.writeUInt32BE(group.reduce((n, b) => n + b.length, 0), 2);
+      pdus.push(head, ...group);
+    }
+    const stream = Buffer.concat([storeCommand(uid), ...pdus]);
+    // cut the byte stream at uneven places (inside PDU and PDV headers too), each piece its own write
+    const cuts = [3, 11, 5000, 1, 2, 70_001, 9, 40_000, 6];
+    for (let off = 0, k = 0; off < stream.length; k++) {
+      const n = Math.min(cuts[k % cuts.length]!, stream.length - off);
+      await p.send(stream.subarray(off, off + n));
+      if (k % 4 === 0) await sleep(1);
+      off += n;
+    }
+    t.equal(responseStatus((await p.nextPdu())!), 0, 'success');
+    t.equal(scp.stored.length, 1);
+    const m = scp.stored[0]!;
+    const file = readFileSync(m.path);
+    t.ok(file.subarray(file.length - ds.length).equals(ds), 'the data set is stored byte for byte');
+    t.equal(m.size, file.length, 'size of the whole file');
+    t.equal(m.sha256, createHash('sha256').update(file).digest('hex'), 'sha256 of the whole file');
+    t.equal(scp.server.counters.storesInWorker, storeWorker === 'all' ? 1 : 0, 'where the file side ran');
+    t.same(filesUnder(scp.dir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+    p.destroy();
+  });
+
+  t.test(`a broken PDV item in a PDU that arrives in pieces, mid data set: aborted, nothing stored${named(storeWorker)}`, async (t) => {
+    const scp = await startTestScp([device()], { storeWorker });
+    t.teardown(() => scp.close());
+    const p = await associated(scp);
+    const uid = testUid();
+    const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 200, columns: 200 });
+    await p.send(storeCommand(uid));
+    await p.send(pdata(1, ds.subarray(0, 20_000), false, false));
+    // one PDU: a good data PDV, then a PDV item declaring more bytes than the PDU holds
+    const good = pdata(1, ds.subarray(20_000, 30_000), false, false).subarray(6);
+    const bad = Buffer.from([0x00, 0x00, 0x10, 0x00, 0x01, 0x00, 0xaa, 0xbb]); // declares 4096 bytes, 4 follow
+    const body = Buffer.concat([good, bad]);
+    const head = Buffer.from([0x04, 0, 0, 0, 0, 0]);
+    head.writeUInt32BE(body.length, 2);
+    const pdu = Buffer.concat([head, body]);
+    await p.send(pdu.subarray(0, 4));
+    await p.send(pdu.subarray(4, 5000));
+    await sleep(20);
+    await p.send(pdu.subarray(5000));
+    t.same(await drain(p), [PduType.Abort], 'A-ABORT');
+    await sleep(50);
+    t.equal(scp.stored.length, 0);
+    t.same(filesUnder(scp.dir), [], 'no file, no temp file');
+    t.ok(await echoOk(scp), 'still answers C-ECHO');
+  });
+
+  t.test(`deeply nested sequences: C-STORE refused, C-FIND aborted${named(storeWorker)}`, async (t) => {
+    const scp = await startTestScp([device()], { storeWorker, worklistProvider: () => [] });
+    t.teardown(() => scp.close());
+    const enc = { explicit: true };
+    let nested = el(0x00100020, 'LO', 'X', enc);
+    for (let i = 0; i < 200; i++) nested = seq(0x00400100, [nested], enc, true);
+    const uid = testUid();
+    const head = Buffer.concat([el(0x00080016, 'UI', US, enc), el(0x00080018, 'UI', uid, enc)]);
+    const p = await associated(scp);
+    await p.send(storeCommand(uid));
+    await p.send(pdata(1, Buffer.concat([head, nested]), false, true));
+    t.equal(responseStatus((await p.nextPdu())!), 0xc000);
+    t.same(filesUnder(scp.dir), []);
+    p.destroy();
+
+    const q = await associated(scp);
+    await q.send(pdata(5, commandSet({ sopClassUid: MODALITY_WORKLIST_FIND, command: 0x0020, messageId: 1, hasDataset: true }), true, true));
+    await q.send(pdata(5, nested, false, true));
+    const types = await drain(q);
+    t.ok(types.includes(PduType.Abort), 'A-ABORT sent');
+    t.ok(await echoOk(scp));
+  });
+
+  t.test(`a peer that vanishes or stalls mid-transfer leaves nothing behind${named(storeWorker)}`, async (t) => {
+    const scp = await startTestScp([device()], { storeWorker, pduTimeoutMs: 1500 });
+    t.teardown(() => scp.close());
+    const mk = () => {
+      const uid = testUid();
+      return { uid, ds: buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 256, columns: 256 }) };
+    };
+    // vanishes: half the data set, then the socket is destroyed
+    const a = mk();
+    const p = await associated(scp);
+    await p.send(storeCommand(a.uid));
+    await p.send(pdata(1, a.ds.subarray(0, a.ds.length / 2), false, false));
+    await sleep(100);
+    p.destroy();
+    // stalls: half the data set, then silence until the PDU timeout
+    const b = mk();
+    const q = await associated(scp);
+    await q.send(storeCommand(b.uid));
+    await q.send(pdata(1, b.ds.subarray(0, b.ds.length / 2), false, false));
+    await drain(q);
+    t.ok(q.isClosed(), 'stalled peer disconnected');
+    t.ok(scp.server.counters.timeouts >= 1, 'timeout counted');
+    await sleep(200);
+    t.same(filesUnder(scp.dir), [], 'no temp or final file');
+    t.equal(scp.stored.length, 0);
+    t.ok(await echoOk(scp));
+  });
+
+  t.test(`an instance above maxInstanceBytes aborts the association, memory stays bounded${named(storeWorker)}`, async (t) => {
+    const scp = await startTestScp([device()], { storeWorker, maxInstanceBytes: 100_000 });
+    t.teardown(() => scp.close());
+    const uid = testUid();
+    const ds = buildDataset({ sopClassUid: US, sopInstanceUid: uid, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: 512, columns: 512 });
+    const p = await associated(scp);
+    await p.send(storeCommand(uid));
+    for (let off = 0; off < ds.length && !p.isClosed(); off += 16000) await p.send(pdata(1, ds.subarray(off, off + 16000), false, off + 16000 >= ds.length));
+    const types = await drain(p);
+    t.ok(types.includes(PduType.Abort), 'A-ABORT');
+    t.equal(scp.server.counters.storesTooLarge, 1);
+    await sleep(100);
+    t.same(filesUnder(scp.dir), []);
+  });
+}
 
 t.test('connection flood and association limit', async (t) => {
   const scp = await startTestScp([device()], { maxConnections: 5, maxAssociations: 2 });

@@ -20,7 +20,8 @@ import {
   type DimsePresentationContext,
 } from './dimse.ts';
 import { InstanceError, InstanceSink, StoreStatus } from './instance-sink.ts';
-import { commitInstance, type StoreOutcome } from './commit-instance.ts';
+import { commitInstance, completeCommit, type StoreOutcome } from './commit-instance.ts';
+import { RemoteSink, type StoreWorker } from './store-offload.ts';
 import { answerWorklist } from './worklist-service.ts';
 import { checkPdu, isPduError, joinPdu, PduFramer, PduType, pduToBuffer, readPdvSlices, type FramedPdu, type PdvSlices } from './pdu.ts';
 import { C_STORE_RQ, NO_DATA_SET, readCommandSet, type CommandFields } from './command-set.ts';
@@ -36,6 +37,8 @@ export interface ScpContext {
   storageClasses: ReadonlySet<string>;
   /** Work that close() waits for (stores being committed). */
   inflight: Set<Promise<unknown>>;
+  /** Runs the file side of C-STOREs when several associations receive at once (store-offload.ts); null: always here. */
+  storeWorker: StoreWorker | null;
 }
 
 const { PresentationContextResult, Status } = constants;
@@ -44,7 +47,8 @@ const MAX_COMMAND_BYTES = 64 * 1024;
 interface FastStore {
   pcId: number;
   cmd: CommandFields;
-  sink: InstanceSink;
+  /** Here (InstanceSink) or in the store worker (RemoteSink). */
+  sink: InstanceSink | RemoteSink;
 }
 
 /** Re-wraps PDVs into one P-DATA-TF PDU for dcmjs-dimse. */
@@ -190,7 +194,7 @@ export function makeScpClass(ctx: ScpContext) {
             store.sink.end();
             this.completeStore(store);
           } else if (!more) {
-            await drained(store.sink);
+            await (store.sink instanceof RemoteSink ? store.sink.drained() : drained(store.sink));
           }
           continue;
         }
@@ -260,7 +264,12 @@ export function makeScpClass(ctx: ScpContext) {
     private dropCurrentSink(): void {
       const s = this.fastStore?.sink;
       this.fastStore = null;
-      if (s && !s.writableFinished) s.destroy();
+      if (s instanceof RemoteSink) {
+        s.destroy();
+        // close() waits until the worker has removed the temp file
+        ctx.inflight.add(s.settled);
+        void s.settled.then(() => ctx.inflight.delete(s.settled));
+      } else if (s && !s.writableFinished) s.destroy();
     }
 
     private onClose(): void {
@@ -300,6 +309,8 @@ export function makeScpClass(ctx: ScpContext) {
       this.state = 'accepted';
       counters.activeAssociations++;
       counters.associationsAccepted++;
+      // Two associations at once: time for the store worker (started once; 'eager' has it already).
+      if (counters.activeAssociations > 1 && opts.storeWorker === 'lazy') void ctx.storeWorker?.start();
       log.info({ event: 'dicom.association.accepted', callingAe: this.callingAe, remoteHost: this.remoteHost, room: device!.room }, 'DICOM association accepted');
       // dcmjs-dimse writes min(peer max, ours) into the A-ASSOCIATE-AC, but the AC must carry
       // what *we* can receive (PS3.8 D.1): advertise ours, then send within the peer's limit.
@@ -351,7 +362,7 @@ export function makeScpClass(ctx: ScpContext) {
 
     private startStore(pcId: number, cmd: CommandFields): FastStore {
       const pc = internals(this).association!.getPresentationContext(pcId);
-      const sink = new InstanceSink({
+      const sinkOpts = {
         root: opts.storageDir,
         transferSyntaxUid: pc.getAcceptedTransferSyntaxUid() ?? TS.implicitLE,
         sopClassUid: cmd.affectedSopClassUid,
@@ -360,15 +371,27 @@ export function makeScpClass(ctx: ScpContext) {
         maxInstanceBytes: opts.maxInstanceBytes,
         maxHeaderBytes: opts.maxHeaderBytes,
         fsync: opts.fsync,
-      });
+      };
+      const onTooLarge = () => {
+        counters.storesTooLarge++;
+        this.fail('too-large', `instance over ${opts.maxInstanceBytes} bytes`, true);
+      };
+      // With company (or always, storeWorker 'all') the file side runs in the store worker.
+      const worker = ctx.storeWorker;
+      if (worker?.usable && (opts.storeWorker === 'all' || counters.activeAssociations > 1)) {
+        const sink = worker.open(sinkOpts, onTooLarge);
+        counters.storesInWorker++;
+        if (pc.getAbstractSyntaxUid() !== cmd.affectedSopClassUid || !ctx.storageClasses.has(cmd.affectedSopClassUid)) {
+          sink.refuse(new InstanceError(`SOP class ${cmd.affectedSopClassUid} not accepted on presentation context ${pcId}`, StoreStatus.SopClassNotSupported, 'mismatch'));
+        }
+        return { pcId, cmd, sink };
+      }
+      const sink = new InstanceSink(sinkOpts);
       sink.on('error', () => {}); // failures surface through sink.done
       if (pc.getAbstractSyntaxUid() !== cmd.affectedSopClassUid || !ctx.storageClasses.has(cmd.affectedSopClassUid)) {
         sink.refuse(new InstanceError(`SOP class ${cmd.affectedSopClassUid} not accepted on presentation context ${pcId}`, StoreStatus.SopClassNotSupported, 'mismatch'));
       }
-      sink.once('too-large', () => {
-        counters.storesTooLarge++;
-        this.fail('too-large', `instance over ${opts.maxInstanceBytes} bytes`, true);
-      });
+      sink.once('too-large', onTooLarge);
       return { pcId, cmd, sink };
     }
 
@@ -390,7 +413,11 @@ export function makeScpClass(ctx: ScpContext) {
     }
 
     private store({ sink, cmd }: FastStore): Promise<StoreOutcome> {
-      return commitInstance(sink, cmd.affectedSopClassUid, { callingAe: this.callingAe, remoteHost: this.remoteHost, device: this.device! }, opts, counters);
+      const who = { callingAe: this.callingAe, remoteHost: this.remoteHost, device: this.device! };
+      if (sink instanceof RemoteSink) {
+        return completeCommit(sink.published, { sopClassUid: cmd.affectedSopClassUid, sopInstanceUid: sink.sopInstanceUid, transferSyntaxUid: sink.transferSyntaxUid }, who, opts, counters);
+      }
+      return commitInstance(sink, cmd.affectedSopClassUid, who, opts, counters);
     }
 
     override cFindRequest(request: DimseCFindRequest, callback: (r: DimseCFindResponse[]) => void): void {

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { buildPart10, makeBmp, testUid, type TestInstance } from './test-support/dataset-builder.ts';
 import { device, MODALITY_AE, run, SCP_AE, startTestScp, storescu } from './test-support/harness.ts';
 import { echo } from './echo.ts';
-import { TS } from './uids.ts';
+import { TS, VERIFICATION } from './uids.ts';
+import { associateRq, rawPeer } from './test-support/raw-peer.ts';
+import { PduType } from './pdu.ts';
 import type { WorklistItem } from './types.ts';
 
 const US = '1.2.840.10008.5.1.4.1.1.6.1';
@@ -81,71 +83,136 @@ t.test('img2dcm US image with a GB18030 patient name, stored byte for byte', asy
   t.match(dump.stdout, /\(0008,0005\) CS \[GB18030\]/);
 });
 
-t.test('US, US multi-frame, DX (presentation and processing), CR, SC in every accepted transfer syntax', async (t) => {
-  const scp = await startTestScp();
-  t.teardown(() => scp.close());
-  const dir = join(scp.dir, 'in');
-  mkdirSync(dir);
-  // storescu proposes a compressed syntax only when told to: one run per proposal option
-  const cases: [TestInstance, string][] = [
-    [instance({ sopClassUid: US, modality: 'US', transferSyntaxUid: TS.implicitLE, samplesPerPixel: 3 }), '-xi'],
-    [instance({ sopClassUid: US_MF, modality: 'US', frames: 4, samplesPerPixel: 3 }), '-xe'],
-    [instance({ sopClassUid: DX, modality: 'DX', bitsAllocated: 16, rows: 128, columns: 128 }), '-xe'],
-    [instance({ sopClassUid: DX_PROC, modality: 'DX', bitsAllocated: 16 }), '-xe'],
-    [instance({ sopClassUid: CR, modality: 'CR', bitsAllocated: 16 }), '-xe'],
-    [instance({ sopClassUid: SC, modality: 'OT' }), '-xe'],
-    [instance({ sopClassUid: US, modality: 'US', transferSyntaxUid: TS.jpegBaseline }), '-xy'],
-    [instance({ sopClassUid: DX, modality: 'DX', transferSyntaxUid: TS.jpegLosslessSV1 }), '-xs'],
-    [instance({ sopClassUid: US, modality: 'US', transferSyntaxUid: TS.rle }), '-xr'],
-    [instance({ sopClassUid: DX, modality: 'DX', transferSyntaxUid: TS.jpegLsLossless }), '-xt'],
-    [instance({ sopClassUid: CR, modality: 'CR', transferSyntaxUid: TS.jpeg2000Lossless }), '-xv'],
-    [instance({ sopClassUid: US, modality: 'US', transferSyntaxUid: TS.jpeg2000 }), '-xw'],
-    // "GBK" as some devices write it
-    [instance({ sopClassUid: US, modality: 'US', specificCharacterSet: 'GBK', patientName: Buffer.from([0xc0, 0xee, 0xcb, 0xc4]) }), '-xe'],
-  ];
-  const files = new Map<TestInstance, string>();
-  cases.forEach(([c], i) => {
-    const f = join(dir, `${i}.dcm`);
-    writeFileSync(f, buildPart10(c));
-    files.set(c, f);
+for (const storeWorker of ['off', 'all'] as const) {
+  t.test(`US, US multi-frame, DX (presentation and processing), CR, SC in every accepted transfer syntax${storeWorker === 'all' ? ' [store worker]' : ''}`, async (t) => {
+    const scp = await startTestScp([device()], { storeWorker });
+    t.teardown(() => scp.close());
+    const dir = join(scp.dir, 'in');
+    mkdirSync(dir);
+    // storescu proposes a compressed syntax only when told to: one run per proposal option
+    const cases: [TestInstance, string][] = [
+      [instance({ sopClassUid: US, modality: 'US', transferSyntaxUid: TS.implicitLE, samplesPerPixel: 3 }), '-xi'],
+      [instance({ sopClassUid: US_MF, modality: 'US', frames: 4, samplesPerPixel: 3 }), '-xe'],
+      [instance({ sopClassUid: DX, modality: 'DX', bitsAllocated: 16, rows: 128, columns: 128 }), '-xe'],
+      [instance({ sopClassUid: DX_PROC, modality: 'DX', bitsAllocated: 16 }), '-xe'],
+      [instance({ sopClassUid: CR, modality: 'CR', bitsAllocated: 16 }), '-xe'],
+      [instance({ sopClassUid: SC, modality: 'OT' }), '-xe'],
+      [instance({ sopClassUid: US, modality: 'US', transferSyntaxUid: TS.jpegBaseline }), '-xy'],
+      [instance({ sopClassUid: DX, modality: 'DX', transferSyntaxUid: TS.jpegLosslessSV1 }), '-xs'],
+      [instance({ sopClassUid: US, modality: 'US', transferSyntaxUid: TS.rle }), '-xr'],
+      [instance({ sopClassUid: DX, modality: 'DX', transferSyntaxUid: TS.jpegLsLossless }), '-xt'],
+      [instance({ sopClassUid: CR, modality: 'CR', transferSyntaxUid: TS.jpeg2000Lossless }), '-xv'],
+      [instance({ sopClassUid: US, modality: 'US', transferSyntaxUid: TS.jpeg2000 }), '-xw'],
+      // "GBK" as some devices write it
+      [instance({ sopClassUid: US, modality: 'US', specificCharacterSet: 'GBK', patientName: Buffer.from([0xc0, 0xee, 0xcb, 0xc4]) }), '-xe'],
+    ];
+    const files = new Map<TestInstance, string>();
+    cases.forEach(([c], i) => {
+      const f = join(dir, `${i}.dcm`);
+      writeFileSync(f, buildPart10(c));
+      files.set(c, f);
+    });
+    for (const opt of new Set(cases.map(([, o]) => o))) {
+      const s = await storescu(scp.server, cases.filter(([, o]) => o === opt).map(([c]) => files.get(c)!), [opt]);
+      t.equal(s.code, 0, `${opt}: ${s.stderr}`);
+    }
+    t.equal(scp.stored.length, cases.length);
+    for (const [c] of cases) {
+      const m = scp.stored.find((x) => x.sopInstanceUid === c.sopInstanceUid);
+      t.ok(m, `stored ${c.sopClassUid} ${c.transferSyntaxUid ?? 'explicit'}`);
+      if (!m) continue;
+      t.equal(m.transferSyntaxUid, c.transferSyntaxUid ?? TS.explicitLE);
+      t.equal(m.sopClassUid, c.sopClassUid);
+      t.ok(datasetOf(readFileSync(m.path)).equals(datasetOf(readFileSync(files.get(c)!))), 'as received');
+    }
+    t.equal(scp.stored.find((m) => m.specificCharacterSet === 'GBK')?.patientName, '李四');
+    t.equal(scp.stored.find((m) => m.sopClassUid === US_MF)?.numberOfFrames, 4);
+    const leftovers = readdirSync(join(scp.dir, 'store'), { recursive: true }).map(String).filter((f) => f.endsWith('.tmp'));
+    t.same(leftovers, [], 'no temp files left');
   });
-  for (const opt of new Set(cases.map(([, o]) => o))) {
-    const s = await storescu(scp.server, cases.filter(([, o]) => o === opt).map(([c]) => files.get(c)!), [opt]);
-    t.equal(s.code, 0, `${opt}: ${s.stderr}`);
-  }
-  t.equal(scp.stored.length, cases.length);
-  for (const [c] of cases) {
-    const m = scp.stored.find((x) => x.sopInstanceUid === c.sopInstanceUid);
-    t.ok(m, `stored ${c.sopClassUid} ${c.transferSyntaxUid ?? 'explicit'}`);
-    if (!m) continue;
-    t.equal(m.transferSyntaxUid, c.transferSyntaxUid ?? TS.explicitLE);
-    t.equal(m.sopClassUid, c.sopClassUid);
-    t.ok(datasetOf(readFileSync(m.path)).equals(datasetOf(readFileSync(files.get(c)!))), 'as received');
-  }
-  t.equal(scp.stored.find((m) => m.specificCharacterSet === 'GBK')?.patientName, '李四');
-  t.equal(scp.stored.find((m) => m.sopClassUid === US_MF)?.numberOfFrames, 4);
-  const leftovers = readdirSync(join(scp.dir, 'store'), { recursive: true }).map(String).filter((f) => f.endsWith('.tmp'));
-  t.same(leftovers, [], 'no temp files left');
-});
+}
+
+function parallelBatches(dir: string, tag: string): string[][] {
+  return Array.from({ length: 4 }, (_, b) =>
+    Array.from({ length: 6 }, (_, i) => {
+      const f = join(dir, `${tag}${b}-${i}.dcm`);
+      writeFileSync(f, buildPart10(instance({ sopClassUid: b % 2 ? DX : US, modality: b % 2 ? 'DX' : 'US', rows: 256, columns: 256, bitsAllocated: b % 2 ? 16 : 8 })));
+      return f;
+    }),
+  );
+}
 
 t.test('four storescu associations at once', async (t) => {
   const scp = await startTestScp();
   t.teardown(() => scp.close());
   const dir = join(scp.dir, 'in');
   mkdirSync(dir);
-  const batches = Array.from({ length: 4 }, (_, b) =>
-    Array.from({ length: 6 }, (_, i) => {
-      const f = join(dir, `${b}-${i}.dcm`);
-      writeFileSync(f, buildPart10(instance({ sopClassUid: b % 2 ? DX : US, modality: b % 2 ? 'DX' : 'US', rows: 256, columns: 256, bitsAllocated: b % 2 ? 16 : 8 })));
-      return f;
-    }),
-  );
+  const batches = parallelBatches(dir, '');
   const results = await Promise.all(batches.map((files) => storescu(scp.server, files)));
   for (const r of results) t.equal(r.code, 0, r.stderr);
   t.equal(scp.stored.length, 24);
   t.equal(scp.server.counters.associationsAccepted, 4);
   t.equal(scp.server.counters.activeAssociations, 0);
   t.equal(new Set(scp.stored.map((m) => m.sha256)).size, 24);
+});
+
+t.test('store worker: four storescu associations at once, the file side in the worker, byte for byte', async (t) => {
+  const scp = await startTestScp([device()], { storeWorker: 'eager' });
+  t.teardown(() => scp.close());
+  t.equal(scp.server.storeWorker, 'ready', 'eager: ready when the SCP listens');
+  const dir = join(scp.dir, 'in');
+  mkdirSync(dir);
+  const batches = parallelBatches(dir, '');
+  const results = await Promise.all(batches.map((files) => storescu(scp.server, files)));
+  for (const r of results) t.equal(r.code, 0, r.stderr);
+  t.equal(scp.stored.length, 24);
+  t.ok(scp.server.counters.storesInWorker > 0, `stores in the worker: ${scp.server.counters.storesInWorker}`);
+  for (const m of scp.stored) {
+    const file = readFileSync(m.path);
+    const sent = batches.flat().map((f) => readFileSync(f)).find((b) => datasetOf(b).equals(datasetOf(file)));
+    t.ok(sent, `${m.sopInstanceUid}: data set as sent`);
+    t.equal(m.size, file.length);
+    t.equal(m.sha256, createHash('sha256').update(file).digest('hex'));
+  }
+  const leftovers = readdirSync(join(scp.dir, 'store'), { recursive: true }).map(String).filter((f) => f.endsWith('.tmp'));
+  t.same(leftovers, [], 'no temp files left');
+  await scp.server.close();
+  t.equal(scp.server.storeWorker, 'stopped', 'ended with the SCP');
+});
+
+t.test('store worker, lazy: started when a second association is accepted, then used while two are open', async (t) => {
+  const scp = await startTestScp([device()], { storeWorker: 'lazy' });
+  t.teardown(() => scp.close());
+  t.equal(scp.server.storeWorker, 'stopped', 'not started with the SCP');
+  const dir = join(scp.dir, 'in');
+  mkdirSync(dir);
+  const [a, b, c] = parallelBatches(dir, '');
+  const one = await storescu(scp.server, a!);
+  t.equal(one.code, 0, one.stderr);
+  t.equal(scp.server.storeWorker, 'stopped', 'one association at a time: not started');
+  t.equal(scp.server.counters.storesInWorker, 0);
+  // a second association (held open by a raw peer) while storescu sends
+  const held = await rawPeer(scp.server.port);
+  t.teardown(() => held.destroy());
+  await held.send(associateRq(MODALITY_AE, SCP_AE, [{ id: 1, abstractSyntax: VERIFICATION, transferSyntaxes: [TS.implicitLE] }]));
+  t.equal((await held.nextPdu())?.[0], PduType.AssociateAc);
+  const two = await storescu(scp.server, b!);
+  t.equal(two.code, 0, two.stderr);
+  t.not(scp.server.storeWorker, 'stopped', 'started by the overlap');
+  while (scp.server.storeWorker === 'starting') await new Promise((r) => setTimeout(r, 50));
+  t.equal(scp.server.storeWorker, 'ready');
+  const before = scp.server.counters.storesInWorker;
+  const three = await storescu(scp.server, c!);
+  t.equal(three.code, 0, three.stderr);
+  t.equal(scp.server.counters.storesInWorker - before, c!.length, 'every store of an overlapping association in the worker');
+  held.destroy();
+  while (scp.server.counters.activeAssociations > 0) await new Promise((r) => setTimeout(r, 20));
+  const alone = scp.server.counters.storesInWorker;
+  const four = await storescu(scp.server, a!);
+  t.equal(four.code, 0, four.stderr);
+  t.equal(scp.server.counters.storesInWorker, alone, 'alone again: on the main thread');
+  t.equal(scp.stored.length, 24);
+  for (const m of scp.stored) t.equal(m.sha256, createHash('sha256').update(readFileSync(m.path)).digest('hex'));
 });
 
 t.test('registry: unknown AE, wrong host, disabled device, wrong called AE are refused and counted', async (t) => {
@@ -169,47 +236,53 @@ t.test('registry: unknown AE, wrong host, disabled device, wrong called AE are r
   t.equal(scp.stored.length, 0);
 });
 
-t.test('the C-STORE response waits for onInstance; its failure is reported to the device', async (t) => {
-  let fail = true;
-  const seen: string[] = [];
-  const scp = await startTestScp([device()], {
-    onInstance: async (m) => {
-      await new Promise((r) => setTimeout(r, 50));
-      if (fail) throw new Error('index unavailable');
-      seen.push(m.sopInstanceUid);
-    },
+for (const storeWorker of ['off', 'all'] as const) {
+  t.test(`the C-STORE response waits for onInstance; its failure is reported to the device${storeWorker === 'all' ? ' [store worker]' : ''}`, async (t) => {
+    let fail = true;
+    const seen: string[] = [];
+    const scp = await startTestScp([device()], {
+      storeWorker,
+      onInstance: async (m) => {
+        await new Promise((r) => setTimeout(r, 50));
+        if (fail) throw new Error('index unavailable');
+        seen.push(m.sopInstanceUid);
+      },
+    });
+    t.teardown(() => scp.close());
+    const f = join(scp.dir, 'x.dcm');
+    const inst = instance({ sopClassUid: US, modality: 'US' });
+    writeFileSync(f, buildPart10(inst));
+    const r1 = await storescu(scp.server, [f], ['-v']);
+    t.match(r1.stderr + r1.stdout, /Out ?of ?Resources|0xa700/i, 'storescu sees the failure');
+    t.equal(scp.server.counters.storesFailed, 1);
+    fail = false;
+    const r2 = await storescu(scp.server, [f]);
+    t.equal(r2.code, 0, r2.stderr);
+    t.same(seen, [inst.sopInstanceUid], 'a resend is indexed');
   });
-  t.teardown(() => scp.close());
-  const f = join(scp.dir, 'x.dcm');
-  const inst = instance({ sopClassUid: US, modality: 'US' });
-  writeFileSync(f, buildPart10(inst));
-  const r1 = await storescu(scp.server, [f], ['-v']);
-  t.match(r1.stderr + r1.stdout, /Out ?of ?Resources|0xa700/i, 'storescu sees the failure');
-  t.equal(scp.server.counters.storesFailed, 1);
-  fail = false;
-  const r2 = await storescu(scp.server, [f]);
-  t.equal(r2.code, 0, r2.stderr);
-  t.same(seen, [inst.sopInstanceUid], 'a resend is indexed');
-});
+}
 
-t.test('indexDuringDirSync: onInstance runs once the file is complete at its final name; the device is answered after the rename is durable', async (t) => {
-  const events: string[] = [];
-  const scp = await startTestScp([device()], {
-    indexDuringDirSync: true,
-    onInstance: async (m, renameDurable) => {
-      events.push(`index ${readFileSync(m.path).length === m.size && createHash('sha256').update(readFileSync(m.path)).digest('hex') === m.sha256 ? 'complete' : 'partial'}`);
-      void renameDurable.then(() => events.push('rename durable'));
-    },
+for (const storeWorker of ['off', 'all'] as const) {
+  t.test(`indexDuringDirSync: onInstance runs once the file is complete at its final name; the device is answered after the rename is durable${storeWorker === 'all' ? ' [store worker]' : ''}`, async (t) => {
+    const events: string[] = [];
+    const scp = await startTestScp([device()], {
+      storeWorker,
+      indexDuringDirSync: true,
+      onInstance: async (m, renameDurable) => {
+        events.push(`index ${readFileSync(m.path).length === m.size && createHash('sha256').update(readFileSync(m.path)).digest('hex') === m.sha256 ? 'complete' : 'partial'}`);
+        void renameDurable.then(() => events.push('rename durable'));
+      },
+    });
+    t.teardown(() => scp.close());
+    const f = join(scp.dir, 'y.dcm');
+    const inst = instance({ sopClassUid: US, modality: 'US' });
+    writeFileSync(f, buildPart10(inst));
+    const r = await storescu(scp.server, [f]);
+    t.equal(r.code, 0, r.stderr);
+    t.same(events, ['index complete', 'rename durable'], 'success only after both');
+    t.same(datasetOf(readFileSync(join(scp.dir, 'store', inst.studyInstanceUid, `${inst.sopInstanceUid}.dcm`))), datasetOf(buildPart10(inst)));
   });
-  t.teardown(() => scp.close());
-  const f = join(scp.dir, 'y.dcm');
-  const inst = instance({ sopClassUid: US, modality: 'US' });
-  writeFileSync(f, buildPart10(inst));
-  const r = await storescu(scp.server, [f]);
-  t.equal(r.code, 0, r.stderr);
-  t.same(events, ['index complete', 'rename durable'], 'success only after both');
-  t.same(datasetOf(readFileSync(join(scp.dir, 'store', inst.studyInstanceUid, `${inst.sopInstanceUid}.dcm`))), datasetOf(buildPart10(inst)));
-});
+}
 
 t.test('findscu -W gets the worklist the provider supplies, filtered by the query', async (t) => {
   const items: WorklistItem[] = [

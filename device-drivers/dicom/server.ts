@@ -9,8 +9,9 @@ import { mkdir } from 'node:fs/promises';
 import { releaseDirHandles } from './atomic-file.ts';
 import { resolveOptions, type DicomScpOptions } from './config.ts';
 import { newCounters, type DicomScpCounters } from './counters.ts';
-import { dimseLog, Implementation } from './dimse.ts';
+import { dimseLog, Implementation, quietAssociationText } from './dimse.ts';
 import { makeScpClass, type ScpContext } from './scp-connection.ts';
+import { StoreWorker } from './store-offload.ts';
 import { silentLogger } from './types.ts';
 
 export interface DicomScpServer extends AsyncDisposable {
@@ -20,6 +21,8 @@ export interface DicomScpServer extends AsyncDisposable {
   readonly aeTitle: string;
   /** Live counters; read them, do not write. */
   readonly counters: Readonly<DicomScpCounters>;
+  /** The store worker (options.storeWorker): 'off', not started yet or gone ('stopped'), 'starting', 'ready'. */
+  readonly storeWorker: 'off' | 'starting' | 'ready' | 'stopped';
   /** Stops accepting, closes every association, waits for stores being committed. */
   close(): Promise<void>;
 }
@@ -30,10 +33,13 @@ export async function startDicomScp(options: DicomScpOptions): Promise<DicomScpS
   await mkdir(opts.storageDir, { recursive: true });
   // dcmjs-dimse logs every association at info level; our logger reports what matters.
   dimseLog.setLevel('silent');
+  quietAssociationText();
   // Process-wide in dcmjs-dimse: the largest PDU we advertise.
   Implementation.setMaxPduLength(opts.maxPduLength);
   const counters = newCounters();
-  const ctx: ScpContext = { opts, counters, pendingAssociations: 0, storageClasses: new Set(opts.storageSopClasses), inflight: new Set() };
+  const storeWorker = opts.storeWorker === 'off' ? null : new StoreWorker({ storageDir: opts.storageDir }, opts.log);
+  if (storeWorker && opts.storeWorker !== 'lazy') await storeWorker.start();
+  const ctx: ScpContext = { opts, counters, pendingAssociations: 0, storageClasses: new Set(opts.storageSopClasses), inflight: new Set(), storeWorker };
   const EdgeScp = makeScpClass(ctx);
   const sockets = new Set<Socket>();
   const perHost = new Map<string, number>();
@@ -85,12 +91,18 @@ export async function startDicomScp(options: DicomScpOptions): Promise<DicomScpS
     port,
     aeTitle: opts.aeTitle,
     counters,
+    get storeWorker() {
+      return storeWorker ? storeWorker.state : 'off';
+    },
     close() {
       closed ??= (async () => {
         const done = new Promise<void>((r) => server.close(() => r()));
         await Promise.allSettled([...ctx.inflight]);
         for (const s of sockets) s.destroy();
         await done;
+        // stores aborted by the destroys above: the worker removes their temp files first
+        await Promise.allSettled([...ctx.inflight]);
+        await storeWorker?.stop();
         releaseDirHandles(opts.storageDir);
       })();
       return closed;

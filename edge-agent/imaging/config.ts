@@ -13,6 +13,12 @@ export const imagingConfigSchema = z.object({
    * whose devices often send at once), `off` keeps every commit on the main thread.
    */
   indexWorker: z.enum(['lazy', 'eager', 'off']).default('lazy'),
+  /**
+   * The SCP's store worker (device-drivers/dicom/store-offload.ts: sha256, temp file, fsync,
+   * rename, directory flush in a worker thread while several associations receive): `lazy` starts
+   * it when two associations first overlap, `eager` at start-up, `off` keeps it all on the main thread.
+   */
+  storeWorker: z.enum(['lazy', 'eager', 'off']).default('lazy'),
   /** Our AE title (what devices put in "called AE"). */
   aeTitle: z.string().regex(/^[\x20-\x5b\x5d-\x7e]{1,16}$/, '1-16 printable ASCII characters, no backslash').default('DPC_EDGE'),
   host: z.string().default('0.0.0.0'),

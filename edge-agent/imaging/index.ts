@@ -67,6 +67,9 @@ export const imagingModule: EdgeModule = {
         // The index commit runs beside the rename's directory fsync (two flushes at once instead of
         // one after the other); the device is answered after both. Safe through recovery.ts.
         indexDuringDirSync: true,
+        // With several associations receiving, the file side runs in a worker thread (the main
+        // thread keeps the sockets, the index and the responses).
+        storeWorker: cfg.storeWorker,
         onInstance: async (meta, renameDurable) => {
           await writer.index(meta, cfg.studyRecordQuietMs, false, (scp?.counters.activeConnections ?? 0) <= 1);
           await renameDurable;
