@@ -12,7 +12,7 @@
  * and central's peak RSS.
  * Prints a table and writes the "## Imaging" section of bench/RESULTS.md.
  *
- *   node --import tsx bench/imaging.bench.ts [--quick] [--forward-only] [--only agent,orthanc,edge,edge-nofsync] [--modes 1,4] [--cpu-prof-dir DIR] [--reps N] [--loop-stats] [--no-results]
+ *   node --import tsx bench/imaging.bench.ts [--quick] [--forward-only] [--only agent,orthanc,edge,edge-nofsync] [--modes 1,4] [--cpu-prof-dir DIR] [--reps N] [--loop-stats] [--thread-stats] [--no-results]
  * --quick: 60 files, one run per target. --forward-only runs just the forwarding step and prints it;
  * --only / --modes measure a subset and print it (RESULTS.md is left alone in all three cases).
  * --reps N: runs per target and mode (default 3, 1 with --quick).
@@ -20,6 +20,8 @@
  * --cpu-prof-dir: the edge children write V8 CPU profiles there.
  * --loop-stats: the edge agent child reports its main thread's event-loop utilisation and
  * event-loop delay (monitorEventLoopDelay, 1 ms resolution) from its first association to its last stored instance.
+ * --thread-stats: the edge children's CPU per instance by thread (main, workers, libuv's pool, V8's platform threads).
+ * EDGE_DICOM_STORE_WORKER (default eager here) is passed to the edge agent child: =off compares without the store worker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +40,7 @@ const quick = process.argv.includes('--quick');
 const forwardOnly = process.argv.includes('--forward-only');
 const noResults = process.argv.includes('--no-results');
 const loopStats = process.argv.includes('--loop-stats');
+const threadStats = process.argv.includes('--thread-stats');
 const FILES = quick ? 60 : 300;
 const REPS = process.argv.includes('--reps') ? Number(process.argv[process.argv.indexOf('--reps') + 1]) : quick ? 1 : 3;
 const CALLING_AE = 'BENCH_SCU';
@@ -162,6 +165,47 @@ function cpuTimes(pid: number): { user: number; sys: number } {
   return { user: Number(rest[11]) * 10, sys: Number(rest[12]) * 10 };
 }
 
+/** User + system CPU of the main thread (tid = pid) so far, in ms: the edge's event loop, apart from its workers and libuv's pool. */
+function mainThreadCpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/** --thread-stats: CPU (user + system, ms) of every thread so far, by tid, with its name. */
+function threadCpu(pid: number): Map<number, { name: string; ms: number; user: number }> {
+  const out = new Map<number, { name: string; ms: number; user: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'));
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), { name, ms: (Number(rest[11]) + Number(rest[12])) * 10, user: Number(rest[11]) * 10 });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Per-instance CPU by thread group between two threadCpu() snapshots: main, the busiest other threads, the rest summed by name. */
+function threadBreakdown(pid: number, a: Map<number, { name: string; ms: number; user: number }>, b: Map<number, { name: string; ms: number; user: number }>, n: number): string {
+  // Threads that used >= 0.3 ms per instance by tid (main, workers), the rest summed (libuv's pool, V8's platform threads: all named "node" here).
+  const groups = new Map<string, { ms: number; user: number }>();
+  for (const [tid, x] of b) {
+    const ms = x.ms - (a.get(tid)?.ms ?? 0);
+    const user = x.user - (a.get(tid)?.user ?? 0);
+    const key = tid === pid ? 'main' : ms / n >= 0.3 ? `thread ${tid}` : 'the other threads';
+    const g = groups.get(key) ?? { ms: 0, user: 0 };
+    groups.set(key, { ms: g.ms + ms, user: g.user + user });
+  }
+  return [...groups].sort((x, y) => y[1].ms - x[1].ms).map(([k, g]) => `${k} ${(g.ms / n).toFixed(2)} (user ${(g.user / n).toFixed(2)})`).join(', ');
+}
+
 /** Peak resident set (VmHWM) of a process, in MB. */
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -224,7 +268,7 @@ async function startAgent(dir: string): Promise<Server> {
   const ns = await startNatsServer();
   const data = join(dir, 'edge');
   mkdirSync(data, { recursive: true });
-  const c = spawnChild(['--agent', data, ns.url], { EDGE_DICOM_STUDY_RECORD_QUIET_MS: '2000', EDGE_DICOM_INDEX_WORKER: 'eager', ...(loopStats ? { IMAGING_BENCH_LOOP_STATS: '1' } : {}) });
+  const c = spawnChild(['--agent', data, ns.url], { EDGE_DICOM_STUDY_RECORD_QUIET_MS: '2000', EDGE_DICOM_INDEX_WORKER: 'eager', EDGE_DICOM_STORE_WORKER: process.env.EDGE_DICOM_STORE_WORKER ?? 'eager', ...(loopStats ? { IMAGING_BENCH_LOOP_STATS: '1' } : {}) });
   let out = '';
   c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   let port: number;
@@ -347,6 +391,8 @@ interface RunResult {
   cpuMsPerInstance: number;
   /** The user-space part of cpuMsPerInstance (the rest is the kernel's: copies into the page cache, fsync, TCP). */
   userMsPerInstance: number;
+  /** The main thread's part of cpuMsPerInstance (user + system). */
+  mainMsPerInstance: number;
   perSecond: number;
   mbPerSecond: number;
   rssMb: number;
@@ -373,16 +419,20 @@ async function measure(kind: Kind, files: string[], parallel: number, bytes: num
     try {
       const groups = Array.from({ length: parallel }, (_, g) => files.filter((_, i) => i % parallel === g));
       const cpu0 = cpuTimes(s.pid);
+      const main0 = mainThreadCpuMs(s.pid);
+      const threads0 = threadStats && kind !== 'orthanc' ? threadCpu(s.pid) : null;
       const t0 = performance.now();
       const results = await Promise.all(groups.map((g) => storescu(s, g)));
       const seconds = (performance.now() - t0) / 1000;
       const cpu1 = cpuTimes(s.pid);
+      const mainMsPerInstance = (mainThreadCpuMs(s.pid) - main0) / files.length;
+      if (threads0) log(`${kind} x${parallel} CPU ms/instance by thread: ${threadBreakdown(s.pid, threads0, threadCpu(s.pid), files.length)}`);
       const cpuMsPerInstance = (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / files.length;
       const userMsPerInstance = (cpu1.user - cpu0.user) / files.length;
       for (const r of results) if (r.code !== 0) throw new Error(`storescu to ${s.name} failed (${r.code}): ${r.stderr.slice(-800)}`);
       const stored = await s.stored();
       if (stored !== files.length) throw new Error(`${s.name} holds ${stored} instances, expected ${files.length}`);
-      const r: RunResult = { seconds, cpuMsPerInstance, userMsPerInstance, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
+      const r: RunResult = { seconds, cpuMsPerInstance, userMsPerInstance, mainMsPerInstance, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
       await s.stop();
       r.loop = s.loop;
       return r;
@@ -529,7 +579,7 @@ async function main(): Promise<void> {
       for (let rep = 0; rep < REPS; rep++) {
         for (const kind of kinds) {
           const r = await measure(kind, files, parallel, bytes);
-          log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, server CPU ${r.cpuMsPerInstance.toFixed(2)} ms/instance (user ${r.userMsPerInstance.toFixed(2)}), peak RSS ${r.rssMb} MB (load ${loadavg()[0]!.toFixed(2)})${r.loop ? `; main thread ${JSON.stringify(r.loop)}` : ''}`);
+          log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, server CPU ${r.cpuMsPerInstance.toFixed(2)} ms/instance (user ${r.userMsPerInstance.toFixed(2)}${kind === 'orthanc' ? '' : `, main thread ${r.mainMsPerInstance.toFixed(2)}`}), peak RSS ${r.rssMb} MB (load ${loadavg()[0]!.toFixed(2)})${r.loop ? `; main thread ${JSON.stringify(r.loop)}` : ''}`);
           runs.get(kind)!.push(r);
         }
       }
@@ -570,7 +620,7 @@ async function main(): Promise<void> {
       '',
       `Run ${new Date().toISOString()} on this machine (${cpus().length} CPUs, Node ${process.version}${quick ? ', quick mode' : ''}): \`node --import tsx bench/imaging.bench.ts\`.`,
       `storescu (DCMTK, Debian) sends the same ${FILES} US files of ${(bytes / FILES / 1024).toFixed(0)} KB (explicit VR LE) to each target, one association and four storescu processes in parallel; \`TCP_NODELAY=1\` for storescu and Orthanc; the edge SCP sets no-delay on its own sockets.`,
-      'Targets: **the edge agent** as a clinic runs it (`startEdgeAgent` with every module, in its own process, spine to a real nats-server; the imaging module\'s SCP answers success only after the file and its SQLite index row are durable: study upsert, order matching against 1,500 seeded orders of the last 90 days (the bench study matches none, so every instance is matched again), study record; the forwarder is **paused** (no central URL: instances stay pending, as Orthanc forwards nothing)); the bare SCP of `device-drivers/dicom` with a no-op `onInstance` (the protocol and file path alone); Orthanc, which fsyncs the file (SyncStorageArea) and writes its SQLite index. The edge writes a temp file, fsyncs it, renames it and fsyncs the directory before the index. Edge processes run with UV_THREADPOOL_SIZE=16. The "fsync off" row shows the protocol cost alone and is not a deployable setting.',
+      'Targets: **the edge agent** as a clinic runs it (`startEdgeAgent` with every module, in its own process, spine to a real nats-server; the imaging module\'s SCP answers success only after the file and its SQLite index row are durable: study upsert, order matching against 1,500 seeded orders of the last 90 days (the bench study matches none, so every instance is matched again), study record; the forwarder is **paused** (no central URL: instances stay pending, as Orthanc forwards nothing)); the bare SCP of `device-drivers/dicom` with a no-op `onInstance` (the protocol and file path alone); Orthanc, which fsyncs the file (SyncStorageArea) and writes its SQLite index. The edge writes a temp file, fsyncs it, renames it and fsyncs the directory before the index. Edge processes run with UV_THREADPOOL_SIZE=16; the edge agent\'s index worker and SCP store worker (the file side of C-STOREs while more than one association is open) are started with the agent (\`eager\`, a running appliance\'s steady state; a clinic\'s default starts them at the first overlap). The "fsync off" row shows the protocol cost alone and is not a deployable setting.',
       'Each run starts the server fresh on an empty store; runs are interleaved between targets; best of the runs is reported; RSS is the server process peak (VmHWM; the edge figure includes Node + tsx). The machine is shared with other work, so absolute figures vary between runs; compare rows of the same run.',
       '',
       ...lines,
