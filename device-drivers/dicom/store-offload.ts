@@ -214,8 +214,10 @@ export class RemoteSink {
     }
   }
 
-  /** The worker is gone: nothing more will come. */
+  /** The worker is gone: nothing more will come. The rest of the data set is discarded, the store fails. */
   lost(e: Error): void {
+    this.destroyed = true;
+    this.batch = null;
     const ie = new InstanceError(`store worker failed: ${e.message}`, StoreStatus.OutOfResources, 'io', { cause: e });
     this.rejectPublished(ie);
     this.rejectDurable?.(ie);
