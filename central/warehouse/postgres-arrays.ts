@@ -4,10 +4,7 @@
  * rows. PostgreSQL parses an array literal far more cheaply than it builds a jsonb value (object
  * keys sorted, every field looked up again by `jsonb_to_recordset`), and the client writes the
  * literal itself: a value is escaped only when it holds `"` or `\`.
- *
- * JSON payloads travel as one text joined by U+001E (`joinJson`), split server-side by
- * `string_to_array($n, E'\x1e')`: JSON.stringify escapes every control character inside strings,
- * so the separator cannot occur in a payload, and nothing is escaped.
+ * (The records' JSON payloads travel as one JSON array instead, see `flush` in postgres-ingest.ts.)
  */
 
 const NEEDS_ESCAPE = /["\\]/;
@@ -32,12 +29,4 @@ export function pgArrayColumn(rows: readonly (readonly (string | number | boolea
   let s = '{';
   for (let i = 0; i < rows.length; i++) s += (i ? ',' : '') + element(rows[i]![col]);
   return s + '}';
-}
-
-/** The separator of `joinJson` (U+001E, never found in JSON.stringify's output). */
-export const JSON_SEP = '\u001e';
-
-/** JSON texts (each from JSON.stringify) as one parameter; SQL: `string_to_array($n, E'\x1e')`. */
-export function joinJson(texts: readonly string[]): string {
-  return texts.join(JSON_SEP);
 }
