@@ -21,7 +21,7 @@
  * --loop-stats: the edge agent child reports its main thread's event-loop utilisation and
  * event-loop delay (monitorEventLoopDelay, 1 ms resolution) from its first association to its last stored instance.
  * --thread-stats: the edge children's CPU per instance by thread (main, workers, libuv's pool, V8's platform threads).
- * EDGE_DICOM_STORE_WORKER (default eager here) is passed to the edge agent child: =off compares without the store worker.
+ * EDGE_DICOM_STORE_WORKER (the agent's default, off, unless set) is passed to the edge agent child: =eager measures with the store worker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -268,7 +268,7 @@ async function startAgent(dir: string): Promise<Server> {
   const ns = await startNatsServer();
   const data = join(dir, 'edge');
   mkdirSync(data, { recursive: true });
-  const c = spawnChild(['--agent', data, ns.url], { EDGE_DICOM_STUDY_RECORD_QUIET_MS: '2000', EDGE_DICOM_INDEX_WORKER: 'eager', EDGE_DICOM_STORE_WORKER: process.env.EDGE_DICOM_STORE_WORKER ?? 'eager', ...(loopStats ? { IMAGING_BENCH_LOOP_STATS: '1' } : {}) });
+  const c = spawnChild(['--agent', data, ns.url], { EDGE_DICOM_STUDY_RECORD_QUIET_MS: '2000', EDGE_DICOM_INDEX_WORKER: 'eager', ...(process.env.EDGE_DICOM_STORE_WORKER ? { EDGE_DICOM_STORE_WORKER: process.env.EDGE_DICOM_STORE_WORKER } : {}), ...(loopStats ? { IMAGING_BENCH_LOOP_STATS: '1' } : {}) });
   let out = '';
   c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   let port: number;
@@ -620,7 +620,7 @@ async function main(): Promise<void> {
       '',
       `Run ${new Date().toISOString()} on this machine (${cpus().length} CPUs, Node ${process.version}${quick ? ', quick mode' : ''}): \`node --import tsx bench/imaging.bench.ts\`.`,
       `storescu (DCMTK, Debian) sends the same ${FILES} US files of ${(bytes / FILES / 1024).toFixed(0)} KB (explicit VR LE) to each target, one association and four storescu processes in parallel; \`TCP_NODELAY=1\` for storescu and Orthanc; the edge SCP sets no-delay on its own sockets.`,
-      'Targets: **the edge agent** as a clinic runs it (`startEdgeAgent` with every module, in its own process, spine to a real nats-server; the imaging module\'s SCP answers success only after the file and its SQLite index row are durable: study upsert, order matching against 1,500 seeded orders of the last 90 days (the bench study matches none, so every instance is matched again), study record; the forwarder is **paused** (no central URL: instances stay pending, as Orthanc forwards nothing)); the bare SCP of `device-drivers/dicom` with a no-op `onInstance` (the protocol and file path alone); Orthanc, which fsyncs the file (SyncStorageArea) and writes its SQLite index. The edge writes a temp file, fsyncs it, renames it and fsyncs the directory before the index. Edge processes run with UV_THREADPOOL_SIZE=16; the edge agent\'s index worker and SCP store worker (the file side of C-STOREs while more than one association is open) are started with the agent (\`eager\`, a running appliance\'s steady state; a clinic\'s default starts them at the first overlap). The "fsync off" row shows the protocol cost alone and is not a deployable setting.',
+      'Targets: **the edge agent** as a clinic runs it (`startEdgeAgent` with every module, in its own process, spine to a real nats-server; the imaging module\'s SCP answers success only after the file and its SQLite index row are durable: study upsert, order matching against 1,500 seeded orders of the last 90 days (the bench study matches none, so every instance is matched again), study record; the forwarder is **paused** (no central URL: instances stay pending, as Orthanc forwards nothing)); the bare SCP of `device-drivers/dicom` with a no-op `onInstance` (the protocol and file path alone); Orthanc, which fsyncs the file (SyncStorageArea) and writes its SQLite index. The edge writes a temp file, fsyncs it, renames it and fsyncs the directory before the index. Edge processes run with UV_THREADPOOL_SIZE=16; the edge agent\'s index worker is started with the agent (\`eager\`, a running appliance\'s steady state; a clinic\'s default starts it at the first overlap); its SCP store worker is as \`EDGE_DICOM_STORE_WORKER\` says (default off). The "fsync off" row shows the protocol cost alone and is not a deployable setting.',
       'Each run starts the server fresh on an empty store; runs are interleaved between targets; best of the runs is reported; RSS is the server process peak (VmHWM; the edge figure includes Node + tsx). The machine is shared with other work, so absolute figures vary between runs; compare rows of the same run.',
       '',
       ...lines,
