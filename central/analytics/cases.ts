@@ -28,7 +28,7 @@ import { createHash } from 'node:crypto';
 import type { IndicatorDef, Measure } from './indicators.ts';
 import type { OrgTree, OrgUnit } from './org.ts';
 import { parsePeriod, type Period } from './periods.ts';
-import { inList, nextBatchSize, num, q, yieldWriteLock, type Op, type Param, type SqlDb } from './sql.ts';
+import { anyOf, inList, nextBatchSize, num, q, yieldWriteLock, type Op, type Param, type SqlDb } from './sql.ts';
 import { KIND_NAMES, condSql, factWhere, kinds, measureKinds, minCount, requireSql, values, windowSql, type CaseRow, type Scope, type Touched } from './engine.ts';
 
 type Cohort = Extract<Measure, { type: 'cohort' }>;
@@ -42,6 +42,11 @@ export interface CaseRec {
   name: string | null; sex: string | null; birth: string | null;
 }
 const COLS = ['resident_id', 'clinic_id', 'team_id', 'since', 'ok', 'cnt', 'last_day', 'n1', 'n2', 'n3', 'flag', 'name', 'sex', 'birth'] as const;
+/** PostgreSQL array types of the columns (the insert passes each column as one array). */
+const PG_COL_TYPE: Record<(typeof COLS)[number], string> = {
+  resident_id: 'text', clinic_id: 'text', team_id: 'text', since: 'text', ok: 'int', cnt: 'int', last_day: 'text',
+  n1: 'float8', n2: 'float8', n3: 'float8', flag: 'int', name: 'text', sex: 'text', birth: 'text',
+};
 
 const DISTRICT: Scope = { orgId: '', clinics: null, teams: null };
 /** Residents per statement / transaction (SQLite takes at most 32,766 parameters). */
@@ -112,8 +117,8 @@ export class CaseStore {
     if (residents === null) groups.push(...(yield q.all(`${head} WHERE ${w.sql} GROUP BY c.resident_id, c.clinic_id`, [...ok.params, ...w.params])) as G[]);
     else {
       for (let i = 0; i < residents.length; i += CHUNK) {
-        const l = inList(residents.slice(i, i + CHUNK));
-        groups.push(...(yield q.all(`${head} ${this.sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE c.resident_id ${l.sql} AND ${w.sql} GROUP BY c.resident_id, c.clinic_id`, [...ok.params, ...l.params, ...w.params])) as G[]);
+        const l = anyOf(this.db, 'c.resident_id', residents.slice(i, i + CHUNK));
+        groups.push(...(yield q.all(`${head} ${this.sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE ${l.sql} AND ${w.sql} GROUP BY c.resident_id, c.clinic_id`, [...ok.params, ...l.params, ...w.params])) as G[]);
       }
     }
     // Evidence of the first requirement (what the reason is written from), oldest first.
@@ -147,8 +152,8 @@ export class CaseStore {
       const wh = condSql('r', req.where);
       const ids = [...new Set(groups.map((g) => g.resident_id))];
       for (let i = 0; i < ids.length; i += CHUNK) {
-        const l = inList(ids.slice(i, i + CHUNK));
-        const rows = (yield q.all(`SELECT r.resident_id, r.day, r.n1, r.n2, r.n3, r.flag, r.clinic_id FROM an_fact r ${this.sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE r.resident_id ${l.sql} AND ${[k.sql, ww.sql, wh.sql].filter(Boolean).join(' AND ')} ORDER BY r.day, r.fkey`,
+        const l = anyOf(this.db, 'r.resident_id', ids.slice(i, i + CHUNK));
+        const rows = (yield q.all(`SELECT r.resident_id, r.day, r.n1, r.n2, r.n3, r.flag, r.clinic_id FROM an_fact r ${this.sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE ${l.sql} AND ${[k.sql, ww.sql, wh.sql].filter(Boolean).join(' AND ')} ORDER BY r.day, r.fkey`,
           [...l.params, ...k.params, ...ww.params, ...wh.params])) as E[];
         for (const r of rows) {
           const list = ev.get(r.resident_id);
@@ -162,8 +167,8 @@ export class CaseStore {
     if (groups.length) {
       const ids = [...new Set(groups.map((g) => g.resident_id))];
       for (let i = 0; i < ids.length; i += CHUNK) {
-        const l = inList(ids.slice(i, i + CHUNK));
-        for (const r of (yield q.all(`SELECT resident_id, label, code, day2 FROM an_fact ${this.sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE resident_id ${l.sql} AND kind = 'resident' ORDER BY fkey`, l.params)) as { resident_id: string; label: string | null; code: string | null; day2: string | null }[]) people.set(r.resident_id, r);
+        const l = anyOf(this.db, 'resident_id', ids.slice(i, i + CHUNK));
+        for (const r of (yield q.all(`SELECT resident_id, label, code, day2 FROM an_fact ${this.sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE ${l.sql} AND kind = 'resident' ORDER BY fkey`, l.params)) as { resident_id: string; label: string | null; code: string | null; day2: string | null }[]) people.set(r.resident_id, r);
       }
     }
     return groups.map((g) => {
@@ -190,9 +195,15 @@ export class CaseStore {
     let n = 0;
     for (let i = 0; i < residents.length; i += CHUNK) {
       const chunk = residents.slice(i, i + CHUNK);
-      const l = inList(chunk);
-      yield q.run(`DELETE FROM an_case WHERE sid = ? AND resident_id ${l.sql}`, [sid, ...l.params]);
+      const l = anyOf(this.db, 'resident_id', chunk);
+      yield q.run(`DELETE FROM an_case WHERE sid = ? AND ${l.sql}`, [sid, ...l.params]);
       const rows = yield* this.compute(d, p, chunk, perResident);
+      if (!this.sqlite && rows.length) {
+        // One statement text for any number of rows: the columns as arrays.
+        yield q.run(`INSERT INTO an_case (sid, ${COLS.join(', ')}) SELECT ?, u.* FROM unnest(${COLS.map((c) => `?::${PG_COL_TYPE[c]}[]`).join(', ')}) AS u`, [sid, ...COLS.map((c) => rows.map((r) => r[c]))]);
+        n += rows.length;
+        continue;
+      }
       for (let j = 0; j < rows.length; j += INSERT_ROWS) {
         const part = rows.slice(j, j + INSERT_ROWS);
         const params: Param[] = [];

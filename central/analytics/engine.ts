@@ -7,7 +7,7 @@
 import type { Cond, IndicatorDef, Measure, Require, Window } from './indicators.ts';
 import type { OrgTree, OrgUnit } from './org.ts';
 import { currentPeriodKey, parsePeriod, previousPeriod, trailing, yearAgo, type Period, type PeriodKind } from './periods.ts';
-import { inList, num, q, type Op, type Param, type SqlDb } from './sql.ts';
+import { anyOf, inList, num, q, type Op, type Param, type SqlDb } from './sql.ts';
 import { CaseStore, caseDef, type CaseQuery, type CaseRec } from './cases.ts';
 
 /** What a caller may see: null = everything (district-level roles). */
@@ -301,15 +301,15 @@ export class Engine {
     const out: Row[] = [];
     const res = [...t.residents];
     for (let i = 0; i < res.length; i += 5000) {
-      const l = inList(res.slice(i, i + 5000));
-      out.push(...(yield q.all(`SELECT c.clinic_id, c.team_id, ${aggOf(m)} AS v FROM an_fact AS c ${sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE c.resident_id ${l.sql} AND ${w.sql} GROUP BY c.clinic_id, c.team_id`, [...l.params, ...w.params])) as Row[]);
+      const l = anyOf(this.db, 'c.resident_id', res.slice(i, i + 5000));
+      out.push(...(yield q.all(`SELECT c.clinic_id, c.team_id, ${aggOf(m)} AS v FROM an_fact AS c ${sqlite ? 'INDEXED BY an_fact_res_kind_day' : ''} WHERE ${l.sql} AND ${w.sql} GROUP BY c.clinic_id, c.team_id`, [...l.params, ...w.params])) as Row[]);
     }
     // Facts without a resident count only in plain counts and sums.
     if (m.type === 'count' && !m.distinct && !m.require?.length && t.srcs.size) {
       const srcs = [...t.srcs];
       for (let i = 0; i < srcs.length; i += 5000) {
-        const l = inList(srcs.slice(i, i + 5000));
-        out.push(...(yield q.all(`SELECT c.clinic_id, c.team_id, ${aggOf(m)} AS v FROM an_fact AS c ${sqlite ? 'INDEXED BY an_fact_src' : ''} WHERE c.src ${l.sql} AND c.resident_id IS NULL AND ${w.sql} GROUP BY c.clinic_id, c.team_id`, [...l.params, ...w.params])) as Row[]);
+        const l = anyOf(this.db, 'c.src', srcs.slice(i, i + 5000));
+        out.push(...(yield q.all(`SELECT c.clinic_id, c.team_id, ${aggOf(m)} AS v FROM an_fact AS c ${sqlite ? 'INDEXED BY an_fact_src' : ''} WHERE ${l.sql} AND c.resident_id IS NULL AND ${w.sql} GROUP BY c.clinic_id, c.team_id`, [...l.params, ...w.params])) as Row[]);
       }
     }
     return out;

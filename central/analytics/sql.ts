@@ -6,9 +6,11 @@
  */
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Warehouse } from '../warehouse/types.ts';
+import { createHash } from 'node:crypto';
 import { withWriteGate } from '../warehouse/write-gate.ts';
 
-export type Param = string | number | null;
+/** Arrays only on PostgreSQL (`= ANY(?)`, `unnest(?::text[], ...)`): see `anyOf`. */
+export type Param = string | number | null | readonly (string | number | null)[];
 
 /** A write transaction of the background work (fact batches, case-list builds) aims at this long. */
 export const TARGET_TX_MS = 25;
@@ -45,6 +47,8 @@ export interface SqlDb {
    * runs on one pooled client between BEGIN and COMMIT.
    */
   txGen<T>(gen: () => Generator<Op, T, unknown>): Promise<T>;
+  /** Statements sent so far (each `all`/`get`/`run`/`exec`, each op of a `txGen`, BEGIN and COMMIT): tests count them. */
+  readonly stats: { statements: number };
 }
 
 export type Op = { op: 'get' | 'all' | 'run'; sql: string; params: Param[] };
@@ -55,7 +59,12 @@ export const q = {
   run: (sql: string, params: Param[] = []): Op => ({ op: 'run', sql, params }),
 };
 
-interface PgClient { query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>; release?: () => void }
+type PgResult = { rows: Record<string, unknown>[]; rowCount: number | null };
+interface PgClient {
+  query(sql: string, params?: unknown[]): Promise<PgResult>;
+  query(config: { name?: string; text: string; values: unknown[] }): Promise<PgResult>;
+  release?: () => void;
+}
 interface PgPool extends PgClient { connect(): Promise<PgClient & { release(): void }> }
 
 export function sqlFor(wh: Warehouse): SqlDb {
@@ -76,17 +85,20 @@ export function sqliteDb(db: Db): SqlDb {
     }
     return s;
   };
+  const stats = { statements: 0 };
   const self: SqlDb = {
     dialect: 'sqlite',
-    all: async <T>(sql: string, params: Param[] = []) => prep(sql).all(...params) as T[],
-    get: async <T>(sql: string, params: Param[] = []) => prep(sql).get(...params) as T | undefined,
-    run: async (sql: string, params: Param[] = []) => withWriteGate(() => prep(sql).run(...params).changes),
-    exec: async (sql: string) => { db.exec(sql); },
+    stats,
+    all: async <T>(sql: string, params: Param[] = []) => { stats.statements++; return prep(sql).all(...params) as T[]; },
+    get: async <T>(sql: string, params: Param[] = []) => { stats.statements++; return prep(sql).get(...params) as T | undefined; },
+    run: async (sql: string, params: Param[] = []) => { stats.statements++; return withWriteGate(() => prep(sql).run(...params).changes); },
+    exec: async (sql: string) => { stats.statements++; db.exec(sql); },
     txGen: async <T>(gen: () => Generator<Op, T, unknown>) => withWriteGate(() => db.transaction(() => {
       const g = gen();
       let r = g.next();
       while (!r.done) {
         const o = r.value;
+        stats.statements++;
         const st = prep(o.sql);
         r = g.next(o.op === 'get' ? st.get(...o.params) : o.op === 'all' ? st.all(...o.params) : st.run(...o.params).changes);
       }
@@ -113,26 +125,60 @@ export function pgSqlDb(pool: PgPool): SqlDb {
   return pgDb(pool);
 }
 
+/**
+ * Distinct statement texts one adapter prepares (named statements) on PostgreSQL. A text is
+ * prepared from its second use on; texts that differ per call (IN lists of the portal's scopes)
+ * are then not kept on every connection for ever, and the cap bounds the rest.
+ */
+const PG_PREPARED_MAX = 300;
+
 function pgDb(pool: PgPool): SqlDb {
-  const pq = pool;
-  const norm = (rows: Record<string, unknown>[]) => rows;
+  const stats = { statements: 0 };
+  // text ($n form) -> statement name, or the number of uses so far while not named.
+  const names = new Map<string, string | number>();
+  let named = 0;
+  /**
+   * The query config for a `?` statement: named (prepared once per pooled connection by
+   * node-postgres, planned from then on without parsing; a generic plan after five executions)
+   * when it repeats. Names come from the text's hash, so every adapter on a pool (the warehouse's
+   * pool is shared) gives one text the same name and one name never stands for two texts.
+   */
+  const cfg = (sql: string, params: Param[]): { name?: string; text: string; values: Param[] } => {
+    stats.statements++;
+    const text = toPg(sql);
+    const seen = names.get(text);
+    if (typeof seen === 'string') return { name: seen, text, values: params };
+    if (seen === undefined) {
+      if (names.size > 5 * PG_PREPARED_MAX) for (const [k, v] of names) if (typeof v === 'number') names.delete(k);
+      names.set(text, 1);
+    } else if (named < PG_PREPARED_MAX) {
+      const name = `an_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+      names.set(text, name);
+      named++;
+      return { name, text, values: params };
+    } else names.set(text, seen + 1);
+    return { text, values: params };
+  };
   const self: SqlDb = {
     dialect: 'postgres',
-    all: async <T>(sql: string, params: Param[] = []) => norm((await pq.query(toPg(sql), params)).rows) as T[],
-    get: async <T>(sql: string, params: Param[] = []) => (await pq.query(toPg(sql), params)).rows[0] as T | undefined,
-    run: async (sql: string, params: Param[] = []) => (await pq.query(toPg(sql), params)).rowCount ?? 0,
-    exec: async (sql: string) => { await pq.query(sql); },
+    stats,
+    all: async <T>(sql: string, params: Param[] = []) => (await pool.query(cfg(sql, params))).rows as T[],
+    get: async <T>(sql: string, params: Param[] = []) => (await pool.query(cfg(sql, params))).rows[0] as T | undefined,
+    run: async (sql: string, params: Param[] = []) => (await pool.query(cfg(sql, params))).rowCount ?? 0,
+    exec: async (sql: string) => { stats.statements++; await pool.query(sql); },
     txGen: async <T>(gen: () => Generator<Op, T, unknown>) => {
       const c = await pool.connect();
       try {
+        stats.statements++;
         await c.query('BEGIN');
         const g = gen();
         let r = g.next();
         while (!r.done) {
           const o = r.value;
-          const res = await c.query(toPg(o.sql), o.params);
+          const res = await c.query(cfg(o.sql, o.params));
           r = g.next(o.op === 'get' ? res.rows[0] : o.op === 'all' ? res.rows : res.rowCount ?? 0);
         }
+        stats.statements++;
         await c.query('COMMIT');
         return r.value;
       } catch (e) {
@@ -144,6 +190,16 @@ function pgDb(pool: PgPool): SqlDb {
     },
   };
   return self;
+}
+
+/**
+ * `col` is one of `values`: on PostgreSQL `col = ANY(?)` with the list as one text[] parameter
+ * (one statement text, prepared once, whatever the list's length), on SQLite `col IN (?, ...)`.
+ */
+export function anyOf(db: SqlDb, col: string, values: readonly string[]): { sql: string; params: Param[] } {
+  if (db.dialect === 'postgres') return { sql: `${col} = ANY(?::text[])`, params: [values] };
+  const l = inList(values);
+  return { sql: `${col} ${l.sql}`, params: l.params };
 }
 
 /** `IN (?, ?, ...)` for a list (an empty list matches nothing). */

@@ -127,6 +127,7 @@ t.test('a page\'s first computation of a stored result runs in the worker, not o
   const seen: string[] = [];
   const spy: SqlDb = {
     dialect: raw.dialect,
+    stats: raw.stats,
     all: (sql, p) => { seen.push(sql); return raw.all(sql, p); },
     get: (sql, p) => { seen.push(sql); return raw.get(sql, p); },
     run: (sql, p) => { seen.push(sql); return raw.run(sql, p); },
