@@ -172,6 +172,9 @@ export interface Touched {
   minDay: string | null;
 }
 
+/** Registered results whose batch contributions one PostgreSQL statement reads (`contributions`). */
+const CONTRIB_PER_STATEMENT = 25;
+
 interface AggWork { keys: { mkey: string; period: string; m: FactMeasure; p: Period }[]; delta: Map<string, number>; t: Touched }
 
 export class Engine {
@@ -316,6 +319,43 @@ export class Engine {
   }
 
   /**
+   * The batch's contributions to every registered result of `work`, added to its deltas with
+   * `sign`. On PostgreSQL the per-result queries of up to CONTRIB_PER_STATEMENT results go as one
+   * UNION ALL statement (a batch touching 75 stored results: 3 statements instead of 75-150);
+   * SQLite, in process, keeps one query per result.
+   */
+  private *contributions(work: AggWork, sign: number): Generator<Op, void, unknown> {
+    const t = work.t;
+    if (this.db.dialect === 'sqlite') {
+      for (const k of work.keys) for (const row of (yield* this.contribution(k.m, k.p, t))) this.addDelta(work, k.mkey, k.period, row, sign);
+      return;
+    }
+    const res = [...t.residents];
+    const srcs = [...t.srcs];
+    for (let i = 0; i < work.keys.length; i += CONTRIB_PER_STATEMENT) {
+      const parts: string[] = [];
+      const params: Param[] = [];
+      work.keys.slice(i, i + CONTRIB_PER_STATEMENT).forEach((k, j) => {
+        const w = factWhere(k.m, k.p, { orgId: '', clinics: null, teams: null });
+        if (res.length) {
+          parts.push(`(SELECT ${j} AS i, c.clinic_id, c.team_id, ${aggOf(k.m)} AS v FROM an_fact AS c WHERE c.resident_id = ANY(?::text[]) AND ${w.sql} GROUP BY c.clinic_id, c.team_id)`);
+          params.push(res, ...w.params);
+        }
+        // Facts without a resident count only in plain counts and sums.
+        if (k.m.type === 'count' && !k.m.distinct && !k.m.require?.length && srcs.length) {
+          parts.push(`(SELECT ${j} AS i, c.clinic_id, c.team_id, ${aggOf(k.m)} AS v FROM an_fact AS c WHERE c.src = ANY(?::text[]) AND c.resident_id IS NULL AND ${w.sql} GROUP BY c.clinic_id, c.team_id)`);
+          params.push(srcs, ...w.params);
+        }
+      });
+      if (!parts.length) continue;
+      for (const row of (yield q.all(parts.join(' UNION ALL '), params)) as (Row & { i: number })[]) {
+        const k = work.keys[i + Number(row.i)]!;
+        this.addDelta(work, k.mkey, k.period, row, sign);
+      }
+    }
+  }
+
+  /**
    * Inside a fact batch's transaction, before its facts are written: the registered results it
    * may change (periods ending after its earliest day, measures reading its kinds) and the
    * batch's current contribution to each.
@@ -334,8 +374,8 @@ export class Engine {
       const m = JSON.parse(r.mkey) as FactMeasure;
       const p = parsePeriod(r.period);
       work.keys.push({ mkey: r.mkey, period: r.period, m, p });
-      for (const row of (yield* this.contribution(m, p, t))) this.addDelta(work, r.mkey, r.period, row, -1);
     }
+    yield* this.contributions(work, -1);
     // Returned even without stored indicator results: stored case lists follow the same batch.
     return work;
   }
@@ -344,7 +384,7 @@ export class Engine {
   *aggAfter(work: AggWork | null): Generator<Op, number, unknown> {
     if (!work) return 0;
     yield* this.caseStore.afterBatch(work.t);
-    for (const k of work.keys) for (const row of (yield* this.contribution(k.m, k.p, work.t))) this.addDelta(work, k.mkey, k.period, row, 1);
+    yield* this.contributions(work, 1);
     let n = 0;
     for (const [dk, v] of work.delta) {
       if (v === 0) continue;
