@@ -215,7 +215,8 @@ export class FactStore {
           const agg = self.aggregates;
           const work = agg ? yield* agg.aggBefore(yield* self.touched(clinicId, parsed)) : null;
           let k = 0;
-          for (const r of parsed) k += yield* self.apply(clinicId, r.type, r.recordId, r.version, r.payload, r.createdAt);
+          if (self.db.dialect === 'postgres') k += yield* self.applyBatch(clinicId, parsed);
+          else for (const r of parsed) k += yield* self.apply(clinicId, r.type, r.recordId, r.version, r.payload, r.createdAt);
           if (agg) yield* agg.aggAfter(work);
           cursor = Number(rows[rows.length - 1]!.seq);
           yield q.run(`INSERT INTO an_cursor (clinic_id, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (clinic_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`, [clinicId, cursor, started]);
@@ -316,6 +317,111 @@ export class FactStore {
       }
       this.touch(f.day);
       k++;
+    }
+    return k;
+  }
+
+  /**
+   * PostgreSQL: what `apply` does record by record, for the whole batch in a fixed number of
+   * statements: one read of the sources' current facts, one of the residents' contract and
+   * resident facts (team and birth-date lookups), then the contract team UPDATE, one DELETE and
+   * one INSERT (columns as arrays). The records are applied in order in memory, so a source
+   * appearing twice, a contract moving facts of the same batch and lookups of facts written
+   * earlier in the batch come out as they did one statement at a time. (`touch(null)` may fire
+   * where it did not: the team UPDATE runs before the DELETE; that only widens what caches drop.)
+   */
+  private *applyBatch(clinicId: string, recs: { type: string; recordId: string; version: number; payload: P; createdAt: string }[]): Generator<Op, number, unknown> {
+    type Row = { fkey: string; src: string; kind: string; team: string | null; rid: string | null; f: Fact; flag: number | null; version: number; type: string; recordId: string };
+    type Old = { version: number | null; d: string | null; n: number; flag: number | null };
+    const items = recs.filter((r) => r.type !== 'fd_team').map((r) => ({ ...r, base: `${clinicId}|${r.type}|${r.recordId}`, facts: extract(r.type, r.payload, r.createdAt) }));
+    for (const r of recs) if (r.type === 'fd_team') yield* this.applyTeam(clinicId, r.payload);
+    if (!items.length) return 0;
+    const state = new Map<string, Old>();
+    for (const o of (yield q.all('SELECT src, max(version) AS version, MIN(day) AS d, COUNT(*) AS n, MAX(flag) AS flag FROM an_fact WHERE src = ANY(?::text[]) GROUP BY src', [[...new Set(items.map((i) => i.base))]])) as (Old & { src: string })[]) {
+      state.set(o.src, { version: o.version === null ? null : Number(o.version), d: o.d, n: Number(o.n), flag: o.flag === null ? null : Number(o.flag) });
+    }
+    const inDb = new Set(state.keys());
+    const rids = [...new Set(items.flatMap((i) => i.facts.map((f) => f.residentId).filter((x): x is string => !!x)))];
+    // Contract facts (team lookups, moved by the UPDATE) and resident facts (birth dates) of the batch's residents.
+    const contracts = new Map<string, { src: string; team: string | null; day: string | null }[]>();
+    const births = new Map<string, { src: string; day2: string | null }[]>();
+    const push = <V>(m: Map<string, V[]>, k: string, v: V) => { const l = m.get(k); if (l) l.push(v); else m.set(k, [v]); };
+    if (rids.length) {
+      for (const o of (yield q.all("SELECT src, resident_id, kind, team_id, day, day2 FROM an_fact WHERE resident_id = ANY(?::text[]) AND kind IN ('contract', 'resident')", [rids])) as { src: string; resident_id: string; kind: string; team_id: string | null; day: string | null; day2: string | null }[]) {
+        if (o.kind === 'contract') push(contracts, o.resident_id, { src: o.src, team: o.team_id, day: o.day });
+        else push(births, o.resident_id, { src: o.src, day2: o.day2 });
+      }
+    }
+    const pending = new Map<string, Row[]>();
+    const del = new Set<string>();
+    const moved = new Map<string, string>();
+    let movedHere = 0;
+    const org = this.org();
+    let k = 0;
+    for (const it of items) {
+      const old = state.get(it.base);
+      if (old && old.version !== null && old.version > it.version) continue;
+      const wasBooked = it.type === 'registration' && Number(old?.flag ?? 0) === 1;
+      if (old && old.n > 0) {
+        this.touch(old.d);
+        if (inDb.has(it.base)) del.add(it.base);
+        pending.delete(it.base);
+        for (const m of [contracts, births] as Map<string, { src: string }[]>[]) for (const [rid, l] of m) m.set(rid, l.filter((x) => x.src !== it.base));
+      }
+      const rows: Row[] = [];
+      pending.set(it.base, rows);
+      for (const [i, f] of it.facts.entries()) {
+        let team: string | null = null;
+        if (f.teamCode) team = org.byTeamCode.get(f.teamCode)?.id ?? f.teamCode;
+        else if (f.residentId) {
+          // As `ORDER BY day DESC LIMIT 1` on PostgreSQL: a NULL day sorts first.
+          let best: { team: string | null; day: string | null } | undefined;
+          for (const c of contracts.get(f.residentId) ?? []) {
+            if (c.team === null) continue;
+            if (!best || (best.day !== null && (c.day === null || c.day > best.day))) best = c;
+          }
+          team = best?.team ?? null;
+        }
+        let flag = f.flag ?? null;
+        if (wasBooked) flag = 1;
+        if (flag === null && (f.kind === 'htn_fu' || f.kind === 'dm_fu')) {
+          const bd = f.residentId ? births.get(f.residentId)?.[0]?.day2 ?? null : null;
+          const c = f.kind === 'htn_fu' ? htnControlled(f.n1 ?? null, f.n2 ?? null, ageOn(bd, f.day)) : dmControlled(f.n3 ?? null);
+          flag = c === null ? null : c ? 1 : 0;
+        }
+        const fkey = it.facts.length === 1 ? it.base : `${it.base}#${i}`;
+        rows.push({ fkey, src: it.base, kind: f.kind, team, rid: f.residentId ?? null, f, flag, version: it.version, type: it.type, recordId: it.recordId });
+        if (f.residentId && f.kind === 'contract') push(contracts, f.residentId, { src: it.base, team, day: f.day ?? null });
+        if (f.residentId && f.kind === 'resident') push(births, f.residentId, { src: it.base, day2: f.day2 ?? null });
+        if (f.kind === 'contract' && team && f.residentId) {
+          // Earlier facts of this resident now belong to the contracted team: those of the batch
+          // here, those in the table by the UPDATE below (the first team wins there, as in order).
+          for (const l of pending.values()) for (const r of l) if (r.rid === f.residentId && r.team === null) { r.team = team; movedHere++; }
+          for (const c of contracts.get(f.residentId) ?? []) if (c.team === null) c.team = team;
+          if (!moved.has(f.residentId)) moved.set(f.residentId, team);
+        }
+        this.touch(f.day);
+        k++;
+      }
+      const ds = rows.map((r) => r.f.day).filter((d): d is string => !!d).sort();
+      const fl = rows.map((r) => r.flag).filter((x): x is number => x !== null);
+      state.set(it.base, { version: it.version, d: ds[0] ?? null, n: rows.length, flag: fl.length ? Math.max(...fl) : null });
+    }
+    if (moved.size) {
+      const n = (yield q.run('UPDATE an_fact SET team_id = u.team FROM unnest(?::text[], ?::text[]) AS u(rid, team) WHERE an_fact.resident_id = u.rid AND an_fact.team_id IS NULL', [[...moved.keys()], [...moved.values()]])) as number;
+      if (n > 0) movedHere++;
+    }
+    if (movedHere > 0) this.touch(null);
+    if (del.size) yield q.run('DELETE FROM an_fact WHERE src = ANY(?::text[])', [[...del]]);
+    const all = [...pending.values()].flat();
+    if (all.length) {
+      const col = <V>(g: (r: Row) => V) => all.map(g) as unknown as Param;
+      yield q.run(`INSERT INTO an_fact (fkey, src, kind, clinic_id, team_id, resident_id, day, day2, code, label, n1, n2, n3, flag, version, record_type, record_id)
+        SELECT u.fkey, u.src, u.kind, ?, u.team, u.rid, u.day, u.day2, u.code, u.label, u.n1, u.n2, u.n3, u.flag, u.version, u.rtype, u.rid2
+        FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::float8[], ?::float8[], ?::float8[], ?::int[], ?::int[], ?::text[], ?::text[])
+        AS u(fkey, src, kind, team, rid, day, day2, code, label, n1, n2, n3, flag, version, rtype, rid2)`,
+      [clinicId, col((r) => r.fkey), col((r) => r.src), col((r) => r.kind), col((r) => r.team), col((r) => r.rid), col((r) => r.f.day ?? null), col((r) => r.f.day2 ?? null), col((r) => r.f.code ?? null), col((r) => r.f.label ?? null),
+        col((r) => r.f.n1 ?? null), col((r) => r.f.n2 ?? null), col((r) => r.f.n3 ?? null), col((r) => r.flag), col((r) => r.version), col((r) => r.type), col((r) => r.recordId)]);
     }
     return k;
   }
