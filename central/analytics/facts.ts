@@ -3,6 +3,13 @@
  * order (seq above a per-clinic cursor) and keeps one `an_fact` row per source record (its
  * latest version), reduced to the fields indicators need. Runs on a timer and on demand; the
  * time of the last completed pass is the "as of" every indicator shows.
+ *
+ * Statements per batch: SQLite (in process, no round trips) applies record by record (`apply`,
+ * 2-4 statements each); PostgreSQL applies the whole batch in a fixed number (`applyBatch`: two
+ * reads, UPDATE, DELETE, INSERT through unnest) and reads the batch's contributions to stored
+ * results in one statement per 25 results (engine.ts `contributions`), so a batch costs the same
+ * few dozen statements whatever its size (pg-batch.test.ts counts them). Stored case lists still
+ * cost two reads per cohort resident of the batch and list (cases.ts `compute`, `perResident`).
  */
 import type { OrgTree } from './org.ts';
 import { nextBatchSize, q, yieldWriteLock, type Op, type Param, type SqlDb } from './sql.ts';

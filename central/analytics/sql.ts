@@ -3,6 +3,12 @@
  * touching the warehouse classes: SQLite through `SqliteWarehouse.db`, PostgreSQL through
  * `PostgresWarehouse.pool`. Queries are written once with `?` placeholders in the common
  * subset of both dialects (TEXT / INTEGER / DOUBLE PRECISION, ON CONFLICT ... DO UPDATE).
+ *
+ * On PostgreSQL a statement text is prepared (a named statement, per pooled connection) from its
+ * second use, so the fact worker's repeated statements are parsed and planned once per
+ * connection instead of once per execution (it spent 31-47 s of 47 s in planning per 150k
+ * records before). Code on the hot paths keeps texts stable: lists go as one array parameter
+ * (`anyOf`: `= ANY(?::text[])`, inserts through `unnest`), not as `IN (?, ?, ...)` of varying length.
  */
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Warehouse } from '../warehouse/types.ts';
