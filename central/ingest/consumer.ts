@@ -11,7 +11,7 @@ import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '
 import { STREAMS, checkEnvelope, parseRecordSubject, subjects, type Receipt } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { IngestItem, IngestResult, PipelinedIngest, Warehouse, Watermark } from '../warehouse/types.ts';
-import { INGEST_DURABLE, MAX_ACK_PENDING, ensureStreams } from './streams.ts';
+import { INGEST_DURABLE, ensureStreams } from './streams.ts';
 
 /** Pipelined batches that may wait for their flush at once before the ingest waits too. */
 const MAX_AWAITING_DURABILITY = 8;
@@ -38,6 +38,8 @@ export class Ingest {
    */
   private durableChain: Promise<void> = Promise.resolve();
   private awaitingDurability = 0;
+  /** Stream sequences of the messages queued or being applied (see `enqueue`). */
+  private held = new Set<number>();
   private retryDelay = RETRY_MIN_MS;
   /** Clinics whose receipt a failed flush withheld: sent after the next successful one. */
   private owedReceipts = new Set<string>();
@@ -78,6 +80,8 @@ export class Ingest {
     const js = jetstream(this.nc);
     const consumer = await js.consumers.get(STREAMS.records, INGEST_DURABLE);
     await this.messages?.close().catch(() => undefined);
+    // A recreated stream numbers its messages from 1 again.
+    this.held.clear();
     this.messages = await consumer.consume({ max_messages: 4000, callback: (m) => this.enqueue(m) });
     this.log.info('ingest consumer attached');
   }
@@ -104,23 +108,15 @@ export class Ingest {
   }
 
   private enqueue(m: JsMsg): void {
+    // A redelivery (ack wait expired while the warehouse was down) of a message we still hold:
+    // the copy we hold will be applied and acknowledged; keeping both would grow without bound.
+    if (this.held.has(m.seq)) return;
+    this.held.add(m.seq);
     this.buffer.push(m);
-    // More than the consumer's max_ack_pending can only be redelivered copies (the ack wait
-    // expired while the warehouse was down): drop copies of messages we already hold, which will
-    // be applied and acknowledged, so the buffer stays bounded. Not per message: reading a
-    // message's stream sequence parses its reply subject.
-    if (this.buffer.length > MAX_ACK_PENDING) this.dropRedeliveredCopies();
     if (!this.scheduled && !this.flushing) {
       this.scheduled = true;
       setImmediate(() => void this.flush());
     }
-  }
-
-  private dropRedeliveredCopies(): void {
-    const seen = new Set<number>();
-    const before = this.buffer.length;
-    this.buffer = this.buffer.filter((m) => !seen.has(m.seq) && seen.add(m.seq) !== undefined);
-    this.log.warn({ dropped: before - this.buffer.length, held: this.buffer.length }, 'redelivered copies of held messages dropped');
   }
 
   private async flush(): Promise<void> {
@@ -167,16 +163,18 @@ export class Ingest {
 
   /**
    * A batch applied and durable: acknowledge it, publish the receipts it changed. The consumer
-   * acknowledges cumulatively (AckPolicy.All): the ack of the batch's last message covers every
-   * message of a lower stream sequence. That is sound because first deliveries come in stream
-   * order, batches are settled in delivery order, and a message is never dropped unsettled (a
-   * failed batch is retried in place, never nak'ed; of redelivered copies the first is kept): every
-   * lower sequence was first delivered earlier, so it is applied and durable. (When the last
-   * message is a redelivered copy, the ack covers less; what stays unacknowledged comes again and
-   * is found applied.)
+   * acknowledges cumulatively (AckPolicy.All): one ack, for the highest stream sequence of the
+   * batch, covers every message delivered before it. That is sound because batches are settled
+   * in delivery order and a message is never dropped unsettled (a failed batch is retried in
+   * place, never nak'ed), so everything delivered before that message is applied and durable.
    */
   private settle(batch: JsMsg[], results: IngestResult[]): void {
-    batch[batch.length - 1]!.ack();
+    let top = batch[0]!;
+    for (const m of batch) {
+      if (m.seq > top.seq) top = m;
+      this.held.delete(m.seq);
+    }
+    top.ack();
     this.batches++;
     for (const result of results) {
       for (const w of result.changed) {

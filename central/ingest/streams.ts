@@ -3,8 +3,6 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, 
 import { STREAMS, subjects } from '../../contracts/index.ts';
 
 export const INGEST_DURABLE = 'central-ingest';
-/** Messages delivered and not yet acknowledged, at most (the ingest buffer's bound). */
-export const MAX_ACK_PENDING = 20_000;
 const NANOS = 1_000_000;
 
 export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
@@ -37,7 +35,7 @@ const ingestConsumer = {
   // Cumulative acknowledgement: one ack per applied batch (central/ingest/consumer.ts, `settle`).
   ack_policy: AckPolicy.All,
   ack_wait: 30_000 * NANOS,
-  max_ack_pending: MAX_ACK_PENDING,
+  max_ack_pending: 20_000,
   max_deliver: -1,
 };
 

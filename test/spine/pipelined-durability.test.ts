@@ -176,14 +176,3 @@ t.test('a consumer made with per-message acks (before 2026-11-29) is replaced at
   t.equal(info.delivered.consumer_seq, last - first, 'it started after the old floor: nothing delivered twice');
   t.same(await wh.appliedSeqs(clinic), Array.from({ length: last }, (_, i) => i + 1), 'in order, no gap, no duplicate');
 });
-
-t.test('a buffer grown past max_ack_pending by redelivered copies keeps the first copy of each message', async (t) => {
-  const wh = { ingest: async () => { throw new Error('unused'); } } as unknown as SqliteWarehouse;
-  const ingest = new Ingest({} as never, wh, quietLog());
-  // Test access to the private buffer: JsMsg stand-ins carry only what the compaction reads.
-  const inner = ingest as unknown as { buffer: { seq: number; copy: number }[]; dropRedeliveredCopies(): void };
-  inner.buffer = [1, 2, 3, 2, 4, 1, 3, 5].map((seq, i) => ({ seq, copy: i }));
-  inner.dropRedeliveredCopies();
-  t.same(inner.buffer.map((m) => m.seq), [1, 2, 3, 4, 5], 'one of each, in delivery order');
-  t.same(inner.buffer.map((m) => m.copy), [0, 1, 2, 4, 7], 'the first copy kept');
-});
