@@ -15,9 +15,6 @@ import { INGEST_DURABLE, ensureStreams } from './streams.ts';
 
 /** Pipelined batches that may wait for their flush at once before the ingest waits too. */
 const MAX_AWAITING_DURABILITY = 8;
-/** Pause before a batch (or a flush) that failed is tried again, doubling up to the maximum. */
-const RETRY_MIN_MS = 500;
-const RETRY_MAX_MS = 5_000;
 
 export interface IngestHooks {
   onResult?: (r: IngestResult) => void;
@@ -38,9 +35,6 @@ export class Ingest {
    */
   private durableChain: Promise<void> = Promise.resolve();
   private awaitingDurability = 0;
-  /** Stream sequences of the messages queued or being applied (see `enqueue`). */
-  private held = new Set<number>();
-  private retryDelay = RETRY_MIN_MS;
   /** Clinics whose receipt a failed flush withheld: sent after the next successful one. */
   private owedReceipts = new Set<string>();
   batches = 0;
@@ -80,8 +74,6 @@ export class Ingest {
     const js = jetstream(this.nc);
     const consumer = await js.consumers.get(STREAMS.records, INGEST_DURABLE);
     await this.messages?.close().catch(() => undefined);
-    // A recreated stream numbers its messages from 1 again.
-    this.held.clear();
     this.messages = await consumer.consume({ max_messages: 4000, callback: (m) => this.enqueue(m) });
     this.log.info('ingest consumer attached');
   }
@@ -108,10 +100,6 @@ export class Ingest {
   }
 
   private enqueue(m: JsMsg): void {
-    // A redelivery (ack wait expired while the warehouse was down) of a message we still hold:
-    // the copy we hold will be applied and acknowledged; keeping both would grow without bound.
-    if (this.held.has(m.seq)) return;
-    this.held.add(m.seq);
     this.buffer.push(m);
     if (!this.scheduled && !this.flushing) {
       this.scheduled = true;
@@ -127,64 +115,48 @@ export class Ingest {
       while (this.buffer.length > 0) {
         const batch = this.buffer.splice(0, this.maxBatch);
         const items = batch.map(toItem);
+        let result: IngestResult;
         try {
           if (this.wh.ingestPipelined) {
             this.afterDurable(batch, this.wh.ingestPipelined(items));
             // Bounded: at most a few commits wait for their flush (the flushes are grouped).
             if (this.awaitingDurability >= MAX_AWAITING_DURABILITY) await this.durableChain;
-          } else {
-            this.settle(batch, [await this.wh.ingest(items)]);
-          }
-          this.retryDelay = RETRY_MIN_MS;
-          continue;
-        } catch (e) {
-          // Earlier batches' acks and receipts first: acknowledging is cumulative.
-          await this.durableChain;
-          this.log.warn({ err: (e as Error).message, batch: batch.length }, 'batch could not be applied: applying its messages one at a time');
-          const results = await this.applyOneByOne(batch, items, e as Error);
-          if (results) {
-            this.settle(batch, results);
             continue;
           }
-          // The warehouse itself is unavailable (disk full, database locked...): nothing is
-          // acknowledged; the batch stays first in line and is tried again after a pause.
-          this.failures++;
-          this.log.error({ err: (e as Error).message, batch: batch.length, retryMs: this.retryDelay }, 'warehouse apply failed; the batch will be applied again');
-          this.buffer.unshift(...batch);
-          await sleep(this.retryDelay);
-          this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
-          if (!this.running) break; // stopping: JetStream redelivers what was not acknowledged
+          result = await this.wh.ingest(items);
+        } catch (e) {
+          // Earlier batches' acks and receipts first: the one-by-one path publishes its own.
+          await this.durableChain;
+          this.log.warn({ err: (e as Error).message, batch: batch.length }, 'batch could not be applied: applying its messages one at a time');
+          const applied = await this.applyOneByOne(batch, items, e as Error);
+          if (!applied) {
+            // The warehouse itself is unavailable (disk full, database locked...): nothing is
+            // acked, JetStream redelivers later. Back off so we do not spin.
+            this.failures++;
+            this.log.error({ err: (e as Error).message, batch: batch.length }, 'warehouse apply failed; messages will be redelivered');
+            for (const m of batch) m.nak(2000);
+            await sleep(500);
+          }
+          continue;
         }
+        this.settle(batch, result);
       }
     } finally {
       this.flushing = false;
     }
   }
 
-  /**
-   * A batch applied and durable: acknowledge it, publish the receipts it changed. The consumer
-   * acknowledges cumulatively (AckPolicy.All): one ack, for the highest stream sequence of the
-   * batch, covers every message delivered before it. That is sound because batches are settled
-   * in delivery order and a message is never dropped unsettled (a failed batch is retried in
-   * place, never nak'ed), so everything delivered before that message is applied and durable.
-   */
-  private settle(batch: JsMsg[], results: IngestResult[]): void {
-    let top = batch[0]!;
-    for (const m of batch) {
-      if (m.seq > top.seq) top = m;
-      this.held.delete(m.seq);
-    }
-    top.ack();
+  /** A batch applied and durable: ack its messages, publish the receipts it changed. */
+  private settle(batch: JsMsg[], result: IngestResult): void {
+    for (const m of batch) m.ack();
     this.batches++;
-    for (const result of results) {
-      for (const w of result.changed) {
-        this.owedReceipts.delete(w.clinicId);
-        this.publishReceipt(w);
-      }
-      this.hooks.onResult?.(result);
+    for (const w of result.changed) {
+      this.owedReceipts.delete(w.clinicId);
+      this.publishReceipt(w);
     }
+    this.hooks.onResult?.(result);
     if (this.owedReceipts.size > 0) {
-      // Clinics whose receipt waited for a flush that failed first: answer them now.
+      // Redelivered duplicates change no watermark: answer the clinics a failed flush left waiting.
       const owed = [...this.owedReceipts];
       this.owedReceipts.clear();
       for (const c of owed) void this.wh.watermark(c).then((w) => this.publishReceipt(w), () => this.owedReceipts.add(c));
@@ -193,31 +165,23 @@ export class Ingest {
 
   /**
    * Settle a pipelined batch once its flush is done, after the batches committed before it. A
-   * failed flush (the disk reported an error) is asked for again until one succeeds: its
-   * messages stay unacknowledged meanwhile, and a flush covers every earlier frame of the WAL.
+   * failed flush leaves its messages unacknowledged (nak): JetStream redelivers them, the
+   * warehouse finds them applied, and the next successful flush (which covers every earlier
+   * frame of the WAL) makes them durable before they are acked.
    */
   private afterDurable(batch: JsMsg[], p: PipelinedIngest): void {
     this.awaitingDurability++;
-    const durable = (async () => {
-      let delay = RETRY_MIN_MS;
-      for (let promise = p.durable; ;) {
-        try {
-          await promise;
-          return true;
-        } catch (e) {
-          this.failures++;
-          this.log.error({ err: (e as Error).message, batch: batch.length, retryMs: delay }, 'warehouse flush (fsync) failed: the batch is not acknowledged; flushing again; check the disk');
-          for (const w of p.result.changed) this.owedReceipts.add(w.clinicId);
-          await sleep(delay);
-          delay = Math.min(delay * 2, RETRY_MAX_MS);
-          if (!this.running) return false; // stopping: JetStream redelivers what was not acknowledged
-          promise = p.flushAgain();
-        }
-      }
-    })();
-    this.durableChain = Promise.all([this.durableChain, durable]).then(([, ok]) => {
+    const durable = p.durable.then(() => null, (e: Error) => e);
+    this.durableChain = Promise.all([this.durableChain, durable]).then(([, err]) => {
       this.awaitingDurability--;
-      if (ok) this.settle(batch, [p.result]);
+      if (err) {
+        this.failures++;
+        this.log.error({ err: err.message, batch: batch.length }, 'warehouse flush (fsync) failed: the batch is not acknowledged and will be redelivered; check the disk');
+        for (const m of batch) m.nak(2000);
+        for (const w of p.result.changed) this.owedReceipts.add(w.clinicId);
+        return;
+      }
+      this.settle(batch, p.result);
     }).catch((e: Error) => {
       // settle() only acks and publishes; never let one failure break the chain for later batches.
       this.log.error({ err: e.message }, 'settling a pipelined batch failed');
@@ -227,23 +191,24 @@ export class Ingest {
   /**
    * A batch failed: apply its messages one at a time so that one poison record cannot stall
    * every clinic. A record that fails alone is dead-lettered as `apply_error` (it keeps its
-   * place in the clinic's sequence). Returns null when nothing could be applied at all (the
-   * warehouse is down rather than a record being bad) or a dead letter could not be written:
-   * the caller retries the whole batch (what was applied is found applied).
+   * place in the clinic's sequence). Returns false when nothing could be applied at all,
+   * which means the warehouse is down rather than a record being bad.
    */
-  private async applyOneByOne(batch: JsMsg[], items: IngestItem[], batchError: Error): Promise<IngestResult[] | null> {
+  private async applyOneByOne(batch: JsMsg[], items: IngestItem[], batchError: Error): Promise<boolean> {
     let okCount = 0;
-    const results: IngestResult[] = [];
     const poison: number[] = [];
     for (let i = 0; i < items.length; i++) {
       try {
-        results.push(await this.wh.ingest([items[i]!]));
+        const r = await this.wh.ingest([items[i]!]);
         okCount++;
+        batch[i]!.ack();
+        for (const w of r.changed) this.publishReceipt(w);
+        this.hooks.onResult?.(r);
       } catch {
         poison.push(i);
       }
     }
-    if (okCount === 0 && items.length > 1) return null;
+    if (okCount === 0 && items.length > 1) return false;
     for (const i of poison) {
       const it = items[i]!;
       const m = batch[i]!;
@@ -251,14 +216,17 @@ export class Ingest {
         ? { kind: 'dead', subject: m.subject, reason: 'apply_error', detail: `could not be applied: ${batchError.message}`, raw: m.data, clinicId: it.envelope.clinicId, seq: it.envelope.seq }
         : it;
       try {
-        results.push(await this.wh.ingest([dead]));
+        const r = await this.wh.ingest([dead]);
+        m.ack();
+        for (const w of r.changed) this.publishReceipt(w);
+        this.hooks.onResult?.(r);
         this.log.error({ subject: m.subject, err: batchError.message }, 'record dead-lettered: it could not be applied');
       } catch (e) {
-        this.log.error({ subject: m.subject, err: (e as Error).message }, 'could not even dead-letter a record; the batch will be tried again');
-        return null;
+        m.nak(5000);
+        this.log.error({ err: (e as Error).message }, 'could not even dead-letter a record; will retry');
       }
     }
-    return results;
+    return true;
   }
 
   publishReceipt(w: Watermark): void {
