@@ -12,9 +12,18 @@ import { STREAMS, checkEnvelope, parseRecordSubject, subjects, type Receipt } fr
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { IngestItem, IngestResult, PipelinedIngest, Warehouse, Watermark } from '../warehouse/types.ts';
 import { INGEST_DURABLE, ensureStreams } from './streams.ts';
+import { AckFloor, type Settled } from './ack-floor.ts';
 
 /** Pipelined batches that may wait for their flush at once before the ingest waits too. */
 const MAX_AWAITING_DURABILITY = 8;
+/** Pause before a batch (or a flush) that failed is tried again, doubling up to the maximum. */
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 5_000;
+/** A gap (see `checkGaps`) is looked for this long after a settle leaves one. */
+const GAP_CHECK_MS = 200;
+/** Missing messages fetched per round, and requests in flight at once. */
+const GAP_FETCH_MAX = 2000;
+const GAP_FETCH_CONCURRENCY = 32;
 
 export interface IngestHooks {
   onResult?: (r: IngestResult) => void;
@@ -22,8 +31,19 @@ export interface IngestHooks {
   onStreamsCreated?: () => Promise<void>;
 }
 
+/** A message to apply: delivered by the consumer, or fetched from the stream to fill a gap. */
+interface Delivery {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  /** The delivered message (acknowledged through the floor); null when fetched. */
+  msg: JsMsg | null;
+  /** The consumer attachment it came from (a recreated stream numbers its messages anew). */
+  gen: number;
+}
+
 export class Ingest {
-  private buffer: JsMsg[] = [];
+  private buffer: Delivery[] = [];
   private flushing = false;
   private scheduled = false;
   private messages: ConsumerMessages | null = null;
@@ -35,10 +55,20 @@ export class Ingest {
    */
   private durableChain: Promise<void> = Promise.resolve();
   private awaitingDurability = 0;
+  private retryDelay = RETRY_MIN_MS;
   /** Clinics whose receipt a failed flush withheld: sent after the next successful one. */
   private owedReceipts = new Set<string>();
+  /** How far the cumulative ack may go (see ack-floor.ts); replaced when the consumer is. */
+  private acks = new AckFloor<JsMsg>(0);
+  private gen = 0;
+  private gapTimer: NodeJS.Timeout | null = null;
+  private filling = false;
   batches = 0;
   failures = 0;
+  /** Messages fetched from the stream because their delivery was lost (or never came). */
+  gapFetched = 0;
+  /** Redelivered copies dropped (their first copy was held or settled). */
+  copiesDropped = 0;
 
   constructor(private readonly nc: NatsConnection, private readonly wh: Warehouse, private readonly log: Logger, private readonly hooks: IngestHooks = {}, private readonly maxBatch = 1000) {}
 
@@ -60,10 +90,16 @@ export class Ingest {
 
   async stop(): Promise<void> {
     this.running = false;
+    if (this.gapTimer) clearTimeout(this.gapTimer);
     await this.messages?.close().catch(() => undefined);
     await this.supervisor;
-    while (this.flushing || this.scheduled) await sleep(5);
+    while (this.flushing || this.scheduled || this.filling) await sleep(5);
     await this.durableChain;
+  }
+
+  /** Settled above the ack floor, held back by a lower sequence not settled yet. */
+  get waitingOnGap(): number {
+    return this.acks.waiting;
   }
 
   /** (Re)create streams and the durable consumer, then start consuming. */
@@ -74,8 +110,16 @@ export class Ingest {
     const js = jetstream(this.nc);
     const consumer = await js.consumers.get(STREAMS.records, INGEST_DURABLE);
     await this.messages?.close().catch(() => undefined);
-    this.messages = await consumer.consume({ max_messages: 4000, callback: (m) => this.enqueue(m) });
-    this.log.info('ingest consumer attached');
+    // Everything at or below the consumer's ack floor is settled; so is what the stream no
+    // longer holds (expired by max_age). A recreated stream numbers its messages from 1 again:
+    // what is still buffered from before is applied (idempotently) but no longer acknowledged.
+    const info = await consumer.info(false);
+    const si = await jsm.streams.info(STREAMS.records);
+    const floor = Math.max(info.ack_floor.stream_seq, si.state.first_seq - 1, (info.config.opt_start_seq ?? 1) - 1);
+    this.acks = new AckFloor<JsMsg>(floor);
+    const gen = ++this.gen;
+    this.messages = await consumer.consume({ max_messages: 4000, callback: (m) => this.enqueue(m, gen) });
+    this.log.info({ ackFloor: floor }, 'ingest consumer attached');
   }
 
   /** Every 2 s: is our consumer still there? A wiped or restarted broker loses it. */
@@ -99,11 +143,89 @@ export class Ingest {
     }
   }
 
-  private enqueue(m: JsMsg): void {
-    this.buffer.push(m);
+  private enqueue(m: JsMsg, gen: number): void {
+    if (gen !== this.gen) return; // a late delivery of a replaced consumer
+    const seq = m.seq;
+    switch (this.acks.receive(seq)) {
+      case 'below':
+        // Redelivered after the ack wait although settled (it was fetched, or its ack was lost).
+        m.ack();
+        return;
+      case 'copy':
+        // A redelivered copy of a message held or settled above the floor (the ack wait expired
+        // while it waited): dropped, so the buffer stays bounded and no ack covers lower ones.
+        this.copiesDropped++;
+        return;
+      case 'new':
+        break;
+    }
+    this.push({ seq, subject: m.subject, data: m.data, msg: m, gen });
+  }
+
+  private push(d: Delivery): void {
+    this.buffer.push(d);
     if (!this.scheduled && !this.flushing) {
       this.scheduled = true;
       setImmediate(() => void this.flush());
+    }
+  }
+
+  /**
+   * Something settled waits above the floor: a lower sequence was never received (its delivery
+   * was lost when the connection dropped, or it went to a central that was killed). Fetch those
+   * from the stream rather than wait for the server's redelivery after the ack wait (30 s).
+   */
+  private checkGaps(): void {
+    if (this.gapTimer || this.filling || this.acks.waiting === 0 || !this.running) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = null;
+      void this.fillGaps();
+    }, GAP_CHECK_MS);
+  }
+
+  private async fillGaps(): Promise<void> {
+    const missing = this.acks.missing(GAP_FETCH_MAX);
+    if (missing.length === 0 || !this.running) return;
+    this.filling = true;
+    const gen = this.gen;
+    const acks = this.acks;
+    try {
+      this.log.warn({ from: missing[0], to: missing[missing.length - 1], count: missing.length, ackFloor: acks.floor }, 'messages above the ack floor were never received (delivery lost or went to an earlier central): fetching them from the stream');
+      const jsm = await jetstreamManager(this.nc, { checkAPI: false });
+      for (const s of missing) acks.receive(s);
+      let next = 0;
+      const absent: Settled<JsMsg>[] = [];
+      const worker = async () => {
+        while (next < missing.length) {
+          const seq = missing[next++]!;
+          try {
+            const sm = await jsm.streams.getMessage(STREAMS.records, { seq });
+            if (gen !== this.gen) return;
+            if (sm === null) absent.push({ seq, msg: null });
+            else {
+              this.gapFetched++;
+              this.push({ seq, subject: sm.subject, data: sm.data, msg: null, gen });
+            }
+          } catch (e) {
+            // Disconnected or timed out: forget it for now; the next check asks again.
+            acks.release(seq);
+            this.log.debug({ seq, err: (e as Error).message }, 'could not fetch a missing message yet');
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: GAP_FETCH_CONCURRENCY }, worker));
+      if (absent.length > 0 && gen === this.gen) {
+        // Not in the stream any more (expired): nothing to apply; the edge re-sends what central
+        // lacks from its watermark.
+        this.log.warn({ count: absent.length, first: absent[0]!.seq }, 'missing messages are no longer in the stream (expired); their clinics re-send from the watermark');
+        this.durableChain = this.durableChain.then(() => this.acks === acks ? acks.settle(absent)?.ack() : undefined);
+      }
+    } catch (e) {
+      for (const s of missing) acks.release(s);
+      this.log.warn({ err: (e as Error).message }, 'gap fill failed; trying again');
+    } finally {
+      this.filling = false;
+      this.checkGaps();
     }
   }
 
@@ -115,48 +237,61 @@ export class Ingest {
       while (this.buffer.length > 0) {
         const batch = this.buffer.splice(0, this.maxBatch);
         const items = batch.map(toItem);
-        let result: IngestResult;
         try {
           if (this.wh.ingestPipelined) {
             this.afterDurable(batch, this.wh.ingestPipelined(items));
             // Bounded: at most a few commits wait for their flush (the flushes are grouped).
             if (this.awaitingDurability >= MAX_AWAITING_DURABILITY) await this.durableChain;
-            continue;
+          } else {
+            this.settle(batch, [await this.wh.ingest(items)]);
           }
-          result = await this.wh.ingest(items);
+          this.retryDelay = RETRY_MIN_MS;
+          continue;
         } catch (e) {
-          // Earlier batches' acks and receipts first: the one-by-one path publishes its own.
+          // Earlier batches' acks and receipts first: acknowledging is cumulative.
           await this.durableChain;
           this.log.warn({ err: (e as Error).message, batch: batch.length }, 'batch could not be applied: applying its messages one at a time');
-          const applied = await this.applyOneByOne(batch, items, e as Error);
-          if (!applied) {
-            // The warehouse itself is unavailable (disk full, database locked...): nothing is
-            // acked, JetStream redelivers later. Back off so we do not spin.
-            this.failures++;
-            this.log.error({ err: (e as Error).message, batch: batch.length }, 'warehouse apply failed; messages will be redelivered');
-            for (const m of batch) m.nak(2000);
-            await sleep(500);
+          const results = await this.applyOneByOne(batch, items, e as Error);
+          if (results) {
+            this.settle(batch, results);
+            continue;
           }
-          continue;
+          // The warehouse itself is unavailable (disk full, database locked...): nothing is
+          // acknowledged; the batch stays first in line and is tried again after a pause.
+          this.failures++;
+          this.log.error({ err: (e as Error).message, batch: batch.length, retryMs: this.retryDelay }, 'warehouse apply failed; the batch will be applied again');
+          this.buffer.unshift(...batch);
+          await sleep(this.retryDelay);
+          this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+          if (!this.running) break; // stopping: JetStream redelivers what was not acknowledged
         }
-        this.settle(batch, result);
       }
     } finally {
       this.flushing = false;
     }
   }
 
-  /** A batch applied and durable: ack its messages, publish the receipts it changed. */
-  private settle(batch: JsMsg[], result: IngestResult): void {
-    for (const m of batch) m.ack();
+  /**
+   * A batch applied and durable: acknowledge through the ack floor, publish the receipts it
+   * changed. The consumer acknowledges cumulatively (AckPolicy.All): one ack, of the delivered
+   * message with the highest sequence at or below the floor, settles everything below it, and
+   * the floor only passes sequences that are settled here (ack-floor.ts says why the order of
+   * delivery is not enough).
+   */
+  private settle(batch: Delivery[], results: IngestResult[]): void {
+    const gen = this.gen;
+    this.acks.settle(batch.filter((d) => d.gen === gen))?.ack();
+    this.checkGaps();
     this.batches++;
-    for (const w of result.changed) {
-      this.owedReceipts.delete(w.clinicId);
-      this.publishReceipt(w);
+    for (const result of results) {
+      for (const w of result.changed) {
+        this.owedReceipts.delete(w.clinicId);
+        this.publishReceipt(w);
+      }
+      this.hooks.onResult?.(result);
     }
-    this.hooks.onResult?.(result);
     if (this.owedReceipts.size > 0) {
-      // Redelivered duplicates change no watermark: answer the clinics a failed flush left waiting.
+      // Clinics whose receipt waited for a flush that failed first: answer them now.
       const owed = [...this.owedReceipts];
       this.owedReceipts.clear();
       for (const c of owed) void this.wh.watermark(c).then((w) => this.publishReceipt(w), () => this.owedReceipts.add(c));
@@ -165,23 +300,31 @@ export class Ingest {
 
   /**
    * Settle a pipelined batch once its flush is done, after the batches committed before it. A
-   * failed flush leaves its messages unacknowledged (nak): JetStream redelivers them, the
-   * warehouse finds them applied, and the next successful flush (which covers every earlier
-   * frame of the WAL) makes them durable before they are acked.
+   * failed flush (the disk reported an error) is asked for again until one succeeds: its
+   * messages stay unacknowledged meanwhile, and a flush covers every earlier frame of the WAL.
    */
-  private afterDurable(batch: JsMsg[], p: PipelinedIngest): void {
+  private afterDurable(batch: Delivery[], p: PipelinedIngest): void {
     this.awaitingDurability++;
-    const durable = p.durable.then(() => null, (e: Error) => e);
-    this.durableChain = Promise.all([this.durableChain, durable]).then(([, err]) => {
-      this.awaitingDurability--;
-      if (err) {
-        this.failures++;
-        this.log.error({ err: err.message, batch: batch.length }, 'warehouse flush (fsync) failed: the batch is not acknowledged and will be redelivered; check the disk');
-        for (const m of batch) m.nak(2000);
-        for (const w of p.result.changed) this.owedReceipts.add(w.clinicId);
-        return;
+    const durable = (async () => {
+      let delay = RETRY_MIN_MS;
+      for (let promise = p.durable; ;) {
+        try {
+          await promise;
+          return true;
+        } catch (e) {
+          this.failures++;
+          this.log.error({ err: (e as Error).message, batch: batch.length, retryMs: delay }, 'warehouse flush (fsync) failed: the batch is not acknowledged; flushing again; check the disk');
+          for (const w of p.result.changed) this.owedReceipts.add(w.clinicId);
+          await sleep(delay);
+          delay = Math.min(delay * 2, RETRY_MAX_MS);
+          if (!this.running) return false; // stopping: JetStream redelivers what was not acknowledged
+          promise = p.flushAgain();
+        }
       }
-      this.settle(batch, p.result);
+    })();
+    this.durableChain = Promise.all([this.durableChain, durable]).then(([, ok]) => {
+      this.awaitingDurability--;
+      if (ok) this.settle(batch, [p.result]);
     }).catch((e: Error) => {
       // settle() only acks and publishes; never let one failure break the chain for later batches.
       this.log.error({ err: e.message }, 'settling a pipelined batch failed');
@@ -191,24 +334,23 @@ export class Ingest {
   /**
    * A batch failed: apply its messages one at a time so that one poison record cannot stall
    * every clinic. A record that fails alone is dead-lettered as `apply_error` (it keeps its
-   * place in the clinic's sequence). Returns false when nothing could be applied at all,
-   * which means the warehouse is down rather than a record being bad.
+   * place in the clinic's sequence). Returns null when nothing could be applied at all (the
+   * warehouse is down rather than a record being bad) or a dead letter could not be written:
+   * the caller retries the whole batch (what was applied is found applied).
    */
-  private async applyOneByOne(batch: JsMsg[], items: IngestItem[], batchError: Error): Promise<boolean> {
+  private async applyOneByOne(batch: Delivery[], items: IngestItem[], batchError: Error): Promise<IngestResult[] | null> {
     let okCount = 0;
+    const results: IngestResult[] = [];
     const poison: number[] = [];
     for (let i = 0; i < items.length; i++) {
       try {
-        const r = await this.wh.ingest([items[i]!]);
+        results.push(await this.wh.ingest([items[i]!]));
         okCount++;
-        batch[i]!.ack();
-        for (const w of r.changed) this.publishReceipt(w);
-        this.hooks.onResult?.(r);
       } catch {
         poison.push(i);
       }
     }
-    if (okCount === 0 && items.length > 1) return false;
+    if (okCount === 0 && items.length > 1) return null;
     for (const i of poison) {
       const it = items[i]!;
       const m = batch[i]!;
@@ -216,17 +358,14 @@ export class Ingest {
         ? { kind: 'dead', subject: m.subject, reason: 'apply_error', detail: `could not be applied: ${batchError.message}`, raw: m.data, clinicId: it.envelope.clinicId, seq: it.envelope.seq }
         : it;
       try {
-        const r = await this.wh.ingest([dead]);
-        m.ack();
-        for (const w of r.changed) this.publishReceipt(w);
-        this.hooks.onResult?.(r);
+        results.push(await this.wh.ingest([dead]));
         this.log.error({ subject: m.subject, err: batchError.message }, 'record dead-lettered: it could not be applied');
       } catch (e) {
-        m.nak(5000);
-        this.log.error({ err: (e as Error).message }, 'could not even dead-letter a record; will retry');
+        this.log.error({ subject: m.subject, err: (e as Error).message }, 'could not even dead-letter a record; the batch will be tried again');
+        return null;
       }
     }
-    return true;
+    return results;
   }
 
   publishReceipt(w: Watermark): void {

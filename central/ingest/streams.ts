@@ -3,6 +3,8 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, 
 import { STREAMS, subjects } from '../../contracts/index.ts';
 
 export const INGEST_DURABLE = 'central-ingest';
+/** Messages delivered and not yet acknowledged, at most (the ingest buffer's bound). */
+export const MAX_ACK_PENDING = 20_000;
 const NANOS = 1_000_000;
 
 export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
@@ -27,18 +29,37 @@ export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
     duplicate_window: 2 * 60 * 1000 * NANOS,
     discard: DiscardPolicy.Old,
   });
+  await ensureIngestConsumer(jsm);
+}
+
+const ingestConsumer = {
+  durable_name: INGEST_DURABLE,
+  // Cumulative acknowledgement: one ack per applied batch (central/ingest/consumer.ts, `settle`).
+  ack_policy: AckPolicy.All,
+  ack_wait: 30_000 * NANOS,
+  max_ack_pending: MAX_ACK_PENDING,
+  max_deliver: -1,
+};
+
+/**
+ * The durable ingest consumer. One made before 2026-11-29 acknowledged each message
+ * (AckPolicy.Explicit); a consumer's ack policy cannot be changed, so it is replaced by one that
+ * starts right after its acknowledged floor (messages acknowledged above the floor come again
+ * and are found applied).
+ */
+async function ensureIngestConsumer(jsm: JetStreamManager): Promise<void> {
+  let info;
   try {
-    await jsm.consumers.info(STREAMS.records, INGEST_DURABLE);
-  } catch {
-    await jsm.consumers.add(STREAMS.records, {
-      durable_name: INGEST_DURABLE,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: 30_000 * NANOS,
-      max_ack_pending: 20_000,
-      max_deliver: -1,
-    });
+    info = await jsm.consumers.info(STREAMS.records, INGEST_DURABLE);
+  } catch (e) {
+    if (!/not found/i.test((e as Error).message)) throw e;
+    await jsm.consumers.add(STREAMS.records, { ...ingestConsumer, deliver_policy: DeliverPolicy.All });
+    return;
   }
+  if (info.config.ack_policy === AckPolicy.All) return;
+  const from = info.ack_floor.stream_seq + 1;
+  await jsm.consumers.delete(STREAMS.records, INGEST_DURABLE);
+  await jsm.consumers.add(STREAMS.records, { ...ingestConsumer, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
 }
 
 type StreamCfg = Parameters<JetStreamManager['streams']['add']>[0];

@@ -76,7 +76,7 @@ export class SqliteWarehouse implements Warehouse {
     } finally {
       this.st.syncFull.run();
     }
-    return { result, durable: this.walSync.request() };
+    return { result, durable: this.walSync.request(), flushAgain: () => this.walSync.request() };
   }
 
   private ingestSync(batch: IngestItem[]): IngestResult {

@@ -97,6 +97,8 @@ export interface PipelinedIngest {
   result: IngestResult;
   /** Resolves once the batch survives a power loss; rejects when the flush failed. */
   durable: Promise<void>;
+  /** After a failed flush: flush again (covers this batch and everything committed before it). */
+  flushAgain(): Promise<void>;
 }
 
 export interface Warehouse {
