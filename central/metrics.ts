@@ -6,7 +6,20 @@ import type { IngestResult, Warehouse } from './warehouse/types.ts';
 
 const m = metricNames.central;
 
-export function centralMetrics(wh: Warehouse): { registry: Registry; observe: (r: IngestResult) => void; httpMetrics: (c: Context, next: Next) => Promise<void> } {
+/** What the ingest consumer counts itself (central/ingest/consumer.ts). */
+export interface IngestStats {
+  failures: number;
+  gapFetched: number;
+  copiesDropped: number;
+  waitingOnGap: number;
+}
+
+export function centralMetrics(wh: Warehouse): {
+  registry: Registry;
+  observe: (r: IngestResult) => void;
+  httpMetrics: (c: Context, next: Next) => Promise<void>;
+  watchIngest: (ingest: IngestStats) => void;
+} {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const applied = new Counter({ name: m.applied, help: 'Records applied to the warehouse', labelNames: ['clinic', 'type'], registers: [registry] });
@@ -60,5 +73,18 @@ export function centralMetrics(wh: Warehouse): { registry: Registry; observe: (r
     httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     httpDuration.observe({ route }, (performance.now() - t0) / 1000);
   };
-  return { registry, observe, httpMetrics };
+  let ingest: IngestStats | null = null;
+  const ingestCounter = (name: string, help: string, pick: (i: IngestStats) => number) =>
+    new Counter({ name, help, registers: [registry], collect() {
+      if (!ingest) return;
+      this.reset();
+      this.inc(pick(ingest));
+    } });
+  ingestCounter(m.ingestFailures, 'Warehouse applies or flushes that failed (retried in place; nothing acknowledged meanwhile)', (i) => i.failures);
+  ingestCounter(m.ingestGapFetched, 'Messages fetched from the stream because their delivery was lost or went to an earlier central', (i) => i.gapFetched);
+  ingestCounter(m.ingestCopiesDropped, 'Redelivered copies of messages already held or settled, dropped', (i) => i.copiesDropped);
+  new Gauge({ name: m.ingestWaitingOnGap, help: 'Messages applied above the ack floor, waiting for a lower one (a gap being filled)', registers: [registry], collect() {
+    if (ingest) this.set(ingest.waitingOnGap);
+  } });
+  return { registry, observe, httpMetrics, watchIngest: (i) => { ingest = i; } };
 }

@@ -36,5 +36,9 @@ export const metricNames = {
     conflicts: 'central_resident_conflicts_total',
     httpRequests: 'central_http_requests_total',
     httpDuration: 'central_http_request_duration_seconds',
+    ingestFailures: 'central_ingest_failures_total',
+    ingestGapFetched: 'central_ingest_gap_fetched_total',
+    ingestCopiesDropped: 'central_ingest_redelivered_copies_dropped_total',
+    ingestWaitingOnGap: 'central_ingest_waiting_on_gap',
   },
 } as const;

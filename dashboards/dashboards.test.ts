@@ -77,6 +77,9 @@ tests:
         values: '0 0 1x17 0x10'
       - series: 'edge_sync_blocked{instance="e1", clinic="c-old", follower="dictionaries"}'
         values: '0 1x29'
+      # Central's warehouse fails from 3 min to 12 min (every retry counted), then recovers.
+      - series: 'central_ingest_failures_total{instance="central"}'
+        values: '0 0 0 1+2x9 19x15'
     alert_rule_test:
       - eval_time: 10m
         alertname: EdgeSyncParked
@@ -94,6 +97,17 @@ tests:
         exp_alerts:
           - exp_labels: { severity: critical, area: edge, instance: e1, clinic: c-old, follower: dictionaries }
             exp_annotations: { summary: "Stream follower dictionaries at c-old is stuck", description: "A message that must apply before the next ones keeps failing: nothing after it is applied until it does, or until it is parked by hand." }
+      - eval_time: 5m
+        alertname: CentralIngestFailing
+        exp_alerts: []
+      - eval_time: 10m
+        alertname: CentralIngestFailing
+        exp_alerts:
+          - exp_labels: { severity: critical, area: central, instance: central }
+            exp_annotations: { summary: "Central cannot apply or flush records to its warehouse", description: "Applying a batch or flushing it to disk keeps failing (disk full or failing, database down or locked): central acknowledges nothing meanwhile and retries; the records wait in JetStream and at the edges. See central's log for the error." }
+      - eval_time: 22m
+        alertname: CentralIngestFailing
+        exp_alerts: []
       - eval_time: 4m
         alertname: NetworkDeviceDown
         exp_alerts:

@@ -67,6 +67,7 @@ export const ruleGroups: RuleGroup[] = [
       net('EdgeSyncParked', `${edge.syncDeadLetters} > 0`, '15m', 'warning', 'Messages from central parked at {{ $labels.clinic }} ({{ $labels.follower }})', 'The edge could not apply some messages of a central stream (EMPI merges, dictionaries or record migrations) after retrying, and parked them in sync_dead_letter; the rest of the stream goes on. Look at the reason, fix the cause, then replay or discard them.', 'edge'),
       net('EdgeSyncBlocked', `${edge.syncBlocked} == 1`, '10m', 'critical', 'Stream follower {{ $labels.follower }} at {{ $labels.clinic }} is stuck', 'A message that must apply before the next ones keeps failing: nothing after it is applied until it does, or until it is parked by hand.', 'edge'),
       net('DeadLetters', `increase(${central.deadLetters}[10m]) > 0`, '', 'warning', 'Central dead-lettered messages ({{ $labels.reason }})', 'Records were rejected; see the dead-letter log.', 'central'),
+      net('CentralIngestFailing', `increase(${central.ingestFailures}[5m]) > 0`, '5m', 'critical', 'Central cannot apply or flush records to its warehouse', 'Applying a batch or flushing it to disk keeps failing (disk full or failing, database down or locked): central acknowledges nothing meanwhile and retries; the records wait in JetStream and at the edges. See central\'s log for the error.', 'central'),
     ],
   },
   {

@@ -38,10 +38,13 @@ export const edgeFleet: DashboardSpec = {
       ] },
       { id: 18, title: 'Relay connected', kind: 'timeseries', max: 1, queries: [{ expr: `${edge.relayState}{${C}}`, legend: '{{clinic}}' }] },
       { id: 19, title: 'Time since last receipt', kind: 'timeseries', unit: 's', queries: [{ expr: `time() - (${edge.lastReceipt}{${C}} > 0)`, legend: '{{clinic}}' }] },
-      { id: 20, title: 'Duplicates / held / conflicts', kind: 'timeseries', unit: 'short', queries: [
+      { id: 20, title: 'Duplicates / held / conflicts / ingest faults', kind: 'timeseries', unit: 'short', queries: [
         { expr: `rate(${central.duplicates}[${RI}])`, legend: 'duplicates' },
         { expr: `rate(${central.held}[${RI}])`, legend: 'held' },
         { expr: `rate(${central.conflicts}[${RI}])`, legend: 'resident conflicts' },
+        { expr: `rate(${central.ingestGapFetched}[${RI}])`, legend: 'lost deliveries fetched from the stream' },
+        { expr: `rate(${central.ingestCopiesDropped}[${RI}])`, legend: 'redelivered copies dropped' },
+        { expr: `rate(${central.ingestFailures}[${RI}])`, legend: 'warehouse apply/flush failures' },
       ] },
       { id: 21, title: 'Dictionary versions', kind: 'table', queries: [{ expr: `${central.clinicDictionaryVersion}{${C}}`, instant: true }] },
       { id: 22, title: 'Edge writes per second', kind: 'timeseries', unit: 'short', queries: [{ expr: `sum by (clinic) (rate(${edge.writes}{${C}}[${RI}]))`, legend: '{{clinic}}' }] },

@@ -15,6 +15,7 @@ import { STREAMS, subjects, type Receipt } from '../../contracts/index.ts';
 import { Ingest, toItem } from '../../central/ingest/consumer.ts';
 import { INGEST_DURABLE, ensureStreams } from '../../central/ingest/streams.ts';
 import { SqliteWarehouse } from '../../central/warehouse/sqlite.ts';
+import { centralMetrics } from '../../central/metrics.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { clinicName, edgeInProcess, quietLog, tempDir } from '../helpers/spine.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -202,7 +203,9 @@ t.test('deliveries lost on the way: fetched from the stream, never covered by an
   for await (const _m of pulled) n++;
   t.equal(n, lost, `${lost} deliveries taken and dropped`);
 
-  const ingest = new Ingest(nc, wh, quietLog());
+  const metrics = centralMetrics(wh);
+  const ingest = new Ingest(nc, wh, quietLog(), { onResult: metrics.observe });
+  metrics.watchIngest(ingest);
   await ingest.start();
   t.teardown(() => ingest.stop());
   await waitFor('everything applied', async () => (await wh.watermark(clinic)).appliedSeq === last, 60_000);
@@ -210,4 +213,7 @@ t.test('deliveries lost on the way: fetched from the stream, never covered by an
   await waitFor('everything acknowledged', async () => (await jsm.consumers.info(STREAMS.records, INGEST_DURABLE)).ack_floor.stream_seq === last, 10_000);
   t.same(await wh.appliedSeqs(clinic), Array.from({ length: last }, (_, i) => i + 1), 'in order, no gap, no duplicate');
   t.equal(ingest.waitingOnGap, 0, 'nothing waits above the floor');
+  const text = await metrics.registry.metrics();
+  t.match(text, new RegExp(`central_ingest_gap_fetched_total ${lost}\\b`), 'the fetched messages are counted for the operators');
+  t.match(text, /central_ingest_waiting_on_gap 0\b/, 'and nothing waits on a gap');
 });
