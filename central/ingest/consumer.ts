@@ -63,6 +63,7 @@ export class Ingest {
   private gen = 0;
   private gapTimer: NodeJS.Timeout | null = null;
   private filling = false;
+  private gapRetryMs = GAP_CHECK_MS;
   batches = 0;
   failures = 0;
   /** Messages fetched from the stream because their delivery was lost (or never came). */
@@ -180,7 +181,7 @@ export class Ingest {
     this.gapTimer = setTimeout(() => {
       this.gapTimer = null;
       void this.fillGaps();
-    }, GAP_CHECK_MS);
+    }, this.gapRetryMs);
   }
 
   private async fillGaps(): Promise<void> {
@@ -189,14 +190,16 @@ export class Ingest {
     this.filling = true;
     const gen = this.gen;
     const acks = this.acks;
+    let next = 0;
+    let failed: Error | null = null;
     try {
       this.log.warn({ from: missing[0], to: missing[missing.length - 1], count: missing.length, ackFloor: acks.floor }, 'messages above the ack floor were never received (delivery lost or went to an earlier central): fetching them from the stream');
       const jsm = await jetstreamManager(this.nc, { checkAPI: false });
       for (const s of missing) acks.receive(s);
-      let next = 0;
       const absent: Settled<JsMsg>[] = [];
       const worker = async () => {
-        while (next < missing.length) {
+        // The first failure (disconnected, timed out) ends the round: the rest would only fail too.
+        while (next < missing.length && !failed && this.running && gen === this.gen) {
           const seq = missing[next++]!;
           try {
             const sm = await jsm.streams.getMessage(STREAMS.records, { seq });
@@ -207,9 +210,8 @@ export class Ingest {
               this.push({ seq, subject: sm.subject, data: sm.data, msg: null, gen });
             }
           } catch (e) {
-            // Disconnected or timed out: forget it for now; the next check asks again.
+            failed = e as Error;
             acks.release(seq);
-            this.log.debug({ seq, err: (e as Error).message }, 'could not fetch a missing message yet');
           }
         }
       };
@@ -218,12 +220,18 @@ export class Ingest {
         // Not in the stream any more (expired): nothing to apply; the edge re-sends what central
         // lacks from its watermark.
         this.log.warn({ count: absent.length, first: absent[0]!.seq }, 'missing messages are no longer in the stream (expired); their clinics re-send from the watermark');
-        this.durableChain = this.durableChain.then(() => this.acks === acks ? acks.settle(absent)?.ack() : undefined);
+        this.durableChain = this.durableChain.then(() => (this.acks === acks ? acks.settle(absent)?.ack() : undefined));
       }
     } catch (e) {
-      for (const s of missing) acks.release(s);
-      this.log.warn({ err: (e as Error).message }, 'gap fill failed; trying again');
+      failed = e as Error;
     } finally {
+      // Not asked for (the round ended early): the next check asks again, after a pause that
+      // grows while the broker does not answer.
+      for (let k = next; k < missing.length; k++) acks.release(missing[k]!);
+      if (failed) {
+        this.log.warn({ err: failed.message, fetched: next, retryMs: this.gapRetryMs }, 'could not fetch every missing message yet; trying again');
+        this.gapRetryMs = Math.min(this.gapRetryMs * 2, RETRY_MAX_MS);
+      } else this.gapRetryMs = GAP_CHECK_MS;
       this.filling = false;
       this.checkGaps();
     }
