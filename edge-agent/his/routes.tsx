@@ -37,6 +37,22 @@ export const STATS_ROLES: readonly Role[] = ['clinic_admin', 'cashier', 'registr
 
 type Body = Record<string, string | File | (string | File)[]>;
 const str = (f: Body, k: string) => { const v = f[k]; return typeof v === 'string' ? v : Array.isArray(v) ? String(v[0] ?? '') : ''; };
+/**
+ * The `qty_<chargeId>` fields of a refund or drug-return form: the lines with a positive
+ * quantity, and an error per field that is not a number or is negative (`negative` names the act).
+ */
+function quantityLines(f: Body, negative: string): { items: { chargeId: string; quantity: number }[]; errors: Errors } {
+  const errors: Errors = {};
+  const items: { chargeId: string; quantity: number }[] = [];
+  for (const [k, v] of Object.entries(f)) {
+    if (!k.startsWith('qty_') || typeof v !== 'string' || !v.trim()) continue;
+    const q = Number(v);
+    if (!Number.isFinite(q)) errors[k] = '请输入数字';
+    else if (q < 0) errors[k] = negative;
+    else if (q > 0) items.push({ chargeId: k.slice(4), quantity: q });
+  }
+  return { items, errors };
+}
 const all = (f: Body, k: string): string[] => { const v = f[k] ?? f[`${k}[]`]; return (Array.isArray(v) ? v : v === undefined ? [] : [v]).map(String).filter(Boolean); };
 /** Messages are written 'Chinese / English': show the part for the page's language. */
 const loc = (m: string, lang: string) => { const i = m.indexOf(' / '); return i < 0 ? m : lang === 'en' ? m.slice(i + 3) : m.slice(0, i); };
@@ -240,15 +256,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
   });
   post('/his/cashier/refund', CASH_ROLES, (c, u, ctx, f) => {
     const rid = str(f, 'residentId');
-    const errors: Errors = {};
-    const items: { chargeId: string; quantity: number }[] = [];
-    for (const [k, v] of Object.entries(f)) {
-      if (!k.startsWith('qty_') || typeof v !== 'string' || !v.trim()) continue;
-      const q = Number(v);
-      if (!Number.isFinite(q)) errors[k] = '请输入数字';
-      else if (q < 0) errors[k] = '退费数量不能为负数';
-      else if (q > 0) items.push({ chargeId: k.slice(4), quantity: q });
-    }
+    const { items, errors } = quantityLines(f, '退费数量不能为负数');
     try {
       if (Object.keys(errors).length) throw new FormErrors(errors);
       if (!items.length) throw new HisError('chargeIds', '请填写要退费的数量');
@@ -316,15 +324,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
   ui.page('get', '/his/pharmacy/returns', PHARM_ROLES, (c, u, ctx) => returnsPage(c, u, ctx));
   post('/his/pharmacy/return', PHARM_ROLES, (c, u, ctx, f) => {
     const rid = str(f, 'residentId');
-    const errors: Errors = {};
-    const items: { chargeId: string; quantity: number }[] = [];
-    for (const [k, v] of Object.entries(f)) {
-      if (!k.startsWith('qty_') || typeof v !== 'string' || !v.trim()) continue;
-      const q = Number(v);
-      if (!Number.isFinite(q)) errors[k] = '请输入数字';
-      else if (q < 0) errors[k] = '退药数量不能为负数';
-      else if (q > 0) items.push({ chargeId: k.slice(4), quantity: q });
-    }
+    const { items, errors } = quantityLines(f, '退药数量不能为负数');
     try {
       if (Object.keys(errors).length) throw new FormErrors(errors);
       if (!items.length) throw new HisError('quantity', '请填写退药数量');
