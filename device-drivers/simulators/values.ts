@@ -3,29 +3,15 @@
  * occasional critical and implausible ones so alarms and flags get exercised.
  */
 import type { Quantity } from '../profiles/schema.ts';
+import { gauss, rng } from '../../contracts/runtime/prng.ts';
+
+export { rng };
 
 export interface ValueMix {
   /** Probability of a value in the critical range (default 0.03) */
   criticalRate?: number;
   /** Probability of an implausible value (default 0.01) */
   implausibleRate?: number;
-}
-
-/** Small deterministic PRNG (mulberry32) so tests can fix a seed. */
-export function rng(seed = Date.now() >>> 0): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gauss(r: () => number): number {
-  const u = Math.max(r(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r());
 }
 
 export type ValueKind = 'normal' | 'critical' | 'implausible';

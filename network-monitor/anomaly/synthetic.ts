@@ -3,26 +3,12 @@
  * lunch dip, quiet weekends, multiplicative noise, day-to-day variation, and optional
  * injected anomalies (spikes, outages during opening hours, night-time bulk transfers).
  */
+import { gauss, rng } from '../../contracts/runtime/prng.ts';
+
 export interface TrafficPoint {
   t: number;
   bytesPerSecond: number;
   anomaly: boolean;
-}
-
-/** Deterministic PRNG (mulberry32) so that tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gauss(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
 }
 
 /** Expected bytes/s at a local hour and weekday for a clinic link. */
