@@ -10,6 +10,7 @@
  *   token --owner CLINIC_ID         the upload token an edge needs (EDGE_BACKUP_REMOTE_TOKEN)
  */
 import { BackupError, clinicBackupToken, generateKeyFile, listPoints, readManifest, type BackupProgress } from '../../contracts/backup/index.ts';
+import { printDrill, runBackupCli } from '../../contracts/backup/cli.ts';
 import { loadCentralConfig } from '../config.ts';
 import { backupCentral, centralTargets, drillCentral, pgCounts, restoreCentral, uploadAndPruneCentral, warehouseCounts, type CentralBackupContext } from './central-backup.ts';
 import { loadCentralBackupConfig } from './config.ts';
@@ -79,10 +80,7 @@ async function main(): Promise<void> {
       break;
     }
     case 'drill': {
-      const d = await drillCentral(ctx, { counts: () => (central.warehouse === 'postgres' ? pgCounts(central.pgUrl!) : warehouseCounts(ctx, join(central.dataDir, 'warehouse.db'))) });
-      for (const c of d.checks) console.log(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
-      console.log(`drill ${d.ok ? 'PASSED' : 'FAILED'} on ${d.snapshotId}: RPO ${Math.round(d.rpoSeconds)} s, RTO ${d.rtoSeconds.toFixed(1)} s${d.error ? `: ${d.error}` : ''}`);
-      if (!d.ok) process.exitCode = 1;
+      printDrill(await drillCentral(ctx, { counts: () => (central.warehouse === 'postgres' ? pgCounts(central.pgUrl!) : warehouseCounts(ctx, join(central.dataDir, 'warehouse.db'))) }));
       break;
     }
     default:
@@ -90,7 +88,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: Error) => {
-  console.error(`${e instanceof BackupError ? `backup error [${e.code}]` : 'error'}: ${e.message}`);
-  process.exitCode = 1;
-});
+runBackupCli(main);

@@ -14,6 +14,7 @@
  * Exit code 0 on success, 1 on failure with a message that names the file and what to do.
  */
 import { BackupError, Throttle, generateKeyFile, type BackupProgress } from '../../contracts/backup/index.ts';
+import { printDrill, runBackupCli } from '../../contracts/backup/cli.ts';
 import { createLogger } from '../../contracts/runtime/index.ts';
 import { loadEdgeConfig } from '../config.ts';
 import { loadEdgeBackupConfig } from './config.ts';
@@ -103,10 +104,7 @@ async function main(): Promise<void> {
       break;
     }
     case 'drill': {
-      const d = await drillEdge(ctx, { from: opt('from') === 'remote' ? 'remote' : 'local' });
-      for (const c of d.checks) console.log(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
-      console.log(`drill ${d.ok ? 'PASSED' : 'FAILED'} on ${d.snapshotId}: RPO ${Math.round(d.rpoSeconds)} s, RTO ${d.rtoSeconds.toFixed(1)} s${d.error ? `: ${d.error}` : ''}`);
-      if (!d.ok) process.exitCode = 1;
+      printDrill(await drillEdge(ctx, { from: opt('from') === 'remote' ? 'remote' : 'local' }));
       break;
     }
     default:
@@ -114,7 +112,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: Error) => {
-  console.error(`${e instanceof BackupError ? `backup error [${e.code}]` : 'error'}: ${e.message}`);
-  process.exitCode = 1;
-});
+runBackupCli(main);
