@@ -165,6 +165,13 @@ function cpuTimes(pid: number): { user: number; sys: number } {
   return { user: Number(rest[11]) * 10, sys: Number(rest[12]) * 10 };
 }
 
+/** CPU (user + system, ms) of this process's children that have exited and been waited for: the storescu clients of a run. */
+function reapedChildrenCpuMs(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[13]) + Number(rest[14])) * 10;
+}
+
 /** User + system CPU of the main thread (tid = pid) so far, in ms: the edge's event loop, apart from its workers and libuv's pool. */
 function mainThreadCpuMs(pid: number): number {
   try {
@@ -393,6 +400,8 @@ interface RunResult {
   userMsPerInstance: number;
   /** The main thread's part of cpuMsPerInstance (user + system). */
   mainMsPerInstance: number;
+  /** storescu's CPU per instance (user + system, all its processes of the run). */
+  clientMsPerInstance: number;
   perSecond: number;
   mbPerSecond: number;
   rssMb: number;
@@ -421,9 +430,11 @@ async function measure(kind: Kind, files: string[], parallel: number, bytes: num
       const cpu0 = cpuTimes(s.pid);
       const main0 = mainThreadCpuMs(s.pid);
       const threads0 = threadStats && kind !== 'orthanc' ? threadCpu(s.pid) : null;
+      const client0 = reapedChildrenCpuMs();
       const t0 = performance.now();
       const results = await Promise.all(groups.map((g) => storescu(s, g)));
       const seconds = (performance.now() - t0) / 1000;
+      const clientMsPerInstance = (reapedChildrenCpuMs() - client0) / files.length;
       const cpu1 = cpuTimes(s.pid);
       const mainMsPerInstance = (mainThreadCpuMs(s.pid) - main0) / files.length;
       if (threads0) log(`${kind} x${parallel} CPU ms/instance by thread: ${threadBreakdown(s.pid, threads0, threadCpu(s.pid), files.length)}`);
@@ -432,7 +443,7 @@ async function measure(kind: Kind, files: string[], parallel: number, bytes: num
       for (const r of results) if (r.code !== 0) throw new Error(`storescu to ${s.name} failed (${r.code}): ${r.stderr.slice(-800)}`);
       const stored = await s.stored();
       if (stored !== files.length) throw new Error(`${s.name} holds ${stored} instances, expected ${files.length}`);
-      const r: RunResult = { seconds, cpuMsPerInstance, userMsPerInstance, mainMsPerInstance, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
+      const r: RunResult = { seconds, cpuMsPerInstance, userMsPerInstance, mainMsPerInstance, clientMsPerInstance, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
       await s.stop();
       r.loop = s.loop;
       return r;
@@ -579,7 +590,7 @@ async function main(): Promise<void> {
       for (let rep = 0; rep < REPS; rep++) {
         for (const kind of kinds) {
           const r = await measure(kind, files, parallel, bytes);
-          log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, server CPU ${r.cpuMsPerInstance.toFixed(2)} ms/instance (user ${r.userMsPerInstance.toFixed(2)}${kind === 'orthanc' ? '' : `, main thread ${r.mainMsPerInstance.toFixed(2)}`}), peak RSS ${r.rssMb} MB (load ${loadavg()[0]!.toFixed(2)})${r.loop ? `; main thread ${JSON.stringify(r.loop)}` : ''}`);
+          log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, server CPU ${r.cpuMsPerInstance.toFixed(2)} ms/instance (user ${r.userMsPerInstance.toFixed(2)}${kind === 'orthanc' ? '' : `, main thread ${r.mainMsPerInstance.toFixed(2)}`}), storescu CPU ${r.clientMsPerInstance.toFixed(2)} ms/instance, peak RSS ${r.rssMb} MB (load ${loadavg()[0]!.toFixed(2)})${r.loop ? `; main thread ${JSON.stringify(r.loop)}` : ''}`);
           runs.get(kind)!.push(r);
         }
       }
