@@ -48,6 +48,8 @@ export class Ingest {
   private scheduled = false;
   private messages: ConsumerMessages | null = null;
   private running = false;
+  /** Ends the supervisor's pause at once when the ingest stops. */
+  private stopping = new AbortController();
   private supervisor: Promise<void> = Promise.resolve();
   /**
    * Batches committed by a pipelining warehouse (`ingestPipelined`) whose flush is in flight:
@@ -75,6 +77,7 @@ export class Ingest {
 
   async start(): Promise<void> {
     this.running = true;
+    this.stopping = new AbortController();
     // Requests made while the client is reconnecting are lost: retry until the broker answers.
     for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
       try {
@@ -83,7 +86,8 @@ export class Ingest {
       } catch (e) {
         if (!this.running) return;
         this.log.warn({ err: (e as Error).message, retryMs: delay }, 'cannot attach the ingest consumer yet; retrying');
-        await sleep(delay);
+        await this.pause(delay);
+        if (!this.running) return;
       }
     }
     this.supervisor = this.supervise().catch((e: Error) => this.log.error({ err: e.message }, 'ingest supervisor stopped'));
@@ -91,11 +95,17 @@ export class Ingest {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     if (this.gapTimer) clearTimeout(this.gapTimer);
     await this.messages?.close().catch(() => undefined);
     await this.supervisor;
     while (this.flushing || this.scheduled || this.filling) await sleep(5);
     await this.durableChain;
+  }
+
+  /** A pause that `stop()` ends at once. */
+  private pause(ms: number): Promise<void> {
+    return sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
   }
 
   /** Settled above the ack floor, held back by a lower sequence not settled yet. */
@@ -127,7 +137,7 @@ export class Ingest {
   private async supervise(): Promise<void> {
     const jsm = await jetstreamManager(this.nc, { checkAPI: false });
     while (this.running) {
-      await sleep(2000);
+      await this.pause(2000);
       if (!this.running || this.nc.isClosed()) break;
       try {
         await jsm.consumers.info(STREAMS.records, INGEST_DURABLE);
@@ -269,7 +279,7 @@ export class Ingest {
           this.failures++;
           this.log.error({ err: (e as Error).message, batch: batch.length, retryMs: this.retryDelay }, 'warehouse apply failed; the batch will be applied again');
           this.buffer.unshift(...batch);
-          await sleep(this.retryDelay);
+          await this.pause(this.retryDelay);
           this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
           if (!this.running) break; // stopping: JetStream redelivers what was not acknowledged
         }
@@ -323,7 +333,7 @@ export class Ingest {
           this.failures++;
           this.log.error({ err: (e as Error).message, batch: batch.length, retryMs: delay }, 'warehouse flush (fsync) failed: the batch is not acknowledged; flushing again; check the disk');
           for (const w of p.result.changed) this.owedReceipts.add(w.clinicId);
-          await sleep(delay);
+          await this.pause(delay);
           delay = Math.min(delay * 2, RETRY_MAX_MS);
           if (!this.running) return false; // stopping: JetStream redelivers what was not acknowledged
           promise = p.flushAgain();
