@@ -31,6 +31,7 @@ import { formatHlc } from '../contracts/index.ts';
 import { idCheckChar } from '../contracts/identity.ts';
 import { SID } from '../central/fhir/systems.ts';
 import { PRODUCTION_SETTINGS, startPgCluster } from './pg-cluster.ts';
+import { rng } from '../contracts/runtime/prng.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -69,16 +70,7 @@ const T0 = Date.UTC(2025, 0, 1);
 const SPAN = 365 * 86_400_000;
 
 /** Deterministic PRNG (mulberry32): the same sizes give the same data set. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = (seed: number) => rng(seed);
 
 /** Resident i: everything the load generator needs is a function of i. */
 function resident(i: number) {
