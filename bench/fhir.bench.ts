@@ -31,7 +31,7 @@ import { formatHlc } from '../contracts/index.ts';
 import { idCheckChar } from '../contracts/identity.ts';
 import { SID } from '../central/fhir/systems.ts';
 import { PRODUCTION_SETTINGS, startPgCluster } from './pg-cluster.ts';
-import { rng } from '../contracts/runtime/prng.ts';
+import { rng as prng } from '../contracts/runtime/prng.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -68,9 +68,6 @@ const DIAGNOSES: [string, string][] = [['I10.x00', '原发性高血压'], ['E11.
 const DEPTS = ['GP', 'INT', 'TCM', 'PED', 'PHC'];
 const T0 = Date.UTC(2025, 0, 1);
 const SPAN = 365 * 86_400_000;
-
-/** Deterministic PRNG (mulberry32): the same sizes give the same data set. */
-const prng = (seed: number) => rng(seed);
 
 /** Resident i: everything the load generator needs is a function of i. */
 function resident(i: number) {
