@@ -12,10 +12,12 @@
  * and central's peak RSS.
  * Prints a table and writes the "## Imaging" section of bench/RESULTS.md.
  *
- *   node --import tsx bench/imaging.bench.ts [--quick] [--forward-only] [--only agent,orthanc,edge,edge-nofsync] [--modes 1,4] [--cpu-prof-dir DIR] [--reps N] [--loop-stats] [--thread-stats] [--no-results]
+ *   node --import tsx bench/imaging.bench.ts [--quick] [--forward-only] [--only agent,orthanc,edge,edge-nofsync] [--modes 1,4] [--cpu-prof-dir DIR] [--reps N] [--warmup N] [--loop-stats] [--thread-stats] [--no-results]
  * --quick: 60 files, one run per target. --forward-only runs just the forwarding step and prints it;
  * --only / --modes measure a subset and print it (RESULTS.md is left alone in all three cases).
  * --reps N: runs per target and mode (default 3, 1 with --quick).
+ * --warmup N: before each timed run every server takes N files of another study, untimed, on as
+ * many associations (steady state instead of a fresh process's first second; default 0).
  * --no-results: the full run (with forwarding), printed only; RESULTS.md is left alone.
  * --cpu-prof-dir: the edge children write V8 CPU profiles there.
  * --loop-stats: the edge agent child reports its main thread's event-loop utilisation and
@@ -42,6 +44,8 @@ const noResults = process.argv.includes('--no-results');
 const loopStats = process.argv.includes('--loop-stats');
 const threadStats = process.argv.includes('--thread-stats');
 const FILES = quick ? 60 : 300;
+/** --warmup N: every server first takes N other files (another study), untimed, on the same number of associations: its steady state, not its first second. */
+const WARMUP = process.argv.includes('--warmup') ? Number(process.argv[process.argv.indexOf('--warmup') + 1]) : 0;
 const REPS = process.argv.includes('--reps') ? Number(process.argv[process.argv.indexOf('--reps') + 1]) : quick ? 1 : 3;
 const CALLING_AE = 'BENCH_SCU';
 const log = (s: string) => console.log(`[bench] ${s}`);
@@ -421,12 +425,16 @@ const argList = (flag: string): string[] | null => {
   return i > 0 ? process.argv[i + 1]!.split(',') : null;
 };
 
-async function measure(kind: Kind, files: string[], parallel: number, bytes: number): Promise<RunResult> {
+async function measure(kind: Kind, files: string[], parallel: number, bytes: number, warm: string[] = []): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), `imaging-bench-${kind}-`));
   try {
     const s = kind === 'orthanc' ? await startOrthanc(dir) : kind === 'agent' ? await startAgent(dir) : await startEdge(dir, kind === 'edge');
     try {
       const groups = Array.from({ length: parallel }, (_, g) => files.filter((_, i) => i % parallel === g));
+      if (warm.length) {
+        const warmGroups = Array.from({ length: parallel }, (_, g) => warm.filter((_, i) => i % parallel === g));
+        for (const r of await Promise.all(warmGroups.map((g) => storescu(s, g)))) if (r.code !== 0) throw new Error(`warm-up storescu to ${s.name} failed (${r.code}): ${r.stderr.slice(-800)}`);
+      }
       const cpu0 = cpuTimes(s.pid);
       const main0 = mainThreadCpuMs(s.pid);
       const threads0 = threadStats && kind !== 'orthanc' ? threadCpu(s.pid) : null;
@@ -442,7 +450,7 @@ async function measure(kind: Kind, files: string[], parallel: number, bytes: num
       const userMsPerInstance = (cpu1.user - cpu0.user) / files.length;
       for (const r of results) if (r.code !== 0) throw new Error(`storescu to ${s.name} failed (${r.code}): ${r.stderr.slice(-800)}`);
       const stored = await s.stored();
-      if (stored !== files.length) throw new Error(`${s.name} holds ${stored} instances, expected ${files.length}`);
+      if (stored !== files.length + warm.length) throw new Error(`${s.name} holds ${stored} instances, expected ${files.length + warm.length}`);
       const r: RunResult = { seconds, cpuMsPerInstance, userMsPerInstance, mainMsPerInstance, clientMsPerInstance, perSecond: files.length / seconds, mbPerSecond: bytes / 1048576 / seconds, rssMb: peakRssMb(s.pid) };
       await s.stop();
       r.loop = s.loop;
@@ -570,6 +578,18 @@ async function main(): Promise<void> {
       bytes += buf.length;
     }
     log(`${FILES} files, ${(bytes / FILES / 1024).toFixed(0)} KB each on average`);
+    // Warm-up files: another study (another accession), the same size; sent before the timed files.
+    const warm: string[] = [];
+    const warmStudy = `2.25.${Date.now()}2`;
+    for (let i = 0; i < WARMUP; i++) {
+      const f = join(work, `warm-${String(i).padStart(4, '0')}.dcm`);
+      writeFileSync(f, buildPart10({
+        sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', modality: 'US', sopInstanceUid: `${warmStudy}.${i + 1}`, studyInstanceUid: warmStudy, seriesInstanceUid: `${warmStudy}.0`,
+        rows: 418, columns: 418, samplesPerPixel: 3, pixels: Buffer.alloc(418 * 418 * 3, i & 0xff), patientName: 'WARM^UP', accessionNumber: 'WARM1',
+      }));
+      warm.push(f);
+    }
+    if (WARMUP) log(`${WARMUP} warm-up files (another study), sent untimed before each timed run`);
     const forward = async (): Promise<ForwardResult> => {
       const f = await measureForward(files, study);
       log(`forwarding: storescu to the edge ${f.toEdgeSeconds.toFixed(2)} s, all ${FILES} at central ${f.completeSeconds.toFixed(2)} s after the first C-STORE, central peak RSS ${f.centralRssMb} MB, central CPU ${f.centralCpuMsPerInstance.toFixed(2)} ms/instance (load ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
@@ -589,7 +609,7 @@ async function main(): Promise<void> {
       // interleaved, so that load from other processes on the machine hits both alike
       for (let rep = 0; rep < REPS; rep++) {
         for (const kind of kinds) {
-          const r = await measure(kind, files, parallel, bytes);
+          const r = await measure(kind, files, parallel, bytes, warm);
           log(`${kind} x${parallel} run ${rep + 1}: ${r.perSecond.toFixed(1)} inst/s, ${r.seconds.toFixed(2)} s, server CPU ${r.cpuMsPerInstance.toFixed(2)} ms/instance (user ${r.userMsPerInstance.toFixed(2)}${kind === 'orthanc' ? '' : `, main thread ${r.mainMsPerInstance.toFixed(2)}`}), storescu CPU ${r.clientMsPerInstance.toFixed(2)} ms/instance, peak RSS ${r.rssMb} MB (load ${loadavg()[0]!.toFixed(2)})${r.loop ? `; main thread ${JSON.stringify(r.loop)}` : ''}`);
           runs.get(kind)!.push(r);
         }
