@@ -72,6 +72,10 @@ export class Ingest {
   gapFetched = 0;
   /** Redelivered copies dropped (their first copy was held or settled). */
   copiesDropped = 0;
+  /** Highest receipt published per clinic by this process (see publishReceipt). */
+  private readonly receiptsPublished = new Map<string, number>();
+  /** Receipts not published because a higher one for the clinic had gone out already. */
+  staleReceiptsDropped = 0;
 
   constructor(private readonly nc: NatsConnection, private readonly wh: Warehouse, private readonly log: Logger, private readonly hooks: IngestHooks = {}, private readonly maxBatch = 1000) {}
 
@@ -386,8 +390,22 @@ export class Ingest {
     return results;
   }
 
+  /**
+   * Publishes `w` as the clinic's receipt, unless this process already published a higher one:
+   * a heartbeat's answer (the current durable watermark) can overtake the receipts of batches
+   * that became durable with the same flush and are still waiting in the settle chain. A lower
+   * receipt after a higher one is what an edge reads as central having lost records; within one
+   * process the watermark never goes back, so the older receipt is dropped here (edges tell the
+   * rest apart themselves: edge-agent/sync/receipt-monitor.ts).
+   */
   publishReceipt(w: Watermark): void {
     if (this.nc.isClosed()) return;
+    const last = this.receiptsPublished.get(w.clinicId);
+    if (last !== undefined && w.appliedSeq < last) {
+      this.staleReceiptsDropped++;
+      return;
+    }
+    this.receiptsPublished.set(w.clinicId, w.appliedSeq);
     const r: Receipt = { clinicId: w.clinicId, appliedSeq: w.appliedSeq, pendingAbove: w.pendingAbove, at: new Date().toISOString() };
     try {
       this.nc.publish(subjects.receipt(w.clinicId), JSON.stringify(r));

@@ -22,9 +22,14 @@ export interface RelayOptions {
   minBackoffMs: number;
   maxBackoffMs: number;
   receiptFlushMs: number;
+  /**
+   * A receipt below the one held is out of order (harmless) unless nothing at or above it comes
+   * for this long: then central has lost applied records and the relay raises the alarm.
+   */
+  receiptRegressionGraceMs: number;
 }
 
-export const defaultRelayOptions: RelayOptions = { window: 512, resendAfterMs: 10_000, publishTimeoutMs: 5_000, pollMs: 200, minBackoffMs: 100, maxBackoffMs: 5_000, receiptFlushMs: 100 };
+export const defaultRelayOptions: RelayOptions = { window: 512, resendAfterMs: 10_000, publishTimeoutMs: 5_000, pollMs: 200, minBackoffMs: 100, maxBackoffMs: 5_000, receiptFlushMs: 100, receiptRegressionGraceMs: 10_000 };
 
 export type RelayState = 'connected' | 'backoff' | 'disconnected' | 'stopped';
 

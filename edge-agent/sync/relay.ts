@@ -16,6 +16,7 @@ import { subjects } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { EdgeStore } from '../store/store.ts';
 import { AckPublisher } from './publisher.ts';
+import { ReceiptMonitor } from './receipt-monitor.ts';
 import { RelayCore, defaultRelayOptions, type RelayCounters, type RelayOptions, type RelayState } from './relay-core.ts';
 import { outboxSource } from './outbox-source.ts';
 import { trackLink, type LinkState } from './link-state.ts';
@@ -42,12 +43,19 @@ export class Relay extends EventEmitter {
   private readyWaiters: (() => void)[] = [];
   /** Newest watermark received (persisted by flushReceipt, at most every receiptFlushMs). */
   private receiptSeen: number;
+  /** Tells a stale receipt (out of order, harmless) from central having lost applied records. */
+  private readonly receipts: ReceiptMonitor;
   private receiptTimer: NodeJS.Timeout | null = null;
   private running = false;
   private mirrorState: RelayState = 'disconnected';
   /** The worker's counters as last reported (every 250 ms and on state changes). */
   private readonly mirror: RelayCounters = { published: 0, republished: 0, publishErrors: 0, duplicatesAtBroker: 0, publishedAhead: 0 };
   lastReceiptAt: number | null = null;
+
+  /** Receipts that arrived below the one already held and were ignored (out of order, not a regression). */
+  get staleReceipts(): number {
+    return this.receipts.stale;
+  }
 
   get state(): RelayState {
     return this.core?.state ?? this.mirrorState;
@@ -63,6 +71,7 @@ export class Relay extends EventEmitter {
     this.opts = { ...defaultRelayOptions, ...opts };
     this.connection = connection;
     this.receiptSeen = store.receiptSeq();
+    this.receipts = new ReceiptMonitor(this.receiptSeen, this.opts.receiptRegressionGraceMs);
   }
 
   /** Resolves once publishing can start (the worker has its connection; at once on the main thread). */
@@ -170,13 +179,17 @@ export class Relay extends EventEmitter {
    */
   onReceipt(appliedSeq: number): void {
     this.lastReceiptAt = Date.now();
-    if (appliedSeq > this.receiptSeen) {
+    const verdict = this.receipts.observe(appliedSeq, Date.now());
+    if (verdict === 'newer') {
       this.receiptSeen = appliedSeq;
       this.receiptTimer ??= setTimeout(() => this.flushReceipt(), this.opts.receiptFlushMs);
       this.emit('receipt', appliedSeq);
-    } else if (appliedSeq < this.receiptSeen) {
-      // Central's watermark went backwards: its database was restored to an older point.
-      // Rows below our receipt are already trimmed; make it loud, it needs an operator.
+    } else if (verdict === 'stale') {
+      // Published before one we already hold (receipt-monitor.ts): nothing to do.
+      return;
+    } else if (verdict === 'regression') {
+      // Central's watermark stayed below ours for the whole grace period: its database was
+      // restored to an older point. Rows below our receipt are already trimmed; make it loud.
       this.log.error({ appliedSeq, held: this.receiptSeen }, 'central watermark is below the receipt this edge holds: central lost applied records (restored from backup?); run the reconciliation procedure');
       this.emit('watermark-regression', { appliedSeq, held: this.receiptSeen });
       return;
