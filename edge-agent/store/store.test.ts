@@ -57,3 +57,26 @@ t.test('group commit: concurrent callers share a commit; a failing caller rolls 
   t.equal(store.stats().lastSeq, 48);
   t.equal(store.outboxAfter(0, 100).length, 48, 'no outbox row of a failed caller');
 });
+
+t.test('closing with writes queued or being flushed: they are committed and answered, later writes refused, no crash', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-store-close-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'edge.db');
+  const r = prng(21);
+  const store = new EdgeStore(file, 'c01');
+  const write = () => { const res = makeResident(r); return store.transactAsync((tx) => tx.emit('resident', res.residentId, res)); };
+  // 300 writes committed (fsync on the thread pool) and 200 still queued when close() comes.
+  const flushing = Array.from({ length: 300 }, write);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const queued = Array.from({ length: 200 }, write);
+  store.close();
+  const seqs = await Promise.all([...flushing, ...queued]);
+  t.same(seqs, Array.from({ length: 500 }, (_, i) => i + 1), 'every caller answered with its seq');
+  await t.rejects(write(), { name: 'StoreClosedError', message: /store is closed/ }, 'a write after close is refused with a clear error');
+  // Whatever timers the closed store had left run without throwing (the agent used to crash here).
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const again = new EdgeStore(file, 'c01');
+  t.teardown(() => again.close());
+  t.equal(again.stats().lastSeq, 500, 'all 500 committed');
+  t.equal(again.stats().outboxDepth, 500, 'and queued for central');
+});

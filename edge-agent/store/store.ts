@@ -80,6 +80,14 @@ export interface StoreStats {
  */
 export type GroupCommitFsync = 'async' | 'inline';
 
+/** A write offered to a store that is closed (the agent is stopping). */
+export class StoreClosedError extends Error {
+  override name = 'StoreClosedError';
+  constructor(file: string) {
+    super(`${file}: the store is closed (the edge agent is stopping); the write was not made`);
+  }
+}
+
 export class EdgeStore extends EventEmitter {
   readonly db: Db;
   private readonly hlc: HybridLogicalClock;
@@ -92,7 +100,7 @@ export class EdgeStore extends EventEmitter {
    */
   readonly durability = new BigInt64Array(new SharedArrayBuffer(8));
   /** Group commits waiting for their fsync, oldest first. */
-  private readonly unsynced: { id: number; firstSeq: number; done: () => void }[] = [];
+  private readonly unsynced: { id: number; firstSeq: number; done: () => void; fail: (e: Error) => void }[] = [];
   private commitIds = 0;
   /** The WAL, fsynced after each group commit through one kept descriptor. */
   private readonly walFd: KeptDescriptor;
@@ -225,6 +233,7 @@ export class EdgeStore extends EventEmitter {
    * durable, which is when a device may be sent its acknowledgement.
    */
   transactAsync<T>(fn: (tx: Tx) => T): Promise<T> {
+    if (!this.db.open) return Promise.reject(new StoreClosedError(this.file));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (!this.flushScheduled) {
@@ -236,6 +245,11 @@ export class EdgeStore extends EventEmitter {
 
   private flushQueue(): void {
     this.flushScheduled = false;
+    if (!this.db.open) {
+      // close() commits what is queued; anything still here came too late.
+      for (const item of this.queue.splice(0)) item.reject(new StoreClosedError(this.file));
+      return;
+    }
     const batch = this.queue.splice(0, 1000);
     if (this.queue.length > 0) {
       this.flushScheduled = true;
@@ -279,7 +293,7 @@ export class EdgeStore extends EventEmitter {
     if (!deferred) { settle(); return; }
     this.st.syncFull.run();
     const id = ++this.commitIds;
-    this.unsynced.push({ id, firstSeq: emitted > 0 ? firstSeq : 0, done: () => { settle(); if (emitted > 0) this.emit('written', emitted); } });
+    this.unsynced.push({ id, firstSeq: emitted > 0 ? firstSeq : 0, done: () => { settle(); if (emitted > 0) this.emit('written', emitted); }, fail: (e) => { for (const item of batch) item.reject(e); } });
     if (emitted === 0) this.releaseHold(); // took no seq: only older batches may hold readers back
     this.fsyncWal((err) => {
       if (err) {
@@ -381,7 +395,26 @@ export class EdgeStore extends EventEmitter {
     }).immediate();
   }
 
+  /**
+   * Closes the database. Callers waiting for the next group commit are committed now, not
+   * dropped, and every group commit whose fsync is still running is made durable here (one
+   * fsync on this thread) and answered, so a stopping agent loses no acknowledged write and
+   * leaves no caller hanging. Later calls are refused with StoreClosedError.
+   */
   close(): void {
+    if (this.db.open) {
+      while (this.queue.length > 0) this.flushQueue();
+      if (this.unsynced.length > 0) {
+        try {
+          this.syncWalNow();
+          this.markSynced(this.commitIds);
+        } catch (e) {
+          const err = new Error(`${this.file}: fsync of the write-ahead log failed while closing (${(e as Error).message}): the last writes may not survive a power loss; check the disk`);
+          for (const u of this.unsynced.splice(0)) u.fail(err);
+          this.emit('fsync-error', err);
+        }
+      }
+    }
     this.walFd.close();
     if (this.db.open) this.db.close();
   }
