@@ -80,6 +80,9 @@ tests:
       # Central's warehouse fails from 3 min to 12 min (every retry counted), then recovers.
       - series: 'central_ingest_failures_total{instance="central"}'
         values: '0 0 0 1+2x9 19x15'
+      # Central restored to an older point at 6 min: c-new's edge holds a higher receipt from then on.
+      - series: 'edge_relay_central_watermark_regressed{instance="e2", clinic="c-new"}'
+        values: '0x5 1x24'
     alert_rule_test:
       - eval_time: 10m
         alertname: EdgeSyncParked
@@ -108,6 +111,14 @@ tests:
       - eval_time: 22m
         alertname: CentralIngestFailing
         exp_alerts: []
+      - eval_time: 5m
+        alertname: CentralLostAppliedRecords
+        exp_alerts: []
+      - eval_time: 7m
+        alertname: CentralLostAppliedRecords
+        exp_alerts:
+          - exp_labels: { severity: critical, area: edge, instance: e2, clinic: c-new }
+            exp_annotations: { summary: "Central lost applied records of c-new", description: "Central's applied watermark for the clinic stays below the receipt the edge already holds (and trimmed its outbox to): central's warehouse went back to an older point (restored from a backup?). Records between the two were already trimmed from the edge's outbox; re-sending them is not implemented (central/backup/README.md): the restore drill's RPO says how much such a restore loses." }
       - eval_time: 4m
         alertname: NetworkDeviceDown
         exp_alerts:

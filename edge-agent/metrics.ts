@@ -32,6 +32,11 @@ export function edgeMetrics(store: EdgeStore, relay: () => Relay | null): Regist
       collect() { const r = relay(); if (!r) return; const v = pick(r); if (v > last) this.inc(v - last); last = v; },
     });
   };
+  new Gauge({
+    name: m.centralRegressed, help: '1 while central\'s receipts have stayed below the one this edge holds for the grace period: central lost applied records', registers: [registry],
+    collect() { this.set(relay()?.centralRegressed ? 1 : 0); },
+  });
+  counterFrom(m.staleReceipts, 'Receipts from central that arrived below the one held and were ignored (out of order)', (r) => r.staleReceipts);
   counterFrom(m.published, 'Records published and acknowledged by the broker', (r) => r.counters.published);
   counterFrom(m.republished, 'Records sent again because the watermark did not cover them', (r) => r.counters.republished);
   counterFrom(m.publishErrors, 'Publish attempts that failed', (r) => r.counters.publishErrors);

@@ -57,6 +57,11 @@ export class Relay extends EventEmitter {
     return this.receipts.stale;
   }
 
+  /** Central's receipts have stayed below the one held for the grace period (it lost applied records). */
+  get centralRegressed(): boolean {
+    return this.receipts.regressed(Date.now());
+  }
+
   get state(): RelayState {
     return this.core?.state ?? this.mirrorState;
   }
@@ -190,7 +195,7 @@ export class Relay extends EventEmitter {
     } else if (verdict === 'regression') {
       // Central's watermark stayed below ours for the whole grace period: its database was
       // restored to an older point. Rows below our receipt are already trimmed; make it loud.
-      this.log.error({ appliedSeq, held: this.receiptSeen }, 'central watermark is below the receipt this edge holds: central lost applied records (restored from backup?); run the reconciliation procedure');
+      this.log.error({ appliedSeq, held: this.receiptSeen }, 'central watermark is below the receipt this edge holds: central lost applied records (restored from a backup?); the records in between were trimmed from this outbox and are not re-sent (see central/backup/README.md)');
       this.emit('watermark-regression', { appliedSeq, held: this.receiptSeen });
       return;
     }

@@ -4,7 +4,9 @@
  * receipts of batches made durable by the same flush leave its settle chain a moment later.
  * Before the fix the heartbeat's answer overtook them and the edge logged the regression alarm
  * (seen in `npm run bench`, 256 writers: receipts 24,057 then 20,387 ... 23,724). Heartbeats
- * every 10 ms while a 20,000-record backlog drains make that overtaking likely.
+ * every 10 ms while a 20,000-record backlog drains make that overtaking likely. Then central
+ * stops and the test publishes what a central restored to an older point would answer: the edge
+ * raises the alarm (log, event, edge_relay_central_watermark_regressed) after the 10 s grace.
  */
 import t from 'tap';
 import { connect } from '@nats-io/transport-node';
@@ -15,7 +17,7 @@ import { setCheck } from '../helpers/set-check.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { writeActivity } from '../helpers/activity.ts';
 
-t.test('receipts of one central never go backwards; the edge raises no false regression alarm', async (t) => {
+t.test('receipts of one central never go backwards; the edge raises no false regression alarm, and a real one after the grace period', async (t) => {
   await using ns = await startNatsServer();
   const tmp = tempDir('spine-receipts');
   t.teardown(tmp.cleanup);
@@ -45,4 +47,21 @@ t.test('receipts of one central never go backwards; the edge raises no false reg
   t.same(alarms, [], 'no regression alarm at the edge');
   const r = await setCheck(central.wh, clinic, ack);
   t.equal(r.lost + r.duplicated + r.unexpected, 0, `set check: ${JSON.stringify(r)}`);
+  const metric = async () => (await (await fetch(`${edge.http.url}/metrics`)).text()).match(/^edge_relay_central_watermark_regressed\{[^}]*\} (\d)$/m)?.[1];
+  t.equal(await metric(), '0', 'the edge exports that central has not regressed');
+
+  // What a central restored to an older point looks like: every receipt (batch or heartbeat
+  // answer) below what the edge holds. Alarm once the grace period (10 s) has passed, not before.
+  const lower = JSON.stringify({ clinicId: clinic, appliedSeq: ack - 500, pendingAbove: 0, at: new Date().toISOString() });
+  await central.stop(); // no real answers meanwhile: the test speaks for a restored central
+  const started = Date.now();
+  while (alarms.length === 0 && Date.now() - started < 20_000) {
+    watcher.publish(subjects.receipt(clinic), lower);
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  t.equal(alarms.length, 1, 'the edge raises the alarm');
+  t.ok(Date.now() - started >= 10_000, `only after the grace period (${Date.now() - started} ms)`);
+  t.equal(await metric(), '1', 'and exports it for the CentralLostAppliedRecords alert');
+  watcher.publish(subjects.receipt(clinic), JSON.stringify({ clinicId: clinic, appliedSeq: ack, pendingAbove: 0, at: new Date().toISOString() }));
+  await waitFor('regression cleared by a receipt at the held seq', async () => (await metric()) === '0', 5_000);
 });
