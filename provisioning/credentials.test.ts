@@ -43,6 +43,7 @@ t.test('enrol mints upload and backup credentials per clinic, stable, masked, va
   t.equal(aEnv.EDGE_BACKUP_REMOTE_TOKEN, clinicBackupToken(cenv.CENTRAL_BACKUP_TARGET_SECRET!, a), 'backup token derived from central\'s target secret');
   t.not(aEnv.EDGE_BACKUP_REMOTE_TOKEN, bEnv.EDGE_BACKUP_REMOTE_TOKEN);
   t.same([aEnv.EDGE_DICOM_CENTRAL_URL, aEnv.EDGE_BACKUP_REMOTE_URL, aEnv.EDGE_BACKUP_LOCAL_DIR], ['http://10.0.0.5:8080', 'http://10.0.0.5:8080/backup/v1', '/srv/backups/edge']);
+  t.equal(aEnv.UV_THREADPOOL_SIZE, '16', 'the edge service gets the larger libuv pool the DICOM SCP needs');
   const ka = loadKeyFile(join(st.dir, `out/edges/${a}.backup.key`));
   const kb = loadKeyFile(join(st.dir, `out/edges/${b}.backup.key`));
   t.not(ka.keyId, kb.keyId, 'one key per clinic');

@@ -104,6 +104,9 @@ export function edgeEnvVars(reg: Registry, c: ClinicEntry, s: Secrets): Record<s
     EDGE_BACKUP_LOCAL_DIR: reg.settings.edgeBackupDir,
     EDGE_BACKUP_REMOTE_URL: `${central}/backup/v1`,
     EDGE_BACKUP_REMOTE_TOKEN: clinicBackupToken(s.backup.targetSecret, c.id),
+    // libuv's pool (default 4 threads) carries the DICOM SCP's file writes and fsyncs of parallel
+    // associations and the backup's file reads: device-drivers/dicom/README.md, deployment notes.
+    UV_THREADPOOL_SIZE: '16',
   };
 }
 
