@@ -41,10 +41,15 @@ export class Relay extends EventEmitter {
   private workerExited: Promise<void> = Promise.resolve();
   private kickQueued = false;
   private readyWaiters: (() => void)[] = [];
-  /** Newest watermark received (persisted by flushReceipt, at most every receiptFlushMs). */
-  private receiptSeen: number;
-  /** Tells a stale receipt (out of order, harmless) from central having lost applied records. */
+  /**
+   * Holds the newest watermark received (persisted by flushReceipt, at most every
+   * receiptFlushMs) and tells a stale receipt (out of order, harmless) from central having lost
+   * applied records.
+   */
   private readonly receipts: ReceiptMonitor;
+  private get receiptSeen(): number {
+    return this.receipts.held;
+  }
   private receiptTimer: NodeJS.Timeout | null = null;
   private running = false;
   private mirrorState: RelayState = 'disconnected';
@@ -75,8 +80,7 @@ export class Relay extends EventEmitter {
     const { connection, ...opts } = config;
     this.opts = { ...defaultRelayOptions, ...opts };
     this.connection = connection;
-    this.receiptSeen = store.receiptSeq();
-    this.receipts = new ReceiptMonitor(this.receiptSeen, this.opts.receiptRegressionGraceMs);
+    this.receipts = new ReceiptMonitor(store.receiptSeq(), this.opts.receiptRegressionGraceMs);
   }
 
   /** Resolves once publishing can start (the worker has its connection; at once on the main thread). */
@@ -183,10 +187,10 @@ export class Relay extends EventEmitter {
    * write transaction per `receiptFlushMs` so the relay never competes with clinic writes.
    */
   onReceipt(appliedSeq: number): void {
-    this.lastReceiptAt = Date.now();
-    const verdict = this.receipts.observe(appliedSeq, Date.now());
+    const now = Date.now();
+    this.lastReceiptAt = now;
+    const verdict = this.receipts.observe(appliedSeq, now);
     if (verdict === 'newer') {
-      this.receiptSeen = appliedSeq;
       this.receiptTimer ??= setTimeout(() => this.flushReceipt(), this.opts.receiptFlushMs);
       this.emit('receipt', appliedSeq);
     } else if (verdict === 'stale') {

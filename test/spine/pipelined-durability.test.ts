@@ -7,7 +7,7 @@
  * nothing acknowledged meanwhile, nothing is applied twice; and a consumer made with the old
  * per-message ack policy is replaced without losing its place.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { GroupFsync } from '../../contracts/runtime/kept-fd.ts';
@@ -22,6 +22,19 @@ import { waitFor } from '../helpers/wait.ts';
 import { writeActivity } from '../helpers/activity.ts';
 
 type Cb = (err: NodeJS.ErrnoException | null) => void;
+
+/** Central's warehouse and connection without its ingest (the test drives the consumer) and one edge; torn down after the test. */
+async function centralPartsAndEdge(t: Test, natsUrl: string, tag: string, resendAfterMs: number) {
+  const tmp = tempDir(`spine-${tag}`);
+  t.teardown(tmp.cleanup);
+  const wh = new SqliteWarehouse(`${tmp.dir}/central/warehouse.db`);
+  const nc = await connect({ servers: natsUrl, name: 'test-central' });
+  const jsm = await jetstreamManager(nc);
+  const clinic = clinicName(tag);
+  const edge = await edgeInProcess(natsUrl, clinic, `${tmp.dir}/edge`, { resendAfterMs });
+  t.teardown(async () => { await edge.stop(); await nc.close(); await wh.close(); });
+  return { wh, nc, jsm, clinic, edge };
+}
 
 /** A flush the test completes by hand: `held` lists the callbacks of flushes started. */
 function heldFlush() {
@@ -146,14 +159,7 @@ t.test('warehouse down: the batch is retried in place, nothing acknowledged unti
 
 t.test('a consumer made with per-message acks (before 2026-11-29) is replaced at its ack floor', async (t) => {
   await using ns = await startNatsServer();
-  const tmp = tempDir('spine-ackmig');
-  t.teardown(tmp.cleanup);
-  const wh = new SqliteWarehouse(`${tmp.dir}/central/warehouse.db`);
-  const nc = await connect({ servers: ns.url, name: 'test-central' });
-  const jsm = await jetstreamManager(nc);
-  const clinic = clinicName('am');
-  const edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`, { resendAfterMs: 60_000 });
-  t.teardown(async () => { await edge.stop(); await nc.close(); await wh.close(); });
+  const { wh, nc, jsm, clinic, edge } = await centralPartsAndEdge(t, ns.url, 'am', 60_000);
   // Central as it ran before: an explicit-ack consumer, each message applied and acknowledged alone.
   await ensureStreams(jsm);
   await jsm.consumers.delete(STREAMS.records, INGEST_DURABLE);
@@ -183,14 +189,7 @@ t.test('a consumer made with per-message acks (before 2026-11-29) is replaced at
 
 t.test('deliveries lost on the way: fetched from the stream, never covered by an ack unseen', async (t) => {
   await using ns = await startNatsServer();
-  const tmp = tempDir('spine-lost');
-  t.teardown(tmp.cleanup);
-  const wh = new SqliteWarehouse(`${tmp.dir}/central/warehouse.db`);
-  const nc = await connect({ servers: ns.url, name: 'test-central' });
-  const jsm = await jetstreamManager(nc);
-  const clinic = clinicName('lost');
-  const edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`, { resendAfterMs: 600_000 });
-  t.teardown(async () => { await edge.stop(); await nc.close(); await wh.close(); });
+  const { wh, nc, jsm, clinic, edge } = await centralPartsAndEdge(t, ns.url, 'lost', 600_000);
   await ensureStreams(jsm);
   const last = writeActivity(edge, 300, 15);
   await waitFor('the records are in the stream', async () => (await jsm.streams.info(STREAMS.records)).state.last_seq >= last, 30_000);
