@@ -12,6 +12,9 @@ export interface IngestStats {
   gapFetched: number;
   copiesDropped: number;
   waitingOnGap: number;
+  replayed: number;
+  replayRemaining: number;
+  replayUnavailable: number;
 }
 
 export function centralMetrics(wh: Warehouse): {
@@ -83,6 +86,11 @@ export function centralMetrics(wh: Warehouse): {
   ingestCounter(m.ingestFailures, 'Warehouse applies or flushes that failed (retried in place; nothing acknowledged meanwhile)', (i) => i.failures);
   ingestCounter(m.ingestGapFetched, 'Messages fetched from the stream because their delivery was lost or went to an earlier central', (i) => i.gapFetched);
   ingestCounter(m.ingestCopiesDropped, 'Redelivered copies of messages already held or settled, dropped', (i) => i.copiesDropped);
+  ingestCounter(m.ingestReplayed, 'Messages replayed from the records stream because the warehouse did not hold them (restored from a backup, or a new warehouse)', (i) => i.replayed);
+  ingestCounter(m.ingestReplayUnavailable, 'Messages a replay needed that the records stream no longer held (expired): records lost unless the edges still hold them', (i) => i.replayUnavailable);
+  new Gauge({ name: m.ingestReplayRemaining, help: 'Messages of the records stream still to replay (0 when no replay runs)', registers: [registry], collect() {
+    if (ingest) this.set(ingest.replayRemaining);
+  } });
   new Gauge({ name: m.ingestWaitingOnGap, help: 'Messages applied above the ack floor, waiting for a lower one (a gap being filled)', registers: [registry], collect() {
     if (ingest) this.set(ingest.waitingOnGap);
   } });

@@ -43,5 +43,8 @@ export const metricNames = {
     ingestGapFetched: 'central_ingest_gap_fetched_total',
     ingestCopiesDropped: 'central_ingest_redelivered_copies_dropped_total',
     ingestWaitingOnGap: 'central_ingest_waiting_on_gap',
+    ingestReplayed: 'central_ingest_replayed_total',
+    ingestReplayRemaining: 'central_ingest_replay_remaining',
+    ingestReplayUnavailable: 'central_ingest_replay_unavailable_total',
   },
 } as const;

@@ -7,10 +7,10 @@
 import { hash as cryptoHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg, type StreamInfo } from '@nats-io/jetstream';
 import { STREAMS, checkEnvelope, parseRecordSubject, subjects, type Receipt } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
-import type { IngestItem, IngestResult, PipelinedIngest, Warehouse, Watermark } from '../warehouse/types.ts';
+import type { IngestItem, IngestResult, PipelinedIngest, StreamCursor, Warehouse, Watermark } from '../warehouse/types.ts';
 import { INGEST_DURABLE, ensureStreams } from './streams.ts';
 import { AckFloor, type Settled } from './ack-floor.ts';
 
@@ -24,6 +24,11 @@ const GAP_CHECK_MS = 200;
 /** Missing messages fetched per round, and requests in flight at once. */
 const GAP_FETCH_MAX = 2000;
 const GAP_FETCH_CONCURRENCY = 32;
+/** Replay (see `planReplay`): messages asked for per round, and the buffer it waits below. */
+const REPLAY_ROUND = 1000;
+const REPLAY_BUFFER_MAX = 4000;
+/** The generation of replayed deliveries: below the floor, applied but never acknowledged. */
+const REPLAY_GEN = 0;
 
 export interface IngestHooks {
   onResult?: (r: IngestResult) => void;
@@ -38,8 +43,28 @@ interface Delivery {
   data: Uint8Array;
   /** The delivered message (acknowledged through the floor); null when fetched. */
   msg: JsMsg | null;
-  /** The consumer attachment it came from (a recreated stream numbers its messages anew). */
+  /** The consumer attachment it came from (a recreated stream numbers its messages anew); REPLAY_GEN when replayed. */
   gen: number;
+}
+
+/** A replay of the records stream in progress (see `planReplay`). */
+interface Replay {
+  /** The stream it reads (its creation time): a recreated stream ends it. */
+  created: string;
+  from: number;
+  /** Next stream sequence to ask for, and the last one the replay covers (the ack floor it started under). */
+  next: number;
+  to: number;
+  /** Every replayed sequence at or below is applied (committed), so the stream cursor may pass it. */
+  appliedTo: number;
+  /** Replayed deliveries in the buffer (or being applied). */
+  inBuffer: number;
+  applied: number;
+  duplicates: number;
+  dead: number;
+  started: number;
+  /** The fetch in progress, stopped when the ingest stops. */
+  fetch: { stop(): void } | null;
 }
 
 export class Ingest {
@@ -76,6 +101,14 @@ export class Ingest {
   private readonly receiptsPublished = new Map<string, number>();
   /** Receipts not published because a higher one for the clinic had gone out already. */
   staleReceiptsDropped = 0;
+  /** The records stream's creation time as of the last attach (the identity of its sequence numbers). */
+  private streamCreated: string | null = null;
+  private replaying: Replay | null = null;
+  private replayTask: Promise<void> = Promise.resolve();
+  /** Messages replayed from the stream because the warehouse did not hold them (restored from a backup). */
+  replayed = 0;
+  /** Messages a replay needed that the stream no longer held (expired): the edges' alarm says which clinics. */
+  replayUnavailable = 0;
 
   constructor(private readonly nc: NatsConnection, private readonly wh: Warehouse, private readonly log: Logger, private readonly hooks: IngestHooks = {}, private readonly maxBatch = 1000) {}
 
@@ -103,8 +136,30 @@ export class Ingest {
     if (this.gapTimer) clearTimeout(this.gapTimer);
     await this.messages?.close().catch(() => undefined);
     await this.supervisor;
+    this.replaying?.fetch?.stop();
+    await this.replayTask;
     while (this.flushing || this.scheduled || this.filling) await sleep(5);
     await this.durableChain;
+    // The cursor travels with each batch; the acks of the last batches moved the floor after it.
+    const c = this.cursor();
+    if (c) await this.wh.saveStreamCursor(c).catch((e: Error) => this.log.warn({ err: e.message }, 'stream cursor not saved at stop (the next start replays a little more)'));
+  }
+
+  /** Messages left to replay (0 when no replay runs). */
+  get replayRemaining(): number {
+    return this.replaying ? this.replaying.to - this.replaying.appliedTo : 0;
+  }
+
+  /**
+   * What the warehouse holds of the records stream: everything at or below the ack floor (settled
+   * means applied and durable), but not past a replay that has not been applied yet.
+   */
+  private cursor(): StreamCursor | undefined {
+    if (!this.streamCreated) return undefined;
+    let seq = this.acks.floor;
+    const r = this.replaying;
+    if (r && r.created === this.streamCreated) seq = Math.min(seq, r.appliedTo);
+    return { stream: STREAMS.records, created: this.streamCreated, seq };
   }
 
   /** A pause that `stop()` ends at once. */
@@ -132,6 +187,8 @@ export class Ingest {
     const si = await jsm.streams.info(STREAMS.records);
     const floor = Math.max(info.ack_floor.stream_seq, si.state.first_seq - 1, (info.config.opt_start_seq ?? 1) - 1);
     this.acks = new AckFloor<JsMsg>(floor);
+    this.streamCreated = si.created;
+    await this.planReplay(si, info.ack_floor.stream_seq);
     const gen = ++this.gen;
     this.messages = await consumer.consume({ max_messages: 4000, callback: (m) => this.enqueue(m, gen) });
     this.log.info({ ackFloor: floor }, 'ingest consumer attached');
@@ -260,12 +317,17 @@ export class Ingest {
         const batch = this.buffer.splice(0, this.maxBatch);
         const items = batch.map(toItem);
         try {
+          const cursor = this.cursor();
           if (this.wh.ingestPipelined) {
-            this.afterDurable(batch, this.wh.ingestPipelined(items));
+            const p = this.wh.ingestPipelined(items, cursor);
+            this.replayApplied(batch, p.result);
+            this.afterDurable(batch, p);
             // Bounded: at most a few commits wait for their flush (the flushes are grouped).
             if (this.awaitingDurability >= MAX_AWAITING_DURABILITY) await this.durableChain;
           } else {
-            this.settle(batch, [await this.wh.ingest(items)]);
+            const result = await this.wh.ingest(items, cursor);
+            this.replayApplied(batch, result);
+            this.settle(batch, [result]);
           }
           this.retryDelay = RETRY_MIN_MS;
           continue;
@@ -275,6 +337,7 @@ export class Ingest {
           this.log.warn({ err: (e as Error).message, batch: batch.length }, 'batch could not be applied: applying its messages one at a time');
           const results = await this.applyOneByOne(batch, items, e as Error);
           if (results) {
+            this.replayApplied(batch, null);
             this.settle(batch, results);
             continue;
           }
@@ -290,6 +353,123 @@ export class Ingest {
       }
     } finally {
       this.flushing = false;
+    }
+  }
+
+  /**
+   * After a restore from a backup the warehouse lacks what central applied (and acknowledged)
+   * after the backup was taken, and the edges have trimmed those records from their outboxes
+   * on central's receipts. The records stream still holds them (max_age 7 days): the warehouse's
+   * stream cursor says how far it holds the stream, the consumer's ack floor how far central had
+   * got. Replay what lies between with an ordered consumer of its own (the durable consumer goes
+   * on meanwhile); the ingest applies what is missing and finds the rest applied. A new, empty
+   * warehouse on a stream a previous one consumed replays the whole stream. What the stream no
+   * longer holds is counted and logged; the edges' CentralLostAppliedRecords alarm names the
+   * clinics (re-sending from the edges is not implemented: central/backup/README.md).
+   */
+  private async planReplay(si: StreamInfo, ackFloor: number): Promise<void> {
+    if (this.replaying?.created === si.created) return; // a re-attach while replaying: it goes on
+    this.replaying = null;
+    const cur = await this.wh.streamCursor(STREAMS.records);
+    let from: number;
+    if (cur && cur.created === si.created) {
+      if (cur.seq >= ackFloor) return;
+      from = cur.seq + 1;
+    } else if (cur) {
+      // The stream was recreated after the cursor was written (the broker lost its store): its
+      // numbers are new; the edges re-send from central's watermarks.
+      this.log.info({ cursorStream: cur.created, stream: si.created }, 'the records stream is not the one the warehouse cursor refers to: no replay');
+      return;
+    } else {
+      // No cursor: a warehouse from before cursors (it holds what it applied) or a new one.
+      if (ackFloor === 0 || (await this.wh.watermarks()).length > 0) return;
+      from = 1;
+    }
+    const first = si.state.first_seq;
+    if (first > from) {
+      const lost = Math.min(first, ackFloor + 1) - from;
+      this.replayUnavailable += lost;
+      this.log.error({ from, firstInStream: first, lost }, 'the warehouse is behind the ingest consumer and the stream no longer holds the first messages it needs (older than its max_age): they cannot be replayed; edges whose receipts are above central\'s watermark raise CentralLostAppliedRecords');
+      from = first;
+    }
+    if (from > ackFloor) return;
+    const r: Replay = { created: si.created, from, next: from, to: ackFloor, appliedTo: from - 1, inBuffer: 0, applied: 0, duplicates: 0, dead: 0, started: Date.now(), fetch: null };
+    this.replaying = r;
+    this.log.warn({ from, to: ackFloor, messages: ackFloor - from + 1, cursor: cur?.seq ?? null }, 'the warehouse is behind the ingest consumer (central restored from a backup, or a new warehouse): replaying the records stream; records already applied are skipped');
+    this.replayTask = this.replay(r).catch((e: Error) => this.log.error({ err: e.message }, 'replay stopped'));
+  }
+
+  private async replay(r: Replay): Promise<void> {
+    const js = jetstream(this.nc);
+    let delay = RETRY_MIN_MS;
+    let empty = 0;
+    while (this.running && this.replaying === r && r.next <= r.to) {
+      try {
+        const oc = await js.consumers.get(STREAMS.records, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: r.next });
+        while (this.running && this.replaying === r && r.next <= r.to) {
+          while (this.buffer.length >= REPLAY_BUFFER_MAX && this.running) await this.pause(20);
+          if (!this.running || this.replaying !== r) break;
+          const it = await oc.fetch({ max_messages: Math.min(REPLAY_ROUND, r.to - r.next + 1), expires: 5_000 });
+          r.fetch = it;
+          let n = 0;
+          for await (const m of it) {
+            if (this.replaying !== r || !this.running || m.seq > r.to) break;
+            r.inBuffer++;
+            this.push({ seq: m.seq, subject: m.subject, data: m.data, msg: null, gen: REPLAY_GEN });
+            r.next = m.seq + 1;
+            this.replayed++;
+            n++;
+          }
+          r.fetch = null;
+          if (n > 0) {
+            empty = 0;
+            delay = RETRY_MIN_MS;
+            continue;
+          }
+          // Nothing came: the messages ahead expired meanwhile, or the broker is away.
+          const si = await jetstreamManager(this.nc, { checkAPI: false }).then((jsm) => jsm.streams.info(STREAMS.records));
+          if (si.created !== r.created) break;
+          if (si.state.first_seq > r.next) {
+            const lost = Math.min(si.state.first_seq, r.to + 1) - r.next;
+            this.replayUnavailable += lost;
+            this.log.error({ from: r.next, lost }, 'messages the replay needs expired from the stream meanwhile');
+            r.next = si.state.first_seq;
+            this.replayApplied([], null);
+            break;
+          }
+          if (++empty >= 3) throw new Error(`no messages from stream sequence ${r.next} after ${empty} tries`);
+        }
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message, next: r.next, to: r.to, retryMs: delay }, 'replaying the records stream: trying again');
+        await this.pause(delay);
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      }
+    }
+  }
+
+  /**
+   * A batch was applied (committed): the replayed sequences in it are held by the warehouse now
+   * (the stream cursor of the next batch may pass them). Replayed deliveries are pushed in
+   * sequence order and applied in buffer order, so the highest one applied covers the rest.
+   */
+  private replayApplied(batch: Delivery[], result: IngestResult | null): void {
+    const r = this.replaying;
+    if (!r) return;
+    batch.forEach((d, i) => {
+      if (d.gen !== REPLAY_GEN) return;
+      r.inBuffer--;
+      r.appliedTo = Math.max(r.appliedTo, d.seq);
+      const o = result?.outcomes[i];
+      if (o === 'duplicate') r.duplicates++;
+      else if (o === 'dead') r.dead++;
+      else if (o) r.applied++;
+    });
+    // Everything asked for so far is applied (sequences that expired meanwhile were skipped).
+    if (r.inBuffer === 0) r.appliedTo = r.next - 1;
+    if (r.appliedTo >= r.to) {
+      this.replaying = null;
+      this.log.warn({ messages: r.to - r.from + 1, applied: r.applied, alreadyHere: r.duplicates, seconds: Math.round((Date.now() - r.started) / 100) / 10 }, 'replay of the records stream complete: the warehouse holds everything the ingest consumer had acknowledged');
+      if (r.dead) this.log.warn({ dead: r.dead }, 'replayed messages dead-lettered (see the dead letters)');
     }
   }
 

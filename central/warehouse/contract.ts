@@ -192,6 +192,20 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       t.match((await wh.fleet()).find((f) => f.clinicId === onlyIngest), { lastHeartbeatAt: null, appliedSeq: 1 }, 'a clinic seen only through records is listed');
     });
 
+    tt.test('the stream cursor: written with a batch, never back for the same stream, replaced for a recreated one', async (t) => {
+      const stream = `S_${randomBytes(3).toString('hex')}`;
+      const c1 = clinic('cursor');
+      t.equal(await wh.streamCursor(stream), null, 'none before the first batch');
+      await wh.ingest([obs(c1, 1)], { stream, created: '2026-11-01T00:00:00Z', seq: 40 });
+      t.same(await wh.streamCursor(stream), { stream, created: '2026-11-01T00:00:00Z', seq: 40 }, 'written in the batch\'s transaction');
+      await wh.ingest([obs(c1, 2)], { stream, created: '2026-11-01T00:00:00Z', seq: 30 });
+      t.equal((await wh.streamCursor(stream))!.seq, 40, 'a lower cursor for the same stream does not move it back (another instance lagging)');
+      await wh.saveStreamCursor({ stream, created: '2026-11-01T00:00:00Z', seq: 55 });
+      t.equal((await wh.streamCursor(stream))!.seq, 55, 'saved on its own (at stop)');
+      await wh.ingest([obs(c1, 3)], { stream, created: '2026-11-02T00:00:00Z', seq: 3 });
+      t.same(await wh.streamCursor(stream), { stream, created: '2026-11-02T00:00:00Z', seq: 3 }, 'a recreated stream (new creation time) numbers anew: replaced');
+    });
+
     tt.test('audit entries are written', async (t) => {
       await wh.audit({ actor: 'api-token', action: 'contract.read', target: 'x', sourceIp: '127.0.0.1', outcome: 'ok' });
       t.pass('audit() resolved');

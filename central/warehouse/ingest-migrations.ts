@@ -16,6 +16,15 @@ if (!pgMigrations.some((m) => m.version === 120)) {
   pgMigrations.push({ version: 120, name: name120, sql: projectionIndexDdl120() });
 }
 
+const name122 = 'spine: the ingest stream cursor (what the warehouse holds of the records stream; replay after a restore)';
+const ddl122 = 'CREATE TABLE stream_cursor (stream TEXT PRIMARY KEY, created TEXT NOT NULL, seq BIGINT NOT NULL, updated_at TEXT NOT NULL)';
+if (!centralMigrations.some((m) => m.version === 122)) {
+  centralMigrations.push({ version: 122, name: name122, up: (db) => db.exec(ddl122) });
+}
+if (!pgMigrations.some((m) => m.version === 122)) {
+  pgMigrations.push({ version: 122, name: name122, sql: ddl122 });
+}
+
 const name121 = 'WS 365 projections: daily cashier settlements, dispensing lines';
 if (!centralMigrations.some((m) => m.version === 121)) {
   centralMigrations.push({ version: 121, name: name121, up: (db) => db.exec(projectionDdl('sqlite', 121)) });

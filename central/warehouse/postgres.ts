@@ -11,7 +11,7 @@ import type { DeadLetterReason, DictionaryItem, DictionaryName, DictionarySnapsh
 import { migratePg } from './postgres-migrations.ts';
 import './ingest-migrations.ts';
 import { ingestTx, type Q } from './postgres-ingest.ts';
-import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestResult, ResidentConflict, Warehouse, Watermark } from './types.ts';
+import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestResult, ResidentConflict, StreamCursor, Warehouse, Watermark } from './types.ts';
 
 /** int8 (counts, seqs) as JS numbers: seqs stay far below 2^53. */
 const int8AsNumber: pg.CustomTypesConfig = {
@@ -34,6 +34,11 @@ function statementName(sql: string): string {
 
 /** SQLSTATEs worth retrying the whole batch for: deadlock (two instances locking residents) and serialization failure. */
 const RETRYABLE = new Set(['40P01', '40001']);
+
+/** The stream cursor's upsert: never back for the same stream (several instances write it). */
+const CURSOR_PUT = `INSERT INTO stream_cursor (stream, created, seq, updated_at) VALUES ($1, $2, $3, $4)
+  ON CONFLICT (stream) DO UPDATE SET seq = CASE WHEN stream_cursor.created = excluded.created THEN GREATEST(stream_cursor.seq, excluded.seq) ELSE excluded.seq END,
+  created = excluded.created, updated_at = excluded.updated_at`;
 
 export class PostgresWarehouse implements Warehouse {
   private constructor(readonly pool: pg.Pool) {}
@@ -80,8 +85,21 @@ export class PostgresWarehouse implements Warehouse {
     }
   }
 
-  async ingest(batch: IngestItem[]): Promise<IngestResult> {
-    return this.tx((q) => ingestTx(q, batch));
+  async ingest(batch: IngestItem[], cursor?: StreamCursor): Promise<IngestResult> {
+    return this.tx(async (q) => {
+      const r = await ingestTx(q, batch);
+      if (cursor) await q(CURSOR_PUT, [cursor.stream, cursor.created, cursor.seq, new Date().toISOString()]);
+      return r;
+    });
+  }
+
+  async streamCursor(stream: string): Promise<StreamCursor | null> {
+    const r = await this.pool.query<StreamCursor>('SELECT stream, created, seq FROM stream_cursor WHERE stream = $1', [stream]);
+    return r.rows[0] ?? null;
+  }
+
+  async saveStreamCursor(c: StreamCursor): Promise<void> {
+    await this.pool.query(CURSOR_PUT, [c.stream, c.created, c.seq, new Date().toISOString()]);
   }
 
   async watermark(clinicId: string): Promise<Watermark> {

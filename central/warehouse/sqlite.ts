@@ -6,7 +6,7 @@ import { withWriteGate } from './write-gate.ts';
 import { GroupFsync, KeptDescriptor } from '../../contracts/runtime/kept-fd.ts';
 import './ingest-migrations.ts';
 import { SqliteProjector } from './projection-writers.ts';
-import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestOutcome, IngestResult, PipelinedIngest, ResidentConflict, Warehouse, Watermark, RecordItem } from './types.ts';
+import type { AuditEntry, DeadLetter, FleetRow, IngestItem, IngestOutcome, IngestResult, PipelinedIngest, ResidentConflict, StreamCursor, Warehouse, Watermark, RecordItem } from './types.ts';
 
 export interface SqliteWarehouseOptions {
   /** How the WAL is flushed after a pipelined ingest (tests pass a stand-in; default: fsync of `<file>-wal`). */
@@ -51,13 +51,24 @@ export class SqliteWarehouse implements Warehouse {
       conflictInsert: db.prepare<[string, string, string, string, string, string, string, string, string]>(`INSERT INTO resident_conflicts (resident_id, winner_hlc, winner_clinic, loser_hlc, loser_clinic, fields, loser_values, winner_values, at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       deadInsert: db.prepare<[string, string | null, number | null, string, string, Buffer, string]>('INSERT INTO dead_letters (subject, clinic_id, seq, reason, detail, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      cursorGet: db.prepare<[string], { stream: string; created: string; seq: number }>('SELECT stream, created, seq FROM stream_cursor WHERE stream = ?'),
+      cursorPut: db.prepare<[string, string, number, string]>(`INSERT INTO stream_cursor (stream, created, seq, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (stream) DO UPDATE SET seq = CASE WHEN created = excluded.created THEN max(seq, excluded.seq) ELSE excluded.seq END, created = excluded.created, updated_at = excluded.updated_at`),
       syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
       syncFull: db.prepare('PRAGMA synchronous = FULL'),
     };
   }
 
-  async ingest(batch: IngestItem[]): Promise<IngestResult> {
-    return withWriteGate(() => this.db.transaction(() => this.ingestSync(batch)).immediate());
+  async ingest(batch: IngestItem[], cursor?: StreamCursor): Promise<IngestResult> {
+    return withWriteGate(() => this.db.transaction(() => this.ingestSync(batch, cursor)).immediate());
+  }
+
+  async streamCursor(stream: string): Promise<StreamCursor | null> {
+    return this.st.cursorGet.get(stream) ?? null;
+  }
+
+  async saveStreamCursor(c: StreamCursor): Promise<void> {
+    withWriteGate(() => this.st.cursorPut.run(c.stream, c.created, c.seq, new Date().toISOString()));
   }
 
   /**
@@ -68,20 +79,21 @@ export class SqliteWarehouse implements Warehouse {
    * the flushes in flight, so no receipt ever covers a record that a power loss could take back.
    * A commit that fails throws here, as `ingest` does.
    */
-  ingestPipelined(batch: IngestItem[]): PipelinedIngest {
+  ingestPipelined(batch: IngestItem[], cursor?: StreamCursor): PipelinedIngest {
     this.st.syncNormal.run();
     let result: IngestResult;
     try {
-      result = withWriteGate(() => this.db.transaction(() => this.ingestSync(batch)).immediate());
+      result = withWriteGate(() => this.db.transaction(() => this.ingestSync(batch, cursor)).immediate());
     } finally {
       this.st.syncFull.run();
     }
     return { result, durable: this.walSync.request(), flushAgain: () => this.walSync.request() };
   }
 
-  private ingestSync(batch: IngestItem[]): IngestResult {
+  private ingestSync(batch: IngestItem[], cursor: StreamCursor | undefined): IngestResult {
     this.projector.reset();
     const now = new Date().toISOString();
+    if (cursor) this.st.cursorPut.run(cursor.stream, cursor.created, cursor.seq, now);
     const outcomes: IngestOutcome[] = [];
     const applied: IngestResult['applied'] = [];
     const deadReasons: DeadLetterReason[] = [];

@@ -101,15 +101,33 @@ export interface PipelinedIngest {
   flushAgain(): Promise<void>;
 }
 
+/**
+ * How far into a JetStream stream the warehouse holds everything: every message at or below
+ * `seq` of the stream created at `created` is applied (or dead-lettered) in this warehouse.
+ * Written in the ingest's transactions, so a warehouse restored from a backup says where the
+ * ingest must replay the stream from (central/ingest/consumer.ts, `replay`).
+ */
+export interface StreamCursor {
+  stream: string;
+  /** The stream's creation time as the server reports it: a recreated stream numbers anew. */
+  created: string;
+  seq: number;
+}
+
 export interface Warehouse {
-  ingest(batch: IngestItem[]): Promise<IngestResult>;
+  /** `cursor`: written in the same transaction (see StreamCursor); never moves back for the same stream. */
+  ingest(batch: IngestItem[], cursor?: StreamCursor): Promise<IngestResult>;
   /**
    * Optional: apply and commit `batch` now (synchronously, in call order) and report durability
    * separately, so the ingest can apply the next batch while this one is flushed. The caller
    * must not acknowledge the messages or publish receipts before `durable` resolves. Backends
    * without it are driven through `ingest`, one batch at a time.
    */
-  ingestPipelined?(batch: IngestItem[]): PipelinedIngest;
+  ingestPipelined?(batch: IngestItem[], cursor?: StreamCursor): PipelinedIngest;
+  /** The stream cursor last written, or null (a warehouse from before cursors, or a new one). */
+  streamCursor(stream: string): Promise<StreamCursor | null>;
+  /** Write the stream cursor on its own (when the ingest stops); never moves it back for the same stream. */
+  saveStreamCursor(cursor: StreamCursor): Promise<void>;
   watermark(clinicId: string): Promise<Watermark>;
   watermarks(): Promise<Watermark[]>;
   recordHeartbeat(hb: Heartbeat): Promise<void>;

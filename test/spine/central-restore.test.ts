@@ -1,0 +1,142 @@
+/**
+ * Central restored from a backup: the warehouse lacks what central applied after the backup,
+ * and the edges have trimmed those records from their outboxes on central's receipts. The
+ * ingest replays the records stream from the warehouse's stream cursor (central/ingest/
+ * consumer.ts, `planReplay`): nothing is lost, nothing applied twice. Where the stream no
+ * longer holds what is needed (expired), the loss is counted and the gap stays visible.
+ */
+import t from 'tap';
+import { copyFileSync, rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { startNatsServer } from '../helpers/nats-server.ts';
+import { clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
+import { setCheck } from '../helpers/set-check.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { writeActivity } from '../helpers/activity.ts';
+import Database from 'better-sqlite3';
+import { sqliteSnapshot } from '../../contracts/backup/snapshot.ts';
+import { startCentral, type Central } from '../../central/app.ts';
+import { loadCentralConfig } from '../../central/config.ts';
+import { STREAMS } from '../../contracts/index.ts';
+import type { EdgeAgent } from '../../edge-agent/agent.ts';
+
+/** An in-process central whose log lines are kept for the test to read. */
+async function central(natsUrl: string, dataDir: string, lines: string[]): Promise<Central> {
+  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)); cb(); } });
+  return startCentral(loadCentralConfig({ dataDir, natsUrl, apiToken: 'test-token-0123456789' }, {}), pino({ level: 'info' }, sink));
+}
+
+/** Write `n` records at the edge and wait until central's receipt covers them (the edge trims its outbox). */
+async function writeAndSettle(edge: EdgeAgent, n: number, seed: number): Promise<number> {
+  writeActivity(edge, n, seed, 50);
+  const last = edge.store.stats().lastSeq;
+  await waitFor(`${edge.config.clinicId}: receipt covers seq ${last} and the outbox is trimmed`, () => edge.store.receiptSeq() >= last && edge.store.stats().outboxDepth === 0, 60_000);
+  return last;
+}
+
+/** Stop central and put the backup copy of its warehouse in place (as `backup:central restore` does). */
+async function restore(c: Central, centralDir: string, backupFile: string): Promise<void> {
+  await c.stop();
+  const db = `${centralDir}/warehouse.db`;
+  for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
+  copyFileSync(backupFile, db);
+}
+
+t.test('central restored from an older backup replays the records stream: zero lost, zero applied twice', async (t) => {
+  await using ns = await startNatsServer();
+  const tmp = tempDir('spine-restore');
+  t.teardown(tmp.cleanup);
+  const centralDir = `${tmp.dir}/central`;
+  const lines: string[] = [];
+  let c = await central(ns.url, centralDir, lines);
+  const a = await edgeInProcess(ns.url, clinicName('rs-a'), `${tmp.dir}/a`);
+  const b = await edgeInProcess(ns.url, clinicName('rs-b'), `${tmp.dir}/b`);
+  t.teardown(async () => { await a.stop(); await b.stop(); await c.stop(); });
+
+  await writeAndSettle(a, 1500, 11);
+  await writeAndSettle(b, 1500, 12);
+  const backup = `${tmp.dir}/backup.db`;
+  await sqliteSnapshot(`${centralDir}/warehouse.db`, backup);
+  const atBackup = { a: (await c.wh.watermark(a.config.clinicId)).appliedSeq, b: (await c.wh.watermark(b.config.clinicId)).appliedSeq };
+
+  // After the backup: more records, applied, receipted and trimmed at the edges.
+  const ackA = await writeAndSettle(a, 2500, 13);
+  const ackB = await writeAndSettle(b, 2500, 14);
+  t.ok(ackA > atBackup.a && ackB > atBackup.b, `records after the backup: ${ackA - atBackup.a} + ${ackB - atBackup.b}, none left in the edges' outboxes`);
+
+  await restore(c, centralDir, backup);
+  lines.length = 0;
+  c = await central(ns.url, centralDir, lines);
+  t.equal((await c.wh.watermark(a.config.clinicId)).appliedSeq, atBackup.a, 'the restored warehouse starts at the backup\'s watermark');
+  await waitFor('central applied every acknowledged record again', async () =>
+    (await c.wh.watermark(a.config.clinicId)).appliedSeq === ackA && (await c.wh.watermark(b.config.clinicId)).appliedSeq === ackB, 60_000);
+  await waitFor('the replay reports completion', () => lines.some((l) => l.includes('replay of the records stream complete')), 10_000);
+
+  for (const [edge, ack] of [[a, ackA], [b, ackB]] as const) {
+    const r = await setCheck(c.wh, edge.config.clinicId, ack);
+    t.same([r.lost, r.duplicated, r.unexpected, r.inOrder], [0, 0, 0, true], `${edge.config.clinicId}: acknowledged=${ack} present=${r.present}`);
+  }
+  const done = JSON.parse(lines.find((l) => l.includes('replay of the records stream complete'))!) as { messages: number; applied: number; alreadyHere: number; seconds: number };
+  t.equal(done.applied, ackA - atBackup.a + ackB - atBackup.b, `the replay applied exactly what the backup lacked (${done.applied} of ${done.messages} messages; ${done.alreadyHere} were already there)`);
+  t.equal(c.ingest.replayRemaining, 0, 'nothing left to replay');
+  t.equal(c.ingest.replayUnavailable, 0, 'nothing was missing from the stream');
+  const metrics = await (await fetch(`${c.http.url}/metrics`)).text();
+  t.match(metrics, new RegExp(`central_ingest_replayed_total ${c.ingest.replayed}\\b`), 'the replay is counted in central\'s metrics');
+  t.notOk(a.relay.centralRegressed || b.relay.centralRegressed, 'no edge is left alarmed: central holds everything they were told it held');
+
+  // Receipts go on from where they were: new records flow as before.
+  const more = await writeAndSettle(a, 200, 15);
+  t.equal((await setCheck(c.wh, a.config.clinicId, more)).lost, 0, 'records written after the restore arrive');
+
+  // A plain restart does not replay: the cursor was saved when central stopped.
+  await c.stop();
+  lines.length = 0;
+  c = await central(ns.url, centralDir, lines);
+  t.notOk(lines.some((l) => l.includes('replaying the records stream')), 'a restart after a clean stop replays nothing');
+  console.log(`[central-restore] ${ackA - atBackup.a + ackB - atBackup.b} records missing after the restore; replayed ${done.messages} messages in ${done.seconds} s`);
+});
+
+t.test('what the stream no longer holds cannot be replayed: counted, logged, and the gap stays visible', async (t) => {
+  await using ns = await startNatsServer();
+  const tmp = tempDir('spine-restore-exp');
+  t.teardown(tmp.cleanup);
+  const centralDir = `${tmp.dir}/central`;
+  const lines: string[] = [];
+  let c = await central(ns.url, centralDir, lines);
+  const a = await edgeInProcess(ns.url, clinicName('rx-a'), `${tmp.dir}/a`);
+  t.teardown(async () => { await a.stop(); await c.stop(); });
+
+  const first = await writeAndSettle(a, 500, 21);
+  const backup = `${tmp.dir}/backup.db`;
+  await sqliteSnapshot(`${centralDir}/warehouse.db`, backup);
+  const ack = await writeAndSettle(a, 1000, 22);
+
+  // Expire the oldest messages after the backup point (max_age would do this after 7 days).
+  const nc = await connect({ servers: ns.url });
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  const si = await jsm.streams.info(STREAMS.records);
+  const expireBelow = si.state.first_seq + first + 300;
+  await jsm.streams.purge(STREAMS.records, { seq: expireBelow });
+
+  const bdb = new Database(backup, { readonly: true });
+  const cursor = bdb.prepare<[], { seq: number }>('SELECT seq FROM stream_cursor').get()!.seq;
+  bdb.close();
+  t.ok(cursor <= first, `the backup's stream cursor (${cursor}) is at or below what it holds (${first})`);
+
+  await restore(c, centralDir, backup);
+  lines.length = 0;
+  c = await central(ns.url, centralDir, lines);
+  await waitFor('the replay reports completion', () => lines.some((l) => l.includes('replay of the records stream complete')), 30_000);
+  t.equal(c.ingest.replayUnavailable, expireBelow - 1 - cursor, `the expired messages the replay needed are counted (${expireBelow - 1 - cursor}: 300 the backup lacks, the rest it holds)`);
+  t.ok(lines.some((l) => l.includes('no longer holds the first messages it needs')), 'and logged at error level with what to expect');
+  const w = await c.wh.watermark(a.config.clinicId);
+  t.equal(w.appliedSeq, first, 'the clinic\'s watermark stays at the gap: nothing after it is skipped silently');
+  t.ok(w.pendingAbove > 0 && w.firstMissing === first + 1, `records above the gap are held (${w.pendingAbove}), first missing seq ${w.firstMissing}`);
+  const r = await setCheck(c.wh, a.config.clinicId, ack);
+  t.equal(r.duplicated, 0, 'nothing applied twice');
+  await waitFor('the edge raises CentralLostAppliedRecords', () => a.relay.centralRegressed, 20_000);
+});
