@@ -80,6 +80,9 @@ tests:
       # Central's warehouse fails from 3 min to 12 min (every retry counted), then recovers.
       - series: 'central_ingest_failures_total{instance="central"}'
         values: '0 0 0 1+2x9 19x15'
+      # Central restored at 8 min from a point the stream no longer fully holds: 120 messages could not be replayed.
+      - series: 'central_ingest_replay_unavailable_total{instance="central"}'
+        values: '0x7 120x21'
       # Central restored to an older point at 6 min: c-new's edge holds a higher receipt from then on.
       - series: 'edge_relay_central_watermark_regressed{instance="e2", clinic="c-new"}'
         values: '0x5 1x24'
@@ -111,6 +114,14 @@ tests:
       - eval_time: 22m
         alertname: CentralIngestFailing
         exp_alerts: []
+      - eval_time: 7m
+        alertname: CentralReplayIncomplete
+        exp_alerts: []
+      - eval_time: 9m
+        alertname: CentralReplayIncomplete
+        exp_alerts:
+          - exp_labels: { severity: critical, area: central, instance: central }
+            exp_annotations: { summary: "Central could not replay every record its warehouse lacks", description: "Central's warehouse was behind its ingest consumer (restored from a backup, or a new warehouse) and the records stream no longer held some of the messages to replay (older than its 7 days): those records are missing at central; the clinics' watermarks stay at the gap (CentralLostAppliedRecords names them). See central's log: its error line gives the first sequence and the count." }
       - eval_time: 5m
         alertname: CentralLostAppliedRecords
         exp_alerts: []
@@ -118,7 +129,7 @@ tests:
         alertname: CentralLostAppliedRecords
         exp_alerts:
           - exp_labels: { severity: critical, area: edge, instance: e2, clinic: c-new }
-            exp_annotations: { summary: "Central lost applied records of c-new", description: "Central's applied watermark for the clinic stays below the receipt the edge already holds (and trimmed its outbox to): central's warehouse went back to an older point (restored from a backup?). Records between the two were already trimmed from the edge's outbox; re-sending them is not implemented (central/backup/README.md): the restore drill's RPO says how much such a restore loses." }
+            exp_annotations: { summary: "Central lost applied records of c-new", description: "Central's applied watermark for the clinic stays below the receipt the edge already holds (and trimmed its outbox to): central's warehouse went back to an older point (restored from a backup?). Central replays what the records stream still holds (central_ingest_replay_remaining falls to 0); if this alert outlasts the replay, records older than the stream's 7 days are lost at central: re-sending them from the edge is not implemented (central/backup/README.md)." }
       - eval_time: 4m
         alertname: NetworkDeviceDown
         exp_alerts:
