@@ -3,7 +3,7 @@
  * dictionary publication and the HTTP surface. `startCentral` is used by main.ts, demo and tests.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from '../contracts/index.ts';
 import { createLogger, listen, mountOps, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import { centralApi } from './api.ts';
@@ -14,7 +14,7 @@ import { mountDocs } from './docs/index.ts';
 import { mountUploads } from './upload/index.ts';
 import { mountRetention } from './retention/index.ts';
 import type { CentralConfig } from './config.ts';
-import { publishDictionary } from './dictionaries/publisher.ts';
+import { publishDictionary, recoverDictionaries } from './dictionaries/publisher.ts';
 import { starterDictionaries } from './dictionaries/starter.ts';
 import { mountFhir } from './fhir/index.ts';
 import { mountEmpi } from './empi/index.ts';
@@ -44,6 +44,9 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   });
   const js = jetstream(nc);
 
+  // What the dictionaries stream holds beyond the warehouse (restored from a backup) first.
+  await recoverDictionaries(await jetstreamManager(nc, { checkAPI: false }), wh, log).catch((e: Error) =>
+    log.error({ err: e.message }, 'could not read the dictionaries stream at start: if this warehouse was restored from a backup, a dictionary published next may reuse a version the edges already hold; restart central once the broker answers'));
   // Version 1 of each dictionary comes from the starter set.
   const existing = new Set((await wh.latestDictionaries()).map((d) => d.name));
   for (const name of DICTIONARY_NAMES) if (!existing.has(name)) await wh.saveDictionary(name, starterDictionaries[name]);

@@ -192,6 +192,15 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       t.match((await wh.fleet()).find((f) => f.clinicId === onlyIngest), { lastHeartbeatAt: null, appliedSeq: 1 }, 'a clinic seen only through records is listed');
     });
 
+    tt.test('a dictionary version taken back from the stream keeps its number; the next publish follows it', async (t) => {
+      const before = (await wh.latestDictionaries()).find((d) => d.name === 'charge_items')?.version ?? 0;
+      const snap = { name: 'charge_items' as const, version: before + 3, publishedAt: '2026-11-20T08:00:00.000Z', items: [{ code: 'C1', name: '一般诊疗费', attrs: {}, active: true }] };
+      t.equal(await wh.importDictionary(snap), true, 'stored under its own version');
+      t.equal(await wh.importDictionary(snap), false, 'a second import of the same version changes nothing');
+      t.same((await wh.latestDictionaries()).find((d) => d.name === 'charge_items'), snap, 'it is the latest');
+      t.equal((await wh.saveDictionary('charge_items', snap.items)).version, before + 4, 'the next publish takes the following number');
+    });
+
     tt.test('the stream cursor: written with a batch, never back for the same stream, replaced for a recreated one', async (t) => {
       const stream = `S_${randomBytes(3).toString('hex')}`;
       const c1 = clinic('cursor');

@@ -167,6 +167,12 @@ export class PostgresWarehouse implements Warehouse {
     });
   }
 
+  async importDictionary(snap: DictionarySnapshot): Promise<boolean> {
+    const r = await this.pool.query('INSERT INTO dictionaries (name, version, published_at, items) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING',
+      [snap.name, snap.version, snap.publishedAt, JSON.stringify(snap.items)]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
   async latestDictionaries(): Promise<DictionarySnapshot[]> {
     const { rows } = await this.pool.query<{ name: DictionaryName; version: number; published_at: Date; items: DictionaryItem[] }>(
       'SELECT DISTINCT ON (name) name, version, published_at, items FROM dictionaries ORDER BY name, version DESC');

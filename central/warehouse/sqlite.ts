@@ -285,6 +285,11 @@ export class SqliteWarehouse implements Warehouse {
     }).immediate());
   }
 
+  async importDictionary(snap: DictionarySnapshot): Promise<boolean> {
+    return withWriteGate(() => this.db.prepare('INSERT INTO dictionaries (name, version, published_at, items) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+      .run(snap.name, snap.version, snap.publishedAt, JSON.stringify(snap.items)).changes > 0);
+  }
+
   async latestDictionaries(): Promise<DictionarySnapshot[]> {
     const rows = this.db.prepare<[], { name: DictionaryName; version: number; published_at: string; items: string }>(
       'SELECT d.name, d.version, d.published_at, d.items FROM dictionaries d JOIN (SELECT name, max(version) AS v FROM dictionaries GROUP BY name) m ON m.name = d.name AND m.v = d.version ORDER BY d.name').all();

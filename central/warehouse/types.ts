@@ -134,6 +134,12 @@ export interface Warehouse {
   fleet(): Promise<FleetRow[]>;
   saveDictionary(name: DictionaryName, items: DictionaryItem[]): Promise<DictionarySnapshot>;
   latestDictionaries(): Promise<DictionarySnapshot[]>;
+  /**
+   * Store a snapshot with the version it was published under (taken back from the dictionaries
+   * stream after a restore: the edges hold it, so its number must not be given to other content).
+   * False when that version is already there.
+   */
+  importDictionary(snap: DictionarySnapshot): Promise<boolean>;
   deadLetters(limit: number): Promise<DeadLetter[]>;
   conflicts(limit: number): Promise<ResidentConflict[]>;
   /** Per-clinic record counts and apply order checks, for tests and audits. */

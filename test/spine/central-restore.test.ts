@@ -37,6 +37,13 @@ async function writeAndSettle(edge: EdgeAgent, n: number, seed: number): Promise
   return last;
 }
 
+/** Publish a new version of the ICD-10 dictionary through central's API; returns its version. */
+async function publishIcd10(c: Central, items: { code: string; name: string }[]): Promise<number> {
+  const res = await fetch(`${c.http.url}/api/dictionaries/icd10`, { method: 'PUT', headers: { authorization: 'Bearer test-token-0123456789', 'content-type': 'application/json' }, body: JSON.stringify({ items }) });
+  if (res.status !== 200) throw new Error(`PUT icd10: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { version: number }).version;
+}
+
 /** Stop central and put the backup copy of its warehouse in place (as `backup:central restore` does). */
 async function restore(c: Central, centralDir: string, backupFile: string): Promise<void> {
   await c.stop();
@@ -62,7 +69,9 @@ t.test('central restored from an older backup replays the records stream: zero l
   await sqliteSnapshot(`${centralDir}/warehouse.db`, backup);
   const atBackup = { a: (await c.wh.watermark(a.config.clinicId)).appliedSeq, b: (await c.wh.watermark(b.config.clinicId)).appliedSeq };
 
-  // After the backup: more records, applied, receipted and trimmed at the edges.
+  // After the backup: a dictionary version the edges take, more records, applied, receipted and trimmed at the edges.
+  const v1 = await publishIcd10(c, [{ code: 'I10', name: '原发性高血压 (after the backup)' }]);
+  await waitFor('both edges hold the dictionary version published after the backup', () => a.store.dictionaryVersion('icd10') === v1 && b.store.dictionaryVersion('icd10') === v1, 20_000);
   const ackA = await writeAndSettle(a, 2500, 13);
   const ackB = await writeAndSettle(b, 2500, 14);
   t.ok(ackA > atBackup.a && ackB > atBackup.b, `records after the backup: ${ackA - atBackup.a} + ${ackB - atBackup.b}, none left in the edges' outboxes`);
@@ -86,6 +95,14 @@ t.test('central restored from an older backup replays the records stream: zero l
   const metrics = await (await fetch(`${c.http.url}/metrics`)).text();
   t.match(metrics, new RegExp(`central_ingest_replayed_total ${c.ingest.replayed}\\b`), 'the replay is counted in central\'s metrics');
   t.notOk(a.relay.centralRegressed || b.relay.centralRegressed, 'no edge is left alarmed: central holds everything they were told it held');
+
+  // The dictionary version the restored warehouse lacked was taken back from the stream: the
+  // next publish gets a new number, and the edges take its content (they ignore a version they hold).
+  t.ok(lines.some((l) => l.includes('dictionary version taken back from the stream')), 'the lost dictionary version is taken back from the stream (logged)');
+  const v2 = await publishIcd10(c, [{ code: 'E11.9', name: '2型糖尿病 (after the restore)' }]);
+  t.equal(v2, v1 + 1, `the next publish is version ${v1 + 1}, not a reuse of ${v1}`);
+  await waitFor('both edges take the version published after the restore', () => a.store.dictionaryVersion('icd10') === v2 && b.store.dictionaryVersion('icd10') === v2, 20_000);
+  t.same(a.store.dictionaryItems('icd10').map((i) => i.code), ['E11.9'], 'with its content');
 
   // Receipts go on from where they were: new records flow as before.
   const more = await writeAndSettle(a, 200, 15);
