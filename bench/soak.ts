@@ -2,7 +2,9 @@
  * Soak: the spine under random faults for a long time, then the set check.
  *   npm run soak -- --minutes 30 --rate 200
  * Two clinic edges write continuously (group commit); every 5-40 s one fault is injected at
- * random: kill -9 central, restart the broker, kill -9 the broker, stop/start an edge agent.
+ * random: kill -9 central, restart the broker, kill -9 the broker, stop/start an edge agent,
+ * restore central's warehouse from an online snapshot taken 10-40 s earlier (the ingest replays
+ * the records stream from the snapshot's stream cursor; the edges have trimmed what came after).
  * At the end every record acknowledged at an edge must be present once at central.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +12,9 @@ import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { centralEnv, clinicName, edgeInProcess, spawnProcess, tempDir, type ChildHandle } from '../test/helpers/spine.ts';
 import { setCheck } from '../test/helpers/set-check.ts';
 import { waitFor } from '../test/helpers/wait.ts';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { SqliteWarehouse } from '../central/warehouse/sqlite.ts';
+import { sqliteSnapshot } from '../contracts/backup/snapshot.ts';
 import { makeBloodPressure, makeResident, prng } from '../edge-agent/sim/generate.ts';
 import type { EdgeAgent } from '../edge-agent/agent.ts';
 
@@ -49,15 +53,42 @@ async function main() {
     }
   });
 
+  // Online snapshots of central's warehouse every 10 s (as the backup takes them); a restore
+  // fault puts back one 10-40 s old.
+  const snaps: { file: string; at: number }[] = [];
+  let snapN = 0;
+  const snapLoop = (async () => {
+    while (Date.now() < end - 10_000) {
+      await sleep(10_000);
+      const file = `${tmp.dir}/snap-${++snapN}.db`;
+      try {
+        await sqliteSnapshot(`${centralDir}/warehouse.db`, file);
+        snaps.push({ file, at: Date.now() });
+        while (snaps.length > 5) rmSync(snaps.shift()!.file, { force: true });
+      } catch (e) {
+        log(`snapshot failed (central restarting?): ${(e as Error).message}`);
+      }
+    }
+  })();
+
   const faultLoop = (async () => {
     while (Date.now() < end - 10_000) {
       await sleep(5_000 + Math.random() * 35_000);
-      const f = ['kill-central', 'restart-broker', 'kill-broker', 'restart-edge'][Math.floor(Math.random() * 4)]!;
+      const f = ['kill-central', 'restart-broker', 'kill-broker', 'restart-edge', 'restore-central'][Math.floor(Math.random() * 5)]!;
+      const snap = [...snaps].reverse().find((x) => Date.now() - x.at >= 10_000 && existsSync(x.file));
+      if (f === 'restore-central' && !snap) continue;
       faults[f] = (faults[f] ?? 0) + 1;
       log(`fault: ${f}`);
       if (f === 'kill-central') {
         await central.kill('SIGKILL');
         await sleep(Math.random() * 5000);
+        central = await spawnProcess('central/main.ts', centralEnv(ns.url, centralDir));
+      } else if (f === 'restore-central') {
+        await central.kill('SIGKILL');
+        const db = `${centralDir}/warehouse.db`;
+        for (const x of [db, `${db}-wal`, `${db}-shm`]) rmSync(x, { force: true });
+        copyFileSync(snap!.file, db);
+        log(`central's warehouse restored from a snapshot ${Math.round((Date.now() - snap!.at) / 1000)} s old`);
         central = await spawnProcess('central/main.ts', centralEnv(ns.url, centralDir));
       } else if (f === 'restart-broker') {
         await ns.restart();
@@ -76,7 +107,7 @@ async function main() {
   })();
 
   const progress = setInterval(() => log(`written ${edges.map((e) => `${e.config.clinicId}=${e.store.stats().lastSeq} (outbox ${e.store.stats().outboxDepth})`).join(', ')}`), 30_000);
-  await Promise.all([...writers, faultLoop]);
+  await Promise.all([...writers, faultLoop, snapLoop]);
   clearInterval(progress);
   log('writes stopped; waiting for the spine to settle');
   const acked = edges.map((e) => e.store.stats().lastSeq);

@@ -7,7 +7,7 @@
 import { hash as cryptoHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg, type StreamInfo } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg, type StreamInfo } from '@nats-io/jetstream';
 import { STREAMS, checkEnvelope, parseRecordSubject, subjects, type Receipt } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { IngestItem, IngestResult, PipelinedIngest, StreamCursor, Warehouse, Watermark } from '../warehouse/types.ts';
@@ -27,6 +27,10 @@ const GAP_FETCH_CONCURRENCY = 32;
 /** Replay (see `planReplay`): messages asked for per round, and the buffer it waits below. */
 const REPLAY_ROUND = 1000;
 const REPLAY_BUFFER_MAX = 4000;
+/** The cursor of a warehouse that holds nothing of the stream yet. */
+const EPOCH = new Date(0).toISOString();
+/** A renumbered stream is replayed from this long before the cursor's time (clock steps). */
+const REPLAY_TIME_MARGIN_MS = 2_000;
 /** The generation of replayed deliveries: below the floor, applied but never acknowledged. */
 const REPLAY_GEN = 0;
 
@@ -45,20 +49,22 @@ interface Delivery {
   msg: JsMsg | null;
   /** The consumer attachment it came from (a recreated stream numbers its messages anew); REPLAY_GEN when replayed. */
   gen: number;
+  /** When the stream stored it (replayed deliveries: the stream cursor is built from it). */
+  storedAt?: string;
 }
 
 /** A replay of the records stream in progress (see `planReplay`). */
 interface Replay {
-  /** The stream it reads (its creation time): a recreated stream ends it. */
-  created: string;
-  from: number;
-  /** Next stream sequence to ask for, and the last one the replay covers (the ack floor it started under). */
-  next: number;
+  /** Next stream sequence to ask for (null: start from `fromTime`, the stream was renumbered). */
+  next: number | null;
+  fromTime: string | null;
+  /** The last sequence it covers (the consumer's ack floor when it started). */
   to: number;
-  /** Every replayed sequence at or below is applied (committed), so the stream cursor may pass it. */
-  appliedTo: number;
+  /** Where the warehouse stands: the cursor it started from, then the last replayed message applied. */
+  cursor: StreamCursor | null;
   /** Replayed deliveries in the buffer (or being applied). */
   inBuffer: number;
+  fetched: number;
   applied: number;
   duplicates: number;
   dead: number;
@@ -101,8 +107,8 @@ export class Ingest {
   private readonly receiptsPublished = new Map<string, number>();
   /** Receipts not published because a higher one for the clinic had gone out already. */
   staleReceiptsDropped = 0;
-  /** The records stream's creation time as of the last attach (the identity of its sequence numbers). */
-  private streamCreated: string | null = null;
+  /** The last delivery acknowledged (everything at or below its sequence is settled): the stream cursor. */
+  private acked: StreamCursor | null = null;
   private replaying: Replay | null = null;
   private replayTask: Promise<void> = Promise.resolve();
   /** Messages replayed from the stream because the warehouse did not hold them (restored from a backup). */
@@ -145,21 +151,32 @@ export class Ingest {
     if (c) await this.wh.saveStreamCursor(c).catch((e: Error) => this.log.warn({ err: e.message }, 'stream cursor not saved at stop (the next start replays a little more)'));
   }
 
-  /** Messages left to replay (0 when no replay runs). */
+  /** Messages left to replay (0 when no replay runs; an estimate while a renumbered stream is replayed by time). */
   get replayRemaining(): number {
-    return this.replaying ? this.replaying.to - this.replaying.appliedTo : 0;
+    const r = this.replaying;
+    if (!r) return 0;
+    return Math.max(0, r.to - (r.next === null ? 0 : r.next - 1)) + r.inBuffer;
   }
 
   /**
-   * What the warehouse holds of the records stream: everything at or below the ack floor (settled
-   * means applied and durable), but not past a replay that has not been applied yet.
+   * What the warehouse holds of the records stream: everything up to the last acknowledged
+   * delivery (settled means applied and durable), but not past a replay still running.
    */
   private cursor(): StreamCursor | undefined {
-    if (!this.streamCreated) return undefined;
-    let seq = this.acks.floor;
     const r = this.replaying;
-    if (r && r.created === this.streamCreated) seq = Math.min(seq, r.appliedTo);
-    return { stream: STREAMS.records, created: this.streamCreated, seq };
+    if (r) return r.cursor ?? undefined;
+    return this.acked ?? undefined;
+  }
+
+  /** Acknowledge (cumulatively) and remember it as the stream cursor. */
+  private ackThrough(m: JsMsg | null): void {
+    if (!m) return;
+    m.ack();
+    try {
+      this.acked = { stream: STREAMS.records, seq: m.seq, storedAt: m.time.toISOString() };
+    } catch {
+      // not a JetStream delivery (no parsable reply subject): nothing to remember
+    }
   }
 
   /** A pause that `stop()` ends at once. */
@@ -187,8 +204,8 @@ export class Ingest {
     const si = await jsm.streams.info(STREAMS.records);
     const floor = Math.max(info.ack_floor.stream_seq, si.state.first_seq - 1, (info.config.opt_start_seq ?? 1) - 1);
     this.acks = new AckFloor<JsMsg>(floor);
-    this.streamCreated = si.created;
-    await this.planReplay(si, info.ack_floor.stream_seq);
+    await this.planReplay(jsm, si, info.ack_floor.stream_seq);
+    if (!this.replaying) await this.cursorFromFloor(jsm, si, info.ack_floor.stream_seq);
     const gen = ++this.gen;
     this.messages = await consumer.consume({ max_messages: 4000, callback: (m) => this.enqueue(m, gen) });
     this.log.info({ ackFloor: floor }, 'ingest consumer attached');
@@ -291,7 +308,7 @@ export class Ingest {
         // Not in the stream any more (expired): nothing to apply; the edge re-sends what central
         // lacks from its watermark.
         this.log.warn({ count: absent.length, first: absent[0]!.seq }, 'missing messages are no longer in the stream (expired); their clinics re-send from the watermark');
-        this.durableChain = this.durableChain.then(() => (this.acks === acks ? acks.settle(absent)?.ack() : undefined));
+        this.durableChain = this.durableChain.then(() => (this.acks === acks ? this.ackThrough(acks.settle(absent)) : undefined));
       }
     } catch (e) {
       failed = e as Error;
@@ -360,63 +377,95 @@ export class Ingest {
    * After a restore from a backup the warehouse lacks what central applied (and acknowledged)
    * after the backup was taken, and the edges have trimmed those records from their outboxes
    * on central's receipts. The records stream still holds them (max_age 7 days): the warehouse's
-   * stream cursor says how far it holds the stream, the consumer's ack floor how far central had
-   * got. Replay what lies between with an ordered consumer of its own (the durable consumer goes
-   * on meanwhile); the ingest applies what is missing and finds the rest applied. A new, empty
-   * warehouse on a stream a previous one consumed replays the whole stream. What the stream no
-   * longer holds is counted and logged; the edges' CentralLostAppliedRecords alarm names the
-   * clinics (re-sending from the edges is not implemented: central/backup/README.md).
+   * stream cursor (the last message it holds everything up to: its sequence and the time the
+   * stream stored it) says where to start, the consumer's ack floor how far central had got.
+   * Replay what lies between with an ordered consumer of its own (the durable consumer goes on
+   * meanwhile); the ingest applies what is missing and finds the rest applied. A new, empty
+   * warehouse on a stream a previous one consumed replays the whole stream.
+   *
+   * The stream's numbering is checked first: the message at the cursor's sequence must be the
+   * one the cursor names (same storage time). If it is not (the broker lost the stream and it
+   * was recreated, numbering from 1 again), what the stream stored after the cursor's time is
+   * replayed instead. (The stream's `created` time cannot tell: nats-server 2.9 reported a new
+   * one for the same stream after a kill -9.) What the stream no longer holds is counted and
+   * logged; the edges' CentralLostAppliedRecords alarm names the clinics (re-sending from the
+   * edges is not implemented: central/backup/README.md).
    */
-  private async planReplay(si: StreamInfo, ackFloor: number): Promise<void> {
-    if (this.replaying?.created === si.created) return; // a re-attach while replaying: it goes on
-    this.replaying = null;
+  private async planReplay(jsm: JetStreamManager, si: StreamInfo, ackFloor: number): Promise<void> {
+    if (this.replaying) return; // a re-attach while replaying: it goes on
     const cur = await this.wh.streamCursor(STREAMS.records);
-    let from: number;
-    if (cur && cur.created === si.created) {
-      if (cur.seq >= ackFloor) return;
-      from = cur.seq + 1;
-    } else if (cur) {
-      // The stream was recreated after the cursor was written (the broker lost its store): its
-      // numbers are new; the edges re-send from central's watermarks.
-      this.log.info({ cursorStream: cur.created, stream: si.created }, 'the records stream is not the one the warehouse cursor refers to: no replay');
-      return;
-    } else {
+    const first = si.state.first_seq;
+    const last = si.state.last_seq;
+    let from: number | null = null;
+    let fromTime: string | null = null;
+    if (!cur) {
       // No cursor: a warehouse from before cursors (it holds what it applied) or a new one.
       if (ackFloor === 0 || (await this.wh.watermarks()).length > 0) return;
       from = 1;
+    } else {
+      const storedAt = async (seq: number) => (await jsm.streams.getMessage(STREAMS.records, { seq }))?.time.toISOString() ?? null;
+      let same: boolean;
+      if (cur.seq > last) same = false;
+      else if (cur.seq < first) same = last === 0 || ((await storedAt(first)) ?? '') >= cur.storedAt;
+      else same = (await storedAt(cur.seq)) === cur.storedAt;
+      if (same) {
+        if (cur.seq >= ackFloor) return;
+        from = cur.seq + 1;
+      } else {
+        fromTime = new Date(Date.parse(cur.storedAt) - REPLAY_TIME_MARGIN_MS).toISOString();
+        this.log.warn({ cursorSeq: cur.seq, cursorStoredAt: cur.storedAt, streamFirst: first, streamLast: last }, 'the records stream was renumbered since the warehouse cursor was written (the broker lost and recreated it): replaying what it stored after the cursor\'s time');
+      }
     }
-    const first = si.state.first_seq;
-    if (first > from) {
+    if (from !== null && first > from) {
       const lost = Math.min(first, ackFloor + 1) - from;
       this.replayUnavailable += lost;
       this.log.error({ from, firstInStream: first, lost }, 'the warehouse is behind the ingest consumer and the stream no longer holds the first messages it needs (older than its max_age): they cannot be replayed; edges whose receipts are above central\'s watermark raise CentralLostAppliedRecords');
       from = first;
     }
-    if (from > ackFloor) return;
-    const r: Replay = { created: si.created, from, next: from, to: ackFloor, appliedTo: from - 1, inBuffer: 0, applied: 0, duplicates: 0, dead: 0, started: Date.now(), fetch: null };
+    if (from !== null && from > ackFloor) return;
+    if (fromTime !== null && ackFloor === 0) return;
+    const r: Replay = { next: from, fromTime, to: ackFloor, cursor: cur, inBuffer: 0, fetched: 0, applied: 0, duplicates: 0, dead: 0, started: Date.now(), fetch: null };
     this.replaying = r;
-    this.log.warn({ from, to: ackFloor, messages: ackFloor - from + 1, cursor: cur?.seq ?? null }, 'the warehouse is behind the ingest consumer (central restored from a backup, or a new warehouse): replaying the records stream; records already applied are skipped');
+    this.log.warn({ from, fromTime, to: ackFloor, cursor: cur?.seq ?? null }, 'the warehouse is behind the ingest consumer (central restored from a backup, or a new warehouse): replaying the records stream; records already applied are skipped');
     this.replayTask = this.replay(r).catch((e: Error) => this.log.error({ err: e.message }, 'replay stopped'));
+  }
+
+  /**
+   * No replay needed: the warehouse holds everything up to the consumer's ack floor, so the first
+   * batch already carries a cursor (a backup taken right after it can be replayed from). A floor
+   * of 0, or one the stream no longer holds, gives a cursor at the start of time: replay all.
+   */
+  private async cursorFromFloor(jsm: JetStreamManager, si: StreamInfo, ackFloor: number): Promise<void> {
+    let storedAt = EPOCH;
+    if (ackFloor >= si.state.first_seq && ackFloor <= si.state.last_seq && ackFloor > 0) {
+      storedAt = (await jsm.streams.getMessage(STREAMS.records, { seq: ackFloor }))?.time.toISOString() ?? EPOCH;
+    }
+    if (!this.acked || storedAt > this.acked.storedAt) this.acked = { stream: STREAMS.records, seq: storedAt === EPOCH ? 0 : ackFloor, storedAt };
   }
 
   private async replay(r: Replay): Promise<void> {
     const js = jetstream(this.nc);
     let delay = RETRY_MIN_MS;
     let empty = 0;
-    while (this.running && this.replaying === r && r.next <= r.to) {
+    const more = () => this.running && this.replaying === r && (r.next === null || r.next <= r.to);
+    while (more()) {
       try {
-        const oc = await js.consumers.get(STREAMS.records, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: r.next });
-        while (this.running && this.replaying === r && r.next <= r.to) {
+        const oc = await js.consumers.get(STREAMS.records, r.next !== null
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: r.next }
+          : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: r.fromTime! });
+        while (more()) {
           while (this.buffer.length >= REPLAY_BUFFER_MAX && this.running) await this.pause(20);
-          if (!this.running || this.replaying !== r) break;
-          const it = await oc.fetch({ max_messages: Math.min(REPLAY_ROUND, r.to - r.next + 1), expires: 5_000 });
+          if (!more()) break;
+          const it = await oc.fetch({ max_messages: r.next === null ? REPLAY_ROUND : Math.min(REPLAY_ROUND, r.to - r.next + 1), expires: 5_000 });
           r.fetch = it;
           let n = 0;
           for await (const m of it) {
-            if (this.replaying !== r || !this.running || m.seq > r.to) break;
+            if (this.replaying !== r || !this.running) break;
+            if (m.seq > r.to) { r.next = r.to + 1; break; }
             r.inBuffer++;
-            this.push({ seq: m.seq, subject: m.subject, data: m.data, msg: null, gen: REPLAY_GEN });
+            this.push({ seq: m.seq, subject: m.subject, data: m.data, msg: null, gen: REPLAY_GEN, storedAt: m.time.toISOString() });
             r.next = m.seq + 1;
+            r.fetched++;
             this.replayed++;
             n++;
           }
@@ -426,18 +475,18 @@ export class Ingest {
             delay = RETRY_MIN_MS;
             continue;
           }
-          // Nothing came: the messages ahead expired meanwhile, or the broker is away.
+          if (r.next !== null && r.next > r.to) break;
+          // Nothing came: nothing after the start time, the messages ahead expired meanwhile, or the broker is away.
           const si = await jetstreamManager(this.nc, { checkAPI: false }).then((jsm) => jsm.streams.info(STREAMS.records));
-          if (si.created !== r.created) break;
-          if (si.state.first_seq > r.next) {
+          if (r.next === null) {
+            if (++empty >= 3) r.next = r.to + 1; // the stream holds nothing after the cursor's time
+          } else if (si.state.first_seq > r.next) {
             const lost = Math.min(si.state.first_seq, r.to + 1) - r.next;
             this.replayUnavailable += lost;
             this.log.error({ from: r.next, lost }, 'messages the replay needs expired from the stream meanwhile');
             r.next = si.state.first_seq;
-            this.replayApplied([], null);
-            break;
-          }
-          if (++empty >= 3) throw new Error(`no messages from stream sequence ${r.next} after ${empty} tries`);
+          } else if (++empty >= 3) throw new Error(`no messages from stream sequence ${r.next} after ${empty} tries`);
+          this.replayApplied([], null);
         }
       } catch (e) {
         this.log.warn({ err: (e as Error).message, next: r.next, to: r.to, retryMs: delay }, 'replaying the records stream: trying again');
@@ -448,9 +497,9 @@ export class Ingest {
   }
 
   /**
-   * A batch was applied (committed): the replayed sequences in it are held by the warehouse now
+   * A batch was applied (committed): the replayed messages in it are held by the warehouse now
    * (the stream cursor of the next batch may pass them). Replayed deliveries are pushed in
-   * sequence order and applied in buffer order, so the highest one applied covers the rest.
+   * sequence order and applied in buffer order, so the last one applied covers the rest.
    */
   private replayApplied(batch: Delivery[], result: IngestResult | null): void {
     const r = this.replaying;
@@ -458,19 +507,18 @@ export class Ingest {
     batch.forEach((d, i) => {
       if (d.gen !== REPLAY_GEN) return;
       r.inBuffer--;
-      r.appliedTo = Math.max(r.appliedTo, d.seq);
+      r.cursor = { stream: STREAMS.records, seq: d.seq, storedAt: d.storedAt! };
       const o = result?.outcomes[i];
       if (o === 'duplicate') r.duplicates++;
       else if (o === 'dead') r.dead++;
       else if (o) r.applied++;
     });
-    // Everything asked for so far is applied (sequences that expired meanwhile were skipped).
-    if (r.inBuffer === 0) r.appliedTo = r.next - 1;
-    if (r.appliedTo >= r.to) {
-      this.replaying = null;
-      this.log.warn({ messages: r.to - r.from + 1, applied: r.applied, alreadyHere: r.duplicates, seconds: Math.round((Date.now() - r.started) / 100) / 10 }, 'replay of the records stream complete: the warehouse holds everything the ingest consumer had acknowledged');
-      if (r.dead) this.log.warn({ dead: r.dead }, 'replayed messages dead-lettered (see the dead letters)');
-    }
+    if (r.inBuffer > 0 || r.next === null || r.next <= r.to) return;
+    this.replaying = null;
+    // Everything up to the replay's last message is held now (the consumer had acknowledged it).
+    if (r.cursor && (!this.acked || r.cursor.storedAt > this.acked.storedAt)) this.acked = r.cursor;
+    this.log.warn({ messages: r.fetched, applied: r.applied, alreadyHere: r.duplicates, seconds: Math.round((Date.now() - r.started) / 100) / 10 }, 'replay of the records stream complete: the warehouse holds everything the ingest consumer had acknowledged');
+    if (r.dead) this.log.warn({ dead: r.dead }, 'replayed messages dead-lettered (see the dead letters)');
   }
 
   /**
@@ -482,7 +530,7 @@ export class Ingest {
    */
   private settle(batch: Delivery[], results: IngestResult[]): void {
     const gen = this.gen;
-    this.acks.settle(batch.filter((d) => d.gen === gen))?.ack();
+    this.ackThrough(this.acks.settle(batch.filter((d) => d.gen === gen)));
     this.checkGaps();
     this.batches++;
     for (const result of results) {

@@ -201,18 +201,18 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       t.equal((await wh.saveDictionary('charge_items', snap.items)).version, before + 4, 'the next publish takes the following number');
     });
 
-    tt.test('the stream cursor: written with a batch, never back for the same stream, replaced for a recreated one', async (t) => {
+    tt.test('the stream cursor: written with a batch, never back in time, a renumbered stream\'s lower seq taken', async (t) => {
       const stream = `S_${randomBytes(3).toString('hex')}`;
       const c1 = clinic('cursor');
       t.equal(await wh.streamCursor(stream), null, 'none before the first batch');
-      await wh.ingest([obs(c1, 1)], { stream, created: '2026-11-01T00:00:00Z', seq: 40 });
-      t.same(await wh.streamCursor(stream), { stream, created: '2026-11-01T00:00:00Z', seq: 40 }, 'written in the batch\'s transaction');
-      await wh.ingest([obs(c1, 2)], { stream, created: '2026-11-01T00:00:00Z', seq: 30 });
-      t.equal((await wh.streamCursor(stream))!.seq, 40, 'a lower cursor for the same stream does not move it back (another instance lagging)');
-      await wh.saveStreamCursor({ stream, created: '2026-11-01T00:00:00Z', seq: 55 });
+      await wh.ingest([obs(c1, 1)], { stream, seq: 40, storedAt: '2026-11-01T00:00:40.000Z' });
+      t.same(await wh.streamCursor(stream), { stream, seq: 40, storedAt: '2026-11-01T00:00:40.000Z' }, 'written in the batch\'s transaction');
+      await wh.ingest([obs(c1, 2)], { stream, seq: 30, storedAt: '2026-11-01T00:00:30.000Z' });
+      t.equal((await wh.streamCursor(stream))!.seq, 40, 'an older cursor does not move it back (another instance lagging)');
+      await wh.saveStreamCursor({ stream, seq: 55, storedAt: '2026-11-01T00:00:55.000Z' });
       t.equal((await wh.streamCursor(stream))!.seq, 55, 'saved on its own (at stop)');
-      await wh.ingest([obs(c1, 3)], { stream, created: '2026-11-02T00:00:00Z', seq: 3 });
-      t.same(await wh.streamCursor(stream), { stream, created: '2026-11-02T00:00:00Z', seq: 3 }, 'a recreated stream (new creation time) numbers anew: replaced');
+      await wh.ingest([obs(c1, 3)], { stream, seq: 3, storedAt: '2026-11-02T00:00:03.000Z' });
+      t.same(await wh.streamCursor(stream), { stream, seq: 3, storedAt: '2026-11-02T00:00:03.000Z' }, 'a later message at a lower seq (the stream was recreated and numbers anew) is taken');
     });
 
     tt.test('audit entries are written', async (t) => {

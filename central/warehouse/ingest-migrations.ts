@@ -17,7 +17,7 @@ if (!pgMigrations.some((m) => m.version === 120)) {
 }
 
 const name122 = 'spine: the ingest stream cursor (what the warehouse holds of the records stream; replay after a restore)';
-const ddl122 = 'CREATE TABLE stream_cursor (stream TEXT PRIMARY KEY, created TEXT NOT NULL, seq BIGINT NOT NULL, updated_at TEXT NOT NULL)';
+const ddl122 = 'CREATE TABLE stream_cursor (stream TEXT PRIMARY KEY, seq BIGINT NOT NULL, stored_at TEXT NOT NULL, updated_at TEXT NOT NULL)';
 if (!centralMigrations.some((m) => m.version === 122)) {
   centralMigrations.push({ version: 122, name: name122, up: (db) => db.exec(ddl122) });
 }

@@ -36,9 +36,9 @@ function statementName(sql: string): string {
 const RETRYABLE = new Set(['40P01', '40001']);
 
 /** The stream cursor's upsert: never back for the same stream (several instances write it). */
-const CURSOR_PUT = `INSERT INTO stream_cursor (stream, created, seq, updated_at) VALUES ($1, $2, $3, $4)
-  ON CONFLICT (stream) DO UPDATE SET seq = CASE WHEN stream_cursor.created = excluded.created THEN GREATEST(stream_cursor.seq, excluded.seq) ELSE excluded.seq END,
-  created = excluded.created, updated_at = excluded.updated_at`;
+const CURSOR_PUT = `INSERT INTO stream_cursor (stream, seq, stored_at, updated_at) VALUES ($1, $2, $3, $4)
+  ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, stored_at = excluded.stored_at, updated_at = excluded.updated_at
+  WHERE excluded.stored_at > stream_cursor.stored_at OR (excluded.stored_at = stream_cursor.stored_at AND excluded.seq > stream_cursor.seq)`;
 
 export class PostgresWarehouse implements Warehouse {
   private constructor(readonly pool: pg.Pool) {}
@@ -88,18 +88,18 @@ export class PostgresWarehouse implements Warehouse {
   async ingest(batch: IngestItem[], cursor?: StreamCursor): Promise<IngestResult> {
     return this.tx(async (q) => {
       const r = await ingestTx(q, batch);
-      if (cursor) await q(CURSOR_PUT, [cursor.stream, cursor.created, cursor.seq, new Date().toISOString()]);
+      if (cursor) await q(CURSOR_PUT, [cursor.stream, cursor.seq, cursor.storedAt, new Date().toISOString()]);
       return r;
     });
   }
 
   async streamCursor(stream: string): Promise<StreamCursor | null> {
-    const r = await this.pool.query<StreamCursor>('SELECT stream, created, seq FROM stream_cursor WHERE stream = $1', [stream]);
+    const r = await this.pool.query<StreamCursor>('SELECT stream, seq, stored_at AS "storedAt" FROM stream_cursor WHERE stream = $1', [stream]);
     return r.rows[0] ?? null;
   }
 
   async saveStreamCursor(c: StreamCursor): Promise<void> {
-    await this.pool.query(CURSOR_PUT, [c.stream, c.created, c.seq, new Date().toISOString()]);
+    await this.pool.query(CURSOR_PUT, [c.stream, c.seq, c.storedAt, new Date().toISOString()]);
   }
 
   async watermark(clinicId: string): Promise<Watermark> {

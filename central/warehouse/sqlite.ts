@@ -51,9 +51,11 @@ export class SqliteWarehouse implements Warehouse {
       conflictInsert: db.prepare<[string, string, string, string, string, string, string, string, string]>(`INSERT INTO resident_conflicts (resident_id, winner_hlc, winner_clinic, loser_hlc, loser_clinic, fields, loser_values, winner_values, at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       deadInsert: db.prepare<[string, string | null, number | null, string, string, Buffer, string]>('INSERT INTO dead_letters (subject, clinic_id, seq, reason, detail, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      cursorGet: db.prepare<[string], { stream: string; created: string; seq: number }>('SELECT stream, created, seq FROM stream_cursor WHERE stream = ?'),
-      cursorPut: db.prepare<[string, string, number, string]>(`INSERT INTO stream_cursor (stream, created, seq, updated_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT (stream) DO UPDATE SET seq = CASE WHEN created = excluded.created THEN max(seq, excluded.seq) ELSE excluded.seq END, created = excluded.created, updated_at = excluded.updated_at`),
+      cursorGet: db.prepare<[string], StreamCursor>('SELECT stream, seq, stored_at AS storedAt FROM stream_cursor WHERE stream = ?'),
+      // Never back in time (another instance lagging); a renumbered stream's lower seq is taken.
+      cursorPut: db.prepare<[string, number, string, string]>(`INSERT INTO stream_cursor (stream, seq, stored_at, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, stored_at = excluded.stored_at, updated_at = excluded.updated_at
+        WHERE excluded.stored_at > stream_cursor.stored_at OR (excluded.stored_at = stream_cursor.stored_at AND excluded.seq > stream_cursor.seq)`),
       syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
       syncFull: db.prepare('PRAGMA synchronous = FULL'),
     };
@@ -68,7 +70,7 @@ export class SqliteWarehouse implements Warehouse {
   }
 
   async saveStreamCursor(c: StreamCursor): Promise<void> {
-    withWriteGate(() => this.st.cursorPut.run(c.stream, c.created, c.seq, new Date().toISOString()));
+    withWriteGate(() => this.st.cursorPut.run(c.stream, c.seq, c.storedAt, new Date().toISOString()));
   }
 
   /**
@@ -93,7 +95,7 @@ export class SqliteWarehouse implements Warehouse {
   private ingestSync(batch: IngestItem[], cursor: StreamCursor | undefined): IngestResult {
     this.projector.reset();
     const now = new Date().toISOString();
-    if (cursor) this.st.cursorPut.run(cursor.stream, cursor.created, cursor.seq, now);
+    if (cursor) this.st.cursorPut.run(cursor.stream, cursor.seq, cursor.storedAt, now);
     const outcomes: IngestOutcome[] = [];
     const applied: IngestResult['applied'] = [];
     const deadReasons: DeadLetterReason[] = [];

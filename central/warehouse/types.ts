@@ -102,20 +102,22 @@ export interface PipelinedIngest {
 }
 
 /**
- * How far into a JetStream stream the warehouse holds everything: every message at or below
- * `seq` of the stream created at `created` is applied (or dead-lettered) in this warehouse.
- * Written in the ingest's transactions, so a warehouse restored from a backup says where the
- * ingest must replay the stream from (central/ingest/consumer.ts, `replay`).
+ * How far into a JetStream stream the warehouse holds everything: every message up to the one
+ * at `seq`, which the stream stored at `storedAt`, is applied (or dead-lettered) here. Written in
+ * the ingest's transactions, so a warehouse restored from a backup says where the ingest must
+ * replay the stream from (central/ingest/consumer.ts, `planReplay`); `storedAt` tells whether
+ * the stream still numbers its messages as it did (the message at `seq` is that one) and where
+ * to start by time if not.
  */
 export interface StreamCursor {
   stream: string;
-  /** The stream's creation time as the server reports it: a recreated stream numbers anew. */
-  created: string;
   seq: number;
+  /** ISO time (ms) the stream stored the message at `seq`. */
+  storedAt: string;
 }
 
 export interface Warehouse {
-  /** `cursor`: written in the same transaction (see StreamCursor); never moves back for the same stream. */
+  /** `cursor`: written in the same transaction (see StreamCursor); never moves back in time. */
   ingest(batch: IngestItem[], cursor?: StreamCursor): Promise<IngestResult>;
   /**
    * Optional: apply and commit `batch` now (synchronously, in call order) and report durability
@@ -126,7 +128,7 @@ export interface Warehouse {
   ingestPipelined?(batch: IngestItem[], cursor?: StreamCursor): PipelinedIngest;
   /** The stream cursor last written, or null (a warehouse from before cursors, or a new one). */
   streamCursor(stream: string): Promise<StreamCursor | null>;
-  /** Write the stream cursor on its own (when the ingest stops); never moves it back for the same stream. */
+  /** Write the stream cursor on its own (when the ingest stops); never moves it back in time. */
   saveStreamCursor(cursor: StreamCursor): Promise<void>;
   watermark(clinicId: string): Promise<Watermark>;
   watermarks(): Promise<Watermark[]>;
