@@ -71,6 +71,11 @@ export const receiptSchema = z.object({
   /** Seqs above the watermark held back waiting for a missing one (a gap). */
   pendingAbove: z.number().int().nonnegative(),
   at: z.string(),
+  /**
+   * Central is replaying the records stream into a warehouse restored from a backup: its
+   * watermark is catching up, so a receipt below the edge's is expected until the replay ends.
+   */
+  replaying: z.boolean().optional(),
 });
 export type Receipt = z.infer<typeof receiptSchema>;
 

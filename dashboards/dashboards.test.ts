@@ -129,7 +129,7 @@ tests:
         alertname: CentralLostAppliedRecords
         exp_alerts:
           - exp_labels: { severity: critical, area: edge, instance: e2, clinic: c-new }
-            exp_annotations: { summary: "Central lost applied records of c-new", description: "Central's applied watermark for the clinic stays below the receipt the edge already holds (and trimmed its outbox to): central's warehouse went back to an older point (restored from a backup?). Central replays what the records stream still holds (central_ingest_replay_remaining falls to 0); if this alert outlasts the replay, records older than the stream's 7 days are lost at central: re-sending them from the edge is not implemented (central/backup/README.md)." }
+            exp_annotations: { summary: "Central lost applied records of c-new", description: "Central's applied watermark for the clinic stays below the receipt the edge already holds (and trimmed its outbox to): central's warehouse went back to an older point (restored from a backup?). Central replays what its records stream still holds (the edges do not count receipts it flags as replaying), so this fires only once that replay is over and central is still short: records older than the stream's 7 days are lost at central; re-sending them from the edge is not implemented (central/backup/README.md)." }
       - eval_time: 4m
         alertname: NetworkDeviceDown
         exp_alerts:

@@ -67,7 +67,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
       if (err) return;
       try {
         const r = receiptSchema.parse(msg.json());
-        if (r.clinicId === config.clinicId) relay.onReceipt(r.appliedSeq);
+        if (r.clinicId === config.clinicId) relay.onReceipt(r.appliedSeq, r.replaying === true);
       } catch (e) {
         log.warn({ err: (e as Error).message }, 'malformed receipt ignored');
       }

@@ -337,14 +337,16 @@ export class Ingest {
           const cursor = this.cursor();
           if (this.wh.ingestPipelined) {
             const p = this.wh.ingestPipelined(items, cursor);
+            const replaying = this.replaying !== null;
             this.replayApplied(batch, p.result);
-            this.afterDurable(batch, p);
+            this.afterDurable(batch, p, replaying);
             // Bounded: at most a few commits wait for their flush (the flushes are grouped).
             if (this.awaitingDurability >= MAX_AWAITING_DURABILITY) await this.durableChain;
           } else {
             const result = await this.wh.ingest(items, cursor);
+            const replaying = this.replaying !== null;
             this.replayApplied(batch, result);
-            this.settle(batch, [result]);
+            this.settle(batch, [result], replaying);
           }
           this.retryDelay = RETRY_MIN_MS;
           continue;
@@ -354,8 +356,9 @@ export class Ingest {
           this.log.warn({ err: (e as Error).message, batch: batch.length }, 'batch could not be applied: applying its messages one at a time');
           const results = await this.applyOneByOne(batch, items, e as Error);
           if (results) {
+            const replaying = this.replaying !== null;
             this.replayApplied(batch, null);
-            this.settle(batch, results);
+            this.settle(batch, results, replaying);
             continue;
           }
           // The warehouse itself is unavailable (disk full, database locked...): nothing is
@@ -528,7 +531,8 @@ export class Ingest {
    * the floor only passes sequences that are settled here (ack-floor.ts says why the order of
    * delivery is not enough).
    */
-  private settle(batch: Delivery[], results: IngestResult[]): void {
+  /** `replaying`: the batch was applied while a replay ran (its receipts say so: the edges wait rather than alarm). */
+  private settle(batch: Delivery[], results: IngestResult[], replaying = false): void {
     const gen = this.gen;
     this.ackThrough(this.acks.settle(batch.filter((d) => d.gen === gen)));
     this.checkGaps();
@@ -536,7 +540,7 @@ export class Ingest {
     for (const result of results) {
       for (const w of result.changed) {
         this.owedReceipts.delete(w.clinicId);
-        this.publishReceipt(w);
+        this.publishReceipt(w, replaying);
       }
       this.hooks.onResult?.(result);
     }
@@ -553,7 +557,7 @@ export class Ingest {
    * failed flush (the disk reported an error) is asked for again until one succeeds: its
    * messages stay unacknowledged meanwhile, and a flush covers every earlier frame of the WAL.
    */
-  private afterDurable(batch: Delivery[], p: PipelinedIngest): void {
+  private afterDurable(batch: Delivery[], p: PipelinedIngest, replaying: boolean): void {
     this.awaitingDurability++;
     const durable = (async () => {
       let delay = RETRY_MIN_MS;
@@ -574,7 +578,7 @@ export class Ingest {
     })();
     this.durableChain = Promise.all([this.durableChain, durable]).then(([, ok]) => {
       this.awaitingDurability--;
-      if (ok) this.settle(batch, [p.result]);
+      if (ok) this.settle(batch, [p.result], replaying);
     }).catch((e: Error) => {
       // settle() only acks and publishes; never let one failure break the chain for later batches.
       this.log.error({ err: e.message }, 'settling a pipelined batch failed');
@@ -626,7 +630,7 @@ export class Ingest {
    * process the watermark never goes back, so the older receipt is dropped here (edges tell the
    * rest apart themselves: edge-agent/sync/receipt-monitor.ts).
    */
-  publishReceipt(w: Watermark): void {
+  publishReceipt(w: Watermark, replaying = false): void {
     if (this.nc.isClosed()) return;
     const last = this.receiptsPublished.get(w.clinicId);
     if (last !== undefined && w.appliedSeq < last) {
@@ -634,7 +638,7 @@ export class Ingest {
       return;
     }
     this.receiptsPublished.set(w.clinicId, w.appliedSeq);
-    const r: Receipt = { clinicId: w.clinicId, appliedSeq: w.appliedSeq, pendingAbove: w.pendingAbove, at: new Date().toISOString() };
+    const r: Receipt = { clinicId: w.clinicId, appliedSeq: w.appliedSeq, pendingAbove: w.pendingAbove, at: new Date().toISOString(), ...(replaying || this.replaying ? { replaying: true } : {}) };
     try {
       this.nc.publish(subjects.receipt(w.clinicId), JSON.stringify(r));
     } catch (e) {

@@ -60,3 +60,34 @@ t.test('generated histories: receipts delivered out of order within the grace pe
     },
   ), { numRuns: 300 });
 });
+
+t.test('central replaying its stream after a restore: lower receipts flagged as catching up never alarm; the grace starts when the flag ends', async (t) => {
+  const m = new ReceiptMonitor(10_000, 10_000);
+  // A long replay: every heartbeat answer for 60 s is below, flagged.
+  for (let now = 0; now <= 60_000; now += 2_000) t.equal(m.observe(2_000 + now / 10, now, true), 'catching-up');
+  t.notOk(m.regressed(60_000), 'no alarm during the replay, however long');
+  t.equal(m.catchingUp, 31);
+  t.equal(m.stale, 0);
+  // The replay ended short of what the edge holds (the stream had lost some): the grace period starts now.
+  t.equal(m.observe(8_000, 62_000), 'stale');
+  t.notOk(m.regressed(70_000));
+  t.equal(m.observe(8_000, 72_000), 'regression', 'a lasting drop after the replay is a regression');
+});
+
+t.test('generated: a drop flagged as catching up never alarms; unflagged for the grace period it always does', async (t) => {
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 1_000_000 }),
+    fc.array(fc.tuple(fc.integer({ min: 0, max: 999_999 }), fc.integer({ min: 1, max: 5_000 })), { minLength: 1, maxLength: 100 }),
+    (held, receipts) => {
+      const m = new ReceiptMonitor(held, 10_000);
+      let now = 0;
+      for (const [below, dt] of receipts) {
+        now += dt;
+        if (m.observe(below % held, now, true) !== 'catching-up') return false;
+      }
+      let alarmed = false;
+      for (let k = 0; k <= 6; k++) alarmed ||= m.observe(0, now + 1 + k * 2_000) === 'regression';
+      return !m.regressed(now) && alarmed;
+    },
+  ), { numRuns: 300 });
+});

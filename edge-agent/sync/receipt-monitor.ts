@@ -11,8 +11,13 @@
  * receipt from then on, heartbeat answers included, stays below. So a lower receipt raises the
  * alarm only when nothing at or above the held receipt has come for `graceMs` (several heartbeat
  * intervals), and then at most once per `repeatMs` while it lasts.
+ *
+ * Unless central says it is catching up: after a restore it replays the records stream
+ * (receipts flagged `replaying`), and its watermark rises back to ours on its own. Those
+ * receipts do not count towards the grace period; if receipts stay below once the replay is
+ * over, the grace period starts then.
  */
-export type ReceiptVerdict = 'newer' | 'same' | 'stale' | 'regression';
+export type ReceiptVerdict = 'newer' | 'same' | 'stale' | 'catching-up' | 'regression';
 
 export class ReceiptMonitor {
   /** When the current run of lower receipts began (null: the last receipt was not lower). */
@@ -20,6 +25,8 @@ export class ReceiptMonitor {
   private lastAlarmAt = Number.NEGATIVE_INFINITY;
   /** Lower receipts that did not (yet) count as a regression. */
   stale = 0;
+  /** Lower receipts from a central replaying its stream (not counted in `stale`). */
+  catchingUp = 0;
 
   constructor(private heldSeq: number, private readonly graceMs: number, private readonly repeatMs = 60_000) {}
 
@@ -32,12 +39,17 @@ export class ReceiptMonitor {
     return this.lowSince !== null && now - this.lowSince >= this.graceMs;
   }
 
-  observe(appliedSeq: number, now: number): ReceiptVerdict {
+  observe(appliedSeq: number, now: number, replaying = false): ReceiptVerdict {
     if (appliedSeq >= this.heldSeq) {
       this.lowSince = null;
       if (appliedSeq === this.heldSeq) return 'same';
       this.heldSeq = appliedSeq;
       return 'newer';
+    }
+    if (replaying) {
+      this.lowSince = null;
+      this.catchingUp++;
+      return 'catching-up';
     }
     this.lowSince ??= now;
     if (this.regressed(now) && now - this.lastAlarmAt >= this.repeatMs) {

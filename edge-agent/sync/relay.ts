@@ -57,6 +57,14 @@ export class Relay extends EventEmitter {
   private readonly mirror: RelayCounters = { published: 0, republished: 0, publishErrors: 0, duplicatesAtBroker: 0, publishedAhead: 0 };
   lastReceiptAt: number | null = null;
 
+  /** Since when central's receipts say it is replaying its stream below ours (null: not now). */
+  private catchingUpSince: number | null = null;
+
+  /** Receipts below the one held while central replayed its records stream after a restore. */
+  get catchingUpReceipts(): number {
+    return this.receipts.catchingUp;
+  }
+
   /** Receipts that arrived below the one already held and were ignored (out of order, not a regression). */
   get staleReceipts(): number {
     return this.receipts.stale;
@@ -186,13 +194,21 @@ export class Relay extends EventEmitter {
    * Receipts arrive after every central batch; trimming the outbox is coalesced to one
    * write transaction per `receiptFlushMs` so the relay never competes with clinic writes.
    */
-  onReceipt(appliedSeq: number): void {
+  onReceipt(appliedSeq: number, centralReplaying = false): void {
     const now = Date.now();
     this.lastReceiptAt = now;
-    const verdict = this.receipts.observe(appliedSeq, now);
+    const verdict = this.receipts.observe(appliedSeq, now, centralReplaying);
+    if (verdict !== 'catching-up') this.catchingUpSince = null;
     if (verdict === 'newer') {
       this.receiptTimer ??= setTimeout(() => this.flushReceipt(), this.opts.receiptFlushMs);
       this.emit('receipt', appliedSeq);
+    } else if (verdict === 'catching-up') {
+      // Central replays its records stream into a restored warehouse: it catches up on its own.
+      if (this.catchingUpSince === null) {
+        this.catchingUpSince = now;
+        this.log.warn({ appliedSeq, held: this.receiptSeen }, 'central is replaying its records stream after a restore: its watermark is below the receipt this edge holds until the replay ends (nothing to do here)');
+      }
+      return;
     } else if (verdict === 'stale') {
       // Published before one we already hold (receipt-monitor.ts): nothing to do.
       return;

@@ -20,7 +20,7 @@ import Database from 'better-sqlite3';
 import { sqliteSnapshot } from '../../contracts/backup/snapshot.ts';
 import { startCentral, type Central } from '../../central/app.ts';
 import { loadCentralConfig } from '../../central/config.ts';
-import { STREAMS } from '../../contracts/index.ts';
+import { STREAMS, subjects, type Receipt } from '../../contracts/index.ts';
 import type { EdgeAgent } from '../../edge-agent/agent.ts';
 
 /** An in-process central whose log lines are kept for the test to read. */
@@ -76,6 +76,11 @@ t.test('central restored from an older backup replays the records stream: zero l
   const ackB = await writeAndSettle(b, 2500, 14);
   t.ok(ackA > atBackup.a && ackB > atBackup.b, `records after the backup: ${ackA - atBackup.a} + ${ackB - atBackup.b}, none left in the edges' outboxes`);
 
+  // What the edges are told while central replays.
+  const nc = await connect({ servers: ns.url });
+  t.teardown(() => nc.close());
+  const receipts: Receipt[] = [];
+  nc.subscribe(subjects.receipt(a.config.clinicId), { callback: (_e, m) => { receipts.push(m.json<Receipt>()); } });
   await restore(c, centralDir, backup);
   lines.length = 0;
   c = await central(ns.url, centralDir, lines);
@@ -95,6 +100,9 @@ t.test('central restored from an older backup replays the records stream: zero l
   const metrics = await (await fetch(`${c.http.url}/metrics`)).text();
   t.match(metrics, new RegExp(`central_ingest_replayed_total ${c.ingest.replayed}\\b`), 'the replay is counted in central\'s metrics');
   t.notOk(a.relay.centralRegressed || b.relay.centralRegressed, 'no edge is left alarmed: central holds everything they were told it held');
+  const below = receipts.filter((r) => r.appliedSeq < ackA);
+  t.ok(below.length > 0 && below.every((r) => r.replaying), `every receipt below the edge's came while central replayed, flagged (${below.length} of ${receipts.length})`);
+  t.ok(a.relay.catchingUpReceipts > 0, `the edge counted them as central catching up (${a.relay.catchingUpReceipts}), not towards the alarm`);
 
   // The dictionary version the restored warehouse lacked was taken back from the stream: the
   // next publish gets a new number, and the edges take its content (they ignore a version they hold).
