@@ -5,7 +5,7 @@
  * consumer.ts, `planReplay`): nothing is lost, nothing applied twice. Where the stream no
  * longer holds what is needed (expired), the loss is counted and the gap stays visible.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { copyFileSync, rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -44,56 +44,93 @@ async function publishIcd10(c: Central, items: { code: string; name: string }[])
   return ((await res.json()) as { version: number }).version;
 }
 
-/** Stop central and put the backup copy of its warehouse in place (as `backup:central restore` does). */
-async function restore(c: Central, centralDir: string, backupFile: string): Promise<void> {
-  await c.stop();
-  const db = `${centralDir}/warehouse.db`;
-  for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
-  copyFileSync(backupFile, db);
+/** One test's world: a nats-server, an in-process central whose log lines are kept, its edges. */
+interface Scenario {
+  natsUrl: string;
+  dir: string;
+  central: Central;
+  /** Log lines of the current central (cleared when it is restarted). */
+  lines: string[];
+  edges: EdgeAgent[];
+  /** An online copy of central's warehouse, as the backup takes it (`sqliteSnapshot`). */
+  backup(): Promise<string>;
+  /** Stop central, put `file` in place of its warehouse (as `backup:central restore` does), start it. */
+  restoreFrom(file: string): Promise<void>;
+  restart(): Promise<void>;
+}
+
+async function scenario(t: Test, tag: string, clinics: string[]): Promise<Scenario> {
+  const ns = await startNatsServer();
+  const tmp = tempDir(`spine-restore-${tag}`);
+  const centralDir = `${tmp.dir}/central`;
+  const sc: Scenario = {
+    natsUrl: ns.url,
+    dir: tmp.dir,
+    lines: [],
+    central: null as unknown as Central, // set below, before anything reads it
+    edges: [],
+    async backup() {
+      const file = `${tmp.dir}/backup-${Date.now()}.db`;
+      await sqliteSnapshot(`${centralDir}/warehouse.db`, file);
+      return file;
+    },
+    async restoreFrom(file) {
+      await sc.central.stop();
+      const db = `${centralDir}/warehouse.db`;
+      for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
+      copyFileSync(file, db);
+      sc.lines = [];
+      sc.central = await central(ns.url, centralDir, sc.lines);
+    },
+    async restart() {
+      await sc.central.stop();
+      sc.lines = [];
+      sc.central = await central(ns.url, centralDir, sc.lines);
+    },
+  };
+  sc.central = await central(ns.url, centralDir, sc.lines);
+  for (const c of clinics) sc.edges.push(await edgeInProcess(ns.url, clinicName(c), `${tmp.dir}/${c}`));
+  t.teardown(async () => {
+    for (const e of sc.edges) await e.stop();
+    await sc.central.stop();
+    await ns[Symbol.asyncDispose]();
+    tmp.cleanup();
+  });
+  return sc;
 }
 
 t.test('central restored from an older backup replays the records stream: zero lost, zero applied twice', async (t) => {
-  await using ns = await startNatsServer();
-  const tmp = tempDir('spine-restore');
-  t.teardown(tmp.cleanup);
-  const centralDir = `${tmp.dir}/central`;
-  const lines: string[] = [];
-  let c = await central(ns.url, centralDir, lines);
-  const a = await edgeInProcess(ns.url, clinicName('rs-a'), `${tmp.dir}/a`);
-  const b = await edgeInProcess(ns.url, clinicName('rs-b'), `${tmp.dir}/b`);
-  t.teardown(async () => { await a.stop(); await b.stop(); await c.stop(); });
-
+  const sc = await scenario(t, 'older', ['rs-a', 'rs-b']);
+  const [a, b] = sc.edges as [EdgeAgent, EdgeAgent];
   await writeAndSettle(a, 1500, 11);
   await writeAndSettle(b, 1500, 12);
-  const backup = `${tmp.dir}/backup.db`;
-  await sqliteSnapshot(`${centralDir}/warehouse.db`, backup);
-  const atBackup = { a: (await c.wh.watermark(a.config.clinicId)).appliedSeq, b: (await c.wh.watermark(b.config.clinicId)).appliedSeq };
+  const backup = await sc.backup();
+  const atBackup = { a: (await sc.central.wh.watermark(a.config.clinicId)).appliedSeq, b: (await sc.central.wh.watermark(b.config.clinicId)).appliedSeq };
 
   // After the backup: a dictionary version the edges take, more records, applied, receipted and trimmed at the edges.
-  const v1 = await publishIcd10(c, [{ code: 'I10', name: '原发性高血压 (after the backup)' }]);
+  const v1 = await publishIcd10(sc.central, [{ code: 'I10', name: '原发性高血压 (after the backup)' }]);
   await waitFor('both edges hold the dictionary version published after the backup', () => a.store.dictionaryVersion('icd10') === v1 && b.store.dictionaryVersion('icd10') === v1, 20_000);
   const ackA = await writeAndSettle(a, 2500, 13);
   const ackB = await writeAndSettle(b, 2500, 14);
   t.ok(ackA > atBackup.a && ackB > atBackup.b, `records after the backup: ${ackA - atBackup.a} + ${ackB - atBackup.b}, none left in the edges' outboxes`);
 
   // What the edges are told while central replays.
-  const nc = await connect({ servers: ns.url });
+  const nc = await connect({ servers: sc.natsUrl });
   t.teardown(() => nc.close());
   const receipts: Receipt[] = [];
   nc.subscribe(subjects.receipt(a.config.clinicId), { callback: (_e, m) => { receipts.push(m.json<Receipt>()); } });
-  await restore(c, centralDir, backup);
-  lines.length = 0;
-  c = await central(ns.url, centralDir, lines);
+  await sc.restoreFrom(backup);
+  const c = sc.central;
   t.equal((await c.wh.watermark(a.config.clinicId)).appliedSeq, atBackup.a, 'the restored warehouse starts at the backup\'s watermark');
   await waitFor('central applied every acknowledged record again', async () =>
     (await c.wh.watermark(a.config.clinicId)).appliedSeq === ackA && (await c.wh.watermark(b.config.clinicId)).appliedSeq === ackB, 60_000);
-  await waitFor('the replay reports completion', () => lines.some((l) => l.includes('replay of the records stream complete')), 10_000);
+  await waitFor('the replay reports completion', () => sc.lines.some((l) => l.includes('replay of the records stream complete')), 10_000);
 
   for (const [edge, ack] of [[a, ackA], [b, ackB]] as const) {
     const r = await setCheck(c.wh, edge.config.clinicId, ack);
     t.same([r.lost, r.duplicated, r.unexpected, r.inOrder], [0, 0, 0, true], `${edge.config.clinicId}: acknowledged=${ack} present=${r.present}`);
   }
-  const done = JSON.parse(lines.find((l) => l.includes('replay of the records stream complete'))!) as { messages: number; applied: number; alreadyHere: number; seconds: number };
+  const done = JSON.parse(sc.lines.find((l) => l.includes('replay of the records stream complete'))!) as { messages: number; applied: number; alreadyHere: number; seconds: number };
   t.equal(done.applied, ackA - atBackup.a + ackB - atBackup.b, `the replay applied exactly what the backup lacked (${done.applied} of ${done.messages} messages; ${done.alreadyHere} were already there)`);
   t.equal(c.ingest.replayRemaining, 0, 'nothing left to replay');
   t.equal(c.ingest.replayUnavailable, 0, 'nothing was missing from the stream');
@@ -106,41 +143,31 @@ t.test('central restored from an older backup replays the records stream: zero l
 
   // The dictionary version the restored warehouse lacked was taken back from the stream: the
   // next publish gets a new number, and the edges take its content (they ignore a version they hold).
-  t.ok(lines.some((l) => l.includes('dictionary version taken back from the stream')), 'the lost dictionary version is taken back from the stream (logged)');
+  t.ok(sc.lines.some((l) => l.includes('dictionary version taken back from the stream')), 'the lost dictionary version is taken back from the stream (logged)');
   const v2 = await publishIcd10(c, [{ code: 'E11.9', name: '2型糖尿病 (after the restore)' }]);
   t.equal(v2, v1 + 1, `the next publish is version ${v1 + 1}, not a reuse of ${v1}`);
   await waitFor('both edges take the version published after the restore', () => a.store.dictionaryVersion('icd10') === v2 && b.store.dictionaryVersion('icd10') === v2, 20_000);
   t.same(a.store.dictionaryItems('icd10').map((i) => i.code), ['E11.9'], 'with its content');
 
   // Receipts go on from where they were: new records flow as before.
-  const more = await writeAndSettle(a, 200, 15);
-  t.equal((await setCheck(c.wh, a.config.clinicId, more)).lost, 0, 'records written after the restore arrive');
+  const more = await writeAndSettle(a, 2700, 15);
+  t.same([(await setCheck(c.wh, a.config.clinicId, more)).lost, more - ackA], [0, 200], 'records written after the restore arrive');
 
   // A plain restart does not replay: the cursor was saved when central stopped.
-  await c.stop();
-  lines.length = 0;
-  c = await central(ns.url, centralDir, lines);
-  t.notOk(lines.some((l) => l.includes('replaying the records stream')), 'a restart after a clean stop replays nothing', { lines: lines.filter((l) => l.includes('replay') || l.includes('renumbered')) });
+  await sc.restart();
+  t.notOk(sc.lines.some((l) => l.includes('replaying the records stream')), 'a restart after a clean stop replays nothing', { lines: sc.lines.filter((l) => l.includes('replay') || l.includes('renumbered')) });
   console.log(`[central-restore] ${ackA - atBackup.a + ackB - atBackup.b} records missing after the restore; replayed ${done.messages} messages in ${done.seconds} s`);
 });
 
 t.test('what the stream no longer holds cannot be replayed: counted, logged, and the gap stays visible', async (t) => {
-  await using ns = await startNatsServer();
-  const tmp = tempDir('spine-restore-exp');
-  t.teardown(tmp.cleanup);
-  const centralDir = `${tmp.dir}/central`;
-  const lines: string[] = [];
-  let c = await central(ns.url, centralDir, lines);
-  const a = await edgeInProcess(ns.url, clinicName('rx-a'), `${tmp.dir}/a`);
-  t.teardown(async () => { await a.stop(); await c.stop(); });
-
+  const sc = await scenario(t, 'expired', ['rx-a']);
+  const a = sc.edges[0]!;
   const first = await writeAndSettle(a, 500, 21);
-  const backup = `${tmp.dir}/backup.db`;
-  await sqliteSnapshot(`${centralDir}/warehouse.db`, backup);
+  const backup = await sc.backup();
   const ack = await writeAndSettle(a, 1000, 22);
 
   // Expire the oldest messages after the backup point (max_age would do this after 7 days).
-  const nc = await connect({ servers: ns.url });
+  const nc = await connect({ servers: sc.natsUrl });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
   const si = await jsm.streams.info(STREAMS.records);
@@ -152,12 +179,11 @@ t.test('what the stream no longer holds cannot be replayed: counted, logged, and
   bdb.close();
   t.ok(cursor <= first, `the backup's stream cursor (${cursor}) is at or below what it holds (${first})`);
 
-  await restore(c, centralDir, backup);
-  lines.length = 0;
-  c = await central(ns.url, centralDir, lines);
-  await waitFor('the replay reports completion', () => lines.some((l) => l.includes('replay of the records stream complete')), 30_000);
+  await sc.restoreFrom(backup);
+  const c = sc.central;
+  await waitFor('the replay reports completion', () => sc.lines.some((l) => l.includes('replay of the records stream complete')), 30_000);
   t.equal(c.ingest.replayUnavailable, expireBelow - 1 - cursor, `the expired messages the replay needed are counted (${expireBelow - 1 - cursor}: 300 the backup lacks, the rest it holds)`);
-  t.ok(lines.some((l) => l.includes('no longer holds the first messages it needs')), 'and logged at error level with what to expect');
+  t.ok(sc.lines.some((l) => l.includes('no longer holds the first messages it needs')), 'and logged at error level with what to expect');
   const w = await c.wh.watermark(a.config.clinicId);
   t.equal(w.appliedSeq, first, 'the clinic\'s watermark stays at the gap: nothing after it is skipped silently');
   t.ok(w.pendingAbove > 0 && w.firstMissing === first + 1, `records above the gap are held (${w.pendingAbove}), first missing seq ${w.firstMissing}`);
@@ -167,18 +193,10 @@ t.test('what the stream no longer holds cannot be replayed: counted, logged, and
 });
 
 t.test('a stream renumbered since the cursor was written (its message at the cursor seq is another one): replayed from the cursor time', async (t) => {
-  await using ns = await startNatsServer();
-  const tmp = tempDir('spine-restore-ren');
-  t.teardown(tmp.cleanup);
-  const centralDir = `${tmp.dir}/central`;
-  const lines: string[] = [];
-  let c = await central(ns.url, centralDir, lines);
-  const a = await edgeInProcess(ns.url, clinicName('rn-a'), `${tmp.dir}/a`);
-  t.teardown(async () => { await a.stop(); await c.stop(); });
-
+  const sc = await scenario(t, 'renumbered', ['rn-a']);
+  const a = sc.edges[0]!;
   const first = await writeAndSettle(a, 800, 31);
-  const backup = `${tmp.dir}/backup.db`;
-  await sqliteSnapshot(`${centralDir}/warehouse.db`, backup);
+  const backup = await sc.backup();
   const ack = await writeAndSettle(a, 2000, 32);
   // What a recreated stream looks like from the backup's cursor: its seq is not the message it
   // names (here: beyond the stream's end); only the time it names still means something.
@@ -187,12 +205,10 @@ t.test('a stream renumbered since the cursor was written (its message at the cur
   bdb.prepare('UPDATE stream_cursor SET seq = seq + 1000000').run();
   bdb.close();
 
-  await restore(c, centralDir, backup);
-  lines.length = 0;
-  c = await central(ns.url, centralDir, lines);
-  await waitFor('central applied every acknowledged record again', async () => (await c.wh.watermark(a.config.clinicId)).appliedSeq === ack, 20_000)
-    .catch((e: Error) => { console.log(lines.join('\n'), JSON.stringify(c.ingest.replayRemaining)); throw e; });
-  t.ok(lines.some((l) => l.includes('renumbered since the warehouse cursor was written')), `the renumbering is noticed (cursor seq ${cursor.seq + 1_000_000} beyond the stream) and logged`);
+  await sc.restoreFrom(backup);
+  const c = sc.central;
+  await waitFor('central applied every acknowledged record again', async () => (await c.wh.watermark(a.config.clinicId)).appliedSeq === ack, 60_000);
+  t.ok(sc.lines.some((l) => l.includes('renumbered since the warehouse cursor was written')), `the renumbering is noticed (cursor seq ${cursor.seq + 1_000_000} beyond the stream) and logged`);
   const r = await setCheck(c.wh, a.config.clinicId, ack);
   t.same([r.lost, r.duplicated, r.unexpected, r.inOrder], [0, 0, 0, true], `replayed by time from ${cursor.stored_at}: acknowledged=${ack} present=${r.present} (the backup held ${first})`);
 });
