@@ -429,7 +429,9 @@ export class Ingest {
     if (fromTime !== null && ackFloor === 0) return;
     const r: Replay = { next: from, fromTime, to: ackFloor, cursor: cur, inBuffer: 0, fetched: 0, applied: 0, duplicates: 0, dead: 0, started: Date.now(), fetch: null };
     this.replaying = r;
-    this.log.warn({ from, fromTime, to: ackFloor, cursor: cur?.seq ?? null }, 'the warehouse is behind the ingest consumer (central restored from a backup, or a new warehouse): replaying the records stream; records already applied are skipped');
+    // Info, not warn: after central was killed the cursor lags by its last batches, which the
+    // replay finds applied; the end of the replay says whether anything was missing.
+    this.log.info({ from, fromTime, to: ackFloor, cursor: cur?.seq ?? null }, 'the warehouse cursor is behind the ingest consumer\'s ack floor: replaying the records stream between them; records already applied are skipped');
     this.replayTask = this.replay(r).catch((e: Error) => this.log.error({ err: e.message }, 'replay stopped'));
   }
 
@@ -520,7 +522,9 @@ export class Ingest {
     this.replaying = null;
     // Everything up to the replay's last message is held now (the consumer had acknowledged it).
     if (r.cursor && (!this.acked || r.cursor.storedAt > this.acked.storedAt)) this.acked = r.cursor;
-    this.log.warn({ messages: r.fetched, applied: r.applied, alreadyHere: r.duplicates, seconds: Math.round((Date.now() - r.started) / 100) / 10 }, 'replay of the records stream complete: the warehouse holds everything the ingest consumer had acknowledged');
+    const summary = { messages: r.fetched, applied: r.applied, alreadyHere: r.duplicates, seconds: Math.round((Date.now() - r.started) / 100) / 10 };
+    if (r.applied > 0) this.log.warn(summary, 'replay of the records stream complete: the warehouse lacked records the ingest consumer had acknowledged (restored from a backup, or a new warehouse) and holds them now');
+    else this.log.info(summary, 'replay of the records stream complete: nothing was missing (central had stopped without saving its cursor)');
     if (r.dead) this.log.warn({ dead: r.dead }, 'replayed messages dead-lettered (see the dead letters)');
   }
 
