@@ -95,7 +95,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     // Health-record migrations between clinics: offers to the receiver, decisions back (care).
     await mountCareTransfer({ wh, nc, log, registry }),
     await mountPortal(api, { config, wh, log }),
-    await mountCentralBackup(api, { config, wh, log }),
+    await mountCentralBackup(api, { config, wh, log, nc }),
     await mountUploads(api, { config, wh, log, registry, audit: (e) => wh.audit(e) }),
     await mountRetention(api, { config, wh, log, audit: (e) => wh.audit(e) }),
   ];

@@ -19,6 +19,8 @@ import type { Warehouse } from '../warehouse/types.ts';
 import { createTestDatabase } from '../../test/central/postgres.ts';
 import { tempDir } from '../../test/helpers/spine.ts';
 import { mountCentralBackup } from './index.ts';
+import { drillCentral } from './central-backup.ts';
+import { STREAMS } from '../../contracts/index.ts';
 
 const log = pino({ level: 'silent' });
 const secret = 'target-secret-0123456789';
@@ -123,11 +125,22 @@ t.test('central own backup + drill on SQLite', async (t) => {
   const srv = await startTarget(dataDir, wh, { keyFile: join(tmp.dir, 'keys', 'k'), localDir: join(tmp.dir, 'central-backups') });
   t.teardown(() => srv.stop());
   await srv.handle.runBackup();
-  await wh.ingest(Array.from({ length: 50 }, (_, i) => obs('c01-x', 201 + i)));
+  const cursor = { stream: STREAMS.records, seq: 250, storedAt: '2026-11-29T10:00:00.000Z' };
+  await wh.ingest(Array.from({ length: 50 }, (_, i) => obs('c01-x', 201 + i)), cursor);
   await srv.handle.runBackup();
   const d = await srv.handle.runDrill();
   t.ok(d.ok, JSON.stringify(d));
   t.match(d.checks.find((c) => c.name === 'counts = backup manifest')?.detail, /"records":250/);
+  t.notOk(d.checks.some((c) => c.name === 'records stream covers the point'), 'without a broker connection the stream check is left out');
+  // With one (central passes ingest/cursor-check.ts `restoreReplayable`): the restored point's cursor is what it is asked about.
+  const asked: unknown[] = [];
+  const d2 = await drillCentral({ central: loadCentralConfig({ dataDir, apiToken }, {}), backup: srv.handle.config }, {
+    counts: async () => ({}),
+    replayable: async (c) => { asked.push(c); return { ok: false, detail: 'the records stream no longer holds 12 messages after the point' }; },
+  });
+  t.same(asked, [cursor], 'the drill reads the stream cursor of the restored point');
+  t.notOk(d2.ok, 'a point the stream cannot cover fails the drill');
+  t.match(d2.checks.find((c) => c.name === 'records stream covers the point'), { ok: false, detail: /no longer holds 12 messages/ });
   const ov = await srv.handle.overview();
   t.equal(ov.central.points, 2);
   t.equal(ov.central.lastSuccess?.kind, 'incremental');
@@ -141,7 +154,8 @@ t.test('central own backup + drill on PostgreSQL (pg_dump / pg_restore)', async 
   await using db = await createTestDatabase('bk');
   const wh = await PostgresWarehouse.open(db.url);
   t.teardown(() => wh.close());
-  await wh.ingest(Array.from({ length: 120 }, (_, i) => obs('c02-pg', i + 1)));
+  const cursor = { stream: STREAMS.records, seq: 120, storedAt: '2026-11-29T11:00:00.000Z' };
+  await wh.ingest(Array.from({ length: 120 }, (_, i) => obs('c02-pg', i + 1)), cursor);
   mkdirSync(join(tmp.dir, 'keys'));
   generateKeyFile(join(tmp.dir, 'keys', 'k'));
   const app = new Hono();
@@ -153,4 +167,8 @@ t.test('central own backup + drill on PostgreSQL (pg_dump / pg_restore)', async 
   t.ok(d.ok, JSON.stringify(d));
   t.match(d.checks.find((c) => c.name === 'counts = backup manifest')?.detail, /"records":120/);
   t.ok(d.rtoSeconds > 0);
+  const asked: unknown[] = [];
+  const d2 = await drillCentral({ central: config, backup: h.config }, { counts: async () => ({}), replayable: async (c) => { asked.push(c); return { ok: true, detail: 'covered' }; } });
+  t.same(asked, [cursor], 'the drill reads the stream cursor of the restored PostgreSQL point');
+  t.ok(d2.ok, JSON.stringify(d2));
 });

@@ -17,6 +17,8 @@ import {
   type BackupKey, type BackupProgress, type BackupSource, type CreatedBackup, type DrillResult, type Manifest, type RetentionPolicy,
 } from '../../contracts/backup/index.ts';
 import type { CentralConfig } from '../config.ts';
+import type { StreamCursor } from '../warehouse/types.ts';
+import { STREAMS } from '../../contracts/index.ts';
 import { targetDirOf, type CentralBackupConfig } from './config.ts';
 
 const run = promisify(execFile);
@@ -97,6 +99,21 @@ function pgClient(url: string): pg.Client {
   const c = new pg.Client({ connectionString: url });
   c.on('error', () => undefined);
   return c;
+}
+
+/** The restored warehouse's stream cursor (null: none, or a warehouse from before cursors). */
+async function pgStreamCursor(url: string): Promise<StreamCursor | null> {
+  const client = pgClient(url);
+  await client.connect();
+  try {
+    const t = await client.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'stream_cursor'");
+    if (t.rowCount === 0) return null;
+    const r = await client.query<{ stream: string; seq: string; stored_at: string }>('SELECT stream, seq, stored_at FROM stream_cursor WHERE stream = $1', [STREAMS.records]);
+    const row = r.rows[0];
+    return row ? { stream: row.stream, seq: Number(row.seq), storedAt: row.stored_at } : null;
+  } finally {
+    await client.end();
+  }
 }
 
 async function pgCounts(url: string): Promise<Record<string, number>> {
@@ -187,7 +204,12 @@ export async function pgRestoreScratch(c: CentralBackupContext, dump: string, pr
   return { url: u.toString(), drop };
 }
 
-export async function drillCentral(c: CentralBackupContext, live: { counts: () => Promise<Record<string, number>> }): Promise<DrillResult> {
+/**
+ * `live.replayable`: given the restored point's stream cursor, would a restore of it lose records
+ * (the records stream no longer holding what central applied after it)? Central passes one that
+ * asks the broker (ingest/cursor-check.ts); without it the check is left out.
+ */
+export async function drillCentral(c: CentralBackupContext, live: { counts: () => Promise<Record<string, number>>; replayable?: (cursor: StreamCursor | null) => Promise<{ ok: boolean; detail: string }> }): Promise<DrillResult> {
   const t = centralTargets(c);
   const points = await listPoints(t.local);
   const at = new Date().toISOString();
@@ -201,15 +223,21 @@ export async function drillCentral(c: CentralBackupContext, live: { counts: () =
     const r = await restoreBackup({ target: t.local, key: t.key, snapshotId, dest: join(base, 'restored'), mapPath: (p) => p, onProgress: c.onProgress });
     checks.push({ name: 'checksums', ok: true, detail: `${r.manifest.files.length} files, ${r.bytes} bytes verified` });
     let restoredCounts: Record<string, number>;
+    let cursor: StreamCursor | null = null;
     if (m.info.warehouse === 'postgres') {
       const s = await pgRestoreScratch(c, join(r.dest, 'postgres/warehouse.dump'));
-      try { restoredCounts = await pgCounts(s.url); } finally { await s.drop(); }
+      try {
+        restoredCounts = await pgCounts(s.url);
+        if (live.replayable) cursor = await pgStreamCursor(s.url);
+      } finally { await s.drop(); }
     } else {
       const f = join(r.dest, 'data/warehouse.db');
       const db = new Database(f, { readonly: true });
       try {
         const ic = db.pragma('quick_check', { simple: true });
         checks.push({ name: 'sqlite quick_check', ok: ic === 'ok', detail: String(ic) });
+        const hasCursor = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stream_cursor'").get() !== undefined;
+        cursor = hasCursor ? db.prepare<[string], StreamCursor>('SELECT stream, seq, stored_at AS storedAt FROM stream_cursor WHERE stream = ?').get(STREAMS.records) ?? null : null;
       } finally { db.close(); }
       restoredCounts = await warehouseCounts(c, f);
     }
@@ -220,6 +248,10 @@ export async function drillCentral(c: CentralBackupContext, live: { counts: () =
     const now = await live.counts();
     const behind = Object.keys(restoredCounts).filter((k) => now[k] !== undefined && restoredCounts[k]! > now[k]!);
     checks.push({ name: 'not ahead of live', ok: behind.length === 0, detail: `live ${JSON.stringify(now)}` });
+    if (live.replayable) {
+      const empty = !cursor && !restoredCounts.records && !restoredCounts.appliedSeqSum;
+      checks.push({ name: 'records stream covers the point', ...(empty ? { ok: true, detail: 'the point holds no records yet: nothing to replay' } : await live.replayable(cursor)) });
+    }
     return { snapshotId, at, ok: checks.every((x) => x.ok), rpoSeconds: (Date.now() - Date.parse(m.createdAt)) / 1000, rtoSeconds: rto, checks };
   } catch (e) {
     return { snapshotId, at, ok: false, rpoSeconds: (Date.now() - points[0]!.at.getTime()) / 1000, rtoSeconds: (Date.now() - started) / 1000, checks, error: (e as Error).message };

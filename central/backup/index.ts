@@ -18,6 +18,9 @@ import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 import { backupCentral, centralTargets, drillCentral, pgCounts, uploadAndPruneCentral, type CentralBackupContext } from './central-backup.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { restoreReplayable } from '../ingest/cursor-check.ts';
 import { loadCentralBackupConfig, targetDirOf, type CentralBackupConfig } from './config.ts';
 import { BackupStore, mountTargetRoutes, type OwnerSummary } from './target-server.ts';
 import { inWindowUtc8 } from './window.ts';
@@ -73,7 +76,7 @@ export const runningCentralBackups = new Map<string, CentralBackupHandle>();
 
 // Hono's generic parameters vary per app; mounts only add routes.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function mountCentralBackup(app: Hono<any, any, any>, deps: CentralMountDeps & { backup?: Partial<CentralBackupConfig> }): Promise<CentralBackupHandle> {
+export async function mountCentralBackup(app: Hono<any, any, any>, deps: CentralMountDeps & { backup?: Partial<CentralBackupConfig>; nc?: NatsConnection }): Promise<CentralBackupHandle> {
   const log: Logger = deps.log.child({ module: 'backup' });
   const cfg = loadCentralBackupConfig(deps.backup);
   const ctx: CentralBackupContext = { central: deps.config, backup: cfg };
@@ -168,7 +171,11 @@ export async function mountCentralBackup(app: Hono<any, any, any>, deps: Central
     save();
   });
   const runDrill = () => exclusive('drill', async () => {
-    const d = await drillCentral(ctx, { counts: () => liveCounts(deps.wh, ctx) });
+    const nc = deps.nc;
+    const d = await drillCentral(ctx, {
+      counts: () => liveCounts(deps.wh, ctx),
+      replayable: nc ? async (cursor) => restoreReplayable(await jetstreamManager(nc, { checkAPI: false }), cursor) : undefined,
+    });
     status.lastDrill = d;
     runs.inc({ what: 'drill', outcome: d.ok ? 'success' : 'failure' });
     (d.ok ? log.info.bind(log) : log.error.bind(log))({ snapshotId: d.snapshotId, rpo: d.rpoSeconds, rto: d.rtoSeconds, error: d.error }, 'central restore drill');

@@ -13,6 +13,7 @@ import type { Logger } from '../../contracts/runtime/index.ts';
 import type { IngestItem, IngestResult, PipelinedIngest, StreamCursor, Warehouse, Watermark } from '../warehouse/types.ts';
 import { INGEST_DURABLE, ensureStreams } from './streams.ts';
 import { AckFloor, type Settled } from './ack-floor.ts';
+import { checkCursor } from './cursor-check.ts';
 
 /** Pipelined batches that may wait for their flush at once before the ingest waits too. */
 const MAX_AWAITING_DURABILITY = 8;
@@ -29,8 +30,6 @@ const REPLAY_ROUND = 1000;
 const REPLAY_BUFFER_MAX = 4000;
 /** The cursor of a warehouse that holds nothing of the stream yet. */
 const EPOCH = new Date(0).toISOString();
-/** A renumbered stream is replayed from this long before the cursor's time (clock steps). */
-const REPLAY_TIME_MARGIN_MS = 2_000;
 /** The generation of replayed deliveries: below the floor, applied but never acknowledged. */
 const REPLAY_GEN = 0;
 
@@ -406,16 +405,12 @@ export class Ingest {
       if (ackFloor === 0 || (await this.wh.watermarks()).length > 0) return;
       from = 1;
     } else {
-      const storedAt = async (seq: number) => (await jsm.streams.getMessage(STREAMS.records, { seq }))?.time.toISOString() ?? null;
-      let same: boolean;
-      if (cur.seq > last) same = false;
-      else if (cur.seq < first) same = last === 0 || ((await storedAt(first)) ?? '') >= cur.storedAt;
-      else same = (await storedAt(cur.seq)) === cur.storedAt;
-      if (same) {
+      const check = await checkCursor(jsm, si, cur);
+      if (check.kind === 'same') {
         if (cur.seq >= ackFloor) return;
         from = cur.seq + 1;
       } else {
-        fromTime = new Date(Date.parse(cur.storedAt) - REPLAY_TIME_MARGIN_MS).toISOString();
+        fromTime = check.fromTime;
         this.log.warn({ cursorSeq: cur.seq, cursorStoredAt: cur.storedAt, streamFirst: first, streamLast: last }, 'the records stream was renumbered since the warehouse cursor was written (the broker lost and recreated it): replaying what it stored after the cursor\'s time');
       }
     }
