@@ -5,7 +5,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from '../contracts/index.ts';
-import { createLogger, listen, mountOps, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import { createLogger, jsonOrNull, listen, mountOps, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import { centralApi } from './api.ts';
 import { mountCentralImaging } from './imaging/index.ts';
 import { mountCentralBackup } from './backup/index.ts';
@@ -64,7 +64,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     callback: (err, msg) => {
       if (err) return;
       const subjectClinic = parseClinicSubject(msg.subject);
-      const hb = heartbeatSchema.safeParse(safeJson(msg.data));
+      const hb = heartbeatSchema.safeParse(jsonOrNull(msg.data));
       if (!hb.success || hb.data.clinicId !== subjectClinic) {
         if (badHeartbeats++ % 100 === 0) log.warn({ subject: msg.subject }, 'malformed or forged heartbeat ignored');
         return;
@@ -123,12 +123,4 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
       log.info('central stopped');
     },
   };
-}
-
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch {
-    return null;
-  }
 }

@@ -1,7 +1,7 @@
 /** Publishes dictionary snapshots to the DICTIONARIES stream (last value per dictionary). */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { DICTIONARY_NAMES, STREAMS, dictionarySnapshotSchema, subjects, type DictionarySnapshot } from '../../contracts/index.ts';
-import type { Logger } from '../../contracts/runtime/index.ts';
+import { jsonOrNull, type Logger } from '../../contracts/runtime/index.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 
 export async function publishDictionary(js: JetStreamClient, snap: DictionarySnapshot): Promise<void> {
@@ -29,7 +29,7 @@ export async function recoverDictionaries(jsm: JetStreamManager, wh: Pick<Wareho
       if (/not found/i.test((e as Error).message)) continue;
       throw e;
     }
-    const parsed = dictionarySnapshotSchema.safeParse(safeJson(data));
+    const parsed = dictionarySnapshotSchema.safeParse(jsonOrNull(data));
     if (!parsed.success || parsed.data.name !== name) {
       log.warn({ dictionary: name }, 'the last message of the dictionary in the stream is not a valid snapshot: not taken back');
       continue;
@@ -42,12 +42,4 @@ export async function recoverDictionaries(jsm: JetStreamManager, wh: Pick<Wareho
     }
   }
   return taken;
-}
-
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch {
-    return null;
-  }
 }

@@ -336,15 +336,13 @@ export class Ingest {
           const cursor = this.cursor();
           if (this.wh.ingestPipelined) {
             const p = this.wh.ingestPipelined(items, cursor);
-            const replaying = this.replaying !== null;
-            this.replayApplied(batch, p.result);
+            const replaying = this.replayApplied(batch, p.result);
             this.afterDurable(batch, p, replaying);
             // Bounded: at most a few commits wait for their flush (the flushes are grouped).
             if (this.awaitingDurability >= MAX_AWAITING_DURABILITY) await this.durableChain;
           } else {
             const result = await this.wh.ingest(items, cursor);
-            const replaying = this.replaying !== null;
-            this.replayApplied(batch, result);
+            const replaying = this.replayApplied(batch, result);
             this.settle(batch, [result], replaying);
           }
           this.retryDelay = RETRY_MIN_MS;
@@ -355,8 +353,7 @@ export class Ingest {
           this.log.warn({ err: (e as Error).message, batch: batch.length }, 'batch could not be applied: applying its messages one at a time');
           const results = await this.applyOneByOne(batch, items, e as Error);
           if (results) {
-            const replaying = this.replaying !== null;
-            this.replayApplied(batch, null);
+            const replaying = this.replayApplied(batch, null);
             this.settle(batch, results, replaying);
             continue;
           }
@@ -500,10 +497,11 @@ export class Ingest {
    * A batch was applied (committed): the replayed messages in it are held by the warehouse now
    * (the stream cursor of the next batch may pass them). Replayed deliveries are pushed in
    * sequence order and applied in buffer order, so the last one applied covers the rest.
+   * Returns whether a replay was running (the batch's receipts say so).
    */
-  private replayApplied(batch: Delivery[], result: IngestResult | null): void {
+  private replayApplied(batch: Delivery[], result: IngestResult | null): boolean {
     const r = this.replaying;
-    if (!r) return;
+    if (!r) return false;
     batch.forEach((d, i) => {
       if (d.gen !== REPLAY_GEN) return;
       r.inBuffer--;
@@ -513,7 +511,7 @@ export class Ingest {
       else if (o === 'dead') r.dead++;
       else if (o) r.applied++;
     });
-    if (r.inBuffer > 0 || r.next === null || r.next <= r.to) return;
+    if (r.inBuffer > 0 || r.next === null || r.next <= r.to) return true;
     this.replaying = null;
     // Everything up to the replay's last message is held now (the consumer had acknowledged it).
     if (r.cursor && (!this.acked || r.cursor.storedAt > this.acked.storedAt)) this.acked = r.cursor;
@@ -521,6 +519,7 @@ export class Ingest {
     if (r.applied > 0) this.log.warn(summary, 'replay of the records stream complete: the warehouse lacked records the ingest consumer had acknowledged (restored from a backup, or a new warehouse) and holds them now');
     else this.log.info(summary, 'replay of the records stream complete: nothing was missing (central had stopped without saving its cursor)');
     if (r.dead) this.log.warn({ dead: r.dead }, 'replayed messages dead-lettered (see the dead letters)');
+    return true;
   }
 
   /**

@@ -3,3 +3,4 @@ export * from './logger.ts';
 export * from './config.ts';
 export * from './http.ts';
 export * from './sqlite.ts';
+export * from './json.ts';
