@@ -29,7 +29,25 @@ export type EnvelopeCheck =
   | { ok: true; envelope: Envelope; type: RecordType; payload: unknown }
   | { ok: false; reason: DeadLetterReason; detail: string; partial?: { clinicId?: string; seq?: number } };
 
-export const DEAD_LETTER_REASONS = ['oversize', 'not_json', 'bad_envelope', 'unknown_type', 'schema', 'clinic_mismatch', 'type_mismatch', 'unsupported_schema_version', 'seq_collision', 'apply_error'] as const;
+export const DEAD_LETTER_REASONS = ['oversize', 'not_json', 'bad_envelope', 'unknown_type', 'schema', 'clinic_mismatch', 'type_mismatch', 'unsupported_schema_version', 'seq_collision', 'apply_error', 'lost_at_source'] as const;
+
+/**
+ * Not a record: the entry an edge re-seeding central (edge-agent/sync/reseed.ts) publishes for a
+ * seq whose record it no longer holds as written (a later version superseded it, or the seq was
+ * written before the edge kept each record's seq). Central logs it as `lost_at_source` in its
+ * dead letters, where it takes its place in the clinic's sequence, and applies nothing.
+ */
+export const SEQ_LOST_TYPE = 'seq_lost';
+export const seqLostSchema = z.object({
+  /** superseded: a later version of the record is held (and re-sent at its own seq); not_kept: nothing says what the seq held. */
+  reason: z.enum(['superseded', 'not_kept']),
+  /** When the edge rebuilt it (the re-seed). */
+  reseedAt: z.string().datetime({ offset: true }),
+  /** superseded: the record whose later version replaced this one, when known. */
+  recordId: z.string().max(64).optional(),
+  type: z.string().max(40).optional(),
+});
+export type SeqLost = z.infer<typeof seqLostSchema>;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 function issues(err: z.ZodError): string {
@@ -57,6 +75,14 @@ export function checkEnvelope(bytes: Uint8Array, subject: { clinicId: string; ty
     return { ok: false, reason: 'clinic_mismatch', detail: `envelope clinic ${e.clinicId} published on subject of clinic ${subject.clinicId}` };
   }
   if (e.schemaVersion > SCHEMA_VERSION) return { ok: false, reason: 'unsupported_schema_version', detail: `schema ${e.schemaVersion} > supported ${SCHEMA_VERSION}: upgrade central`, partial };
+  if (e.type === SEQ_LOST_TYPE && subject.type === SEQ_LOST_TYPE) {
+    const l = seqLostSchema.safeParse(e.payload);
+    if (!l.success) return { ok: false, reason: 'schema', detail: issues(l.error), partial };
+    const what = l.data.reason === 'superseded'
+      ? `superseded by a later version${l.data.recordId ? ` of ${l.data.type ?? 'record'} ${l.data.recordId}` : ''}`
+      : 'the edge kept no record of what it held';
+    return { ok: false, reason: 'lost_at_source', detail: `seq ${e.seq} re-seeded by the edge at ${l.data.reseedAt}: its record is lost (${what})`, partial };
+  }
   if (!isRecordType(e.type)) return { ok: false, reason: 'unknown_type', detail: `unknown record type ${e.type}`, partial };
   if (e.type !== subject.type) return { ok: false, reason: 'type_mismatch', detail: `envelope type ${e.type} on subject type ${subject.type}`, partial };
   const p = recordTypes[e.type].safeParse(e.payload);

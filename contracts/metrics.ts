@@ -9,6 +9,7 @@ export const metricNames = {
     // 1 while receipts from central have stayed below the one the edge holds (receipt-monitor.ts).
     centralRegressed: 'edge_relay_central_watermark_regressed',
     staleReceipts: 'edge_relay_stale_receipts_total',
+    reseededSeqs: 'edge_relay_reseeded_seqs_total',
     published: 'edge_relay_published_total',
     republished: 'edge_relay_republished_total',
     publishErrors: 'edge_relay_publish_errors_total',

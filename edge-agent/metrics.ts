@@ -36,6 +36,19 @@ export function edgeMetrics(store: EdgeStore, relay: () => Relay | null): Regist
     name: m.centralRegressed, help: '1 while central\'s receipts have stayed below the one this edge holds for the grace period: central lost applied records', registers: [registry],
     collect() { this.set(relay()?.centralRegressed ? 1 : 0); },
   });
+  const reseeded = { rebuilt: 0, superseded: 0, not_kept: 0 };
+  new Counter({
+    name: m.reseededSeqs, help: 'Seqs put back into the outbox by operator re-seeds of central (sync/reseed.ts): re-sent with their record (rebuilt) or as lost (superseded, not_kept)', labelNames: ['outcome'], registers: [registry],
+    collect() {
+      const r = relay();
+      if (!r) return;
+      const now = { rebuilt: r.reseeded.rebuilt, superseded: r.reseeded.superseded, not_kept: r.reseeded.notKept };
+      for (const k of ['rebuilt', 'superseded', 'not_kept'] as const) {
+        this.inc({ outcome: k }, Math.max(0, now[k] - reseeded[k]));
+        reseeded[k] = now[k];
+      }
+    },
+  });
   counterFrom(m.staleReceipts, 'Receipts from central that arrived below the one held and were ignored (out of order)', (r) => r.staleReceipts);
   counterFrom(m.published, 'Records published and acknowledged by the broker', (r) => r.counters.published);
   counterFrom(m.republished, 'Records sent again because the watermark did not cover them', (r) => r.counters.republished);

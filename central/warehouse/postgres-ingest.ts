@@ -78,14 +78,16 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
     applied.push({ clinicId: r.clinicId, type: r.type, createdAt: r.createdAt });
   };
 
-  const consume = async (clinicId: string, seq: number, hash: string, record: RecordItem | null): Promise<IngestOutcome> => {
+  // `lostAtSource`: an edge's re-seed entry for a seq whose record it no longer holds: where central
+  // already holds (or holds back) that seq, what it has stands and the entry is a duplicate.
+  const consume = async (clinicId: string, seq: number, hash: string, record: RecordItem | null, lostAtSource = false): Promise<IngestOutcome> => {
     const w = wm.get(clinicId)!;
     // The whole record as JSON, only for the (rare) held and dead paths.
     const raw = () => (record ? JSON.stringify(record) : '');
     if (seq <= w.seq) {
       const prevHash = batchLog.get(`${clinicId}\u0000${seq}`)
         ?? (await q<{ hash: string }>('SELECT hash FROM ingest_log WHERE clinic_id = $1 AND seq = $2', [clinicId, seq])).rows[0]?.hash;
-      if (prevHash !== undefined && prevHash !== hash) {
+      if (prevHash !== undefined && prevHash !== hash && !lostAtSource) {
         await dead(`clinic.${clinicId}`, clinicId, seq, 'seq_collision', `seq ${seq} was already applied with different content`, raw());
         return 'dead';
       }
@@ -94,7 +96,7 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
     if (seq > w.seq + 1) {
       if (w.pending.has(seq)) {
         const prev = await q<{ hash: string }>('SELECT hash FROM pending WHERE clinic_id = $1 AND seq = $2', [clinicId, seq]);
-        if (prev.rows[0]?.hash === hash) return 'duplicate';
+        if (prev.rows[0]?.hash === hash || lostAtSource) return 'duplicate';
         await dead(`clinic.${clinicId}`, clinicId, seq, 'seq_collision', `seq ${seq} is already held with different content`, raw());
         return 'dead';
       }
@@ -126,7 +128,7 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
   for (const item of batch) {
     if (item.kind === 'dead') {
       // An authentic but unusable record still takes its place in the clinic's sequence.
-      const o = seqBound(item) ? await consume(item.clinicId!, item.seq!, `dead:${item.reason}:${item.seq}`, null) : 'dead';
+      const o = seqBound(item) ? await consume(item.clinicId!, item.seq!, `dead:${item.reason}:${item.seq}`, null, item.reason === 'lost_at_source') : 'dead';
       if (o === 'duplicate') { outcomes.push('duplicate'); continue; }
       await dead(item.subject, item.clinicId ?? null, item.seq ?? null, item.reason, item.detail, item.raw);
       outcomes.push('dead');

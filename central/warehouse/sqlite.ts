@@ -134,11 +134,13 @@ export class SqliteWarehouse implements Warehouse {
       }
       applied.push({ clinicId: r.clinicId, type: r.type, createdAt: r.createdAt });
     };
-    const consume = (clinicId: string, seq: number, hash: string, record: RecordItem | null): IngestOutcome => {
+    // `lostAtSource`: an edge's re-seed entry for a seq whose record it no longer holds: where central
+    // already holds (or holds back) that seq, what it has stands and the entry is a duplicate.
+    const consume = (clinicId: string, seq: number, hash: string, record: RecordItem | null, lostAtSource = false): IngestOutcome => {
       const w = getWm(clinicId);
       if (seq <= w.seq) {
         const prev = this.st.logGet.get(clinicId, seq);
-        if (prev && prev.hash !== hash) {
+        if (prev && prev.hash !== hash && !lostAtSource) {
           dead(`clinic.${clinicId}`, clinicId, seq, 'seq_collision', `seq ${seq} was already applied with different content`, record ? JSON.stringify(record) : '');
           return 'dead';
         }
@@ -147,7 +149,7 @@ export class SqliteWarehouse implements Warehouse {
       if (seq > w.seq + 1) {
         const prev = this.st.pendingGet.get(clinicId, seq);
         if (prev) {
-          if (prev.hash === hash) return 'duplicate';
+          if (prev.hash === hash || lostAtSource) return 'duplicate';
           dead(`clinic.${clinicId}`, clinicId, seq, 'seq_collision', `seq ${seq} is already held with different content`, record ? JSON.stringify(record) : '');
           return 'dead';
         }
@@ -180,7 +182,7 @@ export class SqliteWarehouse implements Warehouse {
         // An authentic but unusable record still takes its place in the clinic's sequence,
         // so one bad record does not stall the clinic; it stays in dead_letters for review.
         const seqBound = item.clinicId && item.seq && item.reason !== 'clinic_mismatch' && item.reason !== 'seq_collision';
-        const o = seqBound ? consume(item.clinicId!, item.seq!, `dead:${item.reason}:${item.seq}`, null) : 'dead';
+        const o = seqBound ? consume(item.clinicId!, item.seq!, `dead:${item.reason}:${item.seq}`, null, item.reason === 'lost_at_source') : 'dead';
         if (o === 'duplicate') { outcomes.push('duplicate'); continue; }
         dead(item.subject, item.clinicId ?? null, item.seq ?? null, item.reason, item.detail, item.raw);
         outcomes.push('dead');

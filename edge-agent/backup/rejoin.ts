@@ -93,15 +93,15 @@ export async function rejoinRestoredEdge(dbFile: string, clinicId: string, fetch
  * the outbox. Returns a function applying one page in one transaction (returns its max HLC).
  */
 export function recordApplier(db: ReturnType<typeof openDb>): (page: RejoinResponse['records']) => string {
-  const upsertRecord = db.prepare(`INSERT INTO records (record_id, type, version, hlc, payload, updated_at) VALUES (@recordId, @type, @version, @hlc, @payload, @createdAt)
-    ON CONFLICT (type, record_id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, payload = excluded.payload, updated_at = excluded.updated_at WHERE excluded.version > records.version`);
+  const upsertRecord = db.prepare(`INSERT INTO records (record_id, type, version, hlc, payload, updated_at, seq) VALUES (@recordId, @type, @version, @hlc, @payload, @createdAt, @seq)
+    ON CONFLICT (type, record_id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, payload = excluded.payload, updated_at = excluded.updated_at, seq = excluded.seq WHERE excluded.version > records.version`);
   const upsertResident = db.prepare(`INSERT INTO residents (resident_id, name, sex, birth_date, id_type, id_number, phone, hlc) VALUES (@residentId, @name, @sex, @birthDate, @idType, @idNumber, @phone, @hlc)
     ON CONFLICT (resident_id) DO UPDATE SET name = excluded.name, sex = excluded.sex, birth_date = excluded.birth_date, id_type = excluded.id_type, id_number = excluded.id_number, phone = excluded.phone, hlc = excluded.hlc WHERE excluded.hlc > residents.hlc`);
   return (page) => {
     let maxHlc = '';
     db.transaction(() => {
       for (const r of page) {
-        upsertRecord.run({ recordId: r.recordId, type: r.type, version: r.version, hlc: r.hlc, payload: JSON.stringify(r.payload), createdAt: r.createdAt });
+        upsertRecord.run({ recordId: r.recordId, type: r.type, version: r.version, hlc: r.hlc, payload: JSON.stringify(r.payload), createdAt: r.createdAt, seq: r.seq });
         if (r.type === 'resident') {
           const p = r.payload as Record<string, unknown>;
           upsertResident.run({ residentId: p.residentId, name: p.name, sex: p.sex, birthDate: p.birthDate, idType: p.idType, idNumber: p.idNumber, phone: p.phone ?? null, hlc: r.hlc });

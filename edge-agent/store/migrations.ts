@@ -157,3 +157,15 @@ export function dropDuplicateResidentIndex(db: Db): void {
   const has = (name: string) => db.prepare<[string]>("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) !== undefined;
   if (has('clin_records_resident') && has('care_records_resident')) db.exec('DROP INDEX care_records_resident');
 }
+
+edgeMigrations.push({
+  version: 6,
+  name: 'records: the outbox seq that wrote each row',
+  // sync/reseed.ts: a central restored past what its stream still holds is re-seeded from here.
+  // Rows written before this migration keep NULL (their seqs are re-seeded as lost).
+  up: (db) => db.exec(`
+    ALTER TABLE records ADD COLUMN seq INTEGER;
+    -- The first seq whose record keeps it: below it, a seq absent from records says nothing.
+    INSERT OR REPLACE INTO meta (key, value) SELECT 'records_seq_since', coalesce((SELECT value FROM meta WHERE key = 'next_seq'), '1');
+  `),
+});

@@ -57,6 +57,16 @@ export interface Tx {
 }
 
 /** Critical device readings and lab results (HH/LL) go in the priority lane by default. */
+/**
+ * The envelope as published: the head's fields in this order, then the payload JSON as is (so a
+ * payload is serialised once, and an envelope rebuilt from `records` (sync/reseed.ts) is the same
+ * bytes as the one first published).
+ */
+export function envelopeJson(recordId: string, type: string, clinicId: string, seq: number, version: number, hlc: string, schemaVersion: number, createdAt: string, payloadJson: string): string {
+  const head: Omit<Envelope, 'payload'> = { recordId, type, clinicId, seq, version, hlc, schemaVersion, createdAt };
+  return `${JSON.stringify(head).slice(0, -1)},"payload":${payloadJson}}`;
+}
+
 export function isCriticalRecord(type: RecordType, payload: unknown): boolean {
   if (type === 'observation') { const i = (payload as { interpretation?: string }).interpretation; return i === 'HH' || i === 'LL'; }
   if (type === 'lab_result') { const f = (payload as { flag?: string }).flag; return f === 'HH' || f === 'LL'; }
@@ -136,8 +146,8 @@ export class EdgeStore extends EventEmitter {
       setMeta: db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       insertOutbox: db.prepare<[number, string, string, number, string, string, number]>('INSERT INTO outbox (seq, record_id, type, version, envelope, created_at, priority) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       getVersion: db.prepare<[string, string], { version: number }>('SELECT version FROM records WHERE type = ? AND record_id = ?'),
-      upsertRecord: db.prepare<[string, string, number, string, string, string]>(`INSERT INTO records (record_id, type, version, hlc, payload, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT (type, record_id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, payload = excluded.payload, updated_at = excluded.updated_at`),
+      upsertRecord: db.prepare<[string, string, number, string, string, string, number]>(`INSERT INTO records (record_id, type, version, hlc, payload, updated_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (type, record_id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, payload = excluded.payload, updated_at = excluded.updated_at, seq = excluded.seq`),
       upsertResident: db.prepare(`INSERT INTO residents (resident_id, name, sex, birth_date, id_type, id_number, phone, hlc) VALUES (@residentId, @name, @sex, @birthDate, @idType, @idNumber, @phone, @hlc)
         ON CONFLICT (resident_id) DO UPDATE SET name = excluded.name, sex = excluded.sex, birth_date = excluded.birth_date, id_type = excluded.id_type, id_number = excluded.id_number, phone = excluded.phone, hlc = excluded.hlc`),
       batch: db.prepare<[number, number], { seq: number; record_id: string; type: RecordType; envelope: string; created_at: string }>('SELECT seq, record_id, type, envelope, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
@@ -189,11 +199,10 @@ export class EdgeStore extends EventEmitter {
           const seq = counters.nextSeq++;
           const payloadJson = JSON.stringify(parsed.data);
           // The envelope embeds the payload JSON as is: serialise the payload once, not twice.
-          const head: Omit<Envelope, 'payload'> = { recordId, type, clinicId: this.clinicId, seq, version, hlc, schemaVersion: SCHEMA_VERSION, createdAt: now };
-          const envelope = `${JSON.stringify(head).slice(0, -1)},"payload":${payloadJson}}`;
+          const envelope = envelopeJson(recordId, type, this.clinicId, seq, version, hlc, SCHEMA_VERSION, now, payloadJson);
           const priority = opts?.priority ?? isCriticalRecord(type, parsed.data);
           this.st.insertOutbox.run(seq, recordId, type, version, envelope, now, priority ? 1 : 0);
-          this.st.upsertRecord.run(recordId, type, version, hlc, payloadJson, now);
+          this.st.upsertRecord.run(recordId, type, version, hlc, payloadJson, now, seq);
           if (type === 'resident') {
             const r = parsed.data as RecordPayload<'resident'>;
             this.st.upsertResident.run({ ...r, phone: r.phone ?? null, hlc });

@@ -28,7 +28,17 @@ export class ReceiptMonitor {
   /** Lower receipts from a central replaying its stream (not counted in `stale`). */
   catchingUp = 0;
 
+  /** The latest receipt below `held` (central's watermark while it is lower), null once one at or above came. */
+  lastLow: number | null = null;
+
   constructor(private heldSeq: number, private readonly graceMs: number, private readonly repeatMs = 60_000) {}
+
+  /** The edge re-seeded central from `seq` (sync/reseed.ts): that is the receipt held now. */
+  rebase(seq: number): void {
+    this.heldSeq = seq;
+    this.lowSince = null;
+    this.lastLow = null;
+  }
 
   get held(): number {
     return this.heldSeq;
@@ -42,10 +52,12 @@ export class ReceiptMonitor {
   observe(appliedSeq: number, now: number, replaying = false): ReceiptVerdict {
     if (appliedSeq >= this.heldSeq) {
       this.lowSince = null;
+      this.lastLow = null;
       if (appliedSeq === this.heldSeq) return 'same';
       this.heldSeq = appliedSeq;
       return 'newer';
     }
+    this.lastLow = appliedSeq;
     if (replaying) {
       this.lowSince = null;
       this.catchingUp++;

@@ -19,6 +19,7 @@ import { AckPublisher } from './publisher.ts';
 import { ReceiptMonitor } from './receipt-monitor.ts';
 import { RelayCore, defaultRelayOptions, type RelayCounters, type RelayOptions, type RelayState } from './relay-core.ts';
 import { outboxSource } from './outbox-source.ts';
+import { reseedOutbox, ReseedRefused, type ReseedResult } from './reseed.ts';
 import { trackLink, type LinkState } from './link-state.ts';
 import type { FromWorker, RelayConnection, RelayWorkerData, ToWorker } from './relay-protocol.ts';
 
@@ -90,6 +91,46 @@ export class Relay extends EventEmitter {
     this.connection = connection;
     this.receipts = new ReceiptMonitor(store.receiptSeq(), this.opts.receiptRegressionGraceMs);
   }
+
+  /** Central's watermark while its receipts stay below the one held (null: they do not). */
+  get centralBehindAt(): number | null {
+    return this.receipts.lastLow;
+  }
+
+  /**
+   * Re-seed central after it lost applied records this edge has trimmed (sync/reseed.ts): only
+   * while the regression alarm stands (receipts below ours for the grace period, central not
+   * replaying). The relay stops, the outbox gets (central's watermark, our receipt] back, and
+   * the relay starts again from central's watermark. Central dedups what it still holds.
+   */
+  async reseed(): Promise<ReseedResult> {
+    const from = this.receipts.lastLow;
+    if (!this.centralRegressed || from === null) {
+      throw new ReseedRefused(`central has not lost records this edge trimmed (its receipts are not below ${this.receiptSeen} for ${this.opts.receiptRegressionGraceMs / 1000} s): nothing to re-seed`);
+    }
+    if (this.reseeding) throw new ReseedRefused('a re-seed is already running');
+    this.reseeding = true;
+    const wasRunning = this.running;
+    try {
+      if (wasRunning) await this.stop();
+      const r = reseedOutbox(this.store, from);
+      this.receipts.rebase(from);
+      this.reseeded.rebuilt += r.rebuilt;
+      this.reseeded.superseded += r.superseded;
+      this.reseeded.notKept += r.notKept;
+      this.catchingUpSince = null;
+      this.log.warn({ ...r }, `re-seeded central from seq ${r.fromSeq + 1} to ${r.toSeq}: ${r.rebuilt} records re-sent, ${r.superseded + r.notKept} seqs sent as lost (superseded ${r.superseded}, not kept ${r.notKept})`);
+      this.emit('reseed', r);
+      return r;
+    } finally {
+      this.reseeding = false;
+      if (wasRunning) this.start();
+    }
+  }
+
+  private reseeding = false;
+  /** Seqs put back into the outbox by re-seeds since start (metrics). */
+  readonly reseeded = { rebuilt: 0, superseded: 0, notKept: 0 };
 
   /** Resolves once publishing can start (the worker has its connection; at once on the main thread). */
   whenReady(): Promise<void> {

@@ -212,3 +212,56 @@ t.test('a stream renumbered since the cursor was written (its message at the cur
   const r = await setCheck(c.wh, a.config.clinicId, ack);
   t.same([r.lost, r.duplicated, r.unexpected, r.inOrder], [0, 0, 0, true], `replayed by time from ${cursor.stored_at}: acknowledged=${ack} present=${r.present} (the backup held ${first})`);
 });
+
+t.test('what neither central nor the stream holds any more: the edge re-seeds central on an operator\'s request; the latest version of every record arrives, superseded seqs are logged as lost', async (t) => {
+  const sc = await scenario(t, 'reseed', ['rs-a']);
+  const a = sc.edges[0]!;
+  const first = await writeAndSettle(a, 500, 41);
+  const backup = await sc.backup();
+  await writeAndSettle(a, 1200, 42);
+  // New versions of 20 residents written after the backup: the seqs of their first versions are
+  // superseded (the edge keeps the latest version of each record only).
+  const older = a.store.db.prepare<[number], { record_id: string; payload: string; seq: number }>("SELECT record_id, payload, seq FROM records WHERE type = 'resident' AND seq > ? ORDER BY seq LIMIT 20").all(first);
+  t.equal(older.length, 20, 'twenty residents written after the backup point');
+  a.store.transact((tx) => { for (const r of older) tx.emit('resident', r.record_id, { ...JSON.parse(r.payload), phone: '13900000000' }); });
+  const ack = a.store.stats().lastSeq;
+  await waitFor('the new versions are applied and trimmed', () => a.store.receiptSeq() >= ack && a.store.stats().outboxDepth === 0, 60_000);
+
+  // Everything after the backup expires from the stream; JetStream's de-duplication window
+  // (2 min in production, where a re-seed comes hours or days later) is shortened to 1 s here.
+  const nc = await connect({ servers: sc.natsUrl });
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  const si = await jsm.streams.info(STREAMS.records);
+  await jsm.streams.purge(STREAMS.records, { seq: si.state.last_seq + 1 });
+  await jsm.streams.update(STREAMS.records, { ...si.config, duplicate_window: 1_000_000_000 });
+  await new Promise((r) => setTimeout(r, 1_100));
+
+  await sc.restoreFrom(backup);
+  const c = sc.central;
+  await waitFor('the edge raises CentralLostAppliedRecords', () => a.relay.centralRegressed, 30_000);
+  t.equal(a.relay.centralBehindAt, first, `the edge knows central's watermark (${first}, the backup point)`);
+
+  const r = await a.relay.reseed();
+  t.same({ from: r.fromSeq, to: r.toSeq, rebuilt: r.rebuilt, superseded: r.superseded, notKept: r.notKept }, { from: first, to: ack, rebuilt: ack - first - 20, superseded: 20, notKept: 0 },
+    `re-seed of (${first}, ${ack}]: ${r.rebuilt} records rebuilt, ${r.superseded} seqs superseded`);
+  await waitFor('central applies up to the edge\'s last seq', async () => (await c.wh.watermark(a.config.clinicId)).appliedSeq === ack, 60_000);
+  await waitFor('the edge holds central\'s new receipt and the alarm clears', () => a.store.receiptSeq() === ack && !a.relay.centralRegressed && a.store.stats().outboxDepth === 0, 30_000);
+
+  const s = await setCheck(c.wh, a.config.clinicId, ack);
+  t.same([s.lost, s.duplicated, s.unexpected, s.inOrder], [0, 0, 0, true], 'every seq accounted for at central, none twice');
+  // The latest version of every record the edge holds is at central, with the same payload.
+  const edgeRows = a.store.db.prepare<[], { type: string; record_id: string; version: number; payload: string }>('SELECT type, record_id, version, payload FROM records').all();
+  const get = c.wh.db.prepare<[string, string, number, string], { payload: string }>('SELECT payload FROM records WHERE type = ? AND record_id = ? AND version = ? AND clinic_id = ?');
+  const missing = edgeRows.filter((e) => get.get(e.type, e.record_id, e.version, a.config.clinicId)?.payload !== e.payload);
+  t.equal(missing.length, 0, `all ${edgeRows.length} records' latest versions are at central with their payload`);
+  const lost = c.wh.db.prepare<[string], { seq: number; detail: string }>("SELECT seq, detail FROM dead_letters WHERE clinic_id = ? AND reason = 'lost_at_source' ORDER BY seq").all(a.config.clinicId);
+  t.same(lost.map((l) => l.seq), older.map((o) => o.seq), 'the superseded seqs are in central\'s dead letters as lost_at_source');
+  t.match(lost[0]!.detail, /superseded by a later version/);
+  t.equal(c.wh.db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM dead_letters WHERE clinic_id = ? AND reason <> 'lost_at_source'").get(a.config.clinicId)!.n, 0, 'no other dead letter (no seq collision)');
+
+  const m = await (await fetch(`${a.http.url}/metrics`)).text();
+  t.match(m, new RegExp(`edge_relay_reseeded_seqs_total\\{outcome="rebuilt"[^}]*\\} ${ack - first - 20}`));
+  t.match(m, /edge_relay_reseeded_seqs_total\{outcome="superseded"[^}]*\} 20/);
+  await t.rejects(a.relay.reseed(), { name: 'ReseedRefused' }, 'a second re-seed is refused: central lacks nothing now');
+});
