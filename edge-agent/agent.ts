@@ -13,6 +13,7 @@ import { EdgeStore } from './store/store.ts';
 import { DictionarySync } from './sync/dictionaries.ts';
 import { registerFollowerMetrics } from './sync/follower.ts';
 import { Relay } from './sync/relay.ts';
+import { lastReseed } from './sync/reseed.ts';
 import { ActivitySimulator } from './sim/activity.ts';
 import { Accounts } from './web/accounts.ts';
 import { edgeModules, type EdgeModuleHandle } from './modules.ts';
@@ -141,12 +142,20 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     clinicName: config.clinicName,
     nav: edgeModules.flatMap((m) => m.nav ?? []),
     status: () => ({ hb: heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null }),
+    reseed: {
+      view: () => ({ regressed: relay.centralRegressed, centralSeq: relay.centralBehindAt, held: relay.heldReceipt, last: lastReseed(store) }),
+      run: () => relay.reseed(),
+    },
   });
   const started: { name: string; handle: EdgeModuleHandle }[] = [];
   for (const m of edgeModules) {
     started.push({ name: m.name, handle: await m.start({ config, store, accounts, app, ui, registry, nc, log: log.child({ module: m.name }) }) });
   }
-  app.get('/api/status', (c) => c.json({ ...heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null, relay: relay.counters }));
+  app.get('/api/status', (c) => c.json({
+    ...heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null, relay: relay.counters,
+    // CentralLostAppliedRecords and what a re-seed would cover (the 数据同步 page offers it to the clinic admin).
+    centralRegressed: relay.centralRegressed, centralBehindAt: relay.centralBehindAt, lastReseed: lastReseed(store),
+  }));
   const http = await listen(app, config.httpHost, config.httpPort);
   log.info({ url: http.url }, 'edge agent listening');
 

@@ -92,6 +92,11 @@ export class Relay extends EventEmitter {
     this.receipts = new ReceiptMonitor(store.receiptSeq(), this.opts.receiptRegressionGraceMs);
   }
 
+  /** The receipt this edge holds (the newest from central; persisted at most every receiptFlushMs). */
+  get heldReceipt(): number {
+    return this.receipts.held;
+  }
+
   /** Central's watermark while its receipts stay below the one held (null: they do not). */
   get centralBehindAt(): number | null {
     return this.receipts.lastLow;
@@ -151,6 +156,7 @@ export class Relay extends EventEmitter {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.mirrorState = 'disconnected'; // until the worker reports (a restart after a re-seed showed 'stopped')
     this.store.on('written', this.kick);
     if (this.connection && this.store.file !== ':memory:') this.startWorker(this.connection);
     else this.startInProcess();

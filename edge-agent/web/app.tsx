@@ -12,7 +12,7 @@ import { css } from './assets.ts';
 import { translator, type Lang } from './i18n.ts';
 import type { PageCtx } from './layout.tsx';
 import type { NavItem } from '../modules.ts';
-import { AuditPage, ForbiddenPage, HomePage, LoginPage, UsersPage } from './pages.tsx';
+import { AuditPage, ForbiddenPage, HomePage, LoginPage, UsersPage, type ReseedView } from './pages.tsx';
 
 const SESSION = 'edge_session';
 
@@ -21,6 +21,12 @@ export interface WebDeps {
   clinicName: string;
   nav: readonly NavItem[];
   status: () => { hb: Heartbeat; lastReceiptAt: string | null };
+  /** Re-seeding central from this edge (sync/reseed.ts): its state for the sync page, and the action. */
+  reseed?: {
+    view: () => ReseedView;
+    /** Resolves with the counts shown to the admin; rejects with a `ReseedRefused` (shown as is) or another error. */
+    run: () => Promise<{ rebuilt: number; superseded: number; notKept: number; fromSeq: number; toSeq: number }>;
+  };
 }
 
 // Hono's generic parameters vary per app; any concrete app is accepted here.
@@ -97,8 +103,25 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
     });
   };
 
-  page('get', '/', [], (c, _u, ctx) => { const s = deps.status(); return html(c, <HomePage ctx={ctx} hb={s.hb} lastReceiptAt={s.lastReceiptAt} />); });
-  page('get', '/sync', [], (c, _u, ctx) => { const s = deps.status(); return html(c, <HomePage ctx={ctx} hb={s.hb} lastReceiptAt={s.lastReceiptAt} />); });
+  const home = (c: Context, ctx: PageCtx, extra: { error?: string; notice?: string } = {}, status: 200 | 400 = 200) => {
+    const s = deps.status();
+    return html(c, <HomePage ctx={ctx} hb={s.hb} lastReceiptAt={s.lastReceiptAt} reseed={deps.reseed?.view()} {...extra} />, status);
+  };
+  page('get', '/', [], (c, _u, ctx) => home(c, ctx));
+  page('get', '/sync', [], (c, _u, ctx) => home(c, ctx));
+  // 回补中心数据: only while central's receipts stay below ours (the relay refuses otherwise).
+  page('post', '/sync/reseed', ['clinic_admin'], async (c, user, ctx) => {
+    if (!deps.reseed) return home(c, ctx, { error: ctx.t('reseedRefused', { reason: 'not available' }) }, 400);
+    try {
+      const r = await deps.reseed.run();
+      deps.accounts.audit(user.username, 'sync.reseed', `seq ${r.fromSeq + 1}-${r.toSeq}`, clientIp(c), `ok rebuilt=${r.rebuilt} lost=${r.superseded + r.notKept}`);
+      return home(c, ctxOf(c, user), { notice: ctx.t('reseedStarted', { rebuilt: r.rebuilt, lost: r.superseded + r.notKept }) });
+    } catch (e) {
+      const msg = (e as Error).message;
+      deps.accounts.audit(user.username, 'sync.reseed', 'central', clientIp(c), `refused: ${msg.slice(0, 200)}`);
+      return home(c, ctx, { error: ctx.t('reseedRefused', { reason: msg }) }, 400);
+    }
+  });
   page('get', '/admin/users', ['clinic_admin'], (c, _u, ctx) => html(c, <UsersPage ctx={ctx} users={deps.accounts.list()} />));
   page('post', '/admin/users', ['clinic_admin'], async (c, user, ctx) => {
     const f = await c.req.parseBody();

@@ -27,7 +27,43 @@ function ago(t: PageCtx['t'], iso: string | null): string {
   return t('secondsAgo', { n: Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)) });
 }
 
-export function SyncCard(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: string | null }) {
+/** The re-seed state the sync page shows (sync/reseed.ts). */
+export interface ReseedView {
+  /** The regression alarm stands: central's receipts have stayed below the one held. */
+  regressed: boolean;
+  /** Central's watermark while its receipts are below ours. */
+  centralSeq: number | null;
+  held: number;
+  last: { at: string; fromSeq: number; toSeq: number; rebuilt: number; superseded: number; notKept: number } | null;
+}
+
+/** yyyy-MM-dd HH:mm:ss in the agent's time zone (main.ts: Asia/Shanghai unless TZ says otherwise). */
+const localTime = new Intl.DateTimeFormat('sv-SE', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+
+function ReseedPanel(props: { ctx: PageCtx; v: ReseedView }) {
+  const { t, user } = props.ctx;
+  const { v } = props;
+  const last = v.last;
+  return (
+    <>
+      {v.regressed && v.centralSeq !== null && (
+        <div class="error" role="alert" data-testid="reseed-alarm">
+          <p>{t('reseedAlarm', { central: v.centralSeq, held: v.held })}</p>
+          <p class="hint">{t('reseedAlarmHint')}</p>
+          {user?.role === 'clinic_admin' && (
+            <form method="post" action="/sync/reseed" class="stack">
+              <p class="hint">{t('reseedExplain', { from: v.centralSeq + 1, to: v.held })}</p>
+              <button class="primary" type="submit" data-testid="reseed-button">{t('reseedButton')}</button>
+            </form>
+          )}
+        </div>
+      )}
+      {last && <p class="hint" data-testid="reseed-last">{t('reseedLast', { at: localTime.format(new Date(last.at)), from: last.fromSeq + 1, to: last.toSeq, rebuilt: last.rebuilt, lost: last.superseded + last.notKept })}</p>}
+    </>
+  );
+}
+
+export function SyncCard(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: string | null; reseed?: ReseedView | undefined; error?: string | undefined; notice?: string | undefined }) {
   const { t } = props.ctx;
   const { hb } = props;
   const cls = hb.relayState === 'connected' ? 'ok' : hb.relayState === 'backoff' ? 'warn' : 'bad';
@@ -40,16 +76,19 @@ export function SyncCard(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: st
         <div class="stat"><div class="label">{t('receiptSeq')}</div><div class="value">{hb.receiptSeq}</div></div>
         <div class="stat"><div class="label">{t('lastReceipt')}</div><div class="value" style="font-size:18px">{ago(t, props.lastReceiptAt)}</div></div>
       </div>
+      {props.error && <div class="error" role="alert">{props.error}</div>}
+      {props.notice && <div class="notice" data-testid="reseed-notice">{props.notice}</div>}
+      {props.reseed && <ReseedPanel ctx={props.ctx} v={props.reseed} />}
       <p class="hint">{t('offlineHint')}</p>
     </div>
   );
 }
 
-export function HomePage(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: string | null }) {
+export function HomePage(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: string | null; reseed?: ReseedView | undefined; error?: string; notice?: string }) {
   const { t } = props.ctx;
   return (
     <Layout ctx={props.ctx} title={t('home')}>
-      <SyncCard ctx={props.ctx} hb={props.hb} lastReceiptAt={props.lastReceiptAt} />
+      <SyncCard ctx={props.ctx} hb={props.hb} lastReceiptAt={props.lastReceiptAt} reseed={props.reseed} error={props.error} notice={props.notice} />
       <div class="card">
         <h1>{t('dictionaries')}</h1>
         <table>
