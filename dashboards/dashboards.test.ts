@@ -129,7 +129,7 @@ tests:
         alertname: CentralLostAppliedRecords
         exp_alerts:
           - exp_labels: { severity: critical, area: edge, instance: e2, clinic: c-new }
-            exp_annotations: { summary: "Central lost applied records of c-new", description: "Central's applied watermark for the clinic stays below the receipt the edge already holds (and trimmed its outbox to): central's warehouse went back to an older point (restored from a backup?). Central replays what its records stream still holds (the edges do not count receipts it flags as replaying), so this fires only once that replay is over and central is still short: records older than the stream's 7 days are lost at central; re-sending them from the edge is not implemented (central/backup/README.md)." }
+            exp_annotations: { summary: "Central lost applied records of c-new", description: "Central's applied watermark for the clinic stays below the receipt the edge already holds (and trimmed its outbox to): central's warehouse went back to an older point (restored from a backup?). Central replays what its records stream still holds (the edges do not count receipts it flags as replaying), so this fires only once that replay is over and central is still short: records older than the stream's 7 days are missing at central. The clinic admin re-seeds central from the edge (数据同步 page, 从本站回补中心数据): the latest version of each record is sent again; versions superseded inside the gap are logged at central as lost_at_source dead letters (edge-agent/sync/reseed.ts)." }
       - eval_time: 4m
         alertname: NetworkDeviceDown
         exp_alerts:

@@ -387,8 +387,8 @@ export class Ingest {
    * was recreated, numbering from 1 again), what the stream stored after the cursor's time is
    * replayed instead. (The stream's `created` time cannot tell: nats-server 2.9 reported a new
    * one for the same stream after a kill -9.) What the stream no longer holds is counted and
-   * logged; the edges' CentralLostAppliedRecords alarm names the clinics (re-sending from the
-   * edges is not implemented: central/backup/README.md).
+   * logged; the edges' CentralLostAppliedRecords alarm names the clinics, whose admins re-seed
+   * central from the edge (edge-agent/sync/reseed.ts, central/backup/README.md).
    */
   private async planReplay(jsm: JetStreamManager, si: StreamInfo, ackFloor: number): Promise<void> {
     if (this.replaying) return; // a re-attach while replaying: it goes on
