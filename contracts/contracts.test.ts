@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { HybridLogicalClock, checkEnvelope, checkResidentId, compareHlc, idCheckChar, makeResidentId, parseHlc } from './index.ts';
+import { HybridLogicalClock, SEQ_LOST_TYPE, checkEnvelope, checkResidentId, compareHlc, idCheckChar, makeResidentId, parseHlc } from './index.ts';
 
 t.test('GB 11643: known IDs, derived birth date and sex, any single-digit change is caught', async (t) => {
   const c = checkResidentId('11010519491231002X');
@@ -48,4 +48,46 @@ t.test('envelope check never throws on arbitrary bytes and names a reason', asyn
     return r.ok === false && r.detail.length > 0;
   }), { numRuns: 2000 });
   t.pass('6,000 generated inputs rejected with a reason, no exception');
+});
+
+t.test('seq_lost (an edge re-seeding central): lost_at_source with its seq; a bad payload is schema; only on its own subject', async (t) => {
+  const reseedAt = '2026-11-30T02:00:00.000Z';
+  const bytes = (o: { seq?: number; type?: string; clinicId?: string; schemaVersion?: number; payload: unknown }) => new TextEncoder().encode(JSON.stringify({
+    recordId: `seq-lost-${o.seq ?? 42}`, type: o.type ?? SEQ_LOST_TYPE, clinicId: o.clinicId ?? 'c01', seq: o.seq ?? 42, version: 1,
+    hlc: '001764468000000.00000.c01', schemaVersion: o.schemaVersion ?? 1, createdAt: reseedAt, payload: o.payload,
+  }));
+  const onLost = { clinicId: 'c01', type: SEQ_LOST_TYPE };
+
+  const sup = checkEnvelope(bytes({ payload: { reason: 'superseded', reseedAt } }), onLost);
+  t.match(sup, { ok: false, reason: 'lost_at_source', partial: { clinicId: 'c01', seq: 42 } }, 'superseded: lost_at_source, bound to its seq');
+  if (!sup.ok) {
+    t.match(sup.detail, /^seq 42 re-seeded by the edge at 2026-11-30T02:00:00.000Z/, 'the detail names the seq and the re-seed');
+    t.match(sup.detail, /superseded by a later version\)$/);
+  }
+  const named = checkEnvelope(bytes({ seq: 7, payload: { reason: 'superseded', reseedAt, recordId: 'r-9', type: 'resident' } }), onLost);
+  t.match(named, { ok: false, reason: 'lost_at_source', partial: { seq: 7 }, detail: /^seq 7 .*superseded by a later version of resident r-9/ }, 'the record that superseded it, when known');
+  const notKept = checkEnvelope(bytes({ seq: 3, payload: { reason: 'not_kept', reseedAt } }), onLost);
+  t.match(notKept, { ok: false, reason: 'lost_at_source', partial: { clinicId: 'c01', seq: 3 }, detail: /^seq 3 .*the edge kept no record of what it held/ }, 'not_kept: lost_at_source');
+  t.notMatch(notKept.ok ? '' : notKept.detail, /superseded/);
+
+  for (const [what, payload] of [
+    ['an unknown reason', { reason: 'deleted', reseedAt }],
+    ['no reseedAt', { reason: 'superseded' }],
+    ['reseedAt not a time', { reason: 'not_kept', reseedAt: 'yesterday' }],
+    ['a record id too long', { reason: 'superseded', reseedAt, recordId: 'x'.repeat(65) }],
+    ['no payload object', null],
+  ] as const) {
+    const c = checkEnvelope(bytes({ seq: 9, payload }), onLost);
+    t.match(c, { ok: false, reason: 'schema', partial: { clinicId: 'c01', seq: 9 } }, `${what}: schema (still takes its seq)`);
+  }
+
+  // Only a seq_lost envelope on a seq_lost subject is lost_at_source.
+  const good = bytes({ payload: { reason: 'superseded', reseedAt } });
+  t.match(checkEnvelope(good, { clinicId: 'c01', type: 'observation' }), { ok: false, reason: 'unknown_type', detail: /unknown record type seq_lost/, partial: { seq: 42 } }, 'seq_lost on a record subject: unknown_type (seq_lost is no record type)');
+  const obsOnLost = new TextEncoder().encode(JSON.stringify({ recordId: 'o-1', type: 'observation', clinicId: 'c01', seq: 5, version: 1, hlc: '001764468000000.00000.c01', schemaVersion: 1, createdAt: reseedAt, payload: { observationId: 'o-1', code: '8867-4', display: 'Heart rate', value: 60, unit: '/min', effectiveAt: reseedAt } }));
+  t.match(checkEnvelope(obsOnLost, { clinicId: 'c01', type: 'observation' }), { ok: true }, '(that observation is valid on its own subject)');
+  t.match(checkEnvelope(obsOnLost, onLost), { ok: false, reason: 'type_mismatch', partial: { seq: 5 } }, 'a record on the seq_lost subject: type_mismatch, not lost_at_source');
+  // The checks before it still come first.
+  t.match(checkEnvelope(bytes({ clinicId: 'c02', payload: { reason: 'superseded', reseedAt } }), onLost), { ok: false, reason: 'clinic_mismatch' }, 'another clinic\'s seq_lost: clinic_mismatch');
+  t.match(checkEnvelope(bytes({ schemaVersion: 2, payload: { reason: 'superseded', reseedAt } }), onLost), { ok: false, reason: 'unsupported_schema_version' });
 });

@@ -36,14 +36,14 @@ export function edgeMetrics(store: EdgeStore, relay: () => Relay | null): Regist
     name: m.centralRegressed, help: '1 while central\'s receipts have stayed below the one this edge holds for the grace period: central lost applied records', registers: [registry],
     collect() { this.set(relay()?.centralRegressed ? 1 : 0); },
   });
-  const reseeded = { rebuilt: 0, superseded: 0, not_kept: 0 };
+  const reseeded = { rebuilt: 0, superseded: 0, not_kept: 0, resent_new_seq: 0 };
   new Counter({
-    name: m.reseededSeqs, help: 'Seqs put back into the outbox by operator re-seeds of central (sync/reseed.ts): re-sent with their record (rebuilt) or as lost (superseded, not_kept)', labelNames: ['outcome'], registers: [registry],
+    name: m.reseededSeqs, help: 'Seqs put back into the outbox by operator re-seeds of central (sync/reseed.ts): re-sent with their record (rebuilt) or as lost (superseded, not_kept); records without a seq (written before edge migration 6) sent again at new seqs (resent_new_seq)', labelNames: ['outcome'], registers: [registry],
     collect() {
       const r = relay();
       if (!r) return;
-      const now = { rebuilt: r.reseeded.rebuilt, superseded: r.reseeded.superseded, not_kept: r.reseeded.notKept };
-      for (const k of ['rebuilt', 'superseded', 'not_kept'] as const) {
+      const now = { rebuilt: r.reseeded.rebuilt, superseded: r.reseeded.superseded, not_kept: r.reseeded.notKept, resent_new_seq: r.reseeded.resentAtNewSeq };
+      for (const k of ['rebuilt', 'superseded', 'not_kept', 'resent_new_seq'] as const) {
         this.inc({ outcome: k }, Math.max(0, now[k] - reseeded[k]));
         reseeded[k] = now[k];
       }

@@ -39,7 +39,11 @@ function resident(clinicId: string, seq: number, residentId: string, fields: Rec
   return { kind: 'record', envelope: envelope(clinicId, seq, 'resident', residentId, payload, { hlc: at, version }), type: 'resident', payload, hash: `h:${clinicId}:${seq}:${JSON.stringify(fields)}`, raw: '' };
 }
 
-function deadItem(clinicId: string, seq: number, reason: 'schema' | 'clinic_mismatch' = 'schema'): IngestItem {
+function deadItem(clinicId: string, seq: number, reason: 'schema' | 'clinic_mismatch' | 'lost_at_source' = 'schema'): IngestItem {
+  // lost_at_source: an edge's re-seed entry (seq_lost, edge-agent/sync/reseed.ts) for a seq whose record it no longer holds.
+  if (reason === 'lost_at_source') {
+    return { kind: 'dead', subject: `clinic.${clinicId}.rec.seq_lost`, reason, detail: `seq ${seq} re-seeded by the edge at 2026-11-30T02:00:00.000Z: its record is lost (superseded by a later version)`, raw: Buffer.from(`{"type":"seq_lost","seq":${seq}}`), clinicId, seq };
+  }
   return { kind: 'dead', subject: `clinic.${clinicId}.rec.observation`, reason, detail: 'value: expected number', raw: Buffer.from(`{"seq":${seq}}`), clinicId, seq };
 }
 
@@ -137,6 +141,61 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       const noClinic = await wh.ingest([{ kind: 'dead', subject: 'junk', reason: 'not_json', detail: 'x', raw: Buffer.from('{') }]);
       t.same(noClinic.outcomes, ['dead']);
       t.same(noClinic.deadReasons, ['not_json']);
+    });
+
+    tt.test('lost_at_source (an edge re-seeding central): what central holds at that seq stands (duplicate); at the watermark it takes its place and releases what was held', async (t) => {
+      const c = clinic('lost');
+      const mine = async () => (await wh.deadLetters(1000)).filter((d) => d.clinicId === c);
+      let r = await wh.ingest([obs(c, 1), obs(c, 2), deadItem(c, 3), obs(c, 5)]);
+      t.same(r.outcomes, ['applied', 'applied', 'dead', 'held']);
+      t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 3, pendingAbove: 1, firstMissing: 4 });
+      // At or below the watermark: a record or a dead item applied there stands; no seq_collision.
+      r = await wh.ingest([deadItem(c, 2, 'lost_at_source'), deadItem(c, 3, 'lost_at_source')]);
+      t.same(r.outcomes, ['duplicate', 'duplicate'], 'lost entries for applied seqs (a record, a dead one) are duplicates');
+      t.same(r.deadReasons, [], 'no dead letter');
+      t.same(r.changed, [], 'nothing changed');
+      // Held above the gap: the held record stands.
+      r = await wh.ingest([deadItem(c, 5, 'lost_at_source')]);
+      t.same(r.outcomes, ['duplicate'], 'lost entry for a held seq is a duplicate');
+      t.same(r.deadReasons, []);
+      t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 3, pendingAbove: 1, firstMissing: 4 }, 'watermark and pending untouched');
+      t.same((await mine()).map((d) => [d.reason, d.seq]), [['schema', 3]], 'only the earlier schema dead letter');
+      // Within one batch too (the seq applied earlier in the same transaction).
+      r = await wh.ingest([obs(c, 4), deadItem(c, 4, 'lost_at_source'), deadItem(c, 5, 'lost_at_source')]);
+      t.same(r.outcomes, ['applied', 'duplicate', 'duplicate'], 'applied earlier in the batch (4), drained in the batch (5)');
+      t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 5, pendingAbove: 0, firstMissing: null });
+      t.equal(await wh.countRecords(c), 4, 'records 1, 2, 4, 5');
+      t.same((await mine()).map((d) => d.reason), ['schema'], 'still no lost_at_source nor seq_collision dead letter');
+    });
+
+    tt.test('lost_at_source at the watermark + 1: dead-lettered once, takes its seq, releases the held records', async (t) => {
+      const c = clinic('lostnext');
+      const mine = async () => (await wh.deadLetters(1000)).filter((d) => d.clinicId === c);
+      await wh.ingest([obs(c, 1), obs(c, 2)]);
+      // Central restored to W = 2; the edge re-sends 3 (rebuilt) first reaching central after 4 (lost) and 5, 6.
+      let r = await wh.ingest([obs(c, 5), obs(c, 6)]);
+      t.same(r.outcomes, ['held', 'held']);
+      r = await wh.ingest([deadItem(c, 3, 'lost_at_source')]);
+      t.same(r.outcomes, ['dead'], 'the outcome of any dead item that takes its seq');
+      t.same(r.deadReasons, ['lost_at_source']);
+      t.same(r.changed, [{ clinicId: c, appliedSeq: 3, pendingAbove: 2, firstMissing: 4 }], 'the watermark moves past it');
+      // A lost entry above the gap: held (it takes its place when the gap closes), dead-lettered now.
+      r = await wh.ingest([deadItem(c, 4, 'lost_at_source')]);
+      t.same(r.outcomes, ['dead']);
+      t.same(r.changed, [{ clinicId: c, appliedSeq: 6, pendingAbove: 0, firstMissing: null }], 'the held 5 and 6 released');
+      t.equal(r.applied.length, 2, 'records 5 and 6 applied with it');
+      t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 6, pendingAbove: 0, firstMissing: null });
+      t.same(await wh.appliedSeqs(c), [1, 2, 3, 4, 5, 6], 'every seq consumed once, in order');
+      t.equal(await wh.countRecords(c), 4, 'nothing applied for the lost seqs');
+      let dl = await mine();
+      t.same(dl.map((d) => [d.reason, d.seq]).sort(), [['lost_at_source', 3], ['lost_at_source', 4]], 'one dead letter per lost seq');
+      t.match(dl.find((d) => d.seq === 3)!, { subject: `clinic.${c}.rec.seq_lost`, detail: /^seq 3 re-seeded by the edge/ });
+      // Redelivered (the relay's retry, a second re-seed): duplicates, no second dead letter.
+      r = await wh.ingest([deadItem(c, 3, 'lost_at_source'), deadItem(c, 4, 'lost_at_source')]);
+      t.same(r.outcomes, ['duplicate', 'duplicate']);
+      dl = await mine();
+      t.equal(dl.length, 2, 'still two dead letters');
+      t.equal(dl.filter((d) => d.reason === 'seq_collision').length, 0);
     });
 
     tt.test('residents: last writer by HLC wins, every loser goes to the conflict log', async (t) => {

@@ -123,8 +123,9 @@ export class Relay extends EventEmitter {
       this.reseeded.rebuilt += r.rebuilt;
       this.reseeded.superseded += r.superseded;
       this.reseeded.notKept += r.notKept;
+      this.reseeded.resentAtNewSeq += r.resentAtNewSeq;
       this.catchingUpSince = null;
-      this.log.warn({ ...r }, `re-seeded central from seq ${r.fromSeq + 1} to ${r.toSeq}: ${r.rebuilt} records re-sent, ${r.superseded + r.notKept} seqs sent as lost (superseded ${r.superseded}, not kept ${r.notKept})`);
+      this.log.warn({ ...r }, `re-seeded central from seq ${r.fromSeq + 1} to ${r.toSeq}: ${r.rebuilt} records re-sent, ${r.superseded + r.notKept} seqs sent as lost (superseded ${r.superseded}, not kept ${r.notKept}), ${r.resentAtNewSeq} records without a seq sent again at new seqs`);
       this.emit('reseed', r);
       return r;
     } finally {
@@ -135,7 +136,7 @@ export class Relay extends EventEmitter {
 
   private reseeding = false;
   /** Seqs put back into the outbox by re-seeds since start (metrics). */
-  readonly reseeded = { rebuilt: 0, superseded: 0, notKept: 0 };
+  readonly reseeded = { rebuilt: 0, superseded: 0, notKept: 0, resentAtNewSeq: 0 };
 
   /** Resolves once publishing can start (the worker has its connection; at once on the main thread). */
   whenReady(): Promise<void> {

@@ -25,7 +25,7 @@ export interface WebDeps {
   reseed?: {
     view: () => ReseedView;
     /** Resolves with the counts shown to the admin; rejects with a `ReseedRefused` (shown as is) or another error. */
-    run: () => Promise<{ rebuilt: number; superseded: number; notKept: number; fromSeq: number; toSeq: number }>;
+    run: () => Promise<{ rebuilt: number; superseded: number; notKept: number; resentAtNewSeq: number; fromSeq: number; toSeq: number }>;
   };
 }
 
@@ -114,8 +114,8 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
     if (!deps.reseed) return home(c, ctx, { error: ctx.t('reseedRefused', { reason: 'not available' }) }, 400);
     try {
       const r = await deps.reseed.run();
-      deps.accounts.audit(user.username, 'sync.reseed', `seq ${r.fromSeq + 1}-${r.toSeq}`, clientIp(c), `ok rebuilt=${r.rebuilt} lost=${r.superseded + r.notKept}`);
-      return home(c, ctxOf(c, user), { notice: ctx.t('reseedStarted', { rebuilt: r.rebuilt, lost: r.superseded + r.notKept }) });
+      deps.accounts.audit(user.username, 'sync.reseed', `seq ${r.fromSeq + 1}-${r.toSeq}`, clientIp(c), `ok rebuilt=${r.rebuilt} resent=${r.resentAtNewSeq} lost=${r.superseded + r.notKept}`);
+      return home(c, ctxOf(c, user), { notice: ctx.t('reseedStarted', { rebuilt: r.rebuilt + r.resentAtNewSeq, lost: r.superseded + r.notKept }) });
     } catch (e) {
       const msg = (e as Error).message;
       deps.accounts.audit(user.username, 'sync.reseed', 'central', clientIp(c), `refused: ${msg.slice(0, 200)}`);

@@ -34,7 +34,7 @@ export interface ReseedView {
   /** Central's watermark while its receipts are below ours. */
   centralSeq: number | null;
   held: number;
-  last: { at: string; fromSeq: number; toSeq: number; rebuilt: number; superseded: number; notKept: number } | null;
+  last: { at: string; fromSeq: number; toSeq: number; rebuilt: number; superseded: number; notKept: number; resentAtNewSeq?: number } | null;
 }
 
 /** yyyy-MM-dd HH:mm:ss in the agent's time zone (main.ts: Asia/Shanghai unless TZ says otherwise). */
@@ -58,7 +58,7 @@ function ReseedPanel(props: { ctx: PageCtx; v: ReseedView }) {
           )}
         </div>
       )}
-      {last && <p class="hint" data-testid="reseed-last">{t('reseedLast', { at: localTime.format(new Date(last.at)), from: last.fromSeq + 1, to: last.toSeq, rebuilt: last.rebuilt, lost: last.superseded + last.notKept })}</p>}
+      {last && <p class="hint" data-testid="reseed-last">{t('reseedLast', { at: localTime.format(new Date(last.at)), from: last.fromSeq + 1, to: last.toSeq, rebuilt: last.rebuilt + (last.resentAtNewSeq ?? 0), lost: last.superseded + last.notKept })}</p>}
     </>
   );
 }
