@@ -114,10 +114,11 @@ export class Relay extends EventEmitter {
       throw new ReseedRefused(`central has not lost records this edge trimmed (its receipts are not below ${this.receiptSeen} for ${this.opts.receiptRegressionGraceMs / 1000} s): nothing to re-seed`);
     }
     if (this.reseeding) throw new ReseedRefused('a re-seed is already running');
-    this.reseeding = true;
+    let done!: () => void;
+    this.reseeding = new Promise<void>((res) => (done = res));
     const wasRunning = this.running;
     try {
-      if (wasRunning) await this.stop();
+      if (wasRunning) await this.halt();
       const r = reseedOutbox(this.store, from);
       this.receipts.rebase(from);
       this.reseeded.rebuilt += r.rebuilt;
@@ -129,12 +130,17 @@ export class Relay extends EventEmitter {
       this.emit('reseed', r);
       return r;
     } finally {
-      this.reseeding = false;
-      if (wasRunning) this.start();
+      // Not if the agent stopped the relay meanwhile (stop() waits for this re-seed, then halts).
+      if (wasRunning && !this.stopping) this.start();
+      this.reseeding = null;
+      done();
     }
   }
 
-  private reseeding = false;
+  /** Settles when the running re-seed ends (null: none runs). */
+  private reseeding: Promise<void> | null = null;
+  /** stop() was called: a re-seed in progress does not start the relay again. */
+  private stopping = false;
   /** Seqs put back into the outbox by re-seeds since start (metrics). */
   readonly reseeded = { rebuilt: 0, superseded: 0, notKept: 0, resentAtNewSeq: 0 };
 
@@ -209,6 +215,17 @@ export class Relay extends EventEmitter {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    try {
+      await this.reseeding;
+      await this.halt();
+    } finally {
+      this.stopping = false;
+    }
+  }
+
+  /** Stops publishing and persists the receipt held (stop(), and around a re-seed). */
+  private async halt(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.store.off('written', this.kick);

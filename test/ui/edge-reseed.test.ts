@@ -86,4 +86,15 @@ t.test('edge UI: central lost applied records -> alarm on the sync page, the cli
   t.match(again.text, /无法回补：central has not lost records/, 'a second re-seed is refused with the reason');
   await page.goto(`${edge.http.url}/sync?lang=en`);
   t.match(await page.locator('[data-testid=reseed-last]').innerText(), /Last re-seed: .*seqs 21–60/, 'English on request');
+
+  // The agent stopping while a re-seed runs: the re-seed finishes, and the relay stays stopped.
+  const timer2 = setInterval(() => receipt(10), 250);
+  t.teardown(() => clearInterval(timer2));
+  await waitFor('the alarm again (central now at seq 10)', () => edge.relay.centralRegressed, 20_000);
+  clearInterval(timer2);
+  const running = edge.relay.reseed();
+  await edge.relay.stop();
+  const r2 = await running;
+  t.same([r2.fromSeq, r2.toSeq], [10, 20], 'the second re-seed covered 11-20');
+  t.equal(edge.relay.mode, 'stopped', 'and did not start the relay again after the stop');
 });
