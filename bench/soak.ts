@@ -4,7 +4,10 @@
  * Two clinic edges write continuously (group commit); every 5-40 s one fault is injected at
  * random: kill -9 central, restart the broker, kill -9 the broker, stop/start an edge agent,
  * restore central's warehouse from an online snapshot taken 10-40 s earlier (the ingest replays
- * the records stream from the snapshot's stream cursor; the edges have trimmed what came after).
+ * the records stream from the snapshot's stream cursor; the edges have trimmed what came after),
+ * or the same with the records stream emptied first (what max_age does to messages older than 7
+ * days: nothing to replay; the edges raise CentralLostAppliedRecords and each is re-seeded, as
+ * its admin would from the 数据同步 page: edge-agent/sync/reseed.ts).
  * At the end every record acknowledged at an edge must be present once at central.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +20,9 @@ import { SqliteWarehouse } from '../central/warehouse/sqlite.ts';
 import { sqliteSnapshot } from '../contracts/backup/snapshot.ts';
 import { makeBloodPressure, makeResident, prng } from '../edge-agent/sim/generate.ts';
 import type { EdgeAgent } from '../edge-agent/agent.ts';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { STREAMS } from '../contracts/index.ts';
 
 const arg = (name: string, def: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : def; };
 const minutes = arg('minutes', 10);
@@ -71,38 +77,78 @@ async function main() {
     }
   })();
 
+  // An operator's re-seed and a fault never run at the same moment (one at a time here).
+  let busy: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => { const p = busy.then(fn); busy = p.catch(() => undefined); return p; };
+  const nc = await connect({ servers: ns.url, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+  const jsm = await jetstreamManager(nc);
+  let settled = false;
+  let reseeds = 0;
+  const reseedLoop = (async () => {
+    while (!settled) {
+      await sleep(1_000);
+      await exclusive(async () => {
+        for (const e of edges) {
+          if (!e.relay.centralRegressed) continue;
+          try {
+            const r = await e.relay.reseed();
+            reseeds++;
+            log(`${e.config.clinicId}: re-seeded central from seq ${r.fromSeq + 1} to ${r.toSeq} (${r.rebuilt} rebuilt, ${r.superseded + r.notKept} lost)`);
+          } catch (err) {
+            log(`${e.config.clinicId}: re-seed not done: ${(err as Error).message}`);
+          }
+        }
+      });
+    }
+  })();
+
+  const inject = async (f: string, snap: { file: string; at: number } | undefined) => {
+    if (f === 'kill-central') {
+      await central.kill('SIGKILL');
+      await sleep(Math.random() * 5000);
+      central = await spawnProcess('central/main.ts', centralEnv(ns.url, centralDir));
+    } else if (f === 'restore-central' || f === 'restore-central-expired') {
+      await central.kill('SIGKILL');
+      if (f === 'restore-central-expired') {
+        // Empty the records stream, as max_age does to messages older than its 7 days. Those would
+        // be long past JetStream's 2 min de-duplication window: shortened for the purge, so that
+        // the re-seeded messages are not taken for the purged ones they repeat.
+        const si = await jsm.streams.info(STREAMS.records);
+        await jsm.streams.update(STREAMS.records, { ...si.config, duplicate_window: 1_000_000_000 });
+        await sleep(1_100);
+        await jsm.streams.purge(STREAMS.records, { seq: si.state.last_seq + 1 });
+        await jsm.streams.update(STREAMS.records, si.config);
+        log(`records stream emptied up to seq ${si.state.last_seq}`);
+      }
+      const db = `${centralDir}/warehouse.db`;
+      for (const x of [db, `${db}-wal`, `${db}-shm`]) rmSync(x, { force: true });
+      copyFileSync(snap!.file, db);
+      log(`central's warehouse restored from a snapshot ${Math.round((Date.now() - snap!.at) / 1000)} s old`);
+      central = await spawnProcess('central/main.ts', centralEnv(ns.url, centralDir));
+    } else if (f === 'restart-broker') {
+      await ns.restart();
+    } else if (f === 'kill-broker') {
+      await ns.kill();
+      await sleep(Math.random() * 5000);
+      await ns.restart();
+    } else {
+      const idx = Math.floor(Math.random() * edges.length);
+      const old = edges[idx]!;
+      await old.stop();
+      await sleep(Math.random() * 3000);
+      edges[idx] = await edgeInProcess(ns.url, old.config.clinicId, old.config.dataDir);
+    }
+  };
+
   const faultLoop = (async () => {
     while (Date.now() < end - 10_000) {
       await sleep(5_000 + Math.random() * 35_000);
-      const f = ['kill-central', 'restart-broker', 'kill-broker', 'restart-edge', 'restore-central'][Math.floor(Math.random() * 5)]!;
+      const f = ['kill-central', 'restart-broker', 'kill-broker', 'restart-edge', 'restore-central', 'restore-central-expired'][Math.floor(Math.random() * 6)]!;
       const snap = [...snaps].reverse().find((x) => Date.now() - x.at >= 10_000 && existsSync(x.file));
-      if (f === 'restore-central' && !snap) continue;
+      if ((f === 'restore-central' || f === 'restore-central-expired') && !snap) continue;
       faults[f] = (faults[f] ?? 0) + 1;
       log(`fault: ${f}`);
-      if (f === 'kill-central') {
-        await central.kill('SIGKILL');
-        await sleep(Math.random() * 5000);
-        central = await spawnProcess('central/main.ts', centralEnv(ns.url, centralDir));
-      } else if (f === 'restore-central') {
-        await central.kill('SIGKILL');
-        const db = `${centralDir}/warehouse.db`;
-        for (const x of [db, `${db}-wal`, `${db}-shm`]) rmSync(x, { force: true });
-        copyFileSync(snap!.file, db);
-        log(`central's warehouse restored from a snapshot ${Math.round((Date.now() - snap!.at) / 1000)} s old`);
-        central = await spawnProcess('central/main.ts', centralEnv(ns.url, centralDir));
-      } else if (f === 'restart-broker') {
-        await ns.restart();
-      } else if (f === 'kill-broker') {
-        await ns.kill();
-        await sleep(Math.random() * 5000);
-        await ns.restart();
-      } else {
-        const idx = Math.floor(Math.random() * edges.length);
-        const old = edges[idx]!;
-        await old.stop();
-        await sleep(Math.random() * 3000);
-        edges[idx] = await edgeInProcess(ns.url, old.config.clinicId, old.config.dataDir);
-      }
+      await exclusive(() => inject(f, snap));
     }
   })();
 
@@ -112,6 +158,9 @@ async function main() {
   log('writes stopped; waiting for the spine to settle');
   const acked = edges.map((e) => e.store.stats().lastSeq);
   await waitFor('receipts cover everything', () => edges.every((e, i) => e.store.receiptSeq() >= acked[i]!), 300_000);
+  settled = true;
+  await reseedLoop;
+  await nc.close();
   for (const e of edges) await e.stop();
   await central.kill('SIGTERM');
   const wh = new SqliteWarehouse(`${centralDir}/warehouse.db`);
@@ -122,7 +171,7 @@ async function main() {
   }
   await wh.close();
   tmp.cleanup();
-  log(`summary: ${minutes} min, ${acked.reduce((a, b) => a + b, 0)} records, faults ${JSON.stringify(faults)}, writes refused while an edge agent was restarting (never acknowledged, so not counted) ${writeErrors}, ${bad === 0 ? 'set check PASSED' : `set check FAILED for ${bad} clinic(s)`}`);
+  log(`summary: ${minutes} min, ${acked.reduce((a, b) => a + b, 0)} records, faults ${JSON.stringify(faults)}, re-seeds ${reseeds}, writes refused while an edge agent was restarting (never acknowledged, so not counted) ${writeErrors}, ${bad === 0 ? 'set check PASSED' : `set check FAILED for ${bad} clinic(s)`}`);
   process.exit(bad === 0 ? 0 : 1);
 }
 

@@ -280,7 +280,7 @@ export class Relay extends EventEmitter {
     } else if (verdict === 'regression') {
       // Central's watermark stayed below ours for the whole grace period: its database was
       // restored to an older point. Rows below our receipt are already trimmed; make it loud.
-      this.log.error({ appliedSeq, held: this.receiptSeen }, 'central watermark is below the receipt this edge holds: central lost applied records (restored from a backup?); the records in between were trimmed from this outbox and are not re-sent (see central/backup/README.md)');
+      this.log.error({ appliedSeq, held: this.receiptSeen }, 'central watermark is below the receipt this edge holds: central lost applied records (restored from a backup?) and its records stream no longer holds them; this outbox was trimmed on its receipts: the clinic admin re-seeds central from the 数据同步 page (从本站回补中心数据; edge-agent/sync/reseed.ts)');
       this.emit('watermark-regression', { appliedSeq, held: this.receiptSeen });
       return;
     }
