@@ -60,6 +60,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   const relay = new Relay(store, nc, log, {
     window: config.relayWindow,
     resendAfterMs: config.resendAfterMs,
+    receiptRegressionGraceMs: config.receiptRegressionGraceMs,
     // Publishing runs in a worker thread with its own connection as the same NATS user.
     connection: { servers: config.natsUrl.split(','), name: `edge-${config.clinicId}-relay`, user: config.natsUser, pass: config.natsPassword, inboxPrefix: subjects.inboxPrefix(config.clinicId) },
   });

@@ -17,6 +17,12 @@ export const edgeConfigSchema = z.object({
   relayWindow: int(512),
   resendAfterMs: int(10_000),
   heartbeatMs: int(2_000),
+  /**
+   * How long central's receipts must stay below the one this edge holds before it counts as
+   * central having lost applied records (CentralLostAppliedRecords; the re-seed is offered then).
+   * Several heartbeat answers: a stale receipt is followed by a current one within milliseconds.
+   */
+  receiptRegressionGraceMs: z.coerce.number().int().min(1_000).default(10_000),
   /** Password of the first administrator account ("admin"), used only when no account exists yet. */
   adminPassword: z.string().optional(),
   /** Synthetic activity (records per second) for demos; 0 disables. */

@@ -18,7 +18,7 @@ t.test('edge UI: central lost applied records -> alarm on the sync page, the cli
   await using ns = await startNatsServer();
   const tmp = tempDir('ui-reseed');
   t.teardown(tmp.cleanup);
-  const edge = await edgeInProcess(ns.url, clinicName('rsui'), `${tmp.dir}/edge`, { clinicName: '东湖社区卫生服务站', adminPassword: 'Admin-Pass-2026' });
+  const edge = await edgeInProcess(ns.url, clinicName('rsui'), `${tmp.dir}/edge`, { clinicName: '东湖社区卫生服务站', adminPassword: 'Admin-Pass-2026', receiptRegressionGraceMs: 2_000 });
   t.teardown(() => edge.stop());
   const clinic = edge.config.clinicId;
   const nc = await connect({ servers: ns.url });
@@ -43,7 +43,7 @@ t.test('edge UI: central lost applied records -> alarm on the sync page, the cli
   // Central restored to seq 20: every receipt from now on says 20.
   const timer = setInterval(() => receipt(20), 250);
   t.teardown(() => clearInterval(timer));
-  await waitFor('the edge raises CentralLostAppliedRecords (10 s grace)', () => edge.relay.centralRegressed, 20_000);
+  await waitFor('the edge raises CentralLostAppliedRecords (grace shortened to 2 s)', () => edge.relay.centralRegressed, 20_000);
   await page.reload();
   const alarm = await page.locator('[data-testid=reseed-alarm]').innerText();
   t.match(alarm, /中心只确认到序号 20，本站已确认到 60/, 'the alarm names central\'s seq and the one this clinic holds');
