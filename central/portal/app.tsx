@@ -685,14 +685,29 @@ export function portalApp(deps: PortalDeps): Hono {
     const now = Date.now();
     const table: TableSpec = {
       id: 'fleet', title: ctx.t('各机构边缘节点复制状态', 'Replication status of every edge'),
-      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'state', label: ctx.t('状态', 'State') }, { key: 'lastHeartbeat', label: ctx.t('最近心跳', 'Last heartbeat') }, { key: 'agentVersion', label: ctx.t('版本', 'Version') }, { key: 'edgeLastSeq', label: ctx.t('边缘序号', 'Edge seq'), kind: 'number' }, { key: 'appliedSeq', label: ctx.t('中心已应用', 'Applied'), kind: 'number' }, { key: 'outboxDepth', label: ctx.t('待上传', 'Outbox'), kind: 'number' }, { key: 'pendingAbove', label: ctx.t('缺号等待', 'Held'), kind: 'number' }, { key: 'lagSeconds', label: ctx.t('延迟（秒）', 'Lag (s)'), kind: 'number' }, { key: 'recordsApplied', label: ctx.t('累计记录', 'Records'), kind: 'number' }],
+      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'state', label: ctx.t('状态', 'State') }, { key: 'lastHeartbeat', label: ctx.t('最近心跳', 'Last heartbeat') }, { key: 'agentVersion', label: ctx.t('版本', 'Version') }, { key: 'edgeLastSeq', label: ctx.t('边缘序号', 'Edge seq'), kind: 'number' }, { key: 'appliedSeq', label: ctx.t('中心已应用', 'Applied'), kind: 'number' }, { key: 'edgeReceiptSeq', label: ctx.t('边缘已确认', 'Confirmed at edge'), kind: 'number' }, { key: 'outboxDepth', label: ctx.t('待上传', 'Outbox'), kind: 'number' }, { key: 'pendingAbove', label: ctx.t('缺号等待', 'Held'), kind: 'number' }, { key: 'lagSeconds', label: ctx.t('延迟（秒）', 'Lag (s)'), kind: 'number' }, { key: 'recordsApplied', label: ctx.t('累计记录', 'Records'), kind: 'number' }],
       rows: rows.map((r) => {
         const age = r.lastHeartbeatAt ? (now - Date.parse(r.lastHeartbeatAt)) / 1000 : Infinity;
-        const state = age > 120 ? ctx.t('离线', 'offline') : r.pendingAbove > 0 ? ctx.t('缺号', 'gap') : r.outboxDepth > 1000 || r.lagSeconds > 300 ? ctx.t('积压', 'backlog') : ctx.t('正常', 'ok');
-        return { ...r, lastHeartbeat: r.lastHeartbeatAt ? localTime(r.lastHeartbeatAt) : '—', state, _bad: age > 120 || r.pendingAbove > 0 };
+        // The edge holds a receipt above what central has applied: central's warehouse went back to
+        // an older point (restored from a backup). It replays its stream; what the stream no longer
+        // holds, the clinic's admin re-seeds from the edge (edge-agent/sync/reseed.ts).
+        const behind = age <= 120 && r.edgeReceiptSeq > r.appliedSeq;
+        const state = age > 120 ? ctx.t('离线', 'offline') : behind ? ctx.t('中心缺记录', 'central behind') : r.pendingAbove > 0 ? ctx.t('缺号', 'gap') : r.outboxDepth > 1000 || r.lagSeconds > 300 ? ctx.t('积压', 'backlog') : ctx.t('正常', 'ok');
+        return { ...r, lastHeartbeat: r.lastHeartbeatAt ? localTime(r.lastHeartbeatAt) : '—', state, _bad: age > 120 || r.pendingAbove > 0 || behind };
       }),
     };
-    return respond(c, ctx, repo, { title: ctx.t('运行与复制状态', 'Fleet and replication'), tables: [table], wide: true, body: () => <Table ctx={ctx} table={table} empty={ctx.t('尚无边缘节点上报心跳', 'No edge has reported yet')} /> });
+    const behind = rows.filter((r) => r.lastHeartbeatAt && (now - Date.parse(r.lastHeartbeatAt)) / 1000 <= 120 && r.edgeReceiptSeq > r.appliedSeq).map((r) => r.clinicId);
+    return respond(c, ctx, repo, {
+      title: ctx.t('运行与复制状态', 'Fleet and replication'), tables: [table], wide: true,
+      body: () => (<>
+        <Table ctx={ctx} table={table} empty={ctx.t('尚无边缘节点上报心跳', 'No edge has reported yet')} />
+        {behind.length > 0 && (
+          <p class="hint" data-testid="fleet-behind-hint">{ctx.t(
+            `中心缺记录：${behind.join('、')} 已确认的记录多于中心已应用的（中心从较早的备份恢复）。中心会先重放消息总线中仍保存的记录；之后仍缺的，由该机构管理员在本站“数据同步”页点击“从本站回补中心数据”。`,
+            `Central behind: ${behind.join(', ')} hold confirmations above what central has applied (central restored from an older backup). Central first replays what its message bus still holds; what is still missing after that, the clinic's administrator re-seeds from the edge's Sync page ("Re-seed central from this clinic").`)}</p>
+        )}
+      </>),
+    });
   });
 
   // Backups and restore drills (per clinic on central's off-site target, and central's own)

@@ -71,6 +71,19 @@ t.test('portal UI', async (t) => {
   t.match(await page.textContent('main'), /高血压随访/);
   await shot('resident');
 
+  // Fleet: one edge as usual, one holding a receipt above what central applied (central restored
+  // from an older backup): flagged, with what to do.
+  const applied = (clinic: string) => p.wh.db.prepare<[string], { applied_seq: number }>('SELECT applied_seq FROM clinic_state WHERE clinic_id = ?').get(clinic)?.applied_seq ?? 0;
+  const hb = (clinicId: string, receiptSeq: number) => p.wh.recordHeartbeat({ clinicId, agentVersion: '0.1.0', at: new Date().toISOString(), lastSeq: receiptSeq, receiptSeq, outboxDepth: 0, oldestPendingAgeSec: 0, relayState: 'connected', dictionaries: {} });
+  await hb('c01-xinhua', applied('c01-xinhua'));
+  await hb('c02-dongfeng', applied('c02-dongfeng') + 500);
+  await page.goto(`${p.url}/portal/fleet`);
+  const fleetRows = await page.locator('table tbody tr').allTextContents();
+  t.ok(fleetRows.some((r) => r.includes('c02-dongfeng') && r.includes('中心缺记录')), 'the edge whose receipt is above central\'s watermark is flagged');
+  t.ok(fleetRows.some((r) => r.includes('c01-xinhua') && r.includes('正常')), 'the other one is not');
+  t.match(await page.textContent('[data-testid=fleet-behind-hint]'), /c02-dongfeng.*从本站回补中心数据/, 'with what to do');
+  await shot('fleet-behind');
+
   for (const [name, path] of [['indicators', '/portal/indicators?period=2026'], ['medical', '/portal/medical?period=2026-03&org=c01-xinhua'], ['qc', '/portal/qc?period=2026'], ['qc-rule', '/portal/qc/htn_followups?period=2026'], ['qc-cases', '/portal/qc/htn_followups/cases?period=2026'], ['performance', '/portal/performance?period=2026'], ['fleet', '/portal/fleet'], ['uploads', '/portal/uploads'], ['dictionaries', '/portal/dictionaries?name=departments'], ['org', '/portal/org?year=2026']] as const) {
     const r = await page.goto(`${p.url}${path}`);
     t.equal(r!.status(), 200, path);
