@@ -29,7 +29,7 @@ const minutes = arg('minutes', 10);
 const rate = arg('rate', 200);
 const log = (s: string) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${s}`);
 
-async function main() {
+async function main(): Promise<boolean> {
   await using ns = await startNatsServer();
   const tmp = tempDir('soak');
   const centralDir = `${tmp.dir}/central`;
@@ -172,7 +172,8 @@ async function main() {
   await wh.close();
   tmp.cleanup();
   log(`summary: ${minutes} min, ${acked.reduce((a, b) => a + b, 0)} records, faults ${JSON.stringify(faults)}, re-seeds ${reseeds}, writes refused while an edge agent was restarting (never acknowledged, so not counted) ${writeErrors}, ${bad === 0 ? 'set check PASSED' : `set check FAILED for ${bad} clinic(s)`}`);
-  process.exit(bad === 0 ? 0 : 1);
+  // Return (not exit) so that `await using` stops the nats-server (an exit here left it running).
+  return bad === 0;
 }
 
-main().catch((e) => { console.error(`[soak] failed: ${(e as Error).stack}`); process.exit(1); });
+main().then((ok) => process.exit(ok ? 0 : 1), (e: Error) => { console.error(`[soak] failed: ${e.stack}`); process.exit(1); });
