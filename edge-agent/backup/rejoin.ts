@@ -20,6 +20,7 @@
  * so (`unfillableGap`) and central's watermark stays below it until an operator acts.
  */
 import { openDb } from '../../contracts/runtime/index.ts';
+import { isRecordType, recordTypes } from '../../contracts/records.ts';
 import { rejoinResponseSchema, type HttpTarget, type RejoinResponse } from '../../contracts/backup/index.ts';
 
 export interface RejoinReport {
@@ -101,7 +102,7 @@ export function recordApplier(db: ReturnType<typeof openDb>): (page: RejoinRespo
     let maxHlc = '';
     db.transaction(() => {
       for (const r of page) {
-        upsertRecord.run({ recordId: r.recordId, type: r.type, version: r.version, hlc: r.hlc, payload: JSON.stringify(r.payload), createdAt: r.createdAt, seq: r.seq });
+        upsertRecord.run({ recordId: r.recordId, type: r.type, version: r.version, hlc: r.hlc, payload: canonicalPayload(r.type, r.payload), createdAt: r.createdAt, seq: r.seq });
         if (r.type === 'resident') {
           const p = r.payload as Record<string, unknown>;
           upsertResident.run({ residentId: p.residentId, name: p.name, sex: p.sex, birthDate: p.birthDate, idType: p.idType, idNumber: p.idNumber, phone: p.phone ?? null, hlc: r.hlc });
@@ -111,6 +112,19 @@ export function recordApplier(db: ReturnType<typeof openDb>): (page: RejoinRespo
     }).immediate();
     return maxHlc;
   };
+}
+
+/**
+ * The payload as the edge's `emit` serialised it (its schema's key order): a re-seed that rebuilds
+ * the record's envelope from this row (sync/reseed.ts) then publishes the same bytes as first
+ * published, whatever key order central gave it back in (PostgreSQL's jsonb reorders keys).
+ */
+export function canonicalPayload(type: string, payload: unknown): string {
+  if (isRecordType(type)) {
+    const p = recordTypes[type].safeParse(payload);
+    if (p.success) return JSON.stringify(p.data);
+  }
+  return JSON.stringify(payload);
 }
 
 /** Mark a restored database as not yet reconciled (the backup module reports it unhealthy). */

@@ -14,6 +14,7 @@ import { writeActivity } from '../../test/helpers/activity.ts';
 import { makeBloodPressure, makeResident, prng } from '../sim/generate.ts';
 import { EdgeStore } from '../store/store.ts';
 import { ReseedRefused, lastReseed, reseedOutbox } from './reseed.ts';
+import { recordApplier } from '../backup/rejoin.ts';
 
 const CLINIC = 'rs-c01';
 const NOW = new Date('2026-11-30T02:00:00.000Z');
@@ -297,4 +298,23 @@ t.test('property: any writes and versions, any W < R: the outbox is exactly (W, 
     }
   }), { numRuns: 40 });
   t.pass('40 generated histories re-seeded as the records say');
+});
+
+t.test('a record put back by a rejoin (central gave its payload back with other key order, as PostgreSQL jsonb does) is rebuilt byte-identical too', async (t) => {
+  const a = openStore(t, 'rejoin-src');
+  writeActivity({ store: a }, 12, 11);
+  const original = outbox(a);
+  // A restored copy of the same clinic gets seqs 1..12 back from central (rejoin.ts), payload keys reversed.
+  const b = openStore(t, 'rejoin-dst');
+  const page = original.map((o) => {
+    const e = JSON.parse(o.envelope) as { recordId: string; type: string; version: number; hlc: string; createdAt: string; payload: Record<string, unknown> };
+    return { seq: o.seq, type: e.type, recordId: e.recordId, version: e.version, hlc: e.hlc, createdAt: e.createdAt, payload: Object.fromEntries(Object.entries(e.payload).reverse()) };
+  });
+  t.not(JSON.stringify(page[0]!.payload), JSON.stringify((JSON.parse(original[0]!.envelope) as { payload: unknown }).payload), 'the page really has another key order');
+  recordApplier(b.db)(page);
+  b.db.prepare("INSERT INTO meta (key, value) VALUES ('next_seq', '13'), ('receipt_seq', '12') ON CONFLICT (key) DO UPDATE SET value = excluded.value").run();
+  b.db.prepare("UPDATE meta SET value = '1' WHERE key = 'records_seq_since'").run();
+  const r = reseedOutbox(b, 0, NOW);
+  t.same([r.rebuilt, r.superseded, r.notKept], [12, 0, 0]);
+  t.same(outbox(b).map((x) => x.envelope), original.map((x) => x.envelope), 'each envelope the same bytes as the clinic first published');
 });
