@@ -137,6 +137,13 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
   page('get', '/admin/audit', ['clinic_admin'], (c, _u, ctx) => html(c, <AuditPage ctx={ctx} rows={deps.accounts.recentAudit(200)} />));
   /** A module's banner shown at the top of every signed-in page (return null for none). */
   const addBanner = (b: (c: Context, user: User, lang: Lang) => Child) => { banners.push(b); };
+  // The clinic admin is told on every page while central lacks records this clinic trimmed (the
+  // home and sync pages show the alarm itself, with the re-seed button).
+  addBanner((c, user, l) => {
+    if (user.role !== 'clinic_admin' || c.req.path === '/' || c.req.path === '/sync' || !deps.reseed?.view().regressed) return null;
+    const t = translator(l);
+    return <div class="error" role="alert" data-testid="reseed-banner">{t('reseedBanner')} <a href="/sync">{t('reseedBannerLink')}</a></div>;
+  });
   return { page, html, ctxOf, addBanner };
 }
 

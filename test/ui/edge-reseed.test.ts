@@ -48,6 +48,12 @@ t.test('edge UI: central lost applied records -> alarm on the sync page, the cli
   const alarm = await page.locator('[data-testid=reseed-alarm]').innerText();
   t.match(alarm, /中心只确认到序号 20，本站已确认到 60/, 'the alarm names central\'s seq and the one this clinic holds');
   t.match(alarm, /序号 21–60/, 'and what a re-seed covers');
+  // On the other pages the clinic admin gets a banner pointing to the sync page.
+  await page.goto(`${edge.http.url}/admin/users`);
+  t.match(await page.locator('[data-testid=reseed-banner]').innerText(), /中心缺少本站已确认上传的记录.*前往数据同步页回补/, 'a banner on every other page for the clinic admin');
+  await page.screenshot({ path: screenshotPath('edge-reseed-banner'), fullPage: true });
+  await page.click('[data-testid=reseed-banner] a');
+  await page.waitForURL(/\/sync$/);
   const shotAlarm = screenshotPath('edge-reseed-alarm');
   await page.screenshot({ path: shotAlarm, fullPage: true });
   console.log(`[ui] screenshot ${shotAlarm}`);
@@ -57,6 +63,8 @@ t.test('edge UI: central lost applied records -> alarm on the sync page, the cli
   const nurseCookie = (nurse.headers.get('set-cookie') ?? '').split(';')[0]!;
   const nurseSync = await (await fetch(`${edge.http.url}/sync`, { headers: { cookie: nurseCookie } })).text();
   t.ok(nurseSync.includes('data-testid="reseed-alarm"') && !nurseSync.includes('data-testid="reseed-button"'), 'a nurse sees the alarm without the re-seed button');
+  const nurseOther = await (await fetch(`${edge.http.url}/care`, { headers: { cookie: nurseCookie } })).text();
+  t.notOk(nurseOther.includes('data-testid="reseed-banner"'), 'and no banner elsewhere (nothing a nurse can do)');
   t.equal((await fetch(`${edge.http.url}/sync/reseed`, { method: 'POST', headers: { cookie: nurseCookie } })).status, 403, 'and may not re-seed');
 
   clearInterval(timer);
@@ -70,6 +78,9 @@ t.test('edge UI: central lost applied records -> alarm on the sync page, the cli
   const shotDone = screenshotPath('edge-reseed-done');
   await page.screenshot({ path: shotDone, fullPage: true });
   console.log(`[ui] screenshot ${shotDone}`);
+  await page.goto(`${edge.http.url}/admin/users`);
+  t.equal(await page.locator('[data-testid=reseed-banner]').count(), 0, 'and so is the banner');
+  await page.goto(`${edge.http.url}/sync`);
 
   // Audit entries replicate too (the sign-ins, the re-seed): they follow seq 60 in the outbox.
   const seqs = edge.store.db.prepare<[], { seq: number }>('SELECT seq FROM outbox ORDER BY seq').all().map((r) => r.seq);
