@@ -145,6 +145,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     status: () => ({ hb: heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null }),
     reseed: {
       view: () => ({ regressed: relay.centralRegressed, centralSeq: relay.centralBehindAt, held: relay.heldReceipt, last: lastReseed(store) }),
+      regressed: () => relay.centralRegressed,
       run: () => relay.reseed(),
     },
   });

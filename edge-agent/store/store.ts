@@ -56,7 +56,6 @@ export interface Tx {
   emit<T extends RecordType>(type: T, recordId: string, payload: RecordPayload<T>, opts?: EmitOptions): number;
 }
 
-/** Critical device readings and lab results (HH/LL) go in the priority lane by default. */
 /**
  * The envelope as published: the head's fields in this order, then the payload JSON as is (so a
  * payload is serialised once, and an envelope rebuilt from `records` (sync/reseed.ts) is the same
@@ -67,6 +66,7 @@ export function envelopeJson(recordId: string, type: string, clinicId: string, s
   return `${JSON.stringify(head).slice(0, -1)},"payload":${payloadJson}}`;
 }
 
+/** Critical device readings and lab results (HH/LL) go in the priority lane by default. */
 export function isCriticalRecord(type: RecordType, payload: unknown): boolean {
   if (type === 'observation') { const i = (payload as { interpretation?: string }).interpretation; return i === 'HH' || i === 'LL'; }
   if (type === 'lab_result') { const f = (payload as { flag?: string }).flag; return f === 'HH' || f === 'LL'; }

@@ -24,6 +24,8 @@ export interface WebDeps {
   /** Re-seeding central from this edge (sync/reseed.ts): its state for the sync page, and the action. */
   reseed?: {
     view: () => ReseedView;
+    /** The alarm alone (checked on every admin page for the banner: no database read). */
+    regressed: () => boolean;
     /** Resolves with the counts shown to the admin; rejects with a `ReseedRefused` (shown as is) or another error. */
     run: () => Promise<{ rebuilt: number; superseded: number; notKept: number; resentAtNewSeq: number; fromSeq: number; toSeq: number }>;
   };
@@ -140,7 +142,7 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
   // The clinic admin is told on every page while central lacks records this clinic trimmed (the
   // home and sync pages show the alarm itself, with the re-seed button).
   addBanner((c, user, l) => {
-    if (user.role !== 'clinic_admin' || c.req.path === '/' || c.req.path === '/sync' || !deps.reseed?.view().regressed) return null;
+    if (user.role !== 'clinic_admin' || c.req.path === '/' || c.req.path === '/sync' || !deps.reseed?.regressed()) return null;
     const t = translator(l);
     return <div class="error" role="alert" data-testid="reseed-banner">{t('reseedBanner')} <a href="/sync">{t('reseedBannerLink')}</a></div>;
   });
