@@ -45,6 +45,14 @@ const N_B = quick ? 10_000 : 50_000;
 /** `--writers=N`: one (b2) run with N concurrent writers (default: three runs, 64, 256 and 1,024). */
 const writersArg = process.argv.find((a) => a.startsWith('--writers='));
 const WRITERS_ARG = writersArg ? Number(writersArg.slice(10)) : null;
+/**
+ * `--pairs=N`: N alternating pairs of (a) and (b2) with 1,024 writers on the same broker, each pair's
+ * ratio reported (default 5 in a full run, none with `--only=b`). The machine's speed drifts by
+ * +-30% over minutes (it is shared): a ratio of two measurements taken seconds apart cancels that drift,
+ * where (a) measured once at the start and (b2) minutes later does not.
+ */
+const pairsArg = process.argv.find((a) => a.startsWith('--pairs='));
+const PAIRS = pairsArg ? Number(pairsArg.slice(8)) : quick || process.argv.includes('--only=b') ? 0 : 5;
 const N_D = quick ? 20_000 : 100_000;
 const LAT_SECONDS = quick ? 5 : 20;
 const log = (s: string) => console.log(`[bench] ${s}`);
@@ -208,6 +216,27 @@ async function writeObservationsYielding(store: EdgeStore, clinic: string, n: nu
   }
 }
 
+/**
+ * One (a) run: `n` publishes with ack, at most 512 in flight (the relay's window); msg/s.
+ * `tag` keeps the message ids of different runs apart (the stream deduplicates on them).
+ */
+async function rawPublishRun(js: ReturnType<typeof jetstream>, env: string, n: number, tag: string): Promise<number> {
+  const t0 = performance.now();
+  let inflight = 0;
+  let i = 0;
+  await new Promise<void>((resolve, reject) => {
+    const pump = () => {
+      while (inflight < 512 && i < n) {
+        inflight++;
+        const id = i++;
+        js.publish(`raw.c.${id % 10}`, env, { msgID: `${tag}:${id}` }).then(() => { inflight--; if (i >= n && inflight === 0) resolve(); else pump(); }, reject);
+      }
+    };
+    pump();
+  });
+  return n / ((performance.now() - t0) / 1000);
+}
+
 async function main() {
   const rows: [string, string, string][] = [];
   const env = sampleEnvelope();
@@ -223,25 +252,9 @@ async function main() {
   // Three runs, the median used: a single 2-second run on a cold process and a fresh server
   // varied by +-15% between otherwise identical bench runs.
   const rawRates: number[] = [];
-  let t0 = 0;
-  for (let rep = 0; rep < 3; rep++) {
-    t0 = performance.now();
-    let inflight = 0;
-    let i = 0;
-    await new Promise<void>((resolve, reject) => {
-      const pump = () => {
-        while (inflight < 512 && i < rawN) {
-          inflight++;
-          const id = i++;
-          js.publish(`raw.c.${id % 10}`, env, { msgID: `raw${rep}:${id}` }).then(() => { inflight--; if (i >= rawN && inflight === 0) resolve(); else pump(); }, reject);
-        }
-      };
-      pump();
-    });
-    rawRates.push(rawN / ((performance.now() - t0) / 1000));
-  }
+  for (let rep = 0; rep < 3; rep++) rawRates.push(await rawPublishRun(js, env, rawN, `raw${rep}`));
   const rawRate = [...rawRates].sort((x, y) => x - y)[1]!;
-  t0 = performance.now();
+  let t0 = performance.now();
   for (let k = 0; k < 2000; k++) await js.publish('raw.seq', env, { msgID: `seq:${k}` });
   const seqRate = 2000 / ((performance.now() - t0) / 1000);
   await nc.close();
@@ -337,6 +350,27 @@ async function main() {
         ? `edge write alone ${r.writeRate.toFixed(0)}/s: the offered load exceeds what the spine carries, so this is its capacity`
         : `edge write alone ${r.writeRate.toFixed(0)}/s: the ${writers} writers' own loop bounds it (each waits for its group's fsync)`;
       rows.push([`(b2) edge write -> central applied, ${writers} concurrent writers, group commit`, `${r.spineRate.toFixed(0)} rec/s`, `${(r.spineRate / rawRate).toFixed(2)}x of (a) (target >= 0.5); ${what}; relay in its worker thread (ready ${workerStartMs.toFixed(0)} ms after start); ${r.cpuNote}`]);
+    }
+    // (b2p) alternating pairs of (a) and (b2): the ratio of two runs seconds apart (see PAIRS).
+    if (PAIRS > 0) {
+      const ncP = await connect({ servers: ns.url });
+      const jsmP = await jetstreamManager(ncP);
+      const jsP = jetstream(ncP);
+      const ratios: number[] = [];
+      const notes: string[] = [];
+      for (let k = 0; k < PAIRS; k++) {
+        await jsmP.streams.purge('RAW');
+        const a = await rawPublishRun(jsP, env, N_B, `pair${k}`);
+        const { spineRate: b2 } = await groupCommit(1024, 20 + k);
+        ratios.push(b2 / a);
+        notes.push(`${(b2 / a).toFixed(2)} (${b2.toFixed(0)} / ${a.toFixed(0)})`);
+        log(`(b2p) pair ${k + 1}/${PAIRS}: (a) ${a.toFixed(0)} msg/s, (b2) ${b2.toFixed(0)} rec/s with 1,024 writers: ${(b2 / a).toFixed(2)}x`);
+      }
+      await ncP.close();
+      const sorted = [...ratios].sort((x, y) => x - y);
+      const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+      log(`(b2p) ${PAIRS} pairs: median ${median.toFixed(2)}x (${sorted[0]!.toFixed(2)}-${sorted[sorted.length - 1]!.toFixed(2)})`);
+      rows.push([`(b2p) ${PAIRS} alternating pairs: (a) then (b2) with 1,024 writers, seconds apart`, `median ${median.toFixed(2)}x of (a)`, `target >= 0.5; (b2) / (a) per pair, (b2) rec/s / (a) msg/s: ${notes.join(', ')}; (a) on the same broker as (b), its stream purged before each run`]);
     }
     /** (d) broker outage: N_D records pile up at the edge; seconds from broker restart to all applied. */
     const backlogDrain = async (): Promise<{ drain: number; edgePid: number | undefined }> => {
