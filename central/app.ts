@@ -54,8 +54,8 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     for (const snap of await wh.latestDictionaries()) await publishDictionary(js, snap);
   };
 
-  const { registry, observe, httpMetrics, watchIngest } = centralMetrics(wh);
-  const ingest = new Ingest(nc, wh, log, { onResult: observe, onStreamsCreated: republishDictionaries }, config.maxBatch);
+  const { registry, observe, httpMetrics, watchIngest, observeBatch } = centralMetrics(wh);
+  const ingest = new Ingest(nc, wh, log, { onResult: observe, onBatch: observeBatch, onStreamsCreated: republishDictionaries }, config.maxBatch);
   watchIngest(ingest);
   await ingest.start();
 

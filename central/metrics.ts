@@ -15,6 +15,7 @@ export interface IngestStats {
   replayed: number;
   replayRemaining: number;
   replayUnavailable: number;
+  buffered: number;
 }
 
 export function centralMetrics(wh: Warehouse): {
@@ -22,6 +23,7 @@ export function centralMetrics(wh: Warehouse): {
   observe: (r: IngestResult) => void;
   httpMetrics: (c: Context, next: Next) => Promise<void>;
   watchIngest: (ingest: IngestStats) => void;
+  observeBatch: (records: number) => void;
 } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -94,5 +96,9 @@ export function centralMetrics(wh: Warehouse): {
   new Gauge({ name: m.ingestWaitingOnGap, help: 'Messages applied above the ack floor, waiting for a lower one (a gap being filled)', registers: [registry], collect() {
     if (ingest) this.set(ingest.waitingOnGap);
   } });
-  return { registry, observe, httpMetrics, watchIngest: (i) => { ingest = i; } };
+  new Gauge({ name: m.ingestBuffered, help: 'Messages delivered to central and waiting for their warehouse transaction (its own backlog; 0 when it keeps up)', registers: [registry], collect() {
+    if (ingest) this.set(ingest.buffered);
+  } });
+  const batchRecords = new Histogram({ name: m.ingestBatchRecords, help: 'Records per warehouse transaction of the ingest (up to CENTRAL_MAX_BATCH under a backlog)', buckets: [1, 10, 100, 500, 1000, 2000, 4000, 8000], registers: [registry] });
+  return { registry, observe, httpMetrics, watchIngest: (i) => { ingest = i; }, observeBatch: (n) => batchRecords.observe(n) };
 }

@@ -47,5 +47,7 @@ export const metricNames = {
     ingestReplayed: 'central_ingest_replayed_total',
     ingestReplayRemaining: 'central_ingest_replay_remaining',
     ingestReplayUnavailable: 'central_ingest_replay_unavailable_total',
+    ingestBatchRecords: 'central_ingest_batch_records',
+    ingestBuffered: 'central_ingest_buffered_messages',
   },
 } as const;

@@ -43,6 +43,8 @@ async function stubExporter() {
   new Counter({ name: c.deadLetters, help: 'x', labelNames: ['reason'], registers: [reg] }).inc({ reason: 'forged' });
   for (const name of [c.duplicates, c.held, c.conflicts]) new Counter({ name, help: name, registers: [reg] }).inc();
   new Histogram({ name: c.applyLatency, help: 'x', buckets: [0.05, 0.2, 1], registers: [reg] }).observe(0.1);
+  new Gauge({ name: c.ingestBuffered, help: 'x', registers: [reg] }).set(120);
+  new Histogram({ name: c.ingestBatchRecords, help: 'x', buckets: [1, 100, 4000], registers: [reg] }).observe(250);
   const p = pendingMetricNames;
   const dv = deviceMetricNames;
   const dl = { clinic: 'clinic-a', driver: 'bp', device: 'bp-1', protocol: 'modbus' };

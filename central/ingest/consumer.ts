@@ -35,6 +35,8 @@ const REPLAY_GEN = 0;
 
 export interface IngestHooks {
   onResult?: (r: IngestResult) => void;
+  /** Records in each warehouse transaction as it is applied (small when keeping up, up to maxBatch under a backlog). */
+  onBatch?: (records: number) => void;
   /** Called after the streams had to be (re)created, e.g. to republish dictionaries. */
   onStreamsCreated?: () => Promise<void>;
 }
@@ -181,6 +183,11 @@ export class Ingest {
   /** A pause that `stop()` ends at once. */
   private pause(ms: number): Promise<void> {
     return sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+  }
+
+  /** Delivered and waiting here for their warehouse transaction (central's own backlog). */
+  get buffered(): number {
+    return this.buffer.length;
   }
 
   /** Settled above the ack floor, held back by a lower sequence not settled yet. */
@@ -331,6 +338,7 @@ export class Ingest {
     try {
       while (this.buffer.length > 0) {
         const batch = this.buffer.splice(0, this.maxBatch);
+        this.hooks.onBatch?.(batch.length);
         const items = batch.map(toItem);
         try {
           const cursor = this.cursor();

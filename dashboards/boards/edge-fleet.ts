@@ -48,6 +48,10 @@ export const edgeFleet: DashboardSpec = {
       ] },
       { id: 21, title: 'Dictionary versions', kind: 'table', queries: [{ expr: `${central.clinicDictionaryVersion}{${C}}`, instant: true }] },
       { id: 22, title: 'Edge writes per second', kind: 'timeseries', unit: 'short', queries: [{ expr: `sum by (clinic) (rate(${edge.writes}{${C}}[${RI}]))`, legend: '{{clinic}}' }] },
+      { id: 23, title: 'Central ingest: backlog and records per transaction', kind: 'timeseries', unit: 'short', description: 'Messages delivered to central and not yet applied, and the median batch: both stay small while central keeps up; under a catch-up the batch grows to CENTRAL_MAX_BATCH', queries: [
+        { expr: `${central.ingestBuffered}`, legend: 'waiting at central' },
+        { expr: `histogram_quantile(0.5, sum by (le) (rate(${central.ingestBatchRecords}_bucket[${RI}])))`, legend: 'records per transaction (median)' },
+      ] },
     ],
   }, {
     title: 'Backups',
