@@ -53,7 +53,7 @@ const WRITERS_ARG = writersArg ? Number(writersArg.slice(10)) : null;
  * where (a) measured once at the start and (b2) minutes later does not.
  */
 const pairsArg = process.argv.find((a) => a.startsWith('--pairs='));
-const PAIRS = pairsArg ? Number(pairsArg.slice(8)) : quick || process.argv.includes('--only=b') ? 0 : 5;
+const PAIRS = pairsArg ? Number(pairsArg.slice(8)) : quick || onlyB ? 0 : 5;
 const N_D = quick ? 20_000 : 100_000;
 const LAT_SECONDS = quick ? 5 : 20;
 const log = (s: string) => console.log(`[bench] ${s}`);
