@@ -35,7 +35,7 @@ const REPLAY_GEN = 0;
 
 export interface IngestHooks {
   onResult?: (r: IngestResult) => void;
-  /** Records in each warehouse transaction as it is applied (small when keeping up, up to maxBatch under a backlog). */
+  /** Records in each warehouse transaction once applied (small when keeping up, up to maxBatch under a backlog; a failed attempt is not counted). */
   onBatch?: (records: number) => void;
   /** Called after the streams had to be (re)created, e.g. to republish dictionaries. */
   onStreamsCreated?: () => Promise<void>;
@@ -338,7 +338,6 @@ export class Ingest {
     try {
       while (this.buffer.length > 0) {
         const batch = this.buffer.splice(0, this.maxBatch);
-        this.hooks.onBatch?.(batch.length);
         const items = batch.map(toItem);
         try {
           const cursor = this.cursor();
@@ -353,6 +352,7 @@ export class Ingest {
             const replaying = this.replayApplied(batch, result);
             this.settle(batch, [result], replaying);
           }
+          this.hooks.onBatch?.(batch.length);
           this.retryDelay = RETRY_MIN_MS;
           continue;
         } catch (e) {
