@@ -9,6 +9,7 @@ import pg, { type Pool } from 'pg';
 import type { Db } from '../../contracts/runtime/index.ts';
 import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
+import { RESIDENT_PROJECTION_TABLES } from '../warehouse/projections.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 import type { DictionaryItem } from '../../contracts/index.ts';
 
@@ -81,6 +82,12 @@ interface Dialect {
   list(col: string): string;
   /** `LIMIT ? OFFSET ?` with the page size and offset as the last two parameters. */
   page: string;
+  /**
+   * Searches by patient find the records through the WS 365 projections' `resident_id` indexes
+   * (SQLite) instead of an index of `records` by resident (PostgreSQL: `records_type_resident_code`).
+   * See `RESIDENT_PROJECTION_TABLES` (central/warehouse/projections.ts).
+   */
+  residentViaProjection: boolean;
   all<R>(sql: string, params: unknown[]): Promise<R[]>;
 }
 
@@ -99,6 +106,7 @@ const iso = (t: unknown): string => (t instanceof Date ? t.toISOString() : Strin
  */
 const totalOf = (q: { count: number; offset: number }, rows: number): number | null =>
   q.count > 0 && rows < q.count && (rows > 0 || q.offset === 0) ? q.offset + rows : null;
+
 
 class SqlFhirStore implements FhirStore {
   constructor(private readonly d: Dialect, private readonly wh?: Warehouse) {}
@@ -195,22 +203,33 @@ class SqlFhirStore implements FhirStore {
     // tell the types' rows apart and looked dearer than a custom plan, so it planned the statement
     // anew on every execution (Encounter and Condition searches: ~0.3 ms of planning per request).
     for (const t of q.types) if (!/^[a-z_]+$/.test(t)) throw new Error(`FHIR store: not a record type: ${JSON.stringify(t)}`);
-    const where = [`r.type IN (${q.types.map((t) => `'${t}'`).join(', ')})`, q.version === undefined ? 'NOT EXISTS (SELECT 1 FROM records n WHERE n.type = r.type AND n.record_id = r.record_id AND n.clinic_id = r.clinic_id AND n.version > r.version)' : 'r.version = ?'];
-    const params: unknown[] = q.version === undefined ? [] : [q.version];
     const j = (f: string) => this.d.json('r.payload', f);
+    let from = 'records r';
+    let where: string[];
+    let params: unknown[];
+    if (q.residentId !== undefined && q.version === undefined && this.d.residentViaProjection) {
+      // The patient's latest versions, one projection per type (RESIDENT_PROJECTION_TABLES), then their records by key.
+      const parts = q.types.map((t) => `SELECT '${t}' AS type, clinic_id, record_id, version FROM ${RESIDENT_PROJECTION_TABLES[t]} WHERE resident_id = ? AND line_no = 0`);
+      from = `(${parts.join(' UNION ALL ')}) p JOIN records r ON r.type = p.type AND r.record_id = p.record_id AND r.version = p.version AND r.clinic_id = p.clinic_id`;
+      where = [];
+      params = q.types.map(() => q.residentId);
+    } else {
+      where = [`r.type IN (${q.types.map((t) => `'${t}'`).join(', ')})`, q.version === undefined ? 'NOT EXISTS (SELECT 1 FROM records n WHERE n.type = r.type AND n.record_id = r.record_id AND n.clinic_id = r.clinic_id AND n.version > r.version)' : 'r.version = ?'];
+      params = q.version === undefined ? [] : [q.version];
+      if (q.residentId !== undefined) { where.push(`${j('residentId')} = ?`); params.push(q.residentId); }
+    }
     if (q.id !== undefined) { where.push('r.record_id = ?'); params.push(q.id); }
-    if (q.residentId !== undefined) { where.push(`${j('residentId')} = ?`); params.push(q.residentId); }
     if (q.group !== undefined) { where.push(`coalesce(nullif(${j('orderId')}, ''), ${j('specimenId')}) = ?`); params.push(q.group); }
     if (q.code !== undefined) { where.push(`coalesce(${j('code')}, ${j('testCode')}) = ?`); params.push(q.code); }
     for (const d of q.date ?? []) {
       where.push(`${this.d.instant(CLINICAL_TIME(j))} ${d.op} ${this.d.instant('?')}`);
       params.push(d.at);
     }
-    const w = `WHERE ${where.join(' AND ')}`;
+    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const order = q.sort ? `${this.d.instant(CLINICAL_TIME(j))} ${q.sort === '-date' ? 'DESC' : 'ASC'}, r.clinic_id, r.seq` : 'r.clinic_id, r.seq';
     const rows = q.count === 0 ? [] : await this.d.all<{ type: FhirRecordType; clinic_id: string; record_id: string; version: number; payload: unknown; applied_at: unknown }>(
-      `SELECT r.type, r.clinic_id, r.record_id, r.version, r.payload, r.applied_at FROM records r ${w} ORDER BY ${order} ${this.d.page}`, [...params, q.count, q.offset]);
-    const total = totalOf(q, rows.length) ?? (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM records r ${w}`, params))[0]!.n;
+      `SELECT r.type, r.clinic_id, r.record_id, r.version, r.payload, r.applied_at FROM ${from} ${w} ORDER BY ${order} ${this.d.page}`, [...params, q.count, q.offset]);
+    const total = totalOf(q, rows.length) ?? (await this.d.all<{ n: number }>(`SELECT count(*) AS n FROM ${from} ${w}`, params))[0]!.n;
     return { total: Number(total), rows: rows.map((r) => ({ type: r.type, clinicId: r.clinic_id, recordId: r.record_id, version: Number(r.version), payload: parse(r.payload), appliedAt: iso(r.applied_at) })) };
   }
 }
@@ -255,6 +274,7 @@ function sqliteDialect(db: Db): Dialect {
     // on it: better-sqlite3 clears the bindings after each run, so every execution parsed and
     // planned the statement anew (~80-140 us per search). `+?` is the same integer, not read by the planner.
     page: 'LIMIT +? OFFSET +?',
+    residentViaProjection: true,
     all: async <R>(sql: string, params: unknown[]) => prepared(sql).all(...params) as R[],
   };
 }
@@ -285,6 +305,7 @@ function pgDialect(pool: Pool): Dialect {
     binary: (e) => `(${e}) COLLATE "C"`,
     list: (c) => `array_agg(${c} ORDER BY ${c})`,
     page: 'LIMIT ? OFFSET ?',
+    residentViaProjection: false,
     all: async <R>(sql: string, params: unknown[]) => {
       const t = shape(sql, params.length);
       return (await pool.query(t.name ? { name: t.name, text: t.text, values: params } : { text: t.text, values: params })).rows as R[];

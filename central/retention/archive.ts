@@ -155,7 +155,14 @@ export class Archiver {
     return { total: all.length, records: all.slice(q.offset, q.offset + q.limit) };
   }
 
-  /** Put a part's records back online (idempotent: records already present are skipped) and re-project them. */
+  /**
+   * Put a part's records back online (idempotent: records already present are skipped) and
+   * re-project them, in one transaction: the FHIR searches by patient find records through their
+   * projection rows, so a record must never be online without them (a crash between the two would
+   * have hidden it, and a second restore skips records already online). Every record of the part
+   * is re-projected, not only those inserted now: the statements change nothing where the rows are
+   * already there.
+   */
   async restore(part: ArchivePart): Promise<{ restored: number; alreadyOnline: number }> {
     const list = await this.readFile(join(this.dir, part.file), part.sha256);
     const pg = this.sql.dialect === 'postgres';
@@ -165,26 +172,23 @@ export class Archiver {
       stmts.push({ sql: 'INSERT INTO records (type, record_id, version, clinic_id, seq, hlc, payload, created_at, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
         params: [r.type, r.recordId, r.version, r.clinicId, r.seq, r.hlc, JSON.stringify(r.payload), r.createdAt, r.appliedAt] });
     }
-    const inserted = await this.sql.atomic(stmts);
-    const restored = inserted.filter((n) => n > 0).length;
-    // Projections: the latest online version of each restored record, as the ingest does it.
-    const proj: Stmt[] = [];
-    list.forEach((r, i) => {
-      if (!inserted[i]) return;
+    // Projections: the latest online version of each record, as the ingest does it.
+    for (const r of list) {
       for (const p of recordProjections(r.type)) {
         const newer = `NOT EXISTS (SELECT 1 FROM records y WHERE y.type = '${r.type.replace(/'/g, "''")}' AND y.record_id = ? AND y.clinic_id = ? AND y.version > ?)`;
-        proj.push({ sql: `DELETE FROM ${p.table} WHERE clinic_id = ? AND record_id = ? AND version < ? AND ${newer}`, params: [r.clinicId, r.recordId, r.version, r.recordId, r.clinicId, r.version] });
+        stmts.push({ sql: `DELETE FROM ${p.table} WHERE clinic_id = ? AND record_id = ? AND version < ? AND ${newer}`, params: [r.clinicId, r.recordId, r.version, r.recordId, r.clinicId, r.version] });
         const cols = allColumns(p);
         projectRows(p, r.payload).forEach((row, line) => {
           const full: Record<string, unknown> = { clinic_id: r.clinicId, record_id: r.recordId, version: r.version, line_no: line, record_created_at: iso(r.createdAt), ...row };
-          proj.push({
+          stmts.push({
             sql: `INSERT INTO ${p.table} (${cols.map((c) => c.name).join(', ')}) SELECT ${cols.map((c) => `CAST(? AS ${cast(c.type)})`).join(', ')} WHERE ${newer} ON CONFLICT DO NOTHING`,
             params: [...cols.map((c) => full[c.name] ?? null), r.recordId, r.clinicId, r.version],
           });
         });
       }
-    });
-    if (proj.length) await this.sql.atomic(proj);
+    }
+    const changes = await this.sql.atomic(stmts);
+    const restored = changes.slice(0, list.length).filter((n) => n > 0).length;
     await this.sql.run('UPDATE archive_parts SET restored_at = ? WHERE id = ?', [new Date().toISOString(), part.id]);
     return { restored, alreadyOnline: list.length - restored };
   }

@@ -6,6 +6,9 @@
 import { projectionDdl, projectionIndexDdl120 } from './projections.ts';
 import { centralMigrations } from './sqlite-migrations.ts';
 import { pgMigrations } from './postgres-migrations.ts';
+import { SqliteProjector } from './projection-writers.ts';
+import { RESIDENT_PROJECTION_TABLES } from './projections.ts';
+import type { RecordType } from '../../contracts/index.ts';
 
 const name120 = 'WS 365 projections: one index per table, on resident_id (drop indexes no reader uses)';
 
@@ -31,4 +34,35 @@ if (!centralMigrations.some((m) => m.version === 121)) {
 }
 if (!pgMigrations.some((m) => m.version === 121)) {
   pgMigrations.push({ version: 121, name: name121, sql: projectionDdl('postgres', 121) });
+}
+
+/**
+ * 123 (SQLite only): the FHIR searches by patient read the projections' `resident_id` indexes
+ * (central/fhir/store.ts, RESIDENT_PROJECTION), so `records` loses its index by resident: on
+ * SQLite it cost the ingest a rewritten WAL page per record once the warehouse had grown
+ * (bench/warehouse-growth.bench.ts). PostgreSQL keeps `records_type_resident_code` (its WAL logs
+ * rows, not pages, and the index also serves searches by code). Records of those types whose
+ * latest version has no projection row (a warehouse written before the projections existed) are
+ * projected now, so no search loses them.
+ */
+const name123 = 'FHIR searches by patient through the projections: drop records_type_resident, project any record left without its rows';
+if (!centralMigrations.some((m) => m.version === 123)) {
+  centralMigrations.push({
+    version: 123,
+    name: name123,
+    up: (db) => {
+      const projector = new SqliteProjector(db);
+      for (const [type, table] of Object.entries(RESIDENT_PROJECTION_TABLES)) {
+        const missing = db.prepare<[string], { record_id: string; version: number; clinic_id: string; seq: number; hlc: string; payload: string; created_at: string }>(
+          `SELECT record_id, version, clinic_id, seq, hlc, payload, created_at FROM records r WHERE type = ?
+             AND NOT EXISTS (SELECT 1 FROM ${table} p WHERE p.clinic_id = r.clinic_id AND p.record_id = r.record_id AND p.version >= r.version)
+             AND NOT EXISTS (SELECT 1 FROM records n WHERE n.type = r.type AND n.record_id = r.record_id AND n.clinic_id = r.clinic_id AND n.version > r.version)`).all(type);
+        for (const r of missing) {
+          projector.record({ clinicId: r.clinic_id, seq: r.seq, recordId: r.record_id, type: type as RecordType, version: r.version, hlc: r.hlc, createdAt: r.created_at, payload: JSON.parse(r.payload), hash: '' });
+        }
+        projector.flush();
+      }
+      db.exec('DROP INDEX IF EXISTS records_type_resident');
+    },
+  });
 }

@@ -473,6 +473,25 @@ export const residentProjections = (): ProjectionDef[] => residentDefs;
 
 export const allColumns = (p: ProjectionDef): ColumnDef[] => [...(p.source.kind === 'record' ? RECORD_SYSTEM_COLUMNS : RESIDENT_SYSTEM_COLUMNS), ...p.columns];
 
+/**
+ * Per record type searched by patient in the FHIR facade (central/fhir/store.ts), the projection
+ * table that has a row with `line_no = 0` for every valid record of the type, carrying the latest version of the record
+ * and its `resident_id`, indexed by resident. On SQLite the searches by patient start from these
+ * indexes: the warehouse keeps no index of `records` by resident (migration 123 dropped
+ * `records_type_resident`), because in SQLite's WAL every commit rewrites each page it changed
+ * in full and a second index by resident, whose entries land on scattered pages, cost the ingest
+ * about a fifth of its work per record once the warehouse held a few hundred thousand records
+ * (bench/warehouse-growth.bench.ts). A projection holds the latest version only, so joining on its
+ * version also replaces the "no newer version" test of the plain search.
+ */
+export const RESIDENT_PROJECTION_TABLES = {
+  encounter: 'dw_encounter',
+  observation: 'dw_observation',
+  lab_result: 'dw_lab_result',
+  imaging_study: 'dw_imaging_study',
+  prescription: 'dw_prescription_item', // one row per item; items has at least one (contracts)
+} as const satisfies Record<string, string>;
+
 // ---- value sanitising: a projection never fails the ingest transaction ----
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
