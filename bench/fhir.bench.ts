@@ -32,6 +32,7 @@ import { idCheckChar } from '../contracts/identity.ts';
 import { SID } from '../central/fhir/systems.ts';
 import { PRODUCTION_SETTINGS, startPgCluster } from './pg-cluster.ts';
 import { rng as prng } from '../contracts/runtime/prng.ts';
+import { SqliteProjector } from '../central/warehouse/projection-writers.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -143,8 +144,13 @@ const progress = (what: string, done: number, total: number, t0: number) => {
   if (done === total) process.stdout.write('\n');
 };
 
-/** Secondary indexes of the tables we load: dropped for the load, rebuilt from their own DDL after (as a restore does). */
+/**
+ * Secondary indexes of the tables we load: dropped for the load, rebuilt from their own DDL after (as a restore does).
+ * SQLite also gets the WS 365 projection rows of every record, written by central's own projector as
+ * its ingest writes them: its FHIR searches by patient read the projections' resident indexes.
+ */
 const LOADED = ['residents', 'records', 'empi_link'];
+const LOADED_PROJECTIONS = ['dw_encounter', 'dw_diagnosis', 'dw_observation', 'dw_lab_result'];
 
 async function loadSqlite(file: string, s: Sizes): Promise<LoadStats> {
   const t0 = performance.now();
@@ -153,12 +159,13 @@ async function loadSqlite(file: string, s: Sizes): Promise<LoadStats> {
   // Bulk load of generated data: durability of the load itself does not matter (the server runs synchronous=FULL).
   db.pragma('synchronous = OFF');
   db.pragma('cache_size = -1000000');
-  const indexes = db.prepare<[], { name: string; sql: string }>(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (${LOADED.map((t) => `'${t}'`).join(', ')})`).all();
+  const indexes = db.prepare<[], { name: string; sql: string }>(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (${[...LOADED, ...LOADED_PROJECTIONS].map((t) => `'${t}'`).join(', ')})`).all();
   for (const ix of indexes) db.exec(`DROP INDEX ${ix.name}`);
   const now = new Date().toISOString();
   const insRes = db.prepare('INSERT INTO residents (resident_id, payload, hlc, clinic_id, updated_at) VALUES (?, ?, ?, ?, ?)');
   const insLink = db.prepare("INSERT INTO empi_link (resident_id, person_id, clinic_id, method, score, linked_at, linked_by) VALUES (?, ?, ?, 'new', NULL, ?, 'empi')");
   const insRec = db.prepare('INSERT INTO records (type, record_id, version, clinic_id, seq, hlc, payload, created_at, applied_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?)');
+  const projector = new SqliteProjector(db);
   const BATCH = 50_000;
   let t1 = performance.now();
   for (let i = 0; i < s.residents; i += BATCH) {
@@ -182,8 +189,10 @@ async function loadSqlite(file: string, s: Sizes): Promise<LoadStats> {
         if (n.done) break;
         const r = n.value;
         insRec.run(r.type, r.recordId, r.clinicId, r.seq, r.hlc, r.payload, r.at, r.at);
+        projector.record({ clinicId: r.clinicId, seq: r.seq, recordId: r.recordId, type: r.type, version: 1, hlc: r.hlc, createdAt: r.at, payload: JSON.parse(r.payload), hash: '' });
         done++;
       }
+      projector.flush();
     })();
     if (done % 500_000 < BATCH || done === total) progress('records', done, total, t1);
   }
@@ -636,7 +645,7 @@ function writeResults(s: Sizes, duration: number, connections: number, quick: bo
     '## FHIR',
     '',
     `Run ${new Date().toISOString()}${quick ? ' (quick mode)' : ''}; load average ${la} at the end: \`node --import tsx bench/fhir.bench.ts${quick ? ' --quick' : ''}\`.`,
-    `Data: ${s.residents.toLocaleString('en')} residents (with their EMPI links), ${s.encounters.toLocaleString('en')} visits with 1-2 diagnoses, ${s.observations.toLocaleString('en')} observations (80% device readings, 20% lab results) over a year and 27 clinics, bulk-loaded into \`residents\`, \`records\`, \`empi_link\` (secondary indexes rebuilt after the load).`,
+    `Data: ${s.residents.toLocaleString('en')} residents (with their EMPI links), ${s.encounters.toLocaleString('en')} visits with 1-2 diagnoses, ${s.observations.toLocaleString('en')} observations (80% device readings, 20% lab results) over a year and 27 clinics, bulk-loaded into \`residents\`, \`records\`, \`empi_link\` and, on SQLite, the WS 365 projection rows of each record (central's projector; SQLite's searches by patient read the projections' resident indexes) (secondary indexes rebuilt after the load).`,
     'Server: central\'s management app with the FHIR facade (Hono routes, OAuth2 client-credential tokens of 4 registered clients, scopes, rate limits, an audit entry stored before every answer) in its own process; the closed-loop load generator (undici) in another. Both share the 2 cores.',
     ...(pgSettings ? [`PostgreSQL as it reported itself: ${pgSettings}.`] : []),
     ...(pgConfig === 'dedicated' ? [`PostgreSQL: a dedicated cluster started by the benchmark (bench/pg-cluster.ts) with production settings for this 24 GiB machine: ${Object.entries(PRODUCTION_SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}; \`--pg shared\` runs on the machine's server with Debian's defaults (shared_buffers 128 MB) instead.`] : []),

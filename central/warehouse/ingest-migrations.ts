@@ -52,7 +52,7 @@ if (!centralMigrations.some((m) => m.version === 123)) {
     name: name123,
     up: (db) => {
       const projector = new SqliteProjector(db);
-      for (const [type, table] of Object.entries(RESIDENT_PROJECTION_TABLES)) {
+      for (const [type, { table }] of Object.entries(RESIDENT_PROJECTION_TABLES)) {
         const missing = db.prepare<[string], { record_id: string; version: number; clinic_id: string; seq: number; hlc: string; payload: string; created_at: string }>(
           `SELECT record_id, version, clinic_id, seq, hlc, payload, created_at FROM records r WHERE type = ?
              AND NOT EXISTS (SELECT 1 FROM ${table} p WHERE p.clinic_id = r.clinic_id AND p.record_id = r.record_id AND p.version >= r.version)

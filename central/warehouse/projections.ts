@@ -485,12 +485,14 @@ export const allColumns = (p: ProjectionDef): ColumnDef[] => [...(p.source.kind 
  * version also replaces the "no newer version" test of the plain search.
  */
 export const RESIDENT_PROJECTION_TABLES = {
-  encounter: 'dw_encounter',
-  observation: 'dw_observation',
-  lab_result: 'dw_lab_result',
-  imaging_study: 'dw_imaging_study',
-  prescription: 'dw_prescription_item', // one row per item; items has at least one (contracts)
-} as const satisfies Record<string, string>;
+  encounter: { table: 'dw_encounter' },
+  // `code`: the column holding the record's `code` / `testCode` (the searches' code filter, applied
+  // to the projection rows before their records are read).
+  observation: { table: 'dw_observation', code: 'code' },
+  lab_result: { table: 'dw_lab_result', code: 'test_code' },
+  imaging_study: { table: 'dw_imaging_study' },
+  prescription: { table: 'dw_prescription_item' }, // one row per item; items has at least one (contracts)
+} as const satisfies Record<string, { table: string; code?: string }>;
 
 // ---- value sanitising: a projection never fails the ingest transaction ----
 

@@ -72,6 +72,8 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
     t.same((await ids(store, { types: ['prescription'], residentId: 'res-a' })).ids, [`${A}/p1@1`], 'a prescription of two lines is found once');
     t.same((await ids(store, { types: ['imaging_study'], residentId: 'res-a' })).ids, [`${A}/1.2.3.4@2`], 'a study linked by its second version');
     t.same((await ids(store, { types: ['observation'], residentId: 'res-a', code: '8462-4' })).ids, [`${A}/o2@1`], 'with a code');
+    t.same((await ids(store, { types: ['observation', 'lab_result'], residentId: 'res-a', code: '2823-3' })).ids, [`${A}/l1@1`], 'with a lab test code');
+    t.same((await ids(store, { types: ['encounter'], residentId: 'res-a', code: '8462-4' })).ids, [], 'a code on a type without one matches nothing');
     t.same((await ids(store, { types: ['observation', 'lab_result'], residentId: 'res-a', sort: '-date' })).ids, [`${A}/o2@1`, `${A}/o1@1`, `${A}/l1@1`], 'by clinical time, newest first');
     t.same(await ids(store, { types: ['observation', 'lab_result'], residentId: 'res-a', count: 1, offset: 1 }), { ids: [`${A}/o2@1`], total: 3 }, 'paged, with the total counted');
     t.same((await ids(store, { types: ['observation', 'lab_result'], residentId: 'res-a', date: [{ op: '<', at: '2026-03-01T00:00:00Z' }] })).ids, [`${A}/l1@1`], 'with a date');
@@ -103,8 +105,10 @@ suite('postgres', async () => {
 });
 
 t.test('every record type searched by patient has a projection with a resident index and a first line per record', async (t) => {
-  for (const [type, table] of Object.entries(RESIDENT_PROJECTION_TABLES)) {
+  for (const [type, { table, ...rest }] of Object.entries(RESIDENT_PROJECTION_TABLES)) {
+    const code = (rest as { code?: string }).code;
     const p = recordProjections(type).find((x) => x.table === table);
+    if (code) t.ok(p?.columns.some((c) => c.name === code), `${table}.${code} exists`);
     t.ok(p, `${type}: ${table} is one of its projections`);
     t.ok(p?.columns.some((c) => c.name === 'resident_id') && p.indexes?.some((ix) => ix.length === 1 && ix[0] === 'resident_id'), `${table}: resident_id indexed`);
   }
@@ -122,15 +126,19 @@ t.test('sqlite: the search by patient reads the projection indexes, and records 
   wh.db.prepare = ((sql: string) => { seen.push(sql); return prepare(sql); }) as typeof wh.db.prepare;
   const store = fhirStoreFor(wh);
   await store.records({ types: ['observation', 'lab_result'], residentId: 'res-a', code: '8480-6', count: 1, offset: 0 });
+  // One type: the subquery is flattened into a join (where the planner once scanned records by type).
+  await store.records({ types: ['encounter'], residentId: 'res-a', count: 1, offset: 0, sort: '-date' });
   wh.db.prepare = prepare;
   const searches = seen.filter((s) => s.includes('FROM (SELECT'));
-  t.equal(searches.length, 2, 'the page and its count');
+  t.equal(searches.length, 4, 'two searches, each a page and its count');
   for (const sql of searches) {
     const plan = (wh.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...Array(sql.split('?').length - 1).fill('x')) as { detail: string }[]).map((r) => r.detail);
-    t.ok(plan.some((d) => /SEARCH dw_observation USING (COVERING )?INDEX dw_observation_resident_id/.test(d)), `observations by resident index: ${plan.join(' | ')}`);
-    t.ok(plan.some((d) => /SEARCH dw_lab_result USING (COVERING )?INDEX dw_lab_result_resident_id/.test(d)), 'lab results by resident index');
+    const tables = sql.includes('dw_observation') ? ['dw_observation', 'dw_lab_result'] : ['dw_encounter'];
+    for (const tb of tables) t.ok(plan.some((d) => new RegExp(`SEARCH ${tb} USING (COVERING )?INDEX ${tb}_resident_id`).test(d)), `${tb} by its resident index: ${plan.join(' | ')}`);
     t.ok(plan.some((d) => /SEARCH r USING (COVERING )?INDEX sqlite_autoindex_records_1 \(type=\? AND record_id=\? AND version=\? AND clinic_id=\?\)/.test(d)), 'records by key');
     t.notOk(plan.some((d) => /^SCAN (r|records|dw_)/.test(d)), 'no table scanned');
+    // The projection first: its index by resident is searched before records.
+    t.ok(plan.findIndex((d) => d.startsWith(`SEARCH ${tables[0]}`)) < plan.findIndex((d) => d.startsWith('SEARCH r ')), 'projection rows are the outer loop');
   }
 });
 
