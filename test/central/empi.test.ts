@@ -3,18 +3,13 @@
  * never throws, and the index on both warehouse backends (links across clinics, reviews, merge and
  * unmerge with history, person changes queued for the edges).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
 import { Empi } from '../../central/empi/empi.ts';
 import { blockingKeys, match, namePinyin, type Demographics } from '../../central/empi/match.ts';
-import { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
-import { SqliteWarehouse } from '../../central/warehouse/sqlite.ts';
 import type { IngestItem, Warehouse } from '../../central/warehouse/types.ts';
 import { formatHlc, makeResidentId, recordTypes } from '../../contracts/index.ts';
-import { createTestDatabase } from './postgres.ts';
+import { postgresTestWarehouse, sqliteTestWarehouse } from './postgres.ts';
 
 const st = (status: number) => ({ status }) as unknown as Error;
 const near = (a: number, b: number) => Math.abs(a - b) < 0.001;
@@ -201,14 +196,6 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
   });
 }
 
-suite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'empi-'));
-  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
-  return { wh, cleanup: async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); } };
-});
+suite('sqlite', () => sqliteTestWarehouse('empi-'));
 
-suite('postgres', async () => {
-  const db = await createTestDatabase('wh_empi');
-  const wh = await PostgresWarehouse.open(db.url);
-  return { wh, cleanup: async () => { await wh.close(); await db.drop(); } };
-});
+suite('postgres', () => postgresTestWarehouse('wh_empi'));

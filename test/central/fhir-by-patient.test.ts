@@ -10,12 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { fhirStoreFor, type FhirStore, type RecordQuery } from '../../central/fhir/store.ts';
-import { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
 import { RESIDENT_PROJECTION_TABLES, recordProjections } from '../../central/warehouse/projections.ts';
 import { SqliteWarehouse } from '../../central/warehouse/sqlite.ts';
 import type { IngestItem, Warehouse } from '../../central/warehouse/types.ts';
 import { formatHlc, recordTypes, type RecordType } from '../../contracts/index.ts';
-import { createTestDatabase } from './postgres.ts';
+import { postgresTestWarehouse, sqliteTestWarehouse } from './postgres.ts';
 
 const A = 'bp-clinic-a';
 const B = 'bp-clinic-b';
@@ -92,17 +91,9 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
   });
 }
 
-suite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhir-by-patient-'));
-  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
-  return { wh, cleanup: async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); } };
-});
+suite('sqlite', () => sqliteTestWarehouse('fhir-by-patient-'));
 
-suite('postgres', async () => {
-  const db = await createTestDatabase('wh_fhir_patient');
-  const wh = await PostgresWarehouse.open(db.url);
-  return { wh, cleanup: async () => { await wh.close(); await db.drop(); } };
-});
+suite('postgres', () => postgresTestWarehouse('wh_fhir_patient'));
 
 t.test('every record type searched by patient has a projection with a resident index and a first line per record', async (t) => {
   for (const [type, { table, ...rest }] of Object.entries(RESIDENT_PROJECTION_TABLES)) {

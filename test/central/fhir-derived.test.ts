@@ -2,20 +2,15 @@
  * MedicationRequest (prescription lines) and DiagnosticReport (lab results by order or
  * specimen) on both warehouse backends; every response validates against R4.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Hono } from 'hono';
 import t from 'tap';
 import { fhirApi, fhirStoreFor } from '../../central/fhir/index.ts';
 import type { Resource } from '../../central/fhir/map.ts';
 import { CS } from '../../central/fhir/systems.ts';
-import { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
-import { SqliteWarehouse } from '../../central/warehouse/sqlite.ts';
 import type { IngestItem, Warehouse } from '../../central/warehouse/types.ts';
 import { formatHlc, makeResidentId, recordTypes, type RecordType } from '../../contracts/index.ts';
 import { validateR4 } from './fhir-validate.ts';
-import { createTestDatabase } from './postgres.ts';
+import { postgresTestWarehouse, sqliteTestWarehouse } from './postgres.ts';
 
 const TOKEN = 'fhir-derived-token-0123456789';
 
@@ -127,14 +122,6 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
   });
 }
 
-suite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhir-derived-'));
-  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
-  return { wh, cleanup: async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); } };
-});
+suite('sqlite', () => sqliteTestWarehouse('fhir-derived-'));
 
-suite('postgres', async () => {
-  const db = await createTestDatabase('wh_fhir_derived');
-  const wh = await PostgresWarehouse.open(db.url);
-  return { wh, cleanup: async () => { await wh.close(); await db.drop(); } };
-});
+suite('postgres', () => postgresTestWarehouse('wh_fhir_derived'));

@@ -3,19 +3,14 @@
  * lab_result records of the client and read back as the report; bad reports get 400/422
  * OperationOutcomes and write nothing. Both backends; every response validates against R4.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Hono } from 'hono';
 import t from 'tap';
 import { CS, FhirWriter, SID, fhirApi, fhirStoreFor } from '../../central/fhir/index.ts';
 import type { Resource } from '../../central/fhir/map.ts';
-import { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
-import { SqliteWarehouse } from '../../central/warehouse/sqlite.ts';
 import type { Warehouse } from '../../central/warehouse/types.ts';
 import { makeResidentId } from '../../contracts/index.ts';
 import { validateR4 } from './fhir-validate.ts';
-import { createTestDatabase } from './postgres.ts';
+import { postgresTestWarehouse, sqliteTestWarehouse } from './postgres.ts';
 
 const TOKEN = 'fhir-report-token-0123456789';
 const AT = '2026-03-02T09:30:00+08:00';
@@ -86,14 +81,6 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
   });
 }
 
-suite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhir-report-'));
-  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
-  return { wh, cleanup: async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); } };
-});
+suite('sqlite', () => sqliteTestWarehouse('fhir-report-'));
 
-suite('postgres', async () => {
-  const db = await createTestDatabase('wh_fhir_report');
-  const wh = await PostgresWarehouse.open(db.url);
-  return { wh, cleanup: async () => { await wh.close(); await db.drop(); } };
-});
+suite('postgres', () => postgresTestWarehouse('wh_fhir_report'));

@@ -4,20 +4,15 @@
  * write nothing; scopes (403), expiry and revocation (401) and rate limits (429) are enforced;
  * every access is audited; the EMPI indexes a Patient written through FHIR.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Hono } from 'hono';
 import t from 'tap';
 import { Empi } from '../../central/empi/empi.ts';
 import { CS, FhirWriter, OAuth, SID, fhirApi, fhirStoreFor, oauthAdminApi } from '../../central/fhir/index.ts';
 import type { Resource } from '../../central/fhir/map.ts';
-import { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
-import { SqliteWarehouse } from '../../central/warehouse/sqlite.ts';
 import type { AuditEntry, Warehouse } from '../../central/warehouse/types.ts';
 import { formatHlc, makeResidentId, recordTypes } from '../../contracts/index.ts';
 import { validateR4 } from './fhir-validate.ts';
-import { createTestDatabase } from './postgres.ts';
+import { postgresTestWarehouse, sqliteTestWarehouse } from './postgres.ts';
 
 const TOKEN = 'fhir-write-test-token-0123456789';
 const ID_CARD = makeResidentId('110105', new Date(Date.UTC(1962, 4, 20)), 51);
@@ -308,14 +303,6 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
   });
 }
 
-suite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhirw-'));
-  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
-  return { wh, cleanup: async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); } };
-});
+suite('sqlite', () => sqliteTestWarehouse('fhirw-'));
 
-suite('postgres', async () => {
-  const db = await createTestDatabase('wh_fhirw');
-  const wh = await PostgresWarehouse.open(db.url);
-  return { wh, cleanup: async () => { await wh.close(); await db.drop(); } };
-});
+suite('postgres', () => postgresTestWarehouse('wh_fhirw'));

@@ -2,20 +2,15 @@
  * The FHIR R4 facade over both warehouse backends: records go in through the ingest, resources
  * come out through HTTP, and every resource fetched validates against R4.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Hono } from 'hono';
 import t from 'tap';
 import { ReadPool, SID, fhirApi, fhirStoreFor } from '../../central/fhir/index.ts';
 import { readerSourceOf } from '../../central/fhir/store.ts';
 import type { Resource } from '../../central/fhir/map.ts';
-import { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
-import { SqliteWarehouse } from '../../central/warehouse/sqlite.ts';
 import type { AuditEntry, IngestItem, Warehouse } from '../../central/warehouse/types.ts';
 import { formatHlc, makeResidentId, recordTypes, type RecordType } from '../../contracts/index.ts';
 import { validateR4 } from './fhir-validate.ts';
-import { createTestDatabase } from './postgres.ts';
+import { postgresTestWarehouse, sqliteTestWarehouse } from './postgres.ts';
 
 const TOKEN = 'fhir-test-token-0123456789';
 const CLINIC = 'fhir-clinic-1';
@@ -244,27 +239,11 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
   });
 }
 
-suite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhir-'));
-  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
-  return { wh, cleanup: async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); } };
-});
+suite('sqlite', () => sqliteTestWarehouse('fhir-'));
 
-suite('postgres', async () => {
-  const db = await createTestDatabase('wh_fhir');
-  const wh = await PostgresWarehouse.open(db.url);
-  return { wh, cleanup: async () => { await wh.close(); await db.drop(); } };
-});
+suite('postgres', () => postgresTestWarehouse('wh_fhir'));
 
 // The same facade with reads and searches on reader threads (their own SQLite / PostgreSQL connections).
-suite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhir-'));
-  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
-  return { wh, cleanup: async () => { await wh.close(); rmSync(dir, { recursive: true, force: true }); } };
-}, true);
+suite('sqlite', () => sqliteTestWarehouse('fhir-'), true);
 
-suite('postgres', async () => {
-  const db = await createTestDatabase('wh_fhir');
-  const wh = await PostgresWarehouse.open(db.url);
-  return { wh, cleanup: async () => { await wh.close(); await db.drop(); } };
-}, true);
+suite('postgres', () => postgresTestWarehouse('wh_fhir'), true);
