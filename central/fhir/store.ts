@@ -107,7 +107,6 @@ const iso = (t: unknown): string => (t instanceof Date ? t.toISOString() : Strin
 const totalOf = (q: { count: number; offset: number }, rows: number): number | null =>
   q.count > 0 && rows < q.count && (rows > 0 || q.offset === 0) ? q.offset + rows : null;
 
-
 class SqlFhirStore implements FhirStore {
   constructor(private readonly d: Dialect, private readonly wh?: Warehouse) {}
 

@@ -3,11 +3,10 @@
  * throughput), registered into both backends' migration lists. Imported by `sqlite.ts` and
  * `postgres.ts`, so a warehouse never opens without them.
  */
-import { projectionDdl, projectionIndexDdl120 } from './projections.ts';
+import { RESIDENT_PROJECTION_TABLES, projectionDdl, projectionIndexDdl120 } from './projections.ts';
 import { centralMigrations } from './sqlite-migrations.ts';
 import { pgMigrations } from './postgres-migrations.ts';
 import { SqliteProjector } from './projection-writers.ts';
-import { RESIDENT_PROJECTION_TABLES } from './projections.ts';
 import type { RecordType } from '../../contracts/index.ts';
 
 const name120 = 'WS 365 projections: one index per table, on resident_id (drop indexes no reader uses)';
@@ -38,7 +37,7 @@ if (!pgMigrations.some((m) => m.version === 121)) {
 
 /**
  * 123 (SQLite only): the FHIR searches by patient read the projections' `resident_id` indexes
- * (central/fhir/store.ts, RESIDENT_PROJECTION), so `records` loses its index by resident: on
+ * (central/fhir/store.ts, RESIDENT_PROJECTION_TABLES), so `records` loses its index by resident: on
  * SQLite it cost the ingest a rewritten WAL page per record once the warehouse had grown
  * (bench/warehouse-growth.bench.ts). PostgreSQL keeps `records_type_resident_code` (its WAL logs
  * rows, not pages, and the index also serves searches by code). Records of those types whose
@@ -52,13 +51,13 @@ if (!centralMigrations.some((m) => m.version === 123)) {
     name: name123,
     up: (db) => {
       const projector = new SqliteProjector(db);
+      const row = db.prepare<[number], { record_id: string; version: number; clinic_id: string; seq: number; hlc: string; payload: string; created_at: string }>(
+        'SELECT record_id, version, clinic_id, seq, hlc, payload, created_at FROM records WHERE rowid = ?');
       for (const [type, { table }] of Object.entries(RESIDENT_PROJECTION_TABLES)) {
         // Index-only: records' key index and the projection's key index cover the scan (no row
         // is read unless its projection rows are missing), ~1-2 µs per record.
         const missing = db.prepare<[string], { rid: number }>(
           `SELECT r.rowid AS rid FROM records r WHERE r.type = ? AND NOT EXISTS (SELECT 1 FROM ${table} p WHERE p.clinic_id = r.clinic_id AND p.record_id = r.record_id)`).all(type);
-        const row = db.prepare<[number], { record_id: string; version: number; clinic_id: string; seq: number; hlc: string; payload: string; created_at: string }>(
-          'SELECT record_id, version, clinic_id, seq, hlc, payload, created_at FROM records WHERE rowid = ?');
         for (const { rid } of missing) {
           const r = row.get(rid)!;
           // The projector skips a version when a newer one is in `records` (projects the latest only).
