@@ -22,7 +22,7 @@ import { pino } from 'pino';
 import { EdgeStore } from '../edge-agent/store/store.ts';
 import { startEdgeAgent } from '../edge-agent/agent.ts';
 import { Relay } from '../edge-agent/sync/relay.ts';
-import { receiptSchema, recordTypes, subjects } from '../contracts/index.ts';
+import { metricNames, receiptSchema, recordTypes, subjects } from '../contracts/index.ts';
 import { loadEdgeConfig } from '../edge-agent/config.ts';
 import { makeBloodPressure, prng } from '../edge-agent/sim/generate.ts';
 import { build } from '../central/analytics/testkit.ts';
@@ -89,6 +89,16 @@ function rssMb(pid: number | undefined): string {
     const hwm = /VmHWM:\s+(\d+)/.exec(s)?.[1];
     return hwm ? (Number(hwm) / 1024).toFixed(0) : '?';
   } catch { return '?'; }
+}
+
+/** Central's warehouse batches so far (sum and count of its records-per-transaction histogram), or null. */
+async function centralBatches(url: string): Promise<{ sum: number; count: number } | null> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const num = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const sum = num(`${metricNames.central.ingestBatchRecords}_sum`), count = num(`${metricNames.central.ingestBatchRecords}_count`);
+    return Number.isFinite(sum) && Number.isFinite(count) ? { sum, count } : null;
+  } catch { return null; }
 }
 
 /** CPU time (user + system) of a process so far, ms; every thread of it (Linux /proc). */
@@ -253,14 +263,18 @@ async function main() {
   // Three runs, the median used: a single 2-second run on a cold process and a fresh server
   // varied by +-15% between otherwise identical bench runs.
   const rawRates: number[] = [];
+  // CPU per message of the broker and of the publisher (this process), to set beside (b2)'s per record.
+  const rawCpu0 = { nats: cpuMs(ns.pid()), pub: process.cpuUsage() };
   for (let rep = 0; rep < 3; rep++) rawRates.push(await rawPublishRun(js, env, rawN, `raw${rep}`));
+  const rawPub = process.cpuUsage(rawCpu0.pub);
+  const rawCpuNote = `CPU per 1,000 messages: nats-server ${((cpuMs(ns.pid()) - rawCpu0.nats) / (3 * rawN) * 1000).toFixed(0)} ms, publisher ${((rawPub.user + rawPub.system) / 1000 / (3 * rawN) * 1000).toFixed(0)} ms`;
   const rawRate = [...rawRates].sort((x, y) => x - y)[1]!;
   let t0 = performance.now();
   for (let k = 0; k < 2000; k++) await js.publish('raw.seq', env, { msgID: `seq:${k}` });
   const seqRate = 2000 / ((performance.now() - t0) / 1000);
   await nc.close();
-  log(`(a) raw publish-with-ack: ${rawRate.toFixed(0)}/s pipelined (window 512; median of ${rawRates.map((r) => r.toFixed(0)).join(', ')}), ${seqRate.toFixed(0)}/s one at a time`);
-  rows.push(['(a) raw JetStream publish-with-ack, window 512', `${rawRate.toFixed(0)} msg/s`, `median of three runs of ${rawN} (${rawRates.map((r) => r.toFixed(0)).join(', ')}); one at a time: ${seqRate.toFixed(0)} msg/s`]);
+  log(`(a) raw publish-with-ack: ${rawRate.toFixed(0)}/s pipelined (window 512; median of ${rawRates.map((r) => r.toFixed(0)).join(', ')}), ${seqRate.toFixed(0)}/s one at a time; ${rawCpuNote}`);
+  rows.push(['(a) raw JetStream publish-with-ack, window 512', `${rawRate.toFixed(0)} msg/s`, `median of three runs of ${rawN} (${rawRates.map((r) => r.toFixed(0)).join(', ')}); one at a time: ${seqRate.toFixed(0)} msg/s; ${rawCpuNote} (pipelined runs)`]);
 
   const tmp = tempDir('bench-spine');
   const children: ChildHandle[] = [];
@@ -316,6 +330,11 @@ async function main() {
       // CPU per record of each process (the machine is shared: rates vary with its load, CPU time much less).
       const cpu0 = { central: cpuMs(central.proc.pid), edge: process.cpuUsage(), nats: cpuMs(ns.pid()) };
       const threads0 = { central: threadCpuMs(central.proc.pid), edge: threadCpuMs(process.pid) };
+      // Transaction sizes: central's warehouse batches (its histogram) and the edge's group commits.
+      const batches0 = await centralBatches(central.url);
+      let edgeCommits = 0;
+      const onWritten = () => { edgeCommits++; };
+      storeB.on('written', onWritten);
       // Monotonic µs, the clock of `--cpu-prof` sample times in every process: profiles can be cut to (b2).
       const windowStartUs = process.hrtime.bigint() / 1000n;
       const t0 = performance.now();
@@ -331,6 +350,10 @@ async function main() {
       await waitApplied(progress, b, appliedSoFar, 300_000);
       const spineRate = N_B / ((performance.now() - t0) / 1000);
       const edgeCpu = process.cpuUsage(cpu0.edge);
+      storeB.off('written', onWritten);
+      const batches1 = await centralBatches(central.url);
+      const centralMean = batches1 && batches0 && batches1.count > batches0.count ? ((batches1.sum - batches0.sum) / (batches1.count - batches0.count)).toFixed(0) : '?';
+      log(`(b2) ${writers} writers: records per transaction: central mean ${centralMean} (warehouse batches), edge mean ${edgeCommits ? (N_B / edgeCommits).toFixed(0) : '?'} (group commits)`);
       log(`(b2) ${writers} writers: CPU per 1,000 records by thread: central ${threadCpuNote(threads0.central, threadCpuMs(central.proc.pid), N_B)}; edge ${threadCpuNote(threads0.edge, threadCpuMs(process.pid), N_B)}`);
       log(`(b2) ${writers} writers: window ${windowStartUs}-${process.hrtime.bigint() / 1000n} (monotonic µs, as --cpu-prof sample times)`);
       const perK = (ms: number) => ((ms / N_B) * 1000).toFixed(0);
