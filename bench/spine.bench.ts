@@ -335,6 +335,14 @@ async function main() {
       let edgeCommits = 0;
       const onWritten = () => { edgeCommits++; };
       storeB.on('written', onWritten);
+      // Where the records wait (time averages): written at the edge and not yet published (the
+      // relay's backlog), published and not yet applied (the broker's and central's).
+      const pub0 = agentB.relay.counters.published, seq0 = storeB.stats().lastSeq, applied0 = await progress.applied(b);
+      const waits = { relay: 0, central: 0, n: 0 };
+      const sampler = setInterval(() => {
+        const written = storeB.stats().lastSeq - seq0, published = agentB.relay.counters.published - pub0;
+        void progress.applied(b).then((a) => { waits.relay += Math.max(0, written - published); waits.central += Math.max(0, published - (a - applied0)); waits.n++; });
+      }, 200);
       // Monotonic µs, the clock of `--cpu-prof` sample times in every process: profiles can be cut to (b2).
       const windowStartUs = process.hrtime.bigint() / 1000n;
       const t0 = performance.now();
@@ -351,9 +359,10 @@ async function main() {
       const spineRate = N_B / ((performance.now() - t0) / 1000);
       const edgeCpu = process.cpuUsage(cpu0.edge);
       storeB.off('written', onWritten);
+      clearInterval(sampler);
       const batches1 = await centralBatches(central.url);
       const centralMean = batches1 && batches0 && batches1.count > batches0.count ? ((batches1.sum - batches0.sum) / (batches1.count - batches0.count)).toFixed(0) : '?';
-      log(`(b2) ${writers} writers: records per transaction: central mean ${centralMean} (warehouse batches), edge mean ${edgeCommits ? (N_B / edgeCommits).toFixed(0) : '?'} (group commits)`);
+      log(`(b2) ${writers} writers: records per transaction: central mean ${centralMean} (warehouse batches), edge mean ${edgeCommits ? (N_B / edgeCommits).toFixed(0) : '?'} (group commits); records waiting (mean of samples every 200 ms): for the relay ${waits.n ? (waits.relay / waits.n).toFixed(0) : '?'}, published and not yet applied ${waits.n ? (waits.central / waits.n).toFixed(0) : '?'}`);
       log(`(b2) ${writers} writers: CPU per 1,000 records by thread: central ${threadCpuNote(threads0.central, threadCpuMs(central.proc.pid), N_B)}; edge ${threadCpuNote(threads0.edge, threadCpuMs(process.pid), N_B)}`);
       log(`(b2) ${writers} writers: window ${windowStartUs}-${process.hrtime.bigint() / 1000n} (monotonic µs, as --cpu-prof sample times)`);
       const perK = (ms: number) => ((ms / N_B) * 1000).toFixed(0);
