@@ -26,9 +26,7 @@ export async function launchBrowser(): Promise<BrowserContext & AsyncDisposable>
   });
 }
 
-/** Where screenshots go (kept after the run so a person can look at them). */
+/** Where screenshots go: `<tmp>/ui-<name>.png`, kept after the run so a person can look at them. */
 export function screenshotPath(name: string): string {
-  const dir = join(tmpdir(), 'ui-screenshots');
-  if (!existsSync(dir)) mkdtempSync(join(tmpdir(), 'x-'));
   return join(tmpdir(), `ui-${name}.png`);
 }
