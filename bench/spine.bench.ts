@@ -7,7 +7,7 @@
  *  (e) dictionary version reaching 2 online edges, p99
  * Writes the "## Spine" section of bench/RESULTS.md.
  */
-import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,10 +22,11 @@ import { pino } from 'pino';
 import { EdgeStore } from '../edge-agent/store/store.ts';
 import { startEdgeAgent } from '../edge-agent/agent.ts';
 import { Relay } from '../edge-agent/sync/relay.ts';
-import { metricNames, receiptSchema, recordTypes, subjects } from '../contracts/index.ts';
+import { receiptSchema, recordTypes, subjects } from '../contracts/index.ts';
 import { loadEdgeConfig } from '../edge-agent/config.ts';
 import { makeBloodPressure, prng } from '../edge-agent/sim/generate.ts';
 import { build } from '../central/analytics/testkit.ts';
+import { centralBatches, cpuMs, rssMb, threadCpuMs, threadCpuNote } from './proc-stats.ts';
 
 const quick = process.argv.includes('--quick');
 /** `--only=b` (and `--warehouse=postgres`): (a) and (b2) only, for profiling the spine's path (implies `--no-write`); `--no-write`: leave RESULTS.md alone. */
@@ -80,60 +81,6 @@ async function registerResidents(store: EdgeStore, clinic: string): Promise<numb
     });
   }
   return RESIDENTS_PER_CLINIC;
-}
-
-function rssMb(pid: number | undefined): string {
-  if (!pid) return '?';
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const hwm = /VmHWM:\s+(\d+)/.exec(s)?.[1];
-    return hwm ? (Number(hwm) / 1024).toFixed(0) : '?';
-  } catch { return '?'; }
-}
-
-/** Central's warehouse batches so far (sum and count of its records-per-transaction histogram), or null. */
-async function centralBatches(url: string): Promise<{ sum: number; count: number } | null> {
-  try {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    const num = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-    const sum = num(`${metricNames.central.ingestBatchRecords}_sum`), count = num(`${metricNames.central.ingestBatchRecords}_count`);
-    return Number.isFinite(sum) && Number.isFinite(count) ? { sum, count } : null;
-  } catch { return null; }
-}
-
-/** CPU time (user + system) of a process so far, ms; every thread of it (Linux /proc). */
-function cpuMs(pid: number | undefined): number {
-  if (!pid) return NaN;
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 (utime, stime) in clock ticks; rest[0] is field 3.
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
-  } catch { return NaN; }
-}
-
-/** CPU time (ms) of each thread of a process so far, by thread id, with its name (Linux /proc). */
-function threadCpuMs(pid: number | undefined): Map<string, { name: string; ms: number }> {
-  const out = new Map<string, { name: string; ms: number }>();
-  if (!pid) return out;
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'));
-        const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-        out.set(tid, { name, ms: ((Number(rest[11]) + Number(rest[12])) * 1000) / 100 });
-      } catch { /* thread ended */ }
-    }
-  } catch { /* process ended */ }
-  return out;
-}
-
-/** Per-thread CPU per 1,000 records between two `threadCpuMs` snapshots, largest first (threads under 2% left out). */
-function threadCpuNote(a: Map<string, { name: string; ms: number }>, b: Map<string, { name: string; ms: number }>, n: number): string {
-  const rows = [...b].map(([tid, t]) => ({ tid, name: t.name, ms: t.ms - (a.get(tid)?.ms ?? 0) }));
-  const total = rows.reduce((s, r) => s + r.ms, 0);
-  return rows.filter((r) => r.ms > total * 0.02).sort((x, y) => y.ms - x.ms).map((r) => `${r.name}/${r.tid} ${((r.ms / n) * 1000).toFixed(0)}`).join(', ');
 }
 
 function pct(a: number[], p: number): number {
