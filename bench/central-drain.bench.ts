@@ -70,18 +70,16 @@ class GcTally {
 
 const tmp = tempDir('central-drain');
 await using ns = await startNatsServer();
-const warehouse = `${tmp.dir}/warehouse.db`;
-/** One read of the warehouse (central holds it open for writing; WAL lets this reader in). */
-const readOne = (sql: string): number => {
-  const db = new Database(warehouse, { readonly: true, fileMustExist: true });
-  try { return db.prepare<[string], { s: number }>(sql).get(CLINIC)?.s ?? 0; } finally { db.close(); }
-};
-const appliedSeq = () => readOne('SELECT applied_seq AS s FROM clinic_state WHERE clinic_id = ?');
-const empiSeq = () => readOne('SELECT seq AS s FROM empi_cursor WHERE clinic_id = ?');
 const startCentral = () => spawnProcess('central/main.ts', centralEnv(ns.url, tmp.dir), nodeArgs);
 
 try {
   let central = await startCentral();
+  // A reader of central's warehouse (it holds the file open for writing; WAL lets this reader in).
+  const wdb = new Database(`${tmp.dir}/warehouse.db`, { readonly: true, fileMustExist: true });
+  const appliedSt = wdb.prepare<[string], { s: number }>('SELECT applied_seq AS s FROM clinic_state WHERE clinic_id = ?');
+  const empiSt = wdb.prepare<[string], { s: number }>('SELECT seq AS s FROM empi_cursor WHERE clinic_id = ?');
+  const appliedSeq = () => appliedSt.get(CLINIC)?.s ?? 0;
+  const empiSeq = () => empiSt.get(CLINIC)?.s ?? 0;
   const store = new EdgeStore(`${tmp.dir}/edge.db`, CLINIC);
   const res = (k: number) => `${CLINIC}-r${String(k).padStart(4, '0')}`;
   store.transact((tx) => {
@@ -149,6 +147,7 @@ try {
   await nc.close();
   store.close();
   await central.kill('SIGTERM');
+  wdb.close();
   log(`done: ${ROUNDS} round(s) of ${N} records; the warehouse holds ${published} records of one clinic`);
 } finally {
   tmp.cleanup();

@@ -35,6 +35,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { startDicomScp } from '../device-drivers/dicom/index.ts';
 import { buildPart10 } from '../device-drivers/dicom/test-support/dataset-builder.ts';
+import { median } from './proc-stats.ts';
 
 const THIS = fileURLToPath(import.meta.url);
 const ROOT = join(THIS, '..', '..');
@@ -641,9 +642,7 @@ async function main(): Promise<void> {
       const a = runsByMode.get(parallel)?.get('agent'), o = runsByMode.get(parallel)?.get('orthanc');
       if (!a?.length || !o?.length) return 'n/a';
       const rs = a.map((x, i) => x.perSecond / o[i]!.perSecond);
-      const sorted = [...rs].sort((x, y) => x - y);
-      const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
-      return `median ${median.toFixed(2)}x (${rs.map((r) => r.toFixed(2)).join(', ')})`;
+      return `median ${median(rs).toFixed(2)}x (${rs.map((r) => r.toFixed(2)).join(', ')})`;
     };
     const pairLine = `${pairs(1)} on one association, ${pairs(4)} with four in parallel`;
     if (kinds.includes('agent') && kinds.includes('orthanc')) console.log(`edge agent / Orthanc per interleaved pair of runs: ${pairLine}`);

@@ -1,6 +1,7 @@
 /**
  * What the benches read of their processes on Linux (/proc): CPU time of a process and of each of
- * its threads, peak RSS, and central's warehouse batch sizes from its /metrics.
+ * its threads, peak RSS, and central's warehouse batch sizes from its /metrics; and the median
+ * they report of a series of runs.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { metricNames } from '../contracts/index.ts';
@@ -58,4 +59,10 @@ export function threadCpuNote(a: Map<string, { name: string; ms: number }>, b: M
   const rows = [...b].map(([tid, t]) => ({ tid, name: t.name, ms: t.ms - (a.get(tid)?.ms ?? 0) }));
   const total = rows.reduce((s, r) => s + r.ms, 0);
   return rows.filter((r) => r.ms > total * 0.02).sort((x, y) => y.ms - x.ms).map((r) => `${r.name}/${r.tid} ${((r.ms / n) * 1000).toFixed(0)}`).join(', ');
+}
+
+/** Median of a non-empty list (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }

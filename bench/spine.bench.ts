@@ -26,7 +26,7 @@ import { receiptSchema, recordTypes, subjects } from '../contracts/index.ts';
 import { loadEdgeConfig } from '../edge-agent/config.ts';
 import { makeBloodPressure, prng } from '../edge-agent/sim/generate.ts';
 import { build } from '../central/analytics/testkit.ts';
-import { centralBatches, cpuMs, rssMb, threadCpuMs, threadCpuNote } from './proc-stats.ts';
+import { centralBatches, cpuMs, median, rssMb, threadCpuMs, threadCpuNote } from './proc-stats.ts';
 
 const quick = process.argv.includes('--quick');
 /** `--only=b` (and `--warehouse=postgres`): (a) and (b2) only, for profiling the spine's path (implies `--no-write`); `--no-write`: leave RESULTS.md alone. */
@@ -347,9 +347,9 @@ async function main() {
       }
       await ncP.close();
       const sorted = [...ratios].sort((x, y) => x - y);
-      const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
-      log(`(b2p) ${PAIRS} pairs: median ${median.toFixed(2)}x (${sorted[0]!.toFixed(2)}-${sorted[sorted.length - 1]!.toFixed(2)})`);
-      rows.push([`(b2p) ${PAIRS} alternating pairs: (a) then (b2) with 1,024 writers, seconds apart`, `median ${median.toFixed(2)}x of (a)`, `target >= 0.5; (b2) / (a) per pair, (b2) rec/s / (a) msg/s: ${notes.join(', ')}; (a) in a process of its own (as at the start: a publisher in the bench process, which then holds the edge agent (b), ran ~25% slower) on the same broker as (b), its stream purged before each run`]);
+      const med = median(ratios);
+      log(`(b2p) ${PAIRS} pairs: median ${med.toFixed(2)}x (${sorted[0]!.toFixed(2)}-${sorted[sorted.length - 1]!.toFixed(2)})`);
+      rows.push([`(b2p) ${PAIRS} alternating pairs: (a) then (b2) with 1,024 writers, seconds apart`, `median ${med.toFixed(2)}x of (a)`, `target >= 0.5; (b2) / (a) per pair, (b2) rec/s / (a) msg/s: ${notes.join(', ')}; (a) in a process of its own (as at the start: a publisher in the bench process, which then holds the edge agent (b), ran ~25% slower) on the same broker as (b), its stream purged before each run`]);
     }
     /** (d) broker outage: N_D records pile up at the edge; seconds from broker restart to all applied. */
     const backlogDrain = async (): Promise<{ drain: number; edgePid: number | undefined }> => {
