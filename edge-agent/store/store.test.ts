@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClinicMismatchError, EdgeStore, RecordValidationError, WAL_AUTOCHECKPOINT_PAGES } from './store.ts';
+import { ClinicMismatchError, EdgeStore, RecordValidationError } from './store.ts';
 import { makeResident, prng } from '../sim/generate.ts';
 
 t.test('edge store: outbox rows commit with the domain row, seqs stay contiguous, receipts trim', async (t) => {
@@ -12,7 +12,6 @@ t.test('edge store: outbox rows commit with the domain row, seqs stay contiguous
   const store = new EdgeStore(file, 'c01');
   t.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
   t.equal(store.db.pragma('synchronous', { simple: true }), 2, 'synchronous=FULL');
-  t.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), WAL_AUTOCHECKPOINT_PAGES, 'checkpoints at 10,000 WAL pages (bench/edge-write.bench.ts)');
   const r = prng(9);
   const res = makeResident(r);
   t.equal(store.write('resident', res.residentId, res), 1);

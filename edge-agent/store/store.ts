@@ -23,9 +23,6 @@ import {
 import { migrate, openDb, type Db, type Migration } from '../../contracts/runtime/index.ts';
 import { edgeMigrations } from './migrations.ts';
 
-/** WAL pages that trigger an automatic checkpoint (SQLite's default is 1,000): see the constructor. */
-export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
-
 export class RecordValidationError extends Error {
   override name = 'RecordValidationError';
   constructor(readonly type: string, readonly issues: { path: string; message: string }[]) {
@@ -122,13 +119,6 @@ export class EdgeStore extends EventEmitter {
   constructor(readonly file: string, readonly clinicId: string, extraMigrations: readonly Migration[] = []) {
     super();
     this.db = openDb(file);
-    // Checkpoint when the WAL holds 10,000 pages (40 MB), not SQLite's 1,000: a busy clinic's
-    // group commits rewrite the same scattered index pages (records by resident) in commit after
-    // commit, and each checkpoint copies every page it finds back to the database file. With
-    // 1,000 pages a checkpoint ran every second or third group commit; with 10,000 a page
-    // rewritten by ten commits is copied once. Measured (1,024 writers, 2,000 residents):
-    // 8.5-9.4 -> 6.0-6.4 KB written and 77-85 -> 62-66 µs of CPU per record.
-    this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     this.walFd = new KeptDescriptor(`${file}-wal`);
     migrate(this.db, [...edgeMigrations, ...extraMigrations]);
     this.groupCommitFsync = file === ':memory:' || process.env.EDGE_GROUP_COMMIT_FSYNC === 'inline' ? 'inline' : 'async';
