@@ -71,21 +71,33 @@ interface LinkRow { resident_id: string; person_id: string; clinic_id: string }
 const now = () => new Date().toISOString();
 const inList = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
-export interface EmpiOptions { thresholds?: Thresholds; batch?: number }
+export interface EmpiOptions {
+  thresholds?: Thresholds;
+  /** Resident records read per background transaction (at most). */
+  batch?: number;
+  /** A background transaction stops taking residents once it has run this long (ms). */
+  sliceMs?: number;
+}
 
 export class Empi {
   readonly sql: Sql;
   readonly thresholds: Thresholds;
   private readonly batch: number;
+  private readonly sliceMs: number;
   private ready: Promise<void> | undefined;
 
   constructor(wh: Warehouse, opts: EmpiOptions = {}) {
     this.sql = sqlFor(wh);
     this.thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
-    // Small batches, one transaction each, with a turn of the event loop in between: matching
-    // runs on central's main thread beside the ingest (1,000 residents per transaction stalled
-    // ingest for 1-2 s when a clinic registered 2,000 residents at once).
+    // Matching runs on central's main thread beside the ingest, so the background scan works in
+    // slices: one transaction of at most `batch` residents that stops taking more after `sliceMs`,
+    // then a pause as long as the slice (the ingest gets at least half of the thread while a
+    // clinic's bulk registration is indexed). 1,000 residents per transaction stalled the ingest
+    // for 1-2 s; 50 per transaction with one event-loop turn between them still held it ~40 ms
+    // at a time on a slow machine, and an ingest cycle (delivery, apply, flush, ack, receipt)
+    // spans several turns: observations waited 200-400 ms (p99) while 2,000 residents were indexed.
     this.batch = opts.batch ?? 50;
+    this.sliceMs = opts.sliceMs ?? 10;
   }
 
   /** Create the empi_* tables if missing (idempotent, both backends). */
@@ -104,15 +116,18 @@ export class Empi {
     const clinics = await this.tx(function* () { return yield* all<{ clinic_id: string }>('SELECT clinic_id FROM clinic_state ORDER BY clinic_id'); });
     for (const { clinic_id: clinic } of clinics) {
       for (;;) {
-        const more = await this.tx(() => this.scanClinic(clinic, stats));
+        const t0 = performance.now();
+        const more = await this.tx(() => this.scanClinic(clinic, stats, t0 + this.sliceMs));
         if (!more) break;
-        await new Promise((r) => setImmediate(r));
+        const held = performance.now() - t0;
+        await new Promise((r) => setTimeout(r, Math.max(1, Math.ceil(held))));
       }
     }
     return stats;
   }
 
-  private *scanClinic(clinic: string, stats: RunStats): Generator<Op, boolean, unknown> {
+  /** One slice: index resident records above the clinic's cursor until `deadline` (performance.now()); true if more may follow. */
+  private *scanClinic(clinic: string, stats: RunStats, deadline = Infinity): Generator<Op, boolean, unknown> {
     const cur = Number((yield* all<{ seq: number }>('SELECT seq FROM empi_cursor WHERE clinic_id = ?', [clinic]))[0]?.seq ?? 0);
     // Records are inserted in seq order up to the clinic's watermark, in the same transaction that
     // moves it: every record above the cursor is at or below the watermark read here. Only resident
@@ -123,7 +138,11 @@ export class Empi {
       `SELECT seq, ${this.sql.json('payload', 'residentId')} AS rid FROM records WHERE clinic_id = ? AND seq > ? AND seq <= ? AND type = 'resident' ORDER BY seq LIMIT ?`,
       [clinic, cur, wm, this.batch]);
     const seen = new Set<string>();
+    let taken = 0;
     for (const r of rows) {
+      // Out of time: the rest of the batch waits for the next slice (at least one row per slice).
+      if (taken > 0 && performance.now() > deadline) break;
+      taken++;
       if (!r.rid || seen.has(r.rid)) continue;
       seen.add(r.rid);
       const { outcome: o, reviews } = yield* this.indexResident(r.rid, clinic);
@@ -132,12 +151,13 @@ export class Empi {
       if (o === 'linked') stats.linked++;
       if (o === 'new') stats.newPersons++;
     }
-    stats.scanned += rows.length;
-    // A full batch: more resident records may follow; otherwise everything up to the watermark is scanned.
-    const full = rows.length === this.batch;
-    const last = full ? Number(rows[rows.length - 1]!.seq) : wm;
+    stats.scanned += taken;
+    // A full batch or a slice that ran out of time: more resident records may follow; otherwise
+    // everything up to the watermark is scanned.
+    const more = taken < rows.length || rows.length === this.batch;
+    const last = more ? Number(rows[taken - 1]!.seq) : wm;
     yield* run('INSERT INTO empi_cursor (clinic_id, seq) VALUES (?, ?) ON CONFLICT (clinic_id) DO UPDATE SET seq = excluded.seq', [clinic, last]);
-    return full;
+    return more;
   }
 
   /** Load residents' current demographics. */
