@@ -70,6 +70,21 @@ t.test('resident search by ID, name, pinyin initials, phone, insurance and e-hea
   t.same(ids('sxx'), ['r-central'], 'pinyin of a surname read as a surname (单 = shan)');
   t.same(ids('YB99887766'), ['r-central'], 'insurance card from the record payload');
   t.same(backfillExt(store.db, first.lastRowid), { filled: 0, lastRowid: first.lastRowid }, 'nothing new after the last rowid');
+  // In time slices (the module's background pass): a slice out of time stops after one resident,
+  // the next call goes on from there, and every resident gets its keys.
+  const names = ['尉迟恭', '长孙无忌', '秦琼', '程咬金', '罗成'];
+  store.transact((tx) => names.forEach((name, i) => tx.emit('resident', `r-slice-${i}`, { residentId: `r-slice-${i}`, name, sex: '1', birthDate: '1960-05-05', idType: '99', idNumber: `S-${i}` })));
+  let at = first.lastRowid;
+  const calls: number[] = [];
+  for (;;) {
+    const r = backfillExt(store.db, at, 2000, 0);
+    if (r.lastRowid === at) break;
+    calls.push(r.filled);
+    at = r.lastRowid;
+  }
+  t.same(calls, [1, 1, 1, 1, 1], 'one resident per slice');
+  t.same(ids('yc'), ['r-slice-0'], '尉迟 read as a compound surname (yuchi)');
+  t.same(ids('cyj'), ['r-slice-3'], 'the last slices filled too');
 });
 
 t.test('pricing from the dictionaries; unknown codes and negative quantities refused', async (t) => {

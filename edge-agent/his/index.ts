@@ -36,8 +36,9 @@ export const hisModule: EdgeModule = {
       timer = null;
       try {
         const before = lastRowid;
-        lastRowid = backfillExt(ctx.store.db, lastRowid).lastRowid;
-        if (lastRowid !== before && !timer) timer = setTimeout(backfill, 50);
+        // 10 ms slices with a pause after each: device readings and requests run in between.
+        lastRowid = backfillExt(ctx.store.db, lastRowid, 200, 10).lastRowid;
+        if (lastRowid !== before && !timer) timer = setTimeout(backfill, 20);
       } catch (e) { ctx.log.warn({ err: (e as Error).message }, 'his: resident search keys backfill failed'); }
     };
     const onWritten = () => { if (!timer) timer = setTimeout(backfill, 1000); };

@@ -170,23 +170,30 @@ export function saveResident(tx: Tx, r: RecordPayload<'resident'>): void {
  * Residents that arrived without search keys (from central, the simulator, other modules)
  * get them here. Only residents inserted after `afterRowid` are looked at, so the check is
  * cheap on a busy edge; returns how many were filled and the rowid to continue from.
+ * `sliceMs`: stop taking residents after this long (the rest waits for the next call), so a bulk
+ * arrival does not hold the edge's main thread: 2,000 residents in one transaction held it ~600 ms,
+ * and device readings waited behind it.
  * (A name changed later by central keeps its old pinyin until saved at the desk.)
  */
-export function backfillExt(db: Db, afterRowid = 0, max = 2000): { filled: number; lastRowid: number } {
+export function backfillExt(db: Db, afterRowid = 0, max = 2000, sliceMs = Infinity): { filled: number; lastRowid: number } {
   const rows = db.prepare<[number, number], { rid: number; resident_id: string; payload: string | null; name: string; has: number }>(`SELECT r.rowid AS rid, r.resident_id, r.name, rec.payload,
       EXISTS (SELECT 1 FROM his_resident_ext e WHERE e.resident_id = r.resident_id) AS has
     FROM residents r LEFT JOIN records rec ON rec.type = 'resident' AND rec.record_id = r.resident_id
     WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?`).all(afterRowid, max);
   let filled = 0;
+  let lastRowid = afterRowid;
+  const deadline = performance.now() + sliceMs;
   db.transaction(() => {
     for (const row of rows) {
+      if (lastRowid !== afterRowid && performance.now() > deadline) break;
+      lastRowid = row.rid;
       if (row.has) continue;
       const p = row.payload ? (JSON.parse(row.payload) as RecordPayload<'resident'>) : ({ residentId: row.resident_id, name: row.name } as RecordPayload<'resident'>);
       upsertExt(db, { ...p, residentId: row.resident_id, name: row.name });
       filled++;
     }
   })();
-  return { filled, lastRowid: rows.at(-1)?.rid ?? afterRowid };
+  return { filled, lastRowid };
 }
 
 /** Age in whole years on `today` (yyyy-MM-dd). */

@@ -307,3 +307,32 @@ t.test('stop() does not wait for a JetStream request the broker does not answer'
   t.ok(ms < 5_000, `stop() returned in ${ms} ms, without waiting for the request timeout`);
   t.equal(f.state, 'stopped');
 });
+
+t.test('a follower applying a backlog gives the event loop turns (device writes and requests run between its applies)', async (t) => {
+  const { ns, tmp, pub, later } = await setup(t, 'follower-turns');
+  await addStream(pub);
+  await publish(pub, 0, 60);
+  const db = edgeDb(`${tmp.dir}/edge.db`);
+  const nc = await natsClient(ns.url);
+  const insert = db.prepare<[number, string]>('INSERT INTO applied (seq, k) VALUES (?, ?)');
+  // Each apply takes 6 ms of this thread (a slow one, as EMPI changes with an fsync each are on a
+  // busy edge). Before the first apply an immediate is scheduled: the loop must run it soon, not
+  // after the whole buffered batch.
+  let turned = false;
+  const turnedAt: number[] = [];
+  const f = follower(db, nc, {
+    batch: 64,
+    apply: (k, { seq }) => {
+      if (seq === 1) setImmediate(() => { turned = true; });
+      else if (turned && turnedAt.length === 0) turnedAt.push(seq);
+      const until = performance.now() + 6;
+      while (performance.now() < until) { /* busy */ }
+      insert.run(seq, k);
+    },
+  });
+  f.start();
+  later(async () => { await f.stop(); await nc.close(); db.close(); });
+  await waitFor('all 60 applied', () => f.position() === 60, 30_000);
+  t.same(appliedKeys(db), expected(60), 'every message applied once, in order');
+  t.ok(turnedAt.length === 1 && turnedAt[0]! <= 3, `the event loop ran an immediate before apply #${turnedAt[0]} (of 60)`);
+});
