@@ -9,12 +9,14 @@
  *                     (central's warehouse holds them), applied before the window
  *   --seconds S       length of the timed window (20)
  *   --runs R          repeat (fresh servers each time)
- * Prints p50/p99/p99.9/max, the seconds in which some record took over 200 ms, and the longest
+ * BENCH_CENTRAL_LOG=FILE keeps central's log (TEST_LOG_LEVEL=info for its info lines),
+ * BENCH_CENTRAL_NODE_OPTIONS its node flags. Prints p50/p99/p99.9/max, the seconds in which some record took over 200 ms, and the longest
  * event-loop delay of this process (the edges' main thread). Does not write RESULTS.md.
  *   node --import tsx bench/spine-latency.bench.ts --register [--runs 2]
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
@@ -125,6 +127,8 @@ async function run(n: number): Promise<{ p99: number; max: number }> {
   } finally {
     for (const a of agents) await a.stop().catch(() => undefined);
     await central.kill('SIGTERM');
+    // BENCH_CENTRAL_LOG=<file>: central's log lines of the last run (LOG_LEVEL comes from TEST_LOG_LEVEL, default warn).
+    if (process.env.BENCH_CENTRAL_LOG) writeFileSync(process.env.BENCH_CENTRAL_LOG, central.output());
     tmp.cleanup();
   }
 }
