@@ -78,7 +78,7 @@ class SqliteSql implements Sql {
   }
 
   async ensure(statements: { sqlite: string; pg: string }[]): Promise<void> {
-    this.db.transaction(() => { for (const s of statements) this.db.exec(s.sqlite); }).immediate();
+    withWriteGate(() => this.db.transaction(() => { for (const s of statements) this.db.exec(s.sqlite); }).immediate());
   }
 
   json(col: string, field: string): string {

@@ -8,7 +8,8 @@
  * error. Same rows as `Warehouse.audit`.
  *
  * On SQLite the insert runs in a worker thread on its own connection to the warehouse file (WAL:
- * one writer at a time, busy_timeout waits for the ingest's transactions), so the disk sync does
+ * one writer at a time; the thread takes the warehouse's write gate, as the ingest and the
+ * analytics fact worker do, so neither side sleeps in SQLite's busy handler), so the disk sync does
  * not stop the event loop that serves the next requests; the worker exits when idle. If it cannot
  * start or dies, inserts run on the warehouse's own connection instead.
  *
@@ -21,6 +22,7 @@ import type { Pool } from 'pg';
 import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import { sqlFor, type Sql } from '../warehouse/sql.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
+import { releaseWriteGate, writeGateBuffer } from '../warehouse/write-gate.ts';
 import type { AuditEntry, Warehouse } from '../warehouse/types.ts';
 
 /** Rows per INSERT (6 parameters each, under SQLite's 32,766 limit). */
@@ -111,6 +113,24 @@ const db = new Database(workerData.file);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 10000');
+// The warehouse's write gate (central/warehouse/write-gate.ts, same protocol: 0 free, 1 held):
+// an insert begun while the ingest held SQLite's write lock would sleep in the busy handler, and
+// an ingest begun while this insert held it would sleep on the main thread.
+const gate = workerData.gate ? new Int32Array(workerData.gate) : null;
+function gated(fn) {
+  if (!gate) return fn();
+  const deadline = Date.now() + 5000;
+  while (Atomics.compareExchange(gate, 0, 0, 1) !== 0) {
+    if (Date.now() > deadline) return fn();
+    Atomics.wait(gate, 0, 1, 50);
+  }
+  try {
+    return fn();
+  } finally {
+    Atomics.store(gate, 0, 0);
+    Atomics.notify(gate, 0, 1);
+  }
+}
 const stmts = new Map();
 parentPort.on('message', (m) => {
   try {
@@ -120,7 +140,7 @@ parentPort.on('message', (m) => {
       st = db.prepare(${JSON.stringify(insertSql(1).replace(/ VALUES .*/, ' VALUES '))} + Array.from({ length: m.n }, () => '(?, ?, ?, ?, ?, ?)').join(', '));
       stmts.set(m.n, st);
     }
-    st.run(m.params);
+    gated(() => st.run(m.params));
     parentPort.postMessage({ id: m.id, ok: true });
   } catch (e) {
     parentPort.postMessage({ id: m.id, ok: false, message: String((e && e.message) || e) });
@@ -156,7 +176,7 @@ class WorkerSink {
 
   private start(): Worker {
     if (this.w) return this.w;
-    const w = new Worker(WORKER, { eval: true, workerData: { file: this.file, sqlite: createRequire(import.meta.url).resolve('better-sqlite3') } });
+    const w = new Worker(WORKER, { eval: true, workerData: { file: this.file, sqlite: createRequire(import.meta.url).resolve('better-sqlite3'), gate: writeGateBuffer() } });
     w.unref();
     w.on('message', (m: { id: number; ok: boolean; message?: string }) => {
       const p = this.pending;
@@ -173,7 +193,9 @@ class WorkerSink {
       this.broken = true;
       this.onFailure();
       // The batch in flight may or may not be stored: insert it again on the main connection
-      // rather than lose it (an audit entry twice is better than none).
+      // rather than lose it (an audit entry twice is better than none). A thread that died
+      // inside its insert may have held the write gate: release it, as the fact worker's host does.
+      if (this.pending) releaseWriteGate();
       this.pending?.resolve(false);
       this.pending = undefined;
     };

@@ -8,6 +8,7 @@
  *   const index = wh instanceof PostgresWarehouse ? PgImagingIndex.lazy(wh.pool) : new SqliteImagingIndex(wh.db);
  */
 import type { Db } from '../../contracts/runtime/index.ts';
+import { withWriteGate } from '../warehouse/write-gate.ts';
 import type { Report, ReportInput } from './reports.ts';
 
 export interface IndexedInstance {
@@ -215,8 +216,9 @@ export class SqliteImagingIndex implements ImagingIndex {
   }
 
   async upsertInstance(i: IndexedInstance): Promise<void> {
-    this.db.prepare(`INSERT INTO imaging_instances (${INSTANCE_COLUMNS.join(', ')}) VALUES (${INSTANCE_COLUMNS.map(() => '?').join(', ')})
-      ON CONFLICT (sop_instance_uid) DO UPDATE SET ${INSTANCE_REPLACED.map((c) => `${c} = excluded.${c}`).join(', ')}`).run(...instanceValues(i));
+    // Writes on the warehouse's connection take its write gate (central/warehouse/write-gate.ts).
+    withWriteGate(() => this.db.prepare(`INSERT INTO imaging_instances (${INSTANCE_COLUMNS.join(', ')}) VALUES (${INSTANCE_COLUMNS.map(() => '?').join(', ')})
+      ON CONFLICT (sop_instance_uid) DO UPDATE SET ${INSTANCE_REPLACED.map((c) => `${c} = excluded.${c}`).join(', ')}`).run(...instanceValues(i)));
   }
 
   async searchStudies(q: Query): Promise<StudySummary[]> {
@@ -245,13 +247,13 @@ export class SqliteImagingIndex implements ImagingIndex {
   }
 
   async addReport(study: string, input: ReportInput): Promise<Report> {
-    return this.db.transaction(() => {
+    return withWriteGate(() => this.db.transaction(() => {
       if (!this.db.prepare('SELECT 1 FROM imaging_instances WHERE study_instance_uid = ? LIMIT 1').get(study)) throw new ReportError(404, `study ${study} is not in the archive`);
       const r = nextReport(study, this.reportsSync(study), input);
       this.db.prepare(`INSERT INTO imaging_reports (study_instance_uid, version, status, findings, impression, positive, radiologist, reported_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(study, r.version, r.status, r.findings, r.impression, r.positive ? 1 : 0, r.radiologist, r.reportedAt);
       return r;
-    }).immediate();
+    }).immediate());
   }
 
   private reportsSync(study: string): Report[] {

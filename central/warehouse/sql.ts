@@ -32,7 +32,7 @@ export function sqliteSql(db: Db): Sql {
   return {
     dialect: 'sqlite',
     all: async <R>(sql: string, params: unknown[] = []) => db.prepare(sql).all(...params.map(sqliteParam)) as R[],
-    run: async (sql, params = []) => db.prepare(sql).run(...params.map(sqliteParam)).changes,
+    run: async (sql, params = []) => withWriteGate(() => db.prepare(sql).run(...params.map(sqliteParam)).changes),
     atomic: async (stmts) => withWriteGate(() => db.transaction(() => stmts.map((s) => db.prepare(s.sql).run(...(s.params ?? []).map(sqliteParam)).changes)).immediate()),
   };
 }

@@ -242,11 +242,13 @@ export class SqliteWarehouse implements Warehouse {
   }
 
   async recordHeartbeat(hb: Heartbeat): Promise<void> {
-    this.db.prepare(`INSERT INTO fleet (clinic_id, last_heartbeat_at, agent_version, edge_last_seq, edge_receipt_seq, outbox_depth, oldest_pending_age, relay_state, dictionaries)
+    // Every write on this connection takes the gate (write-gate.ts): a statement begun while the
+    // analytics fact worker holds SQLite's write lock would sleep in the busy handler on this thread.
+    withWriteGate(() => this.db.prepare(`INSERT INTO fleet (clinic_id, last_heartbeat_at, agent_version, edge_last_seq, edge_receipt_seq, outbox_depth, oldest_pending_age, relay_state, dictionaries)
       VALUES (@clinicId, @at, @agentVersion, @lastSeq, @receiptSeq, @outboxDepth, @oldestPendingAgeSec, @relayState, @dicts)
       ON CONFLICT (clinic_id) DO UPDATE SET last_heartbeat_at = excluded.last_heartbeat_at, agent_version = excluded.agent_version, edge_last_seq = excluded.edge_last_seq,
         edge_receipt_seq = excluded.edge_receipt_seq, outbox_depth = excluded.outbox_depth, oldest_pending_age = excluded.oldest_pending_age,
-        relay_state = excluded.relay_state, dictionaries = excluded.dictionaries`).run({ ...hb, at: new Date().toISOString(), dicts: JSON.stringify(hb.dictionaries) });
+        relay_state = excluded.relay_state, dictionaries = excluded.dictionaries`).run({ ...hb, at: new Date().toISOString(), dicts: JSON.stringify(hb.dictionaries) }));
   }
 
   async fleet(): Promise<FleetRow[]> {
@@ -326,7 +328,7 @@ export class SqliteWarehouse implements Warehouse {
 
   async audit(e: AuditEntry): Promise<void> {
     // The insert runs synchronously inside this call, as before the interface had audit().
-    this.db.prepare('INSERT INTO audit_log (at, actor, action, target, source_ip, outcome) VALUES (?, ?, ?, ?, ?, ?)').run(new Date().toISOString(), e.actor, e.action, e.target, e.sourceIp, e.outcome);
+    withWriteGate(() => this.db.prepare('INSERT INTO audit_log (at, actor, action, target, source_ip, outcome) VALUES (?, ?, ?, ?, ?, ?)').run(new Date().toISOString(), e.actor, e.action, e.target, e.sourceIp, e.outcome));
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,8 @@
  * gives up after 5 s and falls back to SQLite's own busy handling.
  */
 let cell: Int32Array | null = null;
+/** This thread holds the gate (its `fn` is running). */
+let held = false;
 
 /** The gate's shared buffer, created on first use (main thread). */
 export function writeGateBuffer(): SharedArrayBuffer {
@@ -41,6 +43,9 @@ export const writeGateStats = { acquired: 0, waited: 0, gaveUp: 0 };
 export function withWriteGate<T>(fn: () => T): T {
   const c = cell;
   if (!c) return fn();
+  // Already held by this thread (a gated write inside a gated transaction): the gate is not
+  // re-entrant, so waiting here would wait for ourselves until the 5 s give-up.
+  if (held) return fn();
   if (Atomics.compareExchange(c, 0, 0, 1) !== 0) {
     writeGateStats.waited++;
     const deadline = Date.now() + 5_000;
@@ -53,9 +58,11 @@ export function withWriteGate<T>(fn: () => T): T {
     }
   }
   writeGateStats.acquired++;
+  held = true;
   try {
     return fn();
   } finally {
+    held = false;
     Atomics.store(c, 0, 0);
     Atomics.notify(c, 0, 1);
   }
