@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,4 +80,37 @@ t.test('closing with writes queued or being flushed: they are committed and answ
   t.teardown(() => again.close());
   t.equal(again.stats().lastSeq, 500, 'all 500 committed');
   t.equal(again.stats().outboxDepth, 500, 'and queued for central');
+});
+
+t.test('outbox depth and oldest entry (read from the seq range) match a count of the rows through writes, receipts and re-seeds', async (t) => {
+  const { reseedOutbox } = await import('../sync/reseed.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'edge-store-depth-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  let run = 0;
+  await fc.assert(fc.asyncProperty(
+    fc.array(fc.oneof(
+      fc.record({ op: fc.constant('write' as const), n: fc.integer({ min: 1, max: 5 }) }),
+      fc.record({ op: fc.constant('receipt' as const), frac: fc.double({ min: 0, max: 1, noNaN: true }) }),
+      fc.record({ op: fc.constant('reseed' as const), frac: fc.double({ min: 0, max: 1, noNaN: true }) }),
+    ), { maxLength: 25 }),
+    async (ops) => {
+      const store = new EdgeStore(join(dir, `depth-${++run}.db`), 'c01');
+      try {
+        const r = prng(run);
+        for (const o of ops) {
+          const s = store.stats();
+          if (o.op === 'write') for (let i = 0; i < o.n; i++) { const res = makeResident(r); store.write('resident', res.residentId, res); }
+          else if (o.op === 'receipt') store.applyReceipt(Math.floor(s.lastSeq * o.frac));
+          else if (s.receiptSeq > 0) reseedOutbox(store, Math.floor((s.receiptSeq - 1) * o.frac));
+          const counted = store.db.prepare<[], { n: number; oldest: string | null }>('SELECT count(*) AS n, (SELECT created_at FROM outbox ORDER BY seq LIMIT 1) AS oldest FROM outbox').get()!;
+          const now = store.stats();
+          if (now.outboxDepth !== counted.n || now.oldestPendingAt !== counted.oldest) return false;
+        }
+        return true;
+      } finally {
+        store.close();
+      }
+    },
+  ), { numRuns: 40 });
+  t.pass('depth = max - min + 1 held in every generated history');
 });

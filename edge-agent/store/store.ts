@@ -152,7 +152,11 @@ export class EdgeStore extends EventEmitter {
         ON CONFLICT (resident_id) DO UPDATE SET name = excluded.name, sex = excluded.sex, birth_date = excluded.birth_date, id_type = excluded.id_type, id_number = excluded.id_number, phone = excluded.phone, hlc = excluded.hlc`),
       batch: db.prepare<[number, number], { seq: number; record_id: string; type: RecordType; envelope: string; created_at: string }>('SELECT seq, record_id, type, envelope, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       trim: db.prepare<[number]>('DELETE FROM outbox WHERE seq <= ?'),
-      depth: db.prepare<[], { n: number; oldest: string | null }>('SELECT count(*) AS n, min(created_at) AS oldest FROM outbox'),
+      // The outbox holds one contiguous run of seqs (written in order, trimmed only from below, a
+      // re-seed refills below what it holds): its depth is max - min + 1, two look-ups on the
+      // primary key instead of a count over every row (100,000+ after an outage; read by each
+      // heartbeat and metrics scrape). Its oldest entry is the lowest seq's.
+      depth: db.prepare<[], { lo: number | null; hi: number | null; oldest: string | null }>('SELECT min(seq) AS lo, max(seq) AS hi, (SELECT created_at FROM outbox ORDER BY seq LIMIT 1) AS oldest FROM outbox'),
       dictVersion: db.prepare<[string], { version: number }>('SELECT version FROM dictionaries WHERE name = ?'),
       dictVersions: db.prepare<[], { name: string; version: number }>('SELECT name, version FROM dictionaries'),
       dictUpsert: db.prepare<[string, number, string, string]>(`INSERT INTO dictionaries (name, version, published_at, received_at) VALUES (?, ?, ?, ?)
@@ -376,7 +380,7 @@ export class EdgeStore extends EventEmitter {
     return {
       lastSeq: Number(this.getMeta('next_seq') ?? '1') - 1,
       receiptSeq: Number(this.getMeta('receipt_seq') ?? '0'),
-      outboxDepth: d.n,
+      outboxDepth: d.lo === null || d.hi === null ? 0 : d.hi - d.lo + 1,
       oldestPendingAt: d.oldest,
     };
   }
