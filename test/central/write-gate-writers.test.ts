@@ -83,6 +83,8 @@ t.test('the FHIR audit writer thread waits for the gate', async (t) => {
   await writer.write({ actor: 'client:wg', action: 'fhir.read', target: 'Patient/1', sourceIp: '127.0.0.1', outcome: 'ok' });
   const ctl = new Int32Array(new SharedArrayBuffer(8));
   const h = new Worker(HOLDER, { eval: true, workerData: { gate: writeGateBuffer(), ctl: ctl.buffer } });
+  // Listened for from the start: the holder may exit before the checks below are done.
+  const exited = new Promise<void>((r) => h.once('exit', () => r()));
   await new Promise<void>((r) => h.once('message', () => r()));
   let stored = false;
   const second = writer.write({ actor: 'client:wg', action: 'fhir.read', target: 'Patient/2', sourceIp: '127.0.0.1', outcome: 'ok' }).then(() => { stored = true; });
@@ -92,7 +94,7 @@ t.test('the FHIR audit writer thread waits for the gate', async (t) => {
   Atomics.notify(ctl, 1);
   await second;
   t.ok(stored, 'stored once the gate is free');
-  await new Promise<void>((r) => h.once('exit', () => r()));
+  await exited;
   const n = (wh.db.prepare("SELECT count(*) AS n FROM audit_log WHERE actor = 'client:wg'").get() as { n: number }).n;
   t.equal(n, 2, 'both entries stored');
 });
