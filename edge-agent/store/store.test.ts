@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClinicMismatchError, EdgeStore, RecordValidationError } from './store.ts';
+import { ClinicMismatchError, EdgeStore, OUTBOX_DEPTH_SQL, RecordValidationError } from './store.ts';
 import { makeResident, prng } from '../sim/generate.ts';
 
 t.test('edge store: outbox rows commit with the domain row, seqs stay contiguous, receipts trim', async (t) => {
@@ -113,4 +113,18 @@ t.test('outbox depth and oldest entry (read from the seq range) match a count of
     },
   ), { numRuns: 40 });
   t.pass('depth = max - min + 1 held in every generated history');
+});
+
+t.test('the outbox depth is read by look-ups on the primary key, not a scan of the outbox', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-store-depth-plan-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new EdgeStore(join(dir, 'plan.db'), 'c01');
+  t.teardown(() => store.close());
+  const plan = store.db.prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${OUTBOX_DEPTH_SQL}`).all().map((r) => r.detail);
+  // min(seq) and max(seq) each a SEARCH (one b-tree descent); the oldest row read in seq order with LIMIT 1.
+  t.equal(plan.filter((d) => /^SEARCH outbox/.test(d)).length, 2, `min and max answered from the primary key: ${plan.join(' | ')}`);
+  t.equal(plan.filter((d) => /^SCAN outbox/.test(d)).length, 1, 'one ordered read of the first row only');
+  // And the single-statement form this replaced does scan (SQLite's min/max optimisation needs a lone aggregate).
+  const old = store.db.prepare<[], { detail: string }>('EXPLAIN QUERY PLAN SELECT min(seq) AS lo, max(seq) AS hi FROM outbox').all().map((r) => r.detail);
+  t.ok(old.some((d) => /^SCAN outbox/.test(d)), 'min and max in one select scan the table');
 });
