@@ -71,13 +71,17 @@ export class LabService {
 
   private get db() { return this.store.db; }
 
-  /** Results waiting for review, oldest first. */
+  /**
+   * Results waiting for review, oldest first. Every lab_result row is written with a review status
+   * ('preliminary' on receipt; migration 101 set the older ones), so the filter is the partial
+   * index `device_readings_review`'s own predicate and the page reads only what waits.
+   */
   pending(limit = 300): LabRow[] {
-    return this.db.prepare<[number], Parameters<typeof toLabRow>[0]>(`${SELECT} WHERE r.type = 'lab_result' AND coalesce(r.review_status, 'preliminary') = 'preliminary' ORDER BY r.received_at, r.rowid LIMIT ?`).all(limit).map(toLabRow);
+    return this.db.prepare<[number], Parameters<typeof toLabRow>[0]>(`${SELECT} WHERE r.review_status = 'preliminary' AND r.type = 'lab_result' ORDER BY r.received_at, r.rowid LIMIT ?`).all(limit).map(toLabRow);
   }
 
   pendingCount(): number {
-    return this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM device_readings WHERE type = 'lab_result' AND coalesce(review_status, 'preliminary') = 'preliminary'").get()!.n;
+    return this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM device_readings WHERE review_status = 'preliminary' AND type = 'lab_result'").get()!.n;
   }
 
   released(limit = 100): LabRow[] {

@@ -140,3 +140,15 @@ deviceMigrations.push({
     );
   `),
 });
+
+deviceMigrations.push({
+  version: 102,
+  name: 'devices: indexes for released lab results and for alerts by reading and by resident',
+  up: (db) => db.exec(`
+    -- The lab page's released list (newest reviews first) without reading every reading.
+    CREATE INDEX device_readings_released ON device_readings (reviewed_at) WHERE review_status IN ('final', 'corrected');
+    -- Binding a reading to a resident updates its alert; the doctor's view lists a resident's alerts.
+    CREATE INDEX critical_alerts_reading ON critical_alerts (reading_id);
+    CREATE INDEX critical_alerts_resident ON critical_alerts (resident_id, raised_at);
+  `),
+});

@@ -166,4 +166,15 @@ export const hisMigrations: Migration[] = [
       CREATE TABLE his_stock_settings (drug_code TEXT PRIMARY KEY, low_threshold REAL NOT NULL DEFAULT 10);
     `),
   },
+  {
+    version: 303,
+    name: 'his: indexes for a resident\'s and a registration\'s invoices and for the cashier\'s waiting list',
+    up: (db) => db.exec(`
+      -- The cashier page (a resident's invoices, newest first) and the registration slip.
+      CREATE INDEX his_invoices_resident ON his_invoices (resident_id, seq);
+      CREATE INDEX his_invoices_registration ON his_invoices (registration_id);
+      -- Residents with charges waiting to be paid (the cashier's list before a resident is chosen).
+      CREATE INDEX his_charges_pending ON his_charges (resident_id, created_at) WHERE status = 'pending';
+    `),
+  },
 ];

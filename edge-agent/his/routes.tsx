@@ -240,7 +240,7 @@ export function mountHisPages(ui: WebUi, store: EdgeStore, accounts: Accounts, c
       .map((x) => ({ ...x, refundable: refundableQuantity(db, x), refunded: refundedQuantity(db, x.charge_id), dispensed: x.dispensable ? netDispensed(db, x.charge_id) : 0, invoice_no: invoiceNo.get(x.invoice_id ?? '') ?? '' }));
     const invoices = resident ? db.prepare<[string], InvoiceRow>('SELECT * FROM his_invoices WHERE resident_id = ? ORDER BY seq DESC LIMIT 50').all(resident.residentId) : [];
     const waiting = resident ? [] : db.prepare<[], { resident_id: string; name: string; n: number; fen: number }>(`SELECT c.resident_id, coalesce(r.name, c.resident_id) AS name, count(*) AS n, sum(c.amount_fen) AS fen
-      FROM his_charges c LEFT JOIN residents r ON r.resident_id = c.resident_id WHERE c.status = 'pending' GROUP BY c.resident_id ORDER BY min(c.created_at) LIMIT 50`).all();
+      FROM his_charges c INDEXED BY his_charges_pending LEFT JOIN residents r ON r.resident_id = c.resident_id WHERE c.status = 'pending' GROUP BY c.resident_id ORDER BY min(c.created_at) LIMIT 50`).all();
     const notice = msg.notice ?? (c.req.query('refunded') ? '退费完成（冲账票据已生成，原票据保留）' : undefined);
     return ui.html(c, <CashierPage ctx={ctx} q={s.q} kind={s.kind} results={s.results} searchErrors={s.errors} resident={resident} pending={charges.filter((x) => x.status === 'pending')}
       paid={paid} invoices={invoices} waiting={waiting} visits={new Map(resident ? regList('g.resident_id = ?', resident.residentId).map((g) => [g.registration_id, `${g.visit_date} ${g.department_name} ${g.doctor_name}`]) : [])} errors={msg.errors} error={msg.error} notice={notice} />, status as 200);

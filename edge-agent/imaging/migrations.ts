@@ -159,4 +159,41 @@ export const imagingMigrations: Migration[] = [
       CREATE INDEX imaging_instances_unsynced ON imaging_instances (sop_instance_uid) WHERE file_synced = 0;
     `),
   },
+  {
+    version: 206,
+    name: 'imaging: indexes for the worklist page, the Modality Worklist and a resident\'s studies (no scan that grows with the archive)',
+    up: (db) => db.exec(`
+      -- Counting a study's instances and its forwarded ones from the index alone. With only
+      -- (study) and (fwd_state, fwd_next_at) to choose from, SQLite took the second for
+      -- "study = ? AND fwd_state = 'done'" and read every forwarded instance once per study:
+      -- the worklist page's recent studies took 5.5 s with a month of images (2,000 studies).
+      DROP INDEX imaging_instances_study;
+      CREATE INDEX imaging_instances_study ON imaging_instances (study_instance_uid, fwd_state);
+      -- Studies by order (the order lists count their images), by resident (the doctor's history),
+      -- and the most recent ones (the worklist page).
+      CREATE INDEX imaging_studies_order ON imaging_studies (order_id);
+      CREATE INDEX imaging_studies_resident ON imaging_studies (resident_id);
+      CREATE INDEX imaging_studies_recent ON imaging_studies (last_received_at);
+      -- Orders still open (Modality Worklist C-FIND answers from these), in schedule order.
+      CREATE INDEX imaging_orders_open ON imaging_orders (scheduled_date, scheduled_time) WHERE status IN ('requested', 'scheduled', 'in-progress');
+      -- Instances and bytes per forwarding state, kept by triggers: the forwarding gauge (each
+      -- metrics scrape) and the worklist page read two rows instead of counting the archive
+      -- (22 ms at 400,000 instances, a year of a busy clinic, and growing).
+      CREATE TABLE imaging_fwd_totals (fwd_state TEXT PRIMARY KEY, n INTEGER NOT NULL, bytes INTEGER NOT NULL);
+      INSERT INTO imaging_fwd_totals (fwd_state, n, bytes) SELECT fwd_state, count(*), coalesce(sum(size), 0) FROM imaging_instances GROUP BY fwd_state;
+      CREATE TRIGGER imaging_fwd_totals_insert AFTER INSERT ON imaging_instances BEGIN
+        INSERT INTO imaging_fwd_totals (fwd_state, n, bytes) VALUES (NEW.fwd_state, 1, NEW.size)
+          ON CONFLICT (fwd_state) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;
+      END;
+      CREATE TRIGGER imaging_fwd_totals_delete AFTER DELETE ON imaging_instances BEGIN
+        UPDATE imaging_fwd_totals SET n = n - 1, bytes = bytes - OLD.size WHERE fwd_state = OLD.fwd_state;
+      END;
+      CREATE TRIGGER imaging_fwd_totals_update AFTER UPDATE OF fwd_state, size ON imaging_instances
+        WHEN OLD.fwd_state IS NOT NEW.fwd_state OR OLD.size IS NOT NEW.size BEGIN
+        UPDATE imaging_fwd_totals SET n = n - 1, bytes = bytes - OLD.size WHERE fwd_state = OLD.fwd_state;
+        INSERT INTO imaging_fwd_totals (fwd_state, n, bytes) VALUES (NEW.fwd_state, 1, NEW.size)
+          ON CONFLICT (fwd_state) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;
+      END;
+    `),
+  },
 ];

@@ -152,9 +152,11 @@ export class ImagingRepo {
   }
 
   // ---- orders
+  // CROSS JOIN keeps the order's studies as the outer loop: left to choose, SQLite read every
+  // forwarded instance (the fwd_state index) once per order.
   private orderSelect = `SELECT o.*, r.name AS resident_name, r.sex AS resident_sex, r.birth_date AS resident_birth_date, r.id_number AS resident_id_number,
-      (SELECT count(*) FROM imaging_instances i JOIN imaging_studies s ON s.study_instance_uid = i.study_instance_uid WHERE s.order_id = o.order_id) AS instances,
-      (SELECT count(*) FROM imaging_instances i JOIN imaging_studies s ON s.study_instance_uid = i.study_instance_uid WHERE s.order_id = o.order_id AND i.fwd_state = 'done') AS forwarded
+      (SELECT count(*) FROM imaging_studies s CROSS JOIN imaging_instances i ON i.study_instance_uid = s.study_instance_uid WHERE s.order_id = o.order_id) AS instances,
+      (SELECT count(*) FROM imaging_studies s CROSS JOIN imaging_instances i ON i.study_instance_uid = s.study_instance_uid WHERE s.order_id = o.order_id AND i.fwd_state = 'done') AS forwarded
     FROM imaging_orders o LEFT JOIN residents r ON r.resident_id = o.resident_id`;
 
   ordersOn(date: string): OrderRow[] {
@@ -248,8 +250,10 @@ export class ImagingRepo {
   }
 
   forwardStats(): { pending: number; done: number; pendingBytes: number } {
-    const r = this.db.prepare<[], { pending: number; done: number; pending_bytes: number | null }>(
-      `SELECT sum(fwd_state = 'pending') AS pending, sum(fwd_state = 'done') AS done, sum(CASE WHEN fwd_state = 'pending' THEN size END) AS pending_bytes FROM imaging_instances`).get();
+    // Kept by triggers on imaging_instances (migration 206): two rows, whatever the archive's size.
+    const r = this.db.prepare<[], { pending: number | null; done: number | null; pending_bytes: number | null }>(
+      `SELECT (SELECT n FROM imaging_fwd_totals WHERE fwd_state = 'pending') AS pending, (SELECT n FROM imaging_fwd_totals WHERE fwd_state = 'done') AS done,
+        (SELECT bytes FROM imaging_fwd_totals WHERE fwd_state = 'pending') AS pending_bytes`).get();
     return { pending: r?.pending ?? 0, done: r?.done ?? 0, pendingBytes: r?.pending_bytes ?? 0 };
   }
 }

@@ -105,4 +105,14 @@ export const clinicalMigrations: Migration[] = [
     name: 'clinical: one index on records by resident, shared with the care module',
     up: dropDuplicateResidentIndex,
   },
+  {
+    version: 352,
+    name: 'clinical: indexes for a prescription\'s execution orders and for the doses given since a date',
+    up: (db) => db.exec(`
+      -- Voiding a prescription checks its injection/infusion orders and their doses.
+      CREATE INDEX clin_exec_orders_prescription ON clin_exec_orders (prescription_id);
+      -- The nurse's list: doses due (planned_date) or given since a time (executed_at).
+      CREATE INDEX clin_exec_tasks_executed ON clin_exec_tasks (executed_at) WHERE status = 'done';
+    `),
+  },
 ];
