@@ -44,7 +44,7 @@ t.test('forwarding totals equal a count of the instances through generated histo
           const meta: InstanceMeta = {
             path: join(dir, `${sop}.dcm`), studyInstanceUid: `2.25.70.${o.sop % 3}`, seriesInstanceUid: '2.25.71', sopInstanceUid: sop,
             sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', transferSyntaxUid: '1.2.840.10008.1.2.1', size: o.size, sha256: String(o.bytes).repeat(64),
-            patientId: 'P-1', modality: 'US', callingAe: 'US_ROOM1', remoteHost: '127.0.0.1',
+            patientId: 'P-1', modality: 'US', stationAe: 'US_ROOM1', callingAe: 'US_ROOM1', remoteHost: '127.0.0.1',
             device: { aeTitle: 'US_ROOM1', host: '*', port: 104, modality: 'US', enabled: true }, receivedAt: new Date().toISOString(),
           };
           await indexInstance(store, repo, meta);
@@ -82,6 +82,6 @@ t.test('migration 206 starts the totals from the instances already held', async 
   put.run('1', 100, 'pending'); put.run('2', 250, 'pending'); put.run('3', 1000, 'done');
   migrate(db, all);
   t.same(new ImagingRepo(db).forwardStats(), { pending: 2, done: 1, pendingBytes: 350 });
-  t.match(db.prepare<[], { detail: string }>("EXPLAIN QUERY PLAN SELECT count(*) FROM imaging_studies s CROSS JOIN imaging_instances i ON i.study_instance_uid = s.study_instance_uid WHERE s.order_id = ? AND i.fwd_state = 'done'").all(null).map((r) => r.detail).join(' | '),
+  t.match(db.prepare<[null], { detail: string }>("EXPLAIN QUERY PLAN SELECT count(*) FROM imaging_studies s CROSS JOIN imaging_instances i ON i.study_instance_uid = s.study_instance_uid WHERE s.order_id = ? AND i.fwd_state = 'done'").all(null).map((r) => r.detail).join(' | '),
     /SEARCH s USING INDEX imaging_studies_order.*SEARCH i USING COVERING INDEX imaging_instances_study/, 'an order\'s forwarded instances: its studies, then their instances by (study, state)');
 });
