@@ -1,6 +1,6 @@
 /**
  * The central image index on the PostgreSQL warehouse (`CENTRAL_WAREHOUSE=postgres`): same
- * tables and meaning as the SQLite one (migrations 200-201 in the warehouse's
+ * tables and meaning as the SQLite one (migrations 200-202 in the warehouse's
  * `schema_migrations`, applied under its advisory lock, so several central instances start
  * safely), same contract (`index-contract.ts`).
  *
@@ -12,7 +12,7 @@ import type pg from 'pg';
 import { migratePg, type PgMigration } from '../warehouse/postgres-migrations.ts';
 import type { Report, ReportInput } from './reports.ts';
 import {
-  INSTANCE_COLUMNS, INSTANCE_REPLACED, LATEST_REPORT, ReportError, camelRows, instanceValues, nextReport, page, toReport, toWorkload, where,
+  ALL_CLINICS, INSTANCE_COLUMNS, INSTANCE_REPLACED, LATEST_REPORT, ReportError, camelRows, inPageOrder, instanceValues, nextReport, page, recencyScope, toReport, toWorkload, where,
   type CursorReport, type Dialect, type ImagingIndex, type IndexedInstance, type Query, type SeriesSummary, type StudySummary, type WorkloadRow,
 } from './index-store.ts';
 
@@ -73,9 +73,29 @@ export const imagingPgMigrations: PgMigration[] = [{
     CREATE TRIGGER imaging_reports_no_change BEFORE UPDATE OR DELETE ON imaging_reports FOR EACH ROW EXECUTE FUNCTION imaging_reports_append_only();
     CREATE TRIGGER imaging_reports_no_truncate BEFORE TRUNCATE ON imaging_reports FOR EACH STATEMENT EXECUTE FUNCTION imaging_reports_append_only();
   `,
+}, {
+  version: 202,
+  name: 'imaging: each study\'s last receipt per clinic and overall (the recent-studies page without grouping the archive)',
+  sql: `
+    CREATE TABLE imaging_study_recency (
+      clinic_id TEXT NOT NULL,
+      study_instance_uid TEXT NOT NULL,
+      last_received_at TIMESTAMPTZ NOT NULL,
+      PRIMARY KEY (clinic_id, study_instance_uid)
+    );
+    INSERT INTO imaging_study_recency (clinic_id, study_instance_uid, last_received_at)
+      SELECT clinic_id, study_instance_uid, max(received_at) FROM imaging_instances GROUP BY clinic_id, study_instance_uid
+      UNION ALL SELECT '*', study_instance_uid, max(received_at) FROM imaging_instances GROUP BY study_instance_uid;
+    CREATE INDEX imaging_study_recency_page ON imaging_study_recency (clinic_id, last_received_at DESC, study_instance_uid);
+    CREATE INDEX imaging_study_recency_study ON imaging_study_recency (study_instance_uid);
+  `,
 }];
 
 const PG: Dialect = { ph: (n) => `$${n}`, like: 'ILIKE' };
+const PG_STUDY_AGGREGATE = `SELECT study_instance_uid, max(clinic_id) AS clinic_id, max(patient_id) AS patient_id, max(patient_name) AS patient_name,
+    max(patient_birth_date) AS patient_birth_date, max(patient_sex) AS patient_sex, max(accession_number) AS accession_number, max(study_date) AS study_date,
+    max(study_time) AS study_time, max(study_description) AS study_description, array_remove(array_agg(DISTINCT modality), NULL) AS modalities,
+    count(DISTINCT series_instance_uid) AS series, count(*) AS instances`;
 /** IS values are integer strings from devices; anything else sorts last instead of failing the cast. */
 const int = (col: string) => `(CASE WHEN ${col} ~ '^\\s*[+-]?[0-9]{1,9}\\s*$' THEN trim(${col})::integer END)`;
 /** Serialises report inserts (any constant shared by every central instance). */
@@ -125,20 +145,53 @@ export class PgImagingIndex implements ImagingIndex {
     return camelRows<IndexedInstance>(await this.q('SELECT * FROM imaging_instances WHERE sop_instance_uid = $1', [sop]))[0] ?? null;
   }
 
+  /** The instance row and its study's recency rows (see ALL_CLINICS in index-store.ts) in one transaction. */
   async upsertInstance(i: IndexedInstance): Promise<void> {
-    await this.q(`INSERT INTO imaging_instances (${INSTANCE_COLUMNS.join(', ')}) VALUES (${INSTANCE_COLUMNS.map((_, n) => `$${n + 1}`).join(', ')})
-      ON CONFLICT (sop_instance_uid) DO UPDATE SET ${INSTANCE_REPLACED.map((c) => `${c} = excluded.${c}`).join(', ')}`, instanceValues(i));
+    await this.migrated;
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const before = (await client.query<{ study_instance_uid: string; received_at: Date }>('SELECT study_instance_uid, received_at FROM imaging_instances WHERE sop_instance_uid = $1 FOR UPDATE', [i.sopInstanceUid])).rows[0];
+      // The clinic of a replaced instance stays the first sender's (INSTANCE_REPLACED).
+      const clinic = (await client.query<{ clinic_id: string }>(`INSERT INTO imaging_instances (${INSTANCE_COLUMNS.join(', ')}) VALUES (${INSTANCE_COLUMNS.map((_, n) => `$${n + 1}`).join(', ')})
+        ON CONFLICT (sop_instance_uid) DO UPDATE SET ${INSTANCE_REPLACED.map((c) => `${c} = excluded.${c}`).join(', ')} RETURNING clinic_id`, instanceValues(i))).rows[0]!.clinic_id;
+      await client.query(`INSERT INTO imaging_study_recency (clinic_id, study_instance_uid, last_received_at) VALUES ($1, $3, $4), ($2, $3, $4)
+        ON CONFLICT (clinic_id, study_instance_uid) DO UPDATE SET last_received_at = GREATEST(imaging_study_recency.last_received_at, excluded.last_received_at)`, [clinic, ALL_CLINICS, i.studyInstanceUid, i.receivedAt]);
+      // A replacement that moved the instance to another study, or back in time: the old study's
+      // last receipt is read again from what it still holds.
+      if (before && (before.study_instance_uid !== i.studyInstanceUid || before.received_at.getTime() > new Date(i.receivedAt).getTime())) {
+        await client.query('DELETE FROM imaging_study_recency WHERE study_instance_uid = $1', [before.study_instance_uid]);
+        await client.query(`INSERT INTO imaging_study_recency (clinic_id, study_instance_uid, last_received_at)
+          SELECT clinic_id, study_instance_uid, max(received_at) FROM imaging_instances WHERE study_instance_uid = $1 GROUP BY clinic_id, study_instance_uid
+          UNION ALL SELECT $2, study_instance_uid, max(received_at) FROM imaging_instances WHERE study_instance_uid = $1 GROUP BY study_instance_uid`, [before.study_instance_uid, ALL_CLINICS]);
+      }
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch((re: Error) => { broken = re; });
+      throw e;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async searchStudies(q: Query): Promise<StudySummary[]> {
-    const w = where(q, PG);
     const { limit, offset } = page(q);
-    const rows = await this.q(`SELECT study_instance_uid, max(clinic_id) AS clinic_id, max(patient_id) AS patient_id, max(patient_name) AS patient_name,
-        max(patient_birth_date) AS patient_birth_date, max(patient_sex) AS patient_sex, max(accession_number) AS accession_number, max(study_date) AS study_date,
-        max(study_time) AS study_time, max(study_description) AS study_description, array_remove(array_agg(DISTINCT modality), NULL) AS modalities,
-        count(DISTINCT series_instance_uid) AS series, count(*) AS instances
-      FROM imaging_instances ${w.sql} GROUP BY study_instance_uid ORDER BY max(received_at) DESC, study_instance_uid
-      LIMIT $${w.args.length + 1} OFFSET $${w.args.length + 2}`, [...w.args, limit, offset]);
+    const scope = recencyScope(q);
+    let rows: (Omit<StudySummary, 'modalities'> & { study_instance_uid: string; modalities: string[] })[];
+    if (scope !== null) {
+      // The page's studies from the recency index, then only their instances (see ALL_CLINICS).
+      const uids = (await this.q<{ study_instance_uid: string }>(`SELECT study_instance_uid FROM imaging_study_recency WHERE clinic_id = $1
+        ORDER BY last_received_at DESC, study_instance_uid LIMIT $2 OFFSET $3`, [scope, limit, offset])).map((r) => r.study_instance_uid);
+      if (uids.length === 0) return [];
+      const w = where(scope === ALL_CLINICS ? {} : { ClinicID: scope }, PG);
+      const cond = `${w.sql ? `${w.sql} AND` : 'WHERE'} study_instance_uid = ANY($${w.args.length + 1})`;
+      rows = inPageOrder(uids, await this.q(`${PG_STUDY_AGGREGATE} FROM imaging_instances ${cond} GROUP BY study_instance_uid`, [...w.args, uids]));
+    } else {
+      const w = where(q, PG);
+      rows = await this.q(`${PG_STUDY_AGGREGATE} FROM imaging_instances ${w.sql} GROUP BY study_instance_uid ORDER BY max(received_at) DESC, study_instance_uid
+        LIMIT $${w.args.length + 1} OFFSET $${w.args.length + 2}`, [...w.args, limit, offset]);
+    }
     return camelRows<StudySummary>(rows).map((r) => ({ ...r, modalities: [...r.modalities].sort() }));
   }
 

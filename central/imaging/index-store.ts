@@ -157,6 +157,29 @@ export function where(q: Query, d: Dialect, args: unknown[] = []): { sql: string
 
 export const page = (q: Query) => ({ limit: Math.min(1000, Math.max(1, Number(q.limit) || 100)), offset: Math.max(0, Number(q.offset) || 0) });
 
+/**
+ * Recency rows (imaging_study_recency, migration 202): per study, the last instance received, once
+ * per sending clinic and once for all clinics (clinic_id ALL_CLINICS). A study search with no
+ * filter but ClinicID (a viewer's or the portal's "recent studies") takes its page of studies from
+ * them through an index and aggregates only those studies' instances, instead of grouping every
+ * instance of the archive (0.4 s at 500,000 instances, growing with the archive). The page is the
+ * one the full grouping gives: ordered by the study's last receipt, then its UID.
+ */
+export const ALL_CLINICS = '*';
+
+/** The ClinicID a recency page is read for, or null when the query has other filters (then the full grouping runs). */
+export function recencyScope(q: Query): string | null {
+  const { ClinicID, ...rest } = q;
+  if (where(rest, { ph: () => '?', like: 'LIKE' }).sql !== '') return null;
+  return typeof ClinicID === 'string' && ClinicID !== '' ? ClinicID : ALL_CLINICS;
+}
+
+/** Orders aggregated study rows as the recency page listed their UIDs. */
+export function inPageOrder<R extends { study_instance_uid: string }>(uids: string[], rows: R[]): R[] {
+  const by = new Map(rows.map((r) => [r.study_instance_uid, r]));
+  return uids.map((u) => by.get(u)).filter((r): r is R => r !== undefined);
+}
+
 const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 /** snake_case rows to camelCase objects; Date values (PostgreSQL timestamptz) to ISO strings. */
 export function camelRows<T>(list: unknown[]): T[] {
@@ -204,6 +227,10 @@ export const LATEST_REPORT = `SELECT r.study_instance_uid, r.positive FROM imagi
 // ------------------------------------------------------------------ SQLite
 
 const SQLITE: Dialect = { ph: () => '?', like: 'LIKE' };
+const STUDY_AGGREGATE = `SELECT study_instance_uid, max(clinic_id) AS clinic_id, max(patient_id) AS patient_id, max(patient_name) AS patient_name,
+    max(patient_birth_date) AS patient_birth_date, max(patient_sex) AS patient_sex, max(accession_number) AS accession_number, max(study_date) AS study_date,
+    max(study_time) AS study_time, max(study_description) AS study_description, group_concat(DISTINCT modality) AS modalities,
+    count(DISTINCT series_instance_uid) AS series, count(*) AS instances`;
 
 export class SqliteImagingIndex implements ImagingIndex {
   readonly backend = 'sqlite' as const;
@@ -217,18 +244,43 @@ export class SqliteImagingIndex implements ImagingIndex {
 
   async upsertInstance(i: IndexedInstance): Promise<void> {
     // Writes on the warehouse's connection take its write gate (central/warehouse/write-gate.ts).
-    withWriteGate(() => this.db.prepare(`INSERT INTO imaging_instances (${INSTANCE_COLUMNS.join(', ')}) VALUES (${INSTANCE_COLUMNS.map(() => '?').join(', ')})
-      ON CONFLICT (sop_instance_uid) DO UPDATE SET ${INSTANCE_REPLACED.map((c) => `${c} = excluded.${c}`).join(', ')}`).run(...instanceValues(i)));
+    withWriteGate(() => this.db.transaction(() => {
+      const before = this.db.prepare<[string], { study_instance_uid: string; received_at: string }>('SELECT study_instance_uid, received_at FROM imaging_instances WHERE sop_instance_uid = ?').get(i.sopInstanceUid);
+      this.db.prepare(`INSERT INTO imaging_instances (${INSTANCE_COLUMNS.join(', ')}) VALUES (${INSTANCE_COLUMNS.map(() => '?').join(', ')})
+        ON CONFLICT (sop_instance_uid) DO UPDATE SET ${INSTANCE_REPLACED.map((c) => `${c} = excluded.${c}`).join(', ')}`).run(...instanceValues(i));
+      // The clinic of a replaced instance stays the first sender's (INSTANCE_REPLACED).
+      const clinic = before ? this.db.prepare<[string], { clinic_id: string }>('SELECT clinic_id FROM imaging_instances WHERE sop_instance_uid = ?').get(i.sopInstanceUid)!.clinic_id : i.clinicId;
+      const bump = this.db.prepare(`INSERT INTO imaging_study_recency (clinic_id, study_instance_uid, last_received_at) VALUES (?, ?, ?)
+        ON CONFLICT (clinic_id, study_instance_uid) DO UPDATE SET last_received_at = max(last_received_at, excluded.last_received_at)`);
+      bump.run(clinic, i.studyInstanceUid, i.receivedAt);
+      bump.run(ALL_CLINICS, i.studyInstanceUid, i.receivedAt);
+      // A replacement that moved the instance to another study, or back in time: the old study's
+      // last receipt is read again from what it still holds.
+      if (before && (before.study_instance_uid !== i.studyInstanceUid || before.received_at > i.receivedAt)) {
+        this.db.prepare('DELETE FROM imaging_study_recency WHERE study_instance_uid = ?').run(before.study_instance_uid);
+        this.db.prepare(`INSERT INTO imaging_study_recency (clinic_id, study_instance_uid, last_received_at)
+          SELECT clinic_id, study_instance_uid, max(received_at) FROM imaging_instances WHERE study_instance_uid = ? GROUP BY clinic_id
+          UNION ALL SELECT ?, study_instance_uid, max(received_at) FROM imaging_instances WHERE study_instance_uid = ? GROUP BY study_instance_uid`).run(before.study_instance_uid, ALL_CLINICS, before.study_instance_uid);
+      }
+    }).immediate());
   }
 
   async searchStudies(q: Query): Promise<StudySummary[]> {
-    const w = where(q, SQLITE);
     const { limit, offset } = page(q);
-    const rows = this.db.prepare(`SELECT study_instance_uid, max(clinic_id) AS clinic_id, max(patient_id) AS patient_id, max(patient_name) AS patient_name,
-        max(patient_birth_date) AS patient_birth_date, max(patient_sex) AS patient_sex, max(accession_number) AS accession_number, max(study_date) AS study_date,
-        max(study_time) AS study_time, max(study_description) AS study_description, group_concat(DISTINCT modality) AS modalities,
-        count(DISTINCT series_instance_uid) AS series, count(*) AS instances
-      FROM imaging_instances ${w.sql} GROUP BY study_instance_uid ORDER BY max(received_at) DESC, study_instance_uid LIMIT ? OFFSET ?`).all(...w.args, limit, offset);
+    const scope = recencyScope(q);
+    let rows: { study_instance_uid: string }[];
+    if (scope !== null) {
+      // The page's studies from the recency index, then only their instances (see ALL_CLINICS).
+      const uids = this.db.prepare<[string, number, number], { study_instance_uid: string }>(`SELECT study_instance_uid FROM imaging_study_recency WHERE clinic_id = ?
+        ORDER BY last_received_at DESC, study_instance_uid LIMIT ? OFFSET ?`).all(scope, limit, offset).map((r) => r.study_instance_uid);
+      if (uids.length === 0) return [];
+      const w = where(scope === ALL_CLINICS ? {} : { ClinicID: scope }, SQLITE);
+      const cond = `${w.sql ? `${w.sql} AND` : 'WHERE'} study_instance_uid IN (${uids.map(() => '?').join(', ')})`;
+      rows = inPageOrder(uids, this.db.prepare<unknown[], { study_instance_uid: string }>(`${STUDY_AGGREGATE} FROM imaging_instances ${cond} GROUP BY study_instance_uid`).all(...w.args, ...uids));
+    } else {
+      const w = where(q, SQLITE);
+      rows = this.db.prepare<unknown[], { study_instance_uid: string }>(`${STUDY_AGGREGATE} FROM imaging_instances ${w.sql} GROUP BY study_instance_uid ORDER BY max(received_at) DESC, study_instance_uid LIMIT ? OFFSET ?`).all(...w.args, limit, offset);
+    }
     return camelRows<Omit<StudySummary, 'modalities'> & { modalities: string | null }>(rows).map((r) => ({ ...r, modalities: (r.modalities ?? '').split(',').filter(Boolean).sort() }));
   }
 

@@ -56,6 +56,24 @@ export const imagingCentralMigrations: Migration[] = [{
       CREATE TRIGGER imaging_reports_no_update BEFORE UPDATE ON imaging_reports BEGIN SELECT RAISE(ABORT, 'reports are versioned: add a new version'); END;
       CREATE TRIGGER imaging_reports_no_delete BEFORE DELETE ON imaging_reports BEGIN SELECT RAISE(ABORT, 'reports are versioned: add a new version'); END;
     `),
+}, {
+    version: 202,
+    name: 'imaging: each study\'s last receipt per clinic and overall (the recent-studies page without grouping the archive)',
+    up: (db) => db.exec(`
+      -- clinic_id '*': all clinics (index-store.ts, ALL_CLINICS).
+      CREATE TABLE imaging_study_recency (
+        clinic_id TEXT NOT NULL,
+        study_instance_uid TEXT NOT NULL,
+        last_received_at TEXT NOT NULL,
+        PRIMARY KEY (clinic_id, study_instance_uid)
+      );
+      INSERT INTO imaging_study_recency (clinic_id, study_instance_uid, last_received_at)
+        SELECT clinic_id, study_instance_uid, max(received_at) FROM imaging_instances GROUP BY clinic_id, study_instance_uid
+        UNION ALL SELECT '*', study_instance_uid, max(received_at) FROM imaging_instances GROUP BY study_instance_uid;
+      -- Read backwards: last receipt descending, then the UID ascending (the search's order).
+      CREATE INDEX imaging_study_recency_page ON imaging_study_recency (clinic_id, last_received_at, study_instance_uid DESC);
+      CREATE INDEX imaging_study_recency_study ON imaging_study_recency (study_instance_uid);
+    `),
 }];
 
 // With the SQLite warehouse the index lives in warehouse.db; with PostgreSQL, the same versions are in index-store-pg.ts.
