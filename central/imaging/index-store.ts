@@ -274,9 +274,10 @@ export class SqliteImagingIndex implements ImagingIndex {
       const uids = this.db.prepare<[string, number, number], { study_instance_uid: string }>(`SELECT study_instance_uid FROM imaging_study_recency WHERE clinic_id = ?
         ORDER BY last_received_at DESC, study_instance_uid LIMIT ? OFFSET ?`).all(scope, limit, offset).map((r) => r.study_instance_uid);
       if (uids.length === 0) return [];
-      const w = where(scope === ALL_CLINICS ? {} : { ClinicID: scope }, SQLITE);
-      const cond = `${w.sql ? `${w.sql} AND` : 'WHERE'} study_instance_uid IN (${uids.map(() => '?').join(', ')})`;
-      rows = inPageOrder(uids, this.db.prepare<unknown[], { study_instance_uid: string }>(`${STUDY_AGGREGATE} FROM imaging_instances ${cond} GROUP BY study_instance_uid`).all(...w.args, ...uids));
+      // By the study index (the unary + keeps SQLite off the clinic's (clinic_id, received_at) index).
+      const clinicCond = scope === ALL_CLINICS ? '' : ' AND +clinic_id = ?';
+      rows = inPageOrder(uids, this.db.prepare<unknown[], { study_instance_uid: string }>(`${STUDY_AGGREGATE} FROM imaging_instances
+        WHERE study_instance_uid IN (${uids.map(() => '?').join(', ')})${clinicCond} GROUP BY study_instance_uid`).all(...uids, ...(scope === ALL_CLINICS ? [] : [scope])));
     } else {
       const w = where(q, SQLITE);
       rows = this.db.prepare<unknown[], { study_instance_uid: string }>(`${STUDY_AGGREGATE} FROM imaging_instances ${w.sql} GROUP BY study_instance_uid ORDER BY max(received_at) DESC, study_instance_uid LIMIT ? OFFSET ?`).all(...w.args, limit, offset);
