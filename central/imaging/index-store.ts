@@ -245,11 +245,11 @@ export class SqliteImagingIndex implements ImagingIndex {
   async upsertInstance(i: IndexedInstance): Promise<void> {
     // Writes on the warehouse's connection take its write gate (central/warehouse/write-gate.ts).
     withWriteGate(() => this.db.transaction(() => {
-      const before = this.db.prepare<[string], { study_instance_uid: string; received_at: string }>('SELECT study_instance_uid, received_at FROM imaging_instances WHERE sop_instance_uid = ?').get(i.sopInstanceUid);
+      const before = this.db.prepare<[string], { study_instance_uid: string; received_at: string; clinic_id: string }>('SELECT study_instance_uid, received_at, clinic_id FROM imaging_instances WHERE sop_instance_uid = ?').get(i.sopInstanceUid);
       this.db.prepare(`INSERT INTO imaging_instances (${INSTANCE_COLUMNS.join(', ')}) VALUES (${INSTANCE_COLUMNS.map(() => '?').join(', ')})
         ON CONFLICT (sop_instance_uid) DO UPDATE SET ${INSTANCE_REPLACED.map((c) => `${c} = excluded.${c}`).join(', ')}`).run(...instanceValues(i));
       // The clinic of a replaced instance stays the first sender's (INSTANCE_REPLACED).
-      const clinic = before ? this.db.prepare<[string], { clinic_id: string }>('SELECT clinic_id FROM imaging_instances WHERE sop_instance_uid = ?').get(i.sopInstanceUid)!.clinic_id : i.clinicId;
+      const clinic = before?.clinic_id ?? i.clinicId;
       const bump = this.db.prepare(`INSERT INTO imaging_study_recency (clinic_id, study_instance_uid, last_received_at) VALUES (?, ?, ?)
         ON CONFLICT (clinic_id, study_instance_uid) DO UPDATE SET last_received_at = max(last_received_at, excluded.last_received_at)`);
       bump.run(clinic, i.studyInstanceUid, i.receivedAt);
