@@ -19,6 +19,7 @@
  */
 import { releaseWriteGate, writeGateBuffer } from '../warehouse/write-gate.ts';
 import { Worker } from 'node:worker_threads';
+import { workerBootstrap } from '../../contracts/runtime/ts-worker.ts';
 import type { FactWorkerData, FactWorkerTarget, FromFactWorker, PassResult, ToFactWorker } from './worker-protocol.ts';
 
 export interface FactWorkerLog {
@@ -84,7 +85,7 @@ export class FactWorkerHost {
     this.state = 'starting';
     this.stats.starts++;
     const data: FactWorkerData = { target: this.target, intervalMs: this.opts.intervalMs, batch: this.opts.batch, ...(this.target.kind === 'sqlite' ? { writeGate: writeGateBuffer() } : {}) };
-    const w = new Worker(workerBootstrap(), { eval: true, workerData: data });
+    const w = new Worker(workerBootstrap(new URL('./fact-worker.ts', import.meta.url)), { eval: true, workerData: data });
     this.w = w;
     let crash: Error | null = null;
     this.exited = new Promise((res) => w.once('exit', () => res()));
@@ -230,14 +231,4 @@ export class FactWorkerHost {
     this.w = null;
     this.state = 'stopped';
   }
-}
-
-/**
- * Node 20 does not carry a loader registered with `--import tsx` into worker threads, so the
- * worker registers tsx itself before importing the TypeScript entry (as the edge relay's worker).
- */
-function workerBootstrap(): string {
-  const entry = new URL('./fact-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); }).catch((e) => { require('node:worker_threads').parentPort.postMessage({ t: 'fatal', message: String(e && e.stack || e) }); });`;
 }

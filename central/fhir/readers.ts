@@ -20,6 +20,7 @@
  *   await readers.close();
  */
 import { Worker } from 'node:worker_threads';
+import { workerBootstrap } from '../../contracts/runtime/ts-worker.ts';
 import { OperationOutcomeError, type HttpStatus, type IssueType } from './outcome.ts';
 import { answerRead, isDirectory, type ReadAnswer, type ReadRequest } from './read.ts';
 import type { FhirStore, ReaderSource } from './store.ts';
@@ -29,24 +30,7 @@ export type ReaderReply =
   | { id: number; ok: true; answer: ReadAnswer }
   | { id: number; ok: false; outcome?: { status: HttpStatus; code: IssueType; message: string; expression?: string }; message?: string };
 
-const ENTRY = new URL('./read-worker.ts', import.meta.url).href;
-/** tsx's programmatic loader, for a thread whose loader hooks do not cover TypeScript (Node 20 under `--import tsx`). */
-const TSX = (() => {
-  try {
-    return import.meta.resolve('tsx/esm/api');
-  } catch {
-    return undefined;
-  }
-})();
-/** The thread's bootstrap: import the entry; if TypeScript is not understood there, through tsx. */
-const BOOT = `
-const { workerData } = require('node:worker_threads');
-import(workerData.entry).catch(async (e) => {
-  if (!e || e.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !workerData.tsx) throw e;
-  const { tsImport } = await import(workerData.tsx);
-  await tsImport(workerData.entry, workerData.entry);
-});
-`;
+const ENTRY = new URL('./read-worker.ts', import.meta.url);
 
 interface Waiting { r: ReadRequest; resolve: (a: ReadAnswer) => void; reject: (e: Error) => void }
 /** `outbox`: requests of this event-loop turn, posted together (one message, one wake-up of the thread). */
@@ -93,7 +77,7 @@ export class ReadPool {
   }
 
   private start(): Thread {
-    const w = new Worker(BOOT, { eval: true, workerData: { source: this.source, entry: ENTRY, tsx: TSX } });
+    const w = new Worker(workerBootstrap(ENTRY, 'throw'), { eval: true, workerData: { source: this.source } });
     w.unref();
     const t: Thread = { w, inflight: new Map(), outbox: [], dead: false };
     w.on('message', (replies: ReaderReply[]) => {

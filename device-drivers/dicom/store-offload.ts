@@ -17,6 +17,7 @@
  * sends it again) and new stores run on the main thread.
  */
 import { Worker } from 'node:worker_threads';
+import { workerBootstrap } from '../../contracts/runtime/ts-worker.ts';
 import type { DicomLogger } from './types.ts';
 import type { PublishedInstance } from './commit-instance.ts';
 import { InstanceError, StoreStatus, type SinkOptions, type StoredTemp } from './instance-sink.ts';
@@ -65,11 +66,6 @@ const POOL_MAX = 32;
 
 const toError = (e: WireError) => new InstanceError(e.message, e.status, e.reason as InstanceError['reason']);
 
-function workerBootstrap(): string {
-  const entry = new URL('./store-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); }).catch((e) => { require('node:worker_threads').parentPort.postMessage({ t: 'fatal', message: String(e && e.stack || e) }); });`;
-}
 
 /** One C-STORE data set whose file side runs in the store worker. */
 export class RemoteSink {
@@ -257,7 +253,7 @@ export class StoreWorker {
   start(): Promise<void> {
     if (this.started) return this.ready;
     this.started = true;
-    const w = new Worker(workerBootstrap(), { eval: true, workerData: this.data });
+    const w = new Worker(workerBootstrap(new URL('./store-worker.ts', import.meta.url)), { eval: true, workerData: this.data });
     this.worker = w;
     this.ready = new Promise((r) => (this.markReady = r));
     this.exited = new Promise((r) => w.once('exit', () => r()));

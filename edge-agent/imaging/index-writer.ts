@@ -12,6 +12,7 @@
  * (indexing is an upsert: at worst the study gets one more record version).
  */
 import { Worker } from 'node:worker_threads';
+import { workerBootstrap } from '../../contracts/runtime/ts-worker.ts';
 import type { InstanceMeta } from '../../device-drivers/dicom/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { EdgeStore } from '../store/store.ts';
@@ -39,11 +40,6 @@ export type IndexFromWorker =
 type Job = Exclude<IndexToWorker, { t: 'stop' }>;
 interface Waiting { job: Job; resolve: (v: number) => void; reject: (e: Error) => void }
 
-function workerBootstrap(): string {
-  const entry = new URL('./index-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); }).catch((e) => { require('node:worker_threads').parentPort.postMessage({ t: 'fatal', message: String(e && e.stack || e) }); });`;
-}
 
 export class IndexWriter {
   /** Renames made durable since the last job; handed to the next one (see `RenameMarks`). */
@@ -77,7 +73,7 @@ export class IndexWriter {
 
   private startWorker(): void {
     const data: IndexWorkerData = { file: this.store.file, clinicId: this.store.clinicId };
-    const w = new Worker(workerBootstrap(), { eval: true, workerData: data });
+    const w = new Worker(workerBootstrap(new URL('./index-worker.ts', import.meta.url)), { eval: true, workerData: data });
     this.worker = w;
     this.useWorker = false; // started once; after a failure the main thread keeps the jobs
     this.exited = new Promise((res) => w.once('exit', () => res()));

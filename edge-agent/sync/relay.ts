@@ -11,6 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import { workerBootstrap } from '../../contracts/runtime/ts-worker.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { subjects } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
@@ -181,7 +182,7 @@ export class Relay extends EventEmitter {
 
   private startWorker(connection: RelayConnection): void {
     const data: RelayWorkerData = { file: this.store.file, clinicId: this.store.clinicId, receiptSeq: this.receiptSeen, connection, opts: this.opts, durability: this.store.durability };
-    const w = new Worker(workerBootstrap(), { eval: true, workerData: data });
+    const w = new Worker(workerBootstrap(new URL('./relay-worker.ts', import.meta.url)), { eval: true, workerData: data });
     this.worker = w;
     this.workerExited = new Promise((res) => w.once('exit', () => res()));
     w.on('message', (m: FromWorker) => {
@@ -308,14 +309,4 @@ export class Relay extends EventEmitter {
     this.kickQueued = true;
     setImmediate(() => { this.kickQueued = false; this.post({ t: 'kick' }); });
   };
-}
-
-/**
- * Node 20 does not carry a loader registered with `--import tsx` into worker threads, so the
- * worker registers tsx itself before importing the TypeScript entry.
- */
-function workerBootstrap(): string {
-  const entry = new URL('./relay-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); }).catch((e) => { require('node:worker_threads').parentPort.postMessage({ t: 'fatal', message: String(e && e.stack || e) }); });`;
 }
