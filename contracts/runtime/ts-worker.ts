@@ -11,8 +11,8 @@
  * (esbuild, which tsx itself runs on: the same transform) under `node_modules/.cache/worker-bundles`,
  * where the bundle's package imports resolve as the sources' do. A manifest lists every input
  * file with its mtime and size; a later start checks those (a few dozen `stat`s) and builds again
- * only when one changed. The build runs in a child process (`worker-bundle-build.mjs`) because
- * esbuild's synchronous API takes no plugins, and callers create their workers synchronously.
+ * only when one changed (`bundle.mjs`). The build runs in a child process because esbuild's
+ * synchronous API takes no plugins, and callers create their workers synchronously.
  *
  * If the bundle cannot be made (no esbuild, a read-only install) the worker falls back to
  * registering tsx, as before; `WORKER_BUNDLES=off` forces that (debugging a worker's sources).
@@ -21,11 +21,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-
-interface Manifest { esbuild: string; bundle: string; inputs: [string, number, number][] }
+import { bundleUpToDate } from './bundle.mjs';
 
 /** How a worker reports that its entry failed to load. */
 export type LoadFailure =
@@ -49,25 +48,6 @@ function repoRoot(): string {
   return fileURLToPath(new URL('../../', import.meta.url));
 }
 
-function upToDate(manifestFile: string): string | null {
-  let m: Manifest;
-  try {
-    m = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
-  } catch {
-    return null;
-  }
-  try {
-    statSync(m.bundle);
-    for (const [p, mtime, size] of m.inputs) {
-      const s = statSync(p);
-      if (s.mtimeMs !== mtime || s.size !== size) return null;
-    }
-  } catch {
-    return null;
-  }
-  return m.bundle;
-}
-
 /** The bundled form of a worker entry (built or found in the cache), or null if it cannot be had. */
 export function workerBundle(entry: URL): string | null {
   const path = fileURLToPath(entry);
@@ -79,16 +59,16 @@ export function workerBundle(entry: URL): string | null {
     const dir = join(root, 'node_modules', '.cache', 'worker-bundles');
     const key = `${basename(path).replace(/\.[^.]+$/, '')}-${createHash('sha256').update(path).digest('hex').slice(0, 12)}`;
     const manifest = join(dir, `${key}.json`);
-    bundle = upToDate(manifest);
+    bundle = bundleUpToDate(manifest);
     if (!bundle) {
       mkdirSync(dir, { recursive: true });
-      execFileSync(process.execPath, [join(root, 'contracts', 'runtime', 'worker-bundle-build.mjs'), path, join(dir, `${key}.mjs`), manifest], {
+      execFileSync(process.execPath, [fileURLToPath(new URL('./bundle.mjs', import.meta.url)), path, join(dir, `${key}.mjs`), manifest], {
         stdio: ['ignore', 'ignore', 'pipe'],
         timeout: 60_000,
         // The build needs no loader (and no preloads meant for the services).
         env: { ...process.env, NODE_OPTIONS: '' },
       });
-      bundle = upToDate(manifest);
+      bundle = bundleUpToDate(manifest);
       if (!bundle) throw new Error('the bundle was built but its manifest does not match its inputs');
     }
     lastBundleError = null;
