@@ -16,6 +16,9 @@
  *
  * If the bundle cannot be made (no esbuild, a read-only install) the worker falls back to
  * registering tsx, as before; `WORKER_BUNDLES=off` forces that (debugging a worker's sources).
+ * A build (first start after the sources changed) holds the calling thread for its duration,
+ * 0.1-0.5 s on a 2-core machine, once per process and entry: for the lazily started imaging
+ * index worker that is during C-STOREs, once after an upgrade.
  *
  *   const w = new Worker(workerBootstrap(new URL('./relay-worker.ts', import.meta.url)), { eval: true, workerData });
  */
