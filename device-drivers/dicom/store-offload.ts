@@ -66,7 +66,6 @@ const POOL_MAX = 32;
 
 const toError = (e: WireError) => new InstanceError(e.message, e.status, e.reason as InstanceError['reason']);
 
-
 /** One C-STORE data set whose file side runs in the store worker. */
 export class RemoteSink {
   /** Settles as `publishTemp` does in the worker. */
