@@ -1,19 +1,19 @@
 import t, { type Test } from 'tap';
-import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { forgetWorkerBundles, lastBundleError, workerBootstrap, workerBundle } from './ts-worker.ts';
 
+/** Spelled in parts: bundle.mjs rewrites that expression wherever it appears in a bundled source, strings included. */
+const META_URL = ['import', 'meta', 'url'].join('.');
+
 /**
  * A worker entry in TypeScript importing a module of its own (which names its file) and a builtin
  * (in a temp directory no package resolves from: the product's workers, which import packages, are
  * covered by their own suites).
  */
-/** Spelled in parts: bundle.mjs rewrites that expression wherever it appears, strings included (this file is bundled in the suite). */
-const META_URL = ['import', 'meta', 'url'].join('.');
-
 function fixture(t: Test, dep = `export const greeting: string = 'v1';`): { dir: string; entry: URL } {
   const dir = mkdtempSync(join(tmpdir(), 'ts-worker-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,13 +65,15 @@ t.test('a TypeScript worker entry runs from its bundle: its imports and the URL 
 t.test('a changed source is bundled again; an unchanged one is not', async (t) => {
   const { dir, entry } = fixture(t);
   const first = workerBundle(entry)!;
-  const builtAt = readFileSync(first.replace(/\.mjs$/, '.json'), 'utf8');
+  // A build writes a new file and renames it over the old one: a new inode.
+  const builtAs = statSync(first).ino;
   forgetWorkerBundles();
   t.equal(workerBundle(entry), first, 'found in the cache');
-  t.equal(readFileSync(first.replace(/\.mjs$/, '.json'), 'utf8'), builtAt, 'not rebuilt');
+  t.equal(statSync(first).ino, builtAs, 'not rebuilt');
   writeFileSync(join(dir, 'dep.ts'), `export const greeting: string = 'v2 (longer)';\nexport const where: string = ${META_URL};\n`);
   forgetWorkerBundles();
   workerBundle(entry);
+  t.not(statSync(first).ino, builtAs, 'rebuilt');
   t.match(await run(workerBootstrap(entry)), { greeting: 'v2 (longer)' }, 'the new source runs');
   // Same size, new mtime: still rebuilt.
   writeFileSync(join(dir, 'dep.ts'), `export const greeting: string = 'v3 (longer)';\nexport const where: string = ${META_URL};\n`);
