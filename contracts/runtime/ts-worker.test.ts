@@ -91,8 +91,17 @@ t.test('without a bundle (WORKER_BUNDLES=off, or a build that fails) the worker 
   delete process.env.WORKER_BUNDLES;
 
   const broken = fixture(t, `export const greeting: string = ;`);
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  t.teardown(() => { process.off('warning', onWarning); });
   t.equal(workerBundle(broken.entry), null, 'a source esbuild cannot parse: no bundle');
   t.match(lastBundleError, /Unexpected|expected/i, 'and the build error is kept');
+  t.equal(workerBundle(broken.entry), null, 'asked again: still none');
+  await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+  const fallbacks = warnings.filter((w) => (w as Error & { code?: string }).code === 'WORKER_BUNDLE_FALLBACK');
+  t.equal(fallbacks.length, 1, 'one warning for the process, not one per look-up');
+  t.match(fallbacks[0]?.message, /entry\.ts runs through tsx.*(Unexpected|expected)/s, 'naming the entry and the build error');
   const fatal = await run(workerBootstrap(broken.entry)) as { t: string; message: string };
   t.equal(fatal.t, 'fatal', 'the worker reports its load failure to the host');
   t.match(fatal.message, /dep\.ts/, 'naming the file');

@@ -15,7 +15,9 @@
  * synchronous API takes no plugins, and callers create their workers synchronously.
  *
  * If the bundle cannot be made (no esbuild, a read-only install) the worker falls back to
- * registering tsx, as before; `WORKER_BUNDLES=off` forces that (debugging a worker's sources).
+ * registering tsx, as before, and the process emits a warning (code WORKER_BUNDLE_FALLBACK, on
+ * stderr unless a host listens) naming the entry and the reason; `WORKER_BUNDLES=off` forces the
+ * fallback without a warning (debugging a worker's sources).
  * A build (first start after the sources changed) holds the calling thread for its duration,
  * 0.1-0.5 s on a 2-core machine, once per process and entry: for the lazily started imaging
  * index worker that is during C-STOREs, once after an upgrade.
@@ -79,6 +81,13 @@ export function workerBundle(entry: URL): string | null {
     const err = e as Error & { stderr?: Buffer };
     lastBundleError = `${err.message}${err.stderr?.length ? `: ${err.stderr.toString().trim()}` : ''}`;
     bundle = null;
+    // Once per process and entry (the result is remembered below): the worker still starts, through
+    // tsx, at about twice the start-up CPU; the operator should know why and what to do.
+    process.emitWarning(
+      `worker ${path} runs through tsx: its bundle could not be made (${(err.stderr?.toString().trim() || err.message).split('\n').slice(0, 4).join(' ').slice(0, 600)}); ` +
+        'start-up costs more CPU, nothing else changes. Check that node_modules/.cache is writable and esbuild is installed (npm ci).',
+      { code: 'WORKER_BUNDLE_FALLBACK' },
+    );
   }
   resolved.set(path, bundle);
   return bundle;
