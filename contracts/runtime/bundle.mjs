@@ -116,5 +116,12 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
     console.error('usage: node contracts/runtime/bundle.mjs <entry.ts> <out.mjs> <manifest.json>');
     process.exit(2);
   }
-  await buildBundle(resolve(entry), resolve(out), resolve(manifest));
+  try {
+    await buildBundle(resolve(entry), resolve(out), resolve(manifest));
+  } catch (e) {
+    // esbuild's message names the file, line and error ("Build failed with 1 error:\nx.ts:1:25:
+    // ERROR: ..."): that, not the stack, is what the caller passes on.
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
 }
