@@ -263,7 +263,8 @@ async function main() {
     const writeRate1 = n1 / ((performance.now() - t0) / 1000);
     await waitApplied(progress, b, resB + n1, 300_000);
     const spineRate1 = n1 / ((performance.now() - t0) / 1000);
-    log(`(b1) sequential: edge writes ${writeRate1.toFixed(0)}/s; edge-write -> central-applied ${spineRate1.toFixed(0)}/s (${((spineRate1 / rawRate) * 100).toFixed(0)}% of (a))`);
+    if (n1 > 0) log(`(b1) sequential: edge writes ${writeRate1.toFixed(0)}/s; edge-write -> central-applied ${spineRate1.toFixed(0)}/s (${((spineRate1 / rawRate) * 100).toFixed(0)}% of (a))`);
+    else log('(b1) sequential: skipped (--only=b)');
     rows.push(['(b1) edge write -> central applied, one writer, one fsync per record', `${spineRate1.toFixed(0)} rec/s`, `${(spineRate1 / rawRate).toFixed(2)}x of (a); bounded by the edge disk's fsync rate (edge write alone ${writeRate1.toFixed(0)}/s)`]);
     // (b2) concurrent writers (devices, workstations) with group commit: each caller awaits durability.
     // With 64 closed-loop writers the rate is bounded by the writers themselves (each waits for its
