@@ -51,3 +51,16 @@ t.test('re-matching an unmatched study writes its row only when the outcome chan
   t.equal(writes(), 2, 'and not again while it stays the same');
   t.equal(store.db.prepare('SELECT count(*) FROM imaging_instances WHERE study_instance_uid = ?').pluck().get(STUDY), 6, 'every instance indexed');
 });
+
+t.test('accession numbers: scheduled date, modality and a counter of the edge\'s imaging orders', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'imaging-accession-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new EdgeStore(join(dir, 'edge.db'), 'clinic-accession', [...deviceMigrations, ...imagingMigrations]);
+  t.teardown(() => store.close());
+  const repo = new ImagingRepo(store.db);
+  const order = (modality: 'US' | 'DX') => ({ residentId: 'P-9', modality, code: 'X', display: '检查', stationAe: null, scheduledDate: '20261130', scheduledTime: null, requestedBy: 'dr' });
+  const made = await store.transactAsync((tx) => [1, 2, 3].map((i) => repo.createOrder(tx, order(i === 2 ? 'DX' : 'US'), `2.25.77${i}`)));
+  t.same(made.map((o) => o.accessionNumber), ['261130US00000001', '261130DX00000002', '261130US00000003'], 'date, modality, a counter of the edge\'s orders; 16 characters');
+  const again = await store.transactAsync((tx) => repo.createOrder(tx, order('US'), '2.25.774'));
+  t.equal(again.accessionNumber, '261130US00000004', 'the next order, in a later transaction');
+});

@@ -175,7 +175,9 @@ export class ImagingRepo {
   createOrder(tx: Tx, o: { residentId: string; modality: Modality; code: string; display: string; stationAe: string | null; scheduledDate: string; scheduledTime: string | null; requestedBy: string; encounterId?: string }, studyUid: string): OrderRow {
     const orderId = uuidv7();
     const now = new Date().toISOString();
-    const seqNo = (tx.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM imaging_orders').get()?.n ?? 0) + 1;
+    // The per-edge counter is the table's next rowid (orders are never deleted, so it equals the
+    // order count): one look-up at the end of the rowid b-tree, where count(*) read every row.
+    const seqNo = (tx.db.prepare<[], { n: number }>('SELECT coalesce(max(rowid), 0) AS n FROM imaging_orders').get()?.n ?? 0) + 1;
     // Accession numbers: 16 characters max (SH); date + modality + a per-edge counter.
     const accessionNumber = `${o.scheduledDate.slice(2)}${o.modality}${String(seqNo).padStart(16 - 6 - o.modality.length, '0')}`.slice(0, 16);
     const payload: Order = { orderId, residentId: o.residentId, ...(o.encounterId ? { encounterId: o.encounterId } : {}), kind: 'imaging', code: o.code, display: o.display, status: 'scheduled', requestedAt: now, accessionNumber, modality: o.modality };
