@@ -83,11 +83,11 @@ export function workerBundle(entry: URL): string | null {
     bundle = null;
     // Once per process and entry (the result is remembered below): the worker still starts, through
     // tsx, at about twice the start-up CPU; the operator should know why and what to do.
-    process.emitWarning(
-      `worker ${path} runs through tsx: its bundle could not be made (${(err.stderr?.toString().trim() || err.message).split('\n').slice(0, 4).join(' ').slice(0, 600)}); ` +
-        'start-up costs more CPU, nothing else changes. Check that node_modules/.cache is writable and esbuild is installed (npm ci).',
-      { code: 'WORKER_BUNDLE_FALLBACK' },
-    );
+    const why = (err.stderr?.toString().trim() || err.message).split('\n').slice(0, 4).join(' ').slice(0, 600);
+    const then = /Build failed/.test(why)
+      ? 'tsx will most likely fail on the same source: fix the error named'
+      : 'start-up costs more CPU, nothing else changes; check that node_modules/.cache is writable and esbuild is installed (npm ci)';
+    process.emitWarning(`worker ${path} runs through tsx: its bundle could not be made (${why}); ${then}.`, { code: 'WORKER_BUNDLE_FALLBACK' });
   }
   resolved.set(path, bundle);
   return bundle;
