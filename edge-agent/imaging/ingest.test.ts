@@ -2,7 +2,7 @@
  * Order matching of a study that waits for a person: every instance is matched again (an order may
  * have come meanwhile), and the study row is written only when the outcome changed.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +15,17 @@ import { ImagingRepo } from './repo.ts';
 
 const STUDY = '2.25.3001';
 
-t.test('re-matching an unmatched study writes its row only when the outcome changes', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'imaging-ingest-'));
+/** An edge store with the imaging migrations in a temp directory of the test's own. */
+function imagingStore(t: Test, name: string): { dir: string; store: EdgeStore; repo: ImagingRepo } {
+  const dir = mkdtempSync(join(tmpdir(), `imaging-${name}-`));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new EdgeStore(join(dir, 'edge.db'), 'clinic-ingest', [...deviceMigrations, ...imagingMigrations]);
+  const store = new EdgeStore(join(dir, 'edge.db'), `clinic-${name}`, [...deviceMigrations, ...imagingMigrations]);
   t.teardown(() => store.close());
-  const repo = new ImagingRepo(store.db);
+  return { dir, store, repo: new ImagingRepo(store.db) };
+}
+
+t.test('re-matching an unmatched study writes its row only when the outcome changes', async (t) => {
+  const { dir, store, repo } = imagingStore(t, 'ingest');
   // counts writes of the match outcome (a temporary trigger of this connection)
   store.db.exec(`CREATE TEMP TABLE match_writes (kind TEXT);
     CREATE TEMP TRIGGER count_match_writes AFTER UPDATE OF match_kind, match_reason ON imaging_studies BEGIN INSERT INTO match_writes VALUES (new.match_kind); END;`);
@@ -53,11 +58,7 @@ t.test('re-matching an unmatched study writes its row only when the outcome chan
 });
 
 t.test('accession numbers: scheduled date, modality and a counter of the edge\'s imaging orders', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'imaging-accession-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new EdgeStore(join(dir, 'edge.db'), 'clinic-accession', [...deviceMigrations, ...imagingMigrations]);
-  t.teardown(() => store.close());
-  const repo = new ImagingRepo(store.db);
+  const { store, repo } = imagingStore(t, 'accession');
   const order = (modality: 'US' | 'DX') => ({ residentId: 'P-9', modality, code: 'X', display: '检查', stationAe: null, scheduledDate: '20261130', scheduledTime: null, requestedBy: 'dr' });
   const made = await store.transactAsync((tx) => [1, 2, 3].map((i) => repo.createOrder(tx, order(i === 2 ? 'DX' : 'US'), `2.25.77${i}`)));
   t.same(made.map((o) => o.accessionNumber), ['261130US00000001', '261130DX00000002', '261130US00000003'], 'date, modality, a counter of the edge\'s orders; 16 characters');
