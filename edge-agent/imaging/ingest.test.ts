@@ -10,7 +10,7 @@ import type { InstanceMeta } from '../../device-drivers/dicom/index.ts';
 import { EdgeStore } from '../store/store.ts';
 import { deviceMigrations } from '../devices/migrations.ts';
 import { imagingMigrations } from './migrations.ts';
-import { indexInstance } from './ingest.ts';
+import { indexInstance, ReconcileError, resolveStudy } from './ingest.ts';
 import { ImagingRepo } from './repo.ts';
 
 const STUDY = '2.25.3001';
@@ -64,4 +64,32 @@ t.test('accession numbers: scheduled date, modality and a counter of the edge\'s
   t.same(made.map((o) => o.accessionNumber), ['261130US00000001', '261130DX00000002', '261130US00000003'], 'date, modality, a counter of the edge\'s orders; 16 characters');
   const again = await store.transactAsync((tx) => repo.createOrder(tx, order('US'), '2.25.774'));
   t.equal(again.accessionNumber, '261130US00000004', 'the next order, in a later transaction');
+});
+
+t.test('a person links a study only to an open order, and only once', async (t) => {
+  const { dir, store, repo } = imagingStore(t, 'resolve');
+  const meta: InstanceMeta = {
+    path: join(dir, '1.dcm'), studyInstanceUid: STUDY, seriesInstanceUid: '2.25.3002', sopInstanceUid: '2.25.3003.1',
+    sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', transferSyntaxUid: '1.2.840.10008.1.2.1', size: 10, sha256: 'a'.repeat(64),
+    patientId: 'UNKNOWN-1', modality: 'US', stationAe: 'US_ROOM1', callingAe: 'US_ROOM1', remoteHost: '127.0.0.1',
+    device: { aeTitle: 'US_ROOM1', host: '*', port: 104, modality: 'US', enabled: true }, receivedAt: new Date().toISOString(),
+  };
+  await indexInstance(store, repo, meta);
+  const order = { residentId: 'P-7', modality: 'US' as const, code: 'US-ABD', display: '腹部超声', stationAe: null, scheduledDate: '20261129', scheduledTime: null, requestedBy: 'dr' };
+  const [done, open] = await store.transactAsync((tx) => [repo.createOrder(tx, order, '2.25.9001'), repo.createOrder(tx, order, '2.25.9002')]);
+  await store.transactAsync((tx) => repo.setOrderStatus(tx, done!.orderId, 'completed'));
+  const refused = async (orderId: string, code: string) => {
+    const e = await resolveStudy(store, repo, STUDY, orderId, 'admin').then(() => null, (err: unknown) => err);
+    t.ok(e instanceof ReconcileError && e.code === code, `refused: ${code}`);
+  };
+  await refused('', 'no_order');
+  await refused('no-such-order', 'unknown_order');
+  await refused(done!.orderId, 'order_closed');
+  t.equal(repo.study(STUDY)!.orderId, null, 'nothing linked by a refused attempt');
+  t.equal(repo.order(done!.orderId)!.status, 'completed', 'the completed order is not reopened');
+  await resolveStudy(store, repo, STUDY, open!.orderId, 'admin');
+  t.equal(repo.study(STUDY)!.orderId, open!.orderId);
+  await refused(open!.orderId, 'already_linked');
+  const e = await resolveStudy(store, repo, '2.25.404', open!.orderId, 'admin').then(() => null, (err: unknown) => err);
+  t.ok(e instanceof ReconcileError && e.code === 'unknown_study', 'an unknown study: refused');
 });

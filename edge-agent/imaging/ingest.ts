@@ -142,12 +142,27 @@ export function linkStudy(tx: Tx, repo: IndexRepo, studyUid: string, orderId: st
   repo.setOrderStatus(tx, orderId, 'in-progress');
 }
 
-/** A person resolves a study from the reconciliation list. */
+/** Why a person's link was refused (`code`, for the page to say it in the user's language). */
+export class ReconcileError extends Error {
+  constructor(readonly code: 'no_order' | 'unknown_study' | 'already_linked' | 'unknown_order' | 'order_closed', message: string, readonly detail: string = '') {
+    super(message);
+    this.name = 'ReconcileError';
+  }
+}
+
+/** A person resolves a study from the reconciliation list: only to an open order, only a study not linked yet. */
 export function resolveStudy(store: EdgeStore, repo: ImagingRepo, studyUid: string, orderId: string, by: string): Promise<void> {
+  if (!orderId) return Promise.reject(new ReconcileError('no_order', 'no order chosen'));
   return store.transactAsync((tx) => {
     const s = cached<[string], { order_id: string | null }>(tx.db, 'SELECT order_id FROM imaging_studies WHERE study_instance_uid = ?').get(studyUid);
-    if (!s) throw new Error(`unknown study ${studyUid}`);
-    if (s.order_id) throw new Error(`study already linked to order ${s.order_id}`);
+    if (!s) throw new ReconcileError('unknown_study', `unknown study ${studyUid}`);
+    if (s.order_id) {
+      const acc = cached<[string], { accession_number: string }>(tx.db, 'SELECT accession_number FROM imaging_orders WHERE order_id = ?').get(s.order_id)?.accession_number ?? s.order_id;
+      throw new ReconcileError('already_linked', `study already linked to order ${acc}`, acc);
+    }
+    const o = cached<[string], { status: string; accession_number: string }>(tx.db, 'SELECT status, accession_number FROM imaging_orders WHERE order_id = ?').get(orderId);
+    if (!o) throw new ReconcileError('unknown_order', `unknown order ${orderId}`);
+    if (o.status !== 'requested' && o.status !== 'scheduled' && o.status !== 'in-progress') throw new ReconcileError('order_closed', `order ${o.accession_number} is ${o.status}`, `${o.accession_number}|${o.status}`);
     linkStudy(tx, repo, studyUid, orderId, 'manual', by);
     emitStudy(tx, studyUid);
     cached(tx.db, 'DELETE FROM imaging_study_dirty WHERE study_instance_uid = ?').run(studyUid);

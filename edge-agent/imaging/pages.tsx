@@ -4,6 +4,7 @@ import type { ClinicReport } from './reports.ts';
 import { Layout, type PageCtx } from '../web/layout.tsx';
 import type { DeviceRow, InstanceRow, OrderRow, StudyRow } from './repo.ts';
 import { transferSyntaxName } from '../../contracts/dicom/render.ts';
+import { rankCandidates, type Candidate, type CandidateReason } from './reconcile-candidates.ts';
 
 export const L = (ctx: PageCtx, zh: string, en: string) => (ctx.lang === 'en' ? en : zh);
 
@@ -27,7 +28,7 @@ function SubNav(props: { ctx: PageCtx }) {
   const items = [['/imaging', L(props.ctx, '工作列表', 'Worklist')], ['/imaging/reconcile', L(props.ctx, '待核对', 'Reconciliation')], ['/imaging/devices', L(props.ctx, 'DICOM 设备', 'DICOM devices')]];
   return (
     <>
-      <style>{'.badge, td button { white-space: nowrap; } td select { min-width: 220px; }'}</style>
+      <style>{'.badge, td button, th { white-space: nowrap; } td select { min-width: 220px; }'}</style>
       <p class="hint" data-testid="imaging-subnav">{items.map(([h, t]) => <a href={h} style="margin-right:18px">{t}</a>)}</p>
     </>
   );
@@ -64,7 +65,7 @@ export function WorklistPage(props: { ctx: PageCtx; date: string; orders: OrderR
           {props.fwd.pending > 0 && props.fwd.lastError ? L(ctx, ` 最近错误：${props.fwd.lastError}（将自动重试）`, ` Last error: ${props.fwd.lastError} (retrying)`) : ''}</p>
       </div>
       {props.canOrder && (
-        <div class="card">
+        <div class="card" id="new-order">
           <h1>{L(ctx, '新建影像检查申请', 'New imaging order')}</h1>
           {props.error && <div class="error" role="alert">{props.error}</div>}
           {props.notice && <div class="notice">{props.notice}</div>}
@@ -202,16 +203,44 @@ export function ReconcilePage(props: { ctx: PageCtx; studies: StudyRow[]; orders
         <p class="hint">{L(ctx, '以下检查无法按“检查号+Study UID”或“患者ID”唯一对应到影像申请，请核对图像中的姓名后关联到正确的申请。', 'These studies could not be matched to exactly one order by accession + Study UID or by PatientID. Check the name in the images and link the right order.')}</p>
         {props.error && <div class="error" role="alert">{props.error}</div>}
         {props.notice && <div class="notice">{props.notice}</div>}
-        <StudyTable ctx={ctx} studies={props.studies} action={(s) => (
-          <form method="post" action="/imaging/reconcile" style="display:flex;gap:6px">
-            <input type="hidden" name="study" value={s.studyInstanceUid} />
-            <select name="order" style="max-width:260px">{props.orders.map((o) => <option value={o.orderId}>{`${o.accessionNumber} ${o.residentName ?? ''} ${o.display}`}</option>)}</select>
-            <button type="submit">{L(ctx, '关联', 'Link')}</button>
-          </form>
-        )} />
+        <StudyTable ctx={ctx} studies={props.studies} action={(s) => <LinkForm ctx={ctx} study={s} orders={props.orders} />} />
         {props.studies.length === 0 && <p class="hint">{L(ctx, '没有待核对的检查。', 'Nothing to reconcile.')}</p>}
       </div>
     </Layout>
+  );
+}
+
+const REASON_TEXT: Record<CandidateReason, [string, string]> = {
+  id: ['患者ID', 'patient ID'], name: ['姓名', 'name'], birth: ['出生日期', 'birth date'], modality: ['检查类型', 'modality'], date: ['日期', 'date'],
+};
+
+function orderLabel(ctx: PageCtx, c: Candidate): string {
+  const o = c.order;
+  const date = `${o.scheduledDate.slice(0, 4)}-${o.scheduledDate.slice(4, 6)}-${o.scheduledDate.slice(6, 8)}`;
+  const same = c.reasons.length > 0 ? L(ctx, `（${c.reasons.map((r) => REASON_TEXT[r][0]).join('、')}相符）`, ` (same ${c.reasons.map((r) => REASON_TEXT[r][1]).join(', ')})`) : '';
+  return `${o.accessionNumber} · ${o.residentName ?? o.residentId} · ${o.display} · ${date}${same}`;
+}
+
+/**
+ * Link one study to an order: the orders naming the same person first, nothing pre-selected
+ * (a slip would file the images under another patient), and a way out when no order is open.
+ */
+function LinkForm(props: { ctx: PageCtx; study: StudyRow; orders: OrderRow[] }) {
+  const { ctx, study } = props;
+  if (props.orders.length === 0) {
+    return <span class="hint" data-testid="no-open-orders">{L(ctx, '没有待检的影像申请可关联。', 'No open imaging order to link.')}<br /><a href="/imaging#new-order">{L(ctx, '先新建申请', 'Create an order first')}</a></span>;
+  }
+  const { likely, others } = rankCandidates(study, props.orders);
+  return (
+    <form method="post" action="/imaging/reconcile" style="display:flex;gap:6px">
+      <input type="hidden" name="study" value={study.studyInstanceUid} />
+      <select name="order" required style="max-width:300px" aria-label={L(ctx, '关联到申请', 'Link to order')}>
+        <option value="" selected>{L(ctx, '请选择申请…', 'Choose an order…')}</option>
+        {likely.length > 0 && <optgroup label={L(ctx, '可能是同一患者', 'Likely the same patient')} data-group="likely">{likely.map((c) => <option value={c.order.orderId}>{orderLabel(ctx, c)}</option>)}</optgroup>}
+        {others.length > 0 && <optgroup label={likely.length > 0 ? L(ctx, '其他待检申请', 'Other open orders') : L(ctx, '待检申请（姓名和患者ID均不相符，请仔细核对）', 'Open orders (neither name nor patient ID matches: check carefully)')} data-group="others">{others.map((c) => <option value={c.order.orderId}>{orderLabel(ctx, c)}</option>)}</optgroup>}
+      </select>
+      <button type="submit">{L(ctx, '关联', 'Link')}</button>
+    </form>
   );
 }
 

@@ -9,8 +9,9 @@ import type { Role } from '../web/accounts.ts';
 import { clientIp } from '../web/app.tsx';
 import { readPart10 } from '../../contracts/dicom/dicom-file.ts';
 import type { Forwarder } from './forwarder.ts';
-import { resolveStudy } from './ingest.ts';
+import { ReconcileError, resolveStudy } from './ingest.ts';
 import { DevicesPage, L, PROCEDURES, ReconcilePage, StudyPage, WorklistPage } from './pages.tsx';
+import type { PageCtx } from '../web/layout.tsx';
 import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
 import type { ImagingRepo, Modality } from './repo.ts';
 
@@ -101,7 +102,7 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
       return reconcile(c, pctx, { notice: L(pctx, `已关联：${repo.order(order)?.accessionNumber ?? order}`, `linked to ${order}`) });
     } catch (e) {
       audit(c, u.username, 'imaging.reconcile', `${study} -> ${order}`, `refused: ${(e as Error).message}`);
-      return reconcile(c, pctx, { error: (e as Error).message }, 400);
+      return reconcile(c, pctx, { error: reconcileRefusal(pctx, e as Error) }, 400);
     }
   });
 
@@ -149,4 +150,18 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
     audit(c, u.username, 'imaging.device.echo', `${d.aeTitle}@${d.host}:${d.port}`, r.ok ? 'ok' : `failed: ${r.detail}`);
     return devices(c, pctx, { echo: { ae: d.aeTitle, ok: r.ok, detail: r.ok ? `C-ECHO ${r.latencyMs} ms` : r.detail } });
   });
+}
+
+/** A refused link in the page's language; an unexpected failure keeps its own message. */
+function reconcileRefusal(ctx: PageCtx, e: Error): string {
+  if (!(e instanceof ReconcileError)) return e.message;
+  const [acc, status] = e.detail.split('|');
+  const statusZh: Record<string, string> = { completed: '已完成', cancelled: '已取消' };
+  switch (e.code) {
+    case 'no_order': return L(ctx, '请选择要关联的申请。', 'Choose the order to link.');
+    case 'unknown_study': return L(ctx, '找不到该检查（可能已被删除），请刷新页面。', 'Study not found (it may have been removed): reload the page.');
+    case 'already_linked': return L(ctx, `该检查已关联到申请 ${acc}（可能其他人刚刚处理过），请刷新页面。`, `This study is already linked to order ${acc} (someone may just have done it): reload the page.`);
+    case 'unknown_order': return L(ctx, '找不到所选的申请，请刷新页面后重新选择。', 'The chosen order was not found: reload the page and choose again.');
+    case 'order_closed': return L(ctx, `申请 ${acc} ${statusZh[status ?? ''] ?? status}，不能再关联图像；请选择待检的申请或新建申请。`, `Order ${acc} is ${status}: images can no longer be linked to it; choose an open order or create one.`);
+  }
 }

@@ -76,6 +76,19 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   await page.click('tr[data-ae="EDGE_UI"] button:has-text("启用")');
   t.equal((await run('echoscu', ['-aet', 'EDGE_UI', '-aec', 'EDGE_UI', '127.0.0.1', String(port)])).code, 0, 'enabled again here: accepted');
 
+  // A study nobody ordered, before any order exists: listed for reconciliation, with no order to
+  // link to yet and the way to create one.
+  const files = join(tmp.dir, 'files');
+  mkdirSync(files);
+  const stray = writeInstance(files, { modality: 'US', name: '赵丽', patientId: 'UNKNOWN-1' });
+  t.equal((await run('storescu', ['-aet', 'US_ROOM1', '-aec', 'EDGE_UI', '127.0.0.1', String(port), stray.path], { env: { TCP_NODELAY: '1' } })).code, 0);
+  await page.goto(`${edge.http.url}/imaging/reconcile`);
+  t.match(await page.locator(`tr[data-study="${stray.study}"] [data-testid=no-open-orders]`).innerText(), /没有待检的影像申请可关联[\s\S]*先新建申请/, 'no open order: says so and links to the order form');
+  t.equal(await page.locator(`tr[data-study="${stray.study}"] select`).count(), 0, 'no empty choice offered');
+  await page.screenshot({ path: screenshotPath('imaging-reconcile-empty'), fullPage: true });
+  await page.click(`tr[data-study="${stray.study}"] a[href="/imaging#new-order"]`);
+  t.ok(await page.locator('#new-order #resident').isVisible(), 'the link leads to the order form');
+
   // Order through the form (by ID number), then the US room fetches the worklist and sends images.
   await page.goto(`${edge.http.url}/imaging`);
   await page.fill('#resident', 'NO-SUCH');
@@ -90,16 +103,13 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   t.match(await page.locator('[data-testid=worklist]').innerText(), /王建国[\s\S]*已预约/, 'worklist shows the order as 已预约');
   const order = img.repo.openOrders()[0]!;
 
-  const files = join(tmp.dir, 'files');
-  mkdirSync(files);
   const series = testUid();
   const sent = [1, 2, 3].map(() => writeInstance(files, { modality: 'US', name: '王建国', patientId: order.residentId, accession: order.accessionNumber, study: order.studyInstanceUid, series }));
   // A JPEG 2000 instance: stored and forwarded as received, no preview.
   const j2kSop = testUid();
   const j2k = join(files, 'j2k.dcm');
   writeFileSync(j2k, buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', sopInstanceUid: j2kSop, studyInstanceUid: order.studyInstanceUid, seriesInstanceUid: series, modality: 'US', transferSyntaxUid: '1.2.840.10008.1.2.4.90', accessionNumber: order.accessionNumber, patientId: order.residentId, pixels: Buffer.from([0xff, 0x4f, 0xff, 0x51, 0, 0]) }));
-  const stray = writeInstance(files, { modality: 'US', name: '赵丽', patientId: 'UNKNOWN-1' });
-  const r = await run('storescu', ['-aet', 'US_ROOM1', '-aec', 'EDGE_UI', '127.0.0.1', String(port), ...sent.map((f) => f.path), stray.path], { env: { TCP_NODELAY: '1' } });
+  const r = await run('storescu', ['-aet', 'US_ROOM1', '-aec', 'EDGE_UI', '127.0.0.1', String(port), ...sent.map((f) => f.path)], { env: { TCP_NODELAY: '1' } });
   t.equal(r.code, 0, r.stderr);
   const rj = await run('storescu', ['-xv', '-aet', 'US_ROOM1', '-aec', 'EDGE_UI', '127.0.0.1', String(port), j2k], { env: { TCP_NODELAY: '1' } });
   t.equal(rj.code, 0, `JPEG 2000 stored as received: ${rj.stderr}`);
@@ -117,17 +127,36 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   t.match(await page.locator('[data-testid=no-preview]').innerText(), /JPEG 2000.*暂不支持预览/, 'JPEG 2000 named as unsupported');
   await page.screenshot({ path: screenshotPath('imaging-study'), fullPage: true });
 
-  // Reconciliation: the stray study is linked by hand. A second order for the choice.
-  await edge.store.transactAsync((tx) => img.repo.createOrder(tx, { residentId: resident.residentId, modality: 'US', code: 'US-THY', display: '甲状腺超声', stationAe: null, scheduledDate: order.scheduledDate, scheduledTime: null, requestedBy: 'admin' }, testUid()));
+  // Reconciliation: the stray study is linked by hand. More orders for the choice: another of
+  // 王建国's, and one of 赵丽's (the name in the stray images), which is offered first.
+  const zhao = addResident(edge, 22, '赵丽');
+  const newOrder = (residentId: string, code: string, display: string) => edge.store.transactAsync((tx) => img.repo.createOrder(tx, { residentId, modality: 'US', code, display, stationAe: null, scheduledDate: order.scheduledDate, scheduledTime: null, requestedBy: 'admin' }, testUid()));
+  const thy = await newOrder(resident.residentId, 'US-THY', '甲状腺超声');
+  const zhaoOrder = await newOrder(zhao.residentId, 'US-CAR', '颈动脉超声');
   await page.goto(`${edge.http.url}/imaging/reconcile`);
   t.match(await page.locator('[data-testid=studies]').innerText(), /赵丽[\s\S]*UNKNOWN-1[\s\S]*未匹配/, 'stray study listed with the name in the images');
+  const select = page.locator(`tr[data-study="${stray.study}"] select`);
+  t.equal(await select.inputValue(), '', 'nothing pre-selected');
+  t.same(await select.locator('optgroup[data-group=likely] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)), [zhaoOrder.orderId], 'the order of the person named in the images offered first');
+  t.match(await select.locator('optgroup[data-group=likely] option').innerText(), /赵丽 · 颈动脉超声 · \d{4}-\d{2}-\d{2}（姓名、检查类型(、日期)?相符）/, 'with what matches');
+  const others = await select.locator('optgroup[data-group=others] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  t.ok(others.includes(thy.orderId) && others.includes(order.orderId), 'the other open orders after them');
   await page.screenshot({ path: screenshotPath('imaging-reconcile'), fullPage: true });
-  const thy = img.repo.openOrders().find((o) => o.code === 'US-THY')!;
-  await page.selectOption(`tr[data-study="${stray.study}"] select`, thy.orderId);
+  await page.click(`tr[data-study="${stray.study}"] button`);
+  t.equal(img.repo.study(stray.study)!.orderId, null, 'the browser does not submit without a choice (required)');
+  const empty = await page.request.post(`${edge.http.url}/imaging/reconcile`, { form: { study: stray.study, order: '' } });
+  t.equal(empty.status(), 400, 'an empty choice posted anyway: refused');
+  t.match(await empty.text(), /请选择要关联的申请/);
+  await page.selectOption(`tr[data-study="${stray.study}"] select`, zhaoOrder.orderId);
   await page.click(`tr[data-study="${stray.study}"] button`);
   t.match(await page.locator('.notice').innerText(), /已关联/);
   t.equal(img.repo.study(stray.study)!.matchKind, 'manual');
   t.equal(img.repo.study(stray.study)!.resolvedBy, 'admin');
+  t.equal(img.repo.study(stray.study)!.residentId, zhao.residentId);
+  const again = await page.request.post(`${edge.http.url}/imaging/reconcile`, { form: { study: stray.study, order: thy.orderId } });
+  t.equal(again.status(), 400, 'a second link from a stale page: refused');
+  t.match(await again.text(), new RegExp(`该检查已关联到申请 ${zhaoOrder.accessionNumber}`), 'saying to which order, in Chinese');
+  t.equal(img.repo.study(stray.study)!.orderId, zhaoOrder.orderId, 'the first link stands');
 
   // English is there too; a nurse may view but not register devices.
   await page.goto(`${edge.http.url}/imaging?lang=en`);
@@ -135,5 +164,5 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   await page.goto(`${edge.http.url}/imaging?lang=zh-CN`);
   const audit = edge.accounts.recentAudit(200).map((a) => `${a.action} ${a.outcome}`);
   for (const a of ['imaging.device.create ok', 'imaging.device.echo ok', 'device.create ok', 'device.test ok', 'device.disable ok', 'device.enable ok', 'imaging.order.create ok', 'imaging.study.view ok', 'imaging.reconcile ok']) t.ok(audit.includes(a), `audited: ${a}`);
-  console.log(`[ui] screenshots ${['devices', 'devices-registry', 'worklist', 'study', 'reconcile'].map((n) => screenshotPath(`imaging-${n}`)).join(' ')}`);
+  console.log(`[ui] screenshots ${['devices', 'devices-registry', 'worklist', 'study', 'reconcile-empty', 'reconcile'].map((n) => screenshotPath(`imaging-${n}`)).join(' ')}`);
 });
