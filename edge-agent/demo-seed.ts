@@ -11,6 +11,8 @@ import type { EdgeAgent } from './agent.ts';
 import { seedHisDemo } from './his/index.ts';
 import { seedClinicalDemo } from './his/clinical/index.ts';
 import { seedCareDemo } from './care/index.ts';
+import { ImagingRepo, type Modality } from './imaging/repo.ts';
+import { newUid } from './imaging/index.ts';
 
 export async function seedDemo(agent: EdgeAgent, password: string, log: Logger): Promise<string[]> {
   const lines: string[] = [];
@@ -27,6 +29,36 @@ export async function seedDemo(agent: EdgeAgent, password: string, log: Logger):
   lines.push(care ? `family-doctor team ${care.teamId} with ${care.packageIds.length} packages` : 'family-doctor team already there');
   const clin = await seedClinicalDemo(agent.store, { doctor: 'd0001' });
   lines.push(`past visits ${clin.visits}, lab results ${clin.labResults}`, ...clin.notes);
+  const img = seedImagingDemo(agent);
+  lines.push(img > 0 ? `imaging orders for today ${img}` : 'imaging orders for today already there');
   log.info({ seed: lines }, 'demo data seeded');
   return lines;
+}
+
+/**
+ * Today's imaging worklist: two ultrasound orders and a chest DR for the first residents, so that
+ * the US room's worklist query (the demo runs findscu) and the 影像 page have something to show.
+ * Only when the clinic has no imaging order for today yet (a restarted demo adds none).
+ */
+function seedImagingDemo(agent: EdgeAgent): number {
+  const db = agent.store.db;
+  if (!(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'imaging_orders'").get())) return 0; // imaging module off
+  const today = new Date().toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }).replaceAll('-', '');
+  if (db.prepare('SELECT 1 FROM imaging_orders WHERE scheduled_date = ? LIMIT 1').get(today)) return 0;
+  const residents = db.prepare('SELECT resident_id FROM residents ORDER BY rowid LIMIT 3').all() as { resident_id: string }[];
+  const plan: { modality: Modality; code: string; display: string; time: string }[] = [
+    { modality: 'US', code: 'US-ABD', display: '腹部超声（肝胆胰脾）', time: '090000' },
+    { modality: 'US', code: 'US-THY', display: '甲状腺超声', time: '093000' },
+    { modality: 'DX', code: 'DX-CHEST', display: '胸部正位片（DR）', time: '100000' },
+  ];
+  const repo = new ImagingRepo(db);
+  return agent.store.transact((tx) => {
+    let n = 0;
+    for (const [i, r] of residents.entries()) {
+      const p = plan[i]!;
+      repo.createOrder(tx, { residentId: r.resident_id, modality: p.modality, code: p.code, display: p.display, stationAe: null, scheduledDate: today, scheduledTime: p.time, requestedBy: 'd0001' }, newUid());
+      n++;
+    }
+    return n;
+  });
 }

@@ -3,7 +3,7 @@
  * activity, printing where to look. State lives in .demo/ (pass --fresh to start over).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -68,6 +68,25 @@ function run(name: string, args: string[], env: Record<string, string>, readyLin
     child.once('exit', (code) => { clearTimeout(timer); rej(new Error(`${name} exited with code ${code}: see .demo/logs/${name}.log`)); });
     if (!readyLine) { clearTimeout(timer); res(''); }
   });
+}
+
+interface WorklistItem { name: string; patientId: string; accession: string; studyUid: string }
+
+/** Today's US items of a clinic's Modality Worklist, asked as a device would (findscu -W), read with dcmdump. */
+async function queryWorklist(out: string, callingAe: string, calledAe: string, port: number): Promise<WorklistItem[]> {
+  mkdirSync(out, { recursive: true });
+  const today = new Date().toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }).replaceAll('-', '');
+  const keys = ['PatientName', 'PatientID', 'AccessionNumber', 'StudyInstanceUID', 'ScheduledProcedureStepSequence[0].Modality=US', `ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate=${today}`];
+  const ok = await runToEnd(['findscu', '-W', '-aet', callingAe, '-aec', calledAe, '-X', '-od', out, ...keys.flatMap((k) => ['-k', k]), '127.0.0.1', String(port)], {}).then(() => true, () => false);
+  if (!ok) return [];
+  const items: WorklistItem[] = [];
+  for (const f of readdirSync(out).sort()) {
+    const dump = await runToEnd(['dcmdump', '+U8', join(out, f)], {}).catch(() => '');
+    const tag = (t: string) => new RegExp(`^\\(${t}\\) \\w\\w \\[([^\\]]*)\\]`, 'm').exec(dump)?.[1] ?? '';
+    const item = { name: tag('0010,0010'), patientId: tag('0010,0020'), accession: tag('0008,0050'), studyUid: tag('0020,000d') };
+    if (item.accession && item.studyUid) items.push(item);
+  }
+  return items.sort((a, b) => a.accession.localeCompare(b.accession));
 }
 
 async function main() {
@@ -171,22 +190,42 @@ async function main() {
     }
   }
 
-  // An ultrasound room per clinic sends two studies with dcmtk's storescu (a real DICOM peer):
-  // they are indexed at the edge, wait in the reconciliation list (no order), and are forwarded to central.
+  // An ultrasound room per clinic works as a real one would, with dcmtk as the device: it asks the
+  // clinic's worklist (findscu, Modality Worklist C-FIND) for today's ultrasound orders, sends two
+  // images of the first with the accession and study UID the worklist gave (matched, shown on the
+  // 影像 worklist and forwarded to central), one study with the second order's name but a typed-in
+  // patient ID that is wrong, and one of a walk-in nobody ordered: both wait on 待核对, the first
+  // with its likely order offered first.
   for (const [i, c] of CLINICS.entries()) {
     try {
       const cookie = await signIn(edgeUrls[i]!, 'admin', sec[`${c.id}-admin`] ?? 'Demo-Admin-2026');
       await fetch(`${edgeUrls[i]}/imaging/devices`, { method: 'POST', headers: { cookie }, body: new URLSearchParams({ aeTitle: 'US_ROOM1', host: '127.0.0.1', port: '104', modality: 'US', room: 'B超室' }) });
       const dir = join(DIR, 'dicom-samples', c.id);
       mkdirSync(dir, { recursive: true });
-      const files = [['王建国', 'DEMO-1'], ['刘淑英', 'DEMO-2']].map(([name, pid]) => writeInstance(dir, { modality: 'US', name: name!, patientId: pid! }).path);
       const ae = `EDGE_${c.id.split('-')[0]!.toUpperCase()}`;
+      // The clinic seeds today's orders when central's dictionaries have arrived: ask until they are there.
+      let worklist: WorklistItem[] = [];
+      for (let k = 0; k < 30 && worklist.length === 0; k++) {
+        worklist = await queryWorklist(join(dir, `worklist-${k}`), 'US_ROOM1', ae, dicomPorts[i]!);
+        if (worklist.length === 0) await sleep(1000);
+      }
+      const files: string[] = [];
+      const [first, second] = worklist;
+      if (first) {
+        const series = `2.25.${BigInt(`0x${randomBytes(16).toString('hex')}`).toString()}`;
+        for (let k = 0; k < 2; k++) files.push(writeInstance(dir, { modality: 'US', name: first.name, patientId: first.patientId, accession: first.accession, study: first.studyUid, series }).path);
+      }
+      files.push(writeInstance(dir, { modality: 'US', name: second?.name ?? '王建国', patientId: 'DEMO-1' }).path);
+      files.push(writeInstance(dir, { modality: 'US', name: '刘淑英', patientId: 'DEMO-2' }).path);
       const code = await new Promise<number>((res) => {
         const p = spawn('storescu', ['-aet', 'US_ROOM1', '-aec', ae, '127.0.0.1', String(dicomPorts[i]), ...files], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } });
         p.once('error', () => res(-1));
         p.once('exit', (n) => res(n ?? -1));
       });
-      deviceLines[i] = `${deviceLines[i] ?? ''}\n   imaging ${edgeUrls[i]}/imaging   ${code === 0 ? '2 US studies sent by storescu as US_ROOM1 (see 待核对 reconciliation)' : 'storescu not available: images not sent'}`;
+      const what = first
+        ? `worklist ${worklist.length} US orders (findscu); storescu sent 2 images for ${first.accession} (${first.name}) and 2 studies to reconcile (待核对)`
+        : 'worklist empty (demo orders not seeded yet); storescu sent 2 studies to reconcile (待核对)';
+      deviceLines[i] = `${deviceLines[i] ?? ''}\n   imaging ${edgeUrls[i]}/imaging   ${code === 0 ? what : 'storescu not available: images not sent'}`;
     } catch (e) {
       deviceLines[i] = `${deviceLines[i] ?? ''}\n   imaging: sample images not sent (${(e as Error).message})`;
     }
