@@ -22,6 +22,8 @@ const SOP_NAMES: Record<string, string> = {
 };
 const size = (n: number) => (n > 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`);
 const time = (iso: string | null) => (iso ? new Date(iso).toLocaleString('zh-CN', { hour12: false, timeZone: 'Asia/Shanghai' }) : '');
+/** A transfer syntax as the clinic reads it: the codec names stay as they are, "uncompressed" in the page's language. */
+const tsText = (ctx: PageCtx, uid: string) => { const n = transferSyntaxName(uid); return n === 'uncompressed' ? L(ctx, '未压缩', 'uncompressed') : n; };
 const sexText = (ctx: PageCtx, s: string | null) => (s === '1' || s === 'M' ? L(ctx, '男', 'M') : s === '2' || s === 'F' ? L(ctx, '女', 'F') : '');
 
 function SubNav(props: { ctx: PageCtx }) {
@@ -160,7 +162,7 @@ export function StudyPage(props: { ctx: PageCtx; study: StudyRow; order: OrderRo
                   ? <img src={`/imaging/instances/${i.sopInstanceUid}/preview.png`} alt={`#${i.instanceNumber ?? ''}`} style="width:196px;height:196px;object-fit:contain;background:#000" />
                   : <div style="width:196px;height:196px;background:#333;color:#fff;display:flex;align-items:center;justify-content:center;text-align:center;font-size:13px;padding:10px" data-testid="no-preview">{L(ctx, `${transferSyntaxName(i.transferSyntaxUid)} 压缩图像暂不支持预览（原图已保存并上传）`, `${transferSyntaxName(i.transferSyntaxUid)}: no preview (original stored and uploaded)`)}</div>}
                 <figcaption class="hint">{`#${i.instanceNumber ?? '?'} · ${SOP_NAMES[i.sopClassUid] ?? i.sopClassUid}${i.numberOfFrames && i.numberOfFrames > 1 ? ` · ${i.numberOfFrames}帧` : ''} · ${size(i.size)}`}<br />
-                  {transferSyntaxName(i.transferSyntaxUid)} · {i.fwdState === 'done' ? <span style="color:#1f8a4c">{L(ctx, '已上传', 'uploaded')}</span> : <span style="color:#b7791f">{L(ctx, '待上传', 'waiting')}{i.fwdAttempts ? ` (${i.fwdAttempts})` : ''}</span>}<br />
+                  <span data-testid="ts">{tsText(ctx, i.transferSyntaxUid)}</span> · {i.fwdState === 'done' ? <span style="color:#1f8a4c">{L(ctx, '已上传', 'uploaded')}</span> : <span style="color:#b7791f">{L(ctx, '待上传', 'waiting')}{i.fwdAttempts ? ` (${i.fwdAttempts})` : ''}</span>}<br />
                   <span title={i.sha256}>sha256 {i.sha256.slice(0, 12)}…</span></figcaption>
               </figure>
             );

@@ -125,6 +125,7 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   t.same(loaded.length, 3, 'three thumbnails');
   t.ok(loaded.every((w) => w > 0), 'thumbnails rendered (PNG)');
   t.match(await page.locator('[data-testid=no-preview]').innerText(), /JPEG 2000.*暂不支持预览/, 'JPEG 2000 named as unsupported');
+  t.same((await page.locator('[data-testid=ts]').allInnerTexts()).sort(), ['JPEG 2000 lossless', '未压缩', '未压缩', '未压缩'], 'transfer syntaxes named, "uncompressed" in Chinese');
   await page.screenshot({ path: screenshotPath('imaging-study'), fullPage: true });
 
   // Reconciliation: the stray study is linked by hand. More orders for the choice: another of
