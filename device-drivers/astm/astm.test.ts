@@ -1,6 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { EventEmitter } from 'node:events';
+import { createServer } from 'node:net';
 import { builtinProfile } from '../profiles/load.ts';
 import type { AstmProfile } from '../profiles/schema.ts';
 import type { LabReading, Reading } from '../readings.ts';
@@ -244,4 +245,36 @@ t.test('ASTM server: garbage and silent peers do not disturb an analyser; oversi
   await new Promise((r) => setImmediate(r));
   t.ok(rx.counters.oversize >= 1, 'oversized message abandoned and counted');
   rx.close();
+});
+
+t.test('a send ends at once when its signal aborts (link closed, sender stopping), not after 6 x 15 s of retransmits', async (t) => {
+  // A receiver that takes the ENQ and then goes silent (a cable pulled mid-message).
+  const { a, b } = linkPair();
+  b.on('data', (x: Buffer) => { if (x[0] === ENQ) b.write(Buffer.from([ACK])); });
+  const ac = new AbortController();
+  const started = Date.now();
+  const sending = sendAstmMessage(a, sample(), { signal: ac.signal });
+  setTimeout(() => ac.abort(new Error('connection closed')), 50);
+  await t.rejects(sending, /send aborted: connection closed/, 'rejected with the reason');
+  t.ok(Date.now() - started < 15_000, 'before the first reply timeout');
+  await t.rejects(sendAstmMessage(a, sample(), { signal: AbortSignal.abort(new Error('stopped')) }), /send aborted: stopped/, 'an aborted signal: nothing sent');
+
+  // The simulator stopped while the receiver holds a frame unanswered: it stops now, and its
+  // process is not kept alive by retransmit timers (the suite's simulators test used to hang ~90 s).
+  const silent = await new Promise<import('node:net').Server>((res) => {
+    const srv = createServer((s) => s.on('data', (x) => { if (x[0] === ENQ) s.write(Buffer.from([ACK])); }));
+    srv.listen(0, '127.0.0.1', () => res(srv));
+  });
+  t.teardown(() => silent.close());
+  const port = (silent.address() as import('node:net').AddressInfo).port;
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  const sim = await startAstmSimulator({ host: '127.0.0.1', port, profile: builtinProfile('biochemistry-analyser') as AstmProfile, intervalMs: 10, seed: 3 });
+  await waitFor('the first frame sent and left unanswered', async () => timers() > before, 5000);
+  const t0 = Date.now();
+  await sim.stop();
+  t.ok(Date.now() - t0 < 3000, `stop() returns promptly (${Date.now() - t0} ms)`);
+  t.equal(timers(), before, 'no reply or retransmit timer left running after stop');
+  t.equal(sim.sent, 0, 'nothing counted as sent');
+  t.equal(sim.failed, 0, 'a send ended by stop() is not counted as failed');
 });

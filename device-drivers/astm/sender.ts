@@ -18,6 +18,11 @@ export interface SendOptions {
   maxAttempts?: number;
   /** Wait after a NAKed ENQ before trying again (E1381: 10 s; tests use less) */
   enqRetryMs?: number;
+  /**
+   * Ends the send at once (AstmSendError): the link closed or the sender is stopping. Without it
+   * a send on a dead link would retransmit into nothing for up to 6 x 15 s per frame.
+   */
+  signal?: AbortSignal;
 }
 
 export class AstmSendError extends Error {
@@ -35,13 +40,20 @@ export async function sendAstmMessage(link: ByteLink, records: Buffer[], o: Send
     wake?.();
   };
   link.on('data', onData);
+  const signal = o.signal;
+  const aborted = () => new AstmSendError(`send aborted: ${signal?.reason instanceof Error ? signal.reason.message : String(signal?.reason ?? 'link closed')}`);
+  /** Waits `ms`, or less if a reply arrives (`wakeOnData`) or the signal aborts. */
+  const wait = (ms: number, wakeOnData: boolean) => new Promise<void>((resolve) => {
+    const done = () => { clearTimeout(t); signal?.removeEventListener('abort', done); if (wakeOnData) wake = undefined; resolve(); };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    if (wakeOnData) wake = done;
+  });
   const reply = async (): Promise<number | 'timeout'> => {
+    if (signal?.aborted) throw aborted();
     if (replies.length) return replies.shift()!;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, timeout);
-      wake = () => { clearTimeout(t); resolve(); };
-    });
-    wake = undefined;
+    await wait(timeout, true);
+    if (signal?.aborted) throw aborted();
     return replies.shift() ?? 'timeout';
   };
   let retransmits = 0;
@@ -51,8 +63,9 @@ export async function sendAstmMessage(link: ByteLink, records: Buffer[], o: Send
       link.write(Buffer.from([ENQ]));
       const r = await reply();
       if (r === ACK) established = true;
-      else if (r === NAK) await new Promise((res) => setTimeout(res, o.enqRetryMs ?? 10_000));
+      else if (r === NAK) await wait(o.enqRetryMs ?? 10_000, false);
     }
+    if (signal?.aborted) throw aborted();
     if (!established) throw new AstmSendError('receiver did not accept ENQ');
     const frames = messageToFrames(records);
     for (const f of frames) {

@@ -82,9 +82,19 @@ export async function startAstmSimulator(o: AstmSimulatorOptions): Promise<AstmS
   let sock: Socket | undefined;
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
+  /** Aborts the message being sent: on stop, or when its connection closes. */
+  let sending: AbortController | undefined;
   const sim: AstmSimulator = {
     port: o.port, sent: 0, failed: 0,
-    stop: async (so = {}) => { stopped = true; clearTimeout(timer); if (so.finishMessage) await inFlight; sock?.destroy(); },
+    stop: async (so = {}) => {
+      stopped = true;
+      clearTimeout(timer);
+      if (so.finishMessage) await inFlight;
+      sending?.abort(new Error('simulator stopped'));
+      sock?.destroy();
+      // The aborted send ends at once; a connect still pending is not waited for long.
+      await Promise.race([inFlight, new Promise((res) => setTimeout(res, 2000).unref())]);
+    },
   };
   const open = () => new Promise<Socket>((resolve, reject) => {
     const s = connect(o.port, o.host, () => { s.off('error', reject); s.on('error', () => undefined); resolve(s); });
@@ -95,10 +105,20 @@ export async function startAstmSimulator(o: AstmSimulatorOptions): Promise<AstmS
     try {
       if (!sock || sock.destroyed) sock = await open();
       const m = simulatedAstm(o.profile, r, o.mix);
-      await sendAstmMessage(socketLink(sock), buildAstmMessage(o.sender ?? o.profile.id.toUpperCase(), m.sample, o.gb ? { gb: true } : {}), o.send);
+      const ac = new AbortController();
+      sending = ac;
+      const s = sock;
+      const onClose = () => ac.abort(new Error('connection closed'));
+      s.once('close', onClose);
+      try {
+        await sendAstmMessage(socketLink(s), buildAstmMessage(o.sender ?? o.profile.id.toUpperCase(), m.sample, o.gb ? { gb: true } : {}), { ...o.send, signal: ac.signal });
+      } finally {
+        s.off('close', onClose);
+        sending = undefined;
+      }
       sim.sent++;
     } catch {
-      sim.failed++;
+      if (!stopped) sim.failed++;
       sock?.destroy();
       sock = undefined;
     }
