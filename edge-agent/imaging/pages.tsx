@@ -26,12 +26,21 @@ const time = (iso: string | null) => (iso ? new Date(iso).toLocaleString('zh-CN'
 const tsText = (ctx: PageCtx, uid: string) => { const n = transferSyntaxName(uid); return n === 'uncompressed' ? L(ctx, '未压缩', 'uncompressed') : n; };
 const sexText = (ctx: PageCtx, s: string | null) => (s === '1' || s === 'M' ? L(ctx, '男', 'M') : s === '2' || s === 'F' ? L(ctx, '女', 'F') : '');
 
-function SubNav(props: { ctx: PageCtx }) {
-  const items = [['/imaging', L(props.ctx, '工作列表', 'Worklist')], ['/imaging/reconcile', L(props.ctx, '待核对', 'Reconciliation')], ['/imaging/devices', L(props.ctx, 'DICOM 设备', 'DICOM devices')]];
+/** How many studies wait on 待核对: shown on every imaging page, so nobody has to go and look. */
+export interface ImagingNav { reconcilePending?: number }
+
+function SubNav(props: { ctx: PageCtx; nav?: ImagingNav | undefined }) {
+  const { ctx } = props;
+  const pending = props.nav?.reconcilePending ?? 0;
+  const items: [string, string, Child?][] = [
+    ['/imaging', L(ctx, '工作列表', 'Worklist')],
+    ['/imaging/reconcile', L(ctx, '待核对', 'Reconciliation'), pending > 0 ? <span class="badge bad" data-testid="reconcile-count" title={L(ctx, `${pending} 个检查待核对`, `${pending} studies to reconcile`)} style="margin-left:4px">{pending}</span> : undefined],
+    ['/imaging/devices', L(ctx, 'DICOM 设备', 'DICOM devices')],
+  ];
   return (
     <>
-      <style>{'.badge, td button, th { white-space: nowrap; } td select { min-width: 220px; }'}</style>
-      <p class="hint" data-testid="imaging-subnav">{items.map(([h, t]) => <a href={h} style="margin-right:18px">{t}</a>)}</p>
+      <style>{'.badge, td button, th { white-space: nowrap; } td select { min-width: 220px; } .subnav a { margin-right: 18px; } .subnav a.current { font-weight: 600; text-decoration: none; color: inherit; }'}</style>
+      <p class="hint subnav" data-testid="imaging-subnav">{items.map(([h, t, extra]) => <a href={h} class={ctx.path === h ? 'current' : undefined} aria-current={ctx.path === h ? 'page' : undefined}>{t}{extra}</a>)}</p>
     </>
   );
 }
@@ -44,11 +53,11 @@ export function OrderStatus(props: { ctx: PageCtx; o: { status: string; instance
   return <span class="badge ok" data-status="forwarded">{L(ctx, `已上传 ${o.forwarded} 张`, `uploaded ${o.forwarded}`)}</span>;
 }
 
-export function WorklistPage(props: { ctx: PageCtx; date: string; orders: OrderRow[]; studies: StudyRow[]; devices: DeviceRow[]; fwd: { pending: number; done: number; pendingBytes: number; lastError: string | null }; error?: string; notice?: string; canOrder: boolean }) {
+export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: string; orders: OrderRow[]; studies: StudyRow[]; devices: DeviceRow[]; fwd: { pending: number; done: number; pendingBytes: number; lastError: string | null }; error?: string; notice?: string; canOrder: boolean }) {
   const { ctx } = props;
   return (
     <Layout ctx={ctx} title={L(ctx, '影像', 'Imaging')}>
-      <SubNav ctx={ctx} />
+      <SubNav ctx={ctx} nav={props.nav} />
       <div class="card">
         <h1>{L(ctx, `影像工作列表（${props.date}）`, `Imaging worklist (${props.date})`)}</h1>
         <table data-testid="worklist">
@@ -135,11 +144,11 @@ function matchText(ctx: PageCtx, k: string): string {
   return L(ctx, ...(m[k] ?? [k, k]));
 }
 
-export function StudyPage(props: { ctx: PageCtx; study: StudyRow; order: OrderRow | null; instances: InstanceRow[]; reports?: ClinicReport[] }) {
+export function StudyPage(props: { ctx: PageCtx; nav?: ImagingNav; study: StudyRow; order: OrderRow | null; instances: InstanceRow[]; reports?: ClinicReport[] }) {
   const { ctx, study: s } = props;
   return (
     <Layout ctx={ctx} title={L(ctx, '检查详情', 'Study')}>
-      <SubNav ctx={ctx} />
+      <SubNav ctx={ctx} nav={props.nav} />
       <div class="card">
         <h1>{L(ctx, '检查详情', 'Study')} · {s.patientName ?? ''}</h1>
         <div class="grid">
@@ -195,11 +204,11 @@ function ReportCard(props: { ctx: PageCtx; reports: ClinicReport[] }) {
   );
 }
 
-export function ReconcilePage(props: { ctx: PageCtx; studies: StudyRow[]; orders: OrderRow[]; error?: string; notice?: string }) {
+export function ReconcilePage(props: { ctx: PageCtx; nav?: ImagingNav; studies: StudyRow[]; orders: OrderRow[]; error?: string; notice?: string }) {
   const { ctx } = props;
   return (
     <Layout ctx={ctx} title={L(ctx, '待核对检查', 'Reconciliation')}>
-      <SubNav ctx={ctx} />
+      <SubNav ctx={ctx} nav={props.nav} />
       <div class="card">
         <h1>{L(ctx, `待核对检查（${props.studies.length}）`, `Studies to reconcile (${props.studies.length})`)}</h1>
         <p class="hint">{L(ctx, '以下检查无法按“检查号+Study UID”或“患者ID”唯一对应到影像申请，请核对图像中的姓名后关联到正确的申请。', 'These studies could not be matched to exactly one order by accession + Study UID or by PatientID. Check the name in the images and link the right order.')}</p>
@@ -246,11 +255,11 @@ function LinkForm(props: { ctx: PageCtx; study: StudyRow; orders: OrderRow[] }) 
   );
 }
 
-export function DevicesPage(props: { ctx: PageCtx; devices: DeviceRow[]; local: { aeTitle: string; port: number | null }; error?: string; notice?: string; echo?: { ae: string; ok: boolean; detail: string } }) {
+export function DevicesPage(props: { ctx: PageCtx; nav?: ImagingNav; devices: DeviceRow[]; local: { aeTitle: string; port: number | null }; error?: string; notice?: string; echo?: { ae: string; ok: boolean; detail: string } }) {
   const { ctx } = props;
   return (
     <Layout ctx={ctx} title={L(ctx, 'DICOM 设备', 'DICOM devices')}>
-      <SubNav ctx={ctx} />
+      <SubNav ctx={ctx} nav={props.nav} />
       <div class="card">
         <h1>{L(ctx, 'DICOM 设备登记', 'DICOM devices')}</h1>
         <p class="hint" data-testid="local-ae">{L(ctx, `本机 DICOM 服务：AE 标题 ${props.local.aeTitle}，端口 ${props.local.port ?? '未启动'}。只有已登记并启用的设备可以连接。`, `This edge: AE title ${props.local.aeTitle}, port ${props.local.port ?? 'not running'}. Only registered, enabled devices may connect.`)}</p>

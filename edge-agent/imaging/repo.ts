@@ -239,6 +239,11 @@ export class ImagingRepo {
   }
 
   /** Studies that need a person: not matched to an order, or matched ambiguously. */
+  /** Studies waiting on the reconciliation list (the sub-navigation shows how many). */
+  unreconciledCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM imaging_studies WHERE order_id IS NULL').get() as { n: number }).n;
+  }
+
   unreconciled(): StudyRow[] {
     return rows<StudyRow>(this.db.prepare(`${this.studySelect} WHERE s.order_id IS NULL ORDER BY s.last_received_at DESC`).all());
   }

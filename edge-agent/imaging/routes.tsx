@@ -28,11 +28,12 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
   const { repo } = deps;
   const audit = (c: Context, user: string, action: string, target: string, outcome: string) => accounts.audit(user, action, target, clientIp(c), outcome);
 
+  const nav = () => ({ reconcilePending: repo.unreconciledCount() });
   const worklist = (c: Context, pctx: Parameters<typeof WorklistPage>[0]['ctx'], role: Role, extra: { error?: string; notice?: string } = {}, status: 200 | 400 = 200) => {
     const q = c.req.query('date');
     const date = q && /^\d{4}-\d{2}-\d{2}$/.test(q) ? q : today();
     const f = repo.forwardStats();
-    return ui.html(c, <WorklistPage ctx={pctx} date={date} orders={repo.ordersOn(date.replaceAll('-', ''))} studies={repo.recentStudies(20)} devices={repo.devices()}
+    return ui.html(c, <WorklistPage ctx={pctx} nav={nav()} date={date} orders={repo.ordersOn(date.replaceAll('-', ''))} studies={repo.recentStudies(20)} devices={repo.devices()}
       fwd={{ ...f, lastError: deps.forwarder.counters.lastError }} canOrder={ORDER_ROLES.includes(role)} {...extra} />, status);
   };
 
@@ -70,7 +71,7 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
     const s = repo.study(c.req.param('uid') ?? '');
     audit(c, u.username, 'imaging.study.view', c.req.param('uid') ?? '', s ? 'ok' : 'not found');
     if (!s) return c.text('study not found', 404);
-    return ui.html(c, <StudyPage ctx={pctx} study={s} order={s.orderId ? repo.order(s.orderId) : null} instances={repo.instances(s.studyInstanceUid)} reports={deps.reports.forStudy(s.studyInstanceUid)} />);
+    return ui.html(c, <StudyPage ctx={pctx} nav={nav()} study={s} order={s.orderId ? repo.order(s.orderId) : null} instances={repo.instances(s.studyInstanceUid)} reports={deps.reports.forStudy(s.studyInstanceUid)} />);
   });
 
   ui.page('get', '/imaging/instances/:sop/preview.png', VIEW_ROLES, async (c) => {
@@ -86,7 +87,7 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
   });
 
   const reconcile = (c: Context, pctx: Parameters<typeof ReconcilePage>[0]['ctx'], extra: { error?: string; notice?: string } = {}, status: 200 | 400 = 200) =>
-    ui.html(c, <ReconcilePage ctx={pctx} studies={repo.unreconciled()} orders={repo.openOrders()} {...extra} />, status);
+    ui.html(c, <ReconcilePage ctx={pctx} nav={nav()} studies={repo.unreconciled()} orders={repo.openOrders()} {...extra} />, status);
   ui.page('get', '/imaging/reconcile', RECONCILE_ROLES, (c, u, pctx) => {
     audit(c, u.username, 'imaging.reconcile.view', 'imaging_studies', 'ok');
     return reconcile(c, pctx);
@@ -107,7 +108,7 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
   });
 
   const devices = (c: Context, pctx: Parameters<typeof DevicesPage>[0]['ctx'], extra: Partial<Parameters<typeof DevicesPage>[0]> = {}, status: 200 | 400 = 200) =>
-    ui.html(c, <DevicesPage ctx={pctx} devices={repo.devices()} local={{ aeTitle: deps.aeTitle, port: deps.scp()?.port ?? null }} {...extra} />, status);
+    ui.html(c, <DevicesPage ctx={pctx} nav={nav()} devices={repo.devices()} local={{ aeTitle: deps.aeTitle, port: deps.scp()?.port ?? null }} {...extra} />, status);
   ui.page('get', '/imaging/devices', DEVICE_ROLES, (c, _u, pctx) => devices(c, pctx));
   ui.page('post', '/imaging/devices', DEVICE_ROLES, async (c, u, pctx) => {
     const f = await c.req.parseBody();

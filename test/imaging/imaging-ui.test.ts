@@ -85,6 +85,8 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   await page.goto(`${edge.http.url}/imaging/reconcile`);
   t.match(await page.locator(`tr[data-study="${stray.study}"] [data-testid=no-open-orders]`).innerText(), /没有待检的影像申请可关联[\s\S]*先新建申请/, 'no open order: says so and links to the order form');
   t.equal(await page.locator(`tr[data-study="${stray.study}"] select`).count(), 0, 'no empty choice offered');
+  t.equal(await page.locator('[data-testid=reconcile-count]').innerText(), '1', 'the sub-navigation counts the studies waiting');
+  t.equal(await page.locator('[data-testid=imaging-subnav] a[aria-current=page]').innerText(), '待核对1', 'and marks the page it is on');
   await page.screenshot({ path: screenshotPath('imaging-reconcile-empty'), fullPage: true });
   await page.click(`tr[data-study="${stray.study}"] a[href="/imaging#new-order"]`);
   t.ok(await page.locator('#new-order #resident').isVisible(), 'the link leads to the order form');
@@ -154,6 +156,7 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   t.equal(img.repo.study(stray.study)!.matchKind, 'manual');
   t.equal(img.repo.study(stray.study)!.resolvedBy, 'admin');
   t.equal(img.repo.study(stray.study)!.residentId, zhao.residentId);
+  t.equal(await page.locator('[data-testid=reconcile-count]').count(), 0, 'nothing left to reconcile: no count');
   const again = await page.request.post(`${edge.http.url}/imaging/reconcile`, { form: { study: stray.study, order: thy.orderId } });
   t.equal(again.status(), 400, 'a second link from a stale page: refused');
   t.match(await again.text(), new RegExp(`该检查已关联到申请 ${zhaoOrder.accessionNumber}`), 'saying to which order, in Chinese');
