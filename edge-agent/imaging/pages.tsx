@@ -53,21 +53,28 @@ export function OrderStatus(props: { ctx: PageCtx; o: { status: string; instance
   return <span class="badge ok" data-status="forwarded">{L(ctx, `已上传 ${o.forwarded} 张`, `uploaded ${o.forwarded}`)}</span>;
 }
 
-export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: string; orders: OrderRow[]; studies: StudyRow[]; devices: DeviceRow[]; fwd: { pending: number; done: number; pendingBytes: number; lastError: string | null }; error?: string; notice?: string; canOrder: boolean }) {
+export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: string; orders: OrderRow[]; studies: StudyRow[]; devices: DeviceRow[]; fwd: { pending: number; done: number; pendingBytes: number; lastError: string | null }; error?: string; notice?: string; listError?: string; listNotice?: string; canOrder: boolean }) {
   const { ctx } = props;
   return (
     <Layout ctx={ctx} title={L(ctx, '影像', 'Imaging')}>
       <SubNav ctx={ctx} nav={props.nav} />
       <div class="card">
         <h1>{L(ctx, `影像工作列表（${props.date}）`, `Imaging worklist (${props.date})`)}</h1>
+        {props.listError && <div class="error" role="alert">{props.listError}</div>}
+        {props.listNotice && <div class="notice">{props.listNotice}</div>}
         <table data-testid="worklist">
-          <thead><tr><th>{L(ctx, '预约时间', 'Time')}</th><th>{L(ctx, '检查号', 'Accession')}</th><th>{L(ctx, '姓名', 'Name')}</th><th>{L(ctx, '性别', 'Sex')}</th><th>{L(ctx, '检查项目', 'Procedure')}</th><th>{L(ctx, '设备', 'Device')}</th><th>{L(ctx, '状态', 'Status')}</th></tr></thead>
+          <thead><tr><th>{L(ctx, '预约时间', 'Time')}</th><th>{L(ctx, '检查号', 'Accession')}</th><th>{L(ctx, '姓名', 'Name')}</th><th>{L(ctx, '性别', 'Sex')}</th><th>{L(ctx, '检查项目', 'Procedure')}</th><th>{L(ctx, '设备', 'Device')}</th><th>{L(ctx, '状态', 'Status')}</th>{props.canOrder && <th></th>}</tr></thead>
           <tbody>{props.orders.map((o) => (
             <tr data-accession={o.accessionNumber}>
               <td>{o.scheduledTime ? `${o.scheduledTime.slice(0, 2)}:${o.scheduledTime.slice(2, 4)}` : '—'}</td>
               <td>{o.instances > 0 ? <a href={`/imaging/studies/${o.studyInstanceUid}`}>{o.accessionNumber}</a> : o.accessionNumber}</td>
               <td>{o.residentName ?? o.residentId}</td><td>{sexText(ctx, o.residentSex)}</td><td>{o.display}</td><td>{o.stationAe ?? L(ctx, `任一${o.modality}设备`, `any ${o.modality}`)}</td>
               <td><OrderStatus ctx={ctx} o={o} /></td>
+              {props.canOrder && <td>{(o.status === 'requested' || o.status === 'scheduled') && o.instances === 0 && (
+                <form method="post" action={`/imaging/orders/${o.orderId}/cancel`} onsubmit={`return confirm(${JSON.stringify(L(ctx, `取消申请 ${o.accessionNumber}（${o.residentName ?? o.residentId}，${o.display}）？`, `Cancel order ${o.accessionNumber}?`))})`}>
+                  <button type="submit" data-testid={`cancel-${o.accessionNumber}`}>{L(ctx, '取消申请', 'Cancel')}</button>
+                </form>
+              )}</td>}
             </tr>
           ))}</tbody>
         </table>

@@ -188,6 +188,19 @@ export class ImagingRepo {
   }
 
   /** Moves an order to `status` (emitting a new version) when it is not there already. */
+  /**
+   * Cancels an order that no image has reached (a study linked to it, by the matcher or by hand,
+   * keeps it: the images are filed under it). Emits the order's record like every status change.
+   */
+  cancelOrder(tx: Tx, orderId: string): 'cancelled' | 'unknown' | 'has_images' | 'closed' {
+    const o = tx.db.prepare<[string], { status: string }>('SELECT status FROM imaging_orders WHERE order_id = ?').get(orderId);
+    if (!o) return 'unknown';
+    if (o.status !== 'requested' && o.status !== 'scheduled') return o.status === 'in-progress' ? 'has_images' : 'closed';
+    if (tx.db.prepare<[string], { x: number }>('SELECT 1 AS x FROM imaging_studies WHERE order_id = ? LIMIT 1').get(orderId)) return 'has_images';
+    this.setOrderStatus(tx, orderId, 'cancelled');
+    return 'cancelled';
+  }
+
   setOrderStatus(tx: Tx, orderId: string, status: Order['status']): void {
     const row = tx.db.prepare<[string], { payload: string; status: string }>('SELECT payload, status FROM imaging_orders WHERE order_id = ?').get(orderId);
     if (!row || row.status === status) return;

@@ -29,8 +29,8 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
   const audit = (c: Context, user: string, action: string, target: string, outcome: string) => accounts.audit(user, action, target, clientIp(c), outcome);
 
   const nav = () => ({ reconcilePending: repo.unreconciledCount() });
-  const worklist = (c: Context, pctx: Parameters<typeof WorklistPage>[0]['ctx'], role: Role, extra: { error?: string; notice?: string } = {}, status: 200 | 400 = 200) => {
-    const q = c.req.query('date');
+  const worklist = (c: Context, pctx: Parameters<typeof WorklistPage>[0]['ctx'], role: Role, extra: { error?: string; notice?: string; listError?: string; listNotice?: string } = {}, status: 200 | 400 = 200, day?: string) => {
+    const q = day ?? c.req.query('date');
     const date = q && /^\d{4}-\d{2}-\d{2}$/.test(q) ? q : today();
     const f = repo.forwardStats();
     return ui.html(c, <WorklistPage ctx={pctx} nav={nav()} date={date} orders={repo.ordersOn(date.replaceAll('-', ''))} studies={repo.recentStudies(20)} devices={repo.devices()}
@@ -65,6 +65,25 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
     }, deps.newStudyUid()));
     audit(c, u.username, 'imaging.order.create', `${o.accessionNumber} ${resident!.resident_id}`, 'ok');
     return worklist(c, pctx, u.role, { notice: L(pctx, `已创建检查申请 ${o.accessionNumber}（${resident!.name}，${proc!.zh}），设备可通过工作列表获取。`, `Order ${o.accessionNumber} created; devices see it in the worklist.`) });
+  });
+
+  // Cancel an order nobody has imaged yet (entered by mistake, the patient did not come): it leaves
+  // the devices' worklist and the reconciliation choices; the row stays on the day's list, marked.
+  ui.page('post', '/imaging/orders/:id/cancel', ORDER_ROLES, async (c, u, pctx) => {
+    const id = c.req.param('id') ?? '';
+    const before = repo.order(id);
+    const day = before ? `${before.scheduledDate.slice(0, 4)}-${before.scheduledDate.slice(4, 6)}-${before.scheduledDate.slice(6, 8)}` : undefined;
+    const outcome = await store.transactAsync((tx) => repo.cancelOrder(tx, id));
+    const acc = before?.accessionNumber ?? id;
+    if (outcome !== 'cancelled') {
+      const msg = outcome === 'unknown' ? L(pctx, '找不到该申请，请刷新页面。', 'Order not found: reload the page.')
+        : outcome === 'has_images' ? L(pctx, `申请 ${acc} 已收到图像，不能取消（图像已归档到该申请）。`, `Order ${acc} already has images: it cannot be cancelled.`)
+        : L(pctx, `申请 ${acc} 已${before?.status === 'cancelled' ? '取消' : '完成'}，无需再取消。`, `Order ${acc} is already ${before?.status ?? 'closed'}.`);
+      audit(c, u.username, 'imaging.order.cancel', acc, `refused: ${outcome}`);
+      return worklist(c, pctx, u.role, { listError: msg }, 400, day);
+    }
+    audit(c, u.username, 'imaging.order.cancel', `${acc} ${before!.residentId}`, 'ok');
+    return worklist(c, pctx, u.role, { listNotice: L(pctx, `已取消申请 ${acc}（${before!.residentName ?? before!.residentId}，${before!.display}），设备的工作列表中不再显示。`, `Order ${acc} cancelled; devices no longer see it in the worklist.`) }, 200, day);
   });
 
   ui.page('get', '/imaging/studies/:uid', VIEW_ROLES, (c, u, pctx) => {

@@ -162,11 +162,37 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   t.match(await again.text(), new RegExp(`该检查已关联到申请 ${zhaoOrder.accessionNumber}`), 'saying to which order, in Chinese');
   t.equal(img.repo.study(stray.study)!.orderId, zhaoOrder.orderId, 'the first link stands');
 
+  // 王建国's thyroid order was entered by mistake: cancelled from the worklist (after a confirm),
+  // it leaves the devices' worklist and the reconciliation choices; an order with images cannot be.
+  const usWorklist = async () => {
+    const r = await run('findscu', ['-v', '-W', '-aet', 'US_ROOM1', '-aec', 'EDGE_UI', '-k', 'AccessionNumber', '-k', 'ScheduledProcedureStepSequence[0].Modality=US', '127.0.0.1', String(port)]);
+    t.equal(r.code, 0, r.stderr);
+    return r.stdout + r.stderr;
+  };
+  t.match(await usWorklist(), new RegExp(thy.accessionNumber), 'before: the US room\'s worklist lists the order');
+  await page.goto(`${edge.http.url}/imaging`);
+  t.equal(await page.locator(`[data-testid="cancel-${order.accessionNumber}"]`).count(), 0, 'no cancel button on an order with images');
+  page.once('dialog', (d) => void d.accept());
+  await page.click(`[data-testid="cancel-${thy.accessionNumber}"]`);
+  t.match(await page.locator('.notice').first().innerText(), new RegExp(`已取消申请 ${thy.accessionNumber}`));
+  t.match(await page.locator(`tr[data-accession="${thy.accessionNumber}"]`).innerText(), /已取消/, 'the row stays, marked 已取消');
+  await page.screenshot({ path: screenshotPath('imaging-worklist-cancelled'), fullPage: true });
+  t.equal(img.repo.order(thy.orderId)!.status, 'cancelled');
+  t.notOk(img.repo.openOrders().some((o) => o.orderId === thy.orderId), 'no longer open: not offered for reconciliation');
+  t.notMatch(await usWorklist(), new RegExp(thy.accessionNumber), 'after: the worklist no longer lists it');
+  const withImages = await page.request.post(`${edge.http.url}/imaging/orders/${order.orderId}/cancel`);
+  t.equal(withImages.status(), 400, 'an order with images: refused');
+  t.match(await withImages.text(), /已收到图像，不能取消/);
+  t.equal(img.repo.order(order.orderId)!.status, 'in-progress', 'and left as it was');
+  const twice = await page.request.post(`${edge.http.url}/imaging/orders/${thy.orderId}/cancel`);
+  t.equal(twice.status(), 400, 'cancelled twice (a second tab): refused');
+  t.match(await twice.text(), /已取消，无需再取消/);
+
   // English is there too; a nurse may view but not register devices.
   await page.goto(`${edge.http.url}/imaging?lang=en`);
   t.match(await page.locator('h1').first().innerText(), /Imaging worklist/);
   await page.goto(`${edge.http.url}/imaging?lang=zh-CN`);
   const audit = edge.accounts.recentAudit(200).map((a) => `${a.action} ${a.outcome}`);
-  for (const a of ['imaging.device.create ok', 'imaging.device.echo ok', 'device.create ok', 'device.test ok', 'device.disable ok', 'device.enable ok', 'imaging.order.create ok', 'imaging.study.view ok', 'imaging.reconcile ok']) t.ok(audit.includes(a), `audited: ${a}`);
+  for (const a of ['imaging.device.create ok', 'imaging.device.echo ok', 'device.create ok', 'device.test ok', 'device.disable ok', 'device.enable ok', 'imaging.order.create ok', 'imaging.order.cancel ok', 'imaging.study.view ok', 'imaging.reconcile ok']) t.ok(audit.includes(a), `audited: ${a}`);
   console.log(`[ui] screenshots ${['devices', 'devices-registry', 'worklist', 'study', 'reconcile-empty', 'reconcile'].map((n) => screenshotPath(`imaging-${n}`)).join(' ')}`);
 });
