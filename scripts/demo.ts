@@ -211,12 +211,13 @@ async function main() {
       }
       const files: string[] = [];
       const [first, second] = worklist;
+      const studyDate = new Date().toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }).replaceAll('-', '');
       if (first) {
         const series = `2.25.${BigInt(`0x${randomBytes(16).toString('hex')}`).toString()}`;
-        for (let k = 0; k < 2; k++) files.push(writeInstance(dir, { modality: 'US', name: first.name, patientId: first.patientId, accession: first.accession, study: first.studyUid, series }).path);
+        for (let k = 0; k < 2; k++) files.push(writeInstance(dir, { modality: 'US', name: first.name, patientId: first.patientId, accession: first.accession, study: first.studyUid, series, studyDate }).path);
       }
-      files.push(writeInstance(dir, { modality: 'US', name: second?.name ?? '王建国', patientId: 'DEMO-1' }).path);
-      files.push(writeInstance(dir, { modality: 'US', name: '刘淑英', patientId: 'DEMO-2' }).path);
+      files.push(writeInstance(dir, { modality: 'US', name: second?.name ?? '王建国', patientId: 'DEMO-1', studyDate }).path);
+      files.push(writeInstance(dir, { modality: 'US', name: '刘淑英', patientId: 'DEMO-2', studyDate }).path);
       const code = await new Promise<number>((res) => {
         const p = spawn('storescu', ['-aet', 'US_ROOM1', '-aec', ae, '127.0.0.1', String(dicomPorts[i]), ...files], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } });
         p.once('error', () => res(-1));
