@@ -8,7 +8,7 @@
 import { matchOrder, type InstanceMeta } from '../../device-drivers/dicom/index.ts';
 import type { RecordPayload } from '../../contracts/index.ts';
 import type { EdgeStore, Tx } from '../store/store.ts';
-import { cached, type ImagingRepo } from './repo.ts';
+import { cached, OPEN_ORDER_STATUSES, type ImagingRepo } from './repo.ts';
 
 type StudyPayload = RecordPayload<'imaging_study'>;
 /** What indexing needs of the repo (the index worker's repo has no device registry). */
@@ -144,7 +144,7 @@ export function linkStudy(tx: Tx, repo: IndexRepo, studyUid: string, orderId: st
 
 /** Why a person's link was refused (`code`, for the page to say it in the user's language). */
 export class ReconcileError extends Error {
-  constructor(readonly code: 'no_order' | 'unknown_study' | 'already_linked' | 'unknown_order' | 'order_closed', message: string, readonly detail: string = '') {
+  constructor(readonly code: 'no_order' | 'unknown_study' | 'already_linked' | 'unknown_order' | 'order_closed', message: string, readonly order: { accession?: string; status?: string } = {}) {
     super(message);
     this.name = 'ReconcileError';
   }
@@ -158,11 +158,11 @@ export function resolveStudy(store: EdgeStore, repo: ImagingRepo, studyUid: stri
     if (!s) throw new ReconcileError('unknown_study', `unknown study ${studyUid}`);
     if (s.order_id) {
       const acc = cached<[string], { accession_number: string }>(tx.db, 'SELECT accession_number FROM imaging_orders WHERE order_id = ?').get(s.order_id)?.accession_number ?? s.order_id;
-      throw new ReconcileError('already_linked', `study already linked to order ${acc}`, acc);
+      throw new ReconcileError('already_linked', `study already linked to order ${acc}`, { accession: acc });
     }
     const o = cached<[string], { status: string; accession_number: string }>(tx.db, 'SELECT status, accession_number FROM imaging_orders WHERE order_id = ?').get(orderId);
     if (!o) throw new ReconcileError('unknown_order', `unknown order ${orderId}`);
-    if (o.status !== 'requested' && o.status !== 'scheduled' && o.status !== 'in-progress') throw new ReconcileError('order_closed', `order ${o.accession_number} is ${o.status}`, `${o.accession_number}|${o.status}`);
+    if (!OPEN_ORDER_STATUSES.includes(o.status)) throw new ReconcileError('order_closed', `order ${o.accession_number} is ${o.status}`, { accession: o.accession_number, status: o.status });
     linkStudy(tx, repo, studyUid, orderId, 'manual', by);
     emitStudy(tx, studyUid);
     cached(tx.db, 'DELETE FROM imaging_study_dirty WHERE study_instance_uid = ?').run(studyUid);

@@ -2,7 +2,7 @@
 import type { Child } from 'hono/jsx';
 import type { ClinicReport } from './reports.ts';
 import { Layout, type PageCtx } from '../web/layout.tsx';
-import type { DeviceRow, InstanceRow, OrderRow, StudyRow } from './repo.ts';
+import { isAwaitingImages, isoDay, type DeviceRow, type InstanceRow, type OrderRow, type StudyRow } from './repo.ts';
 import { transferSyntaxName } from '../../contracts/dicom/render.ts';
 import { rankCandidates, type Candidate, type CandidateReason } from './reconcile-candidates.ts';
 
@@ -70,7 +70,7 @@ export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: stri
               <td>{o.instances > 0 ? <a href={`/imaging/studies/${o.studyInstanceUid}`}>{o.accessionNumber}</a> : o.accessionNumber}</td>
               <td>{o.residentName ?? o.residentId}</td><td>{sexText(ctx, o.residentSex)}</td><td>{o.display}</td><td>{o.stationAe ?? L(ctx, `任一${o.modality}设备`, `any ${o.modality}`)}</td>
               <td><OrderStatus ctx={ctx} o={o} /></td>
-              {props.canOrder && <td>{(o.status === 'requested' || o.status === 'scheduled') && o.instances === 0 && (
+              {props.canOrder && <td>{isAwaitingImages(o.status) && o.instances === 0 && (
                 <form method="post" action={`/imaging/orders/${o.orderId}/cancel`} onsubmit={`return confirm(${JSON.stringify(L(ctx, `取消申请 ${o.accessionNumber}（${o.residentName ?? o.residentId}，${o.display}）？`, `Cancel order ${o.accessionNumber}?`))})`}>
                   <button type="submit" data-testid={`cancel-${o.accessionNumber}`}>{L(ctx, '取消申请', 'Cancel')}</button>
                 </form>
@@ -234,7 +234,7 @@ const REASON_TEXT: Record<CandidateReason, [string, string]> = {
 
 function orderLabel(ctx: PageCtx, c: Candidate): string {
   const o = c.order;
-  const date = `${o.scheduledDate.slice(0, 4)}-${o.scheduledDate.slice(4, 6)}-${o.scheduledDate.slice(6, 8)}`;
+  const date = isoDay(o.scheduledDate);
   const same = c.reasons.length > 0 ? L(ctx, `（${c.reasons.map((r) => REASON_TEXT[r][0]).join('、')}相符）`, ` (same ${c.reasons.map((r) => REASON_TEXT[r][1]).join(', ')})`) : '';
   return `${o.accessionNumber} · ${o.residentName ?? o.residentId} · ${o.display} · ${date}${same}`;
 }

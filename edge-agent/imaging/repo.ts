@@ -17,6 +17,13 @@ export interface DeviceRow extends DicomDevice {
   lastEchoResult: string | null;
 }
 
+/** Statuses of an order still waiting for images or being imaged (the SQL of `openOrders` and its partial index list the same). */
+export const OPEN_ORDER_STATUSES: readonly string[] = ['requested', 'scheduled', 'in-progress'];
+/** An order no image has reached yet, as far as its status says: the devices' worklist offers it, a person may cancel it. */
+export const isAwaitingImages = (status: string) => status === 'requested' || status === 'scheduled';
+/** 'YYYYMMDD' (DICOM DA, how orders keep their day) as 'YYYY-MM-DD'. */
+export const isoDay = (da: string) => `${da.slice(0, 4)}-${da.slice(4, 6)}-${da.slice(6, 8)}`;
+
 export interface OrderRow {
   orderId: string;
   residentId: string;
@@ -195,7 +202,7 @@ export class ImagingRepo {
   cancelOrder(tx: Tx, orderId: string): 'cancelled' | 'unknown' | 'has_images' | 'closed' {
     const o = tx.db.prepare<[string], { status: string }>('SELECT status FROM imaging_orders WHERE order_id = ?').get(orderId);
     if (!o) return 'unknown';
-    if (o.status !== 'requested' && o.status !== 'scheduled') return o.status === 'in-progress' ? 'has_images' : 'closed';
+    if (!isAwaitingImages(o.status)) return o.status === 'in-progress' ? 'has_images' : 'closed';
     if (tx.db.prepare<[string], { x: number }>('SELECT 1 AS x FROM imaging_studies WHERE order_id = ? LIMIT 1').get(orderId)) return 'has_images';
     this.setOrderStatus(tx, orderId, 'cancelled');
     return 'cancelled';

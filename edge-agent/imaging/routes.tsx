@@ -13,7 +13,7 @@ import { ReconcileError, resolveStudy } from './ingest.ts';
 import { DevicesPage, L, PROCEDURES, ReconcilePage, StudyPage, WorklistPage } from './pages.tsx';
 import type { PageCtx } from '../web/layout.tsx';
 import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
-import type { ImagingRepo, Modality } from './repo.ts';
+import { isoDay, type ImagingRepo, type Modality } from './repo.ts';
 
 export const VIEW_ROLES: readonly Role[] = ['doctor', 'nurse', 'registrar', 'imaging_tech', 'device_tech', 'clinic_admin'];
 const ORDER_ROLES: readonly Role[] = ['doctor', 'registrar', 'imaging_tech', 'clinic_admin'];
@@ -72,7 +72,7 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
   ui.page('post', '/imaging/orders/:id/cancel', ORDER_ROLES, async (c, u, pctx) => {
     const id = c.req.param('id') ?? '';
     const before = repo.order(id);
-    const day = before ? `${before.scheduledDate.slice(0, 4)}-${before.scheduledDate.slice(4, 6)}-${before.scheduledDate.slice(6, 8)}` : undefined;
+    const day = before ? isoDay(before.scheduledDate) : undefined;
     const outcome = await store.transactAsync((tx) => repo.cancelOrder(tx, id));
     const acc = before?.accessionNumber ?? id;
     if (outcome !== 'cancelled') {
@@ -175,7 +175,7 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
 /** A refused link in the page's language; an unexpected failure keeps its own message. */
 function reconcileRefusal(ctx: PageCtx, e: Error): string {
   if (!(e instanceof ReconcileError)) return e.message;
-  const [acc, status] = e.detail.split('|');
+  const { accession: acc, status } = e.order;
   const statusZh: Record<string, string> = { completed: '已完成', cancelled: '已取消' };
   switch (e.code) {
     case 'no_order': return L(ctx, '请选择要关联的申请。', 'Choose the order to link.');

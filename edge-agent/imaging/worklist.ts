@@ -1,6 +1,6 @@
 /** Modality Worklist: open imaging orders of the asking device's modality, with resident data. */
 import type { WorklistItem, WorklistProvider } from '../../device-drivers/dicom/index.ts';
-import type { ImagingRepo } from './repo.ts';
+import { isAwaitingImages, type ImagingRepo } from './repo.ts';
 
 const SEX: Record<string, string> = { '1': 'M', '2': 'F' };
 
@@ -8,7 +8,7 @@ export function worklistProvider(repo: ImagingRepo): WorklistProvider {
   return (q) => {
     const items: WorklistItem[] = [];
     for (const o of repo.openOrders()) {
-      if (o.status === 'in-progress' || o.status === 'completed') continue;
+      if (!isAwaitingImages(o.status)) continue;
       // A device sees orders of its modality (OT devices see all), for its AE or for any room.
       if (q.device.modality !== 'OT' && q.device.modality !== o.modality) continue;
       if (o.stationAe && o.stationAe !== q.device.aeTitle) continue;
