@@ -659,7 +659,10 @@ export function toItem(m: Pick<JsMsg, 'subject' | 'data'>): IngestItem {
   if (!subj) return { kind: 'dead', subject: m.subject, reason: 'bad_envelope', detail: 'not a record subject', raw: m.data };
   const c = checkEnvelope(m.data, subj);
   if (!c.ok) {
-    return { kind: 'dead', subject: m.subject, reason: c.reason, detail: c.detail, raw: m.data.byteLength > 64 * 1024 ? m.data.subarray(0, 64 * 1024) : m.data, clinicId: c.partial?.clinicId, seq: c.partial?.seq };
+    // Without an envelope's clinic (not JSON, forged for another clinic ...) the letter names the
+    // subject's: with one NATS user per clinic, that is whose credentials published it. Only an
+    // envelope's own seq places it in a clinic's sequence (see the warehouses' seq-bound check).
+    return { kind: 'dead', subject: m.subject, reason: c.reason, detail: c.detail, raw: m.data.byteLength > 64 * 1024 ? m.data.subarray(0, 64 * 1024) : m.data, clinicId: c.partial?.clinicId ?? subj.clinicId, seq: c.partial?.seq };
   }
   // One-shot digest: no Hash object per message (same sha256 hex as before).
   const hash = cryptoHash('sha256', m.data, 'hex');

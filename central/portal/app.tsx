@@ -21,6 +21,7 @@ import { Chart, css, chartsJs, Layout, localTime, ROLE_NAMES, Selector, Table, w
 import { CAN, ForbiddenError, PortalRepo, ScopeError } from './repo.ts';
 import type { BackupOverview } from '../backup/index.ts';
 import { backupMaxAgeHours, backupTable } from './backup.tsx';
+import { DEAD_LETTER_REASON_LIST, DeadLetterList, listTable, reasonName, summaryTable } from './dead-letters.tsx';
 
 const COOKIE = 'portal_session';
 /**
@@ -67,6 +68,8 @@ function clientIp(c: Context): string {
 const unitKind = (i: IndicatorDef): Column['kind'] => (i.unit === 'percent' ? 'percent' : i.unit === 'yuan' ? 'yuan' : 'number');
 const name = (ctx: Ctx, u: { name: string; nameEn: string | null }) => (ctx.lang === 'en' ? u.nameEn ?? u.name : u.name);
 const iname = (ctx: Ctx, i: IndicatorDef) => ctx.t(i.name.zh, i.name.en);
+/** Names of the standard dictionaries (contracts DICTIONARY_NAMES) as the portal shows them. */
+const DICT_NAMES: Record<string, [string, string]> = { departments: ['科室', 'Departments'], staff: ['人员', 'Staff'], icd10: ['ICD-10 诊断', 'ICD-10 diagnoses'], drugs: ['药品', 'Drugs'], charge_items: ['收费项目', 'Charge items'] };
 const LEVEL_NAMES: Record<OrgLevel, [string, string]> = { district: ['区', 'District'], centre: ['社区卫生服务中心', 'Centre'], station: ['社区卫生服务站', 'Station'], team: ['家庭医生团队', 'Team'] };
 
 function fmtValue(i: IndicatorDef, v: number | null): string {
@@ -682,10 +685,15 @@ export function portalApp(deps: PortalDeps): Hono {
   // Fleet and replication
   page('get', '/fleet', 'fleet', async (c, repo, ctx) => {
     const rows = await repo.fleet();
+    const latest = await repo.latestDictionaryVersions();
+    const deadByClinic = new Map<string | null, number>();
+    for (const d of await repo.deadLetterSummary()) if (d.reason !== 'lost_at_source') deadByClinic.set(d.clinicId, (deadByClinic.get(d.clinicId) ?? 0) + d.n);
+    const deadTotal = [...deadByClinic.values()].reduce((a, b) => a + b, 0);
+    const dictName = (n: string) => (DICT_NAMES[n] ? ctx.t(...DICT_NAMES[n]!) : n);
     const now = Date.now();
     const table: TableSpec = {
       id: 'fleet', title: ctx.t('各机构边缘节点复制状态', 'Replication status of every edge'),
-      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'state', label: ctx.t('状态', 'State') }, { key: 'lastHeartbeat', label: ctx.t('最近心跳', 'Last heartbeat') }, { key: 'agentVersion', label: ctx.t('版本', 'Version') }, { key: 'edgeLastSeq', label: ctx.t('边缘序号', 'Edge seq'), kind: 'number' }, { key: 'appliedSeq', label: ctx.t('中心已应用', 'Applied'), kind: 'number' }, { key: 'edgeReceiptSeq', label: ctx.t('边缘已确认', 'Confirmed at edge'), kind: 'number' }, { key: 'outboxDepth', label: ctx.t('待上传', 'Outbox'), kind: 'number' }, { key: 'pendingAbove', label: ctx.t('缺号等待', 'Held'), kind: 'number' }, { key: 'lagSeconds', label: ctx.t('延迟（秒）', 'Lag (s)'), kind: 'number' }, { key: 'recordsApplied', label: ctx.t('累计记录', 'Records'), kind: 'number' }],
+      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'state', label: ctx.t('状态', 'State') }, { key: 'lastHeartbeat', label: ctx.t('最近心跳', 'Last heartbeat') }, { key: 'agentVersion', label: ctx.t('版本', 'Version') }, { key: 'edgeLastSeq', label: ctx.t('边缘序号', 'Edge seq'), kind: 'number' }, { key: 'appliedSeq', label: ctx.t('中心已应用', 'Applied'), kind: 'number' }, { key: 'edgeReceiptSeq', label: ctx.t('边缘已确认', 'Confirmed at edge'), kind: 'number' }, { key: 'outboxDepth', label: ctx.t('待上传', 'Outbox'), kind: 'number' }, { key: 'pendingAbove', label: ctx.t('缺号等待', 'Held'), kind: 'number' }, { key: 'lagSeconds', label: ctx.t('延迟（秒）', 'Lag (s)'), kind: 'number' }, { key: 'recordsApplied', label: ctx.t('累计记录', 'Records'), kind: 'number' }, { key: 'dead', label: ctx.t('无法入库', 'Not applied'), kind: 'number' }, { key: 'dictionaries', label: ctx.t('标准字典', 'Dictionaries') }],
       rows: rows.map((r) => {
         const age = r.lastHeartbeatAt ? (now - Date.parse(r.lastHeartbeatAt)) / 1000 : Infinity;
         // The edge holds a receipt above what central has applied: central's warehouse went back to
@@ -693,7 +701,10 @@ export function portalApp(deps: PortalDeps): Hono {
         // holds, the clinic's admin re-seeds from the edge (edge-agent/sync/reseed.ts).
         const behind = age <= 120 && r.edgeReceiptSeq > r.appliedSeq;
         const state = age > 120 ? ctx.t('离线', 'offline') : behind ? ctx.t('中心缺记录', 'central behind') : r.pendingAbove > 0 ? ctx.t('缺号', 'gap') : r.outboxDepth > 1000 || r.lagSeconds > 300 ? ctx.t('积压', 'backlog') : ctx.t('正常', 'ok');
-        return { ...r, lastHeartbeat: r.lastHeartbeatAt ? localTime(r.lastHeartbeatAt) : '—', state, _bad: age > 120 || r.pendingAbove > 0 || behind };
+        // Dictionaries: the version the edge reported in its last heartbeat against central's latest.
+        const old = [...latest].filter(([n, v]) => (r.dictionaries[n] ?? 0) < v).map(([n, v]) => ctx.t(`${dictName(n)} v${r.dictionaries[n] ?? 0}（最新 v${v}）`, `${dictName(n)} v${r.dictionaries[n] ?? 0} (latest v${v})`));
+        const dictionaries = !r.lastHeartbeatAt ? '—' : old.length === 0 ? ctx.t(`均为最新（${latest.size} 种）`, `all ${latest.size} up to date`) : old.join(ctx.t('；', '; '));
+        return { ...r, lastHeartbeat: r.lastHeartbeatAt ? localTime(r.lastHeartbeatAt) : '—', state, dead: deadByClinic.get(r.clinicId) ?? 0, dictionaries, _bad: age > 120 || r.pendingAbove > 0 || behind };
       }),
     };
     const behind = rows.filter((r) => r.lastHeartbeatAt && (now - Date.parse(r.lastHeartbeatAt)) / 1000 <= 120 && r.edgeReceiptSeq > r.appliedSeq).map((r) => r.clinicId);
@@ -706,6 +717,41 @@ export function portalApp(deps: PortalDeps): Hono {
             `中心缺记录：${behind.join('、')} 已确认的记录多于中心已应用的（中心从较早的备份恢复）。中心会先重放消息总线中仍保存的记录；之后仍缺的，由该机构管理员在本站“数据同步”页点击“从本站回补中心数据”。`,
             `Central behind: ${behind.join(', ')} hold confirmations above what central has applied (central restored from an older backup). Central first replays what its message bus still holds; what is still missing after that, the clinic's administrator re-seeds from the edge's Sync page ("Re-seed central from this clinic").`)}</p>
         )}
+        <div class="card" data-testid="fleet-legend"><p class="hint">{ctx.t(
+          '边缘序号、待上传、边缘已确认与标准字典版本是该机构最近一次心跳（每几秒一次）报告的值，中心已应用是当前值，所以中心已应用可能略高于边缘序号。延迟：最早一条未确认记录的等待时间。无法入库：中心拒收并保存待查的消息（不含回补时边缘已无原记录的登记）。',
+          'Edge seq, outbox, confirmed at edge and dictionary versions are what the clinic reported in its last heartbeat (every few seconds); applied is current, so it may be slightly above the edge seq. Lag: how long the oldest unconfirmed record has waited. Not applied: messages central refused and keeps for review (not counting entries for records a clinic no longer held when it re-seeded).')}</p>
+          <p><a class="btn" href="/portal/dead-letters" data-testid="fleet-dead-link">{ctx.t(`查看无法入库的消息（${deadTotal}）`, `Messages not applied (${deadTotal})`)}</a></p>
+        </div>
+      </>),
+    });
+  });
+
+  page('get', '/dead-letters', 'fleet', async (c, repo, ctx) => {
+    const clinicId = c.req.query('clinic') || undefined;
+    const reasonQ = c.req.query('reason') || undefined;
+    const reason = reasonQ && (DEAD_LETTER_REASON_LIST as readonly string[]).includes(reasonQ) ? reasonQ : undefined;
+    const before = Number(c.req.query('before')) || undefined;
+    const limit = 100;
+    const clinicName = (id: string | null) => (id === null ? ctx.t('（未知机构）', '(no clinic)') : `${id} ${repo.org().institutionOf(id)?.name ?? ''}`.trim());
+    const summary = await repo.deadLetterSummary();
+    const list = await repo.deadLetters({ clinicId, reason, beforeId: before, limit });
+    const sum = summaryTable(ctx, summary, clinicName);
+    const tableL = listTable(ctx, list, clinicName);
+    const clinics = [...new Set([...(await repo.fleet()).map((r) => r.clinicId), ...summary.map((s) => s.clinicId).filter((x): x is string => x !== null)])].sort();
+    const next = list.length === limit ? withQuery(ctx.url, { before: String(list[list.length - 1]!.id) }) : null;
+    return respond(c, ctx, repo, {
+      title: ctx.t('无法入库的消息', 'Messages not applied'), tables: [sum, tableL], wide: true,
+      body: () => (<>
+        <div class="card"><p class="hint">{ctx.t(
+          '中心收到但无法入库的消息：每条保存原始内容和原因，不影响该机构其他记录的入库，也计入监控指标 central_dead_letters_total。原因与处理办法见下表；内容可能含居民信息，查看会记入审计日志。',
+          'Messages central received and could not apply: each is kept as received with its reason; other records of the clinic keep flowing, and the metric central_dead_letters_total counts them. Reasons and what to do are below; a message may hold a resident\'s data, so viewing them is audited.')}</p></div>
+        <Table ctx={ctx} table={sum} empty={ctx.t('没有无法入库的消息。', 'No message was refused.')} />
+        <form class="selector noprint" method="get" action="/portal/dead-letters" data-testid="dead-letters-filter">
+          <label>{ctx.t('节点', 'Clinic')} <select name="clinic"><option value="">{ctx.t('全部', 'All')}</option>{clinics.map((id) => <option value={id} selected={id === clinicId}>{clinicName(id)}</option>)}</select></label>
+          <label>{ctx.t('原因', 'Reason')} <select name="reason"><option value="">{ctx.t('全部', 'All')}</option>{DEAD_LETTER_REASON_LIST.map((r) => <option value={r} selected={r === reason}>{reasonName(ctx, r)}</option>)}</select></label>
+          <button type="submit">{ctx.t('筛选', 'Filter')}</button>
+        </form>
+        <DeadLetterList ctx={ctx} table={tableL} next={next} />
       </>),
     });
   });
@@ -727,7 +773,7 @@ export function portalApp(deps: PortalDeps): Hono {
   page('get', '/uploads', 'fleet', async (c, repo, ctx) => {
     const st = await repo.ingestStatus();
     const city = await repo.cityUploads();
-    const table: TableSpec = { id: 'ingest', title: ctx.t('各机构数据汇入', 'Data received from each clinic'), columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'applied', label: ctx.t('已入库记录', 'Records applied'), kind: 'number' }, { key: 'lastApplied', label: ctx.t('最近入库', 'Last applied') }, { key: 'factsCursor', label: ctx.t('已汇总至序号', 'Analysed up to seq'), kind: 'number' }, { key: 'dead', label: ctx.t('无法入库', 'Dead letters'), kind: 'number' }], rows: st.map((r) => ({ ...r, lastApplied: r.lastAppliedAt ? localTime(r.lastAppliedAt) : '—', _bad: r.dead > 0 })) };
+    const table: TableSpec = { id: 'ingest', title: ctx.t('各机构数据汇入', 'Data received from each clinic'), columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'applied', label: ctx.t('已入库记录', 'Records applied'), kind: 'number' }, { key: 'lastApplied', label: ctx.t('最近入库', 'Last applied') }, { key: 'factsCursor', label: ctx.t('已汇总至序号', 'Analysed up to seq'), kind: 'number' }, { key: 'dead', label: ctx.t('无法入库', 'Dead letters'), kind: 'number' }], rows: st.map((r) => ({ ...r, lastApplied: r.lastAppliedAt ? localTime(r.lastAppliedAt) : '—', _bad: r.dead > 0 })), href: (r) => (Number(r.dead) > 0 ? `/portal/dead-letters?clinic=${encodeURIComponent(String(r.clinicId))}` : null) };
     const tables = [table];
     if (city && city.length) tables.push({ id: 'city', title: ctx.t('上报市平台', 'Upload to the city platform'), columns: Object.keys(city[0]!).map((k) => ({ key: k, label: k })), rows: city });
     return respond(c, ctx, repo, {
@@ -743,9 +789,9 @@ export function portalApp(deps: PortalDeps): Hono {
     const dicts = await repo.dictionaries();
     const want = c.req.query('name');
     const d = dicts.find((x) => x.name === want);
-    const list: TableSpec = { id: 'dictionaries', title: ctx.t('标准字典（中心维护，下发各机构）', 'Standard dictionaries (edited centrally, sent to every clinic)'), columns: [{ key: 'name', label: ctx.t('字典', 'Dictionary') }, { key: 'version', label: ctx.t('版本', 'Version'), kind: 'number' }, { key: 'publishedAt', label: ctx.t('发布时间', 'Published') }, { key: 'items', label: ctx.t('条目数', 'Items'), kind: 'number' }], rows: dicts.map((x) => ({ name: x.name, version: x.version, publishedAt: localTime(x.publishedAt), items: x.items.length })), href: (r) => `/portal/dictionaries?name=${r.name}` };
+    const list: TableSpec = { id: 'dictionaries', title: ctx.t('标准字典（中心维护，下发各机构）', 'Standard dictionaries (edited centrally, sent to every clinic)'), columns: [{ key: 'label', label: ctx.t('字典', 'Dictionary') }, { key: 'version', label: ctx.t('版本', 'Version'), kind: 'number' }, { key: 'publishedAt', label: ctx.t('发布时间', 'Published') }, { key: 'items', label: ctx.t('条目数', 'Items'), kind: 'number' }], rows: dicts.map((x) => ({ name: x.name, label: DICT_NAMES[x.name] ? ctx.t(...DICT_NAMES[x.name]!) : x.name, version: x.version, publishedAt: localTime(x.publishedAt), items: x.items.length })), href: (r) => `/portal/dictionaries?name=${r.name}` };
     const tables = [list];
-    if (d) tables.push({ id: 'items', title: `${d.name} v${d.version}`, columns: [{ key: 'code', label: ctx.t('编码', 'Code') }, { key: 'name', label: ctx.t('名称', 'Name') }, { key: 'active', label: ctx.t('启用', 'Active') }, { key: 'attrs', label: ctx.t('属性', 'Attributes') }], rows: d.items.map((i) => ({ ...i, active: i.active ? '✓' : '✗', attrs: JSON.stringify(i.attrs) })) });
+    if (d) tables.push({ id: 'items', title: `${DICT_NAMES[d.name] ? ctx.t(...DICT_NAMES[d.name]!) : d.name} v${d.version}`, columns: [{ key: 'code', label: ctx.t('编码', 'Code') }, { key: 'name', label: ctx.t('名称', 'Name') }, { key: 'active', label: ctx.t('启用', 'Active') }, { key: 'attrs', label: ctx.t('属性', 'Attributes') }], rows: d.items.map((i) => ({ ...i, active: i.active ? '✓' : '✗', attrs: JSON.stringify(i.attrs) })) });
     return respond(c, ctx, repo, {
       title: ctx.t('字典管理', 'Dictionaries'), tables,
       body: () => (<>

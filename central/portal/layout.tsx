@@ -177,6 +177,8 @@ button.secondary { background:#e4e7eb; color:#1f2933; }
 .notice { color:#0b5132; background:#e6f4ea; border:1px solid #b7dfc3; padding:8px 12px; border-radius:5px; margin:10px 0; word-break:break-all; }
 .login { max-width:400px; margin:60px auto; } .hint { color:#52606d; font-size:12px; }
 .qr svg { width:200px; height:200px; } code { background:#f0f4f8; padding:1px 4px; border-radius:3px; word-break:break-all; }
+table.dead th { white-space:nowrap; } details.raw { margin-top:4px; } details.raw summary { cursor:pointer; color:#52606d; font-size:12px; }
+details.raw pre { white-space:pre-wrap; word-break:break-all; background:#f0f4f8; padding:6px 8px; border-radius:4px; font-size:12px; max-width:640px; margin:4px 0 0; }
 .cols { display:grid; grid-template-columns:1fr 1fr; gap:16px; } @media (max-width:900px) { .cols { grid-template-columns:1fr; } }
 @media print {
   header, .noprint, .cardhead .btn, form { display:none !important; }

@@ -131,6 +131,55 @@ export class PortalRepo {
     }));
   }
 
+  /** The latest version of each dictionary central has published (the fleet page compares each clinic's with it). */
+  async latestDictionaryVersions(): Promise<Map<string, number>> {
+    this.need('fleet');
+    const rows = await this.a.db.all<{ name: string; v: number }>('SELECT name, max(version) AS v FROM dictionaries GROUP BY name');
+    return new Map(rows.map((r) => [r.name, num(r.v)]));
+  }
+
+  /** Clinics whose rows this user may see: null = all, including dead letters that name no clinic. */
+  private clinicFilter(column: string): { sql: string; params: string[] } | null {
+    if (this.scope.teams) return { sql: '1 = 0', params: [] };
+    if (!this.scope.clinics) return null;
+    const l = inList(this.scope.clinics);
+    return { sql: `${column} ${l.sql}`, params: l.params as string[] };
+  }
+
+  /** Dead letters per clinic and reason, in scope (the operators' overview; no message content). */
+  async deadLetterSummary(): Promise<{ clinicId: string | null; reason: string; n: number; lastAt: string }[]> {
+    this.need('fleet');
+    const f = this.clinicFilter('clinic_id');
+    const rows = await this.a.db.all<{ clinic_id: string | null; reason: string; n: number; last_at: unknown }>(
+      `SELECT clinic_id, reason, count(*) AS n, max(received_at) AS last_at FROM dead_letters ${f ? `WHERE ${f.sql}` : ''} GROUP BY clinic_id, reason ORDER BY clinic_id, reason`, f?.params ?? []);
+    return rows.map((r) => ({ clinicId: r.clinic_id, reason: r.reason, n: num(r.n), lastAt: r.last_at instanceof Date ? r.last_at.toISOString() : String(r.last_at) }));
+  }
+
+  /**
+   * Dead letters, newest first, in scope, with the start of each message as received. The
+   * message may carry a resident's data, so the view is audited (which filter, which ids).
+   */
+  async deadLetters(filter: { clinicId?: string; reason?: string; beforeId?: number; limit: number }): Promise<{ id: number; subject: string; clinicId: string | null; seq: number | null; reason: string; detail: string; receivedAt: string; rawPreview: string; rawBytes: number }[]> {
+    this.need('fleet');
+    const parts: string[] = [];
+    const params: (string | number)[] = [];
+    const f = this.clinicFilter('clinic_id');
+    if (f) { parts.push(f.sql); params.push(...f.params); }
+    if (filter.clinicId) { parts.push('clinic_id = ?'); params.push(filter.clinicId); }
+    if (filter.reason) { parts.push('reason = ?'); params.push(filter.reason); }
+    if (filter.beforeId) { parts.push('id < ?'); params.push(filter.beforeId); }
+    const pg = this.a.db.dialect === 'postgres';
+    const rows = await this.a.db.all<{ id: number; subject: string; clinic_id: string | null; seq: number | null; reason: string; detail: string; received_at: unknown; raw: Uint8Array | null; raw_bytes: number }>(
+      `SELECT id, subject, clinic_id, seq, reason, detail, received_at, ${pg ? 'substring(raw FROM 1 FOR 600)' : 'substr(raw, 1, 600)'} AS raw, ${pg ? 'octet_length(raw)' : 'length(raw)'} AS raw_bytes
+       FROM dead_letters ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`, [...params, filter.limit]);
+    await this.audit('portal.dead-letters.view', `clinic=${filter.clinicId ?? '*'} reason=${filter.reason ?? '*'} ids=${rows.map((r) => r.id).join(',')}`.slice(0, 300));
+    return rows.map((r) => ({
+      id: num(r.id), subject: r.subject, clinicId: r.clinic_id, seq: r.seq === null ? null : num(r.seq), reason: r.reason, detail: r.detail,
+      receivedAt: r.received_at instanceof Date ? r.received_at.toISOString() : String(r.received_at),
+      rawPreview: r.raw ? printable(Buffer.from(r.raw)) : '', rawBytes: num(r.raw_bytes),
+    }));
+  }
+
   /** Upload jobs to the city platform, if central exposes them (another feature builds that). */
   async cityUploads(): Promise<Record<string, unknown>[] | null> {
     this.need('fleet');
@@ -283,4 +332,9 @@ export class PortalRepo {
     await this.audit('portal.audit.clinic.view', `clinic=${filter.clinicId ?? '*'} user=${filter.username ?? '*'} action=${filter.action ?? '*'} target=${filter.target ?? '*'}`.slice(0, 300));
     return rows.map((r) => ({ clinicId: r.clinic_id, at: String(r.at ?? ''), username: r.username ?? '', action: r.action ?? '', target: r.target ?? '', sourceIp: r.source_ip ?? '', outcome: r.outcome ?? '' }));
   }
+}
+
+/** The start of a message as text for a person to read: invalid UTF-8 as U+FFFD, control characters as a middle dot. */
+function printable(b: Buffer): string {
+  return b.toString('utf8').replace(/[\u0000-\u0008\u000B-\u001F\u007F]/g, '·');
 }

@@ -20,6 +20,9 @@ interface ClinicWm {
   pending: Set<number>;
 }
 
+/** Text PostgreSQL can store: U+0000 replaced by U+FFFD. */
+const pgText = (s: string) => (s.includes('\u0000') ? s.replace(/\u0000/g, '\uFFFD') : s);
+
 /** Dead items that still take their place in the clinic's sequence. */
 function seqBound(item: Extract<IngestItem, { kind: 'dead' }>): boolean {
   return !!(item.clinicId && item.seq && item.reason !== 'clinic_mismatch' && item.reason !== 'seq_collision');
@@ -52,8 +55,11 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
   }
 
   const dead = async (subject: string, clinicId: string | null, seq: number | null, reason: DeadLetterReason, detail: string, raw: Uint8Array | string) => {
+    // PostgreSQL text cannot hold U+0000, which a sender's bytes bring into the detail (a JSON
+    // parser's message quotes its input) and may bring into a subject: shown as U+FFFD instead,
+    // or the letter could not be written and the consumer would retry its batch for ever.
     await q('INSERT INTO dead_letters (subject, clinic_id, seq, reason, detail, raw, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [subject, clinicId, seq, reason, detail, typeof raw === 'string' ? Buffer.from(raw) : Buffer.from(raw), now]);
+      [pgText(subject), clinicId === null ? null : pgText(clinicId), seq, reason, pgText(detail), typeof raw === 'string' ? Buffer.from(raw) : Buffer.from(raw), now]);
     deadReasons.push(reason);
   };
   // ingest_log and records rows are written in bulk at the end of the batch (two statements

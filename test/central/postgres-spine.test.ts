@@ -13,6 +13,8 @@ import { clinicName, edgeInProcess, quietLog, tempDir } from '../helpers/spine.t
 import { waitFor } from '../helpers/wait.ts';
 import { validateR4 } from './fhir-validate.ts';
 import { createTestDatabase } from './postgres.ts';
+import { connect } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
 
 const TOKEN = 'test-token-0123456789';
 
@@ -54,6 +56,17 @@ t.test('records from two edges arrive at central on PostgreSQL exactly once, in 
   await waitFor('audit entries in PostgreSQL', async () => (await central.wh.pool.query('SELECT 1 FROM audit_log')).rowCount === 2, 5_000);
   const audit = (await central.wh.pool.query<{ action: string; outcome: string }>('SELECT action, outcome FROM audit_log ORDER BY id')).rows;
   t.same(audit, [{ action: 'GET /api/dead-letters', outcome: 'denied' }, { action: 'dead-letters.read', outcome: 'ok' }], 'denied and granted reads audited');
+  // Bytes with NULs published on a clinic's subject: PostgreSQL text cannot hold U+0000, which the
+  // dead letter's detail quotes; it is stored all the same and the clinic's next records still arrive.
+  const forger = await connect({ servers: ns.url, name: 'test-forger' });
+  await jetstream(forger).publish(`clinic.${a.config.clinicId}.rec.observation`, new Uint8Array([0, 1, 0x7b, 0, 0x22]));
+  await forger.close();
+  const more = writeActivity(a, 50, 3);
+  await waitFor('the records published after it', async () => (await central.wh.watermark(a.config.clinicId)).appliedSeq === more, 30_000);
+  // Not in the clinic's sequence (no envelope): the watermark does not wait for it.
+  await waitFor('the dead letter', async () => (await central.wh.deadLetters(5)).some((l) => l.reason === 'not_json'), 15_000).catch(() => undefined);
+  const letter = (await central.wh.deadLetters(5)).find((l) => l.reason === 'not_json');
+  t.equal(letter?.clinicId, a.config.clinicId, `the message with NULs is dead-lettered under the clinic of its subject (${JSON.stringify(letter?.detail)})`);
   const health = (await (await fetch(`${central.http.url}/healthz`)).json()) as { checks: { warehouse: { ok: boolean } } };
   t.equal(health.checks.warehouse.ok, true, 'healthz checks the PostgreSQL warehouse');
 

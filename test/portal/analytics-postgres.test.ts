@@ -7,6 +7,8 @@ import { parsePeriod } from '../../central/analytics/periods.ts';
 import type { CaseRec } from '../../central/analytics/cases.ts';
 import { build as b, ingestRecords } from '../../central/analytics/testkit.ts';
 import { createTestDatabase } from '../central/postgres.ts';
+import { PortalRepo } from '../../central/portal/repo.ts';
+import { toItem } from '../../central/ingest/consumer.ts';
 
 t.test('indicators on PostgreSQL', async (t) => {
   const tdb = await createTestDatabase('portal');
@@ -73,4 +75,22 @@ t.test('indicators on PostgreSQL', async (t) => {
   for (let r; (r = (await fresh.engine.cases(ind, 'district', '2026', S, { limit: 1, after })).rows[0]);) { walked.push(r.residentId); after = { ok: r.ok ? 1 : 0, clinic_id: r.clinicId, resident_id: r.residentId }; }
   t.same(walked, all.rows.map((r) => r.residentId), 'keyset pages walk the list order');
   t.same(all.rows.map((r) => [r.residentId, r.ok]), [['R4', false], ['R1', true], ['R2', true], ['R7', true]], 'R2 met after her 4th follow-up; failing first, then clinic (code-point order), then resident');
+
+  // The portal's data-flow views on PostgreSQL: dead letters (bytea start and length), the latest
+  // dictionary versions. The second message's NUL bytes reach the letter's detail (the JSON
+  // parser quotes its input), which PostgreSQL text cannot hold: stored with U+FFFD instead.
+  await wh.ingest([
+    toItem({ subject: 'clinic.c01-xinhua.rec.observation', data: Buffer.from('{"名字":"张三", bad') }),
+    toItem({ subject: 'clinic.c02-dongfeng.rec.observation', data: Buffer.from('\u0000\u0001xyz') }),
+  ]);
+  await wh.saveDictionary('drugs', [{ code: 'X01', name: '阿司匹林肠溶片', active: true, attrs: {} }]);
+  const district = new PortalRepo(a, wh, { username: 'pg-district', displayName: 'd', role: 'district_manager', orgId: 'district' }, '127.0.0.1');
+  const centre = new PortalRepo(a, wh, { username: 'pg-centre', displayName: 'c', role: 'centre_manager', orgId: 'c01-xinhua' }, '127.0.0.1');
+  t.same((await district.deadLetterSummary()).map((r) => [r.clinicId, r.reason, r.n]), [['c01-xinhua', 'not_json', 1], ['c02-dongfeng', 'not_json', 1]], 'dead letters per clinic and reason');
+  const letters = await district.deadLetters({ limit: 10 });
+  t.same(letters.map((r) => [r.clinicId, r.rawPreview, r.rawBytes]), [['c02-dongfeng', '··xyz', 5], ['c01-xinhua', '{"名字":"张三", bad', 23]], 'newest first, the start as text, control characters shown as dots, the size in bytes');
+  t.same((await centre.deadLetters({ limit: 10 })).map((r) => r.clinicId), ['c01-xinhua'], 'a centre manager sees only their clinic\'s');
+  t.same((await centre.deadLetters({ limit: 10, clinicId: 'c02-dongfeng' })).length, 0, 'even when asking for another');
+  t.equal((await district.latestDictionaryVersions()).get('drugs'), 1, 'latest dictionary versions');
+  t.notOk(letters[0]!.detail.includes('\u0000'), `a NUL in the detail is stored as U+FFFD (${JSON.stringify(letters[0]!.detail)})`);
 });
