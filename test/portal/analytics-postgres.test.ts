@@ -1,5 +1,6 @@
 /** The same hand-worked indicators, QC and case lists on PostgreSQL (the analytics SQL is written once for both). */
 import t from 'tap';
+import fc from 'fast-check';
 import { PostgresWarehouse } from '../../central/warehouse/postgres.ts';
 import { handWorkedDistrict } from '../../central/analytics/handworked.ts';
 import { Analytics, DISTRICT_SCOPE, INDICATOR_BY_ID, scopeFor, ScopeError } from '../../central/analytics/index.ts';
@@ -92,5 +93,14 @@ t.test('indicators on PostgreSQL', async (t) => {
   t.same((await centre.deadLetters({ limit: 10 })).map((r) => r.clinicId), ['c01-xinhua'], 'a centre manager sees only their clinic\'s');
   t.same((await centre.deadLetters({ limit: 10, clinicId: 'c02-dongfeng' })).length, 0, 'even when asking for another');
   t.equal((await district.latestDictionaryVersions()).get('drugs'), 1, 'latest dictionary versions');
+  // Whatever bytes arrive on a subject, the PostgreSQL warehouse takes them in (applied or
+  // dead-lettered) without an error: an error here would have the consumer retry the batch for ever.
+  const before = (await district.deadLetters({ limit: 1 }))[0]!.id;
+  let runs = 0;
+  await fc.assert(fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 200 }).map((x) => Buffer.from(x)), fc.json({ maxDepth: 3 }).map((x) => Buffer.from(x))), async (bytes) => {
+    runs++;
+    await wh.ingest([toItem({ subject: 'clinic.c01-xinhua.rec.observation', data: bytes })]);
+  }), { numRuns: 60 });
+  t.equal((await district.deadLetters({ limit: 100, clinicId: 'c01-xinhua' })).filter((l) => l.id > before).length, runs, `${runs} generated messages, each dead-lettered`);
   t.notOk(letters[0]!.detail.includes('\u0000'), `a NUL in the detail is stored as U+FFFD (${JSON.stringify(letters[0]!.detail)})`);
 });
