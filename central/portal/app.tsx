@@ -21,6 +21,8 @@ import { Chart, css, chartsJs, Layout, localTime, ROLE_NAMES, Selector, Table, w
 import { CAN, ForbiddenError, PortalRepo, ScopeError } from './repo.ts';
 import type { BackupOverview } from '../backup/index.ts';
 import { backupMaxAgeHours, backupTable } from './backup.tsx';
+import type { WorkloadRow } from '../imaging/index-store.ts';
+import { workloadPeriod, workloadView } from './imaging.tsx';
 import { DEAD_LETTER_REASON_LIST, DeadLetterList, listTable, reasonName, summaryTable } from './dead-letters.tsx';
 
 const COOKIE = 'portal_session';
@@ -40,6 +42,8 @@ export interface PortalDeps {
   secureCookies?: boolean;
   /** Backup and drill status of central and every clinic (central/backup's `GET /backup/v1/status`); null when not mounted. */
   backupStatus?: () => Promise<BackupOverview | null>;
+  /** The regional image archive's workload (central/imaging `ImagingIndex.workload`); absent when imaging is not mounted. */
+  imagingWorkload?: (from: string, to: string, clinicId?: string) => Promise<WorkloadRow[]>;
 }
 
 const NAV: { href: string; zh: string; en: string; perm: keyof typeof CAN }[] = [
@@ -48,6 +52,7 @@ const NAV: { href: string; zh: string; en: string; perm: keyof typeof CAN }[] = 
   { href: '/portal/medical', zh: '基本医疗', en: 'Medical', perm: 'view' },
   { href: '/portal/qc', zh: '质量控制', en: 'Quality control', perm: 'view' },
   { href: '/portal/performance', zh: '绩效考核', en: 'Performance', perm: 'view' },
+  { href: '/portal/imaging', zh: '影像', en: 'Imaging', perm: 'view' },
   { href: '/portal/fleet', zh: '运行状态', en: 'Fleet', perm: 'fleet' },
   { href: '/portal/uploads', zh: '数据上传', en: 'Uploads', perm: 'fleet' },
   { href: '/portal/backup', zh: '备份', en: 'Backups', perm: 'fleet' },
@@ -722,6 +727,46 @@ export function portalApp(deps: PortalDeps): Hono {
           'Edge seq, outbox, confirmed at edge and dictionary versions are what the clinic reported in its last heartbeat (every few seconds); applied is current, so it may be slightly above the edge seq. Lag: how long the oldest unconfirmed record has waited. Not applied: messages central refused and keeps for review (not counting entries for records a clinic no longer held when it re-seeded).')}</p>
           <p><a class="btn" href="/portal/dead-letters" data-testid="fleet-dead-link">{ctx.t(`查看无法入库的消息（${deadTotal}）`, `Messages not applied (${deadTotal})`)}</a></p>
         </div>
+      </>),
+    });
+  });
+
+  // Imaging workload of the regional archive (aggregates only)
+  page('get', '/imaging', 'view', async (c, repo, ctx) => {
+    const period = workloadPeriod({ from: c.req.query('from'), to: c.req.query('to') });
+    const inScope = (id: string) => !repo.scope.teams && (!repo.scope.clinics || repo.scope.clinics.includes(id));
+    const clinicIds = (await repo.fleet().catch(() => [])).map((r) => r.clinicId);
+    const scoped = repo.org().units.filter((u) => u.clinicId && inScope(u.clinicId)).map((u) => u.clinicId!);
+    const clinics = [...new Set([...scoped, ...clinicIds.filter(inScope)])].sort();
+    const clinicId = c.req.query('clinic') || undefined;
+    const institution = (id: string) => { const u = repo.org().institutionOf(id); return u ? name(ctx, u) : ''; };
+    const error = 'error' in period ? ctx.t(...period.error) : clinicId && !inScope(clinicId) ? ctx.t(`机构 ${clinicId} 不在您的管理范围内`, `Clinic ${clinicId} is outside your scope`) : null;
+    const { from, to } = 'error' in period ? workloadPeriod({}) as { from: string; to: string } : period;
+    const rows = error || !deps.imagingWorkload ? [] : (await deps.imagingWorkload(from, to, clinicId)).filter((r) => inScope(r.clinicId));
+    const v = workloadView(ctx, rows, from, to, institution);
+    const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
+    return respond(c, ctx, repo, {
+      title: ctx.t('影像工作量', 'Imaging workload'), tables: [v.byClinic, v.byDevice], wide: true,
+      body: () => (<>
+        <form class="selector noprint" method="get" action="/portal/imaging" data-testid="imaging-filter">
+          <label>{ctx.t('从', 'From')} <input type="date" name="from" value={from} /></label>
+          <label>{ctx.t('至', 'To')} <input type="date" name="to" value={to} /></label>
+          <label>{ctx.t('机构', 'Clinic')} <select name="clinic"><option value="">{ctx.t('全部', 'All')}</option>{clinics.map((id) => <option value={id} selected={id === clinicId}>{`${id} ${institution(id)}`.trim()}</option>)}</select></label>
+          <button type="submit">{ctx.t('查询', 'Show')}</button>
+        </form>
+        {error && <div class="error" data-testid="imaging-error">{error}</div>}
+        {!deps.imagingWorkload && <div class="card"><p class="hint">{ctx.t('区影像中心未在本中心运行。', 'The regional image archive is not running on this central.')}</p></div>}
+        <div class="grid" data-testid="imaging-kpis">
+          <div class="kpi"><div class="label">{ctx.t('检查数', 'Studies')}</div><div class="value" data-testid="imaging-studies">{v.total.studies.toLocaleString('zh-CN')}</div><div class="sub">{from} – {to}</div></div>
+          <div class="kpi"><div class="label">{ctx.t('图像数', 'Images')}</div><div class="value">{v.total.instances.toLocaleString('zh-CN')}</div><div class="sub">{ctx.t(`数据量 ${v.total.mb.toLocaleString('zh-CN')} MB`, `${v.total.mb.toLocaleString('en')} MB`)}</div></div>
+          <div class="kpi"><div class="label">{ctx.t('阳性率', 'Positive rate')}</div><div class="value" data-testid="imaging-positive-rate">{pct(v.total.positiveRate)}</div><div class="sub">{ctx.t(`已出正式报告 ${v.total.reported}，阳性 ${v.total.positive}`, `${v.total.reported} reported, ${v.total.positive} positive`)}</div></div>
+        </div>
+        {rows.length > 0 && <div class="card"><h2>{ctx.t('每日检查数（按类型）', 'Studies per day, by modality')}</h2><Chart id="imaging-daily" option={v.chart} height={260} /></div>}
+        <Table ctx={ctx} table={v.byClinic} empty={ctx.t('此期间没有收到影像。', 'No images were received in this period.')} />
+        <Table ctx={ctx} table={v.byDevice} empty={ctx.t('此期间没有收到影像。', 'No images were received in this period.')} />
+        <div class="card"><p class="hint">{ctx.t(
+          '按影像到达区影像中心的日期（北京时间）统计；同一检查的图像分几天到达时，每天各计一次。阳性率只计已出正式报告（final/amended）的检查，未出报告的检查不计入也不推测。设备按设备发送时使用的 AE 名称区分。',
+          'Counted by the day (China time) images reached the regional archive; a study whose images arrived over several days counts once on each. The positive rate counts only studies with a final or amended report; unreported ones are neither counted nor guessed. Devices are told apart by the AE title they send with.')}</p></div>
       </>),
     });
   });

@@ -17,6 +17,7 @@ import type { FactWorkerTarget } from '../analytics/worker-protocol.ts';
 import { PortalAccounts, type PortalRole } from './accounts.ts';
 import { portalApp } from './app.tsx';
 import { runningCentralBackups } from '../backup/index.ts';
+import { openImagingIndex } from '../imaging/index.ts';
 
 export interface CentralMountDeps {
   config: CentralConfig;
@@ -47,7 +48,13 @@ export async function mountPortal(app: Hono<any, any, any>, deps: CentralMountDe
   const analytics = await Analytics.open(deps.wh);
   const accounts = portalAccounts(deps.wh);
   // central/backup mounts after the portal: its status is looked up per request.
-  app.route('/portal', portalApp({ analytics, wh: deps.wh, accounts, backupStatus: async () => (await runningCentralBackups.get(deps.config.dataDir)?.overview()) ?? null }));
+  // The image index lives in the warehouse's database (central/imaging mounts and migrates it first).
+  const imaging = openImagingIndex(deps.wh);
+  app.route('/portal', portalApp({
+    analytics, wh: deps.wh, accounts,
+    backupStatus: async () => (await runningCentralBackups.get(deps.config.dataDir)?.overview()) ?? null,
+    imagingWorkload: async (from, to, clinicId) => { await imaging.ready(); return imaging.workload(from, to, clinicId); },
+  }));
   // Fact extraction runs in a worker thread on its own connection, off the thread that ingests.
   analytics.start(FACT_REFRESH_MS, (e) => deps.log.error({ err: e.message }, 'portal facts refresh failed'), { worker: factWorkerTarget(deps), log: deps.log, workerDelayMs: FACT_WORKER_DELAY_MS });
   if ((await accounts.count()) === 0) deps.log.warn('portal has no account yet: create the first administrator with `node --import tsx central/portal/setup.ts admin` (see central/portal/README.md)');

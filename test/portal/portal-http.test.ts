@@ -114,7 +114,7 @@ t.test('portal', async (t) => {
             // The id asked for is echoed in links of the refusal page; names and other ids must not appear.
             const leaked = B_ONLY.filter((s) => !path.endsWith(`/${s}`)).filter((s) => leaks(s, body));
             t.same(leaked, [], `${key}${q} -> ${res.status} leaks nothing of centre B`);
-            if (q.includes('org=c02') || q.includes('org=district')) t.ok(res.status === 404 || res.status === 403 || path.startsWith('/portal/assets') || !/org=/.test(path + q) || ['/portal/fleet', '/portal/uploads', '/portal/dead-letters', '/portal/backup', '/portal/dictionaries', '/portal/org', '/portal/audit', '/portal/users', '/portal/qc/rules'].includes(path) || path.startsWith('/portal/residents') || path.startsWith('/portal/performance/rectifications/'), `${key}${q}: ${res.status}`);
+            if (q.includes('org=c02') || q.includes('org=district')) t.ok(res.status === 404 || res.status === 403 || path.startsWith('/portal/assets') || !/org=/.test(path + q) || ['/portal/fleet', '/portal/uploads', '/portal/dead-letters', '/portal/imaging', '/portal/backup', '/portal/dictionaries', '/portal/org', '/portal/audit', '/portal/users', '/portal/qc/rules'].includes(path) || path.startsWith('/portal/residents') || path.startsWith('/portal/performance/rectifications/'), `${key}${q}: ${res.status}`);
           }
         } else {
           const res = await a.post(path, { orgId: 'c02-dongfeng', indicatorId: 'htn_control', period: '2026', username: 'managerb', action: 'role', role: 'admin', name: 'x', id: 'c02-t1', level: 'team', parentId: 'c02-dongfeng', year: '2026', permanent: '1', elderly: '1', keyPop: '1', staff: '1', doctors: '1', gps: '1', nurses: '1', enabled: '0' });
