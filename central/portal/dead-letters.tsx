@@ -7,7 +7,7 @@
  */
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../../contracts/index.ts';
 import type { TableSpec } from './excel.ts';
-import { localTime, withQuery, type Ctx } from './layout.tsx';
+import { CardHead, localTime, withQuery, type Ctx } from './layout.tsx';
 
 /** Per reason: its name, and what an operator does about it (zh, en). */
 export const DEAD_LETTER_TEXT: Record<DeadLetterReason, { name: [string, string]; action: [string, string] }> = {
@@ -55,10 +55,7 @@ export function DeadLetterList(props: { ctx: Ctx; table: TableSpec; next: string
   const { ctx, table } = props;
   return (
     <div class="card">
-      <div class="cardhead">
-        <h2>{table.title}</h2>
-        <a class="btn noprint" data-testid={`export-${table.id}`} href={withQuery(ctx.url, { format: 'xlsx', table: table.id })}>{ctx.t('导出 Excel', 'Export to Excel')}</a>
-      </div>
+      <CardHead ctx={ctx} table={table} />
       {table.rows.length === 0 ? <p class="hint">{ctx.t('没有无法入库的消息。', 'No message was refused.')}</p> : (
         <table class="dead" data-testid={`table-${table.id}`}>
           <thead><tr>{table.columns.filter((c) => c.key !== 'rawPreview' && c.key !== 'rawBytes').map((c) => <th class={c.kind === 'number' ? 'num' : ''}>{c.label}</th>)}</tr></thead>

@@ -88,14 +88,22 @@ export function localTime(iso: string): string {
 }
 
 /** A table with its Excel export link (the same URL with format=xlsx&table=<id>). */
+/** A table card's title with its Excel export button. */
+export function CardHead(props: { ctx: Ctx; table: TableSpec }) {
+  const { ctx, table } = props;
+  return (
+    <div class="cardhead">
+      <h2>{table.title}</h2>
+      <a class="btn noprint" data-testid={`export-${table.id}`} href={withQuery(ctx.url, { format: 'xlsx', table: table.id })}>{ctx.t('导出 Excel', 'Export to Excel')}</a>
+    </div>
+  );
+}
+
 export function Table(props: { ctx: Ctx; table: TableSpec; empty?: string }) {
   const { ctx, table } = props;
   return (
     <div class="card">
-      <div class="cardhead">
-        <h2>{table.title}</h2>
-        <a class="btn noprint" data-testid={`export-${table.id}`} href={withQuery(ctx.url, { format: 'xlsx', table: table.id })}>{ctx.t('导出 Excel', 'Export to Excel')}</a>
-      </div>
+      <CardHead ctx={ctx} table={table} />
       {table.rows.length === 0 ? <p class="hint">{props.empty ?? ctx.t('无数据', 'No data')}</p> : (
         <table data-testid={`table-${table.id}`}>
           <thead><tr>{table.columns.map((c) => <th class={c.kind && c.kind !== 'text' ? 'num' : ''}>{c.label}</th>)}</tr></thead>

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
 import { toItem } from '../../central/ingest/consumer.ts';
 import { formatHlc } from '../../contracts/hlc.ts';
-import { Client, PASSWORD, startPortal, totpCode } from './portal-server.ts';
+import { browserLogin, Client, startPortal } from './portal-server.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const envelope = (clinicId: string, seq: number, payload: unknown) => JSON.stringify({
@@ -91,14 +91,7 @@ t.test('dead letters and dictionary versions in the portal', async (t) => {
   // In the browser: fleet -> the dead-letter page, filter, open one message, export.
   await using browser = await launchBrowser();
   const page = await browser.newPage();
-  await page.goto(`${p.url}/portal/login`);
-  await page.fill('input[name=username]', 'admin');
-  await page.fill('input[name=password]', PASSWORD);
-  await page.click('button[type=submit]');
-  await page.waitForURL(/totp/);
-  await page.fill('input[name=code]', totpCode(p.users.admin));
-  await page.click('button[type=submit]');
-  await page.waitForURL(/\/portal$/);
+  await browserLogin(page, p.url, 'admin', p.users.admin);
   await page.goto(`${p.url}/portal/fleet`);
   await page.screenshot({ path: screenshotPath('portal-fleet-dicts'), fullPage: true });
   const rows = await page.locator('[data-testid=table-fleet] tbody tr').allTextContents();

@@ -14,7 +14,7 @@ import { openImagingIndex } from '../../central/imaging/index.ts';
 import type { IndexedInstance } from '../../central/imaging/index-store.ts';
 import { MAX_WORKLOAD_DAYS, workloadPeriod } from '../../central/portal/imaging.tsx';
 import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
-import { Client, PASSWORD, startPortal, totpCode } from './portal-server.ts';
+import { browserLogin, Client, startPortal } from './portal-server.ts';
 
 const uid = () => `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`)}`;
 function inst(clinicId: string, o: Partial<IndexedInstance> & { studyInstanceUid: string; receivedAt: string }): IndexedInstance {
@@ -86,14 +86,7 @@ t.test('imaging workload in the portal', async (t) => {
 
   await using browser = await launchBrowser();
   const b = await browser.newPage();
-  await b.goto(`${p.url}/portal/login`);
-  await b.fill('input[name=username]', 'admin');
-  await b.fill('input[name=password]', PASSWORD);
-  await b.click('button[type=submit]');
-  await b.waitForURL(/totp/);
-  await b.fill('input[name=code]', totpCode(p.users.admin));
-  await b.click('button[type=submit]');
-  await b.waitForURL(/\/portal$/);
+  await browserLogin(b, p.url, 'admin', p.users.admin);
   await b.click('header nav a:has-text("影像")');
   await b.waitForURL(/\/portal\/imaging$/);
   await b.fill('[data-testid=imaging-filter] input[name=from]', '2026-11-27');

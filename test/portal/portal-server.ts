@@ -85,3 +85,15 @@ export class Client {
     return c;
   }
 }
+
+/** Signs `username` in through the login and TOTP pages in a browser page (first sign-in enrols). */
+export async function browserLogin(page: import('playwright-core').Page, base: string, username: string, secret: string): Promise<void> {
+  await page.goto(`${base}/portal/login`);
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/portal\/totp$/);
+  await page.fill('input[name=code]', totpCode(secret));
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/portal$/);
+}
