@@ -47,6 +47,10 @@ export function centralMetrics(wh: Warehouse): {
     this.reset();
     for (const f of await wh.fleet()) for (const [d, v] of Object.entries(f.dictionaries)) this.set({ clinic: f.clinicId, dictionary: d }, v);
   } });
+  new Gauge({ name: m.dictionaryLatestVersion, help: 'Latest version of each dictionary central has published', labelNames: ['dictionary'], registers: [registry], async collect() {
+    this.reset();
+    for (const [d, v] of Object.entries(await wh.dictionaryVersions())) this.set({ dictionary: d }, v);
+  } });
   const observe = (r: IngestResult) => {
     const now = Date.now();
     // One counter update per (clinic, type) in the batch, not one label lookup per record.

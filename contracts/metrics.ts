@@ -37,6 +37,7 @@ export const metricNames = {
     clinicLag: 'central_clinic_lag_seconds',
     clinicHeartbeat: 'central_clinic_last_heartbeat_timestamp_seconds',
     clinicDictionaryVersion: 'central_clinic_dictionary_version',
+    dictionaryLatestVersion: 'central_dictionary_latest_version',
     conflicts: 'central_resident_conflicts_total',
     httpRequests: 'central_http_requests_total',
     httpDuration: 'central_http_request_duration_seconds',

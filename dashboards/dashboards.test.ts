@@ -86,7 +86,31 @@ tests:
       # Central restored to an older point at 6 min: c-new's edge holds a higher receipt from then on.
       - series: 'edge_relay_central_watermark_regressed{instance="e2", clinic="c-new"}'
         values: '0x5 1x24'
+      # Central publishes drugs v2 at 5 min; c-dict-ok applies it a minute later, c-dict (on line,
+      # heartbeat every minute) never does, c-dict-off never does but has been silent since the start.
+      - series: 'central_dictionary_latest_version{instance="central", dictionary="drugs"}'
+        values: '1x4 2x45'
+      - series: 'central_clinic_dictionary_version{instance="central", clinic="c-dict-ok", dictionary="drugs"}'
+        values: '1x5 2x44'
+      - series: 'central_clinic_dictionary_version{instance="central", clinic="c-dict", dictionary="drugs"}'
+        values: '1x49'
+      - series: 'central_clinic_dictionary_version{instance="central", clinic="c-dict-off", dictionary="drugs"}'
+        values: '1x49'
+      - series: 'central_clinic_last_heartbeat_timestamp_seconds{instance="central", clinic="c-dict"}'
+        values: '0+60x49'
+      - series: 'central_clinic_last_heartbeat_timestamp_seconds{instance="central", clinic="c-dict-ok"}'
+        values: '0+60x49'
+      - series: 'central_clinic_last_heartbeat_timestamp_seconds{instance="central", clinic="c-dict-off"}'
+        values: '1x49'
     alert_rule_test:
+      - eval_time: 30m
+        alertname: DictionaryBehind
+        exp_alerts: []
+      - eval_time: 40m
+        alertname: DictionaryBehind
+        exp_alerts:
+          - exp_labels: { severity: warning, area: edge, instance: central, clinic: c-dict, dictionary: drugs }
+            exp_annotations: { summary: "Clinic c-dict holds an old version of the drugs dictionary", description: "The clinic is on line but has not applied the dictionary version central published more than 30 minutes ago (tender 1.2.1: standard dictionaries distributed to every subsystem). The portal's 运行状态 page shows which; at the edge, look for a blocked or parked dictionaries follower." }
       - eval_time: 10m
         alertname: EdgeSyncParked
         exp_alerts: []

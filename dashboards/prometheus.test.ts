@@ -39,6 +39,7 @@ async function stubExporter() {
     clinics.forEach((cl) => g.set({ clinic: cl }, name === c.clinicHeartbeat ? Date.now() / 1000 : 7));
   }
   new Gauge({ name: c.clinicDictionaryVersion, help: 'x', labelNames: ['clinic', 'dictionary'], registers: [reg] }).set({ clinic: 'clinic-a', dictionary: 'icd10' }, 3);
+  new Gauge({ name: c.dictionaryLatestVersion, help: 'x', labelNames: ['dictionary'], registers: [reg] }).set({ dictionary: 'icd10' }, 3);
   new Counter({ name: c.applied, help: 'x', labelNames: ['clinic', 'type'], registers: [reg] }).inc({ clinic: 'clinic-a', type: 'encounter' }, 3);
   new Counter({ name: c.deadLetters, help: 'x', labelNames: ['reason'], registers: [reg] }).inc({ reason: 'forged' });
   for (const name of [c.duplicates, c.held, c.conflicts]) new Counter({ name, help: name, registers: [reg] }).inc();

@@ -134,8 +134,7 @@ export class PortalRepo {
   /** The latest version of each dictionary central has published (the fleet page compares each clinic's with it). */
   async latestDictionaryVersions(): Promise<Map<string, number>> {
     this.need('fleet');
-    const rows = await this.a.db.all<{ name: string; v: number }>('SELECT name, max(version) AS v FROM dictionaries GROUP BY name');
-    return new Map(rows.map((r) => [r.name, num(r.v)]));
+    return new Map(Object.entries(await this.wh.dictionaryVersions()));
   }
 
   /** Clinics whose rows this user may see: null = all, including dead letters that name no clinic. */

@@ -173,6 +173,11 @@ export class PostgresWarehouse implements Warehouse {
     return (r.rowCount ?? 0) > 0;
   }
 
+  async dictionaryVersions(): Promise<Record<string, number>> {
+    const { rows } = await this.pool.query<{ name: string; v: number }>('SELECT name, max(version) AS v FROM dictionaries GROUP BY name');
+    return Object.fromEntries(rows.map((r) => [r.name, Number(r.v)]));
+  }
+
   async latestDictionaries(): Promise<DictionarySnapshot[]> {
     const { rows } = await this.pool.query<{ name: DictionaryName; version: number; published_at: Date; items: DictionaryItem[] }>(
       'SELECT DISTINCT ON (name) name, version, published_at, items FROM dictionaries ORDER BY name, version DESC');

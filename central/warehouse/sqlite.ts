@@ -296,6 +296,11 @@ export class SqliteWarehouse implements Warehouse {
       .run(snap.name, snap.version, snap.publishedAt, JSON.stringify(snap.items)).changes > 0);
   }
 
+  async dictionaryVersions(): Promise<Record<string, number>> {
+    const rows = this.db.prepare<[], { name: string; v: number }>('SELECT name, max(version) AS v FROM dictionaries GROUP BY name').all();
+    return Object.fromEntries(rows.map((r) => [r.name, r.v]));
+  }
+
   async latestDictionaries(): Promise<DictionarySnapshot[]> {
     const rows = this.db.prepare<[], { name: DictionaryName; version: number; published_at: string; items: string }>(
       'SELECT d.name, d.version, d.published_at, d.items FROM dictionaries d JOIN (SELECT name, max(version) AS v FROM dictionaries GROUP BY name) m ON m.name = d.name AND m.v = d.version ORDER BY d.name').all();

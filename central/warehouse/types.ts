@@ -136,6 +136,8 @@ export interface Warehouse {
   fleet(): Promise<FleetRow[]>;
   saveDictionary(name: DictionaryName, items: DictionaryItem[]): Promise<DictionarySnapshot>;
   latestDictionaries(): Promise<DictionarySnapshot[]>;
+  /** The latest version of each dictionary published (no items: for metrics and status pages). */
+  dictionaryVersions(): Promise<Record<string, number>>;
   /**
    * Store a snapshot with the version it was published under (taken back from the dictionaries
    * stream after a restore: the edges hold it, so its number must not be given to other content).

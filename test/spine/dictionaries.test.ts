@@ -30,6 +30,10 @@ t.test('a dictionary published while one edge is offline reaches it after reconn
   t.ok(b.store.dictionaryItems('icd10').some((i) => i.code === 'E66.900'), 'the new code is at clinic B');
   await waitFor('fleet shows the version each edge holds', async () => (await central.wh.fleet()).filter((f) => f.dictionaries.icd10 === 2).length === 2, 10_000);
   t.pass('fleet reports icd10@2 for both clinics');
+  // The metrics the DictionaryBehind alert compares: central's latest and each clinic's version.
+  const metrics = await (await fetch(`${central.http.url}/metrics`)).text();
+  t.match(metrics, /central_dictionary_latest_version\{dictionary="icd10"\} 2/, 'central exports the latest version it published');
+  for (const id of [a.config.clinicId, bId]) t.match(metrics, new RegExp(`central_clinic_dictionary_version\\{clinic="${id}",dictionary="icd10"\\} 2`), `and the version ${id} holds`);
 
   const bad = await fetch(`${central.http.url}/api/dictionaries/icd10`, { method: 'PUT', headers: { authorization: 'Bearer test-token-0123456789', 'content-type': 'application/json' }, body: JSON.stringify({ items: [{ code: 'X', name: 'a' }, { code: 'X', name: 'b' }] }) });
   t.equal(bad.status, 400, 'duplicate codes are refused with a reason');
