@@ -196,6 +196,8 @@ async function main() {
   // 影像 worklist and forwarded to central), one study with the second order's name but a typed-in
   // patient ID that is wrong, and one of a walk-in nobody ordered: both wait on 待核对, the first
   // with its likely order offered first.
+  /** The matched study of each clinic: the district hospital's radiologist reports it once central has it. */
+  const toReport: { clinicId: string; studyUid: string; accession: string; name: string }[] = [];
   for (const [i, c] of CLINICS.entries()) {
     try {
       const cookie = await signIn(edgeUrls[i]!, 'admin', sec[`${c.id}-admin`] ?? 'Demo-Admin-2026');
@@ -223,6 +225,7 @@ async function main() {
         p.once('error', () => res(-1));
         p.once('exit', (n) => res(n ?? -1));
       });
+      if (first && code === 0) toReport.push({ clinicId: c.id, studyUid: first.studyUid, accession: first.accession, name: first.name });
       const what = first
         ? `worklist ${worklist.length} US orders (findscu); storescu sent 2 images for ${first.accession} (${first.name}) and 2 studies to reconcile (待核对)`
         : 'worklist empty (demo orders not seeded yet); storescu sent 2 studies to reconcile (待核对)';
@@ -243,6 +246,28 @@ async function main() {
     await sleep(500);
   }
 
+  // A radiologist at the district hospital reads the forwarded studies remotely (DICOMweb) and
+  // reports them at central (1.5.2 §2): the clinic's 影像 page shows the report once its edge pulls
+  // it, and the portal's 影像工作量 page counts it in the positive rate.
+  const reportLines: string[] = [];
+  for (const [k, r] of toReport.entries()) {
+    let there = false;
+    for (let i = 0; i < 40 && !there; i++) {
+      const res = await fetch(`${centralUrl}/api/imaging/dicomweb/studies?StudyInstanceUID=${r.studyUid}`, { headers: auth }).catch(() => null);
+      there = !!res && res.status === 200 && ((await res.json()) as unknown[]).length > 0;
+      if (!there) await sleep(500);
+    }
+    if (!there) { reportLines.push(`   report: study ${r.accession} of ${r.clinicId} not at central yet (forwarding), not reported`); continue; }
+    const positive = k === 0;
+    const res = await fetch(`${centralUrl}/api/imaging/studies/${r.studyUid}/reports`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(positive
+        ? { status: 'final', findings: '肝脏大小形态正常，胆囊内可见一强回声团，大小约 8 mm，后伴声影，随体位移动。', impression: '胆囊结石', positive: true, radiologist: '区人民医院 李影像' }
+        : { status: 'final', findings: '肝胆胰脾形态大小正常，实质回声均匀，未见明显占位。', impression: '腹部超声未见明显异常', positive: false, radiologist: '区人民医院 李影像' }),
+    });
+    reportLines.push(`   report: ${r.accession} (${r.name}, ${r.clinicId}) ${res.status === 201 || res.status === 200 ? `reported at central by the district hospital (${positive ? '阳性 positive' : '阴性 negative'})` : `not reported (${res.status})`}`);
+  }
+
   console.log(`
 ══════════════════════════════════════════════════════════════════════
  District primary-care demo is running (Ctrl-C stops everything)
@@ -251,8 +276,8 @@ async function main() {
    fleet status     ${centralUrl}/api/fleet
    Portal (managers) ${centralUrl}/portal   login ${portal ? `${portal.username} / ${portal.password}, TOTP code: npm run totp   (secret ${portal.secret})` : 'not set up'}
    API docs         ${centralUrl}/docs   FHIR guide ${centralUrl}/docs/fhir   OpenAPI ${centralUrl}/openapi.json
-   DICOMweb         ${centralUrl}/api/imaging/dicomweb/studies (same bearer token)
-   metrics          ${centralUrl}/metrics
+   DICOMweb         ${centralUrl}/api/imaging/dicomweb/studies (same bearer token)   imaging workload ${centralUrl}/portal/imaging
+${reportLines.length ? `${reportLines.join('\n')}\n` : ''}   metrics          ${centralUrl}/metrics
    API login        Authorization: Bearer ${sec.apiToken}
    e.g.  curl -H 'Authorization: Bearer ${sec.apiToken}' ${centralUrl}/api/fleet
 ${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   web UI ${edgeUrls[i]}/   login admin / ${sec[`${c.id}-admin`] ?? 'Demo-Admin-2026'}\n   staff (password ${sec[`${c.id}-staff`]}): d0001 doctor 张建华, n0001 nurse, r0001 registrar, c0001 cashier, p0001 pharmacist, t0001 lab\n${deviceLines[i] ?? ''}\n   DICOM SCP 127.0.0.1:${dicomPorts[i]} AE EDGE_${c.id.split('-')[0]!.toUpperCase()} (register a device's AE on the 影像 page first)\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}

@@ -22,7 +22,7 @@ interface Sum { studies: number; instances: number; bytes: number; reported: num
 const add = (s: Sum, r: WorkloadRow) => { s.studies += r.studies; s.instances += r.instances; s.bytes += r.bytes; s.reported += r.reported; s.positive += r.positive; };
 const zero = (): Sum => ({ studies: 0, instances: 0, bytes: 0, reported: 0, positive: 0 });
 /** The shown columns of a sum: MB, and the rate only over reported studies (never guessed). */
-const cols = (s: Sum) => ({ studies: s.studies, instances: s.instances, mb: Math.round(s.bytes / 1_048_576 * 10) / 10, reported: s.reported, positive: s.positive, positiveRate: s.reported > 0 ? s.positive / s.reported : null });
+const cols = (s: Sum) => ({ studies: s.studies, instances: s.instances, mb: Math.round(s.bytes / 1_048_576 * 100) / 100, reported: s.reported, positive: s.positive, positiveRate: s.reported > 0 ? s.positive / s.reported : null });
 
 export interface WorkloadView {
   total: ReturnType<typeof cols>;

@@ -205,7 +205,7 @@ function ReportCard(props: { ctx: PageCtx; reports: ClinicReport[] }) {
         {latest.positive ? <span style="margin-left:10px;color:#fff;background:#c53030;border-radius:4px;padding:2px 8px;font-size:13px">{L(ctx, '阳性', 'positive')}</span> : <span style="margin-left:10px;color:#fff;background:#1f8a4c;border-radius:4px;padding:2px 8px;font-size:13px">{L(ctx, '阴性', 'negative')}</span>}</h1>
       <p><b>{L(ctx, '检查所见：', 'Findings: ')}</b>{latest.findings}</p>
       <p><b>{L(ctx, '诊断意见：', 'Impression: ')}</b>{latest.impression}</p>
-      <p class="hint">{L(ctx, '报告医生', 'Radiologist')} {latest.radiologist} · {latest.reportedAt.replace('T', ' ').slice(0, 16)} UTC</p>
+      <p class="hint">{L(ctx, '报告医生', 'Radiologist')} {latest.radiologist} · {time(latest.reportedAt)}</p>
       {props.reports.length > 1 && <p class="hint">{L(ctx, '历史版本：', 'Earlier versions: ')}{props.reports.slice(0, -1).map((r) => `v${r.version} ${L(ctx, (REPORT_STATUS[r.status] ?? [r.status])[0]!, r.status)}：${r.impression}`).join('；')}</p>}
     </div>
   );

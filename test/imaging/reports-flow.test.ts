@@ -59,5 +59,7 @@ t.test('radiologist report at central reaches the clinic study page', async (t) 
   t.match(card, /建议外科随诊/);
   t.match(card, /阳性/);
   t.match(card, /历史版本/, 'the earlier version is listed');
+  t.match(card, /· \d{4}\/\d{1,2}\/\d{1,2} \d{2}:\d{2}:\d{2}/, 'the report time in China time, as the clinic\'s other times');
+  t.notMatch(card, /UTC/);
   await page.screenshot({ path: screenshotPath('imaging-report'), fullPage: true });
 });
