@@ -235,14 +235,22 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
   });
 
   app.get('/api/imaging/stats', async (c) => {
-    const day = (s: string | undefined, def: string) => (s && /^\d{4}-\d{2}-\d{2}$/.test(s) ? s : def);
+    // Both default to today (China time); a date that is not one is refused, not replaced by today.
     const todayCn = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
-    const from = day(c.req.query('from'), todayCn);
-    const to = day(c.req.query('to'), todayCn);
+    const from = c.req.query('from') || todayCn;
+    const to = c.req.query('to') || todayCn;
+    for (const [k, v] of [['from', from], ['to', to]] as const) if (!isDay(v)) return c.json({ error: `${k}: "${v.slice(0, 40)}" is not a date (yyyy-MM-dd)` }, 400);
+    if (from > to) return c.json({ error: `from (${from}) is after to (${to})` }, 400);
     audit(c, 'api-token', 'imaging.stats', `${from}..${to}`, 'ok');
     return c.json(await index.workload(from, to, c.req.query('clinic')), 200);
   });
   return archive;
+}
+
+/** A real calendar day written yyyy-MM-dd (2026-02-30 is not one). */
+export function isDay(s: string): boolean {
+  const t = /^\d{4}-\d{2}-\d{2}$/.test(s) ? Date.parse(`${s}T00:00:00Z`) : NaN;
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
 }
 
 /** The image index in the warehouse's own database (SQLite file or PostgreSQL). */

@@ -70,7 +70,7 @@ export function registerImagingOpenApi(app: unknown): void {
   add('get', '/api/imaging/stats', {
     summary: 'Workload per day (China time), clinic, device and modality, with positive rate over reported studies',
     parameters: [q('from', 'yyyy-MM-dd'), q('to', 'yyyy-MM-dd'), q('clinic', 'clinic id')],
-    responses: { 200: { description: 'rows: day, clinicId, stationAe, modality, studies, instances, bytes, reported, positive, positiveRate (null when none reported)' } },
+    responses: { 200: { description: 'rows: day, clinicId, stationAe, modality, studies, instances, bytes, reported, positive, positiveRate (null when none reported)' }, 400: err('a date that is not one (named), or from after to') },
   });
   add('post', '/api/imaging/studies/{study}/reports', {
     summary: 'Add a radiologist report version (preliminary, final, amended)', parameters: [uid('study')],

@@ -57,6 +57,11 @@ for (const backend of ['sqlite', 'postgres'] as const) t.test(`radiology reports
   const stats = await (await app.request(`http://central/api/imaging/stats?from=${today}&to=${today}&clinic=c07`)).json() as { studies: number; reported: number; positive: number; positiveRate: number | null }[];
   // 3 studies; reported (final/amended): study 0 positive, study 1 amended to negative; study 2 unreported -> 1/2.
   t.same(stats.map((s) => [s.studies, s.reported, s.positive, s.positiveRate]), [[3, 2, 1, 0.5]], 'positive rate over reported studies, latest version counts');
+  for (const [q, why] of [['from=2026-13-01', /from: "2026-13-01" is not a date/], ['from=2026-02-30', /from: "2026-02-30" is not a date/], ['to=today', /to: "today" is not a date/], ['from=2026-11-28&to=2026-11-01', /from \(2026-11-28\) is after to/]] as const) {
+    const r = await app.request(`http://central/api/imaging/stats?${q}`);
+    t.equal(r.status, 400, `${q}: refused`);
+    t.match(((await r.json()) as { error: string }).error, why, 'with the field named');
+  }
   const qido = await (await app.request('http://central/api/imaging/dicomweb/studies?ClinicID=c07&ModalitiesInStudy=US')).json() as Record<string, { Value?: unknown[] }>[];
   t.same(qido.map((s) => s['0020000D']?.Value?.[0]).sort(), [...studies].sort(), 'QIDO-RS answers from the same index');
   if (wh instanceof SqliteWarehouse) t.throws(() => (wh as SqliteWarehouse).db.prepare('DELETE FROM imaging_reports').run(), /versioned/, 'reports cannot be deleted');

@@ -6,6 +6,7 @@
  * only: no patient appears.
  */
 import type { WorkloadRow } from '../imaging/index-store.ts';
+import { isDay } from '../imaging/index.ts';
 import type { TableSpec } from './excel.ts';
 import type { Ctx } from './layout.tsx';
 
@@ -88,10 +89,7 @@ export function workloadPeriod(q: { from?: string; to?: string }, now = Date.now
   const today = new Date(now + 8 * 3_600_000).toISOString().slice(0, 10);
   const from = q.from || `${today.slice(0, 8)}01`;
   const to = q.to || today;
-  const valid = (d: string) => {
-    const t = /^\d{4}-\d{2}-\d{2}$/.test(d) ? Date.parse(`${d}T00:00:00Z`) : NaN;
-    return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === d; // 2026-02-30 parses, and is not that day
-  };
+  const valid = isDay;
   if (!valid(from)) return { error: [`开始日期“${from}”不是有效日期（yyyy-MM-dd）`, `Start date "${from}" is not a valid date (yyyy-MM-dd)`] };
   if (!valid(to)) return { error: [`结束日期“${to}”不是有效日期（yyyy-MM-dd）`, `End date "${to}" is not a valid date (yyyy-MM-dd)`] };
   if (from > to) return { error: ['开始日期晚于结束日期', 'The start date is after the end date'] };
