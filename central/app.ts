@@ -69,9 +69,10 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
         if (badHeartbeats++ % 100 === 0) log.warn({ subject: msg.subject }, 'malformed or forged heartbeat ignored');
         return;
       }
-      // Answer every heartbeat with the clinic's watermark: a receipt lost while the edge
-      // was disconnected is repaired within one heartbeat interval.
-      void wh.recordHeartbeat(hb.data).then(() => wh.watermark(hb.data.clinicId)).then((w) => ingest.publishReceipt(w)).catch((e: Error) => log.error({ err: e.message }, 'heartbeat not recorded'));
+      // Answer every heartbeat with the clinic's watermark (a receipt lost while the edge was
+      // disconnected is repaired within one heartbeat interval) and what central refused of it.
+      const id = hb.data.clinicId;
+      void wh.recordHeartbeat(hb.data).then(() => Promise.all([wh.watermark(id), wh.refusals(id)])).then(([w, refused]) => ingest.publishReceipt(w, false, refused)).catch((e: Error) => log.error({ err: e.message }, 'heartbeat not recorded'));
     },
   });
 

@@ -50,6 +50,14 @@ export const seqLostSchema = z.object({
 export type SeqLost = z.infer<typeof seqLostSchema>;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
+/** Each reason's name as people read it (zh, en): central's portal and the clinic's home page. */
+export const DEAD_LETTER_NAMES: Record<DeadLetterReason, [string, string]> = {
+  oversize: ['超过大小上限', 'Too large'], not_json: ['不是 JSON', 'Not JSON'], bad_envelope: ['信封格式错误', 'Bad envelope'],
+  unknown_type: ['未知记录类型', 'Unknown record type'], schema: ['内容不符合数据规范', 'Fails its schema'], clinic_mismatch: ['机构不符（疑似伪造）', 'Clinic mismatch (possibly forged)'],
+  type_mismatch: ['类型与主题不符', 'Type does not match subject'], unsupported_schema_version: ['规范版本过高', 'Schema version too new'], seq_collision: ['序号冲突', 'Sequence collision'],
+  apply_error: ['入库出错', 'Apply error'], lost_at_source: ['边缘已无此记录', 'Lost at the clinic'],
+};
+
 function issues(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 }
@@ -102,8 +110,17 @@ export const receiptSchema = z.object({
    * watermark is catching up, so a receipt below the edge's is expected until the replay ends.
    */
   replaying: z.boolean().optional(),
+  /**
+   * What central refused of this clinic's messages (its dead letters, without the re-seed's
+   * lost_at_source entries): in the answer to each heartbeat, so the clinic sees it within seconds.
+   */
+  refused: z.object({
+    count: z.number().int().nonnegative(),
+    last: z.object({ seq: z.number().int().nullable(), reason: z.string().max(40), detail: z.string().max(300), at: z.string() }).nullable(),
+  }).optional().catch(undefined), // a summary the edge cannot read never costs it the receipt itself
 });
 export type Receipt = z.infer<typeof receiptSchema>;
+export type Refusals = NonNullable<Receipt['refused']>;
 
 /** Edge -> central: state of the edge, every few seconds. */
 export const heartbeatSchema = z.object({

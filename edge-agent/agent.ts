@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Hono } from 'hono';
-import { heartbeatSchema, receiptSchema, subjects, type Heartbeat } from '../contracts/index.ts';
+import { heartbeatSchema, receiptSchema, subjects, type Heartbeat, type Refusals } from '../contracts/index.ts';
 import { createLogger, listen, mountOps, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import type { EdgeConfig } from './config.ts';
 import { edgeMetrics } from './metrics.ts';
@@ -64,12 +64,19 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     // Publishing runs in a worker thread with its own connection as the same NATS user.
     connection: { servers: config.natsUrl.split(','), name: `edge-${config.clinicId}-relay`, user: config.natsUser, pass: config.natsPassword, inboxPrefix: subjects.inboxPrefix(config.clinicId) },
   });
+  /** What central refused of this clinic's messages, as its latest answer to a heartbeat said. */
+  let refused: Refusals | null = null;
   const receiptSub = nc.subscribe(subjects.receipt(config.clinicId), {
     callback: (err, msg) => {
       if (err) return;
       try {
         const r = receiptSchema.parse(msg.json());
-        if (r.clinicId === config.clinicId) relay.onReceipt(r.appliedSeq, r.replaying === true);
+        if (r.clinicId !== config.clinicId) return;
+        if (r.refused) {
+          if (r.refused.count > (refused?.count ?? 0)) log.warn({ refused: r.refused.count, last: r.refused.last }, 'central refused records of this clinic (see the home page)');
+          refused = r.refused;
+        }
+        relay.onReceipt(r.appliedSeq, r.replaying === true);
       } catch (e) {
         log.warn({ err: (e as Error).message }, 'malformed receipt ignored');
       }
@@ -142,7 +149,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     accounts,
     clinicName: config.clinicName,
     nav: edgeModules.flatMap((m) => m.nav ?? []),
-    status: () => ({ hb: heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null }),
+    status: () => ({ hb: heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null, refused }),
     reseed: {
       view: () => ({ regressed: relay.centralRegressed, centralSeq: relay.centralBehindAt, held: relay.heldReceipt, last: lastReseed(store) }),
       regressed: () => relay.centralRegressed,
@@ -157,6 +164,8 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     ...heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null, relay: relay.counters,
     // CentralLostAppliedRecords and what a re-seed would cover (the 数据同步 page offers it to the clinic admin).
     centralRegressed: relay.centralRegressed, centralBehindAt: relay.centralBehindAt, lastReseed: lastReseed(store),
+    // Central's dead letters of this clinic (null until central answered a heartbeat).
+    refusedByCentral: refused,
   }));
   const http = await listen(app, config.httpHost, config.httpPort);
   log.info({ url: http.url }, 'edge agent listening');

@@ -5,23 +5,23 @@
  * what to do about it, counts per clinic and reason, and the messages themselves, newest first,
  * with the start of each as received.
  */
-import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../../contracts/index.ts';
+import { DEAD_LETTER_NAMES, DEAD_LETTER_REASONS, type DeadLetterReason } from '../../contracts/index.ts';
 import type { TableSpec } from './excel.ts';
 import { CardHead, localTime, withQuery, type Ctx } from './layout.tsx';
 
 /** Per reason: its name, and what an operator does about it (zh, en). */
 export const DEAD_LETTER_TEXT: Record<DeadLetterReason, { name: [string, string]; action: [string, string] }> = {
-  oversize: { name: ['超过大小上限', 'Too large'], action: ['边缘程序发送了超过上限的消息：核对该机构边缘节点的程序版本。', 'The edge sent a message above the size limit: check the clinic edge agent\'s version.'] },
-  not_json: { name: ['不是 JSON', 'Not JSON'], action: ['消息无法解析，可能是伪造或损坏：核对该主题的发布者（NATS 账号）。', 'The message cannot be parsed (forged or corrupted): check who publishes on that subject (its NATS user).'] },
-  bad_envelope: { name: ['信封格式错误', 'Bad envelope'], action: ['缺少记录编号、序号等必填项：核对发布者与程序版本。', 'Record id, sequence or another required field is missing: check the publisher and its version.'] },
-  unknown_type: { name: ['未知记录类型', 'Unknown record type'], action: ['边缘程序比中心新：升级中心后，此类记录需由该机构重新发送（数据同步页“从本站回补中心数据”）。', 'The edge is newer than central: upgrade central, then have the clinic re-send (Sync page, "Re-seed central from this clinic").'] },
-  schema: { name: ['内容不符合数据规范', 'Fails its schema'], action: ['记录内容不合规范（详情列出字段）：由该机构核对并更正原记录。', 'The record\'s content breaks its schema (the detail names the fields): the clinic checks and corrects the original record.'] },
-  clinic_mismatch: { name: ['机构不符（疑似伪造）', 'Clinic mismatch (possibly forged)'], action: ['消息自称属于另一机构，与发布主题所属机构不一致，未入库：作为安全事件核查发布主题所属机构的账号。', 'The message claims another clinic than its subject\'s; not applied: investigate as a security event, starting with the account of the subject\'s clinic.'] },
-  type_mismatch: { name: ['类型与主题不符', 'Type does not match subject'], action: ['记录类型与发布主题不一致：核对发布者与程序版本。', 'The record type differs from its subject\'s: check the publisher and its version.'] },
-  unsupported_schema_version: { name: ['规范版本过高', 'Schema version too new'], action: ['边缘使用了中心尚不支持的数据规范版本：升级中心。', 'The edge uses a schema version central does not support yet: upgrade central.'] },
-  seq_collision: { name: ['序号冲突', 'Sequence collision'], action: ['同一序号收到了不同内容（边缘数据库被替换或从旧备份恢复）：联系该机构核查，中心保留先到的记录。', 'Different content arrived for a sequence already used (the edge database was replaced or restored from an old backup): contact the clinic; central keeps the first.'] },
-  apply_error: { name: ['入库出错', 'Apply error'], action: ['中心写入时出错：查看中心日志；修复后由该机构重新发送。', 'Central failed to write it: see central\'s log; after the fix the clinic re-sends.'] },
-  lost_at_source: { name: ['边缘已无此记录', 'Lost at the clinic'], action: ['回补时边缘已不再保存该序号的原始记录（已被新版本取代等），只作记录，无需处理。', 'When the clinic re-seeded, it no longer held that sequence as written (superseded by a later version): recorded, nothing to do.'] },
+  oversize: { name: DEAD_LETTER_NAMES.oversize, action: ['边缘程序发送了超过上限的消息：核对该机构边缘节点的程序版本。', 'The edge sent a message above the size limit: check the clinic edge agent\'s version.'] },
+  not_json: { name: DEAD_LETTER_NAMES.not_json, action: ['消息无法解析，可能是伪造或损坏：核对该主题的发布者（NATS 账号）。', 'The message cannot be parsed (forged or corrupted): check who publishes on that subject (its NATS user).'] },
+  bad_envelope: { name: DEAD_LETTER_NAMES.bad_envelope, action: ['缺少记录编号、序号等必填项：核对发布者与程序版本。', 'Record id, sequence or another required field is missing: check the publisher and its version.'] },
+  unknown_type: { name: DEAD_LETTER_NAMES.unknown_type, action: ['边缘程序比中心新：升级中心后，此类记录需由该机构重新发送（数据同步页“从本站回补中心数据”）。', 'The edge is newer than central: upgrade central, then have the clinic re-send (Sync page, "Re-seed central from this clinic").'] },
+  schema: { name: DEAD_LETTER_NAMES.schema, action: ['记录内容不合规范（详情列出字段）：由该机构核对并更正原记录。', 'The record\'s content breaks its schema (the detail names the fields): the clinic checks and corrects the original record.'] },
+  clinic_mismatch: { name: DEAD_LETTER_NAMES.clinic_mismatch, action: ['消息自称属于另一机构，与发布主题所属机构不一致，未入库：作为安全事件核查发布主题所属机构的账号。', 'The message claims another clinic than its subject\'s; not applied: investigate as a security event, starting with the account of the subject\'s clinic.'] },
+  type_mismatch: { name: DEAD_LETTER_NAMES.type_mismatch, action: ['记录类型与发布主题不一致：核对发布者与程序版本。', 'The record type differs from its subject\'s: check the publisher and its version.'] },
+  unsupported_schema_version: { name: DEAD_LETTER_NAMES.unsupported_schema_version, action: ['边缘使用了中心尚不支持的数据规范版本：升级中心。', 'The edge uses a schema version central does not support yet: upgrade central.'] },
+  seq_collision: { name: DEAD_LETTER_NAMES.seq_collision, action: ['同一序号收到了不同内容（边缘数据库被替换或从旧备份恢复）：联系该机构核查，中心保留先到的记录。', 'Different content arrived for a sequence already used (the edge database was replaced or restored from an old backup): contact the clinic; central keeps the first.'] },
+  apply_error: { name: DEAD_LETTER_NAMES.apply_error, action: ['中心写入时出错：查看中心日志；修复后由该机构重新发送。', 'Central failed to write it: see central\'s log; after the fix the clinic re-sends.'] },
+  lost_at_source: { name: DEAD_LETTER_NAMES.lost_at_source, action: ['回补时边缘已不再保存该序号的原始记录（已被新版本取代等），只作记录，无需处理。', 'When the clinic re-seeded, it no longer held that sequence as written (superseded by a later version): recorded, nothing to do.'] },
 };
 
 export const reasonName = (ctx: Ctx, r: string) => (r in DEAD_LETTER_TEXT ? ctx.t(...DEAD_LETTER_TEXT[r as DeadLetterReason].name) : r);

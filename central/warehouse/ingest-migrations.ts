@@ -27,6 +27,16 @@ if (!pgMigrations.some((m) => m.version === 122)) {
   pgMigrations.push({ version: 122, name: name122, sql: ddl122 });
 }
 
+/** 124: each clinic's refused messages, counted for the answer to its heartbeat (Warehouse.refusals). */
+const name124 = 'spine: dead letters by clinic (the refusals each clinic is told about)';
+const ddl124 = 'CREATE INDEX IF NOT EXISTS dead_letters_clinic ON dead_letters (clinic_id, id)';
+if (!centralMigrations.some((m) => m.version === 124)) {
+  centralMigrations.push({ version: 124, name: name124, up: (db) => db.exec(ddl124) });
+}
+if (!pgMigrations.some((m) => m.version === 124)) {
+  pgMigrations.push({ version: 124, name: name124, sql: ddl124 });
+}
+
 const name121 = 'WS 365 projections: daily cashier settlements, dispensing lines';
 if (!centralMigrations.some((m) => m.version === 121)) {
   centralMigrations.push({ version: 121, name: name121, up: (db) => db.exec(projectionDdl('sqlite', 121)) });

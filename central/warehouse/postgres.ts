@@ -7,7 +7,7 @@
  *   const wh = await PostgresWarehouse.open('postgres://central@db/warehouse');
  */
 import pg from 'pg';
-import type { DeadLetterReason, DictionaryItem, DictionaryName, DictionarySnapshot, Heartbeat } from '../../contracts/index.ts';
+import type { DeadLetterReason, DictionaryItem, DictionaryName, DictionarySnapshot, Heartbeat, Refusals } from '../../contracts/index.ts';
 import { migratePg } from './postgres-migrations.ts';
 import './ingest-migrations.ts';
 import { ingestTx, type Q } from './postgres-ingest.ts';
@@ -188,6 +188,14 @@ export class PostgresWarehouse implements Warehouse {
     const { rows } = await this.pool.query<{ id: number; subject: string; clinic_id: string | null; seq: number | null; reason: DeadLetterReason; detail: string; raw: Buffer; received_at: Date }>(
       'SELECT id, subject, clinic_id, seq, reason, detail, substring(raw FROM 1 FOR 200) AS raw, received_at FROM dead_letters ORDER BY id DESC LIMIT $1', [limit]);
     return rows.map((r) => ({ id: r.id, subject: r.subject, clinicId: r.clinic_id, seq: r.seq, reason: r.reason, detail: r.detail, receivedAt: r.received_at.toISOString(), rawPreview: r.raw.toString('utf8') }));
+  }
+
+  async refusals(clinicId: string): Promise<Refusals> {
+    const { rows } = await this.pool.query<{ n: string; seq: string | null; reason: string | null; detail: string | null; received_at: Date | null }>(
+      `SELECT (SELECT count(*) FROM dead_letters WHERE clinic_id = $1 AND reason <> 'lost_at_source') AS n, l.seq, l.reason, l.detail, l.received_at
+       FROM (SELECT 1) x LEFT JOIN LATERAL (SELECT seq, reason, detail, received_at FROM dead_letters WHERE clinic_id = $1 AND reason <> 'lost_at_source' ORDER BY id DESC LIMIT 1) l ON true`, [clinicId]);
+    const r = rows[0]!;
+    return { count: Number(r.n), last: r.reason ? { seq: r.seq === null ? null : Number(r.seq), reason: r.reason, detail: (r.detail ?? '').slice(0, 300), at: r.received_at!.toISOString() } : null };
   }
 
   async conflicts(limit: number): Promise<ResidentConflict[]> {

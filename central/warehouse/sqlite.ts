@@ -1,5 +1,5 @@
 /** SQLite warehouse: the embedded default. Every batch is one transaction. */
-import { compareHlc, type DeadLetterReason, type DictionaryItem, type DictionaryName, type DictionarySnapshot, type Heartbeat } from '../../contracts/index.ts';
+import { compareHlc, type DeadLetterReason, type DictionaryItem, type DictionaryName, type DictionarySnapshot, type Heartbeat, type Refusals } from '../../contracts/index.ts';
 import { migrate, openDb, type Db } from '../../contracts/runtime/index.ts';
 import { centralMigrations } from './sqlite-migrations.ts';
 import { withWriteGate } from './write-gate.ts';
@@ -311,6 +311,13 @@ export class SqliteWarehouse implements Warehouse {
     const rows = this.db.prepare<[number], { id: number; subject: string; clinic_id: string | null; seq: number | null; reason: DeadLetterReason; detail: string; raw: Buffer; received_at: string }>(
       'SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit);
     return rows.map((r) => ({ id: r.id, subject: r.subject, clinicId: r.clinic_id, seq: r.seq, reason: r.reason, detail: r.detail, receivedAt: r.received_at, rawPreview: r.raw.subarray(0, 200).toString('utf8') }));
+  }
+
+  async refusals(clinicId: string): Promise<Refusals> {
+    const n = this.db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM dead_letters WHERE clinic_id = ? AND reason <> 'lost_at_source'").get(clinicId)!.n;
+    const last = n === 0 ? undefined : this.db.prepare<[string], { seq: number | null; reason: string; detail: string; received_at: string }>(
+      "SELECT seq, reason, detail, received_at FROM dead_letters WHERE clinic_id = ? AND reason <> 'lost_at_source' ORDER BY id DESC LIMIT 1").get(clinicId);
+    return { count: n, last: last ? { seq: last.seq, reason: last.reason, detail: last.detail.slice(0, 300), at: last.received_at } : null };
   }
 
   async conflicts(limit: number): Promise<ResidentConflict[]> {

@@ -2,7 +2,7 @@
  * The warehouse repository interface. The spine's ingest writes only through it, so the
  * SQLite (embedded default) and PostgreSQL (city scale) implementations are interchangeable.
  */
-import type { DeadLetterReason, DictionaryItem, DictionaryName, DictionarySnapshot, Envelope, Heartbeat, RecordType } from '../../contracts/index.ts';
+import type { DeadLetterReason, DictionaryItem, DictionaryName, DictionarySnapshot, Envelope, Heartbeat, RecordType, Refusals } from '../../contracts/index.ts';
 
 export type IngestItem =
   | { kind: 'record'; envelope: Envelope; type: RecordType; payload: unknown; hash: string; raw: string }
@@ -145,6 +145,8 @@ export interface Warehouse {
    */
   importDictionary(snap: DictionarySnapshot): Promise<boolean>;
   deadLetters(limit: number): Promise<DeadLetter[]>;
+  /** The clinic's refused messages (dead letters other than lost_at_source): how many, and the latest. */
+  refusals(clinicId: string): Promise<Refusals>;
   conflicts(limit: number): Promise<ResidentConflict[]>;
   /** Per-clinic record counts and apply order checks, for tests and audits. */
   countRecords(clinicId?: string): Promise<number>;

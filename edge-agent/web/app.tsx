@@ -6,7 +6,7 @@
 import type { Context, Hono } from 'hono';
 import type { Child } from 'hono/jsx';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
-import type { Heartbeat } from '../../contracts/index.ts';
+import type { Heartbeat, Refusals } from '../../contracts/index.ts';
 import { AccountError, Accounts, type Role, type User } from './accounts.ts';
 import { css } from './assets.ts';
 import { translator, type Lang } from './i18n.ts';
@@ -20,7 +20,7 @@ export interface WebDeps {
   accounts: Accounts;
   clinicName: string;
   nav: readonly NavItem[];
-  status: () => { hb: Heartbeat; lastReceiptAt: string | null };
+  status: () => { hb: Heartbeat; lastReceiptAt: string | null; refused?: Refusals | null };
   /** Re-seeding central from this edge (sync/reseed.ts): its state for the sync page, and the action. */
   reseed?: {
     view: () => ReseedView;
@@ -107,7 +107,7 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
 
   const home = (c: Context, ctx: PageCtx, extra: { error?: string; notice?: string } = {}, status: 200 | 400 = 200) => {
     const s = deps.status();
-    return html(c, <HomePage ctx={ctx} hb={s.hb} lastReceiptAt={s.lastReceiptAt} reseed={deps.reseed?.view()} {...extra} />, status);
+    return html(c, <HomePage ctx={ctx} hb={s.hb} lastReceiptAt={s.lastReceiptAt} refused={s.refused ?? null} reseed={deps.reseed?.view()} {...extra} />, status);
   };
   page('get', '/', [], (c, _u, ctx) => home(c, ctx));
   page('get', '/sync', [], (c, _u, ctx) => home(c, ctx));

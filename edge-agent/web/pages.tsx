@@ -1,5 +1,5 @@
 /** Pages of the edge UI foundation: sign-in, home with sync status, users and audit (admin). */
-import type { Heartbeat } from '../../contracts/index.ts';
+import { DEAD_LETTER_NAMES, type DeadLetterReason, type Heartbeat, type Refusals } from '../../contracts/index.ts';
 import { ROLES, type User } from './accounts.ts';
 import { Layout, type PageCtx } from './layout.tsx';
 
@@ -63,7 +63,28 @@ function ReseedPanel(props: { ctx: PageCtx; v: ReseedView }) {
   );
 }
 
-export function SyncCard(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: string | null; reseed?: ReseedView | undefined; error?: string | undefined; notice?: string | undefined }) {
+/**
+ * What central refused of this clinic's messages (its dead letters): the count and the latest,
+ * with where it is looked into. A record refused for its content is still here as written: once
+ * corrected and saved it travels again as a new version.
+ */
+function RefusedByCentral(props: { ctx: PageCtx; refused: Refusals }) {
+  const { ctx, refused } = props;
+  const L = (zh: string, en: string) => (ctx.lang === 'en' ? en : zh);
+  const last = refused.last;
+  const reason = last ? (DEAD_LETTER_NAMES[last.reason as DeadLetterReason] ?? [last.reason, last.reason]) : null;
+  return (
+    <div class="error" role="status" data-testid="refused-by-central">
+      <b>{L(`区平台拒收了本机构 ${refused.count} 条数据`, `The district platform refused ${refused.count} message(s) of this clinic`)}</b>
+      {last && reason && <>{L('；最近一条：', '; latest: ')}{last.seq !== null ? L(`序号 ${last.seq}，`, `seq ${last.seq}, `) : ''}{L(reason[0], reason[1])}（{localTime.format(new Date(last.at))}）<br /><span class="hint">{last.detail}</span></>}
+      <br /><span class="hint">{L(
+        '其他数据照常上传。请联系区平台运维人员在“运行状态 → 无法入库的消息”中核查原因；若是记录内容有误，更正后保存即会作为新版本重新上传。',
+        'Everything else keeps flowing. Ask the district platform\'s operators to look into it (Fleet → Messages not applied); if a record\'s content is wrong, correct and save it and it is sent again as a new version.')}</span>
+    </div>
+  );
+}
+
+export function SyncCard(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: string | null; refused?: Refusals | null; reseed?: ReseedView | undefined; error?: string | undefined; notice?: string | undefined }) {
   const { t } = props.ctx;
   const { hb } = props;
   const cls = hb.relayState === 'connected' ? 'ok' : hb.relayState === 'backoff' ? 'warn' : 'bad';
@@ -76,6 +97,7 @@ export function SyncCard(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: st
         <div class="stat"><div class="label">{t('receiptSeq')}</div><div class="value">{hb.receiptSeq}</div></div>
         <div class="stat"><div class="label">{t('lastReceipt')}</div><div class="value" style="font-size:18px">{ago(t, props.lastReceiptAt)}</div></div>
       </div>
+      {props.refused && props.refused.count > 0 && <RefusedByCentral ctx={props.ctx} refused={props.refused} />}
       {props.error && <div class="error" role="alert">{props.error}</div>}
       {props.notice && <div class="notice" data-testid="reseed-notice">{props.notice}</div>}
       {props.reseed && <ReseedPanel ctx={props.ctx} v={props.reseed} />}
@@ -84,11 +106,11 @@ export function SyncCard(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: st
   );
 }
 
-export function HomePage(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: string | null; reseed?: ReseedView | undefined; error?: string; notice?: string }) {
+export function HomePage(props: { ctx: PageCtx; hb: Heartbeat; lastReceiptAt: string | null; refused?: Refusals | null; reseed?: ReseedView | undefined; error?: string; notice?: string }) {
   const { t } = props.ctx;
   return (
     <Layout ctx={props.ctx} title={t('home')}>
-      <SyncCard ctx={props.ctx} hb={props.hb} lastReceiptAt={props.lastReceiptAt} reseed={props.reseed} error={props.error} notice={props.notice} />
+      <SyncCard ctx={props.ctx} hb={props.hb} lastReceiptAt={props.lastReceiptAt} refused={props.refused} reseed={props.reseed} error={props.error} notice={props.notice} />
       <div class="card">
         <h1>{t('dictionaries')}</h1>
         <table>

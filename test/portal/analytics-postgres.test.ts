@@ -101,6 +101,11 @@ t.test('indicators on PostgreSQL', async (t) => {
     runs++;
     await wh.ingest([toItem({ subject: 'clinic.c01-xinhua.rec.observation', data: bytes })]);
   }), { numRuns: 60 });
-  t.equal((await district.deadLetters({ limit: 100, clinicId: 'c01-xinhua' })).filter((l) => l.id > before).length, runs, `${runs} generated messages, each dead-lettered`);
+  const c01 = await district.deadLetters({ limit: 100, clinicId: 'c01-xinhua' });
+  t.equal(c01.filter((l) => l.id > before).length, runs, `${runs} generated messages, each dead-lettered`);
+  // What the clinic is told in the answer to its heartbeat.
+  const told = await wh.refusals('c01-xinhua');
+  t.same([told.count, told.last?.reason, told.last?.detail], [c01.length, c01[0]!.reason, c01[0]!.detail.slice(0, 300)], 'refusals: the count and the latest, as the dead-letter list has them');
+  t.same(await wh.refusals('s01-heping'), { count: 0, last: null }, 'none for a clinic without dead letters');
   t.notOk(letters[0]!.detail.includes('\u0000'), `a NUL in the detail is stored as U+FFFD (${JSON.stringify(letters[0]!.detail)})`);
 });
