@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { DICTIONARY_NAMES, dictionaryItemSchema, type DictionaryName, type DictionarySnapshot } from '../contracts/index.ts';
+import { DEAD_LETTER_REASONS, DICTIONARY_NAMES, dictionaryItemSchema, type DictionaryName, type DictionarySnapshot } from '../contracts/index.ts';
 import type { Warehouse } from './warehouse/types.ts';
 import { ImportFailed, crossCheck, planImport, readUpload } from './dictionaries/import.ts';
 import { dataDictionary, projectionByTable, readProjection } from './warehouse/dictionary.ts';
@@ -103,11 +103,15 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
   });
 
   app.openapi(createRoute({ method: 'get', path: '/api/dead-letters', security: auth, summary: 'Messages that could not be applied, newest first',
-    request: { query: Limit },
+    request: { query: Limit.extend({
+      clinic: z.string().max(64).optional().openapi({ description: 'only this clinic\'s (the clinic of the subject the message came on when its envelope names none)' }),
+      reason: z.enum(DEAD_LETTER_REASONS).optional().openapi({ description: 'only this reason' }),
+    }) },
     responses: { 200: { description: 'dead letters', content: { 'application/json': { schema: z.array(DeadLetter) } } }, ...unauthorized } }),
   async (c) => {
-    await deps.audit({ actor: 'api-token', action: 'dead-letters.read', target: 'dead_letters', sourceIp: ip(c), outcome: 'ok' });
-    return c.json(await deps.wh.deadLetters(c.req.valid('query').limit), 200);
+    const q = c.req.valid('query');
+    await deps.audit({ actor: 'api-token', action: 'dead-letters.read', target: `dead_letters clinic=${q.clinic ?? '*'} reason=${q.reason ?? '*'}`, sourceIp: ip(c), outcome: 'ok' });
+    return c.json(await deps.wh.deadLetters(q.limit, { clinicId: q.clinic, reason: q.reason }), 200);
   });
 
   app.openapi(createRoute({ method: 'get', path: '/api/resident-conflicts', security: auth, summary: 'Resident demographic values overwritten by a later writer (for review)',

@@ -184,9 +184,10 @@ export class PostgresWarehouse implements Warehouse {
     return rows.map((r) => ({ name: r.name, version: r.version, publishedAt: r.published_at.toISOString(), items: r.items }));
   }
 
-  async deadLetters(limit: number): Promise<DeadLetter[]> {
+  async deadLetters(limit: number, filter: { clinicId?: string; reason?: DeadLetterReason } = {}): Promise<DeadLetter[]> {
     const { rows } = await this.pool.query<{ id: number; subject: string; clinic_id: string | null; seq: number | null; reason: DeadLetterReason; detail: string; raw: Buffer; received_at: Date }>(
-      'SELECT id, subject, clinic_id, seq, reason, detail, substring(raw FROM 1 FOR 200) AS raw, received_at FROM dead_letters ORDER BY id DESC LIMIT $1', [limit]);
+      `SELECT id, subject, clinic_id, seq, reason, detail, substring(raw FROM 1 FOR 200) AS raw, received_at FROM dead_letters
+       WHERE ($2::text IS NULL OR clinic_id = $2) AND ($3::text IS NULL OR reason = $3) ORDER BY id DESC LIMIT $1`, [limit, filter.clinicId ?? null, filter.reason ?? null]);
     return rows.map((r) => ({ id: r.id, subject: r.subject, clinicId: r.clinic_id, seq: r.seq, reason: r.reason, detail: r.detail, receivedAt: r.received_at.toISOString(), rawPreview: r.raw.toString('utf8') }));
   }
 

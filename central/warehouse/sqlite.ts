@@ -307,9 +307,9 @@ export class SqliteWarehouse implements Warehouse {
     return rows.map((r) => ({ name: r.name, version: r.version, publishedAt: r.published_at, items: JSON.parse(r.items) as DictionaryItem[] }));
   }
 
-  async deadLetters(limit: number): Promise<DeadLetter[]> {
-    const rows = this.db.prepare<[number], { id: number; subject: string; clinic_id: string | null; seq: number | null; reason: DeadLetterReason; detail: string; raw: Buffer; received_at: string }>(
-      'SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit);
+  async deadLetters(limit: number, filter: { clinicId?: string; reason?: DeadLetterReason } = {}): Promise<DeadLetter[]> {
+    const rows = this.db.prepare<[{ clinic: string | null; reason: string | null; limit: number }], { id: number; subject: string; clinic_id: string | null; seq: number | null; reason: DeadLetterReason; detail: string; raw: Buffer; received_at: string }>(
+      'SELECT * FROM dead_letters WHERE (@clinic IS NULL OR clinic_id = @clinic) AND (@reason IS NULL OR reason = @reason) ORDER BY id DESC LIMIT @limit').all({ clinic: filter.clinicId ?? null, reason: filter.reason ?? null, limit });
     return rows.map((r) => ({ id: r.id, subject: r.subject, clinicId: r.clinic_id, seq: r.seq, reason: r.reason, detail: r.detail, receivedAt: r.received_at, rawPreview: r.raw.subarray(0, 200).toString('utf8') }));
   }
 

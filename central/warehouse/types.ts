@@ -144,7 +144,8 @@ export interface Warehouse {
    * False when that version is already there.
    */
   importDictionary(snap: DictionarySnapshot): Promise<boolean>;
-  deadLetters(limit: number): Promise<DeadLetter[]>;
+  /** Newest first; only the clinic's and/or the reason's when given. */
+  deadLetters(limit: number, filter?: { clinicId?: string; reason?: DeadLetterReason }): Promise<DeadLetter[]>;
   /** The clinic's refused messages (dead letters other than lost_at_source): how many, and the latest. */
   refusals(clinicId: string): Promise<Refusals>;
   conflicts(limit: number): Promise<ResidentConflict[]>;

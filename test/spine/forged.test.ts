@@ -53,4 +53,10 @@ t.test('forged and malformed messages are dead-lettered with reasons; the consum
   t.match(metrics, /central_dead_letters_total\{reason="clinic_mismatch"\} 1/, 'dead letters counted by reason');
   const api = await fetch(`${central.http.url}/api/dead-letters?limit=5`, { headers: { authorization: 'Bearer test-token-0123456789' } });
   t.equal(((await api.json()) as unknown[]).length, 5, 'dead letters readable through the API');
+  const auth = { headers: { authorization: 'Bearer test-token-0123456789' } };
+  const schema = (await (await fetch(`${central.http.url}/api/dead-letters?clinic=${victim}&reason=schema`, auth)).json()) as { clinicId: string; reason: string }[];
+  t.ok(schema.length >= 1 && schema.every((d) => d.clinicId === victim && d.reason === 'schema'), `filtered by clinic and reason (${schema.length})`);
+  t.same(await (await fetch(`${central.http.url}/api/dead-letters?clinic=${a.config.clinicId}`, auth)).json(), [], 'none for the clinic whose own records were good');
+  const bad = await fetch(`${central.http.url}/api/dead-letters?reason=spaceship`, auth);
+  t.equal(bad.status, 400, 'an unknown reason is refused');
 });
