@@ -2,7 +2,7 @@
  * Headless Debian Chromium driven by playwright-core (never `npx playwright install`),
  * with a fresh profile per test and the flags this closed network needs.
  */
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,4 +29,12 @@ export async function launchBrowser(): Promise<BrowserContext & AsyncDisposable>
 /** Where screenshots go: `<tmp>/ui-<name>.png`, kept after the run so a person can look at them. */
 export function screenshotPath(name: string): string {
   return join(tmpdir(), `ui-${name}.png`);
+}
+
+/** Signs in to a clinic's edge web UI (its login form) and waits for the page that follows. */
+export async function edgeLogin(page: Page, base: string, username: string, password: string): Promise<void> {
+  await page.goto(`${base}/login`);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForLoadState('load'), page.click('button.primary')]);
 }

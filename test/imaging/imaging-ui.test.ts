@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
 import { clinicToken } from '../../contracts/clinic-token.ts';
-import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
+import { edgeLogin, launchBrowser, screenshotPath } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { addResident, imaging, imagingEnv, run, testUid, writeInstance } from './fixtures.ts';
 import { buildPart10 } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
@@ -26,10 +26,7 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
 
   await using browser = await launchBrowser();
   const page = await browser.newPage();
-  await page.goto(`${edge.http.url}/login`);
-  await page.fill('#username', 'admin');
-  await page.fill('#password', 'Admin-Pass-2026');
-  await page.click('button.primary');
+  await edgeLogin(page, edge.http.url, 'admin', 'Admin-Pass-2026');
   await page.waitForSelector('[data-testid=sync-card]');
   t.ok(await page.locator('header nav a', { hasText: '影像' }).count(), 'nav has 影像');
 

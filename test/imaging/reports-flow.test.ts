@@ -6,7 +6,7 @@
 import t from 'tap';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
-import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
+import { edgeLogin, launchBrowser, screenshotPath } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { imaging, imagingEnv, run, writeInstance } from './fixtures.ts';
 import { clinicToken } from '../../contracts/index.ts';
@@ -48,10 +48,7 @@ t.test('radiologist report at central reaches the clinic study page', async (t) 
 
   await using browser = await launchBrowser();
   const page = await browser.newPage();
-  await page.goto(`${edge.http.url}/login`);
-  await page.fill('#username', 'admin');
-  await page.fill('#password', 'Admin-Pass-2026');
-  await page.click('button.primary');
+  await edgeLogin(page, edge.http.url, 'admin', 'Admin-Pass-2026');
   await page.goto(`${edge.http.url}/imaging/studies/${f.study}`);
   const card = await page.locator('[data-testid=report]').innerText();
   t.match(card, /诊断报告/);

@@ -11,7 +11,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
-import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
+import { edgeLogin, launchBrowser, screenshotPath } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { writeActivity } from '../helpers/activity.ts';
 import { HybridLogicalClock, SCHEMA_VERSION, type Refusals } from '../../contracts/index.ts';
@@ -51,10 +51,7 @@ t.test('edge home page: what central refused of this clinic', async (t) => {
 
   await using browser = await launchBrowser();
   const page = await browser.newPage();
-  await page.goto(`${edge.http.url}/login`);
-  await page.fill('#username', 'admin');
-  await page.fill('#password', 'Admin-Pass-2026');
-  await page.click('button.primary');
+  await edgeLogin(page, edge.http.url, 'admin', 'Admin-Pass-2026');
   await page.goto(`${edge.http.url}/sync`);
   const box = await page.locator('[data-testid=refused-by-central]').innerText();
   t.match(box, /区平台拒收了本机构 2 条数据/, 'the count');

@@ -9,7 +9,7 @@ import t from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
-import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
+import { edgeLogin, launchBrowser, screenshotPath } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { writeActivity } from '../helpers/activity.ts';
 import { subjects, type Receipt } from '../../contracts/index.ts';
@@ -33,10 +33,7 @@ t.test('edge UI: central lost applied records -> alarm on the sync page, the cli
 
   await using browser = await launchBrowser();
   const page = await browser.newPage();
-  await page.goto(`${edge.http.url}/login`);
-  await page.fill('#username', 'admin');
-  await page.fill('#password', 'Admin-Pass-2026');
-  await page.click('button.primary');
+  await edgeLogin(page, edge.http.url, 'admin', 'Admin-Pass-2026');
   await page.goto(`${edge.http.url}/sync`);
   t.equal(await page.locator('[data-testid=reseed-alarm]').count(), 0, 'no alarm while central\'s receipts cover ours');
 
