@@ -12,7 +12,7 @@ import type pg from 'pg';
 import { migratePg, type PgMigration } from '../warehouse/postgres-migrations.ts';
 import type { Report, ReportInput } from './reports.ts';
 import {
-  ALL_CLINICS, INSTANCE_COLUMNS, INSTANCE_REPLACED, LATEST_REPORT, ReportError, camelRows, inPageOrder, instanceValues, nextReport, page, recencyScope, toReport, toWorkload, where,
+  ALL_CLINICS, INSTANCE_COLUMNS, chinaDaysUtc, INSTANCE_REPLACED, LATEST_REPORT, ReportError, camelRows, inPageOrder, instanceValues, nextReport, page, recencyScope, toReport, toWorkload, where,
   type CursorReport, type Dialect, type ImagingIndex, type IndexedInstance, type Query, type SeriesSummary, type StudySummary, type WorkloadRow,
 } from './index-store.ts';
 
@@ -252,8 +252,8 @@ export class PgImagingIndex implements ImagingIndex {
           count(DISTINCT CASE WHEN l.study_instance_uid IS NOT NULL THEN i.study_instance_uid END) AS reported,
           count(DISTINCT CASE WHEN l.positive = 1 THEN i.study_instance_uid END) AS positive
       FROM imaging_instances i LEFT JOIN latest l ON l.study_instance_uid = i.study_instance_uid
-      WHERE ${day} BETWEEN $1 AND $2 ${clinicId ? 'AND i.clinic_id = $3' : ''}
-      GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, [from, to, ...(clinicId ? [clinicId] : [])]);
+      WHERE i.received_at >= $1::timestamptz AND i.received_at < $2::timestamptz AND ${day} BETWEEN $3 AND $4 ${clinicId ? 'AND i.clinic_id = $5' : ''}
+      GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, [...chinaDaysUtc(from, to), from, to, ...(clinicId ? [clinicId] : [])]);
     return toWorkload(rows);
   }
 }

@@ -83,6 +83,17 @@ export interface WorkloadRow {
   positiveRate: number | null;
 }
 
+/**
+ * China days `from`..`to` (yyyy-MM-dd, both included) as the UTC range [start, end) of
+ * `received_at`: the workload queries take it besides the day expression, so that the index on
+ * (clinic_id, received_at) serves a clinic's period instead of a scan of every instance.
+ */
+export function chinaDaysUtc(from: string, to: string): [string, string] {
+  const start = Date.parse(`${from}T00:00:00+08:00`);
+  const end = Date.parse(`${to}T00:00:00+08:00`) + 86_400_000;
+  return [new Date(start).toISOString(), new Date(end).toISOString()];
+}
+
 /** A report as the edge pulls it: `cursor` orders reports across studies (monotonic in commit order). */
 export interface CursorReport extends Report { cursor: number }
 
@@ -332,8 +343,8 @@ export class SqliteImagingIndex implements ImagingIndex {
           count(DISTINCT CASE WHEN l.study_instance_uid IS NOT NULL THEN i.study_instance_uid END) AS reported,
           count(DISTINCT CASE WHEN l.positive = 1 THEN i.study_instance_uid END) AS positive
       FROM imaging_instances i LEFT JOIN latest l ON l.study_instance_uid = i.study_instance_uid
-      WHERE date(i.received_at, '+8 hours') BETWEEN ? AND ? ${clinicId ? 'AND i.clinic_id = ?' : ''}
-      GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`).all(from, to, ...(clinicId ? [clinicId] : [])) as WorkloadDbRow[];
+      WHERE i.received_at >= ? AND i.received_at < ? AND date(i.received_at, '+8 hours') BETWEEN ? AND ? ${clinicId ? 'AND i.clinic_id = ?' : ''}
+      GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`).all(...chinaDaysUtc(from, to), from, to, ...(clinicId ? [clinicId] : [])) as WorkloadDbRow[];
     return toWorkload(rows);
   }
 }
