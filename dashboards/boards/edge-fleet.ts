@@ -47,6 +47,7 @@ export const edgeFleet: DashboardSpec = {
         { expr: `rate(${central.ingestFailures}[${RI}])`, legend: 'warehouse apply/flush failures' },
       ] },
       { id: 21, title: 'Dictionary versions', kind: 'table', queries: [{ expr: `${central.clinicDictionaryVersion}{${C}}`, instant: true }] },
+      { id: 24, title: 'Dictionary versions behind central\'s latest (0 = up to date)', kind: 'table', description: 'Alert DictionaryBehind when above 0 for 30 min on a clinic that is on line', queries: [{ expr: `${central.dictionaryLatestVersion} - on(dictionary) group_right ${central.clinicDictionaryVersion}{${C}}`, instant: true }] },
       { id: 22, title: 'Edge writes per second', kind: 'timeseries', unit: 'short', queries: [{ expr: `sum by (clinic) (rate(${edge.writes}{${C}}[${RI}]))`, legend: '{{clinic}}' }] },
       { id: 23, title: 'Central ingest: backlog and records per transaction', kind: 'timeseries', unit: 'short', description: 'Messages delivered to central and not yet applied, and the median batch: both stay small while central keeps up; under a catch-up the batch grows to CENTRAL_MAX_BATCH', queries: [
         { expr: `${central.ingestBuffered}`, legend: 'waiting at central' },
