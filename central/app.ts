@@ -72,7 +72,8 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
       // Answer every heartbeat with the clinic's watermark (a receipt lost while the edge was
       // disconnected is repaired within one heartbeat interval) and what central refused of it.
       const id = hb.data.clinicId;
-      void wh.recordHeartbeat(hb.data).then(() => Promise.all([wh.watermark(id), wh.refusals(id)])).then(([w, refused]) => ingest.publishReceipt(w, false, refused)).catch((e: Error) => log.error({ err: e.message }, 'heartbeat not recorded'));
+      // A refusals read that fails costs the clinic that summary, never its receipt.
+      void wh.recordHeartbeat(hb.data).then(() => Promise.all([wh.watermark(id), wh.refusals(id).catch((e: Error) => { log.warn({ err: e.message, clinic: id }, 'refusals not read for the heartbeat answer'); return undefined; })])).then(([w, refused]) => ingest.publishReceipt(w, false, refused)).catch((e: Error) => log.error({ err: e.message }, 'heartbeat not recorded'));
     },
   });
 
