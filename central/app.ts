@@ -87,10 +87,12 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     }),
   });
   // The image index is in the warehouse's own database; a failed imaging migration stops the start.
-  await mountCentralImaging(api, { wh, dataDir: config.dataDir, uploadSecret: config.apiToken }).index.ready();
+  const imaging = mountCentralImaging(api, { wh, dataDir: config.dataDir, uploadSecret: config.apiToken });
+  await imaging.index.ready();
   // FHIR R4 at /fhir (reads, searches, writes; static token or OAuth2 client tokens), clients at /api/oauth.
   const fhir = await mountFhir(api, { wh, token: config.apiToken, log, readers: config.fhirReaders });
   const mounted = [
+    { stop: () => imaging.previews.close() },
     fhir,
     // EMPI: /api/empi (in /openapi.json), background indexing, person changes down to the edges.
     await mountEmpi(api, { wh, nc, log, audit: (e) => wh.audit(e) }),

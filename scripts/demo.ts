@@ -216,7 +216,7 @@ async function main() {
       const studyDate = new Date().toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }).replaceAll('-', '');
       if (first) {
         const series = `2.25.${BigInt(`0x${randomBytes(16).toString('hex')}`).toString()}`;
-        for (let k = 0; k < 2; k++) files.push(writeInstance(dir, { modality: 'US', name: first.name, patientId: first.patientId, accession: first.accession, study: first.studyUid, series, studyDate }).path);
+        for (let k = 0; k < 2; k++) files.push(writeInstance(dir, { modality: 'US', name: first.name, patientId: first.patientId, accession: first.accession, study: first.studyUid, series, studyDate, instanceNumber: k + 1 }).path);
       }
       files.push(writeInstance(dir, { modality: 'US', name: second?.name ?? '王建国', patientId: 'DEMO-1', studyDate }).path);
       files.push(writeInstance(dir, { modality: 'US', name: '刘淑英', patientId: 'DEMO-2', studyDate }).path);

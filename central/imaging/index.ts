@@ -15,7 +15,6 @@ import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 import { Archive, ArchiveError, type IndexedInstance } from './archive.ts';
-import { readPart10 } from '../../contracts/dicom/dicom-file.ts';
 import { FrameError, instanceBulkData, instanceFrames, instanceJson, instanceMetadata, multipartDicom, multipartOctets, seriesJson, studiesJson, type Query } from './dicomweb.ts';
 import './migrations.ts';
 import { SqliteImagingIndex, type ImagingIndex } from './index-store.ts';
@@ -24,7 +23,8 @@ import { MultipartError, stow } from './stow.ts';
 import { ReportError, reportInputSchema } from './reports.ts';
 import { registerImagingOpenApi } from './openapi.ts';
 import { verifyClinicToken } from '../../contracts/clinic-token.ts';
-import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
+import { RenderError } from '../../contracts/dicom/render.ts';
+import { PreviewBusyError, PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 
 export { Archive } from './archive.ts';
 
@@ -39,10 +39,12 @@ type AnyHono = Hono<any, any, any>;
  * edges holding a per-clinic token (`contracts/clinic-token.ts`): the clinic is the token's,
  * not a header the caller chooses. It is the only upload route.
  */
-export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir: string; archiveDir?: string; uploadSecret?: string }): Archive {
+export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir: string; archiveDir?: string; uploadSecret?: string; previews?: PreviewRenderer }): Archive & { previews: PreviewRenderer } {
   const root = deps.archiveDir ?? join(deps.dataDir, 'imaging');
   const index = openImagingIndex(deps.wh);
   const archive = new Archive(index, root);
+  // Rendered previews are decoded in a thread of their own (a compressed DR frame: up to seconds).
+  const previews = deps.previews ?? new PreviewRenderer();
   registerImagingOpenApi(app);
   const audit = (c: Context, actor: string, action: string, target: string, outcome: string) => {
     deps.wh.audit({ actor, action, target, sourceIp: ip(c), outcome }).catch(() => undefined);
@@ -200,10 +202,14 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
     }
     try {
       const size = Math.min(2048, Math.max(16, Number(c.req.query('size')) || 1024));
-      const png = renderPng(await readPart10(i.path), size);
+      const png = await previews.render(i.path, size);
       audit(c, 'api-token', 'wado.rendered', i.sopInstanceUid, 'ok');
       return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png' });
     } catch (e) {
+      if (e instanceof PreviewBusyError) {
+        audit(c, 'api-token', 'wado.rendered', i.sopInstanceUid, 'busy');
+        return c.json({ error: 'busy', detail: e.message }, 503, { 'retry-after': '5' });
+      }
       if (!(e instanceof RenderError)) throw e;
       audit(c, 'api-token', 'wado.rendered', i.sopInstanceUid, `unsupported: ${e.message}`);
       return c.json({ error: 'cannot render', detail: e.message }, 415);
@@ -244,7 +250,7 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
     audit(c, 'api-token', 'imaging.stats', `${from}..${to}`, 'ok');
     return c.json(await index.workload(from, to, c.req.query('clinic')), 200);
   });
-  return archive;
+  return Object.assign(archive, { previews });
 }
 
 /** A real calendar day written yyyy-MM-dd (2026-02-30 is not one). */

@@ -65,7 +65,7 @@ export function registerImagingOpenApi(app: unknown): void {
   });
   add('get', `${DW}/studies/{study}/series/{series}/instances/{sop}/rendered`, {
     summary: 'Rendered PNG preview of frame 1', parameters: [...inst, q('size', '16..2048, default 1024')],
-    responses: { 200: { description: 'PNG', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, 415: err('compressed syntax cannot be rendered') },
+    responses: { 200: { description: 'PNG', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, 415: err('cannot be rendered: the detail says why (a transfer syntax without a decoder such as MPEG-2, a corrupt or cut-off frame, above 50 M pixels, a render stopped after 30 s)'), 503: err('too many previews waiting; retry after the Retry-After seconds') },
   });
   add('get', '/api/imaging/stats', {
     summary: 'Workload per day (China time), clinic, device and modality, with positive rate over reported studies',

@@ -1,10 +1,11 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { buildPart10, testUid } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
+import { run } from '../../device-drivers/dicom/test-support/harness.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import { mountCentralImaging } from './index.ts';
 import { MultipartError, parseMultipartRelated } from './stow.ts';
@@ -143,4 +144,41 @@ t.test('imaging routes appear in the OpenAPI document', async (t) => {
   }
   t.notOk(paths.includes('/api/imaging/instances/{sop}'), 'the shared-token upload route (clinic from X-Clinic-Id) is gone');
   t.ok(doc.paths['/api/imaging/dicomweb/studies']!.post!.responses['202'], 'STOW-RS partial-failure status documented');
+});
+
+t.test('WADO-RS rendered: compressed instances decoded in the preview thread; what cannot be says why (415)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rendered-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
+  t.teardown(() => wh.close());
+  const app = new Hono();
+  const imaging = mountCentralImaging(app, { wh, dataDir: dir });
+  t.teardown(() => imaging.previews.close());
+  const [study, series] = [testUid(), testUid()];
+  // A 16-bit DR image compressed by dcmtk (JPEG-LS lossless), as a DR console sends it.
+  const rows = 300, cols = 240;
+  const px = Buffer.alloc(rows * cols * 2);
+  for (let i = 0; i < rows * cols; i++) px.writeUInt16LE((i % cols) * 16, i * 2);
+  const native = join(dir, 'dx.dcm');
+  const dxSop = testUid();
+  writeFileSync(native, buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1', sopInstanceUid: dxSop, studyInstanceUid: study, seriesInstanceUid: series, modality: 'DX', rows, columns: cols, bitsAllocated: 16, bitsStored: 12, pixels: px }));
+  const jls = join(dir, 'dx-jls.dcm');
+  t.equal((await run('dcmcjpls', [native, jls])).code, 0, 'dcmcjpls');
+  const cutSop = testUid();
+  const cut = buildPart10({ sopClassUid: US, sopInstanceUid: cutSop, studyInstanceUid: study, seriesInstanceUid: series, modality: 'US', transferSyntaxUid: '1.2.840.10008.1.2.4.90', pixels: Buffer.from([0xff, 0x4f, 0xff, 0x51, 0, 0]) });
+  const ct = 'multipart/related; type="application/dicom"; boundary=r';
+  const stow = await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': ct, 'x-clinic-id': 'district-hospital' }, body: new Uint8Array(multipart('r', [{ body: readFileSync(jls) }, { body: cut }])) });
+  t.equal(stow.status, 200, 'both stored as received');
+  const png = await app.request(`http://central/api/imaging/dicomweb/studies/${study}/series/${series}/instances/${dxSop}/rendered?size=120`);
+  t.equal(png.status, 200, 'JPEG-LS rendered');
+  t.equal(png.headers.get('content-type'), 'image/png');
+  const body = Buffer.from(await png.arrayBuffer());
+  t.same([body.readUInt32BE(16), body.readUInt32BE(20)], [96, 120], 'fits 120 pixels, aspect kept');
+  const refused = await app.request(`http://central/api/imaging/dicomweb/studies/${study}/series/${series}/instances/${cutSop}/rendered`);
+  t.equal(refused.status, 415, 'cut-off JPEG 2000: 415');
+  t.match(await refused.json(), { error: 'cannot render', detail: /JPEG 2000 frame 1 has no readable frame header/ });
+  t.match(imaging.previews.stats, { rendered: 1, unsupported: 1 });
+  await new Promise((r) => setTimeout(r, 50)); // audit writes are not awaited by the route
+  const audit = wh.db.prepare("SELECT target, outcome FROM audit_log WHERE action = 'wado.rendered' ORDER BY id").all() as { target: string; outcome: string }[];
+  t.match(audit, [{ target: dxSop, outcome: 'ok' }, { target: cutSop, outcome: /^unsupported: JPEG 2000/ }], 'each preview audited with its outcome');
 });

@@ -18,6 +18,7 @@ import { imagingMigrations } from './migrations.ts';
 import { ImagingRepo } from './repo.ts';
 import { echoDevice } from './echo.ts';
 import { mountImagingUi, VIEW_ROLES } from './routes.tsx';
+import { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { worklistProvider } from './worklist.ts';
 import { ReportPuller } from './reports.ts';
 
@@ -93,7 +94,9 @@ export const imagingModule: EdgeModule = {
       .catch((e: Error) => ctx.log.error({ err: e.message }, 'imaging study records not flushed; retried on the next tick'));
     const studyTimer = setInterval(() => void flushStudies(cfg.studyRecordQuietMs), Math.max(250, Math.min(cfg.studyRecordQuietMs, 1_000)));
     studyTimer.unref();
-    mountImagingUi(ctx, { repo, scp: () => scp, aeTitle: cfg.aeTitle, forwarder, reports, newStudyUid: newUid });
+    // Thumbnails are decoded in a thread of their own (a compressed DR frame takes up to seconds).
+    const previews = new PreviewRenderer({ onThreadError: (e) => ctx.log.warn({ event: 'imaging.preview.thread', err: e.message }, 'preview thread stopped; the next preview starts a new one') });
+    mountImagingUi(ctx, { repo, scp: () => scp, aeTitle: cfg.aeTitle, forwarder, reports, newStudyUid: newUid, previews });
 
     // Association outcomes read from the SCP's counters at scrape time (dashboards: device health).
     let lastAssoc = { accepted: 0, rejected: 0, aborted: 0 };
@@ -104,6 +107,15 @@ export const imagingModule: EdgeModule = {
       lastAssoc = now;
     } });
     new Gauge({ name: 'edge_imaging_forward_pending', help: 'Instances waiting to be uploaded to the central archive', registers: [ctx.registry], collect() { this.set(repo.forwardStats().pending); } });
+    new Counter({ name: 'edge_imaging_previews_total', help: 'Thumbnails asked for, by outcome (rendered, unsupported: syntax or corrupt frame, failed, timed_out, busy)', labelNames: ['outcome'], registers: [ctx.registry], collect() {
+      this.reset();
+      const st = previews.stats;
+      this.inc({ outcome: 'rendered' }, st.rendered);
+      this.inc({ outcome: 'unsupported' }, st.unsupported);
+      this.inc({ outcome: 'failed' }, st.failed);
+      this.inc({ outcome: 'timed_out' }, st.timedOut);
+      this.inc({ outcome: 'busy' }, st.refusedBusy);
+    } });
     new Gauge({ name: 'edge_imaging_forward_uploaded', help: 'Instances uploaded since start', registers: [ctx.registry], collect() { this.set(forwarder.counters.uploaded); } });
     const handle: ImagingHandle = { config: cfg, scp, repo, forwarder, reports };
     runningImaging.set(ctx.config.clinicId, handle);
@@ -117,6 +129,8 @@ export const imagingModule: EdgeModule = {
         await writer.stop();
         await forwarder.stop();
         await reports.stop();
+        await previews.close();
+        ctx.registry.removeSingleMetric('edge_imaging_previews_total');
         ctx.registry.removeSingleMetric('edge_imaging_forward_pending');
         ctx.registry.removeSingleMetric('edge_imaging_forward_uploaded');
         ctx.registry.removeSingleMetric('device_dicom_associations_total');

@@ -3,7 +3,7 @@ import type { Child } from 'hono/jsx';
 import type { ClinicReport } from './reports.ts';
 import { Layout, type PageCtx } from '../web/layout.tsx';
 import { isAwaitingImages, isoDay, type DeviceRow, type InstanceRow, type OrderRow, type StudyRow } from './repo.ts';
-import { transferSyntaxName } from '../../contracts/dicom/render.ts';
+import { canPreview, transferSyntaxName } from '../../contracts/dicom/render.ts';
 import { rankCandidates, type Candidate, type CandidateReason } from './reconcile-candidates.ts';
 
 export const L = (ctx: PageCtx, zh: string, en: string) => (ctx.lang === 'en' ? en : zh);
@@ -151,6 +151,25 @@ function matchText(ctx: PageCtx, k: string): string {
   return L(ctx, ...(m[k] ?? [k, k]));
 }
 
+/** The thumbnail tile's picture when none can be made: the reason in words, wrapped, on the tile's dark ground. */
+export function noPreviewSvg(text: string): string {
+  const esc = (t: string) => t.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch]!);
+  // ~13 CJK characters or ~26 Latin ones per 196-pixel line at 14 px.
+  const lines: string[] = [];
+  let line = '';
+  let width = 0;
+  for (const ch of text.slice(0, 200)) {
+    const w = /[\u2e80-\uffff]/.test(ch) ? 2 : 1;
+    if (width + w > 26) { lines.push(line); line = ''; width = 0; }
+    line += ch;
+    width += w;
+  }
+  if (line) lines.push(line);
+  const shown = lines.slice(0, 11);
+  const top = 128 - (shown.length * 20) / 2 + 14;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 256 256"><rect width="256" height="256" fill="#333"/>${shown.map((l, k) => `<text x="128" y="${top + k * 20}" fill="#fff" font-size="14" font-family="'Noto Sans CJK SC',sans-serif" text-anchor="middle">${esc(l)}</text>`).join('')}</svg>`;
+}
+
 export function StudyPage(props: { ctx: PageCtx; nav?: ImagingNav; study: StudyRow; order: OrderRow | null; instances: InstanceRow[]; reports?: ClinicReport[] }) {
   const { ctx, study: s } = props;
   return (
@@ -171,11 +190,10 @@ export function StudyPage(props: { ctx: PageCtx; nav?: ImagingNav; study: StudyR
         <h1>{L(ctx, `图像（${props.instances.length}）`, `Images (${props.instances.length})`)}</h1>
         <div style="display:flex;flex-wrap:wrap;gap:14px" data-testid="thumbnails">
           {props.instances.map((i) => {
-            const native = i.transferSyntaxUid === '1.2.840.10008.1.2' || i.transferSyntaxUid === '1.2.840.10008.1.2.1';
             return (
               <figure style="margin:0;width:210px;border:1px solid #d9dee6;border-radius:6px;padding:6px;background:#fafbfc">
-                {native
-                  ? <img src={`/imaging/instances/${i.sopInstanceUid}/preview.png`} alt={`#${i.instanceNumber ?? ''}`} style="width:196px;height:196px;object-fit:contain;background:#000" />
+                {canPreview(i.transferSyntaxUid)
+                  ? <img src={`/imaging/instances/${i.sopInstanceUid}/preview.png`} alt={`#${i.instanceNumber ?? ''}`} loading="lazy" style="width:196px;height:196px;object-fit:contain;background:#000" />
                   : <div style="width:196px;height:196px;background:#333;color:#fff;display:flex;align-items:center;justify-content:center;text-align:center;font-size:13px;padding:10px" data-testid="no-preview">{L(ctx, `${transferSyntaxName(i.transferSyntaxUid)} 压缩图像暂不支持预览（原图已保存并上传）`, `${transferSyntaxName(i.transferSyntaxUid)}: no preview (original stored and uploaded)`)}</div>}
                 <figcaption class="hint">{`#${i.instanceNumber ?? '?'} · ${SOP_NAMES[i.sopClassUid] ?? i.sopClassUid}${i.numberOfFrames && i.numberOfFrames > 1 ? ` · ${i.numberOfFrames}帧` : ''} · ${size(i.size)}`}<br />
                   <span data-testid="ts">{tsText(ctx, i.transferSyntaxUid)}</span> · {i.fwdState === 'done' ? <span style="color:#1f8a4c">{L(ctx, '已上传', 'uploaded')}</span> : <span style="color:#b7791f">{L(ctx, '待上传', 'waiting')}{i.fwdAttempts ? ` (${i.fwdAttempts})` : ''}</span>}<br />

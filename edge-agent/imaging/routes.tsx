@@ -7,12 +7,12 @@ import { echoDevice } from './echo.ts';
 import type { EdgeModuleContext } from '../modules.ts';
 import type { Role } from '../web/accounts.ts';
 import { clientIp } from '../web/app.tsx';
-import { readPart10 } from '../../contracts/dicom/dicom-file.ts';
 import type { Forwarder } from './forwarder.ts';
 import { ReconcileError, resolveStudy } from './ingest.ts';
-import { DevicesPage, L, PROCEDURES, ReconcilePage, StudyPage, WorklistPage } from './pages.tsx';
+import { DevicesPage, L, noPreviewSvg, PROCEDURES, ReconcilePage, StudyPage, WorklistPage } from './pages.tsx';
 import type { PageCtx } from '../web/layout.tsx';
-import { RenderError, renderPng } from '../../contracts/dicom/render.ts';
+import { RenderError, transferSyntaxName, type RenderFailure } from '../../contracts/dicom/render.ts';
+import { PreviewBusyError, type PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { isoDay, type ImagingRepo, type Modality } from './repo.ts';
 
 export const VIEW_ROLES: readonly Role[] = ['doctor', 'nurse', 'registrar', 'imaging_tech', 'device_tech', 'clinic_admin'];
@@ -23,7 +23,17 @@ const DEVICE_ROLES: readonly Role[] = ['device_tech', 'imaging_tech', 'clinic_ad
 /** Today in the clinic's time zone (China: UTC+8), yyyy-MM-dd. */
 export const today = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
 
-export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo; scp: () => DicomScpServer | null; aeTitle: string; forwarder: Forwarder; reports: ReportPuller; newStudyUid: () => string }) {
+/** The thumbnail tile's words when there is none: what happened and what to do, per reason. */
+const NO_PREVIEW: Record<RenderFailure, [string, string]> = {
+  corrupt: ['图像数据不完整或已损坏，无法预览。原图已按收到的样子保存并上传；如需重看，请在设备上重新发送。', 'Image data incomplete or corrupt; stored and uploaded as received. Resend from the device if needed.'],
+  format: ['此图像的格式暂不支持预览（原图已保存并上传）。', 'This image format has no preview (stored and uploaded).'],
+  syntax: ['{ts} 压缩图像暂不支持预览（原图已保存并上传）。', '{ts}: no preview (stored and uploaded).'],
+  'no-image': ['此对象不含图像（如结构化报告），没有预览。', 'Not an image (e.g. a structured report): no preview.'],
+  'too-large': ['图像过大，无法生成预览（原图已保存并上传）。', 'Image too large for a preview (stored and uploaded).'],
+  timeout: ['生成预览超时，图像可能已损坏（原图已保存并上传）。', 'Preview timed out; the image may be corrupt (stored and uploaded).'],
+};
+
+export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo; scp: () => DicomScpServer | null; aeTitle: string; forwarder: Forwarder; reports: ReportPuller; newStudyUid: () => string; previews: PreviewRenderer }) {
   const { ui, accounts, store } = ctx;
   const { repo } = deps;
   const audit = (c: Context, user: string, action: string, target: string, outcome: string) => accounts.audit(user, action, target, clientIp(c), outcome);
@@ -93,15 +103,25 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
     return ui.html(c, <StudyPage ctx={pctx} nav={nav()} study={s} order={s.orderId ? repo.order(s.orderId) : null} instances={repo.instances(s.studyInstanceUid)} reports={deps.reports.forStudy(s.studyInstanceUid)} />);
   });
 
-  ui.page('get', '/imaging/instances/:sop/preview.png', VIEW_ROLES, async (c) => {
+  ui.page('get', '/imaging/instances/:sop/preview.png', VIEW_ROLES, async (c, _u, pctx) => {
     const i = repo.instance(c.req.param('sop') ?? '');
     if (!i) return c.text('instance not found', 404);
     try {
-      const png = renderPng(await readPart10(i.path), 256);
+      const png = await deps.previews.render(i.path, 256);
       return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', 'cache-control': 'private, max-age=3600' });
     } catch (e) {
-      if (e instanceof RenderError) return c.text(e.message, 415);
-      throw e;
+      // An <img> shows what it is given whatever the status: the tile says why in words.
+      const why = (zh: string, en: string, status: 415 | 503 | 500, extra: Record<string, string> = {}) =>
+        c.body(noPreviewSvg(L(pctx, zh, en)), status, { 'content-type': 'image/svg+xml; charset=utf-8', 'cache-control': 'no-store', ...extra });
+      if (e instanceof RenderError) {
+        const [zh, en] = NO_PREVIEW[e.kind];
+        ctx.log.info({ event: 'imaging.preview.refused', sop: i.sopInstanceUid, kind: e.kind, err: e.message }, 'no thumbnail for this instance');
+        const ts = transferSyntaxName(i.transferSyntaxUid);
+        return why(zh.replace('{ts}', ts), `${en.replace('{ts}', ts)} (${e.message})`, 415);
+      }
+      if (e instanceof PreviewBusyError) return why('预览繁忙，请稍后刷新', 'Previews busy: reload in a few seconds', 503, { 'retry-after': '5' });
+      ctx.log.error({ event: 'imaging.preview.failed', sop: i.sopInstanceUid, err: (e as Error).message }, 'thumbnail could not be made');
+      return why('预览失败（原图已保存），请联系技术人员查看日志', 'Preview failed (original stored); see the log', 500);
     }
   });
 

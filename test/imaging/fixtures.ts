@@ -29,14 +29,14 @@ function pattern(rows: number, cols: number, bits: 8 | 16): Buffer {
 export interface GenFile { path: string; sop: string; study: string; series: string; bytes: Buffer }
 
 /** Writes one instance; the name is GB18030-encoded as Chinese devices send it. */
-export function writeInstance(dir: string, o: { modality: 'US' | 'DX'; name: string; patientId: string; accession?: string; study?: string; series?: string; charset?: string; studyDate?: string }): GenFile {
+export function writeInstance(dir: string, o: { modality: 'US' | 'DX'; name: string; patientId: string; accession?: string; study?: string; series?: string; charset?: string; studyDate?: string; instanceNumber?: number }): GenFile {
   const sop = testUid();
   const study = o.study ?? testUid();
   const series = o.series ?? testUid();
   const us = o.modality === 'US';
   const bytes = buildPart10({
     sopClassUid: us ? US_SOP : DX_SOP, sopInstanceUid: sop, studyInstanceUid: study, seriesInstanceUid: series, modality: o.modality,
-    specificCharacterSet: o.charset ?? 'GB18030', patientName: iconv.encode(o.name, 'gb18030'), patientId: o.patientId, accessionNumber: o.accession ?? '', ...(o.studyDate ? { studyDate: o.studyDate } : {}),
+    specificCharacterSet: o.charset ?? 'GB18030', patientName: iconv.encode(o.name, 'gb18030'), patientId: o.patientId, accessionNumber: o.accession ?? '', ...(o.studyDate ? { studyDate: o.studyDate } : {}), ...(o.instanceNumber ? { instanceNumber: o.instanceNumber } : {}),
     rows: us ? 96 : 160, columns: us ? 128 : 128, bitsAllocated: us ? 8 : 16, pixels: pattern(us ? 96 : 160, 128, us ? 8 : 16),
   });
   const path = join(dir, `${sop}.dcm`);

@@ -104,7 +104,12 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
 
   const series = testUid();
   const sent = [1, 2, 3].map(() => writeInstance(files, { modality: 'US', name: '王建国', patientId: order.residentId, accession: order.accessionNumber, study: order.studyInstanceUid, series }));
-  // A JPEG 2000 instance: stored and forwarded as received, no preview.
+  // The same room's JPEG baseline image (as most ultrasound machines send, YBR_FULL_422): previewed.
+  const jpegSrc = writeInstance(files, { modality: 'US', name: '王建国', patientId: order.residentId, accession: order.accessionNumber, study: order.studyInstanceUid, series, instanceNumber: 4 });
+  const jpeg = join(files, 'jpeg-baseline.dcm');
+  t.equal((await run('dcmcjpeg', ['+eb', jpegSrc.path, jpeg])).code, 0, 'dcmcjpeg made a JPEG baseline file');
+  // A JPEG 2000 instance whose codestream is cut off after its first marker: stored and forwarded
+  // as received; its thumbnail says why there is no preview.
   const j2kSop = testUid();
   const j2k = join(files, 'j2k.dcm');
   writeFileSync(j2k, buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', sopInstanceUid: j2kSop, studyInstanceUid: order.studyInstanceUid, seriesInstanceUid: series, modality: 'US', transferSyntaxUid: '1.2.840.10008.1.2.4.90', accessionNumber: order.accessionNumber, patientId: order.residentId, pixels: Buffer.from([0xff, 0x4f, 0xff, 0x51, 0, 0]) }));
@@ -112,19 +117,30 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   t.equal(r.code, 0, r.stderr);
   const rj = await run('storescu', ['-xv', '-aet', 'US_ROOM1', '-aec', 'EDGE_UI', '127.0.0.1', String(port), j2k], { env: { TCP_NODELAY: '1' } });
   t.equal(rj.code, 0, `JPEG 2000 stored as received: ${rj.stderr}`);
+  const rb = await run('storescu', ['-xy', '-aet', 'US_ROOM1', '-aec', 'EDGE_UI', '127.0.0.1', String(port), jpeg], { env: { TCP_NODELAY: '1' } });
+  t.equal(rb.code, 0, `JPEG baseline stored as received: ${rb.stderr}`);
   await waitFor('forwarded', () => img.repo.forwardStats().pending === 0, 20_000);
   await page.goto(`${edge.http.url}/imaging`);
-  t.match(await page.locator(`[data-accession="${order.accessionNumber}"]`).innerText(), /已上传 4 张/, 'worklist shows 已上传');
+  t.match(await page.locator(`[data-accession="${order.accessionNumber}"]`).innerText(), /已上传 5 张/, 'worklist shows 已上传');
   await page.screenshot({ path: screenshotPath('imaging-worklist'), fullPage: true });
 
-  // Study view with thumbnails; the J2K instance says why there is no preview.
+  // Study view with thumbnails, the compressed ones decoded in the edge's preview thread; the cut-off
+  // J2K instance's tile says why there is no preview.
   await page.click(`a[href="/imaging/studies/${order.studyInstanceUid}"]`);
-  await page.waitForSelector('[data-testid=thumbnails] img');
-  const loaded = await page.$$eval('[data-testid=thumbnails] img', (imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
-  t.same(loaded.length, 3, 'three thumbnails');
-  t.ok(loaded.every((w) => w > 0), 'thumbnails rendered (PNG)');
-  t.match(await page.locator('[data-testid=no-preview]').innerText(), /JPEG 2000.*暂不支持预览/, 'JPEG 2000 named as unsupported');
-  t.same((await page.locator('[data-testid=ts]').allInnerTexts()).sort(), ['JPEG 2000 lossless', '未压缩', '未压缩', '未压缩'], 'transfer syntaxes named, "uncompressed" in Chinese');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=thumbnails] img')].every((i) => (i as HTMLImageElement).complete));
+  const loaded = await page.$$eval('[data-testid=thumbnails] img', (imgs) => imgs.map((i) => ({ src: (i as HTMLImageElement).src, w: (i as HTMLImageElement).naturalWidth })));
+  t.equal(loaded.length, 5, 'five thumbnails');
+  t.ok(loaded.every((i) => i.w > 0), 'every tile shows a picture');
+  const answers = await Promise.all(loaded.map(async (i) => { const r = await page.request.get(i.src); return { sop: i.src.split('/').at(-2), status: r.status(), type: r.headers()['content-type'] ?? '', body: (await r.body()).toString('utf8') }; }));
+  t.same(answers.filter((a) => a.status === 200 && a.type === 'image/png').length, 4, 'three uncompressed and the JPEG baseline rendered as PNG');
+  const j2kTile = answers.find((a) => a.sop === j2kSop);
+  t.equal(j2kTile?.status, 415, 'the cut-off JPEG 2000: 415');
+  t.match(j2kTile?.type, /image\/svg\+xml/, 'with a picture of the reason');
+  t.match(j2kTile?.body, /图像数据不完整或已损坏/, "the reason in Chinese");
+  t.same((await page.locator('[data-testid=ts]').allInnerTexts()).sort(), ['JPEG 2000 lossless', 'JPEG baseline', '未压缩', '未压缩', '未压缩'], 'transfer syntaxes named, "uncompressed" in Chinese');
+  const metrics = await (await fetch(`${edge.http.url}/metrics`)).text();
+  t.match(metrics, /edge_imaging_previews_total\{outcome="rendered",clinic="[^"]+"\} [4-9]/, 'previews counted: rendered');
+  t.match(metrics, /edge_imaging_previews_total\{outcome="unsupported",clinic="[^"]+"\} [1-9]/, 'previews counted: refused with a reason');
   await page.screenshot({ path: screenshotPath('imaging-study'), fullPage: true });
 
   // Reconciliation: the stray study is linked by hand. More orders for the choice: another of

@@ -72,6 +72,8 @@ export interface TestInstance {
   specificCharacterSet?: string;
   accessionNumber?: string;
   studyDate?: string;
+  /** InstanceNumber (0020,0013); 1 when not given. */
+  instanceNumber?: number;
   /** Pixel bytes (native) or fragments (encapsulated TS). */
   pixels?: Buffer;
   rows?: number;
@@ -79,6 +81,17 @@ export interface TestInstance {
   samplesPerPixel?: number;
   bitsAllocated?: number;
   frames?: number;
+  /** Photometric Interpretation; MONOCHROME2 (RGB with 3 samples) when not given. */
+  photometric?: string;
+  bitsStored?: number;
+  /** Pixel Representation 1 (signed). */
+  signed?: boolean;
+  /** Planar Configuration 1 (colour by plane). */
+  planar?: boolean;
+  /** Encapsulated syntaxes: these fragments instead of `pixels` as one. */
+  fragments?: Buffer[];
+  /** Elements of group 0028 after (0028,0103) (window, rescale, palette tables), in tag order. */
+  extra?: (enc: Enc) => Buffer[];
 }
 
 /** A plausible image dataset (not a full IOD: the SCP does not validate IODs). */
@@ -107,14 +120,17 @@ export function buildDataset(i: TestInstance): Buffer {
     el(0x00100020, 'LO', i.patientId ?? 'P0001', enc),
     el(0x0020000d, 'UI', i.studyInstanceUid, enc),
     el(0x0020000e, 'UI', i.seriesInstanceUid, enc),
-    el(0x00200013, 'IS', '1', enc),
+    el(0x00200013, 'IS', String(i.instanceNumber ?? 1), enc),
     el(0x00280002, 'US', us(spp), enc),
-    el(0x00280004, 'CS', spp === 3 ? 'RGB' : 'MONOCHROME2', enc),
+    el(0x00280004, 'CS', i.photometric ?? (spp === 3 ? 'RGB' : 'MONOCHROME2'), enc),
   );
+  if (spp === 3) parts.push(el(0x00280006, 'US', us(i.planar ? 1 : 0), enc));
   if (i.frames) parts.push(el(0x00280008, 'IS', String(i.frames), enc));
-  parts.push(el(0x00280010, 'US', us(rows), enc), el(0x00280011, 'US', us(cols), enc), el(0x00280100, 'US', us(bits), enc), el(0x00280101, 'US', us(bits), enc), el(0x00280102, 'US', us(bits - 1), enc), el(0x00280103, 'US', us(0), enc));
+  const stored = i.bitsStored ?? bits;
+  parts.push(el(0x00280010, 'US', us(rows), enc), el(0x00280011, 'US', us(cols), enc), el(0x00280100, 'US', us(bits), enc), el(0x00280101, 'US', us(stored), enc), el(0x00280102, 'US', us(stored - 1), enc), el(0x00280103, 'US', us(i.signed ? 1 : 0), enc));
+  if (i.extra) parts.push(...i.extra(enc));
   const native = ts === TS.implicitLE || ts === TS.explicitLE;
-  parts.push(native ? el(0x7fe00010, bits > 8 ? 'OW' : 'OB', pixels, enc) : encapsulated([pixels]));
+  parts.push(native ? el(0x7fe00010, bits > 8 ? 'OW' : 'OB', pixels, enc) : encapsulated(i.fragments ?? [pixels]));
   return Buffer.concat(parts);
 }
 

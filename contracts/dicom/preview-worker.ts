@@ -1,0 +1,26 @@
+/**
+ * The preview renderer's thread (see preview-pool.ts): reads a stored instance, renders frame 1,
+ * answers with the PNG. Requests are handled one after another, in the order they came.
+ */
+import { parentPort } from 'node:worker_threads';
+import { readPart10 } from './dicom-file.ts';
+import { RenderError, renderPreview } from './render.ts';
+import type { PreviewReply, PreviewRequest } from './preview-pool.ts';
+
+const port = parentPort!;
+let chain: Promise<void> = Promise.resolve();
+
+port.on('message', (m: PreviewRequest) => {
+  chain = chain.then(async () => {
+    let reply: PreviewReply;
+    port.postMessage({ id: m.id, started: true } satisfies PreviewReply);
+    try {
+      const png = await renderPreview(await readPart10(m.path), m.maxSize);
+      reply = { id: m.id, ok: true, png: new Uint8Array(png.buffer, png.byteOffset, png.byteLength) };
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      reply = { id: m.id, ok: false, kind: e instanceof RenderError ? 'render' : err?.code === 'ENOENT' ? 'missing' : 'error', message: String(err?.message ?? e).slice(0, 500), ...(e instanceof RenderError ? { failure: e.kind } : {}) };
+    }
+    port.postMessage(reply);
+  });
+});
