@@ -98,7 +98,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     await mountEmpi(api, { wh, nc, log, audit: (e) => wh.audit(e) }),
     // Health-record migrations between clinics: offers to the receiver, decisions back (care).
     await mountCareTransfer({ wh, nc, log, registry }),
-    await mountPortal(api, { config, wh, log }),
+    await mountPortal(api, { config, wh, log, previews: imaging.previews }),
     await mountCentralBackup(api, { config, wh, log, nc }),
     await mountUploads(api, { config, wh, log, registry, audit: (e) => wh.audit(e) }),
     await mountRetention(api, { config, wh, log, audit: (e) => wh.audit(e) }),

@@ -276,7 +276,7 @@ async function main() {
    fleet status     ${centralUrl}/api/fleet
    Portal (managers) ${centralUrl}/portal   login ${portal ? `${portal.username} / ${portal.password}, TOTP code: npm run totp   (secret ${portal.secret})` : 'not set up'}
    API docs         ${centralUrl}/docs   FHIR guide ${centralUrl}/docs/fhir   OpenAPI ${centralUrl}/openapi.json
-   DICOMweb         ${centralUrl}/api/imaging/dicomweb/studies (same bearer token)   imaging workload ${centralUrl}/portal/imaging
+   DICOMweb         ${centralUrl}/api/imaging/dicomweb/studies (same bearer token)   imaging workload ${centralUrl}/portal/imaging   remote reading (远程阅片) ${centralUrl}/portal/imaging/studies
 ${reportLines.length ? `${reportLines.join('\n')}\n` : ''}   metrics          ${centralUrl}/metrics
    API login        Authorization: Bearer ${sec.apiToken}
    e.g.  curl -H 'Authorization: Bearer ${sec.apiToken}' ${centralUrl}/api/fleet

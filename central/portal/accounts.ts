@@ -8,7 +8,7 @@ import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypt
 import * as OTPAuth from 'otpauth';
 import type { SqlDb } from '../analytics/sql.ts';
 
-export const PORTAL_ROLES = ['admin', 'district_manager', 'centre_manager', 'qc_officer', 'auditor'] as const;
+export const PORTAL_ROLES = ['admin', 'district_manager', 'centre_manager', 'qc_officer', 'auditor', 'radiologist'] as const;
 export type PortalRole = (typeof PORTAL_ROLES)[number];
 
 export const MAX_FAILED = 5;

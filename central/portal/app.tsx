@@ -21,7 +21,12 @@ import { Chart, css, chartsJs, Layout, localTime, ROLE_NAMES, Selector, Table, w
 import { CAN, ForbiddenError, PortalRepo, ScopeError } from './repo.ts';
 import type { BackupOverview } from '../backup/index.ts';
 import { backupMaxAgeHours, backupTable } from './backup.tsx';
-import type { WorkloadRow } from '../imaging/index-store.ts';
+import { ReportError, type ImagingIndex, type Query, type StudySummary, type WorkloadRow } from '../imaging/index-store.ts';
+import { reportInputSchema } from '../imaging/reports.ts';
+import { RenderError, transferSyntaxName } from '../../contracts/dicom/render.ts';
+import { NO_PREVIEW, noPreviewSvg } from '../../contracts/dicom/no-preview.ts';
+import { modalityName, studyTable, StudyView, type StudyRow, type StudyViewProps } from './reading.tsx';
+import { PreviewBusyError, type PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { workloadPeriod, workloadView } from './imaging.tsx';
 import { DEAD_LETTER_REASON_LIST, DeadLetterList, listTable, reasonName, summaryTable } from './dead-letters.tsx';
 
@@ -44,6 +49,8 @@ export interface PortalDeps {
   backupStatus?: () => Promise<BackupOverview | null>;
   /** The regional image archive's workload (central/imaging `ImagingIndex.workload`); absent when imaging is not mounted. */
   imagingWorkload?: (from: string, to: string, clinicId?: string) => Promise<WorkloadRow[]>;
+  /** Remote reading (远程阅片): the image index and the preview thread; absent when imaging is not mounted. */
+  reading?: { index: ImagingIndex; previews: PreviewRenderer | null };
 }
 
 const NAV: { href: string; zh: string; en: string; perm: keyof typeof CAN }[] = [
@@ -53,6 +60,7 @@ const NAV: { href: string; zh: string; en: string; perm: keyof typeof CAN }[] = 
   { href: '/portal/qc', zh: '质量控制', en: 'Quality control', perm: 'view' },
   { href: '/portal/performance', zh: '绩效考核', en: 'Performance', perm: 'view' },
   { href: '/portal/imaging', zh: '影像', en: 'Imaging', perm: 'view' },
+  { href: '/portal/imaging/studies', zh: '远程阅片', en: 'Reading', perm: 'images' },
   { href: '/portal/fleet', zh: '运行状态', en: 'Fleet', perm: 'fleet' },
   { href: '/portal/uploads', zh: '数据上传', en: 'Uploads', perm: 'fleet' },
   { href: '/portal/backup', zh: '备份', en: 'Backups', perm: 'fleet' },
@@ -254,7 +262,11 @@ export function portalApp(deps: PortalDeps): Hono {
         const body = c.req.header('content-type')?.startsWith('multipart/') || c.req.header('content-type')?.startsWith('application/x-www-form-urlencoded') ? await c.req.parseBody() : {};
         if (body._csrf !== s.csrf) return deny(403, 'CSRF token missing or wrong');
       }
-      if (!repo.can(perm)) return deny(403, ctx.t('您的角色不能使用此功能', 'Your role cannot use this page'));
+      if (!repo.can(perm)) {
+        // A role without the overview (a radiologist) lands on the first page it may use.
+        if (method === 'get' && path === '/' && ctx.nav[0]) return c.redirect(ctx.nav[0].href);
+        return deny(403, ctx.t('您的角色不能使用此功能', 'Your role cannot use this page'));
+      }
       try {
         const res = h(c, repo, ctx);
         const engine = deps.analytics.engine;
@@ -729,6 +741,154 @@ export function portalApp(deps: PortalDeps): Hono {
         </div>
       </>),
     });
+  });
+
+  // Remote reading (远程阅片): clinic studies, their images, reports (tender 1.5.2 §2)
+  const imagingInScope = (repo: PortalRepo) => (id: string) => !repo.scope.teams && (!repo.scope.clinics || repo.scope.clinics.includes(id));
+  const clinicLabel = (repo: PortalRepo, ctx: Ctx) => (id: string) => { const u = repo.org().institutionOf(id); return u ? `${name(ctx, u)}` : id; };
+  const STUDY_PAGE = 50;
+  page('get', '/imaging/studies', 'images', async (c, repo, ctx) => {
+    const reading = deps.reading;
+    const inScope = imagingInScope(repo);
+    const clinicsKnown = [...new Set([...repo.org().units.filter((u) => u.clinicId && inScope(u.clinicId)).map((u) => u.clinicId!), ...(await repo.fleet().catch(() => [])).map((r) => r.clinicId).filter(inScope)])].sort();
+    const q = {
+      clinic: c.req.query('clinic') || '', from: c.req.query('from') || '', to: c.req.query('to') || '', modality: c.req.query('modality') || '',
+      name: (c.req.query('name') || '').trim().slice(0, 64), id: (c.req.query('id') || '').trim().slice(0, 64),
+      status: c.req.query('status') || (repo.can('report') ? 'unreported' : 'all'), offset: Math.max(0, Number(c.req.query('offset')) || 0),
+    };
+    const isDay = (d: string) => /^\d{4}-\d{2}-\d{2}$/.test(d) && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d);
+    const error = (q.from && !isDay(q.from)) || (q.to && !isDay(q.to)) ? ctx.t('日期格式应为 年-月-日', 'Dates are year-month-day')
+      : q.clinic && !inScope(q.clinic) ? ctx.t(`机构 ${q.clinic} 不在您的管理范围内`, `Clinic ${q.clinic} is outside your scope`)
+      : q.modality && !/^[A-Z]{2}$/.test(q.modality) ? ctx.t('检查类型无效', 'Unknown modality') : null;
+    let rows: StudyRow[] = [];
+    let more = false;
+    if (reading && !error && !repo.scope.teams) {
+      // The unreported list is cut from the 500 most recent matches; other lists page through the archive.
+      const want = q.status === 'unreported' ? 500 : STUDY_PAGE + 1;
+      const base: Query = { limit: String(want), offset: String(q.status === 'unreported' ? 0 : q.offset) };
+      if (q.from || q.to) base.StudyDate = `${q.from.replaceAll('-', '')}-${q.to.replaceAll('-', '')}`;
+      if (q.modality) base.ModalitiesInStudy = q.modality;
+      // Names are stored as devices write them (刘^淑英): a Chinese name typed whole (刘淑英) matches
+      // with the separator anywhere between its characters.
+      if (q.name) base.PatientName = q.name.includes('*') ? q.name : /^[\u3400-\u9fff]+$/.test(q.name) ? `*${[...q.name].join('*')}*` : `*${q.name}*`;
+      const clinics = q.clinic ? [q.clinic] : repo.scope.clinics ? clinicsKnown : [undefined];
+      const queries = q.id ? [{ PatientID: q.id }, { AccessionNumber: q.id }] : [{}];
+      const found = new Map<string, StudySummary>();
+      for (const clinic of clinics) for (const extra of queries) {
+        for (const st of await reading.index.searchStudies({ ...base, ...extra, ...(clinic ? { ClinicID: clinic } : {}) })) if (inScope(st.clinicId)) found.set(`${st.clinicId}/${st.studyInstanceUid}`, st);
+      }
+      const sorted = [...found.values()].sort((a, b) => `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`) || a.studyInstanceUid.localeCompare(b.studyInstanceUid));
+      const withReports = await Promise.all(sorted.map(async (st) => ({ study: st, latest: (await reading.index.reports(st.studyInstanceUid)).at(-1) })));
+      const filtered = q.status === 'unreported' ? withReports.filter((r) => !r.latest) : q.status === 'preliminary' ? withReports.filter((r) => r.latest?.status === 'preliminary') : withReports;
+      const start = q.status === 'unreported' ? q.offset : 0;
+      rows = filtered.slice(start, start + STUDY_PAGE);
+      more = filtered.length > start + STUDY_PAGE;
+    }
+    const table = studyTable(ctx, rows, (id) => `${clinicLabel(repo, ctx)(id)}`);
+    await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.imaging.studies', target: new URL(ctx.url, 'http://x').search.slice(0, 300) || '(recent)', sourceIp: clientIp(c), outcome: `${rows.length} studies` });
+    return respond(c, ctx, repo, {
+      title: ctx.t('远程阅片', 'Remote reading'), tables: [table], wide: true,
+      body: () => (<>
+        <form class="selector noprint" method="get" action="/portal/imaging/studies" data-testid="studies-filter">
+          <label>{ctx.t('报告', 'Report')} <select name="status">{([['unreported', '待报告', 'Not reported'], ['preliminary', '仅初步报告', 'Preliminary only'], ['all', '全部', 'All']] as const).map(([v, zh, en]) => <option value={v} selected={q.status === v}>{ctx.t(zh, en)}</option>)}</select></label>
+          <label>{ctx.t('机构', 'Clinic')} <select name="clinic"><option value="">{ctx.t('全部', 'All')}</option>{clinicsKnown.map((id) => <option value={id} selected={id === q.clinic}>{`${id} ${clinicLabel(repo, ctx)(id)}`}</option>)}</select></label>
+          <label>{ctx.t('类型', 'Modality')} <select name="modality"><option value="">{ctx.t('全部', 'All')}</option>{['US', 'DX', 'CR'].map((m) => <option value={m} selected={m === q.modality}>{modalityName(ctx, m)}</option>)}</select></label>
+          <label>{ctx.t('检查日期', 'Study date')} <input type="date" name="from" value={q.from} /> – <input type="date" name="to" value={q.to} /></label>
+          <label>{ctx.t('姓名', 'Name')} <input name="name" value={q.name} size={8} /></label>
+          <label>{ctx.t('患者ID/检查号', 'Patient ID / accession')} <input name="id" value={q.id} size={14} /></label>
+          <button type="submit">{ctx.t('查询', 'Search')}</button>
+        </form>
+        {error && <div class="error" data-testid="studies-error">{error}</div>}
+        {!reading && <div class="card"><p class="hint">{ctx.t('区影像中心未在本中心运行。', 'The regional image archive is not running on this central.')}</p></div>}
+        {repo.scope.teams && <div class="card"><p class="hint">{ctx.t('团队账号不能调阅影像。', 'Team accounts cannot open images.')}</p></div>}
+        <Table ctx={ctx} table={table} empty={q.status === 'unreported' ? ctx.t('没有待报告的检查。', 'No study waits for a report.') : ctx.t('没有符合条件的检查。', 'No study matches.')} />
+        <p class="noprint">
+          {q.offset > 0 && <a href={withQuery(ctx.url, { offset: String(Math.max(0, q.offset - STUDY_PAGE)) })}>{ctx.t('上一页', 'Previous')}</a>}{' '}
+          {more && <a href={withQuery(ctx.url, { offset: String(q.offset + STUDY_PAGE) })} data-testid="next-page">{ctx.t('下一页', 'Next')}</a>}
+        </p>
+        <div class="card"><p class="hint">{ctx.t(
+          '各机构上传到区影像中心的检查，按检查日期从新到旧。“待报告”列出最近 500 个符合条件的检查中尚无报告的；查看检查和图像会记入审计日志。',
+          'Studies the clinics sent to the regional archive, newest first. "Not reported" lists those of the 500 most recent matches without a report; opening a study or its images is audited.')}</p></div>
+      </>),
+    });
+  });
+
+  /** The study's instances and summary, or ScopeError (404) when unknown or outside the caller's scope. */
+  const studyFor = async (repo: PortalRepo, uid: string) => {
+    const reading = deps.reading;
+    if (!reading || repo.scope.teams) throw new ScopeError('no such study in your scope');
+    const instances = await reading.index.findInstances({ StudyInstanceUID: uid, limit: '1000' });
+    const clinicId = instances[0]?.clinicId;
+    if (!clinicId || !imagingInScope(repo)(clinicId)) throw new ScopeError('no such study in your scope');
+    const study = (await reading.index.searchStudies({ StudyInstanceUID: uid, ClinicID: clinicId, limit: '1' }))[0];
+    if (!study) throw new ScopeError('no such study in your scope');
+    return { reading, study, instances: instances.filter((i) => i.clinicId === clinicId), reports: await reading.index.reports(uid) };
+  };
+  const studyPage = async (c: Context, repo: PortalRepo, ctx: Ctx, uid: string, extra: Partial<StudyViewProps> = {}, status: 200 | 400 = 200) => {
+    const v = await studyFor(repo, uid);
+    await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.imaging.study.view', target: `${v.study.clinicId} ${uid}`, sourceIp: clientIp(c), outcome: `${v.instances.length} images, ${v.reports.length} report version(s)` });
+    const out = await respond(c, ctx, repo, {
+      title: ctx.t('检查', 'Study'), wide: true,
+      body: () => <StudyView ctx={ctx} study={v.study} clinicName={`${v.study.clinicId} ${clinicLabel(repo, ctx)(v.study.clinicId)}`} instances={v.instances} reports={v.reports} canReport={repo.can('report')} previews={!!v.reading.previews} {...extra} />,
+    });
+    return status === 200 ? out : new Response(out.body, { status, headers: out.headers });
+  };
+  page('get', '/imaging/studies/:uid', 'images', async (c, repo, ctx) => {
+    const saved = Number(c.req.query('saved')) || 0;
+    return studyPage(c, repo, ctx, c.req.param('uid') ?? '', saved ? { notice: ctx.t(`第 ${saved} 版报告已签发，并将回传到检查所在的机构。`, `Report version ${saved} issued; it goes back to the clinic.`) } : {});
+  });
+  page('post', '/imaging/studies/:uid/reports', 'report', async (c, repo, ctx) => {
+    const uid = c.req.param('uid') ?? '';
+    const v = await studyFor(repo, uid);
+    const f = await c.req.parseBody();
+    const draft = { status: String(f.status ?? ''), findings: String(f.findings ?? '').trim(), impression: String(f.impression ?? '').trim(), positive: f.positive === '1' };
+    const refuse = async (why: string, outcome: string) => {
+      await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.imaging.report.add', target: uid, sourceIp: clientIp(c), outcome: `refused: ${outcome}`.slice(0, 300) });
+      return studyPage(c, repo, ctx, uid, { error: why, draft }, 400);
+    };
+    // Someone else issued a version since this form was opened: show it rather than stack on it unseen.
+    const after = Number(f.after ?? 0);
+    if ((v.reports.at(-1)?.version ?? 0) !== after) return refuse(ctx.t(`打开此页后已有新版本报告（第 ${v.reports.at(-1)?.version} 版），请先阅读再签发。`, `A newer version (${v.reports.at(-1)?.version}) was issued since you opened this page; read it first.`), 'stale form');
+    const parsed = reportInputSchema.safeParse({ ...draft, radiologist: `${repo.user.displayName}（${repo.user.username}）`.slice(0, 50) });
+    if (!parsed.success) {
+      const FIELD: Record<string, [string, string]> = { findings: ['检查所见', 'Findings'], impression: ['诊断意见', 'Impression'], status: ['报告类型', 'Status'] };
+      const i = parsed.error.issues[0]!;
+      const field = String(i.path[0] ?? '');
+      return refuse(ctx.t(`${FIELD[field]?.[0] ?? field}：${i.code === 'too_small' ? '不能为空' : i.code === 'too_big' ? '太长' : '无效'}`, `${FIELD[field]?.[1] ?? field}: ${i.message}`), `${field} ${i.code}`);
+    }
+    try {
+      const r = await v.reading.index.addReport(uid, parsed.data);
+      await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.imaging.report.add', target: uid, sourceIp: clientIp(c), outcome: `version ${r.version} ${r.status}${r.positive ? ' positive' : ''}` });
+      return c.redirect(`/portal/imaging/studies/${encodeURIComponent(uid)}?saved=${r.version}`, 303);
+    } catch (e) {
+      if (!(e instanceof ReportError)) throw e;
+      const why = e.status === 409
+        ? ctx.t('报告类型顺序不对：正式报告之后只能签发修订报告，初步报告不能在正式报告之后。', 'Out of order: after a final report only an amendment can be issued, and a preliminary one cannot follow a final one.')
+        : ctx.t('检查不存在。', 'Unknown study.');
+      return refuse(why, `${e.status} ${e.message}`);
+    }
+  });
+  page('get', '/imaging/instances/:sop/preview.png', 'images', async (c, repo, ctx) => {
+    const reading = deps.reading;
+    const i = reading ? await reading.index.instance(c.req.param('sop') ?? '') : null;
+    if (!reading || !i || !imagingInScope(repo)(i.clinicId) || repo.scope.teams) throw new ScopeError('no such image in your scope');
+    const size = Math.min(2048, Math.max(16, Number(c.req.query('size')) || 256));
+    // A full-size view is a look at the image itself: audited (thumbnails are covered by the study view's entry).
+    if (size > 256) await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.imaging.image.view', target: `${i.clinicId} ${i.studyInstanceUid} ${i.sopInstanceUid}`, sourceIp: clientIp(c), outcome: `size ${size}` });
+    const svg = (zh: string, en: string, status: 415 | 503 | 500) => c.body(noPreviewSvg(ctx.t(zh, en)), status, { 'content-type': 'image/svg+xml; charset=utf-8', 'cache-control': 'no-store' });
+    if (!reading.previews) return svg('本中心未启用图像预览', 'Previews are not available here', 503);
+    try {
+      const png = await reading.previews.render(i.path, size);
+      return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', 'cache-control': 'private, max-age=600' });
+    } catch (e) {
+      if (e instanceof RenderError) {
+        const ts = transferSyntaxName(i.transferSyntaxUid);
+        const [zh, en] = NO_PREVIEW[e.kind];
+        return svg(zh.replace('{ts}', ts), `${en.replace('{ts}', ts)} (${e.message})`, 415);
+      }
+      if (e instanceof PreviewBusyError) return svg('预览繁忙，请稍后刷新', 'Previews busy: reload in a few seconds', 503);
+      throw e;
+    }
   });
 
   // Imaging workload of the regional archive (aggregates only)

@@ -18,11 +18,14 @@ import { PortalAccounts, type PortalRole } from './accounts.ts';
 import { portalApp } from './app.tsx';
 import { runningCentralBackups } from '../backup/index.ts';
 import { openImagingIndex } from '../imaging/index.ts';
+import type { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 
 export interface CentralMountDeps {
   config: CentralConfig;
   wh: Warehouse;
   log: Logger;
+  /** central/imaging's preview thread (the portal's reading pages render through it); null: no previews. */
+  previews?: PreviewRenderer | null;
 }
 
 export interface Mounted {
@@ -54,6 +57,7 @@ export async function mountPortal(app: Hono<any, any, any>, deps: CentralMountDe
     analytics, wh: deps.wh, accounts,
     backupStatus: async () => (await runningCentralBackups.get(deps.config.dataDir)?.overview()) ?? null,
     imagingWorkload: async (from, to, clinicId) => { await imaging.ready(); return imaging.workload(from, to, clinicId); },
+    reading: { index: imaging, previews: deps.previews ?? null },
   }));
   // Fact extraction runs in a worker thread on its own connection, off the thread that ingests.
   analytics.start(FACT_REFRESH_MS, (e) => deps.log.error({ err: e.message }, 'portal facts refresh failed'), { worker: factWorkerTarget(deps), log: deps.log, workerDelayMs: FACT_WORKER_DELAY_MS });

@@ -19,7 +19,7 @@ export interface Ctx {
 
 export const ROLE_NAMES: Record<string, [string, string]> = {
   admin: ['数据管理员', 'Data administrator'], district_manager: ['区级管理者', 'District manager'], centre_manager: ['机构管理者', 'Institution manager'],
-  qc_officer: ['质控员', 'QC officer'], auditor: ['审计员', 'Auditor'],
+  qc_officer: ['质控员', 'QC officer'], auditor: ['审计员', 'Auditor'], radiologist: ['影像诊断医师', 'Radiologist'],
 };
 
 export function withQuery(url: string, set: Record<string, string | null>): string {
@@ -194,6 +194,10 @@ details.raw pre { white-space:pre-wrap; word-break:break-all; background:#f0f4f8
   .card { border:0; padding:0; page-break-inside:avoid; } .kpi { border:1px solid #999; }
   table { font-size:10pt; } a { color:inherit; text-decoration:none; }
 }
+.thumbs{display:flex;flex-wrap:wrap;gap:12px}
+.thumbs figure{margin:0;width:200px;border:1px solid #d9dee6;border-radius:6px;padding:6px;background:#fafbfc}
+.thumbs img{width:188px;height:188px;object-fit:contain;background:#000;display:block}
+.report{border-top:1px solid #e5e9ef;padding-top:6px;margin-top:6px}
 `;
 
 export const chartsJs = `(function(){

@@ -27,6 +27,10 @@ export const CAN: Record<string, readonly PortalRole[]> = {
   fleet: ['admin', 'district_manager', 'centre_manager'],
   admin: ['admin'],
   audit: ['auditor', 'admin'],
+  /** Clinic studies and their images (远程阅片): patient data, each study view audited. */
+  images: ['admin', 'district_manager', 'centre_manager', 'qc_officer', 'radiologist'],
+  /** Write diagnostic reports on clinic studies (the district hospital's radiologists, tender 1.5.2 §2). */
+  report: ['radiologist'],
 };
 
 export class PortalRepo {

@@ -151,25 +151,6 @@ function matchText(ctx: PageCtx, k: string): string {
   return L(ctx, ...(m[k] ?? [k, k]));
 }
 
-/** The thumbnail tile's picture when none can be made: the reason in words, wrapped, on the tile's dark ground. */
-export function noPreviewSvg(text: string): string {
-  const esc = (t: string) => t.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch]!);
-  // ~13 CJK characters or ~26 Latin ones per 196-pixel line at 14 px.
-  const lines: string[] = [];
-  let line = '';
-  let width = 0;
-  for (const ch of text.slice(0, 200)) {
-    const w = /[\u2e80-\uffff]/.test(ch) ? 2 : 1;
-    if (width + w > 26) { lines.push(line); line = ''; width = 0; }
-    line += ch;
-    width += w;
-  }
-  if (line) lines.push(line);
-  const shown = lines.slice(0, 11);
-  const top = 128 - (shown.length * 20) / 2 + 14;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 256 256"><rect width="256" height="256" fill="#333"/>${shown.map((l, k) => `<text x="128" y="${top + k * 20}" fill="#fff" font-size="14" font-family="'Noto Sans CJK SC',sans-serif" text-anchor="middle">${esc(l)}</text>`).join('')}</svg>`;
-}
-
 export function StudyPage(props: { ctx: PageCtx; nav?: ImagingNav; study: StudyRow; order: OrderRow | null; instances: InstanceRow[]; reports?: ClinicReport[] }) {
   const { ctx, study: s } = props;
   return (

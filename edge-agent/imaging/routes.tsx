@@ -9,9 +9,10 @@ import type { Role } from '../web/accounts.ts';
 import { clientIp } from '../web/app.tsx';
 import type { Forwarder } from './forwarder.ts';
 import { ReconcileError, resolveStudy } from './ingest.ts';
-import { DevicesPage, L, noPreviewSvg, PROCEDURES, ReconcilePage, StudyPage, WorklistPage } from './pages.tsx';
+import { DevicesPage, L, PROCEDURES, ReconcilePage, StudyPage, WorklistPage } from './pages.tsx';
 import type { PageCtx } from '../web/layout.tsx';
-import { RenderError, transferSyntaxName, type RenderFailure } from '../../contracts/dicom/render.ts';
+import { RenderError, transferSyntaxName } from '../../contracts/dicom/render.ts';
+import { NO_PREVIEW, noPreviewSvg } from '../../contracts/dicom/no-preview.ts';
 import { PreviewBusyError, type PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { isoDay, type ImagingRepo, type Modality } from './repo.ts';
 
@@ -22,16 +23,6 @@ const DEVICE_ROLES: readonly Role[] = ['device_tech', 'imaging_tech', 'clinic_ad
 
 /** Today in the clinic's time zone (China: UTC+8), yyyy-MM-dd. */
 export const today = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
-
-/** The thumbnail tile's words when there is none: what happened and what to do, per reason. */
-const NO_PREVIEW: Record<RenderFailure, [string, string]> = {
-  corrupt: ['图像数据不完整或已损坏，无法预览。原图已按收到的样子保存并上传；如需重看，请在设备上重新发送。', 'Image data incomplete or corrupt; stored and uploaded as received. Resend from the device if needed.'],
-  format: ['此图像的格式暂不支持预览（原图已保存并上传）。', 'This image format has no preview (stored and uploaded).'],
-  syntax: ['{ts} 压缩图像暂不支持预览（原图已保存并上传）。', '{ts}: no preview (stored and uploaded).'],
-  'no-image': ['此对象不含图像（如结构化报告），没有预览。', 'Not an image (e.g. a structured report): no preview.'],
-  'too-large': ['图像过大，无法生成预览（原图已保存并上传）。', 'Image too large for a preview (stored and uploaded).'],
-  timeout: ['生成预览超时，图像可能已损坏（原图已保存并上传）。', 'Preview timed out; the image may be corrupt (stored and uploaded).'],
-};
 
 export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo; scp: () => DicomScpServer | null; aeTitle: string; forwarder: Forwarder; reports: ReportPuller; newStudyUid: () => string; previews: PreviewRenderer }) {
   const { ui, accounts, store } = ctx;

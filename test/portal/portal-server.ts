@@ -14,11 +14,12 @@ import { SqliteWarehouse } from '../../central/warehouse/sqlite.ts';
 import { createPortalAdmin, createPortalUser, mountPortal } from '../../central/portal/index.ts';
 import type { CentralConfig } from '../../central/config.ts';
 import { mountCentralBackup } from '../../central/backup/index.ts';
+import { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 
 export const PASSWORD = 'Portal-Test-2026!';
 
 /** `backup`: also mount central's real backup module (own backups + off-site target) on the same data dir. */
-export async function startPortal(opts: { backup?: Record<string, unknown> } = {}) {
+export async function startPortal(opts: { backup?: Record<string, unknown>; /** A real preview thread for the reading pages. */ previews?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'portal-'));
   const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
   await handWorkedDistrict(wh);
@@ -30,17 +31,19 @@ export async function startPortal(opts: { backup?: Record<string, unknown> } = {
     managerb: (await createPortalUser(wh, { username: 'managerb', displayName: '东风中心周主任', password: PASSWORD, role: 'centre_manager', orgId: 'c02-dongfeng' })).secret,
     qc: (await createPortalUser(wh, { username: 'qcofficer', displayName: '质控员', password: PASSWORD, role: 'qc_officer', orgId: 'district' })).secret,
     auditor: (await createPortalUser(wh, { username: 'auditor', displayName: '审计员', password: PASSWORD, role: 'auditor', orgId: 'district' })).secret,
+    radiologist: (await createPortalUser(wh, { username: 'radiologist', displayName: '区医院赵医生', password: PASSWORD, role: 'radiologist', orgId: 'district' })).secret,
   };
   const app = new Hono();
   const log = createLogger('portal-test', 'silent' as never);
   const config = { dataDir: dir, apiToken: 'portal-test-api-token-0123' } as CentralConfig;
-  const mounted = await mountPortal(app, { config, wh, log });
+  const previews = opts.previews ? new PreviewRenderer() : null;
+  const mounted = await mountPortal(app, { config, wh, log, previews });
   const backup = opts.backup ? await mountCentralBackup(app, { config, wh, log, backup: { ...opts.backup } }) : null;
   await mounted.analytics.facts.refresh();
   const http = await listen(app, '127.0.0.1', 0);
   return {
     url: http.url, wh, users, app, analytics: mounted.analytics, backup, dir,
-    async close() { await http.close(); await backup?.stop(); await mounted.stop(); await wh.close(); rmSync(dir, { recursive: true, force: true }); },
+    async close() { await http.close(); await backup?.stop(); await mounted.stop(); await previews?.close(); await wh.close(); rmSync(dir, { recursive: true, force: true }); },
   };
 }
 
@@ -87,7 +90,7 @@ export class Client {
 }
 
 /** Signs `username` in through the login and TOTP pages in a browser page (first sign-in enrols). */
-export async function browserLogin(page: import('playwright-core').Page, base: string, username: string, secret: string): Promise<void> {
+export async function browserLogin(page: import('playwright-core').Page, base: string, username: string, secret: string, landing: RegExp = /\/portal$/): Promise<void> {
   await page.goto(`${base}/portal/login`);
   await page.fill('input[name=username]', username);
   await page.fill('input[name=password]', PASSWORD);
@@ -95,5 +98,5 @@ export async function browserLogin(page: import('playwright-core').Page, base: s
   await page.waitForURL(/\/portal\/totp$/);
   await page.fill('input[name=code]', totpCode(secret));
   await page.click('button[type=submit]');
-  await page.waitForURL(/\/portal$/);
+  await page.waitForURL(landing);
 }
