@@ -217,17 +217,20 @@ async function main() {
       if (first) {
         const series = `2.25.${BigInt(`0x${randomBytes(16).toString('hex')}`).toString()}`;
         for (let k = 0; k < 2; k++) files.push(writeInstance(dir, { modality: 'US', name: first.name, patientId: first.patientId, accession: first.accession, study: first.studyUid, series, studyDate, instanceNumber: k + 1 }).path);
+        // The second image JPEG baseline, as most ultrasound machines send (previewed at the clinic and in the portal).
+        const jpeg = files[1]!.replace(/\.dcm$/, '-jpeg.dcm');
+        if (await new Promise<boolean>((res) => { const p = spawn('dcmcjpeg', ['+eb', files[1]!, jpeg], { stdio: 'ignore' }); p.once('error', () => res(false)); p.once('exit', (n) => res(n === 0)); })) files[1] = jpeg;
       }
       files.push(writeInstance(dir, { modality: 'US', name: second?.name ?? '王建国', patientId: 'DEMO-1', studyDate }).path);
       files.push(writeInstance(dir, { modality: 'US', name: '刘淑英', patientId: 'DEMO-2', studyDate }).path);
       const code = await new Promise<number>((res) => {
-        const p = spawn('storescu', ['-aet', 'US_ROOM1', '-aec', ae, '127.0.0.1', String(dicomPorts[i]), ...files], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } });
+        const p = spawn('storescu', ['-xy', '-aet', 'US_ROOM1', '-aec', ae, '127.0.0.1', String(dicomPorts[i]), ...files], { stdio: 'ignore', env: { ...process.env, TCP_NODELAY: '1' } });
         p.once('error', () => res(-1));
         p.once('exit', (n) => res(n ?? -1));
       });
       if (first && code === 0) toReport.push({ clinicId: c.id, studyUid: first.studyUid, accession: first.accession, name: first.name });
       const what = first
-        ? `worklist ${worklist.length} US orders (findscu); storescu sent 2 images for ${first.accession} (${first.name}) and 2 studies to reconcile (待核对)`
+        ? `worklist ${worklist.length} US orders (findscu); storescu sent 2 images (one JPEG baseline) for ${first.accession} (${first.name}) and 2 studies to reconcile (待核对)`
         : 'worklist empty (demo orders not seeded yet); storescu sent 2 studies to reconcile (待核对)';
       deviceLines[i] = `${deviceLines[i] ?? ''}\n   imaging ${edgeUrls[i]}/imaging   ${code === 0 ? what : 'storescu not available: images not sent'}`;
     } catch (e) {

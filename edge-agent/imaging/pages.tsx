@@ -174,7 +174,7 @@ export function StudyPage(props: { ctx: PageCtx; nav?: ImagingNav; study: StudyR
             return (
               <figure style="margin:0;width:210px;border:1px solid #d9dee6;border-radius:6px;padding:6px;background:#fafbfc">
                 {canPreview(i.transferSyntaxUid)
-                  ? <img src={`/imaging/instances/${i.sopInstanceUid}/preview.png`} alt={`#${i.instanceNumber ?? ''}`} loading="lazy" style="width:196px;height:196px;object-fit:contain;background:#000" />
+                  ? <a href={`/imaging/instances/${i.sopInstanceUid}/preview.png?size=1024`} target="_blank" rel="noopener" title={L(ctx, '查看大图', 'Open large')}><img src={`/imaging/instances/${i.sopInstanceUid}/preview.png`} alt={`#${i.instanceNumber ?? ''}`} loading="lazy" style="width:196px;height:196px;object-fit:contain;background:#000" /></a>
                   : <div style="width:196px;height:196px;background:#333;color:#fff;display:flex;align-items:center;justify-content:center;text-align:center;font-size:13px;padding:10px" data-testid="no-preview">{L(ctx, `${transferSyntaxName(i.transferSyntaxUid)} 压缩图像暂不支持预览（原图已保存并上传）`, `${transferSyntaxName(i.transferSyntaxUid)}: no preview (original stored and uploaded)`)}</div>}
                 <figcaption class="hint">{`#${i.instanceNumber ?? '?'} · ${SOP_NAMES[i.sopClassUid] ?? i.sopClassUid}${i.numberOfFrames && i.numberOfFrames > 1 ? ` · ${i.numberOfFrames}帧` : ''} · ${size(i.size)}`}<br />
                   <span data-testid="ts">{tsText(ctx, i.transferSyntaxUid)}</span> · {i.fwdState === 'done' ? <span style="color:#1f8a4c">{L(ctx, '已上传', 'uploaded')}</span> : <span style="color:#b7791f">{L(ctx, '待上传', 'waiting')}{i.fwdAttempts ? ` (${i.fwdAttempts})` : ''}</span>}<br />

@@ -94,11 +94,15 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
     return ui.html(c, <StudyPage ctx={pctx} nav={nav()} study={s} order={s.orderId ? repo.order(s.orderId) : null} instances={repo.instances(s.studyInstanceUid)} reports={deps.reports.forStudy(s.studyInstanceUid)} />);
   });
 
-  ui.page('get', '/imaging/instances/:sop/preview.png', VIEW_ROLES, async (c, _u, pctx) => {
+  ui.page('get', '/imaging/instances/:sop/preview.png', VIEW_ROLES, async (c, u, pctx) => {
     const i = repo.instance(c.req.param('sop') ?? '');
     if (!i) return c.text('instance not found', 404);
     try {
-      const png = await deps.previews.render(i.path, 256);
+      // 256 for the study view's tiles; a click opens 1,024 (never above the image's own size).
+      const size = Math.min(2048, Math.max(16, Number(c.req.query('size')) || 256));
+      // A large view is a look at the image itself: audited (tiles are covered by the study view's entry).
+      if (size > 256) audit(c, u.username, 'imaging.image.view', `${i.studyInstanceUid} ${i.sopInstanceUid}`, `size ${size}`);
+      const png = await deps.previews.render(i.path, size);
       return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', 'cache-control': 'private, max-age=3600' });
     } catch (e) {
       // An <img> shows what it is given whatever the status: the tile says why in words.

@@ -104,10 +104,11 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
 
   const series = testUid();
   const sent = [1, 2, 3].map(() => writeInstance(files, { modality: 'US', name: '王建国', patientId: order.residentId, accession: order.accessionNumber, study: order.studyInstanceUid, series }));
-  // The same room's JPEG baseline image (as most ultrasound machines send, YBR_FULL_422): previewed.
+  // The same room's JPEG baseline image (as most ultrasound machines send): previewed. (+un: dcmtk
+  // would otherwise give the lossy copy a new SOP Instance UID.)
   const jpegSrc = writeInstance(files, { modality: 'US', name: '王建国', patientId: order.residentId, accession: order.accessionNumber, study: order.studyInstanceUid, series, instanceNumber: 4 });
   const jpeg = join(files, 'jpeg-baseline.dcm');
-  t.equal((await run('dcmcjpeg', ['+eb', jpegSrc.path, jpeg])).code, 0, 'dcmcjpeg made a JPEG baseline file');
+  t.equal((await run('dcmcjpeg', ['+eb', '+un', jpegSrc.path, jpeg])).code, 0, 'dcmcjpeg made a JPEG baseline file');
   // A JPEG 2000 instance whose codestream is cut off after its first marker: stored and forwarded
   // as received; its thumbnail says why there is no preview.
   const j2kSop = testUid();
@@ -137,6 +138,10 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   t.equal(j2kTile?.status, 415, 'the cut-off JPEG 2000: 415');
   t.match(j2kTile?.type, /image\/svg\+xml/, 'with a picture of the reason');
   t.match(j2kTile?.body, /图像数据不完整或已损坏/, "the reason in Chinese");
+  const large = await page.request.get(`${edge.http.url}/imaging/instances/${jpegSrc.sop}/preview.png?size=1024`);
+  const largeBody = await large.body();
+  t.same([large.status(), largeBody.readUInt32BE(16), largeBody.readUInt32BE(20)], [200, 128, 96], 'the tile opens the large view, at most the image\'s own size');
+  t.equal(await page.locator(`a[href$="${jpegSrc.sop}/preview.png?size=1024"] img`).count(), 1, 'the tile links to it');
   t.same((await page.locator('[data-testid=ts]').allInnerTexts()).sort(), ['JPEG 2000 lossless', 'JPEG baseline', '未压缩', '未压缩', '未压缩'], 'transfer syntaxes named, "uncompressed" in Chinese');
   const metrics = await (await fetch(`${edge.http.url}/metrics`)).text();
   t.match(metrics, /edge_imaging_previews_total\{outcome="rendered",clinic="[^"]+"\} [4-9]/, 'previews counted: rendered');
