@@ -73,7 +73,7 @@ export function StudyView(p: StudyViewProps) {
       <div class="card" data-testid="study-head">
         <h2>{personName(s.patientName) || ctx.t('（无姓名）', '(no name)')} · {s.modalities.map((m) => modalityName(ctx, m)).join('、')} · {day(s.studyDate)}</h2>
         <p>{ctx.t('机构', 'Clinic')}: {p.clinicName} · {ctx.t('患者ID', 'Patient ID')}: {s.patientId ?? '—'} · {ctx.t('检查号', 'Accession')}: {s.accessionNumber ?? '—'} · {ctx.t('性别/出生', 'Sex / born')}: {s.patientSex ?? '—'} / {day(s.patientBirthDate) || '—'}</p>
-        <p class="hint">{s.studyDescription ?? ''} · Study Instance UID {s.studyInstanceUid} · {ctx.t(`${s.series} 个序列，${s.instances} 张图像`, `${s.series} series, ${s.instances} images`)} · {ctx.t('报告状态', 'Report')}: <b data-testid="report-status">{reportStatusName(ctx, latest)}</b></p>
+        <p class="hint">{s.studyDescription ? `${s.studyDescription} · ` : ''}Study Instance UID {s.studyInstanceUid} · {ctx.t(`${s.series} 个序列，${s.instances} 张图像`, `${s.series} series, ${s.instances} images`)} · {ctx.t('报告状态', 'Report')}: <b data-testid="report-status">{reportStatusName(ctx, latest)}</b></p>
         <p class="hint noprint">{ctx.t('需要诊断级阅片时，用 DICOM 看图软件从区影像中心的 DICOMweb 接口调阅原图：', 'For diagnostic reading, open the originals in a DICOM viewer from the archive\'s DICOMweb service: ')}<code>/api/imaging/dicomweb/studies/{s.studyInstanceUid}</code></p>
       </div>
       {p.error && <div class="error" data-testid="report-error">{p.error}</div>}
