@@ -238,5 +238,36 @@ export function runImagingIndexContract(tap: Test, name: string, make: () => Pro
       t.ok((await ix.workload('2026-11-28', '2026-11-28')).some((r) => r.clinicId === c), 'all clinics without the filter');
       t.same(await ix.workload('2026-11-28', '2026-11-28', clinic('none')), []);
     });
+
+    tt.test('workload of all clinics (one query per clinic): the same rows as a model of generated instances, in day, clinic, device, modality order', async (t) => {
+      await fc.assert(fc.asyncProperty(
+        fc.array(fc.record({ clinic: fc.integer({ min: 0, max: 2 }), study: fc.integer({ min: 0, max: 4 }), minute: fc.integer({ min: 0, max: 3 * 24 * 60 - 1 }), ae: fc.constantFrom('US_ROOM1', 'DR_ROOM', null), size: fc.integer({ min: 1, max: 1000 }) }), { minLength: 1, maxLength: 25 }),
+        async (gen) => {
+          const clinics = [clinic('wa'), clinic('wb'), clinic('wc')];
+          const studies = clinics.map(() => Array.from({ length: 5 }, () => uid()));
+          const model = new Map<string, { studies: Set<string>; instances: number; bytes: number }>();
+          for (const g of gen) {
+            // Minutes from 2026-11-26T16:00Z (00:00 on the 27th in China) over three China days.
+            const at = new Date(Date.parse('2026-11-26T16:00:00.000Z') + g.minute * 60_000);
+            const day = new Date(at.getTime() + 8 * 3600_000).toISOString().slice(0, 10);
+            const modality = g.ae === 'DR_ROOM' ? 'DX' : 'US';
+            const st = studies[g.clinic]![g.study]!;
+            await ix.upsertInstance(inst(clinics[g.clinic]!, { studyInstanceUid: st, stationAe: g.ae, modality, size: g.size, receivedAt: at.toISOString() }));
+            const k = [day, clinics[g.clinic], g.ae ?? '', modality].join('|');
+            const m = model.get(k) ?? { studies: new Set(), instances: 0, bytes: 0 };
+            m.studies.add(st); m.instances++; m.bytes += g.size;
+            model.set(k, m);
+          }
+          const all = await ix.workload('2026-11-27', '2026-11-29');
+          const tuple = (r: (typeof all)[number]) => [r.day, r.clinicId, r.stationAe, r.modality];
+          const before = (a: string[], b: string[]) => { for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]!; return false; };
+          for (let i = 1; i < all.length; i++) if (before(tuple(all[i]!), tuple(all[i - 1]!))) throw new Error(`rows not in day, clinic, device, modality order at ${i}: ${tuple(all[i - 1]!)} then ${tuple(all[i]!)}`);
+          const mine = all.filter((r) => clinics.includes(r.clinicId)).map((r) => [[r.day, r.clinicId, r.stationAe, r.modality].join('|'), r.studies, r.instances, r.bytes]);
+          const want = [...model].map(([k, m]) => [k, m.studies.size, m.instances, m.bytes]).sort((a, b) => (before(String(a[0]).split('|'), String(b[0]).split('|')) ? -1 : 1));
+          if (JSON.stringify(mine) !== JSON.stringify(want)) throw new Error(`workload ${JSON.stringify(mine)} differs from the model ${JSON.stringify(want)}`);
+        },
+      ), { numRuns: 12 });
+      t.pass('12 generated histories over three clinics and three China days');
+    });
   });
 }

@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { migratePg, type PgMigration } from '../warehouse/postgres-migrations.ts';
 import type { Report, ReportInput } from './reports.ts';
 import {
+  CLINICS_SQL, sortWorkload,
   ALL_CLINICS, INSTANCE_COLUMNS, chinaDaysUtc, INSTANCE_REPLACED, LATEST_REPORT, ReportError, camelRows, inPageOrder, instanceValues, nextReport, page, recencyScope, toReport, toWorkload, where,
   type CursorReport, type Dialect, type ImagingIndex, type IndexedInstance, type Query, type SeriesSummary, type StudySummary, type WorkloadRow,
 } from './index-store.ts';
@@ -245,6 +246,13 @@ export class PgImagingIndex implements ImagingIndex {
   }
 
   async workload(from: string, to: string, clinicId?: string): Promise<WorkloadRow[]> {
+    // All clinics: one query per clinic through (clinic_id, received_at) (as the SQLite index does).
+    if (!clinicId) {
+      const clinics = (await this.q<{ id: string }>(CLINICS_SQL)).map((r) => r.id);
+      const out: WorkloadRow[] = [];
+      for (const c of clinics) out.push(...await this.workload(from, to, c));
+      return sortWorkload(out);
+    }
     const day = `to_char((i.received_at AT TIME ZONE 'UTC') + interval '8 hours', 'YYYY-MM-DD')`;
     const rows = await this.q<Parameters<typeof toWorkload>[0][number]>(`WITH latest AS (${LATEST_REPORT})
         SELECT ${day} AS day, i.clinic_id, coalesce(i.station_ae, '') AS station_ae, coalesce(i.modality, '') AS modality,
