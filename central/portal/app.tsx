@@ -877,9 +877,12 @@ export function portalApp(deps: PortalDeps): Hono {
     if (size > 256) await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.imaging.image.view', target: `${i.clinicId} ${i.studyInstanceUid} ${i.sopInstanceUid}`, sourceIp: clientIp(c), outcome: `size ${size}` });
     const svg = (zh: string, en: string, status: 415 | 503 | 500) => c.body(noPreviewSvg(ctx.t(zh, en)), status, { 'content-type': 'image/svg+xml; charset=utf-8', 'cache-control': 'no-store' });
     if (!reading.previews) return svg('本中心未启用图像预览', 'Previews are not available here', 503);
+    const etag = `"${i.sha256.slice(0, 32)}-${size}"`;
+    const headers = { etag, 'cache-control': 'private, max-age=3600' };
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
     try {
       const png = await reading.previews.render(i.path, size);
-      return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', 'cache-control': 'private, max-age=600' });
+      return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', ...headers });
     } catch (e) {
       if (e instanceof RenderError) {
         const ts = transferSyntaxName(i.transferSyntaxUid);

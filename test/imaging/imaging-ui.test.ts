@@ -142,6 +142,9 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   const largeBody = await large.body();
   t.same([large.status(), largeBody.readUInt32BE(16), largeBody.readUInt32BE(20)], [200, 128, 96], 'the tile opens the large view, at most the image\'s own size');
   t.equal(await page.locator(`a[href$="${jpegSrc.sop}/preview.png?size=1024"] img`).count(), 1, 'the tile links to it');
+  const rendered = img.repo.instance(jpegSrc.sop)!;
+  const revalidated = await page.request.get(`${edge.http.url}/imaging/instances/${jpegSrc.sop}/preview.png?size=1024`, { headers: { 'if-none-match': large.headers().etag ?? '' } });
+  t.same([revalidated.status(), large.headers().etag], [304, `"${rendered.sha256.slice(0, 32)}-1024"`], 'a browser holding it revalidates by ETag (the instance\'s sha256): 304, no decode');
   t.same((await page.locator('[data-testid=ts]').allInnerTexts()).sort(), ['JPEG 2000 lossless', 'JPEG baseline', '未压缩', '未压缩', '未压缩'], 'transfer syntaxes named, "uncompressed" in Chinese');
   const metrics = await (await fetch(`${edge.http.url}/metrics`)).text();
   t.match(metrics, /edge_imaging_previews_total\{outcome="rendered",clinic="[^"]+"\} [4-9]/, 'previews counted: rendered');

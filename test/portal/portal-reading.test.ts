@@ -98,6 +98,11 @@ t.test('remote reading: list, study with previews, reports, scope, roles, audit'
   t.equal(thumb.headers.get('content-type'), 'image/png', 'the JPEG baseline image rendered');
   const big = Buffer.from(await (await rad.get(`/portal/imaging/instances/${usSops[0]}/preview.png?size=1024`)).arrayBuffer());
   t.same([big.readUInt32BE(16), big.readUInt32BE(20)], [320, 240], 'the full view at the image\'s own size (no upscaling)');
+  const etag = thumb.headers.get('etag')!;
+  const revalidated = await rad.req('GET', `/portal/imaging/instances/${usSops[0]}/preview.png?size=256`, undefined);
+  t.ok(etag, 'previews carry an ETag');
+  const r304 = await fetch(`${p.url}/portal/imaging/instances/${usSops[0]}/preview.png?size=256`, { headers: { cookie: rad.cookie, 'if-none-match': etag } });
+  t.same([revalidated.status, r304.status], [200, 304], 'revalidated by ETag without a decode');
 
   // Reports: refused with the field named, then issued, then the order of statuses is kept.
   const form = (o: Record<string, string>) => rad.post(`/portal/imaging/studies/${us}/reports`, { status: 'final', findings: '肝脏大小形态正常，胆囊内见强回声伴声影', impression: '胆囊结石', positive: '1', after: '0', ...o });
