@@ -40,6 +40,8 @@ export interface PreviewRendererOptions {
   timeoutMs?: number;
   maxQueue?: number;
   idleMs?: number;
+  /** Larger files get RenderError 'too-large' without being read (default 512 MiB): a preview reads the whole file. */
+  maxFileBytes?: number;
   /** A thread died or was stopped after a time-out. */
   onThreadError?: (err: Error) => void;
 }
@@ -104,7 +106,7 @@ export class PreviewRenderer {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(workerBootstrap(ENTRY, 'throw'), { eval: true, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+    const w = new Worker(workerBootstrap(ENTRY, 'throw'), { eval: true, workerData: { maxFileBytes: this.opts.maxFileBytes }, resourceLimits: { maxOldGenerationSizeMb: 512 } });
     this.stats.threadStarts++;
     this.worker = w;
     w.on('message', (m: PreviewReply) => this.answer(m));

@@ -2,12 +2,15 @@
  * The preview renderer's thread (see preview-pool.ts): reads a stored instance, renders frame 1,
  * answers with the PNG. Requests are handled one after another, in the order they came.
  */
-import { parentPort } from 'node:worker_threads';
+import { stat } from 'node:fs/promises';
+import { parentPort, workerData } from 'node:worker_threads';
 import { readPart10 } from './dicom-file.ts';
 import { RenderError, renderPreview } from './render.ts';
 import type { PreviewReply, PreviewRequest } from './preview-pool.ts';
 
 const port = parentPort!;
+/** Files above this are not read for a preview: the whole file is read and parsed in memory. */
+const maxFileBytes = (workerData as { maxFileBytes?: number } | undefined)?.maxFileBytes ?? 512 * 1024 ** 2;
 let chain: Promise<void> = Promise.resolve();
 
 port.on('message', (m: PreviewRequest) => {
@@ -15,6 +18,8 @@ port.on('message', (m: PreviewRequest) => {
     let reply: PreviewReply;
     port.postMessage({ id: m.id, started: true } satisfies PreviewReply);
     try {
+      const size = (await stat(m.path)).size;
+      if (size > maxFileBytes) throw new RenderError(`the file is ${Math.round(size / 1024 ** 2)} MB; previews read files up to ${Math.round(maxFileBytes / 1024 ** 2)} MB whole (the original is stored unchanged)`, 'too-large');
       const png = await renderPreview(await readPart10(m.path), m.maxSize);
       reply = { id: m.id, ok: true, png: new Uint8Array(png.buffer, png.byteOffset, png.byteLength) };
     } catch (e) {

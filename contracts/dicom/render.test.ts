@@ -289,6 +289,9 @@ t.test('PreviewRenderer: a thread of its own, bounded queue, time-out', async (t
   t.same(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'rejected'], 'the third beyond maxQueue 2 is refused');
   t.ok((settled[2] as PromiseRejectedResult).reason instanceof PreviewBusyError, 'PreviewBusyError');
   t.match(pool.stats, { rendered: 3, unsupported: 1, failed: 1, refusedBusy: 1, threadStarts: 1 });
+  const small = new PreviewRenderer({ maxFileBytes: 1000 });
+  t.teardown(() => small.close());
+  await t.rejects(small.render(good, 64), { name: 'RenderError', kind: 'too-large', message: /previews read files up to 0 MB whole/ }, 'a file above the limit is not read');
 });
 
 t.test('PreviewRenderer: a render past its time-out is stopped and the requests behind it still answered', async (t) => {
