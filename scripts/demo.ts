@@ -115,13 +115,20 @@ async function main() {
   // The managers' portal: the demo district (12 centres, 15 stations, teams) and its first
   // administrator (password + TOTP; the secret is kept in .demo/portal.json for scripts/totp.ts).
   const portalFile = join(DIR, 'portal.json');
-  let portal = existsSync(portalFile) ? JSON.parse(readFileSync(portalFile, 'utf8')) as { username: string; password: string; secret: string; uri: string } : null;
+  let portal = existsSync(portalFile) ? JSON.parse(readFileSync(portalFile, 'utf8')) as { username: string; password: string; secret: string; uri: string; radiologist?: { username: string; password: string; secret: string } } : null;
   try {
     await runToEnd([process.execPath, '--import', 'tsx', 'central/portal/setup.ts', 'seed-demo'], centralEnv);
     if (!portal) {
       const password = `Portal-${randomBytes(6).toString('hex')}`;
       const out = await runToEnd([process.execPath, '--import', 'tsx', 'central/portal/setup.ts', 'admin', 'admin', '区卫健局管理员'], { ...centralEnv, PORTAL_ADMIN_PASSWORD: password });
       portal = { username: 'admin', password, secret: /TOTP secret: (\S+)/.exec(out)?.[1] ?? '', uri: /otpauth URI: (\S+)/.exec(out)?.[1] ?? '' };
+      writeFileSync(portalFile, JSON.stringify(portal, null, 2), { mode: 0o600 });
+    }
+    if (!portal.radiologist) {
+      // The district hospital's radiologist (影像诊断医师): reads the clinics' studies and reports in 远程阅片.
+      const password = `Reader-${randomBytes(6).toString('hex')}`;
+      const out = await runToEnd([process.execPath, '--import', 'tsx', 'central/portal/setup.ts', 'user', 'radiologist', 'radiologist', 'district', '区人民医院 王影像'], { ...centralEnv, PORTAL_USER_PASSWORD: password });
+      portal.radiologist = { username: 'radiologist', password, secret: /TOTP secret: (\S+)/.exec(out)?.[1] ?? '' };
       writeFileSync(portalFile, JSON.stringify(portal, null, 2), { mode: 0o600 });
     }
   } catch (e) {
@@ -277,9 +284,9 @@ async function main() {
 ──────────────────────────────────────────────────────────────────────
  Central  ${centralUrl}
    fleet status     ${centralUrl}/api/fleet
-   Portal (managers) ${centralUrl}/portal   login ${portal ? `${portal.username} / ${portal.password}, TOTP code: npm run totp   (secret ${portal.secret})` : 'not set up'}
+   Portal (managers) ${centralUrl}/portal   login ${portal ? `${portal.username} / ${portal.password}, TOTP code: npm run totp   (secret ${portal.secret})${portal.radiologist ? `\n   remote reading   ${centralUrl}/portal/imaging/studies   radiologist (影像诊断医师) ${portal.radiologist.username} / ${portal.radiologist.password}, TOTP code: npm run totp -- ${portal.radiologist.secret}` : ''}` : 'not set up'}
    API docs         ${centralUrl}/docs   FHIR guide ${centralUrl}/docs/fhir   OpenAPI ${centralUrl}/openapi.json
-   DICOMweb         ${centralUrl}/api/imaging/dicomweb/studies (same bearer token)   imaging workload ${centralUrl}/portal/imaging   remote reading (远程阅片) ${centralUrl}/portal/imaging/studies
+   DICOMweb         ${centralUrl}/api/imaging/dicomweb/studies (same bearer token)   imaging workload ${centralUrl}/portal/imaging
 ${reportLines.length ? `${reportLines.join('\n')}\n` : ''}   metrics          ${centralUrl}/metrics
    API login        Authorization: Bearer ${sec.apiToken}
    e.g.  curl -H 'Authorization: Bearer ${sec.apiToken}' ${centralUrl}/api/fleet
