@@ -77,7 +77,8 @@ export function runImagingIndexContract(tap: Test, name: string, make: () => Pro
       const ids = async (q: Record<string, string>) => (await ix.searchStudies({ ClinicID: c, ...q })).map((s) => s.studyInstanceUid);
       t.same(await ids({}), [s2, s3, s1], 'newest received first');
       const first = (await ix.searchStudies({ ClinicID: c, StudyInstanceUID: s1 }))[0]!;
-      t.same([first.series, first.instances, first.modalities, first.patientName, first.clinicId], [2, 3, ['SR', 'US'], 'ZHANG^SAN', c], 'aggregates');
+      t.same([first.series, first.instances, first.modalities, first.patientName, first.clinicId, first.lastReceivedAt], [2, 3, ['SR', 'US'], 'ZHANG^SAN', c, '2026-11-28T01:00:02.000Z'], 'aggregates, the last receipt');
+      t.same((await ix.searchStudies({ ClinicID: c })).map((x) => x.lastReceivedAt), ['2026-11-28T03:00:00.000Z', '2026-11-28T02:00:00.000Z', '2026-11-28T01:00:02.000Z'], 'the recent-studies page carries it too');
       t.same(await ids({ PatientID: 'P_100' }), [s1], 'exact match; _ is literal');
       t.same(await ids({ PatientID: 'P?100' }), [s2, s1], '? matches one character');
       t.same(await ids({ '00100020': 'P*' }), [s2, s1], 'tag key + *');

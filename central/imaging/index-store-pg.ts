@@ -96,7 +96,7 @@ const PG: Dialect = { ph: (n) => `$${n}`, like: 'ILIKE' };
 const PG_STUDY_AGGREGATE = `SELECT study_instance_uid, max(clinic_id) AS clinic_id, max(patient_id) AS patient_id, max(patient_name) AS patient_name,
     max(patient_birth_date) AS patient_birth_date, max(patient_sex) AS patient_sex, max(accession_number) AS accession_number, max(study_date) AS study_date,
     max(study_time) AS study_time, max(study_description) AS study_description, array_remove(array_agg(DISTINCT modality), NULL) AS modalities,
-    count(DISTINCT series_instance_uid) AS series, count(*) AS instances`;
+    count(DISTINCT series_instance_uid) AS series, count(*) AS instances, max(received_at) AS last_received_at`;
 /** IS values are integer strings from devices; anything else sorts last instead of failing the cast. */
 const int = (col: string) => `(CASE WHEN ${col} ~ '^\\s*[+-]?[0-9]{1,9}\\s*$' THEN trim(${col})::integer END)`;
 /** Serialises report inserts (any constant shared by every central instance). */

@@ -57,6 +57,8 @@ export interface StudySummary {
   modalities: string[];
   series: number;
   instances: number;
+  /** When the archive received the study's latest instance (ISO 8601 UTC): study lists are newest first by it. */
+  lastReceivedAt: string;
 }
 
 export interface SeriesSummary {
@@ -260,7 +262,7 @@ const SQLITE: Dialect = { ph: () => '?', like: 'LIKE' };
 const STUDY_AGGREGATE = `SELECT study_instance_uid, max(clinic_id) AS clinic_id, max(patient_id) AS patient_id, max(patient_name) AS patient_name,
     max(patient_birth_date) AS patient_birth_date, max(patient_sex) AS patient_sex, max(accession_number) AS accession_number, max(study_date) AS study_date,
     max(study_time) AS study_time, max(study_description) AS study_description, group_concat(DISTINCT modality) AS modalities,
-    count(DISTINCT series_instance_uid) AS series, count(*) AS instances`;
+    count(DISTINCT series_instance_uid) AS series, count(*) AS instances, max(received_at) AS last_received_at`;
 
 export class SqliteImagingIndex implements ImagingIndex {
   readonly backend = 'sqlite' as const;

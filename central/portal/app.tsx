@@ -764,23 +764,27 @@ export function portalApp(deps: PortalDeps): Hono {
     let more = false;
     if (reading && !error && !repo.scope.teams) {
       // The unreported list is cut from the 500 most recent matches; other lists page through the archive.
-      const want = q.status === 'unreported' ? 500 : STUDY_PAGE + 1;
-      const base: Query = { limit: String(want), offset: String(q.status === 'unreported' ? 0 : q.offset) };
+      // Several clinics (a centre's, or an ID searched as patient ID and accession) are merged before
+      // the page is cut, so each query starts at 0 and brings enough rows for the page.
+      const clinics = q.clinic ? [q.clinic] : repo.scope.clinics ? clinicsKnown : [undefined];
+      const queries = q.id ? [{ PatientID: q.id }, { AccessionNumber: q.id }] : [{}];
+      const merged = clinics.length * queries.length > 1;
+      const want = q.status === 'unreported' ? 500 : merged ? Math.min(1000, q.offset + STUDY_PAGE + 1) : STUDY_PAGE + 1;
+      const base: Query = { limit: String(want), offset: String(q.status === 'unreported' || merged ? 0 : q.offset) };
       if (q.from || q.to) base.StudyDate = `${q.from.replaceAll('-', '')}-${q.to.replaceAll('-', '')}`;
       if (q.modality) base.ModalitiesInStudy = q.modality;
       // Names are stored as devices write them (刘^淑英): a Chinese name typed whole (刘淑英) matches
       // with the separator anywhere between its characters.
       if (q.name) base.PatientName = q.name.includes('*') ? q.name : /^[\u3400-\u9fff]+$/.test(q.name) ? `*${[...q.name].join('*')}*` : `*${q.name}*`;
-      const clinics = q.clinic ? [q.clinic] : repo.scope.clinics ? clinicsKnown : [undefined];
-      const queries = q.id ? [{ PatientID: q.id }, { AccessionNumber: q.id }] : [{}];
       const found = new Map<string, StudySummary>();
       for (const clinic of clinics) for (const extra of queries) {
         for (const st of await reading.index.searchStudies({ ...base, ...extra, ...(clinic ? { ClinicID: clinic } : {}) })) if (inScope(st.clinicId)) found.set(`${st.clinicId}/${st.studyInstanceUid}`, st);
       }
-      const sorted = [...found.values()].sort((a, b) => `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`) || a.studyInstanceUid.localeCompare(b.studyInstanceUid));
+      // The archive's order: the study whose images arrived last first (then by UID), across clinics too.
+      const sorted = [...found.values()].sort((a, b) => (a.lastReceivedAt < b.lastReceivedAt ? 1 : a.lastReceivedAt > b.lastReceivedAt ? -1 : a.studyInstanceUid < b.studyInstanceUid ? -1 : 1));
       const withReports = await Promise.all(sorted.map(async (st) => ({ study: st, latest: (await reading.index.reports(st.studyInstanceUid)).at(-1) })));
       const filtered = q.status === 'unreported' ? withReports.filter((r) => !r.latest) : q.status === 'preliminary' ? withReports.filter((r) => r.latest?.status === 'preliminary') : withReports;
-      const start = q.status === 'unreported' ? q.offset : 0;
+      const start = q.status === 'unreported' || merged ? q.offset : 0;
       rows = filtered.slice(start, start + STUDY_PAGE);
       more = filtered.length > start + STUDY_PAGE;
     }
@@ -807,8 +811,8 @@ export function portalApp(deps: PortalDeps): Hono {
           {more && <a href={withQuery(ctx.url, { offset: String(q.offset + STUDY_PAGE) })} data-testid="next-page">{ctx.t('下一页', 'Next')}</a>}
         </p>
         <div class="card"><p class="hint">{ctx.t(
-          '各机构上传到区影像中心的检查，按检查日期从新到旧。“待报告”列出最近 500 个符合条件的检查中尚无报告的；查看检查和图像会记入审计日志。',
-          'Studies the clinics sent to the regional archive, newest first. "Not reported" lists those of the 500 most recent matches without a report; opening a study or its images is audited.')}</p></div>
+          '各机构上传到区影像中心的检查，最近到达的在前。“待报告”列出最近到达的 500 个符合条件的检查中尚无报告的；查看检查和图像会记入审计日志。',
+          'Studies the clinics sent to the regional archive, latest arrivals first. "Not reported" lists those of the 500 latest matching arrivals without a report; opening a study or its images is audited.')}</p></div>
       </>),
     });
   });

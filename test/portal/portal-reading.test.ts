@@ -42,12 +42,12 @@ t.test('remote reading: list, study with previews, reports, scope, roles, audit'
   // c01: an ultrasound study of two JPEG baseline images (dcmcjpeg, as US machines send them);
   // c02: a DR study, uncompressed 16-bit; c01: an older study already reported.
   const [us, dr, old] = [uid(), uid(), uid()];
-  const put = async (clinicId: string, study: string, o: { sop: string; file: string; ts: string; modality: string; name: string; pid: string; acc: string; date: string; n: number; rows: number; cols: number }) => {
+  const put = async (clinicId: string, study: string, o: { sop: string; file: string; ts: string; modality: string; name: string; pid: string; acc: string; date: string; n: number; rows: number; cols: number; at?: string }) => {
     const i: IndexedInstance = {
       sopInstanceUid: o.sop, clinicId, studyInstanceUid: study, seriesInstanceUid: `${study}.1`, sopClassUid: o.modality === 'US' ? US : DX, transferSyntaxUid: o.ts,
       size: 1000, sha256: '0'.repeat(64), path: o.file, patientId: o.pid, patientName: o.name, patientBirthDate: '19580312', patientSex: 'F', accessionNumber: o.acc,
       modality: o.modality, studyDate: o.date, studyTime: '093000', studyDescription: o.modality === 'US' ? '腹部超声' : '胸部正位', seriesNumber: '1', instanceNumber: String(o.n),
-      rows: o.rows, columns: o.cols, numberOfFrames: null, stationAe: `${o.modality}_ROOM1`, receivedAt: new Date().toISOString(),
+      rows: o.rows, columns: o.cols, numberOfFrames: null, stationAe: `${o.modality}_ROOM1`, receivedAt: o.at ?? new Date().toISOString(),
     };
     await ix.upsertInstance(i);
   };
@@ -153,6 +153,23 @@ t.test('remote reading: list, study with previews, reports, scope, roles, audit'
   t.equal((await a.get(`/portal/imaging/instances/${drSop}/preview.png`)).status, 404, 'nor its images');
   t.notMatch(await (await a.get(`/portal/imaging/studies/${us}`)).text(), /report-form/, 'a manager reads reports but cannot write them');
   t.equal((await a.post(`/portal/imaging/studies/${us}/reports`, { status: 'amended', findings: 'x', impression: 'y', after: '2' })).status, 403, 'and a report posted anyway is refused');
+  // Paging over a centre's two clinics: the merged list is cut into pages once, none lost or repeated.
+  const many: string[] = [];
+  for (let k = 0; k < 70; k++) {
+    const st = uid();
+    many.push(st);
+    await put(k % 2 ? 's01-heping' : 'c01-xinhua', st, { sop: uid(), file: drFile, ts: '1.2.840.10008.1.2.1', modality: 'DX', name: `测试^${k}`, pid: `P-M${k}`, acc: `ACC-M${k}`, date: `202610${String(1 + (k % 28)).padStart(2, '0')}`, n: 1, rows: 400, cols: 300, at: new Date(Date.now() + 60_000 + k * 1000).toISOString() });
+  }
+  const uids = (html: string) => [...html.matchAll(/href="\/portal\/imaging\/studies\/([0-9.]+)"/g)].map((m) => m[1]!);
+  const page1 = await (await a.get('/portal/imaging/studies?status=all')).text();
+  const next = /data-testid="next-page" href="([^"]+)"|href="([^"]+)" data-testid="next-page"/.exec(page1);
+  t.ok(next, 'a next page');
+  const page2 = await (await a.get((next![1] ?? next![2]!).replaceAll('&amp;', '&'))).text();
+  const seen = [...uids(page1), ...uids(page2)];
+  t.equal(uids(page1).length, 50, 'fifty on the first page');
+  t.same(uids(page1).slice(0, 3), [many[69], many[68], many[67]], 'latest arrivals first, across the two clinics');
+  t.equal(new Set(seen).size, seen.length, 'no study on both pages');
+  t.ok(many.every((st) => seen.includes(st)), 'every study of both clinics on one of the two pages');
   const aud = await Client.login(p.url, 'auditor', p.users.auditor);
   t.equal((await aud.get('/portal/imaging/studies')).status, 403, 'the auditor does not open patient images');
   t.equal((await rad.req('POST', `/portal/imaging/studies/${us}/reports`, { status: 'amended', findings: 'x', impression: 'y', after: '99' })).status, 403, 'no CSRF token: refused');
@@ -170,6 +187,7 @@ t.test('remote reading: list, study with previews, reports, scope, roles, audit'
   const second = await createPortalUser(p.wh, { username: 'radiologist2', displayName: '区医院孙医生', password: PASSWORD, role: 'radiologist', orgId: 'district' });
   await browserLogin(b, p.url, 'radiologist2', second.secret, /\/portal\/imaging\/studies$/);
   await b.selectOption('[data-testid=studies-filter] select[name=status]', 'all');
+  await b.fill('[data-testid=studies-filter] input[name=id]', 'ACC-DR-1');
   await b.click('[data-testid=studies-filter] button');
   await b.waitForURL(/status=all/);
   await b.screenshot({ path: screenshotPath('portal-reading-list'), fullPage: true });
