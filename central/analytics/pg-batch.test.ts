@@ -99,7 +99,9 @@ t.test('statements per fact batch on PostgreSQL do not grow with the batch', asy
   const bound = 14 + 2 * Math.ceil(keys / 25);
   t.ok(small.statements <= small.batches * bound + 4, `2 records: ${small.statements} statements in ${small.batches} batches`);
   t.ok(large.statements <= large.batches * bound + 4, `200 records: ${large.statements} statements in ${large.batches} batches (not per record)`);
-  t.ok(large.statements < 200, 'fewer statements than records');
+  // Not `statements < records`: the batch size adapts to the machine's speed (a slow machine made
+  // 14 batches of 200 records), so compare per batch, which does not depend on it.
+  t.ok(large.statements / large.batches <= small.statements / small.batches + 4, `statements per batch do not grow with the records in it: ${(large.statements / large.batches).toFixed(1)} with ${(200 / large.batches).toFixed(1)} records a batch, ${small.statements / small.batches} with 2`);
   // The stored results are still their full recomputation.
   for (const k of await a.db.all<{ mkey: string; period: string }>('SELECT mkey, period FROM an_agg_key')) {
     const full = (await a.engine.recompute(JSON.parse(k.mkey), parsePeriod(k.period))).map((r) => `${r.clinic_id}|${r.team_id ?? ''}|${Number(r.v)}`).sort();
