@@ -23,10 +23,9 @@ import type { BackupOverview } from '../backup/index.ts';
 import { backupMaxAgeHours, backupTable } from './backup.tsx';
 import { ReportError, type ImagingIndex, type Query, type StudySummary, type WorkloadRow } from '../imaging/index-store.ts';
 import { reportInputSchema } from '../imaging/reports.ts';
-import { RenderError, transferSyntaxName } from '../../contracts/dicom/render.ts';
-import { NO_PREVIEW, noPreviewSvg } from '../../contracts/dicom/no-preview.ts';
+import { noPreviewSvg, previewAnswer } from '../../contracts/dicom/no-preview.ts';
 import { modalityName, studyTable, StudyView, type StudyRow, type StudyViewProps } from './reading.tsx';
-import { PreviewBusyError, type PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
+import type { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { workloadPeriod, workloadView } from './imaging.tsx';
 import { DEAD_LETTER_REASON_LIST, DeadLetterList, listTable, reasonName, summaryTable } from './dead-letters.tsx';
 
@@ -879,23 +878,9 @@ export function portalApp(deps: PortalDeps): Hono {
     const size = Math.min(2048, Math.max(16, Number(c.req.query('size')) || 256));
     // A full-size view is a look at the image itself: audited (thumbnails are covered by the study view's entry).
     if (size > 256) await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.imaging.image.view', target: `${i.clinicId} ${i.studyInstanceUid} ${i.sopInstanceUid}`, sourceIp: clientIp(c), outcome: `size ${size}` });
-    const svg = (zh: string, en: string, status: 415 | 503 | 500) => c.body(noPreviewSvg(ctx.t(zh, en)), status, { 'content-type': 'image/svg+xml; charset=utf-8', 'cache-control': 'no-store' });
-    if (!reading.previews) return svg('本中心未启用图像预览', 'Previews are not available here', 503);
-    const etag = `"${i.sha256.slice(0, 32)}-${size}"`;
-    const headers = { etag, 'cache-control': 'private, max-age=3600' };
-    if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
-    try {
-      const png = await reading.previews.render(i.path, size);
-      return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', ...headers });
-    } catch (e) {
-      if (e instanceof RenderError) {
-        const ts = transferSyntaxName(i.transferSyntaxUid);
-        const [zh, en] = NO_PREVIEW[e.kind];
-        return svg(zh.replace('{ts}', ts), `${en.replace('{ts}', ts)} (${e.message})`, 415);
-      }
-      if (e instanceof PreviewBusyError) return svg('预览繁忙，请稍后刷新', 'Previews busy: reload in a few seconds', 503);
-      throw e;
-    }
+    if (!reading.previews) return c.body(noPreviewSvg(ctx.t('本中心未启用图像预览', 'Previews are not available here')), 503, { 'content-type': 'image/svg+xml; charset=utf-8', 'cache-control': 'no-store' });
+    const a = await previewAnswer(reading.previews, i, size, c.req.header('if-none-match'), ctx.t, 3600);
+    return new Response(a.body, { status: a.status, headers: a.headers });
   });
 
   // Imaging workload of the regional archive (aggregates only)

@@ -11,9 +11,8 @@ import type { Forwarder } from './forwarder.ts';
 import { ReconcileError, resolveStudy } from './ingest.ts';
 import { DevicesPage, L, PROCEDURES, ReconcilePage, StudyPage, WorklistPage } from './pages.tsx';
 import type { PageCtx } from '../web/layout.tsx';
-import { RenderError, transferSyntaxName } from '../../contracts/dicom/render.ts';
-import { NO_PREVIEW, noPreviewSvg } from '../../contracts/dicom/no-preview.ts';
-import { PreviewBusyError, type PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
+import { previewAnswer } from '../../contracts/dicom/no-preview.ts';
+import type { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { isoDay, type ImagingRepo, type Modality } from './repo.ts';
 
 export const VIEW_ROLES: readonly Role[] = ['doctor', 'nurse', 'registrar', 'imaging_tech', 'device_tech', 'clinic_admin'];
@@ -97,32 +96,16 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
   ui.page('get', '/imaging/instances/:sop/preview.png', VIEW_ROLES, async (c, u, pctx) => {
     const i = repo.instance(c.req.param('sop') ?? '');
     if (!i) return c.text('instance not found', 404);
-    try {
-      // 256 for the study view's tiles; a click opens 1,024 (never above the image's own size).
-      const size = Math.min(2048, Math.max(16, Number(c.req.query('size')) || 256));
-      // A large view is a look at the image itself: audited (tiles are covered by the study view's entry).
-      if (size > 256) audit(c, u.username, 'imaging.image.view', `${i.studyInstanceUid} ${i.sopInstanceUid}`, `size ${size}`);
-      // The picture changes only if the instance is replaced (a new sha256): a browser that has it
-      // revalidates with its ETag and gets 304 without a decode.
-      const etag = `"${i.sha256.slice(0, 32)}-${size}"`;
-      const headers = { etag, 'cache-control': 'private, max-age=86400' };
-      if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
-      const png = await deps.previews.render(i.path, size);
-      return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', ...headers });
-    } catch (e) {
-      // An <img> shows what it is given whatever the status: the tile says why in words.
-      const why = (zh: string, en: string, status: 415 | 503 | 500, extra: Record<string, string> = {}) =>
-        c.body(noPreviewSvg(L(pctx, zh, en)), status, { 'content-type': 'image/svg+xml; charset=utf-8', 'cache-control': 'no-store', ...extra });
-      if (e instanceof RenderError) {
-        const [zh, en] = NO_PREVIEW[e.kind];
-        ctx.log.info({ event: 'imaging.preview.refused', sop: i.sopInstanceUid, kind: e.kind, err: e.message }, 'no thumbnail for this instance');
-        const ts = transferSyntaxName(i.transferSyntaxUid);
-        return why(zh.replace('{ts}', ts), `${en.replace('{ts}', ts)} (${e.message})`, 415);
-      }
-      if (e instanceof PreviewBusyError) return why('预览繁忙，请稍后刷新', 'Previews busy: reload in a few seconds', 503, { 'retry-after': '5' });
-      ctx.log.error({ event: 'imaging.preview.failed', sop: i.sopInstanceUid, err: (e as Error).message }, 'thumbnail could not be made');
-      return why('预览失败（原图已保存），请联系技术人员查看日志', 'Preview failed (original stored); see the log', 500);
+    // 256 for the study view's tiles; a click opens 1,024 (never above the image's own size).
+    const size = Math.min(2048, Math.max(16, Number(c.req.query('size')) || 256));
+    // A large view is a look at the image itself: audited (tiles are covered by the study view's entry).
+    if (size > 256) audit(c, u.username, 'imaging.image.view', `${i.studyInstanceUid} ${i.sopInstanceUid}`, `size ${size}`);
+    const a = await previewAnswer(deps.previews, i, size, c.req.header('if-none-match'), (zh, en) => L(pctx, zh, en), 86400);
+    if (a.failure) {
+      if (a.status === 415) ctx.log.info({ event: 'imaging.preview.refused', sop: i.sopInstanceUid, kind: a.failure.kind, err: a.failure.message }, 'no thumbnail for this instance');
+      else ctx.log.error({ event: 'imaging.preview.failed', sop: i.sopInstanceUid, err: a.failure.message }, 'thumbnail could not be made');
     }
+    return new Response(a.body, { status: a.status, headers: a.headers });
   });
 
   const reconcile = (c: Context, pctx: Parameters<typeof ReconcilePage>[0]['ctx'], extra: { error?: string; notice?: string } = {}, status: 200 | 400 = 200) =>
