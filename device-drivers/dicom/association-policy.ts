@@ -2,7 +2,8 @@
 import type { DicomDevice } from './types.ts';
 import { MODALITY_WORKLIST_FIND, UNCOMPRESSED_TRANSFER_SYNTAXES, VERIFICATION } from './uids.ts';
 
-export type RejectWhy = 'called-ae' | 'unknown-ae' | 'host-mismatch' | 'disabled' | 'limit' | 'unavailable';
+import type { RejectWhy } from './types.ts';
+export type { RejectWhy };
 
 /** A-ASSOCIATE-RJ fields (PS3.8 9.3.4) per reason. */
 export const REJECT_FIELDS: Record<RejectWhy, { result: number; source: number; reason: number }> = {

@@ -1,5 +1,5 @@
 /** SCP configuration: one typed object, defaults applied, validated at start (fail fast). */
-import type { DeviceLookup, DicomLogger, OnInstance, WorklistProvider } from './types.ts';
+import type { AssociationRefusal, DeviceLookup, DicomLogger, OnInstance, WorklistProvider } from './types.ts';
 import { STORAGE_SOP_CLASSES, STORAGE_TRANSFER_SYNTAXES } from './uids.ts';
 
 export interface DicomScpOptions {
@@ -54,6 +54,12 @@ export interface DicomScpOptions {
    * the worker (tests).
    */
   storeWorker?: 'off' | 'lazy' | 'eager' | 'all';
+  /**
+   * Told of every rejected association (after the A-ASSOCIATE-RJ is sent), so the edge can
+   * show the technician who tried to connect and why. Synchronous and must not throw (a throw
+   * is logged and ignored); a flood calls it once per association, so keep it cheap.
+   */
+  onAssociationRejected?: (r: AssociationRefusal) => void;
   log?: DicomLogger;
 }
 
@@ -90,6 +96,7 @@ export function resolveOptions(o: DicomScpOptions, log: DicomLogger): ResolvedSc
     fsync: true,
     indexDuringDirSync: false,
     storeWorker: 'off',
+    onAssociationRejected: () => {},
     ...stripUndefined(o),
     aeTitle: o.aeTitle,
     storageDir: o.storageDir,

@@ -9,4 +9,4 @@ export { InstanceError, StoreStatus } from './instance-sink.ts';
 export { DatasetError, isDatasetError } from './dataset-walker.ts';
 export { PduError, isPduError } from './pdu.ts';
 export { STORAGE_SOP_CLASSES, STORAGE_TRANSFER_SYNTAXES, VERIFICATION, MODALITY_WORKLIST_FIND, isValidUid } from './uids.ts';
-export type { DicomDevice, DeviceLookup, InstanceMeta, OnInstance, WorklistItem, WorklistQuery, WorklistProvider, DicomLogger } from './types.ts';
+export type { AssociationRefusal, RejectWhy, DicomDevice, DeviceLookup, InstanceMeta, OnInstance, WorklistItem, WorklistQuery, WorklistProvider, DicomLogger } from './types.ts';

@@ -302,7 +302,7 @@ export function makeScpClass(ctx: ScpContext) {
         ctx.pendingAssociations--;
       }
       const why = checkDevice(device, this.remoteHost);
-      if (why) return this.reject(why, calledAe);
+      if (why) return this.reject(why, calledAe, device);
       if (this.closing) return;
       this.device = device;
       for (const { context } of assoc.getPresentationContexts()) this.negotiate(context);
@@ -327,7 +327,7 @@ export function makeScpClass(ctx: ScpContext) {
       else pc.setResult(PresentationContextResult.Accept, ts);
     }
 
-    private reject(why: RejectWhy, calledAe: string): void {
+    private reject(why: RejectWhy, calledAe: string, device: DicomDevice | null = null): void {
       const f = REJECT_FIELDS[why];
       counters.associationsRejected++;
       const key = ({ 'called-ae': 'rejectedCalledAe', 'unknown-ae': 'rejectedUnknownAe', 'host-mismatch': 'rejectedHostMismatch', disabled: 'rejectedDisabled', limit: 'rejectedLimit', unavailable: 'rejectedUnavailable' } as const)[why];
@@ -338,6 +338,11 @@ export function makeScpClass(ctx: ScpContext) {
       const s = internals(this).socket;
       s.end();
       setTimeout(() => s.destroy(), 2000).unref();
+      try {
+        opts.onAssociationRejected({ reason: why, callingAe: this.callingAe, calledAe, remoteHost: this.remoteHost, device, at: new Date().toISOString() });
+      } catch (e) {
+        log.error({ event: 'dicom.association.rejected-hook-failed', err: (e as Error).message }, 'onAssociationRejected threw (ignored)');
+      }
     }
 
     override associationReleaseRequested(): void {

@@ -12,6 +12,22 @@ export interface DicomDevice {
   enabled: boolean;
 }
 
+/** Why an association was rejected (association-policy.ts has the A-ASSOCIATE-RJ fields of each). */
+export type RejectWhy = 'called-ae' | 'unknown-ae' | 'host-mismatch' | 'disabled' | 'limit' | 'unavailable';
+
+/** One rejected association, as the SCP reports it to `onAssociationRejected`. */
+export interface AssociationRefusal {
+  reason: RejectWhy;
+  /** The calling AE title the peer sent (trimmed; may be empty or anything a peer chooses). */
+  callingAe: string;
+  /** The AE title the peer called (ours unless reason is 'called-ae'). */
+  calledAe: string;
+  remoteHost: string;
+  /** The device the calling AE is registered as, when it is (host-mismatch, disabled). */
+  device: DicomDevice | null;
+  at: string;
+}
+
 /** Looks a calling AE up in the registry; null when unknown (from this host). */
 export type DeviceLookup = (callingAe: string, remoteHost: string) => DicomDevice | null | Promise<DicomDevice | null>;
 

@@ -21,6 +21,7 @@ import { mountImagingUi, VIEW_ROLES } from './routes.tsx';
 import { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { worklistProvider } from './worklist.ts';
 import { ReportPuller } from './reports.ts';
+import { RefusalLog } from './refusals.ts';
 
 export interface ImagingHandle {
   config: ImagingConfig;
@@ -28,6 +29,8 @@ export interface ImagingHandle {
   repo: ImagingRepo;
   forwarder: Forwarder;
   reports: ReportPuller;
+  /** Refused associations kept for the technician's page. */
+  refusals: RefusalLog;
 }
 
 /** Running imaging modules by clinic id (tests and tools look up the SCP port here). */
@@ -56,6 +59,8 @@ export const imagingModule: EdgeModule = {
     // associations overlap (index-writer.ts); the worker starts then, not with the agent.
     const writer = new IndexWriter(ctx.store, repo, ctx.log.child({ part: 'imaging-index' }), cfg.enabled && cfg.indexWorker !== 'off' && ctx.store.file !== ':memory:');
     if (cfg.indexWorker === 'eager' && cfg.enabled) await writer.whenReady();
+    // Who tried to connect and was refused, for the technician's page (and the audit log).
+    const refusals = new RefusalLog(ctx.store.db, ctx.accounts, ctx.log.child({ part: 'dicom-refusals' }));
     const dicomStored = new Counter({ name: 'device_dicom_instances_stored_total', help: 'DICOM instances stored and indexed, by modality', labelNames: ['modality'], registers: [ctx.registry] });
     const scp = cfg.enabled
       ? await startDicomScp({
@@ -79,6 +84,7 @@ export const imagingModule: EdgeModule = {
           forwarder.kick();
         },
         worklistProvider: worklistProvider(repo),
+        onAssociationRejected: (r) => refusals.record(r),
         log: ctx.log.child({ part: 'dicom-scp' }),
       })
       : null;
@@ -96,7 +102,7 @@ export const imagingModule: EdgeModule = {
     studyTimer.unref();
     // Thumbnails are decoded in a thread of their own (a compressed DR frame takes up to seconds).
     const previews = new PreviewRenderer({ onThreadError: (e) => ctx.log.warn({ event: 'imaging.preview.thread', err: e.message }, 'preview thread stopped; the next preview starts a new one') });
-    mountImagingUi(ctx, { repo, scp: () => scp, aeTitle: cfg.aeTitle, forwarder, reports, newStudyUid: newUid, previews });
+    mountImagingUi(ctx, { repo, scp: () => scp, aeTitle: cfg.aeTitle, forwarder, reports, newStudyUid: newUid, previews, refusals });
 
     // Association outcomes read from the SCP's counters at scrape time (dashboards: device health).
     let lastAssoc = { accepted: 0, rejected: 0, aborted: 0 };
@@ -105,6 +111,17 @@ export const imagingModule: EdgeModule = {
       const now = { accepted: scp.counters.associationsAccepted, rejected: scp.counters.associationsRejected, aborted: scp.counters.aborts };
       for (const k of ['accepted', 'rejected', 'aborted'] as const) if (now[k] > lastAssoc[k]) this.inc({ result: k }, now[k] - lastAssoc[k]);
       lastAssoc = now;
+    } });
+    new Counter({ name: 'device_dicom_associations_rejected_total', help: 'DICOM associations rejected, by reason (unknown-ae, host-mismatch, disabled, called-ae, limit, unavailable)', labelNames: ['reason'], registers: [ctx.registry], collect() {
+      this.reset();
+      if (!scp) return;
+      const c = scp.counters;
+      this.inc({ reason: 'unknown-ae' }, c.rejectedUnknownAe);
+      this.inc({ reason: 'host-mismatch' }, c.rejectedHostMismatch);
+      this.inc({ reason: 'disabled' }, c.rejectedDisabled);
+      this.inc({ reason: 'called-ae' }, c.rejectedCalledAe);
+      this.inc({ reason: 'limit' }, c.rejectedLimit);
+      this.inc({ reason: 'unavailable' }, c.rejectedUnavailable);
     } });
     new Gauge({ name: 'edge_imaging_forward_pending', help: 'Instances waiting to be uploaded to the central archive', registers: [ctx.registry], collect() { this.set(repo.forwardStats().pending); } });
     new Counter({ name: 'edge_imaging_previews_total', help: 'Thumbnails asked for, by outcome (rendered, unsupported: syntax or corrupt frame, failed, timed_out, busy)', labelNames: ['outcome'], registers: [ctx.registry], collect() {
@@ -117,13 +134,14 @@ export const imagingModule: EdgeModule = {
       this.inc({ outcome: 'busy' }, st.refusedBusy);
     } });
     new Gauge({ name: 'edge_imaging_forward_uploaded', help: 'Instances uploaded since start', registers: [ctx.registry], collect() { this.set(forwarder.counters.uploaded); } });
-    const handle: ImagingHandle = { config: cfg, scp, repo, forwarder, reports };
+    const handle: ImagingHandle = { config: cfg, scp, repo, forwarder, reports, refusals };
     runningImaging.set(ctx.config.clinicId, handle);
     return {
       async stop() {
         runningImaging.delete(ctx.config.clinicId);
         if (devices) devices.manager.dicomTest = undefined;
         await scp?.close();
+        refusals.close();
         clearInterval(studyTimer);
         await flushStudies(0);
         await writer.stop();
@@ -134,6 +152,7 @@ export const imagingModule: EdgeModule = {
         ctx.registry.removeSingleMetric('edge_imaging_forward_pending');
         ctx.registry.removeSingleMetric('edge_imaging_forward_uploaded');
         ctx.registry.removeSingleMetric('device_dicom_associations_total');
+        ctx.registry.removeSingleMetric('device_dicom_associations_rejected_total');
         ctx.registry.removeSingleMetric('device_dicom_instances_stored_total');
       },
       health: () => (cfg.enabled && !scp ? { ok: false, detail: 'DICOM SCP not running' } : { ok: true }),

@@ -196,4 +196,21 @@ export const imagingMigrations: Migration[] = [
       END;
     `),
   },
+  {
+    version: 207,
+    name: 'imaging: refused DICOM associations, for the technician (one row per calling AE, address and reason)',
+    up: (db) => db.exec(`
+      CREATE TABLE imaging_refusals (
+        calling_ae TEXT NOT NULL,
+        remote_host TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        called_ae TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        first_at TEXT NOT NULL,
+        last_at TEXT NOT NULL,
+        PRIMARY KEY (calling_ae, remote_host, reason)
+      );
+      CREATE INDEX imaging_refusals_recent ON imaging_refusals (last_at);
+    `),
+  },
 ];

@@ -1,6 +1,7 @@
 /** Imaging pages (zh-CN first): worklist, study view, reconciliation, DICOM devices. */
 import type { Child } from 'hono/jsx';
 import type { ClinicReport } from './reports.ts';
+import type { RefusalRow } from './refusals.ts';
 import { Layout, type PageCtx } from '../web/layout.tsx';
 import { isAwaitingImages, isoDay, type DeviceRow, type InstanceRow, type OrderRow, type StudyRow } from './repo.ts';
 import { canPreview, transferSyntaxName } from '../../contracts/dicom/render.ts';
@@ -261,7 +262,79 @@ function LinkForm(props: { ctx: PageCtx; study: StudyRow; orders: OrderRow[] }) 
   );
 }
 
-export function DevicesPage(props: { ctx: PageCtx; nav?: ImagingNav; devices: DeviceRow[]; local: { aeTitle: string; port: number | null }; error?: string; notice?: string; echo?: { ae: string; ok: boolean; detail: string } }) {
+/** A refused association as the page shows it, with the device its AE title is registered as now (if any). */
+export type RefusalView = RefusalRow & { device: DeviceRow | null };
+
+/**
+ * What happened and what to do, in the technician's words. `resolved` when the registry now
+ * lets that peer in (registered, enabled, at that address): the row stays until dismissed, so
+ * the technician sees the last refusal was before the fix.
+ */
+function refusalAdvice(ctx: PageCtx, r: RefusalView, ourAe: string): { what: string; todo: string; resolved: boolean } {
+  const d = r.device;
+  switch (r.reason) {
+    case 'unknown-ae':
+      return { what: L(ctx, `AE 标题 ${r.callingAe} 未登记`, `AE title ${r.callingAe} is not registered`),
+        todo: d ? L(ctx, '已登记', 'now registered') : L(ctx, '如果这是本诊所的设备，请登记它。', 'If this is one of the clinic\'s devices, register it.'), resolved: !!d };
+    case 'host-mismatch':
+      return { what: L(ctx, `AE 标题已登记，但登记的地址是 ${d?.host ?? '?'}，连接来自 ${r.remoteHost}`, `AE title registered at ${d?.host ?? '?'}, but the connection came from ${r.remoteHost}`),
+        todo: d && (d.host === '*' || d.host === r.remoteHost) ? L(ctx, '登记地址已更正', 'address corrected') : L(ctx, '如果设备换了 IP 地址，请修改登记的地址。', 'If the device has a new IP address, change the registered address.'),
+        resolved: !!d && (d.host === '*' || d.host === r.remoteHost) };
+    case 'disabled':
+      return { what: L(ctx, '设备已停用', 'the device is disabled'), todo: d?.enabled ? L(ctx, '已重新启用', 'enabled again') : L(ctx, '需要使用时在上表中启用。', 'Enable it in the table above when it is to be used.'), resolved: !!d?.enabled };
+    case 'called-ae':
+      return { what: L(ctx, `设备呼叫的 AE 标题是 ${r.calledAe}，本机是 ${ourAe}`, `the device called AE title ${r.calledAe}; this edge is ${ourAe}`),
+        todo: L(ctx, `请在设备的 DICOM 网络设置中把目标（Called AE）改为 ${ourAe}。`, `Set the called AE title in the device's DICOM network settings to ${ourAe}.`), resolved: false };
+    case 'limit':
+      return { what: L(ctx, '同时连接的设备过多（暂时性）', 'too many associations at once (transient)'), todo: L(ctx, '设备会自动重试；经常出现请联系运维。', 'Devices retry; if it keeps happening, call operations.'), resolved: false };
+    case 'unavailable':
+      return { what: L(ctx, '设备登记表暂时不可用（暂时性）', 'the device registry was unavailable (transient)'), todo: L(ctx, '设备会自动重试；经常出现请联系运维。', 'Devices retry; if it keeps happening, call operations.'), resolved: false };
+  }
+}
+
+/** 被拒绝的连接: who tried to connect, how often, why, and the fix (register, correct, enable). */
+function RefusalsCard(props: { ctx: PageCtx; refusals: RefusalView[]; ourAe: string; notice?: string | undefined; error?: string | undefined }) {
+  const { ctx } = props;
+  return (
+    <div class="card" id="refusals">
+      <h1>{L(ctx, '被拒绝的连接', 'Refused connections')}</h1>
+      {props.error && <div class="error" role="alert">{props.error}</div>}
+      {props.notice && <div class="notice" role="status">{props.notice}</div>}
+      {props.refusals.length === 0
+        ? <p class="hint" data-testid="no-refusals">{L(ctx, '最近没有被拒绝的连接。设备连不上时，先看这里。', 'No refused connections recently. When a device cannot connect, look here first.')}</p>
+        : <>
+          <p class="hint">{L(ctx, '设备连不上时，原因通常在这里：未登记的 AE 标题、地址不符、已停用，或设备呼叫了别的 AE 标题。', 'When a device cannot connect, the reason is usually here: an unregistered AE title, another address, disabled, or the device calls another AE title.')}</p>
+          <table data-testid="refusals">
+            <thead><tr><th>{L(ctx, '设备 AE', 'Calling AE')}</th><th>{L(ctx, '来自', 'From')}</th><th>{L(ctx, '原因', 'Reason')}</th><th>{L(ctx, '次数', 'Count')}</th><th>{L(ctx, '最近一次', 'Last')}</th><th>{L(ctx, '处理', 'What to do')}</th><th></th></tr></thead>
+            <tbody>{props.refusals.map((r) => {
+              const a = refusalAdvice(ctx, r, props.ourAe);
+              return (
+                <tr data-refusal={`${r.callingAe}|${r.remoteHost}|${r.reason}`} data-reason={r.reason}>
+                  <td>{r.callingAe === '*' ? L(ctx, '（多个设备）', '(many peers)') : r.callingAe || L(ctx, '（空）', '(empty)')}</td>
+                  <td>{r.remoteHost === '*' ? '—' : r.remoteHost}</td>
+                  <td>{a.what}</td>
+                  <td>{r.count}</td>
+                  <td class="hint" title={L(ctx, `首次 ${time(r.firstAt)}`, `first ${time(r.firstAt)}`)}>{time(r.lastAt)}</td>
+                  <td>{a.resolved ? <span class="badge ok">{a.todo}</span> : a.todo}</td>
+                  <td style="white-space:nowrap">
+                    {r.reason === 'unknown-ae' && !a.resolved && r.callingAe !== '*' && r.callingAe !== '' &&
+                      <a class="button" data-testid="register-refused" href={`/imaging/devices?ae=${encodeURIComponent(r.callingAe)}&host=${encodeURIComponent(r.remoteHost)}#register`}>{L(ctx, '登记此设备', 'Register this device')}</a>}
+                    {r.reason === 'host-mismatch' && !a.resolved && r.device && <a class="button" href={`/devices/${r.device.id}`}>{L(ctx, '修改地址', 'Change address')}</a>}{' '}
+                    <form method="post" action="/imaging/devices/refusals/dismiss" style="display:inline">
+                      <input type="hidden" name="callingAe" value={r.callingAe} /><input type="hidden" name="remoteHost" value={r.remoteHost} /><input type="hidden" name="reason" value={r.reason} />
+                      <button type="submit">{L(ctx, '移除', 'Dismiss')}</button>
+                    </form>
+                  </td>
+                </tr>
+              );
+            })}</tbody>
+          </table>
+        </>}
+    </div>
+  );
+}
+
+export function DevicesPage(props: { ctx: PageCtx; nav?: ImagingNav; devices: DeviceRow[]; local: { aeTitle: string; port: number | null }; refusals?: RefusalView[]; prefill?: { aeTitle: string; host: string }; error?: string; notice?: string; refusalError?: string; refusalNotice?: string; echo?: { ae: string; ok: boolean; detail: string } }) {
   const { ctx } = props;
   return (
     <Layout ctx={ctx} title={L(ctx, 'DICOM 设备', 'DICOM devices')}>
@@ -286,13 +359,15 @@ export function DevicesPage(props: { ctx: PageCtx; nav?: ImagingNav; devices: De
           ))}</tbody>
         </table>
       </div>
-      <div class="card">
+      <RefusalsCard ctx={ctx} refusals={props.refusals ?? []} ourAe={props.local.aeTitle} notice={props.refusalNotice} error={props.refusalError} />
+      <div class="card" id="register">
         <h1>{L(ctx, '登记新设备', 'Register a device')}</h1>
+        {props.prefill && <div class="notice" data-testid="prefill">{L(ctx, `已按被拒绝的连接填入 AE 标题和地址，请核对端口、类型和检查室后登记。`, 'AE title and address filled in from the refused connection: check port, modality and room, then register.')}</div>}
         {props.error && <div class="error" role="alert">{props.error}</div>}
         {props.notice && <div class="notice">{props.notice}</div>}
         <form method="post" action="/imaging/devices" class="stack">
-          <label for="ae">{L(ctx, 'AE 标题（设备的 Calling AE）', 'AE title (the device\'s calling AE)')}</label><input id="ae" name="aeTitle" required maxlength={16} />
-          <label for="host">{L(ctx, 'IP 地址（* 表示任意地址）', 'IP address (* = any)')}</label><input id="host" name="host" required />
+          <label for="ae">{L(ctx, 'AE 标题（设备的 Calling AE）', 'AE title (the device\'s calling AE)')}</label><input id="ae" name="aeTitle" required maxlength={16} value={props.prefill?.aeTitle ?? ''} />
+          <label for="host">{L(ctx, 'IP 地址（* 表示任意地址）', 'IP address (* = any)')}</label><input id="host" name="host" required value={props.prefill?.host ?? ''} />
           <label for="port">{L(ctx, '端口（设备的 DICOM 端口，用于测试连接）', 'Port (the device\'s DICOM port, for the connection test)')}</label><input id="port" name="port" type="number" value="104" required />
           <label for="modality">{L(ctx, '类型', 'Modality')}</label>
           <select id="modality" name="modality"><option value="US">US 超声</option><option value="DX">DX 数字X线（DR）</option><option value="CR">CR 计算机X线</option><option value="OT">OT 其他</option></select>

@@ -14,6 +14,7 @@ import type { PageCtx } from '../web/layout.tsx';
 import { previewAnswer } from '../../contracts/dicom/no-preview.ts';
 import type { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { isoDay, type ImagingRepo, type Modality } from './repo.ts';
+import type { RefusalLog } from './refusals.ts';
 
 export const VIEW_ROLES: readonly Role[] = ['doctor', 'nurse', 'registrar', 'imaging_tech', 'device_tech', 'clinic_admin'];
 const ORDER_ROLES: readonly Role[] = ['doctor', 'registrar', 'imaging_tech', 'clinic_admin'];
@@ -23,7 +24,7 @@ const DEVICE_ROLES: readonly Role[] = ['device_tech', 'imaging_tech', 'clinic_ad
 /** Today in the clinic's time zone (China: UTC+8), yyyy-MM-dd. */
 export const today = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
 
-export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo; scp: () => DicomScpServer | null; aeTitle: string; forwarder: Forwarder; reports: ReportPuller; newStudyUid: () => string; previews: PreviewRenderer }) {
+export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo; scp: () => DicomScpServer | null; aeTitle: string; forwarder: Forwarder; reports: ReportPuller; newStudyUid: () => string; previews: PreviewRenderer; refusals: RefusalLog }) {
   const { ui, accounts, store } = ctx;
   const { repo } = deps;
   const audit = (c: Context, user: string, action: string, target: string, outcome: string) => accounts.audit(user, action, target, clientIp(c), outcome);
@@ -129,9 +130,29 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
     }
   });
 
-  const devices = (c: Context, pctx: Parameters<typeof DevicesPage>[0]['ctx'], extra: Partial<Parameters<typeof DevicesPage>[0]> = {}, status: 200 | 400 = 200) =>
-    ui.html(c, <DevicesPage ctx={pctx} nav={nav()} devices={repo.devices()} local={{ aeTitle: deps.aeTitle, port: deps.scp()?.port ?? null }} {...extra} />, status);
-  ui.page('get', '/imaging/devices', DEVICE_ROLES, (c, _u, pctx) => devices(c, pctx));
+  const devices = (c: Context, pctx: Parameters<typeof DevicesPage>[0]['ctx'], extra: Partial<Parameters<typeof DevicesPage>[0]> = {}, status: 200 | 400 = 200) => {
+    const refusals = deps.refusals.list(50).map((r) => ({ ...r, device: r.callingAe === '*' ? null : repo.deviceByAe(r.callingAe) }));
+    return ui.html(c, <DevicesPage ctx={pctx} nav={nav()} devices={repo.devices()} local={{ aeTitle: deps.aeTitle, port: deps.scp()?.port ?? null }} refusals={refusals} {...extra} />, status);
+  };
+  // ?ae=&host= (the 登记此设备 link of a refused connection) fills the registration form.
+  ui.page('get', '/imaging/devices', DEVICE_ROLES, (c, _u, pctx) => {
+    const ae = (c.req.query('ae') ?? '').trim();
+    const host = (c.req.query('host') ?? '').trim();
+    const prefill = /^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(ae) ? { aeTitle: ae, host: /^[\w.:*-]{1,64}$/.test(host) ? host : '' } : undefined;
+    return devices(c, pctx, prefill ? { prefill } : {});
+  });
+  // The technician dealt with a refused connection (or it was expected): off the list, audited.
+  ui.page('post', '/imaging/devices/refusals/dismiss', DEVICE_ROLES, async (c, u, pctx) => {
+    const f = await c.req.parseBody();
+    const callingAe = String(f.callingAe ?? '');
+    const remoteHost = String(f.remoteHost ?? '');
+    const reason = String(f.reason ?? '');
+    const done = deps.refusals.dismiss(callingAe, remoteHost, reason);
+    audit(c, u.username, 'imaging.refusal.dismiss', `${callingAe}@${remoteHost} ${reason}`, done ? 'ok' : 'refused: no such row');
+    return done
+      ? devices(c, pctx, { refusalNotice: L(pctx, `已从列表中移除 ${callingAe}（${remoteHost}）`, `Removed ${callingAe} (${remoteHost}) from the list`) })
+      : devices(c, pctx, { refusalError: L(pctx, '该记录已不存在（可能已被他人移除）', 'That entry is gone (someone may have removed it)') }, 400);
+  });
   ui.page('post', '/imaging/devices', DEVICE_ROLES, async (c, u, pctx) => {
     const f = await c.req.parseBody();
     const aeTitle = String(f.aeTitle ?? '').trim();

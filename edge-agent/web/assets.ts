@@ -21,6 +21,7 @@ table { width:100%; border-collapse:collapse; background:#fff; } th, td { text-a
 th { background:#eef2f7; font-weight:600; }
 form.stack label { display:block; margin:10px 0 4px; font-size:14px; color:#3e4c59; }
 input, select { font:inherit; padding:7px 10px; border:1px solid #b8c2cc; border-radius:5px; width:100%; max-width:360px; }
+a.button { display:inline-block; background:#fff; color:var(--blue); border:1px solid var(--blue); border-radius:5px; padding:3px 12px; font-size:14px; text-decoration:none; }
 button.primary { display:block; background:var(--blue); color:#fff; border:0; border-radius:5px; padding:8px 22px; font:inherit; cursor:pointer; margin-top:14px; }
 .error { color:var(--bad); background:#fdecea; border:1px solid #f5c6cb; padding:8px 12px; border-radius:5px; margin:10px 0; }
 .notice { color:#0b5132; background:#e6f4ea; border:1px solid #b7dfc3; padding:8px 12px; border-radius:5px; margin:10px 0; }
