@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { IndexedInstance, SeriesSummary, StudySummary } from './index-store.ts';
-import { readPart10, type JsonDataset, type JsonElement } from '../../contracts/dicom/dicom-file.ts';
+import { readPart10, type JsonDataset, type JsonElement, type ParsedFile } from '../../contracts/dicom/dicom-file.ts';
+import { InstanceReadError, readFrames, readLayout, type InstanceLayout } from '../../contracts/dicom/instance-reader.ts';
+import { isDatasetError } from '../../contracts/dicom/dataset-walker.ts';
 
 type J = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string }>;
 const v = (vr: string, x: unknown): { vr: string; Value?: unknown[] } => (x === null || x === undefined || x === '' ? { vr } : { vr, Value: [x] });
@@ -44,9 +46,31 @@ export function instanceJson(i: IndexedInstance, base: string): J {
   };
 }
 
+/**
+ * The stored file's header and Pixel Data position, read without the pixel data
+ * (contracts/dicom/instance-reader.ts); null when that reader cannot (then the file is parsed whole).
+ * A file whose structure is broken is a 404 with the reason, not a 500.
+ */
+async function layout(i: IndexedInstance): Promise<InstanceLayout | null> {
+  try {
+    return await readLayout(i.path);
+  } catch (e) {
+    if (isDatasetError(e) || e instanceof InstanceReadError) throw new FrameError(404, `the stored file cannot be read: ${e.message}`);
+    throw e;
+  }
+}
+
 /** Full metadata of an instance (DICOM JSON model); binary values become BulkDataURIs. */
 export async function instanceMetadata(i: IndexedInstance, base: string): Promise<JsonDataset> {
-  const f = await readPart10(i.path);
+  // A broken structure: what dcmjs makes of the whole file (lenient), as before.
+  const l = await layout(i).catch((e: unknown) => { if (e instanceof FrameError) return null; throw e; });
+  let f: ParsedFile;
+  if (l) {
+    // Pixel Data is named, not read: its BulkDataURI is all the metadata carries of it.
+    f = l.pixel ? { ...l.header, dict: { ...l.header.dict, '7FE00010': { vr: l.pixel.vr || 'OW', Value: [new ArrayBuffer(0)] } } } : l.header;
+  } else {
+    f = await readPart10(i.path);
+  }
   const uri = `${base}/studies/${i.studyInstanceUid}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}`;
   const clean = (ds: JsonDataset, path: string): JsonDataset => {
     const out: JsonDataset = {};
@@ -107,6 +131,17 @@ const NATIVE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.100
 export async function instanceFrames(i: IndexedInstance, list: string): Promise<{ frames: Buffer[]; type: string }> {
   const wanted = list.split(',').map((s) => Number(s.trim()));
   if (!wanted.length || wanted.some((n) => !Number.isInteger(n) || n < 1)) throw new FrameError(400, `frame list "${list}" must be positive integers separated by commas (frames start at 1)`);
+  // Only the frames asked for are read (a viewer asks for every frame of a cine, one by one).
+  const l = await layout(i);
+  if (l) {
+    const type = NATIVE.has(l.header.transferSyntaxUid) ? 'application/octet-stream' : `application/octet-stream; transfer-syntax=${l.header.transferSyntaxUid}`;
+    try {
+      return { frames: await readFrames(i.path, l, wanted), type };
+    } catch (e) {
+      if (!(e instanceof InstanceReadError)) throw e;
+      if (e.kind !== 'parse-whole') throw new FrameError(404, e.message);
+    }
+  }
   const f = await readPart10(i.path);
   const values = f.dict['7FE00010']?.Value ?? [];
   if (!values.length) throw new FrameError(404, 'the instance has no pixel data');
@@ -131,9 +166,22 @@ export async function instanceFrames(i: IndexedInstance, list: string): Promise<
 
 /** The bytes of one binary element named by a metadata BulkDataURI path (`tag` or `SQtag.item.tag`). */
 export async function instanceBulkData(i: IndexedInstance, path: string): Promise<Buffer> {
-  const f = await readPart10(i.path);
+  // Bulk data before Pixel Data (icons, overlays, LUTs) comes from the header alone; Pixel Data
+  // and anything after it from the whole file.
+  const l = path.toUpperCase() === '7FE00010' ? null : await layout(i);
+  if (l) {
+    try {
+      return bulkFrom(l.header.dict, path);
+    } catch (e) {
+      if (!(e instanceof FrameError) || e.status !== 404) throw e;
+    }
+  }
+  return bulkFrom((await readPart10(i.path)).dict, path);
+}
+
+function bulkFrom(dict: JsonDataset, path: string): Buffer {
   const steps = path.split('.');
-  let ds: JsonDataset = f.dict;
+  let ds: JsonDataset = dict;
   for (let k = 0; k < steps.length - 1; k += 2) {
     const item = (ds[steps[k]!.toUpperCase()] ?? ds[steps[k]!.toLowerCase()])?.Value?.[Number(steps[k + 1])];
     if (!item || typeof item !== 'object') throw new FrameError(404, `no sequence item at ${steps.slice(0, k + 2).join('.')}`);

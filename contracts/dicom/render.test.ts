@@ -291,7 +291,13 @@ t.test('PreviewRenderer: a thread of its own, bounded queue, time-out', async (t
   t.match(pool.stats, { rendered: 3, unsupported: 1, failed: 1, refusedBusy: 1, threadStarts: 1 });
   const small = new PreviewRenderer({ maxFileBytes: 1000 });
   t.teardown(() => small.close());
-  await t.rejects(small.render(good, 64), { name: 'RenderError', kind: 'too-large', message: /previews read files up to 0 MB whole/ }, 'a file above the limit is not read');
+  // Header and frame 1 are read by position (instance-reader.ts): no file-size limit applies.
+  t.equal(pngPixels(await small.render(good, 64)).w, 64, 'a file read by position renders whatever its size');
+  // Frames only the codestreams tell apart (more fragments than frames, no offset table): the
+  // whole file would be parsed; above the limit it is refused unread.
+  const ambiguous = join(tmp.dir, 'ambiguous-rle.dcm');
+  writeFileSync(ambiguous, instance({ transferSyntaxUid: '1.2.840.10008.1.2.5', frames: 2, fragments: [Buffer.alloc(400, 1), Buffer.alloc(400, 2), Buffer.alloc(400, 3)] }));
+  await t.rejects(small.render(ambiguous, 64), { name: 'RenderError', kind: 'too-large', message: /previews read files up to 0 MB whole/ }, 'a file to be read whole above the limit is not read');
 });
 
 t.test('PreviewRenderer: a render past its time-out is stopped and the requests behind it still answered', async (t) => {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { readCommandSet, C_STORE_RQ } from './command-set.ts';
-import { DatasetError } from './dataset-walker.ts';
+import { DatasetError } from '../../contracts/dicom/dataset-walker.ts';
 import { commandSet } from './test-support/raw-peer.ts';
 
 t.test('round trip of generated command sets', async (t) => {

@@ -3,7 +3,7 @@
  * just the fields the C-STORE fast path needs. Lengths are checked; anything odd throws
  * DatasetError so the caller can abort.
  */
-import { DatasetError } from './dataset-walker.ts';
+import { DatasetError } from '../../contracts/dicom/dataset-walker.ts';
 
 export interface CommandFields {
   commandField: number;

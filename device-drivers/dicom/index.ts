@@ -6,7 +6,7 @@ export { echo, echo as dicomEcho, type EchoTarget, type EchoResult } from './ech
 export { matchOrder, type OrderCandidate, type OrderMatch, type InstanceKeys } from './order-match.ts';
 export { matchWorklistItem, filterWorklist, matchWildcard, matchPersonName, matchDate, matchTime } from './worklist-match.ts';
 export { InstanceError, StoreStatus } from './instance-sink.ts';
-export { DatasetError, isDatasetError } from './dataset-walker.ts';
+export { DatasetError, isDatasetError } from '../../contracts/dicom/dataset-walker.ts';
 export { PduError, isPduError } from './pdu.ts';
 export { STORAGE_SOP_CLASSES, STORAGE_TRANSFER_SYNTAXES, VERIFICATION, MODALITY_WORKLIST_FIND, isValidUid } from './uids.ts';
 export type { AssociationRefusal, RejectWhy, DicomDevice, DeviceLookup, InstanceMeta, OnInstance, WorklistItem, WorklistQuery, WorklistProvider, DicomLogger } from './types.ts';

@@ -9,7 +9,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fsync, open, openSync, write, writeSync, writev, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { DatasetWalker, isDatasetError } from './dataset-walker.ts';
+import { DatasetWalker, isDatasetError } from '../../contracts/dicom/dataset-walker.ts';
 import { CAPTURED_TAGS, LAST_INDEXED_TAG, headerFields, type HeaderFields } from './instance-meta.ts';
 import { fileMetaToBuffer } from './part10.ts';
 import { mkdirDurable, unlinkQuiet } from './atomic-file.ts';

@@ -13,7 +13,7 @@ import type { Writable } from 'node:stream';
 import { checkDevice, chooseTransferSyntax, normaliseHost, REJECT_FIELDS, type RejectWhy } from './association-policy.ts';
 import type { DicomScpCounters } from './counters.ts';
 import type { ResolvedScpOptions } from './config.ts';
-import { DatasetWalker, isDatasetError } from './dataset-walker.ts';
+import { DatasetWalker, isDatasetError } from '../../contracts/dicom/dataset-walker.ts';
 import {
   Scp, constants, internals, responses,
   type DimseAssociation, type DimseCEchoRequest, type DimseCEchoResponse, type DimseCFindRequest, type DimseCFindResponse,

@@ -39,6 +39,24 @@ export interface WalkerOptions {
   maxCaptureBytes?: number;
   /** Maximum nesting of undefined-length levels, a sequence and its item counting one each (default 16). */
   maxDepth?: number;
+  /**
+   * Stop right after the header of top-level Pixel Data (`pixelData` says where it is); the
+   * bytes of the chunk after it are not consumed (`push` returns how many were). For readers
+   * that fetch the header of a stored file and then only the frames they need.
+   */
+  stopAtPixelData?: boolean;
+}
+
+/** Where top-level Pixel Data starts, in bytes from the start of the dataset. */
+export interface PixelDataPosition {
+  /** Offset of the element's header. */
+  headerOffset: number;
+  /** Offset of its value (native) or of its first item, the Basic Offset Table (encapsulated). */
+  valueOffset: number;
+  /** Value length; null when undefined (encapsulated fragments follow). */
+  length: number | null;
+  /** OB or OW; '' in implicit VR. */
+  vr: string;
 }
 
 export class DatasetWalker {
@@ -47,6 +65,8 @@ export class DatasetWalker {
   /** The last top-level tag whose header was read. */
   lastTopTag = -1;
   readonly values = new Map<number, Buffer>();
+  /** Set when `stopAtPixelData` stopped the walk. */
+  pixelData: PixelDataPosition | null = null;
   private pending: Buffer = Buffer.alloc(0);
   private skip = 0;
   private capturing: { tag: number; parts: Buffer[] } | null = null;
@@ -66,9 +86,10 @@ export class DatasetWalker {
     return this.lastTopTag >= PIXEL_DATA;
   }
 
-  push(chunk: Buffer): void {
+  /** Consumes `chunk`; returns the bytes consumed (all, unless `stopAtPixelData` stopped the walk in it). */
+  push(chunk: Buffer): number {
     let off = 0;
-    while (off < chunk.length) {
+    while (off < chunk.length && !this.pixelData) {
       if (this.skip > 0) {
         const n = Math.min(this.skip, chunk.length - off);
         if (this.capturing) this.capturing.parts.push(Buffer.from(chunk.subarray(off, off + n)));
@@ -82,6 +103,7 @@ export class DatasetWalker {
       const want = 12 - this.pending.length;
       const take = Math.min(want, chunk.length - off);
       const head = this.pending.length ? Buffer.concat([this.pending, chunk.subarray(off, off + take)]) : chunk.subarray(off, off + take);
+      const before = this.offset;
       const used = this.readHeader(head);
       if (used < 0) {
         // not enough bytes for this header yet
@@ -94,8 +116,21 @@ export class DatasetWalker {
       this.offset += used;
       this.pending = Buffer.alloc(0);
       off += fromChunk;
+      if (this.opts.stopAtPixelData && this.stack.length <= 1 && this.lastTopTag === PIXEL_DATA && this.atTopPixelHeader) {
+        this.atTopPixelHeader = false;
+        const defined = this.stack.length === 0;
+        this.pixelData = { headerOffset: before, valueOffset: this.offset, length: defined ? this.skip : null, vr: this.pixelVr };
+        // Not walked: the caller reads the value itself.
+        this.skip = 0;
+        this.capturing = null;
+        if (!defined) this.stack.pop();
+      }
     }
+    return off;
   }
+
+  private atTopPixelHeader = false;
+  private pixelVr = '';
 
   /** Call at end of data: throws unless the dataset ended on an element boundary at top level. */
   finish(): void {
@@ -158,7 +193,13 @@ export class DatasetWalker {
       len = h.readUInt32LE(4);
       used = 8;
     }
-    if (!top) this.lastTopTag = tag;
+    if (!top) {
+      this.lastTopTag = tag;
+      if (tag === PIXEL_DATA) {
+        this.atTopPixelHeader = true;
+        this.pixelVr = vr;
+      }
+    }
     if (len === UNDEFINED) {
       if (tag === PIXEL_DATA && (vr === 'OB' || vr === 'OW' || vr === '')) this.pushFrame({ kind: 'frags' });
       else if (vr === 'SQ' || vr === '') this.pushFrame({ kind: 'seq', explicit });

@@ -2,7 +2,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { DatasetError, DatasetWalker } from './dataset-walker.ts';
-import { el, encapsulated, seq, type Enc } from './test-support/dataset-builder.ts';
+import { el, encapsulated, seq, type Enc } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
 
 interface GenElement {
   tag: number;

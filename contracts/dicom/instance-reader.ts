@@ -1,0 +1,240 @@
+/**
+ * Reading parts of a stored instance without reading all of it: the header (every element before
+ * Pixel Data) and single frames by their position in the file.
+ *
+ * A multi-frame ultrasound cine is 50-300 MB. DICOMweb metadata, one frame of it, or a thumbnail
+ * used to read and parse the whole file on the request path (hundreds of ms of a busy thread and
+ * the file's size in memory, per request; a viewer asks for every frame). Here the header is
+ * walked structurally (`DatasetWalker`, stopping at Pixel Data) and parsed with dcmjs; frames are
+ * read with positional reads: native frames at `offset + (k - 1) * frameLength`, encapsulated
+ * ones through the fragment item headers (8 bytes each) and the Basic Offset Table.
+ *
+ * Files this cannot read that way (deflated or big endian transfer syntax, a header above
+ * `maxHeaderBytes`, no Part 10 preamble) answer `null`: callers then parse the whole file as
+ * before. Elements after Pixel Data (trailing padding, digital signatures) are not in the header.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { DatasetWalker, DatasetError, type PixelDataPosition } from './dataset-walker.ts';
+import { num, parsePart10, type ParsedFile } from './dicom-file.ts';
+
+const IMPLICIT_LE = '1.2.840.10008.1.2';
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+/** Transfer syntaxes whose dataset is little endian, not deflated: implicit, explicit, and every encapsulated one. */
+const walkable = (ts: string) => ts === IMPLICIT_LE || ts === EXPLICIT_LE || (ts.startsWith('1.2.840.10008.1.2.') && ts !== '1.2.840.10008.1.2.1.99' && ts !== '1.2.840.10008.1.2.2');
+const NATIVE = new Set([IMPLICIT_LE, EXPLICIT_LE, '1.2.840.10008.1.2.2']);
+const ITEM = 0xfffee000;
+const SEQ_DELIM = 0xfffee0dd;
+
+export class InstanceReadError extends Error {
+  override name = 'InstanceReadError';
+  constructor(readonly kind: 'no-pixel-data' | 'no-frame' | 'corrupt' | 'parse-whole', message: string) {
+    super(message);
+  }
+}
+
+export interface InstanceLayout {
+  /** dcmjs parse of the file up to Pixel Data (meta and dataset). */
+  header: ParsedFile;
+  /** Pixel Data, in file offsets; null when the instance has none. */
+  pixel: (Omit<PixelDataPosition, 'headerOffset'> & { headerOffset: number }) | null;
+  fileSize: number;
+}
+
+/**
+ * The header and where Pixel Data is, reading only the bytes before it (in `chunk`-byte reads).
+ * Null when the file is not one this reader handles (see the module comment): parse it whole.
+ * Throws DatasetError when the structure before Pixel Data is broken.
+ */
+export async function readLayout(path: string, opts: { maxHeaderBytes?: number; chunk?: number } = {}): Promise<InstanceLayout | null> {
+  const fh = await open(path, 'r');
+  try {
+    return await layoutOf(fh, opts.maxHeaderBytes ?? 16 * 1024 * 1024, opts.chunk ?? 64 * 1024);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function layoutOf(fh: FileHandle, maxHeader: number, chunk: number): Promise<InstanceLayout | null> {
+  const fileSize = (await fh.stat()).size;
+  const first = Buffer.alloc(Math.min(fileSize, Math.max(chunk, 4096)));
+  await readFully(fh, first, 0);
+  if (first.length < 144 || first.toString('latin1', 128, 132) !== 'DICM') return null;
+  // File meta (group 0002, explicit VR little endian): its transfer syntax and where it ends.
+  let pos = 132;
+  let ts = '';
+  while (pos + 8 <= first.length && first.readUInt16LE(pos) === 0x0002) {
+    const elem = first.readUInt16LE(pos + 2);
+    const vr = first.toString('latin1', pos + 4, pos + 6);
+    const long = vr === 'OB' || vr === 'OW' || vr === 'UN' || vr === 'SQ' || vr === 'UT' || vr === 'UC' || vr === 'UR';
+    const len = long ? (pos + 12 <= first.length ? first.readUInt32LE(pos + 8) : -1) : first.readUInt16LE(pos + 6);
+    const head = long ? 12 : 8;
+    if (len < 0 || len === 0xffffffff || pos + head + len > first.length) return null;
+    if (elem === 0x0010) ts = first.toString('latin1', pos + head, pos + head + len).replace(/[\0 ]+$/, '');
+    pos += head + len;
+  }
+  if (!ts || !walkable(ts)) return null;
+  const datasetStart = pos;
+  const walker = new DatasetWalker({ explicitVr: ts !== IMPLICIT_LE, stopAtPixelData: true });
+  let at = datasetStart;
+  let buf = first.subarray(datasetStart);
+  for (;;) {
+    walker.push(buf);
+    at += buf.length;
+    if (walker.pixelData || at >= fileSize) break;
+    if (at - datasetStart > maxHeader) return null;
+    buf = Buffer.alloc(Math.min(chunk, fileSize - at));
+    await readFully(fh, buf, at);
+  }
+  const p = walker.pixelData;
+  if (!p) walker.finish(); // no Pixel Data: the dataset must end on an element boundary
+  const headerEnd = p ? datasetStart + p.headerOffset : fileSize;
+  // Up to and with Pixel Data's own header: dcmjs stops there (ending the bytes before it makes
+  // it read past the end and print a warning).
+  const headerBytes = Buffer.alloc(p ? datasetStart + p.valueOffset : fileSize);
+  await readFully(fh, headerBytes, 0);
+  let header: ParsedFile;
+  try {
+    header = parsePart10(headerBytes, { untilPixelData: true });
+  } catch (e) {
+    // dcmjs trusts what the walk does not check (the meta group length, value contents).
+    throw new DatasetError(`the header cannot be parsed: ${(e as Error).message}`, 0);
+  }
+  delete header.dict['7FE00010'];
+  if (!p) return { header, pixel: null, fileSize };
+  const pixel = { headerOffset: headerEnd, valueOffset: datasetStart + p.valueOffset, length: p.length, vr: p.vr };
+  if (pixel.length !== null && pixel.valueOffset + pixel.length > fileSize) throw new DatasetError(`pixel data declares ${pixel.length} bytes, the file holds ${fileSize - pixel.valueOffset}`, pixel.valueOffset);
+  return { header, pixel, fileSize };
+}
+
+async function readFully(fh: FileHandle, into: Buffer, position: number): Promise<void> {
+  let got = 0;
+  while (got < into.length) {
+    const { bytesRead } = await fh.read(into, got, into.length - got, position + got);
+    if (bytesRead === 0) throw new DatasetError(`file ends at byte ${position + got}, ${into.length - got} bytes short`, position + got);
+    got += bytesRead;
+  }
+}
+
+/** Frame length of native pixel data (rows x columns x samples x bytes), 0 when the header lacks them. */
+export function nativeFrameLength(h: ParsedFile): number {
+  const d = h.dict;
+  const n = (tag: string) => num(d, tag) ?? 0;
+  const bits = n('00280100');
+  // 1-bit data packs frames bit by bit; not cut into frames here.
+  if (bits < 8) return 0;
+  return n('00280010') * n('00280011') * Math.max(1, n('00280002')) * (bits / 8);
+}
+
+export const frameCount = (h: ParsedFile) => Math.max(1, num(h.dict, '00280008') ?? 1);
+
+/**
+ * Frames `wanted` (numbered from 1) as stored: native frames cut at their position;
+ * encapsulated ones as their compressed bytes (all fragments of a frame), found through the
+ * Basic Offset Table, else one fragment per frame when there are as many fragments as frames,
+ * else all fragments for a single-frame image. Throws InstanceReadError when a frame is not there
+ * ('parse-whole' when frames can only be told apart from their codestreams: parse the file).
+ */
+export async function readFrames(path: string, layout: InstanceLayout, wanted: number[]): Promise<Buffer[]> {
+  const px = layout.pixel;
+  if (!px) throw new InstanceReadError('no-pixel-data', 'the instance has no pixel data');
+  const count = frameCount(layout.header);
+  const fh = await open(path, 'r');
+  try {
+    if (NATIVE.has(layout.header.transferSyntaxUid)) {
+      const len = nativeFrameLength(layout.header);
+      if (len <= 0 || px.length === null) throw new InstanceReadError('corrupt', 'pixel data or image geometry missing');
+      const have = Math.min(count, Math.floor(px.length / len));
+      const missing = wanted.filter((k) => k > have);
+      if (missing.length) throw new InstanceReadError('no-frame', `frame(s) ${missing.join(',')} not in the instance (it has ${have})`);
+      const out: Buffer[] = [];
+      for (const k of wanted) {
+        const b = Buffer.alloc(len);
+        await readFully(fh, b, px.valueOffset + (k - 1) * len);
+        out.push(b);
+      }
+      return out;
+    }
+    const frames = await encapsulatedFrames(fh, px.valueOffset, layout.fileSize, count);
+    const missing = wanted.filter((k) => k > frames.length);
+    if (missing.length) throw new InstanceReadError('no-frame', `frame(s) ${missing.join(',')} not in the instance (it has ${frames.length})`);
+    const out: Buffer[] = [];
+    for (const k of wanted) {
+      const parts: Buffer[] = [];
+      for (const f of frames[k - 1]!) {
+        const b = Buffer.alloc(f.length);
+        await readFully(fh, b, f.offset);
+        parts.push(b);
+      }
+      out.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
+type Fragment = { offset: number; length: number };
+
+/** The fragments of each frame, from the item headers (and the Basic Offset Table when filled). */
+async function encapsulatedFrames(fh: FileHandle, start: number, fileSize: number, count: number): Promise<Fragment[][]> {
+  const head = Buffer.alloc(8);
+  let pos = start;
+  const items: Fragment[] = [];
+  for (;;) {
+    if (pos + 8 > fileSize) throw new InstanceReadError('corrupt', `encapsulated pixel data ends without a sequence delimiter (byte ${pos})`);
+    await readFully(fh, head, pos);
+    const tag = ((head.readUInt16LE(0) << 16) >>> 0) + head.readUInt16LE(2);
+    const len = head.readUInt32LE(4);
+    if (tag === SEQ_DELIM) break;
+    if (tag !== ITEM || len === 0xffffffff) throw new InstanceReadError('corrupt', `expected a fragment item at byte ${pos}`);
+    if (pos + 8 + len > fileSize) throw new InstanceReadError('corrupt', `fragment at byte ${pos} declares ${len} bytes past the end of the file`);
+    items.push({ offset: pos + 8, length: len });
+    pos += 8 + len;
+  }
+  const [bot, ...fragments] = items;
+  if (!bot) throw new InstanceReadError('corrupt', 'encapsulated pixel data without a Basic Offset Table item');
+  if (fragments.length === 0) return [];
+  if (count === 1) return [fragments];
+  if (bot.length >= 4 && bot.length % 4 === 0) {
+    // Offsets of each frame's first fragment item, from the first fragment item.
+    const table = Buffer.alloc(bot.length);
+    await readFully(fh, table, bot.offset);
+    const firstItem = fragments[0]!.offset - 8;
+    const starts = Array.from({ length: bot.length / 4 }, (_, k) => firstItem + table.readUInt32LE(k * 4));
+    const frames: Fragment[][] = starts.map(() => []);
+    for (const f of fragments) {
+      let k = starts.length - 1;
+      while (k > 0 && f.offset - 8 < starts[k]!) k--;
+      if (f.offset - 8 < starts[0]!) throw new InstanceReadError('corrupt', 'the Basic Offset Table does not start at the first fragment');
+      frames[k]!.push(f);
+    }
+    if (frames.some((fr) => fr.length === 0)) throw new InstanceReadError('corrupt', 'the Basic Offset Table names a frame without a fragment');
+    return frames;
+  }
+  if (fragments.length === count) return fragments.map((f) => [f]);
+  // More fragments than frames and no offset table: which fragment starts a frame is only known
+  // from the codestreams; the caller parses the whole file instead.
+  throw new InstanceReadError('parse-whole', `${fragments.length} fragments for ${count} frames and no Basic Offset Table`);
+}
+
+/**
+ * The instance as `renderPreview` needs it: the header and frame 1 only (the Pixel Data value
+ * holds that frame). Null when this reader cannot (the caller parses the whole file). A broken
+ * structure before or inside Pixel Data is a RenderError-worthy DatasetError/InstanceReadError.
+ */
+export async function readFirstFrame(path: string): Promise<ParsedFile | null> {
+  const layout = await readLayout(path);
+  if (!layout) return null;
+  if (!layout.pixel) return layout.header;
+  // No frame geometry (not an image, 1-bit): the header alone lets the renderer say why.
+  if (NATIVE.has(layout.header.transferSyntaxUid) && nativeFrameLength(layout.header) <= 0) return layout.header;
+  let frame: Buffer;
+  try {
+    [frame] = (await readFrames(path, layout, [1])) as [Buffer];
+  } catch (e) {
+    if (e instanceof InstanceReadError && e.kind === 'parse-whole') return null;
+    throw e;
+  }
+  const value = frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength);
+  return { ...layout.header, dict: { ...layout.header.dict, '7FE00010': { vr: layout.pixel.vr || 'OW', Value: [value] } } };
+}
