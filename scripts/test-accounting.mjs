@@ -1,6 +1,7 @@
-// Per-test-file accounting, to see where the suite's time goes (and to refresh
-// scripts/slow-tests.txt): run the suite with
-//   TEST_ACCOUNTING_LOG=/tmp/acct.tsv npx tap --node-arg=--import=tsx --node-arg=--import=./scripts/test-accounting.mjs <files>
+// Per-test-file accounting, to see where the suite's time goes: run the suite with
+//   TEST_ACCOUNTING_LOG=/tmp/acct.tsv npm test -- --node-arg=--import=tsx --node-arg=--import=./scripts/test-accounting.mjs
+// (node-arg on the command line replaces .taprc's list: name tsx again). CPU counts from the
+// accounting import on; the process start before it (tsx, tap) is ~1-2 CPU-s per file.
 // Each test process appends: file, own CPU s, CPU s of its waited-for children (nats-server,
 // Chromium, child processes), wall s, start and exit (epoch ms: where the file ran in the suite).
 // Then: sort -t$'\t' -k4 -rn /tmp/acct.tsv

@@ -1,0 +1,111 @@
+/**
+ * Reading parts of a large stored instance ([imaging]: DICOMweb metadata and frames of a cine for
+ * the district hospital's viewer, previews): `contracts/dicom/instance-reader.ts` (the header up
+ * to Pixel Data, single frames by position) against the whole-file dcmjs parse the services used
+ * before (and still use for files the reader does not handle), and dcmtk's `dcmdump -M` (Debian;
+ * reads the header, long values not loaded; one process per read, its start included) for the
+ * header.
+ *
+ * Files: an ultrasound cine of 300 frames 640 x 480 RGB uncompressed (~276 MB) and the same in
+ * JPEG baseline (dcmcjpeg, with a Basic Offset Table). Each variant runs in a child process of
+ * its own so that its peak RSS (VmHWM) is its own.
+ *
+ *   node --import tsx bench/instance-read.bench.ts [--runs N]
+ * Prints a markdown table; bench/RESULTS.md (Imaging, "Reading large instances") holds a run.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { readPart10 } from '../contracts/dicom/dicom-file.ts';
+import { readFrames, readLayout } from '../contracts/dicom/instance-reader.ts';
+import { median } from './proc-stats.ts';
+
+const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const RUNS = Number(arg('--runs') ?? 5);
+const FRAME = 150;
+
+type Variant = 'header-reader' | 'header-whole' | 'frame-reader' | 'frame-whole';
+
+/** One variant, RUNS times, in this (child) process: prints {ms, hwm}. */
+async function child(variant: Variant, path: string): Promise<void> {
+  const ms: number[] = [];
+  let check = 0;
+  for (let r = 0; r < RUNS; r++) {
+    const t0 = performance.now();
+    if (variant === 'header-reader') {
+      const l = await readLayout(path);
+      if (!l) throw new Error(`${path}: the reader declined the file`);
+      check += Object.keys(l.header.dict).length;
+    } else if (variant === 'header-whole') {
+      check += Object.keys((await readPart10(path)).dict).length;
+    } else if (variant === 'frame-reader') {
+      const l = await readLayout(path);
+      if (!l) throw new Error(`${path}: the reader declined the file`);
+      check += (await readFrames(path, l, [FRAME]))[0]!.length;
+    } else {
+      // The services' former path: parse everything, then cut frame k out of Pixel Data.
+      const f = await readPart10(path);
+      const v = f.dict['7FE00010']?.Value ?? [];
+      const n = (tag: string) => Number(f.dict[tag]?.Value?.[0] ?? 0);
+      if (f.transferSyntaxUid.endsWith('.1.2.1')) {
+        const len = n('00280010') * n('00280011') * n('00280002');
+        check += Buffer.from(v[0] as ArrayBuffer).subarray((FRAME - 1) * len, FRAME * len).length;
+      } else {
+        check += (v[FRAME - 1] as ArrayBuffer).byteLength;
+      }
+    }
+    ms.push(performance.now() - t0);
+  }
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) / 1024;
+  process.stdout.write(JSON.stringify({ ms: median(ms), hwm, check }));
+}
+
+if (process.argv[2] === '--child') {
+  await child(process.argv[3] as Variant, process.argv[4]!);
+} else {
+  const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+  const { buildPart10, testUid } = await import('../device-drivers/dicom/test-support/dataset-builder.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'instance-read-bench-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const W = 640, H = 480, N = 300;
+  log(`making a ${N}-frame ${W} x ${H} RGB ultrasound cine`);
+  const px = Buffer.alloc(W * H * 3 * N);
+  for (let k = 0; k < N; k++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+    const o = ((k * H + y) * W + x) * 3;
+    const fan = Math.abs(x - 320) < y * 0.7 ? 90 + ((x * 7 + y * 13 + k * 5) % 60) : 0;
+    px[o] = fan; px[o + 1] = fan; px[o + 2] = fan;
+  }
+  const native = join(dir, 'cine.dcm');
+  writeFileSync(native, buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.3.1', sopInstanceUid: testUid(), studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: H, columns: W, samplesPerPixel: 3, frames: N, pixels: px }));
+  log('compressing it with dcmcjpeg (JPEG baseline, Basic Offset Table)');
+  const jpeg = join(dir, 'cine-jpeg.dcm');
+  execFileSync('dcmcjpeg', ['+eb', native, jpeg]);
+  const self = fileURLToPath(import.meta.url);
+  const run = (v: Variant, path: string) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', self, '--child', v, path, '--runs', String(RUNS)], { maxBuffer: 1 << 20 }).toString()) as { ms: number; hwm: number };
+  const dcmdump = (path: string) => {
+    const ms: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const t0 = performance.now();
+      execFileSync('dcmdump', ['-M', path], { stdio: 'ignore' });
+      ms.push(performance.now() - t0);
+    }
+    return median(ms);
+  };
+  const rows: string[] = [];
+  for (const [name, path] of [['US cine uncompressed', native], ['US cine JPEG baseline', jpeg]] as const) {
+    const mb = (statSync(path).size / 1e6).toFixed(0);
+    log(`${name} (${mb} MB): header`);
+    const hr = run('header-reader', path), hw = run('header-whole', path), dd = dcmdump(path);
+    rows.push(`| ${name} | ${mb} MB | header (metadata) | ${hr.ms.toFixed(1)} ms, ${hr.hwm.toFixed(0)} MB | ${hw.ms.toFixed(0)} ms, ${hw.hwm.toFixed(0)} MB | ${(hw.ms / hr.ms).toFixed(0)}x | dcmdump -M ${dd.toFixed(0)} ms (${(dd / hr.ms).toFixed(1)}x) |`);
+    log(`${name}: frame ${FRAME}`);
+    const fr = run('frame-reader', path), fw = run('frame-whole', path);
+    rows.push(`| ${name} | ${mb} MB | frame ${FRAME} | ${fr.ms.toFixed(1)} ms, ${fr.hwm.toFixed(0)} MB | ${fw.ms.toFixed(0)} ms, ${fw.hwm.toFixed(0)} MB | ${(fw.ms / fr.ms).toFixed(0)}x | — |`);
+  }
+  console.log(`Run ${new Date().toISOString()}, median of ${RUNS} reads per variant, each variant in a process of its own (peak RSS = VmHWM of that process, Node's own ~50 MB included); load ${loadavg().map((x) => x.toFixed(1)).join(' ')}.\n`);
+  console.log('| file | size | read | instance-reader (time, peak RSS) | whole-file dcmjs parse | whole / reader | dcmtk |');
+  console.log('|---|---:|---|---:|---:|---:|---|');
+  for (const r of rows) console.log(r);
+}
