@@ -112,6 +112,7 @@ t.test('queue -> visit -> sign -> pay -> nurse executes; records reach central',
   const specimenId = (await page.locator('[data-testid^=specimen-]').first().getAttribute('data-testid'))!.replace('specimen-', '');
   t.match(specimenId, /^S\d{6}\d{4}$/, 'specimen barcode id');
   t.equal(await page.locator('[data-testid^=specimen-] svg').count(), 1, 'specimen barcode drawn as SVG');
+  t.ok(await page.locator('[data-testid^=specimen-] svg path').count() >= 1, 'its bars are drawn (code 128), not the text fallback');
   await page.selectOption('[data-testid=imaging-procedure]', 'US-ABD');
   await page.click('[data-testid=add-imaging]');
 

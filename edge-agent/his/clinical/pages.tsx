@@ -1,12 +1,12 @@
 /** Pages of the doctor's and nurse's workstations (server-rendered, zh-CN first). */
 import type { Child } from 'hono/jsx';
 import { raw } from 'hono/html';
-import bwipjs from 'bwip-js/node';
 import type { RecordPayload } from '../../../contracts/index.ts';
 import { Layout, type PageCtx } from '../../web/layout.tsx';
 import { FREQUENCY, ROUTE, VITALS, doseUnits, parseSpec, rabiesActions, type DrugInfo, type Frequency, type Route } from './domain.ts';
 import type { ExecTaskRow, QueueRow, VisitView } from './service.ts';
 import { localDate, localStamp } from '../time.ts';
+import { bwipJs } from '../../../contracts/runtime/lazy-libs.ts';
 
 export const L = (ctx: PageCtx, zh: string, en: string) => (ctx.lang === 'en' ? en : zh);
 const SEX: Record<string, [string, string]> = { '1': ['男', 'M'], '2': ['女', 'F'], '0': ['未知', '?'], '9': ['未说明', '-'] };
@@ -49,7 +49,7 @@ textarea { font:inherit; width:100%; padding:6px 8px; border:1px solid #b8c2cc; 
 
 export function barcodeSvg(text: string, height = 9): string {
   try {
-    return bwipjs.toSVG({ bcid: 'code128', text, height, includetext: true, textxalign: 'center' });
+    return bwipJs().toSVG({ bcid: 'code128', text, height, includetext: true, textxalign: 'center' });
   } catch {
     return `<svg xmlns="http://www.w3.org/2000/svg"><text y="14">${text.replace(/[<&>]/g, '')}</text></svg>`;
   }
