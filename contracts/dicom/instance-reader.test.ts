@@ -88,6 +88,26 @@ t.test('header and frames by position equal the whole-file parse', async (t) => 
   t.equal(await kindOf(readFrames(ambiguous, la!, [1])), 'parse-whole');
   t.equal(await readFirstFrame(ambiguous), null, 'readFirstFrame leaves it to the whole-file parse');
 
+  // An offset table that does not match the fragments: a structure error, never another frame's bytes.
+  const good = withOffsetTable(buildPart10(base({ transferSyntaxUid: '1.2.840.10008.1.2.4.50', frames: 3, fragments: [frag(0, 4)] })), [[frag(0, 50), frag(1, 20)], [frag(2, 40)], [frag(3, 10)]]);
+  const botAt = good.indexOf(Buffer.from([0xfe, 0xff, 0x00, 0xe0, 12, 0, 0, 0])) + 8; // the 3-entry table's values
+  const broken = (name: string, offsets: number[]) => {
+    const b = Buffer.from(good);
+    offsets.forEach((o, k) => b.writeUInt32LE(o, botAt + k * 4));
+    return write(`bot-${name}.dcm`, b);
+  };
+  t.same((await readFrames(broken('ok', [0, 86, 134]), (await readLayout(broken('ok', [0, 86, 134])))!, [2]))[0], frag(2, 40), 'the table as written: frame 2');
+  for (const [name, offsets, frame] of [
+    ['not at an item', [0, 80, 134], 1],
+    ['not at an item (next frame)', [0, 86, 130], 2],
+    ['first entry not 0', [8, 86, 134], 2],
+    ['decreasing', [0, 134, 86], 3],
+    ['past the last fragment', [0, 86, 200], 2],
+  ] as const) {
+    const p = broken(name, [...offsets]);
+    t.equal(await kindOf(readFrames(p, (await readLayout(p))!, [frame])), 'corrupt', `offset table ${name}: corrupt (frame ${frame})`);
+  }
+
   // Files without a preamble, and deflated ones: null (the caller parses the whole file).
   const plain = buildPart10(base({}));
   t.equal(await readLayout(write('nopre.dcm', plain.subarray(132))), null, 'no DICM preamble: null');

@@ -154,13 +154,11 @@ export async function readFrames(path: string, layout: InstanceLayout, wanted: n
       }
       return out;
     }
-    const frames = await encapsulatedFrames(fh, px.valueOffset, layout.fileSize, count);
-    const missing = wanted.filter((k) => k > frames.length);
-    if (missing.length) throw new InstanceReadError('no-frame', `frame(s) ${missing.join(',')} not in the instance (it has ${frames.length})`);
+    const frames = await encapsulatedFrames(fh, px.valueOffset, layout.fileSize, count, wanted);
     const out: Buffer[] = [];
-    for (const k of wanted) {
+    for (const fragments of frames) {
       const parts: Buffer[] = [];
-      for (const f of frames[k - 1]!) {
+      for (const f of fragments) {
         const b = Buffer.alloc(f.length);
         await readFully(fh, b, f.offset);
         parts.push(b);
@@ -175,46 +173,77 @@ export async function readFrames(path: string, layout: InstanceLayout, wanted: n
 
 type Fragment = { offset: number; length: number };
 
-/** The fragments of each frame, from the item headers (and the Basic Offset Table when filled). */
-async function encapsulatedFrames(fh: FileHandle, start: number, fileSize: number, count: number): Promise<Fragment[][]> {
+/** One item header (tag and length) at `pos`, checked to lie inside the file. */
+async function itemAt(fh: FileHandle, head: Buffer, pos: number, fileSize: number): Promise<{ tag: number; len: number }> {
+  if (pos + 8 > fileSize) throw new InstanceReadError('corrupt', `encapsulated pixel data ends without a sequence delimiter (byte ${pos})`);
+  await readFully(fh, head, pos);
+  const tag = ((head.readUInt16LE(0) << 16) >>> 0) + head.readUInt16LE(2);
+  const len = head.readUInt32LE(4);
+  if (tag === SEQ_DELIM) return { tag, len };
+  if (tag !== ITEM || len === 0xffffffff) throw new InstanceReadError('corrupt', `expected a fragment item at byte ${pos}`);
+  if (pos + 8 + len > fileSize) throw new InstanceReadError('corrupt', `fragment at byte ${pos} declares ${len} bytes past the end of the file`);
+  return { tag, len };
+}
+
+/**
+ * The fragments of each wanted frame. With a filled Basic Offset Table only the item headers of
+ * the wanted frames are read (a cine's frame k costs its own few reads, not one per fragment of
+ * the whole cine); without one every item header is read to count the fragments.
+ */
+async function encapsulatedFrames(fh: FileHandle, start: number, fileSize: number, count: number, wanted: number[]): Promise<Fragment[][]> {
   const head = Buffer.alloc(8);
-  let pos = start;
-  const items: Fragment[] = [];
-  for (;;) {
-    if (pos + 8 > fileSize) throw new InstanceReadError('corrupt', `encapsulated pixel data ends without a sequence delimiter (byte ${pos})`);
-    await readFully(fh, head, pos);
-    const tag = ((head.readUInt16LE(0) << 16) >>> 0) + head.readUInt16LE(2);
-    const len = head.readUInt32LE(4);
-    if (tag === SEQ_DELIM) break;
-    if (tag !== ITEM || len === 0xffffffff) throw new InstanceReadError('corrupt', `expected a fragment item at byte ${pos}`);
-    if (pos + 8 + len > fileSize) throw new InstanceReadError('corrupt', `fragment at byte ${pos} declares ${len} bytes past the end of the file`);
-    items.push({ offset: pos + 8, length: len });
-    pos += 8 + len;
-  }
-  const [bot, ...fragments] = items;
-  if (!bot) throw new InstanceReadError('corrupt', 'encapsulated pixel data without a Basic Offset Table item');
-  if (fragments.length === 0) return [];
-  if (count === 1) return [fragments];
-  if (bot.length >= 4 && bot.length % 4 === 0) {
+  const first = await itemAt(fh, head, start, fileSize);
+  if (first.tag !== ITEM) throw new InstanceReadError('corrupt', 'encapsulated pixel data without a Basic Offset Table item');
+  const bot = { offset: start + 8, length: first.len };
+  const firstItem = bot.offset + bot.length;
+  if (count > 1 && bot.length >= 4 && bot.length % 4 === 0) {
     // Offsets of each frame's first fragment item, from the first fragment item.
     const table = Buffer.alloc(bot.length);
     await readFully(fh, table, bot.offset);
-    const firstItem = fragments[0]!.offset - 8;
     const starts = Array.from({ length: bot.length / 4 }, (_, k) => firstItem + table.readUInt32LE(k * 4));
-    const frames: Fragment[][] = starts.map(() => []);
-    for (const f of fragments) {
-      let k = starts.length - 1;
-      while (k > 0 && f.offset - 8 < starts[k]!) k--;
-      if (f.offset - 8 < starts[0]!) throw new InstanceReadError('corrupt', 'the Basic Offset Table does not start at the first fragment');
-      frames[k]!.push(f);
+    if (starts[0] !== firstItem) throw new InstanceReadError('corrupt', 'the Basic Offset Table does not start at the first fragment');
+    for (let k = 1; k < starts.length; k++) {
+      if (starts[k]! <= starts[k - 1]!) throw new InstanceReadError('corrupt', 'the Basic Offset Table names a frame without a fragment');
     }
-    if (frames.some((fr) => fr.length === 0)) throw new InstanceReadError('corrupt', 'the Basic Offset Table names a frame without a fragment');
-    return frames;
+    const missing = wanted.filter((k) => k > starts.length);
+    if (missing.length) throw new InstanceReadError('no-frame', `frame(s) ${missing.join(',')} not in the instance (it has ${starts.length})`);
+    const out: Fragment[][] = [];
+    for (const k of wanted) {
+      const end = k < starts.length ? starts[k]! : Infinity;
+      const frame: Fragment[] = [];
+      let pos = starts[k - 1]!;
+      while (pos < end) {
+        const it = await itemAt(fh, head, pos, fileSize);
+        if (it.tag === SEQ_DELIM) {
+          if (end !== Infinity) throw new InstanceReadError('corrupt', `the Basic Offset Table names frame ${k + 1} past the last fragment`);
+          break;
+        }
+        frame.push({ offset: pos + 8, length: it.len });
+        pos += 8 + it.len;
+      }
+      if (pos !== end && end !== Infinity) throw new InstanceReadError('corrupt', `the Basic Offset Table's frame ${k + 1} does not start at a fragment item`);
+      if (!frame.length) throw new InstanceReadError('corrupt', `the Basic Offset Table names frame ${k} without a fragment`);
+      out.push(frame);
+    }
+    return out;
   }
-  if (fragments.length === count) return fragments.map((f) => [f]);
+  const fragments: Fragment[] = [];
+  for (let pos = firstItem; ;) {
+    const it = await itemAt(fh, head, pos, fileSize);
+    if (it.tag === SEQ_DELIM) break;
+    fragments.push({ offset: pos + 8, length: it.len });
+    pos += 8 + it.len;
+  }
+  let frames: Fragment[][];
+  if (fragments.length === 0) frames = [];
+  else if (count === 1) frames = [fragments];
+  else if (fragments.length === count) frames = fragments.map((f) => [f]);
   // More fragments than frames and no offset table: which fragment starts a frame is only known
   // from the codestreams; the caller parses the whole file instead.
-  throw new InstanceReadError('parse-whole', `${fragments.length} fragments for ${count} frames and no Basic Offset Table`);
+  else throw new InstanceReadError('parse-whole', `${fragments.length} fragments for ${count} frames and no Basic Offset Table`);
+  const missing = wanted.filter((k) => k > frames.length);
+  if (missing.length) throw new InstanceReadError('no-frame', `frame(s) ${missing.join(',')} not in the instance (it has ${frames.length})`);
+  return wanted.map((k) => frames[k - 1]!);
 }
 
 /**
