@@ -30,7 +30,7 @@ export function centralMetrics(wh: Warehouse): {
   const applied = new Counter({ name: m.applied, help: 'Records applied to the warehouse', labelNames: ['clinic', 'type'], registers: [registry] });
   const duplicates = new Counter({ name: m.duplicates, help: 'Deliveries of records already applied or held (ignored)', registers: [registry] });
   const held = new Counter({ name: m.held, help: 'Records received above a gap and held until the gap closes', registers: [registry] });
-  const dead = new Counter({ name: m.deadLetters, help: 'Messages dead-lettered, by reason', labelNames: ['reason'], registers: [registry] });
+  const dead = new Counter({ name: m.deadLetters, help: 'Messages dead-lettered, by reason and by the clinic their subject names (unknown: none)', labelNames: ['reason', 'clinic'], registers: [registry] });
   const conflicts = new Counter({ name: m.conflicts, help: 'Resident demographic conflicts logged (last writer won)', registers: [registry] });
   const latency = new Histogram({ name: m.applyLatency, help: 'Edge write to central apply, seconds', buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 30, 120, 600, 3600], registers: [registry] });
   const fleetGauge = (name: string, help: string, pick: (f: Awaited<ReturnType<Warehouse['fleet']>>[number]) => number) =>
@@ -69,7 +69,7 @@ export function centralMetrics(wh: Warehouse): {
       if (o === 'duplicate') duplicates.inc();
       else if (o === 'held') held.inc();
     }
-    for (const reason of r.deadReasons) dead.inc({ reason });
+    for (const d of r.deadLetters) dead.inc({ reason: d.reason, clinic: d.clinic });
     if (r.conflicts) conflicts.inc(r.conflicts);
   };
   const httpRequests = new Counter({ name: m.httpRequests, help: 'HTTP requests by method, matched route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });

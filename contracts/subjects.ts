@@ -42,6 +42,16 @@ export function parseRecordSubject(subject: string): { clinicId: string; type: s
   return { clinicId: parts[1]!, type: parts[3]! };
 }
 
+/**
+ * The clinic a message's subject names (`clinic.<id>` and below) when it is a well-formed clinic id,
+ * else 'unknown': a bounded label for metrics. The subject, not the payload: NATS permissions confine
+ * each clinic to its own subjects, while a payload's clinic is whatever the sender wrote.
+ */
+export function subjectClinicLabel(subject: string): string {
+  const id = /^clinic\.([^.]+)/.exec(subject)?.[1];
+  return id && CLINIC_ID_PATTERN.test(id) ? id : 'unknown';
+}
+
 export function parseClinicSubject(subject: string): string | null {
   const parts = subject.split('.');
   return parts[0] === 'clinic' && parts.length >= 3 ? parts[1]! : null;

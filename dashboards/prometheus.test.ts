@@ -41,7 +41,7 @@ async function stubExporter() {
   new Gauge({ name: c.clinicDictionaryVersion, help: 'x', labelNames: ['clinic', 'dictionary'], registers: [reg] }).set({ clinic: 'clinic-a', dictionary: 'icd10' }, 3);
   new Gauge({ name: c.dictionaryLatestVersion, help: 'x', labelNames: ['dictionary'], registers: [reg] }).set({ dictionary: 'icd10' }, 3);
   new Counter({ name: c.applied, help: 'x', labelNames: ['clinic', 'type'], registers: [reg] }).inc({ clinic: 'clinic-a', type: 'encounter' }, 3);
-  new Counter({ name: c.deadLetters, help: 'x', labelNames: ['reason'], registers: [reg] }).inc({ reason: 'forged' });
+  new Counter({ name: c.deadLetters, help: 'x', labelNames: ['reason', 'clinic'], registers: [reg] }).inc({ reason: 'forged', clinic: 'clinic-a' });
   for (const name of [c.duplicates, c.held, c.conflicts]) new Counter({ name, help: name, registers: [reg] }).inc();
   new Histogram({ name: c.applyLatency, help: 'x', buckets: [0.05, 0.2, 1], registers: [reg] }).observe(0.1);
   new Gauge({ name: c.ingestBuffered, help: 'x', registers: [reg] }).set(120);

@@ -100,7 +100,7 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       await wh.ingest([obs(c, 1), obs(c, 3)]);
       const r = await wh.ingest([obs(c, 1, 'x'), obs(c, 3, 'x')]);
       t.same(r.outcomes, ['dead', 'dead']);
-      t.same(r.deadReasons, ['seq_collision', 'seq_collision']);
+      t.same(r.deadLetters, [{ reason: 'seq_collision', clinic: c }, { reason: 'seq_collision', clinic: c }], 'counted under the clinic its subject names');
       t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 1, pendingAbove: 1, firstMissing: 2 }, 'watermark and pending untouched');
       const dl = (await wh.deadLetters(100)).filter((d) => d.clinicId === c);
       t.same(dl.map((d) => [d.reason, d.seq]).sort(), [['seq_collision', 1], ['seq_collision', 3]]);
@@ -118,7 +118,7 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       const clash = { ...changed, envelope: { ...(changed as Extract<IngestItem, { kind: 'record' }>).envelope, seq: 3 }, hash: 'third' } as IngestItem;
       const r2 = await wh.ingest([clash]);
       t.same(r2.outcomes, ['applied'], 'the seq is consumed');
-      t.same(r2.deadReasons, ['seq_collision'], 'the differing content is dead-lettered');
+      t.same(r2.deadLetters.map((d) => d.reason), ['seq_collision'], 'the differing content is dead-lettered');
       t.equal((await wh.watermark(c)).appliedSeq, 3);
       t.equal(await wh.countRecords(c), 1);
     });
@@ -140,7 +140,7 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       t.match(dl.find((d) => d.seq === 2)!.rawPreview, /"seq":2/, 'raw bytes kept for review');
       const noClinic = await wh.ingest([{ kind: 'dead', subject: 'junk', reason: 'not_json', detail: 'x', raw: Buffer.from('{') }]);
       t.same(noClinic.outcomes, ['dead']);
-      t.same(noClinic.deadReasons, ['not_json']);
+      t.same(noClinic.deadLetters, [{ reason: 'not_json', clinic: 'unknown' }], 'a subject without a clinic: unknown');
     });
 
     tt.test('lost_at_source (an edge re-seeding central): what central holds at that seq stands (duplicate); at the watermark it takes its place and releases what was held', async (t) => {
@@ -152,12 +152,12 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       // At or below the watermark: a record or a dead item applied there stands; no seq_collision.
       r = await wh.ingest([deadItem(c, 2, 'lost_at_source'), deadItem(c, 3, 'lost_at_source')]);
       t.same(r.outcomes, ['duplicate', 'duplicate'], 'lost entries for applied seqs (a record, a dead one) are duplicates');
-      t.same(r.deadReasons, [], 'no dead letter');
+      t.same(r.deadLetters.map((d) => d.reason), [], 'no dead letter');
       t.same(r.changed, [], 'nothing changed');
       // Held above the gap: the held record stands.
       r = await wh.ingest([deadItem(c, 5, 'lost_at_source')]);
       t.same(r.outcomes, ['duplicate'], 'lost entry for a held seq is a duplicate');
-      t.same(r.deadReasons, []);
+      t.same(r.deadLetters.map((d) => d.reason), []);
       t.same(await wh.watermark(c), { clinicId: c, appliedSeq: 3, pendingAbove: 1, firstMissing: 4 }, 'watermark and pending untouched');
       t.same((await mine()).map((d) => [d.reason, d.seq]), [['schema', 3]], 'only the earlier schema dead letter');
       // Within one batch too (the seq applied earlier in the same transaction).
@@ -177,7 +177,7 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       t.same(r.outcomes, ['held', 'held']);
       r = await wh.ingest([deadItem(c, 3, 'lost_at_source')]);
       t.same(r.outcomes, ['dead'], 'the outcome of any dead item that takes its seq');
-      t.same(r.deadReasons, ['lost_at_source']);
+      t.same(r.deadLetters.map((d) => d.reason), ['lost_at_source']);
       t.same(r.changed, [{ clinicId: c, appliedSeq: 3, pendingAbove: 2, firstMissing: 4 }], 'the watermark moves past it');
       // A lost entry above the gap: held (it takes its place when the gap closes), dead-lettered now.
       r = await wh.ingest([deadItem(c, 4, 'lost_at_source')]);
@@ -301,7 +301,7 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
         rec(10, 'encounter', 'e2', { ...enc([{ code: 'X', name: 'stale', primary: true }]), encounterId: 'e2', chiefComplaint: 'stale v1' }, 1),
       ]);
       t.ok(r.outcomes.every((o) => o === 'applied'), 'all applied');
-      t.same(r.deadReasons, []);
+      t.same(r.deadLetters.map((d) => d.reason), []);
       t.equal(await wh.countRecords(c), 10, 'every record version kept in records');
       const read = async (table: string) => (await readProjection(sql, projectionByTable(table)!, { clinicId: c, residentId: rid, limit: 100, offset: 0 })).rows;
       t.match(await read('dw_resident'), [{ resident_id: rid, name: '王秀英', sex_code: '2', birth_date: '1980-01-01', id_type_code: '01', id_number: '110101195603070026', ethnicity_code: '01', source_clinic_id: c }]);
@@ -387,7 +387,7 @@ export function runWarehouseContract(tap: Test, name: string, make: () => Promis
       t.ok((await wh.ingest([rx(101, 1, 2)])).outcomes.every((o) => o === 'applied'));
       const r3 = await wh.ingest([rx(101, 3, 1), rx(7, 3), rx(100, 2)]);
       t.ok(r3.outcomes.every((o) => o === 'applied'));
-      t.same(r3.deadReasons, [], 'a same-content record at a new seq is no collision');
+      t.same(r3.deadLetters.map((d) => d.reason), [], 'a same-content record at a new seq is no collision');
       t.equal(await wh.countRecords(c), 150 + 31 + 2 + 3, 'rx101 v1 kept, rx7 not stored twice');
       const lines101 = (await readProjection(sql, projectionByTable('dw_prescription_item')!, { clinicId: c, residentId: `r${101 % 7}`, limit: 100, offset: 0 })).rows.filter((x) => x.record_id === 'rx101');
       t.same(lines101.map((x) => [x.version, x.item_line_no]), [[2, 1]], 'a late older version changes nothing');

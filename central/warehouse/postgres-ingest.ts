@@ -4,7 +4,7 @@
  * hold above a gap, duplicate-or-collision at or below the watermark, dead items consume their seq.
  */
 import type { QueryResult, QueryResultRow } from 'pg';
-import { compareHlc, type DeadLetterReason } from '../../contracts/index.ts';
+import { compareHlc, subjectClinicLabel, type DeadLetterReason } from '../../contracts/index.ts';
 import type { IngestItem, IngestOutcome, IngestResult, Watermark, RecordItem } from './types.ts';
 import { projectRecordsPg, projectResidentsPg } from './projection-writers.ts';
 import { pgArray } from './postgres-arrays.ts';
@@ -32,7 +32,7 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
   const now = new Date().toISOString();
   const outcomes: IngestOutcome[] = [];
   const applied: IngestResult['applied'] = [];
-  const deadReasons: DeadLetterReason[] = [];
+  const deadLetters: IngestResult['deadLetters'] = [];
   const touched = new Set<string>();
   let conflicts = 0;
 
@@ -60,7 +60,7 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
     // or the letter could not be written and the consumer would retry its batch for ever.
     await q('INSERT INTO dead_letters (subject, clinic_id, seq, reason, detail, raw, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
       [pgText(subject), clinicId === null ? null : pgText(clinicId), seq, reason, pgText(detail), typeof raw === 'string' ? Buffer.from(raw) : Buffer.from(raw), now]);
-    deadReasons.push(reason);
+    deadLetters.push({ reason, clinic: subjectClinicLabel(subject) });
   };
   // ingest_log and records rows are written in bulk at the end of the batch (two statements
   // instead of two round trips per record); batchLog answers duplicate checks meanwhile.
@@ -157,7 +157,7 @@ export async function ingestTx(q: Q, batch: IngestItem[]): Promise<IngestResult>
   const wmWritten = await flush(q, logRows, recRows, now, dead, done.length ? wmParams : null);
   await projectResidentsPg(q, [...residentsTouched].sort());
   if (done.length && !wmWritten) await q(`UPDATE clinic_state s SET ${WM_SET} FROM ${wmFrom(1)} WHERE s.clinic_id = w.c`, [...wmParams, now]);
-  return { outcomes, changed, applied, conflicts, deadReasons };
+  return { outcomes, changed, applied, conflicts, deadLetters };
 }
 
 /** The watermark update of `clinic_state`: `updated_at` is the last parameter. */

@@ -1,5 +1,5 @@
 /** SQLite warehouse: the embedded default. Every batch is one transaction. */
-import { compareHlc, type DeadLetterReason, type DictionaryItem, type DictionaryName, type DictionarySnapshot, type Heartbeat, type Refusals } from '../../contracts/index.ts';
+import { compareHlc, subjectClinicLabel, type DeadLetterReason, type DictionaryItem, type DictionaryName, type DictionarySnapshot, type Heartbeat, type Refusals } from '../../contracts/index.ts';
 import { migrate, openDb, type Db } from '../../contracts/runtime/index.ts';
 import { centralMigrations } from './sqlite-migrations.ts';
 import { withWriteGate } from './write-gate.ts';
@@ -98,7 +98,7 @@ export class SqliteWarehouse implements Warehouse {
     if (cursor) this.st.cursorPut.run(cursor.stream, cursor.seq, cursor.storedAt, now);
     const outcomes: IngestOutcome[] = [];
     const applied: IngestResult['applied'] = [];
-    const deadReasons: DeadLetterReason[] = [];
+    const deadLetters: IngestResult['deadLetters'] = [];
     const touched = new Set<string>();
     let conflicts = 0;
     // Per-batch cache of watermarks; written back once per clinic at the end.
@@ -115,7 +115,7 @@ export class SqliteWarehouse implements Warehouse {
     };
     const dead = (subject: string, clinicId: string | null, seq: number | null, reason: DeadLetterReason, detail: string, raw: Uint8Array | string) => {
       this.st.deadInsert.run(subject, clinicId, seq, reason, detail, Buffer.from(typeof raw === 'string' ? Buffer.from(raw) : raw), now);
-      deadReasons.push(reason);
+      deadLetters.push({ reason, clinic: subjectClinicLabel(subject) });
     };
     const applyRecord = (r: RecordItem) => {
       this.st.logInsert.run(r.clinicId, r.seq, r.recordId, r.type, r.version, r.hash, 'applied', now);
@@ -196,7 +196,7 @@ export class SqliteWarehouse implements Warehouse {
     this.projector.flush();
     for (const [clinicId, w] of wm) if (touched.has(clinicId)) this.st.upsertState.run(clinicId, w.seq, w.applied, now);
     const changed = [...touched].map((c) => this.watermarkSync(c));
-    return { outcomes, changed, applied, conflicts, deadReasons };
+    return { outcomes, changed, applied, conflicts, deadLetters };
   }
 
   /** Last writer wins by HLC; the value that loses is kept in resident_conflicts. Returns conflicts logged. */

@@ -38,7 +38,8 @@ export interface IngestResult {
   changed: Watermark[];
   applied: { clinicId: string; type: RecordType; createdAt: string }[];
   conflicts: number;
-  deadReasons: DeadLetterReason[];
+  /** Messages dead-lettered in this batch: reason and the clinic their subject names (subjectClinicLabel). */
+  deadLetters: { reason: DeadLetterReason; clinic: string }[];
 }
 
 export interface FleetRow {

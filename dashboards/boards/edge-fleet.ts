@@ -38,6 +38,7 @@ export const edgeFleet: DashboardSpec = {
       ] },
       { id: 18, title: 'Relay connected', kind: 'timeseries', max: 1, queries: [{ expr: `${edge.relayState}{${C}}`, legend: '{{clinic}}' }] },
       { id: 19, title: 'Time since last receipt', kind: 'timeseries', unit: 's', queries: [{ expr: `time() - (${edge.lastReceipt}{${C}} > 0)`, legend: '{{clinic}}' }] },
+      { id: 25, title: 'Dead letters by clinic and reason', kind: 'timeseries', unit: 'short', queries: [{ expr: `sum by (clinic, reason) (increase(${central.deadLetters}{${C}}[${RI}]))`, legend: '{{clinic}} {{reason}}' }] },
       { id: 20, title: 'Duplicates / held / conflicts / ingest faults', kind: 'timeseries', unit: 'short', queries: [
         { expr: `rate(${central.duplicates}[${RI}])`, legend: 'duplicates' },
         { expr: `rate(${central.held}[${RI}])`, legend: 'held' },

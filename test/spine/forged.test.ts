@@ -50,7 +50,8 @@ t.test('forged and malformed messages are dead-lettered with reasons; the consum
   await waitFor('good records still flow', async () => (await central.wh.watermark(a.config.clinicId)).appliedSeq === acked, 30_000);
   t.pass(`consumer kept going: clinic ${a.config.clinicId} at ${acked}`);
   const metrics = await (await fetch(`${central.http.url}/metrics`)).text();
-  t.match(metrics, /central_dead_letters_total\{reason="clinic_mismatch"\} 1/, 'dead letters counted by reason');
+  t.match(metrics, new RegExp(`central_dead_letters_total\\{reason="clinic_mismatch",clinic="${victim}"\\} 1`), 'dead letters counted by reason and by the clinic the subject names');
+  t.notMatch(metrics, new RegExp(`central_dead_letters_total\\{[^}]*clinic="${a.config.clinicId}"`), 'never by the clinic a payload claims');
   const api = await fetch(`${central.http.url}/api/dead-letters?limit=5`, { headers: { authorization: 'Bearer test-token-0123456789' } });
   t.equal(((await api.json()) as unknown[]).length, 5, 'dead letters readable through the API');
   const auth = { headers: { authorization: 'Bearer test-token-0123456789' } };
