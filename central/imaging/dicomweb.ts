@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { IndexedInstance, SeriesSummary, StudySummary } from './index-store.ts';
 import { readPart10, type JsonDataset, type JsonElement, type ParsedFile } from '../../contracts/dicom/dicom-file.ts';
-import { InstanceReadError, readFrames, readLayout, type InstanceLayout } from '../../contracts/dicom/instance-reader.ts';
+import { InstanceReadError, readFrames, readLayout, readNativePixelData, type InstanceLayout } from '../../contracts/dicom/instance-reader.ts';
 import { isDatasetError } from '../../contracts/dicom/dataset-walker.ts';
 
 type J = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string }>;
@@ -166,10 +166,18 @@ export async function instanceFrames(i: IndexedInstance, list: string): Promise<
 
 /** The bytes of one binary element named by a metadata BulkDataURI path (`tag` or `SQtag.item.tag`). */
 export async function instanceBulkData(i: IndexedInstance, path: string): Promise<Buffer> {
-  // Bulk data before Pixel Data (icons, overlays, LUTs) comes from the header alone; Pixel Data
-  // and anything after it from the whole file.
-  const l = path.toUpperCase() === '7FE00010' ? null : await layout(i);
-  if (l) {
+  // Bulk data before Pixel Data (icons, overlays, LUTs) comes from the header alone, native Pixel
+  // Data by its position; encapsulated Pixel Data and anything after it from the whole file.
+  const l = await layout(i);
+  if (l && path.toUpperCase() === '7FE00010') {
+    try {
+      return await readNativePixelData(i.path, l);
+    } catch (e) {
+      if (!(e instanceof InstanceReadError)) throw e;
+      if (e.kind === 'no-pixel-data') throw new FrameError(404, `no binary value at ${path}`);
+      if (e.kind === 'corrupt') throw new FrameError(404, `the stored file cannot be read: ${e.message}`);
+    }
+  } else if (l) {
     try {
       return bulkFrom(l.header.dict, path);
     } catch (e) {

@@ -12,7 +12,7 @@ import { buildPart10, el, seq, testUid, tagHeader, type TestInstance } from '../
 import { run, tempDir } from '../../device-drivers/dicom/test-support/harness.ts';
 import { isDatasetError } from './dataset-walker.ts';
 import { parsePart10, readPart10 } from './dicom-file.ts';
-import { InstanceReadError, nativeFrameLength, readFirstFrame, readFrames, readLayout } from './instance-reader.ts';
+import { InstanceReadError, nativeFrameLength, readFirstFrame, readFrames, readLayout, readNativePixelData } from './instance-reader.ts';
 
 const US_MF = '1.2.840.10008.5.1.4.1.1.3.1';
 const IMPLICIT = '1.2.840.10008.1.2';
@@ -78,6 +78,12 @@ t.test('header and frames by position equal the whole-file parse', async (t) => 
     const last = c.frames.length;
     t.same((await readFrames(path, l!, [last, 1]))[0], c.frames[last - 1], `${c.name}: frames in the order asked`);
     await t.rejects(readFrames(path, l!, [last + 1]), InstanceReadError, `${c.name}: a frame past the last`);
+    const wholeFile = parsePart10(c.file);
+    if (l!.header.transferSyntaxUid.startsWith('1.2.840.10008.1.2.4') || l!.header.transferSyntaxUid.endsWith('.5')) {
+      t.equal(await kindOf(readNativePixelData(path, l!)), 'parse-whole', `${c.name}: encapsulated bulk data is left to the whole-file parse`);
+    } else {
+      t.same(await readNativePixelData(path, l!), Buffer.from(wholeFile.dict['7FE00010']!.Value![0] as ArrayBuffer), `${c.name}: Pixel Data by position = the whole-file parse's value`);
+    }
     const first = await readFirstFrame(path);
     t.same(Buffer.from(first!.dict['7FE00010']!.Value![0] as ArrayBuffer), c.frames[0], `${c.name}: readFirstFrame holds frame 1`);
   }

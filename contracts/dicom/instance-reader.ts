@@ -171,6 +171,26 @@ export async function readFrames(path: string, layout: InstanceLayout, wanted: n
   }
 }
 
+/**
+ * The whole Pixel Data value of a native (uncompressed) instance, read by position: the same bytes
+ * a whole-file parse gives as its value. InstanceReadError 'parse-whole' for encapsulated pixel data
+ * (its bulk data is what the whole-file parse makes of the fragments).
+ */
+export async function readNativePixelData(path: string, layout: InstanceLayout): Promise<Buffer> {
+  const px = layout.pixel;
+  if (!px) throw new InstanceReadError('no-pixel-data', 'the instance has no pixel data');
+  if (!NATIVE.has(layout.header.transferSyntaxUid) || px.length === null) throw new InstanceReadError('parse-whole', 'encapsulated pixel data');
+  if (px.valueOffset + px.length > layout.fileSize) throw new InstanceReadError('corrupt', `Pixel Data declares ${px.length} bytes past the end of the file`);
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(px.length);
+    await readFully(fh, b, px.valueOffset);
+    return b;
+  } finally {
+    await fh.close();
+  }
+}
+
 type Fragment = { offset: number; length: number };
 
 /** One item header (tag and length) at `pos`, checked to lie inside the file. */
