@@ -111,14 +111,28 @@ export class FrameError extends Error {
 const toBuf = (x: unknown): Buffer | null =>
   x instanceof ArrayBuffer ? Buffer.from(x) : ArrayBuffer.isView(x) ? Buffer.from(x.buffer, x.byteOffset, x.byteLength) : null;
 
-/** One multipart/related body of binary parts (frames, bulk data). */
-export function multipartOctets(parts: Buffer[], type: string): { body: Buffer; contentType: string } {
+/**
+ * One multipart/related body of binary parts (frames, bulk data), sent part by part: the parts are
+ * not copied into one buffer (a cine's uncompressed Pixel Data is hundreds of MB).
+ */
+export function multipartOctets(parts: Buffer[], type: string): { body: ReadableStream<Uint8Array>; contentType: string; length: number } {
   const boundary = `dpc-${randomBytes(12).toString('hex')}`;
   const chunks: Buffer[] = [];
   for (const p of parts) chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\nContent-Length: ${p.length}\r\n\r\n`), p, Buffer.from('\r\n'));
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(chunks), contentType: `multipart/related; type="${type}"; boundary=${boundary}` };
+  const length = chunks.reduce((n, c) => n + c.length, 0);
+  let next = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const c = chunks[next];
+      if (c) chunks[next++] = EMPTY; // sent: let it go
+      if (c) controller.enqueue(c);
+      else controller.close();
+    },
+  }, { highWaterMark: 1 });
+  return { body, contentType: `multipart/related; type="${type}"; boundary=${boundary}`, length };
 }
+const EMPTY = Buffer.alloc(0);
 
 const NATIVE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
 

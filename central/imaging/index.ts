@@ -181,7 +181,7 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
       const r = await get(i);
       audit(c, 'api-token', action, i.sopInstanceUid, `ok (${r.parts.length})`);
       const m = multipartOctets(r.parts, r.type);
-      return c.body(new Uint8Array(m.body), 200, { 'content-type': m.contentType });
+      return c.body(m.body, 200, { 'content-type': m.contentType, 'content-length': String(m.length) });
     } catch (e) {
       if (!(e instanceof FrameError)) throw e;
       audit(c, 'api-token', action, i.sopInstanceUid, `refused ${e.status}: ${e.message}`);

@@ -15,6 +15,7 @@ import { waitFor } from '../helpers/wait.ts';
 import { addResident, imaging, imagingEnv, multipartParts, run, writeInstance } from './fixtures.ts';
 import { newUid } from '../../edge-agent/imaging/index.ts';
 import type { Central } from '../../central/app.ts';
+import { parsePart10 } from '../../contracts/dicom/dicom-file.ts';
 
 const TOKEN = 'test-token-0123456789';
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -126,6 +127,12 @@ t.test('imaging: worklist, C-STORE, match, spine record, forwarding, DICOMweb, c
   const meta = await (await api(`/studies/${usOrder!.studyInstanceUid}/series/${series}/instances/${us2.sop}/metadata`)).json() as Record<string, { Value?: unknown[]; BulkDataURI?: string }>[];
   t.same(meta[0]!['00100010']!.Value, [{ Alphabetic: '张伟' }], 'metadata: GBK-labelled name decoded');
   t.match(meta[0]!['7FE00010']!.BulkDataURI, /bulkdata/, 'pixel data as BulkDataURI');
+  // The BulkDataURI over HTTP: the pixel data storescu sent, sent part by part with its length.
+  const bulk = await fetch(`${central.http.url}${new URL(meta[0]!['7FE00010']!.BulkDataURI!).pathname}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const bulkBody = Buffer.from(await bulk.arrayBuffer());
+  t.equal(Number(bulk.headers.get('content-length')), bulkBody.length, 'bulk data: Content-Length matches the body');
+  const sentPixels = Buffer.from(parsePart10(us2.bytes).dict['7FE00010']!.Value![0] as ArrayBuffer);
+  t.ok(multipartParts(bulkBody, bulk.headers.get('content-type') ?? '')[0]!.equals(sentPixels), `bulk data over HTTP = the pixel data storescu sent (${sentPixels.length} bytes)`);
   const png = await api(`/studies/${dxOrder!.studyInstanceUid}/series/${dx1.series}/instances/${dx1.sop}/rendered`);
   t.equal(png.headers.get('content-type'), 'image/png');
   t.ok(Buffer.from(await png.arrayBuffer()).subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'rendered PNG');
