@@ -25,6 +25,7 @@ const EXPECTED_EMPTY: Record<string, string> = {
   'CPU load': 'this container\'s snmpd has no hrProcessorLoad',
   'Errors per minute': 'no device errors in a healthy run',
   'Dead letters by reason': 'no dead letters in a healthy run',
+  'Dead letters by clinic and reason': 'no dead letters in a healthy run',
   // Outage panels: checked below after the router is stopped.
   'cut off': 'only during an outage',
   'Clinical impact': 'only during an outage',
