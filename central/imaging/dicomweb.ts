@@ -125,9 +125,9 @@ export function multipartOctets(parts: Buffer[], type: string): { body: Readable
   const body = new ReadableStream<Uint8Array>({
     pull(controller) {
       const c = chunks[next];
-      if (c) chunks[next++] = EMPTY; // sent: let it go
-      if (c) controller.enqueue(c);
-      else controller.close();
+      if (!c) return controller.close();
+      chunks[next++] = EMPTY; // sent: let it go
+      controller.enqueue(c);
     },
   }, { highWaterMark: 1 });
   return { body, contentType: `multipart/related; type="${type}"; boundary=${boundary}`, length };
