@@ -4,7 +4,8 @@
  * to Pixel Data, single frames by position) against the whole-file dcmjs parse the services used
  * before (and still use for files the reader does not handle), and dcmtk's `dcmdump -M` (Debian;
  * reads the header, long values not loaded; one process per read, its start included) for the
- * header.
+ * header. WADO-RS bulk data of the cine's native Pixel Data: the multipart body sent from a range
+ * of the file (1 MiB per pull) against the value read into one buffer first.
  *
  * Files: an ultrasound cine of 300 frames 640 x 480 RGB uncompressed (~276 MB) and the same in
  * JPEG baseline (dcmcjpeg, with a Basic Offset Table). Each variant runs in a child process of
@@ -20,14 +21,16 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { readPart10 } from '../contracts/dicom/dicom-file.ts';
-import { readFrames, readLayout } from '../contracts/dicom/instance-reader.ts';
+import { nativePixelDataRange, readFrames, readLayout, readNativePixelData } from '../contracts/dicom/instance-reader.ts';
+import { multipartOctets, type OctetPart } from '../central/imaging/dicomweb.ts';
+import { open } from 'node:fs/promises';
 import { median } from './proc-stats.ts';
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const RUNS = Number(arg('--runs') ?? 5);
 const FRAME = 150;
 
-type Variant = 'header-reader' | 'header-whole' | 'frame-reader' | 'frame-whole';
+type Variant = 'header-reader' | 'header-whole' | 'frame-reader' | 'frame-whole' | 'bulk-range' | 'bulk-buffer';
 
 /** One variant, RUNS times, in this (child) process: prints {ms, hwm}. */
 async function child(variant: Variant, path: string): Promise<void> {
@@ -45,6 +48,18 @@ async function child(variant: Variant, path: string): Promise<void> {
       const l = await readLayout(path);
       if (!l) throw new Error(`${path}: the reader declined the file`);
       check += (await readFrames(path, l, [FRAME]))[0]!.length;
+    } else if (variant === 'bulk-range' || variant === 'bulk-buffer') {
+      // WADO-RS bulk data of native Pixel Data, the multipart body drained as a client would take
+      // it: sent from a file range (now) or read into one buffer first (before).
+      const l = await readLayout(path);
+      if (!l) throw new Error(`${path}: the reader declined the file`);
+      const r = nativePixelDataRange(l);
+      const part: OctetPart = variant === 'bulk-range' ? { fh: await open(path, 'r'), ...r } : await readNativePixelData(path, l);
+      const m = multipartOctets([part], 'application/octet-stream');
+      let got = 0;
+      for await (const c of m.body as unknown as AsyncIterable<Uint8Array>) got += c.length;
+      if (got !== m.length) throw new Error(`body ${got} bytes, Content-Length ${m.length}`);
+      check += got;
     } else {
       // The services' former path: parse everything, then cut frame k out of Pixel Data.
       const f = await readPart10(path);
@@ -103,6 +118,11 @@ if (process.argv[2] === '--child') {
     log(`${name}: frame ${FRAME}`);
     const fr = run('frame-reader', path), fw = run('frame-whole', path);
     rows.push(`| ${name} | ${mb} MB | frame ${FRAME} | ${fr.ms.toFixed(1)} ms, ${fr.hwm.toFixed(0)} MB | ${fw.ms.toFixed(0)} ms, ${fw.hwm.toFixed(0)} MB | ${(fw.ms / fr.ms).toFixed(0)}x | — |`);
+    if (path === native) {
+      log(`${name}: Pixel Data bulk data`);
+      const br = run('bulk-range', path), bb = run('bulk-buffer', path);
+      rows.push(`| ${name} | ${mb} MB | bulk data 7FE00010 (body drained; file range / one buffer) | ${br.ms.toFixed(0)} ms, ${br.hwm.toFixed(0)} MB | ${bb.ms.toFixed(0)} ms, ${bb.hwm.toFixed(0)} MB (read into one buffer) | ${(bb.ms / br.ms).toFixed(1)}x | — |`);
+    }
   }
   console.log(`Run ${new Date().toISOString()}, median of ${RUNS} reads per variant, each variant in a process of its own (peak RSS = VmHWM of that process, Node's own ~50 MB included); load ${loadavg().map((x) => x.toFixed(1)).join(' ')}.\n`);
   console.log('| file | size | read | instance-reader (time, peak RSS) | whole-file dcmjs parse | whole / reader | dcmtk |');

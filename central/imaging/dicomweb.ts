@@ -5,10 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { IndexedInstance, SeriesSummary, StudySummary } from './index-store.ts';
 import { readPart10, type JsonDataset, type JsonElement, type ParsedFile } from '../../contracts/dicom/dicom-file.ts';
-import { InstanceReadError, readFrames, readLayout, readNativePixelData, type InstanceLayout } from '../../contracts/dicom/instance-reader.ts';
+import { InstanceReadError, nativePixelDataRange, readFrames, readLayout, type InstanceLayout } from '../../contracts/dicom/instance-reader.ts';
 import { isDatasetError } from '../../contracts/dicom/dataset-walker.ts';
 
 type J = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string }>;
@@ -112,23 +113,62 @@ const toBuf = (x: unknown): Buffer | null =>
   x instanceof ArrayBuffer ? Buffer.from(x) : ArrayBuffer.isView(x) ? Buffer.from(x.buffer, x.byteOffset, x.byteLength) : null;
 
 /**
- * One multipart/related body of binary parts (frames, bulk data), sent part by part: the parts are
- * not copied into one buffer (a cine's uncompressed Pixel Data is hundreds of MB).
+ * A part sent straight from an open file: `length` bytes from `offset`. The handle belongs to the
+ * body it is given to, which closes it when the part is sent or the response is abandoned.
  */
-export function multipartOctets(parts: Buffer[], type: string): { body: ReadableStream<Uint8Array>; contentType: string; length: number } {
+export interface FileRange { fh: FileHandle; offset: number; length: number }
+export type OctetPart = Buffer | FileRange;
+const isRange = (p: OctetPart): p is FileRange => !Buffer.isBuffer(p);
+/** Bytes read from a file range per pull: what one pull holds in memory. */
+const RANGE_CHUNK = 1 << 20;
+
+/**
+ * One multipart/related body of binary parts (frames, bulk data), sent part by part: the parts are
+ * not copied into one buffer (a cine's uncompressed Pixel Data is hundreds of MB), and a file
+ * range is read 1 MiB at a time as the client takes it, so memory stays at one chunk per response.
+ */
+export function multipartOctets(parts: OctetPart[], type: string): { body: ReadableStream<Uint8Array>; contentType: string; length: number } {
   const boundary = `dpc-${randomBytes(12).toString('hex')}`;
-  const chunks: Buffer[] = [];
+  const chunks: OctetPart[] = [];
   for (const p of parts) chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\nContent-Length: ${p.length}\r\n\r\n`), p, Buffer.from('\r\n'));
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   const length = chunks.reduce((n, c) => n + c.length, 0);
   let next = 0;
+  let sentOfRange = 0;
+  const closeRanges = async () => {
+    const open = chunks.filter(isRange);
+    chunks.length = 0;
+    await Promise.all(open.map((r) => r.fh.close().catch(() => undefined)));
+  };
   const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
+    async pull(controller) {
       const c = chunks[next];
       if (!c) return controller.close();
-      chunks[next++] = EMPTY; // sent: let it go
-      controller.enqueue(c);
+      if (!isRange(c)) {
+        chunks[next++] = EMPTY; // sent: let it go
+        return controller.enqueue(c);
+      }
+      try {
+        const b = Buffer.allocUnsafe(Math.min(RANGE_CHUNK, c.length - sentOfRange));
+        for (let got = 0; got < b.length;) {
+          const { bytesRead } = await c.fh.read(b, got, b.length - got, c.offset + sentOfRange + got);
+          // The archive's files are written once; one that shrank under us cannot be sent whole.
+          if (bytesRead === 0) throw new Error(`stored file ended ${c.length - sentOfRange - got} bytes before the part's end`);
+          got += bytesRead;
+        }
+        sentOfRange += b.length;
+        if (sentOfRange === c.length) {
+          chunks[next++] = EMPTY;
+          sentOfRange = 0;
+          await c.fh.close();
+        }
+        controller.enqueue(b);
+      } catch (e) {
+        await closeRanges();
+        controller.error(e);
+      }
     },
+    cancel: closeRanges,
   }, { highWaterMark: 1 });
   return { body, contentType: `multipart/related; type="${type}"; boundary=${boundary}`, length };
 }
@@ -178,14 +218,27 @@ export async function instanceFrames(i: IndexedInstance, list: string): Promise<
   return { frames: wanted.map((k) => all[k - 1]!), type };
 }
 
-/** The bytes of one binary element named by a metadata BulkDataURI path (`tag` or `SQtag.item.tag`). */
-export async function instanceBulkData(i: IndexedInstance, path: string): Promise<Buffer> {
+/**
+ * The bytes of one binary element named by a metadata BulkDataURI path (`tag` or `SQtag.item.tag`).
+ * Native Pixel Data comes as a range of the stored file (an open handle: give it to
+ * multipartOctets, which closes it), everything else as a buffer.
+ */
+export async function instanceBulkData(i: IndexedInstance, path: string): Promise<OctetPart> {
   // Bulk data before Pixel Data (icons, overlays, LUTs) comes from the header alone, native Pixel
   // Data by its position; encapsulated Pixel Data and anything after it from the whole file.
   const l = await layout(i);
   if (l && path.toUpperCase() === '7FE00010') {
     try {
-      return await readNativePixelData(i.path, l);
+      const r = nativePixelDataRange(l);
+      const fh = await open(i.path, 'r');
+      try {
+        const size = (await fh.stat()).size;
+        if (size < r.offset + r.length) throw new InstanceReadError('corrupt', `the file is ${size} bytes, Pixel Data ends at byte ${r.offset + r.length}`);
+      } catch (e) {
+        await fh.close();
+        throw e;
+      }
+      return { fh, ...r };
     } catch (e) {
       if (!(e instanceof InstanceReadError)) throw e;
       if (e.kind === 'no-pixel-data') throw new FrameError(404, `no binary value at ${path}`);

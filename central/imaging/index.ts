@@ -15,7 +15,7 @@ import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 import { Archive, ArchiveError, type IndexedInstance } from './archive.ts';
-import { FrameError, instanceBulkData, instanceFrames, instanceJson, instanceMetadata, multipartDicom, multipartOctets, seriesJson, studiesJson, type Query } from './dicomweb.ts';
+import { FrameError, instanceBulkData, instanceFrames, instanceJson, instanceMetadata, multipartDicom, multipartOctets, seriesJson, studiesJson, type OctetPart, type Query } from './dicomweb.ts';
 import './migrations.ts';
 import { SqliteImagingIndex, type ImagingIndex } from './index-store.ts';
 import { PgImagingIndex } from './index-store-pg.ts';
@@ -171,7 +171,7 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
   app.get(`${dw}/studies/:study/series/:series/metadata`, (c) => metadata(c, { StudyInstanceUID: c.req.param('study'), SeriesInstanceUID: c.req.param('series') }, c.req.param('series') ?? ''));
   app.get(`${dw}/studies/:study/series/:series/instances/:sop/metadata`, (c) => metadata(c, { StudyInstanceUID: c.req.param('study'), SOPInstanceUID: c.req.param('sop') }, c.req.param('sop') ?? ''));
 
-  const binary = async (c: Context, action: string, get: (i: IndexedInstance) => Promise<{ parts: Buffer[]; type: string }>) => {
+  const binary = async (c: Context, action: string, get: (i: IndexedInstance) => Promise<{ parts: OctetPart[]; type: string }>) => {
     const i = await archive.instance(c.req.param('sop') ?? '');
     if (!i || i.studyInstanceUid !== c.req.param('study')) {
       audit(c, 'api-token', action, c.req.param('sop') ?? '', 'not found');

@@ -172,19 +172,29 @@ export async function readFrames(path: string, layout: InstanceLayout, wanted: n
 }
 
 /**
+ * Where the whole Pixel Data value of a native (uncompressed) instance lies in its file, for
+ * sending it straight from the file (a cine's value is hundreds of MB). Same errors as
+ * readNativePixelData.
+ */
+export function nativePixelDataRange(layout: InstanceLayout): { offset: number; length: number } {
+  const px = layout.pixel;
+  if (!px) throw new InstanceReadError('no-pixel-data', 'the instance has no pixel data');
+  if (!NATIVE.has(layout.header.transferSyntaxUid) || px.length === null) throw new InstanceReadError('parse-whole', 'encapsulated pixel data');
+  if (px.valueOffset + px.length > layout.fileSize) throw new InstanceReadError('corrupt', `Pixel Data declares ${px.length} bytes past the end of the file`);
+  return { offset: px.valueOffset, length: px.length };
+}
+
+/**
  * The whole Pixel Data value of a native (uncompressed) instance, read by position: the same bytes
  * a whole-file parse gives as its value. InstanceReadError 'parse-whole' for encapsulated pixel data
  * (its bulk data is what the whole-file parse makes of the fragments).
  */
 export async function readNativePixelData(path: string, layout: InstanceLayout): Promise<Buffer> {
-  const px = layout.pixel;
-  if (!px) throw new InstanceReadError('no-pixel-data', 'the instance has no pixel data');
-  if (!NATIVE.has(layout.header.transferSyntaxUid) || px.length === null) throw new InstanceReadError('parse-whole', 'encapsulated pixel data');
-  if (px.valueOffset + px.length > layout.fileSize) throw new InstanceReadError('corrupt', `Pixel Data declares ${px.length} bytes past the end of the file`);
+  const r = nativePixelDataRange(layout);
   const fh = await open(path, 'r');
   try {
-    const b = Buffer.alloc(px.length);
-    await readFully(fh, b, px.valueOffset);
+    const b = Buffer.alloc(r.length);
+    await readFully(fh, b, r.offset);
     return b;
   } finally {
     await fh.close();
