@@ -9,7 +9,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { IndexedInstance, SeriesSummary, StudySummary } from './index-store.ts';
 import { readPart10, type JsonDataset, type JsonElement, type ParsedFile } from '../../contracts/dicom/dicom-file.ts';
-import { InstanceReadError, nativePixelDataRange, readFrames, readLayout, type InstanceLayout } from '../../contracts/dicom/instance-reader.ts';
+import { InstanceReadError, pixelDataSpans, readFrames, readLayout, type InstanceLayout, type Span } from '../../contracts/dicom/instance-reader.ts';
 import { isDatasetError } from '../../contracts/dicom/dataset-walker.ts';
 
 type J = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string }>;
@@ -113,10 +113,11 @@ const toBuf = (x: unknown): Buffer | null =>
   x instanceof ArrayBuffer ? Buffer.from(x) : ArrayBuffer.isView(x) ? Buffer.from(x.buffer, x.byteOffset, x.byteLength) : null;
 
 /**
- * A part sent straight from an open file: `length` bytes from `offset`. The handle belongs to the
- * body it is given to, which closes it when the part is sent or the response is abandoned.
+ * A part sent straight from an open file: the bytes of `spans` in order, `length` in all. The
+ * handle belongs to the body it is given to, which closes it when the part is sent or the
+ * response is abandoned.
  */
-export interface FileRange { fh: FileHandle; offset: number; length: number }
+export interface FileRange { fh: FileHandle; spans: Span[]; length: number }
 export type OctetPart = Buffer | FileRange;
 const isRange = (p: OctetPart): p is FileRange => !Buffer.isBuffer(p);
 /** Bytes read from a file range per pull: what one pull holds in memory. */
@@ -125,7 +126,8 @@ const RANGE_CHUNK = 1 << 20;
 /**
  * One multipart/related body of binary parts (frames, bulk data), sent part by part: the parts are
  * not copied into one buffer (a cine's uncompressed Pixel Data is hundreds of MB), and a file
- * range is read 1 MiB at a time as the client takes it, so memory stays at one chunk per response.
+ * range is read up to 1 MiB at a time as the client takes it, so memory stays at one chunk per
+ * response.
  */
 export function multipartOctets(parts: OctetPart[], type: string): { body: ReadableStream<Uint8Array>; contentType: string; length: number } {
   const boundary = `dpc-${randomBytes(12).toString('hex')}`;
@@ -134,6 +136,9 @@ export function multipartOctets(parts: OctetPart[], type: string): { body: Reada
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   const length = chunks.reduce((n, c) => n + c.length, 0);
   let next = 0;
+  // Position inside the file range being sent: its span, and bytes of that span already sent.
+  let span = 0;
+  let inSpan = 0;
   let sentOfRange = 0;
   const closeRanges = async () => {
     const open = chunks.filter(isRange);
@@ -151,15 +156,23 @@ export function multipartOctets(parts: OctetPart[], type: string): { body: Reada
       try {
         const b = Buffer.allocUnsafe(Math.min(RANGE_CHUNK, c.length - sentOfRange));
         for (let got = 0; got < b.length;) {
-          const { bytesRead } = await c.fh.read(b, got, b.length - got, c.offset + sentOfRange + got);
+          const s = c.spans[span];
+          if (!s) throw new Error(`the part's spans hold ${sentOfRange + got} of its ${c.length} bytes`);
+          if (inSpan === s.length) {
+            span++;
+            inSpan = 0;
+            continue;
+          }
+          const { bytesRead } = await c.fh.read(b, got, Math.min(b.length - got, s.length - inSpan), s.offset + inSpan);
           // The archive's files are written once; one that shrank under us cannot be sent whole.
           if (bytesRead === 0) throw new Error(`stored file ended ${c.length - sentOfRange - got} bytes before the part's end`);
           got += bytesRead;
+          inSpan += bytesRead;
         }
         sentOfRange += b.length;
         if (sentOfRange === c.length) {
           chunks[next++] = EMPTY;
-          sentOfRange = 0;
+          span = inSpan = sentOfRange = 0;
           await c.fh.close();
         }
         controller.enqueue(b);
@@ -220,29 +233,28 @@ export async function instanceFrames(i: IndexedInstance, list: string): Promise<
 
 /**
  * The bytes of one binary element named by a metadata BulkDataURI path (`tag` or `SQtag.item.tag`).
- * Native Pixel Data comes as a range of the stored file (an open handle: give it to
- * multipartOctets, which closes it), everything else as a buffer.
+ * Pixel Data comes as spans of the stored file (an open handle: give it to multipartOctets, which
+ * closes it): native, its value; encapsulated, its fragments' bytes joined, as the whole-file
+ * parse gives them. Everything else as a buffer.
  */
 export async function instanceBulkData(i: IndexedInstance, path: string): Promise<OctetPart> {
-  // Bulk data before Pixel Data (icons, overlays, LUTs) comes from the header alone, native Pixel
-  // Data by its position; encapsulated Pixel Data and anything after it from the whole file.
+  // Bulk data before Pixel Data (icons, overlays, LUTs) comes from the header alone, Pixel Data by
+  // its position; anything after it from the whole file.
   const l = await layout(i);
   if (l && path.toUpperCase() === '7FE00010') {
+    const fh = await open(i.path, 'r');
     try {
-      const r = nativePixelDataRange(l);
-      const fh = await open(i.path, 'r');
-      try {
-        const size = (await fh.stat()).size;
-        if (size < r.offset + r.length) throw new InstanceReadError('corrupt', `the file is ${size} bytes, Pixel Data ends at byte ${r.offset + r.length}`);
-      } catch (e) {
-        await fh.close();
-        throw e;
-      }
-      return { fh, ...r };
+      const spans = await pixelDataSpans(fh, l);
+      const length = spans.reduce((n, s) => n + s.length, 0);
+      const size = (await fh.stat()).size;
+      const end = spans.reduce((n, s) => Math.max(n, s.offset + s.length), 0);
+      if (size < end) throw new InstanceReadError('corrupt', `the file is ${size} bytes, Pixel Data ends at byte ${end}`);
+      return { fh, spans, length };
     } catch (e) {
-      if (!(e instanceof InstanceReadError)) throw e;
-      if (e.kind === 'no-pixel-data') throw new FrameError(404, `no binary value at ${path}`);
-      if (e.kind === 'corrupt') throw new FrameError(404, `the stored file cannot be read: ${e.message}`);
+      await fh.close();
+      if (!(e instanceof InstanceReadError) && !isDatasetError(e)) throw e;
+      if (e instanceof InstanceReadError && e.kind === 'no-pixel-data') throw new FrameError(404, `no binary value at ${path}`);
+      throw new FrameError(404, `the stored file cannot be read: ${e.message}`);
     }
   } else if (l) {
     try {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
@@ -126,6 +126,26 @@ t.test('WADO-RS frames and bulk data: native multi-frame cut per frame, errors n
   const bp = parseMultipartRelated((bulk.headers.get('content-type') ?? '').replace('application/octet-stream', 'application/dicom'), Buffer.from(await bulk.arrayBuffer()));
   t.ok(bp[0]!.body.equals(pixels), 'bulk data is the whole pixel data');
   t.equal((await app.request(`${base}/bulkdata/nothex`)).status, 400);
+
+  // Encapsulated (RLE, one fragment per frame): the fragments' bytes joined, read from the file.
+  const fragments = [Buffer.alloc(40, 7), Buffer.alloc(4, 8), Buffer.alloc(1500, 9)]; // even: items are padded
+  const rle = { sop: testUid(), series: testUid() };
+  const rleBytes = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.3.1', sopInstanceUid: rle.sop, studyInstanceUid: study, seriesInstanceUid: rle.series, modality: 'US', rows: 2, columns: 4, bitsAllocated: 8, frames: 3, transferSyntaxUid: '1.2.840.10008.1.2.5', fragments });
+  t.equal((await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': 'multipart/related; boundary=b' }, body: new Uint8Array(multipart('b', [{ body: rleBytes }])) })).status, 200);
+  const rleBulk = await app.request(`http://central/api/imaging/dicomweb/studies/${study}/series/${rle.series}/instances/${rle.sop}/bulkdata/7FE00010`);
+  t.equal(rleBulk.status, 200);
+  const rleBody = Buffer.from(await rleBulk.arrayBuffer());
+  t.equal(Number(rleBulk.headers.get('content-length')), rleBody.length, 'Content-Length is the body length');
+  const rp = parseMultipartRelated((rleBulk.headers.get('content-type') ?? '').replace('application/octet-stream', 'application/dicom'), rleBody);
+  t.ok(rp[0]!.body.equals(Buffer.concat(fragments)), 'encapsulated bulk data: the fragments joined, without item headers');
+
+  // A stored file cut short after it was indexed: refused with the reason, not a partial body.
+  const storedPath = join(dir, 'imaging', 'external.unknown', study, `${sop}.dcm`);
+  const onDisk = existsSync(storedPath) ? storedPath : findFile(dir, `${sop}.dcm`);
+  truncateSync(onDisk, statSync(onDisk).size - 10);
+  const cut = await app.request(`${base}/bulkdata/7FE00010`);
+  t.equal(cut.status, 404, 'a truncated file: 404');
+  t.match(await cut.text(), /cannot be read|past the end/, 'with the reason');
 });
 
 t.test('imaging routes appear in the OpenAPI document', async (t) => {
@@ -182,3 +202,10 @@ t.test('WADO-RS rendered: compressed instances decoded in the preview thread; wh
   const audit = wh.db.prepare("SELECT target, outcome FROM audit_log WHERE action = 'wado.rendered' ORDER BY id").all() as { target: string; outcome: string }[];
   t.match(audit, [{ target: dxSop, outcome: 'ok' }, { target: cutSop, outcome: /^unsupported: JPEG 2000/ }], 'each preview audited with its outcome');
 });
+
+/** The path of the file called `name` under `dir`. */
+function findFile(dir: string, name: string): string {
+  const hit = (readdirSync(dir, { recursive: true }) as string[]).find((p) => p.endsWith(name));
+  if (!hit) throw new Error(`${name} not under ${dir}`);
+  return join(dir, hit);
+}

@@ -12,7 +12,21 @@ import { buildPart10, el, seq, testUid, tagHeader, type TestInstance } from '../
 import { run, tempDir } from '../../device-drivers/dicom/test-support/harness.ts';
 import { isDatasetError } from './dataset-walker.ts';
 import { parsePart10, readPart10 } from './dicom-file.ts';
-import { InstanceReadError, nativeFrameLength, readFirstFrame, readFrames, readLayout, readNativePixelData } from './instance-reader.ts';
+import { open } from 'node:fs/promises';
+import { InstanceReadError, nativeFrameLength, pixelDataSpans, readFirstFrame, readFrames, readLayout, readNativePixelData, type InstanceLayout } from './instance-reader.ts';
+
+/** The bytes pixelDataSpans names, read and joined. */
+async function spansBytes(path: string, l: InstanceLayout): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const spans = await pixelDataSpans(fh, l);
+    const out = spans.map((s) => Buffer.alloc(s.length));
+    for (let k = 0; k < spans.length; k++) await fh.read(out[k]!, 0, spans[k]!.length, spans[k]!.offset);
+    return Buffer.concat(out);
+  } finally {
+    await fh.close();
+  }
+}
 
 const US_MF = '1.2.840.10008.5.1.4.1.1.3.1';
 const IMPLICIT = '1.2.840.10008.1.2';
@@ -84,6 +98,7 @@ t.test('header and frames by position equal the whole-file parse', async (t) => 
     } else {
       t.same(await readNativePixelData(path, l!), Buffer.from(wholeFile.dict['7FE00010']!.Value![0] as ArrayBuffer), `${c.name}: Pixel Data by position = the whole-file parse's value`);
     }
+    t.ok((await spansBytes(path, l!)).equals(Buffer.concat(wholeFile.dict['7FE00010']!.Value!.map((v) => Buffer.from(v as ArrayBuffer)))), `${c.name}: Pixel Data's spans hold the whole-file parse's bytes`);
     const first = await readFirstFrame(path);
     t.same(Buffer.from(first!.dict['7FE00010']!.Value![0] as ArrayBuffer), c.frames[0], `${c.name}: readFirstFrame holds frame 1`);
   }
@@ -148,6 +163,7 @@ t.test('files dcmtk wrote: RLE and JPEG multi-frame with offset tables', async (
     const l = await readLayout(out);
     const got = await readFrames(out, l!, [1, 2, 3, 4]);
     t.same(got.map((b) => b.toString('hex')), values.map((v) => Buffer.from(v).toString('hex')), `${name}: frames by position = dcmjs's frames`);
+    t.ok((await spansBytes(out, l!)).equals(Buffer.concat(values.map((v) => Buffer.from(v)))), `${name}: Pixel Data's spans hold dcmjs's bytes`);
   }
 });
 
@@ -169,6 +185,7 @@ t.test('truncated and corrupted files: a structure error, never a crash or a han
       try {
         const l = await readLayout(path, { chunk: 64 });
         if (l?.pixel) await readFrames(path, l, [1]);
+        if (l?.pixel) await spansBytes(path, l);
         await readFirstFrame(path);
       } catch (e) {
         if (!(isDatasetError(e) || e instanceof InstanceReadError)) throw e;

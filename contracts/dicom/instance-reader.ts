@@ -184,6 +184,32 @@ export function nativePixelDataRange(layout: InstanceLayout): { offset: number; 
   return { offset: px.valueOffset, length: px.length };
 }
 
+/** A run of bytes in a file. */
+export interface Span { offset: number; length: number }
+
+/**
+ * Where the Pixel Data element's bulk data lies in the file, to send it without reading it into
+ * memory: native, the value itself; encapsulated, every fragment's bytes in order (the Basic
+ * Offset Table item and the item headers left out: the bytes a whole-file parse joins). Reads
+ * only the item headers. InstanceReadError 'no-pixel-data' or 'corrupt'.
+ */
+export async function pixelDataSpans(fh: FileHandle, layout: InstanceLayout): Promise<Span[]> {
+  const px = layout.pixel;
+  if (!px) throw new InstanceReadError('no-pixel-data', 'the instance has no pixel data');
+  if (NATIVE.has(layout.header.transferSyntaxUid)) return [nativePixelDataRange(layout)];
+  if (px.length !== null) throw new InstanceReadError('corrupt', 'encapsulated pixel data with a defined length');
+  const head = Buffer.alloc(8);
+  const first = await itemAt(fh, head, px.valueOffset, layout.fileSize);
+  if (first.tag !== ITEM) throw new InstanceReadError('corrupt', 'encapsulated pixel data without a Basic Offset Table item');
+  const spans: Span[] = [];
+  for (let pos = px.valueOffset + 8 + first.len; ;) {
+    const it = await itemAt(fh, head, pos, layout.fileSize);
+    if (it.tag === SEQ_DELIM) return spans;
+    spans.push({ offset: pos + 8, length: it.len });
+    pos += 8 + it.len;
+  }
+}
+
 /**
  * The whole Pixel Data value of a native (uncompressed) instance, read by position: the same bytes
  * a whole-file parse gives as its value. InstanceReadError 'parse-whole' for encapsulated pixel data
