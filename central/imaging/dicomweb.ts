@@ -9,7 +9,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { IndexedInstance, SeriesSummary, StudySummary } from './index-store.ts';
 import { readPart10, type JsonDataset, type JsonElement, type ParsedFile } from '../../contracts/dicom/dicom-file.ts';
-import { InstanceReadError, pixelDataSpans, readFrames, readLayout, type InstanceLayout, type Span } from '../../contracts/dicom/instance-reader.ts';
+import { frameSpans, InstanceReadError, pixelDataSpans, readLayout, type InstanceLayout, type Span } from '../../contracts/dicom/instance-reader.ts';
 import { isDatasetError } from '../../contracts/dicom/dataset-walker.ts';
 
 type J = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string }>;
@@ -114,8 +114,8 @@ const toBuf = (x: unknown): Buffer | null =>
 
 /**
  * A part sent straight from an open file: the bytes of `spans` in order, `length` in all. The
- * handle belongs to the body it is given to, which closes it when the part is sent or the
- * response is abandoned.
+ * handle belongs to the body it is given to, which closes it after the last part that uses it is
+ * sent, or when the response is abandoned.
  */
 export interface FileRange { fh: FileHandle; spans: Span[]; length: number }
 export type OctetPart = Buffer | FileRange;
@@ -141,9 +141,9 @@ export function multipartOctets(parts: OctetPart[], type: string): { body: Reada
   let inSpan = 0;
   let sentOfRange = 0;
   const closeRanges = async () => {
-    const open = chunks.filter(isRange);
+    const open = new Set(chunks.filter(isRange).map((r) => r.fh));
     chunks.length = 0;
-    await Promise.all(open.map((r) => r.fh.close().catch(() => undefined)));
+    await Promise.all([...open].map((fh) => fh.close().catch(() => undefined)));
   };
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -173,7 +173,8 @@ export function multipartOctets(parts: OctetPart[], type: string): { body: Reada
         if (sentOfRange === c.length) {
           chunks[next++] = EMPTY;
           span = inSpan = sentOfRange = 0;
-          await c.fh.close();
+          // Parts may share a handle (the frames of one instance): closed after its last part.
+          if (!chunks.some((x, k) => k >= next && isRange(x) && x.fh === c.fh)) await c.fh.close();
         }
         controller.enqueue(b);
       } catch (e) {
@@ -195,16 +196,22 @@ const NATIVE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.100
  * JPEG-LS, JPEG 2000) answers each frame's compressed bytes as stored, typed with its
  * transfer syntax (no transcoding).
  */
-export async function instanceFrames(i: IndexedInstance, list: string): Promise<{ frames: Buffer[]; type: string }> {
+export async function instanceFrames(i: IndexedInstance, list: string): Promise<{ frames: OctetPart[]; type: string }> {
   const wanted = list.split(',').map((s) => Number(s.trim()));
   if (!wanted.length || wanted.some((n) => !Number.isInteger(n) || n < 1)) throw new FrameError(400, `frame list "${list}" must be positive integers separated by commas (frames start at 1)`);
   // Only the frames asked for are read (a viewer asks for every frame of a cine, one by one).
+  // They are sent from the file (one handle for all of them), not read into memory first.
   const l = await layout(i);
   if (l) {
     const type = NATIVE.has(l.header.transferSyntaxUid) ? 'application/octet-stream' : `application/octet-stream; transfer-syntax=${l.header.transferSyntaxUid}`;
+    const fh = await open(i.path, 'r');
     try {
-      return { frames: await readFrames(i.path, l, wanted), type };
+      const frames = await frameSpans(fh, l, wanted);
+      await checkSpans(fh, frames.flat());
+      return { frames: frames.map((spans) => ({ fh, spans, length: spans.reduce((n, s) => n + s.length, 0) })), type };
     } catch (e) {
+      await fh.close();
+      if (isDatasetError(e)) throw new FrameError(404, `the stored file cannot be read: ${e.message}`);
       if (!(e instanceof InstanceReadError)) throw e;
       if (e.kind !== 'parse-whole') throw new FrameError(404, e.message);
     }
@@ -231,6 +238,13 @@ export async function instanceFrames(i: IndexedInstance, list: string): Promise<
   return { frames: wanted.map((k) => all[k - 1]!), type };
 }
 
+/** The spans lie inside the file as it is now (InstanceReadError 'corrupt' if not). */
+async function checkSpans(fh: FileHandle, spans: Span[]): Promise<void> {
+  const size = (await fh.stat()).size;
+  const end = spans.reduce((n, s) => Math.max(n, s.offset + s.length), 0);
+  if (size < end) throw new InstanceReadError('corrupt', `the file is ${size} bytes, Pixel Data ends at byte ${end}`);
+}
+
 /**
  * The bytes of one binary element named by a metadata BulkDataURI path (`tag` or `SQtag.item.tag`).
  * Pixel Data comes as spans of the stored file (an open handle: give it to multipartOctets, which
@@ -245,11 +259,8 @@ export async function instanceBulkData(i: IndexedInstance, path: string): Promis
     const fh = await open(i.path, 'r');
     try {
       const spans = await pixelDataSpans(fh, l);
-      const length = spans.reduce((n, s) => n + s.length, 0);
-      const size = (await fh.stat()).size;
-      const end = spans.reduce((n, s) => Math.max(n, s.offset + s.length), 0);
-      if (size < end) throw new InstanceReadError('corrupt', `the file is ${size} bytes, Pixel Data ends at byte ${end}`);
-      return { fh, spans, length };
+      await checkSpans(fh, spans);
+      return { fh, spans, length: spans.reduce((n, s) => n + s.length, 0) };
     } catch (e) {
       await fh.close();
       if (!(e instanceof InstanceReadError) && !isDatasetError(e)) throw e;

@@ -40,6 +40,23 @@ t.test('a file range of several MiB between buffer parts is sent byte for byte, 
   t.equal(fh.fd, -1, 'the handle is closed once its part is sent');
 });
 
+t.test('parts sharing one handle (the frames of one instance): closed after the last of them', async (t) => {
+  const file = join(dir, 'frames.bin');
+  const bytes = randomBytes(2 << 20);
+  writeFileSync(file, bytes);
+  const fh = await open(file, 'r');
+  const m = multipartOctets([range(fh, 1 << 20, 1000), range(fh, 0, 1 << 20), range(fh, 5, 0)], 'application/octet-stream');
+  const reader = m.body.getReader();
+  const got: Buffer[] = [];
+  for (let k = 0; k < 3; k++) got.push(Buffer.from((await reader.read()).value!)); // header, frame 1, CRLF
+  t.not(fh.fd, -1, 'still open while later parts need it');
+  for (let r = await reader.read(); !r.done; r = await reader.read()) got.push(Buffer.from(r.value));
+  const parts = parse(m.contentType, Buffer.concat(got));
+  t.same(parts.map((p) => p.body.length), [1000, 1 << 20, 0]);
+  t.ok(parts[0]!.body.equals(bytes.subarray(1 << 20, (1 << 20) + 1000)) && parts[1]!.body.equals(bytes.subarray(0, 1 << 20)), 'each part its own bytes, in the order given');
+  t.equal(fh.fd, -1, 'closed after the last part');
+});
+
 t.test('a client that goes away mid-body: every handle still open is closed', async (t) => {
   const file = join(dir, 'abandoned.bin');
   writeFileSync(file, randomBytes(4 << 20));

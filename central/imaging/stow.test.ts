@@ -138,6 +138,10 @@ t.test('WADO-RS frames and bulk data: native multi-frame cut per frame, errors n
   t.equal(Number(rleBulk.headers.get('content-length')), rleBody.length, 'Content-Length is the body length');
   const rp = parseMultipartRelated((rleBulk.headers.get('content-type') ?? '').replace('application/octet-stream', 'application/dicom'), rleBody);
   t.ok(rp[0]!.body.equals(Buffer.concat(fragments)), 'encapsulated bulk data: the fragments joined, without item headers');
+  const rleFrames = await app.request(`http://central/api/imaging/dicomweb/studies/${study}/series/${rle.series}/instances/${rle.sop}/frames/3,1,3`);
+  t.match(rleFrames.headers.get('content-type') ?? '', /transfer-syntax=1\.2\.840\.10008\.1\.2\.5/, 'encapsulated frames typed with their transfer syntax');
+  const fp = parseMultipartRelated((rleFrames.headers.get('content-type') ?? '').replace(/application\/octet-stream; transfer-syntax=[0-9.]+/, 'application/dicom'), Buffer.from(await rleFrames.arrayBuffer()));
+  t.same(fp.map((p) => p.body.toString('hex')), [fragments[2]!, fragments[0]!, fragments[2]!].map((b) => b.toString('hex')), 'encapsulated frames 3, 1, 3 as stored (one file handle for all)');
 
   // A stored file cut short after it was indexed: refused with the reason, not a partial body.
   const storedPath = join(dir, 'imaging', 'external.unknown', study, `${sop}.dcm`);
@@ -146,6 +150,9 @@ t.test('WADO-RS frames and bulk data: native multi-frame cut per frame, errors n
   const cut = await app.request(`${base}/bulkdata/7FE00010`);
   t.equal(cut.status, 404, 'a truncated file: 404');
   t.match(await cut.text(), /cannot be read|past the end/, 'with the reason');
+  const f1 = await app.request(`${base}/frames/1`);
+  t.equal(f1.status, 404, 'any frame of the damaged file: 404 (the file is refused as a whole)');
+  t.match(await f1.text(), /declares 24 bytes, the file holds 14/, 'naming the damage');
 });
 
 t.test('imaging routes appear in the OpenAPI document', async (t) => {

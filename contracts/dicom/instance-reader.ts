@@ -135,30 +135,12 @@ export const frameCount = (h: ParsedFile) => Math.max(1, num(h.dict, '00280008')
  * ('parse-whole' when frames can only be told apart from their codestreams: parse the file).
  */
 export async function readFrames(path: string, layout: InstanceLayout, wanted: number[]): Promise<Buffer[]> {
-  const px = layout.pixel;
-  if (!px) throw new InstanceReadError('no-pixel-data', 'the instance has no pixel data');
-  const count = frameCount(layout.header);
   const fh = await open(path, 'r');
   try {
-    if (NATIVE.has(layout.header.transferSyntaxUid)) {
-      const len = nativeFrameLength(layout.header);
-      if (len <= 0 || px.length === null) throw new InstanceReadError('corrupt', 'pixel data or image geometry missing');
-      const have = Math.min(count, Math.floor(px.length / len));
-      const missing = wanted.filter((k) => k > have);
-      if (missing.length) throw new InstanceReadError('no-frame', `frame(s) ${missing.join(',')} not in the instance (it has ${have})`);
-      const out: Buffer[] = [];
-      for (const k of wanted) {
-        const b = Buffer.alloc(len);
-        await readFully(fh, b, px.valueOffset + (k - 1) * len);
-        out.push(b);
-      }
-      return out;
-    }
-    const frames = await encapsulatedFrames(fh, px.valueOffset, layout.fileSize, count, wanted);
     const out: Buffer[] = [];
-    for (const fragments of frames) {
+    for (const spans of await frameSpans(fh, layout, wanted)) {
       const parts: Buffer[] = [];
-      for (const f of fragments) {
+      for (const f of spans) {
         const b = Buffer.alloc(f.length);
         await readFully(fh, b, f.offset);
         parts.push(b);
@@ -169,6 +151,25 @@ export async function readFrames(path: string, layout: InstanceLayout, wanted: n
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Where frames `wanted` lie in the file (see readFrames), one list of spans per frame, to send
+ * them without reading them into memory. Native spans are not checked against the file's size.
+ */
+export async function frameSpans(fh: FileHandle, layout: InstanceLayout, wanted: number[]): Promise<Span[][]> {
+  const px = layout.pixel;
+  if (!px) throw new InstanceReadError('no-pixel-data', 'the instance has no pixel data');
+  const count = frameCount(layout.header);
+  if (NATIVE.has(layout.header.transferSyntaxUid)) {
+    const len = nativeFrameLength(layout.header);
+    if (len <= 0 || px.length === null) throw new InstanceReadError('corrupt', 'pixel data or image geometry missing');
+    const have = Math.min(count, Math.floor(px.length / len));
+    const missing = wanted.filter((k) => k > have);
+    if (missing.length) throw new InstanceReadError('no-frame', `frame(s) ${missing.join(',')} not in the instance (it has ${have})`);
+    return wanted.map((k) => [{ offset: px.valueOffset + (k - 1) * len, length: len }]);
+  }
+  return encapsulatedFrames(fh, px.valueOffset, layout.fileSize, count, wanted);
 }
 
 /**
@@ -227,7 +228,7 @@ export async function readNativePixelData(path: string, layout: InstanceLayout):
   }
 }
 
-type Fragment = { offset: number; length: number };
+type Fragment = Span;
 
 /** One item header (tag and length) at `pos`, checked to lie inside the file. */
 async function itemAt(fh: FileHandle, head: Buffer, pos: number, fileSize: number): Promise<{ tag: number; len: number }> {
