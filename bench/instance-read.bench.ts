@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { readPart10 } from '../contracts/dicom/dicom-file.ts';
-import { pixelDataSpans, readFrames, readLayout, readNativePixelData } from '../contracts/dicom/instance-reader.ts';
+import { frameCount, frameSpans, pixelDataSpans, readFrames, readLayout, readNativePixelData } from '../contracts/dicom/instance-reader.ts';
 import { multipartOctets, type OctetPart } from '../central/imaging/dicomweb.ts';
 import { open } from 'node:fs/promises';
 import { median } from './proc-stats.ts';
@@ -31,7 +31,7 @@ const arg = (name: string) => (process.argv.includes(name) ? process.argv[proces
 const RUNS = Number(arg('--runs') ?? 5);
 const FRAME = 150;
 
-type Variant = 'header-reader' | 'header-whole' | 'frame-reader' | 'frame-whole' | 'bulk-range' | 'bulk-buffer';
+type Variant = 'header-reader' | 'header-whole' | 'frame-reader' | 'frame-whole' | 'bulk-range' | 'bulk-buffer' | 'frames-range' | 'frames-buffer';
 
 /** One variant, RUNS times, in this (child) process: prints {ms, hwm}. */
 async function child(variant: Variant, path: string): Promise<void> {
@@ -49,6 +49,24 @@ async function child(variant: Variant, path: string): Promise<void> {
       const l = await readLayout(path);
       if (!l) throw new Error(`${path}: the reader declined the file`);
       check += (await readFrames(path, l, [FRAME]))[0]!.length;
+    } else if (variant === 'frames-range' || variant === 'frames-buffer') {
+      // WADO-RS frames 1..N of the cine in one request, body drained: sent from the file's spans
+      // with one handle (now) or every frame read into memory first (before).
+      const l = await readLayout(path);
+      if (!l) throw new Error(`${path}: the reader declined the file`);
+      const all = Array.from({ length: frameCount(l.header) }, (_, k) => k + 1);
+      let parts: OctetPart[];
+      if (variant === 'frames-range') {
+        const fh = await open(path, 'r');
+        parts = (await frameSpans(fh, l, all)).map((spans) => ({ fh, spans, length: spans.reduce((n, s) => n + s.length, 0) }));
+      } else {
+        parts = await readFrames(path, l, all);
+      }
+      const m = multipartOctets(parts, 'application/octet-stream');
+      let got = 0;
+      for await (const c of m.body as unknown as AsyncIterable<Uint8Array>) got += c.length;
+      if (got !== m.length) throw new Error(`body ${got} bytes, Content-Length ${m.length}`);
+      check += got;
     } else if (variant === 'bulk-range' || variant === 'bulk-buffer') {
       // WADO-RS bulk data of Pixel Data, the multipart body drained as a client would take it:
       // sent from the file's spans (now), or before: native read into one buffer, encapsulated
@@ -128,6 +146,9 @@ if (process.argv[2] === '--child') {
     log(`${name}: frame ${FRAME}`);
     const fr = run('frame-reader', path), fw = run('frame-whole', path);
     rows.push(`| ${name} | ${mb} MB | frame ${FRAME} | ${fr.ms.toFixed(1)} ms, ${fr.hwm.toFixed(0)} MB | ${fw.ms.toFixed(0)} ms, ${fw.hwm.toFixed(0)} MB | ${(fw.ms / fr.ms).toFixed(0)}x | — |`);
+    log(`${name}: all frames in one request`);
+    const ar = run('frames-range', path), ab = run('frames-buffer', path);
+    rows.push(`| ${name} | ${mb} MB | frames 1-300 in one request (body drained) | ${ar.ms.toFixed(0)} ms, ${ar.hwm.toFixed(0)} MB (from the file) | ${ab.ms.toFixed(0)} ms, ${ab.hwm.toFixed(0)} MB (frames read first) | ${(ab.ms / ar.ms).toFixed(1)}x | — |`);
     log(`${name}: Pixel Data bulk data`);
     const br = run('bulk-range', path), bb = run('bulk-buffer', path);
     rows.push(`| ${name} | ${mb} MB | bulk data 7FE00010 (body drained) | ${br.ms.toFixed(0)} ms, ${br.hwm.toFixed(0)} MB (from the file) | ${bb.ms.toFixed(0)} ms, ${bb.hwm.toFixed(0)} MB (${path === native ? 'read into one buffer' : 'whole-file parse'}) | ${(bb.ms / br.ms).toFixed(1)}x | — |`);
