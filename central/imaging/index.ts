@@ -179,8 +179,13 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
     }
     try {
       const r = await get(i);
-      audit(c, 'api-token', action, i.sopInstanceUid, `ok (${r.parts.length})`);
-      const m = multipartOctets(r.parts, r.type);
+      const m = multipartOctets(r.parts, r.type); // owns the parts' open files from here
+      try {
+        audit(c, 'api-token', action, i.sopInstanceUid, `ok (${r.parts.length})`);
+      } catch (e) {
+        await m.body.cancel(); // closes them
+        throw e;
+      }
       return c.body(m.body, 200, { 'content-type': m.contentType, 'content-length': String(m.length) });
     } catch (e) {
       if (!(e instanceof FrameError)) throw e;
