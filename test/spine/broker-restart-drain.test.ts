@@ -27,8 +27,9 @@ t.test('broker restarted twice while central drains a backlog: lost deliveries a
   const a = await edgeInProcess(ns.url, clinicName('brd-a'), `${tmp.dir}/a`);
   const b = await edgeInProcess(ns.url, clinicName('brd-b'), `${tmp.dir}/b`);
   t.teardown(async () => { await a.stop(); await b.stop(); });
-  const ackA = writeActivity(a, 15_000, 31);
-  const ackB = writeActivity(b, 15_000, 32);
+  // 50 records per transaction: the backlog is the point, not 30,000 fsyncs at the edges.
+  const ackA = writeActivity(a, 15_000, 31, 50);
+  const ackB = writeActivity(b, 15_000, 32, 50);
   await waitFor('the backlog is in the stream', () => a.relay.counters.published >= ackA && b.relay.counters.published >= ackB, 120_000);
 
   const central = await centralInProcess(ns.url, `${tmp.dir}/central`);

@@ -34,7 +34,7 @@ t.test('receipts of one central never go backwards; the edge raises no false reg
   const alarms: unknown[] = [];
   edge.relay.on('watermark-regression', (e) => alarms.push(e));
 
-  const ack = writeActivity(edge, 20_000, 11);
+  const ack = writeActivity(edge, 20_000, 11, 50); // 50 per transaction: the backlog, not 20,000 fsyncs, is the point
   await waitFor('all applied', async () => (await central.wh.watermark(clinic)).appliedSeq === ack, 120_000);
   await waitFor('outbox trimmed', () => edge.store.stats().outboxDepth === 0, 20_000);
   await watcher.flush();
