@@ -9,7 +9,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { IndexedInstance, SeriesSummary, StudySummary } from './index-store.ts';
 import { readPart10, type JsonDataset, type JsonElement, type ParsedFile } from '../../contracts/dicom/dicom-file.ts';
-import { frameSpans, InstanceReadError, pixelDataSpans, readLayout, type InstanceLayout, type Span } from '../../contracts/dicom/instance-reader.ts';
+import { frameSpans, InstanceReadError, pixelDataSpans, readLayout, readTrailing, type InstanceLayout, type Span } from '../../contracts/dicom/instance-reader.ts';
 import { isDatasetError } from '../../contracts/dicom/dataset-walker.ts';
 
 type J = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string }>;
@@ -61,14 +61,26 @@ async function layout(i: IndexedInstance): Promise<InstanceLayout | null> {
   }
 }
 
+/** The elements after Pixel Data; null when only the whole-file parse can tell them. */
+async function trailingOf(i: IndexedInstance, l: InstanceLayout): Promise<JsonDataset | null> {
+  try {
+    return await readTrailing(i.path, l);
+  } catch (e) {
+    if (isDatasetError(e) || e instanceof InstanceReadError) return null;
+    throw e;
+  }
+}
+
 /** Full metadata of an instance (DICOM JSON model); binary values become BulkDataURIs. */
 export async function instanceMetadata(i: IndexedInstance, base: string): Promise<JsonDataset> {
   // A broken structure: what dcmjs makes of the whole file (lenient), as before.
   const l = await layout(i).catch((e: unknown) => { if (e instanceof FrameError) return null; throw e; });
   let f: ParsedFile;
-  if (l) {
-    // Pixel Data is named, not read: its BulkDataURI is all the metadata carries of it.
-    f = l.pixel ? { ...l.header, dict: { ...l.header.dict, '7FE00010': { vr: l.pixel.vr || 'OW', Value: [new ArrayBuffer(0)] } } } : l.header;
+  const trailing = l ? await trailingOf(i, l) : null;
+  if (l && trailing) {
+    // Pixel Data is named, not read: its BulkDataURI is all the metadata carries of it. The
+    // elements after it (trailing padding, signatures) are parsed on their own.
+    f = l.pixel ? { ...l.header, dict: { ...l.header.dict, '7FE00010': { vr: l.pixel.vr || 'OW', Value: [new ArrayBuffer(0)] }, ...trailing } } : l.header;
   } else {
     f = await readPart10(i.path);
   }
@@ -253,7 +265,7 @@ async function checkSpans(fh: FileHandle, spans: Span[]): Promise<void> {
  */
 export async function instanceBulkData(i: IndexedInstance, path: string): Promise<OctetPart> {
   // Bulk data before Pixel Data (icons, overlays, LUTs) comes from the header alone, Pixel Data by
-  // its position; anything after it from the whole file.
+  // its position, elements after it from the bytes after it; the whole file only when those fail.
   const l = await layout(i);
   if (l && path.toUpperCase() === '7FE00010') {
     const fh = await open(i.path, 'r');
@@ -268,11 +280,11 @@ export async function instanceBulkData(i: IndexedInstance, path: string): Promis
       throw new FrameError(404, `the stored file cannot be read: ${e.message}`);
     }
   } else if (l) {
-    try {
-      return bulkFrom(l.header.dict, path);
-    } catch (e) {
-      if (!(e instanceof FrameError) || e.status !== 404) throw e;
-    }
+    // Elements after Pixel Data (tags above 7FE00010) from the bytes after it, the rest from the header.
+    const trailing = /^[0-9A-F]{8}$/i.test(path.split('.')[0]!) && path.split('.')[0]!.toUpperCase() > '7FE00010' ? await trailingOf(i, l) : l.header.dict;
+    // Both are what the whole-file parse would give (the same dcmjs parse): a path not there is
+    // not in the file either, and a bogus path never costs a parse of a whole cine.
+    if (trailing) return bulkFrom(trailing, path);
   }
   return bulkFrom((await readPart10(i.path)).dict, path);
 }

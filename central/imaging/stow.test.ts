@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, t
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
-import { buildPart10, testUid } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
+import { buildPart10, el, testUid } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
 import { run } from '../../device-drivers/dicom/test-support/harness.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import { mountCentralImaging } from './index.ts';
@@ -142,6 +142,25 @@ t.test('WADO-RS frames and bulk data: native multi-frame cut per frame, errors n
   t.match(rleFrames.headers.get('content-type') ?? '', /transfer-syntax=1\.2\.840\.10008\.1\.2\.5/, 'encapsulated frames typed with their transfer syntax');
   const fp = parseMultipartRelated((rleFrames.headers.get('content-type') ?? '').replace(/application\/octet-stream; transfer-syntax=[0-9.]+/, 'application/dicom'), Buffer.from(await rleFrames.arrayBuffer()));
   t.same(fp.map((p) => p.body.toString('hex')), [fragments[2]!, fragments[0]!, fragments[2]!].map((b) => b.toString('hex')), 'encapsulated frames 3, 1, 3 as stored (one file handle for all)');
+
+  // Elements after Pixel Data (a private group, trailing padding): in the metadata, their bulk data
+  // read from the bytes after Pixel Data; a path the file does not hold: 404.
+  const tail = { sop: testUid(), series: testUid() };
+  const tailBytes = Buffer.concat([
+    buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.3.1', sopInstanceUid: tail.sop, studyInstanceUid: study, seriesInstanceUid: tail.series, modality: 'US', rows: 2, columns: 4, bitsAllocated: 8, frames: 3, pixels }),
+    el(0x7fe10010, 'LO', 'ACME 1.0', { explicit: true }), el(0x7fe11001, 'OB', Buffer.from([1, 2, 3, 4, 5, 6]), { explicit: true }), el(0xfffcfffc, 'OB', Buffer.alloc(10), { explicit: true }),
+  ]);
+  t.equal((await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': 'multipart/related; boundary=b' }, body: new Uint8Array(multipart('b', [{ body: tailBytes }])) })).status, 200);
+  const tailBase = `http://central/api/imaging/dicomweb/studies/${study}/series/${tail.series}/instances/${tail.sop}`;
+  const tailMeta = (await (await app.request(`${tailBase}/metadata`)).json() as Record<string, { Value?: unknown[]; BulkDataURI?: string }>[])[0]!;
+  t.same(tailMeta['7FE10010']?.Value, ['ACME 1.0'], 'metadata: the element after Pixel Data');
+  t.match(tailMeta['7FE11001']?.BulkDataURI ?? '', /\/bulkdata\/7FE11001$/, 'metadata: its binary one as a BulkDataURI');
+  t.ok(tailMeta['FFFCFFFC'], 'metadata: the trailing padding');
+  const tailBulk = await app.request(`http://central${new URL(tailMeta['7FE11001']!.BulkDataURI!).pathname}`);
+  const tb = parseMultipartRelated((tailBulk.headers.get('content-type') ?? '').replace('application/octet-stream', 'application/dicom'), Buffer.from(await tailBulk.arrayBuffer()));
+  t.same([...tb[0]!.body], [1, 2, 3, 4, 5, 6], 'its bulk data');
+  t.equal((await app.request(`${tailBase}/bulkdata/7FE11002`)).status, 404, 'a tag after Pixel Data the file does not hold: 404');
+  t.equal((await app.request(`${tailBase}/bulkdata/00091001`)).status, 404, 'a tag before it the file does not hold: 404');
 
   // A stored file cut short after it was indexed: refused with the reason, not a partial body.
   const storedPath = join(dir, 'imaging', 'external.unknown', study, `${sop}.dcm`);

@@ -13,7 +13,7 @@ import { run, tempDir } from '../../device-drivers/dicom/test-support/harness.ts
 import { isDatasetError } from './dataset-walker.ts';
 import { parsePart10, readPart10 } from './dicom-file.ts';
 import { open } from 'node:fs/promises';
-import { InstanceReadError, nativeFrameLength, pixelDataSpans, readFirstFrame, readFrames, readLayout, readNativePixelData, type InstanceLayout } from './instance-reader.ts';
+import { InstanceReadError, nativeFrameLength, pixelDataSpans, readFirstFrame, readFrames, readLayout, readNativePixelData, readTrailing, type InstanceLayout } from './instance-reader.ts';
 
 /** The bytes pixelDataSpans names, read and joined. */
 async function spansBytes(path: string, l: InstanceLayout): Promise<Buffer> {
@@ -167,6 +167,36 @@ t.test('files dcmtk wrote: RLE and JPEG multi-frame with offset tables', async (
   }
 });
 
+t.test('elements after Pixel Data (trailing padding, a private group): parsed on their own, as the whole-file parse gives them', async (t) => {
+  using dir = tempDir('inst-reader-trailing');
+  const trailing = (e: { explicit: boolean }) => Buffer.concat([el(0x7fe10010, 'LO', 'ACME 1.0', e), el(0x7fe11001, 'OB', Buffer.from([1, 2, 3, 4, 5, 6]), e), el(0xfffcfffc, 'OB', Buffer.alloc(10), e)]);
+  const cases = [
+    { name: 'native explicit', file: buildPart10(base({ rows: 2, columns: 4, frames: 2, pixels: nativePixels(2, 8) })), e: { explicit: true } },
+    { name: 'native implicit', file: buildPart10(base({ transferSyntaxUid: IMPLICIT, rows: 2, columns: 4, frames: 2, pixels: nativePixels(2, 8) })), e: { explicit: false } },
+    { name: 'RLE', file: buildPart10(base({ transferSyntaxUid: RLE, frames: 2, fragments: [Buffer.alloc(20, 1), Buffer.alloc(30, 2)] })), e: { explicit: true } },
+  ];
+  for (const c of cases) {
+    const plain = join(dir.dir, `${c.name}-plain.dcm`);
+    writeFileSync(plain, c.file);
+    t.same(await readTrailing(plain, (await readLayout(plain))!), {}, `${c.name}: nothing after Pixel Data`);
+    const bytes = Buffer.concat([c.file, trailing(c.e)]);
+    const path = join(dir.dir, `${c.name}.dcm`);
+    writeFileSync(path, bytes);
+    const l = (await readLayout(path))!;
+    const got = await readTrailing(path, l);
+    const whole = parsePart10(bytes).dict;
+    const after = Object.fromEntries(Object.entries(whole).filter(([tag]) => tag.toUpperCase() > '7FE00010'));
+    t.same(Object.keys(got).sort(), ['7FE10010', '7FE11001', 'FFFCFFFC'], `${c.name}: the three trailing elements`);
+    t.same(got, after, `${c.name}: = the whole-file parse's elements after Pixel Data`);
+    t.same(await readFrames(path, l, [2]), await readFrames(plain, (await readLayout(plain))!, [2]), `${c.name}: frames unchanged by what follows`);
+  }
+  // Trailing bytes that are not elements: a structure error, never a crash.
+  const bad = join(dir.dir, 'bad.dcm');
+  writeFileSync(bad, Buffer.concat([cases[0]!.file, Buffer.from([0xfc, 0xff, 0xfc, 0xff, 0x4f, 0x42, 0, 0, 0xff, 0xff, 0xff, 0x7f])]));
+  const err = await readTrailing(bad, (await readLayout(bad))!).then(() => null, (e: unknown) => e);
+  t.ok(isDatasetError(err), `a trailing element longer than the file: a structure error (${(err as Error | null)?.message})`);
+});
+
 t.test('truncated and corrupted files: a structure error, never a crash or a hang (generated)', async (t) => {
   using dir = tempDir('inst-reader-fuzz');
   const sources = [
@@ -186,6 +216,7 @@ t.test('truncated and corrupted files: a structure error, never a crash or a han
         const l = await readLayout(path, { chunk: 64 });
         if (l?.pixel) await readFrames(path, l, [1]);
         if (l?.pixel) await spansBytes(path, l);
+        if (l?.pixel) await readTrailing(path, l);
         await readFirstFrame(path);
       } catch (e) {
         if (!(isDatasetError(e) || e instanceof InstanceReadError)) throw e;

@@ -11,11 +11,12 @@
  *
  * Files this cannot read that way (deflated or big endian transfer syntax, a header above
  * `maxHeaderBytes`, no Part 10 preamble) answer `null`: callers then parse the whole file as
- * before. Elements after Pixel Data (trailing padding, digital signatures) are not in the header.
+ * before. Elements after Pixel Data (trailing padding, digital signatures) are not in the header:
+ * `readTrailing` parses them on their own.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { DatasetWalker, DatasetError, type PixelDataPosition } from './dataset-walker.ts';
-import { num, parsePart10, type ParsedFile } from './dicom-file.ts';
+import { num, parsePart10, type JsonDataset, type ParsedFile } from './dicom-file.ts';
 
 const IMPLICIT_LE = '1.2.840.10008.1.2';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
@@ -38,6 +39,8 @@ export interface InstanceLayout {
   /** Pixel Data, in file offsets; null when the instance has none. */
   pixel: (Omit<PixelDataPosition, 'headerOffset'> & { headerOffset: number }) | null;
   fileSize: number;
+  /** Where the dataset starts (the end of the file meta group). */
+  datasetStart: number;
 }
 
 /**
@@ -100,10 +103,10 @@ async function layoutOf(fh: FileHandle, maxHeader: number, chunk: number): Promi
     throw new DatasetError(`the header cannot be parsed: ${(e as Error).message}`, 0);
   }
   delete header.dict['7FE00010'];
-  if (!p) return { header, pixel: null, fileSize };
+  if (!p) return { header, pixel: null, fileSize, datasetStart };
   const pixel = { headerOffset: headerEnd, valueOffset: datasetStart + p.valueOffset, length: p.length, vr: p.vr };
   if (pixel.length !== null && pixel.valueOffset + pixel.length > fileSize) throw new DatasetError(`pixel data declares ${pixel.length} bytes, the file holds ${fileSize - pixel.valueOffset}`, pixel.valueOffset);
-  return { header, pixel, fileSize };
+  return { header, pixel, fileSize, datasetStart };
 }
 
 async function readFully(fh: FileHandle, into: Buffer, position: number): Promise<void> {
@@ -183,6 +186,53 @@ export function nativePixelDataRange(layout: InstanceLayout): { offset: number; 
   if (!NATIVE.has(layout.header.transferSyntaxUid) || px.length === null) throw new InstanceReadError('parse-whole', 'encapsulated pixel data');
   if (px.valueOffset + px.length > layout.fileSize) throw new InstanceReadError('corrupt', `Pixel Data declares ${px.length} bytes past the end of the file`);
   return { offset: px.valueOffset, length: px.length };
+}
+
+/** Trailing elements above this size are left to the whole-file parse. */
+const MAX_TRAILING = 16 * 1024 * 1024;
+
+/**
+ * The elements after Pixel Data (Data Set Trailing Padding, Digital Signatures, the rare private
+ * group above 7FE0), parsed on their own: the file meta followed by the bytes after Pixel Data's
+ * value (native) or its sequence delimiter (encapsulated, found through the item headers). Empty
+ * when Pixel Data ends the file. InstanceReadError 'corrupt', or 'parse-whole' for more than
+ * 16 MiB of them; DatasetError when they cannot be parsed.
+ */
+export async function readTrailing(path: string, layout: InstanceLayout): Promise<JsonDataset> {
+  const px = layout.pixel;
+  if (!px) return {};
+  const fh = await open(path, 'r');
+  try {
+    let end: number;
+    if (px.length !== null) end = px.valueOffset + px.length;
+    else {
+      const head = Buffer.alloc(8);
+      for (let pos = px.valueOffset; ;) {
+        const it = await itemAt(fh, head, pos, layout.fileSize);
+        if (it.tag === SEQ_DELIM) {
+          end = pos + 8;
+          break;
+        }
+        pos += 8 + it.len;
+      }
+    }
+    if (end >= layout.fileSize) return {};
+    if (layout.fileSize - end > MAX_TRAILING) throw new InstanceReadError('parse-whole', `${layout.fileSize - end} bytes after Pixel Data`);
+    const bytes = Buffer.alloc(layout.datasetStart + layout.fileSize - end);
+    await readFully(fh, bytes.subarray(0, layout.datasetStart), 0);
+    await readFully(fh, bytes.subarray(layout.datasetStart), end);
+    // The walk checks their structure first (dcmjs reads past a wrong length with a warning).
+    const walker = new DatasetWalker({ explicitVr: layout.header.transferSyntaxUid !== IMPLICIT_LE, stopAtPixelData: false });
+    walker.push(bytes.subarray(layout.datasetStart));
+    walker.finish();
+    try {
+      return parsePart10(bytes).dict;
+    } catch (e) {
+      throw new DatasetError(`the elements after Pixel Data cannot be parsed: ${(e as Error).message}`, end);
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 /** A run of bytes in a file. */
