@@ -174,6 +174,11 @@ t.test('elements after Pixel Data (trailing padding, a private group): parsed on
     { name: 'native explicit', file: buildPart10(base({ rows: 2, columns: 4, frames: 2, pixels: nativePixels(2, 8) })), e: { explicit: true } },
     { name: 'native implicit', file: buildPart10(base({ transferSyntaxUid: IMPLICIT, rows: 2, columns: 4, frames: 2, pixels: nativePixels(2, 8) })), e: { explicit: false } },
     { name: 'RLE', file: buildPart10(base({ transferSyntaxUid: RLE, frames: 2, fragments: [Buffer.alloc(20, 1), Buffer.alloc(30, 2)] })), e: { explicit: true } },
+    {
+      name: 'JPEG with an offset table, last frame in two fragments',
+      file: withOffsetTable(buildPart10(base({ transferSyntaxUid: '1.2.840.10008.1.2.4.50', frames: 3, fragments: [Buffer.alloc(4)] })), [[Buffer.alloc(50, 1)], [Buffer.alloc(40, 2)], [Buffer.alloc(10, 3), Buffer.alloc(12, 4)]]),
+      e: { explicit: true },
+    },
   ];
   for (const c of cases) {
     const plain = join(dir.dir, `${c.name}-plain.dcm`);
@@ -203,6 +208,10 @@ t.test('truncated and corrupted files: a structure error, never a crash or a han
     buildPart10(base({ rows: 8, columns: 8, frames: 3, pixels: nativePixels(3, 64), extra: (e) => [seq(0x00283010, [el(0x00281051, 'DS', '40', e)], e, true)] })),
     buildPart10(base({ transferSyntaxUid: RLE, frames: 2, fragments: [Buffer.alloc(20, 1), Buffer.alloc(30, 2)] })),
     buildPart10(base({ transferSyntaxUid: IMPLICIT, rows: 4, columns: 4 })),
+    Buffer.concat([
+      withOffsetTable(buildPart10(base({ transferSyntaxUid: '1.2.840.10008.1.2.4.50', frames: 2, fragments: [Buffer.alloc(4)] })), [[Buffer.alloc(30, 1)], [Buffer.alloc(10, 2), Buffer.alloc(12, 3)]]),
+      el(0xfffcfffc, 'OB', Buffer.alloc(8), enc),
+    ]),
   ];
   const path = join(dir.dir, 'f.dcm');
   let n = 0;

@@ -207,7 +207,20 @@ export async function readTrailing(path: string, layout: InstanceLayout): Promis
     if (px.length !== null) end = px.valueOffset + px.length;
     else {
       const head = Buffer.alloc(8);
-      for (let pos = px.valueOffset; ;) {
+      // With a Basic Offset Table, from the last frame's first fragment (a cine's 300 item
+      // headers are 300 reads); without one, or if it does not point at an item, from the start.
+      let pos = px.valueOffset;
+      const bot = await itemAt(fh, head, pos, layout.fileSize);
+      if (bot.tag === ITEM && bot.len >= 4 && bot.len % 4 === 0) {
+        const last = Buffer.alloc(4);
+        await readFully(fh, last, pos + 8 + bot.len - 4);
+        const at = pos + 8 + bot.len + last.readUInt32LE(0);
+        if (at + 8 <= layout.fileSize) {
+          await readFully(fh, head, at);
+          if (((head.readUInt16LE(0) << 16) >>> 0) + head.readUInt16LE(2) === ITEM) pos = at;
+        }
+      }
+      for (; ;) {
         const it = await itemAt(fh, head, pos, layout.fileSize);
         if (it.tag === SEQ_DELIM) {
           end = pos + 8;
