@@ -147,15 +147,19 @@ export function multipartOctets(parts: OctetPart[], type: string): { body: Reada
   for (const p of parts) chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\nContent-Length: ${p.length}\r\n\r\n`), p, Buffer.from('\r\n'));
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   const length = chunks.reduce((n, c) => n + c.length, 0);
+  // Parts may share a handle (the frames of one instance): how many parts still need each one.
+  const uses = new Map<FileHandle, number>();
+  for (const p of parts) if (isRange(p)) uses.set(p.fh, (uses.get(p.fh) ?? 0) + 1);
   let next = 0;
   // Position inside the file range being sent: its span, and bytes of that span already sent.
   let span = 0;
   let inSpan = 0;
   let sentOfRange = 0;
   const closeRanges = async () => {
-    const open = new Set(chunks.filter(isRange).map((r) => r.fh));
+    const open = [...uses].filter(([, n]) => n > 0).map(([fh]) => fh);
+    uses.clear();
     chunks.length = 0;
-    await Promise.all([...open].map((fh) => fh.close().catch(() => undefined)));
+    await Promise.all(open.map((fh) => fh.close().catch(() => undefined)));
   };
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -185,8 +189,9 @@ export function multipartOctets(parts: OctetPart[], type: string): { body: Reada
         if (sentOfRange === c.length) {
           chunks[next++] = EMPTY;
           span = inSpan = sentOfRange = 0;
-          // Parts may share a handle (the frames of one instance): closed after its last part.
-          if (!chunks.some((x, k) => k >= next && isRange(x) && x.fh === c.fh)) await c.fh.close();
+          const left = uses.get(c.fh)! - 1;
+          uses.set(c.fh, left);
+          if (left === 0) await c.fh.close(); // after the last part that uses it
         }
         controller.enqueue(b);
       } catch (e) {
@@ -201,6 +206,8 @@ export function multipartOctets(parts: OctetPart[], type: string): { body: Reada
 const EMPTY = Buffer.alloc(0);
 
 const NATIVE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
+/** Frames one WADO-RS frames request may list (an enhanced CT or MR multi-frame has a few thousand). */
+const MAX_FRAMES_PER_REQUEST = 10_000;
 
 /**
  * WADO-RS frames: frame numbers start at 1. Native (uncompressed) pixel data is cut into
@@ -210,7 +217,8 @@ const NATIVE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.100
  */
 export async function instanceFrames(i: IndexedInstance, list: string): Promise<{ frames: OctetPart[]; type: string }> {
   const wanted = list.split(',').map((s) => Number(s.trim()));
-  if (!wanted.length || wanted.some((n) => !Number.isInteger(n) || n < 1)) throw new FrameError(400, `frame list "${list}" must be positive integers separated by commas (frames start at 1)`);
+  if (!wanted.length || wanted.some((n) => !Number.isInteger(n) || n < 1)) throw new FrameError(400, `frame list "${list.slice(0, 80)}" must be positive integers separated by commas (frames start at 1)`);
+  if (wanted.length > MAX_FRAMES_PER_REQUEST) throw new FrameError(400, `${wanted.length} frames asked in one request: at most ${MAX_FRAMES_PER_REQUEST}, ask in several`);
   // Only the frames asked for are read (a viewer asks for every frame of a cine, one by one).
   // They are sent from the file (one handle for all of them), not read into memory first.
   const l = await layout(i);

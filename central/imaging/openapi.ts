@@ -57,7 +57,7 @@ export function registerImagingOpenApi(app: unknown): void {
   const inst = [uid('study'), uid('series'), uid('sop')];
   add('get', `${DW}/studies/{study}/series/{series}/instances/{sop}/frames/{frames}`, {
     summary: 'WADO-RS frames (1-based list)', parameters: [...inst, { name: 'frames', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]+(,[0-9]+)*$' } }],
-    responses: { 200: multipart('application/octet-stream', 'native frames, or compressed frames as stored'), 400: err('bad frame list'), 404: err('frame not in the instance') },
+    responses: { 200: multipart('application/octet-stream', 'native frames, or compressed frames as stored'), 400: err('bad frame list, or more than 10,000 frames in one request'), 404: err('frame not in the instance') },
   });
   add('get', `${DW}/studies/{study}/series/{series}/instances/{sop}/bulkdata/{path}`, {
     summary: 'Bulk data a metadata BulkDataURI names', parameters: [...inst, { name: 'path', in: 'path', required: true, schema: { type: 'string' } }],

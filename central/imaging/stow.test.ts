@@ -117,6 +117,13 @@ t.test('WADO-RS frames and bulk data: native multi-frame cut per frame, errors n
   const zero = await app.request(`${base}/frames/0`);
   t.equal(zero.status, 400, 'frame numbers start at 1');
   t.match(await zero.text(), /start at 1/);
+  const many = await app.request(`${base}/frames/${Array(10_001).fill(1).join(',')}`);
+  t.equal(many.status, 400, 'more than 10,000 frames in one request: 400');
+  t.match(await many.text(), /at most 10000, ask in several/);
+  const repeated = await app.request(`${base}/frames/${Array(3000).fill('2,3').join(',')}`);
+  const rp6000 = parseMultipartRelated((repeated.headers.get('content-type') ?? '').replace('type="application/octet-stream"', 'type="application/dicom"'), Buffer.from(await repeated.arrayBuffer()));
+  t.equal(rp6000.length, 6000, '6,000 parts from one file handle');
+  t.ok(rp6000.every((p, k) => p.body.equals(Buffer.alloc(8, k % 2 ? 3 : 2))), 'each the frame asked');
 
   const meta = await (await app.request(`${base}/metadata`)).json() as Record<string, { BulkDataURI?: string }>[];
   const uri = meta[0]!['7FE00010']!.BulkDataURI!;
