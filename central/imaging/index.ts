@@ -39,7 +39,7 @@ type AnyHono = Hono<any, any, any>;
  * edges holding a per-clinic token (`contracts/clinic-token.ts`): the clinic is the token's,
  * not a header the caller chooses. It is the only upload route.
  */
-export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir: string; archiveDir?: string; uploadSecret?: string; previews?: PreviewRenderer }): Archive & { previews: PreviewRenderer } {
+export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir: string; archiveDir?: string; uploadSecret?: string; previews?: PreviewRenderer; /** STOW-RS body limit (default 1 GiB). */ stowMaxBytes?: number }): Archive & { previews: PreviewRenderer } {
   const root = deps.archiveDir ?? join(deps.dataDir, 'imaging');
   const index = openImagingIndex(deps.wh);
   const archive = new Archive(index, root);
@@ -115,7 +115,7 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
   // clinic's own upload token files them under that clinic; with the shared API token they go
   // under "external", or "external.<source>" when X-Clinic-Id names the sender. A dot never
   // occurs in a clinic id, so a third party cannot file instances as (or over) a clinic's.
-  const STOW_MAX = 1024 ** 3;
+  const STOW_MAX = deps.stowMaxBytes ?? 1024 ** 3;
   const store = async (c: Context, study?: string) => {
     const token = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '');
     const tokenClinic = deps.uploadSecret ? verifyClinicToken(deps.uploadSecret, token) : null;
@@ -131,8 +131,13 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
     const clinicId = tokenClinic ?? (claimed ? `external.${claimed}` : 'external');
     const declared = Number(c.req.header('content-length') ?? '0');
     if (declared > STOW_MAX) return c.json({ error: 'too large', detail: `STOW-RS bodies are limited to ${STOW_MAX} bytes; send fewer instances per request` }, 413);
-    const body = Buffer.from(await c.req.arrayBuffer());
-    if (body.length > STOW_MAX) return c.json({ error: 'too large', detail: `STOW-RS bodies are limited to ${STOW_MAX} bytes` }, 413);
+    // Read with the limit applied as the bytes arrive: a chunked body (no Content-Length) is
+    // refused once past it, never held whole first.
+    const body = await readCapped(c.req.raw.body, STOW_MAX);
+    if (!body) {
+      audit(c, 'api-token', 'stow.store', study ?? '*', `refused: body over ${STOW_MAX} bytes`);
+      return c.json({ error: 'too large', detail: `STOW-RS bodies are limited to ${STOW_MAX} bytes; send fewer instances per request` }, 413);
+    }
     try {
       const r = await stow(archive, { clinicId, contentType: c.req.header('content-type') ?? '', body, study, base: base(c) });
       audit(c, 'api-token', 'stow.store', study ?? '*', `stored ${r.stored}, failed ${r.failed}`);
@@ -274,4 +279,23 @@ export function openImagingIndex(wh: Warehouse): ImagingIndex {
 function ip(c: Context): string {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}
+
+/** A request body read whole, or null once it passes `max` bytes (the rest is not read). */
+async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<Buffer | null> {
+  if (!body) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, n);
 }

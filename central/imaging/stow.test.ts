@@ -91,6 +91,32 @@ t.test('STOW-RS over HTTP: stored, failed, study mismatch, retrievable by WADO-R
   t.equal(bogus.status, 400, 'an X-Clinic-Id that is not a plain name is refused');
 });
 
+t.test('STOW-RS body limit: applied as the bytes arrive, with or without Content-Length', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stow-limit-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
+  t.teardown(() => wh.close());
+  const app = new Hono();
+  mountCentralImaging(app, { wh, dataDir: dir, stowMaxBytes: 64 * 1024 });
+  const ct = 'multipart/related; type="application/dicom"; boundary=b';
+  const small = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUid: testUid(), studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'OT' });
+  t.equal((await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': ct }, body: new Uint8Array(multipart('b', [{ body: small }])) })).status, 200, 'a body under the limit is stored');
+  let pulled = 0;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled++;
+      controller.enqueue(new Uint8Array(16 * 1024));
+      if (pulled > 1000) controller.close(); // 16 MB: far past the limit, were it all read
+    },
+  });
+  const r = await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': ct }, body: endless, duplex: 'half' } as RequestInit);
+  t.equal(r.status, 413, 'a chunked body past the limit: 413');
+  t.match(await r.text(), /limited to 65536 bytes/);
+  t.ok(pulled < 10, `reading stopped at the limit (${pulled} chunks of 16 KiB pulled)`);
+  const declared = await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': ct, 'content-length': String(10 * 1024 * 1024) }, body: new Uint8Array(16) });
+  t.equal(declared.status, 413, 'a declared Content-Length past the limit: 413 before reading');
+});
+
 t.test('WADO-RS frames and bulk data: native multi-frame cut per frame, errors named', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'frames-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
