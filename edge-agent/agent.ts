@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Hono } from 'hono';
 import { heartbeatSchema, receiptSchema, subjects, type Heartbeat, type Refusals } from '../contracts/index.ts';
-import { createLogger, listen, mountOps, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import { createLogger, listen, mountOps, requestBodyLimit, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import type { EdgeConfig } from './config.ts';
 import { edgeMetrics } from './metrics.ts';
 import { EdgeStore } from './store/store.ts';
@@ -120,6 +120,8 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   const registry = edgeMetrics(store, () => relay);
   registerFollowerMetrics(registry, dicts.follower);
   const app = new Hono();
+  // Request bodies (forms, JSON) capped before any route reads them.
+  app.use('*', requestBodyLimit());
   mountOps(app, registry, [
     { name: 'store', check: () => ({ ok: store.db.open }) },
     { name: 'nats', check: () => ({ ok: !nc.isClosed(), detail: relay.state }) },

@@ -1,6 +1,7 @@
 /** Shared HTTP basics for every process: /healthz, /metrics, graceful listen/close. */
 import { serve, type ServerType } from '@hono/node-server';
-import type { Hono } from 'hono';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { Registry } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 
@@ -12,6 +13,24 @@ export interface HealthCheck {
 // Hono's generic parameters vary per app; any concrete app is accepted here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyHono = Hono<any, any, any>;
+
+/** The default cap on one request body: forms, JSON, FHIR Bundles. */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Caps every request body at `maxBytes` before any route reads it, counted as the bytes arrive
+ * (a chunked body without Content-Length too): an unauthenticated POST to a login form cannot
+ * make the process hold gigabytes. Answers 413 with the limit. Routes that stream large bodies
+ * under limits of their own (DICOM uploads, STOW-RS) are `exempt`. Install before the routes.
+ */
+export function requestBodyLimit(opts: { maxBytes?: number; exempt?: (method: string, path: string) => boolean } = {}): MiddlewareHandler {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const limit = bodyLimit({ maxSize: maxBytes, onError: (c: Context) => c.json({ error: 'too large', detail: `request bodies are limited to ${maxBytes} bytes` }, 413) });
+  return async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD' || opts.exempt?.(c.req.method, c.req.path)) return next();
+    return limit(c, next);
+  };
+}
 
 export function mountOps(app: AnyHono, registry: Registry, checks: HealthCheck[]): void {
   app.get('/healthz', async (c) => {
