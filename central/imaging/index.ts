@@ -22,6 +22,7 @@ import { PgImagingIndex } from './index-store-pg.ts';
 import { MultipartError, stow } from './stow.ts';
 import { ReportError, reportInputSchema } from './reports.ts';
 import { registerImagingOpenApi } from './openapi.ts';
+import { requestBodyLimit } from '../../contracts/runtime/index.ts';
 import { verifyClinicToken } from '../../contracts/clinic-token.ts';
 import { RenderError } from '../../contracts/dicom/render.ts';
 import { PreviewBusyError, PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
@@ -129,15 +130,7 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
       return c.json({ error: 'bad X-Clinic-Id', detail: 'X-Clinic-Id names the sending system: lower-case letters, digits and dashes, at most 32' }, 400);
     }
     const clinicId = tokenClinic ?? (claimed ? `external.${claimed}` : 'external');
-    const declared = Number(c.req.header('content-length') ?? '0');
-    if (declared > STOW_MAX) return c.json({ error: 'too large', detail: `STOW-RS bodies are limited to ${STOW_MAX} bytes; send fewer instances per request` }, 413);
-    // Read with the limit applied as the bytes arrive: a chunked body (no Content-Length) is
-    // refused once past it, never held whole first.
-    const body = await readCapped(c.req.raw.body, STOW_MAX);
-    if (!body) {
-      audit(c, 'api-token', 'stow.store', study ?? '*', `refused: body over ${STOW_MAX} bytes`);
-      return c.json({ error: 'too large', detail: `STOW-RS bodies are limited to ${STOW_MAX} bytes; send fewer instances per request` }, 413);
-    }
+    const body = Buffer.from(await c.req.arrayBuffer()); // capped by the route's requestBodyLimit
     try {
       const r = await stow(archive, { clinicId, contentType: c.req.header('content-type') ?? '', body, study, base: base(c) });
       audit(c, 'api-token', 'stow.store', study ?? '*', `stored ${r.stored}, failed ${r.failed}`);
@@ -148,8 +141,10 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
       return c.json({ error: 'bad multipart body', detail: e.message }, 400);
     }
   };
-  app.post(`${dw}/studies`, (c) => store(c));
-  app.post(`${dw}/studies/:study`, (c) => store(c, c.req.param('study')));
+  // The STOW-RS limit applied as the bytes arrive (central's default limit exempts these routes).
+  const stowLimit = requestBodyLimit({ maxBytes: STOW_MAX, onRefused: (c) => audit(c, 'api-token', 'stow.store', c.req.param('study') ?? '*', `refused: body over ${STOW_MAX} bytes`) });
+  app.post(`${dw}/studies`, stowLimit, (c) => store(c));
+  app.post(`${dw}/studies/:study`, stowLimit, (c) => store(c, c.req.param('study')));
 
   const retrieve = async (c: Context, sel: Query, what: string) => {
     const files = await index.findInstances({ ...sel, limit: '1000' });
@@ -279,23 +274,4 @@ export function openImagingIndex(wh: Warehouse): ImagingIndex {
 function ip(c: Context): string {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   return env?.incoming?.socket?.remoteAddress ?? 'unknown';
-}
-
-/** A request body read whole, or null once it passes `max` bytes (the rest is not read). */
-async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<Buffer | null> {
-  if (!body) return Buffer.alloc(0);
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.byteLength;
-    if (n > max) {
-      await reader.cancel().catch(() => undefined);
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, n);
 }

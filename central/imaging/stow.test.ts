@@ -113,6 +113,9 @@ t.test('STOW-RS body limit: applied as the bytes arrive, with or without Content
   t.equal(r.status, 413, 'a chunked body past the limit: 413');
   t.match(await r.text(), /limited to 65536 bytes/);
   t.ok(pulled < 10, `reading stopped at the limit (${pulled} chunks of 16 KiB pulled)`);
+  await new Promise((res) => setTimeout(res, 50)); // the audit write is not awaited by the route
+  const refusals = wh.db.prepare("SELECT outcome FROM audit_log WHERE action = 'stow.store' AND outcome LIKE 'refused%'").all() as { outcome: string }[];
+  t.same(refusals.map((r) => r.outcome), ['refused: body over 65536 bytes'], 'the refusal is audited');
   const declared = await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': ct, 'content-length': String(10 * 1024 * 1024) }, body: new Uint8Array(16) });
   t.equal(declared.status, 413, 'a declared Content-Length past the limit: 413 before reading');
 });

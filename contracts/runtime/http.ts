@@ -21,11 +21,15 @@ export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
  * Caps every request body at `maxBytes` before any route reads it, counted as the bytes arrive
  * (a chunked body without Content-Length too): an unauthenticated POST to a login form cannot
  * make the process hold gigabytes. Answers 413 with the limit. Routes that stream large bodies
- * under limits of their own (DICOM uploads, STOW-RS) are `exempt`. Install before the routes.
+ * under limits of their own (DICOM uploads, STOW-RS) are `exempt` and install one with their own
+ * `maxBytes`. `onRefused` runs before the 413 (an audit entry). Install before the routes.
  */
-export function requestBodyLimit(opts: { maxBytes?: number; exempt?: (method: string, path: string) => boolean } = {}): MiddlewareHandler {
+export function requestBodyLimit(opts: { maxBytes?: number; exempt?: (method: string, path: string) => boolean; onRefused?: (c: Context) => void } = {}): MiddlewareHandler {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const limit = bodyLimit({ maxSize: maxBytes, onError: (c: Context) => c.json({ error: 'too large', detail: `request bodies are limited to ${maxBytes} bytes` }, 413) });
+  const limit = bodyLimit({ maxSize: maxBytes, onError: (c: Context) => {
+    opts.onRefused?.(c);
+    return c.json({ error: 'too large', detail: `request bodies are limited to ${maxBytes} bytes` }, 413);
+  } });
   return async (c, next) => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD' || opts.exempt?.(c.req.method, c.req.path)) return next();
     return limit(c, next);
