@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { dashboards, ruleGroups, writeProvisioning, expandTemplate } from './index.ts';
+import { nodeCommand } from '../test/helpers/node-child.ts';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '..');
@@ -14,7 +15,8 @@ const root = resolve(import.meta.dirname, '..');
 t.test('build CLI writes provisioning files; promtool accepts the rules', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'dash-build-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(root, 'dashboards/build.ts'), '--out', out, '--prometheus-url', 'http://prom:9090'], { cwd: root });
+  const cmd = nodeCommand(['--import', 'tsx', join(root, 'dashboards/build.ts'), '--out', out, '--prometheus-url', 'http://prom:9090']);
+  const { stdout } = await run(cmd.file, cmd.args, { cwd: root });
   const w = JSON.parse(stdout) as { rules: string; datasource: string; provider: string; dashboards: string[] };
   t.equal(w.dashboards.length, dashboards.length);
   for (const f of [w.rules, w.datasource, w.provider, ...w.dashboards]) t.ok(existsSync(f), f);

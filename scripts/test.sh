@@ -12,8 +12,9 @@ if ! npx tsc --noEmit; then
 fi
 # tap rebuilds itself when .taprc's plugins differ from its build, but only after its runner
 # has chosen the test processes' loaders: on the first run after `npm ci` every test file would
-# still load @tapjs/typescript (ts-node, several CPU-seconds per file). Rebuild first.
-if grep -q "tapjs/typescript" node_modules/@tapjs/test/test-built/dist/esm/index.js 2>/dev/null; then
+# still load @tapjs/typescript (ts-node, several CPU-seconds per file) and @tapjs/mock's import
+# hook (~1 CPU-s per file). Rebuild first.
+if grep -qE "tapjs/(typescript|mock)" node_modules/@tapjs/test/test-built/dist/esm/index.js 2>/dev/null; then
   echo "[test] building tap with the plugins in .taprc (first run after install)"
   npx tap build >/dev/null || { echo "[test] tap build failed"; echo "# { total: 1, pass: 0, fail: 1 }"; exit 1; }
 fi

@@ -6,6 +6,7 @@ import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { main } from '../cli.ts';
 import { natsServerBin } from '../reload.ts';
+import { nodeCommand } from '../../test/helpers/node-child.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -21,7 +22,8 @@ export async function cli(...argv: string[]): Promise<Run> {
 
 /** The CLI as the operator runs it: `node --import tsx provisioning/cli.ts ...`. */
 export function cliProcess(...argv: string[]): Run {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'provisioning/cli.ts', ...argv], { cwd: ROOT, encoding: 'utf8' });
+  const cmd = nodeCommand(['--import', 'tsx', 'provisioning/cli.ts', ...argv]);
+  const r = spawnSync(cmd.file, cmd.args, { cwd: ROOT, encoding: 'utf8' });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 

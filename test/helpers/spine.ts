@@ -13,6 +13,7 @@ import { startCentral, type Central } from '../../central/app.ts';
 import { loadCentralConfig } from '../../central/config.ts';
 import { startEdgeAgent, type EdgeAgent } from '../../edge-agent/agent.ts';
 import { loadEdgeConfig } from '../../edge-agent/config.ts';
+import { nodeCommand } from './node-child.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const quietLog = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -42,7 +43,8 @@ export interface ChildHandle {
 /** Spawn `tsx <entry>` with env; resolves when it prints its `{"ready":true}` line. */
 /** `nodeArgs`: extra node options before the entry (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
 export async function spawnProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ChildHandle> {
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, entry)], {
+  const cmd = nodeCommand([...nodeArgs, '--import', 'tsx', join(ROOT, entry)]);
+  const proc = spawn(cmd.file, cmd.args, {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', EXIT_WITH_PARENT_PID: String(process.pid), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
