@@ -118,9 +118,9 @@ console.table(searchRows);
 const app = new Hono();
 const ui = mountWeb(app, { accounts, clinicName: '基准测试中心', nav: [], status: () => ({ hb: { clinicId: 'bench-clinic', at, lastSeq: 0, receiptSeq: 0, outboxDepth: 0, oldestPendingAt: null, relayState: 'connected', dictionaries: {} } as never, lastReceiptAt: at }) });
 mountHisPages(ui, store, accounts, '基准测试中心');
-const cookie = (u: string) => { const l = accounts.login(u, 'Bench-pass-1', 'bench'); if (!l.ok) throw new Error('login'); return `edge_session=${l.token}`; };
-const regCookie = cookie('reg1');
-const adminCookie = cookie('admin1');
+const cookie = async (u: string) => { const l = await accounts.login(u, 'Bench-pass-1', 'bench'); if (!l.ok) throw new Error('login'); return `edge_session=${l.token}`; };
+const regCookie = await cookie('reg1');
+const adminCookie = await cookie('admin1');
 async function timePage(url: string, c: string, n: number): Promise<number[]> {
   const lat: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -147,7 +147,7 @@ for (const [what, url, c] of pages) {
 console.table(pageRows);
 
 // ---------------------------------------------------------------- (c) 20 concurrent sessions
-const sessions = Array.from({ length: 20 }, () => cookie('reg1'));
+const sessions = await Promise.all(Array.from({ length: 20 }, () => cookie('reg1')));
 const cStart = ms();
 const perReq: number[] = [];
 await Promise.all(sessions.map(async (c, i) => {
@@ -173,7 +173,7 @@ const accountsOld = new Accounts(store.db, { outbox: store, unbatched: true });
 const uiOld = mountWeb(appOld, { accounts: accountsOld, clinicName: '基准测试中心', nav: [], status: () => ({ hb: { clinicId: 'bench-clinic', at, lastSeq: 0, receiptSeq: 0, outboxDepth: 0, oldestPendingAt: null, relayState: 'connected', dictionaries: {} } as never, lastReceiptAt: at }) });
 mountHisPages(uiOld, store, accountsOld, '基准测试中心');
 async function sessionsRun(a: Hono, acc: Accounts, label: string, round: number) {
-  const cs = Array.from({ length: 20 }, () => { const l = acc.login('reg1', 'Bench-pass-1', 'bench'); if (!l.ok) throw new Error('login'); return `edge_session=${l.token}`; });
+  const cs = await Promise.all(Array.from({ length: 20 }, async () => { const l = await acc.login('reg1', 'Bench-pass-1', 'bench'); if (!l.ok) throw new Error('login'); return `edge_session=${l.token}`; }));
   await acc.durable();
   const c0 = acc.counters.commits;
   const lat: number[] = [];

@@ -109,9 +109,9 @@ log(`loaded in ${((ms() - t0) / 1000).toFixed(1)} s: ${labRecords} lab results`)
 const app = new Hono();
 const ui = mountWeb(app, { accounts, clinicName: '基准测试中心', nav: [], status: () => ({ hb: { clinicId: 'bench-clinic', at, lastSeq: 0, receiptSeq: 0, outboxDepth: 0, oldestPendingAt: null, relayState: 'connected', dictionaries: {} } as never, lastReceiptAt: at }) });
 mountClinicalUi({ ui, accounts, store, app } as unknown as EdgeModuleContext, svc);
-const cookie = (u: string) => { const l = accounts.login(u, 'Bench-pass-1', 'bench'); if (!l.ok) throw new Error('login'); return `edge_session=${l.token}`; };
-const doc = cookie('doc1');
-const nurse = cookie('nurse1');
+const cookie = async (u: string) => { const l = await accounts.login(u, 'Bench-pass-1', 'bench'); if (!l.ok) throw new Error('login'); return `edge_session=${l.token}`; };
+const doc = await cookie('doc1');
+const nurse = await cookie('nurse1');
 const req = async (url: string, c: string, init: RequestInit = {}) => {
   const res = await app.request(url, { ...init, headers: { cookie: c, ...(init.body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) } });
   if (res.status >= 400) throw new Error(`${url}: ${res.status}`);
@@ -158,7 +158,7 @@ const signRow = { visits: signLat.length, 'records + charges per sign': 'encount
 console.table([signRow]);
 
 // ---------------------------------------------------------------- (c) 20 concurrent sessions
-const sessions = Array.from({ length: 20 }, (_, i) => (i % 4 === 3 ? nurse : cookie(doctors[i % 4]!)));
+const sessions = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 4 === 3 ? nurse : cookie(doctors[i % 4]!))));
 const perReq: number[] = [];
 const cStart = ms();
 await Promise.all(sessions.map(async (c, i) => {

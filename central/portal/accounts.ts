@@ -4,7 +4,8 @@
  * repeated failures, idle and absolute session timeouts, per-session CSRF token. Each account has
  * a role and an organisation unit that scopes what it can see.
  */
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hashPassword, NO_PASSWORD, verifyPassword } from '../../contracts/runtime/passwords.ts';
 import * as OTPAuth from 'otpauth';
 import type { SqlDb } from '../analytics/sql.ts';
 
@@ -29,18 +30,6 @@ export interface Session { user: PortalUser; stage: 'password' | 'full'; csrf: s
 export class AccountError extends Error {
   override name = 'AccountError';
   constructor(readonly field: string, message: string) { super(message); }
-}
-
-export function hashPassword(plain: string): string {
-  const salt = randomBytes(16);
-  return `scrypt$16384$${salt.toString('base64')}$${scryptSync(plain, salt, 32, { N: 16384, r: 8, p: 1 }).toString('base64')}`;
-}
-
-export function verifyPassword(plain: string, stored: string): boolean {
-  const [, n, salt, key] = stored.split('$');
-  if (!n || !salt || !key) return false;
-  const want = Buffer.from(key, 'base64');
-  return timingSafeEqual(want, scryptSync(plain, Buffer.from(salt, 'base64'), want.length, { N: Number(n), r: 8, p: 1 }));
 }
 
 export function passwordProblem(p: string): string | null {
@@ -92,7 +81,7 @@ export class PortalAccounts {
     const now = new Date();
     if (!row) {
       // Same work as a real check so timing does not reveal which usernames exist.
-      verifyPassword(password, 'scrypt$16384$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
+      await verifyPassword(password, NO_PASSWORD);
       await this.audit(username || '(empty)', 'portal.login', 'password', ip, 'unknown user');
       return { ok: false, reason: 'bad_credentials' };
     }
@@ -104,7 +93,17 @@ export class PortalAccounts {
       await this.audit(username, 'portal.login', 'password', ip, 'inactive');
       return { ok: false, reason: 'inactive' };
     }
-    if (!verifyPassword(password, row.password_hash)) return this.fail(row, ip, 'bad password');
+    if (!(await verifyPassword(password, row.password_hash))) return this.fail(row, ip, 'bad password');
+    // The account may have been locked or disabled while the password was being checked.
+    const current = await this.row(username);
+    if (!current || !current.active) {
+      await this.audit(username, 'portal.login', 'password', ip, 'inactive');
+      return { ok: false, reason: 'inactive' };
+    }
+    if (current.locked_until && Date.parse(current.locked_until) > Date.now()) {
+      await this.audit(username, 'portal.login', 'password', ip, 'locked');
+      return { ok: false, reason: 'locked', lockedUntil: current.locked_until };
+    }
     const token = randomBytes(32).toString('base64url');
     await this.db.run('INSERT INTO portal_sessions (token_hash, username, stage, csrf, created_at, last_seen_at, source_ip) VALUES (?, ?, ?, ?, ?, ?, ?)',
       [sha(token), username, 'password', randomBytes(24).toString('base64url'), now.toISOString(), now.toISOString(), ip]);
@@ -113,9 +112,12 @@ export class PortalAccounts {
   }
 
   private async fail(row: UserRow, ip: string, what: string): Promise<LoginResult> {
-    const failed = Number(row.failed_logins) + 1;
+    // Counted in SQL: failures checked at the same time each count (the row read before an
+    // awaited check would give them all the same count).
+    const counted = await this.db.get<{ failed_logins: number }>('UPDATE portal_users SET failed_logins = failed_logins + 1 WHERE username = ? RETURNING failed_logins', [row.username]);
+    const failed = Number(counted?.failed_logins ?? 1);
     const lockedUntil = failed >= MAX_FAILED ? new Date(Date.now() + LOCK_MINUTES * 60_000).toISOString() : null;
-    await this.db.run('UPDATE portal_users SET failed_logins = ?, locked_until = ? WHERE username = ?', [lockedUntil ? 0 : failed, lockedUntil, row.username]);
+    if (lockedUntil) await this.db.run('UPDATE portal_users SET failed_logins = 0, locked_until = ? WHERE username = ?', [lockedUntil, row.username]);
     await this.audit(row.username, 'portal.login', what.includes('TOTP') ? 'totp' : 'password', ip, lockedUntil ? `${what}; locked until ${lockedUntil}` : `${what} (${failed}/${MAX_FAILED})`);
     return lockedUntil ? { ok: false, reason: 'locked', lockedUntil } : { ok: false, reason: 'bad_credentials' };
   }

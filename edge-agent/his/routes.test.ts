@@ -13,9 +13,9 @@ t.test('HIS routes: roles, cross-origin posts refused, field errors in Chinese, 
   const at = new Date().toISOString();
   const ui = mountWeb(app, { accounts: k.accounts, clinicName: '测试中心', nav: [], status: () => ({ hb: { relayState: 'connected', outboxDepth: 3 } as never, lastReceiptAt: at }) });
   mountHisPages(ui, k.store, k.accounts, '测试中心');
-  const cookie = (u: string) => { const l = k.accounts.login(u, 'Test-pass-123', 'x'); if (!l.ok) throw new Error(u); return `edge_session=${l.token}`; };
-  const reg = cookie('reg1');
-  const pharm = cookie('pharm1');
+  const cookie = async (u: string) => { const l = await k.accounts.login(u, 'Test-pass-123', 'x'); if (!l.ok) throw new Error(u); return `edge_session=${l.token}`; };
+  const reg = await cookie('reg1');
+  const pharm = await cookie('pharm1');
 
   t.equal((await app.request('/his/registration')).status, 302, 'signed out: to the sign-in page');
   t.equal((await app.request('/his/cashier', { headers: { cookie: pharm } })).status, 403, 'pharmacist may not use the till');

@@ -14,7 +14,7 @@ t.test('demo seed: staff accounts only with an explicit password, a week of slot
   t.same(a.accounts, ['d0009 (doctor)', 'r0009 (registrar)', 'c0001 (cashier)']);
   t.equal(a.slots, 3 * 2 * 7, 'two slots a day for a week for doc1, doc2 and d0009');
   t.equal(k.store.db.prepare<[], { d: string }>("SELECT DISTINCT department_code AS d FROM his_schedule WHERE doctor_username = 'd0009'").get()!.d, 'IM', 'the doctor works in their own department');
-  t.ok(k.accounts.login('d0009', 'Demo-Pass-2026', 'x').ok);
+  t.ok((await k.accounts.login('d0009', 'Demo-Pass-2026', 'x')).ok);
   t.ok(a.receipts >= TEST_DRUGS.length);
   t.ok(stockOf(k.store.db, TEST_DRUGS[0]!.code).actual > 0);
   const b = seedHisDemo(k.store, { staffPassword: 'Demo-Pass-2026' });

@@ -3,7 +3,8 @@
  * complexity rules, lockout after repeated failures, idle session timeout, audit of every
  * login and account change. Works offline: the clinic's accounts live at the clinic.
  */
-import { createHash, randomBytes, randomUUID, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hashPassword, NO_PASSWORD, verifyPassword } from '../../contracts/runtime/passwords.ts';
 import { AUDIT_LIMITS } from '../../contracts/records-audit.ts';
 import type { Db } from '../../contracts/runtime/index.ts';
 import type { Statement } from 'better-sqlite3';
@@ -30,20 +31,6 @@ export class AccountError extends Error {
   constructor(readonly field: string, message: string) {
     super(message);
   }
-}
-
-export function hashPassword(plain: string): string {
-  const salt = randomBytes(16);
-  const key = scryptSync(plain, salt, 32, { N: 16384, r: 8, p: 1 });
-  return `scrypt$16384$${salt.toString('base64')}$${key.toString('base64')}`;
-}
-
-export function verifyPassword(plain: string, stored: string): boolean {
-  const [, n, salt, key] = stored.split('$');
-  if (!n || !salt || !key) return false;
-  const want = Buffer.from(key, 'base64');
-  const got = scryptSync(plain, Buffer.from(salt, 'base64'), want.length, { N: Number(n), r: 8, p: 1 });
-  return timingSafeEqual(want, got);
 }
 
 /** GB/T 22239 level 3 asks for complexity: >= 8 characters from at least 3 of 4 classes. */
@@ -206,11 +193,16 @@ export class Accounts {
     this.audit(actor, 'user.create', `${u.username} (${u.role})`, ip, 'ok');
   }
 
-  login(username: string, password: string, ip: string): LoginResult {
-    const row = this.db.prepare<[string], { username: string; display_name: string; role: Role; password_hash: string; failed_logins: number; locked_until: string | null; active: number; must_change_password: number }>(
+  /**
+   * Checks the password off the event loop (see contracts/runtime/passwords.ts); an unknown user
+   * name costs the same check, so the answer's timing does not tell which names exist.
+   */
+  async login(username: string, password: string, ip: string): Promise<LoginResult> {
+    const row = this.db.prepare<[string], { username: string; display_name: string; role: Role; password_hash: string; locked_until: string | null; active: number; must_change_password: number }>(
       'SELECT * FROM users WHERE username = ?').get(username);
     const now = new Date();
     if (!row) {
+      await verifyPassword(password, NO_PASSWORD);
       this.audit(username || '(empty)', 'login', 'web', ip, 'unknown user');
       return { ok: false, reason: 'bad_credentials' };
     }
@@ -222,12 +214,24 @@ export class Accounts {
       this.audit(username, 'login', 'web', ip, 'inactive');
       return { ok: false, reason: 'inactive' };
     }
-    if (!verifyPassword(password, row.password_hash)) {
-      const failed = row.failed_logins + 1;
-      const lockedUntil = failed >= MAX_FAILED_LOGINS ? new Date(now.getTime() + LOCKOUT_MINUTES * 60_000).toISOString() : null;
-      this.db.prepare('UPDATE users SET failed_logins = ?, locked_until = ? WHERE username = ?').run(lockedUntil ? 0 : failed, lockedUntil, username);
+    if (!(await verifyPassword(password, row.password_hash))) {
+      // Counted in SQL: attempts checked at the same time each count (a read before the check and
+      // a write after it would lose all but one of them).
+      const failed = this.db.prepare<[string], { failed_logins: number }>('UPDATE users SET failed_logins = failed_logins + 1 WHERE username = ? RETURNING failed_logins').get(username)?.failed_logins ?? 1;
+      const lockedUntil = failed >= MAX_FAILED_LOGINS ? new Date(Date.now() + LOCKOUT_MINUTES * 60_000).toISOString() : null;
+      if (lockedUntil) this.db.prepare('UPDATE users SET failed_logins = 0, locked_until = ? WHERE username = ?').run(lockedUntil, username);
       this.audit(username, 'login', 'web', ip, lockedUntil ? `bad password; locked until ${lockedUntil}` : `bad password (${failed}/${MAX_FAILED_LOGINS})`);
       return lockedUntil ? { ok: false, reason: 'locked', lockedUntil } : { ok: false, reason: 'bad_credentials' };
+    }
+    // The account may have been locked or disabled while the password was being checked.
+    const current = this.db.prepare<[string], { locked_until: string | null; active: number }>('SELECT locked_until, active FROM users WHERE username = ?').get(username);
+    if (!current || !current.active) {
+      this.audit(username, 'login', 'web', ip, 'inactive');
+      return { ok: false, reason: 'inactive' };
+    }
+    if (current.locked_until && Date.parse(current.locked_until) > Date.now()) {
+      this.audit(username, 'login', 'web', ip, 'locked');
+      return { ok: false, reason: 'locked', lockedUntil: current.locked_until };
     }
     this.db.prepare('UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = ?').run(username);
     const token = randomBytes(32).toString('base64url');

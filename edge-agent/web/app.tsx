@@ -73,7 +73,7 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
   app.post('/login', async (c) => {
     const form = await c.req.parseBody();
     const username = String(form.username ?? '').trim();
-    const r = deps.accounts.login(username, String(form.password ?? ''), clientIp(c));
+    const r = await deps.accounts.login(username, String(form.password ?? ''), clientIp(c));
     const ctx = ctxOf(c, null);
     if (!r.ok) {
       const error = r.reason === 'locked' ? ctx.t('locked', { until: (r.lockedUntil ?? '').replace('T', ' ').slice(0, 19) }) : r.reason === 'inactive' ? ctx.t('inactive') : ctx.t('badCredentials');
