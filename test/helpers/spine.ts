@@ -9,10 +9,10 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { startCentral, type Central } from '../../central/app.ts';
-import { loadCentralConfig } from '../../central/config.ts';
-import { startEdgeAgent, type EdgeAgent } from '../../edge-agent/agent.ts';
-import { loadEdgeConfig } from '../../edge-agent/config.ts';
+// Central and the edge agent are loaded when a test first starts one (each costs 1.5-2 CPU-s to
+// load through tsx): many files use only one of them, or only tempDir and ROOT.
+import type { Central } from '../../central/app.ts';
+import type { EdgeAgent } from '../../edge-agent/agent.ts';
 import { nodeCommand } from './node-child.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -26,10 +26,12 @@ export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
 export const testToken = () => randomBytes(16).toString('hex');
 
 export async function centralInProcess(natsUrl: string, dataDir: string, extra: Record<string, unknown> = {}): Promise<Central> {
+  const [{ startCentral }, { loadCentralConfig }] = await Promise.all([import('../../central/app.ts'), import('../../central/config.ts')]);
   return startCentral(loadCentralConfig({ dataDir, natsUrl, apiToken: 'test-token-0123456789', ...extra }, {}), quietLog());
 }
 
 export async function edgeInProcess(natsUrl: string, clinicId: string, dataDir: string, extra: Record<string, unknown> = {}): Promise<EdgeAgent> {
+  const [{ startEdgeAgent }, { loadEdgeConfig }] = await Promise.all([import('../../edge-agent/agent.ts'), import('../../edge-agent/config.ts')]);
   return startEdgeAgent(loadEdgeConfig({ clinicId, dataDir, natsUrl, heartbeatMs: 500, resendAfterMs: 3000, ...extra }, {}), quietLog());
 }
 
