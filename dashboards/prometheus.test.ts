@@ -16,7 +16,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { metricNames } from '../contracts/index.ts';
 import { startSnmpd } from '../test/helpers/snmpd.ts';
 import { waitFor } from '../test/helpers/wait.ts';
-import { nodeCommand } from '../test/helpers/node-child.ts';
+import { nodeCommand, TS_IMPORT } from '../test/helpers/node-child.ts';
 import { dashboards, rulesYaml, expandTemplate, pendingMetricNames, deviceMetricNames } from './index.ts';
 import { startPrometheus, freeTcpPort } from './test-support/prometheus.ts';
 
@@ -101,7 +101,7 @@ t.test('every panel query and alert rule evaluates in a real Prometheus', async 
       central: { healthUrl: `${stub.base}/healthz`, natsUrl: `nats://127.0.0.1:${closedPort}` },
     },
   }));
-  const cmd = nodeCommand(['--import', 'tsx', join(root, 'network-monitor/main.ts')]);
+  const cmd = nodeCommand([...TS_IMPORT, join(root, 'network-monitor/main.ts')]);
   const mon = spawn(cmd.file, cmd.args, { cwd: root, env: { ...process.env, NETMON_CONFIG: cfgFile }, stdio: ['ignore', 'pipe', 'pipe'] });
   let monOut = '';
   mon.stdout.on('data', (d: Buffer) => { monOut += d.toString(); });

@@ -1,6 +1,6 @@
 // Per-test-file accounting, to see where the suite's time goes: run the suite with
-//   TEST_ACCOUNTING_LOG=/tmp/acct.tsv npm test -- --node-arg=--import=tsx --node-arg=--import=./scripts/test-accounting.mjs
-// (node-arg on the command line replaces .taprc's list: name tsx again). CPU counts from the
+//   TEST_ACCOUNTING_LOG=/tmp/acct.tsv npm test -- --node-arg=--import=./test/helpers/ts-loader.mjs --node-arg=--import=./scripts/test-accounting.mjs
+// (node-arg on the command line replaces .taprc's list: name the TypeScript loader again). CPU counts from the
 // accounting import on; the process start before it (tsx, tap) is ~1-2 CPU-s per file.
 // Each test process appends: file, own CPU s, CPU s of its waited-for children (nats-server,
 // Chromium, child processes), wall s, start and exit (epoch ms: where the file ran in the suite).

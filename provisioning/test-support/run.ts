@@ -6,7 +6,7 @@ import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { main } from '../cli.ts';
 import { natsServerBin } from '../reload.ts';
-import { nodeCommand } from '../../test/helpers/node-child.ts';
+import { nodeCommand, TS_IMPORT } from '../../test/helpers/node-child.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -20,9 +20,9 @@ export async function cli(...argv: string[]): Promise<Run> {
   return { code, out, err };
 }
 
-/** The CLI as the operator runs it: `node --import tsx provisioning/cli.ts ...`. */
+/** The CLI as the operator runs it (`node --import tsx provisioning/cli.ts ...`; here through the tests' loader, the same transform). */
 export function cliProcess(...argv: string[]): Run {
-  const cmd = nodeCommand(['--import', 'tsx', 'provisioning/cli.ts', ...argv]);
+  const cmd = nodeCommand([...TS_IMPORT, 'provisioning/cli.ts', ...argv]);
   const r = spawnSync(cmd.file, cmd.args, { cwd: ROOT, encoding: 'utf8' });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }

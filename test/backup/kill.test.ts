@@ -16,12 +16,12 @@ import { loadEdgeBackupConfig } from '../../edge-agent/backup/config.ts';
 import { backupEdge, restoreEdge, type EdgeBackupContext } from '../../edge-agent/backup/edge-backup.ts';
 import { writeActivity } from '../helpers/activity.ts';
 import { ROOT, tempDir } from '../helpers/spine.ts';
-import { nodeCommand } from '../helpers/node-child.ts';
+import { nodeCommand, TS_IMPORT } from '../helpers/node-child.ts';
 
 /** Run the CLI; SIGKILL it as soon as a stderr line matches `killOn`. Resolves with its output. */
 function runCli(args: string[], env: Record<string, string>, killOn: RegExp): Promise<{ killed: boolean; out: string }> {
   return new Promise((resolve) => {
-    const cmd = nodeCommand(['--import', 'tsx', join(ROOT, 'edge-agent/backup/cli.ts'), ...args]);
+    const cmd = nodeCommand([...TS_IMPORT, join(ROOT, 'edge-agent/backup/cli.ts'), ...args]);
     const p = spawn(cmd.file, cmd.args, { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let killed = false;

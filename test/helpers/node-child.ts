@@ -18,6 +18,12 @@ export function nodeOptionsWithoutTap(value = process.env.NODE_OPTIONS ?? ''): s
   return value.split(/\s+/).filter((o) => o && !o.includes('@tapjs/') && !o.includes('@tapjs%2F')).join(' ');
 }
 
+/**
+ * `--import` of the tests' TypeScript loader (`ts-loader.mjs`: about 1 CPU-s less per start than
+ * `--import tsx`), for `node` children that run a .ts entry: `nodeCommand([...TS_IMPORT, entry])`.
+ */
+export const TS_IMPORT: readonly string[] = ['--import', new URL('./ts-loader.mjs', import.meta.url).href];
+
 /** `spawn(file, args)` for `node <args>` with tap's hook removed from NODE_OPTIONS. */
 export function nodeCommand(args: string[]): { file: string; args: string[] } {
   if (!existsSync(ENV)) return { file: process.execPath, args };

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 // load through tsx): many files use only one of them, or only tempDir and ROOT.
 import type { Central } from '../../central/app.ts';
 import type { EdgeAgent } from '../../edge-agent/agent.ts';
-import { nodeCommand } from './node-child.ts';
+import { nodeCommand, TS_IMPORT } from './node-child.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const quietLog = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -42,10 +42,10 @@ export interface ChildHandle {
   output(): string;
 }
 
-/** Spawn `tsx <entry>` with env; resolves when it prints its `{"ready":true}` line. */
+/** Spawn `node <entry>` (TypeScript through the tests' loader) with env; resolves when it prints its `{"ready":true}` line. */
 /** `nodeArgs`: extra node options before the entry (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
 export async function spawnProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ChildHandle> {
-  const cmd = nodeCommand([...nodeArgs, '--import', 'tsx', join(ROOT, entry)]);
+  const cmd = nodeCommand([...nodeArgs, ...TS_IMPORT, join(ROOT, entry)]);
   const proc = spawn(cmd.file, cmd.args, {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', EXIT_WITH_PARENT_PID: String(process.pid), ...env },
