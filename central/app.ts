@@ -5,7 +5,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from '../contracts/index.ts';
-import { createLogger, jsonOrNull, listen, mountOps, requestBodyLimit, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import { createLogger, jsonOrNull, listen, mountOps, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import { centralApi } from './api.ts';
 import { mountCentralImaging } from './imaging/index.ts';
 import { mountCentralBackup } from './backup/index.ts';
@@ -80,7 +80,8 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const api = centralApi({
     // Request bodies capped before any route reads them; DICOM uploads (the archive's PUT, STOW-RS)
     // stream under limits of their own.
-    middleware: [httpMetrics, requestBodyLimit({ exempt: (method, path) => (method === 'PUT' && path.startsWith('/archive/instances/')) || (method === 'POST' && path.startsWith('/api/imaging/dicomweb/studies')) })],
+    // and every response carries the security headers (CSP, no framing, no sniffing).
+    middleware: [httpMetrics, securityHeaders(), requestBodyLimit({ exempt: (method, path) => (method === 'PUT' && path.startsWith('/archive/instances/')) || (method === 'POST' && path.startsWith('/api/imaging/dicomweb/studies')) })],
     wh, token: config.apiToken,
     publishDictionary: (s) => publishDictionary(js, s),
     audit: (e) => wh.audit(e).catch((err: Error) => {

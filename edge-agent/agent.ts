@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Hono } from 'hono';
 import { heartbeatSchema, receiptSchema, subjects, type Heartbeat, type Refusals } from '../contracts/index.ts';
-import { createLogger, listen, mountOps, requestBodyLimit, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import { createLogger, listen, mountOps, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import type { EdgeConfig } from './config.ts';
 import { edgeMetrics } from './metrics.ts';
 import { EdgeStore } from './store/store.ts';
@@ -122,6 +122,8 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   const app = new Hono();
   // Request bodies (forms, JSON) capped before any route reads them.
   app.use('*', requestBodyLimit());
+  // CSP, no framing, no sniffing on every response (pages, API, images).
+  app.use('*', securityHeaders());
   mountOps(app, registry, [
     { name: 'store', check: () => ({ ok: store.db.open }) },
     { name: 'nats', check: () => ({ ok: !nc.isClosed(), detail: relay.state }) },

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { bwipJs } from '../../contracts/runtime/lazy-libs.ts';
+import { UI_BEHAVIOURS_JS, securityHeaders } from '../../contracts/runtime/http.ts';
 import type { Analytics } from '../analytics/index.ts';
 import { DOMAINS, INDICATORS, type IndicatorDef } from '../analytics/indicators.ts';
 import type { CaseRow, NodeValue } from '../analytics/engine.ts';
@@ -125,6 +126,9 @@ export function portalApp(deps: PortalDeps): Hono {
   const html = (c: Context, node: unknown, status: 200 | 202 | 400 | 401 | 403 | 404 | 423 = 200) => c.html(`<!DOCTYPE html>${String(node)}`, status, { 'cache-control': 'no-store' });
   const secure = deps.secureCookies ?? false;
 
+  // The security headers (CSP, no framing) here as well as on central's app: the portal is a UI
+  // wherever it is mounted (its tests mount it alone).
+  app.use('*', securityHeaders());
   // Same-origin check for every POST (login included): SameSite=Strict cookies plus Origin.
   app.use('*', async (c, next) => {
     if (c.req.method === 'POST') {
@@ -132,14 +136,12 @@ export function portalApp(deps: PortalDeps): Hono {
       const host = c.req.header('host');
       if (origin && host && new URL(origin).host !== host) return c.text('cross-site request refused', 403);
     }
-    await next();
-    c.header('X-Frame-Options', 'DENY');
-    c.header('X-Content-Type-Options', 'nosniff');
-    c.header('Referrer-Policy', 'same-origin');
+    return next();
   });
 
   app.get('/assets/portal.css', (c) => c.body(css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=3600' }));
   app.get('/assets/echarts.min.js', (c) => c.body(echartsJs, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=86400' }));
+  app.get('/assets/ui.js', (c) => c.body(UI_BEHAVIOURS_JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' }));
   app.get('/assets/charts.js', (c) => c.body(chartsJs, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' }));
 
   // ------------------------------------------------------------------ login

@@ -69,12 +69,12 @@ export function Layout(props: { ctx: Ctx; title: string; children?: Child; wide?
         <main class={props.wide ? 'wide' : ''}>
           <div class="titlebar">
             <h1>{props.title}</h1>
-            {ctx.user && <span class="noprint tools"><button type="button" onclick="window.print()">{ctx.t('打印', 'Print')}</button></span>}
+            {ctx.user && <span class="noprint tools"><button type="button" data-print>{ctx.t('打印', 'Print')}</button></span>}
           </div>
           {ctx.asOf !== undefined && <p class="asof" data-testid="as-of">{ctx.t('数据截至', 'Data as of')} {ctx.asOf ? `${localTime(ctx.asOf)} ${ctx.t('（北京时间）', '(UTC+8)')}` : ctx.t('尚未汇总', 'not computed yet')}</p>}
           {props.children}
         </main>
-        <script src="/portal/assets/echarts.min.js"></script>
+        <script src="/portal/assets/ui.js"></script>
         <script src="/portal/assets/charts.js"></script>
       </body>
     </html>
@@ -200,13 +200,29 @@ details.raw pre { white-space:pre-wrap; word-break:break-all; background:#f0f4f8
 .report{border-top:1px solid #e5e9ef;padding-top:6px;margin-top:6px}
 `;
 
+/**
+ * Draws every `.chart[data-option]` of the page with ECharts (SVG renderer). ECharts (~1 MB)
+ * is fetched only by pages that have a chart: most portal pages (tables, forms, sign-in)
+ * have none, and a clinic PC on the health network should not parse it on every page.
+ */
 export const chartsJs = `(function(){
-  if (!window.echarts) return;
-  document.querySelectorAll('.chart[data-option]').forEach(function(el){
-    var opt = JSON.parse(el.getAttribute('data-option'));
-    opt.animation = false;
-    var c = echarts.init(el, null, { renderer: 'svg' });
-    c.setOption(opt);
-    window.addEventListener('resize', function(){ c.resize(); });
-  });
+  var els = document.querySelectorAll('.chart[data-option]');
+  if (!els.length) return;
+  function draw(){
+    els.forEach(function(el){
+      var opt = JSON.parse(el.getAttribute('data-option'));
+      opt.animation = false;
+      var c = echarts.init(el, null, { renderer: 'svg' });
+      c.setOption(opt);
+      window.addEventListener('resize', function(){ c.resize(); });
+    });
+  }
+  if (window.echarts) return draw();
+  var s = document.createElement('script');
+  s.src = '/portal/assets/echarts.min.js';
+  s.onload = draw;
+  s.onerror = function(){
+    els.forEach(function(el){ el.textContent = /^zh/.test(document.documentElement.lang) ? '图表组件加载失败，请刷新页面。' : 'The chart library did not load: reload the page.'; });
+  };
+  document.head.appendChild(s);
 })();`;

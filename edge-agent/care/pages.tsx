@@ -504,9 +504,9 @@ table { width:100%; border-collapse:collapse; margin:8px 0; } td, th { border:1p
 export function AgreementPrint(props: { c: Contract; r: ResidentRow; age: number; packages: Package[]; team: Team | null; doctorName: string; clinicName: string; barcodeSvg: string; address: string }) {
   const { c, r } = props;
   return (
-    <html lang="zh-CN"><head><meta charset="utf-8" /><title>家庭医生签约服务协议书 {c.contractId.slice(0, 8)}</title><style dangerouslySetInnerHTML={{ __html: PRINT_CSS }} /></head>
+    <html lang="zh-CN"><head><meta charset="utf-8" /><title>家庭医生签约服务协议书 {c.contractId.slice(0, 8)}</title><style dangerouslySetInnerHTML={{ __html: PRINT_CSS }} /><script src="/assets/ui.js" defer></script></head>
       <body>
-        <div class="noprint"><button onclick="window.print()" data-testid="print-button">打印</button></div>
+        <div class="noprint"><button type="button" data-print data-testid="print-button">打印</button></div>
         <div class="bar" dangerouslySetInnerHTML={{ __html: props.barcodeSvg }} />
         <h1>家庭医生签约服务协议书</h1>
         <div class="sub">协议编号：{c.contractId}　　{c.status === 'renewed' ? '续约' : '首次签约'}</div>

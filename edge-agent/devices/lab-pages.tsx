@@ -52,7 +52,7 @@ export function LabReviewPage(props: { ctx: PageCtx; pending: LabRow[]; released
         <Msg error={props.error} errors={props.errors} notice={props.notice} />
         <form method="post" action="/devices/lab/approve">
           <table data-testid="pending-table">
-            <thead><tr><th>{props.canRelease && <input type="checkbox" aria-label="all" onclick="document.querySelectorAll('input[name=id]:not(:disabled)').forEach(function(x){x.checked=this.checked}.bind(this))" data-testid="check-all" />}</th>
+            <thead><tr><th>{props.canRelease && <input type="checkbox" aria-label="all" data-check-all="input[name=id]" data-testid="check-all" />}</th>
               <th>{L(ctx, '居民', 'Resident')}</th><th>{L(ctx, '标本号', 'Specimen')}</th><th>{L(ctx, '项目', 'Test')}</th><th>{L(ctx, '结果', 'Result')}</th><th>{L(ctx, '来源', 'Source')}</th><th>{L(ctx, '检测时间', 'Measured')}</th></tr></thead>
             <tbody>{props.pending.map((r) => (
               <tr data-result-id={r.id}>
@@ -120,9 +120,9 @@ export function LabResultPage(props: { ctx: PageCtx; r: LabRow; versions: LabVer
   );
 }
 
-export function ProfileSelect(props: { ctx: PageCtx; profiles: DeviceProfile[]; selected?: string | undefined; onchange?: boolean }) {
+export function ProfileSelect(props: { ctx: PageCtx; profiles: DeviceProfile[]; selected?: string | undefined; autosubmit?: boolean }) {
   return (
-    <select id="profileId" name="profileId" {...(props.onchange ? { onchange: 'this.form.submit()' } : {})}>
+    <select id="profileId" name="profileId" {...(props.autosubmit ? { 'data-autosubmit': true } : {})}>
       {props.profiles.map((p) => <option value={p.id} selected={p.id === props.selected}>{props.ctx.lang === 'en' ? p.name : p.nameZh ?? p.name}</option>)}
     </select>
   );
@@ -175,7 +175,7 @@ export function LabManualPage(props: { ctx: PageCtx; profiles: DeviceProfile[]; 
         <h1>{L(ctx, '检验结果手工录入', 'Manual entry of lab results')}</h1>
         <LabNav ctx={ctx} />
         <Msg errors={props.errors} notice={props.notice} />
-        <form method="get" action="/devices/lab/manual" style={row}><label for="profileId">{L(ctx, '检验设备模板', 'Analyser profile')}</label><ProfileSelect ctx={ctx} profiles={props.profiles} selected={p?.id} onchange /></form>
+        <form method="get" action="/devices/lab/manual" style={row}><label for="profileId">{L(ctx, '检验设备模板', 'Analyser profile')}</label><ProfileSelect ctx={ctx} profiles={props.profiles} selected={p?.id} autosubmit /></form>
         {p && (
           <form method="post" action="/devices/lab/manual" class="stack" data-testid="manual-form">
             <input type="hidden" name="profileId" value={p.id} />
@@ -213,7 +213,7 @@ export function TrendPage(props: { ctx: PageCtx; residents: { residentId: string
         <form method="get" action="/devices/trend" style={row} data-testid="trend-form">
           <input name="resident" id="resident" list="residents" value={props.resident?.residentId ?? ''} placeholder={L(ctx, '居民编号或身份证号', 'Resident id or ID number')} style="width:240px" />
           <datalist id="residents">{props.residents.map((r) => <option value={r.residentId}>{r.name} {r.idNumber}</option>)}</datalist>
-          {props.codes.length > 0 && <select name="code" id="code" onchange="this.form.submit()">{props.codes.map((c) => <option value={c.code} selected={c.code === props.code}>{c.display}（{c.n}）</option>)}</select>}
+          {props.codes.length > 0 && <select name="code" id="code" data-autosubmit>{props.codes.map((c) => <option value={c.code} selected={c.code === props.code}>{c.display}（{c.n}）</option>)}</select>}
           <button class="primary" type="submit" style="margin-top:0">{L(ctx, '查看', 'Show')}</button>
         </form>
         {props.svg && <div data-testid="trend-chart" style="margin-top:12px">{raw(props.svg)}</div>}

@@ -126,7 +126,7 @@ export function InvoicePage(props: { ctx: PageCtx; clinicName: string; inv: Invo
             <tr class="total"><td colspan={4}>{t('合计', 'Total')}</td><td class="num" data-testid="invoice-total">{money(i.total_fen)}</td></tr></tbody>
         </table>
       </div>
-      <div class="no-print" style="text-align:center"><button class="btn primary" type="button" onclick="window.print()">{t('打印', 'Print')}</button> <a class="btn" href={`/his/cashier?rid=${encodeURIComponent(i.resident_id)}`}>{t('返回', 'Back')}</a></div>
+      <div class="no-print" style="text-align:center"><button class="btn primary" type="button" data-print>{t('打印', 'Print')}</button> <a class="btn" href={`/his/cashier?rid=${encodeURIComponent(i.resident_id)}`}>{t('返回', 'Back')}</a></div>
     </Layout>
   );
 }

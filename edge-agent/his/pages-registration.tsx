@@ -186,7 +186,7 @@ export function SlipPage(props: { ctx: PageCtx; clinicName: string; g: RegListRo
         </table>
         <p class="hint">{t('请按号候诊，过号请到分诊台。', 'Wait for your number to be called.')}</p>
       </div>
-      <div class="no-print" style="text-align:center"><button class="btn primary" type="button" onclick="window.print()" data-testid="print">{t('打印', 'Print')}</button> <a class="btn" href="/his/registration">{t('返回挂号', 'Back')}</a></div>
+      <div class="no-print" style="text-align:center"><button class="btn primary" type="button" data-print data-testid="print">{t('打印', 'Print')}</button> <a class="btn" href="/his/registration">{t('返回挂号', 'Back')}</a></div>
     </Layout>
   );
 }

@@ -72,7 +72,7 @@ export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: stri
               <td>{o.residentName ?? o.residentId}</td><td>{sexText(ctx, o.residentSex)}</td><td>{o.display}</td><td>{o.stationAe ?? L(ctx, `任一${o.modality}设备`, `any ${o.modality}`)}</td>
               <td><OrderStatus ctx={ctx} o={o} /></td>
               {props.canOrder && <td>{isAwaitingImages(o.status) && o.instances === 0 && (
-                <form method="post" action={`/imaging/orders/${o.orderId}/cancel`} onsubmit={`return confirm(${JSON.stringify(L(ctx, `取消申请 ${o.accessionNumber}（${o.residentName ?? o.residentId}，${o.display}）？`, `Cancel order ${o.accessionNumber}?`))})`}>
+                <form method="post" action={`/imaging/orders/${o.orderId}/cancel`} data-confirm={L(ctx, `取消申请 ${o.accessionNumber}（${o.residentName ?? o.residentId}，${o.display}）？`, `Cancel order ${o.accessionNumber}?`)}>
                   <button type="submit" data-testid={`cancel-${o.accessionNumber}`}>{L(ctx, '取消申请', 'Cancel')}</button>
                 </form>
               )}</td>}

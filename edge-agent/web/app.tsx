@@ -9,6 +9,7 @@ import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
 import type { Heartbeat, Refusals } from '../../contracts/index.ts';
 import { AccountError, Accounts, type Role, type User } from './accounts.ts';
 import { css } from './assets.ts';
+import { UI_BEHAVIOURS_JS } from '../../contracts/runtime/http.ts';
 import { translator, type Lang } from './i18n.ts';
 import type { PageCtx } from './layout.tsx';
 import type { NavItem } from '../modules.ts';
@@ -69,6 +70,7 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
     }
   });
   app.get('/assets/app.css', (c) => c.body(css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=3600' }));
+  app.get('/assets/ui.js', (c) => c.body(UI_BEHAVIOURS_JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' }));
   app.get('/login', (c) => html(c, <LoginPage ctx={ctxOf(c, null)} />));
   app.post('/login', async (c) => {
     const form = await c.req.parseBody();

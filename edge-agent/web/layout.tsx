@@ -53,6 +53,7 @@ export function Layout(props: { ctx: PageCtx; title: string; children?: Child })
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${props.title} · ${ctx.t('appName')}`}</title>
         <link rel="stylesheet" href="/assets/app.css" />
+        <script src="/assets/ui.js" defer></script>
       </head>
       <body>
         <header>

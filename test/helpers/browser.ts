@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export async function launchBrowser(): Promise<BrowserContext & AsyncDisposable> {
+export async function launchBrowser(): Promise<BrowserContext & AsyncDisposable & { cspRefusals: string[] }> {
   const exe = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
   if (!exe) throw new Error('chromium not found: apt-get install -y chromium (scripts/ensure-system.sh does this)');
   const dir = mkdtempSync(join(tmpdir(), 'chromium-'));
@@ -18,10 +18,20 @@ export async function launchBrowser(): Promise<BrowserContext & AsyncDisposable>
     viewport: { width: 1280, height: 800 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  // Every page the product serves runs under its Content-Security-Policy (no inline script or
+  // handler): a refusal is a broken button or chart, so any one fails the test that saw it.
+  const refused: string[] = [];
+  const watch = (p: Page) => p.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) refused.push(`${p.url()}: ${m.text()}`);
+  });
+  ctx.pages().forEach(watch);
+  ctx.on('page', watch);
   return Object.assign(ctx, {
+    cspRefusals: refused,
     async [Symbol.asyncDispose]() {
       await ctx.close().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
+      if (refused.length) throw new Error(`the browser refused ${refused.length} script(s) or handler(s) under the Content-Security-Policy:\n${refused.join('\n')}`);
     },
   });
 }

@@ -10,7 +10,7 @@ import type { Role, User } from '../../web/accounts.ts';
 import { clientIp } from '../../web/app.tsx';
 import type { PageCtx } from '../../web/layout.tsx';
 import { devicesByStore } from '../../devices/index.ts';
-import { HistoryPage, L, LabelsPage, NursePage, QueuePage, SpecimenLabels, VisitPage, VitalsPage, type VisitPageProps } from './pages.tsx';
+import { CHART_INIT, HistoryPage, L, LabelsPage, NursePage, QueuePage, SpecimenLabels, VisitPage, VitalsPage, type VisitPageProps } from './pages.tsx';
 import { ClinicalService, fieldErrors, today } from './service.ts';
 
 export const DOCTOR_ROLES: readonly Role[] = ['doctor'];
@@ -32,6 +32,7 @@ const echartsJs = (() => {
 export function mountClinicalUi(ctx: EdgeModuleContext, s: ClinicalService): void {
   const { ui, accounts, store } = ctx;
   // The charting library, served from the package (the private network has no CDN).
+  ctx.app.get('/clinic/assets/trend-charts.js', (c) => c.body(CHART_INIT, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' }));
   ctx.app.get('/clinic/assets/echarts.min.js', (c) => c.body(new Uint8Array(echartsJs()), 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=86400' }));
   const audit = (c: Context, u: User, action: string, target: string, outcome = 'ok') => accounts.audit(u.username, action, target, clientIp(c), outcome);
 
