@@ -5,7 +5,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from '../contracts/index.ts';
-import { createLogger, jsonOrNull, listen, mountOps, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import { createLogger, jsonOrNull, listen, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import { centralApi } from './api.ts';
 import { mountCentralImaging } from './imaging/index.ts';
 import { mountCentralBackup } from './backup/index.ts';
@@ -39,6 +39,7 @@ export interface Central<W extends Warehouse = SqliteWarehouse> {
 export async function startCentral<W extends Warehouse = SqliteWarehouse>(config: CentralConfig, log: Logger = createLogger('central')): Promise<Central<W>> {
   const wh = await openWarehouse(config);
   const nc = await connect({
+    ...natsTlsOption(loadNatsTls(config.natsTlsCaFile, 'natsTlsCaFile (CENTRAL_NATS_TLS_CA_FILE)')),
     servers: config.natsUrl.split(','), name: 'central', user: config.natsUser, pass: config.natsPassword,
     maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, timeout: 5_000,
   });

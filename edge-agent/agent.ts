@@ -3,10 +3,11 @@
  * heartbeats and the local HTTP surface. `startEdgeAgent` is used by main.ts, the demo and tests.
  */
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Subscription } from '@nats-io/transport-node';
+import { NatsLink } from './sync/nats-link.ts';
 import { Hono } from 'hono';
 import { heartbeatSchema, receiptSchema, subjects, type Heartbeat, type Refusals } from '../contracts/index.ts';
-import { createLogger, listen, mountOps, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import { createLogger, listen, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import type { EdgeConfig } from './config.ts';
 import { edgeMetrics } from './metrics.ts';
 import { EdgeStore } from './store/store.ts';
@@ -28,7 +29,8 @@ export interface EdgeAgent {
   accounts: Accounts;
   store: EdgeStore;
   relay: Relay;
-  nc: NatsConnection;
+  /** The hub connection, made in the background (the agent does not wait for it). */
+  nats: NatsLink;
   http: Listening;
   log: Logger;
   heartbeat(): Heartbeat;
@@ -36,37 +38,43 @@ export interface EdgeAgent {
 }
 
 export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLogger(`edge-${config.clinicId}`)): Promise<EdgeAgent> {
+  // Checked before anything opens: a wrong CA path stops the start with the setting and file named.
+  const natsTls = loadNatsTls(config.natsTlsCaFile, 'natsTlsCaFile (EDGE_NATS_TLS_CA_FILE)');
   const store = new EdgeStore(join(config.dataDir, 'edge.db'), config.clinicId, edgeModules.flatMap((m) => m.migrations ?? []));
   log.info({ clinicId: config.clinicId, dataDir: config.dataDir, ...store.stats() }, 'edge store open');
 
   // Never give up reconnecting: the clinic works offline and catches up when the network returns.
-  const nc = await connect({
+  // The agent does not wait for the hub: a clinic restarted during an outage opens at once
+  // (sync/nats-link.ts); what needs the connection starts when the hub answers.
+  const nats = new NatsLink({
+    ...natsTlsOption(natsTls),
     servers: config.natsUrl.split(','),
     name: `edge-${config.clinicId}`,
     user: config.natsUser,
     pass: config.natsPassword,
     inboxPrefix: subjects.inboxPrefix(config.clinicId),
-    maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
-    waitOnFirstConnect: true,
     timeout: 5_000,
+  }, log);
+  nats.onReady((nc) => {
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect' || s.type === 'reconnect') log.info({ status: s.type }, 'nats connection');
+      }
+    })();
   });
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect' || s.type === 'reconnect') log.info({ status: s.type }, 'nats connection');
-    }
-  })();
 
-  const relay = new Relay(store, nc, log, {
+  const relay = new Relay(store, nats.ready, log, {
     window: config.relayWindow,
     resendAfterMs: config.resendAfterMs,
     receiptRegressionGraceMs: config.receiptRegressionGraceMs,
     // Publishing runs in a worker thread with its own connection as the same NATS user.
-    connection: { servers: config.natsUrl.split(','), name: `edge-${config.clinicId}-relay`, user: config.natsUser, pass: config.natsPassword, inboxPrefix: subjects.inboxPrefix(config.clinicId) },
+    connection: { servers: config.natsUrl.split(','), name: `edge-${config.clinicId}-relay`, user: config.natsUser, pass: config.natsPassword, inboxPrefix: subjects.inboxPrefix(config.clinicId), ...natsTlsOption(natsTls) },
   });
   /** What central refused of this clinic's messages, as its latest answer to a heartbeat said. */
   let refused: Refusals | null = null;
-  const receiptSub = nc.subscribe(subjects.receipt(config.clinicId), {
+  let receiptSub: Subscription | null = null;
+  nats.onReady((nc) => { receiptSub = nc.subscribe(subjects.receipt(config.clinicId), {
     callback: (err, msg) => {
       if (err) return;
       try {
@@ -81,10 +89,10 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
         log.warn({ err: (e as Error).message }, 'malformed receipt ignored');
       }
     },
-  });
+  }); });
   relay.start();
 
-  const dicts = new DictionarySync(store, nc, log);
+  const dicts = new DictionarySync(store, nats.ready, log);
   dicts.start();
 
   const heartbeat = (): Heartbeat => {
@@ -102,7 +110,8 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     });
   };
   const sendHeartbeat = () => {
-    if (nc.isClosed()) return;
+    const nc = nats.current();
+    if (!nc || nc.isClosed()) return;
     try {
       nc.publish(subjects.heartbeat(config.clinicId), JSON.stringify(heartbeat()));
     } catch (e) {
@@ -112,6 +121,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   // The first one at once: central knows a freshly started edge before it writes anything
   // (fleet view; health-record transfers addressed to it are routed, not refused as unknown).
   sendHeartbeat();
+  nats.onReady(() => sendHeartbeat());
   const hbTimer = setInterval(sendHeartbeat, config.heartbeatMs);
 
   const sim = config.simulateRate > 0 ? new ActivitySimulator(store, config.simulateRate, log) : null;
@@ -126,7 +136,8 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   app.use('*', securityHeaders());
   mountOps(app, registry, [
     { name: 'store', check: () => ({ ok: store.db.open }) },
-    { name: 'nats', check: () => ({ ok: !nc.isClosed(), detail: relay.state }) },
+    // Not reached yet is a clinic working offline, not an unhealthy edge (the monitor probes /healthz).
+    { name: 'nats', check: () => { const s = nats.status(); return { ok: s.detail !== 'closed', detail: `${s.detail}; relay ${relay.state}` }; } },
     // Names parked dictionary snapshots (sync_dead_letter); unhealthy only while the follower is blocked.
     { name: 'dictionaries', check: () => dicts.follower.health() },
     // Modules start after the ops routes exist; their health is looked up lazily.
@@ -162,7 +173,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   });
   const started: { name: string; handle: EdgeModuleHandle }[] = [];
   for (const m of edgeModules) {
-    started.push({ name: m.name, handle: await m.start({ config, store, accounts, app, ui, registry, nc, log: log.child({ module: m.name }) }) });
+    started.push({ name: m.name, handle: await m.start({ config, store, accounts, app, ui, registry, nc: nats.ready, log: log.child({ module: m.name }) }) });
   }
   app.get('/api/status', (c) => c.json({
     ...heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null, relay: relay.counters,
@@ -176,7 +187,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
 
   let stopped = false;
   return {
-    config, accounts, store, relay, nc, http, log, heartbeat,
+    config, accounts, store, relay, nats, http, log, heartbeat,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -186,8 +197,8 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
       await http.close();
       await relay.stop();
       await dicts.stop();
-      receiptSub.unsubscribe();
-      await nc.drain().catch(() => nc.close());
+      receiptSub?.unsubscribe();
+      await nats.close();
       try { accounts.flush(); } catch (e) { log.error({ err: (e as Error).message }, 'audit flush at shutdown failed'); }
       store.close();
       log.info('edge agent stopped');

@@ -12,6 +12,8 @@ export const edgeConfigSchema = z.object({
   natsUrl: z.string().default('nats://127.0.0.1:4222'),
   natsUser: z.string().optional(),
   natsPassword: z.string().optional(),
+  /** PEM file of the district CA that signed the hub's certificate: TLS to the hub, verified (contracts/runtime/nats-tls.ts). */
+  natsTlsCaFile: z.string().min(1).optional(),
   httpHost: z.string().default('127.0.0.1'),
   httpPort: z.coerce.number().int().min(0).max(65535).default(0),
   relayWindow: int(512),

@@ -4,3 +4,4 @@ export * from './config.ts';
 export * from './http.ts';
 export * from './sqlite.ts';
 export * from './json.ts';
+export * from './nats-tls.ts';

@@ -23,6 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { uuidv7 } from '../../contracts/ids.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsSource } from '../sync/nats-link.ts';
 import { STREAMS, subjects } from '../../contracts/index.ts';
 import { careTransferMessageSchema, type CareTransferMessage } from '../../contracts/records-care.ts';
 import type { RecordPayload } from '../../contracts/index.ts';
@@ -213,7 +214,7 @@ export class CareTransfers {
 export class TransferSync {
   readonly follower: StreamFollower<CareTransferMessage, 'offer' | 'decision' | 'duplicate'>;
 
-  constructor(transfers: CareTransfers, db: CareService['db'], nc: NatsConnection, clinicId: string, private readonly log: Logger) {
+  constructor(transfers: CareTransfers, db: CareService['db'], nc: NatsSource, clinicId: string, private readonly log: Logger) {
     this.follower = new StreamFollower(db, nc, {
       name: 'care-transfers',
       stream: STREAMS.transfers,

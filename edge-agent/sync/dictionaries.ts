@@ -10,6 +10,7 @@
  * full snapshot that supersedes the parked one. Blocking would hold every other dictionary.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsSource } from './nats-link.ts';
 import { STREAMS, dictionarySnapshotSchema, type DictionarySnapshot } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { EdgeStore } from '../store/store.ts';
@@ -18,7 +19,7 @@ import { StreamFollower, jsonDecoder } from './follower.ts';
 export class DictionarySync {
   readonly follower: StreamFollower<DictionarySnapshot, boolean>;
 
-  constructor(store: EdgeStore, nc: NatsConnection, log: Logger, onApplied?: (name: string, version: number) => void) {
+  constructor(store: EdgeStore, nc: NatsSource, log: Logger, onApplied?: (name: string, version: number) => void) {
     this.follower = new StreamFollower<DictionarySnapshot, boolean>(store.db, nc, {
       name: 'dictionaries',
       // No subject filter: the stream holds only central.dict.>, and filter_subjects needs nats-server 2.10 (Debian ships 2.9).

@@ -13,6 +13,7 @@
  * `$JS.API.CONSUMER.INFO.EMPI.>`, `$JS.API.CONSUMER.DELETE.EMPI.>` and `$JS.API.STREAM.INFO.EMPI`.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsSource } from './nats-link.ts';
 import { STREAMS, empiEventSchema, subjects, type EmpiEvent } from '../../contracts/index.ts';
 import type { Db, Logger, Migration } from '../../contracts/runtime/index.ts';
 import type { EdgeModule } from '../modules.ts';
@@ -48,7 +49,7 @@ export class EmpiSync {
    */
   readonly follower: StreamFollower<EmpiEvent, number>;
 
-  constructor(private readonly db: Db, nc: NatsConnection, private readonly clinicId: string, private readonly log: Logger) {
+  constructor(private readonly db: Db, nc: NatsSource, private readonly clinicId: string, private readonly log: Logger) {
     this.follower = new StreamFollower<EmpiEvent, number>(db, nc, {
       name: 'empi',
       stream: STREAMS.empi,

@@ -28,6 +28,7 @@
  */
 import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsSource } from './nats-link.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { metricNames } from '../../contracts/index.ts';
 import type { Db, Logger } from '../../contracts/runtime/index.ts';
@@ -114,7 +115,12 @@ export class StreamFollower<T, R = unknown> {
   private signalStop: () => void = () => {};
   private readonly st;
 
-  constructor(private readonly db: Db, private readonly nc: NatsConnection, opts: FollowerOptions<T, R>, private readonly log: Logger) {
+  /** Set once the hub was reached (the agent starts without it: `NatsLink`). */
+  private nc!: NatsConnection;
+  private readonly ncSource: NatsSource;
+
+  constructor(private readonly db: Db, nc: NatsSource, opts: FollowerOptions<T, R>, private readonly log: Logger) {
+    this.ncSource = nc;
     this.name = opts.name;
     this.o = { deliver: 'all', maxAttempts: 5, retryDelayMs: 200, maxRetryDelayMs: 5_000, batch: 64, ...opts };
     this.st = {
@@ -194,7 +200,15 @@ export class StreamFollower<T, R = unknown> {
     this.running = true;
     this.stopped = new Promise<never>((_, reject) => { this.signalStop = () => reject(new Error('follower stopped')); });
     this.stopped.catch(() => undefined);
-    this.done = Promise.all([this.loop(), this.watchConnection()]).then(() => undefined);
+    this.state = 'connecting';
+    this.done = (async () => {
+      // An edge started while the hub is unreachable: follow once it answers (or not, if stopped first).
+      this.nc = await this.untilStopped(Promise.resolve(this.ncSource));
+      if (!this.running) return;
+      await Promise.all([this.loop(), this.watchConnection()]);
+    })().catch((e: Error) => {
+      if (this.running) this.log.error({ follower: this.name, err: e.message }, 'follower ended');
+    });
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,8 @@ export interface RelayConnection {
   user?: string;
   pass?: string;
   inboxPrefix: string;
+  /** TLS to the hub (the CA's PEM), as the agent's own connection. */
+  tls?: { ca: string };
 }
 
 export interface RelayWorkerData {

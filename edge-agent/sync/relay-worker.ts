@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     user: c.user,
     pass: c.pass,
     inboxPrefix: c.inboxPrefix,
+    ...(c.tls ? { tls: c.tls } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     waitOnFirstConnect: true,

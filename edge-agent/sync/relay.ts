@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { workerBootstrap } from '../../contracts/runtime/ts-worker.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsSource } from './nats-link.ts';
 import { subjects } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { EdgeStore } from '../store/store.ts';
@@ -85,8 +86,15 @@ export class Relay extends EventEmitter {
     return this.core?.counters ?? this.mirror;
   }
 
-  constructor(private readonly store: EdgeStore, private readonly nc: NatsConnection, private readonly log: Logger, config: RelayConfig = {}) {
+  /** The agent's connection, once the hub was reached (the in-process relay needs it; the worker has its own). */
+  private nc: NatsConnection | null;
+  private readonly ncReady: Promise<NatsConnection>;
+
+  constructor(private readonly store: EdgeStore, nc: NatsSource, private readonly log: Logger, config: RelayConfig = {}) {
     super();
+    this.ncReady = Promise.resolve(nc);
+    this.nc = nc instanceof Promise ? null : nc;
+    if (nc instanceof Promise) nc.then((c) => { this.nc = c; }, () => undefined);
     const { connection, ...opts } = config;
     this.opts = { ...defaultRelayOptions, ...opts };
     this.connection = connection;
@@ -171,10 +179,17 @@ export class Relay extends EventEmitter {
   }
 
   private startInProcess(): void {
-    this.publisher = new AckPublisher(this.nc, subjects.inboxPrefix(this.store.clinicId), this.opts.publishTimeoutMs);
-    const link = trackLink(this.nc, () => this.core?.kick());
+    if (!this.nc) {
+      // Started (or fallen back from the worker) before the hub was reached: the outbox waits,
+      // writes go on; publishing starts with the connection.
+      this.ncReady.then(() => { if (this.running && !this.core && !this.worker) this.startInProcess(); }, () => undefined);
+      return;
+    }
+    const nc = this.nc;
+    this.publisher = new AckPublisher(nc, subjects.inboxPrefix(this.store.clinicId), this.opts.publishTimeoutMs);
+    const link = trackLink(nc, () => this.core?.kick());
     this.link = link;
-    const core = new RelayCore(this.store.clinicId, outboxSource(this.store.db), this.publisher, () => this.nc.isClosed(), this.log, this.opts, this.receiptSeen, undefined, link.up, this.store.durability);
+    const core = new RelayCore(this.store.clinicId, outboxSource(this.store.db), this.publisher, () => nc.isClosed(), this.log, this.opts, this.receiptSeen, undefined, link.up, this.store.durability);
     this.core = core;
     core.start();
     this.markReady();

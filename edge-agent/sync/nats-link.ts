@@ -1,0 +1,94 @@
+/**
+ * The edge agent's connection to the hub, made in the background.
+ *
+ * The clinic must work when the district network is down, including after the appliance
+ * restarts during the outage (a power cut at a station is the usual case). nats.js either
+ * fails `connect()` at once when no server answers, or (`waitOnFirstConnect`) does not resolve
+ * until one does, with no way to cancel it: an agent that awaited it did not open its web UI,
+ * its device drivers or its DICOM SCP until the hub answered. Here the first connection is
+ * retried by us (backoff to `maxDelayMs`, cancellable by `close()`) while the agent starts
+ * without it; what needs the connection (receipts, heartbeats, the stream followers, the relay's
+ * in-process fallback) takes `ready` or `onReady`. Once connected, nats.js reconnects by itself
+ * for as long as the process runs (`maxReconnectAttempts: -1`).
+ */
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../../contracts/runtime/index.ts';
+
+/** A connection, or one that will exist: what the stream followers and the relay accept. */
+export type NatsSource = NatsConnection | Promise<NatsConnection>;
+
+export class NatsLink {
+  /** Resolves with the connection once the hub answered; rejects only if `close()` came first. */
+  readonly ready: Promise<NatsConnection>;
+  private nc: NatsConnection | null = null;
+  private closed = false;
+  private wake: (() => void) | null = null;
+  private attempts = 0;
+  private lastError: string | null = null;
+
+  constructor(private readonly opts: ConnectionOptions, private readonly log: Logger, private readonly delays = { firstDelayMs: 500, maxDelayMs: 5_000, logEveryMs: 300_000 }) {
+    this.ready = this.loop();
+    this.ready.catch(() => undefined); // closed before connecting: nobody needs to hear it
+  }
+
+  /** The connection, or null while the hub has not been reached since start. */
+  current(): NatsConnection | null {
+    return this.nc;
+  }
+
+  /** Runs `fn` with the connection once it exists (never, if closed first). */
+  onReady(fn: (nc: NatsConnection) => void): void {
+    this.ready.then((nc) => { if (!this.closed) fn(nc); }, () => undefined);
+  }
+
+  /** For /healthz: the hub not reached yet is a clinic working offline, not a failure. */
+  status(): { connected: boolean; detail: string } {
+    if (this.nc) return { connected: !this.nc.isClosed(), detail: this.nc.isClosed() ? 'closed' : 'connected to the hub' };
+    return { connected: false, detail: `hub not reached since start (${this.attempts} attempt(s)${this.lastError ? `, last: ${this.lastError}` : ''}); working offline` };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake?.();
+    const nc = this.nc;
+    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+
+  private async loop(): Promise<NatsConnection> {
+    let delay = this.delays.firstDelayMs;
+    let lastLog = 0;
+    for (;;) {
+      if (this.closed) throw new Error('closed before the hub was reached');
+      this.attempts++;
+      try {
+        // waitOnFirstConnect off: a hub that does not answer fails this attempt at once (after
+        // `timeout` at most), and the retry is ours, so close() can end it.
+        const nc = await connect({ ...this.opts, waitOnFirstConnect: false, maxReconnectAttempts: -1 });
+        if (this.closed) {
+          await nc.close().catch(() => undefined);
+          throw new Error('closed before the hub was reached');
+        }
+        this.nc = nc;
+        if (this.attempts > 1) this.log.info({ attempts: this.attempts }, 'connected to the hub: replication resumes');
+        return nc;
+      } catch (e) {
+        if (this.closed) throw e;
+        const msg = (e as Error).message;
+        const now = Date.now();
+        // The first failure and then every few minutes (an outage can last hours): the clinic
+        // works meanwhile, and a TLS or credentials problem is named, not retried in silence.
+        if (this.attempts === 1 || msg !== this.lastError || now - lastLog >= this.delays.logEveryMs) {
+          this.log.warn({ attempts: this.attempts, err: msg, servers: this.opts.servers }, 'hub not reachable: the clinic works offline; retrying');
+          lastLog = now;
+        }
+        this.lastError = msg;
+      }
+      await new Promise<void>((resolve) => {
+        const done = () => { clearTimeout(t); this.wake = null; resolve(); };
+        const t = setTimeout(done, delay);
+        this.wake = done;
+      });
+      delay = Math.min(delay * 2, this.delays.maxDelayMs);
+    }
+  }
+}
