@@ -37,9 +37,11 @@ export interface Central<W extends Warehouse = SqliteWarehouse> {
 }
 
 export async function startCentral<W extends Warehouse = SqliteWarehouse>(config: CentralConfig, log: Logger = createLogger('central')): Promise<Central<W>> {
+  // Checked before anything opens: a wrong CA path stops the start with the setting and file named.
+  const natsTls = loadNatsTls(config.natsTlsCaFile, 'natsTlsCaFile (CENTRAL_NATS_TLS_CA_FILE)');
   const wh = await openWarehouse(config);
   const nc = await connect({
-    ...natsTlsOption(loadNatsTls(config.natsTlsCaFile, 'natsTlsCaFile (CENTRAL_NATS_TLS_CA_FILE)')),
+    ...natsTlsOption(natsTls, config.natsUrl.split(',')),
     servers: config.natsUrl.split(','), name: 'central', user: config.natsUser, pass: config.natsPassword,
     maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, timeout: 5_000,
   });

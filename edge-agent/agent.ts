@@ -47,7 +47,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   // The agent does not wait for the hub: a clinic restarted during an outage opens at once
   // (sync/nats-link.ts); what needs the connection starts when the hub answers.
   const nats = new NatsLink({
-    ...natsTlsOption(natsTls),
+    ...natsTlsOption(natsTls, config.natsUrl.split(',')),
     servers: config.natsUrl.split(','),
     name: `edge-${config.clinicId}`,
     user: config.natsUser,
@@ -69,7 +69,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     resendAfterMs: config.resendAfterMs,
     receiptRegressionGraceMs: config.receiptRegressionGraceMs,
     // Publishing runs in a worker thread with its own connection as the same NATS user.
-    connection: { servers: config.natsUrl.split(','), name: `edge-${config.clinicId}-relay`, user: config.natsUser, pass: config.natsPassword, inboxPrefix: subjects.inboxPrefix(config.clinicId), ...natsTlsOption(natsTls) },
+    connection: { servers: config.natsUrl.split(','), name: `edge-${config.clinicId}-relay`, user: config.natsUser, pass: config.natsPassword, inboxPrefix: subjects.inboxPrefix(config.clinicId), ...(natsTls ? { tls: natsTls } : {}) },
   });
   /** What central refused of this clinic's messages, as its latest answer to a heartbeat said. */
   let refused: Refusals | null = null;

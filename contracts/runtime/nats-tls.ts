@@ -11,6 +11,7 @@
  * naming the setting and the file, rather than a reconnect loop that never says why.
  */
 import { X509Certificate } from 'node:crypto';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { readFileSync } from 'node:fs';
 
 export interface NatsTls {
@@ -42,7 +43,33 @@ export function loadNatsTls(caFile: string | undefined, setting: string): NatsTl
   return { ca: blocks.join('\n') };
 }
 
-/** The `tls` option of a NATS connection (none without a CA: plain TCP, as a test hub runs). */
-export function natsTlsOption(t: NatsTls | undefined): { tls?: { ca: string } } {
-  return t ? { tls: { ca: t.ca } } : {};
+/**
+ * The `tls` option of a NATS connection to `servers` (none without a CA: plain TCP, as a test hub
+ * runs). The hub's certificate must name the host of one of the configured server URLs: nats.js
+ * gives Node no host name to check when the URL holds an IP address (it would check "localhost"),
+ * so the check is made here against the configured hosts.
+ */
+export function natsTlsOption(t: NatsTls | undefined, servers: string[]): { tls?: { ca: string; checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined } } {
+  if (!t) return {};
+  const hosts = servers.map((s) => {
+    try {
+      return new URL(s.includes('://') ? s : `nats://${s}`).hostname.replace(/^\[|\]$/g, '');
+    } catch {
+      return s;
+    }
+  });
+  return {
+    tls: {
+      ca: t.ca,
+      checkServerIdentity: (_host, cert) => {
+        let first: Error | undefined;
+        for (const h of hosts) {
+          const err = checkServerIdentity(h, cert);
+          if (!err) return undefined;
+          first ??= err;
+        }
+        return first;
+      },
+    },
+  };
 }

@@ -1,4 +1,5 @@
 /** Messages between the `Relay` (main thread) and its worker (`relay-worker.ts`). */
+import type { NatsTls } from '../../contracts/runtime/nats-tls.ts';
 import type { RelayCounters, RelayOptions, RelayState } from './relay-core.ts';
 
 /** How the worker opens its own NATS connection (the same user as the agent's). */
@@ -8,8 +9,8 @@ export interface RelayConnection {
   user?: string;
   pass?: string;
   inboxPrefix: string;
-  /** TLS to the hub (the CA's PEM), as the agent's own connection. */
-  tls?: { ca: string };
+  /** TLS to the hub (the district CA's PEM), as the agent's own connection; the worker builds the option (a function does not cross threads). */
+  tls?: NatsTls;
 }
 
 export interface RelayWorkerData {

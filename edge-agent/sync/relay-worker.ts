@@ -9,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { connect } from '@nats-io/transport-node';
+import { natsTlsOption } from '../../contracts/runtime/nats-tls.ts';
 import { AckPublisher } from './publisher.ts';
 import { RelayCore, type RelayOptions } from './relay-core.ts';
 import { outboxSource } from './outbox-source.ts';
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
     user: c.user,
     pass: c.pass,
     inboxPrefix: c.inboxPrefix,
-    ...(c.tls ? { tls: c.tls } : {}),
+    ...natsTlsOption(c.tls, c.servers),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     waitOnFirstConnect: true,
