@@ -18,6 +18,7 @@ export const USAGE = `usage: provision <command> [--state DIR] [options]      (s
           [--edge-data-dir DIR] [--edge-url-template http://edge-{id}:8080] [--central-data-dir DIR]
           [--central-url URL] [--netmon-url URL] [--prometheus-url URL] [--grafana-dashboards-path DIR]
           [--edge-backup-key-file F] [--edge-backup-dir DIR] [--central-backup-key-file F] [--central-backup-dir DIR]
+          [--nats-tls on|off] [--nats-tls-hosts h1,h2] [--hub-tls-dir DIR] [--edge-nats-ca-file F] [--central-nats-ca-file F]
   enrol   --clinic ID --name 名称 [--level centre|station] [--parent CENTRE_ID] [--device id:kind ...]
           [--router host[:port]] [--switch host[:port]]
           [--snmp-user U --snmp-auth-key-env VAR --snmp-priv-key-env VAR [--snmp-auth-protocol sha256] [--snmp-priv-protocol aes]
@@ -41,6 +42,7 @@ const options = {
   'edge-url-template': { type: 'string' }, 'central-data-dir': { type: 'string' }, 'central-url': { type: 'string' },
   'netmon-url': { type: 'string' }, 'prometheus-url': { type: 'string' }, 'grafana-dashboards-path': { type: 'string' },
   'edge-backup-key-file': { type: 'string' }, 'edge-backup-dir': { type: 'string' }, 'central-backup-key-file': { type: 'string' }, 'central-backup-dir': { type: 'string' },
+  'nats-tls': { type: 'string' }, 'nats-tls-hosts': { type: 'string' }, 'hub-tls-dir': { type: 'string' }, 'edge-nats-ca-file': { type: 'string' }, 'central-nats-ca-file': { type: 'string' },
   force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -76,6 +78,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
           edgeUrlTemplate: v['edge-url-template'], centralDataDir: v['central-data-dir'], centralUrl: v['central-url'],
           netmonUrl: v['netmon-url'], prometheusUrl: v['prometheus-url'], grafanaDashboardsPath: v['grafana-dashboards-path'],
           edgeBackupKeyFile: v['edge-backup-key-file'], edgeBackupDir: v['edge-backup-dir'], centralBackupKeyFile: v['central-backup-key-file'], centralBackupDir: v['central-backup-dir'],
+          natsTls: v['nats-tls'], natsTlsHosts: v['nats-tls-hosts'], hubTlsDir: v['hub-tls-dir'], edgeNatsCaFile: v['edge-nats-ca-file'], centralNatsCaFile: v['central-nats-ca-file'],
         });
       } else if (command === 'enrol') {
         plan = planEnrol(stateDir, reg, {

@@ -10,6 +10,8 @@ import { keyFromBytes } from '../contracts/backup/index.ts';
 import { settingsSchema, type ClinicEntry, type Registry, type SnmpRef, type SnmpTarget } from './registry.ts';
 import { centralSecrets, clinicSecrets, existingEdgePassword, newPassword } from './secrets.ts';
 import * as input from './input.ts';
+import { tlsSecrets } from './tls-secrets.ts';
+import { tlsPaths } from './tls.ts';
 
 export interface Plan { registry: Registry; files: FileSet; notes: string[] }
 
@@ -18,9 +20,12 @@ function finish(stateDir: string, reg: Registry, fresh: Map<string, string>, now
   if (c.issued) notes.push(reg.central ? 'central NATS password re-issued (out/central/central.json was missing or stale)' : 'central NATS user created');
   const b = backupSecrets(stateDir, { ...reg, central: c.central }, opts.rotateBackupKey, notes);
   const registry = b.registry;
-  const files = renderAll(registry, { central: c.secrets, clinics: clinicSecrets(stateDir, registry, fresh), backup: b.secrets });
+  const tls = tlsSecrets(stateDir, registry, notes);
+  const files = renderAll(registry, { central: c.secrets, clinics: clinicSecrets(stateDir, registry, fresh), backup: b.secrets, ...(tls ? { tls } : {}) });
   // Retired backup keys live outside out/: written once, never deleted by provisioning.
   for (const [p, f] of [...b.retired, ...(opts.extra ?? [])]) files.set(p, f);
+  // The CA key lives outside out/ as well: written once, when the CA is made.
+  if (tls?.caCreated) files.set(tlsPaths.caKey, { content: tls.ca.key, mode: SECRET_MODE });
   return { registry, files, notes };
 }
 

@@ -76,6 +76,19 @@ export const settingsSchema = z.object({
   /** The same for central's own backups (out/central/backup.key). */
   centralBackupKeyFile: envPath.default('/etc/health-central/backup.key'),
   centralBackupDir: envPath.default('/var/backups/health-central'),
+  /**
+   * TLS to the hub (`--nats-tls on`): a district CA (its key in <state>/tls/ca.key, never
+   * distributed) signs the hub's certificate, which names natsUrl's host and natsTlsHosts;
+   * edges and central verify it with the CA certificate (out/tls/ca.crt) installed at the paths below.
+   */
+  natsTls: z.enum(['on', 'off']).default('off'),
+  /** More names or addresses for the hub's certificate, comma-separated (the hub reached by several names). */
+  natsTlsHosts: z.string().regex(/^[A-Za-z0-9.:,-]*$/, 'host names or IP addresses, comma-separated').default(''),
+  /** Where the hub machine keeps hub.crt and hub.key (install out/nats/hub.crt and hub.key there). */
+  hubTlsDir: envPath.default('/etc/nats'),
+  /** Where each edge and central keep the district CA certificate (install out/tls/ca.crt there). */
+  edgeNatsCaFile: envPath.default('/etc/health-edge/nats-ca.crt'),
+  centralNatsCaFile: envPath.default('/etc/health-central/nats-ca.crt'),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 

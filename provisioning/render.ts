@@ -18,6 +18,7 @@ import { clinicBackupToken } from '../contracts/backup/index.ts';
 import { clinicToken } from '../contracts/clinic-token.ts';
 import { centralUser, clinicUser, renderAuthorization } from './nats.ts';
 import { InputError } from './errors.ts';
+import { tlsPaths, type TlsSecrets } from './tls.ts';
 import { renderRegistry, sortedClinicsOf, type ClinicEntry, type Registry, type SnmpTarget } from './registry.ts';
 
 export interface GeneratedFile { content: string; mode: number }
@@ -29,6 +30,8 @@ export interface Secrets {
   clinics: Map<string, string>;
   /** Off-site target secret and backup keys (backup-secrets.ts). */
   backup: { targetSecret: string; clinicKeys: Map<string, string>; centralKey: string };
+  /** The district CA and the hub's certificate, when `natsTls` is on (tls-secrets.ts). */
+  tls?: TlsSecrets;
 }
 
 export const SECRET_MODE = 0o600;
@@ -64,6 +67,7 @@ export function renderEdgeConfig(reg: Registry, c: ClinicEntry, password: string
     natsUrl: reg.settings.natsUrl,
     natsUser: c.natsUser,
     natsPassword: password,
+    ...(reg.settings.natsTls === 'on' ? { natsTlsCaFile: reg.settings.edgeNatsCaFile } : {}),
     httpHost: '0.0.0.0',
     httpPort: Number(u.port || (u.protocol === 'https:' ? 443 : 80)),
   };
@@ -81,6 +85,7 @@ export function renderCentralConfig(reg: Registry, s: Secrets['central']): strin
     natsUrl: reg.settings.natsUrl,
     natsUser: 'central',
     natsPassword: s.password,
+    ...(reg.settings.natsTls === 'on' ? { natsTlsCaFile: reg.settings.centralNatsCaFile } : {}),
     httpHost: '0.0.0.0',
     httpPort: Number(new URL(reg.settings.centralUrl).port || 80),
     apiToken: s.apiToken,
@@ -119,7 +124,8 @@ export function renderEdgeEnv(reg: Registry, c: ClinicEntry, s: Secrets): string
     throw new InputError(`edge env ${c.id}`, (e as Error).message, { cause: e });
   }
   return envText([GENERATED, `Edge ${c.id}: EnvironmentFile= of the edge service, next to EDGE_CONFIG=<its ${c.id}.json>.`,
-    `Install ${c.id}.backup.key as ${reg.settings.edgeBackupKeyFile} (mode 0600).`], vars);
+    `Install ${c.id}.backup.key as ${reg.settings.edgeBackupKeyFile} (mode 0600).`,
+    ...(reg.settings.natsTls === 'on' ? [`Install ${tlsPaths.caCert} as ${reg.settings.edgeNatsCaFile} (the hub is reached over TLS).`] : [])], vars);
 }
 
 export function centralEnvVars(reg: Registry, s: Secrets): Record<string, string> {
@@ -138,7 +144,19 @@ export function renderCentralEnv(reg: Registry, s: Secrets): string {
     throw new InputError('central env', (e as Error).message, { cause: e });
   }
   return envText([GENERATED, 'Central: EnvironmentFile= of the central service, next to CENTRAL_CONFIG=<central.json>.',
-    `Install backup.key as ${reg.settings.centralBackupKeyFile} (mode 0600).`], vars);
+    `Install backup.key as ${reg.settings.centralBackupKeyFile} (mode 0600).`,
+    ...(reg.settings.natsTls === 'on' ? [`Install ${tlsPaths.caCert} as ${reg.settings.centralNatsCaFile} (the hub is reached over TLS).`] : [])], vars);
+}
+
+/** Clients must speak TLS; the hub presents the certificate provisioning issued (out/nats/hub.crt, installed in `dir`). */
+export function hubTlsBlock(dir: string): string {
+  return `# TLS required for every client (TLS 1.2 or later: nats-server's minimum; 2.9 has no min_version setting).\n# Install out/nats/hub.crt and hub.key in ${dir}.
+tls {
+  cert_file: ${JSON.stringify(`${dir}/hub.crt`)}
+  key_file: ${JSON.stringify(`${dir}/hub.key`)}
+  timeout: 5
+}
+`;
 }
 
 export function renderHubConf(reg: Registry): string {
@@ -149,7 +167,7 @@ export function renderHubConf(reg: Registry): string {
 listen: ${JSON.stringify(reg.settings.hubListen)}
 max_payload: 8MB
 jetstream { store_dir: ${JSON.stringify(reg.settings.hubStoreDir)} }
-${renderAuthorization(users)}`;
+${reg.settings.natsTls === 'on' ? hubTlsBlock(reg.settings.hubTlsDir) : ''}${renderAuthorization(users)}`;
 }
 
 function snmpCredentials(t: SnmpTarget): SnmpCredentials {
@@ -278,6 +296,12 @@ export function renderAll(reg: Registry, secrets: Secrets): FileSet {
   put(paths.centralEnv, renderCentralEnv(reg, secrets), SECRET_MODE);
   put(paths.centralBackupKey, `${secrets.backup.centralKey}\n`, SECRET_MODE);
   put(paths.hub, renderHubConf(reg), SECRET_MODE);
+  if (reg.settings.natsTls === 'on') {
+    if (!secrets.tls) throw new Error('natsTls is on but no certificates were prepared');
+    put(tlsPaths.caCert, secrets.tls.ca.cert);
+    put(tlsPaths.hubCert, secrets.tls.hub.cert);
+    put(tlsPaths.hubKey, secrets.tls.hub.key, SECRET_MODE);
+  }
   put(paths.inventory, renderInventory(reg));
   const t = renderTargets(reg);
   put(paths.targets('edges'), t.edges);

@@ -110,3 +110,24 @@ export function serverCertProblem(caCert: string, server: Pem, hosts: string[], 
   }
   return null;
 }
+
+// ------------------------------------------------------------------ the state directory's certificates
+
+/** Where provisioning keeps them (relative to the state directory). */
+export const tlsPaths = {
+  /** The CA's private key: outside out/, never installed anywhere. */
+  caKey: 'tls/ca.key',
+  /** The CA certificate every edge and central install (natsTlsCaFile). */
+  caCert: 'out/tls/ca.crt',
+  hubCert: 'out/nats/hub.crt',
+  hubKey: 'out/nats/hub.key',
+};
+
+export interface TlsSecrets { ca: Pem; hub: Pem; hosts: string[]; /** The CA was made by this run: its key is to be written (outside out/, never rewritten). */ caCreated: boolean }
+
+/** The names the hub's certificate must carry: natsUrl's host, then natsTlsHosts. */
+export function hubHosts(settings: { natsUrl: string; natsTlsHosts: string }): string[] {
+  const first = new URL(settings.natsUrl).hostname.replace(/^\[|\]$/g, '');
+  const extra = settings.natsTlsHosts.split(',').map((h) => h.trim()).filter(Boolean);
+  return [...new Set([first, ...extra])];
+}

@@ -4,7 +4,8 @@
  * `promtool check config` / `check rules`, and the device profile loader.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import bcrypt from 'bcryptjs';
@@ -20,6 +21,7 @@ import { verifyClinicToken } from '../contracts/clinic-token.ts';
 import { parseEnvFile } from './backup-secrets.ts';
 import { loadRegistry } from './registry.ts';
 import { natsServerBin } from './reload.ts';
+import { caProblem, hubHosts, serverCertProblem, tlsPaths } from './tls.ts';
 
 export interface Check { file: string; ok: boolean; message: string }
 
@@ -112,13 +114,44 @@ export function validateState(stateDir: string): Check[] {
   check(paths.hub, () => {
     const bin = natsServerBin();
     if (!bin) throw new Error('nats-server not found (apt-get install -y nats-server)');
-    const r = tool(bin, ['-c', abs(paths.hub), '-t']);
+    // With TLS on, hub.conf names the certificate where the hub machine keeps it (hubTlsDir): test a
+    // copy that names the generated files instead, so nats-server also loads and checks them here.
+    const tlsOn = reg.settings.natsTls === 'on';
+    const tmp = tlsOn ? mkdtempSync(join(tmpdir(), 'provision-hub-')) : null;
+    let conf = abs(paths.hub);
+    if (tmp) {
+      conf = join(tmp, 'hub.conf');
+      const dir = reg.settings.hubTlsDir;
+      writeFileSync(conf, readFileSync(abs(paths.hub), 'utf8').replaceAll(JSON.stringify(`${dir}/hub.crt`), JSON.stringify(abs(tlsPaths.hubCert))).replaceAll(JSON.stringify(`${dir}/hub.key`), JSON.stringify(abs(tlsPaths.hubKey))));
+    }
+    let r: { ok: boolean; out: string };
+    try {
+      r = tool(bin, ['-c', conf, '-t']);
+    } finally {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    }
     if (!r.ok) throw new Error(`nats-server -t: ${r.out}`);
+    if (tlsOn && !/tls \{/.test(readFileSync(abs(paths.hub), 'utf8'))) throw new Error('natsTls is on but hub.conf has no tls block');
     const users = (readFileSync(abs(paths.hub), 'utf8').match(/\{ user: /g) ?? []).length;
     if (users !== reg.clinics.length + 1) throw new Error(`${users} users, expected central + ${reg.clinics.length} clinics`);
     secretMode(paths.hub);
     return `nats-server -t: ${r.out.split('\n').pop()}; ${users} users`;
   });
+  if (reg.settings.natsTls === 'on') {
+    const hosts = hubHosts(reg.settings);
+    check(tlsPaths.caCert, () => {
+      const p = caProblem({ cert: readFileSync(abs(tlsPaths.caCert), 'utf8'), key: readFileSync(abs(tlsPaths.caKey), 'utf8') });
+      if (p) throw new Error(`district CA: ${p}`);
+      secretMode(tlsPaths.caKey);
+      return `district CA, key in ${tlsPaths.caKey}`;
+    });
+    check(tlsPaths.hubCert, () => {
+      const p = serverCertProblem(readFileSync(abs(tlsPaths.caCert), 'utf8'), { cert: readFileSync(abs(tlsPaths.hubCert), 'utf8'), key: readFileSync(abs(tlsPaths.hubKey), 'utf8') }, hosts);
+      if (p) throw new Error(`hub certificate ${p}: run \`init\` to re-issue it`);
+      secretMode(tlsPaths.hubKey);
+      return `signed by the district CA, names ${hosts.join(', ')}`;
+    });
+  }
   for (const t of ['edges', 'central', 'netmon'] as const) {
     check(paths.targets(t), () => {
       const groups = JSON.parse(readFileSync(abs(paths.targets(t)), 'utf8')) as { targets: string[] }[];

@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { centralUser, clinicUser, hashPassword, renderAuthorization } from '../provisioning/nats.ts';
+import { hubTlsBlock } from '../provisioning/render.ts';
+import { caProblem, createCa, issueServerCert, serverCertProblem, type Pem } from '../provisioning/tls.ts';
 import { clinicToken } from '../contracts/clinic-token.ts';
 import { startNetworkMonitor, type NetworkMonitorHandle } from '../network-monitor/index.ts';
 import { startSnmpd, type SnmpdHandle } from '../test/helpers/snmpd.ts';
@@ -89,16 +91,41 @@ async function queryWorklist(out: string, callingAe: string, calledAe: string, p
   return items.sort((a, b) => a.accession.localeCompare(b.accession));
 }
 
+/**
+ * The demo hub's TLS: a district CA and the hub's certificate for 127.0.0.1 in .demo/tls, made
+ * with provisioning's openssl helpers and kept across restarts while valid. Returns the CA file.
+ */
+function demoTls(): string {
+  const dir = join(DIR, 'tls');
+  mkdirSync(dir, { recursive: true });
+  const f = (n: string) => join(dir, n);
+  const read = (n: string) => (existsSync(f(n)) ? readFileSync(f(n), 'utf8') : null);
+  let ca: Pem | null = read('ca.crt') && read('ca.key') ? { cert: read('ca.crt')!, key: read('ca.key')! } : null;
+  if (!ca || caProblem(ca)) {
+    ca = createCa('Demo District Health Network CA');
+    writeFileSync(f('ca.key'), ca.key, { mode: 0o600 });
+    writeFileSync(f('ca.crt'), ca.cert);
+  }
+  const hub = read('hub.crt') && read('hub.key') ? { cert: read('hub.crt')!, key: read('hub.key')! } : null;
+  if (!hub || serverCertProblem(ca.cert, hub, ['127.0.0.1'])) {
+    const h = issueServerCert(ca, ['127.0.0.1', 'localhost'], 'nats-hub');
+    writeFileSync(f('hub.key'), h.key, { mode: 0o600 });
+    writeFileSync(f('hub.crt'), h.cert);
+  }
+  return f('ca.crt');
+}
+
 async function main() {
   const total = 6;
   const sec = secrets();
   for (const c of CLINICS) sec[`${c.id}-staff`] ??= `Staff-${randomBytes(5).toString('hex')}`;
   writeFileSync(join(DIR, 'secrets.json'), JSON.stringify(sec, null, 2), { mode: 0o600 });
   const natsPort = await freePort(14222);
-  step(1, total, `nats-server with JetStream on 127.0.0.1:${natsPort}, one user per clinic`);
+  step(1, total, `nats-server with JetStream on 127.0.0.1:${natsPort}, one user per clinic, TLS with a demo district CA`);
+  const caFile = demoTls();
   const natsConf = join(DIR, 'nats.conf');
   const users = [centralUser(hashPassword(sec.central!)), ...CLINICS.map((c) => clinicUser(c.id, hashPassword(sec[c.id]!)))];
-  writeFileSync(natsConf, `listen: "127.0.0.1:${natsPort}"\nmax_payload: 8MB\njetstream { store_dir: "${join(DIR, 'nats')}" }\n${renderAuthorization(users)}`, { mode: 0o600 });
+  writeFileSync(natsConf, `listen: "127.0.0.1:${natsPort}"\nmax_payload: 8MB\njetstream { store_dir: "${join(DIR, 'nats')}" }\n${hubTlsBlock(join(DIR, 'tls'))}${renderAuthorization(users)}`, { mode: 0o600 });
   const bin = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
   void run('nats-server', [bin, '-c', natsConf], {});
   await waitTcp(natsPort);
@@ -107,7 +134,7 @@ async function main() {
   step(2, total, 'central (warehouse, ingest, dictionaries, fleet API)');
   const centralPort = await freePort(18080);
   const centralEnv = {
-    CENTRAL_DATA_DIR: join(DIR, 'central'), CENTRAL_NATS_URL: natsUrl, CENTRAL_NATS_USER: 'central', CENTRAL_NATS_PASSWORD: sec.central!,
+    CENTRAL_DATA_DIR: join(DIR, 'central'), CENTRAL_NATS_URL: natsUrl, CENTRAL_NATS_USER: 'central', CENTRAL_NATS_PASSWORD: sec.central!, CENTRAL_NATS_TLS_CA_FILE: caFile,
     CENTRAL_API_TOKEN: sec.apiToken!, CENTRAL_HTTP_PORT: String(centralPort),
   };
   const centralLine = await run('central', [process.execPath, '--import', 'tsx', 'central/main.ts'], centralEnv, /"ready":true/);
@@ -146,7 +173,7 @@ async function main() {
     const dicomPort = await freePort(11112 + i);
     dicomPorts.push(dicomPort);
     const line = await run(`edge-${c.id}`, [process.execPath, '--import', 'tsx', 'edge-agent/main.ts'], {
-      EDGE_CLINIC_ID: c.id, EDGE_CLINIC_NAME: c.name, EDGE_DATA_DIR: join(DIR, c.id), EDGE_NATS_URL: natsUrl,
+      EDGE_CLINIC_ID: c.id, EDGE_CLINIC_NAME: c.name, EDGE_DATA_DIR: join(DIR, c.id), EDGE_NATS_URL: natsUrl, EDGE_NATS_TLS_CA_FILE: caFile,
       EDGE_NATS_USER: `clinic-${c.id}`, EDGE_NATS_PASSWORD: sec[c.id]!, EDGE_HTTP_PORT: String(port), EDGE_ADMIN_PASSWORD: sec[`${c.id}-admin`] ?? 'Demo-Admin-2026', EDGE_DEMO_SEED_PASSWORD: sec[`${c.id}-staff`]!, EDGE_SIMULATE_RATE: String(5 + i * 3), EDGE_DEVICES_HL7_PORT: String(hl7Port),
       // DICOM SCP on a known port; images forwarded to central under this clinic's own upload token.
       EDGE_DICOM_PORT: String(dicomPort), EDGE_DICOM_AE_TITLE: `EDGE_${c.id.split('-')[0]!.toUpperCase()}`, EDGE_DICOM_CENTRAL_URL: centralUrl, EDGE_DICOM_UPLOAD_TOKEN: clinicToken(sec.apiToken!, c.id),
@@ -292,7 +319,7 @@ ${reportLines.length ? `${reportLines.join('\n')}\n` : ''}   metrics          ${
    e.g.  curl -H 'Authorization: Bearer ${sec.apiToken}' ${centralUrl}/api/fleet
 ${CLINICS.map((c, i) => ` Clinic ${c.id} (${c.name})\n   web UI ${edgeUrls[i]}/   login admin / ${sec[`${c.id}-admin`] ?? 'Demo-Admin-2026'}\n   staff (password ${sec[`${c.id}-staff`]}): d0001 doctor 张建华, n0001 nurse, r0001 registrar, c0001 cashier, p0001 pharmacist, t0001 lab\n${deviceLines[i] ?? ''}\n   DICOM SCP 127.0.0.1:${dicomPorts[i]} AE EDGE_${c.id.split('-')[0]!.toUpperCase()} (register a device's AE on the 影像 page first)\n   status ${edgeUrls[i]}/api/status   metrics ${edgeUrls[i]}/metrics`).join('\n')}
  Network monitor  ${monitor ? `${monitor.url}/metrics   events ${monitor.url}/api/events   impact ${monitor.url}/api/impact` : 'not running'}
- NATS     ${natsUrl}  (users: central, ${CLINICS.map((c) => `clinic-${c.id}`).join(', ')}; passwords in .demo/secrets.json)
+ NATS     ${natsUrl}  TLS required (demo district CA .demo/tls/ca.crt); users: central, ${CLINICS.map((c) => `clinic-${c.id}`).join(', ')}; passwords in .demo/secrets.json
  Logs     .demo/logs/        State  .demo/  (npm run demo -- --fresh to start over)
 ══════════════════════════════════════════════════════════════════════`);
 }

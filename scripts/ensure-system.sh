@@ -16,6 +16,7 @@ NEEDED=(
   "psql:postgresql-client"
   "socat:socat"
   "Orthanc:orthanc"
+  "openssl:openssl"
 )
 # python modules used by protocol peers, checked with Debian's python3
 PY_NEEDED=("pymodbus:python3-pymodbus" "hl7:python3-hl7" "serial:python3-serial" "serial_asyncio:python3-serial-asyncio")
