@@ -5,7 +5,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from '../contracts/index.ts';
-import { createLogger, jsonOrNull, listen, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import { createLogger, jsonOrNull, listen, loadHttps, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import { centralApi } from './api.ts';
 import { mountCentralImaging } from './imaging/index.ts';
 import { mountCentralBackup } from './backup/index.ts';
@@ -39,6 +39,7 @@ export interface Central<W extends Warehouse = SqliteWarehouse> {
 export async function startCentral<W extends Warehouse = SqliteWarehouse>(config: CentralConfig, log: Logger = createLogger('central')): Promise<Central<W>> {
   // Checked before anything opens: a wrong CA path stops the start with the setting and file named.
   const natsTls = loadNatsTls(config.natsTlsCaFile, 'natsTlsCaFile (CENTRAL_NATS_TLS_CA_FILE)');
+  const https = loadHttps(config.httpsCertFile, config.httpsKeyFile, 'CENTRAL_');
   const wh = await openWarehouse(config);
   const nc = await connect({
     ...natsTlsOption(natsTls, config.natsUrl.split(',')),
@@ -114,7 +115,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     { name: 'warehouse', check: async () => { await wh.watermark('healthz'); return { ok: true }; } },
     { name: 'nats', check: () => ({ ok: !nc.isClosed() }) },
   ]);
-  const http = await listen(api, config.httpHost, config.httpPort);
+  const http = await listen(api, config.httpHost, config.httpPort, https);
   log.info({ url: http.url }, 'central listening');
 
   let stopped = false;

@@ -11,6 +11,9 @@ export const centralConfigSchema = z.object({
   natsTlsCaFile: z.string().min(1).optional(),
   httpHost: z.string().default('127.0.0.1'),
   httpPort: z.coerce.number().int().min(0).max(65535).default(0),
+  /** HTTPS for the web UI and API: PEM certificate and key files (both or neither; checked at start). */
+  httpsCertFile: z.string().min(1).optional(),
+  httpsKeyFile: z.string().min(1).optional(),
   /** Bearer token for the management API (portal login arrives with [portal]). */
   apiToken: z.string().min(16, 'use at least 16 characters'),
   /**

@@ -7,7 +7,7 @@ import type { Subscription } from '@nats-io/transport-node';
 import { NatsLink } from './sync/nats-link.ts';
 import { Hono } from 'hono';
 import { heartbeatSchema, receiptSchema, subjects, type Heartbeat, type Refusals } from '../contracts/index.ts';
-import { createLogger, listen, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import { createLogger, listen, loadHttps, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import type { EdgeConfig } from './config.ts';
 import { edgeMetrics } from './metrics.ts';
 import { EdgeStore } from './store/store.ts';
@@ -40,6 +40,7 @@ export interface EdgeAgent {
 export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLogger(`edge-${config.clinicId}`)): Promise<EdgeAgent> {
   // Checked before anything opens: a wrong CA path stops the start with the setting and file named.
   const natsTls = loadNatsTls(config.natsTlsCaFile, 'natsTlsCaFile (EDGE_NATS_TLS_CA_FILE)');
+  const https = loadHttps(config.httpsCertFile, config.httpsKeyFile, 'EDGE_');
   const store = new EdgeStore(join(config.dataDir, 'edge.db'), config.clinicId, edgeModules.flatMap((m) => m.migrations ?? []));
   log.info({ clinicId: config.clinicId, dataDir: config.dataDir, ...store.stats() }, 'edge store open');
 
@@ -182,7 +183,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     // Central's dead letters of this clinic (null until central answered a heartbeat).
     refusedByCentral: refused,
   }));
-  const http = await listen(app, config.httpHost, config.httpPort);
+  const http = await listen(app, config.httpHost, config.httpPort, https);
   log.info({ url: http.url }, 'edge agent listening');
 
   let stopped = false;

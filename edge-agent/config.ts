@@ -16,6 +16,9 @@ export const edgeConfigSchema = z.object({
   natsTlsCaFile: z.string().min(1).optional(),
   httpHost: z.string().default('127.0.0.1'),
   httpPort: z.coerce.number().int().min(0).max(65535).default(0),
+  /** HTTPS for the web UI and API: PEM certificate and key files (both or neither; checked at start). */
+  httpsCertFile: z.string().min(1).optional(),
+  httpsKeyFile: z.string().min(1).optional(),
   relayWindow: int(512),
   resendAfterMs: int(10_000),
   heartbeatMs: int(2_000),

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { bwipJs } from '../../contracts/runtime/lazy-libs.ts';
-import { UI_BEHAVIOURS_JS, securityHeaders } from '../../contracts/runtime/http.ts';
+import { UI_BEHAVIOURS_JS, isHttps, securityHeaders } from '../../contracts/runtime/http.ts';
 import type { Analytics } from '../analytics/index.ts';
 import { DOMAINS, INDICATORS, type IndicatorDef } from '../analytics/indicators.ts';
 import type { CaseRow, NodeValue } from '../analytics/engine.ts';
@@ -124,7 +124,8 @@ export function portalApp(deps: PortalDeps): Hono {
     };
   };
   const html = (c: Context, node: unknown, status: 200 | 202 | 400 | 401 | 403 | 404 | 423 = 200) => c.html(`<!DOCTYPE html>${String(node)}`, status, { 'cache-control': 'no-store' });
-  const secure = deps.secureCookies ?? false;
+  // Secure cookies when served over HTTPS (or when told: behind a TLS-terminating proxy).
+  const secure = (c: Context) => deps.secureCookies ?? isHttps(c);
 
   // The security headers (CSP, no framing) here as well as on central's app: the portal is a UI
   // wherever it is mounted (its tests mount it alone).
@@ -167,7 +168,7 @@ export function portalApp(deps: PortalDeps): Hono {
     const r = await accounts.login(username, String(f.password ?? ''), clientIp(c));
     const ctx = mkCtx(c, null);
     if (!r.ok) return html(c, <LoginPage ctx={ctx} error={loginError(ctx, r)} username={username} />, r.reason === 'locked' ? 423 : 401);
-    setCookie(c, COOKIE, r.token, { path: '/portal', httpOnly: true, sameSite: 'Strict', secure });
+    setCookie(c, COOKIE, r.token, { path: '/portal', httpOnly: true, sameSite: 'Strict', secure: secure(c) });
     return c.redirect('/portal/totp');
   });
 
@@ -211,7 +212,7 @@ export function portalApp(deps: PortalDeps): Hono {
       if (r.reason === 'locked') { deleteCookie(c, COOKIE, { path: '/portal' }); return html(c, <LoginPage ctx={ctx} error={loginError(ctx, r)} />, 423); }
       return html(c, <TotpPage ctx={ctx} error={loginError(ctx, r)} enrol={await enrolInfo(token!)} />, 401);
     }
-    setCookie(c, COOKIE, r.token, { path: '/portal', httpOnly: true, sameSite: 'Strict', secure });
+    setCookie(c, COOKIE, r.token, { path: '/portal', httpOnly: true, sameSite: 'Strict', secure: secure(c) });
     return c.redirect('/portal');
   });
   app.post('/logout', async (c) => {

@@ -4,6 +4,9 @@ import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Registry } from 'prom-client';
 import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 export interface HealthCheck {
   name: string;
@@ -70,7 +73,50 @@ export function securityHeaders(): MiddlewareHandler {
     set('X-Frame-Options', 'DENY');
     set('X-Content-Type-Options', 'nosniff');
     set('Referrer-Policy', 'same-origin');
+    // Served over HTTPS: browsers keep to HTTPS for this host from now on.
+    if (isHttps(c)) set('Strict-Transport-Security', 'max-age=31536000');
   };
+}
+
+/** The request came over HTTPS (this process serves TLS itself: `httpsCertFile`). */
+export function isHttps(c: Context): boolean {
+  return c.req.url.startsWith('https:');
+}
+
+export interface HttpsFiles { cert: string; key: string }
+
+/**
+ * The HTTPS certificate and key named by `httpsCertFile`/`httpsKeyFile` (both or neither), read and
+ * checked at start: a missing file, a file that is not a certificate or a key that is not the
+ * certificate's stops the start naming the setting, the file and what to do.
+ */
+export function loadHttps(certFile: string | undefined, keyFile: string | undefined, prefix: string): HttpsFiles | undefined {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new Error(`${prefix}HTTPS_CERT_FILE and ${prefix}HTTPS_KEY_FILE go together: set both (HTTPS) or neither (HTTP)`);
+  const read = (f: string, setting: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new Error(`${prefix}${setting}: cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+    }
+  };
+  const cert = read(certFile, 'HTTPS_CERT_FILE');
+  const key = read(keyFile, 'HTTPS_KEY_FILE');
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(cert);
+  } catch (e) {
+    throw new Error(`${prefix}HTTPS_CERT_FILE: ${certFile} is not a PEM certificate (${(e as Error).message})`, { cause: e });
+  }
+  let pub: Buffer;
+  try {
+    pub = createPublicKey(createPrivateKey(key)).export({ type: 'spki', format: 'der' });
+  } catch (e) {
+    throw new Error(`${prefix}HTTPS_KEY_FILE: ${keyFile} is not a PEM private key (${(e as Error).message})`, { cause: e });
+  }
+  if (!pub.equals(x.publicKey.export({ type: 'spki', format: 'der' }))) throw new Error(`${prefix}HTTPS_KEY_FILE: ${keyFile} is not the key of the certificate in ${certFile}`);
+  if (Date.parse(x.validTo) < Date.now()) throw new Error(`${prefix}HTTPS_CERT_FILE: the certificate in ${certFile} expired on ${x.validTo}: install a new one`);
+  return { cert, key };
 }
 
 /**
@@ -124,13 +170,15 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-export function listen(app: AnyHono, host: string, port: number): Promise<Listening> {
+/** Serves `app` on host:port, over HTTPS with `https` (TLS 1.2 or later), else HTTP. */
+export function listen(app: AnyHono, host: string, port: number, https?: HttpsFiles): Promise<Listening> {
   return new Promise((resolve, reject) => {
     let server: ServerType;
     try {
-      server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) => {
+      const tls = https ? { createServer: createHttpsServer, serverOptions: { cert: https.cert, key: https.key, minVersion: 'TLSv1.2' as const } } : {};
+      server = serve({ fetch: app.fetch, hostname: host, port, ...tls }, (info: AddressInfo) => {
         resolve({
-          url: `http://${host}:${info.port}`,
+          url: `${https ? 'https' : 'http'}://${host}:${info.port}`,
           port: info.port,
           close: () => new Promise<void>((res) => {
             const s = server as ServerType & { closeAllConnections?: () => void };

@@ -9,7 +9,7 @@ import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
 import type { Heartbeat, Refusals } from '../../contracts/index.ts';
 import { AccountError, Accounts, type Role, type User } from './accounts.ts';
 import { css } from './assets.ts';
-import { UI_BEHAVIOURS_JS } from '../../contracts/runtime/http.ts';
+import { UI_BEHAVIOURS_JS, isHttps } from '../../contracts/runtime/http.ts';
 import { translator, type Lang } from './i18n.ts';
 import type { PageCtx } from './layout.tsx';
 import type { NavItem } from '../modules.ts';
@@ -81,7 +81,7 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
       const error = r.reason === 'locked' ? ctx.t('locked', { until: (r.lockedUntil ?? '').replace('T', ' ').slice(0, 19) }) : r.reason === 'inactive' ? ctx.t('inactive') : ctx.t('badCredentials');
       return html(c, <LoginPage ctx={ctx} error={error} username={username} />, r.reason === 'locked' ? 423 : 401);
     }
-    setCookie(c, SESSION, r.token, { path: '/', httpOnly: true, sameSite: 'Strict' });
+    setCookie(c, SESSION, r.token, { path: '/', httpOnly: true, sameSite: 'Strict', secure: isHttps(c) });
     return c.redirect('/');
   });
   app.post('/logout', (c) => {

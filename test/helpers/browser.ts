@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export async function launchBrowser(): Promise<BrowserContext & AsyncDisposable & { cspRefusals: string[] }> {
+/** `ignoreHTTPSErrors`: for a server whose certificate a test CA signed (the browser's own store cannot be given that CA). */
+export async function launchBrowser(opts: { ignoreHTTPSErrors?: boolean } = {}): Promise<BrowserContext & AsyncDisposable & { cspRefusals: string[] }> {
   const exe = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
   if (!exe) throw new Error('chromium not found: apt-get install -y chromium (scripts/ensure-system.sh does this)');
   const dir = mkdtempSync(join(tmpdir(), 'chromium-'));
@@ -16,6 +17,7 @@ export async function launchBrowser(): Promise<BrowserContext & AsyncDisposable 
     headless: true,
     locale: 'zh-CN',
     viewport: { width: 1280, height: 800 },
+    ...(opts.ignoreHTTPSErrors ? { ignoreHTTPSErrors: true } : {}),
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   // Every page the product serves runs under its Content-Security-Policy (no inline script or
