@@ -89,6 +89,11 @@ export const settingsSchema = z.object({
   /** Where each edge and central keep the district CA certificate (install out/tls/ca.crt there). */
   edgeNatsCaFile: envPath.default('/etc/health-edge/nats-ca.crt'),
   centralNatsCaFile: envPath.default('/etc/health-central/nats-ca.crt'),
+  /** Where an edge with an https:// edgeUrl, and central with an https:// centralUrl, keep their HTTPS certificate and key. */
+  edgeHttpsCertFile: envPath.default('/etc/health-edge/https.crt'),
+  edgeHttpsKeyFile: envPath.default('/etc/health-edge/https.key'),
+  centralHttpsCertFile: envPath.default('/etc/health-central/https.crt'),
+  centralHttpsKeyFile: envPath.default('/etc/health-central/https.key'),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 

@@ -19,6 +19,7 @@ import { clinicToken } from '../contracts/clinic-token.ts';
 import { centralUser, clinicUser, renderAuthorization } from './nats.ts';
 import { InputError } from './errors.ts';
 import { tlsPaths, type TlsSecrets } from './tls.ts';
+import { needsCa } from './tls-secrets.ts';
 import { renderRegistry, sortedClinicsOf, type ClinicEntry, type Registry, type SnmpTarget } from './registry.ts';
 
 export interface GeneratedFile { content: string; mode: number }
@@ -70,6 +71,7 @@ export function renderEdgeConfig(reg: Registry, c: ClinicEntry, password: string
     ...(reg.settings.natsTls === 'on' ? { natsTlsCaFile: reg.settings.edgeNatsCaFile } : {}),
     httpHost: '0.0.0.0',
     httpPort: Number(u.port || (u.protocol === 'https:' ? 443 : 80)),
+    ...(u.protocol === 'https:' ? { httpsCertFile: reg.settings.edgeHttpsCertFile, httpsKeyFile: reg.settings.edgeHttpsKeyFile } : {}),
   };
   const r = edgeConfigSchema.safeParse(cfg);
   if (!r.success) {
@@ -87,7 +89,8 @@ export function renderCentralConfig(reg: Registry, s: Secrets['central']): strin
     natsPassword: s.password,
     ...(reg.settings.natsTls === 'on' ? { natsTlsCaFile: reg.settings.centralNatsCaFile } : {}),
     httpHost: '0.0.0.0',
-    httpPort: Number(new URL(reg.settings.centralUrl).port || 80),
+    httpPort: Number(new URL(reg.settings.centralUrl).port || (reg.settings.centralUrl.startsWith('https:') ? 443 : 80)),
+    ...(reg.settings.centralUrl.startsWith('https:') ? { httpsCertFile: reg.settings.centralHttpsCertFile, httpsKeyFile: reg.settings.centralHttpsKeyFile } : {}),
     apiToken: s.apiToken,
   };
   const r = centralConfigSchema.safeParse(cfg);
@@ -112,6 +115,8 @@ export function edgeEnvVars(reg: Registry, c: ClinicEntry, s: Secrets): Record<s
     // libuv's pool (default 4 threads) carries the DICOM SCP's file writes and fsyncs of parallel
     // associations and the backup's file reads: device-drivers/dicom/README.md, deployment notes.
     UV_THREADPOOL_SIZE: '16',
+    // The district CA, trusted for HTTPS calls to central (imaging uploads, backups) as for the hub.
+    ...(needsCa(reg) ? { NODE_EXTRA_CA_CERTS: reg.settings.edgeNatsCaFile } : {}),
   };
 }
 
@@ -125,7 +130,8 @@ export function renderEdgeEnv(reg: Registry, c: ClinicEntry, s: Secrets): string
   }
   return envText([GENERATED, `Edge ${c.id}: EnvironmentFile= of the edge service, next to EDGE_CONFIG=<its ${c.id}.json>.`,
     `Install ${c.id}.backup.key as ${reg.settings.edgeBackupKeyFile} (mode 0600).`,
-    ...(reg.settings.natsTls === 'on' ? [`Install ${tlsPaths.caCert} as ${reg.settings.edgeNatsCaFile} (the hub is reached over TLS).`] : [])], vars);
+    ...(needsCa(reg) ? [`Install ${tlsPaths.caCert} as ${reg.settings.edgeNatsCaFile} (the district CA: the hub and central are verified with it).`] : []),
+    ...(c.edgeUrl.startsWith('https:') ? [`Install ${tlsPaths.edgeHttpsCert(c.id)} as ${reg.settings.edgeHttpsCertFile} and ${c.id}.https.key as ${reg.settings.edgeHttpsKeyFile} (mode 0600): the web UI serves HTTPS.`] : [])], vars);
 }
 
 export function centralEnvVars(reg: Registry, s: Secrets): Record<string, string> {
@@ -133,6 +139,7 @@ export function centralEnvVars(reg: Registry, s: Secrets): Record<string, string
     CENTRAL_BACKUP_TARGET_SECRET: s.backup.targetSecret,
     CENTRAL_BACKUP_KEY_FILE: reg.settings.centralBackupKeyFile,
     CENTRAL_BACKUP_LOCAL_DIR: reg.settings.centralBackupDir,
+    ...(needsCa(reg) ? { NODE_EXTRA_CA_CERTS: reg.settings.centralNatsCaFile } : {}),
   };
 }
 
@@ -145,7 +152,8 @@ export function renderCentralEnv(reg: Registry, s: Secrets): string {
   }
   return envText([GENERATED, 'Central: EnvironmentFile= of the central service, next to CENTRAL_CONFIG=<central.json>.',
     `Install backup.key as ${reg.settings.centralBackupKeyFile} (mode 0600).`,
-    ...(reg.settings.natsTls === 'on' ? [`Install ${tlsPaths.caCert} as ${reg.settings.centralNatsCaFile} (the hub is reached over TLS).`] : [])], vars);
+    ...(needsCa(reg) ? [`Install ${tlsPaths.caCert} as ${reg.settings.centralNatsCaFile} (the district CA).`] : []),
+    ...(reg.settings.centralUrl.startsWith('https:') ? [`Install ${tlsPaths.centralHttpsCert} as ${reg.settings.centralHttpsCertFile} and https.key as ${reg.settings.centralHttpsKeyFile} (mode 0600): central serves HTTPS.`] : [])], vars);
 }
 
 /** Clients must speak TLS; the hub presents the certificate provisioning issued (out/nats/hub.crt, installed in `dir`). */
@@ -228,14 +236,19 @@ export function renderInventory(reg: Registry): string {
 export function renderTargets(reg: Registry): { edges: string; central: string; netmon: string } {
   const edges = sortedClinicsOf(reg).map((c) => ({
     targets: [hostPort(c.edgeUrl)],
-    labels: { clinic: c.id, clinic_name: c.name, level: c.level, ...(c.parent ? { centre: c.parent } : {}) },
+    // An https:// edge is scraped over HTTPS (file_sd's __scheme__ label; the CA is the job's tls_config).
+    labels: { clinic: c.id, clinic_name: c.name, level: c.level, ...(c.parent ? { centre: c.parent } : {}), ...(c.edgeUrl.startsWith('https:') ? { __scheme__: 'https' } : {}) },
   }));
-  const one = (url: string, service: string) => JSON.stringify([{ targets: [hostPort(url)], labels: { service } }], null, 2) + '\n';
+  const one = (url: string, service: string) => JSON.stringify([{ targets: [hostPort(url)], labels: { service, ...(url.startsWith('https:') ? { __scheme__: 'https' } : {}) } }], null, 2) + '\n';
   return { edges: JSON.stringify(edges, null, 2) + '\n', central: one(reg.settings.centralUrl, 'central'), netmon: one(reg.settings.netmonUrl, 'network-monitor') };
 }
 
-/** prometheus.yml next to the targets and rules (relative paths resolve against it). */
-export function renderPrometheusConfig(): string {
+/** Prometheus's copy of the district CA, next to prometheus.yml (its relative paths resolve there). */
+export const PROM_CA = 'out/prometheus/district-ca.crt';
+
+/** prometheus.yml next to the targets and rules (relative paths resolve against it); `tls`: HTTPS targets verified with the district CA. */
+export function renderPrometheusConfig(tls = false): string {
+  const tlsConfig = tls ? '\n    tls_config:\n      ca_file: district-ca.crt' : '';
   return `# ${GENERATED}
 global:
   scrape_interval: 30s
@@ -245,13 +258,13 @@ rule_files:
 scrape_configs:
   # Edges label their own series with clinic=<id>; keep it.
   - job_name: edge
-    honor_labels: true
+    honor_labels: true${tlsConfig}
     file_sd_configs:
       - files: [targets/edges.json]
-  - job_name: central
+  - job_name: central${tlsConfig}
     file_sd_configs:
       - files: [targets/central.json]
-  - job_name: netmon
+  - job_name: netmon${tlsConfig}
     file_sd_configs:
       - files: [targets/netmon.json]
 `;
@@ -296,18 +309,30 @@ export function renderAll(reg: Registry, secrets: Secrets): FileSet {
   put(paths.centralEnv, renderCentralEnv(reg, secrets), SECRET_MODE);
   put(paths.centralBackupKey, `${secrets.backup.centralKey}\n`, SECRET_MODE);
   put(paths.hub, renderHubConf(reg), SECRET_MODE);
-  if (reg.settings.natsTls === 'on') {
-    if (!secrets.tls) throw new Error('natsTls is on but no certificates were prepared');
-    put(tlsPaths.caCert, secrets.tls.ca.cert);
-    put(tlsPaths.hubCert, secrets.tls.hub.cert);
-    put(tlsPaths.hubKey, secrets.tls.hub.key, SECRET_MODE);
+  const tls = secrets.tls;
+  if (tls) {
+    put(tlsPaths.caCert, tls.ca.cert);
+    if (tls.hub) {
+      put(tlsPaths.hubCert, tls.hub.cert);
+      put(tlsPaths.hubKey, tls.hub.key, SECRET_MODE);
+    }
+    for (const [id, p] of tls.edgeHttps) {
+      put(tlsPaths.edgeHttpsCert(id), p.cert);
+      put(tlsPaths.edgeHttpsKey(id), p.key, SECRET_MODE);
+    }
+    if (tls.centralHttps) {
+      put(tlsPaths.centralHttpsCert, tls.centralHttps.cert);
+      put(tlsPaths.centralHttpsKey, tls.centralHttps.key, SECRET_MODE);
+    }
   }
+  if (reg.settings.natsTls === 'on' && !tls?.hub) throw new Error('natsTls is on but no hub certificate was prepared');
   put(paths.inventory, renderInventory(reg));
   const t = renderTargets(reg);
   put(paths.targets('edges'), t.edges);
   put(paths.targets('central'), t.central);
   put(paths.targets('netmon'), t.netmon);
-  put(paths.promConfig, renderPrometheusConfig());
+  put(paths.promConfig, renderPrometheusConfig(tls !== undefined));
+  if (tls) put(PROM_CA, tls.ca.cert);
   for (const [p, f] of renderDashboards(reg)) files.set(p, f);
   return files;
 }

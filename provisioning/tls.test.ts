@@ -102,3 +102,44 @@ t.test('nats-tls: bad values refused naming the flag', async (t) => {
   t.equal(h.code, 2);
   t.match(h.err, /--nats-tls-hosts "a b".*host names or IP addresses/, h.err.trim());
 });
+
+t.test('https:// edge and central URLs: certificates from the district CA, config and env name them, a real edge serves them', async (t) => {
+  const st = tempState();
+  t.teardown(st.cleanup);
+  const id = uniq('th');
+  const init = await cli('init', '--state', st.dir, '--central-url', 'https://127.0.0.1:18443');
+  t.equal(init.code, 0, `init: ${init.err}`);
+  t.match(init.out, /district CA created.*trusted root on the clinics' and managers' browsers/, 'the CA, and where it must be trusted');
+  t.match(init.out, /central HTTPS certificate issued for 127\.0\.0\.1/, "central's certificate");
+  t.notOk(existsSync(join(st.dir, 'out/nats/hub.crt')), 'no hub certificate without --nats-tls on');
+  const enrol = await cli('enrol', '--state', st.dir, '--clinic', id, '--name', '浆洗街社区卫生服务中心', '--edge-url', 'https://127.0.0.1:18444');
+  t.equal(enrol.code, 0, `enrol: ${enrol.err}`);
+  t.match(enrol.out, new RegExp(`${id} HTTPS certificate issued for 127\\.0\\.0\\.1`), "the edge's certificate");
+  const edgeCfg = JSON.parse(readFileSync(join(st.dir, `out/edges/${id}.json`), 'utf8')) as Record<string, unknown>;
+  t.match(edgeCfg, { httpPort: 18444, httpsCertFile: '/etc/health-edge/https.crt', httpsKeyFile: '/etc/health-edge/https.key' }, 'the edge config serves HTTPS on the URL\'s port');
+  t.notOk('natsTlsCaFile' in edgeCfg, 'the hub stays plaintext unless --nats-tls on');
+  const env = readFileSync(join(st.dir, `out/edges/${id}.env`), 'utf8');
+  t.match(env, /^NODE_EXTRA_CA_CERTS=\/etc\/health-edge\/nats-ca\.crt$/m, 'the edge trusts the district CA for HTTPS calls to central');
+  t.match(JSON.parse(readFileSync(join(st.dir, 'out/central/central.json'), 'utf8')) as Record<string, unknown>, { httpPort: 18443, httpsCertFile: '/etc/health-central/https.crt' }, 'central config');
+  t.equal(statSync(join(st.dir, `out/edges/${id}.https.key`)).mode & 0o777, 0o600, 'edge HTTPS key private');
+  t.match(readFileSync(join(st.dir, 'out/prometheus/targets/edges.json'), 'utf8'), /"__scheme__": "https"/, 'Prometheus scrapes the edge over HTTPS');
+  t.match(readFileSync(join(st.dir, 'out/prometheus/prometheus.yml'), 'utf8'), /tls_config:\n\s+ca_file: district-ca\.crt/, 'verifying it with its copy of the district CA');
+  const v = await cli('validate', '--state', st.dir);
+  t.equal(v.code, 0, `validate passes (promtool with the CA file): ${v.out.split('\n').filter((l) => /FAIL/.test(l)).join('; ')}`);
+  t.match(v.out, new RegExp(`out/edges/${id}\\.https\\.crt: signed by the district CA, names 127\\.0\\.0\\.1`), 'and checks the edge certificate');
+  const before = snapshot(st.dir);
+  t.equal((await cli('enrol', '--state', st.dir, '--clinic', id, '--name', '浆洗街社区卫生服务中心', '--edge-url', 'https://127.0.0.1:18444')).code, 0);
+  t.same(snapshot(st.dir), before, 'a second run rewrites nothing');
+
+  // A real edge agent with the generated certificate (paths pointed at the state directory).
+  const { edgeInProcess, tempDir } = await import('../test/helpers/spine.ts');
+  const data = tempDir('prov-https-edge');
+  t.teardown(data.cleanup);
+  const edge = await edgeInProcess('nats://127.0.0.1:1', id, data.dir, { httpPort: 0, httpsCertFile: join(st.dir, `out/edges/${id}.https.crt`), httpsKeyFile: join(st.dir, `out/edges/${id}.https.key`) });
+  t.teardown(() => edge.stop());
+  const { request } = await import('node:https');
+  const status = await new Promise<number>((resolve, reject) => {
+    request(`${edge.http.url}/login`, { ca: readFileSync(join(st.dir, 'out/tls/ca.crt'), 'utf8') }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject).end();
+  });
+  t.equal(status, 200, `the edge serves its sign-in page with the generated certificate, verified against out/tls/ca.crt (${edge.http.url})`);
+});

@@ -121,9 +121,24 @@ export const tlsPaths = {
   caCert: 'out/tls/ca.crt',
   hubCert: 'out/nats/hub.crt',
   hubKey: 'out/nats/hub.key',
+  edgeHttpsCert: (id: string) => `out/edges/${id}.https.crt`,
+  edgeHttpsKey: (id: string) => `out/edges/${id}.https.key`,
+  centralHttpsCert: 'out/central/https.crt',
+  centralHttpsKey: 'out/central/https.key',
 };
 
-export interface TlsSecrets { ca: Pem; hub: Pem; hosts: string[]; /** The CA was made by this run: its key is to be written (outside out/, never rewritten). */ caCreated: boolean }
+export interface TlsSecrets {
+  ca: Pem;
+  /** The CA was made by this run: its key is to be written (outside out/, never rewritten). */
+  caCreated: boolean;
+  /** The hub's certificate and the names it carries (natsTls on). */
+  hub?: Pem;
+  hosts: string[];
+  /** HTTPS certificates of the edges whose edgeUrl is https://, by clinic id. */
+  edgeHttps: Map<string, Pem>;
+  /** Central's HTTPS certificate when centralUrl is https://. */
+  centralHttps?: Pem;
+}
 
 /** The names the hub's certificate must carry: natsUrl's host, then natsTlsHosts. */
 export function hubHosts(settings: { natsUrl: string; natsTlsHosts: string }): string[] {

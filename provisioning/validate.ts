@@ -22,6 +22,7 @@ import { parseEnvFile } from './backup-secrets.ts';
 import { loadRegistry } from './registry.ts';
 import { natsServerBin } from './reload.ts';
 import { caProblem, hubHosts, serverCertProblem, tlsPaths } from './tls.ts';
+import { needsCa } from './tls-secrets.ts';
 
 export interface Check { file: string; ok: boolean; message: string }
 
@@ -95,7 +96,7 @@ export function validateState(stateDir: string): Check[] {
   const edgesDir = abs('out/edges');
   if (existsSync(edgesDir)) {
     for (const f of readdirSync(edgesDir)) {
-      if (!reg.clinics.some((c) => [`${c.id}.json`, `${c.id}.env`, `${c.id}.backup.key`].includes(f))) checks.push({ file: `out/edges/${f}`, ok: false, message: 'not in the registry (left over?)' });
+      if (!reg.clinics.some((c) => [`${c.id}.json`, `${c.id}.env`, `${c.id}.backup.key`, `${c.id}.https.crt`, `${c.id}.https.key`].includes(f))) checks.push({ file: `out/edges/${f}`, ok: false, message: 'not in the registry (left over?)' });
     }
   }
   check(paths.central, () => {
@@ -137,20 +138,22 @@ export function validateState(stateDir: string): Check[] {
     secretMode(paths.hub);
     return `nats-server -t: ${r.out.split('\n').pop()}; ${users} users`;
   });
-  if (reg.settings.natsTls === 'on') {
-    const hosts = hubHosts(reg.settings);
+  if (needsCa(reg)) {
     check(tlsPaths.caCert, () => {
       const p = caProblem({ cert: readFileSync(abs(tlsPaths.caCert), 'utf8'), key: readFileSync(abs(tlsPaths.caKey), 'utf8') });
       if (p) throw new Error(`district CA: ${p}`);
       secretMode(tlsPaths.caKey);
       return `district CA, key in ${tlsPaths.caKey}`;
     });
-    check(tlsPaths.hubCert, () => {
-      const p = serverCertProblem(readFileSync(abs(tlsPaths.caCert), 'utf8'), { cert: readFileSync(abs(tlsPaths.hubCert), 'utf8'), key: readFileSync(abs(tlsPaths.hubKey), 'utf8') }, hosts);
-      if (p) throw new Error(`hub certificate ${p}: run \`init\` to re-issue it`);
-      secretMode(tlsPaths.hubKey);
+    const serverCheck = (what: string, certRel: string, keyRel: string, hosts: string[]) => check(certRel, () => {
+      const p = serverCertProblem(readFileSync(abs(tlsPaths.caCert), 'utf8'), { cert: readFileSync(abs(certRel), 'utf8'), key: readFileSync(abs(keyRel), 'utf8') }, hosts);
+      if (p) throw new Error(`${what} certificate ${p}: run \`init\` to re-issue it`);
+      secretMode(keyRel);
       return `signed by the district CA, names ${hosts.join(', ')}`;
     });
+    if (reg.settings.natsTls === 'on') serverCheck('hub', tlsPaths.hubCert, tlsPaths.hubKey, hubHosts(reg.settings));
+    for (const c of reg.clinics) if (c.edgeUrl.startsWith('https:')) serverCheck(`${c.id} HTTPS`, tlsPaths.edgeHttpsCert(c.id), tlsPaths.edgeHttpsKey(c.id), [new URL(c.edgeUrl).hostname]);
+    if (reg.settings.centralUrl.startsWith('https:')) serverCheck('central HTTPS', tlsPaths.centralHttpsCert, tlsPaths.centralHttpsKey, [new URL(reg.settings.centralUrl).hostname]);
   }
   for (const t of ['edges', 'central', 'netmon'] as const) {
     check(paths.targets(t), () => {
