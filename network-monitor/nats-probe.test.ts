@@ -26,6 +26,10 @@ t.test('natsProbe: plaintext hub, TLS hub (handshake completed, no error in the 
   const secure = await startNatsServer({ extraConfig: `tls { cert_file: "${join(tmp.dir, 'hub.crt')}", key_file: "${join(tmp.dir, 'hub.key')}", timeout: 5 }` });
   t.teardown(() => secure[Symbol.asyncDispose]());
   const errors = () => (secure.log().match(/TLS handshake error/g) ?? []).length;
+  // The helper's own readiness check (a TCP connect and close) leaves one such line; it is written
+  // a moment after start: wait for it, so that only the probes' lines are counted.
+  for (const end = Date.now() + 3000; errors() < 1 && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 200));
   const before = errors();
   for (let i = 0; i < 3; i++) await natsProbe(secure.url, 3000);
   await new Promise((r) => setTimeout(r, 300));
