@@ -57,6 +57,9 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     reconnectTimeWait: 500,
     timeout: 5_000,
   }, log);
+  // One attempt's worth of waiting (refused at once, or the connect timeout): connected on return
+  // when the hub answers, offline otherwise.
+  await nats.firstAttempt;
   nats.onReady((nc) => {
     void (async () => {
       for await (const s of nc.status()) {

@@ -20,6 +20,13 @@ export type NatsSource = NatsConnection | Promise<NatsConnection>;
 export class NatsLink {
   /** Resolves with the connection once the hub answered; rejects only if `close()` came first. */
   readonly ready: Promise<NatsConnection>;
+  /**
+   * Settles when the first attempt ended, connected or not (at most the connection `timeout`): the
+   * agent waits for it, so a hub that answers is connected when the start returns (its first
+   * heartbeat and receipt subscription go out at once), and one that does not costs one attempt.
+   */
+  readonly firstAttempt: Promise<void>;
+  private firstDone!: () => void;
   private nc: NatsConnection | null = null;
   private closed = false;
   private wake: (() => void) | null = null;
@@ -27,7 +34,9 @@ export class NatsLink {
   private lastError: string | null = null;
 
   constructor(private readonly opts: ConnectionOptions, private readonly log: Logger, private readonly delays = { firstDelayMs: 500, maxDelayMs: 5_000, logEveryMs: 300_000 }) {
+    this.firstAttempt = new Promise((resolve) => { this.firstDone = resolve; });
     this.ready = this.loop();
+    this.ready.then(() => this.firstDone(), () => this.firstDone());
     this.ready.catch(() => undefined); // closed before connecting: nobody needs to hear it
   }
 
@@ -38,6 +47,10 @@ export class NatsLink {
 
   /** Runs `fn` with the connection once it exists (never, if closed first). */
   onReady(fn: (nc: NatsConnection) => void): void {
+    if (this.nc && !this.closed) {
+      fn(this.nc); // connected already: at once, not a microtask later
+      return;
+    }
     this.ready.then((nc) => { if (!this.closed) fn(nc); }, () => undefined);
   }
 
@@ -72,6 +85,7 @@ export class NatsLink {
         if (this.attempts > 1) this.log.info({ attempts: this.attempts }, 'connected to the hub: replication resumes');
         return nc;
       } catch (e) {
+        this.firstDone();
         if (this.closed) throw e;
         const msg = (e as Error).message;
         const now = Date.now();

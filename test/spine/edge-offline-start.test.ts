@@ -19,6 +19,7 @@ t.test('an edge started while the hub is unreachable works offline, then catches
   // First life: connected, some records replicated (the hub's port is then known and kept).
   const central = await centralInProcess(ns.url, `${tmp.dir}/central`);
   let edge = await edgeInProcess(ns.url, id, `${tmp.dir}/edge`);
+  t.ok(edge.nats.current(), 'with the hub up, the agent is connected when its start returns (one attempt is awaited)');
   const first = writeActivity(edge, 200, 31);
   await waitFor('first records applied', async () => (await central.wh.watermark(id)).appliedSeq === first, 20_000);
   await edge.stop();
