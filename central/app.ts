@@ -2,9 +2,10 @@
  * The central process: warehouse, ingest from every clinic, receipts, heartbeats/fleet,
  * dictionary publication and the HTTP surface. `startCentral` is used by main.ts, demo and tests.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from '../contracts/index.ts';
+import { NatsLink } from '../contracts/runtime/nats-link.ts';
 import { createLogger, jsonOrNull, listen, loadHttps, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import { centralApi } from './api.ts';
 import { mountCentralImaging } from './imaging/index.ts';
@@ -41,11 +42,14 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const natsTls = loadNatsTls(config.natsTlsCaFile, 'natsTlsCaFile (CENTRAL_NATS_TLS_CA_FILE)');
   const https = loadHttps(config.httpsCertFile, config.httpsKeyFile, 'CENTRAL_');
   const wh = await openWarehouse(config);
-  const nc = await connect({
+  // Central's ingest, streams and modules are built on the connection: it waits for the hub, retrying
+  // with the reason logged (a wrong CA, credentials, an unreachable address), then reconnects for ever.
+  const link = new NatsLink({
     ...natsTlsOption(natsTls, config.natsUrl.split(',')),
     servers: config.natsUrl.split(','), name: 'central', user: config.natsUser, pass: config.natsPassword,
-    maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, timeout: 5_000,
-  });
+    reconnectTimeWait: 500, timeout: 5_000,
+  }, log, 'central waits for it (no ingest, API or portal until it answers)');
+  const nc = await link.ready;
   const js = jetstream(nc);
 
   // What the dictionaries stream holds beyond the warehouse (restored from a backup) first.

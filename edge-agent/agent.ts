@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { Subscription } from '@nats-io/transport-node';
-import { NatsLink } from './sync/nats-link.ts';
+import { NatsLink } from '../contracts/runtime/nats-link.ts';
 import { Hono } from 'hono';
 import { heartbeatSchema, receiptSchema, subjects, type Heartbeat, type Refusals } from '../contracts/index.ts';
 import { createLogger, listen, loadHttps, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
@@ -46,7 +46,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
 
   // Never give up reconnecting: the clinic works offline and catches up when the network returns.
   // The agent does not wait for the hub: a clinic restarted during an outage opens at once
-  // (sync/nats-link.ts); what needs the connection starts when the hub answers.
+  // (contracts/runtime/nats-link.ts); what needs the connection starts when the hub answers.
   const nats = new NatsLink({
     ...natsTlsOption(natsTls, config.natsUrl.split(',')),
     servers: config.natsUrl.split(','),

@@ -5,7 +5,7 @@
  *
  * Migration version ranges: core 1-99, devices 100-199, imaging 200-299, clinic 300-399 (his 300-349, clinical 350-399), care 400-499, backup 500-549, empi 560-569.
  */
-import type { NatsSource } from './sync/nats-link.ts';
+import type { NatsSource } from '../contracts/runtime/nats-link.ts';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { Logger, Migration } from '../contracts/runtime/index.ts';
@@ -37,7 +37,7 @@ export interface EdgeModuleContext {
   app: Hono<any, any, any>;
   ui: WebUi;
   registry: Registry;
-  /** The hub connection once it exists (the agent starts without it: sync/nats-link.ts). */
+  /** The hub connection once it exists (the agent starts without it: contracts/runtime/nats-link.ts). */
   nc: NatsSource;
   log: Logger;
 }

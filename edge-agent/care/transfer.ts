@@ -23,7 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { uuidv7 } from '../../contracts/ids.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { NatsSource } from '../sync/nats-link.ts';
+import type { NatsSource } from '../../contracts/runtime/nats-link.ts';
 import { STREAMS, subjects } from '../../contracts/index.ts';
 import { careTransferMessageSchema, type CareTransferMessage } from '../../contracts/records-care.ts';
 import type { RecordPayload } from '../../contracts/index.ts';

@@ -10,7 +10,7 @@
  * full snapshot that supersedes the parked one. Blocking would hold every other dictionary.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { NatsSource } from './nats-link.ts';
+import type { NatsSource } from '../../contracts/runtime/nats-link.ts';
 import { STREAMS, dictionarySnapshotSchema, type DictionarySnapshot } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { EdgeStore } from '../store/store.ts';

@@ -13,7 +13,7 @@
  * `$JS.API.CONSUMER.INFO.EMPI.>`, `$JS.API.CONSUMER.DELETE.EMPI.>` and `$JS.API.STREAM.INFO.EMPI`.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { NatsSource } from './nats-link.ts';
+import type { NatsSource } from '../../contracts/runtime/nats-link.ts';
 import { STREAMS, empiEventSchema, subjects, type EmpiEvent } from '../../contracts/index.ts';
 import type { Db, Logger, Migration } from '../../contracts/runtime/index.ts';
 import type { EdgeModule } from '../modules.ts';

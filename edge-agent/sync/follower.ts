@@ -28,7 +28,7 @@
  */
 import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { NatsSource } from './nats-link.ts';
+import type { NatsSource } from '../../contracts/runtime/nats-link.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { metricNames } from '../../contracts/index.ts';
 import type { Db, Logger } from '../../contracts/runtime/index.ts';

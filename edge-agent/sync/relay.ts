@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { workerBootstrap } from '../../contracts/runtime/ts-worker.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { NatsSource } from './nats-link.ts';
+import type { NatsSource } from '../../contracts/runtime/nats-link.ts';
 import { subjects } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { EdgeStore } from '../store/store.ts';

@@ -1,5 +1,6 @@
 /**
- * The edge agent's connection to the hub, made in the background.
+ * A process's connection to the hub, made in the background (the edge agent's; central uses it
+ * to wait for the hub with the reason logged, instead of nats.js's silent first-connect loop).
  *
  * The clinic must work when the district network is down, including after the appliance
  * restarts during the outage (a power cut at a station is the usual case). nats.js either
@@ -12,7 +13,7 @@
  * for as long as the process runs (`maxReconnectAttempts: -1`).
  */
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from '../../contracts/runtime/index.ts';
+import type { Logger } from './logger.ts';
 
 /** A connection, or one that will exist: what the stream followers and the relay accept. */
 export type NatsSource = NatsConnection | Promise<NatsConnection>;
@@ -33,7 +34,8 @@ export class NatsLink {
   private attempts = 0;
   private lastError: string | null = null;
 
-  constructor(private readonly opts: ConnectionOptions, private readonly log: Logger, private readonly delays = { firstDelayMs: 500, maxDelayMs: 5_000, logEveryMs: 300_000 }) {
+  /** `waiting`: what the log says the process does meanwhile (the edge: works offline). */
+  constructor(private readonly opts: ConnectionOptions, private readonly log: Logger, private readonly waiting = 'the clinic works offline', private readonly delays = { firstDelayMs: 500, maxDelayMs: 5_000, logEveryMs: 300_000 }) {
     this.firstAttempt = new Promise((resolve) => { this.firstDone = resolve; });
     this.ready = this.loop();
     this.ready.then(() => this.firstDone(), () => this.firstDone());
@@ -82,7 +84,7 @@ export class NatsLink {
           throw new Error('closed before the hub was reached');
         }
         this.nc = nc;
-        if (this.attempts > 1) this.log.info({ attempts: this.attempts }, 'connected to the hub: replication resumes');
+        if (this.attempts > 1) this.log.info({ attempts: this.attempts }, 'connected to the hub');
         return nc;
       } catch (e) {
         this.firstDone();
@@ -92,7 +94,7 @@ export class NatsLink {
         // The first failure and then every few minutes (an outage can last hours): the clinic
         // works meanwhile, and a TLS or credentials problem is named, not retried in silence.
         if (this.attempts === 1 || msg !== this.lastError || now - lastLog >= this.delays.logEveryMs) {
-          this.log.warn({ attempts: this.attempts, err: msg, servers: this.opts.servers }, 'hub not reachable: the clinic works offline; retrying');
+          this.log.warn({ attempts: this.attempts, err: msg, servers: this.opts.servers }, `hub not reachable: ${this.waiting}; retrying`);
           lastLog = now;
         }
         this.lastError = msg;
