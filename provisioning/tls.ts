@@ -96,7 +96,11 @@ export function serverCertProblem(caCert: string, server: Pem, hosts: string[], 
   } catch (e) {
     return `not a certificate (${(e as Error).message})`;
   }
-  if (!c.verify(new X509Certificate(caCert).publicKey)) return 'not signed by the district CA';
+  try {
+    if (!c.verify(new X509Certificate(caCert).publicKey)) return 'not signed by the district CA';
+  } catch (e) {
+    return `cannot be checked against the district CA (${(e as Error).message})`;
+  }
   for (const h of hosts) {
     const ok = isIP(h) ? c.checkIP(h) !== undefined : c.checkHost(h) !== undefined;
     if (!ok) return `does not name ${h}`;

@@ -103,8 +103,11 @@ export function loadHttps(certFile: string | undefined, keyFile: string | undefi
   const cert = read(certFile, 'HTTPS_CERT_FILE');
   const key = read(keyFile, 'HTTPS_KEY_FILE');
   let x: X509Certificate;
+  let certKey: Buffer;
   try {
     x = new X509Certificate(cert);
+    // A damaged key inside a certificate that otherwise parses throws only here (found by fast-check).
+    certKey = x.publicKey.export({ type: 'spki', format: 'der' });
   } catch (e) {
     throw new Error(`${prefix}HTTPS_CERT_FILE: ${certFile} is not a PEM certificate (${(e as Error).message})`, { cause: e });
   }
@@ -114,7 +117,7 @@ export function loadHttps(certFile: string | undefined, keyFile: string | undefi
   } catch (e) {
     throw new Error(`${prefix}HTTPS_KEY_FILE: ${keyFile} is not a PEM private key (${(e as Error).message})`, { cause: e });
   }
-  if (!pub.equals(x.publicKey.export({ type: 'spki', format: 'der' }))) throw new Error(`${prefix}HTTPS_KEY_FILE: ${keyFile} is not the key of the certificate in ${certFile}`);
+  if (!pub.equals(certKey)) throw new Error(`${prefix}HTTPS_KEY_FILE: ${keyFile} is not the key of the certificate in ${certFile}`);
   if (Date.parse(x.validTo) < Date.now()) throw new Error(`${prefix}HTTPS_CERT_FILE: the certificate in ${certFile} expired on ${x.validTo}: install a new one`);
   return { cert, key };
 }
