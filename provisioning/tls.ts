@@ -66,6 +66,16 @@ export function issueServerCert(ca: Pem, hosts: string[], commonName: string, da
   });
 }
 
+/** Why `keyPem` is not the private key of `c` (null: it is). */
+function keyProblem(c: X509Certificate, keyPem: string): string | null {
+  try {
+    const pub = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
+    return pub.equals(c.publicKey.export({ type: 'spki', format: 'der' })) ? null : 'its key file does not belong to the certificate';
+  } catch (e) {
+    return `its key does not parse (${(e as Error).message})`;
+  }
+}
+
 /** Why `ca` cannot be used as the district CA (null: it can). */
 export function caProblem(ca: Pem): string | null {
   let c: X509Certificate;
@@ -75,12 +85,8 @@ export function caProblem(ca: Pem): string | null {
     return `not a certificate (${(e as Error).message})`;
   }
   if (!c.ca) return 'not a CA certificate';
-  try {
-    const pub = createPublicKey(createPrivateKey(ca.key)).export({ type: 'spki', format: 'der' });
-    if (!pub.equals(c.publicKey.export({ type: 'spki', format: 'der' }))) return 'its key file does not belong to the certificate';
-  } catch (e) {
-    return `its key does not parse (${(e as Error).message})`;
-  }
+  const k = keyProblem(c, ca.key);
+  if (k) return k;
   if (Date.parse(c.validTo) < Date.now()) return `expired on ${c.validTo}`;
   return null;
 }
@@ -106,13 +112,7 @@ export function serverCertProblem(caCert: string, server: Pem, hosts: string[], 
     if (!ok) return `does not name ${h}`;
   }
   if (Date.parse(c.validTo) - Date.now() < renewDays * 86400_000) return `expires on ${c.validTo} (fewer than ${renewDays} days left)`;
-  try {
-    const pub = createPublicKey(createPrivateKey(server.key)).export({ type: 'spki', format: 'der' });
-    if (!pub.equals(c.publicKey.export({ type: 'spki', format: 'der' }))) return 'its key file does not belong to the certificate';
-  } catch (e) {
-    return `its key does not parse (${(e as Error).message})`;
-  }
-  return null;
+  return keyProblem(c, server.key);
 }
 
 // ------------------------------------------------------------------ the state directory's certificates
