@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { Distributed } from './dictionaries/publisher.ts';
 import { DEAD_LETTER_REASONS, DICTIONARY_NAMES, dictionaryItemSchema, type DictionaryName, type DictionarySnapshot } from '../contracts/index.ts';
 import type { Warehouse } from './warehouse/types.ts';
 import { ImportFailed, crossCheck, planImport, readUpload } from './dictionaries/import.ts';
@@ -17,7 +18,8 @@ import { sqlFor } from './warehouse/sql.ts';
 export interface ApiDeps {
   wh: Warehouse;
   token: string;
-  publishDictionary: (s: DictionarySnapshot) => Promise<void>;
+  /** Publishes a saved version to the edges; `distributed: false` when the hub did not take it now (it is published when it answers). */
+  publishDictionary: (s: DictionarySnapshot) => Promise<Distributed>;
   /** Middleware for every route (request metrics), registered before any route. */
   middleware?: MiddlewareHandler[];
   /** Resolves once the audit entry is durable; routes that expose personal data fail closed if it cannot be written. */
@@ -37,6 +39,11 @@ const FleetRow = z.object({
   pendingAbove: z.number().int(), firstMissing: z.number().int().nullable(), lagSeconds: z.number(), recordsApplied: z.number().int(),
 }).openapi('FleetRow');
 const DictionarySummary = z.object({ name: z.string(), version: z.number().int(), publishedAt: z.string(), items: z.number().int() }).openapi('DictionarySummary');
+const DistributionFields = {
+  distributed: z.boolean().describe('true: the version is in the dictionaries stream and reaches every edge; false: saved, and published by central as soon as the hub answers'),
+  detail: z.string().optional().describe('why it is not distributed yet'),
+};
+const DictionaryPublished = DictionarySummary.extend(DistributionFields).openapi('DictionaryPublished');
 const DictionaryBody = z.object({ name: z.string(), version: z.number().int(), publishedAt: z.string(), items: z.array(dictionaryItemSchema) }).openapi('Dictionary');
 const DeadLetter = z.object({ id: z.number().int(), subject: z.string(), clinicId: z.string().nullable(), seq: z.number().int().nullable(), reason: z.string(), detail: z.string(), receivedAt: z.string(), rawPreview: z.string() }).openapi('DeadLetter');
 const Conflict = z.object({ id: z.number().int(), residentId: z.string(), winnerHlc: z.string(), winnerClinic: z.string(), loserHlc: z.string(), loserClinic: z.string(), fields: z.array(z.string()), loserValues: z.record(z.string(), z.unknown()), winnerValues: z.record(z.string(), z.unknown()), at: z.string() }).openapi('ResidentConflict');
@@ -90,16 +97,17 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
 
   app.openapi(createRoute({ method: 'put', path: '/api/dictionaries/{name}', security: auth, summary: 'Publish a new version of a dictionary to every edge',
     request: { params: z.object({ name: z.enum(DICTIONARY_NAMES) }), body: { content: { 'application/json': { schema: z.object({ items: z.array(dictionaryItemSchema).min(1).max(100_000) }) } } } },
-    responses: { 200: { description: 'the new version', content: { 'application/json': { schema: DictionarySummary } } }, 400: { description: 'invalid items', content: { 'application/json': { schema: ErrorBody } } }, ...unauthorized } }),
+    responses: { 200: { description: 'the new version, distributed', content: { 'application/json': { schema: DictionaryPublished } } }, 202: { description: 'the new version, saved; the hub did not take it now (central down from the hub, or the broker down): central publishes it when the hub answers', content: { 'application/json': { schema: DictionaryPublished } } }, 400: { description: 'invalid items', content: { 'application/json': { schema: ErrorBody } } }, ...unauthorized } }),
   async (c) => {
     const name = c.req.valid('param').name as DictionaryName;
     const items = c.req.valid('json').items;
     const dup = findDuplicate(items.map((i) => i.code));
     if (dup) return c.json({ error: 'invalid items', detail: `code ${dup} appears more than once` }, 400);
     const snap = await deps.wh.saveDictionary(name, items);
-    await deps.publishDictionary(snap);
-    await deps.audit({ actor: 'api-token', action: 'dictionary.publish', target: `${name}@${snap.version}`, sourceIp: ip(c), outcome: 'ok' });
-    return c.json({ name, version: snap.version, publishedAt: snap.publishedAt, items: items.length }, 200);
+    const d = await deps.publishDictionary(snap);
+    await deps.audit({ actor: 'api-token', action: 'dictionary.publish', target: `${name}@${snap.version}`, sourceIp: ip(c), outcome: d.distributed ? 'ok' : 'ok (saved; distribution pending)' });
+    const body = { name, version: snap.version, publishedAt: snap.publishedAt, items: items.length, distributed: d.distributed, ...(d.reason ? { detail: d.reason } : {}) };
+    return d.distributed ? c.json(body, 200) : c.json(body, 202);
   });
 
   app.openapi(createRoute({ method: 'get', path: '/api/dead-letters', security: auth, summary: 'Messages that could not be applied, newest first',
@@ -156,7 +164,7 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
   // ---- dictionary import (CSV / Excel), versions, distribution ----
 
   const ImportError = z.object({ row: z.number().int().describe('spreadsheet row (header = 1)'), column: z.string().describe('column letter and header'), message: z.string() }).openapi('ImportError');
-  const ImportResult = z.object({ name: z.string(), version: z.number().int().nullable().describe('null for a dry run'), publishedAt: z.string().nullable(), items: z.number().int(), added: z.number().int(), changed: z.number().int(), deactivated: z.number().int(), unchanged: z.number().int(), dryRun: z.boolean() }).openapi('DictionaryImportResult');
+  const ImportResult = z.object({ name: z.string(), version: z.number().int().nullable().describe('null for a dry run'), publishedAt: z.string().nullable(), items: z.number().int(), added: z.number().int(), changed: z.number().int(), deactivated: z.number().int(), unchanged: z.number().int(), dryRun: z.boolean(), distributed: DistributionFields.distributed.optional().describe('absent for a dry run; otherwise as for PUT'), detail: DistributionFields.detail }).openapi('DictionaryImportResult');
   const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
   app.use('/api/dictionaries/:name/import', bodyLimit({ maxSize: MAX_IMPORT_BYTES, onError: (c) => c.json({ error: 'file too large', detail: `at most ${MAX_IMPORT_BYTES} bytes` }, 413) }));
   app.openapi(createRoute({ method: 'post', path: '/api/dictionaries/{name}/import', security: auth,
@@ -170,6 +178,7 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
     },
     responses: {
       200: { description: 'published (or, with dryRun, what would be published)', content: { 'application/json': { schema: ImportResult } } },
+      202: { description: 'saved as the next version; the hub did not take it now: central publishes it when the hub answers', content: { 'application/json': { schema: ImportResult } } },
       413: { description: 'file too large', content: { 'application/json': { schema: ErrorBody } } },
       415: { description: 'not CSV or .xlsx', content: { 'application/json': { schema: ErrorBody } } },
       422: { description: 'invalid rows: nothing published', content: { 'application/json': { schema: z.object({ error: z.string(), errors: z.array(ImportError) }) } } },
@@ -204,9 +213,10 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
         return c.json({ name, version: null, publishedAt: null, ...counts, dryRun: true }, 200);
       }
       const snap = await deps.wh.saveDictionary(name, plan.items);
-      await deps.publishDictionary(snap);
-      await deps.audit({ actor: 'api-token', action: 'dictionary.import', target: `${name}@${snap.version}`, sourceIp: ip(c), outcome: 'ok' });
-      return c.json({ name, version: snap.version, publishedAt: snap.publishedAt, ...counts, dryRun: false }, 200);
+      const d = await deps.publishDictionary(snap);
+      await deps.audit({ actor: 'api-token', action: 'dictionary.import', target: `${name}@${snap.version}`, sourceIp: ip(c), outcome: d.distributed ? 'ok' : 'ok (saved; distribution pending)' });
+      const body = { name, version: snap.version, publishedAt: snap.publishedAt, ...counts, dryRun: false, distributed: d.distributed, ...(d.reason ? { detail: d.reason } : {}) };
+      return d.distributed ? c.json(body, 200) : c.json(body, 202);
     } catch (e) {
       if (!(e instanceof ImportFailed)) throw e;
       deps.onImportRejected?.(name);

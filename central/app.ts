@@ -2,8 +2,8 @@
  * The central process: warehouse, ingest from every clinic, receipts, heartbeats/fleet,
  * dictionary publication and the HTTP surface. `startCentral` is used by main.ts, demo and tests.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from '../contracts/index.ts';
 import { NatsLink } from '../contracts/runtime/nats-link.ts';
 import { createLogger, jsonOrNull, listen, loadHttps, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
@@ -15,7 +15,7 @@ import { mountDocs } from './docs/index.ts';
 import { mountUploads } from './upload/index.ts';
 import { mountRetention } from './retention/index.ts';
 import type { CentralConfig } from './config.ts';
-import { publishDictionary, recoverDictionaries } from './dictionaries/publisher.ts';
+import { DictionaryDistribution, recoverDictionaries } from './dictionaries/publisher.ts';
 import { starterDictionaries } from './dictionaries/starter.ts';
 import { mountFhir } from './fhir/index.ts';
 import { mountEmpi } from './empi/index.ts';
@@ -30,8 +30,10 @@ import type { Warehouse } from './warehouse/types.ts';
 export interface Central<W extends Warehouse = SqliteWarehouse> {
   config: CentralConfig;
   wh: W;
-  nc: NatsConnection;
+  /** The hub connection (`link.current()` is null while the hub has not answered since start). */
+  link: NatsLink;
   ingest: Ingest;
+  dictionaries: DictionaryDistribution;
   http: Listening;
   log: Logger;
   stop(): Promise<void>;
@@ -42,48 +44,62 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const natsTls = loadNatsTls(config.natsTlsCaFile, 'natsTlsCaFile (CENTRAL_NATS_TLS_CA_FILE)');
   const https = loadHttps(config.httpsCertFile, config.httpsKeyFile, 'CENTRAL_');
   const wh = await openWarehouse(config);
-  // Central's ingest, streams and modules are built on the connection: it waits for the hub, retrying
-  // with the reason logged (a wrong CA, credentials, an unreachable address), then reconnects for ever.
+  // The hub connection is made in the background: central serves its API, FHIR and portal from
+  // the warehouse while the hub is unreachable (a central restarted during a hub outage had no API
+  // or portal until the hub answered); ingest, receipts, heartbeats and distribution to the edges
+  // start when it answers. The start waits for one attempt, so with the hub up everything is
+  // attached when it returns, as before.
   const link = new NatsLink({
     ...natsTlsOption(natsTls, config.natsUrl.split(',')),
     servers: config.natsUrl.split(','), name: 'central', user: config.natsUser, pass: config.natsPassword,
     reconnectTimeWait: 500, timeout: 5_000,
-  }, log, 'central waits for it (no ingest, API or portal until it answers)');
-  const nc = await link.ready;
-  const js = jetstream(nc);
+  }, log, 'central serves its API and portal from the warehouse; ingest and distribution to the edges wait for it');
+  await link.firstAttempt;
+  const hub = () => link.current();
 
-  // What the dictionaries stream holds beyond the warehouse (restored from a backup) first.
-  await recoverDictionaries(await jetstreamManager(nc, { checkAPI: false }), wh, log).catch((e: Error) =>
-    log.error({ err: e.message }, 'could not read the dictionaries stream at start: if this warehouse was restored from a backup, a dictionary published next may reuse a version the edges already hold; restart central once the broker answers'));
+  const dictionaries = new DictionaryDistribution(wh, log);
+  // What the dictionaries stream holds beyond the warehouse (restored from a backup) first, when
+  // the hub answers now; otherwise the reconcile at connection takes it back.
+  const atStart = hub();
+  if (atStart) {
+    await recoverDictionaries(await jetstreamManager(atStart, { checkAPI: false }), wh, log).catch((e: Error) =>
+      log.error({ err: e.message }, 'could not read the dictionaries stream at start: if this warehouse was restored from a backup, a dictionary published next may reuse a version the edges already hold; restart central once the broker answers'));
+  }
   // Version 1 of each dictionary comes from the starter set.
   const existing = new Set((await wh.latestDictionaries()).map((d) => d.name));
   for (const name of DICTIONARY_NAMES) if (!existing.has(name)) await wh.saveDictionary(name, starterDictionaries[name]);
-  const republishDictionaries = async () => {
-    for (const snap of await wh.latestDictionaries()) await publishDictionary(js, snap);
-  };
 
   const { registry, observe, httpMetrics, watchIngest, observeBatch } = centralMetrics(wh);
-  const ingest = new Ingest(nc, wh, log, { onResult: observe, onBatch: observeBatch, onStreamsCreated: republishDictionaries }, config.maxBatch);
+  // A recreated records stream may mean a wiped broker: the dictionaries go out again.
+  const ingest = new Ingest(link.ready, wh, log, { onResult: observe, onBatch: observeBatch, onStreamsCreated: () => dictionaries.reconcileNow() }, config.maxBatch);
   watchIngest(ingest);
-  await ingest.start();
 
   let badHeartbeats = 0;
-  const hbSub = nc.subscribe(subjects.allHeartbeats, {
-    callback: (err, msg) => {
-      if (err) return;
-      const subjectClinic = parseClinicSubject(msg.subject);
-      const hb = heartbeatSchema.safeParse(jsonOrNull(msg.data));
-      if (!hb.success || hb.data.clinicId !== subjectClinic) {
-        if (badHeartbeats++ % 100 === 0) log.warn({ subject: msg.subject }, 'malformed or forged heartbeat ignored');
-        return;
-      }
-      // Answer every heartbeat with the clinic's watermark (a receipt lost while the edge was
-      // disconnected is repaired within one heartbeat interval) and what central refused of it.
-      const id = hb.data.clinicId;
-      // A refusals read that fails costs the clinic that summary, never its receipt.
-      void wh.recordHeartbeat(hb.data).then(() => Promise.all([wh.watermark(id), wh.refusals(id).catch((e: Error) => { log.warn({ err: e.message, clinic: id }, 'refusals not read for the heartbeat answer'); return undefined; })])).then(([w, refused]) => ingest.publishReceipt(w, false, refused)).catch((e: Error) => log.error({ err: e.message }, 'heartbeat not recorded'));
-    },
-  });
+  let hbSub: Subscription | null = null;
+  /** Everything that needs the hub, once it answers (at once when it did at start). */
+  const attachHub = async (nc: NatsConnection) => {
+    await ingest.start();
+    await dictionaries.attach(nc);
+    hbSub = nc.subscribe(subjects.allHeartbeats, {
+      callback: (err, msg) => {
+        if (err) return;
+        const subjectClinic = parseClinicSubject(msg.subject);
+        const hb = heartbeatSchema.safeParse(jsonOrNull(msg.data));
+        if (!hb.success || hb.data.clinicId !== subjectClinic) {
+          if (badHeartbeats++ % 100 === 0) log.warn({ subject: msg.subject }, 'malformed or forged heartbeat ignored');
+          return;
+        }
+        // Answer every heartbeat with the clinic's watermark (a receipt lost while the edge was
+        // disconnected is repaired within one heartbeat interval) and what central refused of it.
+        const id = hb.data.clinicId;
+        // A refusals read that fails costs the clinic that summary, never its receipt.
+        void wh.recordHeartbeat(hb.data).then(() => Promise.all([wh.watermark(id), wh.refusals(id).catch((e: Error) => { log.warn({ err: e.message, clinic: id }, 'refusals not read for the heartbeat answer'); return undefined; })])).then(([w, refused]) => ingest.publishReceipt(w, false, refused)).catch((e: Error) => log.error({ err: e.message }, 'heartbeat not recorded'));
+      },
+    });
+  };
+  let attached: Promise<void> = Promise.resolve();
+  if (atStart) await attachHub(atStart);
+  else link.onReady((nc) => { attached = attachHub(nc).catch((e: Error) => log.error({ err: e.message }, 'central could not attach to the hub')); });
 
   const api = centralApi({
     // Request bodies capped before any route reads them; DICOM uploads (the archive's PUT, STOW-RS)
@@ -91,7 +107,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     // and every response carries the security headers (CSP, no framing, no sniffing).
     middleware: [httpMetrics, securityHeaders(), requestBodyLimit({ exempt: (method, path) => (method === 'PUT' && path.startsWith('/archive/instances/')) || (method === 'POST' && path.startsWith('/api/imaging/dicomweb/studies')) })],
     wh, token: config.apiToken,
-    publishDictionary: (s) => publishDictionary(js, s),
+    publishDictionary: (s) => dictionaries.publish(s),
     audit: (e) => wh.audit(e).catch((err: Error) => {
       log.error({ err: err.message, action: e.action }, 'audit entry not written');
       throw err; // fail closed: no data without its audit entry
@@ -106,18 +122,20 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     { stop: () => imaging.previews.close() },
     fhir,
     // EMPI: /api/empi (in /openapi.json), background indexing, person changes down to the edges.
-    await mountEmpi(api, { wh, nc, log, audit: (e) => wh.audit(e) }),
+    await mountEmpi(api, { wh, hub, log, audit: (e) => wh.audit(e) }),
     // Health-record migrations between clinics: offers to the receiver, decisions back (care).
-    await mountCareTransfer({ wh, nc, log, registry }),
+    await mountCareTransfer({ wh, hub, log, registry }),
     await mountPortal(api, { config, wh, log, previews: imaging.previews }),
-    await mountCentralBackup(api, { config, wh, log, nc }),
+    await mountCentralBackup(api, { config, wh, log, hub }),
     await mountUploads(api, { config, wh, log, registry, audit: (e) => wh.audit(e) }),
     await mountRetention(api, { config, wh, log, audit: (e) => wh.audit(e) }),
   ];
   mountDocs(api);
   mountOps(api, registry, [
     { name: 'warehouse', check: async () => { await wh.watermark('healthz'); return { ok: true }; } },
-    { name: 'nats', check: () => ({ ok: !nc.isClosed() }) },
+    // Central without the hub takes in nothing from the clinics: degraded (503), with the reason.
+    { name: 'nats', check: () => { const st = link.status(); return { ok: st.connected, detail: st.connected ? st.detail : st.detail.replace('working offline', 'no ingest from the clinics') }; } },
+    { name: 'dictionaries', check: () => dictionaries.status() },
   ]);
   const http = await listen(api, config.httpHost, config.httpPort, https);
   log.info({ url: http.url }, 'central listening');
@@ -125,15 +143,17 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   let stopped = false;
   return {
     // The caller's W names the backend its config selects (the default matches the default config).
-    config, wh: wh as W, nc, ingest, http, log,
+    config, wh: wh as W, link, ingest, dictionaries, http, log,
     async stop() {
       if (stopped) return;
       stopped = true;
       await http.close();
       for (const m of mounted.reverse()) await m.stop();
-      hbSub.unsubscribe();
+      hbSub?.unsubscribe();
+      await dictionaries.stop();
       await ingest.stop();
-      await nc.drain().catch(() => nc.close());
+      await attached;
+      await link.close();
       await wh.close();
       log.info('central stopped');
     },

@@ -76,7 +76,7 @@ export const runningCentralBackups = new Map<string, CentralBackupHandle>();
 
 // Hono's generic parameters vary per app; mounts only add routes.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function mountCentralBackup(app: Hono<any, any, any>, deps: CentralMountDeps & { backup?: Partial<CentralBackupConfig>; nc?: NatsConnection }): Promise<CentralBackupHandle> {
+export async function mountCentralBackup(app: Hono<any, any, any>, deps: CentralMountDeps & { backup?: Partial<CentralBackupConfig>; hub?: () => NatsConnection | null }): Promise<CentralBackupHandle> {
   const log: Logger = deps.log.child({ module: 'backup' });
   const cfg = loadCentralBackupConfig(deps.backup);
   const ctx: CentralBackupContext = { central: deps.config, backup: cfg };
@@ -171,7 +171,7 @@ export async function mountCentralBackup(app: Hono<any, any, any>, deps: Central
     save();
   });
   const runDrill = () => exclusive('drill', async () => {
-    const nc = deps.nc;
+    const nc = deps.hub?.() ?? null;
     const d = await drillCentral(ctx, {
       counts: () => liveCounts(deps.wh, ctx),
       replayable: nc ? async (cursor) => restoreReplayable(await jetstreamManager(nc, { checkAPI: false }), cursor) : undefined,

@@ -23,7 +23,7 @@
  * sender like a receiver's refusal, so its record is active again and its staff see why;
  * counted in `central_care_transfers_total{outcome="refused_unknown_clinic"}`.
  *
- *   const transfers = await mountCareTransfer({ wh, nc, log });   // ... await transfers.stop();
+ *   const transfers = await mountCareTransfer({ wh, hub: () => nc, log });   // ... await transfers.stop();
  */
 import { jetstream, jetstreamManager, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -200,19 +200,22 @@ export interface CareTransferService {
   stop(): Promise<void>;
 }
 
-export async function mountCareTransfer(deps: { wh: Warehouse; nc: NatsConnection; log: Logger; intervalMs?: number; registry?: Registry }): Promise<CareTransferService> {
+export async function mountCareTransfer(deps: { wh: Warehouse; hub: () => NatsConnection | null; log: Logger; intervalMs?: number; registry?: Registry }): Promise<CareTransferService> {
   const router = new CareTransferRouter(deps.wh, deps.log);
   const counted = new Counter({ name: CARE_TRANSFER_METRIC, help: 'Health-record transfer records routed by central, by outcome (offered, decided, refused_unknown_clinic, rejected)', labelNames: ['outcome'], registers: deps.registry ? [deps.registry] : [] });
   for (const outcome of ['offered', 'decided', 'refused_unknown_clinic', 'rejected']) counted.inc({ outcome }, 0);
   await router.init();
-  const js = jetstream(deps.nc);
   let streamReady = false;
 
   const publish = async () => {
+    // Hub not reached since start: the messages stay unpublished in the warehouse until it is.
+    const nc = deps.hub();
+    if (!nc) return;
+    const js = jetstream(nc);
     for (;;) {
       const batch = await router.unpublished(200);
       if (batch.length === 0) return;
-      if (!streamReady) { await ensureTransferStream(deps.nc); streamReady = true; }
+      if (!streamReady) { await ensureTransferStream(nc); streamReady = true; }
       const done: number[] = [];
       try {
         for (const m of batch) {

@@ -3,7 +3,7 @@
  * background loop that indexes new residents, and the publisher of person changes to the edges
  * (`central.empi.<clinicId>` on the JetStream stream EMPI, de-duplicated by event row id).
  *
- *   const empi = await mountEmpi(api, { wh, nc, log, audit });   // ... await empi.stop();
+ *   const empi = await mountEmpi(api, { wh, hub: () => nc, log, audit });   // ... await empi.stop();
  */
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from '@nats-io/jetstream';
@@ -21,7 +21,8 @@ const NANOS = 1_000_000;
 
 export interface EmpiDeps {
   wh: Warehouse;
-  nc: NatsConnection;
+  /** The hub connection once it answered (null before): person changes wait in the warehouse meanwhile. */
+  hub: () => NatsConnection | null;
   log: Logger;
   audit: (e: AuditEntry) => Promise<void>;
   /** Pause between background runs. */
@@ -53,14 +54,17 @@ export async function ensureEmpiStream(nc: NatsConnection): Promise<void> {
 export async function mountEmpi(api: OpenAPIHono, deps: EmpiDeps): Promise<EmpiService> {
   const empi = new Empi(deps.wh);
   await empi.init();
-  const js = jetstream(deps.nc);
   let streamReady = false;
 
   const publish = async () => {
+    // Hub not reached since start: the changes stay unpublished in the warehouse until it is.
+    const nc = deps.hub();
+    if (!nc) return;
+    const js = jetstream(nc);
     for (;;) {
       const batch = await empi.unpublished(200);
       if (batch.length === 0) return;
-      if (!streamReady) { await ensureEmpiStream(deps.nc); streamReady = true; }
+      if (!streamReady) { await ensureEmpiStream(nc); streamReady = true; }
       const done: number[] = [];
       try {
         for (const e of batch) {

@@ -10,6 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg, type StreamInfo } from '@nats-io/jetstream';
 import { STREAMS, checkEnvelope, parseRecordSubject, subjects, type Receipt, type Refusals } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
+import type { NatsSource } from '../../contracts/runtime/nats-link.ts';
 import type { IngestItem, IngestResult, PipelinedIngest, StreamCursor, Warehouse, Watermark } from '../warehouse/types.ts';
 import { INGEST_DURABLE, ensureStreams } from './streams.ts';
 import { AckFloor, type Settled } from './ack-floor.ts';
@@ -117,11 +118,28 @@ export class Ingest {
   /** Messages a replay needed that the stream no longer held (expired): the edges' alarm says which clinics. */
   replayUnavailable = 0;
 
-  constructor(private readonly nc: NatsConnection, private readonly wh: Warehouse, private readonly log: Logger, private readonly hooks: IngestHooks = {}, private readonly maxBatch = 1000) {}
+  /** The connection once the hub answered (central may start before it does). */
+  private conn: NatsConnection | null = null;
 
+  /** `nc`: the connection, or one that will exist (`NatsLink.ready`): `start()` waits for it. */
+  constructor(private readonly source: NatsSource, private readonly wh: Warehouse, private readonly log: Logger, private readonly hooks: IngestHooks = {}, private readonly maxBatch = 1000) {}
+
+  private get nc(): NatsConnection {
+    if (!this.conn) throw new Error('the ingest has no connection to the hub yet');
+    return this.conn;
+  }
+
+  /** Attaches the consumer (waiting for the hub and the broker's answer as long as it takes); `stop()` ends the wait. */
   async start(): Promise<void> {
     this.running = true;
     this.stopping = new AbortController();
+    if (!this.conn) {
+      const signal = this.stopping.signal;
+      const stopped = new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null), { once: true }));
+      // A link closed before the hub answered rejects: nothing to attach then.
+      this.conn = await Promise.race([Promise.resolve(this.source).catch(() => null), stopped]);
+      if (!this.conn || !this.running) return;
+    }
     // Requests made while the client is reconnecting are lost: retry until the broker answers.
     for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
       try {
@@ -637,7 +655,7 @@ export class Ingest {
    * rest apart themselves: edge-agent/sync/receipt-monitor.ts).
    */
   publishReceipt(w: Watermark, replaying = false, refused?: Refusals): void {
-    if (this.nc.isClosed()) return;
+    if (!this.conn || this.conn.isClosed()) return;
     const last = this.receiptsPublished.get(w.clinicId);
     if (last !== undefined && w.appliedSeq < last) {
       this.staleReceiptsDropped++;

@@ -58,7 +58,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
     const dataDir = mkdtempSync(join(tmpdir(), 'retention-'));
     const config = loadCentralConfig({ dataDir, apiToken: TOKEN }, {});
     const audits: AuditEntry[] = [];
-    const app = centralApi({ wh, token: TOKEN, publishDictionary: async () => {}, audit: async (e) => { audits.push(e); await wh.audit(e); } });
+    const app = centralApi({ wh, token: TOKEN, publishDictionary: async () => ({ distributed: true }), audit: async (e) => { audits.push(e); await wh.audit(e); } });
     const { stop } = await mountRetention(app, { config, wh, log: createLogger('test', 'silent'), audit: async (e) => { audits.push(e); await wh.audit(e); }, scheduleMs: null });
     t.teardown(async () => { await stop(); await cleanup(); rmSync(dataDir, { recursive: true, force: true }); });
     const sql = sqlFor(wh);

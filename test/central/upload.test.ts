@@ -76,7 +76,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
     const dataDir = mkdtempSync(join(tmpdir(), 'upload-'));
     const registry = new Registry();
     const config = loadCentralConfig({ dataDir, apiToken: TOKEN, uploadUrl: city.url, uploadToken: 'city-secret', uploadBatchSize: 10, uploadMaxAttempts: 3, districtCode: '110101' }, {});
-    const app = centralApi({ wh, token: TOKEN, publishDictionary: async () => {}, audit: (e) => wh.audit(e) });
+    const app = centralApi({ wh, token: TOKEN, publishDictionary: async () => ({ distributed: true }), audit: (e) => wh.audit(e) });
     const { uploader, stop } = await mountUploads(app, { config, wh, log: createLogger('test', 'silent'), registry, audit: (e) => wh.audit(e), options: { backoffBaseMs: 1_000, compensateAfterMs: 60_000, overlapMs: 60_000 } });
     t.teardown(async () => { await stop(); await city.stop(); await cleanup(); rmSync(dataDir, { recursive: true, force: true }); });
     // The uploader's clock: each run an hour later, so every backoff has elapsed (no sleeping, no timing).

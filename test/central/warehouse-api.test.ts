@@ -34,7 +34,7 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
     for (const d of DICTIONARY_NAMES) await wh.saveDictionary(d, starterDictionaries[d]);
     const published: DictionarySnapshot[] = [];
     const audits: AuditEntry[] = [];
-    const app = centralApi({ wh, token: TOKEN, publishDictionary: async (s) => { published.push(s); }, audit: async (e) => { audits.push(e); await wh.audit(e); } });
+    const app = centralApi({ wh, token: TOKEN, publishDictionary: async (s) => { published.push(s); return { distributed: true }; }, audit: async (e) => { audits.push(e); await wh.audit(e); } });
     const get = async (path: string) => app.request(path, { headers: H });
 
     t.test('every new route needs the token', async (t) => {
