@@ -24,6 +24,8 @@ export function centralMetrics(wh: Warehouse): {
   httpMetrics: (c: Context, next: Next) => Promise<void>;
   watchIngest: (ingest: IngestStats) => void;
   observeBatch: (records: number) => void;
+  /** Central's link to the hub and the dictionaries not distributed yet, read at scrape. */
+  watchHub: (hub: () => { connected: boolean; pendingDictionaries: number }) => void;
 } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -104,5 +106,12 @@ export function centralMetrics(wh: Warehouse): {
     if (ingest) this.set(ingest.buffered);
   } });
   const batchRecords = new Histogram({ name: m.ingestBatchRecords, help: 'Records per warehouse transaction of the ingest (up to CENTRAL_MAX_BATCH under a backlog)', buckets: [1, 10, 100, 500, 1000, 2000, 4000, 8000], registers: [registry] });
-  return { registry, observe, httpMetrics, watchIngest: (i) => { ingest = i; }, observeBatch: (n) => batchRecords.observe(n) };
+  let hub: (() => { connected: boolean; pendingDictionaries: number }) | null = null;
+  new Gauge({ name: m.hubConnected, help: '1 when central is connected to the NATS hub; 0 while it has not reached it since start or is reconnecting (nothing comes in from the clinics meanwhile)', registers: [registry], collect() {
+    if (hub) this.set(hub().connected ? 1 : 0);
+  } });
+  new Gauge({ name: m.dictionariesPending, help: 'Dictionaries whose latest version has not reached the hub yet (published while it did not answer; sent when it does)', registers: [registry], collect() {
+    if (hub) this.set(hub().pendingDictionaries);
+  } });
+  return { registry, observe, httpMetrics, watchIngest: (i) => { ingest = i; }, observeBatch: (n) => batchRecords.observe(n), watchHub: (h) => { hub = h; } };
 }

@@ -50,5 +50,7 @@ export const metricNames = {
     ingestReplayUnavailable: 'central_ingest_replay_unavailable_total',
     ingestBatchRecords: 'central_ingest_batch_records',
     ingestBuffered: 'central_ingest_buffered_messages',
+    hubConnected: 'central_hub_connected',
+    dictionariesPending: 'central_dictionaries_pending',
   },
 } as const;

@@ -79,6 +79,9 @@ tests:
         values: '0 0 1x17 0x10'
       - series: 'edge_sync_blocked{instance="e1", clinic="c-old", follower="dictionaries"}'
         values: '0 1x29'
+      # Central loses the hub from 2 min to 6 min (a one-minute blip at 10 min does not alert).
+      - series: 'central_hub_connected{instance="central"}'
+        values: '1 1 0 0 0 0 1 1 1 1 0 1x10'
       # Central's warehouse fails from 3 min to 12 min (every retry counted), then recovers.
       - series: 'central_ingest_failures_total{instance="central"}'
         values: '0 0 0 1+2x9 19x15'
@@ -129,6 +132,17 @@ tests:
         exp_alerts:
           - exp_labels: { severity: critical, area: edge, instance: e1, clinic: c-old, follower: dictionaries }
             exp_annotations: { summary: "Stream follower dictionaries at c-old is stuck", description: "A message that must apply before the next ones keeps failing: nothing after it is applied until it does, or until it is parked by hand." }
+      - eval_time: 3m
+        alertname: CentralHubDisconnected
+        exp_alerts: []
+      - eval_time: 5m
+        alertname: CentralHubDisconnected
+        exp_alerts:
+          - exp_labels: { severity: critical, area: central, instance: central }
+            exp_annotations: { summary: "Central is not connected to the NATS hub", description: "Central has not reached the hub since it started, or lost it and is reconnecting: nothing comes in from the clinics (their records wait in their outboxes, nothing is lost) and new dictionary versions wait at central (central_dictionaries_pending). Its /healthz nats check and log give the reason (unreachable address, TLS, credentials); check the hub (netmon central_nats probe) and the path to it." }
+      - eval_time: 11m
+        alertname: CentralHubDisconnected
+        exp_alerts: []
       - eval_time: 5m
         alertname: CentralIngestFailing
         exp_alerts: []

@@ -60,13 +60,6 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   // One attempt's worth of waiting (refused at once, or the connect timeout): connected on return
   // when the hub answers, offline otherwise.
   await nats.firstAttempt;
-  nats.onReady((nc) => {
-    void (async () => {
-      for await (const s of nc.status()) {
-        if (s.type === 'disconnect' || s.type === 'reconnect') log.info({ status: s.type }, 'nats connection');
-      }
-    })();
-  });
 
   const relay = new Relay(store, nats.ready, log, {
     window: config.relayWindow,

@@ -51,6 +51,17 @@ export interface PortalDeps {
   imagingWorkload?: (from: string, to: string, clinicId?: string) => Promise<WorkloadRow[]>;
   /** Remote reading (远程阅片): the image index and the preview thread; absent when imaging is not mounted. */
   reading?: { index: ImagingIndex; previews: PreviewRenderer | null };
+  /** Central's connection to the hub and the dictionaries not distributed yet; absent: assumed connected (tests of the portal alone). */
+  hub?: () => HubState;
+}
+
+/** What the fleet and dictionary pages say about central's own link to the data exchange (NATS hub). */
+export interface HubState {
+  connected: boolean;
+  /** Why not, when not. */
+  detail: string;
+  /** Dictionaries whose latest version has not reached the hub yet. */
+  pendingDictionaries: string[];
 }
 
 const NAV: { href: string; zh: string; en: string; perm: keyof typeof CAN }[] = [
@@ -72,6 +83,14 @@ const NAV: { href: string; zh: string; en: string; perm: keyof typeof CAN }[] = 
 
 const KPI_IDS = ['record_rate', 'record_use_rate', 'htn_standard_mgmt', 'htn_control', 'dm_standard_mgmt', 'dm_control', 'elderly_mgmt', 'tcm_rate', 'contract_rate', 'key_contract_rate', 'fulfilment_rate', 'visits'];
 const COMPARE_IDS = ['record_rate', 'htn_standard_mgmt', 'htn_control', 'dm_standard_mgmt', 'dm_control', 'elderly_mgmt', 'contract_rate', 'visits'];
+
+/** Central cut off from the hub: what it means for what the page shows. */
+function HubDown({ ctx, detail }: { ctx: Ctx; detail: string }) {
+  return (<div class="error" data-testid="hub-down" role="alert">{ctx.t(
+    '中心未连接数据交换平台（NATS）：各机构的数据暂停汇入中心（数据保存在各机构，恢复后补传，不会丢失），新发布的字典待恢复后下发；此期间心跳停止，机构状态显示为“未知”。',
+    'Central is not connected to the data exchange (NATS hub): clinics\' data is not coming in (it waits at the clinics and arrives when the hub answers, nothing is lost) and new dictionary versions are sent then; meanwhile no heartbeat arrives, so clinics show as "unknown".')}
+    <br /><span class="hint">{detail}</span></div>);
+}
 
 function clientIp(c: Context): string {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
@@ -703,6 +722,8 @@ export function portalApp(deps: PortalDeps): Hono {
 
   // Fleet and replication
   page('get', '/fleet', 'fleet', async (c, repo, ctx) => {
+    const hub = deps.hub?.() ?? null;
+    const hubDown = hub !== null && !hub.connected;
     const rows = await repo.fleet();
     const latest = await repo.latestDictionaryVersions();
     const deadByClinic = new Map<string | null, number>();
@@ -719,7 +740,8 @@ export function portalApp(deps: PortalDeps): Hono {
         // an older point (restored from a backup). It replays its stream; what the stream no longer
         // holds, the clinic's admin re-seeds from the edge (edge-agent/sync/reseed.ts).
         const behind = age <= 120 && r.edgeReceiptSeq > r.appliedSeq;
-        const state = age > 120 ? ctx.t('离线', 'offline') : behind ? ctx.t('中心缺记录', 'central behind') : r.pendingAbove > 0 ? ctx.t('缺号', 'gap') : r.outboxDepth > 1000 || r.lagSeconds > 300 ? ctx.t('积压', 'backlog') : ctx.t('正常', 'ok');
+        // Central itself cut off from the hub hears no heartbeat: that says nothing about the clinic.
+        const state = age > 120 ? (hubDown ? ctx.t('未知（中心未连接交换平台）', 'unknown (central not connected to the hub)') : ctx.t('离线', 'offline')) : behind ? ctx.t('中心缺记录', 'central behind') : r.pendingAbove > 0 ? ctx.t('缺号', 'gap') : r.outboxDepth > 1000 || r.lagSeconds > 300 ? ctx.t('积压', 'backlog') : ctx.t('正常', 'ok');
         // Dictionaries: the version the edge reported in its last heartbeat against central's latest.
         const old = [...latest].filter(([n, v]) => (r.dictionaries[n] ?? 0) < v).map(([n, v]) => ctx.t(`${dictName(n)} v${r.dictionaries[n] ?? 0}（最新 v${v}）`, `${dictName(n)} v${r.dictionaries[n] ?? 0} (latest v${v})`));
         const dictionaries = !r.lastHeartbeatAt ? '—' : old.length === 0 ? ctx.t(`均为最新（${latest.size} 种）`, `all ${latest.size} up to date`) : old.join(ctx.t('；', '; '));
@@ -730,6 +752,7 @@ export function portalApp(deps: PortalDeps): Hono {
     return respond(c, ctx, repo, {
       title: ctx.t('运行与复制状态', 'Fleet and replication'), tables: [table], wide: true,
       body: () => (<>
+        {hubDown && <HubDown ctx={ctx} detail={hub.detail} />}
         <Table ctx={ctx} table={table} empty={ctx.t('尚无边缘节点上报心跳', 'No edge has reported yet')} />
         {behind.length > 0 && (
           <p class="hint" data-testid="fleet-behind-hint">{ctx.t(
@@ -992,12 +1015,18 @@ export function portalApp(deps: PortalDeps): Hono {
     const dicts = await repo.dictionaries();
     const want = c.req.query('name');
     const d = dicts.find((x) => x.name === want);
-    const list: TableSpec = { id: 'dictionaries', title: ctx.t('标准字典（中心维护，下发各机构）', 'Standard dictionaries (edited centrally, sent to every clinic)'), columns: [{ key: 'label', label: ctx.t('字典', 'Dictionary') }, { key: 'version', label: ctx.t('版本', 'Version'), kind: 'number' }, { key: 'publishedAt', label: ctx.t('发布时间', 'Published') }, { key: 'items', label: ctx.t('条目数', 'Items'), kind: 'number' }], rows: dicts.map((x) => ({ name: x.name, label: DICT_NAMES[x.name] ? ctx.t(...DICT_NAMES[x.name]!) : x.name, version: x.version, publishedAt: localTime(x.publishedAt), items: x.items.length })), href: (r) => `/portal/dictionaries?name=${r.name}` };
+    const hub = deps.hub?.() ?? null;
+    const pending = new Set(hub?.pendingDictionaries ?? []);
+    const list: TableSpec = { id: 'dictionaries', title: ctx.t('标准字典（中心维护，下发各机构）', 'Standard dictionaries (edited centrally, sent to every clinic)'), columns: [{ key: 'label', label: ctx.t('字典', 'Dictionary') }, { key: 'version', label: ctx.t('版本', 'Version'), kind: 'number' }, { key: 'publishedAt', label: ctx.t('发布时间', 'Published') }, { key: 'items', label: ctx.t('条目数', 'Items'), kind: 'number' }, { key: 'distribution', label: ctx.t('下发', 'Distribution') }],
+      rows: dicts.map((x) => ({ name: x.name, label: DICT_NAMES[x.name] ? ctx.t(...DICT_NAMES[x.name]!) : x.name, version: x.version, publishedAt: localTime(x.publishedAt), items: x.items.length,
+        distribution: pending.has(x.name) ? ctx.t('待下发：交换平台恢复后自动下发', 'pending: sent when the hub answers') : ctx.t('已进入交换平台', 'in the hub'), _bad: pending.has(x.name) })),
+      href: (r) => `/portal/dictionaries?name=${r.name}` };
     const tables = [list];
     if (d) tables.push({ id: 'items', title: `${DICT_NAMES[d.name] ? ctx.t(...DICT_NAMES[d.name]!) : d.name} v${d.version}`, columns: [{ key: 'code', label: ctx.t('编码', 'Code') }, { key: 'name', label: ctx.t('名称', 'Name') }, { key: 'active', label: ctx.t('启用', 'Active') }, { key: 'attrs', label: ctx.t('属性', 'Attributes') }], rows: d.items.map((i) => ({ ...i, active: i.active ? '✓' : '✗', attrs: JSON.stringify(i.attrs) })) });
     return respond(c, ctx, repo, {
       title: ctx.t('字典管理', 'Dictionaries'), tables,
       body: () => (<>
+        {hub && !hub.connected && <HubDown ctx={ctx} detail={hub.detail} />}
         <div class="card"><p class="hint">{ctx.t('新版本通过中心管理接口发布（PUT /api/dictionaries/{name}，见 /openapi.json），发布后自动下发到所有机构。', 'New versions are published through the central management API (PUT /api/dictionaries/{name}, see /openapi.json) and sent to every clinic.')} <a href="/openapi.json">/openapi.json</a></p></div>
         {tables.map((t) => <Table ctx={ctx} table={t} />)}
       </>),

@@ -15,7 +15,7 @@ import type { Warehouse } from '../warehouse/types.ts';
 import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import type { FactWorkerTarget } from '../analytics/worker-protocol.ts';
 import { PortalAccounts, type PortalRole } from './accounts.ts';
-import { portalApp } from './app.tsx';
+import { portalApp, type HubState } from './app.tsx';
 import { runningCentralBackups } from '../backup/index.ts';
 import { openImagingIndex } from '../imaging/index.ts';
 import type { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
@@ -26,6 +26,8 @@ export interface CentralMountDeps {
   log: Logger;
   /** central/imaging's preview thread (the portal's reading pages render through it); null: no previews. */
   previews?: PreviewRenderer | null;
+  /** Central's link to the hub, for the fleet and dictionary pages (portal/app.tsx `HubState`). */
+  hubState?: () => HubState;
 }
 
 export interface Mounted {
@@ -58,6 +60,7 @@ export async function mountPortal(app: Hono<any, any, any>, deps: CentralMountDe
     backupStatus: async () => (await runningCentralBackups.get(deps.config.dataDir)?.overview()) ?? null,
     imagingWorkload: async (from, to, clinicId) => { await imaging.ready(); return imaging.workload(from, to, clinicId); },
     reading: { index: imaging, previews: deps.previews ?? null },
+    ...(deps.hubState ? { hub: deps.hubState } : {}),
   }));
   // Fact extraction runs in a worker thread on its own connection, off the thread that ingests.
   analytics.start(FACT_REFRESH_MS, (e) => deps.log.error({ err: e.message }, 'portal facts refresh failed'), { worker: factWorkerTarget(deps), log: deps.log, workerDelayMs: FACT_WORKER_DELAY_MS });

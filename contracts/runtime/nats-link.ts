@@ -33,9 +33,14 @@ export class NatsLink {
   private wake: (() => void) | null = null;
   private attempts = 0;
   private lastError: string | null = null;
+  /** When the connection was lost (nats.js reconnects by itself); null while connected. */
+  private lostAt: number | null = null;
 
-  /** `waiting`: what the log says the process does meanwhile (the edge: works offline). */
-  constructor(private readonly opts: ConnectionOptions, private readonly log: Logger, private readonly waiting = 'the clinic works offline', private readonly delays = { firstDelayMs: 500, maxDelayMs: 5_000, logEveryMs: 300_000 }) {
+  /**
+   * `say.waiting`: what the log says the process does meanwhile; `say.offline`: what `status()`
+   * adds to the reason (the edge works offline; central serves without taking anything in).
+   */
+  constructor(private readonly opts: ConnectionOptions, private readonly log: Logger, private readonly say = { waiting: 'the clinic works offline', offline: 'working offline' }, private readonly delays = { firstDelayMs: 500, maxDelayMs: 5_000, logEveryMs: 300_000 }) {
     this.firstAttempt = new Promise((resolve) => { this.firstDone = resolve; });
     this.ready = this.loop();
     this.ready.then(() => this.firstDone(), () => this.firstDone());
@@ -56,10 +61,14 @@ export class NatsLink {
     this.ready.then((nc) => { if (!this.closed) fn(nc); }, () => undefined);
   }
 
-  /** For /healthz: the hub not reached yet is a clinic working offline, not a failure. */
+  /** For /healthz and the portal: whether the hub answers, and if it has not since start, why and what that means. */
   status(): { connected: boolean; detail: string } {
-    if (this.nc) return { connected: !this.nc.isClosed(), detail: this.nc.isClosed() ? 'closed' : 'connected to the hub' };
-    return { connected: false, detail: `hub not reached since start (${this.attempts} attempt(s)${this.lastError ? `, last: ${this.lastError}` : ''}); working offline` };
+    if (this.nc) {
+      if (this.nc.isClosed()) return { connected: false, detail: 'closed' };
+      if (this.lostAt !== null) return { connected: false, detail: `connection to the hub lost ${Math.round((Date.now() - this.lostAt) / 1000)} s ago, reconnecting; ${this.say.offline}` };
+      return { connected: true, detail: 'connected to the hub' };
+    }
+    return { connected: false, detail: `hub not reached since start (${this.attempts} attempt(s)${this.lastError ? `, last: ${this.lastError}` : ''}); ${this.say.offline}` };
   }
 
   async close(): Promise<void> {
@@ -67,6 +76,20 @@ export class NatsLink {
     this.wake?.();
     const nc = this.nc;
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+
+  /** Follows disconnections and reconnections (for `status()` and the log). */
+  private async watch(nc: NatsConnection): Promise<void> {
+    try {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.lostAt ??= Date.now();
+        else if (s.type === 'reconnect') this.lostAt = null;
+        else continue;
+        this.log.info({ status: s.type }, 'nats connection');
+      }
+    } catch {
+      // the iterator ends with the connection
+    }
   }
 
   private async loop(): Promise<NatsConnection> {
@@ -85,6 +108,7 @@ export class NatsLink {
         }
         this.nc = nc;
         if (this.attempts > 1) this.log.info({ attempts: this.attempts }, 'connected to the hub');
+        void this.watch(nc);
         return nc;
       } catch (e) {
         this.firstDone();
@@ -94,7 +118,7 @@ export class NatsLink {
         // The first failure and then every few minutes (an outage can last hours): the clinic
         // works meanwhile, and a TLS or credentials problem is named, not retried in silence.
         if (this.attempts === 1 || msg !== this.lastError || now - lastLog >= this.delays.logEveryMs) {
-          this.log.warn({ attempts: this.attempts, err: msg, servers: this.opts.servers }, `hub not reachable: ${this.waiting}; retrying`);
+          this.log.warn({ attempts: this.attempts, err: msg, servers: this.opts.servers }, `hub not reachable: ${this.say.waiting}; retrying`);
           lastLog = now;
         }
         this.lastError = msg;
