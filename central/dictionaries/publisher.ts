@@ -5,9 +5,9 @@ import { DICTIONARY_NAMES, STREAMS, dictionarySnapshotSchema, subjects, type Dic
 import { jsonOrNull, type Logger } from '../../contracts/runtime/index.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 
-export async function publishDictionary(js: JetStreamClient, snap: DictionarySnapshot): Promise<void> {
+export async function publishDictionary(js: JetStreamClient, snap: DictionarySnapshot, timeoutMs: number): Promise<void> {
   // The msg id makes a re-publish of the same version (after restarts) a no-op at the broker.
-  await js.publish(subjects.dictionary(snap.name), JSON.stringify(snap), { msgID: `dict:${snap.name}:${snap.version}` });
+  await js.publish(subjects.dictionary(snap.name), JSON.stringify(snap), { msgID: `dict:${snap.name}:${snap.version}`, timeout: timeoutMs });
 }
 
 /**
@@ -91,7 +91,7 @@ export class DictionaryDistribution {
     const nc = this.nc;
     if (!nc || nc.isClosed()) return this.defer(snap.name, 'the hub has not been reached since central started');
     try {
-      await jetstream(nc).publish(subjects.dictionary(snap.name), JSON.stringify(snap), { msgID: `dict:${snap.name}:${snap.version}`, timeout: this.opts.publishTimeoutMs });
+      await publishDictionary(jetstream(nc), snap, this.opts.publishTimeoutMs);
       return { distributed: true };
     } catch (e) {
       return this.defer(snap.name, `the hub did not confirm the publication within ${this.opts.publishTimeoutMs} ms (${(e as Error).message})`);
@@ -150,7 +150,7 @@ export class DictionaryDistribution {
       for (const snap of await this.wh.latestDictionaries()) {
         const inStream = (await lastInStream(jsm, snap.name, this.log))?.version ?? null;
         if (inStream !== null && inStream >= snap.version) { this.pending.delete(snap.name); continue; }
-        await js.publish(subjects.dictionary(snap.name), JSON.stringify(snap), { msgID: `dict:${snap.name}:${snap.version}`, timeout: this.opts.publishTimeoutMs });
+        await publishDictionary(js, snap, this.opts.publishTimeoutMs);
         this.pending.delete(snap.name);
         this.log.info({ dictionary: snap.name, version: snap.version, streamHad: inStream }, 'dictionary version distributed');
       }
