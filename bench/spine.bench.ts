@@ -492,7 +492,11 @@ async function main() {
   const file = new URL('./RESULTS.md', import.meta.url).pathname;
   const cur = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
   const re = /## Spine\n[\s\S]*?(?=\n## |$)/;
-  writeFileSync(file, re.test(cur) ? cur.replace(re, section) : `${cur.trimEnd()}\n\n${section}`);
+  // The new run's table goes on top; the section's history (earlier runs and the sessions' notes
+  // on them) stays below it, the last run renamed "Previous full run" (a run used to replace it all).
+  const kept = (cur.match(re)?.[0] ?? '').replace(/^## Spine\n+/, '').replace(/^Run (\S+) on this machine/, 'Previous full run, $1 on the machine of that run').trim();
+  const next = kept ? `${section}\n${kept}\n` : section;
+  writeFileSync(file, re.test(cur) ? cur.replace(re, () => next) : `${cur.trimEnd()}\n\n${section}`);
   console.log('\n' + section);
 }
 

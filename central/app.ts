@@ -75,12 +75,17 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const ingest = new Ingest(link.ready, wh, log, { onResult: observe, onBatch: observeBatch, onStreamsCreated: () => dictionaries.reconcileNow() }, config.maxBatch);
   watchIngest(ingest);
 
+  let stopped = false;
   let badHeartbeats = 0;
   let hbSub: Subscription | null = null;
   /** Everything that needs the hub, once it answers (at once when it did at start). */
+  // Stopped while the hub came back: attach nothing (stop() has stopped, or will stop, what did start).
   const attachHub = async (nc: NatsConnection) => {
+    if (stopped) return;
     await ingest.start();
+    if (stopped) return;
     await dictionaries.attach(nc);
+    if (stopped) return;
     hbSub = nc.subscribe(subjects.allHeartbeats, {
       callback: (err, msg) => {
         if (err) return;
@@ -142,7 +147,6 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const http = await listen(api, config.httpHost, config.httpPort, https);
   log.info({ url: http.url }, 'central listening');
 
-  let stopped = false;
   return {
     // The caller's W names the backend its config selects (the default matches the default config).
     config, wh: wh as W, link, ingest, dictionaries, http, log,
