@@ -14,7 +14,7 @@
  *   npm run bench:backup -- --scale 0.25
  */
 import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +27,7 @@ import { backupMigrations } from '../edge-agent/backup/migrations.ts';
 import { EdgeStore } from '../edge-agent/store/store.ts';
 import { makeBloodPressure, makeEncounter, makeResident, prng } from '../edge-agent/sim/generate.ts';
 import { tempDir } from '../test/helpers/spine.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const arg = (n: string, d: string) => { const i = process.argv.indexOf(`--${n}`); return i >= 0 ? process.argv[i + 1]! : d; };
 const SCALE = Number(arg('scale', '0.1'));
@@ -202,10 +203,7 @@ async function main(): Promise<void> {
     '',
   ];
   if (!process.argv.includes('--no-write')) {
-    const file = new URL('./RESULTS.md', import.meta.url).pathname;
-    const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-    const re = /## Backup\n[\s\S]*?(?=\n## |$)/;
-    writeFileSync(file, re.test(text) ? text.replace(re, lines.join('\n')) : `${text.trimEnd()}\n\n${lines.join('\n')}`);
+    writeResultsSection(lines.join('\n'));
   }
   console.log(lines.join('\n'));
   tmp.cleanup();

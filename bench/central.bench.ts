@@ -7,7 +7,7 @@
  *
  *   node --import tsx bench/central.bench.ts [--quick] [--out FILE]
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgresWarehouse } from '../central/warehouse/postgres.ts';
@@ -15,6 +15,7 @@ import { SqliteWarehouse } from '../central/warehouse/sqlite.ts';
 import type { IngestItem, Warehouse } from '../central/warehouse/types.ts';
 import { formatHlc, recordTypes, type RecordType } from '../contracts/index.ts';
 import { createTestDatabase } from '../test/central/postgres.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 10_000 : 40_000;
@@ -128,9 +129,7 @@ async function main() {
   // `--out FILE` writes the section elsewhere (trial runs while others edit RESULTS.md).
   const outArg = process.argv.indexOf('--out');
   const file = outArg > 0 && process.argv[outArg + 1] ? process.argv[outArg + 1]! : join(import.meta.dirname, 'RESULTS.md');
-  const cur = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
-  const re = /## Central\n[\s\S]*?(?=\n## |$)/;
-  writeFileSync(file, re.test(cur) ? cur.replace(re, section.trimEnd() + '\n') : `${cur.trimEnd()}\n\n${section}`);
+  writeResultsSection(section, file);
   log('RESULTS.md updated');
 }
 

@@ -12,7 +12,7 @@
  *
  *   node --import tsx bench/clinic.bench.ts [--quick]
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ import { makeResident, prng } from '../edge-agent/sim/generate.ts';
 import { starterDictionaries } from '../central/dictionaries/starter.ts';
 import { DICTIONARY_NAMES } from '../contracts/index.ts';
 import { addDays, localDate } from '../edge-agent/his/time.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 const quick = process.argv.includes('--quick');
@@ -230,10 +231,7 @@ its audit entry is committed (audit durable before the data is shown). \`commits
 
 ${table(abRows)}
 `;
-const file = join(root, 'bench/RESULTS.md');
-const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-const re = /^## Clinic\n[\s\S]*?(?=^## |(?![\s\S]))/m;
-if (!quick) writeFileSync(file, re.test(text) ? text.replace(re, section) : text.replace(/\n*$/, '\n\n') + section);
+if (!quick) writeResultsSection(section);
 console.log(section);
 accounts.flush();
 accountsOld.flush();

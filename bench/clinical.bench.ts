@@ -11,7 +11,7 @@
  *
  *   node --import tsx bench/clinical.bench.ts [--quick]
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,7 @@ import { starterDictionaries } from '../central/dictionaries/starter.ts';
 import { DICTIONARY_NAMES } from '../contracts/index.ts';
 import { addDays, localDate } from '../edge-agent/his/time.ts';
 import { addMovement } from '../edge-agent/his/stock.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 const quick = process.argv.includes('--quick');
@@ -196,10 +197,7 @@ ${table([signRow])}
 
 ${table([concRow])}
 `;
-const file = join(root, 'bench/RESULTS.md');
-const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-const re = /^## Clinical workstations\n[\s\S]*?(?=^## |(?![\s\S]))/m;
-if (!quick) writeFileSync(file, re.test(text) ? text.replace(re, section) : text.replace(/\n*$/, '\n\n') + section);
+if (!quick) writeResultsSection(section);
 console.log(section);
 store.close();
 if (process.env.BENCH_KEEP) console.log(`kept ${dir}`); else rmSync(dir, { recursive: true, force: true });

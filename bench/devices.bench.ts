@@ -12,7 +12,7 @@
  *   node --import tsx bench/devices.bench.ts [--quick]
  */
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ import {
 // the bare library we compare against, and the pymodbus peer launcher from the tests
 import { ModbusRTU } from '../device-drivers/modbus/lib.ts';
 import { startPymodbusTcp, PYTHON } from '../device-drivers/test/peers.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const THIS = fileURLToPath(import.meta.url);
 const root = join(THIS, '..', '..');
@@ -206,11 +207,7 @@ async function benchHl7(groupCommit: boolean, conns: number): Promise<{ mode: st
 }
 
 function writeResults(section: string): void {
-  const file = join(root, 'bench/RESULTS.md');
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const re = /^## Devices\n[\s\S]*?(?=^## |(?![\s\S]))/m;
-  const next = re.test(text) ? text.replace(re, section) : text.replace(/\n*$/, '\n\n') + section;
-  writeFileSync(file, next);
+  writeResultsSection(section);
 }
 
 // ---------------------------------------------------------------- main

@@ -22,7 +22,7 @@
  * >= 1,500 requests/s on this 2-core machine.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -33,6 +33,7 @@ import { SID } from '../central/fhir/systems.ts';
 import { PRODUCTION_SETTINGS, startPgCluster } from './pg-cluster.ts';
 import { rng as prng } from '../contracts/runtime/prng.ts';
 import { SqliteProjector } from '../central/warehouse/projection-writers.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -673,10 +674,7 @@ function writeResults(s: Sizes, duration: number, connections: number, quick: bo
     'Targets (issue 6): identifier p99 < 20 ms; mixed >= 1,500 req/s on this 2-core machine (for scale: HAPI FHIR 3,755 and Medplum 1,354 mixed CRUD req/s on 8 vCPU in a published benchmark).',
     '',
   ];
-  const file = join(import.meta.dirname, 'RESULTS.md');
-  const cur = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
-  const re = /## FHIR\n[\s\S]*?(?=\n## |$)/;
-  writeFileSync(file, re.test(cur) ? cur.replace(re, lines.join('\n').trimEnd() + '\n') : `${cur.trimEnd()}\n\n${lines.join('\n')}`);
+  writeResultsSection(lines.join('\n'));
   log('RESULTS.md updated');
 }
 

@@ -26,7 +26,7 @@
  * EDGE_DICOM_STORE_WORKER (the agent's default, off, unless set) is passed to the edge agent child: =eager measures with the store worker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,7 @@ import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'n
 import { startDicomScp } from '../device-drivers/dicom/index.ts';
 import { buildPart10 } from '../device-drivers/dicom/test-support/dataset-builder.ts';
 import { median } from './proc-stats.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const THIS = fileURLToPath(import.meta.url);
 const ROOT = join(THIS, '..', '..');
@@ -470,18 +471,7 @@ function best(rs: RunResult[]): RunResult {
 }
 
 function writeResults(section: string): void {
-  const file = join(ROOT, 'bench/RESULTS.md');
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const start = current.indexOf('\n## Imaging');
-  let next: string;
-  if (start < 0) next = `${current.trimEnd()}\n\n${section}`;
-  else {
-    const after = current.indexOf('\n## ', start + 1);
-    next = `${current.slice(0, start).trimEnd()}\n\n${section}${after < 0 ? '' : `\n${current.slice(after + 1)}`}`;
-  }
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, next.endsWith('\n') ? next : `${next}\n`);
-  renameSync(tmp, file);
+  writeResultsSection(section);
 }
 
 // ------------------------------------------------------------------ forwarding to central

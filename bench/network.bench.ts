@@ -11,7 +11,7 @@
  * Prints a table and writes the "## Network" section of bench/RESULTS.md.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ import { stringify } from 'yaml';
 import { startSnmpd, type SnmpdHandle } from '../test/helpers/snmpd.ts';
 import { startNetworkMonitor } from '../network-monitor/index.ts';
 import { createServer } from 'node:net';
+import { writeResultsSection } from './results-file.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -210,11 +211,7 @@ async function benchScale(agents: SnmpdHandle[], dir: string) {
 }
 
 function writeResults(section: string): void {
-  const file = join(root, 'bench/RESULTS.md');
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const re = /^## Network\n[\s\S]*?(?=^## |(?![\s\S]))/m;
-  const next = re.test(text) ? text.replace(re, section) : text.replace(/\n*$/, '\n\n') + section;
-  writeFileSync(file, next);
+  writeResultsSection(section);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'netbench-'));

@@ -7,7 +7,7 @@
  *  (e) dictionary version reaching 2 online edges, p99
  * Writes the "## Spine" section of bench/RESULTS.md.
  */
-import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +27,7 @@ import { loadEdgeConfig } from '../edge-agent/config.ts';
 import { makeBloodPressure, prng } from '../edge-agent/sim/generate.ts';
 import { build } from '../central/analytics/testkit.ts';
 import { centralBatches, cpuMs, median, rssMb, threadCpuMs, threadCpuNote } from './proc-stats.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const quick = process.argv.includes('--quick');
 /** `--only=b` (and `--warehouse=postgres`): (a) and (b2) only, for profiling the spine's path (implies `--no-write`); `--no-write`: leave RESULTS.md alone. */
@@ -489,14 +490,7 @@ async function main() {
     '',
   ].join('\n');
   if (noWrite) { console.log('\n' + section); return; }
-  const file = new URL('./RESULTS.md', import.meta.url).pathname;
-  const cur = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
-  const re = /## Spine\n[\s\S]*?(?=\n## |$)/;
-  // The new run's table goes on top; the section's history (earlier runs and the sessions' notes
-  // on them) stays below it, the last run renamed "Previous full run" (a run used to replace it all).
-  const kept = (cur.match(re)?.[0] ?? '').replace(/^## Spine\n+/, '').replace(/^Run (\S+) on this machine/, 'Previous full run, $1 on the machine of that run').trim();
-  const next = kept ? `${section}\n${kept}\n` : section;
-  writeFileSync(file, re.test(cur) ? cur.replace(re, () => next) : `${cur.trimEnd()}\n\n${section}`);
+  writeResultsSection(section);
   console.log('\n' + section);
 }
 
