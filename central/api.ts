@@ -8,6 +8,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Distributed } from './dictionaries/publisher.ts';
+import type { ExchangeAvailability } from './availability/index.ts';
 import { DEAD_LETTER_REASONS, DICTIONARY_NAMES, dictionaryItemSchema, type DictionaryName, type DictionarySnapshot } from '../contracts/index.ts';
 import type { Warehouse } from './warehouse/types.ts';
 import { ImportFailed, crossCheck, planImport, readUpload } from './dictionaries/import.ts';
@@ -26,6 +27,14 @@ export interface ApiDeps {
   audit: (e: { actor: string; action: string; target: string; sourceIp: string; outcome: string }) => Promise<void>;
   /** Counts rejected dictionary imports (metrics). */
   onImportRejected?: (name: string) => void;
+  /** The outage log of the clinics' data exchange (GET /api/availability); absent: the route answers 404. */
+  availability?: ExchangeAvailability;
+}
+
+/** `2026-03-01` is midnight in China (UTC+8), the district's day; a full ISO date-time is taken as written. */
+export function parsePeriodBound(v: string): Date | null {
+  const d = /^\d{4}-\d{2}-\d{2}$/.test(v) ? new Date(`${v}T00:00:00+08:00`) : /^\d{4}-\d{2}-\d{2}T/.test(v) ? new Date(v) : null;
+  return d && !Number.isNaN(d.getTime()) ? d : null;
 }
 
 /** Largest dictionary file accepted (a full ICD-10 clinical edition as .xlsx is about 2 MB). */
@@ -74,6 +83,33 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
   app.openapi(createRoute({ method: 'get', path: '/api/fleet', security: auth, summary: 'Replication status of every clinic edge',
     responses: { 200: { description: 'one row per clinic', content: { 'application/json': { schema: z.array(FleetRow) } } }, ...unauthorized } }),
   async (c) => c.json(await deps.wh.fleet(), 200));
+
+  const Outage = z.object({ clinicId: z.string(), startedAt: z.string(), endedAt: z.string().nullable().describe('null while it lasts'), cause: z.enum(['clinic', 'district']).describe('clinic: central was listening and the clinic went silent (its appliance, link or path to the hub); district: central was not connected to the hub or had just started') }).openapi('ExchangeOutage');
+  const Availability = z.object({
+    from: z.string(), to: z.string(), measuredSeconds: z.number().describe('the part of the period measured (up to now)'),
+    target: z.object({ availability: z.number(), maxOutageSeconds: z.number() }),
+    clinics: z.array(z.object({
+      clinicId: z.string(), availability: z.number().describe('0..1, from the clinic\'s first heartbeat on'), downtimeSeconds: z.number(), outages: z.number().int(),
+      longestOutageSeconds: z.number().describe('whole length of the longest outage that overlaps the period'), byCause: z.object({ clinic: z.number().int(), district: z.number().int() }),
+      downSince: z.string().nullable(), meetsTarget: z.boolean().describe('availability >= 99.9 % and no outage over 2 h (tender 1.2.2)'),
+    })),
+    outages: z.array(Outage),
+  }).openapi('ExchangeAvailability');
+  app.openapi(createRoute({ method: 'get', path: '/api/availability', security: auth, summary: 'Availability of each clinic\'s data exchange over a period, and its outages (tender 1.2.2: >= 99.9 %, no outage over 2 h)',
+    description: 'An outage starts at a clinic\'s last heartbeat once it has been silent for 2 minutes and ends at its next heartbeat. Dates (`2026-03-01`) are midnight China time; full ISO date-times are taken as written. Default: the last 30 days.',
+    request: { query: z.object({ from: z.string().optional(), to: z.string().optional() }) },
+    responses: { 200: { description: 'per clinic, worst first', content: { 'application/json': { schema: Availability } } }, 400: { description: 'a bound that is not a date, or from not before to', content: { 'application/json': { schema: ErrorBody } } }, 404: { description: 'not tracked by this central', content: { 'application/json': { schema: ErrorBody } } }, ...unauthorized } }),
+  async (c) => {
+    if (!deps.availability) return c.json({ error: 'availability is not tracked here' }, 404);
+    const q = c.req.valid('query');
+    const now = new Date();
+    const to = q.to ? parsePeriodBound(q.to) : now;
+    const from = q.from ? parsePeriodBound(q.from) : new Date(now.getTime() - 30 * 86400_000);
+    if (!from || !to) return c.json({ error: 'invalid period', detail: 'from and to are dates (2026-03-01, midnight China time) or ISO date-times' }, 400);
+    if (from >= to) return c.json({ error: 'invalid period', detail: 'from must be before to' }, 400);
+    const report = await deps.availability.report(from, to, now);
+    return c.json({ ...report, outages: (await deps.availability.outages(from, to)).slice(-1000) }, 200);
+  });
 
   app.openapi(createRoute({ method: 'get', path: '/api/fleet/{clinicId}', security: auth, summary: 'Replication status of one clinic',
     request: { params: z.object({ clinicId: z.string() }) },

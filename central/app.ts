@@ -21,6 +21,7 @@ import { mountFhir } from './fhir/index.ts';
 import { mountEmpi } from './empi/index.ts';
 import { mountCareTransfer } from './care-transfer/index.ts';
 import { Ingest } from './ingest/consumer.ts';
+import { ExchangeAvailability } from './availability/index.ts';
 import { centralMetrics } from './metrics.ts';
 import { openWarehouse } from './warehouse/open.ts';
 import type { SqliteWarehouse } from './warehouse/sqlite.ts';
@@ -76,6 +77,15 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   watchIngest(ingest);
 
   let stopped = false;
+  // Outages of each clinic's data exchange (tender 1.2.2: availability, longest outage): opened by
+  // a silence, closed by the next heartbeat; the check runs whether or not the hub answers.
+  const availability = new ExchangeAvailability(wh, log, config.exchangeSilenceMs);
+  await availability.init();
+  let availabilityCheck: Promise<unknown> = Promise.resolve();
+  const availabilityTimer = setInterval(() => {
+    availabilityCheck = availability.tick(link.status().connected).catch((e: Error) => log.error({ err: e.message }, 'availability check failed'));
+  }, config.exchangeCheckMs);
+  availabilityTimer.unref();
   let badHeartbeats = 0;
   let hbSub: Subscription | null = null;
   /** Everything that needs the hub, once it answers (at once when it did at start). */
@@ -99,7 +109,10 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
         // disconnected is repaired within one heartbeat interval) and what central refused of it.
         const id = hb.data.clinicId;
         // A refusals read that fails costs the clinic that summary, never its receipt.
-        void wh.recordHeartbeat(hb.data).then(() => Promise.all([wh.watermark(id), wh.refusals(id).catch((e: Error) => { log.warn({ err: e.message, clinic: id }, 'refusals not read for the heartbeat answer'); return undefined; })])).then(([w, refused]) => ingest.publishReceipt(w, false, refused)).catch((e: Error) => log.error({ err: e.message }, 'heartbeat not recorded'));
+        const recorded = wh.recordHeartbeat(hb.data);
+        // An outage of the clinic's data exchange ends with its first heartbeat back.
+        void recorded.then(() => availability.onHeartbeat(id)).catch((e: Error) => log.error({ err: e.message, clinic: id }, 'availability log not updated'));
+        void recorded.then(() => Promise.all([wh.watermark(id), wh.refusals(id).catch((e: Error) => { log.warn({ err: e.message, clinic: id }, 'refusals not read for the heartbeat answer'); return undefined; })])).then(([w, refused]) => ingest.publishReceipt(w, false, refused)).catch((e: Error) => log.error({ err: e.message }, 'heartbeat not recorded'));
       },
     });
   };
@@ -112,7 +125,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     // stream under limits of their own.
     // and every response carries the security headers (CSP, no framing, no sniffing).
     middleware: [httpMetrics, securityHeaders(), requestBodyLimit({ exempt: (method, path) => (method === 'PUT' && path.startsWith('/archive/instances/')) || (method === 'POST' && path.startsWith('/api/imaging/dicomweb/studies')) })],
-    wh, token: config.apiToken,
+    wh, token: config.apiToken, availability,
     publishDictionary: (s) => dictionaries.publish(s),
     audit: (e) => wh.audit(e).catch((err: Error) => {
       log.error({ err: err.message, action: e.action }, 'audit entry not written');
@@ -155,6 +168,8 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
       stopped = true;
       await http.close();
       for (const m of mounted.reverse()) await m.stop();
+      clearInterval(availabilityTimer);
+      await availabilityCheck;
       hbSub?.unsubscribe();
       await dictionaries.stop();
       await ingest.stop();

@@ -46,6 +46,10 @@ export const centralConfigSchema = z.object({
   archiveDir: z.string().optional(),
   /** Reader threads for FHIR reads and searches (default one per CPU, at most 4; 0 = on the main thread). */
   fhirReaders: z.coerce.number().int().min(0).max(16).optional(),
+  /** A clinic silent this long (no heartbeat) is counted in an outage of its data exchange from its last heartbeat (central/availability). */
+  exchangeSilenceMs: z.coerce.number().int().min(1000).default(120_000),
+  /** How often central looks for silent clinics. */
+  exchangeCheckMs: z.coerce.number().int().min(100).default(30_000),
 }).superRefine((c, ctx) => {
   if (c.warehouse === 'postgres' && !c.pgUrl) ctx.addIssue({ code: 'custom', path: ['pgUrl'], message: 'required when warehouse is postgres' });
 });

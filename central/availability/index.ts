@@ -1,0 +1,207 @@
+/**
+ * Data-exchange availability per clinic (tender 1.2.2: availability >= 99.9 %, a single outage
+ * at most 2 h): central keeps a log of outages, when a clinic's data stopped reaching it and when
+ * it came back, and reports them per period for the portal and the API.
+ *
+ * An outage of a clinic starts at its last heartbeat once it has been silent for `silenceMs`
+ * (2 min, the portal's "offline" threshold; the edge beats every few seconds) and ends at the next
+ * heartbeat central receives. Heartbeats travel on the hub like the records, so a silence means
+ * the clinic's data cannot reach the district, whatever the cause; `cause` says which side was
+ * known to be at fault when the outage was opened:
+ * - `clinic`: central was connected to the hub and listening (the clinic's appliance, its network
+ *   link or its path to the hub);
+ * - `district`: central was not connected to the hub, or had just started (central or the hub down:
+ *   every clinic is cut off at once). A central that was itself down opens the outages at its next
+ *   start, back-dated to each clinic's last heartbeat, so its downtime is counted too.
+ *
+ * Outages live in the warehouse (`exchange_outages`, either backend), opened and closed by one
+ * central at a time. A clinic never heard from has no outages; one that has been silent since
+ * the period began counts it all as down.
+ */
+import type { Warehouse } from '../warehouse/types.ts';
+import { all, run, sqlFor, type Sql } from '../empi/sql.ts';
+import type { Logger } from '../../contracts/runtime/index.ts';
+
+export const AVAILABILITY_TARGET = 0.999;
+export const MAX_OUTAGE_SECONDS = 2 * 3600;
+export const DEFAULT_SILENCE_MS = 120_000;
+
+const AUTO = { sqlite: 'INTEGER PRIMARY KEY AUTOINCREMENT', pg: 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY' };
+const SCHEMA = [
+  { sqlite: `CREATE TABLE IF NOT EXISTS exchange_outages (id ${AUTO.sqlite}, clinic_id TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, cause TEXT NOT NULL)`,
+    pg: `CREATE TABLE IF NOT EXISTS exchange_outages (id ${AUTO.pg}, clinic_id TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, cause TEXT NOT NULL)` },
+  { sqlite: 'CREATE INDEX IF NOT EXISTS exchange_outages_clinic ON exchange_outages (clinic_id, started_at)', pg: 'CREATE INDEX IF NOT EXISTS exchange_outages_clinic ON exchange_outages (clinic_id, started_at)' },
+  { sqlite: 'CREATE UNIQUE INDEX IF NOT EXISTS exchange_outages_open ON exchange_outages (clinic_id) WHERE ended_at IS NULL', pg: 'CREATE UNIQUE INDEX IF NOT EXISTS exchange_outages_open ON exchange_outages (clinic_id) WHERE ended_at IS NULL' },
+  // When central first heard from each clinic: a clinic that joins mid-period is measured from then.
+  { sqlite: 'CREATE TABLE IF NOT EXISTS exchange_clinics (clinic_id TEXT PRIMARY KEY, first_seen TEXT NOT NULL)', pg: 'CREATE TABLE IF NOT EXISTS exchange_clinics (clinic_id TEXT PRIMARY KEY, first_seen TEXT NOT NULL)' },
+];
+
+export type OutageCause = 'clinic' | 'district';
+
+export interface Outage {
+  clinicId: string;
+  startedAt: string;
+  /** null while it lasts. */
+  endedAt: string | null;
+  cause: OutageCause;
+}
+
+export interface ClinicAvailability {
+  clinicId: string;
+  /** Share of the period (from the clinic's first heartbeat on, up to now) the clinic's data could reach central. */
+  availability: number;
+  downtimeSeconds: number;
+  outages: number;
+  longestOutageSeconds: number;
+  /** Outages by the side known to be at fault (see the module comment). */
+  byCause: Record<OutageCause, number>;
+  /** Start of the outage still going on, if any. */
+  downSince: string | null;
+  /** availability >= 99.9 % and no outage longer than 2 h (tender 1.2.2). */
+  meetsTarget: boolean;
+}
+
+export interface AvailabilityReport {
+  from: string;
+  to: string;
+  /** The part of the period measured (it ends now when the period has not). */
+  measuredSeconds: number;
+  target: { availability: number; maxOutageSeconds: number };
+  clinics: ClinicAvailability[];
+}
+
+/**
+ * The report for [from, to) from the outages that overlap it (pure: tested with generated
+ * outages). `firstSeen` bounds each clinic's measured time (a clinic that joined mid-period is not
+ * counted down before it); an outage still going on ends at `now`.
+ */
+export function computeAvailability(clinics: { clinicId: string; firstSeen: string | null }[], outages: Outage[], from: Date, to: Date, now: Date): AvailabilityReport {
+  const end = Math.min(to.getTime(), now.getTime());
+  const measuredSeconds = Math.max(0, (end - from.getTime()) / 1000);
+  const rows: ClinicAvailability[] = [];
+  for (const c of clinics) {
+    const own = outages.filter((o) => o.clinicId === c.clinicId);
+    const start = Math.max(from.getTime(), c.firstSeen ? Date.parse(c.firstSeen) : from.getTime());
+    const span = Math.max(0, end - start);
+    // The union of the outages clipped to the period (an outage log has no overlaps, but a union
+    // costs nothing and keeps the figure right if one central's log and another's meet).
+    const clipped = own.map((o) => [Math.max(Date.parse(o.startedAt), start), Math.min(o.endedAt ? Date.parse(o.endedAt) : now.getTime(), end)] as const)
+      .filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+    let down = 0;
+    let curA = -Infinity;
+    let curB = -Infinity;
+    for (const [a, b] of clipped) {
+      if (a > curB) { if (curB > curA) down += curB - curA; curA = a; curB = b; } else curB = Math.max(curB, b);
+    }
+    if (curB > curA) down += curB - curA;
+    const inPeriod = own.filter((o) => Date.parse(o.startedAt) < end && (o.endedAt ? Date.parse(o.endedAt) : now.getTime()) > start);
+    // The longest outage counts whole, also the part before the period (a 3 h outage that began last month still broke the 2 h rule).
+    const longest = inPeriod.reduce((m, o) => Math.max(m, ((o.endedAt ? Date.parse(o.endedAt) : now.getTime()) - Date.parse(o.startedAt)) / 1000), 0);
+    const availability = span > 0 ? 1 - down / span : 1;
+    const open = own.find((o) => o.endedAt === null);
+    rows.push({
+      clinicId: c.clinicId, availability, downtimeSeconds: down / 1000, outages: inPeriod.length, longestOutageSeconds: longest,
+      byCause: { clinic: inPeriod.filter((o) => o.cause === 'clinic').length, district: inPeriod.filter((o) => o.cause === 'district').length },
+      downSince: open ? open.startedAt : null,
+      meetsTarget: availability >= AVAILABILITY_TARGET && longest <= MAX_OUTAGE_SECONDS,
+    });
+  }
+  rows.sort((a, b) => a.availability - b.availability || a.clinicId.localeCompare(b.clinicId));
+  return { from: from.toISOString(), to: to.toISOString(), measuredSeconds, target: { availability: AVAILABILITY_TARGET, maxOutageSeconds: MAX_OUTAGE_SECONDS }, clinics: rows };
+}
+
+/** Opens and closes outages from heartbeats and silences; answers reports. */
+export class ExchangeAvailability {
+  private readonly sql: Sql;
+  private ready: Promise<void> | undefined;
+  private readonly startedAt = Date.now();
+  /** Clinics with an open outage, and clinics whose first heartbeat is recorded (a heartbeat costs no write otherwise). */
+  private readonly open = new Set<string>();
+  private readonly known = new Set<string>();
+
+  constructor(private readonly wh: Warehouse, private readonly log: Logger, private readonly silenceMs = DEFAULT_SILENCE_MS) {
+    this.sql = sqlFor(wh);
+  }
+
+  init(): Promise<void> {
+    this.ready ??= (async () => {
+      await this.sql.ensure(SCHEMA);
+      const [open, known] = await this.sql.tx(function* () {
+        return [yield* all<{ clinic_id: string }>('SELECT clinic_id FROM exchange_outages WHERE ended_at IS NULL'), yield* all<{ clinic_id: string }>('SELECT clinic_id FROM exchange_clinics')] as const;
+      });
+      for (const r of open) this.open.add(r.clinic_id);
+      for (const r of known) this.known.add(r.clinic_id);
+    })();
+    return this.ready;
+  }
+
+  /** A heartbeat of the clinic arrived (after it was recorded): ends its outage, if one is open. */
+  async onHeartbeat(clinicId: string, at = new Date()): Promise<void> {
+    await this.init();
+    const iso = at.toISOString();
+    if (!this.known.has(clinicId)) {
+      await this.sql.tx(function* () { yield* run('INSERT INTO exchange_clinics (clinic_id, first_seen) VALUES (?, ?) ON CONFLICT (clinic_id) DO NOTHING', [clinicId, iso]); });
+      this.known.add(clinicId);
+    }
+    if (!this.open.has(clinicId)) return;
+    const since = await this.sql.tx(function* () {
+      const rows = yield* all<{ started_at: string }>('SELECT started_at FROM exchange_outages WHERE clinic_id = ? AND ended_at IS NULL', [clinicId]);
+      yield* run('UPDATE exchange_outages SET ended_at = ? WHERE clinic_id = ? AND ended_at IS NULL', [iso, clinicId]);
+      return rows[0]?.started_at ?? null;
+    });
+    this.open.delete(clinicId);
+    if (since) this.log.info({ clinic: clinicId, since, seconds: Math.round((at.getTime() - Date.parse(since)) / 1000) }, 'clinic data exchange restored');
+  }
+
+  /**
+   * Opens an outage for every clinic silent for longer than the threshold, back-dated to its last
+   * heartbeat. `hubConnected`: whether central is listening now (the cause). Returns how many opened.
+   */
+  async tick(hubConnected: boolean, now = new Date()): Promise<number> {
+    await this.init();
+    // Central started less than a silence ago cannot tell a silent clinic from its own absence.
+    const cause: OutageCause = hubConnected && now.getTime() - this.startedAt >= this.silenceMs ? 'clinic' : 'district';
+    const silent = (await this.wh.fleet()).filter((f) => !this.open.has(f.clinicId) && f.lastHeartbeatAt && now.getTime() - Date.parse(f.lastHeartbeatAt) > this.silenceMs);
+    if (silent.length === 0) return 0;
+    const opened = await this.sql.tx(function* () {
+      const open = new Set((yield* all<{ clinic_id: string }>('SELECT clinic_id FROM exchange_outages WHERE ended_at IS NULL')).map((r) => r.clinic_id));
+      const out: string[] = [];
+      for (const f of silent) {
+        if (open.has(f.clinicId)) continue;
+        yield* run('INSERT INTO exchange_outages (clinic_id, started_at, ended_at, cause) VALUES (?, ?, NULL, ?)', [f.clinicId, f.lastHeartbeatAt, cause]);
+        yield* run('INSERT INTO exchange_clinics (clinic_id, first_seen) VALUES (?, ?) ON CONFLICT (clinic_id) DO NOTHING', [f.clinicId, f.lastHeartbeatAt]);
+        out.push(f.clinicId);
+      }
+      return out;
+    });
+    for (const id of opened) {
+      this.open.add(id);
+      this.known.add(id);
+      this.log.warn({ clinic: id, cause }, cause === 'clinic' ? 'clinic data exchange interrupted: no heartbeat from the clinic' : 'clinic data exchange interrupted: central not connected to the hub (or just started)');
+    }
+    return opened.length;
+  }
+
+  /** Every outage overlapping [from, to), oldest first. */
+  async outages(from: Date, to: Date, clinicId?: string): Promise<Outage[]> {
+    await this.init();
+    const f = from.toISOString();
+    const t = to.toISOString();
+    const rows = await this.sql.tx(function* () {
+      return yield* all<{ clinic_id: string; started_at: string; ended_at: string | null; cause: string }>(
+        `SELECT clinic_id, started_at, ended_at, cause FROM exchange_outages WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)${clinicId ? ' AND clinic_id = ?' : ''} ORDER BY started_at`,
+        clinicId ? [t, f, clinicId] : [t, f]);
+    });
+    return rows.map((r) => ({ clinicId: r.clinic_id, startedAt: r.started_at, endedAt: r.ended_at, cause: r.cause === 'clinic' ? 'clinic' : 'district' }));
+  }
+
+  /** The report for [from, to) over every clinic central has heard from. */
+  async report(from: Date, to: Date, now = new Date()): Promise<AvailabilityReport> {
+    await this.init();
+    const outages = await this.outages(from, to);
+    const seen = await this.sql.tx(function* () { return yield* all<{ clinic_id: string; first_seen: string }>('SELECT clinic_id, first_seen FROM exchange_clinics'); });
+    const first = new Map(seen.map((r) => [r.clinic_id, r.first_seen]));
+    const ids = new Set([...(await this.wh.fleet()).map((f) => f.clinicId), ...first.keys()]);
+    return computeAvailability([...ids].map((clinicId) => ({ clinicId, firstSeen: first.get(clinicId) ?? null })), outages, from, to, now);
+  }
+}

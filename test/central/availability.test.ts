@@ -1,0 +1,95 @@
+/**
+ * Data-exchange availability (central/availability): the report's arithmetic against a brute
+ * force over generated outages (fast-check), and the outage log on both warehouse backends.
+ */
+import t from 'tap';
+import fc from 'fast-check';
+import pino from 'pino';
+import { computeAvailability, ExchangeAvailability, type Outage } from '../../central/availability/index.ts';
+import { parsePeriodBound } from '../../central/api.ts';
+import type { Warehouse } from '../../central/warehouse/types.ts';
+import { run, sqlFor } from '../../central/empi/sql.ts';
+import { postgresTestWarehouse, sqliteTestWarehouse, type TestWarehouse } from './postgres.ts';
+
+const T0 = Date.parse('2026-03-01T00:00:00Z');
+const at = (s: number) => new Date(T0 + s * 1000);
+const iso = (s: number) => at(s).toISOString();
+
+t.test('generated outage logs: availability and downtime equal a brute-force count', async (t) => {
+  const outage = fc.record({ clinic: fc.constantFrom('a', 'b'), start: fc.integer({ min: 0, max: 400 }), len: fc.integer({ min: 1, max: 200 }), open: fc.boolean(), cause: fc.constantFrom('clinic' as const, 'district' as const) });
+  fc.assert(fc.property(fc.array(outage, { maxLength: 8 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 500 }), fc.option(fc.integer({ min: 0, max: 500 }), { nil: null }), (raw, from, len, nowS, firstSeen) => {
+    const to = from + len;
+    const outages: Outage[] = raw.map((o) => ({ clinicId: o.clinic, startedAt: iso(o.start), endedAt: o.open ? null : iso(o.start + o.len), cause: o.cause }));
+    const r = computeAvailability([{ clinicId: 'a', firstSeen: firstSeen === null ? null : iso(firstSeen) }, { clinicId: 'b', firstSeen: null }], outages, at(from), at(to), at(nowS));
+    for (const row of r.clinics) {
+      const start = Math.max(from, row.clinicId === 'a' && firstSeen !== null ? firstSeen : from);
+      const end = Math.min(to, nowS);
+      let down = 0;
+      for (let s = start; s < end; s++) {
+        if (outages.some((o) => o.clinicId === row.clinicId && Date.parse(o.startedAt) <= at(s).getTime() && (o.endedAt ? Date.parse(o.endedAt) : at(nowS).getTime()) >= at(s + 1).getTime())) down++;
+      }
+      const span = Math.max(0, end - start);
+      if (row.downtimeSeconds !== down) return false;
+      if (Math.abs(row.availability - (span > 0 ? 1 - down / span : 1)) > 1e-12) return false;
+      if (row.availability < 0 || row.availability > 1) return false;
+      if (row.meetsTarget !== (row.availability >= 0.999 && row.longestOutageSeconds <= 7200)) return false;
+      if (row.downtimeSeconds > 0 && row.longestOutageSeconds <= 0) return false;
+    }
+    return true;
+  }), { numRuns: 500 });
+  t.pass('500 generated logs');
+});
+
+t.test('period bounds: dates are midnight China time; anything else refused', async (t) => {
+  t.equal(parsePeriodBound('2026-03-01')?.toISOString(), '2026-02-28T16:00:00.000Z');
+  t.equal(parsePeriodBound('2026-03-01T08:30:00Z')?.toISOString(), '2026-03-01T08:30:00.000Z');
+  for (const bad of ['', 'yesterday', '2026-13-45', '2026-3-1', '1e12', '2026-03-01T99:00:00Z']) t.equal(parsePeriodBound(bad), null, `refused: ${JSON.stringify(bad)}`);
+  fc.assert(fc.property(fc.string({ maxLength: 40 }), (s) => { const d = parsePeriodBound(s); return d === null || !Number.isNaN(d.getTime()); }), { numRuns: 500 });
+});
+
+const heartbeat = (wh: Warehouse, clinicId: string) => wh.recordHeartbeat({ clinicId, agentVersion: '0.1.0', at: new Date().toISOString(), lastSeq: 0, receiptSeq: 0, outboxDepth: 0, oldestPendingAgeSec: 0, relayState: 'connected', dictionaries: {} });
+
+for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgresTestWarehouse]] as const) {
+  t.test(`outage log on ${name}: opened by a silence, closed by the next heartbeat, reported`, async (t) => {
+    const tw: TestWarehouse = await open(`avail${name}`);
+    t.teardown(tw.cleanup);
+    const { wh } = tw;
+    const log = pino({ level: 'silent' });
+    const a = new ExchangeAvailability(wh, log, 1000);
+    await heartbeat(wh, 'c-a');
+    await a.onHeartbeat('c-a');
+    await heartbeat(wh, 'c-b');
+    await a.onHeartbeat('c-b');
+    const last = Date.parse((await wh.fleet()).find((f) => f.clinicId === 'c-a')!.lastHeartbeatAt!);
+    t.equal(await a.tick(true, new Date(last + 500)), 0, 'nobody silent yet');
+    t.equal(await a.tick(true, new Date(last + 1500)), 2, 'both silent: two outages opened');
+    t.equal(await a.tick(true, new Date(last + 2500)), 0, 'not opened twice');
+    const open1 = await a.outages(new Date(last - 60_000), new Date(last + 60_000));
+    t.same(open1.map((o) => [o.clinicId, o.endedAt, o.cause]), [['c-a', null, 'clinic'], ['c-b', null, 'clinic']], 'open, central listening: the clinic side');
+    t.equal(Date.parse(open1[0]!.startedAt), last, 'the outage starts at the last heartbeat');
+    await a.onHeartbeat('c-a', new Date(last + 10_000));
+    const closed = (await a.outages(new Date(last - 60_000), new Date(last + 60_000))).find((o) => o.clinicId === 'c-a')!;
+    t.equal(Date.parse(closed.endedAt!), last + 10_000, 'closed at the heartbeat back');
+    // A second instance (central restarted) sees the open outage of c-b and closes it.
+    const b = new ExchangeAvailability(wh, log, 1000);
+    await b.onHeartbeat('c-b', new Date(last + 20_000));
+    // Both beat on for a while (central's fleet row says when last), then central loses the hub:
+    // the silences that follow are the district side's.
+    const sql = sqlFor(wh);
+    for (const [id, ms] of [['c-a', last + 12_000], ['c-b', last + 28_000]] as const) await sql.tx(function* () { yield* run('UPDATE fleet SET last_heartbeat_at = ? WHERE clinic_id = ?', [new Date(ms).toISOString(), id]); });
+    t.equal(await b.tick(false, new Date(last + 40_000)), 2, 'both silent again while central is not connected');
+    t.same((await b.outages(new Date(last + 30_000), new Date(last + 60_000))).map((o) => [o.clinicId, o.cause]), [['c-a', 'district'], ['c-b', 'district']], 'district side');
+    const r = await b.report(new Date(last - 10_000), new Date(last + 30_000), new Date(last + 30_000));
+    const byId = Object.fromEntries(r.clinics.map((c) => [c.clinicId, c]));
+    // Within a tenth of a second: the clinics' first heartbeats and c-b's were recorded a few ms after `last`.
+    t.ok(Math.abs(byId['c-a']!.downtimeSeconds - 28) < 0.1, `c-a down 10 s, then 18 s to the end of the period (${byId['c-a']!.downtimeSeconds} s)`);
+    t.ok(Math.abs(byId['c-b']!.downtimeSeconds - 22) < 0.1, `c-b down 20 s, then 2 s (${byId['c-b']!.downtimeSeconds} s)`);
+    t.equal(r.clinics[0]!.clinicId, 'c-a', 'worst first');
+    t.notOk(byId['c-b']!.meetsTarget, 'below 99.9 %: target not met');
+    t.same(byId['c-b']!.byCause, { clinic: 1, district: 1 });
+    t.equal(byId['c-b']!.outages, 2);
+    t.equal(byId['c-b']!.downSince, new Date(last + 28_000).toISOString(), 'one still open, since the last heartbeat');
+    const later = await b.report(new Date(last - 10_000), new Date(last + 3_600_000), new Date(last + 45_000));
+    t.equal(later.measuredSeconds, 55, 'a period not over is measured up to now');
+  });
+}
