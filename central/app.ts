@@ -144,7 +144,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     await mountEmpi(api, { wh, hub, log, audit: (e) => wh.audit(e) }),
     // Health-record migrations between clinics: offers to the receiver, decisions back (care).
     await mountCareTransfer({ wh, hub, log, registry }),
-    await mountPortal(api, { config, wh, log, previews: imaging.previews, hubState: () => ({ ...link.status(), pendingDictionaries: dictionaries.pendingNames() }) }),
+    await mountPortal(api, { config, wh, log, previews: imaging.previews, hubState: () => ({ ...link.status(), pendingDictionaries: dictionaries.pendingNames() }), availability }),
     await mountCentralBackup(api, { config, wh, log, hub }),
     await mountUploads(api, { config, wh, log, registry, audit: (e) => wh.audit(e) }),
     await mountRetention(api, { config, wh, log, audit: (e) => wh.audit(e) }),

@@ -23,6 +23,7 @@ import { CAN, ForbiddenError, PortalRepo, ScopeError } from './repo.ts';
 import type { BackupOverview } from '../backup/index.ts';
 import { backupMaxAgeHours, backupTable } from './backup.tsx';
 import { ReportError, type ImagingIndex, type Query, type StudySummary, type WorkloadRow } from '../imaging/index-store.ts';
+import type { ExchangeAvailability } from '../availability/index.ts';
 import { reportInputSchema } from '../imaging/reports.ts';
 import { noPreviewSvg, previewAnswer } from '../../contracts/dicom/no-preview.ts';
 import { modalityName, studyTable, StudyView, type StudyRow, type StudyViewProps } from './reading.tsx';
@@ -53,6 +54,8 @@ export interface PortalDeps {
   reading?: { index: ImagingIndex; previews: PreviewRenderer | null };
   /** Central's connection to the hub and the dictionaries not distributed yet; absent: assumed connected (tests of the portal alone). */
   hub?: () => HubState;
+  /** The outage log of the clinics' data exchange (central/availability); absent: the availability page says it is not tracked. */
+  availability?: ExchangeAvailability;
 }
 
 /** What the fleet and dictionary pages say about central's own link to the data exchange (NATS hub). */
@@ -762,8 +765,60 @@ export function portalApp(deps: PortalDeps): Hono {
         <div class="card" data-testid="fleet-legend"><p class="hint">{ctx.t(
           '边缘序号、待上传、边缘已确认与标准字典版本是该机构最近一次心跳（每几秒一次）报告的值，中心已应用是当前值，所以中心已应用可能略高于边缘序号。延迟：最早一条未确认记录的等待时间。无法入库：中心拒收并保存待查的消息（不含回补时边缘已无原记录的登记）。',
           'Edge seq, outbox, confirmed at edge and dictionary versions are what the clinic reported in its last heartbeat (every few seconds); applied is current, so it may be slightly above the edge seq. Lag: how long the oldest unconfirmed record has waited. Not applied: messages central refused and keeps for review (not counting entries for records a clinic no longer held when it re-seeded).')}</p>
-          <p><a class="btn" href="/portal/dead-letters" data-testid="fleet-dead-link">{ctx.t(`查看无法入库的消息（${deadTotal}）`, `Messages not applied (${deadTotal})`)}</a></p>
+          <p><a class="btn" href="/portal/dead-letters" data-testid="fleet-dead-link">{ctx.t(`查看无法入库的消息（${deadTotal}）`, `Messages not applied (${deadTotal})`)}</a> <a class="btn" href="/portal/availability" data-testid="fleet-availability-link">{ctx.t('数据交换可用性（月报）', 'Data exchange availability (monthly)')}</a></p>
         </div>
+      </>),
+    });
+  });
+
+  // Data-exchange availability per clinic and month (tender 1.2.2: >= 99.9 %, no outage over 2 h).
+  page('get', '/availability', 'fleet', async (c, repo, ctx) => {
+    const nowCst = new Date(Date.now() + 8 * 3600_000);
+    const thisMonth = `${nowCst.getUTCFullYear()}-${String(nowCst.getUTCMonth() + 1).padStart(2, '0')}`;
+    const asked = c.req.query('month') ?? '';
+    const month = /^\d{4}-(0[1-9]|1[0-2])$/.test(asked) ? asked : thisMonth;
+    const [y, m] = month.split('-').map(Number) as [number, number];
+    const from = new Date(`${month}-01T00:00:00+08:00`);
+    const to = new Date(`${m === 12 ? y + 1 : y}-${String(m === 12 ? 1 : m + 1).padStart(2, '0')}-01T00:00:00+08:00`);
+    const title = ctx.t('数据交换可用性', 'Data exchange availability');
+    if (!deps.availability) return respond(c, ctx, repo, { title, body: () => <div class="card"><p class="hint">{ctx.t('本中心未记录可用性。', 'Availability is not tracked by this central.')}</p></div> });
+    const visible = new Map((await repo.fleet()).map((r) => [r.clinicId, r.institution]));
+    const report = await deps.availability.report(from, to);
+    const rows = report.clinics.filter((r) => visible.has(r.clinicId));
+    const outages = (await deps.availability.outages(from, to)).filter((o) => visible.has(o.clinicId));
+    const dur = (sec: number) => { const s = Math.round(sec); const h = Math.floor(s / 3600); const mm = Math.floor((s % 3600) / 60); return h > 0 ? ctx.t(`${h} 小时 ${mm} 分`, `${h} h ${mm} min`) : mm > 0 ? ctx.t(`${mm} 分 ${s % 60} 秒`, `${mm} min ${s % 60} s`) : ctx.t(`${s} 秒`, `${s} s`); };
+    const cause = (k: 'clinic' | 'district') => (k === 'clinic' ? ctx.t('机构侧', 'clinic side') : ctx.t('区级侧（中心/交换平台）', 'district side (central/hub)'));
+    const summary: TableSpec = {
+      id: 'availability', title: ctx.t(`各机构数据交换可用性（${month}，目标：可用率 ≥ 99.9%，单次中断 ≤ 2 小时）`, `Data exchange availability by clinic (${month}; target: >= 99.9 %, no outage over 2 h)`),
+      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'availabilityText', label: ctx.t('可用率', 'Availability') }, { key: 'outages', label: ctx.t('中断次数', 'Outages'), kind: 'number' }, { key: 'longest', label: ctx.t('最长中断', 'Longest') }, { key: 'downtime', label: ctx.t('累计中断', 'Downtime') }, { key: 'causes', label: ctx.t('中断原因', 'Causes') }, { key: 'state', label: ctx.t('当前', 'Now') }, { key: 'met', label: ctx.t('达标', 'Target met') }],
+      rows: rows.map((r) => ({
+        clinicId: r.clinicId, institution: visible.get(r.clinicId) ?? '—',
+        availabilityText: `${(Math.floor(r.availability * 100_000) / 1000).toFixed(3)}%`,
+        outages: r.outages, longest: r.outages ? dur(r.longestOutageSeconds) : '—', downtime: r.outages ? dur(r.downtimeSeconds) : '—',
+        causes: r.outages ? [r.byCause.clinic ? `${cause('clinic')} ${r.byCause.clinic}` : '', r.byCause.district ? `${cause('district')} ${r.byCause.district}` : ''].filter(Boolean).join(ctx.t('；', '; ')) : '—',
+        state: r.downSince ? ctx.t(`中断中（自 ${localTime(r.downSince)}）`, `down since ${localTime(r.downSince)}`) : ctx.t('正常', 'ok'),
+        met: r.meetsTarget ? '✓' : '✗', _bad: !r.meetsTarget || r.downSince !== null,
+      })),
+    };
+    const log: TableSpec = {
+      id: 'outages', title: ctx.t('中断记录', 'Outages'),
+      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'started', label: ctx.t('开始（最后一次心跳）', 'Started (last heartbeat)') }, { key: 'ended', label: ctx.t('恢复', 'Restored') }, { key: 'length', label: ctx.t('时长', 'Length') }, { key: 'cause', label: ctx.t('原因', 'Cause') }],
+      rows: outages.slice().reverse().slice(0, 500).map((o) => ({ clinicId: o.clinicId, started: localTime(o.startedAt), ended: o.endedAt ? localTime(o.endedAt) : ctx.t('未恢复', 'not yet'), length: dur(((o.endedAt ? Date.parse(o.endedAt) : Date.now()) - Date.parse(o.startedAt)) / 1000), cause: cause(o.cause), _bad: !o.endedAt || ((o.endedAt ? Date.parse(o.endedAt) : Date.now()) - Date.parse(o.startedAt)) / 1000 > 7200 })),
+    };
+    const missed = rows.filter((r) => !r.meetsTarget).length;
+    return respond(c, ctx, repo, {
+      title, tables: [summary, log], wide: true,
+      body: () => (<>
+        <form method="get" action="/portal/availability" class="card noprint" data-testid="availability-period">
+          <label>{ctx.t('月份', 'Month')} <input type="month" name="month" value={month} max={thisMonth} /></label> <button type="submit" class="btn">{ctx.t('查看', 'Show')}</button>
+        </form>
+        <div class="card" data-testid="availability-summary"><p>{rows.length === 0 ? ctx.t('尚无机构上报心跳。', 'No clinic has reported yet.') : missed === 0
+          ? ctx.t(`本月 ${rows.length} 个机构均达标。`, `All ${rows.length} clinics meet the target this month.`)
+          : ctx.t(`本月 ${missed} 个机构未达标（共 ${rows.length} 个）。`, `${missed} of ${rows.length} clinics miss the target this month.`)}</p>
+          <p class="hint">{ctx.t('中断：机构连续 2 分钟无心跳即计为中断，从最后一次心跳算起，到中心再次收到心跳为止。机构侧：中心在线而该机构无心跳（机构设备、网络或到交换平台的链路）；区级侧：中心未连接交换平台或刚启动。可用率从机构首次上报起计算。',
+            'An outage starts at a clinic\'s last heartbeat once it has been silent for 2 minutes and ends when central hears from it again. Clinic side: central was listening and the clinic was silent (its appliance, network or path to the hub); district side: central was not connected to the hub or had just started. Availability counts from the clinic\'s first heartbeat.')}</p></div>
+        <Table ctx={ctx} table={summary} empty={ctx.t('尚无机构上报心跳', 'No clinic has reported yet')} />
+        <Table ctx={ctx} table={log} empty={ctx.t('本月无中断', 'No outage this month')} />
       </>),
     });
   });

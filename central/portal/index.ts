@@ -16,6 +16,7 @@ import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import type { FactWorkerTarget } from '../analytics/worker-protocol.ts';
 import { PortalAccounts, type PortalRole } from './accounts.ts';
 import { portalApp, type HubState } from './app.tsx';
+import type { ExchangeAvailability } from '../availability/index.ts';
 import { runningCentralBackups } from '../backup/index.ts';
 import { openImagingIndex } from '../imaging/index.ts';
 import type { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
@@ -28,6 +29,8 @@ export interface CentralMountDeps {
   previews?: PreviewRenderer | null;
   /** Central's link to the hub, for the fleet and dictionary pages (portal/app.tsx `HubState`). */
   hubState?: () => HubState;
+  /** The clinics' data-exchange outage log, for the availability page. */
+  availability?: ExchangeAvailability;
 }
 
 export interface Mounted {
@@ -61,6 +64,7 @@ export async function mountPortal(app: Hono<any, any, any>, deps: CentralMountDe
     imagingWorkload: async (from, to, clinicId) => { await imaging.ready(); return imaging.workload(from, to, clinicId); },
     reading: { index: imaging, previews: deps.previews ?? null },
     ...(deps.hubState ? { hub: deps.hubState } : {}),
+    ...(deps.availability ? { availability: deps.availability } : {}),
   }));
   // Fact extraction runs in a worker thread on its own connection, off the thread that ingests.
   analytics.start(FACT_REFRESH_MS, (e) => deps.log.error({ err: e.message }, 'portal facts refresh failed'), { worker: factWorkerTarget(deps), log: deps.log, workerDelayMs: FACT_WORKER_DELAY_MS });

@@ -1,0 +1,90 @@
+/**
+ * Data-exchange availability end to end (real nats-server, edge agent, central; Chromium): a
+ * clinic's appliance stopped, then the hub stopped, each counted as an outage with its side;
+ * the API and the portal's monthly page report them.
+ */
+import t from 'tap';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startNatsServer } from '../helpers/nats-server.ts';
+import { centralInProcess, edgeInProcess, tempDir } from '../helpers/spine.ts';
+import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { createPortalUser, seedPortalDemo } from '../../central/portal/index.ts';
+import type { AvailabilityReport, Outage } from '../../central/availability/index.ts';
+import { browserLogin } from './portal-server.ts';
+
+const auth = { authorization: 'Bearer test-token-0123456789' };
+type Answer = AvailabilityReport & { outages: Outage[] };
+
+t.test('outages of a clinic and of the hub, in the API and on the portal', async (t) => {
+  await using ns = await startNatsServer();
+  const dirs = tempDir('portal-avail');
+  t.teardown(dirs.cleanup);
+  // A silence of 1.5 s counts (2 min in production), checked every 200 ms.
+  const central = await centralInProcess(ns.url, `${dirs.dir}/central`, { exchangeSilenceMs: 1500, exchangeCheckMs: 200 });
+  t.teardown(() => central.stop());
+  let edge = await edgeInProcess(ns.url, 'c01-xinhua', `${dirs.dir}/edge`);
+  t.teardown(() => edge.stop());
+  await seedPortalDemo(central.wh, 2026);
+  const { secret } = await createPortalUser(central.wh, { username: 'ops', displayName: '运维', password: 'Portal-Test-2026!', role: 'admin', orgId: 'district' });
+  await waitFor('fleet row', async () => (await central.wh.fleet()).some((f) => f.clinicId === 'c01-xinhua'), 20_000);
+  await sleep(1600); // central has been listening longer than a silence: a silence now is the clinic's
+  const report = async () => (await (await fetch(`${central.http.url}/api/availability`, { headers: auth })).json()) as Answer;
+  const row = async () => (await report()).clinics.find((c) => c.clinicId === 'c01-xinhua')!;
+  t.equal((await row()).outages, 0, 'no outage while the clinic beats');
+
+  // The clinic's appliance stops for a few seconds.
+  await edge.stop();
+  const stoppedAt = Date.now();
+  await waitFor('outage opened', async () => (await row()).downSince !== null, 10_000);
+  await sleep(1500);
+  edge = await edgeInProcess(ns.url, 'c01-xinhua', `${dirs.dir}/edge`);
+  const back = Date.now();
+  await waitFor('outage closed by the next heartbeat', async () => (await row()).downSince === null, 10_000);
+  const first = (await report()).outages[0]!;
+  t.equal(first.cause, 'clinic', 'the clinic side: central was listening');
+  const len = (Date.parse(first.endedAt!) - Date.parse(first.startedAt)) / 1000;
+  t.ok(len >= (back - stoppedAt) / 1000 - 1 && len <= (Date.now() - stoppedAt) / 1000 + 1, `outage of ${len.toFixed(1)} s for an appliance down ${((back - stoppedAt) / 1000).toFixed(1)} s`);
+
+  // The hub goes down: central stops hearing every clinic.
+  await ns.stop();
+  await waitFor('second outage opened', async () => (await report()).outages.length === 2, 15_000);
+  await ns.restart();
+  await waitFor('second outage closed', async () => (await row()).downSince === null, 30_000);
+  const r = await report();
+  const c01 = r.clinics.find((c) => c.clinicId === 'c01-xinhua')!;
+  t.same(c01.byCause, { clinic: 1, district: 1 }, 'one on each side');
+  t.equal(r.outages[1]!.cause, 'district', 'the hub outage is the district side');
+  t.ok(c01.availability < 0.999 && !c01.meetsTarget, `availability since the clinic's first heartbeat ${(c01.availability * 100).toFixed(1)} %: target not met`);
+  t.ok(c01.downtimeSeconds > 0 && c01.longestOutageSeconds <= c01.downtimeSeconds, `downtime ${c01.downtimeSeconds.toFixed(1)} s, longest ${c01.longestOutageSeconds.toFixed(1)} s`);
+
+  // Bad periods: a clear refusal.
+  for (const q of ['from=yesterday', 'from=2026-03-02&to=2026-03-01', 'to=2026-13-01']) {
+    const res = await fetch(`${central.http.url}/api/availability?${q}`, { headers: auth });
+    t.equal(res.status, 400, `${q}: 400`);
+    t.match(((await res.json()) as { detail: string }).detail, /date|before/, 'with the reason');
+  }
+  t.equal((await fetch(`${central.http.url}/api/availability`)).status, 401, 'the API needs the token');
+  const spec = (await (await fetch(`${central.http.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+  t.ok(spec.paths['/api/availability'], 'documented in OpenAPI');
+
+  await using browser = await launchBrowser();
+  const page = await browser.newPage();
+  await browserLogin(page, central.http.url, 'ops', secret);
+  await page.goto(`${central.http.url}/portal/fleet`);
+  await page.click('[data-testid=fleet-availability-link]');
+  await page.waitForURL(/\/portal\/availability$/);
+  const line = page.locator('[data-testid=table-availability] tbody tr', { hasText: 'c01-xinhua' });
+  const text = (await line.textContent()) ?? '';
+  t.match(text, /新华社区卫生服务中心/, 'the institution');
+  t.match(text, /机构侧 1；区级侧（中心\/交换平台） 1/, 'outages by side');
+  t.match(text, /✗/, 'target not met');
+  t.match(text, /正常/, 'exchanging now');
+  t.equal(await page.locator('[data-testid=table-outages] tbody tr').count(), 2, 'both outages listed');
+  t.match(await page.locator('[data-testid=availability-summary]').textContent(), /1 个机构未达标/, 'the summary counts the clinics that miss the target');
+  await page.screenshot({ path: screenshotPath('portal-availability'), fullPage: true });
+  await page.goto(`${central.http.url}/portal/availability?month=2025-01&lang=en`);
+  t.match(await page.locator('[data-testid=table-availability] tbody tr', { hasText: 'c01-xinhua' }).textContent(), /100\.000%/, 'a month before the clinic joined: nothing counted against it');
+  await page.goto(`${central.http.url}/portal/availability?month=bogus`);
+  t.match(await page.locator('input[name=month]').inputValue(), /^\d{4}-\d{2}$/, 'a bogus month falls back to this month');
+});
