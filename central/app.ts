@@ -81,6 +81,10 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   // a silence, closed by the next heartbeat; the check runs whether or not the hub answers.
   const availability = new ExchangeAvailability(wh, log, config.exchangeSilenceMs);
   await availability.init();
+  // Before any heartbeat is heard: clinics silent since before this start (central itself was down,
+  // or cut off) are in an outage from their last heartbeat, the district side's; the first
+  // heartbeat of each closes it. Found by the first check instead, they would have beaten again.
+  await availability.tick(false).catch((e: Error) => log.error({ err: e.message }, 'availability check at start failed'));
   let availabilityCheck: Promise<unknown> = Promise.resolve();
   const availabilityTimer = setInterval(() => {
     availabilityCheck = availability.tick(link.status().connected).catch((e: Error) => log.error({ err: e.message }, 'availability check failed'));

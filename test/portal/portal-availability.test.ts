@@ -21,7 +21,7 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   const dirs = tempDir('portal-avail');
   t.teardown(dirs.cleanup);
   // A silence of 1.5 s counts (2 min in production), checked every 200 ms.
-  const central = await centralInProcess(ns.url, `${dirs.dir}/central`, { exchangeSilenceMs: 1500, exchangeCheckMs: 200 });
+  let central = await centralInProcess(ns.url, `${dirs.dir}/central`, { exchangeSilenceMs: 1500, exchangeCheckMs: 200 });
   t.teardown(() => central.stop());
   let edge = await edgeInProcess(ns.url, 'c01-xinhua', `${dirs.dir}/edge`);
   t.teardown(() => edge.stop());
@@ -58,6 +58,15 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   t.ok(c01.availability < 0.999 && !c01.meetsTarget, `availability since the clinic's first heartbeat ${(c01.availability * 100).toFixed(1)} %: target not met`);
   t.ok(c01.downtimeSeconds > 0 && c01.longestOutageSeconds <= c01.downtimeSeconds, `downtime ${c01.downtimeSeconds.toFixed(1)} s, longest ${c01.longestOutageSeconds.toFixed(1)} s`);
 
+  // Central itself is down for a while (restarted): the time it heard nothing counts too, the district side's.
+  await central.stop();
+  await sleep(2500);
+  central = await centralInProcess(ns.url, `${dirs.dir}/central`, { exchangeSilenceMs: 1500, exchangeCheckMs: 200 });
+  await waitFor('the outage of central\'s own downtime, closed by the first heartbeat', async () => { const a = await report(); return a.outages.length === 3 && a.outages[2]!.endedAt !== null; }, 20_000);
+  const third = (await report()).outages[2]!;
+  t.equal(third.cause, 'district', 'central down: the district side');
+  t.ok((Date.parse(third.endedAt!) - Date.parse(third.startedAt)) / 1000 >= 2.5, `back-dated to the last heartbeat before central stopped (${((Date.parse(third.endedAt!) - Date.parse(third.startedAt)) / 1000).toFixed(1)} s)`);
+
   // Bad periods: a clear refusal.
   for (const q of ['from=yesterday', 'from=2026-03-02&to=2026-03-01', 'to=2026-13-01']) {
     const res = await fetch(`${central.http.url}/api/availability?${q}`, { headers: auth });
@@ -77,10 +86,10 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   const line = page.locator('[data-testid=table-availability] tbody tr', { hasText: 'c01-xinhua' });
   const text = (await line.textContent()) ?? '';
   t.match(text, /新华社区卫生服务中心/, 'the institution');
-  t.match(text, /机构侧 1；区级侧（中心\/交换平台） 1/, 'outages by side');
+  t.match(text, /机构侧 1；区级侧（中心\/交换平台） 2/, 'outages by side');
   t.match(text, /✗/, 'target not met');
   t.match(text, /正常/, 'exchanging now');
-  t.equal(await page.locator('[data-testid=table-outages] tbody tr').count(), 2, 'both outages listed');
+  t.equal(await page.locator('[data-testid=table-outages] tbody tr').count(), 3, 'the three outages listed');
   t.match(await page.locator('[data-testid=availability-summary]').textContent(), /1 个机构未达标/, 'the summary counts the clinics that miss the target');
   await page.screenshot({ path: screenshotPath('portal-availability'), fullPage: true });
   await page.goto(`${central.http.url}/portal/availability?month=2025-01&lang=en`);
