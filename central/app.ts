@@ -70,7 +70,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const existing = new Set((await wh.latestDictionaries()).map((d) => d.name));
   for (const name of DICTIONARY_NAMES) if (!existing.has(name)) await wh.saveDictionary(name, starterDictionaries[name]);
 
-  const { registry, observe, httpMetrics, watchIngest, observeBatch, watchHub } = centralMetrics(wh);
+  const { registry, observe, httpMetrics, watchIngest, observeBatch, watchHub, watchAvailability } = centralMetrics(wh);
   watchHub(() => ({ connected: link.status().connected, pendingDictionaries: dictionaries.pendingNames().length }));
   // A recreated records stream may mean a wiped broker: the dictionaries go out again.
   const ingest = new Ingest(link.ready, wh, log, { onResult: observe, onBatch: observeBatch, onStreamsCreated: () => dictionaries.reconcileNow() }, config.maxBatch);
@@ -81,6 +81,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   // a silence, closed by the next heartbeat; the check runs whether or not the hub answers.
   const availability = new ExchangeAvailability(wh, log, config.exchangeSilenceMs);
   await availability.init();
+  watchAvailability(async () => (await availability.report(new Date(Date.now() - 30 * 86400_000), new Date())).clinics);
   // Before any heartbeat is heard: clinics silent since before this start (central itself was down,
   // or cut off) are in an outage from their last heartbeat, the district side's; the first
   // heartbeat of each closes it. Found by the first check instead, they would have beaten again.

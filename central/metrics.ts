@@ -18,6 +18,9 @@ export interface IngestStats {
   buffered: number;
 }
 
+/** What the availability gauges read of central/availability's report. */
+interface AvailabilityRow { clinicId: string; availability: number; longestOutageSeconds: number; downSince: string | null }
+
 export function centralMetrics(wh: Warehouse): {
   registry: Registry;
   observe: (r: IngestResult) => void;
@@ -26,6 +29,8 @@ export function centralMetrics(wh: Warehouse): {
   observeBatch: (records: number) => void;
   /** Central's link to the hub and the dictionaries not distributed yet, read at scrape. */
   watchHub: (hub: () => { connected: boolean; pendingDictionaries: number }) => void;
+  /** The clinics' data-exchange availability over the last 30 days (central/availability), read at scrape. */
+  watchAvailability: (report: () => Promise<AvailabilityRow[]>) => void;
 } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -113,5 +118,25 @@ export function centralMetrics(wh: Warehouse): {
   new Gauge({ name: m.dictionariesPending, help: 'Dictionaries whose latest version has not reached the hub yet (published while it did not answer; sent when it does)', registers: [registry], collect() {
     if (hub) this.set(hub().pendingDictionaries);
   } });
-  return { registry, observe, httpMetrics, watchIngest: (i) => { ingest = i; }, observeBatch: (n) => batchRecords.observe(n), watchHub: (h) => { hub = h; } };
+  let availability: (() => Promise<AvailabilityRow[]>) | null = null;
+  // One report per scrape serves the three gauges (prom-client collects them one after another).
+  let lastReport: { at: number; rows: AvailabilityRow[] } | null = null;
+  const availabilityRows = async (): Promise<AvailabilityRow[]> => {
+    if (!availability) return [];
+    if (!lastReport || Date.now() - lastReport.at > 1000) lastReport = { at: Date.now(), rows: await availability() };
+    return lastReport.rows;
+  };
+  new Gauge({ name: m.exchangeAvailability, help: 'Share of the last 30 days each clinic\'s data could reach central (tender 1.2.2: >= 0.999); from central\'s outage log', labelNames: ['clinic'], registers: [registry], async collect() {
+    this.reset();
+    for (const r of await availabilityRows()) this.set({ clinic: r.clinicId }, r.availability);
+  } });
+  new Gauge({ name: m.exchangeLongestOutage, help: 'Longest outage of each clinic\'s data exchange in the last 30 days, whole length (tender 1.2.2: at most 7200 s)', labelNames: ['clinic'], registers: [registry], async collect() {
+    this.reset();
+    for (const r of await availabilityRows()) this.set({ clinic: r.clinicId }, r.longestOutageSeconds);
+  } });
+  new Gauge({ name: m.exchangeDown, help: '1 while an outage of the clinic\'s data exchange is open (silent for 2 min; see central/availability)', labelNames: ['clinic'], registers: [registry], async collect() {
+    this.reset();
+    for (const r of await availabilityRows()) this.set({ clinic: r.clinicId }, r.downSince ? 1 : 0);
+  } });
+  return { registry, observe, httpMetrics, watchIngest: (i) => { ingest = i; }, observeBatch: (n) => batchRecords.observe(n), watchHub: (h) => { hub = h; }, watchAvailability: (a) => { availability = a; } };
 }

@@ -51,6 +51,9 @@ export const metricNames = {
     ingestBatchRecords: 'central_ingest_batch_records',
     ingestBuffered: 'central_ingest_buffered_messages',
     hubConnected: 'central_hub_connected',
+    exchangeAvailability: 'central_clinic_exchange_availability_ratio',
+    exchangeLongestOutage: 'central_clinic_exchange_longest_outage_seconds',
+    exchangeDown: 'central_clinic_exchange_down',
     dictionariesPending: 'central_dictionaries_pending',
   },
 } as const;

@@ -79,6 +79,9 @@ tests:
         values: '0 0 1x17 0x10'
       - series: 'edge_sync_blocked{instance="e1", clinic="c-old", follower="dictionaries"}'
         values: '0 1x29'
+      # c-flaky's 30-day availability drops below the target at 3 min.
+      - series: 'central_clinic_exchange_availability_ratio{instance="central", clinic="c-flaky"}'
+        values: '0.9995 0.9995 0.9995 0.998x30'
       # Central loses the hub from 2 min to 6 min (a one-minute blip at 10 min does not alert).
       - series: 'central_hub_connected{instance="central"}'
         values: '1 1 0 0 0 0 1 1 1 1 0 1x10'
@@ -132,6 +135,14 @@ tests:
         exp_alerts:
           - exp_labels: { severity: critical, area: edge, instance: e1, clinic: c-old, follower: dictionaries }
             exp_annotations: { summary: "Stream follower dictionaries at c-old is stuck", description: "A message that must apply before the next ones keeps failing: nothing after it is applied until it does, or until it is parked by hand." }
+      - eval_time: 12m
+        alertname: ExchangeAvailabilityBelowTarget
+        exp_alerts: []
+      - eval_time: 14m
+        alertname: ExchangeAvailabilityBelowTarget
+        exp_alerts:
+          - exp_labels: { severity: warning, area: edge, instance: central, clinic: c-flaky }
+            exp_annotations: { summary: "Data exchange availability of c-flaky below 99.9 % over 30 days", description: "Over the last 30 days the clinic's data could reach central less than 99.9 % of the time (tender 1.2.2). The portal's 数据交换可用性 page lists its outages and which side they were on (clinic: its appliance, network or path to the hub; district: central or the hub)." }
       - eval_time: 3m
         alertname: CentralHubDisconnected
         exp_alerts: []

@@ -57,6 +57,8 @@ export const ruleGroups: RuleGroup[] = [
     name: 'replication',
     rules: [
       net('ReplicationLagHigh', `${central.clinicLag} > 600`, '5m', 'warning', 'Replication lag of {{ $labels.clinic }} above 10 minutes', 'Records written at the clinic reach central late.', 'edge'),
+      // Tender 1.2.2 over a rolling 30 days, from central's outage log (central/availability).
+      net('ExchangeAvailabilityBelowTarget', `${central.exchangeAvailability} < 0.999`, '10m', 'warning', 'Data exchange availability of {{ $labels.clinic }} below 99.9 % over 30 days', 'Over the last 30 days the clinic\'s data could reach central less than 99.9 % of the time (tender 1.2.2). The portal\'s 数据交换可用性 page lists its outages and which side they were on (clinic: its appliance, network or path to the hub; district: central or the hub).', 'edge'),
       net('ReplicationOutageLimit', `${central.clinicLag} > 7200`, '', 'critical', 'Replication of {{ $labels.clinic }} behind by more than 2 h', 'Tender: a single outage must not exceed 2 hours.', 'edge'),
       net('ReplicationLatencyAboveTender', `histogram_quantile(0.95, sum by (le) (rate(${central.applyLatency}_bucket[10m]))) > 0.2`, '15m', 'warning', 'p95 edge-to-central latency above 200 ms', 'Tender: core business data on the bus < 200 ms.', 'central'),
       net('EdgeHeartbeatStale', `time() - ${central.clinicHeartbeat} > 300 and ${central.clinicHeartbeat} > 0`, '2m', 'warning', 'No heartbeat from {{ $labels.clinic }} for 5 minutes', 'Central has not heard from the clinic edge.', 'edge'),

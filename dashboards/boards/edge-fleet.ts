@@ -20,6 +20,8 @@ export const edgeFleet: DashboardSpec = {
       { id: 3, title: 'Dead letters (1 h)', kind: 'stat', queries: [{ expr: `sum(increase(${central.deadLetters}[1h])) or vector(0)`, instant: true }], threshold: 1, w: 8, h: 4 },
       { id: 4, title: 'Fleet: applied watermark', kind: 'table', queries: [{ expr: `${central.clinicAppliedSeq}{${C}}`, instant: true }], w: 12 },
       { id: 5, title: 'Fleet: heartbeat age', kind: 'table', unit: 's', queries: [{ expr: `time() - ${central.clinicHeartbeat}{${C}}`, instant: true }], w: 12 },
+      { id: 26, title: 'Data exchange availability, last 30 days (target 99.9 %)', kind: 'table', unit: 'percentunit', description: 'From central\'s outage log: an outage starts at a clinic\'s last heartbeat after 2 min of silence and ends at its next heartbeat (portal: 数据交换可用性). Alert ExchangeAvailabilityBelowTarget below 0.999', queries: [{ expr: `${central.exchangeAvailability}{${C}}`, instant: true }], w: 12 },
+      { id: 27, title: 'Longest outage, last 30 days (target at most 2 h)', kind: 'table', unit: 's', queries: [{ expr: `${central.exchangeLongestOutage}{${C}}`, instant: true }], w: 12 },
     ],
   }, {
     title: 'Replication',

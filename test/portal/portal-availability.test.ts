@@ -67,6 +67,12 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   t.equal(third.cause, 'district', 'central down: the district side');
   t.ok((Date.parse(third.endedAt!) - Date.parse(third.startedAt)) / 1000 >= 2.5, `back-dated to the last heartbeat before central stopped (${((Date.parse(third.endedAt!) - Date.parse(third.startedAt)) / 1000).toFixed(1)} s)`);
 
+  const metrics = await (await fetch(`${central.http.url}/metrics`)).text();
+  const ratio = Number(/^central_clinic_exchange_availability_ratio\{clinic="c01-xinhua"\} (\S+)$/m.exec(metrics)?.[1]);
+  t.ok(ratio > 0 && ratio < 0.999, `metrics: 30-day availability ${ratio.toFixed(3)} (ExchangeAvailabilityBelowTarget alerts on it)`);
+  t.match(metrics, /^central_clinic_exchange_down\{clinic="c01-xinhua"\} 0$/m, 'metrics: not down now');
+  t.match(metrics, /^central_clinic_exchange_longest_outage_seconds\{clinic="c01-xinhua"\} [1-9]/m, 'metrics: the longest outage');
+
   // Bad periods: a clear refusal.
   for (const q of ['from=yesterday', 'from=2026-03-02&to=2026-03-01', 'to=2026-13-01']) {
     const res = await fetch(`${central.http.url}/api/availability?${q}`, { headers: auth });
