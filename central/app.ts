@@ -53,7 +53,9 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const link = new NatsLink({
     ...natsTlsOption(natsTls, config.natsUrl.split(',')),
     servers: config.natsUrl.split(','), name: 'central', user: config.natsUser, pass: config.natsPassword,
-    reconnectTimeWait: 500, timeout: 5_000,
+    // A hub cut off by the network (no TCP reset) is noticed at the missed pings: within a minute,
+    // not nats.js's default 2 min x 2 (the portal, healthz and the outage log say it meanwhile).
+    reconnectTimeWait: 500, timeout: 5_000, pingInterval: 20_000, maxPingOut: 3,
   }, log, { waiting: 'central serves its API and portal from the warehouse; ingest and distribution to the edges wait for it', offline: 'no ingest from the clinics' });
   await link.firstAttempt;
   const hub = () => link.current();

@@ -10,8 +10,8 @@
  * known to be at fault when the outage was opened:
  * - `clinic`: central was connected to the hub and listening (the clinic's appliance, its network
  *   link or its path to the hub);
- * - `district`: central was not connected to the hub, or had just started (central or the hub down:
- *   every clinic is cut off at once). A central that was itself down opens the outages at its next
+ * - `district`: central was not connected to the hub, had just started, or heard no clinic at all
+ *   (central or the hub down: every clinic is cut off at once). A central that was itself down opens the outages at its next
  *   start, back-dated to each clinic's last heartbeat, so its downtime is counted too.
  *
  * Outages live in the warehouse (`exchange_outages`, either backend), opened and closed by one
@@ -159,10 +159,14 @@ export class ExchangeAvailability {
    */
   async tick(hubConnected: boolean, now = new Date()): Promise<number> {
     await this.init();
-    // Central started less than a silence ago cannot tell a silent clinic from its own absence.
-    const cause: OutageCause = hubConnected && now.getTime() - this.startedAt >= this.silenceMs ? 'clinic' : 'district';
-    const silent = (await this.wh.fleet()).filter((f) => !this.open.has(f.clinicId) && f.lastHeartbeatAt && now.getTime() - Date.parse(f.lastHeartbeatAt) > this.silenceMs);
+    const fleet = (await this.wh.fleet()).filter((f) => f.lastHeartbeatAt);
+    const quiet = (f: (typeof fleet)[number]) => now.getTime() - Date.parse(f.lastHeartbeatAt!) > this.silenceMs;
+    const silent = fleet.filter((f) => !this.open.has(f.clinicId) && quiet(f));
     if (silent.length === 0) return 0;
+    // The district side when central is not connected, has just started (it cannot tell a silent
+    // clinic from its own absence), or hears no clinic at all (a hub cut off from central by the
+    // network is noticed by the client only at its next missed pings).
+    const cause: OutageCause = hubConnected && now.getTime() - this.startedAt >= this.silenceMs && !(fleet.length > 1 && fleet.every(quiet)) ? 'clinic' : 'district';
     const opened = await this.sql.tx(function* () {
       const open = new Set((yield* all<{ clinic_id: string }>('SELECT clinic_id FROM exchange_outages WHERE ended_at IS NULL')).map((r) => r.clinic_id));
       const out: string[] = [];

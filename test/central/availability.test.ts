@@ -60,7 +60,13 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     await a.onHeartbeat('c-a');
     await heartbeat(wh, 'c-b');
     await a.onHeartbeat('c-b');
+    await heartbeat(wh, 'c-c');
+    await a.onHeartbeat('c-c');
     const last = Date.parse((await wh.fleet()).find((f) => f.clinicId === 'c-a')!.lastHeartbeatAt!);
+    const sql = sqlFor(wh);
+    const beatAt = (id: string, ms: number) => sql.tx(function* () { yield* run('UPDATE fleet SET last_heartbeat_at = ? WHERE clinic_id = ?', [new Date(ms).toISOString(), id]); });
+    // c-c beats on: central hears someone, so the silences of c-a and c-b are theirs.
+    await beatAt('c-c', last + 2400);
     t.equal(await a.tick(true, new Date(last + 500)), 0, 'nobody silent yet');
     t.equal(await a.tick(true, new Date(last + 1500)), 2, 'both silent: two outages opened');
     t.equal(await a.tick(true, new Date(last + 2500)), 0, 'not opened twice');
@@ -75,8 +81,7 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     await b.onHeartbeat('c-b', new Date(last + 20_000));
     // Both beat on for a while (central's fleet row says when last), then central loses the hub:
     // the silences that follow are the district side's.
-    const sql = sqlFor(wh);
-    for (const [id, ms] of [['c-a', last + 12_000], ['c-b', last + 28_000]] as const) await sql.tx(function* () { yield* run('UPDATE fleet SET last_heartbeat_at = ? WHERE clinic_id = ?', [new Date(ms).toISOString(), id]); });
+    for (const [id, ms] of [['c-a', last + 12_000], ['c-b', last + 28_000], ['c-c', last + 39_500]] as const) await beatAt(id, ms);
     t.equal(await b.tick(false, new Date(last + 40_000)), 2, 'both silent again while central is not connected');
     t.same((await b.outages(new Date(last + 30_000), new Date(last + 60_000))).map((o) => [o.clinicId, o.cause]), [['c-a', 'district'], ['c-b', 'district']], 'district side');
     const r = await b.report(new Date(last - 10_000), new Date(last + 30_000), new Date(last + 30_000));
@@ -89,6 +94,12 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     t.same(byId['c-b']!.byCause, { clinic: 1, district: 1 });
     t.equal(byId['c-b']!.outages, 2);
     t.equal(byId['c-b']!.downSince, new Date(last + 28_000).toISOString(), 'one still open, since the last heartbeat');
+    // Central connected, but no clinic heard at all (a hub cut off by the network, not yet noticed by the client): the district side.
+    await b.onHeartbeat('c-a', new Date(last + 50_000));
+    await b.onHeartbeat('c-b', new Date(last + 50_000));
+    for (const id of ['c-a', 'c-b']) await beatAt(id, last + 50_000);
+    t.equal(await b.tick(true, new Date(last + 60_000)), 3, 'all three silent');
+    t.same((await b.outages(new Date(last + 55_000), new Date(last + 70_000))).map((o) => o.cause), ['district', 'district', 'district'], 'every clinic silent at once: the district side, though central is connected');
     const later = await b.report(new Date(last - 10_000), new Date(last + 3_600_000), new Date(last + 45_000));
     t.equal(later.measuredSeconds, 55, 'a period not over is measured up to now');
   });
