@@ -92,6 +92,8 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
       clinicId: z.string(), availability: z.number().describe('0..1, from the clinic\'s first heartbeat on'), downtimeSeconds: z.number(), outages: z.number().int(),
       longestOutageSeconds: z.number().describe('whole length of the longest outage that overlaps the period'), byCause: z.object({ clinic: z.number().int(), district: z.number().int() }),
       downSince: z.string().nullable(), meetsTarget: z.boolean().describe('availability >= 99.9 % and no outage over 2 h (tender 1.2.2)'),
+      lostRecords: z.number().int().describe('records the clinic re-seeded as no longer held (lost_at_source), received in the period'),
+      refusedRecords: z.number().int().describe('messages of the clinic central refused in the period (kept for review: GET /api/dead-letters)'),
     })),
     outages: z.array(Outage),
   }).openapi('ExchangeAvailability');

@@ -59,6 +59,13 @@ export interface ClinicAvailability {
   downSince: string | null;
   /** availability >= 99.9 % and no outage longer than 2 h (tender 1.2.2). */
   meetsTarget: boolean;
+  /**
+   * Records of the period that are lost: sequence numbers the clinic re-seeded as no longer held
+   * (`lost_at_source` dead letters). Refused ones are kept at central for review, not lost.
+   */
+  lostRecords: number;
+  /** Messages of the clinic central refused in the period (dead letters other than lost_at_source). */
+  refusedRecords: number;
 }
 
 export interface AvailabilityReport {
@@ -75,7 +82,7 @@ export interface AvailabilityReport {
  * outages). `firstSeen` bounds each clinic's measured time (a clinic that joined mid-period is not
  * counted down before it); an outage still going on ends at `now`.
  */
-export function computeAvailability(clinics: { clinicId: string; firstSeen: string | null }[], outages: Outage[], from: Date, to: Date, now: Date): AvailabilityReport {
+export function computeAvailability(clinics: { clinicId: string; firstSeen: string | null; lostRecords?: number; refusedRecords?: number }[], outages: Outage[], from: Date, to: Date, now: Date): AvailabilityReport {
   const end = Math.min(to.getTime(), now.getTime());
   const measuredSeconds = Math.max(0, (end - from.getTime()) / 1000);
   const rows: ClinicAvailability[] = [];
@@ -104,6 +111,7 @@ export function computeAvailability(clinics: { clinicId: string; firstSeen: stri
       byCause: { clinic: inPeriod.filter((o) => o.cause === 'clinic').length, district: inPeriod.filter((o) => o.cause === 'district').length },
       downSince: open ? open.startedAt : null,
       meetsTarget: availability >= AVAILABILITY_TARGET && longest <= MAX_OUTAGE_SECONDS,
+      lostRecords: c.lostRecords ?? 0, refusedRecords: c.refusedRecords ?? 0,
     });
   }
   rows.sort((a, b) => a.availability - b.availability || a.clinicId.localeCompare(b.clinicId));
@@ -206,6 +214,13 @@ export class ExchangeAvailability {
     const seen = await this.sql.tx(function* () { return yield* all<{ clinic_id: string; first_seen: string }>('SELECT clinic_id, first_seen FROM exchange_clinics'); });
     const first = new Map(seen.map((r) => [r.clinic_id, r.first_seen]));
     const ids = new Set([...(await this.wh.fleet()).map((f) => f.clinicId), ...first.keys()]);
-    return computeAvailability([...ids].map((clinicId) => ({ clinicId, firstSeen: first.get(clinicId) ?? null })), outages, from, to, now);
+    const f = from.toISOString();
+    const t = to.toISOString();
+    const letters = await this.sql.tx(function* () {
+      return yield* all<{ clinic_id: string; lost: number | string; n: number | string }>(
+        "SELECT clinic_id, SUM(CASE WHEN reason = 'lost_at_source' THEN 1 ELSE 0 END) AS lost, COUNT(*) AS n FROM dead_letters WHERE clinic_id IS NOT NULL AND received_at >= ? AND received_at < ? GROUP BY clinic_id", [f, t]);
+    });
+    const dead = new Map(letters.map((r) => [r.clinic_id, { lost: Number(r.lost), refused: Number(r.n) - Number(r.lost) }]));
+    return computeAvailability([...ids].map((clinicId) => ({ clinicId, firstSeen: first.get(clinicId) ?? null, lostRecords: dead.get(clinicId)?.lost ?? 0, refusedRecords: dead.get(clinicId)?.refused ?? 0 })), outages, from, to, now);
   }
 }

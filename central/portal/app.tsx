@@ -790,14 +790,15 @@ export function portalApp(deps: PortalDeps): Hono {
     const cause = (k: 'clinic' | 'district') => (k === 'clinic' ? ctx.t('机构侧', 'clinic side') : ctx.t('区级侧（中心/交换平台）', 'district side (central/hub)'));
     const summary: TableSpec = {
       id: 'availability', title: ctx.t(`各机构数据交换可用性（${month}，目标：可用率 ≥ 99.9%，单次中断 ≤ 2 小时）`, `Data exchange availability by clinic (${month}; target: >= 99.9 %, no outage over 2 h)`),
-      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'availabilityText', label: ctx.t('可用率', 'Availability') }, { key: 'outages', label: ctx.t('中断次数', 'Outages'), kind: 'number' }, { key: 'longest', label: ctx.t('最长中断', 'Longest') }, { key: 'downtime', label: ctx.t('累计中断', 'Downtime') }, { key: 'causes', label: ctx.t('中断原因', 'Causes') }, { key: 'state', label: ctx.t('当前', 'Now') }, { key: 'met', label: ctx.t('达标', 'Target met') }],
+      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'availabilityText', label: ctx.t('可用率', 'Availability') }, { key: 'outages', label: ctx.t('中断次数', 'Outages'), kind: 'number' }, { key: 'longest', label: ctx.t('最长中断', 'Longest') }, { key: 'downtime', label: ctx.t('累计中断', 'Downtime') }, { key: 'causes', label: ctx.t('中断原因', 'Causes') }, { key: 'lostRecords', label: ctx.t('丢失记录', 'Records lost'), kind: 'number' }, { key: 'refusedRecords', label: ctx.t('拒收（待查）', 'Refused (kept)'), kind: 'number' }, { key: 'state', label: ctx.t('当前', 'Now') }, { key: 'met', label: ctx.t('达标', 'Target met') }],
       rows: rows.map((r) => ({
         clinicId: r.clinicId, institution: visible.get(r.clinicId) ?? '—',
         availabilityText: `${(Math.floor(r.availability * 100_000) / 1000).toFixed(3)}%`,
         outages: r.outages, longest: r.outages ? dur(r.longestOutageSeconds) : '—', downtime: r.outages ? dur(r.downtimeSeconds) : '—',
         causes: r.outages ? [r.byCause.clinic ? `${cause('clinic')} ${r.byCause.clinic}` : '', r.byCause.district ? `${cause('district')} ${r.byCause.district}` : ''].filter(Boolean).join(ctx.t('；', '; ')) : '—',
         state: r.downSince ? ctx.t(`中断中（自 ${localTime(r.downSince)}）`, `down since ${localTime(r.downSince)}`) : ctx.t('正常', 'ok'),
-        met: r.meetsTarget ? '✓' : '✗', _bad: !r.meetsTarget || r.downSince !== null,
+        lostRecords: r.lostRecords, refusedRecords: r.refusedRecords,
+        met: r.meetsTarget ? '✓' : '✗', _bad: !r.meetsTarget || r.downSince !== null || r.lostRecords > 0,
       })),
     };
     const log: TableSpec = {
@@ -815,8 +816,8 @@ export function portalApp(deps: PortalDeps): Hono {
         <div class="card" data-testid="availability-summary"><p>{rows.length === 0 ? ctx.t('尚无机构上报心跳。', 'No clinic has reported yet.') : missed === 0
           ? ctx.t(`本月 ${rows.length} 个机构均达标。`, `All ${rows.length} clinics meet the target this month.`)
           : ctx.t(`本月 ${missed} 个机构未达标（共 ${rows.length} 个）。`, `${missed} of ${rows.length} clinics miss the target this month.`)}</p>
-          <p class="hint">{ctx.t('中断：机构连续 2 分钟无心跳即计为中断，从最后一次心跳算起，到中心再次收到心跳为止。机构侧：中心在线而该机构无心跳（机构设备、网络或到交换平台的链路）；区级侧：中心未连接交换平台或刚启动。可用率从机构首次上报起计算。',
-            'An outage starts at a clinic\'s last heartbeat once it has been silent for 2 minutes and ends when central hears from it again. Clinic side: central was listening and the clinic was silent (its appliance, network or path to the hub); district side: central was not connected to the hub or had just started. Availability counts from the clinic\'s first heartbeat.')}</p></div>
+          <p class="hint">{ctx.t('中断：机构连续 2 分钟无心跳即计为中断，从最后一次心跳算起，到中心再次收到心跳为止。机构侧：中心在线而该机构无心跳（机构设备、网络或到交换平台的链路）；区级侧：中心未连接交换平台或刚启动。可用率从机构首次上报起计算。丢失记录：机构回补时已不再保存的记录；拒收：中心拒收并保存待查的消息（见“无法入库的消息”），不算丢失。',
+            'An outage starts at a clinic\'s last heartbeat once it has been silent for 2 minutes and ends when central hears from it again. Clinic side: central was listening and the clinic was silent (its appliance, network or path to the hub); district side: central was not connected to the hub or had just started. Availability counts from the clinic\'s first heartbeat. Records lost: records a clinic no longer held when it re-seeded central; refused: messages central refused and keeps for review (see Messages not applied), not lost.')}</p></div>
         <Table ctx={ctx} table={summary} empty={ctx.t('尚无机构上报心跳', 'No clinic has reported yet')} />
         <Table ctx={ctx} table={log} empty={ctx.t('本月无中断', 'No outage this month')} />
       </>),

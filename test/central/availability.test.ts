@@ -100,6 +100,15 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     for (const id of ['c-a', 'c-b']) await beatAt(id, last + 50_000);
     t.equal(await b.tick(true, new Date(last + 60_000)), 3, 'all three silent');
     t.same((await b.outages(new Date(last + 55_000), new Date(last + 70_000))).map((o) => o.cause), ['district', 'district', 'district'], 'every clinic silent at once: the district side, though central is connected');
+    // What was lost and refused in a period: from the dead letters received in it.
+    const letter = (reason: string, ms: number) => sql.tx(function* () { yield* run('INSERT INTO dead_letters (subject, clinic_id, seq, reason, detail, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)', ['clinic.c-a.rec.resident', 'c-a', 7, reason, 'test', Buffer.from('x'), new Date(ms).toISOString()]); });
+    await letter('lost_at_source', last + 5_000);
+    await letter('schema', last + 6_000);
+    await letter('clinic_mismatch', last + 7_000);
+    await letter('lost_at_source', last + 90_000); // after the period
+    const withLetters = Object.fromEntries((await b.report(new Date(last - 10_000), new Date(last + 30_000), new Date(last + 30_000))).clinics.map((c) => [c.clinicId, c]));
+    t.same([withLetters['c-a']!.lostRecords, withLetters['c-a']!.refusedRecords], [1, 2], 'c-a: one record lost at source, two refused in the period');
+    t.same([withLetters['c-b']!.lostRecords, withLetters['c-b']!.refusedRecords], [0, 0], 'c-b: none');
     const later = await b.report(new Date(last - 10_000), new Date(last + 3_600_000), new Date(last + 45_000));
     t.equal(later.measuredSeconds, 55, 'a period not over is measured up to now');
   });

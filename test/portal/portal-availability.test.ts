@@ -61,6 +61,7 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   t.same(c01.byCause, { clinic: 1, district: 1 }, 'one on each side');
   t.equal(r.outages[1]!.cause, 'district', 'the hub outage is the district side');
   t.ok(c01.availability < 0.999 && !c01.meetsTarget, `availability since the clinic's first heartbeat ${(c01.availability * 100).toFixed(1)} %: target not met`);
+  t.same([c01.lostRecords, c01.refusedRecords], [0, 0], 'nothing lost or refused: the outages delayed the records, they did not lose them');
   t.ok(c01.downtimeSeconds > 0 && c01.longestOutageSeconds <= c01.downtimeSeconds, `downtime ${c01.downtimeSeconds.toFixed(1)} s, longest ${c01.longestOutageSeconds.toFixed(1)} s`);
 
   // Central itself is down for a while (restarted): the time it heard nothing counts too, the district side's.
