@@ -61,6 +61,8 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const hub = () => link.current();
 
   const dictionaries = new DictionaryDistribution(wh, log);
+  // After a reconnection the stream and the warehouse are compared again (a version may be pending).
+  link.onReconnect(() => void dictionaries.reconcileNow());
   // What the dictionaries stream holds beyond the warehouse (restored from a backup) first, when
   // the hub answers now; otherwise the reconcile at connection takes it back.
   const atStart = hub();

@@ -207,8 +207,8 @@ export class ExchangeAvailability {
     return rows.map((r) => ({ clinicId: r.clinic_id, startedAt: r.started_at, endedAt: r.ended_at, cause: r.cause === 'clinic' ? 'clinic' : 'district' }));
   }
 
-  /** The report for [from, to) over every clinic central has heard from. */
-  async report(from: Date, to: Date, now = new Date()): Promise<AvailabilityReport> {
+  /** The report for [from, to) over every clinic central has heard from, with the outages it counted. */
+  async report(from: Date, to: Date, now = new Date()): Promise<AvailabilityReport & { outages: Outage[] }> {
     await this.init();
     const outages = await this.outages(from, to);
     const seen = await this.sql.tx(function* () { return yield* all<{ clinic_id: string; first_seen: string }>('SELECT clinic_id, first_seen FROM exchange_clinics'); });
@@ -221,6 +221,6 @@ export class ExchangeAvailability {
         "SELECT clinic_id, SUM(CASE WHEN reason = 'lost_at_source' THEN 1 ELSE 0 END) AS lost, COUNT(*) AS n FROM dead_letters WHERE clinic_id IS NOT NULL AND received_at >= ? AND received_at < ? GROUP BY clinic_id", [f, t]);
     });
     const dead = new Map(letters.map((r) => [r.clinic_id, { lost: Number(r.lost), refused: Number(r.n) - Number(r.lost) }]));
-    return computeAvailability([...ids].map((clinicId) => ({ clinicId, firstSeen: first.get(clinicId) ?? null, lostRecords: dead.get(clinicId)?.lost ?? 0, refusedRecords: dead.get(clinicId)?.refused ?? 0 })), outages, from, to, now);
+    return { ...computeAvailability([...ids].map((clinicId) => ({ clinicId, firstSeen: first.get(clinicId) ?? null, lostRecords: dead.get(clinicId)?.lost ?? 0, refusedRecords: dead.get(clinicId)?.refused ?? 0 })), outages, from, to, now), outages };
   }
 }

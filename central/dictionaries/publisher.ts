@@ -15,20 +15,24 @@ export async function publishDictionary(js: JetStreamClient, snap: DictionarySna
  * from a backup (or starts on a new warehouse) the stream still holds the latest version of each
  * dictionary, and the edges hold it too. Without this the next publish would reuse that version
  * number for other content, and edges that hold it would keep the old content as current.
- * Returns the snapshots taken back. A broker without the stream yet: nothing to take back.
+ * Returns the snapshots taken back, and the version of each dictionary the stream holds (null:
+ * none), which the reconcile compares with the warehouse's. A broker without the stream yet:
+ * nothing to take back.
  */
-export async function recoverDictionaries(jsm: JetStreamManager, wh: Pick<Warehouse, 'latestDictionaries' | 'importDictionary'>, log: Logger): Promise<DictionarySnapshot[]> {
+export async function recoverDictionaries(jsm: JetStreamManager, wh: Pick<Warehouse, 'latestDictionaries' | 'importDictionary'>, log: Logger): Promise<{ taken: DictionarySnapshot[]; inStream: Map<DictionaryName, number | null> }> {
   const held = new Map((await wh.latestDictionaries()).map((d) => [d.name, d.version]));
   const taken: DictionarySnapshot[] = [];
+  const inStream = new Map<DictionaryName, number | null>();
   for (const name of DICTIONARY_NAMES) {
     const snap = await lastInStream(jsm, name, log);
+    inStream.set(name, snap?.version ?? null);
     if (!snap || snap.version <= (held.get(name) ?? 0)) continue;
     if (await wh.importDictionary(snap)) {
       taken.push(snap);
       log.warn({ dictionary: name, version: snap.version, warehouseHad: held.get(name) ?? 0 }, 'dictionary version taken back from the stream: the warehouse lacked it (restored from a backup, or a new warehouse); versions between were lost from its history');
     }
   }
-  return taken;
+  return { taken, inStream };
 }
 
 /** The last snapshot of a dictionary in the stream; null when it holds none, no stream exists, or it is not a valid snapshot. */
@@ -77,12 +81,9 @@ export class DictionaryDistribution {
 
   constructor(private readonly wh: Pick<Warehouse, 'latestDictionaries' | 'importDictionary'>, private readonly log: Logger, private readonly opts = { retryMs: 10_000, publishTimeoutMs: 3_000 }) {}
 
-  /** The hub answered: reconcile now and after every reconnection. */
+  /** The hub answered: reconcile now (and call `reconcileNow` after every reconnection). */
   async attach(nc: NatsConnection): Promise<void> {
     this.nc = nc;
-    void (async () => {
-      for await (const s of nc.status()) if (s.type === 'reconnect' && !this.stopped) this.kick();
-    })().catch(() => undefined);
     await this.reconcile();
   }
 
@@ -145,10 +146,10 @@ export class DictionaryDistribution {
     if (!nc || this.stopped) return;
     try {
       const jsm = await jetstreamManager(nc, { checkAPI: false });
-      await recoverDictionaries(jsm, this.wh, this.log);
+      const { inStream: held } = await recoverDictionaries(jsm, this.wh, this.log);
       const js = jetstream(nc);
       for (const snap of await this.wh.latestDictionaries()) {
-        const inStream = (await lastInStream(jsm, snap.name, this.log))?.version ?? null;
+        const inStream = held.get(snap.name) ?? null;
         if (inStream !== null && inStream >= snap.version) { this.pending.delete(snap.name); continue; }
         await publishDictionary(js, snap, this.opts.publishTimeoutMs);
         this.pending.delete(snap.name);

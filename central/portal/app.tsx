@@ -785,7 +785,7 @@ export function portalApp(deps: PortalDeps): Hono {
     const visible = new Map((await repo.fleet()).map((r) => [r.clinicId, r.institution]));
     const report = await deps.availability.report(from, to);
     const rows = report.clinics.filter((r) => visible.has(r.clinicId));
-    const outages = (await deps.availability.outages(from, to)).filter((o) => visible.has(o.clinicId));
+    const outages = report.outages.filter((o) => visible.has(o.clinicId));
     const dur = (sec: number) => { const s = Math.round(sec); const h = Math.floor(s / 3600); const mm = Math.floor((s % 3600) / 60); return h > 0 ? ctx.t(`${h} 小时 ${mm} 分`, `${h} h ${mm} min`) : mm > 0 ? ctx.t(`${mm} 分 ${s % 60} 秒`, `${mm} min ${s % 60} s`) : ctx.t(`${s} 秒`, `${s} s`); };
     const cause = (k: 'clinic' | 'district') => (k === 'clinic' ? ctx.t('机构侧', 'clinic side') : ctx.t('区级侧（中心/交换平台）', 'district side (central/hub)'));
     const summary: TableSpec = {

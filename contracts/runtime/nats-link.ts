@@ -1,6 +1,8 @@
 /**
- * A process's connection to the hub, made in the background (the edge agent's; central uses it
- * to wait for the hub with the reason logged, instead of nats.js's silent first-connect loop).
+ * A process's connection to the hub, made in the background: the edge agent and central both
+ * start without the hub and attach what needs it when it answers (the reason logged meanwhile,
+ * instead of nats.js's silent first-connect loop); `status()` also follows an established
+ * connection that is lost and being re-made, and `onReconnect` runs what must follow a reconnection.
  *
  * The clinic must work when the district network is down, including after the appliance
  * restarts during the outage (a power cut at a station is the usual case). nats.js either
@@ -35,6 +37,7 @@ export class NatsLink {
   private lastError: string | null = null;
   /** When the connection was lost (nats.js reconnects by itself); null while connected. */
   private lostAt: number | null = null;
+  private readonly reconnected: (() => void)[] = [];
 
   /**
    * `say.waiting`: what the log says the process does meanwhile; `say.offline`: what `status()`
@@ -59,6 +62,11 @@ export class NatsLink {
       return;
     }
     this.ready.then((nc) => { if (!this.closed) fn(nc); }, () => undefined);
+  }
+
+  /** Runs `fn` after every reconnection (not the first connection: see `onReady`). */
+  onReconnect(fn: () => void): void {
+    this.reconnected.push(fn);
   }
 
   /** For /healthz and the portal: whether the hub answers, and if it has not since start, why and what that means. */
@@ -86,6 +94,7 @@ export class NatsLink {
         else if (s.type === 'reconnect') this.lostAt = null;
         else continue;
         this.log.info({ status: s.type }, 'nats connection');
+        if (s.type === 'reconnect' && !this.closed) for (const fn of this.reconnected) fn();
       }
     } catch {
       // the iterator ends with the connection
