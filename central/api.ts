@@ -87,17 +87,20 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
   const Outage = z.object({ clinicId: z.string(), startedAt: z.string(), endedAt: z.string().nullable().describe('null while it lasts'), cause: z.enum(['clinic', 'district']).describe('clinic: central was listening and the clinic went silent (its appliance, link or path to the hub); district: central was not connected to the hub or had just started') }).openapi('ExchangeOutage');
   const Availability = z.object({
     from: z.string(), to: z.string(), measuredSeconds: z.number().describe('the part of the period measured (up to now)'),
-    target: z.object({ availability: z.number(), maxOutageSeconds: z.number() }),
+    target: z.object({ availability: z.number(), maxOutageSeconds: z.number(), maxLossRate: z.number().describe('0.001: loss below 0.1 %') }),
     clinics: z.array(z.object({
       clinicId: z.string(), availability: z.number().describe('0..1, from the clinic\'s first heartbeat on'), downtimeSeconds: z.number(), outages: z.number().int(),
       longestOutageSeconds: z.number().describe('whole length of the longest outage that overlaps the period'), byCause: z.object({ clinic: z.number().int(), district: z.number().int() }),
-      downSince: z.string().nullable(), meetsTarget: z.boolean().describe('availability >= 99.9 % and no outage over 2 h (tender 1.2.2)'),
+      downSince: z.string().nullable(), meetsTarget: z.boolean().describe('availability >= 99.9 %, no outage over 2 h and loss rate below 0.1 % (tender 1.2.2)'),
       lostRecords: z.number().int().describe('records the clinic re-seeded as no longer held (lost_at_source), received in the period'),
       refusedRecords: z.number().int().describe('messages of the clinic central refused in the period (kept for review: GET /api/dead-letters)'),
+      records: z.number().int().describe('records of the clinic central accounted for in the period (applied, refused or recorded lost): the rise of its applied watermark, from an hourly log; a bound on the hour is exact to the last 30 s check before it'),
+      lossRate: z.number().describe('lostRecords / records (0 with neither); target below 0.001'),
+      recordsCountedFrom: z.string().nullable().describe('when the count of records starts if later than the period (the log began inside it); null: the whole period'),
     })),
     outages: z.array(Outage),
   }).openapi('ExchangeAvailability');
-  app.openapi(createRoute({ method: 'get', path: '/api/availability', security: auth, summary: 'Availability of each clinic\'s data exchange over a period, and its outages (tender 1.2.2: >= 99.9 %, no outage over 2 h)',
+  app.openapi(createRoute({ method: 'get', path: '/api/availability', security: auth, summary: 'Availability and loss rate of each clinic\'s data exchange over a period, and its outages (tender 1.2.2: >= 99.9 %, no outage over 2 h, loss < 0.1 %)',
     description: 'An outage starts at a clinic\'s last heartbeat once it has been silent for 2 minutes and ends at its next heartbeat. Dates (`2026-03-01`) are midnight China time; full ISO date-times are taken as written. Default: the last 30 days.',
     request: { query: z.object({ from: z.string().optional(), to: z.string().optional() }) },
     responses: { 200: { description: 'per clinic, worst first', content: { 'application/json': { schema: Availability } } }, 400: { description: 'a bound that is not a date, or from not before to', content: { 'application/json': { schema: ErrorBody } } }, 404: { description: 'not tracked by this central', content: { 'application/json': { schema: ErrorBody } } }, ...unauthorized } }),

@@ -19,7 +19,7 @@ export interface IngestStats {
 }
 
 /** What the availability gauges read of central/availability's report. */
-interface AvailabilityRow { clinicId: string; availability: number; longestOutageSeconds: number; downSince: string | null }
+interface AvailabilityRow { clinicId: string; availability: number; longestOutageSeconds: number; downSince: string | null; records: number; lossRate: number }
 
 export function centralMetrics(wh: Warehouse): {
   registry: Registry;
@@ -119,7 +119,7 @@ export function centralMetrics(wh: Warehouse): {
     if (hub) this.set(hub().pendingDictionaries);
   } });
   let availability: (() => Promise<AvailabilityRow[]>) | null = null;
-  // One report per scrape serves the three gauges (prom-client collects them one after another).
+  // One report per scrape serves the five gauges (prom-client collects them one after another).
   let lastReport: { at: number; rows: AvailabilityRow[] } | null = null;
   const availabilityRows = async (): Promise<AvailabilityRow[]> => {
     if (!availability) return [];
@@ -137,6 +137,14 @@ export function centralMetrics(wh: Warehouse): {
   new Gauge({ name: m.exchangeDown, help: '1 while an outage of the clinic\'s data exchange is open (silent for 2 min; see central/availability)', labelNames: ['clinic'], registers: [registry], async collect() {
     this.reset();
     for (const r of await availabilityRows()) this.set({ clinic: r.clinicId }, r.downSince ? 1 : 0);
+  } });
+  new Gauge({ name: m.exchangeLossRatio, help: 'Share of each clinic\'s records of the last 30 days lost (re-seeded as no longer held at the clinic; tender 1.2.2: < 0.001)', labelNames: ['clinic'], registers: [registry], async collect() {
+    this.reset();
+    for (const r of await availabilityRows()) this.set({ clinic: r.clinicId }, r.lossRate);
+  } });
+  new Gauge({ name: m.exchangeRecords, help: 'Records of each clinic central accounted for in the last 30 days (applied, refused or recorded lost: the loss ratio\'s denominator)', labelNames: ['clinic'], registers: [registry], async collect() {
+    this.reset();
+    for (const r of await availabilityRows()) this.set({ clinic: r.clinicId }, r.records);
   } });
   return { registry, observe, httpMetrics, watchIngest: (i) => { ingest = i; }, observeBatch: (n) => batchRecords.observe(n), watchHub: (h) => { hub = h; }, watchAvailability: (a) => { availability = a; } };
 }

@@ -54,6 +54,8 @@ export const metricNames = {
     exchangeAvailability: 'central_clinic_exchange_availability_ratio',
     exchangeLongestOutage: 'central_clinic_exchange_longest_outage_seconds',
     exchangeDown: 'central_clinic_exchange_down',
+    exchangeLossRatio: 'central_clinic_exchange_loss_ratio',
+    exchangeRecords: 'central_clinic_exchange_records',
     dictionariesPending: 'central_dictionaries_pending',
   },
 } as const;

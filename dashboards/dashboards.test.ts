@@ -82,6 +82,11 @@ tests:
       # c-flaky's 30-day availability drops below the target at 3 min.
       - series: 'central_clinic_exchange_availability_ratio{instance="central", clinic="c-flaky"}'
         values: '0.9995 0.9995 0.9995 0.998x30'
+      # c-reseeded lost 3 of 1,000 records (re-seeded after central lost them) from 4 min; c-fine lost 1 of 2,000 (0.05 %).
+      - series: 'central_clinic_exchange_loss_ratio{instance="central", clinic="c-reseeded"}'
+        values: '0 0 0 0 0.003x30'
+      - series: 'central_clinic_exchange_loss_ratio{instance="central", clinic="c-fine"}'
+        values: '0.0005x34'
       # Central loses the hub from 2 min to 6 min (a one-minute blip at 10 min does not alert).
       - series: 'central_hub_connected{instance="central"}'
         values: '1 1 0 0 0 0 1 1 1 1 0 1x10'
@@ -143,6 +148,14 @@ tests:
         exp_alerts:
           - exp_labels: { severity: warning, area: edge, instance: central, clinic: c-flaky }
             exp_annotations: { summary: "Data exchange availability of c-flaky below 99.9 % over 30 days", description: "Over the last 30 days the clinic's data could reach central less than 99.9 % of the time (tender 1.2.2). The portal's 数据交换可用性 page lists its outages and which side they were on (clinic: its appliance, network or path to the hub; district: central or the hub)." }
+      - eval_time: 13m
+        alertname: ExchangeLossAboveTarget
+        exp_alerts: []
+      - eval_time: 15m
+        alertname: ExchangeLossAboveTarget
+        exp_alerts:
+          - exp_labels: { severity: critical, area: edge, instance: central, clinic: c-reseeded }
+            exp_annotations: { summary: "Records of c-reseeded lost: 0.3% over 30 days", description: "Over the last 30 days at least 0.1 % of the clinic's records were lost (tender 1.2.2: loss below 0.1 %): the clinic re-seeded central and no longer held them (lost_at_source, after central lost applied records older than its stream). The portal's 无法入库的消息 page lists them by record; 数据交换可用性 gives the rate." }
       - eval_time: 3m
         alertname: CentralHubDisconnected
         exp_alerts: []

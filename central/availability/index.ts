@@ -17,6 +17,16 @@
  * Outages live in the warehouse (`exchange_outages`, either backend), opened and closed by one
  * central at a time. A clinic never heard from has no outages; one that has been silent since
  * the period began counts it all as down.
+ *
+ * Loss rate (tender 1.2.2: < 0.1 %): the records lost in a period (sequence numbers a clinic
+ * re-seeded as no longer held, `lost_at_source`) over the records of the clinic central accounted
+ * for in it. The denominator comes from the clinic's applied watermark: a clinic's sequence is
+ * contiguous and every number in it is applied, refused or recorded lost exactly once, so the
+ * records of a period are the watermark's rise over it. Each check writes the watermark into an
+ * hourly log (`exchange_volume`: per clinic and hour, the first and last value seen), which costs
+ * the ingest nothing; a bound on the hour (the portal's months and days are) is exact to the last
+ * check before it, another bound counts to the end of its hour. Where the log begins inside the
+ * period (a central upgraded mid-period), counting starts at its first hour and the report says so.
  */
 import type { Warehouse } from '../warehouse/types.ts';
 import { all, run, sqlFor, type Sql } from '../empi/sql.ts';
@@ -25,6 +35,9 @@ import type { Logger } from '../../contracts/runtime/index.ts';
 export const AVAILABILITY_TARGET = 0.999;
 export const MAX_OUTAGE_SECONDS = 2 * 3600;
 export const DEFAULT_SILENCE_MS = 120_000;
+/** Tender 1.2.2: data loss below 0.1 %. */
+export const MAX_LOSS_RATE = 0.001;
+const HOUR_MS = 3_600_000;
 
 const AUTO = { sqlite: 'INTEGER PRIMARY KEY AUTOINCREMENT', pg: 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY' };
 const SCHEMA = [
@@ -34,6 +47,9 @@ const SCHEMA = [
   { sqlite: 'CREATE UNIQUE INDEX IF NOT EXISTS exchange_outages_open ON exchange_outages (clinic_id) WHERE ended_at IS NULL', pg: 'CREATE UNIQUE INDEX IF NOT EXISTS exchange_outages_open ON exchange_outages (clinic_id) WHERE ended_at IS NULL' },
   // When central first heard from each clinic: a clinic that joins mid-period is measured from then.
   { sqlite: 'CREATE TABLE IF NOT EXISTS exchange_clinics (clinic_id TEXT PRIMARY KEY, first_seen TEXT NOT NULL)', pg: 'CREATE TABLE IF NOT EXISTS exchange_clinics (clinic_id TEXT PRIMARY KEY, first_seen TEXT NOT NULL)' },
+  // Each clinic's applied watermark per hour (the loss rate's denominator): `hour` is the ISO start of the UTC hour.
+  { sqlite: 'CREATE TABLE IF NOT EXISTS exchange_volume (clinic_id TEXT NOT NULL, hour TEXT NOT NULL, seq_first INTEGER NOT NULL, seq_last INTEGER NOT NULL, PRIMARY KEY (clinic_id, hour))',
+    pg: 'CREATE TABLE IF NOT EXISTS exchange_volume (clinic_id TEXT NOT NULL, hour TEXT NOT NULL, seq_first BIGINT NOT NULL, seq_last BIGINT NOT NULL, PRIMARY KEY (clinic_id, hour))' },
 ];
 
 export type OutageCause = 'clinic' | 'district';
@@ -57,7 +73,7 @@ export interface ClinicAvailability {
   byCause: Record<OutageCause, number>;
   /** Start of the outage still going on, if any. */
   downSince: string | null;
-  /** availability >= 99.9 % and no outage longer than 2 h (tender 1.2.2). */
+  /** availability >= 99.9 %, no outage longer than 2 h and loss rate below 0.1 % (tender 1.2.2). */
   meetsTarget: boolean;
   /**
    * Records of the period that are lost: sequence numbers the clinic re-seeded as no longer held
@@ -66,6 +82,15 @@ export interface ClinicAvailability {
   lostRecords: number;
   /** Messages of the clinic central refused in the period (dead letters other than lost_at_source). */
   refusedRecords: number;
+  /**
+   * Records of the clinic central accounted for in the period (applied, refused or recorded lost:
+   * the rise of its applied watermark); see the module comment for the precision.
+   */
+  records: number;
+  /** lostRecords / records (0 with neither). */
+  lossRate: number;
+  /** When the count of records starts, if later than the period (the volume log begins inside it); null: the whole period. */
+  recordsCountedFrom: string | null;
 }
 
 export interface AvailabilityReport {
@@ -73,7 +98,7 @@ export interface AvailabilityReport {
   to: string;
   /** The part of the period measured (it ends now when the period has not). */
   measuredSeconds: number;
-  target: { availability: number; maxOutageSeconds: number };
+  target: { availability: number; maxOutageSeconds: number; maxLossRate: number };
   clinics: ClinicAvailability[];
 }
 
@@ -82,7 +107,16 @@ export interface AvailabilityReport {
  * outages). `firstSeen` bounds each clinic's measured time (a clinic that joined mid-period is not
  * counted down before it); an outage still going on ends at `now`.
  */
-export function computeAvailability(clinics: { clinicId: string; firstSeen: string | null; lostRecords?: number; refusedRecords?: number }[], outages: Outage[], from: Date, to: Date, now: Date): AvailabilityReport {
+export interface ClinicInput {
+  clinicId: string;
+  firstSeen: string | null;
+  lostRecords?: number;
+  refusedRecords?: number;
+  records?: number;
+  recordsCountedFrom?: string | null;
+}
+
+export function computeAvailability(clinics: ClinicInput[], outages: Outage[], from: Date, to: Date, now: Date): AvailabilityReport {
   const end = Math.min(to.getTime(), now.getTime());
   const measuredSeconds = Math.max(0, (end - from.getTime()) / 1000);
   const rows: ClinicAvailability[] = [];
@@ -106,16 +140,21 @@ export function computeAvailability(clinics: { clinicId: string; firstSeen: stri
     const longest = inPeriod.reduce((m, o) => Math.max(m, ((o.endedAt ? Date.parse(o.endedAt) : now.getTime()) - Date.parse(o.startedAt)) / 1000), 0);
     const availability = span > 0 ? 1 - down / span : 1;
     const open = own.find((o) => o.endedAt === null);
+    const lost = c.lostRecords ?? 0;
+    // The watermark's rise counts every lost seq, but the two are read at different moments (the
+    // hourly log against the dead letters' receipt times): never a rate above 1.
+    const records = Math.max(c.records ?? 0, lost);
+    const lossRate = records > 0 ? lost / records : 0;
     rows.push({
       clinicId: c.clinicId, availability, downtimeSeconds: down / 1000, outages: inPeriod.length, longestOutageSeconds: longest,
       byCause: { clinic: inPeriod.filter((o) => o.cause === 'clinic').length, district: inPeriod.filter((o) => o.cause === 'district').length },
       downSince: open ? open.startedAt : null,
-      meetsTarget: availability >= AVAILABILITY_TARGET && longest <= MAX_OUTAGE_SECONDS,
-      lostRecords: c.lostRecords ?? 0, refusedRecords: c.refusedRecords ?? 0,
+      meetsTarget: availability >= AVAILABILITY_TARGET && longest <= MAX_OUTAGE_SECONDS && lossRate < MAX_LOSS_RATE,
+      lostRecords: lost, refusedRecords: c.refusedRecords ?? 0, records, lossRate, recordsCountedFrom: c.recordsCountedFrom ?? null,
     });
   }
   rows.sort((a, b) => a.availability - b.availability || a.clinicId.localeCompare(b.clinicId));
-  return { from: from.toISOString(), to: to.toISOString(), measuredSeconds, target: { availability: AVAILABILITY_TARGET, maxOutageSeconds: MAX_OUTAGE_SECONDS }, clinics: rows };
+  return { from: from.toISOString(), to: to.toISOString(), measuredSeconds, target: { availability: AVAILABILITY_TARGET, maxOutageSeconds: MAX_OUTAGE_SECONDS, maxLossRate: MAX_LOSS_RATE }, clinics: rows };
 }
 
 /** Opens and closes outages from heartbeats and silences; answers reports. */
@@ -126,6 +165,14 @@ export class ExchangeAvailability {
   /** Clinics with an open outage, and clinics whose first heartbeat is recorded (a heartbeat costs no write otherwise). */
   private readonly open = new Set<string>();
   private readonly known = new Set<string>();
+  /** The last hour and watermark written to the volume log per clinic (a check writes only what changed). */
+  private readonly volume = new Map<string, { hour: string; seq: number }>();
+  /**
+   * Clinics that had records at central before the volume log knew them (a central upgraded to it):
+   * their log starts at the watermark of the first check. Any other clinic is new to the log with
+   * its first record, so its first row starts at 0 and none of its records is left out.
+   */
+  private readonly unlogged = new Set<string>();
 
   constructor(private readonly wh: Warehouse, private readonly log: Logger, private readonly silenceMs = DEFAULT_SILENCE_MS) {
     this.sql = sqlFor(wh);
@@ -139,6 +186,12 @@ export class ExchangeAvailability {
       });
       for (const r of open) this.open.add(r.clinic_id);
       for (const r of known) this.known.add(r.clinic_id);
+      const [latest, applied] = await this.sql.tx(function* () {
+        return [yield* all<{ clinic_id: string; hour: string; seq: number | string }>('SELECT v.clinic_id, v.hour, v.seq_last AS seq FROM exchange_volume v JOIN (SELECT clinic_id, MAX(hour) AS h FROM exchange_volume GROUP BY clinic_id) m ON m.clinic_id = v.clinic_id AND m.h = v.hour'),
+          yield* all<{ clinic_id: string }>('SELECT clinic_id FROM clinic_state WHERE applied_seq > 0')] as const;
+      });
+      for (const r of latest) this.volume.set(r.clinic_id, { hour: r.hour, seq: Number(r.seq) });
+      for (const r of applied) if (!this.volume.has(r.clinic_id)) this.unlogged.add(r.clinic_id);
     })();
     return this.ready;
   }
@@ -167,6 +220,7 @@ export class ExchangeAvailability {
    */
   async tick(hubConnected: boolean, now = new Date()): Promise<number> {
     await this.init();
+    await this.sampleVolume(now);
     const fleet = (await this.wh.fleet()).filter((f) => f.lastHeartbeatAt);
     const quiet = (f: (typeof fleet)[number]) => now.getTime() - Date.parse(f.lastHeartbeatAt!) > this.silenceMs;
     const silent = fleet.filter((f) => !this.open.has(f.clinicId) && quiet(f));
@@ -192,6 +246,55 @@ export class ExchangeAvailability {
       this.log.warn({ clinic: id, cause }, cause === 'clinic' ? 'clinic data exchange interrupted: no heartbeat from the clinic' : 'clinic data exchange interrupted: central not connected to the hub (or just started)');
     }
     return opened.length;
+  }
+
+  /**
+   * Writes each clinic's applied watermark into the hourly volume log (the loss rate's
+   * denominator): the first value of an hour is kept, the last one replaced; only changes are written.
+   */
+  async sampleVolume(now = new Date()): Promise<void> {
+    await this.init();
+    const hour = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS).toISOString();
+    const changed = (await this.wh.watermarks()).filter((w) => { const v = this.volume.get(w.clinicId); return !v || v.hour !== hour || v.seq !== w.appliedSeq; });
+    if (changed.length === 0) return;
+    const volume = this.volume;
+    const unlogged = this.unlogged;
+    await this.sql.tx(function* () {
+      for (const w of changed) {
+        // The hour's first value; a clinic's first row starts at 0 unless it had records before the log (see `unlogged`).
+        const first = volume.has(w.clinicId) || unlogged.has(w.clinicId) ? w.appliedSeq : 0;
+        yield* run('INSERT INTO exchange_volume (clinic_id, hour, seq_first, seq_last) VALUES (?, ?, ?, ?) ON CONFLICT (clinic_id, hour) DO UPDATE SET seq_last = excluded.seq_last', [w.clinicId, hour, first, w.appliedSeq]);
+      }
+    });
+    for (const w of changed) this.volume.set(w.clinicId, { hour, seq: w.appliedSeq });
+  }
+
+  /**
+   * Records of each clinic in [from, to): its watermark at the end (now's when the period has not
+   * ended; else the last logged before `to`) less the one at the start (the last logged before
+   * `from`; where the log begins later, its first value, and `countedFrom` says when).
+   */
+  private async recordsIn(from: Date, to: Date, now: Date): Promise<Map<string, { records: number; countedFrom: string | null }>> {
+    const f = from.toISOString();
+    const t = to.toISOString();
+    const [before, firstIn, atEnd] = await this.sql.tx(function* () {
+      const lastBefore = (bound: string) => all<{ clinic_id: string; hour: string; seq: number | string }>(
+        'SELECT v.clinic_id, v.hour, v.seq_last AS seq FROM exchange_volume v JOIN (SELECT clinic_id, MAX(hour) AS h FROM exchange_volume WHERE hour < ? GROUP BY clinic_id) m ON m.clinic_id = v.clinic_id AND m.h = v.hour', [bound]);
+      const b = yield* lastBefore(f);
+      const first = yield* all<{ clinic_id: string; hour: string; seq: number | string }>(
+        'SELECT v.clinic_id, v.hour, v.seq_first AS seq FROM exchange_volume v JOIN (SELECT clinic_id, MIN(hour) AS h FROM exchange_volume WHERE hour >= ? AND hour < ? GROUP BY clinic_id) m ON m.clinic_id = v.clinic_id AND m.h = v.hour', [f, t]);
+      const e = to.getTime() >= now.getTime() ? null : yield* lastBefore(t);
+      return [b, first, e] as const;
+    });
+    const end = new Map<string, number>();
+    if (atEnd) for (const r of atEnd) end.set(r.clinic_id, Number(r.seq));
+    else for (const w of await this.wh.watermarks()) end.set(w.clinicId, w.appliedSeq);
+    const start = new Map(before.map((r) => [r.clinic_id, { seq: Number(r.seq), countedFrom: null as string | null }]));
+    // A log that begins inside the period with records already applied leaves out what came before.
+    for (const r of firstIn) if (!start.has(r.clinic_id)) start.set(r.clinic_id, { seq: Number(r.seq), countedFrom: r.hour > f && Number(r.seq) > 0 ? r.hour : null });
+    const out = new Map<string, { records: number; countedFrom: string | null }>();
+    for (const [clinicId, s] of start) out.set(clinicId, { records: Math.max(0, (end.get(clinicId) ?? s.seq) - s.seq), countedFrom: s.countedFrom });
+    return out;
   }
 
   /** Every outage overlapping [from, to), oldest first. */
@@ -221,6 +324,12 @@ export class ExchangeAvailability {
         "SELECT clinic_id, SUM(CASE WHEN reason = 'lost_at_source' THEN 1 ELSE 0 END) AS lost, COUNT(*) AS n FROM dead_letters WHERE clinic_id IS NOT NULL AND received_at >= ? AND received_at < ? GROUP BY clinic_id", [f, t]);
     });
     const dead = new Map(letters.map((r) => [r.clinic_id, { lost: Number(r.lost), refused: Number(r.n) - Number(r.lost) }]));
-    return { ...computeAvailability([...ids].map((clinicId) => ({ clinicId, firstSeen: first.get(clinicId) ?? null, lostRecords: dead.get(clinicId)?.lost ?? 0, refusedRecords: dead.get(clinicId)?.refused ?? 0 })), outages, from, to, now), outages };
+    const volume = await this.recordsIn(from, to, now);
+    const inputs = [...ids].map((clinicId): ClinicInput => {
+      const v = volume.get(clinicId);
+      // A clinic absent from the volume log in the period had no record at central in it (or none since the last check).
+      return { clinicId, firstSeen: first.get(clinicId) ?? null, lostRecords: dead.get(clinicId)?.lost ?? 0, refusedRecords: dead.get(clinicId)?.refused ?? 0, records: v?.records ?? 0, recordsCountedFrom: v ? v.countedFrom : null };
+    });
+    return { ...computeAvailability(inputs, outages, from, to, now), outages };
   }
 }

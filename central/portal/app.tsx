@@ -771,7 +771,7 @@ export function portalApp(deps: PortalDeps): Hono {
     });
   });
 
-  // Data-exchange availability per clinic and month (tender 1.2.2: >= 99.9 %, no outage over 2 h).
+  // Data-exchange availability and loss rate per clinic and month (tender 1.2.2: >= 99.9 %, no outage over 2 h, loss < 0.1 %).
   page('get', '/availability', 'fleet', async (c, repo, ctx) => {
     const nowCst = new Date(Date.now() + 8 * 3600_000);
     const thisMonth = `${nowCst.getUTCFullYear()}-${String(nowCst.getUTCMonth() + 1).padStart(2, '0')}`;
@@ -789,15 +789,16 @@ export function portalApp(deps: PortalDeps): Hono {
     const dur = (sec: number) => { const s = Math.round(sec); const h = Math.floor(s / 3600); const mm = Math.floor((s % 3600) / 60); return h > 0 ? ctx.t(`${h} 小时 ${mm} 分`, `${h} h ${mm} min`) : mm > 0 ? ctx.t(`${mm} 分 ${s % 60} 秒`, `${mm} min ${s % 60} s`) : ctx.t(`${s} 秒`, `${s} s`); };
     const cause = (k: 'clinic' | 'district') => (k === 'clinic' ? ctx.t('机构侧', 'clinic side') : ctx.t('区级侧（中心/交换平台）', 'district side (central/hub)'));
     const summary: TableSpec = {
-      id: 'availability', title: ctx.t(`各机构数据交换可用性（${month}，目标：可用率 ≥ 99.9%，单次中断 ≤ 2 小时）`, `Data exchange availability by clinic (${month}; target: >= 99.9 %, no outage over 2 h)`),
-      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'availabilityText', label: ctx.t('可用率', 'Availability') }, { key: 'outages', label: ctx.t('中断次数', 'Outages'), kind: 'number' }, { key: 'longest', label: ctx.t('最长中断', 'Longest') }, { key: 'downtime', label: ctx.t('累计中断', 'Downtime') }, { key: 'causes', label: ctx.t('中断原因', 'Causes') }, { key: 'lostRecords', label: ctx.t('丢失记录', 'Records lost'), kind: 'number' }, { key: 'refusedRecords', label: ctx.t('拒收（待查）', 'Refused (kept)'), kind: 'number' }, { key: 'state', label: ctx.t('当前', 'Now') }, { key: 'met', label: ctx.t('达标', 'Target met') }],
+      id: 'availability', title: ctx.t(`各机构数据交换可用性（${month}，目标：可用率 ≥ 99.9%，单次中断 ≤ 2 小时，丢失率 < 0.1%）`, `Data exchange availability by clinic (${month}; target: >= 99.9 %, no outage over 2 h, loss < 0.1 %)`),
+      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'availabilityText', label: ctx.t('可用率', 'Availability') }, { key: 'outages', label: ctx.t('中断次数', 'Outages'), kind: 'number' }, { key: 'longest', label: ctx.t('最长中断', 'Longest') }, { key: 'downtime', label: ctx.t('累计中断', 'Downtime') }, { key: 'causes', label: ctx.t('中断原因', 'Causes') }, { key: 'records', label: ctx.t('汇入记录', 'Records'), kind: 'number' }, { key: 'lostRecords', label: ctx.t('丢失记录', 'Records lost'), kind: 'number' }, { key: 'lossRate', label: ctx.t('丢失率', 'Loss rate') }, { key: 'refusedRecords', label: ctx.t('拒收（待查）', 'Refused (kept)'), kind: 'number' }, { key: 'state', label: ctx.t('当前', 'Now') }, { key: 'met', label: ctx.t('达标', 'Target met') }],
       rows: rows.map((r) => ({
         clinicId: r.clinicId, institution: visible.get(r.clinicId) ?? '—',
         availabilityText: `${(Math.floor(r.availability * 100_000) / 1000).toFixed(3)}%`,
         outages: r.outages, longest: r.outages ? dur(r.longestOutageSeconds) : '—', downtime: r.outages ? dur(r.downtimeSeconds) : '—',
         causes: r.outages ? [r.byCause.clinic ? `${cause('clinic')} ${r.byCause.clinic}` : '', r.byCause.district ? `${cause('district')} ${r.byCause.district}` : ''].filter(Boolean).join(ctx.t('；', '; ')) : '—',
         state: r.downSince ? ctx.t(`中断中（自 ${localTime(r.downSince)}）`, `down since ${localTime(r.downSince)}`) : ctx.t('正常', 'ok'),
-        lostRecords: r.lostRecords, refusedRecords: r.refusedRecords,
+        records: r.records, lostRecords: r.lostRecords, refusedRecords: r.refusedRecords,
+        lossRate: r.records > 0 ? `${(r.lossRate * 100).toFixed(3)}%${r.recordsCountedFrom ? ctx.t(`（自 ${localTime(r.recordsCountedFrom)} 起）`, ` (since ${localTime(r.recordsCountedFrom)})`) : ''}` : '—',
         met: r.meetsTarget ? '✓' : '✗', _bad: !r.meetsTarget || r.downSince !== null || r.lostRecords > 0,
       })),
     };
@@ -816,8 +817,8 @@ export function portalApp(deps: PortalDeps): Hono {
         <div class="card" data-testid="availability-summary"><p>{rows.length === 0 ? ctx.t('尚无机构上报心跳。', 'No clinic has reported yet.') : missed === 0
           ? ctx.t(`本月 ${rows.length} 个机构均达标。`, `All ${rows.length} clinics meet the target this month.`)
           : ctx.t(`本月 ${missed} 个机构未达标（共 ${rows.length} 个）。`, `${missed} of ${rows.length} clinics miss the target this month.`)}</p>
-          <p class="hint">{ctx.t('中断：机构连续 2 分钟无心跳即计为中断，从最后一次心跳算起，到中心再次收到心跳为止。机构侧：中心在线而该机构无心跳（机构设备、网络或到交换平台的链路）；区级侧：中心未连接交换平台或刚启动。可用率从机构首次上报起计算。丢失记录：机构回补时已不再保存的记录；拒收：中心拒收并保存待查的消息（见“无法入库的消息”），不算丢失。',
-            'An outage starts at a clinic\'s last heartbeat once it has been silent for 2 minutes and ends when central hears from it again. Clinic side: central was listening and the clinic was silent (its appliance, network or path to the hub); district side: central was not connected to the hub or had just started. Availability counts from the clinic\'s first heartbeat. Records lost: records a clinic no longer held when it re-seeded central; refused: messages central refused and keeps for review (see Messages not applied), not lost.')}</p></div>
+          <p class="hint">{ctx.t('中断：机构连续 2 分钟无心跳即计为中断，从最后一次心跳算起，到中心再次收到心跳为止。机构侧：中心在线而该机构无心跳（机构设备、网络或到交换平台的链路）；区级侧：中心未连接交换平台或刚启动。可用率从机构首次上报起计算。丢失记录：机构回补时已不再保存的记录；拒收：中心拒收并保存待查的消息（见“无法入库的消息”），不算丢失。汇入记录：本月中心收到并核对的该机构记录数（按机构连续序号计，含拒收与丢失）；丢失率 = 丢失记录 ÷ 汇入记录。',
+            'An outage starts at a clinic\'s last heartbeat once it has been silent for 2 minutes and ends when central hears from it again. Clinic side: central was listening and the clinic was silent (its appliance, network or path to the hub); district side: central was not connected to the hub or had just started. Availability counts from the clinic\'s first heartbeat. Records lost: records a clinic no longer held when it re-seeded central; refused: messages central refused and keeps for review (see Messages not applied), not lost. Records: the clinic\'s records central accounted for this month (by the clinic\'s contiguous sequence numbers, refused and lost ones included); loss rate = records lost / records.')}</p></div>
         <Table ctx={ctx} table={summary} empty={ctx.t('尚无机构上报心跳', 'No clinic has reported yet')} />
         <Table ctx={ctx} table={log} empty={ctx.t('本月无中断', 'No outage this month')} />
       </>),

@@ -22,6 +22,8 @@ export const edgeFleet: DashboardSpec = {
       { id: 5, title: 'Fleet: heartbeat age', kind: 'table', unit: 's', queries: [{ expr: `time() - ${central.clinicHeartbeat}{${C}}`, instant: true }], w: 12 },
       { id: 26, title: 'Data exchange availability, last 30 days (target 99.9 %)', kind: 'table', unit: 'percentunit', description: 'From central\'s outage log: an outage starts at a clinic\'s last heartbeat after 2 min of silence and ends at its next heartbeat (portal: 数据交换可用性). Alert ExchangeAvailabilityBelowTarget below 0.999', queries: [{ expr: `${central.exchangeAvailability}{${C}}`, instant: true }], w: 12 },
       { id: 27, title: 'Longest outage, last 30 days (target at most 2 h)', kind: 'table', unit: 's', queries: [{ expr: `${central.exchangeLongestOutage}{${C}}`, instant: true }], w: 12 },
+      { id: 28, title: 'Loss rate, last 30 days (target below 0.1 %)', kind: 'table', unit: 'percentunit', description: 'Records lost (re-seeded as no longer held at the clinic) over the records central accounted for in 30 days (portal: 数据交换可用性). Alert ExchangeLossAboveTarget at 0.001 or more', queries: [{ expr: `${central.exchangeLossRatio}{${C}}`, instant: true }], w: 12 },
+      { id: 29, title: 'Records received, last 30 days', kind: 'table', queries: [{ expr: `${central.exchangeRecords}{${C}}`, instant: true }], w: 12 },
     ],
   }, {
     title: 'Replication',

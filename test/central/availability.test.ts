@@ -8,7 +8,7 @@ import pino from 'pino';
 import { computeAvailability, ExchangeAvailability, type Outage } from '../../central/availability/index.ts';
 import { parsePeriodBound } from '../../central/api.ts';
 import type { Warehouse } from '../../central/warehouse/types.ts';
-import { run, sqlFor } from '../../central/empi/sql.ts';
+import { all, run, sqlFor } from '../../central/empi/sql.ts';
 import { postgresTestWarehouse, sqliteTestWarehouse, type TestWarehouse } from './postgres.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
@@ -17,11 +17,18 @@ const iso = (s: number) => at(s).toISOString();
 
 t.test('generated outage logs: availability and downtime equal a brute-force count', async (t) => {
   const outage = fc.record({ clinic: fc.constantFrom('a', 'b'), start: fc.integer({ min: 0, max: 400 }), len: fc.integer({ min: 1, max: 200 }), open: fc.boolean(), cause: fc.constantFrom('clinic' as const, 'district' as const) });
-  fc.assert(fc.property(fc.array(outage, { maxLength: 8 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 500 }), fc.option(fc.integer({ min: 0, max: 500 }), { nil: null }), (raw, from, len, nowS, firstSeen) => {
+  const volume = fc.record({ records: fc.integer({ min: 0, max: 100_000 }), lost: fc.integer({ min: 0, max: 300 }) });
+  fc.assert(fc.property(fc.array(outage, { maxLength: 8 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 500 }), fc.option(fc.integer({ min: 0, max: 500 }), { nil: null }), volume, volume, (raw, from, len, nowS, firstSeen, va, vb) => {
     const to = from + len;
     const outages: Outage[] = raw.map((o) => ({ clinicId: o.clinic, startedAt: iso(o.start), endedAt: o.open ? null : iso(o.start + o.len), cause: o.cause }));
-    const r = computeAvailability([{ clinicId: 'a', firstSeen: firstSeen === null ? null : iso(firstSeen) }, { clinicId: 'b', firstSeen: null }], outages, at(from), at(to), at(nowS));
+    const vol = { a: va, b: vb } as Record<string, typeof va>;
+    const r = computeAvailability([{ clinicId: 'a', firstSeen: firstSeen === null ? null : iso(firstSeen), records: va.records, lostRecords: va.lost }, { clinicId: 'b', firstSeen: null, records: vb.records, lostRecords: vb.lost }], outages, at(from), at(to), at(nowS));
     for (const row of r.clinics) {
+      // Loss rate: lost over records, never above 1, 0 with neither; the target is below 0.1 %.
+      const v = vol[row.clinicId]!;
+      const expectedRate = v.lost === 0 ? 0 : v.lost / Math.max(v.records, v.lost);
+      if (Math.abs(row.lossRate - expectedRate) > 1e-12 || row.lossRate < 0 || row.lossRate > 1) return false;
+      if (row.lostRecords !== v.lost || row.records < row.lostRecords) return false;
       const start = Math.max(from, row.clinicId === 'a' && firstSeen !== null ? firstSeen : from);
       const end = Math.min(to, nowS);
       let down = 0;
@@ -32,7 +39,7 @@ t.test('generated outage logs: availability and downtime equal a brute-force cou
       if (row.downtimeSeconds !== down) return false;
       if (Math.abs(row.availability - (span > 0 ? 1 - down / span : 1)) > 1e-12) return false;
       if (row.availability < 0 || row.availability > 1) return false;
-      if (row.meetsTarget !== (row.availability >= 0.999 && row.longestOutageSeconds <= 7200)) return false;
+      if (row.meetsTarget !== (row.availability >= 0.999 && row.longestOutageSeconds <= 7200 && v.lost * 1000 < Math.max(v.records, v.lost))) return false;
       if (row.downtimeSeconds > 0 && row.longestOutageSeconds <= 0) return false;
     }
     return true;
@@ -111,5 +118,56 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     t.same([withLetters['c-b']!.lostRecords, withLetters['c-b']!.refusedRecords], [0, 0], 'c-b: none');
     const later = await b.report(new Date(last - 10_000), new Date(last + 3_600_000), new Date(last + 45_000));
     t.equal(later.measuredSeconds, 55, 'a period not over is measured up to now');
+  });
+}
+
+for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgresTestWarehouse]] as const) {
+  t.test(`loss rate on ${name}: records of a period from the hourly watermark log`, async (t) => {
+    const tw: TestWarehouse = await open(`volume${name}`);
+    t.teardown(tw.cleanup);
+    const { wh } = tw;
+    const a = new ExchangeAvailability(wh, pino({ level: 'silent' }), 1000);
+    const sql = sqlFor(wh);
+    const H = Date.parse('2026-03-01T16:00:00Z'); // midnight of 2 March, China time
+    const min = 60_000;
+    const hour = 60 * min;
+    const watermark = (id: string, seq: number) => sql.tx(function* () {
+      yield* run('INSERT INTO clinic_state (clinic_id, applied_seq, records_applied, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (clinic_id) DO UPDATE SET applied_seq = excluded.applied_seq', [id, seq, seq, new Date(H).toISOString()]);
+    });
+    const sampleAt = async (id: string, seq: number, ms: number) => { await watermark(id, seq); await a.sampleVolume(new Date(ms)); };
+    for (const id of ['v-a', 'v-b']) { await heartbeat(wh, id); await a.onHeartbeat(id); }
+    await sampleAt('v-a', 100, H - 110 * min);
+    await sampleAt('v-a', 250, H - 30 * min);
+    await sampleAt('v-a', 400, H - 1 * min);
+    await a.sampleVolume(new Date(H - 30_000)); // unchanged: nothing written
+    await sampleAt('v-a', 1400, H + 2 * hour + 5 * min);
+    await sampleAt('v-a', 2400, H + 5 * hour);
+    const rows = await sql.tx(function* () { return yield* all<{ hour: string; seq_first: number | string; seq_last: number | string }>("SELECT hour, seq_first, seq_last FROM exchange_volume WHERE clinic_id = 'v-a' ORDER BY hour"); });
+    t.same(rows.map((r) => [Date.parse(r.hour) - H, Number(r.seq_first), Number(r.seq_last)]), [[-2 * hour, 0, 100], [-hour, 250, 400], [2 * hour, 1400, 1400], [5 * hour, 2400, 2400]], 'one row per clinic and hour: the first and the last watermark seen in it (a clinic new to central starts at 0)');
+    const letter = (ms: number) => sql.tx(function* () { yield* run('INSERT INTO dead_letters (subject, clinic_id, seq, reason, detail, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)', ['clinic.v-a.rec.resident', 'v-a', 7, 'lost_at_source', 'test', Buffer.from('x'), new Date(ms).toISOString()]); });
+    await letter(H + hour);
+    await letter(H + 2 * hour);
+    const now = new Date(H + 10 * hour);
+    const rowOf = async (from: number, to: number) => (await a.report(new Date(from), new Date(to), now)).clinics.find((c) => c.clinicId === 'v-a')!;
+    const day = await rowOf(H, H + 3 * hour);
+    t.same([day.records, day.lostRecords, day.recordsCountedFrom], [1000, 2, null], 'the watermark at the period\'s end (last logged before it) less the one at its start: 1400 - 400');
+    t.equal(day.lossRate, 0.002, 'two lost of 1,000');
+    t.notOk(day.meetsTarget, 'a loss of 0.2 % misses the target (< 0.1 %) though no outage');
+    t.equal(day.availability, 1);
+    t.equal((await rowOf(H, H + 24 * hour)).records, 2000, 'a period not over ends at the live watermark (2400 - 400)');
+    const early = await rowOf(H - 3 * hour, H);
+    t.same([early.records, early.recordsCountedFrom, early.lossRate, early.meetsTarget], [400, null, 0, true], 'the clinic\'s first records counted from 0: none left out');
+    // A central upgraded to the volume log while a clinic already had records: its log starts at the first check, and the report says so.
+    await watermark('v-c', 500);
+    const upgraded = new ExchangeAvailability(wh, pino({ level: 'silent' }), 1000);
+    await watermark('v-c', 520);
+    await upgraded.sampleVolume(new Date(H + 3 * hour + 10 * min));
+    await watermark('v-c', 600);
+    await upgraded.sampleVolume(new Date(H + 4 * hour));
+    const vc = (await upgraded.report(new Date(H), new Date(H + 5 * hour), now)).clinics.find((c) => c.clinicId === 'v-c');
+    t.same([vc?.records, vc?.recordsCountedFrom], [80, new Date(H + 3 * hour).toISOString()], 'a clinic with records before the log: counted from the log\'s first hour (600 - 520), and the report says so');
+    t.equal((await upgraded.report(new Date(H), new Date(H + 3 * hour), now)).clinics.find((c) => c.clinicId === 'v-a')!.records, 1000, 'another instance (central restarted) reads the same log');
+    const other = (await a.report(new Date(H), new Date(H + 3 * hour), now)).clinics.find((c) => c.clinicId === 'v-b')!;
+    t.same([other.records, other.lossRate, other.meetsTarget], [0, 0, true], 'a clinic with no record yet: nothing counted, nothing lost');
   });
 }

@@ -9,6 +9,7 @@ import { startNatsServer } from '../helpers/nats-server.ts';
 import { centralInProcess, edgeInProcess, tempDir } from '../helpers/spine.ts';
 import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { writeActivity } from '../helpers/activity.ts';
 import { createPortalUser, seedPortalDemo } from '../../central/portal/index.ts';
 import type { AvailabilityReport, Outage } from '../../central/availability/index.ts';
 import { browserLogin } from './portal-server.ts';
@@ -29,6 +30,7 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   const { secret } = await createPortalUser(central.wh, { username: 'ops', displayName: '运维', password: 'Portal-Test-2026!', role: 'admin', orgId: 'district' });
   await waitFor('fleet row', async () => (await central.wh.fleet()).some((f) => f.clinicId === 'c01-xinhua'), 20_000);
   await sleep(1600); // central has been listening longer than a silence: a silence now is the clinic's
+  writeActivity(edge, 300, 17); // the clinic's records: the loss rate's denominator
   const report = async () => (await (await fetch(`${central.http.url}/api/availability`, { headers: auth })).json()) as Answer;
   const row = async () => (await report()).clinics.find((c) => c.clinicId === 'c01-xinhua')!;
   t.equal((await row()).outages, 0, 'no outage while the clinic beats');
@@ -51,10 +53,12 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   t.ok(Date.parse(first.endedAt!) >= restarting, 'and ends at a heartbeat after the restart');
   t.pass(`outage of ${((Date.parse(first.endedAt!) - Date.parse(first.startedAt)) / 1000).toFixed(1)} s for an appliance down ${((back - stoppedAt) / 1000).toFixed(1)} s`);
 
-  // The hub goes down: central stops hearing every clinic.
+  // The hub goes down: central stops hearing every clinic; the clinic goes on writing.
   await ns.stop();
+  const written = writeActivity(edge, 500, 18);
   await waitFor('second outage opened', async () => (await report()).outages.length === 2, 15_000);
   await ns.restart();
+  await waitFor('the records written during the outage applied', async () => (await central.wh.watermark('c01-xinhua')).appliedSeq === written, 30_000);
   await waitFor('second outage closed', async () => (await row()).downSince === null, 30_000);
   const r = await report();
   const c01 = r.clinics.find((c) => c.clinicId === 'c01-xinhua')!;
@@ -62,6 +66,7 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   t.equal(r.outages[1]!.cause, 'district', 'the hub outage is the district side');
   t.ok(c01.availability < 0.999 && !c01.meetsTarget, `availability since the clinic's first heartbeat ${(c01.availability * 100).toFixed(1)} %: target not met`);
   t.same([c01.lostRecords, c01.refusedRecords], [0, 0], 'nothing lost or refused: the outages delayed the records, they did not lose them');
+  t.same([c01.records, c01.lossRate, c01.recordsCountedFrom], [written, 0, null], `every record of the clinic counted (${written}, from its first), loss rate 0`);
   t.ok(c01.downtimeSeconds > 0 && c01.longestOutageSeconds <= c01.downtimeSeconds, `downtime ${c01.downtimeSeconds.toFixed(1)} s, longest ${c01.longestOutageSeconds.toFixed(1)} s`);
 
   // Central itself is down for a while (restarted): the time it heard nothing counts too, the district side's.
@@ -78,6 +83,8 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   t.ok(ratio > 0 && ratio < 0.999, `metrics: 30-day availability ${ratio.toFixed(3)} (ExchangeAvailabilityBelowTarget alerts on it)`);
   t.match(metrics, /^central_clinic_exchange_down\{clinic="c01-xinhua"\} 0$/m, 'metrics: not down now');
   t.match(metrics, /^central_clinic_exchange_longest_outage_seconds\{clinic="c01-xinhua"\} [1-9]/m, 'metrics: the longest outage');
+  t.match(metrics, /^central_clinic_exchange_loss_ratio\{clinic="c01-xinhua"\} 0$/m, 'metrics: loss ratio 0 (ExchangeLossAboveTarget alerts on it)');
+  t.match(metrics, new RegExp(`^central_clinic_exchange_records\\{clinic="c01-xinhua"\\} ${written}$`, 'm'), 'metrics: the records it is taken over');
 
   // Bad periods: a clear refusal.
   for (const q of ['from=yesterday', 'from=2026-03-02&to=2026-03-01', 'to=2026-13-01']) {
@@ -101,6 +108,7 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   t.match(text, /机构侧 1；区级侧（中心\/交换平台） 2/, 'outages by side');
   t.match(text, /✗/, 'target not met');
   t.match(text, /正常/, 'exchanging now');
+  t.match(text, new RegExp(`${written}.*0\\.000%`), 'records and loss rate');
   t.equal(await page.locator('[data-testid=table-outages] tbody tr').count(), 3, 'the three outages listed');
   t.match(await page.locator('[data-testid=availability-summary]').textContent(), /1 个机构未达标/, 'the summary counts the clinics that miss the target');
   await page.screenshot({ path: screenshotPath('portal-availability'), fullPage: true });
