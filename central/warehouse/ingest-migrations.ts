@@ -37,6 +37,16 @@ if (!pgMigrations.some((m) => m.version === 124)) {
   pgMigrations.push({ version: 124, name: name124, sql: ddl124 });
 }
 
+/** 125: the availability report counts each clinic's lost and refused records of a period (central/availability). */
+const name125 = 'spine: dead letters by time received (the loss rate of a period)';
+const ddl125 = 'CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters (received_at)';
+if (!centralMigrations.some((m) => m.version === 125)) {
+  centralMigrations.push({ version: 125, name: name125, up: (db) => db.exec(ddl125) });
+}
+if (!pgMigrations.some((m) => m.version === 125)) {
+  pgMigrations.push({ version: 125, name: name125, sql: ddl125 });
+}
+
 const name121 = 'WS 365 projections: daily cashier settlements, dispensing lines';
 if (!centralMigrations.some((m) => m.version === 121)) {
   centralMigrations.push({ version: 121, name: name121, up: (db) => db.exec(projectionDdl('sqlite', 121)) });

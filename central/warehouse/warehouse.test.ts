@@ -32,7 +32,7 @@ t.test('postgres: migrations are numbered and safe to re-run', async (t) => {
   const c = await PostgresWarehouse.open(db.url);
   const versions = (await c.pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version);
   t.same(versions.filter((v) => v < 110), [1, 2, 3, 100, 101, 102], 'each version once, even with two instances starting together');
-  t.same(versions.filter((v) => v >= 120 && v < 130), [120, 121, 122, 124], 'the ingest-path migrations (120-129) too (123 is SQLite only)');
+  t.same(versions.filter((v) => v >= 120 && v < 130), [120, 121, 122, 124, 125], 'the ingest-path migrations (120-129) too (123 is SQLite only)');
   await c.audit({ actor: 'test', action: 'x', target: 'y', sourceIp: '::1', outcome: 'ok' });
   await t.rejects(c.pool.query('UPDATE audit_log SET outcome = $1', ['forged']), /append-only/, 'the audit log is append-only');
   await t.rejects(c.pool.query('DELETE FROM audit_log'), /append-only/);
