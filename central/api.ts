@@ -8,7 +8,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Distributed } from './dictionaries/publisher.ts';
-import type { ExchangeAvailability } from './availability/index.ts';
+import { MaintenanceError, type ExchangeAvailability } from './availability/index.ts';
 import { DEAD_LETTER_REASONS, DICTIONARY_NAMES, dictionaryItemSchema, type DictionaryName, type DictionarySnapshot } from '../contracts/index.ts';
 import type { Warehouse } from './warehouse/types.ts';
 import { ImportFailed, crossCheck, planImport, readUpload } from './dictionaries/import.ts';
@@ -89,8 +89,9 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
     from: z.string(), to: z.string(), measuredSeconds: z.number().describe('the part of the period measured (up to now)'),
     target: z.object({ availability: z.number(), maxOutageSeconds: z.number(), maxLossRate: z.number().describe('0.001: loss below 0.1 %') }),
     clinics: z.array(z.object({
-      clinicId: z.string(), availability: z.number().describe('0..1, from the clinic\'s first heartbeat on'), downtimeSeconds: z.number(), outages: z.number().int(),
-      longestOutageSeconds: z.number().describe('whole length of the longest outage that overlaps the period'), byCause: z.object({ clinic: z.number().int(), district: z.number().int() }),
+      clinicId: z.string(), availability: z.number().describe('0..1, from the clinic\'s first heartbeat on; time in planned maintenance windows is not downtime'), downtimeSeconds: z.number().describe('outage time outside planned maintenance windows'),
+      plannedSeconds: z.number().describe('outage time inside planned maintenance windows'), outages: z.number().int(),
+      longestOutageSeconds: z.number().describe('whole length of the longest outage that overlaps the period, less its time in planned maintenance windows (its longest stretch outside them)'), byCause: z.object({ clinic: z.number().int(), district: z.number().int(), planned: z.number().int().describe('wholly inside planned maintenance windows') }),
       downSince: z.string().nullable(), meetsTarget: z.boolean().describe('availability >= 99.9 %, no outage over 2 h and loss rate below 0.1 % (tender 1.2.2)'),
       lostRecords: z.number().int().describe('records the clinic re-seeded as no longer held (lost_at_source), received in the period'),
       refusedRecords: z.number().int().describe('messages of the clinic central refused in the period (kept for review: GET /api/dead-letters)'),
@@ -98,7 +99,7 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
       lossRate: z.number().describe('lostRecords / records (0 with neither); target below 0.001'),
       recordsCountedFrom: z.string().nullable().describe('when the count of records starts if later than the period (the log began inside it); null: the whole period'),
     })),
-    outages: z.array(Outage),
+    outages: z.array(Outage.extend({ planned: z.enum(['none', 'partly', 'all']).describe('how much of it fell in planned maintenance windows') })),
   }).openapi('ExchangeAvailability');
   app.openapi(createRoute({ method: 'get', path: '/api/availability', security: auth, summary: 'Availability and loss rate of each clinic\'s data exchange over a period, and its outages (tender 1.2.2: >= 99.9 %, no outage over 2 h, loss < 0.1 %)',
     description: 'An outage starts at a clinic\'s last heartbeat once it has been silent for 2 minutes and ends at its next heartbeat. Dates (`2026-03-01`) are midnight China time; full ISO date-times are taken as written. Default: the last 30 days.',
@@ -114,6 +115,57 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
     if (from >= to) return c.json({ error: 'invalid period', detail: 'from must be before to' }, 400);
     const report = await deps.availability.report(from, to, now);
     return c.json({ ...report, outages: report.outages.slice(-1000) }, 200);
+  });
+
+  // ---- planned maintenance windows (计划维护): not counted as outage time in the availability report ----
+  const Window = z.object({
+    id: z.number().int(), clinicId: z.string().nullable().describe('null: every clinic (maintenance of the hub or central)'),
+    startsAt: z.string(), endsAt: z.string(), reason: z.string(), declaredBy: z.string(), declaredAt: z.string(),
+    cancelledAt: z.string().nullable().describe('set when cancelled: from then on it no longer counts'),
+  }).openapi('MaintenanceWindow');
+  const WindowId = z.object({ id: z.coerce.number().int().positive() });
+  app.openapi(createRoute({ method: 'get', path: '/api/maintenance', security: auth, summary: 'Planned maintenance windows overlapping a period (default: from 30 days ago on)',
+    request: { query: z.object({ from: z.string().optional(), to: z.string().optional() }) },
+    responses: { 200: { description: 'windows, in start order, cancelled ones included', content: { 'application/json': { schema: z.array(Window) } } }, 400: { description: 'a bound that is not a date', content: { 'application/json': { schema: ErrorBody } } }, 404: { description: 'not tracked by this central', content: { 'application/json': { schema: ErrorBody } } }, ...unauthorized } }),
+  async (c) => {
+    if (!deps.availability) return c.json({ error: 'availability is not tracked here' }, 404);
+    const q = c.req.valid('query');
+    const now = Date.now();
+    const from = q.from ? parsePeriodBound(q.from) : new Date(now - 30 * 86400_000);
+    const to = q.to ? parsePeriodBound(q.to) : new Date(now + 400 * 86400_000);
+    if (!from || !to || from >= to) return c.json({ error: 'invalid period', detail: 'from and to are dates (2026-03-01, midnight China time) or ISO date-times, from before to' }, 400);
+    return c.json(await deps.availability.maintenance(from, to), 200);
+  });
+  app.openapi(createRoute({ method: 'post', path: '/api/maintenance', security: auth, summary: 'Declare a planned maintenance window of one clinic or of every clinic',
+    description: 'Outage time inside the window counts as planned, not as downtime, from the moment the window is declared (never before it); alerts on the clinic\'s heartbeat, lag and relay are held while it lasts. At most 72 hours, not in the past, with a reason.',
+    request: { body: { content: { 'application/json': { schema: z.object({
+      clinicId: z.string().max(64).nullable().describe('null: every clinic'), startsAt: z.string().describe('ISO date-time'), endsAt: z.string().describe('ISO date-time'),
+      reason: z.string().max(200), declaredBy: z.string().min(1).max(64).describe('who plans it (a name, recorded with the window and in the audit log)'),
+    }) } } } },
+    responses: { 201: { description: 'declared', content: { 'application/json': { schema: Window } } }, 400: { description: 'not a window that can be declared (the reason says why)', content: { 'application/json': { schema: ErrorBody } } }, 404: { description: 'not tracked by this central', content: { 'application/json': { schema: ErrorBody } } }, ...unauthorized } }),
+  async (c) => {
+    if (!deps.availability) return c.json({ error: 'availability is not tracked here' }, 404);
+    const b = c.req.valid('json');
+    try {
+      const w = await deps.availability.declareMaintenance(b);
+      await deps.audit({ actor: 'api-token', action: 'maintenance.declare', target: `#${w.id} ${w.clinicId ?? 'all'} ${w.startsAt}..${w.endsAt} by ${w.declaredBy}`, sourceIp: ip(c), outcome: 'ok' });
+      return c.json(w, 201);
+    } catch (e) {
+      if (!(e instanceof MaintenanceError)) throw e;
+      await deps.audit({ actor: 'api-token', action: 'maintenance.declare', target: `${b.clinicId ?? 'all'} ${b.startsAt}..${b.endsAt}`.slice(0, 300), sourceIp: ip(c), outcome: `refused: ${e.message}` });
+      return c.json({ error: 'invalid maintenance window', detail: e.message }, 400);
+    }
+  });
+  app.openapi(createRoute({ method: 'delete', path: '/api/maintenance/{id}', security: auth, summary: 'Cancel a planned maintenance window (from now on it no longer counts)',
+    request: { params: WindowId },
+    responses: { 200: { description: 'the window, with cancelledAt (unchanged if it had ended or was cancelled already)', content: { 'application/json': { schema: Window } } }, 404: { description: 'no such window', content: { 'application/json': { schema: ErrorBody } } }, ...unauthorized } }),
+  async (c) => {
+    if (!deps.availability) return c.json({ error: 'availability is not tracked here' }, 404);
+    const id = c.req.valid('param').id;
+    const w = await deps.availability.cancelMaintenance(id);
+    if (!w) return c.json({ error: 'no such maintenance window' }, 404);
+    await deps.audit({ actor: 'api-token', action: 'maintenance.cancel', target: `#${id}`, sourceIp: ip(c), outcome: 'ok' });
+    return c.json(w, 200);
   });
 
   app.openapi(createRoute({ method: 'get', path: '/api/fleet/{clinicId}', security: auth, summary: 'Replication status of one clinic',

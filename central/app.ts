@@ -74,7 +74,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const existing = new Set((await wh.latestDictionaries()).map((d) => d.name));
   for (const name of DICTIONARY_NAMES) if (!existing.has(name)) await wh.saveDictionary(name, starterDictionaries[name]);
 
-  const { registry, observe, httpMetrics, watchIngest, observeBatch, watchHub, watchAvailability } = centralMetrics(wh);
+  const { registry, observe, httpMetrics, watchIngest, observeBatch, watchHub, watchAvailability, watchMaintenance } = centralMetrics(wh);
   watchHub(() => ({ connected: link.status().connected, pendingDictionaries: dictionaries.pendingNames().length }));
   // A recreated records stream may mean a wiped broker: the dictionaries go out again.
   const ingest = new Ingest(link.ready, wh, log, { onResult: observe, onBatch: observeBatch, onStreamsCreated: () => dictionaries.reconcileNow() }, config.maxBatch);
@@ -86,6 +86,10 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   const availability = new ExchangeAvailability(wh, log, config.exchangeSilenceMs);
   await availability.init();
   watchAvailability(async () => (await availability.report(new Date(Date.now() - 30 * 86400_000), new Date())).clinics);
+  watchMaintenance(async () => {
+    const m = await availability.inMaintenance();
+    return (await wh.fleet()).map((f) => ({ clinicId: f.clinicId, active: m.all || m.clinics.has(f.clinicId) }));
+  });
   // Before any heartbeat is heard: clinics silent since before this start (central itself was down,
   // or cut off) are in an outage from their last heartbeat, the district side's; the first
   // heartbeat of each closes it. Found by the first check instead, they would have beaten again.

@@ -56,6 +56,7 @@ export const metricNames = {
     exchangeDown: 'central_clinic_exchange_down',
     exchangeLossRatio: 'central_clinic_exchange_loss_ratio',
     exchangeRecords: 'central_clinic_exchange_records',
+    clinicMaintenance: 'central_clinic_maintenance',
     dictionariesPending: 'central_dictionaries_pending',
   },
 } as const;

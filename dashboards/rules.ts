@@ -33,6 +33,11 @@ export interface RuleGroup {
   rules: AlertRule[];
 }
 
+/**
+ * A clinic alert held while a planned maintenance window of the clinic (or of every clinic) is
+ * open (central_clinic_maintenance, declared through central's API or the portal's 计划维护 page).
+ */
+const held = (expr: string) => `(${expr}) unless on(clinic) ${central.clinicMaintenance} == 1`;
 const net = (alert: string, expr: string, forD: string, severity: AlertRule['labels']['severity'], summary: string, description: string, area: AlertRule['labels']['area'] = 'network'): AlertRule =>
   ({ alert, expr, ...(forD ? { for: forD } : {}), labels: { severity, area }, annotations: { summary, description } });
 
@@ -41,7 +46,7 @@ export const ruleGroups: RuleGroup[] = [
     name: 'health-network',
     rules: [
       net('NetworkDeviceDown', `${n.targetUp} == 0`, '2m', 'critical', '{{ $labels.target }} does not answer SNMP', 'The device has not answered SNMP polls for 2 minutes (or credentials are wrong). See netmon_impact_down for clinics behind it.'),
-      net('ClinicCutOff', `max by (clinic, target) (${n.impactDown}) == 1`, '1m', 'critical', 'Clinic {{ $labels.clinic }} cut off by a fault at {{ $labels.target }}', 'Replication streams and registered medical devices of the clinic sit behind a failed device or link.'),
+      net('ClinicCutOff', held(`max by (clinic, target) (${n.impactDown}) == 1`), '1m', 'critical', 'Clinic {{ $labels.clinic }} cut off by a fault at {{ $labels.target }}', 'Replication streams and registered medical devices of the clinic sit behind a failed device or link.'),
       net('LinkDown', `(${n.operUp} == 0) and on(target, ifName) netmon_link_info`, '2m', 'critical', 'Link {{ $labels.target }} {{ $labels.ifName }} is down', 'An inventory link that reaches clinics is operationally down.'),
       net('LinkHighUtilisation', `(${utilisation('in', '', '5m')}) > 0.8 or (${utilisation('out', '', '5m')}) > 0.8`, '10m', 'warning', '{{ $labels.target }} {{ $labels.ifName }} above 80 % utilisation', 'Sustained utilisation above 80 % for 10 minutes.'),
       net('InterfaceErrorRate', `(rate(${n.inErrors}[5m]) + rate(${n.outErrors}[5m])) / on(target, ifIndex) ((rate(${n.inUcast}[5m]) + rate(${n.outUcast}[5m])) > 0) > 0.01`, '10m', 'warning', '{{ $labels.target }} {{ $labels.ifName }} error rate above 1 %', 'More than 1 % of unicast packets on the interface have errors.'),
@@ -49,24 +54,24 @@ export const ruleGroups: RuleGroup[] = [
       net('DeviceRestarted', `increase(${n.restarts}[15m]) > 0`, '', 'info', '{{ $labels.target }} restarted', 'sysUpTime went backwards: the agent or device restarted.'),
       net('TrafficAnomaly', `${n.anomalyScore} > 4`, '10m', 'warning', 'Unusual traffic on {{ $labels.target }} {{ $labels.ifName }} ({{ $labels.direction }})', 'Traffic is far from the learned daily/weekly baseline for 10 minutes (score > 4).'),
       net('SnmpAuthenticationFailures', `increase(${n.traps}{type="authenticationFailure"}[10m]) > 0`, '', 'warning', 'Authentication failures reported by {{ $labels.target }}', 'A device reported SNMP authentication failures: possible intrusion attempt (tender 3.1.3).', 'security'),
-      net('EdgeUnreachable', `${n.probeUp}{probe="edge_http"} == 0`, '3m', 'critical', 'Edge appliance of {{ $labels.clinic }} unreachable', 'GET {{ $labels.url }} failed for 3 minutes.', 'edge'),
+      net('EdgeUnreachable', held(`${n.probeUp}{probe="edge_http"} == 0`), '3m', 'critical', 'Edge appliance of {{ $labels.clinic }} unreachable', 'GET {{ $labels.url }} failed for 3 minutes.', 'edge'),
       net('CentralUnreachable', `${n.probeUp}{probe=~"central_.*"} == 0`, '2m', 'critical', 'Central {{ $labels.probe }} unreachable', '{{ $labels.url }} failed for 2 minutes.', 'central'),
     ],
   },
   {
     name: 'replication',
     rules: [
-      net('ReplicationLagHigh', `${central.clinicLag} > 600`, '5m', 'warning', 'Replication lag of {{ $labels.clinic }} above 10 minutes', 'Records written at the clinic reach central late.', 'edge'),
+      net('ReplicationLagHigh', held(`${central.clinicLag} > 600`), '5m', 'warning', 'Replication lag of {{ $labels.clinic }} above 10 minutes', 'Records written at the clinic reach central late.', 'edge'),
       // Tender 1.2.2 over a rolling 30 days, from central's outage log (central/availability).
       net('ExchangeAvailabilityBelowTarget', `${central.exchangeAvailability} < 0.999`, '10m', 'warning', 'Data exchange availability of {{ $labels.clinic }} below 99.9 % over 30 days', 'Over the last 30 days the clinic\'s data could reach central less than 99.9 % of the time (tender 1.2.2). The portal\'s 数据交换可用性 page lists its outages and which side they were on (clinic: its appliance, network or path to the hub; district: central or the hub).', 'edge'),
       net('ExchangeLossAboveTarget', `${central.exchangeLossRatio} >= 0.001`, '10m', 'critical', 'Records of {{ $labels.clinic }} lost: {{ $value | humanizePercentage }} over 30 days', 'Over the last 30 days at least 0.1 % of the clinic\'s records were lost (tender 1.2.2: loss below 0.1 %): the clinic re-seeded central and no longer held them (lost_at_source, after central lost applied records older than its stream). The portal\'s 无法入库的消息 page lists them by record; 数据交换可用性 gives the rate.', 'edge'),
-      net('ReplicationOutageLimit', `${central.clinicLag} > 7200`, '', 'critical', 'Replication of {{ $labels.clinic }} behind by more than 2 h', 'Tender: a single outage must not exceed 2 hours.', 'edge'),
+      net('ReplicationOutageLimit', held(`${central.clinicLag} > 7200`), '', 'critical', 'Replication of {{ $labels.clinic }} behind by more than 2 h', 'Tender: a single outage must not exceed 2 hours.', 'edge'),
       net('ReplicationLatencyAboveTender', `histogram_quantile(0.95, sum by (le) (rate(${central.applyLatency}_bucket[10m]))) > 0.2`, '15m', 'warning', 'p95 edge-to-central latency above 200 ms', 'Tender: core business data on the bus < 200 ms.', 'central'),
-      net('EdgeHeartbeatStale', `time() - ${central.clinicHeartbeat} > 300 and ${central.clinicHeartbeat} > 0`, '2m', 'warning', 'No heartbeat from {{ $labels.clinic }} for 5 minutes', 'Central has not heard from the clinic edge.', 'edge'),
-      net('OutboxGrowing', `deriv(${edge.outboxDepth}[15m]) > 0 and ${edge.outboxDepth} > 100`, '15m', 'warning', 'Outbox of {{ $labels.clinic }} keeps growing', 'The edge writes faster than central confirms; check the link and the relay.', 'edge'),
-      net('OutboxOldestPending', `${edge.oldestPendingAge} > 900`, '5m', 'warning', 'Oldest unconfirmed record of {{ $labels.clinic }} older than 15 minutes', 'Records are waiting for the applied watermark.', 'edge'),
+      net('EdgeHeartbeatStale', held(`time() - ${central.clinicHeartbeat} > 300 and ${central.clinicHeartbeat} > 0`), '2m', 'warning', 'No heartbeat from {{ $labels.clinic }} for 5 minutes', 'Central has not heard from the clinic edge.', 'edge'),
+      net('OutboxGrowing', held(`deriv(${edge.outboxDepth}[15m]) > 0 and ${edge.outboxDepth} > 100`), '15m', 'warning', 'Outbox of {{ $labels.clinic }} keeps growing', 'The edge writes faster than central confirms; check the link and the relay.', 'edge'),
+      net('OutboxOldestPending', held(`${edge.oldestPendingAge} > 900`), '5m', 'warning', 'Oldest unconfirmed record of {{ $labels.clinic }} older than 15 minutes', 'Records are waiting for the applied watermark.', 'edge'),
       net('CentralLostAppliedRecords', `${edge.centralRegressed} == 1`, '', 'critical', 'Central lost applied records of {{ $labels.clinic }}', 'Central\'s applied watermark for the clinic stays below the receipt the edge already holds (and trimmed its outbox to): central\'s warehouse went back to an older point (restored from a backup?). Central replays what its records stream still holds (the edges do not count receipts it flags as replaying), so this fires only once that replay is over and central is still short: records older than the stream\'s 7 days are missing at central. The clinic admin re-seeds central from the edge (数据同步 page, 从本站回补中心数据): the latest version of each record is sent again; versions superseded inside the gap are logged at central as lost_at_source dead letters (edge-agent/sync/reseed.ts).', 'edge'),
-      net('EdgeRelayDisconnected', `${edge.relayState} == 0`, '5m', 'warning', 'Relay of {{ $labels.clinic }} not publishing', 'The edge relay has been disconnected for 5 minutes.', 'edge'),
+      net('EdgeRelayDisconnected', held(`${edge.relayState} == 0`), '5m', 'warning', 'Relay of {{ $labels.clinic }} not publishing', 'The edge relay has been disconnected for 5 minutes.', 'edge'),
       net('MedicalDeviceDown', `${device.up} == 0`, '5m', 'warning', 'Device {{ $labels.device }} at {{ $labels.clinic }} not answering', 'The device driver has had no answer or data from the device for 5 minutes.', 'edge'),
       net('EdgeSyncParked', `${edge.syncDeadLetters} > 0`, '15m', 'warning', 'Messages from central parked at {{ $labels.clinic }} ({{ $labels.follower }})', 'The edge could not apply some messages of a central stream (EMPI merges, dictionaries or record migrations) after retrying, and parked them in sync_dead_letter; the rest of the stream goes on. Look at the reason, fix the cause, then replay or discard them.', 'edge'),
       net('EdgeSyncBlocked', `${edge.syncBlocked} == 1`, '10m', 'critical', 'Stream follower {{ $labels.follower }} at {{ $labels.clinic }} is stuck', 'A message that must apply before the next ones keeps failing: nothing after it is applied until it does, or until it is parked by hand.', 'edge'),

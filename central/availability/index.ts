@@ -38,6 +38,8 @@ export const DEFAULT_SILENCE_MS = 120_000;
 /** Tender 1.2.2: data loss below 0.1 %. */
 export const MAX_LOSS_RATE = 0.001;
 const HOUR_MS = 3_600_000;
+/** The longest planned maintenance window that can be declared. */
+export const MAX_MAINTENANCE_MS = 72 * HOUR_MS;
 
 const AUTO = { sqlite: 'INTEGER PRIMARY KEY AUTOINCREMENT', pg: 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY' };
 const SCHEMA = [
@@ -47,6 +49,10 @@ const SCHEMA = [
   { sqlite: 'CREATE UNIQUE INDEX IF NOT EXISTS exchange_outages_open ON exchange_outages (clinic_id) WHERE ended_at IS NULL', pg: 'CREATE UNIQUE INDEX IF NOT EXISTS exchange_outages_open ON exchange_outages (clinic_id) WHERE ended_at IS NULL' },
   // When central first heard from each clinic: a clinic that joins mid-period is measured from then.
   { sqlite: 'CREATE TABLE IF NOT EXISTS exchange_clinics (clinic_id TEXT PRIMARY KEY, first_seen TEXT NOT NULL)', pg: 'CREATE TABLE IF NOT EXISTS exchange_clinics (clinic_id TEXT PRIMARY KEY, first_seen TEXT NOT NULL)' },
+  // Planned maintenance windows (计划维护): clinic_id NULL for every clinic.
+  { sqlite: `CREATE TABLE IF NOT EXISTS exchange_maintenance (id ${AUTO.sqlite}, clinic_id TEXT, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, reason TEXT NOT NULL, declared_by TEXT NOT NULL, declared_at TEXT NOT NULL, cancelled_at TEXT)`,
+    pg: `CREATE TABLE IF NOT EXISTS exchange_maintenance (id ${AUTO.pg}, clinic_id TEXT, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, reason TEXT NOT NULL, declared_by TEXT NOT NULL, declared_at TEXT NOT NULL, cancelled_at TEXT)` },
+  { sqlite: 'CREATE INDEX IF NOT EXISTS exchange_maintenance_time ON exchange_maintenance (starts_at)', pg: 'CREATE INDEX IF NOT EXISTS exchange_maintenance_time ON exchange_maintenance (starts_at)' },
   // Each clinic's applied watermark per hour (the loss rate's denominator): `hour` is the ISO start of the UTC hour.
   { sqlite: 'CREATE TABLE IF NOT EXISTS exchange_volume (clinic_id TEXT NOT NULL, hour TEXT NOT NULL, seq_first INTEGER NOT NULL, seq_last INTEGER NOT NULL, PRIMARY KEY (clinic_id, hour))',
     pg: 'CREATE TABLE IF NOT EXISTS exchange_volume (clinic_id TEXT NOT NULL, hour TEXT NOT NULL, seq_first BIGINT NOT NULL, seq_last BIGINT NOT NULL, PRIMARY KEY (clinic_id, hour))' },
@@ -66,11 +72,14 @@ export interface ClinicAvailability {
   clinicId: string;
   /** Share of the period (from the clinic's first heartbeat on, up to now) the clinic's data could reach central. */
   availability: number;
+  /** Time the clinic's data could not reach central, outside planned maintenance windows. */
   downtimeSeconds: number;
+  /** Time of outages inside planned maintenance windows (not counted as downtime). */
+  plannedSeconds: number;
   outages: number;
   longestOutageSeconds: number;
-  /** Outages by the side known to be at fault (see the module comment). */
-  byCause: Record<OutageCause, number>;
+  /** Outages by the side known to be at fault (see the module comment); `planned`: wholly inside planned maintenance windows. */
+  byCause: Record<OutageCause | 'planned', number>;
   /** Start of the outage still going on, if any. */
   downSince: string | null;
   /** availability >= 99.9 %, no outage longer than 2 h and loss rate below 0.1 % (tender 1.2.2). */
@@ -102,11 +111,62 @@ export interface AvailabilityReport {
   clinics: ClinicAvailability[];
 }
 
+/** A half-open interval [a, b) in ms. */
+type Span = readonly [number, number];
+
+/** Sorted, merged, non-empty spans. */
+function union(spans: Span[]): Span[] {
+  const out: [number, number][] = [];
+  for (const [a, b] of spans.filter(([x, y]) => y > x).sort((x, y) => x[0] - y[0])) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+/** `a` without `b`, both merged (`union`). */
+function minus(a: Span[], b: Span[]): Span[] {
+  const out: Span[] = [];
+  for (const [x, y] of a) {
+    let cur = x;
+    for (const [p, q] of b) {
+      if (q <= cur || p >= y) continue;
+      if (p > cur) out.push([cur, p]);
+      cur = Math.max(cur, q);
+      if (cur >= y) break;
+    }
+    if (cur < y) out.push([cur, y]);
+  }
+  return out;
+}
+
+const within = (spans: Span[], a: number, b: number): Span[] => spans.map(([x, y]) => [Math.max(x, a), Math.min(y, b)] as Span).filter(([x, y]) => y > x);
+const total = (spans: Span[]) => spans.reduce((n, [a, b]) => n + b - a, 0);
+
 /**
- * The report for [from, to) from the outages that overlap it (pure: tested with generated
- * outages). `firstSeen` bounds each clinic's measured time (a clinic that joined mid-period is not
- * counted down before it); an outage still going on ends at `now`.
+ * A planned maintenance window (计划维护) of one clinic, or of every clinic (`clinicId` null: the
+ * hub or central). It counts from when it was declared, never before (a window declared after an
+ * outage began does not excuse what came before), to its end or its cancellation.
  */
+export interface MaintenanceWindow {
+  id: number;
+  clinicId: string | null;
+  startsAt: string;
+  endsAt: string;
+  reason: string;
+  declaredBy: string;
+  declaredAt: string;
+  cancelledAt: string | null;
+}
+
+/** The part of a window that counts as planned, or null. */
+export function plannedSpan(w: MaintenanceWindow): Span | null {
+  const a = Math.max(Date.parse(w.startsAt), Date.parse(w.declaredAt));
+  const b = Math.min(Date.parse(w.endsAt), w.cancelledAt ? Date.parse(w.cancelledAt) : Infinity);
+  return b > a ? [a, b] : null;
+}
+
 export interface ClinicInput {
   clinicId: string;
   firstSeen: string | null;
@@ -116,45 +176,77 @@ export interface ClinicInput {
   recordsCountedFrom?: string | null;
 }
 
-export function computeAvailability(clinics: ClinicInput[], outages: Outage[], from: Date, to: Date, now: Date): AvailabilityReport {
+/** An outage as reported: how much of it fell in planned maintenance windows. */
+export interface ReportedOutage extends Outage {
+  planned: 'none' | 'partly' | 'all';
+}
+
+/**
+ * The report for [from, to) from the outages that overlap it (pure: tested with generated
+ * outages and windows). `firstSeen` bounds each clinic's measured time (a clinic that joined
+ * mid-period is not counted down before it); an outage still going on ends at `now`. Time of an
+ * outage inside a planned maintenance window is reported as planned, not as downtime, and the
+ * longest outage is the longest stretch outside the windows.
+ */
+export function computeAvailability(clinics: ClinicInput[], outages: Outage[], from: Date, to: Date, now: Date, windows: MaintenanceWindow[] = []): AvailabilityReport & { outages: ReportedOutage[] } {
   const end = Math.min(to.getTime(), now.getTime());
   const measuredSeconds = Math.max(0, (end - from.getTime()) / 1000);
   const rows: ClinicAvailability[] = [];
+  const spanOf = (o: Outage): Span => [Date.parse(o.startedAt), o.endedAt ? Date.parse(o.endedAt) : now.getTime()];
+  const plannedOf = new Map<string | null, Span[]>();
+  const planned = (clinicId: string): Span[] => {
+    let p = plannedOf.get(clinicId);
+    if (!p) {
+      p = union(windows.filter((w) => w.clinicId === null || w.clinicId === clinicId).map(plannedSpan).filter((x): x is Span => x !== null));
+      plannedOf.set(clinicId, p);
+    }
+    return p;
+  };
+  const share = (o: Outage): ReportedOutage['planned'] => {
+    const [a, b] = spanOf(o);
+    const inWindows = total(within(planned(o.clinicId), a, b));
+    return inWindows === 0 ? 'none' : inWindows >= b - a ? 'all' : 'partly';
+  };
   for (const c of clinics) {
     const own = outages.filter((o) => o.clinicId === c.clinicId);
     const start = Math.max(from.getTime(), c.firstSeen ? Date.parse(c.firstSeen) : from.getTime());
     const span = Math.max(0, end - start);
-    // The union of the outages clipped to the period (an outage log has no overlaps, but a union
-    // costs nothing and keeps the figure right if one central's log and another's meet).
-    const clipped = own.map((o) => [Math.max(Date.parse(o.startedAt), start), Math.min(o.endedAt ? Date.parse(o.endedAt) : now.getTime(), end)] as const)
-      .filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
-    let down = 0;
-    let curA = -Infinity;
-    let curB = -Infinity;
-    for (const [a, b] of clipped) {
-      if (a > curB) { if (curB > curA) down += curB - curA; curA = a; curB = b; } else curB = Math.max(curB, b);
-    }
-    if (curB > curA) down += curB - curA;
-    const inPeriod = own.filter((o) => Date.parse(o.startedAt) < end && (o.endedAt ? Date.parse(o.endedAt) : now.getTime()) > start);
-    // The longest outage counts whole, also the part before the period (a 3 h outage that began last month still broke the 2 h rule).
-    const longest = inPeriod.reduce((m, o) => Math.max(m, ((o.endedAt ? Date.parse(o.endedAt) : now.getTime()) - Date.parse(o.startedAt)) / 1000), 0);
-    const availability = span > 0 ? 1 - down / span : 1;
+    // The union of the outages (an outage log has no overlaps, but a union costs nothing and keeps
+    // the figure right if one central's log and another's meet), without the planned windows.
+    const down = union(own.map(spanOf));
+    const p = planned(c.clinicId);
+    const unplanned = minus(down, p);
+    const downMs = total(within(unplanned, start, end));
+    const plannedMs = total(within(down, start, end)) - downMs;
+    const inPeriod = own.filter((o) => { const [a, b] = spanOf(o); return a < end && b > start; });
+    // The longest outage counts whole, also the part before the period (a 3 h outage that began
+    // last month still broke the 2 h rule), less its time in planned windows (its longest stretch outside them).
+    const longest = inPeriod.reduce((m, o) => Math.max(m, ...minus([spanOf(o)], p).map(([a, b]) => (b - a) / 1000)), 0);
+    const availability = span > 0 ? 1 - downMs / span : 1;
     const open = own.find((o) => o.endedAt === null);
     const lost = c.lostRecords ?? 0;
     // The watermark's rise counts every lost seq, but the two are read at different moments (the
     // hourly log against the dead letters' receipt times): never a rate above 1.
     const records = Math.max(c.records ?? 0, lost);
     const lossRate = records > 0 ? lost / records : 0;
+    const shares = inPeriod.map((o) => [o, share(o)] as const);
     rows.push({
-      clinicId: c.clinicId, availability, downtimeSeconds: down / 1000, outages: inPeriod.length, longestOutageSeconds: longest,
-      byCause: { clinic: inPeriod.filter((o) => o.cause === 'clinic').length, district: inPeriod.filter((o) => o.cause === 'district').length },
+      clinicId: c.clinicId, availability, downtimeSeconds: downMs / 1000, plannedSeconds: plannedMs / 1000, outages: inPeriod.length, longestOutageSeconds: longest,
+      byCause: {
+        clinic: shares.filter(([o, sh]) => o.cause === 'clinic' && sh !== 'all').length,
+        district: shares.filter(([o, sh]) => o.cause === 'district' && sh !== 'all').length,
+        planned: shares.filter(([, sh]) => sh === 'all').length,
+      },
       downSince: open ? open.startedAt : null,
       meetsTarget: availability >= AVAILABILITY_TARGET && longest <= MAX_OUTAGE_SECONDS && lossRate < MAX_LOSS_RATE,
       lostRecords: lost, refusedRecords: c.refusedRecords ?? 0, records, lossRate, recordsCountedFrom: c.recordsCountedFrom ?? null,
     });
   }
   rows.sort((a, b) => a.availability - b.availability || a.clinicId.localeCompare(b.clinicId));
-  return { from: from.toISOString(), to: to.toISOString(), measuredSeconds, target: { availability: AVAILABILITY_TARGET, maxOutageSeconds: MAX_OUTAGE_SECONDS, maxLossRate: MAX_LOSS_RATE }, clinics: rows };
+  return {
+    from: from.toISOString(), to: to.toISOString(), measuredSeconds, target: { availability: AVAILABILITY_TARGET, maxOutageSeconds: MAX_OUTAGE_SECONDS, maxLossRate: MAX_LOSS_RATE }, clinics: rows,
+    outages: outages.map((o) => ({ ...o, planned: share(o) })),
+  };
 }
 
 /** Opens and closes outages from heartbeats and silences; answers reports. */
@@ -318,7 +410,7 @@ export class ExchangeAvailability {
   }
 
   /** The report for [from, to) over every clinic central has heard from, with the outages it counted. */
-  async report(from: Date, to: Date, now = new Date()): Promise<AvailabilityReport & { outages: Outage[] }> {
+  async report(from: Date, to: Date, now = new Date()): Promise<AvailabilityReport & { outages: ReportedOutage[] }> {
     await this.init();
     const outages = await this.outages(from, to);
     const seen = await this.sql.tx(function* () { return yield* all<{ clinic_id: string; first_seen: string }>('SELECT clinic_id, first_seen FROM exchange_clinics'); });
@@ -337,6 +429,72 @@ export class ExchangeAvailability {
       // A clinic absent from the volume log in the period had no record at central in it (or none since the last check).
       return { clinicId, firstSeen: first.get(clinicId) ?? null, lostRecords: dead.get(clinicId)?.lost ?? 0, refusedRecords: dead.get(clinicId)?.refused ?? 0, records: v?.records ?? 0, recordsCountedFrom: v ? v.countedFrom : null };
     });
-    return { ...computeAvailability(inputs, outages, from, to, now), outages };
+    // Windows that can touch the outages counted (their whole length counts for the longest) or the period.
+    const earliest = Math.min(from.getTime(), ...outages.map((o) => Date.parse(o.startedAt)));
+    const windows = await this.maintenance(new Date(earliest), to);
+    return computeAvailability(inputs, outages, from, to, now, windows);
+  }
+
+  /**
+   * Declares a planned maintenance window (one clinic, or every clinic with `clinicId` null).
+   * Refused with the reason (`MaintenanceError`) when it is not a window that can be planned: in
+   * the past, ending before it starts, longer than 72 h, more than a year ahead, without a reason,
+   * or for a clinic central has never heard from.
+   */
+  async declareMaintenance(w: { clinicId: string | null; startsAt: string; endsAt: string; reason: string; declaredBy: string }, now = new Date()): Promise<MaintenanceWindow> {
+    await this.init();
+    const a = Date.parse(w.startsAt);
+    const b = Date.parse(w.endsAt);
+    const reason = w.reason.trim();
+    if (Number.isNaN(a) || Number.isNaN(b)) throw new MaintenanceError('startsAt and endsAt must be ISO date-times');
+    if (b <= a) throw new MaintenanceError('the window must end after it starts');
+    if (b <= now.getTime()) throw new MaintenanceError('the window is over: maintenance is declared before or while it happens, not afterwards');
+    if (b - a > MAX_MAINTENANCE_MS) throw new MaintenanceError('a window is at most 72 hours; declare a longer one in parts, each with its reason');
+    if (a - now.getTime() > 366 * 86400_000) throw new MaintenanceError('the window starts more than a year ahead');
+    if (reason.length === 0 || reason.length > 200) throw new MaintenanceError('a reason of 1 to 200 characters is required');
+    if (w.clinicId !== null && !(this.known.has(w.clinicId) || (await this.wh.fleet()).some((f) => f.clinicId === w.clinicId))) throw new MaintenanceError(`unknown clinic ${w.clinicId}`);
+    const row = { clinicId: w.clinicId, startsAt: new Date(a).toISOString(), endsAt: new Date(b).toISOString(), reason, declaredBy: w.declaredBy, declaredAt: now.toISOString() };
+    const id = await this.sql.tx(function* () {
+      const r = yield* all<{ id: number | string }>('INSERT INTO exchange_maintenance (clinic_id, starts_at, ends_at, reason, declared_by, declared_at, cancelled_at) VALUES (?, ?, ?, ?, ?, ?, NULL) RETURNING id',
+        [row.clinicId, row.startsAt, row.endsAt, row.reason, row.declaredBy, row.declaredAt]);
+      return Number(r[0]!.id);
+    });
+    this.log.info({ id, clinic: w.clinicId ?? 'all', startsAt: row.startsAt, endsAt: row.endsAt, by: w.declaredBy }, 'maintenance window declared');
+    return { id, ...row, cancelledAt: null };
+  }
+
+  /** Cancels a window that has not ended: from now on it no longer counts. Returns it, or null if there is no such window. */
+  async cancelMaintenance(id: number, now = new Date()): Promise<MaintenanceWindow | null> {
+    await this.init();
+    const at = now.toISOString();
+    const rows = await this.sql.tx(function* () {
+      const r = yield* all<MaintenanceRow>('SELECT * FROM exchange_maintenance WHERE id = ?', [id]);
+      if (r[0] && r[0].cancelled_at === null && r[0].ends_at > at) yield* run('UPDATE exchange_maintenance SET cancelled_at = ? WHERE id = ?', [at, id]);
+      return yield* all<MaintenanceRow>('SELECT * FROM exchange_maintenance WHERE id = ?', [id]);
+    });
+    return rows[0] ? toWindow(rows[0]) : null;
+  }
+
+  /** Windows overlapping [from, to), cancelled ones included, in start order. */
+  async maintenance(from: Date, to: Date): Promise<MaintenanceWindow[]> {
+    await this.init();
+    const rows = await this.sql.tx(function* () {
+      return yield* all<MaintenanceRow>('SELECT * FROM exchange_maintenance WHERE starts_at < ? AND ends_at > ? ORDER BY starts_at, id', [to.toISOString(), from.toISOString()]);
+    });
+    return rows.map(toWindow);
+  }
+
+  /** Clinics in a planned window now (`all`: a window of every clinic is open). */
+  async inMaintenance(now = new Date()): Promise<{ all: boolean; clinics: Set<string> }> {
+    const open = (await this.maintenance(now, new Date(now.getTime() + 1))).filter((w) => { const sp = plannedSpan(w); return sp !== null && sp[0] <= now.getTime() && now.getTime() < sp[1]; });
+    return { all: open.some((w) => w.clinicId === null), clinics: new Set(open.flatMap((w) => (w.clinicId ? [w.clinicId] : []))) };
   }
 }
+
+/** A maintenance window that cannot be declared (the API answers 400 with the message). */
+export class MaintenanceError extends Error {
+  override name = 'MaintenanceError';
+}
+
+interface MaintenanceRow { id: number | string; clinic_id: string | null; starts_at: string; ends_at: string; reason: string; declared_by: string; declared_at: string; cancelled_at: string | null }
+const toWindow = (r: MaintenanceRow): MaintenanceWindow => ({ id: Number(r.id), clinicId: r.clinic_id, startsAt: r.starts_at, endsAt: r.ends_at, reason: r.reason, declaredBy: r.declared_by, declaredAt: r.declared_at, cancelledAt: r.cancelled_at });

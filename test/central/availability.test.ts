@@ -5,7 +5,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import pino from 'pino';
-import { computeAvailability, ExchangeAvailability, type Outage } from '../../central/availability/index.ts';
+import { computeAvailability, ExchangeAvailability, type MaintenanceWindow, type Outage } from '../../central/availability/index.ts';
 import { parsePeriodBound } from '../../central/api.ts';
 import type { Warehouse } from '../../central/warehouse/types.ts';
 import { all, run, sqlFor } from '../../central/empi/sql.ts';
@@ -45,6 +45,58 @@ t.test('generated outage logs: availability and downtime equal a brute-force cou
     return true;
   }), { numRuns: 500 });
   t.pass('500 generated logs');
+});
+
+t.test('generated outages and planned maintenance windows: downtime, planned time and the longest outage equal a brute-force count', async (t) => {
+  const outage = fc.record({ clinic: fc.constantFrom('a', 'b'), start: fc.integer({ min: 0, max: 400 }), len: fc.integer({ min: 1, max: 200 }), open: fc.boolean(), cause: fc.constantFrom('clinic' as const, 'district' as const) });
+  const window = fc.record({ clinic: fc.constantFrom('a', 'b', null), start: fc.integer({ min: 0, max: 500 }), len: fc.integer({ min: 1, max: 200 }), declared: fc.integer({ min: -100, max: 150 }), cancelled: fc.option(fc.integer({ min: -50, max: 250 }), { nil: null }) });
+  fc.assert(fc.property(fc.array(outage, { maxLength: 6 }), fc.array(window, { maxLength: 4 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 500 }), (raw, rawWindows, from, len, nowS) => {
+    const to = from + len;
+    const outages: Outage[] = raw.map((o) => ({ clinicId: o.clinic, startedAt: iso(o.start), endedAt: o.open ? null : iso(o.start + o.len), cause: o.cause }));
+    const windows: MaintenanceWindow[] = rawWindows.map((w, i) => ({ id: i + 1, clinicId: w.clinic, startsAt: iso(w.start), endsAt: iso(w.start + w.len), reason: 'test', declaredBy: 'ops', declaredAt: iso(w.start + w.declared), cancelledAt: w.cancelled === null ? null : iso(w.start + w.cancelled) }));
+    const r = computeAvailability([{ clinicId: 'a', firstSeen: null }, { clinicId: 'b', firstSeen: null }], outages, at(from), at(to), at(nowS), windows);
+    // A second s is planned when a window of its clinic (or of all) was declared by then, and had neither ended nor been cancelled.
+    const planned = (clinic: string, s: number) => rawWindows.some((w) => (w.clinic === null || w.clinic === clinic) && s >= w.start && s >= w.start + w.declared && s + 1 <= w.start + w.len && (w.cancelled === null || s + 1 <= w.start + w.cancelled));
+    const endOf = (o: (typeof raw)[number]) => (o.open ? nowS : o.start + o.len);
+    for (const row of r.clinics) {
+      const own = raw.filter((o) => o.clinic === row.clinicId);
+      const end = Math.min(to, nowS);
+      let down = 0;
+      let plannedS = 0;
+      for (let s = from; s < end; s++) {
+        if (!own.some((o) => o.start <= s && endOf(o) >= s + 1)) continue;
+        if (planned(row.clinicId, s)) plannedS++; else down++;
+      }
+      if (row.downtimeSeconds !== down || row.plannedSeconds !== plannedS) return false;
+      const span = Math.max(0, end - from);
+      if (Math.abs(row.availability - (span > 0 ? 1 - down / span : 1)) > 1e-12) return false;
+      // The longest stretch of an outage overlapping the period outside the windows, whole (not clipped to the period).
+      const inPeriod = own.filter((o) => o.start < end && endOf(o) > from);
+      let longest = 0;
+      let allPlanned = 0;
+      for (const o of inPeriod) {
+        let run = 0;
+        let unplanned = 0;
+        for (let s = o.start; s < endOf(o); s++) {
+          if (planned(row.clinicId, s)) run = 0; else { run++; unplanned++; longest = Math.max(longest, run); }
+        }
+        if (unplanned === 0) allPlanned++;
+      }
+      if (row.longestOutageSeconds !== longest) return false;
+      if (row.byCause.planned !== allPlanned || row.byCause.clinic + row.byCause.district + row.byCause.planned !== row.outages || row.outages !== inPeriod.length) return false;
+    }
+    for (const o of r.outages) {
+      let p = 0;
+      const e = o.endedAt ? Date.parse(o.endedAt) : at(nowS).getTime();
+      const startS = (Date.parse(o.startedAt) - T0) / 1000;
+      const endS = (e - T0) / 1000;
+      for (let s = startS; s < endS; s++) if (planned(o.clinicId, s)) p++;
+      const expected = p === 0 ? 'none' : p >= endS - startS ? 'all' : 'partly';
+      if (o.planned !== expected) return false;
+    }
+    return true;
+  }), { numRuns: 500 });
+  t.pass('500 generated logs with windows');
 });
 
 t.test('period bounds: dates are midnight China time; anything else refused', async (t) => {
@@ -98,7 +150,7 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     t.ok(Math.abs(byId['c-b']!.downtimeSeconds - 22) < 0.1, `c-b down 20 s, then 2 s (${byId['c-b']!.downtimeSeconds} s)`);
     t.equal(r.clinics[0]!.clinicId, 'c-a', 'worst first');
     t.notOk(byId['c-b']!.meetsTarget, 'below 99.9 %: target not met');
-    t.same(byId['c-b']!.byCause, { clinic: 1, district: 1 });
+    t.same(byId['c-b']!.byCause, { clinic: 1, district: 1, planned: 0 });
     t.equal(byId['c-b']!.outages, 2);
     t.equal(byId['c-b']!.downSince, new Date(last + 28_000).toISOString(), 'one still open, since the last heartbeat');
     // Central connected, but no clinic heard at all (a hub cut off by the network, not yet noticed by the client): the district side.
@@ -169,5 +221,55 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     t.equal((await upgraded.report(new Date(H), new Date(H + 3 * hour), now)).clinics.find((c) => c.clinicId === 'v-a')!.records, 1000, 'another instance (central restarted) reads the same log');
     const other = (await a.report(new Date(H), new Date(H + 3 * hour), now)).clinics.find((c) => c.clinicId === 'v-b')!;
     t.same([other.records, other.lossRate, other.meetsTarget], [0, 0, true], 'a clinic with no record yet: nothing counted, nothing lost');
+  });
+}
+
+for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgresTestWarehouse]] as const) {
+  t.test(`planned maintenance on ${name}: declared, refused with reasons, cancelled, and its outage time reported as planned`, async (t) => {
+    const tw: TestWarehouse = await open(`maint${name}`);
+    t.teardown(tw.cleanup);
+    const { wh } = tw;
+    const a = new ExchangeAvailability(wh, pino({ level: 'silent' }), 1000);
+    for (const id of ['m-a', 'm-b']) { await heartbeat(wh, id); await a.onHeartbeat(id); }
+    const now = Date.now();
+    const h = 3_600_000;
+    const bad: [Parameters<ExchangeAvailability['declareMaintenance']>[0], RegExp][] = [
+      [{ clinicId: 'm-a', startsAt: 'tomorrow', endsAt: new Date(now + h).toISOString(), reason: 'x', declaredBy: 'ops' }, /ISO/],
+      [{ clinicId: 'm-a', startsAt: new Date(now + 2 * h).toISOString(), endsAt: new Date(now + h).toISOString(), reason: 'x', declaredBy: 'ops' }, /end after it starts/],
+      [{ clinicId: 'm-a', startsAt: new Date(now - 3 * h).toISOString(), endsAt: new Date(now - h).toISOString(), reason: 'x', declaredBy: 'ops' }, /over/],
+      [{ clinicId: 'm-a', startsAt: new Date(now).toISOString(), endsAt: new Date(now + 73 * h).toISOString(), reason: 'x', declaredBy: 'ops' }, /72 hours/],
+      [{ clinicId: 'm-a', startsAt: new Date(now + 400 * 24 * h).toISOString(), endsAt: new Date(now + 401 * 24 * h).toISOString(), reason: 'x', declaredBy: 'ops' }, /year/],
+      [{ clinicId: 'm-a', startsAt: new Date(now).toISOString(), endsAt: new Date(now + h).toISOString(), reason: '   ', declaredBy: 'ops' }, /reason/],
+      [{ clinicId: 'nobody', startsAt: new Date(now).toISOString(), endsAt: new Date(now + h).toISOString(), reason: 'x', declaredBy: 'ops' }, /unknown clinic nobody/],
+    ];
+    for (const [w, why] of bad) await t.rejects(a.declareMaintenance(w), why, `refused: ${why}`);
+    t.same(await a.maintenance(new Date(now - 24 * h), new Date(now + 24 * h)), [], 'nothing stored by the refusals');
+    // Declared 10 min ago, from 12 min ago (it counts from its declaration only) to an hour ahead.
+    const w1 = await a.declareMaintenance({ clinicId: 'm-a', startsAt: new Date(now - 12 * 60_000).toISOString(), endsAt: new Date(now + h).toISOString(), reason: '交换机更换 switch replacement', declaredBy: 'ops' }, new Date(now - 10 * 60_000));
+    const all = await a.declareMaintenance({ clinicId: null, startsAt: new Date(now + 2 * h).toISOString(), endsAt: new Date(now + 3 * h).toISOString(), reason: 'hub upgrade', declaredBy: 'ops' }, new Date(now - 60_000));
+    t.ok(w1.id > 0 && all.id > w1.id, 'ids assigned');
+    const m = await a.inMaintenance(new Date(now));
+    t.same([m.all, [...m.clinics]], [false, ['m-a']], 'm-a in its window now');
+    t.same((await a.inMaintenance(new Date(now + 2.5 * h))).all, true, 'the hub window covers every clinic');
+    // m-a and m-b went silent 5 min ago (an outage of each, from then on); both have been heard from for 2 h.
+    const sql = sqlFor(wh);
+    await sql.tx(function* () { yield* run('UPDATE exchange_clinics SET first_seen = ?', [new Date(now - 2 * h).toISOString()]); });
+    for (const id of ['m-a', 'm-b']) await sql.tx(function* () { yield* run('INSERT INTO exchange_outages (clinic_id, started_at, ended_at, cause) VALUES (?, ?, ?, ?)', [id, new Date(now - 5 * 60_000).toISOString(), new Date(now).toISOString(), 'clinic']); });
+    // An outage that began before the declaration (20 min ago, for 14.5 min): only the part after it is planned.
+    await sql.tx(function* () { yield* run('INSERT INTO exchange_outages (clinic_id, started_at, ended_at, cause) VALUES (?, ?, ?, ?)', ['m-a', new Date(now - 20 * 60_000).toISOString(), new Date(now - 30_000 - 5 * 60_000).toISOString(), 'clinic']); });
+    const r = await a.report(new Date(now - h), new Date(now), new Date(now));
+    const row = (id: string) => r.clinics.find((c) => c.clinicId === id)!;
+    t.same([row('m-a').downtimeSeconds, row('m-a').plannedSeconds], [10 * 60, 4.5 * 60 + 5 * 60], 'm-a: outage time before the declaration is downtime (10 min), after it planned (4.5 + 5 min)');
+    t.same(row('m-a').byCause, { clinic: 1, district: 0, planned: 1 }, 'one outage wholly planned');
+    t.equal(row('m-a').longestOutageSeconds, 10 * 60, 'the longest: the unplanned stretch of the first');
+    t.same([row('m-b').downtimeSeconds, row('m-b').plannedSeconds, row('m-b').byCause.planned], [300, 0, 0], 'm-b has no window: all downtime');
+    t.same(r.outages.map((o) => [o.clinicId, o.planned]).sort(), [['m-a', 'all'], ['m-a', 'partly'], ['m-b', 'none']], 'each outage says how much was planned');
+    // Cancelled now: it counts up to now, not after.
+    const c = await a.cancelMaintenance(w1.id, new Date(now));
+    t.equal(c?.cancelledAt, new Date(now).toISOString());
+    t.same([...(await a.inMaintenance(new Date(now + 60_000))).clinics], [], 'no longer in maintenance');
+    t.equal((await a.cancelMaintenance(w1.id, new Date(now + 60_000)))?.cancelledAt, new Date(now).toISOString(), 'cancelling twice changes nothing');
+    t.equal(await a.cancelMaintenance(99_999), null, 'no such window');
+    t.same((await a.maintenance(new Date(now - 24 * h), new Date(now + 24 * h))).map((w) => [w.id, w.clinicId, w.reason]), [[w1.id, 'm-a', '交换机更换 switch replacement'], [all.id, null, 'hub upgrade']], 'listed in start order, cancelled ones too');
   });
 }
