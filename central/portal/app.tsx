@@ -23,7 +23,7 @@ import { CAN, ForbiddenError, PortalRepo, ScopeError } from './repo.ts';
 import type { BackupOverview } from '../backup/index.ts';
 import { backupMaxAgeHours, backupTable } from './backup.tsx';
 import { ReportError, type ImagingIndex, type Query, type StudySummary, type WorkloadRow } from '../imaging/index-store.ts';
-import type { ExchangeAvailability } from '../availability/index.ts';
+import { MaintenanceError, type ExchangeAvailability } from '../availability/index.ts';
 import { reportInputSchema } from '../imaging/reports.ts';
 import { noPreviewSvg, previewAnswer } from '../../contracts/dicom/no-preview.ts';
 import { modalityName, studyTable, StudyView, type StudyRow, type StudyViewProps } from './reading.tsx';
@@ -787,15 +787,15 @@ export function portalApp(deps: PortalDeps): Hono {
     const rows = report.clinics.filter((r) => visible.has(r.clinicId));
     const outages = report.outages.filter((o) => visible.has(o.clinicId));
     const dur = (sec: number) => { const s = Math.round(sec); const h = Math.floor(s / 3600); const mm = Math.floor((s % 3600) / 60); return h > 0 ? ctx.t(`${h} 小时 ${mm} 分`, `${h} h ${mm} min`) : mm > 0 ? ctx.t(`${mm} 分 ${s % 60} 秒`, `${mm} min ${s % 60} s`) : ctx.t(`${s} 秒`, `${s} s`); };
-    const cause = (k: 'clinic' | 'district') => (k === 'clinic' ? ctx.t('机构侧', 'clinic side') : ctx.t('区级侧（中心/交换平台）', 'district side (central/hub)'));
+    const cause = (k: 'clinic' | 'district' | 'planned') => (k === 'clinic' ? ctx.t('机构侧', 'clinic side') : k === 'district' ? ctx.t('区级侧（中心/交换平台）', 'district side (central/hub)') : ctx.t('计划维护', 'planned maintenance'));
     const summary: TableSpec = {
       id: 'availability', title: ctx.t(`各机构数据交换可用性（${month}，目标：可用率 ≥ 99.9%，单次中断 ≤ 2 小时，丢失率 < 0.1%）`, `Data exchange availability by clinic (${month}; target: >= 99.9 %, no outage over 2 h, loss < 0.1 %)`),
-      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'availabilityText', label: ctx.t('可用率', 'Availability') }, { key: 'outages', label: ctx.t('中断次数', 'Outages'), kind: 'number' }, { key: 'longest', label: ctx.t('最长中断', 'Longest') }, { key: 'downtime', label: ctx.t('累计中断', 'Downtime') }, { key: 'causes', label: ctx.t('中断原因', 'Causes') }, { key: 'records', label: ctx.t('汇入记录', 'Records'), kind: 'number' }, { key: 'lostRecords', label: ctx.t('丢失记录', 'Records lost'), kind: 'number' }, { key: 'lossRate', label: ctx.t('丢失率', 'Loss rate') }, { key: 'refusedRecords', label: ctx.t('拒收（待查）', 'Refused (kept)'), kind: 'number' }, { key: 'state', label: ctx.t('当前', 'Now') }, { key: 'met', label: ctx.t('达标', 'Target met') }],
+      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'availabilityText', label: ctx.t('可用率', 'Availability') }, { key: 'outages', label: ctx.t('中断次数', 'Outages'), kind: 'number' }, { key: 'longest', label: ctx.t('最长中断', 'Longest') }, { key: 'downtime', label: ctx.t('累计中断', 'Downtime') }, { key: 'planned', label: ctx.t('计划维护', 'Planned') }, { key: 'causes', label: ctx.t('中断原因', 'Causes') }, { key: 'records', label: ctx.t('汇入记录', 'Records'), kind: 'number' }, { key: 'lostRecords', label: ctx.t('丢失记录', 'Records lost'), kind: 'number' }, { key: 'lossRate', label: ctx.t('丢失率', 'Loss rate') }, { key: 'refusedRecords', label: ctx.t('拒收（待查）', 'Refused (kept)'), kind: 'number' }, { key: 'state', label: ctx.t('当前', 'Now') }, { key: 'met', label: ctx.t('达标', 'Target met') }],
       rows: rows.map((r) => ({
         clinicId: r.clinicId, institution: visible.get(r.clinicId) ?? '—',
         availabilityText: `${(Math.floor(r.availability * 100_000) / 1000).toFixed(3)}%`,
-        outages: r.outages, longest: r.outages ? dur(r.longestOutageSeconds) : '—', downtime: r.outages ? dur(r.downtimeSeconds) : '—',
-        causes: r.outages ? [r.byCause.clinic ? `${cause('clinic')} ${r.byCause.clinic}` : '', r.byCause.district ? `${cause('district')} ${r.byCause.district}` : ''].filter(Boolean).join(ctx.t('；', '; ')) : '—',
+        outages: r.outages, longest: r.longestOutageSeconds > 0 ? dur(r.longestOutageSeconds) : '—', downtime: r.downtimeSeconds > 0 ? dur(r.downtimeSeconds) : '—', planned: r.plannedSeconds > 0 ? dur(r.plannedSeconds) : '—',
+        causes: r.outages ? (['clinic', 'district', 'planned'] as const).filter((k) => r.byCause[k] > 0).map((k) => `${cause(k)} ${r.byCause[k]}`).join(ctx.t('；', '; ')) : '—',
         state: r.downSince ? ctx.t(`中断中（自 ${localTime(r.downSince)}）`, `down since ${localTime(r.downSince)}`) : ctx.t('正常', 'ok'),
         records: r.records, lostRecords: r.lostRecords, refusedRecords: r.refusedRecords,
         lossRate: r.records > 0 ? `${(r.lossRate * 100).toFixed(3)}%${r.recordsCountedFrom ? ctx.t(`（自 ${localTime(r.recordsCountedFrom)} 起）`, ` (since ${localTime(r.recordsCountedFrom)})`) : ''}` : '—',
@@ -804,8 +804,12 @@ export function portalApp(deps: PortalDeps): Hono {
     };
     const log: TableSpec = {
       id: 'outages', title: ctx.t('中断记录', 'Outages'),
-      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'started', label: ctx.t('开始（最后一次心跳）', 'Started (last heartbeat)') }, { key: 'ended', label: ctx.t('恢复', 'Restored') }, { key: 'length', label: ctx.t('时长', 'Length') }, { key: 'cause', label: ctx.t('原因', 'Cause') }],
-      rows: outages.slice().reverse().slice(0, 500).map((o) => ({ clinicId: o.clinicId, started: localTime(o.startedAt), ended: o.endedAt ? localTime(o.endedAt) : ctx.t('未恢复', 'not yet'), length: dur(((o.endedAt ? Date.parse(o.endedAt) : Date.now()) - Date.parse(o.startedAt)) / 1000), cause: cause(o.cause), _bad: !o.endedAt || ((o.endedAt ? Date.parse(o.endedAt) : Date.now()) - Date.parse(o.startedAt)) / 1000 > 7200 })),
+      columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'started', label: ctx.t('开始（最后一次心跳）', 'Started (last heartbeat)') }, { key: 'ended', label: ctx.t('恢复', 'Restored') }, { key: 'length', label: ctx.t('时长', 'Length') }, { key: 'cause', label: ctx.t('原因', 'Cause') }, { key: 'planned', label: ctx.t('计划维护', 'Planned') }],
+      rows: outages.slice().reverse().slice(0, 500).map((o) => ({
+        clinicId: o.clinicId, started: localTime(o.startedAt), ended: o.endedAt ? localTime(o.endedAt) : ctx.t('未恢复', 'not yet'), length: dur(((o.endedAt ? Date.parse(o.endedAt) : Date.now()) - Date.parse(o.startedAt)) / 1000), cause: cause(o.cause),
+        planned: o.planned === 'all' ? ctx.t('全部在计划维护内', 'all of it') : o.planned === 'partly' ? ctx.t('部分在计划维护内', 'partly') : '—',
+        _bad: o.planned !== 'all' && (!o.endedAt || ((o.endedAt ? Date.parse(o.endedAt) : Date.now()) - Date.parse(o.startedAt)) / 1000 > 7200),
+      })),
     };
     const missed = rows.filter((r) => !r.meetsTarget).length;
     return respond(c, ctx, repo, {
@@ -813,16 +817,97 @@ export function portalApp(deps: PortalDeps): Hono {
       body: () => (<>
         <form method="get" action="/portal/availability" class="card noprint" data-testid="availability-period">
           <label>{ctx.t('月份', 'Month')} <input type="month" name="month" value={month} max={thisMonth} /></label> <button type="submit" class="btn">{ctx.t('查看', 'Show')}</button>
+          {' '}<a class="btn" href="/portal/maintenance" data-testid="maintenance-link">{ctx.t('计划维护', 'Planned maintenance')}</a>
         </form>
         <div class="card" data-testid="availability-summary"><p>{rows.length === 0 ? ctx.t('尚无机构上报心跳。', 'No clinic has reported yet.') : missed === 0
           ? ctx.t(`本月 ${rows.length} 个机构均达标。`, `All ${rows.length} clinics meet the target this month.`)
           : ctx.t(`本月 ${missed} 个机构未达标（共 ${rows.length} 个）。`, `${missed} of ${rows.length} clinics miss the target this month.`)}</p>
-          <p class="hint">{ctx.t('中断：机构连续 2 分钟无心跳即计为中断，从最后一次心跳算起，到中心再次收到心跳为止。机构侧：中心在线而该机构无心跳（机构设备、网络或到交换平台的链路）；区级侧：中心未连接交换平台或刚启动。可用率从机构首次上报起计算。丢失记录：机构回补时已不再保存的记录；拒收：中心拒收并保存待查的消息（见“无法入库的消息”），不算丢失。汇入记录：本月中心收到并核对的该机构记录数（按机构连续序号计，含拒收与丢失）；丢失率 = 丢失记录 ÷ 汇入记录。',
-            'An outage starts at a clinic\'s last heartbeat once it has been silent for 2 minutes and ends when central hears from it again. Clinic side: central was listening and the clinic was silent (its appliance, network or path to the hub); district side: central was not connected to the hub or had just started. Availability counts from the clinic\'s first heartbeat. Records lost: records a clinic no longer held when it re-seeded central; refused: messages central refused and keeps for review (see Messages not applied), not lost. Records: the clinic\'s records central accounted for this month (by the clinic\'s contiguous sequence numbers, refused and lost ones included); loss rate = records lost / records.')}</p></div>
+          <p class="hint">{ctx.t('中断：机构连续 2 分钟无心跳即计为中断，从最后一次心跳算起，到中心再次收到心跳为止。机构侧：中心在线而该机构无心跳（机构设备、网络或到交换平台的链路）；区级侧：中心未连接交换平台或刚启动。计划维护：事先登记的维护时段内的中断不计入中断时长（从登记时起算，补登无效）。可用率从机构首次上报起计算。丢失记录：机构回补时已不再保存的记录；拒收：中心拒收并保存待查的消息（见“无法入库的消息”），不算丢失。汇入记录：本月中心收到并核对的该机构记录数（按机构连续序号计，含拒收与丢失）；丢失率 = 丢失记录 ÷ 汇入记录。',
+            'An outage starts at a clinic\'s last heartbeat once it has been silent for 2 minutes and ends when central hears from it again. Clinic side: central was listening and the clinic was silent (its appliance, network or path to the hub); district side: central was not connected to the hub or had just started. Planned maintenance: outage time inside a window declared beforehand is not downtime (counted from its declaration; declaring afterwards does not excuse it). Availability counts from the clinic\'s first heartbeat. Records lost: records a clinic no longer held when it re-seeded central; refused: messages central refused and keeps for review (see Messages not applied), not lost. Records: the clinic\'s records central accounted for this month (by the clinic\'s contiguous sequence numbers, refused and lost ones included); loss rate = records lost / records.')}</p></div>
         <Table ctx={ctx} table={summary} empty={ctx.t('尚无机构上报心跳', 'No clinic has reported yet')} />
         <Table ctx={ctx} table={log} empty={ctx.t('本月无中断', 'No outage this month')} />
       </>),
     });
+  });
+
+  // Planned maintenance windows (计划维护): outage time inside them is not downtime; clinic alerts hold meanwhile.
+  const maintenanceBack = (c: Context, error?: string) => c.redirect(`/portal/maintenance${error ? `?error=${encodeURIComponent(error)}` : ''}`);
+  /** A datetime-local value (China time) as an ISO instant, or the text unchanged (refused later with the reason). */
+  const chinaTime = (v: string) => (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(v) ? new Date(`${v}:00+08:00`).toISOString() : v);
+  page('get', '/maintenance', 'fleet', async (c, repo, ctx) => {
+    const title = ctx.t('计划维护', 'Planned maintenance');
+    if (!deps.availability) return respond(c, ctx, repo, { title, body: () => <div class="card"><p class="hint">{ctx.t('本中心未记录可用性。', 'Availability is not tracked by this central.')}</p></div> });
+    const visible = new Map((await repo.fleet()).map((r) => [r.clinicId, r.institution]));
+    const now = Date.now();
+    const windows = (await deps.availability.maintenance(new Date(now - 90 * 86400_000), new Date(now + 400 * 86400_000))).filter((w) => w.clinicId === null || visible.has(w.clinicId));
+    const canEdit = repo.can('maintain');
+    const err = c.req.query('error');
+    const state = (w: (typeof windows)[number]) => {
+      if (w.cancelledAt) return ctx.t(`已取消（${localTime(w.cancelledAt)}）`, `cancelled ${localTime(w.cancelledAt)}`);
+      if (Date.parse(w.endsAt) <= now) return ctx.t('已结束', 'over');
+      return Date.parse(w.startsAt) <= now ? ctx.t('进行中', 'in progress') : ctx.t('未开始', 'upcoming');
+    };
+    const table: TableSpec = {
+      id: 'maintenance', title: ctx.t('维护时段（近 90 天及以后）', 'Windows (last 90 days and ahead)'),
+      columns: [{ key: 'scope', label: ctx.t('范围', 'Scope') }, { key: 'starts', label: ctx.t('开始', 'Starts') }, { key: 'ends', label: ctx.t('结束', 'Ends') }, { key: 'reason', label: ctx.t('事由', 'Reason') }, { key: 'declared', label: ctx.t('登记', 'Declared') }, { key: 'state', label: ctx.t('状态', 'State') }],
+      rows: windows.slice().reverse().map((w) => ({
+        _id: w.id, _open: !w.cancelledAt && Date.parse(w.endsAt) > now,
+        scope: w.clinicId ? `${visible.get(w.clinicId) ?? w.clinicId}（${w.clinicId}）` : ctx.t('全部机构（交换平台/中心）', 'every clinic (hub/central)'),
+        starts: localTime(w.startsAt), ends: localTime(w.endsAt), reason: w.reason, declared: `${w.declaredBy} ${localTime(w.declaredAt)}`, state: state(w),
+      })),
+    };
+    const nowLocal = new Date(now + 8 * 3600_000).toISOString().slice(0, 16);
+    return respond(c, ctx, repo, {
+      title, tables: [table], wide: true,
+      body: () => (<>
+        {err && <div class="error" data-testid="maintenance-error">{err}</div>}
+        <div class="card"><p class="hint">{ctx.t('事先登记的维护时段内，机构数据交换中断不计入中断时长和可用率（从登记时起算，事后补登不能抵消已发生的中断），该机构的心跳、延迟、转发和链路告警暂停。每个时段最长 72 小时。',
+          'Outage time of a clinic inside a window declared beforehand is not counted as downtime or against availability (from the moment it is declared: declaring afterwards does not excuse an outage that happened), and the clinic\'s heartbeat, lag, relay and link alerts hold meanwhile. Each window is at most 72 hours.')}</p>
+          <p><a class="btn" href="/portal/availability">{ctx.t('数据交换可用性', 'Data exchange availability')}</a></p></div>
+        {canEdit && (<div class="card noprint"><h2>{ctx.t('登记维护时段', 'Declare a window')}</h2>
+          <form method="post" action="/portal/maintenance" class="inline" data-testid="maintenance-form">
+            <input type="hidden" name="_csrf" value={ctx.csrf} />
+            <label>{ctx.t('范围', 'Scope')}<select name="clinicId">
+              <option value="">{ctx.t('全部机构（交换平台/中心维护）', 'every clinic (hub/central maintenance)')}</option>
+              {[...visible].map(([id, inst]) => <option value={id}>{`${inst ?? id}（${id}）`}</option>)}
+            </select></label>
+            <label>{ctx.t('开始（北京时间）', 'Starts (UTC+8)')}<input type="datetime-local" name="startsAt" required value={nowLocal} /></label>
+            <label>{ctx.t('结束（北京时间）', 'Ends (UTC+8)')}<input type="datetime-local" name="endsAt" required /></label>
+            <label>{ctx.t('事由', 'Reason')}<input name="reason" required maxlength={200} style="width:260px" /></label>
+            <button type="submit">{ctx.t('登记', 'Declare')}</button>
+          </form></div>)}
+        <Table ctx={ctx} table={table} empty={ctx.t('没有维护时段', 'No maintenance window')} actions={canEdit ? (r: TableSpec['rows'][number]) => (r._open ? (
+          <form method="post" action={`/portal/maintenance/${r._id}/cancel`} class="inline" data-confirm={ctx.t('取消此维护时段？取消后不再计为计划维护。', 'Cancel this window? From now on it no longer counts as planned.')}>
+            <input type="hidden" name="_csrf" value={ctx.csrf} /><button type="submit" class="secondary">{ctx.t('取消', 'Cancel')}</button>
+          </form>) : null) : undefined} />
+      </>),
+    });
+  });
+  page('post', '/maintenance', 'maintain', async (c, repo) => {
+    if (!deps.availability) return c.text('availability is not tracked here', 404);
+    const f = await c.req.parseBody();
+    const clinicId = String(f.clinicId ?? '') || null;
+    if (clinicId && !(await repo.fleet()).some((r) => r.clinicId === clinicId)) return maintenanceBack(c, `unknown clinic ${clinicId}`);
+    const who = `portal:${repo.user.username}`;
+    try {
+      const w = await deps.availability.declareMaintenance({ clinicId, startsAt: chinaTime(String(f.startsAt ?? '')), endsAt: chinaTime(String(f.endsAt ?? '')), reason: String(f.reason ?? ''), declaredBy: repo.user.username });
+      await deps.wh.audit({ actor: who, action: 'maintenance.declare', target: `#${w.id} ${w.clinicId ?? 'all'} ${w.startsAt}..${w.endsAt}`, sourceIp: clientIp(c), outcome: 'ok' });
+    } catch (e) {
+      if (!(e instanceof MaintenanceError)) throw e;
+      await deps.wh.audit({ actor: who, action: 'maintenance.declare', target: `${clinicId ?? 'all'}`, sourceIp: clientIp(c), outcome: `refused: ${e.message}` });
+      return maintenanceBack(c, e.message);
+    }
+    return maintenanceBack(c);
+  });
+  page('post', '/maintenance/:id/cancel', 'maintain', async (c, repo) => {
+    if (!deps.availability) return c.text('availability is not tracked here', 404);
+    const id = Number(c.req.param('id'));
+    const visible = new Set((await repo.fleet()).map((r) => r.clinicId));
+    const w = Number.isInteger(id) && id > 0 ? (await deps.availability.maintenance(new Date(0), new Date(Date.now() + 400 * 86400_000))).find((x) => x.id === id) : undefined;
+    if (!w || (w.clinicId !== null && !visible.has(w.clinicId))) return maintenanceBack(c, 'no such maintenance window');
+    await deps.availability.cancelMaintenance(id);
+    await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'maintenance.cancel', target: `#${id}`, sourceIp: clientIp(c), outcome: 'ok' });
+    return maintenanceBack(c);
   });
 
   // Remote reading (远程阅片): clinic studies, their images, reports (tender 1.5.2 §2)

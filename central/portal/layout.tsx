@@ -99,14 +99,15 @@ export function CardHead(props: { ctx: Ctx; table: TableSpec }) {
   );
 }
 
-export function Table(props: { ctx: Ctx; table: TableSpec; empty?: string }) {
+/** `actions`: a last cell per row (buttons; not exported to Excel). */
+export function Table(props: { ctx: Ctx; table: TableSpec; empty?: string; actions?: (r: TableSpec['rows'][number]) => unknown }) {
   const { ctx, table } = props;
   return (
     <div class="card">
       <CardHead ctx={ctx} table={table} />
       {table.rows.length === 0 ? <p class="hint">{props.empty ?? ctx.t('无数据', 'No data')}</p> : (
         <table data-testid={`table-${table.id}`}>
-          <thead><tr>{table.columns.map((c) => <th class={c.kind && c.kind !== 'text' ? 'num' : ''}>{c.label}</th>)}</tr></thead>
+          <thead><tr>{table.columns.map((c) => <th class={c.kind && c.kind !== 'text' ? 'num' : ''}>{c.label}</th>)}{props.actions && <th class="noprint"></th>}</tr></thead>
           <tbody>
             {table.rows.map((r) => {
               const href = table.href?.(r) ?? null;
@@ -116,6 +117,7 @@ export function Table(props: { ctx: Ctx; table: TableSpec; empty?: string }) {
                     const text = fmt(r[c.key], c.kind);
                     return <td class={c.kind && c.kind !== 'text' ? 'num' : ''}>{i === 0 && href ? <a href={href}>{text}</a> : text}</td>;
                   })}
+                  {props.actions && <td class="noprint">{props.actions(r) as never}</td>}
                 </tr>
               );
             })}

@@ -25,6 +25,8 @@ export const CAN: Record<string, readonly PortalRole[]> = {
   editPerf: ['admin', 'district_manager'],
   rectify: ['admin', 'district_manager', 'centre_manager'],
   fleet: ['admin', 'district_manager', 'centre_manager'],
+  /** Declare and cancel planned maintenance windows (计划维护) of the data exchange. */
+  maintain: ['admin', 'district_manager'],
   admin: ['admin'],
   audit: ['auditor', 'admin'],
   /** Clinic studies and their images (远程阅片): patient data, each study view audited. */

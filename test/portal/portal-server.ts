@@ -15,11 +15,12 @@ import { createPortalAdmin, createPortalUser, mountPortal } from '../../central/
 import type { CentralConfig } from '../../central/config.ts';
 import { mountCentralBackup } from '../../central/backup/index.ts';
 import { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
+import { ExchangeAvailability } from '../../central/availability/index.ts';
 
 export const PASSWORD = 'Portal-Test-2026!';
 
 /** `backup`: also mount central's real backup module (own backups + off-site target) on the same data dir. */
-export async function startPortal(opts: { backup?: Record<string, unknown>; /** A real preview thread for the reading pages. */ previews?: boolean } = {}) {
+export async function startPortal(opts: { backup?: Record<string, unknown>; /** A real preview thread for the reading pages. */ previews?: boolean; /** Central's outage log and maintenance windows (the availability pages). */ availability?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'portal-'));
   const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
   await handWorkedDistrict(wh);
@@ -37,12 +38,13 @@ export async function startPortal(opts: { backup?: Record<string, unknown>; /** 
   const log = createLogger('portal-test', 'silent' as never);
   const config = { dataDir: dir, apiToken: 'portal-test-api-token-0123' } as CentralConfig;
   const previews = opts.previews ? new PreviewRenderer() : null;
-  const mounted = await mountPortal(app, { config, wh, log, previews });
+  const availability = opts.availability ? new ExchangeAvailability(wh, log) : undefined;
+  const mounted = await mountPortal(app, { config, wh, log, previews, availability });
   const backup = opts.backup ? await mountCentralBackup(app, { config, wh, log, backup: { ...opts.backup } }) : null;
   await mounted.analytics.facts.refresh();
   const http = await listen(app, '127.0.0.1', 0);
   return {
-    url: http.url, wh, users, app, analytics: mounted.analytics, backup, dir,
+    url: http.url, wh, users, app, analytics: mounted.analytics, backup, dir, availability,
     async close() { await http.close(); await backup?.stop(); await mounted.stop(); await previews?.close(); await wh.close(); rmSync(dir, { recursive: true, force: true }); },
   };
 }
