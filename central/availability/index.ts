@@ -18,6 +18,13 @@
  * central at a time. A clinic never heard from has no outages; one that has been silent since
  * the period began counts it all as down.
  *
+ * Planned maintenance (计划维护): operators declare windows, per clinic or for every clinic (the
+ * hub or central), at most 72 h, not in the past. Outage time inside a window counts as planned,
+ * not as downtime, from the moment the window was declared (declaring one afterwards excuses
+ * nothing); the longest outage is its longest stretch outside windows. The outage log itself is
+ * unchanged (the facts), so a window cancelled or declared later changes only what is planned.
+ * While a window is open, `central_clinic_maintenance` holds the clinic's alerts.
+ *
  * Loss rate (tender 1.2.2: < 0.1 %): the records lost in a period (sequence numbers a clinic
  * re-seeded as no longer held, `lost_at_source`) over the records of the clinic central accounted
  * for in it. The denominator comes from the clinic's applied watermark: a clinic's sequence is

@@ -93,8 +93,35 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
     t.match(((await res.json()) as { detail: string }).detail, /date|before/, 'with the reason');
   }
   t.equal((await fetch(`${central.http.url}/api/availability`)).status, 401, 'the API needs the token');
+
+  // Planned maintenance through the API: declared, listed, held in the metrics, cancelled; refusals with the reason.
+  const api = (method: string, path: string, body?: unknown) => fetch(`${central.http.url}${path}`, { method, headers: { ...auth, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const soon = Date.now();
+  const declared = await api('POST', '/api/maintenance', { clinicId: 'c01-xinhua', startsAt: new Date(soon).toISOString(), endsAt: new Date(soon + 3600_000).toISOString(), reason: '机房断电检修', declaredBy: '网络运维 张工' });
+  t.equal(declared.status, 201, 'declared: 201');
+  const w = (await declared.json()) as { id: number; clinicId: string; cancelledAt: string | null };
+  t.same([w.clinicId, w.cancelledAt], ['c01-xinhua', null]);
+  for (const [body, why] of [
+    [{ clinicId: 'c01-xinhua', startsAt: new Date(soon - 7200_000).toISOString(), endsAt: new Date(soon - 3600_000).toISOString(), reason: 'x', declaredBy: 'ops' }, /over/],
+    [{ clinicId: 'c99-nowhere', startsAt: new Date(soon).toISOString(), endsAt: new Date(soon + 3600_000).toISOString(), reason: 'x', declaredBy: 'ops' }, /unknown clinic/],
+    [{ clinicId: null, startsAt: 'soon', endsAt: new Date(soon + 3600_000).toISOString(), reason: 'x', declaredBy: 'ops' }, /ISO/],
+  ] as const) {
+    const res = await api('POST', '/api/maintenance', body);
+    t.equal(res.status, 400, `refused: ${why}`);
+    t.match(((await res.json()) as { detail: string }).detail, why, 'with the reason');
+  }
+  t.equal((await api('POST', '/api/maintenance', { clinicId: null })).status, 400, 'a body missing fields: 400');
+  t.same(((await (await api('GET', '/api/maintenance')).json()) as { id: number }[]).map((x) => x.id), [w.id], 'listed');
+  t.match(await (await fetch(`${central.http.url}/metrics`)).text(), /^central_clinic_maintenance\{clinic="c01-xinhua"\} 1$/m, 'metrics: in maintenance (its alerts hold)');
+  const cancelled = await api('DELETE', `/api/maintenance/${w.id}`);
+  t.equal(cancelled.status, 200, 'cancelled');
+  t.ok(((await cancelled.json()) as { cancelledAt: string | null }).cancelledAt, 'with the time');
+  t.equal((await api('DELETE', '/api/maintenance/987654')).status, 404, 'an unknown window: 404');
+  t.match(await (await fetch(`${central.http.url}/metrics`)).text(), /^central_clinic_maintenance\{clinic="c01-xinhua"\} 0$/m, 'metrics: no longer');
+  t.equal((await fetch(`${central.http.url}/api/maintenance`)).status, 401, 'the maintenance API needs the token');
   const spec = (await (await fetch(`${central.http.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
   t.ok(spec.paths['/api/availability'], 'documented in OpenAPI');
+  t.ok(spec.paths['/api/maintenance'] && spec.paths['/api/maintenance/{id}'], 'maintenance documented in OpenAPI');
 
   await using browser = await launchBrowser();
   const page = await browser.newPage();
