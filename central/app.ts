@@ -83,7 +83,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   let stopped = false;
   // Outages of each clinic's data exchange (tender 1.2.2: availability, longest outage): opened by
   // a silence, closed by the next heartbeat; the check runs whether or not the hub answers.
-  const availability = new ExchangeAvailability(wh, log, config.exchangeSilenceMs);
+  const availability = new ExchangeAvailability(wh, log, config.exchangeSilenceMs, config.exchangeStallMs ?? config.exchangeSilenceMs);
   await availability.init();
   watchAvailability(async () => (await availability.report(new Date(Date.now() - 30 * 86400_000), new Date())).clinics);
   watchMaintenance(async () => {

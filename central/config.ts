@@ -48,6 +48,8 @@ export const centralConfigSchema = z.object({
   fhirReaders: z.coerce.number().int().min(0).max(16).optional(),
   /** A clinic silent this long (no heartbeat) is counted in an outage of its data exchange from its last heartbeat (central/availability). */
   exchangeSilenceMs: z.coerce.number().int().min(1000).default(120_000),
+  /** A clinic whose records wait this long at the clinic while it beats (a stuck relay or ingest) is in an outage too; default: exchangeSilenceMs. */
+  exchangeStallMs: z.coerce.number().int().min(1000).optional(),
   /** How often central looks for silent clinics. */
   exchangeCheckMs: z.coerce.number().int().min(100).default(30_000),
 }).superRefine((c, ctx) => {

@@ -310,7 +310,7 @@ async function main() {
  District primary-care demo is running (Ctrl-C stops everything)
 ──────────────────────────────────────────────────────────────────────
  Central  ${centralUrl}
-   fleet status     ${centralUrl}/api/fleet   availability (tender 1.2.2) ${centralUrl}/api/availability, ${centralUrl}/portal/availability
+   fleet status     ${centralUrl}/api/fleet   availability and loss rate (tender 1.2.2) ${centralUrl}/api/availability, ${centralUrl}/portal/availability   planned maintenance ${centralUrl}/portal/maintenance
    Portal (managers) ${centralUrl}/portal   login ${portal ? `${portal.username} / ${portal.password}, TOTP code: npm run totp   (secret ${portal.secret})${portal.radiologist ? `\n   remote reading   ${centralUrl}/portal/imaging/studies   radiologist (影像诊断医师) ${portal.radiologist.username} / ${portal.radiologist.password}, TOTP code: npm run totp -- ${portal.radiologist.secret}` : ''}` : 'not set up'}
    API docs         ${centralUrl}/docs   FHIR guide ${centralUrl}/docs/fhir   OpenAPI ${centralUrl}/openapi.json
    DICOMweb         ${centralUrl}/api/imaging/dicomweb/studies (same bearer token)   imaging workload ${centralUrl}/portal/imaging

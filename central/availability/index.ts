@@ -5,7 +5,11 @@
  *
  * An outage of a clinic starts at its last heartbeat once it has been silent for `silenceMs`
  * (2 min, the portal's "offline" threshold; the edge beats every few seconds) and ends at the next
- * heartbeat central receives. Heartbeats travel on the hub like the records, so a silence means
+ * heartbeat central receives, unless records written at the clinic still wait then: a clinic that
+ * beats while its records do not reach central (a stuck relay, a stopped ingest: central has not
+ * applied what the edge had written at its last heartbeat, the oldest of it waiting longer than
+ * `silenceMs`) is in an outage too, from when the oldest waiting record was written, until central
+ * holds what the edge had written (after a long silence the outage lasts until the backlog is in). Heartbeats travel on the hub like the records, so a silence means
  * the clinic's data cannot reach the district, whatever the cause; `cause` says which side was
  * known to be at fault when the outage was opened:
  * - `clinic`: central was connected to the hub and listening (the clinic's appliance, its network
@@ -35,7 +39,7 @@
  * check before it, another bound counts to the end of its hour. Where the log begins inside the
  * period (a central upgraded mid-period), counting starts at its first hour and the report says so.
  */
-import type { Warehouse } from '../warehouse/types.ts';
+import type { FleetRow, Warehouse } from '../warehouse/types.ts';
 import { all, run, sqlFor, type Sql } from '../empi/sql.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 
@@ -273,7 +277,8 @@ export class ExchangeAvailability {
    */
   private readonly unlogged = new Set<string>();
 
-  constructor(private readonly wh: Warehouse, private readonly log: Logger, private readonly silenceMs = DEFAULT_SILENCE_MS) {
+  /** `stallMs`: records waiting longer than this at a clinic that beats put it in an outage (default `silenceMs`). */
+  constructor(private readonly wh: Warehouse, private readonly log: Logger, private readonly silenceMs = DEFAULT_SILENCE_MS, private readonly stallMs = silenceMs) {
     this.sql = sqlFor(wh);
   }
 
@@ -298,7 +303,19 @@ export class ExchangeAvailability {
     return this.ready;
   }
 
-  /** A heartbeat of the clinic arrived (after it was recorded): ends its outage, if one is open. */
+  /**
+   * Whether the clinic's records are stuck: central has not applied what the edge had written at
+   * its last heartbeat, the oldest of it waiting longer than `stallMs` (fleet lag).
+   */
+  private stalled(f: FleetRow): boolean {
+    return f.lagSeconds * 1000 > this.stallMs;
+  }
+
+  /**
+   * A heartbeat of the clinic arrived (after it was recorded): ends its outage, if one is open and
+   * its records flow again (none waiting at the clinic longer than the threshold; after a long
+   * silence the outage lasts until the backlog has reached central).
+   */
   async onHeartbeat(clinicId: string, at = new Date()): Promise<void> {
     await this.init();
     const iso = at.toISOString();
@@ -307,6 +324,13 @@ export class ExchangeAvailability {
       this.known.add(clinicId);
     }
     if (!this.open.has(clinicId)) return;
+    const row = (await this.wh.fleet()).find((f) => f.clinicId === clinicId);
+    if (row && this.stalled(row)) return;
+    await this.close(clinicId, at);
+  }
+
+  private async close(clinicId: string, at: Date): Promise<void> {
+    const iso = at.toISOString();
     const since = await this.sql.tx(function* () {
       const rows = yield* all<{ started_at: string }>('SELECT started_at FROM exchange_outages WHERE clinic_id = ? AND ended_at IS NULL', [clinicId]);
       yield* run('UPDATE exchange_outages SET ended_at = ? WHERE clinic_id = ? AND ended_at IS NULL', [iso, clinicId]);
@@ -318,34 +342,50 @@ export class ExchangeAvailability {
 
   /**
    * Opens an outage for every clinic silent for longer than the threshold, back-dated to its last
-   * heartbeat. `hubConnected`: whether central is listening now (the cause). Returns how many opened.
+   * heartbeat, and for every clinic that beats but whose records are stuck (a relay or an ingest
+   * that stopped: records waiting longer than the threshold), back-dated to when the oldest of
+   * them was written (not before the clinic's previous outage ended); closes the outage of a
+   * clinic whose records flow again. `hubConnected`: whether central is listening now (the
+   * cause). Returns how many opened.
    */
   async tick(hubConnected: boolean, now = new Date()): Promise<number> {
     await this.init();
     await this.sampleVolume(now);
     const fleet = (await this.wh.fleet()).filter((f) => f.lastHeartbeatAt);
-    const quiet = (f: (typeof fleet)[number]) => now.getTime() - Date.parse(f.lastHeartbeatAt!) > this.silenceMs;
-    const silent = fleet.filter((f) => !this.open.has(f.clinicId) && quiet(f));
-    if (silent.length === 0) return 0;
+    const silentFor = (f: FleetRow) => now.getTime() - Date.parse(f.lastHeartbeatAt!) > this.silenceMs;
+    const down = (f: FleetRow) => silentFor(f) || this.stalled(f);
+    // Closed by a tick: a clinic that beats again whose backlog reached central after its last heartbeat.
+    for (const f of fleet) if (this.open.has(f.clinicId) && !down(f)) await this.close(f.clinicId, now);
+    const starting = fleet.filter((f) => !this.open.has(f.clinicId) && down(f));
+    if (starting.length === 0) return 0;
     // The district side when central is not connected, has just started (it cannot tell a silent
-    // clinic from its own absence), or hears no clinic at all (a hub cut off from central by the
-    // network is noticed by the client only at its next missed pings).
-    const cause: OutageCause = hubConnected && now.getTime() - this.startedAt >= this.silenceMs && !(fleet.length > 1 && fleet.every(quiet)) ? 'clinic' : 'district';
+    // clinic from its own absence), or no clinic's data reaches it at all (a hub cut off from
+    // central by the network is noticed by the client only at its next missed pings; a stopped ingest).
+    const cause: OutageCause = hubConnected && now.getTime() - this.startedAt >= this.silenceMs && !(fleet.length > 1 && fleet.every(down)) ? 'clinic' : 'district';
+    const nowMs = now.getTime();
     const opened = await this.sql.tx(function* () {
       const open = new Set((yield* all<{ clinic_id: string }>('SELECT clinic_id FROM exchange_outages WHERE ended_at IS NULL')).map((r) => r.clinic_id));
-      const out: string[] = [];
-      for (const f of silent) {
+      const out: { clinicId: string; silent: boolean; since: string }[] = [];
+      for (const f of starting) {
         if (open.has(f.clinicId)) continue;
-        yield* run('INSERT INTO exchange_outages (clinic_id, started_at, ended_at, cause) VALUES (?, ?, NULL, ?)', [f.clinicId, f.lastHeartbeatAt, cause]);
+        let since = f.lastHeartbeatAt!;
+        const silent = silentFor(f);
+        if (!silent) {
+          const last = (yield* all<{ e: string | null }>('SELECT MAX(ended_at) AS e FROM exchange_outages WHERE clinic_id = ?', [f.clinicId]))[0]?.e ?? null;
+          since = new Date(Math.max(nowMs - f.lagSeconds * 1000, last ? Date.parse(last) : -Infinity)).toISOString();
+        }
+        yield* run('INSERT INTO exchange_outages (clinic_id, started_at, ended_at, cause) VALUES (?, ?, NULL, ?)', [f.clinicId, since, cause]);
         yield* run('INSERT INTO exchange_clinics (clinic_id, first_seen) VALUES (?, ?) ON CONFLICT (clinic_id) DO NOTHING', [f.clinicId, f.lastHeartbeatAt]);
-        out.push(f.clinicId);
+        out.push({ clinicId: f.clinicId, silent, since });
       }
       return out;
     });
-    for (const id of opened) {
-      this.open.add(id);
-      this.known.add(id);
-      this.log.warn({ clinic: id, cause }, cause === 'clinic' ? 'clinic data exchange interrupted: no heartbeat from the clinic' : 'clinic data exchange interrupted: central not connected to the hub (or just started)');
+    for (const o of opened) {
+      this.open.add(o.clinicId);
+      this.known.add(o.clinicId);
+      this.log.warn({ clinic: o.clinicId, cause, since: o.since }, o.silent
+        ? (cause === 'clinic' ? 'clinic data exchange interrupted: no heartbeat from the clinic' : 'clinic data exchange interrupted: central not connected to the hub (or just started)')
+        : 'clinic data exchange interrupted: the clinic beats but its records do not reach central (its relay or central\'s ingest stuck)');
     }
     return opened.length;
   }

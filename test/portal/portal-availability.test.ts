@@ -21,8 +21,9 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   await using ns = await startNatsServer();
   const dirs = tempDir('portal-avail');
   t.teardown(dirs.cleanup);
-  // A silence of 1.5 s counts (2 min in production), checked every 200 ms.
-  let central = await centralInProcess(ns.url, `${dirs.dir}/central`, { exchangeSilenceMs: 1500, exchangeCheckMs: 200 });
+  // A silence of 1.5 s counts (2 min in production), checked every 200 ms; records waiting 15 s at a
+  // clinic that beats (a stuck relay; 2 min in production) would count too: more than a loaded machine's transient lag.
+  let central = await centralInProcess(ns.url, `${dirs.dir}/central`, { exchangeSilenceMs: 1500, exchangeCheckMs: 200, exchangeStallMs: 15_000 });
   t.teardown(() => central.stop());
   let edge = await edgeInProcess(ns.url, 'c01-xinhua', `${dirs.dir}/edge`);
   t.teardown(() => edge.stop());
@@ -72,7 +73,7 @@ t.test('outages of a clinic and of the hub, in the API and on the portal', async
   // Central itself is down for a while (restarted): the time it heard nothing counts too, the district side's.
   await central.stop();
   await sleep(2500);
-  central = await centralInProcess(ns.url, `${dirs.dir}/central`, { exchangeSilenceMs: 1500, exchangeCheckMs: 200 });
+  central = await centralInProcess(ns.url, `${dirs.dir}/central`, { exchangeSilenceMs: 1500, exchangeCheckMs: 200, exchangeStallMs: 15_000 });
   await waitFor('the outage of central\'s own downtime, closed by the first heartbeat', async () => { const a = await report(); return a.outages.length === 3 && a.outages[2]!.endedAt !== null; }, 20_000);
   const third = (await report()).outages[2]!;
   t.equal(third.cause, 'district', 'central down: the district side');
