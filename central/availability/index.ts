@@ -477,8 +477,8 @@ export class ExchangeAvailability {
       return { clinicId, firstSeen: first.get(clinicId) ?? null, lostRecords: dead.get(clinicId)?.lost ?? 0, refusedRecords: dead.get(clinicId)?.refused ?? 0, records: v?.records ?? 0, recordsCountedFrom: v ? v.countedFrom : null };
     });
     // Windows that can touch the outages counted (their whole length counts for the longest) or the period.
-    const earliest = Math.min(from.getTime(), ...outages.map((o) => Date.parse(o.startedAt)));
-    const windows = await this.maintenance(new Date(earliest), to);
+    const earliest = outages.reduce((m, o) => Math.min(m, Date.parse(o.startedAt)), from.getTime());
+    const windows = await this.maintenance(new Date(earliest), new Date(Math.max(to.getTime(), now.getTime())));
     return computeAvailability(inputs, outages, from, to, now, windows);
   }
 
@@ -490,10 +490,12 @@ export class ExchangeAvailability {
    */
   async declareMaintenance(w: { clinicId: string | null; startsAt: string; endsAt: string; reason: string; declaredBy: string }, now = new Date()): Promise<MaintenanceWindow> {
     await this.init();
-    const a = Date.parse(w.startsAt);
-    const b = Date.parse(w.endsAt);
+    // With a zone: a time without one would be read in the server's zone (UTC), 8 h off China time.
+    const isoWithZone = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+    const a = isoWithZone.test(w.startsAt) ? Date.parse(w.startsAt) : NaN;
+    const b = isoWithZone.test(w.endsAt) ? Date.parse(w.endsAt) : NaN;
     const reason = w.reason.trim();
-    if (Number.isNaN(a) || Number.isNaN(b)) throw new MaintenanceError('startsAt and endsAt must be ISO date-times');
+    if (Number.isNaN(a) || Number.isNaN(b)) throw new MaintenanceError('startsAt and endsAt must be ISO date-times with a zone (2026-03-01T22:00:00+08:00)');
     if (b <= a) throw new MaintenanceError('the window must end after it starts');
     if (b <= now.getTime()) throw new MaintenanceError('the window is over: maintenance is declared before or while it happens, not afterwards');
     if (b - a > MAX_MAINTENANCE_MS) throw new MaintenanceError('a window is at most 72 hours; declare a longer one in parts, each with its reason');

@@ -833,7 +833,11 @@ export function portalApp(deps: PortalDeps): Hono {
   // Planned maintenance windows (计划维护): outage time inside them is not downtime; clinic alerts hold meanwhile.
   const maintenanceBack = (c: Context, error?: string) => c.redirect(`/portal/maintenance${error ? `?error=${encodeURIComponent(error)}` : ''}`);
   /** A datetime-local value (China time) as an ISO instant, or the text unchanged (refused later with the reason). */
-  const chinaTime = (v: string) => (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(v) ? new Date(`${v}:00+08:00`).toISOString() : v);
+  const chinaTime = (v: string) => {
+    const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2})?$/.exec(v);
+    const d = m ? new Date(`${m[1]}${m[2] ?? ':00'}+08:00`) : null;
+    return d && !Number.isNaN(d.getTime()) ? d.toISOString() : 'invalid';
+  };
   page('get', '/maintenance', 'fleet', async (c, repo, ctx) => {
     const title = ctx.t('计划维护', 'Planned maintenance');
     if (!deps.availability) return respond(c, ctx, repo, { title, body: () => <div class="card"><p class="hint">{ctx.t('本中心未记录可用性。', 'Availability is not tracked by this central.')}</p></div> });

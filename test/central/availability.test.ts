@@ -236,6 +236,8 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     const h = 3_600_000;
     const bad: [Parameters<ExchangeAvailability['declareMaintenance']>[0], RegExp][] = [
       [{ clinicId: 'm-a', startsAt: 'tomorrow', endsAt: new Date(now + h).toISOString(), reason: 'x', declaredBy: 'ops' }, /ISO/],
+      [{ clinicId: 'm-a', startsAt: '2026-12-03 20:00', endsAt: new Date(now + h).toISOString(), reason: 'x', declaredBy: 'ops' }, /with a zone/],
+      [{ clinicId: 'm-a', startsAt: '2026-12-03T20:00:00', endsAt: new Date(now + h).toISOString(), reason: 'x', declaredBy: 'ops' }, /with a zone/],
       [{ clinicId: 'm-a', startsAt: new Date(now + 2 * h).toISOString(), endsAt: new Date(now + h).toISOString(), reason: 'x', declaredBy: 'ops' }, /end after it starts/],
       [{ clinicId: 'm-a', startsAt: new Date(now - 3 * h).toISOString(), endsAt: new Date(now - h).toISOString(), reason: 'x', declaredBy: 'ops' }, /over/],
       [{ clinicId: 'm-a', startsAt: new Date(now).toISOString(), endsAt: new Date(now + 73 * h).toISOString(), reason: 'x', declaredBy: 'ops' }, /72 hours/],
@@ -324,3 +326,32 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     t.same((await a.outages(new Date(t0 - 3600_000), new Date(Date.now() + 3600_000), 's-ok')), [], 's-ok never in an outage');
   });
 }
+
+t.test('generated declarations: each is either a window that can be planned or refused with a MaintenanceError', async (t) => {
+  const tw = await sqliteTestWarehouse('maintgen');
+  t.teardown(tw.cleanup);
+  const a = new ExchangeAvailability(tw.wh, pino({ level: 'silent' }), 1000);
+  await heartbeat(tw.wh, 'g-a');
+  await a.onHeartbeat('g-a');
+  const now = Date.now();
+  const time = fc.oneof(
+    fc.string({ maxLength: 30 }),
+    fc.integer({ min: -100 * 3600, max: 100 * 3600 }).map((s) => new Date(now + s * 1000).toISOString()),
+    fc.integer({ min: -100 * 3600, max: 100 * 3600 }).map((s) => new Date(now + s * 1000 + 8 * 3600_000).toISOString().replace('Z', '+08:00')),
+  );
+  let declared = 0;
+  let refused = 0;
+  await fc.assert(fc.asyncProperty(fc.option(fc.constantFrom('g-a', 'g-unknown', ''), { nil: null }), time, time, fc.string({ maxLength: 220 }), async (clinicId, startsAt, endsAt, reason) => {
+    try {
+      const w = await a.declareMaintenance({ clinicId, startsAt, endsAt, reason, declaredBy: 'gen' }, new Date(now));
+      declared++;
+      const [s, e] = [Date.parse(w.startsAt), Date.parse(w.endsAt)];
+      return e > s && e > now && e - s <= 72 * 3600_000 && w.reason.trim().length > 0 && (w.clinicId === null || w.clinicId === 'g-a');
+    } catch (err) {
+      refused++;
+      return (err as Error).name === 'MaintenanceError' && (err as Error).message.length > 0;
+    }
+  }), { numRuns: 300 });
+  t.ok(declared > 0 && refused > 0, `${declared} declared, ${refused} refused with a reason`);
+  t.equal((await a.maintenance(new Date(now - 200 * 3600_000), new Date(now + 200 * 3600_000))).length, declared, 'exactly the declared ones stored');
+});
