@@ -23,7 +23,7 @@ import { CAN, ForbiddenError, PortalRepo, ScopeError } from './repo.ts';
 import type { BackupOverview } from '../backup/index.ts';
 import { backupMaxAgeHours, backupTable } from './backup.tsx';
 import { ReportError, type ImagingIndex, type Query, type StudySummary, type WorkloadRow } from '../imaging/index-store.ts';
-import { MaintenanceError, type ExchangeAvailability } from '../availability/index.ts';
+import { MaintenanceError, plannedSpan, type ExchangeAvailability } from '../availability/index.ts';
 import { reportInputSchema } from '../imaging/reports.ts';
 import { noPreviewSvg, previewAnswer } from '../../contracts/dicom/no-preview.ts';
 import { modalityName, studyTable, StudyView, type StudyRow, type StudyViewProps } from './reading.tsx';
@@ -734,6 +734,9 @@ export function portalApp(deps: PortalDeps): Hono {
     const deadTotal = [...deadByClinic.values()].reduce((a, b) => a + b, 0);
     const dictName = (n: string) => (DICT_NAMES[n] ? ctx.t(...DICT_NAMES[n]!) : n);
     const now = Date.now();
+    // Clinics in a planned maintenance window now: silent or behind as planned, not a fault.
+    const windows = deps.availability ? (await deps.availability.maintenance(new Date(now), new Date(now + 1))).filter((w) => { const sp = plannedSpan(w); return sp !== null && sp[0] <= now && now < sp[1]; }) : [];
+    const windowOf = (clinicId: string) => windows.find((w) => w.clinicId === clinicId) ?? windows.find((w) => w.clinicId === null);
     const table: TableSpec = {
       id: 'fleet', title: ctx.t('各机构边缘节点复制状态', 'Replication status of every edge'),
       columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'state', label: ctx.t('状态', 'State') }, { key: 'lastHeartbeat', label: ctx.t('最近心跳', 'Last heartbeat') }, { key: 'agentVersion', label: ctx.t('版本', 'Version') }, { key: 'edgeLastSeq', label: ctx.t('边缘序号', 'Edge seq'), kind: 'number' }, { key: 'appliedSeq', label: ctx.t('中心已应用', 'Applied'), kind: 'number' }, { key: 'edgeReceiptSeq', label: ctx.t('边缘已确认', 'Confirmed at edge'), kind: 'number' }, { key: 'outboxDepth', label: ctx.t('待上传', 'Outbox'), kind: 'number' }, { key: 'pendingAbove', label: ctx.t('缺号等待', 'Held'), kind: 'number' }, { key: 'lagSeconds', label: ctx.t('延迟（秒）', 'Lag (s)'), kind: 'number' }, { key: 'recordsApplied', label: ctx.t('累计记录', 'Records'), kind: 'number' }, { key: 'dead', label: ctx.t('无法入库', 'Not applied'), kind: 'number' }, { key: 'dictionaries', label: ctx.t('标准字典', 'Dictionaries') }],
@@ -744,11 +747,13 @@ export function portalApp(deps: PortalDeps): Hono {
         // holds, the clinic's admin re-seeds from the edge (edge-agent/sync/reseed.ts).
         const behind = age <= 120 && r.edgeReceiptSeq > r.appliedSeq;
         // Central itself cut off from the hub hears no heartbeat: that says nothing about the clinic.
-        const state = age > 120 ? (hubDown ? ctx.t('未知（中心未连接交换平台）', 'unknown (central not connected to the hub)') : ctx.t('离线', 'offline')) : behind ? ctx.t('中心缺记录', 'central behind') : r.pendingAbove > 0 ? ctx.t('缺号', 'gap') : r.outboxDepth > 1000 || r.lagSeconds > 300 ? ctx.t('积压', 'backlog') : ctx.t('正常', 'ok');
+        const base = age > 120 ? (hubDown ? ctx.t('未知（中心未连接交换平台）', 'unknown (central not connected to the hub)') : ctx.t('离线', 'offline')) : behind ? ctx.t('中心缺记录', 'central behind') : r.pendingAbove > 0 ? ctx.t('缺号', 'gap') : r.outboxDepth > 1000 || r.lagSeconds > 300 ? ctx.t('积压', 'backlog') : ctx.t('正常', 'ok');
+        const w = windowOf(r.clinicId);
+        const state = w ? ctx.t(`${base}（计划维护至 ${localTime(w.endsAt).slice(5, 16)}：${w.reason}）`, `${base} (planned maintenance until ${localTime(w.endsAt).slice(5, 16)}: ${w.reason})`) : base;
         // Dictionaries: the version the edge reported in its last heartbeat against central's latest.
         const old = [...latest].filter(([n, v]) => (r.dictionaries[n] ?? 0) < v).map(([n, v]) => ctx.t(`${dictName(n)} v${r.dictionaries[n] ?? 0}（最新 v${v}）`, `${dictName(n)} v${r.dictionaries[n] ?? 0} (latest v${v})`));
         const dictionaries = !r.lastHeartbeatAt ? '—' : old.length === 0 ? ctx.t(`均为最新（${latest.size} 种）`, `all ${latest.size} up to date`) : old.join(ctx.t('；', '; '));
-        return { ...r, lastHeartbeat: r.lastHeartbeatAt ? localTime(r.lastHeartbeatAt) : '—', state, dead: deadByClinic.get(r.clinicId) ?? 0, dictionaries, _bad: age > 120 || r.pendingAbove > 0 || behind };
+        return { ...r, lastHeartbeat: r.lastHeartbeatAt ? localTime(r.lastHeartbeatAt) : '—', state, dead: deadByClinic.get(r.clinicId) ?? 0, dictionaries, _bad: (age > 120 && !w) || r.pendingAbove > 0 || behind };
       }),
     };
     const behind = rows.filter((r) => r.lastHeartbeatAt && (now - Date.parse(r.lastHeartbeatAt)) / 1000 <= 120 && r.edgeReceiptSeq > r.appliedSeq).map((r) => r.clinicId);

@@ -47,6 +47,9 @@ t.test('declare, see counted as planned, cancel; roles and audit', async (t) => 
   const inMaintenance = await availability.inMaintenance();
   t.same([...inMaintenance.clinics], ['c01-xinhua'], 'central sees c01-xinhua in maintenance (its alerts hold)');
   await page.screenshot({ path: screenshotPath('portal-maintenance'), fullPage: true });
+  await page.goto(`${portal.url}/portal/fleet`);
+  t.match(await page.locator('[data-testid=table-fleet] tbody tr', { hasText: 'c01-xinhua' }).textContent(), /计划维护至 \d\d-\d\d \d\d:\d\d：更换核心交换机/, 'the fleet page says the clinic is in planned maintenance, until when and why');
+  t.notMatch(await page.locator('[data-testid=table-fleet] tbody tr', { hasText: 'c02-dongfeng' }).textContent(), /计划维护/, 'not the other clinic');
 
   // As if it had been declared an hour ago for then: c01 and c02 went silent for a minute half an
   // hour ago; c01's outage is planned, c02's is not.
