@@ -770,7 +770,7 @@ export function portalApp(deps: PortalDeps): Hono {
         <div class="card" data-testid="fleet-legend"><p class="hint">{ctx.t(
           '边缘序号、待上传、边缘已确认与标准字典版本是该机构最近一次心跳（每几秒一次）报告的值，中心已应用是当前值，所以中心已应用可能略高于边缘序号。延迟：最早一条未确认记录的等待时间。无法入库：中心拒收并保存待查的消息（不含回补时边缘已无原记录的登记）。',
           'Edge seq, outbox, confirmed at edge and dictionary versions are what the clinic reported in its last heartbeat (every few seconds); applied is current, so it may be slightly above the edge seq. Lag: how long the oldest unconfirmed record has waited. Not applied: messages central refused and keeps for review (not counting entries for records a clinic no longer held when it re-seeded).')}</p>
-          <p><a class="btn" href="/portal/dead-letters" data-testid="fleet-dead-link">{ctx.t(`查看无法入库的消息（${deadTotal}）`, `Messages not applied (${deadTotal})`)}</a> <a class="btn" href="/portal/availability" data-testid="fleet-availability-link">{ctx.t('数据交换可用性（月报）', 'Data exchange availability (monthly)')}</a></p>
+          <p><a class="btn" href="/portal/dead-letters" data-testid="fleet-dead-link">{ctx.t(`查看无法入库的消息（${deadTotal}）`, `Messages not applied (${deadTotal})`)}</a> <a class="btn" href="/portal/availability" data-testid="fleet-availability-link">{ctx.t('数据交换可用性（月报）', 'Data exchange availability (monthly)')}</a> <a class="btn" href="/portal/maintenance" data-testid="fleet-maintenance-link">{ctx.t('计划维护', 'Planned maintenance')}</a></p>
         </div>
       </>),
     });

@@ -50,6 +50,7 @@ t.test('declare, see counted as planned, cancel; roles and audit', async (t) => 
   await page.goto(`${portal.url}/portal/fleet`);
   t.match(await page.locator('[data-testid=table-fleet] tbody tr', { hasText: 'c01-xinhua' }).textContent(), /计划维护至 \d\d-\d\d \d\d:\d\d：更换核心交换机/, 'the fleet page says the clinic is in planned maintenance, until when and why');
   t.notMatch(await page.locator('[data-testid=table-fleet] tbody tr', { hasText: 'c02-dongfeng' }).textContent(), /计划维护/, 'not the other clinic');
+  await page.screenshot({ path: screenshotPath('portal-fleet-maintenance'), fullPage: true });
 
   // As if it had been declared an hour ago for then: c01 and c02 went silent for a minute half an
   // hour ago; c01's outage is planned, c02's is not.
