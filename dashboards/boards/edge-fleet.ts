@@ -24,6 +24,7 @@ export const edgeFleet: DashboardSpec = {
       { id: 27, title: 'Longest outage, last 30 days (target at most 2 h)', kind: 'table', unit: 's', queries: [{ expr: `${central.exchangeLongestOutage}{${C}}`, instant: true }], w: 12 },
       { id: 28, title: 'Loss rate, last 30 days (target below 0.1 %)', kind: 'table', unit: 'percentunit', description: 'Records lost (re-seeded as no longer held at the clinic) over the records central accounted for in 30 days (portal: 数据交换可用性). Alert ExchangeLossAboveTarget at 0.001 or more', queries: [{ expr: `${central.exchangeLossRatio}{${C}}`, instant: true }], w: 12 },
       { id: 29, title: 'Records received, last 30 days', kind: 'table', queries: [{ expr: `${central.exchangeRecords}{${C}}`, instant: true }], w: 12 },
+      { id: 40, title: 'Planned maintenance windows (1 = in a window: clinic alerts held, outage time counted as planned)', kind: 'timeseries', description: 'Declared on the portal\'s 计划维护 page or POST /api/maintenance', queries: [{ expr: `${central.clinicMaintenance}{${C}}`, legend: '{{clinic}}' }], min: 0, max: 1, w: 24, h: 5 },
     ],
   }, {
     title: 'Replication',
