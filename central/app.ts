@@ -125,7 +125,12 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
         const recorded = wh.recordHeartbeat(hb.data);
         // An outage of the clinic's data exchange ends with its first heartbeat back.
         void recorded.then(() => availability.onHeartbeat(id)).catch((e: Error) => log.error({ err: e.message, clinic: id }, 'availability log not updated'));
-        void recorded.then(() => Promise.all([wh.watermark(id), wh.refusals(id).catch((e: Error) => { log.warn({ err: e.message, clinic: id }, 'refusals not read for the heartbeat answer'); return undefined; })])).then(([w, refused]) => ingest.publishReceipt(w, false, refused)).catch((e: Error) => log.error({ err: e.message }, 'heartbeat not recorded'));
+        // So are the planned maintenance windows it should know of (a failed read costs it only those).
+        void recorded.then(() => Promise.all([
+          wh.watermark(id),
+          wh.refusals(id).catch((e: Error) => { log.warn({ err: e.message, clinic: id }, 'refusals not read for the heartbeat answer'); return undefined; }),
+          availability.noticesFor(id).catch((e: Error) => { log.warn({ err: e.message, clinic: id }, 'maintenance windows not read for the heartbeat answer'); return undefined; }),
+        ])).then(([w, refused, notices]) => ingest.publishReceipt(w, false, refused, notices)).catch((e: Error) => log.error({ err: e.message }, 'heartbeat not recorded'));
       },
     });
   };

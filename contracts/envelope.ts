@@ -98,6 +98,14 @@ export function checkEnvelope(bytes: Uint8Array, subject: { clinicId: string; ty
   return { ok: true, envelope: e, type: e.type, payload: p.data };
 }
 
+/** A planned maintenance window as told to a clinic: `all` when it is of every clinic (the hub or central). */
+export const maintenanceNoticeSchema = z.object({
+  startsAt: z.string(),
+  endsAt: z.string(),
+  reason: z.string().max(200),
+  scope: z.enum(['clinic', 'all']),
+});
+
 /** Central -> edge: highest contiguous seq applied for a clinic. */
 export const receiptSchema = z.object({
   clinicId: z.string(),
@@ -118,8 +126,15 @@ export const receiptSchema = z.object({
     count: z.number().int().nonnegative(),
     last: z.object({ seq: z.number().int().nullable(), reason: z.string().max(40), detail: z.string().max(300), at: z.string() }).nullable(),
   }).optional().catch(undefined), // a summary the edge cannot read never costs it the receipt itself
+  /**
+   * Planned maintenance windows (计划维护) of this clinic or of every clinic that have not ended
+   * and start within 7 days, in the answer to each heartbeat (absent from other receipts: the edge
+   * keeps what the last answer said), so the clinic's staff know of them beforehand.
+   */
+  maintenance: z.array(maintenanceNoticeSchema).max(50).optional().catch(undefined),
 });
 export type Receipt = z.infer<typeof receiptSchema>;
+export type MaintenanceNotice = z.infer<typeof maintenanceNoticeSchema>;
 export type Refusals = NonNullable<Receipt['refused']>;
 
 /** Edge -> central: state of the edge, every few seconds. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Subscription } from '@nats-io/transport-node';
 import { NatsLink } from '../contracts/runtime/nats-link.ts';
 import { Hono } from 'hono';
-import { heartbeatSchema, receiptSchema, subjects, type Heartbeat, type Refusals } from '../contracts/index.ts';
+import { heartbeatSchema, receiptSchema, subjects, type Heartbeat, type MaintenanceNotice, type Refusals } from '../contracts/index.ts';
 import { createLogger, listen, loadHttps, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import type { EdgeConfig } from './config.ts';
 import { edgeMetrics } from './metrics.ts';
@@ -70,6 +70,8 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   });
   /** What central refused of this clinic's messages, as its latest answer to a heartbeat said. */
   let refused: Refusals | null = null;
+  /** Central's planned maintenance windows for this clinic, as its latest answer to a heartbeat said (kept in the store across restarts). */
+  let notices: MaintenanceNotice[] = store.maintenanceNotices();
   let receiptSub: Subscription | null = null;
   nats.onReady((nc) => { receiptSub = nc.subscribe(subjects.receipt(config.clinicId), {
     callback: (err, msg) => {
@@ -80,6 +82,11 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
         if (r.refused) {
           if (r.refused.count > (refused?.count ?? 0)) log.warn({ refused: r.refused.count, last: r.refused.last }, 'central refused records of this clinic (see the home page)');
           refused = r.refused;
+        }
+        if (r.maintenance && JSON.stringify(r.maintenance) !== JSON.stringify(notices)) {
+          notices = r.maintenance;
+          store.saveMaintenanceNotices(notices);
+          log.info({ windows: notices.length }, 'planned maintenance windows from central');
         }
         relay.onReceipt(r.appliedSeq, r.replaying === true);
       } catch (e) {
@@ -161,7 +168,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     accounts,
     clinicName: config.clinicName,
     nav: edgeModules.flatMap((m) => m.nav ?? []),
-    status: () => ({ hb: heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null, refused }),
+    status: () => ({ hb: heartbeat(), lastReceiptAt: relay.lastReceiptAt ? new Date(relay.lastReceiptAt).toISOString() : null, refused, maintenance: notices }),
     reseed: {
       view: () => ({ regressed: relay.centralRegressed, centralSeq: relay.centralBehindAt, held: relay.heldReceipt, last: lastReseed(store) }),
       regressed: () => relay.centralRegressed,
@@ -178,6 +185,8 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
     centralRegressed: relay.centralRegressed, centralBehindAt: relay.centralBehindAt, lastReseed: lastReseed(store),
     // Central's dead letters of this clinic (null until central answered a heartbeat).
     refusedByCentral: refused,
+    // Central's planned maintenance windows for this clinic (its own and every clinic's), as its last heartbeat answer said.
+    maintenance: notices,
   }));
   const http = await listen(app, config.httpHost, config.httpPort, https);
   log.info({ url: http.url }, 'edge agent listening');

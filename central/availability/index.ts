@@ -42,6 +42,7 @@
 import type { FleetRow, Warehouse } from '../warehouse/types.ts';
 import { all, run, sqlFor, type Sql } from '../empi/sql.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
+import type { MaintenanceNotice } from '../../contracts/index.ts';
 
 export const AVAILABILITY_TARGET = 0.999;
 export const MAX_OUTAGE_SECONDS = 2 * 3600;
@@ -268,6 +269,8 @@ export class ExchangeAvailability {
   /** Clinics with an open outage, and clinics whose first heartbeat is recorded (a heartbeat costs no write otherwise). */
   private readonly open = new Set<string>();
   private readonly known = new Set<string>();
+  /** The windows told to clinics, read at most every 5 s (see noticesFor). */
+  private upcoming: { at: number; list: MaintenanceWindow[] } | null = null;
   /** The last hour and watermark written to the volume log per clinic (a check writes only what changed). */
   private readonly volume = new Map<string, { hour: string; seq: number }>();
   /**
@@ -509,6 +512,7 @@ export class ExchangeAvailability {
       return Number(r[0]!.id);
     });
     this.log.info({ id, clinic: w.clinicId ?? 'all', startsAt: row.startsAt, endsAt: row.endsAt, by: w.declaredBy }, 'maintenance window declared');
+    this.upcoming = null;
     return { id, ...row, cancelledAt: null };
   }
 
@@ -521,6 +525,7 @@ export class ExchangeAvailability {
       if (r[0] && r[0].cancelled_at === null && r[0].ends_at > at) yield* run('UPDATE exchange_maintenance SET cancelled_at = ? WHERE id = ?', [at, id]);
       return yield* all<MaintenanceRow>('SELECT * FROM exchange_maintenance WHERE id = ?', [id]);
     });
+    this.upcoming = null;
     return rows[0] ? toWindow(rows[0]) : null;
   }
 
@@ -531,6 +536,20 @@ export class ExchangeAvailability {
       return yield* all<MaintenanceRow>('SELECT * FROM exchange_maintenance WHERE starts_at < ? AND ends_at > ? ORDER BY starts_at, id', [to.toISOString(), from.toISOString()]);
     });
     return rows.map(toWindow);
+  }
+
+  /**
+   * The windows a clinic is told of in the answers to its heartbeats: its own and every clinic's,
+   * not cancelled, not over, starting within 7 days. Read at most every 5 s (each clinic beats
+   * every few seconds), at once after a declaration or cancellation.
+   */
+  async noticesFor(clinicId: string, now = new Date()): Promise<MaintenanceNotice[]> {
+    if (!this.upcoming || now.getTime() - this.upcoming.at > 5000) {
+      const list = (await this.maintenance(now, new Date(now.getTime() + 7 * 86400_000))).filter((w) => !w.cancelledAt);
+      this.upcoming = { at: now.getTime(), list };
+    }
+    return this.upcoming.list.filter((w) => (w.clinicId === null || w.clinicId === clinicId) && Date.parse(w.endsAt) > now.getTime())
+      .map((w) => ({ startsAt: w.startsAt, endsAt: w.endsAt, reason: w.reason, scope: w.clinicId === null ? 'all' as const : 'clinic' as const }));
   }
 
   /** Clinics in a planned window now (`all`: a window of every clinic is open). */

@@ -8,7 +8,7 @@ import { hash as cryptoHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg, type StreamInfo } from '@nats-io/jetstream';
-import { STREAMS, checkEnvelope, parseRecordSubject, subjects, type Receipt, type Refusals } from '../../contracts/index.ts';
+import { STREAMS, checkEnvelope, parseRecordSubject, subjects, type MaintenanceNotice, type Receipt, type Refusals } from '../../contracts/index.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
 import type { NatsSource } from '../../contracts/runtime/nats-link.ts';
 import type { IngestItem, IngestResult, PipelinedIngest, StreamCursor, Warehouse, Watermark } from '../warehouse/types.ts';
@@ -654,7 +654,7 @@ export class Ingest {
    * process the watermark never goes back, so the older receipt is dropped here (edges tell the
    * rest apart themselves: edge-agent/sync/receipt-monitor.ts).
    */
-  publishReceipt(w: Watermark, replaying = false, refused?: Refusals): void {
+  publishReceipt(w: Watermark, replaying = false, refused?: Refusals, maintenance?: MaintenanceNotice[]): void {
     if (!this.conn || this.conn.isClosed()) return;
     const last = this.receiptsPublished.get(w.clinicId);
     if (last !== undefined && w.appliedSeq < last) {
@@ -662,7 +662,7 @@ export class Ingest {
       return;
     }
     this.receiptsPublished.set(w.clinicId, w.appliedSeq);
-    const r: Receipt = { clinicId: w.clinicId, appliedSeq: w.appliedSeq, pendingAbove: w.pendingAbove, at: new Date().toISOString(), ...(replaying || this.replaying ? { replaying: true } : {}), ...(refused ? { refused } : {}) };
+    const r: Receipt = { clinicId: w.clinicId, appliedSeq: w.appliedSeq, pendingAbove: w.pendingAbove, at: new Date().toISOString(), ...(replaying || this.replaying ? { replaying: true } : {}), ...(refused ? { refused } : {}), ...(maintenance ? { maintenance } : {}) };
     try {
       this.nc.publish(subjects.receipt(w.clinicId), JSON.stringify(r));
     } catch (e) {

@@ -8,14 +8,17 @@
  *   });
  */
 import { EventEmitter } from 'node:events';
+import { z } from 'zod';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { KeptDescriptor } from '../../contracts/runtime/kept-fd.ts';
 import { uuidv7 } from '../../contracts/ids.ts';
 import {
   HybridLogicalClock,
   SCHEMA_VERSION,
+  maintenanceNoticeSchema,
   recordTypes,
   type DictionarySnapshot,
+  type MaintenanceNotice,
   type Envelope,
   type RecordPayload,
   type RecordType,
@@ -181,6 +184,22 @@ export class EdgeStore extends EventEmitter {
 
   private setMeta(key: string, value: string): void {
     this.st.setMeta.run(key, value);
+  }
+
+  /** Central's planned maintenance windows for this clinic, as its last heartbeat answer said (kept across restarts: shown while the hub is out of reach). */
+  maintenanceNotices(): MaintenanceNotice[] {
+    const raw = this.getMeta('central.maintenance');
+    if (!raw) return [];
+    try {
+      const list = z.array(maintenanceNoticeSchema).safeParse(JSON.parse(raw));
+      return list.success ? list.data : [];
+    } catch {
+      return [];
+    }
+  }
+
+  saveMaintenanceNotices(list: MaintenanceNotice[]): void {
+    this.setMeta('central.maintenance', JSON.stringify(list));
   }
 
   /**

@@ -6,7 +6,7 @@
 import type { Context, Hono } from 'hono';
 import type { Child } from 'hono/jsx';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
-import type { Heartbeat, Refusals } from '../../contracts/index.ts';
+import type { Heartbeat, MaintenanceNotice, Refusals } from '../../contracts/index.ts';
 import { AccountError, Accounts, type Role, type User } from './accounts.ts';
 import { css } from './assets.ts';
 import { UI_BEHAVIOURS_JS, isHttps } from '../../contracts/runtime/http.ts';
@@ -21,7 +21,7 @@ export interface WebDeps {
   accounts: Accounts;
   clinicName: string;
   nav: readonly NavItem[];
-  status: () => { hb: Heartbeat; lastReceiptAt: string | null; refused?: Refusals | null };
+  status: () => { hb: Heartbeat; lastReceiptAt: string | null; refused?: Refusals | null; maintenance?: MaintenanceNotice[] };
   /** Re-seeding central from this edge (sync/reseed.ts): its state for the sync page, and the action. */
   reseed?: {
     view: () => ReseedView;
@@ -55,7 +55,7 @@ export function mountWeb(app: AnyHono, deps: WebDeps) {
     const l = lang(c);
     const st = user ? deps.status() : null;
     const sync = st ? { relayState: st.hb.relayState, outboxDepth: st.hb.outboxDepth, lastReceiptAt: st.lastReceiptAt } : undefined;
-    return { t: translator(l), lang: l, user, clinicName: deps.clinicName, path: c.req.path, nav: deps.nav, banners: user ? banners.map((b) => b(c, user, l)) : [], sync };
+    return { t: translator(l), lang: l, user, clinicName: deps.clinicName, path: c.req.path, nav: deps.nav, banners: user ? banners.map((b) => b(c, user, l)) : [], sync, maintenance: st?.maintenance ?? [] };
   };
   const html = (c: Context, node: unknown, status: 200 | 400 | 401 | 403 | 423 = 200) => c.html(`<!DOCTYPE html>${String(node)}`, status);
 

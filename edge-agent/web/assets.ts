@@ -25,6 +25,8 @@ a.button { display:inline-block; background:#fff; color:var(--blue); border:1px 
 button.primary { display:block; background:var(--blue); color:#fff; border:0; border-radius:5px; padding:8px 22px; font:inherit; cursor:pointer; margin-top:14px; }
 .error { color:var(--bad); background:#fdecea; border:1px solid #f5c6cb; padding:8px 12px; border-radius:5px; margin:10px 0; }
 .notice { color:#0b5132; background:#e6f4ea; border:1px solid #b7dfc3; padding:8px 12px; border-radius:5px; margin:10px 0; }
+.maint { color:#5c4400; background:#fff6dc; border:1px solid #efd48b; padding:8px 12px; border-radius:5px; margin:10px 0; }
+.maint p { margin:2px 0; }
 .login { max-width:380px; margin:80px auto; }
 .hint { color:#52606d; font-size:13px; }
 header .syncpill { font-size:13px; color:#fff; text-decoration:none; border-radius:10px; padding:1px 10px; white-space:nowrap; }

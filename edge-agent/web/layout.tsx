@@ -3,6 +3,7 @@ import type { Child } from 'hono/jsx';
 import type { User } from './accounts.ts';
 import type { Lang, T } from './i18n.ts';
 import type { NavItem } from '../modules.ts';
+import type { MaintenanceNotice } from '../../contracts/index.ts';
 
 export interface PageCtx {
   t: T;
@@ -16,6 +17,37 @@ export interface PageCtx {
   banners?: Child[];
   /** Replication status shown in the header of every signed-in page. */
   sync?: { relayState: string; outboxDepth: number; lastReceiptAt: string | null } | undefined;
+  /** Central's planned maintenance windows for this clinic (shown while one is on or within 24 h). */
+  maintenance?: MaintenanceNotice[];
+}
+
+/** China time, month-day hour:minute. */
+const cst = (iso: string) => new Date(Date.parse(iso) + 8 * 3600_000).toISOString().slice(5, 16).replace('T', ' ');
+
+/**
+ * A planned maintenance window of the district's data exchange that is on now or starts within
+ * 24 h: the clinic keeps working meanwhile (its records wait here and go up afterwards).
+ */
+function MaintenanceBanner(props: { ctx: PageCtx }) {
+  const now = Date.now();
+  const shown = (props.ctx.maintenance ?? []).filter((w) => Date.parse(w.endsAt) > now && Date.parse(w.startsAt) - now < 24 * 3600_000);
+  if (shown.length === 0) return null;
+  const zh = props.ctx.lang !== 'en';
+  return (
+    <div class="maint" role="status" data-testid="maintenance-banner">
+      {shown.map((w) => {
+        const on = Date.parse(w.startsAt) <= now;
+        const who = w.scope === 'all' ? (zh ? '区数据交换平台' : 'the district data exchange') : (zh ? '本机构与区中心的连接' : 'this clinic\'s link to the district');
+        return (
+          <p>
+            <strong>{zh ? (on ? '计划维护进行中' : '计划维护预告') : (on ? 'Planned maintenance in progress' : 'Planned maintenance')}</strong>
+            {zh ? `：${cst(w.startsAt)} 至 ${cst(w.endsAt)}（北京时间），${who}：${w.reason}。期间本机构照常工作，数据保存在本机，恢复后自动上传。`
+              : `: ${cst(w.startsAt)} to ${cst(w.endsAt)} (UTC+8), ${who}: ${w.reason}. The clinic works as usual meanwhile; its data is kept here and uploaded afterwards.`}
+          </p>
+        );
+      })}
+    </div>
+  );
 }
 
 /** Online/offline, records waiting to upload and the last receipt from central, in the header. */
@@ -79,7 +111,7 @@ export function Layout(props: { ctx: PageCtx; title: string; children?: Child })
             )}
           </span>
         </header>
-        <main>{ctx.banners}{props.children}</main>
+        <main>{ctx.user && <MaintenanceBanner ctx={ctx} />}{ctx.banners}{props.children}</main>
       </body>
     </html>
   );
