@@ -124,7 +124,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
         // A refusals read that fails costs the clinic that summary, never its receipt.
         const recorded = wh.recordHeartbeat(hb.data);
         // An outage of the clinic's data exchange ends with its first heartbeat back.
-        void recorded.then(() => availability.onHeartbeat(id)).catch((e: Error) => log.error({ err: e.message, clinic: id }, 'availability log not updated'));
+        void recorded.then(() => availability.onHeartbeat(id, new Date(), hb.data)).catch((e: Error) => log.error({ err: e.message, clinic: id }, 'availability log not updated'));
         // So are the planned maintenance windows it should know of (a failed read costs it only those).
         void recorded.then(() => Promise.all([
           wh.watermark(id),

@@ -42,7 +42,7 @@
 import type { FleetRow, Warehouse } from '../warehouse/types.ts';
 import { all, run, sqlFor, type Sql } from '../empi/sql.ts';
 import type { Logger } from '../../contracts/runtime/index.ts';
-import type { MaintenanceNotice } from '../../contracts/index.ts';
+import type { Heartbeat, MaintenanceNotice } from '../../contracts/index.ts';
 
 export const AVAILABILITY_TARGET = 0.999;
 export const MAX_OUTAGE_SECONDS = 2 * 3600;
@@ -319,7 +319,7 @@ export class ExchangeAvailability {
    * its records flow again (none waiting at the clinic longer than the threshold; after a long
    * silence the outage lasts until the backlog has reached central).
    */
-  async onHeartbeat(clinicId: string, at = new Date()): Promise<void> {
+  async onHeartbeat(clinicId: string, at = new Date(), hb?: Pick<Heartbeat, 'lastSeq' | 'oldestPendingAgeSec'>): Promise<void> {
     await this.init();
     const iso = at.toISOString();
     if (!this.known.has(clinicId)) {
@@ -327,8 +327,11 @@ export class ExchangeAvailability {
       this.known.add(clinicId);
     }
     if (!this.open.has(clinicId)) return;
-    const row = (await this.wh.fleet()).find((f) => f.clinicId === clinicId);
-    if (row && this.stalled(row)) return;
+    // The fleet's lag, from the heartbeat itself and the clinic's watermark (one row, not the whole fleet).
+    const stalled = hb
+      ? hb.lastSeq > (await this.wh.watermark(clinicId)).appliedSeq && hb.oldestPendingAgeSec * 1000 > this.stallMs
+      : (await this.wh.fleet()).some((f) => f.clinicId === clinicId && this.stalled(f));
+    if (stalled) return;
     await this.close(clinicId, at);
   }
 

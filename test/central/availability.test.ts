@@ -290,7 +290,7 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     });
     const beat = async (id: string, lastSeq: number, oldestPendingAgeSec: number) => {
       await wh.recordHeartbeat({ clinicId: id, agentVersion: '0.1.0', at: new Date().toISOString(), lastSeq, receiptSeq: 0, outboxDepth: lastSeq, oldestPendingAgeSec, relayState: 'connected', dictionaries: {} });
-      await a.onHeartbeat(id);
+      await a.onHeartbeat(id, new Date(), { lastSeq, oldestPendingAgeSec }); // as central does: with the heartbeat
     };
     await applied('s-ok', 10);
     await beat('s-ok', 10, 0);
@@ -307,6 +307,8 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     t.ok(o && Math.abs(Date.parse(o.startedAt) - (t0 - 30_000)) < 500, `back-dated to when the oldest waiting record was written (${o ? (t0 - Date.parse(o.startedAt)) / 1000 : '?'} s ago)`);
     await beat('s-stuck', 100, 31);
     t.equal((await a.outages(new Date(t0 - 3600_000), new Date(t0 + 3600_000), 's-stuck'))[0]?.endedAt, null, 'a heartbeat while its records still wait does not end it');
+    await a.onHeartbeat('s-stuck'); // without the heartbeat: read from the fleet
+    t.equal((await a.outages(new Date(t0 - 3600_000), new Date(t0 + 3600_000), 's-stuck'))[0]?.endedAt, null, 'nor when the fleet row is read instead');
     t.equal(await a.tick(true), 0, 'nor a tick');
     // The relay recovers: central applies up to 100.
     await applied('s-stuck', 100);
