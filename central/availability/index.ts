@@ -65,6 +65,11 @@ const SCHEMA = [
   { sqlite: `CREATE TABLE IF NOT EXISTS exchange_maintenance (id ${AUTO.sqlite}, clinic_id TEXT, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, reason TEXT NOT NULL, declared_by TEXT NOT NULL, declared_at TEXT NOT NULL, cancelled_at TEXT)`,
     pg: `CREATE TABLE IF NOT EXISTS exchange_maintenance (id ${AUTO.pg}, clinic_id TEXT, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, reason TEXT NOT NULL, declared_by TEXT NOT NULL, declared_at TEXT NOT NULL, cancelled_at TEXT)` },
   { sqlite: 'CREATE INDEX IF NOT EXISTS exchange_maintenance_time ON exchange_maintenance (starts_at)', pg: 'CREATE INDEX IF NOT EXISTS exchange_maintenance_time ON exchange_maintenance (starts_at)' },
+  // Clinics taken out of service (停用): measured up to then, no outage opened after, their alerts held.
+  // One row per time out of service; reinstated_at NULL while it lasts.
+  { sqlite: `CREATE TABLE IF NOT EXISTS exchange_retired (id ${AUTO.sqlite}, clinic_id TEXT NOT NULL, retired_at TEXT NOT NULL, reinstated_at TEXT, reason TEXT NOT NULL, retired_by TEXT NOT NULL)`,
+    pg: `CREATE TABLE IF NOT EXISTS exchange_retired (id ${AUTO.pg}, clinic_id TEXT NOT NULL, retired_at TEXT NOT NULL, reinstated_at TEXT, reason TEXT NOT NULL, retired_by TEXT NOT NULL)` },
+  { sqlite: 'CREATE UNIQUE INDEX IF NOT EXISTS exchange_retired_open ON exchange_retired (clinic_id) WHERE reinstated_at IS NULL', pg: 'CREATE UNIQUE INDEX IF NOT EXISTS exchange_retired_open ON exchange_retired (clinic_id) WHERE reinstated_at IS NULL' },
   // Each clinic's applied watermark per hour (the loss rate's denominator): `hour` is the ISO start of the UTC hour.
   { sqlite: 'CREATE TABLE IF NOT EXISTS exchange_volume (clinic_id TEXT NOT NULL, hour TEXT NOT NULL, seq_first INTEGER NOT NULL, seq_last INTEGER NOT NULL, PRIMARY KEY (clinic_id, hour))',
     pg: 'CREATE TABLE IF NOT EXISTS exchange_volume (clinic_id TEXT NOT NULL, hour TEXT NOT NULL, seq_first BIGINT NOT NULL, seq_last BIGINT NOT NULL, PRIMARY KEY (clinic_id, hour))' },
@@ -112,6 +117,8 @@ export interface ClinicAvailability {
   lossRate: number;
   /** When the count of records starts, if later than the period (the volume log begins inside it); null: the whole period. */
   recordsCountedFrom: string | null;
+  /** When the clinic was taken out of service (停用), if it was: measured up to then. */
+  retiredAt: string | null;
 }
 
 export interface AvailabilityReport {
@@ -186,6 +193,10 @@ export interface ClinicInput {
   refusedRecords?: number;
   records?: number;
   recordsCountedFrom?: string | null;
+  /** Out of service now, since then (shown in the report). */
+  retiredAt?: string | null;
+  /** Times out of service (停用) that overlap the period: not measured. `to` null: still out of service. */
+  outOfService?: { from: string; to: string | null }[];
 }
 
 /** An outage as reported: how much of it fell in planned maintenance windows. */
@@ -201,8 +212,8 @@ export interface ReportedOutage extends Outage {
  * longest outage is the longest stretch outside the windows.
  */
 export function computeAvailability(clinics: ClinicInput[], outages: Outage[], from: Date, to: Date, now: Date, windows: MaintenanceWindow[] = []): AvailabilityReport & { outages: ReportedOutage[] } {
-  const end = Math.min(to.getTime(), now.getTime());
-  const measuredSeconds = Math.max(0, (end - from.getTime()) / 1000);
+  const periodEnd = Math.min(to.getTime(), now.getTime());
+  const measuredSeconds = Math.max(0, (periodEnd - from.getTime()) / 1000);
   const rows: ClinicAvailability[] = [];
   const spanOf = (o: Outage): Span => [Date.parse(o.startedAt), o.endedAt ? Date.parse(o.endedAt) : now.getTime()];
   const plannedOf = new Map<string | null, Span[]>();
@@ -222,15 +233,19 @@ export function computeAvailability(clinics: ClinicInput[], outages: Outage[], f
   for (const c of clinics) {
     const own = outages.filter((o) => o.clinicId === c.clinicId);
     const start = Math.max(from.getTime(), c.firstSeen ? Date.parse(c.firstSeen) : from.getTime());
-    const span = Math.max(0, end - start);
+    const end = periodEnd;
+    // Measured: from the clinic's first heartbeat (or the period's start) to now (or its end), less its times out of service.
+    const measured = minus(union([[start, end]]), union((c.outOfService ?? []).map((r) => [Date.parse(r.from), r.to ? Date.parse(r.to) : now.getTime()] as Span)));
+    const span = total(measured);
+    const inMeasured = (spans: Span[]) => measured.reduce((n, [a, b]) => n + total(within(spans, a, b)), 0);
     // The union of the outages (an outage log has no overlaps, but a union costs nothing and keeps
     // the figure right if one central's log and another's meet), without the planned windows.
     const down = union(own.map(spanOf));
     const p = planned(c.clinicId);
     const unplanned = minus(down, p);
-    const downMs = total(within(unplanned, start, end));
-    const plannedMs = total(within(down, start, end)) - downMs;
-    const inPeriod = own.filter((o) => { const [a, b] = spanOf(o); return a < end && b > start; });
+    const downMs = inMeasured(unplanned);
+    const plannedMs = inMeasured(down) - downMs;
+    const inPeriod = own.filter((o) => { const [a, b] = spanOf(o); return measured.some(([x, y]) => a < y && b > x); });
     // The longest outage counts whole, also the part before the period (a 3 h outage that began
     // last month still broke the 2 h rule), less its time in planned windows (its longest stretch outside them).
     const longest = inPeriod.reduce((m, o) => Math.max(m, ...minus([spanOf(o)], p).map(([a, b]) => (b - a) / 1000)), 0);
@@ -251,7 +266,7 @@ export function computeAvailability(clinics: ClinicInput[], outages: Outage[], f
       },
       downSince: open ? open.startedAt : null,
       meetsTarget: availability >= AVAILABILITY_TARGET && longest <= MAX_OUTAGE_SECONDS && lossRate < MAX_LOSS_RATE,
-      lostRecords: lost, refusedRecords: c.refusedRecords ?? 0, records, lossRate, recordsCountedFrom: c.recordsCountedFrom ?? null,
+      lostRecords: lost, refusedRecords: c.refusedRecords ?? 0, records, lossRate, recordsCountedFrom: c.recordsCountedFrom ?? null, retiredAt: c.retiredAt ?? null,
     });
   }
   rows.sort((a, b) => a.availability - b.availability || a.clinicId.localeCompare(b.clinicId));
@@ -268,6 +283,8 @@ export class ExchangeAvailability {
   private readonly startedAt = Date.now();
   /** Clinics with an open outage, and clinics whose first heartbeat is recorded (a heartbeat costs no write otherwise). */
   private readonly open = new Set<string>();
+  /** Clinics out of service now (exchange_retired rows not reinstated), with since when. */
+  private readonly retiredAt = new Map<string, string>();
   private readonly known = new Set<string>();
   /** The windows told to clinics, read at most every 5 s (see noticesFor). */
   private upcoming: { at: number; list: MaintenanceWindow[] } | null = null;
@@ -293,6 +310,8 @@ export class ExchangeAvailability {
       });
       for (const r of open) this.open.add(r.clinic_id);
       for (const r of known) this.known.add(r.clinic_id);
+      const retired = await this.sql.tx(function* () { return yield* all<{ clinic_id: string; retired_at: string }>('SELECT clinic_id, retired_at FROM exchange_retired WHERE reinstated_at IS NULL'); });
+      for (const r of retired) this.retiredAt.set(r.clinic_id, r.retired_at);
       const [latest, applied] = await this.sql.tx(function* () {
         const latest: { clinic_id: string; hour: string; seq: number | string }[] = [];
         const withRecords = yield* all<{ clinic_id: string; applied_seq: number | string }>('SELECT clinic_id, applied_seq FROM clinic_state');
@@ -326,7 +345,7 @@ export class ExchangeAvailability {
       await this.sql.tx(function* () { yield* run('INSERT INTO exchange_clinics (clinic_id, first_seen) VALUES (?, ?) ON CONFLICT (clinic_id) DO NOTHING', [clinicId, iso]); });
       this.known.add(clinicId);
     }
-    if (!this.open.has(clinicId)) return;
+    if (!this.open.has(clinicId) || this.retiredAt.has(clinicId)) return;
     // The fleet's lag, from the heartbeat itself and the clinic's watermark (one row, not the whole fleet).
     const stalled = hb
       ? hb.lastSeq > (await this.wh.watermark(clinicId)).appliedSeq && hb.oldestPendingAgeSec * 1000 > this.stallMs
@@ -357,7 +376,7 @@ export class ExchangeAvailability {
   async tick(hubConnected: boolean, now = new Date()): Promise<number> {
     await this.init();
     await this.sampleVolume(now);
-    const fleet = (await this.wh.fleet()).filter((f) => f.lastHeartbeatAt);
+    const fleet = (await this.wh.fleet()).filter((f) => f.lastHeartbeatAt && !this.retiredAt.has(f.clinicId));
     const silentFor = (f: FleetRow) => now.getTime() - Date.parse(f.lastHeartbeatAt!) > this.silenceMs;
     const down = (f: FleetRow) => silentFor(f) || this.stalled(f);
     // Closed by a tick: a clinic that beats again whose backlog reached central after its last heartbeat.
@@ -477,10 +496,14 @@ export class ExchangeAvailability {
     });
     const dead = new Map(letters.map((r) => [r.clinic_id, { lost: Number(r.lost), refused: Number(r.n) - Number(r.lost) }]));
     const volume = await this.recordsIn([...ids], from, to, now);
+    const away = new Map<string, { from: string; to: string | null }[]>();
+    for (const r of await this.sql.tx(function* () { return yield* all<{ clinic_id: string; retired_at: string; reinstated_at: string | null }>('SELECT clinic_id, retired_at, reinstated_at FROM exchange_retired WHERE retired_at < ? AND (reinstated_at IS NULL OR reinstated_at > ?)', [t, f]); })) {
+      away.set(r.clinic_id, [...(away.get(r.clinic_id) ?? []), { from: r.retired_at, to: r.reinstated_at }]);
+    }
     const inputs = [...ids].map((clinicId): ClinicInput => {
       const v = volume.get(clinicId);
       // A clinic absent from the volume log in the period had no record at central in it (or none since the last check).
-      return { clinicId, firstSeen: first.get(clinicId) ?? null, lostRecords: dead.get(clinicId)?.lost ?? 0, refusedRecords: dead.get(clinicId)?.refused ?? 0, records: v?.records ?? 0, recordsCountedFrom: v ? v.countedFrom : null };
+      return { clinicId, firstSeen: first.get(clinicId) ?? null, lostRecords: dead.get(clinicId)?.lost ?? 0, refusedRecords: dead.get(clinicId)?.refused ?? 0, records: v?.records ?? 0, recordsCountedFrom: v ? v.countedFrom : null, retiredAt: this.retiredAt.get(clinicId) ?? null, outOfService: away.get(clinicId) ?? [] };
     });
     // Windows that can touch the outages counted (their whole length counts for the longest) or the period.
     const earliest = outages.reduce((m, o) => Math.min(m, Date.parse(o.startedAt)), from.getTime());
@@ -539,6 +562,53 @@ export class ExchangeAvailability {
       return yield* all<MaintenanceRow>('SELECT * FROM exchange_maintenance WHERE starts_at < ? AND ends_at > ? ORDER BY starts_at, id', [to.toISOString(), from.toISOString()]);
     });
     return rows.map(toWindow);
+  }
+
+  /**
+   * Takes a clinic out of service (停用: closed, merged, its appliance removed): its availability is
+   * measured up to now, an outage still open ends now, no outage is opened after, and its alerts
+   * hold (`central_clinic_retired`). Its records and history stay. Refused (`MaintenanceError`)
+   * for a clinic central has never heard from, one already retired, or without a reason.
+   */
+  async retire(clinicId: string, reason: string, by: string, now = new Date()): Promise<{ clinicId: string; retiredAt: string; reason: string; retiredBy: string }> {
+    await this.init();
+    const why = reason.trim();
+    if (why.length === 0 || why.length > 200) throw new MaintenanceError('a reason of 1 to 200 characters is required');
+    if (!(this.known.has(clinicId) || (await this.wh.fleet()).some((f) => f.clinicId === clinicId))) throw new MaintenanceError(`unknown clinic ${clinicId}`);
+    if (this.retiredAt.has(clinicId)) throw new MaintenanceError(`clinic ${clinicId} is already out of service (since ${this.retiredAt.get(clinicId)})`);
+    const at = now.toISOString();
+    await this.sql.tx(function* () {
+      yield* run('INSERT INTO exchange_retired (clinic_id, retired_at, reinstated_at, reason, retired_by) VALUES (?, ?, NULL, ?, ?)', [clinicId, at, why, by]);
+      yield* run('UPDATE exchange_outages SET ended_at = ? WHERE clinic_id = ? AND ended_at IS NULL', [at, clinicId]);
+    });
+    this.retiredAt.set(clinicId, at);
+    this.open.delete(clinicId);
+    this.log.warn({ clinic: clinicId, by, reason: why }, 'clinic taken out of service');
+    return { clinicId, retiredAt: at, reason: why, retiredBy: by };
+  }
+
+  /** Puts a retired clinic back in service (measured again from now); false if it was not retired. */
+  async reinstate(clinicId: string, now = new Date()): Promise<boolean> {
+    await this.init();
+    if (!this.retiredAt.has(clinicId)) return false;
+    const at = now.toISOString();
+    // Measured again from now on: its time out of service is not counted against it.
+    await this.sql.tx(function* () { yield* run('UPDATE exchange_retired SET reinstated_at = ? WHERE clinic_id = ? AND reinstated_at IS NULL', [at, clinicId]); });
+    this.retiredAt.delete(clinicId);
+    this.log.info({ clinic: clinicId }, 'clinic back in service');
+    return true;
+  }
+
+  /** Clinics out of service, with when, why and by whom. */
+  async retired(): Promise<{ clinicId: string; retiredAt: string; reason: string; retiredBy: string }[]> {
+    await this.init();
+    const rows = await this.sql.tx(function* () { return yield* all<{ clinic_id: string; retired_at: string; reason: string; retired_by: string }>('SELECT clinic_id, retired_at, reason, retired_by FROM exchange_retired WHERE reinstated_at IS NULL ORDER BY clinic_id'); });
+    return rows.map((r) => ({ clinicId: r.clinic_id, retiredAt: r.retired_at, reason: r.reason, retiredBy: r.retired_by }));
+  }
+
+  /** Whether the clinic is out of service (no database read). */
+  isRetired(clinicId: string): boolean {
+    return this.retiredAt.has(clinicId);
   }
 
   /**

@@ -50,11 +50,15 @@ t.test('generated outage logs: availability and downtime equal a brute-force cou
 t.test('generated outages and planned maintenance windows: downtime, planned time and the longest outage equal a brute-force count', async (t) => {
   const outage = fc.record({ clinic: fc.constantFrom('a', 'b'), start: fc.integer({ min: 0, max: 400 }), len: fc.integer({ min: 1, max: 200 }), open: fc.boolean(), cause: fc.constantFrom('clinic' as const, 'district' as const) });
   const window = fc.record({ clinic: fc.constantFrom('a', 'b', null), start: fc.integer({ min: 0, max: 500 }), len: fc.integer({ min: 1, max: 200 }), declared: fc.integer({ min: -100, max: 150 }), cancelled: fc.option(fc.integer({ min: -50, max: 250 }), { nil: null }) });
-  fc.assert(fc.property(fc.array(outage, { maxLength: 6 }), fc.array(window, { maxLength: 4 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 500 }), (raw, rawWindows, from, len, nowS) => {
+  const away = fc.option(fc.record({ start: fc.integer({ min: 0, max: 500 }), len: fc.integer({ min: 1, max: 300 }), open: fc.boolean() }), { nil: null });
+  fc.assert(fc.property(fc.array(outage, { maxLength: 6 }), fc.array(window, { maxLength: 4 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 500 }), away, (raw, rawWindows, from, len, nowS, retired) => {
     const to = from + len;
+    // Clinic a was out of service (停用) for a while, or still is: that time is not measured.
+    const outOfService = retired ? [{ from: iso(retired.start), to: retired.open ? null : iso(retired.start + retired.len) }] : [];
+    const awayAt = (clinic: string, s: number) => clinic === 'a' && retired !== null && s >= retired.start && s + 1 <= (retired.open ? Math.max(nowS, retired.start) : retired.start + retired.len);
     const outages: Outage[] = raw.map((o) => ({ clinicId: o.clinic, startedAt: iso(o.start), endedAt: o.open ? null : iso(o.start + o.len), cause: o.cause }));
     const windows: MaintenanceWindow[] = rawWindows.map((w, i) => ({ id: i + 1, clinicId: w.clinic, startsAt: iso(w.start), endsAt: iso(w.start + w.len), reason: 'test', declaredBy: 'ops', declaredAt: iso(w.start + w.declared), cancelledAt: w.cancelled === null ? null : iso(w.start + w.cancelled) }));
-    const r = computeAvailability([{ clinicId: 'a', firstSeen: null }, { clinicId: 'b', firstSeen: null }], outages, at(from), at(to), at(nowS), windows);
+    const r = computeAvailability([{ clinicId: 'a', firstSeen: null, outOfService }, { clinicId: 'b', firstSeen: null }], outages, at(from), at(to), at(nowS), windows);
     // A second s is planned when a window of its clinic (or of all) was declared by then, and had neither ended nor been cancelled.
     const planned = (clinic: string, s: number) => rawWindows.some((w) => (w.clinic === null || w.clinic === clinic) && s >= w.start && s >= w.start + w.declared && s + 1 <= w.start + w.len && (w.cancelled === null || s + 1 <= w.start + w.cancelled));
     const endOf = (o: (typeof raw)[number]) => (o.open ? nowS : o.start + o.len);
@@ -63,15 +67,19 @@ t.test('generated outages and planned maintenance windows: downtime, planned tim
       const end = Math.min(to, nowS);
       let down = 0;
       let plannedS = 0;
+      let span = 0;
+      const measuredS = new Set<number>();
       for (let s = from; s < end; s++) {
+        if (awayAt(row.clinicId, s)) continue;
+        span++;
+        measuredS.add(s);
         if (!own.some((o) => o.start <= s && endOf(o) >= s + 1)) continue;
         if (planned(row.clinicId, s)) plannedS++; else down++;
       }
       if (row.downtimeSeconds !== down || row.plannedSeconds !== plannedS) return false;
-      const span = Math.max(0, end - from);
       if (Math.abs(row.availability - (span > 0 ? 1 - down / span : 1)) > 1e-12) return false;
-      // The longest stretch of an outage overlapping the period outside the windows, whole (not clipped to the period).
-      const inPeriod = own.filter((o) => o.start < end && endOf(o) > from);
+      // The longest stretch of an outage overlapping the measured time outside the windows, whole (not clipped to the period).
+      const inPeriod = own.filter((o) => { for (let s = o.start; s < endOf(o); s++) if (measuredS.has(s)) return true; return false; });
       let longest = 0;
       let allPlanned = 0;
       for (const o of inPeriod) {
@@ -357,3 +365,42 @@ t.test('generated declarations: each is either a window that can be planned or r
   t.ok(declared > 0 && refused > 0, `${declared} declared, ${refused} refused with a reason`);
   t.equal((await a.maintenance(new Date(now - 200 * 3600_000), new Date(now + 200 * 3600_000))).length, declared, 'exactly the declared ones stored');
 });
+
+for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgresTestWarehouse]] as const) {
+  t.test(`out of service on ${name}: a retired clinic's open outage ends, no new one opens, its time away is not measured`, async (t) => {
+    const tw: TestWarehouse = await open(`retire${name}`);
+    t.teardown(tw.cleanup);
+    const { wh } = tw;
+    const a = new ExchangeAvailability(wh, pino({ level: 'silent' }), 1000);
+    for (const id of ['r-a', 'r-b']) { await heartbeat(wh, id); await a.onHeartbeat(id); }
+    const sql = sqlFor(wh);
+    const now = Date.now();
+    await sql.tx(function* () { yield* run('UPDATE exchange_clinics SET first_seen = ?', [new Date(now - 3600_000).toISOString()]); });
+    // r-a went silent 10 min ago: an open outage.
+    await sql.tx(function* () { yield* run('INSERT INTO exchange_outages (clinic_id, started_at, ended_at, cause) VALUES (?, ?, NULL, ?)', ['r-a', new Date(now - 600_000).toISOString(), 'clinic']); });
+    const b = new ExchangeAvailability(wh, pino({ level: 'silent' }), 1000); // sees the open outage
+    await t.rejects(b.retire('r-a', '  ', 'ops'), /reason/, 'a reason is required');
+    await t.rejects(b.retire('nowhere', '撤并', 'ops'), /unknown clinic/, 'an unknown clinic refused');
+    const r = await b.retire('r-a', '站点撤并到新华中心', 'ops', new Date(now));
+    t.equal(r.retiredAt, new Date(now).toISOString());
+    await t.rejects(b.retire('r-a', 'again', 'ops'), /already out of service/, 'not twice');
+    t.ok(b.isRetired('r-a'));
+    t.equal((await b.outages(new Date(now - 3600_000), new Date(now + 3600_000), 'r-a'))[0]?.endedAt, new Date(now).toISOString(), 'its open outage ends at the retirement');
+    // Both silent for long: only r-b gets an outage.
+    t.equal(await b.tick(true, new Date(now + 3600_000)), 1, 'no outage opened for the retired clinic');
+    const report = await b.report(new Date(now - 3600_000), new Date(now + 2 * 3600_000), new Date(now + 2 * 3600_000));
+    const ra = report.clinics.find((c) => c.clinicId === 'r-a')!;
+    t.same([ra.downtimeSeconds, ra.retiredAt], [600, new Date(now).toISOString()], 'measured up to its retirement: the 10 min outage counts, nothing after');
+    t.ok(Math.abs(ra.availability - (1 - 600 / 3600)) < 1e-9, `availability over the hour it was in service (${ra.availability})`);
+    t.same((await b.retired()).map((x) => [x.clinicId, x.reason, x.retiredBy]), [['r-a', '站点撤并到新华中心', 'ops']]);
+    // Back in service an hour later: measured again from then, its time away not counted.
+    t.ok(await b.reinstate('r-a', new Date(now + 3600_000)));
+    t.notOk(await b.reinstate('r-a'), 'not retired any more');
+    const after = (await b.report(new Date(now - 3600_000), new Date(now + 2 * 3600_000), new Date(now + 2 * 3600_000))).clinics.find((c) => c.clinicId === 'r-a')!;
+    t.same([after.retiredAt, after.downtimeSeconds], [null, 600], 'in service again; its hour away neither down nor measured');
+    t.ok(Math.abs(after.availability - (1 - 600 / (2 * 3600))) < 1e-9, `measured over its two hours in service (${after.availability})`);
+    const c = new ExchangeAvailability(wh, pino({ level: 'silent' }), 1000);
+    await c.init();
+    t.notOk(c.isRetired('r-a'), 'another instance reads the same state');
+  });
+}
