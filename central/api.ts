@@ -98,6 +98,7 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
       records: z.number().int().describe('records of the clinic central accounted for in the period (applied, refused or recorded lost): the rise of its applied watermark, from an hourly log; a bound on the hour is exact to the last 30 s check before it'),
       lossRate: z.number().describe('lostRecords / records (0 with neither); target below 0.001'),
       recordsCountedFrom: z.string().nullable().describe('when the count of records starts if later than the period (the log began inside it); null: the whole period'),
+      retiredAt: z.string().nullable().describe('out of service (停用) since then; times out of service are not measured'),
     })),
     outages: z.array(Outage.extend({ planned: z.enum(['none', 'partly', 'all']).describe('how much of it fell in planned maintenance windows') })),
   }).openapi('ExchangeAvailability');
@@ -166,6 +167,43 @@ export function centralApi(deps: ApiDeps): OpenAPIHono {
     if (!w) return c.json({ error: 'no such maintenance window' }, 404);
     await deps.audit({ actor: 'api-token', action: 'maintenance.cancel', target: `#${id}`, sourceIp: ip(c), outcome: 'ok' });
     return c.json(w, 200);
+  });
+
+  // ---- clinics out of service (停用) ----
+  const Retired = z.object({ clinicId: z.string(), retiredAt: z.string(), reason: z.string(), retiredBy: z.string() }).openapi('RetiredClinic');
+  app.openapi(createRoute({ method: 'get', path: '/api/fleet-retired', security: auth, summary: 'Clinics taken out of service',
+    responses: { 200: { description: 'clinics out of service now', content: { 'application/json': { schema: z.array(Retired) } } }, 404: { description: 'not tracked by this central', content: { 'application/json': { schema: ErrorBody } } }, ...unauthorized } }),
+  async (c) => {
+    if (!deps.availability) return c.json({ error: 'availability is not tracked here' }, 404);
+    return c.json(await deps.availability.retired(), 200);
+  });
+  app.openapi(createRoute({ method: 'post', path: '/api/fleet/{clinicId}/retire', security: auth, summary: 'Take a clinic out of service (closed or merged): its availability is no longer measured and its alerts hold',
+    description: 'Its records and history stay. An outage still open ends now. Reinstate with DELETE on the same path.',
+    request: { params: z.object({ clinicId: z.string().max(64) }), body: { content: { 'application/json': { schema: z.object({ reason: z.string().max(200), retiredBy: z.string().min(1).max(64) }) } } } },
+    responses: { 201: { description: 'out of service', content: { 'application/json': { schema: Retired } } }, 400: { description: 'unknown clinic, already out of service, or no reason', content: { 'application/json': { schema: ErrorBody } } }, 404: { description: 'not tracked by this central', content: { 'application/json': { schema: ErrorBody } } }, ...unauthorized } }),
+  async (c) => {
+    if (!deps.availability) return c.json({ error: 'availability is not tracked here' }, 404);
+    const { clinicId } = c.req.valid('param');
+    const b = c.req.valid('json');
+    try {
+      const r = await deps.availability.retire(clinicId, b.reason, b.retiredBy);
+      await deps.audit({ actor: 'api-token', action: 'fleet.retire', target: `${clinicId} by ${b.retiredBy}`, sourceIp: ip(c), outcome: 'ok' });
+      return c.json(r, 201);
+    } catch (e) {
+      if (!(e instanceof MaintenanceError)) throw e;
+      await deps.audit({ actor: 'api-token', action: 'fleet.retire', target: clinicId, sourceIp: ip(c), outcome: `refused: ${e.message}`.slice(0, 300) });
+      return c.json({ error: 'cannot take the clinic out of service', detail: e.message }, 400);
+    }
+  });
+  app.openapi(createRoute({ method: 'delete', path: '/api/fleet/{clinicId}/retire', security: auth, summary: 'Put a clinic back in service (measured again from now)',
+    request: { params: z.object({ clinicId: z.string().max(64) }) },
+    responses: { 200: { description: 'back in service', content: { 'application/json': { schema: z.object({ clinicId: z.string(), reinstated: z.boolean() }) } } }, 404: { description: 'not out of service', content: { 'application/json': { schema: ErrorBody } } }, ...unauthorized } }),
+  async (c) => {
+    if (!deps.availability) return c.json({ error: 'availability is not tracked here' }, 404);
+    const { clinicId } = c.req.valid('param');
+    if (!(await deps.availability.reinstate(clinicId))) return c.json({ error: 'the clinic is not out of service' }, 404);
+    await deps.audit({ actor: 'api-token', action: 'fleet.reinstate', target: clinicId, sourceIp: ip(c), outcome: 'ok' });
+    return c.json({ clinicId, reinstated: true }, 200);
   });
 
   app.openapi(createRoute({ method: 'get', path: '/api/fleet/{clinicId}', security: auth, summary: 'Replication status of one clinic',

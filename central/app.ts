@@ -85,10 +85,11 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
   // a silence, closed by the next heartbeat; the check runs whether or not the hub answers.
   const availability = new ExchangeAvailability(wh, log, config.exchangeSilenceMs, config.exchangeStallMs ?? config.exchangeSilenceMs);
   await availability.init();
-  watchAvailability(async () => (await availability.report(new Date(Date.now() - 30 * 86400_000), new Date())).clinics);
+  // A clinic out of service has no availability gauges (its alerts on them would fire forever).
+  watchAvailability(async () => (await availability.report(new Date(Date.now() - 30 * 86400_000), new Date())).clinics.filter((c) => c.retiredAt === null));
   watchMaintenance(async () => {
     const m = await availability.inMaintenance();
-    return (await wh.fleet()).map((f) => ({ clinicId: f.clinicId, active: m.all || m.clinics.has(f.clinicId) }));
+    return (await wh.fleet()).map((f) => ({ clinicId: f.clinicId, active: m.all || m.clinics.has(f.clinicId), retired: availability.isRetired(f.clinicId) }));
   });
   // Before any heartbeat is heard: clinics silent since before this start (central itself was down,
   // or cut off) are in an outage from their last heartbeat, the district side's; the first

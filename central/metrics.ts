@@ -32,7 +32,7 @@ export function centralMetrics(wh: Warehouse): {
   /** The clinics' data-exchange availability over the last 30 days (central/availability), read at scrape. */
   watchAvailability: (report: () => Promise<AvailabilityRow[]>) => void;
   /** Each clinic of the fleet and whether a planned maintenance window covers it now, read at scrape. */
-  watchMaintenance: (f: () => Promise<{ clinicId: string; active: boolean }[]>) => void;
+  watchMaintenance: (f: () => Promise<{ clinicId: string; active: boolean; retired: boolean }[]>) => void;
 } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -148,10 +148,14 @@ export function centralMetrics(wh: Warehouse): {
     this.reset();
     for (const r of await availabilityRows()) this.set({ clinic: r.clinicId }, r.records);
   } });
-  let maintenance: (() => Promise<{ clinicId: string; active: boolean }[]>) | null = null;
+  let maintenance: (() => Promise<{ clinicId: string; active: boolean; retired: boolean }[]>) | null = null;
   new Gauge({ name: m.clinicMaintenance, help: '1 while a planned maintenance window of the clinic (or of every clinic) is open: the clinic alerts on heartbeat, lag and relay hold meanwhile (API /api/maintenance, portal 计划维护)', labelNames: ['clinic'], registers: [registry], async collect() {
     this.reset();
     if (maintenance) for (const r of await maintenance()) this.set({ clinic: r.clinicId }, r.active ? 1 : 0);
+  } });
+  new Gauge({ name: m.clinicRetired, help: '1 for a clinic taken out of service (停用, portal 运行状态 or POST /api/fleet/{clinic}/retire): its alerts hold and its availability is no longer measured', labelNames: ['clinic'], registers: [registry], async collect() {
+    this.reset();
+    if (maintenance) for (const r of await maintenance()) this.set({ clinic: r.clinicId }, r.retired ? 1 : 0);
   } });
   return { registry, observe, httpMetrics, watchIngest: (i) => { ingest = i; }, observeBatch: (n) => batchRecords.observe(n), watchHub: (h) => { hub = h; }, watchAvailability: (a) => { availability = a; }, watchMaintenance: (f) => { maintenance = f; } };
 }

@@ -57,6 +57,7 @@ export const metricNames = {
     exchangeLossRatio: 'central_clinic_exchange_loss_ratio',
     exchangeRecords: 'central_clinic_exchange_records',
     clinicMaintenance: 'central_clinic_maintenance',
+    clinicRetired: 'central_clinic_retired',
     dictionariesPending: 'central_dictionaries_pending',
   },
 } as const;

@@ -62,6 +62,11 @@ tests:
         values: '1 1 1 0x27'
       - series: 'central_clinic_maintenance{instance="central", clinic="c-2"}'
         values: '0x30'
+      # c-5 was taken out of service (停用): as far behind, no alert.
+      - series: 'central_clinic_lag_seconds{clinic="c-5"}'
+        values: '10 7300 7400 7500 7600'
+      - series: 'central_clinic_retired{instance="central", clinic="c-5"}'
+        values: '1x30'
       # Backups: c-old's last good point was ~55 h before the test's epoch; c-new backed up at 60 s.
       - series: 'edge_backup_last_success_timestamp_seconds{instance="e1", clinic="c-old"}'
         values: '-200000x30'

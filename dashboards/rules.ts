@@ -35,9 +35,10 @@ export interface RuleGroup {
 
 /**
  * A clinic alert held while a planned maintenance window of the clinic (or of every clinic) is
- * open (central_clinic_maintenance, declared through central's API or the portal's 计划维护 page).
+ * open (central_clinic_maintenance, declared through central's API or the portal's 计划维护 page),
+ * and for a clinic taken out of service (central_clinic_retired).
  */
-const held = (expr: string) => `(${expr}) unless on(clinic) ${central.clinicMaintenance} == 1`;
+const held = (expr: string) => `(${expr}) unless on(clinic) (${central.clinicMaintenance} == 1 or ${central.clinicRetired} == 1)`;
 const net = (alert: string, expr: string, forD: string, severity: AlertRule['labels']['severity'], summary: string, description: string, area: AlertRule['labels']['area'] = 'network'): AlertRule =>
   ({ alert, expr, ...(forD ? { for: forD } : {}), labels: { severity, area }, annotations: { summary, description } });
 

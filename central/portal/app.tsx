@@ -737,6 +737,9 @@ export function portalApp(deps: PortalDeps): Hono {
     // Clinics in a planned maintenance window now: silent or behind as planned, not a fault.
     const windows = deps.availability ? (await deps.availability.maintenance(new Date(now), new Date(now + 1))).filter((w) => { const sp = plannedSpan(w); return sp !== null && sp[0] <= now && now < sp[1]; }) : [];
     const windowOf = (clinicId: string) => windows.find((w) => w.clinicId === clinicId) ?? windows.find((w) => w.clinicId === null);
+    // Clinics taken out of service (停用): shown as such, not as faults.
+    const retired = new Map((deps.availability ? await deps.availability.retired() : []).map((r) => [r.clinicId, r]));
+    const canRetire = repo.can('maintain') && deps.availability !== undefined;
     const table: TableSpec = {
       id: 'fleet', title: ctx.t('各机构边缘节点复制状态', 'Replication status of every edge'),
       columns: [{ key: 'clinicId', label: ctx.t('节点', 'Clinic') }, { key: 'institution', label: ctx.t('机构', 'Institution') }, { key: 'state', label: ctx.t('状态', 'State') }, { key: 'lastHeartbeat', label: ctx.t('最近心跳', 'Last heartbeat') }, { key: 'agentVersion', label: ctx.t('版本', 'Version') }, { key: 'edgeLastSeq', label: ctx.t('边缘序号', 'Edge seq'), kind: 'number' }, { key: 'appliedSeq', label: ctx.t('中心已应用', 'Applied'), kind: 'number' }, { key: 'edgeReceiptSeq', label: ctx.t('边缘已确认', 'Confirmed at edge'), kind: 'number' }, { key: 'outboxDepth', label: ctx.t('待上传', 'Outbox'), kind: 'number' }, { key: 'pendingAbove', label: ctx.t('缺号等待', 'Held'), kind: 'number' }, { key: 'lagSeconds', label: ctx.t('延迟（秒）', 'Lag (s)'), kind: 'number' }, { key: 'recordsApplied', label: ctx.t('累计记录', 'Records'), kind: 'number' }, { key: 'dead', label: ctx.t('无法入库', 'Not applied'), kind: 'number' }, { key: 'dictionaries', label: ctx.t('标准字典', 'Dictionaries') }],
@@ -749,11 +752,13 @@ export function portalApp(deps: PortalDeps): Hono {
         // Central itself cut off from the hub hears no heartbeat: that says nothing about the clinic.
         const base = age > 120 ? (hubDown ? ctx.t('未知（中心未连接交换平台）', 'unknown (central not connected to the hub)') : ctx.t('离线', 'offline')) : behind ? ctx.t('中心缺记录', 'central behind') : r.pendingAbove > 0 ? ctx.t('缺号', 'gap') : r.outboxDepth > 1000 || r.lagSeconds > 300 ? ctx.t('积压', 'backlog') : ctx.t('正常', 'ok');
         const w = windowOf(r.clinicId);
-        const state = w ? ctx.t(`${base}（计划维护至 ${localTime(w.endsAt).slice(5, 16)}：${w.reason}）`, `${base} (planned maintenance until ${localTime(w.endsAt).slice(5, 16)}: ${w.reason})`) : base;
+        const off = retired.get(r.clinicId);
+        const state = off ? ctx.t(`已停用（${localTime(off.retiredAt).slice(0, 10)}：${off.reason}）`, `out of service since ${localTime(off.retiredAt).slice(0, 10)}: ${off.reason}`)
+          : w ? ctx.t(`${base}（计划维护至 ${localTime(w.endsAt).slice(5, 16)}：${w.reason}）`, `${base} (planned maintenance until ${localTime(w.endsAt).slice(5, 16)}: ${w.reason})`) : base;
         // Dictionaries: the version the edge reported in its last heartbeat against central's latest.
         const old = [...latest].filter(([n, v]) => (r.dictionaries[n] ?? 0) < v).map(([n, v]) => ctx.t(`${dictName(n)} v${r.dictionaries[n] ?? 0}（最新 v${v}）`, `${dictName(n)} v${r.dictionaries[n] ?? 0} (latest v${v})`));
         const dictionaries = !r.lastHeartbeatAt ? '—' : old.length === 0 ? ctx.t(`均为最新（${latest.size} 种）`, `all ${latest.size} up to date`) : old.join(ctx.t('；', '; '));
-        return { ...r, lastHeartbeat: r.lastHeartbeatAt ? localTime(r.lastHeartbeatAt) : '—', state, dead: deadByClinic.get(r.clinicId) ?? 0, dictionaries, _bad: (age > 120 && !w) || r.pendingAbove > 0 || behind };
+        return { ...r, lastHeartbeat: r.lastHeartbeatAt ? localTime(r.lastHeartbeatAt) : '—', state, dead: deadByClinic.get(r.clinicId) ?? 0, dictionaries, _bad: !off && ((age > 120 && !w) || r.pendingAbove > 0 || behind) };
       }),
     };
     const behind = rows.filter((r) => r.lastHeartbeatAt && (now - Date.parse(r.lastHeartbeatAt)) / 1000 <= 120 && r.edgeReceiptSeq > r.appliedSeq).map((r) => r.clinicId);
@@ -761,7 +766,22 @@ export function portalApp(deps: PortalDeps): Hono {
       title: ctx.t('运行与复制状态', 'Fleet and replication'), tables: [table], wide: true,
       body: () => (<>
         {hubDown && <HubDown ctx={ctx} detail={hub.detail} />}
+        {c.req.query('error') && <div class="error" data-testid="fleet-error">{c.req.query('error')}</div>}
         <Table ctx={ctx} table={table} empty={ctx.t('尚无边缘节点上报心跳', 'No edge has reported yet')} />
+        {canRetire && rows.length > 0 && (<div class="card noprint" data-testid="fleet-retire"><h2>{ctx.t('停用 / 恢复机构节点', 'Take a clinic out of service / back')}</h2>
+          <p class="hint">{ctx.t('机构撤并或设备撤除后停用：不再计算其可用率，告警暂停，记录与历史保留。恢复后从恢复时起重新计算。', 'For a clinic closed or merged, its appliance removed: its availability is no longer measured and its alerts hold; its records and history stay. Once back in service it is measured again from then.')}</p>
+          <form method="post" action="/portal/fleet/retire" class="inline" data-confirm={ctx.t('停用该机构节点？其告警将暂停。', 'Take this clinic out of service? Its alerts will hold.')}>
+            <input type="hidden" name="_csrf" value={ctx.csrf} />
+            <label>{ctx.t('机构', 'Clinic')}<select name="clinicId">{rows.filter((r) => !retired.has(r.clinicId)).map((r) => <option value={r.clinicId}>{`${r.institution ?? r.clinicId}（${r.clinicId}）`}</option>)}</select></label>
+            <label>{ctx.t('事由', 'Reason')}<input name="reason" required maxlength={200} style="width:260px" /></label>
+            <button type="submit">{ctx.t('停用', 'Take out of service')}</button>
+          </form>
+          {[...retired.values()].filter((r) => rows.some((x) => x.clinicId === r.clinicId)).map((r) => (
+            <form method="post" action="/portal/fleet/reinstate" class="inline" data-testid="fleet-reinstate">
+              <input type="hidden" name="_csrf" value={ctx.csrf} /><input type="hidden" name="clinicId" value={r.clinicId} />
+              <span>{`${r.clinicId}（${ctx.t('停用于', 'since')} ${localTime(r.retiredAt).slice(0, 16)}，${r.retiredBy}：${r.reason}）`}</span> <button type="submit" class="secondary">{ctx.t('恢复', 'Back in service')}</button>
+            </form>))}
+        </div>)}
         {behind.length > 0 && (
           <p class="hint" data-testid="fleet-behind-hint">{ctx.t(
             `中心缺记录：${behind.join('、')} 已确认的记录多于中心已应用的（中心从较早的备份恢复）。中心会先重放消息总线中仍保存的记录；之后仍缺的，由该机构管理员在本站“数据同步”页点击“从本站回补中心数据”。`,
@@ -774,6 +794,30 @@ export function portalApp(deps: PortalDeps): Hono {
         </div>
       </>),
     });
+  });
+
+  const fleetBack = (c: Context, error?: string) => c.redirect(`/portal/fleet${error ? `?error=${encodeURIComponent(error)}` : ''}`);
+  page('post', '/fleet/retire', 'maintain', async (c, repo) => {
+    if (!deps.availability) return c.text('availability is not tracked here', 404);
+    const f = await c.req.parseBody();
+    const clinicId = String(f.clinicId ?? '');
+    if (!(await repo.fleet()).some((r) => r.clinicId === clinicId)) return fleetBack(c, `unknown clinic ${clinicId}`);
+    try {
+      await deps.availability.retire(clinicId, String(f.reason ?? ''), repo.user.username);
+      await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'fleet.retire', target: clinicId, sourceIp: clientIp(c), outcome: 'ok' });
+    } catch (e) {
+      if (!(e instanceof MaintenanceError)) throw e;
+      await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'fleet.retire', target: clinicId, sourceIp: clientIp(c), outcome: `refused: ${e.message}`.slice(0, 300) });
+      return fleetBack(c, e.message);
+    }
+    return fleetBack(c);
+  });
+  page('post', '/fleet/reinstate', 'maintain', async (c, repo) => {
+    if (!deps.availability) return c.text('availability is not tracked here', 404);
+    const clinicId = String((await c.req.parseBody()).clinicId ?? '');
+    if (!(await repo.fleet()).some((r) => r.clinicId === clinicId) || !(await deps.availability.reinstate(clinicId))) return fleetBack(c, `${clinicId} is not out of service`);
+    await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'fleet.reinstate', target: clinicId, sourceIp: clientIp(c), outcome: 'ok' });
+    return fleetBack(c);
   });
 
   // Data-exchange availability and loss rate per clinic and month (tender 1.2.2: >= 99.9 %, no outage over 2 h, loss < 0.1 %).
@@ -801,7 +845,7 @@ export function portalApp(deps: PortalDeps): Hono {
         availabilityText: `${(Math.floor(r.availability * 100_000) / 1000).toFixed(3)}%`,
         outages: r.outages, longest: r.longestOutageSeconds > 0 ? dur(r.longestOutageSeconds) : '—', downtime: r.downtimeSeconds > 0 ? dur(r.downtimeSeconds) : '—', planned: r.plannedSeconds > 0 ? dur(r.plannedSeconds) : '—',
         causes: r.outages ? (['clinic', 'district', 'planned'] as const).filter((k) => r.byCause[k] > 0).map((k) => `${cause(k)} ${r.byCause[k]}`).join(ctx.t('；', '; ')) : '—',
-        state: r.downSince ? ctx.t(`中断中（自 ${localTime(r.downSince)}）`, `down since ${localTime(r.downSince)}`) : ctx.t('正常', 'ok'),
+        state: r.retiredAt ? ctx.t(`已停用（自 ${localTime(r.retiredAt).slice(0, 10)}）`, `out of service since ${localTime(r.retiredAt).slice(0, 10)}`) : r.downSince ? ctx.t(`中断中（自 ${localTime(r.downSince)}）`, `down since ${localTime(r.downSince)}`) : ctx.t('正常', 'ok'),
         records: r.records, lostRecords: r.lostRecords, refusedRecords: r.refusedRecords,
         lossRate: r.records > 0 ? `${(r.lossRate * 100).toFixed(3)}%${r.recordsCountedFrom ? ctx.t(`（自 ${localTime(r.recordsCountedFrom)} 起）`, ` (since ${localTime(r.recordsCountedFrom)})`) : ''}` : '—',
         met: r.meetsTarget ? '✓' : '✗', _bad: !r.meetsTarget || r.downSince !== null || r.lostRecords > 0,

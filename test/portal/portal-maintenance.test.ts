@@ -85,8 +85,29 @@ t.test('declare, see counted as planned, cancel; roles and audit', async (t) => 
   t.match(await page.locator('[data-testid=table-maintenance] tbody tr', { hasText: 'c01-xinhua' }).textContent(), /已取消/, 'cancelled');
   t.same([...(await availability.inMaintenance()).clinics], [], 'no longer in maintenance');
 
-  const audit = wh.db.prepare<[], { action: string; outcome: string; actor: string }>("SELECT action, outcome, actor FROM audit_log WHERE action LIKE 'maintenance.%' ORDER BY id").all();
+  // c02 is closed (merged into c01): taken out of service from the fleet page, then back.
+  await page.goto(`${portal.url}/portal/fleet`);
+  await page.selectOption('[data-testid=fleet-retire] select[name=clinicId]', 'c02-dongfeng');
+  await page.fill('[data-testid=fleet-retire] input[name=reason]', '并入新华社区卫生服务中心');
+  page.once('dialog', (d) => void d.accept());
+  await page.click('[data-testid=fleet-retire] form button[type=submit]');
+  await page.waitForURL(/\/portal\/fleet$/);
+  const c02Row = page.locator('[data-testid=table-fleet] tbody tr', { hasText: 'c02-dongfeng' });
+  t.match(await c02Row.textContent(), /已停用（\d{4}-\d\d-\d\d：并入新华社区卫生服务中心）/, 'the fleet page says out of service, since when and why');
+  t.notOk(await c02Row.evaluate((el) => el.classList.contains('bad')), 'not marked as a fault');
+  t.ok(availability.isRetired('c02-dongfeng'), 'central takes it out of service');
+  await page.screenshot({ path: screenshotPath('portal-fleet-retired'), fullPage: true });
+  await page.goto(`${portal.url}/portal/availability`);
+  t.match(await page.locator('[data-testid=table-availability] tbody tr', { hasText: 'c02-dongfeng' }).textContent(), /已停用/, 'the availability page too');
+  t.equal((await manager.post('/portal/fleet/retire', { clinicId: 'c01-xinhua', reason: 'x' })).status, 403, 'a centre manager cannot take a clinic out of service');
+  await page.goto(`${portal.url}/portal/fleet`);
+  await page.click('[data-testid=fleet-reinstate] button[type=submit]');
+  await page.waitForURL(/\/portal\/fleet$/);
+  t.notMatch(await page.locator('[data-testid=table-fleet] tbody tr', { hasText: 'c02-dongfeng' }).textContent(), /已停用/, 'back in service');
+  t.notOk(availability.isRetired('c02-dongfeng'));
+
+  const audit = wh.db.prepare<[], { action: string; outcome: string; actor: string }>("SELECT action, outcome, actor FROM audit_log WHERE action LIKE 'maintenance.%' OR action LIKE 'fleet.%' ORDER BY id").all();
   t.ok(audit.every((a) => a.actor === 'portal:district'), 'by the district manager');
   const actions = audit.map((a) => `${a.action} ${a.outcome.split(':')[0]}`);
-  t.same(actions.sort(), ['maintenance.cancel ok', 'maintenance.declare ok', 'maintenance.declare refused'].sort(), 'declared, refused and cancelled: audited');
+  t.same(actions.sort(), ['fleet.reinstate ok', 'fleet.retire ok', 'maintenance.cancel ok', 'maintenance.declare ok', 'maintenance.declare refused'].sort(), 'declared, refused, cancelled, retired and reinstated: audited');
 });
