@@ -632,7 +632,7 @@ export class ExchangeAvailability {
   }
 }
 
-/** A maintenance window that cannot be declared (the API answers 400 with the message). */
+/** A maintenance window that cannot be declared, or a clinic that cannot be taken out of service (the API answers 400 with the message). */
 export class MaintenanceError extends Error {
   override name = 'MaintenanceError';
 }
