@@ -753,7 +753,9 @@ export function portalApp(deps: PortalDeps): Hono {
         const base = age > 120 ? (hubDown ? ctx.t('未知（中心未连接交换平台）', 'unknown (central not connected to the hub)') : ctx.t('离线', 'offline')) : behind ? ctx.t('中心缺记录', 'central behind') : r.pendingAbove > 0 ? ctx.t('缺号', 'gap') : r.outboxDepth > 1000 || r.lagSeconds > 300 ? ctx.t('积压', 'backlog') : ctx.t('正常', 'ok');
         const w = windowOf(r.clinicId);
         const off = retired.get(r.clinicId);
-        const state = off ? ctx.t(`已停用（${localTime(off.retiredAt).slice(0, 10)}：${off.reason}）`, `out of service since ${localTime(off.retiredAt).slice(0, 10)}: ${off.reason}`)
+        // A clinic out of service that still beats: its appliance was not removed (or it is back and should be reinstated).
+        const stillBeating = off && r.lastHeartbeatAt && Date.parse(r.lastHeartbeatAt) > Date.parse(off.retiredAt) && age <= 120;
+        const state = off ? ctx.t(`已停用（${localTime(off.retiredAt).slice(0, 10)}：${off.reason}）${stillBeating ? '，但仍有心跳：设备未撤除或应恢复' : ''}`, `out of service since ${localTime(off.retiredAt).slice(0, 10)}: ${off.reason}${stillBeating ? '; still beating: appliance not removed, or to be put back in service' : ''}`)
           : w ? ctx.t(`${base}（计划维护至 ${localTime(w.endsAt).slice(5, 16)}：${w.reason}）`, `${base} (planned maintenance until ${localTime(w.endsAt).slice(5, 16)}: ${w.reason})`) : base;
         // Dictionaries: the version the edge reported in its last heartbeat against central's latest.
         const old = [...latest].filter(([n, v]) => (r.dictionaries[n] ?? 0) < v).map(([n, v]) => ctx.t(`${dictName(n)} v${r.dictionaries[n] ?? 0}（最新 v${v}）`, `${dictName(n)} v${r.dictionaries[n] ?? 0} (latest v${v})`));

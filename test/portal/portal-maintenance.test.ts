@@ -96,6 +96,11 @@ t.test('declare, see counted as planned, cancel; roles and audit', async (t) => 
   t.match(await c02Row.textContent(), /已停用（\d{4}-\d\d-\d\d：并入新华社区卫生服务中心）/, 'the fleet page says out of service, since when and why');
   t.notOk(await c02Row.evaluate((el) => el.classList.contains('bad')), 'not marked as a fault');
   t.ok(availability.isRetired('c02-dongfeng'), 'central takes it out of service');
+  // Its appliance was not switched off: it still beats after the retirement.
+  await new Promise((r) => setTimeout(r, 20));
+  await wh.recordHeartbeat({ clinicId: 'c02-dongfeng', agentVersion: '0.1.0', at: new Date().toISOString(), lastSeq: 0, receiptSeq: 0, outboxDepth: 0, oldestPendingAgeSec: 0, relayState: 'connected', dictionaries: {} });
+  await page.goto(`${portal.url}/portal/fleet`);
+  t.match(await c02Row.textContent(), /仍有心跳/, 'a clinic out of service that still beats is pointed out');
   await page.screenshot({ path: screenshotPath('portal-fleet-retired'), fullPage: true });
   await page.goto(`${portal.url}/portal/availability`);
   t.match(await page.locator('[data-testid=table-availability] tbody tr', { hasText: 'c02-dongfeng' }).textContent(), /已停用/, 'the availability page too');
