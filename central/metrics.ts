@@ -149,13 +149,20 @@ export function centralMetrics(wh: Warehouse): {
     for (const r of await availabilityRows()) this.set({ clinic: r.clinicId }, r.records);
   } });
   let maintenance: (() => Promise<{ clinicId: string; active: boolean; retired: boolean }[]>) | null = null;
+  // One read per scrape serves both gauges, as for the availability ones.
+  let lastService: { at: number; rows: { clinicId: string; active: boolean; retired: boolean }[] } | null = null;
+  const serviceRows = async () => {
+    if (!maintenance) return [];
+    if (!lastService || Date.now() - lastService.at > 1000) lastService = { at: Date.now(), rows: await maintenance() };
+    return lastService.rows;
+  };
   new Gauge({ name: m.clinicMaintenance, help: '1 while a planned maintenance window of the clinic (or of every clinic) is open: the clinic alerts on heartbeat, lag and relay hold meanwhile (API /api/maintenance, portal 计划维护)', labelNames: ['clinic'], registers: [registry], async collect() {
     this.reset();
-    if (maintenance) for (const r of await maintenance()) this.set({ clinic: r.clinicId }, r.active ? 1 : 0);
+    for (const r of await serviceRows()) this.set({ clinic: r.clinicId }, r.active ? 1 : 0);
   } });
   new Gauge({ name: m.clinicRetired, help: '1 for a clinic taken out of service (停用, portal 运行状态 or POST /api/fleet/{clinic}/retire): its alerts hold and its availability is no longer measured', labelNames: ['clinic'], registers: [registry], async collect() {
     this.reset();
-    if (maintenance) for (const r of await maintenance()) this.set({ clinic: r.clinicId }, r.retired ? 1 : 0);
+    for (const r of await serviceRows()) this.set({ clinic: r.clinicId }, r.retired ? 1 : 0);
   } });
   return { registry, observe, httpMetrics, watchIngest: (i) => { ingest = i; }, observeBatch: (n) => batchRecords.observe(n), watchHub: (h) => { hub = h; }, watchAvailability: (a) => { availability = a; }, watchMaintenance: (f) => { maintenance = f; } };
 }

@@ -627,8 +627,20 @@ export class ExchangeAvailability {
 
   /** Clinics in a planned window now (`all`: a window of every clinic is open). */
   async inMaintenance(now = new Date()): Promise<{ all: boolean; clinics: Set<string> }> {
-    const open = (await this.maintenance(now, new Date(now.getTime() + 1))).filter((w) => { const sp = plannedSpan(w); return sp !== null && sp[0] <= now.getTime() && now.getTime() < sp[1]; });
+    const open = await this.openWindows(now);
     return { all: open.some((w) => w.clinicId === null), clinics: new Set(open.flatMap((w) => (w.clinicId ? [w.clinicId] : []))) };
+  }
+
+  /** The windows counting as planned now (declared, started, neither over nor cancelled). */
+  async openWindows(now = new Date()): Promise<MaintenanceWindow[]> {
+    return (await this.maintenance(now, new Date(now.getTime() + 1))).filter((w) => { const sp = plannedSpan(w); return sp !== null && sp[0] <= now.getTime() && now.getTime() < sp[1]; });
+  }
+
+  /** One window by its id, or null. */
+  async window(id: number): Promise<MaintenanceWindow | null> {
+    await this.init();
+    const rows = await this.sql.tx(function* () { return yield* all<MaintenanceRow>('SELECT * FROM exchange_maintenance WHERE id = ?', [id]); });
+    return rows[0] ? toWindow(rows[0]) : null;
   }
 }
 

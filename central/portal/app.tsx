@@ -23,7 +23,7 @@ import { CAN, ForbiddenError, PortalRepo, ScopeError } from './repo.ts';
 import type { BackupOverview } from '../backup/index.ts';
 import { backupMaxAgeHours, backupTable } from './backup.tsx';
 import { ReportError, type ImagingIndex, type Query, type StudySummary, type WorkloadRow } from '../imaging/index-store.ts';
-import { MaintenanceError, plannedSpan, type ExchangeAvailability } from '../availability/index.ts';
+import { MaintenanceError, type ExchangeAvailability } from '../availability/index.ts';
 import { reportInputSchema } from '../imaging/reports.ts';
 import { noPreviewSvg, previewAnswer } from '../../contracts/dicom/no-preview.ts';
 import { modalityName, studyTable, StudyView, type StudyRow, type StudyViewProps } from './reading.tsx';
@@ -735,7 +735,7 @@ export function portalApp(deps: PortalDeps): Hono {
     const dictName = (n: string) => (DICT_NAMES[n] ? ctx.t(...DICT_NAMES[n]!) : n);
     const now = Date.now();
     // Clinics in a planned maintenance window now: silent or behind as planned, not a fault.
-    const windows = deps.availability ? (await deps.availability.maintenance(new Date(now), new Date(now + 1))).filter((w) => { const sp = plannedSpan(w); return sp !== null && sp[0] <= now && now < sp[1]; }) : [];
+    const windows = deps.availability ? await deps.availability.openWindows(new Date(now)) : [];
     const windowOf = (clinicId: string) => windows.find((w) => w.clinicId === clinicId) ?? windows.find((w) => w.clinicId === null);
     // Clinics taken out of service (停用): shown as such, not as faults.
     const retired = new Map((deps.availability ? await deps.availability.retired() : []).map((r) => [r.clinicId, r]));
@@ -958,7 +958,7 @@ export function portalApp(deps: PortalDeps): Hono {
     if (!deps.availability) return c.text('availability is not tracked here', 404);
     const id = Number(c.req.param('id'));
     const visible = new Set((await repo.fleet()).map((r) => r.clinicId));
-    const w = Number.isInteger(id) && id > 0 ? (await deps.availability.maintenance(new Date(0), new Date(Date.now() + 400 * 86400_000))).find((x) => x.id === id) : undefined;
+    const w = Number.isInteger(id) && id > 0 ? await deps.availability.window(id) : null;
     if (!w || (w.clinicId !== null && !visible.has(w.clinicId))) return maintenanceBack(c, 'no such maintenance window');
     await deps.availability.cancelMaintenance(id);
     await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'maintenance.cancel', target: `#${id}`, sourceIp: clientIp(c), outcome: 'ok' });
