@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { fsyncDirShared, unlinkQuiet } from './atomic-file.ts';
 import type { ResolvedScpOptions } from './config.ts';
 import type { DicomScpCounters } from './counters.ts';
-import { InstanceError, StoreStatus, type InstanceSink, type StoredTemp } from './instance-sink.ts';
+import { InstanceError, ioError, StoreStatus, type InstanceSink, type StoredTemp } from './instance-sink.ts';
 import type { DicomDevice, InstanceMeta } from './types.ts';
 
 export interface StoreOutcome {
@@ -38,7 +38,7 @@ export async function publishTemp(sink: InstanceSink, syncRename = false): Promi
     else await rename(t.tempPath, t.finalPath);
   } catch (e) {
     await unlinkQuiet(t.tempPath);
-    throw new InstanceError(`cannot publish instance: ${(e as Error).message}`, StoreStatus.OutOfResources, 'io', { cause: e });
+    throw ioError('cannot publish instance', e);
   }
   const renameDurable = fsyncDirShared(dirname(t.finalPath));
   renameDurable.catch(() => {}); // awaited by completeCommit; not an unhandled rejection meanwhile
@@ -104,6 +104,7 @@ export async function completeCommit(
     counters.storesFailed++;
     const ie = e instanceof InstanceError ? e : new InstanceError((e as Error).message, StoreStatus.OutOfResources, 'io', { cause: e });
     if (ie.reason === 'bad-dataset' || ie.reason === 'bad-uid' || ie.reason === 'mismatch') counters.storesMalformed++;
+    if (ie.reason === 'no-space') counters.storesNoSpace++;
     opts.log.warn({ event: 'dicom.store.failed', reason: ie.reason, message: ie.message, callingAe: who.callingAe, sopInstanceUid: id.sopInstanceUid }, 'C-STORE failed');
     return { code: ie.status, comment: ie.message };
   }

@@ -60,6 +60,14 @@ export interface DicomScpOptions {
    * is logged and ignored); a flood calls it once per association, so keep it cheap.
    */
   onAssociationRejected?: (r: AssociationRefusal) => void;
+  /**
+   * Asked at the start of every C-STORE, before any of its data is written: a string refuses the
+   * instance with 0xA700 (out of resources; the device keeps it and sends it again later) and that
+   * text as the Error Comment (64 characters at most reach the device), counted as `no-space`.
+   * The edge refuses while the storage disk is below its reserve (edge-agent/imaging/storage.ts).
+   * Synchronous and cheap: called once per instance; a throw admits the instance (and is logged).
+   */
+  admitStore?: () => string | null;
   log?: DicomLogger;
 }
 
@@ -97,6 +105,7 @@ export function resolveOptions(o: DicomScpOptions, log: DicomLogger): ResolvedSc
     indexDuringDirSync: false,
     storeWorker: 'off',
     onAssociationRejected: () => {},
+    admitStore: () => null,
     ...stripUndefined(o),
     aeTitle: o.aeTitle,
     storageDir: o.storageDir,

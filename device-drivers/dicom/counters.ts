@@ -20,6 +20,8 @@ export interface DicomScpCounters {
   storesFailed: number;
   storesTooLarge: number;
   storesMalformed: number;
+  /** C-STOREs refused or failed for lack of disk space (admitStore's refusals, ENOSPC/EDQUOT). */
+  storesNoSpace: number;
   /** C-STOREs whose file side ran in the store worker (store-offload.ts). */
   storesInWorker: number;
   bytesStored: number;
@@ -33,7 +35,7 @@ export function newCounters(): DicomScpCounters {
     connections: 0, connectionsRefused: 0, activeConnections: 0, activeAssociations: 0,
     associationsAccepted: 0, associationsRejected: 0, rejectedUnknownAe: 0, rejectedHostMismatch: 0,
     rejectedDisabled: 0, rejectedCalledAe: 0, rejectedLimit: 0, rejectedUnavailable: 0, aborts: 0, protocolErrors: 0,
-    timeouts: 0, echoes: 0, storesOk: 0, storesFailed: 0, storesTooLarge: 0, storesMalformed: 0, storesInWorker: 0,
+    timeouts: 0, echoes: 0, storesOk: 0, storesFailed: 0, storesTooLarge: 0, storesMalformed: 0, storesNoSpace: 0, storesInWorker: 0,
     bytesStored: 0, worklistQueries: 0, worklistMatches: 0, worklistFailures: 0,
   };
 }

@@ -26,9 +26,20 @@ export const StoreStatus = {
 
 export class InstanceError extends Error {
   override name = 'InstanceError';
-  constructor(message: string, readonly status: number, readonly reason: 'too-large' | 'bad-dataset' | 'bad-uid' | 'mismatch' | 'io' | 'callback' | 'aborted', options?: { cause?: unknown }) {
+  constructor(message: string, readonly status: number, readonly reason: 'too-large' | 'bad-dataset' | 'bad-uid' | 'mismatch' | 'io' | 'no-space' | 'callback' | 'aborted', options?: { cause?: unknown }) {
     super(message, options);
   }
+}
+
+/**
+ * A file-system failure as the device's 0xA700 (out of resources: it keeps the instance and sends
+ * it again): `no-space` when the disk or the quota is full (counted apart, the technician's page
+ * and the alerts say so), `io` otherwise.
+ */
+export function ioError(what: string, e: unknown): InstanceError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const full = code === 'ENOSPC' || code === 'EDQUOT';
+  return new InstanceError(`${what}: ${full ? 'storage full' : (e as Error)?.message ?? String(e)}`, StoreStatus.OutOfResources, full ? 'no-space' : 'io', { cause: e });
 }
 
 export interface SinkOptions {
@@ -287,7 +298,7 @@ export class InstanceSink extends Writable {
       this.head = [];
       await this.append([fileMetaToBuffer({ sopClassUid: this.o.sopClassUid, sopInstanceUid: f.sopInstanceUid!, transferSyntaxUid: this.o.transferSyntaxUid, sourceAe: this.o.callingAe }), ...head]);
     } catch (e) {
-      this.fail(new InstanceError(`cannot write instance: ${(e as Error).message}`, StoreStatus.OutOfResources, 'io', { cause: e }));
+      this.fail(ioError('cannot write instance', e));
       await this.dropFile();
     }
   }
@@ -320,7 +331,7 @@ export class InstanceSink extends Writable {
     }
     // bounded memory: wait while more than MAX_INFLIGHT bytes are queued to the disk
     while (this.inflightBytes > MAX_INFLIGHT && this.inflight.size) await Promise.race(this.inflight);
-    if (this.writeError) throw new InstanceError(`cannot write instance: ${this.writeError.message}`, StoreStatus.OutOfResources, 'io', { cause: this.writeError });
+    if (this.writeError) throw ioError('cannot write instance', this.writeError);
   }
 
   /** Dispatches the gathered bytes as one positional write, without waiting for it. */
@@ -381,7 +392,7 @@ export class InstanceSink extends Writable {
       closeQuiet(fd);
     } catch (e) {
       await this.dropFile();
-      this.rejectDone(new InstanceError(`cannot write instance: ${(e as Error).message}`, StoreStatus.OutOfResources, 'io', { cause: e }));
+      this.rejectDone(ioError('cannot write instance', e));
       return;
     }
     this.handedOver = true;

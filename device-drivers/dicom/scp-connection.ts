@@ -39,6 +39,24 @@ export interface ScpContext {
   inflight: Set<Promise<unknown>>;
   /** Runs the file side of C-STOREs when several associations receive at once (store-offload.ts); null: always here. */
   storeWorker: StoreWorker | null;
+  /**
+   * SOP instance UIDs of the C-STOREs under way (from the command until the response, or until
+   * the association drops them), with how many: whoever removes stored files (the edge's eviction)
+   * must leave these alone, since a rename onto the same name may be coming.
+   */
+  storing: Map<string, number>;
+}
+
+function holdSop(storing: Map<string, number>, sop: string): () => void {
+  storing.set(sop, (storing.get(sop) ?? 0) + 1);
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    const n = (storing.get(sop) ?? 1) - 1;
+    if (n > 0) storing.set(sop, n);
+    else storing.delete(sop);
+  };
 }
 
 const { PresentationContextResult, Status } = constants;
@@ -49,6 +67,8 @@ interface FastStore {
   cmd: CommandFields;
   /** Here (InstanceSink) or in the store worker (RemoteSink). */
   sink: InstanceSink | RemoteSink;
+  /** Ends this store's entry in ScpContext.storing (idempotent). */
+  release: () => void;
 }
 
 /** Re-wraps PDVs into one P-DATA-TF PDU for dcmjs-dimse. */
@@ -263,6 +283,8 @@ export function makeScpClass(ctx: ScpContext) {
 
     private dropCurrentSink(): void {
       const s = this.fastStore?.sink;
+      // A dropped store never reaches its rename: nothing of it can land on the final name.
+      this.fastStore?.release();
       this.fastStore = null;
       if (s instanceof RemoteSink) {
         s.destroy();
@@ -381,6 +403,9 @@ export function makeScpClass(ctx: ScpContext) {
         counters.storesTooLarge++;
         this.fail('too-large', `instance over ${opts.maxInstanceBytes} bytes`, true);
       };
+      const release = holdSop(ctx.storing, cmd.affectedSopInstanceUid);
+      // Refused before any byte is written (disk below the edge's reserve): the data set is read and discarded.
+      const refusal = this.admission();
       // With company (or always, storeWorker 'all') the file side runs in the store worker.
       const worker = ctx.storeWorker;
       if (worker?.usable && (opts.storeWorker === 'all' || counters.activeAssociations > 1)) {
@@ -388,16 +413,30 @@ export function makeScpClass(ctx: ScpContext) {
         counters.storesInWorker++;
         if (pc.getAbstractSyntaxUid() !== cmd.affectedSopClassUid || !ctx.storageClasses.has(cmd.affectedSopClassUid)) {
           sink.refuse(new InstanceError(`SOP class ${cmd.affectedSopClassUid} not accepted on presentation context ${pcId}`, StoreStatus.SopClassNotSupported, 'mismatch'));
-        }
-        return { pcId, cmd, sink };
+        } else if (refusal) sink.refuse(refusal);
+        return { pcId, cmd, sink, release };
       }
       const sink = new InstanceSink(sinkOpts);
       sink.on('error', () => {}); // failures surface through sink.done
       if (pc.getAbstractSyntaxUid() !== cmd.affectedSopClassUid || !ctx.storageClasses.has(cmd.affectedSopClassUid)) {
         sink.refuse(new InstanceError(`SOP class ${cmd.affectedSopClassUid} not accepted on presentation context ${pcId}`, StoreStatus.SopClassNotSupported, 'mismatch'));
-      }
+      } else if (refusal) sink.refuse(refusal);
       sink.once('too-large', onTooLarge);
-      return { pcId, cmd, sink };
+      return { pcId, cmd, sink, release };
+    }
+
+    /** The caller's admitStore: a refusal as the device's 0xA700 with the caller's words; a throw admits. */
+    private admission(): InstanceError | null {
+      let why: string | null;
+      try {
+        why = opts.admitStore();
+      } catch (e) {
+        log.error({ event: 'dicom.admit.failed', err: (e as Error).message }, 'admitStore threw; the instance is admitted');
+        return null;
+      }
+      if (!why) return null;
+      log.warn({ event: 'dicom.store.refused', reason: 'no-space', message: why, callingAe: this.callingAe }, 'C-STORE refused: storage below its reserve');
+      return new InstanceError(why, StoreStatus.OutOfResources, 'no-space');
     }
 
     private completeStore(s: FastStore): void {
@@ -414,7 +453,10 @@ export function makeScpClass(ctx: ScpContext) {
         }));
       });
       ctx.inflight.add(work);
-      void work.finally(() => ctx.inflight.delete(work));
+      void work.finally(() => {
+        ctx.inflight.delete(work);
+        s.release();
+      });
     }
 
     private store({ sink, cmd }: FastStore): Promise<StoreOutcome> {

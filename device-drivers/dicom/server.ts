@@ -23,6 +23,12 @@ export interface DicomScpServer extends AsyncDisposable {
   readonly counters: Readonly<DicomScpCounters>;
   /** The store worker (options.storeWorker): 'off', not started yet or gone ('stopped'), 'starting', 'ready'. */
   readonly storeWorker: 'off' | 'starting' | 'ready' | 'stopped';
+  /**
+   * Is a C-STORE of this SOP instance under way (command received, response not yet sent)? Read
+   * on the main thread right before removing a stored file: while it answers false, no rename onto
+   * that file's name can happen until the caller yields the event loop.
+   */
+  isStoring(sopInstanceUid: string): boolean;
   /** Stops accepting, closes every association, waits for stores being committed. */
   close(): Promise<void>;
 }
@@ -39,7 +45,7 @@ export async function startDicomScp(options: DicomScpOptions): Promise<DicomScpS
   const counters = newCounters();
   const storeWorker = opts.storeWorker === 'off' ? null : new StoreWorker({ storageDir: opts.storageDir }, opts.log);
   if (storeWorker && opts.storeWorker !== 'lazy') await storeWorker.start();
-  const ctx: ScpContext = { opts, counters, pendingAssociations: 0, storageClasses: new Set(opts.storageSopClasses), inflight: new Set(), storeWorker };
+  const ctx: ScpContext = { opts, counters, pendingAssociations: 0, storageClasses: new Set(opts.storageSopClasses), inflight: new Set(), storeWorker, storing: new Map() };
   const EdgeScp = makeScpClass(ctx);
   const sockets = new Set<Socket>();
   const perHost = new Map<string, number>();
@@ -94,6 +100,7 @@ export async function startDicomScp(options: DicomScpOptions): Promise<DicomScpS
     get storeWorker() {
       return storeWorker ? storeWorker.state : 'off';
     },
+    isStoring: (sop) => ctx.storing.has(sop),
     close() {
       closed ??= (async () => {
         const done = new Promise<void>((r) => server.close(() => r()));
