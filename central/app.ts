@@ -152,7 +152,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     }),
   });
   // The image index is in the warehouse's own database; a failed imaging migration stops the start.
-  const imaging = mountCentralImaging(api, { wh, dataDir: config.dataDir, uploadSecret: config.apiToken });
+  const imaging = mountCentralImaging(api, { wh, dataDir: config.dataDir, uploadSecret: config.apiToken, minFree: config.imagingMinFree, registry });
   await imaging.index.ready();
   // FHIR R4 at /fhir (reads, searches, writes; static token or OAuth2 client tokens), clients at /api/oauth.
   const fhir = await mountFhir(api, { wh, token: config.apiToken, log, readers: config.fhirReaders });

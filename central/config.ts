@@ -1,5 +1,6 @@
 /** Central configuration: defaults <- CENTRAL_CONFIG file <- CENTRAL_* environment. */
 import { z } from 'zod';
+import { diskAmountSetting } from '../contracts/runtime/disk.ts';
 import { loadConfig } from '../contracts/runtime/index.ts';
 
 export const centralConfigSchema = z.object({
@@ -44,6 +45,12 @@ export const centralConfigSchema = z.object({
   retentionYears: z.coerce.number().int().min(1).max(100).default(15),
   /** Where archive files go (default dataDir/archive). */
   archiveDir: z.string().optional(),
+  /**
+   * Free space kept on the image archive's disk (<dataDir>/imaging): below it, uploads from the
+   * clinics are refused with 507 and the clinics keep their instances and retry. Bytes, with a unit
+   * (2G) or a share of the disk (5%). Default 2G.
+   */
+  imagingMinFree: diskAmountSetting('2G'),
   /** Reader threads for FHIR reads and searches (default one per CPU, at most 4; 0 = on the main thread). */
   fhirReaders: z.coerce.number().int().min(0).max(16).optional(),
   /** A clinic silent this long (no heartbeat) is counted in an outage of its data exchange from its last heartbeat (central/availability). */

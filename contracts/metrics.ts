@@ -24,6 +24,15 @@ export const metricNames = {
     syncPosition: 'edge_sync_position',
     syncBlocked: 'edge_sync_blocked',
     syncStreamResets: 'edge_sync_stream_resets_total',
+    // The image disk (edge-agent/imaging/storage.ts).
+    imagingDiskFree: 'edge_imaging_disk_free_bytes',
+    imagingDiskSize: 'edge_imaging_disk_size_bytes',
+    imagingDiskReserve: 'edge_imaging_disk_reserve_bytes',
+    imagingDiskEvictBelow: 'edge_imaging_disk_evict_below_bytes',
+    imagingLocalBytes: 'edge_imaging_local_bytes',
+    imagingEvicted: 'edge_imaging_evicted_instances',
+    imagingForwardPending: 'edge_imaging_forward_pending',
+    dicomNoSpace: 'device_dicom_stores_no_space_total',
   },
   central: {
     applied: 'central_records_applied_total',
@@ -59,5 +68,10 @@ export const metricNames = {
     clinicMaintenance: 'central_clinic_maintenance',
     clinicRetired: 'central_clinic_retired',
     dictionariesPending: 'central_dictionaries_pending',
+    // The regional image archive's disk (central/imaging/archive.ts).
+    archiveDiskFree: 'central_imaging_archive_free_bytes',
+    archiveDiskSize: 'central_imaging_archive_size_bytes',
+    archiveMinFree: 'central_imaging_archive_min_free_bytes',
+    archiveRefused: 'central_imaging_uploads_refused_total',
   },
 } as const;

@@ -11,13 +11,17 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ImagingIndex, IndexedInstance } from './index-store.ts';
 import { num, parsePart10, str } from '../../contracts/dicom/dicom-file.ts';
+import { diskBytes, gib, isDiskFull, readDisk, type DiskAmount, type DiskReading } from '../../contracts/runtime/disk.ts';
 
 export class ArchiveError extends Error {
   override name = 'ArchiveError';
-  constructor(readonly status: 400 | 409 | 413 | 422, message: string) {
+  constructor(readonly status: 400 | 409 | 413 | 422 | 507, message: string) {
     super(message);
   }
 }
+
+/** How often the archive's free space is read (statfs) at most; in between, what was written is subtracted. */
+const DISK_READ_MS = 2_000;
 
 export type { IndexedInstance } from './index-store.ts';
 
@@ -30,7 +34,39 @@ async function fsyncPath(p: string): Promise<void> {
 
 export class Archive {
   private n = 0;
-  constructor(readonly index: ImagingIndex, readonly root: string, private readonly maxBytes = 2 * 1024 ** 3) {}
+  private disk: (DiskReading & { at: number }) | null = null;
+  private written = 0;
+  /** Uploads refused for lack of disk space (507), for the metric. */
+  refusedNoSpace = 0;
+
+  /**
+   * `minFree`: below this much free space on the archive's disk, uploads are refused with 507
+   * (the edge keeps the instance and retries; nothing is half-written). `read` reads the disk.
+   */
+  constructor(readonly index: ImagingIndex, readonly root: string, private readonly maxBytes = 2 * 1024 ** 3,
+    readonly minFree: DiskAmount = { bytes: 0 }, private readonly read: (dir: string) => Promise<DiskReading> = readDisk) {}
+
+  /** The archive disk's free space (read at most every 2 s, less what was written since) and its size. */
+  async diskStatus(): Promise<{ free: number; total: number; minFree: number } | null> {
+    if (!this.disk || Date.now() - this.disk.at > DISK_READ_MS) {
+      try {
+        await mkdir(this.root, { recursive: true });
+        this.disk = { ...(await this.read(this.root)), at: Date.now() };
+        this.written = 0;
+      } catch {
+        return null; // unreadable: uploads are not refused for it (the write itself would fail)
+      }
+    }
+    return { free: Math.max(0, this.disk.free - this.written), total: this.disk.total, minFree: diskBytes(this.minFree, this.disk.total) };
+  }
+
+  private async checkRoom(): Promise<void> {
+    const d = await this.diskStatus();
+    if (d && d.free < d.minFree) {
+      this.refusedNoSpace++;
+      throw new ArchiveError(507, `archive disk low: ${gib(d.free)} free, ${gib(d.minFree)} kept free (CENTRAL_IMAGING_MIN_FREE); the clinic keeps the instance and sends it again`);
+    }
+  }
 
   instance(sop: string): Promise<IndexedInstance | null> {
     return this.index.instance(sop);
@@ -46,6 +82,7 @@ export class Archive {
     if (!input.body) throw new ArchiveError(400, 'empty body');
     const existing = await this.instance(sop);
     if (existing && existing.clinicId !== clinicId) throw new ArchiveError(409, `instance ${sop} belongs to clinic ${existing.clinicId}`);
+    await this.checkRoom();
 
     await mkdir(join(this.root, '.tmp'), { recursive: true });
     const tmp = join(this.root, '.tmp', `${sop}.${process.pid}.${++this.n}.part`);
@@ -96,7 +133,13 @@ export class Archive {
         stationAe: input.stationAe?.slice(0, 16) || str(f.meta, '00020016') || null, receivedAt: new Date().toISOString(),
       };
       await this.index.upsertInstance(row);
+      this.written += size;
       return { stored: true, instance: (await this.instance(sop))! };
+    } catch (e) {
+      if (!isDiskFull(e)) throw e;
+      this.refusedNoSpace++;
+      this.disk = null; // read again at the next upload
+      throw new ArchiveError(507, `archive disk full while writing ${sop}: nothing of it was kept; the clinic keeps the instance and sends it again`);
     } finally {
       await rm(tmp, { force: true });
     }

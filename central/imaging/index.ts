@@ -26,6 +26,27 @@ import { requestBodyLimit } from '../../contracts/runtime/index.ts';
 import { verifyClinicToken } from '../../contracts/clinic-token.ts';
 import { RenderError } from '../../contracts/dicom/render.ts';
 import { PreviewBusyError, PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
+import type { DiskAmount } from '../../contracts/runtime/disk.ts';
+import { metricNames } from '../../contracts/index.ts';
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** The archive disk's gauges (one statfs per scrape at most every 2 s) and the uploads refused for space. */
+function registerArchiveMetrics(registry: Registry, archive: Archive): void {
+  const m = metricNames.central;
+  const gauge = (name: string, help: string, pick: (d: { free: number; total: number; minFree: number }) => number) =>
+    new Gauge({ name, help, registers: [registry], async collect() {
+      const d = await archive.diskStatus();
+      if (d) this.set(pick(d));
+      else this.reset();
+    } });
+  gauge(m.archiveDiskFree, 'Free space on the image archive\'s disk', (d) => d.free);
+  gauge(m.archiveDiskSize, 'Size of the file system holding the image archive', (d) => d.total);
+  gauge(m.archiveMinFree, 'Free space kept on the archive disk: uploads are refused (507) below it', (d) => d.minFree);
+  new Counter({ name: m.archiveRefused, help: 'Instance uploads refused, by reason (no-space: below the kept free space or the disk full; the clinic retries)', labelNames: ['reason'], registers: [registry], collect() {
+    this.reset();
+    this.inc({ reason: 'no-space' }, archive.refusedNoSpace);
+  } });
+}
 
 export { Archive } from './archive.ts';
 
@@ -40,10 +61,15 @@ type AnyHono = Hono<any, any, any>;
  * edges holding a per-clinic token (`contracts/clinic-token.ts`): the clinic is the token's,
  * not a header the caller chooses. It is the only upload route.
  */
-export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir: string; archiveDir?: string; uploadSecret?: string; previews?: PreviewRenderer; /** STOW-RS body limit (default 1 GiB). */ stowMaxBytes?: number }): Archive & { previews: PreviewRenderer } {
+export function mountCentralImaging(app: AnyHono, deps: {
+  wh: Warehouse; dataDir: string; archiveDir?: string; uploadSecret?: string; previews?: PreviewRenderer; /** STOW-RS body limit (default 1 GiB). */ stowMaxBytes?: number;
+  /** Free space kept on the archive's disk: uploads are refused with 507 below it (default none). */ minFree?: DiskAmount;
+  /** Where the archive's disk gauges go (central's registry). */ registry?: Registry;
+}): Archive & { previews: PreviewRenderer } {
   const root = deps.archiveDir ?? join(deps.dataDir, 'imaging');
   const index = openImagingIndex(deps.wh);
-  const archive = new Archive(index, root);
+  const archive = new Archive(index, root, undefined, deps.minFree);
+  if (deps.registry) registerArchiveMetrics(deps.registry, archive);
   // Rendered previews are decoded in a thread of their own (a compressed DR frame: up to seconds).
   const previews = deps.previews ?? new PreviewRenderer();
   registerImagingOpenApi(app);
@@ -81,6 +107,38 @@ export function mountCentralImaging(app: AnyHono, deps: { wh: Warehouse; dataDir
       return c.json({ error: 'forbidden', detail: `this token belongs to clinic ${clinicId}, not ${claimed}` }, 403);
     }
     return upload(c, clinicId);
+  });
+
+  // A clinic's own instance rendered, for the edge whose copy was removed from its disk once the
+  // archive held it (edge-agent/imaging/storage.ts): the edge's study view shows it from here.
+  // Only the token's clinic's instances (another clinic's: 404, as an unknown one).
+  app.get('/archive/instances/:sop/rendered', async (c) => {
+    const token = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '');
+    const clinicId = deps.uploadSecret ? verifyClinicToken(deps.uploadSecret, token) : null;
+    const sop = c.req.param('sop') ?? '';
+    if (!clinicId) {
+      audit(c, 'anonymous', 'imaging.instance.rendered', sop, 'denied: no valid clinic token');
+      return c.json({ error: 'unauthorized', detail: 'send Authorization: Bearer <clinic upload token>' }, 401);
+    }
+    const i = await archive.instance(sop);
+    if (!i || i.clinicId !== clinicId) {
+      audit(c, `edge:${clinicId}`, 'imaging.instance.rendered', sop, 'not found');
+      return c.json({ error: 'not found', detail: `no instance ${sop.slice(0, 64)} of clinic ${clinicId} in the archive` }, 404);
+    }
+    try {
+      const size = Math.min(2048, Math.max(16, Number(c.req.query('size')) || 256));
+      const png = await previews.render(i.path, size);
+      audit(c, `edge:${clinicId}`, 'imaging.instance.rendered', sop, `ok size ${size}`);
+      return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', 'x-content-sha256': i.sha256 });
+    } catch (e) {
+      if (e instanceof PreviewBusyError) {
+        audit(c, `edge:${clinicId}`, 'imaging.instance.rendered', sop, 'busy');
+        return c.json({ error: 'busy', detail: e.message }, 503, { 'retry-after': '5' });
+      }
+      if (!(e instanceof RenderError)) throw e;
+      audit(c, `edge:${clinicId}`, 'imaging.instance.rendered', sop, `unsupported: ${e.message}`);
+      return c.json({ error: 'cannot render', kind: e.kind, detail: e.message }, 415);
+    }
   });
 
   // Reports flow back to the clinic that sent the study: the edge pulls with its clinic token

@@ -2,6 +2,8 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { loadConfig } from '../../contracts/runtime/index.ts';
+import { diskAmountSetting as diskAmount } from '../../contracts/runtime/disk.ts';
+export { diskBytes, parseDiskAmount, type DiskAmount } from '../../contracts/runtime/disk.ts';
 
 const window = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
 
@@ -57,6 +59,22 @@ export const imagingConfigSchema = z.object({
   /** How often radiologist reports are pulled from central (ms; needs centralUrl + uploadToken). */
   reportPullMs: z.coerce.number().int().min(200).default(60_000),
   studyRecordQuietMs: z.coerce.number().int().min(0).max(600_000).default(2_000),
+  /**
+   * Free space kept on the image disk for everything else (the clinic's database, logs, backups):
+   * below it, new instances are refused with 0xA700 (the device keeps them and sends them again)
+   * until eviction or the technician makes room. Default 1G.
+   */
+  diskReserve: diskAmount('1G'),
+  /**
+   * Below this much free space, instances already held by the central archive are removed from
+   * this disk, those uploaded longest ago first, until a quarter more is free. Never an instance
+   * still waiting for upload. Default 10% of the file system (at least twice the reserve).
+   */
+  evictBelowFree: diskAmount('10%'),
+  /** Also remove uploaded instances this many days after their upload, room or not (0 = keep while there is room). */
+  keepDays: z.coerce.number().int().min(0).max(36_500).default(0),
+  /** How often free space is read (statfs); also after every 64 MiB received and after each eviction. */
+  diskCheckMs: z.coerce.number().int().min(200).max(600_000).default(5_000),
 });
 export type ImagingConfig = Omit<z.infer<typeof imagingConfigSchema>, 'storageDir'> & { storageDir: string };
 

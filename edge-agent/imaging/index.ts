@@ -22,6 +22,10 @@ import { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { worklistProvider } from './worklist.ts';
 import { ReportPuller } from './reports.ts';
 import { RefusalLog } from './refusals.ts';
+import { ImagingStorage } from './storage.ts';
+import { metricNames } from '../../contracts/index.ts';
+
+const mn = metricNames.edge;
 
 export interface ImagingHandle {
   config: ImagingConfig;
@@ -31,6 +35,8 @@ export interface ImagingHandle {
   reports: ReportPuller;
   /** Refused associations kept for the technician's page. */
   refusals: RefusalLog;
+  /** The image disk: free space, refusals below the reserve, eviction of uploaded instances. */
+  storage: ImagingStorage;
 }
 
 /** Running imaging modules by clinic id (tests and tools look up the SCP port here). */
@@ -61,6 +67,14 @@ export const imagingModule: EdgeModule = {
     if (cfg.indexWorker === 'eager' && cfg.enabled) await writer.whenReady();
     // Who tried to connect and was refused, for the technician's page (and the audit log).
     const refusals = new RefusalLog(ctx.store.db, ctx.accounts, ctx.log.child({ part: 'dicom-refusals' }));
+    // The image disk: refuse below the reserve, remove what central holds when space runs low.
+    // The SCP is asked through a reference set once it runs (nothing is being stored before).
+    let scpRef: DicomScpServer | null = null;
+    const storage = new ImagingStorage(ctx.store.db, cfg, ctx.log.child({ part: 'imaging-storage' }), (sop) => scpRef?.isStoring(sop) ?? false);
+    if (cfg.enabled) {
+      storage.finishInterrupted();
+      await storage.start();
+    }
     const dicomStored = new Counter({ name: 'device_dicom_instances_stored_total', help: 'DICOM instances stored and indexed, by modality', labelNames: ['modality'], registers: [ctx.registry] });
     const scp = cfg.enabled
       ? await startDicomScp({
@@ -76,7 +90,10 @@ export const imagingModule: EdgeModule = {
         // With several associations receiving, the file side runs in a worker thread (the main
         // thread keeps the sockets, the index and the responses).
         storeWorker: cfg.storeWorker,
+        // Below the disk reserve: 0xA700 "storage full" before any byte is written (storage.ts).
+        admitStore: () => storage.admit(),
         onInstance: async (meta, renameDurable) => {
+          storage.noteStored(meta.size);
           await writer.index(meta, cfg.studyRecordQuietMs, false, (scp?.counters.activeConnections ?? 0) <= 1);
           await renameDurable;
           writer.marks.add(meta.sopInstanceUid, meta.receivedAt);
@@ -88,6 +105,7 @@ export const imagingModule: EdgeModule = {
         log: ctx.log.child({ part: 'dicom-scp' }),
       })
       : null;
+    scpRef = scp;
     // 设备管理 › 测试连接 on a DICOM device is a C-ECHO with our AE title as the calling AE.
     if (devices) devices.manager.dicomTest = (d) => echoDevice(d.connection.type === 'tcp' ? d.connection : null, d.aeTitle ?? '', cfg.aeTitle);
     if (scp && cfg.port === 0) ctx.log.warn({ port: scp.port }, 'EDGE_DICOM_PORT not set: the DICOM SCP listens on an OS-chosen port; set a fixed port for real devices');
@@ -102,7 +120,7 @@ export const imagingModule: EdgeModule = {
     studyTimer.unref();
     // Thumbnails are decoded in a thread of their own (a compressed DR frame takes up to seconds).
     const previews = new PreviewRenderer({ onThreadError: (e) => ctx.log.warn({ event: 'imaging.preview.thread', err: e.message }, 'preview thread stopped; the next preview starts a new one') });
-    mountImagingUi(ctx, { repo, scp: () => scp, aeTitle: cfg.aeTitle, forwarder, reports, newStudyUid: newUid, previews, refusals });
+    mountImagingUi(ctx, { repo, scp: () => scp, aeTitle: cfg.aeTitle, forwarder, reports, newStudyUid: newUid, previews, refusals, storage, central: { url: cfg.centralUrl, token: cfg.uploadToken } });
 
     // Association outcomes read from the SCP's counters at scrape time (dashboards: device health).
     let lastAssoc = { accepted: 0, rejected: 0, aborted: 0 };
@@ -123,7 +141,7 @@ export const imagingModule: EdgeModule = {
       this.inc({ reason: 'limit' }, c.rejectedLimit);
       this.inc({ reason: 'unavailable' }, c.rejectedUnavailable);
     } });
-    new Gauge({ name: 'edge_imaging_forward_pending', help: 'Instances waiting to be uploaded to the central archive', registers: [ctx.registry], collect() { this.set(repo.forwardStats().pending); } });
+    new Gauge({ name: mn.imagingForwardPending, help: 'Instances waiting to be uploaded to the central archive', registers: [ctx.registry], collect() { this.set(repo.forwardStats().pending); } });
     new Counter({ name: 'edge_imaging_previews_total', help: 'Thumbnails asked for, by outcome (rendered, unsupported: syntax or corrupt frame, failed, timed_out, busy)', labelNames: ['outcome'], registers: [ctx.registry], collect() {
       this.reset();
       const st = previews.stats;
@@ -133,14 +151,34 @@ export const imagingModule: EdgeModule = {
       this.inc({ outcome: 'timed_out' }, st.timedOut);
       this.inc({ outcome: 'busy' }, st.refusedBusy);
     } });
+    const disk = (pick: (st: ReturnType<typeof storage.status>) => number | null) => function (this: Gauge) {
+      const v = pick(storage.status());
+      if (v === null) this.reset();
+      else this.set(v);
+    };
+    new Gauge({ name: mn.imagingDiskFree, help: 'Free space on the image disk (EDGE_DICOM_STORAGE_DIR), as the SCP counts it', registers: [ctx.registry], collect: disk((st) => st.free) });
+    new Gauge({ name: mn.imagingDiskSize, help: 'Size of the file system holding the image store', registers: [ctx.registry], collect: disk((st) => st.total) });
+    new Gauge({ name: mn.imagingDiskReserve, help: 'Free space kept for the rest of the appliance: new instances are refused below it', registers: [ctx.registry], collect: disk((st) => st.reserve) });
+    new Gauge({ name: mn.imagingDiskEvictBelow, help: 'Below this much free space, instances the central archive holds are removed from this disk', registers: [ctx.registry], collect: disk((st) => st.evictBelow) });
+    new Gauge({ name: mn.imagingLocalBytes, help: 'Bytes of instances on this disk, by state (pending: waiting for upload, the only copy; uploaded: also at central)', labelNames: ['state'], registers: [ctx.registry], collect() {
+      const t = storage.totals();
+      this.set({ state: 'pending' }, t.pending.bytes);
+      this.set({ state: 'uploaded' }, t.local.bytes);
+    } });
+    new Gauge({ name: mn.imagingEvicted, help: 'Instances removed from this disk because the central archive holds them (previews come from central)', registers: [ctx.registry], collect() { this.set(storage.totals().evicted.n); } });
+    new Counter({ name: mn.dicomNoSpace, help: 'C-STOREs refused or failed for lack of disk space (below the reserve, or the disk full): the device keeps the image and resends it', registers: [ctx.registry], collect() {
+      this.reset();
+      if (scp) this.inc(scp.counters.storesNoSpace);
+    } });
     new Gauge({ name: 'edge_imaging_forward_uploaded', help: 'Instances uploaded since start', registers: [ctx.registry], collect() { this.set(forwarder.counters.uploaded); } });
-    const handle: ImagingHandle = { config: cfg, scp, repo, forwarder, reports, refusals };
+    const handle: ImagingHandle = { config: cfg, scp, repo, forwarder, reports, refusals, storage };
     runningImaging.set(ctx.config.clinicId, handle);
     return {
       async stop() {
         runningImaging.delete(ctx.config.clinicId);
         if (devices) devices.manager.dicomTest = undefined;
         await scp?.close();
+        await storage.stop();
         refusals.close();
         clearInterval(studyTimer);
         await flushStudies(0);
@@ -149,8 +187,9 @@ export const imagingModule: EdgeModule = {
         await reports.stop();
         await previews.close();
         ctx.registry.removeSingleMetric('edge_imaging_previews_total');
-        ctx.registry.removeSingleMetric('edge_imaging_forward_pending');
+        ctx.registry.removeSingleMetric(mn.imagingForwardPending);
         ctx.registry.removeSingleMetric('edge_imaging_forward_uploaded');
+        for (const m of [mn.imagingDiskFree, mn.imagingDiskSize, mn.imagingDiskReserve, mn.imagingDiskEvictBelow, mn.imagingLocalBytes, mn.imagingEvicted, mn.dicomNoSpace]) ctx.registry.removeSingleMetric(m);
         ctx.registry.removeSingleMetric('device_dicom_associations_total');
         ctx.registry.removeSingleMetric('device_dicom_associations_rejected_total');
         ctx.registry.removeSingleMetric('device_dicom_instances_stored_total');

@@ -110,7 +110,7 @@ export function indexInstance(store: EdgeStore, repo: IndexRepo, meta: InstanceM
     // A resent instance replaces the file: forward it again only if its bytes changed.
     cached(db, `INSERT INTO imaging_instances (sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid, transfer_syntax_uid, size, sha256, path, modality, series_number, instance_number, number_of_frames, calling_ae, received_at, fwd_next_at, file_synced)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (sop_instance_uid) DO UPDATE SET size = excluded.size, path = excluded.path, transfer_syntax_uid = excluded.transfer_syntax_uid, received_at = excluded.received_at, file_synced = excluded.file_synced,
+      ON CONFLICT (sop_instance_uid) DO UPDATE SET size = excluded.size, path = excluded.path, transfer_syntax_uid = excluded.transfer_syntax_uid, received_at = excluded.received_at, file_synced = excluded.file_synced, evicted_at = NULL,
         fwd_state = CASE WHEN imaging_instances.sha256 = excluded.sha256 THEN imaging_instances.fwd_state ELSE 'pending' END,
         fwd_attempts = CASE WHEN imaging_instances.sha256 = excluded.sha256 THEN imaging_instances.fwd_attempts ELSE 0 END,
         fwd_next_at = excluded.fwd_next_at, sha256 = excluded.sha256`)

@@ -213,4 +213,31 @@ export const imagingMigrations: Migration[] = [
       CREATE INDEX imaging_refusals_recent ON imaging_refusals (last_at);
     `),
   },
+  {
+    version: 208,
+    name: 'imaging: instances removed from this disk once the central archive holds them (eviction), with their totals',
+    up: (db) => db.exec(`
+      -- Set when the file was removed from this disk (storage.ts): the central archive holds the
+      -- instance (fwd_state 'done', sha256 verified there). A resend stores it here again (NULL).
+      ALTER TABLE imaging_instances ADD COLUMN evicted_at TEXT;
+      -- What eviction takes: uploaded instances still on this disk, uploaded longest ago first.
+      CREATE INDEX imaging_instances_evictable ON imaging_instances (forwarded_at, sop_instance_uid) WHERE fwd_state = 'done' AND evicted_at IS NULL;
+      -- The most recently removed (the start-up check of an interrupted eviction).
+      CREATE INDEX imaging_instances_evicted ON imaging_instances (evicted_at) WHERE evicted_at IS NOT NULL;
+      -- Instances and bytes removed, kept by triggers (the storage panel and a gauge read one row).
+      -- The WHEN clauses keep the receiving path (never-evicted rows) free of any extra write.
+      CREATE TABLE imaging_evicted_totals (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL, bytes INTEGER NOT NULL);
+      INSERT INTO imaging_evicted_totals (id, n, bytes) VALUES (1, 0, 0);
+      CREATE TRIGGER imaging_evicted_totals_update AFTER UPDATE OF evicted_at, size ON imaging_instances
+        WHEN OLD.evicted_at IS NOT NULL OR NEW.evicted_at IS NOT NULL BEGIN
+        UPDATE imaging_evicted_totals SET
+          n = n + (NEW.evicted_at IS NOT NULL) - (OLD.evicted_at IS NOT NULL),
+          bytes = bytes + (CASE WHEN NEW.evicted_at IS NOT NULL THEN NEW.size ELSE 0 END) - (CASE WHEN OLD.evicted_at IS NOT NULL THEN OLD.size ELSE 0 END)
+        WHERE id = 1;
+      END;
+      CREATE TRIGGER imaging_evicted_totals_delete AFTER DELETE ON imaging_instances WHEN OLD.evicted_at IS NOT NULL BEGIN
+        UPDATE imaging_evicted_totals SET n = n - 1, bytes = bytes - OLD.size WHERE id = 1;
+      END;
+    `),
+  },
 ];

@@ -6,6 +6,7 @@ import { Layout, type PageCtx } from '../web/layout.tsx';
 import { isAwaitingImages, isoDay, type DeviceRow, type InstanceRow, type OrderRow, type StudyRow } from './repo.ts';
 import { canPreview, transferSyntaxName } from '../../contracts/dicom/render.ts';
 import { rankCandidates, type Candidate, type CandidateReason } from './reconcile-candidates.ts';
+import type { StorageStatus } from './storage.ts';
 
 export const L = (ctx: PageCtx, zh: string, en: string) => (ctx.lang === 'en' ? en : zh);
 
@@ -46,6 +47,51 @@ function SubNav(props: { ctx: PageCtx; nav?: ImagingNav | undefined }) {
   );
 }
 
+const gb = (n: number | null) => (n === null ? '—' : n >= 10 * 1024 ** 3 ? `${Math.round(n / 1024 ** 3)} GB` : `${(n / 1024 ** 3).toFixed(1)} GB`);
+
+/**
+ * The image disk when it needs a person: below the reserve (new images refused) or below the
+ * eviction line (uploaded images being removed; or nothing left to remove: all wait for upload).
+ */
+export function StorageBanner(props: { ctx: PageCtx; st: StorageStatus | undefined }) {
+  const { ctx, st } = props;
+  if (!st || (st.state !== 'refusing' && st.state !== 'low')) return null;
+  if (st.state === 'refusing') {
+    return (
+      <div class="error" role="alert" data-testid="storage-banner" data-state="refusing">
+        {L(ctx, `影像存储空间不足：可用 ${gb(st.free)}，低于预留的 ${gb(st.reserve)}。设备发来的新影像暂被拒收（设备会保留并稍后自动重发），已收到的影像不受影响。`,
+          `Image storage full: ${gb(st.free)} free, below the ${gb(st.reserve)} reserve. New images from the devices are refused for now (the devices keep them and resend); images already received are safe.`)}
+        {st.pending.n > 0
+          ? L(ctx, ` 本机有 ${st.pending.n} 个影像（${gb(st.pending.bytes)}）等待上传到区影像中心，上传后会自动清理出空间：请检查与区影像中心的连接。`, ` ${st.pending.n} images (${gb(st.pending.bytes)}) wait for upload to the district archive and will be removed from here once uploaded: check the connection to the archive.`)
+          : L(ctx, ' 本机已没有可清理的影像：请联系设备技术员检查磁盘。', ' No images left to remove here: ask the device technician to check the disk.')}
+      </div>
+    );
+  }
+  return (
+    <div class="notice" role="status" data-testid="storage-banner" data-state="low">
+      {st.local.n > 0
+        ? L(ctx, `影像存储空间偏低（可用 ${gb(st.free)}）：已上传到区影像中心的影像正从本机清理，仍可在区影像中心调阅。`, `Image storage low (${gb(st.free)} free): images already at the district archive are being removed from this appliance; they can still be viewed from the archive.`)
+        : L(ctx, `影像存储空间偏低（可用 ${gb(st.free)}）：本机影像都在等待上传，暂无可清理的影像；低于 ${gb(st.reserve)} 时将拒收新影像。请检查与区影像中心的连接。`, `Image storage low (${gb(st.free)} free): every image here waits for upload, none can be removed; below ${gb(st.reserve)} new images are refused. Check the connection to the archive.`)}
+    </div>
+  );
+}
+
+/** The image disk in one line: free, the refusal line, what is here by state, what was removed. */
+export function StorageLine(props: { ctx: PageCtx; st: StorageStatus | undefined }) {
+  const { ctx, st } = props;
+  if (!st) return null;
+  const kept = st.keepDays > 0 ? L(ctx, `；已上传满 ${st.keepDays} 天的影像也会清理`, `; uploaded images are also removed after ${st.keepDays} days`) : '';
+  return (
+    <p class="hint" data-testid="storage" data-state={st.state}>
+      {L(ctx, `本机影像存储：可用 ${gb(st.free)}（共 ${gb(st.total)}；低于 ${gb(st.evictBelow)} 时清理已上传的影像，低于 ${gb(st.reserve)} 时拒收新影像${kept}）。本机现有：待上传 ${st.pending.n} 个（${gb(st.pending.bytes)}），已上传 ${st.local.n} 个（${gb(st.local.bytes)}）；已从本机清理 ${st.evicted.n} 个（${gb(st.evicted.bytes)}，在区影像中心，可调阅）。`,
+        `Image storage: ${gb(st.free)} free of ${gb(st.total)} (uploaded images are removed below ${gb(st.evictBelow)}, new images refused below ${gb(st.reserve)}${kept}). Here: ${st.pending.n} waiting for upload (${gb(st.pending.bytes)}), ${st.local.n} uploaded (${gb(st.local.bytes)}); removed from here: ${st.evicted.n} (${gb(st.evicted.bytes)}, at the district archive).`)}
+      {st.lastSweep ? L(ctx, ` 最近清理：${time(st.lastSweep.at)}，${st.lastSweep.evicted} 个。`, ` Last removal: ${time(st.lastSweep.at)}, ${st.lastSweep.evicted}.`) : ''}
+      {st.refused > 0 ? L(ctx, ` 因空间不足拒收 ${st.refused} 次（最近 ${time(st.lastRefusalAt)}）。`, ` Refused for space ${st.refused} times (last ${time(st.lastRefusalAt)}).`) : ''}
+      {st.lastError ? L(ctx, ` 错误：${st.lastError}`, ` Error: ${st.lastError}`) : ''}
+    </p>
+  );
+}
+
 export function OrderStatus(props: { ctx: PageCtx; o: { status: string; instances: number; forwarded: number } }) {
   const { ctx, o } = props;
   if (o.status === 'cancelled') return <span class="badge bad">{L(ctx, '已取消', 'cancelled')}</span>;
@@ -54,11 +100,12 @@ export function OrderStatus(props: { ctx: PageCtx; o: { status: string; instance
   return <span class="badge ok" data-status="forwarded">{L(ctx, `已上传 ${o.forwarded} 张`, `uploaded ${o.forwarded}`)}</span>;
 }
 
-export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: string; orders: OrderRow[]; studies: StudyRow[]; devices: DeviceRow[]; fwd: { pending: number; done: number; pendingBytes: number; lastError: string | null }; error?: string; notice?: string; listError?: string; listNotice?: string; canOrder: boolean }) {
+export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: string; orders: OrderRow[]; studies: StudyRow[]; devices: DeviceRow[]; fwd: { pending: number; done: number; pendingBytes: number; lastError: string | null }; storage?: StorageStatus; error?: string; notice?: string; listError?: string; listNotice?: string; canOrder: boolean }) {
   const { ctx } = props;
   return (
     <Layout ctx={ctx} title={L(ctx, '影像', 'Imaging')}>
       <SubNav ctx={ctx} nav={props.nav} />
+      <StorageBanner ctx={ctx} st={props.storage} />
       <div class="card">
         <h1>{L(ctx, `影像工作列表（${props.date}）`, `Imaging worklist (${props.date})`)}</h1>
         {props.listError && <div class="error" role="alert">{props.listError}</div>}
@@ -82,6 +129,7 @@ export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: stri
         {props.orders.length === 0 && <p class="hint">{L(ctx, '当天没有影像检查预约。', 'No imaging orders for this day.')}</p>}
         <p class="hint" data-testid="forwarding">{L(ctx, `上传到区影像中心：待上传 ${props.fwd.pending} 个（${size(props.fwd.pendingBytes)}），已上传 ${props.fwd.done} 个。`, `Upload to the district archive: ${props.fwd.pending} waiting (${size(props.fwd.pendingBytes)}), ${props.fwd.done} uploaded.`)}
           {props.fwd.pending > 0 && props.fwd.lastError ? L(ctx, ` 最近错误：${props.fwd.lastError}（将自动重试）`, ` Last error: ${props.fwd.lastError} (retrying)`) : ''}</p>
+        <StorageLine ctx={ctx} st={props.storage} />
       </div>
       {props.canOrder && (
         <div class="card" id="new-order">
@@ -178,7 +226,9 @@ export function StudyPage(props: { ctx: PageCtx; nav?: ImagingNav; study: StudyR
                   ? <a href={`/imaging/instances/${i.sopInstanceUid}/preview.png?size=1024`} target="_blank" rel="noopener" title={L(ctx, '查看大图', 'Open large')}><img src={`/imaging/instances/${i.sopInstanceUid}/preview.png`} alt={`#${i.instanceNumber ?? ''}`} loading="lazy" style="width:196px;height:196px;object-fit:contain;background:#000" /></a>
                   : <div style="width:196px;height:196px;background:#333;color:#fff;display:flex;align-items:center;justify-content:center;text-align:center;font-size:13px;padding:10px" data-testid="no-preview">{L(ctx, `${transferSyntaxName(i.transferSyntaxUid)} 压缩图像暂不支持预览（原图已保存并上传）`, `${transferSyntaxName(i.transferSyntaxUid)}: no preview (original stored and uploaded)`)}</div>}
                 <figcaption class="hint">{`#${i.instanceNumber ?? '?'} · ${SOP_NAMES[i.sopClassUid] ?? i.sopClassUid}${i.numberOfFrames && i.numberOfFrames > 1 ? ` · ${i.numberOfFrames}帧` : ''} · ${size(i.size)}`}<br />
-                  <span data-testid="ts">{tsText(ctx, i.transferSyntaxUid)}</span> · {i.fwdState === 'done' ? <span style="color:#1f8a4c">{L(ctx, '已上传', 'uploaded')}</span> : <span style="color:#b7791f">{L(ctx, '待上传', 'waiting')}{i.fwdAttempts ? ` (${i.fwdAttempts})` : ''}</span>}<br />
+                  <span data-testid="ts">{tsText(ctx, i.transferSyntaxUid)}</span> · {i.fwdState === 'done' ? (i.evictedAt
+                    ? <span style="color:#1f8a4c" data-testid="evicted" title={L(ctx, `${time(i.evictedAt)} 从本机清理；图像从区影像中心调阅`, `removed from this appliance ${time(i.evictedAt)}; shown from the district archive`)}>{L(ctx, '在区影像中心', 'at the archive')}</span>
+                    : <span style="color:#1f8a4c">{L(ctx, '已上传', 'uploaded')}</span>) : <span style="color:#b7791f">{L(ctx, '待上传', 'waiting')}{i.fwdAttempts ? ` (${i.fwdAttempts})` : ''}</span>}<br />
                   <span title={i.sha256}>sha256 {i.sha256.slice(0, 12)}…</span></figcaption>
               </figure>
             );
@@ -334,13 +384,15 @@ function RefusalsCard(props: { ctx: PageCtx; refusals: RefusalView[]; ourAe: str
   );
 }
 
-export function DevicesPage(props: { ctx: PageCtx; nav?: ImagingNav; devices: DeviceRow[]; local: { aeTitle: string; port: number | null }; refusals?: RefusalView[]; prefill?: { aeTitle: string; host: string }; error?: string; notice?: string; refusalError?: string; refusalNotice?: string; echo?: { ae: string; ok: boolean; detail: string } }) {
+export function DevicesPage(props: { ctx: PageCtx; nav?: ImagingNav; devices: DeviceRow[]; local: { aeTitle: string; port: number | null }; storage?: StorageStatus; refusals?: RefusalView[]; prefill?: { aeTitle: string; host: string }; error?: string; notice?: string; refusalError?: string; refusalNotice?: string; echo?: { ae: string; ok: boolean; detail: string } }) {
   const { ctx } = props;
   return (
     <Layout ctx={ctx} title={L(ctx, 'DICOM 设备', 'DICOM devices')}>
       <SubNav ctx={ctx} nav={props.nav} />
+      <StorageBanner ctx={ctx} st={props.storage} />
       <div class="card">
         <h1>{L(ctx, 'DICOM 设备登记', 'DICOM devices')}</h1>
+        <StorageLine ctx={ctx} st={props.storage} />
         <p class="hint" data-testid="local-ae">{L(ctx, `本机 DICOM 服务：AE 标题 ${props.local.aeTitle}，端口 ${props.local.port ?? '未启动'}。只有已登记并启用的设备可以连接。`, `This edge: AE title ${props.local.aeTitle}, port ${props.local.port ?? 'not running'}. Only registered, enabled devices may connect.`)}</p>
         <p class="hint" data-testid="one-registry">{L(ctx, '这里登记的设备保存在统一的设备登记表中，也显示在「设备管理」；在任一处停用都会拒绝该设备连接。', 'Devices registered here are in the one device registry and also listed on Devices; disabling in either place refuses the device.')}</p>
         {props.echo && <div class={props.echo.ok ? 'notice' : 'error'} role="status" data-testid="echo-result">{`${props.echo.ae}：${props.echo.ok ? L(ctx, '连接成功', 'connection ok') : L(ctx, '连接失败', 'connection failed')} — ${props.echo.detail}`}</div>}

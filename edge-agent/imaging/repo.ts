@@ -87,6 +87,8 @@ export interface InstanceRow {
   fwdAttempts: number;
   fwdError: string | null;
   forwardedAt: string | null;
+  /** Removed from this disk (the central archive holds it): previews come from central. */
+  evictedAt: string | null;
 }
 
 const statements = new WeakMap<Db, Map<string, unknown>>();

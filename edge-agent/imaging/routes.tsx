@@ -12,6 +12,8 @@ import { ReconcileError, resolveStudy } from './ingest.ts';
 import { DevicesPage, L, PROCEDURES, ReconcilePage, StudyPage, WorklistPage } from './pages.tsx';
 import type { PageCtx } from '../web/layout.tsx';
 import { previewAnswer } from '../../contracts/dicom/no-preview.ts';
+import { archivedPreview } from './archived-preview.ts';
+import type { ImagingStorage } from './storage.ts';
 import type { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { isoDay, type ImagingRepo, type Modality } from './repo.ts';
 import type { RefusalLog } from './refusals.ts';
@@ -24,7 +26,12 @@ const DEVICE_ROLES: readonly Role[] = ['device_tech', 'imaging_tech', 'clinic_ad
 /** Today in the clinic's time zone (China: UTC+8), yyyy-MM-dd. */
 export const today = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
 
-export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo; scp: () => DicomScpServer | null; aeTitle: string; forwarder: Forwarder; reports: ReportPuller; newStudyUid: () => string; previews: PreviewRenderer; refusals: RefusalLog }) {
+export function mountImagingUi(ctx: EdgeModuleContext, deps: {
+  repo: ImagingRepo; scp: () => DicomScpServer | null; aeTitle: string; forwarder: Forwarder; reports: ReportPuller; newStudyUid: () => string; previews: PreviewRenderer; refusals: RefusalLog;
+  storage: ImagingStorage;
+  /** The central archive, for previews of instances removed from this disk. */
+  central: { url: string | undefined; token: string | undefined };
+}) {
   const { ui, accounts, store } = ctx;
   const { repo } = deps;
   const audit = (c: Context, user: string, action: string, target: string, outcome: string) => accounts.audit(user, action, target, clientIp(c), outcome);
@@ -35,7 +42,7 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
     const date = q && /^\d{4}-\d{2}-\d{2}$/.test(q) ? q : today();
     const f = repo.forwardStats();
     return ui.html(c, <WorklistPage ctx={pctx} nav={nav()} date={date} orders={repo.ordersOn(date.replaceAll('-', ''))} studies={repo.recentStudies(20)} devices={repo.devices()}
-      fwd={{ ...f, lastError: deps.forwarder.counters.lastError }} canOrder={ORDER_ROLES.includes(role)} {...extra} />, status);
+      fwd={{ ...f, lastError: deps.forwarder.counters.lastError }} storage={deps.storage.status()} canOrder={ORDER_ROLES.includes(role)} {...extra} />, status);
   };
 
   ui.page('get', '/imaging', VIEW_ROLES, (c, u, pctx) => {
@@ -101,6 +108,12 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
     const size = Math.min(2048, Math.max(16, Number(c.req.query('size')) || 256));
     // A large view is a look at the image itself: audited (tiles are covered by the study view's entry).
     if (size > 256) audit(c, u.username, 'imaging.image.view', `${i.studyInstanceUid} ${i.sopInstanceUid}`, `size ${size}`);
+    // Removed from this disk once the archive held it: the archive renders it (storage.ts).
+    if (i.evictedAt) {
+      const a = await archivedPreview(deps.central, i, size, c.req.header('if-none-match'), (zh, en) => L(pctx, zh, en));
+      if (a.failure) ctx.log.warn({ event: 'imaging.preview.archive', sop: i.sopInstanceUid, kind: a.failure.kind, err: a.failure.message }, 'preview of an instance removed from this disk: not from the archive');
+      return new Response(a.body, { status: a.status, headers: a.headers });
+    }
     const a = await previewAnswer(deps.previews, i, size, c.req.header('if-none-match'), (zh, en) => L(pctx, zh, en), 86400);
     if (a.failure) {
       if (a.status === 415) ctx.log.info({ event: 'imaging.preview.refused', sop: i.sopInstanceUid, kind: a.failure.kind, err: a.failure.message }, 'no thumbnail for this instance');
@@ -132,7 +145,7 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: { repo: ImagingRepo
 
   const devices = (c: Context, pctx: Parameters<typeof DevicesPage>[0]['ctx'], extra: Partial<Parameters<typeof DevicesPage>[0]> = {}, status: 200 | 400 = 200) => {
     const refusals = deps.refusals.list(50).map((r) => ({ ...r, device: r.callingAe === '*' ? null : repo.deviceByAe(r.callingAe) }));
-    return ui.html(c, <DevicesPage ctx={pctx} nav={nav()} devices={repo.devices()} local={{ aeTitle: deps.aeTitle, port: deps.scp()?.port ?? null }} refusals={refusals} {...extra} />, status);
+    return ui.html(c, <DevicesPage ctx={pctx} nav={nav()} devices={repo.devices()} local={{ aeTitle: deps.aeTitle, port: deps.scp()?.port ?? null }} storage={deps.storage.status()} refusals={refusals} {...extra} />, status);
   };
   // ?ae=&host= (the 登记此设备 link of a refused connection) fills the registration form.
   ui.page('get', '/imaging/devices', DEVICE_ROLES, (c, _u, pctx) => {
