@@ -203,10 +203,20 @@ export class ImagingStorage {
       const target = this.evictBelow() * 1.25;
       let after: [string, string] = ['', ''];
       while (!this.stopped && (this.free() ?? Infinity) < target) {
-        const rows = this.candidates(after, null, this.rowsFor(target - (this.free() ?? 0)));
+        // Only as many of the oldest uploads as the missing bytes (not a fixed batch: DR images of
+        // 30 MB would overshoot by hundreds of MB); the disk is read again after each step.
+        const need = target - (this.free() ?? 0);
+        const rows = this.candidates(after, null);
         if (!rows.length) break;
-        add(this.evictBatch(rows), 'pressure');
-        after = [rows.at(-1)!.forwardedAt, rows.at(-1)!.sop];
+        const take: EvictableRow[] = [];
+        let sum = 0;
+        for (const row of rows) {
+          take.push(row);
+          sum += row.size;
+          if (sum >= need) break;
+        }
+        add(this.evictBatch(take), 'pressure');
+        after = [take.at(-1)!.forwardedAt, take.at(-1)!.sop];
         await this.refresh();
       }
       r.stillBelow = this.isLow();
@@ -222,13 +232,6 @@ export class ImagingStorage {
         'removed from this disk instances the central archive holds');
     }
     return r;
-  }
-
-  /** Enough rows for `bytes` at the typical instance size, within [16, BATCH]. */
-  private rowsFor(bytes: number): number {
-    const t = this.totals().local;
-    const avg = t.n ? t.bytes / t.n : 512 * 1024;
-    return Math.min(BATCH, Math.max(16, Math.ceil(bytes / Math.max(1, avg))));
   }
 
   /** Uploaded instances still here, uploaded longest ago first, after a (forwarded_at, sop) cursor; before `cutoff` when given. */
