@@ -167,26 +167,34 @@ export class Forwarder {
     });
     const file = createReadStream(p.path, { highWaterMark: 64 * 1024 });
     file.on('error', (e) => throttle.destroy(e));
-    const body = Readable.toWeb(file.pipe(throttle)) as ReadableStream<Uint8Array>;
-    const base = this.cfg.centralUrl!.replace(/\/$/, '');
-    const url = `${base}/archive/instances/${encodeURIComponent(p.sop_instance_uid)}`;
-    const res = await fetch(url, {
-      method: 'PUT',
-      headers: {
-        authorization: `Bearer ${this.cfg.uploadToken ?? ''}`,
-        'content-type': 'application/dicom',
-        'content-length': String(p.size),
-        'x-clinic-id': this.clinicId,
-        'x-study-instance-uid': p.study_instance_uid,
-        'x-content-sha256': p.sha256,
-        'x-station-ae': p.calling_ae,
-      },
-      body,
-      // Node's fetch needs `duplex` for a streamed body; it is not in the DOM RequestInit type.
-      duplex: 'half',
-      signal,
-    } as RequestInit & { duplex: 'half' });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`central answered ${res.status}: ${text.slice(0, 200)}`);
+    try {
+      const body = Readable.toWeb(file.pipe(throttle)) as ReadableStream<Uint8Array>;
+      const base = this.cfg.centralUrl!.replace(/\/$/, '');
+      const url = `${base}/archive/instances/${encodeURIComponent(p.sop_instance_uid)}`;
+      const res = await fetch(url, {
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${this.cfg.uploadToken ?? ''}`,
+          'content-type': 'application/dicom',
+          'content-length': String(p.size),
+          'x-clinic-id': this.clinicId,
+          'x-study-instance-uid': p.study_instance_uid,
+          'x-content-sha256': p.sha256,
+          'x-station-ae': p.calling_ae,
+        },
+        body,
+        // Node's fetch needs `duplex` for a streamed body; it is not in the DOM RequestInit type.
+        duplex: 'half',
+        signal,
+      } as RequestInit & { duplex: 'half' });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`central answered ${res.status}: ${text.slice(0, 200)}`);
+    } finally {
+      // A refused connection or an early answer (507, 401) leaves the body unread: without this
+      // the file stayed open, one descriptor per attempt, for as long as central was away (and a
+      // removed file's space was never given back).
+      file.destroy();
+      throttle.destroy();
+    }
   }
 }

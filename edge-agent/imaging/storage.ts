@@ -22,6 +22,7 @@
  *   the most recently marked rows are removed if still present (`finishInterrupted`).
  */
 import { unlinkSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import type { Db, Logger } from '../../contracts/runtime/index.ts';
 import { diskBytes, gib, readDisk, type DiskReading } from '../../contracts/runtime/disk.ts';
@@ -95,6 +96,7 @@ export class ImagingStorage {
 
   /** First reading (awaited: the SCP's first admission has figures), then the periodic check and sweep. */
   async start(): Promise<void> {
+    await mkdir(this.cfg.storageDir, { recursive: true }).catch(() => undefined); // the SCP creates it too; read it before
     await this.refresh();
     this.timer = setInterval(() => void this.tick(), this.cfg.diskCheckMs);
     this.timer.unref();
