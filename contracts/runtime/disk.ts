@@ -37,8 +37,9 @@ export async function readDisk(dir: string): Promise<DiskReading> {
   return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
 }
 
-/** "0.8 GiB" / "120 GiB": what a person reads in a refusal or on a page. */
-export const gib = (n: number): string => `${(n / 1024 ** 3).toFixed(n < 10 * 1024 ** 3 ? 1 : 0)} GiB`;
+/** "120 GiB" / "1.5 GiB" / "730 MiB": what a person reads in a refusal or on a page. */
+export const gib = (n: number): string =>
+  n >= 10 * 1024 ** 3 ? `${Math.round(n / 1024 ** 3)} GiB` : n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : `${Math.round(n / 1024 ** 2)} MiB`;
 
 /** Is this a "disk full" error (ENOSPC, or a quota: EDQUOT)? */
 export const isDiskFull = (e: unknown): boolean => {

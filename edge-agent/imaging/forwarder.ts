@@ -144,7 +144,9 @@ export class Forwarder {
         this.counters.lastSuccessAt = new Date().toISOString();
       } catch (e) {
         if (signal.aborted) break;
-        const msg = (e as Error).message;
+        // fetch's own message is "fetch failed"; the reason (ECONNREFUSED host:port, a timeout) is its cause.
+        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+        const msg = cause ? `${(e as Error).message}: ${cause.code ?? ''} ${cause.message ?? ''}`.trim() : (e as Error).message;
         const attempts = p.fwd_attempts + 1;
         const delay = Math.min(this.cfg.forwardRetryMaxMs, 500 * 2 ** Math.min(attempts, 16));
         lazyWrite(this.db, () => cached(this.db, 'UPDATE imaging_instances SET fwd_attempts = ?, fwd_error = ?, fwd_next_at = ? WHERE sop_instance_uid = ?')

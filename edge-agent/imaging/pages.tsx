@@ -47,7 +47,7 @@ function SubNav(props: { ctx: PageCtx; nav?: ImagingNav | undefined }) {
   );
 }
 
-const gb = (n: number | null) => (n === null ? '—' : n >= 10 * 1024 ** 3 ? `${Math.round(n / 1024 ** 3)} GB` : `${(n / 1024 ** 3).toFixed(1)} GB`);
+const gb = (n: number | null) => (n === null ? '—' : n >= 10 * 1024 ** 3 ? `${Math.round(n / 1024 ** 3)} GB` : n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GB` : `${Math.round(n / 1024 ** 2)} MB`);
 
 /**
  * The image disk when it needs a person: below the reserve (new images refused) or below the

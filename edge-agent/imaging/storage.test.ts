@@ -213,7 +213,7 @@ t.test('the reserve: a refusal with the figures below it, what is received count
   const big = await put(f, 4 * MiB);
   st.noteStored(4 * MiB);
   const why = st.admit();
-  t.match(why, /^storage full: \d+\.\d GiB free, \d+\.\d GiB reserved$/, 'refused, with the figures');
+  t.match(why, /^storage full: \d+ MiB free, \d+ MiB reserved$/, 'refused, with the figures');
   t.ok(why!.length <= 64, 'fits the DICOM Error Comment');
   t.equal(st.status().state, 'refusing');
   t.equal(st.status().refused, 1);
