@@ -238,20 +238,34 @@ export async function drillEdge(c: EdgeBackupContext, opts: { from?: 'local' | '
       const liveSeq = Number((live.prepare("SELECT value FROM main.meta WHERE key = 'next_seq'").get() as { value: string } | undefined)?.value ?? '1') - 1;
       const bSeq = Number(r.manifest.info.lastSeq ?? 0);
       checks.push({ name: 'seq not ahead of live', ok: bSeq <= liveSeq, detail: `backup seq ${bSeq}, live seq ${liveSeq} (${liveSeq - bSeq} records since the backup)` });
+      // Files: each restored plain file still matches the live one (DICOM instances are immutable),
+      // unless live removed it since because the central archive holds it (imaging storage's
+      // eviction: the index row says so; the backup then still has a copy).
+      const evicted = (() => {
+        try {
+          const q = live.prepare<[string], { evicted_at: string | null }>('SELECT evicted_at FROM main.imaging_instances WHERE sop_instance_uid = ?');
+          return (sop: string) => q.get(sop)?.evicted_at != null;
+        } catch {
+          return () => false; // no imaging module in this edge
+        }
+      })();
+      let compared = 0;
+      let differ = 0;
+      let removed = 0;
+      for (const f of r.manifest.files) {
+        if (f.kind !== 'file' || !f.path.startsWith('data/dicom/')) continue;
+        compared++;
+        try {
+          if (statSync(join(c.edge.dataDir, f.path.slice(5))).size !== f.size) differ++;
+        } catch {
+          if (f.path.endsWith('.dcm') && evicted(basename(f.path, '.dcm'))) removed++;
+          else differ++;
+        }
+      }
+      if (compared) checks.push({ name: 'DICOM files match live', ok: differ === 0, detail: `${compared} files, ${differ} missing or different in live${removed ? `, ${removed} since removed from this disk (held by the central archive)` : ''}` });
     } finally {
       live.close();
     }
-    // Files: each restored plain file still matches the live one (DICOM instances are immutable).
-    let compared = 0;
-    let differ = 0;
-    for (const f of r.manifest.files) {
-      if (f.kind !== 'file' || !f.path.startsWith('data/dicom/')) continue;
-      compared++;
-      try {
-        if (statSync(join(c.edge.dataDir, f.path.slice(5))).size !== f.size) differ++;
-      } catch { differ++; }
-    }
-    if (compared) checks.push({ name: 'DICOM files match live', ok: differ === 0, detail: `${compared} files, ${differ} missing or different in live` });
     const rpoSeconds = (Date.now() - Date.parse(r.manifest.createdAt)) / 1000;
     return { snapshotId, at, ok: checks.every((x) => x.ok), rpoSeconds, rtoSeconds: rto, checks };
   } catch (e) {

@@ -5,13 +5,15 @@
  */
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BackupError, LocalDirTarget, createBackup, generateKeyFile, listPoints, packName } from '../../contracts/backup/index.ts';
 import { EdgeStore } from '../../edge-agent/store/store.ts';
 import { edgeMigrations } from '../../edge-agent/store/migrations.ts';
 import { backupMigrations } from '../../edge-agent/backup/migrations.ts';
+import { deviceMigrations } from '../../edge-agent/devices/migrations.ts';
+import { imagingMigrations } from '../../edge-agent/imaging/migrations.ts';
 import { loadEdgeBackupConfig } from '../../edge-agent/backup/config.ts';
 import { backupEdge, drillEdge, listEdge, openTargets, restoreEdge, uploadAndPrune, type EdgeBackupContext } from '../../edge-agent/backup/edge-backup.ts';
 import { makeResident, prng } from '../../edge-agent/sim/generate.ts';
@@ -172,4 +174,39 @@ t.test('retention keeps dailies/weeklies/monthlies and never a pack a kept point
   t.teardown(tmp.cleanup);
   for (const m of left) await restoreEdge(c2, { dest: join(tmp.dir, m.snapshotId), point: m.snapshotId, rejoin: false });
   t.pass('every kept point restores');
+});
+
+t.test('drill after images were removed from the disk because the central archive holds them: not missing; a file lost otherwise is', async (t) => {
+  const tmp = tempDir('bk-evict');
+  t.teardown(tmp.cleanup);
+  const dataDir = join(tmp.dir, 'data');
+  const keyFile = join(tmp.dir, 'backup.key');
+  generateKeyFile(keyFile);
+  const store = new EdgeStore(join(dataDir, 'edge.db'), 'c02-bk', [...backupMigrations, ...deviceMigrations, ...imagingMigrations]);
+  t.teardown(() => store.close());
+  const ctx: EdgeBackupContext = { edge: { clinicId: 'c02-bk', dataDir }, backup: loadEdgeBackupConfig({ keyFile, localDir: join(tmp.dir, 'backups') }, {}) };
+  const study = '2.25.300';
+  mkdirSync(join(dataDir, 'dicom', study), { recursive: true });
+  store.db.prepare("INSERT INTO imaging_studies (study_instance_uid, match_kind, first_received_at, last_received_at) VALUES (?, 'none', 'x', 'x')").run(study);
+  const sops = ['2.25.301', '2.25.302', '2.25.303'];
+  for (const sop of sops) {
+    const path = join(dataDir, 'dicom', study, `${sop}.dcm`);
+    writeFileSync(path, Buffer.concat([Buffer.from('DICM'), randomBytes(20_000)]));
+    store.db.prepare(`INSERT INTO imaging_instances (sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid, transfer_syntax_uid, size, sha256, path, calling_ae, received_at, fwd_state, fwd_next_at, forwarded_at)
+      VALUES (?, ?, '2.25.399', 'c', 't', 20004, 'h', ?, 'US_ROOM1', 'x', 'done', '', ?)`).run(sop, study, path, new Date().toISOString());
+  }
+  await backupEdge(ctx);
+  // Eviction removes 301 (and says so in its row); 302 disappears without a word.
+  rmSync(join(dataDir, 'dicom', study, '2.25.301.dcm'));
+  store.db.prepare('UPDATE imaging_instances SET evicted_at = ? WHERE sop_instance_uid = ?').run(new Date().toISOString(), '2.25.301');
+  const saved = readFileSync(join(dataDir, 'dicom', study, '2.25.302.dcm'));
+  rmSync(join(dataDir, 'dicom', study, '2.25.302.dcm'));
+  const bad = await drillEdge(ctx);
+  const check = bad.checks.find((c) => c.name === 'DICOM files match live');
+  t.same([bad.ok, check?.ok], [false, false], 'a file gone without a reason fails the drill');
+  t.match(check?.detail, /3 files, 1 missing or different in live, 1 since removed from this disk \(held by the central archive\)/);
+  writeFileSync(join(dataDir, 'dicom', study, '2.25.302.dcm'), saved);
+  const good = await drillEdge(ctx);
+  t.ok(good.ok, `drill: ${JSON.stringify(good.checks)}`);
+  t.match(good.checks.find((c) => c.name === 'DICOM files match live')?.detail, /0 missing or different in live, 1 since removed/);
 });
