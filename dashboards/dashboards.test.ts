@@ -256,6 +256,105 @@ tests:
   t.match(r.stdout + r.stderr, /SUCCESS/, r.stdout + r.stderr);
 });
 
+t.test('image disk alerts: promtool unit test (edge refusing, edge below its eviction line, central archive)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dash-disk-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeProvisioning(dir);
+  const rules = join(dir, 'prometheus/rules/health-network.rules.yml');
+  const desc = (name: string) => ruleGroups.flatMap((g) => g.rules).find((r) => r.alert === name)!.annotations.description.replaceAll('"', '\\"');
+  writeFileSync(join(dir, 'test.yml'), `
+rule_files: [ "${rules}" ]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      # c-full: below its reserve from the start. c-ok: plenty. c-low: between the reserve and the
+      # eviction line for 40 min. c-burst: room by the gauge, but refusals counted at 3 min
+      # (a burst between two readings of the disk).
+      - series: 'edge_imaging_disk_free_bytes{instance="e1", clinic="c-full"}'
+        values: '5000000x40'
+      - series: 'edge_imaging_disk_reserve_bytes{instance="e1", clinic="c-full"}'
+        values: '8000000x40'
+      - series: 'edge_imaging_disk_evict_below_bytes{instance="e1", clinic="c-full"}'
+        values: '16000000x40'
+      - series: 'edge_imaging_disk_free_bytes{instance="e2", clinic="c-ok"}'
+        values: '50000000000x40'
+      - series: 'edge_imaging_disk_reserve_bytes{instance="e2", clinic="c-ok"}'
+        values: '1000000000x40'
+      - series: 'edge_imaging_disk_evict_below_bytes{instance="e2", clinic="c-ok"}'
+        values: '5000000000x40'
+      - series: 'device_dicom_stores_no_space_total{instance="e2", clinic="c-ok"}'
+        values: '0x40'
+      - series: 'edge_imaging_disk_free_bytes{instance="e3", clinic="c-low"}'
+        values: '3000000000x40'
+      - series: 'edge_imaging_disk_reserve_bytes{instance="e3", clinic="c-low"}'
+        values: '1000000000x40'
+      - series: 'edge_imaging_disk_evict_below_bytes{instance="e3", clinic="c-low"}'
+        values: '5000000000x40'
+      - series: 'edge_imaging_disk_free_bytes{instance="e4", clinic="c-burst"}'
+        values: '9000000000x40'
+      - series: 'edge_imaging_disk_reserve_bytes{instance="e4", clinic="c-burst"}'
+        values: '1000000000x40'
+      - series: 'edge_imaging_disk_evict_below_bytes{instance="e4", clinic="c-burst"}'
+        values: '5000000000x40'
+      - series: 'device_dicom_stores_no_space_total{instance="e4", clinic="c-burst"}'
+        values: '0 0 0 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4'
+      # Central's archive: below twice its kept free space from the start, below it from 21 min.
+      - series: 'central_imaging_archive_free_bytes{instance="central"}'
+        values: '3000000000x20 1000000000x20'
+      - series: 'central_imaging_archive_min_free_bytes{instance="central"}'
+        values: '2000000000x40'
+      - series: 'central_imaging_uploads_refused_total{instance="central", reason="no-space"}'
+        values: '0x40'
+    alert_rule_test:
+      - eval_time: 1m
+        alertname: EdgeImagingRefusing
+        exp_alerts:
+          - exp_labels: { severity: critical, area: edge, instance: e1, clinic: c-full }
+            exp_annotations: { summary: "Clinic c-full refuses images: its image disk is below the reserve", description: "${desc('EdgeImagingRefusing')}" }
+      - eval_time: 5m
+        alertname: EdgeImagingRefusing
+        exp_alerts:
+          - exp_labels: { severity: critical, area: edge, instance: e1, clinic: c-full }
+            exp_annotations: { summary: "Clinic c-full refuses images: its image disk is below the reserve", description: "${desc('EdgeImagingRefusing')}" }
+          - exp_labels: { severity: critical, area: edge, instance: e4, clinic: c-burst }
+            exp_annotations: { summary: "Clinic c-burst refuses images: its image disk is below the reserve", description: "${desc('EdgeImagingRefusing')}" }
+      - eval_time: 20m
+        alertname: EdgeImagingRefusing
+        exp_alerts:
+          - exp_labels: { severity: critical, area: edge, instance: e1, clinic: c-full }
+            exp_annotations: { summary: "Clinic c-full refuses images: its image disk is below the reserve", description: "${desc('EdgeImagingRefusing')}" }
+      - eval_time: 20m
+        alertname: EdgeImagingDiskLow
+        exp_alerts: []
+      - eval_time: 35m
+        alertname: EdgeImagingDiskLow
+        exp_alerts:
+          - exp_labels: { severity: warning, area: edge, instance: e1, clinic: c-full }
+            exp_annotations: { summary: "Image disk of c-full stays below its eviction line", description: "${desc('EdgeImagingDiskLow')}" }
+          - exp_labels: { severity: warning, area: edge, instance: e3, clinic: c-low }
+            exp_annotations: { summary: "Image disk of c-low stays below its eviction line", description: "${desc('EdgeImagingDiskLow')}" }
+      - eval_time: 10m
+        alertname: CentralArchiveDiskLow
+        exp_alerts: []
+      - eval_time: 17m
+        alertname: CentralArchiveDiskLow
+        exp_alerts:
+          - exp_labels: { severity: warning, area: central, instance: central }
+            exp_annotations: { summary: "Central's image archive disk is running out", description: "${desc('CentralArchiveDiskLow')}" }
+      - eval_time: 19m
+        alertname: CentralArchiveRefusing
+        exp_alerts: []
+      - eval_time: 22m
+        alertname: CentralArchiveRefusing
+        exp_alerts:
+          - exp_labels: { severity: critical, area: central, instance: central }
+            exp_annotations: { summary: "Central's image archive refuses uploads: disk below CENTRAL_IMAGING_MIN_FREE", description: "${desc('CentralArchiveRefusing')}" }
+`);
+  const r = await run('promtool', ['test', 'rules', join(dir, 'test.yml')]).catch((e: { stdout: string; stderr: string }) => e);
+  t.match(r.stdout + r.stderr, /SUCCESS/, r.stdout + r.stderr);
+});
+
 t.test('specs: unique ids, every query expands, rule names unique', async (t) => {
   for (const d of dashboards) {
     const ids = d.rows.flatMap((r) => r.panels.map((p) => p.id));
