@@ -8,6 +8,7 @@ import { buildPart10, testUid } from '../../device-drivers/dicom/test-support/da
 import { Archive, ArchiveError } from './archive.ts';
 import { SqliteImagingIndex } from './index-store.ts';
 import { imagingCentralMigrations } from './migrations.ts';
+import { mountTmpfs, tmpfsUnavailable } from '../../test/helpers/tmpfs.ts';
 
 const body = (b: Buffer) => new Blob([new Uint8Array(b)]).stream();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -45,4 +46,37 @@ t.test('archive: verify, store, idempotent, refuse', async (t) => {
   t.equal((await ix.searchStudies({ StudyDate: '-20261127' })).length, 0, 'open range before');
   t.equal((await ix.searchStudies({ '00100020': 'P*' })).length, 1, 'tag key + wildcard');
   t.equal((await ix.searchStudies({ PatientID: 'P_' })).length, 0, 'SQL wildcard characters are literal');
+});
+
+t.test('archive disk: refused with 507 below the kept free space, and when the disk fills mid-upload; nothing half-kept', { skip: tmpfsUnavailable() }, async (t) => {
+  const fs = mountTmpfs('archive-full', 3 * 1024 * 1024);
+  if ('skip' in fs) throw new Error(fs.skip);
+  t.teardown(() => fs.close());
+  const db = openDb(':memory:');
+  migrate(db, imagingCentralMigrations);
+  const ix = new SqliteImagingIndex(db);
+  const dicom = (rows: number) => buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1', sopInstanceUid: testUid(), studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'DX', patientId: 'P1', rows, columns: 1024, bitsAllocated: 16 });
+  const sopOf = (b: Buffer) => (/(2\.25\.\d+)/.exec(b.subarray(0, 4096).toString('latin1')) ?? [])[1]!;
+  const small = dicom(64); // 128 KiB
+  // Kept free: 2 MiB on a 3 MiB disk. The first fits; the disk is then below what is kept.
+  const kept = new Archive(ix, fs.dir, undefined, { bytes: 2 * 1024 * 1024 });
+  t.equal((await kept.put({ clinicId: 'c01', sopInstanceUid: sopOf(small), sha256: sha(small), body: body(small) })).stored, true, 'room: stored');
+  const big = dicom(512); // 1 MiB: the disk drops below the 2 MiB kept free
+  t.equal((await kept.put({ clinicId: 'c01', sopInstanceUid: sopOf(big), sha256: sha(big), body: body(big) })).stored, true);
+  const next = dicom(64);
+  const refused = await kept.put({ clinicId: 'c01', sopInstanceUid: sopOf(next), sha256: sha(next), body: body(next) }).catch((e: unknown) => e);
+  t.ok(refused instanceof ArchiveError && refused.status === 507, 'below the kept free space: 507');
+  t.match((refused as Error).message, /archive disk low: \d+ MiB free, 2 MiB kept free \(CENTRAL_IMAGING_MIN_FREE\); the clinic keeps the instance and sends it again/);
+  t.equal(kept.refusedNoSpace, 1);
+  const d = await kept.diskStatus();
+  t.ok(d && d.free < d.minFree && d.total === 3 * 1024 * 1024, 'diskStatus for the gauges');
+  // No kept free space: an upload larger than what is left fills the disk and fails as 507.
+  const bare = new Archive(ix, fs.dir);
+  const huge = dicom(1024); // 2 MiB, with ~1.8 MiB left
+  const full = await bare.put({ clinicId: 'c01', sopInstanceUid: sopOf(huge), sha256: sha(huge), body: body(huge) }).catch((e: unknown) => e);
+  t.ok(full instanceof ArchiveError && full.status === 507, 'the disk full mid-upload: 507');
+  t.match((full as Error).message, /archive disk full while writing/);
+  t.same(readdirSync(join(fs.dir, '.tmp')), [], 'the partial upload removed');
+  t.equal(await ix.instance(sopOf(huge)), null, 'nothing indexed');
+  t.equal((await bare.put({ clinicId: 'c01', sopInstanceUid: sopOf(next), sha256: sha(next), body: body(next) })).stored, true, 'the archive goes on with what fits');
 });

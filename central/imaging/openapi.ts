@@ -29,7 +29,12 @@ export function registerImagingOpenApi(app: unknown): void {
   add('put', '/archive/instances/{sop}', {
     summary: 'Upload one instance with a per-clinic token (the clinic is the token\'s)', security: [{ clinicToken: [] }],
     request: { params: z.object({ sop: z.string() }), headers: z.object({ 'x-content-sha256': z.string().regex(/^[0-9a-f]{64}$/), 'x-clinic-id': z.string().optional(), 'x-station-ae': z.string().optional() }) },
-    responses: { 201: { description: 'stored' }, 200: { description: 'already held with the same sha256' }, 400: err('not Part 10, or UID differs from the path'), 401: err('no valid clinic token'), 403: err('X-Clinic-Id differs from the token\'s clinic'), 409: err('instance owned by another clinic'), 413: err('too large'), 422: err('sha256 mismatch: send again') },
+    responses: { 201: { description: 'stored' }, 200: { description: 'already held with the same sha256' }, 400: err('not Part 10, or UID differs from the path'), 401: err('no valid clinic token'), 403: err('X-Clinic-Id differs from the token\'s clinic'), 409: err('instance owned by another clinic'), 413: err('too large'), 422: err('sha256 mismatch: send again'), 507: err('the archive\'s disk is below CENTRAL_IMAGING_MIN_FREE, or filled during the upload: nothing kept; send again later') },
+  });
+  add('get', '/archive/instances/{sop}/rendered', {
+    summary: 'PNG of frame 1 of one of the calling clinic\'s instances (clinic token): the edge shows it for images removed from its disk once the archive held them',
+    security: [{ clinicToken: [] }], parameters: [uid('sop'), q('size', 'longest side in pixels, 16-2048, default 256')],
+    responses: { 200: { description: 'image/png (X-Content-Sha256: the stored file\'s)', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, 401: err('no valid clinic token'), 404: err('no such instance of this clinic'), 415: err('cannot be rendered (kind: corrupt, format, syntax, no-image, too-large, timeout)'), 503: err('previews busy: Retry-After') },
   });
   add('get', '/archive/reports', {
     summary: 'Reports on the calling clinic\'s studies after a cursor (clinic token)', security: [{ clinicToken: [] }], parameters: [q('after', 'cursor of the last report received (0 at first)')],

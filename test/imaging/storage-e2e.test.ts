@@ -136,6 +136,14 @@ t.test('image disk full: refused below the reserve, uploaded images removed once
   const audit = await central.wh.db.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'imaging.instance.rendered' AND target = ?").get(removed.sop) as { n: number };
   t.ok(audit.n >= 1, 'central audits the rendering for the clinic');
 
+  // The archive's rendering for clinics: only with a clinic's token, only its own instances.
+  const rendered = (token?: string) => fetch(`${central.http.url}/archive/instances/${removed.sop}/rendered?size=64`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  t.equal((await rendered()).status, 401, 'no token: 401');
+  t.equal((await rendered(clinicToken(TOKEN, 'another-clinic'))).status, 404, 'another clinic\'s token: 404, as for an unknown instance');
+  t.equal((await rendered(TOKEN)).status, 401, 'the shared API token is not a clinic token');
+  const own = await rendered(clinicToken(TOKEN, clinic));
+  t.same([own.status, own.headers.get('content-type')], [200, 'image/png']);
+
   // Central gone again: the tile says why, in words.
   await central.stop();
   const down = await page.evaluate(async (u) => { const r = await fetch(u, { cache: 'no-store' }); return { status: r.status, body: await r.text() }; }, `/imaging/instances/${removed.sop}/preview.png?size=512`);
