@@ -21,7 +21,7 @@
  *   so only the last one can be caught that way: at start, before the SCP listens, the files of
  *   the most recently marked rows are removed if still present (`finishInterrupted`).
  */
-import { unlinkSync } from 'node:fs';
+import { statfsSync, unlinkSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import type { Db, Logger } from '../../contracts/runtime/index.ts';
@@ -128,9 +128,20 @@ export class ImagingStorage {
    * 64 characters a device shows, and starts a sweep.
    */
   admit(): string | null {
-    const free = this.free();
+    let free = this.free();
     if (free === null) return null;
     const reserve = this.reserve();
+    if (free >= reserve) return null;
+    // The estimate (last reading less what arrived since) counts on the safe side: read the disk
+    // now (one statfs, microseconds; only this close to the reserve) before refusing a device.
+    try {
+      const s = statfsSync(this.cfg.storageDir);
+      this.disk = { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+      this.since = 0;
+      free = this.disk.free;
+    } catch {
+      // unreadable now: keep the estimate
+    }
     if (free >= reserve) return null;
     this.counters.refused++;
     this.counters.lastRefusalAt = new Date().toISOString();
