@@ -143,7 +143,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     // Request bodies capped before any route reads them; DICOM uploads (the archive's PUT, STOW-RS)
     // stream under limits of their own.
     // and every response carries the security headers (CSP, no framing, no sniffing).
-    middleware: [httpMetrics, securityHeaders(), requestBodyLimit({ exempt: (method, path) => (method === 'PUT' && path.startsWith('/archive/instances/')) || (method === 'POST' && path.startsWith('/api/imaging/dicomweb/studies')) })],
+    middleware: [httpMetrics, securityHeaders(), requestBodyLimit({ exempt: (method, path) => (method === 'PUT' && (path.startsWith('/archive/instances/') || path.startsWith('/archive/uploads/'))) || (method === 'POST' && path.startsWith('/api/imaging/dicomweb/studies')) })],
     wh, token: config.apiToken, availability,
     publishDictionary: (s) => dictionaries.publish(s),
     audit: (e) => wh.audit(e).catch((err: Error) => {

@@ -80,3 +80,53 @@ t.test('archive disk: refused with 507 below the kept free space, and when the d
   t.equal(await ix.instance(sopOf(huge)), null, 'nothing indexed');
   t.equal((await bare.put({ clinicId: 'c01', sopInstanceUid: sopOf(next), sha256: sha(next), body: body(next) })).stored, true, 'the archive goes on with what fits');
 });
+
+t.test('resumable upload: parts at the offset central holds, a cut part kept, the wrong offset told, the whole checked', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'archive-parts-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openDb(':memory:');
+  migrate(db, imagingCentralMigrations);
+  const a = new Archive(new SqliteImagingIndex(db), dir);
+  const sop = testUid();
+  const file = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.3.1', sopInstanceUid: sop, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', patientId: 'P2', rows: 512, columns: 512, frames: 8 });
+  const h = sha(file);
+  const part = (offset: number, bytes: Buffer, over: Partial<Parameters<Archive['putPart']>[0]> = {}) =>
+    a.putPart({ clinicId: 'c01', sopInstanceUid: sop, sha256: h, offset, total: file.length, body: body(bytes), ...over });
+  t.same(await a.uploadOffset('c01', sop, h), { offset: 0, complete: false }, 'nothing held yet');
+  t.same(await part(0, file.subarray(0, 500_000)), { offset: 500_000, complete: false });
+  const wrong = await part(0, file.subarray(0, 1000)).catch((e: unknown) => e);
+  t.ok(wrong instanceof ArchiveError && wrong.status === 409 && wrong.offset === 500_000, 'the wrong offset: 409 with where central\'s copy ends');
+  // The connection breaks in the middle of a part: what arrived is kept.
+  let sent = 0;
+  const cut = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent >= 300_000) { c.error(new Error('connection reset')); return; }
+      c.enqueue(new Uint8Array(file.subarray(500_000 + sent, 500_000 + sent + 100_000)));
+      sent += 100_000;
+    },
+  });
+  await t.rejects(a.putPart({ clinicId: 'c01', sopInstanceUid: sop, sha256: h, offset: 500_000, total: file.length, body: cut }), /connection reset/);
+  t.same(await a.uploadOffset('c01', sop, h), { offset: 800_000, complete: false }, 'the 300,000 bytes that arrived are kept');
+  const tooMany = await part(800_000, Buffer.concat([file.subarray(800_000), Buffer.alloc(10)])).catch((e: unknown) => e);
+  t.ok(tooMany instanceof ArchiveError && tooMany.status === 400, 'more bytes than the length: 400');
+  t.same(await a.uploadOffset('c01', sop, h), { offset: 800_000, complete: false }, 'and that part taken back');
+  const done = await part(800_000, file.subarray(800_000), { stationAe: 'US_ROOM2' });
+  t.same([done.complete, done.stored, done.offset], [true, true, file.length]);
+  t.ok(readFileSync(done.instance!.path).equals(file), 'filed byte-identical');
+  t.equal(done.instance!.stationAe, 'US_ROOM2');
+  t.same(readdirSync(join(dir, '.uploads', 'c01')), [], 'no partial copy left');
+  t.same(await a.uploadOffset('c01', sop, h), { offset: file.length, complete: true }, 'held: the edge sends nothing');
+  t.equal((await part(0, file.subarray(0, 10))).complete, true, 'a part of an instance already held: complete, nothing written');
+  // A whole that does not hash to what was announced: discarded, start again from 0.
+  const sop2 = testUid();
+  const f2 = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', sopInstanceUid: sop2, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', patientId: 'P3' });
+  const bad = await a.putPart({ clinicId: 'c01', sopInstanceUid: sop2, sha256: 'a'.repeat(64), offset: 0, total: f2.length, body: body(f2) }).catch((e: unknown) => e);
+  t.ok(bad instanceof ArchiveError && bad.status === 422 && bad.offset === 0, 'sha256 mismatch over the whole: 422, from 0');
+  t.same(await a.uploadOffset('c01', sop2, 'a'.repeat(64)), { offset: 0, complete: false }, 'the copy discarded');
+  const other = await a.putPart({ clinicId: 'c02', sopInstanceUid: sop, sha256: h, offset: 0, total: file.length, body: body(file) }).catch((e: unknown) => e);
+  t.ok(other instanceof ArchiveError && other.status === 409 && other.offset === undefined, 'another clinic\'s instance: 409 without an offset');
+  for (const [o, n] of [[-1, file.length], [0, 0], [file.length + 1, file.length]] as const) {
+    const e = await part(o, file.subarray(0, 1), { total: n }).catch((x: unknown) => x);
+    t.ok(e instanceof ArchiveError && e.status === 400, `offset ${o} of ${n}: 400`);
+  }
+});

@@ -4,9 +4,9 @@
  * A PUT of bytes already held is a no-op (idempotent); a clinic may replace its own instance.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ImagingIndex, IndexedInstance } from './index-store.ts';
@@ -15,8 +15,11 @@ import { diskBytes, gib, isDiskFull, readDisk, type DiskAmount, type DiskReading
 
 export class ArchiveError extends Error {
   override name = 'ArchiveError';
-  constructor(readonly status: 400 | 409 | 413 | 422 | 507, message: string) {
+  /** For a resumable upload sent from the wrong offset (409): where central's copy ends. */
+  offset?: number;
+  constructor(readonly status: 400 | 409 | 413 | 422 | 507, message: string, offset?: number) {
     super(message);
+    if (offset !== undefined) this.offset = offset;
   }
 }
 
@@ -26,6 +29,12 @@ const DISK_READ_MS = 2_000;
 export type { IndexedInstance } from './index-store.ts';
 
 const UID = /^[0-9.]{1,64}$/;
+
+async function sha256File(p: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(p, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
 
 async function fsyncPath(p: string): Promise<void> {
   const fh = await open(p, 'r');
@@ -104,37 +113,7 @@ export class Archive {
         await rm(tmp, { force: true });
         return { stored: false, instance: existing };
       }
-      const bytes = await readFile(tmp);
-      let f;
-      try {
-        f = parsePart10(bytes, { untilPixelData: true });
-      } catch (e) {
-        throw new ArchiveError(400, `not a DICOM Part 10 file: ${(e as Error).message}`);
-      }
-      const d = f.dict;
-      const fileSop = str(d, '00080018');
-      const study = str(d, '0020000D');
-      const series = str(d, '0020000E');
-      if (fileSop !== sop) throw new ArchiveError(400, `SOP Instance UID in the file (${fileSop ?? 'none'}) differs from the path`);
-      if (!study || !UID.test(study) || !series || !UID.test(series)) throw new ArchiveError(400, 'study or series UID missing or invalid');
-      const dir = join(this.root, clinicId, study);
-      await mkdir(dir, { recursive: true });
-      const final = join(dir, `${sop}.dcm`);
-      await fsyncPath(tmp);
-      await rename(tmp, final);
-      await fsyncPath(dir);
-      const row: IndexedInstance = {
-        sopInstanceUid: sop, clinicId, studyInstanceUid: study, seriesInstanceUid: series, sopClassUid: str(d, '00080016') ?? str(f.meta, '00020002') ?? '',
-        transferSyntaxUid: f.transferSyntaxUid, size, sha256: got, path: final,
-        patientId: str(d, '00100020') ?? null, patientName: str(d, '00100010') ?? null, patientBirthDate: str(d, '00100030') ?? null, patientSex: str(d, '00100040') ?? null,
-        accessionNumber: str(d, '00080050') ?? null, modality: str(d, '00080060') ?? null, studyDate: str(d, '00080020') ?? null, studyTime: str(d, '00080030') ?? null,
-        studyDescription: str(d, '00081030') ?? null, seriesNumber: str(d, '00200011') ?? null, instanceNumber: str(d, '00200013') ?? null,
-        rows: num(d, '00280010') ?? null, columns: num(d, '00280011') ?? null, numberOfFrames: num(d, '00280008') ?? null,
-        stationAe: input.stationAe?.slice(0, 16) || str(f.meta, '00020016') || null, receivedAt: new Date().toISOString(),
-      };
-      await this.index.upsertInstance(row);
-      this.written += size;
-      return { stored: true, instance: (await this.instance(sop))! };
+      return await this.commitTemp(clinicId, sop, input.stationAe, tmp, size, got);
     } catch (e) {
       if (!isDiskFull(e)) throw e;
       this.refusedNoSpace++;
@@ -143,5 +122,137 @@ export class Archive {
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  private partPath(clinicId: string, sop: string, sha256: string): string {
+    return join(this.root, '.uploads', clinicId, `${sop}.${sha256}.part`);
+  }
+
+  private checkIds(clinicId: string, sop: string, sha256: string): void {
+    if (!/^[a-z0-9][a-z0-9-]{1,31}$/.test(clinicId)) throw new ArchiveError(400, 'clinic id invalid');
+    if (!UID.test(sop)) throw new ArchiveError(400, 'SOP Instance UID in the path is not a UID');
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new ArchiveError(400, 'X-Content-Sha256 (or sha256=) must be 64 lower-case hex digits');
+  }
+
+  /**
+   * Resumable upload: how much of (clinic, sop, sha256) central holds. `complete` when the archive
+   * already has the instance with these bytes (the edge marks it uploaded and sends nothing).
+   */
+  async uploadOffset(clinicId: string, sop: string, sha256: string): Promise<{ offset: number; complete: boolean }> {
+    this.checkIds(clinicId, sop, sha256);
+    const existing = await this.instance(sop);
+    if (existing && existing.clinicId !== clinicId) throw new ArchiveError(409, `instance ${sop} belongs to clinic ${existing.clinicId}`);
+    if (existing && existing.sha256 === sha256) return { offset: existing.size, complete: true };
+    const size = await stat(this.partPath(clinicId, sop, sha256)).then((st) => st.size, () => 0);
+    return { offset: size, complete: false };
+  }
+
+  private readonly partsBusy = new Set<string>();
+
+  /**
+   * One part of a resumable upload, at `offset` of `total` bytes. What arrives is appended and
+   * made durable, also when the connection breaks mid-part (the next part starts where central's
+   * copy ends: ask `uploadOffset`, or read the 409's offset). The part that completes it checks
+   * the sha256 of the whole and files the instance as `put` does (a mismatch discards the copy: 422).
+   */
+  async putPart(input: { clinicId: string; sopInstanceUid: string; sha256: string; offset: number; total: number; stationAe?: string; body: ReadableStream<Uint8Array> | null }):
+    Promise<{ offset: number; complete: boolean; stored?: boolean; instance?: IndexedInstance }> {
+    const { clinicId, sopInstanceUid: sop, sha256, offset, total } = input;
+    this.checkIds(clinicId, sop, sha256);
+    if (!Number.isSafeInteger(total) || total < 1) throw new ArchiveError(400, 'X-Upload-Length must be the whole instance\'s size in bytes');
+    if (total > this.maxBytes) throw new ArchiveError(413, `instance larger than ${this.maxBytes} bytes`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > total) throw new ArchiveError(400, 'X-Upload-Offset must be 0..X-Upload-Length');
+    if (!input.body) throw new ArchiveError(400, 'empty body');
+    const existing = await this.instance(sop);
+    if (existing && existing.clinicId !== clinicId) throw new ArchiveError(409, `instance ${sop} belongs to clinic ${existing.clinicId}`);
+    if (existing && existing.sha256 === sha256) return { offset: existing.size, complete: true, stored: false, instance: existing };
+    const part = this.partPath(clinicId, sop, sha256);
+    if (this.partsBusy.has(part)) throw new ArchiveError(409, `another part of ${sop} is being received`, await stat(part).then((st) => st.size, () => 0));
+    this.partsBusy.add(part);
+    try {
+      await this.checkRoom();
+      await mkdir(dirname(part), { recursive: true });
+      const have = await stat(part).then((st) => st.size, () => 0);
+      if (have !== offset) throw new ArchiveError(409, `central holds ${have} bytes of ${sop}, not ${offset}: send from ${have}`, have);
+      let size = have;
+      // Written chunk by chunk as it arrives (not through a buffering stream), so that a cut
+      // connection leaves everything received on disk: the next part starts after it.
+      const fh = await open(part, 'a');
+      try {
+        for await (const chunk of input.body as unknown as AsyncIterable<Uint8Array>) {
+          if (size + chunk.length > total) throw new ArchiveError(400, `more bytes than X-Upload-Length (${total})`);
+          for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
+          size += chunk.length;
+        }
+      } catch (e) {
+        // Too many bytes: take the part back. A cut connection: what arrived is kept (resumed from there).
+        if (e instanceof ArchiveError) {
+          await fh.truncate(have);
+          throw e;
+        }
+        if (isDiskFull(e)) {
+          await fh.truncate(have).catch(() => undefined);
+          this.refusedNoSpace++;
+          this.disk = null;
+          throw new ArchiveError(507, `archive disk full while writing ${sop}: the part was not kept; the clinic sends it again`);
+        }
+        throw e;
+      } finally {
+        await fh.sync().catch(() => undefined);
+        await fh.close();
+      }
+      this.written += size - have;
+      if (size < total) return { offset: size, complete: false };
+      const got = await sha256File(part);
+      if (got !== sha256) {
+        await rm(part, { force: true });
+        throw new ArchiveError(422, `sha256 mismatch: the ${total} bytes received hash to ${got}, expected ${sha256}: transfer corrupted, send again from 0`, 0);
+      }
+      const r = await this.commitTemp(clinicId, sop, input.stationAe, part, total, got).catch(async (e: unknown) => {
+        if (e instanceof ArchiveError) await rm(part, { force: true }); // not DICOM, wrong UID: sending it again changes nothing
+        throw e;
+      });
+      this.written -= total; // counted as the parts arrived
+      // Copies of earlier versions of this instance (other sha256) are of no use any more.
+      for (const f of await readdir(dirname(part)).catch(() => [] as string[])) if (f.startsWith(`${sop}.`) && f.endsWith('.part')) await rm(join(dirname(part), f), { force: true });
+      return { offset: total, complete: true, ...r };
+    } finally {
+      this.partsBusy.delete(part);
+    }
+  }
+
+  /** A checked upload file (`size` bytes, sha256 `got`) filed as the clinic's instance: parsed, moved into place durably, indexed. */
+  private async commitTemp(clinicId: string, sop: string, stationAe: string | undefined, tmp: string, size: number, got: string): Promise<{ stored: boolean; instance: IndexedInstance }> {
+    const bytes = await readFile(tmp);
+    let f;
+    try {
+      f = parsePart10(bytes, { untilPixelData: true });
+    } catch (e) {
+      throw new ArchiveError(400, `not a DICOM Part 10 file: ${(e as Error).message}`);
+    }
+    const d = f.dict;
+    const fileSop = str(d, '00080018');
+    const study = str(d, '0020000D');
+    const series = str(d, '0020000E');
+    if (fileSop !== sop) throw new ArchiveError(400, `SOP Instance UID in the file (${fileSop ?? 'none'}) differs from the path`);
+    if (!study || !UID.test(study) || !series || !UID.test(series)) throw new ArchiveError(400, 'study or series UID missing or invalid');
+    const dir = join(this.root, clinicId, study);
+    await mkdir(dir, { recursive: true });
+    const final = join(dir, `${sop}.dcm`);
+    await fsyncPath(tmp);
+    await rename(tmp, final);
+    await fsyncPath(dir);
+    const row: IndexedInstance = {
+      sopInstanceUid: sop, clinicId, studyInstanceUid: study, seriesInstanceUid: series, sopClassUid: str(d, '00080016') ?? str(f.meta, '00020002') ?? '',
+      transferSyntaxUid: f.transferSyntaxUid, size, sha256: got, path: final,
+      patientId: str(d, '00100020') ?? null, patientName: str(d, '00100010') ?? null, patientBirthDate: str(d, '00100030') ?? null, patientSex: str(d, '00100040') ?? null,
+      accessionNumber: str(d, '00080050') ?? null, modality: str(d, '00080060') ?? null, studyDate: str(d, '00080020') ?? null, studyTime: str(d, '00080030') ?? null,
+      studyDescription: str(d, '00081030') ?? null, seriesNumber: str(d, '00200011') ?? null, instanceNumber: str(d, '00200013') ?? null,
+      rows: num(d, '00280010') ?? null, columns: num(d, '00280011') ?? null, numberOfFrames: num(d, '00280008') ?? null,
+      stationAe: stationAe?.slice(0, 16) || str(f.meta, '00020016') || null, receivedAt: new Date().toISOString(),
+    };
+    await this.index.upsertInstance(row);
+    this.written += size;
+    return { stored: true, instance: (await this.instance(sop))! };
   }
 }

@@ -109,6 +109,47 @@ export function mountCentralImaging(app: AnyHono, deps: {
     return upload(c, clinicId);
   });
 
+  // Resumable uploads of large instances (the edge's forwarder above EDGE_DICOM_FORWARD_CHUNK_BYTES):
+  // parts appended at the offset central holds, kept across cut connections; the last part files
+  // the instance after checking the whole sha256. Clinic token, as PUT /archive/instances.
+  const clinicOf = (c: Context) => {
+    const token = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '');
+    return deps.uploadSecret ? verifyClinicToken(deps.uploadSecret, token) : null;
+  };
+  const refused = (c: Context, clinicId: string, action: string, sop: string, e: unknown) => {
+    if (!(e instanceof ArchiveError)) throw e;
+    audit(c, `edge:${clinicId}`, action, sop, `refused ${e.status}: ${e.message}`);
+    return c.json({ error: 'upload refused', detail: e.message, ...(e.offset !== undefined ? { offset: e.offset } : {}) }, e.status);
+  };
+  app.get('/archive/uploads/:sop', async (c) => {
+    const clinicId = clinicOf(c);
+    const sop = c.req.param('sop') ?? '';
+    if (!clinicId) return c.json({ error: 'unauthorized', detail: 'send Authorization: Bearer <clinic upload token>' }, 401);
+    try {
+      return c.json(await archive.uploadOffset(clinicId, sop, (c.req.query('sha256') ?? '').toLowerCase()), 200);
+    } catch (e) {
+      return refused(c, clinicId, 'imaging.upload.offset', sop, e);
+    }
+  });
+  app.put('/archive/uploads/:sop', async (c) => {
+    const clinicId = clinicOf(c);
+    const sop = c.req.param('sop') ?? '';
+    if (!clinicId) {
+      audit(c, 'anonymous', 'imaging.upload.part', sop, 'denied: no valid clinic token');
+      return c.json({ error: 'unauthorized', detail: 'send Authorization: Bearer <clinic upload token>' }, 401);
+    }
+    const offset = Number(c.req.header('x-upload-offset') ?? 'NaN');
+    try {
+      const r = await archive.putPart({ clinicId, sopInstanceUid: sop, sha256: (c.req.header('x-content-sha256') ?? '').toLowerCase(), offset, total: Number(c.req.header('x-upload-length') ?? 'NaN'),
+        stationAe: c.req.header('x-station-ae'), body: c.req.raw.body });
+      if (!r.complete) return c.json({ offset: r.offset, complete: false }, 202);
+      audit(c, `edge:${clinicId}`, 'imaging.instance.put', sop, `${r.stored ? 'stored' : 'already held'} (resumable, last part at ${offset})`);
+      return c.json({ offset: r.offset, complete: true, stored: r.stored ?? false, sha256: r.instance?.sha256, size: r.instance?.size }, r.stored ? 201 : 200);
+    } catch (e) {
+      return refused(c, clinicId, 'imaging.upload.part', sop, e);
+    }
+  });
+
   // A clinic's own instance rendered, for the edge whose copy was removed from its disk once the
   // archive held it (edge-agent/imaging/storage.ts): the edge's study view shows it from here.
   // Only the token's clinic's instances (another clinic's: 404, as an unknown one).

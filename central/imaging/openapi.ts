@@ -31,6 +31,16 @@ export function registerImagingOpenApi(app: unknown): void {
     request: { params: z.object({ sop: z.string() }), headers: z.object({ 'x-content-sha256': z.string().regex(/^[0-9a-f]{64}$/), 'x-clinic-id': z.string().optional(), 'x-station-ae': z.string().optional() }) },
     responses: { 201: { description: 'stored' }, 200: { description: 'already held with the same sha256' }, 400: err('not Part 10, or UID differs from the path'), 401: err('no valid clinic token'), 403: err('X-Clinic-Id differs from the token\'s clinic'), 409: err('instance owned by another clinic'), 413: err('too large'), 422: err('sha256 mismatch: send again'), 507: err('the archive\'s disk is below CENTRAL_IMAGING_MIN_FREE, or filled during the upload: nothing kept; send again later') },
   });
+  add('get', '/archive/uploads/{sop}', {
+    summary: 'Resumable upload: how many bytes of this instance (with this sha256) central holds (clinic token)', security: [{ clinicToken: [] }],
+    parameters: [uid('sop'), q('sha256', 'the whole instance\'s sha256, 64 lower-case hex digits')],
+    responses: { 200: { description: '{ offset, complete }: complete when the archive already holds the instance with these bytes' }, 400: err('bad UID or sha256'), 401: err('no valid clinic token'), 409: err('instance owned by another clinic') },
+  });
+  add('put', '/archive/uploads/{sop}', {
+    summary: 'Resumable upload: one part, appended at X-Upload-Offset; the part that completes X-Upload-Length bytes files the instance after checking the whole sha256 (clinic token)', security: [{ clinicToken: [] }],
+    request: { params: z.object({ sop: z.string() }), headers: z.object({ 'x-content-sha256': z.string().regex(/^[0-9a-f]{64}$/), 'x-upload-offset': z.string().regex(/^\d+$/), 'x-upload-length': z.string().regex(/^\d+$/), 'x-station-ae': z.string().optional() }) },
+    responses: { 202: { description: '{ offset, complete: false }: send the next part from offset' }, 201: { description: 'complete: stored' }, 200: { description: 'complete: already held' }, 400: err('bad offset or length, or more bytes than the length (the part is taken back)'), 401: err('no valid clinic token'), 409: err('central holds a different number of bytes ({ offset }: send from there), or the instance is another clinic\'s'), 413: err('too large'), 422: err('the whole does not hash to X-Content-Sha256: discarded, send again from 0'), 507: err('the archive\'s disk is below CENTRAL_IMAGING_MIN_FREE or full') },
+  });
   add('get', '/archive/instances/{sop}/rendered', {
     summary: 'PNG of frame 1 of one of the calling clinic\'s instances (clinic token): the edge shows it for images removed from its disk once the archive held them',
     security: [{ clinicToken: [] }], parameters: [uid('sop'), q('size', 'longest side in pixels, 16-2048, default 256')],

@@ -50,6 +50,11 @@ export const imagingConfigSchema = z.object({
   /** Upload rate outside the windows (bytes/s, 0 = paused until the next window). */
   forwardOffWindowRate: z.coerce.number().int().min(0).default(0),
   forwardConcurrency: z.coerce.number().int().min(1).max(8).default(2),
+  /**
+   * Instances larger than this go up in parts of this size (resumable: an upload cut by the network
+   * goes on from where central's copy ends, not from 0). Default 8 MiB.
+   */
+  forwardChunkBytes: z.coerce.number().int().min(64 * 1024).max(1024 ** 3).default(8 * 1024 * 1024),
   /** Longest wait between retries of one instance (ms). */
   forwardRetryMaxMs: z.coerce.number().int().min(100).default(30_000),
   /**

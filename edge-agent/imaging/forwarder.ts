@@ -33,6 +33,9 @@ function lazyWrite(db: Db, fn: () => void): void {
 export interface ForwarderCounters {
   uploaded: number;
   uploadedBytes: number;
+  /** Resumable uploads taken up again where central's copy ended, and the bytes not sent again. */
+  resumed: number;
+  resumedBytes: number;
   failures: number;
   lastError: string | null;
   lastSuccessAt: string | null;
@@ -64,7 +67,7 @@ export class RateLimiter {
 interface Pending { sop_instance_uid: string; study_instance_uid: string; calling_ae: string; path: string; size: number; sha256: string; fwd_attempts: number }
 
 export class Forwarder {
-  readonly counters: ForwarderCounters = { uploaded: 0, uploadedBytes: 0, failures: 0, lastError: null, lastSuccessAt: null };
+  readonly counters: ForwarderCounters = { uploaded: 0, uploadedBytes: 0, resumed: 0, resumedBytes: 0, failures: 0, lastError: null, lastSuccessAt: null };
   private readonly abort = new AbortController();
   private readonly waiters = new Set<() => void>();
   private loops: Promise<void>[] = [];
@@ -161,16 +164,9 @@ export class Forwarder {
   }
 
   private async upload(p: Pending, signal: AbortSignal): Promise<void> {
-    const limiter = this.limiter;
-    const throttle = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        limiter.take(chunk.length, signal).then(() => cb(null, chunk), (e: Error) => cb(e));
-      },
-    });
-    const file = createReadStream(p.path, { highWaterMark: 64 * 1024 });
-    file.on('error', (e) => throttle.destroy(e));
+    if (p.size > this.cfg.forwardChunkBytes) return this.uploadInParts(p, signal);
+    const { body, close } = this.body(p, signal);
     try {
-      const body = Readable.toWeb(file.pipe(throttle)) as ReadableStream<Uint8Array>;
       const base = this.cfg.centralUrl!.replace(/\/$/, '');
       const url = `${base}/archive/instances/${encodeURIComponent(p.sop_instance_uid)}`;
       const res = await fetch(url, {
@@ -195,8 +191,75 @@ export class Forwarder {
       // A refused connection or an early answer (507, 401) leaves the body unread: without this
       // the file stayed open, one descriptor per attempt, for as long as central was away (and a
       // removed file's space was never given back).
-      file.destroy();
-      throttle.destroy();
+      close();
+    }
+  }
+
+  /** The file's bytes [start, end) through the shared rate limit, as a request body (and what to close after). */
+  private body(p: Pending, signal: AbortSignal, start?: number, end?: number): { body: ReadableStream<Uint8Array>; close: () => void } {
+    const limiter = this.limiter;
+    const throttle = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        limiter.take(chunk.length, signal).then(() => cb(null, chunk), (e: Error) => cb(e));
+      },
+    });
+    const file = createReadStream(p.path, { highWaterMark: 64 * 1024, ...(start !== undefined ? { start, end: end! - 1 } : {}) });
+    file.on('error', (e) => throttle.destroy(e));
+    return { body: Readable.toWeb(file.pipe(throttle)) as ReadableStream<Uint8Array>, close: () => { file.destroy(); throttle.destroy(); } };
+  }
+
+  /**
+   * A large instance in parts (`/archive/uploads`): ask central how much it holds, send the rest
+   * part by part. A cut (network, central restarted) loses at most what was in flight: the next
+   * attempt starts where central's copy ends.
+   */
+  private async uploadInParts(p: Pending, signal: AbortSignal): Promise<void> {
+    const url = `${this.cfg.centralUrl!.replace(/\/$/, '')}/archive/uploads/${encodeURIComponent(p.sop_instance_uid)}`;
+    const auth = { authorization: `Bearer ${this.cfg.uploadToken ?? ''}` };
+    const asked = await fetch(`${url}?sha256=${p.sha256}`, { headers: auth, signal });
+    const state = await asked.json().catch(() => ({})) as { offset?: number; complete?: boolean; detail?: string };
+    if (!asked.ok || typeof state.offset !== 'number') throw new Error(`central answered ${asked.status}: ${state.detail ?? 'no offset'}`);
+    let offset = state.offset;
+    let complete = state.complete === true;
+    if (!complete && offset > 0) {
+      this.counters.resumed++;
+      this.counters.resumedBytes += offset;
+      this.log.info({ sop: p.sop_instance_uid, offset, size: p.size }, 'instance upload taken up where central\'s copy ends');
+    }
+    let conflicts = 0;
+    while (!complete) {
+      const end = Math.min(p.size, offset + this.cfg.forwardChunkBytes);
+      const { body, close } = this.body(p, signal, offset, end);
+      try {
+        const res = await fetch(url, {
+          method: 'PUT',
+          headers: {
+            ...auth,
+            'content-type': 'application/octet-stream',
+            'content-length': String(end - offset),
+            'x-clinic-id': this.clinicId,
+            'x-study-instance-uid': p.study_instance_uid,
+            'x-content-sha256': p.sha256,
+            'x-station-ae': p.calling_ae,
+            'x-upload-offset': String(offset),
+            'x-upload-length': String(p.size),
+          },
+          body,
+          duplex: 'half',
+          signal,
+        } as RequestInit & { duplex: 'half' });
+        const r = await res.json().catch(() => ({})) as { offset?: number; complete?: boolean; detail?: string };
+        // Central's copy ends elsewhere (an earlier attempt's bytes arrived after all): go on from there.
+        if (res.status === 409 && typeof r.offset === 'number' && ++conflicts <= 3) {
+          offset = r.offset;
+          continue;
+        }
+        if (!res.ok || typeof r.offset !== 'number') throw new Error(`central answered ${res.status}: ${(r.detail ?? '').slice(0, 200)}`);
+        offset = r.offset;
+        complete = r.complete === true;
+      } finally {
+        close();
+      }
     }
   }
 }
