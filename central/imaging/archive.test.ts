@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -129,4 +130,51 @@ t.test('resumable upload: parts at the offset central holds, a cut part kept, th
     const e = await part(o, file.subarray(0, 1), { total: n }).catch((x: unknown) => x);
     t.ok(e instanceof ArchiveError && e.status === 400, `offset ${o} of ${n}: 400`);
   }
+});
+
+t.test('resumable upload, generated: parts of any sizes, cut parts, stale and wrong offsets, in any mix: the archive ends with the exact file or says where to go on', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'archive-parts-fc-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openDb(':memory:');
+  migrate(db, imagingCentralMigrations);
+  const a = new Archive(new SqliteImagingIndex(db), dir);
+  const step = fc.record({ len: fc.integer({ min: 1, max: 60_000 }), cutAfter: fc.option(fc.integer({ min: 0, max: 60_000 }), { nil: undefined }), skew: fc.constantFrom(0, 0, 0, -1000, 1000, -1, 1) });
+  await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+    const sop = testUid();
+    const file = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', sopInstanceUid: sop, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', patientId: 'P4', rows: 256, columns: 256 });
+    const h = sha(file);
+    let complete = false;
+    for (const s of [...steps, ...Array.from({ length: 200 }, () => ({ len: 60_000, cutAfter: undefined, skew: 0 }))]) {
+      if (complete) break;
+      const at = (await a.uploadOffset('c01', sop, h)).offset;
+      const from = Math.max(0, Math.min(file.length, at + s.skew));
+      const bytes = file.subarray(from, Math.min(file.length, from + s.len));
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (s.cutAfter !== undefined && sent >= s.cutAfter) { c.error(new Error('cut')); return; }
+          if (sent >= bytes.length) { c.close(); return; }
+          const n = Math.min(7_000, bytes.length - sent, s.cutAfter === undefined ? Infinity : Math.max(1, s.cutAfter - sent));
+          c.enqueue(new Uint8Array(bytes.subarray(sent, sent + n)));
+          sent += n;
+        },
+      });
+      const r = await a.putPart({ clinicId: 'c01', sopInstanceUid: sop, sha256: h, offset: from, total: file.length, body: stream }).catch((e: unknown) => e);
+      if (r instanceof ArchiveError) {
+        if (r.status !== 409 || r.offset !== at) return false; // only a wrong offset is refused, with where to go on
+        if (from === at) return false;
+      } else if (r instanceof Error) {
+        if (r.message !== 'cut') throw r;
+      } else {
+        if (from !== at) return false;
+        complete = (r as { complete: boolean }).complete;
+      }
+      // What central holds is always a prefix of the file.
+      const held = (await a.uploadOffset('c01', sop, h));
+      if (!held.complete && held.offset > 0 && !readFileSync(join(dir, '.uploads', 'c01', `${sop}.${h}.part`)).equals(file.subarray(0, held.offset))) return false;
+    }
+    const i = await a.instance(sop);
+    return complete && i !== null && readFileSync(i.path).equals(file);
+  }), { numRuns: 40 });
+  t.pass('40 generated upload histories ended with the exact file');
 });
