@@ -6,7 +6,7 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Hono } from 'hono';
 import { pino } from 'pino';
 import { BackupError, HttpTarget, LocalDirTarget, clinicBackupToken, createBackup, generateKeyFile, restoreBackup, replicate, listPoints } from '../../contracts/backup/index.ts';
@@ -19,7 +19,7 @@ import type { Warehouse } from '../warehouse/types.ts';
 import { createTestDatabase } from '../../test/central/postgres.ts';
 import { tempDir } from '../../test/helpers/spine.ts';
 import { mountCentralBackup } from './index.ts';
-import { drillCentral } from './central-backup.ts';
+import { drillCentral, restoreCentral } from './central-backup.ts';
 import { STREAMS } from '../../contracts/index.ts';
 
 const log = pino({ level: 'silent' });
@@ -124,7 +124,16 @@ t.test('central own backup + drill on SQLite', async (t) => {
   generateKeyFile(join(tmp.dir, 'keys', 'k'));
   const srv = await startTarget(dataDir, wh, { keyFile: join(tmp.dir, 'keys', 'k'), localDir: join(tmp.dir, 'central-backups') });
   t.teardown(() => srv.stop());
+  // The image archive: a filed instance is backed up; uploads in progress (a temp file, a resumable part) are not.
+  for (const [rel, bytes] of [['imaging/c01-x/2.25.1/2.25.2.dcm', 1000], ['imaging/.tmp/2.25.3.1.1.part', 500], ['imaging/.uploads/c01-x/2.25.4.ab.part', 700]] as const) {
+    mkdirSync(dirname(join(dataDir, rel)), { recursive: true });
+    writeFileSync(join(dataDir, rel), randomBytes(bytes));
+  }
   await srv.handle.runBackup();
+  const restored = await restoreCentral({ central: loadCentralConfig({ dataDir, apiToken }, {}), backup: srv.handle.config }, { dest: join(tmp.dir, 'restored-imaging') });
+  const paths = restored.manifest.files.map((f) => f.path);
+  t.ok(paths.includes('data/imaging/c01-x/2.25.1/2.25.2.dcm'), 'the archived instance is in the backup');
+  t.notOk(paths.some((p) => p.includes('/.tmp/') || p.includes('/.uploads/')), 'uploads in progress are not');
   const cursor = { stream: STREAMS.records, seq: 250, storedAt: '2026-11-29T10:00:00.000Z' };
   await wh.ingest(Array.from({ length: 50 }, (_, i) => obs('c01-x', 201 + i)), cursor);
   await srv.handle.runBackup();

@@ -64,7 +64,9 @@ export const centralRetention = (b: CentralBackupConfig): RetentionPolicy => ({ 
 
 /** What central backs up: data dir (minus the backup directories) + the PostgreSQL dump. */
 function centralSources(c: CentralBackupContext, pgDumpFile: string | null): BackupSource[] {
-  const skip = [targetDirOf(c.backup, c.central.dataDir), c.backup.localDir!];
+  // Also skipped: the image archive's uploads in progress (temp files and resumable parts, growing
+  // while the backup reads them; the clinics still hold those instances and finish sending them).
+  const skip = [targetDirOf(c.backup, c.central.dataDir), c.backup.localDir!, join(c.central.dataDir, 'imaging', '.tmp'), join(c.central.dataDir, 'imaging', '.uploads')];
   const out: BackupSource[] = [];
   for (const f of walk(c.central.dataDir)) {
     if (skip.some((s) => inside(f, s)) || isSidecar(basename(f))) continue;
