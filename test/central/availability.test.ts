@@ -154,9 +154,11 @@ for (const [name, open] of [['sqlite', sqliteTestWarehouse], ['postgres', postgr
     t.same((await b.outages(new Date(last + 30_000), new Date(last + 60_000))).map((o) => [o.clinicId, o.cause]), [['c-a', 'district'], ['c-b', 'district']], 'district side');
     const r = await b.report(new Date(last - 10_000), new Date(last + 30_000), new Date(last + 30_000));
     const byId = Object.fromEntries(r.clinics.map((c) => [c.clinicId, c]));
-    // Within a tenth of a second: the clinics' first heartbeats and c-b's were recorded a few ms after `last`.
+    // Within a tenth of a second: the clinics' first heartbeats and c-b's were recorded a few ms after `last`,
+    // and a clinic is measured from the moment central handled its first heartbeat (on a loaded machine
+    // up to tens of ms after the heartbeat's own time in the fleet row: 72 ms seen once).
     t.ok(Math.abs(byId['c-a']!.downtimeSeconds - 28) < 0.1, `c-a down 10 s, then 18 s to the end of the period (${byId['c-a']!.downtimeSeconds} s)`);
-    t.ok(Math.abs(byId['c-b']!.downtimeSeconds - (2 + (last + 20_000 - lastB) / 1000)) < 0.01, `c-b down from its own last heartbeat (${lastB - last} ms after c-a's) to 20 s after c-a's, then 2 s (${byId['c-b']!.downtimeSeconds} s)`);
+    t.ok(Math.abs(byId['c-b']!.downtimeSeconds - (2 + (last + 20_000 - lastB) / 1000)) < 0.1, `c-b down from its own last heartbeat (${lastB - last} ms after c-a's) to 20 s after c-a's, then 2 s (${byId['c-b']!.downtimeSeconds} s)`);
     t.equal(r.clinics[0]!.clinicId, 'c-a', 'worst first');
     t.notOk(byId['c-b']!.meetsTarget, 'below 99.9 %: target not met');
     t.same(byId['c-b']!.byCause, { clinic: 1, district: 1, planned: 0 });
