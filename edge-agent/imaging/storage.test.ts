@@ -41,7 +41,7 @@ function fixture(name: string, size: number): Fixture {
 }
 
 /** One instance file of `bytes` bytes, indexed as the SCP's onInstance does. */
-async function put(f: Fixture, bytes: number, study = '2.25.77'): Promise<{ sop: string; path: string; size: number; sha256: string }> {
+async function put(f: Fixture, bytes: number, study = '2.25.77'): Promise<{ sop: string; path: string; size: number; sha256: string; meta: InstanceMeta; data: Buffer }> {
   const sop = `2.25.9${++f.n}`;
   const dir = join(f.dir, study);
   mkdirSync(dir, { recursive: true });
@@ -56,7 +56,7 @@ async function put(f: Fixture, bytes: number, study = '2.25.77'): Promise<{ sop:
     device: { aeTitle: 'US_ROOM1', host: '*', port: 104, modality: 'US', enabled: true }, receivedAt: new Date().toISOString(),
   };
   await indexInstance(f.store, f.repo, meta, 0, true);
-  return { sop, path, size: bytes, sha256 };
+  return { sop, path, size: bytes, sha256, meta, data: b };
 }
 
 const uploaded = (f: Fixture, sop: string, at: Date) =>
@@ -192,9 +192,12 @@ t.test('an eviction interrupted between its commit and its removals is finished 
   t.equal(st.finishInterrupted(), 1);
   t.same([existsSync(a.path), existsSync(b.path)], [false, true], 'the marked one removed, the other kept');
   t.equal(st.finishInterrupted(), 0, 'twice: nothing more');
-  // The device sends it again: the row is local again, the totals follow.
-  writeFileSync(a.path, Buffer.alloc(50_000, 1));
-  f.store.db.prepare("UPDATE imaging_instances SET evicted_at = NULL WHERE sop_instance_uid = ?").run(a.sop);
+  // The device sends it again (same bytes, indexed as the SCP's onInstance does): local again, still
+  // uploaded (central holds these bytes), the totals follow.
+  writeFileSync(a.path, a.data);
+  await indexInstance(f.store, f.repo, { ...a.meta, receivedAt: new Date().toISOString() }, 0, true);
+  t.equal(evictedAt(f, a.sop), null, 'the resend clears the removal mark');
+  t.equal(f.store.db.prepare('SELECT fwd_state FROM imaging_instances WHERE sop_instance_uid = ?').pluck().get(a.sop), 'done', 'same bytes: not uploaded again');
   t.same(st.totals().evicted, { n: 0, bytes: 0 });
   t.same(st.totals().local, { n: 2, bytes: 100_000 });
 });
