@@ -152,12 +152,13 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
     }),
   });
   // The image index is in the warehouse's own database; a failed imaging migration stops the start.
-  const imaging = mountCentralImaging(api, { wh, dataDir: config.dataDir, uploadSecret: config.apiToken, minFree: config.imagingMinFree, registry });
+  const imaging = mountCentralImaging(api, { wh, dataDir: config.dataDir, uploadSecret: config.apiToken, minFree: config.imagingMinFree, registry,
+    uploadKeepMs: config.imagingUploadKeepHours * 3_600_000, log });
   await imaging.index.ready();
   // FHIR R4 at /fhir (reads, searches, writes; static token or OAuth2 client tokens), clients at /api/oauth.
   const fhir = await mountFhir(api, { wh, token: config.apiToken, log, readers: config.fhirReaders });
   const mounted = [
-    { stop: () => imaging.previews.close() },
+    { stop: () => imaging.stop() },
     fhir,
     // EMPI: /api/empi (in /openapi.json), background indexing, person changes down to the edges.
     await mountEmpi(api, { wh, hub, log, audit: (e) => wh.audit(e) }),

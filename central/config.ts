@@ -51,6 +51,12 @@ export const centralConfigSchema = z.object({
    * (2G) or a share of the disk (5%). Default 2G.
    */
   imagingMinFree: diskAmountSetting('2G'),
+  /**
+   * A resumable upload's partial copy not added to for this many hours is removed (the clinic that
+   * started it was replaced, restored or deleted the instance; if it still has the instance it
+   * sends it again from the start). Default 168 (a week: longer than any outage a clinic rides out).
+   */
+  imagingUploadKeepHours: z.coerce.number().min(1).max(24 * 365).default(168),
   /** Reader threads for FHIR reads and searches (default one per CPU, at most 4; 0 = on the main thread). */
   fhirReaders: z.coerce.number().int().min(0).max(16).optional(),
   /** A clinic silent this long (no heartbeat) is counted in an outage of its data exchange from its last heartbeat (central/availability). */

@@ -73,5 +73,8 @@ export const metricNames = {
     archiveDiskSize: 'central_imaging_archive_size_bytes',
     archiveMinFree: 'central_imaging_archive_min_free_bytes',
     archiveRefused: 'central_imaging_uploads_refused_total',
+    archivePartialBytes: 'central_imaging_uploads_partial_bytes',
+    archivePartialOldest: 'central_imaging_uploads_partial_idle_seconds',
+    archiveAbandoned: 'central_imaging_uploads_abandoned_total',
   },
 } as const;

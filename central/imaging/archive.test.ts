@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, openDb } from '../../contracts/runtime/index.ts';
@@ -10,6 +10,10 @@ import { Archive, ArchiveError } from './archive.ts';
 import { SqliteImagingIndex } from './index-store.ts';
 import { imagingCentralMigrations } from './migrations.ts';
 import { mountTmpfs, tmpfsUnavailable } from '../../test/helpers/tmpfs.ts';
+import { Hono } from 'hono';
+import { Registry } from 'prom-client';
+import { SqliteWarehouse } from '../warehouse/sqlite.ts';
+import { mountCentralImaging } from './index.ts';
 
 const body = (b: Buffer) => new Blob([new Uint8Array(b)]).stream();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -177,4 +181,115 @@ t.test('resumable upload, generated: parts of any sizes, cut parts, stale and wr
     return complete && i !== null && readFileSync(i.path).equals(file);
   }), { numRuns: 40 });
   t.pass('40 generated upload histories ended with the exact file');
+});
+
+t.test('abandoned partial uploads: idle resumable copies and crashed temp files removed, recent and busy ones kept; a clinic back later sends from 0 and ends with the exact file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'archive-sweep-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openDb(':memory:');
+  migrate(db, imagingCentralMigrations);
+  const a = new Archive(new SqliteImagingIndex(db), dir);
+  const mk = (patientId: string) => {
+    const sop = testUid();
+    const file = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.3.1', sopInstanceUid: sop, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', patientId, rows: 256, columns: 256, frames: 4 });
+    return { sop, file, h: sha(file) };
+  };
+  const old = mk('P-OLD'), fresh = mk('P-NEW'), held = mk('P-HELD');
+  const part = (x: typeof old, clinicId: string, offset: number, end: number) =>
+    a.putPart({ clinicId, sopInstanceUid: x.sop, sha256: x.h, offset, total: x.file.length, body: body(x.file.subarray(offset, end)) });
+  await part(old, 'c01', 0, 100_000);
+  await part(fresh, 'c02', 0, 50_000);
+  // The held one: a part arriving slowly while the sweep runs (its copy is as old as the others).
+  await part(held, 'c01', 0, 20_000);
+  // A temp file a crashed process left in .tmp, and one of a live upload.
+  mkdirSync(join(dir, '.tmp'), { recursive: true });
+  writeFileSync(join(dir, '.tmp', `${testUid()}.99999.1.part`), Buffer.alloc(7_000));
+  writeFileSync(join(dir, '.tmp', `${testUid()}.99999.2.part`), Buffer.alloc(3_000));
+  const now = Date.now();
+  const ago = (p: string, ms: number) => utimesSync(p, new Date(now - ms), new Date(now - ms));
+  const week = 7 * 24 * 3_600_000;
+  ago(join(dir, '.uploads', 'c01', `${old.sop}.${old.h}.part`), week + 60_000);
+  ago(join(dir, '.uploads', 'c02', `${fresh.sop}.${fresh.h}.part`), week - 3_600_000);
+  ago(join(dir, '.uploads', 'c01', `${held.sop}.${held.h}.part`), week + 60_000);
+  const tmps = readdirSync(join(dir, '.tmp')).sort();
+  ago(join(dir, '.tmp', tmps[0]!), 2 * 3_600_000);
+  ago(join(dir, '.tmp', tmps[1]!), 60_000);
+  const before = await a.partialUploads();
+  t.same([before.files, before.bytes], [5, 180_000], 'five partial files, 180,000 bytes');
+  // (utimes goes through floating-point seconds: the time read back may differ by a fraction of a millisecond)
+  t.ok(Math.abs(before.oldestMs! - (now - week - 60_000)) < 2, 'the oldest idle a week and a minute');
+
+  // The held copy receives a part (slowly) while the sweep runs.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  let first = true;
+  const slow = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      if (first) { first = false; c.enqueue(new Uint8Array(held.file.subarray(20_000, 30_000))); return; }
+      await gate;
+      c.close();
+    },
+  });
+  const receiving = a.putPart({ clinicId: 'c01', sopInstanceUid: held.sop, sha256: held.h, offset: 20_000, total: held.file.length, body: slow });
+  await new Promise((r) => setTimeout(r, 50));
+  const r = await a.sweepUploads({ keepMs: week, now });
+  release();
+  t.same(await receiving, { offset: 30_000, complete: false }, 'the part under way was received in full');
+  t.same(r, { files: 2, bytes: 107_000, kept: 3 }, 'removed: the copy idle over a week and the crashed temp file; kept: the recent copy, the one receiving, the live temp file');
+  t.same(a.abandoned, { files: 2, bytes: 107_000 });
+  t.same(await a.uploadOffset('c01', old.sop, old.h), { offset: 0, complete: false }, 'the abandoned copy is gone: offset 0');
+  t.same(await a.uploadOffset('c02', fresh.sop, fresh.h), { offset: 50_000, complete: false }, 'the recent copy is kept');
+  t.same(await a.uploadOffset('c01', held.sop, held.h), { offset: 30_000, complete: false }, 'the receiving copy is kept, with the part');
+  t.same(readdirSync(join(dir, '.tmp')), [tmps[1]], 'the live temp file is kept');
+
+  // The clinic whose copy was removed comes back: it asks, gets 0, sends everything: exact file.
+  const back = await part(old, 'c01', 0, old.file.length);
+  t.equal(back.complete, true);
+  t.ok(readFileSync(back.instance!.path).equals(old.file), 'filed byte-identical after the restart from 0');
+  // The other two go on from where central's copies end.
+  t.ok(readFileSync((await part(fresh, 'c02', 50_000, fresh.file.length)).instance!.path).equals(fresh.file), 'the kept copy completed');
+  t.ok(readFileSync((await part(held, 'c01', 30_000, held.file.length)).instance!.path).equals(held.file), 'the receiving copy completed');
+  t.same(await a.sweepUploads({ keepMs: week }), { files: 0, bytes: 0, kept: 1 }, 'a second sweep: only the live temp file is left');
+});
+
+t.test('abandoned partial uploads, mounted: swept at start and on a timer, shown in metrics and logged; stop waits for the sweep', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'archive-sweep-mount-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
+  t.teardown(() => wh.close());
+  // A copy left by a clinic two weeks ago, and one of today.
+  const uploads = join(dir, 'imaging', '.uploads', 'c07');
+  mkdirSync(uploads, { recursive: true });
+  const stale = join(uploads, `${testUid()}.${'a'.repeat(64)}.part`);
+  const today = join(uploads, `${testUid()}.${'b'.repeat(64)}.part`);
+  writeFileSync(stale, Buffer.alloc(40_000));
+  writeFileSync(today, Buffer.alloc(12_000));
+  const twoWeeks = new Date(Date.now() - 14 * 24 * 3_600_000);
+  utimesSync(stale, twoWeeks, twoWeeks);
+  const logged: unknown[] = [];
+  const log = { info: (o: unknown) => logged.push(o), error: (o: unknown) => logged.push(o) };
+  const registry = new Registry();
+  const imaging = mountCentralImaging(new Hono(), { wh, dataDir: dir, registry, uploadKeepMs: 7 * 24 * 3_600_000, sweepEveryMs: 100, log });
+  const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.map((v) => [v.labels['what'] ?? '', v.value]);
+  for (let i = 0; i < 50 && imaging.abandoned.files === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  t.same(imaging.abandoned, { files: 1, bytes: 40_000 }, 'the copy idle two weeks removed at start');
+  t.notOk(existsSync(stale));
+  t.ok(existsSync(today), 'today\'s copy kept');
+  t.match(logged, [{ event: 'imaging.uploads.abandoned', files: 1, bytes: 40_000, kept: 1 }], 'logged with what was removed and kept');
+  t.same(await metric('central_imaging_uploads_abandoned_total'), [['files', 1], ['bytes', 40_000]]);
+  t.same(await metric('central_imaging_uploads_partial_bytes'), [['bytes', 12_000], ['files', 1]]);
+  const idle = async () => (await registry.getSingleMetric('central_imaging_uploads_partial_idle_seconds')!.get()).values[0]?.value;
+  t.ok((await idle())! < 60, 'the partial upload left was written just now');
+  // The timer: today's copy, once idle past the limit, goes at the next sweep.
+  utimesSync(today, twoWeeks, twoWeeks);
+  for (let i = 0; i < 50 && imaging.abandoned.files < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  t.same(imaging.abandoned, { files: 2, bytes: 52_000 }, 'swept again on the timer');
+  t.same(await metric('central_imaging_uploads_partial_bytes'), [['bytes', 0], ['files', 0]]);
+  t.equal(await idle(), 0, 'no partial upload: idle 0');
+  await imaging.stop();
+  const n = imaging.abandoned.files;
+  writeFileSync(stale, Buffer.alloc(1));
+  utimesSync(stale, twoWeeks, twoWeeks);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(imaging.abandoned.files, n, 'stopped: no sweep after stop()');
 });

@@ -47,6 +47,8 @@ export class Archive {
   private written = 0;
   /** Uploads refused for lack of disk space (507), for the metric. */
   refusedNoSpace = 0;
+  /** Partial uploads removed by `sweepUploads` since start (abandoned resumable copies, temp files left by a crash). */
+  abandoned = { files: 0, bytes: 0 };
 
   /**
    * `minFree`: below this much free space on the archive's disk, uploads are refused with 507
@@ -122,6 +124,74 @@ export class Archive {
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  /**
+   * What the archive holds of uploads not yet filed: resumable copies in `.uploads/<clinic>/`
+   * (kept across cut connections until the clinic sends the rest) and `put`'s temp files in `.tmp/`.
+   */
+  async partialUploads(): Promise<{ files: number; bytes: number; oldestMs: number | null }> {
+    let files = 0, bytes = 0, oldest: number | null = null;
+    for (const f of await this.partialFiles()) {
+      files++;
+      bytes += f.size;
+      if (oldest === null || f.mtimeMs < oldest) oldest = f.mtimeMs;
+    }
+    return { files, bytes, oldestMs: oldest };
+  }
+
+  private async partialFiles(): Promise<{ path: string; size: number; mtimeMs: number; kind: 'resumable' | 'temp' }[]> {
+    const out: { path: string; size: number; mtimeMs: number; kind: 'resumable' | 'temp' }[] = [];
+    const add = async (dir: string, kind: 'resumable' | 'temp') => {
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        if (!name.endsWith('.part')) continue;
+        const path = join(dir, name);
+        const st = await stat(path).catch(() => null);
+        if (st?.isFile()) out.push({ path, size: st.size, mtimeMs: st.mtimeMs, kind });
+      }
+    };
+    await add(join(this.root, '.tmp'), 'temp');
+    for (const clinic of await readdir(join(this.root, '.uploads')).catch(() => [] as string[])) await add(join(this.root, '.uploads', clinic), 'resumable');
+    return out;
+  }
+
+  /**
+   * Removes partial uploads nobody continues: a resumable copy not added to for `keepMs` (the
+   * clinic's edge was replaced, restored from a backup, or its instance deleted; an edge that comes
+   * back later asks the offset, gets 0 and sends the whole instance again: nothing is lost), and a
+   * temp file of `put` not written for `tempKeepMs` (a process that crashed mid-upload; a live
+   * upload writes as the bytes arrive). A part being received is never touched.
+   */
+  async sweepUploads(opts: { keepMs: number; tempKeepMs?: number; now?: number }): Promise<{ files: number; bytes: number; kept: number }> {
+    const now = opts.now ?? Date.now();
+    const tempKeepMs = opts.tempKeepMs ?? 3_600_000;
+    const r = { files: 0, bytes: 0, kept: 0 };
+    for (const f of await this.partialFiles()) {
+      const keep = f.kind === 'temp' ? tempKeepMs : opts.keepMs;
+      if (this.partsBusy.has(f.path) || now - f.mtimeMs < keep) {
+        r.kept++;
+        continue;
+      }
+      // Held as busy while it is removed: a part arriving now is told to come back (409 with the
+      // offset) rather than appended to a file on its way out; read again under the mark.
+      this.partsBusy.add(f.path);
+      try {
+        const st = await stat(f.path).catch(() => null);
+        if (!st) continue; // filed or finished meanwhile
+        if (now - st.mtimeMs < keep) {
+          r.kept++;
+          continue;
+        }
+        await rm(f.path, { force: true });
+        r.files++;
+        r.bytes += st.size;
+      } finally {
+        this.partsBusy.delete(f.path);
+      }
+    }
+    this.abandoned.files += r.files;
+    this.abandoned.bytes += r.bytes;
+    return r;
   }
 
   private partPath(clinicId: string, sop: string, sha256: string): string {

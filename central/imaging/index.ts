@@ -29,6 +29,7 @@ import { PreviewBusyError, PreviewRenderer } from '../../contracts/dicom/preview
 import type { DiskAmount } from '../../contracts/runtime/disk.ts';
 import { metricNames } from '../../contracts/index.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
 
 /** The archive disk's gauges (one statfs per scrape at most every 2 s) and the uploads refused for space. */
 function registerArchiveMetrics(registry: Registry, archive: Archive): void {
@@ -42,6 +43,23 @@ function registerArchiveMetrics(registry: Registry, archive: Archive): void {
   gauge(m.archiveDiskFree, 'Free space on the image archive\'s disk', (d) => d.free);
   gauge(m.archiveDiskSize, 'Size of the file system holding the image archive', (d) => d.total);
   gauge(m.archiveMinFree, 'Free space kept on the archive disk: uploads are refused (507) below it', (d) => d.minFree);
+  // Partial uploads (resumable copies, temp files): read from the disk at each scrape (a few files:
+  // one per clinic with a large instance under way).
+  const partial = () => archive.partialUploads().catch(() => ({ files: 0, bytes: 0, oldestMs: null }));
+  new Gauge({ name: m.archivePartialBytes, help: 'Bytes of uploads not yet filed (resumable copies waiting for the rest, temp files), and their number (label what=files)', labelNames: ['what'], registers: [registry], async collect() {
+    const p = await partial();
+    this.set({ what: 'bytes' }, p.bytes);
+    this.set({ what: 'files' }, p.files);
+  } });
+  new Gauge({ name: m.archivePartialOldest, help: 'How long the least recently written partial upload has not been added to (0 when there is none): a copy idle for CENTRAL_IMAGING_UPLOAD_KEEP_HOURS is removed by the sweep', registers: [registry], async collect() {
+    const p = await partial();
+    this.set(p.oldestMs === null ? 0 : Math.max(0, Math.floor((Date.now() - p.oldestMs) / 1000)));
+  } });
+  new Counter({ name: m.archiveAbandoned, help: 'Partial uploads removed as abandoned (the clinic sends the instance again from the start if it still has it), files and bytes (label what)', labelNames: ['what'], registers: [registry], collect() {
+    this.reset();
+    this.inc({ what: 'files' }, archive.abandoned.files);
+    this.inc({ what: 'bytes' }, archive.abandoned.bytes);
+  } });
   new Counter({ name: m.archiveRefused, help: 'Instance uploads refused, by reason (no-space: below the kept free space or the disk full; the clinic retries)', labelNames: ['reason'], registers: [registry], collect() {
     this.reset();
     this.inc({ reason: 'no-space' }, archive.refusedNoSpace);
@@ -65,7 +83,12 @@ export function mountCentralImaging(app: AnyHono, deps: {
   wh: Warehouse; dataDir: string; archiveDir?: string; uploadSecret?: string; previews?: PreviewRenderer; /** STOW-RS body limit (default 1 GiB). */ stowMaxBytes?: number;
   /** Free space kept on the archive's disk: uploads are refused with 507 below it (default none). */ minFree?: DiskAmount;
   /** Where the archive's disk gauges go (central's registry). */ registry?: Registry;
-}): Archive & { previews: PreviewRenderer } {
+  /**
+   * Partial uploads untouched this long are removed (an hourly sweep and one at start); none when
+   * unset. A temp file of an upload is removed after an hour without writes.
+   */
+  uploadKeepMs?: number; sweepEveryMs?: number; log?: Pick<Logger, 'info' | 'error'>;
+}): Archive & { previews: PreviewRenderer; stop(): Promise<void> } {
   const root = deps.archiveDir ?? join(deps.dataDir, 'imaging');
   const index = openImagingIndex(deps.wh);
   const archive = new Archive(index, root, undefined, deps.minFree);
@@ -354,7 +377,24 @@ export function mountCentralImaging(app: AnyHono, deps: {
     audit(c, 'api-token', 'imaging.stats', `${from}..${to}`, 'ok');
     return c.json(await index.workload(from, to, c.req.query('clinic')), 200);
   });
-  return Object.assign(archive, { previews });
+  // Partial uploads nobody continues (an edge replaced or restored, an instance deleted at the
+  // clinic) would otherwise stay on the archive's disk for ever.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweep = () => {
+    if (deps.uploadKeepMs === undefined) return;
+    sweeping = archive.sweepUploads({ keepMs: deps.uploadKeepMs }).then((r) => {
+      if (r.files) deps.log?.info({ event: 'imaging.uploads.abandoned', files: r.files, bytes: r.bytes, kept: r.kept }, `removed ${r.files} partial upload(s) idle for ${Math.round(deps.uploadKeepMs! / 3_600_000)} h or more (${r.bytes} bytes)`);
+    }, (e: Error) => deps.log?.error({ err: e.message, dir: join(root, '.uploads') }, 'imaging: the sweep of abandoned partial uploads failed; check the permissions of the archive directory'));
+  };
+  sweep();
+  const sweepTimer = deps.uploadKeepMs === undefined ? null : setInterval(sweep, deps.sweepEveryMs ?? 3_600_000);
+  sweepTimer?.unref();
+  const stop = async () => {
+    if (sweepTimer) clearInterval(sweepTimer);
+    await sweeping;
+    await previews.close();
+  };
+  return Object.assign(archive, { previews, stop });
 }
 
 /** A real calendar day written yyyy-MM-dd (2026-02-30 is not one). */
