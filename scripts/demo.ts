@@ -18,6 +18,7 @@ import { startSnmpd, type SnmpdHandle } from '../test/helpers/snmpd.ts';
 import { builtinProfile, startSimulator } from '../device-drivers/index.ts';
 import { pino } from 'pino';
 import { writeInstance } from '../test/imaging/fixtures.ts';
+import { gib, readDisk } from '../contracts/runtime/disk.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DIR = join(ROOT, '.demo');
@@ -115,9 +116,23 @@ function demoTls(): string {
   return f('ca.crt');
 }
 
+/**
+ * The image disks' thresholds for this demo. On a machine with room, the products' defaults (a
+ * clinic refuses images below 1 GiB free, central refuses uploads below 2 GiB). On a nearly full
+ * disk the demo would show every image refused, so it lowers them for its own processes and says so.
+ */
+async function imagingDiskEnv(): Promise<{ edge: Record<string, string>; central: Record<string, string> }> {
+  const d = await readDisk(DIR).catch(() => null);
+  if (!d || d.free >= 4 * 1024 ** 3) return { edge: {}, central: {} };
+  console.log(`[demo] only ${gib(d.free)} free on the disk of ${DIR}: the clinics would refuse images below 1 GiB free (EDGE_DICOM_DISK_RESERVE) and central uploads below 2 GiB (CENTRAL_IMAGING_MIN_FREE).`
+    + ' For this demo they are lowered to 64 MiB (clinics; uploaded images removed below 256 MiB) and 128 MiB (central). Free space before real use.');
+  return { edge: { EDGE_DICOM_DISK_RESERVE: '64M', EDGE_DICOM_EVICT_BELOW_FREE: '256M' }, central: { CENTRAL_IMAGING_MIN_FREE: '128M' } };
+}
+
 async function main() {
   const total = 6;
   const sec = secrets();
+  const diskEnv = await imagingDiskEnv();
   for (const c of CLINICS) sec[`${c.id}-staff`] ??= `Staff-${randomBytes(5).toString('hex')}`;
   writeFileSync(join(DIR, 'secrets.json'), JSON.stringify(sec, null, 2), { mode: 0o600 });
   const natsPort = await freePort(14222);
@@ -135,7 +150,7 @@ async function main() {
   const centralPort = await freePort(18080);
   const centralEnv = {
     CENTRAL_DATA_DIR: join(DIR, 'central'), CENTRAL_NATS_URL: natsUrl, CENTRAL_NATS_USER: 'central', CENTRAL_NATS_PASSWORD: sec.central!, CENTRAL_NATS_TLS_CA_FILE: caFile,
-    CENTRAL_API_TOKEN: sec.apiToken!, CENTRAL_HTTP_PORT: String(centralPort),
+    CENTRAL_API_TOKEN: sec.apiToken!, CENTRAL_HTTP_PORT: String(centralPort), ...diskEnv.central,
   };
   const centralLine = await run('central', [process.execPath, '--import', 'tsx', 'central/main.ts'], centralEnv, /"ready":true/);
   const centralUrl = (JSON.parse(centralLine) as { url: string }).url;
@@ -177,6 +192,7 @@ async function main() {
       EDGE_NATS_USER: `clinic-${c.id}`, EDGE_NATS_PASSWORD: sec[c.id]!, EDGE_HTTP_PORT: String(port), EDGE_ADMIN_PASSWORD: sec[`${c.id}-admin`] ?? 'Demo-Admin-2026', EDGE_DEMO_SEED_PASSWORD: sec[`${c.id}-staff`]!, EDGE_SIMULATE_RATE: String(5 + i * 3), EDGE_DEVICES_HL7_PORT: String(hl7Port),
       // DICOM SCP on a known port; images forwarded to central under this clinic's own upload token.
       EDGE_DICOM_PORT: String(dicomPort), EDGE_DICOM_AE_TITLE: `EDGE_${c.id.split('-')[0]!.toUpperCase()}`, EDGE_DICOM_CENTRAL_URL: centralUrl, EDGE_DICOM_UPLOAD_TOKEN: clinicToken(sec.apiToken!, c.id),
+      ...diskEnv.edge,
     }, /"ready":true/);
     edgeUrls.push((JSON.parse(line) as { url: string }).url);
   }
