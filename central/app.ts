@@ -4,9 +4,9 @@
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { DICTIONARY_NAMES, heartbeatSchema, parseClinicSubject, subjects } from '../contracts/index.ts';
+import { DICTIONARY_NAMES, heartbeatSchema, metricNames, parseClinicSubject, subjects } from '../contracts/index.ts';
 import { NatsLink } from '../contracts/runtime/nats-link.ts';
-import { createLogger, jsonOrNull, listen, loadHttps, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import { createLogger, handleRequestErrors, jsonOrNull, listen, loadHttps, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import { centralApi } from './api.ts';
 import { mountCentralImaging } from './imaging/index.ts';
 import { mountCentralBackup } from './backup/index.ts';
@@ -151,6 +151,7 @@ export async function startCentral<W extends Warehouse = SqliteWarehouse>(config
       throw err; // fail closed: no data without its audit entry
     }),
   });
+  handleRequestErrors(api, log, { registry, name: metricNames.central.httpErrors });
   // The image index is in the warehouse's own database; a failed imaging migration stops the start.
   const imaging = mountCentralImaging(api, { wh, dataDir: config.dataDir, uploadSecret: config.apiToken, minFree: config.imagingMinFree, registry,
     uploadKeepMs: config.imagingUploadKeepHours * 3_600_000, log });

@@ -1,6 +1,7 @@
 /** Prometheus metric names shared by processes, dashboards and alert rules. */
 export const metricNames = {
   edge: {
+    httpErrors: 'edge_http_request_errors_total',
     outboxDepth: 'edge_outbox_depth',
     lastSeq: 'edge_outbox_last_seq',
     receiptSeq: 'edge_receipt_applied_seq',
@@ -50,6 +51,7 @@ export const metricNames = {
     conflicts: 'central_resident_conflicts_total',
     httpRequests: 'central_http_requests_total',
     httpDuration: 'central_http_request_duration_seconds',
+    httpErrors: 'central_http_request_errors_total',
     ingestFailures: 'central_ingest_failures_total',
     ingestGapFetched: 'central_ingest_gap_fetched_total',
     ingestCopiesDropped: 'central_ingest_redelivered_copies_dropped_total',

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import type { Subscription } from '@nats-io/transport-node';
 import { NatsLink } from '../contracts/runtime/nats-link.ts';
 import { Hono } from 'hono';
-import { heartbeatSchema, receiptSchema, subjects, type Heartbeat, type MaintenanceNotice, type Refusals } from '../contracts/index.ts';
-import { createLogger, listen, loadHttps, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
+import { heartbeatSchema, metricNames, receiptSchema, subjects, type Heartbeat, type MaintenanceNotice, type Refusals } from '../contracts/index.ts';
+import { createLogger, handleRequestErrors, listen, loadHttps, loadNatsTls, mountOps, natsTlsOption, requestBodyLimit, securityHeaders, type Listening, type Logger } from '../contracts/runtime/index.ts';
 import type { EdgeConfig } from './config.ts';
 import { edgeMetrics } from './metrics.ts';
 import { EdgeStore } from './store/store.ts';
@@ -134,6 +134,7 @@ export async function startEdgeAgent(config: EdgeConfig, log: Logger = createLog
   const registry = edgeMetrics(store, () => relay);
   registerFollowerMetrics(registry, dicts.follower);
   const app = new Hono();
+  handleRequestErrors(app, log, { registry, name: metricNames.edge.httpErrors });
   // Request bodies (forms, JSON) capped before any route reads them.
   app.use('*', requestBodyLimit());
   // CSP, no framing, no sniffing on every response (pages, API, images).

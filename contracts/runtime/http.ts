@@ -2,10 +2,11 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
-import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { HTTPException } from 'hono/http-exception';
 import { readFileSync } from 'node:fs';
 
 export interface HealthCheck {
@@ -146,6 +147,48 @@ export const UI_BEHAVIOURS_JS = `(function(){
     if (t instanceof Element && t.hasAttribute('data-autosubmit') && t.form) t.form.submit();
   });
 })();`;
+
+/** A request whose client went away before its body arrived (Node's "aborted", a reset, a stream closed early). */
+export function isClientAbort(e: unknown): boolean {
+  const x = e as { code?: string; message?: string; cause?: unknown } | null;
+  if (!x || typeof x !== 'object') return false;
+  if (x.code === 'ECONNRESET' || x.code === 'ERR_STREAM_PREMATURE_CLOSE' || x.code === 'ECONNABORTED' || x.message === 'aborted') return true;
+  return x.cause !== undefined && x.cause !== e && isClientAbort(x.cause);
+}
+
+export interface RequestErrors {
+  /** Client went away mid-request (nothing to answer). */ aborted: number;
+  /** Unexpected errors answered 500. */ failed: number;
+}
+
+/**
+ * Errors no route handled, for a whole app and the sub-apps routed into it: logged with the
+ * request's method and path through the process's logger (not Hono's console.error and its stack on
+ * stderr), and answered as JSON. A client that went away mid-upload is logged as that, at info: it
+ * is not a fault of the server, and the sender retries. Anything else is a 500 with an id that is
+ * also in the log line, so an operator finds the stack from what the user reports.
+ */
+export function handleRequestErrors(app: AnyHono, log: { info(o: object, msg: string): void; error(o: object, msg: string): void }, metric?: { registry: Registry; name: string }): RequestErrors {
+  const counts: RequestErrors = { aborted: 0, failed: 0 };
+  if (metric) new Counter({ name: metric.name, help: 'Requests that ended in an error no route handled: aborted (the client went away mid-request), internal (answered 500, logged with an id)', labelNames: ['kind'], registers: [metric.registry], collect() {
+    this.reset();
+    this.inc({ kind: 'aborted' }, counts.aborted);
+    this.inc({ kind: 'internal' }, counts.failed);
+  } });
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) return err.getResponse();
+    if (isClientAbort(err)) {
+      counts.aborted++;
+      log.info({ method: c.req.method, path: c.req.path, err: err.message }, 'the client went away before the request was complete');
+      return c.json({ error: 'request aborted', detail: 'the connection closed before the whole request arrived: send it again' }, 400);
+    }
+    counts.failed++;
+    const id = randomBytes(4).toString('hex');
+    log.error({ method: c.req.method, path: c.req.path, errorId: id, err: err.message, stack: err.stack }, 'unhandled error in a request');
+    return c.json({ error: 'internal error', detail: `the server logged this error with id ${id}`, errorId: id }, 500);
+  });
+  return counts;
+}
 
 export function mountOps(app: AnyHono, registry: Registry, checks: HealthCheck[]): void {
   app.get('/healthz', async (c) => {
