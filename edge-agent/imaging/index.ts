@@ -111,7 +111,8 @@ export const imagingModule: EdgeModule = {
     if (scp && cfg.port === 0) ctx.log.warn({ port: scp.port }, 'EDGE_DICOM_PORT not set: the DICOM SCP listens on an OS-chosen port; set a fixed port for real devices');
     if (scp) ctx.log.info({ aeTitle: scp.aeTitle, host: scp.host, port: scp.port, storageDir: cfg.storageDir }, 'DICOM SCP listening');
     forwarder.start();
-    const reports = new ReportPuller(ctx.store.db, { centralUrl: cfg.centralUrl, uploadToken: cfg.uploadToken, intervalMs: cfg.reportPullMs }, ctx.log.child({ part: 'reports' }));
+    const reports = new ReportPuller(ctx.store, { centralUrl: cfg.centralUrl, uploadToken: cfg.uploadToken, intervalMs: cfg.reportPullMs }, ctx.log.child({ part: 'reports' }),
+      (tx, orderId, status) => repo.setOrderStatus(tx, orderId, status));
     reports.start();
     // Studies marked due (also those left by a previous run) get their record once quiet.
     const flushStudies = (quietMs: number) => writer.flushStudies(quietMs)

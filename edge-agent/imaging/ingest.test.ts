@@ -93,3 +93,41 @@ t.test('a person links a study only to an open order, and only once', async (t) 
   const e = await resolveStudy(store, repo, '2.25.404', open!.orderId, 'admin').then(() => null, (err: unknown) => err);
   t.ok(e instanceof ReconcileError && e.code === 'unknown_study', 'an unknown study: refused');
 });
+
+t.test('completing an examination: only with images, once; a late study keeps it completed; a final report that came first completes it when a person links the study', async (t) => {
+  const { dir, store, repo } = imagingStore(t, 'complete');
+  const order = { residentId: 'P-9', modality: 'US' as const, code: 'US-ABD', display: '腹部超声', stationAe: null, scheduledDate: '20261129', scheduledTime: null, requestedBy: 'dr' };
+  const [a, b] = await store.transactAsync((tx) => [repo.createOrder(tx, order, '2.25.7001'), repo.createOrder(tx, order, '2.25.7002')]);
+  const versions = (orderId: string) => store.db.prepare<[string], { version: number }>("SELECT version FROM records WHERE type = 'order' AND record_id = ?").get(orderId)!.version;
+  const complete = (orderId: string) => store.transactAsync((tx) => repo.completeOrder(tx, orderId));
+  t.equal(await complete(a!.orderId), 'no_images', 'no image yet: not completed (cancel it instead)');
+  t.equal(await complete('nope'), 'unknown');
+  let n = 0;
+  const meta = (study: string, patientId: string, accession: string): InstanceMeta => ({
+    path: join(dir, `${++n}.dcm`), studyInstanceUid: study, seriesInstanceUid: `${study}.1`, sopInstanceUid: `${study}.1.${n}`,
+    sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', transferSyntaxUid: '1.2.840.10008.1.2.1', size: 10, sha256: 'a'.repeat(64),
+    patientId, accessionNumber: accession, modality: 'US', stationAe: 'US_ROOM1', callingAe: 'US_ROOM1', remoteHost: '127.0.0.1',
+    device: { aeTitle: 'US_ROOM1', host: '*', port: 104, modality: 'US', enabled: true }, receivedAt: new Date().toISOString(),
+  });
+  await indexInstance(store, repo, meta('2.25.7001', 'P-9', a!.accessionNumber));
+  t.equal(repo.order(a!.orderId)!.status, 'in-progress');
+  const v = versions(a!.orderId);
+  t.equal(await complete(a!.orderId), 'completed');
+  t.equal(repo.order(a!.orderId)!.status, 'completed');
+  t.equal(versions(a!.orderId), v + 1, 'a new version of the order record');
+  t.equal(await complete(a!.orderId), 'closed', 'completed twice: refused');
+  // Another study of the same examination arrives later (a second sweep of the probe).
+  await indexInstance(store, repo, meta('2.25.7009', 'P-9', a!.accessionNumber));
+  t.equal(repo.order(a!.orderId)!.status, 'completed', 'a late study is filed under the order without reopening it');
+  t.equal(versions(a!.orderId), v + 1, 'and without another version');
+
+  // A study of b's examination that the device sent without the accession number or a known id:
+  // it waits for a person; meanwhile the district radiologist's final report arrives.
+  await indexInstance(store, repo, meta('2.25.7020', 'UNKNOWN', ''));
+  t.equal(repo.study('2.25.7020')!.orderId, null, 'unmatched');
+  store.db.prepare(`INSERT INTO imaging_reports (study_instance_uid, version, status, findings, impression, positive, radiologist, reported_at, received_at)
+    VALUES ('2.25.7020', 1, 'final', '未见异常', '正常', 0, '区医院 王医生', ?, ?)`).run(new Date().toISOString(), new Date().toISOString());
+  await resolveStudy(store, repo, '2.25.7020', b!.orderId, 'admin');
+  t.equal(repo.order(b!.orderId)!.status, 'completed', 'linked after its final report: completed at once');
+  t.equal(await store.transactAsync((tx) => repo.cancelOrder(tx, b!.orderId)), 'closed', 'and no longer cancellable');
+});

@@ -8,7 +8,8 @@
 import { matchOrder, type InstanceMeta } from '../../device-drivers/dicom/index.ts';
 import type { RecordPayload } from '../../contracts/index.ts';
 import type { EdgeStore, Tx } from '../store/store.ts';
-import { cached, OPEN_ORDER_STATUSES, type ImagingRepo } from './repo.ts';
+import { completeIfReported } from './reports.ts';
+import { cached, isAwaitingImages, OPEN_ORDER_STATUSES, type ImagingRepo } from './repo.ts';
 
 type StudyPayload = RecordPayload<'imaging_study'>;
 /** What indexing needs of the repo (the index worker's repo has no device registry). */
@@ -133,13 +134,19 @@ export function indexInstance(store: EdgeStore, repo: IndexRepo, meta: InstanceM
   });
 }
 
-/** Links a study to an order (automatic match or a person's decision) and marks the order in progress. */
+/**
+ * Links a study to an order (automatic match or a person's decision) and marks the order in
+ * progress when it was waiting for images; a completed order stays completed (a late study of a
+ * finished examination is filed under it without reopening it).
+ */
 export function linkStudy(tx: Tx, repo: IndexRepo, studyUid: string, orderId: string, kind: string, by: string | null): void {
-  const o = cached<[string], { resident_id: string; accession_number: string; modality: string }>(tx.db, 'SELECT resident_id, accession_number, modality FROM imaging_orders WHERE order_id = ?').get(orderId);
+  const o = cached<[string], { resident_id: string; accession_number: string; modality: string; status: string }>(tx.db, 'SELECT resident_id, accession_number, modality, status FROM imaging_orders WHERE order_id = ?').get(orderId);
   if (!o) throw new Error(`unknown order ${orderId}`);
   cached(tx.db, `UPDATE imaging_studies SET order_id = ?, resident_id = ?, accession_number = ?, match_kind = ?, match_reason = NULL, resolved_by = ?, resolved_at = ?,
     modality = coalesce(modality, ?) WHERE study_instance_uid = ?`).run(orderId, o.resident_id, o.accession_number, kind, by, by ? new Date().toISOString() : null, o.modality, studyUid);
-  repo.setOrderStatus(tx, orderId, 'in-progress');
+  if (isAwaitingImages(o.status)) repo.setOrderStatus(tx, orderId, 'in-progress');
+  // The district radiologist may have reported the study before anyone linked it here.
+  completeIfReported(tx, studyUid, (t, id, status) => repo.setOrderStatus(t, id, status));
 }
 
 /** Why a person's link was refused (`code`, for the page to say it in the user's language). */

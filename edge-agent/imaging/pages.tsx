@@ -95,12 +95,13 @@ export function StorageLine(props: { ctx: PageCtx; st: StorageStatus | undefined
 export function OrderStatus(props: { ctx: PageCtx; o: { status: string; instances: number; forwarded: number } }) {
   const { ctx, o } = props;
   if (o.status === 'cancelled') return <span class="badge bad">{L(ctx, '已取消', 'cancelled')}</span>;
+  if (o.status === 'completed') return <span class="badge ok" data-status="completed">{L(ctx, `检查完成 · ${o.instances} 张${o.forwarded < o.instances ? `（已上传 ${o.forwarded}）` : ''}`, `completed · ${o.instances} image(s)${o.forwarded < o.instances ? ` (uploaded ${o.forwarded})` : ''}`)}</span>;
   if (o.instances === 0) return <span class="badge warn" data-status="scheduled">{L(ctx, '已预约', 'scheduled')}</span>;
   if (o.forwarded < o.instances) return <span class="badge warn" style="background:#1d5fa7" data-status="received">{L(ctx, `已收图 ${o.instances} 张（已上传 ${o.forwarded}）`, `received ${o.instances} (uploaded ${o.forwarded})`)}</span>;
   return <span class="badge ok" data-status="forwarded">{L(ctx, `已上传 ${o.forwarded} 张`, `uploaded ${o.forwarded}`)}</span>;
 }
 
-export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: string; orders: OrderRow[]; studies: StudyRow[]; devices: DeviceRow[]; fwd: { pending: number; done: number; pendingBytes: number; lastError: string | null }; storage?: StorageStatus; error?: string; notice?: string; listError?: string; listNotice?: string; canOrder: boolean }) {
+export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: string; orders: OrderRow[]; studies: StudyRow[]; devices: DeviceRow[]; fwd: { pending: number; done: number; pendingBytes: number; lastError: string | null }; storage?: StorageStatus; error?: string; notice?: string; listError?: string; listNotice?: string; canOrder: boolean; canComplete?: boolean }) {
   const { ctx } = props;
   return (
     <Layout ctx={ctx} title={L(ctx, '影像', 'Imaging')}>
@@ -111,16 +112,20 @@ export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: stri
         {props.listError && <div class="error" role="alert">{props.listError}</div>}
         {props.listNotice && <div class="notice">{props.listNotice}</div>}
         <table data-testid="worklist">
-          <thead><tr><th>{L(ctx, '预约时间', 'Time')}</th><th>{L(ctx, '检查号', 'Accession')}</th><th>{L(ctx, '姓名', 'Name')}</th><th>{L(ctx, '性别', 'Sex')}</th><th>{L(ctx, '检查项目', 'Procedure')}</th><th>{L(ctx, '设备', 'Device')}</th><th>{L(ctx, '状态', 'Status')}</th>{props.canOrder && <th></th>}</tr></thead>
+          <thead><tr><th>{L(ctx, '预约时间', 'Time')}</th><th>{L(ctx, '检查号', 'Accession')}</th><th>{L(ctx, '姓名', 'Name')}</th><th>{L(ctx, '性别', 'Sex')}</th><th>{L(ctx, '检查项目', 'Procedure')}</th><th>{L(ctx, '设备', 'Device')}</th><th>{L(ctx, '状态', 'Status')}</th>{(props.canOrder || props.canComplete) && <th></th>}</tr></thead>
           <tbody>{props.orders.map((o) => (
             <tr data-accession={o.accessionNumber}>
               <td>{o.scheduledTime ? `${o.scheduledTime.slice(0, 2)}:${o.scheduledTime.slice(2, 4)}` : '—'}</td>
               <td>{o.instances > 0 ? <a href={`/imaging/studies/${o.studyInstanceUid}`}>{o.accessionNumber}</a> : o.accessionNumber}</td>
               <td>{o.residentName ?? o.residentId}</td><td>{sexText(ctx, o.residentSex)}</td><td>{o.display}</td><td>{o.stationAe ?? L(ctx, `任一${o.modality}设备`, `any ${o.modality}`)}</td>
               <td><OrderStatus ctx={ctx} o={o} /></td>
-              {props.canOrder && <td>{isAwaitingImages(o.status) && o.instances === 0 && (
+              {(props.canOrder || props.canComplete) && <td>{props.canOrder && isAwaitingImages(o.status) && o.instances === 0 && (
                 <form method="post" action={`/imaging/orders/${o.orderId}/cancel`} data-confirm={L(ctx, `取消申请 ${o.accessionNumber}（${o.residentName ?? o.residentId}，${o.display}）？`, `Cancel order ${o.accessionNumber}?`)}>
                   <button type="submit" data-testid={`cancel-${o.accessionNumber}`}>{L(ctx, '取消申请', 'Cancel')}</button>
+                </form>
+              )}{props.canComplete && o.status === 'in-progress' && o.instances > 0 && (
+                <form method="post" action={`/imaging/orders/${o.orderId}/complete`} data-confirm={L(ctx, `检查 ${o.accessionNumber}（${o.residentName ?? o.residentId}，${o.display}）已做完，共 ${o.instances} 张图像？`, `Examination ${o.accessionNumber} done, ${o.instances} image(s)?`)}>
+                  <button type="submit" data-testid={`complete-${o.accessionNumber}`}>{L(ctx, '检查完成', 'Complete')}</button>
                 </form>
               )}</td>}
             </tr>

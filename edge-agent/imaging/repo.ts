@@ -210,6 +210,20 @@ export class ImagingRepo {
     return 'cancelled';
   }
 
+  /**
+   * Marks an examination done (检查完成): the technician after the last image, or the district
+   * radiologist's final report (reports.ts). Only an order with images: one without any is
+   * cancelled instead. A study that arrives later is still filed under it; it stays completed.
+   */
+  completeOrder(tx: Tx, orderId: string): 'completed' | 'unknown' | 'no_images' | 'closed' {
+    const o = tx.db.prepare<[string], { status: string }>('SELECT status FROM imaging_orders WHERE order_id = ?').get(orderId);
+    if (!o) return 'unknown';
+    if (o.status === 'completed' || o.status === 'cancelled') return 'closed';
+    if (!tx.db.prepare<[string], { x: number }>('SELECT 1 AS x FROM imaging_studies WHERE order_id = ? LIMIT 1').get(orderId)) return 'no_images';
+    this.setOrderStatus(tx, orderId, 'completed');
+    return 'completed';
+  }
+
   setOrderStatus(tx: Tx, orderId: string, status: Order['status']): void {
     const row = tx.db.prepare<[string], { payload: string; status: string }>('SELECT payload, status FROM imaging_orders WHERE order_id = ?').get(orderId);
     if (!row || row.status === status) return;

@@ -42,7 +42,7 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: {
     const date = q && /^\d{4}-\d{2}-\d{2}$/.test(q) ? q : today();
     const f = repo.forwardStats();
     return ui.html(c, <WorklistPage ctx={pctx} nav={nav()} date={date} orders={repo.ordersOn(date.replaceAll('-', ''))} studies={repo.recentStudies(20)} devices={repo.devices()}
-      fwd={{ ...f, lastError: deps.forwarder.counters.lastError }} storage={deps.storage.status()} canOrder={ORDER_ROLES.includes(role)} {...extra} />, status);
+      fwd={{ ...f, lastError: deps.forwarder.counters.lastError }} storage={deps.storage.status()} canOrder={ORDER_ROLES.includes(role)} canComplete={RECONCILE_ROLES.includes(role)} {...extra} />, status);
   };
 
   ui.page('get', '/imaging', VIEW_ROLES, (c, u, pctx) => {
@@ -92,6 +92,25 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: {
     }
     audit(c, u.username, 'imaging.order.cancel', `${acc} ${before!.residentId}`, 'ok');
     return worklist(c, pctx, u.role, { listNotice: L(pctx, `已取消申请 ${acc}（${before!.residentName ?? before!.residentId}，${before!.display}），设备的工作列表中不再显示。`, `Order ${acc} cancelled; devices no longer see it in the worklist.`) }, 200, day);
+  });
+
+  // The examination is done (检查完成): the technician after the last image. It leaves the open
+  // orders; the district radiologist's final report does the same by itself (reports.ts).
+  ui.page('post', '/imaging/orders/:id/complete', RECONCILE_ROLES, async (c, u, pctx) => {
+    const id = c.req.param('id') ?? '';
+    const before = repo.order(id);
+    const day = before ? isoDay(before.scheduledDate) : undefined;
+    const outcome = await store.transactAsync((tx) => repo.completeOrder(tx, id));
+    const acc = before?.accessionNumber ?? id;
+    if (outcome !== 'completed') {
+      const msg = outcome === 'unknown' ? L(pctx, '找不到该申请，请刷新页面。', 'Order not found: reload the page.')
+        : outcome === 'no_images' ? L(pctx, `申请 ${acc} 还没有收到图像，不能标记完成（未做的检查请取消申请）。`, `Order ${acc} has no images yet: it cannot be completed (cancel it if it will not be done).`)
+        : L(pctx, `申请 ${acc} 已${before?.status === 'cancelled' ? '取消' : '完成'}。`, `Order ${acc} is already ${before?.status ?? 'closed'}.`);
+      audit(c, u.username, 'imaging.order.complete', acc, `refused: ${outcome}`);
+      return worklist(c, pctx, u.role, { listError: msg }, 400, day);
+    }
+    audit(c, u.username, 'imaging.order.complete', `${acc} ${before!.residentId}`, 'ok');
+    return worklist(c, pctx, u.role, { listNotice: L(pctx, `检查 ${acc}（${before!.residentName ?? before!.residentId}，${before!.display}）已完成。`, `Examination ${acc} completed.`) }, 200, day);
   });
 
   ui.page('get', '/imaging/studies/:uid', VIEW_ROLES, (c, u, pctx) => {

@@ -209,6 +209,33 @@ t.test('imaging UI: devices, echo, order, worklist status, study thumbnails, rec
   t.equal(twice.status(), 400, 'cancelled twice (a second tab): refused');
   t.match(await twice.text(), /已取消，无需再取消/);
 
+  // 王建国's abdominal examination is done: the technician completes it from the worklist (after a
+  // confirm). It leaves the open orders, the order's new version goes out on the spine.
+  t.equal(await page.locator(`[data-testid="complete-${thy.accessionNumber}"]`).count(), 0, 'no complete button on a cancelled order');
+  const seqBefore = edge.store.stats().lastSeq;
+  page.once('dialog', (d) => void d.accept());
+  await page.click(`[data-testid="complete-${order.accessionNumber}"]`);
+  t.match(await page.locator('.notice').first().innerText(), new RegExp(`检查 ${order.accessionNumber}（王建国，腹部超声（肝胆胰脾））已完成`));
+  t.match(await page.locator(`tr[data-accession="${order.accessionNumber}"]`).innerText(), /检查完成 · \d+ 张/, 'the row says completed, with the number of images');
+  t.equal(await page.locator(`[data-testid="complete-${order.accessionNumber}"]`).count(), 0, 'no button any more');
+  await page.screenshot({ path: screenshotPath('imaging-worklist-completed'), fullPage: true });
+  t.equal(img.repo.order(order.orderId)!.status, 'completed');
+  t.notOk(img.repo.openOrders().some((o) => o.orderId === order.orderId), 'no longer open');
+  const emitted = edge.store.db.prepare<[string], { payload: string }>('SELECT payload FROM records WHERE type = \'order\' AND record_id = ? ORDER BY version DESC LIMIT 1').get(order.orderId);
+  t.match(JSON.parse(emitted!.payload), { status: 'completed' }, 'the order\'s new version recorded');
+  t.ok(edge.store.stats().lastSeq > seqBefore, 'and queued for central');
+  const completedTwice = await page.request.post(`${edge.http.url}/imaging/orders/${order.orderId}/complete`);
+  t.equal(completedTwice.status(), 400, 'completed twice (a second tab): refused');
+  t.match(await completedTwice.text(), /已完成/);
+  t.equal(img.repo.order(zhaoOrder.orderId)!.status, 'in-progress', '赵丽\'s order holds the study linked by hand');
+  t.equal((await page.request.post(`${edge.http.url}/imaging/orders/${zhaoOrder.orderId}/complete`)).status(), 200, 'an order with a study linked by hand can be completed');
+  t.equal(img.repo.order(zhaoOrder.orderId)!.status, 'completed');
+  const fresh = await newOrder(zhao.residentId, 'US-BRE', '乳腺超声');
+  const notStarted = await page.request.post(`${edge.http.url}/imaging/orders/${fresh.orderId}/complete`);
+  t.equal(notStarted.status(), 400, 'an order without images: refused');
+  t.match(await notStarted.text(), /还没有收到图像，不能标记完成/);
+  t.equal(img.repo.order(fresh.orderId)!.status, 'scheduled', 'and left as it was');
+
   // English is there too; a nurse may view but not register devices.
   await page.goto(`${edge.http.url}/imaging?lang=en`);
   t.match(await page.locator('h1').first().innerText(), /Imaging worklist/);

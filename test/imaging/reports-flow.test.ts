@@ -8,7 +8,8 @@ import { startNatsServer } from '../helpers/nats-server.ts';
 import { centralInProcess, clinicName, edgeInProcess, tempDir } from '../helpers/spine.ts';
 import { edgeLogin, launchBrowser, screenshotPath } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { imaging, imagingEnv, run, writeInstance } from './fixtures.ts';
+import { addResident, imaging, imagingEnv, run, writeInstance } from './fixtures.ts';
+import { newUid } from '../../edge-agent/imaging/index.ts';
 import { clinicToken } from '../../contracts/index.ts';
 
 const TOKEN = 'test-token-0123456789';
@@ -23,17 +24,31 @@ t.test('radiologist report at central reaches the clinic study page', async (t) 
   let edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`, { adminPassword: 'Admin-Pass-2026' });
   t.teardown(async () => { imagingEnv({ UPLOAD_TOKEN: undefined, REPORT_PULL_MS: undefined }); await edge.stop(); await central.stop(); });
   imaging(edge).repo.addDevice({ aeTitle: 'US_R', host: '127.0.0.1', port: 104, modality: 'US', room: 'B超室', enabled: true });
-  const f = writeInstance(tmp.dir, { modality: 'US', name: '陈静', patientId: 'R1' });
+  // An ordered examination: the device echoes the order's accession number and study UID.
+  const chen = addResident(edge, 21, '陈静');
+  const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10).replaceAll('-', '');
+  const order = await edge.store.transactAsync((tx) => imaging(edge).repo.createOrder(tx, { residentId: chen.residentId, modality: 'US', code: 'US-ABD', display: '腹部超声', stationAe: null, scheduledDate: today, scheduledTime: '090000', requestedBy: 'test' }, newUid()));
+  const f = writeInstance(tmp.dir, { modality: 'US', name: '陈静', patientId: chen.residentId, accession: order.accessionNumber, study: order.studyInstanceUid });
   t.equal((await run('storescu', ['-aet', 'US_R', '-aec', 'EDGE_REP', '127.0.0.1', String(imaging(edge).scp!.port), f.path])).code, 0);
   await waitFor('study archived at central', async () => !!central.wh.db.prepare('SELECT 1 FROM imaging_instances WHERE study_instance_uid = ?').get(f.study), 20_000);
+  const orderStatus = () => imaging(edge).repo.order(order.orderId)!.status;
+  t.equal(orderStatus(), 'in-progress', 'images received: the order is under way');
+  const centralOrder = () => (central.wh.db.prepare<[string], { payload: string }>("SELECT payload FROM records WHERE type = 'order' AND record_id = ? ORDER BY version DESC LIMIT 1").get(order.orderId));
 
   const report = (body: Record<string, unknown>) => fetch(`${central.http.url}/api/imaging/studies/${f.study}/reports`, {
     method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
   });
+  t.equal((await report({ status: 'preliminary', findings: '胆囊内见强回声团。', impression: '胆囊结石？待复核', positive: true, radiologist: '区医院 王医生' })).status, 201);
+  await waitFor('preliminary report at the edge', async () => imaging(edge).reports.forStudy(f.study).length === 1, 10_000);
+  t.equal(orderStatus(), 'in-progress', 'a preliminary report does not end the examination');
   t.equal((await report({ status: 'final', findings: '胆囊内见一强回声团，后伴声影，随体位移动。', impression: '胆囊结石', positive: true, radiologist: '区医院 王医生' })).status, 201);
-  await waitFor('report at the edge', async () => imaging(edge).reports.forStudy(f.study).length === 1, 10_000);
+  await waitFor('report at the edge', async () => imaging(edge).reports.forStudy(f.study).length === 2, 10_000);
+  t.equal(orderStatus(), 'completed', 'the final report completes the order, in the same transaction as the report');
+  t.equal(imaging(edge).reports.counters.ordersCompleted, 1);
+  await waitFor('the completed order at central (on the spine)', async () => (JSON.parse(centralOrder()?.payload ?? '{}') as { status?: string }).status === 'completed', 20_000);
   t.equal((await report({ status: 'amended', findings: '胆囊内见一强回声团，后伴声影。', impression: '胆囊结石，建议外科随诊', positive: true, radiologist: '区医院 王医生' })).status, 201);
-  await waitFor('amendment at the edge', async () => imaging(edge).reports.forStudy(f.study).length === 2, 10_000);
+  await waitFor('amendment at the edge', async () => imaging(edge).reports.forStudy(f.study).length === 3, 10_000);
+  t.equal(imaging(edge).reports.counters.ordersCompleted, 1, 'an amendment of a completed examination completes nothing more');
 
   // Another clinic's token sees none of this clinic's reports.
   const other = await (await fetch(`${central.http.url}/archive/reports?after=0`, { headers: { authorization: `Bearer ${clinicToken(TOKEN, 'other-clinic')}` } })).json() as { reports: unknown[] };
@@ -44,7 +59,8 @@ t.test('radiologist report at central reaches the clinic study page', async (t) 
   await edge.stop();
   edge = await edgeInProcess(ns.url, clinic, `${tmp.dir}/edge`, { adminPassword: 'Admin-Pass-2026' });
   await imaging(edge).reports.pull();
-  t.equal(imaging(edge).reports.forStudy(f.study).length, 2, 'no duplicate after restart');
+  t.equal(imaging(edge).reports.forStudy(f.study).length, 3, 'no duplicate after restart');
+  t.equal(orderStatus(), 'completed');
 
   await using browser = await launchBrowser();
   const page = await browser.newPage();

@@ -204,6 +204,9 @@ function VoidOrder(props: { ctx: PageCtx; base: string; o: { lineId: string; ord
   const { ctx } = props;
   if (!props.o.orderId || !props.status) return null;
   if (props.status === 'cancelled') return <span class="badge bad" data-testid={`void-${props.o.lineId}`}>{L(ctx, '已撤销', 'withdrawn')}</span>;
+  // Under way or done (images received, the examination completed): no longer withdrawable.
+  if (props.status === 'completed') return <span class="badge ok" data-testid={`order-state-${props.o.lineId}`}>{L(ctx, '已完成', 'completed')}</span>;
+  if (props.status === 'in-progress') return <span class="badge warn" data-testid={`order-state-${props.o.lineId}`}>{L(ctx, '进行中', 'in progress')}</span>;
   return (
     <form method="post" action={`${props.base}/orders/${props.o.lineId}/void`} style="display:inline" class="noprint">
       <button class="btn small red" type="submit" data-testid="void-order">{L(ctx, '撤销', 'Withdraw')}</button>
