@@ -26,7 +26,7 @@ import { ReportError, type ImagingIndex, type Query, type StudySummary, type Wor
 import { MaintenanceError, type ExchangeAvailability } from '../availability/index.ts';
 import { reportInputSchema } from '../imaging/reports.ts';
 import { noPreviewSvg, previewAnswer } from '../../contracts/dicom/no-preview.ts';
-import { modalityName, studyTable, StudyView, type StudyRow, type StudyViewProps } from './reading.tsx';
+import { modalityName, reportTemplate, studyTable, StudyView, type StudyRow, type StudyViewProps } from './reading.tsx';
 import type { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { workloadPeriod, workloadView } from './imaging.tsx';
 import { DEAD_LETTER_REASON_LIST, DeadLetterList, listTable, reasonName, summaryTable } from './dead-letters.tsx';
@@ -1048,14 +1048,24 @@ export function portalApp(deps: PortalDeps): Hono {
     if (!clinicId || !imagingInScope(repo)(clinicId)) throw new ScopeError('no such study in your scope');
     const study = (await reading.index.searchStudies({ StudyInstanceUID: uid, ClinicID: clinicId, limit: '1' }))[0];
     if (!study) throw new ScopeError('no such study in your scope');
-    return { reading, study, instances: instances.filter((i) => i.clinicId === clinicId), reports: await reading.index.reports(uid) };
+    // The same patient's other studies at this clinic (历史检查), newest first, with their current
+    // report: read beside this one (tender 1.3.3: earlier reports shown with the current one).
+    const pid = study.patientId?.trim() ?? '';
+    const priors = !pid || /[*?\\]/.test(pid) ? [] : (await reading.index.searchStudies({ PatientID: pid, ClinicID: clinicId, limit: '21' }))
+      .filter((st) => st.studyInstanceUid !== uid)
+      .sort((a, b) => ((a.studyDate ?? '') + (a.studyTime ?? '') < (b.studyDate ?? '') + (b.studyTime ?? '') ? 1 : -1)).slice(0, 20);
+    const priorRows = await Promise.all(priors.map(async (st) => ({ study: st, latest: (await reading.index.reports(st.studyInstanceUid)).at(-1) })));
+    return { reading, study, instances: instances.filter((i) => i.clinicId === clinicId), reports: await reading.index.reports(uid), priors: priorRows };
   };
   const studyPage = async (c: Context, repo: PortalRepo, ctx: Ctx, uid: string, extra: Partial<StudyViewProps> = {}, status: 200 | 400 = 200) => {
     const v = await studyFor(repo, uid);
-    await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.imaging.study.view', target: `${v.study.clinicId} ${uid}`, sourceIp: clientIp(c), outcome: `${v.instances.length} images, ${v.reports.length} report version(s)` });
+    await deps.wh.audit({ actor: `portal:${repo.user.username}`, action: 'portal.imaging.study.view', target: `${v.study.clinicId} ${uid}`, sourceIp: clientIp(c), outcome: `${v.instances.length} images, ${v.reports.length} report version(s), ${v.priors.length} earlier stud${v.priors.length === 1 ? 'y' : 'ies'} listed` });
+    // A report template chosen (套用模板, a GET of this page): the form starts from its text.
+    const template = reportTemplate(c.req.query('template') ?? '');
+    const fromTemplate = template && !extra.draft ? { draft: { findings: template.findings, impression: template.impression, positive: template.positive }, template: template.code } : {};
     const out = await respond(c, ctx, repo, {
       title: ctx.t('检查', 'Study'), wide: true,
-      body: () => <StudyView ctx={ctx} study={v.study} clinicName={`${v.study.clinicId} ${clinicLabel(repo, ctx)(v.study.clinicId)}`} instances={v.instances} reports={v.reports} canReport={repo.can('report')} previews={!!v.reading.previews} {...extra} />,
+      body: () => <StudyView ctx={ctx} study={v.study} clinicName={`${v.study.clinicId} ${clinicLabel(repo, ctx)(v.study.clinicId)}`} instances={v.instances} reports={v.reports} priors={v.priors} canReport={repo.can('report')} previews={!!v.reading.previews} {...fromTemplate} {...extra} />,
     });
     return status === 200 ? out : new Response(out.body, { status, headers: out.headers });
   };

@@ -49,6 +49,40 @@ export function studyTable(ctx: Ctx, rows: StudyRow[], clinicName: (id: string) 
   };
 }
 
+/**
+ * Report templates (报告模板, tender 1.3.3: report writing from templates): the usual wording of
+ * primary-care ultrasound and DR reports, normal and the common findings, for the radiologist to
+ * start from and edit (sizes left as __ to fill in). Offered by the study's modality.
+ */
+export interface ReportTemplate { code: string; modalities: readonly string[]; name: string; findings: string; impression: string; positive: boolean }
+export const REPORT_TEMPLATES: readonly ReportTemplate[] = [
+  { code: 'us-abd-normal', modalities: ['US'], name: '腹部超声 · 未见异常', positive: false,
+    findings: '肝脏大小形态正常，包膜光滑，实质回声均匀，肝内管道结构清晰，门静脉内径正常。胆囊大小正常，壁光滑，腔内未见异常回声。胰腺大小形态正常，回声均匀，主胰管未见扩张。脾脏大小正常，实质回声均匀。',
+    impression: '肝、胆、胰、脾未见明显异常。' },
+  { code: 'us-gallstone', modalities: ['US'], name: '腹部超声 · 胆囊结石', positive: true,
+    findings: '胆囊大小正常，壁毛糙，腔内可见一强回声团，大小约__×__mm，后方伴声影，随体位改变移动。肝脏、胰腺、脾脏未见明显异常。',
+    impression: '胆囊结石。' },
+  { code: 'us-fatty-liver', modalities: ['US'], name: '腹部超声 · 脂肪肝', positive: true,
+    findings: '肝脏体积稍大，包膜光滑，实质回声细密增强，后方回声衰减，肝内管道结构显示欠清。胆囊、胰腺、脾脏未见明显异常。',
+    impression: '脂肪肝（轻-中度），请结合临床。' },
+  { code: 'us-thyroid-normal', modalities: ['US'], name: '甲状腺超声 · 未见异常', positive: false,
+    findings: '甲状腺左右叶及峡部大小形态正常，包膜光滑，实质回声均匀，未见明显结节。CDFI：腺体内血流信号未见异常。双侧颈部未见明显肿大淋巴结。',
+    impression: '甲状腺未见明显异常。' },
+  { code: 'us-carotid-plaque', modalities: ['US'], name: '颈动脉超声 · 斑块', positive: true,
+    findings: '双侧颈总动脉内中膜增厚，左侧颈总动脉分叉处可见一低回声斑块，大小约__×__mm，管腔未见明显狭窄，血流通畅。',
+    impression: '双侧颈动脉内中膜增厚；左侧颈动脉斑块形成。' },
+  { code: 'dx-chest-normal', modalities: ['DX', 'CR'], name: '胸部正位片 · 未见异常', positive: false,
+    findings: '胸廓对称，气管居中。双肺纹理清晰，走行自然，肺野内未见明显实质性病变。双肺门不大。心影大小形态正常。双侧膈面光整，肋膈角锐利。',
+    impression: '心、肺、膈未见明显异常。' },
+  { code: 'dx-chest-bronchitis', modalities: ['DX', 'CR'], name: '胸部正位片 · 肺纹理增粗', positive: true,
+    findings: '双肺纹理增多、增粗、紊乱，以双下肺为著，未见明显实变影。心影不大。双侧膈面光整，肋膈角锐利。',
+    impression: '双肺纹理增粗，考虑支气管炎改变，请结合临床。' },
+  { code: 'dx-lumbar-degeneration', modalities: ['DX', 'CR'], name: '腰椎正侧位片 · 退行性变', positive: true,
+    findings: '腰椎生理曲度变直，各椎体边缘可见骨质增生，椎间隙未见明显狭窄，附件结构未见异常。',
+    impression: '腰椎退行性变。' },
+];
+export const reportTemplate = (code: string): ReportTemplate | undefined => REPORT_TEMPLATES.find((x) => x.code === code);
+
 export interface StudyViewProps {
   ctx: Ctx;
   study: StudySummary;
@@ -59,8 +93,12 @@ export interface StudyViewProps {
   previews: boolean;
   error?: string | null;
   notice?: string | null;
-  /** The form's values after a refused submission. */
+  /** The form's values after a refused submission, or from a template. */
   draft?: { status?: string; findings?: string; impression?: string; positive?: boolean };
+  /** The template the form starts from. */
+  template?: string;
+  /** The same patient's other studies at this clinic, newest first, with their current report. */
+  priors?: StudyRow[];
 }
 
 /** A study: who and where, its images as previews (click for 1,024 px), reports newest first, the report form. */
@@ -68,6 +106,7 @@ export function StudyView(p: StudyViewProps) {
   const { ctx, study: s } = p;
   const latest = p.reports[p.reports.length - 1];
   const nextStatus = p.draft?.status ?? (!latest ? 'final' : latest.status === 'preliminary' ? 'final' : 'amended');
+  const templates = REPORT_TEMPLATES.filter((x) => x.modalities.some((m) => s.modalities.includes(m)));
   return (
     <>
       <div class="card" data-testid="study-head">
@@ -76,6 +115,7 @@ export function StudyView(p: StudyViewProps) {
         <p class="hint">{s.studyDescription ? `${s.studyDescription} · ` : ''}Study Instance UID {s.studyInstanceUid} · {ctx.t(`${s.series} 个序列，${s.instances} 张图像`, `${s.series} series, ${s.instances} images`)} · {ctx.t('报告状态', 'Report')}: <b data-testid="report-status">{reportStatusName(ctx, latest)}</b></p>
         <p class="hint noprint">{ctx.t('需要诊断级阅片时，用 DICOM 看图软件从区影像中心的 DICOMweb 接口调阅原图：', 'For diagnostic reading, open the originals in a DICOM viewer from the archive\'s DICOMweb service: ')}<code>/api/imaging/dicomweb/studies/{s.studyInstanceUid}</code></p>
       </div>
+      <Priors ctx={ctx} rows={p.priors ?? []} />
       {p.error && <div class="error" data-testid="report-error">{p.error}</div>}
       {p.notice && <div class="card" data-testid="report-notice"><p>{p.notice}</p></div>}
       <div class="card">
@@ -102,6 +142,15 @@ export function StudyView(p: StudyViewProps) {
           </div>
         ))}
       </div>
+      {p.canReport && templates.length > 0 && (
+        <form class="card noprint" method="get" action={`/portal/imaging/studies/${encodeURIComponent(s.studyInstanceUid)}`} data-testid="template-form">
+          <label>{ctx.t('报告模板', 'Report template')} <select name="template" data-autosubmit>
+            <option value="">{ctx.t('（不用模板）', '(none)')}</option>
+            {templates.map((x) => <option value={x.code} selected={x.code === p.template}>{x.name}</option>)}
+          </select></label> <button type="submit">{ctx.t('套用', 'Apply')}</button>
+          <p class="hint">{ctx.t('套用模板会用模板文字替换下面尚未签发的内容；签发前请按所见修改（__ 处填写测量值）。', 'A template replaces the unsigned text below; edit it to what you see before issuing (fill in the __ measurements).')}</p>
+        </form>
+      )}
       {p.canReport && (
         <form class="card noprint" method="post" action={`/portal/imaging/studies/${encodeURIComponent(s.studyInstanceUid)}/reports`} data-testid="report-form">
           <h2>{latest ? ctx.t('修订或补充报告', 'Amend or complete the report') : ctx.t('书写报告', 'Write the report')}</h2>
@@ -118,5 +167,27 @@ export function StudyView(p: StudyViewProps) {
         </form>
       )}
     </>
+  );
+}
+
+/** 历史检查: the patient's earlier studies with their current report, to compare with this one. */
+function Priors(props: { ctx: Ctx; rows: StudyRow[] }) {
+  const { ctx } = props;
+  return (
+    <div class="card" data-testid="priors">
+      <h2>{ctx.t(`历史检查（同一患者，本机构，${props.rows.length}）`, `Earlier studies (same patient, this clinic, ${props.rows.length})`)}</h2>
+      {props.rows.length === 0 ? <p class="hint">{ctx.t('该患者在本机构没有其他检查。', 'No other study of this patient at this clinic.')}</p> : (
+        <table>
+          <thead><tr><th>{ctx.t('检查日期', 'Date')}</th><th>{ctx.t('类型', 'Modality')}</th><th>{ctx.t('检查项目', 'Description')}</th><th>{ctx.t('图像', 'Images')}</th><th>{ctx.t('报告', 'Report')}</th><th>{ctx.t('诊断意见', 'Impression')}</th></tr></thead>
+          <tbody>{props.rows.map(({ study: st, latest }) => (
+            <tr data-study={st.studyInstanceUid}>
+              <td><a href={`/portal/imaging/studies/${encodeURIComponent(st.studyInstanceUid)}`}>{day(st.studyDate) || '—'}</a></td>
+              <td>{st.modalities.map((m) => modalityName(ctx, m)).join('、')}</td><td>{st.studyDescription ?? ''}</td><td>{st.instances}</td>
+              <td>{reportStatusName(ctx, latest)}</td><td>{latest ? `${latest.impression}（${latest.radiologist}）` : '—'}</td>
+            </tr>
+          ))}</tbody>
+        </table>
+      )}
+    </div>
   );
 }

@@ -67,6 +67,10 @@ t.test('remote reading: list, study with previews, reports, scope, roles, audit'
   await put('c02-dongfeng', dr, { sop: drSop, file: drFile, ts: '1.2.840.10008.1.2.1', modality: 'DX', name: '陈^国强', pid: 'P-CHEN', acc: 'ACC-DR-1', date: '20261201', n: 1, rows: 400, cols: 300 });
   await put('c01-xinhua', old, { sop: uid(), file: drFile, ts: '1.2.840.10008.1.2.1', modality: 'DX', name: '王^建国', pid: 'P-WANG', acc: 'ACC-OLD', date: '20261101', n: 1, rows: 400, cols: 300 });
   await ix.addReport(old, { status: 'final', findings: '双肺纹理清晰', impression: '右下肺结节', positive: true, radiologist: '李医生' });
+  // 刘淑英's ultrasound of last year at the same clinic, reported: shown beside this year's.
+  const prior = uid();
+  await put('c01-xinhua', prior, { sop: uid(), file: drFile, ts: '1.2.840.10008.1.2.1', modality: 'US', name: '刘^淑英', pid: 'P-LIU', acc: 'ACC-US-0', date: '20251015', n: 1, rows: 400, cols: 300, at: new Date(Date.now() - 86_400_000).toISOString() });
+  await ix.addReport(prior, { status: 'final', findings: '胆囊壁上见一等回声附着，不随体位移动', impression: '胆囊息肉样病变', positive: true, radiologist: '区医院李医生' });
 
   // The radiologist lands on the reading list, which shows what waits for a report.
   const rad = await Client.login(p.url, 'radiologist', p.users.radiologist);
@@ -93,6 +97,19 @@ t.test('remote reading: list, study with previews, reports, scope, roles, audit'
   t.match(view, /刘淑英[\s\S]*P-LIU[\s\S]*ACC-US-1/, 'patient, ID and accession');
   t.equal((view.match(/preview\.png\?size=256/g) ?? []).length, 2, 'two thumbnails');
   t.match(view, /data-testid="report-form"/, 'a radiologist gets the report form');
+  // 历史检查: the patient's earlier study at this clinic with its report, linked, to compare.
+  t.match(view, new RegExp(`data-testid="priors"[\\s\\S]*历史检查（同一患者，本机构，1）[\\s\\S]*href="/portal/imaging/studies/${prior}">2025-10-15[\\s\\S]*正式报告（阳性）[\\s\\S]*胆囊息肉样病变（区医院李医生）`), 'the earlier study with its report');
+  t.match(await (await rad.get(`/portal/imaging/studies/${dr}`)).text(), /该患者在本机构没有其他检查/, 'a patient without other studies: said so');
+  t.match(await (await rad.get(`/portal/imaging/studies/${prior}`)).text(), new RegExp(`href="/portal/imaging/studies/${us}">2026-11-30`), 'and the other way round');
+  // Report templates (报告模板) by modality: the form starts from the chosen one.
+  t.match(view, /<option value="us-gallstone">腹部超声 · 胆囊结石<\/option>/, 'ultrasound templates offered for an ultrasound study');
+  t.notMatch(view, /dx-chest-normal/, 'not the DR ones');
+  const withTemplate = await (await rad.get(`/portal/imaging/studies/${us}?template=us-gallstone`)).text();
+  t.match(withTemplate, /<textarea name="findings"[^>]*>胆囊大小正常，壁毛糙，腔内可见一强回声团，大小约__×__mm/, 'the template\'s findings in the form');
+  t.match(withTemplate, /<textarea name="impression"[^>]*>胆囊结石。<\/textarea>/);
+  t.match(withTemplate, /name="positive" value="1" checked/, 'and positive ticked, as the template says');
+  t.match(withTemplate, /<option value="us-gallstone" selected/, 'the chosen template shown');
+  t.notMatch(await (await rad.get(`/portal/imaging/studies/${us}?template=${encodeURIComponent('<script>')}`)).text(), /<textarea name="findings"[^>]*>[^<]/, 'an unknown template: an empty form');
   const thumb = await rad.get(`/portal/imaging/instances/${usSops[0]}/preview.png?size=256`);
   t.equal(thumb.status, 200);
   t.equal(thumb.headers.get('content-type'), 'image/png', 'the JPEG baseline image rendered');
@@ -194,10 +211,16 @@ t.test('remote reading: list, study with previews, reports, scope, roles, audit'
   await b.click(`a[href="/portal/imaging/studies/${dr}"]`);
   await b.waitForFunction(() => [...document.querySelectorAll('[data-testid=thumbnails] img')].every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
   t.equal(await b.locator('[data-testid=thumbnails] img').count(), 1, 'the DR image shown');
-  await b.fill('textarea[name=findings]', '双肺纹理清晰，心影不大');
-  await b.fill('textarea[name=impression]', '胸部未见明显异常');
+  // A template chosen from the list (the page reloads with it, no script of the page's own).
+  t.same(await b.locator('[data-testid=template-form] option').allInnerTexts(), ['（不用模板）', '胸部正位片 · 未见异常', '胸部正位片 · 肺纹理增粗', '腰椎正侧位片 · 退行性变'], 'DR templates for a DR study');
+  await b.selectOption('[data-testid=template-form] select', 'dx-chest-normal');
+  await b.waitForURL(/template=dx-chest-normal/);
+  t.match(await b.inputValue('textarea[name=findings]'), /^胸廓对称，气管居中。/, 'the template\'s findings in the form');
+  await b.fill('textarea[name=impression]', '心、肺、膈未见明显异常。请结合临床。');
+  await b.screenshot({ path: screenshotPath('portal-reading-template'), fullPage: true });
   await b.click('[data-testid=report-form] button[type=submit]');
   await b.waitForURL(/saved=1/);
   t.match(await b.locator('[data-testid=report-status]').innerText(), /正式报告（阴性）/, 'issued from the browser: final, negative');
+  t.match((await ix.reports(dr)).at(-1), { findings: /^胸廓对称，气管居中。/, impression: '心、肺、膈未见明显异常。请结合临床。', positive: false }, 'the template\'s text as edited, stored');
   await b.screenshot({ path: screenshotPath('portal-reading-study'), fullPage: true });
 });
