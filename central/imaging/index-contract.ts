@@ -215,6 +215,26 @@ export function runImagingIndexContract(tap: Test, name: string, make: () => Pro
       t.same(pulled.map((r) => r.version), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'cursor order is version order');
     });
 
+    tt.test('report activity: versions issued in a period with the study\'s clinic, first image and first final version', async (t) => {
+      const c = clinic('ra');
+      const first = new Date(Date.now() - 6 * 3_600_000).toISOString();
+      const a = inst(c, { receivedAt: first });
+      await ix.upsertInstance(a);
+      await ix.upsertInstance(inst(c, { studyInstanceUid: a.studyInstanceUid, receivedAt: new Date(Date.now() - 3_600_000).toISOString() }));
+      await ix.addReport(a.studyInstanceUid, report('preliminary', true));
+      await ix.addReport(a.studyInstanceUid, report('final', true));
+      await ix.addReport(a.studyInstanceUid, { ...report('amended', false), radiologist: '区医院 李医生' });
+      const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+      const mine = (await ix.reportActivity(today, today)).filter((r) => r.studyInstanceUid === a.studyInstanceUid);
+      t.same(mine.map((r) => [r.version, r.status, r.positive, r.radiologist, r.clinicId, r.firstReceivedAt, r.firstFinalVersion]), [
+        [1, 'preliminary', true, '区医院 王医生', c, first, 2],
+        [2, 'final', true, '区医院 王医生', c, first, 2],
+        [3, 'amended', false, '区医院 李医生', c, first, 2],
+      ], 'each version, oldest first, with the study\'s first image and its first final version (2)');
+      t.ok(mine.every((r) => Date.parse(r.reportedAt) >= Date.parse(first)), 'issue times as ISO timestamps');
+      t.same((await ix.reportActivity('2026-01-01', '2026-01-02')).filter((r) => r.studyInstanceUid === a.studyInstanceUid), [], 'another period: none');
+    });
+
     tt.test('workload: China day, clinic, device, modality; positive rate from the latest final report', async (t) => {
       const c = clinic('wl');
       const [s1, s2, s3, s4] = [uid(), uid(), uid(), uid()];

@@ -1,6 +1,6 @@
 /**
  * The central image index on the PostgreSQL warehouse (`CENTRAL_WAREHOUSE=postgres`): same
- * tables and meaning as the SQLite one (migrations 200-202 in the warehouse's
+ * tables and meaning as the SQLite one (migrations 200-203 in the warehouse's
  * `schema_migrations`, applied under its advisory lock, so several central instances start
  * safely), same contract (`index-contract.ts`).
  *
@@ -13,7 +13,7 @@ import { migratePg, type PgMigration } from '../warehouse/postgres-migrations.ts
 import type { Report, ReportInput } from './reports.ts';
 import {
   CLINICS_SQL, sortWorkload,
-  ALL_CLINICS, INSTANCE_COLUMNS, chinaDaysUtc, INSTANCE_REPLACED, LATEST_REPORT, ReportError, camelRows, inPageOrder, instanceValues, nextReport, page, recencyScope, toReport, toWorkload, where,
+  ALL_CLINICS, INSTANCE_COLUMNS, chinaDaysUtc, INSTANCE_REPLACED, LATEST_REPORT, ReportError, camelRows, inPageOrder, instanceValues, nextReport, page, recencyScope, toActivity, toReport, toWorkload, where, type ReportActivity,
   type CursorReport, type Dialect, type ImagingIndex, type IndexedInstance, type Query, type SeriesSummary, type StudySummary, type WorkloadRow,
 } from './index-store.ts';
 
@@ -90,6 +90,10 @@ export const imagingPgMigrations: PgMigration[] = [{
     CREATE INDEX imaging_study_recency_page ON imaging_study_recency (clinic_id, last_received_at DESC, study_instance_uid);
     CREATE INDEX imaging_study_recency_study ON imaging_study_recency (study_instance_uid);
   `,
+}, {
+  version: 203,
+  name: 'imaging: reports by time issued (the radiologists\' workload over a period)',
+  sql: 'CREATE INDEX imaging_reports_reported_at ON imaging_reports (reported_at);',
 }];
 
 const PG: Dialect = { ph: (n) => `$${n}`, like: 'ILIKE' };
@@ -263,5 +267,13 @@ export class PgImagingIndex implements ImagingIndex {
       WHERE i.received_at >= $1::timestamptz AND i.received_at < $2::timestamptz AND ${day} BETWEEN $3 AND $4 ${clinicId ? 'AND i.clinic_id = $5' : ''}
       GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, [...chinaDaysUtc(from, to), from, to, ...(clinicId ? [clinicId] : [])]);
     return toWorkload(rows);
+  }
+
+  async reportActivity(from: string, to: string): Promise<ReportActivity[]> {
+    return (await this.q(`SELECT r.study_instance_uid, r.version, r.status, r.positive, r.radiologist, r.reported_at,
+        (SELECT min(x.version) FROM imaging_reports x WHERE x.study_instance_uid = r.study_instance_uid AND x.status <> 'preliminary') AS first_final,
+        (SELECT i.clinic_id FROM imaging_instances i WHERE i.study_instance_uid = r.study_instance_uid LIMIT 1) AS clinic_id,
+        (SELECT min(i.received_at) FROM imaging_instances i WHERE i.study_instance_uid = r.study_instance_uid) AS first_received_at
+      FROM imaging_reports r WHERE r.reported_at >= $1::timestamptz AND r.reported_at < $2::timestamptz ORDER BY r.reported_at`, [...chinaDaysUtc(from, to)])).map(toActivity);
   }
 }

@@ -96,6 +96,33 @@ export function chinaDaysUtc(from: string, to: string): [string, string] {
   return [new Date(start).toISOString(), new Date(end).toISOString()];
 }
 
+/**
+ * One report version issued in a period, for the radiologists' workload (医师工作量): who, what
+ * status, the study's clinic, when its first image reached the archive, and which version was the
+ * study's first final one (its report turnaround: that version's time less the first image's).
+ */
+export interface ReportActivity {
+  studyInstanceUid: string;
+  version: number;
+  status: 'preliminary' | 'final' | 'amended';
+  positive: boolean;
+  radiologist: string;
+  reportedAt: string;
+  clinicId: string;
+  firstReceivedAt: string;
+  /** The study's first version that is not preliminary (null: none yet). */
+  firstFinalVersion: number | null;
+}
+
+const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
+export function toActivity(r: Record<string, unknown>): ReportActivity {
+  return {
+    studyInstanceUid: String(r.study_instance_uid), version: Number(r.version), status: String(r.status) as ReportActivity['status'], positive: Number(r.positive) === 1,
+    radiologist: String(r.radiologist), reportedAt: iso(r.reported_at), clinicId: String(r.clinic_id), firstReceivedAt: iso(r.first_received_at),
+    firstFinalVersion: r.first_final === null || r.first_final === undefined ? null : Number(r.first_final),
+  };
+}
+
 /** A report as the edge pulls it: `cursor` orders reports across studies (monotonic in commit order). */
 export interface CursorReport extends Report { cursor: number }
 
@@ -122,6 +149,8 @@ export interface ImagingIndex {
   /** Reports on studies the clinic sent, in cursor order, after `after`. */
   reportsForClinic(clinicId: string, after: number, limit: number): Promise<CursorReport[]>;
   workload(from: string, to: string, clinicId?: string): Promise<WorkloadRow[]>;
+  /** Report versions issued from `from` to `to` (China days), through the index on reported_at. */
+  reportActivity(from: string, to: string): Promise<ReportActivity[]>;
 }
 
 // ------------------------------------------------------------------ shared SQL pieces
@@ -373,5 +402,13 @@ export class SqliteImagingIndex implements ImagingIndex {
       WHERE i.received_at >= ? AND i.received_at < ? AND date(i.received_at, '+8 hours') BETWEEN ? AND ? ${clinicId ? 'AND i.clinic_id = ?' : ''}
       GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`).all(...chinaDaysUtc(from, to), from, to, ...(clinicId ? [clinicId] : [])) as WorkloadDbRow[];
     return toWorkload(rows);
+  }
+
+  async reportActivity(from: string, to: string): Promise<ReportActivity[]> {
+    return (this.db.prepare(`SELECT r.study_instance_uid, r.version, r.status, r.positive, r.radiologist, r.reported_at,
+        (SELECT min(x.version) FROM imaging_reports x WHERE x.study_instance_uid = r.study_instance_uid AND x.status <> 'preliminary') AS first_final,
+        (SELECT i.clinic_id FROM imaging_instances i WHERE i.study_instance_uid = r.study_instance_uid LIMIT 1) AS clinic_id,
+        (SELECT min(i.received_at) FROM imaging_instances i WHERE i.study_instance_uid = r.study_instance_uid) AS first_received_at
+      FROM imaging_reports r WHERE r.reported_at >= ? AND r.reported_at < ? ORDER BY r.reported_at`).all(...chinaDaysUtc(from, to)) as Record<string, unknown>[]).map(toActivity);
   }
 }

@@ -6,7 +6,7 @@
  *   mountCentralImaging(api, { wh, dataDir: config.dataDir });
  *
  * The index (`ImagingIndex`, index-store.ts) lives in the warehouse's own database: SQLite
- * (migrations 200-201 appended to its list) or PostgreSQL (`PgImagingIndex`, same numbers in the
+ * (migrations 200-203 appended to its list) or PostgreSQL (`PgImagingIndex`, same numbers in the
  * warehouse's schema_migrations). `await archive.index.ready()` at start surfaces a failed migration.
  */
 import { join } from 'node:path';

@@ -74,6 +74,10 @@ export const imagingCentralMigrations: Migration[] = [{
       CREATE INDEX imaging_study_recency_page ON imaging_study_recency (clinic_id, last_received_at, study_instance_uid DESC);
       CREATE INDEX imaging_study_recency_study ON imaging_study_recency (study_instance_uid);
     `),
+}, {
+    version: 203,
+    name: 'imaging: reports by time issued (the radiologists\' workload over a period)',
+    up: (db) => db.exec('CREATE INDEX imaging_reports_reported_at ON imaging_reports (reported_at);'),
 }];
 
 // With the SQLite warehouse the index lives in warehouse.db; with PostgreSQL, the same versions are in index-store-pg.ts.

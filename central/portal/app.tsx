@@ -22,13 +22,13 @@ import { Chart, css, chartsJs, Layout, localTime, ROLE_NAMES, Selector, Table, w
 import { CAN, ForbiddenError, PortalRepo, ScopeError } from './repo.ts';
 import type { BackupOverview } from '../backup/index.ts';
 import { backupMaxAgeHours, backupTable } from './backup.tsx';
-import { ReportError, type ImagingIndex, type Query, type StudySummary, type WorkloadRow } from '../imaging/index-store.ts';
+import { ReportError, type ImagingIndex, type Query, type ReportActivity, type StudySummary, type WorkloadRow } from '../imaging/index-store.ts';
 import { MaintenanceError, type ExchangeAvailability } from '../availability/index.ts';
 import { reportInputSchema } from '../imaging/reports.ts';
 import { noPreviewSvg, previewAnswer } from '../../contracts/dicom/no-preview.ts';
 import { modalityName, reportTemplate, studyTable, StudyView, type StudyRow, type StudyViewProps } from './reading.tsx';
 import type { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
-import { workloadPeriod, workloadView } from './imaging.tsx';
+import { readerTable, workloadPeriod, workloadView } from './imaging.tsx';
 import { DEAD_LETTER_REASON_LIST, DeadLetterList, listTable, reasonName, summaryTable } from './dead-letters.tsx';
 
 const COOKIE = 'portal_session';
@@ -50,6 +50,8 @@ export interface PortalDeps {
   backupStatus?: () => Promise<BackupOverview | null>;
   /** The regional image archive's workload (central/imaging `ImagingIndex.workload`); absent when imaging is not mounted. */
   imagingWorkload?: (from: string, to: string, clinicId?: string) => Promise<WorkloadRow[]>;
+  /** Report versions issued in a period (the radiologists' workload). */
+  imagingReports?: (from: string, to: string) => Promise<ReportActivity[]>;
   /** Remote reading (远程阅片): the image index and the preview thread; absent when imaging is not mounted. */
   reading?: { index: ImagingIndex; previews: PreviewRenderer | null };
   /** Central's connection to the hub and the dictionaries not distributed yet; absent: assumed connected (tests of the portal alone). */
@@ -1132,9 +1134,12 @@ export function portalApp(deps: PortalDeps): Hono {
     const wanted = clinicId ? [clinicId] : clinics;
     const rows = error || !deps.imagingWorkload ? [] : (await Promise.all(wanted.map((id) => deps.imagingWorkload!(from, to, id)))).flat().filter((r) => inScope(r.clinicId));
     const v = workloadView(ctx, rows, from, to, institution);
+    // Reports on studies of the clinics in view (the clinic chosen, or the caller's scope).
+    const activity = error || !deps.imagingReports ? [] : (await deps.imagingReports(from, to)).filter((r) => inScope(r.clinicId) && (!clinicId || r.clinicId === clinicId));
+    const readers = readerTable(ctx, activity);
     const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
     return respond(c, ctx, repo, {
-      title: ctx.t('影像工作量', 'Imaging workload'), tables: [v.byClinic, v.byDevice], wide: true,
+      title: ctx.t('影像工作量', 'Imaging workload'), tables: [v.byClinic, v.byDevice, readers], wide: true,
       body: () => (<>
         <form class="selector noprint" method="get" action="/portal/imaging" data-testid="imaging-filter">
           <label>{ctx.t('从', 'From')} <input type="date" name="from" value={from} /></label>
@@ -1148,13 +1153,18 @@ export function portalApp(deps: PortalDeps): Hono {
           <div class="kpi"><div class="label">{ctx.t('检查数', 'Studies')}</div><div class="value" data-testid="imaging-studies">{v.total.studies.toLocaleString('zh-CN')}</div><div class="sub">{from} – {to}</div></div>
           <div class="kpi"><div class="label">{ctx.t('图像数', 'Images')}</div><div class="value">{v.total.instances.toLocaleString('zh-CN')}</div><div class="sub">{ctx.t(`数据量 ${v.total.mb.toLocaleString('zh-CN')} MB`, `${v.total.mb.toLocaleString('en')} MB`)}</div></div>
           <div class="kpi"><div class="label">{ctx.t('阳性率', 'Positive rate')}</div><div class="value" data-testid="imaging-positive-rate">{pct(v.total.positiveRate)}</div><div class="sub">{ctx.t(`已出正式报告 ${v.total.reported}，阳性 ${v.total.positive}`, `${v.total.reported} reported, ${v.total.positive} positive`)}</div></div>
+          <div class="kpi"><div class="label">{ctx.t('报告用时中位数', 'Report turnaround, median')}</div><div class="value" data-testid="imaging-turnaround">{readers.turnaroundMedianH === null ? '—' : ctx.t(`${readers.turnaroundMedianH} 小时`, `${readers.turnaroundMedianH} h`)}</div><div class="sub">{ctx.t(`此期间出具正式报告 ${readers.finals} 份（从图像到达至正式报告）`, `${readers.finals} first final reports in the period (from images received to the final report)`)}</div></div>
         </div>
         {rows.length > 0 && <div class="card"><h2>{ctx.t('每日检查数（按类型）', 'Studies per day, by modality')}</h2><Chart id="imaging-daily" option={v.chart} height={260} /></div>}
         <Table ctx={ctx} table={v.byClinic} empty={ctx.t('此期间没有收到影像。', 'No images were received in this period.')} />
         <Table ctx={ctx} table={v.byDevice} empty={ctx.t('此期间没有收到影像。', 'No images were received in this period.')} />
+        <Table ctx={ctx} table={readers} empty={ctx.t('此期间没有签发诊断报告。', 'No report was issued in this period.')} />
         <div class="card"><p class="hint">{ctx.t(
           '按影像到达区影像中心的日期（北京时间）统计；同一检查的图像分几天到达时，每天各计一次。阳性率只计已出正式报告（final/amended）的检查，未出报告的检查不计入也不推测。设备按设备发送时使用的 AE 名称区分。',
-          'Counted by the day (China time) images reached the regional archive; a study whose images arrived over several days counts once on each. The positive rate counts only studies with a final or amended report; unreported ones are neither counted nor guessed. Devices are told apart by the AE title they send with.')}</p></div>
+          'Counted by the day (China time) images reached the regional archive; a study whose images arrived over several days counts once on each. The positive rate counts only studies with a final or amended report; unreported ones are neither counted nor guessed. Devices are told apart by the AE title they send with.')}</p>
+          <p class="hint">{ctx.t(
+            '医师工作量按报告签发的日期（北京时间）统计：每签发一版计一份；“出具正式报告”计该检查的第一份正式报告，其后的为修订。报告用时从检查的第一张图像到达区影像中心起，到第一份正式报告签发止。',
+            'Radiologists\' workload is counted by the day (China time) a report was issued: each version counts once; "studies reported" counts a study\'s first final report, later ones are amendments. Turnaround runs from the study\'s first image reaching the archive to its first final report.')}</p></div>
       </>),
     });
   });

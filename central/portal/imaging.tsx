@@ -5,7 +5,7 @@
  * positive rate over the studies a radiologist has reported (final or amended). Aggregates
  * only: no patient appears.
  */
-import type { WorkloadRow } from '../imaging/index-store.ts';
+import type { ReportActivity, WorkloadRow } from '../imaging/index-store.ts';
 import { isDay } from '../imaging/index.ts';
 import type { TableSpec } from './excel.ts';
 import type { Ctx } from './layout.tsx';
@@ -95,4 +95,51 @@ export function workloadPeriod(q: { from?: string; to?: string }, now = Date.now
   if (from > to) return { error: ['开始日期晚于结束日期', 'The start date is after the end date'] };
   if ((Date.parse(to) - Date.parse(from)) / 86_400_000 + 1 > MAX_WORKLOAD_DAYS) return { error: [`一次最多查询 ${MAX_WORKLOAD_DAYS} 天`, `At most ${MAX_WORKLOAD_DAYS} days at a time`] };
   return { from, to };
+}
+
+/** The value at quantile q of sorted numbers (nearest rank); null for none. */
+function quantile(sorted: number[], q: number): number | null {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/**
+ * 医师工作量 (tender 1.3.3 §5: physician workload): per radiologist, the report versions issued in
+ * the period, the studies they reported finally (a study's first final version), amendments and
+ * preliminary reports, the positive rate of their final reports, and the report turnaround (from the
+ * study's first image at the archive to its first final report: median and 90th percentile, hours).
+ */
+export function readerTable(ctx: Ctx, rows: ReportActivity[]): TableSpec & { finals: number; turnaroundMedianH: number | null } {
+  const by = new Map<string, { versions: number; finals: number; amended: number; preliminary: number; positive: number; hours: number[] }>();
+  const all: number[] = [];
+  for (const r of rows) {
+    let x = by.get(r.radiologist);
+    if (!x) by.set(r.radiologist, (x = { versions: 0, finals: 0, amended: 0, preliminary: 0, positive: 0, hours: [] }));
+    x.versions++;
+    if (r.status === 'preliminary') x.preliminary++;
+    else if (r.version === r.firstFinalVersion) {
+      x.finals++;
+      if (r.positive) x.positive++;
+      const h = (Date.parse(r.reportedAt) - Date.parse(r.firstReceivedAt)) / 3_600_000;
+      if (Number.isFinite(h) && h >= 0) { x.hours.push(h); all.push(h); }
+    } else x.amended++;
+  }
+  const h1 = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
+  const sortedAll = all.sort((a, b) => a - b);
+  return {
+    id: 'imaging-readers', title: ctx.t('医师工作量（诊断报告）', 'Radiologists\' workload (reports)'),
+    columns: [
+      { key: 'radiologist', label: ctx.t('报告医师', 'Radiologist') }, { key: 'versions', label: ctx.t('签发报告（份）', 'Reports issued'), kind: 'number' },
+      { key: 'finals', label: ctx.t('出具正式报告（检查）', 'Studies reported'), kind: 'number' }, { key: 'amended', label: ctx.t('修订', 'Amended'), kind: 'number' },
+      { key: 'preliminary', label: ctx.t('初步报告', 'Preliminary'), kind: 'number' }, { key: 'positiveRate', label: ctx.t('阳性率', 'Positive rate'), kind: 'percent' },
+      { key: 'median', label: ctx.t('报告用时中位数（小时）', 'Turnaround, median (h)'), kind: 'number' }, { key: 'p90', label: ctx.t('报告用时 90% 以内（小时）', 'Turnaround, 90th percentile (h)'), kind: 'number' },
+    ],
+    rows: [...by].sort(([a, x], [b, y]) => y.versions - x.versions || a.localeCompare(b)).map(([radiologist, x]) => {
+      const sorted = x.hours.sort((a, b) => a - b);
+      return { radiologist, versions: x.versions, finals: x.finals, amended: x.amended, preliminary: x.preliminary, positiveRate: x.finals ? x.positive / x.finals : null,
+        median: h1(quantile(sorted, 0.5)), p90: h1(quantile(sorted, 0.9)) };
+    }),
+    finals: sortedAll.length,
+    turnaroundMedianH: h1(quantile(sortedAll, 0.5)),
+  };
 }

@@ -62,6 +62,7 @@ export async function mountPortal(app: Hono<any, any, any>, deps: CentralMountDe
     analytics, wh: deps.wh, accounts,
     backupStatus: async () => (await runningCentralBackups.get(deps.config.dataDir)?.overview()) ?? null,
     imagingWorkload: async (from, to, clinicId) => { await imaging.ready(); return imaging.workload(from, to, clinicId); },
+    imagingReports: async (from, to) => { await imaging.ready(); return imaging.reportActivity(from, to); },
     reading: { index: imaging, previews: deps.previews ?? null },
     ...(deps.hubState ? { hub: deps.hubState } : {}),
     ...(deps.availability ? { availability: deps.availability } : {}),

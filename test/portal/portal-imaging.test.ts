@@ -63,7 +63,26 @@ t.test('imaging workload in the portal', async (t) => {
   t.notMatch(page, /王\^建国|P1</, 'no patient on the page');
   t.match(await (await district.get('/portal/imaging')).text(), /data-testid="imaging-studies">[1-9]/, 'the default period (this month so far) shows today\'s image');
 
+  // 医师工作量: reports issued in the period (by the day they were issued: today, in the default
+  // period), per radiologist, with the turnaround from the first image to the first final report.
+  const [s3, s4] = [uid(), uid()];
+  await ix.upsertInstance(inst('c01-xinhua', { studyInstanceUid: s3, receivedAt: new Date(Date.now() - 3 * 3_600_000).toISOString() }));
+  await ix.upsertInstance(inst('c02-dongfeng', { studyInstanceUid: s4, receivedAt: new Date(Date.now() - 5 * 3_600_000).toISOString() }));
+  const wang = (status: 'preliminary' | 'final' | 'amended', positive: boolean) => ({ ...report(status === 'amended' ? 'final' : status, positive), status, radiologist: '区医院王医生' });
+  await ix.addReport(s3, wang('preliminary', true));
+  await ix.addReport(s3, wang('final', true));
+  await ix.addReport(s4, wang('final', false));
+  await ix.addReport(s4, wang('amended', false));
+  const today = await (await district.get('/portal/imaging')).text();
+  // (李医生's turnaround depends on today's date: his studies arrived on 27 November.)
+  t.same(cells(today, 'imaging-readers').map((r, i) => (i === 1 ? r.slice(0, 6) : r)), [
+    ['区医院王医生', '4', '2', '1', '1', '50.0%', '3', '5'],
+    ['李医生', '3', '2', '0', '1', '50.0%'],
+  ], 'per radiologist: versions issued, studies reported finally, amendments, preliminary, positive rate of their final reports, turnaround median and 90th percentile (hours)');
+  t.match(today, /data-testid="imaging-turnaround">\d+(\.\d)? 小时</, 'the district\'s median turnaround as a figure');
+  t.notMatch(await (await district.get(q)).text(), /<td[^>]*>区医院王医生</, 'a period in which nobody reported: no radiologist row');
   const a = await Client.login(p.url, 'managera', p.users.managera);
+  t.same(cells(await (await a.get('/portal/imaging')).text(), 'imaging-readers').map((r) => r.slice(0, 3)), [['李医生', '3', '2'], ['区医院王医生', '2', '1']], 'a centre manager: reports on their clinic\'s studies only');
   const mine = await (await a.get(q)).text();
   t.same(cells(mine, 'imaging-clinics').map((r) => r[0]), ['c01-xinhua'], 'a centre manager sees only their clinic');
   const other = await (await a.get(`${q}&clinic=c02-dongfeng`)).text();
@@ -102,4 +121,7 @@ t.test('imaging workload in the portal', async (t) => {
   const ws = wb.worksheets[0]!;
   t.equal(ws.getRow(2).getCell(2).value, '设备（AE）', 'the export has the device table\'s header');
   t.equal(ws.rowCount, 5, 'title, header and the three devices');
+  await b.goto(`${p.url}/portal/imaging`);
+  await b.waitForSelector('[data-testid=table-imaging-readers]');
+  await b.screenshot({ path: screenshotPath('portal-imaging-readers'), fullPage: true });
 });
