@@ -220,7 +220,7 @@ export function StudyPage(props: { ctx: PageCtx; nav?: ImagingNav; study: StudyR
         </div>
         <p class="hint">Study Instance UID: {s.studyInstanceUid} · {L(ctx, '设备', 'station')} {s.stationAe ?? ''} · {L(ctx, '图像中的患者ID', 'PatientID in images')} {s.patientId ?? ''} · {L(ctx, '匹配方式', 'match')} {matchText(ctx, s.matchKind)}{s.resolvedBy ? ` (${s.resolvedBy})` : ''}</p>
       </div>
-      <ReportCard ctx={ctx} reports={props.reports ?? []} />
+      <ReportCard ctx={ctx} reports={props.reports ?? []} studyUid={s.studyInstanceUid} />
       <div class="card">
         <h1>{L(ctx, `图像（${props.instances.length}）`, `Images (${props.instances.length})`)}</h1>
         <div style="display:flex;flex-wrap:wrap;gap:14px" data-testid="thumbnails">
@@ -247,7 +247,7 @@ export function StudyPage(props: { ctx: PageCtx; nav?: ImagingNav; study: StudyR
 const REPORT_STATUS: Record<string, [string, string]> = { preliminary: ['初步报告', 'preliminary'], final: ['正式报告', 'final'], amended: ['修订报告', 'amended'] };
 
 /** The district radiologist's report (诊断报告), latest version first; earlier versions listed below it. */
-function ReportCard(props: { ctx: PageCtx; reports: ClinicReport[] }) {
+function ReportCard(props: { ctx: PageCtx; reports: ClinicReport[]; studyUid?: string }) {
   const { ctx } = props;
   const latest = props.reports[props.reports.length - 1];
   if (!latest) {
@@ -261,6 +261,7 @@ function ReportCard(props: { ctx: PageCtx; reports: ClinicReport[] }) {
       <p><b>{L(ctx, '检查所见：', 'Findings: ')}</b>{latest.findings}</p>
       <p><b>{L(ctx, '诊断意见：', 'Impression: ')}</b>{latest.impression}</p>
       <p class="hint">{L(ctx, '报告医生', 'Radiologist')} {latest.radiologist} · {time(latest.reportedAt)}</p>
+      {props.studyUid && <p><a class="btn" href={`/imaging/studies/${props.studyUid}/report`} data-testid="print-report">{L(ctx, '打印报告单', 'Print the report')}</a></p>}
       {props.reports.length > 1 && <p class="hint">{L(ctx, '历史版本：', 'Earlier versions: ')}{props.reports.slice(0, -1).map((r) => `v${r.version} ${L(ctx, (REPORT_STATUS[r.status] ?? [r.status])[0]!, r.status)}：${r.impression}`).join('；')}</p>}
     </div>
   );
@@ -432,6 +433,72 @@ export function DevicesPage(props: { ctx: PageCtx; nav?: ImagingNav; devices: De
           <button class="primary" type="submit">{L(ctx, '登记', 'Register')}</button>
         </form>
       </div>
+    </Layout>
+  );
+}
+
+/** Age in whole years on `on` (yyyy-MM-dd) from a birth date (yyyy-MM-dd or yyyyMMdd). */
+function ageOn(birth: string | null, on: string): number | null {
+  const b = birth?.replaceAll('-', '');
+  if (!b || !/^\d{8}$/.test(b)) return null;
+  const d = on.replaceAll('-', '');
+  let age = Number(d.slice(0, 4)) - Number(b.slice(0, 4));
+  if (d.slice(4) < b.slice(4)) age--;
+  return age >= 0 && age < 150 ? age : null;
+}
+
+const REPORT_TITLE: Record<string, [string, string]> = { US: ['超声检查报告单', 'Ultrasound report'], DX: ['DR 检查报告单', 'Radiography report'], CR: ['CR 检查报告单', 'Radiography report'] };
+
+/**
+ * 影像检查报告单 for the patient (tender 1.3.3: a standard report with images): the clinic's name,
+ * who and what was examined, up to four images, the district radiologist's findings and impression,
+ * who reported and when. Printed from the browser (A4; navigation and buttons are not printed).
+ */
+export function ReportPrintPage(props: { ctx: PageCtx; clinicName: string; study: StudyRow; order: OrderRow | null; instances: InstanceRow[]; report: ClinicReport; printedBy: string }) {
+  const { ctx, study: s, order: o, report: r } = props;
+  const modality = o?.modality ?? s.modality ?? '';
+  const title = REPORT_TITLE[modality] ?? ['影像检查报告单', 'Imaging report'];
+  const examDay = s.studyDate && /^\d{8}$/.test(s.studyDate) ? `${s.studyDate.slice(0, 4)}-${s.studyDate.slice(4, 6)}-${s.studyDate.slice(6)}` : (s.lastReceivedAt ?? '').slice(0, 10);
+  const age = ageOn(o?.residentBirthDate ?? null, examDay || new Date().toISOString().slice(0, 10));
+  const images = props.instances.filter((i) => canPreview(i.transferSyntaxUid)).slice(0, 4);
+  const st = REPORT_STATUS[r.status] ?? [r.status, r.status];
+  return (
+    <Layout ctx={ctx} title={L(ctx, title[0], title[1])}>
+      <style>{`.rp { max-width: 760px; margin: 0 auto; background: #fff; padding: 24px 32px; border: 1px solid #d9dee6; }
+.rp h1 { text-align: center; margin: 0 0 4px; font-size: 22px; } .rp h2 { text-align: center; margin: 0 0 14px; font-size: 18px; font-weight: normal; letter-spacing: 4px; }
+.rp .kv { display: grid; grid-template-columns: repeat(3, 1fr); gap: 4px 16px; border-top: 2px solid #000; border-bottom: 1px solid #000; padding: 8px 0; font-size: 14px; }
+.rp .imgs { display: grid; grid-template-columns: repeat(4, 1fr); gap: 8px; margin: 12px 0; } .rp .imgs img { width: 100%; aspect-ratio: 1; object-fit: contain; background: #000; }
+.rp h3 { font-size: 15px; margin: 14px 0 4px; } .rp p.text { white-space: pre-wrap; margin: 0 0 8px; line-height: 1.7; font-size: 15px; }
+.rp .sign { display: flex; justify-content: space-between; border-top: 1px solid #000; margin-top: 18px; padding-top: 8px; font-size: 14px; } .rp .foot { font-size: 12px; color: #555; margin-top: 10px; }
+@media print { header, nav, .no-print { display: none !important; } main { margin: 0; max-width: none; padding: 0; } body { background: #fff; } .rp { border: none; padding: 0; max-width: none; } @page { size: A4; margin: 15mm; } }`}</style>
+      <div class="rp" data-testid="report-sheet">
+        <h1>{props.clinicName || L(ctx, '社区卫生服务中心', 'Community health centre')}</h1>
+        <h2>{L(ctx, title[0], title[1])}</h2>
+        <div class="kv">
+          <span>{L(ctx, '姓名', 'Name')}：<b data-testid="sheet-name">{o?.residentName ?? s.patientName ?? '—'}</b></span>
+          <span>{L(ctx, '性别', 'Sex')}：{sexText(ctx, o?.residentSex ?? null) || '—'}</span>
+          <span>{L(ctx, '年龄', 'Age')}：{age === null ? '—' : L(ctx, `${age} 岁`, `${age}`)}</span>
+          <span>{L(ctx, '检查号', 'Accession')}：{s.accessionNumber ?? '—'}</span>
+          <span>{L(ctx, '检查项目', 'Procedure')}：{o?.display ?? s.description ?? '—'}</span>
+          <span>{L(ctx, '检查日期', 'Date')}：{examDay || '—'}</span>
+          <span>{L(ctx, '检查设备', 'Device')}：{s.stationAe ?? '—'}</span>
+          <span>{L(ctx, '图像', 'Images')}：{L(ctx, `${s.instances} 张`, `${s.instances}`)}</span>
+          <span>{L(ctx, '报告状态', 'Status')}：{L(ctx, st[0], st[1])}{r.version > 1 ? ` · v${r.version}` : ''}</span>
+        </div>
+        {images.length > 0 && <div class="imgs" data-testid="sheet-images">{images.map((i) => <img src={`/imaging/instances/${i.sopInstanceUid}/preview.png`} alt={`#${i.instanceNumber ?? ''}`} />)}</div>}
+        <h3>{L(ctx, '检查所见', 'Findings')}</h3>
+        <p class="text" data-testid="sheet-findings">{r.findings}</p>
+        <h3>{L(ctx, '诊断意见', 'Impression')}</h3>
+        <p class="text" data-testid="sheet-impression">{r.impression}</p>
+        <div class="sign">
+          <span>{L(ctx, '报告医师', 'Radiologist')}：{r.radiologist}</span>
+          <span>{L(ctx, '报告时间', 'Reported')}：{time(r.reportedAt)}</span>
+        </div>
+        <p class="foot">{r.status === 'preliminary'
+          ? L(ctx, '本报告为初步报告，以正式报告为准。', 'Preliminary report: the final report prevails.')
+          : L(ctx, '本报告由区影像诊断中心远程阅片出具，仅供临床参考。', 'Reported remotely by the district imaging centre; for clinical reference.')} {L(ctx, `打印：${props.printedBy} ${time(new Date().toISOString())}`, `Printed by ${props.printedBy} ${time(new Date().toISOString())}`)}</p>
+      </div>
+      <p class="no-print" style="text-align:center;margin-top:14px"><button class="btn primary" type="button" data-print data-testid="print">{L(ctx, '打印', 'Print')}</button> <a class="btn" href={`/imaging/studies/${s.studyInstanceUid}`}>{L(ctx, '返回', 'Back')}</a></p>
     </Layout>
   );
 }

@@ -9,7 +9,7 @@ import type { Role } from '../web/accounts.ts';
 import { clientIp } from '../web/app.tsx';
 import type { Forwarder } from './forwarder.ts';
 import { ReconcileError, resolveStudy } from './ingest.ts';
-import { DevicesPage, L, PROCEDURES, ReconcilePage, StudyPage, WorklistPage } from './pages.tsx';
+import { DevicesPage, L, PROCEDURES, ReconcilePage, ReportPrintPage, StudyPage, WorklistPage } from './pages.tsx';
 import type { PageCtx } from '../web/layout.tsx';
 import { previewAnswer } from '../../contracts/dicom/no-preview.ts';
 import { archivedPreview } from './archived-preview.ts';
@@ -118,6 +118,17 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: {
     audit(c, u.username, 'imaging.study.view', c.req.param('uid') ?? '', s ? 'ok' : 'not found');
     if (!s) return c.text('study not found', 404);
     return ui.html(c, <StudyPage ctx={pctx} nav={nav()} study={s} order={s.orderId ? repo.order(s.orderId) : null} instances={repo.instances(s.studyInstanceUid)} reports={deps.reports.forStudy(s.studyInstanceUid)} />);
+  });
+
+  // 影像检查报告单: the latest report with the study's images, laid out for printing for the patient.
+  ui.page('get', '/imaging/studies/:uid/report', VIEW_ROLES, (c, u, pctx) => {
+    const uid = c.req.param('uid') ?? '';
+    const s = repo.study(uid);
+    const report = s ? deps.reports.forStudy(uid).at(-1) : undefined;
+    audit(c, u.username, 'imaging.report.print', uid, !s ? 'not found' : report ? `version ${report.version} ${report.status}` : 'no report');
+    if (!s) return c.text('study not found', 404);
+    if (!report) return c.html(`<p>${L(pctx, '该检查尚无诊断报告，无法打印报告单。', 'This study has no report yet.')} <a href="/imaging/studies/${encodeURIComponent(uid)}">${L(pctx, '返回', 'Back')}</a></p>`, 404);
+    return ui.html(c, <ReportPrintPage ctx={pctx} clinicName={ctx.config.clinicName} study={s} order={s.orderId ? repo.order(s.orderId) : null} instances={repo.instances(uid)} report={report} printedBy={u.displayName ?? u.username} />);
   });
 
   ui.page('get', '/imaging/instances/:sop/preview.png', VIEW_ROLES, async (c, u, pctx) => {

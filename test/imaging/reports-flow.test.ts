@@ -75,4 +75,23 @@ t.test('radiologist report at central reaches the clinic study page', async (t) 
   t.match(card, /· \d{4}\/\d{1,2}\/\d{1,2} \d{2}:\d{2}:\d{2}/, 'the report time in China time, as the clinic\'s other times');
   t.notMatch(card, /UTC/);
   await page.screenshot({ path: screenshotPath('imaging-report'), fullPage: true });
+
+  // 影像检查报告单 for the patient: from the study page, laid out for printing (A4, no navigation).
+  await Promise.all([page.waitForURL(/\/report$/), page.click('[data-testid=print-report]')]);
+  t.equal(await page.locator('[data-testid=sheet-name]').innerText(), '陈静', 'the resident\'s name');
+  t.match(await page.locator('[data-testid=report-sheet]').innerText(), /超声检查报告单[\s\S]*腹部超声[\s\S]*修订报告 · v3/, 'the sheet title by modality, the procedure, the report\'s version');
+  t.equal(await page.locator('[data-testid=sheet-impression]').innerText(), '胆囊结石，建议外科随诊', 'the current impression');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=sheet-images] img')].every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+  t.equal(await page.locator('[data-testid=sheet-images] img').count(), 1, 'the study\'s image on the sheet');
+  await page.emulateMedia({ media: 'print' });
+  t.equal(await page.locator('header').first().isVisible(), false, 'printed without the navigation');
+  t.equal(await page.locator('[data-testid=print]').isVisible(), false, 'nor the buttons');
+  await page.screenshot({ path: screenshotPath('imaging-report-sheet'), fullPage: true });
+  const pdf = await page.pdf({ format: 'A4' });
+  t.ok(pdf.subarray(0, 5).toString() === '%PDF-' && pdf.length > 10_000, `prints as a PDF (${pdf.length} bytes, A4)`);
+  await page.emulateMedia({ media: 'screen' });
+  const none = imaging(edge).repo.recentStudies(10).find((st) => st.studyInstanceUid !== f.study);
+  t.equal(none, undefined, '(one study only in this test)');
+  const unknown = await page.request.get(`${edge.http.url}/imaging/studies/2.25.404/report`);
+  t.equal(unknown.status(), 404, 'an unknown study: 404');
 });
