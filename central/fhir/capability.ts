@@ -45,12 +45,12 @@ export const SEARCH_PARAMS: Record<'Patient' | 'Encounter' | 'Condition' | 'Obse
     { name: 'status', type: 'token', documentation: 'active | cancelled' },
   ],
   DiagnosticReport: [
-    { name: '_id', type: 'token', documentation: 'DiagnosticReport id: the lab order id, or the specimen id for results without an order' },
+    { name: '_id', type: 'token', documentation: 'DiagnosticReport id: the lab order id, or the specimen id for results without an order; for a radiology report (category RAD) the ImagingStudy id' },
     { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id> (patient, subject or _id is required)' },
     { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
     { name: 'date', type: 'date', documentation: 'Earliest result time; prefixes eq ge gt le lt; repeat for a range; dates are days in +08:00' },
-    { name: 'code', type: 'token', documentation: 'Reports containing a result with this test code (LOINC or local)' },
-    { name: 'status', type: 'token', documentation: 'final | partial | corrected' },
+    { name: 'code', type: 'token', documentation: 'Reports containing a result with this test code (LOINC or local); 18748-4: radiology reports only' },
+    { name: 'status', type: 'token', documentation: 'final | partial | corrected (laboratory); preliminary | final | amended (radiology)' },
   ],
   Organization: [
     { name: '_id', type: 'token', documentation: 'Clinic id' },
@@ -99,7 +99,7 @@ export function capabilityStatement(baseUrl: string, version: string, opts: { oa
       mode: 'server',
       documentation: 'Send Authorization: Bearer <token>; every access is audited. Errors are OperationOutcome resources. Paging with _count (max 1000) and _offset.'
         + (opts.writes ? ' Writes become warehouse records of the writing client (source ext-<client id>): create (POST, conditional with If-None-Exist: identifier=system|value), update (PUT, If-Match: W/"<versionId>"); an element the server would not store is refused with 422, never dropped. A DiagnosticReport is pushed with its results as contained laboratory Observations (result "#id"); they become lab results of the client under the report id.' : '')
-        + ' MedicationRequest: one per prescription line (<prescription id>-l<line no>). DiagnosticReport: the lab results of one order, or of one specimen without an order. MedicationRequest, DiagnosticReport and Condition searches need patient, subject or _id.',
+        + ' MedicationRequest: one per prescription line (<prescription id>-l<line no>). DiagnosticReport: the lab results of one order, or of one specimen without an order; and the district radiologist\'s current report on an imaging study (category RAD, code LOINC 18748-4, id = the ImagingStudy id, imagingStudy references it, the findings and impression as a text/plain presentedForm). MedicationRequest, DiagnosticReport and Condition searches need patient, subject or _id.',
       security: opts.oauth
         ? {
           extension: [{ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris', extension: [{ url: 'token', valueUri: `${baseUrl}/auth/token` }, { url: 'revoke', valueUri: `${baseUrl}/auth/revoke` }] }],

@@ -13,7 +13,7 @@
 import type { RecordPayload } from '../../contracts/index.ts';
 import { type Resource, isFhirId } from './map.ts';
 import { OperationOutcomeError } from './outcome.ts';
-import type { FhirStore, RecordQuery, RecordRow } from './store.ts';
+import type { FhirStore, RadiologyReportRow, RecordQuery, RecordRow } from './store.ts';
 import { CS, SID } from './systems.ts';
 
 /** More records than this for one query is an analytics job, not a FHIR search. */
@@ -132,12 +132,53 @@ export function toDiagnosticReports(rows: RecordRow[]): Resource[] {
   return out;
 }
 
+/** LOINC 18748-4 Diagnostic imaging study: the code of every radiology report served here. */
+export const RADIOLOGY_REPORT_CODE = '18748-4';
+
+/**
+ * A district radiologist's report (central's image index) on a clinic's imaging study, as a
+ * DiagnosticReport: id = the ImagingStudy's id (its Study Instance UID), category RAD, the current
+ * version's status, findings and impression as a plain-text presented form, the impression as the
+ * conclusion, the study referenced as imagingStudy.
+ */
+export function toRadiologyReport(study: RecordRow, r: RadiologyReportRow): Resource {
+  const i = study.payload as RecordPayload<'imaging_study'>;
+  const d = i.studyDate && /^\d{8}$/.test(i.studyDate) ? `${i.studyDate.slice(0, 4)}-${i.studyDate.slice(4, 6)}-${i.studyDate.slice(6, 8)}` : undefined;
+  const text = `检查所见：${r.findings}\n诊断意见：${r.impression}\n报告医师：${r.radiologist}`;
+  return {
+    resourceType: 'DiagnosticReport',
+    id: study.recordId,
+    meta: { versionId: String(r.version), lastUpdated: r.reportedAt },
+    identifier: [{ system: 'urn:dicom:uid', value: `urn:oid:${i.studyInstanceUid}` }],
+    status: r.status,
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'RAD', display: 'Radiology' }] }],
+    code: { coding: [{ system: CS.loinc, code: RADIOLOGY_REPORT_CODE, display: 'Diagnostic imaging study' }], ...(i.description ? { text: i.description } : {}) },
+    ...(i.residentId ? { subject: { reference: `Patient/${i.residentId}` } } : {}),
+    ...(d ? { effectiveDateTime: d } : {}),
+    issued: r.reportedAt,
+    performer: [{ display: r.radiologist }],
+    resultsInterpreter: [{ display: r.radiologist }],
+    imagingStudy: [{ reference: `ImagingStudy/${study.recordId}` }],
+    conclusion: r.impression,
+    presentedForm: [{ contentType: 'text/plain; charset=utf-8', language: 'zh-CN', data: Buffer.from(text, 'utf8').toString('base64'), title: r.positive ? '影像诊断报告（阳性）' : '影像诊断报告' }],
+  };
+}
+
 export async function searchDiagnosticReports(store: FhirStore, q: DerivedQuery): Promise<DerivedPage> {
   need(q, 'DiagnosticReport');
   const rows = load(await store.records({ types: ['lab_result'], group: q.id, residentId: q.residentId, count: MAX_ROWS, offset: 0 }));
-  const all = toDiagnosticReports(rows).filter((d) => (q.id === undefined || d.id === q.id)
-    && (q.status === undefined || d.status === q.status)
-    && (q.code === undefined || (d.result as { reference: string }[]).some((ref) => rows.find((r) => `Observation/${r.recordId}` === ref.reference && (r.payload as { testCode?: string }).testCode === q.code)))
-    && within(d.effectiveDateTime as string, q.date));
+  const lab = toDiagnosticReports(rows).filter((d) => (q.id === undefined || d.id === q.id)
+    && (q.code === undefined || (d.result as { reference: string }[]).some((ref) => rows.find((r) => `Observation/${r.recordId}` === ref.reference && (r.payload as { testCode?: string }).testCode === q.code))));
+  // Radiology: the patient's imaging studies (or the one of _id) with a report at central.
+  const studies = store.radiologyReports && (q.code === undefined || q.code === RADIOLOGY_REPORT_CODE)
+    ? load(await store.records({ types: ['imaging_study'], id: q.id, residentId: q.residentId, count: MAX_ROWS, offset: 0 })) : [];
+  const reports = studies.length && store.radiologyReports ? await store.radiologyReports(studies.map((st) => (st.payload as RecordPayload<'imaging_study'>).studyInstanceUid)) : [];
+  const byUid = new Map(reports.map((r) => [r.studyInstanceUid, r]));
+  const rad = studies.flatMap((st) => {
+    const r = byUid.get((st.payload as RecordPayload<'imaging_study'>).studyInstanceUid);
+    return r ? [toRadiologyReport(st, r)] : [];
+  });
+  const when = (d: Resource) => (d.effectiveDateTime as string | undefined) ?? (d.issued as string);
+  const all = [...lab, ...rad].filter((d) => (q.status === undefined || d.status === q.status) && within(when(d), q.date));
   return pageOf(all, q);
 }

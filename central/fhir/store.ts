@@ -58,8 +58,13 @@ export interface PersonLink { personId: string; others: string[] }
 export interface RecordRow { type: FhirRecordType; clinicId: string; recordId: string; version: number; payload: Record<string, unknown>; appliedAt: string }
 export interface Page<T> { rows: T[]; total: number }
 
+/** The current version of a district radiologist's report on a study (central's image index, imaging_reports). */
+export interface RadiologyReportRow { studyInstanceUid: string; version: number; status: 'preliminary' | 'final' | 'amended'; findings: string; impression: string; positive: boolean; radiologist: string; reportedAt: string }
+
 export interface FhirStore {
   residents(q: ResidentQuery): Promise<Page<ResidentRow>>;
+  /** The latest report version of each of these studies that has one (none without the image index). */
+  radiologyReports?(studyUids: string[]): Promise<RadiologyReportRow[]>;
   residentsByIds(ids: string[]): Promise<ResidentRow[]>;
   records(q: RecordQuery): Promise<Page<RecordRow>>;
   /** Clinic ids that sent residents or records (Organization). */
@@ -109,6 +114,28 @@ const totalOf = (q: { count: number; offset: number }, rows: number): number | n
 
 class SqlFhirStore implements FhirStore {
   constructor(private readonly d: Dialect, private readonly wh?: Warehouse) {}
+
+  private hasReports: boolean | null = null;
+
+  async radiologyReports(studyUids: string[]): Promise<RadiologyReportRow[]> {
+    if (!studyUids.length) return [];
+    // The image index's tables are in the warehouse's database once central/imaging has migrated
+    // it; a warehouse without them (the FHIR facade alone) has no radiology reports.
+    if (this.hasReports === null) {
+      this.hasReports = (await this.d.all<{ n: number }>(
+        this.d.residentViaProjection ? "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'imaging_reports'" : "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'imaging_reports' AND table_schema = current_schema()", []))[0]!.n > 0;
+    }
+    if (!this.hasReports) return [];
+    const out: RadiologyReportRow[] = [];
+    for (let i = 0; i < studyUids.length; i += 500) {
+      const chunk = studyUids.slice(i, i + 500);
+      const rows = await this.d.all<Record<string, unknown>>(`SELECT r.study_instance_uid, r.version, r.status, r.findings, r.impression, r.positive, r.radiologist, r.reported_at FROM imaging_reports r
+        WHERE r.study_instance_uid IN (${chunk.map(() => '?').join(', ')}) AND r.version = (SELECT max(x.version) FROM imaging_reports x WHERE x.study_instance_uid = r.study_instance_uid)`, chunk);
+      for (const r of rows) out.push({ studyInstanceUid: String(r.study_instance_uid), version: Number(r.version), status: String(r.status) as RadiologyReportRow['status'], findings: String(r.findings),
+        impression: String(r.impression), positive: Number(r.positive) === 1, radiologist: String(r.radiologist), reportedAt: iso(r.reported_at) });
+    }
+    return out;
+  }
 
   async clinics(): Promise<string[]> {
     const rows = await this.d.all<{ clinic_id: string }>('SELECT DISTINCT clinic_id FROM records UNION SELECT DISTINCT clinic_id FROM residents ORDER BY 1', []);

@@ -10,6 +10,8 @@ import type { Resource } from '../../central/fhir/map.ts';
 import type { AuditEntry, IngestItem, Warehouse } from '../../central/warehouse/types.ts';
 import { formatHlc, makeResidentId, recordTypes, type RecordType } from '../../contracts/index.ts';
 import { validateR4 } from './fhir-validate.ts';
+import { openImagingIndex } from '../../central/imaging/index.ts';
+import { inst } from '../../central/imaging/index-contract.ts';
 import { postgresTestWarehouse, sqliteTestWarehouse } from './postgres.ts';
 
 const TOKEN = 'fhir-test-token-0123456789';
@@ -55,6 +57,13 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
     const readers = threads ? new ReadPool(readerSourceOf(wh)!, 2, store, (e) => t.fail(`reader thread lost: ${e.message}`)) : undefined;
     t.teardown(async () => { await readers?.close(); await cleanup(); });
     await seed(wh);
+    // The image index in the same database (central/imaging), with a radiologist's report on res-b's
+    // ultrasound study: served as a radiology DiagnosticReport.
+    const images = openImagingIndex(wh);
+    await images.ready();
+    await images.upsertInstance(inst(CLINIC, { studyInstanceUid: '1.2.840.113619.2.1.1', patientId: 'res-b' }));
+    await images.addReport('1.2.840.113619.2.1.1', { status: 'preliminary', findings: '肝脏回声增强', impression: '脂肪肝？', positive: true, radiologist: '区医院 王医生' });
+    await images.addReport('1.2.840.113619.2.1.1', { status: 'final', findings: '肝脏体积稍大，实质回声细密增强，后方回声衰减。', impression: '脂肪肝（轻度）', positive: true, radiologist: '区医院 王医生' });
     const audits: AuditEntry[] = [];
     const app = new Hono().route('/fhir', fhirApi({ store, readers, token: TOKEN, audit: async (e) => { audits.push(e); await wh.audit(e); } }));
     const get = async (path: string, auth = true) => {
@@ -64,6 +73,21 @@ function suite(name: string, make: () => Promise<{ wh: Warehouse; cleanup: () =>
       return { status: res.status, type: res.headers.get('content-type'), body };
     };
     const entries = (b: Resource, mode = 'match') => (b.entry as { resource: Resource; search: { mode: string } }[]).filter((e) => e.search.mode === mode).map((e) => e.resource);
+
+    t.test('radiology reports: the current version of a district radiologist\'s report on an imaging study, as a DiagnosticReport', async (t) => {
+      const uid = '1.2.840.113619.2.1.1';
+      const r = await get(`DiagnosticReport?patient=res-b&code=18748-4`);
+      t.equal(r.status, 200);
+      const [rad] = entries(r.body);
+      t.match(rad, { resourceType: 'DiagnosticReport', id: uid, status: 'final', meta: { versionId: '2' }, category: [{ coding: [{ code: 'RAD' }] }], code: { coding: [{ system: 'http://loinc.org', code: '18748-4' }], text: '腹部超声' },
+        subject: { reference: 'Patient/res-b' }, effectiveDateTime: '2026-03-01', imagingStudy: [{ reference: `ImagingStudy/${uid}` }], conclusion: '脂肪肝（轻度）', performer: [{ display: '区医院 王医生' }] });
+      t.equal(entries(r.body).length, 1, 'one radiology report for res-b (the study without a report has none)');
+      t.match(Buffer.from((rad!.presentedForm as { data: string }[])[0]!.data, 'base64').toString('utf8'), /检查所见：肝脏体积稍大[\s\S]*诊断意见：脂肪肝（轻度）/);
+      t.same([(await get(`DiagnosticReport/${uid}`)).body.id, (await get(`DiagnosticReport/${uid}`)).body.status], [uid, 'final'], 'read by the ImagingStudy\'s id');
+      t.equal((await get('DiagnosticReport?patient=res-b&status=preliminary')).body.total, 0, 'the current version\'s status only');
+      t.equal((await get(`DiagnosticReport?_id=${uid}`)).body.total, 1, 'by _id without a patient');
+      t.equal((await get('DiagnosticReport/1.2.840.113619.2.1.2')).status, 404, 'a study without a report: none');
+    });
 
     t.test('CapabilityStatement at /fhir/metadata', async (t) => {
       const r = await get('metadata', false);

@@ -10,6 +10,7 @@ import { edgeLogin, launchBrowser, screenshotPath } from '../helpers/browser.ts'
 import { waitFor } from '../helpers/wait.ts';
 import { addResident, imaging, imagingEnv, run, writeInstance } from './fixtures.ts';
 import { newUid } from '../../edge-agent/imaging/index.ts';
+import { validateR4 } from '../central/fhir-validate.ts';
 import { clinicToken } from '../../contracts/index.ts';
 
 const TOKEN = 'test-token-0123456789';
@@ -54,6 +55,28 @@ t.test('radiologist report at central reaches the clinic study page', async (t) 
   const other = await (await fetch(`${central.http.url}/archive/reports?after=0`, { headers: { authorization: `Bearer ${clinicToken(TOKEN, 'other-clinic')}` } })).json() as { reports: unknown[] };
   t.same(other.reports, [], 'reports are per clinic');
   t.equal((await fetch(`${central.http.url}/archive/reports`)).status, 401, 'no token, no reports');
+
+  // The report through FHIR for the district's other systems: a radiology DiagnosticReport of the
+  // patient, with the study referenced, read by id and searched, valid R4.
+  const fhir = async (path: string) => {
+    const r = await fetch(`${central.http.url}/fhir/${path}`, { headers: { authorization: `Bearer ${TOKEN}`, accept: 'application/fhir+json' } });
+    return { status: r.status, body: await r.json() as Record<string, unknown> };
+  };
+  await waitFor('the study record at central', async () => (await fhir(`ImagingStudy?patient=${chen.residentId}`)).body.total === 1, 20_000);
+  const found = await fhir(`DiagnosticReport?patient=${chen.residentId}`);
+  t.equal(found.status, 200);
+  const entries = (found.body.entry as { resource: Record<string, unknown> }[] | undefined) ?? [];
+  const rad = entries.map((e) => e.resource).find((r) => (r.category as { coding: { code: string }[] }[])[0]!.coding[0]!.code === 'RAD');
+  t.match(rad, { resourceType: 'DiagnosticReport', id: f.study, status: 'amended', code: { coding: [{ system: 'http://loinc.org', code: '18748-4' }] }, subject: { reference: `Patient/${chen.residentId}` },
+    imagingStudy: [{ reference: `ImagingStudy/${f.study}` }], conclusion: '胆囊结石，建议外科随诊', performer: [{ display: '区医院 王医生' }], meta: { versionId: '3' } }, 'the current version as a radiology DiagnosticReport');
+  const form = (rad!.presentedForm as { contentType: string; data: string }[])[0]!;
+  t.match(Buffer.from(form.data, 'base64').toString('utf8'), /^检查所见：胆囊内见一强回声团，后伴声影。\n诊断意见：胆囊结石，建议外科随诊/, 'findings and impression as text');
+  validateR4(rad as Parameters<typeof validateR4>[0]);
+  const read = await fhir(`DiagnosticReport/${f.study}`);
+  t.same([read.status, read.body.id, read.body.status], [200, f.study, 'amended'], 'read by id (the ImagingStudy\'s)');
+  t.equal(((await fhir(`DiagnosticReport?patient=${chen.residentId}&code=18748-4`)).body.total), 1, 'code 18748-4: radiology reports only');
+  t.equal(((await fhir(`DiagnosticReport?patient=${chen.residentId}&status=final`)).body.total), 0, 'by status');
+  t.equal(((await fhir(`DiagnosticReport?patient=${chen.residentId}&code=2345-7`)).body.total), 0, 'a lab code: none');
 
   // Restart: the cursor resumes, nothing is pulled twice.
   await edge.stop();
