@@ -11,8 +11,8 @@ import { randomUUID } from 'node:crypto';
 import ExcelJS from 'exceljs';
 import { readFileSync } from 'node:fs';
 import { openImagingIndex } from '../../central/imaging/index.ts';
-import type { IndexedInstance } from '../../central/imaging/index-store.ts';
-import { MAX_WORKLOAD_DAYS, workloadPeriod } from '../../central/portal/imaging.tsx';
+import type { IndexedInstance, ReportActivity } from '../../central/imaging/index-store.ts';
+import { MAX_WORKLOAD_DAYS, readerTable, workloadPeriod } from '../../central/portal/imaging.tsx';
 import { launchBrowser, screenshotPath } from '../helpers/browser.ts';
 import { browserLogin, Client, startPortal } from './portal-server.ts';
 
@@ -124,4 +124,34 @@ t.test('imaging workload in the portal', async (t) => {
   await b.goto(`${p.url}/portal/imaging`);
   await b.waitForSelector('[data-testid=table-imaging-readers]');
   await b.screenshot({ path: screenshotPath('portal-imaging-readers'), fullPage: true });
+});
+
+t.test('radiologists\' workload, generated: every version counted once, as a study\'s first final report, an amendment or a preliminary one; turnarounds within what was given', async (t) => {
+  const ctx = { t: (zh: string) => zh } as unknown as Parameters<typeof readerTable>[0];
+  const version = fc.record({ reader: fc.constantFrom('甲医生', '乙医生', '丙医生'), status: fc.constantFrom('preliminary', 'final', 'amended'), positive: fc.boolean(), hours: fc.integer({ min: 0, max: 500 }) });
+  const study = fc.array(version, { minLength: 1, maxLength: 5 });
+  fc.assert(fc.property(fc.array(study, { maxLength: 12 }), (studies) => {
+    // Reports as the archive keeps them: versions in order, the first non-preliminary one is the study's first final.
+    const rows: ReportActivity[] = studies.flatMap((vs, s) => {
+      const first = vs.findIndex((v) => v.status !== 'preliminary');
+      return vs.map((v, i) => ({
+        studyInstanceUid: `2.25.${s}`, version: i + 1, status: v.status as ReportActivity['status'], positive: v.positive, radiologist: v.reader,
+        reportedAt: new Date(Date.UTC(2026, 10, 1) + v.hours * 3_600_000).toISOString(), clinicId: 'c01', firstReceivedAt: new Date(Date.UTC(2026, 10, 1)).toISOString(),
+        firstFinalVersion: first < 0 ? null : first + 1,
+      }));
+    });
+    const table = readerTable(ctx, rows);
+    const sum = (k: string) => table.rows.reduce((a, r) => a + (r[k] as number), 0);
+    if (sum('versions') !== rows.length) throw new Error('versions not counted once each');
+    if (sum('finals') + sum('amended') + sum('preliminary') !== rows.length) throw new Error('a version counted as none or two kinds');
+    const finals = rows.filter((r) => r.version === r.firstFinalVersion);
+    if (sum('finals') !== finals.length || table.finals !== finals.length) throw new Error('studies reported finally miscounted');
+    for (const r of table.rows) {
+      const mine = finals.filter((f) => f.radiologist === r.radiologist).map((f) => (Date.parse(f.reportedAt) - Date.parse(f.firstReceivedAt)) / 3_600_000);
+      if (!mine.length ? r.median !== null : (r.median as number) < Math.min(...mine) || (r.median as number) > Math.max(...mine) || (r.p90 as number) < (r.median as number)) throw new Error(`turnaround of ${r.radiologist} outside its reports`);
+      const pos = finals.filter((f) => f.radiologist === r.radiologist && f.positive).length;
+      if (mine.length ? Math.abs((r.positiveRate as number) - pos / mine.length) > 1e-9 : r.positiveRate !== null) throw new Error('positive rate not over the first final reports');
+    }
+  }), { numRuns: 300 });
+  t.pass('300 generated report histories');
 });
