@@ -18,6 +18,15 @@ import { mountCentralImaging } from './index.ts';
 const body = (b: Buffer) => new Blob([new Uint8Array(b)]).stream();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** An empty archive in a temp directory of the test's own, its index in an in-memory SQLite. */
+function freshArchive(t: { teardown(fn: () => void): void }, prefix: string): { dir: string; a: Archive } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openDb(':memory:');
+  migrate(db, imagingCentralMigrations);
+  return { dir, a: new Archive(new SqliteImagingIndex(db), dir) };
+}
+
 t.test('archive: verify, store, idempotent, refuse', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'archive-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -87,11 +96,7 @@ t.test('archive disk: refused with 507 below the kept free space, and when the d
 });
 
 t.test('resumable upload: parts at the offset central holds, a cut part kept, the wrong offset told, the whole checked', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'archive-parts-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const db = openDb(':memory:');
-  migrate(db, imagingCentralMigrations);
-  const a = new Archive(new SqliteImagingIndex(db), dir);
+  const { dir, a } = freshArchive(t, 'archive-parts-');
   const sop = testUid();
   const file = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.3.1', sopInstanceUid: sop, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', patientId: 'P2', rows: 512, columns: 512, frames: 8 });
   const h = sha(file);
@@ -137,11 +142,7 @@ t.test('resumable upload: parts at the offset central holds, a cut part kept, th
 });
 
 t.test('resumable upload, generated: parts of any sizes, cut parts, stale and wrong offsets, in any mix: the archive ends with the exact file or says where to go on', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'archive-parts-fc-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const db = openDb(':memory:');
-  migrate(db, imagingCentralMigrations);
-  const a = new Archive(new SqliteImagingIndex(db), dir);
+  const { dir, a } = freshArchive(t, 'archive-parts-fc-');
   const step = fc.record({ len: fc.integer({ min: 1, max: 60_000 }), cutAfter: fc.option(fc.integer({ min: 0, max: 60_000 }), { nil: undefined }), skew: fc.constantFrom(0, 0, 0, -1000, 1000, -1, 1) });
   await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
     const sop = testUid();
@@ -184,11 +185,7 @@ t.test('resumable upload, generated: parts of any sizes, cut parts, stale and wr
 });
 
 t.test('abandoned partial uploads: idle resumable copies and crashed temp files removed, recent and busy ones kept; a clinic back later sends from 0 and ends with the exact file', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'archive-sweep-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const db = openDb(':memory:');
-  migrate(db, imagingCentralMigrations);
-  const a = new Archive(new SqliteImagingIndex(db), dir);
+  const { dir, a } = freshArchive(t, 'archive-sweep-');
   const mk = (patientId: string) => {
     const sop = testUid();
     const file = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.3.1', sopInstanceUid: sop, studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', patientId, rows: 256, columns: 256, frames: 4 });

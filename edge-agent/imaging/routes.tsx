@@ -15,7 +15,8 @@ import { previewAnswer } from '../../contracts/dicom/no-preview.ts';
 import { archivedPreview } from './archived-preview.ts';
 import type { ImagingStorage } from './storage.ts';
 import type { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
-import { isoDay, type ImagingRepo, type Modality } from './repo.ts';
+import { isoDay, type ImagingRepo, type Modality, type OrderRow } from './repo.ts';
+import type { Tx } from '../store/store.ts';
 import type { RefusalLog } from './refusals.ts';
 
 export const VIEW_ROLES: readonly Role[] = ['doctor', 'nurse', 'registrar', 'imaging_tech', 'device_tech', 'clinic_admin'];
@@ -75,43 +76,44 @@ export function mountImagingUi(ctx: EdgeModuleContext, deps: {
     return worklist(c, pctx, u.role, { notice: L(pctx, `已创建检查申请 ${o.accessionNumber}（${resident!.name}，${proc!.zh}），设备可通过工作列表获取。`, `Order ${o.accessionNumber} created; devices see it in the worklist.`) });
   });
 
+  /**
+   * A person's action on one order (cancel, complete): run in a transaction; the day's worklist
+   * again with what happened, or why not in words (a stale page, an order already closed), audited.
+   */
+  const orderAction = <O extends string>(path: string, roles: readonly Role[], action: string, done: O,
+    run: (tx: Tx, orderId: string) => O | 'unknown', refusal: (outcome: O | 'unknown', acc: string, before: OrderRow | null, pctx: PageCtx) => string,
+    notice: (acc: string, before: OrderRow, pctx: PageCtx) => string) =>
+    ui.page('post', path, roles, async (c, u, pctx) => {
+      const id = c.req.param('id') ?? '';
+      const before = repo.order(id);
+      const day = before ? isoDay(before.scheduledDate) : undefined;
+      const outcome = await store.transactAsync((tx) => run(tx, id));
+      const acc = before?.accessionNumber ?? id;
+      if (outcome !== done || !before) {
+        const msg = outcome === 'unknown' || !before ? L(pctx, '找不到该申请，请刷新页面。', 'Order not found: reload the page.') : refusal(outcome, acc, before, pctx);
+        audit(c, u.username, action, acc, `refused: ${outcome}`);
+        return worklist(c, pctx, u.role, { listError: msg }, 400, day);
+      }
+      audit(c, u.username, action, `${acc} ${before.residentId}`, 'ok');
+      return worklist(c, pctx, u.role, { listNotice: notice(acc, before, pctx) }, 200, day);
+    });
+  const closed = (acc: string, before: OrderRow | null) => `申请 ${acc} 已${before?.status === 'cancelled' ? '取消' : '完成'}`;
+
   // Cancel an order nobody has imaged yet (entered by mistake, the patient did not come): it leaves
   // the devices' worklist and the reconciliation choices; the row stays on the day's list, marked.
-  ui.page('post', '/imaging/orders/:id/cancel', ORDER_ROLES, async (c, u, pctx) => {
-    const id = c.req.param('id') ?? '';
-    const before = repo.order(id);
-    const day = before ? isoDay(before.scheduledDate) : undefined;
-    const outcome = await store.transactAsync((tx) => repo.cancelOrder(tx, id));
-    const acc = before?.accessionNumber ?? id;
-    if (outcome !== 'cancelled') {
-      const msg = outcome === 'unknown' ? L(pctx, '找不到该申请，请刷新页面。', 'Order not found: reload the page.')
-        : outcome === 'has_images' ? L(pctx, `申请 ${acc} 已收到图像，不能取消（图像已归档到该申请）。`, `Order ${acc} already has images: it cannot be cancelled.`)
-        : L(pctx, `申请 ${acc} 已${before?.status === 'cancelled' ? '取消' : '完成'}，无需再取消。`, `Order ${acc} is already ${before?.status ?? 'closed'}.`);
-      audit(c, u.username, 'imaging.order.cancel', acc, `refused: ${outcome}`);
-      return worklist(c, pctx, u.role, { listError: msg }, 400, day);
-    }
-    audit(c, u.username, 'imaging.order.cancel', `${acc} ${before!.residentId}`, 'ok');
-    return worklist(c, pctx, u.role, { listNotice: L(pctx, `已取消申请 ${acc}（${before!.residentName ?? before!.residentId}，${before!.display}），设备的工作列表中不再显示。`, `Order ${acc} cancelled; devices no longer see it in the worklist.`) }, 200, day);
-  });
+  orderAction('/imaging/orders/:id/cancel', ORDER_ROLES, 'imaging.order.cancel', 'cancelled', (tx, id) => repo.cancelOrder(tx, id),
+    (outcome, acc, before, pctx) => (outcome === 'has_images'
+      ? L(pctx, `申请 ${acc} 已收到图像，不能取消（图像已归档到该申请）。`, `Order ${acc} already has images: it cannot be cancelled.`)
+      : L(pctx, `${closed(acc, before)}，无需再取消。`, `Order ${acc} is already ${before?.status ?? 'closed'}.`)),
+    (acc, o, pctx) => L(pctx, `已取消申请 ${acc}（${o.residentName ?? o.residentId}，${o.display}），设备的工作列表中不再显示。`, `Order ${acc} cancelled; devices no longer see it in the worklist.`));
 
   // The examination is done (检查完成): the technician after the last image. It leaves the open
   // orders; the district radiologist's final report does the same by itself (reports.ts).
-  ui.page('post', '/imaging/orders/:id/complete', RECONCILE_ROLES, async (c, u, pctx) => {
-    const id = c.req.param('id') ?? '';
-    const before = repo.order(id);
-    const day = before ? isoDay(before.scheduledDate) : undefined;
-    const outcome = await store.transactAsync((tx) => repo.completeOrder(tx, id));
-    const acc = before?.accessionNumber ?? id;
-    if (outcome !== 'completed') {
-      const msg = outcome === 'unknown' ? L(pctx, '找不到该申请，请刷新页面。', 'Order not found: reload the page.')
-        : outcome === 'no_images' ? L(pctx, `申请 ${acc} 还没有收到图像，不能标记完成（未做的检查请取消申请）。`, `Order ${acc} has no images yet: it cannot be completed (cancel it if it will not be done).`)
-        : L(pctx, `申请 ${acc} 已${before?.status === 'cancelled' ? '取消' : '完成'}。`, `Order ${acc} is already ${before?.status ?? 'closed'}.`);
-      audit(c, u.username, 'imaging.order.complete', acc, `refused: ${outcome}`);
-      return worklist(c, pctx, u.role, { listError: msg }, 400, day);
-    }
-    audit(c, u.username, 'imaging.order.complete', `${acc} ${before!.residentId}`, 'ok');
-    return worklist(c, pctx, u.role, { listNotice: L(pctx, `检查 ${acc}（${before!.residentName ?? before!.residentId}，${before!.display}）已完成。`, `Examination ${acc} completed.`) }, 200, day);
-  });
+  orderAction('/imaging/orders/:id/complete', RECONCILE_ROLES, 'imaging.order.complete', 'completed', (tx, id) => repo.completeOrder(tx, id),
+    (outcome, acc, before, pctx) => (outcome === 'no_images'
+      ? L(pctx, `申请 ${acc} 还没有收到图像，不能标记完成（未做的检查请取消申请）。`, `Order ${acc} has no images yet: it cannot be completed (cancel it if it will not be done).`)
+      : L(pctx, `${closed(acc, before)}。`, `Order ${acc} is already ${before?.status ?? 'closed'}.`)),
+    (acc, o, pctx) => L(pctx, `检查 ${acc}（${o.residentName ?? o.residentId}，${o.display}）已完成。`, `Examination ${acc} completed.`));
 
   ui.page('get', '/imaging/studies/:uid', VIEW_ROLES, (c, u, pctx) => {
     const s = repo.study(c.req.param('uid') ?? '');
