@@ -78,5 +78,6 @@ export const metricNames = {
     archivePartialBytes: 'central_imaging_uploads_partial_bytes',
     archivePartialOldest: 'central_imaging_uploads_partial_idle_seconds',
     archiveAbandoned: 'central_imaging_uploads_abandoned_total',
+    wadoTranscoded: 'central_imaging_wado_transcoded_total',
   },
 } as const;

@@ -1,7 +1,8 @@
 /**
  * DICOMweb over the archive: QIDO-RS (studies, series, instances; DICOM JSON), WADO-RS
- * (instances as multipart/related application/dicom, byte-identical to what the clinic
- * sent; metadata JSON with BulkDataURI for pixel data) and a rendered PNG.
+ * (instances as multipart/related application/dicom, byte-identical to what the clinic sent or
+ * transcoded to Explicit VR Little Endian as the Accept header asks, accept.ts; metadata JSON
+ * with BulkDataURI for pixel data) and a rendered PNG.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -11,6 +12,8 @@ import type { IndexedInstance, SeriesSummary, StudySummary } from './index-store
 import { readPart10, type JsonDataset, type JsonElement, type ParsedFile } from '../../contracts/dicom/dicom-file.ts';
 import { frameSpans, InstanceReadError, pixelDataSpans, readLayout, readTrailing, type InstanceLayout, type Span } from '../../contracts/dicom/instance-reader.ts';
 import { isDatasetError } from '../../contracts/dicom/dataset-walker.ts';
+import { EXPLICIT_LE } from '../../contracts/dicom/transcode.ts';
+import { partType } from './accept.ts';
 
 type J = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string }>;
 const v = (vr: string, x: unknown): { vr: string; Value?: unknown[] } => (x === null || x === undefined || x === '' ? { vr } : { vr, Value: [x] });
@@ -100,13 +103,38 @@ export async function instanceMetadata(i: IndexedInstance, base: string): Promis
   return clean(f.dict, '');
 }
 
-/** multipart/related; type="application/dicom" with the stored files, streamed in order. */
-export function multipartDicom(files: IndexedInstance[]): { body: ReadableStream<Uint8Array>; contentType: string } {
+/**
+ * One part of a WADO-RS retrieve: the stored file as it is, or (`transcoded`) the bytes given
+ * instead, made when the part is sent (one instance in memory at a time).
+ */
+export interface DicomPart { file: IndexedInstance; transcoded?: () => Promise<Buffer> }
+
+/**
+ * multipart/related; type="application/dicom" with the instances, streamed in order; each part
+ * names its transfer syntax. A transcoding that fails after the answer began (only in a study's
+ * or series' retrieve; a single instance is transcoded before answering) ends the body with an
+ * error: the client sees the response cut, and `onPartError` is told.
+ */
+export function multipartDicom(files: DicomPart[], onPartError?: (f: IndexedInstance, e: unknown) => void): { body: ReadableStream<Uint8Array>; contentType: string } {
   const boundary = `dpc-${randomBytes(12).toString('hex')}`;
+  const head = (f: IndexedInstance, ts: string, length: number) =>
+    Buffer.from(`--${boundary}\r\nContent-Type: ${partType('application/dicom', ts)}\r\nContent-Length: ${length}\r\nContent-Location: /studies/${f.studyInstanceUid}/series/${f.seriesInstanceUid}/instances/${f.sopInstanceUid}\r\n\r\n`);
   async function* parts() {
-    for (const f of files) {
-      yield Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${f.size}\r\nContent-Location: /studies/${f.studyInstanceUid}/series/${f.seriesInstanceUid}/instances/${f.sopInstanceUid}\r\n\r\n`);
-      for await (const chunk of createReadStream(f.path)) yield chunk as Buffer;
+    for (const { file: f, transcoded } of files) {
+      if (transcoded) {
+        let b: Buffer;
+        try {
+          b = await transcoded();
+        } catch (e) {
+          onPartError?.(f, e);
+          throw e;
+        }
+        yield head(f, EXPLICIT_LE, b.length);
+        yield b;
+      } else {
+        yield head(f, f.transferSyntaxUid, f.size);
+        for await (const chunk of createReadStream(f.path)) yield chunk as Buffer;
+      }
       yield Buffer.from('\r\n');
     }
     yield Buffer.from(`--${boundary}--\r\n`);
@@ -209,16 +237,22 @@ const NATIVE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.100
 /** Frames one WADO-RS frames request may list (an enhanced CT or MR multi-frame has a few thousand). */
 const MAX_FRAMES_PER_REQUEST = 10_000;
 
+/** The frame numbers of a WADO-RS frames request (from 1); FrameError 400 for a bad list. */
+export function frameList(list: string): number[] {
+  const wanted = list.split(',').map((s) => Number(s.trim()));
+  if (!wanted.length || wanted.some((n) => !Number.isInteger(n) || n < 1)) throw new FrameError(400, `frame list "${list.slice(0, 80)}" must be positive integers separated by commas (frames start at 1)`);
+  if (wanted.length > MAX_FRAMES_PER_REQUEST) throw new FrameError(400, `${wanted.length} frames asked in one request: at most ${MAX_FRAMES_PER_REQUEST}, ask in several`);
+  return wanted;
+}
+
 /**
  * WADO-RS frames: frame numbers start at 1. Native (uncompressed) pixel data is cut into
  * frames of rows × columns × samples × bits/8 bytes; encapsulated pixel data (JPEG, RLE,
  * JPEG-LS, JPEG 2000) answers each frame's compressed bytes as stored, typed with its
- * transfer syntax (no transcoding).
+ * transfer syntax (the route decodes them instead when the Accept header asks for native frames).
  */
 export async function instanceFrames(i: IndexedInstance, list: string): Promise<{ frames: OctetPart[]; type: string }> {
-  const wanted = list.split(',').map((s) => Number(s.trim()));
-  if (!wanted.length || wanted.some((n) => !Number.isInteger(n) || n < 1)) throw new FrameError(400, `frame list "${list.slice(0, 80)}" must be positive integers separated by commas (frames start at 1)`);
-  if (wanted.length > MAX_FRAMES_PER_REQUEST) throw new FrameError(400, `${wanted.length} frames asked in one request: at most ${MAX_FRAMES_PER_REQUEST}, ask in several`);
+  const wanted = frameList(list);
   // Only the frames asked for are read (a viewer asks for every frame of a cine, one by one).
   // They are sent from the file (one handle for all of them), not read into memory first.
   const l = await layout(i);

@@ -15,7 +15,9 @@ import { SqliteWarehouse } from '../warehouse/sqlite.ts';
 import { PostgresWarehouse } from '../warehouse/postgres.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 import { Archive, ArchiveError, type IndexedInstance } from './archive.ts';
-import { FrameError, instanceBulkData, instanceFrames, instanceJson, instanceMetadata, multipartDicom, multipartOctets, seriesJson, studiesJson, type OctetPart, type Query } from './dicomweb.ts';
+import { FrameError, frameList, instanceBulkData, instanceFrames, instanceJson, instanceMetadata, multipartDicom, multipartOctets, seriesJson, studiesJson, type DicomPart, type OctetPart, type Query } from './dicomweb.ts';
+import { choose, wantedSyntaxes } from './accept.ts';
+import { TranscodeError } from '../../contracts/dicom/transcode.ts';
 import './migrations.ts';
 import { SqliteImagingIndex, type ImagingIndex } from './index-store.ts';
 import { PgImagingIndex } from './index-store-pg.ts';
@@ -95,6 +97,14 @@ export function mountCentralImaging(app: AnyHono, deps: {
   if (deps.registry) registerArchiveMetrics(deps.registry, archive);
   // Rendered previews are decoded in a thread of their own (a compressed DR frame: up to seconds).
   const previews = deps.previews ?? new PreviewRenderer();
+  /** WADO-RS answers given in Explicit VR Little Endian by transcoding, and those that could not be. */
+  const transcoded = { instances: 0, frames: 0, failed: 0, busy: 0 };
+  if (deps.registry) {
+    new Counter({ name: metricNames.central.wadoTranscoded, help: 'WADO-RS instances and frames given in Explicit VR Little Endian by decoding what was stored (what=instances|frames), and requests that could not be (what=failed: corrupt or undecodable data, too large; what=busy: the decoding thread\'s queue full, 503)', labelNames: ['what'], registers: [deps.registry], collect() {
+      this.reset();
+      for (const [what, n] of Object.entries(transcoded)) this.inc({ what }, n);
+    } });
+  }
   registerImagingOpenApi(app);
   const audit = (c: Context, actor: string, action: string, target: string, outcome: string) => {
     deps.wh.audit({ actor, action, target, sourceIp: ip(c), outcome }).catch(() => undefined);
@@ -268,13 +278,57 @@ export function mountCentralImaging(app: AnyHono, deps: {
   app.post(`${dw}/studies`, stowLimit, (c) => store(c));
   app.post(`${dw}/studies/:study`, stowLimit, (c) => store(c, c.req.param('study')));
 
+  // WADO-RS retrieve in the transfer syntax the Accept header asks for (accept.ts): the stored
+  // bytes, or Explicit VR Little Endian transcoded in the preview thread. One instance is
+  // transcoded before answering, so a failure is a 406 with the reason; a study's or series'
+  // instances one at a time as the body is sent.
+  const transcodeRefusal = (c: Context, action: string, target: string, e: unknown) => {
+    if (e instanceof PreviewBusyError) {
+      transcoded.busy++;
+      audit(c, 'api-token', action, target, 'busy');
+      return c.json({ error: 'busy', detail: e.message }, 503, { 'retry-after': '5' });
+    }
+    if (!(e instanceof TranscodeError)) throw e;
+    transcoded.failed++;
+    audit(c, 'api-token', action, target, `not transcoded: ${e.message}`);
+    return c.json({ error: 'not acceptable', kind: e.kind, detail: e.message }, 406);
+  };
   const retrieve = async (c: Context, sel: Query, what: string) => {
     const files = await index.findInstances({ ...sel, limit: '1000' });
-    audit(c, 'api-token', 'wado.retrieve', what, files.length ? `ok (${files.length})` : 'not found');
-    if (!files.length) return c.json({ error: 'not found' }, 404);
-    const accept = c.req.header('accept') ?? '';
-    if (accept && !/multipart\/related|\*\/\*|application\/dicom/.test(accept)) return c.json({ error: 'not acceptable', detail: 'WADO-RS retrieve answers multipart/related; type="application/dicom"' }, 406);
-    const m = multipartDicom(files);
+    if (!files.length) {
+      audit(c, 'api-token', 'wado.retrieve', what, 'not found');
+      return c.json({ error: 'not found' }, 404);
+    }
+    const wanted = wantedSyntaxes(c.req.header('accept'), 'application/dicom');
+    if (!wanted.length) {
+      audit(c, 'api-token', 'wado.retrieve', what, 'refused 406: media type');
+      return c.json({ error: 'not acceptable', detail: 'WADO-RS retrieve answers multipart/related; type="application/dicom" (transfer-syntax=* for the stored bytes; without it, Explicit VR Little Endian)' }, 406);
+    }
+    const choices = files.map((f) => ({ f, choice: choose(wanted, f.transferSyntaxUid, 'application/dicom') }));
+    const refused = choices.filter((x) => x.choice.give === 'refuse');
+    if (refused.length) {
+      const first = refused[0]!.choice as { detail: string };
+      audit(c, 'api-token', 'wado.retrieve', what, `refused 406: ${refused.length} of ${files.length} not in an accepted transfer syntax`);
+      return c.json({ error: 'not acceptable', detail: refused.length === 1 && files.length === 1 ? first.detail : `${refused.length} of the ${files.length} instances cannot be given in a transfer syntax the Accept header names; the first: ${first.detail}` }, 406);
+    }
+    const toTranscode = choices.filter((x) => x.choice.give === 'transcode').length;
+    const parts: DicomPart[] = choices.map(({ f, choice }) => (choice.give === 'transcode'
+      ? { file: f, transcoded: async () => { const [b] = await previews.transcode(f.path); transcoded.instances++; return b!; } }
+      : { file: f }));
+    if (files.length === 1 && parts[0]!.transcoded) {
+      // One instance: transcoded now, so that a failure is answered as such.
+      try {
+        const b = await parts[0]!.transcoded();
+        parts[0] = { file: files[0]!, transcoded: async () => b };
+      } catch (e) {
+        return transcodeRefusal(c, 'wado.retrieve', what, e);
+      }
+    }
+    audit(c, 'api-token', 'wado.retrieve', what, `ok (${files.length}${toTranscode ? `, ${toTranscode} in Explicit VR Little Endian` : ''})`);
+    const m = multipartDicom(parts, (f, e) => {
+      transcoded.failed++;
+      deps.log?.error({ sop: f.sopInstanceUid, err: String((e as Error)?.message ?? e) }, 'WADO-RS retrieve cut: an instance could not be transcoded after the answer began');
+    });
     return c.body(m.body, 200, { 'content-type': m.contentType });
   };
   app.get(`${dw}/studies/:study`, (c) => retrieve(c, { StudyInstanceUID: c.req.param('study') }, c.req.param('study') ?? ''));
@@ -315,10 +369,41 @@ export function mountCentralImaging(app: AnyHono, deps: {
       return c.json({ error: 'cannot retrieve', detail: e.message }, e.status);
     }
   };
-  app.get(`${dw}/studies/:study/series/:series/instances/:sop/frames/:frames`, (c) => binary(c, 'wado.frames', async (i) => {
-    const r = await instanceFrames(i, c.req.param('frames') ?? '');
-    return { parts: r.frames, type: r.type };
-  }));
+  app.get(`${dw}/studies/:study/series/:series/instances/:sop/frames/:frames`, async (c) => {
+    // Compressed frames decoded when the Accept header asks for native ones (the default).
+    const i = await archive.instance(c.req.param('sop') ?? '');
+    const choice = i ? choose(wantedSyntaxes(c.req.header('accept'), 'application/octet-stream'), i.transferSyntaxUid, 'application/octet-stream') : null;
+    const found = i && i.studyInstanceUid === c.req.param('study');
+    if (!found || choice?.give !== 'transcode') {
+      if (found && choice?.give === 'refuse') {
+        audit(c, 'api-token', 'wado.frames', i.sopInstanceUid, `refused 406: ${choice.detail}`);
+        return c.json({ error: 'not acceptable', detail: choice.detail }, 406);
+      }
+      return binary(c, 'wado.frames', async (x) => {
+        const r = await instanceFrames(x, c.req.param('frames') ?? '');
+        return { parts: r.frames, type: r.type };
+      });
+    }
+    let frames: Buffer[];
+    try {
+      frames = await previews.transcode(i.path, frameList(c.req.param('frames') ?? ''));
+      transcoded.frames += frames.length;
+    } catch (e) {
+      if (e instanceof FrameError) {
+        audit(c, 'api-token', 'wado.frames', i.sopInstanceUid, `refused ${e.status}: ${e.message}`);
+        return c.json({ error: 'cannot retrieve', detail: e.message }, e.status);
+      }
+      // A frame beyond the instance is a 404, as for stored frames.
+      if (e instanceof TranscodeError && /not in the instance/.test(e.message)) {
+        audit(c, 'api-token', 'wado.frames', i.sopInstanceUid, `refused 404: ${e.message}`);
+        return c.json({ error: 'cannot retrieve', detail: e.message }, 404);
+      }
+      return transcodeRefusal(c, 'wado.frames', i.sopInstanceUid, e);
+    }
+    const m = multipartOctets(frames, 'application/octet-stream');
+    audit(c, 'api-token', 'wado.frames', i.sopInstanceUid, `ok (${frames.length} decoded)`);
+    return c.body(m.body, 200, { 'content-type': m.contentType, 'content-length': String(m.length) });
+  });
   app.get(`${dw}/studies/:study/series/:series/instances/:sop/bulkdata/:path`, (c) => binary(c, 'wado.bulkdata', async (i) => ({ parts: [await instanceBulkData(i, c.req.param('path') ?? '')], type: 'application/octet-stream' })));
 
   app.get(`${dw}/studies/:study/series/:series/instances/:sop/rendered`, async (c) => {

@@ -174,8 +174,12 @@ t.test('WADO-RS frames and bulk data: native multi-frame cut per frame, errors n
   t.equal(Number(rleBulk.headers.get('content-length')), rleBody.length, 'Content-Length is the body length');
   const rp = parseMultipartRelated((rleBulk.headers.get('content-type') ?? '').replace('application/octet-stream', 'application/dicom'), rleBody);
   t.ok(rp[0]!.body.equals(Buffer.concat(fragments)), 'encapsulated bulk data: the fragments joined, without item headers');
-  const rleFrames = await app.request(`http://central/api/imaging/dicomweb/studies/${study}/series/${rle.series}/instances/${rle.sop}/frames/3,1,3`);
-  t.match(rleFrames.headers.get('content-type') ?? '', /transfer-syntax=1\.2\.840\.10008\.1\.2\.5/, 'encapsulated frames typed with their transfer syntax');
+  const rleFrames = await app.request(`http://central/api/imaging/dicomweb/studies/${study}/series/${rle.series}/instances/${rle.sop}/frames/3,1,3`, { headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } });
+  t.match(rleFrames.headers.get('content-type') ?? '', /transfer-syntax=1\.2\.840\.10008\.1\.2\.5/, 'encapsulated frames asked as stored (transfer-syntax=*): typed with their transfer syntax');
+  // Without transfer-syntax the frames are decoded to native; these fragments are not RLE: 406 saying why.
+  const undecodable = await app.request(`http://central/api/imaging/dicomweb/studies/${study}/series/${rle.series}/instances/${rle.sop}/frames/1`);
+  t.equal(undecodable.status, 406, 'native frames asked of an undecodable RLE instance: 406');
+  t.match(await undecodable.json(), { error: 'not acceptable', detail: /RLE|segment|header/i });
   const fp = parseMultipartRelated((rleFrames.headers.get('content-type') ?? '').replace(/application\/octet-stream; transfer-syntax=[0-9.]+/, 'application/dicom'), Buffer.from(await rleFrames.arrayBuffer()));
   t.same(fp.map((p) => p.body.toString('hex')), [fragments[2]!, fragments[0]!, fragments[2]!].map((b) => b.toString('hex')), 'encapsulated frames 3, 1, 3 as stored (one file handle for all)');
 

@@ -13,13 +13,18 @@
 import { Worker } from 'node:worker_threads';
 import { workerBootstrap } from '../runtime/ts-worker.ts';
 import { RenderError, type RenderFailure } from './render.ts';
+import { MAX_TRANSCODED_BYTES, TranscodeError, type TranscodeFailure } from './transcode.ts';
 
-export interface PreviewRequest { id: number; path: string; maxSize: number }
+/** A PNG preview (`maxSize`), or the instance given in Explicit VR Little Endian (`transcode`: the whole file, or frames). */
+export type PreviewRequest =
+  | { id: number; path: string; maxSize: number }
+  | { id: number; path: string; transcode: { frames: number[] | null; maxBytes: number } };
 export type PreviewReply =
   /** The thread begins this request: its time-out runs from here. */
   | { id: number; started: true }
-  | { id: number; ok: true; png: Uint8Array }
-  | { id: number; ok: false; kind: 'render' | 'missing' | 'error'; message: string; failure?: RenderFailure };
+  /** The PNG, the transcoded file, or the frames asked for. */
+  | { id: number; ok: true; parts: Uint8Array[] }
+  | { id: number; ok: false; kind: 'render' | 'transcode' | 'missing' | 'error'; message: string; failure?: RenderFailure | TranscodeFailure };
 
 export class PreviewBusyError extends Error {
   override name = 'PreviewBusyError';
@@ -27,7 +32,9 @@ export class PreviewBusyError extends Error {
 
 export interface PreviewStats {
   rendered: number;
-  /** Not renderable (syntax, photometric, corrupt frame): RenderError. */
+  /** Instances or frames given in Explicit VR Little Endian. */
+  transcoded: number;
+  /** Not renderable or not transcodable (syntax, photometric, corrupt frame): RenderError. */
   unsupported: number;
   /** Other failures (file unreadable, thread died). */
   failed: number;
@@ -42,16 +49,18 @@ export interface PreviewRendererOptions {
   idleMs?: number;
   /** Larger files get RenderError 'too-large' without being read (default 512 MiB): a preview reads the whole file. */
   maxFileBytes?: number;
+  /** Transcoded instances (their native pixel data) above this are refused (default 512 MiB). */
+  maxTranscodedBytes?: number;
   /** A thread died or was stopped after a time-out. */
   onThreadError?: (err: Error) => void;
 }
 
-interface Pending extends PreviewRequest { resolve: (b: Buffer) => void; reject: (e: Error) => void }
+interface Pending { req: PreviewRequest; resolve: (parts: Buffer[]) => void; reject: (e: Error) => void }
 
 const ENTRY = new URL('./preview-worker.ts', import.meta.url);
 
 export class PreviewRenderer {
-  readonly stats: PreviewStats = { rendered: 0, unsupported: 0, failed: 0, timedOut: 0, refusedBusy: 0, threadStarts: 0 };
+  readonly stats: PreviewStats = { rendered: 0, transcoded: 0, unsupported: 0, failed: 0, timedOut: 0, refusedBusy: 0, threadStarts: 0 };
   private readonly timeoutMs: number;
   private readonly maxQueue: number;
   private readonly idleMs: number;
@@ -72,19 +81,32 @@ export class PreviewRenderer {
   }
 
   /** PNG of frame 1 of the Part 10 file at `path`, fitting `maxSize`. Rejects with RenderError when it cannot be rendered. */
-  render(path: string, maxSize: number): Promise<Buffer> {
+  async render(path: string, maxSize: number): Promise<Buffer> {
+    return (await this.send({ id: 0, path, maxSize }))[0]!;
+  }
+
+  /**
+   * The Part 10 file at `path` in Explicit VR Little Endian (one buffer), or, with `frames`, those
+   * frames decoded to native pixel data (one buffer each), decoded in the thread
+   * (contracts/dicom/transcode.ts). Rejects with TranscodeError when it cannot be done.
+   */
+  transcode(path: string, frames: number[] | null = null, maxBytes = this.opts.maxTranscodedBytes ?? MAX_TRANSCODED_BYTES): Promise<Buffer[]> {
+    return this.send({ id: 0, path, transcode: { frames, maxBytes } });
+  }
+
+  private send(req: PreviewRequest): Promise<Buffer[]> {
     if (this.closed) return Promise.reject(new Error('preview renderer closed'));
     if (this.pending.size >= this.maxQueue) {
       this.stats.refusedBusy++;
       return Promise.reject(new PreviewBusyError(`${this.pending.size} previews are being rendered; try again in a few seconds`));
     }
-    return new Promise<Buffer>((resolve, reject) => {
-      const p: Pending = { id: ++this.ids, path, maxSize, resolve, reject };
-      this.pending.set(p.id, p);
+    return new Promise<Buffer[]>((resolve, reject) => {
+      const p: Pending = { req: { ...req, id: ++this.ids }, resolve, reject };
+      this.pending.set(p.req.id, p);
       if (this.idleTimer) { clearTimeout(this.idleTimer); this.idleTimer = null; }
       const w = this.thread();
       w.ref();
-      w.postMessage({ id: p.id, path, maxSize } satisfies PreviewRequest);
+      w.postMessage(p.req);
     });
   }
 
@@ -120,13 +142,13 @@ export class PreviewRenderer {
       const head = this.pending.get(this.timed) ?? this.pending.values().next().value as Pending | undefined;
       const rest = [...this.pending.values()].filter((p) => p !== head);
       if (head) {
-        this.pending.delete(head.id);
+        this.pending.delete(head.req.id);
         this.stats.failed++;
-        head.reject(new Error(`the preview thread stopped while rendering this instance: ${err.message}`));
+        head.reject(new Error(`the preview thread stopped while ${'transcode' in head.req ? 'transcoding' : 'rendering'} this instance: ${err.message}`));
       }
       if (rest.length) {
         const nw = this.thread();
-        for (const p of rest) nw.postMessage({ id: p.id, path: p.path, maxSize: p.maxSize } satisfies PreviewRequest);
+        for (const p of rest) nw.postMessage(p.req);
       }
       this.armTimer();
     };
@@ -145,11 +167,15 @@ export class PreviewRenderer {
     this.pending.delete(m.id);
     if (this.timed === m.id && this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (m.ok) {
-      this.stats.rendered++;
-      p.resolve(Buffer.from(m.png.buffer, m.png.byteOffset, m.png.byteLength));
+      if ('transcode' in p.req) this.stats.transcoded++;
+      else this.stats.rendered++;
+      p.resolve(m.parts.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
     } else if (m.kind === 'render') {
       this.stats.unsupported++;
-      p.reject(new RenderError(m.message, m.failure));
+      p.reject(new RenderError(m.message, m.failure as RenderFailure | undefined));
+    } else if (m.kind === 'transcode') {
+      this.stats.unsupported++;
+      p.reject(new TranscodeError(m.message, m.failure as TranscodeFailure | undefined));
     } else {
       this.stats.failed++;
       const e = new Error(m.message) as NodeJS.ErrnoException;
@@ -186,17 +212,20 @@ export class PreviewRenderer {
       if (!p) return;
       this.pending.delete(id);
       this.stats.timedOut++;
-      p.reject(new RenderError(`rendering took longer than ${Math.round(this.timeoutMs / 1000)} s and was stopped; the image may be corrupt (the original is stored unchanged)`, 'timeout'));
+      const secs = Math.round(this.timeoutMs / 1000);
+      p.reject('transcode' in p.req
+        ? new TranscodeError(`decoding took longer than ${secs} s and was stopped; the image may be corrupt; ask for the stored bytes (transfer-syntax=*)`, 'timeout')
+        : new RenderError(`rendering took longer than ${secs} s and was stopped; the image may be corrupt (the original is stored unchanged)`, 'timeout'));
       const w = this.worker;
       this.worker = null;
       if (w) {
-        this.opts.onThreadError?.(new Error(`preview of ${p.path} timed out after ${this.timeoutMs} ms; thread stopped`));
+        this.opts.onThreadError?.(new Error(`${'transcode' in p.req ? 'transcoding' : 'preview'} of ${p.req.path} timed out after ${this.timeoutMs} ms; thread stopped`));
         void w.terminate();
       }
       const rest = [...this.pending.values()];
       if (rest.length) {
         const nw = this.thread();
-        for (const r of rest) nw.postMessage({ id: r.id, path: r.path, maxSize: r.maxSize } satisfies PreviewRequest);
+        for (const r of rest) nw.postMessage(r.req);
       }
       this.armTimer();
     }, this.timeoutMs);

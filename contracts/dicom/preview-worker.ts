@@ -1,6 +1,7 @@
 /**
- * The preview renderer's thread (see preview-pool.ts): reads a stored instance, renders frame 1,
- * answers with the PNG. Requests are handled one after another, in the order they came.
+ * The preview renderer's thread (see preview-pool.ts): reads a stored instance and renders frame 1
+ * (answering the PNG), or gives it in Explicit VR Little Endian (transcode.ts: the file, or frames).
+ * Requests are handled one after another, in the order they came.
  */
 import { stat } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -8,6 +9,7 @@ import { readPart10 } from './dicom-file.ts';
 import { isDatasetError } from './dataset-walker.ts';
 import { InstanceReadError, readFirstFrame } from './instance-reader.ts';
 import { RenderError, renderPreview } from './render.ts';
+import { TranscodeError, transcodeFrames, transcodeInstance } from './transcode.ts';
 import type { PreviewReply, PreviewRequest } from './preview-pool.ts';
 
 const port = parentPort!;
@@ -20,6 +22,15 @@ port.on('message', (m: PreviewRequest) => {
     let reply: PreviewReply;
     port.postMessage({ id: m.id, started: true } satisfies PreviewReply);
     try {
+      if ('transcode' in m) {
+        const t = m.transcode;
+        const parts = t.frames ? await transcodeFrames(m.path, t.frames, t.maxBytes) : [await transcodeInstance(m.path, t.maxBytes)];
+        // Whole buffers are moved to the other thread, not copied (a transcoded cine is hundreds of MB);
+        // a slice of a shared pool is copied (moving it would take its neighbours).
+        const out = parts.map((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? new Uint8Array(b.buffer, 0, b.byteLength) : new Uint8Array(b)));
+        port.postMessage({ id: m.id, ok: true, parts: out } satisfies PreviewReply, [...new Set(out.map((b) => b.buffer as ArrayBuffer))]);
+        return;
+      }
       // The header and frame 1 only (a 300 MB cine is not read for its thumbnail); else the whole file.
       let file = await readFirstFrame(m.path).catch((e: unknown) => {
         if (isDatasetError(e) || e instanceof InstanceReadError) throw new RenderError(`the file's structure is broken: ${(e as Error).message}`, 'corrupt');
@@ -31,10 +42,11 @@ port.on('message', (m: PreviewRequest) => {
         file = await readPart10(m.path);
       }
       const png = await renderPreview(file, m.maxSize);
-      reply = { id: m.id, ok: true, png: new Uint8Array(png.buffer, png.byteOffset, png.byteLength) };
+      reply = { id: m.id, ok: true, parts: [new Uint8Array(png.buffer, png.byteOffset, png.byteLength)] };
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      reply = { id: m.id, ok: false, kind: e instanceof RenderError ? 'render' : err?.code === 'ENOENT' ? 'missing' : 'error', message: String(err?.message ?? e).slice(0, 500), ...(e instanceof RenderError ? { failure: e.kind } : {}) };
+      const kind = e instanceof RenderError ? 'render' : e instanceof TranscodeError ? 'transcode' : err?.code === 'ENOENT' ? 'missing' : 'error';
+      reply = { id: m.id, ok: false, kind, message: String(err?.message ?? e).slice(0, 500), ...(e instanceof RenderError || e instanceof TranscodeError ? { failure: e.kind } : {}) };
     }
     port.postMessage(reply);
   });
