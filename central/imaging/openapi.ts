@@ -66,13 +66,18 @@ export function registerImagingOpenApi(app: unknown): void {
     [`${DW}/studies/{study}/series/{series}`, [uid('study'), uid('series')], 'a series'],
     [`${DW}/studies/{study}/series/{series}/instances/{sop}`, [uid('study'), uid('series'), uid('sop')], 'an instance'],
   ] as const) {
-    add('get', path, { summary: `WADO-RS retrieve ${what} (byte-identical files)`, parameters: params, responses: { 200: multipart('application/dicom', 'the stored Part 10 files'), 404: err('not found'), 406: err('Accept not satisfiable') } });
+    add('get', path, {
+      summary: `WADO-RS retrieve ${what}`, parameters: params,
+      description: 'The transfer syntax follows the Accept header (PS3.18 8.7.3.5): `transfer-syntax=*` or the stored UID gives the files byte-identical to what the clinic sent; without `transfer-syntax` (the default) or with 1.2.840.10008.1.2.1 an instance stored otherwise is transcoded to Explicit VR Little Endian (compressed pixel data decoded: JPEG baseline/lossless, JPEG-LS, JPEG 2000, RLE; Implicit VR given its VRs; every other element unchanged). Ranges are tried by q. Each part\'s Content-Type names its transfer-syntax.',
+      responses: { 200: multipart('application/dicom', 'the Part 10 files, as stored or transcoded'), 404: err('not found'), 406: err('no range the server can give (another compressed syntax asked, or an instance without a decoder such as MPEG-2, or a corrupt one, asked uncompressed): the detail says what can be had'), 503: err('the decoding thread is busy; Retry-After') },
+    });
     add('get', `${path}/metadata`, { summary: `WADO-RS metadata of ${what}`, parameters: params, responses: { 200: json('DICOM JSON; binary values as BulkDataURI'), 404: err('not found') } });
   }
   const inst = [uid('study'), uid('series'), uid('sop')];
   add('get', `${DW}/studies/{study}/series/{series}/instances/{sop}/frames/{frames}`, {
     summary: 'WADO-RS frames (1-based list)', parameters: [...inst, { name: 'frames', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]+(,[0-9]+)*$' } }],
-    responses: { 200: multipart('application/octet-stream', 'native frames, or compressed frames as stored'), 400: err('bad frame list, or more than 10,000 frames in one request'), 404: err('frame not in the instance') },
+    description: 'Without `transfer-syntax` in the Accept header frames come uncompressed (compressed ones decoded); with `transfer-syntax=*` or the stored UID as stored, typed with their transfer syntax.',
+    responses: { 200: multipart('application/octet-stream', 'native frames (decoded when stored compressed), or compressed frames as stored'), 400: err('bad frame list, or more than 10,000 frames in one request'), 404: err('frame not in the instance'), 406: err('the frames cannot be given in a syntax the Accept header names'), 503: err('the decoding thread is busy') },
   });
   add('get', `${DW}/studies/{study}/series/{series}/instances/{sop}/bulkdata/{path}`, {
     summary: 'Bulk data a metadata BulkDataURI names', parameters: [...inst, { name: 'path', in: 'path', required: true, schema: { type: 'string' } }],
