@@ -21,7 +21,7 @@ NEEDED=(
 # python modules used by protocol peers, checked with Debian's python3
 PY_NEEDED=("pymodbus:python3-pymodbus" "hl7:python3-hl7" "serial:python3-serial" "serial_asyncio:python3-serial-asyncio")
 # files
-FILE_NEEDED=("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk")
+FILE_NEEDED=("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk" "/etc/orthanc/dicomweb.json:orthanc-dicomweb")
 
 missing=()
 for pair in "${NEEDED[@]}"; do
