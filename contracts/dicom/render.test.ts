@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { buildPart10, el, testUid, type TestInstance } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
 import { run, tempDir } from '../../device-drivers/dicom/test-support/harness.ts';
+import { mono16 as mono16Of, rgb8 as rgb8Of } from '../../device-drivers/dicom/test-support/pixels.ts';
 import { parsePart10 } from './dicom-file.ts';
 import { canPreview, RenderError, renderPreview } from './render.ts';
 import { decodeFrame, j2kHeader, jpegHeader } from './codecs.ts';
@@ -48,19 +49,8 @@ function mono8(): Buffer {
   for (let y = 0; y < ROWS; y++) for (let x = 0; x < COLS; x++) b[y * COLS + x] = x > 40 && x < 80 && y > 30 && y < 60 ? 230 : Math.round(((x + y) / (ROWS + COLS)) * 200);
   return b;
 }
-function mono16(): Buffer {
-  const b = Buffer.alloc(ROWS * COLS * 2);
-  for (let i = 0; i < ROWS * COLS; i++) b.writeUInt16LE((i * 13) % 4096, i * 2);
-  return b;
-}
-function rgb8(): Buffer {
-  const b = Buffer.alloc(ROWS * COLS * 3);
-  for (let y = 0; y < ROWS; y++) for (let x = 0; x < COLS; x++) {
-    const o = (y * COLS + x) * 3;
-    b[o] = x * 2; b[o + 1] = y * 2; b[o + 2] = 128;
-  }
-  return b;
-}
+const mono16 = () => mono16Of(ROWS, COLS);
+const rgb8 = () => rgb8Of(ROWS, COLS);
 function instance(over: Partial<TestInstance>): Buffer {
   return buildPart10({ sopClassUid: US, sopInstanceUid: testUid(), studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: ROWS, columns: COLS, ...over });
 }

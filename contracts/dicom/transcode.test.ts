@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildPart10, el, seq, testUid, type TestInstance } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
 import { run, tempDir } from '../../device-drivers/dicom/test-support/harness.ts';
+import { mono16 as mono16Of, rgb8 as rgb8Of } from '../../device-drivers/dicom/test-support/pixels.ts';
 import { parsePart10, str } from './dicom-file.ts';
 import { EXPLICIT_LE, TranscodeError, transcodeFrames, transcodeInstance } from './transcode.ts';
 import { PreviewRenderer } from './preview-pool.ts';
@@ -28,19 +29,8 @@ function mono8(frames: number): Buffer {
   for (let i = 0; i < b.length; i++) b[i] = Math.round(((i % COLS) + Math.floor(i / COLS) % ROWS) * 1.5 + Math.floor(i / (ROWS * COLS)) * 20) & 0xff;
   return b;
 }
-function mono16(): Buffer {
-  const b = Buffer.alloc(ROWS * COLS * 2);
-  for (let i = 0; i < ROWS * COLS; i++) b.writeUInt16LE((i * 13) % 4096, i * 2);
-  return b;
-}
-function rgb8(): Buffer {
-  const b = Buffer.alloc(ROWS * COLS * 3);
-  for (let y = 0; y < ROWS; y++) for (let x = 0; x < COLS; x++) {
-    const o = (y * COLS + x) * 3;
-    b[o] = x * 3; b[o + 1] = y * 4; b[o + 2] = 128;
-  }
-  return b;
-}
+const mono16 = () => mono16Of(ROWS, COLS);
+const rgb8 = () => rgb8Of(ROWS, COLS);
 const instance = (over: Partial<TestInstance>) => buildPart10({
   sopClassUid: US_MF, sopInstanceUid: testUid(), studyInstanceUid: testUid(), seriesInstanceUid: testUid(), modality: 'US', rows: ROWS, columns: COLS,
   specificCharacterSet: 'GB18030', patientName: ZHANG_SAN, ...over,
