@@ -17,6 +17,7 @@ import type { Warehouse } from '../warehouse/types.ts';
 import { Archive, ArchiveError, type IndexedInstance } from './archive.ts';
 import { FrameError, frameList, instanceBulkData, instanceFrames, instanceJson, instanceMetadata, multipartDicom, multipartOctets, seriesJson, studiesJson, type DicomPart, type OctetPart, type Query } from './dicomweb.ts';
 import { choose, wantedSyntaxes } from './accept.ts';
+import { mountWadoUri } from './wado-uri.ts';
 import { TranscodeError } from '../../contracts/dicom/transcode.ts';
 import './migrations.ts';
 import { SqliteImagingIndex, type ImagingIndex } from './index-store.ts';
@@ -405,6 +406,12 @@ export function mountCentralImaging(app: AnyHono, deps: {
     return c.body(m.body, 200, { 'content-type': m.contentType, 'content-length': String(m.length) });
   });
   app.get(`${dw}/studies/:study/series/:series/instances/:sop/bulkdata/:path`, (c) => binary(c, 'wado.bulkdata', async (i) => ({ parts: [await instanceBulkData(i, c.req.param('path') ?? '')], type: 'application/octet-stream' })));
+
+  mountWadoUri(app, {
+    instance: (sop) => archive.instance(sop), previews,
+    audit: (c, action, target, outcome) => audit(c, 'api-token', action, target, outcome),
+    transcoded: (ok) => { if (ok) transcoded.instances++; else transcoded.failed++; },
+  });
 
   app.get(`${dw}/studies/:study/series/:series/instances/:sop/rendered`, async (c) => {
     const i = await archive.instance(c.req.param('sop') ?? '');

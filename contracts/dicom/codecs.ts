@@ -96,7 +96,7 @@ interface LosslessModule { Decoder: new () => LosslessDecoder }
 
 const modules = new Map<string, Promise<unknown>>();
 
-function load<M>(pkg: string): Promise<M> {
+export function load<M>(pkg: string): Promise<M> {
   let p = modules.get(pkg) as Promise<M> | undefined;
   if (!p) {
     // A fresh options object each time: Emscripten makes it the module object itself.
@@ -108,7 +108,7 @@ function load<M>(pkg: string): Promise<M> {
 }
 
 /** After a decoder threw: the next frame gets a fresh instance of its module. */
-function discard(pkg: string): void {
+export function discard(pkg: string): void {
   modules.delete(pkg);
 }
 

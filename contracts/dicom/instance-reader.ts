@@ -372,6 +372,14 @@ async function encapsulatedFrames(fh: FileHandle, start: number, fileSize: numbe
  * structure before or inside Pixel Data is a RenderError-worthy DatasetError/InstanceReadError.
  */
 export async function readFirstFrame(path: string): Promise<ParsedFile | null> {
+  return readFrame(path, 1);
+}
+
+/**
+ * As readFirstFrame, with frame `k` (from 1) as the Pixel Data value. InstanceReadError 'no-frame'
+ * when the instance has fewer frames.
+ */
+export async function readFrame(path: string, k: number): Promise<ParsedFile | null> {
   const layout = await readLayout(path);
   if (!layout) return null;
   if (!layout.pixel) return layout.header;
@@ -379,7 +387,7 @@ export async function readFirstFrame(path: string): Promise<ParsedFile | null> {
   if (NATIVE.has(layout.header.transferSyntaxUid) && nativeFrameLength(layout.header) <= 0) return layout.header;
   let frame: Buffer;
   try {
-    [frame] = (await readFrames(path, layout, [1])) as [Buffer];
+    [frame] = (await readFrames(path, layout, [k])) as [Buffer];
   } catch (e) {
     if (e instanceof InstanceReadError && e.kind === 'parse-whole') return null;
     throw e;

@@ -12,12 +12,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import { workerBootstrap } from '../runtime/ts-worker.ts';
-import { RenderError, type RenderFailure } from './render.ts';
+import { RenderError, type RenderFailure, type RenderOptions } from './render.ts';
 import { MAX_TRANSCODED_BYTES, TranscodeError, type TranscodeFailure } from './transcode.ts';
 
 /** A PNG preview (`maxSize`), or the instance given in Explicit VR Little Endian (`transcode`: the whole file, or frames). */
 export type PreviewRequest =
-  | { id: number; path: string; maxSize: number }
+  | ({ id: number; path: string; maxSize: number } & ImageOptions)
   | { id: number; path: string; transcode: { frames: number[] | null; maxBytes: number } };
 export type PreviewReply =
   /** The thread begins this request: its time-out runs from here. */
@@ -25,6 +25,9 @@ export type PreviewReply =
   /** The PNG, the transcoded file, or the frames asked for. */
   | { id: number; ok: true; parts: Uint8Array[] }
   | { id: number; ok: false; kind: 'render' | 'transcode' | 'missing' | 'error'; message: string; failure?: RenderFailure | TranscodeFailure };
+
+/** A rendering other than the default preview: frame `frame` (from 1), a window, a box to fit, JPEG at `quality`. */
+export interface ImageOptions extends RenderOptions { frame?: number; format?: 'png' | 'jpeg'; quality?: number }
 
 export class PreviewBusyError extends Error {
   override name = 'PreviewBusyError';
@@ -80,9 +83,12 @@ export class PreviewRenderer {
     this.idleMs = opts.idleMs ?? 60_000;
   }
 
-  /** PNG of frame 1 of the Part 10 file at `path`, fitting `maxSize`. Rejects with RenderError when it cannot be rendered. */
-  async render(path: string, maxSize: number): Promise<Buffer> {
-    return (await this.send({ id: 0, path, maxSize }))[0]!;
+  /**
+   * PNG of frame 1 of the Part 10 file at `path`, fitting `maxSize` (or as `opts` say: another frame,
+   * window or box, JPEG). Rejects with RenderError when it cannot be rendered.
+   */
+  async render(path: string, maxSize: number, opts: ImageOptions = {}): Promise<Buffer> {
+    return (await this.send({ id: 0, path, maxSize, ...opts }))[0]!;
   }
 
   /**

@@ -7,8 +7,9 @@ import { stat } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { readPart10 } from './dicom-file.ts';
 import { isDatasetError } from './dataset-walker.ts';
-import { InstanceReadError, readFirstFrame } from './instance-reader.ts';
-import { RenderError, renderPreview } from './render.ts';
+import { InstanceReadError, readFrame } from './instance-reader.ts';
+import { RenderError, renderImage, renderPreview } from './render.ts';
+import { encodeJpeg } from './jpeg.ts';
 import { TranscodeError, transcodeFrames, transcodeInstance } from './transcode.ts';
 import type { PreviewReply, PreviewRequest } from './preview-pool.ts';
 
@@ -32,17 +33,27 @@ port.on('message', (m: PreviewRequest) => {
         return;
       }
       // The header and frame 1 only (a 300 MB cine is not read for its thumbnail); else the whole file.
-      let file = await readFirstFrame(m.path).catch((e: unknown) => {
+      const frame = m.frame ?? 1;
+      let file = await readFrame(m.path, frame).catch((e: unknown) => {
+        if (e instanceof InstanceReadError && e.kind === 'no-frame') throw new RenderError(e.message, 'no-image');
         if (isDatasetError(e) || e instanceof InstanceReadError) throw new RenderError(`the file's structure is broken: ${(e as Error).message}`, 'corrupt');
         throw e;
       });
       if (!file) {
+        if (frame > 1) throw new RenderError(`frame ${frame} of this file cannot be read on its own (its frames are told apart only by a whole parse); frame 1 can be rendered`, 'format');
         const size = (await stat(m.path)).size;
         if (size > maxFileBytes) throw new RenderError(`the file is ${Math.round(size / 1024 ** 2)} MB; previews read files up to ${Math.round(maxFileBytes / 1024 ** 2)} MB whole (the original is stored unchanged)`, 'too-large');
         file = await readPart10(m.path);
       }
-      const png = await renderPreview(file, m.maxSize);
-      reply = { id: m.id, ok: true, parts: [new Uint8Array(png.buffer, png.byteOffset, png.byteLength)] };
+      const opts = { ...(m.window ? { window: m.window } : {}), ...(m.box ? { box: m.box } : {}) };
+      let out: Buffer;
+      if (m.format === 'jpeg') {
+        const img = await renderImage(file, m.maxSize, opts);
+        out = await encodeJpeg(img.width, img.height, img.channels, img.pixels, m.quality);
+      } else {
+        out = await renderPreview(file, m.maxSize, opts);
+      }
+      reply = { id: m.id, ok: true, parts: [new Uint8Array(out.buffer, out.byteOffset, out.byteLength)] };
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const kind = e instanceof RenderError ? 'render' : e instanceof TranscodeError ? 'transcode' : err?.code === 'ENOENT' ? 'missing' : 'error';

@@ -141,12 +141,32 @@ function clamp8(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
 }
 
-/** Renders frame 1 scaled to fit `maxSize` (nearest neighbour). Throws RenderError when it cannot. */
-export async function renderPreview(f: ParsedFile, maxSize = 256): Promise<Buffer> {
+/** How to render: a VOI window instead of the file's (monochrome images), and a box to fit within. */
+export interface RenderOptions {
+  window?: { center: number; width: number };
+  /** Fit within this many rows and/or columns (aspect kept), as well as `maxSize`. */
+  box?: { rows?: number; cols?: number };
+}
+
+/** 8-bit pixels, grey or RGB by pixel. */
+export interface RenderedImage { width: number; height: number; channels: 1 | 3; pixels: Uint8Array }
+
+/** Renders frame 1 scaled to fit `maxSize` (nearest neighbour) as a PNG. Throws RenderError when it cannot. */
+export async function renderPreview(f: ParsedFile, maxSize = 256, opts: RenderOptions = {}): Promise<Buffer> {
+  const r = await renderImage(f, maxSize, opts);
+  return encodePng(r.width, r.height, r.channels, r.pixels);
+}
+
+/**
+ * Frame 1 of `f` (the only frame its Pixel Data holds when read by `readFrame`) as 8-bit pixels,
+ * scaled down to fit `maxSize` and `opts.box` (nearest neighbour). Throws RenderError when it cannot.
+ */
+export async function renderImage(f: ParsedFile, maxSize = 256, opts: RenderOptions = {}): Promise<RenderedImage> {
   const d = f.dict;
   const s = shapeOf(d);
-  const fr = await frameOne(f, s, maxSize);
-  const scale = Math.min(1, maxSize / Math.max(s.rows, s.cols));
+  const fit = Math.min(maxSize / Math.max(s.rows, s.cols), opts.box?.rows ? opts.box.rows / s.rows : Infinity, opts.box?.cols ? opts.box.cols / s.cols : Infinity);
+  const fr = await frameOne(f, s, Math.max(1, Math.ceil(fit * Math.max(s.rows, s.cols))));
+  const scale = Math.min(1, fit);
   const w = Math.max(1, Math.round(s.cols * scale));
   const h = Math.max(1, Math.round(s.rows * scale));
   // Source pixel of an output pixel (the decoded frame may be a reduced JPEG 2000 level).
@@ -187,7 +207,7 @@ export async function renderPreview(f: ParsedFile, maxSize = 256): Promise<Buffe
         out[o + 2] = clamp8(a + 1.772 * (b - 128));
       }
     }
-    return encodePng(w, h, 3, out);
+    return { width: w, height: h, channels: 3, pixels: out };
   }
 
   // One sample per pixel: the stored value (Bits Stored, sign) first.
@@ -205,13 +225,13 @@ export async function renderPreview(f: ParsedFile, maxSize = 256): Promise<Buffe
       const v = stored(sxOf[x]!, syOf[y]!);
       for (let c = 0; c < 3; c++) out[(y * w + x) * 3 + c] = luts[c]!(v);
     }
-    return encodePng(w, h, 3, out);
+    return { width: w, height: h, channels: 3, pixels: out };
   }
 
   const slope = num(d, '00281053') ?? 1;
   const intercept = num(d, '00281052') ?? 0;
-  let center = num(d, '00281050');
-  let width = num(d, '00281051');
+  let center = opts.window ? opts.window.center : num(d, '00281050');
+  let width = opts.window ? opts.window.width : num(d, '00281051');
   if (center === undefined || !width || width < 1) {
     let lo = Infinity, hi = -Infinity;
     const step = Math.max(1, Math.floor(plane / 65536));
@@ -230,7 +250,7 @@ export async function renderPreview(f: ParsedFile, maxSize = 256): Promise<Buffe
     const g = clamp8(((v - (center - width / 2)) / width) * 255);
     out[y * w + x] = invert ? 255 - g : g;
   }
-  return encodePng(w, h, 1, out);
+  return { width: w, height: h, channels: 1, pixels: out };
 }
 
 /** A palette channel as a function from stored value to 8-bit intensity (PS3.3 C.7.6.3.1.5-6). */
