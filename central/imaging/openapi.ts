@@ -87,6 +87,19 @@ export function registerImagingOpenApi(app: unknown): void {
     summary: 'Rendered PNG preview of frame 1', parameters: [...inst, q('size', '16..2048, default 1024')],
     responses: { 200: { description: 'PNG', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, 415: err('cannot be rendered: the detail says why (a transfer syntax without a decoder such as MPEG-2, a corrupt or cut-off frame, above 50 M pixels, a render stopped after 30 s)'), 503: err('too many previews waiting; retry after the Retry-After seconds') },
   });
+  const must = (name: string, description: string) => ({ ...q(name, description), required: true });
+  add('get', '/api/imaging/wado', {
+    summary: 'WADO-URI (PS3.18 chapter 9): one instance by URL, rendered or as DICOM', tags: ['Imaging (WADO-URI PS3.18 ch. 9)'],
+    description: 'image/jpeg (the default) or image/png: one frame rendered (monochrome windowed, colour as is), fitted within rows/columns (aspect kept, never enlarged); application/dicom: the instance in transferSyntax (default Explicit VR Little Endian, transcoded when stored otherwise; the stored UID or * for the stored bytes). Not offered (400): region, anonymize=yes, presentation states; annotation is ignored (no burned-in text is added).',
+    parameters: [must('requestType', 'WADO'), must('studyUID', ''), must('seriesUID', ''), must('objectUID', 'SOP Instance UID'), q('contentType', 'image/jpeg (default), image/png, application/dicom; a comma-separated list, the first served wins'),
+      q('rows', 'fit within this many rows (1-16384)'), q('columns', 'fit within this many columns (1-16384)'), q('frameNumber', 'from 1 (default 1)'), q('windowCenter', 'with windowWidth'), q('windowWidth', 'at least 1'),
+      q('imageQuality', '1-100, image/jpeg only (default 90)'), q('transferSyntax', 'application/dicom only: a UID, or * for the stored bytes')],
+    responses: {
+      200: { description: 'the image or the Part 10 file', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } }, 'image/png': { schema: { type: 'string', format: 'binary' } }, 'application/dicom': { schema: { type: 'string', format: 'binary' } } } },
+      400: err('a parameter missing, malformed or not offered (named)'), 404: err('no such instance in that series and study, or no such frame'),
+      406: err('a contentType not served, a transfer syntax that cannot be given, or an instance that cannot be rendered (the detail says why)'), 503: err('the preview thread is busy; Retry-After'),
+    },
+  });
   add('get', '/api/imaging/stats', {
     summary: 'Workload per day (China time), clinic, device and modality, with positive rate over reported studies',
     parameters: [q('from', 'yyyy-MM-dd'), q('to', 'yyyy-MM-dd'), q('clinic', 'clinic id')],

@@ -225,11 +225,13 @@ t.test('imaging routes appear in the OpenAPI document', async (t) => {
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 't', version: '1' } });
   const doc = await (await app.request('http://central/openapi.json')).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
   const paths = Object.keys(doc.paths);
-  for (const p of ['/api/imaging/dicomweb/studies', '/api/imaging/dicomweb/studies/{study}/series/{series}/instances/{sop}/frames/{frames}', '/api/imaging/studies/{study}/reports', '/archive/instances/{sop}', '/api/imaging/stats']) {
+  for (const p of ['/api/imaging/dicomweb/studies', '/api/imaging/dicomweb/studies/{study}/series/{series}/instances/{sop}/frames/{frames}', '/api/imaging/studies/{study}/reports', '/archive/instances/{sop}', '/api/imaging/stats', '/api/imaging/wado']) {
     t.ok(paths.includes(p), `${p} documented`);
   }
   t.notOk(paths.includes('/api/imaging/instances/{sop}'), 'the shared-token upload route (clinic from X-Clinic-Id) is gone');
   t.ok(doc.paths['/api/imaging/dicomweb/studies']!.post!.responses['202'], 'STOW-RS partial-failure status documented');
+  t.ok(doc.paths['/api/imaging/dicomweb/studies/{study}/series/{series}/instances/{sop}']!.get!.responses['406'], 'WADO-RS: 406 (no acceptable transfer syntax) documented');
+  t.ok(doc.paths['/api/imaging/wado']!.get!.responses['400'], 'WADO-URI documented with its refusals');
 });
 
 t.test('WADO-RS rendered: compressed instances decoded in the preview thread; what cannot be says why (415)', async (t) => {
