@@ -1,6 +1,6 @@
 /** Who may associate, and which presentation contexts we accept. Pure decisions. */
 import type { DicomDevice } from './types.ts';
-import { MODALITY_WORKLIST_FIND, UNCOMPRESSED_TRANSFER_SYNTAXES, VERIFICATION } from './uids.ts';
+import { MODALITY_WORKLIST_FIND, MPPS, UNCOMPRESSED_TRANSFER_SYNTAXES, VERIFICATION } from './uids.ts';
 
 import type { RejectWhy } from './types.ts';
 export type { RejectWhy };
@@ -34,10 +34,10 @@ export function checkDevice(device: DicomDevice | null, remoteHost: string): Rej
  * The transfer syntax to accept for a proposed context, or null to reject it.
  * Follows the proposer's order (devices list their preferred syntax first).
  */
-export function chooseTransferSyntax(abstractSyntax: string, proposed: readonly string[], storageClasses: ReadonlySet<string>, storageSyntaxes: readonly string[], worklist: boolean): string | null | 'abstract-not-supported' {
+export function chooseTransferSyntax(abstractSyntax: string, proposed: readonly string[], storageClasses: ReadonlySet<string>, storageSyntaxes: readonly string[], worklist: boolean, mpps = false): string | null | 'abstract-not-supported' {
   let allowed: readonly string[];
   if (storageClasses.has(abstractSyntax)) allowed = storageSyntaxes;
-  else if (abstractSyntax === VERIFICATION || (worklist && abstractSyntax === MODALITY_WORKLIST_FIND)) allowed = UNCOMPRESSED_TRANSFER_SYNTAXES;
+  else if (abstractSyntax === VERIFICATION || (worklist && abstractSyntax === MODALITY_WORKLIST_FIND) || (mpps && abstractSyntax === MPPS)) allowed = UNCOMPRESSED_TRANSFER_SYNTAXES;
   else return 'abstract-not-supported';
   return proposed.find((ts) => allowed.includes(ts)) ?? null;
 }

@@ -1,5 +1,5 @@
 /** SCP configuration: one typed object, defaults applied, validated at start (fail fast). */
-import type { AssociationRefusal, DeviceLookup, DicomLogger, OnInstance, WorklistProvider } from './types.ts';
+import type { AssociationRefusal, DeviceLookup, DicomLogger, MppsProvider, OnInstance, WorklistProvider } from './types.ts';
 import { STORAGE_SOP_CLASSES, STORAGE_TRANSFER_SYNTAXES } from './uids.ts';
 
 export interface DicomScpOptions {
@@ -15,6 +15,8 @@ export interface DicomScpOptions {
   onInstance: OnInstance;
   /** Without it, worklist C-FIND is not offered (presentation context rejected). */
   worklistProvider?: WorklistProvider;
+  /** Without it, Modality Performed Procedure Step (N-CREATE / N-SET) is not offered. */
+  mppsProvider?: MppsProvider;
   storageSopClasses?: readonly string[];
   storageTransferSyntaxes?: readonly string[];
   acceptAnyCalledAe?: boolean;
@@ -71,7 +73,7 @@ export interface DicomScpOptions {
   log?: DicomLogger;
 }
 
-export type ResolvedScpOptions = Required<Omit<DicomScpOptions, 'worklistProvider'>> & Pick<DicomScpOptions, 'worklistProvider'>;
+export type ResolvedScpOptions = Required<Omit<DicomScpOptions, 'worklistProvider' | 'mppsProvider'>> & Pick<DicomScpOptions, 'worklistProvider' | 'mppsProvider'>;
 
 export class DicomConfigError extends Error {
   override name = 'DicomConfigError';

@@ -28,6 +28,9 @@ export interface DicomScpCounters {
   worklistQueries: number;
   worklistMatches: number;
   worklistFailures: number;
+  /** MPPS N-CREATE / N-SET messages answered with success, and those refused or failed. */
+  mppsOk: number;
+  mppsFailed: number;
 }
 
 export function newCounters(): DicomScpCounters {
@@ -36,6 +39,6 @@ export function newCounters(): DicomScpCounters {
     associationsAccepted: 0, associationsRejected: 0, rejectedUnknownAe: 0, rejectedHostMismatch: 0,
     rejectedDisabled: 0, rejectedCalledAe: 0, rejectedLimit: 0, rejectedUnavailable: 0, aborts: 0, protocolErrors: 0,
     timeouts: 0, echoes: 0, storesOk: 0, storesFailed: 0, storesTooLarge: 0, storesMalformed: 0, storesNoSpace: 0, storesInWorker: 0,
-    bytesStored: 0, worklistQueries: 0, worklistMatches: 0, worklistFailures: 0,
+    bytesStored: 0, worklistQueries: 0, worklistMatches: 0, worklistFailures: 0, mppsOk: 0, mppsFailed: 0,
   };
 }

@@ -14,6 +14,10 @@ export type DimseCFindRequest = InstanceType<typeof requests.CFindRequest>;
 export type DimseCEchoRequest = InstanceType<typeof requests.CEchoRequest>;
 export type DimseCFindResponse = InstanceType<typeof responses.CFindResponse>;
 export type DimseCEchoResponse = InstanceType<typeof responses.CEchoResponse>;
+export type DimseNCreateRequest = InstanceType<typeof requests.NCreateRequest>;
+export type DimseNCreateResponse = InstanceType<typeof responses.NCreateResponse>;
+export type DimseNSetRequest = InstanceType<typeof requests.NSetRequest>;
+export type DimseNSetResponse = InstanceType<typeof responses.NSetResponse>;
 export type DimsePresentationContext = InstanceType<typeof association.PresentationContext>;
 export type DimseScp = InstanceType<typeof Scp>;
 

@@ -17,12 +17,13 @@ import { DatasetWalker, isDatasetError } from '../../contracts/dicom/dataset-wal
 import {
   Scp, constants, internals, responses,
   type DimseAssociation, type DimseCEchoRequest, type DimseCEchoResponse, type DimseCFindRequest, type DimseCFindResponse,
-  type DimsePresentationContext,
+  type DimseNCreateRequest, type DimseNCreateResponse, type DimseNSetRequest, type DimseNSetResponse, type DimsePresentationContext,
 } from './dimse.ts';
 import { InstanceError, InstanceSink, StoreStatus } from './instance-sink.ts';
 import { commitInstance, completeCommit, type StoreOutcome } from './commit-instance.ts';
 import { RemoteSink, type StoreWorker } from './store-offload.ts';
 import { answerWorklist } from './worklist-service.ts';
+import { answerMpps } from './mpps-service.ts';
 import { checkPdu, isPduError, joinPdu, PduFramer, PduType, pduToBuffer, readPdvSlices, type FramedPdu, type PdvSlices } from './pdu.ts';
 import { C_STORE_RQ, NO_DATA_SET, readCommandSet, type CommandFields } from './command-set.ts';
 import { storeResponsePdu } from './store-response.ts';
@@ -343,7 +344,7 @@ export function makeScpClass(ctx: ScpContext) {
     }
 
     private negotiate(pc: DimsePresentationContext): void {
-      const ts = chooseTransferSyntax(pc.getAbstractSyntaxUid(), pc.getTransferSyntaxUids(), ctx.storageClasses, opts.storageTransferSyntaxes, !!opts.worklistProvider);
+      const ts = chooseTransferSyntax(pc.getAbstractSyntaxUid(), pc.getTransferSyntaxUids(), ctx.storageClasses, opts.storageTransferSyntaxes, !!opts.worklistProvider, !!opts.mppsProvider);
       if (ts === 'abstract-not-supported') pc.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
       else if (ts === null) pc.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
       else pc.setResult(PresentationContextResult.Accept, ts);
@@ -465,6 +466,18 @@ export function makeScpClass(ctx: ScpContext) {
         return completeCommit(sink.published, { sopClassUid: cmd.affectedSopClassUid, sopInstanceUid: sink.sopInstanceUid, transferSyntaxUid: sink.transferSyntaxUid }, who, opts, counters);
       }
       return commitInstance(sink, cmd.affectedSopClassUid, who, opts, counters);
+    }
+
+    override nCreateRequest(request: DimseNCreateRequest, callback: (r: DimseNCreateResponse) => void): void {
+      const work = answerMpps('create', request, responses.NCreateResponse.fromRequest(request), { callingAe: this.callingAe, device: this.device! }, opts, counters).then(callback);
+      ctx.inflight.add(work);
+      void work.finally(() => ctx.inflight.delete(work));
+    }
+
+    override nSetRequest(request: DimseNSetRequest, callback: (r: DimseNSetResponse) => void): void {
+      const work = answerMpps('set', request, responses.NSetResponse.fromRequest(request), { callingAe: this.callingAe, device: this.device! }, opts, counters).then(callback);
+      ctx.inflight.add(work);
+      void work.finally(() => ctx.inflight.delete(work));
     }
 
     override cFindRequest(request: DimseCFindRequest, callback: (r: DimseCFindResponse[]) => void): void {

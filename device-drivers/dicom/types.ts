@@ -123,6 +123,22 @@ export interface WorklistQuery {
 
 export type WorklistProvider = (query: WorklistQuery) => WorklistItem[] | Promise<WorklistItem[]>;
 
+/**
+ * A Modality Performed Procedure Step message (PS3.4 F.7): N-CREATE when the device starts an
+ * examination, N-SET when it updates or ends it. `attributes` are the data set's elements as dcmjs
+ * names them (keywords; sequences as arrays of items).
+ */
+export interface MppsMessage {
+  kind: 'create' | 'set';
+  sopInstanceUid: string;
+  attributes: Record<string, unknown>;
+  callingAe: string;
+  device: DicomDevice;
+}
+/** The DIMSE status to answer (0 success) and, on failure, an Error Comment (64 characters reach the device). */
+export interface MppsAnswer { status: number; comment?: string }
+export type MppsProvider = (m: MppsMessage) => MppsAnswer | Promise<MppsAnswer>;
+
 /** pino-compatible subset; the edge passes its logger. */
 export interface DicomLogger {
   info(obj: object, msg?: string): void;

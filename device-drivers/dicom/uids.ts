@@ -2,6 +2,8 @@
 
 export const VERIFICATION = '1.2.840.10008.1.1';
 export const MODALITY_WORKLIST_FIND = '1.2.840.10008.5.1.4.31';
+/** Modality Performed Procedure Step SOP Class (N-CREATE / N-SET). */
+export const MPPS = '1.2.840.10008.3.1.2.3.3';
 
 /** Storage SOP classes accepted by default: US, DX, CR, Secondary Capture. */
 export const STORAGE_SOP_CLASSES: Readonly<Record<string, string>> = {
