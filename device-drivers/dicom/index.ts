@@ -8,5 +8,5 @@ export { matchWorklistItem, filterWorklist, matchWildcard, matchPersonName, matc
 export { InstanceError, StoreStatus } from './instance-sink.ts';
 export { DatasetError, isDatasetError } from '../../contracts/dicom/dataset-walker.ts';
 export { PduError, isPduError } from './pdu.ts';
-export { STORAGE_SOP_CLASSES, STORAGE_TRANSFER_SYNTAXES, VERIFICATION, MODALITY_WORKLIST_FIND, isValidUid } from './uids.ts';
-export type { AssociationRefusal, RejectWhy, DicomDevice, DeviceLookup, InstanceMeta, OnInstance, WorklistItem, WorklistQuery, WorklistProvider, DicomLogger } from './types.ts';
+export { STORAGE_SOP_CLASSES, STORAGE_TRANSFER_SYNTAXES, VERIFICATION, MODALITY_WORKLIST_FIND, MPPS, isValidUid } from './uids.ts';
+export type { AssociationRefusal, RejectWhy, DicomDevice, DeviceLookup, InstanceMeta, OnInstance, WorklistItem, WorklistQuery, WorklistProvider, DicomLogger, MppsMessage, MppsAnswer, MppsProvider } from './types.ts';

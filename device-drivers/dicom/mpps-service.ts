@@ -9,6 +9,26 @@ import type { DicomScpCounters } from './counters.ts';
 import type { DimseNCreateRequest, DimseNCreateResponse, DimseNSetRequest, DimseNSetResponse } from './dimse.ts';
 import type { DicomDevice } from './types.ts';
 import { MPPS } from './uids.ts';
+import { decodeText } from './charset.ts';
+
+/**
+ * The message's text in the characters the device meant. dcmjs-dimse decodes a request's strings
+ * as Latin-1 whatever its Specific Character Set says (seen with ISO_IR 192 and GB18030): such a
+ * string (every code unit below 256, some above 127) is turned back into its bytes and decoded by
+ * the data set's character set (an item's own, if it has one). A string already holding wider
+ * characters is kept.
+ */
+export function decodeAttributes(a: Record<string, unknown>, inherited?: string): Record<string, unknown> {
+  const cs = typeof a.SpecificCharacterSet === 'string' || Array.isArray(a.SpecificCharacterSet) ? [a.SpecificCharacterSet].flat().join('\\') : inherited;
+  if (!cs) return a;
+  const fix = (v: unknown): unknown => {
+    if (typeof v === 'string') return /[\x80-\xff]/.test(v) && !/[^\x00-\xff]/.test(v) ? decodeText(Buffer.from(v, 'latin1'), cs) : v;
+    if (Array.isArray(v)) return v.map((x) => (x && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x) && !(x instanceof ArrayBuffer) ? decodeAttributes(x as Record<string, unknown>, cs) : fix(x)));
+    if (v && typeof v === 'object' && !ArrayBuffer.isView(v) && !(v instanceof ArrayBuffer)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fix(x)]));
+    return v;
+  };
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, fix(v)]));
+}
 
 /** PS3.7 C.4 statuses an MPPS SCP answers. */
 export const MppsStatus = {
@@ -41,7 +61,7 @@ export async function answerMpps<R extends DimseNCreateResponse | DimseNSetRespo
   const sopInstanceUid = (kind === 'create' ? request.getAffectedSopInstanceUid() : request.getRequestedSopInstanceUid()) ?? '';
   if (!sopInstanceUid) return answer(MppsStatus.MissingAttributeValue, 'the MPPS SOP Instance UID is missing');
   try {
-    const attributes = (request.getDataset()?.getElements() ?? {}) as Record<string, unknown>;
+    const attributes = decodeAttributes((request.getDataset()?.getElements() ?? {}) as Record<string, unknown>);
     const r = await opts.mppsProvider({ kind, sopInstanceUid, attributes, callingAe: who.callingAe, device: who.device });
     if (kind === 'create' && r.status === MppsStatus.Success) response.setAffectedSopInstanceUid(sopInstanceUid);
     opts.log.info({ event: `dicom.mpps.${kind}`, callingAe: who.callingAe, sopInstanceUid, status: r.status, comment: r.comment }, `MPPS N-${kind === 'create' ? 'CREATE' : 'SET'} answered`);

@@ -20,6 +20,7 @@ import { echoDevice } from './echo.ts';
 import { mountImagingUi, VIEW_ROLES } from './routes.tsx';
 import { PreviewRenderer } from '../../contracts/dicom/preview-pool.ts';
 import { worklistProvider } from './worklist.ts';
+import { mppsProvider } from './mpps.ts';
 import { ReportPuller } from './reports.ts';
 import { RefusalLog } from './refusals.ts';
 import { ImagingStorage } from './storage.ts';
@@ -101,6 +102,8 @@ export const imagingModule: EdgeModule = {
           forwarder.kick();
         },
         worklistProvider: worklistProvider(repo),
+        // Devices that report their examinations (MPPS): started, completed, discontinued.
+        mppsProvider: mppsProvider({ store: ctx.store, completeOrder: (tx, id) => repo.completeOrder(tx, id), log: ctx.log.child({ part: 'mpps' }) }),
         onAssociationRejected: (r) => refusals.record(r),
         log: ctx.log.child({ part: 'dicom-scp' }),
       })

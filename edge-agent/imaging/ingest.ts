@@ -13,6 +13,8 @@ import { cached, isAwaitingImages, OPEN_ORDER_STATUSES, type ImagingRepo } from 
 
 type StudyPayload = RecordPayload<'imaging_study'>;
 /** What indexing needs of the repo (the index worker's repo has no device registry). */
+import { completeIfPerformed } from './mpps.ts';
+
 export type IndexRepo = Pick<ImagingRepo, 'candidates' | 'setOrderStatus'>;
 
 const clip = (s: string | undefined | null, n: number) => (s ? s.trim().slice(0, n) : undefined) || undefined;
@@ -145,6 +147,8 @@ export function linkStudy(tx: Tx, repo: IndexRepo, studyUid: string, orderId: st
   cached(tx.db, `UPDATE imaging_studies SET order_id = ?, resident_id = ?, accession_number = ?, match_kind = ?, match_reason = NULL, resolved_by = ?, resolved_at = ?,
     modality = coalesce(modality, ?) WHERE study_instance_uid = ?`).run(orderId, o.resident_id, o.accession_number, kind, by, by ? new Date().toISOString() : null, o.modality, studyUid);
   if (isAwaitingImages(o.status)) repo.setOrderStatus(tx, orderId, 'in-progress');
+  // The device may have reported the examination completed (MPPS) before its images came.
+  if (isAwaitingImages(o.status) || o.status === 'in-progress') completeIfPerformed(tx, orderId, (t, id) => repo.setOrderStatus(t, id, 'completed'));
   // The district radiologist may have reported the study before anyone linked it here.
   completeIfReported(tx, studyUid, (t, id, status) => repo.setOrderStatus(t, id, status));
 }

@@ -240,4 +240,30 @@ export const imagingMigrations: Migration[] = [
       END;
     `),
   },
+  {
+    version: 209,
+    name: 'imaging: performed procedure steps reported by the devices (MPPS N-CREATE / N-SET)',
+    up: (db) => db.exec(`
+      CREATE TABLE imaging_mpps (
+        sop_instance_uid TEXT PRIMARY KEY,
+        -- The order the step performs (by accession number, else study UID); NULL when none matched.
+        order_id TEXT,
+        accession_number TEXT,
+        study_instance_uid TEXT,
+        -- IN PROGRESS, COMPLETED or DISCONTINUED (PS3.3 C.4.14).
+        status TEXT NOT NULL,
+        station_ae TEXT,
+        calling_ae TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        series INTEGER NOT NULL DEFAULT 0,
+        images INTEGER NOT NULL DEFAULT 0,
+        -- Why the device discontinued the step (its code meaning).
+        reason TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX imaging_mpps_order ON imaging_mpps (order_id, updated_at) WHERE order_id IS NOT NULL;
+    `),
+  },
 ];

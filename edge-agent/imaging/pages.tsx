@@ -101,6 +101,20 @@ export function OrderStatus(props: { ctx: PageCtx; o: { status: string; instance
   return <span class="badge ok" data-status="forwarded">{L(ctx, `已上传 ${o.forwarded} 张`, `uploaded ${o.forwarded}`)}</span>;
 }
 
+/** What the device reported of the examination (MPPS), beside the order's own status. */
+export function DeviceStep(props: { ctx: PageCtx; o: { status: string; mpps: string | null } }) {
+  const { ctx, o } = props;
+  if (!o.mpps) return null;
+  const [step, reason] = o.mpps.split('\u001f');
+  if (step === 'IN PROGRESS') return <span class="badge" style="background:#1d5fa7" data-mpps="in-progress" title={L(ctx, '设备已通过 MPPS 报告开始检查', 'The device reported the examination started (MPPS)')}>{L(ctx, '设备：检查中', 'device: in progress')}</span>;
+  if (step === 'COMPLETED') {
+    if (o.status === 'completed') return null; // the order says it already
+    return <span class="badge warn" data-mpps="completed" title={L(ctx, '设备已报告检查完成，图像到达后自动完成', 'The device reported the examination completed; the order completes when its images arrive')}>{L(ctx, '设备已完成，等待图像', 'device done, awaiting images')}</span>;
+  }
+  if (step === 'DISCONTINUED') return <span class="badge bad" data-mpps="discontinued">{L(ctx, `设备：已中止${reason ? `（${reason}）` : ''}`, `device: discontinued${reason ? ` (${reason})` : ''}`)}</span>;
+  return null;
+}
+
 export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: string; orders: OrderRow[]; studies: StudyRow[]; devices: DeviceRow[]; fwd: { pending: number; done: number; pendingBytes: number; lastError: string | null }; storage?: StorageStatus; error?: string; notice?: string; listError?: string; listNotice?: string; canOrder: boolean; canComplete?: boolean }) {
   const { ctx } = props;
   return (
@@ -118,7 +132,7 @@ export function WorklistPage(props: { ctx: PageCtx; nav?: ImagingNav; date: stri
               <td>{o.scheduledTime ? `${o.scheduledTime.slice(0, 2)}:${o.scheduledTime.slice(2, 4)}` : '—'}</td>
               <td>{o.instances > 0 ? <a href={`/imaging/studies/${o.studyInstanceUid}`}>{o.accessionNumber}</a> : o.accessionNumber}</td>
               <td>{o.residentName ?? o.residentId}</td><td>{sexText(ctx, o.residentSex)}</td><td>{o.display}</td><td>{o.stationAe ?? L(ctx, `任一${o.modality}设备`, `any ${o.modality}`)}</td>
-              <td><OrderStatus ctx={ctx} o={o} /></td>
+              <td><OrderStatus ctx={ctx} o={o} /> <DeviceStep ctx={ctx} o={o} /></td>
               {(props.canOrder || props.canComplete) && <td>{props.canOrder && isAwaitingImages(o.status) && o.instances === 0 && (
                 <form method="post" action={`/imaging/orders/${o.orderId}/cancel`} data-confirm={L(ctx, `取消申请 ${o.accessionNumber}（${o.residentName ?? o.residentId}，${o.display}）？`, `Cancel order ${o.accessionNumber}?`)}>
                   <button type="submit" data-testid={`cancel-${o.accessionNumber}`}>{L(ctx, '取消申请', 'Cancel')}</button>

@@ -45,6 +45,8 @@ export interface OrderRow {
   /** Instances received for the order's study and how many reached central. */
   instances: number;
   forwarded: number;
+  /** The device's latest performed procedure step (MPPS): status and, discontinued, why, joined by U+001F; null without one. */
+  mpps: string | null;
 }
 
 export interface StudyRow {
@@ -165,7 +167,8 @@ export class ImagingRepo {
   // forwarded instance (the fwd_state index) once per order.
   private orderSelect = `SELECT o.*, r.name AS resident_name, r.sex AS resident_sex, r.birth_date AS resident_birth_date, r.id_number AS resident_id_number,
       (SELECT count(*) FROM imaging_studies s CROSS JOIN imaging_instances i ON i.study_instance_uid = s.study_instance_uid WHERE s.order_id = o.order_id) AS instances,
-      (SELECT count(*) FROM imaging_studies s CROSS JOIN imaging_instances i ON i.study_instance_uid = s.study_instance_uid WHERE s.order_id = o.order_id AND i.fwd_state = 'done') AS forwarded
+      (SELECT count(*) FROM imaging_studies s CROSS JOIN imaging_instances i ON i.study_instance_uid = s.study_instance_uid WHERE s.order_id = o.order_id AND i.fwd_state = 'done') AS forwarded,
+      (SELECT m.status || char(31) || coalesce(m.reason, '') FROM imaging_mpps m WHERE m.order_id = o.order_id ORDER BY m.updated_at DESC LIMIT 1) AS mpps
     FROM imaging_orders o LEFT JOIN residents r ON r.resident_id = o.resident_id`;
 
   ordersOn(date: string): OrderRow[] {
