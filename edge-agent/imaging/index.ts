@@ -145,6 +145,12 @@ export const imagingModule: EdgeModule = {
       this.inc({ reason: 'limit' }, c.rejectedLimit);
       this.inc({ reason: 'unavailable' }, c.rejectedUnavailable);
     } });
+    new Counter({ name: 'device_dicom_mpps_total', help: 'Modality Performed Procedure Step messages (N-CREATE, N-SET) from the devices, by result (ok; refused: duplicate, unknown or ended step, undefined status, or not recorded)', labelNames: ['result'], registers: [ctx.registry], collect() {
+      this.reset();
+      if (!scp) return;
+      this.inc({ result: 'ok' }, scp.counters.mppsOk);
+      this.inc({ result: 'refused' }, scp.counters.mppsFailed);
+    } });
     new Gauge({ name: mn.imagingForwardPending, help: 'Instances waiting to be uploaded to the central archive', registers: [ctx.registry], collect() { this.set(repo.forwardStats().pending); } });
     new Counter({ name: 'edge_imaging_previews_total', help: 'Thumbnails asked for, by outcome (rendered, unsupported: syntax or corrupt frame, failed, timed_out, busy)', labelNames: ['outcome'], registers: [ctx.registry], collect() {
       this.reset();

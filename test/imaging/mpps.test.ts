@@ -93,6 +93,9 @@ t.test('MPPS: devices report examinations; orders follow; the worklist shows it'
   t.match(refused, { comments: [/exists already/, /no such/, /DISCONTINUED/, /FINISHED/] }, 'each with a comment the device shows');
   t.equal(img.scp!.counters.mppsOk, 7);
   t.equal(img.scp!.counters.mppsFailed, 4);
+  const metrics = await (await fetch(`${edge.http.url}/metrics`)).text();
+  t.match(metrics, /device_dicom_mpps_total\{[^}]*result="ok"[^}]*\} 7/, 'counted in the edge\'s metrics');
+  t.match(metrics, /device_dicom_mpps_total\{[^}]*result="refused"[^}]*\} 4/);
 
   // The worklist in Chromium, before the late images come.
   await using browser = await launchBrowser();
