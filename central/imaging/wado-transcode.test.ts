@@ -6,15 +6,12 @@
  * counted in the metrics and audited.
  */
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Hono } from 'hono';
 import { Registry } from 'prom-client';
 import { buildPart10, testUid } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
 import { run } from '../../device-drivers/dicom/test-support/harness.ts';
-import { SqliteWarehouse } from '../warehouse/sqlite.ts';
-import { mountCentralImaging } from './index.ts';
+import { imagingApp } from './testkit.ts';
 import { parseMultipartRelated } from './stow.ts';
 
 const ELE = '1.2.840.10008.1.2.1';
@@ -24,14 +21,8 @@ const ZHANG_SAN = Buffer.from([0xd5, 0xc5, 0xc8, 0xfd]);
 const ROWS = 64, COLS = 80;
 
 t.test('WADO-RS retrieve and frames in the transfer syntax asked for', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wado-ts-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
-  t.teardown(() => wh.close());
-  const app = new Hono();
   const registry = new Registry();
-  const imaging = mountCentralImaging(app, { wh, dataDir: dir, registry });
-  t.teardown(() => imaging.stop());
+  const { dir, wh, app, stow } = imagingApp(t, 'wado-ts', { registry });
 
   const study = testUid();
   const ids = () => ({ sop: testUid(), series: testUid() });
@@ -50,10 +41,7 @@ t.test('WADO-RS retrieve and frames in the transfer syntax asked for', async (t)
   // MPEG-2 video (no decoder here): only as stored.
   const mp = ids();
   const mpeg = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.77.1.4.1', sopInstanceUid: mp.sop, studyInstanceUid: study, seriesInstanceUid: mp.series, modality: 'ES', rows: ROWS, columns: COLS, samplesPerPixel: 3, photometric: 'YBR_PARTIAL_420', transferSyntaxUid: MPEG2, fragments: [Buffer.alloc(64, 1)] });
-  for (const body of [usJpeg, dxImplicit, mpeg]) {
-    const r = await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=b' }, body: new Uint8Array(Buffer.concat([Buffer.from('--b\r\nContent-Type: application/dicom\r\n\r\n'), body, Buffer.from('\r\n--b--\r\n')])) });
-    t.equal(r.status, 200, 'stored by STOW-RS');
-  }
+  for (const body of [usJpeg, dxImplicit, mpeg]) t.equal(await stow(body), 200, 'stored by STOW-RS');
 
   const dw = `http://central/api/imaging/dicomweb/studies/${study}`;
   const get = async (path: string, accept?: string) => {

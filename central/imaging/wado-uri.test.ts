@@ -7,16 +7,13 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Hono } from 'hono';
 import { buildPart10, testUid } from '../../device-drivers/dicom/test-support/dataset-builder.ts';
 import { run } from '../../device-drivers/dicom/test-support/harness.ts';
 import { mono16, rgb8 } from '../../device-drivers/dicom/test-support/pixels.ts';
 import { jpegHeader } from '../../contracts/dicom/codecs.ts';
-import { SqliteWarehouse } from '../warehouse/sqlite.ts';
-import { mountCentralImaging } from './index.ts';
+import { imagingApp } from './testkit.ts';
 import { parseWadoUri } from './wado-uri.ts';
 
 const ids = { requestType: 'WADO', studyUID: '1.2.3', seriesUID: '1.2.3.4', objectUID: '1.2.3.4.5' };
@@ -59,13 +56,7 @@ t.test('parameters', async (t) => {
 });
 
 t.test('the route on stored instances', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wado-uri-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const wh = new SqliteWarehouse(join(dir, 'warehouse.db'));
-  t.teardown(() => wh.close());
-  const app = new Hono();
-  const imaging = mountCentralImaging(app, { wh, dataDir: dir });
-  t.teardown(() => imaging.stop());
+  const { dir, wh, app, stow } = imagingApp(t, 'wado-uri');
 
   const study = testUid();
   // A JPEG baseline ultrasound image (dcmcjpeg) and a two-frame 12-bit DX (native).
@@ -77,10 +68,7 @@ t.test('the route on stored instances', async (t) => {
   const frame2 = Buffer.alloc(96 * 128 * 2);
   for (let i = 0; i < 96 * 128; i++) frame2.writeUInt16LE(4095 - ((i * 13) % 4096), i * 2);
   const dxFile = buildPart10({ sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1', sopInstanceUid: dx.sop, studyInstanceUid: study, seriesInstanceUid: dx.series, modality: 'DX', rows: 96, columns: 128, bitsAllocated: 16, bitsStored: 12, frames: 2, pixels: Buffer.concat([mono16(96, 128), frame2]) });
-  for (const body of [usJpeg, dxFile]) {
-    const r = await app.request('http://central/api/imaging/dicomweb/studies', { method: 'POST', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=b' }, body: new Uint8Array(Buffer.concat([Buffer.from('--b\r\nContent-Type: application/dicom\r\n\r\n'), body, Buffer.from('\r\n--b--\r\n')])) });
-    t.equal(r.status, 200, 'stored');
-  }
+  t.equal(await stow(usJpeg, dxFile), 200, 'stored');
   const wado = async (o: { series: string; sop: string }, extra: Record<string, string> = {}) => {
     const q = new URLSearchParams({ requestType: 'WADO', studyUID: study, seriesUID: o.series, objectUID: o.sop, ...extra });
     const r = await app.request(`http://central/api/imaging/wado?${q}`);
