@@ -13,7 +13,7 @@ import { cached, isAwaitingImages, OPEN_ORDER_STATUSES, type ImagingRepo } from 
 
 type StudyPayload = RecordPayload<'imaging_study'>;
 /** What indexing needs of the repo (the index worker's repo has no device registry). */
-import { completeIfPerformed } from './mpps.ts';
+import { completeIfPerformed, completeOnArrival } from './mpps.ts';
 
 export type IndexRepo = Pick<ImagingRepo, 'candidates' | 'setOrderStatus'>;
 
@@ -120,6 +120,8 @@ export function indexInstance(store: EdgeStore, repo: IndexRepo, meta: InstanceM
       .run(meta.sopInstanceUid, meta.studyInstanceUid, meta.seriesInstanceUid, meta.sopClassUid, meta.transferSyntaxUid, meta.size, meta.sha256, meta.path, meta.modality ?? null,
         meta.seriesNumber ?? null, meta.instanceNumber ?? null, meta.numberOfFrames ?? null, meta.callingAe, now, now, fileSynced ? 1 : 0);
 
+    // An instance a device's completed step listed may be the last one its order waited for.
+    if (study?.order_id) completeOnArrival(tx, meta.sopInstanceUid, (t, id) => repo.setOrderStatus(t, id, 'completed'));
     if (!study?.order_id) {
       const m = matchOrder({ accessionNumber: meta.accessionNumber, studyInstanceUid: meta.studyInstanceUid, patientId: meta.patientId, modality: meta.modality }, repo.candidates(db, { accessionNumber: meta.accessionNumber, patientId: meta.patientId }));
       if (m.kind === 'ambiguous' || m.kind === 'none') {

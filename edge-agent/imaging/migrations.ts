@@ -264,6 +264,15 @@ export const imagingMigrations: Migration[] = [
         updated_at TEXT NOT NULL
       );
       CREATE INDEX imaging_mpps_order ON imaging_mpps (order_id, updated_at) WHERE order_id IS NOT NULL;
+      -- The images a step says it made (Performed Series Sequence > Referenced Image Sequence): the
+      -- order completes once they are all here, and the worklist shows any still missing. Looked up
+      -- by instance as each one is filed.
+      CREATE TABLE imaging_mpps_images (
+        sop_instance_uid TEXT NOT NULL,
+        mpps_uid TEXT NOT NULL REFERENCES imaging_mpps (sop_instance_uid),
+        PRIMARY KEY (sop_instance_uid, mpps_uid)
+      ) WITHOUT ROWID;
+      CREATE INDEX imaging_mpps_images_step ON imaging_mpps_images (mpps_uid);
     `),
   },
 ];

@@ -102,10 +102,14 @@ export function OrderStatus(props: { ctx: PageCtx; o: { status: string; instance
 }
 
 /** What the device reported of the examination (MPPS), beside the order's own status. */
-export function DeviceStep(props: { ctx: PageCtx; o: { status: string; mpps: string | null } }) {
+export function DeviceStep(props: { ctx: PageCtx; o: { status: string; mpps: string | null; mppsListed: number; mppsReceived: number } }) {
   const { ctx, o } = props;
   if (!o.mpps) return null;
   const [step, reason] = o.mpps.split('\u001f');
+  if (o.mppsReceived < o.mppsListed) {
+    return <span class="badge bad" data-mpps="missing" title={L(ctx, '设备报告的图像尚未全部收到：请在设备上重新发送', 'Not every image the device reported has arrived: send them again from the device')}>
+      {L(ctx, `设备记录 ${o.mppsListed} 张，已收到 ${o.mppsReceived} 张`, `device made ${o.mppsListed}, received ${o.mppsReceived}`)}</span>;
+  }
   if (step === 'IN PROGRESS') return <span class="badge" style="background:#1d5fa7" data-mpps="in-progress" title={L(ctx, '设备已通过 MPPS 报告开始检查', 'The device reported the examination started (MPPS)')}>{L(ctx, '设备：检查中', 'device: in progress')}</span>;
   if (step === 'COMPLETED') {
     if (o.status === 'completed') return null; // the order says it already

@@ -6,7 +6,7 @@ import type { OrderRow, StudyRow } from './repo.ts';
 const order = (o: Partial<OrderRow> & { accessionNumber: string }): OrderRow => ({
   orderId: `o-${o.accessionNumber}`, residentId: 'R-1', studyInstanceUid: '1.2.3', modality: 'US', code: 'US-ABD', display: '腹部超声', stationAe: null,
   scheduledDate: '20261201', scheduledTime: null, status: 'scheduled', requestedBy: 'admin', createdAt: '2026-12-01T00:00:00Z',
-  residentName: '王建国', residentSex: 'M', residentBirthDate: '1960-03-07', residentIdNumber: '11010519600307001X', instances: 0, forwarded: 0, mpps: null, ...o,
+  residentName: '王建国', residentSex: 'M', residentBirthDate: '1960-03-07', residentIdNumber: '11010519600307001X', instances: 0, forwarded: 0, mpps: null, mppsListed: 0, mppsReceived: 0, ...o,
 });
 const study = (s: Partial<StudyRow> = {}): StudyRow => ({
   studyInstanceUid: '1.2.9', orderId: null, residentId: null, accessionNumber: null, patientId: null, patientName: null, patientBirthDate: null, patientSex: null,

@@ -47,6 +47,9 @@ export interface OrderRow {
   forwarded: number;
   /** The device's latest performed procedure step (MPPS): status and, discontinued, why, joined by U+001F; null without one. */
   mpps: string | null;
+  /** Images the device's completed steps list, and how many of them are here. */
+  mppsListed: number;
+  mppsReceived: number;
 }
 
 export interface StudyRow {
@@ -168,7 +171,10 @@ export class ImagingRepo {
   private orderSelect = `SELECT o.*, r.name AS resident_name, r.sex AS resident_sex, r.birth_date AS resident_birth_date, r.id_number AS resident_id_number,
       (SELECT count(*) FROM imaging_studies s CROSS JOIN imaging_instances i ON i.study_instance_uid = s.study_instance_uid WHERE s.order_id = o.order_id) AS instances,
       (SELECT count(*) FROM imaging_studies s CROSS JOIN imaging_instances i ON i.study_instance_uid = s.study_instance_uid WHERE s.order_id = o.order_id AND i.fwd_state = 'done') AS forwarded,
-      (SELECT m.status || char(31) || coalesce(m.reason, '') FROM imaging_mpps m WHERE m.order_id = o.order_id ORDER BY m.updated_at DESC LIMIT 1) AS mpps
+      (SELECT m.status || char(31) || coalesce(m.reason, '') FROM imaging_mpps m WHERE m.order_id = o.order_id ORDER BY m.updated_at DESC LIMIT 1) AS mpps,
+      (SELECT count(*) FROM imaging_mpps m JOIN imaging_mpps_images x ON x.mpps_uid = m.sop_instance_uid WHERE m.order_id = o.order_id AND m.status = 'COMPLETED') AS mpps_listed,
+      (SELECT count(*) FROM imaging_mpps m JOIN imaging_mpps_images x ON x.mpps_uid = m.sop_instance_uid JOIN imaging_instances i ON i.sop_instance_uid = x.sop_instance_uid
+        WHERE m.order_id = o.order_id AND m.status = 'COMPLETED') AS mpps_received
     FROM imaging_orders o LEFT JOIN residents r ON r.resident_id = o.resident_id`;
 
   ordersOn(date: string): OrderRow[] {

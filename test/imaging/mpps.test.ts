@@ -3,7 +3,8 @@
  * reports examinations started, completed and discontinued; storescu sends the images.
  * - COMPLETED after the images: the order is completed at once (检查完成), and central receives
  *   the order's new version over the spine.
- * - COMPLETED before the images: the worklist says so; the order completes as the images are filed.
+ * - COMPLETED before the images, listing two: the worklist shows them missing (设备记录 2 张，已收到
+ *   0/1 张); the order completes as the last of them is filed.
  * - DISCONTINUED: the order is left as it was, the worklist shows why.
  * - Refusals with their PS3.4 status: a duplicate step, an unknown one, one already ended.
  * - The worklist page in Chromium shows the device's steps (screenshot `ui-imaging-mpps.png`).
@@ -72,11 +73,11 @@ t.test('MPPS: devices report examinations; orders follow; the worklist shows it'
   }, 15_000);
   t.pass('central holds the completed order (a new version over the spine)');
 
-  // The second examination's step completes before its images: the order waits, then completes.
+  // The second examination's step completes before its two images: the order waits for both.
   const series2 = newUid();
-  t.same(await send([done(u2, series2, [])]), { statuses: [0], comments: [''] }, 'COMPLETED before the images');
+  const late = [1, 2].map((n) => writeInstance(files, { modality: 'US', name: '李秀英', patientId: people[1]!.residentId, accession: before!.accessionNumber, study: before!.studyInstanceUid, series: series2, instanceNumber: n }));
+  t.same(await send([done(u2, series2, late.map((f) => f.sop))]), { statuses: [0], comments: [''] }, 'COMPLETED before the images, listing two');
   t.equal(img.repo.order(before!.orderId)!.status, 'scheduled', 'no images yet: the order waits');
-  const late = writeInstance(files, { modality: 'US', name: '李秀英', patientId: people[1]!.residentId, accession: before!.accessionNumber, study: before!.studyInstanceUid, series: series2 });
 
   // The third is discontinued, with the device's reason.
   t.same(await send([{ kind: 'set', uid: u3, attributes: { SpecificCharacterSet: 'ISO_IR 192', PerformedProcedureStepStatus: 'DISCONTINUED', PerformedProcedureStepDiscontinuationReasonCodeSequence: [{ CodeValue: '110514', CodingSchemeDesignator: 'DCM', CodeMeaning: '患者拒绝检查' }] } }]), { statuses: [0], comments: [''] }, 'DISCONTINUED');
@@ -104,14 +105,20 @@ t.test('MPPS: devices report examinations; orders follow; the worklist shows it'
   await page.goto(`${edge.http.url}/imaging`);
   const row = (acc: string) => page.locator(`tr[data-accession="${acc}"]`);
   t.match(await row(after!.accessionNumber).innerText(), /检查完成 · 2 张/, 'first: 检查完成 with its two images');
-  t.match(await row(before!.accessionNumber).innerText(), /设备已完成，等待图像/, 'second: the device is done, the images awaited');
+  t.match(await row(before!.accessionNumber).innerText(), /设备记录 2 张，已收到 0 张/, 'second: the device made two images, none here yet');
   t.match(await row(stopped!.accessionNumber).innerText(), /设备：已中止（患者拒绝检查）/, 'third: discontinued, with the reason');
   t.match(await row(ongoing!.accessionNumber).innerText(), /已预约\s*设备：检查中/, 'fourth: under way at the device');
   await page.screenshot({ path: screenshotPath('imaging-mpps'), fullPage: true });
 
-  // The late images: filed, and the order completes with them.
-  t.equal((await storescu([late.path])).code, 0, 'storescu: the second examination\'s image');
-  await waitFor('the order completes as its images are filed', () => img.repo.order(before!.orderId)!.status === 'completed', 10_000);
+  // The late images: the first filed leaves one missing; the second completes the order.
+  t.equal((await storescu([late[0]!.path])).code, 0, 'storescu: the second examination\'s first image');
+  await waitFor('the first late image filed', () => img.repo.order(before!.orderId)!.status === 'in-progress', 10_000);
   await page.reload();
-  t.match(await row(before!.accessionNumber).innerText(), /检查完成 · 1 张/, 'second: 检查完成 once the image came');
+  t.match(await row(before!.accessionNumber).innerText(), /已收图 1 张[\s\S]*设备记录 2 张，已收到 1 张/, 'second: one of two here, the other shown missing');
+  await page.screenshot({ path: screenshotPath('imaging-mpps-missing'), fullPage: false });
+  t.equal((await storescu([late[1]!.path])).code, 0, 'storescu: its second image');
+  await waitFor('the order completes with the last listed image', () => img.repo.order(before!.orderId)!.status === 'completed', 10_000);
+  await page.reload();
+  t.match(await row(before!.accessionNumber).innerText(), /检查完成 · 2 张/, 'second: 检查完成 once both came');
+  t.notMatch(await row(before!.accessionNumber).innerText(), /设备记录/, 'nothing missing any more');
 });
